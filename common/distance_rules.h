@@ -1,0 +1,120 @@
+/* The distance rules of METRICS.md section 2, written once for every backend.
+ *
+ * Internally every distance is held as a "squared chord" value v:
+ *   euclidean / sqeuclidean: v = ||x - y||^2
+ *   cosine:                  v = ||x/|x| - y/|y|||^2   (= 2 x cosine distance)
+ * v is monotone in the reported distance, so every comparison (kNN order, PRDC balls,
+ * near-duplicates, histogram bins) is made on v and converted only when reported. */
+#ifndef LSC_DISTANCE_RULES_H
+#define LSC_DISTANCE_RULES_H
+
+#include "lsc_common.h"
+#include <math.h>
+
+enum { LSC_M_EUCLIDEAN = 0, LSC_M_SQEUCLIDEAN = 1, LSC_M_COSINE = 2 };
+
+/* Reported distance from an internal value (v >= 0). */
+LSC_HD double lsc_dist_from_v(int metric, double v)
+{
+    if (metric == LSC_M_COSINE) return 0.5 * v;
+    if (metric == LSC_M_SQEUCLIDEAN) return v;
+    return sqrt(v);
+}
+
+/* Internal value of a reported distance d >= 0 (the inverse of lsc_dist_from_v). */
+LSC_HD double lsc_v_from_dist(int metric, double d)
+{
+    if (metric == LSC_M_COSINE) return 2.0 * d;
+    if (metric == LSC_M_SQEUCLIDEAN) return d;
+    return d * d;
+}
+
+/* Bound on |v_fast - v_exact| for the fast form v_fast = |a|^2 + |b|^2 - 2 a.b, where a and b
+ * are the float32 rows after centring (or normalising) rounded once, |a|^2 and |b|^2 are summed
+ * in float64 and a.b comes from a float32 GEMM of depth `dim`:
+ *   the GEMM's dot product errs by at most gamma_dim |a||b| <= dim u (|a|^2 + |b|^2) / 2,
+ *   the rounding of the centred rows by at most 4 u (|a|^2 + |b|^2),   u = 2^-24.
+ * We take twice their sum, (dim + 8) 2^-23 (|a|^2 + |b|^2): a worst case over any summation
+ * order, so a candidate outside this band can never change a decision. */
+LSC_HD double lsc_fast_err(int64_t dim, double sqa, double sqb)
+{
+    return ((double)dim + 8.0) * 0x1p-23 * (sqa + sqb) + 1e-300;
+}
+
+/* Bulk figures (means, distance blocks) use the fast value unless it is within this many error
+ * bounds of zero: there its square root could be off by more than the METRICS.md block
+ * tolerance, so the pair is recomputed exactly. A self-distance is then exactly 0. */
+#define LSC_BULK_BAND 1024.0
+
+LSC_HD int lsc_bulk_needs_exact(double v_fast, double err)
+{
+    return v_fast <= LSC_BULK_BAND * err;
+}
+
+/* Outcome of "v < r" (strict) or "v <= r" (inclusive) known from the fast value alone:
+ * 1 true, 0 false, -1 undecided (recompute v exactly and compare). */
+LSC_HD int lsc_decide_less(double v_fast, double err, double r, int inclusive)
+{
+    if (inclusive) {
+        if (v_fast + err <= r) return 1;
+        if (v_fast - err > r) return 0;
+    } else {
+        if (v_fast + err < r) return 1;
+        if (v_fast - err >= r) return 0;
+    }
+    return -1;
+}
+
+/* Histogram bin of a reported distance d over [0, upper] in `bins` equal bins (METRICS.md 3):
+ * bin j holds upper j / bins <= d < upper (j + 1) / bins, the last also holds d = upper; with
+ * upper = 0 every pair is in bin 0. Values above upper (impossible but for roundoff) go last. */
+LSC_HD int64_t lsc_hist_bin(double d, double upper, int64_t bins)
+{
+    if (!(upper > 0.0) || !(d > 0.0)) return 0;
+    double t = d / upper * (double)bins;
+    if (t >= (double)bins) return bins - 1;
+    int64_t b = (int64_t)t;
+    return b < 0 ? 0 : b;
+}
+
+/* Exact value between two float32 rows, accumulated in float64 in index order (deterministic).
+ * For cosine pass the rows' inverse norms (float64); for euclidean pass 1 and 1. */
+LSC_HD double lsc_exact_v(const float *a, const float *b, int64_t dim, double inv_na,
+                          double inv_nb)
+{
+    double s = 0.0;
+    for (int64_t t = 0; t < dim; t++) {
+        double diff = (double)a[t] * inv_na - (double)b[t] * inv_nb;
+        s += diff * diff;
+    }
+    return s;
+}
+
+/* Tie-broken order of kNN candidates: smaller value first, then the smaller index. */
+LSC_HD int lsc_knn_before(double va, int64_t ia, double vb, int64_t ib)
+{
+    return va < vb || (va == vb && ia < ib);
+}
+
+/* Tile plan: the largest query x base tile under `budget` bytes, given the bytes each query
+ * row and each base row of the tile needs and the bytes of one tile entry. Starts from
+ * (max_q, max_b) and halves the larger side. Returns 0 if not even 1 x 1 fits. */
+LSC_HD int lsc_plan_tiles(size_t budget, size_t per_q_row, size_t per_b_row, size_t per_entry,
+                          int64_t max_q, int64_t max_b, int64_t *tq, int64_t *tb)
+{
+    int64_t q = max_q < 1 ? 1 : max_q, b = max_b < 1 ? 1 : max_b;
+    for (;;) {
+        double need = (double)q * (double)per_q_row + (double)b * (double)per_b_row +
+                      (double)q * (double)b * (double)per_entry;
+        if (need <= (double)budget) {
+            *tq = q;
+            *tb = b;
+            return 1;
+        }
+        if (q == 1 && b == 1) return 0;
+        if (b >= q && b > 1) b = (b + 1) / 2;
+        else q = (q + 1) / 2;
+    }
+}
+
+#endif /* LSC_DISTANCE_RULES_H */

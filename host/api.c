@@ -1,0 +1,453 @@
+/* The public operations: validate every argument, then hand the work to the context's backend
+ * and turn what it returns into figures (common/) and statuses. */
+#include "validate.h"
+#include "../common/distance_rules.h"
+#include "../common/spectrum_figures.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define LSC_NEED_OP(ctx, op)                                                                   \
+    LSC_CHECK(ctx, (ctx)->ops->op, LSC_STATUS_NOT_SUPPORTED,                                   \
+              "%s is not implemented by the %s backend", #op, (ctx)->ops->name)
+
+/* ---------------------------------------------------------------------------------------------- */
+/* spectrum                                                                                       */
+
+struct lsc_spectrum_acc {
+    const lsc_backend_ops *ops;
+    void *state;
+    int64_t cols;
+    int64_t rows;
+    double active_threshold;
+};
+
+static lsc_status spectrum_opts(lsc_ctx *ctx, const lsc_spectrum_opts *opts, double *thr)
+{
+    lsc_spectrum_opts d = LSC_SPECTRUM_OPTS_INIT;
+    if (opts) {
+        LSC_TRY(lsc_check_opts_size(ctx, opts->size, sizeof *opts, "spectrum opts"));
+        d = *opts;
+    }
+    LSC_CHECK(ctx, d.active_threshold >= 0.0 && d.active_threshold < 1e300,
+              LSC_STATUS_INVALID_ARGUMENT,
+              "spectrum opts: active_threshold %g must be finite and >= 0", d.active_threshold);
+    *thr = d.active_threshold;
+    return LSC_STATUS_OK;
+}
+
+/* Allocates the four arrays of `eigs` with `n` values each (n >= every size a backend uses). */
+static lsc_status eigs_alloc(lsc_ctx *ctx, lsc_spectrum_eigs *e, int64_t n)
+{
+    memset(e, 0, sizeof *e);
+    size_t bytes;
+    LSC_TRY(lsc_bytes(ctx, n, 4 * sizeof(double), &bytes, "spectrum eigenvalues"));
+    double *buf = (double *)lsc_calloc(ctx, (size_t)n * 4, sizeof(double), "spectrum eigenvalues");
+    if (!buf) return LSC_STATUS_OUT_OF_MEMORY;
+    e->gram_c = buf;
+    e->gram_u = buf + n;
+    e->cos_nu = buf + 2 * n;
+    e->colvar = buf + 3 * n;
+    e->zero_row = -1;
+    return LSC_STATUS_OK;
+}
+
+static void eigs_free(lsc_spectrum_eigs *e) { free(e->gram_c); }
+
+static void spectrum_finish(const lsc_spectrum_eigs *e, double thr, lsc_spectrum_result *out,
+                            double *singular_values, double *column_variance)
+{
+    lsc_spectrum_result r;
+    memset(&r, 0, sizeof r);
+    lsc_spectrum_figures(e->gram_c, e->gram_u, e->zero_row < 0 ? e->cos_nu : NULL, e->n_ev,
+                         e->rows, e->cols, e->colvar, thr, &r, singular_values);
+    r.vendi_zero_row = e->zero_row;
+    *out = r;
+    if (column_variance) memcpy(column_variance, e->colvar, (size_t)e->cols * sizeof(double));
+}
+
+lsc_status lsc_spectrum(lsc_ctx *ctx, const lsc_matrix *x, const lsc_spectrum_opts *opts,
+                        lsc_spectrum_result *out, double *singular_values, double *column_variance)
+{
+    LSC_TRY(lsc_begin(ctx));
+    LSC_TRY(lsc_check_matrix(ctx, x, "x", 2));
+    LSC_CHECK(ctx, out, LSC_STATUS_INVALID_ARGUMENT, "out is NULL");
+    double thr = 0.0;
+    LSC_TRY(spectrum_opts(ctx, opts, &thr));
+    LSC_TRY(lsc_check_values(ctx, x, "x", 0));
+    LSC_NEED_OP(ctx, spectrum);
+    lsc_spectrum_eigs e;
+    LSC_TRY(eigs_alloc(ctx, &e, x->cols));
+    lsc_status s = ctx->ops->spectrum(ctx, x, &e);
+    if (s == LSC_STATUS_OK) spectrum_finish(&e, thr, out, singular_values, column_variance);
+    eigs_free(&e);
+    return s;
+}
+
+lsc_status lsc_spectrum_acc_create(lsc_ctx *ctx, int64_t cols, const lsc_spectrum_opts *opts,
+                                   lsc_spectrum_acc **out)
+{
+    LSC_TRY(lsc_begin(ctx));
+    LSC_CHECK(ctx, out, LSC_STATUS_INVALID_ARGUMENT, "out is NULL");
+    LSC_CHECK(ctx, cols >= 1, LSC_STATUS_INVALID_ARGUMENT, "cols is %lld, expected >= 1",
+              (long long)cols);
+    size_t gram;
+    LSC_TRY(lsc_bytes(ctx, lsc_mul_i64(cols, cols), 2 * sizeof(double), &gram,
+                      "spectrum accumulator Gram"));
+    double thr = 0.0;
+    LSC_TRY(spectrum_opts(ctx, opts, &thr));
+    LSC_NEED_OP(ctx, acc_create);
+    lsc_spectrum_acc *a = (lsc_spectrum_acc *)lsc_calloc(ctx, 1, sizeof *a, "accumulator");
+    if (!a) return LSC_STATUS_OUT_OF_MEMORY;
+    lsc_status s = ctx->ops->acc_create(ctx, cols, &a->state);
+    if (s != LSC_STATUS_OK) {
+        free(a);
+        return s;
+    }
+    a->ops = ctx->ops;
+    a->cols = cols;
+    a->active_threshold = thr;
+    *out = a;
+    return LSC_STATUS_OK;
+}
+
+static lsc_status check_acc(lsc_ctx *ctx, const lsc_spectrum_acc *acc, const char *name)
+{
+    LSC_CHECK(ctx, acc, LSC_STATUS_INVALID_ARGUMENT, "%s: accumulator is NULL", name);
+    LSC_CHECK(ctx, acc->ops == ctx->ops, LSC_STATUS_INVALID_ARGUMENT,
+              "%s: accumulator belongs to the %s backend, the context runs on %s", name,
+              acc->ops->name, ctx->ops->name);
+    return LSC_STATUS_OK;
+}
+
+lsc_status lsc_spectrum_acc_add(lsc_ctx *ctx, lsc_spectrum_acc *acc, const lsc_matrix *batch)
+{
+    LSC_TRY(lsc_begin(ctx));
+    LSC_TRY(check_acc(ctx, acc, "acc"));
+    LSC_TRY(lsc_check_matrix(ctx, batch, "batch", 1));
+    LSC_CHECK(ctx, batch->cols == acc->cols, LSC_STATUS_INVALID_ARGUMENT,
+              "batch: %lld cols, the accumulator has %lld", (long long)batch->cols,
+              (long long)acc->cols);
+    LSC_CHECK(ctx, acc->rows <= INT64_MAX - batch->rows, LSC_STATUS_OVERFLOW,
+              "accumulator row count overflows");
+    LSC_TRY(lsc_check_values(ctx, batch, "batch", 0));
+    LSC_TRY(acc->ops->acc_add(ctx, acc->state, batch));
+    acc->rows += batch->rows;
+    return LSC_STATUS_OK;
+}
+
+lsc_status lsc_spectrum_acc_merge(lsc_ctx *ctx, lsc_spectrum_acc *into,
+                                  const lsc_spectrum_acc *from)
+{
+    LSC_TRY(lsc_begin(ctx));
+    LSC_TRY(check_acc(ctx, into, "into"));
+    LSC_TRY(check_acc(ctx, from, "from"));
+    LSC_CHECK(ctx, into != from, LSC_STATUS_INVALID_ARGUMENT,
+              "into and from are the same accumulator");
+    LSC_CHECK(ctx, into->cols == from->cols, LSC_STATUS_INVALID_ARGUMENT,
+              "from has %lld cols, into has %lld", (long long)from->cols, (long long)into->cols);
+    LSC_CHECK(ctx, into->rows <= INT64_MAX - from->rows, LSC_STATUS_OVERFLOW,
+              "accumulator row count overflows");
+    if (from->rows == 0) return LSC_STATUS_OK;
+    LSC_TRY(into->ops->acc_merge(ctx, into->state, from->state));
+    into->rows += from->rows;
+    return LSC_STATUS_OK;
+}
+
+int64_t lsc_spectrum_acc_rows(const lsc_spectrum_acc *acc) { return acc ? acc->rows : -1; }
+
+lsc_status lsc_spectrum_acc_finalize(lsc_ctx *ctx, const lsc_spectrum_acc *acc,
+                                     lsc_spectrum_result *out, double *singular_values,
+                                     double *column_variance)
+{
+    LSC_TRY(lsc_begin(ctx));
+    LSC_TRY(check_acc(ctx, acc, "acc"));
+    LSC_CHECK(ctx, out, LSC_STATUS_INVALID_ARGUMENT, "out is NULL");
+    LSC_CHECK(ctx, acc->rows >= 2, LSC_STATUS_INVALID_ARGUMENT,
+              "the accumulator holds %lld rows, the spectrum needs at least 2",
+              (long long)acc->rows);
+    lsc_spectrum_eigs e;
+    LSC_TRY(eigs_alloc(ctx, &e, acc->cols));
+    lsc_status s = acc->ops->acc_eigs(ctx, acc->state, &e);
+    if (s == LSC_STATUS_OK)
+        spectrum_finish(&e, acc->active_threshold, out, singular_values, column_variance);
+    eigs_free(&e);
+    return s;
+}
+
+void lsc_spectrum_acc_destroy(lsc_spectrum_acc *acc)
+{
+    if (!acc) return;
+    acc->ops->acc_destroy(acc->state);
+    free(acc);
+}
+
+/* ---------------------------------------------------------------------------------------------- */
+/* distances, pair statistics, kNN                                                                */
+
+lsc_status lsc_distances(lsc_ctx *ctx, const lsc_matrix *a, const lsc_matrix *b,
+                         lsc_metric metric, float *out, int64_t ld_out, lsc_memory out_memory)
+{
+    LSC_TRY(lsc_begin(ctx));
+    LSC_TRY(lsc_check_matrix(ctx, a, "a", 1));
+    LSC_TRY(lsc_check_matrix(ctx, b, "b", 1));
+    LSC_CHECK(ctx, a->cols == b->cols, LSC_STATUS_INVALID_ARGUMENT,
+              "a has %lld cols, b has %lld", (long long)a->cols, (long long)b->cols);
+    LSC_CHECK(ctx, metric == LSC_METRIC_EUCLIDEAN || metric == LSC_METRIC_SQEUCLIDEAN ||
+                       metric == LSC_METRIC_COSINE,
+              LSC_STATUS_INVALID_ARGUMENT, "metric %d is unknown", (int)metric);
+    LSC_CHECK(ctx, out, LSC_STATUS_INVALID_ARGUMENT, "out is NULL");
+    LSC_CHECK(ctx, ld_out >= b->rows, LSC_STATUS_INVALID_ARGUMENT,
+              "ld_out (%lld) is smaller than b's rows (%lld)", (long long)ld_out,
+              (long long)b->rows);
+    LSC_CHECK(ctx, (int)out_memory == LSC_MEMORY_HOST || (int)out_memory == LSC_MEMORY_DEVICE,
+              LSC_STATUS_INVALID_ARGUMENT, "out_memory %d is unknown", (int)out_memory);
+    LSC_CHECK(ctx, out_memory == LSC_MEMORY_HOST || ctx->backend == LSC_BACKEND_CUDA,
+              LSC_STATUS_NOT_SUPPORTED, "out is in device memory but the context runs on the %s "
+              "backend", ctx->ops->name);
+    int64_t span = lsc_mul_i64(a->rows - 1, ld_out);
+    size_t bytes;
+    LSC_CHECK(ctx, span >= 0 && span <= INT64_MAX - b->rows, LSC_STATUS_OVERFLOW,
+              "out: %lld rows of ld %lld overflow", (long long)a->rows, (long long)ld_out);
+    LSC_TRY(lsc_bytes(ctx, span + b->rows, sizeof(float), &bytes, "out"));
+    LSC_TRY(lsc_check_values(ctx, a, "a", metric == LSC_METRIC_COSINE));
+    LSC_TRY(lsc_check_values(ctx, b, "b", metric == LSC_METRIC_COSINE));
+    LSC_NEED_OP(ctx, distances);
+    return ctx->ops->distances(ctx, a, b, metric, out, ld_out);
+}
+
+/* Knuth's selection sampling (Algorithm S): a seeded uniform subset of n of N rows, ascending. */
+static void subset_rows(int64_t N, int64_t n, uint64_t seed, int64_t *rows)
+{
+    uint64_t st = seed;
+    int64_t got = 0;
+    for (int64_t i = 0; i < N && got < n; i++)
+        if ((int64_t)lsc_rand_below(&st, (uint64_t)(N - i)) < n - got) rows[got++] = i;
+}
+
+lsc_status lsc_pair_stats(lsc_ctx *ctx, const lsc_matrix *x, const lsc_pair_opts *opts,
+                          lsc_pair_result *out, int64_t *histogram, lsc_pair *near_dups)
+{
+    LSC_TRY(lsc_begin(ctx));
+    LSC_TRY(lsc_check_matrix(ctx, x, "x", 2));
+    LSC_CHECK(ctx, out, LSC_STATUS_INVALID_ARGUMENT, "out is NULL");
+    lsc_pair_opts o = LSC_PAIR_OPTS_INIT;
+    if (opts) {
+        LSC_TRY(lsc_check_opts_size(ctx, opts->size, sizeof *opts, "pair opts"));
+        o = *opts;
+    }
+    LSC_TRY(lsc_check_nn_metric(ctx, o.metric, "pair opts"));
+    LSC_CHECK(ctx, o.bins >= 1 && o.bins <= ((int64_t)1 << 24), LSC_STATUS_INVALID_ARGUMENT,
+              "pair opts: bins is %lld, expected 1 to 2^24", (long long)o.bins);
+    LSC_CHECK(ctx, o.dup_eps >= 0.0 && o.dup_eps < 1e300, LSC_STATUS_INVALID_ARGUMENT,
+              "pair opts: dup_eps %g must be finite and >= 0", o.dup_eps);
+    LSC_CHECK(ctx, o.dup_report >= 0 && o.dup_report <= ((int64_t)1 << 24),
+              LSC_STATUS_INVALID_ARGUMENT, "pair opts: dup_report is %lld, expected 0 to 2^24",
+              (long long)o.dup_report);
+    LSC_CHECK(ctx, o.subset_rows == 0 || o.subset_rows >= 2, LSC_STATUS_INVALID_ARGUMENT,
+              "pair opts: subset_rows is %lld, expected 0 (every row) or >= 2",
+              (long long)o.subset_rows);
+    LSC_TRY(lsc_check_values(ctx, x, "x", o.metric == LSC_METRIC_COSINE));
+    LSC_NEED_OP(ctx, pair_stats);
+
+    int64_t n = x->rows;
+    int64_t *rows = NULL;
+    if (o.subset_rows > 0 && o.subset_rows < x->rows) {
+        n = o.subset_rows;
+        size_t bytes;
+        LSC_TRY(lsc_bytes(ctx, n, sizeof(int64_t), &bytes, "row subset"));
+        rows = (int64_t *)lsc_malloc(ctx, bytes, "row subset");
+        if (!rows) return LSC_STATUS_OUT_OF_MEMORY;
+        subset_rows(x->rows, n, o.seed, rows);
+    }
+    lsc_pair_result r;
+    memset(&r, 0, sizeof r);
+    lsc_status s = ctx->ops->pair_stats(ctx, x, rows, n, &o, &r, histogram, near_dups);
+    free(rows);
+    if (s != LSC_STATUS_OK) return s;
+    r.rows_used = n;
+    r.pairs = lsc_mul_i64(n, n - 1) / 2;
+    r.bins = o.bins;
+    r.subset = n < x->rows;
+    *out = r;
+    return LSC_STATUS_OK;
+}
+
+static int same_matrix(const lsc_matrix *a, const lsc_matrix *b)
+{
+    return a->data == b->data && a->dtype == b->dtype && a->rows == b->rows &&
+           a->cols == b->cols && a->ld == b->ld && a->memory == b->memory;
+}
+
+lsc_status lsc_knn(lsc_ctx *ctx, const lsc_matrix *queries, const lsc_matrix *base, int64_t k,
+                   const lsc_knn_opts *opts, float *dist, int64_t *idx)
+{
+    LSC_TRY(lsc_begin(ctx));
+    lsc_knn_opts o = LSC_KNN_OPTS_INIT;
+    if (opts) {
+        LSC_TRY(lsc_check_opts_size(ctx, opts->size, sizeof *opts, "knn opts"));
+        o = *opts;
+    }
+    LSC_TRY(lsc_check_nn_metric(ctx, o.metric, "knn opts"));
+    LSC_CHECK(ctx, o.exclude_self == 0 || o.exclude_self == 1, LSC_STATUS_INVALID_ARGUMENT,
+              "knn opts: exclude_self is %d, expected 0 or 1", o.exclude_self);
+    LSC_CHECK(ctx, (int)o.out_memory == LSC_MEMORY_HOST || (int)o.out_memory == LSC_MEMORY_DEVICE,
+              LSC_STATUS_INVALID_ARGUMENT, "knn opts: out_memory %d is unknown",
+              (int)o.out_memory);
+    LSC_CHECK(ctx, o.out_memory == LSC_MEMORY_HOST || ctx->backend == LSC_BACKEND_CUDA,
+              LSC_STATUS_NOT_SUPPORTED,
+              "knn opts: outputs in device memory but the context runs on the %s backend",
+              ctx->ops->name);
+    LSC_TRY(lsc_check_matrix(ctx, queries, "queries", 1));
+    if (o.exclude_self) {
+        LSC_CHECK(ctx, !base || same_matrix(base, queries), LSC_STATUS_INVALID_ARGUMENT,
+                  "exclude_self needs base to be NULL or the same matrix as queries");
+        base = queries;
+    } else {
+        LSC_TRY(lsc_check_matrix(ctx, base, "base", 1));
+        LSC_CHECK(ctx, base->cols == queries->cols, LSC_STATUS_INVALID_ARGUMENT,
+                  "queries have %lld cols, base has %lld", (long long)queries->cols,
+                  (long long)base->cols);
+    }
+    int64_t max_k = base->rows - o.exclude_self;
+    LSC_CHECK(ctx, k >= 1 && k <= max_k, LSC_STATUS_INVALID_ARGUMENT,
+              "k=%lld is out of range: base has %lld rows%s, so k must be 1 to %lld",
+              (long long)k, (long long)base->rows, o.exclude_self ? " (self excluded)" : "",
+              (long long)max_k);
+    LSC_CHECK(ctx, dist && idx, LSC_STATUS_INVALID_ARGUMENT, "%s is NULL",
+              dist ? "idx" : "dist");
+    size_t bytes;
+    LSC_TRY(lsc_bytes(ctx, lsc_mul_i64(queries->rows, k), sizeof(int64_t), &bytes, "knn output"));
+    LSC_TRY(lsc_check_values(ctx, queries, "queries", o.metric == LSC_METRIC_COSINE));
+    if (!o.exclude_self)
+        LSC_TRY(lsc_check_values(ctx, base, "base", o.metric == LSC_METRIC_COSINE));
+    LSC_NEED_OP(ctx, knn);
+    return ctx->ops->knn(ctx, queries, base, k, &o, dist, idx);
+}
+
+/* ---------------------------------------------------------------------------------------------- */
+/* references and PRDC                                                                            */
+
+void lsc_reference_destroy(lsc_reference *ref)
+{
+    if (!ref) return;
+    if (ref->backend_free) ref->backend_free(ref->backend_data);
+    free(ref->data);
+    free(ref->radius_v);
+    free(ref->radius);
+    free(ref);
+}
+
+/* Allocates a reference of rows x cols with empty data and radii. */
+lsc_status lsc_reference_alloc(lsc_ctx *ctx, int64_t rows, int64_t cols, lsc_reference **out)
+{
+    size_t data_bytes, radii_bytes;
+    LSC_TRY(lsc_bytes(ctx, lsc_mul_i64(rows, cols), sizeof(float), &data_bytes, "reference rows"));
+    LSC_TRY(lsc_bytes(ctx, rows, sizeof(double), &radii_bytes, "reference radii"));
+    lsc_reference *r = (lsc_reference *)lsc_calloc(ctx, 1, sizeof *r, "reference");
+    if (!r) return LSC_STATUS_OUT_OF_MEMORY;
+    r->rows = rows;
+    r->cols = cols;
+    r->data = (float *)lsc_malloc(ctx, data_bytes, "reference rows");
+    r->radius_v = r->data ? (double *)lsc_malloc(ctx, radii_bytes, "reference radii") : NULL;
+    r->radius = r->radius_v ? (double *)lsc_malloc(ctx, radii_bytes, "reference radii") : NULL;
+    if (!r->radius) {
+        lsc_reference_destroy(r);
+        return LSC_STATUS_OUT_OF_MEMORY;
+    }
+    *out = r;
+    return LSC_STATUS_OK;
+}
+
+static lsc_status reference_opts(lsc_ctx *ctx, const lsc_reference_opts *opts,
+                                 lsc_reference_opts *o)
+{
+    lsc_reference_opts d = LSC_REFERENCE_OPTS_INIT;
+    if (opts) {
+        LSC_TRY(lsc_check_opts_size(ctx, opts->size, sizeof *opts, "reference opts"));
+        d = *opts;
+    }
+    LSC_TRY(lsc_check_nn_metric(ctx, d.metric, "reference opts"));
+    LSC_CHECK(ctx, d.comparison == LSC_COMPARISON_STRICT || d.comparison == LSC_COMPARISON_INCLUSIVE,
+              LSC_STATUS_INVALID_ARGUMENT, "reference opts: comparison %d is unknown",
+              (int)d.comparison);
+    *o = d;
+    return LSC_STATUS_OK;
+}
+
+lsc_status lsc_reference_create(lsc_ctx *ctx, const lsc_matrix *real, int64_t k,
+                                const lsc_reference_opts *opts, lsc_reference **out)
+{
+    LSC_TRY(lsc_begin(ctx));
+    LSC_CHECK(ctx, out, LSC_STATUS_INVALID_ARGUMENT, "out is NULL");
+    lsc_reference_opts o = LSC_REFERENCE_OPTS_INIT;
+    LSC_TRY(reference_opts(ctx, opts, &o));
+    LSC_TRY(lsc_check_matrix(ctx, real, "real", 1));
+    LSC_CHECK(ctx, k >= 1 && k < real->rows, LSC_STATUS_INVALID_ARGUMENT,
+              "k=%lld needs at least %lld real rows, got %lld", (long long)k,
+              (long long)(k < 1 ? 2 : k + 1), (long long)real->rows);
+    LSC_TRY(lsc_check_values(ctx, real, "real", o.metric == LSC_METRIC_COSINE));
+    LSC_NEED_OP(ctx, reference_radii);
+    LSC_CHECK(ctx, real->memory == LSC_MEMORY_HOST, LSC_STATUS_NOT_SUPPORTED,
+              "real: a reference is built from host memory");
+    lsc_reference *r;
+    LSC_TRY(lsc_reference_alloc(ctx, real->rows, real->cols, &r));
+    r->k = k;
+    r->metric = o.metric;
+    r->comparison = o.comparison;
+    size_t es = lsc_dtype_size(real->dtype);
+    for (int64_t i = 0; i < real->rows; i++) {
+        const char *row = (const char *)real->data + (size_t)(i * real->ld) * es;
+        float *dst = r->data + i * real->cols;
+        for (int64_t c = 0; c < real->cols; c++) dst[c] = lsc_load_f32(row, (int)real->dtype, c);
+    }
+    lsc_status s = ctx->ops->reference_radii(ctx, r);
+    if (s != LSC_STATUS_OK) {
+        lsc_reference_destroy(r);
+        return s;
+    }
+    *out = r;
+    return LSC_STATUS_OK;
+}
+
+lsc_status lsc_reference_info_get(const lsc_reference *ref, lsc_reference_info *info)
+{
+    if (!ref || !info) return LSC_STATUS_INVALID_ARGUMENT;
+    info->rows = ref->rows;
+    info->cols = ref->cols;
+    info->k = ref->k;
+    info->metric = ref->metric;
+    info->comparison = ref->comparison;
+    info->zero_radii = ref->zero_radii;
+    return LSC_STATUS_OK;
+}
+
+const double *lsc_reference_radii(const lsc_reference *ref) { return ref ? ref->radius : NULL; }
+
+lsc_status lsc_prdc(lsc_ctx *ctx, const lsc_reference *ref, const lsc_matrix *fake,
+                    lsc_prdc_result *out)
+{
+    LSC_TRY(lsc_begin(ctx));
+    LSC_CHECK(ctx, ref, LSC_STATUS_INVALID_ARGUMENT, "ref is NULL");
+    LSC_CHECK(ctx, out, LSC_STATUS_INVALID_ARGUMENT, "out is NULL");
+    LSC_TRY(lsc_check_matrix(ctx, fake, "fake", 1));
+    LSC_CHECK(ctx, fake->cols == ref->cols, LSC_STATUS_INVALID_ARGUMENT,
+              "fake has %lld cols, the reference has %lld", (long long)fake->cols,
+              (long long)ref->cols);
+    LSC_CHECK(ctx, ref->k < fake->rows, LSC_STATUS_INVALID_ARGUMENT,
+              "k=%lld needs at least %lld fake rows, got %lld", (long long)ref->k,
+              (long long)(ref->k + 1), (long long)fake->rows);
+    LSC_TRY(lsc_check_values(ctx, fake, "fake", ref->metric == LSC_METRIC_COSINE));
+    LSC_NEED_OP(ctx, prdc);
+    lsc_prdc_result r;
+    memset(&r, 0, sizeof r);
+    LSC_TRY(ctx->ops->prdc(ctx, ref, fake, &r));
+    r.k = ref->k;
+    r.real_rows = ref->rows;
+    r.fake_rows = fake->rows;
+    r.comparison = ref->comparison;
+    r.metric = ref->metric;
+    r.zero_radii_real = ref->zero_radii;
+    *out = r;
+    return LSC_STATUS_OK;
+}

@@ -1,0 +1,260 @@
+/* Version, statuses, errors, allocation and the context: the part of the API every call uses. */
+#define _GNU_SOURCE
+#include "internal.h"
+#include "status.h"
+
+#include <dlfcn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define LSC_STR_(x) #x
+#define LSC_STR(x) LSC_STR_(x)
+
+const char *lsc_version(void)
+{
+    return LSC_STR(LSC_VERSION_MAJOR) "." LSC_STR(LSC_VERSION_MINOR) "." LSC_STR(
+        LSC_VERSION_PATCH);
+}
+
+int lsc_version_number(void) { return LSC_VERSION_NUMBER; }
+
+#define LSC_X_ASSERT(name, value, msg)                                                         \
+    _Static_assert(LSC_STATUS_##name == value, "status " #name " renumbered");
+LSC_STATUS_TABLE(LSC_X_ASSERT)
+
+const char *lsc_status_string(lsc_status status)
+{
+    switch (status) {
+#define LSC_X_MSG(name, value, msg)                                                            \
+    case LSC_STATUS_##name: return msg;
+        LSC_STATUS_TABLE(LSC_X_MSG)
+    }
+    return "unknown status";
+}
+
+const char *lsc_status_name(lsc_status status)
+{
+    switch (status) {
+#define LSC_X_NAME(name, value, msg)                                                           \
+    case LSC_STATUS_##name: return "LSC_STATUS_" #name;
+        LSC_STATUS_TABLE(LSC_X_NAME)
+    }
+    return "LSC_STATUS_UNKNOWN";
+}
+
+void *lsc_malloc(lsc_ctx *ctx, size_t bytes, const char *what)
+{
+    void *p = malloc(bytes ? bytes : 1);
+    if (!p)
+        lsc_set_error(ctx, LSC_STATUS_OUT_OF_MEMORY, "out of host memory allocating %zu bytes for %s",
+                      bytes, what);
+    return p;
+}
+
+void *lsc_calloc(lsc_ctx *ctx, size_t count, size_t size, const char *what)
+{
+    void *p = calloc(count ? count : 1, size ? size : 1);
+    if (!p)
+        lsc_set_error(ctx, LSC_STATUS_OUT_OF_MEMORY,
+                      "out of host memory allocating %zu x %zu bytes for %s", count, size, what);
+    return p;
+}
+
+lsc_status lsc_bytes(lsc_ctx *ctx, int64_t count, size_t size, size_t *out, const char *what)
+{
+    if (count < 0 || (size != 0 && (uint64_t)count > SIZE_MAX / size))
+        return lsc_set_error(ctx, LSC_STATUS_OVERFLOW, "%s: %lld x %zu bytes overflows size_t",
+                             what, (long long)count, size);
+    *out = (size_t)count * size;
+    return LSC_STATUS_OK;
+}
+
+lsc_status lsc_progress(lsc_ctx *ctx, double fraction)
+{
+    if (ctx->progress && ctx->progress(fraction < 0 ? 0 : fraction > 1 ? 1 : fraction,
+                                       ctx->progress_user) != 0)
+        return lsc_set_error(ctx, LSC_STATUS_CANCELLED, "cancelled by the progress callback");
+    return LSC_STATUS_OK;
+}
+
+#ifdef LSC_HAVE_CUDA
+/* Loads liblsc_cuda from the directory of the library that holds this code, then from the
+ * loader's search path; LSC_CUDA_MODULE names another file (tests, relocated installs). */
+static const lsc_backend_ops *load_cuda(lsc_ctx *ctx, char *why, size_t why_len)
+{
+    const char *name = "liblsc_cuda.so." LSC_STR(LSC_VERSION_MAJOR);
+    void *h = NULL;
+    const char *env = getenv("LSC_CUDA_MODULE");
+    if (env && *env) {
+        h = dlopen(env, RTLD_NOW | RTLD_LOCAL);
+    } else {
+        Dl_info info;
+        if (dladdr((void *)&lsc_ctx_create, &info) && info.dli_fname) {
+            char path[4096];
+            const char *slash = strrchr(info.dli_fname, '/');
+            if (slash && (size_t)(slash - info.dli_fname) + strlen(name) + 2 < sizeof path) {
+                snprintf(path, sizeof path, "%.*s/%s", (int)(slash - info.dli_fname),
+                         info.dli_fname, name);
+                h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+            }
+        }
+        if (!h) h = dlopen(name, RTLD_NOW | RTLD_LOCAL);
+    }
+    if (!h) {
+        const char *e = dlerror();
+        snprintf(why, why_len, "cannot load the CUDA module %s: %s", env && *env ? env : name,
+                 e ? e : "unknown error");
+        return NULL;
+    }
+    lsc_cuda_entry_fn entry = (lsc_cuda_entry_fn)dlsym(h, LSC_CUDA_ENTRY);
+    if (!entry) {
+        snprintf(why, why_len, "the CUDA module has no entry point %s", LSC_CUDA_ENTRY);
+        dlclose(h);
+        return NULL;
+    }
+    const lsc_backend_ops *ops = entry(LSC_CUDA_ABI, why, why_len);
+    if (!ops) {
+        dlclose(h);
+        return NULL;
+    }
+    ctx->module = h;
+    return ops;
+}
+#endif
+
+/* A backend may be chosen by AUTO only if it implements every operation. */
+static int ops_complete(const lsc_backend_ops *o)
+{
+    return o->spectrum && o->acc_create && o->acc_add && o->acc_merge && o->acc_eigs &&
+           o->acc_destroy && o->distances && o->pair_stats && o->knn && o->reference_radii &&
+           o->prdc;
+}
+
+static lsc_status pick_backend(lsc_ctx *ctx)
+{
+    lsc_backend want = ctx->params.backend;
+    if (want == LSC_BACKEND_CPU) {
+        ctx->ops = lsc_cpu_backend_ops();
+        ctx->backend = LSC_BACKEND_CPU;
+        return LSC_STATUS_OK;
+    }
+#ifdef LSC_HAVE_CUDA
+    char why[400] = "";
+    const lsc_backend_ops *cuda = load_cuda(ctx, why, sizeof why);
+    if (cuda && (want == LSC_BACKEND_CUDA || ops_complete(cuda))) {
+        ctx->ops = cuda;
+        ctx->backend = LSC_BACKEND_CUDA;
+        return LSC_STATUS_OK;
+    }
+    if (want == LSC_BACKEND_CUDA)
+        return lsc_set_error(ctx, LSC_STATUS_BACKEND_UNAVAILABLE,
+                             "CUDA backend unavailable: %s", why);
+    if (ctx->module) {
+        dlclose(ctx->module);
+        ctx->module = NULL;
+    }
+#else
+    if (want == LSC_BACKEND_CUDA)
+        return lsc_set_error(ctx, LSC_STATUS_BACKEND_UNAVAILABLE,
+                             "CUDA backend unavailable: this lsc was built without CUDA "
+                             "(configure with -DLSC_CUDA=ON and a CUDA toolkit)");
+#endif
+    (void)ops_complete;
+    ctx->ops = lsc_cpu_backend_ops();
+    ctx->backend = LSC_BACKEND_CPU;
+    return LSC_STATUS_OK;
+}
+
+lsc_status lsc_ctx_create(const lsc_ctx_params *params, lsc_ctx **out)
+{
+    if (!out) return LSC_STATUS_INVALID_ARGUMENT;
+    *out = NULL;
+    lsc_ctx *ctx = (lsc_ctx *)calloc(1, sizeof *ctx);
+    if (!ctx) return LSC_STATUS_OUT_OF_MEMORY;
+    *out = ctx;
+    lsc_ctx_params defaults = LSC_CTX_PARAMS_INIT;
+    ctx->params = defaults;
+    ctx->backend = LSC_BACKEND_AUTO;
+    snprintf(ctx->device_name, sizeof ctx->device_name, "none (context failed)");
+
+    lsc_status s = LSC_STATUS_OK;
+    if (params && params->size != sizeof(lsc_ctx_params)) {
+        s = lsc_set_error(ctx, LSC_STATUS_INVALID_ARGUMENT,
+                          "params.size is %zu, expected sizeof(lsc_ctx_params) = %zu: initialise "
+                          "it with LSC_CTX_PARAMS_INIT",
+                          params->size, sizeof(lsc_ctx_params));
+    } else {
+        if (params) ctx->params = *params;
+        const lsc_ctx_params *p = &ctx->params;
+        if ((int)p->backend < LSC_BACKEND_AUTO || (int)p->backend > LSC_BACKEND_CUDA)
+            s = lsc_set_error(ctx, LSC_STATUS_INVALID_ARGUMENT, "params.backend %d is unknown",
+                              (int)p->backend);
+        else if ((int)p->precision != LSC_PRECISION_FP32)
+            s = lsc_set_error(ctx, LSC_STATUS_INVALID_ARGUMENT,
+                              "params.precision %d is unknown", (int)p->precision);
+        else if (p->threads < 0)
+            s = lsc_set_error(ctx, LSC_STATUS_INVALID_ARGUMENT,
+                              "params.threads is %d, expected >= 0", p->threads);
+        else if (p->device < 0)
+            s = lsc_set_error(ctx, LSC_STATUS_INVALID_ARGUMENT,
+                              "params.device is %d, expected >= 0", p->device);
+    }
+    if (s == LSC_STATUS_OK) {
+        long cores = sysconf(_SC_NPROCESSORS_ONLN);
+        ctx->threads = ctx->params.threads > 0 ? ctx->params.threads : (cores > 0 ? (int)cores : 1);
+        ctx->workspace_limit =
+            ctx->params.workspace_limit ? ctx->params.workspace_limit : LSC_DEFAULT_WORKSPACE;
+        s = pick_backend(ctx);
+    }
+    if (s == LSC_STATUS_OK && ctx->ops->init) s = ctx->ops->init(ctx);
+    if (s != LSC_STATUS_OK) {
+        ctx->init_status = s;
+        ctx->ops = NULL;
+        ctx->backend = LSC_BACKEND_AUTO;
+        return s;
+    }
+    ctx->err[0] = '\0';
+    return LSC_STATUS_OK;
+}
+
+void lsc_ctx_destroy(lsc_ctx *ctx)
+{
+    if (!ctx) return;
+    if (ctx->ops && ctx->ops->fini) ctx->ops->fini(ctx);
+    if (ctx->module) dlclose(ctx->module);
+    free(ctx);
+}
+
+const char *lsc_last_error(const lsc_ctx *ctx)
+{
+    return ctx ? ctx->err : "no context (NULL): lsc_ctx_create failed to allocate one or was not called";
+}
+
+lsc_backend lsc_ctx_backend(const lsc_ctx *ctx) { return ctx ? ctx->backend : LSC_BACKEND_AUTO; }
+
+const char *lsc_ctx_device_name(const lsc_ctx *ctx)
+{
+    return ctx ? ctx->device_name : "none (NULL context)";
+}
+
+lsc_status lsc_ctx_set_stream(lsc_ctx *ctx, void *stream)
+{
+    if (!ctx) return LSC_STATUS_INVALID_ARGUMENT;
+    if (ctx->init_status != LSC_STATUS_OK) return LSC_STATUS_BAD_CONTEXT;
+    ctx->err[0] = '\0';
+    if (ctx->ops->set_stream) LSC_TRY(ctx->ops->set_stream(ctx, stream));
+    ctx->params.stream = stream;
+    return LSC_STATUS_OK;
+}
+
+lsc_status lsc_ctx_set_progress(lsc_ctx *ctx, lsc_progress_fn fn, void *user_data)
+{
+    if (!ctx) return LSC_STATUS_INVALID_ARGUMENT;
+    if (ctx->init_status != LSC_STATUS_OK) return LSC_STATUS_BAD_CONTEXT;
+    ctx->err[0] = '\0';
+    ctx->progress = fn;
+    ctx->progress_user = user_data;
+    return LSC_STATUS_OK;
+}

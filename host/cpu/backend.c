@@ -1,0 +1,36 @@
+/* The CPU backend's function table: the one registration point of its entry points. */
+#include "tiles.h"
+
+#include <stdio.h>
+#include <cblas.h>
+
+static lsc_status cpu_init(lsc_ctx *ctx)
+{
+#if defined(OPENBLAS_VERSION)
+    snprintf(ctx->device_name, sizeof ctx->device_name, "cpu: %d threads,%s", ctx->threads,
+             OPENBLAS_VERSION);
+#else
+    snprintf(ctx->device_name, sizeof ctx->device_name, "cpu: %d threads", ctx->threads);
+#endif
+    return LSC_STATUS_OK;
+}
+
+static const lsc_backend_ops cpu_ops = {
+    "cpu",
+    cpu_init,
+    NULL, /* fini: nothing to release */
+    NULL, /* set_stream: streams mean nothing here */
+    lsc_cpu_spectrum,
+    lsc_cpu_acc_create,
+    lsc_cpu_acc_add,
+    lsc_cpu_acc_merge,
+    lsc_cpu_acc_eigs,
+    lsc_cpu_acc_destroy,
+    lsc_cpu_distances,
+    lsc_cpu_pair_stats,
+    lsc_cpu_knn,
+    lsc_cpu_reference_radii,
+    lsc_cpu_prdc,
+};
+
+const lsc_backend_ops *lsc_cpu_backend_ops(void) { return &cpu_ops; }

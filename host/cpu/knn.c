@@ -1,0 +1,152 @@
+/* Exact k nearest neighbours on the CPU: a float32 GEMM per tile of centred rows, then each
+ * query keeps a max-heap of its k best exact values; a candidate is recomputed exactly only
+ * when the fast value's error band reaches the heap's worst (METRICS.md section 2, rule 2). */
+#include "tiles.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Max-heap on (value, index): the root is the current k-th neighbour. */
+static void heap_sift_down(double *v, int64_t *ix, int64_t n, int64_t i)
+{
+    for (;;) {
+        int64_t l = 2 * i + 1, r = l + 1, top = i;
+        if (l < n && lsc_knn_before(v[top], ix[top], v[l], ix[l])) top = l;
+        if (r < n && lsc_knn_before(v[top], ix[top], v[r], ix[r])) top = r;
+        if (top == i) return;
+        double tv = v[i];
+        int64_t ti = ix[i];
+        v[i] = v[top];
+        ix[i] = ix[top];
+        v[top] = tv;
+        ix[top] = ti;
+        i = top;
+    }
+}
+
+static void heap_push(double *v, int64_t *ix, int64_t n, double val, int64_t id)
+{
+    int64_t i = n;
+    v[i] = val;
+    ix[i] = id;
+    while (i > 0) {
+        int64_t p = (i - 1) / 2;
+        if (!lsc_knn_before(v[p], ix[p], v[i], ix[i])) break;
+        double tv = v[i];
+        int64_t ti = ix[i];
+        v[i] = v[p];
+        ix[i] = ix[p];
+        v[p] = tv;
+        ix[p] = ti;
+        i = p;
+    }
+}
+
+/* Heap to ascending order in place (heapsort). */
+static void heap_sort(double *v, int64_t *ix, int64_t n)
+{
+    for (int64_t end = n - 1; end > 0; end--) {
+        double tv = v[0];
+        int64_t ti = ix[0];
+        v[0] = v[end];
+        ix[0] = ix[end];
+        v[end] = tv;
+        ix[end] = ti;
+        heap_sift_down(v, ix, end, 0);
+    }
+}
+
+lsc_status cpu_knn_sets(lsc_ctx *ctx, const cpu_set *q, const cpu_set *b, int64_t k,
+                        int exclude_self, double *v, int64_t *idx, double p0, double p1)
+{
+    cpu_tiles t;
+    LSC_TRY(cpu_tiles_alloc(ctx, &t, q->d, q->n, b->n, 0, 0));
+    int64_t *count = (int64_t *)lsc_calloc(ctx, (size_t)t.tq, sizeof(int64_t), "heap sizes");
+    if (!count) {
+        cpu_tiles_free(&t);
+        return LSC_STATUS_OUT_OF_MEMORY;
+    }
+    const int64_t d = q->d;
+    const double total = (double)q->n * (double)b->n;
+    lsc_status s = LSC_STATUS_OK;
+    for (int64_t q0 = 0; q0 < q->n && s == LSC_STATUS_OK; q0 += t.tq) {
+        int64_t nq = q->n - q0 < t.tq ? q->n - q0 : t.tq;
+        cpu_set_load(ctx, q, q0, nq, t.qraw, t.qt, t.qsq);
+        memset(count, 0, (size_t)nq * sizeof(int64_t));
+        for (int64_t b0 = 0; b0 < b->n; b0 += t.tb) {
+            int64_t nb = b->n - b0 < t.tb ? b->n - b0 : t.tb;
+            cpu_set_load(ctx, b, b0, nb, t.braw, t.bt, t.bsq);
+            cpu_gemm_nt(nq, nb, d, t.qt, t.bt, t.c);
+#pragma omp parallel for schedule(static) num_threads(ctx->threads)
+            for (int64_t i = 0; i < nq; i++) {
+                const int64_t gi = q0 + i;
+                double *hv = v + gi * k;
+                int64_t *hi = idx + gi * k;
+                int64_t n = count[i];
+                const float *crow = t.c + i * nb;
+                const double qsq = t.qsq[i];
+                for (int64_t j = 0; j < nb; j++) {
+                    const int64_t gj = b0 + j;
+                    if (exclude_self && gj == gi) continue;
+                    if (n == k) {
+                        double vf = qsq + t.bsq[j] - 2.0 * (double)crow[j];
+                        if (vf - lsc_fast_err(d, qsq, t.bsq[j]) > hv[0]) continue;
+                    }
+                    double ve = cpu_exact(q, gi, t.qraw + i * d, b, gj, t.braw + j * d);
+                    if (n < k) {
+                        heap_push(hv, hi, n, ve, gj);
+                        n++;
+                    } else if (lsc_knn_before(ve, gj, hv[0], hi[0])) {
+                        hv[0] = ve;
+                        hi[0] = gj;
+                        heap_sift_down(hv, hi, k, 0);
+                    }
+                }
+                count[i] = n;
+            }
+            s = lsc_progress(ctx, p0 + (p1 - p0) * ((double)q0 * (double)b->n +
+                                                    (double)nq * (double)(b0 + nb)) / total);
+            if (s != LSC_STATUS_OK) break;
+        }
+        if (s != LSC_STATUS_OK) break;
+#pragma omp parallel for schedule(static) num_threads(ctx->threads)
+        for (int64_t i = 0; i < nq; i++) heap_sort(v + (q0 + i) * k, idx + (q0 + i) * k, k);
+    }
+    free(count);
+    cpu_tiles_free(&t);
+    return s;
+}
+
+lsc_status lsc_cpu_knn(lsc_ctx *ctx, const lsc_matrix *queries, const lsc_matrix *base,
+                       int64_t k, const lsc_knn_opts *opts, float *dist, int64_t *idx)
+{
+    int metric = (int)opts->metric;
+    size_t vbytes;
+    LSC_TRY(lsc_bytes(ctx, lsc_mul_i64(queries->rows, k), sizeof(double), &vbytes, "knn values"));
+    cpu_set sb, sq;
+    LSC_TRY(cpu_set_init(ctx, &sb, base, NULL, base->rows, metric, NULL));
+    lsc_status s = LSC_STATUS_OK;
+    const cpu_set *qs = &sb;
+    if (!opts->exclude_self) {
+        /* queries centred on the base's mean: distances are translation invariant */
+        s = cpu_set_init(ctx, &sq, queries, NULL, queries->rows, metric, sb.centre);
+        qs = &sq;
+    }
+    double *v = s == LSC_STATUS_OK ? (double *)lsc_malloc(ctx, vbytes, "knn values") : NULL;
+    int64_t *ix = v ? (int64_t *)lsc_malloc(ctx, vbytes, "knn indices") : NULL;
+    if (s == LSC_STATUS_OK && !ix) s = LSC_STATUS_OUT_OF_MEMORY;
+    if (s == LSC_STATUS_OK) s = cpu_knn_sets(ctx, qs, &sb, k, opts->exclude_self, v, ix, 0, 1);
+    if (s == LSC_STATUS_OK) {
+        /* outputs are written only now, so a failed or cancelled call leaves them untouched */
+        int64_t n = queries->rows * k;
+        for (int64_t e = 0; e < n; e++) {
+            dist[e] = (float)lsc_dist_from_v(metric, v[e]);
+            idx[e] = ix[e];
+        }
+    }
+    free(v);
+    free(ix);
+    if (!opts->exclude_self && qs == &sq) cpu_set_free(&sq);
+    cpu_set_free(&sb);
+    return s;
+}

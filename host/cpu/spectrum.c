@@ -1,0 +1,298 @@
+/* Spectrum on the CPU (METRICS.md section 1): float64 Grams built tile by tile with DSYRK and
+ * LAPACK's symmetric eigensolver (values only). N >= D, and the streaming accumulator, use the
+ * D x D Grams, accumulated around a pivot and corrected exactly; a single call with N < D uses the
+ * N x N Grams of the exactly centred rows. The figures themselves come from common/. */
+#include "tiles.h"
+#include "../../common/spectrum_figures.h"
+
+#include <cblas.h>
+#include <lapacke.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct cpu_acc {
+    int64_t d, n;
+    int64_t zero_row;  /* first all-zero row (in the order rows were added), -1 if none */
+    double *pivot;     /* d: the centre the Gram is accumulated around */
+    double *sum;       /* d: sum of (x - pivot) */
+    double *gram;      /* d x d, upper triangle: sum (x - pivot)(x - pivot)^T */
+    double *cosg;      /* d x d, upper triangle: sum xn xn^T, xn = x / ||x|| */
+} cpu_acc;
+
+static const char *row_of(const lsc_matrix *m, int64_t r)
+{
+    return (const char *)m->data + (size_t)(r * m->ld) * lsc_dtype_size(m->dtype);
+}
+
+/* Rows per DSYRK tile: two float64 tiles of rows x d under the workspace limit. */
+static int64_t rows_per_tile(lsc_ctx *ctx, int64_t d, int64_t n)
+{
+    int64_t r = (int64_t)(ctx->workspace_limit / (2 * sizeof(double) * (size_t)d));
+    if (r > 2048) r = 2048;
+    if (r > n) r = n;
+    return r;
+}
+
+lsc_status lsc_cpu_acc_create(lsc_ctx *ctx, int64_t d, void **state)
+{
+    LSC_CHECK(ctx, d <= 46340, LSC_STATUS_NOT_SUPPORTED,
+              "%lld columns: the D x D Gram exceeds LAPACK's 32-bit sizes", (long long)d);
+    cpu_acc *a = (cpu_acc *)lsc_calloc(ctx, 1, sizeof *a, "accumulator");
+    if (!a) return LSC_STATUS_OUT_OF_MEMORY;
+    a->d = d;
+    a->zero_row = -1;
+    size_t dd = (size_t)d * (size_t)d;
+    a->pivot = (double *)lsc_calloc(ctx, (size_t)d * 2, sizeof(double), "accumulator sums");
+    a->gram = a->pivot ? (double *)lsc_calloc(ctx, dd * 2, sizeof(double), "accumulator Grams")
+                       : NULL;
+    if (!a->gram) {
+        lsc_cpu_acc_destroy(a);
+        return LSC_STATUS_OUT_OF_MEMORY;
+    }
+    a->sum = a->pivot + d;
+    a->cosg = a->gram + dd;
+    *state = a;
+    return LSC_STATUS_OK;
+}
+
+void lsc_cpu_acc_destroy(void *state)
+{
+    cpu_acc *a = (cpu_acc *)state;
+    if (!a) return;
+    free(a->pivot);
+    free(a->gram);
+    free(a);
+}
+
+/* Adds m's rows. The first rows ever added fix the pivot: `pivot` if given, else their mean. */
+static lsc_status acc_add(lsc_ctx *ctx, cpu_acc *a, const lsc_matrix *m, const double *pivot,
+                          int progress)
+{
+    const int64_t d = a->d, n = m->rows;
+    int64_t tr = rows_per_tile(ctx, d, n);
+    LSC_CHECK(ctx, tr >= 1, LSC_STATUS_WORKSPACE_LIMIT,
+              "workspace limit %zu bytes is too small for one row of %lld float64 columns",
+              ctx->workspace_limit, (long long)d);
+    double *xc = (double *)lsc_malloc(ctx, (size_t)tr * (size_t)d * 2 * sizeof(double), "Gram tiles");
+    if (!xc) return LSC_STATUS_OUT_OF_MEMORY;
+    double *xn = xc + (size_t)tr * (size_t)d;
+    if (a->n == 0) {
+        lsc_status ps = LSC_STATUS_OK;
+        if (pivot) memcpy(a->pivot, pivot, (size_t)d * sizeof(double));
+        else ps = cpu_mean(ctx, m, NULL, n, a->pivot);
+        if (ps != LSC_STATUS_OK) {
+            free(xc);
+            return ps;
+        }
+    }
+    int64_t zero_row = -1;
+    lsc_status st = LSC_STATUS_OK;
+    for (int64_t r0 = 0; r0 < n; r0 += tr) {
+        int64_t nr = n - r0 < tr ? n - r0 : tr;
+        int64_t tile_zero = -1;
+#pragma omp parallel for schedule(static) num_threads(ctx->threads) if (nr * d > 32768)
+        for (int64_t i = 0; i < nr; i++) {
+            const char *row = row_of(m, r0 + i);
+            double *c = xc + i * d, *u = xn + i * d, q = 0.0;
+            for (int64_t k = 0; k < d; k++) {
+                double v = (double)lsc_load_f32(row, (int)m->dtype, k);
+                c[k] = v - a->pivot[k];
+                u[k] = v;
+                q += v * v;
+            }
+            if (q > 0.0) {
+                double inv = 1.0 / sqrt(q);
+                for (int64_t k = 0; k < d; k++) u[k] *= inv;
+            } else {
+#pragma omp critical(lsc_acc_zero)
+                if (tile_zero < 0 || i < tile_zero) tile_zero = i;
+            }
+        }
+        if (tile_zero >= 0 && zero_row < 0) zero_row = r0 + tile_zero;
+        for (int64_t i = 0; i < nr; i++)
+            for (int64_t k = 0; k < d; k++) a->sum[k] += xc[i * d + k];
+        /* float64 Grams (a float32 Gram's noise floor sits above the pinned cut) */
+        cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, (int)d, (int)nr, 1.0, xc, (int)d, 1.0,
+                    a->gram, (int)d);
+        cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, (int)d, (int)nr, 1.0, xn, (int)d, 1.0,
+                    a->cosg, (int)d);
+        if (progress) st = lsc_progress(ctx, 0.9 * (double)(r0 + nr) / (double)n);
+        if (st != LSC_STATUS_OK) break;
+    }
+    free(xc);
+    if (st != LSC_STATUS_OK) return st;
+    if (a->zero_row < 0 && zero_row >= 0) a->zero_row = a->n + zero_row;
+    a->n += n;
+    return LSC_STATUS_OK;
+}
+
+/* A streamed batch reports no progress and so cannot be cancelled half-way: after the scratch
+ * allocation nothing can fail, and a failed add leaves the accumulator as it was. */
+lsc_status lsc_cpu_acc_add(lsc_ctx *ctx, void *state, const lsc_matrix *batch)
+{
+    return acc_add(ctx, (cpu_acc *)state, batch, NULL, 0);
+}
+
+lsc_status lsc_cpu_acc_merge(lsc_ctx *ctx, void *into, const void *from)
+{
+    (void)ctx;
+    cpu_acc *a = (cpu_acc *)into;
+    const cpu_acc *b = (const cpu_acc *)from;
+    const int64_t d = a->d;
+    size_t dd = (size_t)d * (size_t)d;
+    if (a->n == 0) {
+        memcpy(a->pivot, b->pivot, 2 * (size_t)d * sizeof(double));
+        memcpy(a->gram, b->gram, 2 * dd * sizeof(double));
+        a->n = b->n;
+        a->zero_row = b->zero_row;
+        return LSC_STATUS_OK;
+    }
+    /* move b's Gram to a's pivot exactly: with delta = pb - pa,
+     * sum (x - pa)(x - pa)^T = Gb + sb delta^T + delta sb^T + nb delta delta^T */
+    const double nb = (double)b->n;
+    for (int64_t i = 0; i < d; i++) {
+        double di = b->pivot[i] - a->pivot[i];
+        for (int64_t j = i; j < d; j++) {
+            double dj = b->pivot[j] - a->pivot[j];
+            a->gram[i * d + j] += b->gram[i * d + j] + b->sum[i] * dj + di * b->sum[j] + nb * di * dj;
+            a->cosg[i * d + j] += b->cosg[i * d + j];
+        }
+    }
+    for (int64_t i = 0; i < d; i++) a->sum[i] += b->sum[i] + nb * (b->pivot[i] - a->pivot[i]);
+    if (a->zero_row < 0 && b->zero_row >= 0) a->zero_row = a->n + b->zero_row;
+    a->n += b->n;
+    return LSC_STATUS_OK;
+}
+
+/* Eigenvalues (values only) of the symmetric n x n matrix whose upper triangle is in `s`
+ * (overwritten), descending after the pinned cut. */
+static lsc_status sym_eigs(lsc_ctx *ctx, double *s, int64_t n, double *w, const char *what)
+{
+    lapack_int info = LAPACKE_dsyevd(LAPACK_ROW_MAJOR, 'N', 'U', (lapack_int)n, s, (lapack_int)n, w);
+    LSC_CHECK(ctx, info == 0, info < 0 ? LSC_STATUS_INTERNAL : LSC_STATUS_OUT_OF_MEMORY,
+              "LAPACK dsyevd failed on the %s (info %d)", what, (int)info);
+    lsc_eigs_prepare(w, n);
+    return LSC_STATUS_OK;
+}
+
+lsc_status lsc_cpu_acc_eigs(lsc_ctx *ctx, const void *state, lsc_spectrum_eigs *e)
+{
+    const cpu_acc *a = (const cpu_acc *)state;
+    const int64_t d = a->d;
+    const double n = (double)a->n;
+    size_t dd = (size_t)d * (size_t)d;
+    double *m = (double *)lsc_malloc(ctx, dd * sizeof(double), "eigen work");
+    if (!m) return LSC_STATUS_OUT_OF_MEMORY;
+    lsc_status st;
+    /* centred: Xc^T Xc = G - s s^T / n (the pivot correction, exact in exact arithmetic) */
+    for (int64_t i = 0; i < d; i++)
+        for (int64_t j = i; j < d; j++)
+            m[i * d + j] = a->gram[i * d + j] - a->sum[i] * a->sum[j] / n;
+    for (int64_t k = 0; k < d; k++) {
+        double v = (a->gram[k * d + k] - a->sum[k] * a->sum[k] / n) / (n - 1.0);
+        e->colvar[k] = v > 0.0 ? v : 0.0;
+    }
+    st = sym_eigs(ctx, m, d, e->gram_c, "centred Gram");
+    /* uncentred: X^T X = G + s p^T + p s^T + n p p^T */
+    if (st == LSC_STATUS_OK) {
+        for (int64_t i = 0; i < d; i++)
+            for (int64_t j = i; j < d; j++)
+                m[i * d + j] = a->gram[i * d + j] + a->sum[i] * a->pivot[j] +
+                               a->pivot[i] * a->sum[j] + n * a->pivot[i] * a->pivot[j];
+        st = sym_eigs(ctx, m, d, e->gram_u, "uncentred Gram");
+    }
+    if (st == LSC_STATUS_OK && a->zero_row < 0) {
+        for (int64_t i = 0; i < d; i++)
+            for (int64_t j = i; j < d; j++) m[i * d + j] = a->cosg[i * d + j] / n;
+        st = sym_eigs(ctx, m, d, e->cos_nu, "cosine Gram");
+    }
+    free(m);
+    e->rows = a->n;
+    e->cols = d;
+    e->n_ev = d;
+    e->zero_row = a->zero_row;
+    return st;
+}
+
+/* N < D: the N x N Grams of the exactly centred rows, built over column blocks. */
+static lsc_status spectrum_small_n(lsc_ctx *ctx, const lsc_matrix *x, lsc_spectrum_eigs *e)
+{
+    const int64_t n = x->rows, d = x->cols;
+    size_t nn = (size_t)n * (size_t)n;
+    int64_t tc = (int64_t)(ctx->workspace_limit / (2 * sizeof(double) * (size_t)n));
+    if (tc > 1024) tc = 1024;
+    if (tc > d) tc = d;
+    LSC_CHECK(ctx, tc >= 1, LSC_STATUS_WORKSPACE_LIMIT,
+              "workspace limit %zu bytes is too small for one column of %lld float64 rows",
+              ctx->workspace_limit, (long long)n);
+    double *mu = (double *)lsc_malloc(ctx, (size_t)d * sizeof(double), "column means");
+    double *kc = mu ? (double *)lsc_calloc(ctx, nn * 2, sizeof(double), "N x N Grams") : NULL;
+    double *blk = kc ? (double *)lsc_malloc(ctx, (size_t)n * (size_t)tc * 2 * sizeof(double),
+                                            "Gram tiles")
+                     : NULL;
+    lsc_status st = blk ? cpu_mean(ctx, x, NULL, n, mu) : LSC_STATUS_OUT_OF_MEMORY;
+    double *ku = kc ? kc + nn : NULL;
+    for (int64_t c0 = 0; c0 < d && st == LSC_STATUS_OK; c0 += tc) {
+        int64_t nc = d - c0 < tc ? d - c0 : tc;
+        double *bc = blk, *bu = blk + (size_t)n * (size_t)nc;
+        for (int64_t i = 0; i < n; i++) {
+            const char *row = row_of(x, i);
+            for (int64_t k = 0; k < nc; k++) {
+                double v = (double)lsc_load_f32(row, (int)x->dtype, c0 + k);
+                bu[i * nc + k] = v;
+                bc[i * nc + k] = v - mu[c0 + k];
+            }
+        }
+        for (int64_t k = 0; k < nc; k++) {
+            double s2 = 0.0;
+            for (int64_t i = 0; i < n; i++) s2 += bc[i * nc + k] * bc[i * nc + k];
+            e->colvar[c0 + k] = s2 / (double)(n - 1);
+        }
+        cblas_dsyrk(CblasRowMajor, CblasUpper, CblasNoTrans, (int)n, (int)nc, 1.0, bc, (int)nc,
+                    1.0, kc, (int)n);
+        cblas_dsyrk(CblasRowMajor, CblasUpper, CblasNoTrans, (int)n, (int)nc, 1.0, bu, (int)nc,
+                    1.0, ku, (int)n);
+        st = lsc_progress(ctx, 0.9 * (double)(c0 + nc) / (double)d);
+    }
+    e->zero_row = -1;
+    if (st == LSC_STATUS_OK) {
+        /* cosine Gram from the uncentred one: K_ij = U_ij / sqrt(U_ii U_jj), divided by N;
+         * built in blk's place before the eigensolver overwrites ku */
+        for (int64_t i = 0; i < n && e->zero_row < 0; i++)
+            if (!(ku[(size_t)i * n + i] > 0.0)) e->zero_row = i;
+        st = sym_eigs(ctx, kc, n, e->gram_c, "centred Gram");
+    }
+    if (st == LSC_STATUS_OK && e->zero_row < 0) {
+        double *kv = kc; /* reuse: the centred Gram is no longer needed */
+        for (int64_t i = 0; i < n; i++)
+            for (int64_t j = i; j < n; j++)
+                kv[i * n + j] = ku[i * n + j] /
+                                sqrt(ku[(size_t)i * n + i] * ku[(size_t)j * n + j]) / (double)n;
+        st = sym_eigs(ctx, kv, n, e->cos_nu, "cosine Gram");
+    }
+    if (st == LSC_STATUS_OK) st = sym_eigs(ctx, ku, n, e->gram_u, "uncentred Gram");
+    e->rows = n;
+    e->cols = d;
+    e->n_ev = n;
+    free(mu);
+    free(kc);
+    free(blk);
+    return st;
+}
+
+lsc_status lsc_cpu_spectrum(lsc_ctx *ctx, const lsc_matrix *x, lsc_spectrum_eigs *e)
+{
+    if (x->rows < x->cols) return spectrum_small_n(ctx, x, e);
+    void *state;
+    LSC_TRY(lsc_cpu_acc_create(ctx, x->cols, &state));
+    cpu_acc *a = (cpu_acc *)state;
+    /* one call sees all rows: pivot on the exact mean, so the correction term is ~0 */
+    double *mu = (double *)lsc_malloc(ctx, (size_t)x->cols * sizeof(double), "column means");
+    lsc_status st = mu ? cpu_mean(ctx, x, NULL, x->rows, mu) : LSC_STATUS_OUT_OF_MEMORY;
+    if (st == LSC_STATUS_OK) st = acc_add(ctx, a, x, mu, 1);
+    if (st == LSC_STATUS_OK) st = lsc_cpu_acc_eigs(ctx, a, e);
+    free(mu);
+    lsc_cpu_acc_destroy(a);
+    return st;
+}

@@ -1,0 +1,175 @@
+#include "tiles.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+static inline const char *row_ptr(const lsc_matrix *m, int64_t r)
+{
+    return (const char *)m->data + (size_t)(r * m->ld) * lsc_dtype_size(m->dtype);
+}
+
+static inline int64_t map_row(const cpu_set *s, int64_t i) { return s->map ? s->map[i] : i; }
+
+lsc_status cpu_mean(lsc_ctx *ctx, const lsc_matrix *m, const int64_t *map, int64_t n,
+                    double *mean)
+{
+    int64_t d = m->cols;
+    int nt = ctx->threads;
+    if ((int64_t)nt > n) nt = (int)(n > 0 ? n : 1);
+    size_t bytes;
+    LSC_TRY(lsc_bytes(ctx, lsc_mul_i64(nt, d), sizeof(double), &bytes, "column means"));
+    double *part = (double *)lsc_calloc(ctx, (size_t)nt * (size_t)d, sizeof(double), "column means");
+    if (!part) return LSC_STATUS_OUT_OF_MEMORY;
+    /* each thread sums a fixed contiguous range of rows, so the result depends only on nt */
+#pragma omp parallel num_threads(nt)
+    {
+        int t = 0, T = 1;
+#ifdef _OPENMP
+        t = omp_get_thread_num();
+        T = omp_get_num_threads();
+#endif
+        int64_t lo = n * t / T, hi = n * (t + 1) / T;
+        double *acc = part + (size_t)t * (size_t)d;
+        for (int64_t i = lo; i < hi; i++) {
+            const char *row = row_ptr(m, map ? map[i] : i);
+            for (int64_t c = 0; c < d; c++) acc[c] += (double)lsc_load_f32(row, (int)m->dtype, c);
+        }
+    }
+    for (int64_t c = 0; c < d; c++) {
+        double s = 0.0;
+        for (int t = 0; t < nt; t++) s += part[(size_t)t * (size_t)d + (size_t)c];
+        mean[c] = s / (double)n;
+    }
+    free(part);
+    return LSC_STATUS_OK;
+}
+
+lsc_status cpu_set_init(lsc_ctx *ctx, cpu_set *s, const lsc_matrix *m, const int64_t *map,
+                        int64_t n, int metric, const double *centre)
+{
+    memset(s, 0, sizeof *s);
+    s->m = m;
+    s->map = map;
+    s->n = n;
+    s->d = m->cols;
+    s->metric = metric == LSC_M_COSINE ? LSC_M_COSINE : LSC_M_EUCLIDEAN;
+    if (s->metric == LSC_M_COSINE) {
+        s->inv_norm = (double *)lsc_malloc(ctx, (size_t)n * sizeof(double), "inverse row norms");
+        if (!s->inv_norm) return LSC_STATUS_OUT_OF_MEMORY;
+#pragma omp parallel for schedule(static) num_threads(ctx->threads)
+        for (int64_t i = 0; i < n; i++) {
+            const char *row = row_ptr(m, map_row(s, i));
+            double q = 0.0;
+            for (int64_t c = 0; c < s->d; c++) {
+                double v = (double)lsc_load_f32(row, (int)m->dtype, c);
+                q += v * v;
+            }
+            s->inv_norm[i] = 1.0 / sqrt(q); /* zero rows were refused before */
+        }
+        return LSC_STATUS_OK;
+    }
+    s->centre = (double *)lsc_malloc(ctx, (size_t)s->d * sizeof(double), "centre");
+    if (!s->centre) return LSC_STATUS_OUT_OF_MEMORY;
+    if (centre) {
+        memcpy(s->centre, centre, (size_t)s->d * sizeof(double));
+        return LSC_STATUS_OK;
+    }
+    lsc_status st = cpu_mean(ctx, m, map, n, s->centre);
+    if (st != LSC_STATUS_OK) cpu_set_free(s);
+    return st;
+}
+
+void cpu_set_free(cpu_set *s)
+{
+    free(s->centre);
+    free(s->inv_norm);
+    s->centre = NULL;
+    s->inv_norm = NULL;
+}
+
+void cpu_set_load(lsc_ctx *ctx, const cpu_set *s, int64_t r0, int64_t nr, float *raw, float *t,
+                  double *sq)
+{
+    int64_t d = s->d;
+#pragma omp parallel for schedule(static) num_threads(ctx->threads) if (nr * d > 32768)
+    for (int64_t i = 0; i < nr; i++) {
+        const char *row = row_ptr(s->m, map_row(s, r0 + i));
+        float *rr = raw + i * d, *tt = t + i * d;
+        double q = 0.0;
+        if (s->m->dtype == LSC_DTYPE_F32) memcpy(rr, row, (size_t)d * sizeof(float));
+        else
+            for (int64_t c = 0; c < d; c++) rr[c] = lsc_load_f32(row, (int)s->m->dtype, c);
+        if (s->metric == LSC_M_COSINE) {
+            double inv = s->inv_norm[r0 + i];
+            for (int64_t c = 0; c < d; c++) {
+                float v = (float)((double)rr[c] * inv);
+                tt[c] = v;
+                q += (double)v * v;
+            }
+        } else {
+            /* centring (METRICS.md section 2, rule 1): the fast form's error shrinks with the
+             * norms, and a large common offset no longer costs digits */
+            for (int64_t c = 0; c < d; c++) {
+                float v = (float)((double)rr[c] - s->centre[c]);
+                tt[c] = v;
+                q += (double)v * v;
+            }
+        }
+        sq[i] = q;
+    }
+}
+
+void cpu_gemm_nt(int64_t nq, int64_t nb, int64_t d, const float *a, const float *b, float *c)
+{
+    /* tiles keep nq, nb below 2^31 and d is checked by the callers (cpu_tiles_alloc) */
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nq, (int)nb, (int)d, 1.0f, a,
+                (int)d, b, (int)d, 0.0f, c, (int)nb);
+}
+
+lsc_status cpu_tiles_alloc(lsc_ctx *ctx, cpu_tiles *t, int64_t d, int64_t max_q, int64_t max_b,
+                           size_t extra_per_q, size_t extra_per_entry)
+{
+    memset(t, 0, sizeof *t);
+    LSC_CHECK(ctx, d <= INT32_MAX, LSC_STATUS_NOT_SUPPORTED,
+              "%lld columns exceed the BLAS interface's 32-bit dimension", (long long)d);
+    /* each query or base row: raw and transformed float32 rows and a float64 norm */
+    size_t per_row = (size_t)d * 2 * sizeof(float) + sizeof(double);
+    if (max_q > 1024) max_q = 1024;
+    if (max_b > 4096) max_b = 4096;
+    int64_t tq, tb;
+    if (!lsc_plan_tiles(ctx->workspace_limit, per_row + extra_per_q, per_row,
+                        sizeof(float) + extra_per_entry, max_q, max_b, &tq, &tb))
+        return lsc_set_error(ctx, LSC_STATUS_WORKSPACE_LIMIT,
+                             "workspace limit %zu bytes is too small for one tile of %lld "
+                             "columns (needs %zu)",
+                             ctx->workspace_limit, (long long)d,
+                             2 * per_row + extra_per_q + sizeof(float) + extra_per_entry);
+    size_t fq = (size_t)tq * (size_t)d, fb = (size_t)tb * (size_t)d;
+    size_t bytes = (2 * fq + 2 * fb + (size_t)tq * (size_t)tb) * sizeof(float) +
+                   ((size_t)tq + (size_t)tb) * sizeof(double);
+    char *mem = (char *)lsc_malloc(ctx, bytes, "distance tiles");
+    if (!mem) return LSC_STATUS_OUT_OF_MEMORY;
+    t->mem = mem;
+    t->tq = tq;
+    t->tb = tb;
+    t->d = d;
+    t->qsq = (double *)mem;
+    t->bsq = t->qsq + tq;
+    t->qraw = (float *)(t->bsq + tb);
+    t->qt = t->qraw + fq;
+    t->braw = t->qt + fq;
+    t->bt = t->braw + fb;
+    t->c = t->bt + fb;
+    return LSC_STATUS_OK;
+}
+
+void cpu_tiles_free(cpu_tiles *t)
+{
+    free(t->mem);
+    t->mem = NULL;
+}

@@ -1,0 +1,97 @@
+/* CPU backend plumbing shared by its metric files: prepared sets, tile loading, the GEMM.
+ *
+ * Threads: BLAS threads the GEMM of each tile; lsc's own OpenMP loops (conversion, selection,
+ * counting) run between GEMMs, never at the same time, so the two thread pools do not
+ * oversubscribe the cores. lsc never changes the BLAS thread count (a process-wide setting). */
+#ifndef LSC_CPU_TILES_H
+#define LSC_CPU_TILES_H
+
+#include "../internal.h"
+#include "../../common/distance_rules.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* A set of rows as the distance kernels see it: an input matrix, optionally through a row
+ * map, with its centre (euclidean) or its rows' inverse norms (cosine). */
+typedef struct cpu_set {
+    const lsc_matrix *m;
+    const int64_t *map; /* NULL: row i is m's row i */
+    int64_t n, d;
+    int metric;         /* LSC_M_EUCLIDEAN or LSC_M_COSINE */
+    double *centre;     /* d values, euclidean only */
+    double *inv_norm;   /* n values, cosine only: 1 / ||row|| of the float32 row */
+} cpu_set;
+
+/* Prepares `s`. centre: NULL computes the set's own mean (euclidean); else it is copied. */
+lsc_status cpu_set_init(lsc_ctx *ctx, cpu_set *s, const lsc_matrix *m, const int64_t *map,
+                        int64_t n, int metric, const double *centre);
+void cpu_set_free(cpu_set *s);
+
+/* Column mean of m's rows (through map, n of them) in float64, deterministic for a thread
+ * count: per-thread partial sums merged in thread order. */
+lsc_status cpu_mean(lsc_ctx *ctx, const lsc_matrix *m, const int64_t *map, int64_t n,
+                    double *mean);
+
+/* Loads rows [r0, r0 + nr) of s: raw float32 rows into raw (nr x d), the centred or
+ * normalised float32 rows into t, and their squared norms (float64) into sq. */
+void cpu_set_load(lsc_ctx *ctx, const cpu_set *s, int64_t r0, int64_t nr, float *raw, float *t,
+                  double *sq);
+
+/* Exact internal value (distance_rules.h) between row a of sa and row b of sb, given their raw
+ * float32 rows. */
+static inline double cpu_exact(const cpu_set *sa, int64_t a, const float *ra, const cpu_set *sb,
+                               int64_t b, const float *rb)
+{
+    if (sa->metric == LSC_M_COSINE)
+        return lsc_exact_v(ra, rb, sa->d, sa->inv_norm[a], sb->inv_norm[b]);
+    return lsc_exact_v(ra, rb, sa->d, 1.0, 1.0);
+}
+
+/* c (nq x nb, ld nb) = a (nq x d) b^T (nb x d), float32. */
+void cpu_gemm_nt(int64_t nq, int64_t nb, int64_t d, const float *a, const float *b, float *c);
+
+/* Scratch for a query block and a base block and their product, sized by the workspace limit. */
+typedef struct cpu_tiles {
+    int64_t tq, tb, d;
+    float *qraw, *qt, *braw, *bt, *c;
+    double *qsq, *bsq;
+    void *mem;
+} cpu_tiles;
+
+/* Plans tiles of at most max_q x max_b under the context's workspace limit, `extra_per_q` and
+ * `extra_per_entry` bytes being what the caller keeps per query row and per tile entry. */
+lsc_status cpu_tiles_alloc(lsc_ctx *ctx, cpu_tiles *t, int64_t d, int64_t max_q, int64_t max_b,
+                           size_t extra_per_q, size_t extra_per_entry);
+void cpu_tiles_free(cpu_tiles *t);
+
+/* Exact k nearest neighbours of every row of q among the rows of b (indices in b's row space),
+ * as internal values, ascending with ties by index. exclude_self: q and b are the same set.
+ * v and idx hold q->n x k entries. Progress is reported from p0 to p1. */
+lsc_status cpu_knn_sets(lsc_ctx *ctx, const cpu_set *q, const cpu_set *b, int64_t k,
+                        int exclude_self, double *v, int64_t *idx, double p0, double p1);
+
+/* Backend entry points (one file per metric family). */
+lsc_status lsc_cpu_spectrum(lsc_ctx *ctx, const lsc_matrix *x, lsc_spectrum_eigs *eigs);
+lsc_status lsc_cpu_acc_create(lsc_ctx *ctx, int64_t cols, void **state);
+lsc_status lsc_cpu_acc_add(lsc_ctx *ctx, void *state, const lsc_matrix *batch);
+lsc_status lsc_cpu_acc_merge(lsc_ctx *ctx, void *into, const void *from);
+lsc_status lsc_cpu_acc_eigs(lsc_ctx *ctx, const void *state, lsc_spectrum_eigs *eigs);
+void lsc_cpu_acc_destroy(void *state);
+lsc_status lsc_cpu_distances(lsc_ctx *ctx, const lsc_matrix *a, const lsc_matrix *b,
+                             lsc_metric metric, float *out, int64_t ld_out);
+lsc_status lsc_cpu_pair_stats(lsc_ctx *ctx, const lsc_matrix *x, const int64_t *subset,
+                              int64_t n_used, const lsc_pair_opts *opts, lsc_pair_result *out,
+                              int64_t *histogram, lsc_pair *near_dups);
+lsc_status lsc_cpu_knn(lsc_ctx *ctx, const lsc_matrix *queries, const lsc_matrix *base,
+                       int64_t k, const lsc_knn_opts *opts, float *dist, int64_t *idx);
+lsc_status lsc_cpu_reference_radii(lsc_ctx *ctx, lsc_reference *ref);
+lsc_status lsc_cpu_prdc(lsc_ctx *ctx, const lsc_reference *ref, const lsc_matrix *fake,
+                        lsc_prdc_result *out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

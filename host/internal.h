@@ -1,0 +1,131 @@
+/* Private to the library: the context, error helpers and the backend function table. */
+#ifndef LSC_INTERNAL_H
+#define LSC_INTERNAL_H
+
+#include "lsc.h"
+#include "../common/lsc_common.h"
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define LSC_ERR_LEN 512
+#define LSC_DEFAULT_WORKSPACE ((size_t)256 << 20)
+
+/* Eigenvalues a backend hands to common/spectrum_figures.h, descending after the pinned cut. */
+typedef struct lsc_spectrum_eigs {
+    int64_t rows, cols;
+    int64_t n_ev;          /* values in each array: cols (D x D Gram) or rows (N x N) */
+    double *gram_c;        /* sigma_i^2 of the centred rows */
+    double *gram_u;        /* s_i^2 of the uncentred rows */
+    double *cos_nu;        /* eigenvalues of K / N */
+    double *colvar;        /* cols values */
+    int64_t zero_row;      /* first all-zero row, -1 if none (then cos_nu is meaningful) */
+} lsc_spectrum_eigs;
+
+/* A reference set: the real rows as float32 (dense, ld = cols), their exact radii and the
+ * parameters. Backends may hang a cache of their own on `backend_data`. */
+struct lsc_reference {
+    int64_t rows, cols, k;
+    lsc_metric metric;
+    lsc_comparison comparison;
+    float *data;           /* rows x cols, host */
+    double *radius_v;      /* internal value (distance_rules.h) of each k-th neighbour */
+    double *radius;        /* reported radius */
+    int64_t zero_radii;
+    void *backend_data;
+    void (*backend_free)(void *);
+};
+
+/* The backend table (ggml-style). A NULL entry means NOT_SUPPORTED, never a silent fallback.
+ * Every entry gets arguments the host has already validated (shapes, enums, finite values for
+ * host memory) and reports failures through lsc_set_error. */
+typedef struct lsc_backend_ops {
+    const char *name;
+    lsc_status (*init)(lsc_ctx *ctx);
+    void (*fini)(lsc_ctx *ctx);
+    lsc_status (*set_stream)(lsc_ctx *ctx, void *stream);
+
+    /* one-call spectrum: fills eigs (arrays allocated by the host, cols or more values each) */
+    lsc_status (*spectrum)(lsc_ctx *ctx, const lsc_matrix *x, lsc_spectrum_eigs *eigs);
+    lsc_status (*acc_create)(lsc_ctx *ctx, int64_t cols, void **state);
+    lsc_status (*acc_add)(lsc_ctx *ctx, void *state, const lsc_matrix *batch);
+    lsc_status (*acc_merge)(lsc_ctx *ctx, void *into, const void *from);
+    lsc_status (*acc_eigs)(lsc_ctx *ctx, const void *state, lsc_spectrum_eigs *eigs);
+    void (*acc_destroy)(void *state);
+
+    lsc_status (*distances)(lsc_ctx *ctx, const lsc_matrix *a, const lsc_matrix *b,
+                            lsc_metric metric, float *out, int64_t ld_out);
+    lsc_status (*pair_stats)(lsc_ctx *ctx, const lsc_matrix *x, const int64_t *subset,
+                             int64_t n_used, const lsc_pair_opts *opts, lsc_pair_result *out,
+                             int64_t *histogram, lsc_pair *near_dups);
+    lsc_status (*knn)(lsc_ctx *ctx, const lsc_matrix *queries, const lsc_matrix *base, int64_t k,
+                      const lsc_knn_opts *opts, float *dist, int64_t *idx);
+    /* computes ref->radius_v / radius / zero_radii for a reference whose data is filled in */
+    lsc_status (*reference_radii)(lsc_ctx *ctx, lsc_reference *ref);
+    lsc_status (*prdc)(lsc_ctx *ctx, const lsc_reference *ref, const lsc_matrix *fake,
+                       lsc_prdc_result *out);
+} lsc_backend_ops;
+
+struct lsc_ctx {
+    lsc_ctx_params params;
+    lsc_status init_status;       /* OK, or why the context is unusable */
+    lsc_backend backend;
+    const lsc_backend_ops *ops;
+    void *backend_state;
+    void *module;                 /* dlopen handle of liblsc_cuda, if loaded */
+    int threads;                  /* resolved thread count, >= 1 */
+    size_t workspace_limit;       /* resolved, bytes */
+    lsc_progress_fn progress;
+    void *progress_user;
+    char device_name[160];
+    char err[LSC_ERR_LEN];
+};
+
+/* Records a formatted message on ctx and returns `status` (so: return lsc_set_error(...)). */
+lsc_status lsc_set_error(lsc_ctx *ctx, lsc_status status, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
+#define LSC_CHECK(ctx, cond, status, ...)                                                        \
+    do {                                                                                       \
+        if (!(cond)) return lsc_set_error((ctx), (status), __VA_ARGS__);                       \
+    } while (0)
+
+#define LSC_TRY(expr)                                                                          \
+    do {                                                                                       \
+        lsc_status lsc_try_s_ = (expr);                                                        \
+        if (lsc_try_s_ != LSC_STATUS_OK) return lsc_try_s_;                                    \
+    } while (0)
+
+/* Allocation through one place so failures carry a message (and tests can inject them). */
+void *lsc_malloc(lsc_ctx *ctx, size_t bytes, const char *what);
+void *lsc_calloc(lsc_ctx *ctx, size_t count, size_t size, const char *what);
+/* count * size as size_t, or 0 with OVERFLOW recorded. */
+lsc_status lsc_bytes(lsc_ctx *ctx, int64_t count, size_t size, size_t *out, const char *what);
+
+/* Allocates a reference of rows x cols with uninitialised rows and radii. */
+lsc_status lsc_reference_alloc(lsc_ctx *ctx, int64_t rows, int64_t cols, lsc_reference **out);
+
+/* Reports progress; returns CANCELLED (with message) if the callback asks to stop. */
+lsc_status lsc_progress(lsc_ctx *ctx, double fraction);
+
+/* Backends known to the host. */
+const lsc_backend_ops *lsc_cpu_backend_ops(void);
+
+/* Name of the CUDA backend's entry point in liblsc_cuda, and the ABI it must report. */
+#define LSC_CUDA_ENTRY "lsc_cuda_backend_entry"
+#define LSC_CUDA_ABI 1
+typedef const lsc_backend_ops *(*lsc_cuda_entry_fn)(int abi, char *why, size_t why_len);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* LSC_INTERNAL_H */

@@ -1,0 +1,137 @@
+#include "validate.h"
+
+#include <math.h>
+#include <string.h>
+
+lsc_status lsc_begin(lsc_ctx *ctx)
+{
+    if (!ctx) return LSC_STATUS_INVALID_ARGUMENT;
+    /* keep the creation message: it is the reason every call fails */
+    if (ctx->init_status != LSC_STATUS_OK) return LSC_STATUS_BAD_CONTEXT;
+    ctx->err[0] = '\0';
+    return LSC_STATUS_OK;
+}
+
+lsc_status lsc_check_matrix(lsc_ctx *ctx, const lsc_matrix *m, const char *name, int64_t min_rows)
+{
+    LSC_CHECK(ctx, m, LSC_STATUS_INVALID_ARGUMENT, "%s: matrix is NULL", name);
+    LSC_CHECK(ctx, (int)m->dtype >= LSC_DTYPE_F32 && (int)m->dtype <= LSC_DTYPE_F64,
+              LSC_STATUS_INVALID_ARGUMENT, "%s: dtype %d is unknown", name, (int)m->dtype);
+    LSC_CHECK(ctx, (int)m->memory == LSC_MEMORY_HOST || (int)m->memory == LSC_MEMORY_DEVICE,
+              LSC_STATUS_INVALID_ARGUMENT, "%s: memory space %d is unknown", name,
+              (int)m->memory);
+    LSC_CHECK(ctx, m->rows >= 1, LSC_STATUS_INVALID_ARGUMENT, "%s: rows is %lld, expected >= 1",
+              name, (long long)m->rows);
+    LSC_CHECK(ctx, m->rows >= min_rows, LSC_STATUS_INVALID_ARGUMENT,
+              "%s: %lld rows, this operation needs at least %lld", name, (long long)m->rows,
+              (long long)min_rows);
+    LSC_CHECK(ctx, m->cols >= 1, LSC_STATUS_INVALID_ARGUMENT, "%s: cols is %lld, expected >= 1",
+              name, (long long)m->cols);
+    LSC_CHECK(ctx, m->ld >= m->cols, LSC_STATUS_INVALID_ARGUMENT,
+              "%s: ld (%lld) is smaller than cols (%lld)", name, (long long)m->ld,
+              (long long)m->cols);
+    /* the last element's offset, (rows - 1) ld + cols, and its byte size must fit */
+    int64_t span = lsc_mul_i64(m->rows - 1, m->ld);
+    LSC_CHECK(ctx, span >= 0 && span <= INT64_MAX - m->cols, LSC_STATUS_OVERFLOW,
+              "%s: %lld rows with ld %lld overflow 64-bit element offsets", name,
+              (long long)m->rows, (long long)m->ld);
+    size_t bytes;
+    LSC_TRY(lsc_bytes(ctx, span + m->cols, lsc_dtype_size(m->dtype), &bytes, name));
+    LSC_CHECK(ctx, m->data, LSC_STATUS_INVALID_ARGUMENT, "%s: data is NULL", name);
+    if (m->memory == LSC_MEMORY_DEVICE && ctx->backend != LSC_BACKEND_CUDA)
+        return lsc_set_error(ctx, LSC_STATUS_NOT_SUPPORTED,
+                             "%s: data is in device memory but the context runs on the %s "
+                             "backend",
+                             name, ctx->ops ? ctx->ops->name : "cpu");
+    return LSC_STATUS_OK;
+}
+
+/* The first non-finite element of row r, or -1; only called on rows known to hold one. */
+static lsc_status report_bad(lsc_ctx *ctx, const lsc_matrix *m, const char *name, int64_t r)
+{
+    const char *row = (const char *)m->data + (size_t)(r * m->ld) * lsc_dtype_size(m->dtype);
+    for (int64_t c = 0; c < m->cols; c++) {
+        float v = lsc_load_f32(row, (int)m->dtype, c);
+        if (isfinite(v)) continue;
+        if (m->dtype == LSC_DTYPE_F64 && isfinite(((const double *)row)[c]))
+            return lsc_set_error(ctx, LSC_STATUS_INVALID_DATA,
+                                 "%s: row %lld col %lld is %g, outside the float32 range", name,
+                                 (long long)r, (long long)c, ((const double *)row)[c]);
+        return lsc_set_error(ctx, LSC_STATUS_INVALID_DATA, "%s: row %lld col %lld is %s", name,
+                             (long long)r, (long long)c, isnan(v) ? "NaN" : "Inf");
+    }
+    return lsc_set_error(ctx, LSC_STATUS_INTERNAL, "%s: row %lld flagged but finite", name,
+                         (long long)r);
+}
+
+lsc_status lsc_check_values(lsc_ctx *ctx, const lsc_matrix *m, const char *name, int cosine)
+{
+    if (m->memory != LSC_MEMORY_HOST) return LSC_STATUS_OK;
+    size_t es = lsc_dtype_size(m->dtype);
+    int64_t bad_row = -1, zero_row = -1;
+    /* Rows are scanned in parallel; the smallest offending row wins so the message is
+     * deterministic. Multiplying by 0 turns Inf into NaN, so one test catches both. */
+#pragma omp parallel for schedule(static) num_threads(ctx->threads) if (m->rows * m->cols > 65536)
+    for (int64_t r = 0; r < m->rows; r++) {
+        const char *row = (const char *)m->data + (size_t)(r * m->ld) * es;
+        float acc = 0.0f;
+        int nonzero = 0;
+        for (int64_t c = 0; c < m->cols; c++) {
+            float v = lsc_load_f32(row, (int)m->dtype, c);
+            acc += v * 0.0f;
+            nonzero |= v != 0.0f;
+        }
+        if (acc != 0.0f) {
+#pragma omp critical(lsc_check_values)
+            if (bad_row < 0 || r < bad_row) bad_row = r;
+        }
+        if (cosine && !nonzero) {
+#pragma omp critical(lsc_check_values)
+            if (zero_row < 0 || r < zero_row) zero_row = r;
+        }
+    }
+    if (bad_row >= 0) return report_bad(ctx, m, name, bad_row);
+    if (zero_row >= 0)
+        return lsc_set_error(ctx, LSC_STATUS_INVALID_DATA,
+                             "%s: row %lld is all zeros, which has no cosine distance", name,
+                             (long long)zero_row);
+    return LSC_STATUS_OK;
+}
+
+lsc_status lsc_check_opts_size(lsc_ctx *ctx, size_t got, size_t want, const char *what)
+{
+    LSC_CHECK(ctx, got == want, LSC_STATUS_INVALID_ARGUMENT,
+              "%s.size is %zu, expected %zu: initialise it with its _INIT macro", what, got, want);
+    return LSC_STATUS_OK;
+}
+
+lsc_status lsc_check_nn_metric(lsc_ctx *ctx, lsc_metric metric, const char *what)
+{
+    LSC_CHECK(ctx, metric == LSC_METRIC_EUCLIDEAN || metric == LSC_METRIC_COSINE,
+              LSC_STATUS_INVALID_ARGUMENT,
+              "%s: metric %d is not supported here (euclidean or cosine)", what, (int)metric);
+    return LSC_STATUS_OK;
+}
+
+size_t lsc_dtype_size(lsc_dtype dtype)
+{
+    switch (dtype) {
+    case LSC_DTYPE_F32: return 4;
+    case LSC_DTYPE_F16: return 2;
+    case LSC_DTYPE_BF16: return 2;
+    case LSC_DTYPE_F64: return 8;
+    }
+    return 0;
+}
+
+lsc_matrix lsc_matrix_f32(const float *data, int64_t rows, int64_t cols)
+{
+    lsc_matrix m;
+    m.data = data;
+    m.dtype = LSC_DTYPE_F32;
+    m.rows = rows;
+    m.cols = cols;
+    m.ld = cols;
+    m.memory = LSC_MEMORY_HOST;
+    return m;
+}
