@@ -22,6 +22,11 @@
  *   - Thread safety: different contexts may be used concurrently from different threads; one
  *     context (and everything created from it) is used by one thread at a time.
  *   - The library never prints, never exits and keeps no global mutable state.
+ *   - CPU threads: lsc runs `threads` OpenMP threads of its own; each computes its rows' distance
+ *     tiles with a single-threaded BLAS call. With OpenBLAS, the distance operations (distances,
+ *     pair statistics, kNN, reference creation, PRDC) therefore set OpenBLAS's process-wide
+ *     thread count to 1 for their duration and restore it afterwards: BLAS calls made by other
+ *     threads of the process meanwhile run single-threaded. The spectrum uses the threaded BLAS.
  */
 #ifndef LSC_H
 #define LSC_H
@@ -108,7 +113,9 @@ typedef enum lsc_precision {
 
 /** Progress callback: `fraction` runs from 0 to 1 over one call. It is called on the calling
  *  thread between tiles. Return 0 to go on, non-zero to stop the call with
- *  LSC_STATUS_CANCELLED (no output is written). */
+ *  LSC_STATUS_CANCELLED. A cancelled call writes no output, except lsc_distances, whose block
+ *  may then be partly written. lsc_spectrum_acc_add never calls it (it cannot be cancelled
+ *  half-way, so a failed add leaves the accumulator unchanged). */
 typedef int (*lsc_progress_fn)(double fraction, void *user_data);
 
 /** Parameters of a context. Initialise with LSC_CTX_PARAMS_INIT, then set what you need. */
@@ -288,7 +295,8 @@ typedef enum lsc_metric {
  * Computed with the centred fast form (one GEMM); entries whose fast value cannot be trusted
  * (near zero) are recomputed exactly, so a self-distance is exactly 0. `out` lives in
  * `out_memory` (HOST on the CPU backend) and must hold a->rows rows of ld_out >= b->rows floats.
- * Returns INVALID_ARGUMENT, INVALID_DATA, OVERFLOW, OUT_OF_MEMORY, NOT_SUPPORTED, CANCELLED.
+ * Returns INVALID_ARGUMENT, INVALID_DATA, OVERFLOW, OUT_OF_MEMORY, NOT_SUPPORTED, CANCELLED;
+ * on failure after validation (out of memory, cancelled) `out` may be partly written.
  */
 LSC_API lsc_status lsc_distances(lsc_ctx *ctx, const lsc_matrix *a, const lsc_matrix *b,
                                  lsc_metric metric, float *out, int64_t ld_out,
@@ -307,7 +315,8 @@ typedef struct lsc_pair_opts {
     int64_t bins;           /* histogram bins over [0, B], default 64 */
     double dup_eps;         /* a pair with d <= dup_eps is a near-duplicate; default 1e-6 */
     int64_t dup_report;     /* how many near-duplicate pairs to list, default 100 */
-    int64_t subset_rows;    /* 0 = every row (exact); else a seeded uniform subset of this size */
+    int64_t subset_rows;    /* 0 or >= rows: every row (exact); else a seeded uniform subset of
+                               this many rows (Knuth's selection sampling on splitmix64) */
     uint64_t seed;          /* seed of the subset */
 } lsc_pair_opts;
 
@@ -323,7 +332,9 @@ typedef struct lsc_pair_result {
     int64_t near_duplicate_pairs;              /* pairs with d <= dup_eps */
     int64_t near_duplicates_listed;            /* entries written to near_dups */
     int64_t bins;
-    double hist_upper;          /* B: bin j holds B j / bins <= d < B (j + 1) / bins */
+    double hist_upper;          /* B = 2 max_i ||x_i - mean||: bin j holds B j / bins <= d <
+                                   B (j + 1) / bins. For cosine, min(2, 2 R^2) with R the same
+                                   bound on the normalised rows (a bound on 1 - cos) */
     int subset;                 /* 1 if a subset of rows was used */
 } lsc_pair_result;
 

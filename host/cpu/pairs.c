@@ -8,9 +8,6 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 static int pair_before(const lsc_pair *a, const lsc_pair *b)
 {
@@ -163,24 +160,23 @@ lsc_status lsc_cpu_pair_stats(lsc_ctx *ctx, const lsc_matrix *x, const int64_t *
 
     const double total = (double)n * (double)(n - 1) / 2.0;
     double done = 0.0;
+    const int blas_prev = cpu_blas_single_enter();
     for (int64_t i0 = 0; i0 < n && st == LSC_STATUS_OK; i0 += t.tq) {
         int64_t ni = n - i0 < t.tq ? n - i0 : t.tq;
         cpu_set_load(ctx, &s, i0, ni, t.qraw, t.qt, t.qsq);
         for (int64_t j0 = i0; j0 < n; j0 += t.tb) {
             int64_t nj = n - j0 < t.tb ? n - j0 : t.tb;
             cpu_set_load(ctx, &s, j0, nj, t.braw, t.bt, t.bsq);
-            cpu_gemm_nt(ni, nj, d, t.qt, t.bt, t.c);
             for (int64_t i = 0; i < ni; i++) row_best[i] = nn_v[i0 + i];
 #pragma omp parallel num_threads(T)
             {
-                int tid = 0;
-#ifdef _OPENMP
-                tid = omp_get_thread_num();
-#endif
+                const int tid = cpu_tid();
                 pair_part *P = &parts[tid];
                 for (int64_t j = 0; j < nj; j++) P->col_best[j] = nn_v[j0 + j];
-#pragma omp for schedule(static)
-                for (int64_t i = 0; i < ni; i++) {
+                int64_t lo, hi;
+                cpu_thread_rows(ni, tid, cpu_nthreads(), &lo, &hi);
+                if (hi > lo) cpu_gemm_nt(hi - lo, nj, d, t.qt + lo * d, t.bt, t.c + lo * nj);
+                for (int64_t i = lo; i < hi; i++) {
                     const int64_t gi = i0 + i;
                     const double qsq = t.qsq[i];
                     float *crow = t.c + i * nj;
@@ -190,11 +186,11 @@ lsc_status lsc_cpu_pair_stats(lsc_ctx *ctx, const lsc_matrix *x, const int64_t *
                         const int64_t gj = j0 + j;
                         const double vf = qsq + t.bsq[j] - 2.0 * (double)crow[j];
                         const double err = lsc_fast_err(d, qsq, t.bsq[j]);
-                        const double lo = vf - err;
-                        int exact = lo <= dup_v || lo <= row_best[i] || lo <= P->col_best[j] ||
+                        const double vlo = vf - err;
+                        int exact = vlo <= dup_v || vlo <= row_best[i] || vlo <= P->col_best[j] ||
                                     vf + err >= P->max_v || lsc_bulk_needs_exact(vf, err);
                         if (!exact)
-                            exact = lsc_hist_bin(lsc_dist_from_v(metric, lo), upper, bins) !=
+                            exact = lsc_hist_bin(lsc_dist_from_v(metric, vlo), upper, bins) !=
                                     lsc_hist_bin(lsc_dist_from_v(metric, vf + err), upper, bins);
                         double v = vf;
                         if (exact) {
@@ -244,6 +240,7 @@ lsc_status lsc_cpu_pair_stats(lsc_ctx *ctx, const lsc_matrix *x, const int64_t *
         }
     }
 
+    cpu_blas_single_leave(blas_prev);
     if (st == LSC_STATUS_OK) {
         moments mom = {0, 0, 0};
         double max_v = -1.0;

@@ -66,47 +66,53 @@ lsc_status lsc_cpu_prdc(lsc_ctx *ctx, const lsc_reference *ref, const lsc_matrix
     memset(&t, 0, sizeof t);
     if (st == LSC_STATUS_OK) st = cpu_tiles_alloc(ctx, &t, d, M, N, 0, 0);
     const double *rr = ref->radius_v;
+    const int blas_prev = cpu_blas_single_enter();
     for (int64_t f0 = 0; f0 < M && st == LSC_STATUS_OK; f0 += t.tq) {
         int64_t nf = M - f0 < t.tq ? M - f0 : t.tq;
         cpu_set_load(ctx, &sf, f0, nf, t.qraw, t.qt, t.qsq);
         for (int64_t r0 = 0; r0 < N; r0 += t.tb) {
             int64_t nr = N - r0 < t.tb ? N - r0 : t.tb;
             cpu_set_load(ctx, &sr, r0, nr, t.braw, t.bt, t.bsq);
-            cpu_gemm_nt(nf, nr, d, t.qt, t.bt, t.c);
             /* a thread owns fake rows: density counts are private; real-row flags are
              * set-only, written with relaxed atomics (the result does not depend on order) */
-#pragma omp parallel for schedule(static) num_threads(ctx->threads)
-            for (int64_t j = 0; j < nf; j++) {
-                const int64_t gj = f0 + j;
-                const double fsq = t.qsq[j], sj = fake_r[gj];
-                const float *crow = t.c + j * nr;
-                int64_t dens = 0;
-                for (int64_t i = 0; i < nr; i++) {
-                    const int64_t gi = r0 + i;
-                    const double vf = fsq + t.bsq[i] - 2.0 * (double)crow[i];
-                    const double err = lsc_fast_err(d, fsq, t.bsq[i]);
-                    int in_real = lsc_decide_less(vf, err, rr[gi], inclusive);
-                    int need_recall = !__atomic_load_n(&real_hit[gi], __ATOMIC_RELAXED);
-                    int in_fake = need_recall ? lsc_decide_less(vf, err, sj, inclusive) : 0;
-                    if (in_real < 0 || in_fake < 0) {
-                        double ve = cpu_exact(&sf, gj, t.qraw + j * d, &sr, gi, t.braw + i * d);
-                        if (in_real < 0) in_real = inclusive ? ve <= rr[gi] : ve < rr[gi];
-                        if (in_fake < 0) in_fake = inclusive ? ve <= sj : ve < sj;
+#pragma omp parallel num_threads(ctx->threads)
+            {
+                int64_t lo, hi;
+                cpu_thread_rows(nf, cpu_tid(), cpu_nthreads(), &lo, &hi);
+                if (hi > lo) cpu_gemm_nt(hi - lo, nr, d, t.qt + lo * d, t.bt, t.c + lo * nr);
+                for (int64_t j = lo; j < hi; j++) {
+                    const int64_t gj = f0 + j;
+                    const double fsq = t.qsq[j], sj = fake_r[gj];
+                    const float *crow = t.c + j * nr;
+                    int64_t dens = 0;
+                    for (int64_t i = 0; i < nr; i++) {
+                        const int64_t gi = r0 + i;
+                        const double vf = fsq + t.bsq[i] - 2.0 * (double)crow[i];
+                        const double err = lsc_fast_err(d, fsq, t.bsq[i]);
+                        int in_real = lsc_decide_less(vf, err, rr[gi], inclusive);
+                        int need_recall = !__atomic_load_n(&real_hit[gi], __ATOMIC_RELAXED);
+                        int in_fake = need_recall ? lsc_decide_less(vf, err, sj, inclusive) : 0;
+                        if (in_real < 0 || in_fake < 0) {
+                            double ve = cpu_exact(&sf, gj, t.qraw + j * d, &sr, gi, t.braw + i * d);
+                            if (in_real < 0) in_real = inclusive ? ve <= rr[gi] : ve < rr[gi];
+                            if (in_fake < 0) in_fake = inclusive ? ve <= sj : ve < sj;
+                        }
+                        if (in_real) {
+                            dens++;
+                            if (!__atomic_load_n(&real_cov[gi], __ATOMIC_RELAXED))
+                                __atomic_store_n(&real_cov[gi], 1, __ATOMIC_RELAXED);
+                        }
+                        if (in_fake) __atomic_store_n(&real_hit[gi], 1, __ATOMIC_RELAXED);
                     }
-                    if (in_real) {
-                        dens++;
-                        if (!__atomic_load_n(&real_cov[gi], __ATOMIC_RELAXED))
-                            __atomic_store_n(&real_cov[gi], 1, __ATOMIC_RELAXED);
-                    }
-                    if (in_fake) __atomic_store_n(&real_hit[gi], 1, __ATOMIC_RELAXED);
+                    density[gj] += dens;
                 }
-                density[gj] += dens;
             }
             st = lsc_progress(ctx, 0.3 + 0.7 * ((double)f0 * N + (double)nf * (r0 + nr)) /
                                        ((double)M * N));
             if (st != LSC_STATUS_OK) break;
         }
     }
+    cpu_blas_single_leave(blas_prev);
     if (st == LSC_STATUS_OK) {
         int64_t prec = 0, dens = 0, rec = 0, cov = 0, zf = 0;
         for (int64_t j = 0; j < M; j++) {

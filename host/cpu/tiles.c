@@ -1,6 +1,7 @@
 #include "tiles.h"
 
 #include <cblas.h>
+#include <dlfcn.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -131,6 +132,26 @@ void cpu_gemm_nt(int64_t nq, int64_t nb, int64_t d, const float *a, const float 
                 (int)d, b, (int)d, 0.0f, c, (int)nb);
 }
 
+int cpu_blas_single_enter(void)
+{
+    typedef void (*set_fn)(int);
+    typedef int (*get_fn)(void);
+    set_fn set = (set_fn)dlsym(RTLD_DEFAULT, "openblas_set_num_threads");
+    get_fn get = (get_fn)dlsym(RTLD_DEFAULT, "openblas_get_num_threads");
+    if (!set || !get) return 0;
+    int prev = get();
+    if (prev > 1) set(1);
+    return prev > 1 ? prev : 0;
+}
+
+void cpu_blas_single_leave(int previous)
+{
+    typedef void (*set_fn)(int);
+    if (previous <= 1) return;
+    set_fn set = (set_fn)dlsym(RTLD_DEFAULT, "openblas_set_num_threads");
+    if (set) set(previous);
+}
+
 lsc_status cpu_tiles_alloc(lsc_ctx *ctx, cpu_tiles *t, int64_t d, int64_t max_q, int64_t max_b,
                            size_t extra_per_q, size_t extra_per_entry)
 {
@@ -138,7 +159,7 @@ lsc_status cpu_tiles_alloc(lsc_ctx *ctx, cpu_tiles *t, int64_t d, int64_t max_q,
     LSC_CHECK(ctx, d <= INT32_MAX, LSC_STATUS_NOT_SUPPORTED,
               "%lld columns exceed the BLAS interface's 32-bit dimension", (long long)d);
     /* each query or base row: raw and transformed float32 rows and a float64 norm */
-    size_t per_row = (size_t)d * 2 * sizeof(float) + sizeof(double);
+    size_t per_row = (size_t)d * 2 * sizeof(float) + 2 * sizeof(double);
     if (max_q > 1024) max_q = 1024;
     if (max_b > 4096) max_b = 4096;
     int64_t tq, tb;
@@ -151,7 +172,7 @@ lsc_status cpu_tiles_alloc(lsc_ctx *ctx, cpu_tiles *t, int64_t d, int64_t max_q,
                              2 * per_row + extra_per_q + sizeof(float) + extra_per_entry);
     size_t fq = (size_t)tq * (size_t)d, fb = (size_t)tb * (size_t)d;
     size_t bytes = (2 * fq + 2 * fb + (size_t)tq * (size_t)tb) * sizeof(float) +
-                   ((size_t)tq + (size_t)tb) * sizeof(double);
+                   ((size_t)tq + 2 * (size_t)tb) * sizeof(double);
     char *mem = (char *)lsc_malloc(ctx, bytes, "distance tiles");
     if (!mem) return LSC_STATUS_OUT_OF_MEMORY;
     t->mem = mem;
@@ -160,7 +181,8 @@ lsc_status cpu_tiles_alloc(lsc_ctx *ctx, cpu_tiles *t, int64_t d, int64_t max_q,
     t->d = d;
     t->qsq = (double *)mem;
     t->bsq = t->qsq + tq;
-    t->qraw = (float *)(t->bsq + tb);
+    t->bw = t->bsq + tb;
+    t->qraw = (float *)(t->bw + tb);
     t->qt = t->qraw + fq;
     t->braw = t->qt + fq;
     t->bt = t->braw + fb;

@@ -7,6 +7,9 @@
 #define LSC_CPU_TILES_H
 
 #include "../internal.h"
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 #include "../../common/distance_rules.h"
 
 #ifdef __cplusplus
@@ -52,11 +55,47 @@ static inline double cpu_exact(const cpu_set *sa, int64_t a, const float *ra, co
 /* c (nq x nb, ld nb) = a (nq x d) b^T (nb x d), float32. */
 void cpu_gemm_nt(int64_t nq, int64_t nb, int64_t d, const float *a, const float *b, float *c);
 
+/* The distance kernels run one GEMM per thread on the thread's own rows of the tile, then work
+ * on those rows while they are in cache. For that BLAS must be single-threaded: a threaded
+ * OpenBLAS's pool spins between calls and fights lsc's threads (measured: kNN 4x the GEMM time
+ * against 1.5x). So for the duration of a distance call lsc sets OpenBLAS's process-wide
+ * thread count to 1 and restores it after (include/lsc.h says so). Other BLAS libraries are
+ * left alone. Returns the previous count, or 0 if nothing was changed. */
+int cpu_blas_single_enter(void);
+void cpu_blas_single_leave(int previous);
+
+/* Rows [lo, hi) of n for thread `tid` of `nt` (a fixed static split, so results do not depend
+ * on timing). */
+static inline int cpu_tid(void)
+{
+#ifdef _OPENMP
+    return omp_get_thread_num();
+#else
+    return 0;
+#endif
+}
+
+static inline int cpu_nthreads(void)
+{
+#ifdef _OPENMP
+    return omp_get_num_threads();
+#else
+    return 1;
+#endif
+}
+
+static inline void cpu_thread_rows(int64_t n, int tid, int nt, int64_t *lo, int64_t *hi)
+{
+    *lo = n * tid / nt;
+    *hi = n * (tid + 1) / nt;
+}
+
 /* Scratch for a query block and a base block and their product, sized by the workspace limit. */
 typedef struct cpu_tiles {
     int64_t tq, tb, d;
     float *qraw, *qt, *braw, *bt, *c;
     double *qsq, *bsq;
+    double *bw; /* tb values of per-base-row scratch for the callers' filters */
     void *mem;
 } cpu_tiles;
 
