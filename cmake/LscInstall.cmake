@@ -16,14 +16,36 @@ write_basic_package_version_file(${PROJECT_BINARY_DIR}/lscConfigVersion.cmake
 install(FILES ${PROJECT_BINARY_DIR}/lscConfig.cmake ${PROJECT_BINARY_DIR}/lscConfigVersion.cmake
   cmake/FindLAPACKE.cmake DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/lsc)
 
-# pkg-config: the shared library; Libs.private lists what a static link also needs.
-set(LSC_PC_LIBS_PRIVATE "")
+# pkg-config: the shared library; Libs.private lists what a static link also needs. The prefix is
+# written at install time, so `cmake --install --prefix P` gives a lsc.pc that points into P.
+set(_lsc_pc_private "")
 foreach(lib ${LAPACKE_LIBRARIES} ${LAPACK_LIBRARIES} ${BLAS_LIBRARIES})
-  string(APPEND LSC_PC_LIBS_PRIVATE " ${lib}")
+  if(lib MATCHES "^-")
+    list(APPEND _lsc_pc_private "${lib}")
+  elseif(IS_ABSOLUTE "${lib}")
+    list(APPEND _lsc_pc_private "${lib}")
+  else()
+    list(APPEND _lsc_pc_private "-l${lib}")
+  endif()
 endforeach()
 if(OpenMP_C_FOUND)
-  string(APPEND LSC_PC_LIBS_PRIVATE " ${OpenMP_C_FLAGS}")
+  list(APPEND _lsc_pc_private ${OpenMP_C_FLAGS})
 endif()
-string(APPEND LSC_PC_LIBS_PRIVATE " -ldl -lm")
-configure_file(cmake/lsc.pc.in ${PROJECT_BINARY_DIR}/lsc.pc @ONLY)
+list(APPEND _lsc_pc_private -ldl -lm)
+list(REMOVE_DUPLICATES _lsc_pc_private)
+list(JOIN _lsc_pc_private " " LSC_PC_LIBS_PRIVATE)
+string(PREPEND LSC_PC_LIBS_PRIVATE " ")
+foreach(_dir LIBDIR INCLUDEDIR)
+  if(IS_ABSOLUTE "${CMAKE_INSTALL_${_dir}}")
+    set(LSC_PC_${_dir} "${CMAKE_INSTALL_${_dir}}")
+  else()
+    set(LSC_PC_${_dir} "\${prefix}/${CMAKE_INSTALL_${_dir}}")
+  endif()
+endforeach()
+set(LSC_PC_PREFIX "@LSC_PC_PREFIX@") # left for the install step below
+configure_file(cmake/lsc.pc.in ${PROJECT_BINARY_DIR}/lsc.pc.in @ONLY)
+install(CODE "
+  set(LSC_PC_PREFIX \"\${CMAKE_INSTALL_PREFIX}\")
+  configure_file(\"${PROJECT_BINARY_DIR}/lsc.pc.in\" \"${PROJECT_BINARY_DIR}/lsc.pc\" @ONLY)
+")
 install(FILES ${PROJECT_BINARY_DIR}/lsc.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)

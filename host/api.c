@@ -79,6 +79,8 @@ lsc_status lsc_spectrum(lsc_ctx *ctx, const lsc_matrix *x, const lsc_spectrum_op
     lsc_spectrum_eigs e;
     LSC_TRY(eigs_alloc(ctx, &e, x->cols));
     lsc_status s = ctx->ops->spectrum(ctx, x, &e);
+    /* backends report progress up to the eigensolver: the call reaches 1 only here */
+    if (s == LSC_STATUS_OK) s = lsc_progress(ctx, 1.0);
     if (s == LSC_STATUS_OK) spectrum_finish(&e, thr, out, singular_values, column_variance);
     eigs_free(&e);
     return s;
@@ -97,6 +99,7 @@ lsc_status lsc_spectrum_acc_create(lsc_ctx *ctx, int64_t cols, const lsc_spectru
     double thr = 0.0;
     LSC_TRY(spectrum_opts(ctx, opts, &thr));
     LSC_NEED_OP(ctx, acc_create);
+    LSC_NEED_OP(ctx, acc_destroy);
     lsc_spectrum_acc *a = (lsc_spectrum_acc *)lsc_calloc(ctx, 1, sizeof *a, "accumulator");
     if (!a) return LSC_STATUS_OUT_OF_MEMORY;
     lsc_status s = ctx->ops->acc_create(ctx, cols, &a->state);
@@ -131,6 +134,7 @@ lsc_status lsc_spectrum_acc_add(lsc_ctx *ctx, lsc_spectrum_acc *acc, const lsc_m
     LSC_CHECK(ctx, acc->rows <= INT64_MAX - batch->rows, LSC_STATUS_OVERFLOW,
               "accumulator row count overflows");
     LSC_TRY(lsc_check_values(ctx, batch, "batch", 0));
+    LSC_NEED_OP(ctx, acc_add);
     LSC_TRY(acc->ops->acc_add(ctx, acc->state, batch));
     acc->rows += batch->rows;
     return LSC_STATUS_OK;
@@ -149,6 +153,7 @@ lsc_status lsc_spectrum_acc_merge(lsc_ctx *ctx, lsc_spectrum_acc *into,
     LSC_CHECK(ctx, into->rows <= INT64_MAX - from->rows, LSC_STATUS_OVERFLOW,
               "accumulator row count overflows");
     if (from->rows == 0) return LSC_STATUS_OK;
+    LSC_NEED_OP(ctx, acc_merge);
     LSC_TRY(into->ops->acc_merge(ctx, into->state, from->state));
     into->rows += from->rows;
     return LSC_STATUS_OK;
@@ -166,6 +171,7 @@ lsc_status lsc_spectrum_acc_finalize(lsc_ctx *ctx, const lsc_spectrum_acc *acc,
     LSC_CHECK(ctx, acc->rows >= 2, LSC_STATUS_INVALID_ARGUMENT,
               "the accumulator holds %lld rows, the spectrum needs at least 2",
               (long long)acc->rows);
+    LSC_NEED_OP(ctx, acc_eigs);
     lsc_spectrum_eigs e;
     LSC_TRY(eigs_alloc(ctx, &e, acc->cols));
     lsc_status s = acc->ops->acc_eigs(ctx, acc->state, &e);
@@ -384,8 +390,8 @@ lsc_status lsc_reference_create(lsc_ctx *ctx, const lsc_matrix *real, int64_t k,
     LSC_TRY(reference_opts(ctx, opts, &o));
     LSC_TRY(lsc_check_matrix(ctx, real, "real", 1));
     LSC_CHECK(ctx, k >= 1 && k < real->rows, LSC_STATUS_INVALID_ARGUMENT,
-              "k=%lld needs at least %lld real rows, got %lld", (long long)k,
-              (long long)(k < 1 ? 2 : k + 1), (long long)real->rows);
+              "k=%lld needs at least %llu real rows, got %lld", (long long)k,
+              (unsigned long long)(k < 1 ? 2 : (uint64_t)k + 1), (long long)real->rows);
     LSC_TRY(lsc_check_values(ctx, real, "real", o.metric == LSC_METRIC_COSINE));
     LSC_NEED_OP(ctx, reference_radii);
     LSC_CHECK(ctx, real->memory == LSC_MEMORY_HOST, LSC_STATUS_NOT_SUPPORTED,

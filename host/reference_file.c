@@ -11,6 +11,7 @@
  *        .    8N  float64 radii, as internal values (squared euclidean, or 2 x cosine)
  *        .     8  u64 checksum of every byte before it
  */
+#define _POSIX_C_SOURCE 200809L
 #include "validate.h"
 #include "../common/distance_rules.h"
 
@@ -20,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define REF_MAGIC "\x89LSCREF\n"
 #define REF_VERSION 1u
@@ -127,9 +129,25 @@ lsc_status lsc_reference_save(lsc_ctx *ctx, const lsc_reference *ref, const char
     put_u32(h + 44, (uint32_t)ref->comparison);
     put_u64(h + 48, (uint64_t)ref->zero_radii);
 
-    FILE *f = fopen(path, "wb");
-    LSC_CHECK(ctx, f, LSC_STATUS_IO_ERROR, "%s: cannot open for writing: %s", path,
-              strerror(errno));
+    /* write a temporary file beside the target, then rename: a failed save never leaves a
+     * half-written reference, and never removes anything that was already at `path` */
+    size_t plen = strlen(path);
+    char *tmp = (char *)lsc_malloc(ctx, plen + 16, "temporary path");
+    if (!tmp) return LSC_STATUS_OUT_OF_MEMORY;
+    memcpy(tmp, path, plen);
+    memcpy(tmp + plen, ".tmp-XXXXXX", 12);
+    int fd = mkstemp(tmp);
+    FILE *f = fd >= 0 ? fdopen(fd, "wb") : NULL;
+    if (!f) {
+        int e = errno;
+        if (fd >= 0) {
+            close(fd);
+            remove(tmp);
+        }
+        free(tmp);
+        return lsc_set_error(ctx, LSC_STATUS_IO_ERROR, "%s: cannot open for writing: %s", path,
+                             strerror(e));
+    }
     ref_hash hs = {0, 0, {0}, 0};
     lsc_status s = write_all(ctx, f, &hs, h, sizeof h, path);
     if (s == LSC_STATUS_OK)
@@ -145,7 +163,11 @@ lsc_status lsc_reference_save(lsc_ctx *ctx, const lsc_reference *ref, const char
     if (fclose(f) != 0 && s == LSC_STATUS_OK)
         s = lsc_set_error(ctx, LSC_STATUS_IO_ERROR, "%s: close failed: %s", path,
                           strerror(errno));
-    if (s != LSC_STATUS_OK) remove(path);
+    if (s == LSC_STATUS_OK && rename(tmp, path) != 0)
+        s = lsc_set_error(ctx, LSC_STATUS_IO_ERROR, "%s: cannot replace: %s", path,
+                          strerror(errno));
+    if (s != LSC_STATUS_OK) remove(tmp);
+    free(tmp);
     return s;
 }
 

@@ -2,13 +2,19 @@
 #include "tiles.h"
 
 #include <stdio.h>
+#include <string.h>
 #include <cblas.h>
 
 static lsc_status cpu_init(lsc_ctx *ctx)
 {
 #if defined(OPENBLAS_VERSION)
-    snprintf(ctx->device_name, sizeof ctx->device_name, "cpu: %d threads,%s", ctx->threads,
-             OPENBLAS_VERSION);
+    /* OPENBLAS_VERSION is " OpenBLAS x.y.z ": drop its surrounding blanks */
+    const char *v = OPENBLAS_VERSION;
+    while (*v == ' ') v++;
+    int len = (int)strlen(v);
+    while (len > 0 && v[len - 1] == ' ') len--;
+    snprintf(ctx->device_name, sizeof ctx->device_name, "cpu: %d threads, %.*s", ctx->threads,
+             len, v);
 #else
     snprintf(ctx->device_name, sizeof ctx->device_name, "cpu: %d threads", ctx->threads);
 #endif

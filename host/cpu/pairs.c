@@ -181,7 +181,7 @@ lsc_status lsc_cpu_pair_stats(lsc_ctx *ctx, const lsc_matrix *x, const int64_t *
                     const double qsq = t.qsq[i];
                     float *crow = t.c + i * nj;
                     int64_t jstart = gi + 1 > j0 ? gi + 1 - j0 : 0;
-                    double seg_sum = 0.0;
+                    double seg_mean = 0.0, seg_m2 = 0.0, seg_n = 0.0;
                     for (int64_t j = jstart; j < nj; j++) {
                         const int64_t gj = j0 + j;
                         const double vf = qsq + t.bsq[j] - 2.0 * (double)crow[j];
@@ -209,19 +209,15 @@ lsc_status lsc_cpu_pair_stats(lsc_ctx *ctx, const lsc_matrix *x, const int64_t *
                         }
                         double dist = lsc_dist_from_v(metric, v);
                         P->hist[lsc_hist_bin(dist, upper, bins)]++;
-                        crow[j] = (float)dist;
-                        seg_sum += dist;
+                        /* this row's segment: mean and M2 of the float64 distances
+                         * (Welford; never through float32, whose rounding alone would give a
+                         * set of equal distances a non-zero std), then Chan */
+                        seg_n += 1.0;
+                        const double delta = dist - seg_mean;
+                        seg_mean += delta / seg_n;
+                        seg_m2 += delta * (dist - seg_mean);
                     }
-                    /* this row's segment: mean, then M2 around it (two passes), then Chan */
-                    int64_t cnt = nj - jstart;
-                    if (cnt > 0) {
-                        double mean = seg_sum / (double)cnt, m2 = 0.0;
-                        for (int64_t j = jstart; j < nj; j++) {
-                            double e = (double)crow[j] - mean;
-                            m2 += e * e;
-                        }
-                        moments_merge(&P->mom, (double)cnt, mean, m2);
-                    }
+                    if (seg_n > 0.0) moments_merge(&P->mom, seg_n, seg_mean, seg_m2);
                 }
             }
             /* merge the nearest-neighbour candidates in a fixed order */

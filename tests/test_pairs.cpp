@@ -1,0 +1,642 @@
+// All-pairs statistics (METRICS.md section 3) on the CPU backend against the naive float64
+// reference (reference_nn.hpp). Tolerances (METRICS.md "Tolerances"): mean and std within 2e-4
+// relative or 1e-9 absolute; min, max and the nearest-neighbour figures are exact distances, within
+// 1e-6 relative; histogram counts and near-duplicate counts are exact except for pairs lying on a
+// bin edge (within 1e-9 B) or within 1e-6 relative of dup_eps, which the reference counts.
+#include "datasets.hpp"
+#include "reference_nn.hpp"
+
+#include "lsc_common.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <numeric>
+#include <random>
+#include <sstream>
+#include <vector>
+
+namespace {
+
+struct Ctx {
+    lsc_ctx *ctx = nullptr;
+    explicit Ctx(size_t workspace = 0, int threads = 0)
+    {
+        lsc_ctx_params p = LSC_CTX_PARAMS_INIT;
+        p.backend = LSC_BACKEND_CPU;
+        p.workspace_limit = workspace;
+        p.threads = threads;
+        EXPECT_EQ(lsc_ctx_create(&p, &ctx), LSC_STATUS_OK) << lsc_last_error(ctx);
+    }
+    ~Ctx() { lsc_ctx_destroy(ctx); }
+    operator lsc_ctx *() const { return ctx; }
+};
+
+struct Out {
+    lsc_status status = LSC_STATUS_OK;
+    lsc_pair_result r{};
+    std::vector<int64_t> hist;
+    std::vector<lsc_pair> dups;
+};
+
+Out run(lsc_ctx *ctx, const lsc_matrix &x, const lsc_pair_opts &o)
+{
+    Out out;
+    out.hist.assign((size_t)o.bins, -1);
+    out.dups.assign((size_t)std::max<int64_t>(o.dup_report, 1), lsc_pair{-1, -1, -1.0});
+    std::memset(&out.r, 0, sizeof out.r);
+    out.status = lsc_pair_stats(ctx, &x, &o, &out.r, out.hist.data(), out.dups.data());
+    EXPECT_EQ(out.status, LSC_STATUS_OK) << lsc_last_error(ctx);
+    return out;
+}
+
+bool cont_close(double got, double want) // continuous figures: 2e-4 relative or 1e-9 absolute
+{
+    return std::fabs(got - want) <= std::max(2e-4 * std::fabs(want), 1e-9);
+}
+
+// Compares a library result with the reference; "" when it passes.
+std::string compare(const Out &got, const refnn::PairStats &ref, const lsc_pair_opts &o,
+                    int64_t total_rows)
+{
+    std::ostringstream err;
+    err.precision(17);
+    const lsc_pair_result &r = got.r;
+    if (r.rows_used != ref.n || r.pairs != ref.pairs || r.bins != o.bins)
+        err << "rows_used " << r.rows_used << " pairs " << r.pairs << " bins " << r.bins
+            << ", expected " << ref.n << " " << ref.pairs << " " << o.bins << "; ";
+    if (r.subset != (ref.n < total_rows ? 1 : 0)) err << "subset flag " << r.subset << "; ";
+    if (!cont_close(r.mean, ref.mean)) err << "mean " << r.mean << " vs " << ref.mean << "; ";
+    if (!cont_close(r.std, ref.std)) err << "std " << r.std << " vs " << ref.std << "; ";
+    struct {
+        const char *name;
+        double got, want;
+    } exact[] = {{"min", r.min, ref.min},           {"max", r.max, ref.max},
+                 {"nn_min", r.nn_min, ref.nn_min},   {"nn_max", r.nn_max, ref.nn_max},
+                 {"nn_median", r.nn_median, ref.nn_median}};
+    for (auto &e : exact)
+        if (!refnn::close_rel(e.got, e.want, 1e-6))
+            err << e.name << " " << e.got << " vs " << e.want << "; ";
+    // nn_mean is a mean of exact distances
+    if (!refnn::close_rel(r.nn_mean, ref.nn_mean, 1e-6))
+        err << "nn_mean " << r.nn_mean << " vs " << ref.nn_mean << "; ";
+    // B fixes the bin edges, so it is held to 1e-9 relative (the reference counts pairs within
+    // 1e-9 B of an edge as borderline); for cosine, unit rows carry ~1e-16 absolute roundoff, so
+    // B = 2 R^2 of identical directions is 0 only up to that
+    const double b_abs = o.metric == LSC_METRIC_COSINE ? 1e-15 : 0.0;
+    if (std::fabs(r.hist_upper - ref.upper) > 1e-9 * ref.upper + b_abs)
+        err << "hist_upper " << r.hist_upper << " vs " << ref.upper << "; ";
+    int64_t sum = 0, l1 = 0;
+    for (int64_t b = 0; b < o.bins; b++) {
+        sum += got.hist[(size_t)b];
+        l1 += std::llabs(got.hist[(size_t)b] - ref.hist[(size_t)b]);
+    }
+    if (sum != ref.pairs) err << "histogram sums to " << sum << ", not " << ref.pairs << "; ";
+    if (l1 > 2 * ref.hist_borderline) {
+        err << "histogram differs from the reference by " << l1 << " (borderline pairs "
+            << ref.hist_borderline << "):";
+        for (int64_t b = 0; b < o.bins; b++)
+            if (got.hist[(size_t)b] != ref.hist[(size_t)b])
+                err << " bin " << b << " " << got.hist[(size_t)b] << " vs "
+                    << ref.hist[(size_t)b];
+        err << "; ";
+    }
+    if (std::llabs(r.near_duplicate_pairs - ref.near_dups) > ref.near_dup_borderline)
+        err << "near_duplicate_pairs " << r.near_duplicate_pairs << " vs " << ref.near_dups
+            << "; ";
+    if (ref.near_dup_borderline == 0) {
+        if (r.near_duplicates_listed != (int64_t)ref.dups.size())
+            err << "listed " << r.near_duplicates_listed << " vs " << ref.dups.size() << "; ";
+        else
+            for (size_t e = 0; e < ref.dups.size(); e++) {
+                const lsc_pair &p = got.dups[e];
+                const refnn::Pair &q = ref.dups[e];
+                if (p.i != q.i || p.j != q.j || !refnn::close_rel(p.d, q.d, 1e-6)) {
+                    err << "near duplicate " << e << ": (" << p.i << "," << p.j << "," << p.d
+                        << ") vs (" << q.i << "," << q.j << "," << q.d << "); ";
+                    break;
+                }
+            }
+    }
+    return err.str();
+}
+
+lsc_pair_opts opts(lsc_metric metric = LSC_METRIC_EUCLIDEAN, int64_t bins = 64)
+{
+    lsc_pair_opts o = LSC_PAIR_OPTS_INIT;
+    o.metric = metric;
+    o.bins = bins;
+    return o;
+}
+
+// Runs and compares on dense float32 data.
+Out check(lsc_ctx *ctx, const std::vector<float> &x, int64_t n, int64_t d, const lsc_pair_opts &o)
+{
+    lsc_matrix m = lsc_matrix_f32(x.data(), n, d);
+    Out got = run(ctx, m, o);
+    std::vector<int64_t> rows;
+    if (o.subset_rows > 0 && o.subset_rows < n) rows = refnn::subset_rows(n, o.subset_rows, o.seed);
+    auto ref = refnn::pair_stats(x.data(), n, d, o.metric, o.bins, o.dup_eps, o.dup_report, rows);
+    EXPECT_EQ(compare(got, ref, o, n), "");
+    return got;
+}
+
+TEST(Pairs, RandomData)
+{
+    Ctx ctx;
+    const uint64_t sd = data::seed(41);
+    SCOPED_TRACE(sd);
+    auto x = data::gaussian(1500, 64, sd);
+    auto got = check(ctx, x, 1500, 64, opts());
+    EXPECT_EQ(got.r.near_duplicate_pairs, 0);
+    EXPECT_EQ(got.r.near_duplicates_listed, 0);
+    EXPECT_GT(got.r.min, 0.0);
+}
+
+TEST(Pairs, LargerSetWideRows)
+{
+    Ctx ctx;
+    const uint64_t sd = data::seed(56);
+    SCOPED_TRACE(sd);
+    auto x = data::rank_k(2000, 128, 16, sd, 3.0);
+    check(ctx, x, 2000, 128, opts());
+    check(ctx, x, 2000, 128, opts(LSC_METRIC_COSINE, 100));
+}
+
+TEST(Pairs, ExactDuplicates)
+{
+    Ctx ctx;
+    const uint64_t sd = data::seed(42);
+    SCOPED_TRACE(sd);
+    const int64_t n = 800, d = 32;
+    auto x = data::with_duplicates(n, d, sd, {{1, 2}, {1, 500}, {10, 799}, {300, 301}});
+    auto got = check(ctx, x, n, d, opts());
+    EXPECT_EQ(got.r.min, 0.0);
+    EXPECT_EQ(got.r.nn_min, 0.0);
+    EXPECT_EQ(got.r.near_duplicate_pairs, 5);
+    ASSERT_EQ(got.r.near_duplicates_listed, 5);
+    const int64_t want[5][2] = {{1, 2}, {1, 500}, {2, 500}, {10, 799}, {300, 301}};
+    for (int e = 0; e < 5; e++) {
+        EXPECT_EQ(got.dups[(size_t)e].i, want[e][0]);
+        EXPECT_EQ(got.dups[(size_t)e].j, want[e][1]);
+        EXPECT_EQ(got.dups[(size_t)e].d, 0.0);
+    }
+    // dup_report smaller than the number of near-duplicates: the first ones by (d, i, j)
+    lsc_pair_opts o = opts();
+    o.dup_report = 3;
+    auto three = check(ctx, x, n, d, o);
+    EXPECT_EQ(three.r.near_duplicate_pairs, 5);
+    ASSERT_EQ(three.r.near_duplicates_listed, 3);
+    for (int e = 0; e < 3; e++) {
+        EXPECT_EQ(three.dups[(size_t)e].i, want[e][0]);
+        EXPECT_EQ(three.dups[(size_t)e].j, want[e][1]);
+    }
+    o.dup_report = 0;
+    auto none = check(ctx, x, n, d, o);
+    EXPECT_EQ(none.r.near_duplicate_pairs, 5);
+    EXPECT_EQ(none.r.near_duplicates_listed, 0);
+    // near_dups NULL: counted, nothing listed
+    lsc_pair_result r;
+    lsc_matrix m = lsc_matrix_f32(x.data(), n, d);
+    lsc_pair_opts od = opts();
+    ASSERT_EQ(lsc_pair_stats(ctx, &m, &od, &r, nullptr, nullptr), LSC_STATUS_OK);
+    EXPECT_EQ(r.near_duplicate_pairs, 5);
+    EXPECT_EQ(r.near_duplicates_listed, 0);
+    EXPECT_EQ(r.min, 0.0);
+    // cosine: a copy, and a row scaled by a power of two, are at exactly 0
+    auto y = x;
+    for (int64_t t = 0; t < d; t++) y[(size_t)(40 * d + t)] = 2.0f * y[(size_t)(41 * d + t)];
+    auto c = check(ctx, y, n, d, opts(LSC_METRIC_COSINE));
+    EXPECT_EQ(c.r.near_duplicate_pairs, 6);
+    EXPECT_EQ(c.r.min, 0.0);
+    EXPECT_EQ(c.dups[0].i, 1);
+    EXPECT_EQ(c.dups[0].j, 2);
+    EXPECT_EQ(c.dups[3].i, 10);
+    EXPECT_EQ(c.dups[4].i, 40);
+    EXPECT_EQ(c.dups[4].j, 41);
+}
+
+TEST(Pairs, IdenticalRows)
+{
+    Ctx ctx;
+    const int64_t n = 50, d = 8;
+    auto x = data::identical_rows(n, d, data::seed(43));
+    for (lsc_metric metric : {LSC_METRIC_EUCLIDEAN, LSC_METRIC_COSINE}) {
+        SCOPED_TRACE((int)metric);
+        auto got = check(ctx, x, n, d, opts(metric));
+        const int64_t P = n * (n - 1) / 2;
+        EXPECT_EQ(got.r.pairs, P);
+        EXPECT_EQ(got.r.near_duplicate_pairs, P);
+        EXPECT_EQ(got.r.near_duplicates_listed, 100);
+        EXPECT_EQ(got.r.mean, 0.0);
+        EXPECT_EQ(got.r.std, 0.0);
+        EXPECT_EQ(got.r.min, 0.0);
+        EXPECT_EQ(got.r.max, 0.0);
+        EXPECT_EQ(got.r.nn_max, 0.0);
+        if (metric == LSC_METRIC_EUCLIDEAN) EXPECT_EQ(got.r.hist_upper, 0.0);
+        else EXPECT_LE(got.r.hist_upper, 1e-15);
+        EXPECT_EQ(got.hist[0], P);
+        for (int64_t b = 1; b < 64; b++) EXPECT_EQ(got.hist[(size_t)b], 0);
+        // the first 100 by (0, i, j): (0,1) ... (0,49), (1,2) ... (1,49), (2,3) (2,4)
+        int64_t e = 0;
+        for (int64_t i = 0; i < n && e < 100; i++)
+            for (int64_t j = i + 1; j < n && e < 100; j++, e++) {
+                EXPECT_EQ(got.dups[(size_t)e].i, i);
+                EXPECT_EQ(got.dups[(size_t)e].j, j);
+            }
+    }
+}
+
+TEST(Pairs, TightClusterAndLargeOffset)
+{
+    Ctx ctx;
+    const uint64_t sd = data::seed(44);
+    SCOPED_TRACE(sd);
+    auto t = data::tight_cluster(600, 32, sd, 1e-3);
+    auto tg = check(ctx, t, 600, 32, opts());
+    EXPECT_GT(tg.r.min, 0.0);
+    auto tc = data::tight_cluster(300, 24, sd + 1, 1e-4);
+    for (auto &v : tc) v += 30.0f;
+    check(ctx, tc, 300, 24, opts());
+    auto o = data::gaussian(800, 64, sd + 2, 50.0, 1.0);
+    check(ctx, o, 800, 64, opts());
+    check(ctx, o, 800, 64, opts(LSC_METRIC_COSINE));
+}
+
+TEST(Pairs, TwoRowsAndOneColumn)
+{
+    Ctx ctx;
+    // one pair, d = 3.75 = B exactly: the last bin holds d = B
+    std::vector<float> x = {1.5f, -2.25f};
+    auto got = check(ctx, x, 2, 1, opts());
+    EXPECT_EQ(got.r.pairs, 1);
+    EXPECT_EQ(got.r.mean, 3.75);
+    EXPECT_EQ(got.r.std, 0.0);
+    EXPECT_EQ(got.r.min, 3.75);
+    EXPECT_EQ(got.r.max, 3.75);
+    EXPECT_EQ(got.r.nn_median, 3.75);
+    EXPECT_EQ(got.r.hist_upper, 3.75);
+    EXPECT_EQ(got.hist[63], 1);
+    // N = 2 in more columns, and cosine
+    const uint64_t sd = data::seed(45);
+    auto y = data::gaussian(2, 17, sd);
+    check(ctx, y, 2, 17, opts());
+    check(ctx, y, 2, 17, opts(LSC_METRIC_COSINE, 5));
+    // D = 1
+    auto z = data::gaussian(500, 1, sd + 1);
+    check(ctx, z, 500, 1, opts());
+    check(ctx, z, 500, 1, opts(LSC_METRIC_EUCLIDEAN, 1000));
+}
+
+TEST(Pairs, DecisionsAreExactWhereTheFastFormCannotTell)
+{
+    // fine-grid points (exact arithmetic) in clusters 16 apart: nearest neighbours, the minimum,
+    // the maximum and near-duplicates must be the exact ones although the fast form's error
+    // exceeds the gaps between candidate distances
+    Ctx ctx, tiny(32 << 10, 1);
+    const uint64_t sd = data::seed(53);
+    SCOPED_TRACE(sd);
+    const int64_t n = 800, d = 8;
+    auto x = data::fine_grid_clusters(n, d, sd, 3);
+    for (int64_t t = 0; t < d; t++) x[(size_t)(5 * d + t)] = x[(size_t)(500 * d + t)];
+    for (lsc_ctx *c : {ctx.ctx, tiny.ctx}) {
+        auto got = check(c, x, n, d, opts());
+        EXPECT_EQ(got.r.near_duplicate_pairs, 1);
+        EXPECT_EQ(got.r.min, 0.0);
+        auto ref = refnn::pair_stats(x.data(), n, d, LSC_METRIC_EUCLIDEAN, 64, 1e-6, 100);
+        // exact arithmetic: the exact figures are the reference's, to the last bit
+        EXPECT_EQ(got.r.max, ref.max);
+        EXPECT_EQ(got.r.nn_max, ref.nn_max);
+        EXPECT_EQ(got.r.nn_median, ref.nn_median);
+    }
+}
+
+TEST(Pairs, MaximumIsExactAmongNearTies)
+{
+    // fine-grid points near the origin plus six antipodal pairs E+-_t = +-(128, t/256, 0...),
+    // each E+_t followed by a point just inside it (so that no cheaper rule forces the exact
+    // value of the pairs that follow): the pairs among the E are 256 apart to within (10/256)^2
+    // in squared distance, steps smaller than the fast form's error there (float32 products of
+    // ~2^14); the maximum must still be the exact one, (E+_5, E-_5). Sixteen data sets.
+    Ctx one(0, 1), two(0, 2);
+    const int64_t d = 8, nb = 150;
+    for (uint64_t m = 0; m < 16; m++) {
+        SCOPED_TRACE(m);
+        auto x = data::fine_grid_clusters(nb, d, data::seed(54) + m, 1, 0.0, 2048);
+        for (int t = 0; t < 6; t++)
+            for (int w : {0, 1, 2}) {
+                const int sgn = w == 2 ? -1 : 1;
+                std::vector<float> e((size_t)d, 0.0f);
+                e[(m % d)] = (float)(128 * sgn) - (w == 1 ? 1.0f / 256.0f : 0.0f);
+                e[((m + 1) % d)] = (float)(sgn * t) / 256.0f;
+                x.insert(x.end(), e.begin(), e.end());
+            }
+        const int64_t n = nb + 18;
+        auto ref = refnn::pair_stats(x.data(), n, d, LSC_METRIC_EUCLIDEAN, 64, 1e-6, 100);
+        ASSERT_EQ(ref.max, std::sqrt(256.0 * 256.0 + 100.0 / 65536.0));
+        for (lsc_ctx *c : {one.ctx, two.ctx}) {
+            auto got = check(c, x, n, d, opts());
+            EXPECT_EQ(got.r.max, ref.max);
+        }
+    }
+}
+
+TEST(Pairs, MinimumIsExactAmongNearTies)
+{
+    // points on a coarse grid (spacing 12) near the origin, and far out (128 from it) four
+    // points C, A, B1, B2: |A - B1| = |C - B2| = 10 and |A - B2|^2 = 100 - 6/65536, the
+    // minimum, met when both A and B2 already have a neighbour at exactly 10 - a gap far below
+    // the fast form's error there. Exact arithmetic: the minimum must be the exact one.
+    Ctx one(0, 1), two(0, 2);
+    const int64_t d = 8, nb = 150;
+    for (uint64_t m = 0; m < 16; m++) {
+        SCOPED_TRACE(m);
+        std::mt19937_64 g(data::seed(55) + m);
+        std::vector<std::vector<float>> rows;
+        while ((int64_t)rows.size() < nb) {
+            std::vector<float> r((size_t)d);
+            for (auto &v : r) v = (float)(12 * ((int)(g() % 5) - 2));
+            if (std::find(rows.begin(), rows.end(), r) == rows.end()) rows.push_back(r);
+        }
+        const size_t a = m % d, b = (m + 1) % d, c = (m + 2) % d, e = (m + 3) % d;
+        std::vector<float> A((size_t)d, 0.0f);
+        A[a] = (m & 8) ? -128.0f : 128.0f;
+        auto B1 = A, B2 = A;
+        B1[b] -= 10.0f;
+        B2[b] += 2413.0f / 256.0f; // 2413^2 + 855^2 = 2560^2 - 6
+        B2[c] += 855.0f / 256.0f;
+        auto C = B2;
+        C[e] += 10.0f;
+        for (auto *r : {&C, &A, &B1, &B2}) rows.push_back(*r);
+        std::vector<float> x;
+        for (auto &r : rows) x.insert(x.end(), r.begin(), r.end());
+        const int64_t n = (int64_t)rows.size();
+        auto ref = refnn::pair_stats(x.data(), n, d, LSC_METRIC_EUCLIDEAN, 64, 1e-6, 100);
+        ASSERT_EQ(ref.min, std::sqrt(100.0 - 6.0 / 65536.0));
+        for (lsc_ctx *ctx : {one.ctx, two.ctx}) {
+            auto got = check(ctx, x, n, d, opts());
+            EXPECT_EQ(got.r.min, ref.min);
+            EXPECT_EQ(got.r.nn_min, ref.nn_min);
+        }
+    }
+}
+
+TEST(Pairs, EqualDistancesHaveZeroStd)
+{
+    // a regular simplex (rows 3 e_i): every distance is 3 sqrt(2), so std is 0 (to 1e-9)
+    Ctx ctx;
+    const int64_t n = 64;
+    std::vector<float> x((size_t)(n * n), 0.0f);
+    for (int64_t i = 0; i < n; i++) x[(size_t)(i * n + i)] = 3.0f;
+    auto got = check(ctx, x, n, n, opts());
+    EXPECT_LE(got.r.std, 1e-9);
+    EXPECT_TRUE(refnn::close_rel(got.r.mean, 3.0 * std::sqrt(2.0), 1e-12));
+    auto c = check(ctx, x, n, n, opts(LSC_METRIC_COSINE));
+    EXPECT_LE(c.r.std, 1e-9);
+}
+
+TEST(Pairs, HistogramBinCounts)
+{
+    Ctx ctx;
+    const uint64_t sd = data::seed(46);
+    auto x = data::gaussian(700, 20, sd);
+    for (int64_t bins : {1, 7, 64, 1000}) {
+        SCOPED_TRACE(bins);
+        auto got = check(ctx, x, 700, 20, opts(LSC_METRIC_EUCLIDEAN, bins));
+        int64_t s = 0;
+        for (auto c : got.hist) s += c;
+        EXPECT_EQ(s, 700 * 699 / 2);
+    }
+    // integer points: distances sqrt(integer), many of them exactly on edges (B = 2 max ||x - mu||
+    // is then a simple number); the reference counts the borderline ones
+    std::mt19937_64 g(sd + 1);
+    std::vector<float> gpts(400 * 2);
+    for (auto &v : gpts) v = (float)((int)(g() % 9) - 4);
+    gpts[0] = 4.0f;
+    gpts[1] = 4.0f;
+    check(ctx, gpts, 400, 2, opts(LSC_METRIC_EUCLIDEAN, 16));
+}
+
+TEST(Pairs, DupEpsOption)
+{
+    Ctx ctx;
+    const uint64_t sd = data::seed(47);
+    SCOPED_TRACE(sd);
+    const int64_t n = 400, d = 6;
+    auto x = data::gaussian(n, d, sd);
+    // an eps halfway between the m-th and (m+1)-th smallest distances, m >= 30 the first with a
+    // clear gap after it: exactly m pairs
+    auto all = refnn::distance_block(x.data(), n, x.data(), n, d, LSC_METRIC_EUCLIDEAN);
+    std::vector<double> ds;
+    for (int64_t i = 0; i < n; i++)
+        for (int64_t j = i + 1; j < n; j++) ds.push_back(all[(size_t)(i * n + j)]);
+    std::sort(ds.begin(), ds.end());
+    size_t m = 30;
+    while (!(ds[m - 1] * (1 + 1e-5) < ds[m])) m++;
+    lsc_pair_opts o = opts();
+    o.dup_eps = 0.5 * (ds[m - 1] + ds[m]);
+    o.dup_report = 20;
+    auto got = check(ctx, x, n, d, o);
+    EXPECT_EQ(got.r.near_duplicate_pairs, (int64_t)m);
+    EXPECT_EQ(got.r.near_duplicates_listed, 20);
+    for (int e = 0; e < 20; e++) EXPECT_TRUE(refnn::close_rel(got.dups[(size_t)e].d, ds[(size_t)e], 1e-6));
+    // eps exactly 0 with duplicates: only the exact copies
+    auto y = data::with_duplicates(n, d, sd, {{0, 399}, {5, 6}});
+    o.dup_eps = 0.0;
+    o.dup_report = 100;
+    auto z = check(ctx, y, n, d, o);
+    EXPECT_EQ(z.r.near_duplicate_pairs, 2);
+    // cosine eps in cosine units
+    lsc_pair_opts oc = opts(LSC_METRIC_COSINE);
+    oc.dup_eps = 1e-2;
+    check(ctx, x, n, d, oc);
+}
+
+TEST(Pairs, SeededSubset)
+{
+    Ctx ctx;
+    const uint64_t sd = data::seed(48);
+    SCOPED_TRACE(sd);
+    const int64_t n = 1500, d = 24, half = 750;
+    auto x = data::gaussian(n, d, sd);
+    // rows half.. copy rows 0..: a subset holds some of these duplicate pairs
+    for (int64_t i = half; i < n; i++)
+        for (int64_t t = 0; t < d; t++) x[(size_t)(i * d + t)] = x[(size_t)((i - half) * d + t)];
+    lsc_pair_opts o = opts();
+    o.subset_rows = 400;
+    o.seed = 12345;
+    auto a = check(ctx, x, n, d, o);
+    EXPECT_EQ(a.r.subset, 1);
+    EXPECT_EQ(a.r.rows_used, 400);
+    EXPECT_EQ(a.r.pairs, 400 * 399 / 2);
+    EXPECT_GT(a.r.near_duplicate_pairs, 0);
+    // listed pairs name rows of the input matrix
+    for (int64_t e = 0; e < a.r.near_duplicates_listed; e++)
+        EXPECT_EQ(a.dups[(size_t)e].j - a.dups[(size_t)e].i, half);
+    // reproducible
+    lsc_matrix m = lsc_matrix_f32(x.data(), n, d);
+    auto b = run(ctx, m, o);
+    EXPECT_EQ(std::memcmp(&a.r, &b.r, sizeof a.r), 0);
+    EXPECT_EQ(a.hist, b.hist);
+    // another seed, another subset
+    o.seed = 54321;
+    auto c = check(ctx, x, n, d, o);
+    EXPECT_NE(a.r.mean, c.r.mean);
+    // cosine on a subset
+    o.metric = LSC_METRIC_COSINE;
+    check(ctx, x, n, d, o);
+    // the same subset through many small tiles and one thread: the same figures
+    {
+        Ctx tiny(24 << 10, 1);
+        o.metric = LSC_METRIC_EUCLIDEAN;
+        o.seed = 12345;
+        auto t = check(tiny, x, n, d, o);
+        EXPECT_EQ(t.r.near_duplicate_pairs, a.r.near_duplicate_pairs);
+        EXPECT_EQ(t.r.min, a.r.min); // 0: the subset holds duplicate pairs
+        EXPECT_TRUE(refnn::close_rel(t.r.nn_median, a.r.nn_median, 2e-6));
+    }
+    // a subset at least as large as the set is the whole set
+    o.metric = LSC_METRIC_EUCLIDEAN;
+    o.subset_rows = n;
+    auto whole = check(ctx, x, n, d, o);
+    EXPECT_EQ(whole.r.subset, 0);
+    EXPECT_EQ(whole.r.rows_used, n);
+    o.subset_rows = n + 10;
+    auto more = check(ctx, x, n, d, o);
+    EXPECT_EQ(more.r.subset, 0);
+}
+
+TEST(Pairs, SubsetIsKnuthAlgorithmSWithSplitmix)
+{
+    // the generator itself: independent of the library's copy, from the splitmix64 definition
+    uint64_t st = 0;
+    EXPECT_EQ(lsc_splitmix64(&st), 0xe220a8397b1dcdafull);
+    auto r = refnn::subset_rows(10, 10, 7);
+    for (int64_t i = 0; i < 10; i++) EXPECT_EQ(r[(size_t)i], i);
+    auto s = refnn::subset_rows(1000, 100, 99);
+    ASSERT_EQ(s.size(), 100u);
+    EXPECT_TRUE(std::is_sorted(s.begin(), s.end()));
+    EXPECT_EQ(std::adjacent_find(s.begin(), s.end()), s.end());
+}
+
+TEST(Pairs, Cosine)
+{
+    Ctx ctx;
+    const uint64_t sd = data::seed(49);
+    SCOPED_TRACE(sd);
+    auto x = data::gaussian(700, 48, sd);
+    auto got = check(ctx, x, 700, 48, opts(LSC_METRIC_COSINE));
+    EXPECT_LE(got.r.hist_upper, 2.0);
+    // directions in a narrow cone: B = 2 R^2 < 2
+    auto y = data::gaussian(500, 16, sd + 1, 4.0, 1.0);
+    auto gy = check(ctx, y, 500, 16, opts(LSC_METRIC_COSINE));
+    EXPECT_LT(gy.r.hist_upper, 2.0);
+}
+
+TEST(Pairs, RowOrderDoesNotChangeTheFigures)
+{
+    Ctx ctx;
+    const uint64_t sd = data::seed(50);
+    SCOPED_TRACE(sd);
+    const int64_t n = 900, d = 40;
+    auto x = data::with_duplicates(n, d, sd, {{3, 4}, {3, 700}, {11, 12}});
+    for (auto &v : x) v += 2.0f;
+    std::vector<int64_t> perm((size_t)n);
+    std::iota(perm.begin(), perm.end(), (int64_t)0);
+    std::shuffle(perm.begin(), perm.end(), std::mt19937_64(sd + 1));
+    std::vector<float> xp((size_t)(n * d));
+    for (int64_t r = 0; r < n; r++)
+        std::copy(&x[perm[(size_t)r] * d], &x[perm[(size_t)r] * d] + d, &xp[r * d]);
+    for (lsc_metric metric : {LSC_METRIC_EUCLIDEAN, LSC_METRIC_COSINE}) {
+        SCOPED_TRACE((int)metric);
+        auto a = check(ctx, x, n, d, opts(metric));
+        auto b = check(ctx, xp, n, d, opts(metric));
+        EXPECT_TRUE(cont_close(a.r.mean, b.r.mean));
+        EXPECT_TRUE(cont_close(a.r.std, b.r.std));
+        // exact distances: each within 1e-6 of the reference, so within 2e-6 of each other
+        EXPECT_EQ(a.r.min, 0.0);
+        EXPECT_EQ(b.r.min, 0.0);
+        EXPECT_TRUE(refnn::close_rel(a.r.max, b.r.max, 2e-6));
+        EXPECT_TRUE(refnn::close_rel(a.r.nn_max, b.r.nn_max, 2e-6));
+        EXPECT_TRUE(refnn::close_rel(a.r.nn_median, b.r.nn_median, 2e-6));
+        EXPECT_TRUE(refnn::close_rel(a.r.nn_mean, b.r.nn_mean, 2e-6));
+        EXPECT_EQ(a.r.near_duplicate_pairs, b.r.near_duplicate_pairs);
+        // the same pairs, named through the permutation
+        std::vector<std::pair<int64_t, int64_t>> pa, pb;
+        for (int64_t e = 0; e < a.r.near_duplicates_listed; e++)
+            pa.push_back({a.dups[(size_t)e].i, a.dups[(size_t)e].j});
+        for (int64_t e = 0; e < b.r.near_duplicates_listed; e++) {
+            int64_t i = perm[(size_t)b.dups[(size_t)e].i], j = perm[(size_t)b.dups[(size_t)e].j];
+            pb.push_back({std::min(i, j), std::max(i, j)});
+        }
+        std::sort(pb.begin(), pb.end());
+        EXPECT_EQ(pa, pb);
+        int64_t l1 = 0;
+        for (size_t e = 0; e < a.hist.size(); e++) l1 += std::llabs(a.hist[e] - b.hist[e]);
+        auto ref = refnn::pair_stats(x.data(), n, d, metric, 64, 1e-6, 100);
+        EXPECT_LE(l1, 4 * ref.hist_borderline);
+    }
+}
+
+TEST(Pairs, ThreadsAndTiles)
+{
+    Ctx one(0, 1), two(0, 2), two_again(0, 2), tiny(48 << 10, 2), three(0, 3);
+    const uint64_t sd = data::seed(51);
+    SCOPED_TRACE(sd);
+    const int64_t n = 1100, d = 36;
+    auto x = data::with_duplicates(n, d, sd, {{0, 1000}, {20, 21}, {500, 1099}});
+    for (auto &v : x) v *= 0.25f;
+    lsc_matrix m = lsc_matrix_f32(x.data(), n, d);
+    for (lsc_metric metric : {LSC_METRIC_EUCLIDEAN, LSC_METRIC_COSINE}) {
+        SCOPED_TRACE((int)metric);
+        lsc_pair_opts o = opts(metric);
+        auto a = run(two, m, o);
+        auto b = run(two, m, o);
+        auto c = run(two_again, m, o);
+        // the same thread count: bit-identical
+        for (const Out *p : {&b, &c}) {
+            EXPECT_EQ(std::memcmp(&a.r, &p->r, sizeof a.r), 0);
+            EXPECT_EQ(a.hist, p->hist);
+            EXPECT_EQ(std::memcmp(a.dups.data(), p->dups.data(),
+                                  a.dups.size() * sizeof(lsc_pair)),
+                      0);
+        }
+        // other thread counts and many tiles: within the tolerances of the reference
+        auto ref = refnn::pair_stats(x.data(), n, d, metric, o.bins, o.dup_eps, o.dup_report);
+        for (lsc_ctx *ctx : {one.ctx, tiny.ctx, three.ctx}) {
+            auto g = run(ctx, m, o);
+            EXPECT_EQ(compare(g, ref, o, n), "");
+            EXPECT_TRUE(cont_close(g.r.mean, a.r.mean));
+            EXPECT_TRUE(cont_close(g.r.std, a.r.std));
+            EXPECT_EQ(g.r.min, 0.0);
+            EXPECT_TRUE(refnn::close_rel(g.r.nn_median, a.r.nn_median, 2e-6));
+            EXPECT_EQ(g.r.near_duplicate_pairs, a.r.near_duplicate_pairs);
+        }
+        EXPECT_EQ(compare(a, ref, o, n), "");
+    }
+}
+
+TEST(Pairs, OtherDtypesUseTheirFloat32Values)
+{
+    Ctx ctx;
+    const uint64_t sd = data::seed(52);
+    const int64_t n = 300, d = 12, ld = 15;
+    auto x = data::gaussian(n, d, sd);
+    std::vector<double> x64((size_t)(n * ld), 1e300); // padding out of float32 range: never read
+    std::vector<float> xv((size_t)(n * d));
+    for (int64_t i = 0; i < n; i++)
+        for (int64_t t = 0; t < d; t++) {
+            double v = (double)x[(size_t)(i * d + t)] * (1.0 + 1e-9);
+            x64[(size_t)(i * ld + t)] = v;
+            xv[(size_t)(i * d + t)] = (float)v;
+        }
+    lsc_matrix m = {x64.data(), LSC_DTYPE_F64, n, d, ld, LSC_MEMORY_HOST};
+    lsc_pair_opts o = opts();
+    auto got = run(ctx, m, o);
+    auto ref = refnn::pair_stats(xv.data(), n, d, o.metric, o.bins, o.dup_eps, o.dup_report);
+    EXPECT_EQ(compare(got, ref, o, n), "");
+}
+
+} // namespace

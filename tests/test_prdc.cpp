@@ -1,0 +1,524 @@
+// Precision, recall, density and coverage (METRICS.md section 5) on the CPU backend against the
+// naive float64 reference (reference_nn.hpp). Every figure is exact - every comparison is decided
+// on exact distances - except for comparisons whose float64 distance lies within 1e-6 relative
+// of the radius: the reference counts those and allows exactly that much freedom.
+#include "datasets.hpp"
+#include "reference_nn.hpp"
+
+#include <gtest/gtest.h>
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <numeric>
+#include <random>
+#include <string>
+#include <vector>
+
+namespace {
+
+struct Ctx {
+    lsc_ctx *ctx = nullptr;
+    explicit Ctx(size_t workspace = 0, int threads = 0)
+    {
+        lsc_ctx_params p = LSC_CTX_PARAMS_INIT;
+        p.backend = LSC_BACKEND_CPU;
+        p.workspace_limit = workspace;
+        p.threads = threads;
+        EXPECT_EQ(lsc_ctx_create(&p, &ctx), LSC_STATUS_OK) << lsc_last_error(ctx);
+    }
+    ~Ctx() { lsc_ctx_destroy(ctx); }
+    operator lsc_ctx *() const { return ctx; }
+};
+
+struct Ref {
+    lsc_reference *r = nullptr;
+    Ref() = default;
+    Ref(const Ref &) = delete;
+    Ref &operator=(const Ref &) = delete;
+    ~Ref() { lsc_reference_destroy(r); }
+};
+
+void build(lsc_ctx *ctx, Ref &out, const lsc_matrix &real, int64_t k, lsc_metric metric,
+           bool inclusive)
+{
+    lsc_reference_opts o = LSC_REFERENCE_OPTS_INIT;
+    o.metric = metric;
+    o.comparison = inclusive ? LSC_COMPARISON_INCLUSIVE : LSC_COMPARISON_STRICT;
+    lsc_status s = lsc_reference_create(ctx, &real, k, &o, &out.r);
+    ASSERT_EQ(s, LSC_STATUS_OK) << lsc_last_error(ctx);
+}
+
+lsc_prdc_result prdc(lsc_ctx *ctx, const lsc_reference *ref, const lsc_matrix &fake)
+{
+    lsc_prdc_result r;
+    std::memset(&r, 0, sizeof r);
+    lsc_status s = lsc_prdc(ctx, ref, &fake, &r);
+    EXPECT_EQ(s, LSC_STATUS_OK) << lsc_last_error(ctx);
+    return r;
+}
+
+// Radii of a library reference against the reference's: 1e-6 relative (exact 0 stays 0).
+std::string check_radii(const lsc_reference *ref, const std::vector<double> &want)
+{
+    const double *got = lsc_reference_radii(ref);
+    for (size_t i = 0; i < want.size(); i++)
+        if (!refnn::close_rel(got[i], want[i], 1e-6))
+            return "radius " + std::to_string(i) + ": " + std::to_string(got[i]) + " vs " +
+                   std::to_string(want[i]);
+    return "";
+}
+
+// Builds a reference from dense float32 real rows, runs PRDC on dense fake rows and checks both
+// against the reference implementation. Returns the library's result.
+lsc_prdc_result check(lsc_ctx *ctx, const std::vector<float> &real, int64_t N,
+                      const std::vector<float> &fake, int64_t M, int64_t d, int64_t k,
+                      lsc_metric metric, bool inclusive, refnn::Prdc *out_ref = nullptr,
+                      double border_rel = 1e-6)
+{
+    lsc_matrix mr = lsc_matrix_f32(real.data(), N, d), mf = lsc_matrix_f32(fake.data(), M, d);
+    Ref ref;
+    build(ctx, ref, mr, k, metric, inclusive);
+    if (!ref.r) return lsc_prdc_result{};
+    lsc_prdc_result got = prdc(ctx, ref.r, mf);
+    auto want = refnn::prdc(real.data(), N, fake.data(), M, d, k, metric, inclusive, border_rel);
+    EXPECT_EQ(refnn::check_prdc(want, got), "");
+    EXPECT_EQ(check_radii(ref.r, want.real_radii), "");
+    lsc_reference_info info;
+    EXPECT_EQ(lsc_reference_info_get(ref.r, &info), LSC_STATUS_OK);
+    EXPECT_EQ(info.zero_radii, want.zero_real);
+    EXPECT_EQ(info.rows, N);
+    EXPECT_EQ(info.k, k);
+    EXPECT_EQ(got.comparison, inclusive ? LSC_COMPARISON_INCLUSIVE : LSC_COMPARISON_STRICT);
+    EXPECT_EQ(got.metric, metric);
+    if (out_ref) *out_ref = want;
+    return got;
+}
+
+TEST(Prdc, RandomRealAndFake)
+{
+    Ctx ctx;
+    const uint64_t sd = data::seed(61);
+    SCOPED_TRACE(sd);
+    const int64_t N = 1000, M = 800, d = 64;
+    auto real = data::gaussian(N, d, sd);
+    auto fake = data::gaussian(M, d, sd + 1, 0.1, 1.1);
+    for (bool inclusive : {false, true}) {
+        SCOPED_TRACE(inclusive);
+        refnn::Prdc want;
+        auto got = check(ctx, real, N, fake, M, d, 5, LSC_METRIC_EUCLIDEAN, inclusive, &want);
+        // a non-trivial case: every figure strictly between 0 and 1
+        EXPECT_GT(got.precision, 0.0);
+        EXPECT_LT(got.precision, 1.0);
+        EXPECT_GT(got.recall, 0.0);
+        EXPECT_LT(got.coverage, 1.0);
+        EXPECT_GT(got.coverage, 0.0);
+    }
+}
+
+TEST(Prdc, LargerSetsWideRows)
+{
+    Ctx ctx;
+    const uint64_t sd = data::seed(75);
+    SCOPED_TRACE(sd);
+    const int64_t N = 1500, M = 1200, d = 128;
+    auto real = data::rank_k(N, d, 24, sd);
+    auto fake = data::rank_k(M, d, 24, sd + 10); // another subspace
+    for (size_t e = 0; e < fake.size(); e++) fake[e] = 0.5f * fake[e] + 0.5f * real[e];
+    check(ctx, real, N, fake, M, d, 5, LSC_METRIC_EUCLIDEAN, false);
+    check(ctx, real, N, fake, M, d, 10, LSC_METRIC_COSINE, true);
+}
+
+TEST(Prdc, IdenticalSets)
+{
+    // fake = a copy of real, no ties: d(R_j, F_j) = 0 < r_j, so precision = recall = coverage =
+    // 1; strict balls hold the row and its k - 1 nearer neighbours (the k-th lies on the
+    // boundary), so density = 1; inclusive balls also hold the k-th: density = (k + 1) / k.
+    // (Each k-th neighbour lies exactly on its radius, a borderline case METRICS.md would let
+    // go either way; the CPU backend computes every exact distance of a pair the same way, so
+    // here it must give exactly these values.)
+    Ctx ctx;
+    const uint64_t sd = data::seed(62);
+    SCOPED_TRACE(sd);
+    const int64_t N = 500, d = 32;
+    auto real = data::gaussian(N, d, sd);
+    std::vector<float> fake = real;
+    for (lsc_metric metric : {LSC_METRIC_EUCLIDEAN, LSC_METRIC_COSINE})
+        for (int64_t k : {1, 5}) {
+            SCOPED_TRACE(k);
+            auto s = check(ctx, real, N, fake, N, d, k, metric, false);
+            EXPECT_EQ(s.precision, 1.0);
+            EXPECT_EQ(s.recall, 1.0);
+            EXPECT_EQ(s.coverage, 1.0);
+            EXPECT_EQ(s.density, 1.0);
+            auto i = check(ctx, real, N, fake, N, d, k, metric, true);
+            EXPECT_EQ(i.precision, 1.0);
+            EXPECT_EQ(i.recall, 1.0);
+            EXPECT_EQ(i.coverage, 1.0);
+            EXPECT_EQ(i.density, (double)((k + 1) * N) / (double)(k * N));
+        }
+}
+
+TEST(Prdc, IdenticalSetsWithExactDuplicates)
+{
+    // rows 1..k copy row 0: k + 1 identical rows, each with k copies, so radius 0. Under strict
+    // comparisons those balls hold nothing: the rows are not covered although a fake row sits on
+    // them; under inclusive they are.
+    Ctx ctx;
+    const uint64_t sd = data::seed(63);
+    SCOPED_TRACE(sd);
+    const int64_t N = 400, d = 16, k = 4;
+    std::vector<std::pair<int64_t, int64_t>> dups;
+    for (int64_t t = 1; t <= k; t++) dups.push_back({0, t});
+    dups.push_back({100, 101}); // a pair: fewer than k copies, radius > 0
+    auto real = data::with_duplicates(N, d, sd, dups);
+    auto fake = real;
+    for (lsc_metric metric : {LSC_METRIC_EUCLIDEAN, LSC_METRIC_COSINE}) {
+        SCOPED_TRACE((int)metric);
+        refnn::Prdc want;
+        auto s = check(ctx, real, N, fake, N, d, k, metric, false, &want);
+        EXPECT_EQ(s.zero_radii_real, k + 1);
+        EXPECT_EQ(s.zero_radii_fake, k + 1);
+        EXPECT_EQ(want.zero_real, k + 1);
+        EXPECT_LE(s.coverage, (double)(N - (k + 1)) / (double)N);
+        auto i = check(ctx, real, N, fake, N, d, k, metric, true);
+        EXPECT_EQ(i.coverage, 1.0);
+        EXPECT_EQ(i.recall, 1.0);
+        EXPECT_EQ(i.precision, 1.0);
+        EXPECT_EQ(i.zero_radii_real, k + 1);
+    }
+}
+
+TEST(Prdc, ShiftedFake)
+{
+    Ctx ctx;
+    const uint64_t sd = data::seed(64);
+    SCOPED_TRACE(sd);
+    const int64_t N = 600, d = 16;
+    auto real = data::gaussian(N, d, sd);
+    auto fake = data::gaussian(N, d, sd + 1);
+    for (auto &v : fake) v += 0.5f;
+    check(ctx, real, N, fake, N, d, 5, LSC_METRIC_EUCLIDEAN, false);
+    check(ctx, real, N, fake, N, d, 5, LSC_METRIC_COSINE, false);
+    // far away: nothing is in any ball
+    for (auto &v : fake) v += 20.0f;
+    auto far = check(ctx, real, N, fake, N, d, 5, LSC_METRIC_EUCLIDEAN, false);
+    EXPECT_EQ(far.precision, 0.0);
+    EXPECT_EQ(far.recall, 0.0);
+    EXPECT_EQ(far.density, 0.0);
+    EXPECT_EQ(far.coverage, 0.0);
+}
+
+TEST(Prdc, ModeCollapsedFake)
+{
+    // every fake row within 1e-3 of real row 7: precise, but covering almost nothing
+    Ctx ctx;
+    const uint64_t sd = data::seed(65);
+    SCOPED_TRACE(sd);
+    const int64_t N = 700, M = 500, d = 24;
+    auto real = data::gaussian(N, d, sd);
+    auto noise = data::gaussian(M, d, sd + 1, 0.0, 1e-3);
+    std::vector<float> fake((size_t)(M * d));
+    for (int64_t j = 0; j < M; j++)
+        for (int64_t t = 0; t < d; t++)
+            fake[(size_t)(j * d + t)] = real[(size_t)(7 * d + t)] + noise[(size_t)(j * d + t)];
+    auto got = check(ctx, real, N, fake, M, d, 5, LSC_METRIC_EUCLIDEAN, false);
+    EXPECT_EQ(got.precision, 1.0);
+    // covered: row 7 and the rows whose k-th neighbour lies beyond it (a hub may have dozens)
+    EXPECT_LT(got.coverage, 0.1);
+    EXPECT_LT(got.recall, 0.1);
+    EXPECT_GE(got.density, 1.0 / 5.0); // row 7's ball holds them all
+    check(ctx, real, N, fake, M, d, 5, LSC_METRIC_COSINE, false);
+    check(ctx, real, N, fake, M, d, 3, LSC_METRIC_EUCLIDEAN, true);
+}
+
+TEST(Prdc, StrictAndInclusiveDifferOnIntegerGrids)
+{
+    // small integer coordinates: every distance is exact in float32 arithmetic, many equal a
+    // radius exactly, and strict and inclusive comparisons must give the defined, different
+    // answers (no borderline freedom: the reference decides d == r exactly)
+    Ctx ctx;
+    const uint64_t sd = data::seed(66);
+    SCOPED_TRACE(sd);
+    std::mt19937_64 g(sd);
+    const int64_t N = 300, M = 250, d = 3;
+    std::vector<float> real((size_t)(N * d)), fake((size_t)(M * d));
+    for (auto &v : real) v = (float)((int)(g() % 9) - 4);
+    for (auto &v : fake) v = (float)((int)(g() % 11) - 5);
+    refnn::Prdc ws, wi;
+    auto s = check(ctx, real, N, fake, M, d, 4, LSC_METRIC_EUCLIDEAN, false, &ws, -1.0);
+    auto i = check(ctx, real, N, fake, M, d, 4, LSC_METRIC_EUCLIDEAN, true, &wi, -1.0);
+    EXPECT_LT(s.density, i.density);
+    EXPECT_NE(ws.density.value, wi.density.value);
+    EXPECT_GE(i.precision, s.precision);
+    EXPECT_GE(i.coverage, s.coverage);
+    EXPECT_GE(i.recall, s.recall);
+    // the tiny case by hand: real on a line at 0, 1, 2, 3 with k = 1: every radius is 1; a fake
+    // row at 1 is inside the balls of 1 only (strict) or of 0, 1, 2 (inclusive)
+    std::vector<float> r4 = {0, 1, 2, 3}, f2 = {1, 10};
+    auto hs = check(ctx, r4, 4, f2, 2, 1, 1, LSC_METRIC_EUCLIDEAN, false, nullptr, -1.0);
+    auto hi = check(ctx, r4, 4, f2, 2, 1, 1, LSC_METRIC_EUCLIDEAN, true, nullptr, -1.0);
+    EXPECT_EQ(hs.precision, 0.5);
+    EXPECT_EQ(hs.density, 0.5);
+    EXPECT_EQ(hs.coverage, 0.25);
+    EXPECT_EQ(hi.precision, 0.5);
+    EXPECT_EQ(hi.density, 1.5);
+    EXPECT_EQ(hi.coverage, 0.75);
+    // fake radii (k = 1): both 9; real rows within 9 of fake row 0 (at 1): all four, strictly
+    EXPECT_EQ(hs.recall, 1.0);
+    EXPECT_EQ(hi.recall, 1.0);
+}
+
+TEST(Prdc, DecisionsAreExactWhereTheFastFormCannotTell)
+{
+    // fine-grid points (exact arithmetic) in clusters 16 apart: every comparison d < r must be
+    // decided as the exact values say, though the fast form's error exceeds many of the gaps
+    Ctx ctx;
+    const uint64_t sd = data::seed(74);
+    SCOPED_TRACE(sd);
+    const int64_t N = 600, M = 500, d = 8;
+    auto real = data::fine_grid_clusters(N, d, sd, 2);
+    auto fake = data::fine_grid_clusters(M, d, sd + 1, 2, 16.0, 40);
+    for (bool inclusive : {false, true})
+        for (int64_t k : {1, 5}) {
+            SCOPED_TRACE(k * 2 + inclusive);
+            refnn::Prdc want;
+            auto got = check(ctx, real, N, fake, M, d, k, LSC_METRIC_EUCLIDEAN, inclusive, &want,
+                             -1.0);
+            EXPECT_GT(got.precision, 0.0);
+            EXPECT_GT(got.coverage, 0.0);
+        }
+}
+
+TEST(Prdc, ZeroRadii)
+{
+    Ctx ctx;
+    const uint64_t sd = data::seed(67);
+    SCOPED_TRACE(sd);
+    const int64_t N = 300, M = 200, d = 10, k = 3;
+    // real: rows 10..13 copy row 5 (5 identical rows: radius 0), rows 50..52 copy 40 (4: 0)
+    auto real = data::with_duplicates(N, d, sd, {{5, 10}, {5, 11}, {5, 12}, {5, 13},
+                                                 {40, 50}, {40, 51}, {40, 52}, {60, 61}});
+    // fake: 3 copies of real row 5 exactly, its k = 3 neighbours at distance 0 among themselves
+    // only when there are 4 of them: add a fourth
+    auto fake = data::gaussian(M, d, sd + 1);
+    for (int64_t j : {0, 1, 2, 3})
+        for (int64_t t = 0; t < d; t++) fake[(size_t)(j * d + t)] = real[(size_t)(5 * d + t)];
+    for (bool inclusive : {false, true}) {
+        SCOPED_TRACE(inclusive);
+        refnn::Prdc want;
+        auto got = check(ctx, real, N, fake, M, d, k, LSC_METRIC_EUCLIDEAN, inclusive, &want);
+        EXPECT_EQ(got.zero_radii_real, 9);
+        EXPECT_EQ(got.zero_radii_fake, 4);
+        Ref ref;
+        lsc_matrix mr = lsc_matrix_f32(real.data(), N, d);
+        build(ctx, ref, mr, k, LSC_METRIC_EUCLIDEAN, inclusive);
+        const double *radii = lsc_reference_radii(ref.r);
+        for (int64_t i : {5, 10, 11, 12, 13, 40, 50, 51, 52}) EXPECT_EQ(radii[i], 0.0) << i;
+        EXPECT_GT(radii[60], 0.0);
+        // a fake set of nothing but those rows: under strict no ball holds anything
+        std::vector<float> only((size_t)(5 * d));
+        for (int64_t j = 0; j < 5; j++)
+            for (int64_t t = 0; t < d; t++)
+                only[(size_t)(j * d + t)] = real[(size_t)(5 * d + t)];
+        auto o = check(ctx, real, N, only, 5, d, k, LSC_METRIC_EUCLIDEAN, inclusive);
+        EXPECT_EQ(o.zero_radii_fake, 5);
+        EXPECT_EQ(o.recall, inclusive ? 5.0 / N : 0.0);
+        if (!inclusive) {
+            // each fake copy of row 5 is at distance 0 from the zero-radius rows (not < 0)
+            EXPECT_EQ(o.coverage, 0.0);
+        } else {
+            // those 5 rows, and any row whose k nearest are copies of row 5 (at its radius)
+            EXPECT_GE(o.coverage, 5.0 / N);
+        }
+    }
+}
+
+TEST(Prdc, Cosine)
+{
+    Ctx ctx;
+    const uint64_t sd = data::seed(68);
+    SCOPED_TRACE(sd);
+    const int64_t N = 800, M = 600, d = 48;
+    auto real = data::gaussian(N, d, sd);
+    auto fake = data::gaussian(M, d, sd + 1, 0.2, 1.0);
+    check(ctx, real, N, fake, M, d, 5, LSC_METRIC_COSINE, false);
+    check(ctx, real, N, fake, M, d, 5, LSC_METRIC_COSINE, true);
+    // cosine ignores scale: fake = 4 x real gives the identical-set answers
+    std::vector<float> scaled = real;
+    for (auto &v : scaled) v *= 4.0f;
+    auto s = check(ctx, real, N, scaled, N, d, 5, LSC_METRIC_COSINE, false);
+    EXPECT_EQ(s.precision, 1.0);
+    EXPECT_EQ(s.coverage, 1.0);
+    EXPECT_EQ(s.density, 1.0);
+}
+
+TEST(Prdc, KEqualsOneAndDifferentSizes)
+{
+    Ctx ctx;
+    const uint64_t sd = data::seed(69);
+    SCOPED_TRACE(sd);
+    const int64_t d = 20;
+    auto a = data::gaussian(900, d, sd);
+    auto b = data::gaussian(900, d, sd + 1, 0.0, 0.9);
+    std::vector<float> b300(b.begin(), b.begin() + 300 * d);
+    std::vector<float> a300(a.begin(), a.begin() + 300 * d);
+    for (bool inclusive : {false, true}) {
+        check(ctx, a, 900, b300, 300, d, 1, LSC_METRIC_EUCLIDEAN, inclusive);
+        check(ctx, a300, 300, b, 900, d, 1, LSC_METRIC_EUCLIDEAN, inclusive);
+        check(ctx, a, 900, b300, 300, d, 7, LSC_METRIC_EUCLIDEAN, inclusive);
+        check(ctx, a300, 300, b, 900, d, 7, LSC_METRIC_COSINE, inclusive);
+    }
+    // the smallest sets: k = 1, two rows each
+    check(ctx, std::vector<float>(a.begin(), a.begin() + 2 * d), 2,
+          std::vector<float>(b.begin(), b.begin() + 2 * d), 2, d, 1, LSC_METRIC_EUCLIDEAN, false);
+}
+
+TEST(Prdc, LargeOffsetAndTightCluster)
+{
+    Ctx ctx;
+    const uint64_t sd = data::seed(70);
+    SCOPED_TRACE(sd);
+    auto real = data::gaussian(500, 64, sd, 50.0, 1.0);
+    auto fake = data::gaussian(400, 64, sd + 1, 50.0, 1.0);
+    check(ctx, real, 500, fake, 400, 64, 5, LSC_METRIC_EUCLIDEAN, false);
+    auto t = data::tight_cluster(900, 32, sd + 2, 1e-3);
+    std::vector<float> tr(t.begin(), t.begin() + 500 * 32), tf(t.begin() + 500 * 32, t.end());
+    auto got = check(ctx, tr, 500, tf, 400, 32, 5, LSC_METRIC_EUCLIDEAN, false);
+    EXPECT_GT(got.precision, 0.5);
+}
+
+TEST(Prdc, SavedAndLoadedReferenceGivesIdenticalResults)
+{
+    Ctx ctx;
+    const uint64_t sd = data::seed(71);
+    SCOPED_TRACE(sd);
+    const int64_t N = 500, M = 400, d = 30;
+    auto real = data::gaussian(N, d, sd);
+    auto fake = data::gaussian(M, d, sd + 1, 0.1, 1.0);
+    lsc_matrix mr = lsc_matrix_f32(real.data(), N, d), mf = lsc_matrix_f32(fake.data(), M, d);
+    std::string path = ::testing::TempDir() + "lsc_test_prdc_" + std::to_string(getpid()) + ".lscref";
+    for (lsc_metric metric : {LSC_METRIC_EUCLIDEAN, LSC_METRIC_COSINE})
+        for (bool inclusive : {false, true}) {
+            SCOPED_TRACE((int)metric * 2 + inclusive);
+            Ref a, b;
+            build(ctx, a, mr, 4, metric, inclusive);
+            ASSERT_EQ(lsc_reference_save(ctx, a.r, path.c_str()), LSC_STATUS_OK)
+                << lsc_last_error(ctx);
+            ASSERT_EQ(lsc_reference_load(ctx, path.c_str(), &b.r), LSC_STATUS_OK)
+                << lsc_last_error(ctx);
+            std::remove(path.c_str());
+            lsc_reference_info ia, ib;
+            ASSERT_EQ(lsc_reference_info_get(a.r, &ia), LSC_STATUS_OK);
+            ASSERT_EQ(lsc_reference_info_get(b.r, &ib), LSC_STATUS_OK);
+            EXPECT_EQ(std::memcmp(&ia, &ib, sizeof ia), 0);
+            EXPECT_EQ(std::memcmp(lsc_reference_radii(a.r), lsc_reference_radii(b.r),
+                                  (size_t)N * sizeof(double)),
+                      0);
+            auto ra = prdc(ctx, a.r, mf), rb = prdc(ctx, b.r, mf);
+            EXPECT_EQ(std::memcmp(&ra, &rb, sizeof ra), 0);
+            auto want = refnn::prdc(real.data(), N, fake.data(), M, d, 4, metric, inclusive);
+            EXPECT_EQ(refnn::check_prdc(want, rb), "");
+            // one reference, many fake sets
+            auto fake2 = data::gaussian(M, d, sd + 2);
+            lsc_matrix mf2 = lsc_matrix_f32(fake2.data(), M, d);
+            auto r2 = prdc(ctx, b.r, mf2);
+            auto want2 = refnn::prdc(real.data(), N, fake2.data(), M, d, 4, metric, inclusive);
+            EXPECT_EQ(refnn::check_prdc(want2, r2), "");
+        }
+}
+
+TEST(Prdc, RowOrderDoesNotChangeTheFigures)
+{
+    Ctx ctx;
+    const uint64_t sd = data::seed(72);
+    SCOPED_TRACE(sd);
+    const int64_t N = 600, M = 500, d = 20, k = 5;
+    auto real = data::with_duplicates(N, d, sd, {{0, 1}, {0, 2}, {0, 3}, {0, 4}, {0, 5}});
+    auto fake = data::gaussian(M, d, sd + 1, 0.2, 1.0);
+    auto permute = [&](const std::vector<float> &x, int64_t n, uint64_t s) {
+        std::vector<int64_t> p((size_t)n);
+        std::iota(p.begin(), p.end(), (int64_t)0);
+        std::shuffle(p.begin(), p.end(), std::mt19937_64(s));
+        std::vector<float> y((size_t)(n * d));
+        for (int64_t r = 0; r < n; r++)
+            std::copy(&x[p[(size_t)r] * d], &x[p[(size_t)r] * d] + d, &y[r * d]);
+        return y;
+    };
+    auto rp = permute(real, N, sd + 2), fp = permute(fake, M, sd + 3);
+    for (lsc_metric metric : {LSC_METRIC_EUCLIDEAN, LSC_METRIC_COSINE})
+        for (bool inclusive : {false, true}) {
+            refnn::Prdc want;
+            auto a = check(ctx, real, N, fake, M, d, k, metric, inclusive, &want);
+            auto b = check(ctx, rp, N, fp, M, d, k, metric, inclusive);
+            // exact decisions: equal figures unless some comparison is borderline (none with
+            // the default seed; else both lie in the reference's range, checked above)
+            if (want.borderline == 0) {
+                EXPECT_EQ(a.precision, b.precision);
+                EXPECT_EQ(a.recall, b.recall);
+                EXPECT_EQ(a.density, b.density);
+                EXPECT_EQ(a.coverage, b.coverage);
+            }
+            EXPECT_EQ(a.zero_radii_real, b.zero_radii_real);
+            EXPECT_EQ(a.zero_radii_real, 6);
+        }
+}
+
+TEST(Prdc, TilesThreadsAndDtypesDoNotChangeTheFigures)
+{
+    Ctx big, tiny(128 << 10, 2), one(0, 1), tiny1(40 << 10, 1), three(0, 3);
+    const uint64_t sd = data::seed(73);
+    SCOPED_TRACE(sd);
+    const int64_t N = 500, M = 450, d = 40, k = 5;
+    auto real = data::gaussian(N, d, sd, 1.0, 1.0);
+    auto fake = data::gaussian(M, d, sd + 1, 1.1, 1.0);
+    lsc_matrix mr = lsc_matrix_f32(real.data(), N, d), mf = lsc_matrix_f32(fake.data(), M, d);
+    for (lsc_metric metric : {LSC_METRIC_EUCLIDEAN, LSC_METRIC_COSINE}) {
+        SCOPED_TRACE((int)metric);
+        Ref r0;
+        build(big, r0, mr, k, metric, false);
+        auto base = prdc(big, r0.r, mf);
+        auto want = refnn::prdc(real.data(), N, fake.data(), M, d, k, metric, false);
+        EXPECT_EQ(refnn::check_prdc(want, base), "");
+        for (lsc_ctx *c : {tiny.ctx, one.ctx, tiny1.ctx, three.ctx}) {
+            Ref r1;
+            build(c, r1, mr, k, metric, false);
+            EXPECT_EQ(std::memcmp(lsc_reference_radii(r0.r), lsc_reference_radii(r1.r),
+                                  (size_t)N * sizeof(double)),
+                      0);
+            auto got = prdc(c, r1.r, mf);
+            EXPECT_EQ(std::memcmp(&got, &base, sizeof got), 0);
+        }
+    }
+    // float64 real rows and bfloat16 fake rows: the figures of their float32 values
+    std::vector<double> r64(real.begin(), real.end());
+    for (size_t e = 0; e < r64.size(); e++) r64[e] += 1e-10 * (double)(e % 5);
+    std::vector<float> r64v(r64.begin(), r64.end());
+    std::vector<uint16_t> fbf(fake.size());
+    std::vector<float> fbv(fake.size());
+    for (size_t e = 0; e < fake.size(); e++) {
+        uint32_t bits;
+        std::memcpy(&bits, &fake[e], 4);
+        fbf[e] = (uint16_t)(bits >> 16);
+        bits &= 0xffff0000u;
+        std::memcpy(&fbv[e], &bits, 4);
+    }
+    // real rows as float64 with a leading dimension: padding out of the float32 range, never read
+    const int64_t ld = d + 3;
+    std::vector<double> r64p((size_t)(N * ld), 1e300);
+    for (int64_t i = 0; i < N; i++)
+        std::copy(&r64[(size_t)(i * d)], &r64[(size_t)(i * d)] + d, &r64p[(size_t)(i * ld)]);
+    lsc_matrix m64 = {r64p.data(), LSC_DTYPE_F64, N, d, ld, LSC_MEMORY_HOST};
+    lsc_matrix mbf = {fbf.data(), LSC_DTYPE_BF16, M, d, d, LSC_MEMORY_HOST};
+    Ref rr;
+    build(big, rr, m64, k, LSC_METRIC_EUCLIDEAN, true);
+    auto got = prdc(big, rr.r, mbf);
+    auto want = refnn::prdc(r64v.data(), N, fbv.data(), M, d, k, LSC_METRIC_EUCLIDEAN, true);
+    EXPECT_EQ(refnn::check_prdc(want, got), "");
+    EXPECT_EQ(check_radii(rr.r, want.real_radii), "");
+}
+
+} // namespace
