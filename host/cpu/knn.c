@@ -57,91 +57,86 @@ static void heap_sort(double *v, int64_t *ix, int64_t n)
     }
 }
 
+typedef struct knn_job {
+    const cpu_set *q, *b;
+    int64_t k;
+    int exclude_self;
+    double *v;
+    int64_t *idx;
+    int64_t *count; /* per query row: entries in its heap */
+} knn_job;
+
+static void knn_tile(void *user, int tid, const cpu_tiles *t, int64_t q0, int64_t nq, int64_t b0,
+                     int64_t nb)
+{
+    (void)tid;
+    const knn_job *J = (const knn_job *)user;
+    const int64_t d = J->q->d, k = J->k;
+    /* w_j = (1 - E) |b_j|^2 / 2 with E the relative error bound of lsc_fast_err: the fast lower
+     * bound v - err <= worst becomes c_ij - w_j >= thr_i, a test on one product that
+     * vectorises; chunks of 32 with no candidate are skipped whole. */
+    const double E = lsc_fast_err(d, 1.0, 0.0) - 1e-300;
+    double bmax = 0.0;
+    for (int64_t j = 0; j < nb; j++) {
+        t->bw[j] = 0.5 * (1.0 - E) * t->bsq[j];
+        if (t->bsq[j] > bmax) bmax = t->bsq[j];
+    }
+    for (int64_t i = 0; i < nq; i++) {
+        const int64_t gi = q0 + i;
+        double *hv = J->v + gi * k;
+        int64_t *hx = J->idx + gi * k;
+        int64_t n = J->count[gi];
+        const float *crow = t->c + i * nb;
+        const double qsq = t->qsq[i];
+        /* slack covers the roundoff of this rearranged test; the exact check follows */
+        const double slack = 1e-9 * (qsq + bmax) + 1e-300;
+        double thr = n == k ? 0.5 * ((1.0 - E) * qsq - hv[0]) - slack : -INFINITY;
+        for (int64_t c0 = 0; c0 < nb; c0 += 32) {
+            const int64_t c1 = c0 + 32 < nb ? c0 + 32 : nb;
+            int any = 0;
+            for (int64_t j = c0; j < c1; j++) any |= (double)crow[j] - t->bw[j] >= thr;
+            if (!any) continue;
+            for (int64_t j = c0; j < c1; j++) {
+                const int64_t gj = b0 + j;
+                if (J->exclude_self && gj == gi) continue;
+                if (n == k) {
+                    double vf = qsq + t->bsq[j] - 2.0 * (double)crow[j];
+                    if (vf - lsc_fast_err(d, qsq, t->bsq[j]) > hv[0]) continue;
+                }
+                double ve = cpu_exact(J->q, gi, t->qraw + i * d, J->b, gj, t->braw + j * d);
+                if (n < k) {
+                    heap_push(hv, hx, n, ve, gj);
+                    n++;
+                } else if (lsc_knn_before(ve, gj, hv[0], hx[0])) {
+                    hv[0] = ve;
+                    hx[0] = gj;
+                    heap_sift_down(hv, hx, k, 0);
+                } else {
+                    continue;
+                }
+                if (n == k) thr = 0.5 * ((1.0 - E) * qsq - hv[0]) - slack;
+            }
+        }
+        J->count[gi] = n;
+    }
+}
+
+static void knn_block_done(void *user, int tid, int64_t q0, int64_t nq)
+{
+    (void)tid;
+    const knn_job *J = (const knn_job *)user;
+    for (int64_t i = q0; i < q0 + nq; i++) heap_sort(J->v + i * J->k, J->idx + i * J->k, J->k);
+}
+
 lsc_status cpu_knn_sets(lsc_ctx *ctx, const cpu_set *q, const cpu_set *b, int64_t k,
                         int exclude_self, double *v, int64_t *idx, double p0, double p1)
 {
-    cpu_tiles t;
-    LSC_TRY(cpu_tiles_alloc(ctx, &t, q->d, q->n, b->n, 0, 0));
-    int64_t *count = (int64_t *)lsc_calloc(ctx, (size_t)t.tq, sizeof(int64_t), "heap sizes");
-    if (!count) {
-        cpu_tiles_free(&t);
-        return LSC_STATUS_OUT_OF_MEMORY;
-    }
-    const int64_t d = q->d;
-    const double total = (double)q->n * (double)b->n;
-    lsc_status s = LSC_STATUS_OK;
-    const int blas_prev = cpu_blas_single_enter();
-    for (int64_t q0 = 0; q0 < q->n && s == LSC_STATUS_OK; q0 += t.tq) {
-        int64_t nq = q->n - q0 < t.tq ? q->n - q0 : t.tq;
-        cpu_set_load(ctx, q, q0, nq, t.qraw, t.qt, t.qsq);
-        memset(count, 0, (size_t)nq * sizeof(int64_t));
-        for (int64_t b0 = 0; b0 < b->n; b0 += t.tb) {
-            int64_t nb = b->n - b0 < t.tb ? b->n - b0 : t.tb;
-            cpu_set_load(ctx, b, b0, nb, t.braw, t.bt, t.bsq);
-            /* w_j = (1 - E) |b_j|^2 / 2 with E the relative error bound of lsc_fast_err: the
-             * fast lower bound v - err <= worst becomes c_ij - w_j >= thr_i, a test on one
-             * product that vectorises; chunks with no candidate are skipped whole. */
-            const double E = lsc_fast_err(d, 1.0, 0.0) - 1e-300;
-            double bmax = 0.0;
-            for (int64_t j = 0; j < nb; j++) {
-                t.bw[j] = 0.5 * (1.0 - E) * t.bsq[j];
-                if (t.bsq[j] > bmax) bmax = t.bsq[j];
-            }
-#pragma omp parallel num_threads(ctx->threads)
-            {
-                int64_t lo, hi;
-                cpu_thread_rows(nq, cpu_tid(), cpu_nthreads(), &lo, &hi);
-                if (hi > lo) cpu_gemm_nt(hi - lo, nb, d, t.qt + lo * d, t.bt, t.c + lo * nb);
-                for (int64_t i = lo; i < hi; i++) {
-                    const int64_t gi = q0 + i;
-                    double *hv = v + gi * k;
-                    int64_t *hx = idx + gi * k;
-                    int64_t n = count[i];
-                    const float *crow = t.c + i * nb;
-                    const double qsq = t.qsq[i];
-                    /* slack covers the roundoff of this rearranged test; the exact check follows */
-                    const double slack = 1e-9 * (qsq + bmax) + 1e-300;
-                    double thr = n == k ? 0.5 * ((1.0 - E) * qsq - hv[0]) - slack : -INFINITY;
-                    for (int64_t j0c = 0; j0c < nb; j0c += 32) {
-                        int64_t j1c = j0c + 32 < nb ? j0c + 32 : nb;
-                        int any = 0;
-                        for (int64_t j = j0c; j < j1c; j++) any |= (double)crow[j] - t.bw[j] >= thr;
-                        if (!any) continue;
-                        for (int64_t j = j0c; j < j1c; j++) {
-                            const int64_t gj = b0 + j;
-                            if (exclude_self && gj == gi) continue;
-                            if (n == k) {
-                                double vf = qsq + t.bsq[j] - 2.0 * (double)crow[j];
-                                if (vf - lsc_fast_err(d, qsq, t.bsq[j]) > hv[0]) continue;
-                            }
-                            double ve = cpu_exact(q, gi, t.qraw + i * d, b, gj, t.braw + j * d);
-                            if (n < k) {
-                                heap_push(hv, hx, n, ve, gj);
-                                n++;
-                            } else if (lsc_knn_before(ve, gj, hv[0], hx[0])) {
-                                hv[0] = ve;
-                                hx[0] = gj;
-                                heap_sift_down(hv, hx, k, 0);
-                            } else {
-                                continue;
-                            }
-                            if (n == k) thr = 0.5 * ((1.0 - E) * qsq - hv[0]) - slack;
-                        }
-                    }
-                    count[i] = n;
-                }
-            }
-            s = lsc_progress(ctx, p0 + (p1 - p0) * ((double)q0 * (double)b->n +
-                                                    (double)nq * (double)(b0 + nb)) / total);
-            if (s != LSC_STATUS_OK) break;
-        }
-        if (s != LSC_STATUS_OK) break;
-#pragma omp parallel for schedule(static) num_threads(ctx->threads)
-        for (int64_t i = 0; i < nq; i++) heap_sort(v + (q0 + i) * k, idx + (q0 + i) * k, k);
-    }
-    cpu_blas_single_leave(blas_prev);
-    free(count);
-    cpu_tiles_free(&t);
+    knn_job J = {q, b, k, exclude_self, v, idx, NULL};
+    J.count = (int64_t *)lsc_calloc(ctx, (size_t)q->n, sizeof(int64_t), "heap sizes");
+    if (!J.count) return LSC_STATUS_OUT_OF_MEMORY;
+    cpu_tile_job job = {q, b, 0, 0, 0, &J, knn_tile, knn_block_done};
+    lsc_status s = cpu_tile_run(ctx, &job, p0, p1);
+    free(J.count);
     return s;
 }
 

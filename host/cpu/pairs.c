@@ -75,13 +75,12 @@ static void moments_merge(moments *a, double nb, double mb, double m2b)
 
 /* Per-thread partial results. */
 typedef struct {
-    moments mom;
     double max_v;
     int64_t dups;
     int64_t ndup_heap;
     lsc_pair *dup_heap;
     int64_t *hist;
-    double *col_best; /* per base row of the current tile: best exact value seen */
+    double *nn;       /* n values: the best exact value this thread has seen for each row */
     char pad[64];
 } pair_part;
 
@@ -119,144 +118,138 @@ static double hist_upper(const cpu_set *s)
     return -1.0;
 }
 
+typedef struct pair_job {
+    const cpu_set *s;
+    int metric;
+    double dup_v, upper;
+    int64_t bins, cap, tq;
+    pair_part *parts;
+    moments *block_mom; /* per query block, merged in block order: the same sums whatever the
+                           thread count or schedule */
+} pair_job;
+
+static void pair_tile(void *user, int tid, const cpu_tiles *t, int64_t i0, int64_t ni, int64_t j0,
+                      int64_t nj)
+{
+    const pair_job *J = (const pair_job *)user;
+    const cpu_set *s = J->s;
+    const int metric = J->metric;
+    const int64_t d = s->d, bins = J->bins;
+    const double upper = J->upper, dup_v = J->dup_v;
+    pair_part *P = &J->parts[tid];
+    moments *bm = &J->block_mom[i0 / J->tq];
+    for (int64_t i = 0; i < ni; i++) {
+        const int64_t gi = i0 + i;
+        const double qsq = t->qsq[i];
+        const float *crow = t->c + i * nj;
+        const int64_t jstart = gi + 1 > j0 ? gi + 1 - j0 : 0;
+        double seg_mean = 0.0, seg_m2 = 0.0, seg_n = 0.0;
+        for (int64_t j = jstart; j < nj; j++) {
+            const int64_t gj = j0 + j;
+            const double vf = qsq + t->bsq[j] - 2.0 * (double)crow[j];
+            const double err = lsc_fast_err(d, qsq, t->bsq[j]);
+            const double vlo = vf - err;
+            const int bulk_exact = lsc_bulk_needs_exact(vf, err);
+            /* decisions that the fast value's band could change are made on the exact value */
+            int exact = bulk_exact || vlo <= dup_v || vlo <= P->nn[gi] || vlo <= P->nn[gj] ||
+                        vf + err >= P->max_v;
+            if (!exact)
+                exact = lsc_hist_bin(lsc_dist_from_v(metric, vlo), upper, bins) !=
+                        lsc_hist_bin(lsc_dist_from_v(metric, vf + err), upper, bins);
+            double ve = vf;
+            if (exact) {
+                ve = cpu_exact(s, gi, t->qraw + i * d, s, gj, t->braw + j * d);
+                if (ve < P->nn[gi]) P->nn[gi] = ve;
+                if (ve < P->nn[gj]) P->nn[gj] = ve;
+                if (ve > P->max_v) P->max_v = ve;
+                if (ve <= dup_v) {
+                    P->dups++;
+                    lsc_pair pr;
+                    pr.i = s->map ? s->map[gi] : gi;
+                    pr.j = s->map ? s->map[gj] : gj;
+                    pr.d = lsc_dist_from_v(metric, ve);
+                    dup_offer(P->dup_heap, &P->ndup_heap, J->cap, pr);
+                }
+            }
+            /* the bin is the exact one either way (the fast value is used only where its band
+             * lies in one bin); the bulk figures take the exact value only by the pair's own
+             * rule, so they do not depend on which thread happened to recompute it */
+            P->hist[lsc_hist_bin(lsc_dist_from_v(metric, ve), upper, bins)]++;
+            const double v = bulk_exact ? ve : vf;
+            /* this row's segment: Welford in float64, merged below (Chan) */
+            const double dist = lsc_dist_from_v(metric, v);
+            seg_n += 1.0;
+            const double delta = dist - seg_mean;
+            seg_mean += delta / seg_n;
+            seg_m2 += delta * (dist - seg_mean);
+        }
+        if (seg_n > 0.0) moments_merge(bm, seg_n, seg_mean, seg_m2);
+    }
+}
+
 lsc_status lsc_cpu_pair_stats(lsc_ctx *ctx, const lsc_matrix *x, const int64_t *subset,
                               int64_t n, const lsc_pair_opts *opts, lsc_pair_result *out,
                               int64_t *histogram, lsc_pair *near_dups)
 {
     const int metric = (int)opts->metric;
-    const int64_t d = x->cols, bins = opts->bins, cap = opts->dup_report;
-    const double dup_v = lsc_v_from_dist(metric, opts->dup_eps);
+    const int64_t bins = opts->bins, cap = opts->dup_report;
     cpu_set s;
     LSC_TRY(cpu_set_init(ctx, &s, x, subset, n, metric, NULL));
     const double upper = hist_upper(&s);
-    int T = ctx->threads;
-    cpu_tiles t;
-    memset(&t, 0, sizeof t);
-    pair_part *parts = NULL;
-    double *nn_v = NULL, *row_best = NULL;
-    lsc_status st = upper < 0 ? lsc_set_error(ctx, LSC_STATUS_OUT_OF_MEMORY,
-                                              "out of host memory for the column means")
-                              : cpu_tiles_alloc(ctx, &t, d, n, n, 0, 0);
+    const int T = ctx->threads;
+    pair_job J = {&s, metric, lsc_v_from_dist(metric, opts->dup_eps), upper, bins, cap, 0, NULL,
+                  NULL};
+    cpu_tile_job job = {&s, &s, 1, 0, 0, &J, pair_tile, NULL};
+    lsc_status st = LSC_STATUS_OK;
+    if (upper < 0)
+        st = lsc_set_error(ctx, LSC_STATUS_OUT_OF_MEMORY, "out of host memory for the column means");
     if (st == LSC_STATUS_OK) {
-        parts = (pair_part *)lsc_calloc(ctx, (size_t)T, sizeof(pair_part), "pair partials");
-        nn_v = parts ? (double *)lsc_malloc(ctx, (size_t)n * sizeof(double), "nearest") : NULL;
-        row_best = nn_v ? (double *)lsc_malloc(ctx, (size_t)t.tq * sizeof(double), "nearest")
-                        : NULL;
-        if (!row_best) st = LSC_STATUS_OUT_OF_MEMORY;
+        J.tq = cpu_tile_plan(ctx, &job);
+        if (J.tq == 0) st = LSC_STATUS_WORKSPACE_LIMIT;
+    }
+    if (st == LSC_STATUS_OK) {
+        J.parts = (pair_part *)lsc_calloc(ctx, (size_t)T, sizeof(pair_part), "pair partials");
+        J.block_mom = J.parts ? (moments *)lsc_calloc(ctx, (size_t)((n + J.tq - 1) / J.tq),
+                                                      sizeof(moments), "pair moments")
+                              : NULL;
+        if (!J.block_mom) st = LSC_STATUS_OUT_OF_MEMORY;
     }
     for (int p = 0; p < T && st == LSC_STATUS_OK; p++) {
-        parts[p].max_v = -1.0;
-        parts[p].hist = (int64_t *)lsc_calloc(ctx, (size_t)bins, sizeof(int64_t), "histogram");
-        parts[p].col_best = parts[p].hist
-                                ? (double *)lsc_malloc(ctx, (size_t)t.tb * sizeof(double), "nearest")
-                                : NULL;
-        parts[p].dup_heap = parts[p].col_best
-                                ? (lsc_pair *)lsc_malloc(ctx, (size_t)cap * sizeof(lsc_pair), "pairs")
-                                : NULL;
-        if (!parts[p].dup_heap) st = LSC_STATUS_OUT_OF_MEMORY;
+        pair_part *P = &J.parts[p];
+        P->max_v = -1.0;
+        P->hist = (int64_t *)lsc_calloc(ctx, (size_t)bins, sizeof(int64_t), "histogram");
+        P->nn = P->hist ? (double *)lsc_malloc(ctx, (size_t)n * sizeof(double), "nearest") : NULL;
+        P->dup_heap = P->nn ? (lsc_pair *)lsc_malloc(ctx, (size_t)cap * sizeof(lsc_pair), "pairs")
+                            : NULL;
+        if (!P->dup_heap) st = LSC_STATUS_OUT_OF_MEMORY;
+        else
+            for (int64_t i = 0; i < n; i++) P->nn[i] = INFINITY;
     }
-    if (st == LSC_STATUS_OK)
-        for (int64_t i = 0; i < n; i++) nn_v[i] = INFINITY;
+    if (st == LSC_STATUS_OK) st = cpu_tile_run(ctx, &job, 0, 1);
 
-    const double total = (double)n * (double)(n - 1) / 2.0;
-    double done = 0.0;
-    const int blas_prev = cpu_blas_single_enter();
-    for (int64_t i0 = 0; i0 < n && st == LSC_STATUS_OK; i0 += t.tq) {
-        int64_t ni = n - i0 < t.tq ? n - i0 : t.tq;
-        cpu_set_load(ctx, &s, i0, ni, t.qraw, t.qt, t.qsq);
-        for (int64_t j0 = i0; j0 < n; j0 += t.tb) {
-            int64_t nj = n - j0 < t.tb ? n - j0 : t.tb;
-            cpu_set_load(ctx, &s, j0, nj, t.braw, t.bt, t.bsq);
-            for (int64_t i = 0; i < ni; i++) row_best[i] = nn_v[i0 + i];
-#pragma omp parallel num_threads(T)
-            {
-                const int tid = cpu_tid();
-                pair_part *P = &parts[tid];
-                for (int64_t j = 0; j < nj; j++) P->col_best[j] = nn_v[j0 + j];
-                int64_t lo, hi;
-                cpu_thread_rows(ni, tid, cpu_nthreads(), &lo, &hi);
-                if (hi > lo) cpu_gemm_nt(hi - lo, nj, d, t.qt + lo * d, t.bt, t.c + lo * nj);
-                for (int64_t i = lo; i < hi; i++) {
-                    const int64_t gi = i0 + i;
-                    const double qsq = t.qsq[i];
-                    float *crow = t.c + i * nj;
-                    int64_t jstart = gi + 1 > j0 ? gi + 1 - j0 : 0;
-                    double seg_mean = 0.0, seg_m2 = 0.0, seg_n = 0.0;
-                    for (int64_t j = jstart; j < nj; j++) {
-                        const int64_t gj = j0 + j;
-                        const double vf = qsq + t.bsq[j] - 2.0 * (double)crow[j];
-                        const double err = lsc_fast_err(d, qsq, t.bsq[j]);
-                        const double vlo = vf - err;
-                        int exact = vlo <= dup_v || vlo <= row_best[i] || vlo <= P->col_best[j] ||
-                                    vf + err >= P->max_v || lsc_bulk_needs_exact(vf, err);
-                        if (!exact)
-                            exact = lsc_hist_bin(lsc_dist_from_v(metric, vlo), upper, bins) !=
-                                    lsc_hist_bin(lsc_dist_from_v(metric, vf + err), upper, bins);
-                        double v = vf;
-                        if (exact) {
-                            v = cpu_exact(&s, gi, t.qraw + i * d, &s, gj, t.braw + j * d);
-                            if (v < row_best[i]) row_best[i] = v;
-                            if (v < P->col_best[j]) P->col_best[j] = v;
-                            if (v > P->max_v) P->max_v = v;
-                            if (v <= dup_v) {
-                                P->dups++;
-                                lsc_pair pr;
-                                pr.i = s.map ? s.map[gi] : gi;
-                                pr.j = s.map ? s.map[gj] : gj;
-                                pr.d = lsc_dist_from_v(metric, v);
-                                dup_offer(P->dup_heap, &P->ndup_heap, cap, pr);
-                            }
-                        }
-                        double dist = lsc_dist_from_v(metric, v);
-                        P->hist[lsc_hist_bin(dist, upper, bins)]++;
-                        /* this row's segment: mean and M2 of the float64 distances
-                         * (Welford; never through float32, whose rounding alone would give a
-                         * set of equal distances a non-zero std), then Chan */
-                        seg_n += 1.0;
-                        const double delta = dist - seg_mean;
-                        seg_mean += delta / seg_n;
-                        seg_m2 += delta * (dist - seg_mean);
-                    }
-                    if (seg_n > 0.0) moments_merge(&P->mom, seg_n, seg_mean, seg_m2);
-                }
-            }
-            /* merge the nearest-neighbour candidates in a fixed order */
-            for (int64_t i = 0; i < ni; i++)
-                if (row_best[i] < nn_v[i0 + i]) nn_v[i0 + i] = row_best[i];
-            for (int p = 0; p < T; p++)
-                for (int64_t j = 0; j < nj; j++)
-                    if (parts[p].col_best[j] < nn_v[j0 + j]) nn_v[j0 + j] = parts[p].col_best[j];
-            /* pairs of this tile */
-            for (int64_t i = 0; i < ni; i++) {
-                int64_t gi = i0 + i, js = gi + 1 > j0 ? gi + 1 - j0 : 0;
-                if (js < nj) done += (double)(nj - js);
-            }
-            st = lsc_progress(ctx, done / total);
-            if (st != LSC_STATUS_OK) break;
-        }
-    }
-
-    cpu_blas_single_leave(blas_prev);
     if (st == LSC_STATUS_OK) {
         moments mom = {0, 0, 0};
+        for (int64_t b = 0; b < (n + J.tq - 1) / J.tq; b++)
+            moments_merge(&mom, J.block_mom[b].n, J.block_mom[b].mean, J.block_mom[b].m2);
         double max_v = -1.0;
         int64_t dups = 0, nheap = 0;
+        double *nn_v = J.parts[0].nn;
         for (int p = 0; p < T; p++) {
-            moments_merge(&mom, parts[p].mom.n, parts[p].mom.mean, parts[p].mom.m2);
-            if (parts[p].max_v > max_v) max_v = parts[p].max_v;
-            dups += parts[p].dups;
+            if (J.parts[p].max_v > max_v) max_v = J.parts[p].max_v;
+            dups += J.parts[p].dups;
+            for (int64_t i = 0; p > 0 && i < n; i++)
+                if (J.parts[p].nn[i] < nn_v[i]) nn_v[i] = J.parts[p].nn[i];
         }
         lsc_pair *all = NULL;
         if (cap > 0) {
             all = (lsc_pair *)lsc_malloc(ctx, (size_t)cap * sizeof(lsc_pair), "pairs");
             if (!all) st = LSC_STATUS_OUT_OF_MEMORY;
             for (int p = 0; p < T && all; p++)
-                for (int64_t e = 0; e < parts[p].ndup_heap; e++)
-                    dup_offer(all, &nheap, cap, parts[p].dup_heap[e]);
+                for (int64_t e = 0; e < J.parts[p].ndup_heap; e++)
+                    dup_offer(all, &nheap, cap, J.parts[p].dup_heap[e]);
         }
-        for (int64_t i = 0; i < n && st == LSC_STATUS_OK; i++)
-            nn_v[i] = lsc_dist_from_v(metric, nn_v[i]);
         if (st == LSC_STATUS_OK) {
+            for (int64_t i = 0; i < n; i++) nn_v[i] = lsc_dist_from_v(metric, nn_v[i]);
             double nn_sum = 0.0;
             for (int64_t i = 0; i < n; i++) nn_sum += nn_v[i];
             qsort(nn_v, (size_t)n, sizeof(double), cmp_double);
@@ -276,23 +269,21 @@ lsc_status lsc_cpu_pair_stats(lsc_ctx *ctx, const lsc_matrix *x, const int64_t *
             if (histogram) {
                 for (int64_t b = 0; b < bins; b++) {
                     int64_t c = 0;
-                    for (int p = 0; p < T; p++) c += parts[p].hist[b];
+                    for (int p = 0; p < T; p++) c += J.parts[p].hist[b];
                     histogram[b] = c;
                 }
             }
         }
         free(all);
     }
-    if (parts)
+    if (J.parts)
         for (int p = 0; p < T; p++) {
-            free(parts[p].hist);
-            free(parts[p].col_best);
-            free(parts[p].dup_heap);
+            free(J.parts[p].hist);
+            free(J.parts[p].nn);
+            free(J.parts[p].dup_heap);
         }
-    free(parts);
-    free(nn_v);
-    free(row_best);
-    cpu_tiles_free(&t);
+    free(J.parts);
+    free(J.block_mom);
     cpu_set_free(&s);
     return st;
 }

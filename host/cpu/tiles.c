@@ -93,11 +93,9 @@ void cpu_set_free(cpu_set *s)
     s->inv_norm = NULL;
 }
 
-void cpu_set_load(lsc_ctx *ctx, const cpu_set *s, int64_t r0, int64_t nr, float *raw, float *t,
-                  double *sq)
+void cpu_set_load(const cpu_set *s, int64_t r0, int64_t nr, float *raw, float *t, double *sq)
 {
     int64_t d = s->d;
-#pragma omp parallel for schedule(static) num_threads(ctx->threads) if (nr * d > 32768)
     for (int64_t i = 0; i < nr; i++) {
         const char *row = row_ptr(s->m, map_row(s, r0 + i));
         float *rr = raw + i * d, *tt = t + i * d;
@@ -127,7 +125,7 @@ void cpu_set_load(lsc_ctx *ctx, const cpu_set *s, int64_t r0, int64_t nr, float 
 
 void cpu_gemm_nt(int64_t nq, int64_t nb, int64_t d, const float *a, const float *b, float *c)
 {
-    /* tiles keep nq, nb below 2^31 and d is checked by the callers (cpu_tiles_alloc) */
+    /* tiles keep nq, nb below 2^31 and d is checked by the callers (cpu_tile_run) */
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nq, (int)nb, (int)d, 1.0f, a,
                 (int)d, b, (int)d, 0.0f, c, (int)nb);
 }
@@ -152,24 +150,51 @@ void cpu_blas_single_leave(int previous)
     if (set) set(previous);
 }
 
-lsc_status cpu_tiles_alloc(lsc_ctx *ctx, cpu_tiles *t, int64_t d, int64_t max_q, int64_t max_b,
-                           size_t extra_per_q, size_t extra_per_entry)
+/* Tiles of at most max_q x max_b rows within `budget` bytes. */
+static int plan(int64_t d, size_t budget, int64_t max_q, int64_t max_b, int64_t *tq, int64_t *tb,
+                size_t *per_row)
+{
+    /* each row: raw and transformed float32 copies, its float64 norm and filter scratch */
+    *per_row = (size_t)d * 2 * sizeof(float) + 2 * sizeof(double);
+    return lsc_plan_tiles(budget, *per_row, *per_row, sizeof(float), max_q, max_b, tq, tb);
+}
+
+static void job_limits(const cpu_tile_job *job, int64_t *mq, int64_t *mb)
+{
+    /* small query blocks share out well among threads; a base block's product (256 x 2048
+     * floats, 2 MiB) stays near the cache that the GEMM just wrote it to */
+    *mq = job->max_tq > 0 ? job->max_tq : 256;
+    *mb = job->max_tb > 0 ? job->max_tb : 2048;
+    if (*mq > job->q->n) *mq = job->q->n;
+    if (*mb > job->b->n) *mb = job->b->n;
+}
+
+int64_t cpu_tile_plan(lsc_ctx *ctx, const cpu_tile_job *job)
+{
+    int64_t mq, mb, tq, tb;
+    size_t per_row;
+    job_limits(job, &mq, &mb);
+    size_t budget = ctx->workspace_limit / (size_t)ctx->threads;
+    if (job->q->d > INT32_MAX) {
+        lsc_set_error(ctx, LSC_STATUS_NOT_SUPPORTED,
+                      "%lld columns exceed the BLAS interface's 32-bit dimension",
+                      (long long)job->q->d);
+        return 0;
+    }
+    if (!plan(job->q->d, budget, mq, mb, &tq, &tb, &per_row)) {
+        lsc_set_error(ctx, LSC_STATUS_WORKSPACE_LIMIT,
+                      "workspace limit %zu bytes is too small for one tile of %lld columns per "
+                      "thread (%d threads, each needs %zu)",
+                      ctx->workspace_limit, (long long)job->q->d, ctx->threads,
+                      2 * per_row + sizeof(float));
+        return 0;
+    }
+    return tq;
+}
+
+static lsc_status tiles_alloc(lsc_ctx *ctx, cpu_tiles *t, int64_t d, int64_t tq, int64_t tb)
 {
     memset(t, 0, sizeof *t);
-    LSC_CHECK(ctx, d <= INT32_MAX, LSC_STATUS_NOT_SUPPORTED,
-              "%lld columns exceed the BLAS interface's 32-bit dimension", (long long)d);
-    /* each query or base row: raw and transformed float32 rows and a float64 norm */
-    size_t per_row = (size_t)d * 2 * sizeof(float) + 2 * sizeof(double);
-    if (max_q > 1024) max_q = 1024;
-    if (max_b > 4096) max_b = 4096;
-    int64_t tq, tb;
-    if (!lsc_plan_tiles(ctx->workspace_limit, per_row + extra_per_q, per_row,
-                        sizeof(float) + extra_per_entry, max_q, max_b, &tq, &tb))
-        return lsc_set_error(ctx, LSC_STATUS_WORKSPACE_LIMIT,
-                             "workspace limit %zu bytes is too small for one tile of %lld "
-                             "columns (needs %zu)",
-                             ctx->workspace_limit, (long long)d,
-                             2 * per_row + extra_per_q + sizeof(float) + extra_per_entry);
     size_t fq = (size_t)tq * (size_t)d, fb = (size_t)tb * (size_t)d;
     size_t bytes = (2 * fq + 2 * fb + (size_t)tq * (size_t)tb) * sizeof(float) +
                    ((size_t)tq + 2 * (size_t)tb) * sizeof(double);
@@ -190,8 +215,64 @@ lsc_status cpu_tiles_alloc(lsc_ctx *ctx, cpu_tiles *t, int64_t d, int64_t max_q,
     return LSC_STATUS_OK;
 }
 
-void cpu_tiles_free(cpu_tiles *t)
+lsc_status cpu_tile_run(lsc_ctx *ctx, const cpu_tile_job *job, double p0, double p1)
 {
-    free(t->mem);
-    t->mem = NULL;
+    const cpu_set *q = job->q, *b = job->b;
+    const int64_t d = q->d;
+    int64_t tq = cpu_tile_plan(ctx, job);
+    if (tq == 0) return ctx->err[0] ? LSC_STATUS_WORKSPACE_LIMIT : LSC_STATUS_INTERNAL;
+    int64_t mq, mb, tb;
+    size_t per_row;
+    job_limits(job, &mq, &mb);
+    plan(d, ctx->workspace_limit / (size_t)ctx->threads, mq, mb, &tq, &tb, &per_row);
+    const int T = ctx->threads;
+    cpu_tiles *tl = (cpu_tiles *)lsc_calloc(ctx, (size_t)T, sizeof(cpu_tiles), "tiles");
+    if (!tl) return LSC_STATUS_OUT_OF_MEMORY;
+    lsc_status st = LSC_STATUS_OK;
+    for (int i = 0; i < T && st == LSC_STATUS_OK; i++) st = tiles_alloc(ctx, &tl[i], d, tq, tb);
+    const int64_t nblocks = (q->n + tq - 1) / tq;
+    /* work in row pairs: a block's base range is all of b, or from q0 on for upper */
+    const double total = job->upper ? 0.5 * (double)q->n * (double)(q->n + 1)
+                                    : (double)q->n * (double)b->n;
+    int cancel = 0;
+    double done = 0.0; /* updated under a critical section, read by thread 0 for progress */
+    const int blas_prev = st == LSC_STATUS_OK ? cpu_blas_single_enter() : 0;
+    if (st == LSC_STATUS_OK) {
+#pragma omp parallel num_threads(T)
+        {
+            const int tid = cpu_tid();
+            cpu_tiles *t = &tl[tid];
+#pragma omp for schedule(static, 1)
+            for (int64_t blk = 0; blk < nblocks; blk++) {
+                if (__atomic_load_n(&cancel, __ATOMIC_RELAXED)) continue;
+                const int64_t q0 = blk * tq, nq = q->n - q0 < tq ? q->n - q0 : tq;
+                cpu_set_load(q, q0, nq, t->qraw, t->qt, t->qsq);
+                for (int64_t b0 = job->upper ? q0 : 0; b0 < b->n; b0 += tb) {
+                    const int64_t nb = b->n - b0 < tb ? b->n - b0 : tb;
+                    cpu_set_load(b, b0, nb, t->braw, t->bt, t->bsq);
+                    cpu_gemm_nt(nq, nb, d, t->qt, t->bt, t->c);
+                    job->tile(job->user, tid, t, q0, nq, b0, nb);
+                    double frac;
+#pragma omp critical(lsc_tile_progress)
+                    {
+                        done += (double)nq * (double)nb;
+                        frac = done / total;
+                    }
+                    /* the callback runs on the calling thread only (OpenMP's thread 0) */
+                    if (tid == 0 && lsc_progress(ctx, p0 + (p1 - p0) * (frac < 1 ? frac : 1)) !=
+                                        LSC_STATUS_OK)
+                        __atomic_store_n(&cancel, 1, __ATOMIC_RELAXED);
+                    if (__atomic_load_n(&cancel, __ATOMIC_RELAXED)) break;
+                }
+                if (job->block_done && !__atomic_load_n(&cancel, __ATOMIC_RELAXED))
+                    job->block_done(job->user, tid, q0, nq);
+            }
+        }
+        cpu_blas_single_leave(blas_prev);
+        if (cancel) st = LSC_STATUS_CANCELLED; /* the message is already recorded */
+        else st = lsc_progress(ctx, p1);
+    }
+    for (int i = 0; i < T; i++) free(tl[i].mem);
+    free(tl);
+    return st;
 }

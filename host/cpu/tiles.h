@@ -39,8 +39,7 @@ lsc_status cpu_mean(lsc_ctx *ctx, const lsc_matrix *m, const int64_t *map, int64
 
 /* Loads rows [r0, r0 + nr) of s: raw float32 rows into raw (nr x d), the centred or
  * normalised float32 rows into t, and their squared norms (float64) into sq. */
-void cpu_set_load(lsc_ctx *ctx, const cpu_set *s, int64_t r0, int64_t nr, float *raw, float *t,
-                  double *sq);
+void cpu_set_load(const cpu_set *s, int64_t r0, int64_t nr, float *raw, float *t, double *sq);
 
 /* Exact internal value (distance_rules.h) between row a of sa and row b of sb, given their raw
  * float32 rows. */
@@ -90,7 +89,7 @@ static inline void cpu_thread_rows(int64_t n, int tid, int nt, int64_t *lo, int6
     *hi = n * (tid + 1) / nt;
 }
 
-/* Scratch for a query block and a base block and their product, sized by the workspace limit. */
+/* One thread's scratch: a query block, a base block and their product. */
 typedef struct cpu_tiles {
     int64_t tq, tb, d;
     float *qraw, *qt, *braw, *bt, *c;
@@ -99,11 +98,29 @@ typedef struct cpu_tiles {
     void *mem;
 } cpu_tiles;
 
-/* Plans tiles of at most max_q x max_b under the context's workspace limit, `extra_per_q` and
- * `extra_per_entry` bytes being what the caller keeps per query row and per tile entry. */
-lsc_status cpu_tiles_alloc(lsc_ctx *ctx, cpu_tiles *t, int64_t d, int64_t max_q, int64_t max_b,
-                           size_t extra_per_q, size_t extra_per_entry);
-void cpu_tiles_free(cpu_tiles *t);
+/* The tile loop every distance kernel runs: query blocks are dealt out to the threads in turn
+ * (block b to thread b mod T, so thread 0, the caller, always has work to report progress from,
+ * and the reports are the same from run to run), in one parallel region per call with no
+ * barrier per tile, which matters on a busy machine where waiting threads spin; each thread loads its query block, then every base block in
+ * turn (from the query block's first row on when `upper` is set: pairs i < j), computes
+ * C = Q B^T with a single-threaded GEMM into its own tiles and calls `tile`. After a query
+ * block's last base block it calls `block_done` (may be NULL). Callbacks run on worker threads
+ * and must only touch what their query rows own, thread-private data (indexed by tid) or
+ * order-independent atomics. Progress is reported from p0 to p1 on the calling thread. */
+typedef struct cpu_tile_job {
+    const cpu_set *q, *b;
+    int upper;
+    int64_t max_tq, max_tb; /* largest tiles wanted (0: defaults) */
+    void *user;
+    void (*tile)(void *user, int tid, const cpu_tiles *t, int64_t q0, int64_t nq, int64_t b0,
+                 int64_t nb);
+    void (*block_done)(void *user, int tid, int64_t q0, int64_t nq);
+} cpu_tile_job;
+
+/* The query block size cpu_tile_run will use for `job` (so callers can size per-block data),
+ * or 0 with WORKSPACE_LIMIT recorded. */
+int64_t cpu_tile_plan(lsc_ctx *ctx, const cpu_tile_job *job);
+lsc_status cpu_tile_run(lsc_ctx *ctx, const cpu_tile_job *job, double p0, double p1);
 
 /* Exact k nearest neighbours of every row of q among the rows of b (indices in b's row space),
  * as internal values, ascending with ties by index. exclude_self: q and b are the same set.
