@@ -2,6 +2,7 @@
 // every entry within 1e-5 x d + 1e-6 x (||x - c|| + ||y - c||), c = the mean of b (the centre
 // the library uses); for cosine the rows are normalised, not centred, so the bound applies to the
 // chord ||x/|x| - y/|y||| with c = 0. A self-distance is exactly 0.
+#include "test_util.hpp"
 #include "datasets.hpp"
 #include "reference_nn.hpp"
 
@@ -14,20 +15,6 @@
 #include <vector>
 
 namespace {
-
-struct Ctx {
-    lsc_ctx *ctx = nullptr;
-    explicit Ctx(size_t workspace = 0, int threads = 0)
-    {
-        lsc_ctx_params p = LSC_CTX_PARAMS_INIT;
-        p.backend = LSC_BACKEND_CPU;
-        p.workspace_limit = workspace;
-        p.threads = threads;
-        EXPECT_EQ(lsc_ctx_create(&p, &ctx), LSC_STATUS_OK) << lsc_last_error(ctx);
-    }
-    ~Ctx() { lsc_ctx_destroy(ctx); }
-    operator lsc_ctx *() const { return ctx; }
-};
 
 // Checks out (na x nb, leading dimension ld_out) against the reference; "" when it passes.
 std::string check_block(const float *a, int64_t na, const float *b, int64_t nb, int64_t d,

@@ -1,6 +1,7 @@
 // Exact k nearest neighbours (METRICS.md section 4) on the CPU backend against the naive float64
 // reference (reference_nn.hpp): index lists equal except where distances tie within 1e-6
 // relative, every reported distance within 1e-6 relative of its exact value.
+#include "test_util.hpp"
 #include "datasets.hpp"
 #include "reference_nn.hpp"
 
@@ -15,20 +16,6 @@
 #include <vector>
 
 namespace {
-
-struct Ctx {
-    lsc_ctx *ctx = nullptr;
-    explicit Ctx(size_t workspace = 0, int threads = 0)
-    {
-        lsc_ctx_params p = LSC_CTX_PARAMS_INIT;
-        p.backend = LSC_BACKEND_CPU;
-        p.workspace_limit = workspace;
-        p.threads = threads;
-        EXPECT_EQ(lsc_ctx_create(&p, &ctx), LSC_STATUS_OK) << lsc_last_error(ctx);
-    }
-    ~Ctx() { lsc_ctx_destroy(ctx); }
-    operator lsc_ctx *() const { return ctx; }
-};
 
 struct KnnOut {
     std::vector<float> dist;

@@ -3,6 +3,7 @@
 // relative or 1e-9 absolute; min, max and the nearest-neighbour figures are exact distances, within
 // 1e-6 relative; histogram counts and near-duplicate counts are exact except for pairs lying on a
 // bin edge (within 1e-9 B) or within 1e-6 relative of dup_eps, which the reference counts.
+#include "test_util.hpp"
 #include "datasets.hpp"
 #include "reference_nn.hpp"
 
@@ -19,20 +20,6 @@
 #include <vector>
 
 namespace {
-
-struct Ctx {
-    lsc_ctx *ctx = nullptr;
-    explicit Ctx(size_t workspace = 0, int threads = 0)
-    {
-        lsc_ctx_params p = LSC_CTX_PARAMS_INIT;
-        p.backend = LSC_BACKEND_CPU;
-        p.workspace_limit = workspace;
-        p.threads = threads;
-        EXPECT_EQ(lsc_ctx_create(&p, &ctx), LSC_STATUS_OK) << lsc_last_error(ctx);
-    }
-    ~Ctx() { lsc_ctx_destroy(ctx); }
-    operator lsc_ctx *() const { return ctx; }
-};
 
 struct Out {
     lsc_status status = LSC_STATUS_OK;

@@ -2,6 +2,7 @@
 // naive float64 reference (reference_nn.hpp). Every figure is exact - every comparison is decided
 // on exact distances - except for comparisons whose float64 distance lies within 1e-6 relative
 // of the radius: the reference counts those and allows exactly that much freedom.
+#include "test_util.hpp"
 #include "datasets.hpp"
 #include "reference_nn.hpp"
 
@@ -19,20 +20,6 @@
 #include <vector>
 
 namespace {
-
-struct Ctx {
-    lsc_ctx *ctx = nullptr;
-    explicit Ctx(size_t workspace = 0, int threads = 0)
-    {
-        lsc_ctx_params p = LSC_CTX_PARAMS_INIT;
-        p.backend = LSC_BACKEND_CPU;
-        p.workspace_limit = workspace;
-        p.threads = threads;
-        EXPECT_EQ(lsc_ctx_create(&p, &ctx), LSC_STATUS_OK) << lsc_last_error(ctx);
-    }
-    ~Ctx() { lsc_ctx_destroy(ctx); }
-    operator lsc_ctx *() const { return ctx; }
-};
 
 struct Ref {
     lsc_reference *r = nullptr;
