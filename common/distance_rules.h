@@ -65,16 +65,30 @@ LSC_HD int lsc_decide_less(double v_fast, double err, double r, int inclusive)
     return -1;
 }
 
-/* Histogram bin of a reported distance d over [0, upper] in `bins` equal bins (METRICS.md 3):
- * bin j holds upper j / bins <= d < upper (j + 1) / bins, the last also holds d = upper; with
- * upper = 0 every pair is in bin 0. Values above upper (impossible but for roundoff) go last. */
-LSC_HD int64_t lsc_hist_bin(double d, double upper, int64_t bins)
+/* Histogram bin of a reported distance d >= 0 over [0, upper] in `bins` equal bins
+ * (METRICS.md 3): bin j holds upper j / bins <= d < upper (j + 1) / bins, the last also holds
+ * d = upper; with upper = 0 every pair is in bin 0. Values above upper (impossible but for
+ * roundoff) go last. Computed as floor(d bins / upper) with bins / upper precomputed
+ * (lsc_hist_scale), clamped to the bins. As a double, without branches, so that loops over it vectorise; it is
+ * monotone in d, which the CPU backend relies on (a fast value's band whose ends share a bin
+ * holds the exact value's bin too). */
+LSC_HD double lsc_hist_scale(double upper, int64_t bins)
 {
-    if (!(upper > 0.0) || !(d > 0.0)) return 0;
-    double t = d / upper * (double)bins;
-    if (t >= (double)bins) return bins - 1;
-    int64_t b = (int64_t)t;
-    return b < 0 ? 0 : b;
+    return upper > 0.0 ? (double)bins / upper : 0.0;
+}
+
+/* scale = lsc_hist_scale(upper, bins), hoisted out of loops (no division per pair). */
+LSC_HD double lsc_hist_pos(double d, double scale, int64_t bins)
+{
+    double t = d * scale;
+    t = t > 0.0 ? t : 0.0;
+    t = t < (double)(bins - 1) ? t : (double)(bins - 1);
+    return floor(t);
+}
+
+LSC_HD int64_t lsc_hist_bin(double d, double scale, int64_t bins)
+{
+    return (int64_t)lsc_hist_pos(d, scale, bins);
 }
 
 /* Exact value between two float32 rows, accumulated in float64 in index order (deterministic).

@@ -12,7 +12,7 @@ typedef struct dist_job {
     int64_t ld_out;
 } dist_job;
 
-static void dist_tile(void *user, int tid, const cpu_tiles *t, int64_t a0, int64_t na, int64_t b0,
+LSC_CPU_CLONES static void dist_tile(void *user, int tid, const cpu_tiles *t, int64_t a0, int64_t na, int64_t b0,
                       int64_t nb)
 {
     (void)tid;

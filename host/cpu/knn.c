@@ -66,7 +66,7 @@ typedef struct knn_job {
     int64_t *count; /* per query row: entries in its heap */
 } knn_job;
 
-static void knn_tile(void *user, int tid, const cpu_tiles *t, int64_t q0, int64_t nq, int64_t b0,
+LSC_CPU_CLONES static void knn_tile(void *user, int tid, const cpu_tiles *t, int64_t q0, int64_t nq, int64_t b0,
                      int64_t nb)
 {
     (void)tid;

@@ -128,62 +128,94 @@ typedef struct pair_job {
                            thread count or schedule */
 } pair_job;
 
-static void pair_tile(void *user, int tid, const cpu_tiles *t, int64_t i0, int64_t ni, int64_t j0,
+/* Stage 1 of a row, branch-free so it vectorises (the metric is a constant at each call):
+ * the fast value, its band, and whether any decision (near-duplicate, nearest neighbour,
+ * maximum, histogram bin) or the bulk rule needs the exact value. Thresholds read once per row
+ * only grow more cautious as the row proceeds (nn falls, max rises): stale ones flag more,
+ * never fewer. Returns whether any pair was flagged. */
+static inline __attribute__((always_inline)) int
+pair_stage1(const cpu_tiles *t, int64_t i, int64_t js, int64_t nj, int64_t j0, const double *nn,
+            double nni, double maxv, double dup_v, double scale, int64_t bins, int64_t d,
+            int metric, int64_t *restrict flag, double *restrict dist)
+{
+    const double qsq = t->qsq[i];
+    const float *restrict crow = t->c + i * nj;
+    const double *restrict bsq = t->bsq;
+    int64_t any = 0;
+    for (int64_t j = js; j < nj; j++) {
+        const double vf = qsq + bsq[j] - 2.0 * (double)crow[j];
+        const double err = lsc_fast_err(d, qsq, bsq[j]);
+        const double vlo = vf - err, vhi = vf + err;
+        const double plo = lsc_hist_pos(lsc_dist_from_v(metric, vlo > 0.0 ? vlo : 0.0), scale, bins);
+        const double phi = lsc_hist_pos(lsc_dist_from_v(metric, vhi), scale, bins);
+        const int64_t need = (int64_t)lsc_bulk_needs_exact(vf, err) | (vlo <= dup_v) |
+                             (vlo <= nni) | (vlo <= nn[j0 + j]) | (vhi >= maxv) | (plo != phi);
+        flag[j] = need;
+        any |= need;
+        dist[j] = lsc_dist_from_v(metric, vf > 0.0 ? vf : 0.0);
+    }
+    return any != 0;
+}
+
+LSC_CPU_CLONES static void pair_tile(void *user, int tid, const cpu_tiles *t, int64_t i0, int64_t ni, int64_t j0,
                       int64_t nj)
 {
     const pair_job *J = (const pair_job *)user;
     const cpu_set *s = J->s;
     const int metric = J->metric;
     const int64_t d = s->d, bins = J->bins;
-    const double upper = J->upper, dup_v = J->dup_v;
+    const double scale = lsc_hist_scale(J->upper, J->bins), dup_v = J->dup_v;
     pair_part *P = &J->parts[tid];
     moments *bm = &J->block_mom[i0 / J->tq];
+    double *dist = t->bw;        /* this row's distances, for its segment's moments */
+    int64_t *flag = t->flag;     /* 1: decided on the exact value */
     for (int64_t i = 0; i < ni; i++) {
         const int64_t gi = i0 + i;
         const double qsq = t->qsq[i];
         const float *crow = t->c + i * nj;
-        const int64_t jstart = gi + 1 > j0 ? gi + 1 - j0 : 0;
-        double seg_mean = 0.0, seg_m2 = 0.0, seg_n = 0.0;
-        for (int64_t j = jstart; j < nj; j++) {
+        const int64_t js = gi + 1 > j0 ? gi + 1 - j0 : 0;
+        if (js >= nj) continue;
+        /* stage 1, branch-free so it vectorises: the fast value, its band, and whether any
+         * decision (near-duplicate, nearest neighbour, maximum, histogram bin) or the bulk rule
+         * needs the exact value. Thresholds read once per row only grow more cautious as the
+         * row proceeds (nn falls, max rises), so stale ones flag more, never fewer. */
+        const int any = metric == LSC_M_COSINE
+                            ? pair_stage1(t, i, js, nj, j0, P->nn, P->nn[gi], P->max_v, dup_v,
+                                          scale, bins, d, LSC_M_COSINE, flag, dist)
+                            : pair_stage1(t, i, js, nj, j0, P->nn, P->nn[gi], P->max_v, dup_v,
+                                          scale, bins, d, LSC_M_EUCLIDEAN, flag, dist);
+        /* stage 2, rare: the exact value decides; the bulk figures take it only by the pair's
+         * own rule, so they do not depend on which thread happened to recompute the pair */
+        for (int64_t j = js; any && j < nj; j++) {
+            if (!flag[j]) continue;
             const int64_t gj = j0 + j;
             const double vf = qsq + t->bsq[j] - 2.0 * (double)crow[j];
-            const double err = lsc_fast_err(d, qsq, t->bsq[j]);
-            const double vlo = vf - err;
-            const int bulk_exact = lsc_bulk_needs_exact(vf, err);
-            /* decisions that the fast value's band could change are made on the exact value */
-            int exact = bulk_exact || vlo <= dup_v || vlo <= P->nn[gi] || vlo <= P->nn[gj] ||
-                        vf + err >= P->max_v;
-            if (!exact)
-                exact = lsc_hist_bin(lsc_dist_from_v(metric, vlo), upper, bins) !=
-                        lsc_hist_bin(lsc_dist_from_v(metric, vf + err), upper, bins);
-            double ve = vf;
-            if (exact) {
-                ve = cpu_exact(s, gi, t->qraw + i * d, s, gj, t->braw + j * d);
-                if (ve < P->nn[gi]) P->nn[gi] = ve;
-                if (ve < P->nn[gj]) P->nn[gj] = ve;
-                if (ve > P->max_v) P->max_v = ve;
-                if (ve <= dup_v) {
-                    P->dups++;
-                    lsc_pair pr;
-                    pr.i = s->map ? s->map[gi] : gi;
-                    pr.j = s->map ? s->map[gj] : gj;
-                    pr.d = lsc_dist_from_v(metric, ve);
-                    dup_offer(P->dup_heap, &P->ndup_heap, J->cap, pr);
-                }
+            const double ve = cpu_exact(s, gi, t->qraw + i * d, s, gj, t->braw + j * d);
+            if (ve < P->nn[gi]) P->nn[gi] = ve;
+            if (ve < P->nn[gj]) P->nn[gj] = ve;
+            if (ve > P->max_v) P->max_v = ve;
+            if (ve <= dup_v) {
+                P->dups++;
+                lsc_pair pr;
+                pr.i = s->map ? s->map[gi] : gi;
+                pr.j = s->map ? s->map[gj] : gj;
+                pr.d = lsc_dist_from_v(metric, ve);
+                dup_offer(P->dup_heap, &P->ndup_heap, J->cap, pr);
             }
-            /* the bin is the exact one either way (the fast value is used only where its band
-             * lies in one bin); the bulk figures take the exact value only by the pair's own
-             * rule, so they do not depend on which thread happened to recompute it */
-            P->hist[lsc_hist_bin(lsc_dist_from_v(metric, ve), upper, bins)]++;
-            const double v = bulk_exact ? ve : vf;
-            /* this row's segment: Welford in float64, merged below (Chan) */
-            const double dist = lsc_dist_from_v(metric, v);
-            seg_n += 1.0;
-            const double delta = dist - seg_mean;
-            seg_mean += delta / seg_n;
-            seg_m2 += delta * (dist - seg_mean);
+            P->hist[lsc_hist_bin(lsc_dist_from_v(metric, ve), scale, bins)]++;
+            if (lsc_bulk_needs_exact(vf, lsc_fast_err(d, qsq, t->bsq[j])))
+                dist[j] = lsc_dist_from_v(metric, ve);
         }
-        if (seg_n > 0.0) moments_merge(bm, seg_n, seg_mean, seg_m2);
+        /* the other pairs' bins: their band lies in one bin, the exact value's too */
+        for (int64_t j = js; j < nj; j++)
+            if (!flag[j]) P->hist[lsc_hist_bin(dist[j], scale, bins)]++;
+        /* this row's segment: mean, then M2 around it, in float64; merged below (Chan) */
+        const double cnt = (double)(nj - js);
+        double sum = 0.0, m2 = 0.0;
+        for (int64_t j = js; j < nj; j++) sum += dist[j];
+        const double mean = sum / cnt;
+        for (int64_t j = js; j < nj; j++) m2 += (dist[j] - mean) * (dist[j] - mean);
+        moments_merge(bm, cnt, mean, m2);
     }
 }
 

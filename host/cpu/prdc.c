@@ -49,7 +49,7 @@ typedef struct prdc_job {
     unsigned char *real_cov; /* coverage: likewise */
 } prdc_job;
 
-static void prdc_tile(void *user, int tid, const cpu_tiles *t, int64_t f0, int64_t nf, int64_t r0,
+LSC_CPU_CLONES static void prdc_tile(void *user, int tid, const cpu_tiles *t, int64_t f0, int64_t nf, int64_t r0,
                       int64_t nr)
 {
     (void)tid;

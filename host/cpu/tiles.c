@@ -155,7 +155,7 @@ static int plan(int64_t d, size_t budget, int64_t max_q, int64_t max_b, int64_t 
                 size_t *per_row)
 {
     /* each row: raw and transformed float32 copies, its float64 norm and filter scratch */
-    *per_row = (size_t)d * 2 * sizeof(float) + 2 * sizeof(double);
+    *per_row = (size_t)d * 2 * sizeof(float) + 3 * sizeof(double);
     return lsc_plan_tiles(budget, *per_row, *per_row, sizeof(float), max_q, max_b, tq, tb);
 }
 
@@ -197,7 +197,7 @@ static lsc_status tiles_alloc(lsc_ctx *ctx, cpu_tiles *t, int64_t d, int64_t tq,
     memset(t, 0, sizeof *t);
     size_t fq = (size_t)tq * (size_t)d, fb = (size_t)tb * (size_t)d;
     size_t bytes = (2 * fq + 2 * fb + (size_t)tq * (size_t)tb) * sizeof(float) +
-                   ((size_t)tq + 2 * (size_t)tb) * sizeof(double);
+                   ((size_t)tq + 3 * (size_t)tb) * sizeof(double);
     char *mem = (char *)lsc_malloc(ctx, bytes, "distance tiles");
     if (!mem) return LSC_STATUS_OUT_OF_MEMORY;
     t->mem = mem;
@@ -207,7 +207,8 @@ static lsc_status tiles_alloc(lsc_ctx *ctx, cpu_tiles *t, int64_t d, int64_t tq,
     t->qsq = (double *)mem;
     t->bsq = t->qsq + tq;
     t->bw = t->bsq + tb;
-    t->qraw = (float *)(t->bw + tb);
+    t->flag = (int64_t *)(t->bw + tb);
+    t->qraw = (float *)(t->flag + tb);
     t->qt = t->qraw + fq;
     t->braw = t->qt + fq;
     t->bt = t->braw + fb;

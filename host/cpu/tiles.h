@@ -89,12 +89,22 @@ static inline void cpu_thread_rows(int64_t n, int tid, int nt, int64_t *lo, int6
     *hi = n * (tid + 1) / nt;
 }
 
+/* The per-pair loops are compiled for the baseline x86-64 and again for AVX2 and AVX-512
+ * (GCC's function multiversioning picks one at load time), so one portable binary still
+ * vectorises the filters on the machine it runs on. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && !defined(LSC_NO_CLONES)
+#define LSC_CPU_CLONES __attribute__((target_clones("default", "avx2", "arch=x86-64-v4")))
+#else
+#define LSC_CPU_CLONES
+#endif
+
 /* One thread's scratch: a query block, a base block and their product. */
 typedef struct cpu_tiles {
     int64_t tq, tb, d;
     float *qraw, *qt, *braw, *bt, *c;
     double *qsq, *bsq;
-    double *bw; /* tb values of per-base-row scratch for the callers' filters */
+    double *bw;          /* tb values of per-base-row scratch for the callers' filters */
+    int64_t *flag;       /* tb values of the same (64-bit: same lanes as doubles) */
     void *mem;
 } cpu_tiles;
 
