@@ -1,0 +1,266 @@
+#!/usr/bin/env bash
+# End-to-end tests of the `lsc` command line: every command on good files, the JSON report,
+# every kind of bad input (exit 2 and exactly one line on stderr), and the demo's readings.
+# usage: test_cli.sh path/to/lsc [scratch-dir]
+# Fixtures are written with python3's standard library only (struct).
+set -u
+LSC=${1:?usage: test_cli.sh path/to/lsc [scratch-dir]}
+LSC=$(cd "$(dirname "$LSC")" && pwd)/$(basename "$LSC")
+DIR=${2:-$(mktemp -d)}
+rm -rf "$DIR"
+mkdir -p "$DIR"
+cd "$DIR" || exit 1
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
+
+python3 - <<'PY' || { echo "FAIL: could not write the fixtures"; exit 1; }
+import random, struct
+
+def npy(path, rows, shape, descr="<f4", fmt="f", fortran=False, version=1, header=None, cut=0):
+    flat = [v for r in rows for v in r] if rows and isinstance(rows[0], list) else list(rows)
+    if fortran and rows and isinstance(rows[0], list):
+        flat = [rows[i][j] for j in range(len(rows[0])) for i in range(len(rows))]
+    h = header if header is not None else "{'descr': '%s', 'fortran_order': %s, 'shape': %s, }" % (
+        descr, "True" if fortran else "False", shape)
+    pre = 10 if version == 1 else 12
+    pad = (64 - (pre + len(h) + 1) % 64) % 64
+    h = h + " " * pad + "\n"
+    out = b"\x93NUMPY" + bytes([version, 0])
+    out += struct.pack("<H", len(h)) if version == 1 else struct.pack("<I", len(h))
+    out += h.encode("latin1")
+    out += struct.pack("<%d%s" % (len(flat), fmt), *flat)
+    if cut:
+        out = out[:-cut]
+    open(path, "wb").write(out)
+
+rng = random.Random(1)
+def gauss(n, d, shift=0.0):
+    return [[rng.gauss(shift, 1.0) for _ in range(d)] for _ in range(n)]
+
+real = gauss(300, 8)
+fake = gauss(200, 8, 0.1)
+npy("real.npy", real, "(300, 8)")
+npy("fake.npy", fake, "(200, 8)")
+npy("real64.npy", real, "(300, 8)", "<f8", "d")
+npy("fake16.npy", fake, "(200, 8)", "<f2", "e")
+npy("fakeF.npy", fake, "(200, 8)", fortran=True)
+npy("fake_v2.npy", fake, "(200, 8)", version=2)
+with open("fake.fvecs", "wb") as f:
+    for r in fake:
+        f.write(struct.pack("<i", 8) + struct.pack("<8f", *r))
+npy("d6.npy", gauss(200, 6), "(200, 6)")
+small = gauss(4, 8)
+npy("small.npy", small, "(4, 8)")
+bad = [r[:] for r in fake]; bad[3][2] = float("nan")
+npy("nan.npy", bad, "(200, 8)")
+bad = [r[:] for r in fake]; bad[7][5] = float("inf")
+npy("inf.npy", bad, "(200, 8)")
+npy("trunc.npy", fake, "(200, 8)", cut=100)
+npy("short.npy", fake, "(300, 8)")            # header claims more rows than the data holds
+npy("garbage.npy", fake, "", header="{'descr': '<f4', 'fortran_order': False, 'shape': (200, 8)")
+open("notnpy.npy", "wb").write(b"this is not a numpy file at all, just text\n" * 4)
+npy("int.npy", [[int(v * 10) for v in r] for r in fake], "(200, 8)", "<i4", "i")
+npy("one_d.npy", [v for r in fake for v in r], "(1600,)")
+npy("three_d.npy", [v for r in fake for v in r], "(200, 2, 4)")
+npy("zero_rows.npy", [], "(0, 8)")
+z = [r[:] for r in fake]; z[5] = [0.0] * 8
+npy("zero_row.npy", z, "(200, 8)")
+npy("same.npy", [[0.5] * 8 for _ in range(50)], "(50, 8)")
+open("empty.npy", "wb").close()
+PY
+
+pass=0
+fails=0
+ok() {   # ok NAME CMD...: exit 0
+    local name=$1; shift
+    if "$@" > out.txt 2> err.txt; then
+        pass=$((pass + 1))
+    else
+        echo "FAIL: $name: exit $? from: $*"; sed 's/^/    /' err.txt | head -5; fails=$((fails + 1))
+    fi
+}
+bad() {  # bad NAME CODE CMD...: exit CODE and exactly one line on stderr
+    local name=$1 want=$2; shift 2
+    "$@" > out.txt 2> err.txt
+    local rc=$? lines
+    lines=$(wc -l < err.txt)
+    if [ "$rc" -eq "$want" ] && [ "$lines" -eq 1 ]; then
+        pass=$((pass + 1))
+    else
+        echo "FAIL: $name: exit $rc (want $want), $lines stderr lines (want 1) from: $*"
+        sed 's/^/    /' err.txt | head -5; fails=$((fails + 1))
+    fi
+}
+has() {  # has NAME FILE TEXT: FILE contains TEXT
+    if grep -qF -- "$3" "$2"; then pass=$((pass + 1)); else echo "FAIL: $1: '$3' not in $2"; fails=$((fails + 1)); fi
+}
+
+# ---- every command on good files -----------------------------------------------------------------
+ok "version" "$LSC" version
+ok "help" "$LSC" --help
+for c in report demo spectrum pairs knn prdc reference; do ok "$c --help" "$LSC" $c --help; done
+ok "reference build --help" "$LSC" reference build --help
+ok "report" "$LSC" report --real real.npy --fake fake.npy --backend cpu
+has "report readings" out.txt "readings:"
+has "report equal N" out.txt "equal N = 200"
+ok "report one set" "$LSC" report --real real.npy
+ok "report f64/f16" "$LSC" report --real real64.npy --fake fake16.npy --k 3 --metric cosine --inclusive
+ok "report fortran" "$LSC" report --real real.npy --fake fakeF.npy
+ok "report npy v2" "$LSC" report --real real.npy --fake fake_v2.npy
+ok "report fvecs" "$LSC" report --real real.npy --fake fake.fvecs
+ok "report subset" "$LSC" report --real real.npy --fake fake.npy --pairs-max-rows 50 --seed 3 --json r50.json
+has "report subset said" out.txt "seeded subset"
+ok "report json -" "$LSC" report --real real.npy --fake fake.npy --json - --dup-eps 1e-5 --bins 16 \
+    --active-threshold 0.5 --dim-collapse-ratio 0.4
+cp out.txt report.json
+ok "report zero row" "$LSC" report --real real.npy --fake zero_row.npy --json zero_row.json
+has "report zero row: vendi unavailable" out.txt "unavailable"
+ok "report identical rows" "$LSC" report --real real.npy --fake same.npy --json same.json
+has "identical rows read" out.txt "fake: all rows identical"
+has "identical rows: dimensional collapse" out.txt "dimensional collapse:"
+has "identical rows: stuck sampler" out.txt "memorisation or a stuck sampler"
+ok "report one set of identical rows" "$LSC" report --real same.npy
+has "one set identical" out.txt "real: all rows identical"
+ok "spectrum" "$LSC" spectrum --input real.npy
+ok "spectrum json" "$LSC" spectrum --input real.npy --json spectrum.json
+ok "pairs" "$LSC" pairs --input real.npy --bins 8 --dup-eps 0.01
+ok "pairs json" "$LSC" pairs --input real.npy --json pairs.json --pairs-max-rows 100
+ok "knn self" "$LSC" knn --queries real.npy --k 4 --out-dist d.npy --out-idx i.npy
+ok "knn base" "$LSC" knn --queries fake.npy --base real.npy --k 300 --json knn.json
+ok "knn reads its own output" "$LSC" spectrum --input d.npy
+ok "prdc" "$LSC" prdc --real real.npy --fake fake.npy --k 5
+ok "prdc json" "$LSC" prdc --real real.npy --fake fake.npy --json prdc.json
+ok "reference build" "$LSC" reference build --real real.npy --k 5 --out ref.lscref
+ok "reference inspect" "$LSC" reference inspect ref.lscref
+has "reference inspect k" out.txt "k 5"
+ok "prdc reference" "$LSC" prdc --reference ref.lscref --fake fake.npy --json prdc_ref.json
+ok "prdc reference json -" "$LSC" reference inspect ref.lscref --json -
+
+python3 - <<'PY' || { echo "FAIL: JSON checks"; fails=$((fails + 1)); }
+import json
+r = json.load(open("report.json"))
+for k in ["lsc_version", "backend", "device", "inputs", "params", "spectrum", "pairwise", "prdc",
+          "definitions", "readings", "timings_ms"]:
+    assert k in r, k
+assert r["backend"] in ("cpu", "cuda")
+assert r["inputs"]["real"] == {"path": "real.npy", "rows": 300, "cols": 8, "dtype": "float32"}
+for k in ["k", "metric", "comparison", "dup_eps", "bins", "active_threshold", "pairs_max_rows", "seed"]:
+    assert k in r["params"], k
+assert r["params"]["bins"] == 16 and r["params"]["dim_collapse_ratio"] == 0.4
+for side in ["real", "fake"]:
+    s = r["spectrum"][side]
+    for k in ["effective_rank", "rankme", "participation_ratio", "stable_rank", "dims_90", "dims_99",
+              "active_units", "total_variance", "vendi_cosine", "singular_values", "rows_used"]:
+        assert k in s, (side, k)
+    assert s["rows_used"] == 200 and len(s["singular_values"]) == 8
+    p = r["pairwise"][side]
+    for k in ["mean", "std", "min", "max", "nn_mean", "nn_median", "nn_min", "nn_max",
+              "near_duplicate_pairs", "near_duplicates", "histogram", "rows_used"]:
+        assert k in p, (side, k)
+    assert len(p["histogram"]["counts"]) == 16 and len(p["histogram"]["edges"]) == 17
+    n = p["rows_used"]
+    assert sum(p["histogram"]["counts"]) == n * (n - 1) // 2
+for k in ["k", "precision", "recall", "density", "coverage", "zero_radii_real", "zero_radii_fake"]:
+    assert k in r["prdc"], k
+assert r["readings"] == ["no collapse detected"], r["readings"]
+assert r["spectrum_all_rows"]["real"]["rows_used"] == 300 and "fake" not in r["spectrum_all_rows"]
+s = json.load(open("r50.json"))
+assert s["pairwise"]["real"]["rows_used"] == 50 and s["pairwise"]["real"]["subset"] is True
+assert s["prdc"]["real_rows"] == 300 and s["prdc"]["fake_rows"] == 200   # PRDC on every row
+z = json.load(open("zero_row.json"))["spectrum"]["fake"]
+assert z["vendi_cosine"] is None and "row 5" in z["vendi_cosine_unavailable"], z
+assert "vendi_cosine_unavailable" not in r["spectrum"]["real"]
+same = json.load(open("same.json"))
+assert same["pairwise"]["fake"]["near_duplicate_pairs"] == 50 * 49 // 2
+assert same["spectrum"]["fake"]["effective_rank"] == 0
+import ast, math, struct
+def readnpy(path):
+    b = open(path, "rb").read()
+    assert b[:6] == b"\x93NUMPY"
+    hl = struct.unpack("<H", b[8:10])[0]
+    h = ast.literal_eval(b[10:10 + hl].decode("latin1"))
+    n = h["shape"][0] * h["shape"][1]
+    fmt = {"<f4": "f", "<i8": "q"}[h["descr"]]
+    return h, struct.unpack("<%d%s" % (n, fmt), b[10 + hl:])
+hd, dist = readnpy("d.npy")
+hi, idx = readnpy("i.npy")
+assert hd["shape"] == (300, 4) and hi["shape"] == (300, 4) and not hd["fortran_order"]
+for q in range(300):
+    row = idx[q * 4:(q + 1) * 4]
+    assert q not in row and len(set(row)) == 4 and all(0 <= j < 300 for j in row)
+    ds = dist[q * 4:(q + 1) * 4]
+    assert all(a <= b for a, b in zip(ds, ds[1:]))
+for f in ["spectrum.json", "pairs.json", "knn.json", "prdc.json", "prdc_ref.json"]:
+    json.load(open(f))
+a, b = json.load(open("prdc.json"))["prdc"], json.load(open("prdc_ref.json"))["prdc"]
+assert a == b, (a, b)
+assert "reference" in json.load(open("out.txt"))
+PY
+pass=$((pass + 1))
+
+# ---- bad input: exit 2, one line on stderr -------------------------------------------------------
+for f in trunc short garbage notnpy int one_d three_d zero_rows empty; do
+    bad "bad file $f" 2 "$LSC" report --real $f.npy
+done
+bad "missing file" 2 "$LSC" report --real no_such_file.npy
+bad "missing fake file" 2 "$LSC" report --real real.npy --fake no_such_file.npy
+bad "nan" 2 "$LSC" report --real real.npy --fake nan.npy
+has "nan names row and col" err.txt "row 3 col 2"
+bad "nan in a subsetted set" 2 "$LSC" report --real nan.npy --fake small.npy --k 2
+has "nan row of the file, not of the subset" err.txt "row 3 col 2"
+bad "inf" 2 "$LSC" spectrum --input inf.npy
+has "inf names row and col" err.txt "row 7 col 5"
+bad "mismatched D" 2 "$LSC" report --real real.npy --fake d6.npy
+bad "mismatched D prdc" 2 "$LSC" prdc --real real.npy --fake d6.npy
+bad "mismatched D reference" 2 "$LSC" prdc --reference ref.lscref --fake d6.npy
+bad "mismatched D knn" 2 "$LSC" knn --queries real.npy --base d6.npy --k 2
+bad "k too large report" 2 "$LSC" report --real real.npy --fake small.npy --k 5
+bad "k too large knn" 2 "$LSC" knn --queries real.npy --k 300
+bad "k zero" 2 "$LSC" knn --queries real.npy --k 0
+bad "k non-numeric" 2 "$LSC" report --real real.npy --fake fake.npy --k five
+bad "k missing value" 2 "$LSC" prdc --real real.npy --fake fake.npy --k
+bad "k vs reference" 2 "$LSC" prdc --reference ref.lscref --fake fake.npy --k 3
+bad "unknown option" 2 "$LSC" report --real real.npy --frobnicate
+bad "unknown backend" 2 "$LSC" report --real real.npy --backend tpu
+bad "unknown metric" 2 "$LSC" report --real real.npy --metric manhattan
+bad "unknown command" 2 "$LSC" frobnicate
+bad "no command" 2 "$LSC"
+bad "no reference subcommand" 2 "$LSC" reference
+bad "unknown reference subcommand" 2 "$LSC" reference frob
+bad "bad number" 2 "$LSC" report --real real.npy --dup-eps abc
+bad "missing --real" 2 "$LSC" report --fake fake.npy
+bad "both real and reference" 2 "$LSC" prdc --real real.npy --reference ref.lscref --fake fake.npy
+bad "bad reference file" 2 "$LSC" reference inspect real.npy
+bad "missing reference" 2 "$LSC" reference inspect no_such.lscref
+bad "knn without k" 2 "$LSC" knn --queries real.npy
+bad "spectrum one row" 2 "$LSC" report --real zero_rows.npy
+
+# ---- the demo ------------------------------------------------------------------------------------
+ok "demo" "$LSC" demo
+cp out.txt demo.txt
+python3 - <<'PY' || { echo "FAIL: demo checks"; sed 's/^/    /' demo.txt; fails=$((fails + 1)); }
+rows = {}
+for line in open("demo.txt"):
+    for name in ["healthy generator", "mode-collapsed", "dimension-collapsed", "mode sweep t=", "dim sweep  t="]:
+        if line.startswith(name):
+            key = line[:31].strip()
+            f = line[31:].split(None, 6)
+            rows[key] = ([float(x) for x in f[:6]], f[6].strip())
+healthy = rows["healthy generator"]
+assert healthy[1] == "no collapse detected", healthy
+assert "mode collapse" in rows["mode-collapsed (2 of 10 modes)"][1]
+assert "dimensional collapse" not in rows["mode-collapsed (2 of 10 modes)"][1]
+assert "dimensional collapse" in rows["dimension-collapsed (3 dirs)"][1]
+ms = [rows[k][0] for k in sorted(rows) if k.startswith("mode sweep")]
+ds = [rows[k][0] for k in sorted(rows) if k.startswith("dim sweep")]
+assert len(ms) == 5 and len(ds) == 5
+def down(xs): return all(a >= b for a, b in zip(xs, xs[1:]))
+for col in (1, 3, 5):      # vendi, recall, coverage fall as modes are dropped
+    assert down([r[col] for r in ms]), ("mode sweep", col, ms)
+for col in (0, 1, 3, 5):   # effective rank, vendi, recall, coverage fall as dimensions are squeezed
+    assert down([r[col] for r in ds]), ("dim sweep", col, ds)
+# (precision and density may first rise there: the squeezed samples move towards dense regions)
+PY
+pass=$((pass + 1))
+
+echo "cli: $pass passed, $fails failed"
+[ "$fails" -eq 0 ]

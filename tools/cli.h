@@ -1,0 +1,127 @@
+/* Shared pieces of the lsc command line (tools/lsc.c, tools/report.c, tools/demo.c). */
+#ifndef LSC_TOOLS_CLI_H
+#define LSC_TOOLS_CLI_H
+
+#include "lsc.h"
+
+#include <stdint.h>
+#include <stdio.h>
+
+/* Exit codes: 0 a complete result, 1 a failure of the machine, 2 bad input, 130 interrupted. */
+enum { EXIT_OK = 0, EXIT_MACHINE = 1, EXIT_BAD_INPUT = 2, EXIT_INTERRUPTED = 130 };
+
+/* Thresholds of the readings (METRICS.md section 6). */
+typedef struct cli_thresholds {
+    double dim_collapse_ratio;   /* fake effective_rank < ratio x real's */
+    double mode_collapse_ratio;  /* fake vendi_cosine < ratio x real's */
+    double coverage_min;         /* coverage < this ... */
+    double precision_high;       /* ... while precision >= this: mode collapse */
+    double precision_min;        /* precision < this: low fidelity */
+    double dup_fraction;         /* more than this fraction of fake rows near-duplicated */
+    double active_ratio;         /* active_units < ratio x D: posterior collapse */
+} cli_thresholds;
+
+#define CLI_THRESHOLDS_INIT { 0.5, 0.5, 0.5, 0.7, 0.5, 0.01, 0.5 }
+
+/* Every option of every command; a command accepts a subset of them. */
+typedef struct cli_opts {
+    const char *cmd;              /* "report", "reference build", ... (for messages) */
+    const char *real, *fake, *input, *queries, *base, *reference, *out, *out_dist, *out_idx;
+    const char *json;             /* NULL, "-" or a path */
+    int64_t k;
+    int k_set;
+    lsc_backend backend;
+    lsc_metric metric;
+    int inclusive;
+    double dup_eps;
+    int64_t bins;
+    double active_threshold;
+    int64_t pairs_max_rows;
+    uint64_t seed;
+    int threads;
+    cli_thresholds th;
+} cli_opts;
+
+/* Errors: one line on stderr, "lsc <cmd>: ...". Returns `code`. */
+int cli_fail(const cli_opts *o, int code, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+/* Maps a library failure to an exit code and prints "lsc <cmd>: <what>: <last error>". */
+int cli_lib_fail(const cli_opts *o, lsc_ctx *ctx, lsc_status st, const char *what);
+int cli_status_exit(lsc_status st);
+
+/* Context with the chosen backend, progress on a terminal and Ctrl-C cancelling. NULL on failure
+ * (message printed, *code set). */
+lsc_ctx *cli_ctx(const cli_opts *o, int *code);
+void cli_progress_label(const char *label);
+void cli_progress_done(void);
+
+double cli_now_ms(void);
+/* splitmix64 */
+uint64_t cli_rng_next(uint64_t *state);
+double cli_rng_uniform(uint64_t *state);  /* [0, 1) */
+double cli_rng_normal(uint64_t *state);
+
+/* A seeded uniform subset of `n` of the rows of m, in row order, as an owned copy (same dtype).
+ * Returns NULL if out of memory. */
+void *cli_subset_rows(const lsc_matrix *m, int64_t n, uint64_t seed, lsc_matrix *out);
+
+/* Minimal JSON writer. */
+typedef struct json_w {
+    FILE *f;
+    int depth;
+    int first[64];
+    int after_key;
+} json_w;
+void jw_open(json_w *w, FILE *f);
+void jw_obj(json_w *w, const char *key);   /* key NULL inside arrays or at top level */
+void jw_end_obj(json_w *w);
+void jw_arr(json_w *w, const char *key);
+void jw_end_arr(json_w *w);
+void jw_num(json_w *w, const char *key, double v);
+void jw_int(json_w *w, const char *key, int64_t v);
+void jw_str(json_w *w, const char *key, const char *s);
+void jw_bool(json_w *w, const char *key, int v);
+void jw_null(json_w *w, const char *key);
+void jw_close(json_w *w);
+
+/* Shared JSON sections. */
+void cli_json_header(json_w *w, lsc_ctx *ctx);
+void cli_json_input(json_w *w, const char *key, const char *path, const lsc_matrix *m);
+void cli_json_spectrum(json_w *w, const char *key, const lsc_spectrum_result *s,
+                       const double *sv, int64_t rows_used, int64_t rows_total);
+void cli_json_pairs(json_w *w, const char *key, const lsc_pair_result *p, const int64_t *hist,
+                    const lsc_pair *dups, int64_t max_list);
+void cli_json_prdc(json_w *w, const char *key, const lsc_prdc_result *r);
+void cli_json_definitions(json_w *w);
+void cli_print_spectrum(FILE *f, const char *name, const lsc_spectrum_result *s, int64_t rows_used,
+                        int64_t rows_total);
+void cli_print_pairs(FILE *f, const char *name, const lsc_pair_result *p, const cli_opts *o);
+void cli_print_prdc(FILE *f, const lsc_prdc_result *r);
+const char *cli_metric_name(lsc_metric m);
+
+/* Opens an input or fails (message printed). Returns 0 or the exit code. */
+#include "input.h"
+int cli_open(const cli_opts *o, const char *path, lsc_input *in);
+/* Refuses a NaN or Inf anywhere in m (exit 2, naming the row and column of the file). */
+int cli_check_finite(const cli_opts *o, const char *path, const lsc_matrix *m);
+
+int cmd_report(cli_opts *o);
+int cmd_demo(cli_opts *o);
+
+/* Readings (METRICS.md section 6) of a comparison, or of one set when fake figures are NULL. */
+typedef struct cli_reading_in {
+    const lsc_spectrum_result *sreal, *sfake;
+    const lsc_prdc_result *prdc;       /* NULL without a fake set */
+    double fake_dup_fraction;          /* fraction of fake rows in a near-duplicate pair, < 0 n/a */
+    int64_t fake_dup_rows;
+    int dup_lower_bound;               /* 1 if the listed pairs were capped */
+    double fake_mem_fraction;          /* fraction of fake rows within dup_eps of a real row, < 0 n/a */
+    double dup_eps;
+} cli_reading_in;
+/* Writes up to `max` readings into out[] (each a malloc'd string); returns the count. */
+int cli_readings(const cli_reading_in *in, const cli_thresholds *th, char **out, int max);
+
+#endif

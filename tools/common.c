@@ -1,0 +1,477 @@
+/* Shared pieces of the lsc command line: errors, context, progress, random numbers, subsets,
+ * JSON writer and the printing of each family of figures. */
+#define _POSIX_C_SOURCE 200809L
+#include "cli.h"
+
+#include <math.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ---- errors ------------------------------------------------------------------------------- */
+
+int cli_fail(const cli_opts *o, int code, const char *fmt, ...) {
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    for (char *p = msg; *p; p++)
+        if (*p == '\n' || *p == '\r') *p = ' ';
+    cli_progress_done();
+    fprintf(stderr, "lsc%s%s: %s\n", o && o->cmd ? " " : "", o && o->cmd ? o->cmd : "", msg);
+    return code;
+}
+
+int cli_status_exit(lsc_status st) {
+    switch (st) {
+    case LSC_STATUS_OK: return EXIT_OK;
+    case LSC_STATUS_INVALID_ARGUMENT:
+    case LSC_STATUS_INVALID_DATA:
+    case LSC_STATUS_BAD_FILE:
+    case LSC_STATUS_NOT_SUPPORTED:
+    case LSC_STATUS_OVERFLOW: return EXIT_BAD_INPUT;
+    case LSC_STATUS_CANCELLED: return EXIT_INTERRUPTED;
+    default: return EXIT_MACHINE;
+    }
+}
+
+int cli_lib_fail(const cli_opts *o, lsc_ctx *ctx, lsc_status st, const char *what) {
+    if (st == LSC_STATUS_CANCELLED) return cli_fail(o, EXIT_INTERRUPTED, "interrupted");
+    const char *e = lsc_last_error(ctx);
+    if (!e || !*e) e = lsc_status_string(st);
+    /* the library names the matrix ("x: row 3 col 2 is NaN"); `what` already names the file */
+    static const char *names[] = {"x: ", "real: ", "fake: ", "queries: ", "base: "};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (!strncmp(e, names[i], strlen(names[i])) && !strncmp(e + strlen(names[i]), "row ", 4)) {
+            e += strlen(names[i]);
+            break;
+        }
+    return cli_fail(o, cli_status_exit(st), "%s: %s", what, e);
+}
+
+/* ---- progress and Ctrl-C ------------------------------------------------------------------ */
+
+static volatile sig_atomic_t g_interrupted = 0;
+static const char *g_label = "";
+static int g_progress_shown = 0;
+static int g_tty = 0;
+
+static void on_sigint(int sig) {
+    (void)sig;
+    g_interrupted = 1;
+}
+
+static int progress_cb(double fraction, void *user) {
+    (void)user;
+    static const char *last_label = NULL;
+    static int last_pct = -1;
+    int pct = (int)(fraction * 100.0);
+    if (g_tty && (pct != last_pct || g_label != last_label || !g_progress_shown)) {
+        fprintf(stderr, "\r%-24s %3d%%", g_label, pct);
+        fflush(stderr);
+        g_progress_shown = 1;
+        last_pct = pct;
+        last_label = g_label;
+    }
+    return g_interrupted ? 1 : 0;
+}
+
+void cli_progress_label(const char *label) { g_label = label; }
+
+void cli_progress_done(void) {
+    if (g_progress_shown) {
+        fprintf(stderr, "\r%40s\r", "");
+        fflush(stderr);
+        g_progress_shown = 0;
+    }
+}
+
+lsc_ctx *cli_ctx(const cli_opts *o, int *code) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_sigint;
+    sa.sa_flags = SA_RESETHAND; /* a second Ctrl-C kills at once */
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    g_tty = isatty(STDERR_FILENO);
+
+    lsc_ctx_params p = LSC_CTX_PARAMS_INIT;
+    p.backend = o->backend;
+    p.threads = o->threads;
+    lsc_ctx *ctx = NULL;
+    lsc_status st = lsc_ctx_create(&p, &ctx);
+    if (st != LSC_STATUS_OK) {
+        *code = cli_fail(o, EXIT_MACHINE, "cannot create a %s context: %s",
+                         o->backend == LSC_BACKEND_CUDA  ? "cuda"
+                         : o->backend == LSC_BACKEND_CPU ? "cpu"
+                                                         : "auto",
+                         ctx ? lsc_last_error(ctx) : "out of memory");
+        lsc_ctx_destroy(ctx);
+        return NULL;
+    }
+    lsc_ctx_set_progress(ctx, progress_cb, NULL);
+    return ctx;
+}
+
+double cli_now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
+}
+
+/* ---- random numbers and subsets ----------------------------------------------------------- */
+
+uint64_t cli_rng_next(uint64_t *s) {
+    uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+double cli_rng_uniform(uint64_t *s) { return (cli_rng_next(s) >> 11) * (1.0 / 9007199254740992.0); }
+
+double cli_rng_normal(uint64_t *s) {
+    double u = cli_rng_uniform(s), v = cli_rng_uniform(s);
+    if (u < 1e-300) u = 1e-300;
+    return sqrt(-2.0 * log(u)) * cos(6.283185307179586 * v);
+}
+
+void *cli_subset_rows(const lsc_matrix *m, int64_t n, uint64_t seed, lsc_matrix *out) {
+    size_t es = lsc_dtype_size(m->dtype);
+    char *dst = malloc((size_t)n * (size_t)m->cols * es);
+    if (!dst) return NULL;
+    uint64_t s = seed;
+    int64_t need = n, left = m->rows, w = 0;
+    const char *src = m->data;
+    for (int64_t i = 0; i < m->rows && need > 0; i++, left--) {
+        /* Knuth's selection sampling: take row i with probability need / left */
+        if ((double)need > cli_rng_uniform(&s) * (double)left) {
+            memcpy(dst + (size_t)w * m->cols * es, src + (size_t)i * m->ld * es, (size_t)m->cols * es);
+            w++;
+            need--;
+        }
+    }
+    *out = *m;
+    out->data = dst;
+    out->rows = w;
+    out->ld = m->cols;
+    return dst;
+}
+
+/* ---- JSON ----------------------------------------------------------------------------------- */
+
+void jw_open(json_w *w, FILE *f) {
+    memset(w, 0, sizeof *w);
+    w->f = f;
+    w->first[0] = 1;
+}
+
+static void jw_indent(json_w *w) {
+    fputc('\n', w->f);
+    for (int i = 0; i < w->depth; i++) fputs("  ", w->f);
+}
+
+static void jw_string(FILE *f, const char *s) {
+    fputc('"', f);
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '"' || *p == '\\') fprintf(f, "\\%c", *p);
+        else if (*p == '\n') fputs("\\n", f);
+        else if (*p < 0x20) fprintf(f, "\\u%04x", *p);
+        else fputc(*p, f);
+    }
+    fputc('"', f);
+}
+
+static void jw_item(json_w *w, const char *key) {
+    if (w->depth > 0) {
+        if (!w->first[w->depth]) fputc(',', w->f);
+        w->first[w->depth] = 0;
+        jw_indent(w);
+    }
+    if (key) {
+        jw_string(w->f, key);
+        fputs(": ", w->f);
+    }
+}
+
+void jw_obj(json_w *w, const char *key) {
+    jw_item(w, key);
+    fputc('{', w->f);
+    w->depth++;
+    w->first[w->depth] = 1;
+}
+
+static void jw_end(json_w *w, int c) {
+    int empty = w->first[w->depth];
+    w->depth--;
+    if (!empty) jw_indent(w);
+    fputc(c, w->f);
+}
+
+void jw_end_obj(json_w *w) { jw_end(w, '}'); }
+
+void jw_arr(json_w *w, const char *key) {
+    jw_item(w, key);
+    fputc('[', w->f);
+    w->depth++;
+    w->first[w->depth] = 1;
+}
+
+void jw_end_arr(json_w *w) { jw_end(w, ']'); }
+
+static void jw_raw_num(FILE *f, double v) {
+    if (!isfinite(v)) fputs("null", f);
+    else if (v == floor(v) && fabs(v) < 1e15) fprintf(f, "%.1f", v);
+    else { /* the shortest of 15 or 17 digits that reads back exactly */
+        char buf[40];
+        snprintf(buf, sizeof buf, "%.15g", v);
+        if (strtod(buf, NULL) != v) snprintf(buf, sizeof buf, "%.17g", v);
+        fputs(buf, f);
+    }
+}
+
+void jw_num(json_w *w, const char *key, double v) {
+    jw_item(w, key);
+    jw_raw_num(w->f, v);
+}
+
+void jw_int(json_w *w, const char *key, int64_t v) {
+    jw_item(w, key);
+    fprintf(w->f, "%lld", (long long)v);
+}
+
+void jw_str(json_w *w, const char *key, const char *s) {
+    jw_item(w, key);
+    jw_string(w->f, s ? s : "");
+}
+
+void jw_bool(json_w *w, const char *key, int v) {
+    jw_item(w, key);
+    fputs(v ? "true" : "false", w->f);
+}
+
+void jw_null(json_w *w, const char *key) {
+    jw_item(w, key);
+    fputs("null", w->f);
+}
+
+void jw_close(json_w *w) { fputc('\n', w->f); }
+
+/* ---- shared sections ------------------------------------------------------------------------ */
+
+const char *cli_metric_name(lsc_metric m) {
+    return m == LSC_METRIC_COSINE ? "cosine" : m == LSC_METRIC_SQEUCLIDEAN ? "sqeuclidean" : "euclidean";
+}
+
+void cli_json_header(json_w *w, lsc_ctx *ctx) {
+    jw_str(w, "lsc_version", lsc_version());
+    jw_str(w, "backend", lsc_ctx_backend(ctx) == LSC_BACKEND_CUDA ? "cuda" : "cpu");
+    jw_str(w, "device", lsc_ctx_device_name(ctx));
+}
+
+static const char *dtype_name(lsc_dtype d) {
+    switch (d) {
+    case LSC_DTYPE_F16: return "float16";
+    case LSC_DTYPE_BF16: return "bfloat16";
+    case LSC_DTYPE_F64: return "float64";
+    default: return "float32";
+    }
+}
+
+void cli_json_input(json_w *w, const char *key, const char *path, const lsc_matrix *m) {
+    jw_obj(w, key);
+    jw_str(w, "path", path);
+    jw_int(w, "rows", m->rows);
+    jw_int(w, "cols", m->cols);
+    jw_str(w, "dtype", dtype_name(m->dtype));
+    jw_end_obj(w);
+}
+
+void cli_json_spectrum(json_w *w, const char *key, const lsc_spectrum_result *s, const double *sv,
+                       int64_t rows_used, int64_t rows_total) {
+    jw_obj(w, key);
+    jw_num(w, "effective_rank", s->effective_rank);
+    jw_num(w, "rankme", s->rankme);
+    jw_num(w, "participation_ratio", s->participation_ratio);
+    jw_num(w, "stable_rank", s->stable_rank);
+    jw_int(w, "dims_90", s->dims_90);
+    jw_int(w, "dims_99", s->dims_99);
+    jw_int(w, "active_units", s->active_units);
+    jw_num(w, "total_variance", s->total_variance);
+    if (s->vendi_status == LSC_VENDI_OK) {
+        jw_num(w, "vendi_cosine", s->vendi_cosine);
+    } else {
+        char why[128];
+        snprintf(why, sizeof why, "row %lld is all zeros: its cosine is undefined",
+                 (long long)s->vendi_zero_row);
+        jw_null(w, "vendi_cosine");
+        jw_str(w, "vendi_cosine_unavailable", why);
+    }
+    jw_int(w, "numerical_rank", s->numerical_rank);
+    jw_bool(w, "all_rows_identical", s->all_rows_identical);
+    jw_arr(w, "singular_values");
+    for (int64_t i = 0; sv && i < s->rank_limit; i++) jw_num(w, NULL, sv[i]);
+    jw_end_arr(w);
+    jw_int(w, "rows_used", rows_used);
+    jw_int(w, "rows_total", rows_total);
+    jw_bool(w, "subset", rows_used < rows_total);
+    jw_end_obj(w);
+}
+
+void cli_json_pairs(json_w *w, const char *key, const lsc_pair_result *p, const int64_t *hist,
+                    const lsc_pair *dups, int64_t max_list) {
+    jw_obj(w, key);
+    jw_num(w, "mean", p->mean);
+    jw_num(w, "std", p->std);
+    jw_num(w, "min", p->min);
+    jw_num(w, "max", p->max);
+    jw_num(w, "nn_mean", p->nn_mean);
+    jw_num(w, "nn_median", p->nn_median);
+    jw_num(w, "nn_min", p->nn_min);
+    jw_num(w, "nn_max", p->nn_max);
+    jw_int(w, "near_duplicate_pairs", p->near_duplicate_pairs);
+    jw_arr(w, "near_duplicates");
+    int64_t n = p->near_duplicates_listed < max_list ? p->near_duplicates_listed : max_list;
+    for (int64_t i = 0; i < n; i++) {
+        jw_arr(w, NULL);
+        jw_int(w, NULL, dups[i].i);
+        jw_int(w, NULL, dups[i].j);
+        jw_num(w, NULL, dups[i].d);
+        jw_end_arr(w);
+    }
+    jw_end_arr(w);
+    jw_obj(w, "histogram");
+    jw_arr(w, "edges");
+    for (int64_t i = 0; i <= p->bins; i++) jw_num(w, NULL, p->hist_upper * (double)i / (double)p->bins);
+    jw_end_arr(w);
+    jw_arr(w, "counts");
+    for (int64_t i = 0; i < p->bins; i++) jw_int(w, NULL, hist[i]);
+    jw_end_arr(w);
+    jw_end_obj(w);
+    jw_int(w, "pairs", p->pairs);
+    jw_int(w, "rows_used", p->rows_used);
+    jw_bool(w, "subset", p->subset);
+    jw_end_obj(w);
+}
+
+void cli_json_prdc(json_w *w, const char *key, const lsc_prdc_result *r) {
+    jw_obj(w, key);
+    jw_int(w, "k", r->k);
+    jw_num(w, "precision", r->precision);
+    jw_num(w, "recall", r->recall);
+    jw_num(w, "density", r->density);
+    jw_num(w, "coverage", r->coverage);
+    jw_int(w, "zero_radii_real", r->zero_radii_real);
+    jw_int(w, "zero_radii_fake", r->zero_radii_fake);
+    jw_int(w, "real_rows", r->real_rows);
+    jw_int(w, "fake_rows", r->fake_rows);
+    jw_str(w, "comparison", r->comparison == LSC_COMPARISON_INCLUSIVE ? "inclusive" : "strict");
+    jw_str(w, "metric", cli_metric_name(r->metric));
+    jw_end_obj(w);
+}
+
+void cli_json_definitions(json_w *w) {
+    jw_obj(w, "definitions");
+    jw_str(w, "effective_rank", "exp(entropy of sigma_i / sum sigma), centred singular values (Roy & Vetterli 2007)");
+    jw_str(w, "rankme", "uncentred, sigma, eps 1e-7, over min(N, D) values (Garrido et al. 2023)");
+    jw_str(w, "participation_ratio", "(sum lambda)^2 / sum lambda^2, lambda = sigma^2 / (N - 1)");
+    jw_str(w, "stable_rank", "sum lambda / lambda_1");
+    jw_str(w, "dims_90", "smallest k with the top k eigenvalues >= 90% of the total variance");
+    jw_str(w, "active_units", "columns with sample variance (ddof 1) > threshold (Burda et al. 2015)");
+    jw_str(w, "vendi_cosine", "exp(entropy of the eigenvalues of K/N), K = cosine similarity (Friedman & Dieng 2023)");
+    jw_str(w, "numerical_zero", "singular value < 1e-5 x the largest is 0");
+    jw_str(w, "std", "population (ddof 0) over the N(N-1)/2 pairs");
+    jw_str(w, "nn_median", "lower middle value for an even count");
+    jw_str(w, "near_duplicate", "pair with d <= dup_eps (absolute)");
+    jw_str(w, "histogram", "bins equal-width over [0, 2 max ||x_i - mean||]");
+    jw_str(w, "prdc", "Naeem et al. 2020 density/coverage, Kynkaanniemi et al. 2019 precision/recall; radius = distance to the k-th nearest other row");
+    jw_end_obj(w);
+}
+
+void cli_print_spectrum(FILE *f, const char *name, const lsc_spectrum_result *s, int64_t rows_used,
+                        int64_t rows_total) {
+    fprintf(f, "spectrum of %s (%lld x %lld", name, (long long)rows_used, (long long)s->cols);
+    if (rows_used < rows_total)
+        fprintf(f, ", a seeded subset of %lld rows", (long long)rows_total);
+    fprintf(f, ")\n");
+    fprintf(f, "  effective_rank       %12.4f\n", s->effective_rank);
+    fprintf(f, "  rankme               %12.4f   (uncentred)\n", s->rankme);
+    fprintf(f, "  participation_ratio  %12.4f\n", s->participation_ratio);
+    fprintf(f, "  stable_rank          %12.4f\n", s->stable_rank);
+    fprintf(f, "  dims_90 / dims_99    %6lld / %lld\n", (long long)s->dims_90, (long long)s->dims_99);
+    fprintf(f, "  active_units         %6lld of %lld   (variance > %g)\n", (long long)s->active_units,
+            (long long)s->cols, s->active_threshold);
+    fprintf(f, "  total_variance       %12.6g\n", s->total_variance);
+    if (s->vendi_status == LSC_VENDI_OK)
+        fprintf(f, "  vendi_cosine         %12.4f\n", s->vendi_cosine);
+    else
+        fprintf(f, "  vendi_cosine         unavailable: row %lld is all zeros\n", (long long)s->vendi_zero_row);
+    if (s->all_rows_identical) fprintf(f, "  all rows identical\n");
+}
+
+void cli_print_pairs(FILE *f, const char *name, const lsc_pair_result *p, const cli_opts *o) {
+    fprintf(f, "all pairs of %s (%lld rows%s, %lld pairs, %s)\n", name, (long long)p->rows_used,
+            p->subset ? ", a seeded subset" : "", (long long)p->pairs, cli_metric_name(o->metric));
+    fprintf(f, "  distance mean %.6g  std %.6g  min %.6g  max %.6g\n", p->mean, p->std, p->min, p->max);
+    fprintf(f, "  nearest other row: mean %.6g  median %.6g  min %.6g  max %.6g\n", p->nn_mean,
+            p->nn_median, p->nn_min, p->nn_max);
+    fprintf(f, "  near-duplicate pairs (d <= %g): %lld\n", o->dup_eps, (long long)p->near_duplicate_pairs);
+}
+
+void cli_print_prdc(FILE *f, const lsc_prdc_result *r) {
+    fprintf(f, "precision / recall / density / coverage (k=%lld, %s, %s; %lld real, %lld fake rows)\n",
+            (long long)r->k, cli_metric_name(r->metric),
+            r->comparison == LSC_COMPARISON_INCLUSIVE ? "inclusive d <= r" : "strict d < r",
+            (long long)r->real_rows, (long long)r->fake_rows);
+    fprintf(f, "  precision %.4f  recall %.4f  density %.4f  coverage %.4f\n", r->precision, r->recall,
+            r->density, r->coverage);
+    if (r->zero_radii_real || r->zero_radii_fake)
+        fprintf(f, "  zero radii: %lld real, %lld fake\n", (long long)r->zero_radii_real,
+                (long long)r->zero_radii_fake);
+}
+
+int cli_open(const cli_opts *o, const char *path, lsc_input *in) {
+    char err[512];
+    err[0] = 0;
+    int rc = lsc_input_open(path, in, err, sizeof err);
+    if (rc != 0) return cli_fail(o, rc == 1 ? EXIT_MACHINE : EXIT_BAD_INPUT, "%s", err[0] ? err : path);
+    return 0;
+}
+
+/* Finds the first NaN or Inf of m (host, any dtype) in row order. Returns 0 if none. */
+int cli_check_finite(const cli_opts *o, const char *path, const lsc_matrix *m) {
+    size_t es = lsc_dtype_size(m->dtype);
+    for (int64_t i = 0; i < m->rows; i++) {
+        const unsigned char *row = (const unsigned char *)m->data + (size_t)i * (size_t)m->ld * es;
+        for (int64_t j = 0; j < m->cols; j++) {
+            const unsigned char *p = row + (size_t)j * es;
+            int bad = 0, nan = 0;
+            if (m->dtype == LSC_DTYPE_F32) {
+                float v;
+                memcpy(&v, p, sizeof v);
+                bad = !isfinite(v);
+                nan = isnan(v);
+            } else if (m->dtype == LSC_DTYPE_F64) {
+                double v;
+                memcpy(&v, p, sizeof v);
+                bad = !isfinite(v);
+                nan = isnan(v);
+            } else {
+                uint16_t h;
+                memcpy(&h, p, sizeof h);
+                uint16_t e = m->dtype == LSC_DTYPE_F16 ? 0x7c00 : 0x7f80;
+                uint16_t f = m->dtype == LSC_DTYPE_F16 ? 0x03ff : 0x007f;
+                bad = (h & e) == e;
+                nan = bad && (h & f);
+            }
+            if (bad)
+                return cli_fail(o, EXIT_BAD_INPUT, "%s: row %lld col %lld is %s", path, (long long)i,
+                                (long long)j, nan ? "NaN" : "Inf");
+        }
+    }
+    return 0;
+}

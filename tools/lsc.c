@@ -1,0 +1,822 @@
+/* lsc: the command line of the lsc library (DESIGN.md, "The CLI"). Uses only include/lsc.h and
+ * tools/input.h. Errors: one line on stderr; exit 2 for bad input, 1 for a failure of the
+ * machine, 0 for a complete result. */
+#include "cli.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- help ------------------------------------------------------------------------------------ */
+
+static const char *HELP_MAIN =
+    "usage: lsc <command> [options]   (lsc <command> --help for its options)\n"
+    "\n"
+    "commands:\n"
+    "  report     spectrum and all-pairs statistics of each set, PRDC of fake against real,\n"
+    "             and the readings (dimensional / mode / posterior collapse, low fidelity,\n"
+    "             memorisation)\n"
+    "  demo       makes its own data (healthy, mode- and dimension-collapsed generators, a\n"
+    "             sweep of collapse strength) and reports on it\n"
+    "  spectrum   effective rank, RankMe, ... of one set\n"
+    "  pairs      all-pairs distance statistics of one set\n"
+    "  knn        exact k nearest neighbours\n"
+    "  prdc       precision, recall, density, coverage\n"
+    "  reference  build / inspect a kept real set with its k-NN radii (.lscref)\n"
+    "  version    print the library version\n"
+    "\n"
+    "Inputs: .npy (float32, float16, float64) and .fvecs. Exit status: 0 a complete result,\n"
+    "1 a failure of the machine, 2 bad input, 130 interrupted.\n";
+
+#define COMMON_HELP                                                                          \
+    "  --backend auto|cpu|cuda   where the work runs (default auto)\n"                       \
+    "  --threads N               CPU threads (default: one per core)\n"                      \
+    "  --json OUT|-              write the figures as JSON to OUT (- = stdout, no summary)\n" \
+    "  --metric euclidean|cosine distance (default euclidean)\n"                             \
+    "  --seed S                  seed of every subset (default 0)\n"
+
+static const char *HELP_REPORT =
+    "usage: lsc report --real R.npy [--fake F.npy] [options]\n"
+    "\n"
+    "Spectrum and all-pairs statistics of each set; with --fake, PRDC of fake against real\n"
+    "and the readings of METRICS.md section 6. The spectra are compared at equal N (a seeded\n"
+    "subset of the larger set, of the smaller's size). kNN and PRDC always use every row.\n"
+    "\n"
+    "options:\n"
+    "  --real R.npy              the real (reference) set, rows = samples\n"
+    "  --fake F.npy              the generated set (same number of columns)\n"
+    "  --k K                     neighbours for the PRDC radii (default 5)\n"
+    "  --inclusive               PRDC compares d <= r (default strict d < r)\n"
+    "  --dup-eps E               near-duplicate distance (default 1e-6)\n"
+    "  --bins B                  histogram bins (default 64)\n"
+    "  --active-threshold T      active unit: column variance > T (default 0.01)\n"
+    "  --pairs-max-rows R        above R rows the all-pairs figures use a seeded subset of R\n"
+    "                            rows (default 20000; 0 = always every row)\n"
+    COMMON_HELP
+    "reading thresholds (printed with each reading):\n"
+    "  --dim-collapse-ratio X    fake effective_rank < X x real's (default 0.5)\n"
+    "  --mode-collapse-ratio X   fake vendi_cosine < X x real's (default 0.5)\n"
+    "  --coverage-min X          mode collapse when coverage < X ... (default 0.5)\n"
+    "  --precision-high X        ... while precision >= X (default 0.7)\n"
+    "  --precision-min X         low fidelity: precision < X (default 0.5)\n"
+    "  --dup-fraction X          memorisation: more than X of the fake rows in a\n"
+    "                            near-duplicate pair, or within dup-eps of a real row\n"
+    "                            (default 0.01)\n"
+    "  --active-ratio X          posterior collapse (one set): active_units < X x D (0.5)\n";
+
+static const char *HELP_DEMO =
+    "usage: lsc demo [--seed S] [--backend B] [--threads N] [--k K]\n"
+    "\n"
+    "Makes a real set (a mixture of 10 Gaussian modes in 32 dimensions), a healthy generator,\n"
+    "a mode-collapsed and a dimension-collapsed one and two sweeps of collapse strength, and\n"
+    "prints their figures and readings side by side, with the default thresholds.\n";
+
+static const char *HELP_SPECTRUM =
+    "usage: lsc spectrum --input X.npy [--active-threshold T] [options]\n"
+    "\n"
+    "Effective rank, RankMe, participation ratio, stable rank, dims_90/99, active units,\n"
+    "total variance and Vendi (cosine) of one set, and its singular values.\n\noptions:\n"
+    "  --input X.npy             the set, rows = samples\n"
+    "  --active-threshold T      active unit: column variance > T (default 0.01)\n"
+    COMMON_HELP;
+
+static const char *HELP_PAIRS =
+    "usage: lsc pairs --input X.npy [--dup-eps E] [--bins B] [--pairs-max-rows R] [options]\n"
+    "\n"
+    "All-pairs distance statistics of one set (mean, std, min, max, nearest-neighbour figures,\n"
+    "near-duplicate pairs, histogram), never storing N x N.\n\noptions:\n"
+    "  --input X.npy             the set\n"
+    "  --dup-eps E               near-duplicate distance (default 1e-6)\n"
+    "  --bins B                  histogram bins (default 64)\n"
+    "  --pairs-max-rows R        above R rows use a seeded subset of R rows (default 20000;\n"
+    "                            0 = every row)\n"
+    COMMON_HELP;
+
+static const char *HELP_KNN =
+    "usage: lsc knn --queries Q.npy [--base B.npy] --k K [--out-dist D.npy] [--out-idx I.npy]\n"
+    "\n"
+    "Exact k nearest neighbours of each query among the base rows (ascending, ties by the\n"
+    "smaller index). Without --base: the set against itself, self excluded.\n\noptions:\n"
+    "  --queries Q.npy, --base B.npy, --k K\n"
+    "  --out-dist D.npy          write the Q x k float32 distances\n"
+    "  --out-idx I.npy           write the Q x k int64 indices\n"
+    COMMON_HELP;
+
+static const char *HELP_PRDC =
+    "usage: lsc prdc (--real R.npy | --reference REF.lscref) --fake F.npy [--k K] [--inclusive]\n"
+    "\n"
+    "Precision, recall, density and coverage of F against R (or a kept reference, whose k,\n"
+    "metric and comparison are used).\n\noptions:\n"
+    "  --real R.npy | --reference REF.lscref\n"
+    "  --fake F.npy\n"
+    "  --k K                     neighbours (default 5; must match a reference's)\n"
+    "  --inclusive               compare d <= r (default strict d < r)\n"
+    COMMON_HELP;
+
+static const char *HELP_REFERENCE =
+    "usage: lsc reference build --real R.npy --k K --out REF.lscref [--metric M] [--inclusive]\n"
+    "       lsc reference inspect REF.lscref\n"
+    "\n"
+    "A reference keeps the real set with its k-NN radii, for `lsc prdc --reference`.\n\noptions:\n"
+    "  --real R.npy, --k K, --out REF.lscref\n"
+    "  --inclusive               its PRDC compares d <= r (default strict)\n"
+    COMMON_HELP;
+
+/* ---- option parsing ---------------------------------------------------------------------- */
+
+#define OPTS_COMMON " backend threads json metric seed "
+
+static int parse_i64(const cli_opts *o, const char *name, const char *v, int64_t lo, int64_t *out) {
+    char *end = NULL;
+    errno = 0;
+    long long x = strtoll(v, &end, 10);
+    if (!*v || *end || errno)
+        return cli_fail(o, EXIT_BAD_INPUT, "--%s: '%s' is not an integer", name, v);
+    if (x < lo) return cli_fail(o, EXIT_BAD_INPUT, "--%s: %lld is below %lld", name, x, (long long)lo);
+    *out = x;
+    return 0;
+}
+
+static int parse_f64(const cli_opts *o, const char *name, const char *v, double lo, double *out) {
+    char *end = NULL;
+    errno = 0;
+    double x = strtod(v, &end);
+    if (!*v || *end || errno || !isfinite(x))
+        return cli_fail(o, EXIT_BAD_INPUT, "--%s: '%s' is not a number", name, v);
+    if (x < lo) return cli_fail(o, EXIT_BAD_INPUT, "--%s: %g is below %g", name, x, lo);
+    *out = x;
+    return 0;
+}
+
+/* Parses argv[i..] against the option names listed in `allowed` (" a b c "). Positional
+ * arguments go to *pos (at most one). Returns 0, an exit code, or -1 for --help. */
+static int parse(cli_opts *o, int argc, char **argv, int i, const char *allowed, const char **pos) {
+    for (; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) return -1;
+        if (strncmp(a, "--", 2) != 0) {
+            if (pos && !*pos) {
+                *pos = a;
+                continue;
+            }
+            return cli_fail(o, EXIT_BAD_INPUT, "unexpected argument '%s' (see --help)", a);
+        }
+        char name[64];
+        const char *eq = strchr(a + 2, '=');
+        size_t nl = eq ? (size_t)(eq - (a + 2)) : strlen(a + 2);
+        if (nl == 0 || nl >= sizeof name - 2)
+            return cli_fail(o, EXIT_BAD_INPUT, "unknown option '%s' (see --help)", a);
+        memcpy(name, a + 2, nl);
+        name[nl] = 0;
+        char key[80];
+        snprintf(key, sizeof key, " %s ", name);
+        if (!strstr(allowed, key))
+            return cli_fail(o, EXIT_BAD_INPUT, "unknown option '--%s' (see --help)", name);
+        if (!strcmp(name, "inclusive")) {
+            if (eq) return cli_fail(o, EXIT_BAD_INPUT, "--inclusive takes no value");
+            o->inclusive = 1;
+            continue;
+        }
+        const char *v = eq ? eq + 1 : NULL;
+        if (!v) {
+            if (i + 1 >= argc) return cli_fail(o, EXIT_BAD_INPUT, "--%s needs a value", name);
+            v = argv[++i];
+        }
+        int rc = 0;
+        int64_t iv = 0;
+        if (!strcmp(name, "real")) o->real = v;
+        else if (!strcmp(name, "fake")) o->fake = v;
+        else if (!strcmp(name, "input")) o->input = v;
+        else if (!strcmp(name, "queries")) o->queries = v;
+        else if (!strcmp(name, "base")) o->base = v;
+        else if (!strcmp(name, "reference")) o->reference = v;
+        else if (!strcmp(name, "out")) o->out = v;
+        else if (!strcmp(name, "out-dist")) o->out_dist = v;
+        else if (!strcmp(name, "out-idx")) o->out_idx = v;
+        else if (!strcmp(name, "json")) o->json = v;
+        else if (!strcmp(name, "k")) {
+            rc = parse_i64(o, name, v, 1, &o->k);
+            o->k_set = 1;
+        } else if (!strcmp(name, "backend")) {
+            if (!strcmp(v, "auto")) o->backend = LSC_BACKEND_AUTO;
+            else if (!strcmp(v, "cpu")) o->backend = LSC_BACKEND_CPU;
+            else if (!strcmp(v, "cuda")) o->backend = LSC_BACKEND_CUDA;
+            else rc = cli_fail(o, EXIT_BAD_INPUT, "--backend: unknown backend '%s' (auto, cpu or cuda)", v);
+        } else if (!strcmp(name, "metric")) {
+            if (!strcmp(v, "euclidean")) o->metric = LSC_METRIC_EUCLIDEAN;
+            else if (!strcmp(v, "cosine")) o->metric = LSC_METRIC_COSINE;
+            else rc = cli_fail(o, EXIT_BAD_INPUT, "--metric: unknown metric '%s' (euclidean or cosine)", v);
+        } else if (!strcmp(name, "threads")) {
+            rc = parse_i64(o, name, v, 0, &iv);
+            if (!rc && iv > 4096) rc = cli_fail(o, EXIT_BAD_INPUT, "--threads: %lld is too many", (long long)iv);
+            o->threads = (int)iv;
+        } else if (!strcmp(name, "seed")) {
+            rc = parse_i64(o, name, v, 0, &iv);
+            o->seed = (uint64_t)iv;
+        } else if (!strcmp(name, "bins")) {
+            rc = parse_i64(o, name, v, 1, &o->bins);
+            if (!rc && o->bins > 100000000) rc = cli_fail(o, EXIT_BAD_INPUT, "--bins: %lld is too many", (long long)o->bins);
+        } else if (!strcmp(name, "pairs-max-rows")) {
+            rc = parse_i64(o, name, v, 0, &o->pairs_max_rows);
+            if (!rc && o->pairs_max_rows == 1) rc = cli_fail(o, EXIT_BAD_INPUT, "--pairs-max-rows: needs 0 or at least 2");
+        } else if (!strcmp(name, "dup-eps")) rc = parse_f64(o, name, v, 0, &o->dup_eps);
+        else if (!strcmp(name, "active-threshold")) rc = parse_f64(o, name, v, 0, &o->active_threshold);
+        else if (!strcmp(name, "dim-collapse-ratio")) rc = parse_f64(o, name, v, 0, &o->th.dim_collapse_ratio);
+        else if (!strcmp(name, "mode-collapse-ratio")) rc = parse_f64(o, name, v, 0, &o->th.mode_collapse_ratio);
+        else if (!strcmp(name, "coverage-min")) rc = parse_f64(o, name, v, 0, &o->th.coverage_min);
+        else if (!strcmp(name, "precision-high")) rc = parse_f64(o, name, v, 0, &o->th.precision_high);
+        else if (!strcmp(name, "precision-min")) rc = parse_f64(o, name, v, 0, &o->th.precision_min);
+        else if (!strcmp(name, "dup-fraction")) rc = parse_f64(o, name, v, 0, &o->th.dup_fraction);
+        else if (!strcmp(name, "active-ratio")) rc = parse_f64(o, name, v, 0, &o->th.active_ratio);
+        else rc = cli_fail(o, EXIT_BAD_INPUT, "unknown option '--%s' (see --help)", name);
+        if (rc) return rc;
+    }
+    return 0;
+}
+
+static int need(const cli_opts *o, const char *v, const char *name) {
+    if (!v) return cli_fail(o, EXIT_BAD_INPUT, "missing --%s (see --help)", name);
+    return 0;
+}
+
+/* Opens the JSON output: stdout for "-", else the file. NULL and *code on failure. */
+static FILE *open_json(const cli_opts *o, int *code) {
+    if (!strcmp(o->json, "-")) return stdout;
+    FILE *f = fopen(o->json, "w");
+    if (!f) *code = cli_fail(o, EXIT_MACHINE, "%s: cannot create: %s", o->json, strerror(errno));
+    return f;
+}
+
+static int close_json(const cli_opts *o, FILE *f) {
+    if (f == stdout) return fflush(stdout) ? cli_fail(o, EXIT_MACHINE, "stdout: write failed") : 0;
+    if (ferror(f) | fclose(f)) return cli_fail(o, EXIT_MACHINE, "%s: write failed", o->json);
+    return 0;
+}
+
+static void json_params_common(json_w *w, const cli_opts *o) {
+    jw_str(w, "metric", cli_metric_name(o->metric));
+    jw_int(w, "seed", (int64_t)o->seed);
+    jw_int(w, "threads", o->threads);
+}
+
+/* ---- spectrum --------------------------------------------------------------------------------- */
+
+static int cmd_spectrum(cli_opts *o) {
+    int rc = need(o, o->input, "input");
+    if (rc) return rc;
+    lsc_input in;
+    if ((rc = cli_open(o, o->input, &in))) return rc;
+    lsc_ctx *ctx = cli_ctx(o, &rc);
+    if (!ctx) {
+        lsc_input_close(&in);
+        return rc;
+    }
+    int64_t m = in.m.rows < in.m.cols ? in.m.rows : in.m.cols;
+    double *sv = malloc(sizeof(double) * (size_t)m);
+    lsc_spectrum_opts so = LSC_SPECTRUM_OPTS_INIT;
+    so.active_threshold = o->active_threshold;
+    lsc_spectrum_result s;
+    cli_progress_label("spectrum");
+    double t0 = cli_now_ms();
+    lsc_status st = sv ? lsc_spectrum(ctx, &in.m, &so, &s, sv, NULL) : LSC_STATUS_OUT_OF_MEMORY;
+    double t1 = cli_now_ms();
+    cli_progress_done();
+    if (st != LSC_STATUS_OK) rc = cli_lib_fail(o, ctx, st, o->input);
+    else if (o->json) {
+        FILE *f = open_json(o, &rc);
+        if (f) {
+            json_w w;
+            jw_open(&w, f);
+            jw_obj(&w, NULL);
+            cli_json_header(&w, ctx);
+            jw_obj(&w, "inputs");
+            cli_json_input(&w, "input", o->input, &in.m);
+            jw_end_obj(&w);
+            jw_obj(&w, "params");
+            jw_num(&w, "active_threshold", o->active_threshold);
+            json_params_common(&w, o);
+            jw_end_obj(&w);
+            cli_json_spectrum(&w, "spectrum", &s, sv, in.m.rows, in.m.rows);
+            cli_json_definitions(&w);
+            jw_obj(&w, "timings_ms");
+            jw_num(&w, "spectrum", t1 - t0);
+            jw_end_obj(&w);
+            jw_end_obj(&w);
+            jw_close(&w);
+            rc = close_json(o, f);
+        }
+    }
+    if (st == LSC_STATUS_OK && (!o->json || strcmp(o->json, "-"))) {
+        cli_print_spectrum(stdout, o->input, &s, in.m.rows, in.m.rows);
+        printf("  singular values      ");
+        for (int64_t i = 0; i < m && i < 8; i++) printf("%.4g ", sv[i]);
+        printf("%s\n", m > 8 ? "..." : "");
+        printf("  (%.1f ms, %s)\n", t1 - t0, lsc_ctx_device_name(ctx));
+    }
+    free(sv);
+    lsc_ctx_destroy(ctx);
+    lsc_input_close(&in);
+    return rc;
+}
+
+/* ---- pairs ------------------------------------------------------------------------------------ */
+
+static int cmd_pairs(cli_opts *o) {
+    int rc = need(o, o->input, "input");
+    if (rc) return rc;
+    lsc_input in;
+    if ((rc = cli_open(o, o->input, &in))) return rc;
+    lsc_ctx *ctx = cli_ctx(o, &rc);
+    if (!ctx) {
+        lsc_input_close(&in);
+        return rc;
+    }
+    lsc_pair_opts po = LSC_PAIR_OPTS_INIT;
+    po.metric = o->metric;
+    po.bins = o->bins;
+    po.dup_eps = o->dup_eps;
+    po.seed = o->seed;
+    po.subset_rows = (o->pairs_max_rows > 0 && in.m.rows > o->pairs_max_rows) ? o->pairs_max_rows : 0;
+    int64_t *hist = calloc((size_t)po.bins, sizeof *hist);
+    lsc_pair *dups = calloc((size_t)po.dup_report, sizeof *dups);
+    lsc_pair_result p;
+    cli_progress_label("all pairs");
+    double t0 = cli_now_ms();
+    lsc_status st = (hist && dups) ? lsc_pair_stats(ctx, &in.m, &po, &p, hist, dups) : LSC_STATUS_OUT_OF_MEMORY;
+    double t1 = cli_now_ms();
+    cli_progress_done();
+    if (st != LSC_STATUS_OK) rc = cli_lib_fail(o, ctx, st, o->input);
+    else if (o->json) {
+        FILE *f = open_json(o, &rc);
+        if (f) {
+            json_w w;
+            jw_open(&w, f);
+            jw_obj(&w, NULL);
+            cli_json_header(&w, ctx);
+            jw_obj(&w, "inputs");
+            cli_json_input(&w, "input", o->input, &in.m);
+            jw_end_obj(&w);
+            jw_obj(&w, "params");
+            jw_num(&w, "dup_eps", o->dup_eps);
+            jw_int(&w, "dup_report", po.dup_report);
+            jw_int(&w, "bins", o->bins);
+            jw_int(&w, "pairs_max_rows", o->pairs_max_rows);
+            json_params_common(&w, o);
+            jw_end_obj(&w);
+            cli_json_pairs(&w, "pairwise", &p, hist, dups, po.dup_report);
+            cli_json_definitions(&w);
+            jw_obj(&w, "timings_ms");
+            jw_num(&w, "pairs", t1 - t0);
+            jw_end_obj(&w);
+            jw_end_obj(&w);
+            jw_close(&w);
+            rc = close_json(o, f);
+        }
+    }
+    if (st == LSC_STATUS_OK && (!o->json || strcmp(o->json, "-"))) {
+        cli_print_pairs(stdout, o->input, &p, o);
+        if (p.subset)
+            printf("  (the set has %lld rows: a seeded subset of %lld rows was used, --pairs-max-rows)\n",
+                   (long long)in.m.rows, (long long)p.rows_used);
+        for (int64_t i = 0; i < p.near_duplicates_listed && i < 5; i++)
+            printf("    rows %lld and %lld: d = %.6g\n", (long long)dups[i].i, (long long)dups[i].j, dups[i].d);
+        printf("  (%.1f ms, %s)\n", t1 - t0, lsc_ctx_device_name(ctx));
+    }
+    free(hist);
+    free(dups);
+    lsc_ctx_destroy(ctx);
+    lsc_input_close(&in);
+    return rc;
+}
+
+/* ---- knn -------------------------------------------------------------------------------------- */
+
+static int cmd_knn(cli_opts *o) {
+    int rc = need(o, o->queries, "queries");
+    if (!rc) rc = need(o, o->k_set ? "" : NULL, "k");
+    if (rc) return rc;
+    lsc_input q, b;
+    memset(&b, 0, sizeof b);
+    if ((rc = cli_open(o, o->queries, &q))) return rc;
+    if (o->base && (rc = cli_open(o, o->base, &b))) {
+        lsc_input_close(&q);
+        return rc;
+    }
+    lsc_ctx *ctx = cli_ctx(o, &rc);
+    float *dist = NULL;
+    int64_t *idx = NULL;
+    if (!ctx) goto done;
+    if (o->base && b.m.cols != q.m.cols) {
+        rc = cli_fail(o, EXIT_BAD_INPUT, "%s has %lld columns but %s has %lld", o->queries,
+                      (long long)q.m.cols, o->base, (long long)b.m.cols);
+        goto done;
+    }
+    int64_t nb = o->base ? b.m.rows : q.m.rows - 1;
+    if (o->k > nb) {
+        rc = cli_fail(o, EXIT_BAD_INPUT, "--k: k=%lld is out of range: %s has %lld rows%s, so k must be 1 to %lld",
+                      (long long)o->k, o->base ? o->base : o->queries, (long long)(o->base ? b.m.rows : q.m.rows),
+                      o->base ? "" : " (self excluded)", (long long)nb);
+        goto done;
+    }
+    lsc_knn_opts ko = LSC_KNN_OPTS_INIT;
+    ko.metric = o->metric;
+    ko.exclude_self = o->base ? 0 : 1;
+    size_t n = (size_t)q.m.rows * (size_t)o->k;
+    dist = malloc(n * sizeof *dist);
+    idx = malloc(n * sizeof *idx);
+    if (!dist || !idx) {
+        rc = cli_fail(o, EXIT_MACHINE, "out of memory for %lld x %lld neighbours", (long long)q.m.rows, (long long)o->k);
+        goto done;
+    }
+    cli_progress_label("knn");
+    double t0 = cli_now_ms();
+    lsc_status st = lsc_knn(ctx, &q.m, o->base ? &b.m : NULL, o->k, &ko, dist, idx);
+    double t1 = cli_now_ms();
+    cli_progress_done();
+    if (st != LSC_STATUS_OK) {
+        /* the library names the matrix ("queries: row 3 col 2 is NaN"): name the file instead */
+        const char *e = lsc_last_error(ctx);
+        if (o->base && !strncmp(e, "base: ", 6)) rc = cli_fail(o, cli_status_exit(st), "%s: %s", o->base, e + 6);
+        else if (!strncmp(e, "queries: ", 9)) rc = cli_fail(o, cli_status_exit(st), "%s: %s", o->queries, e + 9);
+        else rc = cli_lib_fail(o, ctx, st, o->base ? "knn" : o->queries);
+        goto done;
+    }
+    char err[512];
+    if (o->out_dist && (rc = lsc_npy_write_f32(o->out_dist, dist, q.m.rows, o->k, err, sizeof err))) {
+        rc = cli_fail(o, rc, "%s", err);
+        goto done;
+    }
+    if (o->out_idx && (rc = lsc_npy_write_i64(o->out_idx, idx, q.m.rows, o->k, err, sizeof err))) {
+        rc = cli_fail(o, rc, "%s", err);
+        goto done;
+    }
+    double mean1 = 0, meank = 0;
+    for (int64_t i = 0; i < q.m.rows; i++) {
+        mean1 += dist[(size_t)i * o->k];
+        meank += dist[(size_t)i * o->k + o->k - 1];
+    }
+    mean1 /= (double)q.m.rows;
+    meank /= (double)q.m.rows;
+    if (o->json) {
+        FILE *f = open_json(o, &rc);
+        if (!f) goto done;
+        json_w w;
+        jw_open(&w, f);
+        jw_obj(&w, NULL);
+        cli_json_header(&w, ctx);
+        jw_obj(&w, "inputs");
+        cli_json_input(&w, "queries", o->queries, &q.m);
+        if (o->base) cli_json_input(&w, "base", o->base, &b.m);
+        jw_end_obj(&w);
+        jw_obj(&w, "params");
+        jw_int(&w, "k", o->k);
+        jw_bool(&w, "exclude_self", ko.exclude_self);
+        json_params_common(&w, o);
+        jw_end_obj(&w);
+        jw_obj(&w, "knn");
+        jw_int(&w, "k", o->k);
+        jw_int(&w, "queries", q.m.rows);
+        jw_int(&w, "base", o->base ? b.m.rows : q.m.rows);
+        jw_num(&w, "mean_nearest", mean1);
+        jw_num(&w, "mean_kth", meank);
+        if (o->out_dist) jw_str(&w, "out_dist", o->out_dist);
+        if (o->out_idx) jw_str(&w, "out_idx", o->out_idx);
+        jw_end_obj(&w);
+        jw_obj(&w, "timings_ms");
+        jw_num(&w, "knn", t1 - t0);
+        jw_end_obj(&w);
+        jw_end_obj(&w);
+        jw_close(&w);
+        if ((rc = close_json(o, f))) goto done;
+    }
+    if (!o->json || strcmp(o->json, "-")) {
+        printf("exact %lld nearest neighbours of %lld queries among %lld base rows (%s%s)\n",
+               (long long)o->k, (long long)q.m.rows, (long long)(o->base ? b.m.rows : q.m.rows),
+               cli_metric_name(o->metric), ko.exclude_self ? ", self excluded" : "");
+        printf("  mean distance to the nearest %.6g, to the k-th %.6g\n", mean1, meank);
+        for (int64_t i = 0; i < q.m.rows && i < 3; i++) {
+            printf("  query %lld:", (long long)i);
+            for (int64_t t = 0; t < o->k && t < 5; t++)
+                printf(" %lld (%.4g)", (long long)idx[(size_t)i * o->k + t], dist[(size_t)i * o->k + t]);
+            printf("%s\n", o->k > 5 ? " ..." : "");
+        }
+        if (o->out_dist) printf("  distances written to %s\n", o->out_dist);
+        if (o->out_idx) printf("  indices written to %s\n", o->out_idx);
+        printf("  (%.1f ms, %s)\n", t1 - t0, lsc_ctx_device_name(ctx));
+    }
+done:
+    free(dist);
+    free(idx);
+    lsc_ctx_destroy(ctx);
+    lsc_input_close(&q);
+    if (o->base) lsc_input_close(&b);
+    return rc;
+}
+
+/* ---- prdc and references --------------------------------------------------------------------- */
+
+/* Builds a reference from o->real (k, metric, comparison from o). */
+static int build_reference(cli_opts *o, lsc_ctx *ctx, const lsc_matrix *real, lsc_reference **ref) {
+    if (o->k >= real->rows)
+        return cli_fail(o, EXIT_BAD_INPUT, "--k: k=%lld needs at least %lld rows in %s, got %lld",
+                        (long long)o->k, (long long)o->k + 1, o->real, (long long)real->rows);
+    lsc_reference_opts ro = LSC_REFERENCE_OPTS_INIT;
+    ro.metric = o->metric;
+    ro.comparison = o->inclusive ? LSC_COMPARISON_INCLUSIVE : LSC_COMPARISON_STRICT;
+    cli_progress_label("real radii");
+    lsc_status st = lsc_reference_create(ctx, real, o->k, &ro, ref);
+    cli_progress_done();
+    if (st != LSC_STATUS_OK) return cli_lib_fail(o, ctx, st, o->real);
+    return 0;
+}
+
+/* A reference file that cannot be loaded: the library's message names the file. A file that is
+ * missing or unreadable is bad input (exit 2), like any other input file. */
+static int load_fail(const cli_opts *o, lsc_ctx *ctx, lsc_status st, const char *path) {
+    int code = cli_status_exit(st);
+    if (st == LSC_STATUS_IO_ERROR) code = EXIT_BAD_INPUT;
+    const char *e = lsc_last_error(ctx);
+    if (!e || !*e) return cli_fail(o, code, "%s: %s", path, lsc_status_string(st));
+    if (strstr(e, path)) return cli_fail(o, code, "%s", e);
+    return cli_fail(o, code, "%s: %s", path, e);
+}
+
+static int cmd_prdc(cli_opts *o) {
+    int rc = 0;
+    if (!!o->real == !!o->reference)
+        return cli_fail(o, EXIT_BAD_INPUT, "give exactly one of --real and --reference (see --help)");
+    if ((rc = need(o, o->fake, "fake"))) return rc;
+    lsc_input r, f;
+    memset(&r, 0, sizeof r);
+    lsc_reference *ref = NULL;
+    if (o->real && (rc = cli_open(o, o->real, &r))) return rc;
+    if ((rc = cli_open(o, o->fake, &f))) {
+        if (o->real) lsc_input_close(&r);
+        return rc;
+    }
+    lsc_ctx *ctx = cli_ctx(o, &rc);
+    if (!ctx) goto done;
+    double t0 = cli_now_ms();
+    if (o->real) {
+        if (r.m.cols != f.m.cols) {
+            rc = cli_fail(o, EXIT_BAD_INPUT, "%s has %lld columns but %s has %lld", o->real,
+                          (long long)r.m.cols, o->fake, (long long)f.m.cols);
+            goto done;
+        }
+        if ((rc = build_reference(o, ctx, &r.m, &ref))) goto done;
+    } else {
+        lsc_status st = lsc_reference_load(ctx, o->reference, &ref);
+        if (st != LSC_STATUS_OK) {
+            rc = load_fail(o, ctx, st, o->reference);
+            goto done;
+        }
+        lsc_reference_info info;
+        lsc_reference_info_get(ref, &info);
+        if (o->k_set && o->k != info.k) {
+            rc = cli_fail(o, EXIT_BAD_INPUT, "--k %lld differs from the k=%lld of %s", (long long)o->k,
+                          (long long)info.k, o->reference);
+            goto done;
+        }
+        o->k = info.k;
+        o->metric = info.metric;
+        o->inclusive = info.comparison == LSC_COMPARISON_INCLUSIVE;
+        if (info.cols != f.m.cols) {
+            rc = cli_fail(o, EXIT_BAD_INPUT, "%s has %lld columns but %s has %lld", o->reference,
+                          (long long)info.cols, o->fake, (long long)f.m.cols);
+            goto done;
+        }
+    }
+    if (o->k >= f.m.rows) {
+        rc = cli_fail(o, EXIT_BAD_INPUT, "--k: k=%lld needs at least %lld rows in %s, got %lld",
+                      (long long)o->k, (long long)o->k + 1, o->fake, (long long)f.m.rows);
+        goto done;
+    }
+    lsc_prdc_result p;
+    cli_progress_label("prdc");
+    lsc_status st = lsc_prdc(ctx, ref, &f.m, &p);
+    cli_progress_done();
+    double t1 = cli_now_ms();
+    if (st != LSC_STATUS_OK) {
+        rc = cli_lib_fail(o, ctx, st, o->fake);
+        goto done;
+    }
+    if (o->json) {
+        FILE *jf = open_json(o, &rc);
+        if (!jf) goto done;
+        json_w w;
+        jw_open(&w, jf);
+        jw_obj(&w, NULL);
+        cli_json_header(&w, ctx);
+        jw_obj(&w, "inputs");
+        if (o->real) cli_json_input(&w, "real", o->real, &r.m);
+        else {
+            jw_obj(&w, "real");
+            jw_str(&w, "reference", o->reference);
+            jw_int(&w, "rows", p.real_rows);
+            jw_int(&w, "cols", f.m.cols);
+            jw_end_obj(&w);
+        }
+        cli_json_input(&w, "fake", o->fake, &f.m);
+        jw_end_obj(&w);
+        jw_obj(&w, "params");
+        jw_int(&w, "k", o->k);
+        jw_str(&w, "comparison", o->inclusive ? "inclusive" : "strict");
+        json_params_common(&w, o);
+        jw_end_obj(&w);
+        cli_json_prdc(&w, "prdc", &p);
+        jw_obj(&w, "timings_ms");
+        jw_num(&w, "prdc", t1 - t0);
+        jw_end_obj(&w);
+        jw_end_obj(&w);
+        jw_close(&w);
+        if ((rc = close_json(o, jf))) goto done;
+    }
+    if (!o->json || strcmp(o->json, "-")) {
+        cli_print_prdc(stdout, &p);
+        printf("  (%.1f ms, %s)\n", t1 - t0, lsc_ctx_device_name(ctx));
+    }
+done:
+    lsc_reference_destroy(ref);
+    lsc_ctx_destroy(ctx);
+    if (o->real) lsc_input_close(&r);
+    lsc_input_close(&f);
+    return rc;
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static int cmd_reference(cli_opts *o, int argc, char **argv) {
+    if (argc < 3) {
+        o->cmd = "reference";
+        return cli_fail(o, EXIT_BAD_INPUT, "missing subcommand: build or inspect (see --help)");
+    }
+    if (!strcmp(argv[2], "--help") || !strcmp(argv[2], "-h")) {
+        fputs(HELP_REFERENCE, stdout);
+        return 0;
+    }
+    int rc;
+    if (!strcmp(argv[2], "build")) {
+        o->cmd = "reference build";
+        rc = parse(o, argc, argv, 3, " real k out inclusive" OPTS_COMMON, NULL);
+        if (rc == -1) {
+            fputs(HELP_REFERENCE, stdout);
+            return 0;
+        }
+        if (rc || (rc = need(o, o->real, "real")) || (rc = need(o, o->k_set ? "" : NULL, "k")) ||
+            (rc = need(o, o->out, "out")))
+            return rc;
+        lsc_input r;
+        if ((rc = cli_open(o, o->real, &r))) return rc;
+        lsc_ctx *ctx = cli_ctx(o, &rc);
+        lsc_reference *ref = NULL;
+        if (ctx && !(rc = build_reference(o, ctx, &r.m, &ref))) {
+            lsc_status st = lsc_reference_save(ctx, ref, o->out);
+            if (st != LSC_STATUS_OK) rc = cli_fail(o, cli_status_exit(st), "%s", lsc_last_error(ctx));
+            else {
+                lsc_reference_info info;
+                lsc_reference_info_get(ref, &info);
+                printf("reference %s: %lld x %lld rows, k=%lld, %s, %s, %lld zero radii\n", o->out,
+                       (long long)info.rows, (long long)info.cols, (long long)info.k,
+                       cli_metric_name(info.metric),
+                       info.comparison == LSC_COMPARISON_INCLUSIVE ? "inclusive" : "strict",
+                       (long long)info.zero_radii);
+            }
+        }
+        lsc_reference_destroy(ref);
+        lsc_ctx_destroy(ctx);
+        lsc_input_close(&r);
+        return rc;
+    }
+    if (!strcmp(argv[2], "inspect")) {
+        o->cmd = "reference inspect";
+        const char *path = NULL;
+        rc = parse(o, argc, argv, 3, OPTS_COMMON, &path);
+        if (rc == -1) {
+            fputs(HELP_REFERENCE, stdout);
+            return 0;
+        }
+        if (rc) return rc;
+        if (!path) return cli_fail(o, EXIT_BAD_INPUT, "missing the reference file (see --help)");
+        lsc_ctx *ctx = cli_ctx(o, &rc);
+        if (!ctx) return rc;
+        lsc_reference *ref = NULL;
+        lsc_status st = lsc_reference_load(ctx, path, &ref);
+        if (st != LSC_STATUS_OK) {
+            rc = load_fail(o, ctx, st, path);
+            lsc_ctx_destroy(ctx);
+            return rc;
+        }
+        lsc_reference_info info;
+        lsc_reference_info_get(ref, &info);
+        double *r = malloc(sizeof(double) * (size_t)info.rows);
+        if (!r) rc = cli_fail(o, EXIT_MACHINE, "out of memory");
+        else {
+            memcpy(r, lsc_reference_radii(ref), sizeof(double) * (size_t)info.rows);
+            qsort(r, (size_t)info.rows, sizeof *r, cmp_double);
+            double mean = 0;
+            for (int64_t i = 0; i < info.rows; i++) mean += r[i];
+            mean /= (double)info.rows;
+            const char *cmp = info.comparison == LSC_COMPARISON_INCLUSIVE ? "inclusive" : "strict";
+            if (o->json) {
+                FILE *jf = open_json(o, &rc);
+                if (jf) {
+                    json_w w;
+                    jw_open(&w, jf);
+                    jw_obj(&w, NULL);
+                    cli_json_header(&w, ctx);
+                    jw_obj(&w, "reference");
+                    jw_str(&w, "path", path);
+                    jw_int(&w, "rows", info.rows);
+                    jw_int(&w, "cols", info.cols);
+                    jw_int(&w, "k", info.k);
+                    jw_str(&w, "metric", cli_metric_name(info.metric));
+                    jw_str(&w, "comparison", cmp);
+                    jw_int(&w, "zero_radii", info.zero_radii);
+                    jw_obj(&w, "radii");
+                    jw_num(&w, "min", r[0]);
+                    jw_num(&w, "median", r[(info.rows - 1) / 2]);
+                    jw_num(&w, "mean", mean);
+                    jw_num(&w, "max", r[info.rows - 1]);
+                    jw_end_obj(&w);
+                    jw_end_obj(&w);
+                    jw_end_obj(&w);
+                    jw_close(&w);
+                    rc = close_json(o, jf);
+                }
+            }
+            if (!rc && (!o->json || strcmp(o->json, "-"))) {
+                printf("reference %s\n", path);
+                printf("  rows %lld  cols %lld  k %lld  metric %s  comparison %s\n", (long long)info.rows,
+                       (long long)info.cols, (long long)info.k, cli_metric_name(info.metric), cmp);
+                printf("  radii: min %.6g  median %.6g  mean %.6g  max %.6g  zero %lld\n", r[0],
+                       r[(info.rows - 1) / 2], mean, r[info.rows - 1], (long long)info.zero_radii);
+            }
+        }
+        free(r);
+        lsc_reference_destroy(ref);
+        lsc_ctx_destroy(ctx);
+        return rc;
+    }
+    o->cmd = "reference";
+    return cli_fail(o, EXIT_BAD_INPUT, "unknown subcommand '%s' (build or inspect)", argv[2]);
+}
+
+/* ---- main ------------------------------------------------------------------------------------- */
+
+int main(int argc, char **argv) {
+    cli_opts o;
+    memset(&o, 0, sizeof o);
+    cli_thresholds th = CLI_THRESHOLDS_INIT;
+    o.th = th;
+    o.k = 5;
+    o.backend = LSC_BACKEND_AUTO;
+    o.metric = LSC_METRIC_EUCLIDEAN;
+    o.dup_eps = 1e-6;
+    o.bins = 64;
+    o.active_threshold = 0.01;
+    o.pairs_max_rows = 20000;
+    o.seed = 0;
+
+    if (argc < 2) return cli_fail(NULL, EXIT_BAD_INPUT, "missing command (see lsc --help)");
+    const char *c = argv[1];
+    if (!strcmp(c, "--help") || !strcmp(c, "-h") || !strcmp(c, "help")) {
+        fputs(HELP_MAIN, stdout);
+        return 0;
+    }
+    if (!strcmp(c, "--version") || !strcmp(c, "version")) {
+        printf("lsc %s\n", lsc_version());
+        return 0;
+    }
+    if (!strcmp(c, "reference")) return cmd_reference(&o, argc, argv);
+
+    struct {
+        const char *name, *allowed, *help;
+        int (*fn)(cli_opts *);
+    } cmds[] = {
+        {"report",
+         " real fake k inclusive dup-eps bins active-threshold pairs-max-rows dim-collapse-ratio"
+         " mode-collapse-ratio coverage-min precision-high precision-min dup-fraction active-ratio" OPTS_COMMON,
+         HELP_REPORT, cmd_report},
+        {"demo", " seed backend threads k ", HELP_DEMO, cmd_demo},
+        {"spectrum", " input active-threshold" OPTS_COMMON, HELP_SPECTRUM, cmd_spectrum},
+        {"pairs", " input dup-eps bins pairs-max-rows" OPTS_COMMON, HELP_PAIRS, cmd_pairs},
+        {"knn", " queries base k out-dist out-idx" OPTS_COMMON, HELP_KNN, cmd_knn},
+        {"prdc", " real reference fake k inclusive" OPTS_COMMON, HELP_PRDC, cmd_prdc},
+    };
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
+        if (strcmp(c, cmds[i].name)) continue;
+        o.cmd = cmds[i].name;
+        int rc = parse(&o, argc, argv, 2, cmds[i].allowed, NULL);
+        if (rc == -1) {
+            fputs(cmds[i].help, stdout);
+            return 0;
+        }
+        if (rc) return rc;
+        return cmds[i].fn(&o);
+    }
+    return cli_fail(NULL, EXIT_BAD_INPUT, "unknown command '%s' (see lsc --help)", c);
+}
