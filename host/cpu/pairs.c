@@ -236,8 +236,7 @@ lsc_status lsc_cpu_pair_stats(lsc_ctx *ctx, const lsc_matrix *x, const int64_t *
     if (upper < 0)
         st = lsc_set_error(ctx, LSC_STATUS_OUT_OF_MEMORY, "out of host memory for the column means");
     if (st == LSC_STATUS_OK) {
-        J.tq = cpu_tile_plan(ctx, &job);
-        if (J.tq == 0) st = LSC_STATUS_WORKSPACE_LIMIT;
+        st = cpu_tile_plan(ctx, &job, &J.tq);
     }
     if (st == LSC_STATUS_OK) {
         J.parts = (pair_part *)lsc_calloc(ctx, (size_t)T, sizeof(pair_part), "pair partials");

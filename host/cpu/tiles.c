@@ -169,27 +169,24 @@ static void job_limits(const cpu_tile_job *job, int64_t *mq, int64_t *mb)
     if (*mb > job->b->n) *mb = job->b->n;
 }
 
-int64_t cpu_tile_plan(lsc_ctx *ctx, const cpu_tile_job *job)
+lsc_status cpu_tile_plan(lsc_ctx *ctx, const cpu_tile_job *job, int64_t *tq_out)
 {
     int64_t mq, mb, tq, tb;
     size_t per_row;
     job_limits(job, &mq, &mb);
     size_t budget = ctx->workspace_limit / (size_t)ctx->threads;
-    if (job->q->d > INT32_MAX) {
-        lsc_set_error(ctx, LSC_STATUS_NOT_SUPPORTED,
-                      "%lld columns exceed the BLAS interface's 32-bit dimension",
-                      (long long)job->q->d);
-        return 0;
-    }
-    if (!plan(job->q->d, budget, mq, mb, &tq, &tb, &per_row)) {
-        lsc_set_error(ctx, LSC_STATUS_WORKSPACE_LIMIT,
-                      "workspace limit %zu bytes is too small for one tile of %lld columns per "
-                      "thread (%d threads, each needs %zu)",
-                      ctx->workspace_limit, (long long)job->q->d, ctx->threads,
-                      2 * per_row + sizeof(float));
-        return 0;
-    }
-    return tq;
+    if (job->q->d > INT32_MAX)
+        return lsc_set_error(ctx, LSC_STATUS_NOT_SUPPORTED,
+                             "%lld columns exceed the BLAS interface's 32-bit dimension",
+                             (long long)job->q->d);
+    if (!plan(job->q->d, budget, mq, mb, &tq, &tb, &per_row))
+        return lsc_set_error(ctx, LSC_STATUS_WORKSPACE_LIMIT,
+                             "workspace limit %zu bytes is too small for one tile of %lld "
+                             "columns per thread (%d threads, each needs %zu)",
+                             ctx->workspace_limit, (long long)job->q->d, ctx->threads,
+                             2 * per_row + sizeof(float));
+    *tq_out = tq;
+    return LSC_STATUS_OK;
 }
 
 static lsc_status tiles_alloc(lsc_ctx *ctx, cpu_tiles *t, int64_t d, int64_t tq, int64_t tb)
@@ -220,9 +217,8 @@ lsc_status cpu_tile_run(lsc_ctx *ctx, const cpu_tile_job *job, double p0, double
 {
     const cpu_set *q = job->q, *b = job->b;
     const int64_t d = q->d;
-    int64_t tq = cpu_tile_plan(ctx, job);
-    if (tq == 0) return ctx->err[0] ? LSC_STATUS_WORKSPACE_LIMIT : LSC_STATUS_INTERNAL;
-    int64_t mq, mb, tb;
+    int64_t tq, mq, mb, tb;
+    LSC_TRY(cpu_tile_plan(ctx, job, &tq));
     size_t per_row;
     job_limits(job, &mq, &mb);
     plan(d, ctx->workspace_limit / (size_t)ctx->threads, mq, mb, &tq, &tb, &per_row);

@@ -127,9 +127,9 @@ typedef struct cpu_tile_job {
     void (*block_done)(void *user, int tid, int64_t q0, int64_t nq);
 } cpu_tile_job;
 
-/* The query block size cpu_tile_run will use for `job` (so callers can size per-block data),
- * or 0 with WORKSPACE_LIMIT recorded. */
-int64_t cpu_tile_plan(lsc_ctx *ctx, const cpu_tile_job *job);
+/* The query block size cpu_tile_run will use for `job` (so callers can size per-block data);
+ * WORKSPACE_LIMIT or NOT_SUPPORTED, with the message, if no tile fits. */
+lsc_status cpu_tile_plan(lsc_ctx *ctx, const cpu_tile_job *job, int64_t *tq);
 lsc_status cpu_tile_run(lsc_ctx *ctx, const cpu_tile_job *job, double p0, double p1);
 
 /* Exact k nearest neighbours of every row of q among the rows of b (indices in b's row space),
