@@ -126,8 +126,9 @@ LSC_HD int lsc_plan_tiles(size_t budget, size_t per_q_row, size_t per_b_row, siz
             return 1;
         }
         if (q == 1 && b == 1) return 0;
-        if (b >= q && b > 1) b = (b + 1) / 2;
-        else q = (q + 1) / 2;
+        /* ceil(x / 2) without forming x + 1, which overflows for x = INT64_MAX */
+        if (b >= q && b > 1) b = b / 2 + (b & 1);
+        else q = q / 2 + (q & 1);
     }
 }
 

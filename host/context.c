@@ -44,9 +44,34 @@ const char *lsc_status_name(lsc_status status)
     return "LSC_STATUS_UNKNOWN";
 }
 
+#ifdef LSC_TESTING
+#include "testing.h"
+/* Test builds only (host/testing.h): the countdown to the allocation that fails. */
+static int64_t lsc_test_countdown, lsc_test_allocs;
+
+void lsc_testing_fail_alloc(int64_t n)
+{
+    __atomic_store_n(&lsc_test_allocs, 0, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&lsc_test_countdown, n > 0 ? n : 0, __ATOMIC_SEQ_CST);
+}
+
+int64_t lsc_testing_alloc_count(void) { return __atomic_load_n(&lsc_test_allocs, __ATOMIC_SEQ_CST); }
+
+/* 1 if this allocation is the one to fail: exactly one thread sees the countdown reach 0. */
+static int test_alloc_fails(void)
+{
+    __atomic_add_fetch(&lsc_test_allocs, 1, __ATOMIC_SEQ_CST);
+    if (__atomic_load_n(&lsc_test_countdown, __ATOMIC_SEQ_CST) <= 0) return 0;
+    return __atomic_sub_fetch(&lsc_test_countdown, 1, __ATOMIC_SEQ_CST) == 0;
+}
+#define LSC_TEST_ALLOC_FAILS() test_alloc_fails()
+#else
+#define LSC_TEST_ALLOC_FAILS() 0
+#endif
+
 void *lsc_malloc(lsc_ctx *ctx, size_t bytes, const char *what)
 {
-    void *p = malloc(bytes ? bytes : 1);
+    void *p = LSC_TEST_ALLOC_FAILS() ? NULL : malloc(bytes ? bytes : 1);
     if (!p)
         lsc_set_error(ctx, LSC_STATUS_OUT_OF_MEMORY, "out of host memory allocating %zu bytes for %s",
                       bytes, what);
@@ -55,7 +80,7 @@ void *lsc_malloc(lsc_ctx *ctx, size_t bytes, const char *what)
 
 void *lsc_calloc(lsc_ctx *ctx, size_t count, size_t size, const char *what)
 {
-    void *p = calloc(count ? count : 1, size ? size : 1);
+    void *p = LSC_TEST_ALLOC_FAILS() ? NULL : calloc(count ? count : 1, size ? size : 1);
     if (!p)
         lsc_set_error(ctx, LSC_STATUS_OUT_OF_MEMORY,
                       "out of host memory allocating %zu x %zu bytes for %s", count, size, what);
@@ -171,7 +196,8 @@ lsc_status lsc_ctx_create(const lsc_ctx_params *params, lsc_ctx **out)
 {
     if (!out) return LSC_STATUS_INVALID_ARGUMENT;
     *out = NULL;
-    lsc_ctx *ctx = (lsc_ctx *)calloc(1, sizeof *ctx);
+    /* plain calloc: with no context there is nowhere to put a message (*out stays NULL) */
+    lsc_ctx *ctx = LSC_TEST_ALLOC_FAILS() ? NULL : (lsc_ctx *)calloc(1, sizeof *ctx);
     if (!ctx) return LSC_STATUS_OUT_OF_MEMORY;
     *out = ctx;
     lsc_ctx_params defaults = LSC_CTX_PARAMS_INIT;

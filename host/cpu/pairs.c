@@ -86,10 +86,10 @@ typedef struct {
 
 /* Bound B of METRICS.md section 3, in reported units: 2 max_i ||x_i - mu||; for cosine the
  * same bound on the chord between normalised rows, as a cosine distance (at most 2). */
-static double hist_upper(const cpu_set *s)
+static double hist_upper(lsc_ctx *ctx, const cpu_set *s)
 {
     const int64_t d = s->d;
-    double *mu = (double *)calloc((size_t)d, sizeof(double));
+    double *mu = (double *)lsc_calloc(ctx, (size_t)d, sizeof(double), "the histogram's bound");
     if (!mu) return -1.0;
     const lsc_matrix *m = s->m;
     size_t es = lsc_dtype_size(m->dtype);
@@ -227,14 +227,13 @@ lsc_status lsc_cpu_pair_stats(lsc_ctx *ctx, const lsc_matrix *x, const int64_t *
     const int64_t bins = opts->bins, cap = opts->dup_report;
     cpu_set s;
     LSC_TRY(cpu_set_init(ctx, &s, x, subset, n, metric, NULL));
-    const double upper = hist_upper(&s);
+    const double upper = hist_upper(ctx, &s);
     const int T = ctx->threads;
     pair_job J = {&s, metric, lsc_v_from_dist(metric, opts->dup_eps), upper, bins, cap, 0, NULL,
                   NULL};
     cpu_tile_job job = {&s, &s, 1, 0, 0, &J, pair_tile, NULL};
     lsc_status st = LSC_STATUS_OK;
-    if (upper < 0)
-        st = lsc_set_error(ctx, LSC_STATUS_OUT_OF_MEMORY, "out of host memory for the column means");
+    if (upper < 0) st = LSC_STATUS_OUT_OF_MEMORY; /* lsc_calloc recorded the message */
     if (st == LSC_STATUS_OK) {
         st = cpu_tile_plan(ctx, &job, &J.tq);
     }

@@ -170,8 +170,12 @@ lsc_status lsc_cpu_acc_merge(lsc_ctx *ctx, void *into, const void *from)
 static lsc_status sym_eigs(lsc_ctx *ctx, double *s, int64_t n, double *w, const char *what)
 {
     lapack_int info = LAPACKE_dsyevd(LAPACK_ROW_MAJOR, 'N', 'U', (lapack_int)n, s, (lapack_int)n, w);
-    LSC_CHECK(ctx, info == 0, info < 0 ? LSC_STATUS_INTERNAL : LSC_STATUS_OUT_OF_MEMORY,
-              "LAPACK dsyevd failed on the %s (info %d)", what, (int)info);
+    /* LAPACKE allocates its own work arrays and says LAPACK_WORK_MEMORY_ERROR (or
+     * LAPACK_TRANSPOSE_MEMORY_ERROR) when that fails; a positive info is no convergence */
+    LSC_CHECK(ctx, info != LAPACK_WORK_MEMORY_ERROR && info != LAPACK_TRANSPOSE_MEMORY_ERROR,
+              LSC_STATUS_OUT_OF_MEMORY, "out of host memory in LAPACK dsyevd on the %s", what);
+    LSC_CHECK(ctx, info == 0, LSC_STATUS_INTERNAL, "LAPACK dsyevd failed on the %s (info %d)",
+              what, (int)info);
     lsc_eigs_prepare(w, n);
     return LSC_STATUS_OK;
 }
