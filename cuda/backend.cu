@@ -1,24 +1,46 @@
-/* The CUDA backend module: device discovery, the context's device and stream. The operations
- * themselves are the CUDA backend issue's work; until they land their table entries are NULL,
- * which the host turns into LSC_STATUS_NOT_SUPPORTED (and AUTO keeps choosing the CPU). */
-#include "internal.h"
+/* The CUDA backend module: device discovery, the context's device, stream and library handles,
+ * and the function table. Operations not yet written for the GPU have NULL entries, which the
+ * host turns into LSC_STATUS_NOT_SUPPORTED (and AUTO keeps choosing the CPU until every entry is
+ * there). */
+#include "cuda_internal.cuh"
 
-#include <cuda_runtime.h>
 #include <stdio.h>
 #include <stdlib.h>
 
-namespace {
+lsc_status lsc_cuda_fail(lsc_ctx *ctx, cudaError_t e, const char *what, const char *file, int line)
+{
+    cudaGetLastError(); // clear a non-sticky error so the context stays usable
+    if (e == cudaErrorMemoryAllocation)
+        return lsc_set_error(ctx, LSC_STATUS_OUT_OF_MEMORY, "out of device memory: %s (%s:%d)", what,
+                             file, line);
+    return lsc_set_error(ctx, LSC_STATUS_DEVICE_ERROR, "%s: %s (%s) at %s:%d", what,
+                         cudaGetErrorString(e), cudaGetErrorName(e), file, line);
+}
 
-struct cuda_state {
-    int device;
-    cudaStream_t own;   // created by the context when the caller gave none
-    cudaStream_t stream; // the stream work is enqueued on
-};
+lsc_status lsc_cublas_fail(lsc_ctx *ctx, cublasStatus_t e, const char *what, const char *file, int line)
+{
+    if (e == CUBLAS_STATUS_ALLOC_FAILED)
+        return lsc_set_error(ctx, LSC_STATUS_OUT_OF_MEMORY, "cuBLAS out of device memory: %s (%s:%d)",
+                             what, file, line);
+    return lsc_set_error(ctx, LSC_STATUS_DEVICE_ERROR, "%s: %s (%s) at %s:%d", what,
+                         cublasGetStatusString(e), cublasGetStatusName(e), file, line);
+}
+
+lsc_status lsc_cusolver_fail(lsc_ctx *ctx, cusolverStatus_t e, const char *what, const char *file,
+                             int line)
+{
+    if (e == CUSOLVER_STATUS_ALLOC_FAILED)
+        return lsc_set_error(ctx, LSC_STATUS_OUT_OF_MEMORY, "cuSOLVER out of device memory: %s (%s:%d)",
+                             what, file, line);
+    return lsc_set_error(ctx, LSC_STATUS_DEVICE_ERROR, "%s: cuSOLVER status %d at %s:%d", what, (int)e,
+                         file, line);
+}
+
+namespace {
 
 lsc_status cuda_fail(lsc_ctx *ctx, cudaError_t e, const char *what)
 {
-    return lsc_set_error(ctx, LSC_STATUS_DEVICE_ERROR, "%s: %s (%s)", what, cudaGetErrorString(e),
-                         cudaGetErrorName(e));
+    return lsc_cuda_fail(ctx, e, what, __FILE__, __LINE__);
 }
 
 lsc_status cuda_init(lsc_ctx *ctx)
@@ -45,6 +67,16 @@ lsc_status cuda_init(lsc_ctx *ctx)
     }
     s->stream = ctx->params.stream ? static_cast<cudaStream_t>(ctx->params.stream) : s->own;
     ctx->backend_state = s;
+    // handles once per context; IEEE float32/float64 math (no TF32) so CPU and GPU agree
+    cublasStatus_t be = cublasCreate(&s->blas);
+    if (be != CUBLAS_STATUS_SUCCESS) return lsc_cublas_fail(ctx, be, "cublasCreate", __FILE__, __LINE__);
+    be = cublasSetStream(s->blas, s->stream);
+    if (be == CUBLAS_STATUS_SUCCESS) be = cublasSetMathMode(s->blas, CUBLAS_DEFAULT_MATH);
+    if (be != CUBLAS_STATUS_SUCCESS) return lsc_cublas_fail(ctx, be, "cublasSetStream", __FILE__, __LINE__);
+    cusolverStatus_t se = cusolverDnCreate(&s->solver);
+    if (se == CUSOLVER_STATUS_SUCCESS) se = cusolverDnSetStream(s->solver, s->stream);
+    if (se != CUSOLVER_STATUS_SUCCESS)
+        return lsc_cusolver_fail(ctx, se, "cusolverDnCreate", __FILE__, __LINE__);
     snprintf(ctx->device_name, sizeof ctx->device_name, "cuda:%d %s (sm_%d%d, %.1f GiB)",
              s->device, prop.name, prop.major, prop.minor,
              static_cast<double>(prop.totalGlobalMem) / (1024.0 * 1024.0 * 1024.0));
@@ -57,6 +89,8 @@ void cuda_fini(lsc_ctx *ctx)
     if (!s) return;
     // wait for our own work only: the caller's other streams keep running
     cudaStreamSynchronize(s->stream);
+    if (s->solver) cusolverDnDestroy(s->solver);
+    if (s->blas) cublasDestroy(s->blas);
     cudaStreamDestroy(s->own);
     free(s);
     ctx->backend_state = nullptr;
@@ -66,6 +100,11 @@ lsc_status cuda_set_stream(lsc_ctx *ctx, void *stream)
 {
     cuda_state *s = static_cast<cuda_state *>(ctx->backend_state);
     s->stream = stream ? static_cast<cudaStream_t>(stream) : s->own;
+    cublasStatus_t be = cublasSetStream(s->blas, s->stream);
+    if (be != CUBLAS_STATUS_SUCCESS) return lsc_cublas_fail(ctx, be, "cublasSetStream", __FILE__, __LINE__);
+    cusolverStatus_t se = cusolverDnSetStream(s->solver, s->stream);
+    if (se != CUSOLVER_STATUS_SUCCESS)
+        return lsc_cusolver_fail(ctx, se, "cusolverDnSetStream", __FILE__, __LINE__);
     return LSC_STATUS_OK;
 }
 
@@ -76,6 +115,12 @@ lsc_backend_ops make_ops()
     o.init = cuda_init;
     o.fini = cuda_fini;
     o.set_stream = cuda_set_stream;
+    o.spectrum = lsc_cuda_spectrum;
+    o.acc_create = lsc_cuda_acc_create;
+    o.acc_add = lsc_cuda_acc_add;
+    o.acc_merge = lsc_cuda_acc_merge;
+    o.acc_eigs = lsc_cuda_acc_eigs;
+    o.acc_destroy = lsc_cuda_acc_destroy;
     return o;
 }
 
