@@ -9,7 +9,11 @@
 #                       one in $BUILD_DIR/oracle-venv from tests/oracle/requirements.txt (when
 #                       that fails the test reports SKIPPED); set but empty: skip that test
 #   JOBS                parallel build and test jobs (default: every online core)
-#   CMAKE_BUILD_TYPE    default Release
+#   CMAKE_BUILD_TYPE    default Release (RelWithDebInfo with LSC_SANITIZE=1)
+#   LSC_SANITIZE        1: AddressSanitizer + UndefinedBehaviorSanitizer build (leaks checked, any
+#                       UB report fatal), tests run with ASAN_OPTIONS/UBSAN_OPTIONS set below;
+#                       install_consumer is skipped (a consumer built without the sanitizer
+#                       cannot load the instrumented library). Use its own BUILD_DIR.
 # Exits non-zero on any failure.
 set -euo pipefail
 
@@ -19,7 +23,12 @@ build=${BUILD_DIR:-build}
 [[ "$build" = /* ]] || build="$root/$build"
 cuda=${LSC_CUDA:-AUTO}
 jobs=${JOBS:-$(nproc 2>/dev/null || getconf _NPROCESSORS_ONLN 2>/dev/null || echo 2)}
-build_type=${CMAKE_BUILD_TYPE:-Release}
+sanitize=${LSC_SANITIZE:-0}
+if [[ "$sanitize" == 1 ]]; then
+    build_type=${CMAKE_BUILD_TYPE:-RelWithDebInfo}
+else
+    build_type=${CMAKE_BUILD_TYPE:-Release}
+fi
 
 t_start=$SECONDS
 stage_t=$SECONDS
@@ -53,6 +62,20 @@ cmake_args=(-S "$root" -B "$build" -DCMAKE_BUILD_TYPE="$build_type" -DLSC_CUDA="
 if [[ "${cuda^^}" == "ON" ]] || { [[ "${cuda^^}" == "AUTO" ]] && command -v nvcc >/dev/null; }; then
     cmake_args+=(-DCMAKE_CUDA_ARCHITECTURES="${CUDA_ARCHS:-90}")
 fi
+ctest_args=()
+if [[ "$sanitize" == 1 ]]; then
+    san="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined"
+    cmake_args+=(-DCMAKE_C_FLAGS="$san" -DCMAKE_CXX_FLAGS="$san"
+                 -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined"
+                 -DCMAKE_SHARED_LINKER_FLAGS="-fsanitize=address,undefined")
+    # the consumer is built without the sanitizer, so it cannot load the instrumented library
+    ctest_args+=(-E '^install_consumer$')
+    export ASAN_OPTIONS="detect_leaks=1${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
+    export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}"
+    # no leak suppressions are needed (libgomp included, GCC 12); should one ever be, pass it
+    # through a documented LSAN_OPTIONS=suppressions=FILE
+    echo "== run.sh: sanitizers on: ASAN_OPTIONS=$ASAN_OPTIONS UBSAN_OPTIONS=$UBSAN_OPTIONS"
+fi
 echo "== run.sh: cmake ${cmake_args[*]}"
 cmake "${cmake_args[@]}"
 stage "configure"
@@ -60,6 +83,6 @@ cmake --build "$build" --parallel "$jobs"
 stage "build"
 
 # ---- test --------------------------------------------------------------------------------------
-ctest --test-dir "$build" --output-on-failure --parallel "$jobs" --timeout 900
+ctest --test-dir "$build" --output-on-failure --parallel "$jobs" --timeout 900 ${ctest_args[@]+"${ctest_args[@]}"}
 stage "tests"
-echo "== run.sh: all passed ($build, LSC_CUDA=$cuda) in $((SECONDS - t_start)) s"
+echo "== run.sh: all passed ($build, LSC_CUDA=$cuda$([[ "$sanitize" == 1 ]] && echo ", LSC_SANITIZE=1")) in $((SECONDS - t_start)) s"

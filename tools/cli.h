@@ -42,6 +42,30 @@ typedef struct cli_opts {
     cli_thresholds th;
 } cli_opts;
 
+/* Argument parsing (tools/args.c), apart from running anything. */
+typedef enum cli_command {
+    CLI_CMD_HELP,               /* lsc --help */
+    CLI_CMD_VERSION,
+    CLI_CMD_REPORT,
+    CLI_CMD_DEMO,
+    CLI_CMD_SPECTRUM,
+    CLI_CMD_PAIRS,
+    CLI_CMD_KNN,
+    CLI_CMD_PRDC,
+    CLI_CMD_REFERENCE,          /* `lsc reference` with --help, or a parse error */
+    CLI_CMD_REFERENCE_BUILD,
+    CLI_CMD_REFERENCE_INSPECT
+} cli_command;
+
+/* The defaults of every option. */
+void cli_opts_init(cli_opts *o);
+/* Parses argv (argv[1] the command) into *o (reset to the defaults first) and *cmd. Returns 0
+ * (then *help = 1 asks for the help of *cmd, and *pos is the positional argument of
+ * `reference inspect`, or NULL), or an exit code after one line on stderr. Required options
+ * are checked by the commands, not here. Reads argv only; keeps pointers into it. */
+int cli_parse_argv(cli_opts *o, int argc, char **argv, cli_command *cmd, int *help,
+                   const char **pos);
+
 /* Errors: one line on stderr, "lsc <cmd>: ...". Returns `code`. */
 int cli_fail(const cli_opts *o, int code, const char *fmt, ...)
 #if defined(__GNUC__)

@@ -123,117 +123,7 @@ static const char *HELP_REFERENCE =
     "  --inclusive               its PRDC compares d <= r (default strict)\n"
     COMMON_HELP;
 
-/* ---- option parsing ---------------------------------------------------------------------- */
-
-#define OPTS_COMMON " backend threads json metric seed "
-
-static int parse_i64(const cli_opts *o, const char *name, const char *v, int64_t lo, int64_t *out) {
-    char *end = NULL;
-    errno = 0;
-    long long x = strtoll(v, &end, 10);
-    if (!*v || *end || errno)
-        return cli_fail(o, EXIT_BAD_INPUT, "--%s: '%s' is not an integer", name, v);
-    if (x < lo) return cli_fail(o, EXIT_BAD_INPUT, "--%s: %lld is below %lld", name, x, (long long)lo);
-    *out = x;
-    return 0;
-}
-
-static int parse_f64(const cli_opts *o, const char *name, const char *v, double lo, double *out) {
-    char *end = NULL;
-    errno = 0;
-    double x = strtod(v, &end);
-    if (!*v || *end || errno || !isfinite(x))
-        return cli_fail(o, EXIT_BAD_INPUT, "--%s: '%s' is not a number", name, v);
-    if (x < lo) return cli_fail(o, EXIT_BAD_INPUT, "--%s: %g is below %g", name, x, lo);
-    *out = x;
-    return 0;
-}
-
-/* Parses argv[i..] against the option names listed in `allowed` (" a b c "). Positional
- * arguments go to *pos (at most one). Returns 0, an exit code, or -1 for --help. */
-static int parse(cli_opts *o, int argc, char **argv, int i, const char *allowed, const char **pos) {
-    for (; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) return -1;
-        if (strncmp(a, "--", 2) != 0) {
-            if (pos && !*pos) {
-                *pos = a;
-                continue;
-            }
-            return cli_fail(o, EXIT_BAD_INPUT, "unexpected argument '%s' (see --help)", a);
-        }
-        char name[64];
-        const char *eq = strchr(a + 2, '=');
-        size_t nl = eq ? (size_t)(eq - (a + 2)) : strlen(a + 2);
-        if (nl == 0 || nl >= sizeof name - 2)
-            return cli_fail(o, EXIT_BAD_INPUT, "unknown option '%s' (see --help)", a);
-        memcpy(name, a + 2, nl);
-        name[nl] = 0;
-        char key[80];
-        snprintf(key, sizeof key, " %s ", name);
-        if (!strstr(allowed, key))
-            return cli_fail(o, EXIT_BAD_INPUT, "unknown option '--%s' (see --help)", name);
-        if (!strcmp(name, "inclusive")) {
-            if (eq) return cli_fail(o, EXIT_BAD_INPUT, "--inclusive takes no value");
-            o->inclusive = 1;
-            continue;
-        }
-        const char *v = eq ? eq + 1 : NULL;
-        if (!v) {
-            if (i + 1 >= argc) return cli_fail(o, EXIT_BAD_INPUT, "--%s needs a value", name);
-            v = argv[++i];
-        }
-        int rc = 0;
-        int64_t iv = 0;
-        if (!strcmp(name, "real")) o->real = v;
-        else if (!strcmp(name, "fake")) o->fake = v;
-        else if (!strcmp(name, "input")) o->input = v;
-        else if (!strcmp(name, "queries")) o->queries = v;
-        else if (!strcmp(name, "base")) o->base = v;
-        else if (!strcmp(name, "reference")) o->reference = v;
-        else if (!strcmp(name, "out")) o->out = v;
-        else if (!strcmp(name, "out-dist")) o->out_dist = v;
-        else if (!strcmp(name, "out-idx")) o->out_idx = v;
-        else if (!strcmp(name, "json")) o->json = v;
-        else if (!strcmp(name, "k")) {
-            rc = parse_i64(o, name, v, 1, &o->k);
-            o->k_set = 1;
-        } else if (!strcmp(name, "backend")) {
-            if (!strcmp(v, "auto")) o->backend = LSC_BACKEND_AUTO;
-            else if (!strcmp(v, "cpu")) o->backend = LSC_BACKEND_CPU;
-            else if (!strcmp(v, "cuda")) o->backend = LSC_BACKEND_CUDA;
-            else rc = cli_fail(o, EXIT_BAD_INPUT, "--backend: unknown backend '%s' (auto, cpu or cuda)", v);
-        } else if (!strcmp(name, "metric")) {
-            if (!strcmp(v, "euclidean")) o->metric = LSC_METRIC_EUCLIDEAN;
-            else if (!strcmp(v, "cosine")) o->metric = LSC_METRIC_COSINE;
-            else rc = cli_fail(o, EXIT_BAD_INPUT, "--metric: unknown metric '%s' (euclidean or cosine)", v);
-        } else if (!strcmp(name, "threads")) {
-            rc = parse_i64(o, name, v, 0, &iv);
-            if (!rc && iv > 4096) rc = cli_fail(o, EXIT_BAD_INPUT, "--threads: %lld is too many", (long long)iv);
-            o->threads = (int)iv;
-        } else if (!strcmp(name, "seed")) {
-            rc = parse_i64(o, name, v, 0, &iv);
-            o->seed = (uint64_t)iv;
-        } else if (!strcmp(name, "bins")) {
-            rc = parse_i64(o, name, v, 1, &o->bins);
-            if (!rc && o->bins > 100000000) rc = cli_fail(o, EXIT_BAD_INPUT, "--bins: %lld is too many", (long long)o->bins);
-        } else if (!strcmp(name, "pairs-max-rows")) {
-            rc = parse_i64(o, name, v, 0, &o->pairs_max_rows);
-            if (!rc && o->pairs_max_rows == 1) rc = cli_fail(o, EXIT_BAD_INPUT, "--pairs-max-rows: needs 0 or at least 2");
-        } else if (!strcmp(name, "dup-eps")) rc = parse_f64(o, name, v, 0, &o->dup_eps);
-        else if (!strcmp(name, "active-threshold")) rc = parse_f64(o, name, v, 0, &o->active_threshold);
-        else if (!strcmp(name, "dim-collapse-ratio")) rc = parse_f64(o, name, v, 0, &o->th.dim_collapse_ratio);
-        else if (!strcmp(name, "mode-collapse-ratio")) rc = parse_f64(o, name, v, 0, &o->th.mode_collapse_ratio);
-        else if (!strcmp(name, "coverage-min")) rc = parse_f64(o, name, v, 0, &o->th.coverage_min);
-        else if (!strcmp(name, "precision-high")) rc = parse_f64(o, name, v, 0, &o->th.precision_high);
-        else if (!strcmp(name, "precision-min")) rc = parse_f64(o, name, v, 0, &o->th.precision_min);
-        else if (!strcmp(name, "dup-fraction")) rc = parse_f64(o, name, v, 0, &o->th.dup_fraction);
-        else if (!strcmp(name, "active-ratio")) rc = parse_f64(o, name, v, 0, &o->th.active_ratio);
-        else rc = cli_fail(o, EXIT_BAD_INPUT, "unknown option '--%s' (see --help)", name);
-        if (rc) return rc;
-    }
-    return 0;
-}
+/* ---- option checks (the parsing is in tools/args.c) -------------------------------------- */
 
 static int need(const cli_opts *o, const char *v, const char *name) {
     if (!v) return cli_fail(o, EXIT_BAD_INPUT, "missing --%s (see --help)", name);
@@ -649,174 +539,134 @@ static int cmp_double(const void *a, const void *b) {
     return x < y ? -1 : x > y;
 }
 
-static int cmd_reference(cli_opts *o, int argc, char **argv) {
-    if (argc < 3) {
-        o->cmd = "reference";
-        return cli_fail(o, EXIT_BAD_INPUT, "missing subcommand: build or inspect (see --help)");
-    }
-    if (!strcmp(argv[2], "--help") || !strcmp(argv[2], "-h")) {
-        fputs(HELP_REFERENCE, stdout);
-        return 0;
-    }
+static int cmd_reference_build(cli_opts *o) {
     int rc;
-    if (!strcmp(argv[2], "build")) {
-        o->cmd = "reference build";
-        rc = parse(o, argc, argv, 3, " real k out inclusive" OPTS_COMMON, NULL);
-        if (rc == -1) {
-            fputs(HELP_REFERENCE, stdout);
-            return 0;
-        }
-        if (rc || (rc = need(o, o->real, "real")) || (rc = need(o, o->k_set ? "" : NULL, "k")) ||
-            (rc = need(o, o->out, "out")))
-            return rc;
-        lsc_input r;
-        if ((rc = cli_open(o, o->real, &r))) return rc;
-        lsc_ctx *ctx = cli_ctx(o, &rc);
-        lsc_reference *ref = NULL;
-        if (ctx && !(rc = build_reference(o, ctx, &r.m, &ref))) {
-            lsc_status st = lsc_reference_save(ctx, ref, o->out);
-            if (st != LSC_STATUS_OK) rc = cli_fail(o, cli_status_exit(st), "%s", lsc_last_error(ctx));
-            else {
-                lsc_reference_info info;
-                lsc_reference_info_get(ref, &info);
-                printf("reference %s: %lld x %lld rows, k=%lld, %s, %s, %lld zero radii\n", o->out,
-                       (long long)info.rows, (long long)info.cols, (long long)info.k,
-                       cli_metric_name(info.metric),
-                       info.comparison == LSC_COMPARISON_INCLUSIVE ? "inclusive" : "strict",
-                       (long long)info.zero_radii);
-            }
-        }
-        lsc_reference_destroy(ref);
-        lsc_ctx_destroy(ctx);
-        lsc_input_close(&r);
+    if ((rc = need(o, o->real, "real")) || (rc = need(o, o->k_set ? "" : NULL, "k")) ||
+        (rc = need(o, o->out, "out")))
         return rc;
-    }
-    if (!strcmp(argv[2], "inspect")) {
-        o->cmd = "reference inspect";
-        const char *path = NULL;
-        rc = parse(o, argc, argv, 3, OPTS_COMMON, &path);
-        if (rc == -1) {
-            fputs(HELP_REFERENCE, stdout);
-            return 0;
-        }
-        if (rc) return rc;
-        if (!path) return cli_fail(o, EXIT_BAD_INPUT, "missing the reference file (see --help)");
-        lsc_ctx *ctx = cli_ctx(o, &rc);
-        if (!ctx) return rc;
-        lsc_reference *ref = NULL;
-        lsc_status st = lsc_reference_load(ctx, path, &ref);
-        if (st != LSC_STATUS_OK) {
-            rc = load_fail(o, ctx, st, path);
-            lsc_ctx_destroy(ctx);
-            return rc;
-        }
-        lsc_reference_info info;
-        lsc_reference_info_get(ref, &info);
-        double *r = malloc(sizeof(double) * (size_t)info.rows);
-        if (!r) rc = cli_fail(o, EXIT_MACHINE, "out of memory");
+    lsc_input r;
+    if ((rc = cli_open(o, o->real, &r))) return rc;
+    lsc_ctx *ctx = cli_ctx(o, &rc);
+    lsc_reference *ref = NULL;
+    if (ctx && !(rc = build_reference(o, ctx, &r.m, &ref))) {
+        lsc_status st = lsc_reference_save(ctx, ref, o->out);
+        if (st != LSC_STATUS_OK) rc = cli_fail(o, cli_status_exit(st), "%s", lsc_last_error(ctx));
         else {
-            memcpy(r, lsc_reference_radii(ref), sizeof(double) * (size_t)info.rows);
-            qsort(r, (size_t)info.rows, sizeof *r, cmp_double);
-            double mean = 0;
-            for (int64_t i = 0; i < info.rows; i++) mean += r[i];
-            mean /= (double)info.rows;
-            const char *cmp = info.comparison == LSC_COMPARISON_INCLUSIVE ? "inclusive" : "strict";
-            if (o->json) {
-                FILE *jf = open_json(o, &rc);
-                if (jf) {
-                    json_w w;
-                    jw_open(&w, jf);
-                    jw_obj(&w, NULL);
-                    cli_json_header(&w, ctx);
-                    jw_obj(&w, "reference");
-                    jw_str(&w, "path", path);
-                    jw_int(&w, "rows", info.rows);
-                    jw_int(&w, "cols", info.cols);
-                    jw_int(&w, "k", info.k);
-                    jw_str(&w, "metric", cli_metric_name(info.metric));
-                    jw_str(&w, "comparison", cmp);
-                    jw_int(&w, "zero_radii", info.zero_radii);
-                    jw_obj(&w, "radii");
-                    jw_num(&w, "min", r[0]);
-                    jw_num(&w, "median", r[(info.rows - 1) / 2]);
-                    jw_num(&w, "mean", mean);
-                    jw_num(&w, "max", r[info.rows - 1]);
-                    jw_end_obj(&w);
-                    jw_end_obj(&w);
-                    jw_end_obj(&w);
-                    jw_close(&w);
-                    rc = close_json(o, jf);
-                }
-            }
-            if (!rc && (!o->json || strcmp(o->json, "-"))) {
-                printf("reference %s\n", path);
-                printf("  rows %lld  cols %lld  k %lld  metric %s  comparison %s\n", (long long)info.rows,
-                       (long long)info.cols, (long long)info.k, cli_metric_name(info.metric), cmp);
-                printf("  radii: min %.6g  median %.6g  mean %.6g  max %.6g  zero %lld\n", r[0],
-                       r[(info.rows - 1) / 2], mean, r[info.rows - 1], (long long)info.zero_radii);
-            }
+            lsc_reference_info info;
+            lsc_reference_info_get(ref, &info);
+            printf("reference %s: %lld x %lld rows, k=%lld, %s, %s, %lld zero radii\n", o->out,
+                   (long long)info.rows, (long long)info.cols, (long long)info.k,
+                   cli_metric_name(info.metric),
+                   info.comparison == LSC_COMPARISON_INCLUSIVE ? "inclusive" : "strict",
+                   (long long)info.zero_radii);
         }
-        free(r);
-        lsc_reference_destroy(ref);
+    }
+    lsc_reference_destroy(ref);
+    lsc_ctx_destroy(ctx);
+    lsc_input_close(&r);
+    return rc;
+}
+
+static int cmd_reference_inspect(cli_opts *o, const char *path) {
+    int rc = 0;
+    if (!path) return cli_fail(o, EXIT_BAD_INPUT, "missing the reference file (see --help)");
+    lsc_ctx *ctx = cli_ctx(o, &rc);
+    if (!ctx) return rc;
+    lsc_reference *ref = NULL;
+    lsc_status st = lsc_reference_load(ctx, path, &ref);
+    if (st != LSC_STATUS_OK) {
+        rc = load_fail(o, ctx, st, path);
         lsc_ctx_destroy(ctx);
         return rc;
     }
-    o->cmd = "reference";
-    return cli_fail(o, EXIT_BAD_INPUT, "unknown subcommand '%s' (build or inspect)", argv[2]);
+    lsc_reference_info info;
+    lsc_reference_info_get(ref, &info);
+    double *r = malloc(sizeof(double) * (size_t)info.rows);
+    if (!r) rc = cli_fail(o, EXIT_MACHINE, "out of memory");
+    else {
+        memcpy(r, lsc_reference_radii(ref), sizeof(double) * (size_t)info.rows);
+        qsort(r, (size_t)info.rows, sizeof *r, cmp_double);
+        double mean = 0;
+        for (int64_t i = 0; i < info.rows; i++) mean += r[i];
+        mean /= (double)info.rows;
+        const char *cmp = info.comparison == LSC_COMPARISON_INCLUSIVE ? "inclusive" : "strict";
+        if (o->json) {
+            FILE *jf = open_json(o, &rc);
+            if (jf) {
+                json_w w;
+                jw_open(&w, jf);
+                jw_obj(&w, NULL);
+                cli_json_header(&w, ctx);
+                jw_obj(&w, "reference");
+                jw_str(&w, "path", path);
+                jw_int(&w, "rows", info.rows);
+                jw_int(&w, "cols", info.cols);
+                jw_int(&w, "k", info.k);
+                jw_str(&w, "metric", cli_metric_name(info.metric));
+                jw_str(&w, "comparison", cmp);
+                jw_int(&w, "zero_radii", info.zero_radii);
+                jw_obj(&w, "radii");
+                jw_num(&w, "min", r[0]);
+                jw_num(&w, "median", r[(info.rows - 1) / 2]);
+                jw_num(&w, "mean", mean);
+                jw_num(&w, "max", r[info.rows - 1]);
+                jw_end_obj(&w);
+                jw_end_obj(&w);
+                jw_end_obj(&w);
+                jw_close(&w);
+                rc = close_json(o, jf);
+            }
+        }
+        if (!rc && (!o->json || strcmp(o->json, "-"))) {
+            printf("reference %s\n", path);
+            printf("  rows %lld  cols %lld  k %lld  metric %s  comparison %s\n", (long long)info.rows,
+                   (long long)info.cols, (long long)info.k, cli_metric_name(info.metric), cmp);
+            printf("  radii: min %.6g  median %.6g  mean %.6g  max %.6g  zero %lld\n", r[0],
+                   r[(info.rows - 1) / 2], mean, r[info.rows - 1], (long long)info.zero_radii);
+        }
+    }
+    free(r);
+    lsc_reference_destroy(ref);
+    lsc_ctx_destroy(ctx);
+    return rc;
 }
 
 /* ---- main ------------------------------------------------------------------------------------- */
 
 int main(int argc, char **argv) {
     cli_opts o;
-    memset(&o, 0, sizeof o);
-    cli_thresholds th = CLI_THRESHOLDS_INIT;
-    o.th = th;
-    o.k = 5;
-    o.backend = LSC_BACKEND_AUTO;
-    o.metric = LSC_METRIC_EUCLIDEAN;
-    o.dup_eps = 1e-6;
-    o.bins = 64;
-    o.active_threshold = 0.01;
-    o.pairs_max_rows = 20000;
-    o.seed = 0;
-
-    if (argc < 2) return cli_fail(NULL, EXIT_BAD_INPUT, "missing command (see lsc --help)");
-    const char *c = argv[1];
-    if (!strcmp(c, "--help") || !strcmp(c, "-h") || !strcmp(c, "help")) {
-        fputs(HELP_MAIN, stdout);
-        return 0;
-    }
-    if (!strcmp(c, "--version") || !strcmp(c, "version")) {
-        printf("lsc %s\n", lsc_version());
-        return 0;
-    }
-    if (!strcmp(c, "reference")) return cmd_reference(&o, argc, argv);
-
-    struct {
-        const char *name, *allowed, *help;
-        int (*fn)(cli_opts *);
-    } cmds[] = {
-        {"report",
-         " real fake k inclusive dup-eps bins active-threshold pairs-max-rows dim-collapse-ratio"
-         " mode-collapse-ratio coverage-min precision-high precision-min dup-fraction active-ratio" OPTS_COMMON,
-         HELP_REPORT, cmd_report},
-        {"demo", " seed backend threads k ", HELP_DEMO, cmd_demo},
-        {"spectrum", " input active-threshold" OPTS_COMMON, HELP_SPECTRUM, cmd_spectrum},
-        {"pairs", " input dup-eps bins pairs-max-rows" OPTS_COMMON, HELP_PAIRS, cmd_pairs},
-        {"knn", " queries base k out-dist out-idx" OPTS_COMMON, HELP_KNN, cmd_knn},
-        {"prdc", " real reference fake k inclusive" OPTS_COMMON, HELP_PRDC, cmd_prdc},
-    };
-    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
-        if (strcmp(c, cmds[i].name)) continue;
-        o.cmd = cmds[i].name;
-        int rc = parse(&o, argc, argv, 2, cmds[i].allowed, NULL);
-        if (rc == -1) {
-            fputs(cmds[i].help, stdout);
-            return 0;
+    cli_command cmd;
+    int help;
+    const char *pos;
+    int rc = cli_parse_argv(&o, argc, argv, &cmd, &help, &pos);
+    if (rc) return rc;
+    if (help) {
+        const char *h = HELP_MAIN;
+        switch (cmd) {
+        case CLI_CMD_REPORT: h = HELP_REPORT; break;
+        case CLI_CMD_DEMO: h = HELP_DEMO; break;
+        case CLI_CMD_SPECTRUM: h = HELP_SPECTRUM; break;
+        case CLI_CMD_PAIRS: h = HELP_PAIRS; break;
+        case CLI_CMD_KNN: h = HELP_KNN; break;
+        case CLI_CMD_PRDC: h = HELP_PRDC; break;
+        case CLI_CMD_REFERENCE:
+        case CLI_CMD_REFERENCE_BUILD:
+        case CLI_CMD_REFERENCE_INSPECT: h = HELP_REFERENCE; break;
+        default: break;
         }
-        if (rc) return rc;
-        return cmds[i].fn(&o);
+        fputs(h, stdout);
+        return 0;
     }
-    return cli_fail(NULL, EXIT_BAD_INPUT, "unknown command '%s' (see lsc --help)", c);
+    switch (cmd) {
+    case CLI_CMD_VERSION: printf("lsc %s\n", lsc_version()); return 0;
+    case CLI_CMD_REPORT: return cmd_report(&o);
+    case CLI_CMD_DEMO: return cmd_demo(&o);
+    case CLI_CMD_SPECTRUM: return cmd_spectrum(&o);
+    case CLI_CMD_PAIRS: return cmd_pairs(&o);
+    case CLI_CMD_KNN: return cmd_knn(&o);
+    case CLI_CMD_PRDC: return cmd_prdc(&o);
+    case CLI_CMD_REFERENCE_BUILD: return cmd_reference_build(&o);
+    case CLI_CMD_REFERENCE_INSPECT: return cmd_reference_inspect(&o, pos);
+    default: fputs(HELP_MAIN, stdout); return 0;
+    }
 }
