@@ -144,6 +144,30 @@ static int close_json(const cli_opts *o, FILE *f) {
     return 0;
 }
 
+/* Opens the JSON document of a command: the file (or stdout), the outer object and the header
+ * keys every document has. NULL (with *code set) if the file cannot be created. */
+static FILE *json_begin(const cli_opts *o, lsc_ctx *ctx, json_w *w, int *code) {
+    FILE *f = open_json(o, code);
+    if (!f) return NULL;
+    jw_open(w, f);
+    jw_obj(w, NULL);
+    cli_json_header(w, ctx);
+    return f;
+}
+
+/* Closes it: the timing of the one operation (when name is not NULL), the outer object, the
+ * file. Returns the exit code of the write. */
+static int json_finish(const cli_opts *o, json_w *w, FILE *f, const char *name, double ms) {
+    if (name) {
+        jw_obj(w, "timings_ms");
+        jw_num(w, name, ms);
+        jw_end_obj(w);
+    }
+    jw_end_obj(w);
+    jw_close(w);
+    return close_json(o, f);
+}
+
 static void json_params_common(json_w *w, const cli_opts *o) {
     jw_str(w, "metric", cli_metric_name(o->metric));
     jw_int(w, "seed", (int64_t)o->seed);
@@ -174,12 +198,9 @@ static int cmd_spectrum(cli_opts *o) {
     cli_progress_done();
     if (st != LSC_STATUS_OK) rc = cli_lib_fail(o, ctx, st, o->input);
     else if (o->json) {
-        FILE *f = open_json(o, &rc);
+        json_w w;
+        FILE *f = json_begin(o, ctx, &w, &rc);
         if (f) {
-            json_w w;
-            jw_open(&w, f);
-            jw_obj(&w, NULL);
-            cli_json_header(&w, ctx);
             jw_obj(&w, "inputs");
             cli_json_input(&w, "input", o->input, &in.m);
             jw_end_obj(&w);
@@ -189,12 +210,7 @@ static int cmd_spectrum(cli_opts *o) {
             jw_end_obj(&w);
             cli_json_spectrum(&w, "spectrum", &s, sv, in.m.rows, in.m.rows);
             cli_json_definitions(&w);
-            jw_obj(&w, "timings_ms");
-            jw_num(&w, "spectrum", t1 - t0);
-            jw_end_obj(&w);
-            jw_end_obj(&w);
-            jw_close(&w);
-            rc = close_json(o, f);
+            rc = json_finish(o, &w, f, "spectrum", t1 - t0);
         }
     }
     if (st == LSC_STATUS_OK && (!o->json || strcmp(o->json, "-"))) {
@@ -238,12 +254,9 @@ static int cmd_pairs(cli_opts *o) {
     cli_progress_done();
     if (st != LSC_STATUS_OK) rc = cli_lib_fail(o, ctx, st, o->input);
     else if (o->json) {
-        FILE *f = open_json(o, &rc);
+        json_w w;
+        FILE *f = json_begin(o, ctx, &w, &rc);
         if (f) {
-            json_w w;
-            jw_open(&w, f);
-            jw_obj(&w, NULL);
-            cli_json_header(&w, ctx);
             jw_obj(&w, "inputs");
             cli_json_input(&w, "input", o->input, &in.m);
             jw_end_obj(&w);
@@ -256,12 +269,7 @@ static int cmd_pairs(cli_opts *o) {
             jw_end_obj(&w);
             cli_json_pairs(&w, "pairwise", &p, hist, dups, po.dup_report);
             cli_json_definitions(&w);
-            jw_obj(&w, "timings_ms");
-            jw_num(&w, "pairs", t1 - t0);
-            jw_end_obj(&w);
-            jw_end_obj(&w);
-            jw_close(&w);
-            rc = close_json(o, f);
+            rc = json_finish(o, &w, f, "pairs", t1 - t0);
         }
     }
     if (st == LSC_STATUS_OK && (!o->json || strcmp(o->json, "-"))) {
@@ -349,12 +357,9 @@ static int cmd_knn(cli_opts *o) {
     mean1 /= (double)q.m.rows;
     meank /= (double)q.m.rows;
     if (o->json) {
-        FILE *f = open_json(o, &rc);
-        if (!f) goto done;
         json_w w;
-        jw_open(&w, f);
-        jw_obj(&w, NULL);
-        cli_json_header(&w, ctx);
+        FILE *f = json_begin(o, ctx, &w, &rc);
+        if (!f) goto done;
         jw_obj(&w, "inputs");
         cli_json_input(&w, "queries", o->queries, &q.m);
         if (o->base) cli_json_input(&w, "base", o->base, &b.m);
@@ -373,12 +378,7 @@ static int cmd_knn(cli_opts *o) {
         if (o->out_dist) jw_str(&w, "out_dist", o->out_dist);
         if (o->out_idx) jw_str(&w, "out_idx", o->out_idx);
         jw_end_obj(&w);
-        jw_obj(&w, "timings_ms");
-        jw_num(&w, "knn", t1 - t0);
-        jw_end_obj(&w);
-        jw_end_obj(&w);
-        jw_close(&w);
-        if ((rc = close_json(o, f))) goto done;
+        if ((rc = json_finish(o, &w, f, "knn", t1 - t0))) goto done;
     }
     if (!o->json || strcmp(o->json, "-")) {
         printf("exact %lld nearest neighbours of %lld queries among %lld base rows (%s%s)\n",
@@ -492,12 +492,9 @@ static int cmd_prdc(cli_opts *o) {
         goto done;
     }
     if (o->json) {
-        FILE *jf = open_json(o, &rc);
-        if (!jf) goto done;
         json_w w;
-        jw_open(&w, jf);
-        jw_obj(&w, NULL);
-        cli_json_header(&w, ctx);
+        FILE *jf = json_begin(o, ctx, &w, &rc);
+        if (!jf) goto done;
         jw_obj(&w, "inputs");
         if (o->real) cli_json_input(&w, "real", o->real, &r.m);
         else {
@@ -515,12 +512,7 @@ static int cmd_prdc(cli_opts *o) {
         json_params_common(&w, o);
         jw_end_obj(&w);
         cli_json_prdc(&w, "prdc", &p);
-        jw_obj(&w, "timings_ms");
-        jw_num(&w, "prdc", t1 - t0);
-        jw_end_obj(&w);
-        jw_end_obj(&w);
-        jw_close(&w);
-        if ((rc = close_json(o, jf))) goto done;
+        if ((rc = json_finish(o, &w, jf, "prdc", t1 - t0))) goto done;
     }
     if (!o->json || strcmp(o->json, "-")) {
         cli_print_prdc(stdout, &p);
@@ -591,12 +583,9 @@ static int cmd_reference_inspect(cli_opts *o, const char *path) {
         mean /= (double)info.rows;
         const char *cmp = info.comparison == LSC_COMPARISON_INCLUSIVE ? "inclusive" : "strict";
         if (o->json) {
-            FILE *jf = open_json(o, &rc);
+            json_w w;
+            FILE *jf = json_begin(o, ctx, &w, &rc);
             if (jf) {
-                json_w w;
-                jw_open(&w, jf);
-                jw_obj(&w, NULL);
-                cli_json_header(&w, ctx);
                 jw_obj(&w, "reference");
                 jw_str(&w, "path", path);
                 jw_int(&w, "rows", info.rows);
@@ -612,9 +601,7 @@ static int cmd_reference_inspect(cli_opts *o, const char *path) {
                 jw_num(&w, "max", r[info.rows - 1]);
                 jw_end_obj(&w);
                 jw_end_obj(&w);
-                jw_end_obj(&w);
-                jw_close(&w);
-                rc = close_json(o, jf);
+                rc = json_finish(o, &w, jf, NULL, 0.0);
             }
         }
         if (!rc && (!o->json || strcmp(o->json, "-"))) {
