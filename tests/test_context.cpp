@@ -2,6 +2,7 @@
 // BAD_CONTEXT and the creation reason stays), versions, the progress / cancel callback, thread
 // counts, the workspace limit, and several contexts used at once from different threads.
 #include "datasets.hpp"
+#include "test_util.hpp"
 
 #include <lsc.h>
 
@@ -23,34 +24,7 @@ namespace {
 
 const uint64_t kSeed = data::seed(424242);
 
-std::string lower(std::string s)
-{
-    for (auto &c : s) c = (char)std::tolower((unsigned char)c);
-    return s;
-}
 
-bool mentions(const char *msg, const char *word)
-{
-    return msg && lower(msg).find(lower(word)) != std::string::npos;
-}
-
-template <class T> void sentinel(T &o) { std::memset(static_cast<void *>(&o), 0xA5, sizeof o); }
-template <class T> void sentinel(std::vector<T> &v)
-{
-    std::memset(static_cast<void *>(v.data()), 0xA5, v.size() * sizeof(T));
-}
-template <class T> bool is_sentinel(const T &o)
-{
-    T s;
-    sentinel(s);
-    return std::memcmp(&o, &s, sizeof o) == 0;
-}
-template <class T> bool is_sentinel(const std::vector<T> &v)
-{
-    std::vector<T> s(v.size());
-    sentinel(s);
-    return std::memcmp(v.data(), s.data(), v.size() * sizeof(T)) == 0;
-}
 
 bool near_rel(double a, double b, double rel)
 {

@@ -7,6 +7,7 @@
 // with every output untouched. Device buffers and streams are made through the CUDA driver API,
 // loaded at run time, so this file needs no CUDA headers and builds everywhere.
 #include "datasets.hpp"
+#include "test_util.hpp"
 
 #include <lsc.h>
 
@@ -29,32 +30,6 @@ namespace {
 
 const uint64_t kSeed = data::seed(9090);
 
-std::string lower(std::string s)
-{
-    for (auto &c : s) c = (char)std::tolower((unsigned char)c);
-    return s;
-}
-bool mentions(const char *msg, const std::string &word)
-{
-    return msg && lower(msg).find(lower(word)) != std::string::npos;
-}
-template <class T> void sentinel(T &o) { std::memset(static_cast<void *>(&o), 0xA5, sizeof o); }
-template <class T> void sentinel(std::vector<T> &v)
-{
-    std::memset(static_cast<void *>(v.data()), 0xA5, v.size() * sizeof(T));
-}
-template <class T> bool is_sentinel(const T &o)
-{
-    T s;
-    sentinel(s);
-    return std::memcmp(&o, &s, sizeof o) == 0;
-}
-template <class T> bool is_sentinel(const std::vector<T> &v)
-{
-    std::vector<T> s(v.size());
-    sentinel(s);
-    return std::memcmp(v.data(), s.data(), v.size() * sizeof(T)) == 0;
-}
 bool near_tol(double a, double b, double rel, double abs_tol)
 {
     return std::fabs(a - b) <= std::max(abs_tol, rel * std::max(std::fabs(a), std::fabs(b)));

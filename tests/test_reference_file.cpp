@@ -6,6 +6,7 @@
 // u64 checksum of every byte before it. The checksum is reimplemented here from that file's
 // description so that tests can forge files whose only defect is the one under test.
 #include "datasets.hpp"
+#include "test_util.hpp"
 
 #include <lsc.h>
 
@@ -31,15 +32,6 @@ namespace {
 const uint64_t kSeed = data::seed(777);
 using Bytes = std::vector<unsigned char>;
 
-std::string lower(std::string s)
-{
-    for (auto &c : s) c = (char)std::tolower((unsigned char)c);
-    return s;
-}
-bool mentions(const char *msg, const std::string &word)
-{
-    return msg && lower(msg).find(lower(word)) != std::string::npos;
-}
 
 /* ---------------------------------------------------------------------------------------------- */
 /* the format, independently                                                                      */

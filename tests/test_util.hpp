@@ -5,6 +5,41 @@
 
 #include <gtest/gtest.h>
 
+#include <cctype>
+#include <cstring>
+#include <string>
+#include <vector>
+
+// Case-insensitive: does the library's message name `word`?
+inline std::string lower(std::string s)
+{
+    for (auto &c : s) c = (char)std::tolower((unsigned char)c);
+    return s;
+}
+inline bool mentions(const char *msg, const std::string &word)
+{
+    return msg && lower(msg).find(lower(word)) != std::string::npos;
+}
+
+// Output buffers pre-filled with a byte pattern, to prove a failed call wrote nothing.
+template <class T> void sentinel(T &o) { std::memset(static_cast<void *>(&o), 0xA5, sizeof o); }
+template <class T> void sentinel(std::vector<T> &v)
+{
+    std::memset(static_cast<void *>(v.data()), 0xA5, v.size() * sizeof(T));
+}
+template <class T> bool is_sentinel(const T &o)
+{
+    T s;
+    sentinel(s);
+    return std::memcmp(&o, &s, sizeof o) == 0;
+}
+template <class T> bool is_sentinel(const std::vector<T> &v)
+{
+    std::vector<T> s(v.size());
+    sentinel(s);
+    return std::memcmp(v.data(), s.data(), v.size() * sizeof(T)) == 0;
+}
+
 // A CPU context for the duration of a test (workspace 0 and threads 0 mean the defaults).
 struct Ctx {
     lsc_ctx *ctx = nullptr;
