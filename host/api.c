@@ -457,3 +457,46 @@ lsc_status lsc_prdc(lsc_ctx *ctx, const lsc_reference *ref, const lsc_matrix *fa
     *out = r;
     return LSC_STATUS_OK;
 }
+
+/* ---------------------------------------------------------------------------------------------- */
+/* asynchronous forms (lsc.h section 8): the host validates shapes, the backend enqueues the rest */
+
+static lsc_status async_common(lsc_ctx *ctx, const lsc_matrix *x, const char *name, const void *out)
+{
+    LSC_CHECK(ctx, out, LSC_STATUS_INVALID_ARGUMENT, "out is NULL");
+    LSC_CHECK(ctx, ctx->backend == LSC_BACKEND_CUDA, LSC_STATUS_NOT_SUPPORTED,
+              "the asynchronous forms need the CUDA backend; the context runs on the %s backend",
+              ctx->ops->name);
+    LSC_CHECK(ctx, x && x->memory == LSC_MEMORY_DEVICE, LSC_STATUS_NOT_SUPPORTED,
+              "%s: the asynchronous forms read device memory only", name);
+    return LSC_STATUS_OK;
+}
+
+lsc_status lsc_spectrum_async(lsc_ctx *ctx, const lsc_matrix *x, const lsc_spectrum_opts *opts,
+                              lsc_spectrum_result *out, lsc_async_status *status)
+{
+    LSC_TRY(lsc_begin(ctx));
+    LSC_TRY(lsc_check_matrix(ctx, x, "x", 2));
+    double thr = 0.0;
+    LSC_TRY(spectrum_opts(ctx, opts, &thr));
+    LSC_TRY(async_common(ctx, x, "x", out));
+    LSC_NEED_OP(ctx, spectrum_async);
+    return ctx->ops->spectrum_async(ctx, x, thr, out, status);
+}
+
+lsc_status lsc_prdc_async(lsc_ctx *ctx, const lsc_reference *ref, const lsc_matrix *fake,
+                          lsc_prdc_result *out, lsc_async_status *status)
+{
+    LSC_TRY(lsc_begin(ctx));
+    LSC_CHECK(ctx, ref, LSC_STATUS_INVALID_ARGUMENT, "ref is NULL");
+    LSC_TRY(lsc_check_matrix(ctx, fake, "fake", 1));
+    LSC_CHECK(ctx, fake->cols == ref->cols, LSC_STATUS_INVALID_ARGUMENT,
+              "fake has %lld cols, the reference has %lld", (long long)fake->cols,
+              (long long)ref->cols);
+    LSC_CHECK(ctx, ref->k < fake->rows, LSC_STATUS_INVALID_ARGUMENT,
+              "k=%lld needs at least %lld fake rows, got %lld", (long long)ref->k,
+              (long long)(ref->k + 1), (long long)fake->rows);
+    LSC_TRY(async_common(ctx, fake, "fake", out));
+    LSC_NEED_OP(ctx, prdc_async);
+    return ctx->ops->prdc_async(ctx, ref, fake, out, status);
+}

@@ -4,6 +4,7 @@
 #include "status.h"
 
 #include <dlfcn.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -206,13 +207,16 @@ lsc_status lsc_ctx_create(const lsc_ctx_params *params, lsc_ctx **out)
     snprintf(ctx->device_name, sizeof ctx->device_name, "none (context failed)");
 
     lsc_status s = LSC_STATUS_OK;
-    if (params && params->size != sizeof(lsc_ctx_params)) {
+    /* callers built against 0.1.0's header pass the struct without the allocator fields */
+    const size_t v1_size = offsetof(lsc_ctx_params, device_alloc);
+    if (params && params->size != sizeof(lsc_ctx_params) && params->size != v1_size) {
         s = lsc_set_error(ctx, LSC_STATUS_INVALID_ARGUMENT,
                           "params.size is %zu, expected sizeof(lsc_ctx_params) = %zu: initialise "
                           "it with LSC_CTX_PARAMS_INIT",
                           params->size, sizeof(lsc_ctx_params));
     } else {
-        if (params) ctx->params = *params;
+        if (params) memcpy(&ctx->params, params, params->size);
+        ctx->params.size = sizeof(lsc_ctx_params);
         const lsc_ctx_params *p = &ctx->params;
         if ((int)p->backend < LSC_BACKEND_AUTO || (int)p->backend > LSC_BACKEND_CUDA)
             s = lsc_set_error(ctx, LSC_STATUS_INVALID_ARGUMENT, "params.backend %d is unknown",
@@ -226,6 +230,9 @@ lsc_status lsc_ctx_create(const lsc_ctx_params *params, lsc_ctx **out)
         else if (p->device < 0)
             s = lsc_set_error(ctx, LSC_STATUS_INVALID_ARGUMENT,
                               "params.device is %d, expected >= 0", p->device);
+        else if (!p->device_alloc != !p->device_free)
+            s = lsc_set_error(ctx, LSC_STATUS_INVALID_ARGUMENT,
+                              "params.device_alloc and params.device_free must be set together");
     }
     if (s == LSC_STATUS_OK) {
         long cores = sysconf(_SC_NPROCESSORS_ONLN);

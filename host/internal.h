@@ -69,6 +69,17 @@ typedef struct lsc_backend_ops {
     lsc_status (*reference_radii)(lsc_ctx *ctx, lsc_reference *ref);
     lsc_status (*prdc)(lsc_ctx *ctx, const lsc_reference *ref, const lsc_matrix *fake,
                        lsc_prdc_result *out);
+
+    /* Device-memory matrices only: INVALID_DATA naming `name`, the row and the column of the
+     * first NaN/Inf (row-major order), or with `cosine` the first all-zero row, exactly as
+     * lsc_check_values words it for host matrices. */
+    lsc_status (*check_values)(lsc_ctx *ctx, const lsc_matrix *m, const char *name, int cosine);
+    /* Asynchronous forms (lsc.h section 8): validated device inputs, results to device-writable
+     * memory, nothing waits. */
+    lsc_status (*spectrum_async)(lsc_ctx *ctx, const lsc_matrix *x, double active_threshold,
+                                 lsc_spectrum_result *out, lsc_async_status *status);
+    lsc_status (*prdc_async)(lsc_ctx *ctx, const lsc_reference *ref, const lsc_matrix *fake,
+                             lsc_prdc_result *out, lsc_async_status *status);
 } lsc_backend_ops;
 
 struct lsc_ctx {
@@ -121,7 +132,7 @@ const lsc_backend_ops *lsc_cpu_backend_ops(void);
 
 /* Name of the CUDA backend's entry point in liblsc_cuda, and the ABI it must report. */
 #define LSC_CUDA_ENTRY "lsc_cuda_backend_entry"
-#define LSC_CUDA_ABI 1
+#define LSC_CUDA_ABI 2
 typedef const lsc_backend_ops *(*lsc_cuda_entry_fn)(int abi, char *why, size_t why_len);
 
 #ifdef __cplusplus

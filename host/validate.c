@@ -66,7 +66,12 @@ static lsc_status report_bad(lsc_ctx *ctx, const lsc_matrix *m, const char *name
 
 lsc_status lsc_check_values(lsc_ctx *ctx, const lsc_matrix *m, const char *name, int cosine)
 {
-    if (m->memory != LSC_MEMORY_HOST) return LSC_STATUS_OK;
+    if (m->memory != LSC_MEMORY_HOST) {
+        /* device matrices reach here only on a backend that has device memory */
+        LSC_CHECK(ctx, ctx->ops->check_values, LSC_STATUS_NOT_SUPPORTED,
+                  "%s: the %s backend cannot check device memory", name, ctx->ops->name);
+        return ctx->ops->check_values(ctx, m, name, cosine);
+    }
     size_t es = lsc_dtype_size(m->dtype);
     int64_t bad_row = -1, zero_row = -1;
     /* Rows are scanned in parallel; the smallest offending row wins so the message is

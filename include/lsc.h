@@ -10,7 +10,7 @@
  *   1. version                      5. spectrum (one call, streaming accumulator)
  *   2. status codes                 6. distances, all-pairs statistics, exact kNN
  *   3. context                      7. reference sets and precision / recall / density / coverage
- *   4. matrices
+ *   4. matrices                     8. asynchronous forms for training loops (CUDA)
  *
  * Conventions that hold everywhere:
  *   - Every function returns an lsc_status; on failure lsc_last_error(ctx) says what was wrong.
@@ -118,6 +118,16 @@ typedef enum lsc_precision {
  *  half-way, so a failed add leaves the accumulator unchanged). */
 typedef int (*lsc_progress_fn)(double fraction, void *user_data);
 
+/** Device memory allocator for the CUDA backend's scratch (its workspace, tiles and staging).
+ *  Both are called on the calling thread with the stream the work is enqueued on (a
+ *  cudaStream_t as void *); the memory may be handed out stream-ordered, as cudaMallocAsync
+ *  does. `device_alloc` returns NULL when it cannot serve the request: lsc then retries with
+ *  smaller tiles and, if even the smallest does not fit, fails with LSC_STATUS_OUT_OF_MEMORY.
+ *  Use it to share a framework's caching allocator (PyTorch's, say) or to test out-of-memory
+ *  paths. Leave both NULL for the default (cudaMallocAsync / cudaFreeAsync). */
+typedef void *(*lsc_device_alloc_fn)(size_t bytes, void *stream, void *user_data);
+typedef void (*lsc_device_free_fn)(void *ptr, size_t bytes, void *stream, void *user_data);
+
 /** Parameters of a context. Initialise with LSC_CTX_PARAMS_INIT, then set what you need. */
 typedef struct lsc_ctx_params {
     size_t size;            /* sizeof(lsc_ctx_params): set by LSC_CTX_PARAMS_INIT */
@@ -127,10 +137,13 @@ typedef struct lsc_ctx_params {
     int threads;            /* CPU threads for lsc's own loops, 0 = one per online core */
     size_t workspace_limit; /* bytes of scratch the context may hold, 0 = default (256 MiB) */
     lsc_precision precision;/* default LSC_PRECISION_FP32 */
+    lsc_device_alloc_fn device_alloc; /* NULL = cudaMallocAsync; set both or neither */
+    lsc_device_free_fn device_free;   /* NULL = cudaFreeAsync */
+    void *allocator_user;             /* passed to device_alloc and device_free */
 } lsc_ctx_params;
 
 #define LSC_CTX_PARAMS_INIT \
-    { sizeof(lsc_ctx_params), LSC_BACKEND_AUTO, 0, NULL, 0, 0, LSC_PRECISION_FP32 }
+    { sizeof(lsc_ctx_params), LSC_BACKEND_AUTO, 0, NULL, 0, 0, LSC_PRECISION_FP32, NULL, NULL, NULL }
 
 /** Opaque context: owns the backend, its handles, the workspace and the last error message. */
 typedef struct lsc_ctx lsc_ctx;
@@ -436,6 +449,37 @@ typedef struct lsc_prdc_result {
  */
 LSC_API lsc_status lsc_prdc(lsc_ctx *ctx, const lsc_reference *ref, const lsc_matrix *fake,
                             lsc_prdc_result *out);
+
+/* ============================================================================================== */
+/* 8. Asynchronous forms for training loops (CUDA backend)                                        */
+/* ============================================================================================== */
+
+/** Outcome of an asynchronous call, written by the device together with its result. */
+typedef struct lsc_async_status {
+    int32_t status;   /* an lsc_status: LSC_STATUS_OK, or LSC_STATUS_INVALID_DATA when an input
+                         holds NaN or Inf (the result's figures are then not meaningful) */
+    int32_t reserved; /* 0 */
+    int64_t row;      /* first non-finite element, in row-major order; -1 when status is OK */
+    int64_t col;
+} lsc_async_status;
+
+/**
+ * Asynchronous forms of lsc_spectrum and lsc_prdc for use inside a training step. The input is
+ * device memory; `out` and `status` point to memory the device can write (device memory, managed
+ * memory or pinned host memory). The work is enqueued on the context's stream and the call returns
+ * without waiting for it: read `out` after synchronising that stream (or an event recorded on
+ * it). Arguments are validated on the host before anything is enqueued (a bad shape returns its
+ * status at once); the device checks values and writes `status`. No host synchronisation and, once
+ * a first call of the same shapes has grown the workspace (and, for PRDC, placed the reference's
+ * rows on the device), no allocation: such calls are safe under CUDA graph capture.
+ * `status` may be NULL (non-finite input then goes unreported). Returns NOT_SUPPORTED on the CPU
+ * backend and for host-memory inputs, and otherwise what the synchronous form returns.
+ */
+LSC_API lsc_status lsc_spectrum_async(lsc_ctx *ctx, const lsc_matrix *x,
+                                      const lsc_spectrum_opts *opts, lsc_spectrum_result *out,
+                                      lsc_async_status *status);
+LSC_API lsc_status lsc_prdc_async(lsc_ctx *ctx, const lsc_reference *ref, const lsc_matrix *fake,
+                                  lsc_prdc_result *out, lsc_async_status *status);
 
 #ifdef __cplusplus
 }

@@ -37,6 +37,9 @@ static const lsc_backend_ops cpu_ops = {
     lsc_cpu_knn,
     lsc_cpu_reference_radii,
     lsc_cpu_prdc,
+    NULL, /* check_values: host memory only, checked by the host */
+    NULL, /* spectrum_async: the asynchronous forms are for the GPU */
+    NULL, /* prdc_async */
 };
 
 const lsc_backend_ops *lsc_cpu_backend_ops(void) { return &cpu_ops; }
