@@ -155,7 +155,7 @@ static int ops_complete(const lsc_backend_ops *o)
 {
     return o->spectrum && o->acc_create && o->acc_add && o->acc_merge && o->acc_eigs &&
            o->acc_destroy && o->distances && o->pair_stats && o->knn && o->reference_radii &&
-           o->prdc;
+           o->prdc && o->check_values && o->spectrum_async && o->prdc_async;
 }
 
 static lsc_status pick_backend(lsc_ctx *ctx)
