@@ -1,0 +1,27 @@
+"""lsc - latent space collapse metrics.
+
+Spectrum figures (effective rank, RankMe, active units, Vendi), all-pairs statistics, exact kNN
+and precision / recall / density / coverage, on numpy arrays, torch tensors and cupy arrays, on
+the CPU or on a GPU without copies. Every figure is defined in METRICS.md.
+
+    import numpy as np, lsc
+    x = np.random.default_rng(0).standard_normal((1000, 64), dtype=np.float32)
+    lsc.spectrum(x).effective_rank
+    lsc.prdc(x, x[::-1] + 0.1, k=5)
+"""
+from ._core import (Context, Knn, PairStats, Prdc, Reference, Spectrum, SpectrumAccumulator,
+                    distances, knn, pair_stats, prdc, spectrum, version)
+from ._errors import (BackendUnavailable, BadContext, BadFile, Cancelled, DeviceError,
+                      InternalError, InvalidArgument, InvalidData, LscError, LscIOError,
+                      NotSupported, OutOfMemory, Overflow, WorkspaceLimit)
+from ._monitor import Monitor, MonitorRecord
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "spectrum", "SpectrumAccumulator", "pair_stats", "knn", "distances", "Reference", "prdc",
+    "Monitor", "MonitorRecord", "Spectrum", "PairStats", "Knn", "Prdc", "version", "Context",
+    "LscError", "InvalidArgument", "InvalidData", "OutOfMemory", "WorkspaceLimit", "NotSupported",
+    "BackendUnavailable", "DeviceError", "LscIOError", "BadFile", "Cancelled", "Overflow",
+    "BadContext", "InternalError",
+]

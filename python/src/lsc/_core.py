@@ -1,0 +1,444 @@
+"""The operations of lsc.h with plain Python results (dataclasses named as in METRICS.md)."""
+from __future__ import annotations
+
+import ctypes as C
+import threading
+from dataclasses import asdict, dataclass, field
+from typing import List, NamedTuple, Optional, Tuple
+
+import numpy as np
+
+from . import _native as N
+from ._arrays import View, empty_like_kind, view
+from ._errors import InvalidArgument, error_for
+
+# --------------------------------------------------------------------------------------------------
+# contexts: one per (thread, backend, device, threads), kept for the thread's life, because a CUDA
+# context costs its cuBLAS/cuSOLVER handles and its workspace to make (lsc.h: one thread per context)
+
+_local = threading.local()
+
+
+class Context:
+    def __init__(self, backend: str, device: int, threads: int):
+        if backend not in N.BACKENDS:
+            raise InvalidArgument(f"backend must be one of {sorted(N.BACKENDS)}, not {backend!r}")
+        p = N.params_init()
+        p.backend = N.BACKENDS[backend]
+        p.device = device
+        p.threads = threads
+        h = C.c_void_p()
+        s = N.lib.lsc_ctx_create(C.byref(p), C.byref(h))
+        self.handle = h.value
+        if s != 0:
+            msg = N.lib.lsc_last_error(h).decode() if h.value else "out of memory"
+            N.lib.lsc_ctx_destroy(h)
+            self.handle = None
+            raise error_for(s, f"cannot create a {backend} context: {msg}",
+                            N.lib.lsc_status_name(s).decode())
+        self.backend = {v: k for k, v in N.BACKENDS.items()}[N.lib.lsc_ctx_backend(h)]
+        self.device_name = N.lib.lsc_ctx_device_name(h).decode()
+
+    def check(self, status: int):
+        if status != 0:
+            raise error_for(status, N.lib.lsc_last_error(self.handle).decode(),
+                            N.lib.lsc_status_name(status).decode())
+
+    def set_stream(self, stream: Optional[int]):
+        self.check(N.lib.lsc_ctx_set_stream(self.handle, stream))
+
+    def __del__(self):
+        if getattr(self, "handle", None):
+            N.lib.lsc_ctx_destroy(self.handle)
+            self.handle = None
+
+
+def context(backend: str = "auto", device: Optional[int] = None, threads: int = 0) -> Context:
+    cache = getattr(_local, "contexts", None)
+    if cache is None:
+        cache = _local.contexts = {}
+    key = (backend, 0 if device is None else device, threads)
+    ctx = cache.get(key)
+    if ctx is None:
+        ctx = cache[key] = Context(backend, key[1], threads)
+    return ctx
+
+
+def _ctx_for(views: List[View], backend: str, threads: int = 0) -> Context:
+    """The context for inputs: device inputs run on their device (and their stream)."""
+    devs = {v.device for v in views if v is not None and v.on_device}
+    hosts = [v for v in views if v is not None and not v.on_device]
+    if devs:
+        if len(devs) > 1:
+            raise InvalidArgument(f"inputs live on different CUDA devices {sorted(devs)}")
+        if hosts:
+            raise InvalidArgument("inputs mix host and device memory; move them to one place")
+        if backend == "cpu":
+            raise InvalidArgument("backend='cpu' cannot read device memory; move the inputs to "
+                                  "the host (x.cpu()) or use backend='cuda'")
+        dev = devs.pop()
+        ctx = context("cuda", dev, threads)
+        stream = next(v.stream for v in views if v is not None and v.on_device)
+        ctx.set_stream(stream)
+        return ctx
+    return context(backend, None, threads)
+
+
+def version() -> str:
+    """The version of the loaded C library."""
+    return N.lib.lsc_version().decode()
+
+
+def _metric(name: str, allowed=("euclidean", "cosine")) -> int:
+    if name not in allowed:
+        raise InvalidArgument(f"metric must be one of {list(allowed)}, not {name!r}")
+    return N.METRICS[name]
+
+
+# --------------------------------------------------------------------------------------------------
+# spectrum
+
+@dataclass(frozen=True)
+class Spectrum:
+    """METRICS.md section 1. `vendi_cosine` is None when unavailable, with the reason."""
+    rows: int
+    cols: int
+    rank_limit: int
+    numerical_rank: int
+    effective_rank: float
+    rankme: float
+    participation_ratio: float
+    stable_rank: float
+    dims_90: int
+    dims_99: int
+    active_units: int
+    active_threshold: float
+    total_variance: float
+    largest_singular_value: float
+    vendi_cosine: Optional[float]
+    vendi_unavailable: Optional[str]
+    all_rows_identical: bool
+    singular_values: Optional[np.ndarray] = field(default=None, repr=False, compare=False)
+    column_variance: Optional[np.ndarray] = field(default=None, repr=False, compare=False)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        for k in ("singular_values", "column_variance"):
+            if d[k] is not None:
+                d[k] = d[k].tolist()
+        return d
+
+
+def spectrum_from_struct(r: N.SpectrumResult, sv=None, cv=None) -> Spectrum:
+    ok = r.vendi_status == 0
+    return Spectrum(
+        rows=r.rows, cols=r.cols, rank_limit=r.rank_limit, numerical_rank=r.numerical_rank,
+        effective_rank=r.effective_rank, rankme=r.rankme,
+        participation_ratio=r.participation_ratio, stable_rank=r.stable_rank,
+        dims_90=r.dims_90, dims_99=r.dims_99, active_units=r.active_units,
+        active_threshold=r.active_threshold, total_variance=r.total_variance,
+        largest_singular_value=r.largest_singular_value,
+        vendi_cosine=r.vendi_cosine if ok else None,
+        vendi_unavailable=None if ok else f"row {r.vendi_zero_row} is all zeros: its cosine is "
+                                          f"undefined",
+        all_rows_identical=bool(r.all_rows_identical), singular_values=sv, column_variance=cv)
+
+
+def _spectrum_opts(active_threshold: float) -> N.SpectrumOpts:
+    return N.SpectrumOpts(C.sizeof(N.SpectrumOpts), float(active_threshold))
+
+
+def spectrum(x, *, active_threshold: float = 0.01, backend: str = "auto",
+             threads: int = 0) -> Spectrum:
+    """Every METRICS.md section 1 figure of `x` (rows = samples, N >= 2)."""
+    v = view(x, "x")
+    ctx = _ctx_for([v], backend, threads)
+    r = N.SpectrumResult()
+    m = min(v.matrix.rows, v.matrix.cols)
+    sv = np.zeros(max(m, 1), dtype=np.float64)
+    cv = np.zeros(max(v.matrix.cols, 1), dtype=np.float64)
+    opts = _spectrum_opts(active_threshold)
+    ctx.check(N.lib.lsc_spectrum(ctx.handle, C.byref(v.matrix), C.byref(opts), C.byref(r),
+                                 sv.ctypes.data_as(C.POINTER(C.c_double)),
+                                 cv.ctypes.data_as(C.POINTER(C.c_double))))
+    return spectrum_from_struct(r, sv[:m], cv[:v.matrix.cols])
+
+
+class SpectrumAccumulator:
+    """Streaming spectrum: add batches of rows (any size), merge accumulators, finalize any time.
+
+    The backend is fixed by the first batch (device batches put it on their GPU)."""
+
+    def __init__(self, cols: Optional[int] = None, *, active_threshold: float = 0.01,
+                 backend: str = "auto", threads: int = 0):
+        self._cols = cols
+        self._thr = active_threshold
+        self._backend = backend
+        self._threads = threads
+        self._ctx: Optional[Context] = None
+        self._h = None
+
+    def _ensure(self, v: Optional[View], cols: int):
+        if self._h is not None:
+            return
+        self._ctx = _ctx_for([v] if v else [], self._backend, self._threads)
+        h = C.c_void_p()
+        opts = _spectrum_opts(self._thr)
+        self._ctx.check(N.lib.lsc_spectrum_acc_create(self._ctx.handle, cols, C.byref(opts),
+                                                      C.byref(h)))
+        self._h = h.value
+        self._cols = cols
+
+    def add(self, batch) -> "SpectrumAccumulator":
+        v = view(batch, "batch")
+        if self._cols is not None and v.matrix.cols != self._cols:
+            raise InvalidArgument(f"batch has {v.matrix.cols} cols, the accumulator {self._cols}")
+        self._ensure(v, v.matrix.cols)
+        if v.on_device:
+            self._ctx.set_stream(v.stream)
+        self._ctx.check(N.lib.lsc_spectrum_acc_add(self._ctx.handle, self._h, C.byref(v.matrix)))
+        return self
+
+    def merge(self, other: "SpectrumAccumulator") -> "SpectrumAccumulator":
+        if other._h is None:
+            return self
+        self._ensure(None, other._cols)
+        self._ctx.check(N.lib.lsc_spectrum_acc_merge(self._ctx.handle, self._h, other._h))
+        return self
+
+    @property
+    def rows(self) -> int:
+        return 0 if self._h is None else int(N.lib.lsc_spectrum_acc_rows(self._h))
+
+    @property
+    def cols(self) -> Optional[int]:
+        return self._cols
+
+    def finalize(self) -> Spectrum:
+        if self._h is None:
+            raise InvalidArgument("the accumulator is empty: add at least 2 rows first")
+        r = N.SpectrumResult()
+        m = min(self.rows, self._cols)
+        sv = np.zeros(max(self._cols, 1), dtype=np.float64)
+        cv = np.zeros(max(self._cols, 1), dtype=np.float64)
+        self._ctx.check(N.lib.lsc_spectrum_acc_finalize(
+            self._ctx.handle, self._h, C.byref(r), sv.ctypes.data_as(C.POINTER(C.c_double)),
+            cv.ctypes.data_as(C.POINTER(C.c_double))))
+        return spectrum_from_struct(r, sv[:m], cv[:self._cols])
+
+    def __del__(self):
+        if getattr(self, "_h", None):
+            N.lib.lsc_spectrum_acc_destroy(self._h)
+            self._h = None
+
+
+# --------------------------------------------------------------------------------------------------
+# distances, pair statistics, kNN
+
+def distances(a, b=None, *, metric: str = "euclidean", backend: str = "auto", threads: int = 0):
+    """The a.rows x b.rows block of distances (float32), as the input's kind (numpy, or a torch /
+    cupy array on the input's GPU). b=None means a against itself."""
+    va = view(a, "a")
+    vb = va if b is None else view(b, "b")
+    ctx = _ctx_for([va, vb], backend, threads)
+    out, ptr = empty_like_kind(va, (va.matrix.rows, vb.matrix.rows), "float32")
+    mem = N.MEMORY_DEVICE if va.on_device else N.MEMORY_HOST
+    ctx.check(N.lib.lsc_distances(ctx.handle, C.byref(va.matrix), C.byref(vb.matrix),
+                                  _metric(metric, ("euclidean", "sqeuclidean", "cosine")), ptr,
+                                  vb.matrix.rows, mem))
+    return out
+
+
+@dataclass(frozen=True)
+class PairStats:
+    """METRICS.md section 3. `near_duplicates` lists (i, j, d) ordered by d, then i, then j."""
+    metric: str
+    rows_used: int
+    pairs: int
+    mean: float
+    std: float
+    min: float
+    max: float
+    nn_mean: float
+    nn_median: float
+    nn_min: float
+    nn_max: float
+    near_duplicate_pairs: int
+    near_duplicates: List[Tuple[int, int, float]]
+    bins: int
+    hist_upper: float
+    histogram: np.ndarray = field(repr=False, compare=False)
+    edges: np.ndarray = field(repr=False, compare=False)
+    subset: bool = False
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["histogram"] = self.histogram.tolist()
+        d["edges"] = self.edges.tolist()
+        return d
+
+
+def pair_stats(x, *, metric: str = "euclidean", bins: int = 64, dup_eps: float = 1e-6,
+               dup_report: int = 100, subset_rows: int = 0, seed: int = 0,
+               backend: str = "auto", threads: int = 0) -> PairStats:
+    """All-pairs statistics over the N(N-1)/2 pairs of x, never storing N x N."""
+    v = view(x, "x")
+    ctx = _ctx_for([v], backend, threads)
+    if not isinstance(bins, (int, np.integer)) or bins < 1:
+        raise InvalidArgument(f"bins must be a positive integer, not {bins!r}")
+    if not isinstance(dup_report, (int, np.integer)) or dup_report < 0:
+        raise InvalidArgument(f"dup_report must be an integer >= 0, not {dup_report!r}")
+    opts = N.PairOpts(C.sizeof(N.PairOpts), _metric(metric), int(bins), float(dup_eps),
+                      int(dup_report), int(subset_rows), int(seed) & ((1 << 64) - 1))
+    r = N.PairResult()
+    hist = np.zeros(int(bins), dtype=np.int64)
+    dups = (N.Pair * max(int(dup_report), 1))()
+    ctx.check(N.lib.lsc_pair_stats(ctx.handle, C.byref(v.matrix), C.byref(opts), C.byref(r),
+                                   hist.ctypes.data_as(C.POINTER(C.c_int64)), dups))
+    listed = [(int(p.i), int(p.j), float(p.d)) for p in dups[:r.near_duplicates_listed]]
+    return PairStats(metric=metric, rows_used=r.rows_used, pairs=r.pairs, mean=r.mean, std=r.std,
+                     min=r.min, max=r.max, nn_mean=r.nn_mean, nn_median=r.nn_median,
+                     nn_min=r.nn_min, nn_max=r.nn_max,
+                     near_duplicate_pairs=r.near_duplicate_pairs, near_duplicates=listed,
+                     bins=r.bins, hist_upper=r.hist_upper, histogram=hist,
+                     edges=np.linspace(0.0, r.hist_upper, int(bins) + 1), subset=bool(r.subset))
+
+
+class Knn(NamedTuple):
+    """k nearest neighbours: distances and indices, each queries x k, ascending."""
+    distances: object
+    indices: object
+
+
+def knn(queries, base=None, k: int = 5, *, exclude_self: bool = False,
+        metric: str = "euclidean", backend: str = "auto", threads: int = 0) -> Knn:
+    """Exact k nearest neighbours of each query row among the base rows (base=None: the queries
+    themselves, which then usually wants exclude_self=True). Outputs are of the input's kind."""
+    vq = view(queries, "queries")
+    vb = vq if base is None or base is queries else view(base, "base")
+    ctx = _ctx_for([vq, vb], backend, threads)
+    if not isinstance(k, (int, np.integer)) or isinstance(k, bool):
+        raise InvalidArgument(f"k must be an integer, not {k!r}")
+    k = int(k)
+    if k < 1:
+        raise InvalidArgument(f"k is {k}, expected >= 1")
+    q = vq.matrix.rows
+    dist, dptr = empty_like_kind(vq, (q, k), "float32")
+    idx, iptr = empty_like_kind(vq, (q, k), "int64")
+    opts = N.KnnOpts(C.sizeof(N.KnnOpts), _metric(metric), int(bool(exclude_self)),
+                     N.MEMORY_DEVICE if vq.on_device else N.MEMORY_HOST)
+    ctx.check(N.lib.lsc_knn(ctx.handle, C.byref(vq.matrix), C.byref(vb.matrix), k, C.byref(opts),
+                            dptr, iptr))
+    return Knn(dist, idx)
+
+
+# --------------------------------------------------------------------------------------------------
+# references and PRDC
+
+class Reference:
+    """A real set kept with its k-NN radii, built once and reused against many generated sets.
+
+    Reference(real, k=5, metric="euclidean", comparison="strict") builds one; Reference.load(path)
+    reads one written by .save(path) (or by `lsc reference build`)."""
+
+    def __init__(self, real=None, k: int = 5, *, metric: str = "euclidean",
+                 comparison: str = "strict", backend: str = "auto", threads: int = 0,
+                 _handle=None, _ctx=None):
+        self._h = None
+        if _handle is not None:
+            self._h, self._ctx = _handle, _ctx
+            return
+        if comparison not in N.COMPARISONS:
+            raise InvalidArgument(f"comparison must be 'strict' or 'inclusive', not {comparison!r}")
+        if not isinstance(k, (int, np.integer)) or isinstance(k, bool):
+            raise InvalidArgument(f"k must be an integer, not {k!r}")
+        v = view(real, "real")
+        self._ctx = _ctx_for([v], backend, threads)
+        opts = N.ReferenceOpts(C.sizeof(N.ReferenceOpts), _metric(metric),
+                               N.COMPARISONS[comparison])
+        h = C.c_void_p()
+        self._ctx.check(N.lib.lsc_reference_create(self._ctx.handle, C.byref(v.matrix), int(k),
+                                                   C.byref(opts), C.byref(h)))
+        self._h = h.value
+
+    @classmethod
+    def load(cls, path, *, backend: str = "auto", threads: int = 0) -> "Reference":
+        ctx = context(backend, None, threads)
+        h = C.c_void_p()
+        ctx.check(N.lib.lsc_reference_load(ctx.handle, str(path).encode(), C.byref(h)))
+        return cls(_handle=h.value, _ctx=ctx)
+
+    def save(self, path) -> None:
+        self._ctx.check(N.lib.lsc_reference_save(self._ctx.handle, self._h, str(path).encode()))
+
+    def _info(self) -> N.ReferenceInfo:
+        info = N.ReferenceInfo()
+        N.lib.lsc_reference_info_get(self._h, C.byref(info))
+        return info
+
+    rows = property(lambda self: int(self._info().rows))
+    cols = property(lambda self: int(self._info().cols))
+    k = property(lambda self: int(self._info().k))
+    metric = property(lambda self: N.METRIC_NAMES[self._info().metric])
+    comparison = property(lambda self: N.COMPARISON_NAMES[self._info().comparison])
+    zero_radii = property(lambda self: int(self._info().zero_radii))
+
+    @property
+    def radii(self) -> np.ndarray:
+        """The exact k-NN radius of each real row (a float64 copy)."""
+        p = N.lib.lsc_reference_radii(self._h)
+        return np.ctypeslib.as_array(p, shape=(self.rows,)).copy()
+
+    def __repr__(self):
+        i = self._info()
+        return (f"lsc.Reference(rows={i.rows}, cols={i.cols}, k={i.k}, "
+                f"metric={N.METRIC_NAMES[i.metric]!r}, "
+                f"comparison={N.COMPARISON_NAMES[i.comparison]!r}, zero_radii={i.zero_radii})")
+
+    def __del__(self):
+        if getattr(self, "_h", None):
+            N.lib.lsc_reference_destroy(self._h)
+            self._h = None
+
+
+@dataclass(frozen=True)
+class Prdc:
+    """METRICS.md section 5."""
+    precision: float
+    recall: float
+    density: float
+    coverage: float
+    k: int
+    real_rows: int
+    fake_rows: int
+    zero_radii_real: int
+    zero_radii_fake: int
+    comparison: str
+    metric: str
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def prdc_from_struct(r: N.PrdcResult) -> Prdc:
+    return Prdc(precision=r.precision, recall=r.recall, density=r.density, coverage=r.coverage,
+                k=r.k, real_rows=r.real_rows, fake_rows=r.fake_rows,
+                zero_radii_real=r.zero_radii_real, zero_radii_fake=r.zero_radii_fake,
+                comparison=N.COMPARISON_NAMES.get(r.comparison, str(r.comparison)),
+                metric=N.METRIC_NAMES.get(r.metric, str(r.metric)))
+
+
+def prdc(real_or_reference, fake, k: int = 5, *, metric: str = "euclidean",
+         comparison: str = "strict", backend: str = "auto", threads: int = 0) -> Prdc:
+    """Precision, recall, density and coverage of `fake` against a real set or a Reference (whose
+    own k, metric and comparison are then used)."""
+    vf = view(fake, "fake")
+    if isinstance(real_or_reference, Reference):
+        ref = real_or_reference
+    else:
+        ref = Reference(real_or_reference, k, metric=metric, comparison=comparison,
+                        backend=backend, threads=threads)
+    ctx = _ctx_for([vf], backend if not vf.on_device else "cuda", threads)
+    r = N.PrdcResult()
+    ctx.check(N.lib.lsc_prdc(ctx.handle, ref._h, C.byref(vf.matrix), C.byref(r)))
+    return prdc_from_struct(r)

@@ -1,0 +1,190 @@
+"""lsc.Monitor: collapse figures every few steps of a training loop.
+
+Keep a reference set once; every `every` steps hand the monitor a batch of latents. On the CPU
+each measurement runs at once. For latents on a GPU (torch or cupy) the monitor uses lsc's
+asynchronous forms: the work is enqueued on the caller's current stream, the figures land in
+pinned host memory, and the step goes on without waiting; finished measurements are collected at
+later calls (or by flush()) and passed to `log`.
+"""
+from __future__ import annotations
+
+import ctypes as C
+import time
+from dataclasses import dataclass, field
+from typing import Callable, List, Optional
+
+from . import _native as N
+from ._arrays import view
+from ._core import (Prdc, Reference, Spectrum, _ctx_for, _spectrum_opts, prdc, prdc_from_struct,
+                    spectrum, spectrum_from_struct)
+from ._errors import InvalidData, NotSupported
+
+
+@dataclass(frozen=True)
+class MonitorRecord:
+    step: int
+    spectrum: Optional[Spectrum]
+    prdc: Optional[Prdc]
+    asynchronous: bool
+    call_ms: float                  # time the training step spent inside the monitor's call
+
+    def summary(self) -> str:
+        parts = [f"step {self.step}"]
+        s, p = self.spectrum, self.prdc
+        if s is not None:
+            parts.append(f"eff_rank {s.effective_rank:.2f}  active {s.active_units}/{s.cols}")
+            if s.vendi_cosine is not None:
+                parts.append(f"vendi {s.vendi_cosine:.2f}")
+        if p is not None:
+            parts.append(f"P {p.precision:.3f} R {p.recall:.3f} D {p.density:.3f} "
+                         f"C {p.coverage:.3f}")
+        return "  ".join(parts)
+
+
+class _Pending:
+    """An enqueued measurement: pinned result buffers and an event on the producer's stream."""
+
+    def __init__(self, step, kind, latents, call_ms, want_spectrum, want_prdc):
+        self.step, self.kind, self.latents, self.call_ms = step, kind, latents, call_ms
+        self.want_spectrum, self.want_prdc = want_spectrum, want_prdc
+        n = C.sizeof(N.SpectrumResult) + C.sizeof(N.PrdcResult) + 2 * C.sizeof(N.AsyncStatus)
+        if kind == "torch":
+            import torch
+            self.buf = torch.zeros(n, dtype=torch.uint8, pin_memory=True)
+            self.base = self.buf.data_ptr()
+            self.event = torch.cuda.Event()
+        else:
+            import cupy
+            self.mem = cupy.cuda.alloc_pinned_memory(n)
+            C.memset(self.mem.ptr, 0, n)
+            self.base = self.mem.ptr
+            self.event = cupy.cuda.Event()
+        self.spec_ptr = self.base
+        self.prdc_ptr = self.spec_ptr + C.sizeof(N.SpectrumResult)
+        self.st_spec = self.prdc_ptr + C.sizeof(N.PrdcResult)
+        self.st_prdc = self.st_spec + C.sizeof(N.AsyncStatus)
+
+    def record(self, stream_ptr):
+        if self.kind == "torch":
+            import torch
+            self.event.record(torch.cuda.ExternalStream(stream_ptr))
+        else:
+            import cupy
+            self.event.record(cupy.cuda.ExternalStream(stream_ptr))
+
+    def done(self) -> bool:
+        return self.event.query()
+
+    def result(self) -> MonitorRecord:
+        self.event.synchronize()
+        self.latents = None
+        for ptr in (self.st_spec, self.st_prdc):
+            st = N.AsyncStatus.from_address(ptr)
+            if st.status == 2:
+                raise InvalidData(f"latents of step {self.step}: row {st.row} col {st.col} is not "
+                                  f"finite", status="LSC_STATUS_INVALID_DATA", code=2)
+        s = spectrum_from_struct(N.SpectrumResult.from_address(self.spec_ptr)) \
+            if self.want_spectrum else None
+        p = prdc_from_struct(N.PrdcResult.from_address(self.prdc_ptr)) if self.want_prdc else None
+        return MonitorRecord(self.step, s, p, True, self.call_ms)
+
+
+class Monitor:
+    """Collapse figures of a training loop's latents against a kept reference.
+
+        mon = lsc.Monitor(real_latents, k=5, every=200, log=print)
+        for step in range(steps):
+            ...
+            mon.step(step, z)          # measures when step % every == 0
+        mon.flush()                    # waits for anything still in flight
+        mon.history                    # every MonitorRecord, in step order
+
+    `reference` is a 2-D array or an lsc.Reference; `spectrum` and `prdc` choose what to compute;
+    `log` is called with each finished MonitorRecord (print gives one line per record)."""
+
+    def __init__(self, reference, *, k: int = 5, every: int = 100, metric: str = "euclidean",
+                 comparison: str = "strict", spectrum: bool = True, prdc: bool = True,
+                 active_threshold: float = 0.01, log: Optional[Callable] = None,
+                 backend: str = "auto", asynchronous: bool = True):
+        if every < 1:
+            raise ValueError(f"every must be >= 1, not {every}")
+        self.every = every
+        self.want_spectrum, self.want_prdc = spectrum, prdc
+        self.active_threshold = active_threshold
+        self.backend = backend
+        self.asynchronous = asynchronous
+        self.log = log
+        self.history: List[MonitorRecord] = []
+        self._pending: List[_Pending] = []
+        if prdc:
+            self.reference = reference if isinstance(reference, Reference) else Reference(
+                _host(reference), k, metric=metric, comparison=comparison, backend=backend)
+        else:
+            self.reference = None
+
+    def due(self, step: int) -> bool:
+        return step % self.every == 0
+
+    def step(self, step: int, latents) -> Optional[MonitorRecord]:
+        """Measures `latents` if `step` is due. Returns the record when it was computed at once,
+        else None (it reaches `log` and `history` once the GPU has finished)."""
+        self._collect(block=False)
+        if not self.due(step):
+            return None
+        return self.measure(step, latents)
+
+    def measure(self, step: int, latents) -> Optional[MonitorRecord]:
+        v = view(latents, "latents")
+        t0 = time.perf_counter()
+        if v.on_device and self.asynchronous and v.kind in ("torch", "cuda"):
+            try:
+                self._enqueue(step, v, t0)
+                return None
+            except NotSupported:
+                self.asynchronous = False   # this build's CUDA backend lacks the async forms
+        x = latents if not v.on_device or self.backend != "cpu" else _host(latents)
+        s = spectrum(x, active_threshold=self.active_threshold, backend=self.backend) \
+            if self.want_spectrum else None
+        p = prdc(self.reference, x, backend=self.backend) if self.want_prdc else None
+        rec = MonitorRecord(step, s, p, False, (time.perf_counter() - t0) * 1e3)
+        self._finish(rec)
+        return rec
+
+    def _enqueue(self, step, v, t0):
+        kind = "torch" if v.kind == "torch" else "cupy"
+        ctx = _ctx_for([v], "cuda")
+        pend = _Pending(step, kind, v.keep, 0.0, self.want_spectrum, self.want_prdc)
+        if self.want_spectrum:
+            opts = _spectrum_opts(self.active_threshold)
+            ctx.check(N.lib.lsc_spectrum_async(ctx.handle, C.byref(v.matrix), C.byref(opts),
+                                               pend.spec_ptr, pend.st_spec))
+        if self.want_prdc:
+            ctx.check(N.lib.lsc_prdc_async(ctx.handle, self.reference._h, C.byref(v.matrix),
+                                           pend.prdc_ptr, pend.st_prdc))
+        pend.record(v.stream)
+        pend.call_ms = (time.perf_counter() - t0) * 1e3
+        self._pending.append(pend)
+
+    def _collect(self, block: bool):
+        while self._pending and (block or self._pending[0].done()):
+            self._finish(self._pending.pop(0).result())
+
+    def _finish(self, rec: MonitorRecord):
+        self.history.append(rec)
+        if self.log is not None:
+            self.log(rec.summary() if self.log is print else rec)
+
+    def flush(self) -> List[MonitorRecord]:
+        """Waits for every measurement still on the GPU; returns the whole history."""
+        self._collect(block=True)
+        return self.history
+
+
+def _host(x):
+    """A host copy of a device array (only for building the reference on the CPU)."""
+    if hasattr(x, "detach") and hasattr(x, "cpu"):
+        return x.detach().cpu().float().numpy() if str(x.dtype) == "torch.bfloat16" \
+            else x.detach().cpu().numpy()
+    if hasattr(x, "get") and hasattr(x, "__cuda_array_interface__"):
+        return x.get()
+    return x

@@ -1,0 +1,166 @@
+"""ctypes declarations of include/lsc.h and the loading of liblsc.
+
+Every struct here mirrors the header field for field; the tests compare the binding's figures with
+the CLI's on the same data, which catches any drift between the two.
+"""
+from __future__ import annotations
+
+import ctypes as C
+import glob
+import os
+
+c_i64 = C.c_int64
+c_dbl = C.c_double
+c_int = C.c_int
+c_vp = C.c_void_p
+
+# enums (values pinned in lsc.h)
+BACKENDS = {"auto": 0, "cpu": 1, "cuda": 2}
+DTYPES = {"float32": 0, "float16": 1, "bfloat16": 2, "float64": 3}
+MEMORY_HOST, MEMORY_DEVICE = 0, 1
+METRICS = {"euclidean": 0, "sqeuclidean": 1, "cosine": 2}
+METRIC_NAMES = {v: k for k, v in METRICS.items()}
+COMPARISONS = {"strict": 0, "inclusive": 1}
+COMPARISON_NAMES = {v: k for k, v in COMPARISONS.items()}
+
+DEVICE_ALLOC_FN = C.CFUNCTYPE(c_vp, C.c_size_t, c_vp, c_vp)
+DEVICE_FREE_FN = C.CFUNCTYPE(None, c_vp, C.c_size_t, c_vp, c_vp)
+PROGRESS_FN = C.CFUNCTYPE(c_int, c_dbl, c_vp)
+
+
+class CtxParams(C.Structure):
+    _fields_ = [("size", C.c_size_t), ("backend", c_int), ("device", c_int), ("stream", c_vp),
+                ("threads", c_int), ("workspace_limit", C.c_size_t), ("precision", c_int),
+                ("device_alloc", DEVICE_ALLOC_FN), ("device_free", DEVICE_FREE_FN),
+                ("allocator_user", c_vp)]
+
+
+class Matrix(C.Structure):
+    _fields_ = [("data", c_vp), ("dtype", c_int), ("rows", c_i64), ("cols", c_i64), ("ld", c_i64),
+                ("memory", c_int)]
+
+
+class SpectrumOpts(C.Structure):
+    _fields_ = [("size", C.c_size_t), ("active_threshold", c_dbl)]
+
+
+class SpectrumResult(C.Structure):
+    _fields_ = [("rows", c_i64), ("cols", c_i64), ("rank_limit", c_i64), ("numerical_rank", c_i64),
+                ("effective_rank", c_dbl), ("rankme", c_dbl), ("participation_ratio", c_dbl),
+                ("stable_rank", c_dbl), ("dims_90", c_i64), ("dims_99", c_i64),
+                ("active_units", c_i64), ("active_threshold", c_dbl), ("total_variance", c_dbl),
+                ("largest_singular_value", c_dbl), ("vendi_cosine", c_dbl), ("vendi_status", c_int),
+                ("vendi_zero_row", c_i64), ("all_rows_identical", c_int)]
+
+
+class Pair(C.Structure):
+    _fields_ = [("i", c_i64), ("j", c_i64), ("d", c_dbl)]
+
+
+class PairOpts(C.Structure):
+    _fields_ = [("size", C.c_size_t), ("metric", c_int), ("bins", c_i64), ("dup_eps", c_dbl),
+                ("dup_report", c_i64), ("subset_rows", c_i64), ("seed", C.c_uint64)]
+
+
+class PairResult(C.Structure):
+    _fields_ = [("rows_used", c_i64), ("pairs", c_i64), ("mean", c_dbl), ("std", c_dbl),
+                ("min", c_dbl), ("max", c_dbl), ("nn_mean", c_dbl), ("nn_median", c_dbl),
+                ("nn_min", c_dbl), ("nn_max", c_dbl), ("near_duplicate_pairs", c_i64),
+                ("near_duplicates_listed", c_i64), ("bins", c_i64), ("hist_upper", c_dbl),
+                ("subset", c_int)]
+
+
+class KnnOpts(C.Structure):
+    _fields_ = [("size", C.c_size_t), ("metric", c_int), ("exclude_self", c_int),
+                ("out_memory", c_int)]
+
+
+class ReferenceOpts(C.Structure):
+    _fields_ = [("size", C.c_size_t), ("metric", c_int), ("comparison", c_int)]
+
+
+class ReferenceInfo(C.Structure):
+    _fields_ = [("rows", c_i64), ("cols", c_i64), ("k", c_i64), ("metric", c_int),
+                ("comparison", c_int), ("zero_radii", c_i64)]
+
+
+class PrdcResult(C.Structure):
+    _fields_ = [("k", c_i64), ("real_rows", c_i64), ("fake_rows", c_i64), ("precision", c_dbl),
+                ("recall", c_dbl), ("density", c_dbl), ("coverage", c_dbl),
+                ("zero_radii_real", c_i64), ("zero_radii_fake", c_i64), ("comparison", c_int),
+                ("metric", c_int)]
+
+
+class AsyncStatus(C.Structure):
+    _fields_ = [("status", C.c_int32), ("reserved", C.c_int32), ("row", c_i64), ("col", c_i64)]
+
+
+def _candidates():
+    env = os.environ.get("LSC_LIBRARY")
+    if env:
+        return [env]
+    here = os.path.dirname(os.path.abspath(__file__))
+    found = []
+    for pattern in ("_native/lib*/liblsc.so.*", "_native/lib*/*/liblsc.so.*",
+                    "_native/lib*/liblsc.dylib", "_native/lib*/liblsc.so"):
+        found += sorted(glob.glob(os.path.join(here, pattern)))
+    return found
+
+
+def _load():
+    tried = _candidates()
+    for path in tried:
+        if os.path.exists(path):
+            return C.CDLL(path, mode=C.RTLD_LOCAL)
+    raise ImportError(
+        "lsc: the native library liblsc was not found (looked at %s); install the package with "
+        "`pip install ./python`, or set LSC_LIBRARY to a built liblsc.so" % (tried or "nothing"))
+
+
+lib = _load()
+
+
+def _fn(name, restype, *argtypes):
+    f = getattr(lib, name)
+    f.restype = restype
+    f.argtypes = list(argtypes)
+    return f
+
+
+P = C.POINTER
+_fn("lsc_version", C.c_char_p)
+_fn("lsc_version_number", c_int)
+_fn("lsc_status_string", C.c_char_p, c_int)
+_fn("lsc_status_name", C.c_char_p, c_int)
+_fn("lsc_ctx_create", c_int, P(CtxParams), P(c_vp))
+_fn("lsc_ctx_destroy", None, c_vp)
+_fn("lsc_last_error", C.c_char_p, c_vp)
+_fn("lsc_ctx_backend", c_int, c_vp)
+_fn("lsc_ctx_device_name", C.c_char_p, c_vp)
+_fn("lsc_ctx_set_stream", c_int, c_vp, c_vp)
+_fn("lsc_ctx_set_progress", c_int, c_vp, PROGRESS_FN, c_vp)
+_fn("lsc_spectrum", c_int, c_vp, P(Matrix), P(SpectrumOpts), P(SpectrumResult), P(c_dbl), P(c_dbl))
+_fn("lsc_spectrum_acc_create", c_int, c_vp, c_i64, P(SpectrumOpts), P(c_vp))
+_fn("lsc_spectrum_acc_add", c_int, c_vp, c_vp, P(Matrix))
+_fn("lsc_spectrum_acc_merge", c_int, c_vp, c_vp, c_vp)
+_fn("lsc_spectrum_acc_rows", c_i64, c_vp)
+_fn("lsc_spectrum_acc_finalize", c_int, c_vp, c_vp, P(SpectrumResult), P(c_dbl), P(c_dbl))
+_fn("lsc_spectrum_acc_destroy", None, c_vp)
+_fn("lsc_distances", c_int, c_vp, P(Matrix), P(Matrix), c_int, c_vp, c_i64, c_int)
+_fn("lsc_pair_stats", c_int, c_vp, P(Matrix), P(PairOpts), P(PairResult), P(c_i64), P(Pair))
+_fn("lsc_knn", c_int, c_vp, P(Matrix), P(Matrix), c_i64, P(KnnOpts), c_vp, c_vp)
+_fn("lsc_reference_create", c_int, c_vp, P(Matrix), c_i64, P(ReferenceOpts), P(c_vp))
+_fn("lsc_reference_save", c_int, c_vp, c_vp, C.c_char_p)
+_fn("lsc_reference_load", c_int, c_vp, C.c_char_p, P(c_vp))
+_fn("lsc_reference_info_get", c_int, c_vp, P(ReferenceInfo))
+_fn("lsc_reference_radii", P(c_dbl), c_vp)
+_fn("lsc_reference_destroy", None, c_vp)
+_fn("lsc_prdc", c_int, c_vp, c_vp, P(Matrix), P(PrdcResult))
+_fn("lsc_spectrum_async", c_int, c_vp, P(Matrix), P(SpectrumOpts), c_vp, c_vp)
+_fn("lsc_prdc_async", c_int, c_vp, c_vp, P(Matrix), c_vp, c_vp)
+
+
+def params_init():
+    p = CtxParams()
+    p.size = C.sizeof(CtxParams)
+    return p
