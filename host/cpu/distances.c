@@ -24,7 +24,7 @@ LSC_CPU_CLONES static void dist_tile(void *user, int tid, const cpu_tiles *t, in
         for (int64_t j = 0; j < nb; j++) {
             double v = t->qsq[i] + t->bsq[j] - 2.0 * (double)crow[j];
             if (lsc_bulk_needs_exact(v, lsc_fast_err(d, t->qsq[i], t->bsq[j])))
-                v = cpu_exact(J->a, a0 + i, t->qraw + i * d, J->b, b0 + j, t->braw + j * d);
+                v = cpu_exact(J->a, a0 + i, t->qr + i * t->qld, J->b, b0 + j, t->br + j * t->bld);
             o[j] = (float)lsc_dist_from_v(J->metric, v);
         }
     }

@@ -103,7 +103,7 @@ LSC_CPU_CLONES static void knn_tile(void *user, int tid, const cpu_tiles *t, int
                     double vf = qsq + t->bsq[j] - 2.0 * (double)crow[j];
                     if (vf - lsc_fast_err(d, qsq, t->bsq[j]) > hv[0]) continue;
                 }
-                double ve = cpu_exact(J->q, gi, t->qraw + i * d, J->b, gj, t->braw + j * d);
+                double ve = cpu_exact(J->q, gi, t->qr + i * t->qld, J->b, gj, t->br + j * t->bld);
                 if (n < k) {
                     heap_push(hv, hx, n, ve, gj);
                     n++;

@@ -190,7 +190,7 @@ LSC_CPU_CLONES static void pair_tile(void *user, int tid, const cpu_tiles *t, in
             if (!flag[j]) continue;
             const int64_t gj = j0 + j;
             const double vf = qsq + t->bsq[j] - 2.0 * (double)crow[j];
-            const double ve = cpu_exact(s, gi, t->qraw + i * d, s, gj, t->braw + j * d);
+            const double ve = cpu_exact(s, gi, t->qr + i * t->qld, s, gj, t->br + j * t->bld);
             if (ve < P->nn[gi]) P->nn[gi] = ve;
             if (ve < P->nn[gj]) P->nn[gj] = ve;
             if (ve > P->max_v) P->max_v = ve;

@@ -70,7 +70,7 @@ LSC_CPU_CLONES static void prdc_tile(void *user, int tid, const cpu_tiles *t, in
             int need_recall = !__atomic_load_n(&J->real_hit[gi], __ATOMIC_RELAXED);
             int in_fake = need_recall ? lsc_decide_less(vf, err, sj, inclusive) : 0;
             if (in_real < 0 || in_fake < 0) {
-                double ve = cpu_exact(J->sf, gj, t->qraw + j * d, J->sr, gi, t->braw + i * d);
+                double ve = cpu_exact(J->sf, gj, t->qr + j * t->qld, J->sr, gi, t->br + i * t->bld);
                 if (in_real < 0) in_real = inclusive ? ve <= rr[gi] : ve < rr[gi];
                 if (in_fake < 0) in_fake = inclusive ? ve <= sj : ve < sj;
             }

@@ -98,7 +98,9 @@ void cpu_set_load(const cpu_set *s, int64_t r0, int64_t nr, float *raw, float *t
     int64_t d = s->d;
     for (int64_t i = 0; i < nr; i++) {
         const char *row = row_ptr(s->m, map_row(s, r0 + i));
-        float *rr = raw + i * d, *tt = t + i * d;
+        float *tt = t + i * d;
+        /* without raw, the row is loaded into t and transformed in place: same values */
+        float *rr = raw ? raw + i * d : tt;
         double q = 0.0;
         if (s->m->dtype == LSC_DTYPE_F32) memcpy(rr, row, (size_t)d * sizeof(float));
         else
@@ -150,6 +152,45 @@ void cpu_blas_single_leave(int previous)
     if (set) set(previous);
 }
 
+/* Raw float32 rows [r0, r0 + nr) of s for exact recomputation: the input itself when it is
+ * float32 and unmapped (no copy), else converted into buf (ld d). */
+static const float *raw_rows(const cpu_set *s, int64_t r0, int64_t nr, float *buf, int64_t *ld)
+{
+    if (s->m->dtype == LSC_DTYPE_F32 && !s->map) {
+        *ld = s->m->ld;
+        return (const float *)row_ptr(s->m, r0);
+    }
+    const int64_t d = s->d;
+    for (int64_t i = 0; i < nr; i++) {
+        const char *row = row_ptr(s->m, map_row(s, r0 + i));
+        for (int64_t c = 0; c < d; c++) buf[i * d + c] = lsc_load_f32(row, (int)s->m->dtype, c);
+    }
+    *ld = d;
+    return buf;
+}
+
+/* The base set's centred (or normalised) rows and norms are prepared once per call when they
+ * fit in a quarter of the workspace, instead of once per query block: at D = 512 converting
+ * every base row again for each of the query blocks cost a fifth of the GEMM time. */
+static size_t cache_bytes(const cpu_tile_job *job)
+{
+    const cpu_set *b = job->b;
+    return (size_t)b->n * ((size_t)b->d * sizeof(float) + sizeof(double));
+}
+
+static int cache_wanted(const lsc_ctx *ctx, const cpu_tile_job *job, int64_t mq)
+{
+    if (job->b->n > INT64_MAX / (job->b->d + 2)) return 0;
+    return job->q->n > mq && cache_bytes(job) <= ctx->workspace_limit / 4;
+}
+
+static size_t tile_budget(const lsc_ctx *ctx, const cpu_tile_job *job, int64_t mq)
+{
+    size_t lim = ctx->workspace_limit;
+    if (cache_wanted(ctx, job, mq)) lim -= cache_bytes(job);
+    return lim / (size_t)ctx->threads;
+}
+
 /* Tiles of at most max_q x max_b rows within `budget` bytes. */
 static int plan(int64_t d, size_t budget, int64_t max_q, int64_t max_b, int64_t *tq, int64_t *tb,
                 size_t *per_row)
@@ -162,8 +203,10 @@ static int plan(int64_t d, size_t budget, int64_t max_q, int64_t max_b, int64_t 
 static void job_limits(const cpu_tile_job *job, int64_t *mq, int64_t *mb)
 {
     /* small query blocks share out well among threads; a base block's product (256 x 2048
-     * floats, 2 MiB) stays near the cache that the GEMM just wrote it to */
-    *mq = job->max_tq > 0 ? job->max_tq : 256;
+     * floats, 2 MiB) stays near the cache that the GEMM just wrote it to. At larger D the GEMM
+     * of a tile costs more next to reading its product, and taller query blocks load the base
+     * rows fewer times. */
+    *mq = job->max_tq > 0 ? job->max_tq : (job->q->d >= 256 ? 1024 : 256);
     *mb = job->max_tb > 0 ? job->max_tb : 2048;
     if (*mq > job->q->n) *mq = job->q->n;
     if (*mb > job->b->n) *mb = job->b->n;
@@ -174,7 +217,7 @@ lsc_status cpu_tile_plan(lsc_ctx *ctx, const cpu_tile_job *job, int64_t *tq_out)
     int64_t mq, mb, tq, tb;
     size_t per_row;
     job_limits(job, &mq, &mb);
-    size_t budget = ctx->workspace_limit / (size_t)ctx->threads;
+    size_t budget = tile_budget(ctx, job, mq);
     if (job->q->d > INT32_MAX)
         return lsc_set_error(ctx, LSC_STATUS_NOT_SUPPORTED,
                              "%lld columns exceed the BLAS interface's 32-bit dimension",
@@ -221,8 +264,28 @@ lsc_status cpu_tile_run(lsc_ctx *ctx, const cpu_tile_job *job, double p0, double
     LSC_TRY(cpu_tile_plan(ctx, job, &tq));
     size_t per_row;
     job_limits(job, &mq, &mb);
-    plan(d, ctx->workspace_limit / (size_t)ctx->threads, mq, mb, &tq, &tb, &per_row);
+    plan(d, tile_budget(ctx, job, mq), mq, mb, &tq, &tb, &per_row);
     const int T = ctx->threads;
+    float *cache = NULL;
+    double *cache_sq = NULL;
+    if (cache_wanted(ctx, job, mq)) {
+        /* an allocation failure here only costs speed: the tiles load the rows themselves */
+        cache = (float *)malloc((size_t)b->n * (size_t)d * sizeof(float));
+        cache_sq = cache ? (double *)malloc((size_t)b->n * sizeof(double)) : NULL;
+        if (!cache_sq) {
+            free(cache);
+            cache = NULL;
+        } else {
+#pragma omp parallel for schedule(static) num_threads(T)
+            for (int64_t r0 = 0; r0 < b->n; r0 += 256) {
+                const int64_t nr = b->n - r0 < 256 ? b->n - r0 : 256;
+                cpu_set_load(b, r0, nr, NULL, cache + r0 * d, cache_sq + r0);
+            }
+        }
+    }
+    /* the query set is the base set (reference, pairs, exclude_self): its blocks come from
+     * the cache too */
+    const int q_cached = cache && q == b;
     cpu_tiles *tl = (cpu_tiles *)lsc_calloc(ctx, (size_t)T, sizeof(cpu_tiles), "tiles");
     if (!tl) return LSC_STATUS_OUT_OF_MEMORY;
     lsc_status st = LSC_STATUS_OK;
@@ -243,12 +306,25 @@ lsc_status cpu_tile_run(lsc_ctx *ctx, const cpu_tile_job *job, double p0, double
             for (int64_t blk = 0; blk < nblocks; blk++) {
                 if (__atomic_load_n(&cancel, __ATOMIC_RELAXED)) continue;
                 const int64_t q0 = blk * tq, nq = q->n - q0 < tq ? q->n - q0 : tq;
-                cpu_set_load(q, q0, nq, t->qraw, t->qt, t->qsq);
+                cpu_tiles v = *t; /* this block's view: own buffers or the shared cache */
+                v.qr = raw_rows(q, q0, nq, t->qraw, &v.qld);
+                if (q_cached) {
+                    v.qt = cache + q0 * d;
+                    v.qsq = cache_sq + q0;
+                } else {
+                    cpu_set_load(q, q0, nq, NULL, t->qt, t->qsq);
+                }
                 for (int64_t b0 = job->upper ? q0 : 0; b0 < b->n; b0 += tb) {
                     const int64_t nb = b->n - b0 < tb ? b->n - b0 : tb;
-                    cpu_set_load(b, b0, nb, t->braw, t->bt, t->bsq);
-                    cpu_gemm_nt(nq, nb, d, t->qt, t->bt, t->c);
-                    job->tile(job->user, tid, t, q0, nq, b0, nb);
+                    v.br = raw_rows(b, b0, nb, t->braw, &v.bld);
+                    if (cache) {
+                        v.bt = cache + b0 * d;
+                        v.bsq = cache_sq + b0;
+                    } else {
+                        cpu_set_load(b, b0, nb, NULL, t->bt, t->bsq);
+                    }
+                    cpu_gemm_nt(nq, nb, d, v.qt, v.bt, t->c);
+                    job->tile(job->user, tid, &v, q0, nq, b0, nb);
                     double frac;
 #pragma omp critical(lsc_tile_progress)
                     {
@@ -271,5 +347,7 @@ lsc_status cpu_tile_run(lsc_ctx *ctx, const cpu_tile_job *job, double p0, double
     }
     for (int i = 0; i < T; i++) free(tl[i].mem);
     free(tl);
+    free(cache);
+    free(cache_sq);
     return st;
 }

@@ -37,8 +37,8 @@ void cpu_set_free(cpu_set *s);
 lsc_status cpu_mean(lsc_ctx *ctx, const lsc_matrix *m, const int64_t *map, int64_t n,
                     double *mean);
 
-/* Loads rows [r0, r0 + nr) of s: raw float32 rows into raw (nr x d), the centred or
- * normalised float32 rows into t, and their squared norms (float64) into sq. */
+/* Loads rows [r0, r0 + nr) of s: raw float32 rows into raw (nr x d; may be NULL), the centred
+ * or normalised float32 rows into t, and their squared norms (float64) into sq. */
 void cpu_set_load(const cpu_set *s, int64_t r0, int64_t nr, float *raw, float *t, double *sq);
 
 /* Exact internal value (distance_rules.h) between row a of sa and row b of sb, given their raw
@@ -98,11 +98,17 @@ static inline void cpu_thread_rows(int64_t n, int tid, int nt, int64_t *lo, int6
 #define LSC_CPU_CLONES
 #endif
 
-/* One thread's scratch: a query block, a base block and their product. */
+/* One thread's scratch: a query block, a base block and their product. A callback reads the
+ * raw float32 rows (for exact recomputation) through qr / br with leading dimensions qld / bld:
+ * they point into the caller's float32 matrix where it can be read in place, else at a converted
+ * copy. qt / bt (centred or normalised rows) and qsq / bsq (their squared norms) may point into
+ * a whole-set cache shared by the threads: read-only. */
 typedef struct cpu_tiles {
     int64_t tq, tb, d;
     float *qraw, *qt, *braw, *bt, *c;
     double *qsq, *bsq;
+    const float *qr, *br;
+    int64_t qld, bld;
     double *bw;          /* tb values of per-base-row scratch for the callers' filters */
     int64_t *flag;       /* tb values of the same (64-bit: same lanes as doubles) */
     void *mem;
