@@ -89,6 +89,7 @@ void cuda_fini(lsc_ctx *ctx)
     if (!s) return;
     // wait for our own work only: the caller's other streams keep running
     cudaStreamSynchronize(s->stream);
+    lsc_cuda_ws_release(ctx); // the workspace's buffers, events and pinned staging
     if (s->solver) cusolverDnDestroy(s->solver);
     if (s->blas) cublasDestroy(s->blas);
     cudaStreamDestroy(s->own);
@@ -99,7 +100,9 @@ void cuda_fini(lsc_ctx *ctx)
 lsc_status cuda_set_stream(lsc_ctx *ctx, void *stream)
 {
     cuda_state *s = static_cast<cuda_state *>(ctx->backend_state);
+    const cudaStream_t old = s->stream;
     s->stream = stream ? static_cast<cudaStream_t>(stream) : s->own;
+    if (old != s->stream) lsc_cuda_ws_stream_changed(ctx, old, s->stream);
     cublasStatus_t be = cublasSetStream(s->blas, s->stream);
     if (be != CUBLAS_STATUS_SUCCESS) return lsc_cublas_fail(ctx, be, "cublasSetStream", __FILE__, __LINE__);
     cusolverStatus_t se = cusolverDnSetStream(s->solver, s->stream);
@@ -121,6 +124,14 @@ lsc_backend_ops make_ops()
     o.acc_merge = lsc_cuda_acc_merge;
     o.acc_eigs = lsc_cuda_acc_eigs;
     o.acc_destroy = lsc_cuda_acc_destroy;
+    o.spectrum_async = lsc_cuda_spectrum_async;
+    o.check_values = lsc_cuda_check_values;
+    o.distances = lsc_cuda_distances;
+    o.pair_stats = lsc_cuda_pair_stats;
+    o.knn = lsc_cuda_knn;
+    o.reference_radii = lsc_cuda_reference_radii;
+    o.prdc = lsc_cuda_prdc;
+    o.prdc_async = lsc_cuda_prdc_async;
     return o;
 }
 

@@ -1,55 +1,224 @@
-/* Spectrum on the GPU (METRICS.md section 1): float64 D x D Grams accumulated tile by tile around a
- * pivot with cuBLAS DSYRK (FP64 tensor cores on Hopper), corrected exactly, eigenvalues by
- * cuSOLVER's 64-bit syevd. The figures themselves come from common/spectrum_figures.h on the host,
- * exactly as for the CPU backend. Host batches are staged tile by tile; device batches are read in
- * place. A single call with N < D (the N x N Gram) is not implemented here yet. */
+/* Spectrum on the GPU (METRICS.md section 1), the same Grams as host/cpu/spectrum.c:
+ *   N >= D, and the streaming accumulator: float64 D x D Grams accumulated tile by tile around a
+ *     pivot (the first tile's mean) with cuBLAS DSYRK (FP64 tensor cores on Hopper), corrected
+ *     exactly, as the CPU does;
+ *   a single call with N < D: the N x N Grams of the exactly centred rows (and of the rows
+ *     themselves), built over column blocks, each block centred on its own columns' exact means.
+ * Synchronous calls take eigenvalues from cuSOLVER's 64-bit syevd and hand them to the host,
+ * which computes the figures with common/spectrum_figures.h.
+ *
+ * The asynchronous form (lsc_spectrum_async) must be capturable into a CUDA graph, so it never
+ * waits, never allocates once warm, and calls nothing that may synchronise. cuSOLVER's syevd
+ * does not qualify: its generic API takes a host workspace (part of the solve may run on the
+ * host, behind a copy that waits) and cuSOLVER documents no stream-capture support (CuPy's audit
+ * of the CUDA libraries lists cuSOLVER as not capturable; neither syevj, whose sweeps and
+ * residual are read on the host, nor syevjBatched, limited to n <= 32, is documented as
+ * capturable either). The asynchronous form therefore uses an eigenvalue solver written here
+ * from kernels only: Householder reduction to tridiagonal form (unblocked: four small kernels per
+ * column, memory-bound, O(n^3), fine to D of a few thousand) and bisection with Sturm counts, one
+ * thread per eigenvalue (LAPACK's dstebz idea), both in float64, deterministic. A host prototype
+ * of the same arithmetic agreed with LAPACK's dsyevd to about 4e-15 of the largest eigenvalue on
+ * random, rank-deficient and offset Grams, far inside the pinned cut at 1e-10. The figures are
+ * then computed on the device by the same common/ functions.
+ *
+ * Scratch comes from the context's workspace (slot LSC_WS_SPECTRUM, grow-only, through the
+ * caller's device allocator when one is set); tiles are sized to the workspace limit and halved
+ * when an allocation fails. An accumulator's own state is not scratch: it lives as long as the
+ * accumulator, is allocated with cudaMalloc at create and freed with cudaFree (which waits for the
+ * device) at destroy, because destroy has no context and the stream it last used may be gone. */
 #include "cuda_internal.cuh"
+#include "workspace.cuh"
 #include "../common/spectrum_figures.h"
 
+#include <cfloat>
 #include <climits>
 #include <cstdlib>
 #include <cstring>
 
 namespace {
 
-constexpr int64_t kTileRows = 2048;
-constexpr int kThreads = 256;
+constexpr int64_t kTileRows = 2048; // rows per DSYRK tile (N >= D), as the CPU
+constexpr int64_t kTileCols = 1024; // columns per block (N < D), as the CPU
+constexpr int kThreads = 256;       // every kernel below that reduces assumes this block size
+constexpr int kWarps = kThreads / 32;
 constexpr long long kNoRow = LLONG_MAX;
+
+/* The D x D accumulation: sums and Grams around `pivot`, lower triangles, column-major. */
+struct gram_state {
+    double *pivot, *sum; // d each
+    double *gram, *cosg; // d x d
+    long long *zero_row; // first all-zero row, kNoRow if none
+};
 
 struct cuda_acc {
     int64_t d, n;
-    cudaStream_t stream;
-    double *pivot, *sum; // device, d each
-    double *gram, *cosg; // device, d x d column-major, lower triangle valid
-    long long *zero_row; // device: first all-zero row, kNoRow if none
+    void *block; // cudaMalloc'ed: everything in `g`
+    gram_state g;
 };
+
+/* Tiles of one pass over rows (N >= D). */
+struct row_tiles {
+    int64_t tr;      // rows per tile
+    double *xc, *xn; // tr x d each: centred rows, normalised rows
+    double *ones;    // tr
+    char *stage;     // tr x d x es: a host tile's device copy (NULL for device input)
+};
+
+/* Scratch of the kernel-only eigenvalue solver, for matrices of up to n rows. */
+struct eig_scratch {
+    double *v, *p, *dg, *od; // n each
+    double *sc;              // 4: tau of the current reflector
+};
+
+unsigned blocks(int64_t n) { return (unsigned)((n + kThreads - 1) / kThreads); }
+
+/* progress between tiles, on the calling thread (host/error.c, linked into this module) */
+lsc_status progress(lsc_ctx *ctx, double fraction) { return lsc_progress(ctx, fraction); }
+
+/* ---- carving --------------------------------------------------------------------------------- */
+
+void take_state(lsc_ws_carve *c, int64_t d, gram_state *g)
+{
+    const size_t dd = (size_t)d * (size_t)d;
+    lsc_ws_take(c, (size_t)d * sizeof(double), &g->pivot);
+    lsc_ws_take(c, (size_t)d * sizeof(double), &g->sum);
+    lsc_ws_take(c, dd * sizeof(double), &g->gram);
+    lsc_ws_take(c, dd * sizeof(double), &g->cosg);
+    lsc_ws_take(c, sizeof(long long), &g->zero_row);
+}
+
+void take_rows(lsc_ws_carve *c, int64_t d, int64_t tr, size_t stage_es, row_tiles *t)
+{
+    t->tr = tr;
+    lsc_ws_take(c, (size_t)tr * (size_t)d * sizeof(double), &t->xc);
+    lsc_ws_take(c, (size_t)tr * (size_t)d * sizeof(double), &t->xn);
+    lsc_ws_take(c, (size_t)tr * sizeof(double), &t->ones);
+    t->stage = nullptr;
+    if (stage_es) lsc_ws_take(c, (size_t)tr * (size_t)d * stage_es, &t->stage);
+}
+
+void take_eig(lsc_ws_carve *c, int64_t n, eig_scratch *s)
+{
+    lsc_ws_take(c, (size_t)n * sizeof(double), &s->v);
+    lsc_ws_take(c, (size_t)n * sizeof(double), &s->p);
+    lsc_ws_take(c, (size_t)n * sizeof(double), &s->dg);
+    lsc_ws_take(c, (size_t)n * sizeof(double), &s->od);
+    lsc_ws_take(c, 4 * sizeof(double), &s->sc);
+}
+
+/* n x n doubles must be addressable (and a few of them must fit in size_t). */
+lsc_status square_fits(lsc_ctx *ctx, int64_t n, const char *what)
+{
+    const int64_t nn = lsc_mul_i64(n, n);
+    LSC_CHECK(ctx, nn >= 0 && (uint64_t)nn <= SIZE_MAX / (8 * sizeof(double)), LSC_STATUS_OVERFLOW,
+              "%s: %lld x %lld float64 values overflow size_t", what, (long long)n, (long long)n);
+    return LSC_STATUS_OK;
+}
+
+/* Reserves the spectrum slot for `layout(carve, t)` with the largest t <= *t that can be had:
+ * an out-of-memory answer halves t (dropping the slot first, so the old buffer need not coexist
+ * with the new), as does a slot that cannot grow during graph capture (a smaller t may fit the
+ * slot as it is). The layout is then carved from the reserved base with the t found. */
+template <class Layout>
+lsc_status reserve_layout(lsc_ctx *ctx, int64_t *t, const char *what, Layout layout)
+{
+    int64_t cur = *t;
+    for (;;) {
+        lsc_ws_carve c = {nullptr, 0};
+        layout(&c, cur);
+        void *base = nullptr;
+        lsc_status st = lsc_cuda_ws_reserve(ctx, LSC_WS_SPECTRUM, c.off, what, &base);
+        if (st == LSC_STATUS_OK) {
+            if (cur != *t) ctx->err[0] = '\0'; // a retry succeeded: no failure to report
+            c = lsc_ws_carve{static_cast<char *>(base), 0};
+            layout(&c, cur);
+            *t = cur;
+            return LSC_STATUS_OK;
+        }
+        if (st != LSC_STATUS_OUT_OF_MEMORY && st != LSC_STATUS_NOT_SUPPORTED) return st;
+        if (cur <= 1) return st;
+        if (st == LSC_STATUS_OUT_OF_MEMORY) lsc_cuda_ws_drop(ctx, LSC_WS_SPECTRUM);
+        cur = (cur + 1) / 2;
+    }
+}
+
+/* Rows per tile under the workspace limit (at most kTileRows and n), or WORKSPACE_LIMIT. */
+lsc_status plan_rows(lsc_ctx *ctx, int64_t d, int64_t n, size_t stage_es, int64_t *tr)
+{
+    const size_t per_row = (size_t)d * (2 * sizeof(double) + stage_es) + sizeof(double);
+    int64_t r = (int64_t)(lsc_cuda_ws_budget(ctx) / per_row);
+    if (r > kTileRows) r = kTileRows;
+    if (r > n) r = n;
+    LSC_CHECK(ctx, r >= 1, LSC_STATUS_WORKSPACE_LIMIT,
+              "workspace limit %zu bytes is too small for one row of %lld float64 columns",
+              lsc_cuda_ws_budget(ctx), (long long)d);
+    *tr = r;
+    return LSC_STATUS_OK;
+}
+
+/* Columns per block under the workspace limit (N < D), or WORKSPACE_LIMIT. */
+lsc_status plan_cols(lsc_ctx *ctx, int64_t n, int64_t d, size_t stage_es, int64_t *tc)
+{
+    const size_t per_col = (size_t)n * (2 * sizeof(double) + stage_es);
+    int64_t c = (int64_t)(lsc_cuda_ws_budget(ctx) / per_col);
+    if (c > kTileCols) c = kTileCols;
+    if (c > d) c = d;
+    LSC_CHECK(ctx, c >= 1, LSC_STATUS_WORKSPACE_LIMIT,
+              "workspace limit %zu bytes is too small for one column of %lld float64 rows",
+              lsc_cuda_ws_budget(ctx), (long long)n);
+    *tc = c;
+    return LSC_STATUS_OK;
+}
+
+/* ---- kernels: Grams --------------------------------------------------------------------------- */
 
 __device__ double block_sum(double v, double *red)
 {
     red[threadIdx.x] = v;
     __syncthreads();
-    for (int s = blockDim.x / 2; s > 0; s >>= 1) {
+    for (int s = kThreads / 2; s > 0; s >>= 1) {
         if (threadIdx.x < s) red[threadIdx.x] += red[threadIdx.x + s];
         __syncthreads();
     }
-    double t = red[0];
+    const double t = red[0];
     __syncthreads();
     return t;
 }
 
+__global__ void state_init(int64_t d, gram_state g)
+{
+    const int64_t e = blockIdx.x * (int64_t)blockDim.x + threadIdx.x;
+    if (e < d * d) {
+        g.gram[e] = 0.0;
+        g.cosg[e] = 0.0;
+    }
+    if (e < d) {
+        g.pivot[e] = 0.0;
+        g.sum[e] = 0.0;
+    }
+    if (e == 0) *g.zero_row = kNoRow;
+}
+
+__global__ void fill(double *x, int64_t n, double v)
+{
+    const int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x;
+    if (i < n) x[i] = v;
+}
+
+__global__ void set_row(long long *x, long long v) { *x = v; }
+
 /* One block per row: xc = x - pivot and xn = x / ||x|| in float64 (row-major nr x d, i.e. the
  * column-major d x nr matrix cuBLAS wants), and the first all-zero row. */
-__global__ void convert_rows(const char *src, int dtype, size_t es, int64_t ld, int64_t nr, int64_t d,
-                             long long row_base, const double *pivot, double *xc, double *xn,
-                             long long *zero_row)
+__global__ void convert_rows(const char *src, int dtype, size_t es, int64_t ld, int64_t nr,
+                             int64_t d, long long row_base, const double *pivot, double *xc,
+                             double *xn, long long *zero_row)
 {
     __shared__ double red[kThreads];
     const int64_t i = blockIdx.x;
-    if (i >= nr) return;
     const char *row = src + (size_t)(i * ld) * es;
     double q = 0.0;
     for (int64_t c = threadIdx.x; c < d; c += blockDim.x) {
-        double v = (double)lsc_load_f32(row, dtype, c);
+        const double v = (double)lsc_load_f32(row, dtype, c);
         xc[i * d + c] = v - pivot[c];
         xn[i * d + c] = v;
         q += v * v;
@@ -68,19 +237,15 @@ __global__ void tile_mean(const char *src, int dtype, size_t es, int64_t ld, int
     const int64_t c = blockIdx.x * (int64_t)blockDim.x + threadIdx.x;
     if (c >= d) return;
     double s = 0.0;
-    for (int64_t i = 0; i < nr; i++) s += (double)lsc_load_f32(src + (size_t)(i * ld) * es, dtype, c);
+    for (int64_t i = 0; i < nr; i++)
+        s += (double)lsc_load_f32(src + (size_t)(i * ld) * es, dtype, c);
     pivot[c] = s / (double)nr;
 }
 
-__global__ void fill(double *x, int64_t n, double v)
-{
-    const int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x;
-    if (i < n) x[i] = v;
-}
-
 /* into += from, moving from's Gram to into's pivot exactly (see host/cpu/spectrum.c). */
-__global__ void merge_grams(int64_t d, double nb, const double *pa, const double *pb, const double *sb,
-                            double *ga, const double *gb, double *va, const double *vb)
+__global__ void merge_grams(int64_t d, double nb, const double *pa, const double *pb,
+                            const double *sb, double *ga, const double *gb, double *va,
+                            const double *vb)
 {
     const int64_t e = blockIdx.x * (int64_t)blockDim.x + threadIdx.x;
     if (e >= d * d) return;
@@ -99,14 +264,17 @@ __global__ void merge_sums(int64_t d, double nb, const double *pa, const double 
 }
 
 /* The full symmetric matrix of one Gram from the accumulated lower triangles:
- * kind 0 centred G - s s^T / n, 1 uncentred G + s p^T + p s^T + n p p^T, 2 cosine V / n. */
-__global__ void build(int kind, int64_t d, double n, const double *g, const double *v, const double *s,
-                      const double *p, double *m)
+ * kind 0 centred G - s s^T / n, 1 uncentred G + s p^T + p s^T + n p p^T, 2 cosine V / n.
+ * Entry (i, j) is computed from (max, min) so the two halves are equal to the bit (the
+ * asynchronous form's solver reads both). */
+__global__ void build(int kind, int64_t d, double n, const double *g, const double *v,
+                      const double *s, const double *p, double *m)
 {
     const int64_t e = blockIdx.x * (int64_t)blockDim.x + threadIdx.x;
     if (e >= d * d) return;
-    const int64_t i = e % d, j = e / d;
-    const int64_t l = i >= j ? e : j + i * d;
+    const int64_t i0 = e % d, j0 = e / d;
+    const int64_t i = i0 >= j0 ? i0 : j0, j = i0 >= j0 ? j0 : i0; // i >= j
+    const int64_t l = i + j * d;
     double x;
     if (kind == 0) x = g[l] - s[i] * s[j] / n;
     else if (kind == 1) x = g[l] + s[i] * p[j] + p[i] * s[j] + n * p[i] * p[j];
@@ -122,150 +290,522 @@ __global__ void column_variance(int64_t d, double n, const double *g, const doub
     out[k] = v > 0.0 ? v : 0.0;
 }
 
-unsigned blocks(int64_t n) { return (unsigned)((n + kThreads - 1) / kThreads); }
-
-lsc_status device_alloc(lsc_ctx *ctx, void **p, size_t bytes, const char *what)
+/* N < D, one block of nc columns of all n rows, one thread per column: the columns' exact means,
+ * then the centred and the plain values (row-major n x nc, i.e. the column-major nc x n matrix
+ * DSYRK with CUBLAS_OP_T wants) and the columns' sample variances. */
+__global__ void block_columns(const char *src, int dtype, size_t es, int64_t ld, int64_t n,
+                              int64_t nc, double *bc, double *bu, double *colvar)
 {
-    cudaError_t e = cudaMalloc(p, bytes ? bytes : 1);
-    if (e == cudaErrorMemoryAllocation) {
-        cudaGetLastError(); // clear the sticky-free error
-        return lsc_set_error(ctx, LSC_STATUS_OUT_OF_MEMORY,
-                             "out of device memory allocating %zu bytes for %s", bytes, what);
+    const int64_t k = blockIdx.x * (int64_t)blockDim.x + threadIdx.x;
+    if (k >= nc) return;
+    double s = 0.0;
+    for (int64_t i = 0; i < n; i++)
+        s += (double)lsc_load_f32(src + (size_t)(i * ld) * es, dtype, k);
+    const double mu = s / (double)n;
+    double s2 = 0.0;
+    for (int64_t i = 0; i < n; i++) {
+        const double v = (double)lsc_load_f32(src + (size_t)(i * ld) * es, dtype, k);
+        const double c = v - mu;
+        bc[i * nc + k] = c;
+        bu[i * nc + k] = v;
+        s2 += c * c;
     }
-    if (e != cudaSuccess) return lsc_cuda_fail(ctx, e, what, __FILE__, __LINE__);
+    colvar[k] = s2 / (double)(n - 1);
+}
+
+/* N < D: the first row whose uncentred Gram diagonal is not positive (an all-zero row). */
+__global__ void diag_zero_row(const double *ku, int64_t n, long long *zero_row)
+{
+    const int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x;
+    if (i < n && !(ku[i + i * n] > 0.0)) atomicMin(zero_row, (long long)i);
+}
+
+/* N < D: K / N with K_ij = U_ij / sqrt(U_ii U_jj), full, from U's lower triangle (0 where a row
+ * is zero: the result is then unused, vendi being unavailable). */
+__global__ void cos_from_uncentred(const double *ku, int64_t n, double *kv)
+{
+    const int64_t e = blockIdx.x * (int64_t)blockDim.x + threadIdx.x;
+    if (e >= n * n) return;
+    const int64_t i = e % n, j = e / n;
+    const int64_t l = i >= j ? e : j + i * n;
+    const double di = ku[i + i * n], dj = ku[j + j * n];
+    kv[e] = di > 0.0 && dj > 0.0 ? ku[l] / sqrt(di * dj) / (double)n : 0.0;
+}
+
+/* Copies the lower triangle onto the upper one (the solver below reads full matrices). */
+__global__ void mirror_lower(double *a, int64_t n)
+{
+    const int64_t e = blockIdx.x * (int64_t)blockDim.x + threadIdx.x;
+    if (e >= n * n) return;
+    const int64_t i = e % n, j = e / n;
+    if (i < j) a[e] = a[j + i * n];
+}
+
+/* ---- kernels: eigenvalues of a symmetric matrix without cuSOLVER (asynchronous form) ----------
+ * A is n x n, full, column-major, overwritten. Step k reflects column k below the diagonal onto
+ * its first entry: H = I - tau u u^T, u = x - alpha e1, alpha = -sign(x0) ||x||, then
+ * A22 <- H A22 H = A22 - u w^T - w u^T with p = tau A22 u, w = p - (tau/2)(p.u) u. */
+
+__global__ void house(const double *a, int64_t n, int64_t k, double *v, double *dg, double *od,
+                      double *sc)
+{
+    __shared__ double red[kThreads];
+    const int64_t m = n - k - 1;
+    const double *x = a + (k + 1) + k * n; // column k below the diagonal
+    double s = 0.0;
+    for (int64_t i = 1 + threadIdx.x; i < m; i += blockDim.x) s += x[i] * x[i];
+    s = block_sum(s, red);
+    const double x0 = x[0];
+    double tau = 0.0, alpha = x0;
+    if (s != 0.0) {
+        const double nrm = sqrt(x0 * x0 + s);
+        alpha = x0 >= 0.0 ? -nrm : nrm;
+        tau = 2.0 / ((x0 - alpha) * (x0 - alpha) + s);
+    }
+    for (int64_t i = threadIdx.x; i < m; i += blockDim.x) v[i] = i == 0 ? x0 - alpha : x[i];
+    if (threadIdx.x == 0) {
+        sc[0] = tau;
+        dg[k] = a[k + k * n];
+        od[k] = alpha;
+    }
+}
+
+/* p = tau A22 u, one warp per entry: entry i reads column i of A22 (contiguous; A symmetric). */
+__global__ void house_symv(const double *a, int64_t n, int64_t k, const double *v, const double *sc,
+                           double *p)
+{
+    const int64_t m = n - k - 1;
+    const int64_t i = blockIdx.x * (int64_t)kWarps + (threadIdx.x >> 5);
+    const int lane = threadIdx.x & 31;
+    if (i >= m) return;
+    const double tau = sc[0];
+    double t = 0.0;
+    if (tau != 0.0) {
+        const double *col = a + (k + 1) + (k + 1 + i) * n;
+        for (int64_t j = lane; j < m; j += 32) t += col[j] * v[j];
+        for (int off = 16; off > 0; off >>= 1) t += __shfl_down_sync(0xffffffffu, t, off);
+    }
+    if (lane == 0) p[i] = tau * t;
+}
+
+/* w = p - (tau/2)(p.u) u, in place of p; one block. */
+__global__ void house_w(int64_t m, const double *v, const double *sc, double *p)
+{
+    __shared__ double red[kThreads];
+    double t = 0.0;
+    for (int64_t i = threadIdx.x; i < m; i += blockDim.x) t += p[i] * v[i];
+    const double kk = 0.5 * sc[0] * block_sum(t, red);
+    for (int64_t i = threadIdx.x; i < m; i += blockDim.x) p[i] -= kk * v[i];
+}
+
+/* A22 -= u w^T + w u^T. The products are rounded separately (no FMA contraction), so entries
+ * (i, j) and (j, i) receive the same value and A22 stays symmetric to the bit. */
+__global__ void house_rank2(double *a, int64_t n, int64_t k, const double *v, const double *w,
+                            const double *sc)
+{
+    const int64_t m = n - k - 1;
+    const int64_t e = blockIdx.x * (int64_t)blockDim.x + threadIdx.x;
+    if (e >= m * m || sc[0] == 0.0) return;
+    const int64_t i = e % m, j = e / m;
+    a[(k + 1 + i) + (k + 1 + j) * n] -= __dmul_rn(v[i], w[j]) + __dmul_rn(w[i], v[j]);
+}
+
+__global__ void tri_tail(const double *a, int64_t n, double *dg, double *od)
+{
+    if (n >= 2) {
+        dg[n - 2] = a[(n - 2) + (n - 2) * n];
+        od[n - 2] = a[(n - 1) + (n - 2) * n];
+    }
+    dg[n - 1] = a[(n - 1) + (n - 1) * n];
+}
+
+/* Eigenvalue `idx` (ascending) of the tridiagonal (dg, od) by bisection on Sturm counts, one
+ * thread each: deterministic, no communication, absolute accuracy about eps ||T||. The count is
+ * LAPACK's (dlaebz): pivots smaller than pivmin are replaced by -pivmin. The iteration cap only
+ * matters for non-finite input, which the value check reports. */
+__global__ void tri_bisect(const double *dg, const double *od, int64_t n, double *w)
+{
+    const int64_t idx = blockIdx.x * (int64_t)blockDim.x + threadIdx.x;
+    if (idx >= n) return;
+    double gl = dg[0], gu = dg[0], emax2 = 0.0;
+    for (int64_t i = 0; i < n; i++) {
+        double r = 0.0;
+        if (i > 0) r += fabs(od[i - 1]);
+        if (i < n - 1) {
+            r += fabs(od[i]);
+            emax2 = fmax(emax2, od[i] * od[i]);
+        }
+        gl = fmin(gl, dg[i] - r);
+        gu = fmax(gu, dg[i] + r);
+    }
+    const double tnorm = fmax(fabs(gl), fabs(gu));
+    const double pivmin = DBL_MIN * fmax(1.0, emax2);
+    const double widen = 2.0 * tnorm * DBL_EPSILON * (double)n + 2.0 * pivmin;
+    const double atol = 2.0 * DBL_EPSILON * tnorm + 2.0 * pivmin;
+    double lo = gl - widen, hi = gu + widen;
+    for (int it = 0; it < 256; it++) {
+        if (hi - lo <= atol + 2.0 * DBL_EPSILON * fmax(fabs(lo), fabs(hi))) break;
+        const double mid = 0.5 * (lo + hi);
+        if (mid <= lo || mid >= hi) break;
+        int64_t count = 0;
+        double q = dg[0] - mid;
+        if (fabs(q) < pivmin) q = -pivmin;
+        count += q < 0.0;
+        for (int64_t i = 1; i < n; i++) {
+            q = (dg[i] - mid) - od[i - 1] * od[i - 1] / q;
+            if (fabs(q) < pivmin) q = -pivmin;
+            count += q < 0.0;
+        }
+        if (count > idx) hi = mid;
+        else lo = mid;
+    }
+    w[idx] = 0.5 * (lo + hi);
+}
+
+/* Every figure on the device, with the same common/ functions the host uses. */
+__global__ void figures(double *w_c, double *w_u, double *w_v, int64_t n_ev, int64_t rows,
+                        int64_t cols, const double *colvar, double thr, const long long *zero_row,
+                        lsc_spectrum_result *out)
+{
+    lsc_eigs_prepare(w_c, n_ev);
+    lsc_eigs_prepare(w_u, n_ev);
+    lsc_eigs_prepare(w_v, n_ev);
+    const long long z = *zero_row;
+    lsc_spectrum_result r;
+    memset(&r, 0, sizeof r);
+    lsc_spectrum_figures(w_c, w_u, z == kNoRow ? w_v : nullptr, n_ev, rows, cols, colvar, thr, &r,
+                         nullptr);
+    r.vendi_zero_row = z == kNoRow ? -1 : (int64_t)z;
+    *out = r;
+}
+
+/* Enqueues the eigenvalues (ascending) of the full symmetric n x n matrix a (destroyed) into w. */
+lsc_status dev_eigvalsh(lsc_ctx *ctx, double *a, int64_t n, double *w, const eig_scratch &s)
+{
+    cudaStream_t st = cuda_of(ctx)->stream;
+    for (int64_t k = 0; k + 2 < n; k++) {
+        const int64_t m = n - k - 1;
+        house<<<1, kThreads, 0, st>>>(a, n, k, s.v, s.dg, s.od, s.sc);
+        house_symv<<<(unsigned)((m + kWarps - 1) / kWarps), kThreads, 0, st>>>(a, n, k, s.v, s.sc,
+                                                                               s.p);
+        house_w<<<1, kThreads, 0, st>>>(m, s.v, s.sc, s.p);
+        house_rank2<<<blocks(m * m), kThreads, 0, st>>>(a, n, k, s.v, s.p, s.sc);
+    }
+    tri_tail<<<1, 1, 0, st>>>(a, n, s.dg, s.od);
+    tri_bisect<<<(unsigned)((n + 127) / 128), 128, 0, st>>>(s.dg, s.od, n, w);
+    LSC_CUDA_TRY(ctx, cudaGetLastError());
     return LSC_STATUS_OK;
 }
 
-/* Scratch of one add, freed on every path. */
-struct add_scratch {
-    double *xc = nullptr, *ones = nullptr;
-    char *stage = nullptr;
-    ~add_scratch()
+/* ---- passes over the rows ----------------------------------------------------------------------- */
+
+/* Enqueues rows of m into g (which already holds n_before rows): pivot from the first tile ever,
+ * then per tile the conversion, the two Grams and the sums. Host rows go through the pinned
+ * staging buffers in turn (the CPU fills one while the device copies the other); device rows are
+ * read in place. With `report`, reports progress after each tile (and may be cancelled). */
+lsc_status enqueue_rows(lsc_ctx *ctx, const gram_state &g, int64_t d, int64_t n_before,
+                        const lsc_matrix *m, const row_tiles &t, int report)
+{
+    cuda_state *cs = cuda_of(ctx);
+    cudaStream_t st = cs->stream;
+    const int64_t n = m->rows;
+    const size_t es = lsc_elem_size((int)m->dtype);
+    const bool host = m->memory == LSC_MEMORY_HOST;
+    if (host) // both staging buffers at full size first: nothing can fail half-way for lack of them
+        for (int b = 0; b < LSC_WS_PINNED_BUFS && b < (n + t.tr - 1) / t.tr; b++) {
+            void *h = nullptr;
+            LSC_TRY(lsc_cuda_pinned_reserve(ctx, b, (size_t)t.tr * (size_t)d * es, &h));
+        }
+    fill<<<blocks(t.tr), kThreads, 0, st>>>(t.ones, t.tr, 1.0);
+    const double one = 1.0;
+    int buf = 0;
+    for (int64_t r0 = 0; r0 < n; r0 += t.tr) {
+        const int64_t nr = n - r0 < t.tr ? n - r0 : t.tr;
+        const char *src;
+        int64_t ld;
+        if (host) {
+            void *h = nullptr;
+            LSC_TRY(lsc_cuda_pinned_reserve(ctx, buf, (size_t)nr * (size_t)d * es, &h));
+            const char *from = static_cast<const char *>(m->data) + (size_t)(r0 * m->ld) * es;
+            if (m->ld == d) memcpy(h, from, (size_t)nr * (size_t)d * es);
+            else
+                for (int64_t i = 0; i < nr; i++)
+                    memcpy(static_cast<char *>(h) + (size_t)(i * d) * es,
+                           from + (size_t)(i * m->ld) * es, (size_t)d * es);
+            LSC_CUDA_TRY(ctx, cudaMemcpyAsync(t.stage, h, (size_t)nr * (size_t)d * es,
+                                              cudaMemcpyHostToDevice, st));
+            LSC_TRY(lsc_cuda_pinned_mark(ctx, buf, st));
+            buf = (buf + 1) % LSC_WS_PINNED_BUFS;
+            src = t.stage;
+            ld = d;
+        } else {
+            src = static_cast<const char *>(m->data) + (size_t)(r0 * m->ld) * es;
+            ld = m->ld;
+        }
+        if (n_before == 0 && r0 == 0)
+            tile_mean<<<blocks(d), kThreads, 0, st>>>(src, (int)m->dtype, es, ld, nr, d, g.pivot);
+        convert_rows<<<(unsigned)nr, kThreads, 0, st>>>(src, (int)m->dtype, es, ld, nr, d,
+                                                        (long long)(n_before + r0), g.pivot, t.xc,
+                                                        t.xn, g.zero_row);
+        LSC_CUDA_TRY(ctx, cudaGetLastError());
+        // float64 Grams: a float32 Gram's noise floor sits above the pinned cut
+        LSC_CUBLAS_TRY(ctx, cublasDsyrk_64(cs->blas, CUBLAS_FILL_MODE_LOWER, CUBLAS_OP_N, d, nr,
+                                           &one, t.xc, d, &one, g.gram, d));
+        LSC_CUBLAS_TRY(ctx, cublasDsyrk_64(cs->blas, CUBLAS_FILL_MODE_LOWER, CUBLAS_OP_N, d, nr,
+                                           &one, t.xn, d, &one, g.cosg, d));
+        LSC_CUBLAS_TRY(ctx, cublasDgemv_64(cs->blas, CUBLAS_OP_N, d, nr, &one, t.xc, d, t.ones, 1,
+                                           &one, g.sum, 1));
+        if (report) LSC_TRY(progress(ctx, 0.9 * (double)(r0 + nr) / (double)n));
+    }
+    return LSC_STATUS_OK;
+}
+
+/* ---- synchronous eigenvalues (cuSOLVER) ----------------------------------------------------- */
+
+/* One syevd set-up per call: the parameters object and the host workspace, freed on return
+ * (the stream has been synchronised by then on every path that enqueued a solve). */
+struct syevd_call {
+    cusolverDnParams_t params = nullptr;
+    void *h_work = nullptr;
+    size_t dev_bytes = 0, host_bytes = 0;
+    ~syevd_call()
     {
-        cudaFree(xc);
-        cudaFree(ones);
-        cudaFree(stage);
+        if (params) cusolverDnDestroyParams(params);
+        free(h_work);
     }
 };
 
-lsc_status acc_add(lsc_ctx *ctx, cuda_acc *a, const lsc_matrix *m)
+/* Workspace sizes of syevd (values only, lower triangle) on n x n; a_any and w_any are valid
+ * device buffers of the right sizes (the query does not read them). */
+lsc_status syevd_prepare(lsc_ctx *ctx, syevd_call *c, int64_t n, double *a_any, double *w_any)
 {
-    cuda_state *cs = cuda_of(ctx);
-    const int64_t d = a->d, n = m->rows;
-    const size_t es = lsc_dtype_size(m->dtype);
-    const int64_t tr = n < kTileRows ? n : kTileRows;
-    add_scratch sc;
-    LSC_TRY(device_alloc(ctx, (void **)&sc.xc, (size_t)tr * (size_t)d * 2 * sizeof(double), "Gram tiles"));
-    LSC_TRY(device_alloc(ctx, (void **)&sc.ones, (size_t)tr * sizeof(double), "ones"));
-    if (m->memory == LSC_MEMORY_HOST)
-        LSC_TRY(device_alloc(ctx, (void **)&sc.stage, (size_t)tr * (size_t)d * es, "staging tile"));
-    double *xn = sc.xc + (size_t)tr * (size_t)d;
-    fill<<<blocks(tr), kThreads, 0, cs->stream>>>(sc.ones, tr, 1.0);
-    const double one = 1.0;
-    for (int64_t r0 = 0; r0 < n; r0 += tr) {
-        const int64_t nr = n - r0 < tr ? n - r0 : tr;
-        const char *src;
-        int64_t ld;
-        if (m->memory == LSC_MEMORY_HOST) {
-            LSC_CUDA_TRY(ctx, cudaMemcpy2DAsync(sc.stage, (size_t)d * es,
-                                                (const char *)m->data + (size_t)(r0 * m->ld) * es,
-                                                (size_t)m->ld * es, (size_t)d * es, (size_t)nr,
-                                                cudaMemcpyHostToDevice, cs->stream));
-            src = sc.stage;
-            ld = d;
-        } else {
-            src = (const char *)m->data + (size_t)(r0 * m->ld) * es;
-            ld = m->ld;
-        }
-        if (a->n == 0 && r0 == 0)
-            tile_mean<<<blocks(d), kThreads, 0, cs->stream>>>(src, (int)m->dtype, es, ld, nr, d, a->pivot);
-        convert_rows<<<(unsigned)nr, kThreads, 0, cs->stream>>>(src, (int)m->dtype, es, ld, nr, d,
-                                                                (long long)(a->n + r0), a->pivot, sc.xc, xn,
-                                                                a->zero_row);
-        LSC_CUDA_TRY(ctx, cudaGetLastError());
-        LSC_CUBLAS_TRY(ctx, cublasDsyrk_64(cs->blas, CUBLAS_FILL_MODE_LOWER, CUBLAS_OP_N, d, nr, &one,
-                                           sc.xc, d, &one, a->gram, d));
-        LSC_CUBLAS_TRY(ctx, cublasDsyrk_64(cs->blas, CUBLAS_FILL_MODE_LOWER, CUBLAS_OP_N, d, nr, &one,
-                                           xn, d, &one, a->cosg, d));
-        LSC_CUBLAS_TRY(ctx, cublasDgemv_64(cs->blas, CUBLAS_OP_N, d, nr, &one, sc.xc, d, sc.ones, 1, &one,
-                                           a->sum, 1));
+    LSC_CUSOLVER_TRY(ctx, cusolverDnCreateParams(&c->params));
+    LSC_CUSOLVER_TRY(ctx, cusolverDnXsyevd_bufferSize(
+                              cuda_of(ctx)->solver, c->params, CUSOLVER_EIG_MODE_NOVECTOR,
+                              CUBLAS_FILL_MODE_LOWER, n, CUDA_R_64F, a_any, n, CUDA_R_64F, w_any,
+                              CUDA_R_64F, &c->dev_bytes, &c->host_bytes));
+    if (c->host_bytes) {
+        c->h_work = malloc(c->host_bytes);
+        LSC_CHECK(ctx, c->h_work, LSC_STATUS_OUT_OF_MEMORY,
+                  "out of host memory: %zu bytes of eigensolver workspace", c->host_bytes);
     }
-    // the scratch is freed when this returns: the stream must be done with it
-    LSC_CUDA_TRY(ctx, cudaStreamSynchronize(cs->stream));
-    a->n += n;
     return LSC_STATUS_OK;
 }
 
-/* Eigenvalues of one built Gram, descending after the pinned cut, into host w. */
-lsc_status eigs_of(lsc_ctx *ctx, int kind, const cuda_acc *a, double *d_m, double *d_w, int *d_info,
-                   double *h_w)
+lsc_status syevd_enqueue(lsc_ctx *ctx, const syevd_call &c, int64_t n, double *a, double *w,
+                         void *d_work, int *d_info)
+{
+    LSC_CUSOLVER_TRY(ctx, cusolverDnXsyevd(cuda_of(ctx)->solver, c.params,
+                                           CUSOLVER_EIG_MODE_NOVECTOR, CUBLAS_FILL_MODE_LOWER, n,
+                                           CUDA_R_64F, a, n, CUDA_R_64F, w, CUDA_R_64F, d_work,
+                                           c.dev_bytes, c.h_work, c.host_bytes, d_info));
+    return LSC_STATUS_OK;
+}
+
+/* Device buffers of one synchronous eigen-step: three eigenvalue arrays, the column variances,
+ * the solver's info words and workspace, and (D x D path) the matrix each Gram is built into. */
+struct eig_out {
+    double *w;      // 3 x n_ev: centred, uncentred, cosine
+    double *colvar; // d
+    int *info;      // 3
+    void *work;     // syevd device workspace
+    double *m;      // n_ev x n_ev (D x D path only)
+};
+
+void take_eig_out(lsc_ws_carve *c, int64_t n_ev, int64_t d, size_t work_bytes, bool with_m,
+                  eig_out *o)
+{
+    lsc_ws_take(c, 3 * (size_t)n_ev * sizeof(double), &o->w);
+    lsc_ws_take(c, (size_t)d * sizeof(double), &o->colvar);
+    lsc_ws_take(c, 3 * sizeof(int), &o->info);
+    lsc_ws_take(c, work_bytes, &o->work);
+    o->m = nullptr;
+    if (with_m) lsc_ws_take(c, (size_t)n_ev * (size_t)n_ev * sizeof(double), &o->m);
+}
+
+/* Copies the three eigenvalue sets, the column variances and the zero row to the host, waits,
+ * checks the solver and prepares the eigenvalues for common/. */
+lsc_status finish_sync(lsc_ctx *ctx, const eig_out &o, int64_t n_ev, int64_t rows, int64_t d,
+                       const long long *d_zero, lsc_spectrum_eigs *e)
+{
+    cudaStream_t st = cuda_of(ctx)->stream;
+    int info[3] = {0, 0, 0};
+    long long zero = kNoRow;
+    double *dst[3] = {e->gram_c, e->gram_u, e->cos_nu};
+    for (int k = 0; k < 3; k++)
+        LSC_CUDA_TRY(ctx,
+                     cudaMemcpyAsync(dst[k], o.w + (size_t)k * (size_t)n_ev,
+                                     (size_t)n_ev * sizeof(double), cudaMemcpyDeviceToHost, st));
+    LSC_CUDA_TRY(ctx, cudaMemcpyAsync(e->colvar, o.colvar, (size_t)d * sizeof(double),
+                                      cudaMemcpyDeviceToHost, st));
+    LSC_CUDA_TRY(ctx, cudaMemcpyAsync(info, o.info, sizeof info, cudaMemcpyDeviceToHost, st));
+    LSC_CUDA_TRY(ctx, cudaMemcpyAsync(&zero, d_zero, sizeof zero, cudaMemcpyDeviceToHost, st));
+    LSC_CUDA_TRY(ctx, cudaStreamSynchronize(st));
+    static const char *const names[3] = {"centred Gram", "uncentred Gram", "cosine Gram"};
+    for (int k = 0; k < 3; k++)
+        LSC_CHECK(ctx, info[k] == 0 || (k == 2 && zero != kNoRow), LSC_STATUS_DEVICE_ERROR,
+                  "cusolverDnXsyevd failed on the %s (info %d)", names[k], info[k]);
+    for (int k = 0; k < 3; k++) lsc_eigs_prepare(dst[k], n_ev);
+    e->rows = rows;
+    e->cols = d;
+    e->n_ev = n_ev;
+    e->zero_row = zero == kNoRow ? -1 : (int64_t)zero;
+    return LSC_STATUS_OK;
+}
+
+/* Enqueues the three D x D Grams' builds and syevd solves plus the column variances. */
+lsc_status enqueue_dd_syevd(lsc_ctx *ctx, const gram_state &g, int64_t d, int64_t n,
+                            const syevd_call &c, const eig_out &o)
+{
+    cudaStream_t st = cuda_of(ctx)->stream;
+    const unsigned nb = blocks(d * d);
+    column_variance<<<blocks(d), kThreads, 0, st>>>(d, (double)n, g.gram, g.sum, o.colvar);
+    for (int kind = 0; kind < 3; kind++) {
+        build<<<nb, kThreads, 0, st>>>(kind, d, (double)n, g.gram, g.cosg, g.sum, g.pivot, o.m);
+        LSC_CUDA_TRY(ctx, cudaGetLastError());
+        LSC_TRY(
+            syevd_enqueue(ctx, c, d, o.m, o.w + (size_t)kind * (size_t)d, o.work, o.info + kind));
+    }
+    return LSC_STATUS_OK;
+}
+
+/* ---- N < D ------------------------------------------------------------------------------------ */
+
+struct small_n {
+    double *kc, *ku; // n x n each
+    double *bc, *bu; // n x tc each
+    char *stage;     // n x tc x es (host input only)
+    long long *zero_row;
+};
+
+void take_small_n(lsc_ws_carve *c, int64_t n, int64_t tc, size_t stage_es, small_n *s)
+{
+    const size_t nn = (size_t)n * (size_t)n;
+    lsc_ws_take(c, nn * sizeof(double), &s->kc);
+    lsc_ws_take(c, nn * sizeof(double), &s->ku);
+    lsc_ws_take(c, (size_t)n * (size_t)tc * sizeof(double), &s->bc);
+    lsc_ws_take(c, (size_t)n * (size_t)tc * sizeof(double), &s->bu);
+    s->stage = nullptr;
+    if (stage_es) lsc_ws_take(c, (size_t)n * (size_t)tc * stage_es, &s->stage);
+    lsc_ws_take(c, sizeof(long long), &s->zero_row);
+}
+
+/* Enqueues the N x N Grams (lower triangles) of x, column block by column block, the column
+ * variances into d_colvar and the first zero row. */
+lsc_status enqueue_small_n(lsc_ctx *ctx, const lsc_matrix *x, const small_n &s, int64_t tc,
+                           double *d_colvar, int report)
 {
     cuda_state *cs = cuda_of(ctx);
-    const int64_t d = a->d;
-    build<<<blocks(d * d), kThreads, 0, cs->stream>>>(kind, d, (double)a->n, a->gram, a->cosg, a->sum,
-                                                       a->pivot, d_m);
+    cudaStream_t st = cs->stream;
+    const int64_t n = x->rows, d = x->cols;
+    const size_t es = lsc_elem_size((int)x->dtype);
+    const bool host = x->memory == LSC_MEMORY_HOST;
+    if (host)
+        for (int b = 0; b < LSC_WS_PINNED_BUFS && b < (d + tc - 1) / tc; b++) {
+            void *h = nullptr;
+            LSC_TRY(lsc_cuda_pinned_reserve(ctx, b, (size_t)n * (size_t)tc * es, &h));
+        }
+    const double one = 1.0, zero = 0.0;
+    int buf = 0;
+    for (int64_t c0 = 0; c0 < d; c0 += tc) {
+        const int64_t nc = d - c0 < tc ? d - c0 : tc;
+        const char *src;
+        int64_t ld;
+        if (host) {
+            void *h = nullptr;
+            LSC_TRY(lsc_cuda_pinned_reserve(ctx, buf, (size_t)n * (size_t)nc * es, &h));
+            for (int64_t i = 0; i < n; i++)
+                memcpy(static_cast<char *>(h) + (size_t)(i * nc) * es,
+                       static_cast<const char *>(x->data) + (size_t)(i * x->ld + c0) * es,
+                       (size_t)nc * es);
+            LSC_CUDA_TRY(ctx, cudaMemcpyAsync(s.stage, h, (size_t)n * (size_t)nc * es,
+                                              cudaMemcpyHostToDevice, st));
+            LSC_TRY(lsc_cuda_pinned_mark(ctx, buf, st));
+            buf = (buf + 1) % LSC_WS_PINNED_BUFS;
+            src = s.stage;
+            ld = nc;
+        } else {
+            src = static_cast<const char *>(x->data) + (size_t)c0 * es;
+            ld = x->ld;
+        }
+        block_columns<<<blocks(nc), kThreads, 0, st>>>(src, (int)x->dtype, es, ld, n, nc, s.bc,
+                                                       s.bu, d_colvar + c0);
+        LSC_CUDA_TRY(ctx, cudaGetLastError());
+        const double *beta = c0 == 0 ? &zero : &one; // beta 0: C is not read, needs no clearing
+        LSC_CUBLAS_TRY(ctx, cublasDsyrk_64(cs->blas, CUBLAS_FILL_MODE_LOWER, CUBLAS_OP_T, n, nc,
+                                           &one, s.bc, nc, beta, s.kc, n));
+        LSC_CUBLAS_TRY(ctx, cublasDsyrk_64(cs->blas, CUBLAS_FILL_MODE_LOWER, CUBLAS_OP_T, n, nc,
+                                           &one, s.bu, nc, beta, s.ku, n));
+        if (report) LSC_TRY(progress(ctx, 0.9 * (double)(c0 + nc) / (double)d));
+    }
+    set_row<<<1, 1, 0, st>>>(s.zero_row, kNoRow);
+    diag_zero_row<<<blocks(n), kThreads, 0, st>>>(s.ku, n, s.zero_row);
     LSC_CUDA_TRY(ctx, cudaGetLastError());
-    cusolverDnParams_t params;
-    LSC_CUSOLVER_TRY(ctx, cusolverDnCreateParams(&params));
-    size_t dev_bytes = 0, host_bytes = 0;
-    cusolverStatus_t s = cusolverDnXsyevd_bufferSize(cs->solver, params, CUSOLVER_EIG_MODE_NOVECTOR,
-                                                     CUBLAS_FILL_MODE_LOWER, d, CUDA_R_64F, d_m, d,
-                                                     CUDA_R_64F, d_w, CUDA_R_64F, &dev_bytes, &host_bytes);
-    void *d_work = nullptr, *h_work = nullptr;
-    lsc_status st = s == CUSOLVER_STATUS_SUCCESS
-                        ? device_alloc(ctx, &d_work, dev_bytes, "eigensolver workspace")
-                        : lsc_cusolver_fail(ctx, s, "cusolverDnXsyevd_bufferSize", __FILE__, __LINE__);
-    if (st == LSC_STATUS_OK && host_bytes) {
-        h_work = malloc(host_bytes);
-        if (!h_work) st = lsc_set_error(ctx, LSC_STATUS_OUT_OF_MEMORY, "out of host memory for syevd");
+    return LSC_STATUS_OK;
+}
+
+lsc_status spectrum_small_n(lsc_ctx *ctx, const lsc_matrix *x, lsc_spectrum_eigs *e)
+{
+    const int64_t n = x->rows, d = x->cols;
+    LSC_TRY(square_fits(ctx, n, "N x N Gram"));
+    const size_t stage_es = x->memory == LSC_MEMORY_HOST ? lsc_elem_size((int)x->dtype) : 0;
+    int64_t tc = 0;
+    LSC_TRY(plan_cols(ctx, n, d, stage_es, &tc));
+    small_n s;
+    eig_out o;
+    size_t work = 0;
+    auto layout = [&](lsc_ws_carve *c, int64_t t) {
+        take_small_n(c, n, t, stage_es, &s);
+        take_eig_out(c, n, d, work, false, &o);
+    };
+    LSC_TRY(reserve_layout(ctx, &tc, "spectrum N x N Grams", layout));
+    syevd_call call;
+    LSC_TRY(syevd_prepare(ctx, &call, n, s.kc, o.w));
+    if (call.dev_bytes) { // second reserve with the solver's workspace (nothing enqueued yet)
+        work = call.dev_bytes;
+        LSC_TRY(reserve_layout(ctx, &tc, "spectrum N x N Grams", layout));
     }
-    if (st == LSC_STATUS_OK) {
-        s = cusolverDnXsyevd(cs->solver, params, CUSOLVER_EIG_MODE_NOVECTOR, CUBLAS_FILL_MODE_LOWER, d,
-                             CUDA_R_64F, d_m, d, CUDA_R_64F, d_w, CUDA_R_64F, d_work, dev_bytes, h_work,
-                             host_bytes, d_info);
-        if (s != CUSOLVER_STATUS_SUCCESS) st = lsc_cusolver_fail(ctx, s, "cusolverDnXsyevd", __FILE__, __LINE__);
-    }
-    int info = 0;
-    if (st == LSC_STATUS_OK) {
-        cudaError_t e = cudaMemcpyAsync(h_w, d_w, (size_t)d * sizeof(double), cudaMemcpyDeviceToHost, cs->stream);
-        if (e == cudaSuccess) e = cudaMemcpyAsync(&info, d_info, sizeof(int), cudaMemcpyDeviceToHost, cs->stream);
-        if (e == cudaSuccess) e = cudaStreamSynchronize(cs->stream);
-        if (e != cudaSuccess) st = lsc_cuda_fail(ctx, e, "copying eigenvalues", __FILE__, __LINE__);
-    }
-    if (st == LSC_STATUS_OK && info != 0)
-        st = lsc_set_error(ctx, LSC_STATUS_DEVICE_ERROR, "cusolverDnXsyevd failed (info %d)", info);
-    cudaStreamSynchronize(cs->stream); // d_work is freed below
-    cudaFree(d_work);
-    free(h_work);
-    cusolverDnDestroyParams(params);
-    if (st == LSC_STATUS_OK) lsc_eigs_prepare(h_w, d);
-    return st;
+    LSC_TRY(enqueue_small_n(ctx, x, s, tc, o.colvar, 1));
+    cudaStream_t st = cuda_of(ctx)->stream;
+    const unsigned nb = blocks(n * n);
+    // centred first (destroys kc), then the cosine Gram built in kc's place, then uncentred
+    LSC_TRY(syevd_enqueue(ctx, call, n, s.kc, o.w, o.work, o.info));
+    cos_from_uncentred<<<nb, kThreads, 0, st>>>(s.ku, n, s.kc);
+    LSC_CUDA_TRY(ctx, cudaGetLastError());
+    LSC_TRY(syevd_enqueue(ctx, call, n, s.kc, o.w + 2 * (size_t)n, o.work, o.info + 2));
+    LSC_TRY(syevd_enqueue(ctx, call, n, s.ku, o.w + (size_t)n, o.work, o.info + 1));
+    return finish_sync(ctx, o, n, n, d, s.zero_row, e);
 }
 
 } // namespace
 
+/* ---- accumulator -------------------------------------------------------------------------------- */
+
 lsc_status lsc_cuda_acc_create(lsc_ctx *ctx, int64_t d, void **state)
 {
+    LSC_TRY(square_fits(ctx, d, "accumulator Gram"));
     cuda_acc *a = static_cast<cuda_acc *>(calloc(1, sizeof(cuda_acc)));
     if (!a) return lsc_set_error(ctx, LSC_STATUS_OUT_OF_MEMORY, "out of host memory");
     a->d = d;
-    a->stream = cuda_of(ctx)->stream;
-    const size_t dd = (size_t)d * (size_t)d;
-    lsc_status st = device_alloc(ctx, (void **)&a->pivot, (size_t)d * 2 * sizeof(double), "accumulator sums");
-    if (st == LSC_STATUS_OK) st = device_alloc(ctx, (void **)&a->gram, dd * 2 * sizeof(double), "accumulator Grams");
-    if (st == LSC_STATUS_OK) st = device_alloc(ctx, (void **)&a->zero_row, sizeof(long long), "accumulator flag");
-    if (st != LSC_STATUS_OK) {
-        lsc_cuda_acc_destroy(a);
-        return st;
+    lsc_ws_carve c = {nullptr, 0};
+    take_state(&c, d, &a->g);
+    cudaError_t e = cudaMalloc(&a->block, c.off);
+    if (e != cudaSuccess) {
+        free(a);
+        cudaGetLastError();
+        if (e == cudaErrorMemoryAllocation)
+            return lsc_set_error(ctx, LSC_STATUS_OUT_OF_MEMORY,
+                                 "out of device memory: %zu bytes of accumulator state", c.off);
+        return lsc_cuda_fail(ctx, e, "cudaMalloc (accumulator)", __FILE__, __LINE__);
     }
-    a->sum = a->pivot + d;
-    a->cosg = a->gram + dd;
-    cudaStream_t s = cuda_of(ctx)->stream;
-    const long long none = kNoRow;
-    LSC_CUDA_TRY(ctx, cudaMemsetAsync(a->pivot, 0, (size_t)d * 2 * sizeof(double), s));
-    LSC_CUDA_TRY(ctx, cudaMemsetAsync(a->gram, 0, dd * 2 * sizeof(double), s));
-    LSC_CUDA_TRY(ctx, cudaMemcpyAsync(a->zero_row, &none, sizeof none, cudaMemcpyHostToDevice, s));
-    LSC_CUDA_TRY(ctx, cudaStreamSynchronize(s)); // `none` lives on this stack frame
+    c = lsc_ws_carve{static_cast<char *>(a->block), 0};
+    take_state(&c, d, &a->g);
+    state_init<<<blocks(d * d), kThreads, 0, cuda_of(ctx)->stream>>>(d, a->g);
+    e = cudaGetLastError();
+    if (e != cudaSuccess) {
+        lsc_cuda_acc_destroy(a);
+        return lsc_cuda_fail(ctx, e, "state_init", __FILE__, __LINE__);
+    }
     *state = a;
     return LSC_STATUS_OK;
 }
@@ -274,16 +814,24 @@ void lsc_cuda_acc_destroy(void *state)
 {
     cuda_acc *a = static_cast<cuda_acc *>(state);
     if (!a) return;
-    cudaStreamSynchronize(a->stream);
-    cudaFree(a->pivot);
-    cudaFree(a->gram);
-    cudaFree(a->zero_row);
+    cudaFree(a->block); // waits for the device: work still reading the state finishes first
     free(a);
 }
 
 lsc_status lsc_cuda_acc_add(lsc_ctx *ctx, void *state, const lsc_matrix *batch)
 {
-    return acc_add(ctx, static_cast<cuda_acc *>(state), batch);
+    cuda_acc *a = static_cast<cuda_acc *>(state);
+    const size_t stage_es = batch->memory == LSC_MEMORY_HOST ? lsc_elem_size((int)batch->dtype) : 0;
+    int64_t tr = 0;
+    LSC_TRY(plan_rows(ctx, a->d, batch->rows, stage_es, &tr));
+    row_tiles t;
+    LSC_TRY(reserve_layout(ctx, &tr, "spectrum tiles", [&](lsc_ws_carve *c, int64_t r) {
+        take_rows(c, a->d, r, stage_es, &t);
+    }));
+    // a streamed batch reports no progress and so cannot be cancelled half-way
+    LSC_TRY(enqueue_rows(ctx, a->g, a->d, a->n, batch, t, 0));
+    a->n += batch->rows;
+    return LSC_STATUS_OK;
 }
 
 lsc_status lsc_cuda_acc_merge(lsc_ctx *ctx, void *into, const void *from)
@@ -294,15 +842,24 @@ lsc_status lsc_cuda_acc_merge(lsc_ctx *ctx, void *into, const void *from)
     const int64_t d = a->d;
     const size_t dd = (size_t)d * (size_t)d;
     if (a->n == 0) {
-        LSC_CUDA_TRY(ctx, cudaMemcpyAsync(a->pivot, b->pivot, (size_t)d * 2 * sizeof(double), cudaMemcpyDeviceToDevice, s));
-        LSC_CUDA_TRY(ctx, cudaMemcpyAsync(a->gram, b->gram, dd * 2 * sizeof(double), cudaMemcpyDeviceToDevice, s));
-        LSC_CUDA_TRY(ctx, cudaMemcpyAsync(a->zero_row, b->zero_row, sizeof(long long), cudaMemcpyDeviceToDevice, s));
+        LSC_CUDA_TRY(ctx, cudaMemcpyAsync(a->g.pivot, b->g.pivot, (size_t)d * sizeof(double),
+                                          cudaMemcpyDeviceToDevice, s));
+        LSC_CUDA_TRY(ctx, cudaMemcpyAsync(a->g.sum, b->g.sum, (size_t)d * sizeof(double),
+                                          cudaMemcpyDeviceToDevice, s));
+        LSC_CUDA_TRY(ctx, cudaMemcpyAsync(a->g.gram, b->g.gram, dd * sizeof(double),
+                                          cudaMemcpyDeviceToDevice, s));
+        LSC_CUDA_TRY(ctx, cudaMemcpyAsync(a->g.cosg, b->g.cosg, dd * sizeof(double),
+                                          cudaMemcpyDeviceToDevice, s));
+        LSC_CUDA_TRY(ctx, cudaMemcpyAsync(a->g.zero_row, b->g.zero_row, sizeof(long long),
+                                          cudaMemcpyDeviceToDevice, s));
     } else {
-        // the Grams first: they read into's sums before merge_sums changes them
-        merge_grams<<<blocks((int64_t)dd), kThreads, 0, s>>>(d, (double)b->n, a->pivot, b->pivot, b->sum,
-                                                              a->gram, b->gram, a->cosg, b->cosg);
-        merge_sums<<<blocks(d), kThreads, 0, s>>>(d, (double)b->n, a->pivot, b->pivot, a->sum, b->sum,
-                                                   a->zero_row, b->zero_row, (long long)a->n);
+        // the Grams first: they read into's pivot and from's sums before merge_sums runs
+        merge_grams<<<blocks((int64_t)dd), kThreads, 0, s>>>(d, (double)b->n, a->g.pivot,
+                                                             b->g.pivot, b->g.sum, a->g.gram,
+                                                             b->g.gram, a->g.cosg, b->g.cosg);
+        merge_sums<<<blocks(d), kThreads, 0, s>>>(d, (double)b->n, a->g.pivot, b->g.pivot, a->g.sum,
+                                                  b->g.sum, a->g.zero_row, b->g.zero_row,
+                                                  (long long)a->n);
         LSC_CUDA_TRY(ctx, cudaGetLastError());
     }
     a->n += b->n;
@@ -312,46 +869,124 @@ lsc_status lsc_cuda_acc_merge(lsc_ctx *ctx, void *into, const void *from)
 lsc_status lsc_cuda_acc_eigs(lsc_ctx *ctx, const void *state, lsc_spectrum_eigs *e)
 {
     const cuda_acc *a = static_cast<const cuda_acc *>(state);
-    cuda_state *cs = cuda_of(ctx);
     const int64_t d = a->d;
-    double *d_m = nullptr, *d_w = nullptr;
-    int *d_info = nullptr;
-    lsc_status st = device_alloc(ctx, (void **)&d_m, (size_t)d * (size_t)d * sizeof(double), "eigen matrix");
-    if (st == LSC_STATUS_OK) st = device_alloc(ctx, (void **)&d_w, (size_t)d * 2 * sizeof(double), "eigenvalues");
-    if (st == LSC_STATUS_OK) st = device_alloc(ctx, (void **)&d_info, sizeof(int), "solver info");
-    long long zero = kNoRow;
-    if (st == LSC_STATUS_OK) {
-        column_variance<<<blocks(d), kThreads, 0, cs->stream>>>(d, (double)a->n, a->gram, a->sum, d_w + d);
-        cudaError_t err = cudaMemcpyAsync(e->colvar, d_w + d, (size_t)d * sizeof(double), cudaMemcpyDeviceToHost, cs->stream);
-        if (err == cudaSuccess) err = cudaMemcpyAsync(&zero, a->zero_row, sizeof zero, cudaMemcpyDeviceToHost, cs->stream);
-        if (err == cudaSuccess) err = cudaStreamSynchronize(cs->stream);
-        if (err != cudaSuccess) st = lsc_cuda_fail(ctx, err, "copying column variances", __FILE__, __LINE__);
+    eig_out o;
+    size_t work = 0;
+    int64_t one = 1;
+    auto layout = [&](lsc_ws_carve *c, int64_t) { take_eig_out(c, d, d, work, true, &o); };
+    LSC_TRY(reserve_layout(ctx, &one, "spectrum eigen-step", layout));
+    syevd_call call;
+    LSC_TRY(syevd_prepare(ctx, &call, d, o.m, o.w));
+    if (call.dev_bytes) {
+        work = call.dev_bytes;
+        LSC_TRY(reserve_layout(ctx, &one, "spectrum eigen-step", layout));
     }
-    if (st == LSC_STATUS_OK) st = eigs_of(ctx, 0, a, d_m, d_w, d_info, e->gram_c);
-    if (st == LSC_STATUS_OK) st = eigs_of(ctx, 1, a, d_m, d_w, d_info, e->gram_u);
-    if (st == LSC_STATUS_OK && zero == kNoRow) st = eigs_of(ctx, 2, a, d_m, d_w, d_info, e->cos_nu);
-    cudaStreamSynchronize(cs->stream);
-    cudaFree(d_m);
-    cudaFree(d_w);
-    cudaFree(d_info);
-    e->rows = a->n;
-    e->cols = d;
-    e->n_ev = d;
-    e->zero_row = zero == kNoRow ? -1 : (int64_t)zero;
-    return st;
+    LSC_TRY(enqueue_dd_syevd(ctx, a->g, d, a->n, call, o));
+    return finish_sync(ctx, o, d, a->n, d, a->g.zero_row, e);
 }
+
+/* ---- one call ------------------------------------------------------------------------------------ */
 
 lsc_status lsc_cuda_spectrum(lsc_ctx *ctx, const lsc_matrix *x, lsc_spectrum_eigs *e)
 {
-    if (x->rows < x->cols)
-        return lsc_set_error(ctx, LSC_STATUS_NOT_SUPPORTED,
-                             "spectrum with N < D (%lld x %lld) is not implemented on the CUDA "
-                             "backend yet; use a CPU context",
-                             (long long)x->rows, (long long)x->cols);
-    void *state = nullptr;
-    LSC_TRY(lsc_cuda_acc_create(ctx, x->cols, &state));
-    lsc_status st = acc_add(ctx, static_cast<cuda_acc *>(state), x);
-    if (st == LSC_STATUS_OK) st = lsc_cuda_acc_eigs(ctx, state, e);
-    lsc_cuda_acc_destroy(state);
-    return st;
+    if (x->rows < x->cols) return spectrum_small_n(ctx, x, e);
+    const int64_t n = x->rows, d = x->cols;
+    LSC_TRY(square_fits(ctx, d, "D x D Gram"));
+    const size_t stage_es = x->memory == LSC_MEMORY_HOST ? lsc_elem_size((int)x->dtype) : 0;
+    int64_t tr = 0;
+    LSC_TRY(plan_rows(ctx, d, n, stage_es, &tr));
+    gram_state g;
+    row_tiles t;
+    eig_out o;
+    size_t work = 0;
+    auto layout = [&](lsc_ws_carve *c, int64_t r) {
+        take_state(c, d, &g);
+        take_eig_out(c, d, d, work, true, &o);
+        take_rows(c, d, r, stage_es, &t);
+    };
+    LSC_TRY(reserve_layout(ctx, &tr, "spectrum Grams and tiles", layout));
+    syevd_call call;
+    LSC_TRY(syevd_prepare(ctx, &call, d, o.m, o.w));
+    if (call.dev_bytes) {
+        work = call.dev_bytes;
+        LSC_TRY(reserve_layout(ctx, &tr, "spectrum Grams and tiles", layout));
+    }
+    cudaStream_t st = cuda_of(ctx)->stream;
+    state_init<<<blocks(d * d), kThreads, 0, st>>>(d, g);
+    LSC_CUDA_TRY(ctx, cudaGetLastError());
+    LSC_TRY(enqueue_rows(ctx, g, d, 0, x, t, 1));
+    LSC_TRY(enqueue_dd_syevd(ctx, g, d, n, call, o));
+    return finish_sync(ctx, o, d, n, d, g.zero_row, e);
+}
+
+/* ---- asynchronous form ------------------------------------------------------------------------ */
+
+lsc_status lsc_cuda_spectrum_async(lsc_ctx *ctx, const lsc_matrix *x, double active_threshold,
+                                   lsc_spectrum_result *out, lsc_async_status *status)
+{
+    LSC_TRY(lsc_cuda_check_pointer(ctx, x->data, "x", 0));
+    LSC_TRY(lsc_cuda_check_pointer(ctx, out, "out", 1));
+    if (status) LSC_TRY(lsc_cuda_check_pointer(ctx, status, "status", 1));
+    const int64_t n = x->rows, d = x->cols;
+    const bool small = n < d;
+    const int64_t n_ev = small ? n : d; // the Gram's order
+    LSC_TRY(square_fits(ctx, n_ev, small ? "N x N Gram" : "D x D Gram"));
+    cudaStream_t st = cuda_of(ctx)->stream;
+
+    // every piece of scratch in one reservation: no allocation once a call of these shapes ran
+    double *w = nullptr, *colvar = nullptr, *m = nullptr;
+    eig_scratch es;
+    gram_state g;
+    row_tiles t;
+    small_n s;
+    int64_t tile = 0;
+    if (small) LSC_TRY(plan_cols(ctx, n, d, 0, &tile));
+    else LSC_TRY(plan_rows(ctx, d, n, 0, &tile));
+    auto layout = [&](lsc_ws_carve *c, int64_t k) {
+        lsc_ws_take(c, 3 * (size_t)n_ev * sizeof(double), &w);
+        lsc_ws_take(c, (size_t)d * sizeof(double), &colvar);
+        take_eig(c, n_ev, &es);
+        if (small) {
+            take_small_n(c, n, k, 0, &s);
+        } else {
+            take_state(c, d, &g);
+            lsc_ws_take(c, (size_t)d * (size_t)d * sizeof(double), &m);
+            take_rows(c, d, k, 0, &t);
+        }
+    };
+    LSC_TRY(reserve_layout(ctx, &tile, "asynchronous spectrum", layout));
+
+    // the value check first: its verdict is what makes the figures meaningful
+    LSC_TRY(lsc_cuda_check_async(ctx, x, 0, status));
+    const long long *zero_row;
+    if (small) {
+        LSC_TRY(enqueue_small_n(ctx, x, s, tile, colvar, 0));
+        const unsigned nb = blocks(n * n);
+        mirror_lower<<<nb, kThreads, 0, st>>>(s.kc, n);
+        LSC_CUDA_TRY(ctx, cudaGetLastError());
+        LSC_TRY(dev_eigvalsh(ctx, s.kc, n, w, es));
+        cos_from_uncentred<<<nb, kThreads, 0, st>>>(s.ku, n, s.kc);
+        LSC_CUDA_TRY(ctx, cudaGetLastError());
+        LSC_TRY(dev_eigvalsh(ctx, s.kc, n, w + 2 * (size_t)n, es));
+        mirror_lower<<<nb, kThreads, 0, st>>>(s.ku, n);
+        LSC_CUDA_TRY(ctx, cudaGetLastError());
+        LSC_TRY(dev_eigvalsh(ctx, s.ku, n, w + (size_t)n, es));
+        zero_row = s.zero_row;
+    } else {
+        state_init<<<blocks(d * d), kThreads, 0, st>>>(d, g);
+        LSC_CUDA_TRY(ctx, cudaGetLastError());
+        LSC_TRY(enqueue_rows(ctx, g, d, 0, x, t, 0));
+        column_variance<<<blocks(d), kThreads, 0, st>>>(d, (double)n, g.gram, g.sum, colvar);
+        for (int kind = 0; kind < 3; kind++) {
+            build<<<blocks(d * d), kThreads, 0, st>>>(kind, d, (double)n, g.gram, g.cosg, g.sum,
+                                                      g.pivot, m);
+            LSC_CUDA_TRY(ctx, cudaGetLastError());
+            LSC_TRY(dev_eigvalsh(ctx, m, d, w + (size_t)kind * (size_t)d, es));
+        }
+        zero_row = g.zero_row;
+    }
+    figures<<<1, 1, 0, st>>>(w, w + (size_t)n_ev, w + 2 * (size_t)n_ev, n_ev, n, d, colvar,
+                             active_threshold, zero_row, out);
+    LSC_CUDA_TRY(ctx, cudaGetLastError());
+    return LSC_STATUS_OK;
 }

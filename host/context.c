@@ -97,14 +97,6 @@ lsc_status lsc_bytes(lsc_ctx *ctx, int64_t count, size_t size, size_t *out, cons
     return LSC_STATUS_OK;
 }
 
-lsc_status lsc_progress(lsc_ctx *ctx, double fraction)
-{
-    if (ctx->progress && ctx->progress(fraction < 0 ? 0 : fraction > 1 ? 1 : fraction,
-                                       ctx->progress_user) != 0)
-        return lsc_set_error(ctx, LSC_STATUS_CANCELLED, "cancelled by the progress callback");
-    return LSC_STATUS_OK;
-}
-
 #ifdef LSC_HAVE_CUDA
 /* Loads liblsc_cuda from the directory of the library that holds this code, then from the
  * loader's search path; LSC_CUDA_MODULE names another file (tests, relocated installs). */

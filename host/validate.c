@@ -118,16 +118,7 @@ lsc_status lsc_check_nn_metric(lsc_ctx *ctx, lsc_metric metric, const char *what
     return LSC_STATUS_OK;
 }
 
-size_t lsc_dtype_size(lsc_dtype dtype)
-{
-    switch (dtype) {
-    case LSC_DTYPE_F32: return 4;
-    case LSC_DTYPE_F16: return 2;
-    case LSC_DTYPE_BF16: return 2;
-    case LSC_DTYPE_F64: return 8;
-    }
-    return 0;
-}
+size_t lsc_dtype_size(lsc_dtype dtype) { return lsc_elem_size((int)dtype); }
 
 lsc_matrix lsc_matrix_f32(const float *data, int64_t rows, int64_t cols)
 {

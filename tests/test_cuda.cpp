@@ -1,12 +1,19 @@
-// The CUDA backend. Without a usable device (or in a build without CUDA) the GPU tests skip with
-// the reason lsc gives, unless LSC_REQUIRE_GPU=1 asks for a device, which then makes them fail.
+// The CUDA backend against the CPU backend (and the float64 references), operation by operation.
 //
-// With a device: the context reports CUDA and the GPU, streams can be set, and every operation
-// either works (and agrees with the CPU backend within twice the METRICS.md tolerances) or, while
-// the backend does not implement it yet, returns LSC_STATUS_NOT_SUPPORTED naming the operation,
-// with every output untouched. Device buffers and streams are made through the CUDA driver API,
-// loaded at run time, so this file needs no CUDA headers and builds everywhere.
+// Without a usable device (or in a build without CUDA) every GPU test skips with the reason lsc
+// gives, unless LSC_REQUIRE_GPU=1 asks for a device, which then makes them fail.
+//
+// With a device: every operation runs on the GPU and agrees with the CPU backend within twice the
+// METRICS.md tolerances (and with the reference within once), on the data sets of datasets.hpp,
+// for host and device inputs of every dtype with padded rows, host and device outputs, tiny
+// workspaces that force many tiles, the caller's streams, the asynchronous forms into device and
+// pinned memory (also replayed from a CUDA graph), NaN/Inf in device memory, an injected device
+// allocator that runs out, and run-to-run determinism. Device buffers, pinned memory, streams and
+// graphs are made through the CUDA driver API, loaded at run time, so this file needs no CUDA
+// headers or libraries and builds in every configuration.
 #include "datasets.hpp"
+#include "reference.hpp"
+#include "reference_nn.hpp"
 #include "test_util.hpp"
 
 #include <lsc.h>
@@ -16,9 +23,12 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
+#include <map>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -48,6 +58,13 @@ const bool kBuiltWithCuda = true;
 const bool kBuiltWithCuda = false;
 #endif
 
+std::string fmt(double v)
+{
+    char b[64];
+    std::snprintf(b, sizeof b, "%.17g", v);
+    return b;
+}
+
 /* ---------------------------------------------------------------------------------------------- */
 /* the CUDA driver API, loaded at run time                                                        */
 
@@ -56,6 +73,8 @@ struct Driver {
     typedef int CUdevice;
     typedef void *CUcontext;
     typedef void *CUstream;
+    typedef void *CUgraph;
+    typedef void *CUgraphExec;
     typedef unsigned long long CUdeviceptr;
 
     CUresult (*cuInit)(unsigned) = nullptr;
@@ -66,8 +85,18 @@ struct Driver {
     CUresult (*cuCtxSynchronize)() = nullptr;
     CUresult (*cuStreamCreate)(CUstream *, unsigned) = nullptr;
     CUresult (*cuStreamDestroy)(CUstream) = nullptr;
+    CUresult (*cuStreamSynchronize)(CUstream) = nullptr;
+    CUresult (*cuStreamBeginCapture)(CUstream, int) = nullptr;
+    CUresult (*cuStreamEndCapture)(CUstream, CUgraph *) = nullptr;
+    CUresult (*cuGraphInstantiateWithFlags)(CUgraphExec *, CUgraph, unsigned long long) = nullptr;
+    CUresult (*cuGraphLaunch)(CUgraphExec, CUstream) = nullptr;
+    CUresult (*cuGraphExecDestroy)(CUgraphExec) = nullptr;
+    CUresult (*cuGraphDestroy)(CUgraph) = nullptr;
     CUresult (*cuMemAlloc)(CUdeviceptr *, size_t) = nullptr;
     CUresult (*cuMemFree)(CUdeviceptr) = nullptr;
+    CUresult (*cuMemAllocHost)(void **, size_t) = nullptr;
+    CUresult (*cuMemFreeHost)(void *) = nullptr;
+    CUresult (*cuMemsetD8)(CUdeviceptr, unsigned char, size_t) = nullptr;
     CUresult (*cuMemcpyHtoD)(CUdeviceptr, const void *, size_t) = nullptr;
     CUresult (*cuMemcpyDtoH)(void *, CUdeviceptr, size_t) = nullptr;
 
@@ -99,12 +128,19 @@ struct Driver {
                sym(cuDevicePrimaryCtxRetain, "cuDevicePrimaryCtxRetain") &&
                sym(cuDevicePrimaryCtxRelease, "cuDevicePrimaryCtxRelease_v2") &&
                sym(cuCtxSetCurrent, "cuCtxSetCurrent") &&
-               sym(cuCtxSynchronize, "cuCtxSynchronize") &&
-               sym(cuStreamCreate, "cuStreamCreate") &&
-               sym(cuStreamDestroy, "cuStreamDestroy_v2") && sym(cuMemAlloc, "cuMemAlloc_v2") &&
-               sym(cuMemFree, "cuMemFree_v2") && sym(cuMemcpyHtoD, "cuMemcpyHtoD_v2") &&
-               sym(cuMemcpyDtoH, "cuMemcpyDtoH_v2") && check(cuInit(0), "cuInit") &&
-               check(cuDeviceGet(&dev, ordinal), "cuDeviceGet") &&
+               sym(cuCtxSynchronize, "cuCtxSynchronize") && sym(cuStreamCreate, "cuStreamCreate") &&
+               sym(cuStreamDestroy, "cuStreamDestroy_v2") &&
+               sym(cuStreamSynchronize, "cuStreamSynchronize") &&
+               sym(cuStreamBeginCapture, "cuStreamBeginCapture_v2") &&
+               sym(cuStreamEndCapture, "cuStreamEndCapture") &&
+               sym(cuGraphInstantiateWithFlags, "cuGraphInstantiateWithFlags") &&
+               sym(cuGraphLaunch, "cuGraphLaunch") &&
+               sym(cuGraphExecDestroy, "cuGraphExecDestroy") &&
+               sym(cuGraphDestroy, "cuGraphDestroy") && sym(cuMemAlloc, "cuMemAlloc_v2") &&
+               sym(cuMemFree, "cuMemFree_v2") && sym(cuMemAllocHost, "cuMemAllocHost_v2") &&
+               sym(cuMemFreeHost, "cuMemFreeHost") && sym(cuMemsetD8, "cuMemsetD8_v2") &&
+               sym(cuMemcpyHtoD, "cuMemcpyHtoD_v2") && sym(cuMemcpyDtoH, "cuMemcpyDtoH_v2") &&
+               check(cuInit(0), "cuInit") && check(cuDeviceGet(&dev, ordinal), "cuDeviceGet") &&
                check(cuDevicePrimaryCtxRetain(&primary, dev), "cuDevicePrimaryCtxRetain") &&
                check(cuCtxSetCurrent(primary), "cuCtxSetCurrent");
     }
@@ -117,7 +153,7 @@ struct Driver {
     CUdeviceptr upload(const void *p, size_t bytes)
     {
         CUdeviceptr d = 0;
-        if (!check(cuMemAlloc(&d, bytes), "cuMemAlloc")) return 0;
+        if (!check(cuMemAlloc(&d, bytes ? bytes : 1), "cuMemAlloc")) return 0;
         if (!check(cuMemcpyHtoD(d, p, bytes), "cuMemcpyHtoD") ||
             !check(cuCtxSynchronize(), "cuCtxSynchronize")) {
             cuMemFree(d);
@@ -131,6 +167,472 @@ struct Driver {
                check(cuMemcpyDtoH(p, d, bytes), "cuMemcpyDtoH");
     }
 };
+
+// Device memory owned by a test.
+struct DevBuf {
+    Driver *drv = nullptr;
+    Driver::CUdeviceptr p = 0;
+    size_t bytes = 0;
+    DevBuf(Driver &d, size_t n) : drv(&d), bytes(n)
+    {
+        EXPECT_TRUE(d.check(d.cuMemAlloc(&p, n ? n : 1), "cuMemAlloc")) << d.error;
+    }
+    DevBuf(Driver &d, const void *h, size_t n) : drv(&d), bytes(n)
+    {
+        p = d.upload(h, n);
+        EXPECT_NE(p, 0u) << d.error;
+    }
+    ~DevBuf()
+    {
+        if (p) drv->cuMemFree(p);
+    }
+    DevBuf(const DevBuf &) = delete;
+    DevBuf &operator=(const DevBuf &) = delete;
+    void *ptr() const { return (void *)(uintptr_t)p; }
+    template <class T> T *as() const { return (T *)(uintptr_t)p; }
+    bool put(const void *h, size_t n)
+    {
+        return drv->check(drv->cuMemcpyHtoD(p, h, n), "cuMemcpyHtoD");
+    }
+    template <class T> std::vector<T> get(size_t count)
+    {
+        std::vector<T> v(count);
+        EXPECT_TRUE(drv->download(v.data(), p, count * sizeof(T))) << drv->error;
+        return v;
+    }
+};
+
+// Pinned (page-locked) host memory owned by a test: the device can write it.
+struct PinnedBuf {
+    Driver *drv;
+    void *p = nullptr;
+    PinnedBuf(Driver &d, size_t n) : drv(&d)
+    {
+        EXPECT_TRUE(d.check(d.cuMemAllocHost(&p, n), "cuMemAllocHost")) << d.error;
+        if (p) std::memset(p, 0xA5, n);
+    }
+    ~PinnedBuf()
+    {
+        if (p) drv->cuMemFreeHost(p);
+    }
+    PinnedBuf(const PinnedBuf &) = delete;
+    PinnedBuf &operator=(const PinnedBuf &) = delete;
+};
+
+/* ---------------------------------------------------------------------------------------------- */
+/* matrices of every dtype, with padded rows                                                      */
+
+const lsc_dtype kDtypes[] = {LSC_DTYPE_F32, LSC_DTYPE_F16, LSC_DTYPE_BF16, LSC_DTYPE_F64};
+
+const char *dtype_name(lsc_dtype t)
+{
+    switch (t) {
+    case LSC_DTYPE_F32: return "f32";
+    case LSC_DTYPE_F16: return "f16";
+    case LSC_DTYPE_BF16: return "bf16";
+    case LSC_DTYPE_F64: return "f64";
+    }
+    return "?";
+}
+
+// A rows x cols matrix of `dt` with `ld` elements per row; the padding holds NaN, so a backend
+// that reads past `cols` fails the value check.
+struct HostMat {
+    std::vector<unsigned char> bytes;
+    lsc_dtype dt = LSC_DTYPE_F32;
+    int64_t rows = 0, cols = 0, ld = 0;
+    size_t es() const { return lsc_dtype_size(dt); }
+    lsc_matrix m() const
+    {
+        lsc_matrix x;
+        x.data = bytes.data();
+        x.dtype = dt;
+        x.rows = rows;
+        x.cols = cols;
+        x.ld = ld;
+        x.memory = LSC_MEMORY_HOST;
+        return x;
+    }
+    void set(int64_t r, int64_t c, float v)
+    {
+        unsigned char *p = bytes.data() + (size_t)(r * ld + c) * es();
+        switch (dt) {
+        case LSC_DTYPE_F32: std::memcpy(p, &v, 4); break;
+        case LSC_DTYPE_F16: {
+            uint16_t h = ref::f32_to_f16(v);
+            std::memcpy(p, &h, 2);
+            break;
+        }
+        case LSC_DTYPE_BF16: {
+            uint16_t h = ref::f32_to_bf16(v);
+            std::memcpy(p, &h, 2);
+            break;
+        }
+        case LSC_DTYPE_F64: {
+            double d = v;
+            std::memcpy(p, &d, 8);
+            break;
+        }
+        }
+    }
+    void set_f64(int64_t r, int64_t c, double v)
+    {
+        std::memcpy(bytes.data() + (size_t)(r * ld + c) * 8, &v, 8);
+    }
+    // the float32 values the library computes with (dense rows x cols)
+    std::vector<float> f32() const
+    {
+        std::vector<float> y((size_t)(rows * cols));
+        for (int64_t r = 0; r < rows; r++)
+            for (int64_t c = 0; c < cols; c++) {
+                const unsigned char *p = bytes.data() + (size_t)(r * ld + c) * es();
+                float v = 0;
+                switch (dt) {
+                case LSC_DTYPE_F32: std::memcpy(&v, p, 4); break;
+                case LSC_DTYPE_F16: {
+                    uint16_t h;
+                    std::memcpy(&h, p, 2);
+                    v = ref::f16_to_f32(h);
+                    break;
+                }
+                case LSC_DTYPE_BF16: {
+                    uint16_t h;
+                    std::memcpy(&h, p, 2);
+                    v = ref::bf16_to_f32(h);
+                    break;
+                }
+                case LSC_DTYPE_F64: {
+                    double d;
+                    std::memcpy(&d, p, 8);
+                    v = (float)d;
+                    break;
+                }
+                }
+                y[(size_t)(r * cols + c)] = v;
+            }
+        return y;
+    }
+};
+
+HostMat host_mat(const std::vector<float> &x, int64_t rows, int64_t cols,
+                 lsc_dtype dt = LSC_DTYPE_F32, int64_t pad = 0)
+{
+    HostMat h;
+    h.dt = dt;
+    h.rows = rows;
+    h.cols = cols;
+    h.ld = cols + pad;
+    h.bytes.resize((size_t)(rows * h.ld) * h.es());
+    for (int64_t r = 0; r < rows; r++) {
+        for (int64_t c = 0; c < cols; c++) h.set(r, c, x[(size_t)(r * cols + c)]);
+        for (int64_t c = cols; c < h.ld; c++) h.set(r, c, NAN);
+    }
+    return h;
+}
+
+// The same matrix in device memory.
+struct DevMat {
+    DevBuf buf;
+    lsc_matrix x;
+    DevMat(Driver &d, const HostMat &h) : buf(d, h.bytes.data(), h.bytes.size())
+    {
+        x = h.m();
+        x.data = buf.ptr();
+        x.memory = LSC_MEMORY_DEVICE;
+    }
+};
+
+/* ---------------------------------------------------------------------------------------------- */
+/* comparisons                                                                                    */
+
+struct Spec {
+    lsc_spectrum_result r;
+    std::vector<double> sv, cv;
+};
+
+lsc_status spectrum_of(lsc_ctx *c, const lsc_matrix &x, Spec &s,
+                       const lsc_spectrum_opts *o = nullptr)
+{
+    s.sv.assign((size_t)std::min(x.rows, x.cols), -12345.0);
+    s.cv.assign((size_t)x.cols, -12345.0);
+    std::memset(&s.r, 0xAB, sizeof s.r);
+    return lsc_spectrum(c, &x, o, &s.r, s.sv.data(), s.cv.data());
+}
+
+// Two results of lsc: continuous figures within rel/abs, integers and flags equal.
+::testing::AssertionResult same_figures(const lsc_spectrum_result &a, const lsc_spectrum_result &b,
+                                        double rel = 2 * ref::kRel, double abs = 2 * ref::kAbs)
+{
+    std::ostringstream bad;
+    auto cont = [&](const char *name, double x, double y) {
+        if (!ref::close(x, y, rel, abs))
+            bad << "\n  " << name << ": " << fmt(x) << " vs " << fmt(y);
+    };
+    auto exact = [&](const char *name, long long x, long long y) {
+        if (x != y) bad << "\n  " << name << ": " << x << " vs " << y;
+    };
+    exact("rows", a.rows, b.rows);
+    exact("cols", a.cols, b.cols);
+    exact("rank_limit", a.rank_limit, b.rank_limit);
+    exact("numerical_rank", a.numerical_rank, b.numerical_rank);
+    exact("dims_90", a.dims_90, b.dims_90);
+    exact("dims_99", a.dims_99, b.dims_99);
+    exact("active_units", a.active_units, b.active_units);
+    exact("all_rows_identical", a.all_rows_identical, b.all_rows_identical);
+    exact("vendi_status", a.vendi_status, b.vendi_status);
+    if (a.vendi_status != LSC_VENDI_OK) exact("vendi_zero_row", a.vendi_zero_row, b.vendi_zero_row);
+    cont("effective_rank", a.effective_rank, b.effective_rank);
+    cont("rankme", a.rankme, b.rankme);
+    cont("participation_ratio", a.participation_ratio, b.participation_ratio);
+    cont("stable_rank", a.stable_rank, b.stable_rank);
+    cont("total_variance", a.total_variance, b.total_variance);
+    cont("largest_singular_value", a.largest_singular_value, b.largest_singular_value);
+    cont("vendi_cosine", a.vendi_cosine, b.vendi_cosine);
+    if (a.active_threshold != b.active_threshold)
+        bad << "\n  active_threshold: " << fmt(a.active_threshold) << " vs "
+            << fmt(b.active_threshold);
+    std::string s = bad.str();
+    if (s.empty()) return ::testing::AssertionSuccess();
+    return ::testing::AssertionFailure() << "the figures differ:" << s;
+}
+
+::testing::AssertionResult same_spectrum(const Spec &a, const Spec &b)
+{
+    ::testing::AssertionResult f = same_figures(a.r, b.r);
+    if (!f) return f;
+    std::ostringstream bad;
+    int shown = 0;
+    if (a.sv.size() != b.sv.size())
+        bad << "\n  singular values: " << a.sv.size() << " vs " << b.sv.size();
+    for (size_t i = 0; i < std::min(a.sv.size(), b.sv.size()); i++)
+        if (!ref::close(a.sv[i], b.sv[i], 2 * ref::kRel, 2 * ref::kAbs) && shown++ < 5)
+            bad << "\n  singular_values[" << i << "]: " << fmt(a.sv[i]) << " vs " << fmt(b.sv[i]);
+    for (size_t i = 0; i < std::min(a.cv.size(), b.cv.size()); i++)
+        if (!ref::close(a.cv[i], b.cv[i], 2 * ref::kRel, 2 * ref::kAbs) && shown++ < 10)
+            bad << "\n  column_variance[" << i << "]: " << fmt(a.cv[i]) << " vs " << fmt(b.cv[i]);
+    std::string s = bad.str();
+    if (s.empty()) return ::testing::AssertionSuccess();
+    return ::testing::AssertionFailure() << "the arrays differ:" << s;
+}
+
+// A result against the float64 reference at METRICS.md's tolerances.
+::testing::AssertionResult matches_reference(const Spec &g, const ref::Spectrum &w)
+{
+    std::ostringstream bad;
+    auto cont = [&](const char *name, double got, double want) {
+        if (!ref::close(got, want))
+            bad << "\n  " << name << ": got " << fmt(got) << ", reference " << fmt(want);
+    };
+    const lsc_spectrum_result &r = g.r;
+    if (r.numerical_rank != w.numerical_rank)
+        bad << "\n  numerical_rank: got " << r.numerical_rank << ", reference " << w.numerical_rank;
+    cont("effective_rank", r.effective_rank, w.effective_rank);
+    cont("rankme", r.rankme, w.rankme);
+    cont("participation_ratio", r.participation_ratio, w.participation_ratio);
+    cont("stable_rank", r.stable_rank, w.stable_rank);
+    cont("total_variance", r.total_variance, w.total_variance);
+    if (!ref::dims_ok(r.dims_90, w, 0.90))
+        bad << "\n  dims_90: got " << r.dims_90 << ", reference " << w.dims_90;
+    if (!ref::dims_ok(r.dims_99, w, 0.99))
+        bad << "\n  dims_99: got " << r.dims_99 << ", reference " << w.dims_99;
+    if (!ref::active_ok(r.active_units, w))
+        bad << "\n  active_units: got " << r.active_units << ", reference " << w.active_units;
+    if (w.vendi_available) cont("vendi_cosine", r.vendi_cosine, w.vendi_cosine);
+    else if (r.vendi_status != LSC_VENDI_ZERO_ROW || r.vendi_zero_row != w.vendi_zero_row)
+        bad << "\n  vendi: expected unavailable at row " << w.vendi_zero_row;
+    for (size_t i = 0; i < g.sv.size() && i < w.singular_values.size(); i++)
+        if (!ref::close(g.sv[i], w.singular_values[i])) {
+            bad << "\n  singular_values[" << i << "]: got " << fmt(g.sv[i]) << ", reference "
+                << fmt(w.singular_values[i]);
+            break;
+        }
+    std::string s = bad.str();
+    if (s.empty()) return ::testing::AssertionSuccess();
+    return ::testing::AssertionFailure() << "differs from the reference:" << s;
+}
+
+::testing::AssertionResult same_pairs(const lsc_pair_result &g, const lsc_pair_result &c,
+                                      const std::vector<int64_t> &hg,
+                                      const std::vector<int64_t> &hc,
+                                      const std::vector<lsc_pair> &dg,
+                                      const std::vector<lsc_pair> &dc)
+{
+    std::ostringstream bad;
+    auto rel = [&](const char *name, double x, double y, double r) {
+        if (!near_tol(x, y, r, 1e-12)) bad << "\n  " << name << ": " << fmt(x) << " vs " << fmt(y);
+    };
+    if (g.rows_used != c.rows_used || g.pairs != c.pairs || g.subset != c.subset ||
+        g.bins != c.bins)
+        bad << "\n  rows_used/pairs/subset/bins differ";
+    rel("mean", g.mean, c.mean, 4e-4);
+    rel("std", g.std, c.std, 4e-4);
+    rel("min", g.min, c.min, 2e-6);
+    rel("max", g.max, c.max, 2e-6);
+    rel("nn_mean", g.nn_mean, c.nn_mean, 2e-6);
+    rel("nn_median", g.nn_median, c.nn_median, 2e-6);
+    rel("nn_min", g.nn_min, c.nn_min, 2e-6);
+    rel("nn_max", g.nn_max, c.nn_max, 2e-6);
+    rel("hist_upper", g.hist_upper, c.hist_upper, 4e-4);
+    if (g.near_duplicate_pairs != c.near_duplicate_pairs)
+        bad << "\n  near_duplicate_pairs: " << g.near_duplicate_pairs << " vs "
+            << c.near_duplicate_pairs;
+    if (g.near_duplicates_listed != c.near_duplicates_listed)
+        bad << "\n  near_duplicates_listed: " << g.near_duplicates_listed << " vs "
+            << c.near_duplicates_listed;
+    for (int64_t t = 0; t < std::min(g.near_duplicates_listed, c.near_duplicates_listed); t++)
+        if (dg[t].i != dc[t].i || dg[t].j != dc[t].j || !near_tol(dg[t].d, dc[t].d, 2e-6, 1e-12))
+            bad << "\n  near duplicate " << t << ": (" << dg[t].i << "," << dg[t].j << ","
+                << fmt(dg[t].d) << ") vs (" << dc[t].i << "," << dc[t].j << "," << fmt(dc[t].d)
+                << ")";
+    // bin counts are bulk figures (the fast form may put a pair on the other side of an edge)
+    int64_t sg = 0, sc = 0, l1 = 0;
+    for (size_t b = 0; b < hg.size(); b++) {
+        sg += hg[b];
+        sc += hc[b];
+        l1 += std::llabs(hg[b] - hc[b]);
+    }
+    if (sg != c.pairs || sc != c.pairs)
+        bad << "\n  histogram sums " << sg << ", " << sc << " vs " << c.pairs;
+    if ((double)l1 > 2.0 * (2.0 + 1e-4 * (double)c.pairs))
+        bad << "\n  histograms differ by " << l1 << " counts";
+    std::string s = bad.str();
+    if (s.empty()) return ::testing::AssertionSuccess();
+    return ::testing::AssertionFailure() << "pair statistics differ:" << s;
+}
+
+::testing::AssertionResult same_prdc(const lsc_prdc_result &g, const lsc_prdc_result &c)
+{
+    std::ostringstream bad;
+    if (g.k != c.k || g.real_rows != c.real_rows || g.fake_rows != c.fake_rows)
+        bad << "\n  k/rows: " << g.k << "/" << g.real_rows << "/" << g.fake_rows << " vs " << c.k
+            << "/" << c.real_rows << "/" << c.fake_rows;
+    if (g.precision != c.precision)
+        bad << "\n  precision " << fmt(g.precision) << " vs " << fmt(c.precision);
+    if (g.recall != c.recall) bad << "\n  recall " << fmt(g.recall) << " vs " << fmt(c.recall);
+    if (g.density != c.density) bad << "\n  density " << fmt(g.density) << " vs " << fmt(c.density);
+    if (g.coverage != c.coverage)
+        bad << "\n  coverage " << fmt(g.coverage) << " vs " << fmt(c.coverage);
+    if (g.zero_radii_real != c.zero_radii_real || g.zero_radii_fake != c.zero_radii_fake)
+        bad << "\n  zero radii differ";
+    if (g.comparison != c.comparison || g.metric != c.metric) bad << "\n  comparison/metric differ";
+    std::string s = bad.str();
+    if (s.empty()) return ::testing::AssertionSuccess();
+    return ::testing::AssertionFailure() << "PRDC differs:" << s;
+}
+
+// kNN of the GPU against the CPU: distances within twice 1e-6 relative, indices equal except
+// where the distances tie (both lists hold the index, or the last rank's distance ties).
+::testing::AssertionResult same_knn(const std::vector<float> &dg, const std::vector<int64_t> &ig,
+                                    const std::vector<float> &dc, const std::vector<int64_t> &ic,
+                                    int64_t k)
+{
+    for (size_t i = 0; i < dg.size(); i++) {
+        if (!near_tol(dg[i], dc[i], 2e-6, 1e-30))
+            return ::testing::AssertionFailure()
+                   << "entry " << i << ": distance " << fmt(dg[i]) << " vs " << fmt(dc[i]);
+        if (ig[i] != ic[i]) {
+            const int64_t q = (int64_t)i / k;
+            bool tie = false;
+            for (int64_t t = 0; t < k; t++) tie |= ic[(size_t)(q * k + t)] == ig[i];
+            if (!tie && !((int64_t)i % k == k - 1))
+                return ::testing::AssertionFailure() << "query " << q << " rank " << (int64_t)i % k
+                                                     << ": index " << ig[i] << " vs " << ic[i];
+        }
+    }
+    return ::testing::AssertionSuccess();
+}
+
+/* ---------------------------------------------------------------------------------------------- */
+/* data sets (datasets.hpp)                                                                        */
+
+struct DataSet {
+    std::string name;
+    std::vector<float> x;
+    int64_t n, d;
+};
+
+// Every family of datasets.hpp, N >= D.
+std::vector<DataSet> tall_sets(uint64_t s)
+{
+    std::vector<DataSet> v;
+    v.push_back({"random", data::gaussian(500, 24, s), 500, 24});
+    v.push_back({"rank-3", data::rank_k(400, 32, 3, s + 1), 400, 32});
+    v.push_back({"identical rows", data::identical_rows(60, 8, s + 2), 60, 8});
+    v.push_back({"duplicates",
+                 data::with_duplicates(300, 16, s + 3, {{0, 1}, {5, 9}, {5, 77}, {200, 299}}), 300,
+                 16});
+    v.push_back({"one cluster", data::tight_cluster(300, 16, s + 4), 300, 16});
+    v.push_back({"large offset", data::gaussian(400, 16, s + 5, 50.0, 1.0), 400, 16});
+    v.push_back({"rank-4 with offset", data::rank_k(300, 20, 4, s + 6, 50.0), 300, 20});
+    auto z = data::gaussian(100, 12, s + 7);
+    for (int64_t c = 0; c < 12; c++) z[(size_t)(37 * 12 + c)] = 0.0f; // a zero row: no vendi
+    v.push_back({"zero row", z, 100, 12});
+    v.push_back({"two rows", data::gaussian(2, 2, s + 8), 2, 2});
+    v.push_back({"one column", data::gaussian(50, 1, s + 9), 50, 1});
+    return v;
+}
+
+// N < D.
+std::vector<DataSet> wide_sets(uint64_t s)
+{
+    std::vector<DataSet> v;
+    v.push_back({"random", data::gaussian(20, 100, s), 20, 100});
+    v.push_back({"rank-4", data::rank_k(30, 200, 4, s + 1), 30, 200});
+    v.push_back({"identical rows", data::identical_rows(10, 64, s + 2), 10, 64});
+    v.push_back({"duplicates", data::with_duplicates(24, 50, s + 3, {{0, 1}, {3, 20}}), 24, 50});
+    v.push_back({"one cluster", data::tight_cluster(16, 40, s + 4), 16, 40});
+    v.push_back({"large offset", data::gaussian(16, 50, s + 5, 50.0, 1.0), 16, 50});
+    auto z = data::gaussian(12, 30, s + 6);
+    for (int64_t c = 0; c < 30; c++) z[(size_t)(5 * 30 + c)] = 0.0f;
+    v.push_back({"zero row", z, 12, 30});
+    v.push_back({"two rows", data::gaussian(2, 3000, s + 7), 2, 3000});
+    return v;
+}
+
+/* ---------------------------------------------------------------------------------------------- */
+/* an injectable device allocator that fails past a byte budget                                   */
+
+struct Budget {
+    Driver *drv = nullptr;
+    size_t budget = 0, used = 0;
+    int64_t allocs = 0, refusals = 0;
+    std::map<void *, size_t> live;
+};
+
+void *budget_alloc(size_t bytes, void *stream, void *user)
+{
+    (void)stream;
+    Budget *b = static_cast<Budget *>(user);
+    if (bytes > b->budget || b->used > b->budget - bytes) {
+        b->refusals++;
+        return nullptr;
+    }
+    Driver::CUdeviceptr p = 0;
+    if (b->drv->cuMemAlloc(&p, bytes) != 0) {
+        b->refusals++;
+        return nullptr;
+    }
+    b->used += bytes;
+    b->allocs++;
+    b->live[(void *)(uintptr_t)p] = bytes;
+    return (void *)(uintptr_t)p;
+}
+
+void budget_free(void *ptr, size_t bytes, void *stream, void *user)
+{
+    Budget *b = static_cast<Budget *>(user);
+    // lsc frees stream-ordered: wait for the stream before handing the memory back
+    if (stream) b->drv->cuStreamSynchronize(stream);
+    else b->drv->cuCtxSynchronize();
+    auto it = b->live.find(ptr);
+    EXPECT_NE(it, b->live.end()) << "freeing memory this allocator did not hand out";
+    if (it != b->live.end()) {
+        EXPECT_EQ(it->second, bytes) << "freed with another size than allocated";
+        b->used -= it->second;
+        b->live.erase(it);
+    }
+    b->drv->cuMemFree((Driver::CUdeviceptr)(uintptr_t)ptr);
+}
 
 /* ---------------------------------------------------------------------------------------------- */
 /* a build or machine without a usable GPU                                                        */
@@ -156,11 +658,36 @@ TEST(CudaAvailability, AnUnavailableBackendIsExplained)
     lsc_ctx_destroy(ctx);
 }
 
+TEST(CudaAvailability, AsyncFormsNeedTheCudaBackend)
+{
+    Ctx cpu;
+    auto x = data::gaussian(10, 3, kSeed);
+    lsc_matrix m = lsc_matrix_f32(x.data(), 10, 3);
+    lsc_spectrum_result r;
+    lsc_async_status st;
+    EXPECT_EQ(lsc_spectrum_async(cpu, &m, nullptr, &r, &st), LSC_STATUS_NOT_SUPPORTED);
+    EXPECT_TRUE(mentions(lsc_last_error(cpu), "CUDA")) << lsc_last_error(cpu);
+}
+
 /* ---------------------------------------------------------------------------------------------- */
 /* with a device                                                                                  */
 
+// A CUDA context with `p`'s settings (backend forced to CUDA); fails the test on error.
+lsc_ctx *cuda_ctx(lsc_ctx_params p)
+{
+    p.backend = LSC_BACKEND_CUDA;
+    lsc_ctx *c = nullptr;
+    lsc_status s = lsc_ctx_create(&p, &c);
+    EXPECT_EQ(s, LSC_STATUS_OK) << lsc_last_error(c);
+    if (s != LSC_STATUS_OK) {
+        lsc_ctx_destroy(c);
+        return nullptr;
+    }
+    return c;
+}
+
 class Cuda : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override
     {
         lsc_ctx_params p = LSC_CTX_PARAMS_INIT;
@@ -177,6 +704,8 @@ protected:
         lsc_ctx_params c = LSC_CTX_PARAMS_INIT;
         c.backend = LSC_BACKEND_CPU;
         ASSERT_EQ(lsc_ctx_create(&c, &cpu), LSC_STATUS_OK) << lsc_last_error(cpu);
+        // a CUDA context exists, so the driver must be there
+        ASSERT_TRUE(drv.open(0)) << "the CUDA driver API is not usable: " << drv.error;
     }
     void TearDown() override
     {
@@ -184,21 +713,35 @@ protected:
         lsc_ctx_destroy(cpu);
     }
 
-    // NOT_SUPPORTED naming the operation, or OK; returns true if the operation ran.
-    bool ran(lsc_status s, const char *op)
+    // OK and no message, or a failure naming the call.
+    ::testing::AssertionResult ok(lsc_status s, lsc_ctx *c = nullptr)
     {
-        if (s == LSC_STATUS_OK) {
-            EXPECT_STREQ(lsc_last_error(ctx), "");
-            return true;
-        }
-        EXPECT_EQ(s, LSC_STATUS_NOT_SUPPORTED) << op << ": " << lsc_status_name(s) << ": "
-                                               << lsc_last_error(ctx);
-        EXPECT_TRUE(mentions(lsc_last_error(ctx), op)) << lsc_last_error(ctx);
-        EXPECT_TRUE(mentions(lsc_last_error(ctx), "cuda")) << lsc_last_error(ctx);
-        return false;
+        if (!c) c = ctx;
+        if (s == LSC_STATUS_OK && lsc_last_error(c)[0] == '\0')
+            return ::testing::AssertionSuccess();
+        return ::testing::AssertionFailure()
+               << lsc_status_name(s) << ": \"" << lsc_last_error(c) << "\"";
+    }
+
+    Driver::CUstream new_stream()
+    {
+        Driver::CUstream s = nullptr;
+        EXPECT_TRUE(
+            drv.check(drv.cuStreamCreate(&s, 1 /* CU_STREAM_NON_BLOCKING */), "cuStreamCreate"))
+            << drv.error;
+        streams.push_back(s);
+        return s;
     }
 
     lsc_ctx *ctx = nullptr, *cpu = nullptr;
+    Driver drv;
+    std::vector<Driver::CUstream> streams;
+
+  public:
+    ~Cuda() override
+    {
+        for (auto s : streams) drv.cuStreamDestroy(s);
+    }
 };
 
 TEST_F(Cuda, ReportsTheBackendAndTheDevice)
@@ -216,9 +759,8 @@ TEST_F(Cuda, ContextsComeAndGo)
 {
     for (int i = 0; i < 10; i++) {
         lsc_ctx_params p = LSC_CTX_PARAMS_INIT;
-        p.backend = LSC_BACKEND_CUDA;
-        lsc_ctx *c = nullptr;
-        ASSERT_EQ(lsc_ctx_create(&p, &c), LSC_STATUS_OK) << i << ": " << lsc_last_error(c);
+        lsc_ctx *c = cuda_ctx(p);
+        ASSERT_NE(c, nullptr);
         EXPECT_EQ(lsc_ctx_backend(c), LSC_BACKEND_CUDA);
         lsc_ctx_destroy(c);
     }
@@ -241,244 +783,945 @@ TEST_F(Cuda, MissingDeviceOrdinalIsUnavailable)
     lsc_ctx_destroy(c);
 }
 
-TEST_F(Cuda, SetStream)
+TEST_F(Cuda, AutoPicksCudaWhenADeviceIsPresent)
 {
-    EXPECT_EQ(lsc_ctx_set_stream(ctx, nullptr), LSC_STATUS_OK) << lsc_last_error(ctx);
-    EXPECT_STREQ(lsc_last_error(ctx), "");
-    Driver drv;
-    if (!drv.open(0)) GTEST_SKIP() << "the CUDA driver API is not usable here: " << drv.error;
-    Driver::CUstream s = nullptr;
-    ASSERT_TRUE(drv.check(drv.cuStreamCreate(&s, 1 /* CU_STREAM_NON_BLOCKING */), "cuStreamCreate"))
-        << drv.error;
-    EXPECT_EQ(lsc_ctx_set_stream(ctx, s), LSC_STATUS_OK) << lsc_last_error(ctx);
-    EXPECT_STREQ(lsc_last_error(ctx), "");
-    // work on the caller's stream: implemented or not, never a device error
-    auto x = data::gaussian(64, 8, kSeed + 1);
-    lsc_matrix m = lsc_matrix_f32(x.data(), 64, 8);
-    std::vector<float> d(64 * 3);
-    std::vector<int64_t> ix(64 * 3);
-    lsc_knn_opts o = LSC_KNN_OPTS_INIT;
-    o.exclude_self = 1;
-    ran(lsc_knn(ctx, &m, nullptr, 3, &o, d.data(), ix.data()), "knn");
-    EXPECT_EQ(lsc_ctx_set_stream(ctx, nullptr), LSC_STATUS_OK) << lsc_last_error(ctx);
-    ran(lsc_knn(ctx, &m, nullptr, 3, &o, d.data(), ix.data()), "knn");
-    // a context created on the caller's stream, destroyed while the stream still exists
-    lsc_ctx_params p = LSC_CTX_PARAMS_INIT;
-    p.backend = LSC_BACKEND_CUDA;
-    p.stream = s;
-    lsc_ctx *c2 = nullptr;
-    EXPECT_EQ(lsc_ctx_create(&p, &c2), LSC_STATUS_OK) << lsc_last_error(c2);
-    lsc_ctx_destroy(c2);
-    EXPECT_TRUE(drv.check(drv.cuStreamDestroy(s), "cuStreamDestroy")) << drv.error;
-}
-
-TEST_F(Cuda, EveryOperationWorksOrSaysItIsNotSupported)
-{
-    const int64_t n = 200, m = 150, d = 16, k = 5;
-    auto real = data::gaussian(n, d, kSeed + 2);
-    auto fake = data::gaussian(m, d, kSeed + 3, 0.1, 1.1);
-    lsc_matrix rm = lsc_matrix_f32(real.data(), n, d), fm = lsc_matrix_f32(fake.data(), m, d);
-
-    { // spectrum
-        lsc_spectrum_result g, c;
-        std::vector<double> sg(d), sc(d);
-        sentinel(g);
-        sentinel(sg);
-        if (ran(lsc_spectrum(ctx, &rm, nullptr, &g, sg.data(), nullptr), "spectrum")) {
-            ASSERT_EQ(lsc_spectrum(cpu, &rm, nullptr, &c, sc.data(), nullptr), LSC_STATUS_OK);
-            EXPECT_PRED3(near_rel, g.effective_rank, c.effective_rank, 4e-4);
-            EXPECT_PRED3(near_rel, g.total_variance, c.total_variance, 4e-4);
-            EXPECT_PRED3(near_rel, g.vendi_cosine, c.vendi_cosine, 4e-4);
-            for (int64_t i = 0; i < d; i++) EXPECT_PRED4(near_tol, sg[i], sc[i], 4e-4, 1e-9);
-        } else {
-            EXPECT_TRUE(is_sentinel(g) && is_sentinel(sg)) << "output written on failure";
-        }
-    }
-    { // streaming accumulator
-        lsc_spectrum_acc *acc = (lsc_spectrum_acc *)(uintptr_t)0xACC;
-        if (ran(lsc_spectrum_acc_create(ctx, d, nullptr, &acc), "acc_create")) {
-            ASSERT_EQ(lsc_spectrum_acc_add(ctx, acc, &rm), LSC_STATUS_OK) << lsc_last_error(ctx);
-            lsc_spectrum_result g, c;
-            ASSERT_EQ(lsc_spectrum_acc_finalize(ctx, acc, &g, nullptr, nullptr), LSC_STATUS_OK)
-                << lsc_last_error(ctx);
-            ASSERT_EQ(lsc_spectrum(cpu, &rm, nullptr, &c, nullptr, nullptr), LSC_STATUS_OK);
-            EXPECT_PRED3(near_rel, g.effective_rank, c.effective_rank, 4e-4);
-            // an accumulator of one backend is refused by a context of another
-            EXPECT_EQ(lsc_spectrum_acc_add(cpu, acc, &rm), LSC_STATUS_INVALID_ARGUMENT);
-            lsc_spectrum_acc_destroy(acc);
-        } else {
-            EXPECT_EQ(acc, (lsc_spectrum_acc *)(uintptr_t)0xACC);
-        }
-    }
-    { // distances
-        std::vector<float> g(n * m), c(n * m);
-        sentinel(g);
-        if (ran(lsc_distances(ctx, &rm, &fm, LSC_METRIC_EUCLIDEAN, g.data(), m, LSC_MEMORY_HOST),
-                "distances")) {
-            ASSERT_EQ(lsc_distances(cpu, &rm, &fm, LSC_METRIC_EUCLIDEAN, c.data(), m,
-                                    LSC_MEMORY_HOST),
-                      LSC_STATUS_OK);
-            for (size_t i = 0; i < g.size(); i++) ASSERT_PRED4(near_tol, g[i], c[i], 2e-5, 2e-6) << i;
-        } else {
-            EXPECT_TRUE(is_sentinel(g));
-        }
-    }
-    { // pair statistics
-        lsc_pair_result g, c;
-        std::vector<int64_t> hg(64), hc(64);
-        sentinel(g);
-        sentinel(hg);
-        if (ran(lsc_pair_stats(ctx, &rm, nullptr, &g, hg.data(), nullptr), "pair_stats")) {
-            ASSERT_EQ(lsc_pair_stats(cpu, &rm, nullptr, &c, hc.data(), nullptr), LSC_STATUS_OK);
-            EXPECT_PRED3(near_rel, g.mean, c.mean, 4e-4);
-            EXPECT_PRED3(near_rel, g.std, c.std, 4e-4);
-            EXPECT_PRED3(near_rel, g.min, c.min, 2e-6);
-            EXPECT_PRED3(near_rel, g.nn_median, c.nn_median, 2e-6);
-            EXPECT_EQ(g.pairs, c.pairs);
-        } else {
-            EXPECT_TRUE(is_sentinel(g) && is_sentinel(hg));
-        }
-    }
-    { // kNN
-        std::vector<float> dg(n * k), dc(n * k);
-        std::vector<int64_t> ig(n * k), ic(n * k);
-        sentinel(dg);
-        sentinel(ig);
-        if (ran(lsc_knn(ctx, &fm, &rm, k, nullptr, dg.data(), ig.data()), "knn")) {
-            ASSERT_EQ(lsc_knn(cpu, &fm, &rm, k, nullptr, dc.data(), ic.data()), LSC_STATUS_OK);
-            for (int64_t i = 0; i < m * k; i++) {
-                ASSERT_PRED3(near_rel, dg[i], dc[i], 2e-6) << i;
-                if (ig[i] != ic[i]) { // only a tie may reorder: both lists hold the same distance
-                    int64_t q = i / k;
-                    bool tie = false;
-                    for (int64_t t = 0; t < k; t++) tie |= ic[q * k + t] == ig[i];
-                    EXPECT_TRUE(tie || (i % k == k - 1 && near_rel(dg[i], dc[i], 2e-6)))
-                        << "query " << q << " rank " << i % k << ": " << ig[i] << " vs " << ic[i];
-                }
-            }
-        } else {
-            EXPECT_TRUE(is_sentinel(dg) && is_sentinel(ig));
-        }
-    }
-    { // reference and PRDC
-        lsc_reference *gref = (lsc_reference *)(uintptr_t)0x4EF, *cref = nullptr;
-        ASSERT_EQ(lsc_reference_create(cpu, &rm, k, nullptr, &cref), LSC_STATUS_OK);
-        if (ran(lsc_reference_create(ctx, &rm, k, nullptr, &gref), "reference_radii")) {
-            const double *a = lsc_reference_radii(gref), *b = lsc_reference_radii(cref);
-            for (int64_t i = 0; i < n; i++) EXPECT_PRED3(near_rel, a[i], b[i], 2e-6) << i;
-            lsc_reference_destroy(gref);
-        } else {
-            EXPECT_EQ(gref, (lsc_reference *)(uintptr_t)0x4EF);
-        }
-        lsc_prdc_result g, c;
-        sentinel(g);
-        if (ran(lsc_prdc(ctx, cref, &fm, &g), "prdc")) {
-            ASSERT_EQ(lsc_prdc(cpu, cref, &fm, &c), LSC_STATUS_OK);
-            EXPECT_EQ(g.precision, c.precision);
-            EXPECT_EQ(g.recall, c.recall);
-            EXPECT_EQ(g.density, c.density);
-            EXPECT_EQ(g.coverage, c.coverage);
-        } else {
-            EXPECT_TRUE(is_sentinel(g));
-        }
-        lsc_reference_destroy(cref);
-    }
-    // validation is the host's, whatever the backend implements
-    auto bad = real;
-    bad[17 * d + 3] = NAN;
-    lsc_matrix bm = lsc_matrix_f32(bad.data(), n, d);
-    lsc_pair_result r;
-    EXPECT_EQ(lsc_pair_stats(ctx, &bm, nullptr, &r, nullptr, nullptr), LSC_STATUS_INVALID_DATA);
-    EXPECT_TRUE(mentions(lsc_last_error(ctx), "row 17")) << lsc_last_error(ctx);
-    EXPECT_TRUE(mentions(lsc_last_error(ctx), "col 3")) << lsc_last_error(ctx);
-}
-
-TEST_F(Cuda, AutoChoosesCudaOnlyWhenEveryOperationIsThere)
-{
-    auto x = data::gaussian(40, 4, kSeed + 4);
-    lsc_matrix m = lsc_matrix_f32(x.data(), 40, 4);
-    std::vector<float> d(40 * 40);
-    std::vector<int64_t> idx(40 * 3);
-    lsc_pair_result pr;
-    lsc_spectrum_result sr;
-    lsc_spectrum_acc *acc = nullptr;
-    bool complete = lsc_spectrum(ctx, &m, nullptr, &sr, nullptr, nullptr) == LSC_STATUS_OK &&
-                    lsc_distances(ctx, &m, &m, LSC_METRIC_EUCLIDEAN, d.data(), 40,
-                                  LSC_MEMORY_HOST) == LSC_STATUS_OK &&
-                    lsc_pair_stats(ctx, &m, nullptr, &pr, nullptr, nullptr) == LSC_STATUS_OK &&
-                    lsc_spectrum_acc_create(ctx, 4, nullptr, &acc) == LSC_STATUS_OK &&
-                    lsc_knn(ctx, &m, &m, 3, nullptr, d.data(), idx.data()) == LSC_STATUS_OK;
-    lsc_spectrum_acc_destroy(acc);
     lsc_ctx_params p = LSC_CTX_PARAMS_INIT;
     lsc_ctx *a = nullptr;
     ASSERT_EQ(lsc_ctx_create(&p, &a), LSC_STATUS_OK) << lsc_last_error(a);
-    if (!complete) {
-        EXPECT_EQ(lsc_ctx_backend(a), LSC_BACKEND_CPU)
-            << "AUTO chose a CUDA backend that lacks operations";
-    }
+    EXPECT_EQ(lsc_ctx_backend(a), LSC_BACKEND_CUDA)
+        << "AUTO chose the CPU although a device is present (is an operation missing from the CUDA "
+           "backend?)";
     lsc_ctx_destroy(a);
 }
 
-TEST_F(Cuda, DeviceMemory)
+/* ---- spectrum ------------------------------------------------------------------------------------ */
+
+TEST_F(Cuda, SpectrumMatchesCpuOnEveryDataSet)
 {
-    Driver drv;
-    if (!drv.open(0)) GTEST_SKIP() << "the CUDA driver API is not usable here: " << drv.error;
-    const int64_t n = 120, d = 8, k = 4;
-    auto x = data::gaussian(n, d, kSeed + 5);
-    Driver::CUdeviceptr dx = drv.upload(x.data(), x.size() * sizeof(float));
-    ASSERT_NE(dx, 0u) << drv.error;
-    Driver::CUdeviceptr dd = 0, di = 0;
-    ASSERT_TRUE(drv.check(drv.cuMemAlloc(&dd, n * k * sizeof(float)), "cuMemAlloc")) << drv.error;
-    ASSERT_TRUE(drv.check(drv.cuMemAlloc(&di, n * k * sizeof(int64_t)), "cuMemAlloc")) << drv.error;
-    lsc_matrix hm = lsc_matrix_f32(x.data(), n, d);
-    lsc_matrix dm = hm;
-    dm.data = (const void *)(uintptr_t)dx;
-    dm.memory = LSC_MEMORY_DEVICE;
+    for (const auto &ds : tall_sets(kSeed + 10)) {
+        SCOPED_TRACE(ds.name);
+        lsc_matrix m = lsc_matrix_f32(ds.x.data(), ds.n, ds.d);
+        Spec g, c;
+        ASSERT_TRUE(ok(spectrum_of(ctx, m, g)));
+        ASSERT_EQ(spectrum_of(cpu, m, c), LSC_STATUS_OK) << lsc_last_error(cpu);
+        EXPECT_TRUE(same_spectrum(g, c));
+        EXPECT_TRUE(matches_reference(g, ref::spectrum(ds.x, ds.n, ds.d)));
+    }
+}
 
-    std::vector<float> cd(n * k);
-    std::vector<int64_t> ci(n * k);
-    lsc_knn_opts o = LSC_KNN_OPTS_INIT;
-    o.exclude_self = 1;
-    ASSERT_EQ(lsc_knn(cpu, &hm, nullptr, k, &o, cd.data(), ci.data()), LSC_STATUS_OK);
+TEST_F(Cuda, SpectrumWithFewerRowsThanColumns)
+{
+    for (const auto &ds : wide_sets(kSeed + 20)) {
+        SCOPED_TRACE(ds.name);
+        lsc_matrix m = lsc_matrix_f32(ds.x.data(), ds.n, ds.d);
+        Spec g, c;
+        ASSERT_TRUE(ok(spectrum_of(ctx, m, g)));
+        ASSERT_EQ(spectrum_of(cpu, m, c), LSC_STATUS_OK) << lsc_last_error(cpu);
+        EXPECT_EQ(g.r.rank_limit, ds.n);
+        EXPECT_TRUE(same_spectrum(g, c));
+        EXPECT_TRUE(matches_reference(g, ref::spectrum(ds.x, ds.n, ds.d)));
+    }
+}
 
-    // device input, host output
-    std::vector<float> gd(n * k);
-    std::vector<int64_t> gi(n * k);
-    sentinel(gd);
-    sentinel(gi);
-    if (ran(lsc_knn(ctx, &dm, nullptr, k, &o, gd.data(), gi.data()), "knn")) {
-        for (int64_t i = 0; i < n * k; i++) ASSERT_PRED3(near_rel, gd[i], cd[i], 2e-6) << i;
+TEST_F(Cuda, SpectrumAccumulatorBatchesAndMerge)
+{
+    const int64_t n = 1500, d = 20;
+    auto x = data::rank_k(n, d, 6, kSeed + 30, 5.0);
+    lsc_matrix all = lsc_matrix_f32(x.data(), n, d);
+    Spec c;
+    ASSERT_EQ(spectrum_of(cpu, all, c), LSC_STATUS_OK);
+    // uneven batches, host and device, into two accumulators, merged (also into an empty one)
+    DevBuf dx(drv, x.data(), x.size() * sizeof(float));
+    lsc_spectrum_acc *a = nullptr, *b = nullptr, *e = nullptr;
+    ASSERT_TRUE(ok(lsc_spectrum_acc_create(ctx, d, nullptr, &a)));
+    ASSERT_TRUE(ok(lsc_spectrum_acc_create(ctx, d, nullptr, &b)));
+    ASSERT_TRUE(ok(lsc_spectrum_acc_create(ctx, d, nullptr, &e)));
+    const int64_t cuts[] = {0, 1, 8, 300, 301, 777, 1200, 1499, 1500};
+    for (size_t t = 0; t + 1 < sizeof cuts / sizeof cuts[0]; t++) {
+        lsc_matrix bm = lsc_matrix_f32(x.data() + cuts[t] * d, cuts[t + 1] - cuts[t], d);
+        if (t % 2) {
+            bm.data = (const float *)dx.ptr() + cuts[t] * d;
+            bm.memory = LSC_MEMORY_DEVICE;
+        }
+        ASSERT_TRUE(ok(lsc_spectrum_acc_add(ctx, t < 4 ? a : b, &bm))) << t;
+    }
+    ASSERT_TRUE(ok(lsc_spectrum_acc_merge(ctx, e, a)));
+    ASSERT_TRUE(ok(lsc_spectrum_acc_merge(ctx, e, b)));
+    ASSERT_TRUE(ok(lsc_spectrum_acc_merge(ctx, a, b)));
+    EXPECT_EQ(lsc_spectrum_acc_rows(a), n);
+    EXPECT_EQ(lsc_spectrum_acc_rows(e), n);
+    for (lsc_spectrum_acc *acc : {a, e}) {
+        Spec g;
+        g.sv.assign(d, -1);
+        g.cv.assign(d, -1);
+        ASSERT_TRUE(ok(lsc_spectrum_acc_finalize(ctx, acc, &g.r, g.sv.data(), g.cv.data())));
+        EXPECT_TRUE(same_spectrum(g, c));
+    }
+    // the zero row index follows the order rows were added in
+    auto z = data::gaussian(40, d, kSeed + 31);
+    for (int64_t k = 0; k < d; k++) z[(size_t)(25 * d + k)] = 0.0f;
+    lsc_matrix zm = lsc_matrix_f32(z.data(), 40, d);
+    ASSERT_TRUE(ok(lsc_spectrum_acc_add(ctx, b, &zm)));
+    lsc_spectrum_result r;
+    ASSERT_TRUE(ok(lsc_spectrum_acc_finalize(ctx, b, &r, nullptr, nullptr)));
+    EXPECT_EQ(r.vendi_status, LSC_VENDI_ZERO_ROW);
+    EXPECT_EQ(r.vendi_zero_row, (cuts[8] - cuts[4]) + 25);
+    // an accumulator of one backend is refused by a context of another
+    EXPECT_EQ(lsc_spectrum_acc_add(cpu, a, &all), LSC_STATUS_INVALID_ARGUMENT);
+    lsc_spectrum_acc_destroy(a);
+    lsc_spectrum_acc_destroy(b);
+    lsc_spectrum_acc_destroy(e);
+}
+
+TEST_F(Cuda, SpectrumOfEveryDtypeInDeviceMemoryWithPaddedRows)
+{
+    const int64_t shapes[][2] = {{300, 20}, {12, 40}}; // N >= D and N < D
+    for (auto sh : shapes)
+        for (lsc_dtype dt : kDtypes) {
+            SCOPED_TRACE(std::string(dtype_name(dt)) + " " + std::to_string(sh[0]) + "x" +
+                         std::to_string(sh[1]));
+            auto x = data::gaussian(sh[0], sh[1], kSeed + 40, 0.5, 2.0);
+            HostMat h = host_mat(x, sh[0], sh[1], dt, 3);
+            DevMat dm(drv, h);
+            Spec g, gh, c;
+            ASSERT_TRUE(ok(spectrum_of(ctx, dm.x, g)));
+            ASSERT_TRUE(ok(spectrum_of(ctx, h.m(), gh)));
+            ASSERT_EQ(spectrum_of(cpu, h.m(), c), LSC_STATUS_OK) << lsc_last_error(cpu);
+            EXPECT_TRUE(same_spectrum(g, c));
+            EXPECT_TRUE(same_spectrum(gh, c));
+        }
+}
+
+TEST_F(Cuda, SpectrumStreamsHostRowsThroughATinyWorkspace)
+{
+    lsc_ctx_params p = LSC_CTX_PARAMS_INIT;
+    p.workspace_limit = 64 << 10; // 64 KiB: tiles of a hundred rows or so
+    lsc_ctx *small = cuda_ctx(p);
+    ASSERT_NE(small, nullptr);
+    auto x = data::gaussian(5000, 32, kSeed + 50, 3.0, 1.0);
+    HostMat h = host_mat(x, 5000, 32, LSC_DTYPE_F32, 5);
+    Spec g, c;
+    EXPECT_TRUE(ok(spectrum_of(small, h.m(), g), small));
+    ASSERT_EQ(spectrum_of(cpu, h.m(), c), LSC_STATUS_OK);
+    EXPECT_TRUE(same_spectrum(g, c));
+    // N < D over many column blocks
+    auto w = data::gaussian(40, 3000, kSeed + 51);
+    HostMat hw = host_mat(w, 40, 3000, LSC_DTYPE_F16, 1);
+    EXPECT_TRUE(ok(spectrum_of(small, hw.m(), g), small));
+    ASSERT_EQ(spectrum_of(cpu, hw.m(), c), LSC_STATUS_OK);
+    EXPECT_TRUE(same_spectrum(g, c));
+    // a workspace too small for one row is refused with the reason
+    p.workspace_limit = 64;
+    lsc_ctx *tiny = cuda_ctx(p);
+    ASSERT_NE(tiny, nullptr);
+    EXPECT_EQ(spectrum_of(tiny, h.m(), g), LSC_STATUS_WORKSPACE_LIMIT);
+    EXPECT_TRUE(mentions(lsc_last_error(tiny), "workspace")) << lsc_last_error(tiny);
+    lsc_ctx_destroy(tiny);
+    lsc_ctx_destroy(small);
+}
+
+/* ---- distances ----------------------------------------------------------------------------------- */
+
+TEST_F(Cuda, DistancesIntoHostAndDeviceMemory)
+{
+    const int64_t na = 300, nb = 200, d = 24, ld_out = nb + 7;
+    auto a = data::gaussian(na, d, kSeed + 60);
+    auto b = data::gaussian(nb, d, kSeed + 61, 0.2, 1.1);
+    lsc_matrix am = lsc_matrix_f32(a.data(), na, d), bm = lsc_matrix_f32(b.data(), nb, d);
+    DevMat da(drv, host_mat(a, na, d)), db(drv, host_mat(b, nb, d, LSC_DTYPE_F32, 2));
+    for (lsc_metric metric : {LSC_METRIC_EUCLIDEAN, LSC_METRIC_SQEUCLIDEAN, LSC_METRIC_COSINE}) {
+        SCOPED_TRACE(metric);
+        std::vector<float> c((size_t)(na * ld_out), -1.0f), g((size_t)(na * ld_out), -1.0f);
+        ASSERT_EQ(lsc_distances(cpu, &am, &bm, metric, c.data(), ld_out, LSC_MEMORY_HOST),
+                  LSC_STATUS_OK);
+        ASSERT_TRUE(ok(lsc_distances(ctx, &am, &bm, metric, g.data(), ld_out, LSC_MEMORY_HOST)));
+        DevBuf out(drv, (size_t)(na * ld_out) * sizeof(float));
+        ASSERT_TRUE(ok(
+            lsc_distances(ctx, &da.x, &db.x, metric, out.as<float>(), ld_out, LSC_MEMORY_DEVICE)));
+        std::vector<float> gd = out.get<float>((size_t)(na * ld_out));
+        for (int64_t i = 0; i < na; i++)
+            for (int64_t j = 0; j < nb; j++) {
+                double scale = 0;
+                for (int64_t t = 0; t < d; t++)
+                    scale += (double)a[(size_t)(i * d + t)] * a[(size_t)(i * d + t)] +
+                             (double)b[(size_t)(j * d + t)] * b[(size_t)(j * d + t)];
+                double abs_tol = metric == LSC_METRIC_COSINE        ? 8e-6
+                                 : metric == LSC_METRIC_SQEUCLIDEAN ? 8e-6 * scale
+                                                                    : 4e-6 * std::sqrt(2 * scale);
+                const size_t e = (size_t)(i * ld_out + j);
+                ASSERT_PRED4(near_tol, g[e], c[e], 4e-5, abs_tol)
+                    << "host output " << i << "," << j;
+                ASSERT_PRED4(near_tol, gd[e], c[e], 4e-5, abs_tol)
+                    << "device output " << i << "," << j;
+            }
+        for (int64_t i = 0; i < na; i++) // padding of the output rows is untouched
+            for (int64_t j = nb; j < ld_out; j++) ASSERT_EQ(g[(size_t)(i * ld_out + j)], -1.0f);
+    }
+    // a self-distance is exactly 0
+    std::vector<float> self((size_t)(na * na));
+    ASSERT_TRUE(ok(
+        lsc_distances(ctx, &da.x, &da.x, LSC_METRIC_EUCLIDEAN, self.data(), na, LSC_MEMORY_HOST)));
+    for (int64_t i = 0; i < na; i++) EXPECT_EQ(self[(size_t)(i * na + i)], 0.0f) << i;
+}
+
+/* ---- all-pairs statistics --------------------------------------------------------------------------- */
+
+TEST_F(Cuda, PairStatsMatchCpuWithSubsetHistogramAndNearDuplicates)
+{
+    for (const auto &ds : tall_sets(kSeed + 70)) {
+        if (ds.name == "zero row") continue; // cosine below
+        for (int variant = 0; variant < 4; variant++) {
+            SCOPED_TRACE(ds.name + " variant " + std::to_string(variant));
+            lsc_pair_opts o = LSC_PAIR_OPTS_INIT;
+            if (variant == 1) {
+                o.subset_rows = ds.n / 2 > 2 ? ds.n / 2 : 2;
+                o.seed = 77;
+            }
+            if (variant == 2) {
+                o.bins = 17;
+                o.dup_eps = 0.5;
+                o.dup_report = 7;
+            }
+            if (variant == 3) o.metric = LSC_METRIC_COSINE;
+            lsc_matrix m = lsc_matrix_f32(ds.x.data(), ds.n, ds.d);
+            DevMat dm(drv, host_mat(ds.x, ds.n, ds.d, LSC_DTYPE_F32, 1));
+            lsc_pair_result g, gd, c;
+            std::vector<int64_t> hg((size_t)o.bins), hgd((size_t)o.bins), hc((size_t)o.bins);
+            std::vector<lsc_pair> pg((size_t)o.dup_report + 1), pgd((size_t)o.dup_report + 1),
+                pc((size_t)o.dup_report + 1);
+            ASSERT_EQ(lsc_pair_stats(cpu, &m, &o, &c, hc.data(), pc.data()), LSC_STATUS_OK)
+                << lsc_last_error(cpu);
+            ASSERT_TRUE(ok(lsc_pair_stats(ctx, &m, &o, &g, hg.data(), pg.data())));
+            ASSERT_TRUE(ok(lsc_pair_stats(ctx, &dm.x, &o, &gd, hgd.data(), pgd.data())));
+            EXPECT_TRUE(same_pairs(g, c, hg, hc, pg, pc));
+            EXPECT_TRUE(same_pairs(gd, c, hgd, hc, pgd, pc));
+        }
+    }
+}
+
+/* ---- kNN ------------------------------------------------------------------------------------------ */
+
+TEST_F(Cuda, KnnEuclideanCosineSelfExcludedSmallAndLargeK)
+{
+    const int64_t nb = 1600, nq = 300, d = 8;
+    auto base = data::with_duplicates(nb, d, kSeed + 80, {{0, 1}, {0, 2}, {10, 11}});
+    auto qs = data::gaussian(nq, d, kSeed + 81);
+    DevMat db(drv, host_mat(base, nb, d, LSC_DTYPE_F32, 3));
+    DevMat dq(drv, host_mat(qs, nq, d));
+    lsc_matrix bm = lsc_matrix_f32(base.data(), nb, d), qm = lsc_matrix_f32(qs.data(), nq, d);
+    for (lsc_metric metric : {LSC_METRIC_EUCLIDEAN, LSC_METRIC_COSINE})
+        for (int self = 0; self < 2; self++)
+            for (int64_t k : {(int64_t)1, (int64_t)5, (int64_t)1500}) {
+                SCOPED_TRACE(std::string(metric == LSC_METRIC_COSINE ? "cosine" : "euclidean") +
+                             (self ? " self excluded" : "") + " k=" + std::to_string(k));
+                lsc_knn_opts o = LSC_KNN_OPTS_INIT;
+                o.metric = metric;
+                o.exclude_self = self;
+                const lsc_matrix *q = self ? &bm : &qm;
+                const lsc_matrix *dqm = self ? &db.x : &dq.x;
+                const int64_t rows = q->rows;
+                std::vector<float> dc((size_t)(rows * k)), dg(dc.size());
+                std::vector<int64_t> ic(dc.size()), ig(dc.size());
+                ASSERT_EQ(lsc_knn(cpu, q, self ? nullptr : &bm, k, &o, dc.data(), ic.data()),
+                          LSC_STATUS_OK)
+                    << lsc_last_error(cpu);
+                ASSERT_TRUE(ok(lsc_knn(ctx, q, self ? nullptr : &bm, k, &o, dg.data(), ig.data())));
+                EXPECT_TRUE(same_knn(dg, ig, dc, ic, k));
+                refnn::Knn w = refnn::knn(self ? base.data() : qs.data(), rows, base.data(), nb, d,
+                                          k, metric, self);
+                EXPECT_EQ(refnn::check_knn(w, self ? base.data() : qs.data(), base.data(), d,
+                                           metric, self, dg.data(), ig.data()),
+                          "");
+                // device inputs, device outputs
+                lsc_knn_opts od = o;
+                od.out_memory = LSC_MEMORY_DEVICE;
+                DevBuf ddist(drv, dc.size() * sizeof(float)),
+                    didx(drv, dc.size() * sizeof(int64_t));
+                ASSERT_TRUE(ok(lsc_knn(ctx, dqm, self ? nullptr : &db.x, k, &od, ddist.as<float>(),
+                                       didx.as<int64_t>())));
+                EXPECT_EQ(ddist.get<float>(dc.size()), dg);
+                EXPECT_EQ(didx.get<int64_t>(dc.size()), ig);
+            }
+}
+
+/* ---- references and PRDC ----------------------------------------------------------------------------- */
+
+TEST_F(Cuda, ReferenceAndPrdcStrictInclusiveAndAReferenceLoadedFromACpuFile)
+{
+    const int64_t n = 300, m = 250, d = 16, k = 5;
+    auto real = data::gaussian(n, d, kSeed + 90);
+    auto fake =
+        data::with_duplicates(m, d, kSeed + 91, {{0, 1}, {0, 2}, {0, 3}, {0, 4}, {0, 5}, {0, 6}});
+    for (auto &v : fake) v = v * 1.1f + 0.2f;
+    lsc_matrix rm = lsc_matrix_f32(real.data(), n, d), fm = lsc_matrix_f32(fake.data(), m, d);
+    DevMat dfake(drv, host_mat(fake, m, d, LSC_DTYPE_F32, 4));
+    for (lsc_metric metric : {LSC_METRIC_EUCLIDEAN, LSC_METRIC_COSINE})
+        for (lsc_comparison cmp : {LSC_COMPARISON_STRICT, LSC_COMPARISON_INCLUSIVE}) {
+            SCOPED_TRACE(std::to_string(metric) + "/" + std::to_string(cmp));
+            lsc_reference_opts o = LSC_REFERENCE_OPTS_INIT;
+            o.metric = metric;
+            o.comparison = cmp;
+            lsc_reference *cref = nullptr, *gref = nullptr, *loaded = nullptr;
+            ASSERT_EQ(lsc_reference_create(cpu, &rm, k, &o, &cref), LSC_STATUS_OK)
+                << lsc_last_error(cpu);
+            ASSERT_TRUE(ok(lsc_reference_create(ctx, &rm, k, &o, &gref)));
+            const double *ra = lsc_reference_radii(gref), *rb = lsc_reference_radii(cref);
+            for (int64_t i = 0; i < n; i++) ASSERT_PRED3(near_rel, ra[i], rb[i], 2e-6) << i;
+            const std::string path =
+                ::testing::TempDir() + "lsc_cuda_ref_" + std::to_string(getpid()) + ".lscref";
+            ASSERT_EQ(lsc_reference_save(cpu, cref, path.c_str()), LSC_STATUS_OK)
+                << lsc_last_error(cpu);
+            ASSERT_TRUE(ok(lsc_reference_load(ctx, path.c_str(), &loaded)));
+            std::remove(path.c_str());
+            lsc_prdc_result c, g1, g2, g3;
+            ASSERT_EQ(lsc_prdc(cpu, cref, &fm, &c), LSC_STATUS_OK) << lsc_last_error(cpu);
+            ASSERT_TRUE(ok(lsc_prdc(ctx, gref, &fm, &g1)));
+            ASSERT_TRUE(ok(lsc_prdc(ctx, loaded, &fm, &g2)));
+            ASSERT_TRUE(ok(lsc_prdc(ctx, loaded, &dfake.x, &g3)));
+            EXPECT_TRUE(same_prdc(g1, c));
+            EXPECT_TRUE(same_prdc(g2, c));
+            EXPECT_TRUE(same_prdc(g3, c));
+            refnn::Prdc w = refnn::prdc(real.data(), n, fake.data(), m, d, k, metric,
+                                        cmp == LSC_COMPARISON_INCLUSIVE);
+            EXPECT_EQ(refnn::check_prdc(w, g2), "");
+            lsc_reference_destroy(cref);
+            lsc_reference_destroy(gref);
+            lsc_reference_destroy(loaded);
+        }
+}
+
+/* ---- asynchronous forms ---------------------------------------------------------------------------- */
+
+// Synchronises `s` and reads a device or pinned struct.
+template <class T> T read_back(Driver &drv, Driver::CUstream s, const void *p, bool pinned)
+{
+    T v;
+    EXPECT_TRUE(drv.check(drv.cuStreamSynchronize(s), "cuStreamSynchronize")) << drv.error;
+    if (pinned) {
+        std::memcpy(&v, p, sizeof v);
     } else {
-        EXPECT_TRUE(is_sentinel(gd) && is_sentinel(gi));
+        EXPECT_TRUE(drv.download(&v, (Driver::CUdeviceptr)(uintptr_t)p, sizeof v)) << drv.error;
     }
-    // device input and output
-    lsc_knn_opts od = o;
-    od.out_memory = LSC_MEMORY_DEVICE;
-    if (ran(lsc_knn(ctx, &dm, nullptr, k, &od, (float *)(uintptr_t)dd, (int64_t *)(uintptr_t)di),
-            "knn")) {
-        ASSERT_TRUE(drv.download(gd.data(), dd, gd.size() * sizeof(float))) << drv.error;
-        ASSERT_TRUE(drv.download(gi.data(), di, gi.size() * sizeof(int64_t))) << drv.error;
-        for (int64_t i = 0; i < n * k; i++) ASSERT_PRED3(near_rel, gd[i], cd[i], 2e-6) << i;
+    return v;
+}
+
+TEST_F(Cuda, SpectrumAsyncIntoDeviceAndPinnedMemory)
+{
+    Driver::CUstream s = new_stream();
+    ASSERT_TRUE(ok(lsc_ctx_set_stream(ctx, s)));
+    std::vector<DataSet> sets = tall_sets(kSeed + 100);
+    for (auto &w : wide_sets(kSeed + 101)) sets.push_back(w);
+    for (const auto &ds : sets) {
+        SCOPED_TRACE(ds.name + " " + std::to_string(ds.n) + "x" + std::to_string(ds.d));
+        HostMat h = host_mat(ds.x, ds.n, ds.d, LSC_DTYPE_F32, 2);
+        DevMat dm(drv, h);
+        Spec c;
+        ASSERT_TRUE(ok(spectrum_of(ctx, dm.x, c)));
+        for (int pinned = 0; pinned < 2; pinned++) {
+            DevBuf dout(drv, sizeof(lsc_spectrum_result)), dst(drv, sizeof(lsc_async_status));
+            PinnedBuf pout(drv, sizeof(lsc_spectrum_result)), pst(drv, sizeof(lsc_async_status));
+            lsc_spectrum_result *out =
+                pinned ? (lsc_spectrum_result *)pout.p : dout.as<lsc_spectrum_result>();
+            lsc_async_status *st = pinned ? (lsc_async_status *)pst.p : dst.as<lsc_async_status>();
+            ASSERT_TRUE(ok(lsc_spectrum_async(ctx, &dm.x, nullptr, out, st)));
+            lsc_spectrum_result r = read_back<lsc_spectrum_result>(drv, s, out, pinned);
+            lsc_async_status a = read_back<lsc_async_status>(drv, s, st, pinned);
+            EXPECT_EQ(a.status, LSC_STATUS_OK);
+            EXPECT_EQ(a.row, -1);
+            EXPECT_EQ(a.col, -1);
+            // a different eigensolver than the synchronous call's: agreement within 2x tolerances
+            EXPECT_TRUE(same_figures(r, c.r));
+        }
     }
-    // NaN in device memory: the device backend checks its own
-    auto bad = x;
-    bad[33 * d + 5] = NAN;
-    Driver::CUdeviceptr dbad = drv.upload(bad.data(), bad.size() * sizeof(float));
-    ASSERT_NE(dbad, 0u) << drv.error;
-    lsc_matrix bm = dm;
-    bm.data = (const void *)(uintptr_t)dbad;
-    lsc_status s = lsc_knn(ctx, &bm, nullptr, k, &o, gd.data(), gi.data());
-    EXPECT_TRUE(s == LSC_STATUS_INVALID_DATA || s == LSC_STATUS_NOT_SUPPORTED)
-        << lsc_status_name(s) << ": " << lsc_last_error(ctx);
-    // a reference is built from host memory
+    // status may be NULL; an active threshold is honoured
+    auto x = data::gaussian(200, 10, kSeed + 102);
+    DevMat dm(drv, host_mat(x, 200, 10));
+    lsc_spectrum_opts o = LSC_SPECTRUM_OPTS_INIT;
+    o.active_threshold = 0.9;
+    DevBuf dout(drv, sizeof(lsc_spectrum_result));
+    ASSERT_TRUE(ok(lsc_spectrum_async(ctx, &dm.x, &o, dout.as<lsc_spectrum_result>(), nullptr)));
+    lsc_spectrum_result r = read_back<lsc_spectrum_result>(drv, s, dout.ptr(), false);
+    Spec c;
+    ASSERT_EQ(spectrum_of(cpu, lsc_matrix_f32(x.data(), 200, 10), c, &o), LSC_STATUS_OK);
+    EXPECT_TRUE(same_figures(r, c.r));
+    // pageable host memory is refused for out, host memory for the input
+    lsc_spectrum_result host_out;
+    EXPECT_EQ(lsc_spectrum_async(ctx, &dm.x, nullptr, &host_out, nullptr),
+              LSC_STATUS_INVALID_ARGUMENT);
+    EXPECT_TRUE(mentions(lsc_last_error(ctx), "out")) << lsc_last_error(ctx);
+    lsc_matrix hm = lsc_matrix_f32(x.data(), 200, 10);
+    EXPECT_EQ(lsc_spectrum_async(ctx, &hm, nullptr, dout.as<lsc_spectrum_result>(), nullptr),
+              LSC_STATUS_NOT_SUPPORTED);
+    ASSERT_TRUE(ok(lsc_ctx_set_stream(ctx, nullptr)));
+}
+
+TEST_F(Cuda, PrdcAsyncIntoDeviceAndPinnedMemory)
+{
+    Driver::CUstream s = new_stream();
+    ASSERT_TRUE(ok(lsc_ctx_set_stream(ctx, s)));
+    const int64_t n = 400, m = 300, d = 12, k = 5;
+    auto real = data::gaussian(n, d, kSeed + 110);
+    auto fake = data::gaussian(m, d, kSeed + 111, 0.3, 1.0);
+    lsc_matrix rm = lsc_matrix_f32(real.data(), n, d), fm = lsc_matrix_f32(fake.data(), m, d);
+    for (lsc_comparison cmp : {LSC_COMPARISON_STRICT, LSC_COMPARISON_INCLUSIVE}) {
+        lsc_reference_opts o = LSC_REFERENCE_OPTS_INIT;
+        o.comparison = cmp;
+        lsc_reference *ref = nullptr;
+        ASSERT_EQ(lsc_reference_create(cpu, &rm, k, &o, &ref), LSC_STATUS_OK);
+        lsc_prdc_result c;
+        ASSERT_EQ(lsc_prdc(cpu, ref, &fm, &c), LSC_STATUS_OK);
+        for (lsc_dtype dt : kDtypes) {
+            SCOPED_TRACE(std::string(dtype_name(dt)) + (cmp ? " inclusive" : " strict"));
+            HostMat h = host_mat(fake, m, d, dt, 1);
+            DevMat dm(drv, h);
+            lsc_prdc_result want;
+            lsc_matrix hm = h.m();
+            ASSERT_EQ(lsc_prdc(cpu, ref, &hm, &want), LSC_STATUS_OK);
+            if (dt == LSC_DTYPE_F32) {
+                EXPECT_TRUE(same_prdc(want, c));
+            }
+            for (int pinned = 0; pinned < 2; pinned++) {
+                DevBuf dout(drv, sizeof(lsc_prdc_result)), dst(drv, sizeof(lsc_async_status));
+                PinnedBuf pout(drv, sizeof(lsc_prdc_result)), pst(drv, sizeof(lsc_async_status));
+                lsc_prdc_result *out =
+                    pinned ? (lsc_prdc_result *)pout.p : dout.as<lsc_prdc_result>();
+                lsc_async_status *st =
+                    pinned ? (lsc_async_status *)pst.p : dst.as<lsc_async_status>();
+                ASSERT_TRUE(ok(lsc_prdc_async(ctx, ref, &dm.x, out, st)));
+                lsc_prdc_result r = read_back<lsc_prdc_result>(drv, s, out, pinned);
+                lsc_async_status a = read_back<lsc_async_status>(drv, s, st, pinned);
+                EXPECT_EQ(a.status, LSC_STATUS_OK);
+                EXPECT_EQ(a.row, -1);
+                EXPECT_TRUE(same_prdc(r, want));
+            }
+        }
+        lsc_reference_destroy(ref);
+    }
+    ASSERT_TRUE(ok(lsc_ctx_set_stream(ctx, nullptr)));
+}
+
+TEST_F(Cuda, AsyncFormsReplayFromACudaGraph)
+{
+    // a caller's stream, a warm-up call of the same shapes, then capture (global mode: any
+    // call that may synchronise or allocate would invalidate the capture)
+    Driver::CUstream s = new_stream();
+    ASSERT_TRUE(ok(lsc_ctx_set_stream(ctx, s)));
+    const int64_t n = 500, m = 300, d = 16, k = 5, nw = 20, dw = 60;
+    auto real = data::gaussian(n, d, kSeed + 120);
+    auto x1 = data::gaussian(m, d, kSeed + 121, 0.1, 1.0);
+    auto x2 = data::rank_k(m, d, 4, kSeed + 122, 2.0);
+    auto w1 = data::gaussian(nw, dw, kSeed + 123);
+    auto w2 = data::rank_k(nw, dw, 3, kSeed + 124);
+    lsc_matrix rm = lsc_matrix_f32(real.data(), n, d);
     lsc_reference *ref = nullptr;
-    s = lsc_reference_create(ctx, &dm, k, nullptr, &ref);
-    EXPECT_EQ(s, LSC_STATUS_NOT_SUPPORTED) << lsc_last_error(ctx);
+    ASSERT_EQ(lsc_reference_create(cpu, &rm, k, nullptr, &ref), LSC_STATUS_OK);
+    DevMat dx(drv, host_mat(x1, m, d)), dw_(drv, host_mat(w1, nw, dw));
+    DevBuf spec_out(drv, sizeof(lsc_spectrum_result)), spec_st(drv, sizeof(lsc_async_status));
+    DevBuf wide_out(drv, sizeof(lsc_spectrum_result)), wide_st(drv, sizeof(lsc_async_status));
+    DevBuf prdc_out(drv, sizeof(lsc_prdc_result)), prdc_st(drv, sizeof(lsc_async_status));
+    auto enqueue = [&]() {
+        lsc_status a = lsc_spectrum_async(ctx, &dx.x, nullptr, spec_out.as<lsc_spectrum_result>(),
+                                          spec_st.as<lsc_async_status>());
+        lsc_status b = lsc_spectrum_async(ctx, &dw_.x, nullptr, wide_out.as<lsc_spectrum_result>(),
+                                          wide_st.as<lsc_async_status>());
+        lsc_status c = lsc_prdc_async(ctx, ref, &dx.x, prdc_out.as<lsc_prdc_result>(),
+                                      prdc_st.as<lsc_async_status>());
+        return std::vector<lsc_status>{a, b, c};
+    };
+    for (lsc_status st : enqueue()) ASSERT_TRUE(ok(st)); // warm-up: grows the workspace
+    ASSERT_TRUE(drv.check(drv.cuStreamSynchronize(s), "cuStreamSynchronize")) << drv.error;
+
+    ASSERT_TRUE(drv.check(drv.cuStreamBeginCapture(s, 0 /* CU_STREAM_CAPTURE_MODE_GLOBAL */),
+                          "cuStreamBeginCapture"))
+        << drv.error;
+    std::vector<lsc_status> captured = enqueue();
+    std::string why = lsc_last_error(ctx);
+    Driver::CUgraph graph = nullptr;
+    const bool ended = drv.check(drv.cuStreamEndCapture(s, &graph), "cuStreamEndCapture");
+    for (lsc_status st : captured) ASSERT_EQ(st, LSC_STATUS_OK) << "during capture: " << why;
+    ASSERT_TRUE(ended) << drv.error << " (a call enqueued something that cannot be captured)";
+    Driver::CUgraphExec exec = nullptr;
+    ASSERT_TRUE(drv.check(drv.cuGraphInstantiateWithFlags(&exec, graph, 0), "cuGraphInstantiate"))
+        << drv.error;
+
+    // replay on new data of the same shapes: the graph reads the buffers when it runs
+    for (int round = 0; round < 2; round++) {
+        const auto &x = round ? x2 : x1;
+        const auto &w = round ? w2 : w1;
+        ASSERT_TRUE(dx.buf.put(x.data(), x.size() * sizeof(float)));
+        ASSERT_TRUE(dw_.buf.put(w.data(), w.size() * sizeof(float)));
+        ASSERT_TRUE(
+            drv.check(drv.cuMemsetD8(spec_out.p, 0, sizeof(lsc_spectrum_result)), "cuMemsetD8"));
+        ASSERT_TRUE(
+            drv.check(drv.cuMemsetD8(prdc_out.p, 0, sizeof(lsc_prdc_result)), "cuMemsetD8"));
+        ASSERT_TRUE(drv.check(drv.cuCtxSynchronize(), "cuCtxSynchronize"));
+        ASSERT_TRUE(drv.check(drv.cuGraphLaunch(exec, s), "cuGraphLaunch")) << drv.error;
+        lsc_spectrum_result r = read_back<lsc_spectrum_result>(drv, s, spec_out.ptr(), false);
+        lsc_spectrum_result rw = read_back<lsc_spectrum_result>(drv, s, wide_out.ptr(), false);
+        lsc_prdc_result p = read_back<lsc_prdc_result>(drv, s, prdc_out.ptr(), false);
+        for (DevBuf *b : {&spec_st, &wide_st, &prdc_st}) {
+            lsc_async_status a = read_back<lsc_async_status>(drv, s, b->ptr(), false);
+            EXPECT_EQ(a.status, LSC_STATUS_OK) << "round " << round;
+        }
+        lsc_matrix hx = lsc_matrix_f32(x.data(), m, d), hw = lsc_matrix_f32(w.data(), nw, dw);
+        Spec c, cw;
+        lsc_prdc_result pc;
+        ASSERT_TRUE(ok(spectrum_of(ctx, hx, c)));
+        ASSERT_TRUE(ok(spectrum_of(ctx, hw, cw)));
+        ASSERT_TRUE(ok(lsc_prdc(ctx, ref, &hx, &pc)));
+        EXPECT_TRUE(same_figures(r, c.r)) << "round " << round;
+        EXPECT_TRUE(same_figures(rw, cw.r)) << "round " << round;
+        EXPECT_TRUE(same_prdc(p, pc)) << "round " << round;
+    }
+    drv.cuGraphExecDestroy(exec);
+    drv.cuGraphDestroy(graph);
+    ASSERT_TRUE(ok(lsc_ctx_set_stream(ctx, nullptr)));
     lsc_reference_destroy(ref);
-    drv.cuMemFree(dx);
-    drv.cuMemFree(dbad);
-    drv.cuMemFree(dd);
-    drv.cuMemFree(di);
+}
+
+/* ---- streams ---------------------------------------------------------------------------------------- */
+
+TEST_F(Cuda, UserStreamsBetweenCalls)
+{
+    const int64_t n = 400, d = 12, k = 4;
+    auto x = data::gaussian(n, d, kSeed + 130);
+    DevMat dm(drv, host_mat(x, n, d));
+    Driver::CUstream a = new_stream(), b = new_stream();
+    std::vector<Driver::CUstream> order = {a, b, nullptr, a};
+    Spec first;
+    std::vector<float> first_d;
+    std::vector<int64_t> first_i;
+    for (size_t t = 0; t < order.size(); t++) {
+        SCOPED_TRACE(t);
+        ASSERT_TRUE(ok(lsc_ctx_set_stream(ctx, order[t])));
+        Spec g;
+        ASSERT_TRUE(ok(spectrum_of(ctx, dm.x, g)));
+        lsc_knn_opts o = LSC_KNN_OPTS_INIT;
+        o.exclude_self = 1;
+        std::vector<float> dist((size_t)(n * k));
+        std::vector<int64_t> idx(dist.size());
+        ASSERT_TRUE(ok(lsc_knn(ctx, &dm.x, nullptr, k, &o, dist.data(), idx.data())));
+        if (t == 0) {
+            first = g;
+            first_d = dist;
+            first_i = idx;
+        } else {
+            EXPECT_EQ(std::memcmp(&g.r, &first.r, sizeof g.r), 0);
+            EXPECT_EQ(g.sv, first.sv);
+            EXPECT_EQ(dist, first_d);
+            EXPECT_EQ(idx, first_i);
+        }
+    }
+    // a context created on a caller's stream, destroyed while the stream still exists
+    lsc_ctx_params p = LSC_CTX_PARAMS_INIT;
+    p.stream = a;
+    lsc_ctx *c2 = cuda_ctx(p);
+    ASSERT_NE(c2, nullptr);
+    Spec g;
+    EXPECT_TRUE(ok(spectrum_of(c2, dm.x, g), c2));
+    lsc_ctx_destroy(c2);
+    ASSERT_TRUE(ok(lsc_ctx_set_stream(ctx, nullptr)));
+}
+
+/* ---- every dtype in device memory, every operation ----------------------------------------------------- */
+
+TEST_F(Cuda, EveryOperationReadsEveryDtypeFromDeviceMemory)
+{
+    const int64_t n = 160, m = 120, d = 10, k = 3;
+    auto xr = data::gaussian(n, d, kSeed + 140, 0.0, 1.5);
+    auto xf = data::gaussian(m, d, kSeed + 141, 0.2, 1.5);
+    for (lsc_dtype dt : kDtypes) {
+        SCOPED_TRACE(dtype_name(dt));
+        HostMat hr = host_mat(xr, n, d, dt, 3), hf = host_mat(xf, m, d, dt, 1);
+        DevMat dr(drv, hr), df(drv, hf);
+        lsc_matrix cr = hr.m(), cf = hf.m();
+        { // distances
+            std::vector<float> g((size_t)(n * m)), c(g.size());
+            ASSERT_TRUE(ok(lsc_distances(ctx, &dr.x, &df.x, LSC_METRIC_EUCLIDEAN, g.data(), m,
+                                         LSC_MEMORY_HOST)));
+            ASSERT_EQ(
+                lsc_distances(cpu, &cr, &cf, LSC_METRIC_EUCLIDEAN, c.data(), m, LSC_MEMORY_HOST),
+                LSC_STATUS_OK);
+            for (size_t i = 0; i < g.size(); i++)
+                ASSERT_PRED4(near_tol, g[i], c[i], 4e-5, 4e-5) << i;
+        }
+        { // kNN
+            lsc_knn_opts o = LSC_KNN_OPTS_INIT;
+            std::vector<float> dg((size_t)(m * k)), dc(dg.size());
+            std::vector<int64_t> ig(dg.size()), ic(dg.size());
+            ASSERT_TRUE(ok(lsc_knn(ctx, &df.x, &dr.x, k, &o, dg.data(), ig.data())));
+            ASSERT_EQ(lsc_knn(cpu, &cf, &cr, k, &o, dc.data(), ic.data()), LSC_STATUS_OK);
+            EXPECT_TRUE(same_knn(dg, ig, dc, ic, k));
+        }
+        { // pair statistics
+            lsc_pair_result g, c;
+            std::vector<int64_t> hg(64), hc(64);
+            std::vector<lsc_pair> pg(101), pc(101);
+            ASSERT_TRUE(ok(lsc_pair_stats(ctx, &dr.x, nullptr, &g, hg.data(), pg.data())));
+            ASSERT_EQ(lsc_pair_stats(cpu, &cr, nullptr, &c, hc.data(), pc.data()), LSC_STATUS_OK);
+            EXPECT_TRUE(same_pairs(g, c, hg, hc, pg, pc));
+        }
+        { // PRDC against a reference built from the host copy
+            lsc_reference *ref = nullptr;
+            ASSERT_EQ(lsc_reference_create(cpu, &cr, k, nullptr, &ref), LSC_STATUS_OK);
+            lsc_prdc_result g, c;
+            ASSERT_TRUE(ok(lsc_prdc(ctx, ref, &df.x, &g)));
+            ASSERT_EQ(lsc_prdc(cpu, ref, &cf, &c), LSC_STATUS_OK);
+            EXPECT_TRUE(same_prdc(g, c));
+            lsc_reference_destroy(ref);
+        }
+        { // spectrum
+            Spec g, c;
+            ASSERT_TRUE(ok(spectrum_of(ctx, dr.x, g)));
+            ASSERT_EQ(spectrum_of(cpu, cr, c), LSC_STATUS_OK);
+            EXPECT_TRUE(same_spectrum(g, c));
+        }
+    }
+}
+
+/* ---- host streaming through a tiny workspace ---------------------------------------------------------- */
+
+TEST_F(Cuda, HostInputsStreamThroughATinyWorkspace)
+{
+    lsc_ctx_params p = LSC_CTX_PARAMS_INIT;
+    p.workspace_limit = 1 << 20; // 1 MiB: many tiles for every operation below
+    lsc_ctx *small = cuda_ctx(p);
+    ASSERT_NE(small, nullptr);
+    const int64_t n = 3000, m = 2500, d = 40, k = 7;
+    auto xr = data::gaussian(n, d, kSeed + 150);
+    auto xf = data::gaussian(m, d, kSeed + 151, 0.1, 1.0);
+    HostMat hr = host_mat(xr, n, d, LSC_DTYPE_F32, 2), hf = host_mat(xf, m, d, LSC_DTYPE_BF16, 0);
+    lsc_matrix r = hr.m(), f = hf.m();
+    {
+        lsc_knn_opts o = LSC_KNN_OPTS_INIT;
+        o.exclude_self = 1;
+        std::vector<float> dg((size_t)(n * k)), dc(dg.size());
+        std::vector<int64_t> ig(dg.size()), ic(dg.size());
+        ASSERT_TRUE(ok(lsc_knn(small, &r, nullptr, k, &o, dg.data(), ig.data()), small));
+        ASSERT_EQ(lsc_knn(cpu, &r, nullptr, k, &o, dc.data(), ic.data()), LSC_STATUS_OK);
+        EXPECT_TRUE(same_knn(dg, ig, dc, ic, k));
+    }
+    {
+        lsc_pair_result g, c;
+        std::vector<int64_t> hg(64), hc(64);
+        std::vector<lsc_pair> pg(101), pc(101);
+        ASSERT_TRUE(ok(lsc_pair_stats(small, &f, nullptr, &g, hg.data(), pg.data()), small));
+        ASSERT_EQ(lsc_pair_stats(cpu, &f, nullptr, &c, hc.data(), pc.data()), LSC_STATUS_OK);
+        EXPECT_TRUE(same_pairs(g, c, hg, hc, pg, pc));
+    }
+    {
+        lsc_reference *gref = nullptr, *cref = nullptr;
+        ASSERT_TRUE(ok(lsc_reference_create(small, &r, k, nullptr, &gref), small));
+        ASSERT_EQ(lsc_reference_create(cpu, &r, k, nullptr, &cref), LSC_STATUS_OK);
+        lsc_prdc_result g, c;
+        ASSERT_TRUE(ok(lsc_prdc(small, gref, &f, &g), small));
+        ASSERT_EQ(lsc_prdc(cpu, cref, &f, &c), LSC_STATUS_OK);
+        EXPECT_TRUE(same_prdc(g, c));
+        lsc_reference_destroy(gref);
+        lsc_reference_destroy(cref);
+    }
+    {
+        std::vector<float> g((size_t)(n * m)), c(g.size());
+        ASSERT_TRUE(
+            ok(lsc_distances(small, &r, &f, LSC_METRIC_SQEUCLIDEAN, g.data(), m, LSC_MEMORY_HOST),
+               small));
+        ASSERT_EQ(lsc_distances(cpu, &r, &f, LSC_METRIC_SQEUCLIDEAN, c.data(), m, LSC_MEMORY_HOST),
+                  LSC_STATUS_OK);
+        for (size_t i = 0; i < g.size(); i += 97)
+            ASSERT_PRED4(near_tol, g[i], c[i], 4e-5, 1e-3) << i;
+    }
+    {
+        Spec g, c;
+        ASSERT_TRUE(ok(spectrum_of(small, r, g), small));
+        ASSERT_EQ(spectrum_of(cpu, r, c), LSC_STATUS_OK);
+        EXPECT_TRUE(same_spectrum(g, c));
+    }
+    lsc_ctx_destroy(small);
+}
+
+/* ---- NaN / Inf / zero rows in device memory ---------------------------------------------------------- */
+
+TEST_F(Cuda, NonFiniteValuesInDeviceMemoryAreReportedLikeTheHostDoes)
+{
+    const int64_t n = 120, d = 8, k = 4;
+    auto x = data::gaussian(n, d, kSeed + 160);
+    struct Case {
+        const char *name;
+        lsc_dtype dt;
+        int64_t row, col;
+        double value;
+    };
+    const Case cases[] = {{"NaN f32", LSC_DTYPE_F32, 33, 5, NAN},
+                          {"Inf f16", LSC_DTYPE_F16, 2, 0, INFINITY},
+                          {"-Inf bf16", LSC_DTYPE_BF16, 119, 7, -INFINITY},
+                          {"NaN f64", LSC_DTYPE_F64, 64, 3, NAN},
+                          {"1e39 f64", LSC_DTYPE_F64, 70, 1, 1e39}};
+    for (const Case &cs : cases) {
+        SCOPED_TRACE(cs.name);
+        HostMat h = host_mat(x, n, d, cs.dt, 2);
+        if (cs.dt == LSC_DTYPE_F64) h.set_f64(cs.row, cs.col, cs.value);
+        else h.set(cs.row, cs.col, (float)cs.value);
+        h.set(cs.row + (cs.row + 5 < n ? 5 : -5), 1, NAN); // a second one, later or earlier
+        const int64_t first_row = std::min(cs.row, cs.row + (cs.row + 5 < n ? 5 : -5));
+        DevMat dm(drv, h);
+        lsc_matrix hm = h.m();
+        // the CPU's message for the host copy is the wording to reproduce
+        lsc_pair_result pr;
+        ASSERT_EQ(lsc_pair_stats(cpu, &hm, nullptr, &pr, nullptr, nullptr),
+                  LSC_STATUS_INVALID_DATA);
+        const std::string want = lsc_last_error(cpu);
+        EXPECT_TRUE(mentions(want.c_str(), "row " + std::to_string(first_row))) << want;
+        EXPECT_EQ(lsc_pair_stats(ctx, &dm.x, nullptr, &pr, nullptr, nullptr),
+                  LSC_STATUS_INVALID_DATA);
+        EXPECT_EQ(want, lsc_last_error(ctx));
+        Spec g;
+        EXPECT_EQ(spectrum_of(ctx, dm.x, g), LSC_STATUS_INVALID_DATA);
+        EXPECT_TRUE(mentions(lsc_last_error(ctx), "x: row")) << lsc_last_error(ctx);
+        std::vector<float> dist((size_t)(n * k));
+        std::vector<int64_t> idx(dist.size());
+        ASSERT_EQ(lsc_knn(cpu, &hm, &hm, k, nullptr, dist.data(), idx.data()),
+                  LSC_STATUS_INVALID_DATA);
+        const std::string want_knn = lsc_last_error(cpu);
+        EXPECT_EQ(lsc_knn(ctx, &dm.x, &dm.x, k, nullptr, dist.data(), idx.data()),
+                  LSC_STATUS_INVALID_DATA);
+        EXPECT_EQ(want_knn, lsc_last_error(ctx));
+        // the asynchronous forms put it in the status
+        DevBuf out(drv, sizeof(lsc_spectrum_result)), st(drv, sizeof(lsc_async_status));
+        Driver::CUstream s = new_stream();
+        ASSERT_TRUE(ok(lsc_ctx_set_stream(ctx, s)));
+        ASSERT_TRUE(ok(lsc_spectrum_async(ctx, &dm.x, nullptr, out.as<lsc_spectrum_result>(),
+                                          st.as<lsc_async_status>())));
+        lsc_async_status a = read_back<lsc_async_status>(drv, s, st.ptr(), false);
+        EXPECT_EQ(a.status, LSC_STATUS_INVALID_DATA);
+        EXPECT_EQ(a.row, first_row);
+        EXPECT_EQ(a.col, first_row == cs.row ? cs.col : 1);
+        lsc_reference *ref = nullptr;
+        lsc_matrix rm = lsc_matrix_f32(x.data(), n, d);
+        ASSERT_EQ(lsc_reference_create(cpu, &rm, k, nullptr, &ref), LSC_STATUS_OK);
+        DevBuf pout(drv, sizeof(lsc_prdc_result)), pst(drv, sizeof(lsc_async_status));
+        ASSERT_TRUE(ok(lsc_prdc_async(ctx, ref, &dm.x, pout.as<lsc_prdc_result>(),
+                                      pst.as<lsc_async_status>())));
+        a = read_back<lsc_async_status>(drv, s, pst.ptr(), false);
+        EXPECT_EQ(a.status, LSC_STATUS_INVALID_DATA);
+        EXPECT_EQ(a.row, first_row);
+        lsc_reference_destroy(ref);
+        ASSERT_TRUE(ok(lsc_ctx_set_stream(ctx, nullptr)));
+        // the context is still usable
+        DevMat clean(drv, host_mat(x, n, d, cs.dt, 2));
+        EXPECT_TRUE(ok(lsc_pair_stats(ctx, &clean.x, nullptr, &pr, nullptr, nullptr)));
+    }
+    // a zero row is an error for cosine only, worded as on the host
+    auto z = x;
+    for (int64_t c = 0; c < d; c++) z[(size_t)(41 * d + c)] = c % 2 ? 0.0f : -0.0f;
+    HostMat hz = host_mat(z, n, d, LSC_DTYPE_F32, 1);
+    DevMat dz(drv, hz);
+    lsc_matrix hzm = hz.m();
+    lsc_knn_opts o = LSC_KNN_OPTS_INIT;
+    o.metric = LSC_METRIC_COSINE;
+    std::vector<float> dist((size_t)(n * k));
+    std::vector<int64_t> idx(dist.size());
+    ASSERT_EQ(lsc_knn(cpu, &hzm, nullptr, k, &o, dist.data(), idx.data()), LSC_STATUS_INVALID_DATA);
+    const std::string want = lsc_last_error(cpu);
+    EXPECT_EQ(lsc_knn(ctx, &dz.x, nullptr, k, &o, dist.data(), idx.data()),
+              LSC_STATUS_INVALID_DATA);
+    EXPECT_EQ(want, lsc_last_error(ctx));
+    EXPECT_TRUE(mentions(want.c_str(), "row 41 is all zeros")) << want;
+    o.metric = LSC_METRIC_EUCLIDEAN;
+    EXPECT_TRUE(ok(lsc_knn(ctx, &dz.x, nullptr, k, &o, dist.data(), idx.data())));
+    // ... and only makes vendi unavailable in the spectrum, also asynchronously
+    Spec g;
+    ASSERT_TRUE(ok(spectrum_of(ctx, dz.x, g)));
+    EXPECT_EQ(g.r.vendi_status, LSC_VENDI_ZERO_ROW);
+    EXPECT_EQ(g.r.vendi_zero_row, 41);
+    Driver::CUstream s = new_stream();
+    ASSERT_TRUE(ok(lsc_ctx_set_stream(ctx, s)));
+    DevBuf out(drv, sizeof(lsc_spectrum_result)), st(drv, sizeof(lsc_async_status));
+    ASSERT_TRUE(ok(lsc_spectrum_async(ctx, &dz.x, nullptr, out.as<lsc_spectrum_result>(),
+                                      st.as<lsc_async_status>())));
+    lsc_spectrum_result r = read_back<lsc_spectrum_result>(drv, s, out.ptr(), false);
+    lsc_async_status a = read_back<lsc_async_status>(drv, s, st.ptr(), false);
+    EXPECT_EQ(a.status, LSC_STATUS_OK);
+    EXPECT_EQ(r.vendi_status, LSC_VENDI_ZERO_ROW);
+    EXPECT_EQ(r.vendi_zero_row, 41);
+    EXPECT_EQ(r.vendi_cosine, 0.0);
+    ASSERT_TRUE(ok(lsc_ctx_set_stream(ctx, nullptr)));
+    // pageable host memory labelled as device memory is refused, not dereferenced
+    lsc_matrix lie = lsc_matrix_f32(x.data(), n, d);
+    lie.memory = LSC_MEMORY_DEVICE;
+    EXPECT_EQ(spectrum_of(ctx, lie, g), LSC_STATUS_INVALID_ARGUMENT);
+    EXPECT_TRUE(mentions(lsc_last_error(ctx), "host memory")) << lsc_last_error(ctx);
+}
+
+/* ---- out of device memory ------------------------------------------------------------------------------ */
+
+TEST_F(Cuda, OutOfDeviceMemoryIsAnErrorNeverACrash)
+{
+    const int64_t n = 3000, m = 2000, d = 32, k = 5;
+    auto xr = data::gaussian(n, d, kSeed + 170);
+    auto xf = data::gaussian(m, d, kSeed + 171, 0.2, 1.0);
+    auto xw = data::gaussian(30, 500, kSeed + 172);
+    lsc_matrix r = lsc_matrix_f32(xr.data(), n, d), f = lsc_matrix_f32(xf.data(), m, d);
+    lsc_matrix w = lsc_matrix_f32(xw.data(), 30, 500);
+    DevMat dr(drv, host_mat(xr, n, d));
+    // the CPU's answers
+    Spec cs, cw;
+    ASSERT_EQ(spectrum_of(cpu, r, cs), LSC_STATUS_OK);
+    ASSERT_EQ(spectrum_of(cpu, w, cw), LSC_STATUS_OK);
+    lsc_knn_opts ko = LSC_KNN_OPTS_INIT;
+    ko.exclude_self = 1;
+    std::vector<float> dc((size_t)(n * k));
+    std::vector<int64_t> ic(dc.size());
+    ASSERT_EQ(lsc_knn(cpu, &r, nullptr, k, &ko, dc.data(), ic.data()), LSC_STATUS_OK);
+    lsc_pair_result pc;
+    std::vector<int64_t> hc(64);
+    std::vector<lsc_pair> nc(101);
+    ASSERT_EQ(lsc_pair_stats(cpu, &f, nullptr, &pc, hc.data(), nc.data()), LSC_STATUS_OK);
+    lsc_reference *ref = nullptr;
+    ASSERT_EQ(lsc_reference_create(cpu, &r, k, nullptr, &ref), LSC_STATUS_OK);
+    lsc_prdc_result prc;
+    ASSERT_EQ(lsc_prdc(cpu, ref, &f, &prc), LSC_STATUS_OK);
+
+    const size_t budgets[] = {0, 4 << 10, 64 << 10, 512 << 10, 4 << 20, 64 << 20};
+    for (size_t budget : budgets) {
+        SCOPED_TRACE("budget " + std::to_string(budget));
+        Budget bud;
+        bud.drv = &drv;
+        bud.budget = budget;
+        lsc_ctx_params p = LSC_CTX_PARAMS_INIT;
+        p.device_alloc = budget_alloc;
+        p.device_free = budget_free;
+        p.allocator_user = &bud;
+        lsc_ctx *c = cuda_ctx(p);
+        ASSERT_NE(c, nullptr);
+        int oom = 0;
+        // OK (then the CPU's answer) or OUT_OF_MEMORY with a message; never anything else
+        bool lifted = false;
+        auto check = [&](lsc_status s, const char *op) -> bool {
+            if (s == LSC_STATUS_OUT_OF_MEMORY && !lifted) {
+                oom++;
+                EXPECT_TRUE(mentions(lsc_last_error(c), "memory"))
+                    << op << ": " << lsc_last_error(c);
+                return false;
+            }
+            EXPECT_TRUE(ok(s, c)) << op;
+            return s == LSC_STATUS_OK;
+        };
+        for (int pass = 0; pass < 2; pass++) { // pass 1: the budget lifted, everything must work
+            if (pass == 1) {
+                bud.budget = SIZE_MAX;
+                lifted = true;
+            }
+            Spec g;
+            if (check(spectrum_of(c, r, g), "spectrum")) {
+                EXPECT_TRUE(same_spectrum(g, cs));
+            }
+            if (check(spectrum_of(c, dr.x, g), "spectrum (device)")) {
+                EXPECT_TRUE(same_spectrum(g, cs));
+            }
+            if (check(spectrum_of(c, w, g), "spectrum N < D")) {
+                EXPECT_TRUE(same_spectrum(g, cw));
+            }
+            std::vector<float> dg(dc.size());
+            std::vector<int64_t> ig(dc.size());
+            if (check(lsc_knn(c, &r, nullptr, k, &ko, dg.data(), ig.data()), "knn")) {
+                EXPECT_TRUE(same_knn(dg, ig, dc, ic, k));
+            }
+            lsc_pair_result pg;
+            std::vector<int64_t> hg(64);
+            std::vector<lsc_pair> ng(101);
+            if (check(lsc_pair_stats(c, &f, nullptr, &pg, hg.data(), ng.data()), "pair_stats")) {
+                EXPECT_TRUE(same_pairs(pg, pc, hg, hc, ng, nc));
+            }
+            DevBuf aout(drv, sizeof(lsc_spectrum_result));
+            if (check(
+                    lsc_spectrum_async(c, &dr.x, nullptr, aout.as<lsc_spectrum_result>(), nullptr),
+                    "spectrum_async")) {
+                drv.cuCtxSynchronize();
+                EXPECT_TRUE(same_figures(aout.get<lsc_spectrum_result>(1)[0], cs.r));
+            }
+            lsc_prdc_result prg;
+            if (check(lsc_prdc(c, ref, &f, &prg), "prdc")) {
+                EXPECT_TRUE(same_prdc(prg, prc));
+            }
+            if (pass == 0)
+                std::cout << "[ budget   ] " << budget << " bytes: " << oom
+                          << " of 7 calls out of memory, " << bud.refusals << " refusals\n";
+        }
+        lsc_ctx_destroy(c);
+        EXPECT_EQ(bud.used, 0u) << "the context's destroy did not give every byte back";
+        if (budget == 0) {
+            EXPECT_GT(oom, 0) << "nothing needed device memory?";
+        }
+    }
+    lsc_reference_destroy(ref);
+}
+
+/* ---- determinism -------------------------------------------------------------------------------------- */
+
+TEST_F(Cuda, TwoRunsAreBitIdentical)
+{
+    const int64_t n = 2000, m = 1500, d = 24, k = 6;
+    auto xr = data::gaussian(n, d, kSeed + 180);
+    auto xf = data::gaussian(m, d, kSeed + 181, 0.1, 1.0);
+    lsc_matrix r = lsc_matrix_f32(xr.data(), n, d), f = lsc_matrix_f32(xf.data(), m, d);
+    DevMat dr(drv, host_mat(xr, n, d));
+    Driver::CUstream s = new_stream();
+    struct Run {
+        Spec spec, wide;
+        lsc_spectrum_result async;
+        std::vector<float> dist, block;
+        std::vector<int64_t> idx, hist;
+        lsc_pair_result pairs;
+        lsc_prdc_result prdc;
+        std::vector<double> radii;
+    };
+    auto run = [&](Run &o) {
+        lsc_ctx_params p = LSC_CTX_PARAMS_INIT;
+        p.stream = s;
+        lsc_ctx *c = cuda_ctx(p);
+        ASSERT_NE(c, nullptr);
+        ASSERT_TRUE(ok(spectrum_of(c, r, o.spec), c));
+        lsc_matrix wide = lsc_matrix_f32(xr.data(), 20, 24 * 10);
+        ASSERT_TRUE(ok(spectrum_of(c, wide, o.wide), c));
+        DevBuf out(drv, sizeof(lsc_spectrum_result));
+        ASSERT_TRUE(
+            ok(lsc_spectrum_async(c, &dr.x, nullptr, out.as<lsc_spectrum_result>(), nullptr), c));
+        o.async = read_back<lsc_spectrum_result>(drv, s, out.ptr(), false);
+        lsc_knn_opts ko = LSC_KNN_OPTS_INIT;
+        ko.exclude_self = 1;
+        o.dist.resize((size_t)(n * k));
+        o.idx.resize(o.dist.size());
+        ASSERT_TRUE(ok(lsc_knn(c, &r, nullptr, k, &ko, o.dist.data(), o.idx.data()), c));
+        o.block.resize((size_t)(n * m));
+        ASSERT_TRUE(
+            ok(lsc_distances(c, &r, &f, LSC_METRIC_COSINE, o.block.data(), m, LSC_MEMORY_HOST), c));
+        o.hist.resize(64);
+        std::memset(&o.pairs, 0, sizeof o.pairs);
+        ASSERT_TRUE(ok(lsc_pair_stats(c, &f, nullptr, &o.pairs, o.hist.data(), nullptr), c));
+        lsc_reference *ref = nullptr;
+        ASSERT_TRUE(ok(lsc_reference_create(c, &r, k, nullptr, &ref), c));
+        o.radii.assign(lsc_reference_radii(ref), lsc_reference_radii(ref) + n);
+        std::memset(&o.prdc, 0, sizeof o.prdc);
+        ASSERT_TRUE(ok(lsc_prdc(c, ref, &f, &o.prdc), c));
+        lsc_reference_destroy(ref);
+        lsc_ctx_destroy(c);
+    };
+    Run a, b;
+    run(a);
+    run(b);
+    EXPECT_EQ(std::memcmp(&a.spec.r, &b.spec.r, sizeof a.spec.r), 0);
+    EXPECT_EQ(a.spec.sv, b.spec.sv);
+    EXPECT_EQ(a.spec.cv, b.spec.cv);
+    EXPECT_EQ(std::memcmp(&a.wide.r, &b.wide.r, sizeof a.wide.r), 0);
+    EXPECT_EQ(a.wide.sv, b.wide.sv);
+    EXPECT_EQ(std::memcmp(&a.async, &b.async, sizeof a.async), 0);
+    EXPECT_EQ(a.dist, b.dist);
+    EXPECT_EQ(a.idx, b.idx);
+    EXPECT_EQ(a.block, b.block);
+    EXPECT_EQ(a.hist, b.hist);
+    EXPECT_EQ(std::memcmp(&a.pairs, &b.pairs, sizeof a.pairs), 0);
+    EXPECT_EQ(a.radii, b.radii);
+    EXPECT_EQ(std::memcmp(&a.prdc, &b.prdc, sizeof a.prdc), 0);
 }
 
 } // namespace

@@ -112,6 +112,6 @@ step("compile the consumer with pkg-config's flags"
   "${C_COMPILER}" -std=c99 -Wall -Wextra -pedantic -Werror "${CONSUMER_SRC}/main.c"
   -o "${_exe}" ${_flags})
 step("run the pkg-config consumer"
-  "${CMAKE_COMMAND}" -E env "LD_LIBRARY_PATH=${_libdir}" "${_exe}")
+  "${CMAKE_COMMAND}" -E env "LD_LIBRARY_PATH=${_libdir}:$ENV{LD_LIBRARY_PATH}" "${_exe}")
 message(STATUS "  ${STEP_OUTPUT}")
 message(STATUS "install_consumer: every consumer built and ran")

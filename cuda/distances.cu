@@ -1,0 +1,126 @@
+/* Distance blocks on the GPU: the centred fast form from one SGEMM per tile; entries too close to
+ * zero for the fast form's error bound (lsc_bulk_needs_exact) are recomputed exactly, as the CPU
+ * backend does (host/cpu/distances.c), so a self-distance is exactly 0 and no clamped negative
+ * value is ever an answer. */
+#include "tiles.cuh"
+
+namespace {
+
+constexpr int kThreads = 256;
+constexpr int64_t kMaxTq = 4096;
+constexpr int64_t kMaxTb = 8192;
+
+struct dist_args {
+    float *c; // na x nb, ld nb; overwritten with the distances when out is NULL
+    int64_t na, nb, a0, b0;
+    const double *asq, *bsq;
+    const float *araw, *braw;
+    int64_t ald, bld;
+    const double *ainv, *binv; // set rows (cosine) or NULL
+    int64_t d;
+    int metric;
+    float *out; // device output at (a0, b0) with ld_out, or NULL
+    int64_t ld_out;
+};
+
+/* One block row per tile row, threads along the row: coalesced reads of the product and
+ * coalesced writes of the block. */
+__global__ void __launch_bounds__(kThreads) k_dist(dist_args a)
+{
+    const int64_t i = blockIdx.y;
+    const int64_t j = blockIdx.x * static_cast<int64_t>(kThreads) + threadIdx.x;
+    if (j >= a.nb) return;
+    const double qs = a.asq[i], bs = a.bsq[j];
+    double v = qs + bs - 2.0 * static_cast<double>(a.c[i * a.nb + j]);
+    if (lsc_bulk_needs_exact(v, lsc_fast_err(a.d, qs, bs)))
+        v = lsc_exact_v(a.araw + i * a.ald, a.braw + j * a.bld, a.d,
+                        a.ainv ? a.ainv[a.a0 + i] : 1.0, a.binv ? a.binv[a.b0 + j] : 1.0);
+    const float r = static_cast<float>(lsc_dist_from_v(a.metric, v));
+    if (a.out) a.out[(a.a0 + i) * a.ld_out + a.b0 + j] = r;
+    else a.c[i * a.nb + j] = r;
+}
+
+} // namespace
+
+lsc_status lsc_cuda_distances(lsc_ctx *ctx, const lsc_matrix *a, const lsc_matrix *b,
+                              lsc_metric metric, float *out, int64_t ld_out)
+{
+    cudaStream_t st = cuda_of(ctx)->stream;
+    const int m = static_cast<int>(metric);
+    const int kind = m == LSC_M_COSINE ? LSC_M_COSINE : LSC_M_EUCLIDEAN;
+    const int64_t d = a->cols;
+    // the backend table carries no out_memory: where `out` lives is asked of the driver
+    cudaPointerAttributes attr;
+    LSC_CUDA_TRY(ctx, cudaPointerGetAttributes(&attr, out));
+    const bool dev_out = attr.type == cudaMemoryTypeDevice || attr.type == cudaMemoryTypeManaged;
+    if (dev_out && attr.type == cudaMemoryTypeDevice && attr.device != cuda_of(ctx)->device)
+        return lsc_set_error(ctx, LSC_STATUS_INVALID_ARGUMENT,
+                             "out is memory of CUDA device %d, the context runs on device %d",
+                             attr.device, cuda_of(ctx)->device);
+
+    double *centre, *inv_a, *inv_b;
+    lsc_ws_carve c = {nullptr, 0};
+    for (int pass = 0; pass < 2; pass++) {
+        lsc_ws_take(&c, static_cast<size_t>(d) * sizeof(double), &centre);
+        lsc_ws_take(&c, static_cast<size_t>(kind == LSC_M_COSINE ? a->rows : 0) * sizeof(double), &inv_a);
+        lsc_ws_take(&c, static_cast<size_t>(kind == LSC_M_COSINE ? b->rows : 0) * sizeof(double), &inv_b);
+        if (pass == 0) {
+            void *mem;
+            LSC_TRY(lsc_cuda_ws_reserve(ctx, LSC_WS_STATE, c.off, "distance state", &mem));
+            c = {static_cast<char *>(mem), 0};
+        }
+    }
+    ct_set sa, sb;
+    LSC_TRY(ct_set_init(ctx, &sb, b, nullptr, nullptr, b->rows, kind, centre, inv_b, nullptr));
+    LSC_TRY(ct_set_init(ctx, &sa, a, nullptr, nullptr, a->rows, kind, nullptr, inv_a, sb.centre));
+    ct_plan_in in = {&sa, &sb, kMaxTq, kMaxTb, 0, 0, 0, 0};
+    ct_job job;
+    LSC_TRY(ct_plan(ctx, &in, &job));
+    const double total = static_cast<double>(a->rows) * static_cast<double>(b->rows);
+    double done = 0.0;
+    for (int64_t a0 = 0; a0 < a->rows; a0 += job.tq) {
+        const int64_t na = a->rows - a0 < job.tq ? a->rows - a0 : job.tq;
+        ct_tile at;
+        LSC_TRY(ct_load(ctx, &sa, &job.qb, a0, na, &at));
+        for (int64_t b0 = 0; b0 < b->rows; b0 += job.tb) {
+            const int64_t nb = b->rows - b0 < job.tb ? b->rows - b0 : job.tb;
+            ct_tile bt;
+            LSC_TRY(ct_load(ctx, &sb, &job.bb, b0, nb, &bt));
+            LSC_TRY(ct_gemm(ctx, &at, &bt, d, job.c));
+            dist_args x;
+            x.c = job.c;
+            x.na = na;
+            x.nb = nb;
+            x.a0 = a0;
+            x.b0 = b0;
+            x.asq = at.sq;
+            x.bsq = bt.sq;
+            x.araw = at.raw;
+            x.braw = bt.raw;
+            x.ald = at.raw_ld;
+            x.bld = bt.raw_ld;
+            x.ainv = kind == LSC_M_COSINE ? sa.inv : nullptr;
+            x.binv = kind == LSC_M_COSINE ? sb.inv : nullptr;
+            x.d = d;
+            x.metric = m;
+            x.out = dev_out ? out : nullptr;
+            x.ld_out = ld_out;
+            const dim3 grid(ct_blocks(nb, kThreads), static_cast<unsigned>(na));
+            k_dist<<<grid, kThreads, 0, st>>>(x);
+            LSC_CUDA_LAUNCHED(ctx);
+            if (!dev_out) {
+                // host output: the tile's block, copied out row by row with its stride (the
+                // copy also keeps the product buffer until it is done, stream-ordered)
+                LSC_CUDA_TRY(ctx, cudaMemcpy2DAsync(out + a0 * ld_out + b0,
+                                                    static_cast<size_t>(ld_out) * sizeof(float), job.c,
+                                                    static_cast<size_t>(nb) * sizeof(float),
+                                                    static_cast<size_t>(nb) * sizeof(float),
+                                                    static_cast<size_t>(na), cudaMemcpyDeviceToHost, st));
+            }
+            done += static_cast<double>(na) * static_cast<double>(nb);
+            LSC_TRY(ct_progress(ctx, done / total));
+        }
+    }
+    if (!dev_out) LSC_CUDA_TRY(ctx, cudaStreamSynchronize(st));
+    return LSC_STATUS_OK;
+}

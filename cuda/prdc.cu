@@ -1,0 +1,428 @@
+/* Reference radii and precision, recall, density, coverage on the GPU (METRICS.md section 5),
+ * with exactly the CPU backend's decisions (host/cpu/prdc.c): the radii are exact k-th
+ * neighbour values (knn.cu), and each comparison d < r (or d <= r) is decided by
+ * lsc_decide_less on the fast value where its error band allows, on lsc_exact_v where it does
+ * not. Counts are integers (atomics are exact and order-free); the figures are formed from them
+ * in one final kernel, so a run is deterministic.
+ *
+ * The reference's rows live on the device in a cache hung on ref->backend_data: its float32
+ * rows, centre (or inverse norms), the centred / normalised rows with their norms and the radii.
+ * It is built on the first PRDC call of a reference (or by lsc_reference_create on this backend)
+ * and reused by every later call, synchronous or asynchronous. Its memory comes from cudaMalloc,
+ * not the context's allocator, because a reference may outlive the context that built it. */
+#include "tiles.cuh"
+
+#include <dlfcn.h>
+#include <limits.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+namespace {
+
+constexpr int kThreads = 256;
+constexpr int64_t kMaxTq = 4096;
+constexpr int64_t kMaxTb = 8192;
+
+struct ref_cache {
+    int device;
+    float *raw;       /* n x d, the reference's float32 rows */
+    float *t;         /* n x d centred / normalised rows; NULL if the device had no room for
+                         them (then converted tile by tile like any device matrix) */
+    double *sq;       /* n */
+    double *centre;   /* d (euclidean) */
+    double *inv;      /* n (cosine) */
+    double *radius_v; /* n internal values of the radii */
+    int has_radii;
+    lsc_matrix view;  /* raw as a device matrix */
+};
+
+void ref_cache_free(void *p)
+{
+    ref_cache *c = static_cast<ref_cache *>(p);
+    if (!c) return;
+    // cudaFree waits for work still using the memory (it synchronises the device)
+    cudaFree(c->raw);
+    cudaFree(c->t);
+    cudaFree(c->sq);
+    cudaFree(c->centre);
+    cudaFree(c->inv);
+    cudaFree(c->radius_v);
+    cudaGetLastError();
+    free(c);
+}
+
+/* A reference's free function lives in this module, which the core unloads (dlclose) when the
+ * context that loaded it is destroyed; a reference may outlive that context. Once a cache
+ * exists the module therefore keeps itself loaded for the life of the process. */
+void pin_module()
+{
+    Dl_info info;
+    if (dladdr(reinterpret_cast<void *>(&ref_cache_free), &info) && info.dli_fname)
+        dlopen(info.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE);
+}
+
+void ref_set(const lsc_reference *ref, const ref_cache *c, ct_set *s)
+{
+    memset(s, 0, sizeof *s);
+    s->m = &c->view;
+    s->n = ref->rows;
+    s->d = ref->cols;
+    s->metric = ref->metric == LSC_METRIC_COSINE ? LSC_M_COSINE : LSC_M_EUCLIDEAN;
+    s->centre = c->centre;
+    s->inv = c->inv;
+    if (c->t) {
+        s->res_raw = c->raw;
+        s->res_raw_ld = ref->cols;
+        s->res_t = c->t;
+        s->res_sq = c->sq;
+    }
+}
+
+lsc_status not_while_capturing(lsc_ctx *ctx, const char *what)
+{
+    cudaStreamCaptureStatus cap = cudaStreamCaptureStatusNone;
+    LSC_CUDA_TRY(ctx, cudaStreamIsCapturing(cuda_of(ctx)->stream, &cap));
+    if (cap != cudaStreamCaptureStatusNone)
+        return lsc_set_error(ctx, LSC_STATUS_NOT_SUPPORTED,
+                             "%s cannot happen while the stream is being captured: make one "
+                             "lsc_prdc or lsc_prdc_async call with this reference first",
+                             what);
+    return LSC_STATUS_OK;
+}
+
+lsc_status dev_malloc(lsc_ctx *ctx, void **p, size_t bytes, const char *what)
+{
+    cudaError_t e = cudaMalloc(p, bytes ? bytes : 1);
+    if (e == cudaSuccess) return LSC_STATUS_OK;
+    cudaGetLastError();
+    *p = nullptr;
+    if (e == cudaErrorMemoryAllocation)
+        return lsc_set_error(ctx, LSC_STATUS_OUT_OF_MEMORY,
+                             "out of device memory: %zu bytes for %s", bytes, what);
+    return lsc_cuda_fail(ctx, e, what, __FILE__, __LINE__);
+}
+
+lsc_status cache_build(lsc_ctx *ctx, const lsc_reference *ref, bool upload_radii, ref_cache **out)
+{
+    LSC_TRY(not_while_capturing(ctx, "placing the reference's rows on the device"));
+    cudaStream_t st = cuda_of(ctx)->stream;
+    const int64_t n = ref->rows, d = ref->cols;
+    const bool cosine = ref->metric == LSC_METRIC_COSINE;
+    ref_cache *c = static_cast<ref_cache *>(calloc(1, sizeof(ref_cache)));
+    if (!c) return lsc_set_error(ctx, LSC_STATUS_OUT_OF_MEMORY, "out of host memory (reference cache)");
+    c->device = cuda_of(ctx)->device;
+    const size_t rows = static_cast<size_t>(n) * static_cast<size_t>(d) * sizeof(float);
+    const size_t vec = static_cast<size_t>(n) * sizeof(double);
+    lsc_status s = dev_malloc(ctx, reinterpret_cast<void **>(&c->raw), rows, "the reference's rows");
+    if (s == LSC_STATUS_OK) s = dev_malloc(ctx, reinterpret_cast<void **>(&c->sq), vec, "the reference's norms");
+    if (s == LSC_STATUS_OK)
+        s = dev_malloc(ctx, reinterpret_cast<void **>(&c->centre),
+                       static_cast<size_t>(d) * sizeof(double), "the reference's centre");
+    if (s == LSC_STATUS_OK && cosine)
+        s = dev_malloc(ctx, reinterpret_cast<void **>(&c->inv), vec, "the reference's norms");
+    if (s == LSC_STATUS_OK) s = dev_malloc(ctx, reinterpret_cast<void **>(&c->radius_v), vec, "the reference's radii");
+    if (s == LSC_STATUS_OK && dev_malloc(ctx, reinterpret_cast<void **>(&c->t), rows, "the reference's tiles") !=
+                                  LSC_STATUS_OK) {
+        c->t = nullptr; // only speed is lost: its rows are then converted tile by tile
+        ctx->err[0] = '\0';
+    }
+    if (s == LSC_STATUS_OK) {
+        c->view.data = c->raw;
+        c->view.dtype = LSC_DTYPE_F32;
+        c->view.rows = n;
+        c->view.cols = d;
+        c->view.ld = d;
+        c->view.memory = LSC_MEMORY_DEVICE;
+        cudaError_t e = cudaMemcpyAsync(c->raw, ref->data, rows, cudaMemcpyHostToDevice, st);
+        if (e == cudaSuccess && upload_radii)
+            e = cudaMemcpyAsync(c->radius_v, ref->radius_v, vec, cudaMemcpyHostToDevice, st);
+        if (e != cudaSuccess) s = lsc_cuda_fail(ctx, e, "copying the reference to the device", __FILE__, __LINE__);
+    }
+    ct_set rs;
+    if (s == LSC_STATUS_OK) {
+        ref_set(ref, c, &rs);
+        rs.res_t = nullptr; // the set's centre / norms are computed from the raw rows first
+        s = ct_set_init(ctx, &rs, &c->view, nullptr, nullptr, n, rs.metric, c->centre, c->inv, nullptr);
+    }
+    if (s == LSC_STATUS_OK && c->t) s = ct_convert_all(ctx, &rs, c->t, c->sq);
+    if (s == LSC_STATUS_OK) {
+        cudaError_t e = cudaStreamSynchronize(st);
+        if (e != cudaSuccess) s = lsc_cuda_fail(ctx, e, "building the reference cache", __FILE__, __LINE__);
+    }
+    if (s != LSC_STATUS_OK) {
+        cudaStreamSynchronize(st);
+        ref_cache_free(c);
+        return s;
+    }
+    c->has_radii = upload_radii ? 1 : 0;
+    pin_module();
+    *out = c;
+    return LSC_STATUS_OK;
+}
+
+/* The reference's device cache, built or completed when needed (never under capture). */
+lsc_status get_cache(lsc_ctx *ctx, const lsc_reference *ref, bool need_radii, ref_cache **out)
+{
+    // the cache is mutable state of an otherwise read-only reference, like a memo
+    lsc_reference *r = const_cast<lsc_reference *>(ref);
+    if (r->backend_data) {
+        if (r->backend_free != ref_cache_free)
+            return lsc_set_error(ctx, LSC_STATUS_NOT_SUPPORTED,
+                                 "the reference carries another backend's data");
+        ref_cache *c = static_cast<ref_cache *>(r->backend_data);
+        if (c->device == cuda_of(ctx)->device) {
+            if (need_radii && !c->has_radii) {
+                LSC_TRY(not_while_capturing(ctx, "placing the reference's radii on the device"));
+                cudaStream_t st = cuda_of(ctx)->stream;
+                LSC_CUDA_TRY(ctx, cudaMemcpyAsync(c->radius_v, ref->radius_v,
+                                                  static_cast<size_t>(ref->rows) * sizeof(double),
+                                                  cudaMemcpyHostToDevice, st));
+                LSC_CUDA_TRY(ctx, cudaStreamSynchronize(st));
+                c->has_radii = 1;
+            }
+            *out = c;
+            return LSC_STATUS_OK;
+        }
+        // built for another device: move it here
+        LSC_TRY(not_while_capturing(ctx, "placing the reference's rows on the device"));
+        ref_cache_free(c);
+        r->backend_data = nullptr;
+        r->backend_free = nullptr;
+    }
+    ref_cache *c = nullptr;
+    LSC_TRY(cache_build(ctx, ref, need_radii, &c));
+    r->backend_data = c;
+    r->backend_free = ref_cache_free;
+    *out = c;
+    return LSC_STATUS_OK;
+}
+
+struct prdc_args {
+    const float *c; // nf x nr, ld nr
+    int64_t nf, nr, f0, r0;
+    const double *fsq, *rsq;
+    const float *fraw, *rraw;
+    int64_t fld, rld;
+    const double *finv, *rinv; // set rows (cosine) or NULL
+    int64_t d;
+    int inclusive;
+    const double *real_rv, *fake_rv; // radii (internal values)
+    unsigned long long *density;     // per fake row
+    unsigned char *real_hit;         // recall: set-only flags
+    unsigned char *real_cov;         // coverage: set-only flags
+};
+
+/* One block per fake row of the tile: every comparison with the real rows of the tile. */
+__global__ void __launch_bounds__(kThreads) k_prdc_count(prdc_args a)
+{
+    __shared__ unsigned long long red[32];
+    const int64_t i = blockIdx.x, gi = a.f0 + i;
+    const double fsq = a.fsq[i], sj = a.fake_rv[gi];
+    const float *crow = a.c + i * a.nr;
+    const volatile unsigned char *hit = a.real_hit;
+    const volatile unsigned char *cov = a.real_cov;
+    unsigned long long dens = 0;
+    for (int64_t j = threadIdx.x; j < a.nr; j += kThreads) {
+        const int64_t gr = a.r0 + j;
+        const double rs = a.rsq[j];
+        const double vf = fsq + rs - 2.0 * static_cast<double>(crow[j]);
+        const double err = lsc_fast_err(a.d, fsq, rs);
+        const double rr = a.real_rv[gr];
+        int in_real = lsc_decide_less(vf, err, rr, a.inclusive);
+        // a real row already recalled needs no more tests (set-only flag; as the CPU)
+        const int need_recall = !hit[gr];
+        int in_fake = need_recall ? lsc_decide_less(vf, err, sj, a.inclusive) : 0;
+        if (in_real < 0 || in_fake < 0) {
+            const double ve = lsc_exact_v(a.fraw + i * a.fld, a.rraw + j * a.rld, a.d,
+                                          a.finv ? a.finv[gi] : 1.0, a.rinv ? a.rinv[gr] : 1.0);
+            if (in_real < 0) in_real = a.inclusive ? ve <= rr : ve < rr;
+            if (in_fake < 0) in_fake = a.inclusive ? ve <= sj : ve < sj;
+        }
+        if (in_real) {
+            dens++;
+            if (!cov[gr]) a.real_cov[gr] = 1;
+        }
+        if (in_fake) a.real_hit[gr] = 1;
+    }
+    dens = ct_block_sum(dens, red);
+    if (threadIdx.x == 0 && dens) atomicAdd(&a.density[gi], dens);
+}
+
+/* The four figures from the counts (integer sums: deterministic) and the whole result struct,
+ * in device-writable memory. One block of 1024 threads. */
+__global__ void __launch_bounds__(1024)
+k_prdc_final(int64_t M, int64_t N, int64_t k, const unsigned long long *density, const double *fake_rv,
+             const unsigned char *real_hit, const unsigned char *real_cov, int comparison, int metric,
+             int64_t zero_real, lsc_prdc_result *out)
+{
+    __shared__ unsigned long long red[32];
+    unsigned long long prec = 0, dens = 0, zf = 0, rec = 0, cov = 0;
+    for (int64_t j = threadIdx.x; j < M; j += blockDim.x) {
+        prec += density[j] > 0;
+        dens += density[j];
+        zf += fake_rv[j] == 0.0;
+    }
+    for (int64_t i = threadIdx.x; i < N; i += blockDim.x) {
+        rec += real_hit[i];
+        cov += real_cov[i];
+    }
+    prec = ct_block_sum(prec, red);
+    dens = ct_block_sum(dens, red);
+    zf = ct_block_sum(zf, red);
+    rec = ct_block_sum(rec, red);
+    cov = ct_block_sum(cov, red);
+    if (threadIdx.x != 0) return;
+    lsc_prdc_result r;
+    memset(&r, 0, sizeof r);
+    r.k = k;
+    r.real_rows = N;
+    r.fake_rows = M;
+    r.precision = static_cast<double>(prec) / static_cast<double>(M);
+    r.recall = static_cast<double>(rec) / static_cast<double>(N);
+    r.density = static_cast<double>(dens) / (static_cast<double>(k) * static_cast<double>(M));
+    r.coverage = static_cast<double>(cov) / static_cast<double>(N);
+    r.zero_radii_real = zero_real;
+    r.zero_radii_fake = static_cast<int64_t>(zf);
+    r.comparison = static_cast<lsc_comparison>(comparison);
+    r.metric = static_cast<lsc_metric>(metric);
+    *out = r;
+}
+
+/* Everything of one PRDC call, enqueued on the context's stream; the figures land in `out`
+ * (device-writable) and, with `status`, the value check of fake (validate.cu's scan, written
+ * with no host synchronisation). `async`: no progress callback. */
+lsc_status prdc_enqueue(lsc_ctx *ctx, const lsc_reference *ref, const lsc_matrix *fake, bool async,
+                        lsc_prdc_result *out, lsc_async_status *status)
+{
+    cudaStream_t st = cuda_of(ctx)->stream;
+    if (async) { // pointers the device cannot reach are refused before anything is enqueued
+        LSC_TRY(lsc_cuda_check_pointer(ctx, fake->data, "fake", 0));
+        LSC_TRY(lsc_cuda_check_pointer(ctx, out, "out", 1));
+        if (status) LSC_TRY(lsc_cuda_check_pointer(ctx, status, "status", 1));
+    }
+    ref_cache *cache = nullptr;
+    LSC_TRY(get_cache(ctx, ref, true, &cache));
+    const int64_t N = ref->rows, M = fake->rows, d = ref->cols, k = ref->k;
+    const int metric = ref->metric == LSC_METRIC_COSINE ? LSC_M_COSINE : LSC_M_EUCLIDEAN;
+    const bool cosine = metric == LSC_M_COSINE;
+    // per-call state: fake radii and norms, density counts, real flags
+    double *fake_r, *fake_inv;
+    unsigned long long *density;
+    unsigned char *flags;
+    lsc_ws_carve c = {nullptr, 0};
+    for (int pass = 0; pass < 2; pass++) {
+        lsc_ws_take(&c, static_cast<size_t>(M) * sizeof(double), &fake_r);
+        lsc_ws_take(&c, static_cast<size_t>(cosine ? M : 0) * sizeof(double), &fake_inv);
+        lsc_ws_take(&c, static_cast<size_t>(M) * sizeof(unsigned long long), &density);
+        lsc_ws_take(&c, static_cast<size_t>(N) * 2, &flags);
+        if (pass == 0) {
+            void *mem;
+            LSC_TRY(lsc_cuda_ws_reserve(ctx, LSC_WS_STATE, c.off, "prdc state", &mem));
+            c = {static_cast<char *>(mem), 0};
+        }
+    }
+    LSC_CUDA_TRY(ctx, cudaMemsetAsync(density, 0, static_cast<size_t>(M) * sizeof(unsigned long long), st));
+    LSC_CUDA_TRY(ctx, cudaMemsetAsync(flags, 0, static_cast<size_t>(N) * 2, st));
+    if (status) LSC_TRY(lsc_cuda_check_async(ctx, fake, cosine ? 1 : 0, status));
+    ct_set rs, sf;
+    ref_set(ref, cache, &rs);
+    // the fake rows centred on the reference's centre (cosine ignores centres), as the CPU
+    LSC_TRY(ct_set_init(ctx, &sf, fake, nullptr, nullptr, M, metric, nullptr, fake_inv, cache->centre));
+    LSC_TRY(ct_knn_sets(ctx, &sf, &sf, k, 1, metric, nullptr, nullptr, fake_r, !async, 0.0, 0.3));
+
+    // one pass of fake (query tiles) against real (base tiles)
+    ct_plan_in in = {&sf, &rs, kMaxTq, kMaxTb, 0, 0, 0, 0};
+    ct_job job;
+    LSC_TRY(ct_plan(ctx, &in, &job));
+    const double total = static_cast<double>(M) * static_cast<double>(N);
+    double done = 0.0;
+    for (int64_t f0 = 0; f0 < M; f0 += job.tq) {
+        const int64_t nf = M - f0 < job.tq ? M - f0 : job.tq;
+        ct_tile ft;
+        LSC_TRY(ct_load(ctx, &sf, &job.qb, f0, nf, &ft));
+        for (int64_t r0 = 0; r0 < N; r0 += job.tb) {
+            const int64_t nr = N - r0 < job.tb ? N - r0 : job.tb;
+            ct_tile rt;
+            LSC_TRY(ct_load(ctx, &rs, &job.bb, r0, nr, &rt));
+            LSC_TRY(ct_gemm(ctx, &ft, &rt, d, job.c));
+            prdc_args a;
+            a.c = job.c;
+            a.nf = nf;
+            a.nr = nr;
+            a.f0 = f0;
+            a.r0 = r0;
+            a.fsq = ft.sq;
+            a.rsq = rt.sq;
+            a.fraw = ft.raw;
+            a.rraw = rt.raw;
+            a.fld = ft.raw_ld;
+            a.rld = rt.raw_ld;
+            a.finv = cosine ? sf.inv : nullptr;
+            a.rinv = cosine ? rs.inv : nullptr;
+            a.d = d;
+            a.inclusive = ref->comparison == LSC_COMPARISON_INCLUSIVE;
+            a.real_rv = cache->radius_v;
+            a.fake_rv = fake_r;
+            a.density = density;
+            a.real_hit = flags;
+            a.real_cov = flags + N;
+            k_prdc_count<<<static_cast<unsigned>(nf), kThreads, 0, st>>>(a);
+            LSC_CUDA_LAUNCHED(ctx);
+            if (!async) {
+                done += static_cast<double>(nf) * static_cast<double>(nr);
+                LSC_TRY(ct_progress(ctx, 0.3 + 0.7 * (done / total)));
+            }
+        }
+    }
+    k_prdc_final<<<1, 1024, 0, st>>>(M, N, k, density, fake_r, flags, flags + N,
+                                     static_cast<int>(ref->comparison), static_cast<int>(ref->metric),
+                                     ref->zero_radii, out);
+    LSC_CUDA_LAUNCHED(ctx);
+    return LSC_STATUS_OK;
+}
+
+} // namespace
+
+lsc_status lsc_cuda_reference_radii(lsc_ctx *ctx, lsc_reference *ref)
+{
+    cudaStream_t st = cuda_of(ctx)->stream;
+    ref_cache *c = nullptr;
+    LSC_TRY(get_cache(ctx, ref, false, &c));
+    ct_set rs;
+    ref_set(ref, c, &rs);
+    LSC_TRY(ct_knn_sets(ctx, &rs, &rs, ref->k, 1, rs.metric, nullptr, nullptr, c->radius_v, true, 0.0, 1.0));
+    LSC_CUDA_TRY(ctx, cudaMemcpyAsync(ref->radius_v, c->radius_v,
+                                      static_cast<size_t>(ref->rows) * sizeof(double),
+                                      cudaMemcpyDeviceToHost, st));
+    LSC_CUDA_TRY(ctx, cudaStreamSynchronize(st));
+    c->has_radii = 1;
+    int64_t zero = 0;
+    for (int64_t i = 0; i < ref->rows; i++) {
+        ref->radius[i] = lsc_dist_from_v(static_cast<int>(ref->metric), ref->radius_v[i]);
+        zero += ref->radius_v[i] == 0.0;
+    }
+    ref->zero_radii = zero;
+    return LSC_STATUS_OK;
+}
+
+lsc_status lsc_cuda_prdc(lsc_ctx *ctx, const lsc_reference *ref, const lsc_matrix *fake,
+                         lsc_prdc_result *out)
+{
+    cudaStream_t st = cuda_of(ctx)->stream;
+    void *mem;
+    LSC_TRY(lsc_cuda_ws_reserve(ctx, LSC_WS_RESULT, sizeof(lsc_prdc_result), "prdc result", &mem));
+    lsc_prdc_result *d_out = static_cast<lsc_prdc_result *>(mem);
+    LSC_TRY(prdc_enqueue(ctx, ref, fake, false, d_out, nullptr));
+    lsc_prdc_result r;
+    LSC_CUDA_TRY(ctx, cudaMemcpyAsync(&r, d_out, sizeof r, cudaMemcpyDeviceToHost, st));
+    LSC_CUDA_TRY(ctx, cudaStreamSynchronize(st));
+    *out = r;
+    return LSC_STATUS_OK;
+}
+
+lsc_status lsc_cuda_prdc_async(lsc_ctx *ctx, const lsc_reference *ref, const lsc_matrix *fake,
+                               lsc_prdc_result *out, lsc_async_status *status)
+{
+    return prdc_enqueue(ctx, ref, fake, true, out, status);
+}

@@ -1,0 +1,248 @@
+// The selection and merge rules of common/select_rules.h, which the CUDA kernels (kNN, PRDC, pair
+// statistics) are built on, checked on the CPU against plain definitions: ordered float keys for
+// the radix select, the rounded-up upper end of a band, the rank rule that merges sorted lists,
+// the near-duplicate order, Chan's moment merge and the bitonic sorting network.
+#include "select_rules.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <random>
+#include <tuple>
+#include <vector>
+
+namespace {
+
+const uint64_t kSeed = 20260517;
+
+uint32_t bits_of(float f)
+{
+    uint32_t u;
+    std::memcpy(&u, &f, sizeof u);
+    return u;
+}
+
+std::vector<float> interesting_floats(uint64_t seed, size_t n)
+{
+    std::mt19937_64 rng(seed);
+    std::vector<float> v = {0.0f,
+                            -0.0f,
+                            1.0f,
+                            -1.0f,
+                            std::numeric_limits<float>::min(),
+                            -std::numeric_limits<float>::min(),
+                            std::numeric_limits<float>::denorm_min(),
+                            -std::numeric_limits<float>::denorm_min(),
+                            std::numeric_limits<float>::max(),
+                            -std::numeric_limits<float>::max(),
+                            std::numeric_limits<float>::infinity(),
+                            -std::numeric_limits<float>::infinity()};
+    std::uniform_int_distribution<uint32_t> any;
+    while (v.size() < n) {
+        uint32_t u = any(rng);
+        float f;
+        std::memcpy(&f, &u, sizeof f);
+        if (!std::isnan(f)) v.push_back(f);
+    }
+    return v;
+}
+
+TEST(SelectRules, KeysOrderLikeTheirValues)
+{
+    SCOPED_TRACE("seed " + std::to_string(kSeed));
+    std::vector<float> v = interesting_floats(kSeed, 4000);
+    std::mt19937_64 rng(kSeed + 1);
+    std::uniform_int_distribution<size_t> pick(0, v.size() - 1);
+    for (int t = 0; t < 200000; t++) {
+        const float a = v[pick(rng)], b = v[pick(rng)];
+        if (a == b) continue; // +0 and -0 compare equal as values
+        ASSERT_EQ(lsc_key_f32(a) < lsc_key_f32(b), a < b) << a << " " << b;
+    }
+    EXPECT_LT(lsc_key_f32(-0.0f), lsc_key_f32(0.0f));
+    EXPECT_GT(lsc_key_f32(std::nanf("")), lsc_key_f32(std::numeric_limits<float>::infinity()));
+    for (float f : v) ASSERT_EQ(bits_of(lsc_unkey_f32(lsc_key_f32(f))), bits_of(f)) << f;
+    // a sort by keys is a sort by values
+    std::vector<float> by_key = v, by_value = v;
+    std::sort(by_key.begin(), by_key.end(),
+              [](float a, float b) { return lsc_key_f32(a) < lsc_key_f32(b); });
+    std::sort(by_value.begin(), by_value.end());
+    for (size_t i = 0; i < v.size(); i++) ASSERT_EQ(by_key[i], by_value[i]) << i;
+}
+
+TEST(SelectRules, CeilIsTheSmallestFloatNotBelow)
+{
+    SCOPED_TRACE("seed " + std::to_string(kSeed));
+    std::mt19937_64 rng(kSeed + 2);
+    std::uniform_real_distribution<double> mant(0.5, 1.0);
+    std::uniform_int_distribution<int> ex(-140, 127);
+    for (int t = 0; t < 200000; t++) {
+        double x = std::ldexp(mant(rng), ex(rng));
+        if (t % 2) x = -x;
+        const float f = lsc_f32_ceil(x);
+        ASSERT_GE((double)f, x) << x;
+        ASSERT_LT((double)std::nextafter(f, -std::numeric_limits<float>::infinity()), x) << x;
+    }
+    for (float f : interesting_floats(kSeed + 3, 2000))
+        ASSERT_EQ(bits_of(lsc_f32_ceil((double)f)), bits_of(f)) << f; // exact floats stay
+    EXPECT_EQ(lsc_f32_ceil(1e300), std::numeric_limits<float>::infinity());
+    EXPECT_EQ(lsc_f32_ceil(-1e300), -std::numeric_limits<float>::max());
+    EXPECT_TRUE(std::isnan(lsc_f32_ceil(std::nan(""))));
+    // just above a float: the next float up, where round-to-nearest would go down
+    EXPECT_EQ(lsc_f32_ceil(1.0 + 1e-12), std::nextafter(1.0f, 2.0f));
+}
+
+struct Entry {
+    double v;
+    int64_t i;
+};
+
+bool before(const Entry &a, const Entry &b) { return lsc_knn_before(a.v, a.i, b.v, b.i); }
+
+TEST(SelectRules, KnnRankIsTheInsertionPointAndMergesSortedLists)
+{
+    SCOPED_TRACE("seed " + std::to_string(kSeed));
+    std::mt19937_64 rng(kSeed + 4);
+    for (int trial = 0; trial < 300; trial++) {
+        // values with many ties (small integer range), distinct indices across both lists
+        std::uniform_int_distribution<int> val(0, 1 + trial % 20);
+        std::uniform_int_distribution<int> len(0, 70);
+        std::vector<int64_t> ids(200);
+        for (size_t t = 0; t < ids.size(); t++) ids[t] = (int64_t)t * 3 + 1;
+        std::shuffle(ids.begin(), ids.end(), rng);
+        const int na = len(rng), nb = len(rng);
+        std::vector<Entry> a, b;
+        for (int t = 0; t < na; t++) a.push_back({(double)val(rng), ids[(size_t)t]});
+        for (int t = 0; t < nb; t++) b.push_back({(double)val(rng), ids[(size_t)(na + t)]});
+        std::sort(a.begin(), a.end(), before);
+        std::sort(b.begin(), b.end(), before);
+        std::vector<double> av, bv;
+        std::vector<int64_t> ai, bi;
+        for (const Entry &e : a) {
+            av.push_back(e.v);
+            ai.push_back(e.i);
+        }
+        for (const Entry &e : b) {
+            bv.push_back(e.v);
+            bi.push_back(e.i);
+        }
+        // the rank is the number of entries before, for probes in and between the entries
+        for (int p = 0; p < 50; p++) {
+            const Entry q = {(double)val(rng) + (p % 3 == 0 ? 0.5 : 0.0), (int64_t)(p * 7)};
+            int64_t want = 0;
+            for (const Entry &e : a) want += before(e, q);
+            ASSERT_EQ(lsc_knn_rank(av.data(), ai.data(), na, q.v, q.i), want);
+        }
+        // merging by rank (own position + rank in the other list) is the sorted union, truncated
+        const int64_t k = 1 + trial % 40;
+        std::vector<Entry> got((size_t)k, Entry{-1.0, -1});
+        for (int64_t e = 0; e < na; e++) {
+            const int64_t r = e + lsc_knn_rank(bv.data(), bi.data(), nb, av[(size_t)e], ai[(size_t)e]);
+            if (r < k) got[(size_t)r] = a[(size_t)e];
+        }
+        for (int64_t e = 0; e < nb; e++) {
+            const int64_t r = e + lsc_knn_rank(av.data(), ai.data(), na, bv[(size_t)e], bi[(size_t)e]);
+            if (r < k) got[(size_t)r] = b[(size_t)e];
+        }
+        std::vector<Entry> all = a;
+        all.insert(all.end(), b.begin(), b.end());
+        std::sort(all.begin(), all.end(), before);
+        for (int64_t r = 0; r < k; r++) {
+            if (r < (int64_t)all.size()) {
+                ASSERT_EQ(got[(size_t)r].v, all[(size_t)r].v) << "trial " << trial << " rank " << r;
+                ASSERT_EQ(got[(size_t)r].i, all[(size_t)r].i) << "trial " << trial << " rank " << r;
+            } else {
+                ASSERT_EQ(got[(size_t)r].i, -1) << "rank " << r << " written past the union";
+            }
+        }
+    }
+}
+
+TEST(SelectRules, PairOrderIsDThenIThenJ)
+{
+    std::mt19937_64 rng(kSeed + 5);
+    std::uniform_int_distribution<int> small(0, 3);
+    for (int t = 0; t < 100000; t++) {
+        const double da = small(rng) * 0.25, db = small(rng) * 0.25;
+        const int64_t ia = small(rng), ib = small(rng), ja = small(rng), jb = small(rng);
+        ASSERT_EQ(lsc_pair_order(da, ia, ja, db, ib, jb) != 0,
+                  std::make_tuple(da, ia, ja) < std::make_tuple(db, ib, jb));
+    }
+}
+
+void two_pass(const std::vector<double> &x, size_t lo, size_t hi, double *n, double *mean,
+              double *m2)
+{
+    *n = (double)(hi - lo);
+    double s = 0;
+    for (size_t i = lo; i < hi; i++) s += x[i];
+    *mean = hi > lo ? s / *n : 0.0;
+    *m2 = 0;
+    for (size_t i = lo; i < hi; i++) *m2 += (x[i] - *mean) * (x[i] - *mean);
+}
+
+TEST(SelectRules, MomentsMergeMatchesTwoPassOverTheWhole)
+{
+    SCOPED_TRACE("seed " + std::to_string(kSeed));
+    std::mt19937_64 rng(kSeed + 6);
+    // a large mean next to a small spread: where sum d^2 - (sum d)^2 / n would lose every digit
+    std::normal_distribution<double> g(1000.0, 0.01);
+    for (int trial = 0; trial < 200; trial++) {
+        std::vector<double> x((size_t)(1 + trial * 7));
+        for (double &v : x) v = g(rng);
+        std::uniform_int_distribution<size_t> cut(0, x.size());
+        std::vector<size_t> cuts = {0, cut(rng), cut(rng), cut(rng), x.size()};
+        std::sort(cuts.begin(), cuts.end());
+        double n = 0, mean = 0, m2 = 0;
+        for (size_t p = 0; p + 1 < cuts.size(); p++) { // empty parts included
+            double pn, pm, pm2;
+            two_pass(x, cuts[p], cuts[p + 1], &pn, &pm, &pm2);
+            lsc_moments_merge(&n, &mean, &m2, pn, pm, pm2);
+        }
+        double wn, wm, wm2;
+        two_pass(x, 0, x.size(), &wn, &wm, &wm2);
+        ASSERT_EQ(n, wn);
+        ASSERT_NEAR(mean, wm, 1e-12 * std::fabs(wm));
+        ASSERT_NEAR(m2, wm2, 1e-8 * wm2 + 1e-18) << "trial " << trial;
+    }
+    double n = 3, mean = 2, m2 = 5;
+    lsc_moments_merge(&n, &mean, &m2, 0, 123, 456); // an empty part changes nothing
+    EXPECT_EQ(n, 3);
+    EXPECT_EQ(mean, 2);
+    EXPECT_EQ(m2, 5);
+}
+
+TEST(SelectRules, BitonicNetworkSortsAndItsStepsAreDisjoint)
+{
+    SCOPED_TRACE("seed " + std::to_string(kSeed));
+    std::mt19937_64 rng(kSeed + 7);
+    for (int64_t P = 1; P <= 2048; P *= 2) {
+        for (int trial = 0; trial < 5; trial++) {
+            std::uniform_int_distribution<int> val(0, (int)P / 3 + 1); // ties
+            std::vector<Entry> e((size_t)P);
+            for (int64_t t = 0; t < P; t++) e[(size_t)t] = {(double)val(rng), t};
+            std::shuffle(e.begin(), e.end(), rng);
+            for (int64_t size = 2; size <= P; size *= 2)
+                for (int64_t stride = size / 2; stride > 0; stride /= 2) {
+                    std::vector<int> seen((size_t)P, 0);
+                    for (int64_t t = 0; t < P / 2; t++) {
+                        int64_t lo, hi;
+                        const int up = lsc_bitonic_step(t, size, stride, &lo, &hi);
+                        ASSERT_TRUE(lo >= 0 && hi < P && lo < hi);
+                        ASSERT_EQ(++seen[(size_t)lo], 1);
+                        ASSERT_EQ(++seen[(size_t)hi], 1);
+                        const bool sw = up ? before(e[(size_t)hi], e[(size_t)lo])
+                                           : before(e[(size_t)lo], e[(size_t)hi]);
+                        if (sw) std::swap(e[(size_t)lo], e[(size_t)hi]);
+                    }
+                }
+            for (int64_t t = 1; t < P; t++)
+                ASSERT_FALSE(before(e[(size_t)t], e[(size_t)(t - 1)])) << "P " << P << " at " << t;
+        }
+    }
+}
+
+} // namespace
