@@ -17,7 +17,7 @@ from . import _native as N
 from ._arrays import view
 from ._core import (Prdc, Reference, Spectrum, _ctx_for, _spectrum_opts, prdc, prdc_from_struct,
                     spectrum, spectrum_from_struct)
-from ._errors import InvalidData, NotSupported
+from ._errors import BackendUnavailable, InvalidData, NotSupported
 
 
 @dataclass(frozen=True)
@@ -116,6 +116,7 @@ class Monitor:
         self.log = log
         self.history: List[MonitorRecord] = []
         self._pending: List[_Pending] = []
+        self._cuda_ok: Optional[bool] = None
         if prdc:
             self.reference = reference if isinstance(reference, Reference) else Reference(
                 _host(reference), k, metric=metric, comparison=comparison, backend=backend)
@@ -142,13 +143,29 @@ class Monitor:
                 return None
             except NotSupported:
                 self.asynchronous = False   # this build's CUDA backend lacks the async forms
+            except BackendUnavailable:
+                # no CUDA backend in this build (or no usable device): measure host copies
+                self.asynchronous = False
+                latents = _host(latents)
+                v = view(latents, "latents")
         x = latents if not v.on_device or self.backend != "cpu" else _host(latents)
+        if v.on_device and not self.asynchronous and self._no_cuda():
+            x = _host(latents)
         s = spectrum(x, active_threshold=self.active_threshold, backend=self.backend) \
             if self.want_spectrum else None
         p = prdc(self.reference, x, backend=self.backend) if self.want_prdc else None
         rec = MonitorRecord(step, s, p, False, (time.perf_counter() - t0) * 1e3)
         self._finish(rec)
         return rec
+
+    def _no_cuda(self) -> bool:
+        if self._cuda_ok is None:
+            try:
+                _ctx_for_cuda()
+                self._cuda_ok = True
+            except BackendUnavailable:
+                self._cuda_ok = False
+        return not self._cuda_ok
 
     def _enqueue(self, step, v, t0):
         kind = "torch" if v.kind == "torch" else "cupy"
@@ -178,6 +195,11 @@ class Monitor:
         """Waits for every measurement still on the GPU; returns the whole history."""
         self._collect(block=True)
         return self.history
+
+
+def _ctx_for_cuda():
+    from ._core import context
+    return context("cuda")
 
 
 def _host(x):
