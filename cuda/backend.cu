@@ -43,6 +43,8 @@ lsc_status cuda_fail(lsc_ctx *ctx, cudaError_t e, const char *what)
     return lsc_cuda_fail(ctx, e, what, __FILE__, __LINE__);
 }
 
+void cuda_fini(lsc_ctx *ctx);
+
 lsc_status cuda_init(lsc_ctx *ctx)
 {
     int count = 0;
@@ -67,26 +69,69 @@ lsc_status cuda_init(lsc_ctx *ctx)
     }
     s->stream = ctx->params.stream ? static_cast<cudaStream_t>(ctx->params.stream) : s->own;
     ctx->backend_state = s;
+    // the host never calls fini after a failed init: a failure below releases what exists
     // handles once per context; IEEE float32/float64 math (no TF32) so CPU and GPU agree
     cublasStatus_t be = cublasCreate(&s->blas);
-    if (be != CUBLAS_STATUS_SUCCESS) return lsc_cublas_fail(ctx, be, "cublasCreate", __FILE__, __LINE__);
-    be = cublasSetStream(s->blas, s->stream);
+    if (be != CUBLAS_STATUS_SUCCESS) s->blas = nullptr;
+    else be = cublasSetStream(s->blas, s->stream);
     if (be == CUBLAS_STATUS_SUCCESS) be = cublasSetMathMode(s->blas, CUBLAS_DEFAULT_MATH);
-    if (be != CUBLAS_STATUS_SUCCESS) return lsc_cublas_fail(ctx, be, "cublasSetStream", __FILE__, __LINE__);
+    if (be != CUBLAS_STATUS_SUCCESS) {
+        const lsc_status st = lsc_cublas_fail(ctx, be, "cublasCreate / cublasSetStream", __FILE__, __LINE__);
+        cuda_fini(ctx);
+        return st;
+    }
     cusolverStatus_t se = cusolverDnCreate(&s->solver);
-    if (se == CUSOLVER_STATUS_SUCCESS) se = cusolverDnSetStream(s->solver, s->stream);
-    if (se != CUSOLVER_STATUS_SUCCESS)
-        return lsc_cusolver_fail(ctx, se, "cusolverDnCreate", __FILE__, __LINE__);
+    if (se != CUSOLVER_STATUS_SUCCESS) s->solver = nullptr;
+    else se = cusolverDnSetStream(s->solver, s->stream);
+    if (se != CUSOLVER_STATUS_SUCCESS) {
+        const lsc_status st = lsc_cusolver_fail(ctx, se, "cusolverDnCreate", __FILE__, __LINE__);
+        cuda_fini(ctx);
+        return st;
+    }
     snprintf(ctx->device_name, sizeof ctx->device_name, "cuda:%d %s (sm_%d%d, %.1f GiB)",
              s->device, prop.name, prop.major, prop.minor,
              static_cast<double>(prop.totalGlobalMem) / (1024.0 * 1024.0 * 1024.0));
     return LSC_STATUS_OK;
 }
 
+/* Makes device `dev` current for the life of the guard and restores the caller's device after.
+ * A thread may hold contexts of several devices (each cuda_init leaves its own device current),
+ * while kernels, cuBLAS / cuSOLVER handles and the stream-ordered allocator act on the current
+ * device: every entry point therefore runs under one. No call at all when `dev` is already
+ * current (the usual case, and the one graph capture sees). */
+struct device_guard {
+    int prev = -1;
+    cudaError_t err = cudaSuccess;
+    explicit device_guard(int dev)
+    {
+        int cur = -1;
+        err = cudaGetDevice(&cur);
+        if (err == cudaSuccess && cur != dev) {
+            err = cudaSetDevice(dev);
+            if (err == cudaSuccess) prev = cur;
+        }
+    }
+    ~device_guard()
+    {
+        if (prev >= 0) cudaSetDevice(prev);
+    }
+};
+
+template <auto F> struct on_device;
+template <typename... A, lsc_status (*F)(lsc_ctx *, A...)> struct on_device<F> {
+    static lsc_status call(lsc_ctx *ctx, A... a)
+    {
+        const device_guard g(cuda_of(ctx)->device);
+        if (g.err != cudaSuccess) return lsc_cuda_fail(ctx, g.err, "cudaSetDevice", __FILE__, __LINE__);
+        return F(ctx, a...);
+    }
+};
+
 void cuda_fini(lsc_ctx *ctx)
 {
     cuda_state *s = static_cast<cuda_state *>(ctx->backend_state);
     if (!s) return;
+    const device_guard g(s->device);
     // wait for our own work only: the caller's other streams keep running
     cudaStreamSynchronize(s->stream);
     lsc_cuda_ws_release(ctx); // the workspace's buffers, events and pinned staging
@@ -117,21 +162,21 @@ lsc_backend_ops make_ops()
     o.name = "cuda";
     o.init = cuda_init;
     o.fini = cuda_fini;
-    o.set_stream = cuda_set_stream;
-    o.spectrum = lsc_cuda_spectrum;
-    o.acc_create = lsc_cuda_acc_create;
-    o.acc_add = lsc_cuda_acc_add;
-    o.acc_merge = lsc_cuda_acc_merge;
-    o.acc_eigs = lsc_cuda_acc_eigs;
-    o.acc_destroy = lsc_cuda_acc_destroy;
-    o.spectrum_async = lsc_cuda_spectrum_async;
-    o.check_values = lsc_cuda_check_values;
-    o.distances = lsc_cuda_distances;
-    o.pair_stats = lsc_cuda_pair_stats;
-    o.knn = lsc_cuda_knn;
-    o.reference_radii = lsc_cuda_reference_radii;
-    o.prdc = lsc_cuda_prdc;
-    o.prdc_async = lsc_cuda_prdc_async;
+    o.set_stream = on_device<cuda_set_stream>::call;
+    o.spectrum = on_device<lsc_cuda_spectrum>::call;
+    o.acc_create = on_device<lsc_cuda_acc_create>::call;
+    o.acc_add = on_device<lsc_cuda_acc_add>::call;
+    o.acc_merge = on_device<lsc_cuda_acc_merge>::call;
+    o.acc_eigs = on_device<lsc_cuda_acc_eigs>::call;
+    o.acc_destroy = lsc_cuda_acc_destroy; // cudaFree finds any device's memory
+    o.spectrum_async = on_device<lsc_cuda_spectrum_async>::call;
+    o.check_values = on_device<lsc_cuda_check_values>::call;
+    o.distances = on_device<lsc_cuda_distances>::call;
+    o.pair_stats = on_device<lsc_cuda_pair_stats>::call;
+    o.knn = on_device<lsc_cuda_knn>::call;
+    o.reference_radii = on_device<lsc_cuda_reference_radii>::call;
+    o.prdc = on_device<lsc_cuda_prdc>::call;
+    o.prdc_async = on_device<lsc_cuda_prdc_async>::call;
     return o;
 }
 

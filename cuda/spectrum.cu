@@ -476,7 +476,7 @@ __global__ void figures(double *w_c, double *w_u, double *w_v, int64_t n_ev, int
     lsc_spectrum_figures(w_c, w_u, z == kNoRow ? w_v : nullptr, n_ev, rows, cols, colvar, thr, &r,
                          nullptr);
     r.vendi_zero_row = z == kNoRow ? -1 : (int64_t)z;
-    *out = r;
+    memcpy(out, &r, sizeof r); // every byte, padding included (zeroed above), not member-wise
 }
 
 /* Enqueues the eigenvalues (ascending) of the full symmetric n x n matrix a (destroyed) into w. */

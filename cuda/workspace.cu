@@ -43,14 +43,18 @@ lsc_status lsc_cuda_ws_staging(lsc_ctx *ctx, cuda_workspace **out)
     cuda_workspace *w;
     LSC_TRY(lsc_cuda_ws_get(ctx, &w));
     if (!w->copy) {
+        // each piece only once, the stream last: a failure half-way is retried by the next call
+        // instead of leaving the stream without its events
         const unsigned fl = cudaEventDisableTiming;
-        LSC_CUDA_TRY(ctx, cudaStreamCreateWithFlags(&w->copy, cudaStreamNonBlocking));
-        LSC_CUDA_TRY(ctx, cudaEventCreateWithFlags(&w->copy_start, fl));
+        if (!w->copy_start) LSC_CUDA_TRY(ctx, cudaEventCreateWithFlags(&w->copy_start, fl));
         for (int r = 0; r < 2; r++)
             for (int b = 0; b < 2; b++) {
-                LSC_CUDA_TRY(ctx, cudaEventCreateWithFlags(&w->stage_ready[r][b], fl));
-                LSC_CUDA_TRY(ctx, cudaEventCreateWithFlags(&w->stage_free[r][b], fl));
+                if (!w->stage_ready[r][b])
+                    LSC_CUDA_TRY(ctx, cudaEventCreateWithFlags(&w->stage_ready[r][b], fl));
+                if (!w->stage_free[r][b])
+                    LSC_CUDA_TRY(ctx, cudaEventCreateWithFlags(&w->stage_free[r][b], fl));
             }
+        LSC_CUDA_TRY(ctx, cudaStreamCreateWithFlags(&w->copy, cudaStreamNonBlocking));
     }
     *out = w;
     return LSC_STATUS_OK;

@@ -22,6 +22,11 @@
  *   - Thread safety: different contexts may be used concurrently from different threads; one
  *     context (and everything created from it) is used by one thread at a time.
  *   - The library never prints, never exits and keeps no global mutable state.
+ *   - Streams (CUDA backend): work is enqueued on the context's stream. A call whose outputs are
+ *     all device memory (lsc_distances and lsc_knn with device outputs, lsc_spectrum_acc_add and
+ *     _merge, the asynchronous forms) may return before the device has finished: read those
+ *     outputs, or overwrite their device inputs, only after that stream (or work ordered after it)
+ *     has reached them. A call that returns figures in host memory waits for its own stream only.
  *   - CPU threads: lsc runs `threads` OpenMP threads of its own; each computes its rows' distance
  *     tiles with a single-threaded BLAS call. With OpenBLAS, the distance operations (distances,
  *     pair statistics, kNN, reference creation, PRDC) therefore set OpenBLAS's process-wide
@@ -474,6 +479,9 @@ typedef struct lsc_async_status {
  * rows on the device), no allocation: such calls are safe under CUDA graph capture.
  * `status` may be NULL (non-finite input then goes unreported). Returns NOT_SUPPORTED on the CPU
  * backend and for host-memory inputs, and otherwise what the synchronous form returns.
+ * A captured graph uses the context's workspace: it stays valid only while no later call on that
+ * context grows the workspace (a larger shape, a host input). Keep one context for the captured
+ * work, or capture again after such a call.
  */
 LSC_API lsc_status lsc_spectrum_async(lsc_ctx *ctx, const lsc_matrix *x,
                                       const lsc_spectrum_opts *opts, lsc_spectrum_result *out,
