@@ -147,8 +147,11 @@ void expect_same(const Results &a, const Results &b, double rel)
     EXPECT_EQ(a.pairs.nn_median, b.pairs.nn_median);
     EXPECT_PRED3(near_rel, a.pairs.nn_mean, b.pairs.nn_mean, rel);
     EXPECT_PRED3(near_rel, a.pairs.max, b.pairs.max, rel);
-    EXPECT_PRED3(near_rel, a.pairs.mean, b.pairs.mean, rel);
-    EXPECT_PRED3(near_rel, a.pairs.std, b.pairs.std, rel);
+    // mean and std are sums of fast-form distances (METRICS.md section 2): another tiling
+    // changes the float32 GEMM's rounding of each, seen at 1.3e-9 relative on std
+    const double fast_rel = rel > 0 ? std::max(rel, 1e-7) : 0.0;
+    EXPECT_PRED3(near_rel, a.pairs.mean, b.pairs.mean, fast_rel);
+    EXPECT_PRED3(near_rel, a.pairs.std, b.pairs.std, fast_rel);
     EXPECT_PRED3(near_rel, a.pairs.hist_upper, b.pairs.hist_upper, rel);
     EXPECT_EQ(a.prdc.precision, b.prdc.precision);
     EXPECT_EQ(a.prdc.recall, b.prdc.recall);
