@@ -175,18 +175,17 @@ lsc_status lsc_cuda_pinned_mark(lsc_ctx *ctx, int i, cudaStream_t stream)
 void lsc_cuda_ws_stream_changed(lsc_ctx *ctx, cudaStream_t old_stream, cudaStream_t new_stream)
 {
     cuda_workspace *w = ws_of(ctx, false);
-    if (!w) return;
-    bool any = false;
-    for (int i = 0; i < LSC_WS_NSLOTS; i++) any = any || w->dev[i].ptr;
-    if (!any) return;
-    // later growth frees on the new stream: order it after what the old stream still runs
+    // later growth frees on the new stream: order it after what the old stream still runs.
+    // Done also when the workspace holds nothing: state outside it was written on the old
+    // stream too (an accumulator's Grams zeroed by lsc_cuda_acc_create's state_init, which
+    // touches no slot), and the next call reads it on the new stream.
     cudaEvent_t ev;
     if (cudaEventCreateWithFlags(&ev, cudaEventDisableTiming) == cudaSuccess) {
         if (cudaEventRecord(ev, old_stream) == cudaSuccess) cudaStreamWaitEvent(new_stream, ev, 0);
         cudaEventDestroy(ev);
     }
     cudaGetLastError(); // a failure here (an old stream already destroyed) is not the caller's
-    w->alloc_stream = new_stream;
+    if (w) w->alloc_stream = new_stream;
 }
 
 void lsc_cuda_ws_release(lsc_ctx *ctx)
