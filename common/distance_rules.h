@@ -91,17 +91,28 @@ LSC_HD int64_t lsc_hist_bin(double d, double scale, int64_t bins)
     return (int64_t)lsc_hist_pos(d, scale, bins);
 }
 
-/* Exact value between two float32 rows, accumulated in float64 in index order (deterministic).
- * For cosine pass the rows' inverse norms (float64); for euclidean pass 1 and 1. */
+/* Exact value between two float32 rows, accumulated in float64 in a fixed order: element t goes
+ * to partial sum t mod 8, in index order, and the eight are added pairwise at the end. The order
+ * depends on `dim` only, so every backend gets the same bits (with no fused multiply-add); eight
+ * independent sums vectorise on the CPU and hide the add latency on both (one running sum made
+ * this loop a tenth of the CPU kNN at D = 512). For cosine pass the rows' inverse norms
+ * (float64); for euclidean pass 1 and 1. */
+#define LSC_EXACT_LANES 8
 LSC_HD double lsc_exact_v(const float *a, const float *b, int64_t dim, double inv_na,
                           double inv_nb)
 {
-    double s = 0.0;
-    for (int64_t t = 0; t < dim; t++) {
-        double diff = (double)a[t] * inv_na - (double)b[t] * inv_nb;
-        s += diff * diff;
+    double s[LSC_EXACT_LANES] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
+    int64_t t = 0;
+    for (; t + LSC_EXACT_LANES <= dim; t += LSC_EXACT_LANES)
+        for (int l = 0; l < LSC_EXACT_LANES; l++) {
+            const double diff = (double)a[t + l] * inv_na - (double)b[t + l] * inv_nb;
+            s[l] += diff * diff;
+        }
+    for (int l = 0; t + l < dim; l++) {
+        const double diff = (double)a[t + l] * inv_na - (double)b[t + l] * inv_nb;
+        s[l] += diff * diff;
     }
-    return s;
+    return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
 }
 
 /* Tie-broken order of kNN candidates: smaller value first, then the smaller index. */

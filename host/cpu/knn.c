@@ -57,6 +57,13 @@ static void heap_sort(double *v, int64_t *ix, int64_t n)
     }
 }
 
+/* The largest float32 at or below x: the prefilter's threshold may only be lowered. */
+static inline float prefilter_thr(double x)
+{
+    float f = (float)x;
+    return (double)f > x ? nextafterf(f, -INFINITY) : f;
+}
+
 typedef struct knn_job {
     const cpu_set *q, *b;
     int64_t k;
@@ -73,12 +80,16 @@ LSC_CPU_CLONES static void knn_tile(void *user, int tid, const cpu_tiles *t, int
     const knn_job *J = (const knn_job *)user;
     const int64_t d = J->q->d, k = J->k;
     /* w_j = (1 - E) |b_j|^2 / 2 with E the relative error bound of lsc_fast_err: the fast lower
-     * bound v - err <= worst becomes c_ij - w_j >= thr_i, a test on one product that
-     * vectorises; chunks of 32 with no candidate are skipped whole. */
+     * bound v - err <= worst becomes c_ij - w_j >= thr_i, a test on one product. It is only a
+     * prefilter (each candidate it passes is tested again in float64 below), so it runs in
+     * float32, 16 lanes to a vector: its own rounding, at most 3 u (|c_ij| + w_j) <= 3 u
+     * (|q_i|^2 + max |b_j|^2), is covered by lowering thr_i by 1e-6 (|q_i|^2 + max |b_j|^2).
+     * Chunks of 32 with no candidate are skipped whole. */
     const double E = lsc_fast_err(d, 1.0, 0.0) - 1e-300;
+    float *wf = (float *)t->bw; /* tb doubles of scratch hold tb floats */
     double bmax = 0.0;
     for (int64_t j = 0; j < nb; j++) {
-        t->bw[j] = 0.5 * (1.0 - E) * t->bsq[j];
+        wf[j] = (float)(0.5 * (1.0 - E) * t->bsq[j]);
         if (t->bsq[j] > bmax) bmax = t->bsq[j];
     }
     for (int64_t i = 0; i < nq; i++) {
@@ -88,13 +99,12 @@ LSC_CPU_CLONES static void knn_tile(void *user, int tid, const cpu_tiles *t, int
         int64_t n = J->count[gi];
         const float *crow = t->c + i * nb;
         const double qsq = t->qsq[i];
-        /* slack covers the roundoff of this rearranged test; the exact check follows */
-        const double slack = 1e-9 * (qsq + bmax) + 1e-300;
-        double thr = n == k ? 0.5 * ((1.0 - E) * qsq - hv[0]) - slack : -INFINITY;
+        const double slack = 1e-6 * (qsq + bmax) + 1e-300;
+        float thr = n == k ? prefilter_thr(0.5 * ((1.0 - E) * qsq - hv[0]) - slack) : -INFINITY;
         for (int64_t c0 = 0; c0 < nb; c0 += 32) {
             const int64_t c1 = c0 + 32 < nb ? c0 + 32 : nb;
             int any = 0;
-            for (int64_t j = c0; j < c1; j++) any |= (double)crow[j] - t->bw[j] >= thr;
+            for (int64_t j = c0; j < c1; j++) any |= crow[j] - wf[j] >= thr;
             if (!any) continue;
             for (int64_t j = c0; j < c1; j++) {
                 const int64_t gj = b0 + j;
@@ -114,7 +124,7 @@ LSC_CPU_CLONES static void knn_tile(void *user, int tid, const cpu_tiles *t, int
                 } else {
                     continue;
                 }
-                if (n == k) thr = 0.5 * ((1.0 - E) * qsq - hv[0]) - slack;
+                if (n == k) thr = prefilter_thr(0.5 * ((1.0 - E) * qsq - hv[0]) - slack);
             }
         }
         J->count[gi] = n;
