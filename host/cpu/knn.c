@@ -96,18 +96,19 @@ static void dheap_sift_down(double *h, int64_t n, int64_t i)
  * exact value is strictly larger). Bounding the first tile with it spares the exact
  * recomputation of most candidates that would enter the heap only to be pushed out again
  * (about k ln(tile / k) of them in index order: 30 of 35 at k = 5). hi: nb doubles of scratch. */
-static double tile_cap(const knn_job *J, const cpu_tiles *t, int64_t i, int64_t gi, int64_t b0,
-                       int64_t nb, double *hi, double *h)
+static double tile_cap(const knn_job *J, const cpu_tiles *t, int64_t i,
+                                      int64_t gi, int64_t b0, int64_t nb, double *hi, double *h)
 {
     const int64_t d = J->q->d, k = J->k;
     const double qsq = t->qsq[i];
     const float *crow = t->c + i * nb;
     for (int64_t j = 0; j < nb; j++)
         hi[j] = qsq + t->bsq[j] - 2.0 * (double)crow[j] + lsc_fast_err(d, qsq, t->bsq[j]);
+    if (J->exclude_self && gi >= b0 && gi < b0 + nb) hi[gi - b0] = INFINITY;
     int64_t m = 0;
     for (int64_t j = 0; j < nb; j++) {
-        if (J->exclude_self && b0 + j == gi) continue;
         if (m < k) {
+            if (hi[j] == INFINITY) continue;
             int64_t c = m++;
             h[c] = hi[j];
             while (c > 0 && h[(c - 1) / 2] < h[c]) {
