@@ -4,6 +4,7 @@
  * memory: O((N + M) k) for the radii passes, O(N + M) counters, and the tiles. */
 #include "tiles.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -49,6 +50,13 @@ typedef struct prdc_job {
     unsigned char *real_cov; /* coverage: likewise */
 } prdc_job;
 
+/* The largest float32 at or below x: a prefilter threshold may only be lowered. */
+static inline float prefilter_thr(double x)
+{
+    float f = (float)x;
+    return (double)f > x ? nextafterf(f, -INFINITY) : f;
+}
+
 LSC_CPU_CLONES static void prdc_tile(void *user, int tid, const cpu_tiles *t, int64_t f0, int64_t nf, int64_t r0,
                       int64_t nr)
 {
@@ -57,29 +65,57 @@ LSC_CPU_CLONES static void prdc_tile(void *user, int tid, const cpu_tiles *t, in
     const int64_t d = J->sf->d;
     const int inclusive = J->inclusive;
     const double *rr = J->real_r;
+    /* A pair can be inside a ball of radius r only if its fast lower end vf - err <= r. With E
+     * the relative bound of lsc_fast_err that is c - wr_i >= (1 - E) |f|^2 / 2 for the real
+     * ball (wr_i = ((1 - E) |r_i|^2 - r_i) / 2) and c - wb_i >= ((1 - E) |f|^2 - s_f) / 2 for
+     * the fake one (wb_i = (1 - E) |r_i|^2 / 2): a float32 prefilter on the product, 16 lanes to a
+     * vector, whose own rounding (at most 3 u (|c| + |w|)) is covered by lowering both
+     * thresholds by 1e-6 (|f|^2 + max |r_i|^2 + max r_i). A chunk of 32 real rows where neither
+     * ball can hold any pair is skipped whole: nothing in it counts. */
+    const double E = lsc_fast_err(d, 1.0, 0.0) - 1e-300;
+    float *wr = (float *)t->bw, *wb = wr + t->tb; /* tb doubles of scratch hold 2 tb floats */
+    double bmax = 0.0, rmax = 0.0;
+    for (int64_t i = 0; i < nr; i++) {
+        const double bsq = t->bsq[i], r = rr[r0 + i];
+        wr[i] = (float)(0.5 * ((1.0 - E) * bsq - r));
+        wb[i] = (float)(0.5 * (1.0 - E) * bsq);
+        if (bsq > bmax) bmax = bsq;
+        if (r > rmax) rmax = r;
+    }
     for (int64_t j = 0; j < nf; j++) {
         const int64_t gj = f0 + j;
         const double fsq = t->qsq[j], sj = J->fake_r[gj];
         const float *crow = t->c + j * nr;
+        const double slack = 1e-6 * (fsq + bmax + rmax) + 1e-300;
+        const float thr_r = prefilter_thr(0.5 * (1.0 - E) * fsq - slack);
+        const float thr_f = prefilter_thr(0.5 * ((1.0 - E) * fsq - sj) - slack);
         int64_t dens = 0;
-        for (int64_t i = 0; i < nr; i++) {
-            const int64_t gi = r0 + i;
-            const double vf = fsq + t->bsq[i] - 2.0 * (double)crow[i];
-            const double err = lsc_fast_err(d, fsq, t->bsq[i]);
-            int in_real = lsc_decide_less(vf, err, rr[gi], inclusive);
-            int need_recall = !__atomic_load_n(&J->real_hit[gi], __ATOMIC_RELAXED);
-            int in_fake = need_recall ? lsc_decide_less(vf, err, sj, inclusive) : 0;
-            if (in_real < 0 || in_fake < 0) {
-                double ve = cpu_exact(J->sf, gj, t->qr + j * t->qld, J->sr, gi, t->br + i * t->bld);
-                if (in_real < 0) in_real = inclusive ? ve <= rr[gi] : ve < rr[gi];
-                if (in_fake < 0) in_fake = inclusive ? ve <= sj : ve < sj;
+        for (int64_t c0 = 0; c0 < nr; c0 += 32) {
+            const int64_t c1 = c0 + 32 < nr ? c0 + 32 : nr;
+            int any = 0;
+            for (int64_t i = c0; i < c1; i++)
+                any |= (crow[i] - wr[i] >= thr_r) | (crow[i] - wb[i] >= thr_f);
+            if (!any) continue;
+            for (int64_t i = c0; i < c1; i++) {
+                const int64_t gi = r0 + i;
+                const double vf = fsq + t->bsq[i] - 2.0 * (double)crow[i];
+                const double err = lsc_fast_err(d, fsq, t->bsq[i]);
+                int in_real = lsc_decide_less(vf, err, rr[gi], inclusive);
+                int need_recall = !__atomic_load_n(&J->real_hit[gi], __ATOMIC_RELAXED);
+                int in_fake = need_recall ? lsc_decide_less(vf, err, sj, inclusive) : 0;
+                if (in_real < 0 || in_fake < 0) {
+                    double ve = cpu_exact(J->sf, gj, t->qr + j * t->qld, J->sr, gi,
+                                          t->br + i * t->bld);
+                    if (in_real < 0) in_real = inclusive ? ve <= rr[gi] : ve < rr[gi];
+                    if (in_fake < 0) in_fake = inclusive ? ve <= sj : ve < sj;
+                }
+                if (in_real) {
+                    dens++;
+                    if (!__atomic_load_n(&J->real_cov[gi], __ATOMIC_RELAXED))
+                        __atomic_store_n(&J->real_cov[gi], 1, __ATOMIC_RELAXED);
+                }
+                if (in_fake) __atomic_store_n(&J->real_hit[gi], 1, __ATOMIC_RELAXED);
             }
-            if (in_real) {
-                dens++;
-                if (!__atomic_load_n(&J->real_cov[gi], __ATOMIC_RELAXED))
-                    __atomic_store_n(&J->real_cov[gi], 1, __ATOMIC_RELAXED);
-            }
-            if (in_fake) __atomic_store_n(&J->real_hit[gi], 1, __ATOMIC_RELAXED);
         }
         J->density[gj] += dens;
     }
