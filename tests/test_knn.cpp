@@ -523,3 +523,46 @@ TEST(Knn, BaseRowOrderDoesNotChangeDistances)
 }
 
 } // namespace
+
+// Self kNN of a set of at least four query blocks runs the symmetric pass (the in-block pairs,
+// then each pair above the blocks offered to both its rows); a workspace too small for its column
+// heaps runs the plain pass. Both must give the reference's lists index for index on integer data
+// (every distance exact, ties everywhere, ties broken across blocks by the smaller index) and on
+// random data, at 1, 2 and 3 threads, for euclidean and cosine.
+TEST(Knn, SymmetricSelfPassMatchesPlainPassAndReference)
+{
+    const uint64_t sd = data::seed(31);
+    SCOPED_TRACE(sd);
+    std::mt19937_64 g(sd);
+    const int64_t n = 3001, d = 3; // blocks of 256 rows at d < 256: 12 of them, the last partial
+    std::vector<float> grid((size_t)(n * d));
+    for (auto &v : grid) v = (float)((int)(g() % 9) - 4);
+    const int64_t nr = 2600, dr = 24;
+    auto rnd = data::gaussian(nr, dr, sd + 1, 3.0, 0.5);
+    for (int threads : {1, 2, 3}) {
+        // sym: the default workspace; plain: the column heaps (n (T (16 k + 8) + 8) bytes) do not
+        // fit its quarter, the tiles do
+        Ctx sym(0, threads), plain(256 << 10, threads);
+        for (int64_t k : {1, 5, 40}) {
+            SCOPED_TRACE(::testing::Message() << "threads " << threads << " k " << k);
+            lsc_matrix mg = lsc_matrix_f32(grid.data(), n, d);
+            auto ref = refnn::knn(grid.data(), n, nullptr, 0, d, k, LSC_METRIC_EUCLIDEAN, true);
+            auto a = run_knn(sym, mg, nullptr, k, LSC_METRIC_EUCLIDEAN, true);
+            auto b = run_knn(plain, mg, nullptr, k, LSC_METRIC_EUCLIDEAN, true);
+            EXPECT_EQ(a.idx, ref.idx);
+            EXPECT_EQ(b.idx, ref.idx);
+            EXPECT_EQ(a.dist, b.dist);
+            for (lsc_metric m : {LSC_METRIC_EUCLIDEAN, LSC_METRIC_COSINE}) {
+                lsc_matrix mr = lsc_matrix_f32(rnd.data(), nr, dr);
+                auto rr = refnn::knn(rnd.data(), nr, nullptr, 0, dr, k, m, true);
+                auto ra = run_knn(sym, mr, nullptr, k, m, true);
+                auto rb = run_knn(plain, mr, nullptr, k, m, true);
+                EXPECT_EQ(refnn::check_knn(rr, rnd.data(), rnd.data(), dr, m, true,
+                                           ra.dist.data(), ra.idx.data()),
+                          "");
+                EXPECT_EQ(ra.idx, rb.idx);
+                EXPECT_EQ(ra.dist, rb.dist);
+            }
+        }
+    }
+}

@@ -146,7 +146,7 @@ lsc_status lsc_cpu_prdc(lsc_ctx *ctx, const lsc_reference *ref, const lsc_matrix
         prdc_job J = {&sf, &sr, ref->radius_v, fake_r,
                       ref->comparison == LSC_COMPARISON_INCLUSIVE, density, real_hit,
                       real_hit + N};
-        cpu_tile_job job = {&sf, &sr, 0, 0, 0, &J, prdc_tile, NULL};
+        cpu_tile_job job = {&sf, &sr, CPU_TILES_ALL, 0, 0, &J, prdc_tile, NULL, 0};
         st = cpu_tile_run(ctx, &job, 0.3, 1.0);
     }
     if (st == LSC_STATUS_OK) {

@@ -188,6 +188,7 @@ static size_t tile_budget(const lsc_ctx *ctx, const cpu_tile_job *job, int64_t m
 {
     size_t lim = ctx->workspace_limit;
     if (cache_wanted(ctx, job, mq)) lim -= cache_bytes(job);
+    lim = lim > job->reserved ? lim - job->reserved : 0;
     return lim / (size_t)ctx->threads;
 }
 
@@ -256,6 +257,13 @@ static lsc_status tiles_alloc(lsc_ctx *ctx, cpu_tiles *t, int64_t d, int64_t tq,
     return LSC_STATUS_OK;
 }
 
+/* The base rows [lo, hi) that query block [q0, q0 + nq) meets (CPU_TILES_*). */
+static void base_range(const cpu_tile_job *job, int64_t q0, int64_t nq, int64_t *lo, int64_t *hi)
+{
+    *lo = job->upper == CPU_TILES_ALL ? 0 : job->upper == CPU_TILES_ABOVE ? q0 + nq : q0;
+    *hi = job->upper == CPU_TILES_DIAG ? q0 + nq : job->b->n;
+}
+
 lsc_status cpu_tile_run(lsc_ctx *ctx, const cpu_tile_job *job, double p0, double p1)
 {
     const cpu_set *q = job->q, *b = job->b;
@@ -287,13 +295,23 @@ lsc_status cpu_tile_run(lsc_ctx *ctx, const cpu_tile_job *job, double p0, double
      * the cache too */
     const int q_cached = cache && q == b;
     cpu_tiles *tl = (cpu_tiles *)lsc_calloc(ctx, (size_t)T, sizeof(cpu_tiles), "tiles");
-    if (!tl) return LSC_STATUS_OUT_OF_MEMORY;
+    if (!tl) {
+        free(cache);
+        free(cache_sq);
+        return LSC_STATUS_OUT_OF_MEMORY;
+    }
     lsc_status st = LSC_STATUS_OK;
     for (int i = 0; i < T && st == LSC_STATUS_OK; i++) st = tiles_alloc(ctx, &tl[i], d, tq, tb);
     const int64_t nblocks = (q->n + tq - 1) / tq;
-    /* work in row pairs: a block's base range is all of b, or from q0 on for upper */
-    const double total = job->upper ? 0.5 * (double)q->n * (double)(q->n + 1)
-                                    : (double)q->n * (double)b->n;
+    /* work in row pairs: every block's nq x (its base range) */
+    double total = 0.0;
+    for (int64_t blk = 0; blk < nblocks; blk++) {
+        const int64_t q0 = blk * tq, nq = q->n - q0 < tq ? q->n - q0 : tq;
+        int64_t lo, hi;
+        base_range(job, q0, nq, &lo, &hi);
+        total += (double)nq * (double)(hi - lo);
+    }
+    if (total <= 0.0) total = 1.0; /* nothing above the last block: progress is complete */
     int cancel = 0;
     double done = 0.0; /* updated under a critical section, read by thread 0 for progress */
     const int blas_prev = st == LSC_STATUS_OK ? cpu_blas_single_enter() : 0;
@@ -314,8 +332,10 @@ lsc_status cpu_tile_run(lsc_ctx *ctx, const cpu_tile_job *job, double p0, double
                 } else {
                     cpu_set_load(q, q0, nq, NULL, t->qt, t->qsq);
                 }
-                for (int64_t b0 = job->upper ? q0 : 0; b0 < b->n; b0 += tb) {
-                    const int64_t nb = b->n - b0 < tb ? b->n - b0 : tb;
+                int64_t b_lo, b_hi;
+                base_range(job, q0, nq, &b_lo, &b_hi);
+                for (int64_t b0 = b_lo; b0 < b_hi; b0 += tb) {
+                    const int64_t nb = b_hi - b0 < tb ? b_hi - b0 : tb;
                     v.br = raw_rows(b, b0, nb, t->braw, &v.bld);
                     if (cache) {
                         v.bt = cache + b0 * d;

@@ -123,14 +123,23 @@ typedef struct cpu_tiles {
  * block's last base block it calls `block_done` (may be NULL). Callbacks run on worker threads
  * and must only touch what their query rows own, thread-private data (indexed by tid) or
  * order-independent atomics. Progress is reported from p0 to p1 on the calling thread. */
+/* Which base blocks a query block [q0, q0 + nq) meets (q and b the same set for all but ALL). */
+enum {
+    CPU_TILES_ALL = 0,   /* every base row */
+    CPU_TILES_UPPER = 1, /* base rows from q0 on (pairs i < j: the callback skips j <= i) */
+    CPU_TILES_DIAG = 2,  /* the block's own rows only */
+    CPU_TILES_ABOVE = 3  /* base rows from q0 + nq on */
+};
+
 typedef struct cpu_tile_job {
     const cpu_set *q, *b;
-    int upper;
+    int upper; /* CPU_TILES_* */
     int64_t max_tq, max_tb; /* largest tiles wanted (0: defaults) */
     void *user;
     void (*tile)(void *user, int tid, const cpu_tiles *t, int64_t q0, int64_t nq, int64_t b0,
                  int64_t nb);
     void (*block_done)(void *user, int tid, int64_t q0, int64_t nq);
+    size_t reserved; /* workspace bytes the caller holds besides the tiles (0: none) */
 } cpu_tile_job;
 
 /* The query block size cpu_tile_run will use for `job` (so callers can size per-block data);
