@@ -71,7 +71,7 @@ typedef struct knn_job {
     double *v;
     int64_t *idx;
     int64_t *count; /* per query row: entries in its heap */
-    double *cap_heap; /* k doubles per thread: tile_cap's selection */
+    double *cap_heap; /* 2 k doubles per thread: tile_cap's selection */
     /* the symmetric self pass (knn_sym_tile): per thread, a heap of k for every row, fed from
      * the column side of the pairs that thread computes; and each row's k-th value after the
      * in-block pass, a bound on its final one */
@@ -96,55 +96,83 @@ static inline int heap_offer(double *hv, int64_t *hx, int64_t *n, int64_t k, dou
     return 1;
 }
 
-/* Max-heap of doubles (tile_cap's selection). */
-static void dheap_sift_down(double *h, int64_t n, int64_t i)
+/* Max-heap on float keys with their columns (tile_cap's selection). */
+static void fheap_sift_down(float *h, int64_t *hj, int64_t n, int64_t i)
 {
     for (;;) {
         int64_t l = 2 * i + 1, r = l + 1, top = i;
         if (l < n && h[l] > h[top]) top = l;
         if (r < n && h[r] > h[top]) top = r;
         if (top == i) return;
-        double tv = h[i];
+        const float tv = h[i];
+        const int64_t tj = hj[i];
         h[i] = h[top];
+        hj[i] = hj[top];
         h[top] = tv;
+        hj[top] = tj;
         i = top;
     }
 }
 
-/* For a query row whose heap is not yet full at the start of a tile (its first tile): the k-th
- * smallest upper end vf + err of the fast values in this tile's row, +inf if the tile has fewer
- * than k candidates. k of them have exact values at or below it, so the row's final k-th value
- * is too, and a candidate whose lower end vf - err lies above it can never be a neighbour (its
- * exact value is strictly larger). Bounding the first tile with it spares the exact
- * recomputation of most candidates that would enter the heap only to be pushed out again
- * (about k ln(tile / k) of them in index order: 30 of 35 at k = 5). hi: nb doubles of scratch. */
-static double tile_cap(const knn_job *J, const cpu_tiles *t, int64_t i,
-                                      int64_t gi, int64_t b0, int64_t nb, double *hi, double *h)
+/* For a query row whose heap is not yet full at the start of a tile (its first tile): an upper
+ * end of the k-th smallest exact value among this tile's candidates, +inf if the tile has fewer
+ * than k. The k candidates of smallest g_j = (1 + E) |b_j|^2 - 2 c_ij (float32: the order of the
+ * upper ends vf + err, up to rounding) are chosen in one vectorised pass, and the cap is the
+ * largest float64 upper end among those k: k real candidates lie at or below it, so the row's
+ * final k-th value does too, and a candidate whose lower end vf - err lies above it can never be
+ * a neighbour (its exact value is strictly larger). The rounding of g only picks the k; the cap
+ * itself is rigorous. Bounding the first tile with it spares the exact recomputation of most
+ * candidates that would enter the heap only to be pushed out again (about k ln(tile / k) of them
+ * in index order: 30 of 35 at k = 5). bq: (1 + E) |b_j|^2 as floats; h, hj: k of scratch. */
+static double tile_cap(const knn_job *J, const cpu_tiles *t, int64_t i, int64_t gi, int64_t b0,
+                       int64_t nb, const float *bq, float *h, int64_t *hj)
 {
     const int64_t d = J->q->d, k = J->k;
-    const double qsq = t->qsq[i];
     const float *crow = t->c + i * nb;
-    for (int64_t j = 0; j < nb; j++)
-        hi[j] = qsq + t->bsq[j] - 2.0 * (double)crow[j] + lsc_fast_err(d, qsq, t->bsq[j]);
-    if (J->exclude_self && gi >= b0 && gi < b0 + nb) hi[gi - b0] = INFINITY;
+    const int64_t self = J->exclude_self && gi >= b0 && gi < b0 + nb ? gi - b0 : -1;
     int64_t m = 0;
-    for (int64_t j = 0; j < nb; j++) {
-        if (m < k) {
-            if (hi[j] == INFINITY) continue;
-            int64_t c = m++;
-            h[c] = hi[j];
-            while (c > 0 && h[(c - 1) / 2] < h[c]) {
-                const double tv = h[c];
-                h[c] = h[(c - 1) / 2];
-                h[(c - 1) / 2] = tv;
-                c = (c - 1) / 2;
+    for (int64_t c0 = 0; c0 < nb; c0 += 16) {
+        const int64_t c1 = c0 + 16 < nb ? c0 + 16 : nb;
+        if (m == k) { /* the usual case: a chunk with nothing below the k-th is skipped whole */
+            const float top = h[0];
+            int any = 0;
+            for (int64_t j = c0; j < c1; j++) any |= bq[j] - 2.0f * crow[j] < top;
+            if (!any) continue;
+        }
+        for (int64_t j = c0; j < c1; j++) {
+            if (j == self) continue;
+            const float g = bq[j] - 2.0f * crow[j];
+            if (m < k) {
+                int64_t c = m++;
+                h[c] = g;
+                hj[c] = j;
+                while (c > 0 && h[(c - 1) / 2] < h[c]) {
+                    const int64_t p = (c - 1) / 2;
+                    const float tv = h[c];
+                    const int64_t tj = hj[c];
+                    h[c] = h[p];
+                    hj[c] = hj[p];
+                    h[p] = tv;
+                    hj[p] = tj;
+                    c = p;
+                }
+            } else if (g < h[0]) {
+                h[0] = g;
+                hj[0] = j;
+                fheap_sift_down(h, hj, k, 0);
             }
-        } else if (hi[j] < h[0]) {
-            h[0] = hi[j];
-            dheap_sift_down(h, k, 0);
         }
     }
-    return m == k ? h[0] : INFINITY;
+    if (m < k) return INFINITY;
+    const double qsq = t->qsq[i];
+    double cap = 0.0;
+    for (int64_t a = 0; a < k; a++) {
+        const int64_t j = hj[a];
+        const double hi =
+            qsq + t->bsq[j] - 2.0 * (double)crow[j] + lsc_fast_err(d, qsq, t->bsq[j]);
+        cap = hi > cap ? hi : cap;
+    }
+    return cap;
 }
 
 LSC_CPU_CLONES static void knn_tile(void *user, int tid, const cpu_tiles *t, int64_t q0, int64_t nq, int64_t b0,
@@ -165,8 +193,11 @@ LSC_CPU_CLONES static void knn_tile(void *user, int tid, const cpu_tiles *t, int
         wf[j] = (float)(0.5 * (1.0 - E) * t->bsq[j]);
         if (t->bsq[j] > bmax) bmax = t->bsq[j];
     }
-    double *hi = (double *)t->flag; /* tb int64 of scratch hold tb doubles */
-    double *h = J->cap_heap + (size_t)tid * (size_t)k;
+    float *bq = (float *)t->flag; /* tb int64 of scratch hold tb floats */
+    const double E1 = 1.0 + lsc_fast_err(d, 1.0, 0.0);
+    for (int64_t j = 0; j < nb; j++) bq[j] = (float)(E1 * t->bsq[j]);
+    float *h = (float *)(J->cap_heap + (size_t)tid * 2 * (size_t)k);
+    int64_t *hj = (int64_t *)(J->cap_heap + (size_t)tid * 2 * (size_t)k + (size_t)k);
     for (int64_t i = 0; i < nq; i++) {
         const int64_t gi = q0 + i;
         double *hv = J->v + gi * k;
@@ -176,7 +207,7 @@ LSC_CPU_CLONES static void knn_tile(void *user, int tid, const cpu_tiles *t, int
         const double qsq = t->qsq[i];
         const double slack = 1e-6 * (qsq + bmax) + 1e-300;
         /* bound: no candidate whose fast lower end lies above it can be a neighbour */
-        const double cap = n < k ? tile_cap(J, t, i, gi, b0, nb, hi, h) : INFINITY;
+        const double cap = n < k ? tile_cap(J, t, i, gi, b0, nb, bq, h, hj) : INFINITY;
         double bound = n == k ? fmin(hv[0], cap) : cap;
         float thr = prefilter_thr(0.5 * ((1.0 - E) * qsq - bound) - slack);
         for (int64_t c0 = 0; c0 < nb; c0 += 32) {
@@ -391,8 +422,9 @@ lsc_status cpu_knn_sets(lsc_ctx *ctx, const cpu_set *q, const cpu_set *b, int64_
     J.count = (int64_t *)lsc_calloc(ctx, (size_t)q->n, sizeof(int64_t), "heap sizes");
     if (!J.count) return LSC_STATUS_OUT_OF_MEMORY;
     size_t cap_bytes;
-    lsc_status s = lsc_bytes(ctx, lsc_mul_i64(ctx->threads, k), sizeof(double), &cap_bytes,
-                             "knn selection");
+    /* per thread: k float keys (in k doubles' room) and k columns */
+    lsc_status s = lsc_bytes(ctx, lsc_mul_i64(ctx->threads, lsc_mul_i64(k, 2)), sizeof(double),
+                             &cap_bytes, "knn selection");
     if (s == LSC_STATUS_OK) {
         J.cap_heap = (double *)lsc_malloc(ctx, cap_bytes, "knn selection");
         if (!J.cap_heap) s = LSC_STATUS_OUT_OF_MEMORY;
