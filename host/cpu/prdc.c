@@ -78,7 +78,11 @@ LSC_CPU_CLONES static void prdc_tile(void *user, int tid, const cpu_tiles *t, in
     for (int64_t i = 0; i < nr; i++) {
         const double bsq = t->bsq[i], r = rr[r0 + i];
         wr[i] = (float)(0.5 * ((1.0 - E) * bsq - r));
-        wb[i] = (float)(0.5 * (1.0 - E) * bsq);
+        /* a real row already inside some fake ball needs no more fake-ball tests (the flag is
+         * only ever set, so one seen set stays set) */
+        wb[i] = __atomic_load_n(&J->real_hit[r0 + i], __ATOMIC_RELAXED)
+                    ? INFINITY
+                    : (float)(0.5 * (1.0 - E) * bsq);
         if (bsq > bmax) bmax = bsq;
         if (r > rmax) rmax = r;
     }
@@ -114,7 +118,10 @@ LSC_CPU_CLONES static void prdc_tile(void *user, int tid, const cpu_tiles *t, in
                     if (!__atomic_load_n(&J->real_cov[gi], __ATOMIC_RELAXED))
                         __atomic_store_n(&J->real_cov[gi], 1, __ATOMIC_RELAXED);
                 }
-                if (in_fake) __atomic_store_n(&J->real_hit[gi], 1, __ATOMIC_RELAXED);
+                if (in_fake) {
+                    __atomic_store_n(&J->real_hit[gi], 1, __ATOMIC_RELAXED);
+                    wb[i] = INFINITY;
+                }
             }
         }
         J->density[gj] += dens;
