@@ -257,6 +257,17 @@ static lsc_status tiles_alloc(lsc_ctx *ctx, cpu_tiles *t, int64_t d, int64_t tq,
     return LSC_STATUS_OK;
 }
 
+/* The block that turn `it` of the static round-robin (turn it to thread it mod T) works on: every
+ * other full round runs backwards, so with UPPER / ABOVE ranges, where block b has n - b tq base
+ * rows, the threads' shares of the pairs even out (plain round-robin gave thread 0 5% more at 20
+ * blocks on 2 threads). A fixed map: results do not depend on timing. */
+static int64_t deal(int64_t it, int64_t nblocks, int T)
+{
+    const int64_t r = it / T, pos = it % T;
+    if ((r & 1) && (r + 1) * T <= nblocks) return r * T + (T - 1 - pos);
+    return it;
+}
+
 /* The base rows [lo, hi) that query block [q0, q0 + nq) meets (CPU_TILES_*). */
 static void base_range(const cpu_tile_job *job, int64_t q0, int64_t nq, int64_t *lo, int64_t *hi)
 {
@@ -321,8 +332,9 @@ lsc_status cpu_tile_run(lsc_ctx *ctx, const cpu_tile_job *job, double p0, double
             const int tid = cpu_tid();
             cpu_tiles *t = &tl[tid];
 #pragma omp for schedule(static, 1)
-            for (int64_t blk = 0; blk < nblocks; blk++) {
+            for (int64_t it = 0; it < nblocks; it++) {
                 if (__atomic_load_n(&cancel, __ATOMIC_RELAXED)) continue;
+                const int64_t blk = deal(it, nblocks, T);
                 const int64_t q0 = blk * tq, nq = q->n - q0 < tq ? q->n - q0 : tq;
                 cpu_tiles v = *t; /* this block's view: own buffers or the shared cache */
                 v.qr = raw_rows(q, q0, nq, t->qraw, &v.qld);

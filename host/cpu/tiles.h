@@ -115,10 +115,12 @@ typedef struct cpu_tiles {
 } cpu_tiles;
 
 /* The tile loop every distance kernel runs: query blocks are dealt out to the threads in turn
- * (block b to thread b mod T, so thread 0, the caller, always has work to report progress from,
- * and the reports are the same from run to run), in one parallel region per call with no
- * barrier per tile, which matters on a busy machine where waiting threads spin; each thread loads its query block, then every base block in
- * turn (from the query block's first row on when `upper` is set: pairs i < j), computes
+ * (round r gives blocks r T .. r T + T - 1 to threads 0 .. T - 1, every other full round in
+ * reverse so that triangular ranges share out evenly; thread 0, the caller, always has work to
+ * report progress from, and the reports are the same from run to run), in one parallel region
+ * per call with no barrier per tile, which matters on a busy machine where waiting threads spin;
+ * each thread loads its query block, then every base block of its range (`upper`, CPU_TILES_*)
+ * in turn, computes
  * C = Q B^T with a single-threaded GEMM into its own tiles and calls `tile`. After a query
  * block's last base block it calls `block_done` (may be NULL). Callbacks run on worker threads
  * and must only touch what their query rows own, thread-private data (indexed by tid) or
