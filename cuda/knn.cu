@@ -5,8 +5,8 @@
  *
  * Decisions are the CPU backend's (host/cpu/knn.c): a base row can enter a query's list only if
  * the lower end of its fast value's band, v_fast - lsc_fast_err, is at most a bound B on the
- * exact k-th value; every such candidate is recomputed exactly (lsc_exact_v, float64 in index
- * order) and merged by lsc_knn_before on exact values. B is the list's exact k-th value once it
+ * exact k-th value; every such candidate is recomputed exactly (lsc_exact_v, float64 in its
+ * fixed order) and merged by lsc_knn_before on exact values. B is the list's exact k-th value once it
  * holds k entries and, when many rows of a tile pass that (the first tile always does), also the
  * k-th smallest *upper* end v_fast + err within the tile, found by a radix select on 32-bit keys
  * rounded up: k rows of the tile are then certainly within B, so no row with a larger lower end
