@@ -57,13 +57,6 @@ static void heap_sort(double *v, int64_t *ix, int64_t n)
     }
 }
 
-/* The largest float32 at or below x: the prefilter's threshold may only be lowered. */
-static inline float prefilter_thr(double x)
-{
-    float f = (float)x;
-    return (double)f > x ? nextafterf(f, -INFINITY) : f;
-}
-
 typedef struct knn_job {
     const cpu_set *q, *b;
     int64_t k;
@@ -97,6 +90,16 @@ static inline int heap_offer(double *hv, int64_t *hx, int64_t *n, int64_t k, dou
 }
 
 /* Max-heap on float keys with their columns (tile_cap's selection). */
+static inline void fheap_swap(float *h, int64_t *hj, int64_t a, int64_t b)
+{
+    const float tv = h[a];
+    const int64_t tj = hj[a];
+    h[a] = h[b];
+    hj[a] = hj[b];
+    h[b] = tv;
+    hj[b] = tj;
+}
+
 static void fheap_sift_down(float *h, int64_t *hj, int64_t n, int64_t i)
 {
     for (;;) {
@@ -104,12 +107,7 @@ static void fheap_sift_down(float *h, int64_t *hj, int64_t n, int64_t i)
         if (l < n && h[l] > h[top]) top = l;
         if (r < n && h[r] > h[top]) top = r;
         if (top == i) return;
-        const float tv = h[i];
-        const int64_t tj = hj[i];
-        h[i] = h[top];
-        hj[i] = hj[top];
-        h[top] = tv;
-        hj[top] = tj;
+        fheap_swap(h, hj, i, top);
         i = top;
     }
 }
@@ -146,16 +144,8 @@ static double tile_cap(const knn_job *J, const cpu_tiles *t, int64_t i, int64_t 
                 int64_t c = m++;
                 h[c] = g;
                 hj[c] = j;
-                while (c > 0 && h[(c - 1) / 2] < h[c]) {
-                    const int64_t p = (c - 1) / 2;
-                    const float tv = h[c];
-                    const int64_t tj = hj[c];
-                    h[c] = h[p];
-                    hj[c] = hj[p];
-                    h[p] = tv;
-                    hj[p] = tj;
-                    c = p;
-                }
+                for (; c > 0 && h[(c - 1) / 2] < h[c]; c = (c - 1) / 2)
+                    fheap_swap(h, hj, c, (c - 1) / 2);
             } else if (g < h[0]) {
                 h[0] = g;
                 hj[0] = j;
@@ -209,7 +199,7 @@ LSC_CPU_CLONES static void knn_tile(void *user, int tid, const cpu_tiles *t, int
         /* bound: no candidate whose fast lower end lies above it can be a neighbour */
         const double cap = n < k ? tile_cap(J, t, i, gi, b0, nb, bq, h, hj) : INFINITY;
         double bound = n == k ? fmin(hv[0], cap) : cap;
-        float thr = prefilter_thr(0.5 * ((1.0 - E) * qsq - bound) - slack);
+        float thr = cpu_prefilter_thr(0.5 * ((1.0 - E) * qsq - bound) - slack);
         for (int64_t c0 = 0; c0 < nb; c0 += 32) {
             const int64_t c1 = c0 + 32 < nb ? c0 + 32 : nb;
             int any = 0;
@@ -224,7 +214,7 @@ LSC_CPU_CLONES static void knn_tile(void *user, int tid, const cpu_tiles *t, int
                 if (!heap_offer(hv, hx, &n, k, ve, gj)) continue;
                 if (n == k) {
                     bound = fmin(hv[0], cap);
-                    thr = prefilter_thr(0.5 * ((1.0 - E) * qsq - bound) - slack);
+                    thr = cpu_prefilter_thr(0.5 * ((1.0 - E) * qsq - bound) - slack);
                 }
             }
         }
@@ -275,8 +265,8 @@ LSC_CPU_CLONES static void knn_sym_tile(void *user, int tid, const cpu_tiles *t,
         /* covers the rounding of both float32 tests: at most 3 u (|c| + |w| or |tc|) */
         const double slack = 1e-6 * (qsq + bmax + cbmax) + 1e-300;
         double bound = nr == k ? hv[0] : INFINITY;
-        float thr = prefilter_thr(0.5 * ((1.0 - E) * qsq - bound) - slack);
-        const float wq = prefilter_thr(0.5 * (1.0 - E) * qsq - slack);
+        float thr = cpu_prefilter_thr(0.5 * ((1.0 - E) * qsq - bound) - slack);
+        const float wq = cpu_prefilter_thr(0.5 * (1.0 - E) * qsq - slack);
         for (int64_t c0 = 0; c0 < nb; c0 += 32) {
             const int64_t c1 = c0 + 32 < nb ? c0 + 32 : nb;
             int any = 0;
@@ -293,7 +283,7 @@ LSC_CPU_CLONES static void knn_sym_tile(void *user, int tid, const cpu_tiles *t,
                     cpu_exact(J->q, gi, t->qr + i * t->qld, J->b, gj, t->br + j * t->bld);
                 if (row && heap_offer(hv, hx, &nr, k, ve, gj) && nr == k) {
                     bound = hv[0];
-                    thr = prefilter_thr(0.5 * ((1.0 - E) * qsq - bound) - slack);
+                    thr = cpu_prefilter_thr(0.5 * ((1.0 - E) * qsq - bound) - slack);
                 }
                 if (col && heap_offer(cv + gj * k, cx + gj * k, &cn[gj], k, ve, gi) &&
                     cn[gj] == k) {

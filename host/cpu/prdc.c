@@ -50,13 +50,6 @@ typedef struct prdc_job {
     unsigned char *real_cov; /* coverage: likewise */
 } prdc_job;
 
-/* The largest float32 at or below x: a prefilter threshold may only be lowered. */
-static inline float prefilter_thr(double x)
-{
-    float f = (float)x;
-    return (double)f > x ? nextafterf(f, -INFINITY) : f;
-}
-
 LSC_CPU_CLONES static void prdc_tile(void *user, int tid, const cpu_tiles *t, int64_t f0, int64_t nf, int64_t r0,
                       int64_t nr)
 {
@@ -91,8 +84,8 @@ LSC_CPU_CLONES static void prdc_tile(void *user, int tid, const cpu_tiles *t, in
         const double fsq = t->qsq[j], sj = J->fake_r[gj];
         const float *crow = t->c + j * nr;
         const double slack = 1e-6 * (fsq + bmax + rmax) + 1e-300;
-        const float thr_r = prefilter_thr(0.5 * (1.0 - E) * fsq - slack);
-        const float thr_f = prefilter_thr(0.5 * ((1.0 - E) * fsq - sj) - slack);
+        const float thr_r = cpu_prefilter_thr(0.5 * (1.0 - E) * fsq - slack);
+        const float thr_f = cpu_prefilter_thr(0.5 * ((1.0 - E) * fsq - sj) - slack);
         int64_t dens = 0;
         for (int64_t c0 = 0; c0 < nr; c0 += 32) {
             const int64_t c1 = c0 + 32 < nr ? c0 + 32 : nr;

@@ -7,6 +7,7 @@
 #define LSC_CPU_TILES_H
 
 #include "../internal.h"
+#include <math.h>
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -49,6 +50,14 @@ static inline double cpu_exact(const cpu_set *sa, int64_t a, const float *ra, co
     if (sa->metric == LSC_M_COSINE)
         return lsc_exact_v(ra, rb, sa->d, sa->inv_norm[a], sb->inv_norm[b]);
     return lsc_exact_v(ra, rb, sa->d, 1.0, 1.0);
+}
+
+/* The largest float32 at or below x: the threshold of a float32 prefilter, which may only be
+ * lowered (each candidate it passes is tested again in float64). */
+static inline float cpu_prefilter_thr(double x)
+{
+    float f = (float)x;
+    return (double)f > x ? nextafterf(f, -INFINITY) : f;
 }
 
 /* c (nq x nb, ld nb) = a (nq x d) b^T (nb x d), float32. */
