@@ -342,7 +342,8 @@ static size_t knn_sym_bytes(const lsc_ctx *ctx, const cpu_set *s, int64_t k, int
 {
     const int64_t T = ctx->threads;
     if (s->n < 4 * tq) return 0;
-    const int64_t per_row = lsc_mul_i64(T, lsc_mul_i64(k, 16) + 8);
+    const int64_t heap = lsc_mul_i64(k, 16); /* -1 on overflow, as every lsc_mul_i64 */
+    const int64_t per_row = heap < 0 ? -1 : lsc_mul_i64(T, heap + 8);
     const int64_t all = per_row < 0 ? -1 : lsc_mul_i64(s->n, per_row + 8);
     if (all < 0 || (uint64_t)all > (uint64_t)(ctx->workspace_limit / 4)) return 0;
     return (size_t)all + (size_t)T * (size_t)(T + 1) * (size_t)k * sizeof(knn_entry);
