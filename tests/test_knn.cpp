@@ -566,3 +566,19 @@ TEST(Knn, SymmetricSelfPassMatchesPlainPassAndReference)
         }
     }
 }
+
+// A workspace the plain self pass fits but the symmetric pass's column heaps would squeeze below
+// one tile: the call must still succeed (the plain pass runs), not report the workspace limit.
+TEST(Knn, SymmetricPassNeverCostsAWorkableWorkspace)
+{
+    const int64_t n = 100, d = 1000, k = 1;
+    auto x = data::gaussian(n, d, data::seed(32));
+    // one 1 x 1 tile: 2 rows x (d x 8 + 24) + 4 = 16,052 bytes; the column heaps: 32 n = 3,200
+    Ctx tight(18000, 1);
+    lsc_matrix m = lsc_matrix_f32(x.data(), n, d);
+    auto got = run_knn(tight, m, nullptr, k, LSC_METRIC_EUCLIDEAN, true);
+    auto ref = refnn::knn(x.data(), n, nullptr, 0, d, k, LSC_METRIC_EUCLIDEAN, true);
+    EXPECT_EQ(refnn::check_knn(ref, x.data(), x.data(), d, LSC_METRIC_EUCLIDEAN, true,
+                               got.dist.data(), got.idx.data()),
+              "");
+}
