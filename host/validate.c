@@ -79,14 +79,26 @@ lsc_status lsc_check_values(lsc_ctx *ctx, const lsc_matrix *m, const char *name,
 #pragma omp parallel for schedule(static) num_threads(ctx->threads) if (m->rows * m->cols > 65536)
     for (int64_t r = 0; r < m->rows; r++) {
         const char *row = (const char *)m->data + (size_t)(r * m->ld) * es;
-        float acc = 0.0f;
+        /* 16 independent sums: one running sum made this scan latency-bound (1.5% of a kNN) */
+        float acc[16] = {0.0f};
         int nonzero = 0;
-        for (int64_t c = 0; c < m->cols; c++) {
+        int64_t c = 0;
+        if (m->dtype == LSC_DTYPE_F32) {
+            const float *f = (const float *)row;
+            for (; c + 16 <= m->cols; c += 16)
+                for (int u = 0; u < 16; u++) {
+                    acc[u] += f[c + u] * 0.0f;
+                    nonzero |= f[c + u] != 0.0f;
+                }
+        }
+        for (; c < m->cols; c++) {
             float v = lsc_load_f32(row, (int)m->dtype, c);
-            acc += v * 0.0f;
+            acc[c & 15] += v * 0.0f;
             nonzero |= v != 0.0f;
         }
-        if (acc != 0.0f) {
+        float any = 0.0f;
+        for (int u = 0; u < 16; u++) any += acc[u];
+        if (any != 0.0f) {
 #pragma omp critical(lsc_check_values)
             if (bad_row < 0 || r < bad_row) bad_row = r;
         }
