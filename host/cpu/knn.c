@@ -210,7 +210,9 @@ LSC_CPU_CLONES static void knn_tile(void *user, int tid, const cpu_tiles *t, int
                 if (J->exclude_self && gj == gi) continue;
                 const double vf = qsq + t->bsq[j] - 2.0 * (double)crow[j];
                 if (vf - lsc_fast_err(d, qsq, t->bsq[j]) > bound) continue;
-                double ve = cpu_exact(J->q, gi, t->qr + i * t->qld, J->b, gj, t->br + j * t->bld);
+                const float *brow = t->br + j * t->bld;
+                cpu_prefetch_row(brow, d);
+                double ve = cpu_exact(J->q, gi, t->qr + i * t->qld, J->b, gj, brow);
                 if (!heap_offer(hv, hx, &n, k, ve, gj)) continue;
                 if (n == k) {
                     bound = fmin(hv[0], cap);
@@ -279,8 +281,9 @@ LSC_CPU_CLONES static void knn_sym_tile(void *user, int tid, const cpu_tiles *t,
                 const double lo = vf - lsc_fast_err(d, qsq, t->bsq[j]);
                 const int row = lo <= bound, col = lo <= cb[j];
                 if (!row && !col) continue;
-                const double ve =
-                    cpu_exact(J->q, gi, t->qr + i * t->qld, J->b, gj, t->br + j * t->bld);
+                const float *brow = t->br + j * t->bld;
+                cpu_prefetch_row(brow, d);
+                const double ve = cpu_exact(J->q, gi, t->qr + i * t->qld, J->b, gj, brow);
                 if (row && heap_offer(hv, hx, &nr, k, ve, gj) && nr == k) {
                     bound = hv[0];
                     thr = cpu_prefilter_thr(0.5 * ((1.0 - E) * qsq - bound) - slack);
