@@ -83,7 +83,10 @@ LSC_HD double lsc_hist_pos(double d, double scale, int64_t bins)
     double t = d * scale;
     t = t > 0.0 ? t : 0.0;
     t = t < (double)(bins - 1) ? t : (double)(bins - 1);
-    return floor(t);
+    /* floor by truncation: t lies in [0, bins - 1] and bins <= 2^24 (the API's limit), so the
+     * int32 conversion is exact and equals floor(t); GCC does not vectorise floor() itself
+     * without -fno-trapping-math, and this kept the pair statistics' per-pair loop scalar */
+    return (double)(int32_t)t;
 }
 
 LSC_HD int64_t lsc_hist_bin(double d, double scale, int64_t bins)
