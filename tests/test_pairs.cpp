@@ -140,6 +140,9 @@ TEST(Pairs, RandomData)
     EXPECT_EQ(got.r.near_duplicate_pairs, 0);
     EXPECT_EQ(got.r.near_duplicates_listed, 0);
     EXPECT_GT(got.r.min, 0.0);
+    // up to 4096 bins each thread counts into four copies of its histogram, above into one
+    check(ctx, x, 1500, 64, opts(LSC_METRIC_EUCLIDEAN, 4096));
+    check(ctx, x, 1500, 64, opts(LSC_METRIC_EUCLIDEAN, 4097));
 }
 
 TEST(Pairs, LargerSetWideRows)

@@ -73,13 +73,18 @@ static void moments_merge(moments *a, double nb, double mb, double m2b)
     a->n = n;
 }
 
+/* Copies of each thread's histogram (up to 4096 bins; one above): consecutive pairs often share
+ * a bin, and with one copy every count waited for the previous one's store. Summed at the end:
+ * counts are exact whatever the copy. */
+static int64_t hist_copies(int64_t bins) { return bins <= 4096 ? 4 : 1; }
+
 /* Per-thread partial results. */
 typedef struct {
     double max_v;
     int64_t dups;
     int64_t ndup_heap;
     lsc_pair *dup_heap;
-    int64_t *hist;
+    int64_t *hist;    /* hist_copies(bins) x bins: pair j counts in copy j mod copies */
     double *nn;       /* n values: the best exact value this thread has seen for each row */
     char pad[64];
 } pair_part;
@@ -150,7 +155,8 @@ pair_stage1(const cpu_tiles *t, int64_t i, int64_t js, int64_t nj, int64_t j0, c
         const double phi = lsc_hist_pos(lsc_dist_from_v(metric, vhi), scale, bins);
         const int64_t need = (int64_t)lsc_bulk_needs_exact(vf, err) | (vlo <= dup_v) |
                              (vlo <= nni) | (vlo <= nn[j0 + j]) | (vhi >= maxv) | (plo != phi);
-        flag[j] = need;
+        /* -1: decided on the exact value; else the pair's bin (its whole band lies in it) */
+        flag[j] = need ? -1 : (int64_t)(int32_t)plo;
         any |= need;
         dist[j] = lsc_dist_from_v(metric, vf > 0.0 ? vf : 0.0);
     }
@@ -168,7 +174,8 @@ LSC_CPU_CLONES static void pair_tile(void *user, int tid, const cpu_tiles *t, in
     pair_part *P = &J->parts[tid];
     moments *bm = &J->block_mom[i0 / J->tq];
     double *dist = t->bw;        /* this row's distances, for its segment's moments */
-    int64_t *flag = t->flag;     /* 1: decided on the exact value */
+    int64_t *flag = t->flag;     /* -1: decided on the exact value, else the pair's bin */
+    const int64_t copy_mask = hist_copies(bins) - 1;
     for (int64_t i = 0; i < ni; i++) {
         const int64_t gi = i0 + i;
         const double qsq = t->qsq[i];
@@ -187,7 +194,7 @@ LSC_CPU_CLONES static void pair_tile(void *user, int tid, const cpu_tiles *t, in
         /* stage 2, rare: the exact value decides; the bulk figures take it only by the pair's
          * own rule, so they do not depend on which thread happened to recompute the pair */
         for (int64_t j = js; any && j < nj; j++) {
-            if (!flag[j]) continue;
+            if (flag[j] >= 0) continue;
             const int64_t gj = j0 + j;
             const double vf = qsq + t->bsq[j] - 2.0 * (double)crow[j];
             const double ve = cpu_exact(s, gi, t->qr + i * t->qld, s, gj, t->br + j * t->bld);
@@ -206,9 +213,10 @@ LSC_CPU_CLONES static void pair_tile(void *user, int tid, const cpu_tiles *t, in
             if (lsc_bulk_needs_exact(vf, lsc_fast_err(d, qsq, t->bsq[j])))
                 dist[j] = lsc_dist_from_v(metric, ve);
         }
-        /* the other pairs' bins: their band lies in one bin, the exact value's too */
+        /* the other pairs' bins, found in stage 1: their band lies in one bin, the exact
+         * value's too */
         for (int64_t j = js; j < nj; j++)
-            if (!flag[j]) P->hist[lsc_hist_bin(dist[j], scale, bins)]++;
+            if (flag[j] >= 0) P->hist[(j & copy_mask) * bins + flag[j]]++;
         /* this row's segment: mean, then M2 around it, in float64; merged below (Chan) */
         const double cnt = (double)(nj - js);
         double sum = 0.0, m2 = 0.0;
@@ -247,7 +255,8 @@ lsc_status lsc_cpu_pair_stats(lsc_ctx *ctx, const lsc_matrix *x, const int64_t *
     for (int p = 0; p < T && st == LSC_STATUS_OK; p++) {
         pair_part *P = &J.parts[p];
         P->max_v = -1.0;
-        P->hist = (int64_t *)lsc_calloc(ctx, (size_t)bins, sizeof(int64_t), "histogram");
+        P->hist = (int64_t *)lsc_calloc(ctx, (size_t)(bins * hist_copies(bins)), sizeof(int64_t),
+                                        "histogram");
         P->nn = P->hist ? (double *)lsc_malloc(ctx, (size_t)n * sizeof(double), "nearest") : NULL;
         P->dup_heap = P->nn ? (lsc_pair *)lsc_malloc(ctx, (size_t)cap * sizeof(lsc_pair), "pairs")
                             : NULL;
@@ -299,7 +308,9 @@ lsc_status lsc_cpu_pair_stats(lsc_ctx *ctx, const lsc_matrix *x, const int64_t *
             if (histogram) {
                 for (int64_t b = 0; b < bins; b++) {
                     int64_t c = 0;
-                    for (int p = 0; p < T; p++) c += J.parts[p].hist[b];
+                    for (int p = 0; p < T; p++)
+                        for (int64_t h = 0; h < hist_copies(bins); h++)
+                            c += J.parts[p].hist[h * bins + b];
                     histogram[b] = c;
                 }
             }
