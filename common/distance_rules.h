@@ -101,6 +101,14 @@ LSC_HD int64_t lsc_hist_bin(double d, double scale, int64_t bins)
  * this loop a tenth of the CPU kNN at D = 512). For cosine pass the rows' inverse norms
  * (float64); for euclidean pass 1 and 1. */
 #define LSC_EXACT_LANES 8
+
+/* The eight partial sums of a fixed-order float64 sum (element t in sum t mod 8), added pairwise:
+ * the one combining order lsc_exact_v and the CPU's squared row norms use. */
+LSC_HD double lsc_lanes8_total(const double *s)
+{
+    return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
+}
+
 LSC_HD double lsc_exact_v(const float *a, const float *b, int64_t dim, double inv_na,
                           double inv_nb)
 {
@@ -115,7 +123,7 @@ LSC_HD double lsc_exact_v(const float *a, const float *b, int64_t dim, double in
         const double diff = (double)a[t + l] * inv_na - (double)b[t + l] * inv_nb;
         s[l] += diff * diff;
     }
-    return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
+    return lsc_lanes8_total(s);
 }
 
 /* Tie-broken order of kNN candidates: smaller value first, then the smaller index. */

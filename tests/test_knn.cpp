@@ -522,8 +522,6 @@ TEST(Knn, BaseRowOrderDoesNotChangeDistances)
     }
 }
 
-} // namespace
-
 // Self kNN of a set of at least four query blocks runs the symmetric pass (the in-block pairs,
 // then each pair above the blocks offered to both its rows); a workspace too small for its column
 // heaps runs the plain pass. Both must give the reference's lists index for index on integer data
@@ -582,3 +580,5 @@ TEST(Knn, SymmetricPassNeverCostsAWorkableWorkspace)
                                got.dist.data(), got.idx.data()),
               "");
 }
+
+} // namespace

@@ -64,7 +64,7 @@ typedef struct knn_job {
     double *v;
     int64_t *idx;
     int64_t *count; /* per query row: entries in its heap */
-    double *cap_heap; /* 2 k doubles per thread: tile_cap's selection */
+    double *cap_heap; /* per thread k keys, then k columns: tile_cap's selection */
     /* the symmetric self pass (knn_sym_tile): per thread, a heap of k for every row, fed from
      * the column side of the pairs that thread computes; and each row's k-th value after the
      * in-block pass, a bound on its final one */
@@ -89,29 +89,6 @@ static inline int heap_offer(double *hv, int64_t *hx, int64_t *n, int64_t k, dou
     return 1;
 }
 
-/* Max-heap on float keys with their columns (tile_cap's selection). */
-static inline void fheap_swap(float *h, int64_t *hj, int64_t a, int64_t b)
-{
-    const float tv = h[a];
-    const int64_t tj = hj[a];
-    h[a] = h[b];
-    hj[a] = hj[b];
-    h[b] = tv;
-    hj[b] = tj;
-}
-
-static void fheap_sift_down(float *h, int64_t *hj, int64_t n, int64_t i)
-{
-    for (;;) {
-        int64_t l = 2 * i + 1, r = l + 1, top = i;
-        if (l < n && h[l] > h[top]) top = l;
-        if (r < n && h[r] > h[top]) top = r;
-        if (top == i) return;
-        fheap_swap(h, hj, i, top);
-        i = top;
-    }
-}
-
 /* For a query row whose heap is not yet full at the start of a tile (its first tile): an upper
  * end of the k-th smallest exact value among this tile's candidates, +inf if the tile has fewer
  * than k. The k candidates of smallest g_j = (1 + E) |b_j|^2 - 2 c_ij (float32: the order of the
@@ -121,9 +98,10 @@ static void fheap_sift_down(float *h, int64_t *hj, int64_t n, int64_t i)
  * a neighbour (its exact value is strictly larger). The rounding of g only picks the k; the cap
  * itself is rigorous. Bounding the first tile with it spares the exact recomputation of most
  * candidates that would enter the heap only to be pushed out again (about k ln(tile / k) of them
- * in index order: 30 of 35 at k = 5). bq: (1 + E) |b_j|^2 as floats; h, hj: k of scratch. */
+ * in index order: 30 of 35 at k = 5). bq: (1 + E) |b_j|^2 as floats; h, hj: k of scratch, a
+ * max-heap on (g, column) as the neighbour heaps are. */
 static double tile_cap(const knn_job *J, const cpu_tiles *t, int64_t i, int64_t gi, int64_t b0,
-                       int64_t nb, const float *bq, float *h, int64_t *hj)
+                       int64_t nb, const float *bq, double *h, int64_t *hj)
 {
     const int64_t d = J->q->d, k = J->k;
     const float *crow = t->c + i * nb;
@@ -132,7 +110,7 @@ static double tile_cap(const knn_job *J, const cpu_tiles *t, int64_t i, int64_t 
     for (int64_t c0 = 0; c0 < nb; c0 += 16) {
         const int64_t c1 = c0 + 16 < nb ? c0 + 16 : nb;
         if (m == k) { /* the usual case: a chunk with nothing below the k-th is skipped whole */
-            const float top = h[0];
+            const float top = (float)h[0]; /* a float32 value held as a double: exact */
             int any = 0;
             for (int64_t j = c0; j < c1; j++) any |= bq[j] - 2.0f * crow[j] < top;
             if (!any) continue;
@@ -140,17 +118,7 @@ static double tile_cap(const knn_job *J, const cpu_tiles *t, int64_t i, int64_t 
         for (int64_t j = c0; j < c1; j++) {
             if (j == self) continue;
             const float g = bq[j] - 2.0f * crow[j];
-            if (m < k) {
-                int64_t c = m++;
-                h[c] = g;
-                hj[c] = j;
-                for (; c > 0 && h[(c - 1) / 2] < h[c]; c = (c - 1) / 2)
-                    fheap_swap(h, hj, c, (c - 1) / 2);
-            } else if (g < h[0]) {
-                h[0] = g;
-                hj[0] = j;
-                fheap_sift_down(h, hj, k, 0);
-            }
+            if (m < k || g < h[0]) heap_offer(h, hj, &m, k, g, j);
         }
     }
     if (m < k) return INFINITY;
@@ -176,18 +144,18 @@ LSC_CPU_CLONES static void knn_tile(void *user, int tid, const cpu_tiles *t, int
      * float32, 16 lanes to a vector: its own rounding, at most 3 u (|c_ij| + w_j) <= 3 u
      * (|q_i|^2 + max |b_j|^2), is covered by lowering thr_i by 1e-6 (|q_i|^2 + max |b_j|^2).
      * Chunks of 32 with no candidate are skipped whole. */
-    const double E = lsc_fast_err(d, 1.0, 0.0) - 1e-300;
+    const double E = cpu_fast_rel(d);
     float *wf = (float *)t->bw; /* tb doubles of scratch hold tb floats */
     double bmax = 0.0;
     for (int64_t j = 0; j < nb; j++) {
-        wf[j] = (float)(0.5 * (1.0 - E) * t->bsq[j]);
+        wf[j] = cpu_prefilter_w(E, t->bsq[j], 0.0);
         if (t->bsq[j] > bmax) bmax = t->bsq[j];
     }
+    /* tile_cap's keys, made only for a tile that has a row needing them (first tiles) */
     float *bq = (float *)t->flag; /* tb int64 of scratch hold tb floats */
-    const double E1 = 1.0 + lsc_fast_err(d, 1.0, 0.0);
-    for (int64_t j = 0; j < nb; j++) bq[j] = (float)(E1 * t->bsq[j]);
-    float *h = (float *)(J->cap_heap + (size_t)tid * 2 * (size_t)k);
-    int64_t *hj = (int64_t *)(J->cap_heap + (size_t)tid * 2 * (size_t)k + (size_t)k);
+    int bq_made = 0;
+    double *h = J->cap_heap + (size_t)tid * 2 * (size_t)k;
+    int64_t *hj = (int64_t *)(h + k);
     for (int64_t i = 0; i < nq; i++) {
         const int64_t gi = q0 + i;
         double *hv = J->v + gi * k;
@@ -197,9 +165,13 @@ LSC_CPU_CLONES static void knn_tile(void *user, int tid, const cpu_tiles *t, int
         const double qsq = t->qsq[i];
         const double slack = 1e-6 * (qsq + bmax) + 1e-300;
         /* bound: no candidate whose fast lower end lies above it can be a neighbour */
+        if (n < k && !bq_made) {
+            for (int64_t j = 0; j < nb; j++) bq[j] = (float)((1.0 + E) * t->bsq[j]);
+            bq_made = 1;
+        }
         const double cap = n < k ? tile_cap(J, t, i, gi, b0, nb, bq, h, hj) : INFINITY;
         double bound = n == k ? fmin(hv[0], cap) : cap;
-        float thr = cpu_prefilter_thr(0.5 * ((1.0 - E) * qsq - bound) - slack);
+        float thr = cpu_prefilter_row(E, qsq, bound, slack);
         for (int64_t c0 = 0; c0 < nb; c0 += 32) {
             const int64_t c1 = c0 + 32 < nb ? c0 + 32 : nb;
             int any = 0;
@@ -216,7 +188,7 @@ LSC_CPU_CLONES static void knn_tile(void *user, int tid, const cpu_tiles *t, int
                 if (!heap_offer(hv, hx, &n, k, ve, gj)) continue;
                 if (n == k) {
                     bound = fmin(hv[0], cap);
-                    thr = cpu_prefilter_thr(0.5 * ((1.0 - E) * qsq - bound) - slack);
+                    thr = cpu_prefilter_row(E, qsq, bound, slack);
                 }
             }
         }
@@ -238,7 +210,7 @@ LSC_CPU_CLONES static void knn_sym_tile(void *user, int tid, const cpu_tiles *t,
 {
     const knn_job *J = (const knn_job *)user;
     const int64_t d = J->q->d, k = J->k, n = J->q->n;
-    const double E = lsc_fast_err(d, 1.0, 0.0) - 1e-300;
+    const double E = cpu_fast_rel(d);
     float *wf = (float *)t->bw, *tc = wf + t->tb; /* tb doubles of scratch hold 2 tb floats */
     double *cb = (double *)t->flag;              /* tb int64 of scratch hold tb doubles */
     double *cv = J->col_v + (size_t)tid * (size_t)n * (size_t)k;
@@ -251,9 +223,9 @@ LSC_CPU_CLONES static void knn_sym_tile(void *user, int tid, const cpu_tiles *t,
         double bound = J->row_cap[gj];
         if (cn[gj] == k) bound = fmin(bound, cv[gj * k]);
         cb[j] = bound;
-        wf[j] = (float)(0.5 * (1.0 - E) * bsq);
-        /* column test c_ij - tc_j >= (1 - E) |q_i|^2 / 2, the row test's rearrangement */
-        tc[j] = (float)(0.5 * ((1.0 - E) * bsq - bound));
+        wf[j] = cpu_prefilter_w(E, bsq, 0.0);
+        /* the column test c_ij - tc_j >= (1 - E) |q_i|^2 / 2 carries the column's bound */
+        tc[j] = cpu_prefilter_w(E, bsq, bound);
         if (bsq > bmax) bmax = bsq;
         if (bound < INFINITY && bound > cbmax) cbmax = bound;
     }
@@ -267,8 +239,8 @@ LSC_CPU_CLONES static void knn_sym_tile(void *user, int tid, const cpu_tiles *t,
         /* covers the rounding of both float32 tests: at most 3 u (|c| + |w| or |tc|) */
         const double slack = 1e-6 * (qsq + bmax + cbmax) + 1e-300;
         double bound = nr == k ? hv[0] : INFINITY;
-        float thr = cpu_prefilter_thr(0.5 * ((1.0 - E) * qsq - bound) - slack);
-        const float wq = cpu_prefilter_thr(0.5 * (1.0 - E) * qsq - slack);
+        float thr = cpu_prefilter_row(E, qsq, bound, slack);
+        const float wq = cpu_prefilter_row(E, qsq, 0.0, slack);
         for (int64_t c0 = 0; c0 < nb; c0 += 32) {
             const int64_t c1 = c0 + 32 < nb ? c0 + 32 : nb;
             int any = 0;
@@ -286,12 +258,12 @@ LSC_CPU_CLONES static void knn_sym_tile(void *user, int tid, const cpu_tiles *t,
                 const double ve = cpu_exact(J->q, gi, t->qr + i * t->qld, J->b, gj, brow);
                 if (row && heap_offer(hv, hx, &nr, k, ve, gj) && nr == k) {
                     bound = hv[0];
-                    thr = cpu_prefilter_thr(0.5 * ((1.0 - E) * qsq - bound) - slack);
+                    thr = cpu_prefilter_row(E, qsq, bound, slack);
                 }
                 if (col && heap_offer(cv + gj * k, cx + gj * k, &cn[gj], k, ve, gi) &&
                     cn[gj] == k) {
                     cb[j] = fmin(J->row_cap[gj], cv[gj * k]);
-                    tc[j] = (float)(0.5 * ((1.0 - E) * t->bsq[j] - cb[j]));
+                    tc[j] = cpu_prefilter_w(E, t->bsq[j], cb[j]);
                 }
             }
         }
@@ -372,7 +344,7 @@ static lsc_status knn_sym(lsc_ctx *ctx, knn_job *J, double p0, double p1, int *u
         ctx->err[0] = '\0';
         return LSC_STATUS_OK;
     }
-    if (tq_reserved < tq && knn_sym_bytes(ctx, s, k, tq_reserved) == 0) return LSC_STATUS_OK;
+    (void)tq_reserved; /* smaller blocks only make n >= 4 tq surer: knn_sym_bytes still holds */
     /* an allocation failure only costs speed: the plain pass runs */
     const size_t nk = (size_t)T * (size_t)n * (size_t)k;
     J->col_v = (double *)malloc(nk * sizeof(double));
@@ -420,7 +392,7 @@ lsc_status cpu_knn_sets(lsc_ctx *ctx, const cpu_set *q, const cpu_set *b, int64_
     J.count = (int64_t *)lsc_calloc(ctx, (size_t)q->n, sizeof(int64_t), "heap sizes");
     if (!J.count) return LSC_STATUS_OUT_OF_MEMORY;
     size_t cap_bytes;
-    /* per thread: k float keys (in k doubles' room) and k columns */
+    /* per thread: tile_cap's k keys and k columns */
     lsc_status s = lsc_bytes(ctx, lsc_mul_i64(ctx->threads, lsc_mul_i64(k, 2)), sizeof(double),
                              &cap_bytes, "knn selection");
     if (s == LSC_STATUS_OK) {

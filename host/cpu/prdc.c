@@ -58,24 +58,21 @@ LSC_CPU_CLONES static void prdc_tile(void *user, int tid, const cpu_tiles *t, in
     const int64_t d = J->sf->d;
     const int inclusive = J->inclusive;
     const double *rr = J->real_r;
-    /* A pair can be inside a ball of radius r only if its fast lower end vf - err <= r. With E
-     * the relative bound of lsc_fast_err that is c - wr_i >= (1 - E) |f|^2 / 2 for the real
-     * ball (wr_i = ((1 - E) |r_i|^2 - r_i) / 2) and c - wb_i >= ((1 - E) |f|^2 - s_f) / 2 for
-     * the fake one (wb_i = (1 - E) |r_i|^2 / 2): a float32 prefilter on the product, 16 lanes to a
-     * vector, whose own rounding (at most 3 u (|c| + |w|)) is covered by lowering both
-     * thresholds by 1e-6 (|f|^2 + max |r_i|^2 + max r_i). A chunk of 32 real rows where neither
-     * ball can hold any pair is skipped whole: nothing in it counts. */
-    const double E = lsc_fast_err(d, 1.0, 0.0) - 1e-300;
+    /* A pair can be inside a ball of radius r only if its fast lower end vf - err <= r: the
+     * float32 prefilter of tiles.h, 16 lanes to a vector, with the real ball's radius carried by
+     * the real row's weight wr_i and the fake ball's by the fake row's threshold. A chunk of 32
+     * real rows where neither ball can hold any pair is skipped whole: nothing in it counts. */
+    const double E = cpu_fast_rel(d);
     float *wr = (float *)t->bw, *wb = wr + t->tb; /* tb doubles of scratch hold 2 tb floats */
     double bmax = 0.0, rmax = 0.0;
     for (int64_t i = 0; i < nr; i++) {
         const double bsq = t->bsq[i], r = rr[r0 + i];
-        wr[i] = (float)(0.5 * ((1.0 - E) * bsq - r));
+        wr[i] = cpu_prefilter_w(E, bsq, r);
         /* a real row already inside some fake ball needs no more fake-ball tests (the flag is
          * only ever set, so one seen set stays set) */
         wb[i] = __atomic_load_n(&J->real_hit[r0 + i], __ATOMIC_RELAXED)
                     ? INFINITY
-                    : (float)(0.5 * (1.0 - E) * bsq);
+                    : cpu_prefilter_w(E, bsq, 0.0);
         if (bsq > bmax) bmax = bsq;
         if (r > rmax) rmax = r;
     }
@@ -84,8 +81,8 @@ LSC_CPU_CLONES static void prdc_tile(void *user, int tid, const cpu_tiles *t, in
         const double fsq = t->qsq[j], sj = J->fake_r[gj];
         const float *crow = t->c + j * nr;
         const double slack = 1e-6 * (fsq + bmax + rmax) + 1e-300;
-        const float thr_r = cpu_prefilter_thr(0.5 * (1.0 - E) * fsq - slack);
-        const float thr_f = cpu_prefilter_thr(0.5 * ((1.0 - E) * fsq - sj) - slack);
+        const float thr_r = cpu_prefilter_row(E, fsq, 0.0, slack);
+        const float thr_f = cpu_prefilter_row(E, fsq, sj, slack);
         int64_t dens = 0;
         for (int64_t c0 = 0; c0 < nr; c0 += 32) {
             const int64_t c1 = c0 + 32 < nr ? c0 + 32 : nr;

@@ -94,12 +94,13 @@ void cpu_set_free(cpu_set *s)
 }
 
 /* tt[c] = (float)(src[c] * inv) (cosine) or (float)(src[c] - centre[c]), and the float64 sum of
- * their squares in eight lanes (t mod 8, added pairwise at the end): one running sum made this a
- * latency-bound loop, an eighth of the kNN at D = 8192. src may be tt itself. */
+ * their squares in eight lanes (lsc_lanes8_total): one running sum made this latency-bound, and
+ * with the copy the row went through first it was an eighth of the kNN's profile at D = 8192.
+ * src may be tt itself. */
 LSC_CPU_CLONES static double transform_row(const float *src, float *tt, int64_t d, int cosine,
                                            double inv, const double *centre)
 {
-    double l[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
+    double l[LSC_EXACT_LANES] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
     int64_t c = 0;
     if (cosine) {
         for (; c + 8 <= d; c += 8)
@@ -126,7 +127,7 @@ LSC_CPU_CLONES static double transform_row(const float *src, float *tt, int64_t 
             l[u] += (double)v * v;
         }
     }
-    return ((l[0] + l[1]) + (l[2] + l[3])) + ((l[4] + l[5]) + (l[6] + l[7]));
+    return lsc_lanes8_total(l);
 }
 
 void cpu_set_load(const cpu_set *s, int64_t r0, int64_t nr, float *raw, float *t, double *sq)
@@ -293,8 +294,8 @@ static lsc_status tiles_alloc(lsc_ctx *ctx, cpu_tiles *t, int64_t d, int64_t tq,
 
 /* The block that turn `it` of the static round-robin (turn it to thread it mod T) works on: every
  * other full round runs backwards, so with UPPER / ABOVE ranges, where block b has n - b tq base
- * rows, the threads' shares of the pairs even out (plain round-robin gave thread 0 5% more at 20
- * blocks on 2 threads). A fixed map: results do not depend on timing. */
+ * rows, the threads' shares of the pairs even out (plain round-robin gives thread 0 11% more pairs
+ * than thread 1 at 20 blocks on 2 threads). A fixed map: results do not depend on timing. */
 static int64_t deal(int64_t it, int64_t nblocks, int T)
 {
     const int64_t r = it / T, pos = it % T;
@@ -305,8 +306,8 @@ static int64_t deal(int64_t it, int64_t nblocks, int T)
 /* The base rows [lo, hi) that query block [q0, q0 + nq) meets (CPU_TILES_*). */
 static void base_range(const cpu_tile_job *job, int64_t q0, int64_t nq, int64_t *lo, int64_t *hi)
 {
-    *lo = job->upper == CPU_TILES_ALL ? 0 : job->upper == CPU_TILES_ABOVE ? q0 + nq : q0;
-    *hi = job->upper == CPU_TILES_DIAG ? q0 + nq : job->b->n;
+    *lo = job->range == CPU_TILES_ALL ? 0 : job->range == CPU_TILES_ABOVE ? q0 + nq : q0;
+    *hi = job->range == CPU_TILES_DIAG ? q0 + nq : job->b->n;
 }
 
 lsc_status cpu_tile_run(lsc_ctx *ctx, const cpu_tile_job *job, double p0, double p1)

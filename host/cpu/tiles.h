@@ -60,6 +60,25 @@ static inline float cpu_prefilter_thr(double x)
     return (double)f > x ? nextafterf(f, -INFINITY) : f;
 }
 
+/* The float32 prefilters of the distance kernels. With E = cpu_fast_rel(d), the relative bound
+ * of lsc_fast_err, a pair's fast lower end v_fast - err <= bound exactly when
+ * c_ab - w(b, bound) >= (1 - E) |a|^2 / 2 with w(b, bound) = ((1 - E) |b|^2 - bound) / 2: a test
+ * on the product alone. Either side may carry the bound (a per-row or a per-column one). The
+ * float32 rounding of the test, at most 3 u (|c| + |w|), is covered by a slack subtracted from
+ * the threshold (the callers use 1e-6 (|a|^2 + max |b|^2 + max bound)). */
+static inline double cpu_fast_rel(int64_t d) { return lsc_fast_err(d, 1.0, 0.0) - 1e-300; }
+
+static inline float cpu_prefilter_w(double E, double bsq, double bound)
+{
+    return (float)(0.5 * ((1.0 - E) * bsq - bound));
+}
+
+/* The threshold (1 - E) |a|^2 / 2 - bound / 2 - slack, rounded down (cpu_prefilter_thr). */
+static inline float cpu_prefilter_row(double E, double asq, double bound, double slack)
+{
+    return cpu_prefilter_thr(0.5 * ((1.0 - E) * asq - bound) - slack);
+}
+
 /* Asks for every cache line of a float32 row at once before an exact recomputation reads it:
  * the base rows' raw copies are otherwise cold (the GEMM reads their centred copies), and
  * demand misses one line after another left the exact loop waiting on memory. */
@@ -136,17 +155,6 @@ typedef struct cpu_tiles {
     void *mem;
 } cpu_tiles;
 
-/* The tile loop every distance kernel runs: query blocks are dealt out to the threads in turn
- * (round r gives blocks r T .. r T + T - 1 to threads 0 .. T - 1, every other full round in
- * reverse so that triangular ranges share out evenly; thread 0, the caller, always has work to
- * report progress from, and the reports are the same from run to run), in one parallel region
- * per call with no barrier per tile, which matters on a busy machine where waiting threads spin;
- * each thread loads its query block, then every base block of its range (`upper`, CPU_TILES_*)
- * in turn, computes
- * C = Q B^T with a single-threaded GEMM into its own tiles and calls `tile`. After a query
- * block's last base block it calls `block_done` (may be NULL). Callbacks run on worker threads
- * and must only touch what their query rows own, thread-private data (indexed by tid) or
- * order-independent atomics. Progress is reported from p0 to p1 on the calling thread. */
 /* Which base blocks a query block [q0, q0 + nq) meets (q and b the same set for all but ALL). */
 enum {
     CPU_TILES_ALL = 0,   /* every base row */
@@ -155,9 +163,20 @@ enum {
     CPU_TILES_ABOVE = 3  /* base rows from q0 + nq on */
 };
 
+/* The tile loop every distance kernel runs: query blocks are dealt out to the threads in turn
+ * (round r gives blocks r T .. r T + T - 1 to threads 0 .. T - 1, every other full round in
+ * reverse so that triangular ranges share out evenly; thread 0, the caller, always has work to
+ * report progress from, and the reports are the same from run to run), in one parallel region
+ * per call with no barrier per tile, which matters on a busy machine where waiting threads spin;
+ * each thread loads its query block, then every base block of its range (`range`, CPU_TILES_*)
+ * in turn, computes
+ * C = Q B^T with a single-threaded GEMM into its own tiles and calls `tile`. After a query
+ * block's last base block it calls `block_done` (may be NULL). Callbacks run on worker threads
+ * and must only touch what their query rows own, thread-private data (indexed by tid) or
+ * order-independent atomics. Progress is reported from p0 to p1 on the calling thread. */
 typedef struct cpu_tile_job {
     const cpu_set *q, *b;
-    int upper; /* CPU_TILES_* */
+    int range; /* CPU_TILES_* */
     int64_t max_tq, max_tb; /* largest tiles wanted (0: defaults) */
     void *user;
     void (*tile)(void *user, int tid, const cpu_tiles *t, int64_t q0, int64_t nq, int64_t b0,
