@@ -538,7 +538,8 @@ TEST(Knn, SymmetricSelfPassMatchesPlainPassAndReference)
     const int64_t nr = 2600, dr = 24;
     auto rnd = data::gaussian(nr, dr, sd + 1, 3.0, 0.5);
     for (int threads : {1, 2, 3}) {
-        // sym: the default workspace; plain: the column heaps (n (T (16 k + 8) + 8) bytes) do not
+        // sym: the default workspace; plain: the selections (n (T (8 k + 16 cap + 16) + 16 cap +
+        // 16) bytes, cap = k + 4 + k / 4) do not
         // fit its quarter, the tiles do
         Ctx sym(0, threads), plain(256 << 10, threads);
         for (int64_t k : {1, 5, 40}) {
@@ -565,13 +566,14 @@ TEST(Knn, SymmetricSelfPassMatchesPlainPassAndReference)
     }
 }
 
-// A workspace the plain self pass fits but the symmetric pass's column heaps would squeeze below
+// A workspace the plain self pass fits but the symmetric pass's selections would squeeze below
 // one tile: the call must still succeed (the plain pass runs), not report the workspace limit.
 TEST(Knn, SymmetricPassNeverCostsAWorkableWorkspace)
 {
-    const int64_t n = 100, d = 1000, k = 1;
+    const int64_t n = 20, d = 1000, k = 1;
     auto x = data::gaussian(n, d, data::seed(32));
-    // one 1 x 1 tile: 2 rows x (d x 8 + 24) + 4 = 16,052 bytes; the column heaps: 32 n = 3,200
+    // one 1 x 1 tile: 2 rows x (d x 8 + 24) + 4 = 16,052 bytes; the selections: 200 n = 4,000
+    // (within a quarter of the workspace), with the merge's scratch (2 d floats) 12,168
     Ctx tight(18000, 1);
     lsc_matrix m = lsc_matrix_f32(x.data(), n, d);
     auto got = run_knn(tight, m, nullptr, k, LSC_METRIC_EUCLIDEAN, true);

@@ -130,6 +130,14 @@ LSC_CPU_CLONES static double transform_row(const float *src, float *tt, int64_t 
     return lsc_lanes8_total(l);
 }
 
+const float *cpu_set_raw_row(const cpu_set *s, int64_t i, float *buf)
+{
+    const char *row = row_ptr(s->m, map_row(s, i));
+    if (s->m->dtype == LSC_DTYPE_F32) return (const float *)row;
+    for (int64_t c = 0; c < s->d; c++) buf[c] = lsc_load_f32(row, (int)s->m->dtype, c);
+    return buf;
+}
+
 void cpu_set_load(const cpu_set *s, int64_t r0, int64_t nr, float *raw, float *t, double *sq)
 {
     const int64_t d = s->d;

@@ -42,6 +42,10 @@ lsc_status cpu_mean(lsc_ctx *ctx, const lsc_matrix *m, const int64_t *map, int64
  * or normalised float32 rows into t, and their squared norms (float64) into sq. */
 void cpu_set_load(const cpu_set *s, int64_t r0, int64_t nr, float *raw, float *t, double *sq);
 
+/* Row i of s as raw float32 values: the input itself when it is float32, else converted into
+ * buf (d floats). */
+const float *cpu_set_raw_row(const cpu_set *s, int64_t i, float *buf);
+
 /* Exact internal value (distance_rules.h) between row a of sa and row b of sb, given their raw
  * float32 rows. */
 static inline double cpu_exact(const cpu_set *sa, int64_t a, const float *ra, const cpu_set *sb,
