@@ -208,8 +208,8 @@ LSC_CPU_CLONES static void knn_tile(void *user, int tid, const cpu_tiles *t, int
         const double slack = 1e-6 * (qsq + bmax) + 1e-300;
         double bound = sel_bound(s, k);
         float thr = cpu_prefilter_row(E, qsq, bound, slack);
-        for (int64_t c0 = 0; c0 < nb; c0 += 32) {
-            const int64_t c1 = c0 + 32 < nb ? c0 + 32 : nb;
+        for (int64_t c0 = 0; c0 < nb; c0 += LSC_CPU_CHUNK) {
+            const int64_t c1 = c0 + LSC_CPU_CHUNK < nb ? c0 + LSC_CPU_CHUNK : nb;
             int any = 0;
             for (int64_t j = c0; j < c1; j++) any |= crow[j] - wf[j] >= thr;
             if (!any) continue;
@@ -230,18 +230,19 @@ LSC_CPU_CLONES static void knn_tile(void *user, int tid, const cpu_tiles *t, int
     }
 }
 
-/* The pairs of a query block with the rows above it (CPU_TILES_ABOVE), each computed once and
- * offered to both ends: row i's own selection (its block's thread owns it) and, for row j, this
- * thread's column selection of j. With the in-block pairs (CPU_TILES_DIAG, knn_tile) every pair
- * i != j reaches each of its rows exactly once, and the row's k nearest come from its own
- * selection and its column selections together (knn_sym_merge): half the GEMM work of the plain
- * pass. Both ends use the plain pass's float32 prefilter; a column's bound is the smaller of its
- * column selection's and the row's after the in-block pass (a bound on its final k-th value), so
- * a column selection starts with a bound. */
-LSC_CPU_CLONES static void knn_sym_tile(void *user, int tid, const cpu_tiles *t, int64_t q0,
-                                        int64_t nq, int64_t b0, int64_t nb)
+/* The symmetric self pass: each pair i < j computed once and offered to both of its rows. In
+ * the in-block pass (CPU_TILES_DIAG, `diag`) both rows are the block's, owned by its thread, so
+ * j's own selection takes the offer; the block's square product is its upper triangle only
+ * (ssyrk: half the work). Above the blocks (CPU_TILES_ABOVE) row j belongs to a later block, so
+ * this thread's column selection of j takes it. Every pair i != j reaches each of its rows
+ * exactly once, and a row's k nearest come from its own selection and its column selections
+ * together (knn_sym_merge): half the GEMM work of the plain pass. Both ends use the plain pass's
+ * float32 prefilter; a column selection's bound is the smaller of its own and the row's after
+ * the in-block pass (a bound on its final k-th value), so it starts with one. */
+static inline __attribute__((always_inline)) void
+sym_pairs(const knn_job *J, int tid, const cpu_tiles *t, int64_t q0, int64_t nq, int64_t b0,
+          int64_t nb, const int diag)
 {
-    const knn_job *J = (const knn_job *)user;
     const int64_t d = J->q->d, k = J->k;
     const double E = cpu_fast_rel(d);
     float *wf = (float *)t->bw, *tc = wf + t->tb; /* tb doubles of scratch hold 2 tb floats */
@@ -251,7 +252,8 @@ LSC_CPU_CLONES static void knn_sym_tile(void *user, int tid, const cpu_tiles *t,
     for (int64_t j = 0; j < nb; j++) {
         const int64_t gj = b0 + j;
         const double bsq = t->bsq[j];
-        const double bound = fmin(J->row_cap[gj], sel_bound(col_sel(J, tid, gj), k));
+        const double bound = diag ? sel_bound(row_sel(J, tid, q0, gj), k)
+                                  : fmin(J->row_cap[gj], sel_bound(col_sel(J, tid, gj), k));
         cb[j] = bound;
         wf[j] = cpu_prefilter_w(E, bsq, 0.0);
         /* the column test c_ij - tc_j >= (1 - E) |q_i|^2 / 2 carries the column's bound */
@@ -259,19 +261,25 @@ LSC_CPU_CLONES static void knn_sym_tile(void *user, int tid, const cpu_tiles *t,
         if (bsq > bmax) bmax = bsq;
         if (bound < INFINITY && bound > cbmax) cbmax = bound;
     }
+    /* the rounding of both float32 tests is at most 3 u (|c| + |w| or |tc|). A column bound
+     * that is infinite here may become finite on the way: it is then one of this tile's upper
+     * ends, at most 2 (|q_i|^2 + |b_j|^2) plus a small error, and the slack counts it so. */
+    double qmax = 0.0;
+    for (int64_t i = 0; i < nq; i++) qmax = fmax(qmax, t->qsq[i]);
+    cbmax = fmax(cbmax, 2.5 * (qmax + bmax));
     for (int64_t i = 0; i < nq; i++) {
         const int64_t gi = q0 + i;
         const knn_sel s = row_sel(J, tid, q0, gi);
         const knn_exact xr = {J->q, J->b, gi, t->qr + i * t->qld, buf + d};
         const float *crow = t->c + i * nb;
         const double qsq = t->qsq[i];
-        /* covers the rounding of both float32 tests: at most 3 u (|c| + |w| or |tc|) */
         const double slack = 1e-6 * (qsq + bmax + cbmax) + 1e-300;
         double bound = sel_bound(s, k);
         float thr = cpu_prefilter_row(E, qsq, bound, slack);
         const float wq = cpu_prefilter_row(E, qsq, 0.0, slack);
-        for (int64_t c0 = 0; c0 < nb; c0 += 32) {
-            const int64_t c1 = c0 + 32 < nb ? c0 + 32 : nb;
+        const int64_t j0 = diag && gi + 1 > b0 ? gi + 1 - b0 : 0; /* pairs i < j only */
+        for (int64_t c0 = j0; c0 < nb; c0 += LSC_CPU_CHUNK) {
+            const int64_t c1 = c0 + LSC_CPU_CHUNK < nb ? c0 + LSC_CPU_CHUNK : nb;
             int any = 0;
             for (int64_t j = c0; j < c1; j++)
                 any |= (crow[j] - wf[j] >= thr) | (crow[j] - tc[j] >= wq);
@@ -290,10 +298,11 @@ LSC_CPU_CLONES static void knn_sym_tile(void *user, int tid, const cpu_tiles *t,
                     }
                 }
                 if (lo <= cb[j]) {
-                    const knn_sel cs = col_sel(J, tid, gj);
+                    const knn_sel cs = diag ? row_sel(J, tid, q0, gj) : col_sel(J, tid, gj);
+                    const double rc = diag ? INFINITY : J->row_cap[gj];
                     const knn_exact xc = {J->b, J->q, gj, t->br + j * t->bld, buf + d};
-                    sel_offer(cs, k, J->cap, J->row_cap[gj], lo, hi, gi, &xc);
-                    const double nb_ = fmin(J->row_cap[gj], sel_bound(cs, k));
+                    sel_offer(cs, k, J->cap, rc, lo, hi, gi, &xc);
+                    const double nb_ = fmin(rc, sel_bound(cs, k));
                     if (nb_ != cb[j]) {
                         cb[j] = nb_;
                         tc[j] = cpu_prefilter_w(E, t->bsq[j], nb_);
@@ -302,6 +311,18 @@ LSC_CPU_CLONES static void knn_sym_tile(void *user, int tid, const cpu_tiles *t,
             }
         }
     }
+}
+
+LSC_CPU_CLONES static void knn_sym_diag(void *user, int tid, const cpu_tiles *t, int64_t q0,
+                                        int64_t nq, int64_t b0, int64_t nb)
+{
+    sym_pairs((const knn_job *)user, tid, t, q0, nq, b0, nb, 1);
+}
+
+LSC_CPU_CLONES static void knn_sym_tile(void *user, int tid, const cpu_tiles *t, int64_t q0,
+                                        int64_t nq, int64_t b0, int64_t nb)
+{
+    sym_pairs((const knn_job *)user, tid, t, q0, nq, b0, nb, 0);
 }
 
 /* Each row's k nearest, ascending, from its own selection and the T column selections (no
@@ -360,7 +381,7 @@ static lsc_status knn_sym(lsc_ctx *ctx, knn_job *J, double p0, double p1, int *u
     const int64_t n = s->n, k = J->k, cap = J->cap;
     const int T = ctx->threads;
     *used = 0;
-    cpu_tile_job diag = {s, s, CPU_TILES_DIAG, 0, 0, J, knn_tile, NULL, 0};
+    cpu_tile_job diag = {s, s, CPU_TILES_DIAG, 0, 0, J, knn_sym_diag, NULL, 0};
     int64_t tq;
     LSC_TRY(cpu_tile_plan(ctx, &diag, &tq));
     const size_t bytes = knn_sym_bytes(ctx, s, k, cap, tq);

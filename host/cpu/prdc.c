@@ -84,8 +84,8 @@ LSC_CPU_CLONES static void prdc_tile(void *user, int tid, const cpu_tiles *t, in
         const float thr_r = cpu_prefilter_row(E, fsq, 0.0, slack);
         const float thr_f = cpu_prefilter_row(E, fsq, sj, slack);
         int64_t dens = 0;
-        for (int64_t c0 = 0; c0 < nr; c0 += 32) {
-            const int64_t c1 = c0 + 32 < nr ? c0 + 32 : nr;
+        for (int64_t c0 = 0; c0 < nr; c0 += LSC_CPU_CHUNK) {
+            const int64_t c1 = c0 + LSC_CPU_CHUNK < nr ? c0 + LSC_CPU_CHUNK : nr;
             int any = 0;
             for (int64_t i = c0; i < c1; i++)
                 any |= (crow[i] - wr[i] >= thr_r) | (crow[i] - wb[i] >= thr_f);

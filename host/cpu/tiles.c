@@ -169,6 +169,12 @@ void cpu_gemm_nt(int64_t nq, int64_t nb, int64_t d, const float *a, const float 
                 (int)d, b, (int)d, 0.0f, c, (int)nb);
 }
 
+void cpu_syrk_upper(int64_t n, int64_t d, const float *a, float *c)
+{
+    cblas_ssyrk(CblasRowMajor, CblasUpper, CblasNoTrans, (int)n, (int)d, 1.0f, a, (int)d, 0.0f,
+                c, (int)n);
+}
+
 int cpu_blas_single_enter(void)
 {
     typedef void (*set_fn)(int);
@@ -398,7 +404,10 @@ lsc_status cpu_tile_run(lsc_ctx *ctx, const cpu_tile_job *job, double p0, double
                     } else {
                         cpu_set_load(b, b0, nb, NULL, t->bt, t->bsq);
                     }
-                    cpu_gemm_nt(nq, nb, d, v.qt, v.bt, t->c);
+                    if (job->range == CPU_TILES_DIAG && b0 == q0 && nb == nq)
+                        cpu_syrk_upper(nq, d, v.qt, t->c);
+                    else
+                        cpu_gemm_nt(nq, nb, d, v.qt, v.bt, t->c);
                     job->tile(job->user, tid, &v, q0, nq, b0, nb);
                     double frac;
 #pragma omp critical(lsc_tile_progress)

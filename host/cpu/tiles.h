@@ -96,8 +96,16 @@ static inline void cpu_prefetch_row(const float *row, int64_t d)
 #endif
 }
 
+/* The float32 prefilters test a chunk of this many columns at once and skip it whole when no
+ * entry passes. */
+#ifndef LSC_CPU_CHUNK
+#define LSC_CPU_CHUNK 32
+#endif
+
 /* c (nq x nb, ld nb) = a (nq x d) b^T (nb x d), float32. */
 void cpu_gemm_nt(int64_t nq, int64_t nb, int64_t d, const float *a, const float *b, float *c);
+/* The upper triangle (j >= i) of c (n x n, ld n) = a a^T; the rest of c is left as it was. */
+void cpu_syrk_upper(int64_t n, int64_t d, const float *a, float *c);
 
 /* The distance kernels run one GEMM per thread on the thread's own rows of the tile, then work
  * on those rows while they are in cache. For that BLAS must be single-threaded: a threaded
@@ -163,7 +171,9 @@ typedef struct cpu_tiles {
 enum {
     CPU_TILES_ALL = 0,   /* every base row */
     CPU_TILES_UPPER = 1, /* base rows from q0 on (pairs i < j: the callback skips j <= i) */
-    CPU_TILES_DIAG = 2,  /* the block's own rows only */
+    CPU_TILES_DIAG = 2,  /* the block's own rows only, pairs i < j: where a base tile is the
+                          * block itself its product is computed as the upper triangle only
+                          * (ssyrk, half the work); the callback reads only j > i */
     CPU_TILES_ABOVE = 3  /* base rows from q0 + nq on */
 };
 
