@@ -76,7 +76,9 @@ typedef struct knn_exact {
     float *buf;
 } knn_exact;
 
-static double exact_v(const knn_exact *x, int64_t j)
+/* Cloned like the tile kernels: the exact sum is a D-long float64 loop that the baseline
+ * x86-64 build runs two lanes at a time. */
+LSC_CPU_CLONES static double exact_v(const knn_exact *x, int64_t j)
 {
     const float *rb = cpu_set_raw_row(x->b, j, x->buf);
     cpu_prefetch_row(rb, x->a->d);
