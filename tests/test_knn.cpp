@@ -74,6 +74,32 @@ TEST(Knn, LargerSetWideRows)
     check_dense(ctx, q, 200, &x, 2000, 256, 10, LSC_METRIC_COSINE, false);
 }
 
+// Above D = 2048 the fast form's error bands are wide (they grow as D) and the candidate lists
+// are longer: random rows, rows whose distances are all equal within the bands, and a small
+// workspace whose tiles split every block; both metrics, both passes.
+TEST(Knn, VeryWideRowsWithWideErrorBands)
+{
+    const uint64_t sd = data::seed(33);
+    SCOPED_TRACE(sd);
+    const int64_t n = 400, d = 4096;
+    auto x = data::gaussian(n, d, sd);
+    auto q = data::gaussian(80, d, sd + 1, 0.05, 1.1);
+    // orthogonal rows (one 1 each) plus a little noise: every distance is sqrt(2) within far
+    // less than the error bands, so every list overflows into exact recomputations
+    auto low = data::gaussian(n, d, sd + 2, 0.0, 1e-5);
+    for (int64_t i = 0; i < n; i++) low[(size_t)(i * d + i)] += 1.0f;
+    for (size_t ws : {(size_t)0, (size_t)1 << 20}) {
+        Ctx ctx(ws, 2);
+        for (int64_t k : {1, 5, 30}) {
+            SCOPED_TRACE(::testing::Message() << "workspace " << ws << " k " << k);
+            check_dense(ctx, x, n, nullptr, 0, d, k, LSC_METRIC_EUCLIDEAN, true);
+            check_dense(ctx, q, 80, &x, n, d, k, LSC_METRIC_EUCLIDEAN, false);
+            check_dense(ctx, q, 80, &x, n, d, k, LSC_METRIC_COSINE, false);
+            check_dense(ctx, low, n, nullptr, 0, d, k, LSC_METRIC_EUCLIDEAN, true);
+        }
+    }
+}
+
 TEST(Knn, RandomExcludeSelf)
 {
     Ctx ctx;
@@ -539,7 +565,7 @@ TEST(Knn, SymmetricSelfPassMatchesPlainPassAndReference)
     auto rnd = data::gaussian(nr, dr, sd + 1, 3.0, 0.5);
     for (int threads : {1, 2, 3}) {
         // sym: the default workspace; plain: the selections (n (T (8 k + 16 cap + 16) + 16 cap +
-        // 16) bytes, cap = k + 4 + k / 4) do not
+        // 16) bytes, cap = k + 4 + k / 4 at these D) do not
         // fit its quarter, the tiles do
         Ctx sym(0, threads), plain(256 << 10, threads);
         for (int64_t k : {1, 5, 40}) {

@@ -142,8 +142,13 @@ static void sel_finish(knn_entry *e, int64_t m, double bound, int64_t k, const k
 }
 
 /* List capacity: room past k for the candidates whose bands straddle the bound, so that a
- * compaction frees several slots. */
-static int64_t knn_list_cap(int64_t k) { return k + 4 + k / 4; }
+ * compaction frees several slots. The bands widen with D (lsc_fast_err grows as D): above
+ * D = 2048 more of them straddle, and a list of k + 5 overflowed into exact recomputations
+ * (20 a row at 5000 x 8192, k = 5, against 8 with room for 23). */
+static int64_t knn_list_cap(int64_t k, int64_t d)
+{
+    return k + 4 + k / 4 + (d > 2048 ? 12 + k / 4 : 0);
+}
 
 typedef struct knn_job {
     const cpu_set *q, *b;
@@ -462,7 +467,7 @@ lsc_status cpu_knn_sets(lsc_ctx *ctx, const cpu_set *q, const cpu_set *b, int64_
     J.q = q;
     J.b = b;
     J.k = k;
-    J.cap = knn_list_cap(k);
+    J.cap = knn_list_cap(k, q->d);
     J.exclude_self = exclude_self;
     J.v = v;
     J.idx = idx;
