@@ -77,6 +77,16 @@ lsc_status lsc_cuda_distances(lsc_ctx *ctx, const lsc_matrix *a, const lsc_matri
     ct_job job;
     LSC_TRY(ct_plan(ctx, &in, &job));
     const double total = static_cast<double>(a->rows) * static_cast<double>(b->rows);
+    // host output: queued copies write into the caller's buffer (at once when it is pinned), so
+    // every return, a failed or cancelled one too, waits for them first
+    struct wait_copies {
+        cudaStream_t s;
+        bool on;
+        ~wait_copies()
+        {
+            if (on) cudaStreamSynchronize(s);
+        }
+    } copies{st, !dev_out};
     double done = 0.0;
     for (int64_t a0 = 0; a0 < a->rows; a0 += job.tq) {
         const int64_t na = a->rows - a0 < job.tq ? a->rows - a0 : job.tq;
@@ -121,6 +131,7 @@ lsc_status lsc_cuda_distances(lsc_ctx *ctx, const lsc_matrix *a, const lsc_matri
             LSC_TRY(ct_progress(ctx, done / total));
         }
     }
+    copies.on = false;
     if (!dev_out) LSC_CUDA_TRY(ctx, cudaStreamSynchronize(st));
     return LSC_STATUS_OK;
 }

@@ -54,7 +54,26 @@ struct cuda_acc {
     int64_t d, n;
     void *block; // cudaMalloc'ed: everything in `g`
     gram_state g;
+    int device;  // where `block` lives
+    int broken;  // an add failed part-way: some of its tiles may be in `g`, so `g` is lost
 };
+
+/* Refuses an accumulator that another device holds (its state would be read without peer
+ * access) or whose state an earlier failed add left half-updated. */
+lsc_status acc_usable(lsc_ctx *ctx, const cuda_acc *a)
+{
+    const int dev = cuda_of(ctx)->device;
+    if (a->device != dev)
+        return lsc_set_error(ctx, LSC_STATUS_INVALID_ARGUMENT,
+                             "the accumulator lives on CUDA device %d, this context runs on "
+                             "device %d",
+                             a->device, dev);
+    if (a->broken)
+        return lsc_set_error(ctx, LSC_STATUS_DEVICE_ERROR,
+                             "the accumulator's state was lost when an earlier add failed on the "
+                             "device part-way through its batch: create a new accumulator");
+    return LSC_STATUS_OK;
+}
 
 /* Tiles of one pass over rows (N >= D). */
 struct row_tiles {
@@ -562,14 +581,17 @@ lsc_status enqueue_rows(lsc_ctx *ctx, const gram_state &g, int64_t d, int64_t n_
 
 /* ---- synchronous eigenvalues (cuSOLVER) ----------------------------------------------------- */
 
-/* One syevd set-up per call: the parameters object and the host workspace, freed on return
- * (the stream has been synchronised by then on every path that enqueued a solve). */
+/* One syevd set-up per call: the parameters object and the host workspace, freed on return.
+ * A solve may still be queued when a later step of the call fails and returns early: the host
+ * workspace it was given is then freed only after the stream has run it. */
 struct syevd_call {
     cusolverDnParams_t params = nullptr;
     void *h_work = nullptr;
     size_t dev_bytes = 0, host_bytes = 0;
+    mutable cudaStream_t queued_on = nullptr; // the stream of the last solve given h_work
     ~syevd_call()
     {
+        if (h_work && queued_on) cudaStreamSynchronize(queued_on);
         if (params) cusolverDnDestroyParams(params);
         free(h_work);
     }
@@ -599,6 +621,7 @@ lsc_status syevd_enqueue(lsc_ctx *ctx, const syevd_call &c, int64_t n, double *a
                                            CUSOLVER_EIG_MODE_NOVECTOR, CUBLAS_FILL_MODE_LOWER, n,
                                            CUDA_R_64F, a, n, CUDA_R_64F, w, CUDA_R_64F, d_work,
                                            c.dev_bytes, c.h_work, c.host_bytes, d_info));
+    c.queued_on = cuda_of(ctx)->stream;
     return LSC_STATUS_OK;
 }
 
@@ -787,6 +810,7 @@ lsc_status lsc_cuda_acc_create(lsc_ctx *ctx, int64_t d, void **state)
     cuda_acc *a = static_cast<cuda_acc *>(calloc(1, sizeof(cuda_acc)));
     if (!a) return lsc_set_error(ctx, LSC_STATUS_OUT_OF_MEMORY, "out of host memory");
     a->d = d;
+    a->device = cuda_of(ctx)->device;
     lsc_ws_carve c = {nullptr, 0};
     take_state(&c, d, &a->g);
     cudaError_t e = cudaMalloc(&a->block, c.off);
@@ -821,6 +845,7 @@ void lsc_cuda_acc_destroy(void *state)
 lsc_status lsc_cuda_acc_add(lsc_ctx *ctx, void *state, const lsc_matrix *batch)
 {
     cuda_acc *a = static_cast<cuda_acc *>(state);
+    LSC_TRY(acc_usable(ctx, a));
     const size_t stage_es = batch->memory == LSC_MEMORY_HOST ? lsc_elem_size((int)batch->dtype) : 0;
     int64_t tr = 0;
     LSC_TRY(plan_rows(ctx, a->d, batch->rows, stage_es, &tr));
@@ -828,8 +853,13 @@ lsc_status lsc_cuda_acc_add(lsc_ctx *ctx, void *state, const lsc_matrix *batch)
     LSC_TRY(reserve_layout(ctx, &tr, "spectrum tiles", [&](lsc_ws_carve *c, int64_t r) {
         take_rows(c, a->d, r, stage_es, &t);
     }));
-    // a streamed batch reports no progress and so cannot be cancelled half-way
-    LSC_TRY(enqueue_rows(ctx, a->g, a->d, a->n, batch, t, 0));
+    // a streamed batch reports no progress and so cannot be cancelled half-way; it fails
+    // part-way only on a device or library error, after some of its tiles may have gone in
+    const lsc_status st = enqueue_rows(ctx, a->g, a->d, a->n, batch, t, 0);
+    if (st != LSC_STATUS_OK) {
+        a->broken = 1;
+        return st;
+    }
     a->n += batch->rows;
     return LSC_STATUS_OK;
 }
@@ -838,6 +868,8 @@ lsc_status lsc_cuda_acc_merge(lsc_ctx *ctx, void *into, const void *from)
 {
     cuda_acc *a = static_cast<cuda_acc *>(into);
     const cuda_acc *b = static_cast<const cuda_acc *>(from);
+    LSC_TRY(acc_usable(ctx, a));
+    LSC_TRY(acc_usable(ctx, b));
     cudaStream_t s = cuda_of(ctx)->stream;
     const int64_t d = a->d;
     const size_t dd = (size_t)d * (size_t)d;
@@ -869,6 +901,7 @@ lsc_status lsc_cuda_acc_merge(lsc_ctx *ctx, void *into, const void *from)
 lsc_status lsc_cuda_acc_eigs(lsc_ctx *ctx, const void *state, lsc_spectrum_eigs *e)
 {
     const cuda_acc *a = static_cast<const cuda_acc *>(state);
+    LSC_TRY(acc_usable(ctx, a));
     const int64_t d = a->d;
     eig_out o;
     size_t work = 0;

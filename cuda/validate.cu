@@ -204,7 +204,12 @@ lsc_status lsc_cuda_check_values(lsc_ctx *ctx, const lsc_matrix *m, const char *
 lsc_status lsc_cuda_check_async(lsc_ctx *ctx, const lsc_matrix *m, int cosine,
                                 lsc_async_status *dev_status)
 {
-    if (!dev_status) return LSC_STATUS_OK;
+    if (!dev_status) {
+        // nothing to check, but the slot is grown all the same: a later call of the same shapes
+        // that passes a status, perhaps under graph capture, must find it (lsc.h, section 8)
+        void *p = nullptr;
+        return lsc_cuda_ws_reserve(ctx, LSC_WS_VALIDATE, sizeof(scan_result), "value check", &p);
+    }
     scan_result *d_r = nullptr;
     LSC_TRY(enqueue_scan(ctx, m, cosine, &d_r));
     scan_to_status<<<1, 1, 0, cuda_of(ctx)->stream>>>(d_r, m->cols, dev_status);

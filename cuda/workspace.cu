@@ -165,9 +165,15 @@ lsc_status lsc_cuda_pinned_mark(lsc_ctx *ctx, int i, cudaStream_t stream)
     cuda_workspace *w = ws_of(ctx, false);
     if (!w || i < 0 || i >= LSC_WS_PINNED_BUFS)
         return lsc_set_error(ctx, LSC_STATUS_INTERNAL, "pinned buffer %d was never reserved", i);
-    if (!w->pinned_done[i])
-        LSC_CUDA_TRY(ctx, cudaEventCreateWithFlags(&w->pinned_done[i], cudaEventDisableTiming));
-    LSC_CUDA_TRY(ctx, cudaEventRecord(w->pinned_done[i], stream));
+    cudaError_t e = cudaSuccess;
+    if (!w->pinned_done[i]) e = cudaEventCreateWithFlags(&w->pinned_done[i], cudaEventDisableTiming);
+    if (e == cudaSuccess) e = cudaEventRecord(w->pinned_done[i], stream);
+    if (e != cudaSuccess) {
+        // the copy is queued but nothing guards the buffer: wait for it, so that the host may
+        // write the buffer again when this returns
+        cudaStreamSynchronize(stream);
+        return lsc_cuda_fail(ctx, e, "cudaEventRecord (pinned staging)", __FILE__, __LINE__);
+    }
     w->pinned_pending[i] = 1;
     return LSC_STATUS_OK;
 }

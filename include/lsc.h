@@ -180,7 +180,10 @@ LSC_API lsc_backend lsc_ctx_backend(const lsc_ctx *ctx);
 LSC_API const char *lsc_ctx_device_name(const lsc_ctx *ctx);
 
 /** Sets the CUDA stream (a cudaStream_t passed as void *) used from the next call on; NULL
- *  selects the context's own stream. Accepted and ignored by the CPU backend. */
+ *  selects the context's own stream. The stream set before must still exist when this is
+ *  called (the new stream is ordered after the work lsc queued on it), and a stream that is
+ *  set must outlive its use by the context, lsc_ctx_destroy included (which waits for it).
+ *  Accepted and ignored by the CPU backend. */
 LSC_API lsc_status lsc_ctx_set_stream(lsc_ctx *ctx, void *stream);
 
 /** Sets (or with fn NULL clears) the progress / cancel callback. */
@@ -282,7 +285,12 @@ LSC_API lsc_status lsc_spectrum_acc_create(lsc_ctx *ctx, int64_t cols,
                                            const lsc_spectrum_opts *opts,
                                            lsc_spectrum_acc **out);
 /** Adds the rows of `batch` (any number >= 1, batch->cols must equal the accumulator's). On
- *  failure the accumulator is unchanged. */
+ *  failure the accumulator is unchanged, with one exception on the CUDA backend: a device or
+ *  library error part-way through a batch may leave part of it added, so the accumulator is
+ *  then marked lost and every later add, merge or finalize on it returns DEVICE_ERROR. A CUDA
+ *  accumulator is used only by contexts on the device it was created on (else
+ *  INVALID_ARGUMENT), and calls on one accumulator from contexts with different streams must
+ *  be ordered by the caller. */
 LSC_API lsc_status lsc_spectrum_acc_add(lsc_ctx *ctx, lsc_spectrum_acc *acc,
                                         const lsc_matrix *batch);
 /** Adds everything `from` holds into `into` (same cols, same backend); `from` is unchanged. */
