@@ -1281,6 +1281,32 @@ TEST_F(Cuda, AsyncFormsReplayFromACudaGraph)
     lsc_reference_destroy(ref);
 }
 
+// A warm-up without a status must still grow everything a captured call with one needs: the
+// value check's scratch too (lsc.h, section 8: same shapes, then safe under capture).
+TEST_F(Cuda, AWarmUpWithoutAStatusPreparesACapturedCallWithOne)
+{
+    Driver::CUstream s = new_stream();
+    ASSERT_TRUE(ok(lsc_ctx_set_stream(ctx, s)));
+    const int64_t n = 200, d = 8;
+    auto x = data::gaussian(n, d, kSeed + 125);
+    DevMat dx(drv, host_mat(x, n, d));
+    DevBuf out(drv, sizeof(lsc_spectrum_result)), st(drv, sizeof(lsc_async_status));
+    ASSERT_TRUE(ok(lsc_spectrum_async(ctx, &dx.x, nullptr, out.as<lsc_spectrum_result>(), nullptr)));
+    ASSERT_TRUE(drv.check(drv.cuStreamSynchronize(s), "cuStreamSynchronize")) << drv.error;
+    ASSERT_TRUE(drv.check(drv.cuStreamBeginCapture(s, 0 /* CU_STREAM_CAPTURE_MODE_GLOBAL */),
+                          "cuStreamBeginCapture"))
+        << drv.error;
+    lsc_status got = lsc_spectrum_async(ctx, &dx.x, nullptr, out.as<lsc_spectrum_result>(),
+                                        st.as<lsc_async_status>());
+    std::string why = lsc_last_error(ctx);
+    Driver::CUgraph graph = nullptr;
+    const bool ended = drv.check(drv.cuStreamEndCapture(s, &graph), "cuStreamEndCapture");
+    EXPECT_EQ(got, LSC_STATUS_OK) << "during capture: " << why;
+    EXPECT_TRUE(ended) << drv.error;
+    if (graph) drv.cuGraphDestroy(graph);
+    ASSERT_TRUE(ok(lsc_ctx_set_stream(ctx, nullptr)));
+}
+
 /* ---- streams ---------------------------------------------------------------------------------------- */
 
 TEST_F(Cuda, UserStreamsBetweenCalls)
