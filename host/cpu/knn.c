@@ -103,6 +103,15 @@ static void sel_keep(knn_entry *l, int64_t *ln, double bound, int settle, const 
     *ln = m;
 }
 
+/* The listed entries still at or below bound, recomputed exactly and sorted by (value, index);
+ * returns how many. */
+static int64_t sel_settle(knn_entry *l, int64_t m, double bound, const knn_exact *x)
+{
+    sel_keep(l, &m, bound, 1, x);
+    qsort(l, (size_t)m, sizeof *l, entry_cmp);
+    return m;
+}
+
 /* Offers a candidate whose lower end lo the caller found at or below the row's bound
  * (min(cap, sel_bound)): into the list, and its upper end hi into the heap. A full list is first
  * cut to the entries still at or below the bound; if they still fill it (near-duplicates, ties)
@@ -114,8 +123,7 @@ static void sel_offer(knn_sel s, int64_t k, int64_t cap, double rowcap, double l
         double b = fmin(rowcap, sel_bound(s, k));
         sel_keep(s.l, s.ln, b, 0, x);
         if (*s.ln == cap) {
-            sel_keep(s.l, s.ln, b, 1, x);
-            qsort(s.l, (size_t)*s.ln, sizeof *s.l, entry_cmp);
+            *s.ln = sel_settle(s.l, *s.ln, b, x);
             if (*s.ln > k) *s.ln = k;
             *s.hn = *s.ln; /* descending: a max-heap */
             for (int64_t a = 0; a < *s.ln; a++) s.h[a] = s.l[*s.ln - 1 - a].v;
@@ -133,8 +141,7 @@ static void sel_offer(knn_sel s, int64_t k, int64_t cap, double rowcap, double l
 static void sel_finish(knn_entry *e, int64_t m, double bound, int64_t k, const knn_exact *x,
                        double *v, int64_t *idx)
 {
-    sel_keep(e, &m, bound, 1, x);
-    qsort(e, (size_t)m, sizeof *e, entry_cmp);
+    m = sel_settle(e, m, bound, x);
     for (int64_t a = 0; a < k && a < m; a++) { /* m >= k: the heap's k candidates survive */
         v[a] = e[a].v;
         idx[a] = entry_index(&e[a]);

@@ -136,11 +136,19 @@ LSC_CPU_CLONES static double transform_row(const float *src, float *tt, int64_t 
     return lsc_lanes8_total(l);
 }
 
-const float *cpu_set_raw_row(const cpu_set *s, int64_t i, float *buf)
+/* Row i of s as float32 values into out (d of them), whatever the input's dtype. */
+static void load_row(const cpu_set *s, int64_t i, float *out)
 {
     const char *row = row_ptr(s->m, map_row(s, i));
-    if (s->m->dtype == LSC_DTYPE_F32) return (const float *)row;
-    for (int64_t c = 0; c < s->d; c++) buf[c] = lsc_load_f32(row, (int)s->m->dtype, c);
+    if (s->m->dtype == LSC_DTYPE_F32) memcpy(out, row, (size_t)s->d * sizeof(float));
+    else
+        for (int64_t c = 0; c < s->d; c++) out[c] = lsc_load_f32(row, (int)s->m->dtype, c);
+}
+
+const float *cpu_set_raw_row(const cpu_set *s, int64_t i, float *buf)
+{
+    if (s->m->dtype == LSC_DTYPE_F32) return (const float *)row_ptr(s->m, map_row(s, i));
+    load_row(s, i, buf);
     return buf;
 }
 
@@ -149,17 +157,14 @@ void cpu_set_load(const cpu_set *s, int64_t r0, int64_t nr, float *raw, float *t
     const int64_t d = s->d;
     const int cosine = s->metric == LSC_M_COSINE;
     for (int64_t i = 0; i < nr; i++) {
-        const char *row = row_ptr(s->m, map_row(s, r0 + i));
         float *tt = t + i * d;
         const float *src;
         if (s->m->dtype == LSC_DTYPE_F32 && !raw) {
-            src = (const float *)row; /* transformed straight from the input */
+            src = cpu_set_raw_row(s, r0 + i, NULL); /* transformed straight from the input */
         } else {
             /* without raw, the row is loaded into t and transformed in place: same values */
             float *rr = raw ? raw + i * d : tt;
-            if (s->m->dtype == LSC_DTYPE_F32) memcpy(rr, row, (size_t)d * sizeof(float));
-            else
-                for (int64_t c = 0; c < d; c++) rr[c] = lsc_load_f32(row, (int)s->m->dtype, c);
+            load_row(s, r0 + i, rr);
             src = rr;
         }
         /* centring (METRICS.md section 2, rule 1): the fast form's error shrinks with the
@@ -209,12 +214,8 @@ static const float *raw_rows(const cpu_set *s, int64_t r0, int64_t nr, float *bu
         *ld = s->m->ld;
         return (const float *)row_ptr(s->m, r0);
     }
-    const int64_t d = s->d;
-    for (int64_t i = 0; i < nr; i++) {
-        const char *row = row_ptr(s->m, map_row(s, r0 + i));
-        for (int64_t c = 0; c < d; c++) buf[i * d + c] = lsc_load_f32(row, (int)s->m->dtype, c);
-    }
-    *ld = d;
+    for (int64_t i = 0; i < nr; i++) load_row(s, r0 + i, buf + i * s->d);
+    *ld = s->d;
     return buf;
 }
 
