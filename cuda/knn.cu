@@ -223,7 +223,9 @@ __global__ void __launch_bounds__(kSelThreads) k_select(sel_args a)
         row[j] = c;
         if (j != self && lower_end(c, qsq, a.bsq[j], a.d) <= thr) local++;
     }
-    const int count = ct_block_sum(local, s_red); // its barrier also publishes the row
+    // at most nb <= kMaxTb candidates, so 32 bits hold the count; the barrier of the sum also
+    // publishes the row
+    const int count = ct_block_sum(local, s_red);
     if (count == 0) return;
     const int64_t valid = nb - (self >= 0 && self < nb ? 1 : 0);
     if (count > 2 * k + 64 && valid >= k) {

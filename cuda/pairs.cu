@@ -288,7 +288,7 @@ __global__ void __launch_bounds__(kDupThreads) k_dup_merge(pair_state s, int64_t
         if (threadIdx.x == 0) s.misc[2] = 0;
         return;
     }
-    const int m = over ? kDupBuf : static_cast<int>(total);
+    const int m = over ? kDupBuf : static_cast<int>(total); // <= kDupBuf: a shared buffer's count
     int P = 1;
     while (P < m) P <<= 1;
     lsc_pair pad;
