@@ -35,10 +35,17 @@ LSC_HD double lsc_v_from_dist(int metric, double d)
  *   the GEMM's dot product errs by at most gamma_dim |a||b| <= dim u (|a|^2 + |b|^2) / 2,
  *   the rounding of the centred rows by at most 4 u (|a|^2 + |b|^2),   u = 2^-24.
  * We take twice their sum, (dim + 8) 2^-23 (|a|^2 + |b|^2): a worst case over any summation
- * order, so a candidate outside this band can never change a decision. */
+ * order, so a candidate outside this band can never change a decision. The absolute term
+ * covers underflow, which no relative bound does: each of the GEMM's 2 dim operations can lose
+ * up to 2^-126 where a result is flushed to zero (or less, gradually underflowing), so rows of
+ * values near 1e-20 get every pair recomputed instead of wrong decisions. */
+LSC_HD double lsc_fast_rel(int64_t dim) { return ((double)dim + 8.0) * 0x1p-23; }
+
+LSC_HD double lsc_fast_abs(int64_t dim) { return ((double)dim + 8.0) * 0x1p-120; }
+
 LSC_HD double lsc_fast_err(int64_t dim, double sqa, double sqb)
 {
-    return ((double)dim + 8.0) * 0x1p-23 * (sqa + sqb) + 1e-300;
+    return lsc_fast_rel(dim) * (sqa + sqb) + lsc_fast_abs(dim);
 }
 
 /* Bulk figures (means, distance blocks) use the fast value unless it is within this many error

@@ -223,6 +223,25 @@ TEST(Knn, LargeCommonOffset)
     check_dense(ctx, q, 100, &x, 600, 64, 8, LSC_METRIC_EUCLIDEAN, false);
 }
 
+// Magnitudes at the ends of float32's range. Near 1e-20 the GEMM's products (1e-40) are
+// subnormal or flushed, which no relative error bound covers: every decision must still be
+// exact. Near 1e18 the squared norms (1e38) approach float32's largest value.
+TEST(Knn, TinyAndHugeMagnitudes)
+{
+    Ctx ctx;
+    const uint64_t sd = data::seed(31);
+    SCOPED_TRACE(sd);
+    for (double scale : {1e-20, 1e-30, 1e17}) {
+        SCOPED_TRACE(scale);
+        auto x = data::gaussian(400, 48, sd);
+        auto q = data::gaussian(90, 48, sd + 1);
+        for (auto &v : x) v = (float)(v * scale);
+        for (auto &v : q) v = (float)(v * scale);
+        check_dense(ctx, x, 400, nullptr, 0, 48, 6, LSC_METRIC_EUCLIDEAN, true);
+        check_dense(ctx, q, 90, &x, 400, 48, 6, LSC_METRIC_EUCLIDEAN, false);
+    }
+}
+
 TEST(Knn, TightClusterKeepsItsDigits)
 {
     Ctx ctx;

@@ -40,7 +40,7 @@ lsc_status lsc_cpu_distances(lsc_ctx *ctx, const lsc_matrix *a, const lsc_matrix
     lsc_status st = cpu_set_init(ctx, &sa, a, NULL, a->rows, kind, sb.centre);
     if (st == LSC_STATUS_OK) {
         dist_job J = {&sa, &sb, m, out, ld_out};
-        cpu_tile_job job = {&sa, &sb, CPU_TILES_ALL, 0, 0, &J, dist_tile, NULL, 0};
+        cpu_tile_job job = {&sa, &sb, CPU_TILES_ALL, 0, 0, &J, dist_tile, NULL, 0, 0};
         st = cpu_tile_run(ctx, &job, 0, 1);
     }
     cpu_set_free(&sa);

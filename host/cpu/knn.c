@@ -200,13 +200,13 @@ LSC_CPU_CLONES static void knn_tile(void *user, int tid, const cpu_tiles *t, int
 {
     const knn_job *J = (const knn_job *)user;
     const int64_t d = J->q->d, k = J->k;
-    /* w_j = (1 - E) |b_j|^2 / 2 with E the relative error bound of lsc_fast_err: the fast lower
+    /* w_j = (1 - E) |b_j|^2 / 2 with E the relative error bound of the product (cpu_tile_err): the fast lower
      * bound v - err <= U becomes c_ij - w_j >= thr_i, a test on one product. It is only a
      * prefilter (each candidate it passes is tested again in float64 below), so it runs in
      * float32, 16 lanes to a vector: its own rounding, at most 3 u (|c_ij| + w_j) <= 3 u
      * (|q_i|^2 + max |b_j|^2), is covered by lowering thr_i by 1e-6 (|q_i|^2 + max |b_j|^2).
      * Chunks of 32 with no candidate are skipped whole. */
-    const double E = cpu_fast_rel(d);
+    const double E = t->E;
     float *wf = (float *)t->bw; /* tb doubles of scratch hold tb floats */
     double bmax = 0.0;
     for (int64_t j = 0; j < nb; j++) {
@@ -219,7 +219,7 @@ LSC_CPU_CLONES static void knn_tile(void *user, int tid, const cpu_tiles *t, int
         const knn_exact x = {J->q, J->b, gi, t->qr + i * t->qld, J->buf + (size_t)tid * 2 * d + d};
         const float *crow = t->c + i * nb;
         const double qsq = t->qsq[i];
-        const double slack = 1e-6 * (qsq + bmax) + 1e-300;
+        const double slack = 1e-6 * (qsq + bmax) + t->eabs + 1e-300;
         double bound = sel_bound(s, k);
         float thr = cpu_prefilter_row(E, qsq, bound, slack);
         for (int64_t c0 = 0; c0 < nb; c0 += LSC_CPU_CHUNK) {
@@ -231,7 +231,7 @@ LSC_CPU_CLONES static void knn_tile(void *user, int tid, const cpu_tiles *t, int
                 const int64_t gj = b0 + j;
                 if (J->exclude_self && gj == gi) continue;
                 const double vf = qsq + t->bsq[j] - 2.0 * (double)crow[j];
-                const double err = lsc_fast_err(d, qsq, t->bsq[j]);
+                const double err = cpu_tile_err(t, qsq, t->bsq[j]);
                 if (vf - err > bound) continue;
                 sel_offer(s, k, J->cap, INFINITY, vf - err, vf + err, gj, &x);
                 const double nbound = sel_bound(s, k);
@@ -258,7 +258,7 @@ sym_pairs(const knn_job *J, int tid, const cpu_tiles *t, int64_t q0, int64_t nq,
           int64_t nb, const int diag)
 {
     const int64_t d = J->q->d, k = J->k;
-    const double E = cpu_fast_rel(d);
+    const double E = t->E;
     float *wf = (float *)t->bw, *tc = wf + t->tb; /* tb doubles of scratch hold 2 tb floats */
     double *cb = (double *)t->flag;              /* tb int64 of scratch hold tb doubles */
     float *buf = J->buf + (size_t)tid * 2 * d;
@@ -287,7 +287,7 @@ sym_pairs(const knn_job *J, int tid, const cpu_tiles *t, int64_t q0, int64_t nq,
         const knn_exact xr = {J->q, J->b, gi, t->qr + i * t->qld, buf + d};
         const float *crow = t->c + i * nb;
         const double qsq = t->qsq[i];
-        const double slack = 1e-6 * (qsq + bmax + cbmax) + 1e-300;
+        const double slack = 1e-6 * (qsq + bmax + cbmax) + t->eabs + 1e-300;
         double bound = sel_bound(s, k);
         float thr = cpu_prefilter_row(E, qsq, bound, slack);
         const float wq = cpu_prefilter_row(E, qsq, 0.0, slack);
@@ -301,7 +301,7 @@ sym_pairs(const knn_job *J, int tid, const cpu_tiles *t, int64_t q0, int64_t nq,
             for (int64_t j = c0; j < c1; j++) {
                 const int64_t gj = b0 + j;
                 const double vf = qsq + t->bsq[j] - 2.0 * (double)crow[j];
-                const double err = lsc_fast_err(d, qsq, t->bsq[j]);
+                const double err = cpu_tile_err(t, qsq, t->bsq[j]);
                 const double lo = vf - err, hi = vf + err;
                 if (lo <= bound) {
                     sel_offer(s, k, J->cap, INFINITY, lo, hi, gj, &xr);
@@ -395,7 +395,7 @@ static lsc_status knn_sym(lsc_ctx *ctx, knn_job *J, double p0, double p1, int *u
     const int64_t n = s->n, k = J->k, cap = J->cap;
     const int T = ctx->threads;
     *used = 0;
-    cpu_tile_job diag = {s, s, CPU_TILES_DIAG, 0, 0, J, knn_sym_diag, NULL, 0};
+    cpu_tile_job diag = {s, s, CPU_TILES_DIAG, 0, 0, J, knn_sym_diag, NULL, 0, 1};
     int64_t tq;
     LSC_TRY(cpu_tile_plan(ctx, &diag, &tq));
     const size_t bytes = knn_sym_bytes(ctx, s, k, cap, tq);
@@ -428,7 +428,7 @@ static lsc_status knn_sym(lsc_ctx *ctx, knn_job *J, double p0, double p1, int *u
         st = cpu_tile_run(ctx, &diag, p0, pd);
         if (st == LSC_STATUS_OK) {
             for (int64_t i = 0; i < n; i++) J->row_cap[i] = sel_bound(row_sel(J, 0, 0, i), k);
-            cpu_tile_job above = {s, s, CPU_TILES_ABOVE, 0, 0, J, knn_sym_tile, NULL, bytes};
+            cpu_tile_job above = {s, s, CPU_TILES_ABOVE, 0, 0, J, knn_sym_tile, NULL, bytes, 1};
             st = cpu_tile_run(ctx, &above, pd, p1);
         }
         if (st == LSC_STATUS_OK) knn_sym_merge(J, T, scratch);
@@ -489,7 +489,7 @@ lsc_status cpu_knn_sets(lsc_ctx *ctx, const cpu_set *q, const cpu_set *b, int64_
     }
     int sym = 0;
     if (s == LSC_STATUS_OK && exclude_self && q == b) s = knn_sym(ctx, &J, p0, p1, &sym);
-    cpu_tile_job job = {q, b, CPU_TILES_ALL, 0, 0, &J, knn_tile, knn_block_done, 0};
+    cpu_tile_job job = {q, b, CPU_TILES_ALL, 0, 0, &J, knn_tile, knn_block_done, 0, 1};
     if (s == LSC_STATUS_OK && !sym) {
         /* per thread, a list for each row of its query block */
         int64_t tq = 0;

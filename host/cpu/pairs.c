@@ -239,7 +239,7 @@ lsc_status lsc_cpu_pair_stats(lsc_ctx *ctx, const lsc_matrix *x, const int64_t *
     const int T = ctx->threads;
     pair_job J = {&s, metric, lsc_v_from_dist(metric, opts->dup_eps), upper, bins, cap, 0, NULL,
                   NULL};
-    cpu_tile_job job = {&s, &s, CPU_TILES_UPPER, 0, 0, &J, pair_tile, NULL, 0};
+    cpu_tile_job job = {&s, &s, CPU_TILES_UPPER, 0, 0, &J, pair_tile, NULL, 0, 0};
     lsc_status st = LSC_STATUS_OK;
     if (upper < 0) st = LSC_STATUS_OUT_OF_MEMORY; /* lsc_calloc recorded the message */
     if (st == LSC_STATUS_OK) {

@@ -55,14 +55,13 @@ LSC_CPU_CLONES static void prdc_tile(void *user, int tid, const cpu_tiles *t, in
 {
     (void)tid;
     const prdc_job *J = (const prdc_job *)user;
-    const int64_t d = J->sf->d;
     const int inclusive = J->inclusive;
     const double *rr = J->real_r;
     /* A pair can be inside a ball of radius r only if its fast lower end vf - err <= r: the
      * float32 prefilter of tiles.h, 16 lanes to a vector, with the real ball's radius carried by
      * the real row's weight wr_i and the fake ball's by the fake row's threshold. A chunk of 32
      * real rows where neither ball can hold any pair is skipped whole: nothing in it counts. */
-    const double E = cpu_fast_rel(d);
+    const double E = t->E;
     float *wr = (float *)t->bw, *wb = wr + t->tb; /* tb doubles of scratch hold 2 tb floats */
     double bmax = 0.0, rmax = 0.0;
     for (int64_t i = 0; i < nr; i++) {
@@ -80,7 +79,7 @@ LSC_CPU_CLONES static void prdc_tile(void *user, int tid, const cpu_tiles *t, in
         const int64_t gj = f0 + j;
         const double fsq = t->qsq[j], sj = J->fake_r[gj];
         const float *crow = t->c + j * nr;
-        const double slack = 1e-6 * (fsq + bmax + rmax) + 1e-300;
+        const double slack = 1e-6 * (fsq + bmax + rmax) + t->eabs + 1e-300;
         const float thr_r = cpu_prefilter_row(E, fsq, 0.0, slack);
         const float thr_f = cpu_prefilter_row(E, fsq, sj, slack);
         int64_t dens = 0;
@@ -93,7 +92,7 @@ LSC_CPU_CLONES static void prdc_tile(void *user, int tid, const cpu_tiles *t, in
             for (int64_t i = c0; i < c1; i++) {
                 const int64_t gi = r0 + i;
                 const double vf = fsq + t->bsq[i] - 2.0 * (double)crow[i];
-                const double err = lsc_fast_err(d, fsq, t->bsq[i]);
+                const double err = cpu_tile_err(t, fsq, t->bsq[i]);
                 int in_real = lsc_decide_less(vf, err, rr[gi], inclusive);
                 int need_recall = !__atomic_load_n(&J->real_hit[gi], __ATOMIC_RELAXED);
                 int in_fake = need_recall ? lsc_decide_less(vf, err, sj, inclusive) : 0;
@@ -143,7 +142,7 @@ lsc_status lsc_cpu_prdc(lsc_ctx *ctx, const lsc_reference *ref, const lsc_matrix
         prdc_job J = {&sf, &sr, ref->radius_v, fake_r,
                       ref->comparison == LSC_COMPARISON_INCLUSIVE, density, real_hit,
                       real_hit + N};
-        cpu_tile_job job = {&sf, &sr, CPU_TILES_ALL, 0, 0, &J, prdc_tile, NULL, 0};
+        cpu_tile_job job = {&sf, &sr, CPU_TILES_ALL, 0, 0, &J, prdc_tile, NULL, 0, 1};
         st = cpu_tile_run(ctx, &job, 0.3, 1.0);
     }
     if (st == LSC_STATUS_OK) {

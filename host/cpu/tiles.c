@@ -222,33 +222,83 @@ static const float *raw_rows(const cpu_set *s, int64_t r0, int64_t nr, float *bu
 /* The base set's centred (or normalised) rows and norms are prepared once per call when they
  * fit in a quarter of the workspace, instead of once per query block: at D = 512 converting
  * every base row again for each of the query blocks cost a fifth of the GEMM time. */
-static size_t cache_bytes(const cpu_tile_job *job)
+int cpu_tile_amx(const lsc_ctx *ctx, const cpu_tile_job *job)
+{
+    (void)ctx;
+    if (!job->lowp || job->q->d < 8 || job->q->d > 16384) return 0;
+    const char *env = getenv("LSC_CPU_AMX");
+    if (env && env[0] == '0' && env[1] == '\0') return 0;
+    return cpu_amx_usable();
+}
+
+/* Bytes of the AMX layouts of n rows (with their 64-byte alignment), 0 without AMX. */
+static size_t amx_bytes(int amx, int64_t n, int64_t d)
+{
+#if LSC_CPU_AMX
+    if (amx) return cpu_amx_b_elems(n, d) * sizeof(uint16_t) + 64;
+#else
+    (void)n;
+    (void)d;
+#endif
+    (void)amx;
+    return 0;
+}
+
+static size_t cache_bytes(const cpu_tile_job *job, int amx)
 {
     const cpu_set *b = job->b;
+    /* the AMX product reads the packed rows only: no float32 copy is kept */
+    if (amx) return amx_bytes(1, b->n, b->d) + (size_t)b->n * sizeof(double);
     return (size_t)b->n * ((size_t)b->d * sizeof(float) + sizeof(double));
 }
 
-static int cache_wanted(const lsc_ctx *ctx, const cpu_tile_job *job, int64_t mq)
+static int cache_wanted(const lsc_ctx *ctx, const cpu_tile_job *job, int64_t mq, int amx)
 {
-    if (job->b->n > INT64_MAX / (job->b->d + 2)) return 0;
-    return job->q->n > mq && cache_bytes(job) <= ctx->workspace_limit / 4;
+    if (job->b->n > INT64_MAX / (2 * job->b->d + 66)) return 0;
+    return job->q->n > mq && cache_bytes(job, amx) <= ctx->workspace_limit / 4;
 }
 
-static size_t tile_budget(const lsc_ctx *ctx, const cpu_tile_job *job, int64_t mq)
+static size_t tile_budget(const lsc_ctx *ctx, const cpu_tile_job *job, int64_t mq, int amx)
 {
     size_t lim = ctx->workspace_limit;
-    if (cache_wanted(ctx, job, mq)) lim -= cache_bytes(job);
+    if (cache_wanted(ctx, job, mq, amx)) lim -= cache_bytes(job, amx);
     lim = lim > job->reserved ? lim - job->reserved : 0;
-    return lim / (size_t)ctx->threads;
+    lim /= (size_t)ctx->threads;
+    /* the AMX layouts pad each side to 32 rows */
+    const size_t pad = 2 * amx_bytes(amx, 32, job->q->d);
+    return lim > pad ? lim - pad : 0;
 }
 
 /* Tiles of at most max_q x max_b rows within `budget` bytes. */
-static int plan(int64_t d, size_t budget, int64_t max_q, int64_t max_b, int64_t *tq, int64_t *tb,
-                size_t *per_row)
+static int plan(int64_t d, size_t budget, int64_t max_q, int64_t max_b, int amx, int64_t *tq,
+                int64_t *tb, size_t *per_row)
 {
-    /* each row: raw and transformed float32 copies, its float64 norm and filter scratch */
+    /* each row: raw and transformed float32 copies, its float64 norm and filter scratch, and
+     * with AMX its two bfloat16 halves */
     *per_row = (size_t)d * 2 * sizeof(float) + 3 * sizeof(double);
-    return lsc_plan_tiles(budget, *per_row, *per_row, sizeof(float), max_q, max_b, tq, tb);
+#if LSC_CPU_AMX
+    if (amx) *per_row += (size_t)cpu_amx_dp(d) * 2 * sizeof(uint16_t);
+#endif
+    if (!lsc_plan_tiles(budget, *per_row, *per_row, sizeof(float), max_q, max_b, tq, tb))
+        return 0;
+    /* AMX: blocks on 32-row boundaries, so base blocks start on a packed group of the cache */
+    if (amx && *tq > 32) *tq -= *tq % 32;
+    if (amx && *tb > 32) *tb -= *tb % 32;
+    return 1;
+}
+
+static void job_limits(const lsc_ctx *ctx, const cpu_tile_job *job, int64_t *mq, int64_t *mb);
+
+/* The AMX product where cpu_tile_amx allows it and the workspace holds its padded tiles of at
+ * least 32 rows a side; else the float32 GEMM. */
+static int use_amx(const lsc_ctx *ctx, const cpu_tile_job *job)
+{
+    if (!cpu_tile_amx(ctx, job)) return 0;
+    int64_t mq, mb, tq, tb;
+    size_t per_row;
+    job_limits(ctx, job, &mq, &mb);
+    if (!plan(job->q->d, tile_budget(ctx, job, mq, 1), mq, mb, 1, &tq, &tb, &per_row)) return 0;
+    return tq >= (mq < 32 ? mq : 32) && tb >= (mb < 32 ? mb : 32);
 }
 
 static void job_limits(const lsc_ctx *ctx, const cpu_tile_job *job, int64_t *mq, int64_t *mb)
@@ -274,12 +324,13 @@ lsc_status cpu_tile_plan(lsc_ctx *ctx, const cpu_tile_job *job, int64_t *tq_out)
     int64_t mq, mb, tq, tb;
     size_t per_row;
     job_limits(ctx, job, &mq, &mb);
-    size_t budget = tile_budget(ctx, job, mq);
+    const int amx = use_amx(ctx, job);
+    size_t budget = tile_budget(ctx, job, mq, amx);
     if (job->q->d > INT32_MAX)
         return lsc_set_error(ctx, LSC_STATUS_NOT_SUPPORTED,
                              "%lld columns exceed the BLAS interface's 32-bit dimension",
                              (long long)job->q->d);
-    if (!plan(job->q->d, budget, mq, mb, &tq, &tb, &per_row))
+    if (!plan(job->q->d, budget, mq, mb, amx, &tq, &tb, &per_row))
         return lsc_set_error(ctx, LSC_STATUS_WORKSPACE_LIMIT,
                              "workspace limit %zu bytes is too small for one tile of %lld "
                              "columns per thread (%d threads, each needs %zu)",
@@ -289,13 +340,15 @@ lsc_status cpu_tile_plan(lsc_ctx *ctx, const cpu_tile_job *job, int64_t *tq_out)
     return LSC_STATUS_OK;
 }
 
-static lsc_status tiles_alloc(lsc_ctx *ctx, cpu_tiles *t, int64_t d, int64_t tq, int64_t tb)
+static lsc_status tiles_alloc(lsc_ctx *ctx, cpu_tiles *t, int64_t d, int64_t tq, int64_t tb,
+                              int amx)
 {
     memset(t, 0, sizeof *t);
     size_t fq = (size_t)tq * (size_t)d, fb = (size_t)tb * (size_t)d;
     size_t bytes = (2 * fq + 2 * fb + (size_t)tq * (size_t)tb) * sizeof(float) +
                    ((size_t)tq + 3 * (size_t)tb) * sizeof(double);
-    char *mem = (char *)lsc_malloc(ctx, bytes, "distance tiles");
+    const size_t aq = amx_bytes(amx, tq, d), ab = amx_bytes(amx, tb, d);
+    char *mem = (char *)lsc_malloc(ctx, bytes + aq + ab, "distance tiles");
     if (!mem) return LSC_STATUS_OUT_OF_MEMORY;
     t->mem = mem;
     t->tq = tq;
@@ -310,6 +363,12 @@ static lsc_status tiles_alloc(lsc_ctx *ctx, cpu_tiles *t, int64_t d, int64_t tq,
     t->braw = t->qt + fq;
     t->bt = t->braw + fb;
     t->c = t->bt + fb;
+    if (amx) { /* 64-byte aligned: a tile row across two cache lines halves the AMX rate */
+        uintptr_t p = (uintptr_t)(mem + bytes);
+        t->qpk = (uint16_t *)((p + 63) & ~(uintptr_t)63);
+        p = (uintptr_t)(mem + bytes + aq);
+        t->bpk = (uint16_t *)((p + 63) & ~(uintptr_t)63);
+    }
     return LSC_STATUS_OK;
 }
 
@@ -339,36 +398,69 @@ lsc_status cpu_tile_run(lsc_ctx *ctx, const cpu_tile_job *job, double p0, double
     LSC_TRY(cpu_tile_plan(ctx, job, &tq));
     size_t per_row;
     job_limits(ctx, job, &mq, &mb);
-    plan(d, tile_budget(ctx, job, mq), mq, mb, &tq, &tb, &per_row);
+    const int amx = use_amx(ctx, job);
+    plan(d, tile_budget(ctx, job, mq, amx), mq, mb, amx, &tq, &tb, &per_row);
     const int T = ctx->threads;
     float *cache = NULL;
     double *cache_sq = NULL;
-    if (cache_wanted(ctx, job, mq)) {
+    void *cache_mem = NULL;
+    uint16_t *cache_pk = NULL; /* AMX: the packed base rows, groups of 16 */
+    if (cache_wanted(ctx, job, mq, amx)) {
         /* an allocation failure here only costs speed: the tiles load the rows themselves */
-        cache = (float *)malloc((size_t)b->n * (size_t)d * sizeof(float));
-        cache_sq = cache ? (double *)malloc((size_t)b->n * sizeof(double)) : NULL;
+        cache_mem = amx ? malloc(amx_bytes(1, b->n, d))
+                        : malloc((size_t)b->n * (size_t)d * sizeof(float));
+        cache_sq = cache_mem ? (double *)malloc((size_t)b->n * sizeof(double)) : NULL;
         if (!cache_sq) {
-            free(cache);
-            cache = NULL;
-        } else {
+            free(cache_mem);
+            cache_mem = NULL;
+        } else if (!amx) {
+            cache = (float *)cache_mem;
 #pragma omp parallel for schedule(static) num_threads(T)
             for (int64_t r0 = 0; r0 < b->n; r0 += 256) {
                 const int64_t nr = b->n - r0 < 256 ? b->n - r0 : 256;
                 cpu_set_load(b, r0, nr, NULL, cache + r0 * d, cache_sq + r0);
             }
         }
+#if LSC_CPU_AMX
+        else {
+            cache_pk = (uint16_t *)(((uintptr_t)cache_mem + 63) & ~(uintptr_t)63);
+            const size_t gs = cpu_amx_b_elems(32, d) / 2; /* one group of 16 rows */
+            const int64_t nblk = (b->n + 255) / 256;
+            float *rows = (float *)malloc((size_t)T * 256 * (size_t)d * sizeof(float));
+            if (!rows) {
+                free(cache_mem);
+                free(cache_sq);
+                cache_mem = NULL;
+                cache_sq = NULL;
+                cache_pk = NULL;
+            } else {
+#pragma omp parallel for schedule(static) num_threads(T)
+                for (int64_t blk = 0; blk < nblk; blk++) {
+                    const int64_t r0 = blk * 256, nr = b->n - r0 < 256 ? b->n - r0 : 256;
+                    float *rt = rows + (size_t)cpu_tid() * 256 * (size_t)d;
+                    cpu_set_load(b, r0, nr, NULL, rt, cache_sq + r0);
+                    cpu_amx_pack_b(rt, nr, d, cache_pk + (size_t)(r0 / 16) * gs);
+                }
+                free(rows);
+            }
+        }
+#endif
     }
     /* the query set is the base set (reference, pairs, exclude_self): its blocks come from
      * the cache too */
     const int q_cached = cache && q == b;
     cpu_tiles *tl = (cpu_tiles *)lsc_calloc(ctx, (size_t)T, sizeof(cpu_tiles), "tiles");
     if (!tl) {
-        free(cache);
+        free(cache_mem);
         free(cache_sq);
         return LSC_STATUS_OUT_OF_MEMORY;
     }
     lsc_status st = LSC_STATUS_OK;
-    for (int i = 0; i < T && st == LSC_STATUS_OK; i++) st = tiles_alloc(ctx, &tl[i], d, tq, tb);
+    for (int i = 0; i < T && st == LSC_STATUS_OK; i++) {
+        st = tiles_alloc(ctx, &tl[i], d, tq, tb, amx);
+        tl[i].E = amx ? cpu_amx_rel(d) : lsc_fast_rel(d);
+        tl[i].eabs = amx ? cpu_amx_abs(d) : lsc_fast_abs(d);
+    }
     const int64_t nblocks = (q->n + tq - 1) / tq;
     /* work in row pairs: every block's nq x (its base range) */
     double total = 0.0;
@@ -400,18 +492,39 @@ lsc_status cpu_tile_run(lsc_ctx *ctx, const cpu_tile_job *job, double p0, double
                 } else {
                     cpu_set_load(q, q0, nq, NULL, t->qt, t->qsq);
                 }
+#if LSC_CPU_AMX
+                if (amx) cpu_amx_pack_q(v.qt, nq, d, t->qpk);
+#endif
                 int64_t b_lo, b_hi;
                 base_range(job, q0, nq, &b_lo, &b_hi);
                 for (int64_t b0 = b_lo; b0 < b_hi; b0 += tb) {
                     const int64_t nb = b_hi - b0 < tb ? b_hi - b0 : tb;
+                    const int square = job->range == CPU_TILES_DIAG && b0 == q0 && nb == nq;
                     v.br = raw_rows(b, b0, nb, t->braw, &v.bld);
                     if (cache) {
                         v.bt = cache + b0 * d;
                         v.bsq = cache_sq + b0;
+                    } else if (cache_pk && b0 % 16 == 0) {
+                        v.bsq = cache_sq + b0; /* the packed rows are read below */
+                    } else if (square) {
+                        v.bt = v.qt; /* the block's own rows, loaded above */
+                        v.bsq = v.qsq;
                     } else {
                         cpu_set_load(b, b0, nb, NULL, t->bt, t->bsq);
                     }
-                    if (job->range == CPU_TILES_DIAG && b0 == q0 && nb == nq)
+#if LSC_CPU_AMX
+                    if (amx) {
+                        /* the whole square where the block meets itself: the callback reads
+                         * only j > i, and the AMX product costs less than half a GEMM */
+                        const uint16_t *bp = t->bpk;
+                        if (cache_pk && b0 % 16 == 0)
+                            bp = cache_pk + (size_t)(b0 / 16) * (cpu_amx_b_elems(32, d) / 2);
+                        else
+                            cpu_amx_pack_b(v.bt, nb, d, t->bpk);
+                        cpu_amx_gemm(nq, nb, d, t->qpk, bp, t->c, nb);
+                    } else
+#endif
+                    if (square)
                         cpu_syrk_upper(nq, d, v.qt, t->c);
                     else
                         cpu_gemm_nt(nq, nb, d, v.qt, v.bt, t->c);
@@ -438,7 +551,7 @@ lsc_status cpu_tile_run(lsc_ctx *ctx, const cpu_tile_job *job, double p0, double
     }
     for (int i = 0; i < T; i++) free(tl[i].mem);
     free(tl);
-    free(cache);
+    free(cache_mem);
     free(cache_sq);
     return st;
 }

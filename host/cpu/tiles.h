@@ -64,13 +64,13 @@ static inline float cpu_prefilter_thr(double x)
     return (double)f > x ? nextafterf(f, -INFINITY) : f;
 }
 
-/* The float32 prefilters of the distance kernels. With E = cpu_fast_rel(d), the relative bound
- * of lsc_fast_err, a pair's fast lower end v_fast - err <= bound exactly when
+/* The float32 prefilters of the distance kernels. With E = t->E, the relative part of the
+ * tile's error bound (cpu_tile_err), a pair's fast lower end v_fast - err <= bound exactly when
  * c_ab - w(b, bound) >= (1 - E) |a|^2 / 2 with w(b, bound) = ((1 - E) |b|^2 - bound) / 2: a test
  * on the product alone. Either side may carry the bound (a per-row or a per-column one). The
  * float32 rounding of the test, at most 3 u (|c| + |w|), is covered by a slack subtracted from
- * the threshold (the callers use 1e-6 (|a|^2 + max |b|^2 + max bound)). */
-static inline double cpu_fast_rel(int64_t d) { return lsc_fast_err(d, 1.0, 0.0) - 1e-300; }
+ * the threshold (the callers use 1e-6 (|a|^2 + max |b|^2 + max bound), plus the bound's
+ * absolute part t->eabs, which the test leaves out). */
 
 static inline float cpu_prefilter_w(double E, double bsq, double bound)
 {
@@ -100,6 +100,43 @@ static inline void cpu_prefetch_row(const float *row, int64_t d)
  * entry passes. */
 #ifndef LSC_CPU_CHUNK
 #define LSC_CPU_CHUNK 32
+#endif
+
+/* The AMX bf16x3 product (amx.c): built where the compiler knows AMX, used where the CPU and
+ * the kernel allow it (cpu_amx_usable). */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(LSC_NO_AMX) && \
+    ((defined(__clang__) && __clang_major__ >= 12) || (!defined(__clang__) && __GNUC__ >= 11))
+#define LSC_CPU_AMX 1
+#else
+#define LSC_CPU_AMX 0
+#endif
+int cpu_amx_usable(void);
+
+/* The bf16x3 product's bound, in the form of lsc_fast_err. With x = h + r, |r| <= 2^-8 |x| and
+ * l = bf16(r), |r - l| <= 2^-16 |x| (bfloat16 keeps 8 bits): x y - (h h' + h l' + l h') =
+ * h (r' - l') + (r - l) h' + r r', at most (3 + 2^-7) 2^-16 |x y|; the 3 dim products are exact
+ * in float32 and their float32 sum (any order) errs by gamma_3dim sum |terms| <= 3.07 dim 2^-24
+ * |x y|. With sum |x_i y_i| <= (|a|^2 + |b|^2) / 2, the factor 2 of 2 a.b and the centring's
+ * 4 u, twice the sum is below 2^-13 + (3.25 dim + 8) 2^-23. AMX treats bfloat16 subnormal inputs
+ * as zero and flushes subnormal results: at most 2^-126 lost per operation or per input, which
+ * the 2^-100 relative term and the absolute term cover. */
+static inline double cpu_amx_rel(int64_t d)
+{
+    return 0x1p-13 + (3.25 * (double)d + 8.0) * 0x1p-23 + 0x1p-100;
+}
+static inline double cpu_amx_abs(int64_t d) { return (3.0 * (double)d + 8.0) * 0x1p-120; }
+
+#if LSC_CPU_AMX
+int64_t cpu_amx_dp(int64_t d);
+/* uint16_t elements of the packed query rows / base rows of n rows of d columns */
+size_t cpu_amx_q_elems(int64_t n, int64_t d);
+size_t cpu_amx_b_elems(int64_t n, int64_t d);
+/* Packs n float32 rows (ld d) for the query side / the base side (layouts in amx.c). */
+void cpu_amx_pack_q(const float *rows, int64_t n, int64_t d, uint16_t *out);
+void cpu_amx_pack_b(const float *rows, int64_t n, int64_t d, uint16_t *out);
+/* c (nq x nb, ld ldc) = the bf16x3 product of packed query rows and packed base rows. */
+void cpu_amx_gemm(int64_t nq, int64_t nb, int64_t d, const uint16_t *qa, const uint16_t *bb,
+                  float *c, int64_t ldc);
 #endif
 
 /* c (nq x nb, ld nb) = a (nq x d) b^T (nb x d), float32. */
@@ -162,10 +199,19 @@ typedef struct cpu_tiles {
     double *qsq, *bsq;
     const float *qr, *br;
     int64_t qld, bld;
+    double E, eabs;      /* the product's error bound: E (|a|^2 + |b|^2) + eabs (cpu_tile_err) */
     double *bw;          /* tb values of per-base-row scratch for the callers' filters */
     int64_t *flag;       /* tb values of the same (64-bit: same lanes as doubles) */
     void *mem;
+    uint16_t *qpk, *bpk; /* the AMX layouts of the query block and the base block (amx.c) */
 } cpu_tiles;
+
+/* Bound on |v_fast - v_exact| of a pair of this tile's product (lsc_fast_err for a float32
+ * GEMM, the wider cpu_amx_rel bound for the AMX product). */
+static inline double cpu_tile_err(const cpu_tiles *t, double sqa, double sqb)
+{
+    return t->E * (sqa + sqb) + t->eabs;
+}
 
 /* Which base blocks a query block [q0, q0 + nq) meets (q and b the same set for all but ALL). */
 enum {
@@ -197,7 +243,13 @@ typedef struct cpu_tile_job {
                  int64_t nb);
     void (*block_done)(void *user, int tid, int64_t q0, int64_t nq);
     size_t reserved; /* workspace bytes the caller holds besides the tiles (0: none) */
+    int lowp;        /* the callback decides every pair on exact values, reading the product
+                      * only through cpu_tile_err's band: the AMX product may serve */
 } cpu_tile_job;
+
+/* Whether a tile run of job in ctx uses the AMX product: job->lowp, AMX usable and allowed
+ * (LSC_CPU_AMX=0 in the environment turns it off), and 8 <= d <= 16384. */
+int cpu_tile_amx(const lsc_ctx *ctx, const cpu_tile_job *job);
 
 /* The query block size cpu_tile_run will use for `job` (so callers can size per-block data);
  * WORKSPACE_LIMIT or NOT_SUPPORTED, with the message, if no tile fits. */
