@@ -227,6 +227,28 @@ TEST(Distances, LargeCommonOffsetAndTightCluster)
     }
 }
 
+// Magnitudes at the ends of float32's range: subnormal products near 1e-20, products that
+// could overflow float32 near 1e19 (every entry is then the exact value).
+TEST(Distances, TinyAndHugeMagnitudes)
+{
+    Ctx ctx;
+    const uint64_t sd = data::seed(39);
+    SCOPED_TRACE(sd);
+    for (double scale : {1e-20, 1e-30, 1e19}) {
+        SCOPED_TRACE(scale);
+        auto a = data::gaussian(70, 48, sd);
+        auto b = data::gaussian(90, 48, sd + 1);
+        for (auto &v : a) v = (float)(v * scale);
+        for (auto &v : b) v = (float)(v * scale);
+        lsc_matrix ma = lsc_matrix_f32(a.data(), 70, 48), mb = lsc_matrix_f32(b.data(), 90, 48);
+        for (lsc_metric m : {LSC_METRIC_EUCLIDEAN, LSC_METRIC_COSINE}) {
+            SCOPED_TRACE((int)m);
+            auto out = run(ctx, ma, mb, m, 90);
+            EXPECT_EQ(check_block(a.data(), 70, b.data(), 90, 48, m, out.data(), 90), "");
+        }
+    }
+}
+
 TEST(Distances, TinyWorkspaceMatchesTheReference)
 {
     Ctx small(32 << 10), big;

@@ -255,6 +255,21 @@ TEST(Pairs, TightClusterAndLargeOffset)
     check(ctx, o, 800, 64, opts(LSC_METRIC_COSINE));
 }
 
+// Magnitudes at the ends of float32's range: subnormal products near 1e-20, products that
+// could overflow float32 near 1e19 (lsc then decides every pair on its exact value).
+TEST(Pairs, TinyAndHugeMagnitudes)
+{
+    Ctx ctx;
+    const uint64_t sd = data::seed(47);
+    SCOPED_TRACE(sd);
+    for (double scale : {1e-20, 1e-30, 1e19}) {
+        SCOPED_TRACE(scale);
+        auto x = data::gaussian(300, 40, sd);
+        for (auto &v : x) v = (float)(v * scale);
+        check(ctx, x, 300, 40, opts());
+    }
+}
+
 TEST(Pairs, TwoRowsAndOneColumn)
 {
     Ctx ctx;

@@ -378,6 +378,23 @@ TEST(Prdc, LargeOffsetAndTightCluster)
     EXPECT_GT(got.precision, 0.5);
 }
 
+// Magnitudes at the ends of float32's range: subnormal products near 1e-20, products that
+// could overflow float32 near 1e19 (every comparison is then decided on the exact value).
+TEST(Prdc, TinyAndHugeMagnitudes)
+{
+    Ctx ctx;
+    const uint64_t sd = data::seed(73);
+    SCOPED_TRACE(sd);
+    for (double scale : {1e-20, 1e-30, 1e19}) {
+        SCOPED_TRACE(scale);
+        auto real = data::gaussian(300, 40, sd);
+        auto fake = data::gaussian(250, 40, sd + 1, 0.2, 1.0);
+        for (auto &v : real) v = (float)(v * scale);
+        for (auto &v : fake) v = (float)(v * scale);
+        check(ctx, real, 300, fake, 250, 40, 5, LSC_METRIC_EUCLIDEAN, false);
+    }
+}
+
 TEST(Prdc, SavedAndLoadedReferenceGivesIdenticalResults)
 {
     Ctx ctx;

@@ -17,13 +17,12 @@ LSC_CPU_CLONES static void dist_tile(void *user, int tid, const cpu_tiles *t, in
 {
     (void)tid;
     const dist_job *J = (const dist_job *)user;
-    const int64_t d = J->a->d;
     for (int64_t i = 0; i < na; i++) {
         float *o = J->out + (a0 + i) * J->ld_out + b0;
         const float *crow = t->c + i * nb;
         for (int64_t j = 0; j < nb; j++) {
             double v = t->qsq[i] + t->bsq[j] - 2.0 * (double)crow[j];
-            if (lsc_bulk_needs_exact(v, lsc_fast_err(d, t->qsq[i], t->bsq[j])))
+            if (lsc_bulk_needs_exact(v, cpu_tile_err(t, t->qsq[i], t->bsq[j])))
                 v = cpu_exact(J->a, a0 + i, t->qr + i * t->qld, J->b, b0 + j, t->br + j * t->bld);
             o[j] = (float)lsc_dist_from_v(J->metric, v);
         }

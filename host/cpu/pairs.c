@@ -140,8 +140,7 @@ typedef struct pair_job {
  * never fewer. Returns whether any pair was flagged. */
 static inline __attribute__((always_inline)) int
 pair_stage1(const cpu_tiles *t, int64_t i, int64_t js, int64_t nj, int64_t j0, const double *nn,
-            double nni, double maxv, double dup_v, double scale, int64_t bins, int64_t d,
-            int metric, int64_t *restrict flag, double *restrict dist)
+            double nni, double maxv, double dup_v, double scale, int64_t bins, int metric, int64_t *restrict flag, double *restrict dist)
 {
     const double qsq = t->qsq[i];
     const float *restrict crow = t->c + i * nj;
@@ -149,7 +148,7 @@ pair_stage1(const cpu_tiles *t, int64_t i, int64_t js, int64_t nj, int64_t j0, c
     int64_t any = 0;
     for (int64_t j = js; j < nj; j++) {
         const double vf = qsq + bsq[j] - 2.0 * (double)crow[j];
-        const double err = lsc_fast_err(d, qsq, bsq[j]);
+        const double err = cpu_tile_err(t, qsq, bsq[j]);
         const double vlo = vf - err, vhi = vf + err;
         const double plo = lsc_hist_pos(lsc_dist_from_v(metric, vlo > 0.0 ? vlo : 0.0), scale, bins);
         const double phi = lsc_hist_pos(lsc_dist_from_v(metric, vhi), scale, bins);
@@ -169,7 +168,7 @@ LSC_CPU_CLONES static void pair_tile(void *user, int tid, const cpu_tiles *t, in
     const pair_job *J = (const pair_job *)user;
     const cpu_set *s = J->s;
     const int metric = J->metric;
-    const int64_t d = s->d, bins = J->bins;
+    const int64_t bins = J->bins;
     const double scale = lsc_hist_scale(J->upper, J->bins), dup_v = J->dup_v;
     pair_part *P = &J->parts[tid];
     moments *bm = &J->block_mom[i0 / J->tq];
@@ -188,9 +187,9 @@ LSC_CPU_CLONES static void pair_tile(void *user, int tid, const cpu_tiles *t, in
          * row proceeds (nn falls, max rises), so stale ones flag more, never fewer. */
         const int any = metric == LSC_M_COSINE
                             ? pair_stage1(t, i, js, nj, j0, P->nn, P->nn[gi], P->max_v, dup_v,
-                                          scale, bins, d, LSC_M_COSINE, flag, dist)
+                                          scale, bins, LSC_M_COSINE, flag, dist)
                             : pair_stage1(t, i, js, nj, j0, P->nn, P->nn[gi], P->max_v, dup_v,
-                                          scale, bins, d, LSC_M_EUCLIDEAN, flag, dist);
+                                          scale, bins, LSC_M_EUCLIDEAN, flag, dist);
         /* stage 2, rare: the exact value decides; the bulk figures take it only by the pair's
          * own rule, so they do not depend on which thread happened to recompute the pair */
         for (int64_t j = js; any && j < nj; j++) {
@@ -210,7 +209,7 @@ LSC_CPU_CLONES static void pair_tile(void *user, int tid, const cpu_tiles *t, in
                 dup_offer(P->dup_heap, &P->ndup_heap, J->cap, pr);
             }
             P->hist[lsc_hist_bin(lsc_dist_from_v(metric, ve), scale, bins)]++;
-            if (lsc_bulk_needs_exact(vf, lsc_fast_err(d, qsq, t->bsq[j])))
+            if (lsc_bulk_needs_exact(vf, cpu_tile_err(t, qsq, t->bsq[j])))
                 dist[j] = lsc_dist_from_v(metric, ve);
         }
         /* the other pairs' bins, found in stage 1: their band lies in one bin, the exact

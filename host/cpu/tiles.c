@@ -345,8 +345,9 @@ static lsc_status tiles_alloc(lsc_ctx *ctx, cpu_tiles *t, int64_t d, int64_t tq,
 {
     memset(t, 0, sizeof *t);
     size_t fq = (size_t)tq * (size_t)d, fb = (size_t)tb * (size_t)d;
+    const size_t nz = (size_t)(tq > tb ? tq : tb);
     size_t bytes = (2 * fq + 2 * fb + (size_t)tq * (size_t)tb) * sizeof(float) +
-                   ((size_t)tq + 3 * (size_t)tb) * sizeof(double);
+                   ((size_t)tq + 3 * (size_t)tb + nz) * sizeof(double);
     const size_t aq = amx_bytes(amx, tq, d), ab = amx_bytes(amx, tb, d);
     char *mem = (char *)lsc_malloc(ctx, bytes + aq + ab, "distance tiles");
     if (!mem) return LSC_STATUS_OUT_OF_MEMORY;
@@ -358,7 +359,9 @@ static lsc_status tiles_alloc(lsc_ctx *ctx, cpu_tiles *t, int64_t d, int64_t tq,
     t->bsq = t->qsq + tq;
     t->bw = t->bsq + tb;
     t->flag = (int64_t *)(t->bw + tb);
-    t->qraw = (float *)(t->flag + tb);
+    t->zsq = (double *)(t->flag + tb);
+    memset(t->zsq, 0, nz * sizeof(double));
+    t->qraw = (float *)(t->zsq + nz);
     t->qt = t->qraw + fq;
     t->braw = t->qt + fq;
     t->bt = t->braw + fb;
@@ -495,12 +498,18 @@ lsc_status cpu_tile_run(lsc_ctx *ctx, const cpu_tile_job *job, double p0, double
 #if LSC_CPU_AMX
                 if (amx) cpu_amx_pack_q(v.qt, nq, d, t->qpk);
 #endif
+                double *qsq_blk = v.qsq;
+                double qmax = 0.0;
+                for (int64_t i = 0; i < nq; i++) qmax = fmax(qmax, qsq_blk[i]);
                 int64_t b_lo, b_hi;
                 base_range(job, q0, nq, &b_lo, &b_hi);
                 for (int64_t b0 = b_lo; b0 < b_hi; b0 += tb) {
                     const int64_t nb = b_hi - b0 < tb ? b_hi - b0 : tb;
                     const int square = job->range == CPU_TILES_DIAG && b0 == q0 && nb == nq;
                     v.br = raw_rows(b, b0, nb, t->braw, &v.bld);
+                    v.qsq = qsq_blk; /* the last tile may have had no fast form */
+                    v.E = t->E;
+                    v.eabs = t->eabs;
                     if (cache) {
                         v.bt = cache + b0 * d;
                         v.bsq = cache_sq + b0;
@@ -510,8 +519,24 @@ lsc_status cpu_tile_run(lsc_ctx *ctx, const cpu_tile_job *job, double p0, double
                         v.bt = v.qt; /* the block's own rows, loaded above */
                         v.bsq = v.qsq;
                     } else {
+                        v.bt = t->bt;
+                        v.bsq = t->bsq;
                         cpu_set_load(b, b0, nb, NULL, t->bt, t->bsq);
                     }
+                    double bmax = 0.0;
+                    for (int64_t j = 0; j < nb; j++) bmax = fmax(bmax, v.bsq[j]);
+                    if (!(qmax + bmax < 0x1p124)) {
+                        /* rows so large (|x| near 1e18 and up) that a float32 product could
+                         * overflow: no fast form for this tile. A product of zeros, norms of
+                         * zero and an infinite band leave every pair undecided, so each is
+                         * decided on its exact value. Slow, but such data never gets a wrong
+                         * answer (it did: 1e19 gave wrong neighbours). */
+                        memset(t->c, 0, (size_t)nq * (size_t)nb * sizeof(float));
+                        v.qsq = t->zsq;
+                        v.bsq = t->zsq;
+                        v.E = 0.0;
+                        v.eabs = INFINITY;
+                    } else
 #if LSC_CPU_AMX
                     if (amx) {
                         /* the whole square where the block meets itself: the callback reads

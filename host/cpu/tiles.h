@@ -202,6 +202,7 @@ typedef struct cpu_tiles {
     double E, eabs;      /* the product's error bound: E (|a|^2 + |b|^2) + eabs (cpu_tile_err) */
     double *bw;          /* tb values of per-base-row scratch for the callers' filters */
     int64_t *flag;       /* tb values of the same (64-bit: same lanes as doubles) */
+    double *zsq;         /* max(tq, tb) zeros: the norms of a tile without a fast form */
     void *mem;
     uint16_t *qpk, *bpk; /* the AMX layouts of the query block and the base block (amx.c) */
 } cpu_tiles;
