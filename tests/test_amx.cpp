@@ -73,7 +73,8 @@ TEST_F(Amx, RandomRowsOfEveryShapeWithinTheBound)
     std::mt19937_64 rng(20261201);
     std::normal_distribution<float> g(0.0f, 1.0f);
     const int64_t shapes[][3] = {{1, 1, 8},    {33, 45, 33},  {64, 96, 512}, {100, 70, 100},
-                                 {32, 32, 1000}, {47, 129, 64}, {5, 300, 257}};
+                                 {32, 32, 1000}, {47, 129, 64}, {5, 300, 257},
+                                 {40, 70, 2100}, {33, 20, 1025}};
     for (const auto &s : shapes) {
         std::vector<float> q((size_t)(s[0] * s[2])), b((size_t)(s[1] * s[2]));
         for (auto &v : q) v = g(rng);

@@ -225,7 +225,7 @@ static const float *raw_rows(const cpu_set *s, int64_t r0, int64_t nr, float *bu
 int cpu_tile_amx(const lsc_ctx *ctx, const cpu_tile_job *job)
 {
     (void)ctx;
-    if (!job->lowp || job->q->d < 8 || job->q->d > 16384) return 0;
+    if (!job->lowp || job->q->d < 24 || job->q->d > 16384) return 0;
     const char *env = getenv("LSC_CPU_AMX");
     if (env && env[0] == '0' && env[1] == '\0') return 0;
     return cpu_amx_usable();

@@ -113,16 +113,18 @@ static inline void cpu_prefetch_row(const float *row, int64_t d)
 int cpu_amx_usable(void);
 
 /* The bf16x3 product's bound, in the form of lsc_fast_err. With x = h + r, |r| <= 2^-8 |x| and
- * l = bf16(r), |r - l| <= 2^-16 |x| (bfloat16 keeps 8 bits): x y - (h h' + h l' + l h') =
- * h (r' - l') + (r - l) h' + r r', at most (3 + 2^-7) 2^-16 |x y|; the 3 dim products are exact
- * in float32 and their float32 sum (any order) errs by gamma_3dim sum |terms| <= 3.07 dim 2^-24
- * |x y|. With sum |x_i y_i| <= (|a|^2 + |b|^2) / 2, the factor 2 of 2 a.b and the centring's
- * 4 u, twice the sum is below 2^-13 + (3.25 dim + 8) 2^-23. AMX treats bfloat16 subnormal inputs
- * as zero and flushes subnormal results: at most 2^-126 lost per operation or per input, which
- * the 2^-100 relative term and the absolute term cover. */
+ * l = bf16(r), |r - l| <= 2^-16 |x| (bfloat16 keeps 8 bits): x y - (h l' + l h' + h h') =
+ * h (r' - l') + (r - l) h' + r r', at most (3 + 2^-7) 2^-16 |x y|. The products are exact in
+ * float32. amx.c adds the 2 d cross terms (each below 2^-7 1.01 |x y|) before the d terms
+ * h h', so each of the 3 d roundings is at most u times a partial sum: below 2^-7 1.01 sum |x y|
+ * during the first 2 d, 1.02 sum |x y| during the last d, 1.04 d u sum |x y| in all, in any
+ * order within one tile instruction. With sum |x_i y_i| <= (|a|^2 + |b|^2) / 2, the factor 2 of
+ * 2 a.b and the centring's 4 u, twice the sum is below 2^-13 + (1.05 dim + 8) 2^-23. AMX treats
+ * bfloat16 subnormal inputs as zero and flushes subnormal results: at most 2^-126 lost per
+ * operation or per input, which the 2^-100 relative term and the absolute term cover. */
 static inline double cpu_amx_rel(int64_t d)
 {
-    return 0x1p-13 + (3.25 * (double)d + 8.0) * 0x1p-23 + 0x1p-100;
+    return 0x1p-13 + (1.05 * (double)d + 8.0) * 0x1p-23 + 0x1p-100;
 }
 static inline double cpu_amx_abs(int64_t d) { return (3.0 * (double)d + 8.0) * 0x1p-120; }
 
@@ -249,7 +251,8 @@ typedef struct cpu_tile_job {
 } cpu_tile_job;
 
 /* Whether a tile run of job in ctx uses the AMX product: job->lowp, AMX usable and allowed
- * (LSC_CPU_AMX=0 in the environment turns it off), and 8 <= d <= 16384. */
+ * (LSC_CPU_AMX=0 in the environment turns it off), and 24 <= d <= 16384 (below, padding d to
+ * 32 costs more than AMX saves; above, the band grows past the prefilter's use). */
 int cpu_tile_amx(const lsc_ctx *ctx, const cpu_tile_job *job);
 
 /* The query block size cpu_tile_run will use for `job` (so callers can size per-block data);
