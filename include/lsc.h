@@ -21,7 +21,8 @@
  *     fields can be appended without breaking callers. A NULL options pointer means defaults.
  *   - Thread safety: different contexts may be used concurrently from different threads; one
  *     context (and everything created from it) is used by one thread at a time.
- *   - The library never prints, never exits and keeps no global mutable state.
+ *   - The library never prints, never exits and keeps no global mutable state (beyond the
+ *     once-only detection of AMX below).
  *   - Streams (CUDA backend): work is enqueued on the context's stream. A call whose outputs are
  *     all device memory (lsc_distances and lsc_knn with device outputs, lsc_spectrum_acc_add and
  *     _merge, the asynchronous forms) may return before the device has finished: read those
@@ -32,6 +33,13 @@
  *     pair statistics, kNN, reference creation, PRDC) therefore set OpenBLAS's process-wide
  *     thread count to 1 for their duration and restore it afterwards: BLAS calls made by other
  *     threads of the process meanwhile run single-threaded. The spectrum uses the threaded BLAS.
+ *   - AMX (CPU backend): on x86-64 CPUs with AMX-BF16 and AVX512-BF16 (Intel Xeon from Sapphire
+ *     Rapids on), kNN, reference creation and PRDC compute the products of their prefilter with
+ *     AMX tile instructions, as three bfloat16 products whose error band is bounded; every
+ *     decision is still made on exact values, so the results are the same as without. The first
+ *     such call asks Linux once (Linux 5.16 or later) for the process's permission to use the AMX
+ *     state (arch_prctl ARCH_REQ_XCOMP_PERM) and remembers the answer. LSC_CPU_AMX=0 in the
+ *     environment turns AMX off; tools that cannot execute AMX instructions (valgrind) need it.
  */
 #ifndef LSC_H
 #define LSC_H
