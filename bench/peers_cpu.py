@@ -376,7 +376,10 @@ def main():
             old = json.load(f)
     result = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
               "command": " ".join(["python3", "bench/peers_cpu.py"] + sys.argv[1:]),
-              "machine_before": machine()}
+              "machine_before": machine(),
+              # the CPU backend's kNN and PRDC use AMX where the CPU has it (include/lsc.h);
+              # LSC_CPU_AMX=0 measures the float32 GEMM path instead
+              "lsc_cpu_amx": os.environ.get("LSC_CPU_AMX", "unset (AMX where available)")}
     if args.suite in ("targets", "all"):
         result["targets"] = suite_targets(b, args.quick)
     if args.suite in ("scaling", "all"):
