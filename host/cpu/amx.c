@@ -71,10 +71,11 @@ LSC_AMX_VEC void cpu_amx_pack_q(const float *rows, int64_t n, int64_t d, uint16_
     const int64_t kc0 = cpu_amx_dp(d) / 32, ng = (n + 31) / 32 * 2;
     for (int64_t g = 0; g < ng; g++) {
         uint16_t *gh = out + (size_t)g * (size_t)(2 * kc0) * 512, *gl = gh + (size_t)kc0 * 512;
-        for (int64_t r = 0; r < 16; r++) {
-            const int64_t i = g * 16 + r;
-            /* tile kc, tile row r: the row's 32 values of columns 32 kc on */
-            for (int64_t kc = 0; kc < kc0; kc++) {
+        /* tile by tile (each finished while in L1), row r of tile kc: that row's 32 values
+         * of columns 32 kc on */
+        for (int64_t kc = 0; kc < kc0; kc++) {
+            for (int64_t r = 0; r < 16; r++) {
+                const int64_t i = g * 16 + r;
                 __m512i h = _mm512_setzero_si512(), l = h;
                 if (i < n) split32(rows + i * d + kc * 32, d - kc * 32, &h, &l);
                 _mm512_storeu_si512(gh + (size_t)kc * 512 + (size_t)r * 32, h);
@@ -94,9 +95,9 @@ LSC_AMX_VEC void cpu_amx_pack_b(const float *rows, int64_t n, int64_t d, uint16_
         _mm512_set1_epi32(16));
     for (int64_t g = 0; g < ng; g++) {
         uint16_t *gh = out + (size_t)g * (size_t)(2 * kc0) * 512, *gl = gh + (size_t)kc0 * 512;
-        for (int64_t r = 0; r < 16; r++) {
-            const int64_t i = g * 16 + r;
-            for (int64_t kc = 0; kc < kc0; kc++) {
+        for (int64_t kc = 0; kc < kc0; kc++) { /* tile by tile, as above */
+            for (int64_t r = 0; r < 16; r++) {
+                const int64_t i = g * 16 + r;
                 __m512i h = _mm512_setzero_si512(), l = h;
                 if (i < n) split32(rows + i * d + kc * 32, d - kc * 32, &h, &l);
                 _mm512_i32scatter_epi32((int *)(gh + (size_t)kc * 512) + r, down, h, 4);
