@@ -55,7 +55,7 @@ LSC_HD double lsc_fast_err(int64_t dim, double sqa, double sqb)
 
 LSC_HD int lsc_bulk_needs_exact(double v_fast, double err)
 {
-    return v_fast <= LSC_BULK_BAND * err;
+    return !(v_fast > LSC_BULK_BAND * err); /* a NaN fast value (an overflowed product) too */
 }
 
 /* Outcome of "v < r" (strict) or "v <= r" (inclusive) known from the fast value alone:
