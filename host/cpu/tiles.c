@@ -433,25 +433,6 @@ lsc_status cpu_tile_run(lsc_ctx *ctx, const cpu_tile_job *job, double p0, double
 #if LSC_CPU_AMX
         else {
             cache_pk = (uint16_t *)(((uintptr_t)cache_mem + 63) & ~(uintptr_t)63);
-            const size_t gs = cpu_amx_b_elems(32, d) / 2; /* one group of 16 rows */
-            const int64_t nblk = (b->n + 255) / 256;
-            float *rows = (float *)malloc((size_t)T * 256 * (size_t)d * sizeof(float));
-            if (!rows) {
-                free(cache_mem);
-                free(cache_sq);
-                cache_mem = NULL;
-                cache_sq = NULL;
-                cache_pk = NULL;
-            } else {
-#pragma omp parallel for schedule(static) num_threads(T)
-                for (int64_t blk = 0; blk < nblk; blk++) {
-                    const int64_t r0 = blk * 256, nr = b->n - r0 < 256 ? b->n - r0 : 256;
-                    float *rt = rows + (size_t)cpu_tid() * 256 * (size_t)d;
-                    cpu_set_load(b, r0, nr, NULL, rt, cache_sq + r0);
-                    cpu_amx_pack_b(rt, nr, d, cache_pk + (size_t)(r0 / 16) * gs);
-                }
-                free(rows);
-            }
         }
 #endif
     }
@@ -470,6 +451,21 @@ lsc_status cpu_tile_run(lsc_ctx *ctx, const cpu_tile_job *job, double p0, double
         tl[i].E = amx ? cpu_amx_rel(d) : lsc_fast_rel(d);
         tl[i].eabs = amx ? cpu_amx_abs(d) : lsc_fast_abs(d);
     }
+#if LSC_CPU_AMX
+    if (cache_pk && st == LSC_STATUS_OK) {
+        /* the packed base, staged tb rows at a time through each thread's base tile (tb is a
+         * multiple of 32, or all of the rows: whole groups of 16) */
+        const size_t gs = cpu_amx_b_elems(32, d) / 2; /* one group of 16 rows */
+        const int64_t nblk = (b->n + tb - 1) / tb;
+#pragma omp parallel for schedule(static) num_threads(T)
+        for (int64_t blk = 0; blk < nblk; blk++) {
+            const int64_t r0 = blk * tb, nr = b->n - r0 < tb ? b->n - r0 : tb;
+            float *rt = tl[cpu_tid()].bt;
+            cpu_set_load(b, r0, nr, NULL, rt, cache_sq + r0);
+            cpu_amx_pack_b(rt, nr, d, cache_pk + (size_t)(r0 / 16) * gs);
+        }
+    }
+#endif
     const int64_t nblocks = (q->n + tq - 1) / tq;
     /* work in row pairs: every block's nq x (its base range) */
     double total = 0.0;
