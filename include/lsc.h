@@ -38,8 +38,12 @@
  *     AMX tile instructions, as three bfloat16 products whose error band is bounded; every
  *     decision is still made on exact values, so the results are the same as without. The first
  *     such call asks Linux once (Linux 5.16 or later) for the process's permission to use the AMX
- *     state (arch_prctl ARCH_REQ_XCOMP_PERM) and remembers the answer. LSC_CPU_AMX=0 in the
- *     environment turns AMX off; tools that cannot execute AMX instructions (valgrind) need it.
+ *     state (arch_prctl ARCH_REQ_XCOMP_PERM) and remembers the answer, LSC_CPU_AMX included.
+ *     LSC_CPU_AMX=0 in the environment (read at that first call) turns AMX off; tools that
+ *     cannot execute AMX instructions (valgrind) need it, and so does a program that must keep
+ *     small signal stacks (the permission enlarges every thread's signal frame, so a later
+ *     small sigaltstack fails) or that keeps its own AMX tile configuration live across calls
+ *     into lsc (lsc loads its own and releases the tiles on the threads it runs on).
  */
 #ifndef LSC_H
 #define LSC_H

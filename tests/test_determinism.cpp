@@ -369,11 +369,11 @@ TEST(KnnTies, AlwaysByIndexAcrossThreadsAndTinyWorkspaces)
     std::vector<float> want_qd, want_sd;
     brute_knn(qs.x, qs.n, base.x, base.n, 3, k, false, want_q, want_qd);
     brute_knn(base.x, base.n, base.x, base.n, 3, k, true, want_s, want_sd);
-    // minimal workspaces: one 1 x 1 tile per thread (2 x (3 x 8 + 24) + 4 bytes), a few rows
+    // minimal workspaces: one 1 x 1 tile per thread (2 x (3 x 8 + 32) + 4 bytes), a few rows
     struct Cfg {
         int threads;
         size_t workspace;
-    } cfgs[] = {{1, 0}, {2, 0}, {3, 0}, {7, 0}, {1, 100}, {3, 300}, {7, 700}, {2, 2000}, {3, 9000}};
+    } cfgs[] = {{1, 0}, {2, 0}, {3, 0}, {7, 0}, {1, 116}, {3, 348}, {7, 812}, {2, 2000}, {3, 9000}};
     for (const Cfg &cfg : cfgs) {
         SCOPED_TRACE(testing::Message() << cfg.threads << " threads, workspace " << cfg.workspace);
         Ctx c(cfg.threads, cfg.workspace);

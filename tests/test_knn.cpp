@@ -617,7 +617,7 @@ TEST(Knn, SymmetricPassNeverCostsAWorkableWorkspace)
 {
     const int64_t n = 20, d = 1000, k = 1;
     auto x = data::gaussian(n, d, data::seed(32));
-    // one 1 x 1 tile: 2 rows x (d x 8 + 24) + 4 = 16,052 bytes; the selections: 200 n = 4,000
+    // one 1 x 1 tile: 2 rows x (d x 8 + 32) + 4 = 16,068 bytes; the selections: 200 n = 4,000
     // (within a quarter of the workspace), with the merge's scratch (2 d floats) 12,168
     Ctx tight(18000, 1);
     lsc_matrix m = lsc_matrix_f32(x.data(), n, d);

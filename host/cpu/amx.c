@@ -8,11 +8,11 @@
  * is still made on exact values, so the bound only has to be safe, not tight.
  *
  * Layouts (rows are the fp32 centred or normalised rows of cpu_set_load, dp = d rounded up to
- * 32, zero-padded):
- *   query side: row-major, each row [h(0..dp) | l(0..dp)], rows padded to a multiple of 32;
- *   base side:  groups of 16 rows; per group the h tiles then the l tiles, one 16 x 32 tile per
- *               32 columns of d in the VNNI order the tile product wants (tile row kk holds, for
- *               each of the 16 rows n, the pair of values at columns 2 kk and 2 kk + 1).
+ * 32, zero-padded; rows padded to a multiple of 32): both sides in groups of 16 rows, per group
+ * the dp / 32 h tiles then the dp / 32 l tiles, one 16 x 32 tile of bfloat16 per 32 columns;
+ *   query side: a tile row-major (tile row r is the group's row r);
+ *   base side:  a tile in the VNNI order the tile product wants (tile row kk holds, for each of
+ *               the 16 rows n, the pair of values at columns 2 kk and 2 kk + 1).
  */
 #define _GNU_SOURCE 1 /* syscall() */
 #include "tiles.h"
@@ -28,9 +28,11 @@
 #ifndef LSC_AMX_KD
 #define LSC_AMX_KD 1024
 #endif
+_Static_assert(LSC_AMX_KD % 32 == 0, "LSC_AMX_KD: whole tiles of 32 columns");
 #ifndef LSC_AMX_PANEL
 #define LSC_AMX_PANEL 128
 #endif
+_Static_assert(LSC_AMX_PANEL % 32 == 0, "LSC_AMX_PANEL: whole 32-row blocks");
 
 #define ARCH_REQ_XCOMP_PERM 0x1023
 #define XFEATURE_XTILEDATA 18
@@ -126,10 +128,17 @@ __attribute__((target("amx-tile,amx-bf16"))) static void amx_config(void)
 
 int cpu_amx_usable(void)
 {
-    static int state = -1; /* -1 unknown, 0 no, 1 yes; a benign race: every thread agrees */
+    /* -1 unknown, 0 no, 1 yes: decided once per process (LSC_CPU_AMX included), so a call's
+     * plan and its run always agree; a benign race: every thread reaches the same answer */
+    static int state = -1;
     int s = __atomic_load_n(&state, __ATOMIC_ACQUIRE);
     if (s >= 0) return s;
     s = 0;
+    const char *env = getenv("LSC_CPU_AMX");
+    if (env && env[0] == '0' && env[1] == '\0') {
+        __atomic_store_n(&state, 0, __ATOMIC_RELEASE);
+        return 0;
+    }
     __builtin_cpu_init();
     /* the kernel must grant the tile state to the process (Linux 5.16 on): one process-wide
      * permission, asked once; without it the first tile instruction would fault */

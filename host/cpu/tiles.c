@@ -223,8 +223,6 @@ int cpu_tile_amx(const lsc_ctx *ctx, const cpu_tile_job *job)
 {
     (void)ctx;
     if (!job->lowp || job->q->d < 24 || job->q->d > 16384) return 0;
-    const char *env = getenv("LSC_CPU_AMX");
-    if (env && env[0] == '0' && env[1] == '\0') return 0;
     return cpu_amx_usable();
 }
 
@@ -279,9 +277,9 @@ static size_t tile_budget(const lsc_ctx *ctx, const cpu_tile_job *job, int64_t m
 static int plan(int64_t d, size_t budget, int64_t max_q, int64_t max_b, int amx, int64_t *tq,
                 int64_t *tb, size_t *per_row)
 {
-    /* each row: raw and transformed float32 copies, its float64 norm and filter scratch, and
-     * with AMX its two bfloat16 halves */
-    *per_row = (size_t)d * 2 * sizeof(float) + 3 * sizeof(double);
+    /* each row: raw and transformed float32 copies, its float64 norm, filter scratch and a
+     * zero norm (zsq), and with AMX its two bfloat16 halves */
+    *per_row = (size_t)d * 2 * sizeof(float) + 4 * sizeof(double);
 #if LSC_CPU_AMX
     if (amx) *per_row += (size_t)cpu_amx_dp(d) * 2 * sizeof(uint16_t);
 #endif
@@ -515,7 +513,7 @@ lsc_status cpu_tile_run(lsc_ctx *ctx, const cpu_tile_job *job, double p0, double
                     if (cache) {
                         v.bt = cache + b0 * d;
                         v.bsq = cache_sq + b0;
-                    } else if (cache_pk && b0 % 16 == 0) {
+                    } else if (cache_pk && b0 % 32 == 0) {
                         v.bsq = cache_sq + b0; /* the packed rows are read below */
                     } else if (square) {
                         v.bt = v.qt; /* the block's own rows, loaded above */
@@ -544,7 +542,7 @@ lsc_status cpu_tile_run(lsc_ctx *ctx, const cpu_tile_job *job, double p0, double
                         /* the whole square where the block meets itself: the callback reads
                          * only j > i, and the AMX product costs less than half a GEMM */
                         const uint16_t *bp = t->bpk;
-                        if (cache_pk && b0 % 16 == 0)
+                        if (cache_pk && b0 % 32 == 0) /* whole 32-row blocks of it */
                             bp = cache_pk + (size_t)(b0 / 16) * (cpu_amx_b_elems(32, d) / 2);
                         else
                             cpu_amx_pack_b(v.bt, nb, d, t->bpk);

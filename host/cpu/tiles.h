@@ -115,16 +115,21 @@ int cpu_amx_usable(void);
 /* The bf16x3 product's bound, in the form of lsc_fast_err. With x = h + r, |r| <= 2^-8 |x| and
  * l = bf16(r), |r - l| <= 2^-16 |x| (bfloat16 keeps 8 bits): x y - (h l' + l h' + h h') =
  * h (r' - l') + (r - l) h' + r r', at most (3 + 2^-7) 2^-16 |x y|. The products are exact in
- * float32. amx.c adds the 2 d cross terms (each below 2^-7 1.01 |x y|) before the d terms
- * h h', so each of the 3 d roundings is at most u times a partial sum: below 2^-7 1.01 sum |x y|
- * during the first 2 d, 1.02 sum |x y| during the last d, 1.04 d u sum |x y| in all, in any
- * order within one tile instruction. With sum |x_i y_i| <= (|a|^2 + |b|^2) / 2, the factor 2 of
- * 2 a.b and the centring's 4 u, twice the sum is below 2^-13 + (1.05 dim + 8) 2^-23. AMX treats
- * bfloat16 subnormal inputs as zero and flushes subnormal results: at most 2^-126 lost per
- * operation or per input, which the 2^-100 relative term and the absolute term cover. */
+ * float32. How one tile instruction rounds is not documented; on Sapphire Rapids (measured) it
+ * groups its products, rounds each group to the ulp of the group's largest product and adds
+ * each group sum to the accumulator with one more rounding: at most two roundings a product,
+ * each at most u times the larger of the accumulator and the instruction's products, so at
+ * most u times the sum of the magnitudes added so far. amx.c keeps the 2 dim cross terms (each
+ * pair below 2^-7 1.01 |x y|) and the dim terms h h' in separate instructions, all cross terms
+ * first, so with S = sum |x_i y_i| those sums stay below 2^-7 1.01 S, then 1.02 S: at most
+ * 2.07 dim u S in all. With S <= (|a|^2 + |b|^2) / 2, the factor 2 of 2 a.b and the centring's
+ * 4 u, the band is 0.76 2^-14 + (1.04 dim + 2) 2^-23; we take 2^-13 + (1.25 dim + 8) 2^-23, a
+ * margin of a fifth or more on each part. AMX treats bfloat16 subnormal inputs as zero and flushes
+ * subnormal results: at most 2^-126 |y| lost per flushed input and 2^-126 per operation, which
+ * the 2^-100 relative term (AM-GM) and the absolute term cover. */
 static inline double cpu_amx_rel(int64_t d)
 {
-    return 0x1p-13 + (1.05 * (double)d + 8.0) * 0x1p-23 + 0x1p-100;
+    return 0x1p-13 + (1.25 * (double)d + 8.0) * 0x1p-23 + 0x1p-100;
 }
 static inline double cpu_amx_abs(int64_t d) { return (3.0 * (double)d + 8.0) * 0x1p-120; }
 
