@@ -65,6 +65,13 @@ inline std::vector<float> with_duplicates(int64_t n, int64_t d, uint64_t sd,
 }
 
 // One tight cluster: centre ~ N(0, 1), points centre + N(0, spread^2).
+// x times s, each value rounded once to float32 (magnitudes at the ends of float32's range).
+inline std::vector<float> scaled(std::vector<float> x, double s)
+{
+    for (auto &v : x) v = (float)(v * s);
+    return x;
+}
+
 inline std::vector<float> tight_cluster(int64_t n, int64_t d, uint64_t sd, double spread = 1e-3)
 {
     auto c = gaussian(1, d, sd);

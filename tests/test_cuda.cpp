@@ -1100,10 +1100,8 @@ TEST_F(Cuda, TinyAndHugeMagnitudesMatchTheReference)
     const int64_t n = 400, m = 90, d = 48, k = 6;
     for (double scale : {1e-20, 1e-30, 1e19}) {
         SCOPED_TRACE(scale);
-        auto x = data::gaussian(n, d, kSeed + 95);
-        auto q = data::gaussian(m, d, kSeed + 96);
-        for (auto &v : x) v = (float)(v * scale);
-        for (auto &v : q) v = (float)((v + 0.2f) * scale);
+        auto x = data::scaled(data::gaussian(n, d, kSeed + 95), scale);
+        auto q = data::scaled(data::gaussian(m, d, kSeed + 96, 0.2, 1.0), scale);
         lsc_matrix xm = lsc_matrix_f32(x.data(), n, d), qm = lsc_matrix_f32(q.data(), m, d);
         for (int self = 0; self < 2; self++) {
             SCOPED_TRACE(self ? "self excluded" : "queries");

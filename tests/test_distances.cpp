@@ -236,10 +236,8 @@ TEST(Distances, TinyAndHugeMagnitudes)
     SCOPED_TRACE(sd);
     for (double scale : {1e-20, 1e-30, 1e19}) {
         SCOPED_TRACE(scale);
-        auto a = data::gaussian(70, 48, sd);
-        auto b = data::gaussian(90, 48, sd + 1);
-        for (auto &v : a) v = (float)(v * scale);
-        for (auto &v : b) v = (float)(v * scale);
+        auto a = data::scaled(data::gaussian(70, 48, sd), scale);
+        auto b = data::scaled(data::gaussian(90, 48, sd + 1), scale);
         lsc_matrix ma = lsc_matrix_f32(a.data(), 70, 48), mb = lsc_matrix_f32(b.data(), 90, 48);
         for (lsc_metric m : {LSC_METRIC_EUCLIDEAN, LSC_METRIC_COSINE}) {
             SCOPED_TRACE((int)m);

@@ -233,10 +233,8 @@ TEST(Knn, TinyAndHugeMagnitudes)
     SCOPED_TRACE(sd);
     for (double scale : {1e-20, 1e-30, 1e17, 1e19, 1e30}) {
         SCOPED_TRACE(scale);
-        auto x = data::gaussian(400, 48, sd);
-        auto q = data::gaussian(90, 48, sd + 1);
-        for (auto &v : x) v = (float)(v * scale);
-        for (auto &v : q) v = (float)(v * scale);
+        auto x = data::scaled(data::gaussian(400, 48, sd), scale);
+        auto q = data::scaled(data::gaussian(90, 48, sd + 1), scale);
         check_dense(ctx, x, 400, nullptr, 0, 48, 6, LSC_METRIC_EUCLIDEAN, true);
         check_dense(ctx, q, 90, &x, 400, 48, 6, LSC_METRIC_EUCLIDEAN, false);
     }

@@ -264,8 +264,7 @@ TEST(Pairs, TinyAndHugeMagnitudes)
     SCOPED_TRACE(sd);
     for (double scale : {1e-20, 1e-30, 1e19}) {
         SCOPED_TRACE(scale);
-        auto x = data::gaussian(300, 40, sd);
-        for (auto &v : x) v = (float)(v * scale);
+        auto x = data::scaled(data::gaussian(300, 40, sd), scale);
         check(ctx, x, 300, 40, opts());
     }
 }

@@ -387,10 +387,8 @@ TEST(Prdc, TinyAndHugeMagnitudes)
     SCOPED_TRACE(sd);
     for (double scale : {1e-20, 1e-30, 1e19}) {
         SCOPED_TRACE(scale);
-        auto real = data::gaussian(300, 40, sd);
-        auto fake = data::gaussian(250, 40, sd + 1, 0.2, 1.0);
-        for (auto &v : real) v = (float)(v * scale);
-        for (auto &v : fake) v = (float)(v * scale);
+        auto real = data::scaled(data::gaussian(300, 40, sd), scale);
+        auto fake = data::scaled(data::gaussian(250, 40, sd + 1, 0.2, 1.0), scale);
         check(ctx, real, 300, fake, 250, 40, 5, LSC_METRIC_EUCLIDEAN, false);
     }
 }

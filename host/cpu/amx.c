@@ -68,6 +68,11 @@ size_t cpu_amx_b_elems(int64_t n, int64_t d)
 
 size_t cpu_amx_q_elems(int64_t n, int64_t d) { return cpu_amx_b_elems(n, d); }
 
+uint16_t *cpu_amx_b_at(uint16_t *packed, int64_t r0, int64_t d)
+{
+    return packed + (size_t)(r0 / 16) * (size_t)(2 * cpu_amx_dp(d)) * 16;
+}
+
 LSC_AMX_VEC void cpu_amx_pack_q(const float *rows, int64_t n, int64_t d, uint16_t *out)
 {
     const int64_t kc0 = cpu_amx_dp(d) / 32, ng = (n + 31) / 32 * 2;

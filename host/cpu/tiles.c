@@ -219,13 +219,6 @@ static const float *raw_rows(const cpu_set *s, int64_t r0, int64_t nr, float *bu
     return buf;
 }
 
-int cpu_tile_amx(const lsc_ctx *ctx, const cpu_tile_job *job)
-{
-    (void)ctx;
-    if (!job->lowp || job->q->d < 24 || job->q->d > 16384) return 0;
-    return cpu_amx_usable();
-}
-
 /* Bytes of the AMX layouts of n rows (with their 64-byte alignment), 0 without AMX. */
 static size_t amx_bytes(int amx, int64_t n, int64_t d)
 {
@@ -293,11 +286,13 @@ static int plan(int64_t d, size_t budget, int64_t max_q, int64_t max_b, int amx,
 
 static void job_limits(const lsc_ctx *ctx, const cpu_tile_job *job, int64_t *mq, int64_t *mb);
 
-/* The AMX product where cpu_tile_amx allows it and the workspace holds its padded tiles of at
- * least 32 rows a side; else the float32 GEMM. */
+/* The AMX product for job->lowp jobs where AMX is usable and allowed (cpu_amx_usable), for
+ * 24 <= d <= 16384 (below, padding d to 32 costs more than AMX saves; above, the band grows past
+ * the prefilter's use), and where the workspace holds its padded tiles of at least 32 rows a
+ * side; else the float32 GEMM. */
 static int use_amx(const lsc_ctx *ctx, const cpu_tile_job *job)
 {
-    if (!cpu_tile_amx(ctx, job)) return 0;
+    if (!job->lowp || job->q->d < 24 || job->q->d > 16384 || !cpu_amx_usable()) return 0;
     int64_t mq, mb, tq, tb;
     size_t per_row;
     job_limits(ctx, job, &mq, &mb);
@@ -323,7 +318,9 @@ static void job_limits(const lsc_ctx *ctx, const cpu_tile_job *job, int64_t *mq,
     if (*mb > job->b->n) *mb = job->b->n;
 }
 
-lsc_status cpu_tile_plan(lsc_ctx *ctx, const cpu_tile_job *job, int64_t *tq_out)
+/* The whole plan of a run: whether it uses AMX, the query-block limit mq and the tile sizes. */
+static lsc_status plan_job(lsc_ctx *ctx, const cpu_tile_job *job, int *amx_out, int64_t *mq_out,
+                           int64_t *tq_out, int64_t *tb_out)
 {
     int64_t mq, mb, tq, tb;
     size_t per_row;
@@ -340,8 +337,18 @@ lsc_status cpu_tile_plan(lsc_ctx *ctx, const cpu_tile_job *job, int64_t *tq_out)
                              "columns per thread (%d threads, each needs %zu)",
                              ctx->workspace_limit, (long long)job->q->d, ctx->threads,
                              2 * per_row + sizeof(float));
+    *amx_out = amx;
+    *mq_out = mq;
     *tq_out = tq;
+    *tb_out = tb;
     return LSC_STATUS_OK;
+}
+
+lsc_status cpu_tile_plan(lsc_ctx *ctx, const cpu_tile_job *job, int64_t *tq)
+{
+    int amx = 0;
+    int64_t mq = 0, tb = 0;
+    return plan_job(ctx, job, &amx, &mq, tq, &tb);
 }
 
 static lsc_status tiles_alloc(lsc_ctx *ctx, cpu_tiles *t, int64_t d, int64_t tq, int64_t tb,
@@ -401,12 +408,9 @@ lsc_status cpu_tile_run(lsc_ctx *ctx, const cpu_tile_job *job, double p0, double
 {
     const cpu_set *q = job->q, *b = job->b;
     const int64_t d = q->d;
-    int64_t tq, mq, mb, tb;
-    LSC_TRY(cpu_tile_plan(ctx, job, &tq));
-    size_t per_row;
-    job_limits(ctx, job, &mq, &mb);
-    const int amx = use_amx(ctx, job);
-    plan(d, tile_budget(ctx, job, mq, amx), mq, mb, amx, &tq, &tb, &per_row);
+    int amx = 0;
+    int64_t tq = 0, mq = 0, tb = 0;
+    LSC_TRY(plan_job(ctx, job, &amx, &mq, &tq, &tb));
     const int T = ctx->threads;
     float *cache = NULL;
     double *cache_sq = NULL;
@@ -453,14 +457,13 @@ lsc_status cpu_tile_run(lsc_ctx *ctx, const cpu_tile_job *job, double p0, double
     if (cache_pk && st == LSC_STATUS_OK) {
         /* the packed base, staged tb rows at a time through each thread's base tile (tb is a
          * multiple of 32, or all of the rows: whole groups of 16) */
-        const size_t gs = cpu_amx_b_elems(32, d) / 2; /* one group of 16 rows */
         const int64_t nblk = (b->n + tb - 1) / tb;
 #pragma omp parallel for schedule(static) num_threads(T)
         for (int64_t blk = 0; blk < nblk; blk++) {
             const int64_t r0 = blk * tb, nr = b->n - r0 < tb ? b->n - r0 : tb;
             float *rt = tl[cpu_tid()].bt;
             cpu_set_load(b, r0, nr, NULL, rt, cache_sq + r0);
-            cpu_amx_pack_b(rt, nr, d, cache_pk + (size_t)(r0 / 16) * gs);
+            cpu_amx_pack_b(rt, nr, d, cpu_amx_b_at(cache_pk, r0, d));
         }
     }
 #endif
@@ -543,7 +546,7 @@ lsc_status cpu_tile_run(lsc_ctx *ctx, const cpu_tile_job *job, double p0, double
                          * only j > i, and the AMX product costs less than half a GEMM */
                         const uint16_t *bp = t->bpk;
                         if (cache_pk && b0 % 32 == 0) /* whole 32-row blocks of it */
-                            bp = cache_pk + (size_t)(b0 / 16) * (cpu_amx_b_elems(32, d) / 2);
+                            bp = cpu_amx_b_at(cache_pk, b0, d);
                         else
                             cpu_amx_pack_b(v.bt, nb, d, t->bpk);
                         cpu_amx_gemm(nq, nb, d, t->qpk, bp, t->c, nb);

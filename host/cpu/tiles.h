@@ -141,6 +141,8 @@ size_t cpu_amx_b_elems(int64_t n, int64_t d);
 /* Packs n float32 rows (ld d) for the query side / the base side (layouts in amx.c). */
 void cpu_amx_pack_q(const float *rows, int64_t n, int64_t d, uint16_t *out);
 void cpu_amx_pack_b(const float *rows, int64_t n, int64_t d, uint16_t *out);
+/* Where packed base rows from row r0 on start (r0 a multiple of 16: a group's first row). */
+uint16_t *cpu_amx_b_at(uint16_t *packed, int64_t r0, int64_t d);
 /* c (nq x nb, ld ldc) = the bf16x3 product of packed query rows and packed base rows. */
 void cpu_amx_gemm(int64_t nq, int64_t nb, int64_t d, const uint16_t *qa, const uint16_t *bb,
                   float *c, int64_t ldc);
@@ -254,11 +256,6 @@ typedef struct cpu_tile_job {
     int lowp;        /* the callback decides every pair on exact values, reading the product
                       * only through cpu_tile_err's band: the AMX product may serve */
 } cpu_tile_job;
-
-/* Whether a tile run of job in ctx uses the AMX product: job->lowp, AMX usable and allowed
- * (LSC_CPU_AMX=0 in the environment turns it off), and 24 <= d <= 16384 (below, padding d to
- * 32 costs more than AMX saves; above, the band grows past the prefilter's use). */
-int cpu_tile_amx(const lsc_ctx *ctx, const cpu_tile_job *job);
 
 /* The query block size cpu_tile_run will use for `job` (so callers can size per-block data);
  * WORKSPACE_LIMIT or NOT_SUPPORTED, with the message, if no tile fits. */
