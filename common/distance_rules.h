@@ -43,8 +43,25 @@ LSC_HD double lsc_fast_rel(int64_t dim) { return ((double)dim + 8.0) * 0x1p-23; 
 
 LSC_HD double lsc_fast_abs(int64_t dim) { return ((double)dim + 8.0) * 0x1p-120; }
 
+/* Pairs whose squared norms sum to 2^124 or more (values from about 1e18) have no fast form:
+ * below it every product a_t b_t and every partial sum of a.b is at most (|a|^2 + |b|^2) / 2
+ * < 2^123 in magnitude, so the float32 GEMM stays finite; above it the product may be Inf or
+ * NaN (1e19 gave wrong neighbours). Such a pair gets the fast value 0 (lsc_fast_v) and an
+ * infinite band (lsc_fast_err), so every decision on it is made on its exact value. The CPU
+ * backend applies the same limit per tile (host/cpu/tiles.c). */
+#define LSC_FAST_NORM_LIMIT 0x1p124
+
+LSC_HD int lsc_fast_ok(double sqa, double sqb) { return sqa + sqb < LSC_FAST_NORM_LIMIT; }
+
+/* The fast value |a|^2 + |b|^2 - 2 c of a pair whose product is c. */
+LSC_HD double lsc_fast_v(float c, double sqa, double sqb)
+{
+    return lsc_fast_ok(sqa, sqb) ? sqa + sqb - 2.0 * (double)c : 0.0;
+}
+
 LSC_HD double lsc_fast_err(int64_t dim, double sqa, double sqb)
 {
+    if (!lsc_fast_ok(sqa, sqb)) return INFINITY;
     return lsc_fast_rel(dim) * (sqa + sqb) + lsc_fast_abs(dim);
 }
 

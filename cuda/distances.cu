@@ -31,7 +31,7 @@ __global__ void __launch_bounds__(kThreads) k_dist(dist_args a)
     const int64_t j = blockIdx.x * static_cast<int64_t>(kThreads) + threadIdx.x;
     if (j >= a.nb) return;
     const double qs = a.asq[i], bs = a.bsq[j];
-    double v = qs + bs - 2.0 * static_cast<double>(a.c[i * a.nb + j]);
+    double v = lsc_fast_v(a.c[i * a.nb + j], qs, bs);
     if (lsc_bulk_needs_exact(v, lsc_fast_err(a.d, qs, bs)))
         v = lsc_exact_v(a.araw + i * a.ald, a.braw + j * a.bld, a.d,
                         a.ainv ? a.ainv[a.a0 + i] : 1.0, a.binv ? a.binv[a.b0 + j] : 1.0);

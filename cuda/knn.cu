@@ -46,7 +46,7 @@ struct sel_args {
 
 __device__ __forceinline__ double lower_end(float c, double qsq, double bsq, int64_t d)
 {
-    const double vf = qsq + bsq - 2.0 * static_cast<double>(c);
+    const double vf = lsc_fast_v(c, qsq, bsq);
     return vf - lsc_fast_err(d, qsq, bsq);
 }
 
@@ -99,7 +99,7 @@ __device__ double kth_upper(const float *row, int64_t nb, int64_t self, double q
         for (int64_t j = threadIdx.x; j < nb; j += blockDim.x) {
             if (j == self) continue;
             const double bs = bsq[j];
-            const double vf = qsq + bs - 2.0 * static_cast<double>(row[j]);
+            const double vf = lsc_fast_v(row[j], qsq, bs);
             const uint32_t key = lsc_key_f32(lsc_f32_ceil(vf + lsc_fast_err(d, qsq, bs)));
             if ((key & mask) == prefix) atomicAdd(&hist[(key >> shift) & 255u], 1);
         }

@@ -96,7 +96,7 @@ __global__ void k_colmin(const float *c, int64_t nq, int64_t nb, int64_t q0, int
     uint32_t best = 0xffffffffu;
     for (int64_t i = i0; i < i1 && q0 + i < gj; i++) {
         const double qs = qsq[i];
-        const double vf = qs + bs - 2.0 * static_cast<double>(c[i * nb + j]);
+        const double vf = lsc_fast_v(c[i * nb + j], qs, bs);
         const uint32_t key = lsc_key_f32(lsc_f32_ceil(vf + lsc_fast_err(d, qs, bs)));
         best = key < best ? key : best;
     }
@@ -140,7 +140,7 @@ __global__ void __launch_bounds__(kThreads) k_pairs(pair_args a)
         const float c = crow[j];
         row[j] = c;
         const double bs = a.bsq[j];
-        const double vf = qsq + bs - 2.0 * static_cast<double>(c);
+        const double vf = lsc_fast_v(c, qsq, bs);
         const double err = lsc_fast_err(a.d, qsq, bs);
         rmin = fmin(rmin, vf + err);
         rmax = fmax(rmax, vf - err);
@@ -172,7 +172,7 @@ __global__ void __launch_bounds__(kThreads) k_pairs(pair_args a)
         if (e < cnt) {
             const int64_t j = js + e, gj = a.b0 + j;
             const double bs = a.bsq[j];
-            const double vf = qsq + bs - 2.0 * static_cast<double>(row[j]);
+            const double vf = lsc_fast_v(row[j], qsq, bs);
             const double err = lsc_fast_err(a.d, qsq, bs);
             const double vlo = vf - err, vhi = vf + err;
             const double plo = lsc_hist_pos(lsc_dist_from_v(a.metric, vlo > 0.0 ? vlo : 0.0), a.scale, a.bins);
@@ -348,7 +348,7 @@ __global__ void __launch_bounds__(kThreads) k_dup_rows(pair_args a, int64_t r0)
     const double inv_i = a.inv ? a.inv[gi] : 1.0;
     for (int64_t j = js + threadIdx.x; j < a.nb; j += kThreads) {
         const double bs = a.bsq[j];
-        const double vf = qsq + bs - 2.0 * static_cast<double>(a.c[i * a.nb + j]);
+        const double vf = lsc_fast_v(a.c[i * a.nb + j], qsq, bs);
         if (vf - lsc_fast_err(a.d, qsq, bs) > a.dup_v) continue;
         const int64_t gj = a.b0 + j;
         const double ve = lsc_exact_v(a.qraw + i * a.qld, a.braw + j * a.bld, a.d, inv_i,

@@ -226,7 +226,7 @@ __global__ void __launch_bounds__(kThreads) k_prdc_count(prdc_args a)
     for (int64_t j = threadIdx.x; j < a.nr; j += kThreads) {
         const int64_t gr = a.r0 + j;
         const double rs = a.rsq[j];
-        const double vf = fsq + rs - 2.0 * static_cast<double>(crow[j]);
+        const double vf = lsc_fast_v(crow[j], fsq, rs);
         const double err = lsc_fast_err(a.d, fsq, rs);
         const double rr = a.real_rv[gr];
         int in_real = lsc_decide_less(vf, err, rr, a.inclusive);

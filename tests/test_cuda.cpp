@@ -1092,9 +1092,9 @@ TEST_F(Cuda, ReferenceAndPrdcStrictInclusiveAndAReferenceLoadedFromACpuFile)
 
 // Magnitudes at the ends of float32's range, as the CPU suites test them: near 1e-20 the GEMM's
 // products are subnormal (lsc_fast_err's absolute term covers them; the CPU got wrong neighbours
-// without it), near 1e19 a float32 product can overflow (the CPU backend then decides every pair
-// of such a tile exactly, host/cpu/tiles.c; the CUDA kernels have no such guard yet, so this test
-// is expected to fail at 1e19 until they do).
+// without it), near 1e19 a float32 product can overflow (every backend then decides the pair on
+// its exact value: lsc_fast_v / lsc_fast_err in common/distance_rules.h). kNN and PRDC against the
+// float64 reference, pair statistics and distance blocks against the CPU backend.
 TEST_F(Cuda, TinyAndHugeMagnitudesMatchTheReference)
 {
     const int64_t n = 400, m = 90, d = 48, k = 6;
@@ -1125,6 +1125,34 @@ TEST_F(Cuda, TinyAndHugeMagnitudesMatchTheReference)
         lsc_reference_destroy(ref);
         refnn::Prdc w = refnn::prdc(x.data(), n, q.data(), m, d, 5, LSC_METRIC_EUCLIDEAN, false);
         EXPECT_EQ(refnn::check_prdc(w, g), "");
+
+        lsc_pair_opts po = LSC_PAIR_OPTS_INIT;
+        po.dup_eps = 0.05 * scale;
+        po.dup_report = 5;
+        lsc_pair_result pg, pc;
+        std::vector<int64_t> hg((size_t)po.bins), hc((size_t)po.bins);
+        std::vector<lsc_pair> dg((size_t)po.dup_report + 1), dc((size_t)po.dup_report + 1);
+        ASSERT_EQ(lsc_pair_stats(cpu, &xm, &po, &pc, hc.data(), dc.data()), LSC_STATUS_OK)
+            << lsc_last_error(cpu);
+        ASSERT_TRUE(ok(lsc_pair_stats(ctx, &xm, &po, &pg, hg.data(), dg.data())));
+        EXPECT_TRUE(same_pairs(pg, pc, hg, hc, dg, dc));
+
+        std::vector<float> bc((size_t)(m * n)), bg((size_t)(m * n));
+        ASSERT_EQ(lsc_distances(cpu, &qm, &xm, LSC_METRIC_EUCLIDEAN, bc.data(), n, LSC_MEMORY_HOST),
+                  LSC_STATUS_OK);
+        ASSERT_TRUE(
+            ok(lsc_distances(ctx, &qm, &xm, LSC_METRIC_EUCLIDEAN, bg.data(), n, LSC_MEMORY_HOST)));
+        for (int64_t i = 0; i < m; i++)
+            for (int64_t j = 0; j < n; j++) {
+                double sq = 0;
+                for (int64_t t = 0; t < d; t++)
+                    sq += (double)q[(size_t)(i * d + t)] * q[(size_t)(i * d + t)] +
+                          (double)x[(size_t)(j * d + t)] * x[(size_t)(j * d + t)];
+                const size_t e = (size_t)(i * n + j);
+                ASSERT_TRUE(std::isfinite(bg[e])) << i << "," << j;
+                ASSERT_PRED4(near_tol, bg[e], bc[e], 4e-5, 4e-6 * std::sqrt(2 * sq))
+                    << i << "," << j;
+            }
     }
 }
 

@@ -95,6 +95,74 @@ TEST(SelectRules, CeilIsTheSmallestFloatNotBelow)
     EXPECT_EQ(lsc_f32_ceil(1.0 + 1e-12), std::nextafter(1.0f, 2.0f));
 }
 
+// The fast form's limits (common/distance_rules.h), which every CUDA kernel reads through
+// lsc_fast_v / lsc_fast_err: where lsc_fast_ok holds, a float32 product (in two summation
+// orders) is finite and within the band of the exact value; where it does not, the pair has the
+// fast value 0 and an infinite band, so no decision is taken on the fast value. Magnitudes span
+// 1e-25 to 1e25, so both sides of the limit (values near 1e18) and underflow are covered.
+TEST(DistanceRules, FastFormIsFiniteAndBoundedBelowTheLimitAndUndecidedAbove)
+{
+    SCOPED_TRACE("seed " + std::to_string(kSeed));
+    std::mt19937_64 rng(kSeed + 7);
+    std::uniform_real_distribution<double> unit(-1.0, 1.0), lg(-25.0, 25.0);
+    std::uniform_int_distribution<int> dims(1, 700);
+    int below = 0, above = 0;
+    for (int t = 0; t < 3000; t++) {
+        const int64_t d = dims(rng);
+        const double sa = std::pow(10.0, lg(rng)), sb = t % 3 ? sa : std::pow(10.0, lg(rng));
+        std::vector<float> a(d), b(d);
+        for (int64_t e = 0; e < d; e++) {
+            a[e] = (float)(sa * unit(rng));
+            b[e] = (float)(sb * unit(rng));
+        }
+        double qa = 0.0, qb = 0.0;
+        for (int64_t e = 0; e < d; e++) {
+            qa += (double)a[e] * a[e];
+            qb += (double)b[e] * b[e];
+        }
+        float seq = 0.0f; // in index order
+        for (int64_t e = 0; e < d; e++) seq += a[e] * b[e];
+        std::vector<float> part(d); // pairwise, as a blocked GEMM may add
+        for (int64_t e = 0; e < d; e++) part[e] = a[e] * b[e];
+        for (int64_t w = 1; w < d; w *= 2)
+            for (int64_t e = 0; e + w < d; e += 2 * w) part[e] += part[e + w];
+        const double exact = lsc_exact_v(a.data(), b.data(), d, 1.0, 1.0);
+        const double err = lsc_fast_err(d, qa, qb);
+        for (float c : {seq, part[0]}) {
+            const double vf = lsc_fast_v(c, qa, qb);
+            if (lsc_fast_ok(qa, qb)) {
+                ASSERT_TRUE(std::isfinite(c)) << "d " << d << " scale " << sa;
+                ASSERT_LE(std::fabs(vf - exact), err) << "d " << d << " scale " << sa;
+            } else {
+                ASSERT_EQ(vf, 0.0);
+                ASSERT_EQ(err, std::numeric_limits<double>::infinity());
+                for (int inclusive = 0; inclusive < 2; inclusive++)
+                    ASSERT_EQ(lsc_decide_less(vf, err, exact, inclusive), -1);
+                ASSERT_TRUE(lsc_bulk_needs_exact(vf, err));
+            }
+        }
+        (lsc_fast_ok(qa, qb) ? below : above)++;
+    }
+    EXPECT_GT(below, 500);
+    EXPECT_GT(above, 500);
+    // the worst case just below the limit: a = b, |a|^2 = |b|^2 just under 2^123
+    const int64_t d = 512;
+    std::vector<float> a(d, (float)std::sqrt(0x1p123 / d * (1.0 - 1e-6)));
+    double q = 0.0;
+    float c = 0.0f;
+    for (int64_t e = 0; e < d; e++) {
+        q += (double)a[e] * a[e];
+        c += a[e] * a[e];
+    }
+    ASSERT_TRUE(lsc_fast_ok(q, q));
+    EXPECT_TRUE(std::isfinite(c));
+    EXPECT_LE(std::fabs(lsc_fast_v(c, q, q)), lsc_fast_err(d, q, q));
+    // an overflowed product (Inf, or NaN from Inf - Inf) is never read
+    for (float bad : {std::numeric_limits<float>::infinity(), -std::numeric_limits<float>::infinity(),
+                      std::numeric_limits<float>::quiet_NaN()})
+        EXPECT_EQ(lsc_fast_v(bad, 0x1p124, 1.0), 0.0);
+}
+
 struct Entry {
     double v;
     int64_t i;

@@ -528,7 +528,7 @@ lsc_status cpu_tile_run(lsc_ctx *ctx, const cpu_tile_job *job, double p0, double
                     }
                     double bmax = 0.0;
                     for (int64_t j = 0; j < nb; j++) bmax = fmax(bmax, v.bsq[j]);
-                    if (!(qmax + bmax < 0x1p124)) {
+                    if (!lsc_fast_ok(qmax, bmax)) {
                         /* rows so large (|x| near 1e18 and up) that a float32 product could
                          * overflow: no fast form for this tile. A product of zeros, norms of
                          * zero and an infinite band leave every pair undecided, so each is
