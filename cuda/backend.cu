@@ -168,7 +168,7 @@ lsc_backend_ops make_ops()
     o.acc_add = on_device<lsc_cuda_acc_add>::call;
     o.acc_merge = on_device<lsc_cuda_acc_merge>::call;
     o.acc_eigs = on_device<lsc_cuda_acc_eigs>::call;
-    o.acc_destroy = lsc_cuda_acc_destroy; // cudaFree finds any device's memory
+    o.acc_destroy = lsc_cuda_acc_destroy; // frees on the accumulator's own device
     o.spectrum_async = on_device<lsc_cuda_spectrum_async>::call;
     o.check_values = on_device<lsc_cuda_check_values>::call;
     o.distances = on_device<lsc_cuda_distances>::call;

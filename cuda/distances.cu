@@ -132,6 +132,8 @@ lsc_status lsc_cuda_distances(lsc_ctx *ctx, const lsc_matrix *a, const lsc_matri
         }
     }
     copies.on = false;
-    if (!dev_out) LSC_CUDA_TRY(ctx, cudaStreamSynchronize(st));
+    // host output, and managed memory (the host may read it straight after the call, whatever
+    // out_memory said): the block is complete on return
+    if (attr.type != cudaMemoryTypeDevice) LSC_CUDA_TRY(ctx, cudaStreamSynchronize(st));
     return LSC_STATUS_OK;
 }

@@ -152,7 +152,10 @@ __device__ void flush(const sel_args &a, int64_t i, int m, double *cv, int *cj, 
     for (int e = threadIdx.x; e < m; e += blockDim.x) {
         const int64_t j = cj[e];
         const double binv = a.binv ? a.binv[a.b0 + j] : 1.0;
-        cv[e] = lsc_exact_v(qrow, a.braw + j * a.bld, a.d, qinv, binv);
+        const double v = lsc_exact_v(qrow, a.braw + j * a.bld, a.d, qinv, binv);
+        // NaN (only from unchecked device input, lsc_prdc_async) would break the total order
+        // the sort and the merge by rank rely on (two entries could share a slot): it sorts last
+        cv[e] = isnan(v) ? INFINITY : v;
     }
     int P = 1;
     while (P < m) P <<= 1;

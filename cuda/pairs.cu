@@ -469,8 +469,13 @@ lsc_status lsc_cuda_pair_stats(lsc_ctx *ctx, const lsc_matrix *x, const int64_t 
     a.s = s;
     a.colmin = colmin;
     a.rowmom = rowmom;
-    const double total = 0.5 * static_cast<double>(n) * static_cast<double>(n + 1);
-    double done = 0.0;
+    // progress counts the tiles' areas, as the loop below does (the upper triangle's tiles
+    // cover more than n (n + 1) / 2 entries)
+    double total = 0.0, done = 0.0;
+    for (int64_t q0 = 0; q0 < n; q0 += job.tq)
+        for (int64_t b0 = q0; b0 < n; b0 += job.tb)
+            total += static_cast<double>(n - q0 < job.tq ? n - q0 : job.tq) *
+                     static_cast<double>(n - b0 < job.tb ? n - b0 : job.tb);
     for (int pass = 0; pass < 2; pass++) {
         // pass 1 (only if the near-duplicate buffer ever overflowed): the list alone, again
         if (pass == 1) {

@@ -41,13 +41,19 @@ void ref_cache_free(void *p)
 {
     ref_cache *c = static_cast<ref_cache *>(p);
     if (!c) return;
-    // cudaFree waits for work still using the memory (it synchronises the device)
+    // cudaFree waits for work still using the memory (it synchronises the device), on the
+    // cache's own device: the caller's current device may be another one (a reference moved
+    // between devices, or destroyed from a thread working on another)
+    int prev = -1;
+    const bool swap = cudaGetDevice(&prev) == cudaSuccess && prev != c->device &&
+                      cudaSetDevice(c->device) == cudaSuccess;
     cudaFree(c->raw);
     cudaFree(c->t);
     cudaFree(c->sq);
     cudaFree(c->centre);
     cudaFree(c->inv);
     cudaFree(c->radius_v);
+    if (swap) cudaSetDevice(prev);
     cudaGetLastError();
     free(c);
 }

@@ -522,6 +522,19 @@ lsc_status dev_eigvalsh(lsc_ctx *ctx, double *a, int64_t n, double *w, const eig
  * then per tile the conversion, the two Grams and the sums. Host rows go through the pinned
  * staging buffers in turn (the CPU fills one while the device copies the other); device rows are
  * read in place. With `report`, reports progress after each tile (and may be cancelled). */
+/* Host rows: both pinned staging buffers at full size before anything is enqueued, so that
+ * nothing can fail half-way for lack of them (grow-only: a second call is free). */
+lsc_status reserve_staging(lsc_ctx *ctx, int64_t d, const lsc_matrix *m, const row_tiles &t)
+{
+    if (m->memory != LSC_MEMORY_HOST) return LSC_STATUS_OK;
+    const size_t es = lsc_elem_size((int)m->dtype);
+    for (int b = 0; b < LSC_WS_PINNED_BUFS && b < (m->rows + t.tr - 1) / t.tr; b++) {
+        void *h = nullptr;
+        LSC_TRY(lsc_cuda_pinned_reserve(ctx, b, (size_t)t.tr * (size_t)d * es, &h));
+    }
+    return LSC_STATUS_OK;
+}
+
 lsc_status enqueue_rows(lsc_ctx *ctx, const gram_state &g, int64_t d, int64_t n_before,
                         const lsc_matrix *m, const row_tiles &t, int report)
 {
@@ -530,11 +543,7 @@ lsc_status enqueue_rows(lsc_ctx *ctx, const gram_state &g, int64_t d, int64_t n_
     const int64_t n = m->rows;
     const size_t es = lsc_elem_size((int)m->dtype);
     const bool host = m->memory == LSC_MEMORY_HOST;
-    if (host) // both staging buffers at full size first: nothing can fail half-way for lack of them
-        for (int b = 0; b < LSC_WS_PINNED_BUFS && b < (n + t.tr - 1) / t.tr; b++) {
-            void *h = nullptr;
-            LSC_TRY(lsc_cuda_pinned_reserve(ctx, b, (size_t)t.tr * (size_t)d * es, &h));
-        }
+    LSC_TRY(reserve_staging(ctx, d, m, t));
     fill<<<blocks(t.tr), kThreads, 0, st>>>(t.ones, t.tr, 1.0);
     const double one = 1.0;
     int buf = 0;
@@ -838,7 +847,14 @@ void lsc_cuda_acc_destroy(void *state)
 {
     cuda_acc *a = static_cast<cuda_acc *>(state);
     if (!a) return;
-    cudaFree(a->block); // waits for the device: work still reading the state finishes first
+    // cudaFree waits for the device, so work still reading the state finishes first: on the
+    // accumulator's own device, whichever one the calling thread has current
+    int prev = -1;
+    const bool swap = cudaGetDevice(&prev) == cudaSuccess && prev != a->device &&
+                      cudaSetDevice(a->device) == cudaSuccess;
+    cudaFree(a->block);
+    if (swap) cudaSetDevice(prev);
+    cudaGetLastError();
     free(a);
 }
 
@@ -854,7 +870,9 @@ lsc_status lsc_cuda_acc_add(lsc_ctx *ctx, void *state, const lsc_matrix *batch)
         take_rows(c, a->d, r, stage_es, &t);
     }));
     // a streamed batch reports no progress and so cannot be cancelled half-way; it fails
-    // part-way only on a device or library error, after some of its tiles may have gone in
+    // part-way only on a device or library error, after some of its tiles may have gone in.
+    // The staging memory is reserved first: its failure leaves the accumulator as it was.
+    LSC_TRY(reserve_staging(ctx, a->d, batch, t));
     const lsc_status st = enqueue_rows(ctx, a->g, a->d, a->n, batch, t, 0);
     if (st != LSC_STATUS_OK) {
         a->broken = 1;

@@ -179,7 +179,8 @@ lsc_status lsc_cuda_check_values(lsc_ctx *ctx, const lsc_matrix *m, const char *
         const size_t es = lsc_elem_size((int)m->dtype);
         unsigned char raw[8] = {0};
         const char *at = static_cast<const char *>(m->data) + (size_t)(r * m->ld + c) * es;
-        LSC_CUDA_TRY(ctx, cudaMemcpyAsync(raw, at, es, cudaMemcpyDeviceToHost, s));
+        // Default: a DEVICE matrix may be pinned host memory (lsc_cuda_check_pointer allows it)
+        LSC_CUDA_TRY(ctx, cudaMemcpyAsync(raw, at, es, cudaMemcpyDefault, s));
         LSC_CUDA_TRY(ctx, cudaStreamSynchronize(s));
         // the wording of host/validate.c's report_bad, word for word
         const float v = lsc_load_f32(raw, (int)m->dtype, 0);

@@ -19,8 +19,10 @@
  *
  * Budget: ctx->workspace_limit (resolved by the host, default 256 MiB) bounds the tile scratch
  * that lsc_plan_tiles plans; lsc_cuda_ws_budget says how much that is. Per-row state that
- * scales with the inputs (kNN lists, radii, counters: O((N + M) k)) lives in its own slots and
- * is not counted, as on the CPU backend.
+ * scales with the inputs (radii, counters, flags: O(N + M)) lives in its own slots and is not
+ * counted, as on the CPU backend. The kNN lists of a query tile (32 k + 16 bytes a row) are
+ * tile scratch and are counted, so a small limit with a large k gives smaller query tiles (the
+ * CPU backend keeps its selections outside the limit).
  *
  * Pinned host staging (cudaHostAlloc, grow-only, LSC_WS_PINNED_BUFS buffers): host inputs are
  * copied into one by the CPU and from there to the device by an asynchronous copy. Before the

@@ -425,7 +425,9 @@ typedef struct lsc_reference_opts {
     { sizeof(lsc_reference_opts), LSC_METRIC_EUCLIDEAN, LSC_COMPARISON_STRICT }
 
 /** A real set kept with its k-NN radii: built once, reused against many generated sets. It
- *  holds a float32 copy of the real rows. */
+ *  holds a float32 copy of the real rows. Like its context, a reference is used by one thread at
+ *  a time: the CUDA backend places a copy of it on the device at its first use there (and moves
+ *  it when it is used on another device), which changes the reference's state. */
 typedef struct lsc_reference lsc_reference;
 
 /** Facts about a reference. */
