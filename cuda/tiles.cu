@@ -19,7 +19,8 @@ __device__ __forceinline__ const char *src_row(const char *p, int64_t ld, size_t
 
 /* acc[c] += sum over the rows, in row order, of x[i][c] * scale_i (scale NULL: 1). One thread per
  * column walking the rows in order: the same float64 sums, in the same order, as the CPU's
- * sequential loops (host/cpu/pairs.c hist_upper), whatever the chunking. */
+ * sequential loops (host/cpu/pairs.c hist_upper), whatever the chunking. For the histogram's
+ * bound, which both backends must compute to the bit; a set's centre uses k_colsum_wide. */
 __global__ void k_colsum(const char *p, int dtype, size_t es, int64_t ld, const int64_t *map,
                          int64_t nr, int64_t d, const double *scale, double *acc)
 {
@@ -31,6 +32,41 @@ __global__ void k_colsum(const char *p, int dtype, size_t es, int64_t ld, const 
         s += scale ? v * scale[i] : v;
     }
     acc[c] = s;
+}
+
+/* acc[c] += sum over the rows of x[i][c], for a set's centre, with every SM's share of threads
+ * rather than one thread a column (d = 2 gave one warp walking every row): a block holds `cols`
+ * columns (a power of two, at most 32) and kThreads / cols row lanes; lane l sums rows l, l + L,
+ * ... and the lane sums are added in lane order, so the bits depend on the shape alone and are
+ * the same run to run. The centre need not match the CPU's bits (cpu_mean's depend on its thread
+ * count): it shifts fast values only, never a decision. */
+__global__ void __launch_bounds__(kThreads) k_colsum_wide(const char *p, int dtype, size_t es,
+                                                         int64_t ld, const int64_t *map,
+                                                         int64_t nr, int64_t d, int cols,
+                                                         double *acc)
+{
+    __shared__ double part[kThreads];
+    const int cl = threadIdx.x % cols, lane = threadIdx.x / cols, lanes = kThreads / cols;
+    const int64_t c = blockIdx.x * static_cast<int64_t>(cols) + cl;
+    double s = 0.0;
+    if (c < d)
+        for (int64_t i = lane; i < nr; i += lanes)
+            s += static_cast<double>(lsc_load_f32(src_row(p, ld, es, map, i), dtype, c));
+    part[threadIdx.x] = s;
+    __syncthreads();
+    if (lane == 0 && c < d) {
+        double t = 0.0;
+        for (int l = 0; l < lanes; l++) t += part[l * cols + cl];
+        acc[c] += t;
+    }
+}
+
+/* Columns a block of k_colsum_wide holds: the power of two >= d, at most 32. */
+int wide_cols(int64_t d)
+{
+    int c = 1;
+    while (c < 32 && c < d) c <<= 1;
+    return c;
 }
 
 __global__ void k_scale(double *x, int64_t n, double div)
@@ -296,9 +332,10 @@ lsc_status ct_set_init(lsc_ctx *ctx, ct_set *s, const lsc_matrix *m, const int64
     }
     s->centre = centre_buf;
     LSC_CUDA_TRY(ctx, cudaMemsetAsync(centre_buf, 0, static_cast<size_t>(s->d) * sizeof(double), st));
+    const int cols = wide_cols(s->d);
     LSC_TRY(set_pass(ctx, s, [&](const ct_src &src, int64_t, int64_t nr) -> lsc_status {
-        k_colsum<<<ct_blocks(s->d, kThreads), kThreads, 0, st>>>(src.p, src.dtype, src.es, src.ld,
-                                                               src.map, nr, s->d, nullptr, centre_buf);
+        k_colsum_wide<<<ct_blocks(s->d, cols), kThreads, 0, st>>>(src.p, src.dtype, src.es, src.ld,
+                                                                src.map, nr, s->d, cols, centre_buf);
         LSC_CUDA_LAUNCHED(ctx);
         return LSC_STATUS_OK;
     }));
