@@ -32,7 +32,9 @@
  *     tiles with a single-threaded BLAS call. With OpenBLAS, the distance operations (distances,
  *     pair statistics, kNN, reference creation, PRDC) therefore set OpenBLAS's process-wide
  *     thread count to 1 for their duration and restore it afterwards: BLAS calls made by other
- *     threads of the process meanwhile run single-threaded. The spectrum uses the threaded BLAS.
+ *     threads of the process meanwhile run single-threaded. The CPU spectrum does the same with
+ *     up to three threads (its two Grams side by side on lsc's threads) and uses the threaded
+ *     BLAS with more.
  *   - AMX (CPU backend): on x86-64 CPUs with AMX-BF16 and AVX512-BF16 (Intel Xeon from Sapphire
  *     Rapids on), kNN, reference creation and PRDC compute the products of their prefilter with
  *     AMX tile instructions, as three bfloat16 products whose error band is bounded; every
