@@ -190,11 +190,10 @@ lsc_status lsc_cpu_acc_merge(lsc_ctx *ctx, void *into, const void *from)
     return LSC_STATUS_OK;
 }
 
-/* Eigenvalues (values only) of the symmetric n x n matrix whose upper triangle is in `s`
- * (overwritten), descending after the pinned cut. */
-static lsc_status sym_eigs(lsc_ctx *ctx, double *s, int64_t n, double *w, const char *what)
+/* The status of LAPACKE_dsyevd's `info` on the `what` Gram (whose eigenvalues are in w), and
+ * the values prepared for the figures. */
+static lsc_status eigs_done(lsc_ctx *ctx, lapack_int info, int64_t n, double *w, const char *what)
 {
-    lapack_int info = LAPACKE_dsyevd(LAPACK_ROW_MAJOR, 'N', 'U', (lapack_int)n, s, (lapack_int)n, w);
     /* LAPACKE allocates its own work arrays and says LAPACK_WORK_MEMORY_ERROR (or
      * LAPACK_TRANSPOSE_MEMORY_ERROR) when that fails; a positive info is no convergence */
     LSC_CHECK(ctx, info != LAPACK_WORK_MEMORY_ERROR && info != LAPACK_TRANSPOSE_MEMORY_ERROR,
@@ -205,36 +204,91 @@ static lsc_status sym_eigs(lsc_ctx *ctx, double *s, int64_t n, double *w, const 
     return LSC_STATUS_OK;
 }
 
+/* The row-major upper triangle is the column-major lower one: LAPACK reads the buffer in place
+ * ('L', column-major), with work arrays of 2 n + 1 doubles for values only. LAPACKE's row-major
+ * path copied and transposed n^2 doubles into fresh memory at every call (at D = 512 its page
+ * faults and unmaps made up a quarter of the eigenvalue time). */
+static lapack_int eigs_of(double *s, int64_t n, double *w)
+{
+    double wq = 0.0;
+    lapack_int iq = 0;
+    lapack_int info = LAPACKE_dsyevd_work(LAPACK_COL_MAJOR, 'N', 'L', (lapack_int)n, s,
+                                          (lapack_int)n, w, &wq, -1, &iq, -1);
+    if (info != 0) return info;
+    const size_t lw = (size_t)wq > 1 ? (size_t)wq : 1, liw = iq > 1 ? (size_t)iq : 1;
+    double *work = (double *)malloc(lw * sizeof(double));
+    lapack_int *iwork = (lapack_int *)malloc(liw * sizeof(lapack_int));
+    if (work && iwork)
+        info = LAPACKE_dsyevd_work(LAPACK_COL_MAJOR, 'N', 'L', (lapack_int)n, s, (lapack_int)n, w,
+                                   work, (lapack_int)lw, iwork, (lapack_int)liw);
+    else
+        info = LAPACK_WORK_MEMORY_ERROR;
+    free(work);
+    free(iwork);
+    return info;
+}
+
+/* Eigenvalues (values only) of the symmetric n x n matrix whose upper triangle is in `s`
+ * (overwritten), descending after the pinned cut. */
+static lsc_status sym_eigs(lsc_ctx *ctx, double *s, int64_t n, double *w, const char *what)
+{
+    return eigs_done(ctx, eigs_of(s, n, w), n, w, what);
+}
+
+/* The D x D Grams' matrices for the eigensolver: 0 centred, Xc^T Xc = G - s s^T / n (the pivot
+ * correction, exact in exact arithmetic); 1 uncentred, X^T X = G + s p^T + p s^T + n p p^T;
+ * 2 cosine, sum xn xn^T / n. Upper triangles. */
+static void acc_matrix(const cpu_acc *a, int which, double *m)
+{
+    const int64_t d = a->d;
+    const double n = (double)a->n;
+    for (int64_t i = 0; i < d; i++)
+        for (int64_t j = i; j < d; j++) {
+            const size_t e = (size_t)(i * d + j);
+            if (which == 0) m[e] = a->gram[e] - a->sum[i] * a->sum[j] / n;
+            else if (which == 1)
+                m[e] = a->gram[e] + a->sum[i] * a->pivot[j] + a->pivot[i] * a->sum[j] +
+                       n * a->pivot[i] * a->pivot[j];
+            else m[e] = a->cosg[e] / n;
+        }
+}
+
 lsc_status lsc_cpu_acc_eigs(lsc_ctx *ctx, const void *state, lsc_spectrum_eigs *e)
 {
     const cpu_acc *a = (const cpu_acc *)state;
     const int64_t d = a->d;
     const double n = (double)a->n;
     size_t dd = (size_t)d * (size_t)d;
-    double *m = (double *)lsc_malloc(ctx, dd * sizeof(double), "eigen work");
-    if (!m) return LSC_STATUS_OUT_OF_MEMORY;
-    lsc_status st;
-    /* centred: Xc^T Xc = G - s s^T / n (the pivot correction, exact in exact arithmetic) */
-    for (int64_t i = 0; i < d; i++)
-        for (int64_t j = i; j < d; j++)
-            m[i * d + j] = a->gram[i * d + j] - a->sum[i] * a->sum[j] / n;
     for (int64_t k = 0; k < d; k++) {
         double v = (a->gram[k * d + k] - a->sum[k] * a->sum[k] / n) / (n - 1.0);
         e->colvar[k] = v > 0.0 ? v : 0.0;
     }
-    st = sym_eigs(ctx, m, d, e->gram_c, "centred Gram");
-    /* uncentred: X^T X = G + s p^T + p s^T + n p p^T */
-    if (st == LSC_STATUS_OK) {
-        for (int64_t i = 0; i < d; i++)
-            for (int64_t j = i; j < d; j++)
-                m[i * d + j] = a->gram[i * d + j] + a->sum[i] * a->pivot[j] +
-                               a->pivot[i] * a->sum[j] + n * a->pivot[i] * a->pivot[j];
-        st = sym_eigs(ctx, m, d, e->gram_u, "uncentred Gram");
-    }
-    if (st == LSC_STATUS_OK && a->zero_row < 0) {
-        for (int64_t i = 0; i < d; i++)
-            for (int64_t j = i; j < d; j++) m[i * d + j] = a->cosg[i * d + j] / n;
-        st = sym_eigs(ctx, m, d, e->cos_nu, "cosine Gram");
+    double *w[3] = {e->gram_c, e->gram_u, e->cos_nu};
+    static const char *const what[3] = {"centred Gram", "uncentred Gram", "cosine Gram"};
+    const int np = a->zero_row < 0 ? 3 : 2; /* no cosine Gram with a zero row */
+    /* With up to three threads (as acc_add) the problems are solved side by side, each with
+     * single-threaded LAPACK, when their matrices fit the workspace limit: threaded dsyevd at
+     * D = 512 took 66 ms for the three with two lsc threads spinning beside it, 50 ms with one. */
+    const int side = ctx->threads <= 3 && (size_t)np * dd * sizeof(double) <= ctx->workspace_limit;
+    double *m = (double *)lsc_malloc(ctx, (side ? (size_t)np : 1) * dd * sizeof(double), "eigen work");
+    if (!m) return LSC_STATUS_OUT_OF_MEMORY;
+    lsc_status st = LSC_STATUS_OK;
+    if (side) {
+        lapack_int info[3] = {0, 0, 0};
+        const int blas_prev = cpu_blas_single_enter();
+#pragma omp parallel for schedule(dynamic, 1) num_threads(ctx->threads)
+        for (int p = 0; p < np; p++) {
+            acc_matrix(a, p, m + (size_t)p * dd);
+            info[p] = eigs_of(m + (size_t)p * dd, d, w[p]);
+        }
+        cpu_blas_single_leave(blas_prev);
+        for (int p = 0; p < np && st == LSC_STATUS_OK; p++)
+            st = eigs_done(ctx, info[p], d, w[p], what[p]);
+    } else {
+        for (int p = 0; p < np && st == LSC_STATUS_OK; p++) {
+            acc_matrix(a, p, m);
+            st = sym_eigs(ctx, m, d, w[p], what[p]);
+        }
     }
     free(m);
     e->rows = a->n;
