@@ -10,6 +10,8 @@
 
 #include "lsc_common.h"
 #include <math.h>
+#include <stdint.h>
+#include <string.h>
 
 enum { LSC_M_EUCLIDEAN = 0, LSC_M_SQEUCLIDEAN = 1, LSC_M_COSINE = 2 };
 
@@ -116,6 +118,62 @@ LSC_HD double lsc_hist_pos(double d, double scale, int64_t bins)
 LSC_HD int64_t lsc_hist_bin(double d, double scale, int64_t bins)
 {
     return (int64_t)lsc_hist_pos(d, scale, bins);
+}
+
+/* The bin of an internal value v (any double; NaN and negative values go to bin 0). */
+LSC_HD int64_t lsc_hist_bin_v(int metric, double v, double scale, int64_t bins)
+{
+    return lsc_hist_bin(lsc_dist_from_v(metric, v), scale, bins);
+}
+
+/* The smallest v >= 0 whose bin is b or more (1 <= b < bins); +Inf when there is none (scale 0:
+ * every pair in bin 0). The bin is monotone in v, so a band [lo, hi] with 0 <= lo <= v <= hi
+ * lies in v's bin b exactly when edge(b) <= lo and hi < edge(b + 1) (edge(0) = 0, edge(bins) =
+ * +Inf): one bin and two comparisons a pair instead of a bin (a square root, for euclidean) at
+ * each end of its band. Found to the bit by galloping from the guess v_from_dist(b / scale) over
+ * the bit patterns of non-negative doubles (ordered as their values), then bisecting. */
+LSC_HD double lsc_hist_edge_v(int metric, double scale, int64_t bins, int64_t b)
+{
+    if (!(scale > 0.0)) return INFINITY;
+    /* invariant: bin(lo) < b <= bin(hi); bin(+0) = 0 and bin(+Inf) = bins - 1 */
+    uint64_t lo = 0, hi = 0x7ff0000000000000ull, u;
+    double v;
+    const double g = lsc_v_from_dist(metric, (double)b / scale);
+    if (g > 0.0 && g < INFINITY) {
+        memcpy(&u, &g, sizeof u);
+        if (lsc_hist_bin_v(metric, g, scale, bins) >= b) {
+            hi = u;
+            for (uint64_t st = 1; st < u - lo; st *= 2) {
+                const uint64_t c = u - st;
+                memcpy(&v, &c, sizeof v);
+                if (lsc_hist_bin_v(metric, v, scale, bins) >= b) {
+                    hi = c;
+                } else {
+                    lo = c;
+                    break;
+                }
+            }
+        } else {
+            lo = u;
+            for (uint64_t st = 1; st < hi - u; st *= 2) {
+                const uint64_t c = u + st;
+                memcpy(&v, &c, sizeof v);
+                if (lsc_hist_bin_v(metric, v, scale, bins) >= b) {
+                    hi = c;
+                    break;
+                }
+                lo = c;
+            }
+        }
+    }
+    while (hi - lo > 1) {
+        const uint64_t mid = lo + (hi - lo) / 2;
+        memcpy(&v, &mid, sizeof v);
+        if (lsc_hist_bin_v(metric, v, scale, bins) >= b) hi = mid;
+        else lo = mid;
+    }
+    memcpy(&v, &hi, sizeof v);
+    return v;
 }
 
 /* Exact value between two float32 rows, accumulated in float64 in a fixed order: element t goes

@@ -163,6 +163,48 @@ TEST(DistanceRules, FastFormIsFiniteAndBoundedBelowTheLimitAndUndecidedAbove)
         EXPECT_EQ(lsc_fast_v(bad, 0x1p124, 1.0), 0.0);
 }
 
+// lsc_hist_edge_v (common/distance_rules.h): the smallest internal value of each bin, to the bit
+// (its predecessor lies in a lower bin), and the band rule built on it: a band lies in one bin
+// exactly when both ends bin alike, the test the CPU pair statistics replaced with it.
+TEST(DistanceRules, HistogramEdgesAreExactAndDecideBandsLikeBothEnds)
+{
+    SCOPED_TRACE("seed " + std::to_string(kSeed));
+    std::mt19937_64 rng(kSeed + 11);
+    std::uniform_real_distribution<double> lg(-6.0, 6.0), unit(0.0, 1.0);
+    for (int metric : {(int)LSC_M_EUCLIDEAN, (int)LSC_M_COSINE}) {
+        for (int trial = 0; trial < 40; trial++) {
+            const int64_t bins = trial < 3 ? 1 + trial : 1 + (int64_t)(unit(rng) * 2000);
+            const double upper = std::pow(10.0, lg(rng));
+            const double scale = lsc_hist_scale(upper, bins);
+            std::vector<double> e((size_t)bins + 1);
+            e[0] = 0.0;
+            e[(size_t)bins] = INFINITY;
+            for (int64_t b = 1; b < bins; b++) {
+                e[(size_t)b] = lsc_hist_edge_v(metric, scale, bins, b);
+                const double v = e[(size_t)b];
+                ASSERT_TRUE(v > 0.0 && std::isfinite(v)) << b;
+                ASSERT_GE(lsc_hist_bin_v(metric, v, scale, bins), b) << b;
+                ASSERT_LT(lsc_hist_bin_v(metric, std::nextafter(v, 0.0), scale, bins), b) << b;
+                ASSERT_GT(v, e[(size_t)b - 1]) << b;
+            }
+            const double vmax = lsc_v_from_dist(metric, upper) * 1.01;
+            for (int t = 0; t < 20000; t++) {
+                // bands around bin edges (a few ulps to a few percent wide) and anywhere
+                double v = t % 2 && bins > 1 ? e[(size_t)(1 + rng() % (bins - 1))] : unit(rng) * vmax;
+                const double w = v * std::pow(10.0, -16.0 + 14.0 * unit(rng));
+                const double lo = std::max(0.0, v - w * unit(rng)), hi = v + w * unit(rng);
+                v = std::min(std::max(v, lo), hi);
+                const int64_t b = lsc_hist_bin_v(metric, v, scale, bins);
+                const bool both = lsc_hist_bin_v(metric, lo, scale, bins) ==
+                                  lsc_hist_bin_v(metric, hi, scale, bins);
+                const bool edges = e[(size_t)b] <= lo && hi < e[(size_t)b + 1];
+                ASSERT_EQ(edges, both) << "metric " << metric << " bins " << bins << " v " << v;
+            }
+        }
+    }
+    EXPECT_EQ(lsc_hist_edge_v(LSC_M_EUCLIDEAN, 0.0, 64, 3), INFINITY); // upper 0: all in bin 0
+}
+
 struct Entry {
     double v;
     int64_t i;
