@@ -335,6 +335,16 @@ def knn(queries, base=None, k: int = 5, *, exclude_self: bool = False,
 # --------------------------------------------------------------------------------------------------
 # references and PRDC
 
+def _host(x):
+    """A host copy of a device array (torch or cupy); other arrays as they are."""
+    if hasattr(x, "detach") and hasattr(x, "cpu"):
+        return x.detach().cpu().float().numpy() if str(x.dtype) == "torch.bfloat16" \
+            else x.detach().cpu().numpy()
+    if hasattr(x, "get") and hasattr(x, "__cuda_array_interface__"):
+        return x.get()
+    return x
+
+
 class Reference:
     """A real set kept with its k-NN radii, built once and reused against many generated sets.
 
@@ -354,6 +364,10 @@ class Reference:
             raise InvalidArgument(f"k must be an integer, not {k!r}")
         v = view(real, "real")
         self._ctx = _ctx_for([v], backend, threads)
+        if v.on_device:
+            # lsc_reference_create reads host rows (a reference keeps its own host copy): the
+            # rows come to the host, the radii are still computed on their device's context
+            v = view(_host(real), "real")
         opts = N.ReferenceOpts(C.sizeof(N.ReferenceOpts), _metric(metric),
                                N.COMPARISONS[comparison])
         h = C.c_void_p()

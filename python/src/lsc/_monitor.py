@@ -15,8 +15,8 @@ from typing import Callable, List, Optional
 
 from . import _native as N
 from ._arrays import view
-from ._core import (Prdc, Reference, Spectrum, _ctx_for, _spectrum_opts, prdc, prdc_from_struct,
-                    spectrum, spectrum_from_struct)
+from ._core import (Prdc, Reference, Spectrum, _ctx_for, _host, _spectrum_opts, prdc,
+                    prdc_from_struct, spectrum, spectrum_from_struct)
 from ._errors import BackendUnavailable, InvalidData, NotSupported
 
 
@@ -200,13 +200,3 @@ class Monitor:
 def _ctx_for_cuda():
     from ._core import context
     return context("cuda")
-
-
-def _host(x):
-    """A host copy of a device array (only for building the reference on the CPU)."""
-    if hasattr(x, "detach") and hasattr(x, "cpu"):
-        return x.detach().cpu().float().numpy() if str(x.dtype) == "torch.bfloat16" \
-            else x.detach().cpu().numpy()
-    if hasattr(x, "get") and hasattr(x, "__cuda_array_interface__"):
-        return x.get()
-    return x
