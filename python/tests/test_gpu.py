@@ -50,6 +50,12 @@ def close(a, b, rel):
     assert a == pytest.approx(b, rel=rel, abs=1e-12)
 
 
+# METRICS.md: GPU against the CPU backend, twice the tolerances against the float64 reference
+# (continuous figures 2e-4 relative, exact distances 1e-6 relative)
+REL = 4e-4
+REL_EXACT = 2e-6
+
+
 @pytest.fixture
 def data():
     rng = np.random.default_rng(7)
@@ -89,25 +95,28 @@ def test_torch_cuda_every_operation_equals_cpu(data, dtype):
     s_gpu, s_cpu = lsc.spectrum(f), lsc.spectrum(f_host, backend="cpu")
     for key in ("effective_rank", "rankme", "participation_ratio", "stable_rank",
                 "total_variance", "vendi_cosine"):
-        close(getattr(s_gpu, key), getattr(s_cpu, key), 1e-6)
+        close(getattr(s_gpu, key), getattr(s_cpu, key), REL)
     assert s_gpu.active_units == s_cpu.active_units and s_gpu.dims_90 == s_cpu.dims_90
     d_gpu, i_gpu = lsc.knn(f, k=5, exclude_self=True)
     assert d_gpu.is_cuda and i_gpu.is_cuda and i_gpu.dtype == torch.int64
     d_cpu, i_cpu = lsc.knn(f_host, k=5, exclude_self=True, backend="cpu")
-    np.testing.assert_allclose(d_gpu.cpu().numpy(), d_cpu, rtol=1e-6)
+    np.testing.assert_allclose(d_gpu.cpu().numpy(), d_cpu, rtol=REL_EXACT)
     np.testing.assert_array_equal(i_gpu.cpu().numpy(), i_cpu)
     p_gpu, p_cpu = lsc.prdc(r, f, k=5), lsc.prdc(r_host, f_host, k=5, backend="cpu")
     assert p_gpu == p_cpu
     ps_gpu, ps_cpu = lsc.pair_stats(f), lsc.pair_stats(f_host, backend="cpu")
-    close(ps_gpu.mean, ps_cpu.mean, 1e-6)
-    close(ps_gpu.std, ps_cpu.std, 1e-5)
+    close(ps_gpu.mean, ps_cpu.mean, REL)
+    close(ps_gpu.std, ps_cpu.std, REL)
     assert ps_gpu.min == ps_cpu.min and ps_gpu.near_duplicates == ps_cpu.near_duplicates
-    np.testing.assert_array_equal(ps_gpu.histogram, ps_cpu.histogram)
+    # bin counts are bulk figures (METRICS.md: the fast form may place a pair across an edge)
+    hg, hc = np.asarray(ps_gpu.histogram), np.asarray(ps_cpu.histogram)
+    assert hg.sum() == hc.sum()
+    assert np.abs(hg - hc).sum() <= 2 * (2 + 1e-4 * hc.sum())
     blk = lsc.distances(f[:100], r[:50])
     assert blk.is_cuda
     np.testing.assert_allclose(blk.cpu().numpy(),
                                lsc.distances(f_host[:100], r_host[:50], backend="cpu"),
-                               rtol=1e-5, atol=1e-5)
+                               rtol=4e-5, atol=1e-4)
 
 
 def test_torch_cuda_uses_the_current_stream_and_strided_rows(data):
@@ -120,9 +129,9 @@ def test_torch_cuda_uses_the_current_stream_and_strided_rows(data):
         y = view * 2.0                          # produced on s: lsc must run after it on s
         got = lsc.spectrum(y)
     want = lsc.spectrum((view * 2.0).cpu().numpy(), backend="cpu")
-    close(got.effective_rank, want.effective_rank, 1e-6)
+    close(got.effective_rank, want.effective_rank, REL)
     close(lsc.spectrum(view).total_variance,
-          lsc.spectrum(view.cpu().numpy(), backend="cpu").total_variance, 1e-6)
+          lsc.spectrum(view.cpu().numpy(), backend="cpu").total_variance, REL)
     with pytest.raises(ValueError, match="not contiguous"):
         lsc.spectrum(wide.t())
 
@@ -153,7 +162,7 @@ def test_monitor_async_on_torch_cuda_equals_sync(data):
         want_p = lsc.prdc(real, (z * (1.0 - 0.1 * r.step)).cpu().numpy(), k=5, backend="cpu")
         want_s = lsc.spectrum((z * (1.0 - 0.1 * r.step)).cpu().numpy(), backend="cpu")
         assert r.prdc == want_p
-        close(r.spectrum.effective_rank, want_s.effective_rank, 1e-6)
+        close(r.spectrum.effective_rank, want_s.effective_rank, REL)
     if hist[0].asynchronous:
         assert all(r.call_ms < 50 for r in hist[1:]), [r.call_ms for r in hist]
 
@@ -171,4 +180,4 @@ def test_cupy_arrays_equal_cpu(data):
     assert isinstance(i, cupy.ndarray)
     np.testing.assert_array_equal(cupy.asnumpy(i), lsc.knn(fake, real, k=4, backend="cpu")[1])
     close(lsc.spectrum(f.astype(cupy.float16)).effective_rank,
-          lsc.spectrum(fake.astype(np.float16), backend="cpu").effective_rank, 1e-6)
+          lsc.spectrum(fake.astype(np.float16), backend="cpu").effective_rank, REL)
