@@ -349,7 +349,9 @@ class Reference:
     """A real set kept with its k-NN radii, built once and reused against many generated sets.
 
     Reference(real, k=5, metric="euclidean", comparison="strict") builds one; Reference.load(path)
-    reads one written by .save(path) (or by `lsc reference build`)."""
+    reads one written by .save(path) (or by `lsc reference build`). A reference keeps its own
+    host copy of the rows: a real set in device memory (torch, cupy) is copied to the host, and
+    its radii are still computed on its device."""
 
     def __init__(self, real=None, k: int = 5, *, metric: str = "euclidean",
                  comparison: str = "strict", backend: str = "auto", threads: int = 0,
