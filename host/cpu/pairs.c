@@ -173,6 +173,33 @@ pair_stage1(const cpu_tiles *t, int64_t i, int64_t js, int64_t nj, int64_t j0, c
     return any != 0;
 }
 
+/* sum of x[t] (squares 0) or of (x[t] - centre)^2 over t < n, in LSC_EXACT_LANES partial sums
+ * (element t in sum t mod 8) added pairwise: a fixed order that vectorises. The one running sum
+ * it replaced was a chain of dependent adds, two a pair, a quarter of the pair statistics' time
+ * at D = 64. */
+static inline __attribute__((always_inline)) double lanes_sum(const double *restrict x, int64_t n,
+                                                              int squares, double centre)
+{
+    double s[LSC_EXACT_LANES] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
+    int64_t t = 0;
+    if (!squares) {
+        for (; t + LSC_EXACT_LANES <= n; t += LSC_EXACT_LANES)
+            for (int l = 0; l < LSC_EXACT_LANES; l++) s[l] += x[t + l];
+        for (int l = 0; t + l < n; l++) s[l] += x[t + l];
+    } else {
+        for (; t + LSC_EXACT_LANES <= n; t += LSC_EXACT_LANES)
+            for (int l = 0; l < LSC_EXACT_LANES; l++) {
+                const double e = x[t + l] - centre;
+                s[l] += e * e;
+            }
+        for (int l = 0; t + l < n; l++) {
+            const double e = x[t + l] - centre;
+            s[l] += e * e;
+        }
+    }
+    return lsc_lanes8_total(s);
+}
+
 LSC_CPU_CLONES static void pair_tile(void *user, int tid, const cpu_tiles *t, int64_t i0, int64_t ni, int64_t j0,
                       int64_t nj)
 {
@@ -232,11 +259,8 @@ LSC_CPU_CLONES static void pair_tile(void *user, int tid, const cpu_tiles *t, in
             if (flag[j] >= 0) P->hist[(j & copy_mask) * bins + flag[j]]++;
         /* this row's segment: mean, then M2 around it, in float64; merged below (Chan) */
         const double cnt = (double)(nj - js);
-        double sum = 0.0, m2 = 0.0;
-        for (int64_t j = js; j < nj; j++) sum += dist[j];
-        const double mean = sum / cnt;
-        for (int64_t j = js; j < nj; j++) m2 += (dist[j] - mean) * (dist[j] - mean);
-        moments_merge(bm, cnt, mean, m2);
+        const double mean = lanes_sum(dist + js, nj - js, 0, 0.0) / cnt;
+        moments_merge(bm, cnt, mean, lanes_sum(dist + js, nj - js, 1, mean));
     }
 }
 
