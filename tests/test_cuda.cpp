@@ -46,6 +46,14 @@ bool near_tol(double a, double b, double rel, double abs_tol)
 }
 bool near_rel(double a, double b, double rel) { return near_tol(a, b, rel, 0.0); }
 
+// |a|^2 + |b|^2 of two rows of d floats, in float64: the scale of a distance block's tolerance.
+double sq_norms(const float *a, const float *b, int64_t d)
+{
+    double s = 0;
+    for (int64_t t = 0; t < d; t++) s += (double)a[t] * a[t] + (double)b[t] * b[t];
+    return s;
+}
+
 bool gpu_required()
 {
     const char *e = std::getenv("LSC_REQUIRE_GPU");
@@ -947,10 +955,7 @@ TEST_F(Cuda, DistancesIntoHostAndDeviceMemory)
                 ASSERT_TRUE(std::isnan(gd[(size_t)(i * ld_out + j)])) << "device padding " << i;
         for (int64_t i = 0; i < na; i++)
             for (int64_t j = 0; j < nb; j++) {
-                double scale = 0;
-                for (int64_t t = 0; t < d; t++)
-                    scale += (double)a[(size_t)(i * d + t)] * a[(size_t)(i * d + t)] +
-                             (double)b[(size_t)(j * d + t)] * b[(size_t)(j * d + t)];
+                const double scale = sq_norms(a.data() + i * d, b.data() + j * d, d);
                 double abs_tol = metric == LSC_METRIC_COSINE        ? 8e-6
                                  : metric == LSC_METRIC_SQEUCLIDEAN ? 8e-6 * scale
                                                                     : 4e-6 * std::sqrt(2 * scale);
@@ -1150,10 +1155,7 @@ TEST_F(Cuda, TinyAndHugeMagnitudesMatchTheReference)
             ok(lsc_distances(ctx, &qm, &xm, LSC_METRIC_EUCLIDEAN, bg.data(), n, LSC_MEMORY_HOST)));
         for (int64_t i = 0; i < m; i++)
             for (int64_t j = 0; j < n; j++) {
-                double sq = 0;
-                for (int64_t t = 0; t < d; t++)
-                    sq += (double)q[(size_t)(i * d + t)] * q[(size_t)(i * d + t)] +
-                          (double)x[(size_t)(j * d + t)] * x[(size_t)(j * d + t)];
+                const double sq = sq_norms(q.data() + i * d, x.data() + j * d, d);
                 const size_t e = (size_t)(i * n + j);
                 ASSERT_TRUE(std::isfinite(bg[e])) << i << "," << j;
                 ASSERT_PRED4(near_tol, bg[e], bc[e], 4e-5, 4e-6 * std::sqrt(2 * sq))
