@@ -19,6 +19,8 @@
  * candidates than the buffer, the list is rebuilt in a second pass, row range by row range. */
 #include "tiles.cuh"
 
+#include <vector>
+
 #include <limits.h>
 #include <math.h>
 #include <stdlib.h>
@@ -35,6 +37,7 @@ constexpr int kDupBuf = 16384;             // near-duplicate candidates per tile
 constexpr int kColRows = 64;
 constexpr int kMergeThreads = 1024;
 constexpr int kDupThreads = 512;
+constexpr int64_t kEdgeBins = 65536; // bin edges in internal values up to this many bins
 
 struct moments {
     double n, mean, m2;
@@ -63,6 +66,7 @@ struct pair_state {
     int64_t *meta;            /* [0] entries, [1] current list, [2] thr valid, [3] overflow */
     lsc_pair *buf;            /* kDupBuf candidates of a tile */
     int64_t *d_map;           /* subset rows (device matrices) */
+    double *vedge;            /* euclidean, bins <= kEdgeBins: bins + 1 edges (lsc_hist_edge_v) */
 };
 
 struct pair_args {
@@ -174,17 +178,22 @@ __global__ void __launch_bounds__(kThreads) k_pairs(pair_args a)
             const double bs = a.bsq[j];
             const double vf = lsc_fast_v(row[j], qsq, bs);
             const double err = lsc_fast_err(a.d, qsq, bs);
-            const double vlo = vf - err, vhi = vf + err;
-            const double plo = lsc_hist_pos(lsc_dist_from_v(a.metric, vlo > 0.0 ? vlo : 0.0), a.scale, a.bins);
-            const double phi = lsc_hist_pos(lsc_dist_from_v(a.metric, vhi), a.scale, a.bins);
+            const double vlo = vf - err, vhi = vf + err, vlo0 = vlo > 0.0 ? vlo : 0.0;
+            double x = lsc_dist_from_v(a.metric, vf > 0.0 ? vf : 0.0);
+            const int64_t bx = lsc_hist_bin(x, a.scale, a.bins);
+            // does the band leave the fast value's bin? Against the bin's edges (one square root
+            // a pair instead of three, as the CPU), else the bins of both ends
+            const bool split =
+                a.s.vedge ? vlo0 < a.s.vedge[bx] || vhi >= a.s.vedge[bx + 1]
+                          : lsc_hist_pos(lsc_dist_from_v(a.metric, vlo0), a.scale, a.bins) !=
+                                lsc_hist_pos(lsc_dist_from_v(a.metric, vhi), a.scale, a.bins);
             const uint32_t ck = a.colmin[j];
             const double cmin = ck == 0xffffffffu ? INFINITY : static_cast<double>(lsc_unkey_f32(ck));
             const double nn_j = ct_bitsd(a.s.nn[gj]);
             const double col_thr = nn_j < cmin ? nn_j : cmin;
             const bool bulk = lsc_bulk_needs_exact(vf, err);
             const bool flag = bulk || vlo <= a.dup_v || vlo <= nn_thr || vlo <= col_thr ||
-                              vhi >= max_thr || plo != phi;
-            double x = lsc_dist_from_v(a.metric, vf > 0.0 ? vf : 0.0);
+                              vhi >= max_thr || split;
             int64_t bin;
             if (flag) {
                 const double ve = lsc_exact_v(qrow, a.braw + j * a.bld, a.d, inv_i,
@@ -204,7 +213,7 @@ __global__ void __launch_bounds__(kThreads) k_pairs(pair_args a)
                 bin = lsc_hist_bin(dv, a.scale, a.bins);
                 if (bulk) x = dv;
             } else {
-                bin = lsc_hist_bin(x, a.scale, a.bins);
+                bin = bx;
             }
             if (smem_hist) atomicAdd(&shist[bin], 1u);
             else atomicAdd(&a.s.hist[bin], 1ull);
@@ -410,6 +419,7 @@ lsc_status lsc_cuda_pair_stats(lsc_ctx *ctx, const lsc_matrix *x, const int64_t 
     const int64_t bins = opts->bins, cap = opts->dup_report, d = x->cols;
 
     // state: centre / norms, per-row nearest values, counters, histogram, moments, the list
+    const bool edges = metric == LSC_M_EUCLIDEAN && bins <= kEdgeBins;
     double *centre, *inv;
     pair_state s;
     lsc_ws_carve c = {nullptr, 0};
@@ -426,6 +436,7 @@ lsc_status lsc_cuda_pair_stats(lsc_ctx *ctx, const lsc_matrix *x, const int64_t 
         lsc_ws_take(&c, 4 * sizeof(int64_t), &s.meta);
         lsc_ws_take(&c, static_cast<size_t>(kDupBuf) * sizeof(lsc_pair), &s.buf);
         lsc_ws_take(&c, static_cast<size_t>(subset ? n : 0) * sizeof(int64_t), &s.d_map);
+        lsc_ws_take(&c, static_cast<size_t>(edges ? bins + 1 : 0) * sizeof(double), &s.vedge);
         if (pass == 0) {
             void *mem;
             LSC_TRY(lsc_cuda_ws_reserve(ctx, LSC_WS_STATE, c.off, "pair statistics state", &mem));
@@ -449,6 +460,18 @@ lsc_status lsc_cuda_pair_stats(lsc_ctx *ctx, const lsc_matrix *x, const int64_t 
     LSC_TRY(ct_set_init(ctx, &set, x, subset, s.d_map, n, metric, centre, inv, nullptr));
     double upper = 0.0;
     LSC_TRY(ct_hist_upper(ctx, &set, &upper));
+    if (!edges) {
+        s.vedge = nullptr;
+    } else { // the bins' edges, computed on the host once the bound is known (as the CPU's)
+        std::vector<double> e(static_cast<size_t>(bins) + 1);
+        const double scale = lsc_hist_scale(upper, bins);
+        e[0] = 0.0;
+        e[static_cast<size_t>(bins)] = INFINITY;
+        for (int64_t b = 1; b < bins; b++) e[static_cast<size_t>(b)] = lsc_hist_edge_v(metric, scale, bins, b);
+        // from pageable memory: the call returns once `e` has been read
+        LSC_CUDA_TRY(ctx, cudaMemcpyAsync(s.vedge, e.data(), e.size() * sizeof(double),
+                                          cudaMemcpyHostToDevice, st));
+    }
 
     ct_plan_in in = {&set, &set, kMaxTq, kMaxTb, sizeof(moments), sizeof(uint32_t), 0, 0};
     ct_job job;
