@@ -78,7 +78,8 @@ lsc_status lsc_cuda_distances(lsc_ctx *ctx, const lsc_matrix *a, const lsc_matri
     LSC_TRY(ct_plan(ctx, &in, &job));
     const double total = static_cast<double>(a->rows) * static_cast<double>(b->rows);
     // host output: queued copies write into the caller's buffer (at once when it is pinned), so
-    // every return, a failed or cancelled one too, waits for them first
+    // every return, a failed or cancelled one too, waits for them first; managed output too,
+    // which the host may read as soon as the call returns
     struct wait_copies {
         cudaStream_t s;
         bool on;
@@ -86,7 +87,7 @@ lsc_status lsc_cuda_distances(lsc_ctx *ctx, const lsc_matrix *a, const lsc_matri
         {
             if (on) cudaStreamSynchronize(s);
         }
-    } copies{st, !dev_out};
+    } copies{st, attr.type != cudaMemoryTypeDevice};
     double done = 0.0;
     for (int64_t a0 = 0; a0 < a->rows; a0 += job.tq) {
         const int64_t na = a->rows - a0 < job.tq ? a->rows - a0 : job.tq;
@@ -132,8 +133,7 @@ lsc_status lsc_cuda_distances(lsc_ctx *ctx, const lsc_matrix *a, const lsc_matri
         }
     }
     copies.on = false;
-    // host output, and managed memory (the host may read it straight after the call, whatever
-    // out_memory said): the block is complete on return
+    // host output, and managed memory (whatever out_memory said): complete on return
     if (attr.type != cudaMemoryTypeDevice) LSC_CUDA_TRY(ctx, cudaStreamSynchronize(st));
     return LSC_STATUS_OK;
 }
