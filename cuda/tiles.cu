@@ -34,11 +34,12 @@ __global__ void k_colsum(const char *p, int dtype, size_t es, int64_t ld, const 
     acc[c] = s;
 }
 
-/* acc[c] += sum over the rows of x[i][c], for a set's centre, with every SM's share of threads
- * rather than one thread a column (d = 2 gave one warp walking every row): a block holds `cols`
- * columns (a power of two, at most 32) and kThreads / cols row lanes; lane l sums rows l, l + L,
- * ... and the lane sums are added in lane order, so the bits depend on the shape alone and are
- * the same run to run. The centre need not match the CPU's bits (cpu_mean's depend on its thread
+/* acc[c] += sum over the rows of x[i][c], for a set's centre, with 256 threads for every 32
+ * columns (one block when d <= 32) rather than one thread a column (d = 2 gave two threads of
+ * one warp walking every row; filling the GPU would need the rows split across blocks too): a
+ * block holds `cols` columns (a power of two, at most 32) and kThreads / cols row lanes; lane l
+ * sums rows l, l + L, ... and the lane sums are added in lane order, so the bits depend on the
+ * shape alone and are the same run to run. The centre need not match the CPU's bits (cpu_mean's depend on its thread
  * count): it shifts fast values only, never a decision. */
 __global__ void __launch_bounds__(kThreads) k_colsum_wide(const char *p, int dtype, size_t es,
                                                          int64_t ld, const int64_t *map,
