@@ -34,7 +34,9 @@
  *     thread count to 1 for their duration and restore it afterwards: BLAS calls made by other
  *     threads of the process meanwhile run single-threaded. The CPU spectrum does the same with
  *     up to three threads (its two Grams side by side on lsc's threads) and uses the threaded
- *     BLAS with more.
+ *     BLAS with more. The count is one process-wide setting: when two contexts run such calls
+ *     at once, the first to finish restores it while the other still runs, whose BLAS calls may
+ *     then be threaded inside lsc's threads (slower, oversubscribed, still correct).
  *   - AMX (CPU backend): on x86-64 CPUs with AMX-BF16 and AVX512-BF16 (Intel Xeon from Sapphire
  *     Rapids on), kNN, reference creation and PRDC compute the products of their prefilter with
  *     AMX tile instructions, as three bfloat16 products whose error band is bounded; every
