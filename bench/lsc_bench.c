@@ -453,10 +453,14 @@ static int op_prdc(bench *b, const lsc_matrix *real, const lsc_matrix *fake, int
     lsc_prdc_result res;
     memset(&res, 0, sizeof res);
     double *t2 = b->tg, *t3 = b->te; /* no GPU times here: three wall clocks */
+    /* as a one-call PRDC (prdc.compute_prdc, lsc.prdc(real, fake)): the input outlives the
+     * reference, which reads its rows in place when they are dense float32 host memory */
+    lsc_reference_opts ro = LSC_REFERENCE_OPTS_INIT;
+    ro.borrow_rows = 1;
     for (int r = -b->warmup; r < b->repeats; r++) {
         lsc_reference *ref = NULL;
         double t0 = now_s();
-        lsc_status st = lsc_reference_create(b->ctx, real, k, NULL, &ref);
+        lsc_status st = lsc_reference_create(b->ctx, real, k, &ro, &ref);
         if (st != LSC_STATUS_OK)
             return failed(b, st, "reference", real, NULL, k, "lsc_reference_create");
         double t1 = now_s();

@@ -338,14 +338,16 @@ void lsc_reference_destroy(lsc_reference *ref)
 {
     if (!ref) return;
     if (ref->backend_free) ref->backend_free(ref->backend_data);
-    free(ref->data);
+    if (ref->owns_data) free(ref->data);
     free(ref->radius_v);
     free(ref->radius);
     free(ref);
 }
 
-/* Allocates a reference of rows x cols with empty data and radii. */
-lsc_status lsc_reference_alloc(lsc_ctx *ctx, int64_t rows, int64_t cols, lsc_reference **out)
+/* Allocates a reference of rows x cols with empty radii, and empty rows when `with_data` (else
+ * the caller sets data to borrowed rows). */
+lsc_status lsc_reference_alloc(lsc_ctx *ctx, int64_t rows, int64_t cols, int with_data,
+                               lsc_reference **out)
 {
     size_t data_bytes, radii_bytes;
     LSC_TRY(lsc_bytes(ctx, lsc_mul_i64(rows, cols), sizeof(float), &data_bytes, "reference rows"));
@@ -354,8 +356,13 @@ lsc_status lsc_reference_alloc(lsc_ctx *ctx, int64_t rows, int64_t cols, lsc_ref
     if (!r) return LSC_STATUS_OUT_OF_MEMORY;
     r->rows = rows;
     r->cols = cols;
-    r->data = (float *)lsc_malloc(ctx, data_bytes, "reference rows");
-    r->radius_v = r->data ? (double *)lsc_malloc(ctx, radii_bytes, "reference radii") : NULL;
+    r->owns_data = with_data;
+    int ok = 1;
+    if (with_data) {
+        r->data = (float *)lsc_malloc(ctx, data_bytes, "reference rows");
+        ok = r->data != NULL;
+    }
+    r->radius_v = ok ? (double *)lsc_malloc(ctx, radii_bytes, "reference radii") : NULL;
     r->radius = r->radius_v ? (double *)lsc_malloc(ctx, radii_bytes, "reference radii") : NULL;
     if (!r->radius) {
         lsc_reference_destroy(r);
@@ -377,6 +384,8 @@ static lsc_status reference_opts(lsc_ctx *ctx, const lsc_reference_opts *opts,
     LSC_CHECK(ctx, d.comparison == LSC_COMPARISON_STRICT || d.comparison == LSC_COMPARISON_INCLUSIVE,
               LSC_STATUS_INVALID_ARGUMENT, "reference opts: comparison %d is unknown",
               (int)d.comparison);
+    LSC_CHECK(ctx, d.borrow_rows == 0 || d.borrow_rows == 1, LSC_STATUS_INVALID_ARGUMENT,
+              "reference opts: borrow_rows is %d, not 0 or 1", d.borrow_rows);
     *o = d;
     return LSC_STATUS_OK;
 }
@@ -396,16 +405,22 @@ lsc_status lsc_reference_create(lsc_ctx *ctx, const lsc_matrix *real, int64_t k,
     LSC_NEED_OP(ctx, reference_radii);
     LSC_CHECK(ctx, real->memory == LSC_MEMORY_HOST, LSC_STATUS_NOT_SUPPORTED,
               "real: a reference is built from host memory");
+    const int borrow = o.borrow_rows && real->dtype == LSC_DTYPE_F32 && real->ld == real->cols;
     lsc_reference *r;
-    LSC_TRY(lsc_reference_alloc(ctx, real->rows, real->cols, &r));
+    LSC_TRY(lsc_reference_alloc(ctx, real->rows, real->cols, !borrow, &r));
     r->k = k;
     r->metric = o.metric;
     r->comparison = o.comparison;
-    size_t es = lsc_dtype_size(real->dtype);
-    for (int64_t i = 0; i < real->rows; i++) {
-        const char *row = (const char *)real->data + (size_t)(i * real->ld) * es;
-        float *dst = r->data + i * real->cols;
-        for (int64_t c = 0; c < real->cols; c++) dst[c] = lsc_load_f32(row, (int)real->dtype, c);
+    if (borrow) {
+        r->data = (float *)real->data; /* read only: lsc never writes a reference's rows */
+    } else {
+        size_t es = lsc_dtype_size(real->dtype);
+        for (int64_t i = 0; i < real->rows; i++) {
+            const char *row = (const char *)real->data + (size_t)(i * real->ld) * es;
+            float *dst = r->data + i * real->cols;
+            for (int64_t c = 0; c < real->cols; c++)
+                dst[c] = lsc_load_f32(row, (int)real->dtype, c);
+        }
     }
     lsc_status s = ctx->ops->reference_radii(ctx, r);
     if (s != LSC_STATUS_OK) {

@@ -33,7 +33,8 @@ struct lsc_reference {
     int64_t rows, cols, k;
     lsc_metric metric;
     lsc_comparison comparison;
-    float *data;           /* rows x cols, host */
+    float *data;           /* rows x cols, host: owned, or the caller's (borrowed) */
+    int owns_data;         /* 0: data is the caller's rows (lsc_reference_opts.borrow_rows) */
     double *radius_v;      /* internal value (distance_rules.h) of each k-th neighbour */
     double *radius;        /* reported radius */
     int64_t zero_radii;
@@ -122,7 +123,8 @@ void *lsc_calloc(lsc_ctx *ctx, size_t count, size_t size, const char *what);
 lsc_status lsc_bytes(lsc_ctx *ctx, int64_t count, size_t size, size_t *out, const char *what);
 
 /* Allocates a reference of rows x cols with uninitialised rows and radii. */
-lsc_status lsc_reference_alloc(lsc_ctx *ctx, int64_t rows, int64_t cols, lsc_reference **out);
+lsc_status lsc_reference_alloc(lsc_ctx *ctx, int64_t rows, int64_t cols, int with_data,
+                               lsc_reference **out);
 
 /* Reports progress; returns CANCELLED (with message) if the callback asks to stop. */
 lsc_status lsc_progress(lsc_ctx *ctx, double fraction);

@@ -248,7 +248,7 @@ lsc_status lsc_reference_load(lsc_ctx *ctx, const char *path, lsc_reference **ou
                           (long long)st.st_size);
     if (s == LSC_STATUS_OK) s = read_all(ctx, f, &hs, h, sizeof h, path, "header");
     if (s == LSC_STATUS_OK) s = check_header(ctx, h, (int64_t)st.st_size, path);
-    if (s == LSC_STATUS_OK) s = lsc_reference_alloc(ctx, get_i64(h + 16), get_i64(h + 24), &r);
+    if (s == LSC_STATUS_OK) s = lsc_reference_alloc(ctx, get_i64(h + 16), get_i64(h + 24), 1, &r);
     if (s == LSC_STATUS_OK) {
         r->k = get_i64(h + 32);
         r->metric = (lsc_metric)get_u32(h + 40);

@@ -423,13 +423,18 @@ typedef struct lsc_reference_opts {
     size_t size;               /* sizeof(lsc_reference_opts) */
     lsc_metric metric;         /* EUCLIDEAN (default) or COSINE */
     lsc_comparison comparison; /* default STRICT */
+    int borrow_rows;           /* 1: when `real` is dense float32 host memory (ld = cols), the
+                                  reference reads its rows where they are instead of copying
+                                  them (N x D x 4 bytes saved); the caller then keeps them alive
+                                  and unchanged until lsc_reference_destroy. Other inputs are
+                                  copied as with 0 (the default). lsc never writes them. */
 } lsc_reference_opts;
 
 #define LSC_REFERENCE_OPTS_INIT \
-    { sizeof(lsc_reference_opts), LSC_METRIC_EUCLIDEAN, LSC_COMPARISON_STRICT }
+    { sizeof(lsc_reference_opts), LSC_METRIC_EUCLIDEAN, LSC_COMPARISON_STRICT, 0 }
 
 /** A real set kept with its k-NN radii: built once, reused against many generated sets. It
- *  holds a float32 copy of the real rows. Like its context, a reference is used by one thread at
+ *  holds a float32 copy of the real rows (or, with opts->borrow_rows, reads the caller's). Like its context, a reference is used by one thread at
  *  a time: the CUDA backend places a copy of it on the device at its first use there (and moves
  *  it when it is used on another device), which changes the reference's state. */
 typedef struct lsc_reference lsc_reference;

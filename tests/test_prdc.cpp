@@ -14,6 +14,8 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
+#include <iterator>
 #include <numeric>
 #include <random>
 #include <string>
@@ -431,6 +433,74 @@ TEST(Prdc, SavedAndLoadedReferenceGivesIdenticalResults)
             auto want2 = refnn::prdc(real.data(), N, fake2.data(), M, d, 4, metric, inclusive);
             EXPECT_EQ(refnn::check_prdc(want2, r2), "");
         }
+}
+
+// lsc_reference_opts.borrow_rows: dense float32 host rows are read where they are (the same radii
+// and figures as a copy, the input untouched, a saved file the same bytes); any other input is
+// copied as without it; values other than 0 and 1 are refused.
+TEST(Prdc, BorrowedRowsGiveTheSameReference)
+{
+    Ctx ctx;
+    const uint64_t sd = data::seed(73);
+    SCOPED_TRACE(sd);
+    const int64_t N = 400, M = 300, d = 24, k = 5;
+    auto real = data::gaussian(N, d, sd);
+    auto fake = data::gaussian(M, d, sd + 1, 0.1, 1.0);
+    const auto real_before = real;
+    lsc_matrix mr = lsc_matrix_f32(real.data(), N, d), mf = lsc_matrix_f32(fake.data(), M, d);
+    std::vector<float> padded((size_t)(N * (d + 2)), 7.0f); // a leading dimension: copied
+    for (int64_t i = 0; i < N; i++)
+        std::copy(&real[(size_t)(i * d)], &real[(size_t)(i * d)] + d, &padded[(size_t)(i * (d + 2))]);
+    lsc_matrix mp = {padded.data(), LSC_DTYPE_F32, N, d, d + 2, LSC_MEMORY_HOST};
+    const std::string dir = ::testing::TempDir() + "lsc_test_borrow_" + std::to_string(getpid());
+    for (lsc_metric metric : {LSC_METRIC_EUCLIDEAN, LSC_METRIC_COSINE}) {
+        SCOPED_TRACE((int)metric);
+        lsc_reference_opts o = LSC_REFERENCE_OPTS_INIT;
+        o.metric = metric;
+        Ref copied, borrowed, from_padded;
+        ASSERT_EQ(lsc_reference_create(ctx, &mr, k, &o, &copied.r), LSC_STATUS_OK);
+        o.borrow_rows = 1;
+        ASSERT_EQ(lsc_reference_create(ctx, &mr, k, &o, &borrowed.r), LSC_STATUS_OK)
+            << lsc_last_error(ctx);
+        ASSERT_EQ(lsc_reference_create(ctx, &mp, k, &o, &from_padded.r), LSC_STATUS_OK);
+        for (const Ref *r : {&borrowed, &from_padded}) {
+            EXPECT_EQ(std::memcmp(lsc_reference_radii(copied.r), lsc_reference_radii(r->r),
+                                  (size_t)N * sizeof(double)),
+                      0);
+            auto a = prdc(ctx, copied.r, mf), b = prdc(ctx, r->r, mf);
+            EXPECT_EQ(std::memcmp(&a, &b, sizeof a), 0);
+        }
+        EXPECT_EQ(real, real_before); // never written
+        // saved, the two files are the same bytes; loaded, the reference owns its rows
+        const std::string pa = dir + "_a.lscref", pb = dir + "_b.lscref";
+        ASSERT_EQ(lsc_reference_save(ctx, copied.r, pa.c_str()), LSC_STATUS_OK);
+        ASSERT_EQ(lsc_reference_save(ctx, borrowed.r, pb.c_str()), LSC_STATUS_OK);
+        std::ifstream fa(pa, std::ios::binary), fb(pb, std::ios::binary);
+        std::string ba((std::istreambuf_iterator<char>(fa)), std::istreambuf_iterator<char>());
+        std::string bb((std::istreambuf_iterator<char>(fb)), std::istreambuf_iterator<char>());
+        EXPECT_FALSE(ba.empty());
+        EXPECT_EQ(ba, bb);
+        std::remove(pa.c_str());
+        std::remove(pb.c_str());
+    }
+    // the borrowed reference reads the caller's rows in place (callers must keep them unchanged;
+    // this only shows that no copy was made): moving every real row far away changes coverage
+    lsc_reference_opts o = LSC_REFERENCE_OPTS_INIT;
+    o.borrow_rows = 1;
+    Ref live;
+    ASSERT_EQ(lsc_reference_create(ctx, &mr, k, &o, &live.r), LSC_STATUS_OK);
+    const auto before = prdc(ctx, live.r, mf);
+    EXPECT_GT(before.coverage, 0.0);
+    for (float &v : real) v += 1000.0f;
+    const auto after = prdc(ctx, live.r, mf);
+    EXPECT_EQ(after.coverage, 0.0);
+    real = real_before;
+    o.borrow_rows = 2;
+    Ref bad;
+    EXPECT_EQ(lsc_reference_create(ctx, &mr, k, &o, &bad.r), LSC_STATUS_INVALID_ARGUMENT);
+    EXPECT_NE(std::string(lsc_last_error(ctx)).find("borrow_rows"), std::string::npos)
+        << lsc_last_error(ctx);
+    EXPECT_EQ(bad.r, nullptr);
 }
 
 TEST(Prdc, RowOrderDoesNotChangeTheFigures)

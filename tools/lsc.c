@@ -414,6 +414,7 @@ static int build_reference(cli_opts *o, lsc_ctx *ctx, const lsc_matrix *real, ls
     lsc_reference_opts ro = LSC_REFERENCE_OPTS_INIT;
     ro.metric = o->metric;
     ro.comparison = o->inclusive ? LSC_COMPARISON_INCLUSIVE : LSC_COMPARISON_STRICT;
+    ro.borrow_rows = 1; /* the input stays mapped until the reference is gone: no second copy */
     cli_progress_label("real radii");
     lsc_status st = lsc_reference_create(ctx, real, o->k, &ro, ref);
     cli_progress_done();

@@ -281,6 +281,7 @@ int cmd_report(cli_opts *o) {
         lsc_reference_opts ro = LSC_REFERENCE_OPTS_INIT;
         ro.metric = o->metric;
         ro.comparison = o->inclusive ? LSC_COMPARISON_INCLUSIVE : LSC_COMPARISON_STRICT;
+        ro.borrow_rows = 1; /* the real rows outlive the reference: no second copy */
         double t0 = cli_now_ms();
         cli_progress_label("real radii");
         lsc_status st = lsc_reference_create(ctx, &R.in.m, o->k, &ro, &ref);

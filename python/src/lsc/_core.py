@@ -355,8 +355,9 @@ class Reference:
 
     def __init__(self, real=None, k: int = 5, *, metric: str = "euclidean",
                  comparison: str = "strict", backend: str = "auto", threads: int = 0,
-                 _handle=None, _ctx=None):
+                 _handle=None, _ctx=None, _borrow=False):
         self._h = None
+        self._rows = None
         if _handle is not None:
             self._h, self._ctx = _handle, _ctx
             return
@@ -370,8 +371,12 @@ class Reference:
             # lsc_reference_create reads host rows (a reference keeps its own host copy): the
             # rows come to the host, the radii are still computed on their device's context
             v = view(_host(real), "real")
+        # _borrow (the one-call prdc, whose real set outlives the reference): the library reads
+        # dense float32 host rows where they are; the view, which holds them, is kept with it
         opts = N.ReferenceOpts(C.sizeof(N.ReferenceOpts), _metric(metric),
-                               N.COMPARISONS[comparison])
+                               N.COMPARISONS[comparison], 1 if _borrow else 0)
+        if _borrow:
+            self._rows = v
         h = C.c_void_p()
         self._ctx.check(N.lib.lsc_reference_create(self._ctx.handle, C.byref(v.matrix), int(k),
                                                    C.byref(opts), C.byref(h)))
@@ -453,7 +458,7 @@ def prdc(real_or_reference, fake, k: int = 5, *, metric: str = "euclidean",
         ref = real_or_reference
     else:
         ref = Reference(real_or_reference, k, metric=metric, comparison=comparison,
-                        backend=backend, threads=threads)
+                        backend=backend, threads=threads, _borrow=True)
     ctx = _ctx_for([vf], backend if not vf.on_device else "cuda", threads)
     r = N.PrdcResult()
     ctx.check(N.lib.lsc_prdc(ctx.handle, ref._h, C.byref(vf.matrix), C.byref(r)))

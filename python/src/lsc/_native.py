@@ -76,7 +76,8 @@ class KnnOpts(C.Structure):
 
 
 class ReferenceOpts(C.Structure):
-    _fields_ = [("size", C.c_size_t), ("metric", c_int), ("comparison", c_int)]
+    _fields_ = [("size", C.c_size_t), ("metric", c_int), ("comparison", c_int),
+                ("borrow_rows", c_int)]
 
 
 class ReferenceInfo(C.Structure):
