@@ -1,5 +1,5 @@
 /* lsc_bench OP --x X [--y Y] [--k 5] [--repeats 5] [--warmup 1] [--threads T]
- *           [--backend cpu|cuda|auto] [--memory host|device] [--batch B]
+ *           [--backend cpu|cuda|auto] [--memory host|device] [--batch B] [--workspace MiB]
  *
  * Times one lsc operation: `warmup` untimed calls, then `repeats` timed calls. Prints one JSON
  * line per measurement: op, shape, median, min, spread (max - min) in seconds, repeats, backend,
@@ -18,7 +18,8 @@
  * --backend: cpu (default), cuda or auto. --memory: where the inputs live, host or device
  * (default device with --backend cuda in a build with the CUDA runtime, else host; device needs
  * such a build). The real rows of a reference are always read from the host (lsc.h); kNN outputs
- * live where the inputs do.
+ * live where the inputs do. --workspace: the context's workspace limit in MiB (0, the default:
+ * the library's own, 256 MiB).
  *
  * OP:
  *   knn       x queries against y base, or x against itself (exclude_self) without --y: "knn"
@@ -337,7 +338,7 @@ static int usage(void)
     fprintf(stderr,
             "usage: lsc_bench knn|prdc|monitor|spectrum|pairs --x X [--y Y] [--k 5] [--repeats 5]\n"
             "                 [--warmup 1] [--threads T] [--backend cpu|cuda|auto]\n"
-            "                 [--memory host|device] [--batch B]\n"
+            "                 [--memory host|device] [--batch B] [--workspace MiB]\n"
             "  X, Y: a .npy or .fvecs file, or gen:N:D[:SEED[:SHIFT]]\n");
     return 2;
 }
@@ -775,6 +776,7 @@ int main(int argc, char **argv)
     const char *op = argv[1], *xspec = NULL, *yspec = NULL, *backend_s = "cpu", *memory_s = NULL;
     long long k = 5, batch = 0;
     int repeats = 5, warmup = 1, threads = 0;
+    long long workspace_mib = 0;
     for (int i = 0; i < argc; i++) {
         if (i) json_escape_append(g_cmd, sizeof g_cmd, " ");
         json_escape_append(g_cmd, sizeof g_cmd, argv[i]);
@@ -790,9 +792,11 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--backend")) backend_s = argv[++i];
         else if (!strcmp(argv[i], "--memory")) memory_s = argv[++i];
         else if (!strcmp(argv[i], "--batch")) batch = atoll(argv[++i]);
+        else if (!strcmp(argv[i], "--workspace")) workspace_mib = atoll(argv[++i]);
         else return usage();
     }
-    if (!xspec || repeats < 1 || warmup < 0 || k < 1 || batch < 0) return usage();
+    if (!xspec || repeats < 1 || warmup < 0 || k < 1 || batch < 0 || workspace_mib < 0)
+        return usage();
     if (strcmp(op, "knn") && strcmp(op, "prdc") && strcmp(op, "monitor") &&
         strcmp(op, "spectrum") && strcmp(op, "pairs"))
         return usage();
@@ -835,6 +839,7 @@ int main(int argc, char **argv)
     lsc_ctx_params p = LSC_CTX_PARAMS_INIT;
     p.backend = backend;
     p.threads = threads;
+    p.workspace_limit = (size_t)workspace_mib << 20; /* 0: the library's default */
 #ifdef LSC_BENCH_CUDA
     /* our own stream, so the events bracket exactly the context's work */
     if (backend != LSC_BACKEND_CPU) {

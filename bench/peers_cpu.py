@@ -2,6 +2,7 @@
 """peers_cpu.py: lsc's CPU backend against the Python peers, same .npy files, same run.
 
   python3 bench/peers_cpu.py [--suite targets|scaling|all] [--build DIR] [--data DIR] [--quick]
+                             [--out FILE] [--lsc-workspace MiB]
 
 Creates (or reuses) a virtual environment at $BENCH_VENV (default /tmp/lsc-bench-venv) with
 numpy scipy scikit-learn prdc vendi-score faiss-cpu matplotlib (benchmark dependencies only,
@@ -13,7 +14,8 @@ Every case (lsc or peer) runs in a subprocess of its own: its times come from it
 (os.wait4's ru_maxrss), so lsc's O((N + M) k) working memory is set against prdc's N x M
 matrices. lsc is timed by lsc_bench (--build DIR/bench/lsc_bench). Ratios are peer / lsc
 (> 1: lsc is faster / smaller). Writes bench/results_cpu.json and, for the scaling suite,
-bench/scaling_n_cpu.png and bench/scaling_d_cpu.png.
+bench/scaling_n_cpu.png and bench/scaling_d_cpu.png. --lsc-workspace sets lsc's workspace limit
+(default: the library's 256 MiB), the user's knob between speed and peak memory.
 
 Suites:
   targets  the issue's targets: PRDC at N = M = 20,000, D = 64 and 512, k = 5 (lsc vs prdc);
@@ -157,6 +159,7 @@ class Bench:
         self.data = args.data
         self.records = []
         self.lsc_bin = os.path.join(self.build, "bench", "lsc_bench")
+        self.workspace = args.lsc_workspace  # MiB, 0: the library's default (256 MiB)
         if not os.path.exists(self.lsc_bin):
             raise SystemExit("no %s: build it first (see RESULTS.md)" % self.lsc_bin)
         try:
@@ -175,7 +178,8 @@ class Bench:
 
     def lsc(self, op, x, y, k, repeats, timeout=1800):
         cmd = [self.lsc_bin, op, "--x", x] + (["--y", y] if y else []) + \
-              ["--k", str(k), "--repeats", str(repeats)]
+              ["--k", str(k), "--repeats", str(repeats)] + \
+              (["--workspace", str(self.workspace)] if self.workspace else [])
         rc, out, err, rss, wall = run_measured(cmd, timeout)
         if rc != 0:
             print("lsc_bench failed (%s): %s" % (rc, err.strip()), file=sys.stderr)
@@ -367,6 +371,9 @@ def main():
     ap.add_argument("--data", default="/tmp/lsc-bench-data")
     ap.add_argument("--quick", action="store_true", help="small shapes, to try the script")
     ap.add_argument("--out", default=os.path.join(HERE, "results_cpu.json"))
+    ap.add_argument("--lsc-workspace", type=int, default=0, metavar="MiB",
+                    help="lsc's workspace limit (lsc_ctx_params.workspace_limit) in MiB; "
+                         "0: the library's default, 256 MiB")
     args = ap.parse_args()
     b = Bench(args)
     # a partial suite updates the file left by another one (targets and scaling run apart)
@@ -379,7 +386,8 @@ def main():
               "machine_before": machine(),
               # the CPU backend's kNN and PRDC use AMX where the CPU has it (include/lsc.h);
               # LSC_CPU_AMX=0 measures the float32 GEMM path instead
-              "lsc_cpu_amx": os.environ.get("LSC_CPU_AMX", "unset (AMX where available)")}
+              "lsc_cpu_amx": os.environ.get("LSC_CPU_AMX", "unset (AMX where available)"),
+              "lsc_workspace_mib": args.lsc_workspace or "default (256)"}
     if args.suite in ("targets", "all"):
         result["targets"] = suite_targets(b, args.quick)
     if args.suite in ("scaling", "all"):
