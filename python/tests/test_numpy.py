@@ -206,6 +206,19 @@ def test_reference_save_load_radii(rng, tmp_path):
     assert "rows=100" in repr(back)
 
 
+def test_reference_without_a_copy_equals_a_copied_one(rng):
+    real = rng.standard_normal((120, 6), dtype=np.float32)
+    fake = rng.standard_normal((90, 6), dtype=np.float32)
+    before = real.copy()
+    padded = np.zeros((120, 8), dtype=np.float32)
+    padded[:, :6] = real
+    for arr in (real, real.astype(np.float64), padded[:, :6]):  # borrowed, then two copied
+        a, b = lsc.Reference(arr, k=4), lsc.Reference(arr, k=4, copy=False)
+        np.testing.assert_array_equal(a.radii, b.radii)
+        assert lsc.prdc(a, fake) == lsc.prdc(b, fake)
+    np.testing.assert_array_equal(real, before)
+
+
 # ---- the binding's figures equal the CLI's on the same data -------------------------------------------
 
 def test_figures_equal_cli(cli, rng, tmp_path):

@@ -351,11 +351,13 @@ class Reference:
     Reference(real, k=5, metric="euclidean", comparison="strict") builds one; Reference.load(path)
     reads one written by .save(path) (or by `lsc reference build`). A reference keeps its own
     host copy of the rows: a real set in device memory (torch, cupy) is copied to the host, and
-    its radii are still computed on its device."""
+    its radii are still computed on its device. copy=False reads a C-contiguous float32 host
+    array where it is instead (N x D x 4 bytes saved; other arrays are still copied): the
+    Reference holds on to the array, whose values must not change while the Reference lives."""
 
     def __init__(self, real=None, k: int = 5, *, metric: str = "euclidean",
                  comparison: str = "strict", backend: str = "auto", threads: int = 0,
-                 _handle=None, _ctx=None, _borrow=False):
+                 copy: bool = True, _handle=None, _ctx=None, _borrow=False):
         self._h = None
         self._rows = None
         if _handle is not None:
@@ -365,6 +367,7 @@ class Reference:
             raise InvalidArgument(f"comparison must be 'strict' or 'inclusive', not {comparison!r}")
         if not isinstance(k, (int, np.integer)) or isinstance(k, bool):
             raise InvalidArgument(f"k must be an integer, not {k!r}")
+        _borrow = _borrow or not copy
         v = view(real, "real")
         self._ctx = _ctx_for([v], backend, threads)
         if v.on_device:
