@@ -176,6 +176,15 @@ LSC_HD double lsc_hist_edge_v(int metric, double scale, int64_t bins, int64_t b)
     return v;
 }
 
+/* The bins + 1 edges of the histogram in internal values: e[0] = 0, e[b] = lsc_hist_edge_v,
+ * e[bins] = +Inf, the table both backends test a band against. */
+LSC_HD void lsc_hist_edges_v(int metric, double scale, int64_t bins, double *e)
+{
+    e[0] = 0.0;
+    e[bins] = INFINITY;
+    for (int64_t b = 1; b < bins; b++) e[b] = lsc_hist_edge_v(metric, scale, bins, b);
+}
+
 /* Exact value between two float32 rows, accumulated in float64 in a fixed order: element t goes
  * to partial sum t mod 8, in index order, and the eight are added pairwise at the end. The order
  * depends on `dim` only, so every backend gets the same bits (with no fused multiply-add); eight

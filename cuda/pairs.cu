@@ -464,10 +464,7 @@ lsc_status lsc_cuda_pair_stats(lsc_ctx *ctx, const lsc_matrix *x, const int64_t 
         s.vedge = nullptr;
     } else { // the bins' edges, computed on the host once the bound is known (as the CPU's)
         std::vector<double> e(static_cast<size_t>(bins) + 1);
-        const double scale = lsc_hist_scale(upper, bins);
-        e[0] = 0.0;
-        e[static_cast<size_t>(bins)] = INFINITY;
-        for (int64_t b = 1; b < bins; b++) e[static_cast<size_t>(b)] = lsc_hist_edge_v(metric, scale, bins, b);
+        lsc_hist_edges_v(metric, lsc_hist_scale(upper, bins), bins, e.data());
         // from pageable memory: the call returns once `e` has been read
         LSC_CUDA_TRY(ctx, cudaMemcpyAsync(s.vedge, e.data(), e.size() * sizeof(double),
                                           cudaMemcpyHostToDevice, st));

@@ -43,7 +43,8 @@ __global__ void k_colsum(const char *p, int dtype, size_t es, int64_t ld, const 
  * count): it shifts fast values only, never a decision. */
 __global__ void __launch_bounds__(kThreads) k_colsum_wide(const char *p, int dtype, size_t es,
                                                          int64_t ld, const int64_t *map,
-                                                         int64_t nr, int64_t d, int cols,
+                                                         int64_t nr, int64_t d,
+                                                         int cols /* <= 32 */,
                                                          double *acc)
 {
     __shared__ double part[kThreads];
@@ -333,7 +334,7 @@ lsc_status ct_set_init(lsc_ctx *ctx, ct_set *s, const lsc_matrix *m, const int64
     }
     s->centre = centre_buf;
     LSC_CUDA_TRY(ctx, cudaMemsetAsync(centre_buf, 0, static_cast<size_t>(s->d) * sizeof(double), st));
-    const int cols = wide_cols(s->d);
+    const int cols = wide_cols(s->d); // at most 32: columns in a block, not a size of the set
     LSC_TRY(set_pass(ctx, s, [&](const ct_src &src, int64_t, int64_t nr) -> lsc_status {
         k_colsum_wide<<<ct_blocks(s->d, cols), kThreads, 0, st>>>(src.p, src.dtype, src.es, src.ld,
                                                                 src.map, nr, s->d, cols, centre_buf);

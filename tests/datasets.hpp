@@ -64,7 +64,6 @@ inline std::vector<float> with_duplicates(int64_t n, int64_t d, uint64_t sd,
     return x;
 }
 
-// One tight cluster: centre ~ N(0, 1), points centre + N(0, spread^2).
 // x times s, each value rounded once to float32 (magnitudes at the ends of float32's range).
 inline std::vector<float> scaled(std::vector<float> x, double s)
 {
@@ -72,6 +71,11 @@ inline std::vector<float> scaled(std::vector<float> x, double s)
     return x;
 }
 
+// The scales the magnitude tests use: subnormal float32 products near 1e-20 and 1e-30 (the fast
+// form's absolute error term), products that could overflow float32 near 1e19 (no fast form).
+inline constexpr double kExtremeScales[] = {1e-20, 1e-30, 1e19};
+
+// One tight cluster: centre ~ N(0, 1), points centre + N(0, spread^2).
 inline std::vector<float> tight_cluster(int64_t n, int64_t d, uint64_t sd, double spread = 1e-3)
 {
     auto c = gaussian(1, d, sd);

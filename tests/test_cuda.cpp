@@ -1109,7 +1109,7 @@ TEST_F(Cuda, ReferenceAndPrdcStrictInclusiveAndAReferenceLoadedFromACpuFile)
 TEST_F(Cuda, TinyAndHugeMagnitudesMatchTheReference)
 {
     const int64_t n = 400, m = 90, d = 48, k = 6;
-    for (double scale : {1e-20, 1e-30, 1e19}) {
+    for (double scale : data::kExtremeScales) {
         SCOPED_TRACE(scale);
         auto x = data::scaled(data::gaussian(n, d, kSeed + 95), scale);
         auto q = data::scaled(data::gaussian(m, d, kSeed + 96, 0.2, 1.0), scale);

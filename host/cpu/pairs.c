@@ -309,10 +309,7 @@ lsc_status lsc_cpu_pair_stats(lsc_ctx *ctx, const lsc_matrix *x, const int64_t *
         vedge = (double *)lsc_malloc(ctx, (size_t)(bins + 1) * sizeof(double), "histogram edges");
         if (!vedge) st = LSC_STATUS_OUT_OF_MEMORY;
         else {
-            const double scale = lsc_hist_scale(upper, bins);
-            vedge[0] = 0.0;
-            vedge[bins] = INFINITY;
-            for (int64_t b = 1; b < bins; b++) vedge[b] = lsc_hist_edge_v(metric, scale, bins, b);
+            lsc_hist_edges_v(metric, lsc_hist_scale(upper, bins), bins, vedge);
             J.vedge = vedge;
         }
     }

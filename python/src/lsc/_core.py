@@ -357,7 +357,7 @@ class Reference:
 
     def __init__(self, real=None, k: int = 5, *, metric: str = "euclidean",
                  comparison: str = "strict", backend: str = "auto", threads: int = 0,
-                 copy: bool = True, _handle=None, _ctx=None, _borrow=False):
+                 copy: bool = True, _handle=None, _ctx=None):
         self._h = None
         self._rows = None
         if _handle is not None:
@@ -367,18 +367,17 @@ class Reference:
             raise InvalidArgument(f"comparison must be 'strict' or 'inclusive', not {comparison!r}")
         if not isinstance(k, (int, np.integer)) or isinstance(k, bool):
             raise InvalidArgument(f"k must be an integer, not {k!r}")
-        _borrow = _borrow or not copy
         v = view(real, "real")
         self._ctx = _ctx_for([v], backend, threads)
         if v.on_device:
             # lsc_reference_create reads host rows (a reference keeps its own host copy): the
             # rows come to the host, the radii are still computed on their device's context
             v = view(_host(real), "real")
-        # _borrow (the one-call prdc, whose real set outlives the reference): the library reads
-        # dense float32 host rows where they are; the view, which holds them, is kept with it
+        # copy=False: the library reads dense float32 host rows where they are; the view,
+        # which holds them, is kept with the reference
         opts = N.ReferenceOpts(C.sizeof(N.ReferenceOpts), _metric(metric),
-                               N.COMPARISONS[comparison], 1 if _borrow else 0)
-        if _borrow:
+                               N.COMPARISONS[comparison], 0 if copy else 1)
+        if not copy:
             self._rows = v
         h = C.c_void_p()
         self._ctx.check(N.lib.lsc_reference_create(self._ctx.handle, C.byref(v.matrix), int(k),
@@ -461,7 +460,7 @@ def prdc(real_or_reference, fake, k: int = 5, *, metric: str = "euclidean",
         ref = real_or_reference
     else:
         ref = Reference(real_or_reference, k, metric=metric, comparison=comparison,
-                        backend=backend, threads=threads, _borrow=True)
+                        backend=backend, threads=threads, copy=False)  # real outlives it
     ctx = _ctx_for([vf], backend if not vf.on_device else "cuda", threads)
     r = N.PrdcResult()
     ctx.check(N.lib.lsc_prdc(ctx.handle, ref._h, C.byref(vf.matrix), C.byref(r)))
