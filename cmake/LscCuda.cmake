@@ -1,8 +1,18 @@
-# Decides LSC_WITH_CUDA from LSC_CUDA (AUTO / ON / OFF). The core library never links CUDA:
-# the backend is the module liblsc_cuda, loaded at run time.
+# Decides LSC_WITH_CUDA from LSC_CUDA (AUTO / ON / OFF / SIM). The core library never links CUDA:
+# the backend is the module liblsc_cuda, loaded at run time. SIM builds that module from the same
+# sources with the host compiler against tests/cudasim, a CUDA device emulated on the CPU, so the
+# GPU tests run (LSC_REQUIRE_GPU=1) on a machine without a GPU or a toolkit.
 string(TOUPPER "${LSC_CUDA}" _lsc_cuda)
 set(LSC_WITH_CUDA OFF)
-if(_lsc_cuda STREQUAL "ON" OR _lsc_cuda STREQUAL "AUTO")
+set(LSC_CUDA_SIM OFF)
+if(_lsc_cuda STREQUAL "SIM")
+  if(NOT CMAKE_SYSTEM_PROCESSOR MATCHES "x86_64|AMD64")
+    message(FATAL_ERROR "LSC_CUDA=SIM switches fibers with x86-64 assembly; this is ${CMAKE_SYSTEM_PROCESSOR}")
+  endif()
+  find_package(Python3 REQUIRED COMPONENTS Interpreter)
+  set(LSC_WITH_CUDA ON)
+  set(LSC_CUDA_SIM ON)
+elseif(_lsc_cuda STREQUAL "ON" OR _lsc_cuda STREQUAL "AUTO")
   include(CheckLanguage)
   check_language(CUDA)
   if(CMAKE_CUDA_COMPILER)
@@ -16,6 +26,10 @@ if(_lsc_cuda STREQUAL "ON" OR _lsc_cuda STREQUAL "AUTO")
     message(FATAL_ERROR "LSC_CUDA=ON but no CUDA compiler was found (put nvcc on PATH or set CMAKE_CUDA_COMPILER)")
   endif()
 elseif(NOT _lsc_cuda STREQUAL "OFF")
-  message(FATAL_ERROR "LSC_CUDA must be AUTO, ON or OFF, not '${LSC_CUDA}'")
+  message(FATAL_ERROR "LSC_CUDA must be AUTO, ON, OFF or SIM, not '${LSC_CUDA}'")
 endif()
-message(STATUS "lsc: CUDA backend ${LSC_WITH_CUDA}")
+if(LSC_CUDA_SIM)
+  message(STATUS "lsc: CUDA backend ON, emulated on the CPU (tests/cudasim): for tests, not a GPU")
+else()
+  message(STATUS "lsc: CUDA backend ${LSC_WITH_CUDA}")
+endif()

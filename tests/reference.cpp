@@ -73,6 +73,7 @@ uint16_t f32_to_f16(float f)
     uint16_t sign = std::signbit(f) ? 0x8000 : 0;
     double a = std::fabs((double)f);
     if (std::isnan(f)) return (uint16_t)(sign | 0x7e00);
+    if (std::isinf(f)) return (uint16_t)(sign | 0x7c00); // (frexp leaves Inf's exponent unspecified)
     if (a == 0.0) return sign;
     if (a < std::ldexp(1.0, -14)) {
         // subnormal range: units of 2^-24, ties to even (nearbyint in the default mode)

@@ -4,7 +4,9 @@
 # Environment:
 #   BUILD_DIR           build directory (default: build, relative to the repository root)
 #   LSC_CUDA            AUTO (default), ON or OFF: the CUDA backend module; ON and AUTO with a
-#                       toolkit build it for CMAKE_CUDA_ARCHITECTURES=90 (override: CUDA_ARCHS)
+#                       toolkit build it for CMAKE_CUDA_ARCHITECTURES=90 (override: CUDA_ARCHS);
+#                       SIM builds it with the host compiler against tests/cudasim, a CUDA device
+#                       emulated on the CPU, and runs every GPU test there (no GPU, no toolkit)
 #   LSC_ORACLE_PYTHON   a python with prdc and vendi-score for the peer-oracle test; unset: make
 #                       one in $BUILD_DIR/oracle-venv from tests/oracle/requirements.txt (when
 #                       that fails the test reports SKIPPED); set but empty: skip that test

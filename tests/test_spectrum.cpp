@@ -312,6 +312,11 @@ TEST_F(Spectrum, ReferenceConversionsAreExact)
     EXPECT_EQ(65504.0f, ref::f16_to_f32(0x7bff));
     EXPECT_EQ(0x3c00, ref::f32_to_f16(1.0f + std::ldexp(1.0f, -11))); // tie to even: down
     EXPECT_EQ(0x3c02, ref::f32_to_f16(1.0f + 3 * std::ldexp(1.0f, -11))); // tie to even: up
+    EXPECT_EQ(0x7c00, ref::f32_to_f16(INFINITY)); // overflow and infinity: Inf
+    EXPECT_EQ(0xfc00, ref::f32_to_f16(-INFINITY));
+    EXPECT_EQ(0x7c00, ref::f32_to_f16(65520.0f));
+    EXPECT_EQ(0x7bff, ref::f32_to_f16(65519.0f));
+    EXPECT_EQ(0x7f80, ref::f32_to_bf16(INFINITY));
     EXPECT_EQ(0x3f80, ref::f32_to_bf16(1.0f));
     EXPECT_EQ(1.0f, ref::bf16_to_f32(0x3f80));
     EXPECT_EQ(0x3f80, ref::f32_to_bf16(1.0f + std::ldexp(1.0f, -8))); // tie to even: down
