@@ -28,6 +28,7 @@
 #include <cstring>
 #include <iostream>
 #include <map>
+#include <random>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -1760,6 +1761,105 @@ TEST_F(Cuda, OutOfDeviceMemoryIsAnErrorNeverACrash)
         }
     }
     lsc_reference_destroy(ref);
+}
+
+/* ---- random shapes -------------------------------------------------------------------------------- */
+
+// Every operation on random shapes, dtypes, row padding, memory kinds, workspace limits (down to
+// tiles of a few rows) and parameters, against the CPU backend: the tile edges and the small,
+// odd and degenerate sizes the hand-picked cases above do not reach. LSC_CUDA_RANDOM_TRIALS sets
+// the number of trials (default 24; the seed is printed, LSC_TEST_SEED repeats a run).
+TEST_F(Cuda, RandomShapesDtypesAndTilesMatchTheCpu)
+{
+    const char *e = std::getenv("LSC_CUDA_RANDOM_TRIALS");
+    const int trials = e && *e ? std::atoi(e) : 24;
+    const uint64_t seed0 = kSeed + 190;
+    std::cout << "[ seed     ] " << seed0 << "\n";
+    std::mt19937_64 rng(seed0);
+    auto pick = [&](int64_t lo, int64_t hi) { return lo + (int64_t)(rng() % (uint64_t)(hi - lo + 1)); };
+    const size_t limits[] = {0, 16 << 10, 64 << 10, 1 << 20};
+    for (int t = 0; t < trials; t++) {
+        const int64_t n = pick(2, 400), m = pick(1, 300), d = pick(1, 70);
+        const lsc_dtype dt = kDtypes[pick(0, 3)];
+        const int64_t pad = pick(0, 1) ? pick(1, 5) : 0;
+        const bool on_device = pick(0, 1) != 0;
+        const size_t limit = limits[pick(0, 3)];
+        const lsc_metric metric = pick(0, 1) ? LSC_METRIC_COSINE : LSC_METRIC_EUCLIDEAN;
+        const int kind = (int)pick(0, 3);
+        std::vector<float> x = kind == 0   ? data::gaussian(n, d, seed0 + 2 * t)
+                               : kind == 1 ? data::rank_k(n, d, std::max<int64_t>(1, d / 3), seed0 + 2 * t, 50.0)
+                               : kind == 2 ? data::with_duplicates(n, d, seed0 + 2 * t, {{0, n - 1}, {1, n / 2}})
+                                           : data::tight_cluster(n, d, seed0 + 2 * t);
+        std::vector<float> y = data::gaussian(m, d, seed0 + 2 * t + 1, 0.3, 1.2);
+        std::ostringstream what;
+        what << "trial " << t << ": n " << n << " m " << m << " d " << d << " " << dtype_name(dt)
+             << " pad " << pad << (on_device ? " device" : " host") << " workspace " << limit
+             << (metric == LSC_METRIC_COSINE ? " cosine" : " euclidean") << " data " << kind;
+        SCOPED_TRACE(what.str());
+        // the CPU reads the same values: the float32 each dtype holds
+        HostMat hx = host_mat(x, n, d, dt, pad), hy = host_mat(y, m, d, dt, pad);
+        std::vector<float> xs = hx.f32(), ys = hy.f32();
+        lsc_matrix cx = lsc_matrix_f32(xs.data(), n, d), cy = lsc_matrix_f32(ys.data(), m, d);
+        DevMat dx(drv, hx), dy(drv, hy);
+        lsc_matrix gx = on_device ? dx.x : hx.m(), gy = on_device ? dy.x : hy.m();
+        lsc_ctx_params p = LSC_CTX_PARAMS_INIT;
+        p.workspace_limit = limit;
+        lsc_ctx *c = cuda_ctx(p);
+        ASSERT_NE(c, nullptr);
+
+        Spec sc, sg;
+        ASSERT_EQ(spectrum_of(cpu, cx, sc), LSC_STATUS_OK) << lsc_last_error(cpu);
+        ASSERT_TRUE(ok(spectrum_of(c, gx, sg), c));
+        EXPECT_TRUE(same_spectrum(sg, sc));
+
+        const bool self = pick(0, 1) != 0;
+        const int64_t k = pick(1, self ? std::min<int64_t>(n - 1, 40) : std::min<int64_t>(n, 40));
+        lsc_knn_opts ko = LSC_KNN_OPTS_INIT;
+        ko.metric = metric;
+        ko.exclude_self = self;
+        const lsc_matrix *cq = self ? &cx : &cy, *gq = self ? &gx : &gy;
+        const int64_t rows = self ? n : m;
+        std::vector<float> dc((size_t)(rows * k)), dg(dc.size());
+        std::vector<int64_t> ic(dc.size()), ig(dc.size());
+        ASSERT_EQ(lsc_knn(cpu, cq, self ? nullptr : &cx, k, &ko, dc.data(), ic.data()), LSC_STATUS_OK)
+            << lsc_last_error(cpu);
+        ASSERT_TRUE(ok(lsc_knn(c, gq, self ? nullptr : &gx, k, &ko, dg.data(), ig.data()), c));
+        EXPECT_TRUE(same_knn(dg, ig, dc, ic, k));
+
+        lsc_pair_opts po = LSC_PAIR_OPTS_INIT;
+        po.metric = metric;
+        po.bins = pick(1, 300);
+        po.dup_eps = pick(0, 1) ? 1e-6 : 0.05 * (double)pick(1, 20);
+        po.dup_report = pick(0, 20);
+        if (pick(0, 3) == 0) {
+            po.subset_rows = pick(2, n);
+            po.seed = (uint64_t)pick(1, 1000);
+        }
+        lsc_pair_result pc, pg;
+        std::vector<int64_t> hc((size_t)po.bins), hg((size_t)po.bins);
+        std::vector<lsc_pair> nc((size_t)po.dup_report + 1), ng((size_t)po.dup_report + 1);
+        ASSERT_EQ(lsc_pair_stats(cpu, &cx, &po, &pc, hc.data(), nc.data()), LSC_STATUS_OK)
+            << lsc_last_error(cpu);
+        ASSERT_TRUE(ok(lsc_pair_stats(c, &gx, &po, &pg, hg.data(), ng.data()), c));
+        EXPECT_TRUE(same_pairs(pg, pc, hg, hc, ng, nc));
+
+        const int64_t pk = pick(1, std::min<int64_t>(n - 1, 12));
+        lsc_reference_opts ro = LSC_REFERENCE_OPTS_INIT;
+        ro.metric = metric;
+        ro.comparison = pick(0, 1) ? LSC_COMPARISON_INCLUSIVE : LSC_COMPARISON_STRICT;
+        lsc_reference *cref = nullptr, *gref = nullptr;
+        ASSERT_EQ(lsc_reference_create(cpu, &cx, pk, &ro, &cref), LSC_STATUS_OK) << lsc_last_error(cpu);
+        lsc_matrix hxm = hx.m();
+        ASSERT_TRUE(ok(lsc_reference_create(c, &hxm, pk, &ro, &gref), c));
+        lsc_prdc_result rc, rg;
+        ASSERT_EQ(lsc_prdc(cpu, cref, &cy, &rc), LSC_STATUS_OK) << lsc_last_error(cpu);
+        ASSERT_TRUE(ok(lsc_prdc(c, gref, &gy, &rg), c));
+        EXPECT_TRUE(same_prdc(rg, rc));
+        lsc_reference_destroy(cref);
+        lsc_reference_destroy(gref);
+        lsc_ctx_destroy(c);
+        if (::testing::Test::HasFailure()) break; // one failing trial says enough
+    }
 }
 
 /* ---- determinism -------------------------------------------------------------------------------------- */

@@ -688,17 +688,26 @@ void run_kernel(const char *name, dim3 grid, dim3 block, size_t smem, const std:
     t_run = &r;
     grid_dim = grid;
     block_dim = block;
-    for (unsigned z = 0; z < grid.z && !r.aborted; z++)
-        for (unsigned y = 0; y < grid.y && !r.aborted; y++)
-            for (unsigned x = 0; x < grid.x && !r.aborted; x++) {
-                block_idx = uint3{x, y, z};
-                r.gen = ++g_block_gen;
-                r.at_block = r.done = 0;
-                std::fill(r.warp_waiting.begin(), r.warp_waiting.end(), 0);
-                if (r.smem) memset(r.smem, 0xff, ((smem + 15) & ~(size_t)15));
-                for (int i = 0; i < nthreads; i++) prepare(r.f[i]);
-                run_block(r);
-            }
+    // blocks run one after another, in a shuffled order too: a kernel whose answer depends on
+    // which block runs first (or on the order of its atomics) changes from run to run
+    const uint64_t nblocks = (uint64_t)grid.x * grid.y * grid.z;
+    std::vector<uint64_t> border;
+    if (cfg().order == 2 && nblocks > 1 && nblocks <= ((uint64_t)1 << 26)) {
+        border.resize(nblocks);
+        for (uint64_t i = 0; i < nblocks; i++) border[i] = i;
+        for (uint64_t i = nblocks; i > 1; i--) std::swap(border[i - 1], border[rng_next() % i]);
+    }
+    for (uint64_t b = 0; b < nblocks && !r.aborted; b++) {
+        const uint64_t lin = border.empty() ? (cfg().order == 1 ? nblocks - 1 - b : b) : border[b];
+        block_idx = uint3{(unsigned)(lin % grid.x), (unsigned)(lin / grid.x % grid.y),
+                          (unsigned)(lin / ((uint64_t)grid.x * grid.y))};
+        r.gen = ++g_block_gen;
+        r.at_block = r.done = 0;
+        std::fill(r.warp_waiting.begin(), r.warp_waiting.end(), 0);
+        if (r.smem) memset(r.smem, 0xff, ((smem + 15) & ~(size_t)15));
+        for (int i = 0; i < nthreads; i++) prepare(r.f[i]);
+        run_block(r);
+    }
     t_run = saved_run;
     cur = saved_cur;
     if (smap) munmap(smap, slen);

@@ -70,6 +70,9 @@ __global__ void copy_value(const int *from, int *to) { *to = *from; }
 
 __global__ void add_one(int *p) { *p += 1; }
 
+// one float atomicAdd per block: the sum's last bits depend on the order the blocks run in
+__global__ void atomic_sum(const float *v, float *out) { atomicAdd(out, v[blockIdx.x]); }
+
 int *dev_ints(const std::vector<int> &h)
 {
     int *d = nullptr;
@@ -128,6 +131,28 @@ TEST_F(Cudasim, AMissingBarrierChangesTheAnswer)
     }
     EXPECT_NE(*std::min_element(seen.begin(), seen.end()), *std::max_element(seen.begin(), seen.end()));
     cudaFree(in);
+    cudaFree(out);
+}
+
+TEST_F(Cudasim, BlocksRunInAShuffledOrder)
+{
+    std::vector<float> h(64);
+    for (int i = 0; i < 64; i++) h[i] = std::ldexp(1.0f, (i * 7) % 40 - 20) * (1.0f + i / 64.0f);
+    float *v = nullptr, *out = nullptr;
+    ASSERT_EQ(cudaMalloc((void **)&v, h.size() * sizeof(float)), cudaSuccess);
+    ASSERT_EQ(cudaMalloc((void **)&out, sizeof(float)), cudaSuccess);
+    ASSERT_EQ(cudaMemcpy(v, h.data(), h.size() * sizeof(float), cudaMemcpyHostToDevice), cudaSuccess);
+    std::vector<float> seen;
+    for (int i = 0; i < 6; i++) {
+        ASSERT_EQ(cudaMemset(out, 0, sizeof(float)), cudaSuccess);
+        atomic_sum<<<64, 1>>>(v, out);
+        float r = 0;
+        ASSERT_EQ(cudaMemcpy(&r, out, sizeof r, cudaMemcpyDeviceToHost), cudaSuccess);
+        seen.push_back(r);
+    }
+    // a float sum in a different order each time: not bit-identical run to run, as on a GPU
+    EXPECT_NE(*std::min_element(seen.begin(), seen.end()), *std::max_element(seen.begin(), seen.end()));
+    cudaFree(v);
     cudaFree(out);
 }
 
