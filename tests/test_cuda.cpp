@@ -1763,6 +1763,147 @@ TEST_F(Cuda, OutOfDeviceMemoryIsAnErrorNeverACrash)
     lsc_reference_destroy(ref);
 }
 
+/* ---- steady state ---------------------------------------------------------------------------------- */
+
+// What the emulated device (tests/cudasim) counts, found in the libcuda it stands in for; null
+// on a real GPU.
+struct SimHooks {
+    void (*counters)(uint64_t out[4]) = nullptr; // device waits, stream waits, allocations, frees
+    void (*fail_pinned)(int n) = nullptr;        // the next n pinned allocations fail
+};
+SimHooks sim_hooks(Driver &drv)
+{
+    SimHooks h;
+    h.counters = reinterpret_cast<void (*)(uint64_t *)>(dlsym(drv.lib, "lsc_sim_counters"));
+    h.fail_pinned = reinterpret_cast<void (*)(int)>(dlsym(drv.lib, "lsc_sim_fail_pinned"));
+    return h;
+}
+
+// Inside a training loop (issue 5): once a call of some shapes has run, the same call again
+// allocates nothing, never waits for the whole device, and the asynchronous forms never wait at
+// all. Device allocations are counted through the injectable allocator on any device; pinned
+// allocations and waits on the emulated device, which counts every one.
+TEST_F(Cuda, SteadyStateCallsNeitherAllocateNorWaitForTheDevice)
+{
+    const int64_t n = 500, m = 400, d = 16, k = 5;
+    auto xr = data::gaussian(n, d, kSeed + 200);
+    auto xf = data::gaussian(m, d, kSeed + 201, 0.2, 1.1);
+    lsc_matrix rm = lsc_matrix_f32(xr.data(), n, d);
+    DevMat dr(drv, host_mat(xr, n, d)), df(drv, host_mat(xf, m, d, LSC_DTYPE_F32, 3));
+    Budget bud;
+    bud.drv = &drv;
+    bud.budget = SIZE_MAX;
+    lsc_ctx_params p = LSC_CTX_PARAMS_INIT;
+    p.device_alloc = budget_alloc;
+    p.device_free = budget_free;
+    p.allocator_user = &bud;
+    lsc_ctx *c = cuda_ctx(p);
+    ASSERT_NE(c, nullptr);
+    Driver::CUstream s = new_stream();
+    ASSERT_TRUE(ok(lsc_ctx_set_stream(c, s), c));
+    lsc_reference *ref = nullptr;
+    ASSERT_TRUE(ok(lsc_reference_create(c, &rm, k, nullptr, &ref), c));
+    DevBuf ddist(drv, (size_t)(n * k) * sizeof(float)), didx(drv, (size_t)(n * k) * sizeof(int64_t));
+    DevBuf dblock(drv, (size_t)(m * n) * sizeof(float));
+    DevBuf sres(drv, sizeof(lsc_spectrum_result)), sst(drv, sizeof(lsc_async_status));
+    DevBuf pres(drv, sizeof(lsc_prdc_result)), pst(drv, sizeof(lsc_async_status));
+    std::vector<int64_t> hist(64);
+    std::vector<lsc_pair> dups(101);
+    auto sync_calls = [&]() {
+        Spec g;
+        EXPECT_TRUE(ok(spectrum_of(c, dr.x, g), c)) << "spectrum";
+        lsc_knn_opts ko = LSC_KNN_OPTS_INIT;
+        ko.exclude_self = 1;
+        ko.out_memory = LSC_MEMORY_DEVICE;
+        EXPECT_TRUE(ok(lsc_knn(c, &dr.x, nullptr, k, &ko, ddist.as<float>(), didx.as<int64_t>()), c)) << "knn";
+        lsc_pair_result pr;
+        EXPECT_TRUE(ok(lsc_pair_stats(c, &df.x, nullptr, &pr, hist.data(), dups.data()), c)) << "pairs";
+        lsc_prdc_result prr;
+        EXPECT_TRUE(ok(lsc_prdc(c, ref, &df.x, &prr), c)) << "prdc";
+        EXPECT_TRUE(ok(lsc_distances(c, &df.x, &dr.x, LSC_METRIC_EUCLIDEAN, dblock.as<float>(), n,
+                                     LSC_MEMORY_DEVICE), c)) << "distances";
+    };
+    auto async_calls = [&]() {
+        EXPECT_TRUE(ok(lsc_spectrum_async(c, &dr.x, nullptr, sres.as<lsc_spectrum_result>(),
+                                          sst.as<lsc_async_status>()), c)) << "spectrum_async";
+        EXPECT_TRUE(ok(lsc_prdc_async(c, ref, &df.x, pres.as<lsc_prdc_result>(),
+                                      pst.as<lsc_async_status>()), c)) << "prdc_async";
+    };
+    const SimHooks hooks = sim_hooks(drv);
+    uint64_t c0[4] = {0, 0, 0, 0}, c1[4] = {0, 0, 0, 0};
+    sync_calls(); // the first calls of these shapes: the workspace grows
+    async_calls();
+    ASSERT_TRUE(drv.check(drv.cuStreamSynchronize(s), "cuStreamSynchronize")) << drv.error;
+    const int64_t allocs = bud.allocs;
+    if (hooks.counters) hooks.counters(c0);
+    sync_calls();
+    if (hooks.counters) hooks.counters(c1);
+    EXPECT_EQ(bud.allocs, allocs) << "a steady-state call allocated device memory";
+    if (hooks.counters) {
+        EXPECT_EQ(c1[0] - c0[0], 0u) << "a steady-state call waited for the whole device";
+        EXPECT_EQ(c1[2] - c0[2], 0u) << "a steady-state call allocated (pinned or cudaMalloc)";
+        EXPECT_GT(c1[1] - c0[1], 0u) << "results reached the host without waiting for the stream?";
+        hooks.counters(c0);
+    }
+    async_calls();
+    if (hooks.counters) {
+        hooks.counters(c1);
+        EXPECT_EQ(c1[0] - c0[0], 0u) << "an asynchronous form waited for the device";
+        EXPECT_EQ(c1[1] - c0[1], 0u) << "an asynchronous form waited for a stream";
+        EXPECT_EQ(c1[2] - c0[2], 0u) << "an asynchronous form allocated";
+    }
+    EXPECT_EQ(bud.allocs, allocs) << "an asynchronous form allocated device memory";
+    lsc_async_status a = read_back<lsc_async_status>(drv, s, pst.ptr(), false);
+    EXPECT_EQ(a.status, LSC_STATUS_OK);
+    lsc_reference_destroy(ref);
+    ASSERT_TRUE(ok(lsc_ctx_set_stream(c, nullptr), c));
+    lsc_ctx_destroy(c);
+    EXPECT_EQ(bud.used, 0u);
+}
+
+// Page-locked host memory that cannot be had: every host-input operation that stages through it
+// says so (OUT_OF_MEMORY), and the context works again once memory is back. Only the emulated
+// device can make cudaHostAlloc fail on demand.
+TEST_F(Cuda, NoPinnedMemoryIsOutOfMemoryNeverACrash)
+{
+    const SimHooks hooks = sim_hooks(drv);
+    if (!hooks.fail_pinned)
+        GTEST_SKIP() << "needs the emulated device of tests/cudasim (LSC_CUDA=SIM) to make pinned "
+                        "allocations fail";
+    const int64_t n = 600, d = 12, k = 4;
+    auto x = data::gaussian(n, d, kSeed + 210);
+    lsc_matrix hm = lsc_matrix_f32(x.data(), n, d);
+    lsc_ctx_params p = LSC_CTX_PARAMS_INIT;
+    p.workspace_limit = 64 << 10; // host rows stream through the staging buffers
+    lsc_ctx *c = cuda_ctx(p);
+    ASSERT_NE(c, nullptr);
+    std::vector<float> dist((size_t)(n * k));
+    std::vector<int64_t> idx(dist.size());
+    lsc_knn_opts ko = LSC_KNN_OPTS_INIT;
+    ko.exclude_self = 1;
+    lsc_pair_result pr;
+    Spec g;
+    hooks.fail_pinned(1 << 30);
+    lsc_status st[3] = {spectrum_of(c, hm, g), lsc_knn(c, &hm, nullptr, k, &ko, dist.data(), idx.data()),
+                        lsc_pair_stats(c, &hm, nullptr, &pr, nullptr, nullptr)};
+    const std::string msg = lsc_last_error(c);
+    const char *names[3] = {"spectrum", "knn", "pair_stats"};
+    hooks.fail_pinned(0);
+    for (int i = 0; i < 3; i++) EXPECT_EQ(st[i], LSC_STATUS_OUT_OF_MEMORY) << names[i];
+    EXPECT_TRUE(mentions(msg.c_str(), "pinned")) << msg;
+    // and everything works afterwards, with the CPU's answers
+    Spec cs;
+    ASSERT_EQ(spectrum_of(cpu, hm, cs), LSC_STATUS_OK);
+    ASSERT_TRUE(ok(spectrum_of(c, hm, g), c));
+    EXPECT_TRUE(same_spectrum(g, cs));
+    std::vector<float> dc(dist.size());
+    std::vector<int64_t> ic(dist.size());
+    ASSERT_EQ(lsc_knn(cpu, &hm, nullptr, k, &ko, dc.data(), ic.data()), LSC_STATUS_OK);
+    ASSERT_TRUE(ok(lsc_knn(c, &hm, nullptr, k, &ko, dist.data(), idx.data()), c));
+    EXPECT_TRUE(same_knn(dist, idx, dc, ic, k));
+    lsc_ctx_destroy(c);
+}
+
 /* ---- random shapes -------------------------------------------------------------------------------- */
 
 // Every operation on random shapes, dtypes, row padding, memory kinds, workspace limits (down to
@@ -1779,7 +1920,7 @@ TEST_F(Cuda, RandomShapesDtypesAndTilesMatchTheCpu)
     auto pick = [&](int64_t lo, int64_t hi) { return lo + (int64_t)(rng() % (uint64_t)(hi - lo + 1)); };
     const size_t limits[] = {0, 16 << 10, 64 << 10, 1 << 20};
     for (int t = 0; t < trials; t++) {
-        const int64_t n = pick(2, 400), m = pick(1, 300), d = pick(1, 70);
+        const int64_t n = pick(2, 400), m = pick(2, 300), d = pick(1, 70);
         const lsc_dtype dt = kDtypes[pick(0, 3)];
         const int64_t pad = pick(0, 1) ? pick(1, 5) : 0;
         const bool on_device = pick(0, 1) != 0;
@@ -1843,7 +1984,8 @@ TEST_F(Cuda, RandomShapesDtypesAndTilesMatchTheCpu)
         ASSERT_TRUE(ok(lsc_pair_stats(c, &gx, &po, &pg, hg.data(), ng.data()), c));
         EXPECT_TRUE(same_pairs(pg, pc, hg, hc, ng, nc));
 
-        const int64_t pk = pick(1, std::min<int64_t>(n - 1, 12));
+        // PRDC needs k + 1 rows in both sets
+        const int64_t pk = pick(1, std::min<int64_t>(std::min(n, m) - 1, 12));
         lsc_reference_opts ro = LSC_REFERENCE_OPTS_INIT;
         ro.metric = metric;
         ro.comparison = pick(0, 1) ? LSC_COMPARISON_INCLUSIVE : LSC_COMPARISON_STRICT;

@@ -122,6 +122,10 @@ config &cfg()
 /* ---- errors --------------------------------------------------------------------------------- */
 
 cudaError_t g_sticky = cudaSuccess; // a kernel fault: every later call fails, as on a GPU
+// what tests/test_cuda.cpp reads through lsc_sim_counters: calls that wait for the whole device,
+// waits for one stream or event, allocations of device or pinned memory, frees
+uint64_t g_device_waits = 0, g_stream_waits = 0, g_allocs_made = 0, g_frees = 0;
+int g_fail_pinned = 0; // lsc_sim_fail_pinned: this many coming pinned allocations fail
 thread_local cudaError_t t_last = cudaSuccess;
 thread_local int t_device = 0;
 
@@ -194,6 +198,7 @@ void close_device_memory()
 cudaError_t device_alloc(void **p, size_t bytes)
 {
     if (!p) return fail(cudaErrorInvalidValue);
+    g_allocs_made++;
     *p = nullptr;
     const size_t want = (std::max<size_t>(bytes, 1) + 255) & ~(size_t)255;
     if (g_device_used + want > cfg().device_bytes) return fail(cudaErrorMemoryAllocation);
@@ -217,6 +222,7 @@ cudaError_t device_alloc(void **p, size_t bytes)
 cudaError_t device_free(void *p)
 {
     if (!p) return cudaSuccess;
+    g_frees++;
     auto it = g_allocs.find((uintptr_t)p);
     if (it == g_allocs.end() || it->second.k != K_DEVICE) {
         say("cudaFree(%p): not the start of a device allocation", p);
@@ -241,6 +247,12 @@ cudaError_t device_free(void *p)
 cudaError_t pinned_alloc(void **p, size_t bytes)
 {
     if (!p) return fail(cudaErrorInvalidValue);
+    g_allocs_made++;
+    if (g_fail_pinned > 0) {
+        g_fail_pinned--;
+        *p = nullptr;
+        return fail(cudaErrorMemoryAllocation);
+    }
     void *m = nullptr;
     if (posix_memalign(&m, kPage, std::max<size_t>(bytes, 1))) return fail(cudaErrorMemoryAllocation);
     g_allocs[(uintptr_t)m] = alloc{(uintptr_t)m, bytes, K_PINNED, t_device, nullptr, 0, 0};
@@ -251,6 +263,7 @@ cudaError_t pinned_alloc(void **p, size_t bytes)
 cudaError_t pinned_free(void *p)
 {
     if (!p) return cudaSuccess;
+    g_frees++;
     auto it = g_allocs.find((uintptr_t)p);
     if (it == g_allocs.end() || it->second.k != K_PINNED) {
         say("cudaFreeHost(%p): not a pinned allocation", p);
@@ -362,6 +375,7 @@ void drain(CUstream_st *s, uint64_t upto);
 
 void drain_all()
 {
+    g_device_waits++;
     drain(&g_legacy_stream, g_legacy_stream.enq);
     drain(&g_per_thread_stream, g_per_thread_stream.enq);
     for (CUstream_st *s : std::vector<CUstream_st *>(g_streams.begin(), g_streams.end())) drain(s, s->enq);
@@ -959,7 +973,10 @@ cudaError_t copy(void *dst, const void *src, size_t bytes, cudaMemcpyKind kind, 
     } else {
         enqueue(s, [dst, src, bytes]() { memmove(dst, src, bytes); });
     }
-    if (dc == 0) drain(s, s->enq); // to pageable memory the call returns when the copy is done
+    if (dc == 0) { // to pageable memory the call returns when the copy is done
+        g_stream_waits++;
+        drain(s, s->enq);
+    }
     return cudaSuccess;
 }
 
@@ -1248,6 +1265,7 @@ SIM_EXPORT cudaError_t cudaStreamSynchronize(cudaStream_t st)
         return forbidden("cudaStreamSynchronize of the capturing stream");
     }
     if (capture_forbids()) return forbidden("cudaStreamSynchronize");
+    g_stream_waits++;
     drain(s, s->enq);
     return g_sticky;
 }
@@ -1320,6 +1338,7 @@ SIM_EXPORT cudaError_t cudaEventSynchronize(cudaEvent_t e)
         return forbidden("cudaEventSynchronize of an event recorded in a capture");
     }
     if (capture_forbids()) return forbidden("cudaEventSynchronize");
+    g_stream_waits++;
     if (e->s) drain(e->s, e->seq);
     return g_sticky;
 }
@@ -1758,3 +1777,25 @@ SIM_EXPORT cudaError_t cudaGraphLaunch(cudaGraphExec_t exec, cudaStream_t s)
 }
 SIM_EXPORT cudaError_t cudaGraphExecDestroy(cudaGraphExec_t exec) { return cuGraphExecDestroy(exec) == 0 ? cudaSuccess : cudaErrorInvalidValue; }
 SIM_EXPORT cudaError_t cudaGraphDestroy(cudaGraph_t graph) { return cuGraphDestroy(graph) == 0 ? cudaSuccess : cudaErrorInvalidValue; }
+
+/* ---- hooks for tests/test_cuda.cpp (found with dlsym in libcuda.so.1) ---------------------- */
+
+// out[0] calls that waited for the whole device (cudaDeviceSynchronize, synchronous copies and
+// memsets, cudaFree, cudaFreeHost), out[1] waits for one stream or event (including copies to
+// pageable memory), out[2] device and pinned allocations, out[3] frees; since the process began.
+SIM_EXPORT void lsc_sim_counters(uint64_t out[4])
+{
+    guard g(g_mu);
+    out[0] = g_device_waits;
+    out[1] = g_stream_waits;
+    out[2] = g_allocs_made;
+    out[3] = g_frees;
+}
+
+// The next n pinned host allocations (cudaHostAlloc, cudaMallocHost) fail with
+// cudaErrorMemoryAllocation: the path a real machine takes when page-locked memory runs out.
+SIM_EXPORT void lsc_sim_fail_pinned(int n)
+{
+    guard g(g_mu);
+    g_fail_pinned = n;
+}
