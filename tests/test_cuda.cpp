@@ -61,6 +61,17 @@ bool gpu_required()
     return e && std::strcmp(e, "1") == 0;
 }
 
+#ifdef LSC_TEST_CUDASIM
+// Built against the emulated device of tests/cudasim (LSC_CUDA=SIM): one device is there, and
+// every GPU test must run on it, none may skip. Set before the CUDA module (and with it the
+// emulator, which reads its settings once) is loaded.
+const bool kEmulatedDevice = [] {
+    setenv("LSC_SIM_DEVICES", "1", 0);
+    setenv("LSC_REQUIRE_GPU", "1", 1);
+    return true;
+}();
+#endif
+
 #ifdef LSC_TEST_HAVE_CUDA
 const bool kBuiltWithCuda = true;
 #else
