@@ -959,6 +959,9 @@ TEST_F(Cuda, DistancesIntoHostAndDeviceMemory)
         DevBuf out(drv, (size_t)(na * ld_out) * sizeof(float));
         // all bits set (a NaN): the padding is read back below, and must come back untouched
         ASSERT_TRUE(drv.check(drv.cuMemsetD8(out.p, 0xff, out.bytes), "cuMemsetD8"));
+        // the memset runs on the legacy stream, which lsc's own non-blocking stream does not wait
+        // for: it must be done before lsc writes the block
+        ASSERT_TRUE(drv.check(drv.cuCtxSynchronize(), "cuCtxSynchronize"));
         ASSERT_TRUE(ok(
             lsc_distances(ctx, &da.x, &db.x, metric, out.as<float>(), ld_out, LSC_MEMORY_DEVICE)));
         std::vector<float> gd = out.get<float>((size_t)(na * ld_out));

@@ -4,29 +4,45 @@
  * (translated by translate.py) with one fiber per CUDA thread.
  *
  * What it checks, beyond giving the answers a GPU would:
- * - streams are deferred: nothing enqueued runs until something waits for it (a stream or event
- *   synchronisation, a synchronous copy, a copy to pageable memory), so a result read before its
- *   stream was synchronised is stale, and a pinned buffer the host refills too early is read late;
- *   events order streams; the legacy default stream synchronises with blocking streams;
- * - device memory is mapped with guard pages on both sides and is inaccessible to the host except
- *   while enqueued work runs: a kernel reading past an allocation, or host code touching device
- *   memory directly, stops with a message naming the allocation; new device memory, dynamic and
- *   static shared memory start as NaN bytes (0xff) in every block, so uninitialised reads show;
+ * - streams are deferred: enqueued work runs when something waits for it (a stream or event
+ *   synchronisation, a copy that the CUDA documentation says returns when done), or earlier, at
+ *   random (LSC_SIM_EARLY percent of the enqueues run one stream's pending work), so a result
+ *   read before its stream was synchronised is stale and a buffer refilled before the work that
+ *   reads it has run is read at either time; events order streams; the legacy default stream
+ *   waits for blocking streams, and synchronous copies and memsets run on it, so they do not
+ *   wait for non-blocking streams; a destroyed stream's queued work still runs;
+ * - device memory is mapped with guard pages and is inaccessible to the host except while
+ *   enqueued work runs: a kernel reading past the end (or before the start) of an allocation, or host code touching
+ *   device memory directly, stops with a message naming the allocation; new device memory,
+ *   dynamic and static shared memory start as NaN bytes (0xff) in every block, so uninitialised
+ *   reads show;
  * - every copy and memset must lie inside one allocation, with a direction that matches the
- *   memory; cuBLAS calls check their leading dimensions and that their operands are device memory;
- * - __syncthreads and warp intrinsics are barriers: a lane in a mask that never arrives (exited,
- *   or waiting elsewhere) is reported as a deadlock, not hung on; launch configurations are
- *   checked as the hardware does (block size, grid size, 48 KiB of dynamic shared memory);
- * - between barriers the fibers run in a shuffled order (LSC_SIM_ORDER=random, the default;
- *   forward and reverse also), so a race on shared or global memory changes the answer;
+ *   memory; cuBLAS calls check their leading dimensions and that their operands are device
+ *   memory; cuSOLVER checks its device and host workspaces and uses them when it runs;
+ * - __syncthreads and warp intrinsics are barriers: all threads of a block must wait at the same
+ *   __syncthreads, all lanes of a mask at the same intrinsic with the same mask, and a lane that
+ *   never arrives (exited, or waiting elsewhere) is reported as a deadlock, not hung on; launch
+ *   configurations are checked as the hardware does (block and grid size, 48 KiB of static and
+ *   dynamic shared memory together, without cudaFuncSetAttribute);
+ * - between barriers the fibers of a block, and the blocks of a grid, run in a shuffled order
+ *   (LSC_SIM_ORDER=random, the default; forward and reverse also), so a result that depends on
+ *   the order of writes (a race, or the order of float atomics) changes from run to run;
  * - stream capture records work into a graph that a launch replays; the calls a capture forbids
- *   (synchronisation, cudaMalloc, cudaFree, synchronous copies, growing memory on the capturing
- *   stream) fail with cudaErrorStreamCaptureUnsupported and invalidate the capture.
- * What it cannot check: real concurrency between threads of a warp or between blocks (blocks
- * run one after another), the memory model, timing, register and static shared memory limits,
- * float results of cuBLAS (the host's BLAS sums in another order), or the speed of anything.
+ *   (synchronisation, cudaMalloc, cudaFree, synchronous copies, memory nodes on the capturing
+ *   stream) fail with cudaErrorStreamCaptureUnsupported, and every later captured call with
+ *   cudaErrorStreamCaptureInvalidated.
+ * What it cannot check: kernels reading or writing host memory they should not (pageable host
+ *   memory, past a pinned buffer), every access just outside an allocation (every other one has
+ *   its guard page at the start, the others at the end, within 256 bytes), an overrun between
+ *   the pieces of one allocation, lost updates of non-atomic
+ *   read-modify-writes (a fiber runs uninterrupted to its next barrier and blocks run one after
+ *   another), the memory model, the stream-ordered allocator's pool reuse, register limits,
+ *   managed memory, FMA contraction (nvcc contracts spectrum.cu and validate.cu; here nothing is
+ *   contracted), float results of cuBLAS and cuSOLVER (the host's BLAS sums in another order),
+ *   or the speed of anything.
  *
- * Environment: LSC_SIM_DEVICES (0: a machine without a GPU; the tests set 1), LSC_SIM_DEVICE_MB (16384), LSC_SIM_ORDER (random),
+ * Environment: LSC_SIM_DEVICES (0: a machine without a GPU; the tests set 1), LSC_SIM_EARLY (25),
+ * LSC_SIM_DEVICE_MB (16384), LSC_SIM_ORDER (random),
  * LSC_SIM_SEED, LSC_SIM_STACK_KB (256), LSC_SIM_PROTECT (1), LSC_SIM_VERBOSE (0). */
 #include "cuda_runtime.h"
 #include "cublas_v2.h"
@@ -207,9 +223,10 @@ cudaError_t device_alloc(void **p, size_t bytes)
     char *m = (char *)mmap(nullptr, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (m == MAP_FAILED) return fail(cudaErrorMemoryAllocation);
     // the data ends at the upper guard page (within the 256-byte rounding), so reading past the
-    // end faults
-    alloc al{(uintptr_t)(m + kPage + data_pages - want), bytes, K_DEVICE, t_device, m, len,
-             kPage + data_pages - want};
+    // end faults; every other allocation starts at the lower one instead, so reading before the
+    // start faults (both, when the size is a multiple of the page)
+    const size_t off = (g_allocs_made & 1) ? kPage : kPage + data_pages - want;
+    alloc al{(uintptr_t)(m + off), bytes, K_DEVICE, t_device, m, len, off};
     mprotect(m + kPage, data_pages, PROT_READ | PROT_WRITE);
     memset(m + kPage, 0xff, data_pages); // NaN in every float and double
     g_allocs[al.base] = al;
@@ -353,6 +370,8 @@ CUstream_st g_legacy_stream = [] {
 }();
 CUstream_st g_per_thread_stream;
 std::set<CUstream_st *> g_streams;
+// destroyed streams: their queued work still runs and events and waits on them stay valid
+std::vector<std::unique_ptr<CUstream_st>> g_dead_streams;
 std::set<graph *> g_captures;
 std::set<CUevent_st *> g_events;
 thread_local cudaStreamCaptureMode t_mode = cudaStreamCaptureModeGlobal;
@@ -379,6 +398,30 @@ void drain_all()
     drain(&g_legacy_stream, g_legacy_stream.enq);
     drain(&g_per_thread_stream, g_per_thread_stream.enq);
     for (CUstream_st *s : std::vector<CUstream_st *>(g_streams.begin(), g_streams.end())) drain(s, s->enq);
+    for (auto &s : g_dead_streams) drain(s.get(), s->enq);
+}
+
+uint64_t rng_next();
+int g_early_percent = -1;
+
+// A GPU may run enqueued work any time after it is enqueued, not only when someone waits: now
+// and then (LSC_SIM_EARLY percent of the enqueues, default 25) one stream with pending work runs
+// all of it, so a missing "the buffer is free again" dependency (a stream overwriting what
+// another has not read yet) shows as well as a missing "the data is ready" one.
+void run_some_stream_early()
+{
+    if (g_early_percent < 0) g_early_percent = (int)env_long("LSC_SIM_EARLY", 25);
+    if (g_early_percent <= 0 || g_exec_depth > 0 || (int)(rng_next() % 100) >= g_early_percent) return;
+    std::vector<CUstream_st *> pending;
+    if (g_legacy_stream.enq > g_legacy_stream.done) pending.push_back(&g_legacy_stream);
+    if (g_per_thread_stream.enq > g_per_thread_stream.done) pending.push_back(&g_per_thread_stream);
+    for (CUstream_st *o : g_streams)
+        if (o->enq > o->done && !o->draining) pending.push_back(o);
+    for (auto &o : g_dead_streams)
+        if (o->enq > o->done) pending.push_back(o.get());
+    if (pending.empty()) return;
+    CUstream_st *o = pending[rng_next() % pending.size()];
+    drain(o, o->enq);
 }
 
 void drain(CUstream_st *s, uint64_t upto)
@@ -423,13 +466,17 @@ cudaError_t forbidden(const char *call)
     return fail(cudaErrorStreamCaptureUnsupported);
 }
 
+void run_some_stream_early();
+
 // Enqueues fn on s: recorded into the graph while s is captured, else queued to run when
-// someone waits.
-void enqueue(CUstream_st *s, std::function<void()> fn)
+// someone waits (or earlier: run_some_stream_early). cudaErrorStreamCaptureInvalidated once the
+// capture of s has been invalidated, as CUDA answers every call captured after that.
+cudaError_t enqueue(CUstream_st *s, std::function<void()> fn)
 {
     if (s->capture) {
-        if (!s->capture->invalid) s->capture->ops.push_back(std::move(fn));
-        return;
+        if (s->capture->invalid) return fail(cudaErrorStreamCaptureInvalidated);
+        s->capture->ops.push_back(std::move(fn));
+        return cudaSuccess;
     }
     if (s->legacy) {
         // the legacy default stream waits for all earlier work of blocking streams
@@ -452,6 +499,8 @@ void enqueue(CUstream_st *s, std::function<void()> fn)
         };
     }
     s->q.push_back(op{++s->enq, std::move(fn)});
+    run_some_stream_early();
+    return cudaSuccess;
 }
 
 /* ---- fibers --------------------------------------------------------------------------------- */
@@ -506,6 +555,8 @@ struct fiber {
     int kind = 0, arg = 0, width = 32;
     uint64_t mine = 0, result = 0;
     unsigned ballot = 0;
+    const char *file = ""; // where in the source it waits (warp intrinsic or __syncthreads)
+    int line = 0;
     thread_state ts{};
 };
 
@@ -521,6 +572,9 @@ struct block_run {
     size_t smem_bytes = 0;
     uint64_t gen = 0;
     int at_block = 0, done = 0;
+    const char *block_file = ""; // the __syncthreads the first waiting thread reached
+    int block_line = 0;
+    size_t static_smem = 0;      // __shared__ bytes this block has declared so far
     std::vector<int> next; // released since the current pass began
     std::vector<int> warp_waiting; // per warp: lanes waiting at a warp intrinsic
 };
@@ -624,10 +678,13 @@ std::string why_stuck(block_run &r)
                 return buf;
             }
             const fiber &b = r.f[w0 + j];
-            if (b.state != F_WARP || b.mask != a.mask) {
-                snprintf(buf, sizeof buf, "thread %d waits at a warp intrinsic with mask 0x%08x for lane %d, which %s", i,
-                         a.mask, j, b.state == F_DONE ? "has exited" : b.state == F_BLOCK ? "waits at __syncthreads"
-                                                                                     : "waits with another mask");
+            if (b.state != F_WARP || b.mask != a.mask || b.line != a.line || strcmp(b.file, a.file)) {
+                snprintf(buf, sizeof buf, "thread %d waits at a warp intrinsic (%s:%d) with mask 0x%08x for lane %d, which %s",
+                         i, a.file, a.line, a.mask, j,
+                         b.state == F_DONE    ? "has exited"
+                         : b.state == F_BLOCK ? "waits at __syncthreads"
+                         : b.mask != a.mask   ? "waits with another mask"
+                                              : "waits at another warp intrinsic");
                 return buf;
             }
         }
@@ -717,6 +774,7 @@ void run_kernel(const char *name, dim3 grid, dim3 block, size_t smem, const std:
                           (unsigned)(lin / ((uint64_t)grid.x * grid.y))};
         r.gen = ++g_block_gen;
         r.at_block = r.done = 0;
+        r.static_smem = 0;
         std::fill(r.warp_waiting.begin(), r.warp_waiting.end(), 0);
         if (r.smem) memset(r.smem, 0xff, ((smem + 15) & ~(size_t)15));
         for (int i = 0; i < nthreads; i++) prepare(r.f[i]);
@@ -741,22 +799,41 @@ void *dynamic_smem()
 
 void shared_touch(uint64_t *gen, void *p, size_t bytes)
 {
-    if (*gen != t_run->gen) {
-        *gen = t_run->gen;
+    block_run *r = t_run;
+    if (*gen != r->gen) {
+        *gen = r->gen;
         memset(p, 0xff, bytes);
+        // a block gets 48 KiB of static and dynamic shared memory together
+        r->static_smem += bytes;
+        if (r->static_smem + r->smem_bytes > 48 * 1024) {
+            char why[160];
+            snprintf(why, sizeof why, "%zu bytes of static and %zu of dynamic shared memory, above the 48 KiB of a "
+                     "block", r->static_smem, r->smem_bytes);
+            trap(why);
+        }
     }
 }
 
-void syncthreads()
+void syncthreads(const char *file, int line)
 {
     block_run *r = t_run;
+    if (r->at_block == 0) {
+        r->block_file = file;
+        r->block_line = line;
+    } else if (r->block_line != line || strcmp(r->block_file, file) != 0) {
+        char why[512];
+        snprintf(why, sizeof why, "threads of one block wait at two different __syncthreads (%s:%d and %s:%d)",
+                 r->block_file, r->block_line, file, line);
+        trap(why);
+    }
     r->running->state = F_BLOCK;
     r->at_block++;
     release_block_if_complete(*r);
     yield_to_scheduler();
 }
 
-uint64_t warp_exchange(unsigned mask, uint64_t mine, int kind, int arg, int width, unsigned *ballot)
+uint64_t warp_exchange(unsigned mask, uint64_t mine, int kind, int arg, int width, unsigned *ballot,
+                       const char *file, int line)
 {
     block_run *r = t_run;
     fiber *f = r->running;
@@ -770,6 +847,8 @@ uint64_t warp_exchange(unsigned mask, uint64_t mine, int kind, int arg, int widt
     f->arg = arg;
     f->width = width;
     f->mine = mine;
+    f->file = file;
+    f->line = line;
     f->state = F_WARP;
     int &waiting = r->warp_waiting[f->ts.warp];
     waiting++;
@@ -777,7 +856,8 @@ uint64_t warp_exchange(unsigned mask, uint64_t mine, int kind, int arg, int widt
     bool complete = waiting >= __builtin_popcount(mask);
     for (int j = 0; complete && j < 32; j++)
         if (mask >> j & 1u)
-            complete = w0 + j < r->n && r->f[w0 + j].state == F_WARP && r->f[w0 + j].mask == mask;
+            complete = w0 + j < r->n && r->f[w0 + j].state == F_WARP && r->f[w0 + j].mask == mask &&
+                       r->f[w0 + j].line == line && !strcmp(r->f[w0 + j].file, file);
     if (complete) {
         unsigned b = 0;
         for (int j = 0; j < 32; j++)
@@ -808,11 +888,12 @@ uint64_t warp_exchange(unsigned mask, uint64_t mine, int kind, int arg, int widt
     return f->result;
 }
 
-void set_schedule(int order, uint64_t seed)
+void set_schedule(int order, uint64_t seed, int early_percent)
 {
     guard g(g_mu);
     cfg().order = order;
     g_rng = seed;
+    g_early_percent = early_percent;
 }
 
 void trap(const char *why)
@@ -856,7 +937,7 @@ void launch(const char *name, dim3 grid, dim3 block, size_t smem, void *stream, 
     std::string n(name);
     enqueue(stream_of((cudaStream_t)stream), [n, grid, block, smem, body]() {
         run_kernel(n.c_str(), grid, block, smem, body);
-    });
+    }); // (an error is the launch's, for cudaGetLastError)
 }
 
 } // namespace lsc_sim
@@ -954,26 +1035,43 @@ cudaError_t copy(void *dst, const void *src, size_t bytes, cudaMemcpyKind kind, 
     }
     CUstream_st *s = stream_of(st);
     if (!async) {
+        // cudaMemcpy is a copy on the legacy default stream: it waits for the work of blocking
+        // streams, not of non-blocking ones, and returns before the copy is done unless the
+        // destination is pageable memory or the source is pageable (then staged first)
         if (capture_forbids()) return forbidden("cudaMemcpy");
-        drain_all();
-        open_device_memory();
-        memmove(dst, src, bytes);
-        close_device_memory();
-        return cudaSuccess;
+        s = &g_legacy_stream;
+    }
+    // when the host waits (CUDA's "API synchronization behavior"): a synchronous copy from
+    // pageable memory to the device first waits for the stream, then stages the source; from
+    // pinned memory to the device, from the device to any host memory and between host buffers
+    // it returns when done; device to device it does not wait. An asynchronous copy waits only
+    // when the destination is pageable memory.
+    bool wait_before = false, wait_after = false;
+    if (!async) {
+        wait_before = sc == 0 && ddev;
+        wait_after = (sc == 1 && ddev) || (sdev && !ddev) || (!sdev && !ddev);
+    } else {
+        wait_after = dc == 0;
+    }
+    if (wait_before) {
+        g_stream_waits++;
+        drain(s, s->enq);
     }
     if (is_capturing(s) && (dc == 0 || sc == 0)) {
         say("cudaMemcpyAsync with pageable host memory captured into a graph");
         s->capture->invalid = true;
         return fail(cudaErrorStreamCaptureUnsupported);
     }
+    cudaError_t e;
     if (sc == 0) {
         // pageable source: CUDA stages it before returning, so later host writes do not matter
         auto snap = std::make_shared<std::vector<char>>((const char *)src, (const char *)src + bytes);
-        enqueue(s, [dst, snap]() { memcpy(dst, snap->data(), snap->size()); });
+        e = enqueue(s, [dst, snap]() { memcpy(dst, snap->data(), snap->size()); });
     } else {
-        enqueue(s, [dst, src, bytes]() { memmove(dst, src, bytes); });
+        e = enqueue(s, [dst, src, bytes]() { memmove(dst, src, bytes); });
     }
-    if (dc == 0) { // to pageable memory the call returns when the copy is done
+    if (e != cudaSuccess) return e;
+    if (wait_after) {
         g_stream_waits++;
         drain(s, s->enq);
     }
@@ -1125,8 +1223,7 @@ SIM_EXPORT cudaError_t cudaFreeAsync(void *p, cudaStream_t st)
         say("cudaFreeAsync(%p): not the start of a device allocation", p);
         return fail(cudaErrorInvalidValue);
     }
-    enqueue(s, [p]() { device_free(p); });
-    return cudaSuccess;
+    return enqueue(s, [p]() { device_free(p); });
 }
 
 SIM_EXPORT cudaError_t cudaMallocHost(void **p, size_t bytes)
@@ -1207,20 +1304,19 @@ SIM_EXPORT cudaError_t cudaMemsetAsync(void *p, int value, size_t bytes, cudaStr
         else check_range("cudaMemsetAsync", p, bytes, false);
         return fail(cudaErrorInvalidValue);
     }
-    enqueue(stream_of(st), [p, value, bytes]() { memset(p, value, bytes); });
-    return cudaSuccess;
+    return enqueue(stream_of(st), [p, value, bytes]() { memset(p, value, bytes); });
 }
 
 SIM_EXPORT cudaError_t cudaMemset(void *p, int value, size_t bytes)
 {
-    {
-        guard g(g_mu);
-        if (capture_forbids()) return forbidden("cudaMemset");
-    }
+    // a memset on the legacy default stream: asynchronous with respect to the host (and to
+    // non-blocking streams) unless it writes pinned host memory
+    guard g(g_mu);
+    if (capture_forbids()) return forbidden("cudaMemset");
     cudaError_t e = cudaMemsetAsync(p, value, bytes, nullptr);
-    if (e == cudaSuccess) {
-        guard g(g_mu);
-        drain_all();
+    if (e == cudaSuccess && classify(p, bytes) == 1) {
+        g_stream_waits++;
+        drain(&g_legacy_stream, g_legacy_stream.enq);
     }
     return e;
 }
@@ -1247,11 +1343,10 @@ SIM_EXPORT cudaError_t cudaStreamDestroy(cudaStream_t st)
         say("cudaStreamDestroy of a stream being captured");
         return fail(cudaErrorStreamCaptureUnsupported);
     }
-    drain(st, st->enq); // enqueued work still completes
+    // the call returns at once; the work already enqueued still runs, and waits or events that
+    // name the stream stay valid
     g_streams.erase(st);
-    for (CUevent_st *e : g_events)
-        if (e->s == st) e->s = nullptr;
-    delete st;
+    g_dead_streams.emplace_back(st);
     return cudaSuccess;
 }
 
@@ -1379,8 +1474,7 @@ SIM_EXPORT cudaError_t cudaStreamWaitEvent(cudaStream_t st, cudaEvent_t e, unsig
     if (!e->s || e->s == s) return cudaSuccess;
     CUstream_st *from = e->s;
     const uint64_t upto = e->seq;
-    enqueue(s, [from, upto]() { drain(from, upto); });
-    return cudaSuccess;
+    return enqueue(s, [from, upto]() { drain(from, upto); });
 }
 
 /* ---- driver API (what tests/test_cuda.cpp loads from libcuda.so.1) -------------------------- */
@@ -1448,7 +1542,7 @@ SIM_EXPORT CUresult cuStreamBeginCapture_v2(cudaStream_t st, int mode)
     guard g(g_mu);
     if (!st || !g_streams.count(st)) return 400; // the legacy stream cannot be captured
     if (st->capture) return 900;
-    if (st->enq > st->done) drain(st, st->enq); // earlier work is not part of the graph
+    // work enqueued before stays queued (it is not part of the graph, and runs when waited for)
     graph *gr = new graph;
     gr->origin = st;
     gr->members.insert(st);
@@ -1610,11 +1704,12 @@ SIM_EXPORT cublasStatus_t cublasSgemm_64(cublasHandle_t h, cublasOperation_t ta,
         !operand("cublasSgemm_64", "C", c, m, n, ldc, 4))
         return CUBLAS_STATUS_INVALID_VALUE;
     const float al = *alpha, be = *beta;
-    enqueue(stream_of(h->stream), [=]() {
+    if (enqueue(stream_of(h->stream), [=]() {
         cblas_sgemm(CblasColMajor, ta == CUBLAS_OP_N ? CblasNoTrans : CblasTrans,
                     tb == CUBLAS_OP_N ? CblasNoTrans : CblasTrans, (blasint)m, (blasint)n, (blasint)k, al, a,
                     (blasint)lda, b, (blasint)ldb, be, c, (blasint)ldc);
-    });
+    }) != cudaSuccess)
+        return CUBLAS_STATUS_EXECUTION_FAILED;
     return CUBLAS_STATUS_SUCCESS;
 }
 
@@ -1635,11 +1730,12 @@ SIM_EXPORT cublasStatus_t cublasDsyrk_64(cublasHandle_t h, cublasFillMode_t uplo
     if ((k > 0 && !operand("cublasDsyrk_64", "A", a, ar, ac, lda, 8)) || !operand("cublasDsyrk_64", "C", c, n, n, ldc, 8))
         return CUBLAS_STATUS_INVALID_VALUE;
     const double al = *alpha, be = *beta;
-    enqueue(stream_of(h->stream), [=]() {
+    if (enqueue(stream_of(h->stream), [=]() {
         cblas_dsyrk(CblasColMajor, uplo == CUBLAS_FILL_MODE_LOWER ? CblasLower : CblasUpper,
                     trans == CUBLAS_OP_N ? CblasNoTrans : CblasTrans, (blasint)n, (blasint)k, al, a, (blasint)lda, be,
                     c, (blasint)ldc);
-    });
+    }) != cudaSuccess)
+        return CUBLAS_STATUS_EXECUTION_FAILED;
     return CUBLAS_STATUS_SUCCESS;
 }
 
@@ -1660,10 +1756,11 @@ SIM_EXPORT cublasStatus_t cublasDgemv_64(cublasHandle_t h, cublasOperation_t tra
         !operand("cublasDgemv_64", "y", y, 1, yl, std::llabs(incy), 8))
         return CUBLAS_STATUS_INVALID_VALUE;
     const double al = *alpha, be = *beta;
-    enqueue(stream_of(h->stream), [=]() {
+    if (enqueue(stream_of(h->stream), [=]() {
         cblas_dgemv(CblasColMajor, trans == CUBLAS_OP_N ? CblasNoTrans : CblasTrans, (blasint)m, (blasint)n, al, a,
                     (blasint)lda, x, (blasint)incx, be, y, (blasint)incy);
-    });
+    }) != cudaSuccess)
+        return CUBLAS_STATUS_EXECUTION_FAILED;
     return CUBLAS_STATUS_SUCCESS;
 }
 
@@ -1707,6 +1804,9 @@ SIM_EXPORT cusolverStatus_t cusolverDnDestroyParams(cusolverDnParams_t p)
 
 namespace {
 size_t syevd_device_bytes(int64_t n) { return (size_t)(2 * n + 1) * sizeof(double) + 1024; }
+// a host workspace too, so that the caller's host-buffer path runs (read and written when the
+// call runs, as the real one may, not when it is enqueued)
+size_t syevd_host_bytes(int64_t n) { return (size_t)(n + 8) * sizeof(double); }
 }
 
 SIM_EXPORT cusolverStatus_t cusolverDnXsyevd_bufferSize(cusolverDnHandle_t h, cusolverDnParams_t p,
@@ -1721,7 +1821,7 @@ SIM_EXPORT cusolverStatus_t cusolverDnXsyevd_bufferSize(cusolverDnHandle_t h, cu
         !dev_bytes || !host_bytes)
         return CUSOLVER_STATUS_INVALID_VALUE;
     *dev_bytes = syevd_device_bytes(n);
-    *host_bytes = 0;
+    *host_bytes = syevd_host_bytes(n);
     return CUSOLVER_STATUS_SUCCESS;
 }
 
@@ -1730,12 +1830,16 @@ SIM_EXPORT cusolverStatus_t cusolverDnXsyevd(cusolverDnHandle_t h, cusolverDnPar
                                              cudaDataType tw, void *w, cudaDataType tc, void *dbuf, size_t dbytes,
                                              void *hbuf, size_t hbytes, int *info)
 {
-    (void)p, (void)hbuf, (void)hbytes;
+    (void)p;
     guard g(g_mu);
     if (!h) return CUSOLVER_STATUS_NOT_INITIALIZED;
     if (g_sticky != cudaSuccess) return CUSOLVER_STATUS_EXECUTION_FAILED;
     if (n < 0 || lda < std::max<int64_t>(1, n) || ta != CUDA_R_64F || tw != CUDA_R_64F || tc != CUDA_R_64F || !info) {
         say("cusolverDnXsyevd: invalid n %lld lda %lld or types", (long long)n, (long long)lda);
+        return CUSOLVER_STATUS_INVALID_VALUE;
+    }
+    if (hbytes < syevd_host_bytes(n) || !hbuf) {
+        say("cusolverDnXsyevd: %zu bytes of host workspace at %p, %zu needed", hbytes, hbuf, syevd_host_bytes(n));
         return CUSOLVER_STATUS_INVALID_VALUE;
     }
     if (dbytes < syevd_device_bytes(n)) {
@@ -1748,11 +1852,26 @@ SIM_EXPORT cusolverStatus_t cusolverDnXsyevd(cusolverDnHandle_t h, cusolverDnPar
         return CUSOLVER_STATUS_INVALID_VALUE;
     const char job = jobz == CUSOLVER_EIG_MODE_VECTOR ? 'V' : 'N';
     const char ul = uplo == CUBLAS_FILL_MODE_LOWER ? 'L' : 'U';
-    enqueue(stream_of(h->stream), [=]() {
-        memset(dbuf, 0xff, dbytes); // the solver owns its workspace
-        *info = n == 0 ? 0 : (int)LAPACKE_dsyevd(LAPACK_COL_MAJOR, job, ul, (lapack_int)n, (double *)a, (lapack_int)lda,
-                                                 (double *)w);
-    });
+    if (enqueue(stream_of(h->stream), [=]() {
+        memset(dbuf, 0xff, dbytes); // the solver owns its workspaces
+        memset(hbuf, 0xff, hbytes);
+        if (n == 0) {
+            *info = 0;
+            return;
+        }
+        // the _work form: no NaN pre-check (cuSOLVER has none; NaN input gives NaN values)
+        double wq = 0;
+        lapack_int iwq = 0;
+        lapack_int r = LAPACKE_dsyevd_work(LAPACK_COL_MAJOR, job, ul, (lapack_int)n, (double *)a, (lapack_int)lda,
+                                           (double *)w, &wq, -1, &iwq, -1);
+        std::vector<double> work((size_t)wq + 1);
+        std::vector<lapack_int> iwork((size_t)iwq + 1);
+        if (r == 0)
+            r = LAPACKE_dsyevd_work(LAPACK_COL_MAJOR, job, ul, (lapack_int)n, (double *)a, (lapack_int)lda, (double *)w,
+                                    work.data(), (lapack_int)work.size(), iwork.data(), (lapack_int)iwork.size());
+        *info = (int)r;
+    }) != cudaSuccess)
+        return CUSOLVER_STATUS_EXECUTION_FAILED;
     return CUSOLVER_STATUS_SUCCESS;
 }
 

@@ -64,6 +64,26 @@ __global__ void half_warp_exits(int *out)
 
 __global__ void read_at(const float *p, int64_t i, float *out) { *out = p[i]; }
 
+__global__ void split_barrier(int *out)
+{
+    if (threadIdx.x < 16) {
+        __syncthreads(); // two different barriers for one block: undefined on a GPU
+        out[threadIdx.x] = 1;
+    } else {
+        __syncthreads();
+        out[threadIdx.x] = 2;
+    }
+}
+
+__global__ void big_shared(int *out)
+{
+    extern __shared__ int dyn[];
+    __shared__ int fixed[4096]; // 16 KiB, with 40 KiB dynamic: 56 KiB
+    fixed[threadIdx.x] = (int)threadIdx.x;
+    dyn[threadIdx.x] = fixed[threadIdx.x];
+    *out = dyn[0];
+}
+
 __global__ void write_value(int *p, int v) { *p = v; }
 
 __global__ void copy_value(const int *from, int *to) { *to = *from; }
@@ -78,6 +98,9 @@ int *dev_ints(const std::vector<int> &h)
     int *d = nullptr;
     EXPECT_EQ(cudaMalloc((void **)&d, h.size() * sizeof(int)), cudaSuccess);
     EXPECT_EQ(cudaMemcpy(d, h.data(), h.size() * sizeof(int), cudaMemcpyHostToDevice), cudaSuccess);
+    // from pageable memory the copy may still be in flight on the legacy stream, which
+    // non-blocking streams do not wait for
+    EXPECT_EQ(cudaDeviceSynchronize(), cudaSuccess);
     return d;
 }
 
@@ -91,7 +114,7 @@ int fetch(const int *d)
 class Cudasim : public ::testing::Test {
   protected:
     void SetUp() override { ASSERT_EQ(cudaSetDevice(0), cudaSuccess) << "run with LSC_SIM_DEVICES=1"; }
-    void TearDown() override { lsc_sim::set_schedule(2, 20261202); }
+    void TearDown() override { lsc_sim::set_schedule(2, 20261202, 25); }
 };
 
 TEST_F(Cudasim, BarriersMakeABlockReductionRightInEveryOrder)
@@ -100,7 +123,7 @@ TEST_F(Cudasim, BarriersMakeABlockReductionRightInEveryOrder)
     for (int i = 0; i < 200; i++) h[i] = i + 1;
     int *in = dev_ints(h), *out = dev_ints({0});
     for (int order = 0; order < 3; order++) {
-        lsc_sim::set_schedule(order, 7 + order);
+        lsc_sim::set_schedule(order, 7 + order, 25);
         block_sum<<<1, 256>>>(in, out, 200);
         ASSERT_EQ(cudaGetLastError(), cudaSuccess);
         EXPECT_EQ(fetch(out), 200 * 201 / 2) << "order " << order;
@@ -115,15 +138,15 @@ TEST_F(Cudasim, AMissingBarrierChangesTheAnswer)
     int *in = dev_ints(h), *out = dev_ints({0});
     // in thread order thread 0 reads before anyone else has written: shared memory starts as
     // 0xff bytes (-1 here) in every block
-    lsc_sim::set_schedule(0, 1);
+    lsc_sim::set_schedule(0, 1, 25);
     racy_sum<<<1, 256>>>(in, out, 200);
     EXPECT_NE(fetch(out), 200);
     // reversed, every other thread writes first and the race is hidden
-    lsc_sim::set_schedule(1, 1);
+    lsc_sim::set_schedule(1, 1, 25);
     racy_sum<<<1, 256>>>(in, out, 200);
     EXPECT_EQ(fetch(out), 200);
     // shuffled (the default), the answer changes from run to run
-    lsc_sim::set_schedule(2, 3);
+    lsc_sim::set_schedule(2, 3, 25);
     std::vector<int> seen;
     for (int i = 0; i < 8; i++) {
         racy_sum<<<1, 256>>>(in, out, 200);
@@ -186,6 +209,30 @@ TEST_F(Cudasim, AWarpMaskNamingExitedLanesIsReportedNotHungOn)
         ::testing::ExitedWithCode(3), "deadlock.*has exited");
 }
 
+TEST_F(Cudasim, ThreadsAtTwoDifferentBarriersAreReported)
+{
+    EXPECT_EXIT(
+        {
+            int *out = nullptr;
+            cudaMalloc((void **)&out, 32 * sizeof(int));
+            split_barrier<<<1, 32>>>(out);
+            std::exit(cudaDeviceSynchronize() == cudaErrorLaunchFailure ? 3 : 4);
+        },
+        ::testing::ExitedWithCode(3), "two different __syncthreads");
+}
+
+TEST_F(Cudasim, StaticAndDynamicSharedMemoryTogetherAreLimited)
+{
+    EXPECT_EXIT(
+        {
+            int *out = nullptr;
+            cudaMalloc((void **)&out, sizeof(int));
+            big_shared<<<1, 32, 40 * 1024>>>(out);
+            std::exit(cudaDeviceSynchronize() == cudaErrorLaunchFailure ? 3 : 4);
+        },
+        ::testing::ExitedWithCode(3), "static and .* dynamic shared memory, above the 48 KiB");
+}
+
 TEST_F(Cudasim, ReadingPastADeviceAllocationFaults)
 {
     float *p = nullptr, *out = nullptr;
@@ -199,6 +246,12 @@ TEST_F(Cudasim, ReadingPastADeviceAllocationFaults)
             cudaDeviceSynchronize();
         },
         "out-of-bounds access at byte 4096 of the 4096-byte device allocation.*read_at");
+    EXPECT_DEATH(
+        {
+            read_at<<<1, 1>>>(p, -1, out);
+            cudaDeviceSynchronize();
+        },
+        "out-of-bounds access at byte -4 of the 4096-byte device allocation.*read_at");
     cudaFree(p);
     cudaFree(out);
 }
@@ -223,6 +276,7 @@ TEST_F(Cudasim, NewDeviceMemoryIsNaN)
 
 TEST_F(Cudasim, AResultArrivesOnlyOnceItsStreamIsSynchronised)
 {
+    lsc_sim::set_schedule(2, 5, 0); // nothing runs early here
     cudaStream_t s;
     ASSERT_EQ(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking), cudaSuccess);
     int *pinned = nullptr;
@@ -239,6 +293,52 @@ TEST_F(Cudasim, AResultArrivesOnlyOnceItsStreamIsSynchronised)
     *pinned = 2; // too early: the copy has not run
     ASSERT_EQ(cudaStreamSynchronize(s), cudaSuccess);
     EXPECT_EQ(fetch(d), 2);
+    cudaFree(d);
+    cudaFreeHost(pinned);
+    cudaStreamDestroy(s);
+}
+
+TEST_F(Cudasim, PendingWorkMayRunBeforeAnyoneWaits)
+{
+    // the host refills a pinned buffer while a copy from it is still queued: on a GPU the copy
+    // reads either value; here too, from run to run (a missing "buffer free" wait shows)
+    lsc_sim::set_schedule(2, 11, 50);
+    cudaStream_t s;
+    ASSERT_EQ(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking), cudaSuccess);
+    int *pinned = nullptr;
+    ASSERT_EQ(cudaMallocHost((void **)&pinned, sizeof(int)), cudaSuccess);
+    int *d = dev_ints({0});
+    int early = 0, late = 0;
+    for (int i = 1; i <= 40; i++) {
+        *pinned = i;
+        ASSERT_EQ(cudaMemcpyAsync(d, pinned, sizeof(int), cudaMemcpyHostToDevice, s), cudaSuccess);
+        *pinned = -1; // too early
+        ASSERT_EQ(cudaStreamSynchronize(s), cudaSuccess);
+        const int v = fetch(d);
+        early += v == i;
+        late += v == -1;
+    }
+    EXPECT_GT(early, 0);
+    EXPECT_GT(late, 0);
+    EXPECT_EQ(early + late, 40);
+    cudaFree(d);
+    cudaFreeHost(pinned);
+    cudaStreamDestroy(s);
+}
+
+TEST_F(Cudasim, ASynchronousCopyOrMemsetDoesNotWaitForNonBlockingStreams)
+{
+    lsc_sim::set_schedule(2, 5, 0);
+    cudaStream_t s;
+    ASSERT_EQ(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking), cudaSuccess);
+    int *d = dev_ints({0}), *pinned = nullptr;
+    ASSERT_EQ(cudaMallocHost((void **)&pinned, sizeof(int)), cudaSuccess);
+    *pinned = 0;
+    write_value<<<1, 1, 0, s>>>(pinned, 9);
+    ASSERT_EQ(cudaMemset(d, 0, sizeof(int)), cudaSuccess); // the legacy stream: s is not waited for
+    EXPECT_EQ(*(volatile int *)pinned, 0);
+    ASSERT_EQ(cudaStreamSynchronize(s), cudaSuccess);
+    EXPECT_EQ(*(volatile int *)pinned, 9);
     cudaFree(d);
     cudaFreeHost(pinned);
     cudaStreamDestroy(s);
@@ -278,6 +378,7 @@ TEST_F(Cudasim, CaptureRecordsAGraphAndRefusesWhatCaptureForbids)
     add_one<<<1, 1, 0, s>>>(x);
     void *p = nullptr;
     EXPECT_EQ(cudaMalloc(&p, 16), cudaErrorStreamCaptureUnsupported);
+    EXPECT_EQ(cudaMemsetAsync(x, 0, 4, s), cudaErrorStreamCaptureInvalidated); // and it stays so
     EXPECT_EQ(cudaStreamEndCapture(s, &g), cudaErrorStreamCaptureInvalidated);
     cudaGetLastError();
     // so does synchronising the capturing stream

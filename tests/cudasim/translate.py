@@ -30,6 +30,10 @@ out, nd = dyn.subn(lambda m: '%s *%s = (%s *)lsc_sim::dynamic_smem();' % (m.grou
 out, ns = shared.subn(
     lambda m: 'static %s; { static uint64_t lsc_gen_; lsc_sim::shared_touch(&lsc_gen_, (void *)&%s, sizeof %s); }'
     % (m.group('decl'), m.group('n'), m.group('n')), out)
+if '__shared__' in out:
+    i = out.index('__shared__')
+    sys.exit('translate.py: %s: a __shared__ declaration was not rewritten (one name per declaration, '
+             'please) near: %s' % (sys.argv[1], out[max(0, i - 60):i + 60]))
 if '<<<' in out:
     sys.exit('translate.py: %s: a launch was not rewritten near: %s'
              % (sys.argv[1], out[out.index('<<<') - 80:out.index('<<<') + 40]))

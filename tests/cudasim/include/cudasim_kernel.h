@@ -53,15 +53,19 @@ extern dim3 block_dim, grid_dim;
 void *dynamic_smem();
 // the first thread of a block to reach a __shared__ declaration fills it with 0xff bytes
 void shared_touch(uint64_t *gen, void *p, size_t bytes);
-void syncthreads();
+void syncthreads(const char *file, int line);
 // A barrier of the lanes of `mask` that exchanges 8 bytes: returns what the source lane brought
 // (kind 0: none; 1 lane `arg`, 2 up by, 3 down by, 4 xor with `arg`, within `width`) and
 // sets *ballot to the lanes of the mask that brought a non-zero value.
-uint64_t warp_exchange(unsigned mask, uint64_t mine, int kind, int arg, int width, unsigned *ballot);
+// file and line: where the intrinsic is (lanes of a mask must all be at the same one).
+uint64_t warp_exchange(unsigned mask, uint64_t mine, int kind, int arg, int width, unsigned *ballot,
+                       const char *file, int line);
 void trap(const char *why);
-// for tests/cudasim's own tests: the order fibers run in between barriers (0 in thread order,
-// 1 reversed, 2 shuffled from `seed`), otherwise LSC_SIM_ORDER and LSC_SIM_SEED
-void set_schedule(int order, uint64_t seed);
+// for tests/cudasim's own tests: the order fibers and blocks run in (0 in thread order,
+// 1 reversed, 2 shuffled from `seed`) and how often, in percent of the enqueues, a stream's
+// pending work runs before anyone waits for it; otherwise LSC_SIM_ORDER, LSC_SIM_SEED and
+// LSC_SIM_EARLY
+void set_schedule(int order, uint64_t seed, int early_percent);
 
 void launch(const char *name, dim3 grid, dim3 block, size_t smem, void *stream,
             std::function<void()> body);
@@ -103,38 +107,44 @@ template <class T> inline T from_bits(uint64_t b)
 #define gridDim (lsc_sim::grid_dim)
 constexpr int warpSize = 32;
 
-inline void __syncthreads() { lsc_sim::syncthreads(); }
-inline void __syncwarp(unsigned mask = 0xffffffffu)
+// (the defaulted file and line are the caller's: every thread must wait at the same barrier)
+#define LSC_SIM_SITE const char *lsc_file = __builtin_FILE(), int lsc_line = __builtin_LINE()
+inline void __syncthreads(LSC_SIM_SITE) { lsc_sim::syncthreads(lsc_file, lsc_line); }
+inline void __syncwarp(unsigned mask = 0xffffffffu, LSC_SIM_SITE)
 {
-    lsc_sim::warp_exchange(mask, 0, 0, 0, 32, nullptr);
+    lsc_sim::warp_exchange(mask, 0, 0, 0, 32, nullptr, lsc_file, lsc_line);
 }
 inline void __trap() { lsc_sim::trap("__trap()"); }
 
 // kind: 1 idx, 2 up, 3 down, 4 xor
-template <class T> inline T __shfl_sync(unsigned mask, T v, int src, int width = 32)
+template <class T> inline T __shfl_sync(unsigned mask, T v, int src, int width = 32, LSC_SIM_SITE)
 {
-    return lsc_sim::from_bits<T>(lsc_sim::warp_exchange(mask, lsc_sim::to_bits(v), 1, src, width, nullptr));
+    return lsc_sim::from_bits<T>(
+        lsc_sim::warp_exchange(mask, lsc_sim::to_bits(v), 1, src, width, nullptr, lsc_file, lsc_line));
 }
-template <class T> inline T __shfl_up_sync(unsigned mask, T v, unsigned delta, int width = 32)
+template <class T> inline T __shfl_up_sync(unsigned mask, T v, unsigned delta, int width = 32, LSC_SIM_SITE)
 {
-    return lsc_sim::from_bits<T>(lsc_sim::warp_exchange(mask, lsc_sim::to_bits(v), 2, (int)delta, width, nullptr));
+    return lsc_sim::from_bits<T>(
+        lsc_sim::warp_exchange(mask, lsc_sim::to_bits(v), 2, (int)delta, width, nullptr, lsc_file, lsc_line));
 }
-template <class T> inline T __shfl_down_sync(unsigned mask, T v, unsigned delta, int width = 32)
+template <class T> inline T __shfl_down_sync(unsigned mask, T v, unsigned delta, int width = 32, LSC_SIM_SITE)
 {
-    return lsc_sim::from_bits<T>(lsc_sim::warp_exchange(mask, lsc_sim::to_bits(v), 3, (int)delta, width, nullptr));
+    return lsc_sim::from_bits<T>(
+        lsc_sim::warp_exchange(mask, lsc_sim::to_bits(v), 3, (int)delta, width, nullptr, lsc_file, lsc_line));
 }
-template <class T> inline T __shfl_xor_sync(unsigned mask, T v, int lane_mask, int width = 32)
+template <class T> inline T __shfl_xor_sync(unsigned mask, T v, int lane_mask, int width = 32, LSC_SIM_SITE)
 {
-    return lsc_sim::from_bits<T>(lsc_sim::warp_exchange(mask, lsc_sim::to_bits(v), 4, lane_mask, width, nullptr));
+    return lsc_sim::from_bits<T>(
+        lsc_sim::warp_exchange(mask, lsc_sim::to_bits(v), 4, lane_mask, width, nullptr, lsc_file, lsc_line));
 }
-inline unsigned __ballot_sync(unsigned mask, int pred)
+inline unsigned __ballot_sync(unsigned mask, int pred, LSC_SIM_SITE)
 {
     unsigned b = 0;
-    lsc_sim::warp_exchange(mask, pred ? 1 : 0, 0, 0, 32, &b);
+    lsc_sim::warp_exchange(mask, pred ? 1 : 0, 0, 0, 32, &b, lsc_file, lsc_line);
     return b;
 }
-inline int __any_sync(unsigned mask, int pred) { return __ballot_sync(mask, pred) != 0; }
-inline int __all_sync(unsigned mask, int pred) { return __ballot_sync(mask, pred) == mask; }
+inline int __any_sync(unsigned mask, int pred, LSC_SIM_SITE) { return __ballot_sync(mask, pred, lsc_file, lsc_line) != 0; }
+inline int __all_sync(unsigned mask, int pred, LSC_SIM_SITE) { return __ballot_sync(mask, pred, lsc_file, lsc_line) == mask; }
 inline int __popc(unsigned v) { return __builtin_popcount(v); }
 inline int __popcll(unsigned long long v) { return __builtin_popcountll(v); }
 inline int __ffs(int v) { return __builtin_ffs(v); }
