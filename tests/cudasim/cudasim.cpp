@@ -907,10 +907,26 @@ void trap(const char *why)
     __builtin_trap();
 }
 
+thread_local const char *t_bad_arg = nullptr; // a kernel whose pointer argument was refused
+
+void check_pointer_arg(const char *kernel, int i, const void *p)
+{
+    guard g(g_mu);
+    if (!p || find_alloc(p)) return;
+    say("kernel %s: argument %d (%p) points to pageable host memory, which a GPU kernel cannot read", kernel,
+        i + 1, p);
+    t_bad_arg = kernel;
+}
+
 void launch(const char *name, dim3 grid, dim3 block, size_t smem, void *stream, std::function<void()> body)
 {
     guard g(g_mu);
     if (g_sticky != cudaSuccess) return;
+    if (t_bad_arg) {
+        t_bad_arg = nullptr;
+        fail(cudaErrorInvalidValue);
+        return;
+    }
     const unsigned long long threads = (unsigned long long)block.x * block.y * block.z;
     if (grid.x == 0 || grid.y == 0 || grid.z == 0 || grid.x > 0x7fffffffu || grid.y > 65535 || grid.z > 65535 ||
         threads == 0 || threads > 1024 || block.x > 1024 || block.y > 1024 || block.z > 64) {

@@ -415,6 +415,22 @@ TEST_F(Cudasim, CopiesStayInsideOneAllocationInTheStatedDirection)
     cudaFree(d);
 }
 
+TEST_F(Cudasim, AKernelCannotBeGivenPageableHostMemory)
+{
+    int host = 5; // on the stack: pageable
+    write_value<<<1, 1>>>(&host, 6);
+    EXPECT_EQ(cudaGetLastError(), cudaErrorInvalidValue);
+    EXPECT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+    EXPECT_EQ(host, 5); // it did not run
+    int *pinned = nullptr;
+    ASSERT_EQ(cudaMallocHost((void **)&pinned, sizeof(int)), cudaSuccess);
+    write_value<<<1, 1>>>(pinned, 6); // pinned memory is fine
+    EXPECT_EQ(cudaGetLastError(), cudaSuccess);
+    EXPECT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+    EXPECT_EQ(*pinned, 6);
+    cudaFreeHost(pinned);
+}
+
 TEST_F(Cudasim, LaunchConfigurationsAreCheckedAsTheHardwareDoes)
 {
     int *x = dev_ints({0});

@@ -69,6 +69,8 @@ void set_schedule(int order, uint64_t seed, int early_percent);
 
 void launch(const char *name, dim3 grid, dim3 block, size_t smem, void *stream,
             std::function<void()> body);
+// the launch fails (cudaErrorInvalidValue) when argument i is a pointer into pageable host memory
+void check_pointer_arg(const char *kernel, int i, const void *p);
 
 struct launcher {
     const char *name;
@@ -79,9 +81,17 @@ struct launcher {
         : name(n), g(grid), b(block), s(smem), st(stream) {}
     template <class F, class... A> void go(F f, A... args)
     {
+        // a pointer argument must be memory the device can reach (or null): pageable host
+        // memory would fault on a GPU
+        int i = 0;
+        (check_arg(name, i++, args), ...);
         // the arguments are evaluated now, at the launch, as CUDA does; every thread gets copies
         auto tup = std::make_tuple(args...);
         launch(name, g, b, s, st, [f, tup]() { std::apply(f, tup); });
+    }
+    template <class T> static void check_arg(const char *kernel, int i, const T &v)
+    {
+        if constexpr (std::is_pointer<T>::value) check_pointer_arg(kernel, i, (const void *)v);
     }
 };
 
