@@ -655,6 +655,18 @@ void budget_free(void *ptr, size_t bytes, void *stream, void *user)
     b->drv->cuMemFree((Driver::CUdeviceptr)(uintptr_t)ptr);
 }
 
+// The settings of a context whose device memory comes from `bud` (which counts and limits it).
+lsc_ctx_params budget_params(Budget &bud, Driver &drv, size_t budget)
+{
+    bud.drv = &drv;
+    bud.budget = budget;
+    lsc_ctx_params p = LSC_CTX_PARAMS_INIT;
+    p.device_alloc = budget_alloc;
+    p.device_free = budget_free;
+    p.allocator_user = &bud;
+    return p;
+}
+
 /* ---------------------------------------------------------------------------------------------- */
 /* a build or machine without a usable GPU                                                        */
 
@@ -1706,13 +1718,7 @@ TEST_F(Cuda, OutOfDeviceMemoryIsAnErrorNeverACrash)
     for (size_t budget : budgets) {
         SCOPED_TRACE("budget " + std::to_string(budget));
         Budget bud;
-        bud.drv = &drv;
-        bud.budget = budget;
-        lsc_ctx_params p = LSC_CTX_PARAMS_INIT;
-        p.device_alloc = budget_alloc;
-        p.device_free = budget_free;
-        p.allocator_user = &bud;
-        lsc_ctx *c = cuda_ctx(p);
+        lsc_ctx *c = cuda_ctx(budget_params(bud, drv, budget));
         ASSERT_NE(c, nullptr);
         int oom = 0;
         // OK (then the CPU's answer) or OUT_OF_MEMORY with a message; never anything else
@@ -1805,13 +1811,7 @@ TEST_F(Cuda, SteadyStateCallsNeitherAllocateNorWaitForTheDevice)
     lsc_matrix rm = lsc_matrix_f32(xr.data(), n, d);
     DevMat dr(drv, host_mat(xr, n, d)), df(drv, host_mat(xf, m, d, LSC_DTYPE_F32, 3));
     Budget bud;
-    bud.drv = &drv;
-    bud.budget = SIZE_MAX;
-    lsc_ctx_params p = LSC_CTX_PARAMS_INIT;
-    p.device_alloc = budget_alloc;
-    p.device_free = budget_free;
-    p.allocator_user = &bud;
-    lsc_ctx *c = cuda_ctx(p);
+    lsc_ctx *c = cuda_ctx(budget_params(bud, drv, SIZE_MAX));
     ASSERT_NE(c, nullptr);
     Driver::CUstream s = new_stream();
     ASSERT_TRUE(ok(lsc_ctx_set_stream(c, s), c));

@@ -116,6 +116,7 @@ struct config {
     size_t stack = 256 * 1024;
     bool protect = true;
     bool verbose = false;
+    int early = 25; // percent of the enqueues after which one stream runs its pending work
     config()
     {
         devices = (int)env_long("LSC_SIM_DEVICES", 0); // none unless asked: AUTO stays on the CPU
@@ -127,6 +128,7 @@ struct config {
         stack = (size_t)env_long("LSC_SIM_STACK_KB", 256) * 1024;
         protect = env_long("LSC_SIM_PROTECT", 1) != 0;
         verbose = env_long("LSC_SIM_VERBOSE", 0) != 0;
+        early = (int)env_long("LSC_SIM_EARLY", 25);
     }
 };
 config &cfg()
@@ -410,7 +412,7 @@ int g_early_percent = -1;
 // another has not read yet) shows as well as a missing "the data is ready" one.
 void run_some_stream_early()
 {
-    if (g_early_percent < 0) g_early_percent = (int)env_long("LSC_SIM_EARLY", 25);
+    if (g_early_percent < 0) g_early_percent = cfg().early;
     if (g_early_percent <= 0 || g_exec_depth > 0 || (int)(rng_next() % 100) >= g_early_percent) return;
     std::vector<CUstream_st *> pending;
     if (g_legacy_stream.enq > g_legacy_stream.done) pending.push_back(&g_legacy_stream);
@@ -891,6 +893,12 @@ uint64_t warp_exchange(unsigned mask, uint64_t mine, int kind, int arg, int widt
 void set_schedule(int order, uint64_t seed, int early_percent)
 {
     guard g(g_mu);
+    if (order < 0) { // back to the environment's settings
+        static const config dflt;
+        order = dflt.order;
+        seed = dflt.seed;
+        early_percent = dflt.early;
+    }
     cfg().order = order;
     g_rng = seed;
     g_early_percent = early_percent;

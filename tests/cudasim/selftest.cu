@@ -114,7 +114,7 @@ int fetch(const int *d)
 class Cudasim : public ::testing::Test {
   protected:
     void SetUp() override { ASSERT_EQ(cudaSetDevice(0), cudaSuccess) << "run with LSC_SIM_DEVICES=1"; }
-    void TearDown() override { lsc_sim::set_schedule(2, 20261202, 25); }
+    void TearDown() override { lsc_sim::set_schedule(-1, 0, 0); } // the defaults again
 };
 
 TEST_F(Cudasim, BarriersMakeABlockReductionRightInEveryOrder)

@@ -64,7 +64,7 @@ void trap(const char *why);
 // for tests/cudasim's own tests: the order fibers and blocks run in (0 in thread order,
 // 1 reversed, 2 shuffled from `seed`) and how often, in percent of the enqueues, a stream's
 // pending work runs before anyone waits for it; otherwise LSC_SIM_ORDER, LSC_SIM_SEED and
-// LSC_SIM_EARLY
+// LSC_SIM_EARLY (which order -1 restores)
 void set_schedule(int order, uint64_t seed, int early_percent);
 
 void launch(const char *name, dim3 grid, dim3 block, size_t smem, void *stream,
