@@ -1,9 +1,9 @@
 /* lsc_gpu_floor [--repeats R] [--warmup W] [--tile T] [--spectrum-rows S] SPEC...
  *
- * The hardware floors of issue 6, measured on the GPU in the same run as lsc (bench/RESULTS.md,
- * "GPU"): the cuBLAS products each operation needs, in IEEE float32 (TF32 off, as lsc computes),
- * and one pass over the inputs at the device's measured memory bandwidth. One JSON line per
- * measurement on stdout, like lsc_bench. SPEC:
+ * The hardware floors lsc's GPU timings are judged against, measured on the GPU in the same run as
+ * lsc (bench/RESULTS.md, "GPU"): the cuBLAS products each operation needs, in IEEE float32 (TF32
+ * off, as lsc computes), and one pass over the inputs at the device's measured memory bandwidth.
+ * One JSON line per measurement on stdout, like lsc_bench. SPEC:
  *
  *   bandwidth         cudaMemcpyAsync device to device of 2 GiB: bytes read + written per second
  *                     (always measured first: every "floor" line uses it)

@@ -18,7 +18,7 @@ bench/scaling_n_cpu.png and bench/scaling_d_cpu.png. --lsc-workspace sets lsc's 
 (default: the library's 256 MiB), the user's knob between speed and peak memory.
 
 Suites:
-  targets  the issue's targets: PRDC at N = M = 20,000, D = 64 and 512, k = 5 (lsc vs prdc);
+  targets  the performance targets: PRDC at N = M = 20,000, D = 64 and 512, k = 5 (lsc vs prdc);
            exact kNN of 20,000 queries in 20,000 rows (lsc vs faiss IndexFlatL2, scikit-learn
            brute, kd-tree and ball-tree); spectrum vs numpy/scipy SVD; Vendi vs vendi-score.
   scaling  time against N (1e3 .. 1e5, D = 64) and against D (2 .. 8192, N = 5,000) for lsc kNN

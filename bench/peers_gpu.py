@@ -22,7 +22,7 @@ some suites updates the file a run of others left). Every lsc figure is checked 
 peers' on the same data (PRDC figures, the sum of k-th neighbour distances, the effective rank,
 the pair mean) and the difference is recorded.
 
-Suites (shapes of issue 5; --scale small divides them for a CPU run of the plumbing):
+Suites (the workloads lsc is built for; --scale small divides them for a CPU run of the plumbing):
   dsweep    kNN (M queries among N rows) and PRDC (reference + prdc) for D = 2 .. 8192,
             N = M = 20,000 (small: 2,000 and D = 2, 32, 512)
   monitor   per-step monitoring: PRDC of a 4,096 x 512 batch against a kept 50,000 x 512
@@ -127,7 +127,7 @@ def median(v):
 
 
 def effective_rank_from_eigs(lam):
-    """METRICS.md section 1 from covariance eigenvalues: the pinned cut, then exp(H(p)),
+    """docs/METRICS.md section 1 from covariance eigenvalues: the pinned cut, then exp(H(p)),
     p proportional to sqrt(lambda)."""
     lam = np.sort(np.asarray(lam, dtype=np.float64))[::-1]
     if lam.size == 0 or lam[0] <= 0:

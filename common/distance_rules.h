@@ -1,4 +1,4 @@
-/* The distance rules of METRICS.md section 2, written once for every backend.
+/* The distance rules of docs/METRICS.md section 2, written once for every backend.
  *
  * Internally every distance is held as a "squared chord" value v:
  *   euclidean / sqeuclidean: v = ||x - y||^2
@@ -68,7 +68,7 @@ LSC_HD double lsc_fast_err(int64_t dim, double sqa, double sqb)
 }
 
 /* Bulk figures (means, distance blocks) use the fast value unless it is within this many error
- * bounds of zero: there its square root could be off by more than the METRICS.md block
+ * bounds of zero: there its square root could be off by more than the docs/METRICS.md block
  * tolerance, so the pair is recomputed exactly. A self-distance is then exactly 0. */
 #define LSC_BULK_BAND 1024.0
 
@@ -92,9 +92,9 @@ LSC_HD int lsc_decide_less(double v_fast, double err, double r, int inclusive)
 }
 
 /* Histogram bin of a reported distance d >= 0 over [0, upper] in `bins` equal bins
- * (METRICS.md 3): bin j holds upper j / bins <= d < upper (j + 1) / bins, the last also holds
- * d = upper; with upper = 0 every pair is in bin 0. Values above upper (impossible but for
- * roundoff) go last. Computed as floor(d bins / upper) with bins / upper precomputed
+ * (docs/METRICS.md section 3): bin j holds upper j / bins <= d < upper (j + 1) / bins, the last
+ * also holds d = upper; with upper = 0 every pair is in bin 0. Values above upper (impossible
+ * but for roundoff) go last. Computed as floor(d bins / upper) with bins / upper precomputed
  * (lsc_hist_scale), clamped to the bins. As a double, without branches, so that loops over it vectorise; it is
  * monotone in d, which the CPU backend relies on (a fast value's band whose ends share a bin
  * holds the exact value's bin too). */

@@ -51,7 +51,7 @@ LSC_HD int64_t lsc_knn_rank(const double *v, const int64_t *ix, int64_t n, doubl
     return lo;
 }
 
-/* The order of near-duplicate pairs (METRICS.md section 3): by d, then i, then j. */
+/* The order of near-duplicate pairs (docs/METRICS.md section 3): by d, then i, then j. */
 LSC_HD int lsc_pair_order(double da, int64_t ia, int64_t ja, double db, int64_t ib, int64_t jb)
 {
     if (da != db) return da < db;

@@ -1,4 +1,4 @@
-/* Every figure of METRICS.md section 1 from the eigenvalues a backend returns, written once.
+/* Every figure of docs/METRICS.md section 1 from the eigenvalues a backend returns, written once.
  * Compiled as C, C++ and CUDA (host side). */
 #ifndef LSC_SPECTRUM_FIGURES_H
 #define LSC_SPECTRUM_FIGURES_H
@@ -61,7 +61,7 @@ LSC_HD void lsc_spectrum_figures(const double *gram_c, const double *gram_u,
     out->largest_singular_value = m > 0 && gram_c[0] > 0.0 ? sqrt(gram_c[0]) : 0.0;
     out->all_rows_identical = nonzero == 0;
     if (nonzero == 0) {
-        /* every row the same: pinned to 0 (METRICS.md section 1, degenerate sets) */
+        /* every row the same: pinned to 0 (docs/METRICS.md section 1, degenerate sets) */
         out->effective_rank = 0.0;
         out->participation_ratio = 0.0;
         out->stable_rank = 0.0;

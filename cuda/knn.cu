@@ -1,4 +1,4 @@
-/* Exact k nearest neighbours on the GPU (METRICS.md sections 2 and 4), the shape FAISS proved:
+/* Exact k nearest neighbours on the GPU (docs/METRICS.md sections 2 and 4), the shape FAISS proved:
  * a cuBLAS SGEMM per (query tile, base tile) of centred float32 rows, then one block per query
  * row reads its row of the product once (into shared memory) and merges the tile into the
  * query's running list of k exact neighbours.

@@ -1,5 +1,5 @@
-/* All-pairs statistics on the GPU (METRICS.md section 3), over tiles of the upper triangle, never
- * storing N x N, with the CPU backend's rules (host/cpu/pairs.c):
+/* All-pairs statistics on the GPU (docs/METRICS.md section 3), over tiles of the upper triangle,
+ * never storing N x N, with the CPU backend's rules (host/cpu/pairs.c):
  *   - each pair's fast value and band decide whether its exact value is needed: the bulk rule
  *     (lsc_bulk_needs_exact), a near-duplicate (v_lo <= dup), a histogram bin edge inside the band,
  *     or a possible nearest neighbour of either row / maximum;

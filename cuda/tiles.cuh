@@ -117,9 +117,9 @@ lsc_status ct_src_get(lsc_ctx *ctx, const ct_set *s, char *stage[2], int *next, 
                       int64_t r0, int64_t nr, ct_src *src);
 lsc_status ct_src_done(lsc_ctx *ctx, const ct_src *src, int role);
 
-/* B = 2 max_i ||x_i - mu|| of METRICS.md section 3 (for cosine min(2, 2 R^2) over the normalised
- * rows), computed exactly as the CPU backend computes it (sequential float64 sums), so that both
- * backends bin every pair alike. Blocks (the bound is needed on the host). */
+/* B = 2 max_i ||x_i - mu|| of docs/METRICS.md section 3 (for cosine min(2, 2 R^2) over the
+ * normalised rows), computed exactly as the CPU backend computes it (sequential float64 sums),
+ * so that both backends bin every pair alike. Blocks (the bound is needed on the host). */
 lsc_status ct_hist_upper(lsc_ctx *ctx, const ct_set *s, double *upper);
 
 /* Progress between tiles, on the calling thread (host/error.c, linked into this module). */

@@ -17,7 +17,7 @@
 #             tests/test_cuda with --gtest_filter='Cuda*'
 #   smoke     bench/peers_gpu.py at --scale small: every benchmark path (lsc_bench on the device,
 #             lsc_gpu_floor, the torch peers) in well under a minute
-#   bench     bench/peers_gpu.py at the shapes (--scale full), floors included
+#   bench     bench/peers_gpu.py at the full target shapes (--scale full), floors included
 #   all       build test sanitize smoke bench
 # Each stage's failure is recorded and the script goes on to the next one; a stage that would
 # start with less than its minimum time left in the budget is marked "not started". The last

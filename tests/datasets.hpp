@@ -1,4 +1,4 @@
-// Deterministic test data sets with known answers (METRICS.md "Standards"): every generator
+// Deterministic test data sets with known answers (a failure replays from its seed): each generator
 // takes a seed; tests print it (LSC_TEST_SEED overrides the default seed of the random ones).
 #pragma once
 

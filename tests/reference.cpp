@@ -1,4 +1,4 @@
-// The float64 reference of METRICS.md section 1. See reference.hpp. Written from METRICS.md's
+// The float64 reference of docs/METRICS.md section 1. See reference.hpp. Written from the page's
 // definitions: explicit centring, SVD of the data matrix (not a Gram), explicit N x N cosine
 // kernel for Vendi. Slow on purpose; meant for test sizes.
 #include "reference.hpp"

@@ -1,8 +1,8 @@
-// The float64 reference of METRICS.md section 1 (spectrum of one set), written from the
+// The float64 reference of docs/METRICS.md section 1 (spectrum of one set), written from the
 // definitions on that page and independently of the library's code path: the centred matrix is
 // formed explicitly and its singular values come from LAPACK's SVD (dgesdd) of the n x d matrix
 // itself, never from a Gram; Vendi forms the explicit N x N cosine kernel. Also the tolerance
-// checks of METRICS.md "Tolerances" and independent float16 / bfloat16 conversions.
+// checks of docs/METRICS.md "Tolerances" and independent float16 / bfloat16 conversions.
 #pragma once
 
 #include <cstdint>
@@ -10,7 +10,7 @@
 
 namespace ref {
 
-// ---- METRICS.md "Tolerances" ------------------------------------------------------------------
+// ---- docs/METRICS.md "Tolerances" -------------------------------------------------------------
 
 constexpr double kRel = 2e-4;      // continuous figures: relative ...
 constexpr double kAbs = 1e-9;      // ... or absolute, whichever is larger
@@ -52,7 +52,7 @@ struct Spectrum {
     bool all_rows_identical = false;
 };
 
-// Every figure of METRICS.md section 1 for the n x d float32 matrix whose row i starts at
+// Every figure of docs/METRICS.md section 1 for the n x d float32 matrix whose row i starts at
 // x + i * ld (n >= 2, d >= 1, ld >= d). For float16 / bfloat16 / float64 data pass the float32
 // values of that data (the library's figures are those of the float32 values).
 Spectrum spectrum(const float *x, int64_t n, int64_t d, int64_t ld,

@@ -1,7 +1,7 @@
-// Distance blocks (METRICS.md section 2) on the CPU backend against the naive float64 reference:
-// every entry within 1e-5 x d + 1e-6 x (||x - c|| + ||y - c||), c = the mean of b (the centre
-// the library uses); for cosine the rows are normalised, not centred, so the bound applies to the
-// chord ||x/|x| - y/|y||| with c = 0. A self-distance is exactly 0.
+// Distance blocks (docs/METRICS.md section 2) on the CPU backend against the naive float64
+// reference: every entry within 1e-5 x d + 1e-6 x (||x - c|| + ||y - c||), c = the mean of b (the
+// centre the library uses); for cosine the rows are normalised, not centred, so the bound applies
+// to the chord ||x/|x| - y/|y||| with c = 0. A self-distance is exactly 0.
 #include "test_util.hpp"
 #include "datasets.hpp"
 #include "reference_nn.hpp"

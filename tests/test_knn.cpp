@@ -1,5 +1,5 @@
-// Exact k nearest neighbours (METRICS.md section 4) on the CPU backend against the naive float64
-// reference (reference_nn.hpp): index lists equal except where distances tie within 1e-6
+// Exact k nearest neighbours (docs/METRICS.md section 4) on the CPU backend against the naive
+// float64 reference (reference_nn.hpp): index lists equal except where distances tie within 1e-6
 // relative, every reported distance within 1e-6 relative of its exact value.
 #include "test_util.hpp"
 #include "datasets.hpp"

@@ -10,7 +10,7 @@
 /* Exit codes: 0 a complete result, 1 a failure of the machine, 2 bad input, 130 interrupted. */
 enum { EXIT_OK = 0, EXIT_MACHINE = 1, EXIT_BAD_INPUT = 2, EXIT_INTERRUPTED = 130 };
 
-/* Thresholds of the readings (METRICS.md section 6). */
+/* Thresholds of the readings (docs/METRICS.md section 6). */
 typedef struct cli_thresholds {
     double dim_collapse_ratio;   /* fake effective_rank < ratio x real's */
     double mode_collapse_ratio;  /* fake vendi_cosine < ratio x real's */
@@ -135,7 +135,8 @@ int cli_check_finite(const cli_opts *o, const char *path, const lsc_matrix *m);
 int cmd_report(cli_opts *o);
 int cmd_demo(cli_opts *o);
 
-/* Readings (METRICS.md section 6) of a comparison, or of one set when fake figures are NULL. */
+/* Readings (docs/METRICS.md section 6) of a comparison, or of one set when fake figures are
+ * NULL. */
 typedef struct cli_reading_in {
     const lsc_spectrum_result *sreal, *sfake;
     const lsc_prdc_result *prdc;       /* NULL without a fake set */

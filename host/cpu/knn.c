@@ -1,5 +1,5 @@
 /* Exact k nearest neighbours on the CPU: a float32 GEMM per tile of centred rows, then a
- * selection on the fast values' error bands whose exact recomputation is deferred (METRICS.md
+ * selection on the fast values' error bands whose exact recomputation is deferred (docs/METRICS.md
  * section 2, rule 2). Each row keeps the k smallest upper ends vf + err of its candidates (their
  * largest, U, bounds the row's final k-th exact value) and a short list of the candidates whose
  * lower end vf - err was at or below U when they came; only the listed candidates still at or

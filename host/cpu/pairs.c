@@ -1,4 +1,4 @@
-/* All-pairs statistics on the CPU (METRICS.md section 3), over tiles of the upper triangle,
+/* All-pairs statistics on the CPU (docs/METRICS.md section 3), over tiles of the upper triangle,
  * never storing N x N. The fast form serves the bulk figures; every decision (near-duplicate,
  * nearest neighbour, maximum, histogram bin) whose outcome its error band could change is made on
  * the exact value. Each thread keeps its own partial results, merged in thread order, so a run
@@ -89,7 +89,7 @@ typedef struct {
     char pad[64];
 } pair_part;
 
-/* Bound B of METRICS.md section 3, in reported units: 2 max_i ||x_i - mu||; for cosine the
+/* Bound B of docs/METRICS.md section 3, in reported units: 2 max_i ||x_i - mu||; for cosine the
  * same bound on the chord between normalised rows, as a cosine distance (at most 2). */
 static double hist_upper(lsc_ctx *ctx, const cpu_set *s)
 {

@@ -1,5 +1,5 @@
-/* Precision, recall, density and coverage on the CPU (METRICS.md section 5). The radii come from
- * the exact kNN; one tiled pass of fake against real then decides every comparison d < r with
+/* Precision, recall, density and coverage on the CPU (docs/METRICS.md section 5). The radii come
+ * from the exact kNN; one tiled pass of fake against real then decides every comparison d < r with
  * the fast form where its error band allows and on the exact value where it does not. Working
  * memory: O((N + M) k) for the radii passes, O(N + M) counters, and the tiles. */
 #include "tiles.h"

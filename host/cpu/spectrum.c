@@ -1,4 +1,4 @@
-/* Spectrum on the CPU (METRICS.md section 1): float64 Grams built tile by tile with DSYRK and
+/* Spectrum on the CPU (docs/METRICS.md section 1): float64 Grams built tile by tile with DSYRK and
  * LAPACK's symmetric eigensolver (values only). N >= D, and the streaming accumulator, use the
  * D x D Grams, accumulated around a pivot and corrected exactly; a single call with N < D uses the
  * N x N Grams of the exactly centred rows. The figures themselves come from common/. */

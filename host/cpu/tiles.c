@@ -167,7 +167,7 @@ void cpu_set_load(const cpu_set *s, int64_t r0, int64_t nr, float *raw, float *t
             load_row(s, r0 + i, rr);
             src = rr;
         }
-        /* centring (METRICS.md section 2, rule 1): the fast form's error shrinks with the
+        /* centring (docs/METRICS.md section 2, rule 1): the fast form's error shrinks with the
          * norms, and a large common offset no longer costs digits */
         sq[i] = transform_row(src, tt, d, cosine, cosine ? s->inv_norm[r0 + i] : 1.0, s->centre);
     }

@@ -11,16 +11,16 @@ Every `every` steps the encoder's posterior MEANS of a fixed held-out batch go t
 and each finished measurement prints one row of the run's table:
 
   KL        the KL term per sample; it goes to 0 when the posterior equals the prior everywhere.
-  active    columns of the means with variance > 0.01 (METRICS.md section 1, Burda et al.): a unit
-            whose mean no longer depends on the input carries no information.
+  active    columns of the means with variance > 0.01 (docs/METRICS.md section 1, Burda et al.):
+            a unit whose mean no longer depends on the input carries no information.
   eff_rank  effective rank of the centred means: how many directions the codes spread over. It
             falls as units switch off. It is scale-free, though: once every unit is dead the means
             are tiny, shapeless noise around a constant, whose effective rank is high again. Read
             it with `var`, the total variance of the means: how much spread there is at all.
   vendi     Vendi score of the means under cosine similarity.
   prec, cover   precision and coverage of the means against a sample of the prior N(0, I)
-            (METRICS.md section 5). The prior is what the aggregate posterior should fill for the
-            decoder to work as a generator, so a prior sample is the monitor's reference. A
+            (docs/METRICS.md section 5). The prior is what the aggregate posterior should fill for
+            the decoder to work as a generator, so a prior sample is the monitor's reference. A
             collapsed encoder maps every input near the origin: its means all lie inside the prior
             (precision stays 1) but cover almost none of it (coverage falls towards 0).
 
@@ -246,7 +246,7 @@ def main(argv=None) -> int:
     print()
     for schedule, rec in results:
         s, p = rec.spectrum, rec.prdc
-        # METRICS.md section 6: posterior collapse when active_units < 0.5 x D
+        # docs/METRICS.md section 6: posterior collapse when active_units < 0.5 x D
         state = "posterior collapse" if s.active_units < 0.5 * s.cols else "healthy"
         print(f"verdict beta={schedule}: {state}: {s.active_units}/{s.cols} units active, "
               f"effective rank {s.effective_rank:.2f}, variance {s.total_variance:.3f}, "

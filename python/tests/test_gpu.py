@@ -1,6 +1,6 @@
 """torch and cupy inputs. On the GPU they are read in place on the caller's stream, results must
-equal the CPU backend's at METRICS.md tolerances. Skipped, with the reason, where torch / cupy or
-a CUDA device is missing; LSC_REQUIRE_GPU=1 turns the GPU skips into failures."""
+equal the CPU backend's at docs/METRICS.md tolerances. Skipped, with the reason, where torch / cupy
+or a CUDA device is missing; LSC_REQUIRE_GPU=1 turns the GPU skips into failures."""
 import os
 
 import numpy as np
@@ -50,7 +50,7 @@ def close(a, b, rel):
     assert a == pytest.approx(b, rel=rel, abs=1e-12)
 
 
-# METRICS.md: GPU against the CPU backend, twice the tolerances against the float64 reference
+# docs/METRICS.md: GPU against the CPU backend, twice the tolerances against the float64 reference
 # (continuous figures 2e-4 relative, exact distances 1e-6 relative)
 REL = 4e-4
 REL_EXACT = 2e-6
@@ -108,12 +108,12 @@ def test_torch_cuda_every_operation_equals_cpu(data, dtype):
     close(ps_gpu.mean, ps_cpu.mean, REL)
     close(ps_gpu.std, ps_cpu.std, REL)
     assert ps_gpu.min == ps_cpu.min and ps_gpu.near_duplicates == ps_cpu.near_duplicates
-    # METRICS.md lets bin counts be bulk figures, but both backends place every pair in its exact
-    # value's bin (a band that crosses an edge is recomputed) from bit-identical bounds: equal
+    # docs/METRICS.md lets bin counts be bulk figures, but both backends place every pair in its
+    # exact value's bin (a band that crosses an edge is recomputed) from bit-identical bounds: equal
     np.testing.assert_array_equal(ps_gpu.histogram, ps_cpu.histogram)
     blk = lsc.distances(f[:100], r[:50])
     assert blk.is_cuda
-    # twice METRICS.md's block tolerance: 1e-5 d + 1e-6 (|x - c| + |y - c|), c the base's mean
+    # twice docs/METRICS.md's block tolerance: 1e-5 d + 1e-6 (|x - c| + |y - c|), c the base's mean
     want = lsc.distances(f_host[:100], r_host[:50], backend="cpu").astype(np.float64)
     c = r_host[:50].astype(np.float64).mean(axis=0)
     nx = np.linalg.norm(f_host[:100].astype(np.float64) - c, axis=1)[:, None]

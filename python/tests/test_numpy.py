@@ -1,4 +1,4 @@
-"""The binding on numpy arrays: figures against float64 references written from METRICS.md,
+"""The binding on numpy arrays: figures against float64 references written from docs/METRICS.md,
 against the CLI on the same files, every dtype and layout, every error."""
 import json
 import subprocess
@@ -8,10 +8,10 @@ import pytest
 
 import lsc
 
-REL = 1e-9       # spectrum figures (float64 Gram vs SVD, METRICS.md tolerances are looser)
+REL = 1e-9       # spectrum figures (float64 Gram vs SVD, docs/METRICS.md tolerances are looser)
 
 
-# ---- float64 references from METRICS.md ------------------------------------------------------------
+# ---- float64 references from docs/METRICS.md -------------------------------------------------------
 
 def ref_spectrum(x, thr=0.01):
     x = x.astype(np.float64)

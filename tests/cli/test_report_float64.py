@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""`lsc report --json` against an independent float64 reference written from METRICS.md.
+"""`lsc report --json` against an independent float64 reference written from docs/METRICS.md.
 
     python test_report_float64.py PATH/TO/lsc
 
@@ -25,7 +25,7 @@ and checks every figure of the JSON report against numpy/scipy in float64 on the
   - the memorisation block (fake rows within dup_eps of a real row; fake rows in a listed pair);
   - `--json -` writes the same JSON as `--json FILE` (timings aside), and `lsc prdc` the same prdc.
 
-Tolerances (METRICS.md, "Tolerances the tests use"): continuous figures within 2e-4 relative or
+Tolerances (docs/METRICS.md, "Tolerances the tests use"): continuous figures within 2e-4 relative or
 1e-9 absolute, whichever is larger; exact distances (min, nn_*, listed pairs) within 1e-6
 relative; integer figures exact except where the reference lies within 1e-9 relative of a
 threshold; PRDC counts exact except rows whose float64 distance lies within 1e-6 relative of
@@ -84,7 +84,7 @@ class Checks:
                                    f"(|diff| {err:.3g} > {lim:.3g})")
 
 
-# ---- the float64 reference (METRICS.md) -----------------------------------------------------
+# ---- the float64 reference (docs/METRICS.md) ------------------------------------------------
 
 def entropy_exp(p):
     p = p[p > 0]
@@ -418,7 +418,7 @@ def main():
     aniso = np.linspace(0.05, 2.0, 16)  # column variances from 0.0025 to 4 (active_units < D)
     cases.append(("gauss_600v500_d16", (rng.standard_normal((600, 16)) * aniso).astype(f32),
                   (rng.standard_normal((500, 16)) * aniso * 1.1 + 0.1).astype(f32), True))
-    # large mean next to the spread: the cancellation case of METRICS.md section 1
+    # large mean next to the spread: the cancellation case of docs/METRICS.md section 1
     cases.append(("mean50_300v300_d40", gauss(300, 40, 1.0, 50.0), gauss(300, 40, 1.0, 50.0), False))
     # exact duplicate rows in fake: one row 7 times (zero radius at k=5), 30 rows twice, and
     # 5 rows copied from real (memorisation)

@@ -2,7 +2,7 @@
 """The `lsc` command line with --backend cuda on the emulated device (LSC_CUDA=SIM) against
 --backend cpu: report, spectrum, pairs, knn, prdc and reference build on float32, float16 and
 float64 files, Fortran order included. Every JSON figure must agree (counts, histograms, ranks and
-near-duplicate lists exactly; continuous figures within twice METRICS.md's 2e-4), and the kNN
+near-duplicate lists exactly; continuous figures within twice docs/METRICS.md's 2e-4), and the kNN
 files must hold the same neighbours. Standard library only.
 usage: cli_backends.py path/to/lsc scratch-dir"""
 import json

@@ -11,7 +11,7 @@ file). Makes seeded random data, writes it as raw float32, runs the driver and c
   - vendi_cosine with vendi_score.vendi.score_dual (N >= D) or score_X (N < D), normalize=True;
   - effective_rank, participation_ratio, stable_rank, total_variance and rankme with numpy's SVD.
 
-Tolerances (METRICS.md, "Tolerances the tests use"): PRDC exact except for rows whose float64
+Tolerances (docs/METRICS.md, "Tolerances the tests use"): PRDC exact except for rows whose float64
 distance lies within 1e-6 relative of their radius; each figure may differ from the peer by at
 most the number of such borderline rows (pairs, for density), counted here in float64 from the
 exact distances. Continuous spectrum figures within 2e-4 relative.
@@ -169,7 +169,7 @@ def close(a, b, rel=SPECTRUM_REL, abs_=SPECTRUM_ABS):
 
 
 def numpy_spectrum(x64):
-    """The continuous figures of METRICS.md section 1 from numpy's SVD (well-conditioned data:
+    """The continuous figures of docs/METRICS.md section 1 from numpy's SVD (well-conditioned data:
     the pinned cut removes nothing)."""
     n, d = x64.shape
     xc = x64 - x64.mean(axis=0)

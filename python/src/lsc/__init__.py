@@ -2,7 +2,7 @@
 
 Spectrum figures (effective rank, RankMe, active units, Vendi), all-pairs statistics, exact kNN
 and precision / recall / density / coverage, on numpy arrays, torch tensors and cupy arrays, on
-the CPU or on a GPU without copies. Every figure is defined in METRICS.md.
+the CPU or on a GPU without copies. Every figure is defined in docs/METRICS.md.
 
     import numpy as np, lsc
     x = np.random.default_rng(0).standard_normal((1000, 64), dtype=np.float32)

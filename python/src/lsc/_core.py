@@ -1,4 +1,4 @@
-"""The operations of lsc.h with plain Python results (dataclasses named as in METRICS.md)."""
+"""The operations of lsc.h with plain Python results (dataclasses named as in docs/METRICS.md)."""
 from __future__ import annotations
 
 import ctypes as C
@@ -100,7 +100,7 @@ def _metric(name: str, allowed=("euclidean", "cosine")) -> int:
 
 @dataclass(frozen=True)
 class Spectrum:
-    """METRICS.md section 1. `vendi_cosine` is None when unavailable, with the reason."""
+    """docs/METRICS.md section 1. `vendi_cosine` is None when unavailable, with the reason."""
     rows: int
     cols: int
     rank_limit: int
@@ -150,7 +150,7 @@ def _spectrum_opts(active_threshold: float) -> N.SpectrumOpts:
 
 def spectrum(x, *, active_threshold: float = 0.01, backend: str = "auto",
              threads: int = 0) -> Spectrum:
-    """Every METRICS.md section 1 figure of `x` (rows = samples, N >= 2)."""
+    """Every docs/METRICS.md section 1 figure of `x` (rows = samples, N >= 2)."""
     v = view(x, "x")
     ctx = _ctx_for([v], backend, threads)
     r = N.SpectrumResult()
@@ -251,7 +251,7 @@ def distances(a, b=None, *, metric: str = "euclidean", backend: str = "auto", th
 
 @dataclass(frozen=True)
 class PairStats:
-    """METRICS.md section 3. `near_duplicates` lists (i, j, d) ordered by d, then i, then j."""
+    """docs/METRICS.md section 3. `near_duplicates` lists (i, j, d) ordered by d, then i, then j."""
     metric: str
     rows_used: int
     pairs: int
@@ -426,7 +426,7 @@ class Reference:
 
 @dataclass(frozen=True)
 class Prdc:
-    """METRICS.md section 5."""
+    """docs/METRICS.md section 5."""
     precision: float
     recall: float
     density: float
