@@ -84,9 +84,9 @@ int main(int argc, char **argv)
         for (int r = 0; r <= reps; r++) {
             lsc_knn_opts ko = LSC_KNN_OPTS_INIT;
             lsc_reference *ref = NULL;
-            lsc_prdc_result pr;
-            lsc_pair_result ps;
-            lsc_spectrum_result sr;
+            lsc_prdc_result pr = LSC_PRDC_RESULT_INIT;
+            lsc_pair_result ps = LSC_PAIR_RESULT_INIT;
+            lsc_spectrum_result sr = LSC_SPECTRUM_RESULT_INIT;
             lsc_status s = LSC_STATUS_OK;
             if (op == 3) s = lsc_reference_create(ctx, &R, k, NULL, &ref);
             double t0 = now();

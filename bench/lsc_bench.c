@@ -451,8 +451,7 @@ static void prdc_json(char *res, size_t len, const lsc_prdc_result *r)
 
 static int op_prdc(bench *b, const lsc_matrix *real, const lsc_matrix *fake, int64_t k)
 {
-    lsc_prdc_result res;
-    memset(&res, 0, sizeof res);
+    lsc_prdc_result res = LSC_PRDC_RESULT_INIT;
     double *t2 = b->tg, *t3 = b->te; /* no GPU times here: three wall clocks */
     /* as a one-call PRDC (prdc.compute_prdc, lsc.prdc(real, fake)): the input outlives the
      * reference, which reads its rows in place when they are dense float32 host memory */
@@ -499,8 +498,7 @@ static int op_monitor(bench *b, const lsc_matrix *real, const lsc_matrix *fake, 
     double once = t1 - t0;
     report(b, "monitor_reference", real, NULL, k, &once, NULL, NULL, 1, "");
     int rc = 0;
-    lsc_prdc_result res;
-    memset(&res, 0, sizeof res);
+    lsc_prdc_result res = LSC_PRDC_RESULT_INIT;
     char rj[256] = "";
     {
         int bad = 0;
@@ -616,7 +614,7 @@ static int op_monitor(bench *b, const lsc_matrix *real, const lsc_matrix *fake, 
 #endif
     {
         /* no CUDA runtime here, or host inputs: lsc_prdc_async says what it says */
-        lsc_prdc_result out;
+        lsc_prdc_result out = LSC_PRDC_RESULT_INIT;
         st = lsc_prdc_async(b->ctx, ref, fake, &out, NULL);
         if (st != LSC_STATUS_OK)
             rc = failed(b, st, "monitor_prdc_async", real, fake, k, "lsc_prdc_async");
@@ -640,8 +638,7 @@ static void spectrum_json(char *res, size_t len, const lsc_spectrum_result *s)
 
 static int op_spectrum(bench *b, const lsc_matrix *x, int64_t batch)
 {
-    lsc_spectrum_result res;
-    memset(&res, 0, sizeof res);
+    lsc_spectrum_result res = LSC_SPECTRUM_RESULT_INIT;
     int64_t m = x->rows < x->cols ? x->rows : x->cols;
     double *sv = malloc((size_t)m * sizeof *sv);
     char rj[512];
@@ -755,8 +752,7 @@ out:
 
 static int op_pairs(bench *b, const lsc_matrix *x)
 {
-    lsc_pair_result res;
-    memset(&res, 0, sizeof res);
+    lsc_pair_result res = LSC_PAIR_RESULT_INIT;
     TIMED(b, lsc_pair_stats(b->ctx, x, NULL, &res, NULL, NULL), "pairs", x, NULL, 0,
           "lsc_pair_stats");
     char rj[256];

@@ -99,8 +99,7 @@ int main(int argc, char **argv)
     }
     lsc_matrix rm = lsc_matrix_f32(real, n, d), fm = lsc_matrix_f32(fake, m, d);
     lsc_reference *ref = NULL;
-    lsc_prdc_result r;
-    memset(&r, 0, sizeof r);
+    lsc_prdc_result r = LSC_PRDC_RESULT_INIT;
 
     double t1 = now_s();
     st = lsc_reference_create(ctx, &rm, k, NULL, &ref);

@@ -96,4 +96,8 @@ LSC_HD uint64_t lsc_rand_below(uint64_t *state, uint64_t n)
     }
 }
 
+/* Option, result and info structs start with a size_t `size`; a caller from a newer header may
+ * pass more bytes than this library knows, up to this many (common/abi.h, docs/ABI.md). */
+#define LSC_STRUCT_SIZE_MAX ((size_t)4096)
+
 #endif /* LSC_COMMON_H */

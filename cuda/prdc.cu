@@ -1,4 +1,4 @@
-/* Reference radii and precision, recall, density, coverage on the GPU (METRICS.md section 5),
+/* Reference radii and precision, recall, density, coverage on the GPU (docs/METRICS.md section 5),
  * with exactly the CPU backend's decisions (host/cpu/prdc.c): the radii are exact k-th
  * neighbour values (knn.cu), and each comparison d < r (or d <= r) is decided by
  * lsc_decide_less on the fast value where its error band allows, on lsc_exact_v where it does
@@ -11,6 +11,8 @@
  * and reused by every later call, synchronous or asynchronous. Its memory comes from cudaMalloc,
  * not the context's allocator, because a reference may outlive the context that built it. */
 #include "tiles.cuh"
+#include "../common/abi.h"
+#include "../common/prdc_figures.h"
 
 #include <dlfcn.h>
 #include <limits.h>
@@ -255,12 +257,13 @@ __global__ void __launch_bounds__(kThreads) k_prdc_count(prdc_args a)
     if (threadIdx.x == 0 && dens) atomicAdd(&a.density[gi], dens);
 }
 
-/* The four figures from the counts (integer sums: deterministic) and the whole result struct,
- * in device-writable memory. One block of 1024 threads. */
+/* The four figures from the counts (integer sums: deterministic) and the result struct, in
+ * device-writable memory: whole into lsc's own workspace, or (`caller`) as far as the caller's
+ * size field reaches, a bad size then reported through `status`. One block of 1024 threads. */
 __global__ void __launch_bounds__(1024)
 k_prdc_final(int64_t M, int64_t N, int64_t k, const unsigned long long *density, const double *fake_rv,
              const unsigned char *real_hit, const unsigned char *real_cov, int comparison, int metric,
-             int64_t zero_real, lsc_prdc_result *out)
+             int64_t zero_real, bool caller, lsc_prdc_result *out, lsc_async_status *status)
 {
     __shared__ unsigned long long red[32];
     unsigned long long prec = 0, dens = 0, zf = 0, rec = 0, cov = 0;
@@ -292,7 +295,16 @@ k_prdc_final(int64_t M, int64_t N, int64_t k, const unsigned long long *density,
     r.zero_radii_fake = static_cast<int64_t>(zf);
     r.comparison = static_cast<lsc_comparison>(comparison);
     r.metric = static_cast<lsc_metric>(metric);
-    *out = r;
+    r.coverage_expected = lsc_coverage_expected(N, M, k);
+    r.size = sizeof r;
+    const size_t sizes[] = LSC_PRDC_RESULT_SIZES;
+    if (!caller) {
+        *out = r;
+    } else if (!lsc_result_store(out, &r, sizes, LSC_NSIZES(sizes)) && status) {
+        status->status = LSC_STATUS_INVALID_ARGUMENT;
+        status->row = -1;
+        status->col = -1;
+    }
 }
 
 /* Everything of one PRDC call, enqueued on the context's stream; the figures land in `out`
@@ -383,7 +395,7 @@ lsc_status prdc_enqueue(lsc_ctx *ctx, const lsc_reference *ref, const lsc_matrix
     }
     k_prdc_final<<<1, 1024, 0, st>>>(M, N, k, density, fake_r, flags, flags + N,
                                      static_cast<int>(ref->comparison), static_cast<int>(ref->metric),
-                                     ref->zero_radii, out);
+                                     ref->zero_radii, async, out, status);
     LSC_CUDA_LAUNCHED(ctx);
     return LSC_STATUS_OK;
 }

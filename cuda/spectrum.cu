@@ -1,4 +1,4 @@
-/* Spectrum on the GPU (METRICS.md section 1), the same Grams as host/cpu/spectrum.c:
+/* Spectrum on the GPU (docs/METRICS.md section 1), the same Grams as host/cpu/spectrum.c:
  *   N >= D, and the streaming accumulator: float64 D x D Grams accumulated tile by tile around a
  *     pivot (the first tile's mean) with cuBLAS DSYRK (FP64 tensor cores on Hopper), corrected
  *     exactly, as the CPU does;
@@ -29,6 +29,7 @@
 #include "cuda_internal.cuh"
 #include "workspace.cuh"
 #include "../common/spectrum_figures.h"
+#include "../common/abi.h"
 
 #include <cfloat>
 #include <climits>
@@ -248,7 +249,7 @@ __global__ void convert_rows(const char *src, int dtype, size_t es, int64_t ld, 
     if (q == 0.0 && threadIdx.x == 0) atomicMin(zero_row, row_base + (long long)i);
 }
 
-/* Column means of the first tile: the pivot (METRICS.md: accumulate around the first batch's
+/* Column means of the first tile: the pivot (docs/METRICS.md: accumulate around the first batch's
  * mean so a large common offset costs no digits). */
 __global__ void tile_mean(const char *src, int dtype, size_t es, int64_t ld, int64_t nr, int64_t d,
                           double *pivot)
@@ -484,7 +485,7 @@ __global__ void tri_bisect(const double *dg, const double *od, int64_t n, double
 /* Every figure on the device, with the same common/ functions the host uses. */
 __global__ void figures(double *w_c, double *w_u, double *w_v, int64_t n_ev, int64_t rows,
                         int64_t cols, const double *colvar, double thr, const long long *zero_row,
-                        lsc_spectrum_result *out)
+                        lsc_spectrum_result *out, lsc_async_status *status)
 {
     lsc_eigs_prepare(w_c, n_ev);
     lsc_eigs_prepare(w_u, n_ev);
@@ -495,7 +496,14 @@ __global__ void figures(double *w_c, double *w_u, double *w_v, int64_t n_ev, int
     lsc_spectrum_figures(w_c, w_u, z == kNoRow ? w_v : nullptr, n_ev, rows, cols, colvar, thr, &r,
                          nullptr);
     r.vendi_zero_row = z == kNoRow ? -1 : (int64_t)z;
-    memcpy(out, &r, sizeof r); // every byte, padding included (zeroed above), not member-wise
+    r.size = sizeof r;
+    const size_t sizes[] = LSC_SPECTRUM_RESULT_SIZES;
+    // every byte the caller's size covers, padding included (zeroed above), not member-wise
+    if (!lsc_result_store(out, &r, sizes, LSC_NSIZES(sizes)) && status) {
+        status->status = LSC_STATUS_INVALID_ARGUMENT;
+        status->row = -1;
+        status->col = -1;
+    }
 }
 
 /* Enqueues the eigenvalues (ascending) of the full symmetric n x n matrix a (destroyed) into w. */
@@ -1037,7 +1045,7 @@ lsc_status lsc_cuda_spectrum_async(lsc_ctx *ctx, const lsc_matrix *x, double act
         zero_row = g.zero_row;
     }
     figures<<<1, 1, 0, st>>>(w, w + (size_t)n_ev, w + 2 * (size_t)n_ev, n_ev, n, d, colvar,
-                             active_threshold, zero_row, out);
+                             active_threshold, zero_row, out, status);
     LSC_CUDA_TRY(ctx, cudaGetLastError());
     return LSC_STATUS_OK;
 }

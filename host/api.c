@@ -3,6 +3,8 @@
 #include "validate.h"
 #include "../common/distance_rules.h"
 #include "../common/spectrum_figures.h"
+#include "../common/prdc_figures.h"
+#include "../common/sampler.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -25,10 +27,9 @@ struct lsc_spectrum_acc {
 static lsc_status spectrum_opts(lsc_ctx *ctx, const lsc_spectrum_opts *opts, double *thr)
 {
     lsc_spectrum_opts d = LSC_SPECTRUM_OPTS_INIT;
-    if (opts) {
-        LSC_TRY(lsc_check_opts_size(ctx, opts->size, sizeof *opts, "spectrum opts"));
-        d = *opts;
-    }
+    if (opts)
+        LSC_TRY(LSC_READ_OPTS(ctx, &d, opts, SPECTRUM_OPTS, "spectrum opts",
+                              "LSC_SPECTRUM_OPTS_INIT"));
     LSC_CHECK(ctx, d.active_threshold >= 0.0 && d.active_threshold < 1e300,
               LSC_STATUS_INVALID_ARGUMENT,
               "spectrum opts: active_threshold %g must be finite and >= 0", d.active_threshold);
@@ -62,7 +63,8 @@ static void spectrum_finish(const lsc_spectrum_eigs *e, double thr, lsc_spectrum
     lsc_spectrum_figures(e->gram_c, e->gram_u, e->zero_row < 0 ? e->cos_nu : NULL, e->n_ev,
                          e->rows, e->cols, e->colvar, thr, &r, singular_values);
     r.vendi_zero_row = e->zero_row;
-    *out = r;
+    r.size = sizeof r;
+    LSC_STORE_RESULT(out, &r, SPECTRUM_RESULT); /* size checked on entry */
     if (column_variance) memcpy(column_variance, e->colvar, (size_t)e->cols * sizeof(double));
 }
 
@@ -72,6 +74,7 @@ lsc_status lsc_spectrum(lsc_ctx *ctx, const lsc_matrix *x, const lsc_spectrum_op
     LSC_TRY(lsc_begin(ctx));
     LSC_TRY(lsc_check_matrix(ctx, x, "x", 2));
     LSC_CHECK(ctx, out, LSC_STATUS_INVALID_ARGUMENT, "out is NULL");
+    LSC_TRY(LSC_CHECK_RESULT(ctx, out, SPECTRUM_RESULT, "out", "LSC_SPECTRUM_RESULT_INIT"));
     double thr = 0.0;
     LSC_TRY(spectrum_opts(ctx, opts, &thr));
     LSC_TRY(lsc_check_values(ctx, x, "x", 0));
@@ -168,6 +171,7 @@ lsc_status lsc_spectrum_acc_finalize(lsc_ctx *ctx, const lsc_spectrum_acc *acc,
     LSC_TRY(lsc_begin(ctx));
     LSC_TRY(check_acc(ctx, acc, "acc"));
     LSC_CHECK(ctx, out, LSC_STATUS_INVALID_ARGUMENT, "out is NULL");
+    LSC_TRY(LSC_CHECK_RESULT(ctx, out, SPECTRUM_RESULT, "out", "LSC_SPECTRUM_RESULT_INIT"));
     LSC_CHECK(ctx, acc->rows >= 2, LSC_STATUS_INVALID_ARGUMENT,
               "the accumulator holds %lld rows, the spectrum needs at least 2",
               (long long)acc->rows);
@@ -222,13 +226,60 @@ lsc_status lsc_distances(lsc_ctx *ctx, const lsc_matrix *a, const lsc_matrix *b,
     return ctx->ops->distances(ctx, a, b, metric, out, ld_out);
 }
 
-/* Knuth's selection sampling (Algorithm S): a seeded uniform subset of n of N rows, ascending. */
-static void subset_rows(int64_t N, int64_t n, uint64_t seed, int64_t *rows)
+/* ---------------------------------------------------------------------------------------------- */
+/* the seeded sampler (common/sampler.h)                                                          */
+
+int64_t lsc_permute(uint64_t seed, int64_t n, int64_t j)
 {
-    uint64_t st = seed;
-    int64_t got = 0;
-    for (int64_t i = 0; i < N && got < n; i++)
-        if ((int64_t)lsc_rand_below(&st, (uint64_t)(N - i)) < n - got) rows[got++] = i;
+    if (n < 1 || j < 0 || j >= n) return -1;
+    lsc_perm p;
+    lsc_perm_init(&p, seed, n);
+    return lsc_perm_at(&p, j);
+}
+
+int64_t lsc_permute_inverse(uint64_t seed, int64_t n, int64_t i)
+{
+    if (n < 1 || i < 0 || i >= n) return -1;
+    lsc_perm p;
+    lsc_perm_init(&p, seed, n);
+    return lsc_perm_position(&p, i);
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Positions offset..offset+count-1 of the permutation, ascending; arguments already checked. */
+static void sample_rows(uint64_t seed, int64_t n, int64_t offset, int64_t count, int64_t *rows)
+{
+    lsc_perm p;
+    lsc_perm_init(&p, seed, n);
+    for (int64_t t = 0; t < count; t++) rows[t] = lsc_perm_at(&p, offset + t);
+    qsort(rows, (size_t)count, sizeof *rows, cmp_i64);
+}
+
+static lsc_status check_sample(lsc_ctx *ctx, int64_t n, int64_t offset, int64_t count,
+                               const char *what)
+{
+    LSC_CHECK(ctx, n >= 1, LSC_STATUS_INVALID_ARGUMENT, "%s: n is %lld, expected >= 1", what,
+              (long long)n);
+    LSC_CHECK(ctx, offset >= 0 && count >= 0 && offset <= n - count, LSC_STATUS_INVALID_ARGUMENT,
+              "%s: positions %lld to %lld (offset %lld, count %lld) are not within the %lld rows",
+              what, (long long)offset, (long long)offset + (long long)count - 1, (long long)offset,
+              (long long)count, (long long)n);
+    return LSC_STATUS_OK;
+}
+
+lsc_status lsc_sample_rows(lsc_ctx *ctx, uint64_t seed, int64_t n, int64_t offset, int64_t count,
+                           int64_t *rows)
+{
+    LSC_TRY(lsc_begin(ctx));
+    LSC_TRY(check_sample(ctx, n, offset, count, "sample"));
+    LSC_CHECK(ctx, rows || count == 0, LSC_STATUS_INVALID_ARGUMENT, "rows is NULL");
+    if (count > 0) sample_rows(seed, n, offset, count, rows);
+    return LSC_STATUS_OK;
 }
 
 lsc_status lsc_pair_stats(lsc_ctx *ctx, const lsc_matrix *x, const lsc_pair_opts *opts,
@@ -237,11 +288,11 @@ lsc_status lsc_pair_stats(lsc_ctx *ctx, const lsc_matrix *x, const lsc_pair_opts
     LSC_TRY(lsc_begin(ctx));
     LSC_TRY(lsc_check_matrix(ctx, x, "x", 2));
     LSC_CHECK(ctx, out, LSC_STATUS_INVALID_ARGUMENT, "out is NULL");
+    LSC_TRY(LSC_CHECK_RESULT(ctx, out, PAIR_RESULT, "out", "LSC_PAIR_RESULT_INIT"));
     lsc_pair_opts o = LSC_PAIR_OPTS_INIT;
-    if (opts) {
-        LSC_TRY(lsc_check_opts_size(ctx, opts->size, sizeof *opts, "pair opts"));
-        o = *opts;
-    }
+    if (opts)
+        LSC_TRY(LSC_READ_OPTS(ctx, &o, opts, PAIR_OPTS, "pair opts",
+                              "LSC_PAIR_OPTS_INIT"));
     LSC_TRY(lsc_check_nn_metric(ctx, o.metric, "pair opts"));
     LSC_CHECK(ctx, o.bins >= 1 && o.bins <= ((int64_t)1 << 24), LSC_STATUS_INVALID_ARGUMENT,
               "pair opts: bins is %lld, expected 1 to 2^24", (long long)o.bins);
@@ -253,6 +304,13 @@ lsc_status lsc_pair_stats(lsc_ctx *ctx, const lsc_matrix *x, const lsc_pair_opts
     LSC_CHECK(ctx, o.subset_rows == 0 || o.subset_rows >= 2, LSC_STATUS_INVALID_ARGUMENT,
               "pair opts: subset_rows is %lld, expected 0 (every row) or >= 2",
               (long long)o.subset_rows);
+    if (o.subset_rows > 0 && o.subset_rows < x->rows)
+        LSC_TRY(check_sample(ctx, x->rows, o.subset_offset, o.subset_rows, "pair opts subset"));
+    else
+        LSC_CHECK(ctx, o.subset_offset == 0, LSC_STATUS_INVALID_ARGUMENT,
+                  "pair opts: subset_offset is %lld but every row is used (subset_rows %lld, "
+                  "%lld rows)", (long long)o.subset_offset, (long long)o.subset_rows,
+                  (long long)x->rows);
     LSC_TRY(lsc_check_values(ctx, x, "x", o.metric == LSC_METRIC_COSINE));
     LSC_NEED_OP(ctx, pair_stats);
 
@@ -264,7 +322,7 @@ lsc_status lsc_pair_stats(lsc_ctx *ctx, const lsc_matrix *x, const lsc_pair_opts
         LSC_TRY(lsc_bytes(ctx, n, sizeof(int64_t), &bytes, "row subset"));
         rows = (int64_t *)lsc_malloc(ctx, bytes, "row subset");
         if (!rows) return LSC_STATUS_OUT_OF_MEMORY;
-        subset_rows(x->rows, n, o.seed, rows);
+        sample_rows(o.seed, x->rows, o.subset_offset, n, rows);
     }
     lsc_pair_result r;
     memset(&r, 0, sizeof r);
@@ -275,7 +333,8 @@ lsc_status lsc_pair_stats(lsc_ctx *ctx, const lsc_matrix *x, const lsc_pair_opts
     r.pairs = lsc_mul_i64(n, n - 1) / 2;
     r.bins = o.bins;
     r.subset = n < x->rows;
-    *out = r;
+    r.size = sizeof r;
+    LSC_STORE_RESULT(out, &r, PAIR_RESULT);
     return LSC_STATUS_OK;
 }
 
@@ -290,10 +349,8 @@ lsc_status lsc_knn(lsc_ctx *ctx, const lsc_matrix *queries, const lsc_matrix *ba
 {
     LSC_TRY(lsc_begin(ctx));
     lsc_knn_opts o = LSC_KNN_OPTS_INIT;
-    if (opts) {
-        LSC_TRY(lsc_check_opts_size(ctx, opts->size, sizeof *opts, "knn opts"));
-        o = *opts;
-    }
+    if (opts)
+        LSC_TRY(LSC_READ_OPTS(ctx, &o, opts, KNN_OPTS, "knn opts", "LSC_KNN_OPTS_INIT"));
     LSC_TRY(lsc_check_nn_metric(ctx, o.metric, "knn opts"));
     LSC_CHECK(ctx, o.exclude_self == 0 || o.exclude_self == 1, LSC_STATUS_INVALID_ARGUMENT,
               "knn opts: exclude_self is %d, expected 0 or 1", o.exclude_self);
@@ -376,10 +433,9 @@ static lsc_status reference_opts(lsc_ctx *ctx, const lsc_reference_opts *opts,
                                  lsc_reference_opts *o)
 {
     lsc_reference_opts d = LSC_REFERENCE_OPTS_INIT;
-    if (opts) {
-        LSC_TRY(lsc_check_opts_size(ctx, opts->size, sizeof *opts, "reference opts"));
-        d = *opts;
-    }
+    if (opts)
+        LSC_TRY(LSC_READ_OPTS(ctx, &d, opts, REFERENCE_OPTS, "reference opts",
+                              "LSC_REFERENCE_OPTS_INIT"));
     LSC_TRY(lsc_check_nn_metric(ctx, d.metric, "reference opts"));
     LSC_CHECK(ctx, d.comparison == LSC_COMPARISON_STRICT || d.comparison == LSC_COMPARISON_INCLUSIVE,
               LSC_STATUS_INVALID_ARGUMENT, "reference opts: comparison %d is unknown",
@@ -434,13 +490,20 @@ lsc_status lsc_reference_create(lsc_ctx *ctx, const lsc_matrix *real, int64_t k,
 lsc_status lsc_reference_info_get(const lsc_reference *ref, lsc_reference_info *info)
 {
     if (!ref || !info) return LSC_STATUS_INVALID_ARGUMENT;
-    info->rows = ref->rows;
-    info->cols = ref->cols;
-    info->k = ref->k;
-    info->metric = ref->metric;
-    info->comparison = ref->comparison;
-    info->zero_radii = ref->zero_radii;
-    return LSC_STATUS_OK;
+    lsc_reference_info r;
+    memset(&r, 0, sizeof r);
+    r.size = sizeof r;
+    r.rows = ref->rows;
+    r.cols = ref->cols;
+    r.k = ref->k;
+    r.metric = ref->metric;
+    r.comparison = ref->comparison;
+    r.zero_radii = ref->zero_radii;
+    r.file_version = ref->file_version;
+    /* no context for a message: a bad size is INVALID_ARGUMENT alone */
+    return LSC_STORE_RESULT(info, &r, REFERENCE_INFO)
+               ? LSC_STATUS_OK
+               : LSC_STATUS_INVALID_ARGUMENT;
 }
 
 const double *lsc_reference_radii(const lsc_reference *ref) { return ref ? ref->radius : NULL; }
@@ -451,6 +514,7 @@ lsc_status lsc_prdc(lsc_ctx *ctx, const lsc_reference *ref, const lsc_matrix *fa
     LSC_TRY(lsc_begin(ctx));
     LSC_CHECK(ctx, ref, LSC_STATUS_INVALID_ARGUMENT, "ref is NULL");
     LSC_CHECK(ctx, out, LSC_STATUS_INVALID_ARGUMENT, "out is NULL");
+    LSC_TRY(LSC_CHECK_RESULT(ctx, out, PRDC_RESULT, "out", "LSC_PRDC_RESULT_INIT"));
     LSC_TRY(lsc_check_matrix(ctx, fake, "fake", 1));
     LSC_CHECK(ctx, fake->cols == ref->cols, LSC_STATUS_INVALID_ARGUMENT,
               "fake has %lld cols, the reference has %lld", (long long)fake->cols,
@@ -469,7 +533,9 @@ lsc_status lsc_prdc(lsc_ctx *ctx, const lsc_reference *ref, const lsc_matrix *fa
     r.comparison = ref->comparison;
     r.metric = ref->metric;
     r.zero_radii_real = ref->zero_radii;
-    *out = r;
+    r.coverage_expected = lsc_coverage_expected(ref->rows, fake->rows, ref->k);
+    r.size = sizeof r;
+    LSC_STORE_RESULT(out, &r, PRDC_RESULT);
     return LSC_STATUS_OK;
 }
 

@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include "internal.h"
 #include "status.h"
+#include "validate.h"
 
 #include <dlfcn.h>
 #include <stddef.h>
@@ -199,16 +200,11 @@ lsc_status lsc_ctx_create(const lsc_ctx_params *params, lsc_ctx **out)
     snprintf(ctx->device_name, sizeof ctx->device_name, "none (context failed)");
 
     lsc_status s = LSC_STATUS_OK;
-    /* callers built against 0.1.0's header pass the struct without the allocator fields */
-    const size_t v1_size = offsetof(lsc_ctx_params, device_alloc);
-    if (params && params->size != sizeof(lsc_ctx_params) && params->size != v1_size) {
-        s = lsc_set_error(ctx, LSC_STATUS_INVALID_ARGUMENT,
-                          "params.size is %zu, expected sizeof(lsc_ctx_params) = %zu: initialise "
-                          "it with LSC_CTX_PARAMS_INIT",
-                          params->size, sizeof(lsc_ctx_params));
-    } else {
-        if (params) memcpy(&ctx->params, params, params->size);
-        ctx->params.size = sizeof(lsc_ctx_params);
+    /* every published size of the struct is read, defaults past the caller's size */
+    if (params)
+        s = LSC_READ_OPTS(ctx, &ctx->params, params, CTX_PARAMS, "params",
+                          "LSC_CTX_PARAMS_INIT");
+    if (s == LSC_STATUS_OK) {
         const lsc_ctx_params *p = &ctx->params;
         if ((int)p->backend < LSC_BACKEND_AUTO || (int)p->backend > LSC_BACKEND_CUDA)
             s = lsc_set_error(ctx, LSC_STATUS_INVALID_ARGUMENT, "params.backend %d is unknown",

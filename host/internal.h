@@ -38,6 +38,7 @@ struct lsc_reference {
     double *radius_v;      /* internal value (distance_rules.h) of each k-th neighbour */
     double *radius;        /* reported radius */
     int64_t zero_radii;
+    int64_t file_version;  /* format version of the file it was loaded from, 0 if built */
     void *backend_data;
     void (*backend_free)(void *);
 };

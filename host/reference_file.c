@@ -1,5 +1,14 @@
-/* The reference file: a versioned little-endian binary file whose checksum covers every byte.
+/* Reference files: versioned little-endian binary files. lsc_reference_save writes version 2;
+ * lsc_reference_load reads versions 1 and 2. This comment defines the format; docs/FILES.md
+ * describes version 2 for readers in other languages.
  *
+ * Checksums (both versions): the bytes as 8-byte little-endian words, the last one padded with
+ * zero bytes, through multiply-rotate rounds; then the byte count mixed in and a splitmix64
+ * finish (hash_update and hash_final below). Integers are little-endian; i32/i64 are two's
+ * complement. metric: 0 euclidean, 2 cosine; comparison: 0 strict, 1 inclusive. Radii are stored
+ * as internal values: the squared euclidean distance, or 2 x the cosine distance.
+ *
+ * Version 1 (read, no longer written): one checksum over every byte.
  *   offset  size  field
  *        0     8  magic "\x89LSCREF\n" (the high byte and newline catch text-mode mangling)
  *        8     4  u32 format version (1)
@@ -8,8 +17,40 @@
  *       40     4  i32 metric          44  4  i32 comparison    48  8  i64 zero radii
  *       56     8  u64 reserved, 0
  *       64  4N D  float32 rows, row-major, dense
- *        .    8N  float64 radii, as internal values (squared euclidean, or 2 x cosine)
+ *        .    8N  float64 radii
  *        .     8  u64 checksum of every byte before it
+ *
+ * Version 2: a header, a table of sections, the sections, each with its own checksum, so that
+ * each section can be written and checked alone (by the process that computed it, at an offset
+ * known from the header before anything is written) and later writers can add sections.
+ *   header, 128 bytes
+ *        0     8  magic "\x89LSCREF\n"
+ *        8     4  u32 format version (2)
+ *       12     4  u32 header bytes (128)
+ *       16     4  u32 section count S, 0 to 1024
+ *       20     4  u32 flags, 0 (none are defined; a reader refuses others)
+ *       24     8  i64 rows N          32  8  i64 cols D        40  8  i64 k
+ *       48     4  i32 metric          52  4  i32 comparison    56  8  i64 zero radii
+ *       64     8  u64 checksum of the section table (its 32 S bytes)
+ *       72    48  reserved, 0 (a reader refuses others)
+ *      120     8  u64 checksum of header bytes 0-119
+ *   section table, from offset 128: S entries of 32 bytes
+ *       +0     4  tag: four printable ASCII characters (0x20-0x7e) in file order, e.g. "ROWS"
+ *       +4     4  u32 flags: bit 0 required; the other bits 0
+ *       +8     8  u64 offset of the section from the start of the file, a multiple of 64
+ *      +16     8  u64 length of the section in bytes (0 allowed)
+ *      +24     8  u64 checksum of the section's bytes
+ *   sections, in file order (any order in the table): each starts at the first multiple of 64
+ *   at or after the end of the table or of the section before it; the bytes between are 0; the
+ *   file ends where the last section ends. So every byte is in the header, the table, a
+ *   section or a zero pad: sections never overlap, and nothing trails.
+ *     'ROWS'  required  float32 rows, row-major, dense: exactly 4 N D bytes
+ *     'RADV'  required  float64 radii (internal values), row order: exactly 8 N bytes
+ *   Each tag appears at most once. A reader that does not know a tag refuses the file when the
+ *   section is required and skips it otherwise; a section it knows must carry exactly the flags
+ *   above. Adding a section keeps version 2; the version changes only when a version 2 reader
+ *   could no longer find or check the sections (the header or table layout, the checksum).
+ *   Sections planned: split seeds, half-reference radii, class labels, spectrum spreads.
  */
 #define _POSIX_C_SOURCE 200809L
 #include "validate.h"
@@ -21,11 +62,21 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/types.h>
 #include <unistd.h>
 
 #define REF_MAGIC "\x89LSCREF\n"
-#define REF_VERSION 1u
-#define REF_HEADER 64u
+#define REF_VERSION 2u /* the newest version this file reads and the one it writes */
+#define REF_HEADER 64u /* version 1 */
+#define REF_V2_HEADER 128u
+#define REF_V2_ENTRY 32u
+#define REF_V2_MAX_SECTIONS 1024u /* bounds the table's allocation, whatever the file claims */
+#define REF_ALIGN 64u
+#define REF_SEC_REQUIRED 1u
+
+/* the sections this version knows, in the order the writer puts them */
+enum { SEC_ROWS, SEC_RADV, SEC_KNOWN };
+static const char known_tags[SEC_KNOWN][5] = {"ROWS", "RADV"};
 
 /* Streaming 64-bit checksum over 8-byte little-endian words (multiply-rotate rounds and a
  * splitmix64 finish); any byte change, truncation or extension changes it. */
@@ -80,6 +131,13 @@ static uint64_t hash_final(const ref_hash *s)
     return lsc_splitmix64(&st);
 }
 
+static uint64_t checksum_of(const void *p, size_t n)
+{
+    ref_hash hs = {0, 0, {0}, 0};
+    hash_update(&hs, p, n);
+    return hash_final(&hs);
+}
+
 static int little_endian(void)
 {
     const uint16_t one = 1;
@@ -99,6 +157,9 @@ static uint32_t get_u32(const unsigned char *p)
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
+/* x rounded up to a multiple of REF_ALIGN; x is at most a file's length, so this cannot wrap */
+static uint64_t align_up(uint64_t x) { return (x + REF_ALIGN - 1) / REF_ALIGN * REF_ALIGN; }
+
 static lsc_status write_all(lsc_ctx *ctx, FILE *f, ref_hash *hs, const void *p, size_t n,
                             const char *path)
 {
@@ -109,6 +170,68 @@ static lsc_status write_all(lsc_ctx *ctx, FILE *f, ref_hash *hs, const void *p, 
     return LSC_STATUS_OK;
 }
 
+/* ---- writing version 2 ------------------------------------------------------------------------ */
+
+typedef struct {
+    const void *data;
+    uint64_t length, offset, checksum;
+} out_section;
+
+/* Places the sections (the order of known_tags) and fills the header and the table. The
+ * checksums are a pass over memory before the one write of each section: the rows are in
+ * memory anyway, and the file is then written front to back without seeking. */
+static void plan_v2(const lsc_reference *ref, out_section *sec, unsigned char *h,
+                    unsigned char *table)
+{
+    sec[SEC_ROWS].data = ref->data;
+    sec[SEC_ROWS].length = (uint64_t)(ref->rows * ref->cols) * sizeof(float);
+    sec[SEC_RADV].data = ref->radius_v;
+    sec[SEC_RADV].length = (uint64_t)ref->rows * sizeof(double);
+    uint64_t pos = REF_V2_HEADER + SEC_KNOWN * REF_V2_ENTRY;
+    for (int i = 0; i < SEC_KNOWN; i++) {
+        unsigned char *e = table + i * REF_V2_ENTRY;
+        sec[i].offset = align_up(pos);
+        sec[i].checksum = checksum_of(sec[i].data, (size_t)sec[i].length);
+        pos = sec[i].offset + sec[i].length;
+        memcpy(e, known_tags[i], 4);
+        put_u32(e + 4, REF_SEC_REQUIRED);
+        put_u64(e + 8, sec[i].offset);
+        put_u64(e + 16, sec[i].length);
+        put_u64(e + 24, sec[i].checksum);
+    }
+    memset(h, 0, REF_V2_HEADER);
+    memcpy(h, REF_MAGIC, 8);
+    put_u32(h + 8, 2);
+    put_u32(h + 12, REF_V2_HEADER);
+    put_u32(h + 16, SEC_KNOWN);
+    put_u64(h + 24, (uint64_t)ref->rows);
+    put_u64(h + 32, (uint64_t)ref->cols);
+    put_u64(h + 40, (uint64_t)ref->k);
+    put_u32(h + 48, (uint32_t)ref->metric);
+    put_u32(h + 52, (uint32_t)ref->comparison);
+    put_u64(h + 56, (uint64_t)ref->zero_radii);
+    put_u64(h + 64, checksum_of(table, SEC_KNOWN * REF_V2_ENTRY));
+    put_u64(h + 120, checksum_of(h, 120));
+}
+
+static lsc_status write_v2(lsc_ctx *ctx, FILE *f, const lsc_reference *ref, const char *path)
+{
+    static const unsigned char zeros[REF_ALIGN];
+    out_section sec[SEC_KNOWN];
+    unsigned char h[REF_V2_HEADER], table[SEC_KNOWN * REF_V2_ENTRY];
+    plan_v2(ref, sec, h, table);
+    lsc_status s = write_all(ctx, f, NULL, h, sizeof h, path);
+    if (s == LSC_STATUS_OK) s = write_all(ctx, f, NULL, table, sizeof table, path);
+    uint64_t pos = sizeof h + sizeof table;
+    for (int i = 0; i < SEC_KNOWN && s == LSC_STATUS_OK; i++) {
+        s = write_all(ctx, f, NULL, zeros, (size_t)(sec[i].offset - pos), path);
+        if (s == LSC_STATUS_OK)
+            s = write_all(ctx, f, NULL, sec[i].data, (size_t)sec[i].length, path);
+        pos = sec[i].offset + sec[i].length;
+    }
+    return s;
+}
+
 lsc_status lsc_reference_save(lsc_ctx *ctx, const lsc_reference *ref, const char *path)
 {
     LSC_TRY(lsc_begin(ctx));
@@ -117,17 +240,6 @@ lsc_status lsc_reference_save(lsc_ctx *ctx, const lsc_reference *ref, const char
               path ? "empty" : "NULL");
     LSC_CHECK(ctx, little_endian(), LSC_STATUS_NOT_SUPPORTED,
               "reference files are little-endian; this host is not");
-    unsigned char h[REF_HEADER];
-    memset(h, 0, sizeof h);
-    memcpy(h, REF_MAGIC, 8);
-    put_u32(h + 8, REF_VERSION);
-    put_u32(h + 12, REF_HEADER);
-    put_u64(h + 16, (uint64_t)ref->rows);
-    put_u64(h + 24, (uint64_t)ref->cols);
-    put_u64(h + 32, (uint64_t)ref->k);
-    put_u32(h + 40, (uint32_t)ref->metric);
-    put_u32(h + 44, (uint32_t)ref->comparison);
-    put_u64(h + 48, (uint64_t)ref->zero_radii);
 
     /* write a temporary file beside the target, then rename: a failed save never leaves a
      * half-written reference, and never removes anything that was already at `path` */
@@ -148,18 +260,7 @@ lsc_status lsc_reference_save(lsc_ctx *ctx, const lsc_reference *ref, const char
         return lsc_set_error(ctx, LSC_STATUS_IO_ERROR, "%s: cannot open for writing: %s", path,
                              strerror(e));
     }
-    ref_hash hs = {0, 0, {0}, 0};
-    lsc_status s = write_all(ctx, f, &hs, h, sizeof h, path);
-    if (s == LSC_STATUS_OK)
-        s = write_all(ctx, f, &hs, ref->data, (size_t)(ref->rows * ref->cols) * sizeof(float),
-                      path);
-    if (s == LSC_STATUS_OK)
-        s = write_all(ctx, f, &hs, ref->radius_v, (size_t)ref->rows * sizeof(double), path);
-    if (s == LSC_STATUS_OK) {
-        unsigned char c[8];
-        put_u64(c, hash_final(&hs));
-        s = write_all(ctx, f, NULL, c, sizeof c, path);
-    }
+    lsc_status s = write_v2(ctx, f, ref, path);
     if (fclose(f) != 0 && s == LSC_STATUS_OK)
         s = lsc_set_error(ctx, LSC_STATUS_IO_ERROR, "%s: close failed: %s", path,
                           strerror(errno));
@@ -170,6 +271,8 @@ lsc_status lsc_reference_save(lsc_ctx *ctx, const lsc_reference *ref, const char
     free(tmp);
     return s;
 }
+
+/* ---- reading: both versions ------------------------------------------------------------------- */
 
 static lsc_status read_all(lsc_ctx *ctx, FILE *f, ref_hash *hs, void *p, size_t n,
                            const char *path, const char *what)
@@ -186,20 +289,24 @@ static lsc_status read_all(lsc_ctx *ctx, FILE *f, ref_hash *hs, void *p, size_t 
 
 static int64_t get_i64(const unsigned char *p) { return (int64_t)load_le64(p); }
 
-/* Validates the header against the file's length; fills rows, cols, k, metric, comparison. */
-static lsc_status check_header(lsc_ctx *ctx, const unsigned char *h, int64_t file_len,
-                               const char *path)
+/* The magic and the version, which every version keeps at the same place; returns the version
+ * in *version. A future version is refused here, before anything it may have moved is read. */
+static lsc_status check_version(lsc_ctx *ctx, const unsigned char *h, uint32_t *version,
+                                const char *path)
 {
     LSC_CHECK(ctx, memcmp(h, REF_MAGIC, 8) == 0, LSC_STATUS_BAD_FILE,
               "%s: not an lsc reference file (bad magic)", path);
-    uint32_t version = get_u32(h + 8);
-    LSC_CHECK(ctx, version != 0 && version <= REF_VERSION, LSC_STATUS_BAD_FILE,
-              "%s: reference format version %u, this lsc %s reads version %u", path, version,
-              lsc_version(), REF_VERSION);
-    LSC_CHECK(ctx, get_u32(h + 12) == REF_HEADER, LSC_STATUS_BAD_FILE,
-              "%s: header size %u, expected %u", path, get_u32(h + 12), REF_HEADER);
-    int64_t rows = get_i64(h + 16), cols = get_i64(h + 24), k = get_i64(h + 32);
-    int32_t metric = (int32_t)get_u32(h + 40), cmp = (int32_t)get_u32(h + 44);
+    *version = get_u32(h + 8);
+    LSC_CHECK(ctx, *version != 0 && *version <= REF_VERSION, LSC_STATUS_BAD_FILE,
+              "%s: reference format version %u, this lsc %s reads versions 1 to %u", path,
+              *version, lsc_version(), REF_VERSION);
+    return LSC_STATUS_OK;
+}
+
+/* The fields of the reference itself, at the offsets each version puts them. */
+static lsc_status check_fields(lsc_ctx *ctx, int64_t rows, int64_t cols, int64_t k,
+                               int32_t metric, int32_t cmp, const char *path)
+{
     LSC_CHECK(ctx, rows >= 2 && cols >= 1, LSC_STATUS_BAD_FILE,
               "%s: header claims %lld rows x %lld cols", path, (long long)rows, (long long)cols);
     LSC_CHECK(ctx, k >= 1 && k < rows, LSC_STATUS_BAD_FILE, "%s: k=%lld with %lld rows", path,
@@ -208,19 +315,326 @@ static lsc_status check_header(lsc_ctx *ctx, const unsigned char *h, int64_t fil
               LSC_STATUS_BAD_FILE, "%s: unknown metric %d", path, metric);
     LSC_CHECK(ctx, cmp == LSC_COMPARISON_STRICT || cmp == LSC_COMPARISON_INCLUSIVE,
               LSC_STATUS_BAD_FILE, "%s: unknown comparison %d", path, cmp);
-    /* 64 + 4 N D + 8 N + 8 must equal the length, computed without overflow */
+    return LSC_STATUS_OK;
+}
+
+/* The bytes of the rows (4 N D) and of the radii (8 N), or BAD_FILE if they overflow. */
+static lsc_status section_sizes(lsc_ctx *ctx, int64_t rows, int64_t cols, int64_t *data,
+                                int64_t *radii, const char *path)
+{
     int64_t nd = lsc_mul_i64(rows, cols);
-    int64_t data = nd < 0 ? -1 : lsc_mul_i64(nd, 4);
-    int64_t radii = lsc_mul_i64(rows, 8);
-    LSC_CHECK(ctx, data >= 0 && radii >= 0 && data <= INT64_MAX - radii - 72,
+    *data = nd < 0 ? -1 : lsc_mul_i64(nd, 4);
+    *radii = lsc_mul_i64(rows, 8);
+    LSC_CHECK(ctx, *data >= 0 && *radii >= 0 && *data <= INT64_MAX - *radii - 72,
               LSC_STATUS_BAD_FILE, "%s: header claims %lld x %lld, which overflows", path,
               (long long)rows, (long long)cols);
+    return LSC_STATUS_OK;
+}
+
+/* A file with valid checksums may still have been written by something else: the radii must be
+ * finite and non-negative, their zeros counted as the header says, the rows finite (and, for
+ * cosine, not zero). Fills the reported radii and the zero count. */
+static lsc_status check_contents(lsc_ctx *ctx, lsc_reference *r, int64_t zero_claim,
+                                 const char *path)
+{
+    int64_t zero = 0;
+    for (int64_t i = 0; i < r->rows; i++) {
+        double v = r->radius_v[i];
+        LSC_CHECK(ctx, v >= 0.0 && v <= 1e300, LSC_STATUS_BAD_FILE, "%s: radius %lld is %g", path,
+                  (long long)i, v);
+        r->radius[i] = lsc_dist_from_v((int)r->metric, v);
+        zero += v == 0.0;
+    }
+    r->zero_radii = zero;
+    LSC_CHECK(ctx, zero == zero_claim, LSC_STATUS_BAD_FILE,
+              "%s: header says %lld zero radii, the radii hold %lld", path, (long long)zero_claim,
+              (long long)zero);
+    lsc_matrix m = lsc_matrix_f32(r->data, r->rows, r->cols);
+    return lsc_check_values(ctx, &m, path, r->metric == LSC_METRIC_COSINE) == LSC_STATUS_OK
+               ? LSC_STATUS_OK
+               : LSC_STATUS_BAD_FILE;
+}
+
+/* ---- reading version 1 ------------------------------------------------------------------------ */
+
+/* Validates the header against the file's length. */
+static lsc_status check_header_v1(lsc_ctx *ctx, const unsigned char *h, int64_t file_len,
+                                  const char *path)
+{
+    LSC_CHECK(ctx, get_u32(h + 12) == REF_HEADER, LSC_STATUS_BAD_FILE,
+              "%s: header size %u, expected %u", path, get_u32(h + 12), REF_HEADER);
+    int64_t rows = get_i64(h + 16), cols = get_i64(h + 24);
+    LSC_TRY(check_fields(ctx, rows, cols, get_i64(h + 32), (int32_t)get_u32(h + 40),
+                         (int32_t)get_u32(h + 44), path));
+    /* 64 + 4 N D + 8 N + 8 must equal the length, computed without overflow */
+    int64_t data, radii;
+    LSC_TRY(section_sizes(ctx, rows, cols, &data, &radii, path));
     int64_t want = 64 + data + radii + 8;
     LSC_CHECK(ctx, want == file_len, LSC_STATUS_BAD_FILE,
               "%s: %s: the header claims %lld x %lld (%lld bytes), the file has %lld bytes",
               path, file_len < want ? "truncated" : "trailing bytes", (long long)rows,
               (long long)cols, (long long)want, (long long)file_len);
     return LSC_STATUS_OK;
+}
+
+/* The rest of a version 1 file, whose 64 header bytes are in h and already hashed into hs. */
+static lsc_status load_v1(lsc_ctx *ctx, FILE *f, const unsigned char *h, ref_hash *hs,
+                          int64_t file_len, const char *path, lsc_reference **out)
+{
+    LSC_TRY(check_header_v1(ctx, h, file_len, path));
+    lsc_reference *r = NULL;
+    LSC_TRY(lsc_reference_alloc(ctx, get_i64(h + 16), get_i64(h + 24), 1, &r));
+    *out = r; /* the caller destroys it on failure */
+    r->k = get_i64(h + 32);
+    r->metric = (lsc_metric)get_u32(h + 40);
+    r->comparison = (lsc_comparison)get_u32(h + 44);
+    r->file_version = 1;
+    LSC_TRY(read_all(ctx, f, hs, r->data, (size_t)(r->rows * r->cols) * sizeof(float), path,
+                     "rows"));
+    LSC_TRY(read_all(ctx, f, hs, r->radius_v, (size_t)r->rows * sizeof(double), path, "radii"));
+    unsigned char c[8];
+    LSC_TRY(read_all(ctx, f, NULL, c, sizeof c, path, "checksum"));
+    LSC_CHECK(ctx, load_le64(c) == hash_final(hs), LSC_STATUS_BAD_FILE,
+              "%s: checksum mismatch: the file is corrupt", path);
+    return check_contents(ctx, r, get_i64(h + 48), path);
+}
+
+/* ---- reading version 2 ------------------------------------------------------------------------ */
+
+typedef struct {
+    char tag[5]; /* NUL-terminated, for messages */
+    uint32_t flags;
+    uint64_t offset, length, checksum;
+    int known; /* SEC_ROWS, SEC_RADV, or -1 */
+} ref_section;
+
+/* The header after the version: its size, then its checksum (so that a damaged field is
+ * reported as damage), then every field; finally that the table fits in the file. */
+static lsc_status check_header_v2(lsc_ctx *ctx, const unsigned char *h, int64_t file_len,
+                                  const char *path)
+{
+    LSC_CHECK(ctx, load_le64(h + 120) == checksum_of(h, 120), LSC_STATUS_BAD_FILE,
+              "%s: header checksum mismatch: the file is corrupt", path);
+    LSC_CHECK(ctx, get_u32(h + 20) == 0, LSC_STATUS_BAD_FILE,
+              "%s: header flags 0x%x; version 2 defines none", path, get_u32(h + 20));
+    for (int i = 72; i < 120; i++)
+        LSC_CHECK(ctx, h[i] == 0, LSC_STATUS_BAD_FILE,
+                  "%s: reserved header byte %d is %d, not 0", path, i, h[i]);
+    uint32_t n = get_u32(h + 16);
+    LSC_CHECK(ctx, n <= REF_V2_MAX_SECTIONS, LSC_STATUS_BAD_FILE,
+              "%s: header claims %u sections; version 2 allows at most %u", path, n,
+              REF_V2_MAX_SECTIONS);
+    int64_t rows = get_i64(h + 24), cols = get_i64(h + 32), data, radii;
+    LSC_TRY(check_fields(ctx, rows, cols, get_i64(h + 40), (int32_t)get_u32(h + 48),
+                         (int32_t)get_u32(h + 52), path));
+    LSC_TRY(section_sizes(ctx, rows, cols, &data, &radii, path));
+    int64_t table_end = REF_V2_HEADER + (int64_t)n * REF_V2_ENTRY;
+    LSC_CHECK(ctx, table_end <= file_len, LSC_STATUS_BAD_FILE,
+              "%s: truncated in the section table: %u sections end at byte %lld, the file has "
+              "%lld bytes",
+              path, n, (long long)table_end, (long long)file_len);
+    return LSC_STATUS_OK;
+}
+
+/* Reads the n table entries into sec and checks the table's checksum before any entry is used. */
+static lsc_status read_table(lsc_ctx *ctx, FILE *f, const unsigned char *h, ref_section *sec,
+                             uint32_t n, const char *path)
+{
+    ref_hash hs = {0, 0, {0}, 0};
+    for (uint32_t i = 0; i < n; i++) {
+        unsigned char e[REF_V2_ENTRY];
+        LSC_TRY(read_all(ctx, f, &hs, e, sizeof e, path, "section table"));
+        memcpy(sec[i].tag, e, 4);
+        sec[i].tag[4] = '\0';
+        sec[i].flags = get_u32(e + 4);
+        sec[i].offset = load_le64(e + 8);
+        sec[i].length = load_le64(e + 16);
+        sec[i].checksum = load_le64(e + 24);
+        sec[i].known = -1;
+    }
+    LSC_CHECK(ctx, load_le64(h + 64) == hash_final(&hs), LSC_STATUS_BAD_FILE,
+              "%s: section table checksum mismatch: the file is corrupt", path);
+    return LSC_STATUS_OK;
+}
+
+static int printable_tag(const char *t)
+{
+    for (int i = 0; i < 4; i++)
+        if (t[i] < 0x20 || t[i] > 0x7e) return 0;
+    return 1;
+}
+
+/* What entry i is: a tag seen once, known or skippable, with flags this reader understands. */
+static lsc_status check_tag(lsc_ctx *ctx, ref_section *sec, uint32_t i, const char *path)
+{
+    ref_section *e = &sec[i];
+    LSC_CHECK(ctx, printable_tag(e->tag), LSC_STATUS_BAD_FILE,
+              "%s: section %u: its tag (0x%08x) is not four printable ASCII characters", path, i,
+              get_u32((const unsigned char *)e->tag));
+    for (uint32_t j = 0; j < i; j++)
+        LSC_CHECK(ctx, memcmp(sec[j].tag, e->tag, 4) != 0, LSC_STATUS_BAD_FILE,
+                  "%s: section '%s' appears twice in the section table", path, e->tag);
+    for (int k = 0; k < SEC_KNOWN; k++)
+        if (memcmp(known_tags[k], e->tag, 4) == 0) e->known = k;
+    /* a required section this reader does not know changes what the file means */
+    LSC_CHECK(ctx, e->known >= 0 || !(e->flags & REF_SEC_REQUIRED), LSC_STATUS_BAD_FILE,
+              "%s: the file (format version 2) has a required section '%s' that this lsc %s "
+              "does not know; a newer lsc wrote it",
+              path, e->tag, lsc_version());
+    LSC_CHECK(ctx, e->known < 0 || e->flags == REF_SEC_REQUIRED, LSC_STATUS_BAD_FILE,
+              "%s: section '%s' has flags 0x%x, expected 0x%x (required)", path, e->tag, e->flags,
+              REF_SEC_REQUIRED);
+    return LSC_STATUS_OK;
+}
+
+/* Entry e lies inside the file, aligned, and (if known) holds exactly what the header says. */
+static lsc_status check_extent(lsc_ctx *ctx, const ref_section *e, const unsigned char *h,
+                               int64_t file_len, const char *path)
+{
+    uint64_t len = (uint64_t)file_len;
+    LSC_CHECK(ctx, e->offset <= len && e->length <= len - e->offset, LSC_STATUS_BAD_FILE,
+              "%s: truncated or corrupt: section '%s' (offset %llu, %llu bytes) runs past the "
+              "end of the file (%lld bytes)",
+              path, e->tag, (unsigned long long)e->offset, (unsigned long long)e->length,
+              (long long)file_len);
+    LSC_CHECK(ctx, e->offset % REF_ALIGN == 0, LSC_STATUS_BAD_FILE,
+              "%s: section '%s' at offset %llu is not %u-byte aligned", path, e->tag,
+              (unsigned long long)e->offset, REF_ALIGN);
+    if (e->known < 0) return LSC_STATUS_OK;
+    int64_t rows = get_i64(h + 24), cols = get_i64(h + 32), want[SEC_KNOWN];
+    LSC_TRY(section_sizes(ctx, rows, cols, &want[SEC_ROWS], &want[SEC_RADV], path));
+    LSC_CHECK(ctx, e->length == (uint64_t)want[e->known], LSC_STATUS_BAD_FILE,
+              "%s: section '%s' holds %llu bytes; %lld rows x %lld cols need %lld", path, e->tag,
+              (unsigned long long)e->length, (long long)rows, (long long)cols,
+              (long long)want[e->known]);
+    return LSC_STATUS_OK;
+}
+
+static int by_offset(const void *a, const void *b)
+{
+    const ref_section *x = (const ref_section *)a, *y = (const ref_section *)b;
+    if (x->offset != y->offset) return x->offset < y->offset ? -1 : 1;
+    return (x->length > y->length) - (x->length < y->length);
+}
+
+/* Sorts the sections into file order and checks that they tile the file after the table: each
+ * at the first aligned offset after the one before, none overlapping, nothing trailing. */
+static lsc_status check_layout(lsc_ctx *ctx, ref_section *sec, uint32_t n, int64_t file_len,
+                               const char *path)
+{
+    qsort(sec, n, sizeof *sec, by_offset);
+    uint64_t pos = REF_V2_HEADER + (uint64_t)n * REF_V2_ENTRY;
+    for (uint32_t i = 0; i < n; i++) {
+        const ref_section *e = &sec[i];
+        if (e->offset < pos && i == 0)
+            return lsc_set_error(ctx, LSC_STATUS_BAD_FILE,
+                                 "%s: section '%s' at offset %llu overlaps the header and "
+                                 "section table (%llu bytes)",
+                                 path, e->tag, (unsigned long long)e->offset,
+                                 (unsigned long long)pos);
+        if (e->offset < pos)
+            return lsc_set_error(ctx, LSC_STATUS_BAD_FILE,
+                                 "%s: sections '%s' (bytes %llu to %llu) and '%s' (from byte "
+                                 "%llu) overlap",
+                                 path, sec[i - 1].tag, (unsigned long long)sec[i - 1].offset,
+                                 (unsigned long long)pos, e->tag, (unsigned long long)e->offset);
+        LSC_CHECK(ctx, e->offset == align_up(pos), LSC_STATUS_BAD_FILE,
+                  "%s: section '%s' at offset %llu leaves a gap: it must start at byte %llu, "
+                  "the first %u-byte boundary after byte %llu",
+                  path, e->tag, (unsigned long long)e->offset,
+                  (unsigned long long)align_up(pos), REF_ALIGN, (unsigned long long)pos);
+        pos = e->offset + e->length;
+    }
+    LSC_CHECK(ctx, pos == (uint64_t)file_len, LSC_STATUS_BAD_FILE,
+              "%s: trailing bytes: the sections end at byte %llu, the file has %lld bytes", path,
+              (unsigned long long)pos, (long long)file_len);
+    return LSC_STATUS_OK;
+}
+
+/* The n bytes before a section: zero, so that every byte of the file is checked. */
+static lsc_status read_padding(lsc_ctx *ctx, FILE *f, uint64_t n, const ref_section *e,
+                               const char *path)
+{
+    unsigned char pad[REF_ALIGN];
+    LSC_TRY(read_all(ctx, f, NULL, pad, (size_t)n, path, "padding"));
+    for (uint64_t i = 0; i < n; i++)
+        LSC_CHECK(ctx, pad[i] == 0, LSC_STATUS_BAD_FILE,
+                  "%s: nonzero padding byte at offset %llu, before section '%s'", path,
+                  (unsigned long long)(e->offset - n + i), e->tag);
+    return LSC_STATUS_OK;
+}
+
+/* Reads the sections in file order (the table's own end is the file position): a known one
+ * into r, its checksum checked; an unknown (optional) one is skipped unread. */
+static lsc_status read_sections(lsc_ctx *ctx, FILE *f, const ref_section *sec, uint32_t n,
+                                lsc_reference *r, const char *path)
+{
+    uint64_t pos = REF_V2_HEADER + (uint64_t)n * REF_V2_ENTRY;
+    for (uint32_t i = 0; i < n; i++) {
+        const ref_section *e = &sec[i];
+        LSC_TRY(read_padding(ctx, f, e->offset - pos, e, path));
+        pos = e->offset + e->length;
+        if (e->known < 0) {
+            LSC_CHECK(ctx, fseeko(f, (off_t)pos, SEEK_SET) == 0, LSC_STATUS_IO_ERROR,
+                      "%s: cannot skip section '%s': %s", path, e->tag, strerror(errno));
+            continue;
+        }
+        void *dst = e->known == SEC_ROWS ? (void *)r->data : (void *)r->radius_v;
+        char what[24];
+        snprintf(what, sizeof what, "section '%s'", e->tag);
+        ref_hash hs = {0, 0, {0}, 0};
+        LSC_TRY(read_all(ctx, f, &hs, dst, (size_t)e->length, path, what));
+        LSC_CHECK(ctx, hash_final(&hs) == e->checksum, LSC_STATUS_BAD_FILE,
+                  "%s: section '%s' checksum mismatch: the file is corrupt", path, e->tag);
+    }
+    return LSC_STATUS_OK;
+}
+
+/* Checks every entry, then the file order, before anything the size of a section is allocated:
+ * each known section's length then equals what the header implies and lies inside the file. */
+static lsc_status check_sections(lsc_ctx *ctx, ref_section *sec, uint32_t n,
+                                 const unsigned char *h, int64_t file_len, const char *path)
+{
+    int found[SEC_KNOWN] = {0};
+    for (uint32_t i = 0; i < n; i++) {
+        LSC_TRY(check_tag(ctx, sec, i, path));
+        LSC_TRY(check_extent(ctx, &sec[i], h, file_len, path));
+        if (sec[i].known >= 0) found[sec[i].known] = 1;
+    }
+    for (int k = 0; k < SEC_KNOWN; k++)
+        LSC_CHECK(ctx, found[k], LSC_STATUS_BAD_FILE, "%s: required section '%s' is missing",
+                  path, known_tags[k]);
+    return check_layout(ctx, sec, n, file_len, path);
+}
+
+/* The rest of a version 2 file, whose first 64 header bytes are in h (128 bytes). */
+static lsc_status load_v2(lsc_ctx *ctx, FILE *f, unsigned char *h, int64_t file_len,
+                          const char *path, lsc_reference **out)
+{
+    LSC_CHECK(ctx, get_u32(h + 12) == REF_V2_HEADER, LSC_STATUS_BAD_FILE,
+              "%s: header size %u, expected %u", path, get_u32(h + 12), REF_V2_HEADER);
+    LSC_CHECK(ctx, file_len >= (int64_t)REF_V2_HEADER, LSC_STATUS_BAD_FILE,
+              "%s: %lld bytes, too short for a version 2 header (%u bytes)", path,
+              (long long)file_len, REF_V2_HEADER);
+    LSC_TRY(read_all(ctx, f, NULL, h + REF_HEADER, REF_V2_HEADER - REF_HEADER, path, "header"));
+    LSC_TRY(check_header_v2(ctx, h, file_len, path));
+    uint32_t n = get_u32(h + 16);
+    ref_section *sec = (ref_section *)lsc_calloc(ctx, n ? n : 1, sizeof *sec, "section table");
+    if (!sec) return LSC_STATUS_OUT_OF_MEMORY;
+    lsc_status s = read_table(ctx, f, h, sec, n, path);
+    if (s == LSC_STATUS_OK) s = check_sections(ctx, sec, n, h, file_len, path);
+    if (s == LSC_STATUS_OK) s = lsc_reference_alloc(ctx, get_i64(h + 24), get_i64(h + 32), 1, out);
+    if (s == LSC_STATUS_OK) {
+        lsc_reference *r = *out; /* the caller destroys it on failure */
+        r->k = get_i64(h + 40);
+        r->metric = (lsc_metric)get_u32(h + 48);
+        r->comparison = (lsc_comparison)get_u32(h + 52);
+        r->file_version = 2;
+        s = read_sections(ctx, f, sec, n, r, path);
+        if (s == LSC_STATUS_OK) s = check_contents(ctx, r, get_i64(h + 56), path);
+    }
+    free(sec);
+    return s;
 }
 
 lsc_status lsc_reference_load(lsc_ctx *ctx, const char *path, lsc_reference **out)
@@ -238,54 +652,23 @@ lsc_status lsc_reference_load(lsc_ctx *ctx, const char *path, lsc_reference **ou
         fclose(f);
         return lsc_set_error(ctx, LSC_STATUS_IO_ERROR, "%s: not a regular file", path);
     }
-    unsigned char h[REF_HEADER];
+    /* the first 64 bytes are a whole version 1 header and the start of a version 2 one */
+    unsigned char h[REF_V2_HEADER];
     ref_hash hs = {0, 0, {0}, 0};
     lsc_reference *r = NULL;
+    uint32_t version = 0;
     lsc_status s = LSC_STATUS_OK;
     if ((int64_t)st.st_size < (int64_t)REF_HEADER)
         s = lsc_set_error(ctx, LSC_STATUS_BAD_FILE,
                           "%s: %lld bytes, too short for a reference file header", path,
                           (long long)st.st_size);
-    if (s == LSC_STATUS_OK) s = read_all(ctx, f, &hs, h, sizeof h, path, "header");
-    if (s == LSC_STATUS_OK) s = check_header(ctx, h, (int64_t)st.st_size, path);
-    if (s == LSC_STATUS_OK) s = lsc_reference_alloc(ctx, get_i64(h + 16), get_i64(h + 24), 1, &r);
-    if (s == LSC_STATUS_OK) {
-        r->k = get_i64(h + 32);
-        r->metric = (lsc_metric)get_u32(h + 40);
-        r->comparison = (lsc_comparison)get_u32(h + 44);
-        s = read_all(ctx, f, &hs, r->data, (size_t)(r->rows * r->cols) * sizeof(float), path,
-                     "rows");
-    }
-    if (s == LSC_STATUS_OK)
-        s = read_all(ctx, f, &hs, r->radius_v, (size_t)r->rows * sizeof(double), path, "radii");
-    unsigned char c[8];
-    if (s == LSC_STATUS_OK) s = read_all(ctx, f, NULL, c, sizeof c, path, "checksum");
+    if (s == LSC_STATUS_OK) s = read_all(ctx, f, &hs, h, REF_HEADER, path, "header");
+    if (s == LSC_STATUS_OK) s = check_version(ctx, h, &version, path);
+    if (s == LSC_STATUS_OK && version == 1)
+        s = load_v1(ctx, f, h, &hs, (int64_t)st.st_size, path, &r);
+    else if (s == LSC_STATUS_OK)
+        s = load_v2(ctx, f, h, (int64_t)st.st_size, path, &r);
     fclose(f);
-    if (s == LSC_STATUS_OK && load_le64(c) != hash_final(&hs))
-        s = lsc_set_error(ctx, LSC_STATUS_BAD_FILE, "%s: checksum mismatch: the file is corrupt",
-                          path);
-    /* a file with a valid checksum may still have been written by something else: check it */
-    if (s == LSC_STATUS_OK) {
-        int64_t zero = 0;
-        for (int64_t i = 0; i < r->rows && s == LSC_STATUS_OK; i++) {
-            double v = r->radius_v[i];
-            if (!(v >= 0.0 && v <= 1e300))
-                s = lsc_set_error(ctx, LSC_STATUS_BAD_FILE, "%s: radius %lld is %g", path,
-                                  (long long)i, v);
-            r->radius[i] = lsc_dist_from_v((int)r->metric, v);
-            zero += v == 0.0;
-        }
-        r->zero_radii = zero;
-        if (s == LSC_STATUS_OK && zero != get_i64(h + 48))
-            s = lsc_set_error(ctx, LSC_STATUS_BAD_FILE,
-                              "%s: header says %lld zero radii, the radii hold %lld", path,
-                              (long long)get_i64(h + 48), (long long)zero);
-    }
-    if (s == LSC_STATUS_OK) {
-        lsc_matrix m = lsc_matrix_f32(r->data, r->rows, r->cols);
-        s = lsc_check_values(ctx, &m, path, r->metric == LSC_METRIC_COSINE);
-        if (s != LSC_STATUS_OK) s = LSC_STATUS_BAD_FILE;
-    }
     if (s != LSC_STATUS_OK) {
         lsc_reference_destroy(r);
         return s;

@@ -1,6 +1,7 @@
 #include "validate.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 lsc_status lsc_begin(lsc_ctx *ctx)
@@ -115,10 +116,49 @@ lsc_status lsc_check_values(lsc_ctx *ctx, const lsc_matrix *m, const char *name,
     return LSC_STATUS_OK;
 }
 
-lsc_status lsc_check_opts_size(lsc_ctx *ctx, size_t got, size_t want, const char *what)
+/* "48 or 72" for the message */
+static const char *sizes_text(char *buf, size_t cap, const size_t *sizes, int n)
 {
-    LSC_CHECK(ctx, got == want, LSC_STATUS_INVALID_ARGUMENT,
-              "%s.size is %zu, expected %zu: initialise it with its _INIT macro", what, got, want);
+    size_t off = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < n && off < cap; i++)
+        off += (size_t)snprintf(buf + off, cap - off, "%s%zu", i == 0 ? "" : i == n - 1 ? " or " : ", ",
+                                sizes[i]);
+    return buf;
+}
+
+lsc_status lsc_read_opts(lsc_ctx *ctx, void *dst, const void *src, const size_t *sizes, int n,
+                         const char *what, const char *init)
+{
+    size_t got;
+    memcpy(&got, src, sizeof got);
+    const size_t full = sizes[n - 1];
+    char buf[96];
+    LSC_CHECK(ctx, lsc_size_known(got, sizes, n), LSC_STATUS_INVALID_ARGUMENT,
+              "%s.size is %zu, expected %s (this library's sizes): initialise it with %s", what,
+              got, sizes_text(buf, sizeof buf, sizes, n), init);
+    const unsigned char *s = (const unsigned char *)src;
+    for (size_t i = full; i < got; i++)
+        LSC_CHECK(ctx, s[i] == 0, LSC_STATUS_INVALID_ARGUMENT,
+                  "%s.size is %zu, larger than this library's %zu (lsc %s), and byte %zu, a "
+                  "field this library does not know, is set: it needs a newer lsc",
+                  what, got, full, lsc_version(), i);
+    const size_t m = got < full ? got : full;
+    memcpy((unsigned char *)dst + sizeof(size_t), s + sizeof(size_t), m - sizeof(size_t));
+    memcpy(dst, &full, sizeof full);
+    return LSC_STATUS_OK;
+}
+
+lsc_status lsc_check_result_size(lsc_ctx *ctx, const void *out, const size_t *sizes, int n,
+                                 const char *what, const char *init)
+{
+    size_t got;
+    memcpy(&got, out, sizeof got);
+    char buf[96];
+    LSC_CHECK(ctx, lsc_size_known(got, sizes, n), LSC_STATUS_INVALID_ARGUMENT,
+              "%s->size is %zu, expected %s (this library's sizes) or a newer header's larger "
+              "one up to %zu: initialise it with %s",
+              what, got, sizes_text(buf, sizeof buf, sizes, n), LSC_STRUCT_SIZE_MAX, init);
     return LSC_STATUS_OK;
 }
 

@@ -4,7 +4,7 @@
  *
  * lsc measures whether a generative model or an encoder has collapsed: its latent codes lose
  * diversity (mode collapse), squeeze into a few directions (dimensional collapse) or, in a VAE,
- * leave most latent units unused (posterior collapse). Every figure is defined in METRICS.md.
+ * leave most latent units unused (posterior collapse). Every figure is defined in docs/METRICS.md.
  *
  * This header is the manual. Read it top to bottom:
  *   1. version                      5. spectrum (one call, streaming accumulator)
@@ -17,8 +17,15 @@
  *   - Every size, count, index and leading dimension is int64_t; byte counts are size_t.
  *   - Inputs are never modified. Outputs are written only on success unless a function says so.
  *   - Matrices are row-major: one row per sample, `ld` elements between row starts, ld >= cols.
- *   - Option structs start with a `size` field; initialise them with their *_INIT macro so new
- *     fields can be appended without breaking callers. A NULL options pointer means defaults.
+ *   - Option, result and info structs start with a `size_t size` field: initialise every one
+ *     with its *_INIT macro (or set `size` to its sizeof), results too, before the call. Structs
+ *     grow only by appending fields, so a program built against an older header keeps working
+ *     with a newer library: the library reads only the option bytes the caller's size covers
+ *     (defaults for the rest) and writes only the result bytes it covers. A larger size (a
+ *     newer header than the library's) is accepted when the option bytes the library does not
+ *     know are zero; results are then zero past the library's fields. Any other size is
+ *     INVALID_ARGUMENT, naming both. A NULL options pointer means defaults. lsc_matrix,
+ *     lsc_pair and lsc_async_status are fixed records that never change (docs/ABI.md).
  *   - Thread safety: different contexts may be used concurrently from different threads; one
  *     context (and everything created from it) is used by one thread at a time.
  *   - The library never prints, never exits and keeps no global mutable state (beyond the
@@ -78,7 +85,7 @@ extern "C" {
 /* ============================================================================================== */
 
 #define LSC_VERSION_MAJOR 0
-#define LSC_VERSION_MINOR 1
+#define LSC_VERSION_MINOR 2
 #define LSC_VERSION_PATCH 0
 #define LSC_VERSION_NUMBER (LSC_VERSION_MAJOR * 10000 + LSC_VERSION_MINOR * 100 + LSC_VERSION_PATCH)
 
@@ -210,7 +217,7 @@ LSC_API lsc_status lsc_ctx_set_progress(lsc_ctx *ctx, lsc_progress_fn fn, void *
 /* ============================================================================================== */
 
 /** Element type. float16, bfloat16 and float64 are converted to float32 tile by tile (never as
- *  a whole copy); the figures are those of the float32 values (METRICS.md). */
+ *  a whole copy); the figures are those of the float32 values (docs/METRICS.md). */
 typedef enum lsc_dtype {
     LSC_DTYPE_F32 = 0,
     LSC_DTYPE_F16 = 1, /* IEEE binary16 */
@@ -240,8 +247,23 @@ LSC_API lsc_matrix lsc_matrix_f32(const float *data, int64_t rows, int64_t cols)
 /** Size in bytes of one element of `dtype`, 0 for an unknown dtype. */
 LSC_API size_t lsc_dtype_size(lsc_dtype dtype);
 
+/* ---- seeded subsets and splits (docs/METRICS.md section 7) ----------------------------------- */
+
+/** Row at position `j` of the seeded permutation pi of 0..n-1 that every subset and split in lsc
+ *  is drawn from: the same for (seed, n) on every backend, process and version from 0.2 on, and
+ *  computed for any j without the positions before it. -1 unless n >= 1 and 0 <= j < n. */
+LSC_API int64_t lsc_permute(uint64_t seed, int64_t n, int64_t j);
+/** Position of row `i` in that permutation (the inverse of lsc_permute). -1 when out of range. */
+LSC_API int64_t lsc_permute_inverse(uint64_t seed, int64_t n, int64_t i);
+/** The seeded subset of `count` of `n` rows at positions offset..offset+count-1 of the
+ *  permutation, in ascending row order, into rows[count] (host memory). Subsets of one seed at
+ *  disjoint positions are disjoint. Needs n >= 1, offset >= 0, count >= 0, offset + count <= n.
+ *  Returns INVALID_ARGUMENT (with the reason in lsc_last_error), OUT_OF_MEMORY. */
+LSC_API lsc_status lsc_sample_rows(lsc_ctx *ctx, uint64_t seed, int64_t n, int64_t offset,
+                                   int64_t count, int64_t *rows);
+
 /* ============================================================================================== */
-/* 5. Spectrum of one set (METRICS.md section 1)                                                  */
+/* 5. Spectrum of one set (docs/METRICS.md section 1)                                             */
 /* ============================================================================================== */
 
 typedef struct lsc_spectrum_opts {
@@ -257,8 +279,9 @@ typedef enum lsc_vendi_status {
     LSC_VENDI_ZERO_ROW = 1 /* a row is all zeros: its cosine is undefined */
 } lsc_vendi_status;
 
-/** Every figure of METRICS.md section 1, computed once from the eigenvalues (common/). */
+/** Every figure of docs/METRICS.md section 1, computed once from the eigenvalues (common/). */
 typedef struct lsc_spectrum_result {
+    size_t size;                /* sizeof(lsc_spectrum_result): set by the caller */
     int64_t rows;               /* N */
     int64_t cols;               /* D */
     int64_t rank_limit;         /* m = min(N, D): length of singular_values */
@@ -278,6 +301,9 @@ typedef struct lsc_spectrum_result {
     int64_t vendi_zero_row;     /* index of the first all-zero row when vendi is unavailable */
     int all_rows_identical;     /* 1 if every row is the same: rank figures pinned to 0 */
 } lsc_spectrum_result;
+
+#define LSC_SPECTRUM_RESULT_INIT \
+    { sizeof(lsc_spectrum_result), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, LSC_VENDI_OK, 0, 0 }
 
 /**
  * Spectrum of x (rows = samples, N >= 2). Writes every figure to *out; if `singular_values`
@@ -323,7 +349,7 @@ LSC_API lsc_status lsc_spectrum_acc_finalize(lsc_ctx *ctx, const lsc_spectrum_ac
 LSC_API void lsc_spectrum_acc_destroy(lsc_spectrum_acc *acc);
 
 /* ============================================================================================== */
-/* 6. Distances, all-pairs statistics, exact k nearest neighbours (METRICS.md sections 2-4)       */
+/* 6. Distances, all-pairs statistics, exact k nearest neighbours (docs/METRICS.md sections 2-4)  */
 /* ============================================================================================== */
 
 typedef enum lsc_metric {
@@ -357,15 +383,21 @@ typedef struct lsc_pair_opts {
     int64_t bins;           /* histogram bins over [0, B], default 64 */
     double dup_eps;         /* a pair with d <= dup_eps is a near-duplicate; default 1e-6 */
     int64_t dup_report;     /* how many near-duplicate pairs to list, default 100 */
-    int64_t subset_rows;    /* 0 or >= rows: every row (exact); else a seeded uniform subset of
-                               this many rows (Knuth's selection sampling on splitmix64) */
+    int64_t subset_rows;    /* 0 or >= rows: every row (exact); else the seeded subset of this
+                               many rows drawn by lsc_sample_rows(seed, rows, subset_offset) */
     uint64_t seed;          /* seed of the subset */
+    /* appended in 0.2 */
+    int64_t subset_offset;  /* first position of the subset in the seeded permutation, default
+                               0: subsets with one seed and disjoint position ranges are
+                               disjoint (halves, folds); needs subset_offset + subset_rows <=
+                               rows */
 } lsc_pair_opts;
 
 #define LSC_PAIR_OPTS_INIT \
-    { sizeof(lsc_pair_opts), LSC_METRIC_EUCLIDEAN, 64, 1e-6, 100, 0, 0 }
+    { sizeof(lsc_pair_opts), LSC_METRIC_EUCLIDEAN, 64, 1e-6, 100, 0, 0, 0 }
 
 typedef struct lsc_pair_result {
+    size_t size;                /* sizeof(lsc_pair_result): set by the caller */
     int64_t rows_used;          /* N, or the subset size */
     int64_t pairs;              /* rows_used (rows_used - 1) / 2 */
     double mean, std;           /* over all pairs, std with ddof 0 */
@@ -379,6 +411,9 @@ typedef struct lsc_pair_result {
                                    bound on the normalised rows (a bound on 1 - cos) */
     int subset;                 /* 1 if a subset of rows was used */
 } lsc_pair_result;
+
+#define LSC_PAIR_RESULT_INIT \
+    { sizeof(lsc_pair_result), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 }
 
 /**
  * All-pairs statistics of x over its N(N-1)/2 unordered pairs, never storing N x N (N >= 2).
@@ -410,7 +445,7 @@ LSC_API lsc_status lsc_knn(lsc_ctx *ctx, const lsc_matrix *queries, const lsc_ma
                            int64_t k, const lsc_knn_opts *opts, float *dist, int64_t *idx);
 
 /* ============================================================================================== */
-/* 7. Reference sets and PRDC (METRICS.md section 5)                                              */
+/* 7. Reference sets and PRDC (docs/METRICS.md section 5)                                         */
 /* ============================================================================================== */
 
 /** Comparison used by precision, recall, density and coverage. */
@@ -441,11 +476,17 @@ typedef struct lsc_reference lsc_reference;
 
 /** Facts about a reference. */
 typedef struct lsc_reference_info {
+    size_t size;               /* sizeof(lsc_reference_info): set by the caller */
     int64_t rows, cols, k;
     lsc_metric metric;
     lsc_comparison comparison;
     int64_t zero_radii;        /* radii that are 0 (k or more exact duplicates) */
+    /* appended in 0.2 */
+    int64_t file_version;      /* format version of the file it was loaded from; 0 if built */
 } lsc_reference_info;
+
+#define LSC_REFERENCE_INFO_INIT \
+    { sizeof(lsc_reference_info), 0, 0, 0, LSC_METRIC_EUCLIDEAN, LSC_COMPARISON_STRICT, 0, 0 }
 
 /**
  * Builds a reference from `real` (N rows) with k-NN radii (self excluded), 1 <= k < N. opts may
@@ -459,7 +500,8 @@ LSC_API lsc_status lsc_reference_save(lsc_ctx *ctx, const lsc_reference *ref, co
 /** Reads a reference written by lsc_reference_save. Refuses truncated, corrupt, foreign and
  *  future-version files with BAD_FILE and a message; IO_ERROR if it cannot be read. */
 LSC_API lsc_status lsc_reference_load(lsc_ctx *ctx, const char *path, lsc_reference **out);
-/** Fills *info. Returns INVALID_ARGUMENT for NULL. */
+/** Fills *info (info->size set by the caller). Returns INVALID_ARGUMENT for NULL or a bad
+ *  size. */
 LSC_API lsc_status lsc_reference_info_get(const lsc_reference *ref, lsc_reference_info *info);
 /** The N exact radii r_i (float64) in row order, or NULL for NULL. Owned by the reference. */
 LSC_API const double *lsc_reference_radii(const lsc_reference *ref);
@@ -467,6 +509,7 @@ LSC_API const double *lsc_reference_radii(const lsc_reference *ref);
 LSC_API void lsc_reference_destroy(lsc_reference *ref);
 
 typedef struct lsc_prdc_result {
+    size_t size;               /* sizeof(lsc_prdc_result): set by the caller */
     int64_t k;
     int64_t real_rows, fake_rows;
     double precision, recall, density, coverage;
@@ -474,7 +517,15 @@ typedef struct lsc_prdc_result {
     int64_t zero_radii_fake;   /* fake radii equal to 0 */
     lsc_comparison comparison; /* the comparison used */
     lsc_metric metric;
+    /* appended in 0.2 */
+    double coverage_expected;  /* coverage expected if the generated rows came from the real
+                                  rows' own distribution, at these N, M and k (closed form,
+                                  docs/METRICS.md section 5): the baseline coverage is judged by */
 } lsc_prdc_result;
+
+#define LSC_PRDC_RESULT_INIT                                                                  \
+    { sizeof(lsc_prdc_result), 0, 0, 0, 0, 0, 0, 0, 0, 0, LSC_COMPARISON_STRICT,                  \
+      LSC_METRIC_EUCLIDEAN, 0 }
 
 /**
  * Precision, recall, density and coverage of `fake` (M rows, 1 <= k < M) against `ref`, with

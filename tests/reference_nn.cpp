@@ -1,4 +1,4 @@
-// Naive float64 reference of METRICS.md sections 2-5: see reference_nn.hpp.
+// Naive float64 reference of docs/METRICS.md sections 2-5: see reference_nn.hpp.
 #include "reference_nn.hpp"
 
 #include "../common/lsc_common.h" // splitmix64 / rand_below: the pinned generator of row subsets
@@ -305,15 +305,42 @@ PairStats pair_stats(const float *x, int64_t n_all, int64_t d, lsc_metric metric
     return r;
 }
 
-std::vector<int64_t> subset_rows(int64_t N, int64_t n, uint64_t seed)
+int64_t permute(uint64_t seed, int64_t N, int64_t j)
 {
-    // Algorithm S: row i (of the N - i left) is selected with probability (n - got) / (N - i)
-    std::vector<int64_t> out;
-    uint64_t state = seed;
-    for (int64_t i = 0; i < N && (int64_t)out.size() < n; i++) {
-        uint64_t u = lsc_rand_below(&state, (uint64_t)(N - i));
-        if ((int64_t)u < n - (int64_t)out.size()) out.push_back(i);
+    auto fin = [](uint64_t z) {
+        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+        z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+        return z ^ (z >> 31);
+    };
+    // the smallest even b >= 2 with 2^b >= N
+    int b = 2;
+    while (b < 64 && std::ldexp(1.0, b) < (double)N) b += 2;
+    const int h = b / 2;
+    const uint64_t mask = h == 32 ? 0xffffffffull : ((1ull << h) - 1);
+    uint64_t key[6], state = seed;
+    for (auto &k : key) {
+        state += 0x9e3779b97f4a7c15ull;
+        k = fin(state);
     }
+    uint64_t x = (uint64_t)j;
+    do {
+        uint64_t l = x >> h, r = x & mask;
+        for (int round = 0; round < 6; round++) {
+            uint64_t f = fin(r + key[round]) & mask;
+            uint64_t nl = r;
+            r = l ^ f;
+            l = nl;
+        }
+        x = (l << h) | r;
+    } while (x >= (uint64_t)N); // cycle walking
+    return (int64_t)x;
+}
+
+std::vector<int64_t> subset_rows(int64_t N, int64_t n, uint64_t seed, int64_t offset)
+{
+    std::vector<int64_t> out;
+    for (int64_t t = 0; t < n; t++) out.push_back(permute(seed, N, offset + t));
+    std::sort(out.begin(), out.end());
     return out;
 }
 

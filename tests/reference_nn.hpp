@@ -1,5 +1,5 @@
-// A naive float64 reference for METRICS.md sections 2-5 (distances, all-pairs statistics, exact
-// kNN, PRDC), written from the definitions and independently of the library's code: every
+// A naive float64 reference for docs/METRICS.md sections 2-5 (distances, all-pairs statistics,
+// exact kNN, PRDC), written from the definitions and independently of the library's code: every
 // distance is summed directly from the float32 rows in float64, with no fast form, no centring
 // and no tiling. Inputs are dense row-major float32 (n x d); tests convert other dtypes to their
 // float32 values before calling it.
@@ -13,7 +13,7 @@
 
 namespace refnn {
 
-// ---- distances (METRICS.md section 2) ------------------------------------------------------------
+// ---- distances (docs/METRICS.md section 2) -------------------------------------------------------
 
 // Exact reported distance between two float32 rows, in float64:
 //   EUCLIDEAN ||x - y||, SQEUCLIDEAN ||x - y||^2, COSINE ||x/|x| - y/|y|||^2 / 2.
@@ -32,7 +32,7 @@ double norm_to(const float *x, const double *c, int64_t d);
 std::vector<double> distance_block(const float *a, int64_t na, const float *b, int64_t nb,
                                    int64_t d, lsc_metric metric);
 
-// ---- exact kNN (METRICS.md section 4) ----------------------------------------------------------
+// ---- exact kNN (docs/METRICS.md section 4) -----------------------------------------------------
 
 struct Knn {
     int64_t nq = 0, k = 0;
@@ -45,7 +45,7 @@ struct Knn {
 Knn knn(const float *q, int64_t nq, const float *b, int64_t nb, int64_t d, int64_t k,
         lsc_metric metric, bool exclude_self);
 
-// Checks a library kNN result (dist, idx: nq x k) against the reference at METRICS.md's
+// Checks a library kNN result (dist, idx: nq x k) against the reference at docs/METRICS.md's
 // tolerances: every index distinct, in range, not self with exclude_self; every reported distance
 // within 1e-6 relative of the exact distance of its pair; at every rank the exact distance of the
 // library's index within 1e-6 relative of the reference's distance at that rank, so index lists
@@ -58,7 +58,7 @@ std::string check_knn(const Knn &ref, const float *q, const float *b, int64_t d,
 // Relative closeness: |a - b| <= rel * max(|a|, |b|) (so 0 matches only 0).
 bool close_rel(double a, double b, double rel);
 
-// ---- all-pairs statistics (METRICS.md section 3) -------------------------------------------------
+// ---- all-pairs statistics (docs/METRICS.md section 3) --------------------------------------------
 
 struct Pair {
     int64_t i, j;
@@ -83,11 +83,13 @@ struct PairStats {
 PairStats pair_stats(const float *x, int64_t n, int64_t d, lsc_metric metric, int64_t bins,
                      double dup_eps, int64_t dup_report, const std::vector<int64_t> &rows = {});
 
-// Knuth's Algorithm S with lsc's splitmix64 (common/lsc_common.h): the seeded subset of n of N
-// rows that lsc_pair_stats uses, ascending.
-std::vector<int64_t> subset_rows(int64_t N, int64_t n, uint64_t seed);
+// The seeded permutation of docs/METRICS.md section 7, written from its definition alone: the
+// row at position j of the permutation of 0..N-1 for `seed`.
+int64_t permute(uint64_t seed, int64_t N, int64_t j);
+// The seeded subset of n of N rows at positions offset..offset+n-1, ascending.
+std::vector<int64_t> subset_rows(int64_t N, int64_t n, uint64_t seed, int64_t offset = 0);
 
-// ---- PRDC (METRICS.md section 5) --------------------------------------------------------------
+// ---- PRDC (docs/METRICS.md section 5) ---------------------------------------------------------
 
 // Every count comes with the range it may take when the comparisons of float64 distances lying
 // within 1e-6 relative of their radius go either way (lo == hi when no comparison is borderline).
@@ -111,8 +113,8 @@ struct Prdc {
 std::vector<double> radii(const float *x, int64_t n, int64_t d, int64_t k, lsc_metric metric);
 
 // border_rel: comparisons whose float64 distance lies within border_rel x radius of it are
-// borderline (METRICS.md: 1e-6); a negative value marks none, for data whose arithmetic is exact
-// (small integers), where a distance equal to a radius must be decided as defined.
+// borderline (docs/METRICS.md: 1e-6); a negative value marks none, for data whose arithmetic is
+// exact (small integers), where a distance equal to a radius must be decided as defined.
 Prdc prdc(const float *real, int64_t N, const float *fake, int64_t M, int64_t d, int64_t k,
           lsc_metric metric, bool inclusive, double border_rel = 1e-6);
 

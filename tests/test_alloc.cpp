@@ -1,7 +1,7 @@
-// Allocation failures (issue 7, item 3). Linked against lsc_testing: the library's sources built
-// with LSC_TESTING, where host/testing.h's counter makes the n-th host allocation from now fail.
-// For every public operation: count the allocations of a successful call, then make each of
-// them fail in turn. Each failure must return OUT_OF_MEMORY with a message, write no output
+// Allocation failures, which a library must survive. Linked against lsc_testing: the library's
+// sources built with LSC_TESTING, where host/testing.h's counter makes the n-th host allocation
+// from now fail. For every public operation: count the allocations of a successful call, then make
+// each of them fail in turn. Each failure must return OUT_OF_MEMORY with a message, write no output
 // (lsc_distances may have written part of its block: only its status is checked), and leave
 // the context usable: the same call then succeeds with the same result, bit for bit. Leaks on
 // these paths are caught by running this test under ASan or valgrind.
@@ -44,10 +44,12 @@ template <class T> std::vector<T> sentinel_vec(size_t n)
     std::memset(static_cast<void *>(v.data()), 0xA5, n * sizeof(T));
     return v;
 }
+// A result struct full of a byte pattern except its size field, which the caller sets.
 template <class T> T sentinel_obj()
 {
     T o;
     std::memset(static_cast<void *>(&o), 0xA5, sizeof o);
+    o.size = sizeof o;
     return o;
 }
 
@@ -126,8 +128,7 @@ void put_spectrum(Bytes &b, const lsc_spectrum_result &r, const std::vector<doub
 
 void put_reference(Bytes &b, const lsc_reference *ref, int64_t rows)
 {
-    lsc_reference_info info;
-    std::memset(&info, 0, sizeof info);
+    lsc_reference_info info = LSC_REFERENCE_INFO_INIT;
     lsc_reference_info_get(ref, &info);
     put(b, info);
     const double *rad = lsc_reference_radii(ref);
@@ -427,7 +428,7 @@ TEST(AllocFailures, CounterIsExactAndOneShot)
     lsc_ctx *c = make_ctx(2);
     ASSERT_NE(c, nullptr);
     lsc_matrix x = F.r();
-    lsc_spectrum_result r;
+    lsc_spectrum_result r = LSC_SPECTRUM_RESULT_INIT;
     lsc_testing_fail_alloc(0);
     ASSERT_EQ(lsc_spectrum(c, &x, nullptr, &r, nullptr, nullptr), LSC_STATUS_OK);
     const int64_t count = lsc_testing_alloc_count();

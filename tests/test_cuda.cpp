@@ -4,7 +4,7 @@
 // gives, unless LSC_REQUIRE_GPU=1 asks for a device, which then makes them fail.
 //
 // With a device: every operation runs on the GPU and agrees with the CPU backend within twice the
-// METRICS.md tolerances (and with the reference within once), on the data sets of datasets.hpp,
+// docs/METRICS.md tolerances (and with the reference within once), on datasets.hpp's data sets,
 // for host and device inputs of every dtype with padded rows, host and device outputs, tiny
 // workspaces that force many tiles, the caller's streams, the asynchronous forms into device and
 // pinned memory (also replayed from a CUDA graph), NaN/Inf in device memory, an injected device
@@ -210,6 +210,14 @@ struct DevBuf {
     DevBuf &operator=(const DevBuf &) = delete;
     void *ptr() const { return (void *)(uintptr_t)p; }
     template <class T> T *as() const { return (T *)(uintptr_t)p; }
+    // A result struct the device writes: zeroed, with its size field set as a caller's is.
+    template <class T> bool result()
+    {
+        T t;
+        std::memset(static_cast<void *>(&t), 0, sizeof t);
+        t.size = sizeof t;
+        return put(&t, sizeof t);
+    }
     bool put(const void *h, size_t n)
     {
         return drv->check(drv->cuMemcpyHtoD(p, h, n), "cuMemcpyHtoD");
@@ -231,6 +239,8 @@ struct PinnedBuf {
         EXPECT_TRUE(d.check(d.cuMemAllocHost(&p, n), "cuMemAllocHost")) << d.error;
         if (p) std::memset(p, 0xA5, n);
     }
+    // A result struct the device writes: the pattern, with its size field set.
+    template <class T> void result() { static_cast<T *>(p)->size = sizeof(T); }
     ~PinnedBuf()
     {
         if (p) drv->cuMemFreeHost(p);
@@ -366,7 +376,7 @@ struct DevMat {
 /* comparisons                                                                                    */
 
 struct Spec {
-    lsc_spectrum_result r;
+    lsc_spectrum_result r = LSC_SPECTRUM_RESULT_INIT;
     std::vector<double> sv, cv;
 };
 
@@ -435,7 +445,7 @@ lsc_status spectrum_of(lsc_ctx *c, const lsc_matrix &x, Spec &s,
     return ::testing::AssertionFailure() << "the arrays differ:" << s;
 }
 
-// A result against the float64 reference at METRICS.md's tolerances.
+// A result against the float64 reference at docs/METRICS.md's tolerances.
 ::testing::AssertionResult matches_reference(const Spec &g, const ref::Spectrum &w)
 {
     std::ostringstream bad;
@@ -696,7 +706,7 @@ TEST(CudaAvailability, AsyncFormsNeedTheCudaBackend)
     Ctx cpu;
     auto x = data::gaussian(10, 3, kSeed);
     lsc_matrix m = lsc_matrix_f32(x.data(), 10, 3);
-    lsc_spectrum_result r;
+    lsc_spectrum_result r = LSC_SPECTRUM_RESULT_INIT;
     lsc_async_status st;
     EXPECT_EQ(lsc_spectrum_async(cpu, &m, nullptr, &r, &st), LSC_STATUS_NOT_SUPPORTED);
     EXPECT_TRUE(mentions(lsc_last_error(cpu), "CUDA")) << lsc_last_error(cpu);
@@ -811,7 +821,7 @@ TEST_F(Cuda, MissingDeviceOrdinalIsUnavailable)
     EXPECT_EQ(lsc_ctx_backend(c), LSC_BACKEND_AUTO);
     auto x = data::gaussian(8, 2, kSeed);
     lsc_matrix m = lsc_matrix_f32(x.data(), 8, 2);
-    lsc_pair_result r;
+    lsc_pair_result r = LSC_PAIR_RESULT_INIT;
     EXPECT_EQ(lsc_pair_stats(c, &m, nullptr, &r, nullptr, nullptr), LSC_STATUS_BAD_CONTEXT);
     lsc_ctx_destroy(c);
 }
@@ -895,7 +905,7 @@ TEST_F(Cuda, SpectrumAccumulatorBatchesAndMerge)
     for (int64_t k = 0; k < d; k++) z[(size_t)(25 * d + k)] = 0.0f;
     lsc_matrix zm = lsc_matrix_f32(z.data(), 40, d);
     ASSERT_TRUE(ok(lsc_spectrum_acc_add(ctx, b, &zm)));
-    lsc_spectrum_result r;
+    lsc_spectrum_result r = LSC_SPECTRUM_RESULT_INIT;
     ASSERT_TRUE(ok(lsc_spectrum_acc_finalize(ctx, b, &r, nullptr, nullptr)));
     EXPECT_EQ(r.vendi_status, LSC_VENDI_ZERO_ROW);
     EXPECT_EQ(r.vendi_zero_row, (cuts[8] - cuts[4]) + 25);
@@ -1023,7 +1033,7 @@ TEST_F(Cuda, PairStatsMatchCpuWithSubsetHistogramAndNearDuplicates)
             if (variant == 3) o.metric = LSC_METRIC_COSINE;
             lsc_matrix m = lsc_matrix_f32(ds.x.data(), ds.n, ds.d);
             DevMat dm(drv, host_mat(ds.x, ds.n, ds.d, LSC_DTYPE_F32, 1));
-            lsc_pair_result g, gd, c;
+            lsc_pair_result g = LSC_PAIR_RESULT_INIT, gd = LSC_PAIR_RESULT_INIT, c = LSC_PAIR_RESULT_INIT;
             std::vector<int64_t> hg((size_t)o.bins), hgd((size_t)o.bins), hc((size_t)o.bins);
             std::vector<lsc_pair> pg((size_t)o.dup_report + 1), pgd((size_t)o.dup_report + 1),
                 pc((size_t)o.dup_report + 1);
@@ -1111,7 +1121,7 @@ TEST_F(Cuda, ReferenceAndPrdcStrictInclusiveAndAReferenceLoadedFromACpuFile)
                 << lsc_last_error(cpu);
             ASSERT_TRUE(ok(lsc_reference_load(ctx, path.c_str(), &loaded)));
             std::remove(path.c_str());
-            lsc_prdc_result c, g1, g2, g3;
+            lsc_prdc_result c = LSC_PRDC_RESULT_INIT, g1 = LSC_PRDC_RESULT_INIT, g2 = LSC_PRDC_RESULT_INIT, g3 = LSC_PRDC_RESULT_INIT;
             ASSERT_EQ(lsc_prdc(cpu, cref, &fm, &c), LSC_STATUS_OK) << lsc_last_error(cpu);
             ASSERT_TRUE(ok(lsc_prdc(ctx, gref, &fm, &g1)));
             ASSERT_TRUE(ok(lsc_prdc(ctx, loaded, &fm, &g2)));
@@ -1158,7 +1168,7 @@ TEST_F(Cuda, TinyAndHugeMagnitudesMatchTheReference)
         }
         lsc_reference *ref = nullptr;
         ASSERT_TRUE(ok(lsc_reference_create(ctx, &xm, 5, nullptr, &ref)));
-        lsc_prdc_result g;
+        lsc_prdc_result g = LSC_PRDC_RESULT_INIT;
         ASSERT_TRUE(ok(lsc_prdc(ctx, ref, &qm, &g)));
         lsc_reference_destroy(ref);
         refnn::Prdc w = refnn::prdc(x.data(), n, q.data(), m, d, 5, LSC_METRIC_EUCLIDEAN, false);
@@ -1167,7 +1177,7 @@ TEST_F(Cuda, TinyAndHugeMagnitudesMatchTheReference)
         lsc_pair_opts po = LSC_PAIR_OPTS_INIT;
         po.dup_eps = 0.05 * scale;
         po.dup_report = 5;
-        lsc_pair_result pg, pc;
+        lsc_pair_result pg = LSC_PAIR_RESULT_INIT, pc = LSC_PAIR_RESULT_INIT;
         std::vector<int64_t> hg((size_t)po.bins), hc((size_t)po.bins);
         std::vector<lsc_pair> dg((size_t)po.dup_report + 1), dc((size_t)po.dup_report + 1);
         ASSERT_EQ(lsc_pair_stats(cpu, &xm, &po, &pc, hc.data(), dc.data()), LSC_STATUS_OK)
@@ -1220,7 +1230,9 @@ TEST_F(Cuda, SpectrumAsyncIntoDeviceAndPinnedMemory)
         ASSERT_TRUE(ok(spectrum_of(ctx, dm.x, c)));
         for (int pinned = 0; pinned < 2; pinned++) {
             DevBuf dout(drv, sizeof(lsc_spectrum_result)), dst(drv, sizeof(lsc_async_status));
+            ASSERT_TRUE(dout.result<lsc_spectrum_result>()) << drv.error;
             PinnedBuf pout(drv, sizeof(lsc_spectrum_result)), pst(drv, sizeof(lsc_async_status));
+            pout.result<lsc_spectrum_result>();
             lsc_spectrum_result *out =
                 pinned ? (lsc_spectrum_result *)pout.p : dout.as<lsc_spectrum_result>();
             lsc_async_status *st = pinned ? (lsc_async_status *)pst.p : dst.as<lsc_async_status>();
@@ -1240,13 +1252,14 @@ TEST_F(Cuda, SpectrumAsyncIntoDeviceAndPinnedMemory)
     lsc_spectrum_opts o = LSC_SPECTRUM_OPTS_INIT;
     o.active_threshold = 0.9;
     DevBuf dout(drv, sizeof(lsc_spectrum_result));
+    ASSERT_TRUE(dout.result<lsc_spectrum_result>()) << drv.error;
     ASSERT_TRUE(ok(lsc_spectrum_async(ctx, &dm.x, &o, dout.as<lsc_spectrum_result>(), nullptr)));
     lsc_spectrum_result r = read_back<lsc_spectrum_result>(drv, s, dout.ptr(), false);
     Spec c;
     ASSERT_EQ(spectrum_of(cpu, lsc_matrix_f32(x.data(), 200, 10), c, &o), LSC_STATUS_OK);
     EXPECT_TRUE(same_figures(r, c.r));
     // pageable host memory is refused for out, host memory for the input
-    lsc_spectrum_result host_out;
+    lsc_spectrum_result host_out = LSC_SPECTRUM_RESULT_INIT;
     EXPECT_EQ(lsc_spectrum_async(ctx, &dm.x, nullptr, &host_out, nullptr),
               LSC_STATUS_INVALID_ARGUMENT);
     EXPECT_TRUE(mentions(lsc_last_error(ctx), "out")) << lsc_last_error(ctx);
@@ -1269,13 +1282,13 @@ TEST_F(Cuda, PrdcAsyncIntoDeviceAndPinnedMemory)
         o.comparison = cmp;
         lsc_reference *ref = nullptr;
         ASSERT_EQ(lsc_reference_create(cpu, &rm, k, &o, &ref), LSC_STATUS_OK);
-        lsc_prdc_result c;
+        lsc_prdc_result c = LSC_PRDC_RESULT_INIT;
         ASSERT_EQ(lsc_prdc(cpu, ref, &fm, &c), LSC_STATUS_OK);
         for (lsc_dtype dt : kDtypes) {
             SCOPED_TRACE(std::string(dtype_name(dt)) + (cmp ? " inclusive" : " strict"));
             HostMat h = host_mat(fake, m, d, dt, 1);
             DevMat dm(drv, h);
-            lsc_prdc_result want;
+            lsc_prdc_result want = LSC_PRDC_RESULT_INIT;
             lsc_matrix hm = h.m();
             ASSERT_EQ(lsc_prdc(cpu, ref, &hm, &want), LSC_STATUS_OK);
             if (dt == LSC_DTYPE_F32) {
@@ -1283,7 +1296,9 @@ TEST_F(Cuda, PrdcAsyncIntoDeviceAndPinnedMemory)
             }
             for (int pinned = 0; pinned < 2; pinned++) {
                 DevBuf dout(drv, sizeof(lsc_prdc_result)), dst(drv, sizeof(lsc_async_status));
+                ASSERT_TRUE(dout.result<lsc_prdc_result>()) << drv.error;
                 PinnedBuf pout(drv, sizeof(lsc_prdc_result)), pst(drv, sizeof(lsc_async_status));
+                pout.result<lsc_prdc_result>();
                 lsc_prdc_result *out =
                     pinned ? (lsc_prdc_result *)pout.p : dout.as<lsc_prdc_result>();
                 lsc_async_status *st =
@@ -1298,6 +1313,55 @@ TEST_F(Cuda, PrdcAsyncIntoDeviceAndPinnedMemory)
         }
         lsc_reference_destroy(ref);
     }
+    ASSERT_TRUE(ok(lsc_ctx_set_stream(ctx, nullptr)));
+}
+
+TEST_F(Cuda, AsyncResultsHonourTheCallersSize)
+{
+    // the device reads the caller's size from the result struct itself: an older caller's
+    // struct is written only as far as its size, a newer one's tail is zeroed, and an unknown
+    // size writes nothing and is reported through the status
+    Driver::CUstream s = new_stream();
+    ASSERT_TRUE(ok(lsc_ctx_set_stream(ctx, s)));
+    const int64_t n = 200, m = 150, d = 8, k = 5;
+    auto real = data::gaussian(n, d, kSeed + 115);
+    auto fake = data::gaussian(m, d, kSeed + 116);
+    lsc_matrix rm = lsc_matrix_f32(real.data(), n, d), fm = lsc_matrix_f32(fake.data(), m, d);
+    lsc_reference *ref = nullptr;
+    ASSERT_EQ(lsc_reference_create(cpu, &rm, k, nullptr, &ref), LSC_STATUS_OK);
+    lsc_prdc_result want = LSC_PRDC_RESULT_INIT;
+    ASSERT_EQ(lsc_prdc(cpu, ref, &fm, &want), LSC_STATUS_OK);
+    HostMat h = host_mat(fake, m, d, LSC_DTYPE_F32, 1);
+    DevMat dm(drv, h);
+    const size_t old_size = offsetof(lsc_prdc_result, coverage_expected), bytes = 256;
+    struct Case {
+        size_t size;
+        bool written;
+    } cases[] = {{old_size, true}, {sizeof(lsc_prdc_result) + 16, true}, {0, false},
+                 {old_size + 4, false}};
+    for (const auto &c : cases) {
+        SCOPED_TRACE(c.size);
+        std::vector<unsigned char> init(bytes, 0xC3);
+        std::memcpy(init.data(), &c.size, sizeof c.size);
+        DevBuf out(drv, init.data(), bytes), st(drv, sizeof(lsc_async_status));
+        ASSERT_TRUE(ok(lsc_prdc_async(ctx, ref, &dm.x, out.as<lsc_prdc_result>(),
+                                      st.as<lsc_async_status>())));
+        lsc_async_status a = read_back<lsc_async_status>(drv, s, st.ptr(), false);
+        std::vector<unsigned char> got = out.get<unsigned char>(bytes);
+        const unsigned char *w = reinterpret_cast<const unsigned char *>(&want);
+        if (c.written) {
+            EXPECT_EQ(a.status, LSC_STATUS_OK);
+            const size_t ours = std::min(c.size, sizeof want);
+            EXPECT_EQ(std::memcmp(got.data(), &c.size, sizeof c.size), 0) << "size kept";
+            EXPECT_EQ(std::memcmp(got.data() + 8, w + 8, ours - 8), 0) << "our fields";
+            for (size_t i = ours; i < c.size; i++) EXPECT_EQ(got[i], 0) << "tail byte " << i;
+            for (size_t i = c.size; i < bytes; i++) EXPECT_EQ(got[i], 0xC3) << "byte " << i;
+        } else {
+            EXPECT_EQ(a.status, LSC_STATUS_INVALID_ARGUMENT);
+            for (size_t i = 8; i < bytes; i++) EXPECT_EQ(got[i], 0xC3) << "byte " << i;
+        }
+    }
+    lsc_reference_destroy(ref);
     ASSERT_TRUE(ok(lsc_ctx_set_stream(ctx, nullptr)));
 }
 
@@ -1318,8 +1382,11 @@ TEST_F(Cuda, AsyncFormsReplayFromACudaGraph)
     ASSERT_EQ(lsc_reference_create(cpu, &rm, k, nullptr, &ref), LSC_STATUS_OK);
     DevMat dx(drv, host_mat(x1, m, d)), dw_(drv, host_mat(w1, nw, dw));
     DevBuf spec_out(drv, sizeof(lsc_spectrum_result)), spec_st(drv, sizeof(lsc_async_status));
+    ASSERT_TRUE(spec_out.result<lsc_spectrum_result>()) << drv.error;
     DevBuf wide_out(drv, sizeof(lsc_spectrum_result)), wide_st(drv, sizeof(lsc_async_status));
+    ASSERT_TRUE(wide_out.result<lsc_spectrum_result>()) << drv.error;
     DevBuf prdc_out(drv, sizeof(lsc_prdc_result)), prdc_st(drv, sizeof(lsc_async_status));
+    ASSERT_TRUE(prdc_out.result<lsc_prdc_result>()) << drv.error;
     auto enqueue = [&]() {
         lsc_status a = lsc_spectrum_async(ctx, &dx.x, nullptr, spec_out.as<lsc_spectrum_result>(),
                                           spec_st.as<lsc_async_status>());
@@ -1351,10 +1418,8 @@ TEST_F(Cuda, AsyncFormsReplayFromACudaGraph)
         const auto &w = round ? w2 : w1;
         ASSERT_TRUE(dx.buf.put(x.data(), x.size() * sizeof(float)));
         ASSERT_TRUE(dw_.buf.put(w.data(), w.size() * sizeof(float)));
-        ASSERT_TRUE(
-            drv.check(drv.cuMemsetD8(spec_out.p, 0, sizeof(lsc_spectrum_result)), "cuMemsetD8"));
-        ASSERT_TRUE(
-            drv.check(drv.cuMemsetD8(prdc_out.p, 0, sizeof(lsc_prdc_result)), "cuMemsetD8"));
+        ASSERT_TRUE(spec_out.result<lsc_spectrum_result>()) << drv.error;
+        ASSERT_TRUE(prdc_out.result<lsc_prdc_result>()) << drv.error;
         ASSERT_TRUE(drv.check(drv.cuCtxSynchronize(), "cuCtxSynchronize"));
         ASSERT_TRUE(drv.check(drv.cuGraphLaunch(exec, s), "cuGraphLaunch")) << drv.error;
         lsc_spectrum_result r = read_back<lsc_spectrum_result>(drv, s, spec_out.ptr(), false);
@@ -1368,7 +1433,7 @@ TEST_F(Cuda, AsyncFormsReplayFromACudaGraph)
         // grow (free and reallocate) the workspace the captured graph reads and writes
         lsc_matrix hx = lsc_matrix_f32(x.data(), m, d), hw = lsc_matrix_f32(w.data(), nw, dw);
         Spec c, cw;
-        lsc_prdc_result pc;
+        lsc_prdc_result pc = LSC_PRDC_RESULT_INIT;
         ASSERT_EQ(spectrum_of(cpu, hx, c), LSC_STATUS_OK) << lsc_last_error(cpu);
         ASSERT_EQ(spectrum_of(cpu, hw, cw), LSC_STATUS_OK) << lsc_last_error(cpu);
         ASSERT_EQ(lsc_prdc(cpu, ref, &hx, &pc), LSC_STATUS_OK) << lsc_last_error(cpu);
@@ -1392,6 +1457,7 @@ TEST_F(Cuda, AWarmUpWithoutAStatusPreparesACapturedCallWithOne)
     auto x = data::gaussian(n, d, kSeed + 125);
     DevMat dx(drv, host_mat(x, n, d));
     DevBuf out(drv, sizeof(lsc_spectrum_result)), st(drv, sizeof(lsc_async_status));
+    ASSERT_TRUE(out.result<lsc_spectrum_result>()) << drv.error;
     ASSERT_TRUE(ok(lsc_spectrum_async(ctx, &dx.x, nullptr, out.as<lsc_spectrum_result>(), nullptr)));
     ASSERT_TRUE(drv.check(drv.cuStreamSynchronize(s), "cuStreamSynchronize")) << drv.error;
     ASSERT_TRUE(drv.check(drv.cuStreamBeginCapture(s, 0 /* CU_STREAM_CAPTURE_MODE_GLOBAL */),
@@ -1483,7 +1549,7 @@ TEST_F(Cuda, EveryOperationReadsEveryDtypeFromDeviceMemory)
             EXPECT_TRUE(same_knn(dg, ig, dc, ic, k));
         }
         { // pair statistics
-            lsc_pair_result g, c;
+            lsc_pair_result g = LSC_PAIR_RESULT_INIT, c = LSC_PAIR_RESULT_INIT;
             std::vector<int64_t> hg(64), hc(64);
             std::vector<lsc_pair> pg(101), pc(101);
             ASSERT_TRUE(ok(lsc_pair_stats(ctx, &dr.x, nullptr, &g, hg.data(), pg.data())));
@@ -1493,7 +1559,7 @@ TEST_F(Cuda, EveryOperationReadsEveryDtypeFromDeviceMemory)
         { // PRDC against a reference built from the host copy
             lsc_reference *ref = nullptr;
             ASSERT_EQ(lsc_reference_create(cpu, &cr, k, nullptr, &ref), LSC_STATUS_OK);
-            lsc_prdc_result g, c;
+            lsc_prdc_result g = LSC_PRDC_RESULT_INIT, c = LSC_PRDC_RESULT_INIT;
             ASSERT_TRUE(ok(lsc_prdc(ctx, ref, &df.x, &g)));
             ASSERT_EQ(lsc_prdc(cpu, ref, &cf, &c), LSC_STATUS_OK);
             EXPECT_TRUE(same_prdc(g, c));
@@ -1531,7 +1597,7 @@ TEST_F(Cuda, HostInputsStreamThroughATinyWorkspace)
         EXPECT_TRUE(same_knn(dg, ig, dc, ic, k));
     }
     {
-        lsc_pair_result g, c;
+        lsc_pair_result g = LSC_PAIR_RESULT_INIT, c = LSC_PAIR_RESULT_INIT;
         std::vector<int64_t> hg(64), hc(64);
         std::vector<lsc_pair> pg(101), pc(101);
         ASSERT_TRUE(ok(lsc_pair_stats(small, &f, nullptr, &g, hg.data(), pg.data()), small));
@@ -1542,7 +1608,7 @@ TEST_F(Cuda, HostInputsStreamThroughATinyWorkspace)
         lsc_reference *gref = nullptr, *cref = nullptr;
         ASSERT_TRUE(ok(lsc_reference_create(small, &r, k, nullptr, &gref), small));
         ASSERT_EQ(lsc_reference_create(cpu, &r, k, nullptr, &cref), LSC_STATUS_OK);
-        lsc_prdc_result g, c;
+        lsc_prdc_result g = LSC_PRDC_RESULT_INIT, c = LSC_PRDC_RESULT_INIT;
         ASSERT_TRUE(ok(lsc_prdc(small, gref, &f, &g), small));
         ASSERT_EQ(lsc_prdc(cpu, cref, &f, &c), LSC_STATUS_OK);
         EXPECT_TRUE(same_prdc(g, c));
@@ -1595,7 +1661,7 @@ TEST_F(Cuda, NonFiniteValuesInDeviceMemoryAreReportedLikeTheHostDoes)
         DevMat dm(drv, h);
         lsc_matrix hm = h.m();
         // the CPU's message for the host copy is the wording to reproduce
-        lsc_pair_result pr;
+        lsc_pair_result pr = LSC_PAIR_RESULT_INIT;
         ASSERT_EQ(lsc_pair_stats(cpu, &hm, nullptr, &pr, nullptr, nullptr),
                   LSC_STATUS_INVALID_DATA);
         const std::string want = lsc_last_error(cpu);
@@ -1616,6 +1682,7 @@ TEST_F(Cuda, NonFiniteValuesInDeviceMemoryAreReportedLikeTheHostDoes)
         EXPECT_EQ(want_knn, lsc_last_error(ctx));
         // the asynchronous forms put it in the status
         DevBuf out(drv, sizeof(lsc_spectrum_result)), st(drv, sizeof(lsc_async_status));
+        ASSERT_TRUE(out.result<lsc_spectrum_result>()) << drv.error;
         Driver::CUstream s = new_stream();
         ASSERT_TRUE(ok(lsc_ctx_set_stream(ctx, s)));
         ASSERT_TRUE(ok(lsc_spectrum_async(ctx, &dm.x, nullptr, out.as<lsc_spectrum_result>(),
@@ -1628,6 +1695,7 @@ TEST_F(Cuda, NonFiniteValuesInDeviceMemoryAreReportedLikeTheHostDoes)
         lsc_matrix rm = lsc_matrix_f32(x.data(), n, d);
         ASSERT_EQ(lsc_reference_create(cpu, &rm, k, nullptr, &ref), LSC_STATUS_OK);
         DevBuf pout(drv, sizeof(lsc_prdc_result)), pst(drv, sizeof(lsc_async_status));
+        ASSERT_TRUE(pout.result<lsc_prdc_result>()) << drv.error;
         ASSERT_TRUE(ok(lsc_prdc_async(ctx, ref, &dm.x, pout.as<lsc_prdc_result>(),
                                       pst.as<lsc_async_status>())));
         a = read_back<lsc_async_status>(drv, s, pst.ptr(), false);
@@ -1666,6 +1734,7 @@ TEST_F(Cuda, NonFiniteValuesInDeviceMemoryAreReportedLikeTheHostDoes)
     Driver::CUstream s = new_stream();
     ASSERT_TRUE(ok(lsc_ctx_set_stream(ctx, s)));
     DevBuf out(drv, sizeof(lsc_spectrum_result)), st(drv, sizeof(lsc_async_status));
+    ASSERT_TRUE(out.result<lsc_spectrum_result>()) << drv.error;
     ASSERT_TRUE(ok(lsc_spectrum_async(ctx, &dz.x, nullptr, out.as<lsc_spectrum_result>(),
                                       st.as<lsc_async_status>())));
     lsc_spectrum_result r = read_back<lsc_spectrum_result>(drv, s, out.ptr(), false);
@@ -1705,13 +1774,13 @@ TEST_F(Cuda, OutOfDeviceMemoryIsAnErrorNeverACrash)
     std::vector<float> dc((size_t)(n * k));
     std::vector<int64_t> ic(dc.size());
     ASSERT_EQ(lsc_knn(cpu, &r, nullptr, k, &ko, dc.data(), ic.data()), LSC_STATUS_OK);
-    lsc_pair_result pc;
+    lsc_pair_result pc = LSC_PAIR_RESULT_INIT;
     std::vector<int64_t> hc(64);
     std::vector<lsc_pair> nc(101);
     ASSERT_EQ(lsc_pair_stats(cpu, &f, nullptr, &pc, hc.data(), nc.data()), LSC_STATUS_OK);
     lsc_reference *ref = nullptr;
     ASSERT_EQ(lsc_reference_create(cpu, &r, k, nullptr, &ref), LSC_STATUS_OK);
-    lsc_prdc_result prc;
+    lsc_prdc_result prc = LSC_PRDC_RESULT_INIT;
     ASSERT_EQ(lsc_prdc(cpu, ref, &f, &prc), LSC_STATUS_OK);
 
     const size_t budgets[] = {0, 4 << 10, 64 << 10, 512 << 10, 4 << 20, 64 << 20};
@@ -1753,20 +1822,21 @@ TEST_F(Cuda, OutOfDeviceMemoryIsAnErrorNeverACrash)
             if (check(lsc_knn(c, &r, nullptr, k, &ko, dg.data(), ig.data()), "knn")) {
                 EXPECT_TRUE(same_knn(dg, ig, dc, ic, k));
             }
-            lsc_pair_result pg;
+            lsc_pair_result pg = LSC_PAIR_RESULT_INIT;
             std::vector<int64_t> hg(64);
             std::vector<lsc_pair> ng(101);
             if (check(lsc_pair_stats(c, &f, nullptr, &pg, hg.data(), ng.data()), "pair_stats")) {
                 EXPECT_TRUE(same_pairs(pg, pc, hg, hc, ng, nc));
             }
             DevBuf aout(drv, sizeof(lsc_spectrum_result));
+            ASSERT_TRUE(aout.result<lsc_spectrum_result>()) << drv.error;
             if (check(
                     lsc_spectrum_async(c, &dr.x, nullptr, aout.as<lsc_spectrum_result>(), nullptr),
                     "spectrum_async")) {
                 drv.cuCtxSynchronize();
                 EXPECT_TRUE(same_figures(aout.get<lsc_spectrum_result>(1)[0], cs.r));
             }
-            lsc_prdc_result prg;
+            lsc_prdc_result prg = LSC_PRDC_RESULT_INIT;
             if (check(lsc_prdc(c, ref, &f, &prg), "prdc")) {
                 EXPECT_TRUE(same_prdc(prg, prc));
             }
@@ -1799,10 +1869,11 @@ SimHooks sim_hooks(Driver &drv)
     return h;
 }
 
-// Inside a training loop (issue 5): once a call of some shapes has run, the same call again
-// allocates nothing, never waits for the whole device, and the asynchronous forms never wait at
-// all. Device allocations are counted through the injectable allocator on any device; pinned
-// allocations and waits on the emulated device, which counts every one.
+// Inside a training loop (lsc must not stall the step it measures): once a call of some shapes
+// has run, the same call again allocates nothing, never waits for the whole device, and the
+// asynchronous forms never wait at all. Device allocations are counted through the injectable
+// allocator on any device; pinned allocations and waits on the emulated device, which counts
+// every one.
 TEST_F(Cuda, SteadyStateCallsNeitherAllocateNorWaitForTheDevice)
 {
     const int64_t n = 500, m = 400, d = 16, k = 5;
@@ -1820,7 +1891,9 @@ TEST_F(Cuda, SteadyStateCallsNeitherAllocateNorWaitForTheDevice)
     DevBuf ddist(drv, (size_t)(n * k) * sizeof(float)), didx(drv, (size_t)(n * k) * sizeof(int64_t));
     DevBuf dblock(drv, (size_t)(m * n) * sizeof(float));
     DevBuf sres(drv, sizeof(lsc_spectrum_result)), sst(drv, sizeof(lsc_async_status));
+    ASSERT_TRUE(sres.result<lsc_spectrum_result>()) << drv.error;
     DevBuf pres(drv, sizeof(lsc_prdc_result)), pst(drv, sizeof(lsc_async_status));
+    ASSERT_TRUE(pres.result<lsc_prdc_result>()) << drv.error;
     std::vector<int64_t> hist(64);
     std::vector<lsc_pair> dups(101);
     auto sync_calls = [&]() {
@@ -1830,9 +1903,9 @@ TEST_F(Cuda, SteadyStateCallsNeitherAllocateNorWaitForTheDevice)
         ko.exclude_self = 1;
         ko.out_memory = LSC_MEMORY_DEVICE;
         EXPECT_TRUE(ok(lsc_knn(c, &dr.x, nullptr, k, &ko, ddist.as<float>(), didx.as<int64_t>()), c)) << "knn";
-        lsc_pair_result pr;
+        lsc_pair_result pr = LSC_PAIR_RESULT_INIT;
         EXPECT_TRUE(ok(lsc_pair_stats(c, &df.x, nullptr, &pr, hist.data(), dups.data()), c)) << "pairs";
-        lsc_prdc_result prr;
+        lsc_prdc_result prr = LSC_PRDC_RESULT_INIT;
         EXPECT_TRUE(ok(lsc_prdc(c, ref, &df.x, &prr), c)) << "prdc";
         EXPECT_TRUE(ok(lsc_distances(c, &df.x, &dr.x, LSC_METRIC_EUCLIDEAN, dblock.as<float>(), n,
                                      LSC_MEMORY_DEVICE), c)) << "distances";
@@ -1895,7 +1968,7 @@ TEST_F(Cuda, NoPinnedMemoryIsOutOfMemoryNeverACrash)
     std::vector<int64_t> idx(dist.size());
     lsc_knn_opts ko = LSC_KNN_OPTS_INIT;
     ko.exclude_self = 1;
-    lsc_pair_result pr;
+    lsc_pair_result pr = LSC_PAIR_RESULT_INIT;
     Spec g;
     hooks.fail_pinned(1 << 30);
     lsc_status st[3] = {spectrum_of(c, hm, g), lsc_knn(c, &hm, nullptr, k, &ko, dist.data(), idx.data()),
@@ -1990,7 +2063,7 @@ TEST_F(Cuda, RandomShapesDtypesAndTilesMatchTheCpu)
             po.subset_rows = pick(2, n);
             po.seed = (uint64_t)pick(1, 1000);
         }
-        lsc_pair_result pc, pg;
+        lsc_pair_result pc = LSC_PAIR_RESULT_INIT, pg = LSC_PAIR_RESULT_INIT;
         std::vector<int64_t> hc((size_t)po.bins), hg((size_t)po.bins);
         std::vector<lsc_pair> nc((size_t)po.dup_report + 1), ng((size_t)po.dup_report + 1);
         ASSERT_EQ(lsc_pair_stats(cpu, &cx, &po, &pc, hc.data(), nc.data()), LSC_STATUS_OK)
@@ -2007,7 +2080,7 @@ TEST_F(Cuda, RandomShapesDtypesAndTilesMatchTheCpu)
         ASSERT_EQ(lsc_reference_create(cpu, &cx, pk, &ro, &cref), LSC_STATUS_OK) << lsc_last_error(cpu);
         lsc_matrix hxm = hx.m();
         ASSERT_TRUE(ok(lsc_reference_create(c, &hxm, pk, &ro, &gref), c));
-        lsc_prdc_result rc, rg;
+        lsc_prdc_result rc = LSC_PRDC_RESULT_INIT, rg = LSC_PRDC_RESULT_INIT;
         ASSERT_EQ(lsc_prdc(cpu, cref, &cy, &rc), LSC_STATUS_OK) << lsc_last_error(cpu);
         ASSERT_TRUE(ok(lsc_prdc(c, gref, &gy, &rg), c));
         EXPECT_TRUE(same_prdc(rg, rc));
@@ -2030,11 +2103,11 @@ TEST_F(Cuda, TwoRunsAreBitIdentical)
     Driver::CUstream s = new_stream();
     struct Run {
         Spec spec, wide;
-        lsc_spectrum_result async;
+        lsc_spectrum_result async = LSC_SPECTRUM_RESULT_INIT;
         std::vector<float> dist, block;
         std::vector<int64_t> idx, hist;
-        lsc_pair_result pairs;
-        lsc_prdc_result prdc;
+        lsc_pair_result pairs = LSC_PAIR_RESULT_INIT;
+        lsc_prdc_result prdc = LSC_PRDC_RESULT_INIT;
         std::vector<double> radii;
     };
     auto run = [&](Run &o) {
@@ -2046,6 +2119,7 @@ TEST_F(Cuda, TwoRunsAreBitIdentical)
         lsc_matrix wide = lsc_matrix_f32(xr.data(), 20, 24 * 10);
         ASSERT_TRUE(ok(spectrum_of(c, wide, o.wide), c));
         DevBuf out(drv, sizeof(lsc_spectrum_result));
+        ASSERT_TRUE(out.result<lsc_spectrum_result>()) << drv.error;
         ASSERT_TRUE(
             ok(lsc_spectrum_async(c, &dr.x, nullptr, out.as<lsc_spectrum_result>(), nullptr), c));
         o.async = read_back<lsc_spectrum_result>(drv, s, out.ptr(), false);

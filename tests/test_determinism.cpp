@@ -1,4 +1,4 @@
-// Determinism (issue 7, item 5). test_context.cpp already proves, for euclidean kNN with
+// Determinism (every result reproducible). test_context.cpp already proves, for euclidean kNN with
 // exclude_self, pair statistics, reference + PRDC and the spectrum (N >= D) on float32 input:
 // bit-identical results with 1, 2 and 4 threads, and agreement across 1, 2 and 3 threads. Here:
 //  - every other operation and variant (distance blocks of each metric, the accumulator with
@@ -6,7 +6,7 @@
 //    bfloat16 and float64 input, inclusive PRDC) is bit-identical run to run, in one context and
 //    in a fresh one, with 1, 2, 3 and 7 threads, every output byte compared;
 //  - across 1, 2, 3 and 7 threads (and a small workspace): decisions (neighbours, PRDC, histogram,
-//    near-duplicate lists, integer figures) equal, continuous figures within METRICS.md's
+//    near-duplicate lists, integer figures) equal, continuous figures within docs/METRICS.md's
 //    tolerances (2e-4 relative or 1e-9 absolute);
 //  - kNN ties always go by index: lattice points with many exactly equidistant neighbours and
 //    duplicates, against a brute-force float64 answer, across thread counts and tiny workspaces;
@@ -138,7 +138,7 @@ std::vector<Op> operations()
     std::vector<Op> ops;
     ops.push_back({"spectrum N < D", [](lsc_ctx *c, const Sets &S, Out &o) {
                        lsc_matrix x = lsc_matrix_f32(S.wide.data(), 9, 50);
-                       lsc_spectrum_result s;
+                       lsc_spectrum_result s = LSC_SPECTRUM_RESULT_INIT;
                        std::vector<double> sv(9), cv(50);
                        OK(c, lsc_spectrum(c, &x, nullptr, &s, sv.data(), cv.data()));
                        spectrum_out(o, s, sv, cv);
@@ -147,7 +147,7 @@ std::vector<Op> operations()
         ops.push_back({"spectrum N >= D dtype " + std::to_string((int)dt),
                        [dt](lsc_ctx *c, const Sets &S, Out &o) {
                            lsc_matrix x = S.typed(dt);
-                           lsc_spectrum_result s;
+                           lsc_spectrum_result s = LSC_SPECTRUM_RESULT_INIT;
                            std::vector<double> sv((size_t)S.d), cv((size_t)S.d);
                            OK(c, lsc_spectrum(c, &x, nullptr, &s, sv.data(), cv.data()));
                            spectrum_out(o, s, sv, cv);
@@ -165,7 +165,7 @@ std::vector<Op> operations()
                        lsc_matrix rest = lsc_matrix_f32(S.real.data() + r0 * S.d, S.n - r0, S.d);
                        OK(c, lsc_spectrum_acc_add(c, b, &rest));
                        OK(c, lsc_spectrum_acc_merge(c, a, b));
-                       lsc_spectrum_result s;
+                       lsc_spectrum_result s = LSC_SPECTRUM_RESULT_INIT;
                        std::vector<double> sv((size_t)S.d), cv((size_t)S.d);
                        OK(c, lsc_spectrum_acc_finalize(c, a, &s, sv.data(), cv.data()));
                        spectrum_out(o, s, sv, cv);
@@ -191,8 +191,7 @@ std::vector<Op> operations()
             po.dup_report = 6;
             po.subset_rows = subset;
             po.seed = 4242;
-            lsc_pair_result r;
-            std::memset(&r, 0, sizeof r);
+            lsc_pair_result r = LSC_PAIR_RESULT_INIT;
             std::vector<int64_t> hist(40);
             std::vector<lsc_pair> dups(6, lsc_pair{-1, -1, -1.0});
             OK(c, lsc_pair_stats(c, &x, &po, &r, hist.data(), dups.data()));
@@ -241,8 +240,7 @@ std::vector<Op> operations()
             ro.comparison = cmp;
             lsc_reference *ref = nullptr;
             OK(c, lsc_reference_create(c, &x, S.k, &ro, &ref));
-            lsc_prdc_result r;
-            std::memset(&r, 0, sizeof r);
+            lsc_prdc_result r = LSC_PRDC_RESULT_INIT;
             lsc_status s = lsc_prdc(c, ref, &y, &r);
             const double *rad = lsc_reference_radii(ref);
             o.raw(rad, (size_t)S.n);
@@ -285,7 +283,7 @@ TEST(Determinism, EveryOperationIsBitIdenticalRunToRun)
 
 bool within(double a, double b)
 {
-    // METRICS.md: 2e-4 relative or 1e-9 absolute, whichever is larger
+    // docs/METRICS.md: 2e-4 relative or 1e-9 absolute, whichever is larger
     if (a == b) return true;
     return std::fabs(a - b) <= std::max(2e-4 * std::max(std::fabs(a), std::fabs(b)), 1e-9);
 }
@@ -457,7 +455,7 @@ TEST(PairTies, NearDuplicateListIsOrderedByDistanceThenIndices)
         lsc_pair_opts po = LSC_PAIR_OPTS_INIT;
         po.dup_eps = 1.0;
         po.dup_report = 200;
-        lsc_pair_result r;
+        lsc_pair_result r = LSC_PAIR_RESULT_INIT;
         std::vector<lsc_pair> dups(200);
         ASSERT_EQ(lsc_pair_stats(c, &m, &po, &r, nullptr, dups.data()), LSC_STATUS_OK)
             << lsc_last_error(c);
@@ -496,8 +494,8 @@ TEST(Workspace, SmallerLimitGivesMoreTilesAndTheSameDecisions)
         std::vector<float> kd;
         std::vector<int64_t> ki, hist;
         std::vector<lsc_pair> dups;
-        lsc_pair_result pr;
-        lsc_prdc_result prd;
+        lsc_pair_result pr = LSC_PAIR_RESULT_INIT;
+        lsc_prdc_result prd = LSC_PRDC_RESULT_INIT;
     };
     std::vector<Res> res;
     for (size_t ws : {(size_t)0, (size_t)256 << 10, (size_t)32 << 10, (size_t)4 << 10}) {

@@ -15,6 +15,7 @@
 #include <initializer_list>
 #include <limits>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 namespace {
@@ -57,7 +58,15 @@ private:
 };
 
 // Fills an object or buffer with a sentinel byte pattern.
-template <class T> void sentinel(T &o) { std::memset(static_cast<void *>(&o), 0xA5, sizeof o); }
+// A byte pattern that shows whether a failed call wrote anything; a result struct keeps its
+// size field set, as a caller's would be.
+template <class T, class = void> struct has_size : std::false_type {};
+template <class T> struct has_size<T, decltype((void)T::size, void())> : std::true_type {};
+template <class T> void sentinel(T &o)
+{
+    std::memset(static_cast<void *>(&o), 0xA5, sizeof o);
+    if constexpr (has_size<T>::value) o.size = sizeof o;
+}
 template <class T> void sentinel(std::vector<T> &v)
 {
     std::memset(static_cast<void *>(v.data()), 0xA5, v.size() * sizeof(T));
@@ -137,7 +146,7 @@ protected:
         // whatever failed above, the context still works and a success clears the message
         auto y = data::gaussian(7, 3, kSeed + 99);
         lsc_matrix m = lsc_matrix_f32(y.data(), 7, 3);
-        lsc_pair_result r;
+        lsc_pair_result r = LSC_PAIR_RESULT_INIT;
         lsc_status s = lsc_pair_stats(ctx, &m, nullptr, &r, nullptr, nullptr);
         EXPECT_EQ(s, LSC_STATUS_OK) << lsc_last_error(ctx);
         EXPECT_STREQ(lsc_last_error(ctx), "");
@@ -264,7 +273,7 @@ TEST(Helpers, UnknownContextEnums)
 TEST_F(Errors, NullContextEverywhere)
 {
     lsc_matrix m = good();
-    lsc_spectrum_result sr;
+    lsc_spectrum_result sr = LSC_SPECTRUM_RESULT_INIT;
     sentinel(sr);
     std::vector<double> sv(D), cv(D);
     sentinel(sv);
@@ -273,9 +282,9 @@ TEST_F(Errors, NullContextEverywhere)
     std::vector<int64_t> idx(N * 3);
     sentinel(dist);
     sentinel(idx);
-    lsc_pair_result pr;
+    lsc_pair_result pr = LSC_PAIR_RESULT_INIT;
     sentinel(pr);
-    lsc_prdc_result prd;
+    lsc_prdc_result prd = LSC_PRDC_RESULT_INIT;
     sentinel(prd);
     lsc_spectrum_acc *acc_out = (lsc_spectrum_acc *)(uintptr_t)0x1234;
     lsc_reference *ref_out = (lsc_reference *)(uintptr_t)0x5678;
@@ -317,7 +326,7 @@ TEST_F(Errors, NullContextEverywhere)
     EXPECT_EQ(lsc_spectrum_acc_rows(acc2), 0);
 
     // info_get takes no context: NULL arguments give INVALID_ARGUMENT
-    lsc_reference_info info;
+    lsc_reference_info info = LSC_REFERENCE_INFO_INIT;
     sentinel(info);
     snap.add_obj("info", info);
     EXPECT_NULL_CTX(lsc_reference_info_get(nullptr, &info));
@@ -333,7 +342,7 @@ TEST_F(Errors, NullContextEverywhere)
 
 TEST_F(Errors, SpectrumArguments)
 {
-    lsc_spectrum_result out;
+    lsc_spectrum_result out = LSC_SPECTRUM_RESULT_INIT;
     sentinel(out);
     std::vector<double> sv(D), cv(D);
     sentinel(sv);
@@ -379,7 +388,7 @@ TEST_F(Errors, SpectrumArguments)
 
     lsc_spectrum_opts o = LSC_SPECTRUM_OPTS_INIT;
     snap.add_obj("opts", o);
-    for (size_t bad : {(size_t)0, sizeof(lsc_spectrum_opts) - 1, sizeof(lsc_spectrum_opts) + 8}) {
+    for (size_t bad : {(size_t)0, sizeof(lsc_spectrum_opts) - 1, (size_t)1 << 40}) {
         lsc_spectrum_opts b = o;
         b.size = bad;
         EXPECT_FAILS(LSC_STATUS_INVALID_ARGUMENT, lsc_spectrum(ctx, &g, &b, &out, sv.data(), cv.data()),
@@ -395,7 +404,7 @@ TEST_F(Errors, SpectrumArguments)
     {
         lsc_spectrum_opts b = o;
         b.active_threshold = 0.0;
-        lsc_spectrum_result r;
+        lsc_spectrum_result r = LSC_SPECTRUM_RESULT_INIT;
         lsc_matrix two = mat(p, LSC_DTYPE_F32, 2, D, D);
         EXPECT_OK(lsc_spectrum(ctx, &two, &b, &r, nullptr, nullptr));
         EXPECT_EQ(r.rows, 2);
@@ -407,7 +416,7 @@ TEST_F(Errors, SizeOverflowIsRefusedWithoutTouchingMemory)
 {
     // the data pointer holds a few elements; a size product that overflows must be caught
     // before anything is read (reading would crash far outside the buffer)
-    lsc_spectrum_result out;
+    lsc_spectrum_result out = LSC_SPECTRUM_RESULT_INIT;
     sentinel(out);
     snap.add_obj("out", out);
     const float *p = x.data();
@@ -430,7 +439,7 @@ TEST_F(Errors, SizeOverflowIsRefusedWithoutTouchingMemory)
         EXPECT_FAILS(LSC_STATUS_OVERFLOW, lsc_spectrum(ctx, &m, nullptr, &out, nullptr, nullptr),
                      "x", "overflow");
         // the same matrix through every other entry point that takes one
-        lsc_pair_result pr;
+        lsc_pair_result pr = LSC_PAIR_RESULT_INIT;
         sentinel(pr);
         EXPECT_FAILS(LSC_STATUS_OVERFLOW, lsc_pair_stats(ctx, &m, nullptr, &pr, nullptr, nullptr),
                      "overflow");
@@ -485,7 +494,7 @@ TEST_F(Errors, OverflowInOutputsAndAccumulator)
 
 TEST_F(Errors, NanAndInfNameMatrixRowAndColumn)
 {
-    lsc_spectrum_result out;
+    lsc_spectrum_result out = LSC_SPECTRUM_RESULT_INIT;
     sentinel(out);
     snap.add_obj("out", out);
     for (float bad : {std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity(),
@@ -512,7 +521,7 @@ TEST_F(Errors, FirstBadElementWinsAlsoInParallelScan)
     y[19999 * d + 1] = NAN;
     snap.add_vec("y", y);
     lsc_matrix m = lsc_matrix_f32(y.data(), n, d);
-    lsc_spectrum_result out;
+    lsc_spectrum_result out = LSC_SPECTRUM_RESULT_INIT;
     sentinel(out);
     snap.add_obj("out", out);
     for (int rep = 0; rep < 3; rep++)
@@ -530,7 +539,7 @@ TEST_F(Errors, PaddingBeyondColsIsNeverRead)
         for (int64_t c = 0; c < D; c++) y[i * ld + c] = x[i * D + c];
     lsc_matrix padded = mat(y.data(), LSC_DTYPE_F32, N, D, ld);
     lsc_matrix dense = good();
-    lsc_spectrum_result a, b;
+    lsc_spectrum_result a = LSC_SPECTRUM_RESULT_INIT, b = LSC_SPECTRUM_RESULT_INIT;
     EXPECT_OK(lsc_spectrum(ctx, &padded, nullptr, &a, nullptr, nullptr));
     EXPECT_OK(lsc_spectrum(ctx, &dense, nullptr, &b, nullptr, nullptr));
     EXPECT_DOUBLE_EQ(a.effective_rank, b.effective_rank);
@@ -545,7 +554,7 @@ TEST_F(Errors, PaddingBeyondColsIsNeverRead)
 
 TEST_F(Errors, OtherDtypesNonFinite)
 {
-    lsc_spectrum_result out;
+    lsc_spectrum_result out = LSC_SPECTRUM_RESULT_INIT;
     sentinel(out);
     snap.add_obj("out", out);
     // float64: NaN, Inf, and finite values outside the float32 range
@@ -633,7 +642,7 @@ TEST_F(Errors, AccumulatorAddMergeFinalize)
     ASSERT_EQ(lsc_spectrum_acc_add(ctx, acc, &g), LSC_STATUS_OK);
     ASSERT_EQ(lsc_spectrum_acc_add(ctx, other, &g), LSC_STATUS_OK);
 
-    lsc_spectrum_result before;
+    lsc_spectrum_result before = LSC_SPECTRUM_RESULT_INIT;
     std::vector<double> sv_before(D), cv_before(D);
     ASSERT_EQ(lsc_spectrum_acc_finalize(ctx, acc, &before, sv_before.data(), cv_before.data()),
               LSC_STATUS_OK);
@@ -674,7 +683,7 @@ TEST_F(Errors, AccumulatorAddMergeFinalize)
     EXPECT_EQ(lsc_spectrum_acc_rows(wide), 0);
 
     // finalize
-    lsc_spectrum_result out;
+    lsc_spectrum_result out = LSC_SPECTRUM_RESULT_INIT;
     sentinel(out);
     std::vector<double> sv(D), cv(D);
     sentinel(sv);
@@ -696,7 +705,7 @@ TEST_F(Errors, AccumulatorAddMergeFinalize)
                  "at least 2");
 
     // every failure above left `acc` as it was: same figures, bit for bit
-    lsc_spectrum_result after;
+    lsc_spectrum_result after = LSC_SPECTRUM_RESULT_INIT;
     std::vector<double> sv_after(D), cv_after(D);
     EXPECT_OK(lsc_spectrum_acc_finalize(ctx, acc, &after, sv_after.data(), cv_after.data()));
     EXPECT_EQ(after.rows, N);
@@ -793,7 +802,7 @@ TEST_F(Errors, Distances)
 TEST_F(Errors, PairStats)
 {
     lsc_matrix g = good();
-    lsc_pair_result out;
+    lsc_pair_result out = LSC_PAIR_RESULT_INIT;
     sentinel(out);
     std::vector<int64_t> hist(64);
     std::vector<lsc_pair> dups(100);
@@ -853,7 +862,7 @@ TEST_F(Errors, PairStats)
     EXPECT_FAILS(LSC_STATUS_NOT_SUPPORTED, call(&dev, nullptr), "device");
 
     // the valid boundaries
-    lsc_pair_result r;
+    lsc_pair_result r = LSC_PAIR_RESULT_INIT;
     std::vector<int64_t> h1(1);
     lsc_pair_opts o = LSC_PAIR_OPTS_INIT;
     o.bins = 1;
@@ -912,7 +921,7 @@ TEST_F(Errors, Knn)
         return o;
     };
     lsc_knn_opts o;
-    o = with([](lsc_knn_opts &v) { v.size = sizeof(lsc_knn_opts) + 4; });
+    o = with([](lsc_knn_opts &v) { v.size = sizeof(lsc_knn_opts) - 4; });
     EXPECT_FAILS(LSC_STATUS_INVALID_ARGUMENT, knn(&q, &b, 1, &o), "knn opts", "size");
     o = with([](lsc_knn_opts &v) { v.metric = LSC_METRIC_SQEUCLIDEAN; });
     EXPECT_FAILS(LSC_STATUS_INVALID_ARGUMENT, knn(&q, &b, 1, &o), "metric");
@@ -1038,7 +1047,7 @@ TEST_F(Errors, ReferenceCreate)
     // valid boundary: k = N - 1
     lsc_reference *r = nullptr;
     EXPECT_OK(lsc_reference_create(ctx, &g, N - 1, nullptr, &r));
-    lsc_reference_info info;
+    lsc_reference_info info = LSC_REFERENCE_INFO_INIT;
     ASSERT_EQ(lsc_reference_info_get(r, &info), LSC_STATUS_OK);
     EXPECT_EQ(info.k, N - 1);
     lsc_reference_destroy(r);
@@ -1068,7 +1077,7 @@ TEST_F(Errors, ReferenceSaveLoadArguments)
                  lsc_reference_load(ctx, "/nonexistent-lsc-dir/missing.ref", &out),
                  "/nonexistent-lsc-dir/missing.ref");
     EXPECT_FAILS(LSC_STATUS_IO_ERROR, lsc_reference_load(ctx, "/", &out), "not a regular file");
-    lsc_reference_info info;
+    lsc_reference_info info = LSC_REFERENCE_INFO_INIT;
     sentinel(info);
     snap.add_obj("info", info);
     EXPECT_EQ(lsc_reference_info_get(nullptr, &info), LSC_STATUS_INVALID_ARGUMENT);
@@ -1089,7 +1098,7 @@ TEST_F(Errors, Prdc)
     auto f = data::gaussian(M, D, kSeed + 6);
     snap.add_vec("fake", f);
     lsc_matrix mf = lsc_matrix_f32(f.data(), M, D);
-    lsc_prdc_result out;
+    lsc_prdc_result out = LSC_PRDC_RESULT_INIT;
     sentinel(out);
     snap.add_obj("out", out);
     std::vector<double> radii(lsc_reference_radii(ref), lsc_reference_radii(ref) + N);
@@ -1122,7 +1131,7 @@ TEST_F(Errors, Prdc)
 
     // the failures left the reference alone; M = k + 1 and a zero row under euclidean are valid
     EXPECT_EQ(0, std::memcmp(radii.data(), lsc_reference_radii(ref), N * sizeof(double)));
-    lsc_prdc_result r;
+    lsc_prdc_result r = LSC_PRDC_RESULT_INIT;
     lsc_matrix four = mat(f.data(), LSC_DTYPE_F32, 4, D, D);
     EXPECT_OK(lsc_prdc(ctx, ref, &four, &r));
     EXPECT_EQ(r.fake_rows, 4);
@@ -1155,11 +1164,11 @@ TEST_F(Errors, ContextUsableAfterEveryKindOfError)
     auto bad = x;
     bad[3] = NAN;
     lsc_matrix mb = lsc_matrix_f32(bad.data(), N, D);
-    lsc_spectrum_result sr;
+    lsc_spectrum_result sr = LSC_SPECTRUM_RESULT_INIT;
     std::vector<float> dist(N * N);
     std::vector<int64_t> idx(N * N);
-    lsc_pair_result pr;
-    lsc_prdc_result prd;
+    lsc_pair_result pr = LSC_PAIR_RESULT_INIT;
+    lsc_prdc_result prd = LSC_PRDC_RESULT_INIT;
     lsc_reference *ref = nullptr;
     lsc_spectrum_acc *acc = nullptr;
 

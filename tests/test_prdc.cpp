@@ -1,7 +1,7 @@
-// Precision, recall, density and coverage (METRICS.md section 5) on the CPU backend against the
-// naive float64 reference (reference_nn.hpp). Every figure is exact - every comparison is decided
-// on exact distances - except for comparisons whose float64 distance lies within 1e-6 relative
-// of the radius: the reference counts those and allows exactly that much freedom.
+// Precision, recall, density and coverage (docs/METRICS.md section 5) on the CPU backend against
+// the naive float64 reference (reference_nn.hpp). Every figure is exact - every comparison is
+// decided on exact distances - except for comparisons whose float64 distance lies within 1e-6
+// relative of the radius: the reference counts those and allows exactly that much freedom.
 #include "test_util.hpp"
 #include "datasets.hpp"
 #include "reference_nn.hpp"
@@ -43,8 +43,7 @@ void build(lsc_ctx *ctx, Ref &out, const lsc_matrix &real, int64_t k, lsc_metric
 
 lsc_prdc_result prdc(lsc_ctx *ctx, const lsc_reference *ref, const lsc_matrix &fake)
 {
-    lsc_prdc_result r;
-    std::memset(&r, 0, sizeof r);
+    lsc_prdc_result r = LSC_PRDC_RESULT_INIT;
     lsc_status s = lsc_prdc(ctx, ref, &fake, &r);
     EXPECT_EQ(s, LSC_STATUS_OK) << lsc_last_error(ctx);
     return r;
@@ -76,7 +75,7 @@ lsc_prdc_result check(lsc_ctx *ctx, const std::vector<float> &real, int64_t N,
     auto want = refnn::prdc(real.data(), N, fake.data(), M, d, k, metric, inclusive, border_rel);
     EXPECT_EQ(refnn::check_prdc(want, got), "");
     EXPECT_EQ(check_radii(ref.r, want.real_radii), "");
-    lsc_reference_info info;
+    lsc_reference_info info = LSC_REFERENCE_INFO_INIT;
     EXPECT_EQ(lsc_reference_info_get(ref.r, &info), LSC_STATUS_OK);
     EXPECT_EQ(info.zero_radii, want.zero_real);
     EXPECT_EQ(info.rows, N);
@@ -126,7 +125,7 @@ TEST(Prdc, IdenticalSets)
     // fake = a copy of real, no ties: d(R_j, F_j) = 0 < r_j, so precision = recall = coverage =
     // 1; strict balls hold the row and its k - 1 nearer neighbours (the k-th lies on the
     // boundary), so density = 1; inclusive balls also hold the k-th: density = (k + 1) / k.
-    // (Each k-th neighbour lies exactly on its radius, a borderline case METRICS.md would let
+    // (Each k-th neighbour lies exactly on its radius, a borderline case docs/METRICS.md would let
     // go either way; the CPU backend computes every exact distance of a pair the same way, so
     // here it must give exactly these values.)
     Ctx ctx;
@@ -415,7 +414,7 @@ TEST(Prdc, SavedAndLoadedReferenceGivesIdenticalResults)
             ASSERT_EQ(lsc_reference_load(ctx, path.c_str(), &b.r), LSC_STATUS_OK)
                 << lsc_last_error(ctx);
             std::remove(path.c_str());
-            lsc_reference_info ia, ib;
+            lsc_reference_info ia = LSC_REFERENCE_INFO_INIT, ib = LSC_REFERENCE_INFO_INIT;
             ASSERT_EQ(lsc_reference_info_get(a.r, &ia), LSC_STATUS_OK);
             ASSERT_EQ(lsc_reference_info_get(b.r, &ib), LSC_STATUS_OK);
             EXPECT_EQ(std::memcmp(&ia, &ib, sizeof ia), 0);
@@ -591,6 +590,67 @@ TEST(Prdc, TilesThreadsAndDtypesDoNotChangeTheFigures)
     auto want = refnn::prdc(r64v.data(), N, fbv.data(), M, d, k, LSC_METRIC_EUCLIDEAN, true);
     EXPECT_EQ(refnn::check_prdc(want, got), "");
     EXPECT_EQ(check_radii(rr.r, want.real_radii), "");
+}
+
+TEST(Prdc, CoverageExpectedIsTheClosedForm)
+{
+    // E = 1 - C(N-1, k) / C(N+M-1, k), from log-binomials in long double, independently of the
+    // library's product form; and known answers by hand
+    auto closed = [](int64_t n, int64_t m, int64_t k) {
+        auto lbin = [](long double a, long double b) {
+            return std::lgamma(a + 1) - std::lgamma(b + 1) - std::lgamma(a - b + 1);
+        };
+        return (double)(1.0L - std::exp(lbin((long double)(n - 1), (long double)k) -
+                                         lbin((long double)(n + m - 1), (long double)k)));
+    };
+    Ctx ctx;
+    struct Case {
+        int64_t n, m, k;
+        double want; // < 0: from `closed`
+    } cases[] = {{2, 2, 1, 2.0 / 3.0}, {3, 2, 1, 0.5}, {3, 3, 2, 1.0 - 1.0 / 10.0},
+                 {50, 10, 5, -1}, {400, 90, 5, -1}, {400, 2000, 20, -1}, {1000, 7, 3, -1}};
+    for (const auto &c : cases) {
+        SCOPED_TRACE(std::to_string(c.n) + " " + std::to_string(c.m) + " " + std::to_string(c.k));
+        auto real = data::gaussian(c.n, 3, data::seed(70));
+        auto fake = data::gaussian(c.m, 3, data::seed(71));
+        if (c.m <= c.k) continue;
+        lsc_matrix r = lsc_matrix_f32(real.data(), c.n, 3), f = lsc_matrix_f32(fake.data(), c.m, 3);
+        lsc_reference *ref = nullptr;
+        ASSERT_EQ(lsc_reference_create(ctx, &r, c.k, nullptr, &ref), LSC_STATUS_OK);
+        lsc_prdc_result got = LSC_PRDC_RESULT_INIT;
+        ASSERT_EQ(lsc_prdc(ctx, ref, &f, &got), LSC_STATUS_OK) << lsc_last_error(ctx);
+        const double want = c.want >= 0 ? c.want : closed(c.n, c.m, c.k);
+        EXPECT_NEAR(got.coverage_expected, want, 1e-12);
+        EXPECT_NEAR(closed(c.n, c.m, c.k), want, 1e-12);
+        lsc_reference_destroy(ref);
+    }
+}
+
+TEST(Prdc, CoverageOfIdenticalDistributionsAveragesTheClosedForm)
+{
+    // the closed form is a known truth: over 300 pairs of independent draws of one continuous
+    // distribution (no ties), the mean coverage lies within 4 standard errors of it
+    Ctx ctx;
+    const int64_t n = 120, m = 40, k = 5, d = 4;
+    const int draws = 300;
+    double sum = 0.0, sum2 = 0.0, expected = 0.0;
+    for (int t = 0; t < draws; t++) {
+        auto real = data::gaussian(n, d, data::seed(2000 + 2 * (uint64_t)t));
+        auto fake = data::gaussian(m, d, data::seed(2001 + 2 * (uint64_t)t));
+        lsc_matrix r = lsc_matrix_f32(real.data(), n, d), f = lsc_matrix_f32(fake.data(), m, d);
+        lsc_reference *ref = nullptr;
+        ASSERT_EQ(lsc_reference_create(ctx, &r, k, nullptr, &ref), LSC_STATUS_OK);
+        lsc_prdc_result got = LSC_PRDC_RESULT_INIT;
+        ASSERT_EQ(lsc_prdc(ctx, ref, &f, &got), LSC_STATUS_OK);
+        sum += got.coverage;
+        sum2 += got.coverage * got.coverage;
+        expected = got.coverage_expected;
+        lsc_reference_destroy(ref);
+    }
+    const double mean = sum / draws, var = sum2 / draws - mean * mean;
+    const double se = std::sqrt(var / draws);
+    EXPECT_NEAR(mean, expected, 4.0 * se) << "mean " << mean << " closed form " << expected;
+    EXPECT_GT(se, 0.0);
 }
 
 } // namespace

@@ -225,7 +225,7 @@ TEST_F(RefFile, SaveThenLoadGivesTheSameReference)
         EXPECT_STREQ(lsc_last_error(ctx), "");
         ASSERT_EQ(lsc_reference_load(ctx, p.c_str(), &back), LSC_STATUS_OK) << lsc_last_error(ctx);
         EXPECT_STREQ(lsc_last_error(ctx), "");
-        lsc_reference_info a, b;
+        lsc_reference_info a = LSC_REFERENCE_INFO_INIT, b = LSC_REFERENCE_INFO_INIT;
         ASSERT_EQ(lsc_reference_info_get(ref, &a), LSC_STATUS_OK);
         ASSERT_EQ(lsc_reference_info_get(back, &b), LSC_STATUS_OK);
         expect_same_info(a, b);
@@ -240,7 +240,7 @@ TEST_F(RefFile, SaveThenLoadGivesTheSameReference)
         EXPECT_EQ(0, std::memcmp(lsc_reference_radii(ref), lsc_reference_radii(back),
                                  (size_t)n * sizeof(double)))
             << "radii differ after the round trip";
-        lsc_prdc_result pa, pb;
+        lsc_prdc_result pa = LSC_PRDC_RESULT_INIT, pb = LSC_PRDC_RESULT_INIT;
         ASSERT_EQ(lsc_prdc(ctx, ref, &fm, &pa), LSC_STATUS_OK) << lsc_last_error(ctx);
         ASSERT_EQ(lsc_prdc(ctx, back, &fm, &pb), LSC_STATUS_OK) << lsc_last_error(ctx);
         EXPECT_EQ(pa.precision, pb.precision);
@@ -567,7 +567,7 @@ TEST_F(RefFile, ALoadedReferenceIsIndependentOfItsFile)
     ASSERT_EQ(lsc_reference_load(ctx, good_path.c_str(), &ref), LSC_STATUS_OK);
     auto fake = data::gaussian(12, 4, kSeed + 9);
     lsc_matrix fm = lsc_matrix_f32(fake.data(), 12, 4);
-    lsc_prdc_result a, c;
+    lsc_prdc_result a = LSC_PRDC_RESULT_INIT, c = LSC_PRDC_RESULT_INIT;
     ASSERT_EQ(lsc_prdc(ctx, ref, &fm, &a), LSC_STATUS_OK) << lsc_last_error(ctx);
     // overwrite and then remove the file: the reference in memory does not change
     write_bytes(good_path, Bytes(b.size(), 0));

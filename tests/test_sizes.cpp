@@ -1,4 +1,4 @@
-// Sizes (issue 7, item 4), without allocating gigabytes:
+// Huge sizes, which int64 shapes allow and no product may overflow, without allocating gigabytes:
 //  - shapes whose element or byte counts overflow int64 / size_t, and ld < cols, are refused by
 //    every entry point before it reads a byte (the data pointer is unmapped: a read would crash);
 //  - the tile planner (common/distance_rules.h) with logical sizes past 2^31 and 2^63;
@@ -112,9 +112,9 @@ TEST(Sizes, BadShapesAreRefusedByEveryEntryPointBeforeAnyRead)
             EXPECT_EQ(s, b.want) << call << ": " << lsc_status_name(s) << ": " << lsc_last_error(c);
             EXPECT_STRNE(lsc_last_error(c), "") << call;
         };
-        lsc_spectrum_result sr;
+        lsc_spectrum_result sr = LSC_SPECTRUM_RESULT_INIT;
         expect("spectrum", lsc_spectrum(c, &m, nullptr, &sr, nullptr, nullptr));
-        lsc_pair_result pr;
+        lsc_pair_result pr = LSC_PAIR_RESULT_INIT;
         expect("pair_stats", lsc_pair_stats(c, &m, nullptr, &pr, nullptr, nullptr));
         float dist[64];
         int64_t idx[64];
@@ -135,7 +135,7 @@ TEST(Sizes, BadShapesAreRefusedByEveryEntryPointBeforeAnyRead)
         lsc_reference *r2 = nullptr;
         expect("reference_create", lsc_reference_create(c, &m, 1, nullptr, &r2));
         EXPECT_EQ(r2, nullptr);
-        lsc_prdc_result prd;
+        lsc_prdc_result prd = LSC_PRDC_RESULT_INIT;
         lsc_matrix f = m;
         if (f.cols != 8 && b.want == LSC_STATUS_OVERFLOW) {
             // prdc checks the shape first; give it the reference's D where the case allows
@@ -298,15 +298,13 @@ template <class T> void offsets_past_2_31(lsc_dtype dt)
         auto put = [&out](const void *p, size_t n) {
             out.insert(out.end(), (const unsigned char *)p, (const unsigned char *)p + n);
         };
-        lsc_spectrum_result sr;
-        std::memset(&sr, 0, sizeof sr);
+        lsc_spectrum_result sr = LSC_SPECTRUM_RESULT_INIT;
         double sv[D], cv[D];
         ASSERT_EQ(lsc_spectrum(c, &x, nullptr, &sr, sv, cv), LSC_STATUS_OK) << lsc_last_error(c);
         put(&sr, sizeof sr);
         put(sv, sizeof sv);
         put(cv, sizeof cv);
-        lsc_pair_result pr;
-        std::memset(&pr, 0, sizeof pr);
+        lsc_pair_result pr = LSC_PAIR_RESULT_INIT;
         int64_t hist[64];
         lsc_pair dups[8];
         std::memset(dups, 0, sizeof dups);
@@ -329,8 +327,7 @@ template <class T> void offsets_past_2_31(lsc_dtype dt)
         lsc_reference *ref = nullptr;
         ASSERT_EQ(lsc_reference_create(c, &x, k, nullptr, &ref), LSC_STATUS_OK) << lsc_last_error(c);
         put(lsc_reference_radii(ref), R * sizeof(double));
-        lsc_prdc_result prd;
-        std::memset(&prd, 0, sizeof prd);
+        lsc_prdc_result prd = LSC_PRDC_RESULT_INIT;
         ASSERT_EQ(lsc_prdc(c, ref, &f, &prd), LSC_STATUS_OK) << lsc_last_error(c);
         put(&prd, sizeof prd);
         lsc_reference_destroy(ref);
@@ -338,6 +335,7 @@ template <class T> void offsets_past_2_31(lsc_dtype dt)
         ASSERT_EQ(lsc_spectrum_acc_create(c, D, nullptr, &acc), LSC_STATUS_OK);
         ASSERT_EQ(lsc_spectrum_acc_add(c, acc, &x), LSC_STATUS_OK);
         std::memset(&sr, 0, sizeof sr);
+        sr.size = sizeof sr;
         ASSERT_EQ(lsc_spectrum_acc_finalize(c, acc, &sr, sv, cv), LSC_STATUS_OK);
         lsc_spectrum_acc_destroy(acc);
         put(&sr, sizeof sr);

@@ -1,5 +1,5 @@
 // lsc_spectrum and the streaming accumulator (CPU backend) against the float64 reference of
-// METRICS.md section 1 (reference.hpp), with the tolerances of METRICS.md "Tolerances".
+// docs/METRICS.md section 1 (reference.hpp), with the tolerances of docs/METRICS.md "Tolerances".
 #include "datasets.hpp"
 #include "reference.hpp"
 
@@ -21,7 +21,7 @@ namespace {
 
 // What one lsc call returned.
 struct Got {
-    lsc_spectrum_result r{};
+    lsc_spectrum_result r = LSC_SPECTRUM_RESULT_INIT;
     std::vector<double> sv;   // min(N, D) singular values
     std::vector<double> cv;   // D column variances
 };
@@ -59,7 +59,7 @@ std::string fmt(double v)
     return b;
 }
 
-// Every figure of `g` against the reference `w`, within `mult` times METRICS.md's tolerances.
+// Every figure of `g` against the reference `w`, within `mult` times docs/METRICS.md's tolerances.
 ::testing::AssertionResult matches(const Got &g, const ref::Spectrum &w, double mult = 1.0)
 {
     std::ostringstream bad;
@@ -212,6 +212,7 @@ protected:
         g.sv.assign((size_t)m, -12345.0);
         g.cv.assign((size_t)x.cols, -12345.0);
         std::memset(&g.r, 0xAB, sizeof g.r);
+        g.r.size = sizeof g.r;
         return lsc_spectrum(ctx, &x, opts, &g.r, g.sv.data(), g.cv.data());
     }
 
@@ -221,6 +222,7 @@ protected:
         g.sv.assign((size_t)std::min(n, cols), -12345.0);
         g.cv.assign((size_t)cols, -12345.0);
         std::memset(&g.r, 0xAB, sizeof g.r);
+        g.r.size = sizeof g.r;
         return lsc_spectrum_acc_finalize(ctx, acc, &g.r, g.sv.data(), g.cv.data());
     }
 
@@ -376,7 +378,7 @@ TEST_F(Spectrum, RankKData)
 
 TEST_F(Spectrum, RankKWithLargeOffset)
 {
-    // A common offset of 50 on rank-k data: the centred rank stays k (METRICS.md: accumulate
+    // A common offset of 50 on rank-k data: the centred rank stays k (docs/METRICS.md: accumulate
     // around a pivot, never X^T X - N mu mu^T).
     const uint64_t s = test_seed(4242);
     SCOPED_TRACE("seed " + std::to_string(s));
@@ -750,7 +752,7 @@ TEST_F(Spectrum, Float64Input)
         EXPECT_TRUE(matches(g, ref::spectrum(xf, n, d)));
     }
     // rows that differ in float64 below float32's resolution are identical as float32: the
-    // figures are those of the float32 values (METRICS.md, lsc.h)
+    // figures are those of the float32 values (docs/METRICS.md, lsc.h)
     const int64_t n = 40, d = 6;
     std::vector<double> x((size_t)(n * d));
     for (int64_t i = 0; i < n; i++)
@@ -835,7 +837,7 @@ TEST_F(Spectrum, OptionalOutputsMayBeNull)
     const uint64_t s = test_seed(5);
     auto x = data::gaussian(100, 8, s);
     lsc_matrix m = mat_f32(x, 100, 8);
-    lsc_spectrum_result a{}, b{};
+    lsc_spectrum_result a = LSC_SPECTRUM_RESULT_INIT, b = LSC_SPECTRUM_RESULT_INIT;
     ASSERT_EQ(LSC_STATUS_OK, lsc_spectrum(ctx, &m, nullptr, &a, nullptr, nullptr))
         << lsc_last_error(ctx);
     Got g;
@@ -1119,7 +1121,7 @@ TEST_F(SpectrumAcc, FinalizeIsRepeatableAndAccumulatorKeepsGrowing)
     EXPECT_EQ(600, f3.r.rows);
     EXPECT_TRUE(matches(f3, ref::spectrum(x, n, d)));
     // a NULL output array is allowed, and does not change the figures
-    lsc_spectrum_result r{};
+    lsc_spectrum_result r = LSC_SPECTRUM_RESULT_INIT;
     ASSERT_EQ(LSC_STATUS_OK, lsc_spectrum_acc_finalize(ctx, a, &r, nullptr, nullptr));
     EXPECT_EQ(0, std::memcmp(&r, &f3.r, sizeof r));
 }

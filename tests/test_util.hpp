@@ -8,6 +8,7 @@
 #include <cctype>
 #include <cstring>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 // Case-insensitive: does the library's message name `word`?
@@ -21,8 +22,15 @@ inline bool mentions(const char *msg, const std::string &word)
     return msg && lower(msg).find(lower(word)) != std::string::npos;
 }
 
-// Output buffers pre-filled with a byte pattern, to prove a failed call wrote nothing.
-template <class T> void sentinel(T &o) { std::memset(static_cast<void *>(&o), 0xA5, sizeof o); }
+// Output buffers pre-filled with a byte pattern, to prove a failed call wrote nothing; a result
+// struct keeps its size field set, as a caller's would be.
+template <class T, class = void> struct has_size : std::false_type {};
+template <class T> struct has_size<T, decltype((void)T::size, void())> : std::true_type {};
+template <class T> void sentinel(T &o)
+{
+    std::memset(static_cast<void *>(&o), 0xA5, sizeof o);
+    if constexpr (has_size<T>::value) o.size = sizeof o;
+}
 template <class T> void sentinel(std::vector<T> &v)
 {
     std::memset(static_cast<void *>(v.data()), 0xA5, v.size() * sizeof(T));

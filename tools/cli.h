@@ -88,9 +88,10 @@ uint64_t cli_rng_next(uint64_t *state);
 double cli_rng_uniform(uint64_t *state);  /* [0, 1) */
 double cli_rng_normal(uint64_t *state);
 
-/* A seeded uniform subset of `n` of the rows of m, in row order, as an owned copy (same dtype).
+/* The seeded subset of `n` of the rows of m (lsc_sample_rows, positions 0..n-1), in row order,
+ * as an owned copy (same dtype).
  * Returns NULL if out of memory. */
-void *cli_subset_rows(const lsc_matrix *m, int64_t n, uint64_t seed, lsc_matrix *out);
+void *cli_subset_rows(lsc_ctx *ctx, const lsc_matrix *m, int64_t n, uint64_t seed, lsc_matrix *out);
 
 /* Minimal JSON writer. */
 typedef struct json_w {

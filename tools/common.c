@@ -140,24 +140,24 @@ double cli_rng_normal(uint64_t *s) {
     return sqrt(-2.0 * log(u)) * cos(6.283185307179586 * v);
 }
 
-void *cli_subset_rows(const lsc_matrix *m, int64_t n, uint64_t seed, lsc_matrix *out) {
+void *cli_subset_rows(lsc_ctx *ctx, const lsc_matrix *m, int64_t n, uint64_t seed, lsc_matrix *out) {
+    /* the library's seeded sampler, so the spectrum's subset and the pair statistics' subset
+     * (lsc_pair_opts.subset_rows) of one --seed are the same rows */
     size_t es = lsc_dtype_size(m->dtype);
+    int64_t *rows = malloc((size_t)n * sizeof *rows);
     char *dst = malloc((size_t)n * (size_t)m->cols * es);
-    if (!dst) return NULL;
-    uint64_t s = seed;
-    int64_t need = n, left = m->rows, w = 0;
-    const char *src = m->data;
-    for (int64_t i = 0; i < m->rows && need > 0; i++, left--) {
-        /* Knuth's selection sampling: take row i with probability need / left */
-        if ((double)need > cli_rng_uniform(&s) * (double)left) {
-            memcpy(dst + (size_t)w * m->cols * es, src + (size_t)i * m->ld * es, (size_t)m->cols * es);
-            w++;
-            need--;
-        }
+    if (!rows || !dst || lsc_sample_rows(ctx, seed, m->rows, 0, n, rows) != LSC_STATUS_OK) {
+        free(rows);
+        free(dst);
+        return NULL;
     }
+    const char *src = m->data;
+    for (int64_t w = 0; w < n; w++)
+        memcpy(dst + (size_t)w * m->cols * es, src + (size_t)rows[w] * m->ld * es, (size_t)m->cols * es);
+    free(rows);
     *out = *m;
     out->data = dst;
-    out->rows = w;
+    out->rows = n;
     out->ld = m->cols;
     return dst;
 }

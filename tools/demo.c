@@ -5,7 +5,7 @@
  * directions through its mean) and
  * two sweeps of collapse strength t = 0 .. 1: one keeps 10, 8, 6, 4, 2 of the modes, the other
  * shrinks everything outside the 3 directions by (1 - t). The readings use the default
- * thresholds of METRICS.md section 6. */
+ * thresholds of docs/METRICS.md section 6. */
 #include "cli.h"
 
 #include <math.h>
@@ -134,7 +134,7 @@ int cmd_demo(cli_opts *o) {
     lsc_matrix R = lsc_matrix_f32(real, DEMO_N, DEMO_D);
     lsc_matrix F = lsc_matrix_f32(fake, DEMO_N, DEMO_D);
     lsc_spectrum_opts so = LSC_SPECTRUM_OPTS_INIT;
-    lsc_spectrum_result sr, sf;
+    lsc_spectrum_result sr = LSC_SPECTRUM_RESULT_INIT, sf = LSC_SPECTRUM_RESULT_INIT;
     lsc_status st = lsc_spectrum(ctx, &R, &so, &sr, sv, NULL);
     if (st != LSC_STATUS_OK) {
         rc = cli_lib_fail(o, ctx, st, "demo real set");
@@ -193,8 +193,8 @@ int cmd_demo(cli_opts *o) {
         if (r == 3) printf("\n");
         if (r == 3 + DEMO_STEPS) printf("\n");
         demo_make(&w, o->seed * 0x9e3779b97f4a7c15ULL + 2, rows[r].kept, rows[r].shrink, fake);
-        lsc_prdc_result p;
-        lsc_pair_result pr;
+        lsc_prdc_result p = LSC_PRDC_RESULT_INIT;
+        lsc_pair_result pr = LSC_PAIR_RESULT_INIT;
         lsc_pair_opts po = LSC_PAIR_OPTS_INIT;
         po.dup_report = DEMO_N;
         lsc_knn_opts ko = LSC_KNN_OPTS_INIT;
@@ -233,7 +233,7 @@ int cmd_demo(cli_opts *o) {
     printf("\nAlong the mode sweep vendi, recall and coverage fall; along the dim sweep effective rank,\n"
            "vendi, recall and coverage fall. Effective rank counts directions, not modes, and precision\n"
            "and density measure fidelity: those need not fall along a sweep.\n");
-    printf("\nreadings (default thresholds, METRICS.md section 6; see `lsc report --help`):\n"
+    printf("\nreadings (default thresholds, docs/METRICS.md section 6; see `lsc report --help`):\n"
            "  dimensional collapse: fake effective_rank < %g x real's\n"
            "  mode collapse: fake vendi_cosine < %g x real's, or coverage < %g while precision >= %g\n"
            "  low fidelity: precision < %g\n"

@@ -1,4 +1,4 @@
-/* lsc: the command line of the lsc library (DESIGN.md, "The CLI"). Uses only include/lsc.h and
+/* lsc: the command line of the lsc library. Like any user's program it uses only include/lsc.h and
  * tools/input.h. Errors: one line on stderr; exit 2 for bad input, 1 for a failure of the
  * machine, 0 for a complete result. */
 #include "cli.h"
@@ -40,7 +40,7 @@ static const char *HELP_REPORT =
     "usage: lsc report --real R.npy [--fake F.npy] [options]\n"
     "\n"
     "Spectrum and all-pairs statistics of each set; with --fake, PRDC of fake against real\n"
-    "and the readings of METRICS.md section 6. The spectra are compared at equal N (a seeded\n"
+    "and the readings of docs/METRICS.md section 6. The spectra are compared at equal N (a seeded\n"
     "subset of the larger set, of the smaller's size). kNN and PRDC always use every row.\n"
     "\n"
     "options:\n"
@@ -190,7 +190,7 @@ static int cmd_spectrum(cli_opts *o) {
     double *sv = malloc(sizeof(double) * (size_t)m);
     lsc_spectrum_opts so = LSC_SPECTRUM_OPTS_INIT;
     so.active_threshold = o->active_threshold;
-    lsc_spectrum_result s;
+    lsc_spectrum_result s = LSC_SPECTRUM_RESULT_INIT;
     cli_progress_label("spectrum");
     double t0 = cli_now_ms();
     lsc_status st = sv ? lsc_spectrum(ctx, &in.m, &so, &s, sv, NULL) : LSC_STATUS_OUT_OF_MEMORY;
@@ -246,7 +246,7 @@ static int cmd_pairs(cli_opts *o) {
     po.subset_rows = (o->pairs_max_rows > 0 && in.m.rows > o->pairs_max_rows) ? o->pairs_max_rows : 0;
     int64_t *hist = calloc((size_t)po.bins, sizeof *hist);
     lsc_pair *dups = calloc((size_t)po.dup_report, sizeof *dups);
-    lsc_pair_result p;
+    lsc_pair_result p = LSC_PAIR_RESULT_INIT;
     cli_progress_label("all pairs");
     double t0 = cli_now_ms();
     lsc_status st = (hist && dups) ? lsc_pair_stats(ctx, &in.m, &po, &p, hist, dups) : LSC_STATUS_OUT_OF_MEMORY;
@@ -462,7 +462,7 @@ static int cmd_prdc(cli_opts *o) {
             rc = load_fail(o, ctx, st, o->reference);
             goto done;
         }
-        lsc_reference_info info;
+        lsc_reference_info info = LSC_REFERENCE_INFO_INIT;
         lsc_reference_info_get(ref, &info);
         if (o->k_set && o->k != info.k) {
             rc = cli_fail(o, EXIT_BAD_INPUT, "--k %lld differs from the k=%lld of %s", (long long)o->k,
@@ -483,7 +483,7 @@ static int cmd_prdc(cli_opts *o) {
                       (long long)o->k, (long long)o->k + 1, o->fake, (long long)f.m.rows);
         goto done;
     }
-    lsc_prdc_result p;
+    lsc_prdc_result p = LSC_PRDC_RESULT_INIT;
     cli_progress_label("prdc");
     lsc_status st = lsc_prdc(ctx, ref, &f.m, &p);
     cli_progress_done();
@@ -545,7 +545,7 @@ static int cmd_reference_build(cli_opts *o) {
         lsc_status st = lsc_reference_save(ctx, ref, o->out);
         if (st != LSC_STATUS_OK) rc = cli_fail(o, cli_status_exit(st), "%s", lsc_last_error(ctx));
         else {
-            lsc_reference_info info;
+            lsc_reference_info info = LSC_REFERENCE_INFO_INIT;
             lsc_reference_info_get(ref, &info);
             printf("reference %s: %lld x %lld rows, k=%lld, %s, %s, %lld zero radii\n", o->out,
                    (long long)info.rows, (long long)info.cols, (long long)info.k,
@@ -572,7 +572,7 @@ static int cmd_reference_inspect(cli_opts *o, const char *path) {
         lsc_ctx_destroy(ctx);
         return rc;
     }
-    lsc_reference_info info;
+    lsc_reference_info info = LSC_REFERENCE_INFO_INIT;
     lsc_reference_info_get(ref, &info);
     double *r = malloc(sizeof(double) * (size_t)info.rows);
     if (!r) rc = cli_fail(o, EXIT_MACHINE, "out of memory");

@@ -1,5 +1,5 @@
 /* lsc report: spectrum and all-pairs statistics of each set, PRDC of fake against real, and
- * the readings of METRICS.md section 6. */
+ * the readings of docs/METRICS.md section 6. */
 #include "cli.h"
 
 #include <stdarg.h>
@@ -112,8 +112,11 @@ typedef struct set_fig {
 static int set_figures(cli_opts *o, lsc_ctx *ctx, set_fig *x, const char *name, int64_t spec_rows) {
     const lsc_matrix *m = &x->in.m;
     x->spec_m = *m;
+    x->s.size = sizeof x->s;
+    x->s_all.size = sizeof x->s_all;
+    x->p.size = sizeof x->p;
     if (spec_rows < m->rows) {
-        x->spec_owned = cli_subset_rows(m, spec_rows, o->seed, &x->spec_m);
+        x->spec_owned = cli_subset_rows(ctx, m, spec_rows, o->seed, &x->spec_m);
         if (!x->spec_owned) return cli_fail(o, EXIT_MACHINE, "%s: out of memory for a subset", x->path);
     }
     int64_t mm = x->spec_m.rows < m->cols ? x->spec_m.rows : m->cols;
@@ -232,7 +235,7 @@ int cmd_report(cli_opts *o) {
     int64_t *nn_i = NULL;
     char *readings[16];
     int nread = 0;
-    lsc_prdc_result prdc;
+    lsc_prdc_result prdc = LSC_PRDC_RESULT_INIT;
     double t_prdc = 0, t_mem = 0, t_start = cli_now_ms();
     double mem_fraction = -1;
     int64_t mem_rows = 0;
@@ -438,7 +441,7 @@ int cmd_report(cli_opts *o) {
                    (long long)F.in.m.rows);
         }
         const cli_thresholds *th = &o->th;
-        printf("\nchecks (METRICS.md section 6; every threshold is an option, see --help):\n");
+        printf("\nchecks (docs/METRICS.md section 6; every threshold is an option, see --help):\n");
         if (o->fake) {
             printf("  dimensional collapse  fake effective_rank %.4g < %g x real's %.4g (= %.4g)?  %s\n",
                    F.s.effective_rank, th->dim_collapse_ratio, R.s.effective_rank,

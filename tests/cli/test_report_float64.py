@@ -15,8 +15,8 @@ and checks every figure of the JSON report against numpy/scipy in float64 on the
     participation_ratio, stable_rank, total_variance, vendi_cosine, dims_90, dims_99,
     active_units, numerical_rank, rows_used / rows_total / subset. The report compares the sets
     at equal N: the larger set's spectrum is taken on a seeded subset of the smaller's size, chosen
-    by tools/common.c cli_subset_rows (Knuth's selection sampling driven by splitmix64 from
-    --seed, default 0), which this test reproduces; `spectrum_all_rows` (the larger set on every
+    by the library's seeded sampler (docs/METRICS.md section 7: positions 0..n-1 of a seeded
+    Feistel permutation, from --seed, default 0), which this test reproduces from the definition; `spectrum_all_rows` (the larger set on every
     row) is checked against all rows;
   - all-pairs statistics of each set (section 3): mean, std (ddof 0), min, max, nn_mean,
     nn_median (lower middle), nn_min, nn_max, near_duplicate_pairs and the listed pairs (i, j, d),
@@ -204,25 +204,37 @@ def ref_prdc(real32, fake32, k):
     return counts, border, int((r == 0).sum()), int((s == 0).sum()), near_real
 
 
+def permute(seed, n, j):
+    """docs/METRICS.md section 7: position j of the seeded permutation of 0..n-1."""
+    mask64 = (1 << 64) - 1
+
+    def fin(z):
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & mask64
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & mask64
+        return z ^ (z >> 31)
+
+    b = 2
+    while b < 64 and (1 << b) < n:
+        b += 2
+    h = b // 2
+    mask = (1 << h) - 1
+    keys, state = [], seed & mask64
+    for _ in range(6):
+        state = (state + 0x9E3779B97F4A7C15) & mask64
+        keys.append(fin(state))
+    x = j
+    while True:
+        left, right = x >> h, x & mask
+        for key in keys:
+            left, right = right, left ^ (fin((right + key) & mask64) & mask)
+        x = (left << h) | right
+        if x < n:
+            return x
+
+
 def subset_rows(n, want, seed):
-    """tools/common.c cli_subset_rows: Knuth's selection sampling, splitmix64 uniforms."""
-    mask = (1 << 64) - 1
-    state = seed & mask
-    rows, need, left = [], want, n
-    for i in range(n):
-        if need <= 0:
-            break
-        state = (state + 0x9E3779B97F4A7C15) & mask
-        z = state
-        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & mask
-        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & mask
-        z ^= z >> 31
-        u = (z >> 11) * (1.0 / 9007199254740992.0)
-        if float(need) > u * float(left):
-            rows.append(i)
-            need -= 1
-        left -= 1
-    return np.array(rows, dtype=np.int64)
+    """The seeded subset of `want` of n rows: positions 0..want-1 of the permutation, ascending."""
+    return np.array(sorted(permute(seed, n, j) for j in range(want)), dtype=np.int64)
 
 
 # ---- checks ---------------------------------------------------------------------------------

@@ -37,7 +37,7 @@ int main(void)
     if (st != LSC_STATUS_OK) return fail(ctx, "lsc_ctx_create", st);
     lsc_matrix m = lsc_matrix_f32(x, ROWS, COLS);
 
-    lsc_spectrum_result spec;
+    lsc_spectrum_result spec = LSC_SPECTRUM_RESULT_INIT;
     double sv[COLS];
     st = lsc_spectrum(ctx, &m, NULL, &spec, sv, NULL);
     if (st != LSC_STATUS_OK) return fail(ctx, "lsc_spectrum", st);

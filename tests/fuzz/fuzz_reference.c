@@ -79,7 +79,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (!e || !*e) abort();  /* every refusal says why */
         return 0;
     }
-    lsc_reference_info info;
+    lsc_reference_info info = LSC_REFERENCE_INFO_INIT;
     if (lsc_reference_info_get(ref, &info) != LSC_STATUS_OK) abort();
     if (info.rows < 2 || info.cols < 1 || info.k < 1 || info.k >= info.rows) abort();
     const double *r = lsc_reference_radii(ref);
@@ -98,7 +98,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         for (int64_t i = 0; i < m * info.cols; i++)
             fake[i] = (float)((i * 37 % 17) - 8) * 0.25f + (float)(i % 3);
         lsc_matrix fm = lsc_matrix_f32(fake, m, info.cols);
-        lsc_prdc_result pr;
+        lsc_prdc_result pr = LSC_PRDC_RESULT_INIT;
         st = lsc_prdc(ctx, ref, &fm, &pr);
         if (st == LSC_STATUS_OK) {
             if (!(pr.precision >= 0 && pr.precision <= 1) || !(pr.recall >= 0 && pr.recall <= 1) ||

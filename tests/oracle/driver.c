@@ -134,8 +134,7 @@ static int run_prdc(int argc, char **argv)
     lsc_matrix rm = lsc_matrix_f32(real, n, d), fm = lsc_matrix_f32(fake, m, d);
     lsc_reference *ref = NULL;
     check(ctx, lsc_reference_create(ctx, &rm, k, &opts, &ref), "lsc_reference_create");
-    lsc_prdc_result r;
-    memset(&r, 0, sizeof r);
+    lsc_prdc_result r = LSC_PRDC_RESULT_INIT;
     check(ctx, lsc_prdc(ctx, ref, &fm, &r), "lsc_prdc");
     printf("{\"precision\":%.17g,\"recall\":%.17g,\"density\":%.17g,\"coverage\":%.17g,"
            "\"k\":%lld,\"real_rows\":%lld,\"fake_rows\":%lld,\"zero_radii_real\":%lld,"
@@ -158,8 +157,7 @@ static int run_spectrum(int argc, char **argv)
     float *x = read_f32(argv[2], n, d);
     lsc_ctx *ctx = make_ctx();
     lsc_matrix xm = lsc_matrix_f32(x, n, d);
-    lsc_spectrum_result r;
-    memset(&r, 0, sizeof r);
+    lsc_spectrum_result r = LSC_SPECTRUM_RESULT_INIT;
     check(ctx, lsc_spectrum(ctx, &xm, NULL, &r, NULL, NULL), "lsc_spectrum");
     char vendi[64];
     if (r.vendi_status == LSC_VENDI_OK) snprintf(vendi, sizeof vendi, "%.17g", r.vendi_cosine);

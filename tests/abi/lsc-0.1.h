@@ -1,0 +1,554 @@
+/*
+ * lsc - latent space collapse metrics.
+ * Copyright (c) 2026 The lsc authors. MIT licence (see LICENSE).
+ *
+ * lsc measures whether a generative model or an encoder has collapsed: its latent codes lose
+ * diversity (mode collapse), squeeze into a few directions (dimensional collapse) or, in a VAE,
+ * leave most latent units unused (posterior collapse). Every figure is defined in METRICS.md.
+ *
+ * This header is the manual. Read it top to bottom:
+ *   1. version                      5. spectrum (one call, streaming accumulator)
+ *   2. status codes                 6. distances, all-pairs statistics, exact kNN
+ *   3. context                      7. reference sets and precision / recall / density / coverage
+ *   4. matrices                     8. asynchronous forms for training loops (CUDA)
+ *
+ * Conventions that hold everywhere:
+ *   - Every function returns an lsc_status; on failure lsc_last_error(ctx) says what was wrong.
+ *   - Every size, count, index and leading dimension is int64_t; byte counts are size_t.
+ *   - Inputs are never modified. Outputs are written only on success unless a function says so.
+ *   - Matrices are row-major: one row per sample, `ld` elements between row starts, ld >= cols.
+ *   - Option, result and info structs start with a `size_t size` field: initialise every one
+ *     with its *_INIT macro (or set `size` to its sizeof), results too, before the call. Structs
+ *     grow only by appending fields, so a program built against an older header keeps working
+ *     with a newer library: the library reads only the option bytes the caller's size covers
+ *     (defaults for the rest) and writes only the result bytes it covers. A larger size (a
+ *     newer header than the library's) is accepted when the option bytes the library does not
+ *     know are zero; results are then zero past the library's fields. Any other size is
+ *     INVALID_ARGUMENT, naming both. A NULL options pointer means defaults. lsc_matrix,
+ *     lsc_pair and lsc_async_status are fixed records that never change (docs/ABI.md).
+ *   - Thread safety: different contexts may be used concurrently from different threads; one
+ *     context (and everything created from it) is used by one thread at a time.
+ *   - The library never prints, never exits and keeps no global mutable state (beyond the
+ *     once-only detection of AMX below).
+ *   - Streams (CUDA backend): work is enqueued on the context's stream. A call whose outputs are
+ *     all device memory (lsc_distances and lsc_knn with device outputs, lsc_spectrum_acc_add and
+ *     _merge, the asynchronous forms) may return before the device has finished: read those
+ *     outputs, or overwrite their device inputs, only after that stream (or work ordered after it)
+ *     has reached them. A call that returns figures in host memory waits for its own stream only.
+ *   - CPU threads: lsc runs `threads` OpenMP threads of its own; each computes its rows' distance
+ *     tiles with a single-threaded BLAS call. With OpenBLAS, the distance operations (distances,
+ *     pair statistics, kNN, reference creation, PRDC) therefore set OpenBLAS's process-wide
+ *     thread count to 1 for their duration and restore it afterwards: BLAS calls made by other
+ *     threads of the process meanwhile run single-threaded. The CPU spectrum does the same with
+ *     up to three threads (its two Grams side by side on lsc's threads) and uses the threaded
+ *     BLAS with more. The count is one process-wide setting: when two contexts run such calls
+ *     at once, the first to finish restores it while the other still runs, whose BLAS calls may
+ *     then be threaded inside lsc's threads (slower, oversubscribed, still correct).
+ *   - AMX (CPU backend): on x86-64 CPUs with AMX-BF16 and AVX512-BF16 (Intel Xeon from Sapphire
+ *     Rapids on), kNN, reference creation and PRDC compute the products of their prefilter with
+ *     AMX tile instructions, as three bfloat16 products whose error band is bounded; every
+ *     decision is still made on exact values, so the results are the same as without. The first
+ *     such call asks Linux once (Linux 5.16 or later) for the process's permission to use the AMX
+ *     state (arch_prctl ARCH_REQ_XCOMP_PERM) and remembers the answer, LSC_CPU_AMX included.
+ *     LSC_CPU_AMX=0 in the environment (read at that first call) turns AMX off; tools that
+ *     cannot execute AMX instructions (valgrind) need it, and so does a program that must keep
+ *     small signal stacks (the permission enlarges every thread's signal frame, so a later
+ *     small sigaltstack fails) or that keeps its own AMX tile configuration live across calls
+ *     into lsc (lsc loads its own and releases the tiles on the threads it runs on).
+ */
+#ifndef LSC_H
+#define LSC_H
+/* FROZEN: the lsc 0.1 ABI, kept to prove that programs built against it run with today's
+ * library (tests/abi). Never edit. */
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(LSC_STATIC_DEFINE)
+#  define LSC_API
+#elif defined(_WIN32)
+#  ifdef LSC_BUILDING
+#    define LSC_API __declspec(dllexport)
+#  else
+#    define LSC_API __declspec(dllimport)
+#  endif
+#elif defined(__GNUC__)
+#  define LSC_API __attribute__((visibility("default")))
+#else
+#  define LSC_API
+#endif
+
+/* ============================================================================================== */
+/* 1. Version                                                                                     */
+/* ============================================================================================== */
+
+#define LSC_VERSION_MAJOR 0
+#define LSC_VERSION_MINOR 1
+#define LSC_VERSION_PATCH 0
+#define LSC_VERSION_NUMBER (LSC_VERSION_MAJOR * 10000 + LSC_VERSION_MINOR * 100 + LSC_VERSION_PATCH)
+
+/** The version of the library actually loaded, "x.y.z". Static storage, never NULL. */
+LSC_API const char *lsc_version(void);
+/** LSC_VERSION_NUMBER of the library actually loaded (compare with the header's to detect skew). */
+LSC_API int lsc_version_number(void);
+
+/* ============================================================================================== */
+/* 2. Status codes                                                                                */
+/* ============================================================================================== */
+
+/** Result of every call. Values are pinned: new codes are appended, none is renumbered. */
+typedef enum lsc_status {
+    LSC_STATUS_OK = 0,                  /* success */
+    LSC_STATUS_INVALID_ARGUMENT = 1,    /* NULL pointer, bad size, k out of range, unknown enum */
+    LSC_STATUS_INVALID_DATA = 2,        /* NaN or Inf in an input, zero row for cosine */
+    LSC_STATUS_OUT_OF_MEMORY = 3,       /* a host allocation failed */
+    LSC_STATUS_WORKSPACE_LIMIT = 4,     /* even the smallest tile does not fit the workspace limit */
+    LSC_STATUS_NOT_SUPPORTED = 5,       /* the operation, dtype or memory space is not supported */
+    LSC_STATUS_BACKEND_UNAVAILABLE = 6, /* the requested backend is not built or has no device */
+    LSC_STATUS_DEVICE_ERROR = 7,        /* a CUDA, cuBLAS or cuSOLVER call failed */
+    LSC_STATUS_IO_ERROR = 8,            /* a file could not be opened, read or written */
+    LSC_STATUS_BAD_FILE = 9,            /* a file is truncated, corrupt, foreign or a future version */
+    LSC_STATUS_CANCELLED = 10,          /* the progress callback asked to stop */
+    LSC_STATUS_OVERFLOW = 11,           /* a size product overflows 64 bits or size_t */
+    LSC_STATUS_BAD_CONTEXT = 12,        /* the context failed to initialise; see lsc_last_error */
+    LSC_STATUS_INTERNAL = 13            /* a bug in lsc: please report it with the message */
+} lsc_status;
+
+/** One-line static description of a status ("invalid argument"). Never NULL, also for unknown
+ *  values. */
+LSC_API const char *lsc_status_string(lsc_status status);
+/** The enum name of a status ("LSC_STATUS_INVALID_ARGUMENT"); "LSC_STATUS_UNKNOWN" if unknown. */
+LSC_API const char *lsc_status_name(lsc_status status);
+
+/* ============================================================================================== */
+/* 3. Context                                                                                     */
+/* ============================================================================================== */
+
+/** Which implementation runs the work. */
+typedef enum lsc_backend {
+    LSC_BACKEND_AUTO = 0, /* CUDA when built with it, a device is present and it supports every
+                             operation; otherwise the CPU */
+    LSC_BACKEND_CPU = 1,  /* BLAS/LAPACK and threads on the host */
+    LSC_BACKEND_CUDA = 2  /* the GPU, through the separately loaded module liblsc_cuda */
+} lsc_backend;
+
+/** Precision policy for the bulk (GEMM) part of distance work. Decisions are always exact. */
+typedef enum lsc_precision {
+    LSC_PRECISION_FP32 = 0 /* IEEE float32 products (TF32 off); the only policy so far */
+} lsc_precision;
+
+/** Progress callback: `fraction` runs from 0 to 1 over one call. It is called on the calling
+ *  thread between tiles. Return 0 to go on, non-zero to stop the call with
+ *  LSC_STATUS_CANCELLED. A cancelled call writes no output, except lsc_distances, whose block
+ *  may then be partly written. lsc_spectrum_acc_add never calls it (it cannot be cancelled
+ *  half-way, so a failed add leaves the accumulator unchanged). */
+typedef int (*lsc_progress_fn)(double fraction, void *user_data);
+
+/** Device memory allocator for the CUDA backend's scratch (its workspace, tiles and staging).
+ *  Both are called on the calling thread with the stream the work is enqueued on (a
+ *  cudaStream_t as void *); the memory may be handed out stream-ordered, as cudaMallocAsync
+ *  does. `device_alloc` returns NULL when it cannot serve the request: lsc then retries with
+ *  smaller tiles and, if even the smallest does not fit, fails with LSC_STATUS_OUT_OF_MEMORY.
+ *  Use it to share a framework's caching allocator (PyTorch's, say) or to test out-of-memory
+ *  paths. Leave both NULL for the default (cudaMallocAsync / cudaFreeAsync). */
+typedef void *(*lsc_device_alloc_fn)(size_t bytes, void *stream, void *user_data);
+typedef void (*lsc_device_free_fn)(void *ptr, size_t bytes, void *stream, void *user_data);
+
+/** Parameters of a context. Initialise with LSC_CTX_PARAMS_INIT, then set what you need. */
+typedef struct lsc_ctx_params {
+    size_t size;            /* sizeof(lsc_ctx_params): set by LSC_CTX_PARAMS_INIT */
+    lsc_backend backend;    /* default LSC_BACKEND_AUTO */
+    int device;             /* CUDA device ordinal, default 0; ignored by the CPU backend */
+    void *stream;           /* cudaStream_t to work on, NULL = a stream the context creates */
+    int threads;            /* CPU threads for lsc's own loops, 0 = one per online core */
+    size_t workspace_limit; /* bytes of scratch the context may hold, 0 = default (256 MiB) */
+    lsc_precision precision;/* default LSC_PRECISION_FP32 */
+    lsc_device_alloc_fn device_alloc; /* NULL = cudaMallocAsync; set both or neither */
+    lsc_device_free_fn device_free;   /* NULL = cudaFreeAsync */
+    void *allocator_user;             /* passed to device_alloc and device_free */
+} lsc_ctx_params;
+
+#define LSC_CTX_PARAMS_INIT \
+    { sizeof(lsc_ctx_params), LSC_BACKEND_AUTO, 0, NULL, 0, 0, LSC_PRECISION_FP32, NULL, NULL, NULL }
+
+/** Opaque context: owns the backend, its handles, the workspace and the last error message. */
+typedef struct lsc_ctx lsc_ctx;
+
+/**
+ * Creates a context. `params` may be NULL (defaults). On success returns LSC_STATUS_OK.
+ * On failure returns the reason and *still* stores a context in *out, in an error state, whose
+ * lsc_last_error() says why (SQLite's sqlite3_open pattern); every other call on it returns
+ * LSC_STATUS_BAD_CONTEXT. Only when memory for the context itself runs out is *out NULL.
+ * Destroy it in both cases. Returns INVALID_ARGUMENT if out is NULL or params is malformed,
+ * BACKEND_UNAVAILABLE if CUDA was asked for and cannot be used (not built, no driver, no device).
+ * Blocks while a CUDA backend initialises.
+ */
+LSC_API lsc_status lsc_ctx_create(const lsc_ctx_params *params, lsc_ctx **out);
+
+/** Destroys a context; NULL is harmless. Waits for the context's own stream only. */
+LSC_API void lsc_ctx_destroy(lsc_ctx *ctx);
+
+/** The detail of the last failed call on `ctx` ("fake: row 17 col 3 is NaN"); "" after a
+ *  successful call. Owned by the context, valid until its next call. Never NULL; for a NULL
+ *  context it says so. */
+LSC_API const char *lsc_last_error(const lsc_ctx *ctx);
+
+/** The backend the context runs on (never AUTO once created; AUTO for a failed context). */
+LSC_API lsc_backend lsc_ctx_backend(const lsc_ctx *ctx);
+
+/** A short human description of where the work runs ("cpu: 2 threads, OpenBLAS" or the GPU
+ *  model). Owned by the context. Never NULL. */
+LSC_API const char *lsc_ctx_device_name(const lsc_ctx *ctx);
+
+/** Sets the CUDA stream (a cudaStream_t passed as void *) used from the next call on; NULL
+ *  selects the context's own stream. The stream set before must still exist when this is
+ *  called (the new stream is ordered after the work lsc queued on it), and a stream that is
+ *  set must outlive its use by the context, lsc_ctx_destroy included (which waits for it).
+ *  Accepted and ignored by the CPU backend. */
+LSC_API lsc_status lsc_ctx_set_stream(lsc_ctx *ctx, void *stream);
+
+/** Sets (or with fn NULL clears) the progress / cancel callback. */
+LSC_API lsc_status lsc_ctx_set_progress(lsc_ctx *ctx, lsc_progress_fn fn, void *user_data);
+
+/* ============================================================================================== */
+/* 4. Matrices                                                                                    */
+/* ============================================================================================== */
+
+/** Element type. float16, bfloat16 and float64 are converted to float32 tile by tile (never as
+ *  a whole copy); the figures are those of the float32 values (METRICS.md). */
+typedef enum lsc_dtype {
+    LSC_DTYPE_F32 = 0,
+    LSC_DTYPE_F16 = 1, /* IEEE binary16 */
+    LSC_DTYPE_BF16 = 2,
+    LSC_DTYPE_F64 = 3
+} lsc_dtype;
+
+/** Where a buffer lives. */
+typedef enum lsc_memory {
+    LSC_MEMORY_HOST = 0,
+    LSC_MEMORY_DEVICE = 1 /* CUDA device memory (or managed memory) of the context's device */
+} lsc_memory;
+
+/** A read-only view of a rows x cols matrix; row i starts at element i * ld. Not owned. */
+typedef struct lsc_matrix {
+    const void *data;
+    lsc_dtype dtype;
+    int64_t rows;
+    int64_t cols;
+    int64_t ld;        /* elements between row starts, >= cols */
+    lsc_memory memory;
+} lsc_matrix;
+
+/** A dense row-major host float32 matrix view (the common case). */
+LSC_API lsc_matrix lsc_matrix_f32(const float *data, int64_t rows, int64_t cols);
+
+/** Size in bytes of one element of `dtype`, 0 for an unknown dtype. */
+LSC_API size_t lsc_dtype_size(lsc_dtype dtype);
+
+/* ============================================================================================== */
+/* 5. Spectrum of one set (METRICS.md section 1)                                                  */
+/* ============================================================================================== */
+
+typedef struct lsc_spectrum_opts {
+    size_t size;             /* sizeof(lsc_spectrum_opts) */
+    double active_threshold; /* a column is an active unit if its variance exceeds this; 0.01 */
+} lsc_spectrum_opts;
+
+#define LSC_SPECTRUM_OPTS_INIT { sizeof(lsc_spectrum_opts), 0.01 }
+
+/** Why vendi_cosine is unavailable. */
+typedef enum lsc_vendi_status {
+    LSC_VENDI_OK = 0,
+    LSC_VENDI_ZERO_ROW = 1 /* a row is all zeros: its cosine is undefined */
+} lsc_vendi_status;
+
+/** Every figure of METRICS.md section 1, computed once from the eigenvalues (common/). */
+typedef struct lsc_spectrum_result {
+    size_t size;                /* sizeof(lsc_spectrum_result): set by the caller */
+    int64_t rows;               /* N */
+    int64_t cols;               /* D */
+    int64_t rank_limit;         /* m = min(N, D): length of singular_values */
+    int64_t numerical_rank;     /* centred singular values left non-zero by the pinned cut */
+    double effective_rank;
+    double rankme;
+    double participation_ratio;
+    double stable_rank;
+    int64_t dims_90;
+    int64_t dims_99;
+    int64_t active_units;
+    double active_threshold;    /* the threshold used */
+    double total_variance;
+    double largest_singular_value;
+    double vendi_cosine;        /* meaningful only when vendi_status == LSC_VENDI_OK; else 0 */
+    lsc_vendi_status vendi_status;
+    int64_t vendi_zero_row;     /* index of the first all-zero row when vendi is unavailable */
+    int all_rows_identical;     /* 1 if every row is the same: rank figures pinned to 0 */
+} lsc_spectrum_result;
+
+#define LSC_SPECTRUM_RESULT_INIT \
+    { sizeof(lsc_spectrum_result), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, LSC_VENDI_OK, 0, 0 }
+
+/**
+ * Spectrum of x (rows = samples, N >= 2). Writes every figure to *out; if `singular_values`
+ * is not NULL it receives the min(N, D) centred singular values, descending, after the pinned
+ * cut; if `column_variance` is not NULL it receives the D per-column sample variances (ddof 1).
+ * Both output arrays are host memory owned by the caller. opts may be NULL.
+ * Uses a float64 Gram of the cheaper side (D x D, or N x N when N < D) and LAPACK's symmetric
+ * eigensolver. Returns INVALID_ARGUMENT (NULL, N < 2, D < 1, ld < cols, bad dtype),
+ * INVALID_DATA (NaN/Inf, with row and column), OVERFLOW, OUT_OF_MEMORY, CANCELLED. Blocks.
+ */
+LSC_API lsc_status lsc_spectrum(lsc_ctx *ctx, const lsc_matrix *x, const lsc_spectrum_opts *opts,
+                                lsc_spectrum_result *out, double *singular_values,
+                                double *column_variance);
+
+/** Streaming spectrum: rows arrive in batches of any size, accumulators merge in any order. It
+ *  keeps D x D float64 state (a Gram around a pivot, the cosine Gram) whatever N is. */
+typedef struct lsc_spectrum_acc lsc_spectrum_acc;
+
+/** Creates an accumulator for rows of `cols` columns on ctx's backend. opts may be NULL. */
+LSC_API lsc_status lsc_spectrum_acc_create(lsc_ctx *ctx, int64_t cols,
+                                           const lsc_spectrum_opts *opts,
+                                           lsc_spectrum_acc **out);
+/** Adds the rows of `batch` (any number >= 1, batch->cols must equal the accumulator's). On
+ *  failure the accumulator is unchanged, with one exception on the CUDA backend: a device or
+ *  library error part-way through a batch may leave part of it added, so the accumulator is
+ *  then marked lost and every later add, merge or finalize on it returns DEVICE_ERROR. A CUDA
+ *  accumulator is used only by contexts on the device it was created on (else
+ *  INVALID_ARGUMENT), and calls on one accumulator from contexts with different streams must
+ *  be ordered by the caller. */
+LSC_API lsc_status lsc_spectrum_acc_add(lsc_ctx *ctx, lsc_spectrum_acc *acc,
+                                        const lsc_matrix *batch);
+/** Adds everything `from` holds into `into` (same cols, same backend); `from` is unchanged. */
+LSC_API lsc_status lsc_spectrum_acc_merge(lsc_ctx *ctx, lsc_spectrum_acc *into,
+                                          const lsc_spectrum_acc *from);
+/** Rows added so far (through add and merge); -1 for NULL. */
+LSC_API int64_t lsc_spectrum_acc_rows(const lsc_spectrum_acc *acc);
+/** Computes the figures of everything added so far (needs >= 2 rows); the accumulator is
+ *  unchanged and may keep growing. Output arrays as for lsc_spectrum. */
+LSC_API lsc_status lsc_spectrum_acc_finalize(lsc_ctx *ctx, const lsc_spectrum_acc *acc,
+                                             lsc_spectrum_result *out, double *singular_values,
+                                             double *column_variance);
+/** Destroys an accumulator; NULL is harmless. */
+LSC_API void lsc_spectrum_acc_destroy(lsc_spectrum_acc *acc);
+
+/* ============================================================================================== */
+/* 6. Distances, all-pairs statistics, exact k nearest neighbours (METRICS.md sections 2-4)       */
+/* ============================================================================================== */
+
+typedef enum lsc_metric {
+    LSC_METRIC_EUCLIDEAN = 0,   /* ||x - y|| */
+    LSC_METRIC_SQEUCLIDEAN = 1, /* ||x - y||^2 (distance blocks only) */
+    LSC_METRIC_COSINE = 2       /* 1 - cos(x, y) = ||x/|x| - y/|y|||^2 / 2; a zero row is an error */
+} lsc_metric;
+
+/**
+ * The a->rows x b->rows block of distances, out[i * ld_out + j] = d(a_i, b_j), as float32.
+ * Computed with the centred fast form (one GEMM); entries whose fast value cannot be trusted
+ * (near zero) are recomputed exactly, so a self-distance is exactly 0. `out` lives in
+ * `out_memory` (HOST on the CPU backend) and must hold a->rows rows of ld_out >= b->rows floats.
+ * Returns INVALID_ARGUMENT, INVALID_DATA, OVERFLOW, OUT_OF_MEMORY, NOT_SUPPORTED, CANCELLED;
+ * on failure after validation (out of memory, cancelled) `out` may be partly written.
+ */
+LSC_API lsc_status lsc_distances(lsc_ctx *ctx, const lsc_matrix *a, const lsc_matrix *b,
+                                 lsc_metric metric, float *out, int64_t ld_out,
+                                 lsc_memory out_memory);
+
+/** One pair of rows and their exact distance. */
+typedef struct lsc_pair {
+    int64_t i; /* i < j, row indices of the input matrix (also when a subset was used) */
+    int64_t j;
+    double d;
+} lsc_pair;
+
+typedef struct lsc_pair_opts {
+    size_t size;            /* sizeof(lsc_pair_opts) */
+    lsc_metric metric;      /* EUCLIDEAN (default) or COSINE */
+    int64_t bins;           /* histogram bins over [0, B], default 64 */
+    double dup_eps;         /* a pair with d <= dup_eps is a near-duplicate; default 1e-6 */
+    int64_t dup_report;     /* how many near-duplicate pairs to list, default 100 */
+    int64_t subset_rows;    /* 0 or >= rows: every row (exact); else the seeded subset of this
+                               many rows drawn by lsc_sample_rows(seed, rows, subset_offset) */
+    uint64_t seed;          /* seed of the subset */
+} lsc_pair_opts;
+
+#define LSC_PAIR_OPTS_INIT \
+    { sizeof(lsc_pair_opts), LSC_METRIC_EUCLIDEAN, 64, 1e-6, 100, 0, 0 }
+
+typedef struct lsc_pair_result {
+    size_t size;                /* sizeof(lsc_pair_result): set by the caller */
+    int64_t rows_used;          /* N, or the subset size */
+    int64_t pairs;              /* rows_used (rows_used - 1) / 2 */
+    double mean, std;           /* over all pairs, std with ddof 0 */
+    double min, max;            /* exact */
+    double nn_mean, nn_median, nn_min, nn_max; /* each row's exact nearest-other distance */
+    int64_t near_duplicate_pairs;              /* pairs with d <= dup_eps */
+    int64_t near_duplicates_listed;            /* entries written to near_dups */
+    int64_t bins;
+    double hist_upper;          /* B = 2 max_i ||x_i - mean||: bin j holds B j / bins <= d <
+                                   B (j + 1) / bins. For cosine, min(2, 2 R^2) with R the same
+                                   bound on the normalised rows (a bound on 1 - cos) */
+    int subset;                 /* 1 if a subset of rows was used */
+} lsc_pair_result;
+
+#define LSC_PAIR_RESULT_INIT \
+    { sizeof(lsc_pair_result), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 }
+
+/**
+ * All-pairs statistics of x over its N(N-1)/2 unordered pairs, never storing N x N (N >= 2).
+ * `histogram` (may be NULL) receives opts->bins counts; `near_dups` (may be NULL) receives up to
+ * opts->dup_report pairs ordered by d, then i, then j. Both are host memory owned by the caller.
+ * Returns INVALID_ARGUMENT, INVALID_DATA, OVERFLOW, OUT_OF_MEMORY, CANCELLED.
+ */
+LSC_API lsc_status lsc_pair_stats(lsc_ctx *ctx, const lsc_matrix *x, const lsc_pair_opts *opts,
+                                  lsc_pair_result *out, int64_t *histogram, lsc_pair *near_dups);
+
+typedef struct lsc_knn_opts {
+    size_t size;            /* sizeof(lsc_knn_opts) */
+    lsc_metric metric;      /* EUCLIDEAN (default) or COSINE */
+    int exclude_self;       /* queries and base are the same set; row i is not its own neighbour */
+    lsc_memory out_memory;  /* where dist and idx live, default HOST */
+} lsc_knn_opts;
+
+#define LSC_KNN_OPTS_INIT { sizeof(lsc_knn_opts), LSC_METRIC_EUCLIDEAN, 0, LSC_MEMORY_HOST }
+
+/**
+ * Exact k nearest neighbours of each query row among the base rows: dist[q * k + t] and
+ * idx[q * k + t], t = 0..k-1, ascending distance, ties broken by the smaller base index. Every
+ * distance is the exact value (float64 sum, rounded to float32). With opts->exclude_self the
+ * base must be NULL or the very same matrix as queries. Requires 1 <= k <= base rows (minus one
+ * with exclude_self). Working memory O(Q k) plus fixed tiles.
+ * Returns INVALID_ARGUMENT, INVALID_DATA, OVERFLOW, OUT_OF_MEMORY, CANCELLED.
+ */
+LSC_API lsc_status lsc_knn(lsc_ctx *ctx, const lsc_matrix *queries, const lsc_matrix *base,
+                           int64_t k, const lsc_knn_opts *opts, float *dist, int64_t *idx);
+
+/* ============================================================================================== */
+/* 7. Reference sets and PRDC (METRICS.md section 5)                                              */
+/* ============================================================================================== */
+
+/** Comparison used by precision, recall, density and coverage. */
+typedef enum lsc_comparison {
+    LSC_COMPARISON_STRICT = 0,   /* d < r, as Naeem et al.'s code (default) */
+    LSC_COMPARISON_INCLUSIVE = 1 /* d <= r, as Kynkaanniemi et al.'s code and torch-fidelity */
+} lsc_comparison;
+
+typedef struct lsc_reference_opts {
+    size_t size;               /* sizeof(lsc_reference_opts) */
+    lsc_metric metric;         /* EUCLIDEAN (default) or COSINE */
+    lsc_comparison comparison; /* default STRICT */
+    int borrow_rows;           /* 1: when `real` is dense float32 host memory (ld = cols), the
+                                  reference reads its rows where they are instead of copying
+                                  them (N x D x 4 bytes saved); the caller then keeps them alive
+                                  and unchanged until lsc_reference_destroy. Other inputs are
+                                  copied as with 0 (the default). lsc never writes them. */
+} lsc_reference_opts;
+
+#define LSC_REFERENCE_OPTS_INIT \
+    { sizeof(lsc_reference_opts), LSC_METRIC_EUCLIDEAN, LSC_COMPARISON_STRICT, 0 }
+
+/** A real set kept with its k-NN radii: built once, reused against many generated sets. It
+ *  holds a float32 copy of the real rows (or, with opts->borrow_rows, reads the caller's). Like its context, a reference is used by one thread at
+ *  a time: the CUDA backend places a copy of it on the device at its first use there (and moves
+ *  it when it is used on another device), which changes the reference's state. */
+typedef struct lsc_reference lsc_reference;
+
+/** Facts about a reference. */
+typedef struct lsc_reference_info {
+    size_t size;               /* sizeof(lsc_reference_info): set by the caller */
+    int64_t rows, cols, k;
+    lsc_metric metric;
+    lsc_comparison comparison;
+    int64_t zero_radii;        /* radii that are 0 (k or more exact duplicates) */
+} lsc_reference_info;
+
+#define LSC_REFERENCE_INFO_INIT \
+    { sizeof(lsc_reference_info), 0, 0, 0, LSC_METRIC_EUCLIDEAN, LSC_COMPARISON_STRICT, 0 }
+
+/**
+ * Builds a reference from `real` (N rows) with k-NN radii (self excluded), 1 <= k < N. opts may
+ * be NULL. Returns INVALID_ARGUMENT, INVALID_DATA, OVERFLOW, OUT_OF_MEMORY, CANCELLED.
+ */
+LSC_API lsc_status lsc_reference_create(lsc_ctx *ctx, const lsc_matrix *real, int64_t k,
+                                        const lsc_reference_opts *opts, lsc_reference **out);
+/** Writes a reference to `path`: a versioned little-endian binary file whose trailing checksum
+ *  covers every byte. Returns INVALID_ARGUMENT, IO_ERROR. */
+LSC_API lsc_status lsc_reference_save(lsc_ctx *ctx, const lsc_reference *ref, const char *path);
+/** Reads a reference written by lsc_reference_save. Refuses truncated, corrupt, foreign and
+ *  future-version files with BAD_FILE and a message; IO_ERROR if it cannot be read. */
+LSC_API lsc_status lsc_reference_load(lsc_ctx *ctx, const char *path, lsc_reference **out);
+/** Fills *info (info->size set by the caller). Returns INVALID_ARGUMENT for NULL or a bad
+ *  size. */
+LSC_API lsc_status lsc_reference_info_get(const lsc_reference *ref, lsc_reference_info *info);
+/** The N exact radii r_i (float64) in row order, or NULL for NULL. Owned by the reference. */
+LSC_API const double *lsc_reference_radii(const lsc_reference *ref);
+/** Destroys a reference; NULL is harmless. */
+LSC_API void lsc_reference_destroy(lsc_reference *ref);
+
+typedef struct lsc_prdc_result {
+    size_t size;               /* sizeof(lsc_prdc_result): set by the caller */
+    int64_t k;
+    int64_t real_rows, fake_rows;
+    double precision, recall, density, coverage;
+    int64_t zero_radii_real;   /* real radii equal to 0 */
+    int64_t zero_radii_fake;   /* fake radii equal to 0 */
+    lsc_comparison comparison; /* the comparison used */
+    lsc_metric metric;
+} lsc_prdc_result;
+
+#define LSC_PRDC_RESULT_INIT                                                                  \
+    { sizeof(lsc_prdc_result), 0, 0, 0, 0, 0, 0, 0, 0, 0, LSC_COMPARISON_STRICT,                  \
+      LSC_METRIC_EUCLIDEAN }
+
+/**
+ * Precision, recall, density and coverage of `fake` (M rows, 1 <= k < M) against `ref`, with
+ * the reference's k, metric and comparison. One pass of fake against the real rows plus the
+ * fake set's own radii; working memory O((N + M) k) plus fixed tiles.
+ * Returns INVALID_ARGUMENT (NULL, mismatched D, k >= M), INVALID_DATA, OVERFLOW,
+ * OUT_OF_MEMORY, CANCELLED.
+ */
+LSC_API lsc_status lsc_prdc(lsc_ctx *ctx, const lsc_reference *ref, const lsc_matrix *fake,
+                            lsc_prdc_result *out);
+
+/* ============================================================================================== */
+/* 8. Asynchronous forms for training loops (CUDA backend)                                        */
+/* ============================================================================================== */
+
+/** Outcome of an asynchronous call, written by the device together with its result. */
+typedef struct lsc_async_status {
+    int32_t status;   /* an lsc_status: LSC_STATUS_OK, or LSC_STATUS_INVALID_DATA when an input
+                         holds NaN or Inf (the result's figures are then not meaningful) */
+    int32_t reserved; /* 0 */
+    int64_t row;      /* first non-finite element, in row-major order; -1 when status is OK */
+    int64_t col;
+} lsc_async_status;
+
+/**
+ * Asynchronous forms of lsc_spectrum and lsc_prdc for use inside a training step. The input is
+ * device memory; `out` and `status` point to memory the device can write (device memory, managed
+ * memory or pinned host memory). The work is enqueued on the context's stream and the call returns
+ * without waiting for it: read `out` after synchronising that stream (or an event recorded on
+ * it). Arguments are validated on the host before anything is enqueued (a bad shape returns its
+ * status at once); the device checks values and writes `status`. No host synchronisation and, once
+ * a first call of the same shapes has grown the workspace (and, for PRDC, placed the reference's
+ * rows on the device), no allocation: such calls are safe under CUDA graph capture.
+ * `status` may be NULL (non-finite input then goes unreported). Returns NOT_SUPPORTED on the CPU
+ * backend and for host-memory inputs, and otherwise what the synchronous form returns.
+ * A captured graph uses the context's workspace: it stays valid only while no later call on that
+ * context grows the workspace (a larger shape, a host input). Keep one context for the captured
+ * work, or capture again after such a call.
+ */
+LSC_API lsc_status lsc_spectrum_async(lsc_ctx *ctx, const lsc_matrix *x,
+                                      const lsc_spectrum_opts *opts, lsc_spectrum_result *out,
+                                      lsc_async_status *status);
+LSC_API lsc_status lsc_prdc_async(lsc_ctx *ctx, const lsc_reference *ref, const lsc_matrix *fake,
+                                  lsc_prdc_result *out, lsc_async_status *status);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* LSC_H */
