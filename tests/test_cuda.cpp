@@ -386,6 +386,7 @@ lsc_status spectrum_of(lsc_ctx *c, const lsc_matrix &x, Spec &s,
     s.sv.assign((size_t)std::min(x.rows, x.cols), -12345.0);
     s.cv.assign((size_t)x.cols, -12345.0);
     std::memset(&s.r, 0xAB, sizeof s.r);
+    s.r.size = sizeof s.r;
     return lsc_spectrum(c, &x, o, &s.r, s.sv.data(), s.cv.data());
 }
 
@@ -2133,11 +2134,13 @@ TEST_F(Cuda, TwoRunsAreBitIdentical)
             ok(lsc_distances(c, &r, &f, LSC_METRIC_COSINE, o.block.data(), m, LSC_MEMORY_HOST), c));
         o.hist.resize(64);
         std::memset(&o.pairs, 0, sizeof o.pairs);
+        o.pairs.size = sizeof o.pairs;
         ASSERT_TRUE(ok(lsc_pair_stats(c, &f, nullptr, &o.pairs, o.hist.data(), nullptr), c));
         lsc_reference *ref = nullptr;
         ASSERT_TRUE(ok(lsc_reference_create(c, &r, k, nullptr, &ref), c));
         o.radii.assign(lsc_reference_radii(ref), lsc_reference_radii(ref) + n);
         std::memset(&o.prdc, 0, sizeof o.prdc);
+        o.prdc.size = sizeof o.prdc;
         ASSERT_TRUE(ok(lsc_prdc(c, ref, &f, &o.prdc), c));
         lsc_reference_destroy(ref);
         lsc_ctx_destroy(c);

@@ -175,6 +175,46 @@ def test_pair_stats_matches_brute_force(rng):
     s = lsc.pair_stats(x, subset_rows=50, seed=3)
     assert s.subset and s.rows_used == 50 and s.pairs == 50 * 49 // 2
     assert lsc.pair_stats(x, subset_rows=50, seed=3) == s
+    assert lsc.pair_stats(x, subset_rows=50, seed=3, subset_offset=0) == s
+
+
+def _same_figures(got, want, rows):
+    """pair statistics of a subset (got) against those of its rows taken out (want): exact
+    distances within 1e-6 relative, means of them within 1e-9, histograms and listed pairs equal
+    (listed pairs name rows of the whole matrix, `rows[i]`, in got)."""
+    assert got.rows_used == want.rows_used == len(rows) and got.pairs == want.pairs
+    assert got.subset and not want.subset
+    for key in ("mean", "std"):
+        assert getattr(got, key) == pytest.approx(getattr(want, key), rel=1e-9), key
+    for key in ("min", "max", "nn_mean", "nn_median", "nn_min", "nn_max"):
+        assert getattr(got, key) == pytest.approx(getattr(want, key), rel=1e-6, abs=1e-12), key
+    assert got.hist_upper == pytest.approx(want.hist_upper, rel=1e-9)
+    np.testing.assert_array_equal(got.histogram, want.histogram)
+    assert got.near_duplicate_pairs == want.near_duplicate_pairs
+    assert [(i, j) for i, j, _ in got.near_duplicates] == \
+        [(int(rows[i]), int(rows[j])) for i, j, _ in want.near_duplicates]
+    for (_, _, dg), (_, _, dw) in zip(got.near_duplicates, want.near_duplicates):
+        assert dg == pytest.approx(dw, rel=1e-6, abs=1e-12)
+
+
+@pytest.mark.parametrize("metric", ["euclidean", "cosine"])
+def test_pair_stats_subset_offset_gives_the_figures_of_exactly_those_rows(rng, metric):
+    n, seed, h = 301, 9, 150
+    x = rng.standard_normal((n, 7), dtype=np.float32)
+    halves = [lsc.sample_rows(n, h, seed=seed, offset=o) for o in (0, h)]
+    for rows in halves:            # a duplicate pair inside each half, listed by both calls
+        x[rows[40]] = x[rows[3]]
+    got = []
+    for offset, rows in zip((0, h), halves):
+        g = lsc.pair_stats(x, metric=metric, bins=16, subset_rows=h, seed=seed,
+                           subset_offset=offset)
+        want = lsc.pair_stats(np.ascontiguousarray(x[rows]), metric=metric, bins=16)
+        _same_figures(g, want, rows)
+        assert g.near_duplicate_pairs >= 1
+        got.append(g)
+    assert np.intersect1d(*halves).size == 0 and got[0].mean != got[1].mean
+    with pytest.raises(lsc.InvalidArgument, match="positions"):
+        lsc.pair_stats(x, subset_rows=h, seed=seed, subset_offset=n - h + 1)
 
 
 # ---- references and PRDC -------------------------------------------------------------------------
@@ -190,6 +230,30 @@ def test_prdc_matches_definition(rng, comparison):
     assert (got.k, got.real_rows, got.fake_rows, got.comparison) == (5, 150, 120, comparison)
 
 
+def ref_coverage_expected(n, m, k):
+    """docs/METRICS.md section 5: 1 - prod_{t<k} (N-1-t) / (N-1+M-t), in exact fractions."""
+    from fractions import Fraction
+    miss = Fraction(1)
+    for t in range(k):
+        miss *= Fraction(n - 1 - t, n - 1 + m - t)
+    return float(1 - miss)
+
+
+@pytest.mark.parametrize("n,m,k", [(150, 120, 5), (40, 400, 3), (300, 7, 1), (12, 13, 11)])
+def test_prdc_coverage_expected_is_the_closed_form(rng, n, m, k):
+    real = rng.standard_normal((n, 4), dtype=np.float32)
+    fake = rng.standard_normal((m, 4), dtype=np.float32)
+    want = ref_coverage_expected(n, m, k)
+    got = lsc.prdc(real, fake, k=k)
+    assert got.coverage_expected == pytest.approx(want, rel=1e-12, abs=1e-15)
+    assert 0.0 < got.coverage_expected < 1.0
+    assert got.to_dict()["coverage_expected"] == got.coverage_expected
+    assert lsc.prdc(lsc.Reference(real, k), fake).coverage_expected == got.coverage_expected
+    # a fake set drawn from the real distribution lands near it (a loose sanity check only)
+    if (n, m) == (150, 120):
+        assert abs(got.coverage - want) < 0.25
+
+
 def test_reference_save_load_radii(rng, tmp_path):
     real = rng.standard_normal((100, 4), dtype=np.float32)
     ref = lsc.Reference(real, k=3, comparison="inclusive")
@@ -200,10 +264,23 @@ def test_reference_save_load_radii(rng, tmp_path):
     back = lsc.Reference.load(path)
     assert (back.rows, back.cols, back.k, back.metric, back.comparison) == \
         (100, 4, 3, "euclidean", "inclusive")
+
     np.testing.assert_array_equal(back.radii, ref.radii)
     fake = rng.standard_normal((60, 4), dtype=np.float32)
     assert lsc.prdc(back, fake) == lsc.prdc(ref, fake)
     assert "rows=100" in repr(back)
+
+
+def test_reference_file_version(rng, tmp_path):
+    # lsc_reference_info.file_version: the format version in the file's header (u32 at byte 8)
+    # for a loaded reference, 0 for one built in memory
+    ref = lsc.Reference(rng.standard_normal((30, 3), dtype=np.float32), k=2)
+    assert ref.file_version == 0
+    path = tmp_path / "r.lscref"
+    ref.save(path)
+    back = lsc.Reference.load(path)
+    assert back.file_version == int.from_bytes(path.read_bytes()[8:12], "little") >= 1
+    assert f"file_version={back.file_version}" in repr(back)
 
 
 def test_reference_without_a_copy_equals_a_copied_one(rng):
@@ -364,5 +441,5 @@ def test_monitor_measures_on_schedule_and_logs(rng):
 def test_version_and_exports():
     assert lsc.version() == lsc.__version__
     for name in ("spectrum", "SpectrumAccumulator", "pair_stats", "knn", "distances",
-                 "Reference", "prdc", "Monitor"):
+                 "Reference", "prdc", "Monitor", "sample_rows", "permute"):
         assert hasattr(lsc, name)

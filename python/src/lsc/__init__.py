@@ -8,18 +8,20 @@ the CPU or on a GPU without copies. Every figure is defined in docs/METRICS.md.
     x = np.random.default_rng(0).standard_normal((1000, 64), dtype=np.float32)
     lsc.spectrum(x).effective_rank
     lsc.prdc(x, x[::-1] + 0.1, k=5)
+    lsc.sample_rows(len(x), 100, seed=1)      # the seeded subset lsc draws everywhere
 """
 from ._core import (Context, Knn, PairStats, Prdc, Reference, Spectrum, SpectrumAccumulator,
-                    distances, knn, pair_stats, prdc, spectrum, version)
+                    distances, knn, pair_stats, permute, prdc, sample_rows, spectrum, version)
 from ._errors import (BackendUnavailable, BadContext, BadFile, Cancelled, DeviceError,
                       InternalError, InvalidArgument, InvalidData, LscError, LscIOError,
                       NotSupported, OutOfMemory, Overflow, WorkspaceLimit)
 from ._monitor import Monitor, MonitorRecord
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "spectrum", "SpectrumAccumulator", "pair_stats", "knn", "distances", "Reference", "prdc",
+    "sample_rows", "permute",
     "Monitor", "MonitorRecord", "Spectrum", "PairStats", "Knn", "Prdc", "version", "Context",
     "LscError", "InvalidArgument", "InvalidData", "OutOfMemory", "WorkspaceLimit", "NotSupported",
     "BackendUnavailable", "DeviceError", "LscIOError", "BadFile", "Cancelled", "Overflow",

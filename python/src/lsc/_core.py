@@ -89,6 +89,17 @@ def version() -> str:
     return N.lib.lsc_version().decode()
 
 
+def _int(value, name: str) -> int:
+    if not isinstance(value, (int, np.integer)) or isinstance(value, bool):
+        raise InvalidArgument(f"{name} must be an integer, not {value!r}")
+    return int(value)
+
+
+def _seed(seed) -> int:
+    """A seed as lsc's uint64_t (negative Python ints wrap, as in C)."""
+    return _int(seed, "seed") & ((1 << 64) - 1)
+
+
 def _metric(name: str, allowed=("euclidean", "cosine")) -> int:
     if name not in allowed:
         raise InvalidArgument(f"metric must be one of {list(allowed)}, not {name!r}")
@@ -153,7 +164,7 @@ def spectrum(x, *, active_threshold: float = 0.01, backend: str = "auto",
     """Every docs/METRICS.md section 1 figure of `x` (rows = samples, N >= 2)."""
     v = view(x, "x")
     ctx = _ctx_for([v], backend, threads)
-    r = N.SpectrumResult()
+    r = N.new(N.SpectrumResult)
     m = min(v.matrix.rows, v.matrix.cols)
     sv = np.zeros(max(m, 1), dtype=np.float64)
     cv = np.zeros(max(v.matrix.cols, 1), dtype=np.float64)
@@ -217,7 +228,7 @@ class SpectrumAccumulator:
     def finalize(self) -> Spectrum:
         if self._h is None:
             raise InvalidArgument("the accumulator is empty: add at least 2 rows first")
-        r = N.SpectrumResult()
+        r = N.new(N.SpectrumResult)
         m = min(self.rows, self._cols)
         sv = np.zeros(max(self._cols, 1), dtype=np.float64)
         cv = np.zeros(max(self._cols, 1), dtype=np.float64)
@@ -230,6 +241,36 @@ class SpectrumAccumulator:
         if getattr(self, "_h", None):
             N.lib.lsc_spectrum_acc_destroy(self._h)
             self._h = None
+
+
+# --------------------------------------------------------------------------------------------------
+# seeded subsets and splits (docs/METRICS.md section 7)
+
+def sample_rows(n: int, count: int, seed: int = 0, offset: int = 0) -> np.ndarray:
+    """The seeded subset of `count` of `n` rows: the rows at positions offset .. offset+count-1 of
+    lsc's seeded permutation of 0..n-1, in ascending order (int64). The same subsets lsc draws
+    everywhere (pair_stats' subset_rows, the CLI's), from (seed, n) alone on every backend and
+    process. Subsets of one seed at disjoint positions are disjoint: with h = n // 2,
+    sample_rows(n, h, s) and sample_rows(n, n - h, s, offset=h) split the rows in two halves.
+    Needs n >= 1, offset >= 0, count >= 0 and offset + count <= n (else InvalidArgument)."""
+    n, count, offset = _int(n, "n"), _int(count, "count"), _int(offset, "offset")
+    rows = np.empty(max(count, 0), dtype=np.int64)
+    ctx = context("cpu")
+    ctx.check(N.lib.lsc_sample_rows(ctx.handle, _seed(seed), n, offset, count,
+                                    rows.ctypes.data_as(C.POINTER(C.c_int64))))
+    return rows
+
+
+def permute(n: int, seed: int = 0) -> np.ndarray:
+    """lsc's seeded permutation of 0..n-1 (int64): element j is the row at position j, the
+    permutation every subset and split is drawn from (sample_rows(n, c, seed, o) is
+    np.sort(permute(n, seed)[o:o + c])). One library call (lsc_permute) per position, about a
+    microsecond each: for a subset of a large n, sample_rows is the cheaper call. Needs n >= 1."""
+    n = _int(n, "n")
+    if n < 1:
+        raise InvalidArgument(f"permute: n is {n}, expected >= 1")
+    s, f = _seed(seed), N.lib.lsc_permute
+    return np.fromiter((f(s, n, j) for j in range(n)), dtype=np.int64, count=n)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -280,8 +321,14 @@ class PairStats:
 
 def pair_stats(x, *, metric: str = "euclidean", bins: int = 64, dup_eps: float = 1e-6,
                dup_report: int = 100, subset_rows: int = 0, seed: int = 0,
-               backend: str = "auto", threads: int = 0) -> PairStats:
-    """All-pairs statistics over the N(N-1)/2 pairs of x, never storing N x N."""
+               subset_offset: int = 0, backend: str = "auto", threads: int = 0) -> PairStats:
+    """All-pairs statistics over the N(N-1)/2 pairs of x, never storing N x N.
+
+    subset_rows=0 (or >= N) uses every row; else the seeded subset of that many rows at positions
+    subset_offset .. subset_offset + subset_rows - 1 of the permutation of `seed`, the rows
+    lsc.sample_rows(N, subset_rows, seed, subset_offset) returns (docs/METRICS.md section 7):
+    subsets with one seed at disjoint positions are disjoint (halves, folds). Listed near
+    duplicates name rows of x, also for a subset."""
     v = view(x, "x")
     ctx = _ctx_for([v], backend, threads)
     if not isinstance(bins, (int, np.integer)) or bins < 1:
@@ -289,8 +336,9 @@ def pair_stats(x, *, metric: str = "euclidean", bins: int = 64, dup_eps: float =
     if not isinstance(dup_report, (int, np.integer)) or dup_report < 0:
         raise InvalidArgument(f"dup_report must be an integer >= 0, not {dup_report!r}")
     opts = N.PairOpts(C.sizeof(N.PairOpts), _metric(metric), int(bins), float(dup_eps),
-                      int(dup_report), int(subset_rows), int(seed) & ((1 << 64) - 1))
-    r = N.PairResult()
+                      int(dup_report), _int(subset_rows, "subset_rows"), _seed(seed),
+                      _int(subset_offset, "subset_offset"))
+    r = N.new(N.PairResult)
     hist = np.zeros(int(bins), dtype=np.int64)
     dups = (N.Pair * max(int(dup_report), 1))()
     ctx.check(N.lib.lsc_pair_stats(ctx.handle, C.byref(v.matrix), C.byref(opts), C.byref(r),
@@ -395,8 +443,12 @@ class Reference:
         self._ctx.check(N.lib.lsc_reference_save(self._ctx.handle, self._h, str(path).encode()))
 
     def _info(self) -> N.ReferenceInfo:
-        info = N.ReferenceInfo()
-        N.lib.lsc_reference_info_get(self._h, C.byref(info))
+        info = N.new(N.ReferenceInfo)
+        s = N.lib.lsc_reference_info_get(self._h, C.byref(info))
+        if s != 0:
+            raise error_for(s, f"lsc_reference_info_get: {N.lib.lsc_status_string(s).decode()} "
+                               f"(ReferenceInfo.size {info.size})",
+                            N.lib.lsc_status_name(s).decode())
         return info
 
     rows = property(lambda self: int(self._info().rows))
@@ -405,6 +457,9 @@ class Reference:
     metric = property(lambda self: N.METRIC_NAMES[self._info().metric])
     comparison = property(lambda self: N.COMPARISON_NAMES[self._info().comparison])
     zero_radii = property(lambda self: int(self._info().zero_radii))
+    file_version = property(lambda self: int(self._info().file_version),
+                            doc="Format version of the file the reference was loaded from; 0 for "
+                                "one built in this process.")
 
     @property
     def radii(self) -> np.ndarray:
@@ -416,7 +471,8 @@ class Reference:
         i = self._info()
         return (f"lsc.Reference(rows={i.rows}, cols={i.cols}, k={i.k}, "
                 f"metric={N.METRIC_NAMES[i.metric]!r}, "
-                f"comparison={N.COMPARISON_NAMES[i.comparison]!r}, zero_radii={i.zero_radii})")
+                f"comparison={N.COMPARISON_NAMES[i.comparison]!r}, zero_radii={i.zero_radii}, "
+                f"file_version={i.file_version})")
 
     def __del__(self):
         if getattr(self, "_h", None):
@@ -426,7 +482,9 @@ class Reference:
 
 @dataclass(frozen=True)
 class Prdc:
-    """docs/METRICS.md section 5."""
+    """docs/METRICS.md section 5. `coverage_expected` is the coverage expected if the generated
+    rows came from the real rows' own distribution, at these N, M and k (closed form,
+    1 - prod_{t<k} (N-1-t) / (N-1+M-t)): the baseline `coverage` is judged by."""
     precision: float
     recall: float
     density: float
@@ -438,6 +496,7 @@ class Prdc:
     zero_radii_fake: int
     comparison: str
     metric: str
+    coverage_expected: float
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -448,7 +507,8 @@ def prdc_from_struct(r: N.PrdcResult) -> Prdc:
                 k=r.k, real_rows=r.real_rows, fake_rows=r.fake_rows,
                 zero_radii_real=r.zero_radii_real, zero_radii_fake=r.zero_radii_fake,
                 comparison=N.COMPARISON_NAMES.get(r.comparison, str(r.comparison)),
-                metric=N.METRIC_NAMES.get(r.metric, str(r.metric)))
+                metric=N.METRIC_NAMES.get(r.metric, str(r.metric)),
+                coverage_expected=r.coverage_expected)
 
 
 def prdc(real_or_reference, fake, k: int = 5, *, metric: str = "euclidean",
@@ -462,6 +522,6 @@ def prdc(real_or_reference, fake, k: int = 5, *, metric: str = "euclidean",
         ref = Reference(real_or_reference, k, metric=metric, comparison=comparison,
                         backend=backend, threads=threads, copy=False)  # real outlives it
     ctx = _ctx_for([vf], backend if not vf.on_device else "cuda", threads)
-    r = N.PrdcResult()
+    r = N.new(N.PrdcResult)
     ctx.check(N.lib.lsc_prdc(ctx.handle, ref._h, C.byref(vf.matrix), C.byref(r)))
     return prdc_from_struct(r)

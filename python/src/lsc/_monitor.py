@@ -17,7 +17,7 @@ from . import _native as N
 from ._arrays import view
 from ._core import (Prdc, Reference, Spectrum, _ctx_for, _host, _spectrum_opts, prdc,
                     prdc_from_struct, spectrum, spectrum_from_struct)
-from ._errors import BackendUnavailable, InvalidData, NotSupported
+from ._errors import BackendUnavailable, InvalidData, NotSupported, error_for
 
 
 @dataclass(frozen=True)
@@ -64,6 +64,12 @@ class _Pending:
         self.st_spec = self.prdc_ptr + C.sizeof(N.PrdcResult)
         self.st_prdc = self.st_spec + C.sizeof(N.AsyncStatus)
 
+    def set_sizes(self):
+        """Each result struct's `size` in the pinned buffer, which the device reads when it writes
+        the result (lsc.h: set by the caller before the call); called before each async call."""
+        N.set_size(N.SpectrumResult, self.spec_ptr)
+        N.set_size(N.PrdcResult, self.prdc_ptr)
+
     def record(self, stream_ptr):
         if self.kind == "torch":
             import torch
@@ -83,6 +89,10 @@ class _Pending:
             if st.status == 2:
                 raise InvalidData(f"latents of step {self.step}: row {st.row} col {st.col} is not "
                                   f"finite", status="LSC_STATUS_INVALID_DATA", code=2)
+            if st.status != 0:     # e.g. INVALID_ARGUMENT: the result's size the device read
+                raise error_for(st.status, f"latents of step {self.step}: the device refused the "
+                                f"measurement ({N.lib.lsc_status_string(st.status).decode()})",
+                                N.lib.lsc_status_name(st.status).decode())
         s = spectrum_from_struct(N.SpectrumResult.from_address(self.spec_ptr)) \
             if self.want_spectrum else None
         p = prdc_from_struct(N.PrdcResult.from_address(self.prdc_ptr)) if self.want_prdc else None
@@ -171,6 +181,7 @@ class Monitor:
         kind = "torch" if v.kind == "torch" else "cupy"
         ctx = _ctx_for([v], "cuda")
         pend = _Pending(step, kind, v.keep, 0.0, self.want_spectrum, self.want_prdc)
+        pend.set_sizes()    # the device reads each result's size from the pinned buffer
         if self.want_spectrum:
             opts = _spectrum_opts(self.active_threshold)
             ctx.check(N.lib.lsc_spectrum_async(ctx.handle, C.byref(v.matrix), C.byref(opts),

@@ -1,7 +1,13 @@
 """ctypes declarations of include/lsc.h and the loading of liblsc.
 
-Every struct here mirrors the header field for field; the tests compare the binding's figures with
-the CLI's on the same data, which catches any drift between the two.
+Every struct here mirrors the header field for field, and names the C struct it mirrors in
+`_c_struct_`. python/tests/test_abi.py compares each with the C compiler's layout (sizeof and
+every field's offsetof and sizeof, from tests/abi/layouts.c), and the tests compare the binding's
+figures with the CLI's on the same data.
+
+Option, result and info structs start with `size`, which the caller sets to the struct's sizeof
+before every call (lsc.h: the library writes only the bytes that size covers): make them with
+new(), or set_size() on a struct placed in other memory (the pinned buffers of the async path).
 """
 from __future__ import annotations
 
@@ -29,6 +35,7 @@ PROGRESS_FN = C.CFUNCTYPE(c_int, c_dbl, c_vp)
 
 
 class CtxParams(C.Structure):
+    _c_struct_ = "lsc_ctx_params"
     _fields_ = [("size", C.c_size_t), ("backend", c_int), ("device", c_int), ("stream", c_vp),
                 ("threads", c_int), ("workspace_limit", C.c_size_t), ("precision", c_int),
                 ("device_alloc", DEVICE_ALLOC_FN), ("device_free", DEVICE_FREE_FN),
@@ -36,63 +43,77 @@ class CtxParams(C.Structure):
 
 
 class Matrix(C.Structure):
+    _c_struct_ = "lsc_matrix"
     _fields_ = [("data", c_vp), ("dtype", c_int), ("rows", c_i64), ("cols", c_i64), ("ld", c_i64),
                 ("memory", c_int)]
 
 
 class SpectrumOpts(C.Structure):
+    _c_struct_ = "lsc_spectrum_opts"
     _fields_ = [("size", C.c_size_t), ("active_threshold", c_dbl)]
 
 
 class SpectrumResult(C.Structure):
-    _fields_ = [("rows", c_i64), ("cols", c_i64), ("rank_limit", c_i64), ("numerical_rank", c_i64),
-                ("effective_rank", c_dbl), ("rankme", c_dbl), ("participation_ratio", c_dbl),
-                ("stable_rank", c_dbl), ("dims_90", c_i64), ("dims_99", c_i64),
-                ("active_units", c_i64), ("active_threshold", c_dbl), ("total_variance", c_dbl),
-                ("largest_singular_value", c_dbl), ("vendi_cosine", c_dbl), ("vendi_status", c_int),
-                ("vendi_zero_row", c_i64), ("all_rows_identical", c_int)]
+    _c_struct_ = "lsc_spectrum_result"
+    _fields_ = [("size", C.c_size_t), ("rows", c_i64), ("cols", c_i64), ("rank_limit", c_i64),
+                ("numerical_rank", c_i64), ("effective_rank", c_dbl), ("rankme", c_dbl),
+                ("participation_ratio", c_dbl), ("stable_rank", c_dbl), ("dims_90", c_i64),
+                ("dims_99", c_i64), ("active_units", c_i64), ("active_threshold", c_dbl),
+                ("total_variance", c_dbl), ("largest_singular_value", c_dbl),
+                ("vendi_cosine", c_dbl), ("vendi_status", c_int), ("vendi_zero_row", c_i64),
+                ("all_rows_identical", c_int)]
 
 
 class Pair(C.Structure):
+    _c_struct_ = "lsc_pair"
     _fields_ = [("i", c_i64), ("j", c_i64), ("d", c_dbl)]
 
 
 class PairOpts(C.Structure):
+    _c_struct_ = "lsc_pair_opts"
     _fields_ = [("size", C.c_size_t), ("metric", c_int), ("bins", c_i64), ("dup_eps", c_dbl),
-                ("dup_report", c_i64), ("subset_rows", c_i64), ("seed", C.c_uint64)]
+                ("dup_report", c_i64), ("subset_rows", c_i64), ("seed", C.c_uint64),
+                ("subset_offset", c_i64)]
 
 
 class PairResult(C.Structure):
-    _fields_ = [("rows_used", c_i64), ("pairs", c_i64), ("mean", c_dbl), ("std", c_dbl),
-                ("min", c_dbl), ("max", c_dbl), ("nn_mean", c_dbl), ("nn_median", c_dbl),
-                ("nn_min", c_dbl), ("nn_max", c_dbl), ("near_duplicate_pairs", c_i64),
-                ("near_duplicates_listed", c_i64), ("bins", c_i64), ("hist_upper", c_dbl),
-                ("subset", c_int)]
+    _c_struct_ = "lsc_pair_result"
+    _fields_ = [("size", C.c_size_t), ("rows_used", c_i64), ("pairs", c_i64), ("mean", c_dbl),
+                ("std", c_dbl), ("min", c_dbl), ("max", c_dbl), ("nn_mean", c_dbl),
+                ("nn_median", c_dbl), ("nn_min", c_dbl), ("nn_max", c_dbl),
+                ("near_duplicate_pairs", c_i64), ("near_duplicates_listed", c_i64),
+                ("bins", c_i64), ("hist_upper", c_dbl), ("subset", c_int)]
 
 
 class KnnOpts(C.Structure):
+    _c_struct_ = "lsc_knn_opts"
     _fields_ = [("size", C.c_size_t), ("metric", c_int), ("exclude_self", c_int),
                 ("out_memory", c_int)]
 
 
 class ReferenceOpts(C.Structure):
+    _c_struct_ = "lsc_reference_opts"
     _fields_ = [("size", C.c_size_t), ("metric", c_int), ("comparison", c_int),
                 ("borrow_rows", c_int)]
 
 
 class ReferenceInfo(C.Structure):
-    _fields_ = [("rows", c_i64), ("cols", c_i64), ("k", c_i64), ("metric", c_int),
-                ("comparison", c_int), ("zero_radii", c_i64)]
+    _c_struct_ = "lsc_reference_info"
+    _fields_ = [("size", C.c_size_t), ("rows", c_i64), ("cols", c_i64), ("k", c_i64),
+                ("metric", c_int), ("comparison", c_int), ("zero_radii", c_i64),
+                ("file_version", c_i64)]
 
 
 class PrdcResult(C.Structure):
-    _fields_ = [("k", c_i64), ("real_rows", c_i64), ("fake_rows", c_i64), ("precision", c_dbl),
-                ("recall", c_dbl), ("density", c_dbl), ("coverage", c_dbl),
+    _c_struct_ = "lsc_prdc_result"
+    _fields_ = [("size", C.c_size_t), ("k", c_i64), ("real_rows", c_i64), ("fake_rows", c_i64),
+                ("precision", c_dbl), ("recall", c_dbl), ("density", c_dbl), ("coverage", c_dbl),
                 ("zero_radii_real", c_i64), ("zero_radii_fake", c_i64), ("comparison", c_int),
-                ("metric", c_int)]
+                ("metric", c_int), ("coverage_expected", c_dbl)]
 
 
 class AsyncStatus(C.Structure):
+    _c_struct_ = "lsc_async_status"
     _fields_ = [("status", C.c_int32), ("reserved", C.c_int32), ("row", c_i64), ("col", c_i64)]
 
 
@@ -140,6 +161,9 @@ _fn("lsc_ctx_backend", c_int, c_vp)
 _fn("lsc_ctx_device_name", C.c_char_p, c_vp)
 _fn("lsc_ctx_set_stream", c_int, c_vp, c_vp)
 _fn("lsc_ctx_set_progress", c_int, c_vp, PROGRESS_FN, c_vp)
+_fn("lsc_permute", c_i64, C.c_uint64, c_i64, c_i64)
+_fn("lsc_permute_inverse", c_i64, C.c_uint64, c_i64, c_i64)
+_fn("lsc_sample_rows", c_int, c_vp, C.c_uint64, c_i64, c_i64, c_i64, P(c_i64))
 _fn("lsc_spectrum", c_int, c_vp, P(Matrix), P(SpectrumOpts), P(SpectrumResult), P(c_dbl), P(c_dbl))
 _fn("lsc_spectrum_acc_create", c_int, c_vp, c_i64, P(SpectrumOpts), P(c_vp))
 _fn("lsc_spectrum_acc_add", c_int, c_vp, c_vp, P(Matrix))
@@ -161,7 +185,22 @@ _fn("lsc_spectrum_async", c_int, c_vp, P(Matrix), P(SpectrumOpts), c_vp, c_vp)
 _fn("lsc_prdc_async", c_int, c_vp, c_vp, P(Matrix), c_vp, c_vp)
 
 
+def new(cls):
+    """A zeroed struct of `cls` (one that starts with `size`) with its size set, as its _INIT
+    macro does: every result and info struct handed to the library must carry it."""
+    s = cls()
+    s.size = C.sizeof(cls)
+    return s
+
+
+def set_size(cls, address: int):
+    """Sets the `size` field of the `cls` struct at `address` (memory the binding allocated, such
+    as the pinned buffers an async call writes its result into: the device reads the size from
+    there, so it must be set before each call). Returns the struct, a view of that memory."""
+    s = cls.from_address(address)
+    s.size = C.sizeof(cls)
+    return s
+
+
 def params_init():
-    p = CtxParams()
-    p.size = C.sizeof(CtxParams)
-    return p
+    return new(CtxParams)
