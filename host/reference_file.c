@@ -43,7 +43,8 @@
  *   sections, in file order (any order in the table): each starts at the first multiple of 64
  *   at or after the end of the table or of the section before it; the bytes between are 0; the
  *   file ends where the last section ends. So every byte is in the header, the table, a
- *   section or a zero pad: sections never overlap, and nothing trails.
+ *   section or a zero pad: sections never overlap, and nothing trails. (The alignment lets the
+ *   rows be mapped into memory.)
  *     'ROWS'  required  float32 rows, row-major, dense: exactly 4 N D bytes
  *     'RADV'  required  float64 radii (internal values), row order: exactly 8 N bytes
  *   Each tag appears at most once. A reader that does not know a tag refuses the file when the
@@ -51,6 +52,9 @@
  *   above. Adding a section keeps version 2; the version changes only when a version 2 reader
  *   could no longer find or check the sections (the header or table layout, the checksum).
  *   Sections planned: split seeds, half-reference radii, class labels, spectrum spreads.
+ *   The reader checks the version before anything else (a later version may move what follows
+ *   it), the header checksum before the header's fields, the table checksum before its entries,
+ *   and every entry against the file's size before it allocates anything a section's size.
  */
 #define _POSIX_C_SOURCE 200809L
 #include "validate.h"
@@ -479,7 +483,7 @@ static lsc_status check_tag(lsc_ctx *ctx, ref_section *sec, uint32_t i, const ch
     /* a required section this reader does not know changes what the file means */
     LSC_CHECK(ctx, e->known >= 0 || !(e->flags & REF_SEC_REQUIRED), LSC_STATUS_BAD_FILE,
               "%s: the file (format version 2) has a required section '%s' that this lsc %s "
-              "does not know; a newer lsc wrote it",
+              "does not know; reading it needs a newer lsc",
               path, e->tag, lsc_version());
     LSC_CHECK(ctx, e->known < 0 || e->flags == REF_SEC_REQUIRED, LSC_STATUS_BAD_FILE,
               "%s: section '%s' has flags 0x%x, expected 0x%x (required)", path, e->tag, e->flags,

@@ -589,6 +589,7 @@ static int cmd_reference_inspect(cli_opts *o, const char *path) {
             if (jf) {
                 jw_obj(&w, "reference");
                 jw_str(&w, "path", path);
+                jw_int(&w, "file_version", info.file_version);
                 jw_int(&w, "rows", info.rows);
                 jw_int(&w, "cols", info.cols);
                 jw_int(&w, "k", info.k);
@@ -607,6 +608,7 @@ static int cmd_reference_inspect(cli_opts *o, const char *path) {
         }
         if (!rc && (!o->json || strcmp(o->json, "-"))) {
             printf("reference %s\n", path);
+            printf("  file format version %lld\n", (long long)info.file_version);
             printf("  rows %lld  cols %lld  k %lld  metric %s  comparison %s\n", (long long)info.rows,
                    (long long)info.cols, (long long)info.k, cli_metric_name(info.metric), cmp);
             printf("  radii: min %.6g  median %.6g  mean %.6g  max %.6g  zero %lld\n", r[0],

@@ -1,11 +1,13 @@
 /* libFuzzer target: the reference-file loader (lsc_reference_load, host/reference_file.c).
  *
- * The first input byte is a mode, the rest is the file. Mode bit 0 set: the trailing 8 bytes are
- * replaced by the correct checksum before the file is written (the checksum function is copied
- * from host/reference_file.c), so the fuzzer gets past the checksum to the header checks, the
- * radii and the values. A file that loads is queried (lsc_reference_info_get,
- * lsc_reference_radii) and, when small enough, used by lsc_prdc against a fixed fake set with
- * the reference's columns. */
+ * The first input byte is a mode, the rest is the file. Mode bit 0 set: the checksums are made
+ * correct before the file is written (the checksum function is copied from
+ * host/reference_file.c), so the fuzzer gets past them to the header checks, the section table,
+ * the radii and the values: for a file whose version field says 2, every section entry's
+ * checksum (of the bytes it points at, when they lie in the file), then the table's, then the
+ * header's; for any other file, the trailing 8 bytes (version 1). A file that loads reports the
+ * version its header says, is queried (lsc_reference_info_get, lsc_reference_radii) and, when
+ * small enough, used by lsc_prdc against a fixed fake set with the reference's columns. */
 #include "lsc.h"
 
 #include <math.h>
@@ -39,6 +41,32 @@ static uint64_t ref_checksum(const uint8_t *p, size_t n) {
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
     return z ^ (z >> 31);
 }
+static uint32_t load_le32(const uint8_t *p) {
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+static void store_le64(uint8_t *p, uint64_t v) {
+    for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i));
+}
+
+/* Version 2 (a 128-byte header, then 32-byte entries {tag, flags, offset, length, checksum}):
+ * each entry inside the file gets the checksum of its section's bytes, then the table (the
+ * entries the header counts, as far as the file holds them) and the header theirs. */
+static void fix_v2(uint8_t *b, size_t n) {
+    if (n < 128) return;
+    size_t count = load_le32(b + 16), fit = (n - 128) / 32;
+    if (count > fit) count = fit;
+    for (size_t i = 0; i < count; i++) {
+        uint8_t *e = b + 128 + 32 * i;
+        uint64_t off = load_le64(e + 8), len = load_le64(e + 16);
+        if (off <= n && len <= n - off) store_le64(e + 24, ref_checksum(b + off, (size_t)len));
+    }
+    store_le64(b + 64, ref_checksum(b + 128, 32 * count));
+    store_le64(b + 120, ref_checksum(b, 120));
+}
+static void fix_checksums(uint8_t *b, size_t n) {
+    if (n >= 12 && load_le32(b + 8) == 2) fix_v2(b, n);
+    else if (n >= 8) store_le64(b + n - 8, ref_checksum(b, n - 8));
+}
 
 static char path[512];
 static lsc_ctx *ctx;
@@ -61,10 +89,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     uint8_t *buf = malloc(size ? size : 1);
     if (!buf) abort();
     memcpy(buf, data, size);
-    if (fix && size >= 8) {
-        uint64_t c = ref_checksum(buf, size - 8);
-        for (int i = 0; i < 8; i++) buf[size - 8 + i] = (uint8_t)(c >> (8 * i));
-    }
+    if (fix) fix_checksums(buf, size);
+    uint32_t version = size >= 12 ? load_le32(buf + 8) : 0;
     FILE *f = fopen(path, "wb");
     if (!f) abort();
     if (size && fwrite(buf, 1, size, f) != size) abort();
@@ -82,6 +108,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     lsc_reference_info info = LSC_REFERENCE_INFO_INIT;
     if (lsc_reference_info_get(ref, &info) != LSC_STATUS_OK) abort();
     if (info.rows < 2 || info.cols < 1 || info.k < 1 || info.k >= info.rows) abort();
+    if (info.file_version != (int64_t)version || (version != 1 && version != 2)) abort();
     const double *r = lsc_reference_radii(ref);
     if (!r) abort();
     int64_t zero = 0;

@@ -137,21 +137,28 @@ def checksum(b):
     return z ^ (z >> 31)
 
 
+def knn_radii(x, k, metric):
+    """The k-th neighbour's internal value of each row: squared euclidean, or 2 x cosine."""
+    n, radii = len(x), []
+    for i in range(n):
+        if metric == 0:
+            ds = sorted(sum((a - b) ** 2 for a, b in zip(x[i], x[j])) for j in range(n) if j != i)
+        else:
+            ni = math.sqrt(sum(a * a for a in x[i]))
+            ds = sorted(1 - sum(a * b for a, b in zip(x[i], x[j])) /
+                        (ni * math.sqrt(sum(b * b for b in x[j]))) for j in range(n) if j != i)
+            ds = [max(v, 0.0) for v in ds]
+        radii.append(ds[k - 1] if metric == 0 else 2.0 * ds[k - 1])
+    return radii
+
+
 def reference(rows, k, metric=0, cmp=0, version=1, header_bytes=64, radii=None, zero=None,
               bad_sum=False, cut=0, extra=b""):
+    """A version-1 file (host/reference_file.c): 64-byte header, rows, radii, one checksum."""
     x = rows
     n, d = len(x), len(x[0])
     if radii is None:
-        radii = []
-        for i in range(n):
-            if metric == 0:
-                ds = sorted(sum((a - b) ** 2 for a, b in zip(x[i], x[j])) for j in range(n) if j != i)
-            else:
-                ni = math.sqrt(sum(a * a for a in x[i]))
-                ds = sorted(1 - sum(a * b for a, b in zip(x[i], x[j])) /
-                            (ni * math.sqrt(sum(b * b for b in x[j]))) for j in range(n) if j != i)
-                ds = [max(v, 0.0) for v in ds]
-            radii.append(ds[k - 1] if metric == 0 else 2.0 * ds[k - 1])
+        radii = knn_radii(x, k, metric)
     if zero is None:
         zero = sum(1 for r in radii if r == 0.0)
     # metric: 0 euclidean (radii squared), 2 cosine (radii 2 x (1 - cos)); 1 is refused
@@ -163,6 +170,49 @@ def reference(rows, k, metric=0, cmp=0, version=1, header_bytes=64, radii=None, 
     if cut:
         out = out[:-cut]
     return out
+
+
+def align64(x):
+    return (x + 63) // 64 * 64
+
+
+def reference_v2(rows, k, metric=0, cmp=0, radii=None, zero=None, extra_sections=(),
+                 order=None, header=None, entries=None, sums=None, gap=0, cut=0, extra=b""):
+    """A version-2 file (host/reference_file.c): 128-byte header, a table of 32-byte entries
+    {tag, flags, offset, length, checksum}, the sections ('ROWS', 'RADV', then extra_sections,
+    each (tag, flags, bytes)) in table order, placed in the file in `order` (table indices), each
+    at the next 64-byte boundary (`gap` more bytes before the second). Every checksum is right
+    unless sums={"header"|"table"|tag: xor} damages one; header={offset: (fmt, value)} and
+    entries={(index, field offset): (fmt, value)} edit fields before the checksums are taken."""
+    x = rows
+    n, d = len(x), len(x[0])
+    if radii is None:
+        radii = knn_radii(x, k, metric)
+    if zero is None:
+        zero = sum(1 for r in radii if r == 0.0)
+    sums = sums or {}
+    secs = [(b"ROWS", 1, b"".join(struct.pack("<f", v) for r in x for v in r)),
+            (b"RADV", 1, b"".join(struct.pack("<d", r) for r in radii))] + list(extra_sections)
+    order = list(range(len(secs))) if order is None else order
+    body = bytearray(128 + 32 * len(secs))
+    for pos, i in enumerate(order):
+        tag, flags, data = secs[i]
+        body += b"\0" * (align64(len(body)) - len(body) + (gap if pos == 1 else 0))
+        s = checksum(data) ^ sums.get(tag, 0)
+        struct.pack_into("<4sIQQQ", body, 128 + 32 * i, tag, flags, len(body), len(data), s)
+        body += data
+    for (i, off), (fmt, v) in (entries or {}).items():
+        struct.pack_into(fmt, body, 128 + 32 * i + off, v)
+    struct.pack_into("<8sIIII", body, 0, b"\x89LSCREF\n", 2, 128, len(secs), 0)
+    struct.pack_into("<qqqiiq", body, 24, n, d, k, metric, cmp, zero)
+    for off, (fmt, v) in (header or {}).items():
+        struct.pack_into(fmt, body, off, v)
+    count = min(struct.unpack_from("<I", body, 16)[0], len(secs))
+    table = checksum(bytes(body[128:128 + 32 * count])) ^ sums.get("table", 0)
+    struct.pack_into("<Q", body, 64, table)
+    struct.pack_into("<Q", body, 120, checksum(bytes(body[:120])) ^ sums.get("header", 0))
+    out = bytes(body) + extra
+    return out[:-cut] if cut else out
 
 
 def reference_corpus():
@@ -181,7 +231,8 @@ def reference_corpus():
     # refused
     put("bad_checksum", reference(a, 1, bad_sum=True))
     put("bad_magic", b"\x89LSCREX\n" + reference(a, 1)[8:])
-    put("bad_future_version", reference(a, 1, version=2), fix=1)
+    put("bad_future_version", reference(a, 1, version=3), fix=1)
+    put("bad_v1_header_says_v2", reference(a, 1, version=2), fix=1)
     put("bad_version0", reference(a, 1, version=0), fix=1)
     put("bad_header_size", reference(a, 1, header_bytes=72), fix=1)
     put("bad_k_ge_rows", reference(a, 4, radii=[1.0] * 4), fix=1)
@@ -202,6 +253,61 @@ def reference_corpus():
     put("bad_overflow_shape", bytes(hdr) + b"\0" * 8, fix=1)
     put("bad_short", b"\x89LSCREF\n\x01\x00")
     put("empty", b"")
+    reference_v2_corpus(put, a)
+
+
+def reference_v2_corpus(put, a):
+    """Version 2: what lsc writes, what a later writer may add, and a file of each refusal."""
+    c5 = [[1.0, 0.2, 0.1], [0.1, 1.0, 0.3], [0.5, 0.5, 0.5], [0.9, 0.1, 0.0], [0.0, 0.2, 1.0]]
+    opt = (b"SPLT", 0, bytes(range(1, 41)))
+    put("v2_ok_euclid_4x2_k1", reference_v2(a, 1))
+    put("v2_ok_euclid_4x2_k3_inclusive", reference_v2(a, 3, cmp=1))
+    put("v2_ok_cosine_5x3_k2", reference_v2(c5, 2, metric=2))
+    put("v2_ok_dups_zero_radii", reference_v2([[1.0, 1.0]] * 3 + [[0.0, 2.0]], 1))
+    put("v2_ok_1col", reference_v2([[0.0], [1.0], [3.0]], 1))
+    put("v2_ok_optional_last", reference_v2(a, 1, extra_sections=[opt]))
+    put("v2_ok_optional_first", reference_v2(a, 2, extra_sections=[opt], order=[2, 0, 1]))
+    put("v2_ok_optional_empty_between", reference_v2(a, 1, extra_sections=[(b"LBLS", 0, b"")],
+                                                     order=[0, 2, 1]))
+    put("v2_ok_radv_first", reference_v2(c5, 1, metric=2, order=[1, 0]))
+    put("v2_ok_fixsum", reference_v2(a, 1, sums={b"ROWS": 1, "table": 2, "header": 3}), fix=1)
+    # refused
+    put("v2_bad_header_checksum", reference_v2(a, 1, sums={"header": 1}))
+    put("v2_bad_table_checksum", reference_v2(a, 1, sums={"table": 1}))
+    put("v2_bad_rows_checksum", reference_v2(a, 1, sums={b"ROWS": 1}))
+    put("v2_bad_radv_checksum", reference_v2(a, 1, sums={b"RADV": 1}))
+    put("v2_bad_unknown_required", reference_v2(a, 1, extra_sections=[(b"SPLT", 1, b"\1" * 8)]))
+    put("v2_bad_version3", reference_v2(a, 1, header={8: ("<I", 3)}), fix=1)
+    put("v2_bad_header_size", reference_v2(a, 1, header={12: ("<I", 64)}), fix=1)
+    put("v2_bad_flags", reference_v2(a, 1, header={20: ("<I", 1)}), fix=1)
+    put("v2_bad_reserved", reference_v2(a, 1, header={100: ("<B", 1)}), fix=1)
+    put("v2_bad_section_count", reference_v2(a, 1, header={16: ("<I", 0xFFFFFFFF)}), fix=1)
+    put("v2_bad_table_past_end", reference_v2(a, 1, header={16: ("<I", 40)}), fix=1)
+    put("v2_bad_dup_tag", reference_v2(a, 1, extra_sections=[(b"RADV", 1, b"\0" * 32)]))
+    put("v2_bad_missing_radv", reference_v2(a, 1, entries={(1, 0): ("<4s", b"RADX"),
+                                                                 (1, 4): ("<I", 0)}))
+    put("v2_bad_known_optional", reference_v2(a, 1, entries={(0, 4): ("<I", 0)}))
+    put("v2_bad_tag", reference_v2(a, 1, extra_sections=[(b"\0\1\2\3", 0, b"")]))
+    put("v2_bad_overlap", reference_v2(a, 1, entries={(1, 8): ("<Q", 192)}))
+    put("v2_bad_in_table", reference_v2(a, 1, entries={(0, 8): ("<Q", 128)}))
+    put("v2_bad_misaligned", reference_v2(a, 1, entries={(1, 8): ("<Q", 232)}))
+    put("v2_bad_gap", reference_v2(a, 1, gap=64))
+    put("v2_bad_padding", reference_v2(a, 1)[:230] + b"\1" + reference_v2(a, 1)[231:])
+    put("v2_bad_past_end", reference_v2(a, 1, entries={(1, 16): ("<Q", 1 << 62)}))
+    put("v2_bad_offset_max", reference_v2(a, 1, entries={(0, 8): ("<Q", (1 << 64) - 64)}))
+    put("v2_bad_length_mismatch", reference_v2(a, 1, header={32: ("<q", 3)}), fix=1)
+    put("v2_bad_overflow_shape", reference_v2(a, 1, header={24: ("<q", 1 << 62),
+                                                            32: ("<q", 1 << 62)}), fix=1)
+    put("v2_bad_huge_shape", reference_v2(a, 1, header={24: ("<q", 1 << 40)},
+                                          entries={(0, 16): ("<Q", 1 << 43),
+                                                   (1, 16): ("<Q", 1 << 43)}), fix=1)
+    put("v2_bad_truncated", reference_v2(a, 1, cut=9))
+    put("v2_bad_trailing", reference_v2(a, 1, extra=b"\0" * 8))
+    put("v2_bad_nan_radius", reference_v2(a, 1, radii=[1.0, float("nan"), 1.0, 1.0]))
+    put("v2_bad_zero_count", reference_v2(a, 1, zero=3))
+    put("v2_bad_cosine_zero_row", reference_v2([[0.0, 0.0], [1.0, 0.0], [1.0, 1.0]], 1, metric=2,
+                                               radii=[1.0, 1.0, 1.0]))
+    put("v2_bad_short", reference_v2(a, 1)[:100])
 
 
 # ---- command lines ---------------------------------------------------------------------------
