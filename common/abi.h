@@ -19,6 +19,8 @@
 #define LSC_PAIR_RESULT_SIZES { sizeof(lsc_pair_result) }
 #define LSC_REFERENCE_INFO_SIZES \
     { offsetof(lsc_reference_info, file_version), sizeof(lsc_reference_info) }
+#define LSC_ASSESS_OPTS_SIZES { sizeof(lsc_assess_opts) }
+#define LSC_VERDICT_SIZES { sizeof(lsc_verdict) }
 #define LSC_PRDC_RESULT_SIZES \
     { offsetof(lsc_prdc_result, coverage_expected), sizeof(lsc_prdc_result) }
 

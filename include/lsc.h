@@ -571,6 +571,100 @@ LSC_API lsc_status lsc_spectrum_async(lsc_ctx *ctx, const lsc_matrix *x,
 LSC_API lsc_status lsc_prdc_async(lsc_ctx *ctx, const lsc_reference *ref, const lsc_matrix *fake,
                                   lsc_prdc_result *out, lsc_async_status *status);
 
+/* ============================================================================================== */
+/* 9. Verdicts: has the generator collapsed, and how? (docs/METRICS.md section 8)                 */
+/* ============================================================================================== */
+
+/** How far a check's statistic departs from what held-out real rows give at the same sizes. */
+typedef enum lsc_level {
+    LSC_LEVEL_OK = 0,           /* no significant departure, or one below the borderline line */
+    LSC_LEVEL_BORDERLINE = 1,   /* significant with a small effect, or a large one not yet sure */
+    LSC_LEVEL_COLLAPSE = 2,     /* significant beyond the collapse line */
+    LSC_LEVEL_NOT_ASSESSED = 3  /* degenerate input, or the sizes cannot resolve the collapse line */
+} lsc_level;
+
+/** The checks, in the order of lsc_assessment_verdict. More may be appended. */
+typedef enum lsc_check {
+    LSC_CHECK_MODE_COLLAPSE = 0,        /* coverage: real modes without generated rows */
+    LSC_CHECK_LOW_FIDELITY = 1,         /* precision: generated rows off the real support */
+    LSC_CHECK_DIVERSITY_LOSS = 2,       /* recall and Vendi of centred rows */
+    LSC_CHECK_DIMENSIONAL_COLLAPSE = 3, /* effective rank */
+    LSC_CHECK_MEMORISATION = 4,         /* generated rows that copy reference rows */
+    LSC_CHECK_POSTERIOR_COLLAPSE = 5,   /* latent units without variance */
+    LSC_CHECK_COUNT = 6
+} lsc_check;
+
+/** "mode_collapse", ...; "unknown" for other values. Static, never NULL. */
+LSC_API const char *lsc_check_name(lsc_check check);
+/** "ok", "borderline", "collapse", "not_assessed"; "unknown" for other values. */
+LSC_API const char *lsc_level_name(lsc_level level);
+
+typedef struct lsc_assess_opts {
+    size_t size;                /* sizeof(lsc_assess_opts) */
+    int64_t splits;             /* held-out real subsets S the baselines come from, default 10,
+                                   4 to 64 */
+    uint64_t seed;              /* seed of the halves and subsets (lsc_sample_rows), default 0 */
+    double memorisation_factor; /* a generated row copies the reference when its nearest
+                                   reference row is nearer than this x the median nearest-
+                                   neighbour distance among reference rows; default 0.25 */
+    double inactive_factor;     /* a unit is inactive when its variance is below this x the
+                                   reference's median unit variance; default 0.01 */
+} lsc_assess_opts;
+
+#define LSC_ASSESS_OPTS_INIT { sizeof(lsc_assess_opts), 10, 0, 0.25, 0.01 }
+
+/** One check's verdict and its evidence. */
+typedef struct lsc_verdict {
+    size_t size;             /* sizeof(lsc_verdict): set by the caller */
+    lsc_check check;
+    lsc_level level;
+    const char *statistic;   /* its name ("coverage"); static */
+    double value;            /* the user's figure at full sizes (PRDC against the whole
+                                reference, the whole generated set) */
+    double matched;          /* the same statistic at the matched sizes the decision uses: m
+                                generated rows against the reference's first half */
+    double baseline;         /* mean of the statistic for S subsets of m held-out real rows
+                                against the same half */
+    double spread;           /* their standard deviation (ddof 1), floored as the document says */
+    const char *method;      /* how the baseline was made; static */
+    double interval_lo;      /* where `matched` falls with probability 0.99 (two-sided) when the */
+    double interval_hi;      /* generated rows come from the real distribution */
+    double effect;           /* relative departure in the harmful direction (1 - matched /
+                                baseline for losses; the excess fraction for memorisation and
+                                inactive units); negative when better than the baseline */
+    double score;            /* (departure) / (spread x sqrt(1 + 1/S)): the significance test */
+    double borderline_line;  /* the effect lines of this check */
+    double collapse_line;
+    char why[400];           /* one sentence for a human */
+} lsc_verdict;
+
+#define LSC_VERDICT_INIT                                                                       \
+    { sizeof(lsc_verdict), LSC_CHECK_MODE_COLLAPSE, LSC_LEVEL_OK, NULL, 0, 0, 0, 0, NULL, 0, 0, \
+      0, 0, 0, 0, "" }
+
+/** The outcome of lsc_assess: every check's verdict. Opaque, so checks can be added. */
+typedef struct lsc_assessment lsc_assessment;
+
+/**
+ * Judges the generated set `fake` (host memory) against `ref`: each check compares a statistic of
+ * m = min(M, N/2) generated rows against the reference's first seeded half with the same statistic
+ * of S subsets of m held-out real rows from the other half, so the baseline holds at the very same
+ * sizes (docs/METRICS.md section 8). Costs about one reference build of N/2 rows, its nearest-
+ * neighbour pass and S + 1 PRDC, kNN and spectrum calls of m rows. The reference is not changed.
+ * Needs M > k and N/2 > k + 1. Returns INVALID_ARGUMENT, INVALID_DATA, NOT_SUPPORTED (device
+ * memory), OVERFLOW, OUT_OF_MEMORY, CANCELLED and what the calls it makes return.
+ */
+LSC_API lsc_status lsc_assess(lsc_ctx *ctx, const lsc_reference *ref, const lsc_matrix *fake,
+                              const lsc_assess_opts *opts, lsc_assessment **out);
+/** One check's verdict (out->size set by the caller). INVALID_ARGUMENT for NULL, a bad size or
+ *  an unknown check. */
+LSC_API lsc_status lsc_assessment_verdict(const lsc_assessment *a, lsc_check check,
+                                          lsc_verdict *out);
+/** The worst level among the assessed checks (OK when none is); NOT_ASSESSED for NULL. */
+LSC_API lsc_level lsc_assessment_level(const lsc_assessment *a);
+/** Destroys an assessment; NULL is harmless. */
+LSC_API void lsc_assessment_destroy(lsc_assessment *a);
+
 #ifdef __cplusplus
 }
 #endif

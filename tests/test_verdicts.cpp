@@ -1,0 +1,302 @@
+// The verdict engine (docs/METRICS.md section 8) on cases with a known truth: healthy sets read
+// no collapse, each kind of collapse reads as its own check, sizes that cannot resolve a check
+// say so, and bad arguments are errors.
+#include "test_util.hpp"
+#include "datasets.hpp"
+
+#include <lsc.h>
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+namespace {
+
+// A mixture of `modes` Gaussian modes in d dimensions; rows of mode c only when `only` > 0
+// modes are kept (the first `only`).
+struct Mixture {
+    int64_t d, modes;
+    std::vector<double> centre;
+    Mixture(int64_t d_, int64_t modes_, uint64_t sd) : d(d_), modes(modes_)
+    {
+        std::mt19937_64 g(sd);
+        std::normal_distribution<double> nd(0.0, 4.0);
+        centre.resize((size_t)(d * modes));
+        for (auto &c : centre) c = nd(g);
+    }
+    std::vector<float> draw(int64_t n, uint64_t sd, int64_t only = 0) const
+    {
+        std::mt19937_64 g(sd);
+        std::normal_distribution<double> nd(0.0, 1.0);
+        std::uniform_int_distribution<int64_t> pick(0, (only > 0 ? only : modes) - 1);
+        std::vector<float> x((size_t)(n * d));
+        for (int64_t i = 0; i < n; i++) {
+            const int64_t c = pick(g);
+            for (int64_t t = 0; t < d; t++)
+                x[(size_t)(i * d + t)] = (float)(centre[(size_t)(c * d + t)] + nd(g));
+        }
+        return x;
+    }
+};
+
+struct Assessed {
+    lsc_verdict v[LSC_CHECK_COUNT];
+    lsc_level worst = LSC_LEVEL_NOT_ASSESSED;
+    std::string dump() const
+    {
+        std::string s;
+        for (const auto &x : v)
+            s += std::string(lsc_check_name(x.check)) + "=" + lsc_level_name(x.level) + " (" +
+                 x.why + ")\n";
+        return s;
+    }
+};
+
+Assessed assess(lsc_ctx *ctx, const std::vector<float> &real, int64_t n,
+                const std::vector<float> &fake, int64_t m, int64_t d, int64_t k = 5)
+{
+    Assessed out;
+    lsc_matrix r = lsc_matrix_f32(real.data(), n, d), f = lsc_matrix_f32(fake.data(), m, d);
+    lsc_reference *ref = nullptr;
+    EXPECT_EQ(lsc_reference_create(ctx, &r, k, nullptr, &ref), LSC_STATUS_OK) << lsc_last_error(ctx);
+    lsc_assessment *a = nullptr;
+    EXPECT_EQ(lsc_assess(ctx, ref, &f, nullptr, &a), LSC_STATUS_OK) << lsc_last_error(ctx);
+    for (int c = 0; c < LSC_CHECK_COUNT; c++) {
+        lsc_verdict v = LSC_VERDICT_INIT;
+        EXPECT_EQ(lsc_assessment_verdict(a, (lsc_check)c, &v), LSC_STATUS_OK);
+        out.v[c] = v;
+    }
+    out.worst = lsc_assessment_level(a);
+    lsc_assessment_destroy(a);
+    lsc_reference_destroy(ref);
+    return out;
+}
+
+const int64_t kD = 16, kN = 800;
+
+TEST(Verdicts, HealthyGeneratorsReadNoCollapseAtEverySize)
+{
+    Ctx ctx;
+    Mixture mix(kD, 10, data::seed(300));
+    auto real = mix.draw(kN, data::seed(301));
+    for (int64_t m : {60, 150, 400, 800}) {
+        for (uint64_t draw = 0; draw < 3; draw++) {
+            SCOPED_TRACE(std::to_string(m) + " rows, draw " + std::to_string(draw));
+            auto fake = mix.draw(m, data::seed(310 + draw * 7 + (uint64_t)m));
+            Assessed a = assess(ctx, real, kN, fake, m, kD);
+            for (const auto &v : a.v) EXPECT_NE(v.level, LSC_LEVEL_COLLAPSE) << a.dump();
+            EXPECT_EQ(a.v[LSC_CHECK_MODE_COLLAPSE].level == LSC_LEVEL_OK ||
+                          a.v[LSC_CHECK_MODE_COLLAPSE].level == LSC_LEVEL_NOT_ASSESSED,
+                      true)
+                << a.dump();
+            // the user's full-size figure and the matched one are both reported
+            EXPECT_GT(a.v[LSC_CHECK_MODE_COLLAPSE].value, 0.0);
+            EXPECT_GT(a.v[LSC_CHECK_MODE_COLLAPSE].matched, 0.0);
+        }
+    }
+}
+
+TEST(Verdicts, MissingModesReadModeCollapse)
+{
+    Ctx ctx;
+    Mixture mix(kD, 10, data::seed(320));
+    auto real = mix.draw(kN, data::seed(321));
+    for (int64_t kept : {3, 5}) {
+        SCOPED_TRACE(kept);
+        auto fake = mix.draw(400, data::seed(322), kept);
+        Assessed a = assess(ctx, real, kN, fake, 400, kD);
+        const lsc_verdict &mc = a.v[LSC_CHECK_MODE_COLLAPSE];
+        EXPECT_EQ(mc.level, LSC_LEVEL_COLLAPSE) << a.dump();
+        // about (10 - kept) / 10 of the real rows lose their cover
+        EXPECT_NEAR(mc.effect, 1.0 - (double)kept / 10.0, 0.15) << a.dump();
+        EXPECT_LT(mc.matched, mc.interval_lo);
+        EXPECT_EQ(a.worst, LSC_LEVEL_COLLAPSE);
+        EXPECT_NE(a.v[LSC_CHECK_LOW_FIDELITY].level, LSC_LEVEL_COLLAPSE) << a.dump();
+    }
+}
+
+TEST(Verdicts, NearCopiesReadMemorisationAndQuantisedCodesDoNot)
+{
+    Ctx ctx;
+    Mixture mix(kD, 10, data::seed(330));
+    auto real = mix.draw(kN, data::seed(331));
+    auto fake = mix.draw(400, data::seed(332));
+    // 8% of the generated rows are real rows moved by 1% of the spread
+    std::mt19937_64 g(data::seed(333));
+    std::uniform_int_distribution<int64_t> row(0, kN - 1);
+    std::normal_distribution<double> nd(0.0, 0.01);
+    for (int64_t i = 0; i < 32; i++) {
+        const int64_t r = row(g);
+        for (int64_t t = 0; t < kD; t++)
+            fake[(size_t)(i * kD + t)] = real[(size_t)(r * kD + t)] + (float)nd(g);
+    }
+    Assessed a = assess(ctx, real, kN, fake, 400, kD);
+    EXPECT_EQ(a.v[LSC_CHECK_MEMORISATION].level, LSC_LEVEL_COLLAPSE) << a.dump();
+    EXPECT_NEAR(a.v[LSC_CHECK_MEMORISATION].effect, 32.0 / 400.0 / 2.0, 0.04) << a.dump();
+    // vector-quantised codes: real and generated rows both sit on 12 code words, so exact
+    // duplicates are what held-out real rows show too
+    auto codes = mix.draw(12, data::seed(334));
+    auto snap = [&](std::vector<float> x, int64_t n) {
+        for (int64_t i = 0; i < n; i++) {
+            int64_t best = 0;
+            double bd = 1e300;
+            for (int64_t c = 0; c < 12; c++) {
+                double s = 0;
+                for (int64_t t = 0; t < kD; t++) {
+                    double e = x[(size_t)(i * kD + t)] - codes[(size_t)(c * kD + t)];
+                    s += e * e;
+                }
+                if (s < bd) bd = s, best = c;
+            }
+            for (int64_t t = 0; t < kD; t++) x[(size_t)(i * kD + t)] = codes[(size_t)(best * kD + t)];
+        }
+        return x;
+    };
+    auto vreal = snap(real, kN), vfake = snap(mix.draw(400, data::seed(335)), 400);
+    lsc_matrix r = lsc_matrix_f32(vreal.data(), kN, kD), f = lsc_matrix_f32(vfake.data(), 400, kD);
+    lsc_reference_opts ro = LSC_REFERENCE_OPTS_INIT;
+    ro.comparison = LSC_COMPARISON_INCLUSIVE; // zero radii hold nothing under <
+    lsc_reference *ref = nullptr;
+    ASSERT_EQ(lsc_reference_create(ctx, &r, 5, &ro, &ref), LSC_STATUS_OK);
+    lsc_assessment *as = nullptr;
+    ASSERT_EQ(lsc_assess(ctx, ref, &f, nullptr, &as), LSC_STATUS_OK) << lsc_last_error(ctx);
+    lsc_verdict v = LSC_VERDICT_INIT;
+    ASSERT_EQ(lsc_assessment_verdict(as, LSC_CHECK_MEMORISATION, &v), LSC_STATUS_OK);
+    EXPECT_NE(v.level, LSC_LEVEL_COLLAPSE) << v.why;
+    EXPECT_NE(v.level, LSC_LEVEL_BORDERLINE) << v.why;
+    lsc_assessment_destroy(as);
+    lsc_reference_destroy(ref);
+}
+
+TEST(Verdicts, DeadUnitsReadPosteriorCollapse)
+{
+    Ctx ctx;
+    const int64_t d = 32;
+    auto real = data::gaussian(kN, d, data::seed(340));
+    auto fake = data::gaussian(400, d, data::seed(341));
+    for (int64_t i = 0; i < 400; i++)
+        for (int64_t t = 0; t < 16; t++) fake[(size_t)(i * d + t)] *= 0.01f; // variance 1e-4
+    Assessed a = assess(ctx, real, kN, fake, 400, d);
+    const lsc_verdict &pc = a.v[LSC_CHECK_POSTERIOR_COLLAPSE];
+    EXPECT_EQ(pc.level, LSC_LEVEL_COLLAPSE) << a.dump();
+    EXPECT_NEAR(pc.value, 0.5, 1e-12);
+    EXPECT_NE(std::string(pc.why).find("partial"), std::string::npos) << pc.why;
+}
+
+TEST(Verdicts, AFiveFoldVarianceCutInMostDirectionsReadsDimensionalCollapse)
+{
+    Ctx ctx;
+    const int64_t d = 32;
+    auto real = data::gaussian(kN, d, data::seed(350));
+    auto fake = data::gaussian(400, d, data::seed(351));
+    // 60% of the directions (after a fixed rotation: not the axes) lose 5x of their variance
+    auto rot = data::gaussian(d, d, data::seed(352)); // a random basis, orthonormalised below
+    for (int64_t i = 0; i < d; i++) {
+        for (int64_t j = 0; j < i; j++) {
+            double dot = 0;
+            for (int64_t t = 0; t < d; t++) dot += (double)rot[i * d + t] * rot[j * d + t];
+            for (int64_t t = 0; t < d; t++) rot[i * d + t] -= (float)(dot * rot[j * d + t]);
+        }
+        double nn = 0;
+        for (int64_t t = 0; t < d; t++) nn += (double)rot[i * d + t] * rot[i * d + t];
+        for (int64_t t = 0; t < d; t++) rot[i * d + t] /= (float)std::sqrt(nn);
+    }
+    std::vector<float> out(fake.size());
+    for (int64_t r = 0; r < 400; r++)
+        for (int64_t t = 0; t < d; t++) {
+            double s = 0;
+            for (int64_t j = 0; j < d; j++) {
+                const double scale = j < (d * 6) / 10 ? std::sqrt(0.2) : 1.0;
+                s += scale * fake[(size_t)(r * d + j)] * rot[j * d + t];
+            }
+            out[(size_t)(r * d + t)] = (float)s;
+        }
+    Assessed a = assess(ctx, real, kN, out, 400, d);
+    EXPECT_EQ(a.v[LSC_CHECK_DIMENSIONAL_COLLAPSE].level, LSC_LEVEL_COLLAPSE) << a.dump();
+}
+
+TEST(Verdicts, RowsOffTheSupportReadLowFidelity)
+{
+    Ctx ctx;
+    Mixture mix(kD, 10, data::seed(360));
+    auto real = mix.draw(kN, data::seed(361));
+    auto fake = mix.draw(400, data::seed(362));
+    std::mt19937_64 g(data::seed(363));
+    std::normal_distribution<double> nd(0.0, 2.5);
+    for (auto &v : fake) v += (float)nd(g); // every row blurred far off its mode
+    Assessed a = assess(ctx, real, kN, fake, 400, kD);
+    EXPECT_EQ(a.v[LSC_CHECK_LOW_FIDELITY].level, LSC_LEVEL_COLLAPSE) << a.dump();
+}
+
+TEST(Verdicts, TooFewRowsSayWhy)
+{
+    Ctx ctx;
+    Mixture mix(kD, 10, data::seed(370));
+    auto real = mix.draw(kN, data::seed(371));
+    auto fake = mix.draw(5, data::seed(372));
+    Assessed a = assess(ctx, real, kN, fake, 5, kD);
+    const lsc_verdict &mc = a.v[LSC_CHECK_MODE_COLLAPSE];
+    EXPECT_EQ(mc.level, LSC_LEVEL_NOT_ASSESSED);
+    EXPECT_NE(std::string(mc.why).find("k=5"), std::string::npos) << mc.why;
+    // 12 rows: PRDC runs, but coverage of 12 rows cannot resolve a 15% loss
+    auto fake12 = mix.draw(12, data::seed(373));
+    Assessed b = assess(ctx, real, kN, fake12, 12, kD);
+    for (const auto &v : b.v) {
+        if (v.level == LSC_LEVEL_NOT_ASSESSED) {
+            EXPECT_FALSE(std::string(v.why).empty()) << lsc_check_name(v.check);
+        }
+    }
+    EXPECT_EQ(b.v[LSC_CHECK_MODE_COLLAPSE].level, LSC_LEVEL_NOT_ASSESSED) << b.dump();
+    EXPECT_NE(std::string(b.v[LSC_CHECK_MODE_COLLAPSE].why).find("smallest effect"),
+              std::string::npos)
+        << b.dump();
+}
+
+TEST(Verdicts, BadArguments)
+{
+    Ctx ctx;
+    auto real = data::gaussian(100, 4, data::seed(380));
+    auto fake = data::gaussian(50, 4, data::seed(381));
+    auto wide = data::gaussian(50, 5, data::seed(382));
+    lsc_matrix r = lsc_matrix_f32(real.data(), 100, 4), f = lsc_matrix_f32(fake.data(), 50, 4),
+               w = lsc_matrix_f32(wide.data(), 50, 5);
+    lsc_reference *ref = nullptr;
+    ASSERT_EQ(lsc_reference_create(ctx, &r, 5, nullptr, &ref), LSC_STATUS_OK);
+    lsc_assessment *a = (lsc_assessment *)(uintptr_t)0x5a;
+    EXPECT_EQ(lsc_assess(ctx, nullptr, &f, nullptr, &a), LSC_STATUS_INVALID_ARGUMENT);
+    EXPECT_EQ(lsc_assess(ctx, ref, nullptr, nullptr, &a), LSC_STATUS_INVALID_ARGUMENT);
+    EXPECT_EQ(lsc_assess(ctx, ref, &f, nullptr, nullptr), LSC_STATUS_INVALID_ARGUMENT);
+    EXPECT_EQ(lsc_assess(ctx, ref, &w, nullptr, &a), LSC_STATUS_INVALID_ARGUMENT);
+    EXPECT_TRUE(mentions(lsc_last_error(ctx), "cols")) << lsc_last_error(ctx);
+    lsc_assess_opts o = LSC_ASSESS_OPTS_INIT;
+    o.splits = 2;
+    EXPECT_EQ(lsc_assess(ctx, ref, &f, &o, &a), LSC_STATUS_INVALID_ARGUMENT);
+    EXPECT_TRUE(mentions(lsc_last_error(ctx), "splits")) << lsc_last_error(ctx);
+    o = LSC_ASSESS_OPTS_INIT;
+    o.memorisation_factor = NAN;
+    EXPECT_EQ(lsc_assess(ctx, ref, &f, &o, &a), LSC_STATUS_INVALID_ARGUMENT);
+    o = LSC_ASSESS_OPTS_INIT;
+    o.size = 8;
+    EXPECT_EQ(lsc_assess(ctx, ref, &f, &o, &a), LSC_STATUS_INVALID_ARGUMENT);
+    fake[7] = NAN;
+    EXPECT_EQ(lsc_assess(ctx, ref, &f, nullptr, &a), LSC_STATUS_INVALID_DATA);
+    EXPECT_TRUE(mentions(lsc_last_error(ctx), "row 1 col 3")) << lsc_last_error(ctx);
+    lsc_matrix dev = f;
+    dev.memory = LSC_MEMORY_DEVICE;
+    EXPECT_NE(lsc_assess(ctx, ref, &dev, nullptr, &a), LSC_STATUS_OK);
+    EXPECT_EQ(a, (lsc_assessment *)(uintptr_t)0x5a) << "nothing written on failure";
+    lsc_verdict v = LSC_VERDICT_INIT;
+    EXPECT_EQ(lsc_assessment_verdict(nullptr, LSC_CHECK_MODE_COLLAPSE, &v),
+              LSC_STATUS_INVALID_ARGUMENT);
+    EXPECT_EQ(lsc_assessment_level(nullptr), LSC_LEVEL_NOT_ASSESSED);
+    EXPECT_STREQ(lsc_check_name((lsc_check)99), "unknown");
+    EXPECT_STREQ(lsc_level_name(LSC_LEVEL_BORDERLINE), "borderline");
+    lsc_assessment_destroy(nullptr);
+    lsc_reference_destroy(ref);
+}
+
+} // namespace
