@@ -69,6 +69,7 @@ typedef struct {
     double median_unit_var; /* median column variance of the reference */
     double median_nn_a;    /* median nearest-neighbour distance within the first half */
     double inactive;       /* lsc_assess_opts.inactive_factor */
+    double fpc;            /* factor on the held-out spread for overlapping subsets */
     lsc_reference *ref_a;
 } shared;
 
@@ -142,7 +143,11 @@ static lsc_status shared_make(lsc_ctx *ctx, const lsc_reference *ref, const lsc_
     s->inactive = o->inactive_factor;
     s->na = n / 2;
     const int64_t nb = n - s->na;
-    s->m = M < nb ? M : nb;
+    /* at most half of the second half, so the held-out subsets differ from one another */
+    s->m = M < nb / 2 ? M : nb / 2;
+    /* overlapping subsets of a finite half vary less than independent draws by 1 - m / nb
+     * (the finite population correction); disjoint ones are independent draws */
+    s->fpc = lsc_mul_i64(s->S, s->m) <= nb ? 1.0 : 1.0 / sqrt(1.0 - (double)s->m / (double)nb);
     size_t bytes;
     LSC_TRY(lsc_bytes(ctx, lsc_mul_i64(lsc_mul_i64(s->S + 2, s->m) + s->na, d), sizeof(float),
                       &bytes, "assess rows"));
@@ -184,13 +189,14 @@ static lsc_status shared_make(lsc_ctx *ctx, const lsc_reference *ref, const lsc_
  * values h. `loss`: the harm is a smaller value (effect = 1 - g / baseline); else a larger one
  * (effect = g - baseline, a fraction). `floor_sd` bounds the spread from below. Returns 1 when
  * these sizes cannot resolve the collapse line (the level is then NOT_ASSESSED). */
-static int judge(lsc_verdict *v, double g, const double *h, int64_t S, int loss, double floor_sd)
+static int judge(lsc_verdict *v, double g, const double *h, int64_t S, int loss, double floor_sd,
+                 double fpc)
 {
     double mean = 0.0, ss = 0.0;
     for (int64_t t = 0; t < S; t++) mean += h[t];
     mean /= (double)S;
     for (int64_t t = 0; t < S; t++) ss += (h[t] - mean) * (h[t] - mean);
-    double sd = sqrt(ss / (double)(S - 1));
+    double sd = fpc * sqrt(ss / (double)(S - 1));
     if (sd < floor_sd) sd = floor_sd;
     const double pred = sd * sqrt(1.0 + 1.0 / (double)S);
     const double dof = (double)(S - 1);
@@ -402,13 +408,13 @@ static lsc_status run_checks(lsc_ctx *ctx, const lsc_reference *ref, const lsc_m
         } else {
             for (int64_t t = 0; t < S; t++) tmp[t] = hp[t].c;
             /* a proportion of na rows: its spread cannot be below one row's worth */
-            small[LSC_CHECK_MODE_COLLAPSE] = judge(&v[LSC_CHECK_MODE_COLLAPSE], g.c, tmp, S, 1, 0.5 / (double)s.na);
+            small[LSC_CHECK_MODE_COLLAPSE] = judge(&v[LSC_CHECK_MODE_COLLAPSE], g.c, tmp, S, 1, 0.5 / (double)s.na, s.fpc);
             v[LSC_CHECK_MODE_COLLAPSE].value = full.c;
             for (int64_t t = 0; t < S; t++) tmp[t] = hp[t].p;
-            small[LSC_CHECK_LOW_FIDELITY] = judge(&v[LSC_CHECK_LOW_FIDELITY], g.p, tmp, S, 1, 0.5 / mf);
+            small[LSC_CHECK_LOW_FIDELITY] = judge(&v[LSC_CHECK_LOW_FIDELITY], g.p, tmp, S, 1, 0.5 / mf, s.fpc);
             v[LSC_CHECK_LOW_FIDELITY].value = full.p;
             for (int64_t t = 0; t < S; t++) tmp[t] = hp[t].r;
-            small[LSC_CHECK_DIVERSITY_LOSS] = judge(&v[LSC_CHECK_DIVERSITY_LOSS], g.r, tmp, S, 1, 0.5 / (double)s.na);
+            small[LSC_CHECK_DIVERSITY_LOSS] = judge(&v[LSC_CHECK_DIVERSITY_LOSS], g.r, tmp, S, 1, 0.5 / (double)s.na, s.fpc);
             v[LSC_CHECK_DIVERSITY_LOSS].value = full.r;
             double hd = 0;
             for (int64_t t = 0; t < S; t++) hd += hp[t].d;
@@ -437,7 +443,7 @@ static lsc_status run_checks(lsc_ctx *ctx, const lsc_reference *ref, const lsc_m
             verdict_init(&vv, LSC_CHECK_DIVERSITY_LOSS, "vendi_centred", dl->method);
             vv.borderline_line = 0.15;
             vv.collapse_line = 0.30;
-            const int vsmall = judge(&vv, g_vendi, h_vendi, S, 1, 1e-9);
+            const int vsmall = judge(&vv, g_vendi, h_vendi, S, 1, 1e-9, s.fpc);
             vv.value = g_vendi;
             if (!prdc_ok || (vv.level != LSC_LEVEL_NOT_ASSESSED &&
                              (dl->level == LSC_LEVEL_NOT_ASSESSED || vv.level > dl->level))) {
@@ -455,7 +461,7 @@ static lsc_status run_checks(lsc_ctx *ctx, const lsc_reference *ref, const lsc_m
                      dl->matched, dl->baseline, dl->spread, 100.0 * dl->effect);
         /* dimensional collapse */
         lsc_verdict *dc = &v[LSC_CHECK_DIMENSIONAL_COLLAPSE];
-        small[LSC_CHECK_DIMENSIONAL_COLLAPSE] = judge(dc, g_erank, h_erank, S, 1, 1e-9);
+        small[LSC_CHECK_DIMENSIONAL_COLLAPSE] = judge(dc, g_erank, h_erank, S, 1, 1e-9, s.fpc);
         dc->value = g_erank;
         snprintf(dc->why, sizeof dc->why,
                  "effective rank %.3f where held-out real rows give %.3f +- %.3f (%.1f%% lower)",
@@ -467,7 +473,7 @@ static lsc_status run_checks(lsc_ctx *ctx, const lsc_reference *ref, const lsc_m
         pm /= (double)S;
         const double pfloor = pm > 1.0 / mf ? pm : 1.0 / mf;
         small[LSC_CHECK_MEMORISATION] =
-            judge(me, g_near, h_near, S, 0, sqrt(pfloor * (1.0 - pfloor) / mf));
+            judge(me, g_near, h_near, S, 0, sqrt(pfloor * (1.0 - pfloor) / mf), s.fpc);
         me->value = g_near;
         double ex = 0;
         for (int64_t t = 0; t < S; t++) ex += h_exact[t];
@@ -483,7 +489,7 @@ static lsc_status run_checks(lsc_ctx *ctx, const lsc_reference *ref, const lsc_m
                              "than half its rows are exact duplicates): copies cannot be told");
         /* posterior collapse: units without variance, beyond the held-out rows' share */
         lsc_verdict *pc = &v[LSC_CHECK_POSTERIOR_COLLAPSE];
-        small[LSC_CHECK_POSTERIOR_COLLAPSE] = judge(pc, g_inactive, h_inactive, S, 0, 0.5 / (double)d);
+        small[LSC_CHECK_POSTERIOR_COLLAPSE] = judge(pc, g_inactive, h_inactive, S, 0, 0.5 / (double)d, s.fpc);
         pc->value = g_inactive;
         snprintf(pc->why, sizeof pc->why,
                  "%.0f of %lld units (%.1f%%) have a variance below %.3g x the reference's "

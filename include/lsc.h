@@ -601,7 +601,7 @@ LSC_API const char *lsc_level_name(lsc_level level);
 
 typedef struct lsc_assess_opts {
     size_t size;                /* sizeof(lsc_assess_opts) */
-    int64_t splits;             /* held-out real subsets S the baselines come from, default 10,
+    int64_t splits;             /* held-out real subsets S the baselines come from, default 16,
                                    4 to 64 */
     uint64_t seed;              /* seed of the halves and subsets (lsc_sample_rows), default 0 */
     double memorisation_factor; /* a generated row copies the reference when its nearest
@@ -611,7 +611,7 @@ typedef struct lsc_assess_opts {
                                    reference's median unit variance; default 0.01 */
 } lsc_assess_opts;
 
-#define LSC_ASSESS_OPTS_INIT { sizeof(lsc_assess_opts), 10, 0, 0.25, 0.01 }
+#define LSC_ASSESS_OPTS_INIT { sizeof(lsc_assess_opts), 16, 0, 0.25, 0.01 }
 
 /** One check's verdict and its evidence. */
 typedef struct lsc_verdict {
@@ -621,8 +621,8 @@ typedef struct lsc_verdict {
     const char *statistic;   /* its name ("coverage"); static */
     double value;            /* the user's figure at full sizes (PRDC against the whole
                                 reference, the whole generated set) */
-    double matched;          /* the same statistic at the matched sizes the decision uses: m
-                                generated rows against the reference's first half */
+    double matched;          /* the same statistic at the matched sizes the decision uses: m =
+                                min(M, N/4) generated rows against the reference's first half */
     double baseline;         /* mean of the statistic for S subsets of m held-out real rows
                                 against the same half */
     double spread;           /* their standard deviation (ddof 1), floored as the document says */
@@ -647,7 +647,7 @@ typedef struct lsc_assessment lsc_assessment;
 
 /**
  * Judges the generated set `fake` (host memory) against `ref`: each check compares a statistic of
- * m = min(M, N/2) generated rows against the reference's first seeded half with the same statistic
+ * m = min(M, N/4) generated rows against the reference's first seeded half with the same statistic
  * of S subsets of m held-out real rows from the other half, so the baseline holds at the very same
  * sizes (docs/METRICS.md section 8). Costs about one reference build of N/2 rows, its nearest-
  * neighbour pass and S + 1 PRDC, kNN and spectrum calls of m rows. The reference is not changed.

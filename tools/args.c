@@ -19,9 +19,31 @@ void cli_opts_init(cli_opts *o) {
     o->active_threshold = 0.01;
     o->pairs_max_rows = 20000;
     o->seed = 0;
+    o->splits = 16;
 }
 
 #define OPTS_COMMON " backend threads json metric seed "
+
+/* --fail-on borderline|collapse[,not_assessed] (also not_assessed alone) */
+static int parse_fail_on(cli_opts *o, const char *v) {
+    char buf[64];
+    if (strlen(v) >= sizeof buf) return cli_fail(o, EXIT_BAD_INPUT, "--fail-on: '%s' is too long", v);
+    strcpy(buf, v);
+    o->fail_on = 0;
+    o->fail_on_not_assessed = 0;
+    for (char *t = buf, *next; t; t = next) {
+        next = strchr(t, ',');
+        if (next) *next++ = '\0';
+        if (!strcmp(t, "borderline")) o->fail_on = LSC_LEVEL_BORDERLINE;
+        else if (!strcmp(t, "collapse") && o->fail_on != LSC_LEVEL_BORDERLINE) o->fail_on = LSC_LEVEL_COLLAPSE;
+        else if (!strcmp(t, "collapse")) continue;
+        else if (!strcmp(t, "not_assessed")) o->fail_on_not_assessed = 1;
+        else
+            return cli_fail(o, EXIT_BAD_INPUT,
+                            "--fail-on: unknown level '%s' (borderline, collapse, optionally ,not_assessed)", t);
+    }
+    return 0;
+}
 
 static int parse_i64(const cli_opts *o, const char *name, const char *v, int64_t lo, int64_t *out) {
     char *end = NULL;
@@ -125,6 +147,10 @@ static int parse_options(cli_opts *o, int argc, char **argv, int i, const char *
         else if (!strcmp(name, "precision-min")) rc = parse_f64(o, name, v, 0, &o->th.precision_min);
         else if (!strcmp(name, "dup-fraction")) rc = parse_f64(o, name, v, 0, &o->th.dup_fraction);
         else if (!strcmp(name, "active-ratio")) rc = parse_f64(o, name, v, 0, &o->th.active_ratio);
+        else if (!strcmp(name, "splits")) {
+            rc = parse_i64(o, name, v, 4, &o->splits);
+            if (!rc && o->splits > 64) rc = cli_fail(o, EXIT_BAD_INPUT, "--splits: %lld is above 64", (long long)o->splits);
+        } else if (!strcmp(name, "fail-on")) rc = parse_fail_on(o, v);
         else rc = cli_fail(o, EXIT_BAD_INPUT, "unknown option '--%s' (see --help)", name);
         if (rc) return rc;
     }
@@ -181,7 +207,8 @@ int cli_parse_argv(cli_opts *o, int argc, char **argv, cli_command *cmd, int *he
     } cmds[] = {
         {"report",
          " real fake k inclusive dup-eps bins active-threshold pairs-max-rows dim-collapse-ratio"
-         " mode-collapse-ratio coverage-min precision-high precision-min dup-fraction active-ratio" OPTS_COMMON,
+         " mode-collapse-ratio coverage-min precision-high precision-min dup-fraction active-ratio"
+         " splits fail-on" OPTS_COMMON,
          CLI_CMD_REPORT},
         {"demo", " seed backend threads k ", CLI_CMD_DEMO},
         {"spectrum", " input active-threshold" OPTS_COMMON, CLI_CMD_SPECTRUM},

@@ -8,7 +8,7 @@
 #include <stdio.h>
 
 /* Exit codes: 0 a complete result, 1 a failure of the machine, 2 bad input, 130 interrupted. */
-enum { EXIT_OK = 0, EXIT_MACHINE = 1, EXIT_BAD_INPUT = 2, EXIT_INTERRUPTED = 130 };
+enum { EXIT_OK = 0, EXIT_MACHINE = 1, EXIT_BAD_INPUT = 2, EXIT_VERDICT = 3, EXIT_INTERRUPTED = 130 };
 
 /* Thresholds of the readings (docs/METRICS.md section 6). */
 typedef struct cli_thresholds {
@@ -40,6 +40,9 @@ typedef struct cli_opts {
     uint64_t seed;
     int threads;
     cli_thresholds th;
+    int64_t splits;               /* held-out subsets of the verdicts' baselines */
+    int fail_on;                  /* exit 3 at this lsc_level or worse (0: never) */
+    int fail_on_not_assessed;     /* ... or when a check is not assessed */
 } cli_opts;
 
 /* Argument parsing (tools/args.c), apart from running anything. */

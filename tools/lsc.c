@@ -27,7 +27,8 @@ static const char *HELP_MAIN =
     "  version    print the library version\n"
     "\n"
     "Inputs: .npy (float32, float16, float64) and .fvecs. Exit status: 0 a complete result,\n"
-    "1 a failure of the machine, 2 bad input, 130 interrupted.\n";
+    "1 a failure of the machine, 2 bad input, 3 a verdict at or above report --fail-on,\n"
+    "130 interrupted.\n";
 
 #define COMMON_HELP                                                                          \
     "  --backend auto|cpu|cuda   where the work runs (default auto)\n"                       \
@@ -39,9 +40,12 @@ static const char *HELP_MAIN =
 static const char *HELP_REPORT =
     "usage: lsc report --real R.npy [--fake F.npy] [options]\n"
     "\n"
-    "Spectrum and all-pairs statistics of each set; with --fake, PRDC of fake against real\n"
-    "and the readings of docs/METRICS.md section 6. The spectra are compared at equal N (a seeded\n"
-    "subset of the larger set, of the smaller's size). kNN and PRDC always use every row.\n"
+    "Spectrum and all-pairs statistics of each set; with --fake, PRDC of fake against real and\n"
+    "the verdicts of docs/METRICS.md section 8: each check (mode collapse, low fidelity, diversity\n"
+    "loss, dimensional collapse, memorisation, posterior collapse) against held-out real rows at\n"
+    "the same sizes, ok / borderline / collapse / not_assessed with its evidence. The spectra are\n"
+    "compared at equal N (a seeded subset of the larger set, of the smaller's size). kNN and PRDC\n"
+    "always use every row.\n"
     "\n"
     "options:\n"
     "  --real R.npy              the real (reference) set, rows = samples\n"
@@ -53,8 +57,12 @@ static const char *HELP_REPORT =
     "  --active-threshold T      active unit: column variance > T (default 0.01)\n"
     "  --pairs-max-rows R        above R rows the all-pairs figures use a seeded subset of R\n"
     "                            rows (default 20000; 0 = always every row)\n"
+    "  --splits S                held-out real subsets behind each verdict (default 16, 4-64)\n"
+    "  --fail-on L[,not_assessed] exit 3 after writing every output when the verdict is L\n"
+    "                            (borderline or collapse) or worse, or a check is not assessed\n"
     COMMON_HELP
-    "reading thresholds (printed with each reading):\n"
+    "deprecated reading thresholds (they make the fixed-threshold readings of section 6, kept\n"
+    "for one release; they decide no verdict):\n"
     "  --dim-collapse-ratio X    fake effective_rank < X x real's (default 0.5)\n"
     "  --mode-collapse-ratio X   fake vendi_cosine < X x real's (default 0.5)\n"
     "  --coverage-min X          mode collapse when coverage < X ... (default 0.5)\n"

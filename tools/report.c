@@ -221,6 +221,72 @@ static void print_spectra(const set_fig *R, const set_fig *F) {
         if (both[i]->all_rows_identical) printf("  (%s: all rows identical)\n", i ? "fake" : "real");
 }
 
+/* ---- verdicts ------------------------------------------------------------------------------ */
+
+static void json_verdicts(json_w *w, const lsc_assessment *a) {
+    jw_str(w, "verdict", lsc_level_name(lsc_assessment_level(a)));
+    jw_arr(w, "not_assessed");
+    for (int c = 0; c < LSC_CHECK_COUNT; c++) {
+        lsc_verdict v = LSC_VERDICT_INIT;
+        if (lsc_assessment_verdict(a, (lsc_check)c, &v) == LSC_STATUS_OK && v.level == LSC_LEVEL_NOT_ASSESSED)
+            jw_str(w, NULL, lsc_check_name(v.check));
+    }
+    jw_end_arr(w);
+    jw_obj(w, "verdicts");
+    for (int c = 0; c < LSC_CHECK_COUNT; c++) {
+        lsc_verdict v = LSC_VERDICT_INIT;
+        if (lsc_assessment_verdict(a, (lsc_check)c, &v) != LSC_STATUS_OK) continue;
+        jw_obj(w, lsc_check_name(v.check));
+        jw_str(w, "level", lsc_level_name(v.level));
+        jw_obj(w, "statistic");
+        jw_str(w, "name", v.statistic);
+        jw_num(w, "value", v.value);
+        jw_num(w, "matched", v.matched);
+        jw_end_obj(w);
+        jw_obj(w, "baseline");
+        jw_num(w, "value", v.baseline);
+        jw_num(w, "spread", v.spread);
+        jw_str(w, "method", v.method);
+        jw_end_obj(w);
+        jw_arr(w, "interval");
+        jw_num(w, NULL, v.interval_lo);
+        jw_num(w, NULL, v.interval_hi);
+        jw_end_arr(w);
+        jw_num(w, "effect", v.effect);
+        jw_num(w, "score", v.score);
+        jw_arr(w, "lines");
+        jw_num(w, NULL, v.borderline_line);
+        jw_num(w, NULL, v.collapse_line);
+        jw_end_arr(w);
+        jw_str(w, "why", v.why);
+        jw_end_obj(w);
+    }
+    jw_end_obj(w);
+}
+
+static void print_verdicts(const lsc_assessment *a) {
+    printf("verdict: %s\n", lsc_level_name(lsc_assessment_level(a)));
+    for (int c = 0; c < LSC_CHECK_COUNT; c++) {
+        lsc_verdict v = LSC_VERDICT_INIT;
+        if (lsc_assessment_verdict(a, (lsc_check)c, &v) != LSC_STATUS_OK) continue;
+        printf("  %-21s %-12s %s\n", lsc_check_name(v.check), lsc_level_name(v.level), v.why);
+    }
+    printf("(each check against held-out real rows at the same sizes, docs/METRICS.md section 8)\n\n");
+}
+
+/* exit 3 when --fail-on asks for it; 0 otherwise */
+static int fail_on_code(const cli_opts *o, const lsc_assessment *a) {
+    if (!a) return 0;
+    if (o->fail_on && (int)lsc_assessment_level(a) >= o->fail_on) return EXIT_VERDICT;
+    if (o->fail_on_not_assessed)
+        for (int c = 0; c < LSC_CHECK_COUNT; c++) {
+            lsc_verdict v = LSC_VERDICT_INIT;
+            if (lsc_assessment_verdict(a, (lsc_check)c, &v) == LSC_STATUS_OK && v.level == LSC_LEVEL_NOT_ASSESSED)
+                return EXIT_VERDICT;
+        }
+    return 0;
+}
+
 int cmd_report(cli_opts *o) {
     int rc = 0;
     if (!o->real) return cli_fail(o, EXIT_BAD_INPUT, "missing --real (see --help)");
@@ -236,7 +302,8 @@ int cmd_report(cli_opts *o) {
     char *readings[16];
     int nread = 0;
     lsc_prdc_result prdc = LSC_PRDC_RESULT_INIT;
-    double t_prdc = 0, t_mem = 0, t_start = cli_now_ms();
+    lsc_assessment *verdicts = NULL;
+    double t_prdc = 0, t_mem = 0, t_verdicts = 0, t_start = cli_now_ms();
     double mem_fraction = -1;
     int64_t mem_rows = 0;
 
@@ -324,6 +391,19 @@ int cmd_report(cli_opts *o) {
         ri.sfake = &F.s;
         ri.prdc = &prdc;
         ri.fake_mem_fraction = mem_fraction;
+        /* the verdicts: every check against held-out real rows at matched sizes */
+        lsc_assess_opts ao = LSC_ASSESS_OPTS_INIT;
+        ao.splits = o->splits;
+        ao.seed = o->seed;
+        t0 = cli_now_ms();
+        cli_progress_label("verdicts");
+        st = lsc_assess(ctx, ref, &F.in.m, &ao, &verdicts);
+        cli_progress_done();
+        t_verdicts = cli_now_ms() - t0;
+        if (st != LSC_STATUS_OK) {
+            rc = cli_lib_fail(o, ctx, st, o->fake);
+            goto done;
+        }
     }
     nread = cli_readings(&ri, &o->th, readings, 16);
     double t_total = cli_now_ms() - t_start;
@@ -338,6 +418,7 @@ int cmd_report(cli_opts *o) {
         jw_open(&w, jf);
         jw_obj(&w, NULL);
         cli_json_header(&w, ctx);
+        if (verdicts) json_verdicts(&w, verdicts);
         jw_obj(&w, "inputs");
         cli_json_input(&w, "real", o->real, &R.in.m);
         if (o->fake) cli_json_input(&w, "fake", o->fake, &F.in.m);
@@ -351,6 +432,7 @@ int cmd_report(cli_opts *o) {
         jw_num(&w, "active_threshold", o->active_threshold);
         jw_int(&w, "pairs_max_rows", o->pairs_max_rows);
         jw_int(&w, "seed", (int64_t)o->seed);
+        jw_int(&w, "splits", o->splits);
         jw_int(&w, "threads", o->threads);
         jw_int(&w, "spectrum_rows", neq);
         jw_int(&w, "dup_report_json", 100);
@@ -396,6 +478,7 @@ int cmd_report(cli_opts *o) {
             jw_num(&w, "pairs_fake", F.t_pairs);
             jw_num(&w, "prdc", t_prdc);
             jw_num(&w, "memorisation", t_mem);
+            jw_num(&w, "verdicts", t_verdicts);
         }
         jw_num(&w, "total", t_total);
         jw_end_obj(&w);
@@ -417,6 +500,7 @@ int cmd_report(cli_opts *o) {
             printf("the spectra are compared at equal N = %lld: a seeded subset (seed %llu) of the larger set\n",
                    (long long)neq, (unsigned long long)o->seed);
         printf("\n");
+        if (verdicts) print_verdicts(verdicts);
         if (o->fake) print_spectra(&R, &F);
         else cli_print_spectrum(stdout, "real", &R.s, R.spec_m.rows, R.in.m.rows);
         set_fig *sets[2] = {&R, &F};
@@ -441,7 +525,8 @@ int cmd_report(cli_opts *o) {
                    (long long)F.in.m.rows);
         }
         const cli_thresholds *th = &o->th;
-        printf("\nchecks (docs/METRICS.md section 6; every threshold is an option, see --help):\n");
+        printf("\nfixed-threshold checks (deprecated: they decide the readings below, not the verdicts;\n"
+               "docs/METRICS.md section 6; every threshold is an option, see --help):\n");
         if (o->fake) {
             printf("  dimensional collapse  fake effective_rank %.4g < %g x real's %.4g (= %.4g)?  %s\n",
                    F.s.effective_rank, th->dim_collapse_ratio, R.s.effective_rank,
@@ -477,7 +562,9 @@ int cmd_report(cli_opts *o) {
         for (int i = 0; i < nread; i++) printf("  %s\n", readings[i]);
         printf("\n(%.0f ms in all)\n", t_total);
     }
+    if (!rc) rc = fail_on_code(o, verdicts);
 done:
+    lsc_assessment_destroy(verdicts);
     for (int i = 0; i < nread; i++) free(readings[i]);
     free(nn_d);
     free(nn_i);

@@ -119,7 +119,29 @@ has "identical rows read" out.txt "fake: all rows identical"
 has "identical rows: dimensional collapse" out.txt "dimensional collapse:"
 has "identical rows: stuck sampler" out.txt "memorisation or a stuck sampler"
 ok "report one set of identical rows" "$LSC" report --real same.npy
+
 has "one set identical" out.txt "real: all rows identical"
+
+# ---- verdicts: led by the report, in the JSON, and --fail-on --------------------------------------
+ok "report verdicts" "$LSC" report --real real.npy --fake fake.npy --splits 8
+sed -n 1,6p out.txt > head.txt
+has "report leads with the verdict" head.txt "verdict: "
+has "report names each check" out.txt "posterior_collapse"
+"$LSC" report --real real.npy --fake same.npy --json fail_on.json --fail-on collapse > out.txt 2> err.txt
+rc=$?
+if [ "$rc" -eq 3 ] && [ ! -s err.txt ] && python3 -c "
+import json; r = json.load(open('fail_on.json'))
+assert r['verdict'] == 'collapse', r['verdict']
+assert set(r['verdicts']) == {'mode_collapse', 'low_fidelity', 'diversity_loss', 'dimensional_collapse',
+                              'memorisation', 'posterior_collapse'}, r['verdicts'].keys()
+for v in r['verdicts'].values():
+    assert v['level'] in ('ok', 'borderline', 'collapse', 'not_assessed'), v
+    assert set(v) >= {'level', 'statistic', 'baseline', 'interval', 'effect', 'why'}, v
+assert r['params']['splits'] == 16
+"; then pass=$((pass + 1)); else echo "FAIL: --fail-on collapse: exit $rc (want 3, every output written)"; fails=$((fails + 1)); fi
+bad "report --fail-on unknown" 2 "$LSC" report --real real.npy --fake fake.npy --fail-on sometimes
+bad "report --splits 2" 2 "$LSC" report --real real.npy --fake fake.npy --splits 2
+
 ok "spectrum" "$LSC" spectrum --input real.npy
 ok "spectrum json" "$LSC" spectrum --input real.npy --json spectrum.json
 ok "pairs" "$LSC" pairs --input real.npy --bins 8 --dup-eps 0.01
