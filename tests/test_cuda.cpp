@@ -1366,6 +1366,40 @@ TEST_F(Cuda, AsyncResultsHonourTheCallersSize)
     ASSERT_TRUE(ok(lsc_ctx_set_stream(ctx, nullptr)));
 }
 
+TEST_F(Cuda, VerdictsEqualTheCpusVerdicts)
+{
+    // lsc_assess runs on the context's backend through the public operations: the same levels
+    // as the CPU backend, and every statistic within the tolerances of docs/METRICS.md
+    const int64_t n = 400, m = 200, d = 12;
+    auto real = data::gaussian(n, d, kSeed + 140);
+    auto healthy = data::gaussian(m, d, kSeed + 141);
+    auto narrow = data::gaussian(m, d, kSeed + 142, 0.0, 0.3); // a quarter of the spread
+    lsc_matrix rm = lsc_matrix_f32(real.data(), n, d);
+    for (const auto *fake : {&healthy, &narrow}) {
+        lsc_matrix fm = lsc_matrix_f32(fake->data(), m, d);
+        lsc_reference *rc = nullptr, *rg = nullptr;
+        ASSERT_EQ(lsc_reference_create(cpu, &rm, 5, nullptr, &rc), LSC_STATUS_OK);
+        ASSERT_TRUE(ok(lsc_reference_create(ctx, &rm, 5, nullptr, &rg)));
+        lsc_assessment *ac = nullptr, *ag = nullptr;
+        ASSERT_EQ(lsc_assess(cpu, rc, &fm, nullptr, &ac), LSC_STATUS_OK) << lsc_last_error(cpu);
+        ASSERT_TRUE(ok(lsc_assess(ctx, rg, &fm, nullptr, &ag)));
+        for (int c = 0; c < LSC_CHECK_COUNT; c++) {
+            lsc_verdict vc = LSC_VERDICT_INIT, vg = LSC_VERDICT_INIT;
+            ASSERT_EQ(lsc_assessment_verdict(ac, (lsc_check)c, &vc), LSC_STATUS_OK);
+            ASSERT_EQ(lsc_assessment_verdict(ag, (lsc_check)c, &vg), LSC_STATUS_OK);
+            SCOPED_TRACE(lsc_check_name((lsc_check)c));
+            EXPECT_EQ(vg.level, vc.level) << vg.why << " | cpu: " << vc.why;
+            EXPECT_NEAR(vg.matched, vc.matched, 4e-4 * std::fabs(vc.matched) + 1e-9);
+            EXPECT_NEAR(vg.baseline, vc.baseline, 4e-4 * std::fabs(vc.baseline) + 1e-9);
+        }
+        EXPECT_EQ(lsc_assessment_level(ag), lsc_assessment_level(ac));
+        lsc_assessment_destroy(ac);
+        lsc_assessment_destroy(ag);
+        lsc_reference_destroy(rc);
+        lsc_reference_destroy(rg);
+    }
+}
+
 TEST_F(Cuda, AsyncFormsReplayFromACudaGraph)
 {
     // a caller's stream, a warm-up call of the same shapes, then capture (global mode: any
