@@ -153,6 +153,10 @@ static int parse_options(cli_opts *o, int argc, char **argv, int i, const char *
         } else if (!strcmp(name, "fail-on")) rc = parse_fail_on(o, v);
         else rc = cli_fail(o, EXIT_BAD_INPUT, "unknown option '--%s' (see --help)", name);
         if (rc) return rc;
+        /* the fixed-threshold options decide readings only: say so once */
+        if (strstr(" dim-collapse-ratio mode-collapse-ratio coverage-min precision-high precision-min"
+                   " dup-fraction active-ratio ", key) && !o->deprecated[0])
+            snprintf(o->deprecated, sizeof o->deprecated, "--%s", name);
     }
     return 0;
 }

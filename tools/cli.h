@@ -43,6 +43,7 @@ typedef struct cli_opts {
     int64_t splits;               /* held-out subsets of the verdicts' baselines */
     int fail_on;                  /* exit 3 at this lsc_level or worse (0: never) */
     int fail_on_not_assessed;     /* ... or when a check is not assessed */
+    char deprecated[72];          /* the first deprecated option given, "" if none */
 } cli_opts;
 
 /* Argument parsing (tools/args.c), apart from running anything. */

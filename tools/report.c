@@ -329,6 +329,9 @@ int cmd_report(cli_opts *o) {
         }
     }
     if (!(ctx = cli_ctx(o, &rc))) goto done;
+    if (o->deprecated[0])
+        fprintf(stderr, "lsc report: warning: %s is deprecated: the fixed-threshold options make the "
+                        "readings only and decide no verdict (docs/METRICS.md section 8)\n", o->deprecated);
 
     int64_t neq = R.in.m.rows;
     if (o->fake && F.in.m.rows < neq) neq = F.in.m.rows;

@@ -164,11 +164,49 @@ def test_the_header_is_the_loaded_librarys(layouts):
 
 
 def test_result_structs_carry_their_size():
-    for cls in (N.SpectrumResult, N.PairResult, N.PrdcResult, N.ReferenceInfo, N.CtxParams):
+    for cls in (N.SpectrumResult, N.PairResult, N.PrdcResult, N.ReferenceInfo, N.CtxParams,
+                N.AssessOpts, N.Verdict):
         assert N.new(cls).size == C.sizeof(cls)
     buf = C.create_string_buffer(C.sizeof(N.PrdcResult))
     assert N.set_size(N.PrdcResult, C.addressof(buf)).size == C.sizeof(N.PrdcResult)
     assert N.PrdcResult.from_buffer(buf).size == C.sizeof(N.PrdcResult)
+
+
+def _header_text():
+    inc = _include_dir()
+    if inc is None:
+        pytest.fail("no lsc.h to read")
+    return re.sub(r"/\*.*?\*/", " ", (inc / "lsc.h").read_text(), flags=re.S)
+
+
+def test_assess_defaults_are_the_headers():
+    # lsc.assess passes every option explicitly, so its defaults must be LSC_ASSESS_OPTS_INIT's
+    import inspect
+    import lsc
+    from lsc._core import ASSESS_DEFAULTS
+    m = re.search(r"#define\s+LSC_ASSESS_OPTS_INIT\s*\{\s*sizeof\(lsc_assess_opts\)\s*,"
+                  r"([^}]*)\}", _header_text())
+    assert m, "LSC_ASSESS_OPTS_INIT not found in lsc.h"
+    values = [v.strip() for v in m.group(1).split(",")]
+    header = dict(zip(["splits", "seed", "memorisation_factor", "inactive_factor"],
+                      [int(values[0]), int(values[1]), float(values[2]), float(values[3])]))
+    assert ASSESS_DEFAULTS == header
+    params = inspect.signature(lsc.assess).parameters
+    assert {k: params[k].default for k in header} == header
+
+
+def test_check_and_level_names_are_the_librarys():
+    # the binding names checks and levels through the library; its constants agree with lsc.h
+    text = _header_text()
+    levels = dict((name.lower(), int(v)) for name, v in
+                  re.findall(r"LSC_LEVEL_(\w+)\s*=\s*(\d+)", text))
+    assert levels == N.LEVELS
+    assert {v: N.lib.lsc_level_name(v).decode() for v in levels.values()} == N.LEVEL_NAMES
+    checks = dict(re.findall(r"LSC_CHECK_(\w+)\s*=\s*(\d+)", text))
+    assert int(checks.pop("COUNT")) == N.CHECK_COUNT == len(checks)
+    for name, v in checks.items():
+        assert N.lib.lsc_check_name(int(v)).decode() == name.lower()
+    assert N.lib.lsc_check_name(N.CHECK_COUNT).decode() == "unknown"
 
 
 def test_async_pinned_buffers_get_their_sizes():

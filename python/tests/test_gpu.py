@@ -170,6 +170,46 @@ def test_monitor_async_on_torch_cuda_equals_sync(data):
         assert all(r.call_ms < 50 for r in hist[1:]), [r.call_ms for r in hist]
 
 
+def _same_verdicts(got, want):
+    """Levels equal, figures at the GPU-against-CPU tolerances (PRDC is exact on both)."""
+    assert list(got.verdicts) == list(want.verdicts)
+    for name, v in got.verdicts.items():
+        w = want.verdicts[name]
+        assert v.level == w.level, f"{name}: {v.why} / cpu: {w.why}"
+        close(v.matched, w.matched, REL)
+        close(v.baseline.value, w.baseline.value, REL)
+    assert got.verdict == want.verdict and got.not_assessed == want.not_assessed
+
+
+def test_assess_of_torch_cuda_rows_equals_cpu(data):
+    # lsc_assess reads host rows: device rows are copied to the host, the work runs on their GPU
+    need_torch_gpu()
+    real, fake = data
+    f = torch.from_numpy(fake[:400]).to("cuda")
+    want = lsc.assess(real, fake[:400], backend="cpu")
+    assert lsc.assess(real, f, backend="cpu") == want      # host copy, CPU backend: identical
+    _same_verdicts(lsc.assess(real, f), want)
+    _same_verdicts(lsc.assess(torch.from_numpy(real).to("cuda"), f), want)
+    bf = f.to(torch.bfloat16)
+    _same_verdicts(lsc.assess(real, bf), lsc.assess(real, bf.float().cpu().numpy(),
+                                                       backend="cpu"))
+
+
+def test_monitor_async_verdicts_are_of_the_batch_at_the_call(data):
+    # the monitor copies the batch on its stream at the call: changing it afterwards (in place,
+    # on the same stream) does not change the verdicts collected later
+    need_torch_gpu()
+    real, fake = data
+    mon = lsc.Monitor(real, k=5, every=1, assess=True)
+    z = torch.from_numpy(fake[:400]).to("cuda")
+    mon.step(0, z)
+    z.mul_(0.0)
+    hist = mon.flush()
+    assert len(hist) == 1 and hist[0].verdicts is not None
+    want = lsc.assess(real, fake[:400], backend="cpu")
+    _same_verdicts(lsc.Assessment(hist[0].verdict, hist[0].not_assessed, hist[0].verdicts), want)
+
+
 # ---- cupy ----------------------------------------------------------------------------------------------
 
 def test_cupy_arrays_equal_cpu(data):
@@ -184,3 +224,5 @@ def test_cupy_arrays_equal_cpu(data):
     np.testing.assert_array_equal(cupy.asnumpy(i), lsc.knn(fake, real, k=4, backend="cpu")[1])
     close(lsc.spectrum(f.astype(cupy.float16)).effective_rank,
           lsc.spectrum(fake.astype(np.float16), backend="cpu").effective_rank, REL)
+    _same_verdicts(lsc.assess(r, f[:400]), lsc.assess(real, fake[:400], backend="cpu"))
+    assert lsc.assess(real, f[:400], backend="cpu") == lsc.assess(real, fake[:400], backend="cpu")

@@ -131,6 +131,17 @@ int main(void)
 #define T lsc_async_status
     STRUCT(T, (FIELD(T, status), FIELD(T, reserved), FIELD(T, row), FIELD(T, col)));
 #undef T
+#define T lsc_assess_opts
+    STRUCT(T, (FIELD(T, size), FIELD(T, splits), FIELD(T, seed), FIELD(T, memorisation_factor),
+               FIELD(T, inactive_factor)));
+#undef T
+#define T lsc_verdict
+    STRUCT(T, (FIELD(T, size), FIELD(T, check), FIELD(T, level), FIELD(T, statistic),
+               FIELD(T, value), FIELD(T, matched), FIELD(T, baseline), FIELD(T, spread),
+               FIELD(T, method), FIELD(T, interval_lo), FIELD(T, interval_hi), FIELD(T, effect),
+               FIELD(T, score), FIELD(T, borderline_line), FIELD(T, collapse_line),
+               FIELD(T, why)));
+#undef T
 
     printf("\n}\n");
     return fflush(stdout) == 0 && !ferror(stdout) ? 0 : 1;

@@ -9,8 +9,10 @@ the CPU or on a GPU without copies. Every figure is defined in docs/METRICS.md.
     lsc.spectrum(x).effective_rank
     lsc.prdc(x, x[::-1] + 0.1, k=5)
     lsc.sample_rows(len(x), 100, seed=1)      # the seeded subset lsc draws everywhere
+    print(lsc.assess(x, x[:200] * 0.5))       # verdicts: has the generator collapsed, and how?
 """
-from ._core import (Context, Knn, PairStats, Prdc, Reference, Spectrum, SpectrumAccumulator,
+from ._core import (Assessment, Baseline, Context, Interval, Knn, Lines, PairStats, Prdc,
+                    Reference, Spectrum, SpectrumAccumulator, Statistic, Verdict, assess,
                     distances, knn, pair_stats, permute, prdc, sample_rows, spectrum, version)
 from ._errors import (BackendUnavailable, BadContext, BadFile, Cancelled, DeviceError,
                       InternalError, InvalidArgument, InvalidData, LscError, LscIOError,
@@ -21,7 +23,8 @@ __version__ = "0.2.0"
 
 __all__ = [
     "spectrum", "SpectrumAccumulator", "pair_stats", "knn", "distances", "Reference", "prdc",
-    "sample_rows", "permute",
+    "sample_rows", "permute", "assess", "Assessment", "Verdict", "Statistic", "Baseline",
+    "Interval", "Lines",
     "Monitor", "MonitorRecord", "Spectrum", "PairStats", "Knn", "Prdc", "version", "Context",
     "LscError", "InvalidArgument", "InvalidData", "OutOfMemory", "WorkspaceLimit", "NotSupported",
     "BackendUnavailable", "DeviceError", "LscIOError", "BadFile", "Cancelled", "Overflow",

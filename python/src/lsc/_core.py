@@ -4,7 +4,7 @@ from __future__ import annotations
 import ctypes as C
 import threading
 from dataclasses import asdict, dataclass, field
-from typing import List, NamedTuple, Optional, Tuple
+from typing import Dict, List, NamedTuple, Optional, Tuple
 
 import numpy as np
 
@@ -525,3 +525,198 @@ def prdc(real_or_reference, fake, k: int = 5, *, metric: str = "euclidean",
     r = N.new(N.PrdcResult)
     ctx.check(N.lib.lsc_prdc(ctx.handle, ref._h, C.byref(vf.matrix), C.byref(r)))
     return prdc_from_struct(r)
+
+
+# --------------------------------------------------------------------------------------------------
+# verdicts (docs/METRICS.md section 8)
+
+# lsc.h's LSC_ASSESS_OPTS_INIT (python/tests/test_abi.py checks these against the header)
+ASSESS_DEFAULTS = dict(splits=16, seed=0, memorisation_factor=0.25, inactive_factor=0.01)
+
+
+class Statistic(NamedTuple):
+    """The statistic a check judges: its name ("coverage") and the user's figure at full sizes
+    (PRDC of the whole generated set against the whole reference)."""
+    name: str
+    value: float
+
+
+class Baseline(NamedTuple):
+    """What held-out real rows give at the matched sizes: the mean over the splits, their
+    standard deviation (ddof 1, floored as docs/METRICS.md section 8 says) and how it was made."""
+    value: float
+    spread: float
+    method: str
+
+
+class Interval(NamedTuple):
+    """Where `matched` falls with probability 0.99 (two-sided) when the generated rows come from
+    the real distribution."""
+    lo: float
+    hi: float
+
+
+class Lines(NamedTuple):
+    """The check's effect lines: borderline and collapse."""
+    borderline: float
+    collapse: float
+
+
+def _json_num(v: float):
+    """A float as the CLI's JSON writes it: null when not finite."""
+    return v if np.isfinite(v) else None
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One check's verdict and its evidence (lsc_verdict, docs/METRICS.md section 8).
+
+    `level` is "ok", "borderline", "collapse" or "not_assessed"; `matched` is the statistic at
+    the matched sizes the decision uses (m generated rows against the reference's first half);
+    `effect` the relative departure in the harmful direction (negative when better than the
+    baseline); `score` the departure over the predicted spread (the significance test); `why`
+    one sentence for a human."""
+    check: str
+    level: str
+    statistic: Statistic
+    matched: float
+    baseline: Baseline
+    interval: Interval
+    effect: float
+    score: float
+    lines: Lines
+    why: str
+
+    def to_dict(self) -> dict:
+        """The verdict as the JSON object Assessment.to_dict() holds under its check's name
+        (non-finite numbers become None, JSON's null)."""
+        return {
+            "level": self.level,
+            "statistic": {"name": self.statistic.name, "value": _json_num(self.statistic.value),
+                          "matched": _json_num(self.matched)},
+            "baseline": {"value": _json_num(self.baseline.value),
+                         "spread": _json_num(self.baseline.spread),
+                         "method": self.baseline.method},
+            "interval": [_json_num(self.interval.lo), _json_num(self.interval.hi)],
+            "effect": _json_num(self.effect),
+            "score": _json_num(self.score),
+            "lines": [_json_num(self.lines.borderline), _json_num(self.lines.collapse)],
+            "why": self.why,
+        }
+
+
+def _level_name(level: int) -> str:
+    return N.lib.lsc_level_name(level).decode()
+
+
+def verdict_from_struct(v: N.Verdict) -> Verdict:
+    return Verdict(
+        check=N.lib.lsc_check_name(v.check).decode(), level=_level_name(v.level),
+        statistic=Statistic((v.statistic or b"").decode(), v.value), matched=v.matched,
+        baseline=Baseline(v.baseline, v.spread, (v.method or b"").decode()),
+        interval=Interval(v.interval_lo, v.interval_hi), effect=v.effect, score=v.score,
+        lines=Lines(v.borderline_line, v.collapse_line),
+        why=v.why.decode("utf-8", errors="replace"))
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """The outcome of lsc.assess: every check's Verdict, by check name, in lsc's order.
+
+    `verdict` is the worst level among the assessed checks ("ok" when none is assessed);
+    `not_assessed` names the checks these sizes or inputs could not judge (each Verdict's `why`
+    says why)."""
+    verdict: str
+    not_assessed: List[str]
+    verdicts: Dict[str, Verdict]
+
+    def to_dict(self) -> dict:
+        """{"verdict", "not_assessed", "verdicts": {check: Verdict.to_dict()}}: plain values
+        json.dumps writes as they are."""
+        return {"verdict": self.verdict, "not_assessed": list(self.not_assessed),
+                "verdicts": {name: v.to_dict() for name, v in self.verdicts.items()}}
+
+    def __str__(self) -> str:
+        lines = [f"verdict: {self.verdict}"]
+        for name, v in self.verdicts.items():
+            lines.append(f"  {name:<21} {v.level:<12} {v.why}")
+        lines.append("(each check against held-out real rows at the same sizes, "
+                     "docs/METRICS.md section 8)")
+        return "\n".join(lines)
+
+
+def _number(value, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise InvalidArgument(f"{name} must be a number, not {value!r}")
+    return float(value)
+
+
+def _check_names() -> List[Tuple[int, str]]:
+    """(value, name) of every lsc_check the loaded library names, in order."""
+    out = []
+    for c in range(64):
+        name = N.lib.lsc_check_name(c).decode()
+        if name == "unknown":
+            break
+        out.append((c, name))
+    return out
+
+
+def assessment_from_handle(handle) -> Assessment:
+    verdicts: Dict[str, Verdict] = {}
+    for c, name in _check_names():
+        v = N.new(N.Verdict)
+        s = N.lib.lsc_assessment_verdict(handle, c, C.byref(v))
+        if s != 0:
+            raise error_for(s, f"lsc_assessment_verdict({name}): "
+                               f"{N.lib.lsc_status_string(s).decode()} (Verdict.size {v.size})",
+                            N.lib.lsc_status_name(s).decode())
+        verdicts[name] = verdict_from_struct(v)
+    return Assessment(verdict=_level_name(N.lib.lsc_assessment_level(handle)),
+                      not_assessed=[n for n, v in verdicts.items() if v.level == "not_assessed"],
+                      verdicts=verdicts)
+
+
+def assess(real_or_reference, fake, k: int = 5, *, splits: int = ASSESS_DEFAULTS["splits"],
+           seed: int = ASSESS_DEFAULTS["seed"],
+           memorisation_factor: float = ASSESS_DEFAULTS["memorisation_factor"],
+           inactive_factor: float = ASSESS_DEFAULTS["inactive_factor"],
+           metric: str = "euclidean", comparison: str = "strict", backend: str = "auto",
+           threads: int = 0) -> Assessment:
+    """Verdicts on the generated set `fake`: has the generator collapsed, and how?
+    (docs/METRICS.md section 8).
+
+    Each check (mode collapse, low fidelity, diversity loss, dimensional collapse, memorisation,
+    posterior collapse) compares a statistic of m = min(M, N/4) generated rows against the
+    reference's first seeded half with the same statistic of `splits` subsets of m held-out real
+    rows from the other half, so the baseline holds at the very same sizes. The first argument is
+    a real set (built into a reference with k, metric and comparison) or an lsc.Reference (whose
+    own k, metric and comparison are then used). Needs a reference of 8 rows or more, splits 4
+    to 64 and both factors finite and > 0; the PRDC-based checks need M > k and N / 2 > k + 1
+    (else they read "not_assessed", with the reason in their `why`).
+
+    lsc_assess reads host memory: a generated set on a GPU (torch, cupy) is copied to the host,
+    and the work runs on its device's context (backend="cpu": on the CPU). Returns an Assessment:
+    .verdict, .not_assessed, .verdicts[check] (Verdict), .to_dict(), print() for a summary."""
+    vf = view(fake, "fake")
+    if vf.on_device:
+        ctx = context("cpu", None, threads) if backend == "cpu" else \
+            _ctx_for([vf], backend, threads)
+        vf = view(_host(fake), "fake")     # lsc_assess reads host rows
+    else:
+        ctx = _ctx_for([vf], backend, threads)
+    if isinstance(real_or_reference, Reference):
+        ref = real_or_reference
+    else:
+        ref = Reference(real_or_reference, k, metric=metric, comparison=comparison,
+                        backend=backend, threads=threads, copy=False)  # real outlives it
+    opts = N.AssessOpts(C.sizeof(N.AssessOpts), _int(splits, "splits"), _seed(seed),
+                        _number(memorisation_factor, "memorisation_factor"),
+                        _number(inactive_factor, "inactive_factor"))
+    h = C.c_void_p()
+    ctx.check(N.lib.lsc_assess(ctx.handle, ref._h, C.byref(vf.matrix), C.byref(opts),
+                               C.byref(h)))
+    try:
+        return assessment_from_handle(h)
+    finally:
+        N.lib.lsc_assessment_destroy(h)

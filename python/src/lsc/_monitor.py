@@ -5,18 +5,24 @@ each measurement runs at once. For latents on a GPU (torch or cupy) the monitor 
 asynchronous forms: the work is enqueued on the caller's current stream, the figures land in
 pinned host memory, and the step goes on without waiting; finished measurements are collected at
 later calls (or by flush()) and passed to `log`.
+
+With assess=True each record also carries the verdicts of lsc.assess (docs/METRICS.md section 8)
+on the batch's rows against the monitor's reference. lsc_assess reads host rows: a GPU batch is
+copied on its stream (no wait) when the measurement is enqueued, and assessed on the host when
+the measurement is collected, so that cost lands in the call that collects it, not in `call_ms`.
 """
 from __future__ import annotations
 
 import ctypes as C
 import time
 from dataclasses import dataclass, field
-from typing import Callable, List, Optional
+from typing import Callable, Dict, List, Optional
 
 from . import _native as N
 from ._arrays import view
-from ._core import (Prdc, Reference, Spectrum, _ctx_for, _host, _spectrum_opts, prdc,
-                    prdc_from_struct, spectrum, spectrum_from_struct)
+from ._core import (Assessment, Prdc, Reference, Spectrum, Verdict, _ctx_for, _host,
+                    _spectrum_opts, assess, prdc, prdc_from_struct, spectrum,
+                    spectrum_from_struct)
 from ._errors import BackendUnavailable, InvalidData, NotSupported, error_for
 
 
@@ -27,6 +33,10 @@ class MonitorRecord:
     prdc: Optional[Prdc]
     asynchronous: bool
     call_ms: float                  # time the training step spent inside the monitor's call
+    # with Monitor(assess=True): lsc.assess of the batch against the reference, else None
+    verdict: Optional[str] = None               # the worst assessed level
+    verdicts: Optional[Dict[str, Verdict]] = field(default=None, repr=False)
+    not_assessed: Optional[List[str]] = field(default=None, repr=False)
 
     def summary(self) -> str:
         parts = [f"step {self.step}"]
@@ -38,15 +48,28 @@ class MonitorRecord:
         if p is not None:
             parts.append(f"P {p.precision:.3f} R {p.recall:.3f} D {p.density:.3f} "
                          f"C {p.coverage:.3f}")
+        if self.verdict is not None:
+            bad = [n for n, v in (self.verdicts or {}).items()
+                   if v.level in ("borderline", "collapse")]
+            parts.append(f"verdict {self.verdict}" + (f" ({', '.join(bad)})" if bad else ""))
         return "  ".join(parts)
+
+
+def _with_assessment(rec: MonitorRecord, a: Optional[Assessment]) -> MonitorRecord:
+    if a is None:
+        return rec
+    return MonitorRecord(rec.step, rec.spectrum, rec.prdc, rec.asynchronous, rec.call_ms,
+                         a.verdict, a.verdicts, a.not_assessed)
 
 
 class _Pending:
     """An enqueued measurement: pinned result buffers and an event on the producer's stream."""
 
-    def __init__(self, step, kind, latents, call_ms, want_spectrum, want_prdc):
+    def __init__(self, step, kind, latents, call_ms, want_spectrum, want_prdc,
+                 assess_rows=None):
         self.step, self.kind, self.latents, self.call_ms = step, kind, latents, call_ms
         self.want_spectrum, self.want_prdc = want_spectrum, want_prdc
+        self.assess_rows = assess_rows   # a device copy of the batch, made on its stream
         n = C.sizeof(N.SpectrumResult) + C.sizeof(N.PrdcResult) + 2 * C.sizeof(N.AsyncStatus)
         if kind == "torch":
             import torch
@@ -110,16 +133,30 @@ class Monitor:
         mon.history                    # every MonitorRecord, in step order
 
     `reference` is a 2-D array or an lsc.Reference; `spectrum` and `prdc` choose what to compute;
-    `log` is called with each finished MonitorRecord (print gives one line per record)."""
+    `log` is called with each finished MonitorRecord (print gives one line per record).
+    assess=True adds lsc.assess's verdicts to every record (record.verdict, record.verdicts,
+    record.not_assessed; docs/METRICS.md section 8), with `assess_options` (splits, seed,
+    memorisation_factor, inactive_factor) passed on. It costs about one reference build of half
+    the reference and splits + 1 PRDC, kNN and spectrum calls of the batch size per measurement,
+    on host rows: a GPU batch is copied to the host. The default (False) adds nothing."""
 
     def __init__(self, reference, *, k: int = 5, every: int = 100, metric: str = "euclidean",
                  comparison: str = "strict", spectrum: bool = True, prdc: bool = True,
                  active_threshold: float = 0.01, log: Optional[Callable] = None,
-                 backend: str = "auto", asynchronous: bool = True):
+                 backend: str = "auto", asynchronous: bool = True, assess: bool = False,
+                 assess_options: Optional[dict] = None):
         if every < 1:
             raise ValueError(f"every must be >= 1, not {every}")
         self.every = every
         self.want_spectrum, self.want_prdc = spectrum, prdc
+        self.want_assess = bool(assess)
+        # keyword arguments of lsc.assess: splits, seed, memorisation_factor, inactive_factor
+        self.assess_options = dict(assess_options or {})
+        unknown = set(self.assess_options) - {"splits", "seed", "memorisation_factor",
+                                              "inactive_factor"}
+        if unknown:
+            raise ValueError(f"assess_options: unknown {sorted(unknown)} (splits, seed, "
+                             f"memorisation_factor, inactive_factor)")
         self.active_threshold = active_threshold
         self.backend = backend
         self.asynchronous = asynchronous
@@ -127,7 +164,7 @@ class Monitor:
         self.history: List[MonitorRecord] = []
         self._pending: List[_Pending] = []
         self._cuda_ok: Optional[bool] = None
-        if prdc:
+        if prdc or self.want_assess:
             self.reference = reference if isinstance(reference, Reference) else Reference(
                 _host(reference), k, metric=metric, comparison=comparison, backend=backend)
         else:
@@ -164,9 +201,17 @@ class Monitor:
         s = spectrum(x, active_threshold=self.active_threshold, backend=self.backend) \
             if self.want_spectrum else None
         p = prdc(self.reference, x, backend=self.backend) if self.want_prdc else None
-        rec = MonitorRecord(step, s, p, False, (time.perf_counter() - t0) * 1e3)
+        a = self._assess(x)
+        rec = _with_assessment(MonitorRecord(step, s, p, False, (time.perf_counter() - t0) * 1e3),
+                               a)
         self._finish(rec)
         return rec
+
+    def _assess(self, rows) -> Optional[Assessment]:
+        """lsc.assess of `rows` (host or device: assess copies device rows to the host)."""
+        if not self.want_assess:
+            return None
+        return assess(self.reference, rows, backend=self.backend, **self.assess_options)
 
     def _no_cuda(self) -> bool:
         if self._cuda_ok is None:
@@ -180,7 +225,12 @@ class Monitor:
     def _enqueue(self, step, v, t0):
         kind = "torch" if v.kind == "torch" else "cupy"
         ctx = _ctx_for([v], "cuda")
-        pend = _Pending(step, kind, v.keep, 0.0, self.want_spectrum, self.want_prdc)
+        rows = None
+        if self.want_assess:
+            # a copy on the producer's stream (no wait), so the batch may change after the call;
+            # it comes to the host and is assessed when the measurement is collected
+            rows = _device_copy(v)
+        pend = _Pending(step, kind, v.keep, 0.0, self.want_spectrum, self.want_prdc, rows)
         pend.set_sizes()    # the device reads each result's size from the pinned buffer
         if self.want_spectrum:
             opts = _spectrum_opts(self.active_threshold)
@@ -195,7 +245,12 @@ class Monitor:
 
     def _collect(self, block: bool):
         while self._pending and (block or self._pending[0].done()):
-            self._finish(self._pending.pop(0).result())
+            pend = self._pending.pop(0)
+            rec = pend.result()
+            if pend.assess_rows is not None:
+                rows, pend.assess_rows = _host(pend.assess_rows), None
+                rec = _with_assessment(rec, self._assess(rows))
+            self._finish(rec)
 
     def _finish(self, rec: MonitorRecord):
         self.history.append(rec)
@@ -206,6 +261,18 @@ class Monitor:
         """Waits for every measurement still on the GPU; returns the whole history."""
         self._collect(block=True)
         return self.history
+
+
+def _device_copy(v):
+    """A copy of a device view's rows on its device, enqueued on the stream the view was taken on
+    (the producer's current stream, as the async calls) before the measurement's event."""
+    if v.kind == "torch":
+        return v.keep.detach().clone()      # on the tensor's device's current stream
+    import cupy
+    if isinstance(v.keep, cupy.ndarray):
+        return v.keep.copy()                # on its device, on cupy's current stream
+    with cupy.cuda.Device(v.device), cupy.cuda.ExternalStream(v.stream):
+        return cupy.asarray(v.keep).copy()  # another __cuda_array_interface__ producer
 
 
 def _ctx_for_cuda():

@@ -28,6 +28,11 @@ METRICS = {"euclidean": 0, "sqeuclidean": 1, "cosine": 2}
 METRIC_NAMES = {v: k for k, v in METRICS.items()}
 COMPARISONS = {"strict": 0, "inclusive": 1}
 COMPARISON_NAMES = {v: k for k, v in COMPARISONS.items()}
+# lsc_level; the names are lsc_level_name's. lsc_check values are 0, 1, ... in the order of
+# lsc_check_name (LSC_CHECK_COUNT of this header; a newer library may append more)
+LEVELS = {"ok": 0, "borderline": 1, "collapse": 2, "not_assessed": 3}
+LEVEL_NAMES = {v: k for k, v in LEVELS.items()}
+CHECK_COUNT = 6
 
 DEVICE_ALLOC_FN = C.CFUNCTYPE(c_vp, C.c_size_t, c_vp, c_vp)
 DEVICE_FREE_FN = C.CFUNCTYPE(None, c_vp, C.c_size_t, c_vp, c_vp)
@@ -117,6 +122,22 @@ class AsyncStatus(C.Structure):
     _fields_ = [("status", C.c_int32), ("reserved", C.c_int32), ("row", c_i64), ("col", c_i64)]
 
 
+class AssessOpts(C.Structure):
+    _c_struct_ = "lsc_assess_opts"
+    _fields_ = [("size", C.c_size_t), ("splits", c_i64), ("seed", C.c_uint64),
+                ("memorisation_factor", c_dbl), ("inactive_factor", c_dbl)]
+
+
+class Verdict(C.Structure):
+    _c_struct_ = "lsc_verdict"
+    _fields_ = [("size", C.c_size_t), ("check", c_int), ("level", c_int),
+                ("statistic", C.c_char_p), ("value", c_dbl), ("matched", c_dbl),
+                ("baseline", c_dbl), ("spread", c_dbl), ("method", C.c_char_p),
+                ("interval_lo", c_dbl), ("interval_hi", c_dbl), ("effect", c_dbl),
+                ("score", c_dbl), ("borderline_line", c_dbl), ("collapse_line", c_dbl),
+                ("why", C.c_char * 400)]
+
+
 def _candidates():
     env = os.environ.get("LSC_LIBRARY")
     if env:
@@ -183,6 +204,12 @@ _fn("lsc_reference_destroy", None, c_vp)
 _fn("lsc_prdc", c_int, c_vp, c_vp, P(Matrix), P(PrdcResult))
 _fn("lsc_spectrum_async", c_int, c_vp, P(Matrix), P(SpectrumOpts), c_vp, c_vp)
 _fn("lsc_prdc_async", c_int, c_vp, c_vp, P(Matrix), c_vp, c_vp)
+_fn("lsc_check_name", C.c_char_p, c_int)
+_fn("lsc_level_name", C.c_char_p, c_int)
+_fn("lsc_assess", c_int, c_vp, c_vp, P(Matrix), P(AssessOpts), P(c_vp))
+_fn("lsc_assessment_verdict", c_int, c_vp, c_int, P(Verdict))
+_fn("lsc_assessment_level", c_int, c_vp)
+_fn("lsc_assessment_destroy", None, c_vp)
 
 
 def new(cls):
