@@ -342,7 +342,10 @@ static lsc_status run_checks(lsc_ctx *ctx, const lsc_reference *ref, const lsc_m
     /* the user's full-size figures */
     if (st == LSC_STATUS_OK && s.k < fake->rows) {
         lsc_prdc_result r = LSC_PRDC_RESULT_INIT;
-        st = lsc_prdc(ctx, ref, fake, &r);
+        if (o->prdc)
+            r = *o->prdc; /* checked on entry to describe these sets */
+        else
+            st = lsc_prdc(ctx, ref, fake, &r);
         full.p = r.precision;
         full.r = r.recall;
         full.d = r.density;
@@ -544,6 +547,19 @@ lsc_status lsc_assess(lsc_ctx *ctx, const lsc_reference *ref, const lsc_matrix *
               (long long)ref->cols);
     LSC_CHECK(ctx, ref->rows >= 8, LSC_STATUS_INVALID_ARGUMENT,
               "the reference has %lld rows; its halves need at least 4 each", (long long)ref->rows);
+    if (o.prdc) {
+        LSC_TRY(LSC_CHECK_RESULT(ctx, o.prdc, PRDC_RESULT, "assess opts: prdc",
+                                 "LSC_PRDC_RESULT_INIT"));
+        LSC_CHECK(ctx, o.prdc->size >= sizeof *o.prdc && o.prdc->k == ref->k &&
+                           o.prdc->real_rows == ref->rows && o.prdc->fake_rows == fake->rows &&
+                           o.prdc->metric == ref->metric && o.prdc->comparison == ref->comparison,
+                  LSC_STATUS_INVALID_ARGUMENT,
+                  "assess opts: prdc describes k=%lld, %lld real and %lld fake rows, not this "
+                  "reference (k=%lld, %lld rows) and fake set (%lld rows)",
+                  (long long)o.prdc->k, (long long)o.prdc->real_rows,
+                  (long long)o.prdc->fake_rows, (long long)ref->k, (long long)ref->rows,
+                  (long long)fake->rows);
+    }
     LSC_TRY(lsc_check_values(ctx, fake, "fake", ref->metric == LSC_METRIC_COSINE));
     lsc_assessment *a = (lsc_assessment *)lsc_calloc(ctx, 1, sizeof *a, "assessment");
     if (!a) return LSC_STATUS_OUT_OF_MEMORY;

@@ -609,9 +609,12 @@ typedef struct lsc_assess_opts {
                                    neighbour distance among reference rows; default 0.25 */
     double inactive_factor;     /* a unit is inactive when its variance is below this x the
                                    reference's median unit variance; default 0.01 */
+    const lsc_prdc_result *prdc; /* lsc_prdc of this very fake set against this reference when
+                                   the caller has it already (its figures become the verdicts'
+                                   `value`s, sparing that pass); NULL: computed here */
 } lsc_assess_opts;
 
-#define LSC_ASSESS_OPTS_INIT { sizeof(lsc_assess_opts), 16, 0, 0.25, 0.01 }
+#define LSC_ASSESS_OPTS_INIT { sizeof(lsc_assess_opts), 16, 0, 0.25, 0.01, NULL }
 
 /** One check's verdict and its evidence. */
 typedef struct lsc_verdict {

@@ -256,6 +256,39 @@ TEST(Verdicts, TooFewRowsSayWhy)
         << b.dump();
 }
 
+TEST(Verdicts, APrdcTheCallerHasIsUsedAndChecked)
+{
+    Ctx ctx;
+    Mixture mix(kD, 10, data::seed(390));
+    auto real = mix.draw(kN, data::seed(391));
+    auto fake = mix.draw(300, data::seed(392), 4);
+    lsc_matrix r = lsc_matrix_f32(real.data(), kN, kD), f = lsc_matrix_f32(fake.data(), 300, kD);
+    lsc_reference *ref = nullptr;
+    ASSERT_EQ(lsc_reference_create(ctx, &r, 5, nullptr, &ref), LSC_STATUS_OK);
+    lsc_prdc_result pr = LSC_PRDC_RESULT_INIT;
+    ASSERT_EQ(lsc_prdc(ctx, ref, &f, &pr), LSC_STATUS_OK);
+    lsc_assessment *plain = nullptr, *given = nullptr;
+    ASSERT_EQ(lsc_assess(ctx, ref, &f, nullptr, &plain), LSC_STATUS_OK);
+    lsc_assess_opts o = LSC_ASSESS_OPTS_INIT;
+    o.prdc = &pr;
+    ASSERT_EQ(lsc_assess(ctx, ref, &f, &o, &given), LSC_STATUS_OK) << lsc_last_error(ctx);
+    for (int c = 0; c < LSC_CHECK_COUNT; c++) {
+        lsc_verdict a = LSC_VERDICT_INIT, b = LSC_VERDICT_INIT;
+        ASSERT_EQ(lsc_assessment_verdict(plain, (lsc_check)c, &a), LSC_STATUS_OK);
+        ASSERT_EQ(lsc_assessment_verdict(given, (lsc_check)c, &b), LSC_STATUS_OK);
+        EXPECT_EQ(std::memcmp(&a, &b, sizeof a), 0) << lsc_check_name((lsc_check)c);
+    }
+    EXPECT_EQ(lsc_assessment_level(given), LSC_LEVEL_COLLAPSE);
+    lsc_assessment_destroy(plain);
+    lsc_assessment_destroy(given);
+    // a PRDC of other sets is refused, naming both
+    lsc_assessment *bad = nullptr;
+    pr.fake_rows = 299;
+    EXPECT_EQ(lsc_assess(ctx, ref, &f, &o, &bad), LSC_STATUS_INVALID_ARGUMENT);
+    EXPECT_TRUE(mentions(lsc_last_error(ctx), "299 fake")) << lsc_last_error(ctx);
+    lsc_reference_destroy(ref);
+}
+
 TEST(Verdicts, BadArguments)
 {
     Ctx ctx;

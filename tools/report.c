@@ -398,6 +398,7 @@ int cmd_report(cli_opts *o) {
         lsc_assess_opts ao = LSC_ASSESS_OPTS_INIT;
         ao.splits = o->splits;
         ao.seed = o->seed;
+        ao.prdc = &prdc; /* computed above: the verdicts' full-size figures */
         t0 = cli_now_ms();
         cli_progress_label("verdicts");
         st = lsc_assess(ctx, ref, &F.in.m, &ao, &verdicts);

@@ -133,7 +133,8 @@ int main(void)
 #undef T
 #define T lsc_assess_opts
     STRUCT(T, (FIELD(T, size), FIELD(T, splits), FIELD(T, seed), FIELD(T, memorisation_factor),
-               FIELD(T, inactive_factor)));
+               FIELD(T, inactive_factor),
+               FIELD(T, prdc)));
 #undef T
 #define T lsc_verdict
     STRUCT(T, (FIELD(T, size), FIELD(T, check), FIELD(T, level), FIELD(T, statistic),

@@ -125,7 +125,7 @@ class AsyncStatus(C.Structure):
 class AssessOpts(C.Structure):
     _c_struct_ = "lsc_assess_opts"
     _fields_ = [("size", C.c_size_t), ("splits", c_i64), ("seed", C.c_uint64),
-                ("memorisation_factor", c_dbl), ("inactive_factor", c_dbl)]
+                ("memorisation_factor", c_dbl), ("inactive_factor", c_dbl), ("prdc", c_vp)]
 
 
 class Verdict(C.Structure):
