@@ -439,6 +439,17 @@ static lsc_status run_checks(lsc_ctx *ctx, const lsc_reference *ref, const lsc_m
                      "density %.3f vs %.3f",
                      g.p, lf->baseline, lf->spread, 100.0 * lf->effect, g.d, hd);
         }
+        /* zero radii hold nothing under the strict comparison: say what to do about it */
+        if (prdc_ok && ref->zero_radii > 0 && ref->comparison == LSC_COMPARISON_STRICT) {
+            for (int c = LSC_CHECK_MODE_COLLAPSE; c <= LSC_CHECK_LOW_FIDELITY; c++) {
+                lsc_verdict *x = &v[c];
+                const size_t used = strlen(x->why);
+                snprintf(x->why + used, sizeof x->why - used,
+                         "; %lld reference radii are 0 (k or more exact duplicates) and hold "
+                         "nothing under the strict comparison: the inclusive one (--inclusive) "
+                         "counts them", (long long)ref->zero_radii);
+            }
+        }
         /* diversity loss: recall, and Vendi of the centred rows when both are available */
         lsc_verdict *dl = &v[LSC_CHECK_DIVERSITY_LOSS];
         if (vendi_ok && g_vendi_ok) {

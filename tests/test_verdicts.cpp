@@ -170,6 +170,13 @@ TEST(Verdicts, NearCopiesReadMemorisationAndQuantisedCodesDoNot)
     EXPECT_NE(v.level, LSC_LEVEL_BORDERLINE) << v.why;
     lsc_assessment_destroy(as);
     lsc_reference_destroy(ref);
+    // under the strict comparison the codes' zero radii hold nothing: the verdict says so
+    ASSERT_EQ(lsc_reference_create(ctx, &r, 5, nullptr, &ref), LSC_STATUS_OK);
+    ASSERT_EQ(lsc_assess(ctx, ref, &f, nullptr, &as), LSC_STATUS_OK) << lsc_last_error(ctx);
+    ASSERT_EQ(lsc_assessment_verdict(as, LSC_CHECK_MODE_COLLAPSE, &v), LSC_STATUS_OK);
+    EXPECT_NE(std::string(v.why).find("--inclusive"), std::string::npos) << v.why;
+    lsc_assessment_destroy(as);
+    lsc_reference_destroy(ref);
 }
 
 TEST(Verdicts, DeadUnitsReadPosteriorCollapse)
