@@ -266,9 +266,9 @@ static lsc_status check_sample(lsc_ctx *ctx, int64_t n, int64_t offset, int64_t 
     LSC_CHECK(ctx, n >= 1, LSC_STATUS_INVALID_ARGUMENT, "%s: n is %lld, expected >= 1", what,
               (long long)n);
     LSC_CHECK(ctx, offset >= 0 && count >= 0 && offset <= n - count, LSC_STATUS_INVALID_ARGUMENT,
-              "%s: positions %lld to %lld (offset %lld, count %lld) are not within the %lld rows",
-              what, (long long)offset, (long long)offset + (long long)count - 1, (long long)offset,
-              (long long)count, (long long)n);
+              "%s: positions from offset %lld, count %lld, are not within the %lld rows (needs "
+              "offset >= 0, count >= 0, offset + count <= n)",
+              what, (long long)offset, (long long)count, (long long)n);
     return LSC_STATUS_OK;
 }
 
