@@ -122,8 +122,8 @@ static const char *sizes_text(char *buf, size_t cap, const size_t *sizes, int n)
     size_t off = 0;
     buf[0] = '\0';
     for (int i = 0; i < n && off < cap; i++)
-        off += (size_t)snprintf(buf + off, cap - off, "%s%zu", i == 0 ? "" : i == n - 1 ? " or " : ", ",
-                                sizes[i]);
+        off += (size_t)snprintf(buf + off, cap - off, "%s%zu",
+                                i == 0 ? "" : i == n - 1 ? " or " : ", ", sizes[i]);
     return buf;
 }
 

@@ -411,20 +411,24 @@ static lsc_status run_checks(lsc_ctx *ctx, const lsc_reference *ref, const lsc_m
         } else {
             for (int64_t t = 0; t < S; t++) tmp[t] = hp[t].c;
             /* a proportion of na rows: its spread cannot be below one row's worth */
-            small[LSC_CHECK_MODE_COLLAPSE] = judge(&v[LSC_CHECK_MODE_COLLAPSE], g.c, tmp, S, 1, 0.5 / (double)s.na, s.fpc);
+            small[LSC_CHECK_MODE_COLLAPSE] =
+                judge(&v[LSC_CHECK_MODE_COLLAPSE], g.c, tmp, S, 1, 0.5 / (double)s.na, s.fpc);
             v[LSC_CHECK_MODE_COLLAPSE].value = full.c;
             for (int64_t t = 0; t < S; t++) tmp[t] = hp[t].p;
-            small[LSC_CHECK_LOW_FIDELITY] = judge(&v[LSC_CHECK_LOW_FIDELITY], g.p, tmp, S, 1, 0.5 / mf, s.fpc);
+            small[LSC_CHECK_LOW_FIDELITY] =
+                judge(&v[LSC_CHECK_LOW_FIDELITY], g.p, tmp, S, 1, 0.5 / mf, s.fpc);
             v[LSC_CHECK_LOW_FIDELITY].value = full.p;
             for (int64_t t = 0; t < S; t++) tmp[t] = hp[t].r;
-            small[LSC_CHECK_DIVERSITY_LOSS] = judge(&v[LSC_CHECK_DIVERSITY_LOSS], g.r, tmp, S, 1, 0.5 / (double)s.na, s.fpc);
+            small[LSC_CHECK_DIVERSITY_LOSS] =
+                judge(&v[LSC_CHECK_DIVERSITY_LOSS], g.r, tmp, S, 1, 0.5 / (double)s.na, s.fpc);
             v[LSC_CHECK_DIVERSITY_LOSS].value = full.r;
             double hd = 0;
             for (int64_t t = 0; t < S; t++) hd += hp[t].d;
             hd /= (double)S;
             const double density_ratio = hd > 0 ? g.d / hd : 1.0;
             lsc_verdict *mc = &v[LSC_CHECK_MODE_COLLAPSE];
-            if (density_ratio < 0.5 && mc->level == LSC_LEVEL_COLLAPSE) mc->level = LSC_LEVEL_BORDERLINE;
+            if (density_ratio < 0.5 && mc->level == LSC_LEVEL_COLLAPSE)
+                mc->level = LSC_LEVEL_BORDERLINE;
             snprintf(mc->why, sizeof mc->why,
                      "coverage %.3f where held-out real rows of the same size give %.3f +- %.3f "
                      "(%.1f%% lower; recall %.3f vs %.3f)%s",
@@ -503,7 +507,8 @@ static lsc_status run_checks(lsc_ctx *ctx, const lsc_reference *ref, const lsc_m
                              "than half its rows are exact duplicates): copies cannot be told");
         /* posterior collapse: units without variance, beyond the held-out rows' share */
         lsc_verdict *pc = &v[LSC_CHECK_POSTERIOR_COLLAPSE];
-        small[LSC_CHECK_POSTERIOR_COLLAPSE] = judge(pc, g_inactive, h_inactive, S, 0, 0.5 / (double)d, s.fpc);
+        small[LSC_CHECK_POSTERIOR_COLLAPSE] =
+            judge(pc, g_inactive, h_inactive, S, 0, 0.5 / (double)d, s.fpc);
         pc->value = g_inactive;
         snprintf(pc->why, sizeof pc->why,
                  "%.0f of %lld units (%.1f%%) have a variance below %.3g x the reference's "
@@ -586,7 +591,8 @@ lsc_status lsc_assess(lsc_ctx *ctx, const lsc_reference *ref, const lsc_matrix *
 
 lsc_status lsc_assessment_verdict(const lsc_assessment *a, lsc_check check, lsc_verdict *out)
 {
-    if (!a || !out || (int)check < 0 || check >= LSC_CHECK_COUNT) return LSC_STATUS_INVALID_ARGUMENT;
+    if (!a || !out || (int)check < 0 || check >= LSC_CHECK_COUNT)
+        return LSC_STATUS_INVALID_ARGUMENT;
     lsc_verdict v = a->v[check];
     v.size = sizeof v;
     return LSC_STORE_RESULT(out, &v, VERDICT) ? LSC_STATUS_OK : LSC_STATUS_INVALID_ARGUMENT;
