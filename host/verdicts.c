@@ -64,7 +64,14 @@ typedef struct {
     float *a;              /* the reference's first half, na x d, centred on its mean (every
                               distance is translation-invariant; centring keeps digits) */
     float *g;              /* m generated rows, centred on the reference mean */
-    float *h;              /* S x m held-out real rows from the second half, centred */
+    float *h;              /* one held-out subset: m real rows of the second half, centred,
+                              gathered in turn (S x m x d floats at once would be 4 x the
+                              reference at m = N/4) */
+    int64_t *pick;         /* its rows */
+    int64_t *half_b;       /* the second half's rows, in permutation order */
+    int64_t nb;
+    uint64_t seed;
+    const lsc_reference *ref;
     double *mean;          /* the reference's column mean */
     double median_unit_var; /* median column variance of the reference */
     double median_nn_a;    /* median nearest-neighbour distance within the first half */
@@ -104,6 +111,8 @@ static void shared_free(shared *s)
     free(s->a);
     free(s->g);
     free(s->h);
+    free(s->pick);
+    free(s->half_b);
     free(s->mean);
     lsc_reference_destroy(s->ref_a);
 }
@@ -149,38 +158,43 @@ static lsc_status shared_make(lsc_ctx *ctx, const lsc_reference *ref, const lsc_
      * (the finite population correction); disjoint ones are independent draws */
     s->fpc = lsc_mul_i64(s->S, s->m) <= nb ? 1.0 : 1.0 / sqrt(1.0 - (double)s->m / (double)nb);
     size_t bytes;
-    LSC_TRY(lsc_bytes(ctx, lsc_mul_i64(lsc_mul_i64(s->S + 2, s->m) + s->na, d), sizeof(float),
-                      &bytes, "assess rows"));
+    LSC_TRY(lsc_bytes(ctx, lsc_mul_i64(2 * s->m + s->na, d), sizeof(float), &bytes,
+                      "assess rows"));
+    s->nb = nb;
+    s->seed = o->seed;
+    s->ref = ref;
     LSC_TRY(reference_moments(ctx, ref, s));
     int64_t *rows = (int64_t *)lsc_malloc(ctx, (size_t)(n > M ? n : M) * sizeof *rows, "rows");
     s->a = (float *)lsc_malloc(ctx, (size_t)(s->na * d) * sizeof(float), "assess rows");
     s->g = (float *)lsc_malloc(ctx, (size_t)(s->m * d) * sizeof(float), "assess rows");
-    s->h = (float *)lsc_malloc(ctx, (size_t)(s->S * s->m * d) * sizeof(float), "assess rows");
-    lsc_status st = (rows && s->a && s->g && s->h) ? LSC_STATUS_OK : LSC_STATUS_OUT_OF_MEMORY;
+    s->h = (float *)lsc_malloc(ctx, (size_t)(s->m * d) * sizeof(float), "assess rows");
+    s->pick = (int64_t *)lsc_malloc(ctx, (size_t)s->m * sizeof *s->pick, "rows");
+    s->half_b = (int64_t *)lsc_malloc(ctx, (size_t)nb * sizeof *s->half_b, "rows");
+    lsc_status st = (rows && s->a && s->g && s->h && s->pick && s->half_b)
+                        ? LSC_STATUS_OK
+                        : LSC_STATUS_OUT_OF_MEMORY;
     lsc_matrix rm = lsc_matrix_f32(ref->data, n, d);
     if (st == LSC_STATUS_OK) st = lsc_sample_rows(ctx, o->seed, n, 0, s->na, rows);
     if (st == LSC_STATUS_OK) gather(&rm, rows, s->na, s->mean, s->a);
-    /* held-out subsets: disjoint positions of the second half while they fit, else reseeded */
-    int64_t *half_b = rows + s->na;
-    if (st == LSC_STATUS_OK) st = lsc_sample_rows(ctx, o->seed, n, s->na, nb, half_b);
-    for (int64_t t = 0; st == LSC_STATUS_OK && t < s->S; t++) {
-        int64_t *pick = (int64_t *)lsc_malloc(ctx, (size_t)s->m * sizeof *pick, "rows");
-        if (!pick) {
-            st = LSC_STATUS_OUT_OF_MEMORY;
-            break;
-        }
-        const int disjoint = lsc_mul_i64(s->S, s->m) <= nb;
-        st = lsc_sample_rows(ctx, disjoint ? o->seed + 1 : o->seed + 2 + (uint64_t)t, nb,
-                             disjoint ? t * s->m : 0, s->m, pick);
-        for (int64_t i = 0; st == LSC_STATUS_OK && i < s->m; i++) pick[i] = half_b[pick[i]];
-        if (st == LSC_STATUS_OK) gather(&rm, pick, s->m, s->mean, s->h + t * s->m * d);
-        free(pick);
-    }
+    if (st == LSC_STATUS_OK) st = lsc_sample_rows(ctx, o->seed, n, s->na, nb, s->half_b);
     /* the generated side: every row, or a seeded subset of m when it is larger than a half */
     if (st == LSC_STATUS_OK) st = lsc_sample_rows(ctx, o->seed, M, 0, s->m, rows);
     if (st == LSC_STATUS_OK) gather(fake, rows, s->m, s->mean, s->g);
     free(rows);
     return st;
+}
+
+/* Gathers held-out subset t into s->h: disjoint positions of the second half while the S subsets
+ * fit, else the subset of seed + 2 + t. */
+static lsc_status gather_held_out(lsc_ctx *ctx, shared *s, int64_t t)
+{
+    const int disjoint = lsc_mul_i64(s->S, s->m) <= s->nb;
+    LSC_TRY(lsc_sample_rows(ctx, disjoint ? s->seed + 1 : s->seed + 2 + (uint64_t)t, s->nb,
+                            disjoint ? t * s->m : 0, s->m, s->pick));
+    for (int64_t i = 0; i < s->m; i++) s->pick[i] = s->half_b[s->pick[i]];
+    lsc_matrix rm = lsc_matrix_f32(s->ref->data, s->ref->rows, s->d);
+    gather(&rm, s->pick, s->m, s->mean, s->h);
+    return LSC_STATUS_OK;
 }
 
 /* ---- judging ------------------------------------------------------------------------------- */
@@ -389,7 +403,9 @@ static lsc_status run_checks(lsc_ctx *ctx, const lsc_reference *ref, const lsc_m
     if (st == LSC_STATUS_OK)
         st = spectrum_of(ctx, &s, s.g, m, &g_erank, &g_vendi, &g_vendi_ok, &g_inactive);
     for (int64_t t = 0; st == LSC_STATUS_OK && t < S; t++) {
-        const float *x = s.h + t * m * d;
+        st = gather_held_out(ctx, &s, t);
+        if (st != LSC_STATUS_OK) break;
+        const float *x = s.h;
         int ok = 0;
         if (prdc_ok) st = prdc_of(ctx, s.ref_a, x, m, d, &hp[t]);
         if (st == LSC_STATUS_OK) st = copies_of(ctx, &s, x, m, radius, &h_near[t], &h_exact[t]);
