@@ -77,6 +77,8 @@ typedef struct {
     double median_nn_a;    /* median nearest-neighbour distance within the first half */
     double inactive;       /* lsc_assess_opts.inactive_factor */
     double fpc;            /* factor on the held-out spread for overlapping subsets */
+    int64_t J;             /* disjoint generated subsets of m rows averaged (1 to 4) */
+    const lsc_matrix *fake;
     lsc_reference *ref_a;
 } shared;
 
@@ -154,6 +156,10 @@ static lsc_status shared_make(lsc_ctx *ctx, const lsc_reference *ref, const lsc_
     const int64_t nb = n - s->na;
     /* at most half of the second half, so the held-out subsets differ from one another */
     s->m = M < nb / 2 ? M : nb / 2;
+    /* a larger generated set is judged as the mean over up to 4 disjoint subsets of m rows:
+     * its statistic then varies less than one held-out subset's, by 1 / J */
+    s->J = M / s->m < 4 ? M / s->m : 4;
+    s->fake = fake;
     /* overlapping subsets of a finite half vary less than independent draws by 1 - m / nb
      * (the finite population correction); disjoint ones are independent draws */
     s->fpc = lsc_mul_i64(s->S, s->m) <= nb ? 1.0 : 1.0 / sqrt(1.0 - (double)s->m / (double)nb);
@@ -177,9 +183,6 @@ static lsc_status shared_make(lsc_ctx *ctx, const lsc_reference *ref, const lsc_
     if (st == LSC_STATUS_OK) st = lsc_sample_rows(ctx, o->seed, n, 0, s->na, rows);
     if (st == LSC_STATUS_OK) gather(&rm, rows, s->na, s->mean, s->a);
     if (st == LSC_STATUS_OK) st = lsc_sample_rows(ctx, o->seed, n, s->na, nb, s->half_b);
-    /* the generated side: every row, or a seeded subset of m when it is larger than a half */
-    if (st == LSC_STATUS_OK) st = lsc_sample_rows(ctx, o->seed, M, 0, s->m, rows);
-    if (st == LSC_STATUS_OK) gather(fake, rows, s->m, s->mean, s->g);
     free(rows);
     return st;
 }
@@ -197,6 +200,15 @@ static lsc_status gather_held_out(lsc_ctx *ctx, shared *s, int64_t t)
     return LSC_STATUS_OK;
 }
 
+/* Gathers generated subset j into s->g: positions j m .. (j + 1) m - 1 of the generated set's
+ * permutation (all of it when M = m). */
+static lsc_status gather_generated(lsc_ctx *ctx, shared *s, int64_t j)
+{
+    LSC_TRY(lsc_sample_rows(ctx, s->seed, s->fake->rows, j * s->m, s->m, s->pick));
+    gather(s->fake, s->pick, s->m, s->mean, s->g);
+    return LSC_STATUS_OK;
+}
+
 /* ---- judging ------------------------------------------------------------------------------- */
 
 /* Fills the numbers of a verdict and its level from the matched statistic g and the S held-out
@@ -204,15 +216,17 @@ static lsc_status gather_held_out(lsc_ctx *ctx, shared *s, int64_t t)
  * (effect = g - baseline, a fraction). `floor_sd` bounds the spread from below. Returns 1 when
  * these sizes cannot resolve the collapse line (the level is then NOT_ASSESSED). */
 static int judge(lsc_verdict *v, double g, const double *h, int64_t S, int loss, double floor_sd,
-                 double fpc)
+                 const shared *sh)
 {
+    const double fpc = sh->fpc;
     double mean = 0.0, ss = 0.0;
     for (int64_t t = 0; t < S; t++) mean += h[t];
     mean /= (double)S;
     for (int64_t t = 0; t < S; t++) ss += (h[t] - mean) * (h[t] - mean);
     double sd = fpc * sqrt(ss / (double)(S - 1));
     if (sd < floor_sd) sd = floor_sd;
-    const double pred = sd * sqrt(1.0 + 1.0 / (double)S);
+    /* the spread of a difference: g is a mean of J generated subsets, the baseline of S */
+    const double pred = sd * sqrt(1.0 / (double)sh->J + 1.0 / (double)S);
     const double dof = (double)(S - 1);
     const double tb = t_quantile(Z_BORDER, dof), tc = t_quantile(Z_COLLAPSE, dof);
     const double ti = t_quantile(Z_INTERVAL, dof);
@@ -398,10 +412,27 @@ static lsc_status run_checks(lsc_ctx *ctx, const lsc_reference *ref, const lsc_m
     double *h_near = h, *h_erank = h + S, *h_vendi = h + 2 * S, *h_inactive = h + 3 * S;
     double *h_exact = h + 4 * S, *tmp = h + 5 * S;
     const double radius = o->memorisation_factor * s.median_nn_a;
-    if (st == LSC_STATUS_OK && prdc_ok) st = prdc_of(ctx, s.ref_a, s.g, m, d, &g);
-    if (st == LSC_STATUS_OK) st = copies_of(ctx, &s, s.g, m, radius, &g_near, &g_exact);
-    if (st == LSC_STATUS_OK)
-        st = spectrum_of(ctx, &s, s.g, m, &g_erank, &g_vendi, &g_vendi_ok, &g_inactive);
+    g_vendi_ok = 1;
+    for (int64_t j = 0; st == LSC_STATUS_OK && j < s.J; j++) {
+        prdc4 gj = {0, 0, 0, 0};
+        double nj = 0, ej = 0, rj = 0, vj = 0, ij = 0;
+        int okj = 0;
+        st = gather_generated(ctx, &s, j);
+        if (st == LSC_STATUS_OK && prdc_ok) st = prdc_of(ctx, s.ref_a, s.g, m, d, &gj);
+        if (st == LSC_STATUS_OK) st = copies_of(ctx, &s, s.g, m, radius, &nj, &ej);
+        if (st == LSC_STATUS_OK) st = spectrum_of(ctx, &s, s.g, m, &rj, &vj, &okj, &ij);
+        const double w = 1.0 / (double)s.J;
+        g.p += w * gj.p;
+        g.r += w * gj.r;
+        g.d += w * gj.d;
+        g.c += w * gj.c;
+        g_near += w * nj;
+        g_exact += w * ej;
+        g_erank += w * rj;
+        g_vendi += w * vj;
+        g_inactive += w * ij;
+        g_vendi_ok &= okj;
+    }
     for (int64_t t = 0; st == LSC_STATUS_OK && t < S; t++) {
         st = gather_held_out(ctx, &s, t);
         if (st != LSC_STATUS_OK) break;
@@ -428,15 +459,15 @@ static lsc_status run_checks(lsc_ctx *ctx, const lsc_reference *ref, const lsc_m
             for (int64_t t = 0; t < S; t++) tmp[t] = hp[t].c;
             /* a proportion of na rows: its spread cannot be below one row's worth */
             small[LSC_CHECK_MODE_COLLAPSE] =
-                judge(&v[LSC_CHECK_MODE_COLLAPSE], g.c, tmp, S, 1, 0.5 / (double)s.na, s.fpc);
+                judge(&v[LSC_CHECK_MODE_COLLAPSE], g.c, tmp, S, 1, 0.5 / (double)s.na, &s);
             v[LSC_CHECK_MODE_COLLAPSE].value = full.c;
             for (int64_t t = 0; t < S; t++) tmp[t] = hp[t].p;
             small[LSC_CHECK_LOW_FIDELITY] =
-                judge(&v[LSC_CHECK_LOW_FIDELITY], g.p, tmp, S, 1, 0.5 / mf, s.fpc);
+                judge(&v[LSC_CHECK_LOW_FIDELITY], g.p, tmp, S, 1, 0.5 / mf, &s);
             v[LSC_CHECK_LOW_FIDELITY].value = full.p;
             for (int64_t t = 0; t < S; t++) tmp[t] = hp[t].r;
             small[LSC_CHECK_DIVERSITY_LOSS] =
-                judge(&v[LSC_CHECK_DIVERSITY_LOSS], g.r, tmp, S, 1, 0.5 / (double)s.na, s.fpc);
+                judge(&v[LSC_CHECK_DIVERSITY_LOSS], g.r, tmp, S, 1, 0.5 / (double)s.na, &s);
             v[LSC_CHECK_DIVERSITY_LOSS].value = full.r;
             double hd = 0;
             for (int64_t t = 0; t < S; t++) hd += hp[t].d;
@@ -477,7 +508,7 @@ static lsc_status run_checks(lsc_ctx *ctx, const lsc_reference *ref, const lsc_m
             verdict_init(&vv, LSC_CHECK_DIVERSITY_LOSS, "vendi_centred", dl->method);
             vv.borderline_line = 0.15;
             vv.collapse_line = 0.30;
-            const int vsmall = judge(&vv, g_vendi, h_vendi, S, 1, 1e-9, s.fpc);
+            const int vsmall = judge(&vv, g_vendi, h_vendi, S, 1, 1e-9, &s);
             vv.value = g_vendi;
             if (!prdc_ok || (vv.level != LSC_LEVEL_NOT_ASSESSED &&
                              (dl->level == LSC_LEVEL_NOT_ASSESSED || vv.level > dl->level))) {
@@ -495,7 +526,7 @@ static lsc_status run_checks(lsc_ctx *ctx, const lsc_reference *ref, const lsc_m
                      dl->matched, dl->baseline, dl->spread, 100.0 * dl->effect);
         /* dimensional collapse */
         lsc_verdict *dc = &v[LSC_CHECK_DIMENSIONAL_COLLAPSE];
-        small[LSC_CHECK_DIMENSIONAL_COLLAPSE] = judge(dc, g_erank, h_erank, S, 1, 1e-9, s.fpc);
+        small[LSC_CHECK_DIMENSIONAL_COLLAPSE] = judge(dc, g_erank, h_erank, S, 1, 1e-9, &s);
         dc->value = g_erank;
         snprintf(dc->why, sizeof dc->why,
                  "effective rank %.3f where held-out real rows give %.3f +- %.3f (%.1f%% lower)",
@@ -507,7 +538,7 @@ static lsc_status run_checks(lsc_ctx *ctx, const lsc_reference *ref, const lsc_m
         pm /= (double)S;
         const double pfloor = pm > 1.0 / mf ? pm : 1.0 / mf;
         small[LSC_CHECK_MEMORISATION] =
-            judge(me, g_near, h_near, S, 0, sqrt(pfloor * (1.0 - pfloor) / mf), s.fpc);
+            judge(me, g_near, h_near, S, 0, sqrt(pfloor * (1.0 - pfloor) / mf), &s);
         me->value = g_near;
         double ex = 0;
         for (int64_t t = 0; t < S; t++) ex += h_exact[t];
@@ -524,7 +555,7 @@ static lsc_status run_checks(lsc_ctx *ctx, const lsc_reference *ref, const lsc_m
         /* posterior collapse: units without variance, beyond the held-out rows' share */
         lsc_verdict *pc = &v[LSC_CHECK_POSTERIOR_COLLAPSE];
         small[LSC_CHECK_POSTERIOR_COLLAPSE] =
-            judge(pc, g_inactive, h_inactive, S, 0, 0.5 / (double)d, s.fpc);
+            judge(pc, g_inactive, h_inactive, S, 0, 0.5 / (double)d, &s);
         pc->value = g_inactive;
         snprintf(pc->why, sizeof pc->why,
                  "%.0f of %lld units (%.1f%%) have a variance below %.3g x the reference's "

@@ -635,7 +635,7 @@ typedef struct lsc_verdict {
     double effect;           /* relative departure in the harmful direction (1 - matched /
                                 baseline for losses; the excess fraction for memorisation and
                                 inactive units); negative when better than the baseline */
-    double score;            /* (departure) / (spread x sqrt(1 + 1/S)): the significance test */
+    double score;            /* departure / (spread x sqrt(1/J + 1/S)): the significance test */
     double borderline_line;  /* the effect lines of this check */
     double collapse_line;
     char why[400];           /* one sentence for a human */
@@ -650,10 +650,11 @@ typedef struct lsc_assessment lsc_assessment;
 
 /**
  * Judges the generated set `fake` (host memory) against `ref`: each check compares a statistic of
- * m = min(M, N/4) generated rows against the reference's first seeded half with the same statistic
- * of S subsets of m held-out real rows from the other half, so the baseline holds at the very same
- * sizes (docs/METRICS.md section 8). Costs about one reference build of N/2 rows, its nearest-
- * neighbour pass and S + 1 PRDC, kNN and spectrum calls of m rows. The reference is not changed.
+ * J (up to 4) disjoint subsets of m = min(M, N/4) generated rows against the reference's first
+ * seeded half with the same statistic of S subsets of m held-out real rows from the other half,
+ * so the baseline holds at the very same sizes (docs/METRICS.md section 8). Costs about one
+ * reference build of N/2 rows, its nearest-neighbour pass and S + J PRDC, kNN and spectrum calls
+ * of m rows. The reference is not changed.
  * Needs M > k and N/2 > k + 1. Returns INVALID_ARGUMENT, INVALID_DATA, NOT_SUPPORTED (device
  * memory), OVERFLOW, OUT_OF_MEMORY, CANCELLED and what the calls it makes return.
  */
