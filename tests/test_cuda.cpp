@@ -210,13 +210,15 @@ struct DevBuf {
     DevBuf &operator=(const DevBuf &) = delete;
     void *ptr() const { return (void *)(uintptr_t)p; }
     template <class T> T *as() const { return (T *)(uintptr_t)p; }
-    // A result struct the device writes: zeroed, with its size field set as a caller's is.
+    // A result struct the device writes: zeroed, with its size field set as a caller's is. The
+    // context is synchronised after the copy: a pageable cuMemcpyHtoD may return before its DMA
+    // lands, and a kernel on a non-blocking stream could then read the old bytes.
     template <class T> bool result()
     {
         T t;
         std::memset(static_cast<void *>(&t), 0, sizeof t);
         t.size = sizeof t;
-        return put(&t, sizeof t);
+        return put(&t, sizeof t) && drv->check(drv->cuCtxSynchronize(), "cuCtxSynchronize");
     }
     bool put(const void *h, size_t n)
     {
