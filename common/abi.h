@@ -26,10 +26,10 @@
 
 /* Whether `size` is one of the struct's `n` published sizes (the last is today's sizeof), or a
  * newer header's larger one up to LSC_STRUCT_SIZE_MAX. */
-LSC_HD int lsc_size_known(size_t size, const size_t *sizes, int n)
+LSC_HD int lsc_size_known(size_t size, const size_t *sizes, int64_t n)
 {
     if (size > sizes[n - 1]) return size <= LSC_STRUCT_SIZE_MAX;
-    for (int i = 0; i < n; i++)
+    for (int64_t i = 0; i < n; i++)
         if (size == sizes[i]) return 1;
     return 0;
 }
@@ -38,7 +38,7 @@ LSC_HD int lsc_size_known(size_t size, const size_t *sizes, int n)
  * whose first field holds the caller's size: the fields it knows are written, the size left as
  * it is, and anything past ours (fields of a newer header) zeroed. Returns 0, writing nothing,
  * for a size that is not known. Used by host and device writers alike. */
-LSC_HD int lsc_result_store(void *dst, const void *src, const size_t *sizes, int n)
+LSC_HD int lsc_result_store(void *dst, const void *src, const size_t *sizes, int64_t n)
 {
     size_t size;
     memcpy(&size, dst, sizeof size);
@@ -52,6 +52,6 @@ LSC_HD int lsc_result_store(void *dst, const void *src, const size_t *sizes, int
     return 1;
 }
 
-#define LSC_NSIZES(a) ((int)(sizeof(a) / sizeof((a)[0])))
+#define LSC_NSIZES(a) ((int64_t)(sizeof(a) / sizeof((a)[0])))
 
 #endif /* LSC_ABI_H */

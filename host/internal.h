@@ -43,6 +43,10 @@ struct lsc_reference {
     void (*backend_free)(void *);
 };
 
+/* qsort comparator of doubles, ascending (pair statistics' nearest neighbours, the verdicts'
+ * medians). */
+int lsc_cmp_f64(const void *a, const void *b);
+
 /* The backend table (ggml-style). A NULL entry means NOT_SUPPORTED, never a silent fallback.
  * Every entry gets arguments the host has already validated (shapes, enums, finite values for
  * host memory) and reports failures through lsc_set_error. */

@@ -117,17 +117,17 @@ lsc_status lsc_check_values(lsc_ctx *ctx, const lsc_matrix *m, const char *name,
 }
 
 /* "48 or 72" for the message */
-static const char *sizes_text(char *buf, size_t cap, const size_t *sizes, int n)
+static const char *sizes_text(char *buf, size_t cap, const size_t *sizes, int64_t n)
 {
     size_t off = 0;
     buf[0] = '\0';
-    for (int i = 0; i < n && off < cap; i++)
+    for (int64_t i = 0; i < n && off < cap; i++)
         off += (size_t)snprintf(buf + off, cap - off, "%s%zu",
                                 i == 0 ? "" : i == n - 1 ? " or " : ", ", sizes[i]);
     return buf;
 }
 
-lsc_status lsc_read_opts(lsc_ctx *ctx, void *dst, const void *src, const size_t *sizes, int n,
+lsc_status lsc_read_opts(lsc_ctx *ctx, void *dst, const void *src, const size_t *sizes, int64_t n,
                          const char *what, const char *init)
 {
     size_t got;
@@ -149,7 +149,7 @@ lsc_status lsc_read_opts(lsc_ctx *ctx, void *dst, const void *src, const size_t 
     return LSC_STATUS_OK;
 }
 
-lsc_status lsc_check_result_size(lsc_ctx *ctx, const void *out, const size_t *sizes, int n,
+lsc_status lsc_check_result_size(lsc_ctx *ctx, const void *out, const size_t *sizes, int64_t n,
                                  const char *what, const char *init)
 {
     size_t got;
@@ -168,6 +168,12 @@ lsc_status lsc_check_nn_metric(lsc_ctx *ctx, lsc_metric metric, const char *what
               LSC_STATUS_INVALID_ARGUMENT,
               "%s: metric %d is not supported here (euclidean or cosine)", what, (int)metric);
     return LSC_STATUS_OK;
+}
+
+int lsc_cmp_f64(const void *a, const void *b)
+{
+    const double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
 }
 
 size_t lsc_dtype_size(lsc_dtype dtype) { return lsc_elem_size((int)dtype); }

@@ -22,10 +22,10 @@ lsc_status lsc_check_values(lsc_ctx *ctx, const lsc_matrix *m, const char *name,
  * (today's struct): the caller's bytes up to its size, the defaults past it; a larger size from a
  * newer header only when its unknown bytes are zero. `sizes` are the struct's published sizes
  * (common/abi.h), `init` its macro's name for the message. */
-lsc_status lsc_read_opts(lsc_ctx *ctx, void *dst, const void *src, const size_t *sizes, int n,
+lsc_status lsc_read_opts(lsc_ctx *ctx, void *dst, const void *src, const size_t *sizes, int64_t n,
                          const char *what, const char *init);
 /* The size field of a result struct in host memory, checked before any work. */
-lsc_status lsc_check_result_size(lsc_ctx *ctx, const void *out, const size_t *sizes, int n,
+lsc_status lsc_check_result_size(lsc_ctx *ctx, const void *out, const size_t *sizes, int64_t n,
                                  const char *what, const char *init);
 
 /* Both with the struct's size list by name: LSC_READ_OPTS(ctx, &d, opts, PAIR_OPTS, ...) */

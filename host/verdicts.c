@@ -95,16 +95,10 @@ static void gather(const lsc_matrix *x, const int64_t *rows, int64_t n, const do
     }
 }
 
-static int cmp_dbl(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 /* lower median, as everywhere in lsc */
 static double median(double *v, int64_t n)
 {
-    qsort(v, (size_t)n, sizeof *v, cmp_dbl);
+    qsort(v, (size_t)n, sizeof *v, lsc_cmp_f64);
     return v[(n - 1) / 2];
 }
 

@@ -53,12 +53,6 @@ static int cmp_pair(const void *a, const void *b)
     return pair_before(x, y) ? -1 : pair_before(y, x) ? 1 : 0;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
 /* (count, mean, M2) merged as Chan et al.: never sum d^2 - (sum d)^2 / n. */
 typedef struct {
     double n, mean, m2;
@@ -340,7 +334,7 @@ lsc_status lsc_cpu_pair_stats(lsc_ctx *ctx, const lsc_matrix *x, const int64_t *
             for (int64_t i = 0; i < n; i++) nn_v[i] = lsc_dist_from_v(metric, nn_v[i]);
             double nn_sum = 0.0;
             for (int64_t i = 0; i < n; i++) nn_sum += nn_v[i];
-            qsort(nn_v, (size_t)n, sizeof(double), cmp_double);
+            qsort(nn_v, (size_t)n, sizeof(double), lsc_cmp_f64);
             out->mean = mom.mean;
             out->std = sqrt(mom.m2 / mom.n);
             out->min = nn_v[0];
