@@ -151,6 +151,18 @@ Knn knn(const float *q, int64_t nq, const float *b, int64_t nb, int64_t d, int64
     return r;
 }
 
+Knn first(const Knn &ref, int64_t k)
+{
+    Knn r;
+    r.nq = ref.nq;
+    r.k = k;
+    for (int64_t i = 0; i < ref.nq; i++) {
+        r.dist.insert(r.dist.end(), ref.dist.begin() + i * ref.k, ref.dist.begin() + i * ref.k + k);
+        r.idx.insert(r.idx.end(), ref.idx.begin() + i * ref.k, ref.idx.begin() + i * ref.k + k);
+    }
+    return r;
+}
+
 std::string check_knn(const Knn &ref, const float *q, const float *b, int64_t d,
                       lsc_metric metric, bool exclude_self, const float *dist,
                       const int64_t *idx)

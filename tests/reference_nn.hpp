@@ -45,6 +45,10 @@ struct Knn {
 Knn knn(const float *q, int64_t nq, const float *b, int64_t nb, int64_t d, int64_t k,
         lsc_metric metric, bool exclude_self);
 
+// The first k of each row of a reference computed at a larger k: equal to knn() at k, since the
+// order (distance, index) is total. Lets a test that tries several k pay for one brute force.
+Knn first(const Knn &ref, int64_t k);
+
 // Checks a library kNN result (dist, idx: nq x k) against the reference at docs/METRICS.md's
 // tolerances: every index distinct, in range, not self with exclude_self; every reported distance
 // within 1e-6 relative of the exact distance of its pair; at every rank the exact distance of the

@@ -10,6 +10,9 @@
 #   LSC_ORACLE_PYTHON   a python with prdc and vendi-score for the peer-oracle test; unset: make
 #                       one in $BUILD_DIR/oracle-venv from tests/oracle/requirements.txt (when
 #                       that fails the test reports SKIPPED); set but empty: skip that test
+#   LSC_TEST_LABEL      run only the tests with this ctest label (cpu or cudasim); cudasim also
+#                       builds only what those tests need
+#   LSC_TEST_EXCLUDE    a ctest -E regular expression: tests not to run
 #   JOBS                parallel build and test jobs (default: every online core)
 #   CMAKE_BUILD_TYPE    default Release (RelWithDebInfo with LSC_SANITIZE=1)
 #   LSC_SANITIZE        1: AddressSanitizer + UndefinedBehaviorSanitizer build (leaks checked, any
@@ -65,6 +68,7 @@ if [[ "${cuda^^}" == "ON" ]] || { [[ "${cuda^^}" == "AUTO" ]] && command -v nvcc
     cmake_args+=(-DCMAKE_CUDA_ARCHITECTURES="${CUDA_ARCHS:-90}")
 fi
 ctest_args=()
+exclude=${LSC_TEST_EXCLUDE:-}
 if [[ "$sanitize" == 1 ]]; then
     san="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined"
     cmake_args+=(-DCMAKE_C_FLAGS="$san" -DCMAKE_CXX_FLAGS="$san"
@@ -72,7 +76,7 @@ if [[ "$sanitize" == 1 ]]; then
                  -DCMAKE_SHARED_LINKER_FLAGS="-fsanitize=address,undefined")
     # the consumer is built without the sanitizer, so it cannot load the instrumented library
     # and python cannot load it without preloading the sanitizer runtime
-    ctest_args+=(-E '^(install_consumer|python_binding)$')
+    exclude="^(install_consumer|python_binding)\$${exclude:+|$exclude}"
     export ASAN_OPTIONS="detect_leaks=1${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
     export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}"
     # no leak suppressions are needed (libgomp included, GCC 12); should one ever be, pass it
@@ -82,8 +86,14 @@ fi
 echo "== run.sh: cmake ${cmake_args[*]}"
 cmake "${cmake_args[@]}"
 stage "configure"
-cmake --build "$build" --parallel "$jobs"
+build_args=()
+if [[ "${LSC_TEST_LABEL:-}" == cudasim ]]; then
+    build_args+=(--target lsc lsc_cuda cudasim lsc_cli test_cuda test_cudasim)
+fi
+cmake --build "$build" --parallel "$jobs" ${build_args[@]+"${build_args[@]}"}
 stage "build"
+if [[ -n "${LSC_TEST_LABEL:-}" ]]; then ctest_args+=(-L "^${LSC_TEST_LABEL}\$"); fi
+if [[ -n "$exclude" ]]; then ctest_args+=(-E "$exclude"); fi
 
 # ---- test --------------------------------------------------------------------------------------
 ctest --test-dir "$build" --output-on-failure --parallel "$jobs" --timeout 900 ${ctest_args[@]+"${ctest_args[@]}"}

@@ -4,6 +4,7 @@
 #include "test_util.hpp"
 #include "datasets.hpp"
 #include "reference_nn.hpp"
+#include "fp32_copy.hpp"
 
 #include <gtest/gtest.h>
 
@@ -37,19 +38,28 @@ KnnOut run_knn(lsc_ctx *ctx, const lsc_matrix &q, const lsc_matrix *b, int64_t k
 }
 
 // Runs the library on dense float32 data and checks it against the reference.
-KnnOut check_dense(lsc_ctx *ctx, const std::vector<float> &q, int64_t nq,
-                   const std::vector<float> *b, int64_t nb, int64_t d, int64_t k,
-                   lsc_metric metric, bool exclude_self)
+// Runs the library and checks it against `ref` (the reference for these sets at k or more).
+KnnOut check_against(lsc_ctx *ctx, const refnn::Knn &ref, const std::vector<float> &q, int64_t nq,
+                     const std::vector<float> *b, int64_t nb, int64_t d, int64_t k,
+                     lsc_metric metric, bool exclude_self)
 {
     lsc_matrix mq = lsc_matrix_f32(q.data(), nq, d);
     lsc_matrix mb = exclude_self ? mq : lsc_matrix_f32(b->data(), nb, d);
     KnnOut got = run_knn(ctx, mq, exclude_self ? nullptr : &mb, k, metric, exclude_self);
     const float *bp = exclude_self ? q.data() : b->data();
-    auto ref = refnn::knn(q.data(), nq, bp, exclude_self ? nq : nb, d, k, metric, exclude_self);
-    EXPECT_EQ(refnn::check_knn(ref, q.data(), bp, d, metric, exclude_self, got.dist.data(),
-                               got.idx.data()),
+    EXPECT_EQ(refnn::check_knn(ref.k == k ? ref : refnn::first(ref, k), q.data(), bp, d, metric,
+                               exclude_self, got.dist.data(), got.idx.data()),
               "");
     return got;
+}
+
+KnnOut check_dense(lsc_ctx *ctx, const std::vector<float> &q, int64_t nq,
+                   const std::vector<float> *b, int64_t nb, int64_t d, int64_t k,
+                   lsc_metric metric, bool exclude_self)
+{
+    const float *bp = exclude_self ? q.data() : b->data();
+    auto ref = refnn::knn(q.data(), nq, bp, exclude_self ? nq : nb, d, k, metric, exclude_self);
+    return check_against(ctx, ref, q, nq, b, nb, d, k, metric, exclude_self);
 }
 
 TEST(Knn, RandomQueriesAgainstBase)
@@ -88,14 +98,19 @@ TEST(Knn, VeryWideRowsWithWideErrorBands)
     // less than the error bands, so every list overflows into exact recomputations
     auto low = data::gaussian(n, d, sd + 2, 0.0, 1e-5);
     for (int64_t i = 0; i < n; i++) low[(size_t)(i * d + i)] += 1.0f;
+    // one brute force per set and metric, at the largest k
+    const auto rx = refnn::knn(x.data(), n, nullptr, 0, d, 30, LSC_METRIC_EUCLIDEAN, true);
+    const auto rqe = refnn::knn(q.data(), 80, x.data(), n, d, 30, LSC_METRIC_EUCLIDEAN, false);
+    const auto rqc = refnn::knn(q.data(), 80, x.data(), n, d, 30, LSC_METRIC_COSINE, false);
+    const auto rl = refnn::knn(low.data(), n, nullptr, 0, d, 30, LSC_METRIC_EUCLIDEAN, true);
     for (size_t ws : {(size_t)0, (size_t)1 << 20}) {
         Ctx ctx(ws, 2);
         for (int64_t k : {1, 5, 30}) {
             SCOPED_TRACE(::testing::Message() << "workspace " << ws << " k " << k);
-            check_dense(ctx, x, n, nullptr, 0, d, k, LSC_METRIC_EUCLIDEAN, true);
-            check_dense(ctx, q, 80, &x, n, d, k, LSC_METRIC_EUCLIDEAN, false);
-            check_dense(ctx, q, 80, &x, n, d, k, LSC_METRIC_COSINE, false);
-            check_dense(ctx, low, n, nullptr, 0, d, k, LSC_METRIC_EUCLIDEAN, true);
+            check_against(ctx, rx, x, n, nullptr, 0, d, k, LSC_METRIC_EUCLIDEAN, true);
+            check_against(ctx, rqe, q, 80, &x, n, d, k, LSC_METRIC_EUCLIDEAN, false);
+            check_against(ctx, rqc, q, 80, &x, n, d, k, LSC_METRIC_COSINE, false);
+            check_against(ctx, rl, low, n, nullptr, 0, d, k, LSC_METRIC_EUCLIDEAN, true);
         }
     }
 }
@@ -580,6 +595,10 @@ TEST(Knn, SymmetricSelfPassMatchesPlainPassAndReference)
     for (auto &v : grid) v = (float)((int)(g() % 9) - 4);
     const int64_t nr = 2600, dr = 24;
     auto rnd = data::gaussian(nr, dr, sd + 1, 3.0, 0.5);
+    // one brute force per set and metric, at the largest k
+    const auto gref = refnn::knn(grid.data(), n, nullptr, 0, d, 40, LSC_METRIC_EUCLIDEAN, true);
+    const refnn::Knn rref[2] = {refnn::knn(rnd.data(), nr, nullptr, 0, dr, 40, LSC_METRIC_EUCLIDEAN, true),
+                                refnn::knn(rnd.data(), nr, nullptr, 0, dr, 40, LSC_METRIC_COSINE, true)};
     for (int threads : {1, 2, 3}) {
         // sym: the default workspace; plain: the selections (n (T (8 k + 16 cap + 16) + 16 cap +
         // 16) bytes, cap = k + 4 + k / 4 at these D) do not
@@ -588,7 +607,7 @@ TEST(Knn, SymmetricSelfPassMatchesPlainPassAndReference)
         for (int64_t k : {1, 5, 40}) {
             SCOPED_TRACE(::testing::Message() << "threads " << threads << " k " << k);
             lsc_matrix mg = lsc_matrix_f32(grid.data(), n, d);
-            auto ref = refnn::knn(grid.data(), n, nullptr, 0, d, k, LSC_METRIC_EUCLIDEAN, true);
+            auto ref = refnn::first(gref, k);
             auto a = run_knn(sym, mg, nullptr, k, LSC_METRIC_EUCLIDEAN, true);
             auto b = run_knn(plain, mg, nullptr, k, LSC_METRIC_EUCLIDEAN, true);
             EXPECT_EQ(a.idx, ref.idx);
@@ -596,7 +615,7 @@ TEST(Knn, SymmetricSelfPassMatchesPlainPassAndReference)
             EXPECT_EQ(a.dist, b.dist);
             for (lsc_metric m : {LSC_METRIC_EUCLIDEAN, LSC_METRIC_COSINE}) {
                 lsc_matrix mr = lsc_matrix_f32(rnd.data(), nr, dr);
-                auto rr = refnn::knn(rnd.data(), nr, nullptr, 0, dr, k, m, true);
+                auto rr = refnn::first(rref[m == LSC_METRIC_COSINE], k);
                 auto ra = run_knn(sym, mr, nullptr, k, m, true);
                 auto rb = run_knn(plain, mr, nullptr, k, m, true);
                 EXPECT_EQ(refnn::check_knn(rr, rnd.data(), rnd.data(), dr, m, true,

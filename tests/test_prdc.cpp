@@ -5,6 +5,7 @@
 #include "test_util.hpp"
 #include "datasets.hpp"
 #include "reference_nn.hpp"
+#include "fp32_copy.hpp"
 
 #include <gtest/gtest.h>
 
