@@ -21,6 +21,12 @@ struct cuda_state {
 
 static inline cuda_state *cuda_of(lsc_ctx *ctx) { return static_cast<cuda_state *>(ctx->backend_state); }
 
+// Host memory freed on every return path (results staged from the device).
+struct host_buf {
+    void *p = nullptr;
+    ~host_buf() { free(p); }
+};
+
 lsc_status lsc_cuda_fail(lsc_ctx *ctx, cudaError_t e, const char *what, const char *file, int line);
 lsc_status lsc_cublas_fail(lsc_ctx *ctx, cublasStatus_t e, const char *what, const char *file, int line);
 lsc_status lsc_cusolver_fail(lsc_ctx *ctx, cusolverStatus_t e, const char *what, const char *file,
@@ -88,7 +94,7 @@ lsc_status lsc_cuda_knn(lsc_ctx *ctx, const lsc_matrix *queries, const lsc_matri
                         const lsc_knn_opts *opts, float *dist, int64_t *idx);
 lsc_status lsc_cuda_reference_radii(lsc_ctx *ctx, lsc_reference *ref);
 lsc_status lsc_cuda_prdc(lsc_ctx *ctx, const lsc_reference *ref, const lsc_matrix *fake,
-                         lsc_prdc_result *out);
+                         lsc_prdc_result *out, unsigned char *real_flags, int64_t *fake_counts);
 lsc_status lsc_cuda_prdc_async(lsc_ctx *ctx, const lsc_reference *ref, const lsc_matrix *fake,
                                lsc_prdc_result *out, lsc_async_status *status);
 lsc_status lsc_cuda_pair_stats(lsc_ctx *ctx, const lsc_matrix *x, const int64_t *subset,

@@ -383,11 +383,6 @@ int cmp_double(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-struct host_buf {
-    void *p = nullptr;
-    ~host_buf() { free(p); }
-};
-
 /* The near-duplicate list rebuilt tile by tile, splitting a row range whose candidates overflow
  * the buffer (a single row never does: it has at most kMaxTb < kDupBuf pairs in a tile). */
 lsc_status dup_rescan(lsc_ctx *ctx, pair_args a, int64_t r0, int64_t nr)

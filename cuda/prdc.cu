@@ -309,9 +309,16 @@ k_prdc_final(int64_t M, int64_t N, int64_t k, const unsigned long long *density,
 
 /* Everything of one PRDC call, enqueued on the context's stream; the figures land in `out`
  * (device-writable) and, with `status`, the value check of fake (validate.cu's scan, written
- * with no host synchronisation). `async`: no progress callback. */
+ * with no host synchronisation). `async`: no progress callback. `rows` (may be NULL) receives
+ * the device state behind the figures: recall then coverage flags (2 N bytes) and the density
+ * count of every fake row (M), valid until the context's next call. */
+struct prdc_rows {
+    const unsigned char *flags;
+    const unsigned long long *density;
+};
+
 lsc_status prdc_enqueue(lsc_ctx *ctx, const lsc_reference *ref, const lsc_matrix *fake, bool async,
-                        lsc_prdc_result *out, lsc_async_status *status)
+                        lsc_prdc_result *out, lsc_async_status *status, prdc_rows *rows)
 {
     cudaStream_t st = cuda_of(ctx)->stream;
     if (async) { // pointers the device cannot reach are refused before anything is enqueued
@@ -393,6 +400,7 @@ lsc_status prdc_enqueue(lsc_ctx *ctx, const lsc_reference *ref, const lsc_matrix
             }
         }
     }
+    if (rows) *rows = {flags, density};
     k_prdc_final<<<1, 1024, 0, st>>>(M, N, k, density, fake_r, flags, flags + N,
                                      static_cast<int>(ref->comparison), static_cast<int>(ref->metric),
                                      ref->zero_radii, async, out, status);
@@ -425,16 +433,37 @@ lsc_status lsc_cuda_reference_radii(lsc_ctx *ctx, lsc_reference *ref)
 }
 
 lsc_status lsc_cuda_prdc(lsc_ctx *ctx, const lsc_reference *ref, const lsc_matrix *fake,
-                         lsc_prdc_result *out)
+                         lsc_prdc_result *out, unsigned char *real_flags, int64_t *fake_counts)
 {
     cudaStream_t st = cuda_of(ctx)->stream;
     void *mem;
     LSC_TRY(lsc_cuda_ws_reserve(ctx, LSC_WS_RESULT, sizeof(lsc_prdc_result), "prdc result", &mem));
     lsc_prdc_result *d_out = static_cast<lsc_prdc_result *>(mem);
-    LSC_TRY(prdc_enqueue(ctx, ref, fake, false, d_out, nullptr));
+    prdc_rows rows = {nullptr, nullptr};
+    LSC_TRY(prdc_enqueue(ctx, ref, fake, false, d_out, nullptr, &rows));
     lsc_prdc_result r;
     LSC_CUDA_TRY(ctx, cudaMemcpyAsync(&r, d_out, sizeof r, cudaMemcpyDeviceToHost, st));
+    const int64_t N = ref->rows, M = fake->rows;
+    host_buf flags;
+    if (real_flags) {
+        flags.p = malloc(static_cast<size_t>(N) * 2);
+        if (!flags.p) return lsc_set_error(ctx, LSC_STATUS_OUT_OF_MEMORY, "out of host memory (prdc row flags)");
+        LSC_CUDA_TRY(ctx, cudaMemcpyAsync(flags.p, rows.flags, static_cast<size_t>(N) * 2,
+                                          cudaMemcpyDeviceToHost, st));
+    }
+    // the counts are unsigned long long on the device, int64_t here: the same 8 bytes, and no
+    // count exceeds N
+    static_assert(sizeof(unsigned long long) == sizeof(int64_t), "8-byte counts");
+    if (fake_counts)
+        LSC_CUDA_TRY(ctx, cudaMemcpyAsync(fake_counts, rows.density, static_cast<size_t>(M) * sizeof(int64_t),
+                                          cudaMemcpyDeviceToHost, st));
     LSC_CUDA_TRY(ctx, cudaStreamSynchronize(st));
+    if (real_flags) {
+        const unsigned char *f = static_cast<const unsigned char *>(flags.p);
+        for (int64_t i = 0; i < N; i++)
+            real_flags[i] = static_cast<unsigned char>((f[N + i] ? LSC_ROW_COVERED : 0) |
+                                                       (f[i] ? LSC_ROW_RECALLED : 0));
+    }
     *out = r;
     return LSC_STATUS_OK;
 }
@@ -442,5 +471,5 @@ lsc_status lsc_cuda_prdc(lsc_ctx *ctx, const lsc_reference *ref, const lsc_matri
 lsc_status lsc_cuda_prdc_async(lsc_ctx *ctx, const lsc_reference *ref, const lsc_matrix *fake,
                                lsc_prdc_result *out, lsc_async_status *status)
 {
-    return prdc_enqueue(ctx, ref, fake, true, out, status);
+    return prdc_enqueue(ctx, ref, fake, true, out, status, nullptr);
 }

@@ -511,6 +511,12 @@ const double *lsc_reference_radii(const lsc_reference *ref) { return ref ? ref->
 lsc_status lsc_prdc(lsc_ctx *ctx, const lsc_reference *ref, const lsc_matrix *fake,
                     lsc_prdc_result *out)
 {
+    return lsc_prdc_rows(ctx, ref, fake, out, NULL, NULL);
+}
+
+lsc_status lsc_prdc_rows(lsc_ctx *ctx, const lsc_reference *ref, const lsc_matrix *fake,
+                         lsc_prdc_result *out, unsigned char *real_flags, int64_t *fake_counts)
+{
     LSC_TRY(lsc_begin(ctx));
     LSC_CHECK(ctx, ref, LSC_STATUS_INVALID_ARGUMENT, "ref is NULL");
     LSC_CHECK(ctx, out, LSC_STATUS_INVALID_ARGUMENT, "out is NULL");
@@ -526,7 +532,7 @@ lsc_status lsc_prdc(lsc_ctx *ctx, const lsc_reference *ref, const lsc_matrix *fa
     LSC_NEED_OP(ctx, prdc);
     lsc_prdc_result r;
     memset(&r, 0, sizeof r);
-    LSC_TRY(ctx->ops->prdc(ctx, ref, fake, &r));
+    LSC_TRY(ctx->ops->prdc(ctx, ref, fake, &r, real_flags, fake_counts));
     r.k = ref->k;
     r.real_rows = ref->rows;
     r.fake_rows = fake->rows;

@@ -73,8 +73,9 @@ typedef struct lsc_backend_ops {
                       const lsc_knn_opts *opts, float *dist, int64_t *idx);
     /* computes ref->radius_v / radius / zero_radii for a reference whose data is filled in */
     lsc_status (*reference_radii)(lsc_ctx *ctx, lsc_reference *ref);
+    /* real_flags (N bytes, LSC_ROW_* bits) and fake_counts (M): host memory, each may be NULL */
     lsc_status (*prdc)(lsc_ctx *ctx, const lsc_reference *ref, const lsc_matrix *fake,
-                       lsc_prdc_result *out);
+                       lsc_prdc_result *out, unsigned char *real_flags, int64_t *fake_counts);
 
     /* Device-memory matrices only: INVALID_DATA naming `name`, the row and the column of the
      * first NaN/Inf (row-major order), or with `cosine` the first all-zero row, exactly as
@@ -139,7 +140,7 @@ const lsc_backend_ops *lsc_cpu_backend_ops(void);
 
 /* Name of the CUDA backend's entry point in liblsc_cuda, and the ABI it must report. */
 #define LSC_CUDA_ENTRY "lsc_cuda_backend_entry"
-#define LSC_CUDA_ABI 2
+#define LSC_CUDA_ABI 3
 typedef const lsc_backend_ops *(*lsc_cuda_entry_fn)(int abi, char *why, size_t why_len);
 
 #ifdef __cplusplus

@@ -537,6 +537,23 @@ typedef struct lsc_prdc_result {
 LSC_API lsc_status lsc_prdc(lsc_ctx *ctx, const lsc_reference *ref, const lsc_matrix *fake,
                             lsc_prdc_result *out);
 
+/* Bits of lsc_prdc_rows's real_flags. */
+#define LSC_ROW_COVERED 1u  /* some generated row lies inside this real row's ball (coverage) */
+#define LSC_ROW_RECALLED 2u /* this real row lies inside some generated row's ball (recall) */
+
+/**
+ * lsc_prdc, with the per-row outcomes behind its figures (which real rows are covered, which
+ * generated rows fall inside the real balls), in host memory the caller owns:
+ *   real_flags   N bytes, LSC_ROW_COVERED | LSC_ROW_RECALLED of each real row; may be NULL
+ *   fake_counts  M counts: the real balls holding each generated row (density's numerator;
+ *                precision counts the nonzero ones); may be NULL
+ * Coverage is the share of real rows with LSC_ROW_COVERED, recall of LSC_ROW_RECALLED. Added in
+ * 0.2. Returns what lsc_prdc returns.
+ */
+LSC_API lsc_status lsc_prdc_rows(lsc_ctx *ctx, const lsc_reference *ref, const lsc_matrix *fake,
+                                 lsc_prdc_result *out, unsigned char *real_flags,
+                                 int64_t *fake_counts);
+
 /* ============================================================================================== */
 /* 8. Asynchronous forms for training loops (CUDA backend)                                        */
 /* ============================================================================================== */

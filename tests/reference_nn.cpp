@@ -414,6 +414,8 @@ Prdc prdc(const float *real, int64_t N, const float *fake, int64_t M, int64_t d,
             if (in_fake && !b2) rec_lo[(size_t)i] = 1;
             if (in_fake || b2) rec_hi[(size_t)i] = 1;
         }
+        p.fake_lo.push_back(dlo);
+        p.fake_hi.push_back(dhi);
         p.density.value += dv;
         p.density.lo += dlo;
         p.density.hi += dhi;
@@ -429,6 +431,10 @@ Prdc prdc(const float *real, int64_t N, const float *fake, int64_t M, int64_t d,
         p.coverage.lo += cov_lo[(size_t)i];
         p.coverage.hi += cov_hi[(size_t)i];
     }
+    p.cov_lo = cov_lo;
+    p.cov_hi = cov_hi;
+    p.rec_lo = rec_lo;
+    p.rec_hi = rec_hi;
     return p;
 }
 

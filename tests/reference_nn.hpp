@@ -107,6 +107,10 @@ struct Prdc {
     int64_t zero_real = 0, zero_fake = 0;
     Count precision, recall, density, coverage; // numerators: /M, /N, /(k M), /N
     int64_t borderline = 0;                     // borderline comparisons
+    // per row, each outcome's [lo, hi] (0 or 1 for the flags): real rows covered / recalled,
+    // and the real balls holding each fake row
+    std::vector<int> cov_lo, cov_hi, rec_lo, rec_hi;
+    std::vector<int64_t> fake_lo, fake_hi;
     double p() const { return (double)precision.value / (double)M; }
     double r() const { return (double)recall.value / (double)N; }
     double dn() const { return (double)density.value / ((double)k * (double)M); }

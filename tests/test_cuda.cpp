@@ -2118,9 +2118,15 @@ TEST_F(Cuda, RandomShapesDtypesAndTilesMatchTheCpu)
         lsc_matrix hxm = hx.m();
         ASSERT_TRUE(ok(lsc_reference_create(c, &hxm, pk, &ro, &gref), c));
         lsc_prdc_result rc = LSC_PRDC_RESULT_INIT, rg = LSC_PRDC_RESULT_INIT;
-        ASSERT_EQ(lsc_prdc(cpu, cref, &cy, &rc), LSC_STATUS_OK) << lsc_last_error(cpu);
-        ASSERT_TRUE(ok(lsc_prdc(c, gref, &gy, &rg), c));
+        // the per-row outcomes too: the same exact decisions, so the very same rows
+        std::vector<unsigned char> fc((size_t)n), fg((size_t)n, 0xee);
+        std::vector<int64_t> cc((size_t)m), cg((size_t)m, -1);
+        ASSERT_EQ(lsc_prdc_rows(cpu, cref, &cy, &rc, fc.data(), cc.data()), LSC_STATUS_OK)
+            << lsc_last_error(cpu);
+        ASSERT_TRUE(ok(lsc_prdc_rows(c, gref, &gy, &rg, fg.data(), cg.data()), c));
         EXPECT_TRUE(same_prdc(rg, rc));
+        EXPECT_EQ(fg, fc);
+        EXPECT_EQ(cg, cc);
         lsc_reference_destroy(cref);
         lsc_reference_destroy(gref);
         lsc_ctx_destroy(c);

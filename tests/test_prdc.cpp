@@ -61,8 +61,47 @@ std::string check_radii(const lsc_reference *ref, const std::vector<double> &wan
     return "";
 }
 
+// lsc_prdc_rows on the same sets: its figures equal lsc_prdc's, they are the shares its rows
+// give, and every row's outcome lies in the reference's [lo, hi] for that row.
+std::string check_rows(lsc_ctx *ctx, const lsc_reference *ref, const lsc_matrix &fake,
+                       const lsc_prdc_result &figures, const refnn::Prdc &want)
+{
+    const int64_t N = want.N, M = want.M;
+    std::vector<unsigned char> flags((size_t)N, 0xee);
+    std::vector<int64_t> counts((size_t)M, -1);
+    lsc_prdc_result r = LSC_PRDC_RESULT_INIT;
+    if (lsc_prdc_rows(ctx, ref, &fake, &r, flags.data(), counts.data()) != LSC_STATUS_OK)
+        return std::string("lsc_prdc_rows: ") + lsc_last_error(ctx);
+    if (std::memcmp(&r, &figures, sizeof r) != 0) return "lsc_prdc_rows's figures differ from lsc_prdc's";
+    int64_t cov = 0, rec = 0, prec = 0, dens = 0;
+    for (int64_t i = 0; i < N; i++) {
+        const unsigned f = flags[(size_t)i];
+        if (f & ~(LSC_ROW_COVERED | LSC_ROW_RECALLED)) return "real row " + std::to_string(i) + ": stray bits";
+        const int c = (f & LSC_ROW_COVERED) != 0, h = (f & LSC_ROW_RECALLED) != 0;
+        if (c < want.cov_lo[(size_t)i] || c > want.cov_hi[(size_t)i])
+            return "real row " + std::to_string(i) + ": covered " + std::to_string(c);
+        if (h < want.rec_lo[(size_t)i] || h > want.rec_hi[(size_t)i])
+            return "real row " + std::to_string(i) + ": recalled " + std::to_string(h);
+        cov += c;
+        rec += h;
+    }
+    for (int64_t j = 0; j < M; j++) {
+        const int64_t c = counts[(size_t)j];
+        if (c < want.fake_lo[(size_t)j] || c > want.fake_hi[(size_t)j])
+            return "fake row " + std::to_string(j) + ": " + std::to_string(c) + " balls, the reference " +
+                   std::to_string(want.fake_lo[(size_t)j]) + " to " + std::to_string(want.fake_hi[(size_t)j]);
+        prec += c > 0;
+        dens += c;
+    }
+    if (cov != std::llround(r.coverage * (double)N) || rec != std::llround(r.recall * (double)N) ||
+        prec != std::llround(r.precision * (double)M) ||
+        dens != std::llround(r.density * (double)(want.k * M)))
+        return "the rows' counts do not give the figures";
+    return "";
+}
+
 // Builds a reference from dense float32 real rows, runs PRDC on dense fake rows and checks both
-// against the reference implementation. Returns the library's result.
+// against the reference implementation, the per-row outcomes too. Returns the library's result.
 lsc_prdc_result check(lsc_ctx *ctx, const std::vector<float> &real, int64_t N,
                       const std::vector<float> &fake, int64_t M, int64_t d, int64_t k,
                       lsc_metric metric, bool inclusive, refnn::Prdc *out_ref = nullptr,
@@ -75,6 +114,7 @@ lsc_prdc_result check(lsc_ctx *ctx, const std::vector<float> &real, int64_t N,
     lsc_prdc_result got = prdc(ctx, ref.r, mf);
     auto want = refnn::prdc(real.data(), N, fake.data(), M, d, k, metric, inclusive, border_rel);
     EXPECT_EQ(refnn::check_prdc(want, got), "");
+    EXPECT_EQ(check_rows(ctx, ref.r, mf, got, want), "");
     EXPECT_EQ(check_radii(ref.r, want.real_radii), "");
     lsc_reference_info info = LSC_REFERENCE_INFO_INIT;
     EXPECT_EQ(lsc_reference_info_get(ref.r, &info), LSC_STATUS_OK);

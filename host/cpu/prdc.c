@@ -118,7 +118,7 @@ LSC_CPU_CLONES static void prdc_tile(void *user, int tid, const cpu_tiles *t, in
 }
 
 lsc_status lsc_cpu_prdc(lsc_ctx *ctx, const lsc_reference *ref, const lsc_matrix *fake,
-                        lsc_prdc_result *out)
+                        lsc_prdc_result *out, unsigned char *real_flags, int64_t *fake_counts)
 {
     const int64_t N = ref->rows, M = fake->rows, d = ref->cols, k = ref->k;
     const int metric = (int)ref->metric;
@@ -161,6 +161,11 @@ lsc_status lsc_cpu_prdc(lsc_ctx *ctx, const lsc_reference *ref, const lsc_matrix
         out->recall = (double)rec / (double)N;
         out->coverage = (double)cov / (double)N;
         out->zero_radii_fake = zf;
+        if (real_flags)
+            for (int64_t i = 0; i < N; i++)
+                real_flags[i] = (unsigned char)((real_hit[N + i] ? LSC_ROW_COVERED : 0) |
+                                                (real_hit[i] ? LSC_ROW_RECALLED : 0));
+        if (fake_counts) memcpy(fake_counts, density, (size_t)M * sizeof *fake_counts);
     }
     free(fake_r);
     free(density);
