@@ -125,6 +125,7 @@ static int parse_options(cli_opts *o, int argc, char **argv, int i, const char *
             if (!strcmp(v, "euclidean")) o->metric = LSC_METRIC_EUCLIDEAN;
             else if (!strcmp(v, "cosine")) o->metric = LSC_METRIC_COSINE;
             else rc = cli_fail(o, EXIT_BAD_INPUT, "--metric: unknown metric '%s' (euclidean or cosine)", v);
+            o->metric_set = 1;
         } else if (!strcmp(name, "threads")) {
             rc = parse_i64(o, name, v, 0, &iv);
             if (!rc && iv > 4096) rc = cli_fail(o, EXIT_BAD_INPUT, "--threads: %lld is too many", (long long)iv);
@@ -210,7 +211,7 @@ int cli_parse_argv(cli_opts *o, int argc, char **argv, cli_command *cmd, int *he
         cli_command cmd;
     } cmds[] = {
         {"report",
-         " real fake k inclusive dup-eps bins active-threshold pairs-max-rows dim-collapse-ratio"
+         " real reference fake k inclusive dup-eps bins active-threshold pairs-max-rows dim-collapse-ratio"
          " mode-collapse-ratio coverage-min precision-high precision-min dup-fraction active-ratio"
          " splits fail-on" OPTS_COMMON,
          CLI_CMD_REPORT},

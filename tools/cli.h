@@ -32,6 +32,7 @@ typedef struct cli_opts {
     int k_set;
     lsc_backend backend;
     lsc_metric metric;
+    int metric_set;               /* --metric was given (a reference's metric must then agree) */
     int inclusive;
     double dup_eps;
     int64_t bins;
@@ -78,6 +79,9 @@ int cli_fail(const cli_opts *o, int code, const char *fmt, ...)
     ;
 /* Maps a library failure to an exit code and prints "lsc <cmd>: <what>: <last error>". */
 int cli_lib_fail(const cli_opts *o, lsc_ctx *ctx, lsc_status st, const char *what);
+/* A reference file that lsc_reference_load refused: the library's message, naming `path`. A
+ * missing or unreadable file is bad input (exit 2), like any other input file. */
+int cli_reference_load_fail(const cli_opts *o, lsc_ctx *ctx, lsc_status st, const char *path);
 int cli_status_exit(lsc_status st);
 
 /* Context with the chosen backend, progress on a terminal and Ctrl-C cancelling. NULL on failure
@@ -140,8 +144,10 @@ int cli_check_finite(const cli_opts *o, const char *path, const lsc_matrix *m);
 int cmd_report(cli_opts *o);
 int cmd_demo(cli_opts *o);
 
-/* Readings (docs/METRICS.md section 6) of a comparison, or of one set when fake figures are
- * NULL. */
+/* The fixed-threshold readings (docs/METRICS.md section 6; deprecated, kept one release in the
+ * report's JSON as readings_fixed_thresholds, and the demo's) of a comparison, or of one set
+ * when sfake is NULL. With a fake set sreal may be NULL (a reference whose rows are not at
+ * hand): the readings that need the real spectrum are then left out. */
 typedef struct cli_reading_in {
     const lsc_spectrum_result *sreal, *sfake;
     const lsc_prdc_result *prdc;       /* NULL without a fake set */
@@ -151,7 +157,8 @@ typedef struct cli_reading_in {
     double fake_mem_fraction;          /* fraction of fake rows within dup_eps of a real row, < 0 n/a */
     double dup_eps;
 } cli_reading_in;
-/* Writes up to `max` readings into out[] (each a malloc'd string); returns the count. */
+/* Writes up to `max` readings into out[] (each a malloc'd string); returns the count, or -1
+ * when out of memory (nothing left allocated). */
 int cli_readings(const cli_reading_in *in, const cli_thresholds *th, char **out, int max);
 
 #endif

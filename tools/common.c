@@ -53,6 +53,15 @@ int cli_lib_fail(const cli_opts *o, lsc_ctx *ctx, lsc_status st, const char *wha
     return cli_fail(o, cli_status_exit(st), "%s: %s", what, e);
 }
 
+int cli_reference_load_fail(const cli_opts *o, lsc_ctx *ctx, lsc_status st, const char *path) {
+    int code = cli_status_exit(st);
+    if (st == LSC_STATUS_IO_ERROR) code = EXIT_BAD_INPUT;
+    const char *e = lsc_last_error(ctx);
+    if (!e || !*e) return cli_fail(o, code, "%s: %s", path, lsc_status_string(st));
+    if (strstr(e, path)) return cli_fail(o, code, "%s", e);
+    return cli_fail(o, code, "%s: %s", path, e);
+}
+
 /* ---- progress and Ctrl-C ------------------------------------------------------------------ */
 
 static volatile sig_atomic_t g_interrupted = 0;

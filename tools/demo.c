@@ -223,6 +223,10 @@ int cmd_demo(cli_opts *o) {
         ri.dup_eps = po.dup_eps;
         char *readings[16];
         int nr = cli_readings(&ri, &o->th, readings, 16);
+        if (nr < 0) {
+            rc = cli_fail(o, EXIT_MACHINE, "out of memory for the readings");
+            goto done;
+        }
         char names[256];
         short_names(readings, nr, names, sizeof names);
         for (int i = 0; i < nr; i++) free(readings[i]);

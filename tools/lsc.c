@@ -14,9 +14,9 @@ static const char *HELP_MAIN =
     "usage: lsc <command> [options]   (lsc <command> --help for its options)\n"
     "\n"
     "commands:\n"
-    "  report     spectrum and all-pairs statistics of each set, PRDC of fake against real,\n"
-    "             and the readings (dimensional / mode / posterior collapse, low fidelity,\n"
-    "             memorisation)\n"
+    "  report     the verdicts (mode collapse, low fidelity, diversity loss, dimensional,\n"
+    "             memorisation and posterior collapse) and the readings made from them, with\n"
+    "             the spectrum and all-pairs statistics of each set and PRDC of fake against real\n"
     "  demo       makes its own data (healthy, mode- and dimension-collapsed generators, a\n"
     "             sweep of collapse strength) and reports on it\n"
     "  spectrum   effective rank, RankMe, ... of one set\n"
@@ -38,17 +38,25 @@ static const char *HELP_MAIN =
     "  --seed S                  seed of every subset (default 0)\n"
 
 static const char *HELP_REPORT =
-    "usage: lsc report --real R.npy [--fake F.npy] [options]\n"
+    "usage: lsc report (--real R.npy | --reference REF.lscref) [--fake F.npy] [options]\n"
     "\n"
     "Spectrum and all-pairs statistics of each set; with --fake, PRDC of fake against real and\n"
     "the verdicts of docs/METRICS.md section 8: each check (mode collapse, low fidelity, diversity\n"
     "loss, dimensional collapse, memorisation, posterior collapse) against held-out real rows at\n"
-    "the same sizes, ok / borderline / collapse / not_assessed with its evidence. The spectra are\n"
+    "the same sizes, ok / borderline / collapse / not_assessed with its evidence. The readings\n"
+    "(section 6) are made from the verdicts: one for each check at borderline or collapse, with\n"
+    "its reason, else \"no collapse detected\"; without --fake there are none. The spectra are\n"
     "compared at equal N (a seeded subset of the larger set, of the smaller's size). kNN and PRDC\n"
     "always use every row.\n"
     "\n"
     "options:\n"
     "  --real R.npy              the real (reference) set, rows = samples\n"
+    "  --reference REF.lscref    a kept real set (lsc reference build) in place of --real, with\n"
+    "                            its k, metric and comparison (--k, --metric, --inclusive given\n"
+    "                            too must agree); needs --fake. The library does not give out a\n"
+    "                            reference's rows, so the real spectrum, real pair statistics\n"
+    "                            and fake-to-real distances are left out; the verdicts and PRDC\n"
+    "                            are those of --real on the rows it was built from\n"
     "  --fake F.npy              the generated set (same number of columns)\n"
     "  --k K                     neighbours for the PRDC radii (default 5)\n"
     "  --inclusive               PRDC compares d <= r (default strict d < r)\n"
@@ -61,8 +69,8 @@ static const char *HELP_REPORT =
     "  --fail-on L[,not_assessed] exit 3 after writing every output when the verdict is L\n"
     "                            (borderline or collapse) or worse, or a check is not assessed\n"
     COMMON_HELP
-    "deprecated reading thresholds (they make the fixed-threshold readings of section 6, kept\n"
-    "for one release; they decide no verdict):\n"
+    "deprecated fixed thresholds (kept for one release: they make only the JSON's\n"
+    "readings_fixed_thresholds and the fixed-threshold table, and decide no verdict or reading):\n"
     "  --dim-collapse-ratio X    fake effective_rank < X x real's (default 0.5)\n"
     "  --mode-collapse-ratio X   fake vendi_cosine < X x real's (default 0.5)\n"
     "  --coverage-min X          mode collapse when coverage < X ... (default 0.5)\n"
@@ -126,7 +134,8 @@ static const char *HELP_REFERENCE =
     "usage: lsc reference build --real R.npy --k K --out REF.lscref [--metric M] [--inclusive]\n"
     "       lsc reference inspect REF.lscref\n"
     "\n"
-    "A reference keeps the real set with its k-NN radii, for `lsc prdc --reference`.\n\noptions:\n"
+    "A reference keeps the real set with its k-NN radii, for `lsc prdc --reference` and\n"
+    "`lsc report --reference`.\n\noptions:\n"
     "  --real R.npy, --k K, --out REF.lscref\n"
     "  --inclusive               its PRDC compares d <= r (default strict)\n"
     COMMON_HELP;
@@ -430,17 +439,6 @@ static int build_reference(cli_opts *o, lsc_ctx *ctx, const lsc_matrix *real, ls
     return 0;
 }
 
-/* A reference file that cannot be loaded: the library's message names the file. A file that is
- * missing or unreadable is bad input (exit 2), like any other input file. */
-static int load_fail(const cli_opts *o, lsc_ctx *ctx, lsc_status st, const char *path) {
-    int code = cli_status_exit(st);
-    if (st == LSC_STATUS_IO_ERROR) code = EXIT_BAD_INPUT;
-    const char *e = lsc_last_error(ctx);
-    if (!e || !*e) return cli_fail(o, code, "%s: %s", path, lsc_status_string(st));
-    if (strstr(e, path)) return cli_fail(o, code, "%s", e);
-    return cli_fail(o, code, "%s: %s", path, e);
-}
-
 static int cmd_prdc(cli_opts *o) {
     int rc = 0;
     if (!!o->real == !!o->reference)
@@ -467,7 +465,7 @@ static int cmd_prdc(cli_opts *o) {
     } else {
         lsc_status st = lsc_reference_load(ctx, o->reference, &ref);
         if (st != LSC_STATUS_OK) {
-            rc = load_fail(o, ctx, st, o->reference);
+            rc = cli_reference_load_fail(o, ctx, st, o->reference);
             goto done;
         }
         lsc_reference_info info = LSC_REFERENCE_INFO_INIT;
@@ -576,7 +574,7 @@ static int cmd_reference_inspect(cli_opts *o, const char *path) {
     lsc_reference *ref = NULL;
     lsc_status st = lsc_reference_load(ctx, path, &ref);
     if (st != LSC_STATUS_OK) {
-        rc = load_fail(o, ctx, st, path);
+        rc = cli_reference_load_fail(o, ctx, st, path);
         lsc_ctx_destroy(ctx);
         return rc;
     }

@@ -1,5 +1,6 @@
-/* lsc report: spectrum and all-pairs statistics of each set, PRDC of fake against real, and
- * the readings of docs/METRICS.md section 6. */
+/* lsc report: the verdicts of docs/METRICS.md section 8, spectrum and all-pairs statistics of
+ * each set, PRDC of fake against real (the real set from a .npy/.fvecs file or a saved
+ * reference), and the readings of section 6, made from the verdicts. */
 #include "cli.h"
 
 #include <stdarg.h>
@@ -21,18 +22,23 @@ int cli_readings(const cli_reading_in *in, const cli_thresholds *th, char **out,
     int n = 0;
 #define ADD(...)                                                                                    \
     do {                                                                                            \
-        if (n < max) out[n++] = fmt(__VA_ARGS__);                                                   \
+        if (n < max) {                                                                              \
+            char *s_ = fmt(__VA_ARGS__);                                                            \
+            if (!s_) goto oom;                                                                      \
+            out[n++] = s_;                                                                          \
+        }                                                                                           \
     } while (0)
     const lsc_spectrum_result *r = in->sreal, *f = in->sfake;
     int collapse = 0;
     if (f) {
-        if (f->effective_rank < th->dim_collapse_ratio * r->effective_rank) {
+        /* r is NULL for a reference without its rows: no real spectrum to compare with */
+        if (r && f->effective_rank < th->dim_collapse_ratio * r->effective_rank) {
             ADD("dimensional collapse: fake effective_rank %.3g < %g x real's %.3g (= %.3g)",
                 f->effective_rank, th->dim_collapse_ratio, r->effective_rank,
                 th->dim_collapse_ratio * r->effective_rank);
             collapse = 1;
         }
-        if (f->vendi_status == LSC_VENDI_OK && r->vendi_status == LSC_VENDI_OK) {
+        if (r && f->vendi_status == LSC_VENDI_OK && r->vendi_status == LSC_VENDI_OK) {
             if (f->vendi_cosine < th->mode_collapse_ratio * r->vendi_cosine) {
                 ADD("mode collapse: fake vendi_cosine %.3g < %g x real's %.3g (= %.3g)", f->vendi_cosine,
                     th->mode_collapse_ratio, r->vendi_cosine, th->mode_collapse_ratio * r->vendi_cosine);
@@ -81,13 +87,46 @@ int cli_readings(const cli_reading_in *in, const cli_thresholds *th, char **out,
             collapse = 1;
         }
     }
-    if (r->all_rows_identical) {
+    if (r && r->all_rows_identical) {
         ADD("real: all rows identical");
         collapse = 1;
     }
     if (!collapse) ADD("no collapse detected");
-#undef ADD
     return n;
+oom:
+    for (int i = 0; i < n; i++) free(out[i]);
+    return -1;
+#undef ADD
+}
+
+/* The readings (docs/METRICS.md section 6): one for each check whose verdict is borderline or
+ * collapse, "<check> (<level>): <why>", else one "no collapse detected" (naming the checks not
+ * assessed, so that it claims no more than was checked). Returns the count, or -1 when out of
+ * memory (nothing left allocated). */
+static int verdict_readings(const lsc_assessment *a, char **out, int max) {
+    int n = 0;
+    char na[256] = "";
+    for (int c = 0; c < LSC_CHECK_COUNT && n < max; c++) {
+        lsc_verdict v = LSC_VERDICT_INIT;
+        if (lsc_assessment_verdict(a, (lsc_check)c, &v) != LSC_STATUS_OK) continue;
+        if (v.level == LSC_LEVEL_NOT_ASSESSED) {
+            size_t l = strlen(na);
+            snprintf(na + l, sizeof na - l, "%s%s", l ? ", " : "", lsc_check_name(v.check));
+        }
+        if (v.level != LSC_LEVEL_BORDERLINE && v.level != LSC_LEVEL_COLLAPSE) continue;
+        if (!(out[n] = fmt("%s (%s): %s", lsc_check_name(v.check), lsc_level_name(v.level), v.why)))
+            goto oom;
+        n++;
+    }
+    if (n == 0 && max > 0) {
+        out[0] = na[0] ? fmt("no collapse detected (not assessed: %s)", na) : fmt("no collapse detected");
+        if (!out[0]) return -1;
+        n = 1;
+    }
+    return n;
+oom:
+    for (int i = 0; i < n; i++) free(out[i]);
+    return -1;
 }
 
 /* One set's spectrum (on `m`, possibly a subset) and pair statistics. */
@@ -287,40 +326,76 @@ static int fail_on_code(const cli_opts *o, const lsc_assessment *a) {
     return 0;
 }
 
+/* Why a report from --reference leaves out what needs the real rows (text and JSON). */
+static const char *NO_REAL_ROWS =
+    "the library does not give out a reference's rows, so the real spectrum, the real pair "
+    "statistics and the fake-to-real distances are left out; the verdicts and PRDC use the "
+    "reference itself";
+
+/* Loads --reference and adopts its k, metric and comparison: its radii hold for those only, so
+ * a --k, --metric or --inclusive given as well must agree with them. */
+static int load_reference(cli_opts *o, lsc_ctx *ctx, lsc_reference **ref, lsc_reference_info *info) {
+    lsc_status st = lsc_reference_load(ctx, o->reference, ref);
+    if (st != LSC_STATUS_OK) return cli_reference_load_fail(o, ctx, st, o->reference);
+    if ((st = lsc_reference_info_get(*ref, info)) != LSC_STATUS_OK) return cli_lib_fail(o, ctx, st, o->reference);
+    if (o->k_set && o->k != info->k)
+        return cli_fail(o, EXIT_BAD_INPUT, "--k %lld differs from the k=%lld of %s", (long long)o->k,
+                        (long long)info->k, o->reference);
+    if (o->metric_set && o->metric != info->metric)
+        return cli_fail(o, EXIT_BAD_INPUT, "--metric %s differs from the metric %s of %s",
+                        cli_metric_name(o->metric), cli_metric_name(info->metric), o->reference);
+    if (o->inclusive && info->comparison != LSC_COMPARISON_INCLUSIVE)
+        return cli_fail(o, EXIT_BAD_INPUT,
+                        "--inclusive (comparison inclusive, d <= r) differs from the comparison strict "
+                        "(d < r) of %s", o->reference);
+    o->k = info->k;
+    o->metric = info->metric;
+    o->inclusive = info->comparison == LSC_COMPARISON_INCLUSIVE;
+    return 0;
+}
+
 int cmd_report(cli_opts *o) {
     int rc = 0;
-    if (!o->real) return cli_fail(o, EXIT_BAD_INPUT, "missing --real (see --help)");
+    if (!!o->real == !!o->reference)
+        return cli_fail(o, EXIT_BAD_INPUT, "give exactly one of --real and --reference (see --help)");
+    /* the rows of a reference are not at hand (NO_REAL_ROWS): alone it would leave nothing */
+    if (o->reference && !o->fake) return cli_fail(o, EXIT_BAD_INPUT, "--reference needs --fake (see --help)");
     set_fig R, F;
     memset(&R, 0, sizeof R);
     memset(&F, 0, sizeof F);
-    R.path = o->real;
+    R.path = o->real ? o->real : o->reference;
     F.path = o->fake;
+    int real_rows = 0; /* 1 when the real rows are at hand in R.in (--real) */
+    lsc_reference_info rinfo = LSC_REFERENCE_INFO_INIT;
     lsc_ctx *ctx = NULL;
     lsc_reference *ref = NULL;
     float *nn_d = NULL;
     int64_t *nn_i = NULL;
-    char *readings[16];
-    int nread = 0;
+    char *readings[16], *fixed[16];
+    int nread = 0, nfixed = 0;
     lsc_prdc_result prdc = LSC_PRDC_RESULT_INIT;
     lsc_assessment *verdicts = NULL;
-    double t_prdc = 0, t_mem = 0, t_verdicts = 0, t_start = cli_now_ms();
+    double t_load = 0, t_prdc = 0, t_mem = 0, t_verdicts = 0, t_start = cli_now_ms();
     double mem_fraction = -1;
     int64_t mem_rows = 0;
 
     /* checked here, on every row, because the spectrum may see only a subset of them */
-    if ((rc = cli_open(o, o->real, &R.in))) goto done;
-    R.open = 1;
-    if ((rc = cli_check_finite(o, o->real, &R.in.m))) goto done;
+    if (o->real) {
+        if ((rc = cli_open(o, o->real, &R.in))) goto done;
+        R.open = 1;
+        real_rows = 1;
+        if ((rc = cli_check_finite(o, o->real, &R.in.m))) goto done;
+    }
     if (o->fake) {
         if ((rc = cli_open(o, o->fake, &F.in))) goto done;
         F.open = 1;
         if ((rc = cli_check_finite(o, o->fake, &F.in.m))) goto done;
-        if (F.in.m.cols != R.in.m.cols) {
+        if (o->real && F.in.m.cols != R.in.m.cols) {
             rc = cli_fail(o, EXIT_BAD_INPUT, "%s has %lld columns but %s has %lld", o->real,
                           (long long)R.in.m.cols, o->fake, (long long)F.in.m.cols);
             goto done;
         }
-        if (o->k >= R.in.m.rows || o->k >= F.in.m.rows) {
+        if (o->real && (o->k >= R.in.m.rows || o->k >= F.in.m.rows)) {
             const char *p = o->k >= R.in.m.rows ? o->real : o->fake;
             int64_t n = o->k >= R.in.m.rows ? R.in.m.rows : F.in.m.rows;
             rc = cli_fail(o, EXIT_BAD_INPUT, "--k: k=%lld needs at least %lld rows in %s, got %lld",
@@ -329,18 +404,39 @@ int cmd_report(cli_opts *o) {
         }
     }
     if (!(ctx = cli_ctx(o, &rc))) goto done;
+    if (o->reference) { /* a valid file holds k < N and finite rows: only the fake set to check */
+        double t0 = cli_now_ms();
+        cli_progress_label("reference");
+        rc = load_reference(o, ctx, &ref, &rinfo);
+        cli_progress_done();
+        t_load = cli_now_ms() - t0;
+        if (rc) goto done;
+        if (rinfo.cols != F.in.m.cols) {
+            rc = cli_fail(o, EXIT_BAD_INPUT, "%s has %lld columns but %s has %lld", o->reference,
+                          (long long)rinfo.cols, o->fake, (long long)F.in.m.cols);
+            goto done;
+        }
+        if (o->k >= F.in.m.rows) {
+            rc = cli_fail(o, EXIT_BAD_INPUT, "k=%lld of %s needs at least %lld rows in %s, got %lld",
+                          (long long)o->k, o->reference, (long long)o->k + 1, o->fake,
+                          (long long)F.in.m.rows);
+            goto done;
+        }
+    }
     if (o->deprecated[0])
-        fprintf(stderr, "lsc report: warning: %s is deprecated: the fixed-threshold options make the "
-                        "readings only and decide no verdict (docs/METRICS.md section 8)\n", o->deprecated);
+        fprintf(stderr, "lsc report: warning: %s is deprecated: the fixed-threshold options make only "
+                        "the fixed-threshold table and the JSON's readings_fixed_thresholds, and decide "
+                        "no verdict and no reading (docs/METRICS.md section 6)\n", o->deprecated);
 
-    int64_t neq = R.in.m.rows;
+    int64_t nreal = real_rows ? R.in.m.rows : rinfo.rows;
+    int64_t neq = nreal;
     if (o->fake && F.in.m.rows < neq) neq = F.in.m.rows;
-    if ((rc = set_figures(o, ctx, &R, "real", neq))) goto done;
+    if (real_rows && (rc = set_figures(o, ctx, &R, "real", neq))) goto done;
     if (o->fake && (rc = set_figures(o, ctx, &F, "fake", neq))) goto done;
 
     cli_reading_in ri;
     memset(&ri, 0, sizeof ri);
-    ri.sreal = &R.s;
+    ri.sreal = real_rows ? &R.s : NULL;
     ri.dup_eps = o->dup_eps;
     ri.fake_mem_fraction = -1;
     set_fig *dupset = o->fake ? &F : &R;
@@ -351,17 +447,20 @@ int cmd_report(cli_opts *o) {
                          drows < dupset->p.rows_used;
 
     if (o->fake) {
-        lsc_reference_opts ro = LSC_REFERENCE_OPTS_INIT;
-        ro.metric = o->metric;
-        ro.comparison = o->inclusive ? LSC_COMPARISON_INCLUSIVE : LSC_COMPARISON_STRICT;
-        ro.borrow_rows = 1; /* the real rows outlive the reference: no second copy */
         double t0 = cli_now_ms();
-        cli_progress_label("real radii");
-        lsc_status st = lsc_reference_create(ctx, &R.in.m, o->k, &ro, &ref);
-        cli_progress_done();
-        if (st != LSC_STATUS_OK) {
-            rc = cli_lib_fail(o, ctx, st, o->real);
-            goto done;
+        lsc_status st;
+        if (!ref) {
+            lsc_reference_opts ro = LSC_REFERENCE_OPTS_INIT;
+            ro.metric = o->metric;
+            ro.comparison = o->inclusive ? LSC_COMPARISON_INCLUSIVE : LSC_COMPARISON_STRICT;
+            ro.borrow_rows = 1; /* the real rows outlive the reference: no second copy */
+            cli_progress_label("real radii");
+            st = lsc_reference_create(ctx, &R.in.m, o->k, &ro, &ref);
+            cli_progress_done();
+            if (st != LSC_STATUS_OK) {
+                rc = cli_lib_fail(o, ctx, st, o->real);
+                goto done;
+            }
         }
         cli_progress_label("prdc");
         st = lsc_prdc(ctx, ref, &F.in.m, &prdc);
@@ -371,26 +470,27 @@ int cmd_report(cli_opts *o) {
             rc = cli_lib_fail(o, ctx, st, o->fake);
             goto done;
         }
-        /* memorisation: fake rows within dup_eps of a real row (every row) */
-        nn_d = malloc(sizeof(float) * (size_t)F.in.m.rows);
-        nn_i = malloc(sizeof(int64_t) * (size_t)F.in.m.rows);
-        if (!nn_d || !nn_i) {
-            rc = cli_fail(o, EXIT_MACHINE, "out of memory");
-            goto done;
+        if (real_rows) { /* memorisation: fake rows within dup_eps of a real row (every row) */
+            nn_d = malloc(sizeof(float) * (size_t)F.in.m.rows);
+            nn_i = malloc(sizeof(int64_t) * (size_t)F.in.m.rows);
+            if (!nn_d || !nn_i) {
+                rc = cli_fail(o, EXIT_MACHINE, "out of memory");
+                goto done;
+            }
+            lsc_knn_opts ko = LSC_KNN_OPTS_INIT;
+            ko.metric = o->metric;
+            t0 = cli_now_ms();
+            cli_progress_label("fake to real");
+            st = lsc_knn(ctx, &F.in.m, &R.in.m, 1, &ko, nn_d, nn_i);
+            cli_progress_done();
+            t_mem = cli_now_ms() - t0;
+            if (st != LSC_STATUS_OK) {
+                rc = cli_lib_fail(o, ctx, st, o->fake);
+                goto done;
+            }
+            for (int64_t j = 0; j < F.in.m.rows; j++) mem_rows += nn_d[j] <= o->dup_eps;
+            mem_fraction = (double)mem_rows / (double)F.in.m.rows;
         }
-        lsc_knn_opts ko = LSC_KNN_OPTS_INIT;
-        ko.metric = o->metric;
-        t0 = cli_now_ms();
-        cli_progress_label("fake to real");
-        st = lsc_knn(ctx, &F.in.m, &R.in.m, 1, &ko, nn_d, nn_i);
-        cli_progress_done();
-        t_mem = cli_now_ms() - t0;
-        if (st != LSC_STATUS_OK) {
-            rc = cli_lib_fail(o, ctx, st, o->fake);
-            goto done;
-        }
-        for (int64_t j = 0; j < F.in.m.rows; j++) mem_rows += nn_d[j] <= o->dup_eps;
-        mem_fraction = (double)mem_rows / (double)F.in.m.rows;
         ri.sfake = &F.s;
         ri.prdc = &prdc;
         ri.fake_mem_fraction = mem_fraction;
@@ -408,8 +508,13 @@ int cmd_report(cli_opts *o) {
             rc = cli_lib_fail(o, ctx, st, o->fake);
             goto done;
         }
+        nread = verdict_readings(verdicts, readings, 16);
     }
-    nread = cli_readings(&ri, &o->th, readings, 16);
+    nfixed = cli_readings(&ri, &o->th, fixed, 16);
+    if (nread < 0 || nfixed < 0) {
+        rc = cli_fail(o, EXIT_MACHINE, "out of memory for the readings");
+        goto done;
+    }
     double t_total = cli_now_ms() - t_start;
 
     if (o->json) {
@@ -424,9 +529,20 @@ int cmd_report(cli_opts *o) {
         cli_json_header(&w, ctx);
         if (verdicts) json_verdicts(&w, verdicts);
         jw_obj(&w, "inputs");
-        cli_json_input(&w, "real", o->real, &R.in.m);
+        if (o->reference) {
+            jw_obj(&w, "real");
+            jw_str(&w, "reference", o->reference);
+            jw_int(&w, "file_version", rinfo.file_version);
+            jw_int(&w, "rows", rinfo.rows);
+            jw_int(&w, "cols", rinfo.cols);
+            jw_str(&w, "dtype", "float32"); /* a reference keeps its rows as float32 */
+            jw_end_obj(&w);
+        } else {
+            cli_json_input(&w, "real", o->real, &R.in.m);
+        }
         if (o->fake) cli_json_input(&w, "fake", o->fake, &F.in.m);
         jw_end_obj(&w);
+        if (!real_rows) jw_str(&w, "real_figures_unavailable", NO_REAL_ROWS);
         jw_obj(&w, "params");
         jw_int(&w, "k", o->k);
         jw_str(&w, "metric", cli_metric_name(o->metric));
@@ -449,7 +565,7 @@ int cmd_report(cli_opts *o) {
         jw_num(&w, "active_ratio", o->th.active_ratio);
         jw_end_obj(&w);
         jw_obj(&w, "spectrum");
-        cli_json_spectrum(&w, "real", &R.s, R.sv, R.spec_m.rows, R.in.m.rows);
+        if (real_rows) cli_json_spectrum(&w, "real", &R.s, R.sv, R.spec_m.rows, R.in.m.rows);
         if (o->fake) cli_json_spectrum(&w, "fake", &F.s, F.sv, F.spec_m.rows, F.in.m.rows);
         jw_end_obj(&w);
         if (R.have_all || F.have_all) { /* the subsetted set's figures on every row */
@@ -459,14 +575,19 @@ int cmd_report(cli_opts *o) {
             jw_end_obj(&w);
         }
         jw_obj(&w, "pairwise");
-        cli_json_pairs(&w, "real", &R.p, R.hist, R.dups, 100);
+        if (real_rows) cli_json_pairs(&w, "real", &R.p, R.hist, R.dups, 100);
         if (o->fake) cli_json_pairs(&w, "fake", &F.p, F.hist, F.dups, 100);
         jw_end_obj(&w);
         if (o->fake) {
             cli_json_prdc(&w, "prdc", &prdc);
             jw_obj(&w, "memorisation");
-            jw_int(&w, "fake_rows_near_real", mem_rows);
-            jw_num(&w, "fraction", mem_fraction);
+            if (real_rows) {
+                jw_int(&w, "fake_rows_near_real", mem_rows);
+                jw_num(&w, "fraction", mem_fraction);
+            } else {
+                jw_null(&w, "fake_rows_near_real");
+                jw_null(&w, "fraction");
+            }
             jw_int(&w, "fake_rows_in_near_duplicate_pairs", drows);
             jw_end_obj(&w);
         }
@@ -474,14 +595,26 @@ int cmd_report(cli_opts *o) {
         jw_arr(&w, "readings");
         for (int i = 0; i < nread; i++) jw_str(&w, NULL, readings[i]);
         jw_end_arr(&w);
+        jw_arr(&w, "readings_fixed_thresholds");
+        for (int i = 0; i < nfixed; i++) jw_str(&w, NULL, fixed[i]);
+        jw_end_arr(&w);
+        jw_obj(&w, "deprecated");
+        jw_str(&w, "readings_fixed_thresholds",
+               "the fixed-threshold readings of docs/METRICS.md section 6 (thresholds in params: "
+               "dim_collapse_ratio ... active_ratio), kept for one release; they decide no verdict "
+               "and no reading");
+        jw_end_obj(&w);
         jw_obj(&w, "timings_ms");
-        jw_num(&w, "spectrum_real", R.t_spec);
-        jw_num(&w, "pairs_real", R.t_pairs);
+        if (o->reference) jw_num(&w, "reference_load", t_load);
+        if (real_rows) {
+            jw_num(&w, "spectrum_real", R.t_spec);
+            jw_num(&w, "pairs_real", R.t_pairs);
+        }
         if (o->fake) {
             jw_num(&w, "spectrum_fake", F.t_spec);
             jw_num(&w, "pairs_fake", F.t_pairs);
             jw_num(&w, "prdc", t_prdc);
-            jw_num(&w, "memorisation", t_mem);
+            if (real_rows) jw_num(&w, "memorisation", t_mem);
             jw_num(&w, "verdicts", t_verdicts);
         }
         jw_num(&w, "total", t_total);
@@ -497,15 +630,22 @@ int cmd_report(cli_opts *o) {
     }
     if (!o->json || strcmp(o->json, "-")) {
         printf("lsc %s report on %s\n", lsc_version(), lsc_ctx_device_name(ctx));
-        printf("real: %s (%lld x %lld)\n", o->real, (long long)R.in.m.rows, (long long)R.in.m.cols);
+        if (o->reference)
+            printf("real: reference %s (file format version %lld; %lld x %lld, k=%lld, %s, %s)\n", o->reference,
+                   (long long)rinfo.file_version, (long long)rinfo.rows, (long long)rinfo.cols,
+                   (long long)rinfo.k, cli_metric_name(rinfo.metric), o->inclusive ? "inclusive" : "strict");
+        else
+            printf("real: %s (%lld x %lld)\n", o->real, (long long)R.in.m.rows, (long long)R.in.m.cols);
         if (o->fake)
             printf("fake: %s (%lld x %lld)\n", o->fake, (long long)F.in.m.rows, (long long)F.in.m.cols);
-        if (o->fake && R.in.m.rows != F.in.m.rows)
+        if (o->fake && nreal != F.in.m.rows)
             printf("the spectra are compared at equal N = %lld: a seeded subset (seed %llu) of the larger set\n",
                    (long long)neq, (unsigned long long)o->seed);
+        if (!real_rows) printf("(%s)\n", NO_REAL_ROWS);
         printf("\n");
         if (verdicts) print_verdicts(verdicts);
-        if (o->fake) print_spectra(&R, &F);
+        if (o->fake && real_rows) print_spectra(&R, &F);
+        else if (o->fake) cli_print_spectrum(stdout, "fake", &F.s, F.spec_m.rows, F.in.m.rows);
         else cli_print_spectrum(stdout, "real", &R.s, R.spec_m.rows, R.in.m.rows);
         set_fig *sets[2] = {&R, &F};
         for (int i = 0; i < 2; i++)
@@ -516,7 +656,7 @@ int cmd_report(cli_opts *o) {
                 printf(")\n");
             }
         printf("\n");
-        cli_print_pairs(stdout, "real", &R.p, o);
+        if (real_rows) cli_print_pairs(stdout, "real", &R.p, o);
         if (o->fake) cli_print_pairs(stdout, "fake", &F.p, o);
         if (R.p.subset || (o->fake && F.p.subset))
             printf("(sets above --pairs-max-rows %lld use a seeded subset for the all-pairs figures; kNN and "
@@ -525,24 +665,30 @@ int cmd_report(cli_opts *o) {
         if (o->fake) {
             printf("\n");
             cli_print_prdc(stdout, &prdc);
-            printf("  fake rows within %g of a real row: %lld of %lld\n", o->dup_eps, (long long)mem_rows,
-                   (long long)F.in.m.rows);
+            if (real_rows)
+                printf("  fake rows within %g of a real row: %lld of %lld\n", o->dup_eps, (long long)mem_rows,
+                       (long long)F.in.m.rows);
         }
         const cli_thresholds *th = &o->th;
-        printf("\nfixed-threshold checks (deprecated: they decide the readings below, not the verdicts;\n"
-               "docs/METRICS.md section 6; every threshold is an option, see --help):\n");
+        printf("\nfixed-threshold checks (deprecated, kept for one release: they decide no verdict and no\n"
+               "reading; the JSON keeps them as readings_fixed_thresholds; docs/METRICS.md section 6):\n");
         if (o->fake) {
-            printf("  dimensional collapse  fake effective_rank %.4g < %g x real's %.4g (= %.4g)?  %s\n",
-                   F.s.effective_rank, th->dim_collapse_ratio, R.s.effective_rank,
-                   th->dim_collapse_ratio * R.s.effective_rank,
-                   F.s.effective_rank < th->dim_collapse_ratio * R.s.effective_rank ? "yes" : "no");
-            if (F.s.vendi_status == LSC_VENDI_OK && R.s.vendi_status == LSC_VENDI_OK)
-                printf("  mode collapse         fake vendi_cosine %.4g < %g x real's %.4g (= %.4g)?  %s\n",
-                       F.s.vendi_cosine, th->mode_collapse_ratio, R.s.vendi_cosine,
-                       th->mode_collapse_ratio * R.s.vendi_cosine,
-                       F.s.vendi_cosine < th->mode_collapse_ratio * R.s.vendi_cosine ? "yes" : "no");
-            else
-                printf("  mode collapse         vendi_cosine unavailable (an all-zero row): not checked\n");
+            if (!real_rows) {
+                printf("  dimensional collapse  needs the real spectrum: not checked\n");
+                printf("  mode collapse         vendi_cosine needs the real spectrum: not checked\n");
+            } else {
+                printf("  dimensional collapse  fake effective_rank %.4g < %g x real's %.4g (= %.4g)?  %s\n",
+                       F.s.effective_rank, th->dim_collapse_ratio, R.s.effective_rank,
+                       th->dim_collapse_ratio * R.s.effective_rank,
+                       F.s.effective_rank < th->dim_collapse_ratio * R.s.effective_rank ? "yes" : "no");
+                if (F.s.vendi_status == LSC_VENDI_OK && R.s.vendi_status == LSC_VENDI_OK)
+                    printf("  mode collapse         fake vendi_cosine %.4g < %g x real's %.4g (= %.4g)?  %s\n",
+                           F.s.vendi_cosine, th->mode_collapse_ratio, R.s.vendi_cosine,
+                           th->mode_collapse_ratio * R.s.vendi_cosine,
+                           F.s.vendi_cosine < th->mode_collapse_ratio * R.s.vendi_cosine ? "yes" : "no");
+                else
+                    printf("  mode collapse         vendi_cosine unavailable (an all-zero row): not checked\n");
+            }
             printf("  mode collapse         coverage %.3f < %g while precision %.3f >= %g?  %s\n", prdc.coverage,
                    th->coverage_min, prdc.precision, th->precision_high,
                    prdc.coverage < th->coverage_min && prdc.precision >= th->precision_high ? "yes" : "no");
@@ -551,8 +697,11 @@ int cmd_report(cli_opts *o) {
             printf("  memorisation          fake rows in a near-duplicate pair (d <= %g): %s%.2f%% > %g%%?  %s\n",
                    o->dup_eps, ri.dup_lower_bound ? ">= " : "", 100.0 * ri.fake_dup_fraction,
                    100.0 * th->dup_fraction, ri.fake_dup_fraction > th->dup_fraction ? "yes" : "no");
-            printf("  memorisation          fake rows within %g of a real row: %.2f%% > %g%%?  %s\n", o->dup_eps,
-                   100.0 * mem_fraction, 100.0 * th->dup_fraction, mem_fraction > th->dup_fraction ? "yes" : "no");
+            if (real_rows)
+                printf("  memorisation          fake rows within %g of a real row: %.2f%% > %g%%?  %s\n", o->dup_eps,
+                       100.0 * mem_fraction, 100.0 * th->dup_fraction, mem_fraction > th->dup_fraction ? "yes" : "no");
+            else
+                printf("  memorisation          fake rows near a real row need the real rows: not checked\n");
         } else {
             printf("  posterior collapse    active_units %lld < %g x D (= %.1f)?  %s   (meaningful for VAE "
                    "posterior means)\n",
@@ -562,14 +711,19 @@ int cmd_report(cli_opts *o) {
                    o->dup_eps, ri.dup_lower_bound ? ">= " : "", 100.0 * ri.fake_dup_fraction,
                    100.0 * th->dup_fraction, ri.fake_dup_fraction > th->dup_fraction ? "yes" : "no");
         }
-        printf("\nreadings:\n");
-        for (int i = 0; i < nread; i++) printf("  %s\n", readings[i]);
+        if (verdicts) {
+            printf("\nreadings:\n");
+            for (int i = 0; i < nread; i++) printf("  %s\n", readings[i]);
+        } else {
+            printf("\nreadings: none (they are made from the verdicts, which need --fake)\n");
+        }
         printf("\n(%.0f ms in all)\n", t_total);
     }
     if (!rc) rc = fail_on_code(o, verdicts);
 done:
     lsc_assessment_destroy(verdicts);
     for (int i = 0; i < nread; i++) free(readings[i]);
+    for (int i = 0; i < nfixed; i++) free(fixed[i]);
     free(nn_d);
     free(nn_i);
     lsc_reference_destroy(ref);

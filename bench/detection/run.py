@@ -10,8 +10,9 @@ generated set as float32 .npy files and calls
     lsc report --real R.npy --fake F.npy --k K --seed S --json OUT
 
 then records, from the JSON, the level of every check of the verdict engine ("verdicts", when the
-CLI has it; "n/a" otherwise) and which checks today's fixed-threshold "readings" flag. See
-README.md (same folder) for the protocol, the cells and what "held out" means.
+CLI has it; "n/a" otherwise) and which checks the fixed-threshold readings flag (deprecated:
+"readings_fixed_thresholds" in the JSON; "readings" before the readings were made from the
+verdicts). See README.md (same folder) for the protocol, the cells and what "held out" means.
 
 Usage (from anywhere; the CLI defaults to build-bench/tools/lsc of this checkout):
     /work/bench-venv/bin/python bench/detection/run.py --quick
@@ -64,7 +65,8 @@ ABBR = {"mode_collapse": "mode", "low_fidelity": "fid", "diversity_loss": "div",
         "dimensional_collapse": "dim", "memorisation": "mem", "posterior_collapse": "post",
         "degenerate": "degen", "other": "other"}
 
-# tools/report.c cli_readings: each reading string's start -> (check, which test). First match.
+# tools/report.c cli_readings (the report's "readings_fixed_thresholds"): each reading string's
+# start -> (check, which test). First match.
 READING_MAP = [
     ("dimensional collapse", "dimensional_collapse", "effective_rank"),
     ("mode collapse: fake vendi", "mode_collapse", "vendi"),
@@ -429,7 +431,12 @@ def run_lsc(lsc, real, fake, k, seed, tmp, threads):
     verdict = j.get("verdict", "n/a")
     if isinstance(verdict, dict):  # tolerate {"level": ...}
         verdict = verdict.get("level", "n/a")
-    readings = [r for r in j.get("readings", []) if isinstance(r, str)]
+    # the fixed-threshold readings: their own key since "readings" is made from the verdicts; an
+    # older CLI wrote them as "readings"
+    fixed = j.get("readings_fixed_thresholds")
+    if fixed is None:
+        fixed = j.get("readings", [])
+    readings = [r for r in fixed if isinstance(r, str)]
     flagged, tests = map_readings(readings)
     rec.update(levels=levels, verdict=verdict, stats=stats, verdicts=vrec, readings=readings,
                readings_checks=flagged, readings_tests=tests, figures=figures(j))

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # End-to-end tests of the `lsc` command line: every command on good files, the JSON report,
-# every kind of bad input (exit 2 and exactly one line on stderr), and the demo's readings.
+# every kind of bad input (exit 2 and exactly one line on stderr), report --reference against
+# report --real, the readings made from the verdicts, and the demo's readings.
 # usage: test_cli.sh path/to/lsc [scratch-dir]
 # Fixtures are written with python3's standard library only (struct).
 set -u
@@ -66,6 +67,14 @@ z = [r[:] for r in fake]; z[5] = [0.0] * 8
 npy("zero_row.npy", z, "(200, 8)")
 npy("same.npy", [[0.5] * 8 for _ in range(50)], "(50, 8)")
 open("empty.npy", "wb").close()
+# 8 well-separated modes; a generator of 2 of them (collapsed) and one of all 8 (healthy), with
+# enough rows that the verdicts can resolve mode collapse
+centres = [[rng.gauss(0, 4) for _ in range(8)] for _ in range(8)]
+def modes(n, which):
+    return [[c + rng.gauss(0, 1) for c in centres[which[i % len(which)]]] for i in range(n)]
+npy("modes_real.npy", modes(1200, range(8)), "(1200, 8)")
+npy("modes_two.npy", modes(300, [0, 1]), "(300, 8)")
+npy("modes_all.npy", modes(300, range(8)), "(300, 8)")
 PY
 
 pass=0
@@ -116,11 +125,8 @@ ok "report zero row" "$LSC" report --real real.npy --fake zero_row.npy --json ze
 has "report zero row: vendi unavailable" out.txt "unavailable"
 ok "report identical rows" "$LSC" report --real real.npy --fake same.npy --json same.json
 has "identical rows read" out.txt "fake: all rows identical"
-has "identical rows: dimensional collapse" out.txt "dimensional collapse:"
-has "identical rows: stuck sampler" out.txt "memorisation or a stuck sampler"
-ok "report one set of identical rows" "$LSC" report --real same.npy
-
-has "one set identical" out.txt "real: all rows identical"
+ok "report one set of identical rows" "$LSC" report --real same.npy --json same_one.json
+has "one set: no verdicts, no readings" out.txt "readings: none"
 
 # ---- verdicts: led by the report, in the JSON, and --fail-on --------------------------------------
 ok "report verdicts" "$LSC" report --real real.npy --fake fake.npy --splits 8
@@ -161,7 +167,7 @@ python3 - <<'PY' || { echo "FAIL: JSON checks"; fails=$((fails + 1)); }
 import json
 r = json.load(open("report.json"))
 for k in ["lsc_version", "backend", "device", "inputs", "params", "spectrum", "pairwise", "prdc",
-          "definitions", "readings", "timings_ms"]:
+          "definitions", "readings", "readings_fixed_thresholds", "deprecated", "timings_ms"]:
     assert k in r, k
 assert r["backend"] in ("cpu", "cuda")
 assert r["inputs"]["real"] == {"path": "real.npy", "rows": 300, "cols": 8, "dtype": "float32"}
@@ -183,7 +189,10 @@ for side in ["real", "fake"]:
     assert sum(p["histogram"]["counts"]) == n * (n - 1) // 2
 for k in ["k", "precision", "recall", "density", "coverage", "zero_radii_real", "zero_radii_fake"]:
     assert k in r["prdc"], k
-assert r["readings"] == ["no collapse detected"], r["readings"]
+# the readings come from the verdicts; the deprecated fixed-threshold ones keep their own key
+assert r["verdict"] == "ok" and r["readings"][0].startswith("no collapse detected"), r["readings"]
+assert r["readings_fixed_thresholds"] == ["no collapse detected"], r["readings_fixed_thresholds"]
+assert "readings_fixed_thresholds" in r["deprecated"]
 assert r["spectrum_all_rows"]["real"]["rows_used"] == 300 and "fake" not in r["spectrum_all_rows"]
 s = json.load(open("r50.json"))
 assert s["pairwise"]["real"]["rows_used"] == 50 and s["pairwise"]["real"]["subset"] is True
@@ -194,6 +203,13 @@ assert "vendi_cosine_unavailable" not in r["spectrum"]["real"]
 same = json.load(open("same.json"))
 assert same["pairwise"]["fake"]["near_duplicate_pairs"] == 50 * 49 // 2
 assert same["spectrum"]["fake"]["effective_rank"] == 0
+fx = same["readings_fixed_thresholds"]
+for want in ["dimensional collapse:", "memorisation or a stuck sampler", "fake: all rows identical"]:
+    assert any(x.startswith(want) for x in fx), (want, fx)
+assert same["verdict"] == "collapse" and not same["readings"][0].startswith("no collapse"), same["readings"]
+one = json.load(open("same_one.json"))
+assert "verdicts" not in one and one["readings"] == [], one["readings"]
+assert "real: all rows identical" in one["readings_fixed_thresholds"], one["readings_fixed_thresholds"]
 import ast, math, struct
 def readnpy(path):
     b = open(path, "rb").read()
@@ -255,6 +271,155 @@ bad "bad reference file" 2 "$LSC" reference inspect real.npy
 bad "missing reference" 2 "$LSC" reference inspect no_such.lscref
 bad "knn without k" 2 "$LSC" knn --queries real.npy
 bad "spectrum one row" 2 "$LSC" report --real zero_rows.npy
+
+# ---- report --reference: the figures and verdicts of --real, k / metric / comparison from the file --
+ok "reference build cosine" "$LSC" reference build --real real.npy --k 3 --metric cosine --inclusive \
+    --out ref_cos.lscref
+ok "reference build float64" "$LSC" reference build --real real64.npy --k 5 --out ref64.lscref
+ok "report --real" "$LSC" report --real real.npy --fake fake.npy --seed 7 --json rep_real.json
+cp out.txt rep_real.txt
+ok "report --reference" "$LSC" report --reference ref.lscref --fake fake.npy --seed 7 --json rep_ref.json
+cp out.txt rep_ref.txt
+has "report --reference names the file" rep_ref.txt "real: reference ref.lscref (file format version 2;"
+ok "report --real cosine" "$LSC" report --real real.npy --fake fake.npy --k 3 --metric cosine --inclusive \
+    --seed 7 --json rep_real_cos.json
+ok "report --reference cosine" "$LSC" report --reference ref_cos.lscref --fake fake.npy --seed 7 \
+    --json rep_ref_cos.json
+ok "report --reference, options that agree" "$LSC" report --reference ref_cos.lscref --fake fake.npy \
+    --k 3 --metric cosine --inclusive --seed 7 --json rep_ref_cos_agree.json
+ok "report --real float64" "$LSC" report --real real64.npy --fake fake16.npy --json rep_real64.json
+ok "report --reference from float64" "$LSC" report --reference ref64.lscref --fake fake16.npy \
+    --json rep_ref64.json
+ok "report --reference json -" "$LSC" report --reference ref.lscref --fake fake.npy --json -
+if python3 -c "import json; json.load(open('out.txt'))"; then pass=$((pass + 1)); else
+    echo "FAIL: report --reference --json - is not JSON"; fails=$((fails + 1)); fi
+# the text's verdicts and readings too (all but the timing after the readings)
+for f in rep_real rep_ref; do
+    sed -n '/^verdict: /,/^(each check/p' $f.txt > $f.verdicts.txt
+    sed -n '/^readings:/,/^$/p' $f.txt > $f.readings.txt
+done
+if [ -s rep_ref.verdicts.txt ] && cmp -s rep_real.verdicts.txt rep_ref.verdicts.txt &&
+   [ -s rep_ref.readings.txt ] && cmp -s rep_real.readings.txt rep_ref.readings.txt; then
+    pass=$((pass + 1))
+else
+    echo "FAIL: report --reference prints other verdicts or readings than --real"
+    diff rep_real.verdicts.txt rep_ref.verdicts.txt | head -5
+    diff rep_real.readings.txt rep_ref.readings.txt | head -5
+    fails=$((fails + 1))
+fi
+python3 - <<'PY' || { echo "FAIL: report --reference against --real"; fails=$((fails + 1)); }
+import json
+def same(real_json, ref_json, ref_path, rows, k, metric, comparison):
+    a, b = json.load(open(real_json)), json.load(open(ref_json))
+    tag = ref_json
+    for key in ["verdict", "not_assessed", "verdicts", "prdc", "readings"]:
+        assert a[key] == b[key], (tag, key, a[key], b[key])
+    assert len(a["verdicts"]) == 6, tag
+    for key in ["k", "metric", "comparison", "seed", "splits", "spectrum_rows"]:
+        assert a["params"][key] == b["params"][key], (tag, key)
+    assert (b["params"]["k"], b["params"]["metric"], b["params"]["comparison"]) == (k, metric, comparison), tag
+    assert b["inputs"]["real"] == {"reference": ref_path, "file_version": 2, "rows": rows, "cols": 8,
+                                   "dtype": "float32"}, (tag, b["inputs"]["real"])
+    assert a["inputs"]["fake"] == b["inputs"]["fake"], tag
+    for sec in ["spectrum", "pairwise"]:
+        assert a[sec]["fake"] == b[sec]["fake"], (tag, sec)
+        # the real set's figures need the reference's rows: those of --real, or said to be missing
+        if "real" in b[sec]:
+            assert a[sec]["real"] == b[sec]["real"], (tag, sec)
+        else:
+            assert "rows" in b["real_figures_unavailable"], (tag, sec)
+    ma, mb = a["memorisation"], b["memorisation"]
+    assert ma["fake_rows_in_near_duplicate_pairs"] == mb["fake_rows_in_near_duplicate_pairs"], tag
+    assert mb["fake_rows_near_real"] in (None, ma["fake_rows_near_real"]), tag
+    assert a["readings_fixed_thresholds"] and b["readings_fixed_thresholds"], tag
+    assert "real_figures_unavailable" not in a and "reference_load" in b["timings_ms"], tag
+same("rep_real.json", "rep_ref.json", "ref.lscref", 300, 5, "euclidean", "strict")
+same("rep_real_cos.json", "rep_ref_cos.json", "ref_cos.lscref", 300, 3, "cosine", "inclusive")
+same("rep_real_cos.json", "rep_ref_cos_agree.json", "ref_cos.lscref", 300, 3, "cosine", "inclusive")
+same("rep_real64.json", "rep_ref64.json", "ref64.lscref", 300, 5, "euclidean", "strict")
+PY
+pass=$((pass + 1))
+
+# exactly one of --real and --reference; --k / --metric / --inclusive must agree with the file's
+bad "report both real and reference" 2 "$LSC" report --real real.npy --reference ref.lscref --fake fake.npy
+has "report both: says so" err.txt "exactly one of --real and --reference"
+bad "report neither real nor reference" 2 "$LSC" report --fake fake.npy
+bad "report reference without fake" 2 "$LSC" report --reference ref.lscref
+bad "report --k vs reference" 2 "$LSC" report --reference ref.lscref --fake fake.npy --k 3
+has "report --k vs reference: both values" err.txt "--k 3 differs from the k=5 of ref.lscref"
+bad "report --metric vs reference" 2 "$LSC" report --reference ref.lscref --fake fake.npy --metric cosine
+has "report --metric vs reference: both values" err.txt \
+    "--metric cosine differs from the metric euclidean of ref.lscref"
+bad "report --metric vs cosine reference" 2 "$LSC" report --reference ref_cos.lscref --fake fake.npy \
+    --metric euclidean
+has "report --metric vs cosine reference: both values" err.txt \
+    "--metric euclidean differs from the metric cosine of ref_cos.lscref"
+bad "report --inclusive vs reference" 2 "$LSC" report --reference ref.lscref --fake fake.npy --inclusive
+has "report --inclusive vs reference: both values" err.txt \
+    "--inclusive (comparison inclusive, d <= r) differs from the comparison strict (d < r) of ref.lscref"
+bad "report reference: mismatched D" 2 "$LSC" report --reference ref.lscref --fake d6.npy
+bad "report reference: k vs fake rows" 2 "$LSC" report --reference ref.lscref --fake small.npy
+# a reference file that is missing, damaged, cut short, of an unknown version, or no reference
+python3 - <<'PY' || { echo "FAIL: could not write the damaged references"; fails=$((fails + 1)); }
+b = open("ref.lscref", "rb").read()
+c = bytearray(b)
+c[192 + 17] ^= 0x40                  # a bit of a row (ROWS is at 192): its section checksum fails
+open("corrupt.lscref", "wb").write(c)
+open("cut.lscref", "wb").write(b[:-100])
+v = bytearray(b)
+v[8] = 9                             # a format version this lsc does not know
+open("future.lscref", "wb").write(v)
+PY
+bad "report missing reference" 2 "$LSC" report --reference no_such.lscref --fake fake.npy
+has "report missing reference: names it" err.txt "no_such.lscref"
+for f in corrupt cut future; do
+    bad "report $f reference" 2 "$LSC" report --reference $f.lscref --fake fake.npy
+    has "report $f reference: names it" err.txt "$f.lscref"
+done
+bad "report npy as reference" 2 "$LSC" report --reference real.npy --fake fake.npy
+
+# ---- the readings: made from the verdicts --------------------------------------------------------
+ok "report collapsed (2 of 8 modes)" "$LSC" report --real modes_real.npy --fake modes_two.npy \
+    --json collapsed.json
+cp out.txt collapsed.txt
+ok "report healthy (8 of 8 modes)" "$LSC" report --real modes_real.npy --fake modes_all.npy \
+    --json healthy.json
+cp out.txt healthy.txt
+python3 - <<'PY' || { echo "FAIL: readings from the verdicts"; fails=$((fails + 1)); }
+import json
+def text_readings(path):
+    lines = open(path).read().split("\n")
+    out = []
+    for l in lines[lines.index("readings:") + 1:]:
+        if not l.startswith("  "):
+            break
+        out.append(l[2:])
+    return out
+def expected(r):  # docs/METRICS.md section 6: one per check at borderline or collapse, in check order
+    out = ["%s (%s): %s" % (c, v["level"], v["why"]) for c, v in r["verdicts"].items()
+           if v["level"] in ("borderline", "collapse")]
+    if not out:
+        na = r["not_assessed"]
+        out = ["no collapse detected" + (" (not assessed: %s)" % ", ".join(na) if na else "")]
+    return out
+c = json.load(open("collapsed.json"))
+assert c["verdict"] == "collapse" and c["verdicts"]["mode_collapse"]["level"] == "collapse", c["verdict"]
+assert c["readings"] == expected(c), c["readings"]
+assert any(x.startswith("mode_collapse (collapse): coverage ") for x in c["readings"]), c["readings"]
+assert not any(x.startswith("no collapse") for x in c["readings"]), c["readings"]
+assert text_readings("collapsed.txt") == c["readings"], text_readings("collapsed.txt")
+# the deprecated fixed-threshold readings are still there, apart
+fx = c["readings_fixed_thresholds"]
+assert any(x.startswith("mode collapse: ") for x in fx), fx
+h = json.load(open("healthy.json"))
+assert h["verdict"] == "ok", h["verdict"]
+assert h["readings"] == expected(h) and len(h["readings"]) == 1, h["readings"]
+assert h["readings"][0].startswith("no collapse detected"), h["readings"]
+for na in h["not_assessed"]:
+    assert na in h["readings"][0], (na, h["readings"])
+assert text_readings("healthy.txt") == h["readings"], text_readings("healthy.txt")
+PY
+pass=$((pass + 1))
 
 # ---- the demo ------------------------------------------------------------------------------------
 ok "demo" "$LSC" demo
