@@ -21,6 +21,7 @@
     { offsetof(lsc_reference_info, file_version), sizeof(lsc_reference_info) }
 #define LSC_ASSESS_OPTS_SIZES { sizeof(lsc_assess_opts) }
 #define LSC_VERDICT_SIZES { sizeof(lsc_verdict) }
+#define LSC_CLASS_VERDICT_SIZES { sizeof(lsc_class_verdict) }
 #define LSC_PRDC_RESULT_SIZES \
     { offsetof(lsc_prdc_result, coverage_expected), sizeof(lsc_prdc_result) }
 

@@ -508,6 +508,8 @@ lsc_status lsc_reference_info_get(const lsc_reference *ref, lsc_reference_info *
 
 const double *lsc_reference_radii(const lsc_reference *ref) { return ref ? ref->radius : NULL; }
 
+const float *lsc_reference_rows(const lsc_reference *ref) { return ref ? ref->data : NULL; }
+
 lsc_status lsc_prdc(lsc_ctx *ctx, const lsc_reference *ref, const lsc_matrix *fake,
                     lsc_prdc_result *out)
 {

@@ -6,6 +6,7 @@
 #include "../common/sampler.h"
 
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,8 +31,19 @@ static const lines kLines[LSC_CHECK_COUNT] = {
     {0.10, 0.25}, /* posterior collapse: excess fraction of inactive units */
 };
 
+/* Class lines: a class "missing" loses coverage (relative), an "over-produced" one gains share
+ * (relative); docs/METRICS.md section 8, "Classes". */
+static const lines kClassMissing = {0.25, 0.50};
+static const lines kClassOver = {0.50, 1.00};
+#define MAX_CLASSES 4096
+
 struct lsc_assessment {
     lsc_verdict v[LSC_CHECK_COUNT];
+    lsc_prdc_result prdc;      /* the user's full-size figures */
+    int64_t classes;           /* judged classes (0 without labels) */
+    lsc_class_verdict *cls;
+    int64_t uncovered;         /* uncovered reference rows, -1 when not computed */
+    int64_t *uncovered_rows;   /* most uncovered first */
 };
 
 const char *lsc_check_name(lsc_check check)
@@ -57,6 +69,21 @@ static double t_quantile(double z, double dof)
            (3 * z7 + 19 * z5 + 17 * z3 - 15 * z) / (384 * dof * dof * dof);
 }
 
+/* Upper normal quantile: z with P(Z > z) = p, 0 < p < 0.5, by bisection on erfc (60 halvings
+ * reach double precision on [0, 40]); used for the Holm thresholds over classes. */
+static double z_upper(double p)
+{
+    double lo = 0.0, hi = 40.0;
+    for (int i = 0; i < 60; i++) {
+        const double mid = 0.5 * (lo + hi);
+        if (0.5 * erfc(mid / sqrt(2.0)) > p)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    return 0.5 * (lo + hi);
+}
+
 /* ---- the data the checks share ------------------------------------------------------------- */
 
 typedef struct {
@@ -68,6 +95,7 @@ typedef struct {
                               gathered in turn (S x m x d floats at once would be 4 x the
                               reference at m = N/4) */
     int64_t *pick;         /* its rows */
+    int64_t *rows_a;       /* the first half's rows, in permutation order */
     int64_t *half_b;       /* the second half's rows, in permutation order */
     int64_t nb;
     uint64_t seed;
@@ -80,6 +108,18 @@ typedef struct {
     int64_t J;             /* disjoint generated subsets of m rows averaged (1 to 4) */
     const lsc_matrix *fake;
     lsc_reference *ref_a;
+    float *nn_d;           /* one subset's nearest row of A: distance and position in A (m) */
+    int64_t *nn_i;
+    double *held_nn;       /* per reference row of B: distance to its nearest row of A */
+    int64_t *held_nn_i;    /*   and that row's position in A (-1: not computed) */
+    /* classes, with labels: C distinct reference labels in ascending order */
+    int64_t C;
+    int64_t *labels;
+    int64_t *cls_ref;      /* class of every reference row */
+    int64_t *n_cls_a;      /* rows of each class in A */
+    int64_t *cls_rows;     /* the class of each row of one subset (m; -1: unknown label) */
+    unsigned char *flags_a; /* per-row outcomes of one subset's PRDC against A (na) */
+    const int64_t *fake_labels;
 } shared;
 
 static void gather(const lsc_matrix *x, const int64_t *rows, int64_t n, const double *centre,
@@ -102,14 +142,45 @@ static double median(double *v, int64_t n)
     return v[(n - 1) / 2];
 }
 
+/* (key, row) pairs of doubles: by key, then row */
+static int cmp_f64_pair(const void *a, const void *b)
+{
+    const double *x = (const double *)a, *y = (const double *)b;
+    const int c = lsc_cmp_f64(x, y);
+    return c ? c : lsc_cmp_f64(x + 1, y + 1);
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+    const int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* The class index of `label` among the sorted labels, -1 when it is not one of them. */
+static int64_t class_of(const shared *s, int64_t label)
+{
+    const int64_t *hit = (const int64_t *)bsearch(&label, s->labels, (size_t)s->C, sizeof label, cmp_i64);
+    return hit ? hit - s->labels : -1;
+}
+
 static void shared_free(shared *s)
 {
     free(s->a);
     free(s->g);
     free(s->h);
     free(s->pick);
+    free(s->rows_a);
     free(s->half_b);
     free(s->mean);
+    free(s->nn_d);
+    free(s->nn_i);
+    free(s->held_nn);
+    free(s->held_nn_i);
+    free(s->labels);
+    free(s->cls_ref);
+    free(s->n_cls_a);
+    free(s->cls_rows);
+    free(s->flags_a);
     lsc_reference_destroy(s->ref_a);
 }
 
@@ -137,6 +208,35 @@ static lsc_status reference_moments(lsc_ctx *ctx, const lsc_reference *ref, shar
     return LSC_STATUS_OK;
 }
 
+/* The distinct labels of the reference, every reference row's class and A's class sizes. */
+static lsc_status classes_make(lsc_ctx *ctx, const int64_t *labels, shared *s)
+{
+    const int64_t n = s->ref->rows;
+    int64_t *sorted = (int64_t *)lsc_malloc(ctx, (size_t)n * sizeof *sorted, "assess labels");
+    if (!sorted) return LSC_STATUS_OUT_OF_MEMORY;
+    memcpy(sorted, labels, (size_t)n * sizeof *sorted);
+    qsort(sorted, (size_t)n, sizeof *sorted, cmp_i64);
+    int64_t C = 0;
+    for (int64_t i = 0; i < n; i++)
+        if (i == 0 || sorted[i] != sorted[i - 1]) sorted[C++] = sorted[i];
+    if (C > MAX_CLASSES) {
+        free(sorted);
+        return lsc_set_error(ctx, LSC_STATUS_INVALID_ARGUMENT,
+                             "assess opts: real_labels holds %lld distinct labels, at most %d",
+                             (long long)C, MAX_CLASSES);
+    }
+    s->labels = sorted; /* the first C entries */
+    s->C = C;
+    s->cls_ref = (int64_t *)lsc_malloc(ctx, (size_t)n * sizeof *s->cls_ref, "assess labels");
+    s->n_cls_a = (int64_t *)lsc_calloc(ctx, (size_t)C, sizeof *s->n_cls_a, "assess labels");
+    s->cls_rows = (int64_t *)lsc_malloc(ctx, (size_t)s->m * sizeof *s->cls_rows, "assess labels");
+    s->flags_a = (unsigned char *)lsc_malloc(ctx, (size_t)s->na, "assess labels");
+    if (!s->cls_ref || !s->n_cls_a || !s->cls_rows || !s->flags_a) return LSC_STATUS_OUT_OF_MEMORY;
+    for (int64_t i = 0; i < n; i++) s->cls_ref[i] = class_of(s, labels[i]);
+    for (int64_t i = 0; i < s->na; i++) s->n_cls_a[s->cls_ref[s->rows_a[i]]]++;
+    return LSC_STATUS_OK;
+}
+
 static lsc_status shared_make(lsc_ctx *ctx, const lsc_reference *ref, const lsc_matrix *fake,
                               const lsc_assess_opts *o, shared *s)
 {
@@ -154,6 +254,7 @@ static lsc_status shared_make(lsc_ctx *ctx, const lsc_reference *ref, const lsc_
      * its statistic then varies less than one held-out subset's, by 1 / J */
     s->J = M / s->m < 4 ? M / s->m : 4;
     s->fake = fake;
+    s->fake_labels = o->fake_labels;
     /* overlapping subsets of a finite half vary less than independent draws by 1 - m / nb
      * (the finite population correction); disjoint ones are independent draws */
     s->fpc = lsc_mul_i64(s->S, s->m) <= nb ? 1.0 : 1.0 / sqrt(1.0 - (double)s->m / (double)nb);
@@ -164,28 +265,36 @@ static lsc_status shared_make(lsc_ctx *ctx, const lsc_reference *ref, const lsc_
     s->seed = o->seed;
     s->ref = ref;
     LSC_TRY(reference_moments(ctx, ref, s));
-    int64_t *rows = (int64_t *)lsc_malloc(ctx, (size_t)(n > M ? n : M) * sizeof *rows, "rows");
+    s->rows_a = (int64_t *)lsc_malloc(ctx, (size_t)s->na * sizeof *s->rows_a, "rows");
     s->a = (float *)lsc_malloc(ctx, (size_t)(s->na * d) * sizeof(float), "assess rows");
     s->g = (float *)lsc_malloc(ctx, (size_t)(s->m * d) * sizeof(float), "assess rows");
     s->h = (float *)lsc_malloc(ctx, (size_t)(s->m * d) * sizeof(float), "assess rows");
     s->pick = (int64_t *)lsc_malloc(ctx, (size_t)s->m * sizeof *s->pick, "rows");
     s->half_b = (int64_t *)lsc_malloc(ctx, (size_t)nb * sizeof *s->half_b, "rows");
-    lsc_status st = (rows && s->a && s->g && s->h && s->pick && s->half_b)
-                        ? LSC_STATUS_OK
-                        : LSC_STATUS_OUT_OF_MEMORY;
+    s->nn_d = (float *)lsc_malloc(ctx, (size_t)s->m * sizeof *s->nn_d, "assess distances");
+    s->nn_i = (int64_t *)lsc_malloc(ctx, (size_t)s->m * sizeof *s->nn_i, "assess distances");
+    s->held_nn = (double *)lsc_malloc(ctx, (size_t)n * sizeof *s->held_nn, "assess distances");
+    s->held_nn_i = (int64_t *)lsc_malloc(ctx, (size_t)n * sizeof *s->held_nn_i, "assess distances");
+    if (!(s->rows_a && s->a && s->g && s->h && s->pick && s->half_b && s->nn_d && s->nn_i &&
+          s->held_nn && s->held_nn_i))
+        return LSC_STATUS_OUT_OF_MEMORY;
+    for (int64_t i = 0; i < n; i++) s->held_nn_i[i] = -1;
     lsc_matrix rm = lsc_matrix_f32(ref->data, n, d);
-    if (st == LSC_STATUS_OK) st = lsc_sample_rows(ctx, o->seed, n, 0, s->na, rows);
-    if (st == LSC_STATUS_OK) gather(&rm, rows, s->na, s->mean, s->a);
-    if (st == LSC_STATUS_OK) st = lsc_sample_rows(ctx, o->seed, n, s->na, nb, s->half_b);
-    free(rows);
-    return st;
+    LSC_TRY(lsc_sample_rows(ctx, o->seed, n, 0, s->na, s->rows_a));
+    gather(&rm, s->rows_a, s->na, s->mean, s->a);
+    LSC_TRY(lsc_sample_rows(ctx, o->seed, n, s->na, nb, s->half_b));
+    if (o->real_labels) LSC_TRY(classes_make(ctx, o->real_labels, s));
+    return LSC_STATUS_OK;
 }
+
+/* Whether the S held-out subsets are disjoint positions of B (else seeded subsets of B). */
+static int held_out_disjoint(const shared *s) { return lsc_mul_i64(s->S, s->m) <= s->nb; }
 
 /* Gathers held-out subset t into s->h: disjoint positions of the second half while the S subsets
  * fit, else the subset of seed + 2 + t. */
 static lsc_status gather_held_out(lsc_ctx *ctx, shared *s, int64_t t)
 {
-    const int disjoint = lsc_mul_i64(s->S, s->m) <= s->nb;
+    const int disjoint = held_out_disjoint(s);
     LSC_TRY(lsc_sample_rows(ctx, disjoint ? s->seed + 1 : s->seed + 2 + (uint64_t)t, s->nb,
                             disjoint ? t * s->m : 0, s->m, s->pick));
     for (int64_t i = 0; i < s->m; i++) s->pick[i] = s->half_b[s->pick[i]];
@@ -203,27 +312,65 @@ static lsc_status gather_generated(lsc_ctx *ctx, shared *s, int64_t j)
     return LSC_STATUS_OK;
 }
 
+/* The nearest row of A of the n (<= m) centred rows x: s->nn_d, s->nn_i. */
+static lsc_status nearest_in_a(lsc_ctx *ctx, shared *s, const float *x, int64_t n)
+{
+    lsc_matrix q = lsc_matrix_f32(x, n, s->d), b = lsc_matrix_f32(s->a, s->na, s->d);
+    lsc_knn_opts ko = LSC_KNN_OPTS_INIT;
+    return lsc_knn(ctx, &q, &b, 1, &ko, s->nn_d, s->nn_i);
+}
+
+/* The nearest row of A of every row of B any held-out subset uses, once: the disjoint subsets'
+ * rows, else all of B (overlapping subsets share rows; one pass over B costs |B| rows, the
+ * subsets S m). */
+static lsc_status held_out_nearest(lsc_ctx *ctx, shared *s)
+{
+    const int64_t used = held_out_disjoint(s) ? s->S * s->m : s->nb;
+    lsc_matrix rm = lsc_matrix_f32(s->ref->data, s->ref->rows, s->d);
+    int64_t *rows = NULL;
+    if (held_out_disjoint(s)) {
+        rows = (int64_t *)lsc_malloc(ctx, (size_t)used * sizeof *rows, "rows");
+        if (!rows) return LSC_STATUS_OUT_OF_MEMORY;
+        lsc_status st = lsc_sample_rows(ctx, s->seed + 1, s->nb, 0, used, rows);
+        if (st != LSC_STATUS_OK) {
+            free(rows);
+            return st;
+        }
+        for (int64_t i = 0; i < used; i++) rows[i] = s->half_b[rows[i]];
+    }
+    const int64_t *from = rows ? rows : s->half_b;
+    lsc_status st = LSC_STATUS_OK;
+    for (int64_t r0 = 0; st == LSC_STATUS_OK && r0 < used; r0 += s->m) {
+        const int64_t n = used - r0 < s->m ? used - r0 : s->m;
+        gather(&rm, from + r0, n, s->mean, s->h);
+        st = nearest_in_a(ctx, s, s->h, n);
+        for (int64_t i = 0; st == LSC_STATUS_OK && i < n; i++) {
+            s->held_nn[from[r0 + i]] = s->nn_d[i];
+            s->held_nn_i[from[r0 + i]] = s->nn_i[i];
+        }
+    }
+    free(rows);
+    return st;
+}
+
 /* ---- judging ------------------------------------------------------------------------------- */
 
-/* Fills the numbers of a verdict and its level from the matched statistic g and the S held-out
- * values h. `loss`: the harm is a smaller value (effect = 1 - g / baseline); else a larger one
- * (effect = g - baseline, a fraction). `floor_sd` bounds the spread from below. Returns 1 when
- * these sizes cannot resolve the collapse line (the level is then NOT_ASSESSED). */
-static int judge(lsc_verdict *v, double g, const double *h, int64_t S, int loss, double floor_sd,
-                 const shared *sh)
+/* Fills the numbers of a verdict from the matched statistic g and the S held-out values h.
+ * `loss`: the harm is a smaller value (effect = 1 - g / baseline); else a larger one (effect =
+ * g - baseline, a fraction). `floor_sd` bounds the spread from below. Returns the smallest
+ * effect these sizes can show at the collapse quantile tc. */
+static double measure(lsc_verdict *v, double g, const double *h, int64_t S, int loss,
+                      double floor_sd, const shared *sh, double tc)
 {
-    const double fpc = sh->fpc;
     double mean = 0.0, ss = 0.0;
     for (int64_t t = 0; t < S; t++) mean += h[t];
     mean /= (double)S;
     for (int64_t t = 0; t < S; t++) ss += (h[t] - mean) * (h[t] - mean);
-    double sd = fpc * sqrt(ss / (double)(S - 1));
+    double sd = sh->fpc * sqrt(ss / (double)(S - 1));
     if (sd < floor_sd) sd = floor_sd;
     /* the spread of a difference: g is a mean of J generated subsets, the baseline of S */
     const double pred = sd * sqrt(1.0 / (double)sh->J + 1.0 / (double)S);
-    const double dof = (double)(S - 1);
-    const double tb = t_quantile(Z_BORDER, dof), tc = t_quantile(Z_COLLAPSE, dof);
-    const double ti = t_quantile(Z_INTERVAL, dof);
+    const double ti = t_quantile(Z_INTERVAL, (double)(S - 1));
     v->matched = g;
     v->baseline = mean;
     v->spread = sd;
@@ -231,24 +378,34 @@ static int judge(lsc_verdict *v, double g, const double *h, int64_t S, int loss,
     v->interval_hi = mean + ti * pred;
     const double departure = loss ? mean - g : g - mean;
     v->score = pred > 0 ? departure / pred : (departure > 0 ? INFINITY : 0.0);
-    if (loss)
-        v->effect = mean > 0 ? departure / mean : 0.0;
-    else
-        v->effect = departure;
-    /* the smallest effect these sizes can show at the collapse level */
-    const double detectable = loss ? (mean > 0 ? tc * pred / mean : INFINITY) : tc * pred;
-    if (!(detectable <= v->collapse_line)) {
+    v->effect = loss ? (mean > 0 ? departure / mean : 0.0) : departure;
+    return loss ? (mean > 0 ? tc * pred / mean : INFINITY) : tc * pred;
+}
+
+/* The level from the numbers measure() filled, at the quantiles tb < tc; `sig_b`/`sig_c` say
+ * whether the score passes them (a step-down procedure decides that for classes). */
+static void decide(lsc_verdict *v, int sig_b, int sig_c, double detectable)
+{
+    if (!(detectable <= v->collapse_line))
         v->level = LSC_LEVEL_NOT_ASSESSED;
-        return 1;
-    }
-    if (v->score >= tc && v->effect >= v->collapse_line)
+    else if (sig_c && v->effect >= v->collapse_line)
         v->level = LSC_LEVEL_COLLAPSE;
-    else if ((v->score >= tb && v->effect >= v->borderline_line) ||
-             v->effect >= v->collapse_line)
+    else if ((sig_b && v->effect >= v->borderline_line) || v->effect >= v->collapse_line)
         v->level = LSC_LEVEL_BORDERLINE;
     else
         v->level = LSC_LEVEL_OK;
-    return 0;
+}
+
+/* measure() and decide() at the six checks' Bonferroni quantiles. Returns 1 when these sizes
+ * cannot resolve the collapse line (the level is then NOT_ASSESSED). */
+static int judge(lsc_verdict *v, double g, const double *h, int64_t S, int loss, double floor_sd,
+                 const shared *sh)
+{
+    const double dof = (double)(S - 1);
+    const double tb = t_quantile(Z_BORDER, dof), tc = t_quantile(Z_COLLAPSE, dof);
+    const double det = measure(v, g, h, S, loss, floor_sd, sh, tc);
+    decide(v, v->score >= tb, v->score >= tc, det);
+    return v->level == LSC_LEVEL_NOT_ASSESSED;
 }
 
 static void verdict_init(lsc_verdict *v, lsc_check c, const char *stat, const char *method)
@@ -268,18 +425,33 @@ static void not_assessed(lsc_verdict *v, const char *why)
     snprintf(v->why, sizeof v->why, "%s", why);
 }
 
-/* ---- the statistics ------------------------------------------------------------------------- */
+/* Appends to a verdict's `why`, cutting at its size. */
+static void why_add(lsc_verdict *v, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void why_add(lsc_verdict *v, const char *fmt, ...)
+{
+    const size_t used = strlen(v->why);
+    if (used + 1 >= sizeof v->why) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(v->why + used, sizeof v->why - used, fmt, ap);
+    va_end(ap);
+}
+
+/* ---- the statistics of one subset ----------------------------------------------------------- */
 
 typedef struct {
-    double p, r, d, c;
-} prdc4;
+    double p, r, d, c;     /* PRDC against A */
+    double near, exact;    /* fractions of rows near / exactly on a row of A */
+    double erank, vendi, inactive;
+    int vendi_ok;
+} subset_stats;
 
-static lsc_status prdc_of(lsc_ctx *ctx, const lsc_reference *ref, const float *x, int64_t n,
-                          int64_t d, prdc4 *out)
+/* PRDC against A, with the per-row outcomes in s->flags_a when classes are judged. */
+static lsc_status prdc_of(lsc_ctx *ctx, shared *s, const float *x, subset_stats *out)
 {
-    lsc_matrix m = lsc_matrix_f32(x, n, d);
+    lsc_matrix m = lsc_matrix_f32(x, s->m, s->d);
     lsc_prdc_result r = LSC_PRDC_RESULT_INIT;
-    LSC_TRY(lsc_prdc(ctx, ref, &m, &r));
+    LSC_TRY(lsc_prdc_rows(ctx, s->ref_a, &m, &r, s->C ? s->flags_a : NULL, NULL));
     out->p = r.precision;
     out->r = r.recall;
     out->d = r.density;
@@ -287,50 +459,48 @@ static lsc_status prdc_of(lsc_ctx *ctx, const lsc_reference *ref, const float *x
     return LSC_STATUS_OK;
 }
 
-/* Fraction of the n rows of x whose nearest row of the first half is nearer than `radius`, and
- * the fraction of exact copies (distance 0). */
-static lsc_status copies_of(lsc_ctx *ctx, const shared *s, const float *x, int64_t n,
-                            double radius, double *near, double *exact)
+/* Fractions of rows nearer A than `radius` and exactly on a row of A, from their distances. */
+static void copies_of(const double *dist, int64_t n, double radius, subset_stats *out)
 {
-    float *dist = (float *)lsc_malloc(ctx, (size_t)n * sizeof *dist, "assess distances");
-    int64_t *idx = (int64_t *)lsc_malloc(ctx, (size_t)n * sizeof *idx, "assess distances");
-    lsc_status st = (dist && idx) ? LSC_STATUS_OK : LSC_STATUS_OUT_OF_MEMORY;
-    lsc_matrix q = lsc_matrix_f32(x, n, s->d), b = lsc_matrix_f32(s->a, s->na, s->d);
-    lsc_knn_opts ko = LSC_KNN_OPTS_INIT;
-    if (st == LSC_STATUS_OK) st = lsc_knn(ctx, &q, &b, 1, &ko, dist, idx);
-    if (st == LSC_STATUS_OK) {
-        int64_t cn = 0, ce = 0;
-        for (int64_t i = 0; i < n; i++) {
-            cn += dist[i] < radius;
-            ce += dist[i] == 0.0f;
-        }
-        *near = (double)cn / (double)n;
-        *exact = (double)ce / (double)n;
+    int64_t cn = 0, ce = 0;
+    for (int64_t i = 0; i < n; i++) {
+        cn += dist[i] < radius;
+        ce += dist[i] == 0.0;
     }
-    free(dist);
-    free(idx);
-    return st;
+    out->near = (double)cn / (double)n;
+    out->exact = (double)ce / (double)n;
 }
 
 /* Effective rank, Vendi of the (centred) rows and the fraction of inactive units. */
-static lsc_status spectrum_of(lsc_ctx *ctx, const shared *s, const float *x, int64_t n,
-                              double *erank, double *vendi, int *vendi_ok, double *inactive)
+static lsc_status spectrum_of(lsc_ctx *ctx, const shared *s, const float *x, subset_stats *out)
 {
     double *cv = (double *)lsc_malloc(ctx, (size_t)s->d * sizeof *cv, "assess variances");
     if (!cv) return LSC_STATUS_OUT_OF_MEMORY;
-    lsc_matrix m = lsc_matrix_f32(x, n, s->d);
+    lsc_matrix m = lsc_matrix_f32(x, s->m, s->d);
     lsc_spectrum_result r = LSC_SPECTRUM_RESULT_INIT;
     lsc_status st = lsc_spectrum(ctx, &m, NULL, &r, NULL, cv);
     if (st == LSC_STATUS_OK) {
-        *erank = r.effective_rank;
-        *vendi = r.vendi_cosine;
-        *vendi_ok = r.vendi_status == LSC_VENDI_OK;
+        out->erank = r.effective_rank;
+        out->vendi = r.vendi_cosine;
+        out->vendi_ok = r.vendi_status == LSC_VENDI_OK;
         int64_t dead = 0;
         for (int64_t c = 0; c < s->d; c++) dead += cv[c] < s->median_unit_var * s->inactive;
-        *inactive = (double)dead / (double)s->d;
+        out->inactive = (double)dead / (double)s->d;
     }
     free(cv);
     return st;
+}
+
+/* Each class's coverage of A (from s->flags_a) and share of the subset (from s->cls_rows). */
+static void class_stats(const shared *s, double *cov, double *share)
+{
+    for (int64_t c = 0; c < s->C; c++) cov[c] = share[c] = 0.0;
+    for (int64_t i = 0; i < s->na; i++)
+        if (s->flags_a[i] & LSC_ROW_COVERED) cov[s->cls_ref[s->rows_a[i]]] += 1.0;
+    for (int64_t c = 0; c < s->C; c++) cov[c] = s->n_cls_a[c] ? cov[c] / (double)s->n_cls_a[c] : 0.0;
+    for (int64_t i = 0; i < s->m; i++)
+        if (s->cls_rows[i] >= 0) share[s->cls_rows[i]] += 1.0;
+    for (int64_t c = 0; c < s->C; c++) share[c] /= (double)s->m;
 }
 
 /* ---- the checks ----------------------------------------------------------------------------- */
@@ -338,14 +508,273 @@ static lsc_status spectrum_of(lsc_ctx *ctx, const shared *s, const float *x, int
 static const char kMethodPrdc[] = "held-out real subsets of m rows against the reference's first "
                                   "half, the same sizes as the generated rows";
 
+/* Everything measured: the J generated subsets' mean and the S held-out subsets. */
+typedef struct {
+    subset_stats g, *h;
+    double *cov_g, *share_g, *cov_h, *share_h; /* classes: C, C, S x C, S x C */
+    double *tmp;                               /* S values of one statistic */
+    int prdc_ok;
+} measured;
+
+static void add_scaled(subset_stats *to, const subset_stats *x, double w)
+{
+    to->p += w * x->p;
+    to->r += w * x->r;
+    to->d += w * x->d;
+    to->c += w * x->c;
+    to->near += w * x->near;
+    to->exact += w * x->exact;
+    to->erank += w * x->erank;
+    to->vendi += w * x->vendi;
+    to->inactive += w * x->inactive;
+    to->vendi_ok &= x->vendi_ok;
+}
+
+static lsc_status measure_subsets(lsc_ctx *ctx, shared *s, double radius, measured *me)
+{
+    const int64_t m = s->m, C = s->C;
+    double *dist = (double *)lsc_malloc(ctx, (size_t)m * sizeof *dist, "assess distances");
+    double *cov = (double *)lsc_calloc(ctx, (size_t)(2 * C + 1), sizeof *cov, "assess classes");
+    if (!dist || !cov) {
+        free(dist);
+        free(cov);
+        return LSC_STATUS_OUT_OF_MEMORY;
+    }
+    double *share = cov + C;
+    lsc_status st = LSC_STATUS_OK;
+    me->g.vendi_ok = 1;
+    for (int64_t j = 0; st == LSC_STATUS_OK && j < s->J; j++) {
+        subset_stats x = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+        st = gather_generated(ctx, s, j);
+        if (st == LSC_STATUS_OK && me->prdc_ok) st = prdc_of(ctx, s, s->g, &x);
+        if (st == LSC_STATUS_OK) st = nearest_in_a(ctx, s, s->g, m);
+        if (st == LSC_STATUS_OK) {
+            for (int64_t i = 0; i < m; i++) dist[i] = s->nn_d[i];
+            copies_of(dist, m, radius, &x);
+            st = spectrum_of(ctx, s, s->g, &x);
+        }
+        if (st == LSC_STATUS_OK && C && me->prdc_ok) {
+            /* a generated row's class: its own label, else its nearest reference row's */
+            for (int64_t i = 0; i < m; i++)
+                s->cls_rows[i] = s->fake_labels ? class_of(s, s->fake_labels[s->pick[i]])
+                                                : s->cls_ref[s->rows_a[s->nn_i[i]]];
+            class_stats(s, cov, share);
+            for (int64_t c = 0; c < C; c++) {
+                me->cov_g[c] += cov[c] / (double)s->J;
+                me->share_g[c] += share[c] / (double)s->J;
+            }
+        }
+        add_scaled(&me->g, &x, 1.0 / (double)s->J);
+    }
+    if (st == LSC_STATUS_OK) st = held_out_nearest(ctx, s);
+    for (int64_t t = 0; st == LSC_STATUS_OK && t < s->S; t++) {
+        subset_stats *x = &me->h[t];
+        st = gather_held_out(ctx, s, t);
+        if (st == LSC_STATUS_OK && me->prdc_ok) st = prdc_of(ctx, s, s->h, x);
+        if (st != LSC_STATUS_OK) break;
+        for (int64_t i = 0; i < m; i++) dist[i] = s->held_nn[s->pick[i]];
+        copies_of(dist, m, radius, x);
+        st = spectrum_of(ctx, s, s->h, x);
+        if (st == LSC_STATUS_OK && C && me->prdc_ok) {
+            /* held-out rows are classed as generated ones are: by label when generated labels
+             * are given, else by their nearest reference row */
+            for (int64_t i = 0; i < m; i++)
+                s->cls_rows[i] = s->fake_labels ? s->cls_ref[s->pick[i]]
+                                                : s->cls_ref[s->rows_a[s->held_nn_i[s->pick[i]]]];
+            class_stats(s, me->cov_h + t * C, me->share_h + t * C);
+        }
+    }
+    free(dist);
+    free(cov);
+    return st;
+}
+
+/* The user's full-size PRDC, with the per-row outcomes: the uncovered reference rows, most
+ * uncovered first, and each class's full-size coverage. */
+static lsc_status full_size(lsc_ctx *ctx, const lsc_reference *ref, const lsc_matrix *fake,
+                            const shared *s, lsc_assessment *out)
+{
+    const int64_t n = ref->rows, d = ref->cols;
+    unsigned char *flags = (unsigned char *)lsc_malloc(ctx, (size_t)n, "assess row flags");
+    if (!flags) return LSC_STATUS_OUT_OF_MEMORY;
+    lsc_prdc_result r = LSC_PRDC_RESULT_INIT;
+    lsc_status st = lsc_prdc_rows(ctx, ref, fake, &r, flags, NULL);
+    int64_t U = 0;
+    if (st == LSC_STATUS_OK) {
+        out->prdc = r;
+        for (int64_t i = 0; i < n; i++) U += !(flags[i] & LSC_ROW_COVERED);
+        for (int64_t c = 0; c < s->C; c++) out->cls[c].coverage = 0.0;
+        if (s->C) {
+            int64_t *nc = (int64_t *)lsc_calloc(ctx, (size_t)s->C, sizeof *nc, "assess classes");
+            if (!nc) st = LSC_STATUS_OUT_OF_MEMORY;
+            for (int64_t i = 0; nc && i < n; i++) {
+                nc[s->cls_ref[i]]++;
+                if (flags[i] & LSC_ROW_COVERED) out->cls[s->cls_ref[i]].coverage += 1.0;
+            }
+            for (int64_t c = 0; nc && c < s->C; c++) out->cls[c].coverage /= (double)nc[c];
+            free(nc);
+        }
+    }
+    /* most uncovered first: the nearest generated row's distance over the row's radius */
+    int64_t *rows = NULL, *idx = NULL;
+    float *x = NULL, *dist = NULL;
+    double *key = NULL;
+    if (st == LSC_STATUS_OK && U > 0) {
+        rows = (int64_t *)lsc_malloc(ctx, (size_t)U * sizeof *rows, "uncovered rows");
+        idx = (int64_t *)lsc_malloc(ctx, (size_t)U * sizeof *idx, "uncovered rows");
+        dist = (float *)lsc_malloc(ctx, (size_t)U * sizeof *dist, "uncovered rows");
+        key = (double *)lsc_malloc(ctx, (size_t)U * 2 * sizeof *key, "uncovered rows");
+        size_t bytes;
+        st = lsc_bytes(ctx, lsc_mul_i64(U, d), sizeof(float), &bytes, "uncovered rows");
+        x = st == LSC_STATUS_OK ? (float *)lsc_malloc(ctx, bytes, "uncovered rows") : NULL;
+        if (!rows || !idx || !dist || !key || !x) st = LSC_STATUS_OUT_OF_MEMORY;
+    }
+    if (st == LSC_STATUS_OK && U > 0) {
+        for (int64_t i = 0, u = 0; i < n; i++)
+            if (!(flags[i] & LSC_ROW_COVERED)) rows[u++] = i;
+        lsc_matrix rm = lsc_matrix_f32(ref->data, n, d);
+        gather(&rm, rows, U, NULL, x);
+        lsc_matrix q = lsc_matrix_f32(x, U, d);
+        lsc_knn_opts ko = LSC_KNN_OPTS_INIT;
+        ko.metric = ref->metric;
+        st = lsc_knn(ctx, &q, fake, 1, &ko, dist, idx);
+    }
+    if (st == LSC_STATUS_OK && U > 0) {
+        /* sort (ratio descending, row ascending) as pairs of doubles: rows stay exact below 2^53 */
+        for (int64_t u = 0; u < U; u++) {
+            const double r0 = ref->radius[rows[u]];
+            key[2 * u] = -(r0 > 0 ? (double)dist[u] / r0 : INFINITY);
+            key[2 * u + 1] = (double)rows[u];
+        }
+        qsort(key, (size_t)U, 2 * sizeof *key, cmp_f64_pair);
+        for (int64_t u = 0; u < U; u++) rows[u] = (int64_t)key[2 * u + 1];
+        out->uncovered_rows = rows;
+        rows = NULL;
+    }
+    if (st == LSC_STATUS_OK) out->uncovered = U;
+    free(flags);
+    free(rows);
+    free(idx);
+    free(dist);
+    free(key);
+    free(x);
+    return st;
+}
+
+/* Judges every class: coverage loss ("missing") and share excess ("over-produced"), each
+ * family Holm-corrected over the classes inside the six checks' Bonferroni budget. */
+static void judge_classes(const shared *s, const measured *me, lsc_assessment *out)
+{
+    const int64_t C = s->C, S = s->S, m = s->m;
+    const double dof = (double)(S - 1);
+    lsc_verdict *vm = (lsc_verdict *)calloc((size_t)(2 * C), sizeof *vm);
+    double *det = (double *)calloc((size_t)(2 * C), sizeof *det);
+    int64_t *order = (int64_t *)calloc((size_t)C, sizeof *order);
+    double *h = (double *)calloc((size_t)S, sizeof *h);
+    if (!vm || !det || !order || !h) { /* a few small buffers: say the classes were not judged */
+        for (int64_t c = 0; c < C; c++) out->cls[c].level = out->cls[c].share_level = LSC_LEVEL_NOT_ASSESSED;
+        free(vm), free(det), free(order), free(h);
+        return;
+    }
+    for (int64_t c = 0; c < C; c++) {
+        lsc_verdict *a = &vm[c], *b = &vm[C + c];
+        a->borderline_line = kClassMissing.borderline;
+        a->collapse_line = kClassMissing.collapse;
+        b->borderline_line = kClassOver.borderline;
+        b->collapse_line = kClassOver.collapse;
+        for (int64_t t = 0; t < S; t++) h[t] = me->cov_h[t * C + c];
+        /* a proportion of the class's rows of A: not below one row's worth */
+        const double nc = s->n_cls_a[c] > 0 ? (double)s->n_cls_a[c] : 1.0;
+        det[c] = measure(a, me->cov_g[c], h, S, 1, 0.5 / nc, s, t_quantile(Z_COLLAPSE, dof));
+        for (int64_t t = 0; t < S; t++) h[t] = me->share_h[t * C + c];
+        double p = 0;
+        for (int64_t t = 0; t < S; t++) p += h[t] / (double)S;
+        const double pf = p > 1.0 / (double)m ? p : 1.0 / (double)m;
+        det[C + c] = measure(b, me->share_g[c], h, S, 0, sqrt(pf * (1.0 - pf) / (double)m), s,
+                             t_quantile(Z_COLLAPSE, dof));
+        /* over-production is relative to the class's own share */
+        b->effect = b->baseline > 0 ? me->share_g[c] / b->baseline - 1.0 : (me->share_g[c] > 0 ? INFINITY : 0.0);
+        det[C + c] = b->baseline > 0 ? det[C + c] / b->baseline : INFINITY;
+        /* a class can lose all its coverage: it is not assessed only when even that could not
+         * be told from chance (its level still needs the collapse line's effect) */
+        det[c] = s->n_cls_a[c] == 0 || det[c] > 1.0 ? INFINITY : 0.0;
+    }
+    /* Holm: the i-th largest score against the quantile of alpha / (6 (C - i)), stepping down */
+    for (int fam = 0; fam < 2; fam++) {
+        lsc_verdict *v = vm + fam * C;
+        for (int64_t c = 0; c < C; c++) order[c] = c;
+        for (int64_t i = 1; i < C; i++) /* insertion sort by score, descending: C is small */
+            for (int64_t j = i; j > 0 && v[order[j]].score > v[order[j - 1]].score; j--) {
+                const int64_t t = order[j];
+                order[j] = order[j - 1];
+                order[j - 1] = t;
+            }
+        int sig_b = 1, sig_c = 1;
+        for (int64_t i = 0; i < C; i++) {
+            lsc_verdict *x = &v[order[i]];
+            const double left = (double)(6 * (C - i));
+            sig_b = sig_b && x->score >= t_quantile(z_upper(0.01 / left), dof);
+            sig_c = sig_c && x->score >= t_quantile(z_upper(0.001 / left), dof);
+            decide(x, sig_b, sig_c, det[fam * C + order[i]]);
+        }
+    }
+    for (int64_t c = 0; c < C; c++) {
+        lsc_class_verdict *o = &out->cls[c];
+        const lsc_verdict *a = &vm[c], *b = &vm[C + c];
+        o->size = sizeof *o;
+        o->label = s->labels[c];
+        o->real_rows = 0;
+        o->level = a->level;
+        o->matched = a->matched;
+        o->baseline = a->baseline;
+        o->spread = a->spread;
+        o->effect = a->effect;
+        o->score = a->score;
+        o->share_level = b->level;
+        o->share = b->matched;
+        o->share_baseline = b->baseline;
+        o->share_effect = b->effect;
+        o->share_score = b->score;
+    }
+    for (int64_t i = 0; i < s->ref->rows; i++) out->cls[s->cls_ref[i]].real_rows++;
+    free(vm), free(det), free(order), free(h);
+}
+
+/* Mode collapse takes the worst missing class's level; `why` names the missing classes. */
+static void classes_into_mode_collapse(const lsc_assessment *a, lsc_verdict *mc)
+{
+    lsc_level worst = LSC_LEVEL_OK;
+    int64_t missing = 0, over = 0;
+    for (int64_t c = 0; c < a->classes; c++) {
+        const lsc_class_verdict *x = &a->cls[c];
+        if (x->level == LSC_LEVEL_BORDERLINE || x->level == LSC_LEVEL_COLLAPSE) {
+            missing++;
+            if (x->level > worst) worst = x->level;
+        }
+        over += x->share_level == LSC_LEVEL_BORDERLINE || x->share_level == LSC_LEVEL_COLLAPSE;
+    }
+    if (worst > LSC_LEVEL_OK && (mc->level == LSC_LEVEL_NOT_ASSESSED || worst > mc->level))
+        mc->level = worst;
+    why_add(mc, "; %lld of %lld classes under-covered", (long long)missing, (long long)a->classes);
+    int64_t listed = 0;
+    for (int64_t c = 0; c < a->classes && listed < 8; c++) {
+        const lsc_class_verdict *x = &a->cls[c];
+        if (x->level != LSC_LEVEL_BORDERLINE && x->level != LSC_LEVEL_COLLAPSE) continue;
+        why_add(mc, "%s %lld (%.0f%% less coverage)", listed ? "," : ":", (long long)x->label,
+                100.0 * x->effect);
+        listed++;
+    }
+    if (over) why_add(mc, "; %lld over-produced", (long long)over);
+}
+
 static lsc_status run_checks(lsc_ctx *ctx, const lsc_reference *ref, const lsc_matrix *fake,
                              const lsc_assess_opts *o, lsc_assessment *out)
 {
     shared s;
     lsc_status st = shared_make(ctx, ref, fake, o, &s);
-    const int64_t S = s.S, m = s.m, d = s.d;
-    double *h = NULL;
-    prdc4 full = {0, 0, 0, 0}, g = {0, 0, 0, 0}, *hp = NULL;
+    const int64_t S = s.S, m = s.m, d = s.d, C = s.C;
+    measured me;
+    memset(&me, 0, sizeof me);
     lsc_verdict *v = out->v;
     verdict_init(&v[LSC_CHECK_MODE_COLLAPSE], LSC_CHECK_MODE_COLLAPSE, "coverage", kMethodPrdc);
     verdict_init(&v[LSC_CHECK_LOW_FIDELITY], LSC_CHECK_LOW_FIDELITY, "precision", kMethodPrdc);
@@ -356,27 +785,36 @@ static lsc_status run_checks(lsc_ctx *ctx, const lsc_reference *ref, const lsc_m
                  "held-out real subsets of m rows against the reference's first half");
     verdict_init(&v[LSC_CHECK_POSTERIOR_COLLAPSE], LSC_CHECK_POSTERIOR_COLLAPSE,
                  "inactive_fraction", "held-out real subsets of m rows, the same size");
+    out->uncovered = -1;
     if (st == LSC_STATUS_OK) {
-        h = (double *)lsc_calloc(ctx, (size_t)(8 * S), sizeof *h, "assess statistics");
-        hp = (prdc4 *)lsc_calloc(ctx, (size_t)S, sizeof *hp, "assess statistics");
-        if (!h || !hp) st = LSC_STATUS_OUT_OF_MEMORY;
+        me.h = (subset_stats *)lsc_calloc(ctx, (size_t)S, sizeof *me.h, "assess statistics");
+        me.tmp = (double *)lsc_calloc(ctx, (size_t)S, sizeof *me.tmp, "assess statistics");
+        me.cov_g = (double *)lsc_calloc(ctx, (size_t)(2 * C + 2 * S * C + 1), sizeof *me.cov_g,
+                                        "assess classes");
+        out->cls = C ? (lsc_class_verdict *)lsc_calloc(ctx, (size_t)C, sizeof *out->cls, "assess classes")
+                     : NULL;
+        if (!me.h || !me.tmp || !me.cov_g || (C && !out->cls)) st = LSC_STATUS_OUT_OF_MEMORY;
+        out->classes = C;
     }
-    /* the user's full-size figures */
-    if (st == LSC_STATUS_OK && s.k < fake->rows) {
-        lsc_prdc_result r = LSC_PRDC_RESULT_INIT;
+    if (me.cov_g) {
+        me.share_g = me.cov_g + C;
+        me.cov_h = me.cov_g + 2 * C;
+        me.share_h = me.cov_h + S * C;
+    }
+    /* the user's full-size figures (and rows, when this call computes them) */
+    if (st == LSC_STATUS_OK) {
         if (o->prdc)
-            r = *o->prdc; /* checked on entry to describe these sets */
-        else
-            st = lsc_prdc(ctx, ref, fake, &r);
-        full.p = r.precision;
-        full.r = r.recall;
-        full.d = r.density;
-        full.c = r.coverage;
+            out->prdc = *o->prdc; /* checked on entry to describe these sets */
+        else if (s.k < fake->rows) /* else no figures: the PRDC checks are not assessed */
+            st = full_size(ctx, ref, fake, &s, out);
     }
+    if (C && o->prdc && out->cls)
+        for (int64_t c = 0; c < C; c++) out->cls[c].coverage = NAN;
+    const lsc_prdc_result full = out->prdc;
     /* the first half as a reference of its own, and its nearest-neighbour distances */
-    const int prdc_ok = s.k < m && s.k + 1 < s.na;
+    me.prdc_ok = s.k < m && s.k + 1 < s.na;
     lsc_matrix am = lsc_matrix_f32(s.a, s.na, d);
-    if (st == LSC_STATUS_OK && prdc_ok) {
+    if (st == LSC_STATUS_OK && me.prdc_ok) {
         lsc_reference_opts ro = LSC_REFERENCE_OPTS_INIT;
         ro.metric = ref->metric;
         ro.comparison = ref->comparison;
@@ -399,50 +837,16 @@ static lsc_status run_checks(lsc_ctx *ctx, const lsc_reference *ref, const lsc_m
         free(idx);
         free(nn);
     }
-    /* the generated rows and each held-out subset, the same statistics */
-    double g_near = 0, g_exact = 0, g_erank = 0, g_vendi = 0, g_inactive = 0;
-    int g_vendi_ok = 0, vendi_ok = 1;
-    int small[LSC_CHECK_COUNT] = {0};
-    double *h_near = h, *h_erank = h + S, *h_vendi = h + 2 * S, *h_inactive = h + 3 * S;
-    double *h_exact = h + 4 * S, *tmp = h + 5 * S;
     const double radius = o->memorisation_factor * s.median_nn_a;
-    g_vendi_ok = 1;
-    for (int64_t j = 0; st == LSC_STATUS_OK && j < s.J; j++) {
-        prdc4 gj = {0, 0, 0, 0};
-        double nj = 0, ej = 0, rj = 0, vj = 0, ij = 0;
-        int okj = 0;
-        st = gather_generated(ctx, &s, j);
-        if (st == LSC_STATUS_OK && prdc_ok) st = prdc_of(ctx, s.ref_a, s.g, m, d, &gj);
-        if (st == LSC_STATUS_OK) st = copies_of(ctx, &s, s.g, m, radius, &nj, &ej);
-        if (st == LSC_STATUS_OK) st = spectrum_of(ctx, &s, s.g, m, &rj, &vj, &okj, &ij);
-        const double w = 1.0 / (double)s.J;
-        g.p += w * gj.p;
-        g.r += w * gj.r;
-        g.d += w * gj.d;
-        g.c += w * gj.c;
-        g_near += w * nj;
-        g_exact += w * ej;
-        g_erank += w * rj;
-        g_vendi += w * vj;
-        g_inactive += w * ij;
-        g_vendi_ok &= okj;
-    }
-    for (int64_t t = 0; st == LSC_STATUS_OK && t < S; t++) {
-        st = gather_held_out(ctx, &s, t);
-        if (st != LSC_STATUS_OK) break;
-        const float *x = s.h;
-        int ok = 0;
-        if (prdc_ok) st = prdc_of(ctx, s.ref_a, x, m, d, &hp[t]);
-        if (st == LSC_STATUS_OK) st = copies_of(ctx, &s, x, m, radius, &h_near[t], &h_exact[t]);
-        if (st == LSC_STATUS_OK)
-            st = spectrum_of(ctx, &s, x, m, &h_erank[t], &h_vendi[t], &ok, &h_inactive[t]);
-        vendi_ok &= ok;
-    }
+    if (st == LSC_STATUS_OK) st = measure_subsets(ctx, &s, radius, &me);
+    int small[LSC_CHECK_COUNT] = {0};
     if (st == LSC_STATUS_OK) {
+        const subset_stats g = me.g;
+        double *tmp = me.tmp;
         const double mf = (double)m;
         char buf[200];
         /* PRDC-based checks */
-        if (!prdc_ok) {
+        if (!me.prdc_ok) {
             snprintf(buf, sizeof buf, "k=%lld needs more than %lld generated rows and %lld "
                      "reference rows per half; have %lld and %lld", (long long)s.k,
                      (long long)s.k, (long long)s.k + 1, (long long)m, (long long)s.na);
@@ -450,34 +854,38 @@ static lsc_status run_checks(lsc_ctx *ctx, const lsc_reference *ref, const lsc_m
             not_assessed(&v[LSC_CHECK_LOW_FIDELITY], buf);
             not_assessed(&v[LSC_CHECK_DIVERSITY_LOSS], buf);
         } else {
-            for (int64_t t = 0; t < S; t++) tmp[t] = hp[t].c;
+            for (int64_t t = 0; t < S; t++) tmp[t] = me.h[t].c;
             /* a proportion of na rows: its spread cannot be below one row's worth */
             small[LSC_CHECK_MODE_COLLAPSE] =
                 judge(&v[LSC_CHECK_MODE_COLLAPSE], g.c, tmp, S, 1, 0.5 / (double)s.na, &s);
-            v[LSC_CHECK_MODE_COLLAPSE].value = full.c;
-            for (int64_t t = 0; t < S; t++) tmp[t] = hp[t].p;
+            v[LSC_CHECK_MODE_COLLAPSE].value = full.coverage;
+            for (int64_t t = 0; t < S; t++) tmp[t] = me.h[t].p;
             small[LSC_CHECK_LOW_FIDELITY] =
                 judge(&v[LSC_CHECK_LOW_FIDELITY], g.p, tmp, S, 1, 0.5 / mf, &s);
-            v[LSC_CHECK_LOW_FIDELITY].value = full.p;
-            for (int64_t t = 0; t < S; t++) tmp[t] = hp[t].r;
+            v[LSC_CHECK_LOW_FIDELITY].value = full.precision;
+            for (int64_t t = 0; t < S; t++) tmp[t] = me.h[t].r;
             small[LSC_CHECK_DIVERSITY_LOSS] =
                 judge(&v[LSC_CHECK_DIVERSITY_LOSS], g.r, tmp, S, 1, 0.5 / (double)s.na, &s);
-            v[LSC_CHECK_DIVERSITY_LOSS].value = full.r;
+            v[LSC_CHECK_DIVERSITY_LOSS].value = full.recall;
             double hd = 0;
-            for (int64_t t = 0; t < S; t++) hd += hp[t].d;
+            for (int64_t t = 0; t < S; t++) hd += me.h[t].d;
             hd /= (double)S;
             const double density_ratio = hd > 0 ? g.d / hd : 1.0;
             lsc_verdict *mc = &v[LSC_CHECK_MODE_COLLAPSE];
-            if (density_ratio < 0.5 && mc->level == LSC_LEVEL_COLLAPSE)
-                mc->level = LSC_LEVEL_BORDERLINE;
             snprintf(mc->why, sizeof mc->why,
                      "coverage %.3f where held-out real rows of the same size give %.3f +- %.3f "
-                     "(%.1f%% lower; recall %.3f vs %.3f)%s",
+                     "(%.1f%% lower; recall %.3f vs %.3f)",
                      g.c, mc->baseline, mc->spread, 100.0 * mc->effect, g.r,
-                     v[LSC_CHECK_DIVERSITY_LOSS].baseline,
-                     density_ratio < 0.5 ? "; explained by low fidelity (density ratio below "
-                                           "0.5), so at most borderline"
-                                         : "");
+                     v[LSC_CHECK_DIVERSITY_LOSS].baseline);
+            if (C) {
+                judge_classes(&s, &me, out);
+                classes_into_mode_collapse(out, mc);
+            }
+            if (density_ratio < 0.5 && mc->level == LSC_LEVEL_COLLAPSE) {
+                mc->level = LSC_LEVEL_BORDERLINE;
+                why_add(mc, "; explained by low fidelity (density ratio below 0.5), so at most "
+                            "borderline");
+            }
             lsc_verdict *lf = &v[LSC_CHECK_LOW_FIDELITY];
             snprintf(lf->why, sizeof lf->why,
                      "precision %.3f where held-out real rows give %.3f +- %.3f (%.1f%% lower); "
@@ -485,33 +893,33 @@ static lsc_status run_checks(lsc_ctx *ctx, const lsc_reference *ref, const lsc_m
                      g.p, lf->baseline, lf->spread, 100.0 * lf->effect, g.d, hd);
         }
         /* zero radii hold nothing under the strict comparison: say what to do about it */
-        if (prdc_ok && ref->zero_radii > 0 && ref->comparison == LSC_COMPARISON_STRICT) {
-            for (int c = LSC_CHECK_MODE_COLLAPSE; c <= LSC_CHECK_LOW_FIDELITY; c++) {
-                lsc_verdict *x = &v[c];
-                const size_t used = strlen(x->why);
-                snprintf(x->why + used, sizeof x->why - used,
-                         "; %lld reference radii are 0 (k or more exact duplicates) and hold "
-                         "nothing under the strict comparison: the inclusive one (--inclusive) "
-                         "counts them", (long long)ref->zero_radii);
-            }
+        if (me.prdc_ok && ref->zero_radii > 0 && ref->comparison == LSC_COMPARISON_STRICT) {
+            for (int c = LSC_CHECK_MODE_COLLAPSE; c <= LSC_CHECK_LOW_FIDELITY; c++)
+                why_add(&v[c], "; %lld reference radii are 0 (k or more exact duplicates) and hold "
+                               "nothing under the strict comparison: the inclusive one "
+                               "(--inclusive) counts them",
+                        (long long)ref->zero_radii);
         }
         /* diversity loss: recall, and Vendi of the centred rows when both are available */
         lsc_verdict *dl = &v[LSC_CHECK_DIVERSITY_LOSS];
-        if (vendi_ok && g_vendi_ok) {
+        int vendi_ok = g.vendi_ok;
+        for (int64_t t = 0; t < S; t++) vendi_ok &= me.h[t].vendi_ok;
+        if (vendi_ok) {
             lsc_verdict vv;
             verdict_init(&vv, LSC_CHECK_DIVERSITY_LOSS, "vendi_centred", dl->method);
             vv.borderline_line = 0.15;
             vv.collapse_line = 0.30;
-            const int vsmall = judge(&vv, g_vendi, h_vendi, S, 1, 1e-9, &s);
-            vv.value = g_vendi;
-            if (!prdc_ok || (vv.level != LSC_LEVEL_NOT_ASSESSED &&
-                             (dl->level == LSC_LEVEL_NOT_ASSESSED || vv.level > dl->level))) {
+            for (int64_t t = 0; t < S; t++) tmp[t] = me.h[t].vendi;
+            const int vsmall = judge(&vv, g.vendi, tmp, S, 1, 1e-9, &s);
+            vv.value = g.vendi;
+            if (!me.prdc_ok || (vv.level != LSC_LEVEL_NOT_ASSESSED &&
+                                (dl->level == LSC_LEVEL_NOT_ASSESSED || vv.level > dl->level))) {
                 *dl = vv;
                 small[LSC_CHECK_DIVERSITY_LOSS] = vsmall;
                 snprintf(dl->why, sizeof dl->why,
                          "Vendi of the rows centred on the reference mean %.3f where held-out "
                          "real rows give %.3f +- %.3f (%.1f%% lower)",
-                         g_vendi, vv.baseline, vv.spread, 100.0 * vv.effect);
+                         g.vendi, vv.baseline, vv.spread, 100.0 * vv.effect);
             }
         }
         if (dl->why[0] == '\0')
@@ -520,43 +928,45 @@ static lsc_status run_checks(lsc_ctx *ctx, const lsc_reference *ref, const lsc_m
                      dl->matched, dl->baseline, dl->spread, 100.0 * dl->effect);
         /* dimensional collapse */
         lsc_verdict *dc = &v[LSC_CHECK_DIMENSIONAL_COLLAPSE];
-        small[LSC_CHECK_DIMENSIONAL_COLLAPSE] = judge(dc, g_erank, h_erank, S, 1, 1e-9, &s);
-        dc->value = g_erank;
+        for (int64_t t = 0; t < S; t++) tmp[t] = me.h[t].erank;
+        small[LSC_CHECK_DIMENSIONAL_COLLAPSE] = judge(dc, g.erank, tmp, S, 1, 1e-9, &s);
+        dc->value = g.erank;
         snprintf(dc->why, sizeof dc->why,
                  "effective rank %.3f where held-out real rows give %.3f +- %.3f (%.1f%% lower)",
-                 g_erank, dc->baseline, dc->spread, 100.0 * dc->effect);
+                 g.erank, dc->baseline, dc->spread, 100.0 * dc->effect);
         /* memorisation of the reference: near copies beyond what held-out rows show */
-        lsc_verdict *me = &v[LSC_CHECK_MEMORISATION];
-        double pm = 0;
-        for (int64_t t = 0; t < S; t++) pm += h_near[t];
-        pm /= (double)S;
+        lsc_verdict *mo = &v[LSC_CHECK_MEMORISATION];
+        double pm = 0, ex = 0;
+        for (int64_t t = 0; t < S; t++) {
+            tmp[t] = me.h[t].near;
+            pm += me.h[t].near / (double)S;
+            ex += me.h[t].exact / (double)S;
+        }
         const double pfloor = pm > 1.0 / mf ? pm : 1.0 / mf;
         small[LSC_CHECK_MEMORISATION] =
-            judge(me, g_near, h_near, S, 0, sqrt(pfloor * (1.0 - pfloor) / mf), &s);
-        me->value = g_near;
-        double ex = 0;
-        for (int64_t t = 0; t < S; t++) ex += h_exact[t];
-        snprintf(me->why, sizeof me->why,
+            judge(mo, g.near, tmp, S, 0, sqrt(pfloor * (1.0 - pfloor) / mf), &s);
+        mo->value = g.near;
+        snprintf(mo->why, sizeof mo->why,
                  "%.2f%% of the generated rows lie within %.3g (%.2f x the median nearest-"
                  "neighbour distance) of a reference row, held-out real rows %.2f%% +- %.2f%%; "
-                 "exact copies %.2f%% vs %.2f%%. This is memorisation of the reference set; "
-                 "memorisation of a training set is not assessed without it",
-                 100.0 * g_near, radius, o->memorisation_factor, 100.0 * me->baseline,
-                 100.0 * me->spread, 100.0 * g_exact, 100.0 * ex / (double)S);
+                 "exact copies %.2f%% vs %.2f%% (memorisation of the reference set; of a "
+                 "training set it is not assessed)",
+                 100.0 * g.near, radius, o->memorisation_factor, 100.0 * mo->baseline,
+                 100.0 * mo->spread, 100.0 * g.exact, 100.0 * ex);
         if (!(s.median_nn_a > 0))
-            not_assessed(me, "the reference's median nearest-neighbour distance is 0 (more "
+            not_assessed(mo, "the reference's median nearest-neighbour distance is 0 (more "
                              "than half its rows are exact duplicates): copies cannot be told");
         /* posterior collapse: units without variance, beyond the held-out rows' share */
         lsc_verdict *pc = &v[LSC_CHECK_POSTERIOR_COLLAPSE];
-        small[LSC_CHECK_POSTERIOR_COLLAPSE] =
-            judge(pc, g_inactive, h_inactive, S, 0, 0.5 / (double)d, &s);
-        pc->value = g_inactive;
+        for (int64_t t = 0; t < S; t++) tmp[t] = me.h[t].inactive;
+        small[LSC_CHECK_POSTERIOR_COLLAPSE] = judge(pc, g.inactive, tmp, S, 0, 0.5 / (double)d, &s);
+        pc->value = g.inactive;
         snprintf(pc->why, sizeof pc->why,
                  "%.0f of %lld units (%.1f%%) have a variance below %.3g x the reference's "
                  "median unit variance, held-out real rows %.1f%%%s",
-                 g_inactive * (double)d, (long long)d, 100.0 * g_inactive, o->inactive_factor,
+                 g.inactive * (double)d, (long long)d, 100.0 * g.inactive, o->inactive_factor,
                  100.0 * pc->baseline,
-                 g_inactive - pc->baseline >= 0.9 ? " (total collapse)"
+                 g.inactive - pc->baseline >= 0.9 ? " (total collapse)"
                  : pc->effect >= pc->collapse_line ? " (partial collapse)" : "");
         if (!(s.median_unit_var > 0))
             not_assessed(pc, "the reference's median unit variance is 0: no unit can be judged");
@@ -574,8 +984,9 @@ static lsc_status run_checks(lsc_ctx *ctx, const lsc_reference *ref, const lsc_m
                      (long long)m, x->collapse_line, was);
         }
     }
-    free(h);
-    free(hp);
+    free(me.h);
+    free(me.tmp);
+    free(me.cov_g);
     shared_free(&s);
     return st;
 }
@@ -596,6 +1007,8 @@ lsc_status lsc_assess(lsc_ctx *ctx, const lsc_reference *ref, const lsc_matrix *
               "assess opts: memorisation_factor %g must be finite and > 0", o.memorisation_factor);
     LSC_CHECK(ctx, o.inactive_factor > 0 && o.inactive_factor < 1e300, LSC_STATUS_INVALID_ARGUMENT,
               "assess opts: inactive_factor %g must be finite and > 0", o.inactive_factor);
+    LSC_CHECK(ctx, !o.fake_labels || o.real_labels, LSC_STATUS_INVALID_ARGUMENT,
+              "assess opts: fake_labels need real_labels (the classes come from the reference)");
     LSC_TRY(lsc_check_matrix(ctx, fake, "fake", 2));
     LSC_CHECK(ctx, fake->memory == LSC_MEMORY_HOST, LSC_STATUS_NOT_SUPPORTED,
               "fake: lsc_assess reads host memory (copy device rows to the host first)");
@@ -623,7 +1036,7 @@ lsc_status lsc_assess(lsc_ctx *ctx, const lsc_reference *ref, const lsc_matrix *
     /* the calls below replace the context's last error: keep the first failure's message */
     lsc_status st = run_checks(ctx, ref, fake, &o, a);
     if (st != LSC_STATUS_OK) {
-        free(a);
+        lsc_assessment_destroy(a);
         return st;
     }
     *out = a;
@@ -639,6 +1052,34 @@ lsc_status lsc_assessment_verdict(const lsc_assessment *a, lsc_check check, lsc_
     return LSC_STORE_RESULT(out, &v, VERDICT) ? LSC_STATUS_OK : LSC_STATUS_INVALID_ARGUMENT;
 }
 
+lsc_status lsc_assessment_prdc(const lsc_assessment *a, lsc_prdc_result *out)
+{
+    if (!a || !out || a->prdc.size == 0) return LSC_STATUS_INVALID_ARGUMENT;
+    lsc_prdc_result r = a->prdc;
+    r.size = sizeof r;
+    return LSC_STORE_RESULT(out, &r, PRDC_RESULT) ? LSC_STATUS_OK : LSC_STATUS_INVALID_ARGUMENT;
+}
+
+int64_t lsc_assessment_class_count(const lsc_assessment *a) { return a ? a->classes : 0; }
+
+lsc_status lsc_assessment_class(const lsc_assessment *a, int64_t i, lsc_class_verdict *out)
+{
+    if (!a || !out || i < 0 || i >= a->classes) return LSC_STATUS_INVALID_ARGUMENT;
+    lsc_class_verdict c = a->cls[i];
+    c.size = sizeof c;
+    return LSC_STORE_RESULT(out, &c, CLASS_VERDICT) ? LSC_STATUS_OK : LSC_STATUS_INVALID_ARGUMENT;
+}
+
+lsc_status lsc_assessment_uncovered(const lsc_assessment *a, int64_t *rows, int64_t cap,
+                                    int64_t *count)
+{
+    if (!a || !count || cap < 0 || (cap > 0 && !rows)) return LSC_STATUS_INVALID_ARGUMENT;
+    *count = a->uncovered;
+    const int64_t n = a->uncovered < cap ? a->uncovered : cap;
+    for (int64_t i = 0; i < n; i++) rows[i] = a->uncovered_rows[i];
+    return LSC_STATUS_OK;
+}
+
 lsc_level lsc_assessment_level(const lsc_assessment *a)
 {
     if (!a) return LSC_LEVEL_NOT_ASSESSED;
@@ -648,4 +1089,10 @@ lsc_level lsc_assessment_level(const lsc_assessment *a)
     return worst;
 }
 
-void lsc_assessment_destroy(lsc_assessment *a) { free(a); }
+void lsc_assessment_destroy(lsc_assessment *a)
+{
+    if (!a) return;
+    free(a->cls);
+    free(a->uncovered_rows);
+    free(a);
+}

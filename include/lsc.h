@@ -505,6 +505,10 @@ LSC_API lsc_status lsc_reference_load(lsc_ctx *ctx, const char *path, lsc_refere
 LSC_API lsc_status lsc_reference_info_get(const lsc_reference *ref, lsc_reference_info *info);
 /** The N exact radii r_i (float64) in row order, or NULL for NULL. Owned by the reference. */
 LSC_API const double *lsc_reference_radii(const lsc_reference *ref);
+/** The N x D float32 rows the reference holds (row-major, ld = D, host memory; the caller's own
+ *  with borrow_rows), or NULL for NULL. Owned by the reference; valid until it is destroyed.
+ *  Added in 0.2. */
+LSC_API const float *lsc_reference_rows(const lsc_reference *ref);
 /** Destroys a reference; NULL is harmless. */
 LSC_API void lsc_reference_destroy(lsc_reference *ref);
 
@@ -628,10 +632,15 @@ typedef struct lsc_assess_opts {
                                    reference's median unit variance; default 0.01 */
     const lsc_prdc_result *prdc; /* lsc_prdc of this very fake set against this reference when
                                    the caller has it already (its figures become the verdicts'
-                                   `value`s, sparing that pass); NULL: computed here */
+                                   `value`s, sparing that pass, but then no uncovered rows are
+                                   listed); NULL: computed here */
+    const int64_t *real_labels; /* N class labels of the reference's rows (any values), or NULL:
+                                   with them each class's coverage and share is judged too */
+    const int64_t *fake_labels; /* M labels of the generated rows, or NULL: each generated row
+                                   then takes the label of its nearest reference row */
 } lsc_assess_opts;
 
-#define LSC_ASSESS_OPTS_INIT { sizeof(lsc_assess_opts), 16, 0, 0.25, 0.01, NULL }
+#define LSC_ASSESS_OPTS_INIT { sizeof(lsc_assess_opts), 16, 0, 0.25, 0.01, NULL, NULL, NULL }
 
 /** One check's verdict and its evidence. */
 typedef struct lsc_verdict {
@@ -683,6 +692,47 @@ LSC_API lsc_status lsc_assessment_verdict(const lsc_assessment *a, lsc_check che
                                           lsc_verdict *out);
 /** The worst level among the assessed checks (OK when none is); NOT_ASSESSED for NULL. */
 LSC_API lsc_level lsc_assessment_level(const lsc_assessment *a);
+/** The user's full-size PRDC figures the verdicts' `value`s come from (computed by lsc_assess,
+ *  or the caller's lsc_assess_opts.prdc). INVALID_ARGUMENT for NULL, a bad size, or a generated
+ *  set of k rows or fewer (no figures). */
+LSC_API lsc_status lsc_assessment_prdc(const lsc_assessment *a, lsc_prdc_result *out);
+
+/** One class of the reference's labels (lsc_assess_opts.real_labels), judged like mode collapse
+ *  (docs/METRICS.md section 8, "Classes"). */
+typedef struct lsc_class_verdict {
+    size_t size;             /* sizeof(lsc_class_verdict): set by the caller */
+    int64_t label;
+    int64_t real_rows;       /* reference rows with this label */
+    double coverage;         /* full size: share of them the whole generated set covers (NaN
+                                when the caller passed its own PRDC) */
+    lsc_level level;         /* missing: this class's coverage loss at matched sizes, Holm-
+                                corrected over the classes */
+    double matched, baseline, spread, effect, score; /* as lsc_verdict, for that coverage */
+    lsc_level share_level;   /* over-produced: the class's share of the generated rows */
+    double share;            /* share of generated rows with this label (their own, or their
+                                nearest reference row's) at matched sizes */
+    double share_baseline;   /* the same share among held-out real rows */
+    double share_effect;     /* share / share_baseline - 1 */
+    double share_score;
+} lsc_class_verdict;
+
+#define LSC_CLASS_VERDICT_INIT                                                                 \
+    { sizeof(lsc_class_verdict), 0, 0, 0, LSC_LEVEL_OK, 0, 0, 0, 0, 0, LSC_LEVEL_OK, 0, 0, 0, 0 }
+
+/** Classes judged (0 without labels); classes in ascending label order. */
+LSC_API int64_t lsc_assessment_class_count(const lsc_assessment *a);
+/** Class i (0 <= i < lsc_assessment_class_count). INVALID_ARGUMENT for NULL, a bad size or i. */
+LSC_API lsc_status lsc_assessment_class(const lsc_assessment *a, int64_t i, lsc_class_verdict *out);
+
+/**
+ * The reference rows no generated row covers (full-size PRDC), most uncovered first: by the
+ * distance to their nearest generated row over their radius, descending (ties by row). Writes up
+ * to `cap` row indices to `rows` (may be NULL when cap is 0) and the number of uncovered rows to
+ * *count: -1 when lsc_assess did not compute them (the caller passed lsc_assess_opts.prdc).
+ */
+LSC_API lsc_status lsc_assessment_uncovered(const lsc_assessment *a, int64_t *rows, int64_t cap,
+                                            int64_t *count);
+
 /** Destroys an assessment; NULL is harmless. */
 LSC_API void lsc_assessment_destroy(lsc_assessment *a);
 

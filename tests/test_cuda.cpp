@@ -1382,9 +1382,38 @@ TEST_F(Cuda, VerdictsEqualTheCpusVerdicts)
         lsc_reference *rc = nullptr, *rg = nullptr;
         ASSERT_EQ(lsc_reference_create(cpu, &rm, 5, nullptr, &rc), LSC_STATUS_OK);
         ASSERT_TRUE(ok(lsc_reference_create(ctx, &rm, 5, nullptr, &rg)));
+        // with labels (four bands of the first column): the classes and the uncovered rows too
+        std::vector<int64_t> labels((size_t)n);
+        for (int64_t i = 0; i < n; i++) {
+            const float x = real[(size_t)(i * d)];
+            labels[(size_t)i] = x < -0.7f ? 0 : x < 0.0f ? 1 : x < 0.7f ? 2 : 3;
+        }
+        lsc_assess_opts ao = LSC_ASSESS_OPTS_INIT;
+        ao.real_labels = labels.data();
         lsc_assessment *ac = nullptr, *ag = nullptr;
-        ASSERT_EQ(lsc_assess(cpu, rc, &fm, nullptr, &ac), LSC_STATUS_OK) << lsc_last_error(cpu);
-        ASSERT_TRUE(ok(lsc_assess(ctx, rg, &fm, nullptr, &ag)));
+        ASSERT_EQ(lsc_assess(cpu, rc, &fm, &ao, &ac), LSC_STATUS_OK) << lsc_last_error(cpu);
+        ASSERT_TRUE(ok(lsc_assess(ctx, rg, &fm, &ao, &ag)));
+        ASSERT_EQ(lsc_assessment_class_count(ag), 4);
+        for (int64_t c = 0; c < 4; c++) {
+            lsc_class_verdict xc = LSC_CLASS_VERDICT_INIT, xg = LSC_CLASS_VERDICT_INIT;
+            ASSERT_EQ(lsc_assessment_class(ac, c, &xc), LSC_STATUS_OK);
+            ASSERT_EQ(lsc_assessment_class(ag, c, &xg), LSC_STATUS_OK);
+            EXPECT_EQ(xg.level, xc.level) << c;
+            EXPECT_EQ(xg.share_level, xc.share_level) << c;
+            EXPECT_EQ(xg.coverage, xc.coverage) << c; // exact decisions: the same rows
+            EXPECT_EQ(xg.matched, xc.matched) << c;
+        }
+        int64_t uc = -1, ug = -2;
+        std::vector<int64_t> rows_c((size_t)n), rows_g((size_t)n);
+        ASSERT_EQ(lsc_assessment_uncovered(ac, rows_c.data(), n, &uc), LSC_STATUS_OK);
+        ASSERT_EQ(lsc_assessment_uncovered(ag, rows_g.data(), n, &ug), LSC_STATUS_OK);
+        EXPECT_EQ(ug, uc);
+        // the same rows; their order rests on kNN distances equal within tolerance, not bits
+        rows_c.resize((size_t)std::max<int64_t>(uc, 0));
+        rows_g.resize(rows_c.size());
+        std::sort(rows_c.begin(), rows_c.end());
+        std::sort(rows_g.begin(), rows_g.end());
+        EXPECT_EQ(rows_g, rows_c);
         for (int c = 0; c < LSC_CHECK_COUNT; c++) {
             lsc_verdict vc = LSC_VERDICT_INIT, vg = LSC_VERDICT_INIT;
             ASSERT_EQ(lsc_assessment_verdict(ac, (lsc_check)c, &vc), LSC_STATUS_OK);

@@ -3,11 +3,13 @@
 // say so, and bad arguments are errors.
 #include "test_util.hpp"
 #include "datasets.hpp"
+#include "reference_nn.hpp"
 
 #include <lsc.h>
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <random>
@@ -28,14 +30,19 @@ struct Mixture {
         centre.resize((size_t)(d * modes));
         for (auto &c : centre) c = nd(g);
     }
-    std::vector<float> draw(int64_t n, uint64_t sd, int64_t only = 0) const
+    // labels: each row's mode; boost: mode 0 drawn `boost` times as often as each other mode
+    std::vector<float> draw(int64_t n, uint64_t sd, int64_t only = 0,
+                            std::vector<int64_t> *labels = nullptr, int64_t boost = 1) const
     {
         std::mt19937_64 g(sd);
         std::normal_distribution<double> nd(0.0, 1.0);
-        std::uniform_int_distribution<int64_t> pick(0, (only > 0 ? only : modes) - 1);
+        const int64_t kept = only > 0 ? only : modes;
+        std::uniform_int_distribution<int64_t> pick(0, kept - 1 + (boost - 1));
         std::vector<float> x((size_t)(n * d));
+        if (labels) labels->assign((size_t)n, 0);
         for (int64_t i = 0; i < n; i++) {
-            const int64_t c = pick(g);
+            const int64_t p = pick(g), c = p >= kept ? 0 : p;
+            if (labels) (*labels)[(size_t)i] = 100 + c; // labels need not be 0..C-1
             for (int64_t t = 0; t < d; t++)
                 x[(size_t)(i * d + t)] = (float)(centre[(size_t)(c * d + t)] + nd(g));
         }
@@ -296,6 +303,183 @@ TEST(Verdicts, APrdcTheCallerHasIsUsedAndChecked)
     lsc_reference_destroy(ref);
 }
 
+// With labels: one class of ten missing reads as that class missed (and mode collapse) with no
+// healthy class flagged; with the generated rows' own labels or their nearest reference row's.
+TEST(Verdicts, LabelsNameTheMissingClass)
+{
+    Ctx ctx;
+    Mixture mix(kD, 10, data::seed(400));
+    std::vector<int64_t> rl, fl;
+    auto real = mix.draw(kN, data::seed(401), 0, &rl);
+    auto fake = mix.draw(300, data::seed(402), 9, &fl); // mode 9 (label 109) missing
+    lsc_matrix r = lsc_matrix_f32(real.data(), kN, kD), f = lsc_matrix_f32(fake.data(), 300, kD);
+    lsc_reference *ref = nullptr;
+    ASSERT_EQ(lsc_reference_create(ctx, &r, 5, nullptr, &ref), LSC_STATUS_OK);
+    for (int own : {0, 1}) {
+        SCOPED_TRACE(own ? "generated labels" : "nearest reference labels");
+        lsc_assess_opts o = LSC_ASSESS_OPTS_INIT;
+        o.real_labels = rl.data();
+        o.fake_labels = own ? fl.data() : nullptr;
+        lsc_assessment *a = nullptr;
+        ASSERT_EQ(lsc_assess(ctx, ref, &f, &o, &a), LSC_STATUS_OK) << lsc_last_error(ctx);
+        ASSERT_EQ(lsc_assessment_class_count(a), 10);
+        int64_t rows = 0;
+        for (int64_t c = 0; c < 10; c++) {
+            lsc_class_verdict cv = LSC_CLASS_VERDICT_INIT;
+            ASSERT_EQ(lsc_assessment_class(a, c, &cv), LSC_STATUS_OK);
+            EXPECT_EQ(cv.label, 100 + c); // ascending labels
+            rows += cv.real_rows;
+            if (c == 9) {
+                EXPECT_EQ(cv.level, LSC_LEVEL_COLLAPSE) << cv.effect << " " << cv.score;
+                EXPECT_GT(cv.effect, 0.9);
+                EXPECT_LT(cv.coverage, 0.1);
+                EXPECT_LT(cv.share, 0.02);
+            } else {
+                EXPECT_NE(cv.level, LSC_LEVEL_COLLAPSE) << c;
+                EXPECT_NE(cv.share_level, LSC_LEVEL_COLLAPSE) << c;
+                EXPECT_GT(cv.coverage, 0.5);
+            }
+        }
+        EXPECT_EQ(rows, kN);
+        lsc_verdict mc = LSC_VERDICT_INIT;
+        ASSERT_EQ(lsc_assessment_verdict(a, LSC_CHECK_MODE_COLLAPSE, &mc), LSC_STATUS_OK);
+        EXPECT_EQ(mc.level, LSC_LEVEL_COLLAPSE) << mc.why;
+        EXPECT_NE(std::string(mc.why).find("109"), std::string::npos) << mc.why;
+        lsc_class_verdict cv = LSC_CLASS_VERDICT_INIT;
+        EXPECT_EQ(lsc_assessment_class(a, 10, &cv), LSC_STATUS_INVALID_ARGUMENT);
+        lsc_assessment_destroy(a);
+    }
+    // healthy generated rows, labelled: no class flagged at collapse in any draw
+    for (uint64_t draw = 0; draw < 4; draw++) {
+        auto ok = mix.draw(300, data::seed(410 + draw), 0, &fl);
+        lsc_matrix h = lsc_matrix_f32(ok.data(), 300, kD);
+        lsc_assess_opts o = LSC_ASSESS_OPTS_INIT;
+        o.real_labels = rl.data();
+        o.fake_labels = draw % 2 ? fl.data() : nullptr;
+        lsc_assessment *a = nullptr;
+        ASSERT_EQ(lsc_assess(ctx, ref, &h, &o, &a), LSC_STATUS_OK) << lsc_last_error(ctx);
+        for (int64_t c = 0; c < 10; c++) {
+            lsc_class_verdict x = LSC_CLASS_VERDICT_INIT;
+            ASSERT_EQ(lsc_assessment_class(a, c, &x), LSC_STATUS_OK);
+            EXPECT_NE(x.level, LSC_LEVEL_COLLAPSE) << "draw " << draw << " class " << c;
+            EXPECT_NE(x.share_level, LSC_LEVEL_COLLAPSE) << "draw " << draw << " class " << c;
+        }
+        EXPECT_NE(lsc_assessment_level(a), LSC_LEVEL_COLLAPSE);
+        lsc_assessment_destroy(a);
+    }
+    lsc_reference_destroy(ref);
+}
+
+// A class produced four times as often as the others reads as over-produced.
+TEST(Verdicts, AnOverProducedClassReadsItsShare)
+{
+    Ctx ctx;
+    Mixture mix(kD, 10, data::seed(420));
+    std::vector<int64_t> rl, fl;
+    auto real = mix.draw(kN, data::seed(421), 0, &rl);
+    auto fake = mix.draw(400, data::seed(422), 0, &fl, 4); // mode 0: 4 / 13 of the rows
+    lsc_matrix r = lsc_matrix_f32(real.data(), kN, kD), f = lsc_matrix_f32(fake.data(), 400, kD);
+    lsc_reference *ref = nullptr;
+    ASSERT_EQ(lsc_reference_create(ctx, &r, 5, nullptr, &ref), LSC_STATUS_OK);
+    lsc_assess_opts o = LSC_ASSESS_OPTS_INIT;
+    o.real_labels = rl.data();
+    lsc_assessment *a = nullptr;
+    ASSERT_EQ(lsc_assess(ctx, ref, &f, &o, &a), LSC_STATUS_OK) << lsc_last_error(ctx);
+    lsc_class_verdict c0 = LSC_CLASS_VERDICT_INIT;
+    ASSERT_EQ(lsc_assessment_class(a, 0, &c0), LSC_STATUS_OK);
+    EXPECT_EQ(c0.share_level, LSC_LEVEL_COLLAPSE) << c0.share << " vs " << c0.share_baseline;
+    EXPECT_NEAR(c0.share, 4.0 / 13.0, 0.07);
+    EXPECT_NEAR(c0.share_effect, (4.0 / 13.0) / 0.1 - 1.0, 0.8);
+    for (int64_t c = 1; c < 10; c++) {
+        lsc_class_verdict x = LSC_CLASS_VERDICT_INIT;
+        ASSERT_EQ(lsc_assessment_class(a, c, &x), LSC_STATUS_OK);
+        EXPECT_NE(x.share_level, LSC_LEVEL_COLLAPSE) << c;
+        EXPECT_NE(x.share_level, LSC_LEVEL_BORDERLINE) << c;
+        EXPECT_NE(x.level, LSC_LEVEL_COLLAPSE) << c;
+    }
+    lsc_assessment_destroy(a);
+    lsc_reference_destroy(ref);
+}
+
+// The uncovered rows are exactly the full-size PRDC's, ordered by the float64 distance to the
+// nearest generated row over the radius; each class's full-size coverage is the reference's;
+// lsc_assessment_prdc is lsc_prdc's result.
+TEST(Verdicts, UncoveredRowsAndClassCoverageAgainstTheReference)
+{
+    Ctx ctx;
+    Mixture mix(kD, 10, data::seed(430));
+    std::vector<int64_t> rl;
+    auto real = mix.draw(kN, data::seed(431), 0, &rl);
+    auto fake = mix.draw(300, data::seed(432), 7);
+    lsc_matrix r = lsc_matrix_f32(real.data(), kN, kD), f = lsc_matrix_f32(fake.data(), 300, kD);
+    lsc_reference *ref = nullptr;
+    ASSERT_EQ(lsc_reference_create(ctx, &r, 5, nullptr, &ref), LSC_STATUS_OK);
+    lsc_assess_opts o = LSC_ASSESS_OPTS_INIT;
+    o.real_labels = rl.data();
+    lsc_assessment *a = nullptr;
+    ASSERT_EQ(lsc_assess(ctx, ref, &f, &o, &a), LSC_STATUS_OK) << lsc_last_error(ctx);
+    lsc_prdc_result p = LSC_PRDC_RESULT_INIT, q = LSC_PRDC_RESULT_INIT;
+    ASSERT_EQ(lsc_prdc(ctx, ref, &f, &p), LSC_STATUS_OK);
+    ASSERT_EQ(lsc_assessment_prdc(a, &q), LSC_STATUS_OK);
+    EXPECT_EQ(std::memcmp(&p, &q, sizeof p), 0);
+
+    auto want = refnn::prdc(real.data(), kN, fake.data(), 300, kD, 5, LSC_METRIC_EUCLIDEAN, false);
+    int64_t count = -2;
+    ASSERT_EQ(lsc_assessment_uncovered(a, nullptr, 0, &count), LSC_STATUS_OK);
+    ASSERT_GT(count, 100); // 3 of 10 modes missing
+    std::vector<int64_t> rows((size_t)count + 5, -1);
+    ASSERT_EQ(lsc_assessment_uncovered(a, rows.data(), (int64_t)rows.size(), &count), LSC_STATUS_OK);
+    EXPECT_EQ(rows[(size_t)count], -1) << "nothing written past the count";
+    std::vector<int> seen((size_t)kN, 0);
+    double last = INFINITY;
+    for (int64_t u = 0; u < count; u++) {
+        const int64_t i = rows[(size_t)u];
+        ASSERT_TRUE(i >= 0 && i < kN);
+        EXPECT_EQ(seen[(size_t)i]++, 0) << "row " << i << " twice";
+        EXPECT_EQ(want.cov_lo[(size_t)i], 0) << "row " << i << " is covered";
+        double nearest = INFINITY;
+        for (int64_t j = 0; j < 300; j++)
+            nearest = std::min(nearest, refnn::distance(&real[(size_t)(i * kD)], &fake[(size_t)(j * kD)],
+                                                        kD, LSC_METRIC_EUCLIDEAN));
+        const double ratio = nearest / want.real_radii[(size_t)i];
+        EXPECT_LE(ratio, last * (1 + 1e-6)) << "rank " << u;
+        last = ratio;
+    }
+    int64_t uncovered = 0;
+    for (int64_t i = 0; i < kN; i++) uncovered += want.cov_hi[(size_t)i] == 0;
+    EXPECT_EQ(count, uncovered);
+    // the first row listed lies in a missing mode, far from every generated row
+    EXPECT_GE(rl[(size_t)rows[0]], 107);
+    for (int64_t c = 0; c < 10; c++) {
+        lsc_class_verdict x = LSC_CLASS_VERDICT_INIT;
+        ASSERT_EQ(lsc_assessment_class(a, c, &x), LSC_STATUS_OK);
+        int64_t lo = 0, hi = 0, n = 0;
+        for (int64_t i = 0; i < kN; i++)
+            if (rl[(size_t)i] == 100 + c) {
+                n++;
+                lo += want.cov_lo[(size_t)i];
+                hi += want.cov_hi[(size_t)i];
+            }
+        EXPECT_EQ(x.real_rows, n);
+        EXPECT_GE(x.coverage * (double)n, (double)lo - 1e-9) << c;
+        EXPECT_LE(x.coverage * (double)n, (double)hi + 1e-9) << c;
+        EXPECT_EQ(x.level == LSC_LEVEL_COLLAPSE, c >= 7) << c << " level " << x.level << " effect " << x.effect << " score " << x.score << " base " << x.baseline << " spread " << x.spread << " matched " << x.matched;
+    }
+    lsc_assessment_destroy(a);
+    // with the caller's own PRDC no rows are listed, and class coverage is NaN
+    o.prdc = &p;
+    ASSERT_EQ(lsc_assess(ctx, ref, &f, &o, &a), LSC_STATUS_OK) << lsc_last_error(ctx);
+    ASSERT_EQ(lsc_assessment_uncovered(a, nullptr, 0, &count), LSC_STATUS_OK);
+    EXPECT_EQ(count, -1);
+    lsc_class_verdict x = LSC_CLASS_VERDICT_INIT;
+    ASSERT_EQ(lsc_assessment_class(a, 0, &x), LSC_STATUS_OK);
+    EXPECT_TRUE(std::isnan(x.coverage));
+    EXPECT_EQ(lsc_assessment_uncovered(a, nullptr, 3, &count), LSC_STATUS_INVALID_ARGUMENT);
+    EXPECT_EQ(lsc_assessment_uncovered(nullptr, nullptr, 0, &count), LSC_STATUS_INVALID_ARGUMENT);
+    lsc_assessment_destroy(a);
+    lsc_reference_destroy(ref);
+}
+
 TEST(Verdicts, BadArguments)
 {
     Ctx ctx;
@@ -325,6 +509,24 @@ TEST(Verdicts, BadArguments)
     fake[7] = NAN;
     EXPECT_EQ(lsc_assess(ctx, ref, &f, nullptr, &a), LSC_STATUS_INVALID_DATA);
     EXPECT_TRUE(mentions(lsc_last_error(ctx), "row 1 col 3")) << lsc_last_error(ctx);
+    fake[7] = 0.5f;
+    o = LSC_ASSESS_OPTS_INIT;
+    std::vector<int64_t> labels(100);
+    o.fake_labels = labels.data();
+    EXPECT_EQ(lsc_assess(ctx, ref, &f, &o, &a), LSC_STATUS_INVALID_ARGUMENT);
+    EXPECT_TRUE(mentions(lsc_last_error(ctx), "real_labels")) << lsc_last_error(ctx);
+    lsc_reference *big = nullptr;
+    auto many = data::gaussian(5000, 4, data::seed(383));
+    lsc_matrix bm = lsc_matrix_f32(many.data(), 5000, 4);
+    ASSERT_EQ(lsc_reference_create(ctx, &bm, 5, nullptr, &big), LSC_STATUS_OK);
+    std::vector<int64_t> distinct(5000);
+    for (int64_t i = 0; i < 5000; i++) distinct[(size_t)i] = i;
+    o = LSC_ASSESS_OPTS_INIT;
+    o.real_labels = distinct.data();
+    EXPECT_EQ(lsc_assess(ctx, big, &f, &o, &a), LSC_STATUS_INVALID_ARGUMENT);
+    EXPECT_TRUE(mentions(lsc_last_error(ctx), "4096")) << lsc_last_error(ctx);
+    lsc_reference_destroy(big);
+    fake[7] = NAN;
     lsc_matrix dev = f;
     dev.memory = LSC_MEMORY_DEVICE;
     EXPECT_NE(lsc_assess(ctx, ref, &dev, nullptr, &a), LSC_STATUS_OK);

@@ -109,6 +109,8 @@ static int parse_options(cli_opts *o, int argc, char **argv, int i, const char *
         else if (!strcmp(name, "queries")) o->queries = v;
         else if (!strcmp(name, "base")) o->base = v;
         else if (!strcmp(name, "reference")) o->reference = v;
+        else if (!strcmp(name, "labels")) o->labels = v;
+        else if (!strcmp(name, "fake-labels")) o->fake_labels = v;
         else if (!strcmp(name, "out")) o->out = v;
         else if (!strcmp(name, "out-dist")) o->out_dist = v;
         else if (!strcmp(name, "out-idx")) o->out_idx = v;
@@ -213,7 +215,7 @@ int cli_parse_argv(cli_opts *o, int argc, char **argv, cli_command *cmd, int *he
         {"report",
          " real reference fake k inclusive dup-eps bins active-threshold pairs-max-rows dim-collapse-ratio"
          " mode-collapse-ratio coverage-min precision-high precision-min dup-fraction active-ratio"
-         " splits fail-on" OPTS_COMMON,
+         " splits fail-on labels fake-labels" OPTS_COMMON,
          CLI_CMD_REPORT},
         {"demo", " seed backend threads k ", CLI_CMD_DEMO},
         {"spectrum", " input active-threshold" OPTS_COMMON, CLI_CMD_SPECTRUM},

@@ -42,6 +42,8 @@ typedef struct cli_opts {
     int threads;
     cli_thresholds th;
     int64_t splits;               /* held-out subsets of the verdicts' baselines */
+    const char *labels;           /* --labels: class labels of the real rows (.npy) */
+    const char *fake_labels;      /* --fake-labels: of the generated rows */
     int fail_on;                  /* exit 3 at this lsc_level or worse (0: never) */
     int fail_on_not_assessed;     /* ... or when a check is not assessed */
     char deprecated[72];          /* the first deprecated option given, "" if none */

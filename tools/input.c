@@ -425,7 +425,10 @@ static void release(lsc_input *in)
 
 /* ---- .npy ----------------------------------------------------------------------------------- */
 
-static int open_npy(const char *path, lsc_input *in, char *err, size_t err_len)
+/* Maps `path` into `in` and parses its .npy preamble and header into *h; the data start at
+ * *offset. On failure `in` is released. */
+static int npy_open_header(const char *path, lsc_input *in, npy_header *h, size_t *offset,
+                           char *err, size_t err_len)
 {
     void *map;
     size_t len;
@@ -464,15 +467,21 @@ static int open_npy(const char *path, lsc_input *in, char *err, size_t err_len)
                     "preamble",
                     (unsigned long long)hlen, (unsigned long long)held);
     }
-    size_t offset = start + (size_t)hlen;
+    *offset = start + (size_t)hlen;
+    memset(h, 0, sizeof *h);
+    npy_parser ps = {(const char *)b + start, (const char *)b + *offset, path, err, err_len};
+    if ((rc = parse_header(&ps, h)) != 0) release(in);
+    return rc;
+}
 
+static int open_npy(const char *path, lsc_input *in, char *err, size_t err_len)
+{
     npy_header h;
-    memset(&h, 0, sizeof h);
-    npy_parser ps = {(const char *)b + start, (const char *)b + offset, path, err, err_len};
-    if ((rc = parse_header(&ps, &h)) != 0) {
-        release(in);
-        return rc;
-    }
+    size_t offset;
+    int rc = npy_open_header(path, in, &h, &offset, err, err_len);
+    if (rc) return rc;
+    const unsigned char *b = (const unsigned char *)in->map;
+    const size_t len = in->map_len;
     lsc_dtype dtype = LSC_DTYPE_F32;
     size_t itemsize = 4;
     int swap = 0;
@@ -546,6 +555,91 @@ static int open_npy(const char *path, lsc_input *in, char *err, size_t err_len)
     in->m.cols = cols;
     in->m.ld = cols;
     in->m.memory = LSC_MEMORY_HOST;
+    return 0;
+}
+
+static int has_extension(const char *path, const char *ext);
+
+/* ---- labels: a 1-D (or n x 1) integer .npy ------------------------------------------------- */
+
+int lsc_labels_open(const char *path, int64_t **labels, int64_t *n, char *err, size_t err_len)
+{
+    if (err && err_len) err[0] = '\0';
+    *labels = NULL;
+    *n = 0;
+    if (!path || !*path) return fail(err, err_len, 2, "(no path)", "empty file name");
+    if (!has_extension(path, "npy"))
+        return fail(err, err_len, 2, path, "labels are read from .npy files (a 1-D integer array)");
+    lsc_input in;
+    memset(&in, 0, sizeof in);
+    npy_header h;
+    size_t offset;
+    int rc = npy_open_header(path, &in, &h, &offset, err, err_len);
+    if (rc) return rc;
+    const char *d = h.descr;
+    char order = '=';
+    if (*d == '<' || *d == '>' || *d == '|' || *d == '=') order = *d++;
+    const char kind = *d;
+    char *endp = NULL;
+    const long size = kind ? strtol(d + 1, &endp, 10) : 0;
+    if (h.descr_is_list || h.descr_too_long || (kind != 'i' && kind != 'u') || !endp || *endp ||
+        (size != 1 && size != 2 && size != 4 && size != 8)) {
+        release(&in);
+        return fail(err, err_len, 2, path,
+                    "labels must be integers (int8 to int64, uint8 to uint64), not dtype '%s'",
+                    h.descr_is_list ? "(structured)" : h.descr);
+    }
+    char shape[256];
+    format_shape(shape, sizeof shape, h.dims, h.ndim);
+    if (!(h.ndim == 1 || (h.ndim == 2 && h.dims[1] == 1)) || h.dims[0] == 0) {
+        release(&in);
+        return fail(err, err_len, 2, path, "labels must be a non-empty 1-D array, got shape %s",
+                    shape);
+    }
+    const int64_t count = h.dims[0];
+    if ((uint64_t)count > (uint64_t)SIZE_MAX / 8 || in.map_len - offset != (size_t)count * (size_t)size) {
+        size_t held = in.map_len - offset;
+        release(&in);
+        return fail(err, err_len, 2, path, "the header claims %lld labels of %ld bytes, the file "
+                    "holds %zu bytes of data", (long long)count, size, held);
+    }
+    int64_t *out = (int64_t *)malloc((size_t)count * sizeof *out);
+    if (!out) {
+        release(&in);
+        return fail(err, err_len, 1, path, "out of memory: %lld labels", (long long)count);
+    }
+    const int swap = (order == '<' && !host_is_little_endian()) || (order == '>' && host_is_little_endian());
+    const unsigned char *src = (const unsigned char *)in.map + offset;
+    for (int64_t i = 0; i < count; i++) {
+        unsigned char v[8];
+        memcpy(v, src + (size_t)i * (size_t)size, (size_t)size);
+        if (swap) byteswap_inplace(v, 1, (size_t)size);
+        int64_t x;
+        if (size == 1) x = kind == 'i' ? (int64_t)(int8_t)v[0] : (int64_t)v[0];
+        else if (size == 2) {
+            uint16_t u;
+            memcpy(&u, v, 2);
+            x = kind == 'i' ? (int64_t)(int16_t)u : (int64_t)u;
+        } else if (size == 4) {
+            uint32_t u;
+            memcpy(&u, v, 4);
+            x = kind == 'i' ? (int64_t)(int32_t)u : (int64_t)u;
+        } else {
+            uint64_t u;
+            memcpy(&u, v, 8);
+            if (kind == 'u' && u > (uint64_t)INT64_MAX) {
+                free(out);
+                release(&in);
+                return fail(err, err_len, 2, path, "label %lld is %llu, above the int64 range",
+                            (long long)i, (unsigned long long)u);
+            }
+            x = (int64_t)u;
+        }
+        out[i] = x;
+    }
+    release(&in);
+    *labels = out;
+    *n = count;
     return 0;
 }
 

@@ -49,6 +49,10 @@ void lsc_input_close(lsc_input *in);
  * write leaves what was there before. rows or cols may be 0 (data may then be NULL).
  * Failures: 2 for a bad path or shape (missing directory, no permission, a directory in the
  * way), 1 for the machine (out of memory, disk full, I/O error). */
+/* Reads a 1-D (or n x 1) integer .npy of class labels (int8 .. int64, uint8 .. uint64, either
+ * byte order) into a malloc'd int64 array of *n; 0, or an exit code with the message in err. */
+int lsc_labels_open(const char *path, int64_t **labels, int64_t *n, char *err, size_t err_len);
+
 int lsc_npy_write_f32(const char *path, const float *data, int64_t rows, int64_t cols, char *err,
                       size_t err_len);
 int lsc_npy_write_i64(const char *path, const int64_t *data, int64_t rows, int64_t cols,

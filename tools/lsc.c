@@ -66,6 +66,10 @@ static const char *HELP_REPORT =
     "  --pairs-max-rows R        above R rows the all-pairs figures use a seeded subset of R\n"
     "                            rows (default 20000; 0 = always every row)\n"
     "  --splits S                held-out real subsets behind each verdict (default 16, 4-64)\n"
+    "  --labels L.npy            class labels of the real rows (1-D integers): each class's\n"
+    "                            coverage (missing) and share (over-produced) judged too\n"
+    "  --fake-labels L.npy       labels of the generated rows (default: each takes its\n"
+    "                            nearest real row's)\n"
     "  --fail-on L[,not_assessed] exit 3 after writing every output when the verdict is L\n"
     "                            (borderline or collapse) or worse, or a check is not assessed\n"
     COMMON_HELP

@@ -303,6 +303,71 @@ static void json_verdicts(json_w *w, const lsc_assessment *a) {
     jw_end_obj(w);
 }
 
+/* The classes (with --labels) and the uncovered real rows: the first 100, most uncovered first. */
+static void json_classes(json_w *w, const lsc_assessment *a) {
+    jw_arr(w, "classes");
+    for (int64_t i = 0; i < lsc_assessment_class_count(a); i++) {
+        lsc_class_verdict c = LSC_CLASS_VERDICT_INIT;
+        if (lsc_assessment_class(a, i, &c) != LSC_STATUS_OK) continue;
+        jw_obj(w, NULL);
+        jw_int(w, "label", c.label);
+        jw_int(w, "real_rows", c.real_rows);
+        jw_num(w, "coverage", c.coverage);
+        jw_obj(w, "missing");
+        jw_str(w, "level", lsc_level_name(c.level));
+        jw_num(w, "matched", c.matched);
+        jw_num(w, "baseline", c.baseline);
+        jw_num(w, "spread", c.spread);
+        jw_num(w, "effect", c.effect);
+        jw_num(w, "score", c.score);
+        jw_end_obj(w);
+        jw_obj(w, "over_produced");
+        jw_str(w, "level", lsc_level_name(c.share_level));
+        jw_num(w, "share", c.share);
+        jw_num(w, "baseline", c.share_baseline);
+        jw_num(w, "effect", c.share_effect);
+        jw_num(w, "score", c.share_score);
+        jw_end_obj(w);
+        jw_end_obj(w);
+    }
+    jw_end_arr(w);
+    int64_t count = -1, rows[100];
+    lsc_assessment_uncovered(a, rows, 100, &count);
+    jw_int(w, "uncovered", count);
+    jw_arr(w, "uncovered_rows");
+    for (int64_t i = 0; i < count && i < 100; i++) jw_int(w, NULL, rows[i]);
+    jw_end_arr(w);
+}
+
+static void print_classes(const lsc_assessment *a, int64_t real_rows) {
+    int64_t flagged = 0, n = lsc_assessment_class_count(a);
+    for (int64_t i = 0; i < n; i++) {
+        lsc_class_verdict c = LSC_CLASS_VERDICT_INIT;
+        if (lsc_assessment_class(a, i, &c) != LSC_STATUS_OK) continue;
+        const int miss = c.level == LSC_LEVEL_BORDERLINE || c.level == LSC_LEVEL_COLLAPSE;
+        const int over = c.share_level == LSC_LEVEL_BORDERLINE || c.share_level == LSC_LEVEL_COLLAPSE;
+        if (!miss && !over) continue;
+        if (!flagged++) printf("classes flagged (of %lld):\n", (long long)n);
+        if (miss)
+            printf("  class %-8lld missing        %-12s coverage %.3f vs %.3f held-out (%.0f%% less); %lld real rows\n",
+                   (long long)c.label, lsc_level_name(c.level), c.matched, c.baseline, 100.0 * c.effect,
+                   (long long)c.real_rows);
+        if (over)
+            printf("  class %-8lld over-produced  %-12s share %.3f vs %.3f held-out (%+.0f%%)\n",
+                   (long long)c.label, lsc_level_name(c.share_level), c.share, c.share_baseline,
+                   100.0 * c.share_effect);
+    }
+    if (n && !flagged) printf("classes: none of %lld flagged\n", (long long)n);
+    int64_t count = -1, rows[10];
+    lsc_assessment_uncovered(a, rows, 10, &count);
+    if (count > 0) {
+        printf("uncovered real rows: %lld of %lld (most uncovered first:", (long long)count, (long long)real_rows);
+        for (int64_t i = 0; i < count && i < 10; i++) printf(" %lld", (long long)rows[i]);
+        printf("%s)\n", count > 10 ? " ..." : "");
+    }
+    if (n || count > 0) printf("\n");
+}
+
 static void print_verdicts(const lsc_assessment *a) {
     printf("verdict: %s\n", lsc_level_name(lsc_assessment_level(a)));
     for (int c = 0; c < LSC_CHECK_COUNT; c++) {
@@ -325,12 +390,6 @@ static int fail_on_code(const cli_opts *o, const lsc_assessment *a) {
         }
     return 0;
 }
-
-/* Why a report from --reference leaves out what needs the real rows (text and JSON). */
-static const char *NO_REAL_ROWS =
-    "the library does not give out a reference's rows, so the real spectrum, the real pair "
-    "statistics and the fake-to-real distances are left out; the verdicts and PRDC use the "
-    "reference itself";
 
 /* Loads --reference and adopts its k, metric and comparison: its radii hold for those only, so
  * a --k, --metric or --inclusive given as well must agree with them. */
@@ -358,14 +417,12 @@ int cmd_report(cli_opts *o) {
     int rc = 0;
     if (!!o->real == !!o->reference)
         return cli_fail(o, EXIT_BAD_INPUT, "give exactly one of --real and --reference (see --help)");
-    /* the rows of a reference are not at hand (NO_REAL_ROWS): alone it would leave nothing */
-    if (o->reference && !o->fake) return cli_fail(o, EXIT_BAD_INPUT, "--reference needs --fake (see --help)");
     set_fig R, F;
     memset(&R, 0, sizeof R);
     memset(&F, 0, sizeof F);
     R.path = o->real ? o->real : o->reference;
     F.path = o->fake;
-    int real_rows = 0; /* 1 when the real rows are at hand in R.in (--real) */
+    int real_rows = 0; /* 1 when the real rows are at hand in R.in (--real, or the reference's) */
     lsc_reference_info rinfo = LSC_REFERENCE_INFO_INIT;
     lsc_ctx *ctx = NULL;
     lsc_reference *ref = NULL;
@@ -375,7 +432,8 @@ int cmd_report(cli_opts *o) {
     int nread = 0, nfixed = 0;
     lsc_prdc_result prdc = LSC_PRDC_RESULT_INIT;
     lsc_assessment *verdicts = NULL;
-    double t_load = 0, t_prdc = 0, t_mem = 0, t_verdicts = 0, t_start = cli_now_ms();
+    int64_t *real_labels = NULL, *fake_labels = NULL, n_real_labels = 0, n_fake_labels = 0;
+    double t_load = 0, t_mem = 0, t_verdicts = 0, t_start = cli_now_ms();
     double mem_fraction = -1;
     int64_t mem_rows = 0;
 
@@ -403,6 +461,33 @@ int cmd_report(cli_opts *o) {
             goto done;
         }
     }
+    if ((o->labels || o->fake_labels) && !o->fake) {
+        rc = cli_fail(o, EXIT_BAD_INPUT, "--labels and --fake-labels need --fake (they judge the generated rows)");
+        goto done;
+    }
+    if (o->fake_labels && !o->labels) {
+        rc = cli_fail(o, EXIT_BAD_INPUT, "--fake-labels needs --labels (the classes come from the real rows)");
+        goto done;
+    }
+    if (o->labels) {
+        char err[512];
+        if ((rc = lsc_labels_open(o->labels, &real_labels, &n_real_labels, err, sizeof err))) {
+            rc = cli_fail(o, rc, "%s", err);
+            goto done;
+        }
+    }
+    if (o->fake_labels) {
+        char err[512];
+        if ((rc = lsc_labels_open(o->fake_labels, &fake_labels, &n_fake_labels, err, sizeof err))) {
+            rc = cli_fail(o, rc, "%s", err);
+            goto done;
+        }
+        if (n_fake_labels != F.in.m.rows) {
+            rc = cli_fail(o, EXIT_BAD_INPUT, "%s holds %lld labels but %s has %lld rows", o->fake_labels,
+                          (long long)n_fake_labels, o->fake, (long long)F.in.m.rows);
+            goto done;
+        }
+    }
     if (!(ctx = cli_ctx(o, &rc))) goto done;
     if (o->reference) { /* a valid file holds k < N and finite rows: only the fake set to check */
         double t0 = cli_now_ms();
@@ -411,17 +496,25 @@ int cmd_report(cli_opts *o) {
         cli_progress_done();
         t_load = cli_now_ms() - t0;
         if (rc) goto done;
-        if (rinfo.cols != F.in.m.cols) {
+        /* the reference's own float32 rows stand for the real set */
+        R.in.m = lsc_matrix_f32(lsc_reference_rows(ref), rinfo.rows, rinfo.cols);
+        real_rows = 1;
+        if (o->fake && rinfo.cols != F.in.m.cols) {
             rc = cli_fail(o, EXIT_BAD_INPUT, "%s has %lld columns but %s has %lld", o->reference,
                           (long long)rinfo.cols, o->fake, (long long)F.in.m.cols);
             goto done;
         }
-        if (o->k >= F.in.m.rows) {
+        if (o->fake && o->k >= F.in.m.rows) {
             rc = cli_fail(o, EXIT_BAD_INPUT, "k=%lld of %s needs at least %lld rows in %s, got %lld",
                           (long long)o->k, o->reference, (long long)o->k + 1, o->fake,
                           (long long)F.in.m.rows);
             goto done;
         }
+    }
+    if (real_labels && n_real_labels != R.in.m.rows) {
+        rc = cli_fail(o, EXIT_BAD_INPUT, "%s holds %lld labels but the real set has %lld rows", o->labels,
+                      (long long)n_real_labels, (long long)R.in.m.rows);
+        goto done;
     }
     if (o->deprecated[0])
         fprintf(stderr, "lsc report: warning: %s is deprecated: the fixed-threshold options make only "
@@ -462,14 +555,24 @@ int cmd_report(cli_opts *o) {
                 goto done;
             }
         }
-        cli_progress_label("prdc");
-        st = lsc_prdc(ctx, ref, &F.in.m, &prdc);
+        /* the verdicts: every check against held-out real rows at matched sizes; the user's
+         * PRDC comes with them (with its per-row outcomes: the uncovered rows) */
+        lsc_assess_opts ao = LSC_ASSESS_OPTS_INIT;
+        ao.splits = o->splits;
+        ao.seed = o->seed;
+        ao.real_labels = real_labels;
+        ao.fake_labels = fake_labels;
+        t0 = cli_now_ms();
+        cli_progress_label("verdicts");
+        st = lsc_assess(ctx, ref, &F.in.m, &ao, &verdicts);
         cli_progress_done();
-        t_prdc = cli_now_ms() - t0;
+        t_verdicts = cli_now_ms() - t0;
+        if (st == LSC_STATUS_OK) st = lsc_assessment_prdc(verdicts, &prdc);
         if (st != LSC_STATUS_OK) {
             rc = cli_lib_fail(o, ctx, st, o->fake);
             goto done;
         }
+        nread = verdict_readings(verdicts, readings, 16);
         if (real_rows) { /* memorisation: fake rows within dup_eps of a real row (every row) */
             nn_d = malloc(sizeof(float) * (size_t)F.in.m.rows);
             nn_i = malloc(sizeof(int64_t) * (size_t)F.in.m.rows);
@@ -494,21 +597,6 @@ int cmd_report(cli_opts *o) {
         ri.sfake = &F.s;
         ri.prdc = &prdc;
         ri.fake_mem_fraction = mem_fraction;
-        /* the verdicts: every check against held-out real rows at matched sizes */
-        lsc_assess_opts ao = LSC_ASSESS_OPTS_INIT;
-        ao.splits = o->splits;
-        ao.seed = o->seed;
-        ao.prdc = &prdc; /* computed above: the verdicts' full-size figures */
-        t0 = cli_now_ms();
-        cli_progress_label("verdicts");
-        st = lsc_assess(ctx, ref, &F.in.m, &ao, &verdicts);
-        cli_progress_done();
-        t_verdicts = cli_now_ms() - t0;
-        if (st != LSC_STATUS_OK) {
-            rc = cli_lib_fail(o, ctx, st, o->fake);
-            goto done;
-        }
-        nread = verdict_readings(verdicts, readings, 16);
     }
     nfixed = cli_readings(&ri, &o->th, fixed, 16);
     if (nread < 0 || nfixed < 0) {
@@ -527,7 +615,10 @@ int cmd_report(cli_opts *o) {
         jw_open(&w, jf);
         jw_obj(&w, NULL);
         cli_json_header(&w, ctx);
-        if (verdicts) json_verdicts(&w, verdicts);
+        if (verdicts) {
+            json_verdicts(&w, verdicts);
+            json_classes(&w, verdicts);
+        }
         jw_obj(&w, "inputs");
         if (o->reference) {
             jw_obj(&w, "real");
@@ -542,7 +633,6 @@ int cmd_report(cli_opts *o) {
         }
         if (o->fake) cli_json_input(&w, "fake", o->fake, &F.in.m);
         jw_end_obj(&w);
-        if (!real_rows) jw_str(&w, "real_figures_unavailable", NO_REAL_ROWS);
         jw_obj(&w, "params");
         jw_int(&w, "k", o->k);
         jw_str(&w, "metric", cli_metric_name(o->metric));
@@ -613,7 +703,6 @@ int cmd_report(cli_opts *o) {
         if (o->fake) {
             jw_num(&w, "spectrum_fake", F.t_spec);
             jw_num(&w, "pairs_fake", F.t_pairs);
-            jw_num(&w, "prdc", t_prdc);
             if (real_rows) jw_num(&w, "memorisation", t_mem);
             jw_num(&w, "verdicts", t_verdicts);
         }
@@ -641,9 +730,11 @@ int cmd_report(cli_opts *o) {
         if (o->fake && nreal != F.in.m.rows)
             printf("the spectra are compared at equal N = %lld: a seeded subset (seed %llu) of the larger set\n",
                    (long long)neq, (unsigned long long)o->seed);
-        if (!real_rows) printf("(%s)\n", NO_REAL_ROWS);
         printf("\n");
-        if (verdicts) print_verdicts(verdicts);
+        if (verdicts) {
+            print_verdicts(verdicts);
+            print_classes(verdicts, R.in.m.rows);
+        }
         if (o->fake && real_rows) print_spectra(&R, &F);
         else if (o->fake) cli_print_spectrum(stdout, "fake", &F.s, F.spec_m.rows, F.in.m.rows);
         else cli_print_spectrum(stdout, "real", &R.s, R.spec_m.rows, R.in.m.rows);
@@ -722,6 +813,8 @@ int cmd_report(cli_opts *o) {
     if (!rc) rc = fail_on_code(o, verdicts);
 done:
     lsc_assessment_destroy(verdicts);
+    free(real_labels);
+    free(fake_labels);
     for (int i = 0; i < nread; i++) free(readings[i]);
     for (int i = 0; i < nfixed; i++) free(fixed[i]);
     free(nn_d);

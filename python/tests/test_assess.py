@@ -141,7 +141,8 @@ def test_to_dict_is_the_json_shape_and_str_leads_with_the_verdict(mixture):
     mix, real = mixture
     a = lsc.assess(real, mix.draw(400, 322, only=3))
     d = a.to_dict()
-    assert list(d) == ["verdict", "not_assessed", "verdicts"]
+    assert list(d) == ["verdict", "not_assessed", "verdicts", "classes", "uncovered",
+                       "uncovered_rows"]
     assert d["verdict"] == a.verdict == "collapse"
     assert d["not_assessed"] == a.not_assessed
     assert list(d["verdicts"]) == CHECKS
@@ -285,3 +286,45 @@ def test_monitor_assesses_a_collected_async_measurement(mixture):
     assert rec.step == 5 and rec.asynchronous and rec.call_ms == 0.1
     assert (rec.verdict, rec.verdicts, rec.not_assessed) == \
         (want.verdict, want.verdicts, want.not_assessed)
+
+
+def test_labels_name_the_missing_class_and_list_uncovered_rows():
+    # one of ten classes missing: that class reads collapse, the others do not; the uncovered
+    # rows are the full-size PRDC's, the missing class's first
+    mix = Mixture(D, 10, 500)
+    g = np.random.default_rng(501)
+    labels = g.integers(0, 10, N_REAL)
+    real = (mix.centre[labels] + g.standard_normal((N_REAL, D))).astype(np.float32)
+    fl = g.integers(0, 9, 300)                      # class 9 never generated
+    fake = (mix.centre[fl] + g.standard_normal((300, D))).astype(np.float32)
+    for own in (None, fl):
+        a = lsc.assess(real, fake, labels=labels * 3 + 7, fake_labels=None if own is None
+                       else own * 3 + 7)
+        assert [c.label for c in a.classes] == [7 + 3 * c for c in range(10)]
+        assert sum(c.real_rows for c in a.classes) == N_REAL
+        levels = {c.label: c.level for c in a.classes}
+        assert levels[34] == "collapse", dump(a)
+        assert all(v != "collapse" for k, v in levels.items() if k != 34), dump(a)
+        assert a.verdicts["mode_collapse"].level == "collapse" and "34" in \
+            a.verdicts["mode_collapse"].why
+        assert a.uncovered is not None and a.uncovered >= len(a.uncovered_rows) > 0
+        assert labels[a.uncovered_rows[0]] == 9
+        d = json.loads(json.dumps(a.to_dict()))
+        assert len(d["classes"]) == 10 and d["uncovered"] == a.uncovered
+        assert "class 34: coverage collapse" in str(a)
+    # the rows listed are exactly the uncovered ones of the full-size PRDC
+    ref = lsc.Reference(real, 5)
+    a = lsc.assess(ref, fake)
+    assert a.classes == []
+    assert a.uncovered == round((1 - lsc.prdc(ref, fake).coverage) * N_REAL)
+
+
+def test_bad_labels_are_the_bindings_errors(mixture):
+    _, real = mixture
+    fake = real[:100]
+    with pytest.raises(lsc.InvalidArgument, match="one label per row"):
+        lsc.assess(real, fake, labels=np.zeros(5, dtype=np.int64))
+    with pytest.raises(lsc.InvalidArgument, match="integers"):
+        lsc.assess(real, fake, labels=np.zeros(N_REAL, dtype=np.float32))
+    with pytest.raises(lsc.InvalidArgument, match="need labels"):
+        lsc.assess(real, fake, fake_labels=np.zeros(100, dtype=np.int64))

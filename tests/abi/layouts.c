@@ -134,7 +134,7 @@ int main(void)
 #define T lsc_assess_opts
     STRUCT(T, (FIELD(T, size), FIELD(T, splits), FIELD(T, seed), FIELD(T, memorisation_factor),
                FIELD(T, inactive_factor),
-               FIELD(T, prdc)));
+               FIELD(T, prdc), FIELD(T, real_labels), FIELD(T, fake_labels)));
 #undef T
 #define T lsc_verdict
     STRUCT(T, (FIELD(T, size), FIELD(T, check), FIELD(T, level), FIELD(T, statistic),
@@ -142,6 +142,12 @@ int main(void)
                FIELD(T, method), FIELD(T, interval_lo), FIELD(T, interval_hi), FIELD(T, effect),
                FIELD(T, score), FIELD(T, borderline_line), FIELD(T, collapse_line),
                FIELD(T, why)));
+#undef T
+#define T lsc_class_verdict
+    STRUCT(T, (FIELD(T, size), FIELD(T, label), FIELD(T, real_rows), FIELD(T, coverage),
+               FIELD(T, level), FIELD(T, matched), FIELD(T, baseline), FIELD(T, spread),
+               FIELD(T, effect), FIELD(T, score), FIELD(T, share_level), FIELD(T, share),
+               FIELD(T, share_baseline), FIELD(T, share_effect), FIELD(T, share_score)));
 #undef T
 
     printf("\n}\n");

@@ -11,7 +11,7 @@ the CPU or on a GPU without copies. Every figure is defined in docs/METRICS.md.
     lsc.sample_rows(len(x), 100, seed=1)      # the seeded subset lsc draws everywhere
     print(lsc.assess(x, x[:200] * 0.5))       # verdicts: has the generator collapsed, and how?
 """
-from ._core import (Assessment, Baseline, Context, Interval, Knn, Lines, PairStats, Prdc,
+from ._core import (Assessment, Baseline, ClassVerdict, Context, Interval, Knn, Lines, PairStats, Prdc,
                     Reference, Spectrum, SpectrumAccumulator, Statistic, Verdict, assess,
                     distances, knn, pair_stats, permute, prdc, sample_rows, spectrum, version)
 from ._errors import (BackendUnavailable, BadContext, BadFile, Cancelled, DeviceError,
@@ -23,7 +23,7 @@ __version__ = "0.2.0"
 
 __all__ = [
     "spectrum", "SpectrumAccumulator", "pair_stats", "knn", "distances", "Reference", "prdc",
-    "sample_rows", "permute", "assess", "Assessment", "Verdict", "Statistic", "Baseline",
+    "sample_rows", "permute", "assess", "Assessment", "ClassVerdict", "Verdict", "Statistic", "Baseline",
     "Interval", "Lines",
     "Monitor", "MonitorRecord", "Spectrum", "PairStats", "Knn", "Prdc", "version", "Context",
     "LscError", "InvalidArgument", "InvalidData", "OutOfMemory", "WorkspaceLimit", "NotSupported",

@@ -620,26 +620,62 @@ def verdict_from_struct(v: N.Verdict) -> Verdict:
 
 
 @dataclass(frozen=True)
+class ClassVerdict:
+    """One class of the reference's labels (docs/METRICS.md section 8, "Classes"): `level`
+    judges its coverage loss (missing), `share_level` its share of the generated rows
+    (over-produced); `coverage` is the full-size figure (nan when a caller's PRDC was used)."""
+    label: int
+    real_rows: int
+    coverage: float
+    level: str
+    matched: float
+    baseline: float
+    spread: float
+    effect: float
+    score: float
+    share_level: str
+    share: float
+    share_baseline: float
+    share_effect: float
+    share_score: float
+
+    def to_dict(self) -> dict:
+        return {k: (_json_num(v) if isinstance(v, float) else v) for k, v in asdict(self).items()}
+
+
+@dataclass(frozen=True)
 class Assessment:
     """The outcome of lsc.assess: every check's Verdict, by check name, in lsc's order.
 
     `verdict` is the worst level among the assessed checks ("ok" when none is assessed);
     `not_assessed` names the checks these sizes or inputs could not judge (each Verdict's `why`
-    says why)."""
+    says why). With labels, `classes` holds each class's ClassVerdict (ascending labels);
+    `uncovered` is the number of reference rows no generated row covers and `uncovered_rows`
+    the first 100 of them, most uncovered first (None when a caller's PRDC was used)."""
     verdict: str
     not_assessed: List[str]
     verdicts: Dict[str, Verdict]
+    classes: List[ClassVerdict] = field(default_factory=list)
+    uncovered: Optional[int] = None
+    uncovered_rows: Optional[List[int]] = None
 
     def to_dict(self) -> dict:
-        """{"verdict", "not_assessed", "verdicts": {check: Verdict.to_dict()}}: plain values
-        json.dumps writes as they are."""
+        """{"verdict", "not_assessed", "verdicts": {check: Verdict.to_dict()}, "classes",
+        "uncovered", "uncovered_rows"}: plain values json.dumps writes as they are."""
         return {"verdict": self.verdict, "not_assessed": list(self.not_assessed),
-                "verdicts": {name: v.to_dict() for name, v in self.verdicts.items()}}
+                "verdicts": {name: v.to_dict() for name, v in self.verdicts.items()},
+                "classes": [c.to_dict() for c in self.classes],
+                "uncovered": self.uncovered, "uncovered_rows": self.uncovered_rows}
 
     def __str__(self) -> str:
         lines = [f"verdict: {self.verdict}"]
         for name, v in self.verdicts.items():
             lines.append(f"  {name:<21} {v.level:<12} {v.why}")
+        flagged = [c for c in self.classes if c.level in ("borderline", "collapse")
+                   or c.share_level in ("borderline", "collapse")]
+        for c in flagged:
+            lines.append(f"  class {c.label}: coverage {c.level} ({100 * c.effect:.0f}% less), "
+                         f"share {c.share_level} ({c.share:.3f} vs {c.share_baseline:.3f})")
         lines.append("(each check against held-out real rows at the same sizes, "
                      "docs/METRICS.md section 8)")
         return "\n".join(lines)
@@ -662,6 +698,19 @@ def _check_names() -> List[Tuple[int, str]]:
     return out
 
 
+def _labels(values, n: int, name: str, what: str):
+    """A label array as contiguous int64 of length n, or None."""
+    if values is None:
+        return None
+    a = np.asarray(_host(values) if hasattr(values, "__cuda_array_interface__") else values)
+    if a.ndim != 1 or a.shape[0] != n:
+        raise InvalidArgument(f"{name} must hold one label per row of the {what}: shape "
+                              f"{a.shape}, expected ({n},)")
+    if not np.issubdtype(a.dtype, np.integer):
+        raise InvalidArgument(f"{name} must be integers, not {a.dtype}")
+    return np.ascontiguousarray(a, dtype=np.int64)
+
+
 def assessment_from_handle(handle) -> Assessment:
     verdicts: Dict[str, Verdict] = {}
     for c, name in _check_names():
@@ -672,9 +721,28 @@ def assessment_from_handle(handle) -> Assessment:
                                f"{N.lib.lsc_status_string(s).decode()} (Verdict.size {v.size})",
                             N.lib.lsc_status_name(s).decode())
         verdicts[name] = verdict_from_struct(v)
+    classes = []
+    for i in range(N.lib.lsc_assessment_class_count(handle)):
+        c = N.new(N.ClassVerdict)
+        s = N.lib.lsc_assessment_class(handle, i, C.byref(c))
+        if s != 0:
+            raise error_for(s, f"lsc_assessment_class({i}): {N.lib.lsc_status_string(s).decode()}",
+                            N.lib.lsc_status_name(s).decode())
+        classes.append(ClassVerdict(
+            label=c.label, real_rows=c.real_rows, coverage=c.coverage, level=_level_name(c.level),
+            matched=c.matched, baseline=c.baseline, spread=c.spread, effect=c.effect,
+            score=c.score, share_level=_level_name(c.share_level), share=c.share,
+            share_baseline=c.share_baseline, share_effect=c.share_effect,
+            share_score=c.share_score))
+    count = C.c_int64(-1)
+    rows = (C.c_int64 * 100)()
+    N.lib.lsc_assessment_uncovered(handle, rows, 100, C.byref(count))
     return Assessment(verdict=_level_name(N.lib.lsc_assessment_level(handle)),
                       not_assessed=[n for n, v in verdicts.items() if v.level == "not_assessed"],
-                      verdicts=verdicts)
+                      verdicts=verdicts, classes=classes,
+                      uncovered=None if count.value < 0 else count.value,
+                      uncovered_rows=None if count.value < 0
+                      else [int(r) for r in rows[:min(count.value, 100)]])
 
 
 def assess(real_or_reference, fake, k: int = 5, *, splits: int = ASSESS_DEFAULTS["splits"],
@@ -682,7 +750,7 @@ def assess(real_or_reference, fake, k: int = 5, *, splits: int = ASSESS_DEFAULTS
            memorisation_factor: float = ASSESS_DEFAULTS["memorisation_factor"],
            inactive_factor: float = ASSESS_DEFAULTS["inactive_factor"],
            metric: str = "euclidean", comparison: str = "strict", backend: str = "auto",
-           threads: int = 0) -> Assessment:
+           threads: int = 0, labels=None, fake_labels=None) -> Assessment:
     """Verdicts on the generated set `fake`: has the generator collapsed, and how?
     (docs/METRICS.md section 8).
 
@@ -694,6 +762,10 @@ def assess(real_or_reference, fake, k: int = 5, *, splits: int = ASSESS_DEFAULTS
     own k, metric and comparison are then used). Needs a reference of 8 rows or more, splits 4
     to 64 and both factors finite and > 0; the PRDC-based checks need M > k and N / 2 > k + 1
     (else they read "not_assessed", with the reason in their `why`).
+
+    labels (N integers, one per reference row) add each class's verdicts (.classes: missing
+    and over-produced classes, Holm-corrected); fake_labels (M integers) class the generated rows
+    by their own labels instead of their nearest reference row's.
 
     lsc_assess reads host memory: a generated set on a GPU (torch, cupy) is copied to the host,
     and the work runs on its device's context (backend="cpu": on the CPU). Returns an Assessment:
@@ -713,6 +785,14 @@ def assess(real_or_reference, fake, k: int = 5, *, splits: int = ASSESS_DEFAULTS
     opts = N.AssessOpts(C.sizeof(N.AssessOpts), _int(splits, "splits"), _seed(seed),
                         _number(memorisation_factor, "memorisation_factor"),
                         _number(inactive_factor, "inactive_factor"))
+    rl = _labels(labels, ref.rows, "labels", "reference rows")
+    fl = _labels(fake_labels, vf.matrix.rows, "fake_labels", "generated rows")
+    if fl is not None and rl is None:
+        raise InvalidArgument("fake_labels need labels (the classes come from the reference)")
+    if rl is not None:
+        opts.real_labels = rl.ctypes.data
+    if fl is not None:
+        opts.fake_labels = fl.ctypes.data
     h = C.c_void_p()
     ctx.check(N.lib.lsc_assess(ctx.handle, ref._h, C.byref(vf.matrix), C.byref(opts),
                                C.byref(h)))

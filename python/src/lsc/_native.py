@@ -125,7 +125,8 @@ class AsyncStatus(C.Structure):
 class AssessOpts(C.Structure):
     _c_struct_ = "lsc_assess_opts"
     _fields_ = [("size", C.c_size_t), ("splits", c_i64), ("seed", C.c_uint64),
-                ("memorisation_factor", c_dbl), ("inactive_factor", c_dbl), ("prdc", c_vp)]
+                ("memorisation_factor", c_dbl), ("inactive_factor", c_dbl), ("prdc", c_vp),
+                ("real_labels", c_vp), ("fake_labels", c_vp)]
 
 
 class Verdict(C.Structure):
@@ -136,6 +137,15 @@ class Verdict(C.Structure):
                 ("interval_lo", c_dbl), ("interval_hi", c_dbl), ("effect", c_dbl),
                 ("score", c_dbl), ("borderline_line", c_dbl), ("collapse_line", c_dbl),
                 ("why", C.c_char * 400)]
+
+
+class ClassVerdict(C.Structure):
+    _c_struct_ = "lsc_class_verdict"
+    _fields_ = [("size", C.c_size_t), ("label", c_i64), ("real_rows", c_i64),
+                ("coverage", c_dbl), ("level", c_int), ("matched", c_dbl), ("baseline", c_dbl),
+                ("spread", c_dbl), ("effect", c_dbl), ("score", c_dbl), ("share_level", c_int),
+                ("share", c_dbl), ("share_baseline", c_dbl), ("share_effect", c_dbl),
+                ("share_score", c_dbl)]
 
 
 def _candidates():
@@ -202,6 +212,7 @@ _fn("lsc_reference_info_get", c_int, c_vp, P(ReferenceInfo))
 _fn("lsc_reference_radii", P(c_dbl), c_vp)
 _fn("lsc_reference_destroy", None, c_vp)
 _fn("lsc_prdc", c_int, c_vp, c_vp, P(Matrix), P(PrdcResult))
+_fn("lsc_prdc_rows", c_int, c_vp, c_vp, P(Matrix), P(PrdcResult), c_vp, c_vp)
 _fn("lsc_spectrum_async", c_int, c_vp, P(Matrix), P(SpectrumOpts), c_vp, c_vp)
 _fn("lsc_prdc_async", c_int, c_vp, c_vp, P(Matrix), c_vp, c_vp)
 _fn("lsc_check_name", C.c_char_p, c_int)
@@ -209,6 +220,10 @@ _fn("lsc_level_name", C.c_char_p, c_int)
 _fn("lsc_assess", c_int, c_vp, c_vp, P(Matrix), P(AssessOpts), P(c_vp))
 _fn("lsc_assessment_verdict", c_int, c_vp, c_int, P(Verdict))
 _fn("lsc_assessment_level", c_int, c_vp)
+_fn("lsc_assessment_prdc", c_int, c_vp, P(PrdcResult))
+_fn("lsc_assessment_class_count", c_i64, c_vp)
+_fn("lsc_assessment_class", c_int, c_vp, c_i64, P(ClassVerdict))
+_fn("lsc_assessment_uncovered", c_int, c_vp, P(c_i64), c_i64, P(c_i64))
 _fn("lsc_assessment_destroy", None, c_vp)
 
 
