@@ -36,6 +36,7 @@ static const lines kLines[LSC_CHECK_COUNT] = {
 static const lines kClassMissing = {0.25, 0.50};
 static const lines kClassOver = {0.50, 1.00};
 #define MAX_CLASSES 4096
+#define MAX_JUDGED 2000 /* generated rows in one judged subset */
 
 struct lsc_assessment {
     lsc_verdict v[LSC_CHECK_COUNT];
@@ -248,11 +249,16 @@ static lsc_status shared_make(lsc_ctx *ctx, const lsc_reference *ref, const lsc_
     s->inactive = o->inactive_factor;
     s->na = n / 2;
     const int64_t nb = n - s->na;
-    /* at most half of the second half, so the held-out subsets differ from one another */
+    /* at most half of the second half, so the held-out subsets differ from one another, and at
+     * most MAX_JUDGED rows: beyond that the baselines are already tight (a 5% loss of coverage
+     * is many spreads away), and the judging cost stops growing with M */
     s->m = M < nb / 2 ? M : nb / 2;
+    if (s->m > MAX_JUDGED) s->m = MAX_JUDGED;
     /* a larger generated set is judged as the mean over up to 4 disjoint subsets of m rows:
-     * its statistic then varies less than one held-out subset's, by 1 / J */
-    s->J = M / s->m < 4 ? M / s->m : 4;
+     * its statistic then varies less than one held-out subset's, by 1 / J; 2 at the cap, where
+     * the spread is small already and each subset costs most */
+    const int64_t jmax = s->m == MAX_JUDGED ? 2 : 4;
+    s->J = M / s->m < jmax ? M / s->m : jmax;
     s->fake = fake;
     s->fake_labels = o->fake_labels;
     /* overlapping subsets of a finite half vary less than independent draws by 1 - m / nb
@@ -822,16 +828,21 @@ static lsc_status run_checks(lsc_ctx *ctx, const lsc_reference *ref, const lsc_m
         st = lsc_reference_create(ctx, &am, s.k, &ro, &s.ref_a);
     }
     if (st == LSC_STATUS_OK) {
-        float *dist = (float *)lsc_malloc(ctx, (size_t)s.na * sizeof *dist, "assess distances");
-        int64_t *idx = (int64_t *)lsc_malloc(ctx, (size_t)s.na * sizeof *idx, "assess distances");
-        double *nn = (double *)lsc_malloc(ctx, (size_t)s.na * sizeof *nn, "assess distances");
+        /* the median over every row of A, or over its first MAX_JUDGED rows (A is in seeded
+         * order) against all of A: their second neighbour is their nearest other row (the first
+         * is the row itself at 0, or an exact duplicate, and then both are 0) */
+        const int64_t q = s.na < MAX_JUDGED ? s.na : MAX_JUDGED, kq = q < s.na ? 2 : 1;
+        float *dist = (float *)lsc_malloc(ctx, (size_t)(q * kq) * sizeof *dist, "assess distances");
+        int64_t *idx = (int64_t *)lsc_malloc(ctx, (size_t)(q * kq) * sizeof *idx, "assess distances");
+        double *nn = (double *)lsc_malloc(ctx, (size_t)q * sizeof *nn, "assess distances");
         lsc_knn_opts ko = LSC_KNN_OPTS_INIT;
-        ko.exclude_self = 1;
-        st = (dist && idx && nn) ? lsc_knn(ctx, &am, NULL, 1, &ko, dist, idx)
+        ko.exclude_self = q == s.na;
+        lsc_matrix qm = lsc_matrix_f32(s.a, q, d);
+        st = (dist && idx && nn) ? lsc_knn(ctx, &qm, q == s.na ? NULL : &am, kq, &ko, dist, idx)
                                  : LSC_STATUS_OUT_OF_MEMORY;
         if (st == LSC_STATUS_OK) {
-            for (int64_t i = 0; i < s.na; i++) nn[i] = dist[i];
-            s.median_nn_a = median(nn, s.na);
+            for (int64_t i = 0; i < q; i++) nn[i] = dist[i * kq + kq - 1];
+            s.median_nn_a = median(nn, q);
         }
         free(dist);
         free(idx);

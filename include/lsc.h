@@ -651,7 +651,7 @@ typedef struct lsc_verdict {
     double value;            /* the user's figure at full sizes (PRDC against the whole
                                 reference, the whole generated set) */
     double matched;          /* the same statistic at the matched sizes the decision uses: m =
-                                min(M, N/4) generated rows against the reference's first half */
+                                min(M, N/4, 2000) generated rows against the reference's first half */
     double baseline;         /* mean of the statistic for S subsets of m held-out real rows
                                 against the same half */
     double spread;           /* their standard deviation (ddof 1), floored as the document says */
@@ -676,12 +676,12 @@ typedef struct lsc_assessment lsc_assessment;
 
 /**
  * Judges the generated set `fake` (host memory) against `ref`: each check compares a statistic of
- * J (up to 4) disjoint subsets of m = min(M, N/4) generated rows against the reference's first
+ * J (up to 4) disjoint subsets of m = min(M, N/4, 2000) generated rows against the reference's first
  * seeded half with the same statistic of S subsets of m held-out real rows from the other half,
- * so the baseline holds at the very same sizes (docs/METRICS.md section 8). Costs about one
- * reference build of N/2 rows, its nearest-neighbour pass and S + J PRDC, kNN and spectrum calls
- * of m rows. The reference is not changed.
- * Needs M > k and N/2 > k + 1. Returns INVALID_ARGUMENT, INVALID_DATA, NOT_SUPPORTED (device
+ * so the baseline holds at the very same sizes (docs/METRICS.md section 8). Costs the user's PRDC
+ * (unless opts->prdc gives it), one reference build of N/2 rows, S + J PRDC and spectrum calls of
+ * m rows against it, and kNN (k = 1) passes of the judged rows. The reference is not changed.
+ * With M <= k the PRDC-based checks are not assessed; N/2 must exceed k + 1 for them. Returns INVALID_ARGUMENT, INVALID_DATA, NOT_SUPPORTED (device
  * memory), OVERFLOW, OUT_OF_MEMORY, CANCELLED and what the calls it makes return.
  */
 LSC_API lsc_status lsc_assess(lsc_ctx *ctx, const lsc_reference *ref, const lsc_matrix *fake,

@@ -755,7 +755,7 @@ def assess(real_or_reference, fake, k: int = 5, *, splits: int = ASSESS_DEFAULTS
     (docs/METRICS.md section 8).
 
     Each check (mode collapse, low fidelity, diversity loss, dimensional collapse, memorisation,
-    posterior collapse) compares a statistic of m = min(M, N/4) generated rows against the
+    posterior collapse) compares a statistic of m = min(M, N/4, 2000) generated rows against the
     reference's first seeded half with the same statistic of `splits` subsets of m held-out real
     rows from the other half, so the baseline holds at the very same sizes. The first argument is
     a real set (built into a reference with k, metric and comparison) or an lsc.Reference (whose
