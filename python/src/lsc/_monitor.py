@@ -10,13 +10,23 @@ With assess=True each record also carries the verdicts of lsc.assess (docs/METRI
 on the batch's rows against the monitor's reference. lsc_assess reads host rows: a GPU batch is
 copied on its stream (no wait) when the measurement is enqueued, and assessed on the host when
 the measurement is collected, so that cost lands in the call that collects it, not in `call_ms`.
+Records reach `history` and `log` in the order their measurements were taken.
+
+With assess=True the monitor also keeps a trend warning (docs/METRICS.md section 8.1): per check a
+one-sided CUSUM of each record's score, standardised against that check's previous records, that
+warns when a check drifts in the harmful direction over successive records, usually before any
+single record reads `collapse`.
 """
 from __future__ import annotations
 
 import ctypes as C
+import dataclasses
+import math
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
 
 from . import _native as N
 from ._arrays import view
@@ -37,6 +47,10 @@ class MonitorRecord:
     verdict: Optional[str] = None               # the worst assessed level
     verdicts: Optional[Dict[str, Verdict]] = field(default=None, repr=False)
     not_assessed: Optional[List[str]] = field(default=None, repr=False)
+    # with the trend warning (assess=True): the CUSUM of every check whose trend runs (after its
+    # warm-up; the value that crossed trend_h at a warning), and the checks that warned here
+    trend: Optional[Dict[str, float]] = field(default=None, repr=False)
+    warnings: List[str] = field(default_factory=list)
 
     def summary(self) -> str:
         parts = [f"step {self.step}"]
@@ -52,6 +66,8 @@ class MonitorRecord:
             bad = [n for n, v in (self.verdicts or {}).items()
                    if v.level in ("borderline", "collapse")]
             parts.append(f"verdict {self.verdict}" + (f" ({', '.join(bad)})" if bad else ""))
+        if self.warnings:
+            parts.append(f"TREND WARNING ({', '.join(self.warnings)} drifting toward collapse)")
         return "  ".join(parts)
 
 
@@ -60,6 +76,77 @@ def _with_assessment(rec: MonitorRecord, a: Optional[Assessment]) -> MonitorReco
         return rec
     return MonitorRecord(rec.step, rec.spectrum, rec.prdc, rec.asynchronous, rec.call_ms,
                          a.verdict, a.verdicts, a.not_assessed)
+
+
+# The trend warning's constants (docs/METRICS.md section 8.1 says how they were calibrated).
+TREND_KAPPA = 0.75      # allowance per record, in units of the check's own record-to-record spread
+TREND_H = 8.0           # decision interval: warn when the CUSUM exceeds it
+TREND_WINDOW = 50       # previous scores a record is standardised against
+TREND_WARMUP = 10       # scores a check needs in its window before its CUSUM runs
+TREND_CLIP = 8.0        # bound on |score| and on |standardised score|: one wild record cannot warn
+TREND_SD_FLOOR = 0.5    # bound on the window's spread (scores are unit-spread by construction);
+                        # keeps checks whose score sits at one value (no copies: 0) from dividing
+                        # by zero
+
+
+class _Cusum:
+    """A one-sided upper CUSUM on each of `lanes` score series (a Monitor: one lane per check; the
+    tests run many simulated runs side by side), docs/METRICS.md section 8.1.
+
+    Each new score is standardised against the lane's previous `window` scores, not taken as it
+    is: a Monitor judges every record against the same held-out subsets (one reference, one
+    seed), so a healthy run's scores share that baseline's error - a level and a scale of their
+    own that a CUSUM of the raw scores would accumulate into false warnings."""
+
+    def __init__(self, lanes: int, kappa: float = TREND_KAPPA, h: float = TREND_H, *,
+                 window: int = TREND_WINDOW, warmup: int = TREND_WARMUP,
+                 clip: float = TREND_CLIP, sd_floor: float = TREND_SD_FLOOR):
+        if not (math.isfinite(kappa) and kappa >= 0):
+            raise ValueError(f"trend_kappa must be finite and >= 0, not {kappa}")
+        if not (math.isfinite(h) and h > 0):
+            raise ValueError(f"trend_h must be finite and > 0, not {h}")
+        if not 2 <= warmup <= window:
+            raise ValueError(f"need 2 <= warmup <= window, not {warmup}, {window}")
+        self.kappa, self.h, self.window, self.warmup = float(kappa), float(h), window, warmup
+        self.clip, self.sd_floor = float(clip), float(sd_floor)
+        self.lanes = lanes
+        self.reset()
+
+    def reset(self):
+        self.buf = np.zeros((self.window, self.lanes))   # ring of the last `window` scores
+        self.seen = np.zeros(self.lanes, dtype=np.int64)  # scores each lane has taken
+        self.s = np.zeros(self.lanes)
+
+    def update(self, z: Sequence[float]) -> Tuple[np.ndarray, np.ndarray]:
+        """Takes one record's score per lane (NaN or inf: the lane skips this record). Returns
+        (cusum, warned): each lane's CUSUM after this record - the value that crossed h where it
+        warned (the lane then restarts from 0), NaN while the lane warms up - and the lanes that
+        crossed h at this record."""
+        z = np.asarray(z, dtype=np.float64)
+        ok = np.isfinite(z)
+        zc = np.clip(np.where(ok, z, 0.0), -self.clip, self.clip)
+        n = np.minimum(self.seen, self.window)
+        run = ok & (n >= self.warmup)
+        warned = np.zeros(self.lanes, dtype=bool)
+        if run.any():
+            k = n[run].astype(np.float64)
+            b = self.buf[:, run]
+            used = np.arange(self.window)[:, None] < k   # a full ring is all used
+            mean = np.where(used, b, 0.0).sum(0) / k
+            var = np.where(used, (b - mean) ** 2, 0.0).sum(0) / (k - 1)
+            sd = np.maximum(np.sqrt(var), self.sd_floor)
+            # a new score's spread about a mean of k past ones: sd sqrt(1 + 1/k)
+            u = np.clip((zc[run] - mean) / (sd * np.sqrt(1.0 + 1.0 / k)), -self.clip, self.clip)
+            s = np.maximum(0.0, self.s[run] + u - self.kappa)
+            warned[run] = s > self.h
+            self.s[run] = s
+        cusum = np.where(np.minimum(self.seen, self.window) >= self.warmup, self.s, np.nan)
+        self.s[warned] = 0.0
+        # the ring: lane i's scores in slots seen % window (its oldest is overwritten)
+        idx = np.nonzero(ok)[0]
+        self.buf[self.seen[idx] % self.window, idx] = zc[idx]
+        self.seen[idx] += 1
+        return cusum, warned
 
 
 class _Pending:
@@ -138,18 +225,42 @@ class Monitor:
     record.not_assessed; docs/METRICS.md section 8), with `assess_options` (splits, seed,
     memorisation_factor, inactive_factor) passed on. It costs about one reference build of half
     the reference and splits + 1 PRDC, kNN and spectrum calls of the batch size per measurement,
-    on host rows: a GPU batch is copied to the host. The default (False) adds nothing."""
+    on host rows: a GPU batch is copied to the host. The default (False) adds nothing.
+
+    With assess=True the monitor keeps a trend warning (trend=True by default then; it needs
+    assess): per check a one-sided CUSUM of the records' scores, each standardised against that
+    check's previous 50 records, in the order the measurements were taken (docs/METRICS.md
+    section 8.1). record.trend holds each check's CUSUM once the check has 10 assessed records;
+    record.warnings names the checks whose CUSUM crossed `trend_h` (default 8.0) at that record
+    (that check's CUSUM then restarts from 0), and summary() says so. `trend_kappa` (default
+    0.75) is the allowance per record. At the defaults about 2% of healthy 1,000-record runs warn
+    at all; a check whose score shifts by 2.5 (its record-to-record spread is about 1) warns
+    within 11 records 9 times in 10, one that shifts by 3, 97 times in 100. A warning means: this
+    check has lately been worse than in this run's earlier records - a change of the generator,
+    not a level; the verdicts judge the level. reset_trend() forgets the trend (after a
+    deliberate change of the generator or the data), which then warms up again."""
 
     def __init__(self, reference, *, k: int = 5, every: int = 100, metric: str = "euclidean",
                  comparison: str = "strict", spectrum: bool = True, prdc: bool = True,
                  active_threshold: float = 0.01, log: Optional[Callable] = None,
                  backend: str = "auto", asynchronous: bool = True, assess: bool = False,
-                 assess_options: Optional[dict] = None):
+                 assess_options: Optional[dict] = None, trend: Optional[bool] = None,
+                 trend_kappa: float = TREND_KAPPA, trend_h: float = TREND_H):
         if every < 1:
             raise ValueError(f"every must be >= 1, not {every}")
         self.every = every
         self.want_spectrum, self.want_prdc = spectrum, prdc
         self.want_assess = bool(assess)
+        if trend is None:
+            trend = self.want_assess
+        if trend and not self.want_assess:
+            raise ValueError("trend=True needs assess=True: the trend follows the verdicts' scores")
+        # one lane per check, made at the first assessed record (the library names the checks)
+        self._trend_checks: Optional[List[str]] = None
+        self._trend: Optional[_Cusum] = None
+        self._trend_args = (trend_kappa, trend_h) if trend else None
+        if trend:
+            _Cusum(1, trend_kappa, trend_h)     # refuses a bad kappa or h now, not at a record
         # keyword arguments of lsc.assess: splits, seed, memorisation_factor, inactive_factor
         self.assess_options = dict(assess_options or {})
         unknown = set(self.assess_options) - {"splits", "seed", "memorisation_factor",
@@ -202,10 +313,12 @@ class Monitor:
             if self.want_spectrum else None
         p = prdc(self.reference, x, backend=self.backend) if self.want_prdc else None
         a = self._assess(x)
+        # measurements still on the GPU were taken before this one: they reach history, log
+        # and the trend first (a wait only when a loop mixes GPU and host batches)
+        self._collect(block=True)
         rec = _with_assessment(MonitorRecord(step, s, p, False, (time.perf_counter() - t0) * 1e3),
                                a)
-        self._finish(rec)
-        return rec
+        return self._finish(rec)
 
     def _assess(self, rows) -> Optional[Assessment]:
         """lsc.assess of `rows` (host or device: assess copies device rows to the host)."""
@@ -252,10 +365,33 @@ class Monitor:
                 rec = _with_assessment(rec, self._assess(rows))
             self._finish(rec)
 
-    def _finish(self, rec: MonitorRecord):
+    def _finish(self, rec: MonitorRecord) -> MonitorRecord:
+        rec = self._with_trend(rec)
         self.history.append(rec)
         if self.log is not None:
             self.log(rec.summary() if self.log is print else rec)
+        return rec
+
+    def _with_trend(self, rec: MonitorRecord) -> MonitorRecord:
+        """The record with the trend after it; records come here in the order they were taken."""
+        if self._trend_args is None or rec.verdicts is None:
+            return rec
+        if self._trend is None:
+            self._trend_checks = list(rec.verdicts)
+            self._trend = _Cusum(len(self._trend_checks), *self._trend_args)
+        # a check that is not assessed at this record skips it (its score judges nothing)
+        z = [rec.verdicts[c].score if c in rec.verdicts and
+             rec.verdicts[c].level != "not_assessed" else math.nan for c in self._trend_checks]
+        cusum, warned = self._trend.update(z)
+        trend = {c: float(v) for c, v in zip(self._trend_checks, cusum) if not math.isnan(v)}
+        return dataclasses.replace(rec, trend=trend,
+                                   warnings=[c for c, w in zip(self._trend_checks, warned) if w])
+
+    def reset_trend(self):
+        """Forgets every check's trend (CUSUM and window); it warms up again from the next
+        record. For a deliberate change of the generator or the data."""
+        if self._trend is not None:
+            self._trend.reset()
 
     def flush(self) -> List[MonitorRecord]:
         """Waits for every measurement still on the GPU; returns the whole history."""
