@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets with clang (-DLSC_FUZZ=ON: ASan + UBSan + fuzzer coverage over the
-# library and the CLI readers) and runs each for SECONDS seconds from its seed corpus.
+# library and the CLI readers) and runs each for SECONDS seconds from its seed corpus, as many
+# targets at once as there are cores (JOBS).
 #   tests/fuzz/run.sh [SECONDS] [extra libFuzzer flags...]
 # Environment:
 #   FUZZ_BUILD_DIR   build directory (default: build-fuzz, relative to the repository root)
@@ -35,25 +36,45 @@ export ASAN_OPTIONS="detect_leaks=1${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}"
 export OMP_NUM_THREADS=1
 
-failed=()
-for t in $targets; do
+# one target: its summary in $scratch/$t.sum, its status in $scratch/$t.rc
+run_one() {
+    local t=$1 log="$build/$1.log" ts=$SECONDS
+    shift
     mkdir -p "$scratch/$t" "$build/artifacts/$t"
     cp -a "$root/tests/fuzz/corpus/$t/." "$scratch/$t/"
-    log="$build/$t.log"
-    echo "== fuzz: $t for ${secs} s ($(ls "$scratch/$t" | wc -l) seeds)"
-    ts=$SECONDS
-    # -close_fd_mask=2: the targets' own stderr (the CLI's one-line refusals) is muted;
-    # libFuzzer and the sanitizers still report on a duplicate of it
-    if "$build/tests/fuzz/$t" "$scratch/$t" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
-            -close_fd_mask=2 -print_final_stats=1 -artifact_prefix="$build/artifacts/$t/" "$@" \
-            >"$log" 2>&1; then
-        runs=$(sed -nE 's/^stat::number_of_executed_units: *([0-9]+)/\1/p' "$log" | tail -n 1)
-        echo "== fuzz: $t clean: ${runs:-?} executions in $((SECONDS - ts)) s"
-    else
-        echo "== fuzz: $t FAILED (log $log, artifacts in $build/artifacts/$t/):"
-        grep -E -A30 'ERROR|runtime error|deadly signal|timeout' "$log" | head -n 60 || tail -n 40 "$log"
-        failed+=("$t")
+    {
+        echo "== fuzz: $t for ${secs} s ($(ls "$scratch/$t" | wc -l) seeds)"
+        # -close_fd_mask=2: the targets' own stderr (the CLI's one-line refusals) is muted;
+        # libFuzzer and the sanitizers still report on a duplicate of it
+        if "$build/tests/fuzz/$t" "$scratch/$t" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
+                -close_fd_mask=2 -print_final_stats=1 -artifact_prefix="$build/artifacts/$t/" "$@" \
+                >"$log" 2>&1; then
+            runs=$(sed -nE 's/^stat::number_of_executed_units: *([0-9]+)/\1/p' "$log" | tail -n 1)
+            echo "== fuzz: $t clean: ${runs:-?} executions in $((SECONDS - ts)) s"
+            echo 0 >"$scratch/$t.rc"
+        else
+            echo "== fuzz: $t FAILED (log $log, artifacts in $build/artifacts/$t/):"
+            grep -E -A30 'ERROR|runtime error|deadly signal|timeout' "$log" | head -n 60 || tail -n 40 "$log"
+            echo 1 >"$scratch/$t.rc"
+        fi
+    } >"$scratch/$t.sum"
+}
+
+# each target is one process on one core: as many at once as there are cores
+failed=()
+running=0
+for t in $targets; do
+    run_one "$t" "$@" &
+    running=$((running + 1))
+    if [[ $running -ge $jobs ]]; then
+        wait
+        running=0
     fi
+done
+wait
+for t in $targets; do
+    cat "$scratch/$t.sum"
+    [[ "$(cat "$scratch/$t.rc" 2>/dev/null)" == 0 ]] || failed+=("$t")
 done
 if [[ ${#failed[@]} -gt 0 ]]; then
     echo "== fuzz: FAILED: ${failed[*]}"
