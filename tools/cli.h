@@ -83,6 +83,9 @@ int cli_fail(const cli_opts *o, int code, const char *fmt, ...)
 int cli_lib_fail(const cli_opts *o, lsc_ctx *ctx, lsc_status st, const char *what);
 /* A reference file that lsc_reference_load refused: the library's message, naming `path`. A
  * missing or unreadable file is bad input (exit 2), like any other input file. */
+/* Loads --reference and adopts its k, metric and comparison; a --k, --metric or --inclusive
+ * given too must agree (exit 2 naming both values). Returns 0 or the exit code. */
+int cli_reference_load_checked(cli_opts *o, lsc_ctx *ctx, lsc_reference **ref, lsc_reference_info *info);
 int cli_reference_load_fail(const cli_opts *o, lsc_ctx *ctx, lsc_status st, const char *path);
 int cli_status_exit(lsc_status st);
 

@@ -484,3 +484,25 @@ int cli_check_finite(const cli_opts *o, const char *path, const lsc_matrix *m) {
     }
     return 0;
 }
+
+/* Loads --reference and adopts its k, metric and comparison: its radii hold for those only, so
+ * a --k, --metric or --inclusive given as well must agree with them. */
+int cli_reference_load_checked(cli_opts *o, lsc_ctx *ctx, lsc_reference **ref, lsc_reference_info *info) {
+    lsc_status st = lsc_reference_load(ctx, o->reference, ref);
+    if (st != LSC_STATUS_OK) return cli_reference_load_fail(o, ctx, st, o->reference);
+    if ((st = lsc_reference_info_get(*ref, info)) != LSC_STATUS_OK) return cli_lib_fail(o, ctx, st, o->reference);
+    if (o->k_set && o->k != info->k)
+        return cli_fail(o, EXIT_BAD_INPUT, "--k %lld differs from the k=%lld of %s", (long long)o->k,
+                        (long long)info->k, o->reference);
+    if (o->metric_set && o->metric != info->metric)
+        return cli_fail(o, EXIT_BAD_INPUT, "--metric %s differs from the metric %s of %s",
+                        cli_metric_name(o->metric), cli_metric_name(info->metric), o->reference);
+    if (o->inclusive && info->comparison != LSC_COMPARISON_INCLUSIVE)
+        return cli_fail(o, EXIT_BAD_INPUT,
+                        "--inclusive (comparison inclusive, d <= r) differs from the comparison strict "
+                        "(d < r) of %s", o->reference);
+    o->k = info->k;
+    o->metric = info->metric;
+    o->inclusive = info->comparison == LSC_COMPARISON_INCLUSIVE;
+    return 0;
+}

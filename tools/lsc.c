@@ -467,21 +467,8 @@ static int cmd_prdc(cli_opts *o) {
         }
         if ((rc = build_reference(o, ctx, &r.m, &ref))) goto done;
     } else {
-        lsc_status st = lsc_reference_load(ctx, o->reference, &ref);
-        if (st != LSC_STATUS_OK) {
-            rc = cli_reference_load_fail(o, ctx, st, o->reference);
-            goto done;
-        }
         lsc_reference_info info = LSC_REFERENCE_INFO_INIT;
-        lsc_reference_info_get(ref, &info);
-        if (o->k_set && o->k != info.k) {
-            rc = cli_fail(o, EXIT_BAD_INPUT, "--k %lld differs from the k=%lld of %s", (long long)o->k,
-                          (long long)info.k, o->reference);
-            goto done;
-        }
-        o->k = info.k;
-        o->metric = info.metric;
-        o->inclusive = info.comparison == LSC_COMPARISON_INCLUSIVE;
+        if ((rc = cli_reference_load_checked(o, ctx, &ref, &info))) goto done;
         if (info.cols != f.m.cols) {
             rc = cli_fail(o, EXIT_BAD_INPUT, "%s has %lld columns but %s has %lld", o->reference,
                           (long long)info.cols, o->fake, (long long)f.m.cols);

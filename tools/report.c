@@ -391,28 +391,6 @@ static int fail_on_code(const cli_opts *o, const lsc_assessment *a) {
     return 0;
 }
 
-/* Loads --reference and adopts its k, metric and comparison: its radii hold for those only, so
- * a --k, --metric or --inclusive given as well must agree with them. */
-static int load_reference(cli_opts *o, lsc_ctx *ctx, lsc_reference **ref, lsc_reference_info *info) {
-    lsc_status st = lsc_reference_load(ctx, o->reference, ref);
-    if (st != LSC_STATUS_OK) return cli_reference_load_fail(o, ctx, st, o->reference);
-    if ((st = lsc_reference_info_get(*ref, info)) != LSC_STATUS_OK) return cli_lib_fail(o, ctx, st, o->reference);
-    if (o->k_set && o->k != info->k)
-        return cli_fail(o, EXIT_BAD_INPUT, "--k %lld differs from the k=%lld of %s", (long long)o->k,
-                        (long long)info->k, o->reference);
-    if (o->metric_set && o->metric != info->metric)
-        return cli_fail(o, EXIT_BAD_INPUT, "--metric %s differs from the metric %s of %s",
-                        cli_metric_name(o->metric), cli_metric_name(info->metric), o->reference);
-    if (o->inclusive && info->comparison != LSC_COMPARISON_INCLUSIVE)
-        return cli_fail(o, EXIT_BAD_INPUT,
-                        "--inclusive (comparison inclusive, d <= r) differs from the comparison strict "
-                        "(d < r) of %s", o->reference);
-    o->k = info->k;
-    o->metric = info->metric;
-    o->inclusive = info->comparison == LSC_COMPARISON_INCLUSIVE;
-    return 0;
-}
-
 int cmd_report(cli_opts *o) {
     int rc = 0;
     if (!!o->real == !!o->reference)
@@ -492,7 +470,7 @@ int cmd_report(cli_opts *o) {
     if (o->reference) { /* a valid file holds k < N and finite rows: only the fake set to check */
         double t0 = cli_now_ms();
         cli_progress_label("reference");
-        rc = load_reference(o, ctx, &ref, &rinfo);
+        rc = cli_reference_load_checked(o, ctx, &ref, &rinfo);
         cli_progress_done();
         t_load = cli_now_ms() - t0;
         if (rc) goto done;

@@ -356,6 +356,9 @@ has "report --k vs reference: both values" err.txt "--k 3 differs from the k=5 o
 bad "report --metric vs reference" 2 "$LSC" report --reference ref.lscref --fake fake.npy --metric cosine
 has "report --metric vs reference: both values" err.txt \
     "--metric cosine differs from the metric euclidean of ref.lscref"
+bad "prdc --metric vs reference" 2 "$LSC" prdc --reference ref.lscref --fake fake.npy --metric cosine
+has "prdc --metric vs reference: both values" err.txt "--metric cosine differs from the metric euclidean of ref.lscref"
+bad "prdc --inclusive vs reference" 2 "$LSC" prdc --reference ref.lscref --fake fake.npy --inclusive
 bad "report --metric vs cosine reference" 2 "$LSC" report --reference ref_cos.lscref --fake fake.npy \
     --metric euclidean
 has "report --metric vs cosine reference: both values" err.txt \
