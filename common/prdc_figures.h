@@ -3,6 +3,7 @@
 #ifndef LSC_PRDC_FIGURES_H
 #define LSC_PRDC_FIGURES_H
 
+#include "lsc.h"
 #include "lsc_common.h"
 
 /* Expected coverage of M generated rows drawn from the real rows' own distribution, without
@@ -15,6 +16,16 @@ LSC_HD double lsc_coverage_expected(int64_t n_real, int64_t m_fake, int64_t k)
     for (int64_t t = 0; t < k; t++)
         miss *= (double)(n_real - 1 - t) / (double)(n_real - 1 + m_fake - t);
     return 1.0 - miss;
+}
+
+/* lsc_prdc_rows's real_flags from the backends' shared layout: N recall flags, then N coverage
+ * flags (each 0 or not). */
+LSC_HD void lsc_row_flags(const unsigned char *recalled_then_covered, int64_t n_real,
+                          unsigned char *out)
+{
+    for (int64_t i = 0; i < n_real; i++)
+        out[i] = (unsigned char)((recalled_then_covered[n_real + i] ? LSC_ROW_COVERED : 0u) |
+                                 (recalled_then_covered[i] ? LSC_ROW_RECALLED : 0u));
 }
 
 #endif /* LSC_PRDC_FIGURES_H */

@@ -458,12 +458,7 @@ lsc_status lsc_cuda_prdc(lsc_ctx *ctx, const lsc_reference *ref, const lsc_matri
         LSC_CUDA_TRY(ctx, cudaMemcpyAsync(fake_counts, rows.density, static_cast<size_t>(M) * sizeof(int64_t),
                                           cudaMemcpyDeviceToHost, st));
     LSC_CUDA_TRY(ctx, cudaStreamSynchronize(st));
-    if (real_flags) {
-        const unsigned char *f = static_cast<const unsigned char *>(flags.p);
-        for (int64_t i = 0; i < N; i++)
-            real_flags[i] = static_cast<unsigned char>((f[N + i] ? LSC_ROW_COVERED : 0) |
-                                                       (f[i] ? LSC_ROW_RECALLED : 0));
-    }
+    if (real_flags) lsc_row_flags(static_cast<const unsigned char *>(flags.p), N, real_flags);
     *out = r;
     return LSC_STATUS_OK;
 }

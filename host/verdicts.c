@@ -136,6 +136,14 @@ static void gather(const lsc_matrix *x, const int64_t *rows, int64_t n, const do
     }
 }
 
+/* The spread floor of a share p of n rows: one binomial standard deviation, with p at least
+ * 1 / n so a share of 0 still has one row's worth. */
+static double share_floor(double p, int64_t n)
+{
+    const double q = p > 1.0 / (double)n ? p : 1.0 / (double)n;
+    return sqrt(q * (1.0 - q) / (double)n);
+}
+
 /* lower median, as everywhere in lsc */
 static double median(double *v, int64_t n)
 {
@@ -695,8 +703,7 @@ static void judge_classes(const shared *s, const measured *me, lsc_assessment *o
         for (int64_t t = 0; t < S; t++) h[t] = me->share_h[t * C + c];
         double p = 0;
         for (int64_t t = 0; t < S; t++) p += h[t] / (double)S;
-        const double pf = p > 1.0 / (double)m ? p : 1.0 / (double)m;
-        det[C + c] = measure(b, me->share_g[c], h, S, 0, sqrt(pf * (1.0 - pf) / (double)m), s,
+        det[C + c] = measure(b, me->share_g[c], h, S, 0, share_floor(p, m), s,
                              t_quantile(Z_COLLAPSE, dof));
         /* over-production is relative to the class's own share */
         b->effect = b->baseline > 0 ? me->share_g[c] / b->baseline - 1.0 : (me->share_g[c] > 0 ? INFINITY : 0.0);
@@ -953,9 +960,7 @@ static lsc_status run_checks(lsc_ctx *ctx, const lsc_reference *ref, const lsc_m
             pm += me.h[t].near / (double)S;
             ex += me.h[t].exact / (double)S;
         }
-        const double pfloor = pm > 1.0 / mf ? pm : 1.0 / mf;
-        small[LSC_CHECK_MEMORISATION] =
-            judge(mo, g.near, tmp, S, 0, sqrt(pfloor * (1.0 - pfloor) / mf), &s);
+        small[LSC_CHECK_MEMORISATION] = judge(mo, g.near, tmp, S, 0, share_floor(pm, m), &s);
         mo->value = g.near;
         snprintf(mo->why, sizeof mo->why,
                  "%.2f%% of the generated rows lie within %.3g (%.2f x the median nearest-"

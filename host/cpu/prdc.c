@@ -3,6 +3,7 @@
  * the fast form where its error band allows and on the exact value where it does not. Working
  * memory: O((N + M) k) for the radii passes, O(N + M) counters, and the tiles. */
 #include "tiles.h"
+#include "../../common/prdc_figures.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -161,10 +162,7 @@ lsc_status lsc_cpu_prdc(lsc_ctx *ctx, const lsc_reference *ref, const lsc_matrix
         out->recall = (double)rec / (double)N;
         out->coverage = (double)cov / (double)N;
         out->zero_radii_fake = zf;
-        if (real_flags)
-            for (int64_t i = 0; i < N; i++)
-                real_flags[i] = (unsigned char)((real_hit[N + i] ? LSC_ROW_COVERED : 0) |
-                                                (real_hit[i] ? LSC_ROW_RECALLED : 0));
+        if (real_flags) lsc_row_flags(real_hit, N, real_flags);
         if (fake_counts) memcpy(fake_counts, density, (size_t)M * sizeof *fake_counts);
     }
     free(fake_r);
