@@ -677,18 +677,18 @@ static lsc_status full_size(lsc_ctx *ctx, const lsc_reference *ref, const lsc_ma
 
 /* Judges every class: coverage loss ("missing") and share excess ("over-produced"), each
  * family Holm-corrected over the classes inside the six checks' Bonferroni budget. */
-static void judge_classes(const shared *s, const measured *me, lsc_assessment *out)
+static lsc_status judge_classes(lsc_ctx *ctx, const shared *s, const measured *me,
+                                lsc_assessment *out)
 {
     const int64_t C = s->C, S = s->S, m = s->m;
     const double dof = (double)(S - 1);
-    lsc_verdict *vm = (lsc_verdict *)calloc((size_t)(2 * C), sizeof *vm);
-    double *det = (double *)calloc((size_t)(2 * C), sizeof *det);
-    int64_t *order = (int64_t *)calloc((size_t)C, sizeof *order);
-    double *h = (double *)calloc((size_t)S, sizeof *h);
-    if (!vm || !det || !order || !h) { /* a few small buffers: say the classes were not judged */
-        for (int64_t c = 0; c < C; c++) out->cls[c].level = out->cls[c].share_level = LSC_LEVEL_NOT_ASSESSED;
+    lsc_verdict *vm = (lsc_verdict *)lsc_calloc(ctx, (size_t)(2 * C), sizeof *vm, "assess classes");
+    double *det = (double *)lsc_calloc(ctx, (size_t)(2 * C), sizeof *det, "assess classes");
+    int64_t *order = (int64_t *)lsc_calloc(ctx, (size_t)C, sizeof *order, "assess classes");
+    double *h = (double *)lsc_calloc(ctx, (size_t)S, sizeof *h, "assess classes");
+    if (!vm || !det || !order || !h) {
         free(vm), free(det), free(order), free(h);
-        return;
+        return LSC_STATUS_OUT_OF_MEMORY;
     }
     for (int64_t c = 0; c < C; c++) {
         lsc_verdict *a = &vm[c], *b = &vm[C + c];
@@ -751,6 +751,7 @@ static void judge_classes(const shared *s, const measured *me, lsc_assessment *o
     }
     for (int64_t i = 0; i < s->ref->rows; i++) out->cls[s->cls_ref[i]].real_rows++;
     free(vm), free(det), free(order), free(h);
+    return LSC_STATUS_OK;
 }
 
 /* Mode collapse takes the worst missing class's level; `why` names the missing classes. */
@@ -895,10 +896,8 @@ static lsc_status run_checks(lsc_ctx *ctx, const lsc_reference *ref, const lsc_m
                      "(%.1f%% lower; recall %.3f vs %.3f)",
                      g.c, mc->baseline, mc->spread, 100.0 * mc->effect, g.r,
                      v[LSC_CHECK_DIVERSITY_LOSS].baseline);
-            if (C) {
-                judge_classes(&s, &me, out);
+            if (C && (st = judge_classes(ctx, &s, &me, out)) == LSC_STATUS_OK)
                 classes_into_mode_collapse(out, mc);
-            }
             if (density_ratio < 0.5 && mc->level == LSC_LEVEL_COLLAPSE) {
                 mc->level = LSC_LEVEL_BORDERLINE;
                 why_add(mc, "; explained by low fidelity (density ratio below 0.5), so at most "
