@@ -411,6 +411,8 @@ lsc_status lsc_reference_alloc(lsc_ctx *ctx, int64_t rows, int64_t cols, int wit
     LSC_TRY(lsc_bytes(ctx, rows, sizeof(double), &radii_bytes, "reference radii"));
     lsc_reference *r = (lsc_reference *)lsc_calloc(ctx, 1, sizeof *r, "reference");
     if (!r) return LSC_STATUS_OUT_OF_MEMORY;
+    static uint64_t serials; /* the only process-wide state: a counter nobody else sees */
+    r->serial = __atomic_add_fetch(&serials, 1, __ATOMIC_RELAXED);
     r->rows = rows;
     r->cols = cols;
     r->owns_data = with_data;

@@ -243,6 +243,7 @@ lsc_status lsc_ctx_create(const lsc_ctx_params *params, lsc_ctx **out)
 void lsc_ctx_destroy(lsc_ctx *ctx)
 {
     if (!ctx) return;
+    lsc_assess_cache_free(ctx); /* before fini: its reference may hold backend buffers */
     if (ctx->ops && ctx->ops->fini) ctx->ops->fini(ctx);
     if (ctx->module) dlclose(ctx->module);
     free(ctx);

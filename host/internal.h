@@ -39,6 +39,7 @@ struct lsc_reference {
     double *radius;        /* reported radius */
     int64_t zero_radii;
     int64_t file_version;  /* format version of the file it was loaded from, 0 if built */
+    uint64_t serial;       /* unique in the process, never reused: names it in caches */
     void *backend_data;
     void (*backend_free)(void *);
 };
@@ -101,8 +102,12 @@ struct lsc_ctx {
     lsc_progress_fn progress;
     void *progress_user;
     char device_name[160];
+    void *assess_cache;           /* lsc_assess's reference side of its last call (verdicts.c) */
     char err[LSC_ERR_LEN];
 };
+
+/* Frees what lsc_assess keeps in the context (host/verdicts.c). */
+void lsc_assess_cache_free(lsc_ctx *ctx);
 
 /* Records a formatted message on ctx and returns `status` (so: return lsc_set_error(...)). */
 lsc_status lsc_set_error(lsc_ctx *ctx, lsc_status status, const char *fmt, ...)

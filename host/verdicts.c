@@ -23,7 +23,7 @@ typedef struct {
     double borderline, collapse;
 } lines;
 static const lines kLines[LSC_CHECK_COUNT] = {
-    {0.05, 0.15}, /* mode collapse: coverage */
+    {0.03, 0.15}, /* mode collapse: coverage */
     {0.10, 0.25}, /* low fidelity: precision */
     {0.10, 0.25}, /* diversity loss: recall (and Vendi) */
     {0.03, 0.06}, /* dimensional collapse: effective rank */
@@ -34,6 +34,13 @@ static const lines kLines[LSC_CHECK_COUNT] = {
 /* Class lines: a class "missing" loses coverage (relative), an "over-produced" one gains share
  * (relative); docs/METRICS.md section 8, "Classes". */
 static const lines kClassMissing = {0.25, 0.50};
+
+/* Mode collapse's second look: the same coverage with every real ball widened by WIDE_FACTOR.
+ * Generated rows that sit near the real ones but off them (blur, an imperfect fit, noise) lose
+ * plain coverage and keep this one; a region without generated rows loses both. */
+#define WIDE_FACTOR 1.3
+static const lines kWide = {0.02, 0.05};
+#define CONCENTRATION_RATIO 1.5 /* recall's loss over coverage's beyond which rows concentrate */
 static const lines kClassOver = {0.50, 1.00};
 #define MAX_CLASSES 4096
 #define MAX_JUDGED 2000 /* generated rows in one judged subset */
@@ -102,6 +109,12 @@ typedef struct {
     uint64_t seed;
     const lsc_reference *ref;
     double *mean;          /* the reference's column mean */
+    const double *shift;   /* what rows are centred on before they are compared: the mean for
+                              the euclidean metric (distances do not change; centring keeps
+                              digits), none for cosine (angles would change) */
+    lsc_metric metric;     /* the reference's: every nearest-row search uses it */
+    float *centred;        /* cosine only: one subset centred for its spectrum (m x d) */
+    int64_t *sample_a;     /* a seeded sample of nw positions of A: wide coverage, median */
     double median_unit_var; /* median column variance of the reference */
     double median_nn_a;    /* median nearest-neighbour distance within the first half */
     double inactive;       /* lsc_assess_opts.inactive_factor */
@@ -121,6 +134,14 @@ typedef struct {
     int64_t *cls_rows;     /* the class of each row of one subset (m; -1: unknown label) */
     unsigned char *flags_a; /* per-row outcomes of one subset's PRDC against A (na) */
     const int64_t *fake_labels;
+    int cached;            /* A, its reference and the held-out statistics came from the
+                              context's cache (below): only the generated side is measured */
+    /* wide coverage: judged on a seeded sample of nw rows of A (sample_a) */
+    int64_t nw;
+    float *wide_rows;      /* the rows of those the plain balls leave uncovered, gathered */
+    int64_t *wide_pos;     /*   and their positions in A */
+    float *wide_d;         /*   their nearest subset row's distance */
+    int64_t *wide_i;
 } shared;
 
 static void gather(const lsc_matrix *x, const int64_t *rows, int64_t n, const double *centre,
@@ -190,7 +211,76 @@ static void shared_free(shared *s)
     free(s->n_cls_a);
     free(s->cls_rows);
     free(s->flags_a);
+    free(s->centred);
+    free(s->sample_a);
+    free(s->wide_rows);
+    free(s->wide_pos);
+    free(s->wide_d);
+    free(s->wide_i);
     lsc_reference_destroy(s->ref_a);
+}
+
+/* ---- what the context keeps between calls ---------------------------------------------------- */
+
+/* Everything lsc_assess computes from the reference and the options alone - the centred first
+ * half A and its reference, the moments, the classes and the S held-out subsets' statistics -
+ * kept in the context after a call, so that the next call on the same reference with the same
+ * options and the same m (a training loop's fixed batch size) measures only the generated rows.
+ * The key names the reference by its serial number (never reused), not its address. */
+typedef struct assess_cache {
+    uint64_t serial, seed, labels_hash;
+    int64_t S, m;
+    double memorisation, inactive;
+    int labelled, by_fake_labels;
+    /* moved out of `shared` */
+    double *mean, median_unit_var, median_nn_a;
+    int64_t *rows_a;
+    float *a;
+    lsc_reference *ref_a;
+    int64_t C, *labels, *cls_ref, *n_cls_a;
+    /* moved out of `measured` */
+    struct subset_stats *h;
+    double *cov_h; /* S x C, then share_h: S x C */
+} assess_cache;
+
+static void cache_free(assess_cache *c)
+{
+    if (!c) return;
+    free(c->mean);
+    free(c->rows_a);
+    free(c->a);
+    lsc_reference_destroy(c->ref_a);
+    free(c->labels);
+    free(c->cls_ref);
+    free(c->n_cls_a);
+    free(c->h);
+    free(c->cov_h);
+    free(c);
+}
+
+void lsc_assess_cache_free(lsc_ctx *ctx)
+{
+    cache_free((assess_cache *)ctx->assess_cache);
+    ctx->assess_cache = NULL;
+}
+
+/* FNV-1a of the labels (0 without): a changed label set must miss the cache. */
+static uint64_t labels_hash(const int64_t *labels, int64_t n)
+{
+    uint64_t h = 1469598103934665603ull;
+    if (!labels) return 0;
+    const unsigned char *b = (const unsigned char *)labels;
+    for (size_t i = 0; i < (size_t)n * sizeof *labels; i++) h = (h ^ b[i]) * 1099511628211ull;
+    return h;
+}
+
+static int cache_matches(const assess_cache *c, const lsc_reference *ref, const shared *s,
+                         const lsc_assess_opts *o, uint64_t lh)
+{
+    return c && c->serial == ref->serial && c->seed == o->seed && c->S == s->S && c->m == s->m &&
+           c->memorisation == o->memorisation_factor && c->inactive == o->inactive_factor &&
+           c->labelled == (o->real_labels != NULL) && c->labels_hash == lh &&
+           c->by_fake_labels == (o->fake_labels != NULL);
 }
 
 /* Column mean and median column variance of the whole reference (float64, two passes). */
@@ -239,8 +329,7 @@ static lsc_status classes_make(lsc_ctx *ctx, const int64_t *labels, shared *s)
     s->cls_ref = (int64_t *)lsc_malloc(ctx, (size_t)n * sizeof *s->cls_ref, "assess labels");
     s->n_cls_a = (int64_t *)lsc_calloc(ctx, (size_t)C, sizeof *s->n_cls_a, "assess labels");
     s->cls_rows = (int64_t *)lsc_malloc(ctx, (size_t)s->m * sizeof *s->cls_rows, "assess labels");
-    s->flags_a = (unsigned char *)lsc_malloc(ctx, (size_t)s->na, "assess labels");
-    if (!s->cls_ref || !s->n_cls_a || !s->cls_rows || !s->flags_a) return LSC_STATUS_OUT_OF_MEMORY;
+    if (!s->cls_ref || !s->n_cls_a || !s->cls_rows) return LSC_STATUS_OUT_OF_MEMORY;
     for (int64_t i = 0; i < n; i++) s->cls_ref[i] = class_of(s, labels[i]);
     for (int64_t i = 0; i < s->na; i++) s->n_cls_a[s->cls_ref[s->rows_a[i]]]++;
     return LSC_STATUS_OK;
@@ -278,27 +367,110 @@ static lsc_status shared_make(lsc_ctx *ctx, const lsc_reference *ref, const lsc_
     s->nb = nb;
     s->seed = o->seed;
     s->ref = ref;
-    LSC_TRY(reference_moments(ctx, ref, s));
-    s->rows_a = (int64_t *)lsc_malloc(ctx, (size_t)s->na * sizeof *s->rows_a, "rows");
-    s->a = (float *)lsc_malloc(ctx, (size_t)(s->na * d) * sizeof(float), "assess rows");
     s->g = (float *)lsc_malloc(ctx, (size_t)(s->m * d) * sizeof(float), "assess rows");
     s->h = (float *)lsc_malloc(ctx, (size_t)(s->m * d) * sizeof(float), "assess rows");
     s->pick = (int64_t *)lsc_malloc(ctx, (size_t)s->m * sizeof *s->pick, "rows");
-    s->half_b = (int64_t *)lsc_malloc(ctx, (size_t)nb * sizeof *s->half_b, "rows");
     s->nn_d = (float *)lsc_malloc(ctx, (size_t)s->m * sizeof *s->nn_d, "assess distances");
     s->nn_i = (int64_t *)lsc_malloc(ctx, (size_t)s->m * sizeof *s->nn_i, "assess distances");
+    s->flags_a = (unsigned char *)lsc_malloc(ctx, (size_t)s->na + 1, "assess coverage");
+    s->nw = s->na < MAX_JUDGED ? s->na : MAX_JUDGED;
+    s->wide_rows = (float *)lsc_malloc(ctx, (size_t)(s->nw * d) * sizeof(float), "assess rows");
+    s->wide_pos = (int64_t *)lsc_malloc(ctx, (size_t)s->nw * sizeof *s->wide_pos, "assess coverage");
+    s->wide_d = (float *)lsc_malloc(ctx, (size_t)s->nw * sizeof *s->wide_d, "assess coverage");
+    s->wide_i = (int64_t *)lsc_malloc(ctx, (size_t)s->nw * sizeof *s->wide_i, "assess coverage");
+    s->metric = ref->metric;
+    s->sample_a = (int64_t *)lsc_malloc(ctx, (size_t)s->nw * sizeof *s->sample_a, "assess coverage");
+    if (ref->metric == LSC_METRIC_COSINE)
+        s->centred = (float *)lsc_malloc(ctx, (size_t)(s->m * d) * sizeof(float), "assess rows");
+    s->cls_rows = o->real_labels ? (int64_t *)lsc_malloc(ctx, (size_t)s->m * sizeof *s->cls_rows,
+                                                         "assess labels")
+                                 : NULL;
+    if (!(s->g && s->h && s->pick && s->nn_d && s->nn_i && s->flags_a && s->wide_rows &&
+          s->wide_pos && s->wide_d && s->wide_i && s->sample_a &&
+          (s->cls_rows || !o->real_labels) && (s->centred || ref->metric != LSC_METRIC_COSINE)))
+        return LSC_STATUS_OUT_OF_MEMORY;
+    LSC_TRY(lsc_sample_rows(ctx, o->seed, s->na, 0, s->nw, s->sample_a));
+    /* the reference side: from the context's cache when its key matches */
+    const uint64_t lh = labels_hash(o->real_labels, n);
+    assess_cache *c = (assess_cache *)ctx->assess_cache;
+    if (cache_matches(c, ref, s, o, lh)) {
+        s->cached = 1;
+        s->mean = c->mean;
+        s->shift = ref->metric == LSC_METRIC_COSINE ? NULL : s->mean;
+        s->median_unit_var = c->median_unit_var;
+        s->median_nn_a = c->median_nn_a;
+        s->rows_a = c->rows_a;
+        s->a = c->a;
+        s->ref_a = c->ref_a;
+        s->C = c->C;
+        s->labels = c->labels;
+        s->cls_ref = c->cls_ref;
+        s->n_cls_a = c->n_cls_a;
+        c->mean = NULL;
+        c->rows_a = NULL;
+        c->a = NULL;
+        c->ref_a = NULL;
+        c->labels = c->cls_ref = c->n_cls_a = NULL;
+        return LSC_STATUS_OK; /* the held-out statistics stay in the cache for measure_subsets */
+    }
+    lsc_assess_cache_free(ctx); /* another reference or other options: rebuilt below */
+    LSC_TRY(reference_moments(ctx, ref, s));
+    s->shift = ref->metric == LSC_METRIC_COSINE ? NULL : s->mean;
+    s->rows_a = (int64_t *)lsc_malloc(ctx, (size_t)s->na * sizeof *s->rows_a, "rows");
+    s->a = (float *)lsc_malloc(ctx, (size_t)(s->na * d) * sizeof(float), "assess rows");
+    s->half_b = (int64_t *)lsc_malloc(ctx, (size_t)nb * sizeof *s->half_b, "rows");
     s->held_nn = (double *)lsc_malloc(ctx, (size_t)n * sizeof *s->held_nn, "assess distances");
     s->held_nn_i = (int64_t *)lsc_malloc(ctx, (size_t)n * sizeof *s->held_nn_i, "assess distances");
-    if (!(s->rows_a && s->a && s->g && s->h && s->pick && s->half_b && s->nn_d && s->nn_i &&
-          s->held_nn && s->held_nn_i))
+    if (!(s->rows_a && s->a && s->half_b && s->held_nn && s->held_nn_i))
         return LSC_STATUS_OUT_OF_MEMORY;
     for (int64_t i = 0; i < n; i++) s->held_nn_i[i] = -1;
     lsc_matrix rm = lsc_matrix_f32(ref->data, n, d);
     LSC_TRY(lsc_sample_rows(ctx, o->seed, n, 0, s->na, s->rows_a));
-    gather(&rm, s->rows_a, s->na, s->mean, s->a);
+    gather(&rm, s->rows_a, s->na, s->shift, s->a);
     LSC_TRY(lsc_sample_rows(ctx, o->seed, n, s->na, nb, s->half_b));
     if (o->real_labels) LSC_TRY(classes_make(ctx, o->real_labels, s));
     return LSC_STATUS_OK;
+}
+
+/* Keeps the reference side of a successful call in the context (see assess_cache), taking its
+ * buffers out of `s` and the held-out statistics `h` (S) and `cov_h` (2 S C) from the caller. */
+static void cache_keep(lsc_ctx *ctx, shared *s, const lsc_assess_opts *o,
+                       struct subset_stats **h, double **cov_h)
+{
+    assess_cache *c = (assess_cache *)ctx->assess_cache;
+    if (!c) c = (assess_cache *)calloc(1, sizeof *c);
+    if (!c) return; /* nothing kept: the next call recomputes */
+    c->serial = s->ref->serial;
+    c->seed = o->seed;
+    c->labels_hash = labels_hash(o->real_labels, s->ref->rows);
+    c->S = s->S;
+    c->m = s->m;
+    c->memorisation = o->memorisation_factor;
+    c->inactive = o->inactive_factor;
+    c->labelled = o->real_labels != NULL;
+    c->by_fake_labels = o->fake_labels != NULL;
+    c->mean = s->mean;
+    c->median_unit_var = s->median_unit_var;
+    c->median_nn_a = s->median_nn_a;
+    c->rows_a = s->rows_a;
+    c->a = s->a;
+    c->ref_a = s->ref_a;
+    c->C = s->C;
+    c->labels = s->labels;
+    c->cls_ref = s->cls_ref;
+    c->n_cls_a = s->n_cls_a;
+    s->mean = NULL;
+    s->rows_a = NULL;
+    s->a = NULL;
+    s->ref_a = NULL;
+    s->labels = s->cls_ref = s->n_cls_a = NULL;
+    if (!s->cached) { /* a hit left them in the cache already */
+        c->h = *h;
+        c->cov_h = *cov_h;
+        *h = NULL;
+        *cov_h = NULL;
+    }
+    ctx->assess_cache = c;
 }
 
 /* Whether the S held-out subsets are disjoint positions of B (else seeded subsets of B). */
@@ -313,7 +485,7 @@ static lsc_status gather_held_out(lsc_ctx *ctx, shared *s, int64_t t)
                             disjoint ? t * s->m : 0, s->m, s->pick));
     for (int64_t i = 0; i < s->m; i++) s->pick[i] = s->half_b[s->pick[i]];
     lsc_matrix rm = lsc_matrix_f32(s->ref->data, s->ref->rows, s->d);
-    gather(&rm, s->pick, s->m, s->mean, s->h);
+    gather(&rm, s->pick, s->m, s->shift, s->h);
     return LSC_STATUS_OK;
 }
 
@@ -322,7 +494,7 @@ static lsc_status gather_held_out(lsc_ctx *ctx, shared *s, int64_t t)
 static lsc_status gather_generated(lsc_ctx *ctx, shared *s, int64_t j)
 {
     LSC_TRY(lsc_sample_rows(ctx, s->seed, s->fake->rows, j * s->m, s->m, s->pick));
-    gather(s->fake, s->pick, s->m, s->mean, s->g);
+    gather(s->fake, s->pick, s->m, s->shift, s->g);
     return LSC_STATUS_OK;
 }
 
@@ -331,6 +503,7 @@ static lsc_status nearest_in_a(lsc_ctx *ctx, shared *s, const float *x, int64_t 
 {
     lsc_matrix q = lsc_matrix_f32(x, n, s->d), b = lsc_matrix_f32(s->a, s->na, s->d);
     lsc_knn_opts ko = LSC_KNN_OPTS_INIT;
+    ko.metric = s->metric;
     return lsc_knn(ctx, &q, &b, 1, &ko, s->nn_d, s->nn_i);
 }
 
@@ -356,7 +529,7 @@ static lsc_status held_out_nearest(lsc_ctx *ctx, shared *s)
     lsc_status st = LSC_STATUS_OK;
     for (int64_t r0 = 0; st == LSC_STATUS_OK && r0 < used; r0 += s->m) {
         const int64_t n = used - r0 < s->m ? used - r0 : s->m;
-        gather(&rm, from + r0, n, s->mean, s->h);
+        gather(&rm, from + r0, n, s->shift, s->h);
         st = nearest_in_a(ctx, s, s->h, n);
         for (int64_t i = 0; st == LSC_STATUS_OK && i < n; i++) {
             s->held_nn[from[r0 + i]] = s->nn_d[i];
@@ -400,26 +573,44 @@ static double measure(lsc_verdict *v, double g, const double *h, int64_t S, int 
  * whether the score passes them (a step-down procedure decides that for classes). */
 static void decide(lsc_verdict *v, int sig_b, int sig_c, double detectable)
 {
-    if (!(detectable <= v->collapse_line))
-        v->level = LSC_LEVEL_NOT_ASSESSED;
-    else if (sig_c && v->effect >= v->collapse_line)
+    /* a significant departure beyond a line is a finding at any size; sizes too small to
+     * resolve the collapse line only forbid reading the absence of one as `ok` */
+    if (sig_c && v->effect >= v->collapse_line)
         v->level = LSC_LEVEL_COLLAPSE;
-    else if ((sig_b && v->effect >= v->borderline_line) || v->effect >= v->collapse_line)
+    else if (sig_b && v->effect >= v->borderline_line)
+        v->level = LSC_LEVEL_BORDERLINE;
+    else if (!(detectable <= v->collapse_line))
+        v->level = LSC_LEVEL_NOT_ASSESSED;
+    else if (v->effect >= v->collapse_line)
         v->level = LSC_LEVEL_BORDERLINE;
     else
         v->level = LSC_LEVEL_OK;
 }
 
-/* measure() and decide() at the six checks' Bonferroni quantiles. Returns 1 when these sizes
- * cannot resolve the collapse line (the level is then NOT_ASSESSED). */
-static int judge(lsc_verdict *v, double g, const double *h, int64_t S, int loss, double floor_sd,
+/* measure() and decide() at the six checks' Bonferroni quantiles. Returns the smallest effect
+ * detectable at the collapse level (beyond the collapse line: too few rows to read `ok`). */
+static double judge(lsc_verdict *v, double g, const double *h, int64_t S, int loss, double floor_sd,
                  const shared *sh)
 {
     const double dof = (double)(S - 1);
     const double tb = t_quantile(Z_BORDER, dof), tc = t_quantile(Z_COLLAPSE, dof);
     const double det = measure(v, g, h, S, loss, floor_sd, sh, tc);
     decide(v, v->score >= tb, v->score >= tc, det);
-    return v->level == LSC_LEVEL_NOT_ASSESSED;
+    return det;
+}
+
+/* judge(), with significance also granted by a second statistic `other` (already measured) of
+ * the same loss: the plain and the widened coverage count the same uncovered rows, and the wide
+ * one varies far less from subset to subset. */
+static double judge_either(lsc_verdict *v, const lsc_verdict *other, double g, const double *h,
+                        int64_t S, double floor_sd, const shared *sh)
+{
+    const double dof = (double)(S - 1);
+    const double tb = t_quantile(Z_BORDER, dof), tc = t_quantile(Z_COLLAPSE, dof);
+    const double det = measure(v, g, h, S, 1, floor_sd, sh, tc);
+    const double z = v->score > other->score ? v->score : other->score;
+    decide(v, z >= tb, z >= tc, det);
+    return det;
 }
 
 static void verdict_init(lsc_verdict *v, lsc_check c, const char *stat, const char *method)
@@ -453,9 +644,10 @@ static void why_add(lsc_verdict *v, const char *fmt, ...)
 
 /* ---- the statistics of one subset ----------------------------------------------------------- */
 
-typedef struct {
+typedef struct subset_stats {
     double p, r, d, c;     /* PRDC against A */
     double near, exact;    /* fractions of rows near / exactly on a row of A */
+    double wide;           /* coverage of A's first nw rows with balls WIDE_FACTOR x wider */
     double erank, vendi, inactive;
     int vendi_ok;
 } subset_stats;
@@ -465,11 +657,42 @@ static lsc_status prdc_of(lsc_ctx *ctx, shared *s, const float *x, subset_stats 
 {
     lsc_matrix m = lsc_matrix_f32(x, s->m, s->d);
     lsc_prdc_result r = LSC_PRDC_RESULT_INIT;
-    LSC_TRY(lsc_prdc_rows(ctx, s->ref_a, &m, &r, s->C ? s->flags_a : NULL, NULL));
+    LSC_TRY(lsc_prdc_rows(ctx, s->ref_a, &m, &r, s->flags_a, NULL));
     out->p = r.precision;
     out->r = r.recall;
     out->d = r.density;
     out->c = r.coverage;
+    return LSC_STATUS_OK;
+}
+
+/* Wide coverage of the m rows x (after prdc_of filled s->flags_a): a row of A's seeded sample
+ * (nw rows) the plain ball covers is covered; of the others, one nearest-neighbour pass against x tells whether
+ * a row of x lies within WIDE_FACTOR x the radius. */
+static lsc_status wide_of(lsc_ctx *ctx, shared *s, const float *x, subset_stats *out)
+{
+    const int64_t d = s->d;
+    int64_t u = 0, hit = 0;
+    for (int64_t t = 0; t < s->nw; t++) {
+        const int64_t i = s->sample_a[t];
+        if (s->flags_a[i] & LSC_ROW_COVERED) {
+            hit++;
+            continue;
+        }
+        memcpy(s->wide_rows + u * d, s->a + i * d, (size_t)d * sizeof(float));
+        s->wide_pos[u++] = i;
+    }
+    if (u > 0) {
+        lsc_matrix q = lsc_matrix_f32(s->wide_rows, u, d), b = lsc_matrix_f32(x, s->m, d);
+        lsc_knn_opts ko = LSC_KNN_OPTS_INIT;
+        ko.metric = s->metric;
+        LSC_TRY(lsc_knn(ctx, &q, &b, 1, &ko, s->wide_d, s->wide_i));
+        const int inclusive = s->ref_a->comparison == LSC_COMPARISON_INCLUSIVE;
+        for (int64_t t = 0; t < u; t++) {
+            const double r = WIDE_FACTOR * s->ref_a->radius[s->wide_pos[t]], dt = s->wide_d[t];
+            hit += inclusive ? dt <= r : dt < r;
+        }
+    }
+    out->wide = (double)hit / (double)s->nw;
     return LSC_STATUS_OK;
 }
 
@@ -490,6 +713,12 @@ static lsc_status spectrum_of(lsc_ctx *ctx, const shared *s, const float *x, sub
 {
     double *cv = (double *)lsc_malloc(ctx, (size_t)s->d * sizeof *cv, "assess variances");
     if (!cv) return LSC_STATUS_OUT_OF_MEMORY;
+    if (!s->shift) { /* cosine rows are compared uncentred; Vendi is judged centred */
+        for (int64_t i = 0; i < s->m; i++)
+            for (int64_t c = 0; c < s->d; c++)
+                s->centred[i * s->d + c] = (float)((double)x[i * s->d + c] - s->mean[c]);
+        x = s->centred;
+    }
     lsc_matrix m = lsc_matrix_f32(x, s->m, s->d);
     lsc_spectrum_result r = LSC_SPECTRUM_RESULT_INIT;
     lsc_status st = lsc_spectrum(ctx, &m, NULL, &r, NULL, cv);
@@ -536,6 +765,7 @@ static void add_scaled(subset_stats *to, const subset_stats *x, double w)
     to->r += w * x->r;
     to->d += w * x->d;
     to->c += w * x->c;
+    to->wide += w * x->wide;
     to->near += w * x->near;
     to->exact += w * x->exact;
     to->erank += w * x->erank;
@@ -558,9 +788,10 @@ static lsc_status measure_subsets(lsc_ctx *ctx, shared *s, double radius, measur
     lsc_status st = LSC_STATUS_OK;
     me->g.vendi_ok = 1;
     for (int64_t j = 0; st == LSC_STATUS_OK && j < s->J; j++) {
-        subset_stats x = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+        subset_stats x = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
         st = gather_generated(ctx, s, j);
         if (st == LSC_STATUS_OK && me->prdc_ok) st = prdc_of(ctx, s, s->g, &x);
+        if (st == LSC_STATUS_OK && me->prdc_ok) st = wide_of(ctx, s, s->g, &x);
         if (st == LSC_STATUS_OK) st = nearest_in_a(ctx, s, s->g, m);
         if (st == LSC_STATUS_OK) {
             for (int64_t i = 0; i < m; i++) dist[i] = s->nn_d[i];
@@ -580,11 +811,13 @@ static lsc_status measure_subsets(lsc_ctx *ctx, shared *s, double radius, measur
         }
         add_scaled(&me->g, &x, 1.0 / (double)s->J);
     }
-    if (st == LSC_STATUS_OK) st = held_out_nearest(ctx, s);
-    for (int64_t t = 0; st == LSC_STATUS_OK && t < s->S; t++) {
+    /* the held-out subsets' statistics: measured once per reference and options (assess_cache) */
+    if (st == LSC_STATUS_OK && !s->cached) st = held_out_nearest(ctx, s);
+    for (int64_t t = 0; st == LSC_STATUS_OK && !s->cached && t < s->S; t++) {
         subset_stats *x = &me->h[t];
         st = gather_held_out(ctx, s, t);
         if (st == LSC_STATUS_OK && me->prdc_ok) st = prdc_of(ctx, s, s->h, x);
+        if (st == LSC_STATUS_OK && me->prdc_ok) st = wide_of(ctx, s, s->h, x);
         if (st != LSC_STATUS_OK) break;
         for (int64_t i = 0; i < m; i++) dist[i] = s->held_nn[s->pick[i]];
         copies_of(dist, m, radius, x);
@@ -800,21 +1033,27 @@ static lsc_status run_checks(lsc_ctx *ctx, const lsc_reference *ref, const lsc_m
     verdict_init(&v[LSC_CHECK_POSTERIOR_COLLAPSE], LSC_CHECK_POSTERIOR_COLLAPSE,
                  "inactive_fraction", "held-out real subsets of m rows, the same size");
     out->uncovered = -1;
+    const assess_cache *cache = (const assess_cache *)ctx->assess_cache;
     if (st == LSC_STATUS_OK) {
-        me.h = (subset_stats *)lsc_calloc(ctx, (size_t)S, sizeof *me.h, "assess statistics");
+        if (s.cached) { /* borrowed from the cache, given back (or dropped) below */
+            me.h = cache->h;
+            me.cov_h = cache->cov_h;
+        } else {
+            me.h = (subset_stats *)lsc_calloc(ctx, (size_t)S, sizeof *me.h, "assess statistics");
+            me.cov_h = (double *)lsc_calloc(ctx, (size_t)(2 * S * C + 1), sizeof *me.cov_h,
+                                            "assess classes");
+        }
         me.tmp = (double *)lsc_calloc(ctx, (size_t)S, sizeof *me.tmp, "assess statistics");
-        me.cov_g = (double *)lsc_calloc(ctx, (size_t)(2 * C + 2 * S * C + 1), sizeof *me.cov_g,
+        me.cov_g = (double *)lsc_calloc(ctx, (size_t)(2 * C + 1), sizeof *me.cov_g,
                                         "assess classes");
         out->cls = C ? (lsc_class_verdict *)lsc_calloc(ctx, (size_t)C, sizeof *out->cls, "assess classes")
                      : NULL;
-        if (!me.h || !me.tmp || !me.cov_g || (C && !out->cls)) st = LSC_STATUS_OUT_OF_MEMORY;
+        if (!me.h || !me.cov_h || !me.tmp || !me.cov_g || (C && !out->cls))
+            st = LSC_STATUS_OUT_OF_MEMORY;
         out->classes = C;
     }
-    if (me.cov_g) {
-        me.share_g = me.cov_g + C;
-        me.cov_h = me.cov_g + 2 * C;
-        me.share_h = me.cov_h + S * C;
-    }
+    if (me.cov_g) me.share_g = me.cov_g + C;
+    if (me.cov_h) me.share_h = me.cov_h + S * C;
     /* the user's full-size figures (and rows, when this call computes them) */
     if (st == LSC_STATUS_OK) {
         if (o->prdc)
@@ -828,24 +1067,28 @@ static lsc_status run_checks(lsc_ctx *ctx, const lsc_reference *ref, const lsc_m
     /* the first half as a reference of its own, and its nearest-neighbour distances */
     me.prdc_ok = s.k < m && s.k + 1 < s.na;
     lsc_matrix am = lsc_matrix_f32(s.a, s.na, d);
-    if (st == LSC_STATUS_OK && me.prdc_ok) {
+    if (st == LSC_STATUS_OK && me.prdc_ok && !s.cached) {
         lsc_reference_opts ro = LSC_REFERENCE_OPTS_INIT;
         ro.metric = ref->metric;
         ro.comparison = ref->comparison;
         ro.borrow_rows = 1;
         st = lsc_reference_create(ctx, &am, s.k, &ro, &s.ref_a);
     }
-    if (st == LSC_STATUS_OK) {
-        /* the median over every row of A, or over its first MAX_JUDGED rows (A is in seeded
-         * order) against all of A: their second neighbour is their nearest other row (the first
-         * is the row itself at 0, or an exact duplicate, and then both are 0) */
-        const int64_t q = s.na < MAX_JUDGED ? s.na : MAX_JUDGED, kq = q < s.na ? 2 : 1;
+    if (st == LSC_STATUS_OK && !s.cached) {
+        /* the median over every row of A, or over its seeded sample of MAX_JUDGED rows against
+         * all of A: their second neighbour is their nearest other row (the first is the row
+         * itself at 0, or an exact duplicate, and then both are 0) */
+        const int64_t q = s.nw, kq = q < s.na ? 2 : 1;
         float *dist = (float *)lsc_malloc(ctx, (size_t)(q * kq) * sizeof *dist, "assess distances");
         int64_t *idx = (int64_t *)lsc_malloc(ctx, (size_t)(q * kq) * sizeof *idx, "assess distances");
         double *nn = (double *)lsc_malloc(ctx, (size_t)q * sizeof *nn, "assess distances");
         lsc_knn_opts ko = LSC_KNN_OPTS_INIT;
         ko.exclude_self = q == s.na;
-        lsc_matrix qm = lsc_matrix_f32(s.a, q, d);
+        ko.metric = s.metric;
+        if (q < s.na)
+            for (int64_t t = 0; t < q; t++)
+                memcpy(s.wide_rows + t * d, s.a + s.sample_a[t] * d, (size_t)d * sizeof(float));
+        lsc_matrix qm = lsc_matrix_f32(q < s.na ? s.wide_rows : s.a, q, d);
         st = (dist && idx && nn) ? lsc_knn(ctx, &qm, q == s.na ? NULL : &am, kq, &ko, dist, idx)
                                  : LSC_STATUS_OUT_OF_MEMORY;
         if (st == LSC_STATUS_OK) {
@@ -858,7 +1101,7 @@ static lsc_status run_checks(lsc_ctx *ctx, const lsc_reference *ref, const lsc_m
     }
     const double radius = o->memorisation_factor * s.median_nn_a;
     if (st == LSC_STATUS_OK) st = measure_subsets(ctx, &s, radius, &me);
-    int small[LSC_CHECK_COUNT] = {0};
+    double det[LSC_CHECK_COUNT] = {0}; /* each check's smallest detectable effect */
     if (st == LSC_STATUS_OK) {
         const subset_stats g = me.g;
         double *tmp = me.tmp;
@@ -873,17 +1116,25 @@ static lsc_status run_checks(lsc_ctx *ctx, const lsc_reference *ref, const lsc_m
             not_assessed(&v[LSC_CHECK_LOW_FIDELITY], buf);
             not_assessed(&v[LSC_CHECK_DIVERSITY_LOSS], buf);
         } else {
+            /* coverage with balls WIDE_FACTOR x wider: a loss that the widened balls do not
+             * show is of generated rows near the real ones but off them, not of a region */
+            lsc_verdict wv;
+            verdict_init(&wv, LSC_CHECK_MODE_COLLAPSE, "wide_coverage", kMethodPrdc);
+            wv.borderline_line = kWide.borderline;
+            wv.collapse_line = kWide.collapse;
+            for (int64_t t = 0; t < S; t++) tmp[t] = me.h[t].wide;
+            judge(&wv, g.wide, tmp, S, 1, 0.5 / (double)s.nw, &s);
             for (int64_t t = 0; t < S; t++) tmp[t] = me.h[t].c;
             /* a proportion of na rows: its spread cannot be below one row's worth */
-            small[LSC_CHECK_MODE_COLLAPSE] =
-                judge(&v[LSC_CHECK_MODE_COLLAPSE], g.c, tmp, S, 1, 0.5 / (double)s.na, &s);
+            det[LSC_CHECK_MODE_COLLAPSE] = judge_either(&v[LSC_CHECK_MODE_COLLAPSE], &wv, g.c,
+                                                          tmp, S, 0.5 / (double)s.na, &s);
             v[LSC_CHECK_MODE_COLLAPSE].value = full.coverage;
             for (int64_t t = 0; t < S; t++) tmp[t] = me.h[t].p;
-            small[LSC_CHECK_LOW_FIDELITY] =
+            det[LSC_CHECK_LOW_FIDELITY] =
                 judge(&v[LSC_CHECK_LOW_FIDELITY], g.p, tmp, S, 1, 0.5 / mf, &s);
             v[LSC_CHECK_LOW_FIDELITY].value = full.precision;
             for (int64_t t = 0; t < S; t++) tmp[t] = me.h[t].r;
-            small[LSC_CHECK_DIVERSITY_LOSS] =
+            det[LSC_CHECK_DIVERSITY_LOSS] =
                 judge(&v[LSC_CHECK_DIVERSITY_LOSS], g.r, tmp, S, 1, 0.5 / (double)s.na, &s);
             v[LSC_CHECK_DIVERSITY_LOSS].value = full.recall;
             double hd = 0;
@@ -898,6 +1149,29 @@ static lsc_status run_checks(lsc_ctx *ctx, const lsc_reference *ref, const lsc_m
                      v[LSC_CHECK_DIVERSITY_LOSS].baseline);
             if (C && (st = judge_classes(ctx, &s, &me, out)) == LSC_STATUS_OK)
                 classes_into_mode_collapse(out, mc);
+            /* the wide level caps the plain one */
+            why_add(mc, "; balls %.1f x wider: %.3f vs %.3f (%.1f%% lower)", WIDE_FACTOR,
+                    g.wide, wv.baseline, 100.0 * wv.effect);
+            if (wv.level != LSC_LEVEL_NOT_ASSESSED && mc->level != LSC_LEVEL_NOT_ASSESSED &&
+                wv.level < mc->level) {
+                mc->level = wv.level;
+                why_add(mc, ": generated rows near the real ones but off them, not a missing "
+                            "region, so %s",
+                        wv.level == LSC_LEVEL_OK ? "no mode collapse" : "at most borderline");
+            }
+            /* generated rows that reach nearly every real region (the widened balls lose less
+             * than twice their collapse line) but whose own neighbourhoods are far tighter than
+             * the real ones' (recall's loss at least 1.5 x coverage's and beyond its collapse
+             * line) lose coverage by concentrating within the regions: diversity loss */
+            const lsc_verdict *rv = &v[LSC_CHECK_DIVERSITY_LOSS];
+            if (mc->level == LSC_LEVEL_COLLAPSE && wv.level != LSC_LEVEL_NOT_ASSESSED &&
+                wv.effect < 2.0 * kWide.collapse && rv->effect >= rv->collapse_line &&
+                rv->effect >= CONCENTRATION_RATIO * mc->effect) {
+                mc->level = LSC_LEVEL_BORDERLINE;
+                why_add(mc, "; explained by concentration (recall %.1f%% lower, far more than "
+                            "coverage): see diversity_loss; at most borderline",
+                        100.0 * rv->effect);
+            }
             if (density_ratio < 0.5 && mc->level == LSC_LEVEL_COLLAPSE) {
                 mc->level = LSC_LEVEL_BORDERLINE;
                 why_add(mc, "; explained by low fidelity (density ratio below 0.5), so at most "
@@ -927,12 +1201,12 @@ static lsc_status run_checks(lsc_ctx *ctx, const lsc_reference *ref, const lsc_m
             vv.borderline_line = 0.15;
             vv.collapse_line = 0.30;
             for (int64_t t = 0; t < S; t++) tmp[t] = me.h[t].vendi;
-            const int vsmall = judge(&vv, g.vendi, tmp, S, 1, 1e-9, &s);
+            const double vdet = judge(&vv, g.vendi, tmp, S, 1, 1e-9, &s);
             vv.value = g.vendi;
             if (!me.prdc_ok || (vv.level != LSC_LEVEL_NOT_ASSESSED &&
                                 (dl->level == LSC_LEVEL_NOT_ASSESSED || vv.level > dl->level))) {
                 *dl = vv;
-                small[LSC_CHECK_DIVERSITY_LOSS] = vsmall;
+                det[LSC_CHECK_DIVERSITY_LOSS] = vdet;
                 snprintf(dl->why, sizeof dl->why,
                          "Vendi of the rows centred on the reference mean %.3f where held-out "
                          "real rows give %.3f +- %.3f (%.1f%% lower)",
@@ -946,7 +1220,7 @@ static lsc_status run_checks(lsc_ctx *ctx, const lsc_reference *ref, const lsc_m
         /* dimensional collapse */
         lsc_verdict *dc = &v[LSC_CHECK_DIMENSIONAL_COLLAPSE];
         for (int64_t t = 0; t < S; t++) tmp[t] = me.h[t].erank;
-        small[LSC_CHECK_DIMENSIONAL_COLLAPSE] = judge(dc, g.erank, tmp, S, 1, 1e-9, &s);
+        det[LSC_CHECK_DIMENSIONAL_COLLAPSE] = judge(dc, g.erank, tmp, S, 1, 1e-9, &s);
         dc->value = g.erank;
         snprintf(dc->why, sizeof dc->why,
                  "effective rank %.3f where held-out real rows give %.3f +- %.3f (%.1f%% lower)",
@@ -959,7 +1233,7 @@ static lsc_status run_checks(lsc_ctx *ctx, const lsc_reference *ref, const lsc_m
             pm += me.h[t].near / (double)S;
             ex += me.h[t].exact / (double)S;
         }
-        small[LSC_CHECK_MEMORISATION] = judge(mo, g.near, tmp, S, 0, share_floor(pm, m), &s);
+        det[LSC_CHECK_MEMORISATION] = judge(mo, g.near, tmp, S, 0, share_floor(pm, m), &s);
         mo->value = g.near;
         snprintf(mo->why, sizeof mo->why,
                  "%.2f%% of the generated rows lie within %.3g (%.2f x the median nearest-"
@@ -974,7 +1248,7 @@ static lsc_status run_checks(lsc_ctx *ctx, const lsc_reference *ref, const lsc_m
         /* posterior collapse: units without variance, beyond the held-out rows' share */
         lsc_verdict *pc = &v[LSC_CHECK_POSTERIOR_COLLAPSE];
         for (int64_t t = 0; t < S; t++) tmp[t] = me.h[t].inactive;
-        small[LSC_CHECK_POSTERIOR_COLLAPSE] = judge(pc, g.inactive, tmp, S, 0, 0.5 / (double)d, &s);
+        det[LSC_CHECK_POSTERIOR_COLLAPSE] = judge(pc, g.inactive, tmp, S, 0, 0.5 / (double)d, &s);
         pc->value = g.inactive;
         snprintf(pc->why, sizeof pc->why,
                  "%.0f of %lld units (%.1f%%) have a variance below %.3g x the reference's "
@@ -990,16 +1264,24 @@ static lsc_status run_checks(lsc_ctx *ctx, const lsc_reference *ref, const lsc_m
         /* say what not_assessed means where judge() decided it */
         for (int c = 0; c < LSC_CHECK_COUNT; c++) {
             lsc_verdict *x = &v[c];
-            if (x->level != LSC_LEVEL_NOT_ASSESSED || !small[c]) continue;
+            if (x->level != LSC_LEVEL_NOT_ASSESSED || !(det[c] > x->collapse_line)) continue;
             char was[sizeof x->why];
             snprintf(was, sizeof was, "%s", x->why);
             snprintf(x->why, sizeof x->why,
-                     "not assessed: at %lld generated rows the smallest effect detectable at the "
-                     "collapse level exceeds the collapse line %.3g; %.250s",
-                     (long long)m, x->collapse_line, was);
+                     "not assessed: %lld generated rows resolve effects of %.3g, the collapse "
+                     "line is %.3g; %.300s",
+                     (long long)m, det[c], x->collapse_line, was);
         }
     }
+    /* a call that got this far keeps the reference side for the next one; a failed call that
+     * borrowed from the cache drops it (its buffers are half given away) */
+    if (st == LSC_STATUS_OK)
+        cache_keep(ctx, &s, o, &me.h, &me.cov_h);
+    else if (s.cached)
+        lsc_assess_cache_free(ctx);
+    if (s.cached) me.h = NULL, me.cov_h = NULL;
     free(me.h);
+    free(me.cov_h);
     free(me.tmp);
     free(me.cov_g);
     shared_free(&s);

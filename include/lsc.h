@@ -680,9 +680,13 @@ typedef struct lsc_assessment lsc_assessment;
  * seeded half with the same statistic of S subsets of m held-out real rows from the other half,
  * so the baseline holds at the very same sizes (docs/METRICS.md section 8). Costs the user's PRDC
  * (unless opts->prdc gives it), one reference build of N/2 rows, S + J PRDC and spectrum calls of
- * m rows against it, and kNN (k = 1) passes of the judged rows. The reference is not changed.
- * With M <= k the PRDC-based checks are not assessed; N/2 must exceed k + 1 for them. Returns INVALID_ARGUMENT, INVALID_DATA, NOT_SUPPORTED (device
- * memory), OVERFLOW, OUT_OF_MEMORY, CANCELLED and what the calls it makes return.
+ * m rows against it, and kNN (k = 1) passes of the judged rows. The reference is not changed:
+ * the context keeps the reference side of the last call instead (about N/2 x D floats; freed by
+ * lsc_ctx_destroy), so a next call with the same reference, options and m - a training loop's
+ * batches - measures only the generated rows, with the same results a fresh context gives.
+ * With M <= k the PRDC-based checks are not assessed; N/2 must exceed k + 1 for them. Returns
+ * INVALID_ARGUMENT, INVALID_DATA, NOT_SUPPORTED (device memory), OVERFLOW, OUT_OF_MEMORY,
+ * CANCELLED and what the calls it makes return.
  */
 LSC_API lsc_status lsc_assess(lsc_ctx *ctx, const lsc_reference *ref, const lsc_matrix *fake,
                               const lsc_assess_opts *opts, lsc_assessment **out);

@@ -246,6 +246,45 @@ TEST(Verdicts, RowsOffTheSupportReadLowFidelity)
     EXPECT_EQ(a.v[LSC_CHECK_LOW_FIDELITY].level, LSC_LEVEL_COLLAPSE) << a.dump();
 }
 
+// Rows near the real ones but off them lose plain coverage, not wide coverage: no missing region
+TEST(Verdicts, RowsNearButOffTheRealOnesAreNotAMissingRegion)
+{
+    Ctx ctx;
+    Mixture mix(kD, 10, data::seed(364));
+    auto real = mix.draw(kN, data::seed(365));
+    auto fake = mix.draw(800, data::seed(366));
+    std::mt19937_64 g(data::seed(367));
+    std::normal_distribution<double> nd(0.0, 0.35);
+    for (auto &v : fake) v += (float)nd(g);
+    Assessed a = assess(ctx, real, kN, fake, 800, kD);
+    const lsc_verdict &mc = a.v[LSC_CHECK_MODE_COLLAPSE];
+    // plain coverage does fall, significantly ...
+    EXPECT_GT(mc.effect, 0.05) << a.dump();
+    EXPECT_GT(mc.score, 4.0) << a.dump();
+    // ... but every region keeps its generated rows
+    EXPECT_LE(mc.level, LSC_LEVEL_BORDERLINE) << a.dump();
+    EXPECT_NE(std::string(mc.why).find("wider"), std::string::npos) << mc.why;
+}
+
+// Rows squeezed towards their mode's centre lose recall far more than coverage: concentration
+TEST(Verdicts, ConcentratedRowsReadDiversityLossNotModeCollapse)
+{
+    Ctx ctx;
+    Mixture mix(kD, 10, data::seed(368));
+    auto real = mix.draw(kN, data::seed(369));
+    std::vector<int64_t> lab;
+    auto fake = mix.draw(800, data::seed(370), 0, &lab);
+    for (int64_t i = 0; i < 800; i++)
+        for (int64_t t = 0; t < kD; t++) {
+            const double c = mix.centre[(size_t)((lab[(size_t)i] - 100) * kD + t)];
+            float &x = fake[(size_t)(i * kD + t)];
+            x = (float)(c + 0.6 * ((double)x - c));
+        }
+    Assessed a = assess(ctx, real, kN, fake, 800, kD);
+    EXPECT_EQ(a.v[LSC_CHECK_DIVERSITY_LOSS].level, LSC_LEVEL_COLLAPSE) << a.dump();
+    EXPECT_LE(a.v[LSC_CHECK_MODE_COLLAPSE].level, LSC_LEVEL_BORDERLINE) << a.dump();
+}
+
 TEST(Verdicts, TooFewRowsSayWhy)
 {
     Ctx ctx;
@@ -265,9 +304,13 @@ TEST(Verdicts, TooFewRowsSayWhy)
         }
     }
     EXPECT_EQ(b.v[LSC_CHECK_MODE_COLLAPSE].level, LSC_LEVEL_NOT_ASSESSED) << b.dump();
-    EXPECT_NE(std::string(b.v[LSC_CHECK_MODE_COLLAPSE].why).find("smallest effect"),
+    EXPECT_NE(std::string(b.v[LSC_CHECK_MODE_COLLAPSE].why).find("resolve effects of"),
               std::string::npos)
         << b.dump();
+    // too few rows to read `ok`, but not too few for a plain finding: 12 rows of one mode
+    auto one = mix.draw(12, data::seed(374), 1);
+    Assessed c = assess(ctx, real, kN, one, 12, kD);
+    EXPECT_EQ(c.v[LSC_CHECK_MODE_COLLAPSE].level, LSC_LEVEL_COLLAPSE) << c.dump();
 }
 
 TEST(Verdicts, APrdcTheCallerHasIsUsedAndChecked)
@@ -478,6 +521,83 @@ TEST(Verdicts, UncoveredRowsAndClassCoverageAgainstTheReference)
     EXPECT_EQ(lsc_assessment_uncovered(nullptr, nullptr, 0, &count), LSC_STATUS_INVALID_ARGUMENT);
     lsc_assessment_destroy(a);
     lsc_reference_destroy(ref);
+}
+
+// A context keeps the reference side of its last lsc_assess; whatever it reuses, every call must
+// read exactly what a fresh context reads: the same generated rows again, other rows of the same
+// size, another size, another seed, labels, and another reference (even at the same address).
+TEST(Verdicts, TheContextsCacheGivesTheVerdictsOfAFreshContext)
+{
+    Ctx warm;
+    Mixture mix(8, 6, data::seed(390));
+    std::vector<int64_t> lab;
+    auto real = mix.draw(600, data::seed(391), 0, &lab);
+    auto f1 = mix.draw(150, data::seed(392), 3), f2 = mix.draw(150, data::seed(393));
+    auto f3 = mix.draw(90, data::seed(394));
+    auto real2 = mix.draw(600, data::seed(395));
+    struct Call {
+        const std::vector<float> *real, *fake;
+        int64_t m;
+        uint64_t seed;
+        bool labels;
+    };
+    const Call calls[] = {{&real, &f1, 150, 0, false}, {&real, &f1, 150, 0, false},
+                          {&real, &f2, 150, 0, false}, {&real, &f3, 90, 0, false},
+                          {&real, &f2, 150, 0, false}, {&real, &f2, 150, 5, false},
+                          {&real, &f1, 150, 5, true},  {&real, &f2, 150, 5, true},
+                          {&real2, &f2, 150, 5, true}};
+    // the warm context's reference lives across calls (that is what hits its cache); the last
+    // call replaces it by another reference, likely at the same address
+    lsc_reference *warm_ref = nullptr;
+    const std::vector<float> *warm_rows = nullptr;
+    for (size_t i = 0; i < sizeof calls / sizeof calls[0]; i++) {
+        const Call &c = calls[i];
+        SCOPED_TRACE("call " + std::to_string(i));
+        lsc_matrix r = lsc_matrix_f32(c.real->data(), 600, 8), f = lsc_matrix_f32(c.fake->data(), c.m, 8);
+        if (warm_rows != c.real) {
+            lsc_reference_destroy(warm_ref);
+            warm_ref = nullptr;
+            ASSERT_EQ(lsc_reference_create(warm.ctx, &r, 5, nullptr, &warm_ref), LSC_STATUS_OK);
+            warm_rows = c.real;
+        }
+        lsc_assess_opts o = LSC_ASSESS_OPTS_INIT;
+        o.seed = c.seed;
+        o.real_labels = c.labels ? lab.data() : nullptr;
+        lsc_assessment *got[2] = {nullptr, nullptr};
+        ASSERT_EQ(lsc_assess(warm.ctx, warm_ref, &f, &o, &got[0]), LSC_STATUS_OK)
+            << lsc_last_error(warm.ctx);
+        {
+            Ctx fresh;
+            lsc_reference *ref = nullptr;
+            ASSERT_EQ(lsc_reference_create(fresh.ctx, &r, 5, nullptr, &ref), LSC_STATUS_OK);
+            ASSERT_EQ(lsc_assess(fresh.ctx, ref, &f, &o, &got[1]), LSC_STATUS_OK)
+                << lsc_last_error(fresh.ctx);
+            lsc_reference_destroy(ref);
+        }
+        for (int k = 0; k < LSC_CHECK_COUNT; k++) {
+            lsc_verdict a = LSC_VERDICT_INIT, b = LSC_VERDICT_INIT;
+            lsc_assessment_verdict(got[0], (lsc_check)k, &a);
+            lsc_assessment_verdict(got[1], (lsc_check)k, &b);
+            EXPECT_EQ(a.level, b.level) << lsc_check_name(a.check);
+            EXPECT_EQ(a.matched, b.matched) << lsc_check_name(a.check);
+            EXPECT_EQ(a.baseline, b.baseline) << lsc_check_name(a.check);
+            EXPECT_EQ(a.spread, b.spread) << lsc_check_name(a.check);
+            EXPECT_STREQ(a.why, b.why);
+        }
+        ASSERT_EQ(lsc_assessment_class_count(got[0]), lsc_assessment_class_count(got[1]));
+        for (int64_t k = 0; k < lsc_assessment_class_count(got[0]); k++) {
+            lsc_class_verdict a = LSC_CLASS_VERDICT_INIT, b = LSC_CLASS_VERDICT_INIT;
+            lsc_assessment_class(got[0], k, &a);
+            lsc_assessment_class(got[1], k, &b);
+            EXPECT_EQ(a.level, b.level);
+            EXPECT_EQ(a.baseline, b.baseline);
+            EXPECT_EQ(a.spread, b.spread);
+            EXPECT_EQ(a.share_baseline, b.share_baseline);
+        }
+        lsc_assessment_destroy(got[0]);
+        lsc_assessment_destroy(got[1]);
+    }
+    lsc_reference_destroy(warm_ref);
 }
 
 TEST(Verdicts, BadArguments)

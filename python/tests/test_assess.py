@@ -111,6 +111,22 @@ def test_a_reference_gives_the_verdicts_of_its_array(mixture, tmp_path):
     assert lsc.assess(lsc.Reference(real, k=5, copy=False), fake) == want
 
 
+def test_a_prdc_the_caller_has_is_used_and_checked(mixture):
+    mix, real = mixture
+    fake = mix.draw(300, 502, only=4)
+    ref = lsc.Reference(real, k=5)
+    p = lsc.prdc(ref, fake)
+    a, b = lsc.assess(ref, fake, prdc=p), lsc.assess(ref, fake)
+    assert a.verdicts["mode_collapse"].statistic.value == p.coverage
+    assert a.verdicts["low_fidelity"].statistic.value == p.precision
+    assert {n: v.level for n, v in a.verdicts.items()} == {n: v.level for n, v in b.verdicts.items()}
+    assert a.uncovered is None and b.uncovered > 0       # the spared pass lists no rows
+    with pytest.raises(lsc.InvalidArgument, match="prdc describes"):
+        lsc.assess(ref, fake[:200], prdc=p)               # another fake set
+    with pytest.raises(lsc.InvalidArgument, match="lsc.Prdc"):
+        lsc.assess(ref, fake, prdc={"coverage": 1.0})
+
+
 def test_options_reach_the_library(mixture):
     mix, real = mixture
     fake = mix.draw(300, 501)

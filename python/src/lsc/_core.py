@@ -750,7 +750,8 @@ def assess(real_or_reference, fake, k: int = 5, *, splits: int = ASSESS_DEFAULTS
            memorisation_factor: float = ASSESS_DEFAULTS["memorisation_factor"],
            inactive_factor: float = ASSESS_DEFAULTS["inactive_factor"],
            metric: str = "euclidean", comparison: str = "strict", backend: str = "auto",
-           threads: int = 0, labels=None, fake_labels=None) -> Assessment:
+           threads: int = 0, labels=None, fake_labels=None,
+           prdc: Optional[Prdc] = None) -> Assessment:
     """Verdicts on the generated set `fake`: has the generator collapsed, and how?
     (docs/METRICS.md section 8).
 
@@ -766,6 +767,13 @@ def assess(real_or_reference, fake, k: int = 5, *, splits: int = ASSESS_DEFAULTS
     labels (N integers, one per reference row) add each class's verdicts (.classes: missing
     and over-produced classes, Holm-corrected); fake_labels (M integers) class the generated rows
     by their own labels instead of their nearest reference row's.
+
+    prdc: lsc.prdc of these very sets when the caller has it already (a Monitor step does): its
+    figures become the verdicts' values and that pass is spared, but no uncovered rows are listed.
+
+    The reference side (its first half, the held-out subsets' statistics) is kept with the
+    thread's context, so a second call on the same Reference with the same options and as many
+    generated rows measures only the generated rows.
 
     lsc_assess reads host memory: a generated set on a GPU (torch, cupy) is copied to the host,
     and the work runs on its device's context (backend="cpu": on the CPU). Returns an Assessment:
@@ -793,6 +801,16 @@ def assess(real_or_reference, fake, k: int = 5, *, splits: int = ASSESS_DEFAULTS
         opts.real_labels = rl.ctypes.data
     if fl is not None:
         opts.fake_labels = fl.ctypes.data
+    if prdc is not None:
+        if not isinstance(prdc, Prdc):
+            raise InvalidArgument(f"prdc must be an lsc.Prdc (from lsc.prdc), not "
+                                  f"{type(prdc).__name__}")
+        pr = N.PrdcResult(C.sizeof(N.PrdcResult), prdc.k, prdc.real_rows, prdc.fake_rows,
+                          prdc.precision, prdc.recall, prdc.density, prdc.coverage,
+                          prdc.zero_radii_real, prdc.zero_radii_fake,
+                          N.COMPARISONS.get(prdc.comparison, -1), N.METRICS.get(prdc.metric, -1),
+                          prdc.coverage_expected)
+        opts.prdc = C.cast(C.pointer(pr), C.c_void_p)
     h = C.c_void_p()
     ctx.check(N.lib.lsc_assess(ctx.handle, ref._h, C.byref(vf.matrix), C.byref(opts),
                                C.byref(h)))

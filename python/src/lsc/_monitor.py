@@ -312,7 +312,7 @@ class Monitor:
         s = spectrum(x, active_threshold=self.active_threshold, backend=self.backend) \
             if self.want_spectrum else None
         p = prdc(self.reference, x, backend=self.backend) if self.want_prdc else None
-        a = self._assess(x)
+        a = self._assess(x, p)
         # measurements still on the GPU were taken before this one: they reach history, log
         # and the trend first (a wait only when a loop mixes GPU and host batches)
         self._collect(block=True)
@@ -320,11 +320,12 @@ class Monitor:
                                a)
         return self._finish(rec)
 
-    def _assess(self, rows) -> Optional[Assessment]:
-        """lsc.assess of `rows` (host or device: assess copies device rows to the host)."""
+    def _assess(self, rows, p=None) -> Optional[Assessment]:
+        """lsc.assess of `rows` (host or device: assess copies device rows to the host), given
+        the record's own PRDC of the same rows when it has one (spares that pass)."""
         if not self.want_assess:
             return None
-        return assess(self.reference, rows, backend=self.backend, **self.assess_options)
+        return assess(self.reference, rows, backend=self.backend, prdc=p, **self.assess_options)
 
     def _no_cuda(self) -> bool:
         if self._cuda_ok is None:
@@ -362,7 +363,7 @@ class Monitor:
             rec = pend.result()
             if pend.assess_rows is not None:
                 rows, pend.assess_rows = _host(pend.assess_rows), None
-                rec = _with_assessment(rec, self._assess(rows))
+                rec = _with_assessment(rec, self._assess(rows, rec.prdc))
             self._finish(rec)
 
     def _finish(self, rec: MonitorRecord) -> MonitorRecord:
