@@ -19,10 +19,12 @@ Usage (from anywhere; the CLI defaults to build-bench/tools/lsc of this checkout
     /work/bench-venv/bin/python bench/detection/run.py      # the full run -> bench/detection/results.json
     options: --draws N  --quick  --cells REGEX  --out FILE  --jobs J  --seed S  --lsc PATH  --list
 
-The full run (default, 20 draws): 149 cells x 20 draws = 2980 reports. Per feature space (raw
-pixels, PCA-32, MLP hidden layer; 47 cells each): healthy (8 size pairs), "c of 10" mode collapse
+The full run (default, 20 draws): 161 cells x 20 draws = 3220 reports. Per feature space (raw
+pixels, PCA-32, MLP hidden layer; 51 cells each): healthy (8 size pairs), "c of 10" mode collapse
 (c = 3, 5, 7, 9 x 6 size pairs), "1500 shifted" healthy and 5 of 10, near copies, mode averaging,
-blur 0.7, a 10-component Gaussian mixture, half-space cut, VQ latents, offset latents, and k = 3,
+blur 0.7, a 10-component Gaussian mixture, half-space cut, VQ latents, offset latents, the real
+rows' labels given (--labels: healthy and 5, 7, 9 of 10 at 898/pool; which classes are named
+missing), and k = 3,
 10, 20 for healthy 898/899 and 5 of 10 898/pool; in the PCA-32 space also partial posterior
 collapse and its control (2); Gaussian latents at D = 64, 128, 512, healthy and half cut (6).
 Measured on 2 cores (AMD EPYC, --jobs 2, lsc --threads 1), lsc 0.2.0 at commit 6e61d6d (the
@@ -137,6 +139,12 @@ def all_cells():
         cells.append(_cell(P + "vq16 latents (healthy)", sp, "vq", "vq", (), quick=True, codes=16))
         cells.append(_cell(P + "offset +50 (healthy)", sp, "offset", "offset", (), quick=True,
                            delta=50.0))
+        # with the real rows' class labels (--labels): the classes named missing
+        cells.append(_cell(P + "labels healthy 898/899", sp, "labels", "labels", (),
+                           quick=True, c=None))
+        for c in (5, 7, 9):
+            cells.append(_cell(P + "labels %dof10 898/pool" % c, sp, "labels", "labels", MODE,
+                               quick=c == 9, c=c))
         # k sweep (k = 5 is the healthy 898/899 and 5of10 898/pool cells above)
         for k in (3, 10, 20):
             cells.append(_cell(P + "healthy 898/899 k=%d" % k, sp, "k sweep", "healthy", (), k=k,
@@ -238,6 +246,16 @@ def b_cof10(ctx, rng, c, n_real, n_fake):
     classes = rng.choice(10, c, replace=False)
     pool = ctx.Fg[np.isin(ctx.yg, classes)]
     return take(rng, ctx.Fr, n_real), take(rng, pool, n_fake)
+
+
+def b_labels(ctx, rng, c):
+    """The real pool with its labels against generated rows of c random classes (every class
+    when c is None); the third item tells run_lsc the labels and the truly missing classes."""
+    kept = np.arange(10) if c is None else rng.choice(10, c, replace=False)
+    idx = rng.permutation(len(ctx.Fr))
+    fake = take(rng, ctx.Fg[np.isin(ctx.yg, kept)], None)
+    missing = sorted(int(x) for x in set(range(10)) - set(int(k) for k in kept))
+    return ctx.Fr[idx], fake, {"labels": ctx.yr[idx], "missing": missing}
 
 
 def _shifted_pools(ctx):
@@ -347,7 +365,7 @@ def b_gauss(ctx, rng, D, cut):
 BUILDERS = {"healthy": b_healthy, "cof10": b_cof10, "shifted": b_shifted,
             "near_copies": b_near_copies, "mode_avg": b_mode_avg, "blur": b_blur, "gmm": b_gmm,
             "halfspace": b_halfspace, "vq": b_vq, "offset": b_offset, "posterior": b_posterior,
-            "gauss": b_gauss}
+            "gauss": b_gauss, "labels": b_labels}
 
 # ---------------------------------------------------------------------------------------------
 # one report
@@ -396,7 +414,7 @@ def _dig(j, path):
     return j
 
 
-def run_lsc(lsc, real, fake, k, seed, tmp, threads):
+def run_lsc(lsc, real, fake, k, seed, tmp, threads, labels=None):
     rp, fp, jp = (os.path.join(tmp, n) for n in ("real.npy", "fake.npy", "out.json"))
     np.save(rp, np.ascontiguousarray(real, dtype=np.float32))
     np.save(fp, np.ascontiguousarray(fake, dtype=np.float32))
@@ -404,6 +422,10 @@ def run_lsc(lsc, real, fake, k, seed, tmp, threads):
         os.remove(jp)
     cmd = [lsc, "report", "--real", rp, "--fake", fp, "--k", str(k), "--seed", str(seed),
            "--json", jp, "--threads", str(threads)]
+    if labels is not None:
+        lp = os.path.join(tmp, "labels.npy")
+        np.save(lp, np.ascontiguousarray(labels, dtype=np.int64))
+        cmd += ["--labels", lp]
     t0 = time.perf_counter()
     p = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     rec = {"N": int(real.shape[0]), "M": int(fake.shape[0]), "D": int(real.shape[1]), "k": k,
@@ -440,6 +462,10 @@ def run_lsc(lsc, real, fake, k, seed, tmp, threads):
     flagged, tests = map_readings(readings)
     rec.update(levels=levels, verdict=verdict, stats=stats, verdicts=vrec, readings=readings,
                readings_checks=flagged, readings_tests=tests, figures=figures(j))
+    if labels is not None:  # the classes named missing (borderline or worse)
+        rec["classes_missing"] = sorted(
+            int(c["label"]) for c in j.get("classes", [])
+            if c.get("missing", {}).get("level") in ("borderline", "collapse"))
     return rec
 
 
@@ -461,9 +487,14 @@ def run_task(task):
         for cell in cells:
             tb = time.perf_counter()
             rng = np.random.default_rng(seed_seq(base, draw, cell["name"]))
-            real, fake = BUILDERS[cell["kind"]](ctx, rng, **cell["params"])
+            built = BUILDERS[cell["kind"]](ctx, rng, **cell["params"])
+            real, fake = built[0], built[1]
+            extra = built[2] if len(built) > 2 else None
             build_s = time.perf_counter() - tb
-            rec = run_lsc(lsc, real, fake, cell["k"], lsc_seed, tmp, threads)
+            rec = run_lsc(lsc, real, fake, cell["k"], lsc_seed, tmp, threads,
+                          labels=extra["labels"] if extra else None)
+            if extra:
+                rec["classes_truly_missing"] = extra["missing"]
             rec.update(draw=draw, build_s=build_s, cell_s=time.perf_counter() - tb)
             out.append((cell["name"], rec))
     return {"group": group, "draw": draw, "prep_s": prep, "wall_s": time.perf_counter() - t0,
@@ -530,9 +561,24 @@ def summarise(cell, recs):
         "verdict_hits": v_hit if have_verdicts else None,
         "verdict_hits_incl_borderline": v_bord if have_verdicts else None,
         "readings_hits": r_hit,
+        "classes": _class_summary(recs),
         "mean_report_s": float(np.mean([r["report_s"] for r in recs])) if recs else None,
         "mean_cell_s": float(np.mean([r["cell_s"] for r in recs])) if recs else None,
     }
+
+
+def _class_summary(recs):
+    """With --labels: truly missing classes named missing (borderline or worse), and classes
+    named that were not missing, over all draws."""
+    recs = [r for r in recs if "classes_missing" in r]
+    if not recs:
+        return None
+    truth = sum(len(r["classes_truly_missing"]) for r in recs)
+    named = sum(len(set(r["classes_missing"]) & set(r["classes_truly_missing"])) for r in recs)
+    false = sum(len(set(r["classes_missing"]) - set(r["classes_truly_missing"])) for r in recs)
+    every = sum(set(r["classes_truly_missing"]) <= set(r["classes_missing"]) for r in recs)
+    return {"missing": truth, "named": named, "false": false, "draws_all_named": every,
+            "draws": len(recs)}
 
 
 def _range(vals):
@@ -593,6 +639,17 @@ def markdown(cells, summaries):
             lines.append("")
             lines.append("%s cells, %s: verdicts %s, readings %d/%d (%.0f%%)" % (
                 truth, what, ("%d/%d" % (sum(vh), n)) if vh else "n/a", rh, n, 100.0 * rh / n))
+        cls = [(c, summaries[c["name"]]["classes"]) for c in rows
+               if summaries[c["name"]].get("classes")]
+        if cls:
+            lines.append("")
+            lines.append("| cell (--labels) | truly missing classes named missing | draws with "
+                         "every one named | classes named but not missing |")
+            lines.append("|---|---|---|---|")
+            for c, k in cls:
+                lines.append("| %s | %d / %d | %d / %d | %d |" % (
+                    c["name"], k["named"], k["missing"], k["draws_all_named"], k["draws"],
+                    k["false"]))
     return "\n".join(lines)
 
 
