@@ -397,6 +397,7 @@ void lsc_reference_destroy(lsc_reference *ref)
     if (ref->backend_free) ref->backend_free(ref->backend_data);
     if (ref->owns_data) free(ref->data);
     free(ref->radius_v);
+    free(ref->half);
     free(ref->radius);
     free(ref);
 }
@@ -502,6 +503,8 @@ lsc_status lsc_reference_info_get(const lsc_reference *ref, lsc_reference_info *
     r.comparison = ref->comparison;
     r.zero_radii = ref->zero_radii;
     r.file_version = ref->file_version;
+    r.prepared = ref->half != NULL;
+    if (ref->half) memcpy(&r.prepared_seed, ref->half, sizeof r.prepared_seed);
     /* no context for a message: a bad size is INVALID_ARGUMENT alone */
     return LSC_STORE_RESULT(info, &r, REFERENCE_INFO)
                ? LSC_STATUS_OK

@@ -40,6 +40,9 @@ struct lsc_reference {
     int64_t zero_radii;
     int64_t file_version;  /* format version of the file it was loaded from, 0 if built */
     uint64_t serial;       /* unique in the process, never reused: names it in caches */
+    unsigned char *half;   /* lsc_reference_prepare's result, in the file's 'HALF' section
+                              layout (host/reference_file.c): u64 seed, f64 median nearest-
+                              neighbour distance, floor(rows / 2) f64 radius values; or NULL */
     void *backend_data;
     void (*backend_free)(void *);
 };

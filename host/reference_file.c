@@ -47,11 +47,16 @@
  *   rows be mapped into memory.)
  *     'ROWS'  required  float32 rows, row-major, dense: exactly 4 N D bytes
  *     'RADV'  required  float64 radii (internal values), row order: exactly 8 N bytes
+ *     'HALF'  optional  what lsc_assess computes from the reference alone for one seed
+ *                       (lsc_reference_prepare): u64 seed, f64 median nearest-neighbour
+ *                       distance within the judging half, then the judging half's float64
+ *                       radii (internal values) in its row order: exactly 16 + 8 floor(N/2)
+ *                       bytes
  *   Each tag appears at most once. A reader that does not know a tag refuses the file when the
  *   section is required and skips it otherwise; a section it knows must carry exactly the flags
  *   above. Adding a section keeps version 2; the version changes only when a version 2 reader
  *   could no longer find or check the sections (the header or table layout, the checksum).
- *   Sections planned: split seeds, half-reference radii, class labels, spectrum spreads.
+ *   Sections planned: class labels, spectrum spreads.
  *   The reader checks the version before anything else (a later version may move what follows
  *   it), the header checksum before the header's fields, the table checksum before its entries,
  *   and every entry against the file's size before it allocates anything a section's size.
@@ -79,8 +84,9 @@
 #define REF_SEC_REQUIRED 1u
 
 /* the sections this version knows, in the order the writer puts them */
-enum { SEC_ROWS, SEC_RADV, SEC_KNOWN };
-static const char known_tags[SEC_KNOWN][5] = {"ROWS", "RADV"};
+enum { SEC_ROWS, SEC_RADV, SEC_HALF, SEC_KNOWN };
+static const char known_tags[SEC_KNOWN][5] = {"ROWS", "RADV", "HALF"};
+static const uint32_t known_flags[SEC_KNOWN] = {REF_SEC_REQUIRED, REF_SEC_REQUIRED, 0};
 
 /* Streaming 64-bit checksum over 8-byte little-endian words (multiply-rotate rounds and a
  * splitmix64 finish); any byte change, truncation or extension changes it. */
@@ -184,21 +190,26 @@ typedef struct {
 /* Places the sections (the order of known_tags) and fills the header and the table. The
  * checksums are a pass over memory before the one write of each section: the rows are in
  * memory anyway, and the file is then written front to back without seeking. */
+static int sections_of(const lsc_reference *ref) { return ref->half ? SEC_KNOWN : SEC_HALF; }
+
 static void plan_v2(const lsc_reference *ref, out_section *sec, unsigned char *h,
                     unsigned char *table)
 {
+    const int n = sections_of(ref);
     sec[SEC_ROWS].data = ref->data;
     sec[SEC_ROWS].length = (uint64_t)(ref->rows * ref->cols) * sizeof(float);
     sec[SEC_RADV].data = ref->radius_v;
     sec[SEC_RADV].length = (uint64_t)ref->rows * sizeof(double);
-    uint64_t pos = REF_V2_HEADER + SEC_KNOWN * REF_V2_ENTRY;
-    for (int i = 0; i < SEC_KNOWN; i++) {
+    sec[SEC_HALF].data = ref->half;
+    sec[SEC_HALF].length = 16 + (uint64_t)(ref->rows / 2) * sizeof(double);
+    uint64_t pos = REF_V2_HEADER + (uint64_t)n * REF_V2_ENTRY;
+    for (int i = 0; i < n; i++) {
         unsigned char *e = table + i * REF_V2_ENTRY;
         sec[i].offset = align_up(pos);
         sec[i].checksum = checksum_of(sec[i].data, (size_t)sec[i].length);
         pos = sec[i].offset + sec[i].length;
         memcpy(e, known_tags[i], 4);
-        put_u32(e + 4, REF_SEC_REQUIRED);
+        put_u32(e + 4, known_flags[i]);
         put_u64(e + 8, sec[i].offset);
         put_u64(e + 16, sec[i].length);
         put_u64(e + 24, sec[i].checksum);
@@ -207,14 +218,14 @@ static void plan_v2(const lsc_reference *ref, out_section *sec, unsigned char *h
     memcpy(h, REF_MAGIC, 8);
     put_u32(h + 8, 2);
     put_u32(h + 12, REF_V2_HEADER);
-    put_u32(h + 16, SEC_KNOWN);
+    put_u32(h + 16, (uint32_t)n);
     put_u64(h + 24, (uint64_t)ref->rows);
     put_u64(h + 32, (uint64_t)ref->cols);
     put_u64(h + 40, (uint64_t)ref->k);
     put_u32(h + 48, (uint32_t)ref->metric);
     put_u32(h + 52, (uint32_t)ref->comparison);
     put_u64(h + 56, (uint64_t)ref->zero_radii);
-    put_u64(h + 64, checksum_of(table, SEC_KNOWN * REF_V2_ENTRY));
+    put_u64(h + 64, checksum_of(table, (size_t)n * REF_V2_ENTRY));
     put_u64(h + 120, checksum_of(h, 120));
 }
 
@@ -224,10 +235,11 @@ static lsc_status write_v2(lsc_ctx *ctx, FILE *f, const lsc_reference *ref, cons
     out_section sec[SEC_KNOWN];
     unsigned char h[REF_V2_HEADER], table[SEC_KNOWN * REF_V2_ENTRY];
     plan_v2(ref, sec, h, table);
+    const int n = sections_of(ref);
     lsc_status s = write_all(ctx, f, NULL, h, sizeof h, path);
-    if (s == LSC_STATUS_OK) s = write_all(ctx, f, NULL, table, sizeof table, path);
-    uint64_t pos = sizeof h + sizeof table;
-    for (int i = 0; i < SEC_KNOWN && s == LSC_STATUS_OK; i++) {
+    if (s == LSC_STATUS_OK) s = write_all(ctx, f, NULL, table, (size_t)n * REF_V2_ENTRY, path);
+    uint64_t pos = sizeof h + (uint64_t)n * REF_V2_ENTRY;
+    for (int i = 0; i < n && s == LSC_STATUS_OK; i++) {
         s = write_all(ctx, f, NULL, zeros, (size_t)(sec[i].offset - pos), path);
         if (s == LSC_STATUS_OK)
             s = write_all(ctx, f, NULL, sec[i].data, (size_t)sec[i].length, path);
@@ -353,6 +365,15 @@ static lsc_status check_contents(lsc_ctx *ctx, lsc_reference *r, int64_t zero_cl
     LSC_CHECK(ctx, zero == zero_claim, LSC_STATUS_BAD_FILE,
               "%s: header says %lld zero radii, the radii hold %lld", path, (long long)zero_claim,
               (long long)zero);
+    if (r->half) {
+        double v;
+        for (int64_t i = 0; i <= r->rows / 2; i++) { /* the median, then the radii */
+            memcpy(&v, r->half + 8 + 8 * (size_t)i, sizeof v);
+            LSC_CHECK(ctx, v >= 0.0 && v <= 1e300, LSC_STATUS_BAD_FILE,
+                      "%s: section 'HALF': %s %lld is %g", path, i ? "radius" : "median",
+                      (long long)(i ? i - 1 : 0), v);
+        }
+    }
     lsc_matrix m = lsc_matrix_f32(r->data, r->rows, r->cols);
     return lsc_check_values(ctx, &m, path, r->metric == LSC_METRIC_COSINE) == LSC_STATUS_OK
                ? LSC_STATUS_OK
@@ -485,9 +506,9 @@ static lsc_status check_tag(lsc_ctx *ctx, ref_section *sec, uint32_t i, const ch
               "%s: the file (format version 2) has a required section '%s' that this lsc %s "
               "does not know; reading it needs a newer lsc",
               path, e->tag, lsc_version());
-    LSC_CHECK(ctx, e->known < 0 || e->flags == REF_SEC_REQUIRED, LSC_STATUS_BAD_FILE,
-              "%s: section '%s' has flags 0x%x, expected 0x%x (required)", path, e->tag, e->flags,
-              REF_SEC_REQUIRED);
+    LSC_CHECK(ctx, e->known < 0 || e->flags == known_flags[e->known], LSC_STATUS_BAD_FILE,
+              "%s: section '%s' has flags 0x%x, expected 0x%x", path, e->tag, e->flags,
+              e->known < 0 ? 0u : known_flags[e->known]);
     return LSC_STATUS_OK;
 }
 
@@ -507,6 +528,7 @@ static lsc_status check_extent(lsc_ctx *ctx, const ref_section *e, const unsigne
     if (e->known < 0) return LSC_STATUS_OK;
     int64_t rows = get_i64(h + 24), cols = get_i64(h + 32), want[SEC_KNOWN];
     LSC_TRY(section_sizes(ctx, rows, cols, &want[SEC_ROWS], &want[SEC_RADV], path));
+    want[SEC_HALF] = 16 + (rows / 2) * (int64_t)sizeof(double); /* below RADV's, which fits */
     LSC_CHECK(ctx, e->length == (uint64_t)want[e->known], LSC_STATUS_BAD_FILE,
               "%s: section '%s' holds %llu bytes; %lld rows x %lld cols need %lld", path, e->tag,
               (unsigned long long)e->length, (long long)rows, (long long)cols,
@@ -583,7 +605,13 @@ static lsc_status read_sections(lsc_ctx *ctx, FILE *f, const ref_section *sec, u
                       "%s: cannot skip section '%s': %s", path, e->tag, strerror(errno));
             continue;
         }
-        void *dst = e->known == SEC_ROWS ? (void *)r->data : (void *)r->radius_v;
+        if (e->known == SEC_HALF) {
+            r->half = (unsigned char *)lsc_malloc(ctx, (size_t)e->length, "reference half");
+            if (!r->half) return LSC_STATUS_OUT_OF_MEMORY;
+        }
+        void *dst = e->known == SEC_ROWS   ? (void *)r->data
+                    : e->known == SEC_RADV ? (void *)r->radius_v
+                                           : (void *)r->half;
         char what[24];
         snprintf(what, sizeof what, "section '%s'", e->tag);
         ref_hash hs = {0, 0, {0}, 0};
@@ -606,8 +634,8 @@ static lsc_status check_sections(lsc_ctx *ctx, ref_section *sec, uint32_t n,
         if (sec[i].known >= 0) found[sec[i].known] = 1;
     }
     for (int k = 0; k < SEC_KNOWN; k++)
-        LSC_CHECK(ctx, found[k], LSC_STATUS_BAD_FILE, "%s: required section '%s' is missing",
-                  path, known_tags[k]);
+        LSC_CHECK(ctx, found[k] || !(known_flags[k] & REF_SEC_REQUIRED), LSC_STATUS_BAD_FILE,
+                  "%s: required section '%s' is missing", path, known_tags[k]);
     return check_layout(ctx, sec, n, file_len, path);
 }
 

@@ -3,6 +3,7 @@
  * threshold has to know how the statistic moves with N, M, k or D. It is written on top of the
  * public operations, so it runs on whichever backend the context has. */
 #include "validate.h"
+#include "../common/distance_rules.h"
 #include "../common/sampler.h"
 
 #include <math.h>
@@ -746,6 +747,69 @@ static void class_stats(const shared *s, double *cov, double *share)
     for (int64_t c = 0; c < s->C; c++) share[c] /= (double)s->m;
 }
 
+/* ---- the judging half's reference ------------------------------------------------------------ */
+
+/* A's reference (with its radii: when `need_radii`) and its median nearest-neighbour distance:
+ * from the reference's own lsc_reference_prepare result when it was made for this seed (the same
+ * numbers, computed by this very function then), else computed here. */
+static lsc_status judging_half(lsc_ctx *ctx, shared *s, int need_radii, int use_prepared)
+{
+    const lsc_reference *ref = s->ref;
+    const int64_t d = s->d;
+    uint64_t seed = 0;
+    if (ref->half) memcpy(&seed, ref->half, sizeof seed);
+    if (use_prepared && ref->half && seed == s->seed) {
+        memcpy(&s->median_nn_a, ref->half + 8, sizeof s->median_nn_a);
+        if (!need_radii) return LSC_STATUS_OK;
+        lsc_reference *r = NULL;
+        LSC_TRY(lsc_reference_alloc(ctx, s->na, d, 0, &r));
+        r->data = s->a; /* borrowed, as lsc_reference_create's borrow_rows */
+        r->k = s->k;
+        r->metric = ref->metric;
+        r->comparison = ref->comparison;
+        memcpy(r->radius_v, ref->half + 16, (size_t)s->na * sizeof *r->radius_v);
+        for (int64_t i = 0; i < s->na; i++) {
+            r->radius[i] = lsc_dist_from_v((int)r->metric, r->radius_v[i]);
+            r->zero_radii += r->radius_v[i] == 0.0;
+        }
+        s->ref_a = r;
+        return LSC_STATUS_OK;
+    }
+    lsc_matrix am = lsc_matrix_f32(s->a, s->na, d);
+    if (need_radii) {
+        lsc_reference_opts ro = LSC_REFERENCE_OPTS_INIT;
+        ro.metric = ref->metric;
+        ro.comparison = ref->comparison;
+        ro.borrow_rows = 1;
+        LSC_TRY(lsc_reference_create(ctx, &am, s->k, &ro, &s->ref_a));
+    }
+    /* the median over every row of A, or over its seeded sample of MAX_JUDGED rows against all
+     * of A: their second neighbour is their nearest other row (the first is the row itself at
+     * 0, or an exact duplicate, and then both are 0) */
+    const int64_t q = s->nw, kq = q < s->na ? 2 : 1;
+    float *dist = (float *)lsc_malloc(ctx, (size_t)(q * kq) * sizeof *dist, "assess distances");
+    int64_t *idx = (int64_t *)lsc_malloc(ctx, (size_t)(q * kq) * sizeof *idx, "assess distances");
+    double *nn = (double *)lsc_malloc(ctx, (size_t)q * sizeof *nn, "assess distances");
+    lsc_knn_opts ko = LSC_KNN_OPTS_INIT;
+    ko.exclude_self = q == s->na;
+    ko.metric = s->metric;
+    if (q < s->na)
+        for (int64_t t = 0; t < q; t++)
+            memcpy(s->wide_rows + t * d, s->a + s->sample_a[t] * d, (size_t)d * sizeof(float));
+    lsc_matrix qm = lsc_matrix_f32(q < s->na ? s->wide_rows : s->a, q, d);
+    lsc_status st = (dist && idx && nn)
+                        ? lsc_knn(ctx, &qm, q == s->na ? NULL : &am, kq, &ko, dist, idx)
+                        : LSC_STATUS_OUT_OF_MEMORY;
+    if (st == LSC_STATUS_OK) {
+        for (int64_t i = 0; i < q; i++) nn[i] = dist[i * kq + kq - 1];
+        s->median_nn_a = median(nn, q);
+    }
+    free(dist);
+    free(idx);
+    free(nn);
+    return st;
+}
+
 /* ---- the checks ----------------------------------------------------------------------------- */
 
 static const char kMethodPrdc[] = "held-out real subsets of m rows against the reference's first "
@@ -1066,39 +1130,7 @@ static lsc_status run_checks(lsc_ctx *ctx, const lsc_reference *ref, const lsc_m
     const lsc_prdc_result full = out->prdc;
     /* the first half as a reference of its own, and its nearest-neighbour distances */
     me.prdc_ok = s.k < m && s.k + 1 < s.na;
-    lsc_matrix am = lsc_matrix_f32(s.a, s.na, d);
-    if (st == LSC_STATUS_OK && me.prdc_ok && !s.cached) {
-        lsc_reference_opts ro = LSC_REFERENCE_OPTS_INIT;
-        ro.metric = ref->metric;
-        ro.comparison = ref->comparison;
-        ro.borrow_rows = 1;
-        st = lsc_reference_create(ctx, &am, s.k, &ro, &s.ref_a);
-    }
-    if (st == LSC_STATUS_OK && !s.cached) {
-        /* the median over every row of A, or over its seeded sample of MAX_JUDGED rows against
-         * all of A: their second neighbour is their nearest other row (the first is the row
-         * itself at 0, or an exact duplicate, and then both are 0) */
-        const int64_t q = s.nw, kq = q < s.na ? 2 : 1;
-        float *dist = (float *)lsc_malloc(ctx, (size_t)(q * kq) * sizeof *dist, "assess distances");
-        int64_t *idx = (int64_t *)lsc_malloc(ctx, (size_t)(q * kq) * sizeof *idx, "assess distances");
-        double *nn = (double *)lsc_malloc(ctx, (size_t)q * sizeof *nn, "assess distances");
-        lsc_knn_opts ko = LSC_KNN_OPTS_INIT;
-        ko.exclude_self = q == s.na;
-        ko.metric = s.metric;
-        if (q < s.na)
-            for (int64_t t = 0; t < q; t++)
-                memcpy(s.wide_rows + t * d, s.a + s.sample_a[t] * d, (size_t)d * sizeof(float));
-        lsc_matrix qm = lsc_matrix_f32(q < s.na ? s.wide_rows : s.a, q, d);
-        st = (dist && idx && nn) ? lsc_knn(ctx, &qm, q == s.na ? NULL : &am, kq, &ko, dist, idx)
-                                 : LSC_STATUS_OUT_OF_MEMORY;
-        if (st == LSC_STATUS_OK) {
-            for (int64_t i = 0; i < q; i++) nn[i] = dist[i * kq + kq - 1];
-            s.median_nn_a = median(nn, q);
-        }
-        free(dist);
-        free(idx);
-        free(nn);
-    }
+    if (st == LSC_STATUS_OK && !s.cached) st = judging_half(ctx, &s, me.prdc_ok, 1);
     const double radius = o->memorisation_factor * s.median_nn_a;
     if (st == LSC_STATUS_OK) st = measure_subsets(ctx, &s, radius, &me);
     double det[LSC_CHECK_COUNT] = {0}; /* each check's smallest detectable effect */
@@ -1392,4 +1424,56 @@ void lsc_assessment_destroy(lsc_assessment *a)
     free(a->cls);
     free(a->uncovered_rows);
     free(a);
+}
+
+lsc_status lsc_reference_prepare(lsc_ctx *ctx, lsc_reference *ref, uint64_t seed)
+{
+    LSC_TRY(lsc_begin(ctx));
+    LSC_CHECK(ctx, ref, LSC_STATUS_INVALID_ARGUMENT, "ref is NULL");
+    LSC_CHECK(ctx, ref->rows >= 8, LSC_STATUS_INVALID_ARGUMENT,
+              "the reference has %lld rows; its halves need at least 4 each", (long long)ref->rows);
+    LSC_CHECK(ctx, ref->k + 1 < ref->rows / 2, LSC_STATUS_INVALID_ARGUMENT,
+              "k=%lld needs more than %lld rows in the judging half; it has %lld",
+              (long long)ref->k, (long long)ref->k + 1, (long long)(ref->rows / 2));
+    /* the judging half exactly as lsc_assess makes it (shared_make), then judging_half */
+    shared s;
+    memset(&s, 0, sizeof s);
+    const int64_t n = ref->rows, d = ref->cols;
+    s.ref = ref;
+    s.d = d;
+    s.k = ref->k;
+    s.na = n / 2;
+    s.nw = s.na < MAX_JUDGED ? s.na : MAX_JUDGED;
+    s.seed = seed;
+    s.metric = ref->metric;
+    lsc_status st = reference_moments(ctx, ref, &s);
+    if (st == LSC_STATUS_OK) {
+        s.shift = ref->metric == LSC_METRIC_COSINE ? NULL : s.mean;
+        s.rows_a = (int64_t *)lsc_malloc(ctx, (size_t)s.na * sizeof *s.rows_a, "rows");
+        s.a = (float *)lsc_malloc(ctx, (size_t)(s.na * d) * sizeof(float), "reference half");
+        s.sample_a = (int64_t *)lsc_malloc(ctx, (size_t)s.nw * sizeof *s.sample_a, "rows");
+        s.wide_rows = (float *)lsc_malloc(ctx, (size_t)(s.nw * d) * sizeof(float), "rows");
+        if (!(s.rows_a && s.a && s.sample_a && s.wide_rows)) st = LSC_STATUS_OUT_OF_MEMORY;
+    }
+    if (st == LSC_STATUS_OK) st = lsc_sample_rows(ctx, seed, n, 0, s.na, s.rows_a);
+    if (st == LSC_STATUS_OK) {
+        lsc_matrix rm = lsc_matrix_f32(ref->data, n, d);
+        gather(&rm, s.rows_a, s.na, s.shift, s.a);
+        st = lsc_sample_rows(ctx, seed, s.na, 0, s.nw, s.sample_a);
+    }
+    if (st == LSC_STATUS_OK) st = judging_half(ctx, &s, 1, 0);
+    unsigned char *half = NULL;
+    if (st == LSC_STATUS_OK) {
+        half = (unsigned char *)lsc_malloc(ctx, 16 + (size_t)s.na * sizeof(double), "reference half");
+        if (!half) st = LSC_STATUS_OUT_OF_MEMORY;
+    }
+    if (st == LSC_STATUS_OK) {
+        memcpy(half, &seed, sizeof seed);
+        memcpy(half + 8, &s.median_nn_a, sizeof s.median_nn_a);
+        memcpy(half + 16, s.ref_a->radius_v, (size_t)s.na * sizeof(double));
+        free(ref->half);
+        ref->half = half;
+    }
+    shared_free(&s);
+    return st;
 }

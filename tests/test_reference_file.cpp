@@ -1181,7 +1181,7 @@ TEST_F(RefFile, V2UnknownRequiredSectionIsRefusedNamingTheVersions)
     }
     // an unknown section that sets other flag bits but not bit 0 is optional: skipped
     V2 w = v;
-    w.sections.push_back(foreign("HALF", 24, 0xfffffffeu));
+    w.sections.push_back(foreign("XHLF", 24, 0xfffffffeu));
     lsc_reference_destroy(expect_loads(build_v2(w), "optional with other flag bits"));
 }
 
@@ -1206,7 +1206,7 @@ TEST_F(RefFile, V2UnknownOptionalSectionsAreSkipped)
         {"an empty one", {foreign("SPRD", 0)}, {}},
         {"an empty one first", {foreign("SPRD", 0)}, {2, 0, 1}},
         {"several, 64-byte multiples",
-         {foreign("SPLT", 64), foreign("HALF", 128), foreign("LBLS", 1), foreign("SPRD", 63)},
+         {foreign("SPLT", 64), foreign("XHLF", 128), foreign("LBLS", 1), foreign("SPRD", 63)},
          {3, 0, 4, 1, 5, 2}},
         {"the table in another order than the file", {foreign("SPLT", 9)}, {1, 2, 0}},
     };
@@ -1260,6 +1260,51 @@ TEST_F(RefFile, V2ContentsAreCheckedEvenWithValidChecksums)
     put_f32(c, 192 + 4 * (3 * 2 + 1), 0.0f);
     fix_section(c, "ROWS");
     expect_refused(c, LSC_STATUS_BAD_FILE, {"row 3", "zero"}, "cosine zero row");
+}
+
+// lsc_reference_prepare's result travels in an optional 'HALF' section, checked like the others
+TEST_F(RefFile, V2TheHalfSectionRoundTripsAndIsChecked)
+{
+    const int64_t n = 12, d = 2, k = 2;
+    x = data::gaussian(n, d, kSeed);
+    lsc_matrix m = lsc_matrix_f32(x.data(), n, d);
+    lsc_reference *ref = nullptr;
+    ASSERT_EQ(lsc_reference_create(ctx, &m, k, nullptr, &ref), LSC_STATUS_OK);
+    EXPECT_EQ(info_of(ref).prepared, 0);
+    ASSERT_EQ(lsc_reference_prepare(ctx, ref, 7), LSC_STATUS_OK) << lsc_last_error(ctx);
+    EXPECT_EQ(info_of(ref).prepared, 1);
+    EXPECT_EQ(info_of(ref).prepared_seed, 7u);
+    const std::string p = path("half.ref"), p2 = path("half2.ref");
+    ASSERT_EQ(lsc_reference_save(ctx, ref, p.c_str()), LSC_STATUS_OK) << lsc_last_error(ctx);
+    lsc_reference_destroy(ref);
+    const Bytes b = read_bytes(p);
+    const V2 v = parse_v2(b);
+    ASSERT_EQ(v.sections.size(), 3u);
+    EXPECT_EQ(v.sections[2].tag, "HALF");
+    EXPECT_EQ(v.sections[2].flags, 0u);
+    ASSERT_EQ(v.sections[2].data.size(), 16u + 8u * (size_t)(n / 2));
+    EXPECT_EQ(le64(v.sections[2].data.data()), 7u);
+    lsc_reference *r = expect_loads(b, "prepared");
+    ASSERT_NE(r, nullptr);
+    EXPECT_EQ(info_of(r).prepared, 1);
+    EXPECT_EQ(info_of(r).prepared_seed, 7u);
+    ASSERT_EQ(lsc_reference_save(ctx, r, p2.c_str()), LSC_STATUS_OK);
+    EXPECT_EQ(read_bytes(p2), b) << "saved again, the same bytes";
+    lsc_reference_destroy(r);
+    // a file without it (or of version 1) is not prepared
+    lsc_reference *plain = expect_loads(v1_from_v2(b), "version 1");
+    EXPECT_EQ(info_of(plain).prepared, 0);
+    lsc_reference_destroy(plain);
+    V2 w = v;
+    w.sections[2].data.resize(w.sections[2].data.size() - 8);
+    expect_refused(build_v2(w), LSC_STATUS_BAD_FILE, {"'HALF'", "holds"}, "a short HALF");
+    w = v;
+    w.sections[2].flags = 1u; // required
+    expect_refused(build_v2(w), LSC_STATUS_BAD_FILE, {"'HALF'", "flags 0x1"}, "a required HALF");
+    w = v;
+    const double neg = -1.0;
+    std::memcpy(w.sections[2].data.data() + 24, &neg, sizeof neg);
+    expect_refused(build_v2(w), LSC_STATUS_BAD_FILE, {"'HALF'", "radius 1"}, "a negative radius");
 }
 
 TEST_F(RefFile, V2TrailingBytesAreRefused)

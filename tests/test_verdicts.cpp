@@ -11,10 +11,14 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <random>
 #include <string>
 #include <vector>
+
+#include <stdlib.h>
+#include <unistd.h>
 
 namespace {
 
@@ -598,6 +602,75 @@ TEST(Verdicts, TheContextsCacheGivesTheVerdictsOfAFreshContext)
         lsc_assessment_destroy(got[1]);
     }
     lsc_reference_destroy(warm_ref);
+}
+
+// lsc_reference_prepare stores the judging half's radii (and a file carries them): the verdicts
+// must not change, for the prepared seed, another seed, after a save and load, and for cosine
+TEST(Verdicts, APreparedReferenceGivesTheSameVerdicts)
+{
+    Mixture mix(8, 6, data::seed(396));
+    auto real = mix.draw(500, data::seed(397));
+    auto fake = mix.draw(120, data::seed(398), 4);
+    lsc_matrix r = lsc_matrix_f32(real.data(), 500, 8), f = lsc_matrix_f32(fake.data(), 120, 8);
+    char dir[] = "/tmp/lsc-verdicts-XXXXXX";
+    ASSERT_NE(mkdtemp(dir), nullptr);
+    const std::string file = std::string(dir) + "/prepared.lscref";
+    for (lsc_metric metric : {LSC_METRIC_EUCLIDEAN, LSC_METRIC_COSINE}) {
+        SCOPED_TRACE(metric);
+        lsc_reference_opts ro = LSC_REFERENCE_OPTS_INIT;
+        ro.metric = metric;
+        // each assessment in a fresh context: nothing from a cache
+        auto verdicts = [&](lsc_reference *ref, uint64_t seed) {
+            Ctx c;
+            lsc_assess_opts o = LSC_ASSESS_OPTS_INIT;
+            o.seed = seed;
+            lsc_assessment *a = nullptr;
+            EXPECT_EQ(lsc_assess(c.ctx, ref, &f, &o, &a), LSC_STATUS_OK) << lsc_last_error(c.ctx);
+            std::vector<lsc_verdict> v(LSC_CHECK_COUNT);
+            for (int k = 0; k < LSC_CHECK_COUNT; k++) {
+                v[(size_t)k] = LSC_VERDICT_INIT;
+                lsc_assessment_verdict(a, (lsc_check)k, &v[(size_t)k]);
+            }
+            lsc_assessment_destroy(a);
+            return v;
+        };
+        auto same = [](const std::vector<lsc_verdict> &a, const std::vector<lsc_verdict> &b) {
+            for (size_t k = 0; k < a.size(); k++) {
+                EXPECT_EQ(a[k].level, b[k].level) << lsc_check_name(a[k].check);
+                EXPECT_EQ(a[k].matched, b[k].matched) << lsc_check_name(a[k].check);
+                EXPECT_EQ(a[k].baseline, b[k].baseline) << lsc_check_name(a[k].check);
+                EXPECT_STREQ(a[k].why, b[k].why);
+            }
+        };
+        Ctx ctx;
+        lsc_reference *ref = nullptr;
+        ASSERT_EQ(lsc_reference_create(ctx, &r, 5, &ro, &ref), LSC_STATUS_OK);
+        const auto plain0 = verdicts(ref, 0), plain3 = verdicts(ref, 3);
+        ASSERT_EQ(lsc_reference_prepare(ctx, ref, 0), LSC_STATUS_OK) << lsc_last_error(ctx);
+        same(verdicts(ref, 0), plain0);
+        same(verdicts(ref, 3), plain3); // prepared for another seed: computed as before
+        ASSERT_EQ(lsc_reference_save(ctx, ref, file.c_str()), LSC_STATUS_OK) << lsc_last_error(ctx);
+        lsc_reference_destroy(ref);
+        ref = nullptr;
+        ASSERT_EQ(lsc_reference_load(ctx, file.c_str(), &ref), LSC_STATUS_OK) << lsc_last_error(ctx);
+        lsc_reference_info info = LSC_REFERENCE_INFO_INIT;
+        ASSERT_EQ(lsc_reference_info_get(ref, &info), LSC_STATUS_OK);
+        EXPECT_EQ(info.prepared, 1);
+        EXPECT_EQ(info.prepared_seed, 0u);
+        same(verdicts(ref, 0), plain0);
+        lsc_reference_destroy(ref);
+    }
+    std::remove(file.c_str());
+    rmdir(dir);
+    Ctx ctx;
+    EXPECT_EQ(lsc_reference_prepare(ctx, nullptr, 0), LSC_STATUS_INVALID_ARGUMENT);
+    lsc_reference *tiny = nullptr;
+    lsc_matrix t = lsc_matrix_f32(real.data(), 8, 8);
+    ASSERT_EQ(lsc_reference_create(ctx, &t, 3, nullptr, &tiny), LSC_STATUS_OK);
+    EXPECT_EQ(lsc_reference_prepare(ctx, tiny, 0), LSC_STATUS_INVALID_ARGUMENT);
+    EXPECT_NE(std::string(lsc_last_error(ctx)).find("judging half"), std::string::npos)
+        << lsc_last_error(ctx);
+    lsc_reference_destroy(tiny);
 }
 
 TEST(Verdicts, BadArguments)

@@ -127,6 +127,20 @@ def test_a_prdc_the_caller_has_is_used_and_checked(mixture):
         lsc.assess(ref, fake, prdc={"coverage": 1.0})
 
 
+def test_a_prepared_reference_gives_the_same_verdicts(mixture, tmp_path):
+    mix, real = mixture
+    fake = mix.draw(300, 503, only=4)
+    ref = lsc.Reference(real, k=5)
+    assert ref.prepared_seed is None
+    want = lsc.assess(ref, fake)
+    assert ref.prepare() is ref and ref.prepared_seed == 0
+    assert lsc.assess(ref, fake) == want
+    ref.save(tmp_path / "prepared.lscref")
+    back = lsc.Reference.load(tmp_path / "prepared.lscref")
+    assert back.prepared_seed == 0 and lsc.assess(back, fake) == want
+    assert ref.prepare(seed=9).prepared_seed == 9
+
+
 def test_options_reach_the_library(mixture):
     mix, real = mixture
     fake = mix.draw(300, 501)

@@ -120,7 +120,8 @@ int main(void)
 #undef T
 #define T lsc_reference_info
     STRUCT(T, (FIELD(T, size), FIELD(T, rows), FIELD(T, cols), FIELD(T, k), FIELD(T, metric),
-               FIELD(T, comparison), FIELD(T, zero_radii), FIELD(T, file_version)));
+               FIELD(T, comparison), FIELD(T, zero_radii), FIELD(T, file_version),
+               FIELD(T, prepared), FIELD(T, prepared_seed)));
 #undef T
 #define T lsc_prdc_result
     STRUCT(T, (FIELD(T, size), FIELD(T, k), FIELD(T, real_rows), FIELD(T, fake_rows),

@@ -442,6 +442,13 @@ class Reference:
     def save(self, path) -> None:
         self._ctx.check(N.lib.lsc_reference_save(self._ctx.handle, self._h, str(path).encode()))
 
+    def prepare(self, seed: int = 0) -> "Reference":
+        """Computes what lsc.assess(..., seed=seed) needs from the reference alone (its judging
+        half's radii; docs/METRICS.md section 8) and keeps it, so .save() stores it and every
+        assess with that seed skips that pass, here or after .load(). Returns self."""
+        self._ctx.check(N.lib.lsc_reference_prepare(self._ctx.handle, self._h, _seed(seed)))
+        return self
+
     def _info(self) -> N.ReferenceInfo:
         info = N.new(N.ReferenceInfo)
         s = N.lib.lsc_reference_info_get(self._h, C.byref(info))
@@ -460,6 +467,9 @@ class Reference:
     file_version = property(lambda self: int(self._info().file_version),
                             doc="Format version of the file the reference was loaded from; 0 for "
                                 "one built in this process.")
+    prepared_seed = property(lambda self: (int(self._info().prepared_seed)
+                                           if self._info().prepared else None),
+                             doc="The seed .prepare() ran for (kept in its file), or None.")
 
     @property
     def radii(self) -> np.ndarray:

@@ -106,7 +106,7 @@ class ReferenceInfo(C.Structure):
     _c_struct_ = "lsc_reference_info"
     _fields_ = [("size", C.c_size_t), ("rows", c_i64), ("cols", c_i64), ("k", c_i64),
                 ("metric", c_int), ("comparison", c_int), ("zero_radii", c_i64),
-                ("file_version", c_i64)]
+                ("file_version", c_i64), ("prepared", C.c_int32), ("prepared_seed", C.c_uint64)]
 
 
 class PrdcResult(C.Structure):
@@ -210,6 +210,7 @@ _fn("lsc_reference_save", c_int, c_vp, c_vp, C.c_char_p)
 _fn("lsc_reference_load", c_int, c_vp, C.c_char_p, P(c_vp))
 _fn("lsc_reference_info_get", c_int, c_vp, P(ReferenceInfo))
 _fn("lsc_reference_radii", P(c_dbl), c_vp)
+_fn("lsc_reference_prepare", c_int, c_vp, c_vp, C.c_uint64)
 _fn("lsc_reference_destroy", None, c_vp)
 _fn("lsc_prdc", c_int, c_vp, c_vp, P(Matrix), P(PrdcResult))
 _fn("lsc_prdc_rows", c_int, c_vp, c_vp, P(Matrix), P(PrdcResult), c_vp, c_vp)
