@@ -329,8 +329,7 @@ static lsc_status classes_make(lsc_ctx *ctx, const int64_t *labels, shared *s)
     s->C = C;
     s->cls_ref = (int64_t *)lsc_malloc(ctx, (size_t)n * sizeof *s->cls_ref, "assess labels");
     s->n_cls_a = (int64_t *)lsc_calloc(ctx, (size_t)C, sizeof *s->n_cls_a, "assess labels");
-    s->cls_rows = (int64_t *)lsc_malloc(ctx, (size_t)s->m * sizeof *s->cls_rows, "assess labels");
-    if (!s->cls_ref || !s->n_cls_a || !s->cls_rows) return LSC_STATUS_OUT_OF_MEMORY;
+    if (!s->cls_ref || !s->n_cls_a) return LSC_STATUS_OUT_OF_MEMORY;
     for (int64_t i = 0; i < n; i++) s->cls_ref[i] = class_of(s, labels[i]);
     for (int64_t i = 0; i < s->na; i++) s->n_cls_a[s->cls_ref[s->rows_a[i]]]++;
     return LSC_STATUS_OK;
