@@ -1,6 +1,7 @@
-// The CLI's file readers and writers (tools/input.c): .npy of every float dtype, header version
-// and order, .fvecs, and every kind of bad input. The fixtures are written by the test itself,
-// byte by byte, so broken and hostile files can be made as easily as good ones.
+// The CLI's file readers and writers (tools/input*.c): .npy of every float dtype, header version
+// and order, .fvecs, and every kind of bad input, with fixtures the test writes itself, byte by
+// byte, so broken and hostile files can be made as easily as good ones; .npz, .safetensors and
+// HDF5, good and hostile, from tests/fixtures/formats (written by numpy, safetensors and h5py).
 #include "input.h"
 #include "lsc.h"
 
@@ -379,7 +380,7 @@ TEST_F(CliIo, RefusesFilesThatAreNotThere)
     expect_refused(path("dir.npy"), "is a directory");
     expect_refused(write("empty.npy", {}), "empty file");
     expect_refused(write("empty.fvecs", {}), "empty file");
-    expect_refused(write("data.txt", {'1'}), "unknown file type (expected .npy or .fvecs)");
+    expect_refused(write("data.txt", {'1'}), "unknown file type (expected .npy, .npz[:NAME], .safetensors[:NAME], .h5 or .hdf5[:/DATASET], .fvecs)");
     expect_refused(write("noext", {'1'}), "unknown file type");
     expect_refused(write(".npy", {'1'}), "unknown file type"); // a hidden file, no extension
     expect_refused("/dev/null.npy", "cannot open");
@@ -706,6 +707,326 @@ TEST_F(CliIo, CloseIsSafeOnZeroedAndClosedInputs)
     EXPECT_EQ(lsc_input_open(path("missing.npy").c_str(), &in, err, sizeof err), 2);
     EXPECT_EQ(strlen(err), sizeof err - 1);
     EXPECT_EQ(lsc_input_open(path("missing.npy").c_str(), &in, nullptr, 0), 2);
+}
+
+// ---- .npz, .safetensors, HDF5 (tests/fixtures/formats, written by numpy, safetensors, h5py) ---
+
+std::string fixture(const std::string &name) { return std::string(LSC_FIXTURES_DIR) + "/" + name; }
+
+// Opens `spec`, which must be refused with `code`: the message starts with `file` and holds
+// `what`, on one line, and nothing is left to close.
+void refused(const std::string &spec, const std::string &file, const std::string &what,
+             int code = 2)
+{
+    lsc_input in;
+    char err[512] = "";
+    int rc = lsc_input_open(spec.c_str(), &in, err, sizeof err);
+    EXPECT_EQ(rc, code) << spec << ": " << err;
+    std::string msg(err);
+    EXPECT_EQ(msg.rfind(file + ": ", 0), 0u) << msg;
+    EXPECT_NE(msg.find(what), std::string::npos) << "expected '" << what << "' in: " << msg;
+    EXPECT_EQ(msg.find('\n'), std::string::npos) << msg;
+    EXPECT_EQ(in.map, nullptr);
+    EXPECT_EQ(in.owned, nullptr);
+    lsc_input_close(&in);
+}
+
+[[maybe_unused]] std::vector<int64_t> labels_ok(const std::string &spec)
+{
+    int64_t *l = nullptr, n = 0;
+    char err[512] = "";
+    EXPECT_EQ(lsc_labels_open(spec.c_str(), &l, &n, err, sizeof err), 0) << spec << ": " << err;
+    std::vector<int64_t> v(l, l + n);
+    free(l);
+    return v;
+}
+
+void labels_refused(const std::string &spec, const std::string &what)
+{
+    int64_t *l = nullptr, n = 7;
+    char err[512] = "";
+    EXPECT_EQ(lsc_labels_open(spec.c_str(), &l, &n, err, sizeof err), 2) << spec;
+    EXPECT_EQ(l, nullptr);
+    EXPECT_EQ(n, 0);
+    EXPECT_NE(std::string(err).find(what), std::string::npos) << "expected '" << what
+                                                               << "' in: " << err;
+}
+
+const std::vector<int64_t> kLabels = {0, 1, 2, 0, 1, 2};
+
+#ifdef LSC_HAVE_LIBZIP
+TEST_F(CliIo, NpzArraysByNameStoredInPlaceCompressedInflated)
+{
+    lsc_input in;
+    const std::string two = fixture("two.npz");
+    if (open_ok(two + ":feats", &in) == 0) {
+        expect_grid<float>(in, 6, 4);
+        // stored: used in the mapped archive, or copied once when numpy left it misaligned
+        const unsigned char *d = (const unsigned char *)in.m.data, *m = (const unsigned char *)in.map;
+        EXPECT_TRUE(in.owned || (m && d > m && d < m + in.map_len));
+    }
+    lsc_input_close(&in);
+    if (open_ok(two + ":feats.npy", &in) == 0) expect_grid<float>(in, 6, 4); // the member's name
+    lsc_input_close(&in);
+    if (open_ok(fixture("aligned.npz"), &in) == 0) { // aligned: no copy at all
+        expect_grid<float>(in, 6, 4);
+        EXPECT_EQ(in.owned, nullptr);
+        const unsigned char *d = (const unsigned char *)in.m.data, *m = (const unsigned char *)in.map;
+        EXPECT_TRUE(m && d == m + 184);
+    }
+    lsc_input_close(&in);
+    if (open_ok(fixture("one_compressed.npz"), &in) == 0) { // the only array, deflated
+        EXPECT_EQ(in.m.dtype, LSC_DTYPE_F64);
+        EXPECT_EQ(in.map, nullptr);
+        expect_grid<double>(in, 6, 4);
+    }
+    lsc_input_close(&in);
+    if (open_ok(fixture("fortran_f16.npz"), &in) == 0) {
+        EXPECT_EQ(in.m.dtype, LSC_DTYPE_F16);
+        expect_half_grid(in, 6, 4);
+    }
+    lsc_input_close(&in);
+    // a name holding ':' and '/'
+    if (open_ok(fixture("nested_name.npz") + ":run:1/feats", &in) == 0) expect_grid<float>(in, 6, 4);
+    lsc_input_close(&in);
+    refused(two, two, "the archive holds 2 arrays ('feats', 'labels'): choose one with " + two + ":NAME");
+    refused(two + ":nope", two, "no array 'nope' in the archive (it holds 'feats', 'labels')");
+    refused(two + ":", two, "no array name after ':'");
+    refused(two + ":labels", two, "array 'labels': integer arrays are not supported");
+    EXPECT_EQ(labels_ok(two + ":labels"), kLabels);
+    EXPECT_EQ(labels_ok(fixture("labels_i16.npz")), kLabels);
+    labels_refused(two + ":feats", "labels must be integers");
+}
+
+TEST_F(CliIo, PathsHoldingColonsAreTriedWholeFirst)
+{
+    std::filesystem::copy_file(fixture("two.npz"), path("a:b.npz"));
+    std::string p = path("a:b.npz") + ":feats";
+    lsc_input in;
+    if (open_ok(p, &in) == 0) expect_grid<float>(in, 6, 4);
+    lsc_input_close(&in);
+    EXPECT_EQ(labels_ok(path("a:b.npz") + ":labels"), kLabels);
+    // a whole .npy path with ':' in it
+    std::string q = write("x:y.npy", npy(1, dict("<f4", false, "(6, 4)"), as_bytes(grid<float>(6, 4, false))));
+    if (open_ok(q, &in) == 0) expect_grid<float>(in, 6, 4);
+    lsc_input_close(&in);
+    // a missing container names the file, not the spec
+    refused(path("none.npz") + ":x", path("none.npz"), "cannot open");
+    refused(q + ":x", q, "a .npy file holds one array, so ':x' selects nothing");
+}
+
+TEST_F(CliIo, RefusesHostileNpz)
+{
+    struct Case {
+        const char *file, *what;
+    } cases[] = {
+        {"bad_truncated.npz", "not a readable .npz (zip) archive"},
+        {"bad_garbage.npz", "not a readable .npz (zip) archive"},
+        {"bad_dup.npz", "two members of one name"},
+        {"bad_size_small.npz", "array 'x': the member inflates to more than its declared 208 bytes"},
+        {"bad_size_large.npz", "array 'x': the member ends after 224 of its declared 240 bytes"},
+        {"bad_not_npy.npz", "array 'x': not a .npy file"},
+        {"bad_no_arrays.npz", "the archive holds no .npy members"},
+        {"bad_int.npz", "integer arrays are not supported (dtype '<i4')"},
+        {"bad_huge_shape.npz", "truncated: the header claims 1000000000000 x 4 float32"},
+    };
+    for (const Case &c : cases) {
+        SCOPED_TRACE(c.file);
+        refused(fixture(c.file), fixture(c.file), c.what);
+    }
+    refused(fixture("bad_no_arrays.npz") + ":readme.txt", fixture("bad_no_arrays.npz"),
+            "member 'readme.txt' is not a .npy array");
+    // the zip bomb: 4 MiB of zeros in 4 KiB, refused before anything is allocated when above the
+    // limit, read when within it
+    std::string bomb = fixture("bad_bomb.npz");
+    setenv("LSC_MAX_INFLATE", "1M", 1);
+    refused(bomb, bomb, "compressed member claims 4194432 bytes once inflated (4166 compressed), "
+                        "above the limit of 1048576 (LSC_MAX_INFLATE)");
+    unsetenv("LSC_MAX_INFLATE");
+    lsc_input in;
+    if (open_ok(bomb, &in) == 0) {
+        EXPECT_EQ(in.m.rows, 1024);
+        EXPECT_EQ(in.m.cols, 1024);
+    }
+    lsc_input_close(&in);
+}
+
+TEST_F(CliIo, WritesNpzThatReadsBack)
+{
+    std::vector<float> d = grid<float>(6, 4, false);
+    std::vector<int64_t> idx = kLabels;
+    std::string p = path("out.npz");
+    lsc_output_array outs[2] = {{p.c_str(), "dist", d.data(), 0, 6, 4},
+                                {p.c_str(), "idx", idx.data(), 1, 6, 1}};
+    char err[512] = "";
+    ASSERT_EQ(lsc_arrays_write(outs, 2, err, sizeof err), 0) << err;
+    lsc_input in;
+    if (open_ok(p + ":dist", &in) == 0) expect_grid<float>(in, 6, 4);
+    lsc_input_close(&in);
+    EXPECT_EQ(labels_ok(p + ":idx"), kLabels);
+    // NAME after ':', and a .npy beside it
+    std::string q = path("named.npz");
+    lsc_output_array two[2] = {{(q + ":mine").c_str(), "dist", d.data(), 0, 6, 4},
+                               {path("i.npy").c_str(), "idx", idx.data(), 1, 6, 1}};
+    std::string qs = q + ":mine", is = path("i.npy");
+    two[0].path = qs.c_str();
+    two[1].path = is.c_str();
+    ASSERT_EQ(lsc_arrays_write(two, 2, err, sizeof err), 0) << err;
+    if (open_ok(q, &in) == 0) expect_grid<float>(in, 6, 4); // its only array
+    lsc_input_close(&in);
+    EXPECT_EQ(labels_ok(is), kLabels);
+    // failures: one name twice, a missing directory; nothing is left behind
+    std::string r = path("r.npz");
+    lsc_output_array dup[2] = {{r.c_str(), "a", d.data(), 0, 6, 4}, {r.c_str(), "a", d.data(), 0, 6, 4}};
+    EXPECT_EQ(lsc_arrays_write(dup, 2, err, sizeof err), 2);
+    EXPECT_NE(std::string(err).find("two arrays named 'a'"), std::string::npos) << err;
+    std::string bad = path("no/such/dir/o.npz");
+    lsc_output_array nodir = {bad.c_str(), "dist", d.data(), 0, 6, 4};
+    EXPECT_EQ(lsc_arrays_write(&nodir, 1, err, sizeof err), 2);
+    EXPECT_EQ(std::string(err).rfind(bad + ": ", 0), 0u) << err;
+    int files = 0;
+    for (auto &e : std::filesystem::directory_iterator(dir_)) files += e.is_regular_file();
+    EXPECT_EQ(files, 3); // out.npz, named.npz, i.npy
+}
+#else
+TEST_F(CliIo, NpzSaysItWasNotBuiltIn)
+{
+    refused(fixture("two.npz") + ":feats", fixture("two.npz"), "need libzip, which this lsc was built without");
+}
+#endif
+
+#ifdef LSC_HAVE_CJSON
+TEST_F(CliIo, SafetensorsTensorsByNameMappedInPlace)
+{
+    lsc_input in;
+    const std::string two = fixture("two.safetensors");
+    if (open_ok(two + ":feats", &in) == 0) {
+        expect_grid<float>(in, 6, 4);
+        EXPECT_EQ(in.owned, nullptr);
+        const unsigned char *d = (const unsigned char *)in.m.data, *m = (const unsigned char *)in.map;
+        EXPECT_TRUE(m && d > m && d + 96 <= m + in.map_len);
+    }
+    lsc_input_close(&in);
+    if (open_ok(fixture("one_f64.safetensors"), &in) == 0) { // the only tensor; metadata skipped
+        EXPECT_EQ(in.m.dtype, LSC_DTYPE_F64);
+        expect_grid<double>(in, 6, 4);
+    }
+    lsc_input_close(&in);
+    if (open_ok(fixture("f16.safetensors"), &in) == 0) {
+        EXPECT_EQ(in.m.dtype, LSC_DTYPE_F16);
+        expect_half_grid(in, 6, 4);
+    }
+    lsc_input_close(&in);
+    if (open_ok(fixture("bf16.safetensors"), &in) == 0) {
+        EXPECT_EQ(in.m.dtype, LSC_DTYPE_BF16);
+        ASSERT_EQ(in.m.rows, 6);
+        for (int i = 0; i < 6; i++)
+            for (int j = 0; j < 4; j++) {
+                float f = (float)(10 * i + j);
+                uint32_t u;
+                memcpy(&u, &f, 4);
+                ASSERT_EQ(at<uint16_t>(in, i, j), (uint16_t)(u >> 16));
+            }
+    }
+    lsc_input_close(&in);
+    refused(two, two, "the file holds 2 tensors ('feats', 'labels'): choose one with " + two + ":NAME");
+    refused(two + ":nope", two, "no tensor 'nope' in the file (it holds 'feats', 'labels')");
+    EXPECT_EQ(labels_ok(two + ":labels"), kLabels);
+    EXPECT_EQ(labels_ok(fixture("labels_u8.safetensors")), kLabels);
+    labels_refused(two + ":feats", "labels must be integers (I8 to I64, U8 to U64), not dtype F32");
+}
+
+TEST_F(CliIo, RefusesHostileSafetensors)
+{
+    struct Case {
+        const char *file, *what;
+    } cases[] = {
+        {"bad_truncated.safetensors", "the tensors' data end at offset 96, the file holds 86 bytes of data"},
+        {"bad_header_len.safetensors", "the header length at offset 0 is 1152921504606846976 bytes, the file holds 160"},
+        {"bad_json.safetensors", "the JSON header (64 bytes at offset 8) does not parse"},
+        {"bad_dup.safetensors", "the header names tensor 'x' twice"},
+        {"bad_overlap.safetensors", "tensor 'b' starts at data offset 64, but the tensor before it ends at 96 (an overlap)"},
+        {"bad_gap.safetensors", "tensor 'x' starts at data offset 16, but the data start at 0 (a gap)"},
+        {"bad_size.safetensors", "tensor 'x': shape (7, 4) of F32 needs 112 bytes, its \"data_offsets\" [0, 96] hold 96"},
+        {"bad_huge_shape.safetensors", "shape (1099511627776, 1099511627776) of F32 is too large"},
+        {"bad_dtype.safetensors", "tensor 'x': dtype I32 is not supported"},
+        {"bad_3d.safetensors", "expected a 2-D tensor (rows x cols), got shape (2, 3, 4)"},
+        {"bad_offsets.safetensors", "\"data_offsets\" are not non-negative integers"},
+        {"bad_negative.safetensors", "shape entry 0 is not a non-negative integer"},
+        {"bad_past_end.safetensors", "data end at offset 128, the file holds 96 bytes of data (after the 64-byte header): truncated"},
+        {"bad_not_object.safetensors", "the JSON header is not an object"},
+    };
+    for (const Case &c : cases) {
+        SCOPED_TRACE(c.file);
+        refused(fixture(c.file), fixture(c.file), c.what);
+    }
+    refused(write("tiny.safetensors", Bytes{1, 0, 0}), path("tiny.safetensors"), "truncated: 3 bytes");
+}
+#else
+TEST_F(CliIo, SafetensorsSaysItWasNotBuiltIn)
+{
+    refused(fixture("two.safetensors"), fixture("two.safetensors"), "need cJSON, which this lsc was built without");
+}
+#endif
+
+#ifdef LSC_HAVE_HDF5
+TEST_F(CliIo, Hdf5DatasetsMappedWhenContiguousElseReadInBlocks)
+{
+    lsc_input in;
+    const std::string h = fixture("feats.h5");
+    if (open_ok(h + ":/g/feats", &in) == 0) { // contiguous: in place
+        expect_grid<float>(in, 6, 4);
+        EXPECT_EQ(in.owned, nullptr);
+        EXPECT_NE(in.map, nullptr);
+    }
+    lsc_input_close(&in);
+    if (open_ok(h + ":g/chunked", &in) == 0) { // chunked + gzip: read into a buffer
+        expect_grid<float>(in, 6, 4);
+        EXPECT_NE(in.owned, nullptr);
+    }
+    lsc_input_close(&in);
+    if (open_ok(h + ":/be", &in) == 0) { // big-endian float64, converted by libhdf5
+        EXPECT_EQ(in.m.dtype, LSC_DTYPE_F64);
+        expect_grid<double>(in, 6, 4);
+    }
+    lsc_input_close(&in);
+    if (open_ok(h + ":/f16", &in) == 0) {
+        EXPECT_EQ(in.m.dtype, LSC_DTYPE_F16);
+        expect_half_grid(in, 6, 4);
+    }
+    lsc_input_close(&in);
+    if (open_ok(fixture("one.hdf5"), &in) == 0) expect_grid<double>(in, 6, 4); // the only one
+    lsc_input_close(&in);
+    refused(h, h, "the file holds 10 datasets ('/be', '/cube', '/f16', ");
+    refused(h + ":/huge", h, "dataset '/huge': shape (1000000000000, 4) needs 16000000000000 bytes "
+                             "in memory (it cannot be mapped from the file: chunked, filtered, "
+                             "unwritten or in the other byte order), above the limit of");
+    refused(h + ":/nope", h, "no dataset '/nope' in the file (it holds '/be'");
+    refused(h + ":/cube", h, "dataset '/cube': expected a 2-D dataset (rows x cols), got shape (2, 3, 4)");
+    refused(h + ":/ints", h, "dataset '/ints': integer datasets are not supported");
+    refused(h + ":/text", h, "dataset '/text': string datasets are not supported");
+    refused(fixture("bad_truncated.h5") + ":/g/feats", fixture("bad_truncated.h5"), "not a readable HDF5 file");
+    refused(fixture("bad_not_hdf5.h5"), fixture("bad_not_hdf5.h5"), "not a readable HDF5 file");
+    EXPECT_EQ(labels_ok(h + ":/labels"), kLabels);
+    labels_refused(h + ":/u64", "label 2 is 9223372036854775813, above the int64 range");
+    labels_refused(h + ":/g/feats", "labels must be integers");
+}
+#else
+TEST_F(CliIo, Hdf5SaysItWasNotBuiltIn)
+{
+    refused(fixture("one.hdf5"), fixture("one.hdf5"), "need libhdf5, which this lsc was built without");
+}
+#endif
+
+TEST_F(CliIo, PyTorchAndUnknownFilesSayWhatToDo)
+{
+    refused(path("model.pt"), path("model.pt"),
+            "numpy.save('" + path("model") + ".npy', torch.load('" + path("model.pt") + "'");
+    refused(path("w.pth"), path("w.pth"), "PyTorch files are pickles");
+    refused(path("x.csv"), path("x.csv"),
+            "unknown file type (expected .npy, .npz[:NAME], .safetensors[:NAME], .h5 or "
+            ".hdf5[:/DATASET], .fvecs)");
+    labels_refused(path("l.csv"), "labels are read from 1-D integer arrays in .npy, .npz");
 }
 
 // ---- the library takes the views as they are ---------------------------------------------------

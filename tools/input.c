@@ -1,4 +1,6 @@
-/* Input and output files of the lsc command line: .npy (memory-mapped) and .fvecs. See input.h.
+/* Input and output files of the lsc command line: .npy (memory-mapped) and .fvecs, the
+ * `path:name` selection and the dispatch to the container readers (input_npz.c,
+ * input_safetensors.c, input_hdf5.c). See input.h.
  *
  * Nothing read from a file is trusted: every length is checked against the file's real size
  * before it is used, every size product is checked for overflow, and the .npy header (a Python
@@ -6,7 +8,7 @@
 #define _POSIX_C_SOURCE 200809L
 #define _FILE_OFFSET_BITS 64
 
-#include "input.h"
+#include "input_internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -23,17 +25,34 @@
 
 /* ---- small helpers -------------------------------------------------------------------------- */
 
-static int fail(char *err, size_t err_len, int code, const char *path, const char *fmt, ...)
+static int vfail(char *err, size_t err_len, int code, const char *path, const char *fmt,
+                 va_list ap)
 {
     if (err && err_len) {
         int n = snprintf(err, err_len, "%s: ", path);
-        if (n >= 0 && (size_t)n < err_len) {
-            va_list ap;
-            va_start(ap, fmt);
-            vsnprintf(err + n, err_len - (size_t)n, fmt, ap);
-            va_end(ap);
-        }
+        if (n >= 0 && (size_t)n < err_len) vsnprintf(err + n, err_len - (size_t)n, fmt, ap);
     }
+    return code;
+}
+
+#if defined(__GNUC__)
+__attribute__((format(printf, 5, 6)))
+#endif
+static int fail(char *err, size_t err_len, int code, const char *path, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vfail(err, err_len, code, path, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+int lsc_in_fail(char *err, size_t err_len, int code, const char *where, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vfail(err, err_len, code, where, fmt, ap);
+    va_end(ap);
     return code;
 }
 
@@ -423,69 +442,110 @@ static void release(lsc_input *in)
     memset(in, 0, sizeof *in);
 }
 
-/* ---- .npy ----------------------------------------------------------------------------------- */
+/* ---- the helpers the container readers share (input_internal.h) ---------------------------- */
 
-/* Maps `path` into `in` and parses its .npy preamble and header into *h; the data start at
- * *offset. On failure `in` is released. */
-static int npy_open_header(const char *path, lsc_input *in, npy_header *h, size_t *offset,
-                           char *err, size_t err_len)
+int lsc_in_errno_code(int e) { return errno_code(e); }
+int lsc_in_host_is_little_endian(void) { return host_is_little_endian(); }
+void lsc_in_byteswap(void *data, size_t count, size_t itemsize)
 {
-    void *map;
-    size_t len;
-    int rc = map_file(path, &map, &len, err, err_len);
-    if (rc) return rc;
-    in->map = map;
-    in->map_len = len;
-    const unsigned char *b = (const unsigned char *)map;
-
-    if (len < 6 || memcmp(b, "\x93NUMPY", 6) != 0) {
-        release(in);
-        return fail(err, err_len, 2, path, "not a .npy file (no \\x93NUMPY magic at the start)");
-    }
-    if (len < 10) {
-        release(in);
-        return fail(err, err_len, 2, path, "truncated: the file ends inside the .npy preamble");
-    }
-    unsigned major = b[6], minor = b[7];
-    if (major < 1 || major > 3 || minor != 0) {
-        release(in);
-        return fail(err, err_len, 2, path,
-                    "unsupported .npy format version %u.%u (1.0, 2.0 and 3.0 are read)", major,
-                    minor);
-    }
-    size_t start = major == 1 ? 10 : 12;
-    if (len < start) {
-        release(in);
-        return fail(err, err_len, 2, path, "truncated: the file ends inside the .npy preamble");
-    }
-    uint64_t hlen = major == 1 ? (uint64_t)b[8] | (uint64_t)b[9] << 8 : (uint64_t)get_le32(b + 8);
-    if (hlen > (uint64_t)(len - start)) {
-        uint64_t held = (uint64_t)(len - start);
-        release(in);
-        return fail(err, err_len, 2, path,
-                    "truncated: the header claims %llu bytes, the file holds %llu after the "
-                    "preamble",
-                    (unsigned long long)hlen, (unsigned long long)held);
-    }
-    *offset = start + (size_t)hlen;
-    memset(h, 0, sizeof *h);
-    npy_parser ps = {(const char *)b + start, (const char *)b + *offset, path, err, err_len};
-    if ((rc = parse_header(&ps, h)) != 0) release(in);
-    return rc;
+    byteswap_inplace(data, count, itemsize);
+}
+const char *lsc_in_dtype_name(lsc_dtype t) { return dtype_name(t); }
+void lsc_in_format_shape(char *buf, size_t len, const int64_t *dims, int ndim)
+{
+    format_shape(buf, len, dims, ndim);
+}
+int lsc_in_map_file(const char *path, void **map, size_t *len, char *err, size_t err_len)
+{
+    return map_file(path, map, len, err, err_len);
+}
+void lsc_in_release(lsc_input *in)
+{
+    if (in) release(in);
 }
 
-static int open_npy(const char *path, lsc_input *in, char *err, size_t err_len)
+uint64_t lsc_in_inflate_limit(void)
+{
+    const char *s = getenv("LSC_MAX_INFLATE");
+    if (s && *s) {
+        char *end = NULL;
+        errno = 0;
+        unsigned long long v = strtoull(s, &end, 10);
+        uint64_t mul = 1;
+        if (end && *end) {
+            switch (*end == 'k' ? 'K' : *end) {
+            case 'K': mul = 1ull << 10; break;
+            case 'M': mul = 1ull << 20; break;
+            case 'G': mul = 1ull << 30; break;
+            case 'T': mul = 1ull << 40; break;
+            default: mul = 0;
+            }
+            if (end[1]) mul = 0;
+        }
+        if (!errno && end != s && mul && v <= UINT64_MAX / mul) return (uint64_t)v * mul;
+        /* an unreadable setting falls through to the default rather than lifting the limit */
+    }
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    if (pages <= 0 || page <= 0) return 1ull << 32;
+    return (uint64_t)pages * (uint64_t)page / 2;
+}
+
+void lsc_in_names_append(char *buf, size_t len, const char *name)
+{
+    size_t n = strlen(buf);
+    if (len < 8 || n + 5 >= len || (n >= 5 && !strcmp(buf + n - 5, ", ...")))
+        return;
+    int w = snprintf(buf + n, len - n, "%s'%s'", n ? ", " : "", name);
+    if (w < 0 || (size_t)w >= len - n) {
+        /* does not fit: end the list with ", ..." where it ends */
+        size_t at = n;
+        if (at + 6 > len) at = len - 6;
+        snprintf(buf + at, len - at, "%s", ", ...");
+    }
+}
+
+/* ---- .npy ----------------------------------------------------------------------------------- */
+
+/* Parses the preamble and header of the .npy image b[0, len) into *h; the data start at
+ * *offset. */
+static int npy_parse(const char *where, const unsigned char *b, size_t len, npy_header *h,
+                     size_t *offset, char *err, size_t err_len)
+{
+    if (len < 6 || memcmp(b, "\x93NUMPY", 6) != 0)
+        return fail(err, err_len, 2, where, "not a .npy file (no \\x93NUMPY magic at the start)");
+    if (len < 10)
+        return fail(err, err_len, 2, where, "truncated: the file ends inside the .npy preamble");
+    unsigned major = b[6], minor = b[7];
+    if (major < 1 || major > 3 || minor != 0)
+        return fail(err, err_len, 2, where,
+                    "unsupported .npy format version %u.%u (1.0, 2.0 and 3.0 are read)", major,
+                    minor);
+    size_t start = major == 1 ? 10 : 12;
+    if (len < start)
+        return fail(err, err_len, 2, where, "truncated: the file ends inside the .npy preamble");
+    uint64_t hlen = major == 1 ? (uint64_t)b[8] | (uint64_t)b[9] << 8 : (uint64_t)get_le32(b + 8);
+    if (hlen > (uint64_t)(len - start))
+        return fail(err, err_len, 2, where,
+                    "truncated: the header claims %llu bytes, the file holds %llu after the "
+                    "preamble",
+                    (unsigned long long)hlen, (unsigned long long)(len - start));
+    *offset = start + (size_t)hlen;
+    memset(h, 0, sizeof *h);
+    npy_parser ps = {(const char *)b + start, (const char *)b + *offset, where, err, err_len};
+    return parse_header(&ps, h);
+}
+
+int lsc_in_npy_matrix(const char *where, const unsigned char *b, size_t len, lsc_input *in,
+                      char *err, size_t err_len)
 {
     npy_header h;
-    size_t offset;
-    int rc = npy_open_header(path, in, &h, &offset, err, err_len);
-    if (rc) return rc;
-    const unsigned char *b = (const unsigned char *)in->map;
-    const size_t len = in->map_len;
+    size_t offset = 0;
+    int rc = npy_parse(where, b, len, &h, &offset, err, err_len);
     lsc_dtype dtype = LSC_DTYPE_F32;
     size_t itemsize = 4;
     int swap = 0;
-    if ((rc = classify_descr(&h, path, &dtype, &itemsize, &swap, err, err_len)) != 0) {
+    if (!rc) rc = classify_descr(&h, where, &dtype, &itemsize, &swap, err, err_len);
+    if (rc) {
         release(in);
         return rc;
     }
@@ -493,20 +553,20 @@ static int open_npy(const char *path, lsc_input *in, char *err, size_t err_len)
     format_shape(shape, sizeof shape, h.dims, h.ndim);
     if (h.ndim != 2) {
         release(in);
-        return fail(err, err_len, 2, path, "expected a 2-D array (rows x cols), got shape %s",
+        return fail(err, err_len, 2, where, "expected a 2-D array (rows x cols), got shape %s",
                     shape);
     }
     int64_t rows = h.dims[0], cols = h.dims[1];
     if (rows == 0 || cols == 0) {
         release(in);
-        return fail(err, err_len, 2, path, "empty array: shape %s has no %s", shape,
+        return fail(err, err_len, 2, where, "empty array: shape %s has no %s", shape,
                     rows == 0 ? "rows" : "columns");
     }
     /* rows * cols * itemsize must fit in int64 and size_t */
     if (rows > INT64_MAX / cols || rows * cols > INT64_MAX / (int64_t)itemsize ||
         (uint64_t)(rows * cols) * itemsize > (uint64_t)SIZE_MAX) {
         release(in);
-        return fail(err, err_len, 2, path,
+        return fail(err, err_len, 2, where,
                     "shape %s of %s is too large: its byte size overflows 64 bits", shape,
                     dtype_name(dtype));
     }
@@ -516,11 +576,11 @@ static int open_npy(const char *path, lsc_input *in, char *err, size_t err_len)
     if (held != nbytes) {
         release(in);
         if (held < nbytes)
-            return fail(err, err_len, 2, path,
+            return fail(err, err_len, 2, where,
                         "truncated: the header claims %lld x %lld %s (%zu bytes of data), the "
                         "file holds %zu",
                         (long long)rows, (long long)cols, dtype_name(dtype), nbytes, held);
-        return fail(err, err_len, 2, path,
+        return fail(err, err_len, 2, where,
                     "%zu bytes after the data: the header claims %lld x %lld %s (%zu bytes of "
                     "data), the file holds %zu",
                     held - nbytes, (long long)rows, (long long)cols, dtype_name(dtype), nbytes,
@@ -529,12 +589,12 @@ static int open_npy(const char *path, lsc_input *in, char *err, size_t err_len)
 
     const unsigned char *data = b + offset;
     int fortran = h.fortran && rows > 1 && cols > 1; /* one row or column: both orders agree */
-    int aligned = offset % itemsize == 0;
+    int aligned = (uintptr_t)data % itemsize == 0;
     if (fortran || swap || !aligned) {
         void *copy = malloc(nbytes);
         if (!copy) {
             release(in);
-            return fail(err, err_len, 1, path,
+            return fail(err, err_len, 1, where,
                         "out of memory: cannot allocate %zu bytes for a %s copy of the data",
                         nbytes, fortran ? "row-major" : swap ? "byte-swapped" : "aligned");
         }
@@ -543,9 +603,7 @@ static int open_npy(const char *path, lsc_input *in, char *err, size_t err_len)
         else
             memcpy(copy, data, nbytes);
         if (swap) byteswap_inplace(copy, count, itemsize);
-        munmap(in->map, in->map_len); /* the copy is all that is needed now */
-        in->map = NULL;
-        in->map_len = 0;
+        release(in); /* the copy is all that is needed now */
         in->owned = copy;
         data = (const unsigned char *)copy;
     }
@@ -558,23 +616,64 @@ static int open_npy(const char *path, lsc_input *in, char *err, size_t err_len)
     return 0;
 }
 
-static int has_extension(const char *path, const char *ext);
-
-/* ---- labels: a 1-D (or n x 1) integer .npy ------------------------------------------------- */
-
-int lsc_labels_open(const char *path, int64_t **labels, int64_t *n, char *err, size_t err_len)
+static int open_npy(const char *path, lsc_input *in, char *err, size_t err_len)
 {
-    if (err && err_len) err[0] = '\0';
+    void *map;
+    size_t len;
+    int rc = map_file(path, &map, &len, err, err_len);
+    if (rc) return rc;
+    in->map = map;
+    in->map_len = len;
+    return lsc_in_npy_matrix(path, (const unsigned char *)map, len, in, err, err_len);
+}
+
+/* ---- labels: a 1-D (or n x 1) integer array ------------------------------------------------ */
+
+int lsc_in_ints_to_i64(const char *where, const unsigned char *src, int64_t count, int size,
+                       int is_signed, int little, int64_t **labels, char *err, size_t err_len)
+{
     *labels = NULL;
-    *n = 0;
-    if (!path || !*path) return fail(err, err_len, 2, "(no path)", "empty file name");
-    if (!has_extension(path, "npy"))
-        return fail(err, err_len, 2, path, "labels are read from .npy files (a 1-D integer array)");
-    lsc_input in;
-    memset(&in, 0, sizeof in);
+    if (count < 1 || (uint64_t)count > (uint64_t)SIZE_MAX / 8)
+        return fail(err, err_len, 2, where, "%lld labels cannot be held", (long long)count);
+    int64_t *out = (int64_t *)malloc((size_t)count * sizeof *out);
+    if (!out) return fail(err, err_len, 1, where, "out of memory: %lld labels", (long long)count);
+    const int swap = little != host_is_little_endian();
+    for (int64_t i = 0; i < count; i++) {
+        unsigned char v[8];
+        memcpy(v, src + (size_t)i * (size_t)size, (size_t)size);
+        if (swap) byteswap_inplace(v, 1, (size_t)size);
+        int64_t x;
+        if (size == 1) x = is_signed ? (int64_t)(int8_t)v[0] : (int64_t)v[0];
+        else if (size == 2) {
+            uint16_t u;
+            memcpy(&u, v, 2);
+            x = is_signed ? (int64_t)(int16_t)u : (int64_t)u;
+        } else if (size == 4) {
+            uint32_t u;
+            memcpy(&u, v, 4);
+            x = is_signed ? (int64_t)(int32_t)u : (int64_t)u;
+        } else {
+            uint64_t u;
+            memcpy(&u, v, 8);
+            if (!is_signed && u > (uint64_t)INT64_MAX) {
+                free(out);
+                return fail(err, err_len, 2, where, "label %lld is %llu, above the int64 range",
+                            (long long)i, (unsigned long long)u);
+            }
+            x = (int64_t)u;
+        }
+        out[i] = x;
+    }
+    *labels = out;
+    return 0;
+}
+
+int lsc_in_npy_labels(const char *where, const unsigned char *b, size_t len, int64_t **labels,
+                      int64_t *n, char *err, size_t err_len)
+{
     npy_header h;
-    size_t offset;
-    int rc = npy_open_header(path, &in, &h, &offset, err, err_len);
+    size_t offset = 0;
+    int rc = npy_parse(where, b, len, &h, &offset, err, err_len);
     if (rc) return rc;
     const char *d = h.descr;
     char order = '=';
@@ -583,67 +682,26 @@ int lsc_labels_open(const char *path, int64_t **labels, int64_t *n, char *err, s
     char *endp = NULL;
     const long size = kind ? strtol(d + 1, &endp, 10) : 0;
     if (h.descr_is_list || h.descr_too_long || (kind != 'i' && kind != 'u') || !endp || *endp ||
-        (size != 1 && size != 2 && size != 4 && size != 8)) {
-        release(&in);
-        return fail(err, err_len, 2, path,
+        (size != 1 && size != 2 && size != 4 && size != 8))
+        return fail(err, err_len, 2, where,
                     "labels must be integers (int8 to int64, uint8 to uint64), not dtype '%s'",
                     h.descr_is_list ? "(structured)" : h.descr);
-    }
     char shape[256];
     format_shape(shape, sizeof shape, h.dims, h.ndim);
-    if (!(h.ndim == 1 || (h.ndim == 2 && h.dims[1] == 1)) || h.dims[0] == 0) {
-        release(&in);
-        return fail(err, err_len, 2, path, "labels must be a non-empty 1-D array, got shape %s",
+    if (!(h.ndim == 1 || (h.ndim == 2 && h.dims[1] == 1)) || h.dims[0] == 0)
+        return fail(err, err_len, 2, where, "labels must be a non-empty 1-D array, got shape %s",
                     shape);
-    }
     const int64_t count = h.dims[0];
-    if ((uint64_t)count > (uint64_t)SIZE_MAX / 8 || in.map_len - offset != (size_t)count * (size_t)size) {
-        size_t held = in.map_len - offset;
-        release(&in);
-        return fail(err, err_len, 2, path, "the header claims %lld labels of %ld bytes, the file "
-                    "holds %zu bytes of data", (long long)count, size, held);
-    }
-    int64_t *out = (int64_t *)malloc((size_t)count * sizeof *out);
-    if (!out) {
-        release(&in);
-        return fail(err, err_len, 1, path, "out of memory: %lld labels", (long long)count);
-    }
-    const int swap = (order == '<' && !host_is_little_endian()) || (order == '>' && host_is_little_endian());
-    const unsigned char *src = (const unsigned char *)in.map + offset;
-    for (int64_t i = 0; i < count; i++) {
-        unsigned char v[8];
-        memcpy(v, src + (size_t)i * (size_t)size, (size_t)size);
-        if (swap) byteswap_inplace(v, 1, (size_t)size);
-        int64_t x;
-        if (size == 1) x = kind == 'i' ? (int64_t)(int8_t)v[0] : (int64_t)v[0];
-        else if (size == 2) {
-            uint16_t u;
-            memcpy(&u, v, 2);
-            x = kind == 'i' ? (int64_t)(int16_t)u : (int64_t)u;
-        } else if (size == 4) {
-            uint32_t u;
-            memcpy(&u, v, 4);
-            x = kind == 'i' ? (int64_t)(int32_t)u : (int64_t)u;
-        } else {
-            uint64_t u;
-            memcpy(&u, v, 8);
-            if (kind == 'u' && u > (uint64_t)INT64_MAX) {
-                free(out);
-                release(&in);
-                return fail(err, err_len, 2, path, "label %lld is %llu, above the int64 range",
-                            (long long)i, (unsigned long long)u);
-            }
-            x = (int64_t)u;
-        }
-        out[i] = x;
-    }
-    release(&in);
-    *labels = out;
-    *n = count;
-    return 0;
+    if ((uint64_t)count > (uint64_t)SIZE_MAX / 8 || len - offset != (size_t)count * (size_t)size)
+        return fail(err, err_len, 2, where,
+                    "the header claims %lld labels of %ld bytes, the file holds %zu bytes of data",
+                    (long long)count, size, len - offset);
+    const int little = order == '<' || (order != '>' && host_is_little_endian());
+    rc = lsc_in_ints_to_i64(where, b + offset, count, (int)size, kind == 'i', little, labels, err,
+                            err_len);
+    if (!rc) *n = count;
+    return rc;
 }
-
-/* ---- .fvecs --------------------------------------------------------------------------------- */
 
 static int open_fvecs(const char *path, lsc_input *in, char *err, size_t err_len)
 {
@@ -724,6 +782,7 @@ static int open_fvecs(const char *path, lsc_input *in, char *err, size_t err_len
 
 /* ---- dispatch ------------------------------------------------------------------------------- */
 
+
 static int has_extension(const char *path, const char *ext)
 {
     const char *slash = strrchr(path, '/');
@@ -741,15 +800,121 @@ static int has_extension(const char *path, const char *ext)
     return 1;
 }
 
+/* ---- file formats and the `path:name` selection -------------------------------------------- */
+
+typedef enum in_format {
+    FMT_UNKNOWN,
+    FMT_NPY,
+    FMT_FVECS,
+    FMT_NPZ,
+    FMT_SAFETENSORS,
+    FMT_HDF5,
+    FMT_TORCH
+} in_format;
+
+static in_format format_of(const char *path)
+{
+    if (has_extension(path, "npy")) return FMT_NPY;
+    if (has_extension(path, "fvecs")) return FMT_FVECS;
+    if (has_extension(path, "npz")) return FMT_NPZ;
+    if (has_extension(path, "safetensors")) return FMT_SAFETENSORS;
+    if (has_extension(path, "h5") || has_extension(path, "hdf5")) return FMT_HDF5;
+    if (has_extension(path, "pt") || has_extension(path, "pth")) return FMT_TORCH;
+    return FMT_UNKNOWN;
+}
+
+#define FORMATS_LIST                                                                              \
+    ".npy, .npz[:NAME], .safetensors[:NAME], .h5 or .hdf5[:/DATASET], .fvecs"
+
+/* Splits `spec` into the file and the array name. The whole spec is tried as a file first, so
+ * a path that itself holds ':' still opens; otherwise it is cut at the first ':' whose left
+ * side has a known extension and exists (or, when none exists, at the first with a known
+ * extension, so the message names that file). *file is malloc'd; *name points into it (NULL
+ * when no name was given). Returns 0 or 1 (out of memory). */
+static int split_spec(const char *spec, char **file, const char **name)
+{
+    *file = NULL;
+    *name = NULL;
+    size_t len = strlen(spec);
+    char *buf = (char *)malloc(len + 1);
+    if (!buf) return 1;
+    memcpy(buf, spec, len + 1);
+    *file = buf;
+    struct stat st;
+    if (stat(spec, &st) == 0 || !strchr(spec, ':')) return 0;
+    char *first = NULL;
+    for (char *c = strchr(buf, ':'); c; c = strchr(c + 1, ':')) {
+        *c = '\0';
+        int known = c != buf && format_of(buf) != FMT_UNKNOWN;
+        int exists = known && stat(buf, &st) == 0;
+        *c = ':';
+        if (exists) {
+            first = c;
+            break;
+        }
+        if (known && !first) first = c;
+    }
+    if (first) {
+        *first = '\0';
+        *name = first + 1;
+    }
+    return 0;
+}
+
+static int not_a_container(const char *file, const char *name, in_format f, char *err,
+                           size_t err_len)
+{
+    return fail(err, err_len, 2, file,
+                "a %s file holds one array, so ':%s' selects nothing (name arrays in .npz, "
+                ".safetensors or HDF5 files)",
+                f == FMT_NPY ? ".npy" : f == FMT_FVECS ? ".fvecs" : "PyTorch", name);
+}
+
+/* The one-line conversion of a PyTorch file: unpickling runs code, so lsc does not. */
+static int torch_message(const char *file, char *err, size_t err_len)
+{
+    const char *dot = strrchr(file, '.');
+    int stem = dot ? (int)(dot - file) : (int)strlen(file);
+    return fail(err, err_len, 2, file,
+                "PyTorch files are pickles, which lsc does not load (unpickling runs code): "
+                "convert once with python -c \"import torch, numpy; numpy.save('%.*s.npy', "
+                "torch.load('%s', map_location='cpu').float().numpy())\" (pick the tensor first "
+                "if the file holds a dict)",
+                stem, file, file);
+}
+
 int lsc_input_open(const char *path, lsc_input *in, char *err, size_t err_len)
 {
     if (err && err_len) err[0] = '\0';
     if (!in) return fail(err, err_len, 2, path ? path : "(null)", "no input struct given");
     memset(in, 0, sizeof *in);
     if (!path || !*path) return fail(err, err_len, 2, "(no path)", "empty file name");
-    if (has_extension(path, "npy")) return open_npy(path, in, err, err_len);
-    if (has_extension(path, "fvecs")) return open_fvecs(path, in, err, err_len);
-    return fail(err, err_len, 2, path, "unknown file type (expected .npy or .fvecs)");
+    char *file;
+    const char *name;
+    if (split_spec(path, &file, &name)) return fail(err, err_len, 1, path, "out of memory");
+    in_format f = format_of(file);
+    int rc;
+    if (name && !*name)
+        rc = fail(err, err_len, 2, file, "no array name after ':' (write %s:NAME)", file);
+    else if (name && (f == FMT_NPY || f == FMT_FVECS))
+        rc = not_a_container(file, name, f, err, err_len);
+    else if (f == FMT_NPY)
+        rc = open_npy(file, in, err, err_len);
+    else if (f == FMT_FVECS)
+        rc = open_fvecs(file, in, err, err_len);
+    else if (f == FMT_NPZ)
+        rc = lsc_in_npz_open(file, name, in, err, err_len);
+    else if (f == FMT_SAFETENSORS)
+        rc = lsc_in_safetensors_open(file, name, in, err, err_len);
+    else if (f == FMT_HDF5)
+        rc = lsc_in_hdf5_open(file, name, in, err, err_len);
+    else if (f == FMT_TORCH)
+        rc = torch_message(file, err, err_len);
+    else
+        rc = fail(err, err_len, 2, file, "unknown file type (expected " FORMATS_LIST ")");
+    free(file);
+    if (rc) release(in);
+    return rc;
 }
 
 void lsc_input_close(lsc_input *in)
@@ -757,31 +922,61 @@ void lsc_input_close(lsc_input *in)
     if (in) release(in);
 }
 
-/* ---- writers -------------------------------------------------------------------------------- */
-
-static int npy_write(const char *path, const void *data, size_t itemsize, const char *descr,
-                     int64_t rows, int64_t cols, char *err, size_t err_len)
+int lsc_labels_open(const char *path, int64_t **labels, int64_t *n, char *err, size_t err_len)
 {
     if (err && err_len) err[0] = '\0';
+    *labels = NULL;
+    *n = 0;
     if (!path || !*path) return fail(err, err_len, 2, "(no path)", "empty file name");
-    if (rows < 0 || cols < 0)
-        return fail(err, err_len, 2, path, "cannot write a %lld x %lld array", (long long)rows,
-                    (long long)cols);
-    if ((cols && rows > INT64_MAX / cols) ||
-        (uint64_t)(rows * cols) > (uint64_t)SIZE_MAX / itemsize)
-        return fail(err, err_len, 2, path, "a %lld x %lld array is too large to write",
-                    (long long)rows, (long long)cols);
-    size_t count = (size_t)(rows * cols);
-    if (count && !data) return fail(err, err_len, 2, path, "no data to write");
+    char *file;
+    const char *name;
+    if (split_spec(path, &file, &name)) return fail(err, err_len, 1, path, "out of memory");
+    in_format f = format_of(file);
+    int rc;
+    if (name && !*name)
+        rc = fail(err, err_len, 2, file, "no array name after ':' (write %s:NAME)", file);
+    else if (name && f == FMT_NPY)
+        rc = not_a_container(file, name, f, err, err_len);
+    else if (f == FMT_NPY) {
+        void *map;
+        size_t len;
+        rc = map_file(file, &map, &len, err, err_len);
+        if (!rc) {
+            rc = lsc_in_npy_labels(file, (const unsigned char *)map, len, labels, n, err,
+                                   err_len);
+            munmap(map, len);
+        }
+    } else if (f == FMT_NPZ)
+        rc = lsc_in_npz_labels(file, name, labels, n, err, err_len);
+    else if (f == FMT_SAFETENSORS)
+        rc = lsc_in_safetensors_labels(file, name, labels, n, err, err_len);
+    else if (f == FMT_HDF5)
+        rc = lsc_in_hdf5_labels(file, name, labels, n, err, err_len);
+    else if (f == FMT_TORCH)
+        rc = torch_message(file, err, err_len);
+    else
+        rc = fail(err, err_len, 2, file,
+                  "labels are read from 1-D integer arrays in .npy, .npz[:NAME], "
+                  ".safetensors[:NAME] or .h5[:/DATASET] files");
+    free(file);
+    if (rc) {
+        *labels = NULL;
+        *n = 0;
+    }
+    return rc;
+}
 
-    /* the header: the dict, padded with spaces and a newline so the data starts at a
-     * multiple of 64 bytes (NumPy's own alignment) */
-    char hdr[256];
-    int n = snprintf(hdr + 10, sizeof hdr - 10,
+/* ---- writers -------------------------------------------------------------------------------- */
+
+/* The .npy header of a 2-D C-order array into hdr[256]: the dict, padded with spaces and a
+ * newline so the data starts at a multiple of 64 bytes (NumPy's own alignment). Returns its
+ * length, 0 if it does not fit. */
+static size_t npy_header_bytes(char *hdr, const char *descr, int64_t rows, int64_t cols)
+{
+    int n = snprintf(hdr + 10, 256 - 10,
                      "{'descr': '%s', 'fortran_order': False, 'shape': (%lld, %lld), }", descr,
                      (long long)rows, (long long)cols);
-    if (n < 0 || (size_t)n + 10 + 1 + 64 > sizeof hdr)
-        return fail(err, err_len, 1, path, "internal error: .npy header does not fit");
+    if (n < 0 || (size_t)n + 10 + 1 + 64 > 256) return 0;
     size_t total = 10 + (size_t)n + 1;
     total = (total + 63) / 64 * 64;
     memset(hdr + 10 + n, ' ', total - 10 - (size_t)n);
@@ -789,6 +984,54 @@ static int npy_write(const char *path, const void *data, size_t itemsize, const 
     memcpy(hdr, "\x93NUMPY\x01\x00", 8);
     hdr[8] = (char)((total - 10) & 0xff);
     hdr[9] = (char)((total - 10) >> 8);
+    return total;
+}
+
+/* The .npy image (header then data) of a 2-D C-order array, malloc'd; NULL if out of memory. */
+static unsigned char *npy_image(const void *data, size_t itemsize, const char *descr,
+                                int64_t rows, int64_t cols, size_t *size)
+{
+    char hdr[256];
+    size_t total = npy_header_bytes(hdr, descr, rows, cols);
+    if (!total) return NULL;
+    size_t count = (size_t)(rows * cols), bytes = count * itemsize;
+    unsigned char *img = (unsigned char *)malloc(total + bytes + 1);
+    if (!img) return NULL;
+    memcpy(img, hdr, total);
+    if (bytes) {
+        memcpy(img + total, data, bytes);
+        if (!host_is_little_endian()) byteswap_inplace(img + total, count, itemsize);
+    }
+    *size = total + bytes;
+    return img;
+}
+
+static int check_write_shape(const char *path, const void *data, size_t itemsize, int64_t rows,
+                             int64_t cols, char *err, size_t err_len)
+{
+    if (rows < 0 || cols < 0)
+        return fail(err, err_len, 2, path, "cannot write a %lld x %lld array", (long long)rows,
+                    (long long)cols);
+    if ((cols && rows > INT64_MAX / cols) ||
+        (uint64_t)(rows * cols) > (uint64_t)SIZE_MAX / itemsize / 2)
+        return fail(err, err_len, 2, path, "a %lld x %lld array is too large to write",
+                    (long long)rows, (long long)cols);
+    if (rows * cols != 0 && !data) return fail(err, err_len, 2, path, "no data to write");
+    return 0;
+}
+
+static int npy_write(const char *path, const void *data, size_t itemsize, const char *descr,
+                     int64_t rows, int64_t cols, char *err, size_t err_len)
+{
+    if (err && err_len) err[0] = '\0';
+    if (!path || !*path) return fail(err, err_len, 2, "(no path)", "empty file name");
+    int rc = check_write_shape(path, data, itemsize, rows, cols, err, err_len);
+    if (rc) return rc;
+    size_t count = (size_t)(rows * cols);
+
+    char hdr[256];
+    size_t total = npy_header_bytes(hdr, descr, rows, cols);
+    if (!total) return fail(err, err_len, 1, path, "internal error: .npy header does not fit");
 
     /* a temporary file beside the target, renamed over it once complete */
     size_t plen = strlen(path);
@@ -860,4 +1103,106 @@ int lsc_npy_write_i64(const char *path, const int64_t *data, int64_t rows, int64
                       char *err, size_t err_len)
 {
     return npy_write(path, data, sizeof(int64_t), "<i8", rows, cols, err, err_len);
+}
+
+/* An output spec: "f.npz" or "f.npz:NAME" is an .npz member (NAME defaulting to `dflt`),
+ * anything else a .npy file. *file is malloc'd (NULL when out of memory). */
+static void split_output(const char *spec, const char *dflt, char **file, const char **name,
+                         int *npz)
+{
+    *name = NULL;
+    *npz = 0;
+    *file = (char *)malloc(strlen(spec) + 1);
+    if (!*file) return;
+    strcpy(*file, spec);
+    if (has_extension(*file, "npz")) {
+        *npz = 1;
+        *name = dflt;
+        return;
+    }
+    char *c = strrchr(*file, ':');
+    if (c) {
+        *c = '\0';
+        if (has_extension(*file, "npz")) {
+            *npz = 1;
+            *name = c + 1;
+            return;
+        }
+        *c = ':';
+    }
+}
+
+int lsc_arrays_write(const lsc_output_array *arrays, int n, char *err, size_t err_len)
+{
+    if (err && err_len) err[0] = '\0';
+    if (n < 0 || (n && !arrays)) return fail(err, err_len, 2, "(no path)", "no arrays to write");
+    int rc = 0;
+    char **files = (char **)calloc((size_t)n + 1, sizeof *files);
+    const char **names = (const char **)calloc((size_t)n + 1, sizeof *names);
+    int *npz = (int *)calloc((size_t)n + 1, sizeof *npz), *done = (int *)calloc((size_t)n + 1, sizeof *done);
+    if (!files || !names || !npz || !done) {
+        rc = fail(err, err_len, 1, n ? arrays[0].path : "(no path)", "out of memory");
+        goto out;
+    }
+    for (int i = 0; i < n && !rc; i++) {
+        const lsc_output_array *a = &arrays[i];
+        if (!a->path || !*a->path) {
+            rc = fail(err, err_len, 2, "(no path)", "empty file name");
+            break;
+        }
+        split_output(a->path, a->name, &files[i], &names[i], &npz[i]);
+        if (!files[i]) rc = fail(err, err_len, 1, a->path, "out of memory");
+        else if (npz[i] && (!names[i] || !*names[i]))
+            rc = fail(err, err_len, 2, files[i], "no array name after ':' (write %s:NAME)",
+                      files[i]);
+    }
+    for (int i = 0; i < n && !rc; i++) {
+        if (done[i]) continue;
+        const lsc_output_array *a = &arrays[i];
+        if (!npz[i]) {
+            rc = a->int64 ? lsc_npy_write_i64(files[i], (const int64_t *)a->data, a->rows,
+                                              a->cols, err, err_len)
+                          : lsc_npy_write_f32(files[i], (const float *)a->data, a->rows,
+                                              a->cols, err, err_len);
+            done[i] = 1;
+            continue;
+        }
+        /* every array bound for this .npz goes into one archive */
+        const char *mnames[16];
+        const unsigned char *imgs[16];
+        size_t sizes[16];
+        unsigned char *owned[16];
+        int m = 0;
+        for (int j = i; j < n && !rc; j++) {
+            if (done[j] || !npz[j] || strcmp(files[j], files[i])) continue;
+            const lsc_output_array *b = &arrays[j];
+            for (int t = 0; t < m; t++)
+                if (!strcmp(mnames[t], names[j]))
+                    rc = fail(err, err_len, 2, files[i], "two arrays named '%s'", names[j]);
+            if (!rc && m == 16) rc = fail(err, err_len, 2, files[i], "more than 16 arrays");
+            size_t isz = b->int64 ? sizeof(int64_t) : sizeof(float);
+            if (!rc) rc = check_write_shape(files[i], b->data, isz, b->rows, b->cols, err, err_len);
+            if (rc) break;
+            owned[m] = npy_image(b->data, isz, b->int64 ? "<i8" : "<f4", b->rows, b->cols,
+                                 &sizes[m]);
+            if (!owned[m]) {
+                rc = fail(err, err_len, 1, files[i], "out of memory for a %lld x %lld array",
+                          (long long)b->rows, (long long)b->cols);
+                break;
+            }
+            imgs[m] = owned[m];
+            mnames[m++] = names[j];
+            done[j] = 1;
+        }
+        if (!rc) rc = lsc_in_npz_write(files[i], mnames, imgs, sizes, m, err, err_len);
+        for (int t = 0; t < m; t++) free(owned[t]);
+    }
+out:
+    if (files)
+        for (int i = 0; i < n; i++) free(files[i]);
+    free(files);
+    free(names);
+    free(npz);
+    free(done);
+    return rc;
 }

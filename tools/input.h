@@ -1,7 +1,9 @@
 /* Input and output files of the lsc command line: NumPy .npy (read: float32, float16, float64,
- * header versions 1-3, C or Fortran order; memory-mapped, not read) and .fvecs (float32).
- * Every function returns 0 on success, or fills `err` with one line naming the file and the
- * problem and returns 2 (bad input) or 1 (a failure of the machine: out of memory, I/O error). */
+ * header versions 1-3, C or Fortran order; memory-mapped, not read), NumPy .npz, .safetensors,
+ * HDF5 and .fvecs (float32); .npy and .npz written.
+ * Every function returns 0 on success, or fills `err` with one line naming the file (and the
+ * array, member or offset) and the problem and returns 2 (bad input) or 1 (a failure of the
+ * machine: out of memory, I/O error). */
 #ifndef LSC_TOOLS_INPUT_H
 #define LSC_TOOLS_INPUT_H
 
@@ -18,10 +20,11 @@ typedef struct lsc_input {
     lsc_matrix m;   /* host rows x cols view, valid until lsc_input_close */
     void *map;      /* the mapping, if any */
     size_t map_len;
-    void *owned;    /* a converted copy (Fortran order, big-endian data), if any */
+    void *owned;    /* a converted copy (Fortran order, big-endian, misaligned data), an inflated
+                     * .npz member or a non-mappable HDF5 dataset, if any */
 } lsc_input;
 
-/* Opens `path` by its extension (.npy or .fvecs, either case). A 2-D array gives rows x cols;
+/* Opens `path` by its extension (either case). A 2-D array gives rows x cols;
  * 1-D and 3-D arrays, zero rows or columns, non-float dtypes, truncated or hostile headers are
  * refused.
  *
@@ -36,6 +39,34 @@ typedef struct lsc_input {
  * .fvecs: every row is an int32 d then d float32, all little-endian; every row must declare the
  * same d >= 1. Mapped without a copy: m.data points 4 bytes into the file and m.ld = d + 1.
  *
+ * .npz (NumPy's savez / savez_compressed; through libzip, so zip64 archives read too): the
+ * member "NAME.npy" of `file.npz:NAME` (or the member named NAME exactly), or the only array
+ * when no name is given; several arrays and no name is refused with their names listed. A
+ * stored member is read in place from the mapped archive, as a .npy file is (copied only for
+ * the reasons above - numpy's own writer leaves float32 data misaligned three times in four);
+ * its CRC is not checked, since that would read the whole file up front. A compressed member is
+ * inflated as a stream into one owned buffer of its declared size (its memory cost, plus
+ * zlib's ~300 KB), refused before any allocation when that size passes lsc's limit (half the
+ * physical memory, or LSC_MAX_INFLATE bytes with an optional K/M/G/T suffix), and refused when
+ * it inflates to any other size or fails its CRC. Duplicate member names, encrypted members and
+ * archives libzip finds inconsistent are refused.
+ * .safetensors: the tensor of `file.safetensors:NAME` (or the only one), dtype F32, F16, BF16
+ * or F64, 2-D, memory-mapped. The JSON header (cJSON) is checked against the file: its length,
+ * each tensor's offsets (within the data, matching dtype x shape, the tensors tiling the data
+ * without gaps or overlaps), duplicate names.
+ * HDF5 (.h5, .hdf5; through libhdf5, when built with it): the dataset `file.h5:/group/name` (or
+ * the only dataset in the file), a 2-D IEEE float16, bfloat16, float32 or float64 dataset. A
+ * contiguous, unfiltered dataset in the host's byte order is memory-mapped; any other (chunked,
+ * compressed, other byte order) is read in row blocks into one owned buffer, its size checked
+ * against the limit above first.
+ * `path:name`: the whole of `path` is tried as a file first, so a file whose name holds ':'
+ * still opens; otherwise it is cut at the first ':' whose left side is an existing file of a
+ * known extension (or, when none exists, the first with a known extension, so the message names
+ * that file). A name may itself hold ':' and '/'. A name given for a .npy or .fvecs file, or an
+ * empty one, is refused.
+ * .pt / .pth files are refused with the one-line conversion to .npy (torch.load, numpy.save);
+ * an unknown extension is refused with the list of formats.
+ *
  * A mapped file must not be truncated by another process while open (reads past the new end
  * raise SIGBUS). Failures: 2 for the input (missing, unreadable, a directory, malformed), 1 for
  * the machine (mmap or a copy out of memory). On failure `in` holds nothing to close (closing
@@ -49,14 +80,33 @@ void lsc_input_close(lsc_input *in);
  * write leaves what was there before. rows or cols may be 0 (data may then be NULL).
  * Failures: 2 for a bad path or shape (missing directory, no permission, a directory in the
  * way), 1 for the machine (out of memory, disk full, I/O error). */
-/* Reads a 1-D (or n x 1) integer .npy of class labels (int8 .. int64, uint8 .. uint64, either
- * byte order) into a malloc'd int64 array of *n; 0, or an exit code with the message in err. */
-int lsc_labels_open(const char *path, int64_t **labels, int64_t *n, char *err, size_t err_len);
-
 int lsc_npy_write_f32(const char *path, const float *data, int64_t rows, int64_t cols, char *err,
                       size_t err_len);
 int lsc_npy_write_i64(const char *path, const int64_t *data, int64_t rows, int64_t cols,
                       char *err, size_t err_len);
+
+/* Reads a 1-D (or n x 1) integer array of class labels (int8 .. int64, uint8 .. uint64, either
+ * byte order) into a malloc'd int64 array of *n: a .npy file, an .npz member, a .safetensors
+ * tensor (I8 .. I64, U8 .. U64) or an HDF5 dataset, chosen with `path:name` as for
+ * lsc_input_open. 0, or an exit code with the message in err (then *labels is NULL). */
+int lsc_labels_open(const char *path, int64_t **labels, int64_t *n, char *err, size_t err_len);
+
+/* One array to write: a 2-D C-order float32 (int64 = 0) or int64 (int64 = 1) array. `path` is
+ * a .npy file, or an .npz archive "f.npz" / "f.npz:NAME" whose member NAME.npy it becomes (NAME
+ * defaults to `name`). */
+typedef struct lsc_output_array {
+    const char *path;
+    const char *name;
+    const void *data;
+    int int64;
+    int64_t rows, cols;
+} lsc_output_array;
+
+/* Writes the n arrays; those naming the same .npz file become the stored members of one
+ * archive (numpy.load reads it), written beside the target and renamed over it when complete
+ * as lsc_npy_write_* do. Failures as for those; two arrays of one name in an archive are
+ * refused; .npz needs the build's libzip. */
+int lsc_arrays_write(const lsc_output_array *arrays, int n, char *err, size_t err_len);
 
 #ifdef __cplusplus
 }

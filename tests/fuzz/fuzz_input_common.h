@@ -1,5 +1,6 @@
-/* Shared body of fuzz_npy.c and fuzz_fvecs.c: the input bytes are written to a scratch file with
- * the given extension, opened with lsc_input_open (tools/input.c), and on success every byte of
+/* Shared body of the input targets (fuzz_npy.c, fuzz_fvecs.c, fuzz_npz.c, fuzz_safetensors.c):
+ * the input bytes are written to a scratch file with the given extension, opened with
+ * lsc_input_open (tools/input*.c), and on success every byte of
  * every element of the view is read (so ASan sees any read out of an owned copy, and a view that
  * reaches past the mapping is caught by the bounds check below). */
 #ifndef LSC_FUZZ_INPUT_COMMON_H
@@ -27,12 +28,12 @@ static void fuzz_write(const char *ext, const uint8_t *data, size_t size) {
     if (fclose(f)) abort();
 }
 
-static int fuzz_open_and_touch(const char *ext, const uint8_t *data, size_t size) {
-    fuzz_write(ext, data, size);
+/* Opens `spec` (a path, or path:name) and reads every byte of the view. */
+static int fuzz_touch_spec(const char *spec) {
     lsc_input in;
     char err[512];
     err[0] = 0;
-    int rc = lsc_input_open(fuzz_path, &in, err, sizeof err);
+    int rc = lsc_input_open(spec, &in, err, sizeof err);
     if (rc != 0) {
         if (rc != 1 && rc != 2) abort();         /* the documented codes only */
         if (!err[0] || strlen(err) >= sizeof err) abort();  /* always a message */
@@ -59,6 +60,59 @@ static int fuzz_open_and_touch(const char *ext, const uint8_t *data, size_t size
     volatile unsigned sink = sum;
     (void)sink;
     lsc_input_close(&in);
+    return 0;
+}
+
+static inline int fuzz_open_and_touch(const char *ext, const uint8_t *data, size_t size) {
+    fuzz_write(ext, data, size);
+    return fuzz_touch_spec(fuzz_path);
+}
+
+/* The labels of `spec`: a refusal leaves nothing; a success gives n >= 1 readable labels. */
+static inline void fuzz_labels(const char *spec) {
+    int64_t *labels = NULL, n = -1;
+    char err[512];
+    err[0] = 0;
+    int rc = lsc_labels_open(spec, &labels, &n, err, sizeof err);
+    if (rc != 0) {
+        if ((rc != 1 && rc != 2) || !err[0] || labels || n != 0) abort();
+        return;
+    }
+    if (!labels || n < 1) abort();
+    volatile int64_t sink = labels[0] + labels[n - 1]; /* every label is ASan-checked memory */
+    (void)sink;
+    free(labels);
+}
+
+/* The container targets (.npz, .safetensors): byte 0 chooses the array name the spec asks for
+ * (bits 0-1: none, "x", the name carried in the input, or one holding ':' and '/'; bit 2: read
+ * labels too), then for "carried" byte 1 is its length and the name follows; the rest is the
+ * file. This drives the `path:name` selection as well as the reader. */
+static inline int fuzz_container(const char *ext, const uint8_t *data, size_t size) {
+    if (size < 1) return 0;
+    unsigned mode = data[0];
+    data++;
+    size--;
+    char name[260] = "";
+    switch (mode & 3) {
+    case 0: break;
+    case 1: strcpy(name, "x"); break;
+    case 2: {
+        if (size < 1) return 0;
+        size_t l = data[0] < size - 1 ? data[0] : size - 1;
+        memcpy(name, data + 1, l);
+        name[l] = 0; /* a NUL inside ends it early, as it would on a command line */
+        data += 1 + l;
+        size -= 1 + l;
+        break;
+    }
+    default: strcpy(name, "a:b/c.npy"); break;
+    }
+    fuzz_write(ext, data, size);
+    char spec[sizeof fuzz_path + sizeof name + 2];
+    snprintf(spec, sizeof spec, "%s%s%s", fuzz_path, (mode & 3) ? ":" : "", name);
+    fuzz_touch_spec(spec);
+    if (mode & 4) fuzz_labels(spec);
     return 0;
 }
 

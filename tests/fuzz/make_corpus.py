@@ -357,11 +357,88 @@ def cli_corpus():
         write(t, name, b"\0".join(a.encode() for a in argv))
 
 
+# ---- .npz and .safetensors (fuzz_npz, fuzz_safetensors) ------------------------------------------
+# Each input is a mode byte (bits 0-1: no name, "x", a carried name, "a:b/c.npy"; bit 2: labels
+# too), for a carried name its length byte and the name, then the file (fuzz_input_common.h).
+def container(mode, data, name=b""):
+    if mode & 3 == 2:
+        return bytes([mode, len(name)]) + name + data
+    return bytes([mode]) + data
+
+
+def zip_of(members, method=None, force_zip64=False):
+    import io
+    import zipfile
+    b = io.BytesIO()
+    with zipfile.ZipFile(b, "w", compression=method or zipfile.ZIP_STORED) as z:
+        for name, data in members:
+            with z.open(name, "w", force_zip64=force_zip64) as f:
+                f.write(data)
+    return b.getvalue()
+
+
+def npz_corpus():
+    import zipfile
+    t = "fuzz_npz"
+    labels = npy(4, 1, "<i8", "<q", shape="(4,)", values=[0, 1, 2, 1])
+    feats = npy(3, 2)
+    two = zip_of([("feats.npy", feats), ("labels.npy", labels)], force_zip64=True)  # numpy's way
+    one_c = zip_of([("x.npy", npy(2, 3, "<f8", "<d"))], zipfile.ZIP_DEFLATED)
+    write(t, "two_named", container(2, two, b"feats"))
+    write(t, "two_labels", container(2 | 4, two, b"labels"))
+    write(t, "two_no_name", container(0, two))
+    write(t, "one_deflated", container(0, one_c))
+    write(t, "one_deflated_x", container(1 | 4, one_c))
+    write(t, "one_fortran_f2", container(1, zip_of([("x.npy", npy(2, 3, "<f2", "<e", fortran=True))])))
+    write(t, "name_with_colon", container(3, zip_of([("a:b/c.npy", feats)])))
+    write(t, "dup_names", container(1, zip_of([("x.npy", feats), ("x.npy", feats)])))
+    write(t, "not_npy", container(0, zip_of([("x.npy", b"hello")], zipfile.ZIP_DEFLATED)))
+    write(t, "zeros_bomb", container(0, zip_of([("z.npy", npy(256, 256, values=[0.0] * 65536))],
+                                               zipfile.ZIP_DEFLATED)))
+    write(t, "truncated", container(0, two[: len(two) // 2]))
+    write(t, "empty_zip", container(0, zip_of([])))
+
+
+def st(header, data):
+    import json
+    h = json.dumps(header, separators=(",", ":")).encode()
+    h += b" " * ((8 - len(h) % 8) % 8)
+    return struct.pack("<Q", len(h)) + h + data
+
+
+def safetensors_corpus():
+    t = "fuzz_safetensors"
+    g = b"".join(struct.pack("<f", 0.5 * i) for i in range(6))
+    lab = b"".join(struct.pack("<q", i % 3) for i in range(4))
+    two = st({"__metadata__": {"a": "b"},
+              "x": {"dtype": "F32", "shape": [3, 2], "data_offsets": [0, 24]},
+              "y": {"dtype": "I64", "shape": [4], "data_offsets": [24, 56]}}, g + lab)
+    write(t, "two_x", container(1, two))
+    write(t, "two_y_labels", container(2 | 4, two, b"y"))
+    write(t, "two_no_name", container(0, two))
+    for dt, size in (("F16", 2), ("BF16", 2), ("F64", 8), ("U8", 1), ("I32", 4)):
+        write(t, "one_" + dt.lower(), container(4, st({"x": {"dtype": dt, "shape": [2, 3],
+                                                            "data_offsets": [0, 6 * size]}},
+                                                      b"\x01" * 6 * size)))
+    write(t, "gap", container(1, st({"x": {"dtype": "F32", "shape": [1, 2], "data_offsets": [8, 16]}}, g[:16])))
+    write(t, "overlap", container(1, st({"x": {"dtype": "F32", "shape": [3, 2], "data_offsets": [0, 24]},
+                                         "z": {"dtype": "F32", "shape": [1, 2], "data_offsets": [16, 24]}}, g)))
+    write(t, "huge_shape", container(1, st({"x": {"dtype": "F32", "shape": [2**40, 2**30],
+                                                   "data_offsets": [0, 24]}}, g)))
+    write(t, "dup", container(1, b"\x30\x00\x00\x00\x00\x00\x00\x00" +
+                              b'{"x":{"dtype":"F32","shape":[],"data_offsets":[0,4]},"x":1}   '[:48] + g[:4]))
+    write(t, "header_len_lie", container(0, struct.pack("<Q", 2**62) + b"{}"))
+    write(t, "not_json", container(0, struct.pack("<Q", 8) + b"{\"x\":[1," ))
+    write(t, "empty", container(0, b""))
+
+
 def main():
     npy_corpus()
     fvecs_corpus()
     reference_corpus()
     cli_corpus()
+    npz_corpus()
+    safetensors_corpus()
     n = sum(len(fs) for _, _, fs in os.walk(OUT))
     print("make_corpus: %d files under %s" % (n, OUT))
 

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets with clang (-DLSC_FUZZ=ON: ASan + UBSan + fuzzer coverage over the
-# library and the CLI readers) and runs each for SECONDS seconds from its seed corpus, as many
+# library and the CLI readers; libzip and cJSON required, libhdf5 left out: tests/fuzz/README.md) and runs each for SECONDS seconds from its seed corpus, as many
 # targets at once as there are cores (JOBS).
 #   tests/fuzz/run.sh [SECONDS] [extra libFuzzer flags...]
 # Environment:
 #   FUZZ_BUILD_DIR   build directory (default: build-fuzz, relative to the repository root)
-#   FUZZ_TARGETS     the targets to run (default: all four)
+#   FUZZ_TARGETS     the targets to run (default: all six)
 #   CC, CXX          default clang, clang++
 # The corpus is copied to a scratch folder first, so the repository is never modified; new
 # inputs the run finds are thrown away with it. Any crash, leak, sanitizer report or timeout
@@ -19,7 +19,7 @@ secs=${1:-30}
 shift || true
 build=${FUZZ_BUILD_DIR:-build-fuzz}
 [[ "$build" = /* ]] || build="$root/$build"
-targets=${FUZZ_TARGETS:-"fuzz_npy fuzz_fvecs fuzz_reference fuzz_cli_args"}
+targets=${FUZZ_TARGETS:-"fuzz_npy fuzz_fvecs fuzz_reference fuzz_cli_args fuzz_npz fuzz_safetensors"}
 jobs=${JOBS:-$(nproc 2>/dev/null || echo 2)}
 
 t0=$SECONDS
@@ -27,7 +27,8 @@ scratch=$(mktemp -d "${TMPDIR:-/tmp}/lsc-fuzz.XXXXXX")
 trap 'rm -rf "$scratch"' EXIT
 cmake -S "$root" -B "$build" -DCMAKE_C_COMPILER="${CC:-clang}" -DCMAKE_CXX_COMPILER="${CXX:-clang++}" \
     -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLSC_FUZZ=ON -DLSC_CUDA=OFF -DLSC_BUILD_TESTS=OFF \
-    -DLSC_BUILD_BENCH=OFF >"$scratch/configure.log" 2>&1 || { cat "$scratch/configure.log"; exit 1; }
+    -DLSC_BUILD_BENCH=OFF -DLSC_WITH_LIBZIP=ON -DLSC_WITH_CJSON=ON -DLSC_WITH_HDF5=OFF \
+    >"$scratch/configure.log" 2>&1 || { cat "$scratch/configure.log"; exit 1; }
 cmake --build "$build" --target lsc_fuzz --parallel "$jobs"
 echo "== fuzz: built in $((SECONDS - t0)) s"
 
