@@ -189,6 +189,7 @@ class Bench:
             j = json.loads(line)
             j["max_rss_kb"] = rss  # the whole process: every op it timed, inputs included
             j["tool"] = "lsc"
+            j = portable(j, self.data)
             lines[j["op"]] = j
             self.records.append(j)
             print(json.dumps(j))
@@ -211,9 +212,27 @@ class Bench:
             t = r["times"]
             rec.update({"median": median(t), "min": t[0], "spread": t[-1] - t[0],
                         "repeats": repeats, "warmup": warmup, "extra": r["extra"]})
+        rec = portable(rec, self.data)
         self.records.append(rec)
         print(json.dumps(rec))
         return rec
+
+
+def portable(value, data_dir):
+    """`value` with this machine's paths written as a reader elsewhere runs it: the repository's
+    own paths relative to its root, the data directory as <data> (--data), the interpreter as
+    python3. Applied to every string of a record, nested ones too."""
+    if isinstance(value, dict):
+        return {k: portable(v, data_dir) for k, v in value.items()}
+    if isinstance(value, list):
+        return [portable(v, data_dir) for v in value]
+    if not isinstance(value, str):
+        return value
+    for path, name in ((sys.executable, "python3"), (os.path.abspath(data_dir), "<data>"),
+                       (data_dir, "<data>"), (ROOT + os.sep, "")):
+        if path:
+            value = value.replace(path, name)
+    return value
 
 
 def machine():
@@ -382,7 +401,9 @@ def main():
         with open(args.out) as f:
             old = json.load(f)
     result = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-              "command": " ".join(["python3", "bench/peers_cpu.py"] + sys.argv[1:]),
+              "command": portable(" ".join(["python3", "bench/peers_cpu.py"] + sys.argv[1:]), args.data),
+              "data": "<data> in the commands: the --data directory, %s here" % (
+                  "the default" if args.data == "/tmp/lsc-bench-data" else "another"),
               "machine_before": machine(),
               # the CPU backend's kNN and PRDC use AMX where the CPU has it (include/lsc.h);
               # LSC_CPU_AMX=0 measures the float32 GEMM path instead

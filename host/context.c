@@ -106,6 +106,24 @@ static const lsc_backend_ops *load_cuda(lsc_ctx *ctx, char *why, size_t why_len)
     const char *name = "liblsc_cuda.so." LSC_STR(LSC_VERSION_MAJOR);
     void *h = NULL;
     const char *env = getenv("LSC_CUDA_MODULE");
+#ifndef LSC_CUDA_SIM
+    /* The driver's own library first: without it the module would map cuBLAS and cuSOLVER
+     * (a tenth of a second, hundreds of MB) only for the CUDA runtime to report a driver
+     * "version insufficient" that is in fact absent. A module named by LSC_CUDA_MODULE, and
+     * the emulated device, speak for themselves. */
+    if (!(env && *env)) {
+        void *driver = dlopen("libcuda.so.1", RTLD_LAZY | RTLD_LOCAL);
+        if (!driver) {
+            const char *e = dlerror();
+            snprintf(why, why_len,
+                     "no NVIDIA driver: its library libcuda.so.1 cannot be loaded (%s); install the "
+                     "NVIDIA driver, or use the CPU backend",
+                     e ? e : "not found");
+            return NULL;
+        }
+        dlclose(driver);
+    }
+#endif
     if (env && *env) {
         h = dlopen(env, RTLD_NOW | RTLD_LOCAL);
     } else {

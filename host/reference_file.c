@@ -72,6 +72,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <fcntl.h>
+#include <time.h>
 #include <unistd.h>
 
 #define REF_MAGIC "\x89LSCREF\n"
@@ -258,13 +260,24 @@ lsc_status lsc_reference_save(lsc_ctx *ctx, const lsc_reference *ref, const char
               "reference files are little-endian; this host is not");
 
     /* write a temporary file beside the target, then rename: a failed save never leaves a
-     * half-written reference, and never removes anything that was already at `path` */
+     * half-written reference, and never removes anything that was already at `path`. Created
+     * with 0666 for the umask to narrow, like any new file (mkstemp would force 0600); the
+     * name mixes the process, the clock and the attempt, with O_EXCL deciding. */
     size_t plen = strlen(path);
-    char *tmp = (char *)lsc_malloc(ctx, plen + 16, "temporary path");
+    char *tmp = (char *)lsc_malloc(ctx, plen + 48, "temporary path");
     if (!tmp) return LSC_STATUS_OUT_OF_MEMORY;
-    memcpy(tmp, path, plen);
-    memcpy(tmp + plen, ".tmp-XXXXXX", 12);
-    int fd = mkstemp(tmp);
+    int fd = -1;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    uint64_t salt = (uint64_t)ts.tv_sec * 1000000007u ^ (uint64_t)ts.tv_nsec ^ (uint64_t)(uintptr_t)ref;
+    for (unsigned attempt = 0; attempt < 100 && fd < 0; attempt++) {
+        uint64_t z = salt + 0x9e3779b97f4a7c15ULL * (attempt + 1);
+        z = (z ^ (z >> 31)) * 0xbf58476d1ce4e5b9ULL;
+        snprintf(tmp, plen + 48, "%s.tmp-%ld-%06llx", path, (long)getpid(),
+                 (unsigned long long)(z >> 40));
+        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+        if (fd < 0 && errno != EEXIST) break;
+    }
     FILE *f = fd >= 0 ? fdopen(fd, "wb") : NULL;
     if (!f) {
         int e = errno;

@@ -498,7 +498,9 @@ typedef struct lsc_reference_info {
 LSC_API lsc_status lsc_reference_create(lsc_ctx *ctx, const lsc_matrix *real, int64_t k,
                                         const lsc_reference_opts *opts, lsc_reference **out);
 /** Writes a reference to `path`: a versioned little-endian binary file whose trailing checksum
- *  covers every byte. Returns INVALID_ARGUMENT, IO_ERROR. */
+ *  covers every byte. It is written under a temporary name beside `path` and renamed over it
+ *  when complete (a failed save leaves what was there), created with mode 0666 less the
+ *  process's umask, like any new file. Returns INVALID_ARGUMENT, IO_ERROR. */
 LSC_API lsc_status lsc_reference_save(lsc_ctx *ctx, const lsc_reference *ref, const char *path);
 /** Reads a reference written by lsc_reference_save. Refuses truncated, corrupt, foreign and
  *  future-version files with BAD_FILE and a message; IO_ERROR if it cannot be read. */

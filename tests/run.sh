@@ -100,6 +100,45 @@ if [[ -n "${LSC_TEST_LABEL:-}" ]]; then ctest_args+=(-L "^${LSC_TEST_LABEL}\$");
 if [[ -n "$exclude" ]]; then ctest_args+=(-E "$exclude"); fi
 
 # ---- test --------------------------------------------------------------------------------------
-ctest --test-dir "$build" --output-on-failure --parallel "$jobs" --timeout 900 ${ctest_args[@]+"${ctest_args[@]}"}
+test_rc=0
+ctest --test-dir "$build" --output-on-failure --parallel "$jobs" --timeout 900 ${ctest_args[@]+"${ctest_args[@]}"} ||
+    test_rc=$?
 stage "tests"
+
+# The counts, and each reason for a skip once with how many tests gave it: ctest shows the reasons
+# only with -V, and they are in its log of this run. A GoogleTest skip prints "file:line: Skipped"
+# and its message on the next line; the other skips print "SKIPPED: reason".
+log="$build/Testing/Temporary/LastTest.log"
+if [[ -f $log ]]; then
+    awk '
+        function flush() {
+            if (name == "") return
+            total++
+            if (failed_now) failed++
+            else if (skipped_now) {
+                skipped++
+                r = reason == "" ? "(no reason printed)" : reason
+                if (!(r in count)) order[++nreasons] = r
+                count[r]++
+            }
+            name = ""
+        }
+        /^[0-9]+\/[0-9]+ Testing: / { flush(); name = $0; reason = ""; skipped_now = 0; failed_now = 0; want = 0; next }
+        name == "" { next }
+        want { sub(/^[ \t]+/, ""); if (reason == "") reason = substr($0, 1, 200); want = 0; next }
+        /: Skipped$/ { want = 1; next }
+        /^SKIPPED: / { if (reason == "") reason = substr($0, 10, 200); next }
+        /^Skip regular expression found in output/ { skipped_now = 1; next }
+        /^Test Failed|^Test Fail Reason/ { failed_now = 1; next }
+        /^"[^"]*" end time:/ { flush() }
+        END {
+            flush()
+            printf "== run.sh: %d tests: %d passed, %d skipped, %d failed\n", total, total - skipped - failed, skipped, failed
+            for (i = 1; i <= nreasons; i++) printf "   skipped %3d: %s\n", count[order[i]], order[i]
+        }' "$log"
+fi
+if [[ $test_rc != 0 ]]; then
+    echo "== run.sh: FAILED ($build): ctest exited $test_rc"
+    exit "$test_rc"
+fi
 echo "== run.sh: all passed ($build, LSC_CUDA=$cuda$([[ "$sanitize" == 1 ]] && echo ", LSC_SANITIZE=1")) in $((SECONDS - t_start)) s"

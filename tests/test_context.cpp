@@ -18,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include <dlfcn.h>
 #include <unistd.h>
 
 namespace {
@@ -372,6 +373,34 @@ TEST(Context, CudaRequestedWithoutGpuLeavesAFailedContext)
     EXPECT_EQ(s, LSC_STATUS_BACKEND_UNAVAILABLE) << lsc_last_error(ctx);
     expect_failed_context(ctx, s, "cuda");
     lsc_ctx_destroy(ctx);
+}
+
+TEST(Context, NoNvidiaDriverIsNamedAsSuch)
+{
+    // without the driver's library the CUDA module is not even loaded, and the message says what
+    // is missing (not the CUDA runtime's "driver version is insufficient")
+    void *driver = dlopen("libcuda.so.1", RTLD_LAZY | RTLD_LOCAL);
+    if (driver) {
+        dlclose(driver);
+        GTEST_SKIP() << "an NVIDIA driver library (libcuda.so.1) is present";
+    }
+    if (std::getenv("LSC_CUDA_MODULE")) GTEST_SKIP() << "LSC_CUDA_MODULE names a module";
+    lsc_ctx_params p = LSC_CTX_PARAMS_INIT;
+    p.backend = LSC_BACKEND_CUDA;
+    lsc_ctx *ctx = nullptr;
+    lsc_status s = lsc_ctx_create(&p, &ctx);
+    std::string why = lsc_last_error(ctx);
+    lsc_ctx_destroy(ctx);
+    if (s == LSC_STATUS_OK) GTEST_SKIP() << "a CUDA device without libcuda.so.1: the emulated one";
+    EXPECT_EQ(s, LSC_STATUS_BACKEND_UNAVAILABLE) << why;
+    if (mentions(why.c_str(), "built without CUDA")) return; // a CPU-only build says that instead
+    EXPECT_TRUE(mentions(why.c_str(), "no NVIDIA driver")) << why;
+    EXPECT_FALSE(mentions(why.c_str(), "insufficient")) << why;
+    // AUTO then takes the CPU without having loaded the module
+    Ctx a(0, 0, LSC_BACKEND_AUTO);
+    ASSERT_CTX(a);
+    EXPECT_EQ(lsc_ctx_backend(a), LSC_BACKEND_CPU);
+    EXPECT_EQ(dlopen("liblsc_cuda.so.0", RTLD_LAZY | RTLD_NOLOAD), nullptr);
 }
 
 TEST(Context, BadParams)

@@ -22,7 +22,9 @@ void cli_opts_init(cli_opts *o) {
     o->splits = 16;
 }
 
-#define OPTS_COMMON " backend threads json metric seed "
+/* every command takes these; --metric and --seed only where they change something, so that an
+ * option a command would ignore is refused instead */
+#define OPTS_COMMON " backend threads json progress "
 
 /* --fail-on borderline|collapse[,not_assessed] (also not_assessed alone) */
 static int parse_fail_on(cli_opts *o, const char *v) {
@@ -123,6 +125,11 @@ static int parse_options(cli_opts *o, int argc, char **argv, int i, const char *
             else if (!strcmp(v, "cpu")) o->backend = LSC_BACKEND_CPU;
             else if (!strcmp(v, "cuda")) o->backend = LSC_BACKEND_CUDA;
             else rc = cli_fail(o, EXIT_BAD_INPUT, "--backend: unknown backend '%s' (auto, cpu or cuda)", v);
+        } else if (!strcmp(name, "progress")) {
+            if (!strcmp(v, "auto")) o->progress = CLI_PROGRESS_AUTO;
+            else if (!strcmp(v, "always")) o->progress = CLI_PROGRESS_ALWAYS;
+            else if (!strcmp(v, "never")) o->progress = CLI_PROGRESS_NEVER;
+            else rc = cli_fail(o, EXIT_BAD_INPUT, "--progress: '%s' is not auto, always or never", v);
         } else if (!strcmp(name, "metric")) {
             if (!strcmp(v, "euclidean")) o->metric = LSC_METRIC_EUCLIDEAN;
             else if (!strcmp(v, "cosine")) o->metric = LSC_METRIC_COSINE;
@@ -193,7 +200,7 @@ int cli_parse_argv(cli_opts *o, int argc, char **argv, cli_command *cmd, int *he
         }
         if (!strcmp(argv[2], "build")) {
             o->cmd = "reference build";
-            rc = parse_options(o, argc, argv, 3, " real k out inclusive" OPTS_COMMON, NULL);
+            rc = parse_options(o, argc, argv, 3, " real k out inclusive metric" OPTS_COMMON, NULL);
         } else if (!strcmp(argv[2], "inspect")) {
             o->cmd = "reference inspect";
             rc = parse_options(o, argc, argv, 3, OPTS_COMMON, pos);
@@ -215,13 +222,13 @@ int cli_parse_argv(cli_opts *o, int argc, char **argv, cli_command *cmd, int *he
         {"report",
          " real reference fake k inclusive dup-eps bins active-threshold pairs-max-rows dim-collapse-ratio"
          " mode-collapse-ratio coverage-min precision-high precision-min dup-fraction active-ratio"
-         " splits fail-on labels fake-labels" OPTS_COMMON,
+         " splits fail-on labels fake-labels metric seed" OPTS_COMMON,
          CLI_CMD_REPORT},
-        {"demo", " seed backend threads k ", CLI_CMD_DEMO},
+        {"demo", " seed backend threads k progress ", CLI_CMD_DEMO},
         {"spectrum", " input active-threshold" OPTS_COMMON, CLI_CMD_SPECTRUM},
-        {"pairs", " input dup-eps bins pairs-max-rows" OPTS_COMMON, CLI_CMD_PAIRS},
-        {"knn", " queries base k out-dist out-idx" OPTS_COMMON, CLI_CMD_KNN},
-        {"prdc", " real reference fake k inclusive" OPTS_COMMON, CLI_CMD_PRDC},
+        {"pairs", " input dup-eps bins pairs-max-rows metric seed" OPTS_COMMON, CLI_CMD_PAIRS},
+        {"knn", " queries base k out-dist out-idx metric" OPTS_COMMON, CLI_CMD_KNN},
+        {"prdc", " real reference fake k inclusive metric" OPTS_COMMON, CLI_CMD_PRDC},
     };
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
         if (strcmp(c, cmds[i].name)) continue;

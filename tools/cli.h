@@ -47,7 +47,13 @@ typedef struct cli_opts {
     int fail_on;                  /* exit 3 at this lsc_level or worse (0: never) */
     int fail_on_not_assessed;     /* ... or when a check is not assessed */
     char deprecated[72];          /* the first deprecated option given, "" if none */
+    int progress;                 /* --progress: CLI_PROGRESS_AUTO, _ALWAYS or _NEVER */
 } cli_opts;
+
+/* --progress auto (default): a live line with the percentage and ETA on a terminal, otherwise a
+ * line at most every 10 s (none for a shorter run); always: on a non-terminal also a line as
+ * each step starts; never: none. */
+enum { CLI_PROGRESS_AUTO = 0, CLI_PROGRESS_ALWAYS = 1, CLI_PROGRESS_NEVER = 2 };
 
 /* Argument parsing (tools/args.c), apart from running anything. */
 typedef enum cli_command {
@@ -89,7 +95,7 @@ int cli_reference_load_checked(cli_opts *o, lsc_ctx *ctx, lsc_reference **ref, l
 int cli_reference_load_fail(const cli_opts *o, lsc_ctx *ctx, lsc_status st, const char *path);
 int cli_status_exit(lsc_status st);
 
-/* Context with the chosen backend, progress on a terminal and Ctrl-C cancelling. NULL on failure
+/* Context with the chosen backend, progress (--progress) and Ctrl-C cancelling. NULL on failure
  * (message printed, *code set). */
 lsc_ctx *cli_ctx(const cli_opts *o, int *code);
 void cli_progress_label(const char *label);
@@ -106,12 +112,17 @@ double cli_rng_normal(uint64_t *state);
  * Returns NULL if out of memory. */
 void *cli_subset_rows(lsc_ctx *ctx, const lsc_matrix *m, int64_t n, uint64_t seed, lsc_matrix *out);
 
-/* Minimal JSON writer. */
+/* Minimal JSON writer. Strings are written as valid UTF-8 JSON whatever their bytes: a byte
+ * that is not part of a well-formed UTF-8 sequence is written as the escape \u00XX of its value.
+ * Nesting deeper than JW_MAX_DEPTH is not written; it sets `too_deep`, and jw_ok() is 0 then. */
+enum { JW_MAX_DEPTH = 64 };
 typedef struct json_w {
     FILE *f;
     int depth;
-    int first[64];
+    int first[JW_MAX_DEPTH];
     int after_key;
+    int skip;      /* levels opened past JW_MAX_DEPTH, not written */
+    int too_deep;
 } json_w;
 void jw_open(json_w *w, FILE *f);
 void jw_obj(json_w *w, const char *key);   /* key NULL inside arrays or at top level */
@@ -124,6 +135,8 @@ void jw_str(json_w *w, const char *key, const char *s);
 void jw_bool(json_w *w, const char *key, int v);
 void jw_null(json_w *w, const char *key);
 void jw_close(json_w *w);
+/* 1 when everything asked for was written (nothing nested too deeply). */
+int jw_ok(const json_w *w);
 
 /* Shared JSON sections. */
 void cli_json_header(json_w *w, lsc_ctx *ctx);
@@ -137,8 +150,26 @@ void cli_json_definitions(json_w *w);
 void cli_print_spectrum(FILE *f, const char *name, const lsc_spectrum_result *s, int64_t rows_used,
                         int64_t rows_total);
 void cli_print_pairs(FILE *f, const char *name, const lsc_pair_result *p, const cli_opts *o);
+/* The distance histogram as rows of bars ('#', the fullest row 40 wide), at most 32 rows:
+ * adjacent bins are merged, and said so, when there are more. */
+void cli_print_histogram(FILE *f, const lsc_pair_result *p, const int64_t *hist);
 void cli_print_prdc(FILE *f, const lsc_prdc_result *r);
 const char *cli_metric_name(lsc_metric m);
+
+/* Output files. Every output a command will write (--json unless "-", --out, --out-dist,
+ * --out-idx) is checked before any work: each can be created (its directory exists and is
+ * writable, it is not a directory), no two name the same file (--out-dist and --out-idx may name
+ * two members of one .npz), none names an input, and --out-dist / --out-idx name .npy or .npz
+ * files. Returns 0 or exit 2 after one line on stderr. */
+int cli_check_outputs(const cli_opts *o);
+/* Opens `path` for writing ("-": stdout): a temporary file beside it, created with mode 0666
+ * less the umask, which cli_output_close renames over `path` when the write succeeded and removes
+ * otherwise (as it is at exit if never closed), so a failed or interrupted command leaves no
+ * partial file. NULL and *code on failure. */
+FILE *cli_output_open(const cli_opts *o, const char *path, int *code);
+/* Closes it: renamed into place when `ok` and every write succeeded, else removed. Returns 0 or
+ * an exit code (message printed). */
+int cli_output_close(const cli_opts *o, FILE *f, int ok);
 
 /* Opens an input or fails (message printed). Returns 0 or the exit code. */
 #include "input.h"

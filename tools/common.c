@@ -1,15 +1,24 @@
 /* Shared pieces of the lsc command line: errors, context, progress, random numbers, subsets,
  * JSON writer and the printing of each family of figures. */
-#define _POSIX_C_SOURCE 200809L
+#define _XOPEN_SOURCE 700 /* POSIX 2008 with realpath */
 #include "cli.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <math.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+
+#ifndef PATH_MAX
+#define PATH_MAX 4096
+#endif
 
 /* ---- errors ------------------------------------------------------------------------------- */
 
@@ -65,35 +74,72 @@ int cli_reference_load_fail(const cli_opts *o, lsc_ctx *ctx, lsc_status st, cons
 /* ---- progress and Ctrl-C ------------------------------------------------------------------ */
 
 static volatile sig_atomic_t g_interrupted = 0;
-static const char *g_label = "";
-static int g_progress_shown = 0;
+static char g_label[64] = "";
+static int g_progress_shown = 0;   /* a terminal line is up, to be cleared */
 static int g_tty = 0;
+static int g_progress = CLI_PROGRESS_AUTO;
+static double g_interval_ms = 10000.0; /* between two lines when stderr is not a terminal */
+static double g_label_t0 = 0.0, g_last_line = 0.0;
+static int g_label_lines = 0;          /* lines printed for the current label */
+static int g_last_pct = -1;
 
 static void on_sigint(int sig) {
     (void)sig;
     g_interrupted = 1;
 }
 
+/* "42 s", "3m05s", "2h07m" */
+static void format_seconds(char *buf, size_t len, double s) {
+    long t = (long)(s + 0.5);
+    if (t < 60) snprintf(buf, len, "%ld s", t);
+    else if (t < 3600) snprintf(buf, len, "%ldm%02lds", t / 60, t % 60);
+    else snprintf(buf, len, "%ldh%02ldm", t / 3600, (t % 3600) / 60);
+}
+
 static int progress_cb(double fraction, void *user) {
     (void)user;
-    static const char *last_label = NULL;
-    static int last_pct = -1;
+    if (g_progress == CLI_PROGRESS_NEVER) return g_interrupted ? 1 : 0;
+    double now = cli_now_ms();
+    if (fraction < 0) fraction = 0;
+    if (fraction > 1) fraction = 1;
     int pct = (int)(fraction * 100.0);
-    if (g_tty && (pct != last_pct || g_label != last_label || !g_progress_shown)) {
-        fprintf(stderr, "\r%-24s %3d%%", g_label, pct);
+    double elapsed = (now - g_label_t0) / 1e3;
+    /* the remaining time from the rate so far, once there is a rate to speak of (on a terminal
+     * not in the first second, where it would jump about) */
+    char eta[32] = "";
+    if (fraction >= 0.01 && fraction < 1 && elapsed >= (g_tty ? 1.0 : 0.0))
+        format_seconds(eta, sizeof eta, elapsed * (1.0 - fraction) / fraction);
+    if (g_tty) {
+        if (pct != g_last_pct || !g_progress_shown) {
+            fprintf(stderr, "\r%-24s %3d%%%s%-12s", g_label, pct, eta[0] ? "  ETA " : "", eta);
+            fflush(stderr);
+            g_progress_shown = 1;
+            g_last_pct = pct;
+        }
+    } else if (now - g_last_line >= g_interval_ms ||
+               (g_progress == CLI_PROGRESS_ALWAYS && g_label_lines == 0)) {
+        /* a log, not a screen: whole lines, few of them */
+        char el[32];
+        format_seconds(el, sizeof el, elapsed);
+        fprintf(stderr, "lsc: %s %d%% after %s%s%s%s\n", g_label, pct, el, eta[0] ? ", about " : "", eta,
+                eta[0] ? " left" : "");
         fflush(stderr);
-        g_progress_shown = 1;
-        last_pct = pct;
-        last_label = g_label;
+        g_last_line = now;
+        g_label_lines++;
     }
     return g_interrupted ? 1 : 0;
 }
 
-void cli_progress_label(const char *label) { g_label = label; }
+void cli_progress_label(const char *label) {
+    snprintf(g_label, sizeof g_label, "%s", label);
+    g_label_t0 = cli_now_ms();
+    g_label_lines = 0;
+    g_last_pct = -1;
+}
 
 void cli_progress_done(void) {
     if (g_progress_shown) {
-        fprintf(stderr, "\r%40s\r", "");
+        fprintf(stderr, "\r%50s\r", "");
         fflush(stderr);
         g_progress_shown = 0;
     }
@@ -106,7 +152,12 @@ lsc_ctx *cli_ctx(const cli_opts *o, int *code) {
     sa.sa_flags = SA_RESETHAND; /* a second Ctrl-C kills at once */
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
+    g_progress = o->progress;
     g_tty = isatty(STDERR_FILENO);
+    /* LSC_PROGRESS_INTERVAL_MS: the spacing of the non-terminal lines (tests shorten it) */
+    const char *iv = getenv("LSC_PROGRESS_INTERVAL_MS");
+    if (iv && *iv) g_interval_ms = atof(iv);
+    g_last_line = cli_now_ms();
 
     lsc_ctx_params p = LSC_CTX_PARAMS_INIT;
     p.backend = o->backend;
@@ -184,13 +235,41 @@ static void jw_indent(json_w *w) {
     for (int i = 0; i < w->depth; i++) fputs("  ", w->f);
 }
 
+/* The length of the well-formed UTF-8 sequence at p (RFC 3629: no overlong forms, no
+ * surrogates, nothing past U+10FFFF), or 0. */
+static int utf8_len(const unsigned char *p) {
+    unsigned char c = p[0];
+    if (c < 0x80) return 1;
+    int n;
+    unsigned char lo = 0x80, hi = 0xbf;
+    if (c >= 0xc2 && c <= 0xdf) n = 2;
+    else if (c >= 0xe0 && c <= 0xef) {
+        n = 3;
+        if (c == 0xe0) lo = 0xa0;
+        if (c == 0xed) hi = 0x9f;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        n = 4;
+        if (c == 0xf0) lo = 0x90;
+        if (c == 0xf4) hi = 0x8f;
+    } else
+        return 0;
+    if (p[1] < lo || p[1] > hi) return 0;
+    for (int i = 2; i < n; i++)
+        if (p[i] < 0x80 || p[i] > 0xbf) return 0;
+    return n;
+}
+
 static void jw_string(FILE *f, const char *s) {
     fputc('"', f);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+    for (const unsigned char *p = (const unsigned char *)s; *p;) {
+        int n = utf8_len(p);
         if (*p == '"' || *p == '\\') fprintf(f, "\\%c", *p);
         else if (*p == '\n') fputs("\\n", f);
         else if (*p < 0x20) fprintf(f, "\\u%04x", *p);
-        else fputc(*p, f);
+        /* a file name may hold any byte: keep the document valid UTF-8, and the byte's value */
+        else if (n == 0) fprintf(f, "\\u%04x", *p);
+        else fwrite(p, 1, (size_t)n, f);
+        p += n ? n : 1;
     }
     fputc('"', f);
 }
@@ -207,14 +286,30 @@ static void jw_item(json_w *w, const char *key) {
     }
 }
 
-void jw_obj(json_w *w, const char *key) {
+/* Opens an object or array; past the depth limit nothing is written until it closes. */
+static void jw_open_level(json_w *w, const char *key, int c) {
+    if (w->skip || w->depth + 1 >= JW_MAX_DEPTH) {
+        w->skip++;
+        w->too_deep = 1;
+        return;
+    }
     jw_item(w, key);
-    fputc('{', w->f);
+    fputc(c, w->f);
     w->depth++;
     w->first[w->depth] = 1;
 }
 
+void jw_obj(json_w *w, const char *key) { jw_open_level(w, key, '{'); }
+
 static void jw_end(json_w *w, int c) {
+    if (w->skip) {
+        w->skip--;
+        return;
+    }
+    if (w->depth <= 0) { /* more closed than opened: a writer bug, reported by jw_ok */
+        w->too_deep = 1;
+        return;
+    }
     int empty = w->first[w->depth];
     w->depth--;
     if (!empty) jw_indent(w);
@@ -223,12 +318,7 @@ static void jw_end(json_w *w, int c) {
 
 void jw_end_obj(json_w *w) { jw_end(w, '}'); }
 
-void jw_arr(json_w *w, const char *key) {
-    jw_item(w, key);
-    fputc('[', w->f);
-    w->depth++;
-    w->first[w->depth] = 1;
-}
+void jw_arr(json_w *w, const char *key) { jw_open_level(w, key, '['); }
 
 void jw_end_arr(json_w *w) { jw_end(w, ']'); }
 
@@ -244,31 +334,38 @@ static void jw_raw_num(FILE *f, double v) {
 }
 
 void jw_num(json_w *w, const char *key, double v) {
+    if (w->skip) return;
     jw_item(w, key);
     jw_raw_num(w->f, v);
 }
 
 void jw_int(json_w *w, const char *key, int64_t v) {
+    if (w->skip) return;
     jw_item(w, key);
     fprintf(w->f, "%lld", (long long)v);
 }
 
 void jw_str(json_w *w, const char *key, const char *s) {
+    if (w->skip) return;
     jw_item(w, key);
     jw_string(w->f, s ? s : "");
 }
 
 void jw_bool(json_w *w, const char *key, int v) {
+    if (w->skip) return;
     jw_item(w, key);
     fputs(v ? "true" : "false", w->f);
 }
 
 void jw_null(json_w *w, const char *key) {
+    if (w->skip) return;
     jw_item(w, key);
     fputs("null", w->f);
 }
 
 void jw_close(json_w *w) { fputc('\n', w->f); }
+
+int jw_ok(const json_w *w) { return !w->too_deep && !w->skip && w->depth == 0; }
 
 /* ---- shared sections ------------------------------------------------------------------------ */
 
@@ -431,6 +528,31 @@ void cli_print_pairs(FILE *f, const char *name, const lsc_pair_result *p, const 
     fprintf(f, "  near-duplicate pairs (d <= %g): %lld\n", o->dup_eps, (long long)p->near_duplicate_pairs);
 }
 
+void cli_print_histogram(FILE *f, const lsc_pair_result *p, const int64_t *hist) {
+    if (!hist || p->bins < 1) return;
+    int64_t per = (p->bins + 31) / 32; /* bins a row */
+    int64_t rows = (p->bins + per - 1) / per, top = 0;
+    for (int64_t r = 0; r < rows; r++) {
+        int64_t c = 0;
+        for (int64_t b = r * per; b < (r + 1) * per && b < p->bins; b++) c += hist[b];
+        if (c > top) top = c;
+    }
+    double width = p->hist_upper / (double)p->bins;
+    fprintf(f, "  histogram of the distances (%lld bins over [0, %.6g]", (long long)p->bins, p->hist_upper);
+    if (per > 1) fprintf(f, ", %lld bins a row", (long long)per);
+    fprintf(f, "):\n");
+    for (int64_t r = 0; r < rows; r++) {
+        int64_t lo = r * per, hi = (r + 1) * per < p->bins ? (r + 1) * per : p->bins, c = 0;
+        for (int64_t b = lo; b < hi; b++) c += hist[b];
+        /* any non-empty row shows at least one mark, so a thin tail stays visible */
+        int len = top > 0 ? (int)((double)c * 40.0 / (double)top + 0.5) : 0;
+        if (c > 0 && len == 0) len = 1;
+        fprintf(f, "  %10.4g - %-10.4g %12lld |", width * (double)lo, width * (double)hi, (long long)c);
+        for (int i = 0; i < len; i++) fputc('#', f);
+        fputc('\n', f);
+    }
+}
+
 void cli_print_prdc(FILE *f, const lsc_prdc_result *r) {
     fprintf(f, "precision / recall / density / coverage (k=%lld, %s, %s; %lld real, %lld fake rows)\n",
             (long long)r->k, cli_metric_name(r->metric),
@@ -441,6 +563,198 @@ void cli_print_prdc(FILE *f, const lsc_prdc_result *r) {
     if (r->zero_radii_real || r->zero_radii_fake)
         fprintf(f, "  zero radii: %lld real, %lld fake\n", (long long)r->zero_radii_real,
                 (long long)r->zero_radii_fake);
+}
+
+/* ---- output files ------------------------------------------------------------------------- */
+
+/* The temporary files not yet renamed into place. They are removed at exit, so no way out of a
+ * command (an error, a cancelled computation) leaves one behind. */
+enum { CLI_MAX_OUTPUTS = 8 };
+static struct {
+    FILE *f;
+    char *path, *tmp;
+} g_out[CLI_MAX_OUTPUTS];
+
+static void outputs_at_exit(void) {
+    for (int i = 0; i < CLI_MAX_OUTPUTS; i++)
+        if (g_out[i].tmp) {
+            if (g_out[i].f) fclose(g_out[i].f);
+            remove(g_out[i].tmp);
+        }
+}
+
+/* A new file beside `path` (its name in tmp), opened for writing. open() with 0666, unlike
+ * mkstemp's 0600, lets the umask decide the mode, as for any file the user creates. Returns the
+ * descriptor, or -1 with errno set. */
+static int make_temp(const char *path, char *tmp, size_t len) {
+    static unsigned serial = 0;
+    for (int attempt = 0; attempt < 100; attempt++) {
+        snprintf(tmp, len, "%s.tmp-%ld-%u", path, (long)getpid(), serial++);
+        int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+        if (fd >= 0 || errno != EEXIST) return fd;
+    }
+    return -1;
+}
+
+/* `path` with its directory resolved (links, "." and ".."), so that two spellings of one new
+ * file compare equal; the path as given when its directory does not resolve. */
+static void canonical_path(const char *path, char *buf, size_t len) {
+    const char *slash = strrchr(path, '/');
+    char dir[PATH_MAX], real[PATH_MAX];
+    if (!slash) snprintf(dir, sizeof dir, ".");
+    else if (slash == path) snprintf(dir, sizeof dir, "/");
+    else snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+    if (realpath(dir, real)) snprintf(buf, len, "%s/%s", strcmp(real, "/") ? real : "", slash ? slash + 1 : path);
+    else snprintf(buf, len, "%s", path);
+}
+
+static int same_file(const char *a, const char *b) {
+    struct stat sa, sb;
+    if (stat(a, &sa) == 0 && stat(b, &sb) == 0) return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+    char ca[PATH_MAX + 256], cb[PATH_MAX + 256];
+    canonical_path(a, ca, sizeof ca);
+    canonical_path(b, cb, sizeof cb);
+    return !strcmp(ca, cb);
+}
+
+static int ends_with(const char *p, size_t n, const char *ext) {
+    size_t e = strlen(ext);
+    return n >= e && !strncasecmp(p + n - e, ext, e);
+}
+
+/* The file an array output writes (into file, at most len bytes) and the .npz member it names
+ * (*member: after the ':', or "" for the default; NULL for a .npy file). 0, or -1 when `p` names
+ * neither a .npy nor a .npz file. */
+static int array_output(const char *p, char *file, size_t len, const char **member) {
+    size_t n = strlen(p);
+    const char *colon = NULL;
+    for (const char *c = strchr(p, ':'); c; c = strchr(c + 1, ':'))
+        if (ends_with(p, (size_t)(c - p), ".npz")) {
+            colon = c;
+            break;
+        }
+    if (colon) n = (size_t)(colon - p);
+    if (!ends_with(p, n, ".npz") && (colon || !ends_with(p, n, ".npy"))) return -1;
+    snprintf(file, len, "%.*s", (int)n, p);
+    *member = ends_with(p, n, ".npz") ? (colon ? colon + 1 : "") : NULL;
+    return 0;
+}
+
+/* The file an input names: the whole path, or for "file.npz:NAME" and the like the part before
+ * the first ':' that names an existing file. */
+static const char *input_file(const char *p, char *buf, size_t len) {
+    struct stat st;
+    if (stat(p, &st) == 0) return p;
+    for (const char *c = strchr(p, ':'); c; c = strchr(c + 1, ':')) {
+        snprintf(buf, len, "%.*s", (int)(c - p), p);
+        if (stat(buf, &st) == 0) return buf;
+    }
+    return p;
+}
+
+int cli_check_outputs(const cli_opts *o) {
+    const char *out_name[] = {"--json", "--out", "--out-dist", "--out-idx"};
+    const char *out_arg[] = {o->json && strcmp(o->json, "-") ? o->json : NULL, o->out, o->out_dist, o->out_idx};
+    const char *in_name[] = {"--real", "--fake", "--input", "--queries", "--base", "--reference", "--labels",
+                             "--fake-labels"};
+    const char *in[] = {o->real, o->fake, o->input, o->queries, o->base, o->reference, o->labels, o->fake_labels};
+    char file[4][PATH_MAX];
+    const char *member[4] = {NULL, NULL, NULL, NULL};
+    for (int i = 0; i < 4; i++) {
+        const char *p = out_arg[i];
+        if (!p) continue;
+        if (!*p) return cli_fail(o, EXIT_BAD_INPUT, "%s: the path is empty", out_name[i]);
+        snprintf(file[i], sizeof file[i], "%s", p);
+        /* arrays are written as .npy or into an .npz: an index file named .fvecs would hold
+         * .npy bytes, and .fvecs cannot hold int64 indices anyway */
+        if (i >= 2 && array_output(p, file[i], sizeof file[i], &member[i]))
+            return cli_fail(o, EXIT_BAD_INPUT, "%s %s: only .npy and .npz files are written (%s)", out_name[i], p,
+                            i == 2 ? "float32 distances" : "int64 indices, which .fvecs cannot hold");
+        for (int j = 0; j < i; j++) {
+            if (!out_arg[j] || !same_file(file[i], file[j])) continue;
+            /* the distances and the indices may share one .npz, as two members */
+            if (i == 3 && j == 2 && member[i] && member[j]) {
+                const char *a = *member[j] ? member[j] : "dist", *b = *member[i] ? member[i] : "idx";
+                if (strcmp(a, b)) continue;
+                return cli_fail(o, EXIT_BAD_INPUT, "--out-dist and --out-idx both name the member '%s' of %s",
+                                a, file[i]);
+            }
+            return cli_fail(o, EXIT_BAD_INPUT, "%s and %s both name %s: give each output its own file",
+                            out_name[j], out_name[i], file[i]);
+        }
+        char inbuf[PATH_MAX];
+        for (size_t j = 0; j < sizeof in / sizeof in[0]; j++)
+            if (in[j] && same_file(file[i], input_file(in[j], inbuf, sizeof inbuf)))
+                return cli_fail(o, EXIT_BAD_INPUT, "%s %s is also the input %s: it would be overwritten",
+                                out_name[i], file[i], in_name[j]);
+        struct stat st;
+        if (stat(file[i], &st) == 0 && S_ISDIR(st.st_mode))
+            return cli_fail(o, EXIT_BAD_INPUT, "%s %s: is a directory", out_name[i], file[i]);
+        /* create (and remove) a file beside it now rather than find out after the work */
+        size_t len = strlen(file[i]) + 48;
+        char *tmp = malloc(len);
+        if (!tmp) return cli_fail(o, EXIT_MACHINE, "out of memory");
+        int fd = make_temp(file[i], tmp, len);
+        int e = errno;
+        if (fd >= 0) {
+            close(fd);
+            remove(tmp);
+        }
+        free(tmp);
+        if (fd < 0) return cli_fail(o, EXIT_BAD_INPUT, "%s %s: cannot create: %s", out_name[i], file[i], strerror(e));
+    }
+    return 0;
+}
+
+FILE *cli_output_open(const cli_opts *o, const char *path, int *code) {
+    static int registered = 0;
+    if (!strcmp(path, "-")) return stdout;
+    int slot = 0;
+    while (slot < CLI_MAX_OUTPUTS && g_out[slot].tmp) slot++;
+    if (slot == CLI_MAX_OUTPUTS) {
+        *code = cli_fail(o, EXIT_MACHINE, "%s: too many open outputs", path);
+        return NULL;
+    }
+    if (!registered) registered = atexit(outputs_at_exit) == 0;
+    size_t len = strlen(path) + 48;
+    char *tmp = malloc(len), *dup = strdup(path);
+    int fd = tmp && dup ? make_temp(path, tmp, len) : -1;
+    int e = tmp && dup ? errno : ENOMEM;
+    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+    if (!f) {
+        if (fd >= 0) {
+            e = errno;
+            close(fd);
+            remove(tmp);
+        }
+        free(tmp);
+        free(dup);
+        *code = cli_fail(o, EXIT_MACHINE, "%s: cannot create: %s", path, strerror(e));
+        return NULL;
+    }
+    g_out[slot].f = f;
+    g_out[slot].path = dup;
+    g_out[slot].tmp = tmp;
+    return f;
+}
+
+int cli_output_close(const cli_opts *o, FILE *f, int ok) {
+    if (f == stdout) return fflush(stdout) && ok ? cli_fail(o, EXIT_MACHINE, "stdout: write failed") : 0;
+    int i = 0;
+    while (i < CLI_MAX_OUTPUTS && g_out[i].f != f) i++;
+    if (i == CLI_MAX_OUTPUTS) return fclose(f) && ok ? cli_fail(o, EXIT_MACHINE, "write failed") : 0;
+    int bad = ferror(f);
+    bad |= fclose(f) != 0;
+    g_out[i].f = NULL;
+    int rc = 0;
+    if (ok && bad) rc = cli_fail(o, EXIT_MACHINE, "%s: write failed", g_out[i].path);
+    else if (ok && rename(g_out[i].tmp, g_out[i].path) != 0)
+        rc = cli_fail(o, EXIT_MACHINE, "%s: cannot replace: %s", g_out[i].path, strerror(errno));
+    if (!ok || rc) remove(g_out[i].tmp);
+    free(g_out[i].tmp);
+    free(g_out[i].path);
+    g_out[i].tmp = g_out[i].path = NULL;
+    return rc;
 }
 
 int cli_open(const cli_opts *o, const char *path, lsc_input *in) {

@@ -26,7 +26,11 @@ static const char *HELP_MAIN =
     "  reference  build / inspect a kept real set with its k-NN radii (.lscref)\n"
     "  version    print the library version\n"
     "\n"
-    "Inputs: .npy (float32, float16, float64) and .fvecs. Exit status: 0 a complete result,\n"
+    "Inputs (rows x cols, float32, float16, bfloat16 or float64): .npy, .npz[:NAME],\n"
+    ".safetensors[:NAME], .h5 / .hdf5[:/DATASET] and .fvecs. NAME picks the array of a file\n"
+    "holding several (by default the only one); a path that itself holds ':' is tried whole\n"
+    "first. Labels: 1-D integer arrays in the same formats. PyTorch .pt files: convert with\n"
+    "torch.load then numpy.save. Exit status: 0 a complete result,\n"
     "1 a failure of the machine, 2 bad input, 3 a verdict at or above report --fail-on,\n"
     "130 interrupted.\n";
 
@@ -34,8 +38,13 @@ static const char *HELP_MAIN =
     "  --backend auto|cpu|cuda   where the work runs (default auto)\n"                       \
     "  --threads N               CPU threads (default: one per core)\n"                      \
     "  --json OUT|-              write the figures as JSON to OUT (- = stdout, no summary)\n" \
-    "  --metric euclidean|cosine distance (default euclidean)\n"                             \
-    "  --seed S                  seed of every subset (default 0)\n"
+    PROGRESS_HELP
+#define PROGRESS_HELP                                                                        \
+    "  --progress auto|always|never  progress on stderr: auto (default) a live line with the\n" \
+    "                            ETA on a terminal, else a line at most every 10 s; always\n"  \
+    "                            also a line as each step starts\n"
+#define METRIC_HELP "  --metric euclidean|cosine distance (default euclidean)\n"
+#define SEED_HELP "  --seed S                  seed of every subset (default 0)\n"
 
 static const char *HELP_REPORT =
     "usage: lsc report (--real R.npy | --reference REF.lscref) [--fake F.npy] [options]\n"
@@ -66,13 +75,14 @@ static const char *HELP_REPORT =
     "  --pairs-max-rows R        above R rows the all-pairs figures use a seeded subset of R\n"
     "                            rows (default 20000; 0 = always every row)\n"
     "  --splits S                held-out real subsets behind each verdict (default 16, 4-64)\n"
-    "  --labels L.npy            class labels of the real rows (1-D integers): each class's\n"
+    "  --labels L.npy            class labels of the real rows (1-D integers; also\n"
+    "                            .npz/.safetensors[:NAME], .h5:/DATASET): each class's\n"
     "                            coverage (missing) and share (over-produced) judged too\n"
     "  --fake-labels L.npy       labels of the generated rows (default: each takes its\n"
     "                            nearest real row's)\n"
     "  --fail-on L[,not_assessed] exit 3 after writing every output when the verdict is L\n"
     "                            (borderline or collapse) or worse, or a check is not assessed\n"
-    COMMON_HELP
+    METRIC_HELP SEED_HELP COMMON_HELP
     "deprecated fixed thresholds (kept for one release: they make only the JSON's\n"
     "readings_fixed_thresholds and the fixed-threshold table, and decide no verdict or reading):\n"
     "  --dim-collapse-ratio X    fake effective_rank < X x real's (default 0.5)\n"
@@ -86,7 +96,7 @@ static const char *HELP_REPORT =
     "  --active-ratio X          posterior collapse (one set): active_units < X x D (0.5)\n";
 
 static const char *HELP_DEMO =
-    "usage: lsc demo [--seed S] [--backend B] [--threads N] [--k K]\n"
+    "usage: lsc demo [--seed S] [--backend B] [--threads N] [--k K] [--progress P]\n"
     "\n"
     "Makes a real set (a mixture of 10 Gaussian modes in 32 dimensions), a healthy generator,\n"
     "a mode-collapsed and a dimension-collapsed one and two sweeps of collapse strength, and\n"
@@ -111,7 +121,7 @@ static const char *HELP_PAIRS =
     "  --bins B                  histogram bins (default 64)\n"
     "  --pairs-max-rows R        above R rows use a seeded subset of R rows (default 20000;\n"
     "                            0 = every row)\n"
-    COMMON_HELP;
+    METRIC_HELP SEED_HELP COMMON_HELP;
 
 static const char *HELP_KNN =
     "usage: lsc knn --queries Q.npy [--base B.npy] --k K [--out-dist D.npy] [--out-idx I.npy]\n"
@@ -119,8 +129,10 @@ static const char *HELP_KNN =
     "Exact k nearest neighbours of each query among the base rows (ascending, ties by the\n"
     "smaller index). Without --base: the set against itself, self excluded.\n\noptions:\n"
     "  --queries Q.npy, --base B.npy, --k K\n"
-    "  --out-dist D.npy          write the Q x k float32 distances\n"
-    "  --out-idx I.npy           write the Q x k int64 indices\n"
+    "  --out-dist D.npy          write the Q x k float32 distances (.npy, or an .npz:\n"
+    "                            D.npz holds them as 'dist', D.npz:NAME as NAME)\n"
+    "  --out-idx I.npy           write the Q x k int64 indices (.npy, or .npz as 'idx'; the\n"
+    "                            same .npz as --out-dist: one archive holding both)\n"
     COMMON_HELP;
 
 static const char *HELP_PRDC =
@@ -132,16 +144,18 @@ static const char *HELP_PRDC =
     "  --fake F.npy\n"
     "  --k K                     neighbours (default 5; must match a reference's)\n"
     "  --inclusive               compare d <= r (default strict d < r)\n"
-    COMMON_HELP;
+    METRIC_HELP COMMON_HELP;
 
 static const char *HELP_REFERENCE =
-    "usage: lsc reference build --real R.npy --k K --out REF.lscref [--metric M] [--inclusive]\n"
-    "       lsc reference inspect REF.lscref\n"
+    "usage: lsc reference build --real R.npy [--k K] --out REF.lscref [--metric M] [--inclusive]\n"
+    "       lsc reference inspect REF.lscref [--json OUT|-]\n"
     "\n"
     "A reference keeps the real set with its k-NN radii, for `lsc prdc --reference` and\n"
     "`lsc report --reference`.\n\noptions:\n"
-    "  --real R.npy, --k K, --out REF.lscref\n"
+    "  --real R.npy, --out REF.lscref\n"
+    "  --k K                     neighbours for the radii (default 5, as prdc and report)\n"
     "  --inclusive               its PRDC compares d <= r (default strict)\n"
+    "  --metric euclidean|cosine distance (default euclidean; build only)\n"
     COMMON_HELP;
 
 /* ---- option checks (the parsing is in tools/args.c) -------------------------------------- */
@@ -151,24 +165,10 @@ static int need(const cli_opts *o, const char *v, const char *name) {
     return 0;
 }
 
-/* Opens the JSON output: stdout for "-", else the file. NULL and *code on failure. */
-static FILE *open_json(const cli_opts *o, int *code) {
-    if (!strcmp(o->json, "-")) return stdout;
-    FILE *f = fopen(o->json, "w");
-    if (!f) *code = cli_fail(o, EXIT_MACHINE, "%s: cannot create: %s", o->json, strerror(errno));
-    return f;
-}
-
-static int close_json(const cli_opts *o, FILE *f) {
-    if (f == stdout) return fflush(stdout) ? cli_fail(o, EXIT_MACHINE, "stdout: write failed") : 0;
-    if (ferror(f) | fclose(f)) return cli_fail(o, EXIT_MACHINE, "%s: write failed", o->json);
-    return 0;
-}
-
 /* Opens the JSON document of a command: the file (or stdout), the outer object and the header
  * keys every document has. NULL (with *code set) if the file cannot be created. */
 static FILE *json_begin(const cli_opts *o, lsc_ctx *ctx, json_w *w, int *code) {
-    FILE *f = open_json(o, code);
+    FILE *f = cli_output_open(o, o->json, code);
     if (!f) return NULL;
     jw_open(w, f);
     jw_obj(w, NULL);
@@ -186,7 +186,11 @@ static int json_finish(const cli_opts *o, json_w *w, FILE *f, const char *name, 
     }
     jw_end_obj(w);
     jw_close(w);
-    return close_json(o, f);
+    if (!jw_ok(w)) {
+        cli_output_close(o, f, 0);
+        return cli_fail(o, EXIT_MACHINE, "%s: the JSON document nests too deeply", o->json);
+    }
+    return cli_output_close(o, f, 1);
 }
 
 static void json_params_common(json_w *w, const cli_opts *o) {
@@ -295,6 +299,7 @@ static int cmd_pairs(cli_opts *o) {
     }
     if (st == LSC_STATUS_OK && (!o->json || strcmp(o->json, "-"))) {
         cli_print_pairs(stdout, o->input, &p, o);
+        cli_print_histogram(stdout, &p, hist);
         if (p.subset)
             printf("  (the set has %lld rows: a seeded subset of %lld rows was used, --pairs-max-rows)\n",
                    (long long)in.m.rows, (long long)p.rows_used);
@@ -361,12 +366,13 @@ static int cmd_knn(cli_opts *o) {
         else rc = cli_lib_fail(o, ctx, st, o->base ? "knn" : o->queries);
         goto done;
     }
+    /* .npy files, or members "dist" / "idx" of an .npz (one archive when both name it) */
+    lsc_output_array outs[2];
+    int nout = 0;
+    if (o->out_dist) outs[nout++] = (lsc_output_array){o->out_dist, "dist", dist, 0, q.m.rows, o->k};
+    if (o->out_idx) outs[nout++] = (lsc_output_array){o->out_idx, "idx", idx, 1, q.m.rows, o->k};
     char err[512];
-    if (o->out_dist && (rc = lsc_npy_write_f32(o->out_dist, dist, q.m.rows, o->k, err, sizeof err))) {
-        rc = cli_fail(o, rc, "%s", err);
-        goto done;
-    }
-    if (o->out_idx && (rc = lsc_npy_write_i64(o->out_idx, idx, q.m.rows, o->k, err, sizeof err))) {
+    if (nout && (rc = lsc_arrays_write(outs, nout, err, sizeof err))) {
         rc = cli_fail(o, rc, "%s", err);
         goto done;
     }
@@ -531,24 +537,52 @@ static int cmp_double(const void *a, const void *b) {
 
 static int cmd_reference_build(cli_opts *o) {
     int rc;
-    if ((rc = need(o, o->real, "real")) || (rc = need(o, o->k_set ? "" : NULL, "k")) ||
-        (rc = need(o, o->out, "out")))
-        return rc;
+    /* --k defaults to 5, as for prdc and report, whose references these are */
+    if ((rc = need(o, o->real, "real")) || (rc = need(o, o->out, "out"))) return rc;
     lsc_input r;
     if ((rc = cli_open(o, o->real, &r))) return rc;
     lsc_ctx *ctx = cli_ctx(o, &rc);
     lsc_reference *ref = NULL;
     if (ctx && !(rc = build_reference(o, ctx, &r.m, &ref))) {
-        lsc_status st = lsc_reference_save(ctx, ref, o->out);
+        /* the judging half's radii for the verdicts' default seed travel in the file, so each
+         * `report --reference` skips that pass (a reference too small for verdicts skips it) */
+        lsc_reference_info pi = LSC_REFERENCE_INFO_INIT;
+        lsc_reference_info_get(ref, &pi);
+        lsc_status st = pi.rows >= 8 && pi.k + 1 < pi.rows / 2 ? lsc_reference_prepare(ctx, ref, 0)
+                                                               : LSC_STATUS_OK;
+        if (st == LSC_STATUS_OK) st = lsc_reference_save(ctx, ref, o->out);
         if (st != LSC_STATUS_OK) rc = cli_fail(o, cli_status_exit(st), "%s", lsc_last_error(ctx));
         else {
             lsc_reference_info info = LSC_REFERENCE_INFO_INIT;
             lsc_reference_info_get(ref, &info);
-            printf("reference %s: %lld x %lld rows, k=%lld, %s, %s, %lld zero radii\n", o->out,
-                   (long long)info.rows, (long long)info.cols, (long long)info.k,
-                   cli_metric_name(info.metric),
-                   info.comparison == LSC_COMPARISON_INCLUSIVE ? "inclusive" : "strict",
-                   (long long)info.zero_radii);
+            const char *cmp = info.comparison == LSC_COMPARISON_INCLUSIVE ? "inclusive" : "strict";
+            if (o->json) {
+                json_w w;
+                FILE *jf = json_begin(o, ctx, &w, &rc);
+                if (jf) {
+                    jw_obj(&w, "inputs");
+                    cli_json_input(&w, "real", o->real, &r.m);
+                    jw_end_obj(&w);
+                    jw_obj(&w, "reference");
+                    jw_str(&w, "path", o->out);
+                    jw_int(&w, "file_version", info.file_version);
+                    jw_int(&w, "rows", info.rows);
+                    jw_int(&w, "cols", info.cols);
+                    jw_int(&w, "k", info.k);
+                    jw_str(&w, "metric", cli_metric_name(info.metric));
+                    jw_str(&w, "comparison", cmp);
+                    jw_int(&w, "zero_radii", info.zero_radii);
+                    if (info.prepared) jw_int(&w, "prepared_seed", (int64_t)info.prepared_seed);
+                    else jw_null(&w, "prepared_seed");
+                    jw_end_obj(&w);
+                    rc = json_finish(o, &w, jf, NULL, 0.0);
+                }
+            }
+            if (!rc && (!o->json || strcmp(o->json, "-")))
+                printf("reference %s: %lld x %lld rows, k=%lld, %s, %s, %lld zero radii%s\n", o->out,
+                       (long long)info.rows, (long long)info.cols, (long long)info.k,
+                       cli_metric_name(info.metric), cmp, (long long)info.zero_radii,
+                       info.prepared ? "; the verdicts' judging half prepared (seed 0)" : "");
         }
     }
     lsc_reference_destroy(ref);
@@ -560,7 +594,10 @@ static int cmd_reference_build(cli_opts *o) {
 static int cmd_reference_inspect(cli_opts *o, const char *path) {
     int rc = 0;
     if (!path) return cli_fail(o, EXIT_BAD_INPUT, "missing the reference file (see --help)");
-    lsc_ctx *ctx = cli_ctx(o, &rc);
+    /* reading a file and its radii needs no device: auto does not probe for one here */
+    cli_opts oc = *o;
+    if (oc.backend == LSC_BACKEND_AUTO) oc.backend = LSC_BACKEND_CPU;
+    lsc_ctx *ctx = cli_ctx(&oc, &rc);
     if (!ctx) return rc;
     lsc_reference *ref = NULL;
     lsc_status st = lsc_reference_load(ctx, path, &ref);
@@ -593,6 +630,8 @@ static int cmd_reference_inspect(cli_opts *o, const char *path) {
                 jw_str(&w, "metric", cli_metric_name(info.metric));
                 jw_str(&w, "comparison", cmp);
                 jw_int(&w, "zero_radii", info.zero_radii);
+                if (info.prepared) jw_int(&w, "prepared_seed", (int64_t)info.prepared_seed);
+                else jw_null(&w, "prepared_seed");
                 jw_obj(&w, "radii");
                 jw_num(&w, "min", r[0]);
                 jw_num(&w, "median", r[(info.rows - 1) / 2]);
@@ -610,6 +649,14 @@ static int cmd_reference_inspect(cli_opts *o, const char *path) {
                    (long long)info.cols, (long long)info.k, cli_metric_name(info.metric), cmp);
             printf("  radii: min %.6g  median %.6g  mean %.6g  max %.6g  zero %lld\n", r[0],
                    r[(info.rows - 1) / 2], mean, r[info.rows - 1], (long long)info.zero_radii);
+            if (info.prepared)
+                printf("  verdicts: the judging half's radii are stored for --seed %llu (a report "
+                       "with that seed skips their pass)\n",
+                       (unsigned long long)info.prepared_seed);
+            else
+                printf("  verdicts: nothing stored (%s); each report computes the judging half's "
+                       "radii on first use\n",
+                       info.file_version == 1 ? "a version 1 file" : "not prepared");
         }
     }
     free(r);
@@ -644,6 +691,8 @@ int main(int argc, char **argv) {
         fputs(h, stdout);
         return 0;
     }
+    /* every output is checked before any work: a bad path costs nothing */
+    if ((rc = cli_check_outputs(&o))) return rc;
     switch (cmd) {
     case CLI_CMD_VERSION: printf("lsc %s\n", lsc_version()); return 0;
     case CLI_CMD_REPORT: return cmd_report(&o);

@@ -584,11 +584,8 @@ int cmd_report(cli_opts *o) {
     double t_total = cli_now_ms() - t_start;
 
     if (o->json) {
-        FILE *jf = !strcmp(o->json, "-") ? stdout : fopen(o->json, "w");
-        if (!jf) {
-            rc = cli_fail(o, EXIT_MACHINE, "%s: cannot create", o->json);
-            goto done;
-        }
+        FILE *jf = cli_output_open(o, o->json, &rc);
+        if (!jf) goto done;
         json_w w;
         jw_open(&w, jf);
         jw_obj(&w, NULL);
@@ -688,12 +685,12 @@ int cmd_report(cli_opts *o) {
         jw_end_obj(&w);
         jw_end_obj(&w);
         jw_close(&w);
-        if (jf == stdout) {
-            if (fflush(stdout)) rc = cli_fail(o, EXIT_MACHINE, "stdout: write failed");
-        } else if (ferror(jf) | fclose(jf)) {
-            rc = cli_fail(o, EXIT_MACHINE, "%s: write failed", o->json);
+        if (!jw_ok(&w)) {
+            cli_output_close(o, jf, 0);
+            rc = cli_fail(o, EXIT_MACHINE, "%s: the JSON document nests too deeply", o->json);
+            goto done;
         }
-        if (rc) goto done;
+        if ((rc = cli_output_close(o, jf, 1))) goto done;
     }
     if (!o->json || strcmp(o->json, "-")) {
         printf("lsc %s report on %s\n", lsc_version(), lsc_ctx_device_name(ctx));

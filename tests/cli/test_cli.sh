@@ -7,6 +7,7 @@
 set -u
 LSC=${1:?usage: test_cli.sh path/to/lsc [scratch-dir]}
 LSC=$(cd "$(dirname "$LSC")" && pwd)/$(basename "$LSC")
+FIX=$(cd "$(dirname "${BASH_SOURCE[0]}")/../fixtures/formats" && pwd)
 DIR=${2:-$(mktemp -d)}
 rm -rf "$DIR"
 mkdir -p "$DIR"
@@ -237,6 +238,27 @@ assert a == b, (a, b)
 assert "reference" in json.load(open("out.txt"))
 PY
 pass=$((pass + 1))
+
+# ---- the container formats (tests/fixtures/formats), when built in ------------------------------
+# (tests/cli/test_formats.py checks them against numpy, safetensors and h5py themselves)
+for spec in "two.npz:feats" "two.safetensors:feats" "feats.h5:/g/feats"; do
+    if "$LSC" spectrum --input "$FIX/$spec" 2>&1 | grep -q "built without"; then
+        echo "note: $spec: format not built in"
+        continue
+    fi
+    ok "read $spec" "$LSC" spectrum --input "$FIX/$spec"
+done
+if ! "$LSC" spectrum --input "$FIX/two.npz:feats" 2>&1 | grep -q "built without"; then
+    cp "$FIX/two.npz" "a:b.npz"
+    ok "a path holding ':'" "$LSC" pairs --input "a:b.npz:feats"
+    bad "npz without a name" 2 "$LSC" spectrum --input "$FIX/two.npz"
+    has "npz lists its arrays" err.txt "2 arrays ('feats', 'labels')"
+    bad "zip bomb" 2 env LSC_MAX_INFLATE=1M "$LSC" spectrum --input "$FIX/bad_bomb.npz"
+    ok "knn to one npz" "$LSC" knn --queries "$FIX/two.npz:feats" --k 2 --out-dist kn.npz --out-idx kn.npz
+    ok "knn's npz reads back" "$LSC" spectrum --input kn.npz:dist
+fi
+bad "pytorch file" 2 "$LSC" spectrum --input model.pt
+has "pytorch: the conversion" err.txt "numpy.save('model.npy', torch.load('model.pt'"
 
 # ---- bad input: exit 2, one line on stderr -------------------------------------------------------
 for f in trunc short garbage notnpy int one_d three_d zero_rows empty; do
@@ -493,6 +515,63 @@ for col in (0, 1, 3, 5):   # effective rank, vendi, recall, coverage fall as dim
 # (precision and density may first rise there: the squeezed samples move towards dense regions)
 PY
 pass=$((pass + 1))
+
+# ---- outputs checked before any work; written whole or not at all ---------------------------------
+# (an unusable output is named even when an input would fail later: nothing is read before)
+bad "report --json in a missing directory" 2 "$LSC" report --real nan.npy --fake fake.npy --json nodir/r.json
+has "the output named" err.txt "nodir/r.json: cannot create"
+bad "knn --out-idx in a missing directory" 2 "$LSC" knn --queries nan.npy --k 3 --out-idx nodir/i.npy
+bad "knn --out-idx .fvecs" 2 "$LSC" knn --queries real.npy --k 3 --out-idx i.fvecs
+has "the .fvecs refusal says why" err.txt "only .npy and .npz"
+bad "knn --out-dist .fvecs" 2 "$LSC" knn --queries real.npy --k 3 --out-dist d.fvecs
+bad "one path for two outputs" 2 "$LSC" knn --queries real.npy --k 3 --out-dist same.npy --out-idx ./same.npy
+has "the clash named" err.txt "both name"
+cp real.npy keep.npy
+bad "an output over an input" 2 "$LSC" report --real keep.npy --json keep.npy
+if cmp -s real.npy keep.npy; then pass=$((pass + 1)); else echo "FAIL: the input was overwritten"; fails=$((fails + 1)); fi
+bad "--json a directory" 2 "$LSC" spectrum --input real.npy --json .
+bad "--progress unknown" 2 "$LSC" spectrum --input real.npy --progress sometimes
+bad "a failed report leaves no JSON" 2 "$LSC" report --real real.npy --fake nan.npy --json partial.json
+if [ ! -e partial.json ] && ! ls | grep -q '\.tmp-'; then pass=$((pass + 1)); else
+    echo "FAIL: a partial or temporary file was left:"; ls; fails=$((fails + 1)); fi
+# files are created like any other: 0666 less the umask (the reference too, written by the library)
+(umask 022 && "$LSC" reference build --real real.npy --out mode644.lscref --json mode644.json > /dev/null)
+(umask 027 && "$LSC" reference build --real real.npy --out mode640.lscref > /dev/null)
+modes=$(stat -c '%a' mode644.lscref mode644.json mode640.lscref | tr '\n' ' ')
+if [ "$modes" = "644 644 640 " ]; then pass=$((pass + 1)); else echo "FAIL: modes $modes, want 644 644 640"; fails=$((fails + 1)); fi
+has "reference build: k defaults to 5" mode644.json '"k": 5'
+# no option a command would ignore
+"$LSC" spectrum --help > spectrum_help.txt
+if grep -qE -- '--metric|--seed' spectrum_help.txt; then echo "FAIL: spectrum --help lists an option it ignores"; fails=$((fails + 1)); else pass=$((pass + 1)); fi
+bad "spectrum --metric" 2 "$LSC" spectrum --input real.npy --metric cosine
+bad "spectrum --seed" 2 "$LSC" spectrum --input real.npy --seed 3
+bad "prdc --reference, --metric disagreeing" 2 "$LSC" prdc --reference ref.lscref --fake fake.npy --metric cosine
+has "the reference's metric named" err.txt "euclidean"
+# a path that is not UTF-8 still gives valid UTF-8 JSON, the byte escaped
+cp real.npy "$(printf 'odd\377name.npy')"
+"$LSC" spectrum --input "$(printf 'odd\377name.npy')" --json - > odd.json 2> err.txt
+if python3 -c "
+import json; raw = open('odd.json', 'rb').read(); doc = json.loads(raw.decode('utf-8'))
+assert doc['inputs']['input']['path'] == 'odd\u00ffname.npy', doc['inputs']['input']['path']
+"; then pass=$((pass + 1)); else echo "FAIL: JSON of a non-UTF-8 path"; fails=$((fails + 1)); fi
+
+# ---- progress: on a non-terminal a line at most every interval (10 s; shortened here) ---------
+LSC_PROGRESS_INTERVAL_MS=0 "$LSC" report --real real.npy --fake fake.npy > /dev/null 2> prog.txt
+if grep -qE '^lsc: .* [0-9]+% after [0-9]+ s(, about .* left)?$' prog.txt && grep -q 'left$' prog.txt &&
+   ! grep -qv '^lsc: ' prog.txt; then pass=$((pass + 1)); else
+    echo "FAIL: progress lines when not a terminal:"; head -3 prog.txt; fails=$((fails + 1)); fi
+LSC_PROGRESS_INTERVAL_MS=0 "$LSC" report --real real.npy --fake fake.npy --progress never > /dev/null 2> prog.txt
+if [ ! -s prog.txt ]; then pass=$((pass + 1)); else echo "FAIL: --progress never printed"; fails=$((fails + 1)); fi
+"$LSC" report --real real.npy --fake fake.npy > /dev/null 2> prog.txt
+if [ ! -s prog.txt ]; then pass=$((pass + 1)); else echo "FAIL: a short run printed progress"; fails=$((fails + 1)); fi
+"$LSC" spectrum --input real.npy --progress always > /dev/null 2> prog.txt
+if grep -qE '^lsc: spectrum [0-9]+% after' prog.txt; then pass=$((pass + 1)); else
+    echo "FAIL: --progress always printed no line"; fails=$((fails + 1)); fi
+
+# ---- pairs draws its histogram -------------------------------------------------------------------
+ok "pairs histogram" "$LSC" pairs --input real.npy --bins 8
+has "pairs shows the histogram" out.txt "histogram of the distances (8 bins"
+if [ "$(grep -c ' |#' out.txt)" -ge 4 ]; then pass=$((pass + 1)); else echo "FAIL: no histogram bars"; fails=$((fails + 1)); fi
 
 echo "cli: $pass passed, $fails failed"
 [ "$fails" -eq 0 ]

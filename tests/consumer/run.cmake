@@ -2,7 +2,9 @@
 # builds and runs a small C99 consumer (main.c) against that prefix in three ways:
 #   1. find_package(lsc) and lsc::lsc (shared),
 #   2. find_package(lsc) and lsc::lsc_static,
-#   3. the compiler alone with `pkg-config --cflags --libs lsc`, run with LD_LIBRARY_PATH.
+#   3. the compiler alone with `pkg-config --cflags --libs lsc`, run without LD_LIBRARY_PATH (lsc.pc
+#      links with an RPATH), then README's C example the same way, its output compared with
+#      README's, and the installed `lsc` command.
 # Any failure stops with FATAL_ERROR and the output of the step that failed.
 #   -DSOURCE_DIR=<lsc source> -DBUILD_DIR=<lsc build> -DWORK_DIR=<scratch> -DC_COMPILER=<cc>
 #   optional -DCONFIG=<config> for multi-config generators.
@@ -111,7 +113,40 @@ file(MAKE_DIRECTORY "${WORK_DIR}/pkgconfig")
 step("compile the consumer with pkg-config's flags"
   "${C_COMPILER}" -std=c99 -Wall -Wextra -pedantic -Werror "${CONSUMER_SRC}/main.c"
   -o "${_exe}" ${_flags})
+# lsc.pc's RPATH must find the library: no LD_LIBRARY_PATH
 step("run the pkg-config consumer"
-  "${CMAKE_COMMAND}" -E env "LD_LIBRARY_PATH=${_libdir}:$ENV{LD_LIBRARY_PATH}" "${_exe}")
+  "${CMAKE_COMMAND}" -E env --unset=LD_LIBRARY_PATH "${_exe}")
 message(STATUS "  ${STEP_OUTPUT}")
+
+# ---- README's C example, exactly as printed there, and the output README shows -------------------
+file(READ "${SOURCE_DIR}/README.md" _readme)
+string(FIND "${_readme}" "## A short C example" _at)
+if(_at EQUAL -1)
+  message(FATAL_ERROR "install_consumer: README.md has no '## A short C example'")
+endif()
+string(SUBSTRING "${_readme}" ${_at} -1 _readme)
+string(REGEX MATCH "```c\n(.*)\n```\n" _m "${_readme}")
+string(FIND "${CMAKE_MATCH_1}" "\n```" _end)
+string(SUBSTRING "${CMAKE_MATCH_1}" 0 ${_end} _example)
+string(REGEX MATCH "```text\n([^`]*)\n```" _m "${_readme}")
+set(_expected "${CMAKE_MATCH_1}")
+if(_example STREQUAL "" OR _expected STREQUAL "")
+  message(FATAL_ERROR "install_consumer: README's C example or its expected output not found")
+endif()
+file(WRITE "${WORK_DIR}/example/example.c" "${_example}\n")
+step("compile README's C example with pkg-config's flags"
+  "${C_COMPILER}" -std=c99 -Wall -Wextra -pedantic -Werror "${WORK_DIR}/example/example.c"
+  -o "${WORK_DIR}/example/example" ${_flags})
+step("run README's C example" "${CMAKE_COMMAND}" -E env --unset=LD_LIBRARY_PATH "${WORK_DIR}/example/example")
+if(NOT STEP_OUTPUT STREQUAL _expected)
+  message(FATAL_ERROR "install_consumer: README's C example printed\n${STEP_OUTPUT}\nwhere README shows\n${_expected}")
+endif()
+message(STATUS "  ${STEP_OUTPUT}")
+
+# ---- the installed command line finds the installed library through its RPATH ----------------------
+find_program(_lsc_cli lsc PATHS "${PREFIX}/bin" NO_DEFAULT_PATH)
+if(NOT _lsc_cli)
+  message(FATAL_ERROR "install_consumer: ${PREFIX}/bin/lsc was not installed")
+endif()
+step("run the installed lsc" "${CMAKE_COMMAND}" -E env --unset=LD_LIBRARY_PATH "${_lsc_cli}" --version)
 message(STATUS "install_consumer: every consumer built and ran")

@@ -14,6 +14,7 @@ from typing import Any, Optional
 import numpy as np
 
 from . import _native as N
+from ._errors import InvalidArgument
 
 # cudaStreamLegacy: frameworks report the legacy default stream as 0, which lsc would read as
 # "the context's own stream"; pass the legacy handle so lsc orders itself after the producer.
@@ -48,6 +49,11 @@ def _shape_check(name, shape):
     if len(shape) != 2:
         raise ValueError(f"{name}: expected a 2-D array (rows x cols), got {len(shape)}-D shape "
                          f"{tuple(shape)}; reshape a single sample to (1, -1)")
+    if shape[0] == 0 or shape[1] == 0:
+        # said here: an empty array's strides would otherwise be reported as a layout problem
+        raise InvalidArgument(f"{name}: the array is empty (shape {tuple(shape)}): {shape[0]} rows, "
+                              f"{shape[1]} columns; lsc needs at least one of each",
+                              "LSC_STATUS_INVALID_ARGUMENT", 1)
 
 
 def _ld(name, rows, cols, s0, s1, itemsize_or_1):

@@ -358,10 +358,14 @@ class Knn(NamedTuple):
     indices: object
 
 
-def knn(queries, base=None, k: int = 5, *, exclude_self: bool = False,
+def knn(queries, base=None, k: int = 5, *, exclude_self=None,
         metric: str = "euclidean", backend: str = "auto", threads: int = 0) -> Knn:
-    """Exact k nearest neighbours of each query row among the base rows (base=None: the queries
-    themselves, which then usually wants exclude_self=True). Outputs are of the input's kind."""
+    """Exact k nearest neighbours of each query row among the base rows. base=None: the queries
+    among themselves, each row's own index excluded (as `lsc knn` without --base does);
+    exclude_self=False keeps it (distance 0 first). exclude_self defaults to True without a base
+    and to False with one. Outputs are of the input's kind."""
+    if exclude_self is None:
+        exclude_self = base is None
     vq = view(queries, "queries")
     vb = vq if base is None or base is queries else view(base, "base")
     ctx = _ctx_for([vq, vb], backend, threads)
