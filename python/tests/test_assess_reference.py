@@ -611,10 +611,12 @@ def test_wide_coverage_caps_blur():
     fake, _ = mixture(800, 12)
     fake = fake + np.random.default_rng(3).normal(0, 0.7, fake.shape).astype(np.float32)
     a, v, _, extra = compare(real, fake, k=5, splits=16)
-    # significant plain loss past b_line, but the widened balls keep their rows: ok
+    # a significant plain loss past the collapse line, but the widened balls lose little: the
+    # wide level (at most borderline) caps mode collapse
     mc = v["mode_collapse"]
-    assert mc.effect >= 0.03 and mc.score > 5 and LEVELS[extra["wide"].level] == "ok"
-    assert a.verdicts["mode_collapse"].level == "ok"
+    wide = LEVELS[extra["wide"].level]
+    assert mc.effect >= 0.15 and mc.score > 5 and wide in ("ok", "borderline")
+    assert a.verdicts["mode_collapse"].level == wide
 
 
 def test_concentration_caps_mode_collapse():
