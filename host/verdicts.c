@@ -624,6 +624,9 @@ static void verdict_init(lsc_verdict *v, lsc_check c, const char *stat, const ch
     v->collapse_line = kLines[c].collapse;
 }
 
+/* The word for a loss's effect in a `why`: a negative effect is a gain. */
+static const char *lower(double effect) { return effect < 0 ? "higher" : "lower"; }
+
 static void not_assessed(lsc_verdict *v, const char *why)
 {
     v->level = LSC_LEVEL_NOT_ASSESSED;
@@ -1175,20 +1178,19 @@ static lsc_status run_checks(lsc_ctx *ctx, const lsc_reference *ref, const lsc_m
             lsc_verdict *mc = &v[LSC_CHECK_MODE_COLLAPSE];
             snprintf(mc->why, sizeof mc->why,
                      "coverage %.3f where held-out real rows of the same size give %.3f +- %.3f "
-                     "(%.1f%% lower; recall %.3f vs %.3f)",
-                     g.c, mc->baseline, mc->spread, 100.0 * mc->effect, g.r,
+                     "(%.1f%% %s; recall %.3f vs %.3f)",
+                     g.c, mc->baseline, mc->spread, 100.0 * fabs(mc->effect), lower(mc->effect), g.r,
                      v[LSC_CHECK_DIVERSITY_LOSS].baseline);
-            if (C && (st = judge_classes(ctx, &s, &me, out)) == LSC_STATUS_OK)
-                classes_into_mode_collapse(out, mc);
-            /* the wide level caps the plain one */
-            why_add(mc, "; balls %.1f x wider: %.3f vs %.3f (%.1f%% lower)", WIDE_FACTOR,
-                    g.wide, wv.baseline, 100.0 * wv.effect);
+            /* the wide level caps the plain one (a class's own loss, below, is not capped) */
+            why_add(mc, "; balls %.1f x wider: %.3f vs %.3f (%.1f%% %s)", WIDE_FACTOR,
+                    g.wide, wv.baseline, 100.0 * fabs(wv.effect), lower(wv.effect));
             if (wv.level != LSC_LEVEL_NOT_ASSESSED && mc->level != LSC_LEVEL_NOT_ASSESSED &&
                 wv.level < mc->level) {
                 mc->level = wv.level;
                 why_add(mc, ": generated rows near the real ones but off them, not a missing "
                             "region, so %s",
-                        wv.level == LSC_LEVEL_OK ? "no mode collapse" : "at most borderline");
+                        wv.level == LSC_LEVEL_OK ? "coverage shows no mode collapse"
+                                                 : "coverage shows at most borderline");
             }
             /* generated rows that reach nearly every real region (the widened balls lose less
              * than twice their collapse line) but whose own neighbourhoods are far tighter than
@@ -1203,6 +1205,8 @@ static lsc_status run_checks(lsc_ctx *ctx, const lsc_reference *ref, const lsc_m
                             "coverage): see diversity_loss; at most borderline",
                         100.0 * rv->effect);
             }
+            if (C && (st = judge_classes(ctx, &s, &me, out)) == LSC_STATUS_OK)
+                classes_into_mode_collapse(out, mc);
             if (density_ratio < 0.5 && mc->level == LSC_LEVEL_COLLAPSE) {
                 mc->level = LSC_LEVEL_BORDERLINE;
                 why_add(mc, "; explained by low fidelity (density ratio below 0.5), so at most "
@@ -1210,9 +1214,10 @@ static lsc_status run_checks(lsc_ctx *ctx, const lsc_reference *ref, const lsc_m
             }
             lsc_verdict *lf = &v[LSC_CHECK_LOW_FIDELITY];
             snprintf(lf->why, sizeof lf->why,
-                     "precision %.3f where held-out real rows give %.3f +- %.3f (%.1f%% lower); "
+                     "precision %.3f where held-out real rows give %.3f +- %.3f (%.1f%% %s); "
                      "density %.3f vs %.3f",
-                     g.p, lf->baseline, lf->spread, 100.0 * lf->effect, g.d, hd);
+                     g.p, lf->baseline, lf->spread, 100.0 * fabs(lf->effect), lower(lf->effect),
+                     g.d, hd);
         }
         /* zero radii hold nothing under the strict comparison: say what to do about it */
         if (me.prdc_ok && ref->zero_radii > 0 && ref->comparison == LSC_COMPARISON_STRICT) {
@@ -1240,22 +1245,24 @@ static lsc_status run_checks(lsc_ctx *ctx, const lsc_reference *ref, const lsc_m
                 det[LSC_CHECK_DIVERSITY_LOSS] = vdet;
                 snprintf(dl->why, sizeof dl->why,
                          "Vendi of the rows centred on the reference mean %.3f where held-out "
-                         "real rows give %.3f +- %.3f (%.1f%% lower)",
-                         g.vendi, vv.baseline, vv.spread, 100.0 * vv.effect);
+                         "real rows give %.3f +- %.3f (%.1f%% %s)",
+                         g.vendi, vv.baseline, vv.spread, 100.0 * fabs(vv.effect),
+                         lower(vv.effect));
             }
         }
         if (dl->why[0] == '\0')
             snprintf(dl->why, sizeof dl->why,
-                     "recall %.3f where held-out real rows give %.3f +- %.3f (%.1f%% lower)",
-                     dl->matched, dl->baseline, dl->spread, 100.0 * dl->effect);
+                     "recall %.3f where held-out real rows give %.3f +- %.3f (%.1f%% %s)",
+                     dl->matched, dl->baseline, dl->spread, 100.0 * fabs(dl->effect),
+                     lower(dl->effect));
         /* dimensional collapse */
         lsc_verdict *dc = &v[LSC_CHECK_DIMENSIONAL_COLLAPSE];
         for (int64_t t = 0; t < S; t++) tmp[t] = me.h[t].erank;
         det[LSC_CHECK_DIMENSIONAL_COLLAPSE] = judge(dc, g.erank, tmp, S, 1, 1e-9, &s);
         dc->value = g.erank;
         snprintf(dc->why, sizeof dc->why,
-                 "effective rank %.3f where held-out real rows give %.3f +- %.3f (%.1f%% lower)",
-                 g.erank, dc->baseline, dc->spread, 100.0 * dc->effect);
+                 "effective rank %.3f where held-out real rows give %.3f +- %.3f (%.1f%% %s)",
+                 g.erank, dc->baseline, dc->spread, 100.0 * fabs(dc->effect), lower(dc->effect));
         /* memorisation of the reference: near copies beyond what held-out rows show */
         lsc_verdict *mo = &v[LSC_CHECK_MEMORISATION];
         double pm = 0, ex = 0;

@@ -332,12 +332,7 @@ def reference_assess(real32, fake32, k=5, splits=16, seed=0, metric="euclidean",
         hd = float(np.mean(h_vals("d")))
         density_ratio = g_mean("d") / hd if hd > 0 else 1.0
         extra.update(wide=wv, density_ratio=density_ratio)
-        if C:
-            cls_out = judge_classes(gs, hs, C, S, J, m, fpc, n_cls_a)
-            worst = max([c["level"] for c in cls_out if c["level"] in (BORDER, COLLAPSE)],
-                        default=OK)
-            if worst > OK and (mc.level == NA or worst > mc.level):
-                mc.level = worst
+        # the caps judge coverage; a class's own loss (then) is direct evidence, not capped
         if wv.level != NA and mc.level != NA and wv.level < mc.level:
             mc.level = wv.level
         extra["concentration"] = False
@@ -345,6 +340,12 @@ def reference_assess(real32, fake32, k=5, splits=16, seed=0, metric="euclidean",
                 and dl.effect >= dl.c_line and dl.effect >= 1.5 * mc.effect):
             mc.level = BORDER
             extra["concentration"] = True
+        if C:
+            cls_out = judge_classes(gs, hs, C, S, J, m, fpc, n_cls_a)
+            worst = max([c["level"] for c in cls_out if c["level"] in (BORDER, COLLAPSE)],
+                        default=OK)
+            if worst > OK and (mc.level == NA or worst > mc.level):
+                mc.level = worst
         if density_ratio < 0.5 and mc.level == COLLAPSE:
             mc.level = BORDER
         v.update(mode_collapse=mc, low_fidelity=lf, diversity_loss=dl)
