@@ -13,6 +13,7 @@
 #   LSC_TEST_LABEL      run only the tests with this ctest label (cpu or cudasim); cudasim also
 #                       builds only what those tests need
 #   LSC_TEST_EXCLUDE    a ctest -E regular expression: tests not to run
+#   LSC_BUILD_BENCH     OFF: do not build bench/ (default ON; no test needs it)
 #   JOBS                parallel build and test jobs (default: every online core)
 #   CMAKE_BUILD_TYPE    default Release (RelWithDebInfo with LSC_SANITIZE=1, at -O1 -g1)
 #   LSC_SANITIZE        1: AddressSanitizer + UndefinedBehaviorSanitizer build (leaks checked, any
@@ -63,7 +64,8 @@ fi
 
 # ---- configure, build --------------------------------------------------------------------------
 cmake_args=(-S "$root" -B "$build" -DCMAKE_BUILD_TYPE="$build_type" -DLSC_CUDA="$cuda"
-            -DLSC_BUILD_TESTS=ON -DLSC_ORACLE_PYTHON="$oracle_py")
+            -DLSC_BUILD_TESTS=ON -DLSC_ORACLE_PYTHON="$oracle_py"
+            -DLSC_BUILD_BENCH="${LSC_BUILD_BENCH:-ON}")
 if [[ "${cuda^^}" == "ON" ]] || { [[ "${cuda^^}" == "AUTO" ]] && command -v nvcc >/dev/null; }; then
     cmake_args+=(-DCMAKE_CUDA_ARCHITECTURES="${CUDA_ARCHS:-90}")
 fi
