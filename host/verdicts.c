@@ -587,30 +587,26 @@ static void decide(lsc_verdict *v, int sig_b, int sig_c, double detectable)
         v->level = LSC_LEVEL_OK;
 }
 
-/* measure() and decide() at the six checks' Bonferroni quantiles. Returns the smallest effect
- * detectable at the collapse level (beyond the collapse line: too few rows to read `ok`). */
-static double judge(lsc_verdict *v, double g, const double *h, int64_t S, int loss, double floor_sd,
-                 const shared *sh)
+/* measure() and decide() at the six checks' Bonferroni quantiles, significance also granted by
+ * a second statistic `other` (already measured; NULL: none) of the same loss - the plain and the
+ * widened coverage count the same uncovered rows, and the wide one varies far less. Returns the
+ * smallest effect detectable at the collapse level (beyond the collapse line: too few rows to
+ * read `ok`). */
+static double judge_either(lsc_verdict *v, const lsc_verdict *other, double g, const double *h,
+                           int64_t S, int loss, double floor_sd, const shared *sh)
 {
     const double dof = (double)(S - 1);
     const double tb = t_quantile(Z_BORDER, dof), tc = t_quantile(Z_COLLAPSE, dof);
     const double det = measure(v, g, h, S, loss, floor_sd, sh, tc);
-    decide(v, v->score >= tb, v->score >= tc, det);
+    const double z = other && other->score > v->score ? other->score : v->score;
+    decide(v, z >= tb, z >= tc, det);
     return det;
 }
 
-/* judge(), with significance also granted by a second statistic `other` (already measured) of
- * the same loss: the plain and the widened coverage count the same uncovered rows, and the wide
- * one varies far less from subset to subset. */
-static double judge_either(lsc_verdict *v, const lsc_verdict *other, double g, const double *h,
-                        int64_t S, double floor_sd, const shared *sh)
+static double judge(lsc_verdict *v, double g, const double *h, int64_t S, int loss, double floor_sd,
+                    const shared *sh)
 {
-    const double dof = (double)(S - 1);
-    const double tb = t_quantile(Z_BORDER, dof), tc = t_quantile(Z_COLLAPSE, dof);
-    const double det = measure(v, g, h, S, 1, floor_sd, sh, tc);
-    const double z = v->score > other->score ? v->score : other->score;
-    decide(v, z >= tb, z >= tc, det);
-    return det;
+    return judge_either(v, NULL, g, h, S, loss, floor_sd, sh);
 }
 
 static void verdict_init(lsc_verdict *v, lsc_check c, const char *stat, const char *method)
@@ -1161,7 +1157,7 @@ static lsc_status run_checks(lsc_ctx *ctx, const lsc_reference *ref, const lsc_m
             for (int64_t t = 0; t < S; t++) tmp[t] = me.h[t].c;
             /* a proportion of na rows: its spread cannot be below one row's worth */
             det[LSC_CHECK_MODE_COLLAPSE] = judge_either(&v[LSC_CHECK_MODE_COLLAPSE], &wv, g.c,
-                                                          tmp, S, 0.5 / (double)s.na, &s);
+                                                          tmp, S, 1, 0.5 / (double)s.na, &s);
             v[LSC_CHECK_MODE_COLLAPSE].value = full.coverage;
             for (int64_t t = 0; t < S; t++) tmp[t] = me.h[t].p;
             det[LSC_CHECK_LOW_FIDELITY] =
