@@ -1648,7 +1648,7 @@ TEST_F(Cuda, HostInputsStreamThroughATinyWorkspace)
     p.workspace_limit = 1 << 20; // 1 MiB: many tiles for every operation below
     lsc_ctx *small = cuda_ctx(p);
     ASSERT_NE(small, nullptr);
-    const int64_t n = 3000, m = 2500, d = 40, k = 7;
+    const int64_t n = 1700, m = 1400, d = 40, k = 7;
     auto xr = data::gaussian(n, d, kSeed + 150);
     auto xf = data::gaussian(m, d, kSeed + 151, 0.1, 1.0);
     HostMat hr = host_mat(xr, n, d, LSC_DTYPE_F32, 2), hf = host_mat(xf, m, d, LSC_DTYPE_BF16, 0);
