@@ -94,7 +94,8 @@ lsc_status lsc_cuda_knn(lsc_ctx *ctx, const lsc_matrix *queries, const lsc_matri
                         const lsc_knn_opts *opts, float *dist, int64_t *idx);
 lsc_status lsc_cuda_reference_radii(lsc_ctx *ctx, lsc_reference *ref);
 lsc_status lsc_cuda_prdc(lsc_ctx *ctx, const lsc_reference *ref, const lsc_matrix *fake,
-                         lsc_prdc_result *out, unsigned char *real_flags, int64_t *fake_counts);
+                         lsc_prdc_result *out, unsigned char *real_flags, int64_t *fake_counts,
+                         const lsc_prdc_near *near);
 lsc_status lsc_cuda_prdc_async(lsc_ctx *ctx, const lsc_reference *ref, const lsc_matrix *fake,
                                lsc_prdc_result *out, lsc_async_status *status);
 lsc_status lsc_cuda_pair_stats(lsc_ctx *ctx, const lsc_matrix *x, const int64_t *subset,

@@ -219,6 +219,12 @@ struct prdc_args {
     unsigned long long *density;     // per fake row
     unsigned char *real_hit;         // recall: set-only flags
     unsigned char *real_cov;         // coverage: set-only flags
+    // the fused near tests (lsc_prdc_near), or near == nullptr: set-only flags of each fake row,
+    // strictly nearer than near_s at [gi], within near_i at [M + gi] (two bytes: the block's
+    // threads never write one byte's bits at once)
+    unsigned char *near;
+    double near_s, near_i;
+    int64_t m;
 };
 
 /* One block per fake row of the tile: every comparison with the real rows of the tile. */
@@ -241,12 +247,22 @@ __global__ void __launch_bounds__(kThreads) k_prdc_count(prdc_args a)
         // a real row already recalled needs no more tests (set-only flag; as the CPU)
         const int need_recall = !hit[gr];
         int in_fake = need_recall ? lsc_decide_less(vf, err, sj, a.inclusive) : 0;
-        if (in_real < 0 || in_fake < 0) {
+        int in_s = 0, in_i = 0;
+        if (a.near) {
+            const volatile unsigned char *nfl = a.near;
+            if (a.near_s >= 0 && !nfl[gi]) in_s = lsc_decide_less(vf, err, a.near_s, 0);
+            if (a.near_i >= 0 && !nfl[a.m + gi]) in_i = lsc_decide_less(vf, err, a.near_i, 1);
+        }
+        if (in_real < 0 || in_fake < 0 || in_s < 0 || in_i < 0) {
             const double ve = lsc_exact_v(a.fraw + i * a.fld, a.rraw + j * a.rld, a.d,
                                           a.finv ? a.finv[gi] : 1.0, a.rinv ? a.rinv[gr] : 1.0);
             if (in_real < 0) in_real = a.inclusive ? ve <= rr : ve < rr;
             if (in_fake < 0) in_fake = a.inclusive ? ve <= sj : ve < sj;
+            if (in_s < 0) in_s = ve < a.near_s;
+            if (in_i < 0) in_i = ve <= a.near_i;
         }
+        if (in_s) a.near[gi] = 1;
+        if (in_i) a.near[a.m + gi] = 1;
         if (in_real) {
             dens++;
             if (!cov[gr]) a.real_cov[gr] = 1;
@@ -315,10 +331,12 @@ k_prdc_final(int64_t M, int64_t N, int64_t k, const unsigned long long *density,
 struct prdc_rows {
     const unsigned char *flags;
     const unsigned long long *density;
+    const unsigned char *near; // with `near`: the strict then the inclusive flags (2 M bytes)
 };
 
 lsc_status prdc_enqueue(lsc_ctx *ctx, const lsc_reference *ref, const lsc_matrix *fake, bool async,
-                        lsc_prdc_result *out, lsc_async_status *status, prdc_rows *rows)
+                        lsc_prdc_result *out, lsc_async_status *status, prdc_rows *rows,
+                        const lsc_prdc_near *near = nullptr)
 {
     cudaStream_t st = cuda_of(ctx)->stream;
     if (async) { // pointers the device cannot reach are refused before anything is enqueued
@@ -334,13 +352,14 @@ lsc_status prdc_enqueue(lsc_ctx *ctx, const lsc_reference *ref, const lsc_matrix
     // per-call state: fake radii and norms, density counts, real flags
     double *fake_r, *fake_inv;
     unsigned long long *density;
-    unsigned char *flags;
+    unsigned char *flags, *near_flags;
     lsc_ws_carve c = {nullptr, 0};
     for (int pass = 0; pass < 2; pass++) {
         lsc_ws_take(&c, static_cast<size_t>(M) * sizeof(double), &fake_r);
         lsc_ws_take(&c, static_cast<size_t>(cosine ? M : 0) * sizeof(double), &fake_inv);
         lsc_ws_take(&c, static_cast<size_t>(M) * sizeof(unsigned long long), &density);
         lsc_ws_take(&c, static_cast<size_t>(N) * 2, &flags);
+        lsc_ws_take(&c, static_cast<size_t>(near ? M : 0) * 2, &near_flags);
         if (pass == 0) {
             void *mem;
             LSC_TRY(lsc_cuda_ws_reserve(ctx, LSC_WS_STATE, c.off, "prdc state", &mem));
@@ -349,6 +368,7 @@ lsc_status prdc_enqueue(lsc_ctx *ctx, const lsc_reference *ref, const lsc_matrix
     }
     LSC_CUDA_TRY(ctx, cudaMemsetAsync(density, 0, static_cast<size_t>(M) * sizeof(unsigned long long), st));
     LSC_CUDA_TRY(ctx, cudaMemsetAsync(flags, 0, static_cast<size_t>(N) * 2, st));
+    if (near) LSC_CUDA_TRY(ctx, cudaMemsetAsync(near_flags, 0, static_cast<size_t>(M) * 2, st));
     if (status) LSC_TRY(lsc_cuda_check_async(ctx, fake, cosine ? 1 : 0, status));
     ct_set rs, sf;
     ref_set(ref, cache, &rs);
@@ -392,6 +412,10 @@ lsc_status prdc_enqueue(lsc_ctx *ctx, const lsc_reference *ref, const lsc_matrix
             a.density = density;
             a.real_hit = flags;
             a.real_cov = flags + N;
+            a.near = near ? near_flags : nullptr;
+            a.near_s = near ? near->strict_v : -1.0;
+            a.near_i = near ? near->incl_v : -1.0;
+            a.m = M;
             k_prdc_count<<<static_cast<unsigned>(nf), kThreads, 0, st>>>(a);
             LSC_CUDA_LAUNCHED(ctx);
             if (!async) {
@@ -400,7 +424,7 @@ lsc_status prdc_enqueue(lsc_ctx *ctx, const lsc_reference *ref, const lsc_matrix
             }
         }
     }
-    if (rows) *rows = {flags, density};
+    if (rows) *rows = {flags, density, near_flags};
     k_prdc_final<<<1, 1024, 0, st>>>(M, N, k, density, fake_r, flags, flags + N,
                                      static_cast<int>(ref->comparison), static_cast<int>(ref->metric),
                                      ref->zero_radii, async, out, status);
@@ -433,14 +457,15 @@ lsc_status lsc_cuda_reference_radii(lsc_ctx *ctx, lsc_reference *ref)
 }
 
 lsc_status lsc_cuda_prdc(lsc_ctx *ctx, const lsc_reference *ref, const lsc_matrix *fake,
-                         lsc_prdc_result *out, unsigned char *real_flags, int64_t *fake_counts)
+                         lsc_prdc_result *out, unsigned char *real_flags, int64_t *fake_counts,
+                         const lsc_prdc_near *near)
 {
     cudaStream_t st = cuda_of(ctx)->stream;
     void *mem;
     LSC_TRY(lsc_cuda_ws_reserve(ctx, LSC_WS_RESULT, sizeof(lsc_prdc_result), "prdc result", &mem));
     lsc_prdc_result *d_out = static_cast<lsc_prdc_result *>(mem);
-    prdc_rows rows = {nullptr, nullptr};
-    LSC_TRY(prdc_enqueue(ctx, ref, fake, false, d_out, nullptr, &rows));
+    prdc_rows rows = {nullptr, nullptr, nullptr};
+    LSC_TRY(prdc_enqueue(ctx, ref, fake, false, d_out, nullptr, &rows, near));
     lsc_prdc_result r;
     LSC_CUDA_TRY(ctx, cudaMemcpyAsync(&r, d_out, sizeof r, cudaMemcpyDeviceToHost, st));
     const int64_t N = ref->rows, M = fake->rows;
@@ -457,8 +482,21 @@ lsc_status lsc_cuda_prdc(lsc_ctx *ctx, const lsc_reference *ref, const lsc_matri
     if (fake_counts)
         LSC_CUDA_TRY(ctx, cudaMemcpyAsync(fake_counts, rows.density, static_cast<size_t>(M) * sizeof(int64_t),
                                           cudaMemcpyDeviceToHost, st));
+    host_buf nf;
+    if (near) {
+        nf.p = malloc(static_cast<size_t>(M) * 2);
+        if (!nf.p) return lsc_set_error(ctx, LSC_STATUS_OUT_OF_MEMORY, "out of host memory (prdc near flags)");
+        LSC_CUDA_TRY(ctx, cudaMemcpyAsync(nf.p, rows.near, static_cast<size_t>(M) * 2,
+                                          cudaMemcpyDeviceToHost, st));
+    }
     LSC_CUDA_TRY(ctx, cudaStreamSynchronize(st));
     if (real_flags) lsc_row_flags(static_cast<const unsigned char *>(flags.p), N, real_flags);
+    if (near) {
+        const unsigned char *f = static_cast<const unsigned char *>(nf.p);
+        for (int64_t j = 0; j < M; j++)
+            near->flags[j] = static_cast<unsigned char>((f[j] ? LSC_NEAR_STRICT : 0u) |
+                                                        (f[M + j] ? LSC_NEAR_INCL : 0u));
+    }
     *out = r;
     return LSC_STATUS_OK;
 }

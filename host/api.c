@@ -6,6 +6,7 @@
 #include "../common/prdc_figures.h"
 #include "../common/sampler.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -524,6 +525,13 @@ lsc_status lsc_prdc(lsc_ctx *ctx, const lsc_reference *ref, const lsc_matrix *fa
 lsc_status lsc_prdc_rows(lsc_ctx *ctx, const lsc_reference *ref, const lsc_matrix *fake,
                          lsc_prdc_result *out, unsigned char *real_flags, int64_t *fake_counts)
 {
+    return lsc_prdc_near_rows(ctx, ref, fake, out, real_flags, fake_counts, NULL);
+}
+
+lsc_status lsc_prdc_near_rows(lsc_ctx *ctx, const lsc_reference *ref, const lsc_matrix *fake,
+                              lsc_prdc_result *out, unsigned char *real_flags,
+                              int64_t *fake_counts, const lsc_prdc_near *near)
+{
     LSC_TRY(lsc_begin(ctx));
     LSC_CHECK(ctx, ref, LSC_STATUS_INVALID_ARGUMENT, "ref is NULL");
     LSC_CHECK(ctx, out, LSC_STATUS_INVALID_ARGUMENT, "out is NULL");
@@ -539,7 +547,9 @@ lsc_status lsc_prdc_rows(lsc_ctx *ctx, const lsc_reference *ref, const lsc_matri
     LSC_NEED_OP(ctx, prdc);
     lsc_prdc_result r;
     memset(&r, 0, sizeof r);
-    LSC_TRY(ctx->ops->prdc(ctx, ref, fake, &r, real_flags, fake_counts));
+    LSC_CHECK(ctx, !near || (near->flags && !isnan(near->strict_v) && !isnan(near->incl_v)),
+              LSC_STATUS_INVALID_ARGUMENT, "prdc: near tests without flags or with a NaN bound");
+    LSC_TRY(ctx->ops->prdc(ctx, ref, fake, &r, real_flags, fake_counts, near));
     r.k = ref->k;
     r.real_rows = ref->rows;
     r.fake_rows = fake->rows;

@@ -47,6 +47,24 @@ struct lsc_reference {
     void (*backend_free)(void *);
 };
 
+/* Optional tests of each generated row fused into the PRDC pass (lsc_prdc_near_rows): whether some
+ * reference row lies strictly nearer than `strict_v`, and whether one lies within `incl_v`
+ * (inclusive); both internal values (distance_rules.h), a negative one is not tested. `flags`
+ * (M bytes, host memory) receives LSC_NEAR_STRICT | LSC_NEAR_INCL of each generated row. They
+ * cost a comparison per pair the pass already forms, where a separate nearest-row search costs
+ * a second pass. */
+typedef struct lsc_prdc_near {
+    double strict_v, incl_v;
+    unsigned char *flags;
+} lsc_prdc_near;
+#define LSC_NEAR_STRICT 1u
+#define LSC_NEAR_INCL 2u
+
+/* lsc_prdc_rows with the fused tests above (`near` may be NULL); validates as lsc_prdc_rows. */
+lsc_status lsc_prdc_near_rows(lsc_ctx *ctx, const lsc_reference *ref, const lsc_matrix *fake,
+                              lsc_prdc_result *out, unsigned char *real_flags,
+                              int64_t *fake_counts, const lsc_prdc_near *near);
+
 /* qsort comparator of doubles, ascending (pair statistics' nearest neighbours, the verdicts'
  * medians). */
 int lsc_cmp_f64(const void *a, const void *b);
@@ -77,9 +95,11 @@ typedef struct lsc_backend_ops {
                       const lsc_knn_opts *opts, float *dist, int64_t *idx);
     /* computes ref->radius_v / radius / zero_radii for a reference whose data is filled in */
     lsc_status (*reference_radii)(lsc_ctx *ctx, lsc_reference *ref);
-    /* real_flags (N bytes, LSC_ROW_* bits) and fake_counts (M): host memory, each may be NULL */
+    /* real_flags (N bytes, LSC_ROW_* bits) and fake_counts (M): host memory, each may be NULL;
+     * so may `near` (the fused tests of lsc_prdc_near) */
     lsc_status (*prdc)(lsc_ctx *ctx, const lsc_reference *ref, const lsc_matrix *fake,
-                       lsc_prdc_result *out, unsigned char *real_flags, int64_t *fake_counts);
+                       lsc_prdc_result *out, unsigned char *real_flags, int64_t *fake_counts,
+                       const lsc_prdc_near *near);
 
     /* Device-memory matrices only: INVALID_DATA naming `name`, the row and the column of the
      * first NaN/Inf (row-major order), or with `cosine` the first all-zero row, exactly as
@@ -148,7 +168,7 @@ const lsc_backend_ops *lsc_cpu_backend_ops(void);
 
 /* Name of the CUDA backend's entry point in liblsc_cuda, and the ABI it must report. */
 #define LSC_CUDA_ENTRY "lsc_cuda_backend_entry"
-#define LSC_CUDA_ABI 3
+#define LSC_CUDA_ABI 4
 typedef const lsc_backend_ops *(*lsc_cuda_entry_fn)(int abi, char *why, size_t why_len);
 
 #ifdef __cplusplus

@@ -53,6 +53,8 @@ struct lsc_assessment {
     lsc_class_verdict *cls;
     int64_t uncovered;         /* uncovered reference rows, -1 when not computed */
     int64_t *uncovered_rows;   /* most uncovered first */
+    int64_t near_rows;         /* generated rows within near_distance of a reference row, -1
+                                  when not counted */
 };
 
 const char *lsc_check_name(lsc_check check)
@@ -134,6 +136,7 @@ typedef struct {
     int64_t *n_cls_a;      /* rows of each class in A */
     int64_t *cls_rows;     /* the class of each row of one subset (m; -1: unknown label) */
     unsigned char *flags_a; /* per-row outcomes of one subset's PRDC against A (na) */
+    unsigned char *near_g; /* lsc_prdc_near flags of one subset's rows (m) */
     const int64_t *fake_labels;
     int cached;            /* A, its reference and the held-out statistics came from the
                               context's cache (below): only the generated side is measured */
@@ -212,6 +215,7 @@ static void shared_free(shared *s)
     free(s->n_cls_a);
     free(s->cls_rows);
     free(s->flags_a);
+    free(s->near_g);
     free(s->centred);
     free(s->sample_a);
     free(s->wide_rows);
@@ -373,6 +377,7 @@ static lsc_status shared_make(lsc_ctx *ctx, const lsc_reference *ref, const lsc_
     s->nn_d = (float *)lsc_malloc(ctx, (size_t)s->m * sizeof *s->nn_d, "assess distances");
     s->nn_i = (int64_t *)lsc_malloc(ctx, (size_t)s->m * sizeof *s->nn_i, "assess distances");
     s->flags_a = (unsigned char *)lsc_malloc(ctx, (size_t)s->na + 1, "assess coverage");
+    s->near_g = (unsigned char *)lsc_malloc(ctx, (size_t)s->m, "assess copies");
     s->nw = s->na < MAX_JUDGED ? s->na : MAX_JUDGED;
     s->wide_rows = (float *)lsc_malloc(ctx, (size_t)(s->nw * d) * sizeof(float), "assess rows");
     s->wide_pos = (int64_t *)lsc_malloc(ctx, (size_t)s->nw * sizeof *s->wide_pos, "assess coverage");
@@ -385,7 +390,7 @@ static lsc_status shared_make(lsc_ctx *ctx, const lsc_reference *ref, const lsc_
     s->cls_rows = o->real_labels ? (int64_t *)lsc_malloc(ctx, (size_t)s->m * sizeof *s->cls_rows,
                                                          "assess labels")
                                  : NULL;
-    if (!(s->g && s->h && s->pick && s->nn_d && s->nn_i && s->flags_a && s->wide_rows &&
+    if (!(s->g && s->h && s->pick && s->nn_d && s->nn_i && s->flags_a && s->near_g && s->wide_rows &&
           s->wide_pos && s->wide_d && s->wide_i && s->sample_a &&
           (s->cls_rows || !o->real_labels) && (s->centred || ref->metric != LSC_METRIC_COSINE)))
         return LSC_STATUS_OUT_OF_MEMORY;
@@ -651,12 +656,14 @@ typedef struct subset_stats {
     int vendi_ok;
 } subset_stats;
 
-/* PRDC against A, with the per-row outcomes in s->flags_a when classes are judged. */
-static lsc_status prdc_of(lsc_ctx *ctx, shared *s, const float *x, subset_stats *out)
+/* PRDC against A, with the per-row outcomes in s->flags_a (classes, wide coverage) and, with
+ * `near`, its fused tests of each row in near->flags. */
+static lsc_status prdc_of(lsc_ctx *ctx, shared *s, const float *x, subset_stats *out,
+                          const lsc_prdc_near *near)
 {
     lsc_matrix m = lsc_matrix_f32(x, s->m, s->d);
     lsc_prdc_result r = LSC_PRDC_RESULT_INIT;
-    LSC_TRY(lsc_prdc_rows(ctx, s->ref_a, &m, &r, s->flags_a, NULL));
+    LSC_TRY(lsc_prdc_near_rows(ctx, s->ref_a, &m, &r, s->flags_a, NULL, near));
     out->p = r.precision;
     out->r = r.recall;
     out->d = r.density;
@@ -695,13 +702,25 @@ static lsc_status wide_of(lsc_ctx *ctx, shared *s, const float *x, subset_stats 
     return LSC_STATUS_OK;
 }
 
-/* Fractions of rows nearer A than `radius` and exactly on a row of A, from their distances. */
+/* Fractions of rows nearer A than `radius` and exactly on a row of A, from their distances (or,
+ * for the generated rows, from the same two tests fused into their PRDC pass: copies_of_flags). */
 static void copies_of(const double *dist, int64_t n, double radius, subset_stats *out)
 {
     int64_t cn = 0, ce = 0;
     for (int64_t i = 0; i < n; i++) {
         cn += dist[i] < radius;
         ce += dist[i] == 0.0;
+    }
+    out->near = (double)cn / (double)n;
+    out->exact = (double)ce / (double)n;
+}
+
+static void copies_of_flags(const unsigned char *flags, int64_t n, subset_stats *out)
+{
+    int64_t cn = 0, ce = 0;
+    for (int64_t i = 0; i < n; i++) {
+        cn += (flags[i] & LSC_NEAR_STRICT) != 0;
+        ce += (flags[i] & LSC_NEAR_INCL) != 0;
     }
     out->near = (double)cn / (double)n;
     out->exact = (double)ce / (double)n;
@@ -849,15 +868,24 @@ static lsc_status measure_subsets(lsc_ctx *ctx, shared *s, double radius, measur
     double *share = cov + C;
     lsc_status st = LSC_STATUS_OK;
     me->g.vendi_ok = 1;
+    /* the copy tests (nearer than `radius`, exactly on a row) ride on each subset's PRDC pass
+     * against A, unless each row's nearest row of A is wanted for its class: then one nearest-
+     * row search per subset (and one over the held-out rows) finds both */
+    const int fused = me->prdc_ok && !(C && !s->fake_labels);
+    const lsc_prdc_near near = {lsc_v_from_dist((int)s->metric, radius), 0.0, s->near_g};
     for (int64_t j = 0; st == LSC_STATUS_OK && j < s->J; j++) {
         subset_stats x = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
         st = gather_generated(ctx, s, j);
-        if (st == LSC_STATUS_OK && me->prdc_ok) st = prdc_of(ctx, s, s->g, &x);
+        if (st == LSC_STATUS_OK && me->prdc_ok) st = prdc_of(ctx, s, s->g, &x, fused ? &near : NULL);
         if (st == LSC_STATUS_OK && me->prdc_ok) st = wide_of(ctx, s, s->g, &x);
-        if (st == LSC_STATUS_OK) st = nearest_in_a(ctx, s, s->g, m);
+        if (st == LSC_STATUS_OK && !fused) st = nearest_in_a(ctx, s, s->g, m);
         if (st == LSC_STATUS_OK) {
-            for (int64_t i = 0; i < m; i++) dist[i] = s->nn_d[i];
-            copies_of(dist, m, radius, &x);
+            if (fused) {
+                copies_of_flags(s->near_g, m, &x);
+            } else {
+                for (int64_t i = 0; i < m; i++) dist[i] = s->nn_d[i];
+                copies_of(dist, m, radius, &x);
+            }
             st = spectrum_of(ctx, s, s->g, &x);
         }
         if (st == LSC_STATUS_OK && C && me->prdc_ok) {
@@ -874,15 +902,19 @@ static lsc_status measure_subsets(lsc_ctx *ctx, shared *s, double radius, measur
         add_scaled(&me->g, &x, 1.0 / (double)s->J);
     }
     /* the held-out subsets' statistics: measured once per reference and options (assess_cache) */
-    if (st == LSC_STATUS_OK && !s->cached) st = held_out_nearest(ctx, s);
+    if (st == LSC_STATUS_OK && !s->cached && !fused) st = held_out_nearest(ctx, s);
     for (int64_t t = 0; st == LSC_STATUS_OK && !s->cached && t < s->S; t++) {
         subset_stats *x = &me->h[t];
         st = gather_held_out(ctx, s, t);
-        if (st == LSC_STATUS_OK && me->prdc_ok) st = prdc_of(ctx, s, s->h, x);
+        if (st == LSC_STATUS_OK && me->prdc_ok) st = prdc_of(ctx, s, s->h, x, fused ? &near : NULL);
         if (st == LSC_STATUS_OK && me->prdc_ok) st = wide_of(ctx, s, s->h, x);
         if (st != LSC_STATUS_OK) break;
-        for (int64_t i = 0; i < m; i++) dist[i] = s->held_nn[s->pick[i]];
-        copies_of(dist, m, radius, x);
+        if (fused) {
+            copies_of_flags(s->near_g, m, x);
+        } else {
+            for (int64_t i = 0; i < m; i++) dist[i] = s->held_nn[s->pick[i]];
+            copies_of(dist, m, radius, x);
+        }
         st = spectrum_of(ctx, s, s->h, x);
         if (st == LSC_STATUS_OK && C && me->prdc_ok) {
             /* held-out rows are classed as generated ones are: by label when generated labels
@@ -901,14 +933,27 @@ static lsc_status measure_subsets(lsc_ctx *ctx, shared *s, double radius, measur
 /* The user's full-size PRDC, with the per-row outcomes: the uncovered reference rows, most
  * uncovered first, and each class's full-size coverage. */
 static lsc_status full_size(lsc_ctx *ctx, const lsc_reference *ref, const lsc_matrix *fake,
-                            const shared *s, lsc_assessment *out)
+                            const shared *s, double near_distance, lsc_assessment *out)
 {
     const int64_t n = ref->rows, d = ref->cols;
     unsigned char *flags = (unsigned char *)lsc_malloc(ctx, (size_t)n, "assess row flags");
-    if (!flags) return LSC_STATUS_OUT_OF_MEMORY;
+    unsigned char *nf = near_distance >= 0 ? (unsigned char *)lsc_malloc(ctx, (size_t)fake->rows,
+                                                                        "assess near rows")
+                                           : NULL;
+    if (!flags || (near_distance >= 0 && !nf)) {
+        free(flags);
+        return LSC_STATUS_OUT_OF_MEMORY;
+    }
+    /* the rows within near_distance of a reference row: one more test in the same pass */
+    const lsc_prdc_near near = {-1.0, lsc_v_from_dist((int)ref->metric, near_distance), nf};
     lsc_prdc_result r = LSC_PRDC_RESULT_INIT;
-    lsc_status st = lsc_prdc_rows(ctx, ref, fake, &r, flags, NULL);
+    lsc_status st = lsc_prdc_near_rows(ctx, ref, fake, &r, flags, NULL, nf ? &near : NULL);
     int64_t U = 0;
+    if (st == LSC_STATUS_OK && nf) {
+        out->near_rows = 0;
+        for (int64_t j = 0; j < fake->rows; j++) out->near_rows += (nf[j] & LSC_NEAR_INCL) != 0;
+    }
+    free(nf);
     if (st == LSC_STATUS_OK) {
         out->prdc = r;
         for (int64_t i = 0; i < n; i++) U += !(flags[i] & LSC_ROW_COVERED);
@@ -1095,6 +1140,7 @@ static lsc_status run_checks(lsc_ctx *ctx, const lsc_reference *ref, const lsc_m
     verdict_init(&v[LSC_CHECK_POSTERIOR_COLLAPSE], LSC_CHECK_POSTERIOR_COLLAPSE,
                  "inactive_fraction", "held-out real subsets of m rows, the same size");
     out->uncovered = -1;
+    out->near_rows = -1;
     const assess_cache *cache = (const assess_cache *)ctx->assess_cache;
     if (st == LSC_STATUS_OK) {
         if (s.cached) { /* borrowed from the cache, given back (or dropped) below */
@@ -1121,7 +1167,7 @@ static lsc_status run_checks(lsc_ctx *ctx, const lsc_reference *ref, const lsc_m
         if (o->prdc)
             out->prdc = *o->prdc; /* checked on entry to describe these sets */
         else if (s.k < fake->rows) /* else no figures: the PRDC checks are not assessed */
-            st = full_size(ctx, ref, fake, &s, out);
+            st = full_size(ctx, ref, fake, &s, o->near_distance, out);
     }
     if (C && o->prdc && out->cls)
         for (int64_t c = 0; c < C; c++) out->cls[c].coverage = NAN;
@@ -1338,6 +1384,9 @@ lsc_status lsc_assess(lsc_ctx *ctx, const lsc_reference *ref, const lsc_matrix *
               "assess opts: memorisation_factor %g must be finite and > 0", o.memorisation_factor);
     LSC_CHECK(ctx, o.inactive_factor > 0 && o.inactive_factor < 1e300, LSC_STATUS_INVALID_ARGUMENT,
               "assess opts: inactive_factor %g must be finite and > 0", o.inactive_factor);
+    LSC_CHECK(ctx, !isnan(o.near_distance) && o.near_distance < 1e300,
+              LSC_STATUS_INVALID_ARGUMENT,
+              "assess opts: near_distance %g must be finite (negative: not counted)", o.near_distance);
     LSC_CHECK(ctx, !o.fake_labels || o.real_labels, LSC_STATUS_INVALID_ARGUMENT,
               "assess opts: fake_labels need real_labels (the classes come from the reference)");
     LSC_TRY(lsc_check_matrix(ctx, fake, "fake", 2));
@@ -1410,6 +1459,8 @@ lsc_status lsc_assessment_uncovered(const lsc_assessment *a, int64_t *rows, int6
     for (int64_t i = 0; i < n; i++) rows[i] = a->uncovered_rows[i];
     return LSC_STATUS_OK;
 }
+
+int64_t lsc_assessment_near_rows(const lsc_assessment *a) { return a ? a->near_rows : -1; }
 
 lsc_level lsc_assessment_level(const lsc_assessment *a)
 {

@@ -654,9 +654,14 @@ typedef struct lsc_assess_opts {
                                    with them each class's coverage and share is judged too */
     const int64_t *fake_labels; /* M labels of the generated rows, or NULL: each generated row
                                    then takes the label of its nearest reference row */
+    double near_distance;       /* >= 0: also count the generated rows within this distance
+                                   (inclusive) of some reference row, in the full-size PRDC pass
+                                   at the cost of one comparison per pair
+                                   (lsc_assessment_near_rows; not with `prdc` given); default -1:
+                                   not counted */
 } lsc_assess_opts;
 
-#define LSC_ASSESS_OPTS_INIT { sizeof(lsc_assess_opts), 16, 0, 0.25, 0.01, NULL, NULL, NULL }
+#define LSC_ASSESS_OPTS_INIT { sizeof(lsc_assess_opts), 16, 0, 0.25, 0.01, NULL, NULL, NULL, -1.0 }
 
 /** One check's verdict and its evidence. */
 typedef struct lsc_verdict {
@@ -752,6 +757,11 @@ LSC_API lsc_status lsc_assessment_class(const lsc_assessment *a, int64_t i, lsc_
  */
 LSC_API lsc_status lsc_assessment_uncovered(const lsc_assessment *a, int64_t *rows, int64_t cap,
                                             int64_t *count);
+
+/** The generated rows within lsc_assess_opts.near_distance of some reference row (exact
+ *  copies at 0), over the whole generated set; -1 when not counted (no near_distance, or the
+ *  caller passed its own PRDC) and for NULL. */
+LSC_API int64_t lsc_assessment_near_rows(const lsc_assessment *a);
 
 /** Destroys an assessment; NULL is harmless. */
 LSC_API void lsc_assessment_destroy(lsc_assessment *a);

@@ -1376,8 +1376,19 @@ TEST_F(Cuda, VerdictsEqualTheCpusVerdicts)
     auto real = data::gaussian(n, d, kSeed + 140);
     auto healthy = data::gaussian(m, d, kSeed + 141);
     auto narrow = data::gaussian(m, d, kSeed + 142, 0.0, 0.3); // a quarter of the spread
+    // a third copies of real rows, some exact, some moved a little: the copy tests decide
+    auto copies = healthy;
+    for (int64_t j = 0; j < m / 3; j++)
+        for (int64_t c = 0; c < d; c++)
+            copies[(size_t)(j * d + c)] =
+                real[(size_t)((7 * j % n) * d + c)] + (j % 2 ? 1e-3f * (float)(c % 3) : 0.0f);
     lsc_matrix rm = lsc_matrix_f32(real.data(), n, d);
-    for (const auto *fake : {&healthy, &narrow}) {
+    // with labels, each generated row's nearest reference row is searched for its class; without
+    // (the copies), the copy tests ride on the PRDC pass
+    const std::pair<const std::vector<float> *, int> cases[] = {
+        {&healthy, 1}, {&narrow, 1}, {&copies, 0}};
+    for (const auto &[fake, labelled] : cases) {
+        SCOPED_TRACE(labelled ? "labels" : "no labels (copies fused into the PRDC pass)");
         lsc_matrix fm = lsc_matrix_f32(fake->data(), m, d);
         lsc_reference *rc = nullptr, *rg = nullptr;
         ASSERT_EQ(lsc_reference_create(cpu, &rm, 5, nullptr, &rc), LSC_STATUS_OK);
@@ -1389,12 +1400,17 @@ TEST_F(Cuda, VerdictsEqualTheCpusVerdicts)
             labels[(size_t)i] = x < -0.7f ? 0 : x < 0.0f ? 1 : x < 0.7f ? 2 : 3;
         }
         lsc_assess_opts ao = LSC_ASSESS_OPTS_INIT;
-        ao.real_labels = labels.data();
+        ao.real_labels = labelled ? labels.data() : nullptr;
+        ao.near_distance = labelled ? -1.0 : 0.01;
         lsc_assessment *ac = nullptr, *ag = nullptr;
         ASSERT_EQ(lsc_assess(cpu, rc, &fm, &ao, &ac), LSC_STATUS_OK) << lsc_last_error(cpu);
         ASSERT_TRUE(ok(lsc_assess(ctx, rg, &fm, &ao, &ag)));
-        ASSERT_EQ(lsc_assessment_class_count(ag), 4);
-        for (int64_t c = 0; c < 4; c++) {
+        EXPECT_EQ(lsc_assessment_near_rows(ag), lsc_assessment_near_rows(ac));
+        if (fake == &copies) {
+            EXPECT_EQ(lsc_assessment_near_rows(ac), labelled ? -1 : m / 3);
+        }
+        ASSERT_EQ(lsc_assessment_class_count(ag), labelled ? 4 : 0);
+        for (int64_t c = 0; c < (labelled ? 4 : 0); c++) {
             lsc_class_verdict xc = LSC_CLASS_VERDICT_INIT, xg = LSC_CLASS_VERDICT_INIT;
             ASSERT_EQ(lsc_assessment_class(ac, c, &xc), LSC_STATUS_OK);
             ASSERT_EQ(lsc_assessment_class(ag, c, &xg), LSC_STATUS_OK);

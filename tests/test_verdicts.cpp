@@ -148,6 +148,33 @@ TEST(Verdicts, NearCopiesReadMemorisationAndQuantisedCodesDoNot)
     Assessed a = assess(ctx, real, kN, fake, 400, kD);
     EXPECT_EQ(a.v[LSC_CHECK_MEMORISATION].level, LSC_LEVEL_COLLAPSE) << a.dump();
     EXPECT_NEAR(a.v[LSC_CHECK_MEMORISATION].effect, 32.0 / 400.0 / 2.0, 0.04) << a.dump();
+    {
+        // at full size: the rows within a distance of some real row, counted in the PRDC pass
+        // (the copies lie about 0.04 from their rows, fresh rows farther than 0.5), the same
+        // with the copies' classes found by a nearest-row search instead (labels)
+        lsc_matrix r = lsc_matrix_f32(real.data(), kN, kD), f = lsc_matrix_f32(fake.data(), 400, kD);
+        lsc_reference *ref = nullptr;
+        ASSERT_EQ(lsc_reference_create(ctx, &r, 5, nullptr, &ref), LSC_STATUS_OK);
+        std::vector<int64_t> labels((size_t)kN);
+        for (int64_t i = 0; i < kN; i++) labels[(size_t)i] = i % 3;
+        // (labelled outer: the context's cache serves the calls after the first of each)
+        for (int labelled = 0; labelled < 2; labelled++)
+            for (double nd : {0.1, 0.0, -1.0}) {
+                if (labelled && nd != 0.1) continue;
+                lsc_assess_opts o = LSC_ASSESS_OPTS_INIT;
+                o.near_distance = nd;
+                o.real_labels = labelled ? labels.data() : nullptr;
+                lsc_assessment *as = nullptr;
+                ASSERT_EQ(lsc_assess(ctx, ref, &f, &o, &as), LSC_STATUS_OK) << lsc_last_error(ctx);
+                EXPECT_EQ(lsc_assessment_near_rows(as), nd < 0 ? -1 : nd == 0 ? 0 : 32) << nd;
+                lsc_verdict v = LSC_VERDICT_INIT;
+                ASSERT_EQ(lsc_assessment_verdict(as, LSC_CHECK_MEMORISATION, &v), LSC_STATUS_OK);
+                EXPECT_EQ(v.matched, a.v[LSC_CHECK_MEMORISATION].matched) << labelled;
+                EXPECT_EQ(v.level, LSC_LEVEL_COLLAPSE) << labelled;
+                lsc_assessment_destroy(as);
+            }
+        lsc_reference_destroy(ref);
+    }
     // vector-quantised codes: real and generated rows both sit on 12 code words, so exact
     // duplicates are what held-out real rows show too
     auto codes = mix.draw(12, data::seed(334));
@@ -696,6 +723,11 @@ TEST(Verdicts, BadArguments)
     o = LSC_ASSESS_OPTS_INIT;
     o.memorisation_factor = NAN;
     EXPECT_EQ(lsc_assess(ctx, ref, &f, &o, &a), LSC_STATUS_INVALID_ARGUMENT);
+    o = LSC_ASSESS_OPTS_INIT;
+    o.near_distance = NAN;
+    EXPECT_EQ(lsc_assess(ctx, ref, &f, &o, &a), LSC_STATUS_INVALID_ARGUMENT);
+    EXPECT_TRUE(mentions(lsc_last_error(ctx), "near_distance")) << lsc_last_error(ctx);
+    EXPECT_EQ(lsc_assessment_near_rows(nullptr), -1);
     o = LSC_ASSESS_OPTS_INIT;
     o.size = 8;
     EXPECT_EQ(lsc_assess(ctx, ref, &f, &o, &a), LSC_STATUS_INVALID_ARGUMENT);

@@ -49,6 +49,7 @@ typedef struct prdc_job {
     int64_t *density;        /* per fake row, owned by the thread of its block */
     unsigned char *real_hit; /* recall: set-only flags, relaxed atomics */
     unsigned char *real_cov; /* coverage: likewise */
+    const lsc_prdc_near *near; /* the fused per-row tests, or NULL; flags owned like density */
 } prdc_job;
 
 LSC_CPU_CLONES static void prdc_tile(void *user, int tid, const cpu_tiles *t, int64_t f0, int64_t nf, int64_t r0,
@@ -83,12 +84,22 @@ LSC_CPU_CLONES static void prdc_tile(void *user, int tid, const cpu_tiles *t, in
         const double slack = 1e-6 * (fsq + bmax + rmax) + t->eabs + 1e-300;
         const float thr_r = cpu_prefilter_row(E, fsq, 0.0, slack);
         const float thr_f = cpu_prefilter_row(E, fsq, sj, slack);
+        /* the near tests, while this row still needs them: a pair within a bound b of the row
+         * passes the real-ball prefilter widened by b (every radius is >= 0) */
+        unsigned char nf_ = J->near ? J->near->flags[gj] : 0;
+        const double ns = J->near ? J->near->strict_v : -1.0, ni = J->near ? J->near->incl_v : -1.0;
+        int need_s = ns >= 0 && !(nf_ & LSC_NEAR_STRICT), need_i = ni >= 0 && !(nf_ & LSC_NEAR_INCL);
+        double bn = need_s ? ns : 0.0;
+        if (need_i && ni > bn) bn = ni;
+        const float thr_n =
+            need_s || need_i ? cpu_prefilter_row(E, fsq, bn, slack + 1e-6 * bn) : INFINITY;
         int64_t dens = 0;
         for (int64_t c0 = 0; c0 < nr; c0 += LSC_CPU_CHUNK) {
             const int64_t c1 = c0 + LSC_CPU_CHUNK < nr ? c0 + LSC_CPU_CHUNK : nr;
             int any = 0;
             for (int64_t i = c0; i < c1; i++)
-                any |= (crow[i] - wr[i] >= thr_r) | (crow[i] - wb[i] >= thr_f);
+                any |= (crow[i] - wr[i] >= thr_r) | (crow[i] - wb[i] >= thr_f) |
+                       (crow[i] - wr[i] >= thr_n);
             if (!any) continue;
             for (int64_t i = c0; i < c1; i++) {
                 const int64_t gi = r0 + i;
@@ -97,11 +108,23 @@ LSC_CPU_CLONES static void prdc_tile(void *user, int tid, const cpu_tiles *t, in
                 int in_real = lsc_decide_less(vf, err, rr[gi], inclusive);
                 int need_recall = !__atomic_load_n(&J->real_hit[gi], __ATOMIC_RELAXED);
                 int in_fake = need_recall ? lsc_decide_less(vf, err, sj, inclusive) : 0;
-                if (in_real < 0 || in_fake < 0) {
+                int in_s = need_s ? lsc_decide_less(vf, err, ns, 0) : 0;
+                int in_i = need_i ? lsc_decide_less(vf, err, ni, 1) : 0;
+                if (in_real < 0 || in_fake < 0 || in_s < 0 || in_i < 0) {
                     double ve = cpu_exact(J->sf, gj, t->qr + j * t->qld, J->sr, gi,
                                           t->br + i * t->bld);
                     if (in_real < 0) in_real = inclusive ? ve <= rr[gi] : ve < rr[gi];
                     if (in_fake < 0) in_fake = inclusive ? ve <= sj : ve < sj;
+                    if (in_s < 0) in_s = ve < ns;
+                    if (in_i < 0) in_i = ve <= ni;
+                }
+                if (in_s) {
+                    nf_ |= LSC_NEAR_STRICT;
+                    need_s = 0;
+                }
+                if (in_i) {
+                    nf_ |= LSC_NEAR_INCL;
+                    need_i = 0;
                 }
                 if (in_real) {
                     dens++;
@@ -115,11 +138,13 @@ LSC_CPU_CLONES static void prdc_tile(void *user, int tid, const cpu_tiles *t, in
             }
         }
         J->density[gj] += dens;
+        if (J->near) J->near->flags[gj] = nf_;
     }
 }
 
 lsc_status lsc_cpu_prdc(lsc_ctx *ctx, const lsc_reference *ref, const lsc_matrix *fake,
-                        lsc_prdc_result *out, unsigned char *real_flags, int64_t *fake_counts)
+                        lsc_prdc_result *out, unsigned char *real_flags, int64_t *fake_counts,
+                        const lsc_prdc_near *near)
 {
     const int64_t N = ref->rows, M = fake->rows, d = ref->cols, k = ref->k;
     const int metric = (int)ref->metric;
@@ -142,7 +167,8 @@ lsc_status lsc_cpu_prdc(lsc_ctx *ctx, const lsc_reference *ref, const lsc_matrix
         /* one pass of fake (query blocks) against real (base blocks) */
         prdc_job J = {&sf, &sr, ref->radius_v, fake_r,
                       ref->comparison == LSC_COMPARISON_INCLUSIVE, density, real_hit,
-                      real_hit + N};
+                      real_hit + N, near};
+        if (near) memset(near->flags, 0, (size_t)M);
         cpu_tile_job job = {&sf, &sr, CPU_TILES_ALL, 0, 0, &J, prdc_tile, NULL, 0, 1};
         st = cpu_tile_run(ctx, &job, 0.3, 1.0);
     }

@@ -284,7 +284,8 @@ lsc_status lsc_cpu_knn(lsc_ctx *ctx, const lsc_matrix *queries, const lsc_matrix
                        int64_t k, const lsc_knn_opts *opts, float *dist, int64_t *idx);
 lsc_status lsc_cpu_reference_radii(lsc_ctx *ctx, lsc_reference *ref);
 lsc_status lsc_cpu_prdc(lsc_ctx *ctx, const lsc_reference *ref, const lsc_matrix *fake,
-                        lsc_prdc_result *out, unsigned char *real_flags, int64_t *fake_counts);
+                        lsc_prdc_result *out, unsigned char *real_flags, int64_t *fake_counts,
+                        const lsc_prdc_near *near);
 
 #ifdef __cplusplus
 }

@@ -172,7 +172,7 @@ def test_to_dict_is_the_json_shape_and_str_leads_with_the_verdict(mixture):
     a = lsc.assess(real, mix.draw(400, 322, only=3))
     d = a.to_dict()
     assert list(d) == ["verdict", "not_assessed", "verdicts", "classes", "uncovered",
-                       "uncovered_rows"]
+                       "uncovered_rows", "near_rows"]
     assert d["verdict"] == a.verdict == "collapse"
     assert d["not_assessed"] == a.not_assessed
     assert list(d["verdicts"]) == CHECKS
@@ -358,3 +358,59 @@ def test_bad_labels_are_the_bindings_errors(mixture):
         lsc.assess(real, fake, labels=np.zeros(N_REAL, dtype=np.float32))
     with pytest.raises(lsc.InvalidArgument, match="need labels"):
         lsc.assess(real, fake, fake_labels=np.zeros(100, dtype=np.int64))
+
+
+# ---- copies counted in the full-size pass -----------------------------------------------------------
+
+@pytest.mark.parametrize("metric", ["euclidean", "cosine"])
+def test_near_rows_count_the_rows_within_the_distance_of_a_reference_row(mixture, metric):
+    # 20 exact copies, 30 copies moved by a known amount, the rest fresh: the count at each
+    # distance is a float64 nearest-row search's, written from the definition
+    mix, real = mixture
+    g = np.random.default_rng(720)
+    fake = mix.draw(300, 721)
+    fake[:20] = real[g.choice(N_REAL, 20, replace=False)]
+    step = g.standard_normal((30, D)).astype(np.float32)
+    step *= (np.linspace(0.01, 0.3, 30) / np.linalg.norm(step, axis=1))[:, None].astype(np.float32)
+    fake[20:50] = real[g.choice(N_REAL, 30, replace=False)] + step
+    r64, f64 = real.astype(np.float64), fake.astype(np.float64)
+    if metric == "cosine":   # cosine distance = 1 - cos, on the rows as given (uncentred)
+        rn = r64 / np.linalg.norm(r64, axis=1, keepdims=True)
+        fn = f64 / np.linalg.norm(f64, axis=1, keepdims=True)
+        nearest = 0.5 * ((fn[:, None, :] - rn[None, :, :]) ** 2).sum(-1).min(axis=1)
+        dists = [0.0, 1e-5, 1e-4]
+    else:
+        nearest = np.sqrt(((f64[:, None, :] - r64[None, :, :]) ** 2).sum(-1)).min(axis=1)
+        dists = [0.0, 0.055, 0.205, 1.0]
+    ref = lsc.Reference(real, 5, metric=metric)
+    for nd in dists:
+        # no row within 1e-3 relative of the boundary (the float32 rows decide it exactly)
+        assert not np.any((nearest > 0) & (np.abs(nearest - nd) <= 1e-3 * max(nd, 1e-9))), nd
+        a = lsc.assess(ref, fake, near_distance=nd)
+        want = int((nearest <= nd).sum())
+        assert a.near_rows == want, (metric, nd, want)
+        assert a.to_dict()["near_rows"] == want
+    assert lsc.assess(ref, fake, near_distance=0).near_rows >= 20
+    # not asked, or a caller's PRDC: not counted
+    assert lsc.assess(ref, fake).near_rows is None
+    assert lsc.assess(ref, fake, near_distance=0.1, prdc=lsc.prdc(ref, fake)).near_rows is None
+    for bad in (-1.0, float("nan"), "0.1"):
+        with pytest.raises(lsc.InvalidArgument):
+            lsc.assess(ref, fake, near_distance=bad)
+
+
+def test_memorisation_reads_the_same_with_and_without_a_nearest_row_search(mixture):
+    # without labels the copy tests ride on the generated rows' PRDC pass; with labels (and no
+    # generated labels) each row's nearest reference row is searched for its class: the copy
+    # fractions are the same decisions
+    mix, real = mixture
+    g = np.random.default_rng(730)
+    fake = mix.draw(400, 731)
+    fake[:60] = real[g.choice(N_REAL, 60, replace=False)] + \
+        0.01 * g.standard_normal((60, D)).astype(np.float32)
+    labels = g.integers(0, 4, N_REAL)
+    plain, labelled = lsc.assess(real, fake), lsc.assess(real, fake, labels=labels)
+    for name in ("memorisation",):
+        a, b = plain.verdicts[name], labelled.verdicts[name]
+        assert (a.matched, a.baseline, a.level) == (b.matched, b.baseline, b.level)
+    assert plain.verdicts["memorisation"].level != "ok"

@@ -135,7 +135,8 @@ int main(void)
 #define T lsc_assess_opts
     STRUCT(T, (FIELD(T, size), FIELD(T, splits), FIELD(T, seed), FIELD(T, memorisation_factor),
                FIELD(T, inactive_factor),
-               FIELD(T, prdc), FIELD(T, real_labels), FIELD(T, fake_labels)));
+               FIELD(T, prdc), FIELD(T, real_labels), FIELD(T, fake_labels),
+               FIELD(T, near_distance)));
 #undef T
 #define T lsc_verdict
     STRUCT(T, (FIELD(T, size), FIELD(T, check), FIELD(T, level), FIELD(T, statistic),

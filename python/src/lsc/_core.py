@@ -665,21 +665,25 @@ class Assessment:
     `not_assessed` names the checks these sizes or inputs could not judge (each Verdict's `why`
     says why). With labels, `classes` holds each class's ClassVerdict (ascending labels);
     `uncovered` is the number of reference rows no generated row covers and `uncovered_rows`
-    the first 100 of them, most uncovered first (None when a caller's PRDC was used)."""
+    the first 100 of them, most uncovered first (None when a caller's PRDC was used).
+    `near_rows` counts the generated rows within assess's `near_distance` of a reference row
+    (None when not asked for, or with a caller's PRDC)."""
     verdict: str
     not_assessed: List[str]
     verdicts: Dict[str, Verdict]
     classes: List[ClassVerdict] = field(default_factory=list)
     uncovered: Optional[int] = None
     uncovered_rows: Optional[List[int]] = None
+    near_rows: Optional[int] = None
 
     def to_dict(self) -> dict:
         """{"verdict", "not_assessed", "verdicts": {check: Verdict.to_dict()}, "classes",
-        "uncovered", "uncovered_rows"}: plain values json.dumps writes as they are."""
+        "uncovered", "uncovered_rows", "near_rows"}: plain values json.dumps writes as they are."""
         return {"verdict": self.verdict, "not_assessed": list(self.not_assessed),
                 "verdicts": {name: v.to_dict() for name, v in self.verdicts.items()},
                 "classes": [c.to_dict() for c in self.classes],
-                "uncovered": self.uncovered, "uncovered_rows": self.uncovered_rows}
+                "uncovered": self.uncovered, "uncovered_rows": self.uncovered_rows,
+                "near_rows": self.near_rows}
 
     def __str__(self) -> str:
         lines = [f"verdict: {self.verdict}"]
@@ -751,12 +755,14 @@ def assessment_from_handle(handle) -> Assessment:
     count = C.c_int64(-1)
     rows = (C.c_int64 * 100)()
     N.lib.lsc_assessment_uncovered(handle, rows, 100, C.byref(count))
+    near = N.lib.lsc_assessment_near_rows(handle)
     return Assessment(verdict=_level_name(N.lib.lsc_assessment_level(handle)),
                       not_assessed=[n for n, v in verdicts.items() if v.level == "not_assessed"],
                       verdicts=verdicts, classes=classes,
                       uncovered=None if count.value < 0 else count.value,
                       uncovered_rows=None if count.value < 0
-                      else [int(r) for r in rows[:min(count.value, 100)]])
+                      else [int(r) for r in rows[:min(count.value, 100)]],
+                      near_rows=None if near < 0 else int(near))
 
 
 def assess(real_or_reference, fake, k: int = 5, *, splits: int = ASSESS_DEFAULTS["splits"],
@@ -765,7 +771,8 @@ def assess(real_or_reference, fake, k: int = 5, *, splits: int = ASSESS_DEFAULTS
            inactive_factor: float = ASSESS_DEFAULTS["inactive_factor"],
            metric: str = "euclidean", comparison: str = "strict", backend: str = "auto",
            threads: int = 0, labels=None, fake_labels=None,
-           prdc: Optional[Prdc] = None) -> Assessment:
+           prdc: Optional[Prdc] = None,
+           near_distance: Optional[float] = None) -> Assessment:
     """Verdicts on the generated set `fake`: has the generator collapsed, and how?
     (docs/METRICS.md section 8).
 
@@ -784,6 +791,9 @@ def assess(real_or_reference, fake, k: int = 5, *, splits: int = ASSESS_DEFAULTS
 
     prdc: lsc.prdc of these very sets when the caller has it already (a Monitor step does): its
     figures become the verdicts' values and that pass is spared, but no uncovered rows are listed.
+
+    near_distance (>= 0): also count the generated rows within it (inclusive) of some reference
+    row (.near_rows; 0 counts exact copies), tested in the full-size PRDC pass (not with prdc).
 
     The reference side (its first half, the held-out subsets' statistics) is kept with the
     thread's context, so a second call on the same Reference with the same options and as many
@@ -815,6 +825,12 @@ def assess(real_or_reference, fake, k: int = 5, *, splits: int = ASSESS_DEFAULTS
         opts.real_labels = rl.ctypes.data
     if fl is not None:
         opts.fake_labels = fl.ctypes.data
+    opts.near_distance = -1.0
+    if near_distance is not None:
+        nd = _number(near_distance, "near_distance")
+        if not nd >= 0:
+            raise InvalidArgument(f"near_distance must be >= 0, got {near_distance!r}")
+        opts.near_distance = nd
     if prdc is not None:
         if not isinstance(prdc, Prdc):
             raise InvalidArgument(f"prdc must be an lsc.Prdc (from lsc.prdc), not "

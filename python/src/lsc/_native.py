@@ -126,7 +126,7 @@ class AssessOpts(C.Structure):
     _c_struct_ = "lsc_assess_opts"
     _fields_ = [("size", C.c_size_t), ("splits", c_i64), ("seed", C.c_uint64),
                 ("memorisation_factor", c_dbl), ("inactive_factor", c_dbl), ("prdc", c_vp),
-                ("real_labels", c_vp), ("fake_labels", c_vp)]
+                ("real_labels", c_vp), ("fake_labels", c_vp), ("near_distance", c_dbl)]
 
 
 class Verdict(C.Structure):
@@ -225,6 +225,7 @@ _fn("lsc_assessment_prdc", c_int, c_vp, P(PrdcResult))
 _fn("lsc_assessment_class_count", c_i64, c_vp)
 _fn("lsc_assessment_class", c_int, c_vp, c_i64, P(ClassVerdict))
 _fn("lsc_assessment_uncovered", c_int, c_vp, P(c_i64), c_i64, P(c_i64))
+_fn("lsc_assessment_near_rows", c_i64, c_vp)
 _fn("lsc_assessment_destroy", None, c_vp)
 
 
