@@ -15,7 +15,8 @@
 #define LSC_PAIR_OPTS_SIZES { offsetof(lsc_pair_opts, subset_offset), sizeof(lsc_pair_opts) }
 #define LSC_KNN_OPTS_SIZES { sizeof(lsc_knn_opts) }
 #define LSC_REFERENCE_OPTS_SIZES { sizeof(lsc_reference_opts) }
-#define LSC_SPECTRUM_RESULT_SIZES { sizeof(lsc_spectrum_result) }
+#define LSC_SPECTRUM_RESULT_SIZES \
+    { offsetof(lsc_spectrum_result, vendi_cosine_q0), sizeof(lsc_spectrum_result) }
 #define LSC_PAIR_RESULT_SIZES { sizeof(lsc_pair_result) }
 #define LSC_REFERENCE_INFO_SIZES \
     { offsetof(lsc_reference_info, file_version), sizeof(lsc_reference_info) }

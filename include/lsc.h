@@ -300,10 +300,22 @@ typedef struct lsc_spectrum_result {
     lsc_vendi_status vendi_status;
     int64_t vendi_zero_row;     /* index of the first all-zero row when vendi is unavailable */
     int all_rows_identical;     /* 1 if every row is the same: rank figures pinned to 0 */
+    /* appended in 0.3: Vendi of other orders q (Pasarkar & Dieng 2024), same kernel and
+     * availability as vendi_cosine (which is q = 1), and the spectrum's decay */
+    double vendi_cosine_q0;     /* eigenvalues of K / N above the pinned numerical zero */
+    double vendi_cosine_q2;     /* 1 / sum nu_i^2 */
+    double vendi_cosine_qinf;   /* 1 / max nu_i */
+    double alpha_req;           /* alpha-ReQ (Agrawal et al. 2022): minus the slope of the least
+                                   squares line of log lambda_i on log i over the covariance's
+                                   non-zero eigenvalues i = 1..alpha_req_ranks; 0 when fewer
+                                   than 3 are non-zero */
+    double alpha_req_r2;        /* that fit's coefficient of determination (0 with < 3 ranks) */
+    int64_t alpha_req_ranks;    /* eigenvalues the fit used (the numerical rank, or 0) */
 } lsc_spectrum_result;
 
-#define LSC_SPECTRUM_RESULT_INIT \
-    { sizeof(lsc_spectrum_result), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, LSC_VENDI_OK, 0, 0 }
+#define LSC_SPECTRUM_RESULT_INIT                                                                \
+    { sizeof(lsc_spectrum_result), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, LSC_VENDI_OK, 0, 0, \
+      0, 0, 0, 0, 0, 0 }
 
 /**
  * Spectrum of x (rows = samples, N >= 2). Writes every figure to *out; if `singular_values`

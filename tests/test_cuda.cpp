@@ -421,6 +421,12 @@ lsc_status spectrum_of(lsc_ctx *c, const lsc_matrix &x, Spec &s,
     cont("total_variance", a.total_variance, b.total_variance);
     cont("largest_singular_value", a.largest_singular_value, b.largest_singular_value);
     cont("vendi_cosine", a.vendi_cosine, b.vendi_cosine);
+    cont("vendi_cosine_q0", a.vendi_cosine_q0, b.vendi_cosine_q0);
+    cont("vendi_cosine_q2", a.vendi_cosine_q2, b.vendi_cosine_q2);
+    cont("vendi_cosine_qinf", a.vendi_cosine_qinf, b.vendi_cosine_qinf);
+    exact("alpha_req_ranks", a.alpha_req_ranks, b.alpha_req_ranks);
+    cont("alpha_req", a.alpha_req, b.alpha_req);
+    cont("alpha_req_r2", a.alpha_req_r2, b.alpha_req_r2);
     if (a.active_threshold != b.active_threshold)
         bad << "\n  active_threshold: " << fmt(a.active_threshold) << " vs "
             << fmt(b.active_threshold);
@@ -470,9 +476,17 @@ lsc_status spectrum_of(lsc_ctx *c, const lsc_matrix &x, Spec &s,
         bad << "\n  dims_99: got " << r.dims_99 << ", reference " << w.dims_99;
     if (!ref::active_ok(r.active_units, w))
         bad << "\n  active_units: got " << r.active_units << ", reference " << w.active_units;
-    if (w.vendi_available) cont("vendi_cosine", r.vendi_cosine, w.vendi_cosine);
-    else if (r.vendi_status != LSC_VENDI_ZERO_ROW || r.vendi_zero_row != w.vendi_zero_row)
+    if (w.vendi_available) {
+        cont("vendi_cosine", r.vendi_cosine, w.vendi_cosine);
+        cont("vendi_cosine_q0", r.vendi_cosine_q0, w.vendi_q0);
+        cont("vendi_cosine_q2", r.vendi_cosine_q2, w.vendi_q2);
+        cont("vendi_cosine_qinf", r.vendi_cosine_qinf, w.vendi_qinf);
+    } else if (r.vendi_status != LSC_VENDI_ZERO_ROW || r.vendi_zero_row != w.vendi_zero_row)
         bad << "\n  vendi: expected unavailable at row " << w.vendi_zero_row;
+    if (r.alpha_req_ranks != w.alpha_req_ranks ||
+        !ref::close(r.alpha_req, w.alpha_req, 2 * ref::kRel, 2 * ref::kAbs))
+        bad << "\n  alpha_req: got " << fmt(r.alpha_req) << " over " << r.alpha_req_ranks
+            << ", reference " << fmt(w.alpha_req) << " over " << w.alpha_req_ranks;
     for (size_t i = 0; i < g.sv.size() && i < w.singular_values.size(); i++)
         if (!ref::close(g.sv[i], w.singular_values[i])) {
             bad << "\n  singular_values[" << i << "]: got " << fmt(g.sv[i]) << ", reference "

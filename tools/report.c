@@ -252,6 +252,20 @@ static void print_spectra(const set_fig *R, const set_fig *F) {
         else printf(" %12s", "unavailable");
     }
     printf("\n");
+    static const char *const order_name[3] = {"vendi_cosine order 0", "vendi_cosine order 2",
+                                              "vendi_cosine order inf"};
+    for (int q = 0; q < 3; q++) {
+        printf("  %-32s", order_name[q]);
+        for (int i = 0; i < 2; i++) {
+            const double v = q == 0   ? both[i]->vendi_cosine_q0
+                             : q == 1 ? both[i]->vendi_cosine_q2
+                                      : both[i]->vendi_cosine_qinf;
+            if (both[i]->vendi_status == LSC_VENDI_OK) printf(" %12.4f", v);
+            else printf(" %12s", "unavailable");
+        }
+        printf("\n");
+    }
+    printf("  alpha_req (spectral decay)       %12.4f %12.4f\n", a->alpha_req, b->alpha_req);
     for (int i = 0; i < 2; i++)
         if (both[i]->vendi_status != LSC_VENDI_OK)
             printf("  (%s: vendi_cosine unavailable: row %lld is all zeros)\n", i ? "fake" : "real",

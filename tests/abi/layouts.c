@@ -95,7 +95,9 @@ int main(void)
                FIELD(T, dims_99), FIELD(T, active_units), FIELD(T, active_threshold),
                FIELD(T, total_variance), FIELD(T, largest_singular_value),
                FIELD(T, vendi_cosine), FIELD(T, vendi_status), FIELD(T, vendi_zero_row),
-               FIELD(T, all_rows_identical)));
+               FIELD(T, all_rows_identical), FIELD(T, vendi_cosine_q0),
+               FIELD(T, vendi_cosine_q2), FIELD(T, vendi_cosine_qinf), FIELD(T, alpha_req),
+               FIELD(T, alpha_req_r2), FIELD(T, alpha_req_ranks)));
 #undef T
 #define T lsc_pair
     STRUCT(T, (FIELD(T, i), FIELD(T, j), FIELD(T, d)));

@@ -129,6 +129,12 @@ class Spectrum:
     vendi_cosine: Optional[float]
     vendi_unavailable: Optional[str]
     all_rows_identical: bool
+    vendi_cosine_q0: Optional[float]    # Vendi of order 0, 2, inf (None with vendi_cosine)
+    vendi_cosine_q2: Optional[float]
+    vendi_cosine_qinf: Optional[float]
+    alpha_req: float                    # eigenspectrum decay; 0 with fewer than 3 ranks
+    alpha_req_r2: float
+    alpha_req_ranks: int
     singular_values: Optional[np.ndarray] = field(default=None, repr=False, compare=False)
     column_variance: Optional[np.ndarray] = field(default=None, repr=False, compare=False)
 
@@ -152,7 +158,12 @@ def spectrum_from_struct(r: N.SpectrumResult, sv=None, cv=None) -> Spectrum:
         vendi_cosine=r.vendi_cosine if ok else None,
         vendi_unavailable=None if ok else f"row {r.vendi_zero_row} is all zeros: its cosine is "
                                           f"undefined",
-        all_rows_identical=bool(r.all_rows_identical), singular_values=sv, column_variance=cv)
+        all_rows_identical=bool(r.all_rows_identical),
+        vendi_cosine_q0=r.vendi_cosine_q0 if ok else None,
+        vendi_cosine_q2=r.vendi_cosine_q2 if ok else None,
+        vendi_cosine_qinf=r.vendi_cosine_qinf if ok else None,
+        alpha_req=r.alpha_req, alpha_req_r2=r.alpha_req_r2, alpha_req_ranks=r.alpha_req_ranks,
+        singular_values=sv, column_variance=cv)
 
 
 def _spectrum_opts(active_threshold: float) -> N.SpectrumOpts:

@@ -66,7 +66,9 @@ class SpectrumResult(C.Structure):
                 ("dims_99", c_i64), ("active_units", c_i64), ("active_threshold", c_dbl),
                 ("total_variance", c_dbl), ("largest_singular_value", c_dbl),
                 ("vendi_cosine", c_dbl), ("vendi_status", c_int), ("vendi_zero_row", c_i64),
-                ("all_rows_identical", c_int)]
+                ("all_rows_identical", c_int), ("vendi_cosine_q0", c_dbl),
+                ("vendi_cosine_q2", c_dbl), ("vendi_cosine_qinf", c_dbl), ("alpha_req", c_dbl),
+                ("alpha_req_r2", c_dbl), ("alpha_req_ranks", c_i64)]
 
 
 class Pair(C.Structure):
