@@ -768,6 +768,87 @@ LSC_API lsc_status lsc_assessment_uncovered(const lsc_assessment *a, int64_t *ro
 /** Destroys an assessment; NULL is harmless. */
 LSC_API void lsc_assessment_destroy(lsc_assessment *a);
 
+/* ============================================================================================== */
+/* 10. Geometry of one set: intrinsic dimension and hubness (docs/METRICS.md section 9)           */
+/* ============================================================================================== */
+
+typedef struct lsc_twonn_opts {
+    size_t size;             /* sizeof(lsc_twonn_opts) */
+    int64_t max_rows;        /* above this many distinct rows the estimate uses the seeded
+                                subset of this many (lsc_sample_rows over the distinct rows in
+                                row order); 0: every row. Default 10000, else >= 3 */
+    uint64_t seed;           /* seed of that subset, default 0 */
+    double discard_fraction; /* share of the largest ratios left out of the fit, default 0.1,
+                                0 <= f < 1 */
+} lsc_twonn_opts;
+
+#define LSC_TWONN_OPTS_INIT { sizeof(lsc_twonn_opts), 10000, 0, 0.1 }
+
+typedef struct lsc_twonn_result {
+    size_t size;             /* sizeof(lsc_twonn_result): set by the caller */
+    int64_t rows;            /* N given */
+    int64_t distinct_rows;   /* rows left when exact duplicates are collapsed to one */
+    int64_t duplicate_rows;  /* rows - distinct_rows */
+    int64_t rows_used;       /* distinct rows the estimate uses (the subset, or all) */
+    int64_t points_fitted;   /* floor(rows_used (1 - discard_fraction)) ratios in the fit */
+    double dimension;        /* TwoNN intrinsic dimension; 0 when every fitted ratio is 1 */
+    int subset;              /* 1 if a seeded subset of the distinct rows was used */
+} lsc_twonn_result;
+
+#define LSC_TWONN_RESULT_INIT { sizeof(lsc_twonn_result), 0, 0, 0, 0, 0, 0, 0 }
+
+/**
+ * TwoNN intrinsic dimension of x (Facco et al. 2017), as scikit-dimension's TwoNN computes it
+ * by default: exact duplicate rows (equal float32 values) are collapsed to one and counted;
+ * for each distinct row mu = r2 / r1, the ratio of its second to its first euclidean nearest-
+ * neighbour distance; the largest discard_fraction of the mu are left out and the dimension is
+ * the slope of the line through the origin fitting -ln(1 - i / n) on ln mu_(i), i = 0.. (least
+ * squares). The kNN pass runs on the context's backend. x is host memory, at least 3 distinct
+ * rows. opts may be NULL. Returns INVALID_ARGUMENT, INVALID_DATA (NaN/Inf, fewer than 3
+ * distinct rows), NOT_SUPPORTED (device memory), OVERFLOW, OUT_OF_MEMORY, CANCELLED. Blocks.
+ */
+LSC_API lsc_status lsc_twonn(lsc_ctx *ctx, const lsc_matrix *x, const lsc_twonn_opts *opts,
+                             lsc_twonn_result *out);
+
+typedef struct lsc_hubness_opts {
+    size_t size;             /* sizeof(lsc_hubness_opts) */
+    int64_t k;               /* neighbours in each list, default 10 */
+    lsc_metric metric;       /* EUCLIDEAN (default) or COSINE */
+    int64_t max_rows;        /* above this many rows, each set is the seeded subset of this many
+                                (lsc_sample_rows); 0: every row. Default 10000, else > k */
+    uint64_t seed;           /* seed of the subsets, default 0 */
+} lsc_hubness_opts;
+
+#define LSC_HUBNESS_OPTS_INIT { sizeof(lsc_hubness_opts), 10, LSC_METRIC_EUCLIDEAN, 10000, 0 }
+
+typedef struct lsc_hubness_result {
+    size_t size;             /* sizeof(lsc_hubness_result): set by the caller */
+    int64_t k;
+    int64_t base_rows;       /* rows whose k-occurrence N_k is counted (after the subset) */
+    int64_t query_rows;      /* rows whose k-nearest lists are counted (= base_rows within one
+                                set) */
+    double skewness;         /* of N_k over the base rows: m3 / m2^1.5, moments ddof 0; 0 when
+                                every N_k is equal */
+    double robin_hood;       /* sum |N_k - mean N_k| / (2 sum N_k), 0 (even) to 1 */
+    int64_t max_occurrence;  /* the largest N_k */
+    int64_t antihubs;        /* base rows with N_k = 0 */
+    int subset;              /* 1 if either set is a seeded subset */
+} lsc_hubness_result;
+
+#define LSC_HUBNESS_RESULT_INIT { sizeof(lsc_hubness_result), 0, 0, 0, 0, 0, 0, 0, 0 }
+
+/**
+ * Hubness of the k-nearest-neighbour graph (Radovanovic et al. 2010; Robin Hood index as in
+ * Feldbauer & Flexer 2019 and scikit-hubness): N_k(y) counts the query rows that have base row
+ * y among their k nearest. queries NULL: within base, each row's own index excluded; else the
+ * query rows (generated codes) against the base rows (the reference). Both host memory, same
+ * columns; base needs more than k rows (k or more with queries). opts may be NULL. Returns
+ * INVALID_ARGUMENT, INVALID_DATA, NOT_SUPPORTED (device memory), OVERFLOW, OUT_OF_MEMORY,
+ * CANCELLED. Blocks.
+ */
+LSC_API lsc_status lsc_hubness(lsc_ctx *ctx, const lsc_matrix *base, const lsc_matrix *queries,
+                               const lsc_hubness_opts *opts, lsc_hubness_result *out);
+
 #ifdef __cplusplus
 }
 #endif

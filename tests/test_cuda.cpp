@@ -1109,6 +1109,48 @@ TEST_F(Cuda, KnnEuclideanCosineSelfExcludedSmallAndLargeK)
             }
 }
 
+// TwoNN and hubness ride on the kNN pass: on the device the same neighbours, so the same counts
+// (hubness equal) and the same ratios within kNN's 1e-6 (TwoNN within 1e-5 relative).
+TEST_F(Cuda, TwoNNAndHubnessMatchTheCpu)
+{
+    const int64_t n = 700, d = 10;
+    auto x = data::with_duplicates(n, d, kSeed + 90, {{0, 1}, {5, 9}, {5, 77}});
+    auto q = data::gaussian(200, d, kSeed + 91);
+    lsc_matrix m = lsc_matrix_f32(x.data(), n, d), mq = lsc_matrix_f32(q.data(), 200, d);
+    lsc_twonn_opts to = LSC_TWONN_OPTS_INIT;
+    for (int64_t max_rows : {(int64_t)0, (int64_t)300}) {
+        SCOPED_TRACE("max_rows " + std::to_string(max_rows));
+        to.max_rows = max_rows;
+        lsc_twonn_result c = LSC_TWONN_RESULT_INIT, g = LSC_TWONN_RESULT_INIT;
+        ASSERT_EQ(lsc_twonn(cpu, &m, &to, &c), LSC_STATUS_OK) << lsc_last_error(cpu);
+        ASSERT_TRUE(ok(lsc_twonn(ctx, &m, &to, &g)));
+        EXPECT_EQ(c.distinct_rows, g.distinct_rows);
+        EXPECT_EQ(n - 3, g.distinct_rows); // rows 1, 9 and 77 copy rows 0 and 5
+        EXPECT_EQ(c.rows_used, g.rows_used);
+        EXPECT_EQ(c.points_fitted, g.points_fitted);
+        EXPECT_TRUE(ref::close(g.dimension, c.dimension, 1e-5, 0.0))
+            << g.dimension << " vs " << c.dimension;
+    }
+    for (lsc_metric metric : {LSC_METRIC_EUCLIDEAN, LSC_METRIC_COSINE})
+        for (int with_queries = 0; with_queries < 2; with_queries++) {
+            SCOPED_TRACE(std::string(metric == LSC_METRIC_COSINE ? "cosine" : "euclidean") +
+                         (with_queries ? " queries" : " within"));
+            lsc_hubness_opts ho = LSC_HUBNESS_OPTS_INIT;
+            ho.metric = metric;
+            ho.max_rows = 500;
+            lsc_hubness_result c = LSC_HUBNESS_RESULT_INIT, g = LSC_HUBNESS_RESULT_INIT;
+            const lsc_matrix *qq = with_queries ? &mq : nullptr;
+            ASSERT_EQ(lsc_hubness(cpu, &m, qq, &ho, &c), LSC_STATUS_OK) << lsc_last_error(cpu);
+            ASSERT_TRUE(ok(lsc_hubness(ctx, &m, qq, &ho, &g)));
+            EXPECT_EQ(c.skewness, g.skewness);
+            EXPECT_EQ(c.robin_hood, g.robin_hood);
+            EXPECT_EQ(c.max_occurrence, g.max_occurrence);
+            EXPECT_EQ(c.antihubs, g.antihubs);
+            EXPECT_EQ(c.base_rows, g.base_rows);
+            EXPECT_EQ(c.query_rows, g.query_rows);
+        }
+}
+
 /* ---- references and PRDC ----------------------------------------------------------------------------- */
 
 TEST_F(Cuda, ReferenceAndPrdcStrictInclusiveAndAReferenceLoadedFromACpuFile)

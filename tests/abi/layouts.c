@@ -152,6 +152,22 @@ int main(void)
                FIELD(T, effect), FIELD(T, score), FIELD(T, share_level), FIELD(T, share),
                FIELD(T, share_baseline), FIELD(T, share_effect), FIELD(T, share_score)));
 #undef T
+#define T lsc_twonn_opts
+    STRUCT(T, (FIELD(T, size), FIELD(T, max_rows), FIELD(T, seed), FIELD(T, discard_fraction)));
+#undef T
+#define T lsc_twonn_result
+    STRUCT(T, (FIELD(T, size), FIELD(T, rows), FIELD(T, distinct_rows), FIELD(T, duplicate_rows),
+               FIELD(T, rows_used), FIELD(T, points_fitted), FIELD(T, dimension),
+               FIELD(T, subset)));
+#undef T
+#define T lsc_hubness_opts
+    STRUCT(T, (FIELD(T, size), FIELD(T, k), FIELD(T, metric), FIELD(T, max_rows), FIELD(T, seed)));
+#undef T
+#define T lsc_hubness_result
+    STRUCT(T, (FIELD(T, size), FIELD(T, k), FIELD(T, base_rows), FIELD(T, query_rows),
+               FIELD(T, skewness), FIELD(T, robin_hood), FIELD(T, max_occurrence),
+               FIELD(T, antihubs), FIELD(T, subset)));
+#undef T
 
     printf("\n}\n");
     return fflush(stdout) == 0 && !ferror(stdout) ? 0 : 1;

@@ -395,6 +395,72 @@ def knn(queries, base=None, k: int = 5, *, exclude_self=None,
     return Knn(dist, idx)
 
 
+@dataclass(frozen=True)
+class TwoNN:
+    """TwoNN intrinsic dimension (docs/METRICS.md section 9)."""
+    dimension: float
+    rows: int
+    distinct_rows: int
+    duplicate_rows: int
+    rows_used: int
+    points_fitted: int
+    subset: bool
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def twonn(x, *, max_rows: int = 10000, seed: int = 0, discard_fraction: float = 0.1,
+          backend: str = "auto", threads: int = 0) -> TwoNN:
+    """TwoNN intrinsic dimension of x (host memory; Facco et al. 2017, scikit-dimension's fit).
+    Exact duplicate rows count once (`duplicate_rows` says how many were collapsed); above
+    max_rows distinct rows a seeded subset of max_rows is used (0: every row)."""
+    v = view(x, "x")
+    ctx = _ctx_for([v], backend, threads)
+    opts = N.TwonnOpts(C.sizeof(N.TwonnOpts), _int(max_rows, "max_rows"), _seed(seed),
+                       float(discard_fraction))
+    r = N.new(N.TwonnResult)
+    ctx.check(N.lib.lsc_twonn(ctx.handle, C.byref(v.matrix), C.byref(opts), C.byref(r)))
+    return TwoNN(dimension=r.dimension, rows=r.rows, distinct_rows=r.distinct_rows,
+                 duplicate_rows=r.duplicate_rows, rows_used=r.rows_used,
+                 points_fitted=r.points_fitted, subset=bool(r.subset))
+
+
+@dataclass(frozen=True)
+class Hubness:
+    """Hubness of a k-nearest-neighbour graph (docs/METRICS.md section 9)."""
+    k: int
+    skewness: float
+    robin_hood: float
+    max_occurrence: int
+    antihubs: int
+    base_rows: int
+    query_rows: int
+    subset: bool
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def hubness(base, queries=None, *, k: int = 10, metric: str = "euclidean", max_rows: int = 10000,
+            seed: int = 0, backend: str = "auto", threads: int = 0) -> Hubness:
+    """k-occurrence skewness and Robin Hood index of the base rows (host memory): within the
+    set (queries=None, each row's own index excluded) or counted over the k-nearest lists of the
+    query rows (generated codes) against the base (the reference). Above max_rows rows each set
+    is a seeded subset of max_rows (0: every row)."""
+    vb = view(base, "base")
+    vq = None if queries is None else view(queries, "queries")
+    ctx = _ctx_for([vb] + ([vq] if vq else []), backend, threads)
+    opts = N.HubnessOpts(C.sizeof(N.HubnessOpts), _int(k, "k"), _metric(metric),
+                         _int(max_rows, "max_rows"), _seed(seed))
+    r = N.new(N.HubnessResult)
+    ctx.check(N.lib.lsc_hubness(ctx.handle, C.byref(vb.matrix),
+                                C.byref(vq.matrix) if vq else None, C.byref(opts), C.byref(r)))
+    return Hubness(k=r.k, skewness=r.skewness, robin_hood=r.robin_hood,
+                   max_occurrence=r.max_occurrence, antihubs=r.antihubs, base_rows=r.base_rows,
+                   query_rows=r.query_rows, subset=bool(r.subset))
+
+
 # --------------------------------------------------------------------------------------------------
 # references and PRDC
 
