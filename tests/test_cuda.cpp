@@ -1113,12 +1113,12 @@ TEST_F(Cuda, KnnEuclideanCosineSelfExcludedSmallAndLargeK)
 // (hubness equal) and the same ratios within kNN's 1e-6 (TwoNN within 1e-5 relative).
 TEST_F(Cuda, TwoNNAndHubnessMatchTheCpu)
 {
-    const int64_t n = 700, d = 10;
+    const int64_t n = 260, d = 8;
     auto x = data::with_duplicates(n, d, kSeed + 90, {{0, 1}, {5, 9}, {5, 77}});
-    auto q = data::gaussian(200, d, kSeed + 91);
-    lsc_matrix m = lsc_matrix_f32(x.data(), n, d), mq = lsc_matrix_f32(q.data(), 200, d);
+    auto q = data::gaussian(90, d, kSeed + 91);
+    lsc_matrix m = lsc_matrix_f32(x.data(), n, d), mq = lsc_matrix_f32(q.data(), 90, d);
     lsc_twonn_opts to = LSC_TWONN_OPTS_INIT;
-    for (int64_t max_rows : {(int64_t)0, (int64_t)300}) {
+    for (int64_t max_rows : {(int64_t)0, (int64_t)120}) {
         SCOPED_TRACE("max_rows " + std::to_string(max_rows));
         to.max_rows = max_rows;
         lsc_twonn_result c = LSC_TWONN_RESULT_INIT, g = LSC_TWONN_RESULT_INIT;
@@ -1137,7 +1137,7 @@ TEST_F(Cuda, TwoNNAndHubnessMatchTheCpu)
                          (with_queries ? " queries" : " within"));
             lsc_hubness_opts ho = LSC_HUBNESS_OPTS_INIT;
             ho.metric = metric;
-            ho.max_rows = 500;
+            ho.max_rows = 200;
             lsc_hubness_result c = LSC_HUBNESS_RESULT_INIT, g = LSC_HUBNESS_RESULT_INIT;
             const lsc_matrix *qq = with_queries ? &mq : nullptr;
             ASSERT_EQ(lsc_hubness(cpu, &m, qq, &ho, &c), LSC_STATUS_OK) << lsc_last_error(cpu);
