@@ -84,15 +84,17 @@ static lsc_status check_host(lsc_ctx *ctx, const lsc_matrix *m, const char *name
 
 /* ---- TwoNN ---------------------------------------------------------------------------------- */
 
-/* Facco et al. 2017 with scikit-dimension's defaults: mu sorted ascending, the first
- * floor(n (1 - f)) kept, F_i = i / n, d = sum x y / sum x^2 with x = ln mu, y = -ln(1 - F). */
+/* Facco et al. 2017 with scikit-dimension 0.5's defaults: mu sorted ascending, the first
+ * n' = floor(n (1 - f)) kept (at most n - 1: F = 1 would make y infinite), the i-th smallest at
+ * its empirical CDF F_i = i / n, d = sum x y / sum x^2 with x = ln mu, y = -ln(1 - F). */
 static double twonn_fit(double *mu, int64_t n, double discard, int64_t *fitted)
 {
     qsort(mu, (size_t)n, sizeof *mu, lsc_cmp_f64);
-    const int64_t keep = (int64_t)((double)n * (1.0 - discard));
+    int64_t keep = (int64_t)((double)n * (1.0 - discard));
+    if (keep > n - 1) keep = n - 1;
     double sxy = 0.0, sxx = 0.0;
     for (int64_t i = 0; i < keep; i++) {
-        const double x = log(mu[i]), y = -log1p(-(double)i / (double)n);
+        const double x = log(mu[i]), y = -log1p(-(double)(i + 1) / (double)n);
         sxy += x * y;
         sxx += x * x;
     }
@@ -114,9 +116,9 @@ lsc_status lsc_twonn(lsc_ctx *ctx, const lsc_matrix *x, const lsc_twonn_opts *op
     LSC_CHECK(ctx, o.max_rows == 0 || o.max_rows >= 3, LSC_STATUS_INVALID_ARGUMENT,
               "twonn opts: max_rows is %lld, expected 0 (every row) or >= 3",
               (long long)o.max_rows);
-    LSC_CHECK(ctx, o.discard_fraction >= 0.0 && o.discard_fraction < 1.0,
+    LSC_CHECK(ctx, o.discard_fraction > 0.0 && o.discard_fraction < 1.0,
               LSC_STATUS_INVALID_ARGUMENT,
-              "twonn opts: discard_fraction %g must be in [0, 1)", o.discard_fraction);
+              "twonn opts: discard_fraction %g must be in (0, 1)", o.discard_fraction);
     LSC_TRY(lsc_check_values(ctx, x, "x", 0));
 
     const int64_t n = x->rows;

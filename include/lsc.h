@@ -779,7 +779,7 @@ typedef struct lsc_twonn_opts {
                                 row order); 0: every row. Default 10000, else >= 3 */
     uint64_t seed;           /* seed of that subset, default 0 */
     double discard_fraction; /* share of the largest ratios left out of the fit, default 0.1,
-                                0 <= f < 1 */
+                                0 < f < 1 */
 } lsc_twonn_opts;
 
 #define LSC_TWONN_OPTS_INIT { sizeof(lsc_twonn_opts), 10000, 0, 0.1 }
@@ -790,7 +790,8 @@ typedef struct lsc_twonn_result {
     int64_t distinct_rows;   /* rows left when exact duplicates are collapsed to one */
     int64_t duplicate_rows;  /* rows - distinct_rows */
     int64_t rows_used;       /* distinct rows the estimate uses (the subset, or all) */
-    int64_t points_fitted;   /* floor(rows_used (1 - discard_fraction)) ratios in the fit */
+    int64_t points_fitted;   /* min(floor(rows_used (1 - discard_fraction)), rows_used - 1)
+                                ratios in the fit */
     double dimension;        /* TwoNN intrinsic dimension; 0 when every fitted ratio is 1 */
     int subset;              /* 1 if a seeded subset of the distinct rows was used */
 } lsc_twonn_result;
@@ -798,12 +799,12 @@ typedef struct lsc_twonn_result {
 #define LSC_TWONN_RESULT_INIT { sizeof(lsc_twonn_result), 0, 0, 0, 0, 0, 0, 0 }
 
 /**
- * TwoNN intrinsic dimension of x (Facco et al. 2017), as scikit-dimension's TwoNN computes it
- * by default: exact duplicate rows (equal float32 values) are collapsed to one and counted;
- * for each distinct row mu = r2 / r1, the ratio of its second to its first euclidean nearest-
- * neighbour distance; the largest discard_fraction of the mu are left out and the dimension is
- * the slope of the line through the origin fitting -ln(1 - i / n) on ln mu_(i), i = 0.. (least
- * squares). The kNN pass runs on the context's backend. x is host memory, at least 3 distinct
+ * TwoNN intrinsic dimension of x (Facco et al. 2017), as scikit-dimension 0.5's TwoNN
+ * computes it by default: exact duplicate rows (equal float32 values) are collapsed to one and
+ * counted; for each distinct row mu = r2 / r1, the ratio of its second to its first euclidean
+ * nearest-neighbour distance; the largest discard_fraction of the mu are left out and the
+ * dimension is the slope of the least-squares line through the origin fitting -ln(1 - i / n) on
+ * ln mu_(i), the i-th smallest, i = 1..n'. The kNN pass runs on the context's backend. x is host memory, at least 3 distinct
  * rows. opts may be NULL. Returns INVALID_ARGUMENT, INVALID_DATA (NaN/Inf, fewer than 3
  * distinct rows), NOT_SUPPORTED (device memory), OVERFLOW, OUT_OF_MEMORY, CANCELLED. Blocks.
  */
@@ -838,10 +839,10 @@ typedef struct lsc_hubness_result {
 #define LSC_HUBNESS_RESULT_INIT { sizeof(lsc_hubness_result), 0, 0, 0, 0, 0, 0, 0, 0 }
 
 /**
- * Hubness of the k-nearest-neighbour graph (Radovanovic et al. 2010; Robin Hood index as in
- * Feldbauer & Flexer 2019 and scikit-hubness): N_k(y) counts the query rows that have base row
- * y among their k nearest. queries NULL: within base, each row's own index excluded; else the
- * query rows (generated codes) against the base rows (the reference). Both host memory, same
+ * Hubness of the k-nearest-neighbour graph (Radovanovic et al. 2010; Robin Hood index of
+ * Feldbauer et al. 2018, as scikit-hubness computes it): N_k(y) counts the query rows that have
+ * base row y among their k nearest. queries NULL: within base, each row's own index excluded;
+ * else the query rows (generated codes) against the base rows (the reference). Both host memory, same
  * columns; base needs more than k rows (k or more with queries). opts may be NULL. Returns
  * INVALID_ARGUMENT, INVALID_DATA, NOT_SUPPORTED (device memory), OVERFLOW, OUT_OF_MEMORY,
  * CANCELLED. Blocks.

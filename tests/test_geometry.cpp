@@ -1,6 +1,6 @@
 // Geometry of one set (docs/METRICS.md section 9): TwoNN intrinsic dimension and hubness on the
 // CPU backend against a float64 reference written here from the papers (Facco et al. 2017 with
-// scikit-dimension's fit; Radovanovic et al. 2010 and Feldbauer & Flexer 2019 for hubness).
+// scikit-dimension's fit; Radovanovic et al. 2010 and Feldbauer et al. 2018 for hubness).
 #include "test_util.hpp"
 
 #include <gtest/gtest.h>
@@ -72,7 +72,7 @@ std::vector<int64_t> nearest(const float *q, const float *base, int64_t nb, int6
 }
 
 // TwoNN of distinct rows: mu = r2 / r1, the smallest floor(n (1 - f)) kept, the line through
-// the origin of -ln(1 - i / n) on ln mu_(i).
+// the origin of -ln(1 - i / n) on ln mu_(i), i = 1.. (the i-th smallest at CDF i / n).
 double ref_twonn(const std::vector<float> &x, int64_t n, int64_t d, double f = 0.1)
 {
     std::vector<double> mu;
@@ -85,7 +85,7 @@ double ref_twonn(const std::vector<float> &x, int64_t n, int64_t d, double f = 0
     const int64_t keep = (int64_t)((double)n * (1.0 - f));
     double sxy = 0.0, sxx = 0.0;
     for (int64_t i = 0; i < keep; i++) {
-        const double xx = std::log(mu[(size_t)i]), y = -std::log(1.0 - (double)i / (double)n);
+        const double xx = std::log(mu[(size_t)i]), y = -std::log(1.0 - (double)(i + 1) / (double)n);
         sxy += xx * y;
         sxx += xx * xx;
     }
@@ -152,12 +152,17 @@ TEST_F(Geometry, TwoNNMatchesReference)
     EXPECT_EQ((int64_t)(n * 0.9), r.points_fitted);
     EXPECT_EQ(0, r.subset);
 
-    // no discarding: another fit, same reference formula
+    // another discarded share: another fit, same reference formula; the last ratio (F = 1)
+    // is never fitted
     lsc_twonn_opts o = LSC_TWONN_OPTS_INIT;
-    o.discard_fraction = 0.0;
+    o.discard_fraction = 0.25;
     ASSERT_EQ(LSC_STATUS_OK, lsc_twonn(ctx, &m, &o, &r)) << lsc_last_error(ctx);
-    EXPECT_TRUE(close(r.dimension, ref_twonn(x, n, d, 0.0), 1e-5));
-    EXPECT_EQ(n, r.points_fitted);
+    EXPECT_TRUE(close(r.dimension, ref_twonn(x, n, d, 0.25), 1e-5));
+    EXPECT_EQ(300, r.points_fitted);
+    o.discard_fraction = 1e-12;
+    ASSERT_EQ(LSC_STATUS_OK, lsc_twonn(ctx, &m, &o, &r)) << lsc_last_error(ctx);
+    EXPECT_EQ(n - 1, r.points_fitted);
+    EXPECT_TRUE(std::isfinite(r.dimension));
 }
 
 TEST_F(Geometry, TwoNNCollapsesExactDuplicates)
@@ -221,9 +226,11 @@ TEST_F(Geometry, TwoNNRefusals)
     EXPECT_EQ(LSC_STATUS_INVALID_DATA, lsc_twonn(ctx, &m, nullptr, &r));
     x[9] = 5;
     lsc_twonn_opts o = LSC_TWONN_OPTS_INIT;
-    o.discard_fraction = 1.0;
-    EXPECT_EQ(LSC_STATUS_INVALID_ARGUMENT, lsc_twonn(ctx, &m, &o, &r));
-    EXPECT_TRUE(mentions(lsc_last_error(ctx), "discard_fraction"));
+    for (double f : {0.0, 1.0, -0.5}) {
+        o.discard_fraction = f;
+        EXPECT_EQ(LSC_STATUS_INVALID_ARGUMENT, lsc_twonn(ctx, &m, &o, &r));
+        EXPECT_TRUE(mentions(lsc_last_error(ctx), "discard_fraction"));
+    }
     o = LSC_TWONN_OPTS_INIT;
     o.max_rows = 2;
     EXPECT_EQ(LSC_STATUS_INVALID_ARGUMENT, lsc_twonn(ctx, &m, &o, &r));

@@ -21,7 +21,7 @@ def _twonn_numpy(x, discard=0.1):
     mu = np.sort(d[:, 1] / d[:, 0])
     keep = int(n * (1 - discard))
     xs = np.log(mu[:keep])
-    ys = -np.log(1 - np.arange(keep) / n)
+    ys = -np.log(1 - np.arange(1, keep + 1) / n)
     return float((xs * ys).sum() / (xs * xs).sum())
 
 
@@ -62,9 +62,12 @@ def test_hubness_matches_numpy_within_and_against_a_reference():
 
 
 def test_against_scikit_dimension():
+    # scikit-dimension 0.5 (its empirical CDF i / N from i = 1; earlier versions started at 0)
     skdim = pytest.importorskip("skdim")
-    x = _data(3, 400, 8, 4)
-    assert lsc.twonn(x).dimension == pytest.approx(skdim.id.TwoNN().fit(x).dimension_, rel=1e-4)
+    for dim, d in ((4, 8), (6, 40)):  # its kd-tree path (D <= 25) and its chunked distances
+        x = _data(3, 400, d, dim)
+        want = skdim.id.TwoNN().fit(x.astype(np.float64)).dimension_
+        assert lsc.twonn(x).dimension == pytest.approx(want, rel=1e-5)
 
 
 def test_against_scikit_hubness():

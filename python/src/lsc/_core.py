@@ -412,7 +412,7 @@ class TwoNN:
 
 def twonn(x, *, max_rows: int = 10000, seed: int = 0, discard_fraction: float = 0.1,
           backend: str = "auto", threads: int = 0) -> TwoNN:
-    """TwoNN intrinsic dimension of x (host memory; Facco et al. 2017, scikit-dimension's fit).
+    """TwoNN intrinsic dimension of x (host memory; Facco et al. 2017, scikit-dimension 0.5's fit).
     Exact duplicate rows count once (`duplicate_rows` says how many were collapsed); above
     max_rows distinct rows a seeded subset of max_rows is used (0: every row)."""
     v = view(x, "x")
