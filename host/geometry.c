@@ -155,8 +155,9 @@ lsc_status lsc_twonn(lsc_ctx *ctx, const lsc_matrix *x, const lsc_twonn_opts *op
     float *rows = NULL, *dist = NULL;
     int64_t *nn = NULL;
     double *mu = NULL;
-    lsc_matrix m;
-    if (st == LSC_STATUS_OK) st = gather(ctx, x, tmp, used, &rows, &m);
+    lsc_matrix m = *x;
+    /* every row distinct and used: the kNN pass reads the caller's rows, no copy */
+    if (st == LSC_STATUS_OK && used < n) st = gather(ctx, x, tmp, used, &rows, &m);
     if (st == LSC_STATUS_OK) {
         dist = (float *)lsc_malloc(ctx, (size_t)used * 2 * sizeof(float), "neighbour distances");
         nn = dist ? (int64_t *)lsc_malloc(ctx, (size_t)used * 2 * sizeof(int64_t), "neighbours")
