@@ -231,8 +231,9 @@ lsc_status lsc_hubness(lsc_ctx *ctx, const lsc_matrix *base, const lsc_matrix *q
         LSC_TRY(LSC_READ_OPTS(ctx, &o, opts, HUBNESS_OPTS, "hubness opts",
                               "LSC_HUBNESS_OPTS_INIT"));
     LSC_TRY(lsc_check_nn_metric(ctx, o.metric, "hubness opts"));
-    LSC_CHECK(ctx, o.k >= 1, LSC_STATUS_INVALID_ARGUMENT, "hubness opts: k is %lld, expected >= 1",
-              (long long)o.k);
+    /* the bound keeps k + 1 and q k from overflowing before the shapes are checked */
+    LSC_CHECK(ctx, o.k >= 1 && o.k <= ((int64_t)1 << 40), LSC_STATUS_INVALID_ARGUMENT,
+              "hubness opts: k is %lld, expected 1 to 2^40", (long long)o.k);
     LSC_CHECK(ctx, o.max_rows == 0 || o.max_rows > o.k, LSC_STATUS_INVALID_ARGUMENT,
               "hubness opts: max_rows is %lld, expected 0 (every row) or more than k = %lld",
               (long long)o.max_rows, (long long)o.k);

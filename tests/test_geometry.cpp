@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstdlib>
 #include <cstdio>
 #include <random>
@@ -325,6 +326,8 @@ TEST_F(Geometry, HubnessSubsetAndRefusals)
     o.k = 0;
     EXPECT_EQ(LSC_STATUS_INVALID_ARGUMENT, lsc_hubness(ctx, &m, nullptr, &o, &r));
     EXPECT_TRUE(mentions(lsc_last_error(ctx), "k is 0"));
+    o.k = INT64_MAX;
+    EXPECT_EQ(LSC_STATUS_INVALID_ARGUMENT, lsc_hubness(ctx, &m, nullptr, &o, &r));
     o = LSC_HUBNESS_OPTS_INIT;
     o.max_rows = 10;
     EXPECT_EQ(LSC_STATUS_INVALID_ARGUMENT, lsc_hubness(ctx, &m, nullptr, &o, &r));
