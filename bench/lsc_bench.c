@@ -35,6 +35,10 @@
  *             accumulator fed B rows at a time, then finalized); with device inputs also
  *             "spectrum_async"
  *   pairs     lsc_pair_stats of x (every pair, exact): "pairs"
+ *   geometry  the figures of docs/METRICS.md section 9 beside the kNN pass each rides, on every
+ *             row of x (host memory): "knn" (k = 2, self excluded) then "twonn" (lsc_twonn,
+ *             duplicates collapsed), "knn" (k = --k, self excluded) then "hubness" (within x),
+ *             each pair timed in alternation so both see the same machine state
  *
  * A measurement the backend does not offer (LSC_STATUS_NOT_SUPPORTED) prints a line with
  * "skipped" and the reason instead of times, and the run goes on. Exit 0 when every measurement
@@ -333,10 +337,77 @@ static int failed(bench *b, lsc_status st, const char *op, const lsc_matrix *x,
 /* ---------------------------------------------------------------------------------------------- */
 /* the operations                                                                                  */
 
+/* One call of a geometry pair: which = 0 the kNN pass alone (k neighbours, self excluded),
+ * 1 the figure that rides it (TwoNN for k = 2, else hubness); `res` gets its result. */
+static lsc_status geom_call(bench *b, const lsc_matrix *x, int64_t k, int which, char *res,
+                            size_t res_len)
+{
+    lsc_status st;
+    if (which == 0) { /* the kNN pass alone */
+        float *dist = malloc((size_t)x->rows * (size_t)k * sizeof *dist);
+        int64_t *idx = malloc((size_t)x->rows * (size_t)k * sizeof *idx);
+        lsc_knn_opts o = LSC_KNN_OPTS_INIT;
+        o.exclude_self = 1;
+        st = dist && idx ? lsc_knn(b->ctx, x, NULL, k, &o, dist, idx) : LSC_STATUS_OUT_OF_MEMORY;
+        free(dist);
+        free(idx);
+        snprintf(res, res_len, "\"rides\": true");
+    } else if (k == 2) {
+        lsc_twonn_opts o = LSC_TWONN_OPTS_INIT;
+        o.max_rows = 0;
+        lsc_twonn_result r = LSC_TWONN_RESULT_INIT;
+        st = lsc_twonn(b->ctx, x, &o, &r);
+        snprintf(res, res_len, "\"dimension\": %.9g, \"distinct_rows\": %lld", r.dimension,
+                 (long long)r.distinct_rows);
+    } else {
+        lsc_hubness_opts o = LSC_HUBNESS_OPTS_INIT;
+        o.k = k;
+        o.max_rows = 0;
+        lsc_hubness_result r = LSC_HUBNESS_RESULT_INIT;
+        st = lsc_hubness(b->ctx, x, NULL, &o, &r);
+        snprintf(res, res_len, "\"skewness\": %.9g, \"robin_hood\": %.9g", r.skewness,
+                 r.robin_hood);
+    }
+    return st;
+}
+
+static int op_geometry(bench *b, const lsc_matrix *x, int64_t k)
+{
+    if (x->memory != LSC_MEMORY_HOST) {
+        report_skip(b, "geometry", x, NULL, k, "lsc_twonn and lsc_hubness read host memory");
+        return 0;
+    }
+    double *t1 = calloc((size_t)b->repeats, sizeof *t1);
+    if (!t1) return 1;
+    int rc = 0, stop = 0;
+    const int64_t ks[2] = {2, k};
+    const char *names[2] = {"twonn", "hubness"};
+    for (int f = 0; f < 2 && !stop; f++) {
+        char res[2][256] = {"", ""};
+        for (int r = -b->warmup; r < b->repeats && !stop; r++)
+            for (int which = 0; which < 2 && !stop; which++) {
+                double a = now_s();
+                lsc_status st = geom_call(b, x, ks[f], which, res[which], sizeof res[which]);
+                double e = now_s();
+                if (st != LSC_STATUS_OK) {
+                    rc = failed(b, st, names[f], x, NULL, ks[f], names[f]);
+                    stop = 1;
+                } else if (r >= 0) {
+                    (which ? t1 : b->t)[r] = e - a;
+                }
+            }
+        if (stop) break;
+        report(b, "knn", x, NULL, ks[f], b->t, NULL, NULL, b->repeats, res[0]);
+        report(b, names[f], x, NULL, ks[f], t1, NULL, NULL, b->repeats, res[1]);
+    }
+    free(t1);
+    return rc;
+}
+
 static int usage(void)
 {
     fprintf(stderr,
-            "usage: lsc_bench knn|prdc|monitor|spectrum|pairs --x X [--y Y] [--k 5] [--repeats 5]\n"
+            "usage: lsc_bench knn|prdc|monitor|spectrum|pairs|geometry --x X [--y Y] [--k 5] [--repeats 5]\n"
             "                 [--warmup 1] [--threads T] [--backend cpu|cuda|auto]\n"
             "                 [--memory host|device] [--batch B] [--workspace MiB]\n"
             "  X, Y: a .npy or .fvecs file, or gen:N:D[:SEED[:SHIFT]]\n");
@@ -794,7 +865,7 @@ int main(int argc, char **argv)
     if (!xspec || repeats < 1 || warmup < 0 || k < 1 || batch < 0 || workspace_mib < 0)
         return usage();
     if (strcmp(op, "knn") && strcmp(op, "prdc") && strcmp(op, "monitor") &&
-        strcmp(op, "spectrum") && strcmp(op, "pairs"))
+        strcmp(op, "spectrum") && strcmp(op, "pairs") && strcmp(op, "geometry"))
         return usage();
     lsc_backend backend;
     if (!strcmp(backend_s, "cpu")) backend = LSC_BACKEND_CPU;
@@ -904,6 +975,8 @@ int main(int argc, char **argv)
                                      : op_monitor(&b, &xin.host, fake, k);
         } else if (!strcmp(op, "spectrum")) {
             rc = op_spectrum(&b, x, batch);
+        } else if (!strcmp(op, "geometry")) {
+            rc = op_geometry(&b, x, k);
         } else {
             rc = op_pairs(&b, x);
         }

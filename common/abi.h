@@ -15,7 +15,8 @@
 #define LSC_PAIR_OPTS_SIZES { offsetof(lsc_pair_opts, subset_offset), sizeof(lsc_pair_opts) }
 #define LSC_KNN_OPTS_SIZES { sizeof(lsc_knn_opts) }
 #define LSC_REFERENCE_OPTS_SIZES { sizeof(lsc_reference_opts) }
-#define LSC_SPECTRUM_RESULT_SIZES { sizeof(lsc_spectrum_result) }
+#define LSC_SPECTRUM_RESULT_SIZES \
+    { offsetof(lsc_spectrum_result, vendi_cosine_q0), sizeof(lsc_spectrum_result) }
 #define LSC_PAIR_RESULT_SIZES { sizeof(lsc_pair_result) }
 #define LSC_REFERENCE_INFO_SIZES \
     { offsetof(lsc_reference_info, file_version), sizeof(lsc_reference_info) }
@@ -24,6 +25,10 @@
 #define LSC_CLASS_VERDICT_SIZES { sizeof(lsc_class_verdict) }
 #define LSC_PRDC_RESULT_SIZES \
     { offsetof(lsc_prdc_result, coverage_expected), sizeof(lsc_prdc_result) }
+#define LSC_TWONN_OPTS_SIZES { sizeof(lsc_twonn_opts) }
+#define LSC_TWONN_RESULT_SIZES { sizeof(lsc_twonn_result) }
+#define LSC_HUBNESS_OPTS_SIZES { sizeof(lsc_hubness_opts) }
+#define LSC_HUBNESS_RESULT_SIZES { sizeof(lsc_hubness_result) }
 
 /* Whether `size` is one of the struct's `n` published sizes (the last is today's sizeof), or a
  * newer header's larger one up to LSC_STRUCT_SIZE_MAX. */

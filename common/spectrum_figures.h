@@ -27,6 +27,61 @@ LSC_HD void lsc_eigs_prepare(double *ev, int64_t n)
         if (!(ev[i] >= LSC_EIG_CUT * top) || ev[i] <= 0.0) ev[i] = 0.0;
 }
 
+/* Vendi score of order q (Pasarkar & Dieng 2024) of the probabilities nu[0..m-1] (eigenvalues of
+ * K / N, summing to 1, zeros already cut): (sum nu^q)^(1 / (1 - q)); q = 0 counts the non-zero
+ * ones, q = 1 is exp of the Shannon entropy, q = INFINITY is 1 / max nu. 0 when all are 0. */
+LSC_HD double lsc_vendi_order(const double *nu, int64_t m, double q)
+{
+    double top = 0.0, h = 0.0, s = 0.0;
+    int64_t count = 0;
+    for (int64_t i = 0; i < m; i++) {
+        if (!(nu[i] > 0.0)) continue;
+        count++;
+        if (nu[i] > top) top = nu[i];
+        if (q == 1.0) h -= nu[i] * log(nu[i]);
+        else if (q != 0.0 && !isinf(q)) s += pow(nu[i], q);
+    }
+    if (count == 0) return 0.0;
+    if (q == 0.0) return (double)count;
+    if (q == 1.0) return exp(h);
+    if (isinf(q)) return 1.0 / top;
+    return exp(log(s) / (1.0 - q));
+}
+
+/* alpha-ReQ (Agrawal et al. 2022): the covariance eigenvalues decay as lambda_i ~ i^-alpha;
+ * alpha is minus the slope of the ordinary least squares line (with intercept) of log lambda_i
+ * on log i over i = 1..r, every non-zero eigenvalue (lam descending, zeros cut). Also the fit's
+ * R^2. Fewer than 3 non-zero values leave no residual to judge a line by: 0, 0, ranks 0. The
+ * sums are centred (two passes) so that large N gives no cancellation. */
+LSC_HD void lsc_alpha_req(const double *lam, int64_t m, double *alpha, double *r2,
+                          int64_t *ranks)
+{
+    int64_t r = 0;
+    while (r < m && lam[r] > 0.0) r++;
+    *alpha = 0.0;
+    *r2 = 0.0;
+    *ranks = 0;
+    if (r < 3) return;
+    double mx = 0.0, my = 0.0;
+    for (int64_t i = 0; i < r; i++) {
+        mx += log((double)(i + 1));
+        my += log(lam[i]);
+    }
+    mx /= (double)r;
+    my /= (double)r;
+    double sxx = 0.0, sxy = 0.0, syy = 0.0;
+    for (int64_t i = 0; i < r; i++) {
+        double dx = log((double)(i + 1)) - mx, dy = log(lam[i]) - my;
+        sxx += dx * dx;
+        sxy += dx * dy;
+        syy += dy * dy;
+    }
+    *alpha = -sxy / sxx;
+    /* a flat spectrum (syy = 0) is fitted exactly by the line of slope 0 */
+    *r2 = syy > 0.0 ? sxy * sxy / (sxx * syy) : 1.0;
+    *ranks = r;
+}
+
 /* Inputs of lsc_spectrum_figures, in descending order after lsc_eigs_prepare:
  *   gram_c: eigenvalues of the centred Gram (Xc^T Xc or Xc Xc^T), i.e. sigma_i^2, n_ev values
  *   gram_u: eigenvalues of the uncentred Gram (X^T X or X X^T), i.e. s_i^2, n_ev values
@@ -105,17 +160,23 @@ LSC_HD void lsc_spectrum_figures(const double *gram_c, const double *gram_u,
         out->rankme = exp(h);
     }
 
-    /* Vendi score with the cosine kernel: exp of the entropy of the eigenvalues of K / N. */
+    /* Vendi score with the cosine kernel: exp of the entropy of the eigenvalues of K / N (order
+     * 1), and its other orders over the same eigenvalues. */
     if (cos_nu) {
-        double h = 0.0;
-        for (int64_t i = 0; i < m; i++)
-            if (cos_nu[i] > 0.0) h -= cos_nu[i] * log(cos_nu[i]);
-        out->vendi_cosine = exp(h);
+        out->vendi_cosine = lsc_vendi_order(cos_nu, m, 1.0);
+        out->vendi_cosine_q0 = lsc_vendi_order(cos_nu, m, 0.0);
+        out->vendi_cosine_q2 = lsc_vendi_order(cos_nu, m, 2.0);
+        out->vendi_cosine_qinf = lsc_vendi_order(cos_nu, m, INFINITY);
         out->vendi_status = LSC_VENDI_OK;
     } else {
         out->vendi_cosine = 0.0;
+        out->vendi_cosine_q0 = 0.0;
+        out->vendi_cosine_q2 = 0.0;
+        out->vendi_cosine_qinf = 0.0;
         out->vendi_status = LSC_VENDI_ZERO_ROW;
     }
+    /* the decay of the covariance spectrum: sigma_i^2 / (N - 1) has gram_c's slope */
+    lsc_alpha_req(gram_c, m, &out->alpha_req, &out->alpha_req_r2, &out->alpha_req_ranks);
 
     int64_t active = 0;
     for (int64_t c = 0; c < cols; c++)

@@ -300,10 +300,22 @@ typedef struct lsc_spectrum_result {
     lsc_vendi_status vendi_status;
     int64_t vendi_zero_row;     /* index of the first all-zero row when vendi is unavailable */
     int all_rows_identical;     /* 1 if every row is the same: rank figures pinned to 0 */
+    /* appended in 0.3: Vendi of other orders q (Pasarkar & Dieng 2024), same kernel and
+     * availability as vendi_cosine (which is q = 1), and the spectrum's decay */
+    double vendi_cosine_q0;     /* eigenvalues of K / N above the pinned numerical zero */
+    double vendi_cosine_q2;     /* 1 / sum nu_i^2 */
+    double vendi_cosine_qinf;   /* 1 / max nu_i */
+    double alpha_req;           /* alpha-ReQ (Agrawal et al. 2022): minus the slope of the least
+                                   squares line of log lambda_i on log i over the covariance's
+                                   non-zero eigenvalues i = 1..alpha_req_ranks; 0 when fewer
+                                   than 3 are non-zero */
+    double alpha_req_r2;        /* that fit's coefficient of determination (0 with < 3 ranks) */
+    int64_t alpha_req_ranks;    /* eigenvalues the fit used (the numerical rank, or 0) */
 } lsc_spectrum_result;
 
-#define LSC_SPECTRUM_RESULT_INIT \
-    { sizeof(lsc_spectrum_result), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, LSC_VENDI_OK, 0, 0 }
+#define LSC_SPECTRUM_RESULT_INIT                                                                \
+    { sizeof(lsc_spectrum_result), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, LSC_VENDI_OK, 0, 0, \
+      0, 0, 0, 0, 0, 0 }
 
 /**
  * Spectrum of x (rows = samples, N >= 2). Writes every figure to *out; if `singular_values`
@@ -765,6 +777,88 @@ LSC_API int64_t lsc_assessment_near_rows(const lsc_assessment *a);
 
 /** Destroys an assessment; NULL is harmless. */
 LSC_API void lsc_assessment_destroy(lsc_assessment *a);
+
+/* ============================================================================================== */
+/* 10. Geometry of one set: intrinsic dimension and hubness (docs/METRICS.md section 9)           */
+/* ============================================================================================== */
+
+typedef struct lsc_twonn_opts {
+    size_t size;             /* sizeof(lsc_twonn_opts) */
+    int64_t max_rows;        /* above this many distinct rows the estimate uses the seeded
+                                subset of this many (lsc_sample_rows over the distinct rows in
+                                row order); 0: every row. Default 10000, else >= 3 */
+    uint64_t seed;           /* seed of that subset, default 0 */
+    double discard_fraction; /* share of the largest ratios left out of the fit, default 0.1,
+                                0 < f < 1 */
+} lsc_twonn_opts;
+
+#define LSC_TWONN_OPTS_INIT { sizeof(lsc_twonn_opts), 10000, 0, 0.1 }
+
+typedef struct lsc_twonn_result {
+    size_t size;             /* sizeof(lsc_twonn_result): set by the caller */
+    int64_t rows;            /* N given */
+    int64_t distinct_rows;   /* rows left when exact duplicates are collapsed to one */
+    int64_t duplicate_rows;  /* rows - distinct_rows */
+    int64_t rows_used;       /* distinct rows the estimate uses (the subset, or all) */
+    int64_t points_fitted;   /* min(floor(rows_used (1 - discard_fraction)), rows_used - 1)
+                                ratios in the fit */
+    double dimension;        /* TwoNN intrinsic dimension; 0 when every fitted ratio is 1 */
+    int subset;              /* 1 if a seeded subset of the distinct rows was used */
+} lsc_twonn_result;
+
+#define LSC_TWONN_RESULT_INIT { sizeof(lsc_twonn_result), 0, 0, 0, 0, 0, 0, 0 }
+
+/**
+ * TwoNN intrinsic dimension of x (Facco et al. 2017), as scikit-dimension 0.5's TwoNN
+ * computes it by default: exact duplicate rows (equal float32 values) are collapsed to one and
+ * counted; for each distinct row mu = r2 / r1, the ratio of its second to its first euclidean
+ * nearest-neighbour distance; the largest discard_fraction of the mu are left out and the
+ * dimension is the slope of the least-squares line through the origin fitting -ln(1 - i / n) on
+ * ln mu_(i), the i-th smallest, i = 1..n'. The kNN pass runs on the context's backend. x is host memory, at least 3 distinct
+ * rows. opts may be NULL. Returns INVALID_ARGUMENT, INVALID_DATA (NaN/Inf, fewer than 3
+ * distinct rows), NOT_SUPPORTED (device memory), OVERFLOW, OUT_OF_MEMORY, CANCELLED. Blocks.
+ */
+LSC_API lsc_status lsc_twonn(lsc_ctx *ctx, const lsc_matrix *x, const lsc_twonn_opts *opts,
+                             lsc_twonn_result *out);
+
+typedef struct lsc_hubness_opts {
+    size_t size;             /* sizeof(lsc_hubness_opts) */
+    int64_t k;               /* neighbours in each list, default 10 */
+    lsc_metric metric;       /* EUCLIDEAN (default) or COSINE */
+    int64_t max_rows;        /* above this many rows, each set is the seeded subset of this many
+                                (lsc_sample_rows); 0: every row. Default 10000, else > k */
+    uint64_t seed;           /* seed of the subsets, default 0 */
+} lsc_hubness_opts;
+
+#define LSC_HUBNESS_OPTS_INIT { sizeof(lsc_hubness_opts), 10, LSC_METRIC_EUCLIDEAN, 10000, 0 }
+
+typedef struct lsc_hubness_result {
+    size_t size;             /* sizeof(lsc_hubness_result): set by the caller */
+    int64_t k;
+    int64_t base_rows;       /* rows whose k-occurrence N_k is counted (after the subset) */
+    int64_t query_rows;      /* rows whose k-nearest lists are counted (= base_rows within one
+                                set) */
+    double skewness;         /* of N_k over the base rows: m3 / m2^1.5, moments ddof 0; 0 when
+                                every N_k is equal */
+    double robin_hood;       /* sum |N_k - mean N_k| / (2 sum N_k), 0 (even) to 1 */
+    int64_t max_occurrence;  /* the largest N_k */
+    int64_t antihubs;        /* base rows with N_k = 0 */
+    int subset;              /* 1 if either set is a seeded subset */
+} lsc_hubness_result;
+
+#define LSC_HUBNESS_RESULT_INIT { sizeof(lsc_hubness_result), 0, 0, 0, 0, 0, 0, 0, 0 }
+
+/**
+ * Hubness of the k-nearest-neighbour graph (Radovanovic et al. 2010; Robin Hood index of
+ * Feldbauer et al. 2018, as scikit-hubness computes it): N_k(y) counts the query rows that have
+ * base row y among their k nearest. queries NULL: within base, each row's own index excluded;
+ * else the query rows (generated codes) against the base rows (the reference). Both host memory, same
+ * columns; base needs more than k rows (k or more with queries). opts may be NULL. Returns
+ * INVALID_ARGUMENT, INVALID_DATA, NOT_SUPPORTED (device memory), OVERFLOW, OUT_OF_MEMORY,
+ * CANCELLED. Blocks.
+ */
+LSC_API lsc_status lsc_hubness(lsc_ctx *ctx, const lsc_matrix *base, const lsc_matrix *queries,
+                               const lsc_hubness_opts *opts, lsc_hubness_result *out);
 
 #ifdef __cplusplus
 }

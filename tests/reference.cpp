@@ -278,6 +278,39 @@ Spectrum spectrum(const float *x, int64_t n, int64_t d, int64_t ld, double activ
         cut_eigen(nu);
         r.vendi_available = true;
         r.vendi_cosine = exp_entropy(nu);
+        // Pasarkar & Dieng 2024, eq. 2: VS_q = (sum p_i^q)^(1 / (1 - q)) over the non-zero p_i;
+        // q = 0 their count, q = inf its limit 1 / max p_i
+        double s2 = 0.0, top = 0.0;
+        int64_t count = 0;
+        for (double v : nu)
+            if (v > 0.0) {
+                count++;
+                s2 += v * v;
+                top = std::max(top, v);
+            }
+        r.vendi_q0 = (double)count;
+        r.vendi_q2 = 1.0 / s2;
+        r.vendi_qinf = 1.0 / top;
+    }
+    // alpha-ReQ (Agrawal et al. 2022): lambda_i ~ i^-alpha, least squares of log lambda on
+    // log i over the non-zero covariance eigenvalues; slope = cov(x, y) / var(x)
+    if (r.numerical_rank >= 3) {
+        const int64_t k = r.numerical_rank;
+        double mx = 0.0, my = 0.0;
+        for (int64_t i = 0; i < k; i++) {
+            mx += std::log((double)(i + 1)) / (double)k;
+            my += std::log(lam[(size_t)i]) / (double)k;
+        }
+        double cxy = 0.0, cxx = 0.0, cyy = 0.0;
+        for (int64_t i = 0; i < k; i++) {
+            const double dx = std::log((double)(i + 1)) - mx, dy = std::log(lam[(size_t)i]) - my;
+            cxy += dx * dy;
+            cxx += dx * dx;
+            cyy += dy * dy;
+        }
+        r.alpha_req = -cxy / cxx;
+        r.alpha_req_r2 = cyy > 0.0 ? cxy * cxy / (cxx * cyy) : 1.0;
+        r.alpha_req_ranks = k;
     }
     return r;
 }

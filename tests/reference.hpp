@@ -49,6 +49,9 @@ struct Spectrum {
     bool vendi_available = false;
     double vendi_cosine = 0;               // 0 when unavailable
     int64_t vendi_zero_row = -1;           // first all-zero row, -1 if none
+    double vendi_q0 = 0, vendi_q2 = 0, vendi_qinf = 0; // other orders, 0 when unavailable
+    double alpha_req = 0, alpha_req_r2 = 0;  // 0 with fewer than 3 non-zero eigenvalues
+    int64_t alpha_req_ranks = 0;
     bool all_rows_identical = false;
 };
 

@@ -421,6 +421,12 @@ lsc_status spectrum_of(lsc_ctx *c, const lsc_matrix &x, Spec &s,
     cont("total_variance", a.total_variance, b.total_variance);
     cont("largest_singular_value", a.largest_singular_value, b.largest_singular_value);
     cont("vendi_cosine", a.vendi_cosine, b.vendi_cosine);
+    cont("vendi_cosine_q0", a.vendi_cosine_q0, b.vendi_cosine_q0);
+    cont("vendi_cosine_q2", a.vendi_cosine_q2, b.vendi_cosine_q2);
+    cont("vendi_cosine_qinf", a.vendi_cosine_qinf, b.vendi_cosine_qinf);
+    exact("alpha_req_ranks", a.alpha_req_ranks, b.alpha_req_ranks);
+    cont("alpha_req", a.alpha_req, b.alpha_req);
+    cont("alpha_req_r2", a.alpha_req_r2, b.alpha_req_r2);
     if (a.active_threshold != b.active_threshold)
         bad << "\n  active_threshold: " << fmt(a.active_threshold) << " vs "
             << fmt(b.active_threshold);
@@ -470,9 +476,17 @@ lsc_status spectrum_of(lsc_ctx *c, const lsc_matrix &x, Spec &s,
         bad << "\n  dims_99: got " << r.dims_99 << ", reference " << w.dims_99;
     if (!ref::active_ok(r.active_units, w))
         bad << "\n  active_units: got " << r.active_units << ", reference " << w.active_units;
-    if (w.vendi_available) cont("vendi_cosine", r.vendi_cosine, w.vendi_cosine);
-    else if (r.vendi_status != LSC_VENDI_ZERO_ROW || r.vendi_zero_row != w.vendi_zero_row)
+    if (w.vendi_available) {
+        cont("vendi_cosine", r.vendi_cosine, w.vendi_cosine);
+        cont("vendi_cosine_q0", r.vendi_cosine_q0, w.vendi_q0);
+        cont("vendi_cosine_q2", r.vendi_cosine_q2, w.vendi_q2);
+        cont("vendi_cosine_qinf", r.vendi_cosine_qinf, w.vendi_qinf);
+    } else if (r.vendi_status != LSC_VENDI_ZERO_ROW || r.vendi_zero_row != w.vendi_zero_row)
         bad << "\n  vendi: expected unavailable at row " << w.vendi_zero_row;
+    if (r.alpha_req_ranks != w.alpha_req_ranks ||
+        !ref::close(r.alpha_req, w.alpha_req, 2 * ref::kRel, 2 * ref::kAbs))
+        bad << "\n  alpha_req: got " << fmt(r.alpha_req) << " over " << r.alpha_req_ranks
+            << ", reference " << fmt(w.alpha_req) << " over " << w.alpha_req_ranks;
     for (size_t i = 0; i < g.sv.size() && i < w.singular_values.size(); i++)
         if (!ref::close(g.sv[i], w.singular_values[i])) {
             bad << "\n  singular_values[" << i << "]: got " << fmt(g.sv[i]) << ", reference "
@@ -1093,6 +1107,48 @@ TEST_F(Cuda, KnnEuclideanCosineSelfExcludedSmallAndLargeK)
                 EXPECT_EQ(ddist.get<float>(dc.size()), dg);
                 EXPECT_EQ(didx.get<int64_t>(dc.size()), ig);
             }
+}
+
+// TwoNN and hubness ride on the kNN pass: on the device the same neighbours, so the same counts
+// (hubness equal) and the same ratios within kNN's 1e-6 (TwoNN within 1e-5 relative).
+TEST_F(Cuda, TwoNNAndHubnessMatchTheCpu)
+{
+    const int64_t n = 260, d = 8;
+    auto x = data::with_duplicates(n, d, kSeed + 90, {{0, 1}, {5, 9}, {5, 77}});
+    auto q = data::gaussian(90, d, kSeed + 91);
+    lsc_matrix m = lsc_matrix_f32(x.data(), n, d), mq = lsc_matrix_f32(q.data(), 90, d);
+    lsc_twonn_opts to = LSC_TWONN_OPTS_INIT;
+    for (int64_t max_rows : {(int64_t)0, (int64_t)120}) {
+        SCOPED_TRACE("max_rows " + std::to_string(max_rows));
+        to.max_rows = max_rows;
+        lsc_twonn_result c = LSC_TWONN_RESULT_INIT, g = LSC_TWONN_RESULT_INIT;
+        ASSERT_EQ(lsc_twonn(cpu, &m, &to, &c), LSC_STATUS_OK) << lsc_last_error(cpu);
+        ASSERT_TRUE(ok(lsc_twonn(ctx, &m, &to, &g)));
+        EXPECT_EQ(c.distinct_rows, g.distinct_rows);
+        EXPECT_EQ(n - 3, g.distinct_rows); // rows 1, 9 and 77 copy rows 0 and 5
+        EXPECT_EQ(c.rows_used, g.rows_used);
+        EXPECT_EQ(c.points_fitted, g.points_fitted);
+        EXPECT_TRUE(ref::close(g.dimension, c.dimension, 1e-5, 0.0))
+            << g.dimension << " vs " << c.dimension;
+    }
+    for (lsc_metric metric : {LSC_METRIC_EUCLIDEAN, LSC_METRIC_COSINE})
+        for (int with_queries = 0; with_queries < 2; with_queries++) {
+            SCOPED_TRACE(std::string(metric == LSC_METRIC_COSINE ? "cosine" : "euclidean") +
+                         (with_queries ? " queries" : " within"));
+            lsc_hubness_opts ho = LSC_HUBNESS_OPTS_INIT;
+            ho.metric = metric;
+            ho.max_rows = 200;
+            lsc_hubness_result c = LSC_HUBNESS_RESULT_INIT, g = LSC_HUBNESS_RESULT_INIT;
+            const lsc_matrix *qq = with_queries ? &mq : nullptr;
+            ASSERT_EQ(lsc_hubness(cpu, &m, qq, &ho, &c), LSC_STATUS_OK) << lsc_last_error(cpu);
+            ASSERT_TRUE(ok(lsc_hubness(ctx, &m, qq, &ho, &g)));
+            EXPECT_EQ(c.skewness, g.skewness);
+            EXPECT_EQ(c.robin_hood, g.robin_hood);
+            EXPECT_EQ(c.max_occurrence, g.max_occurrence);
+            EXPECT_EQ(c.antihubs, g.antihubs);
+            EXPECT_EQ(c.base_rows, g.base_rows);
+            EXPECT_EQ(c.query_rows, g.query_rows);
+        }
 }
 
 /* ---- references and PRDC ----------------------------------------------------------------------------- */

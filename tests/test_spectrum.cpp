@@ -95,12 +95,25 @@ std::string fmt(double v)
     if (w.vendi_available) {
         exact("vendi_status", r.vendi_status, LSC_VENDI_OK);
         cont("vendi_cosine", r.vendi_cosine, w.vendi_cosine);
+        cont("vendi_cosine_q0", r.vendi_cosine_q0, w.vendi_q0);
+        cont("vendi_cosine_q2", r.vendi_cosine_q2, w.vendi_q2);
+        cont("vendi_cosine_qinf", r.vendi_cosine_qinf, w.vendi_qinf);
     } else {
         exact("vendi_status", r.vendi_status, LSC_VENDI_ZERO_ROW);
         exact("vendi_zero_row", r.vendi_zero_row, w.vendi_zero_row);
         if (r.vendi_cosine != 0.0 || std::isnan(r.vendi_cosine))
             bad << "\n  vendi_cosine: got " << fmt(r.vendi_cosine) << " while unavailable";
+        if (r.vendi_cosine_q0 != 0.0 || r.vendi_cosine_q2 != 0.0 || r.vendi_cosine_qinf != 0.0)
+            bad << "\n  vendi of order 0, 2 or inf is not 0 while unavailable";
     }
+    exact("alpha_req_ranks", r.alpha_req_ranks, w.alpha_req_ranks);
+    // the fit's slope weighs the smallest eigenvalues' logs as much as the largest: twice the
+    // tolerance (docs/METRICS.md section 1)
+    if (!ref::close(r.alpha_req, w.alpha_req, 2 * rel, 2 * abs))
+        bad << "\n  alpha_req: got " << fmt(r.alpha_req) << ", reference " << fmt(w.alpha_req);
+    if (!ref::close(r.alpha_req_r2, w.alpha_req_r2, 2 * rel, 2 * abs))
+        bad << "\n  alpha_req_r2: got " << fmt(r.alpha_req_r2) << ", reference "
+            << fmt(w.alpha_req_r2);
     if ((int64_t)g.sv.size() != w.rank_limit) {
         bad << "\n  singular_values: " << g.sv.size() << " values, reference " << w.rank_limit;
     } else {
@@ -152,6 +165,12 @@ std::string fmt(double v)
     cont("total_variance", a.r.total_variance, b.r.total_variance);
     cont("largest_singular_value", a.r.largest_singular_value, b.r.largest_singular_value);
     cont("vendi_cosine", a.r.vendi_cosine, b.r.vendi_cosine);
+    cont("vendi_cosine_q0", a.r.vendi_cosine_q0, b.r.vendi_cosine_q0);
+    cont("vendi_cosine_q2", a.r.vendi_cosine_q2, b.r.vendi_cosine_q2);
+    cont("vendi_cosine_qinf", a.r.vendi_cosine_qinf, b.r.vendi_cosine_qinf);
+    exact("alpha_req_ranks", a.r.alpha_req_ranks, b.r.alpha_req_ranks);
+    cont("alpha_req", a.r.alpha_req, b.r.alpha_req);
+    cont("alpha_req_r2", a.r.alpha_req_r2, b.r.alpha_req_r2);
     exact("singular_values count", (long long)a.sv.size(), (long long)b.sv.size());
     for (size_t i = 0; i < std::min(a.sv.size(), b.sv.size()); i++)
         cont("singular_value", a.sv[i], b.sv[i]);
@@ -299,6 +318,40 @@ TEST_F(Spectrum, KnownClosedForm)
     EXPECT_TRUE(ref::close(g.r.rankme, rankme));
     EXPECT_EQ(0, g.r.all_rows_identical);
     EXPECT_EQ(2, g.r.numerical_rank);
+}
+
+TEST_F(Spectrum, VendiOrdersAndAlphaReqClosedForm)
+{
+    // rows +-e_i / i, i = 1..D: covariance eigenvalues 2 / (i^2 (N - 1)), an exact power law of
+    // exponent 2 (R^2 = 1); the unit rows +-e_i make K / N's eigenvalues D values 1 / D, so
+    // Vendi is D at every order
+    const int64_t d = 6, n = 2 * d;
+    std::vector<float> x((size_t)(n * d), 0.0f);
+    for (int64_t i = 0; i < d; i++) {
+        x[(size_t)(2 * i * d + i)] = 1.0f / (float)(i + 1);
+        x[(size_t)((2 * i + 1) * d + i)] = -1.0f / (float)(i + 1);
+    }
+    ref::Spectrum w = ref::spectrum(x, n, d);
+    EXPECT_NEAR(w.alpha_req, 2.0, 1e-6); // 1 / i rounded to float32
+    EXPECT_NEAR(w.alpha_req_r2, 1.0, 1e-9);
+    EXPECT_NEAR(w.vendi_q2, 6.0, 1e-9);
+    Got g;
+    ASSERT_EQ(LSC_STATUS_OK, run(mat_f32(x, n, d), g)) << lsc_last_error(ctx);
+    EXPECT_TRUE(matches(g, w));
+    EXPECT_NEAR(g.r.alpha_req, 2.0, 1e-6);
+    EXPECT_NEAR(g.r.alpha_req_r2, 1.0, 1e-9);
+    EXPECT_EQ(6, g.r.alpha_req_ranks);
+    EXPECT_EQ(6.0, g.r.vendi_cosine_q0);
+    EXPECT_NEAR(g.r.vendi_cosine, 6.0, 1e-9);
+    EXPECT_NEAR(g.r.vendi_cosine_q2, 6.0, 1e-9);
+    EXPECT_NEAR(g.r.vendi_cosine_qinf, 6.0, 1e-9);
+    // two directions only: fewer than 3 eigenvalues leave alpha-ReQ at its pinned 0
+    const std::vector<float> two = {3, 0, -3, 0, 0, 2, 0, -2};
+    ASSERT_EQ(LSC_STATUS_OK, run(mat_f32(two, 4, 2), g)) << lsc_last_error(ctx);
+    EXPECT_EQ(0.0, g.r.alpha_req);
+    EXPECT_EQ(0, g.r.alpha_req_ranks);
+    EXPECT_EQ(2.0, g.r.vendi_cosine_q0);
+    EXPECT_NEAR(g.r.vendi_cosine_qinf, 2.0, 1e-9);
 }
 
 TEST_F(Spectrum, ReferenceConversionsAreExact)

@@ -410,13 +410,22 @@ void cli_json_spectrum(json_w *w, const char *key, const lsc_spectrum_result *s,
     jw_num(w, "total_variance", s->total_variance);
     if (s->vendi_status == LSC_VENDI_OK) {
         jw_num(w, "vendi_cosine", s->vendi_cosine);
+        jw_num(w, "vendi_cosine_q0", s->vendi_cosine_q0);
+        jw_num(w, "vendi_cosine_q2", s->vendi_cosine_q2);
+        jw_num(w, "vendi_cosine_qinf", s->vendi_cosine_qinf);
     } else {
         char why[128];
         snprintf(why, sizeof why, "row %lld is all zeros: its cosine is undefined",
                  (long long)s->vendi_zero_row);
         jw_null(w, "vendi_cosine");
         jw_str(w, "vendi_cosine_unavailable", why);
+        jw_null(w, "vendi_cosine_q0");
+        jw_null(w, "vendi_cosine_q2");
+        jw_null(w, "vendi_cosine_qinf");
     }
+    jw_num(w, "alpha_req", s->alpha_req);
+    jw_num(w, "alpha_req_r2", s->alpha_req_r2);
+    jw_int(w, "alpha_req_ranks", s->alpha_req_ranks);
     jw_int(w, "numerical_rank", s->numerical_rank);
     jw_bool(w, "all_rows_identical", s->all_rows_identical);
     jw_arr(w, "singular_values");
@@ -489,6 +498,8 @@ void cli_json_definitions(json_w *w) {
     jw_str(w, "dims_90", "smallest k with the top k eigenvalues >= 90% of the total variance");
     jw_str(w, "active_units", "columns with sample variance (ddof 1) > threshold (Burda et al. 2015)");
     jw_str(w, "vendi_cosine", "exp(entropy of the eigenvalues of K/N), K = cosine similarity (Friedman & Dieng 2023)");
+    jw_str(w, "vendi_cosine_q", "Vendi of order q: (sum nu^q)^(1/(1-q)) over the non-zero eigenvalues of K/N; q0 their count, qinf 1 / max (Pasarkar & Dieng 2024)");
+    jw_str(w, "alpha_req", "minus the least-squares slope of ln lambda_i on ln i over every non-zero covariance eigenvalue (Agrawal et al. 2022); 0 with fewer than 3");
     jw_str(w, "numerical_zero", "singular value < 1e-5 x the largest is 0");
     jw_str(w, "std", "population (ddof 0) over the N(N-1)/2 pairs");
     jw_str(w, "nn_median", "lower middle value for an even count");
@@ -513,9 +524,13 @@ void cli_print_spectrum(FILE *f, const char *name, const lsc_spectrum_result *s,
             (long long)s->cols, s->active_threshold);
     fprintf(f, "  total_variance       %12.6g\n", s->total_variance);
     if (s->vendi_status == LSC_VENDI_OK)
-        fprintf(f, "  vendi_cosine         %12.4f\n", s->vendi_cosine);
+        fprintf(f, "  vendi_cosine         %12.4f   (orders 0 / 2 / inf: %.4g / %.4g / %.4g)\n",
+                s->vendi_cosine, s->vendi_cosine_q0, s->vendi_cosine_q2, s->vendi_cosine_qinf);
     else
         fprintf(f, "  vendi_cosine         unavailable: row %lld is all zeros\n", (long long)s->vendi_zero_row);
+    if (s->alpha_req_ranks > 0)
+        fprintf(f, "  alpha_req            %12.4f   (R^2 %.3f over %lld eigenvalues)\n", s->alpha_req,
+                s->alpha_req_r2, (long long)s->alpha_req_ranks);
     if (s->all_rows_identical) fprintf(f, "  all rows identical\n");
 }
 

@@ -146,7 +146,99 @@ typedef struct set_fig {
     lsc_pair *dups;
     int64_t dup_report;
     double t_spec, t_pairs;
+    /* geometry (docs/METRICS.md section 9): `why` says why a figure is missing */
+    lsc_twonn_result tn;
+    lsc_hubness_result hub;
+    int have_tn, have_hub;
+    char tn_why[200], hub_why[200];
+    double t_geom;
 } set_fig;
+
+/* A geometry figure the data cannot give (too few distinct rows, or rows for k) is reported as
+ * missing with the library's reason; any other failure ends the report. */
+static int geometry_soft(lsc_status st) {
+    return st == LSC_STATUS_INVALID_DATA || st == LSC_STATUS_INVALID_ARGUMENT;
+}
+
+/* TwoNN and hubness (k = 10, the report's metric) of one set, each at the library's default
+ * subset of 10,000 rows. */
+static int set_geometry(cli_opts *o, lsc_ctx *ctx, set_fig *x, const char *name) {
+    char label[64];
+    snprintf(label, sizeof label, "%s: intrinsic dimension and hubness", name);
+    cli_progress_label(label);
+    double t0 = cli_now_ms();
+    x->tn.size = sizeof x->tn;
+    x->hub.size = sizeof x->hub;
+    lsc_twonn_opts to = LSC_TWONN_OPTS_INIT;
+    to.seed = o->seed;
+    lsc_status st = lsc_twonn(ctx, &x->in.m, &to, &x->tn);
+    if (st == LSC_STATUS_OK) x->have_tn = 1;
+    else if (geometry_soft(st)) snprintf(x->tn_why, sizeof x->tn_why, "%s", lsc_last_error(ctx));
+    else return cli_lib_fail(o, ctx, st, x->path);
+    lsc_hubness_opts ho = LSC_HUBNESS_OPTS_INIT;
+    ho.metric = o->metric;
+    ho.seed = o->seed;
+    st = lsc_hubness(ctx, &x->in.m, NULL, &ho, &x->hub);
+    if (st == LSC_STATUS_OK) x->have_hub = 1;
+    else if (geometry_soft(st)) snprintf(x->hub_why, sizeof x->hub_why, "%s", lsc_last_error(ctx));
+    else return cli_lib_fail(o, ctx, st, x->path);
+    cli_progress_done();
+    x->t_geom = cli_now_ms() - t0;
+    return 0;
+}
+
+static void json_twonn(json_w *w, const set_fig *x) {
+    jw_obj(w, "intrinsic_dimension");
+    if (x->have_tn) {
+        jw_num(w, "twonn", x->tn.dimension);
+        jw_int(w, "rows", x->tn.rows);
+        jw_int(w, "distinct_rows", x->tn.distinct_rows);
+        jw_int(w, "duplicate_rows", x->tn.duplicate_rows);
+        jw_int(w, "rows_used", x->tn.rows_used);
+        jw_bool(w, "subset", x->tn.subset);
+    } else {
+        jw_null(w, "twonn");
+        jw_str(w, "twonn_unavailable", x->tn_why);
+    }
+    jw_end_obj(w);
+}
+
+static void json_hubness(json_w *w, const char *key, const lsc_hubness_result *h, int have,
+                         const char *why) {
+    jw_obj(w, key);
+    if (have) {
+        jw_int(w, "k", h->k);
+        jw_num(w, "skewness", h->skewness);
+        jw_num(w, "robin_hood", h->robin_hood);
+        jw_int(w, "max_occurrence", h->max_occurrence);
+        jw_int(w, "antihubs", h->antihubs);
+        jw_int(w, "base_rows", h->base_rows);
+        jw_int(w, "query_rows", h->query_rows);
+        jw_bool(w, "subset", h->subset);
+    } else {
+        jw_null(w, "skewness");
+        jw_null(w, "robin_hood");
+        jw_str(w, "unavailable", why);
+    }
+    jw_end_obj(w);
+}
+
+static void print_geometry(const set_fig *x, const char *name) {
+    printf("geometry of %s\n", name);
+    if (x->have_tn)
+        printf("  intrinsic dimension (TwoNN)  %.4g   (%lld distinct rows%s; %lld exact duplicates "
+               "collapsed)\n",
+               x->tn.dimension, (long long)x->tn.rows_used, x->tn.subset ? ", a seeded subset" : "",
+               (long long)x->tn.duplicate_rows);
+    else printf("  intrinsic dimension (TwoNN)  unavailable: %s\n", x->tn_why);
+    if (x->have_hub)
+        printf("  hubness (k = %lld)             skewness %.4g  robin hood %.4g  max N_k %lld  "
+               "anti-hubs %lld of %lld\n",
+               (long long)x->hub.k, x->hub.skewness, x->hub.robin_hood,
+               (long long)x->hub.max_occurrence, (long long)x->hub.antihubs,
+               (long long)x->hub.base_rows);
+    else printf("  hubness                      unavailable: %s\n", x->hub_why);
+}
 
 static int set_figures(cli_opts *o, lsc_ctx *ctx, set_fig *x, const char *name, int64_t spec_rows) {
     const lsc_matrix *m = &x->in.m;
@@ -252,6 +344,20 @@ static void print_spectra(const set_fig *R, const set_fig *F) {
         else printf(" %12s", "unavailable");
     }
     printf("\n");
+    static const char *const order_name[3] = {"vendi_cosine order 0", "vendi_cosine order 2",
+                                              "vendi_cosine order inf"};
+    for (int q = 0; q < 3; q++) {
+        printf("  %-32s", order_name[q]);
+        for (int i = 0; i < 2; i++) {
+            const double v = q == 0   ? both[i]->vendi_cosine_q0
+                             : q == 1 ? both[i]->vendi_cosine_q2
+                                      : both[i]->vendi_cosine_qinf;
+            if (both[i]->vendi_status == LSC_VENDI_OK) printf(" %12.4f", v);
+            else printf(" %12s", "unavailable");
+        }
+        printf("\n");
+    }
+    printf("  alpha_req (spectral decay)       %12.4f %12.4f\n", a->alpha_req, b->alpha_req);
     for (int i = 0; i < 2; i++)
         if (both[i]->vendi_status != LSC_VENDI_OK)
             printf("  (%s: vendi_cosine unavailable: row %lld is all zeros)\n", i ? "fake" : "real",
@@ -502,6 +608,30 @@ int cmd_report(cli_opts *o) {
     if (o->fake && F.in.m.rows < neq) neq = F.in.m.rows;
     if (real_rows && (rc = set_figures(o, ctx, &R, "real", neq))) goto done;
     if (o->fake && (rc = set_figures(o, ctx, &F, "fake", neq))) goto done;
+    if (real_rows && (rc = set_geometry(o, ctx, &R, "real"))) goto done;
+    if (o->fake && (rc = set_geometry(o, ctx, &F, "fake"))) goto done;
+    /* hubness of the generated rows as queries against the real rows: which real rows the
+     * generator keeps landing next to */
+    lsc_hubness_result hub_fr = LSC_HUBNESS_RESULT_INIT;
+    int have_hub_fr = 0;
+    char hub_fr_why[200] = "needs the real rows (--real)";
+    double t_hub_fr = 0;
+    if (o->fake && real_rows) {
+        lsc_hubness_opts ho = LSC_HUBNESS_OPTS_INIT;
+        ho.metric = o->metric;
+        ho.seed = o->seed;
+        double t0 = cli_now_ms();
+        cli_progress_label("hubness of fake against real");
+        lsc_status st = lsc_hubness(ctx, &R.in.m, &F.in.m, &ho, &hub_fr);
+        cli_progress_done();
+        t_hub_fr = cli_now_ms() - t0;
+        if (st == LSC_STATUS_OK) have_hub_fr = 1;
+        else if (geometry_soft(st)) snprintf(hub_fr_why, sizeof hub_fr_why, "%s", lsc_last_error(ctx));
+        else {
+            rc = cli_lib_fail(o, ctx, st, o->fake);
+            goto done;
+        }
+    }
 
     cli_reading_in ri;
     memset(&ri, 0, sizeof ri);
@@ -628,6 +758,17 @@ int cmd_report(cli_opts *o) {
         if (real_rows) cli_json_pairs(&w, "real", &R.p, R.hist, R.dups, 100);
         if (o->fake) cli_json_pairs(&w, "fake", &F.p, F.hist, F.dups, 100);
         jw_end_obj(&w);
+        jw_obj(&w, "geometry"); /* docs/METRICS.md section 9: reported, no verdict */
+        set_fig *gs[2] = {real_rows ? &R : NULL, o->fake ? &F : NULL};
+        for (int i = 0; i < 2; i++) {
+            if (!gs[i]) continue;
+            jw_obj(&w, i ? "fake" : "real");
+            json_twonn(&w, gs[i]);
+            json_hubness(&w, "hubness", &gs[i]->hub, gs[i]->have_hub, gs[i]->hub_why);
+            jw_end_obj(&w);
+        }
+        if (o->fake) json_hubness(&w, "hubness_fake_to_real", &hub_fr, have_hub_fr, hub_fr_why);
+        jw_end_obj(&w);
         if (o->fake) {
             cli_json_prdc(&w, "prdc", &prdc);
             jw_obj(&w, "memorisation");
@@ -659,10 +800,13 @@ int cmd_report(cli_opts *o) {
         if (real_rows) {
             jw_num(&w, "spectrum_real", R.t_spec);
             jw_num(&w, "pairs_real", R.t_pairs);
+            jw_num(&w, "geometry_real", R.t_geom);
         }
         if (o->fake) {
             jw_num(&w, "spectrum_fake", F.t_spec);
             jw_num(&w, "pairs_fake", F.t_pairs);
+            jw_num(&w, "geometry_fake", F.t_geom);
+            if (real_rows) jw_num(&w, "hubness_fake_to_real", t_hub_fr);
             jw_num(&w, "verdicts", t_verdicts);
         }
         jw_num(&w, "total", t_total);
@@ -712,6 +856,19 @@ int cmd_report(cli_opts *o) {
             printf("(sets above --pairs-max-rows %lld use a seeded subset for the all-pairs figures; kNN and "
                    "PRDC use every row)\n",
                    (long long)o->pairs_max_rows);
+        printf("\n");
+        if (real_rows) print_geometry(&R, "real");
+        if (o->fake) print_geometry(&F, "fake");
+        if (o->fake && real_rows) {
+            if (have_hub_fr)
+                printf("hubness of fake rows among the real rows (k = %lld): skewness %.4g  robin hood "
+                       "%.4g  max N_k %lld  real rows never a neighbour %lld of %lld\n",
+                       (long long)hub_fr.k, hub_fr.skewness, hub_fr.robin_hood,
+                       (long long)hub_fr.max_occurrence, (long long)hub_fr.antihubs,
+                       (long long)hub_fr.base_rows);
+            else printf("hubness of fake rows among the real rows: unavailable: %s\n", hub_fr_why);
+        }
+        printf("(reported without a verdict, docs/METRICS.md section 9)\n");
         if (o->fake) {
             printf("\n");
             cli_print_prdc(stdout, &prdc);

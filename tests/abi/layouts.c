@@ -95,7 +95,9 @@ int main(void)
                FIELD(T, dims_99), FIELD(T, active_units), FIELD(T, active_threshold),
                FIELD(T, total_variance), FIELD(T, largest_singular_value),
                FIELD(T, vendi_cosine), FIELD(T, vendi_status), FIELD(T, vendi_zero_row),
-               FIELD(T, all_rows_identical)));
+               FIELD(T, all_rows_identical), FIELD(T, vendi_cosine_q0),
+               FIELD(T, vendi_cosine_q2), FIELD(T, vendi_cosine_qinf), FIELD(T, alpha_req),
+               FIELD(T, alpha_req_r2), FIELD(T, alpha_req_ranks)));
 #undef T
 #define T lsc_pair
     STRUCT(T, (FIELD(T, i), FIELD(T, j), FIELD(T, d)));
@@ -150,6 +152,22 @@ int main(void)
                FIELD(T, level), FIELD(T, matched), FIELD(T, baseline), FIELD(T, spread),
                FIELD(T, effect), FIELD(T, score), FIELD(T, share_level), FIELD(T, share),
                FIELD(T, share_baseline), FIELD(T, share_effect), FIELD(T, share_score)));
+#undef T
+#define T lsc_twonn_opts
+    STRUCT(T, (FIELD(T, size), FIELD(T, max_rows), FIELD(T, seed), FIELD(T, discard_fraction)));
+#undef T
+#define T lsc_twonn_result
+    STRUCT(T, (FIELD(T, size), FIELD(T, rows), FIELD(T, distinct_rows), FIELD(T, duplicate_rows),
+               FIELD(T, rows_used), FIELD(T, points_fitted), FIELD(T, dimension),
+               FIELD(T, subset)));
+#undef T
+#define T lsc_hubness_opts
+    STRUCT(T, (FIELD(T, size), FIELD(T, k), FIELD(T, metric), FIELD(T, max_rows), FIELD(T, seed)));
+#undef T
+#define T lsc_hubness_result
+    STRUCT(T, (FIELD(T, size), FIELD(T, k), FIELD(T, base_rows), FIELD(T, query_rows),
+               FIELD(T, skewness), FIELD(T, robin_hood), FIELD(T, max_occurrence),
+               FIELD(T, antihubs), FIELD(T, subset)));
 #undef T
 
     printf("\n}\n");

@@ -184,6 +184,13 @@ for side in ["real", "fake"]:
               "active_units", "total_variance", "vendi_cosine", "singular_values", "rows_used"]:
         assert k in s, (side, k)
     assert s["rows_used"] == 200 and len(s["singular_values"]) == 8
+    for k in ["vendi_cosine_q0", "vendi_cosine_q2", "vendi_cosine_qinf", "alpha_req",
+              "alpha_req_r2", "alpha_req_ranks"]:
+        assert k in s, (side, k)
+    assert s["vendi_cosine_qinf"] <= s["vendi_cosine_q2"] <= s["vendi_cosine"] <= s["vendi_cosine_q0"]
+    g = r["geometry"][side]
+    assert g["intrinsic_dimension"]["twonn"] > 0 and g["intrinsic_dimension"]["rows"] in (200, 300)
+    assert g["hubness"]["k"] == 10 and 0 <= g["hubness"]["robin_hood"] <= 1, g
     p = r["pairwise"][side]
     for k in ["mean", "std", "min", "max", "nn_mean", "nn_median", "nn_min", "nn_max",
               "near_duplicate_pairs", "near_duplicates", "histogram", "rows_used"]:
@@ -207,6 +214,10 @@ assert "vendi_cosine_unavailable" not in r["spectrum"]["real"]
 same = json.load(open("same.json"))
 assert same["pairwise"]["fake"]["near_duplicate_pairs"] == 50 * 49 // 2
 assert same["spectrum"]["fake"]["effective_rank"] == 0
+# one distinct row: no intrinsic dimension, said why; the generated rows pile onto few real rows
+gf = same["geometry"]["fake"]["intrinsic_dimension"]
+assert gf["twonn"] is None and "1 distinct rows" in gf["twonn_unavailable"], gf
+assert same["geometry"]["hubness_fake_to_real"]["robin_hood"] > r["geometry"]["hubness_fake_to_real"]["robin_hood"]
 fx = same["readings_fixed_thresholds"]
 for want in ["dimensional collapse:", "memorisation or a stuck sampler", "fake: all rows identical"]:
     assert any(x.startswith(want) for x in fx), (want, fx)

@@ -167,13 +167,16 @@ static int run_spectrum(int argc, char **argv)
            "\"stable_rank\":%.17g,\"dims_90\":%lld,\"dims_99\":%lld,\"active_units\":%lld,"
            "\"active_threshold\":%.17g,\"total_variance\":%.17g,\"largest_singular_value\":%.17g,"
            "\"vendi_cosine\":%s,\"vendi_status\":%d,\"vendi_zero_row\":%lld,"
-           "\"all_rows_identical\":%d,\"backend\":\"%s\"}\n",
+           "\"all_rows_identical\":%d,\"vendi_cosine_q0\":%.17g,\"vendi_cosine_q2\":%.17g,"
+           "\"vendi_cosine_qinf\":%.17g,\"alpha_req\":%.17g,\"alpha_req_ranks\":%lld,"
+           "\"backend\":\"%s\"}\n",
            (long long)r.rows, (long long)r.cols, (long long)r.rank_limit,
            (long long)r.numerical_rank, r.effective_rank, r.rankme, r.participation_ratio,
            r.stable_rank, (long long)r.dims_90, (long long)r.dims_99, (long long)r.active_units,
            r.active_threshold, r.total_variance, r.largest_singular_value, vendi,
            (int)r.vendi_status, (long long)r.vendi_zero_row, r.all_rows_identical,
-           backend_name(lsc_ctx_backend(ctx)));
+           r.vendi_cosine_q0, r.vendi_cosine_q2, r.vendi_cosine_qinf, r.alpha_req,
+           (long long)r.alpha_req_ranks, backend_name(lsc_ctx_backend(ctx)));
     lsc_ctx_destroy(ctx);
     free(x);
     return 0;

@@ -205,6 +205,25 @@ def check_spectrum(checks, driver, tmp, name, x):
         checks.ok(close(got["vendi_cosine"], peer),
                   f"{tag} vendi_cosine: lsc {got['vendi_cosine']!r} vs vendi_score.{how} {peer!r} "
                   f"(rel {abs(got['vendi_cosine'] - peer) / abs(peer):.2e} > {SPECTRUM_REL})")
+    # Vendi of orders 2 and inf through vendi_score.score_K with q (score_X and score_dual
+    # ignore q); order 0 counts the eigenvalues above lsc's pinned numerical zero, where
+    # entropy_q counts every positive one, roundoff included: compared with that cut applied.
+    xn = x64 / np.linalg.norm(x64, axis=1, keepdims=True)
+    kern = xn @ xn.T
+    for q, key in ((2, "vendi_cosine_q2"), ("inf", "vendi_cosine_qinf")):
+        want = float(vendi.score_K(kern, q=q))
+        checks.ok(close(got[key], want), f"{tag} {key}: lsc {got[key]!r} vs score_K {want!r}")
+    nu = np.linalg.eigvalsh(kern / n)
+    q0 = int((nu >= 1e-10 * nu.max()).sum())
+    checks.ok(got["vendi_cosine_q0"] == q0, f"{tag} vendi_cosine_q0: lsc {got['vendi_cosine_q0']}"
+              f" vs {q0} eigenvalues of K/N above 1e-10 of the largest")
+    # alpha-ReQ from numpy, written from Agrawal et al. 2022: np.polyfit of log lambda on log i
+    lam = np.linalg.svd(x64 - x64.mean(axis=0), compute_uv=False) ** 2 / (n - 1)
+    lam = lam[lam >= 1e-10 * lam[0]]
+    slope = np.polyfit(np.log(np.arange(1, lam.size + 1)), np.log(lam), 1)[0]
+    checks.ok(got["alpha_req_ranks"] == lam.size and close(got["alpha_req"], -slope, 4e-4),
+              f"{tag} alpha_req: lsc {got['alpha_req']!r} over {got['alpha_req_ranks']} vs "
+              f"numpy {-slope!r} over {lam.size}")
     checks.ok(got["rows"] == n and got["cols"] == d and got["rank_limit"] == min(n, d),
               f"{tag}: rows/cols/rank_limit {got['rows']}/{got['cols']}/{got['rank_limit']}")
     ref = numpy_spectrum(x64)

@@ -13,7 +13,8 @@ the CPU or on a GPU without copies. Every figure is defined in docs/METRICS.md.
 """
 from ._core import (Assessment, Baseline, ClassVerdict, Context, Interval, Knn, Lines, PairStats, Prdc,
                     Reference, Spectrum, SpectrumAccumulator, Statistic, Verdict, assess,
-                    distances, knn, pair_stats, permute, prdc, sample_rows, spectrum, version)
+                    distances, knn, pair_stats, permute, prdc, sample_rows, spectrum, version,
+                    TwoNN, Hubness, twonn, hubness)
 from ._errors import (BackendUnavailable, BadContext, BadFile, Cancelled, DeviceError,
                       InternalError, InvalidArgument, InvalidData, LscError, LscIOError,
                       NotSupported, OutOfMemory, Overflow, WorkspaceLimit)
@@ -28,5 +29,5 @@ __all__ = [
     "Monitor", "MonitorRecord", "Spectrum", "PairStats", "Knn", "Prdc", "version", "Context",
     "LscError", "InvalidArgument", "InvalidData", "OutOfMemory", "WorkspaceLimit", "NotSupported",
     "BackendUnavailable", "DeviceError", "LscIOError", "BadFile", "Cancelled", "Overflow",
-    "BadContext", "InternalError",
+    "BadContext", "InternalError", "twonn", "hubness", "TwoNN", "Hubness",
 ]

@@ -129,6 +129,12 @@ class Spectrum:
     vendi_cosine: Optional[float]
     vendi_unavailable: Optional[str]
     all_rows_identical: bool
+    vendi_cosine_q0: Optional[float]    # Vendi of order 0, 2, inf (None with vendi_cosine)
+    vendi_cosine_q2: Optional[float]
+    vendi_cosine_qinf: Optional[float]
+    alpha_req: float                    # eigenspectrum decay; 0 with fewer than 3 ranks
+    alpha_req_r2: float
+    alpha_req_ranks: int
     singular_values: Optional[np.ndarray] = field(default=None, repr=False, compare=False)
     column_variance: Optional[np.ndarray] = field(default=None, repr=False, compare=False)
 
@@ -152,7 +158,12 @@ def spectrum_from_struct(r: N.SpectrumResult, sv=None, cv=None) -> Spectrum:
         vendi_cosine=r.vendi_cosine if ok else None,
         vendi_unavailable=None if ok else f"row {r.vendi_zero_row} is all zeros: its cosine is "
                                           f"undefined",
-        all_rows_identical=bool(r.all_rows_identical), singular_values=sv, column_variance=cv)
+        all_rows_identical=bool(r.all_rows_identical),
+        vendi_cosine_q0=r.vendi_cosine_q0 if ok else None,
+        vendi_cosine_q2=r.vendi_cosine_q2 if ok else None,
+        vendi_cosine_qinf=r.vendi_cosine_qinf if ok else None,
+        alpha_req=r.alpha_req, alpha_req_r2=r.alpha_req_r2, alpha_req_ranks=r.alpha_req_ranks,
+        singular_values=sv, column_variance=cv)
 
 
 def _spectrum_opts(active_threshold: float) -> N.SpectrumOpts:
@@ -382,6 +393,72 @@ def knn(queries, base=None, k: int = 5, *, exclude_self=None,
     ctx.check(N.lib.lsc_knn(ctx.handle, C.byref(vq.matrix), C.byref(vb.matrix), k, C.byref(opts),
                             dptr, iptr))
     return Knn(dist, idx)
+
+
+@dataclass(frozen=True)
+class TwoNN:
+    """TwoNN intrinsic dimension (docs/METRICS.md section 9)."""
+    dimension: float
+    rows: int
+    distinct_rows: int
+    duplicate_rows: int
+    rows_used: int
+    points_fitted: int
+    subset: bool
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def twonn(x, *, max_rows: int = 10000, seed: int = 0, discard_fraction: float = 0.1,
+          backend: str = "auto", threads: int = 0) -> TwoNN:
+    """TwoNN intrinsic dimension of x (host memory; Facco et al. 2017, scikit-dimension 0.5's fit).
+    Exact duplicate rows count once (`duplicate_rows` says how many were collapsed); above
+    max_rows distinct rows a seeded subset of max_rows is used (0: every row)."""
+    v = view(x, "x")
+    ctx = _ctx_for([v], backend, threads)
+    opts = N.TwonnOpts(C.sizeof(N.TwonnOpts), _int(max_rows, "max_rows"), _seed(seed),
+                       float(discard_fraction))
+    r = N.new(N.TwonnResult)
+    ctx.check(N.lib.lsc_twonn(ctx.handle, C.byref(v.matrix), C.byref(opts), C.byref(r)))
+    return TwoNN(dimension=r.dimension, rows=r.rows, distinct_rows=r.distinct_rows,
+                 duplicate_rows=r.duplicate_rows, rows_used=r.rows_used,
+                 points_fitted=r.points_fitted, subset=bool(r.subset))
+
+
+@dataclass(frozen=True)
+class Hubness:
+    """Hubness of a k-nearest-neighbour graph (docs/METRICS.md section 9)."""
+    k: int
+    skewness: float
+    robin_hood: float
+    max_occurrence: int
+    antihubs: int
+    base_rows: int
+    query_rows: int
+    subset: bool
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def hubness(base, queries=None, *, k: int = 10, metric: str = "euclidean", max_rows: int = 10000,
+            seed: int = 0, backend: str = "auto", threads: int = 0) -> Hubness:
+    """k-occurrence skewness and Robin Hood index of the base rows (host memory): within the
+    set (queries=None, each row's own index excluded) or counted over the k-nearest lists of the
+    query rows (generated codes) against the base (the reference). Above max_rows rows each set
+    is a seeded subset of max_rows (0: every row)."""
+    vb = view(base, "base")
+    vq = None if queries is None else view(queries, "queries")
+    ctx = _ctx_for([vb] + ([vq] if vq else []), backend, threads)
+    opts = N.HubnessOpts(C.sizeof(N.HubnessOpts), _int(k, "k"), _metric(metric),
+                         _int(max_rows, "max_rows"), _seed(seed))
+    r = N.new(N.HubnessResult)
+    ctx.check(N.lib.lsc_hubness(ctx.handle, C.byref(vb.matrix),
+                                C.byref(vq.matrix) if vq else None, C.byref(opts), C.byref(r)))
+    return Hubness(k=r.k, skewness=r.skewness, robin_hood=r.robin_hood,
+                   max_occurrence=r.max_occurrence, antihubs=r.antihubs, base_rows=r.base_rows,
+                   query_rows=r.query_rows, subset=bool(r.subset))
 
 
 # --------------------------------------------------------------------------------------------------

@@ -66,7 +66,9 @@ class SpectrumResult(C.Structure):
                 ("dims_99", c_i64), ("active_units", c_i64), ("active_threshold", c_dbl),
                 ("total_variance", c_dbl), ("largest_singular_value", c_dbl),
                 ("vendi_cosine", c_dbl), ("vendi_status", c_int), ("vendi_zero_row", c_i64),
-                ("all_rows_identical", c_int)]
+                ("all_rows_identical", c_int), ("vendi_cosine_q0", c_dbl),
+                ("vendi_cosine_q2", c_dbl), ("vendi_cosine_qinf", c_dbl), ("alpha_req", c_dbl),
+                ("alpha_req_r2", c_dbl), ("alpha_req_ranks", c_i64)]
 
 
 class Pair(C.Structure):
@@ -148,6 +150,32 @@ class ClassVerdict(C.Structure):
                 ("share_score", c_dbl)]
 
 
+class TwonnOpts(C.Structure):
+    _c_struct_ = "lsc_twonn_opts"
+    _fields_ = [("size", C.c_size_t), ("max_rows", c_i64), ("seed", C.c_uint64),
+                ("discard_fraction", c_dbl)]
+
+
+class TwonnResult(C.Structure):
+    _c_struct_ = "lsc_twonn_result"
+    _fields_ = [("size", C.c_size_t), ("rows", c_i64), ("distinct_rows", c_i64),
+                ("duplicate_rows", c_i64), ("rows_used", c_i64), ("points_fitted", c_i64),
+                ("dimension", c_dbl), ("subset", c_int)]
+
+
+class HubnessOpts(C.Structure):
+    _c_struct_ = "lsc_hubness_opts"
+    _fields_ = [("size", C.c_size_t), ("k", c_i64), ("metric", c_int), ("max_rows", c_i64),
+                ("seed", C.c_uint64)]
+
+
+class HubnessResult(C.Structure):
+    _c_struct_ = "lsc_hubness_result"
+    _fields_ = [("size", C.c_size_t), ("k", c_i64), ("base_rows", c_i64), ("query_rows", c_i64),
+                ("skewness", c_dbl), ("robin_hood", c_dbl), ("max_occurrence", c_i64),
+                ("antihubs", c_i64), ("subset", c_int)]
+
+
 def _candidates():
     env = os.environ.get("LSC_LIBRARY")
     if env:
@@ -227,6 +255,8 @@ _fn("lsc_assessment_class", c_int, c_vp, c_i64, P(ClassVerdict))
 _fn("lsc_assessment_uncovered", c_int, c_vp, P(c_i64), c_i64, P(c_i64))
 _fn("lsc_assessment_near_rows", c_i64, c_vp)
 _fn("lsc_assessment_destroy", None, c_vp)
+_fn("lsc_twonn", c_int, c_vp, P(Matrix), P(TwonnOpts), P(TwonnResult))
+_fn("lsc_hubness", c_int, c_vp, P(Matrix), P(Matrix), P(HubnessOpts), P(HubnessResult))
 
 
 def new(cls):

@@ -1,0 +1,352 @@
+// Geometry of one set (docs/METRICS.md section 9): TwoNN intrinsic dimension and hubness on the
+// CPU backend against a float64 reference written here from the papers (Facco et al. 2017 with
+// scikit-dimension's fit; Radovanovic et al. 2010 and Feldbauer et al. 2018 for hubness).
+#include "test_util.hpp"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstdlib>
+#include <cstdio>
+#include <random>
+#include <vector>
+
+namespace {
+
+uint64_t test_seed(uint64_t fallback)
+{
+    const char *e = std::getenv("LSC_TEST_SEED");
+    uint64_t s = e ? std::strtoull(e, nullptr, 10) : fallback;
+    std::printf("[   SEED   ] %llu (set LSC_TEST_SEED to replay)\n", (unsigned long long)s);
+    return s;
+}
+
+// n rows of a `dim`-dimensional Gaussian placed in d columns by a fixed random linear map.
+std::vector<float> manifold(uint64_t seed, int64_t n, int64_t d, int64_t dim)
+{
+    std::mt19937_64 g(seed);
+    std::normal_distribution<double> z;
+    std::vector<double> a((size_t)(dim * d));
+    for (auto &v : a) v = z(g);
+    std::vector<float> x((size_t)(n * d));
+    for (int64_t i = 0; i < n; i++) {
+        std::vector<double> t((size_t)dim);
+        for (auto &v : t) v = z(g);
+        for (int64_t c = 0; c < d; c++) {
+            double s = 0.0;
+            for (int64_t k = 0; k < dim; k++) s += t[(size_t)k] * a[(size_t)(k * d + c)];
+            x[(size_t)(i * d + c)] = (float)s;
+        }
+    }
+    return x;
+}
+
+double dist64(const float *a, const float *b, int64_t d, bool cosine)
+{
+    double s = 0.0, na = 0.0, nb = 0.0, dot = 0.0;
+    for (int64_t c = 0; c < d; c++) {
+        const double e = (double)a[c] - (double)b[c];
+        s += e * e;
+        na += (double)a[c] * a[c];
+        nb += (double)b[c] * b[c];
+        dot += (double)a[c] * b[c];
+    }
+    return cosine ? 1.0 - dot / std::sqrt(na * nb) : std::sqrt(s);
+}
+
+// The k nearest base rows of query q (self excluded when `self` >= 0), ties by index.
+std::vector<int64_t> nearest(const float *q, const float *base, int64_t nb, int64_t d, int64_t k,
+                             int64_t self, bool cosine, std::vector<double> *dists = nullptr)
+{
+    std::vector<std::pair<double, int64_t>> all;
+    for (int64_t j = 0; j < nb; j++)
+        if (j != self) all.push_back({dist64(q, base + j * d, d, cosine), j});
+    std::partial_sort(all.begin(), all.begin() + k, all.end());
+    std::vector<int64_t> r;
+    for (int64_t t = 0; t < k; t++) {
+        r.push_back(all[(size_t)t].second);
+        if (dists) dists->push_back(all[(size_t)t].first);
+    }
+    return r;
+}
+
+// TwoNN of distinct rows: mu = r2 / r1, the smallest floor(n (1 - f)) kept, the line through
+// the origin of -ln(1 - i / n) on ln mu_(i), i = 1.. (the i-th smallest at CDF i / n).
+double ref_twonn(const std::vector<float> &x, int64_t n, int64_t d, double f = 0.1)
+{
+    std::vector<double> mu;
+    for (int64_t i = 0; i < n; i++) {
+        std::vector<double> r;
+        nearest(&x[(size_t)(i * d)], x.data(), n, d, 2, i, false, &r);
+        mu.push_back(r[1] / r[0]);
+    }
+    std::sort(mu.begin(), mu.end());
+    const int64_t keep = (int64_t)((double)n * (1.0 - f));
+    double sxy = 0.0, sxx = 0.0;
+    for (int64_t i = 0; i < keep; i++) {
+        const double xx = std::log(mu[(size_t)i]), y = -std::log(1.0 - (double)(i + 1) / (double)n);
+        sxy += xx * y;
+        sxx += xx * xx;
+    }
+    return sxy / sxx;
+}
+
+struct RefHub {
+    double skew, robin_hood;
+    int64_t top, anti;
+};
+
+// k-occurrence of each base row over the queries' k-nearest lists; skewness with ddof-0
+// moments (scipy.stats.skew), Robin Hood = sum |N_k - mean| / (2 sum N_k).
+RefHub ref_hubness(const std::vector<float> &base, int64_t nb, const std::vector<float> *q,
+                   int64_t nq, int64_t d, int64_t k, bool cosine)
+{
+    std::vector<double> occ((size_t)nb, 0.0);
+    const int64_t n_q = q ? nq : nb;
+    for (int64_t i = 0; i < n_q; i++) {
+        const float *row = q ? &(*q)[(size_t)(i * d)] : &base[(size_t)(i * d)];
+        for (int64_t j : nearest(row, base.data(), nb, d, k, q ? -1 : i, cosine)) occ[(size_t)j]++;
+    }
+    double mean = 0.0;
+    for (double v : occ) mean += v / (double)nb;
+    double m2 = 0.0, m3 = 0.0, dev = 0.0, sum = 0.0;
+    RefHub r{0, 0, 0, 0};
+    for (double v : occ) {
+        m2 += (v - mean) * (v - mean) / (double)nb;
+        m3 += (v - mean) * (v - mean) * (v - mean) / (double)nb;
+        dev += std::fabs(v - mean);
+        sum += v;
+        r.top = std::max(r.top, (int64_t)v);
+        if (v == 0) r.anti++;
+    }
+    r.skew = m2 > 0 ? m3 / std::pow(m2, 1.5) : 0.0;
+    r.robin_hood = dev / (2.0 * sum);
+    return r;
+}
+
+bool close(double a, double b, double rel) { return std::fabs(a - b) <= rel * std::fabs(b) + 1e-12; }
+
+struct Geometry : ::testing::Test {
+    Ctx c{0, 2};
+    lsc_ctx *ctx = c.ctx;
+};
+
+TEST_F(Geometry, TwoNNMatchesReference)
+{
+    const uint64_t seed = test_seed(26);
+    const int64_t n = 400, d = 12;
+    std::vector<float> x = manifold(seed, n, d, 3);
+    lsc_matrix m = lsc_matrix_f32(x.data(), n, d);
+    lsc_twonn_result r = LSC_TWONN_RESULT_INIT;
+    ASSERT_EQ(LSC_STATUS_OK, lsc_twonn(ctx, &m, nullptr, &r)) << lsc_last_error(ctx);
+    const double want = ref_twonn(x, n, d);
+    // mu from float32 distances (1e-6 relative each): the fit within 1e-5 relative
+    EXPECT_TRUE(close(r.dimension, want, 1e-5)) << r.dimension << " vs " << want;
+    EXPECT_GT(r.dimension, 2.5); // a 3-dimensional Gaussian
+    EXPECT_LT(r.dimension, 3.5);
+    EXPECT_EQ(n, r.rows);
+    EXPECT_EQ(n, r.distinct_rows);
+    EXPECT_EQ(0, r.duplicate_rows);
+    EXPECT_EQ(n, r.rows_used);
+    EXPECT_EQ((int64_t)(n * 0.9), r.points_fitted);
+    EXPECT_EQ(0, r.subset);
+
+    // another discarded share: another fit, same reference formula; the last ratio (F = 1)
+    // is never fitted
+    lsc_twonn_opts o = LSC_TWONN_OPTS_INIT;
+    o.discard_fraction = 0.25;
+    ASSERT_EQ(LSC_STATUS_OK, lsc_twonn(ctx, &m, &o, &r)) << lsc_last_error(ctx);
+    EXPECT_TRUE(close(r.dimension, ref_twonn(x, n, d, 0.25), 1e-5));
+    EXPECT_EQ(300, r.points_fitted);
+    o.discard_fraction = 1e-12;
+    ASSERT_EQ(LSC_STATUS_OK, lsc_twonn(ctx, &m, &o, &r)) << lsc_last_error(ctx);
+    EXPECT_EQ(n - 1, r.points_fitted);
+    EXPECT_TRUE(std::isfinite(r.dimension));
+}
+
+TEST_F(Geometry, TwoNNCollapsesExactDuplicates)
+{
+    const uint64_t seed = test_seed(7);
+    const int64_t n = 300, d = 8, extra = 60;
+    std::vector<float> x = manifold(seed, n, d, 4);
+    lsc_twonn_result dup = LSC_TWONN_RESULT_INIT;
+    // copies of earlier rows after them: the distinct rows are the same set in the same order,
+    // so the estimate is the same bit for bit; a copy's -0 equals the original's +0
+    std::vector<float> z(x);
+    for (int64_t e = 0; e < extra; e++)
+        for (int64_t c = 0; c < d; c++) {
+            const float v = x[(size_t)((e * 5 % n) * d + c)];
+            z.push_back(v == 0.0f ? -0.0f : v);
+        }
+    z[0] = 0.0f; // row 0 holds +0 in column 0 and its copy (row n) -0
+    z[(size_t)(n * d)] = -0.0f;
+    lsc_matrix mz = lsc_matrix_f32(z.data(), n + extra, d);
+    ASSERT_EQ(LSC_STATUS_OK, lsc_twonn(ctx, &mz, nullptr, &dup)) << lsc_last_error(ctx);
+    EXPECT_EQ(n + extra, dup.rows);
+    EXPECT_EQ(n, dup.distinct_rows);
+    EXPECT_EQ(extra, dup.duplicate_rows);
+    EXPECT_EQ(n, dup.rows_used);
+    // without collapsing, r1 = 0 would make mu infinite: the reference on the distinct rows
+    std::vector<float> distinct(z.begin(), z.begin() + n * d);
+    EXPECT_TRUE(close(dup.dimension, ref_twonn(distinct, n, d), 1e-5));
+}
+
+TEST_F(Geometry, TwoNNSeededSubset)
+{
+    const uint64_t seed = test_seed(11);
+    const int64_t n = 500, d = 6, sub = 150;
+    std::vector<float> x = manifold(seed, n, d, 2);
+    lsc_matrix m = lsc_matrix_f32(x.data(), n, d);
+    lsc_twonn_opts o = LSC_TWONN_OPTS_INIT;
+    o.max_rows = sub;
+    o.seed = 42;
+    lsc_twonn_result r = LSC_TWONN_RESULT_INIT;
+    ASSERT_EQ(LSC_STATUS_OK, lsc_twonn(ctx, &m, &o, &r)) << lsc_last_error(ctx);
+    EXPECT_EQ(1, r.subset);
+    EXPECT_EQ(sub, r.rows_used);
+    // the subset is lsc_sample_rows's over the distinct rows (here every row)
+    std::vector<int64_t> rows((size_t)sub);
+    ASSERT_EQ(LSC_STATUS_OK, lsc_sample_rows(ctx, 42, n, 0, sub, rows.data()));
+    std::vector<float> s;
+    for (int64_t i : rows) s.insert(s.end(), x.begin() + i * d, x.begin() + (i + 1) * d);
+    EXPECT_TRUE(close(r.dimension, ref_twonn(s, sub, d), 1e-5));
+}
+
+TEST_F(Geometry, TwoNNRefusals)
+{
+    std::vector<float> x = {0, 0, 1, 1, 0, 0, 1, 1, 0, 0};
+    lsc_matrix m = lsc_matrix_f32(x.data(), 5, 2);
+    lsc_twonn_result r;
+    sentinel(r);
+    EXPECT_EQ(LSC_STATUS_INVALID_DATA, lsc_twonn(ctx, &m, nullptr, &r));
+    EXPECT_TRUE(mentions(lsc_last_error(ctx), "2 distinct rows")) << lsc_last_error(ctx);
+    EXPECT_TRUE(is_sentinel(r));
+    x[9] = NAN;
+    EXPECT_EQ(LSC_STATUS_INVALID_DATA, lsc_twonn(ctx, &m, nullptr, &r));
+    x[9] = 5;
+    lsc_twonn_opts o = LSC_TWONN_OPTS_INIT;
+    for (double f : {0.0, 1.0, -0.5}) {
+        o.discard_fraction = f;
+        EXPECT_EQ(LSC_STATUS_INVALID_ARGUMENT, lsc_twonn(ctx, &m, &o, &r));
+        EXPECT_TRUE(mentions(lsc_last_error(ctx), "discard_fraction"));
+    }
+    o = LSC_TWONN_OPTS_INIT;
+    o.max_rows = 2;
+    EXPECT_EQ(LSC_STATUS_INVALID_ARGUMENT, lsc_twonn(ctx, &m, &o, &r));
+    EXPECT_TRUE(mentions(lsc_last_error(ctx), "max_rows"));
+    EXPECT_EQ(LSC_STATUS_INVALID_ARGUMENT, lsc_twonn(ctx, &m, nullptr, nullptr));
+    lsc_matrix dev = m;
+    dev.memory = LSC_MEMORY_DEVICE;
+    EXPECT_EQ(LSC_STATUS_NOT_SUPPORTED, lsc_twonn(ctx, &dev, nullptr, &r));
+    EXPECT_TRUE(is_sentinel(r));
+    // three distinct rows are enough
+    ASSERT_EQ(LSC_STATUS_OK, lsc_twonn(ctx, &m, nullptr, &r)) << lsc_last_error(ctx);
+    EXPECT_EQ(3, r.distinct_rows);
+}
+
+TEST_F(Geometry, HubnessWithinOneSetMatchesReference)
+{
+    const uint64_t seed = test_seed(5);
+    const int64_t n = 300, d = 16, k = 10;
+    std::vector<float> x = manifold(seed, n, d, 16);
+    const std::vector<float> keep(x);
+    for (lsc_metric metric : {LSC_METRIC_EUCLIDEAN, LSC_METRIC_COSINE}) {
+        lsc_matrix m = lsc_matrix_f32(x.data(), n, d);
+        lsc_hubness_opts o = LSC_HUBNESS_OPTS_INIT;
+        o.metric = metric;
+        lsc_hubness_result r = LSC_HUBNESS_RESULT_INIT;
+        ASSERT_EQ(LSC_STATUS_OK, lsc_hubness(ctx, &m, nullptr, &o, &r)) << lsc_last_error(ctx);
+        RefHub w = ref_hubness(x, n, nullptr, 0, d, k, metric == LSC_METRIC_COSINE);
+        // counts are integers from exact neighbours: the figures agree to roundoff
+        EXPECT_TRUE(close(r.skewness, w.skew, 1e-9)) << r.skewness << " vs " << w.skew;
+        EXPECT_TRUE(close(r.robin_hood, w.robin_hood, 1e-9)) << r.robin_hood << " vs " << w.robin_hood;
+        EXPECT_EQ(w.top, r.max_occurrence);
+        EXPECT_EQ(w.anti, r.antihubs);
+        EXPECT_EQ(k, r.k);
+        EXPECT_EQ(n, r.base_rows);
+        EXPECT_EQ(n, r.query_rows);
+        EXPECT_EQ(0, r.subset);
+        EXPECT_GT(r.skewness, 0.0); // 16 dimensions: hubs form (Radovanovic et al. 2010)
+    }
+    EXPECT_EQ(keep, x); // nothing the caller passed is modified
+}
+
+TEST_F(Geometry, HubnessOfQueriesAgainstAReference)
+{
+    const uint64_t seed = test_seed(9);
+    const int64_t nb = 250, nq = 120, d = 10, k = 5;
+    std::vector<float> b = manifold(seed, nb, d, 10), q = manifold(seed + 1, nq, d, 10);
+    // collapsed queries: all near a few reference rows, which become hubs
+    std::vector<float> qc((size_t)(nq * d));
+    for (int64_t i = 0; i < nq; i++)
+        for (int64_t c = 0; c < d; c++)
+            qc[(size_t)(i * d + c)] = b[(size_t)((i % 3) * d + c)] + 0.01f * q[(size_t)(i * d + c)];
+    lsc_matrix mb = lsc_matrix_f32(b.data(), nb, d);
+    lsc_hubness_opts o = LSC_HUBNESS_OPTS_INIT;
+    o.k = k;
+    lsc_hubness_result healthy = LSC_HUBNESS_RESULT_INIT, collapsed = LSC_HUBNESS_RESULT_INIT;
+    lsc_matrix mq = lsc_matrix_f32(q.data(), nq, d), mc = lsc_matrix_f32(qc.data(), nq, d);
+    ASSERT_EQ(LSC_STATUS_OK, lsc_hubness(ctx, &mb, &mq, &o, &healthy)) << lsc_last_error(ctx);
+    ASSERT_EQ(LSC_STATUS_OK, lsc_hubness(ctx, &mb, &mc, &o, &collapsed)) << lsc_last_error(ctx);
+    RefHub w = ref_hubness(b, nb, &q, nq, d, k, false);
+    EXPECT_TRUE(close(healthy.skewness, w.skew, 1e-9));
+    EXPECT_TRUE(close(healthy.robin_hood, w.robin_hood, 1e-9));
+    EXPECT_EQ(w.top, healthy.max_occurrence);
+    EXPECT_EQ(nq, healthy.query_rows);
+    EXPECT_EQ(nb, healthy.base_rows);
+    RefHub wc = ref_hubness(b, nb, &qc, nq, d, k, false);
+    EXPECT_TRUE(close(collapsed.robin_hood, wc.robin_hood, 1e-9));
+    EXPECT_GT(collapsed.robin_hood, healthy.robin_hood);
+    EXPECT_GT(collapsed.antihubs, healthy.antihubs);
+}
+
+TEST_F(Geometry, HubnessSubsetAndRefusals)
+{
+    const uint64_t seed = test_seed(3);
+    const int64_t n = 200, d = 4;
+    std::vector<float> x = manifold(seed, n, d, 4);
+    lsc_matrix m = lsc_matrix_f32(x.data(), n, d);
+    lsc_hubness_opts o = LSC_HUBNESS_OPTS_INIT;
+    o.max_rows = 80;
+    o.seed = 5;
+    lsc_hubness_result r = LSC_HUBNESS_RESULT_INIT;
+    ASSERT_EQ(LSC_STATUS_OK, lsc_hubness(ctx, &m, nullptr, &o, &r)) << lsc_last_error(ctx);
+    EXPECT_EQ(1, r.subset);
+    EXPECT_EQ(80, r.base_rows);
+    std::vector<int64_t> rows(80);
+    ASSERT_EQ(LSC_STATUS_OK, lsc_sample_rows(ctx, 5, n, 0, 80, rows.data()));
+    std::vector<float> s;
+    for (int64_t i : rows) s.insert(s.end(), x.begin() + i * d, x.begin() + (i + 1) * d);
+    EXPECT_TRUE(close(r.robin_hood, ref_hubness(s, 80, nullptr, 0, d, 10, false).robin_hood, 1e-9));
+
+    sentinel(r);
+    o = LSC_HUBNESS_OPTS_INIT;
+    o.k = 0;
+    EXPECT_EQ(LSC_STATUS_INVALID_ARGUMENT, lsc_hubness(ctx, &m, nullptr, &o, &r));
+    EXPECT_TRUE(mentions(lsc_last_error(ctx), "k is 0"));
+    o.k = INT64_MAX;
+    EXPECT_EQ(LSC_STATUS_INVALID_ARGUMENT, lsc_hubness(ctx, &m, nullptr, &o, &r));
+    o = LSC_HUBNESS_OPTS_INIT;
+    o.max_rows = 10;
+    EXPECT_EQ(LSC_STATUS_INVALID_ARGUMENT, lsc_hubness(ctx, &m, nullptr, &o, &r));
+    o = LSC_HUBNESS_OPTS_INIT;
+    o.metric = LSC_METRIC_SQEUCLIDEAN;
+    EXPECT_EQ(LSC_STATUS_INVALID_ARGUMENT, lsc_hubness(ctx, &m, nullptr, &o, &r));
+    lsc_matrix small = lsc_matrix_f32(x.data(), 10, d); // k = 10 needs 11 rows within a set
+    EXPECT_EQ(LSC_STATUS_INVALID_ARGUMENT, lsc_hubness(ctx, &small, nullptr, nullptr, &r));
+    lsc_matrix q = lsc_matrix_f32(x.data(), 5, d - 1);
+    EXPECT_EQ(LSC_STATUS_INVALID_ARGUMENT, lsc_hubness(ctx, &m, &q, nullptr, &r));
+    EXPECT_TRUE(mentions(lsc_last_error(ctx), "cols"));
+    std::vector<float> z(x);
+    for (int64_t c = 0; c < d; c++) z[(size_t)(7 * d + c)] = 0.0f;
+    lsc_matrix mz = lsc_matrix_f32(z.data(), n, d);
+    o = LSC_HUBNESS_OPTS_INIT;
+    o.metric = LSC_METRIC_COSINE;
+    EXPECT_EQ(LSC_STATUS_INVALID_DATA, lsc_hubness(ctx, &mz, nullptr, &o, &r));
+    EXPECT_TRUE(mentions(lsc_last_error(ctx), "row 7"));
+    EXPECT_TRUE(is_sentinel(r));
+}
+
+} // namespace
