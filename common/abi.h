@@ -24,6 +24,11 @@
 #define LSC_CLASS_VERDICT_SIZES { sizeof(lsc_class_verdict) }
 #define LSC_PRDC_RESULT_SIZES \
     { offsetof(lsc_prdc_result, coverage_expected), sizeof(lsc_prdc_result) }
+#define LSC_FD_RESULT_SIZES { sizeof(lsc_fd_result) }
+#define LSC_KID_OPTS_SIZES { sizeof(lsc_kid_opts) }
+#define LSC_KID_RESULT_SIZES { sizeof(lsc_kid_result) }
+#define LSC_MMD_OPTS_SIZES { sizeof(lsc_mmd_opts) }
+#define LSC_MMD_RESULT_SIZES { sizeof(lsc_mmd_result) }
 
 /* Whether `size` is one of the struct's `n` published sizes (the last is today's sizeof), or a
  * newer header's larger one up to LSC_STRUCT_SIZE_MAX. */
