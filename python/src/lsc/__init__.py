@@ -18,6 +18,8 @@ from ._errors import (BackendUnavailable, BadContext, BadFile, Cancelled, Device
                       InternalError, InvalidArgument, InvalidData, LscError, LscIOError,
                       NotSupported, OutOfMemory, Overflow, WorkspaceLimit)
 from ._monitor import Monitor, MonitorRecord
+from ._core import (FdAccumulator, FrechetDistance, Kid, Mmd, fd_stats, frechet_distance, kid,
+                    mmd)
 
 __version__ = "0.2.0"
 
@@ -29,4 +31,5 @@ __all__ = [
     "LscError", "InvalidArgument", "InvalidData", "OutOfMemory", "WorkspaceLimit", "NotSupported",
     "BackendUnavailable", "DeviceError", "LscIOError", "BadFile", "Cancelled", "Overflow",
     "BadContext", "InternalError",
+    "frechet_distance", "fd_stats", "FdAccumulator", "FrechetDistance", "kid", "Kid", "mmd", "Mmd",
 ]
