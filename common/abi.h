@@ -29,6 +29,11 @@
 #define LSC_TWONN_RESULT_SIZES { sizeof(lsc_twonn_result) }
 #define LSC_HUBNESS_OPTS_SIZES { sizeof(lsc_hubness_opts) }
 #define LSC_HUBNESS_RESULT_SIZES { sizeof(lsc_hubness_result) }
+#define LSC_FD_RESULT_SIZES { sizeof(lsc_fd_result) }
+#define LSC_KID_OPTS_SIZES { sizeof(lsc_kid_opts) }
+#define LSC_KID_RESULT_SIZES { sizeof(lsc_kid_result) }
+#define LSC_MMD_OPTS_SIZES { sizeof(lsc_mmd_opts) }
+#define LSC_MMD_RESULT_SIZES { sizeof(lsc_mmd_result) }
 
 /* Whether `size` is one of the struct's `n` published sizes (the last is today's sizeof), or a
  * newer header's larger one up to LSC_STRUCT_SIZE_MAX. */

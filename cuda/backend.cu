@@ -177,6 +177,9 @@ lsc_backend_ops make_ops()
     o.reference_radii = on_device<lsc_cuda_reference_radii>::call;
     o.prdc = on_device<lsc_cuda_prdc>::call;
     o.prdc_async = on_device<lsc_cuda_prdc_async>::call;
+    o.cov_create = on_device<lsc_cuda_cov_create>::call;
+    o.cov_stats = on_device<lsc_cuda_cov_stats>::call;
+    o.kernel_sums = on_device<lsc_cuda_kernel_sums>::call;
     return o;
 }
 

@@ -57,6 +57,11 @@ lsc_status lsc_cuda_acc_add(lsc_ctx *ctx, void *state, const lsc_matrix *batch);
 lsc_status lsc_cuda_acc_merge(lsc_ctx *ctx, void *into, const void *from);
 lsc_status lsc_cuda_acc_eigs(lsc_ctx *ctx, const void *state, lsc_spectrum_eigs *eigs);
 void lsc_cuda_acc_destroy(void *state);
+lsc_status lsc_cuda_cov_create(lsc_ctx *ctx, int64_t cols, void **state);
+lsc_status lsc_cuda_cov_stats(lsc_ctx *ctx, const void *state, double *mu, double *sigma);
+lsc_status lsc_cuda_kernel_sums(lsc_ctx *ctx, const lsc_matrix *x, const int64_t *xs, int64_t nx,
+                                const lsc_matrix *y, const int64_t *ys, int64_t ny, int kind,
+                                double a, double *sums);
 /* Asynchronous spectrum (lsc.h section 8): device input, figures computed on the device into
  * `out`, the value check into `status` (may be NULL); enqueues only (spectrum.cu). */
 lsc_status lsc_cuda_spectrum_async(lsc_ctx *ctx, const lsc_matrix *x, double active_threshold,

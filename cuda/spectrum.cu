@@ -47,7 +47,7 @@ constexpr long long kNoRow = LLONG_MAX;
 /* The D x D accumulation: sums and Grams around `pivot`, lower triangles, column-major. */
 struct gram_state {
     double *pivot, *sum; // d each
-    double *gram, *cosg; // d x d
+    double *gram, *cosg; // d x d; cosg NULL in a covariance-only accumulator (lsc_fd_acc)
     long long *zero_row; // first all-zero row, kNoRow if none
 };
 
@@ -57,6 +57,7 @@ struct cuda_acc {
     gram_state g;
     int device;  // where `block` lives
     int broken;  // an add failed part-way: some of its tiles may be in `g`, so `g` is lost
+    int cov_only; // the Frechet statistics' accumulator: no cosine Gram
 };
 
 /* Refuses an accumulator that another device holds (its state would be read without peer
@@ -97,13 +98,14 @@ lsc_status progress(lsc_ctx *ctx, double fraction) { return lsc_progress(ctx, fr
 
 /* ---- carving --------------------------------------------------------------------------------- */
 
-void take_state(lsc_ws_carve *c, int64_t d, gram_state *g)
+void take_state(lsc_ws_carve *c, int64_t d, gram_state *g, bool cosine = true)
 {
     const size_t dd = (size_t)d * (size_t)d;
     lsc_ws_take(c, (size_t)d * sizeof(double), &g->pivot);
     lsc_ws_take(c, (size_t)d * sizeof(double), &g->sum);
     lsc_ws_take(c, dd * sizeof(double), &g->gram);
-    lsc_ws_take(c, dd * sizeof(double), &g->cosg);
+    g->cosg = nullptr;
+    if (cosine) lsc_ws_take(c, dd * sizeof(double), &g->cosg);
     lsc_ws_take(c, sizeof(long long), &g->zero_row);
 }
 
@@ -210,7 +212,7 @@ __global__ void state_init(int64_t d, gram_state g)
     const int64_t e = blockIdx.x * (int64_t)blockDim.x + threadIdx.x;
     if (e < d * d) {
         g.gram[e] = 0.0;
-        g.cosg[e] = 0.0;
+        if (g.cosg) g.cosg[e] = 0.0;
     }
     if (e < d) {
         g.pivot[e] = 0.0;
@@ -272,7 +274,7 @@ __global__ void merge_grams(int64_t d, double nb, const double *pa, const double
     const int64_t i = e % d, j = e / d;
     const double di = pb[i] - pa[i], dj = pb[j] - pa[j];
     ga[e] += gb[e] + sb[i] * dj + di * sb[j] + nb * di * dj;
-    va[e] += vb[e];
+    if (va) va[e] += vb[e];
 }
 
 __global__ void merge_sums(int64_t d, double nb, const double *pa, const double *pb, double *sa,
@@ -587,8 +589,9 @@ lsc_status enqueue_rows(lsc_ctx *ctx, const gram_state &g, int64_t d, int64_t n_
         // float64 Grams: a float32 Gram's noise floor sits above the pinned cut
         LSC_CUBLAS_TRY(ctx, cublasDsyrk_64(cs->blas, CUBLAS_FILL_MODE_LOWER, CUBLAS_OP_N, d, nr,
                                            &one, t.xc, d, &one, g.gram, d));
-        LSC_CUBLAS_TRY(ctx, cublasDsyrk_64(cs->blas, CUBLAS_FILL_MODE_LOWER, CUBLAS_OP_N, d, nr,
-                                           &one, t.xn, d, &one, g.cosg, d));
+        if (g.cosg)
+            LSC_CUBLAS_TRY(ctx, cublasDsyrk_64(cs->blas, CUBLAS_FILL_MODE_LOWER, CUBLAS_OP_N, d,
+                                               nr, &one, t.xn, d, &one, g.cosg, d));
         LSC_CUBLAS_TRY(ctx, cublasDgemv_64(cs->blas, CUBLAS_OP_N, d, nr, &one, t.xc, d, t.ones, 1,
                                            &one, g.sum, 1));
         if (report) LSC_TRY(progress(ctx, 0.9 * (double)(r0 + nr) / (double)n));
@@ -821,15 +824,18 @@ lsc_status spectrum_small_n(lsc_ctx *ctx, const lsc_matrix *x, lsc_spectrum_eigs
 
 /* ---- accumulator -------------------------------------------------------------------------------- */
 
-lsc_status lsc_cuda_acc_create(lsc_ctx *ctx, int64_t d, void **state)
+namespace {
+
+lsc_status acc_create(lsc_ctx *ctx, int64_t d, int cov_only, void **state)
 {
     LSC_TRY(square_fits(ctx, d, "accumulator Gram"));
     cuda_acc *a = static_cast<cuda_acc *>(calloc(1, sizeof(cuda_acc)));
     if (!a) return lsc_set_error(ctx, LSC_STATUS_OUT_OF_MEMORY, "out of host memory");
     a->d = d;
     a->device = cuda_of(ctx)->device;
+    a->cov_only = cov_only;
     lsc_ws_carve c = {nullptr, 0};
-    take_state(&c, d, &a->g);
+    take_state(&c, d, &a->g, !cov_only);
     cudaError_t e = cudaMalloc(&a->block, c.off);
     if (e != cudaSuccess) {
         free(a);
@@ -840,7 +846,7 @@ lsc_status lsc_cuda_acc_create(lsc_ctx *ctx, int64_t d, void **state)
         return lsc_cuda_fail(ctx, e, "cudaMalloc (accumulator)", __FILE__, __LINE__);
     }
     c = lsc_ws_carve{static_cast<char *>(a->block), 0};
-    take_state(&c, d, &a->g);
+    take_state(&c, d, &a->g, !cov_only);
     state_init<<<blocks(d * d), kThreads, 0, cuda_of(ctx)->stream>>>(d, a->g);
     e = cudaGetLastError();
     if (e != cudaSuccess) {
@@ -848,6 +854,52 @@ lsc_status lsc_cuda_acc_create(lsc_ctx *ctx, int64_t d, void **state)
         return lsc_cuda_fail(ctx, e, "state_init", __FILE__, __LINE__);
     }
     *state = a;
+    return LSC_STATUS_OK;
+}
+
+/* Mean pivot + sum / n and covariance (G - s s^T / n) / (n - 1) of a state (the centred Gram of
+ * `build`), entry (i, j) from the lower triangle's (max, min) so both halves are equal. */
+__global__ void cov_from_state(int64_t d, double n, gram_state g, double *mu, double *sigma)
+{
+    const int64_t e = blockIdx.x * (int64_t)blockDim.x + threadIdx.x;
+    if (e < d) mu[e] = g.pivot[e] + g.sum[e] / n;
+    if (e >= d * d) return;
+    const int64_t r = e / d, c = e % d; // row-major (r, c)
+    const int64_t i = r >= c ? r : c, j = r >= c ? c : r;
+    sigma[e] = (g.gram[i + j * d] - g.sum[i] * g.sum[j] / n) / (n - 1.0);
+}
+
+} // namespace
+
+lsc_status lsc_cuda_acc_create(lsc_ctx *ctx, int64_t d, void **state)
+{
+    return acc_create(ctx, d, 0, state);
+}
+
+lsc_status lsc_cuda_cov_create(lsc_ctx *ctx, int64_t d, void **state)
+{
+    return acc_create(ctx, d, 1, state);
+}
+
+lsc_status lsc_cuda_cov_stats(lsc_ctx *ctx, const void *state, double *mu, double *sigma)
+{
+    const cuda_acc *a = static_cast<const cuda_acc *>(state);
+    LSC_TRY(acc_usable(ctx, a));
+    const int64_t d = a->d;
+    const size_t dd = (size_t)d * (size_t)d;
+    double *out = nullptr;
+    int64_t one = 1;
+    LSC_TRY(reserve_layout(ctx, &one, "Frechet statistics", [&](lsc_ws_carve *c, int64_t) {
+        lsc_ws_take(c, (dd + (size_t)d) * sizeof(double), &out);
+    }));
+    cudaStream_t st = cuda_of(ctx)->stream;
+    cov_from_state<<<blocks(d * d), kThreads, 0, st>>>(d, (double)a->n, a->g, out, out + d);
+    LSC_CUDA_TRY(ctx, cudaGetLastError());
+    LSC_CUDA_TRY(ctx, cudaMemcpyAsync(mu, out, (size_t)d * sizeof(double), cudaMemcpyDeviceToHost,
+                                      st));
+    LSC_CUDA_TRY(ctx, cudaMemcpyAsync(sigma, out + d, dd * sizeof(double), cudaMemcpyDeviceToHost,
+                                      st));
+    LSC_CUDA_TRY(ctx, cudaStreamSynchronize(st));
     return LSC_STATUS_OK;
 }
 
@@ -906,8 +958,9 @@ lsc_status lsc_cuda_acc_merge(lsc_ctx *ctx, void *into, const void *from)
                                           cudaMemcpyDeviceToDevice, s));
         LSC_CUDA_TRY(ctx, cudaMemcpyAsync(a->g.gram, b->g.gram, dd * sizeof(double),
                                           cudaMemcpyDeviceToDevice, s));
-        LSC_CUDA_TRY(ctx, cudaMemcpyAsync(a->g.cosg, b->g.cosg, dd * sizeof(double),
-                                          cudaMemcpyDeviceToDevice, s));
+        if (a->g.cosg)
+            LSC_CUDA_TRY(ctx, cudaMemcpyAsync(a->g.cosg, b->g.cosg, dd * sizeof(double),
+                                              cudaMemcpyDeviceToDevice, s));
         LSC_CUDA_TRY(ctx, cudaMemcpyAsync(a->g.zero_row, b->g.zero_row, sizeof(long long),
                                           cudaMemcpyDeviceToDevice, s));
     } else {

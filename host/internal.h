@@ -111,6 +111,20 @@ typedef struct lsc_backend_ops {
                                  lsc_spectrum_result *out, lsc_async_status *status);
     lsc_status (*prdc_async)(lsc_ctx *ctx, const lsc_reference *ref, const lsc_matrix *fake,
                              lsc_prdc_result *out, lsc_async_status *status);
+
+    /* Distribution distances (lsc.h section 11), appended in ABI 4. */
+    /* A covariance-only accumulator: the acc_* state without the cosine Gram (one float64 Gram
+     * pass); acc_add, acc_merge and acc_destroy serve it. */
+    lsc_status (*cov_create)(lsc_ctx *ctx, int64_t cols, void **state);
+    /* Its mean (cols) and covariance (cols x cols, row-major, both triangles, ddof 1), host
+     * memory; the state holds >= 2 rows. */
+    lsc_status (*cov_stats)(lsc_ctx *ctx, const void *state, double *mu, double *sigma);
+    /* Kernel sums of common/mmd_rules.h (`kind`, `a`) over rows xs[0..nx) of x and ys[0..ny)
+     * of y (host arrays of row indices, distinct within each; NULL: rows 0..n-1), on GEMM
+     * tiles: sums[LSC_KSUM_N] in host memory. */
+    lsc_status (*kernel_sums)(lsc_ctx *ctx, const lsc_matrix *x, const int64_t *xs, int64_t nx,
+                              const lsc_matrix *y, const int64_t *ys, int64_t ny, int kind,
+                              double a, double *sums);
 } lsc_backend_ops;
 
 struct lsc_ctx {

@@ -860,6 +860,128 @@ typedef struct lsc_hubness_result {
 LSC_API lsc_status lsc_hubness(lsc_ctx *ctx, const lsc_matrix *base, const lsc_matrix *queries,
                                const lsc_hubness_opts *opts, lsc_hubness_result *out);
 
+/* ============================================================================================== */
+/* 11. Distances between two distributions: Frechet distance, KID, RBF MMD (docs/METRICS.md      */
+/*     section 10). Rows are samples of any features (Inception, DINOv2, CLIP, ...).               */
+/* ============================================================================================== */
+
+/** The Frechet distance between two Gaussians fitted to two sets (docs/METRICS.md section 10.1),
+ *  and the terms it is made of. `tolerance` is the pinned absolute tolerance: a figure within it
+ *  of 0 (either sign) is 0, and two correct float64 implementations agree within it. */
+typedef struct lsc_fd_result {
+    size_t size;       /* sizeof(lsc_fd_result): set by the caller */
+    int64_t cols;      /* D */
+    double fd;         /* ||mu1 - mu2||^2 + tr S1 + tr S2 - 2 tr((S1^1/2 S2 S1^1/2)^1/2) */
+    double mean_term;  /* ||mu1 - mu2||^2 */
+    double trace1;     /* tr S1 */
+    double trace2;     /* tr S2 */
+    double trace_sqrt; /* tr((S1^1/2 S2 S1^1/2)^1/2) */
+    double tolerance;  /* sqrt(DBL_EPSILON) D (tr S1 + tr S2) / 2 */
+} lsc_fd_result;
+
+#define LSC_FD_RESULT_INIT { sizeof(lsc_fd_result), 0, 0, 0, 0, 0, 0, 0 }
+
+/**
+ * Frechet distance from saved statistics: mu1, mu2 (D values) and sigma1, sigma2 (D x D,
+ * row-major, symmetric: the upper triangle is read), float64 host memory the caller owns and
+ * lsc does not modify. Two symmetric eigenproblems (LAPACK dsyevd), never sqrtm of S1 S2;
+ * round-off negatives are clamped to 0 at both steps. Returns INVALID_ARGUMENT (NULL, D < 1, a
+ * bad size), INVALID_DATA (a NaN/Inf, naming the array, row and column), OVERFLOW,
+ * OUT_OF_MEMORY, INTERNAL (no convergence). Blocks; runs on the host whatever the backend.
+ */
+LSC_API lsc_status lsc_frechet_distance_stats(lsc_ctx *ctx, int64_t d, const double *mu1,
+                                              const double *sigma1, const double *mu2,
+                                              const double *sigma2, lsc_fd_result *out);
+
+/**
+ * Mean (D values) and covariance (D x D, row-major, both triangles, ddof 1) of x's rows (N >= 2)
+ * in float64, as pytorch-fid and clean-fid save them: one float64 Gram pass on ctx's backend.
+ * mu and sigma are host memory owned by the caller. Returns INVALID_ARGUMENT (NULL, N < 2),
+ * INVALID_DATA (NaN/Inf with row and column), OVERFLOW, OUT_OF_MEMORY, NOT_SUPPORTED,
+ * DEVICE_ERROR, CANCELLED. Blocks.
+ */
+LSC_API lsc_status lsc_fd_stats(lsc_ctx *ctx, const lsc_matrix *x, double *mu, double *sigma);
+
+/** Frechet distance between the rows of a and b (each N >= 2, the same D): lsc_fd_stats of
+ *  each, then lsc_frechet_distance_stats. Returns what those return. Blocks. */
+LSC_API lsc_status lsc_frechet_distance(lsc_ctx *ctx, const lsc_matrix *a, const lsc_matrix *b,
+                                        lsc_fd_result *out);
+
+/** Streaming Frechet statistics: mean and covariance of rows arriving in batches, D x D float64
+ *  state (a Gram around a pivot: one float64 Gram pass, no cosine Gram), mergeable in any order
+ *  (one per shard or rank). Add, merge and the CUDA rules are those of lsc_spectrum_acc. */
+typedef struct lsc_fd_acc lsc_fd_acc;
+
+LSC_API lsc_status lsc_fd_acc_create(lsc_ctx *ctx, int64_t cols, lsc_fd_acc **out);
+LSC_API lsc_status lsc_fd_acc_add(lsc_ctx *ctx, lsc_fd_acc *acc, const lsc_matrix *batch);
+LSC_API lsc_status lsc_fd_acc_merge(lsc_ctx *ctx, lsc_fd_acc *into, const lsc_fd_acc *from);
+/** Rows added so far; -1 for NULL. */
+LSC_API int64_t lsc_fd_acc_rows(const lsc_fd_acc *acc);
+/** Mean and covariance (ddof 1) of everything added so far (needs >= 2 rows), as lsc_fd_stats;
+ *  the accumulator is unchanged and may keep growing. */
+LSC_API lsc_status lsc_fd_acc_stats(lsc_ctx *ctx, const lsc_fd_acc *acc, double *mu,
+                                    double *sigma);
+/** Destroys an accumulator; NULL is harmless. */
+LSC_API void lsc_fd_acc_destroy(lsc_fd_acc *acc);
+
+/** KID options (docs/METRICS.md section 10.2). */
+typedef struct lsc_kid_opts {
+    size_t size;         /* sizeof(lsc_kid_opts) */
+    int64_t subsets;     /* 100 */
+    int64_t subset_rows; /* 1000: each subset has min(subset_rows, N, M) rows of each set */
+    uint64_t seed;       /* 0: subsets from lsc's sampler (lsc_permute), independent per subset */
+} lsc_kid_opts;
+
+#define LSC_KID_OPTS_INIT { sizeof(lsc_kid_opts), 100, 1000, 0 }
+
+/** KID: the unbiased MMD^2 with the kernel (x.y / D + 1)^3, over seeded subsets. */
+typedef struct lsc_kid_result {
+    size_t size;         /* sizeof(lsc_kid_result): set by the caller */
+    int64_t subsets;
+    int64_t subset_rows; /* rows of each set in each subset */
+    double mean;         /* mean of the subsets' MMD^2 (may be slightly negative) */
+    double std;          /* their standard deviation, ddof 1 (0 for one subset) */
+    double tolerance;    /* pinned absolute tolerance of each subset's MMD^2 (section 10.2) */
+} lsc_kid_result;
+
+#define LSC_KID_RESULT_INIT { sizeof(lsc_kid_result), 0, 0, 0, 0, 0 }
+
+/**
+ * Kernel Inception Distance between the rows of a (N >= 2) and b (M >= 2, the same D), host or
+ * device memory; per-subset scores to `scores` (opts->subsets values, host memory) if not NULL.
+ * The kernel sums run on GEMM tiles of the backend, never an N x N matrix. opts may be NULL.
+ * Returns INVALID_ARGUMENT, INVALID_DATA, OVERFLOW, OUT_OF_MEMORY, WORKSPACE_LIMIT,
+ * NOT_SUPPORTED, DEVICE_ERROR, CANCELLED. Blocks.
+ */
+LSC_API lsc_status lsc_kid(lsc_ctx *ctx, const lsc_matrix *a, const lsc_matrix *b,
+                           const lsc_kid_opts *opts, lsc_kid_result *out, double *scores);
+
+/** RBF MMD options (docs/METRICS.md section 10.3); the defaults are CMMD's. */
+typedef struct lsc_mmd_opts {
+    size_t size;  /* sizeof(lsc_mmd_opts) */
+    double sigma; /* bandwidth: k(x, y) = exp(-||x - y||^2 / (2 sigma^2)); 10 */
+    double scale; /* the figure is scale x MMD^2; 1000 */
+} lsc_mmd_opts;
+
+#define LSC_MMD_OPTS_INIT { sizeof(lsc_mmd_opts), 10.0, 1000.0 }
+
+typedef struct lsc_mmd_result {
+    size_t size;      /* sizeof(lsc_mmd_result): set by the caller */
+    int64_t rows_a, rows_b;
+    double mmd;       /* scale x the biased MMD^2 (CMMD's estimator), on the rows as given */
+    double tolerance; /* pinned absolute tolerance of `mmd` (section 10.3) */
+} lsc_mmd_result;
+
+#define LSC_MMD_RESULT_INIT { sizeof(lsc_mmd_result), 0, 0, 0, 0 }
+
+/**
+ * RBF MMD (CMMD's estimator) between every row of a and every row of b (N, M >= 1, the same D),
+ * on the rows as given (CMMD's CLIP embeddings are unit rows already; lsc does not normalise).
+ * GEMM tiles, never an N x N matrix. opts may be NULL. Returns as lsc_kid. Blocks.
+ */
+LSC_API lsc_status lsc_mmd(lsc_ctx *ctx, const lsc_matrix *a, const lsc_matrix *b,
+                           const lsc_mmd_opts *opts, lsc_mmd_result *out);
+
 #ifdef __cplusplus
 }
 #endif

@@ -2306,4 +2306,89 @@ TEST_F(Cuda, TwoRunsAreBitIdentical)
     EXPECT_EQ(std::memcmp(&a.prdc, &b.prdc, sizeof a.prdc), 0);
 }
 
+/* ---- distribution distances (docs/METRICS.md section 10): CUDA against the CPU ----------------- */
+
+// FD statistics from the covariance-only accumulator: host and device rows, streamed and merged,
+// against the CPU's, and the figure within twice the pinned tolerance.
+TEST_F(Cuda, FrechetMatchesCpu)
+{
+    const int64_t n = 700, m = 520, d = 20; // several tiles of neither size
+    auto x = data::gaussian(n, d, 71, 1.0, 2.0);
+    auto y = data::gaussian(m, d, 72, 1.5, 1.0);
+    lsc_matrix a = lsc_matrix_f32(x.data(), n, d), b = lsc_matrix_f32(y.data(), m, d);
+    lsc_fd_result rc = LSC_FD_RESULT_INIT, rg = LSC_FD_RESULT_INIT;
+    ASSERT_TRUE(ok(lsc_frechet_distance(cpu, &a, &b, &rc), cpu));
+    ASSERT_TRUE(ok(lsc_frechet_distance(ctx, &a, &b, &rg)));
+    EXPECT_NEAR(rg.fd, rc.fd, 2 * rc.tolerance);
+    EXPECT_NEAR(rg.mean_term, rc.mean_term, 1e-9 * (1 + rc.mean_term));
+
+    // device rows, in two batches on two accumulators, merged
+    DevBuf dx(drv, x.data(), x.size() * sizeof(float));
+    lsc_fd_acc *p = nullptr, *q = nullptr;
+    ASSERT_TRUE(ok(lsc_fd_acc_create(ctx, d, &p)));
+    ASSERT_TRUE(ok(lsc_fd_acc_create(ctx, d, &q)));
+    lsc_matrix top = lsc_matrix_f32(dx.as<float>(), 300, d);
+    top.memory = LSC_MEMORY_DEVICE;
+    lsc_matrix rest = top;
+    rest.data = dx.as<float>() + 300 * d;
+    rest.rows = n - 300;
+    ASSERT_TRUE(ok(lsc_fd_acc_add(ctx, p, &top)));
+    ASSERT_TRUE(ok(lsc_fd_acc_add(ctx, q, &rest)));
+    ASSERT_TRUE(ok(lsc_fd_acc_merge(ctx, p, q)));
+    std::vector<double> mu_g(d), s_g(d * d), mu_c(d), s_c(d * d);
+    ASSERT_TRUE(ok(lsc_fd_acc_stats(ctx, p, mu_g.data(), s_g.data())));
+    ASSERT_TRUE(ok(lsc_fd_stats(cpu, &a, mu_c.data(), s_c.data()), cpu));
+    for (int64_t k = 0; k < d; k++) EXPECT_NEAR(mu_g[k], mu_c[k], 1e-12 * (1 + std::fabs(mu_c[k])));
+    for (int64_t k = 0; k < d * d; k++) EXPECT_NEAR(s_g[k], s_c[k], 1e-10);
+    lsc_fd_acc_destroy(p);
+    lsc_fd_acc_destroy(q);
+    // an accumulator of the other backend is refused
+    lsc_fd_acc *h = nullptr;
+    ASSERT_TRUE(ok(lsc_fd_acc_create(cpu, d, &h), cpu));
+    EXPECT_EQ(lsc_fd_acc_add(ctx, h, &a), LSC_STATUS_INVALID_ARGUMENT);
+    lsc_fd_acc_destroy(h);
+}
+
+// KID and RBF MMD: the kernel sums on cuBLAS tiles against the CPU's, host and device rows,
+// within twice the pinned tolerance; a small workspace makes tiles of 64 rows (several per set).
+TEST_F(Cuda, KidAndMmdMatchCpu)
+{
+    const int64_t n = 120, m = 100, d = 8;
+    auto x = data::gaussian(n, d, 81, 0.1, 1.0);
+    auto y = data::gaussian(m, d, 82, 0.0, 1.2);
+    lsc_matrix a = lsc_matrix_f32(x.data(), n, d), b = lsc_matrix_f32(y.data(), m, d);
+    lsc_kid_opts o = LSC_KID_OPTS_INIT;
+    o.subsets = 2;
+    o.subset_rows = 110;
+    o.seed = 4;
+    lsc_kid_result kc = LSC_KID_RESULT_INIT, kg = LSC_KID_RESULT_INIT;
+    std::vector<double> sc(2), sg(2);
+    ASSERT_TRUE(ok(lsc_kid(cpu, &a, &b, &o, &kc, sc.data()), cpu));
+    ASSERT_TRUE(ok(lsc_kid(ctx, &a, &b, &o, &kg, sg.data())));
+    for (int s = 0; s < 2; s++) EXPECT_NEAR(sg[s], sc[s], 2 * kc.tolerance) << "subset " << s;
+    EXPECT_EQ(kg.subset_rows, kc.subset_rows);
+
+    DevBuf dx(drv, x.data(), x.size() * sizeof(float)), dy(drv, y.data(), y.size() * sizeof(float));
+    lsc_matrix da = lsc_matrix_f32(dx.as<float>(), n, d), db = lsc_matrix_f32(dy.as<float>(), m, d);
+    da.memory = db.memory = LSC_MEMORY_DEVICE;
+    lsc_ctx_params p = LSC_CTX_PARAMS_INIT;
+    p.workspace_limit = 40000; // tiles of 64 rows at D = 8 (cuda/mmd.cu)
+    lsc_ctx *small = cuda_ctx(p);
+    ASSERT_NE(small, nullptr);
+    lsc_kid_result kd = LSC_KID_RESULT_INIT;
+    ASSERT_TRUE(ok(lsc_kid(small, &da, &db, &o, &kd, nullptr), small));
+    EXPECT_NEAR(kd.mean, kc.mean, 2 * kc.tolerance);
+
+    lsc_mmd_opts mo = LSC_MMD_OPTS_INIT;
+    mo.sigma = 2.0;
+    lsc_mmd_result mc = LSC_MMD_RESULT_INIT, mg = LSC_MMD_RESULT_INIT, md = LSC_MMD_RESULT_INIT;
+    ASSERT_TRUE(ok(lsc_mmd(cpu, &a, &b, &mo, &mc), cpu));
+    ASSERT_TRUE(ok(lsc_mmd(ctx, &a, &b, &mo, &mg)));
+    ASSERT_TRUE(ok(lsc_mmd(small, &a, &b, &mo, &md), small));
+    EXPECT_NEAR(mg.mmd, mc.mmd, 2 * mc.tolerance);
+    EXPECT_NEAR(md.mmd, mc.mmd, 2 * mc.tolerance);
+    EXPECT_GT(mc.mmd, 10 * mc.tolerance);
+    lsc_ctx_destroy(small);
+}
+
 } // namespace

@@ -20,6 +20,10 @@ void cli_opts_init(cli_opts *o) {
     o->pairs_max_rows = 20000;
     o->seed = 0;
     o->splits = 16;
+    o->subsets = 100;
+    o->subset_rows = 1000;
+    o->sigma = 10.0;
+    o->scale = 1000.0;
 }
 
 /* every command takes these; --metric and --seed only where they change something, so that an
@@ -161,6 +165,17 @@ static int parse_options(cli_opts *o, int argc, char **argv, int i, const char *
             rc = parse_i64(o, name, v, 4, &o->splits);
             if (!rc && o->splits > 64) rc = cli_fail(o, EXIT_BAD_INPUT, "--splits: %lld is above 64", (long long)o->splits);
         } else if (!strcmp(name, "fail-on")) rc = parse_fail_on(o, v);
+        else if (!strcmp(name, "subsets")) {
+            rc = parse_i64(o, name, v, 1, &o->subsets);
+            if (!rc && o->subsets > 1000000) rc = cli_fail(o, EXIT_BAD_INPUT, "--subsets: %lld is above 10^6", (long long)o->subsets);
+        } else if (!strcmp(name, "subset-rows")) rc = parse_i64(o, name, v, 2, &o->subset_rows);
+        else if (!strcmp(name, "sigma")) {
+            rc = parse_f64(o, name, v, 0, &o->sigma);
+            if (!rc && !(o->sigma > 0)) rc = cli_fail(o, EXIT_BAD_INPUT, "--sigma: must be > 0");
+        } else if (!strcmp(name, "scale")) {
+            rc = parse_f64(o, name, v, 0, &o->scale);
+            if (!rc && !(o->scale > 0)) rc = cli_fail(o, EXIT_BAD_INPUT, "--scale: must be > 0");
+        }
         else rc = cli_fail(o, EXIT_BAD_INPUT, "unknown option '--%s' (see --help)", name);
         if (rc) return rc;
         /* the fixed-threshold options decide readings only: say so once */
@@ -229,6 +244,10 @@ int cli_parse_argv(cli_opts *o, int argc, char **argv, cli_command *cmd, int *he
         {"pairs", " input dup-eps bins pairs-max-rows metric seed" OPTS_COMMON, CLI_CMD_PAIRS},
         {"knn", " queries base k out-dist out-idx metric" OPTS_COMMON, CLI_CMD_KNN},
         {"prdc", " real reference fake k inclusive metric" OPTS_COMMON, CLI_CMD_PRDC},
+        {"fd", " real fake" OPTS_COMMON, CLI_CMD_FD},
+        {"fd-stats", " input out" OPTS_COMMON, CLI_CMD_FD_STATS},
+        {"kid", " real fake subsets subset-rows seed" OPTS_COMMON, CLI_CMD_KID},
+        {"mmd", " real fake sigma scale" OPTS_COMMON, CLI_CMD_MMD},
     };
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
         if (strcmp(c, cmds[i].name)) continue;

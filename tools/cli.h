@@ -48,6 +48,8 @@ typedef struct cli_opts {
     int fail_on_not_assessed;     /* ... or when a check is not assessed */
     char deprecated[72];          /* the first deprecated option given, "" if none */
     int progress;                 /* --progress: CLI_PROGRESS_AUTO, _ALWAYS or _NEVER */
+    int64_t subsets, subset_rows; /* kid: --subsets (100), --subset-rows (1000) */
+    double sigma, scale;          /* mmd: --sigma (10), --scale (1000) */
 } cli_opts;
 
 /* --progress auto (default): a live line with the percentage and ETA on a terminal, otherwise a
@@ -67,7 +69,11 @@ typedef enum cli_command {
     CLI_CMD_PRDC,
     CLI_CMD_REFERENCE,          /* `lsc reference` with --help, or a parse error */
     CLI_CMD_REFERENCE_BUILD,
-    CLI_CMD_REFERENCE_INSPECT
+    CLI_CMD_REFERENCE_INSPECT,
+    CLI_CMD_FD,                 /* Frechet distance of two sets or statistics files */
+    CLI_CMD_FD_STATS,           /* writes a statistics file (pytorch-fid's .npz) */
+    CLI_CMD_KID,
+    CLI_CMD_MMD
 } cli_command;
 
 /* The defaults of every option. */

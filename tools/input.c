@@ -535,8 +535,9 @@ static int npy_parse(const char *where, const unsigned char *b, size_t len, npy_
     return parse_header(&ps, h);
 }
 
-int lsc_in_npy_matrix(const char *where, const unsigned char *b, size_t len, lsc_input *in,
-                      char *err, size_t err_len)
+/* vector: a 1-D array of n values is read as 1 x n (a statistics file's `mu`) */
+static int npy_matrix(const char *where, const unsigned char *b, size_t len, lsc_input *in,
+                      int vector, char *err, size_t err_len)
 {
     npy_header h;
     size_t offset = 0;
@@ -551,6 +552,11 @@ int lsc_in_npy_matrix(const char *where, const unsigned char *b, size_t len, lsc
     }
     char shape[256];
     format_shape(shape, sizeof shape, h.dims, h.ndim);
+    if (vector && h.ndim == 1) {
+        h.ndim = 2;
+        h.dims[1] = h.dims[0];
+        h.dims[0] = 1;
+    }
     if (h.ndim != 2) {
         release(in);
         return fail(err, err_len, 2, where, "expected a 2-D array (rows x cols), got shape %s",
@@ -614,6 +620,18 @@ int lsc_in_npy_matrix(const char *where, const unsigned char *b, size_t len, lsc
     in->m.ld = cols;
     in->m.memory = LSC_MEMORY_HOST;
     return 0;
+}
+
+int lsc_in_npy_matrix(const char *where, const unsigned char *b, size_t len, lsc_input *in,
+                      char *err, size_t err_len)
+{
+    return npy_matrix(where, b, len, in, 0, err, err_len);
+}
+
+int lsc_in_npy_vector(const char *where, const unsigned char *b, size_t len, lsc_input *in,
+                      char *err, size_t err_len)
+{
+    return npy_matrix(where, b, len, in, 1, err, err_len);
 }
 
 static int open_npy(const char *path, lsc_input *in, char *err, size_t err_len)
@@ -968,14 +986,17 @@ int lsc_labels_open(const char *path, int64_t **labels, int64_t *n, char *err, s
 
 /* ---- writers -------------------------------------------------------------------------------- */
 
-/* The .npy header of a 2-D C-order array into hdr[256]: the dict, padded with spaces and a
- * newline so the data starts at a multiple of 64 bytes (NumPy's own alignment). Returns its
- * length, 0 if it does not fit. */
+/* The .npy header of a 2-D C-order array (rows < 0: a 1-D array of cols values) into
+ * hdr[256]: the dict, padded with spaces and a newline so the data starts at a multiple of 64
+ * bytes (NumPy's own alignment). Returns its length, 0 if it does not fit. */
 static size_t npy_header_bytes(char *hdr, const char *descr, int64_t rows, int64_t cols)
 {
-    int n = snprintf(hdr + 10, 256 - 10,
-                     "{'descr': '%s', 'fortran_order': False, 'shape': (%lld, %lld), }", descr,
-                     (long long)rows, (long long)cols);
+    int n = rows < 0 ? snprintf(hdr + 10, 256 - 10,
+                                "{'descr': '%s', 'fortran_order': False, 'shape': (%lld,), }",
+                                descr, (long long)cols)
+                     : snprintf(hdr + 10, 256 - 10,
+                                "{'descr': '%s', 'fortran_order': False, 'shape': (%lld, %lld), }",
+                                descr, (long long)rows, (long long)cols);
     if (n < 0 || (size_t)n + 10 + 1 + 64 > 256) return 0;
     size_t total = 10 + (size_t)n + 1;
     total = (total + 63) / 64 * 64;
@@ -994,7 +1015,7 @@ static unsigned char *npy_image(const void *data, size_t itemsize, const char *d
     char hdr[256];
     size_t total = npy_header_bytes(hdr, descr, rows, cols);
     if (!total) return NULL;
-    size_t count = (size_t)(rows * cols), bytes = count * itemsize;
+    size_t count = (size_t)(rows < 0 ? cols : rows * cols), bytes = count * itemsize;
     unsigned char *img = (unsigned char *)malloc(total + bytes + 1);
     if (!img) return NULL;
     memcpy(img, hdr, total);
@@ -1204,5 +1225,97 @@ out:
     free(names);
     free(npz);
     free(done);
+    return rc;
+}
+
+/* ---- Frechet statistics files (pytorch-fid, clean-fid) ------------------------------------- */
+
+static int ends_with_npz(const char *p)
+{
+    size_t n = strlen(p);
+    return n >= 4 && (!strcmp(p + n - 4, ".npz") || !strcmp(p + n - 4, ".NPZ"));
+}
+
+/* a float64 copy of a 1 x n or n x n float32/float64 input */
+static int stats_copy(const char *where, const lsc_input *in, double **out, char *err,
+                      size_t err_len)
+{
+    const lsc_matrix *m = &in->m;
+    if (m->dtype != LSC_DTYPE_F64 && m->dtype != LSC_DTYPE_F32)
+        return fail(err, err_len, 2, where, "statistics must be float64 (or float32), not %s",
+                    dtype_name(m->dtype));
+    double *v = (double *)malloc((size_t)(m->rows * m->cols) * sizeof(double));
+    if (!v) return fail(err, err_len, 1, where, "out of memory");
+    for (int64_t i = 0; i < m->rows; i++)
+        for (int64_t j = 0; j < m->cols; j++)
+            v[i * m->cols + j] = m->dtype == LSC_DTYPE_F64
+                                     ? ((const double *)m->data)[i * m->ld + j]
+                                     : (double)((const float *)m->data)[i * m->ld + j];
+    *out = v;
+    return 0;
+}
+
+int lsc_stats_open(const char *path, double **mu, double **sigma, int64_t *d, char *err,
+                   size_t err_len)
+{
+    *mu = *sigma = NULL;
+    *d = 0;
+    if (!ends_with_npz(path)) return -1;
+    char where[4096];
+    lsc_input in;
+    memset(&in, 0, sizeof in);
+    /* no `sigma` member (or no archive at all): not a statistics file; its own reader says why */
+    if (lsc_in_npz_open(path, "sigma", &in, err, err_len)) {
+        if (err && err_len) err[0] = '\0';
+        return -1;
+    }
+    snprintf(where, sizeof where, "%s:sigma", path);
+    int rc = 0;
+    const int64_t n = in.m.cols;
+    if (in.m.rows != n)
+        rc = fail(err, err_len, 2, where, "sigma is %lld x %lld, expected a square matrix",
+                  (long long)in.m.rows, (long long)n);
+    if (!rc) rc = stats_copy(where, &in, sigma, err, err_len);
+    lsc_input_close(&in);
+    if (rc) return rc;
+    snprintf(where, sizeof where, "%s:mu", path);
+    memset(&in, 0, sizeof in);
+    rc = lsc_in_npz_open_vector(path, "mu", &in, err, err_len);
+    if (!rc && (in.m.rows != 1 || in.m.cols != n))
+        rc = fail(err, err_len, 2, where, "mu has %lld x %lld values, sigma is %lld x %lld",
+                  (long long)in.m.rows, (long long)in.m.cols, (long long)n, (long long)n);
+    if (!rc) rc = stats_copy(where, &in, mu, err, err_len);
+    lsc_input_close(&in);
+    if (rc) {
+        free(*sigma);
+        free(*mu);
+        *mu = *sigma = NULL;
+        return rc;
+    }
+    *d = n;
+    return 0;
+}
+
+int lsc_stats_write(const char *path, const double *mu, const double *sigma, int64_t d,
+                    char *err, size_t err_len)
+{
+    if (err && err_len) err[0] = '\0';
+    if (!ends_with_npz(path))
+        return fail(err, err_len, 2, path, "a statistics file is an .npz archive (mu, sigma)");
+    int rc = check_write_shape(path, sigma, sizeof(double), d, d, err, err_len);
+    if (rc) return rc;
+    const char *names[2] = {"mu", "sigma"};
+    size_t sizes[2];
+    unsigned char *img[2];
+    img[0] = npy_image(mu, sizeof(double), "<f8", -1, d, &sizes[0]);
+    img[1] = img[0] ? npy_image(sigma, sizeof(double), "<f8", d, d, &sizes[1]) : NULL;
+    if (!img[1]) rc = fail(err, err_len, 1, path, "out of memory for %lld x %lld statistics",
+                           (long long)d, (long long)d);
+    if (!rc) {
+        const unsigned char *imgs[2] = {img[0], img[1]};
+        rc = lsc_in_npz_write(path, names, imgs, sizes, 2, err, err_len);
+    }
+    free(img[0]);
+    free(img[1]);
     return rc;
 }

@@ -108,6 +108,16 @@ typedef struct lsc_output_array {
  * refused; .npz needs the build's libzip. */
 int lsc_arrays_write(const lsc_output_array *arrays, int n, char *err, size_t err_len);
 
+/* Frechet statistics files of pytorch-fid and clean-fid: an .npz archive with `mu` (D) and
+ * `sigma` (D x D), float64, ddof 1. lsc_stats_open returns 0 with malloc'd float64 copies
+ * (float32 members are widened), -1 when `path` is not an .npz holding `sigma` (read it as
+ * features instead), or an exit code with the message in err. lsc_stats_write writes them as
+ * the stored '<f8' members mu.npy and sigma.npy (numpy.load reads it), as lsc_arrays_write. */
+int lsc_stats_open(const char *path, double **mu, double **sigma, int64_t *d, char *err,
+                   size_t err_len);
+int lsc_stats_write(const char *path, const double *mu, const double *sigma, int64_t d,
+                    char *err, size_t err_len);
+
 #ifdef __cplusplus
 }
 #endif

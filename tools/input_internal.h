@@ -65,6 +65,12 @@ int lsc_in_hdf5_open(const char *file, const char *name, lsc_input *in, char *er
                      size_t err_len);
 int lsc_in_hdf5_labels(const char *file, const char *name, int64_t **labels, int64_t *n,
                        char *err, size_t err_len);
+/* lsc_in_npy_matrix that also reads a 1-D array of n values as 1 x n; the .npz member the same
+ * way (a statistics file's `mu`). */
+int lsc_in_npy_vector(const char *where, const unsigned char *b, size_t len, lsc_input *in,
+                      char *err, size_t err_len);
+int lsc_in_npz_open_vector(const char *file, const char *name, lsc_input *in, char *err,
+                           size_t err_len);
 /* Writes .npy images as the stored members "<names[i]>.npy" of a new .npz archive. */
 int lsc_in_npz_write(const char *path, const char *const *names, const unsigned char *const *images,
                      const size_t *sizes, int n, char *err, size_t err_len);

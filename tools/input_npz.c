@@ -32,6 +32,14 @@ int lsc_in_npz_open(const char *file, const char *name, lsc_input *in, char *err
     return not_built(file, err, err_len);
 }
 
+int lsc_in_npz_open_vector(const char *file, const char *name, lsc_input *in, char *err,
+                           size_t err_len)
+{
+    (void)name;
+    (void)in;
+    return not_built(file, err, err_len);
+}
+
 int lsc_in_npz_labels(const char *file, const char *name, int64_t **labels, int64_t *n,
                       char *err, size_t err_len)
 {
@@ -368,7 +376,8 @@ static int npz_member(npz *z, zip_uint64_t index, const char *label, const unsig
     return rc;
 }
 
-int lsc_in_npz_open(const char *file, const char *name, lsc_input *in, char *err, size_t err_len)
+static int npz_open_as(const char *file, const char *name, lsc_input *in, int vector, char *err,
+                       size_t err_len)
 {
     npz z;
     zip_uint64_t index;
@@ -393,7 +402,19 @@ int lsc_in_npz_open(const char *file, const char *name, lsc_input *in, char *err
         in->map = z.map;
         in->map_len = z.len;
     }
-    return lsc_in_npy_matrix(label, bytes, size, in, err, err_len);
+    return vector ? lsc_in_npy_vector(label, bytes, size, in, err, err_len)
+                  : lsc_in_npy_matrix(label, bytes, size, in, err, err_len);
+}
+
+int lsc_in_npz_open(const char *file, const char *name, lsc_input *in, char *err, size_t err_len)
+{
+    return npz_open_as(file, name, in, 0, err, err_len);
+}
+
+int lsc_in_npz_open_vector(const char *file, const char *name, lsc_input *in, char *err,
+                           size_t err_len)
+{
+    return npz_open_as(file, name, in, 1, err, err_len);
 }
 
 int lsc_in_npz_labels(const char *file, const char *name, int64_t **labels, int64_t *n,

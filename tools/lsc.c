@@ -24,6 +24,10 @@ static const char *HELP_MAIN =
     "  knn        exact k nearest neighbours\n"
     "  prdc       precision, recall, density, coverage\n"
     "  reference  build / inspect a kept real set with its k-NN radii (.lscref)\n"
+    "  fd         Frechet distance of two sets (features or saved statistics)\n"
+    "  fd-stats   save a set's mean and covariance as pytorch-fid / clean-fid do (.npz)\n"
+    "  kid        Kernel Inception Distance of two sets\n"
+    "  mmd        RBF MMD (CMMD's estimator) of two sets\n"
     "  version    print the library version\n"
     "\n"
     "Inputs (rows x cols, float32, float16, bfloat16 or float64): .npy, .npz[:NAME],\n"
@@ -665,6 +669,235 @@ static int cmd_reference_inspect(cli_opts *o, const char *path) {
     return rc;
 }
 
+/* ---- distribution distances (docs/METRICS.md section 10) -------------------------------------- */
+
+static const char *HELP_FD =
+    "usage: lsc fd --real A --fake B [options]\n"
+    "       lsc fd-stats --input X --out STATS.npz [options]\n"
+    "\n"
+    "fd: the Frechet distance between two sets (FID on Inception features, FD-DINOv2, ...), each\n"
+    "given as features (rows = samples, any input format) or as a statistics .npz holding float64\n"
+    "mu (D) and sigma (D x D, ddof 1): the files of pytorch-fid and clean-fid, and of fd-stats.\n"
+    "fd-stats: writes those statistics of one set (numpy.load and pytorch-fid read it).\n"
+    "The figure's pinned tolerance is printed beside it (docs/METRICS.md section 10.1).\n\noptions:\n"
+    "  --real A, --fake B        the two sets: features or statistics (.npz with mu, sigma)\n"
+    "  --input X --out S.npz     fd-stats: the set and the statistics file to write\n"
+    COMMON_HELP;
+
+static const char *HELP_KID =
+    "usage: lsc kid --real A --fake B [--subsets S] [--subset-rows R] [--seed S] [options]\n"
+    "\n"
+    "KID: the unbiased MMD^2 with the kernel (x.y / D + 1)^3 over seeded subsets of\n"
+    "min(R, N, M) rows of each set; mean and std (ddof 1). docs/METRICS.md section 10.2.\n\noptions:\n"
+    "  --real A, --fake B        the two sets (features)\n"
+    "  --subsets S               subsets (default 100)\n"
+    "  --subset-rows R           rows of each set in a subset (default 1000)\n"
+    SEED_HELP COMMON_HELP;
+
+static const char *HELP_MMD =
+    "usage: lsc mmd --real A --fake B [--sigma S] [--scale C] [options]\n"
+    "\n"
+    "RBF MMD, CMMD's estimator: scale x the biased MMD^2 with exp(-||x - y||^2 / (2 sigma^2))\n"
+    "over every row, on the rows as given (CMMD uses unit CLIP embeddings). Section 9.3.\n\noptions:\n"
+    "  --real A, --fake B        the two sets (features)\n"
+    "  --sigma S                 bandwidth (default 10, CMMD's)\n"
+    "  --scale C                 factor (default 1000, CMMD's)\n"
+    COMMON_HELP;
+
+/* One side of fd: a statistics file, or features reduced to their statistics. */
+static int fd_side(cli_opts *o, lsc_ctx *ctx, const char *path, double **mu, double **sigma,
+                   int64_t *d) {
+    char err[1024];
+    int rc = lsc_stats_open(path, mu, sigma, d, err, sizeof err);
+    if (rc == 0) return 0;
+    if (rc > 0) return cli_fail(o, rc, "%s", err);
+    lsc_input in;
+    if ((rc = cli_open(o, path, &in))) return rc;
+    const int64_t n = in.m.cols;
+    *mu = malloc((size_t)n * sizeof(double));
+    *sigma = malloc((size_t)n * (size_t)n * sizeof(double));
+    lsc_status st = *mu && *sigma ? lsc_fd_stats(ctx, &in.m, *mu, *sigma) : LSC_STATUS_OUT_OF_MEMORY;
+    lsc_input_close(&in);
+    if (st != LSC_STATUS_OK) {
+        free(*mu);
+        free(*sigma);
+        *mu = *sigma = NULL;
+        return cli_lib_fail(o, ctx, st, path);
+    }
+    *d = n;
+    return 0;
+}
+
+static int cmd_fd(cli_opts *o) {
+    int rc = need(o, o->real, "real");
+    if (!rc) rc = need(o, o->fake, "fake");
+    if (rc) return rc;
+    lsc_ctx *ctx = cli_ctx(o, &rc);
+    if (!ctx) return rc;
+    double *m1 = NULL, *s1 = NULL, *m2 = NULL, *s2 = NULL;
+    int64_t d1 = 0, d2 = 0;
+    cli_progress_label("fd statistics");
+    double t0 = cli_now_ms();
+    rc = fd_side(o, ctx, o->real, &m1, &s1, &d1);
+    if (!rc) rc = fd_side(o, ctx, o->fake, &m2, &s2, &d2);
+    if (!rc && d1 != d2)
+        rc = cli_fail(o, EXIT_BAD_INPUT, "%s has %lld columns, %s has %lld", o->real,
+                      (long long)d1, o->fake, (long long)d2);
+    lsc_fd_result r = LSC_FD_RESULT_INIT;
+    if (!rc) {
+        lsc_status st = lsc_frechet_distance_stats(ctx, d1, m1, s1, m2, s2, &r);
+        if (st != LSC_STATUS_OK) rc = cli_lib_fail(o, ctx, st, "frechet distance");
+    }
+    double t1 = cli_now_ms();
+    cli_progress_done();
+    if (!rc && o->json) {
+        json_w w;
+        FILE *f = json_begin(o, ctx, &w, &rc);
+        if (f) {
+            jw_obj(&w, "inputs");
+            jw_str(&w, "real", o->real);
+            jw_str(&w, "fake", o->fake);
+            jw_end_obj(&w);
+            jw_obj(&w, "fd");
+            jw_int(&w, "cols", r.cols);
+            jw_num(&w, "fd", r.fd);
+            jw_num(&w, "mean_term", r.mean_term);
+            jw_num(&w, "trace_real", r.trace1);
+            jw_num(&w, "trace_fake", r.trace2);
+            jw_num(&w, "trace_sqrt", r.trace_sqrt);
+            jw_num(&w, "tolerance", r.tolerance);
+            jw_end_obj(&w);
+            rc = json_finish(o, &w, f, "fd", t1 - t0);
+        }
+    }
+    if (!rc && (!o->json || strcmp(o->json, "-"))) {
+        printf("Frechet distance (D = %lld)\n", (long long)r.cols);
+        printf("  fd                   %.10g   (tolerance %.3g)\n", r.fd, r.tolerance);
+        printf("  ||mu1 - mu2||^2      %.10g\n", r.mean_term);
+        printf("  tr S1, tr S2         %.10g, %.10g\n", r.trace1, r.trace2);
+        printf("  tr (S1^1/2 S2 S1^1/2)^1/2  %.10g\n", r.trace_sqrt);
+        printf("  (%.1f ms, %s)\n", t1 - t0, lsc_ctx_device_name(ctx));
+    }
+    free(m1);
+    free(s1);
+    free(m2);
+    free(s2);
+    lsc_ctx_destroy(ctx);
+    return rc;
+}
+
+static int cmd_fd_stats(cli_opts *o) {
+    int rc = need(o, o->input, "input");
+    if (!rc) rc = need(o, o->out, "out");
+    if (rc) return rc;
+    lsc_input in;
+    if ((rc = cli_open(o, o->input, &in))) return rc;
+    lsc_ctx *ctx = cli_ctx(o, &rc);
+    if (!ctx) {
+        lsc_input_close(&in);
+        return rc;
+    }
+    const int64_t d = in.m.cols;
+    double *mu = malloc((size_t)d * sizeof(double));
+    double *sigma = malloc((size_t)d * (size_t)d * sizeof(double));
+    cli_progress_label("fd statistics");
+    lsc_status st = mu && sigma ? lsc_fd_stats(ctx, &in.m, mu, sigma) : LSC_STATUS_OUT_OF_MEMORY;
+    cli_progress_done();
+    if (st != LSC_STATUS_OK) rc = cli_lib_fail(o, ctx, st, o->input);
+    else {
+        char err[1024];
+        rc = lsc_stats_write(o->out, mu, sigma, d, err, sizeof err);
+        if (rc) rc = cli_fail(o, rc, "%s", err);
+        else if (!o->json || strcmp(o->json, "-"))
+            printf("wrote %s: mu (%lld), sigma (%lld x %lld), float64, ddof 1, from %lld rows\n",
+                   o->out, (long long)d, (long long)d, (long long)d, (long long)in.m.rows);
+    }
+    free(mu);
+    free(sigma);
+    lsc_ctx_destroy(ctx);
+    lsc_input_close(&in);
+    return rc;
+}
+
+/* kid and mmd: both sets as features. */
+static int cmd_kernel(cli_opts *o, int kid) {
+    int rc = need(o, o->real, "real");
+    if (!rc) rc = need(o, o->fake, "fake");
+    if (rc) return rc;
+    lsc_input a, b;
+    if ((rc = cli_open(o, o->real, &a))) return rc;
+    if ((rc = cli_open(o, o->fake, &b))) {
+        lsc_input_close(&a);
+        return rc;
+    }
+    lsc_ctx *ctx = cli_ctx(o, &rc);
+    if (!ctx) {
+        lsc_input_close(&a);
+        lsc_input_close(&b);
+        return rc;
+    }
+    lsc_kid_result kr = LSC_KID_RESULT_INIT;
+    lsc_mmd_result mr = LSC_MMD_RESULT_INIT;
+    cli_progress_label(kid ? "kid" : "mmd");
+    double t0 = cli_now_ms();
+    lsc_status st;
+    if (kid) {
+        lsc_kid_opts ko = LSC_KID_OPTS_INIT;
+        ko.subsets = o->subsets;
+        ko.subset_rows = o->subset_rows;
+        ko.seed = o->seed;
+        st = lsc_kid(ctx, &a.m, &b.m, &ko, &kr, NULL);
+    } else {
+        lsc_mmd_opts mo = LSC_MMD_OPTS_INIT;
+        mo.sigma = o->sigma;
+        mo.scale = o->scale;
+        st = lsc_mmd(ctx, &a.m, &b.m, &mo, &mr);
+    }
+    double t1 = cli_now_ms();
+    cli_progress_done();
+    if (st != LSC_STATUS_OK) rc = cli_lib_fail(o, ctx, st, kid ? "kid" : "mmd");
+    else if (o->json) {
+        json_w w;
+        FILE *f = json_begin(o, ctx, &w, &rc);
+        if (f) {
+            jw_obj(&w, "inputs");
+            cli_json_input(&w, "real", o->real, &a.m);
+            cli_json_input(&w, "fake", o->fake, &b.m);
+            jw_end_obj(&w);
+            jw_obj(&w, kid ? "kid" : "mmd");
+            if (kid) {
+                jw_num(&w, "mean", kr.mean);
+                jw_num(&w, "std", kr.std);
+                jw_int(&w, "subsets", kr.subsets);
+                jw_int(&w, "subset_rows", kr.subset_rows);
+                jw_int(&w, "seed", (int64_t)o->seed);
+                jw_num(&w, "tolerance", kr.tolerance);
+            } else {
+                jw_num(&w, "mmd", mr.mmd);
+                jw_num(&w, "sigma", o->sigma);
+                jw_num(&w, "scale", o->scale);
+                jw_num(&w, "tolerance", mr.tolerance);
+            }
+            jw_end_obj(&w);
+            rc = json_finish(o, &w, f, kid ? "kid" : "mmd", t1 - t0);
+        }
+    }
+    if (st == LSC_STATUS_OK && !rc && (!o->json || strcmp(o->json, "-"))) {
+        if (kid)
+            printf("KID  %.6g +- %.3g (std, ddof 1; %lld subsets of %lld rows; tolerance %.3g)\n",
+                   kr.mean, kr.std, (long long)kr.subsets, (long long)kr.subset_rows,
+                   kr.tolerance);
+        else
+            printf("MMD  %.6g (RBF sigma %g, scale %g, biased; tolerance %.3g)\n", mr.mmd,
+                   o->sigma, o->scale, mr.tolerance);
+        printf("  (%.1f ms, %s)\n", t1 - t0, lsc_ctx_device_name(ctx));
+    }
+    lsc_ctx_destroy(ctx);
+    lsc_input_close(&a);
+    lsc_input_close(&b);
+    return rc;
+}
+
 /* ---- main ------------------------------------------------------------------------------------- */
 
 int main(int argc, char **argv) {
@@ -686,6 +919,10 @@ int main(int argc, char **argv) {
         case CLI_CMD_REFERENCE:
         case CLI_CMD_REFERENCE_BUILD:
         case CLI_CMD_REFERENCE_INSPECT: h = HELP_REFERENCE; break;
+        case CLI_CMD_FD:
+        case CLI_CMD_FD_STATS: h = HELP_FD; break;
+        case CLI_CMD_KID: h = HELP_KID; break;
+        case CLI_CMD_MMD: h = HELP_MMD; break;
         default: break;
         }
         fputs(h, stdout);
@@ -703,6 +940,10 @@ int main(int argc, char **argv) {
     case CLI_CMD_PRDC: return cmd_prdc(&o);
     case CLI_CMD_REFERENCE_BUILD: return cmd_reference_build(&o);
     case CLI_CMD_REFERENCE_INSPECT: return cmd_reference_inspect(&o, pos);
+    case CLI_CMD_FD: return cmd_fd(&o);
+    case CLI_CMD_FD_STATS: return cmd_fd_stats(&o);
+    case CLI_CMD_KID: return cmd_kernel(&o, 1);
+    case CLI_CMD_MMD: return cmd_kernel(&o, 0);
     default: fputs(HELP_MAIN, stdout); return 0;
     }
 }

@@ -40,6 +40,9 @@ static const lsc_backend_ops cpu_ops = {
     NULL, /* check_values: host memory only, checked by the host */
     NULL, /* spectrum_async: the asynchronous forms are for the GPU */
     NULL, /* prdc_async */
+    lsc_cpu_cov_create,
+    lsc_cpu_cov_stats,
+    lsc_cpu_kernel_sums,
 };
 
 const lsc_backend_ops *lsc_cpu_backend_ops(void) { return &cpu_ops; }

@@ -286,6 +286,11 @@ lsc_status lsc_cpu_reference_radii(lsc_ctx *ctx, lsc_reference *ref);
 lsc_status lsc_cpu_prdc(lsc_ctx *ctx, const lsc_reference *ref, const lsc_matrix *fake,
                         lsc_prdc_result *out, unsigned char *real_flags, int64_t *fake_counts,
                         const lsc_prdc_near *near);
+lsc_status lsc_cpu_cov_create(lsc_ctx *ctx, int64_t cols, void **state);
+lsc_status lsc_cpu_cov_stats(lsc_ctx *ctx, const void *state, double *mu, double *sigma);
+lsc_status lsc_cpu_kernel_sums(lsc_ctx *ctx, const lsc_matrix *x, const int64_t *xs, int64_t nx,
+                               const lsc_matrix *y, const int64_t *ys, int64_t ny, int kind,
+                               double a, double *sums);
 
 #ifdef __cplusplus
 }

@@ -131,6 +131,24 @@ int main(void)
                FIELD(T, zero_radii_real), FIELD(T, zero_radii_fake), FIELD(T, comparison),
                FIELD(T, metric), FIELD(T, coverage_expected)));
 #undef T
+#define T lsc_fd_result
+    STRUCT(T, (FIELD(T, size), FIELD(T, cols), FIELD(T, fd), FIELD(T, mean_term),
+               FIELD(T, trace1), FIELD(T, trace2), FIELD(T, trace_sqrt), FIELD(T, tolerance)));
+#undef T
+#define T lsc_kid_opts
+    STRUCT(T, (FIELD(T, size), FIELD(T, subsets), FIELD(T, subset_rows), FIELD(T, seed)));
+#undef T
+#define T lsc_kid_result
+    STRUCT(T, (FIELD(T, size), FIELD(T, subsets), FIELD(T, subset_rows), FIELD(T, mean),
+               FIELD(T, std), FIELD(T, tolerance)));
+#undef T
+#define T lsc_mmd_opts
+    STRUCT(T, (FIELD(T, size), FIELD(T, sigma), FIELD(T, scale)));
+#undef T
+#define T lsc_mmd_result
+    STRUCT(T, (FIELD(T, size), FIELD(T, rows_a), FIELD(T, rows_b), FIELD(T, mmd),
+               FIELD(T, tolerance)));
+#undef T
 #define T lsc_async_status
     STRUCT(T, (FIELD(T, status), FIELD(T, reserved), FIELD(T, row), FIELD(T, col)));
 #undef T

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """The `lsc` command line with --backend cuda on the emulated device (LSC_CUDA=SIM) against
---backend cpu: report, spectrum, pairs, knn, prdc and reference build on float32, float16 and
+--backend cpu: report, spectrum, pairs, knn, prdc, reference build, fd, kid and mmd on float32, float16 and
 float64 files, Fortran order included. Every JSON figure must agree (counts, histograms, ranks and
 near-duplicate lists exactly; continuous figures within twice docs/METRICS.md's 2e-4), and the kNN
 files must hold the same neighbours. Standard library only.
@@ -96,6 +96,9 @@ both(["spectrum", "--input", "fake64.npy"], "spectrum")
 both(["pairs", "--input", "fake16.npy", "--bins", "40", "--dup-eps", "0.01"], "pairs")
 both(["pairs", "--input", "real.npy", "--pairs-max-rows", "300", "--seed", "9"], "pairs_subset")
 both(["prdc", "--real", "real.npy", "--fake", "fake64.npy", "--k", "3"], "prdc")
+both(["fd", "--real", "real.npy", "--fake", "fake16.npy"], "fd")
+both(["kid", "--real", "realF.npy", "--fake", "fake64.npy", "--subsets", "2", "--subset-rows", "300"], "kid")
+both(["mmd", "--real", "real.npy", "--fake", "fake64.npy", "--sigma", "3"], "mmd")
 for b in ("cpu", "cuda"):
     run(["knn", "--queries", "fake16.npy", "--base", "real.npy", "--k", "7", "--backend", b,
          "--out-dist", "d_%s.npy" % b, "--out-idx", "i_%s.npy" % b])

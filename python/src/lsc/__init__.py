@@ -19,6 +19,8 @@ from ._errors import (BackendUnavailable, BadContext, BadFile, Cancelled, Device
                       InternalError, InvalidArgument, InvalidData, LscError, LscIOError,
                       NotSupported, OutOfMemory, Overflow, WorkspaceLimit)
 from ._monitor import Monitor, MonitorRecord
+from ._core import (FdAccumulator, FrechetDistance, Kid, Mmd, fd_stats, frechet_distance, kid,
+                    mmd)
 
 __version__ = "0.2.0"
 
@@ -30,4 +32,5 @@ __all__ = [
     "LscError", "InvalidArgument", "InvalidData", "OutOfMemory", "WorkspaceLimit", "NotSupported",
     "BackendUnavailable", "DeviceError", "LscIOError", "BadFile", "Cancelled", "Overflow",
     "BadContext", "InternalError", "twonn", "hubness", "TwoNN", "Hubness",
+    "frechet_distance", "fd_stats", "FdAccumulator", "FrechetDistance", "kid", "Kid", "mmd", "Mmd",
 ]

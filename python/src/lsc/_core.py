@@ -925,3 +925,185 @@ def assess(real_or_reference, fake, k: int = 5, *, splits: int = ASSESS_DEFAULTS
         return assessment_from_handle(h)
     finally:
         N.lib.lsc_assessment_destroy(h)
+
+
+# --------------------------------------------------------------------------------------------------
+# distances between two distributions (docs/METRICS.md section 10)
+
+def _dptr(a: np.ndarray):
+    return a.ctypes.data_as(C.POINTER(C.c_double))
+
+
+@dataclass(frozen=True)
+class FrechetDistance:
+    """docs/METRICS.md section 10.1: `fd` and its terms; |fd| <= tolerance means 0."""
+    cols: int
+    fd: float
+    mean_term: float
+    trace1: float
+    trace2: float
+    trace_sqrt: float
+    tolerance: float
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _fd_from_struct(r: N.FdResult) -> FrechetDistance:
+    return FrechetDistance(cols=r.cols, fd=r.fd, mean_term=r.mean_term, trace1=r.trace1,
+                           trace2=r.trace2, trace_sqrt=r.trace_sqrt, tolerance=r.tolerance)
+
+
+def fd_stats(x, *, backend: str = "auto", threads: int = 0) -> Tuple[np.ndarray, np.ndarray]:
+    """(mu, sigma) of `x`'s rows in float64, sigma with ddof 1: what pytorch-fid and clean-fid save
+    (np.savez(path, mu=mu, sigma=sigma) makes their statistics file)."""
+    v = view(x, "x")
+    ctx = _ctx_for([v], backend, threads)
+    d = v.matrix.cols
+    mu = np.zeros(max(d, 1), dtype=np.float64)
+    sigma = np.zeros((max(d, 1), max(d, 1)), dtype=np.float64)
+    ctx.check(N.lib.lsc_fd_stats(ctx.handle, C.byref(v.matrix), _dptr(mu), _dptr(sigma)))
+    return mu, sigma
+
+
+def _stats_pair(s) -> Tuple[np.ndarray, np.ndarray]:
+    mu, sigma = s
+    mu = np.ascontiguousarray(mu, dtype=np.float64)
+    sigma = np.ascontiguousarray(sigma, dtype=np.float64)
+    if mu.ndim != 1 or sigma.shape != (mu.shape[0], mu.shape[0]):
+        raise InvalidArgument(f"statistics must be mu (D,) and sigma (D, D), not {mu.shape} and "
+                              f"{sigma.shape}")
+    return mu, sigma
+
+
+def frechet_distance(a, b, *, backend: str = "auto", threads: int = 0) -> FrechetDistance:
+    """Frechet distance between two sets. Each of `a` and `b` is either rows (N x D, N >= 2) or
+    saved statistics, a (mu, sigma) pair (float64, sigma D x D with ddof 1)."""
+    if isinstance(a, tuple) or isinstance(b, tuple):
+        m1, s1 = _stats_pair(a) if isinstance(a, tuple) else fd_stats(a, backend=backend,
+                                                                       threads=threads)
+        m2, s2 = _stats_pair(b) if isinstance(b, tuple) else fd_stats(b, backend=backend,
+                                                                       threads=threads)
+        if m1.shape != m2.shape:
+            raise InvalidArgument(f"the two sets have {m1.shape[0]} and {m2.shape[0]} columns")
+        ctx = context(backend if backend != "auto" else "cpu", None, threads)
+        r = N.new(N.FdResult)
+        ctx.check(N.lib.lsc_frechet_distance_stats(ctx.handle, m1.shape[0], _dptr(m1), _dptr(s1),
+                                                   _dptr(m2), _dptr(s2), C.byref(r)))
+        return _fd_from_struct(r)
+    va, vb = view(a, "a"), view(b, "b")
+    ctx = _ctx_for([va, vb], backend, threads)
+    r = N.new(N.FdResult)
+    ctx.check(N.lib.lsc_frechet_distance(ctx.handle, C.byref(va.matrix), C.byref(vb.matrix),
+                                         C.byref(r)))
+    return _fd_from_struct(r)
+
+
+class FdAccumulator:
+    """Streaming Frechet statistics: add batches, merge shards, read (mu, sigma) any time."""
+
+    def __init__(self, *, backend: str = "auto", threads: int = 0):
+        self._backend = backend
+        self._threads = threads
+        self._ctx: Optional[Context] = None
+        self._h = None
+        self._cols: Optional[int] = None
+
+    def _ensure(self, v: Optional[View], cols: int):
+        if self._h is not None:
+            return
+        self._ctx = _ctx_for([v] if v else [], self._backend, self._threads)
+        h = C.c_void_p()
+        self._ctx.check(N.lib.lsc_fd_acc_create(self._ctx.handle, cols, C.byref(h)))
+        self._h = h.value
+        self._cols = cols
+
+    def add(self, batch) -> "FdAccumulator":
+        v = view(batch, "batch")
+        self._ensure(v, v.matrix.cols)
+        if v.on_device:
+            self._ctx.set_stream(v.stream)
+        self._ctx.check(N.lib.lsc_fd_acc_add(self._ctx.handle, self._h, C.byref(v.matrix)))
+        return self
+
+    def merge(self, other: "FdAccumulator") -> "FdAccumulator":
+        if other._h is None:
+            return self
+        self._ensure(None, other._cols)
+        self._ctx.check(N.lib.lsc_fd_acc_merge(self._ctx.handle, self._h, other._h))
+        return self
+
+    @property
+    def rows(self) -> int:
+        return 0 if self._h is None else int(N.lib.lsc_fd_acc_rows(self._h))
+
+    def stats(self) -> Tuple[np.ndarray, np.ndarray]:
+        if self._h is None:
+            raise InvalidArgument("the accumulator is empty: add at least 2 rows first")
+        d = self._cols
+        mu = np.zeros(d, dtype=np.float64)
+        sigma = np.zeros((d, d), dtype=np.float64)
+        self._ctx.check(N.lib.lsc_fd_acc_stats(self._ctx.handle, self._h, _dptr(mu),
+                                               _dptr(sigma)))
+        return mu, sigma
+
+    def __del__(self):
+        if getattr(self, "_h", None):
+            N.lib.lsc_fd_acc_destroy(self._h)
+            self._h = None
+
+
+@dataclass(frozen=True)
+class Kid:
+    """docs/METRICS.md section 10.2: mean and std (ddof 1) of the subsets' unbiased MMD^2."""
+    mean: float
+    std: float
+    subsets: int
+    subset_rows: int
+    tolerance: float
+    scores: Optional[np.ndarray] = field(default=None, repr=False, compare=False)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        if d["scores"] is not None:
+            d["scores"] = d["scores"].tolist()
+        return d
+
+
+def kid(a, b, *, subsets: int = 100, subset_rows: int = 1000, seed: int = 0,
+        backend: str = "auto", threads: int = 0) -> Kid:
+    """Kernel Inception Distance between the rows of `a` and `b` (any features)."""
+    va, vb = view(a, "a"), view(b, "b")
+    ctx = _ctx_for([va, vb], backend, threads)
+    opts = N.KidOpts(C.sizeof(N.KidOpts), _int(subsets, "subsets"),
+                     _int(subset_rows, "subset_rows"), _seed(seed))
+    r = N.new(N.KidResult)
+    scores = np.zeros(max(int(subsets), 1), dtype=np.float64)
+    ctx.check(N.lib.lsc_kid(ctx.handle, C.byref(va.matrix), C.byref(vb.matrix), C.byref(opts),
+                            C.byref(r), _dptr(scores)))
+    return Kid(mean=r.mean, std=r.std, subsets=r.subsets, subset_rows=r.subset_rows,
+               tolerance=r.tolerance, scores=scores[:r.subsets])
+
+
+@dataclass(frozen=True)
+class Mmd:
+    """docs/METRICS.md section 10.3: scale x the biased RBF MMD^2 (CMMD's estimator)."""
+    mmd: float
+    rows_a: int
+    rows_b: int
+    tolerance: float
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def mmd(a, b, *, sigma: float = 10.0, scale: float = 1000.0, backend: str = "auto",
+        threads: int = 0) -> Mmd:
+    """RBF MMD (CMMD's defaults: sigma 10, scale 1000) on the rows as given."""
+    va, vb = view(a, "a"), view(b, "b")
+    ctx = _ctx_for([va, vb], backend, threads)
+    opts = N.MmdOpts(C.sizeof(N.MmdOpts), float(sigma), float(scale))
+    r = N.new(N.MmdResult)
+    ctx.check(N.lib.lsc_mmd(ctx.handle, C.byref(va.matrix), C.byref(vb.matrix), C.byref(opts),
+                            C.byref(r)))
+    return Mmd(mmd=r.mmd, rows_a=r.rows_a, rows_b=r.rows_b, tolerance=r.tolerance)

@@ -119,6 +119,36 @@ class PrdcResult(C.Structure):
                 ("metric", c_int), ("coverage_expected", c_dbl)]
 
 
+
+class FdResult(C.Structure):
+    _c_struct_ = "lsc_fd_result"
+    _fields_ = [("size", C.c_size_t), ("cols", c_i64), ("fd", c_dbl), ("mean_term", c_dbl),
+                ("trace1", c_dbl), ("trace2", c_dbl), ("trace_sqrt", c_dbl),
+                ("tolerance", c_dbl)]
+
+
+class KidOpts(C.Structure):
+    _c_struct_ = "lsc_kid_opts"
+    _fields_ = [("size", C.c_size_t), ("subsets", c_i64), ("subset_rows", c_i64),
+                ("seed", C.c_uint64)]
+
+
+class KidResult(C.Structure):
+    _c_struct_ = "lsc_kid_result"
+    _fields_ = [("size", C.c_size_t), ("subsets", c_i64), ("subset_rows", c_i64),
+                ("mean", c_dbl), ("std", c_dbl), ("tolerance", c_dbl)]
+
+
+class MmdOpts(C.Structure):
+    _c_struct_ = "lsc_mmd_opts"
+    _fields_ = [("size", C.c_size_t), ("sigma", c_dbl), ("scale", c_dbl)]
+
+
+class MmdResult(C.Structure):
+    _c_struct_ = "lsc_mmd_result"
+    _fields_ = [("size", C.c_size_t), ("rows_a", c_i64), ("rows_b", c_i64), ("mmd", c_dbl),
+                ("tolerance", c_dbl)]
+
 class AsyncStatus(C.Structure):
     _c_struct_ = "lsc_async_status"
     _fields_ = [("status", C.c_int32), ("reserved", C.c_int32), ("row", c_i64), ("col", c_i64)]
@@ -257,6 +287,18 @@ _fn("lsc_assessment_near_rows", c_i64, c_vp)
 _fn("lsc_assessment_destroy", None, c_vp)
 _fn("lsc_twonn", c_int, c_vp, P(Matrix), P(TwonnOpts), P(TwonnResult))
 _fn("lsc_hubness", c_int, c_vp, P(Matrix), P(Matrix), P(HubnessOpts), P(HubnessResult))
+_fn("lsc_frechet_distance_stats", c_int, c_vp, c_i64, P(c_dbl), P(c_dbl), P(c_dbl), P(c_dbl),
+    P(FdResult))
+_fn("lsc_fd_stats", c_int, c_vp, P(Matrix), P(c_dbl), P(c_dbl))
+_fn("lsc_frechet_distance", c_int, c_vp, P(Matrix), P(Matrix), P(FdResult))
+_fn("lsc_fd_acc_create", c_int, c_vp, c_i64, P(c_vp))
+_fn("lsc_fd_acc_add", c_int, c_vp, c_vp, P(Matrix))
+_fn("lsc_fd_acc_merge", c_int, c_vp, c_vp, c_vp)
+_fn("lsc_fd_acc_rows", c_i64, c_vp)
+_fn("lsc_fd_acc_stats", c_int, c_vp, c_vp, P(c_dbl), P(c_dbl))
+_fn("lsc_fd_acc_destroy", None, c_vp)
+_fn("lsc_kid", c_int, c_vp, P(Matrix), P(Matrix), P(KidOpts), P(KidResult), P(c_dbl))
+_fn("lsc_mmd", c_int, c_vp, P(Matrix), P(Matrix), P(MmdOpts), P(MmdResult))
 
 
 def new(cls):
