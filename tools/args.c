@@ -97,6 +97,11 @@ static int parse_options(cli_opts *o, int argc, char **argv, int i, const char *
         snprintf(key, sizeof key, " %s ", name);
         if (!strstr(allowed, key))
             return cli_fail(o, EXIT_BAD_INPUT, "unknown option '--%s' (see --help)", name);
+        if (!strcmp(name, "geometry")) {
+            if (eq) return cli_fail(o, EXIT_BAD_INPUT, "--geometry takes no value");
+            o->geometry = 1;
+            continue;
+        }
         if (!strcmp(name, "inclusive")) {
             if (eq) return cli_fail(o, EXIT_BAD_INPUT, "--inclusive takes no value");
             o->inclusive = 1;
@@ -235,7 +240,7 @@ int cli_parse_argv(cli_opts *o, int argc, char **argv, cli_command *cmd, int *he
         cli_command cmd;
     } cmds[] = {
         {"report",
-         " real reference fake k inclusive dup-eps bins active-threshold pairs-max-rows dim-collapse-ratio"
+         " real reference fake k inclusive geometry dup-eps bins active-threshold pairs-max-rows dim-collapse-ratio"
          " mode-collapse-ratio coverage-min precision-high precision-min dup-fraction active-ratio"
          " splits fail-on labels fake-labels metric seed" OPTS_COMMON,
          CLI_CMD_REPORT},

@@ -34,6 +34,7 @@ typedef struct cli_opts {
     lsc_metric metric;
     int metric_set;               /* --metric was given (a reference's metric must then agree) */
     int inclusive;
+    int geometry;           /* report: the geometry section (TwoNN, hubness) */
     double dup_eps;
     int64_t bins;
     double active_threshold;

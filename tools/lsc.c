@@ -84,6 +84,9 @@ static const char *HELP_REPORT =
     "                            coverage (missing) and share (over-produced) judged too\n"
     "  --fake-labels L.npy       labels of the generated rows (default: each takes its\n"
     "                            nearest real row's)\n"
+    "  --geometry                also the geometry of each set (TwoNN intrinsic dimension,\n"
+    "                            hubness; docs/METRICS.md section 9): about three more kNN\n"
+    "                            passes of up to 10,000 rows, reported without a verdict\n"
     "  --fail-on L[,not_assessed] exit 3 after writing every output when the verdict is L\n"
     "                            (borderline or collapse) or worse, or a check is not assessed\n"
     METRIC_HELP SEED_HELP COMMON_HELP

@@ -608,15 +608,15 @@ int cmd_report(cli_opts *o) {
     if (o->fake && F.in.m.rows < neq) neq = F.in.m.rows;
     if (real_rows && (rc = set_figures(o, ctx, &R, "real", neq))) goto done;
     if (o->fake && (rc = set_figures(o, ctx, &F, "fake", neq))) goto done;
-    if (real_rows && (rc = set_geometry(o, ctx, &R, "real"))) goto done;
-    if (o->fake && (rc = set_geometry(o, ctx, &F, "fake"))) goto done;
+    if (o->geometry && real_rows && (rc = set_geometry(o, ctx, &R, "real"))) goto done;
+    if (o->geometry && o->fake && (rc = set_geometry(o, ctx, &F, "fake"))) goto done;
     /* hubness of the generated rows as queries against the real rows: which real rows the
      * generator keeps landing next to */
     lsc_hubness_result hub_fr = LSC_HUBNESS_RESULT_INIT;
     int have_hub_fr = 0;
     char hub_fr_why[200] = "needs the real rows (--real)";
     double t_hub_fr = 0;
-    if (o->fake && real_rows) {
+    if (o->geometry && o->fake && real_rows) {
         lsc_hubness_opts ho = LSC_HUBNESS_OPTS_INIT;
         ho.metric = o->metric;
         ho.seed = o->seed;
@@ -758,17 +758,19 @@ int cmd_report(cli_opts *o) {
         if (real_rows) cli_json_pairs(&w, "real", &R.p, R.hist, R.dups, 100);
         if (o->fake) cli_json_pairs(&w, "fake", &F.p, F.hist, F.dups, 100);
         jw_end_obj(&w);
-        jw_obj(&w, "geometry"); /* docs/METRICS.md section 9: reported, no verdict */
-        set_fig *gs[2] = {real_rows ? &R : NULL, o->fake ? &F : NULL};
-        for (int i = 0; i < 2; i++) {
-            if (!gs[i]) continue;
-            jw_obj(&w, i ? "fake" : "real");
-            json_twonn(&w, gs[i]);
-            json_hubness(&w, "hubness", &gs[i]->hub, gs[i]->have_hub, gs[i]->hub_why);
+        if (o->geometry) { /* docs/METRICS.md section 9: reported, no verdict */
+            jw_obj(&w, "geometry");
+            set_fig *gs[2] = {real_rows ? &R : NULL, o->fake ? &F : NULL};
+            for (int i = 0; i < 2; i++) {
+                if (!gs[i]) continue;
+                jw_obj(&w, i ? "fake" : "real");
+                json_twonn(&w, gs[i]);
+                json_hubness(&w, "hubness", &gs[i]->hub, gs[i]->have_hub, gs[i]->hub_why);
+                jw_end_obj(&w);
+            }
+            if (o->fake) json_hubness(&w, "hubness_fake_to_real", &hub_fr, have_hub_fr, hub_fr_why);
             jw_end_obj(&w);
         }
-        if (o->fake) json_hubness(&w, "hubness_fake_to_real", &hub_fr, have_hub_fr, hub_fr_why);
-        jw_end_obj(&w);
         if (o->fake) {
             cli_json_prdc(&w, "prdc", &prdc);
             jw_obj(&w, "memorisation");
@@ -800,13 +802,13 @@ int cmd_report(cli_opts *o) {
         if (real_rows) {
             jw_num(&w, "spectrum_real", R.t_spec);
             jw_num(&w, "pairs_real", R.t_pairs);
-            jw_num(&w, "geometry_real", R.t_geom);
+            if (o->geometry) jw_num(&w, "geometry_real", R.t_geom);
         }
         if (o->fake) {
             jw_num(&w, "spectrum_fake", F.t_spec);
             jw_num(&w, "pairs_fake", F.t_pairs);
-            jw_num(&w, "geometry_fake", F.t_geom);
-            if (real_rows) jw_num(&w, "hubness_fake_to_real", t_hub_fr);
+            if (o->geometry) jw_num(&w, "geometry_fake", F.t_geom);
+            if (o->geometry && real_rows) jw_num(&w, "hubness_fake_to_real", t_hub_fr);
             jw_num(&w, "verdicts", t_verdicts);
         }
         jw_num(&w, "total", t_total);
@@ -857,9 +859,9 @@ int cmd_report(cli_opts *o) {
                    "PRDC use every row)\n",
                    (long long)o->pairs_max_rows);
         printf("\n");
-        if (real_rows) print_geometry(&R, "real");
-        if (o->fake) print_geometry(&F, "fake");
-        if (o->fake && real_rows) {
+        if (o->geometry && real_rows) print_geometry(&R, "real");
+        if (o->geometry && o->fake) print_geometry(&F, "fake");
+        if (o->geometry && o->fake && real_rows) {
             if (have_hub_fr)
                 printf("hubness of fake rows among the real rows (k = %lld): skewness %.4g  robin hood "
                        "%.4g  max N_k %lld  real rows never a neighbour %lld of %lld\n",
@@ -868,7 +870,7 @@ int cmd_report(cli_opts *o) {
                        (long long)hub_fr.base_rows);
             else printf("hubness of fake rows among the real rows: unavailable: %s\n", hub_fr_why);
         }
-        printf("(reported without a verdict, docs/METRICS.md section 9)\n");
+        if (o->geometry) printf("(reported without a verdict, docs/METRICS.md section 9)\n");
         if (o->fake) {
             printf("\n");
             cli_print_prdc(stdout, &prdc);

@@ -123,11 +123,11 @@ ok "report fvecs" "$LSC" report --real real.npy --fake fake.fvecs
 ok "report subset" "$LSC" report --real real.npy --fake fake.npy --pairs-max-rows 50 --seed 3 --json r50.json
 has "report subset said" out.txt "seeded subset"
 ok "report json -" "$LSC" report --real real.npy --fake fake.npy --json - --dup-eps 1e-5 --bins 16 \
-    --active-threshold 0.5 --dim-collapse-ratio 0.4
+    --active-threshold 0.5 --dim-collapse-ratio 0.4 --geometry
 cp out.txt report.json
 ok "report zero row" "$LSC" report --real real.npy --fake zero_row.npy --json zero_row.json
 has "report zero row: vendi unavailable" out.txt "unavailable"
-ok "report identical rows" "$LSC" report --real real.npy --fake same.npy --json same.json
+ok "report identical rows" "$LSC" report --real real.npy --fake same.npy --json same.json --geometry
 has "identical rows read" out.txt "fake: all rows identical"
 ok "report one set of identical rows" "$LSC" report --real same.npy --json same_one.json
 has "one set: no verdicts, no readings" out.txt "readings: none"
@@ -206,6 +206,7 @@ assert r["readings_fixed_thresholds"] == ["no collapse detected"], r["readings_f
 assert "readings_fixed_thresholds" in r["deprecated"]
 assert r["spectrum_all_rows"]["real"]["rows_used"] == 300 and "fake" not in r["spectrum_all_rows"]
 s = json.load(open("r50.json"))
+assert "geometry" not in s and "geometry_fake" not in s["timings_ms"]   # only with --geometry
 assert s["pairwise"]["real"]["rows_used"] == 50 and s["pairwise"]["real"]["subset"] is True
 assert s["prdc"]["real_rows"] == 300 and s["prdc"]["fake_rows"] == 200   # PRDC on every row
 z = json.load(open("zero_row.json"))["spectrum"]["fake"]
