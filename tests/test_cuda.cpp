@@ -1077,6 +1077,8 @@ TEST_F(Cuda, KnnEuclideanCosineSelfExcludedSmallAndLargeK)
     for (lsc_metric metric : {LSC_METRIC_EUCLIDEAN, LSC_METRIC_COSINE})
         for (int self = 0; self < 2; self++)
             for (int64_t k : {(int64_t)1, (int64_t)5, (int64_t)1500}) {
+                // the large-k selection sees values only: one metric runs it
+                if (k == 1500 && metric == LSC_METRIC_COSINE) continue;
                 SCOPED_TRACE(std::string(metric == LSC_METRIC_COSINE ? "cosine" : "euclidean") +
                              (self ? " self excluded" : "") + " k=" + std::to_string(k));
                 lsc_knn_opts o = LSC_KNN_OPTS_INIT;

@@ -74,7 +74,8 @@ typedef enum cli_command {
     CLI_CMD_FD,                 /* Frechet distance of two sets or statistics files */
     CLI_CMD_FD_STATS,           /* writes a statistics file (pytorch-fid's .npz) */
     CLI_CMD_KID,
-    CLI_CMD_MMD
+    CLI_CMD_MMD,
+    CLI_CMD_COUNT               /* how many there are: a new command goes above this line */
 } cli_command;
 
 /* The defaults of every option. */

@@ -34,12 +34,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     int rc = cli_parse_argv(&o, argc, argv, &cmd, &help, &pos);
     if (rc != 0 && rc != EXIT_BAD_INPUT) abort();
     if (rc == 0 && !help) {
-        if ((int)cmd < CLI_CMD_HELP || (int)cmd > CLI_CMD_REFERENCE_INSPECT) abort();
+        if ((int)cmd < CLI_CMD_HELP || (int)cmd >= CLI_CMD_COUNT) abort();
         if (o.k < 1 || o.bins < 1 || o.bins > 100000000 || o.pairs_max_rows < 0 ||
             o.pairs_max_rows == 1 || o.threads < 0 || o.threads > 4096)
             abort();
         if (!isfinite(o.dup_eps) || o.dup_eps < 0 || !isfinite(o.active_threshold) ||
             o.active_threshold < 0)
+            abort();
+        if (o.subsets < 1 || o.subsets > 1000000 || o.subset_rows < 2 || !(o.sigma > 0) ||
+            !isfinite(o.sigma) || !(o.scale > 0) || !isfinite(o.scale))
             abort();
         if (pos && cmd != CLI_CMD_REFERENCE_INSPECT) abort();
         /* every string option points into argv */
