@@ -20,7 +20,8 @@
 #define LSC_PAIR_RESULT_SIZES { sizeof(lsc_pair_result) }
 #define LSC_REFERENCE_INFO_SIZES \
     { offsetof(lsc_reference_info, file_version), sizeof(lsc_reference_info) }
-#define LSC_ASSESS_OPTS_SIZES { sizeof(lsc_assess_opts) }
+#define LSC_ASSESS_OPTS_SIZES \
+    { offsetof(lsc_assess_opts, order_uncovered), sizeof(lsc_assess_opts) }
 #define LSC_VERDICT_SIZES { sizeof(lsc_verdict) }
 #define LSC_CLASS_VERDICT_SIZES { sizeof(lsc_class_verdict) }
 #define LSC_PRDC_RESULT_SIZES \

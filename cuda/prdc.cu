@@ -225,6 +225,16 @@ struct prdc_args {
     unsigned char *near;
     double near_s, near_i;
     int64_t m;
+    // the judged subsets (lsc_prdc_judge), or j_subset == nullptr: inputs ball and widened-ball
+    // values of the reference rows (-1 outside the judging half), each fake row's subset and
+    // radius in it; outputs the density against the half (per fake row), the set-only bytes
+    // cov, rec and wide ([subset N + row]) and the copy tests (strict at [gi], at 0 at [M + gi])
+    const double *j_ball, *j_wide, *j_sub_v;
+    const signed char *j_subset;
+    double j_strict;
+    unsigned long long *j_density;
+    unsigned char *j_cov, *j_rec, *j_widehit, *j_near;
+    int64_t n;
 };
 
 /* One block per fake row of the tile: every comparison with the real rows of the tile. */
@@ -236,7 +246,9 @@ __global__ void __launch_bounds__(kThreads) k_prdc_count(prdc_args a)
     const float *crow = a.c + i * a.nr;
     const volatile unsigned char *hit = a.real_hit;
     const volatile unsigned char *cov = a.real_cov;
-    unsigned long long dens = 0;
+    unsigned long long dens = 0, jdens = 0;
+    const int sub = a.j_subset ? a.j_subset[gi] : -1;
+    const double sv = sub >= 0 ? a.j_sub_v[gi] : -1.0;
     for (int64_t j = threadIdx.x; j < a.nr; j += kThreads) {
         const int64_t gr = a.r0 + j;
         const double rs = a.rsq[j];
@@ -253,13 +265,42 @@ __global__ void __launch_bounds__(kThreads) k_prdc_count(prdc_args a)
             if (a.near_s >= 0 && !nfl[gi]) in_s = lsc_decide_less(vf, err, a.near_s, 0);
             if (a.near_i >= 0 && !nfl[a.m + gi]) in_i = lsc_decide_less(vf, err, a.near_i, 1);
         }
-        if (in_real < 0 || in_fake < 0 || in_s < 0 || in_i < 0) {
+        // the judged subset's tests, for a row of the judging half (as the CPU)
+        const double bv = sub >= 0 ? a.j_ball[gr] : -1.0;
+        const int64_t at = static_cast<int64_t>(sub) * a.n + gr;
+        int in_a = 0, in_w = 0, in_r = 0, in_js = 0, in_ji = 0;
+        if (bv >= 0) {
+            const volatile unsigned char *wh = a.j_widehit, *rh = a.j_rec, *jn = a.j_near;
+            in_a = lsc_decide_less(vf, err, bv, a.inclusive);
+            if (a.j_wide[gr] >= 0 && !wh[at])
+                in_w = lsc_decide_less(vf, err, a.j_wide[gr], a.inclusive);
+            if (!rh[at]) in_r = lsc_decide_less(vf, err, sv, a.inclusive);
+            if (a.j_strict >= 0 && !jn[gi]) in_js = lsc_decide_less(vf, err, a.j_strict, 0);
+            if (!jn[a.m + gi]) in_ji = lsc_decide_less(vf, err, 0.0, 1);
+        }
+        if (in_real < 0 || in_fake < 0 || in_s < 0 || in_i < 0 || in_a < 0 || in_w < 0 ||
+            in_r < 0 || in_js < 0 || in_ji < 0) {
             const double ve = lsc_exact_v(a.fraw + i * a.fld, a.rraw + j * a.rld, a.d,
                                           a.finv ? a.finv[gi] : 1.0, a.rinv ? a.rinv[gr] : 1.0);
             if (in_real < 0) in_real = a.inclusive ? ve <= rr : ve < rr;
             if (in_fake < 0) in_fake = a.inclusive ? ve <= sj : ve < sj;
             if (in_s < 0) in_s = ve < a.near_s;
             if (in_i < 0) in_i = ve <= a.near_i;
+            if (in_a < 0) in_a = a.inclusive ? ve <= bv : ve < bv;
+            if (in_w < 0) in_w = a.inclusive ? ve <= a.j_wide[gr] : ve < a.j_wide[gr];
+            if (in_r < 0) in_r = a.inclusive ? ve <= sv : ve < sv;
+            if (in_js < 0) in_js = ve < a.j_strict;
+            if (in_ji < 0) in_ji = ve <= 0.0;
+        }
+        if (bv >= 0) {
+            if (in_a) {
+                jdens++;
+                a.j_cov[at] = 1;
+            }
+            if (in_a || in_w) a.j_widehit[at] = 1;
+            if (in_r) a.j_rec[at] = 1;
+            if (in_js) a.j_near[gi] = 1;
+            if (in_ji) a.j_near[a.m + gi] = 1;
         }
         if (in_s) a.near[gi] = 1;
         if (in_i) a.near[a.m + gi] = 1;
@@ -271,6 +312,10 @@ __global__ void __launch_bounds__(kThreads) k_prdc_count(prdc_args a)
     }
     dens = ct_block_sum(dens, red);
     if (threadIdx.x == 0 && dens) atomicAdd(&a.density[gi], dens);
+    if (sub >= 0) { // uniform in the block: every thread reaches the sum
+        jdens = ct_block_sum(jdens, red);
+        if (threadIdx.x == 0 && jdens) atomicAdd(&a.j_density[gi], jdens);
+    }
 }
 
 /* The four figures from the counts (integer sums: deterministic) and the result struct, in
@@ -332,6 +377,10 @@ struct prdc_rows {
     const unsigned char *flags;
     const unsigned long long *density;
     const unsigned char *near; // with `near`: the strict then the inclusive flags (2 M bytes)
+    // with near->judge: the density against the half (M), the cov, rec and wide bytes (3 J N)
+    // and the copy tests against the half (2 M)
+    const unsigned long long *j_density;
+    const unsigned char *j_bytes, *j_near;
 };
 
 lsc_status prdc_enqueue(lsc_ctx *ctx, const lsc_reference *ref, const lsc_matrix *fake, bool async,
@@ -353,13 +402,27 @@ lsc_status prdc_enqueue(lsc_ctx *ctx, const lsc_reference *ref, const lsc_matrix
     double *fake_r, *fake_inv;
     unsigned long long *density;
     unsigned char *flags, *near_flags;
+    // the judged subsets' inputs and outputs (sizes 0 without them)
+    const lsc_prdc_judge *jg = near ? near->judge : nullptr;
+    const size_t jn = jg ? static_cast<size_t>(N) : 0, jm = jg ? static_cast<size_t>(M) : 0;
+    const size_t jb = jg ? 3 * static_cast<size_t>(jg->subsets) * static_cast<size_t>(N) : 0;
+    double *j_ball, *j_sub_v;
+    signed char *j_subset;
+    unsigned long long *j_density;
+    unsigned char *j_bytes, *j_near;
     lsc_ws_carve c = {nullptr, 0};
     for (int pass = 0; pass < 2; pass++) {
         lsc_ws_take(&c, static_cast<size_t>(M) * sizeof(double), &fake_r);
         lsc_ws_take(&c, static_cast<size_t>(cosine ? M : 0) * sizeof(double), &fake_inv);
         lsc_ws_take(&c, static_cast<size_t>(M) * sizeof(unsigned long long), &density);
         lsc_ws_take(&c, static_cast<size_t>(N) * 2, &flags);
-        lsc_ws_take(&c, static_cast<size_t>(near ? M : 0) * 2, &near_flags);
+        lsc_ws_take(&c, static_cast<size_t>(near && near->flags ? M : 0) * 2, &near_flags);
+        lsc_ws_take(&c, 2 * jn * sizeof(double), &j_ball);
+        lsc_ws_take(&c, jm * sizeof(double), &j_sub_v);
+        lsc_ws_take(&c, jm * sizeof(unsigned long long), &j_density);
+        lsc_ws_take(&c, jm, &j_subset);
+        lsc_ws_take(&c, jb, &j_bytes);
+        lsc_ws_take(&c, 2 * jm, &j_near);
         if (pass == 0) {
             void *mem;
             LSC_TRY(lsc_cuda_ws_reserve(ctx, LSC_WS_STATE, c.off, "prdc state", &mem));
@@ -368,7 +431,20 @@ lsc_status prdc_enqueue(lsc_ctx *ctx, const lsc_reference *ref, const lsc_matrix
     }
     LSC_CUDA_TRY(ctx, cudaMemsetAsync(density, 0, static_cast<size_t>(M) * sizeof(unsigned long long), st));
     LSC_CUDA_TRY(ctx, cudaMemsetAsync(flags, 0, static_cast<size_t>(N) * 2, st));
-    if (near) LSC_CUDA_TRY(ctx, cudaMemsetAsync(near_flags, 0, static_cast<size_t>(M) * 2, st));
+    if (near && near->flags)
+        LSC_CUDA_TRY(ctx, cudaMemsetAsync(near_flags, 0, static_cast<size_t>(M) * 2, st));
+    if (jg) {
+        LSC_CUDA_TRY(ctx, cudaMemcpyAsync(j_ball, jg->ball_v, jn * sizeof(double),
+                                          cudaMemcpyHostToDevice, st));
+        LSC_CUDA_TRY(ctx, cudaMemcpyAsync(j_ball + N, jg->wide_v, jn * sizeof(double),
+                                          cudaMemcpyHostToDevice, st));
+        LSC_CUDA_TRY(ctx, cudaMemcpyAsync(j_sub_v, jg->sub_v, jm * sizeof(double),
+                                          cudaMemcpyHostToDevice, st));
+        LSC_CUDA_TRY(ctx, cudaMemcpyAsync(j_subset, jg->subset, jm, cudaMemcpyHostToDevice, st));
+        LSC_CUDA_TRY(ctx, cudaMemsetAsync(j_density, 0, jm * sizeof(unsigned long long), st));
+        LSC_CUDA_TRY(ctx, cudaMemsetAsync(j_bytes, 0, jb, st));
+        LSC_CUDA_TRY(ctx, cudaMemsetAsync(j_near, 0, 2 * jm, st));
+    }
     if (status) LSC_TRY(lsc_cuda_check_async(ctx, fake, cosine ? 1 : 0, status));
     ct_set rs, sf;
     ref_set(ref, cache, &rs);
@@ -412,10 +488,21 @@ lsc_status prdc_enqueue(lsc_ctx *ctx, const lsc_reference *ref, const lsc_matrix
             a.density = density;
             a.real_hit = flags;
             a.real_cov = flags + N;
-            a.near = near ? near_flags : nullptr;
+            a.near = near && near->flags ? near_flags : nullptr;
             a.near_s = near ? near->strict_v : -1.0;
             a.near_i = near ? near->incl_v : -1.0;
             a.m = M;
+            a.j_ball = j_ball;
+            a.j_wide = j_ball + N;
+            a.j_sub_v = j_sub_v;
+            a.j_subset = jg ? j_subset : nullptr;
+            a.j_strict = jg ? jg->strict_v : -1.0;
+            a.j_density = j_density;
+            a.j_cov = j_bytes;
+            a.j_rec = jg ? j_bytes + static_cast<size_t>(jg->subsets) * jn : nullptr;
+            a.j_widehit = jg ? j_bytes + 2 * static_cast<size_t>(jg->subsets) * jn : nullptr;
+            a.j_near = j_near;
+            a.n = N;
             k_prdc_count<<<static_cast<unsigned>(nf), kThreads, 0, st>>>(a);
             LSC_CUDA_LAUNCHED(ctx);
             if (!async) {
@@ -424,12 +511,21 @@ lsc_status prdc_enqueue(lsc_ctx *ctx, const lsc_reference *ref, const lsc_matrix
             }
         }
     }
-    if (rows) *rows = {flags, density, near_flags};
+    if (rows) *rows = {flags, density, near_flags, j_density, j_bytes, j_near};
     k_prdc_final<<<1, 1024, 0, st>>>(M, N, k, density, fake_r, flags, flags + N,
                                      static_cast<int>(ref->comparison), static_cast<int>(ref->metric),
                                      ref->zero_radii, async, out, status);
     LSC_CUDA_LAUNCHED(ctx);
     return LSC_STATUS_OK;
+}
+
+/* The device's two set-only bytes per row (strict at [j], inclusive at [M + j]: no two threads
+ * share a byte's bits) as the host's LSC_NEAR_STRICT | LSC_NEAR_INCL bits. */
+void near_bits(const unsigned char *f, int64_t M, unsigned char *out)
+{
+    for (int64_t j = 0; j < M; j++)
+        out[j] = static_cast<unsigned char>((f[j] ? LSC_NEAR_STRICT : 0u) |
+                                            (f[M + j] ? LSC_NEAR_INCL : 0u));
 }
 
 } // namespace
@@ -464,7 +560,7 @@ lsc_status lsc_cuda_prdc(lsc_ctx *ctx, const lsc_reference *ref, const lsc_matri
     void *mem;
     LSC_TRY(lsc_cuda_ws_reserve(ctx, LSC_WS_RESULT, sizeof(lsc_prdc_result), "prdc result", &mem));
     lsc_prdc_result *d_out = static_cast<lsc_prdc_result *>(mem);
-    prdc_rows rows = {nullptr, nullptr, nullptr};
+    prdc_rows rows = {nullptr, nullptr, nullptr, nullptr, nullptr, nullptr};
     LSC_TRY(prdc_enqueue(ctx, ref, fake, false, d_out, nullptr, &rows, near));
     lsc_prdc_result r;
     LSC_CUDA_TRY(ctx, cudaMemcpyAsync(&r, d_out, sizeof r, cudaMemcpyDeviceToHost, st));
@@ -482,21 +578,30 @@ lsc_status lsc_cuda_prdc(lsc_ctx *ctx, const lsc_reference *ref, const lsc_matri
     if (fake_counts)
         LSC_CUDA_TRY(ctx, cudaMemcpyAsync(fake_counts, rows.density, static_cast<size_t>(M) * sizeof(int64_t),
                                           cudaMemcpyDeviceToHost, st));
-    host_buf nf;
-    if (near) {
+    host_buf nf, jf;
+    if (near && near->flags) {
         nf.p = malloc(static_cast<size_t>(M) * 2);
         if (!nf.p) return lsc_set_error(ctx, LSC_STATUS_OUT_OF_MEMORY, "out of host memory (prdc near flags)");
         LSC_CUDA_TRY(ctx, cudaMemcpyAsync(nf.p, rows.near, static_cast<size_t>(M) * 2,
                                           cudaMemcpyDeviceToHost, st));
     }
+    const lsc_prdc_judge *jg = near ? near->judge : nullptr;
+    if (jg) {
+        const size_t jn = static_cast<size_t>(jg->subsets) * static_cast<size_t>(N);
+        jf.p = malloc(static_cast<size_t>(M) * 2);
+        if (!jf.p) return lsc_set_error(ctx, LSC_STATUS_OUT_OF_MEMORY, "out of host memory (prdc judged flags)");
+        LSC_CUDA_TRY(ctx, cudaMemcpyAsync(jg->density, rows.j_density, static_cast<size_t>(M) * sizeof(int64_t),
+                                          cudaMemcpyDeviceToHost, st));
+        LSC_CUDA_TRY(ctx, cudaMemcpyAsync(jg->cov, rows.j_bytes, jn, cudaMemcpyDeviceToHost, st));
+        LSC_CUDA_TRY(ctx, cudaMemcpyAsync(jg->rec, rows.j_bytes + jn, jn, cudaMemcpyDeviceToHost, st));
+        LSC_CUDA_TRY(ctx, cudaMemcpyAsync(jg->wide, rows.j_bytes + 2 * jn, jn, cudaMemcpyDeviceToHost, st));
+        LSC_CUDA_TRY(ctx, cudaMemcpyAsync(jf.p, rows.j_near, static_cast<size_t>(M) * 2,
+                                          cudaMemcpyDeviceToHost, st));
+    }
     LSC_CUDA_TRY(ctx, cudaStreamSynchronize(st));
     if (real_flags) lsc_row_flags(static_cast<const unsigned char *>(flags.p), N, real_flags);
-    if (near) {
-        const unsigned char *f = static_cast<const unsigned char *>(nf.p);
-        for (int64_t j = 0; j < M; j++)
-            near->flags[j] = static_cast<unsigned char>((f[j] ? LSC_NEAR_STRICT : 0u) |
-                                                        (f[M + j] ? LSC_NEAR_INCL : 0u));
-    }
+    if (near && near->flags) near_bits(static_cast<const unsigned char *>(nf.p), M, near->flags);
+    if (jg) near_bits(static_cast<const unsigned char *>(jf.p), M, jg->flags);
     *out = r;
     return LSC_STATUS_OK;
 }

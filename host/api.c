@@ -547,8 +547,16 @@ lsc_status lsc_prdc_near_rows(lsc_ctx *ctx, const lsc_reference *ref, const lsc_
     LSC_NEED_OP(ctx, prdc);
     lsc_prdc_result r;
     memset(&r, 0, sizeof r);
-    LSC_CHECK(ctx, !near || (near->flags && !isnan(near->strict_v) && !isnan(near->incl_v)),
+    LSC_CHECK(ctx,
+              !near || ((near->flags || (near->strict_v < 0 && near->incl_v < 0)) &&
+                        !isnan(near->strict_v) && !isnan(near->incl_v)),
               LSC_STATUS_INVALID_ARGUMENT, "prdc: near tests without flags or with a NaN bound");
+    const lsc_prdc_judge *jg = near ? near->judge : NULL;
+    LSC_CHECK(ctx,
+              !jg || (jg->subsets >= 1 && jg->subsets <= LSC_JUDGE_MAX && jg->ball_v && jg->wide_v &&
+                      jg->subset && jg->sub_v && jg->density && jg->cov && jg->rec && jg->wide &&
+                      jg->flags && !isnan(jg->strict_v)),
+              LSC_STATUS_INVALID_ARGUMENT, "prdc: judged subsets with a missing array or bound");
     LSC_TRY(ctx->ops->prdc(ctx, ref, fake, &r, real_flags, fake_counts, near));
     r.k = ref->k;
     r.real_rows = ref->rows;

@@ -53,12 +53,39 @@ struct lsc_reference {
  * (M bytes, host memory) receives LSC_NEAR_STRICT | LSC_NEAR_INCL of each generated row. They
  * cost a comparison per pair the pass already forms, where a separate nearest-row search costs
  * a second pass. */
+typedef struct lsc_prdc_judge lsc_prdc_judge;
 typedef struct lsc_prdc_near {
     double strict_v, incl_v;
     unsigned char *flags;
+    const lsc_prdc_judge *judge; /* or NULL: the judged subsets below, in the same pass */
 } lsc_prdc_near;
 #define LSC_NEAR_STRICT 1u
 #define LSC_NEAR_INCL 2u
+
+/* lsc_assess's judged subsets of the generated rows (at most LSC_JUDGE_MAX, disjoint) against the
+ * judging half A of the reference, decided in the full-size PRDC pass: each pair of a generated
+ * row in a subset and a reference row in A is one the pass forms anyway, so the subsets' PRDC
+ * against A costs comparisons, not a pass of its own. Every decision is the exact one of the
+ * separate pass (section 2's error band, the exact value inside it). Inputs (host memory):
+ * `ball_v` and `wide_v` (N): a reference row's radius value in A and the widened ball's, -1 for
+ * rows outside A (wide_v: -1 also for rows of A whose wide coverage is not wanted); `subset` (M): a generated row's subset, -1 for none; `sub_v` (M): its radius
+ * value among its subset's rows; `strict_v`: the copy test's bound. Outputs, set by the call:
+ * `density` (M): balls of A holding the row (subset rows only); `flags` (M): LSC_NEAR_STRICT (a
+ * row of A strictly nearer than strict_v) | LSC_NEAR_INCL (a row of A at 0); and, as set-only
+ * bytes of subsets x N at [j N + i] for a row i of A:
+ *   cov[j N + i]:  some row of subset j lies in row i's ball (coverage);
+ *   rec[j N + i]:  row i lies in the ball of some row of subset j (recall);
+ *   wide[j N + i]: some row of subset j lies in row i's widened ball. */
+#define LSC_JUDGE_MAX 4
+struct lsc_prdc_judge {
+    const double *ball_v, *wide_v;
+    const signed char *subset;
+    const double *sub_v;
+    int subsets;
+    double strict_v;
+    int64_t *density;
+    unsigned char *cov, *rec, *wide, *flags;
+};
 
 /* lsc_prdc_rows with the fused tests above (`near` may be NULL); validates as lsc_prdc_rows. */
 lsc_status lsc_prdc_near_rows(lsc_ctx *ctx, const lsc_reference *ref, const lsc_matrix *fake,
@@ -182,7 +209,7 @@ const lsc_backend_ops *lsc_cpu_backend_ops(void);
 
 /* Name of the CUDA backend's entry point in liblsc_cuda, and the ABI it must report. */
 #define LSC_CUDA_ENTRY "lsc_cuda_backend_entry"
-#define LSC_CUDA_ABI 4
+#define LSC_CUDA_ABI 5
 typedef const lsc_backend_ops *(*lsc_cuda_entry_fn)(int abi, char *why, size_t why_len);
 
 #ifdef __cplusplus

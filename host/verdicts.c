@@ -99,10 +99,13 @@ static double z_upper(double p)
 
 typedef struct {
     int64_t d, k, S, m, na;
-    float *a;              /* the reference's first half, na x d, centred on its mean (every
-                              distance is translation-invariant; centring keeps digits) */
-    float *g;              /* m generated rows, centred on the reference mean */
-    float *h;              /* one held-out subset: m real rows of the second half, centred,
+    /* A, the generated and the held-out rows are compared as copies of the caller's rows, not
+     * centred ones: the distance code centres each set for its fast form and takes exact values
+     * from the rows themselves, as in the full-size pass, so a copy of a reference row ties
+     * with a radius in every pass alike (the judged subsets ride on that pass) */
+    float *a;              /* the reference's first half, na x d */
+    float *g;              /* m generated rows */
+    float *h;              /* one held-out subset: m real rows of the second half,
                               gathered in turn (S x m x d floats at once would be 4 x the
                               reference at m = N/4) */
     int64_t *pick;         /* its rows */
@@ -112,11 +115,8 @@ typedef struct {
     uint64_t seed;
     const lsc_reference *ref;
     double *mean;          /* the reference's column mean */
-    const double *shift;   /* what rows are centred on before they are compared: the mean for
-                              the euclidean metric (distances do not change; centring keeps
-                              digits), none for cosine (angles would change) */
     lsc_metric metric;     /* the reference's: every nearest-row search uses it */
-    float *centred;        /* cosine only: one subset centred for its spectrum (m x d) */
+    float *centred;        /* one subset centred on the reference mean for its spectrum (m x d) */
     int64_t *sample_a;     /* a seeded sample of nw positions of A: wide coverage, median */
     double median_unit_var; /* median column variance of the reference */
     double median_nn_a;    /* median nearest-neighbour distance within the first half */
@@ -148,16 +148,12 @@ typedef struct {
     int64_t *wide_i;
 } shared;
 
-static void gather(const lsc_matrix *x, const int64_t *rows, int64_t n, const double *centre,
-                   float *out)
+static void gather(const lsc_matrix *x, const int64_t *rows, int64_t n, float *out)
 {
     const size_t es = lsc_dtype_size(x->dtype);
     for (int64_t t = 0; t < n; t++) {
         const char *src = (const char *)x->data + (size_t)(rows[t] * x->ld) * es;
-        for (int64_t c = 0; c < x->cols; c++) {
-            const double v = lsc_load_f32(src, (int)x->dtype, c);
-            out[t * x->cols + c] = (float)(centre ? v - centre[c] : v);
-        }
+        for (int64_t c = 0; c < x->cols; c++) out[t * x->cols + c] = (float)lsc_load_f32(src, (int)x->dtype, c);
     }
 }
 
@@ -227,8 +223,7 @@ static void shared_free(shared *s)
 
 /* ---- what the context keeps between calls ---------------------------------------------------- */
 
-/* Everything lsc_assess computes from the reference and the options alone - the centred first
- * half A and its reference, the moments, the classes and the S held-out subsets' statistics -
+/* Everything lsc_assess computes from the reference and the options alone - the first half A and its reference, the moments, the classes and the S held-out subsets' statistics -
  * kept in the context after a call, so that the next call on the same reference with the same
  * options and the same m (a training loop's fixed batch size) measures only the generated rows.
  * The key names the reference by its serial number (never reused), not its address. */
@@ -385,14 +380,13 @@ static lsc_status shared_make(lsc_ctx *ctx, const lsc_reference *ref, const lsc_
     s->wide_i = (int64_t *)lsc_malloc(ctx, (size_t)s->nw * sizeof *s->wide_i, "assess coverage");
     s->metric = ref->metric;
     s->sample_a = (int64_t *)lsc_malloc(ctx, (size_t)s->nw * sizeof *s->sample_a, "assess coverage");
-    if (ref->metric == LSC_METRIC_COSINE)
-        s->centred = (float *)lsc_malloc(ctx, (size_t)(s->m * d) * sizeof(float), "assess rows");
+    s->centred = (float *)lsc_malloc(ctx, (size_t)(s->m * d) * sizeof(float), "assess rows");
     s->cls_rows = o->real_labels ? (int64_t *)lsc_malloc(ctx, (size_t)s->m * sizeof *s->cls_rows,
                                                          "assess labels")
                                  : NULL;
     if (!(s->g && s->h && s->pick && s->nn_d && s->nn_i && s->flags_a && s->near_g && s->wide_rows &&
           s->wide_pos && s->wide_d && s->wide_i && s->sample_a &&
-          (s->cls_rows || !o->real_labels) && (s->centred || ref->metric != LSC_METRIC_COSINE)))
+          (s->cls_rows || !o->real_labels) && s->centred))
         return LSC_STATUS_OUT_OF_MEMORY;
     LSC_TRY(lsc_sample_rows(ctx, o->seed, s->na, 0, s->nw, s->sample_a));
     /* the reference side: from the context's cache when its key matches */
@@ -401,7 +395,6 @@ static lsc_status shared_make(lsc_ctx *ctx, const lsc_reference *ref, const lsc_
     if (cache_matches(c, ref, s, o, lh)) {
         s->cached = 1;
         s->mean = c->mean;
-        s->shift = ref->metric == LSC_METRIC_COSINE ? NULL : s->mean;
         s->median_unit_var = c->median_unit_var;
         s->median_nn_a = c->median_nn_a;
         s->rows_a = c->rows_a;
@@ -420,7 +413,6 @@ static lsc_status shared_make(lsc_ctx *ctx, const lsc_reference *ref, const lsc_
     }
     lsc_assess_cache_free(ctx); /* another reference or other options: rebuilt below */
     LSC_TRY(reference_moments(ctx, ref, s));
-    s->shift = ref->metric == LSC_METRIC_COSINE ? NULL : s->mean;
     s->rows_a = (int64_t *)lsc_malloc(ctx, (size_t)s->na * sizeof *s->rows_a, "rows");
     s->a = (float *)lsc_malloc(ctx, (size_t)(s->na * d) * sizeof(float), "assess rows");
     s->half_b = (int64_t *)lsc_malloc(ctx, (size_t)nb * sizeof *s->half_b, "rows");
@@ -431,7 +423,7 @@ static lsc_status shared_make(lsc_ctx *ctx, const lsc_reference *ref, const lsc_
     for (int64_t i = 0; i < n; i++) s->held_nn_i[i] = -1;
     lsc_matrix rm = lsc_matrix_f32(ref->data, n, d);
     LSC_TRY(lsc_sample_rows(ctx, o->seed, n, 0, s->na, s->rows_a));
-    gather(&rm, s->rows_a, s->na, s->shift, s->a);
+    gather(&rm, s->rows_a, s->na, s->a);
     LSC_TRY(lsc_sample_rows(ctx, o->seed, n, s->na, nb, s->half_b));
     if (o->real_labels) LSC_TRY(classes_make(ctx, o->real_labels, s));
     return LSC_STATUS_OK;
@@ -490,7 +482,7 @@ static lsc_status gather_held_out(lsc_ctx *ctx, shared *s, int64_t t)
                             disjoint ? t * s->m : 0, s->m, s->pick));
     for (int64_t i = 0; i < s->m; i++) s->pick[i] = s->half_b[s->pick[i]];
     lsc_matrix rm = lsc_matrix_f32(s->ref->data, s->ref->rows, s->d);
-    gather(&rm, s->pick, s->m, s->shift, s->h);
+    gather(&rm, s->pick, s->m, s->h);
     return LSC_STATUS_OK;
 }
 
@@ -499,11 +491,11 @@ static lsc_status gather_held_out(lsc_ctx *ctx, shared *s, int64_t t)
 static lsc_status gather_generated(lsc_ctx *ctx, shared *s, int64_t j)
 {
     LSC_TRY(lsc_sample_rows(ctx, s->seed, s->fake->rows, j * s->m, s->m, s->pick));
-    gather(s->fake, s->pick, s->m, s->shift, s->g);
+    gather(s->fake, s->pick, s->m, s->g);
     return LSC_STATUS_OK;
 }
 
-/* The nearest row of A of the n (<= m) centred rows x: s->nn_d, s->nn_i. */
+/* The nearest row of A of the n (<= m) rows x: s->nn_d, s->nn_i. */
 static lsc_status nearest_in_a(lsc_ctx *ctx, shared *s, const float *x, int64_t n)
 {
     lsc_matrix q = lsc_matrix_f32(x, n, s->d), b = lsc_matrix_f32(s->a, s->na, s->d);
@@ -534,7 +526,7 @@ static lsc_status held_out_nearest(lsc_ctx *ctx, shared *s)
     lsc_status st = LSC_STATUS_OK;
     for (int64_t r0 = 0; st == LSC_STATUS_OK && r0 < used; r0 += s->m) {
         const int64_t n = used - r0 < s->m ? used - r0 : s->m;
-        gather(&rm, from + r0, n, s->shift, s->h);
+        gather(&rm, from + r0, n, s->h);
         st = nearest_in_a(ctx, s, s->h, n);
         for (int64_t i = 0; st == LSC_STATUS_OK && i < n; i++) {
             s->held_nn[from[r0 + i]] = s->nn_d[i];
@@ -731,12 +723,12 @@ static lsc_status spectrum_of(lsc_ctx *ctx, const shared *s, const float *x, sub
 {
     double *cv = (double *)lsc_malloc(ctx, (size_t)s->d * sizeof *cv, "assess variances");
     if (!cv) return LSC_STATUS_OUT_OF_MEMORY;
-    if (!s->shift) { /* cosine rows are compared uncentred; Vendi is judged centred */
-        for (int64_t i = 0; i < s->m; i++)
-            for (int64_t c = 0; c < s->d; c++)
-                s->centred[i * s->d + c] = (float)((double)x[i * s->d + c] - s->mean[c]);
-        x = s->centred;
-    }
+    /* Vendi is judged on rows centred on the reference mean (a common offset would read as
+     * one direction); the rank and the variances do not change */
+    for (int64_t i = 0; i < s->m; i++)
+        for (int64_t c = 0; c < s->d; c++)
+            s->centred[i * s->d + c] = (float)((double)x[i * s->d + c] - s->mean[c]);
+    x = s->centred;
     lsc_matrix m = lsc_matrix_f32(x, s->m, s->d);
     lsc_spectrum_result r = LSC_SPECTRUM_RESULT_INIT;
     lsc_status st = lsc_spectrum(ctx, &m, NULL, &r, NULL, cv);
@@ -837,6 +829,7 @@ typedef struct {
     subset_stats g, *h;
     double *cov_g, *share_g, *cov_h, *share_h; /* classes: C, C, S x C, S x C */
     double *tmp;                               /* S values of one statistic */
+    double *tmp_c;                             /* 2 C: one subset's class coverage and share */
     int prdc_ok;
 } measured;
 
@@ -855,7 +848,8 @@ static void add_scaled(subset_stats *to, const subset_stats *x, double w)
     to->vendi_ok &= x->vendi_ok;
 }
 
-static lsc_status measure_subsets(lsc_ctx *ctx, shared *s, double radius, measured *me)
+static lsc_status measure_subsets(lsc_ctx *ctx, shared *s, double radius, int generated,
+                                  measured *me)
 {
     const int64_t m = s->m, C = s->C;
     double *dist = (double *)lsc_malloc(ctx, (size_t)m * sizeof *dist, "assess distances");
@@ -867,13 +861,13 @@ static lsc_status measure_subsets(lsc_ctx *ctx, shared *s, double radius, measur
     }
     double *share = cov + C;
     lsc_status st = LSC_STATUS_OK;
-    me->g.vendi_ok = 1;
+    if (generated) me->g.vendi_ok = 1;
     /* the copy tests (nearer than `radius`, exactly on a row) ride on each subset's PRDC pass
      * against A, unless each row's nearest row of A is wanted for its class: then one nearest-
      * row search per subset (and one over the held-out rows) finds both */
     const int fused = me->prdc_ok && !(C && !s->fake_labels);
-    const lsc_prdc_near near = {lsc_v_from_dist((int)s->metric, radius), 0.0, s->near_g};
-    for (int64_t j = 0; st == LSC_STATUS_OK && j < s->J; j++) {
+    const lsc_prdc_near near = {lsc_v_from_dist((int)s->metric, radius), 0.0, s->near_g, NULL};
+    for (int64_t j = 0; st == LSC_STATUS_OK && generated && j < s->J; j++) {
         subset_stats x = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
         st = gather_generated(ctx, s, j);
         if (st == LSC_STATUS_OK && me->prdc_ok) st = prdc_of(ctx, s, s->g, &x, fused ? &near : NULL);
@@ -933,8 +927,10 @@ static lsc_status measure_subsets(lsc_ctx *ctx, shared *s, double radius, measur
 /* The user's full-size PRDC, with the per-row outcomes: the uncovered reference rows, most
  * uncovered first, and each class's full-size coverage. */
 static lsc_status full_size(lsc_ctx *ctx, const lsc_reference *ref, const lsc_matrix *fake,
-                            const shared *s, double near_distance, lsc_assessment *out)
+                            const shared *s, const lsc_assess_opts *o, const lsc_prdc_judge *jg,
+                            lsc_assessment *out)
 {
+    const double near_distance = o->near_distance;
     const int64_t n = ref->rows, d = ref->cols;
     unsigned char *flags = (unsigned char *)lsc_malloc(ctx, (size_t)n, "assess row flags");
     unsigned char *nf = near_distance >= 0 ? (unsigned char *)lsc_malloc(ctx, (size_t)fake->rows,
@@ -945,9 +941,10 @@ static lsc_status full_size(lsc_ctx *ctx, const lsc_reference *ref, const lsc_ma
         return LSC_STATUS_OUT_OF_MEMORY;
     }
     /* the rows within near_distance of a reference row: one more test in the same pass */
-    const lsc_prdc_near near = {-1.0, lsc_v_from_dist((int)ref->metric, near_distance), nf};
+    const lsc_prdc_near near = {
+        -1.0, nf ? lsc_v_from_dist((int)ref->metric, near_distance) : -1.0, nf, jg};
     lsc_prdc_result r = LSC_PRDC_RESULT_INIT;
-    lsc_status st = lsc_prdc_near_rows(ctx, ref, fake, &r, flags, NULL, nf ? &near : NULL);
+    lsc_status st = lsc_prdc_near_rows(ctx, ref, fake, &r, flags, NULL, nf || jg ? &near : NULL);
     int64_t U = 0;
     if (st == LSC_STATUS_OK && nf) {
         out->near_rows = 0;
@@ -973,7 +970,16 @@ static lsc_status full_size(lsc_ctx *ctx, const lsc_reference *ref, const lsc_ma
     int64_t *rows = NULL, *idx = NULL;
     float *x = NULL, *dist = NULL;
     double *key = NULL;
-    if (st == LSC_STATUS_OK && U > 0) {
+    const int order = o->order_uncovered != 0;
+    if (st == LSC_STATUS_OK && U > 0 && !order) { /* in row order: no pass */
+        rows = (int64_t *)lsc_malloc(ctx, (size_t)U * sizeof *rows, "uncovered rows");
+        if (!rows) st = LSC_STATUS_OUT_OF_MEMORY;
+        for (int64_t i = 0, u = 0; rows && i < n; i++)
+            if (!(flags[i] & LSC_ROW_COVERED)) rows[u++] = i;
+        out->uncovered_rows = rows;
+        rows = NULL;
+    }
+    if (st == LSC_STATUS_OK && U > 0 && order) {
         rows = (int64_t *)lsc_malloc(ctx, (size_t)U * sizeof *rows, "uncovered rows");
         idx = (int64_t *)lsc_malloc(ctx, (size_t)U * sizeof *idx, "uncovered rows");
         dist = (float *)lsc_malloc(ctx, (size_t)U * sizeof *dist, "uncovered rows");
@@ -983,17 +989,17 @@ static lsc_status full_size(lsc_ctx *ctx, const lsc_reference *ref, const lsc_ma
         x = st == LSC_STATUS_OK ? (float *)lsc_malloc(ctx, bytes, "uncovered rows") : NULL;
         if (!rows || !idx || !dist || !key || !x) st = LSC_STATUS_OUT_OF_MEMORY;
     }
-    if (st == LSC_STATUS_OK && U > 0) {
+    if (st == LSC_STATUS_OK && U > 0 && order) {
         for (int64_t i = 0, u = 0; i < n; i++)
             if (!(flags[i] & LSC_ROW_COVERED)) rows[u++] = i;
         lsc_matrix rm = lsc_matrix_f32(ref->data, n, d);
-        gather(&rm, rows, U, NULL, x);
+        gather(&rm, rows, U, x);
         lsc_matrix q = lsc_matrix_f32(x, U, d);
         lsc_knn_opts ko = LSC_KNN_OPTS_INIT;
         ko.metric = ref->metric;
         st = lsc_knn(ctx, &q, fake, 1, &ko, dist, idx);
     }
-    if (st == LSC_STATUS_OK && U > 0) {
+    if (st == LSC_STATUS_OK && U > 0 && order) {
         /* sort (ratio descending, row ascending) as pairs of doubles: rows stay exact below 2^53 */
         for (int64_t u = 0; u < U; u++) {
             const double r0 = ref->radius[rows[u]];
@@ -1012,6 +1018,118 @@ static lsc_status full_size(lsc_ctx *ctx, const lsc_reference *ref, const lsc_ma
     free(dist);
     free(key);
     free(x);
+    return st;
+}
+
+/* The generated subsets judged inside the full-size PRDC pass (lsc_prdc_judge): each subset's
+ * radii among its own rows and its spectrum first, then the one pass, then each subset's
+ * statistics from the pass's outcomes. They are the figures prdc_of, wide_of and the fused copy
+ * tests give in a pass of their own, decision for decision. A Monitor step is then its own full-size pass plus J passes of m x m
+ * for the subsets' radii, where the separate form adds J passes of m x N / 2. */
+static lsc_status judged_in_full_pass(lsc_ctx *ctx, const lsc_reference *ref,
+                                      const lsc_matrix *fake, shared *s, double radius,
+                                      const lsc_assess_opts *o, measured *me, lsc_assessment *out)
+{
+    const int64_t n = ref->rows, M = fake->rows, m = s->m, J = s->J, C = s->C, na = s->na;
+    lsc_prdc_judge jg;
+    memset(&jg, 0, sizeof jg);
+    jg.subsets = (int)J;
+    jg.strict_v = lsc_v_from_dist((int)s->metric, radius);
+    double *ball = (double *)lsc_malloc(ctx, (size_t)n * 2 * sizeof *ball, "assess radii");
+    double *sub_v = (double *)lsc_malloc(ctx, (size_t)M * sizeof *sub_v, "assess radii");
+    signed char *subset = (signed char *)lsc_malloc(ctx, (size_t)M, "assess subsets");
+    int64_t *density = (int64_t *)lsc_malloc(ctx, (size_t)M * sizeof *density, "assess counts");
+    unsigned char *bytes =
+        (unsigned char *)lsc_malloc(ctx, (size_t)(3 * J * n + M), "assess row outcomes");
+    subset_stats x[LSC_JUDGE_MAX];
+    memset(x, 0, sizeof x);
+    lsc_status st = ball && sub_v && subset && density && bytes ? LSC_STATUS_OK
+                                                                : LSC_STATUS_OUT_OF_MEMORY;
+    if (st == LSC_STATUS_OK) {
+        jg.ball_v = ball;
+        jg.wide_v = ball + n;
+        jg.subset = subset;
+        jg.sub_v = sub_v;
+        jg.density = density;
+        jg.cov = bytes;
+        jg.rec = bytes + J * n;
+        jg.wide = bytes + 2 * J * n;
+        jg.flags = bytes + 3 * J * n;
+        for (int64_t i = 0; i < 2 * n; i++) ball[i] = -1.0;
+        for (int64_t t = 0; t < na; t++) ball[s->rows_a[t]] = s->ref_a->radius_v[t];
+        /* the widened balls of the n_w sampled rows only: wide coverage counts no other, and
+         * a wider ball lets many more pairs past the pass's prefilter */
+        for (int64_t t = 0; t < s->nw; t++) {
+            const int64_t p = s->sample_a[t];
+            ball[n + s->rows_a[p]] = lsc_v_from_dist((int)s->metric,
+                                                     WIDE_FACTOR * s->ref_a->radius[p]);
+        }
+        memset(subset, -1, (size_t)M);
+    }
+    /* each subset's radii (a reference of its own rows) and spectrum */
+    for (int64_t j = 0; st == LSC_STATUS_OK && j < J; j++) {
+        st = gather_generated(ctx, s, j);
+        lsc_matrix gm = lsc_matrix_f32(s->g, m, s->d);
+        lsc_reference_opts ro = LSC_REFERENCE_OPTS_INIT;
+        ro.metric = ref->metric;
+        ro.comparison = ref->comparison;
+        ro.borrow_rows = 1;
+        lsc_reference *rj = NULL;
+        if (st == LSC_STATUS_OK) st = lsc_reference_create(ctx, &gm, s->k, &ro, &rj);
+        for (int64_t i = 0; st == LSC_STATUS_OK && i < m; i++) {
+            subset[s->pick[i]] = (signed char)j;
+            sub_v[s->pick[i]] = rj->radius_v[i];
+        }
+        lsc_reference_destroy(rj);
+        if (st == LSC_STATUS_OK) st = spectrum_of(ctx, s, s->g, &x[j]);
+    }
+    if (st == LSC_STATUS_OK) st = full_size(ctx, ref, fake, s, o, &jg, out);
+    me->g.vendi_ok = 1;
+    for (int64_t j = 0; st == LSC_STATUS_OK && j < J; j++) {
+        st = lsc_sample_rows(ctx, s->seed, M, j * m, m, s->pick);
+        if (st != LSC_STATUS_OK) break;
+        int64_t held = 0, dens = 0, cn = 0, ce = 0, cov = 0, rec = 0, wide = 0;
+        for (int64_t i = 0; i < m; i++) {
+            const int64_t r = s->pick[i];
+            held += density[r] > 0;
+            dens += density[r];
+            cn += (jg.flags[r] & LSC_NEAR_STRICT) != 0;
+            ce += (jg.flags[r] & LSC_NEAR_INCL) != 0;
+        }
+        const unsigned char *cj = jg.cov + j * n, *rj = jg.rec + j * n, *wj = jg.wide + j * n;
+        for (int64_t t = 0; t < na; t++) {
+            const int64_t i = s->rows_a[t];
+            s->flags_a[t] = cj[i] ? LSC_ROW_COVERED : 0;
+            cov += cj[i] != 0;
+            rec += rj[i] != 0;
+        }
+        for (int64_t t = 0; t < s->nw; t++) {
+            const int64_t i = s->rows_a[s->sample_a[t]];
+            wide += cj[i] || wj[i];
+        }
+        x[j].p = (double)held / (double)m;
+        x[j].d = (double)dens / ((double)s->k * (double)m);
+        x[j].r = (double)rec / (double)na;
+        x[j].c = (double)cov / (double)na;
+        x[j].wide = (double)wide / (double)s->nw;
+        x[j].near = (double)cn / (double)m;
+        x[j].exact = (double)ce / (double)m;
+        if (C) { /* generated labels (the fused form is not used without them) */
+            double *cv = me->tmp_c, *sh = me->tmp_c + C;
+            for (int64_t i = 0; i < m; i++) s->cls_rows[i] = class_of(s, s->fake_labels[s->pick[i]]);
+            class_stats(s, cv, sh);
+            for (int64_t c = 0; c < C; c++) {
+                me->cov_g[c] += cv[c] / (double)J;
+                me->share_g[c] += sh[c] / (double)J;
+            }
+        }
+        add_scaled(&me->g, &x[j], 1.0 / (double)J);
+    }
+    free(ball);
+    free(sub_v);
+    free(subset);
+    free(density);
+    free(bytes);
     return st;
 }
 
@@ -1154,29 +1272,36 @@ static lsc_status run_checks(lsc_ctx *ctx, const lsc_reference *ref, const lsc_m
         me.tmp = (double *)lsc_calloc(ctx, (size_t)S, sizeof *me.tmp, "assess statistics");
         me.cov_g = (double *)lsc_calloc(ctx, (size_t)(2 * C + 1), sizeof *me.cov_g,
                                         "assess classes");
+        me.tmp_c = (double *)lsc_calloc(ctx, (size_t)(2 * C + 1), sizeof *me.tmp_c,
+                                        "assess classes");
         out->cls = C ? (lsc_class_verdict *)lsc_calloc(ctx, (size_t)C, sizeof *out->cls, "assess classes")
                      : NULL;
-        if (!me.h || !me.cov_h || !me.tmp || !me.cov_g || (C && !out->cls))
+        if (!me.h || !me.cov_h || !me.tmp || !me.cov_g || !me.tmp_c || (C && !out->cls))
             st = LSC_STATUS_OUT_OF_MEMORY;
         out->classes = C;
     }
     if (me.cov_g) me.share_g = me.cov_g + C;
     if (me.cov_h) me.share_h = me.cov_h + S * C;
-    /* the user's full-size figures (and rows, when this call computes them) */
-    if (st == LSC_STATUS_OK) {
-        if (o->prdc)
-            out->prdc = *o->prdc; /* checked on entry to describe these sets */
-        else if (s.k < fake->rows) /* else no figures: the PRDC checks are not assessed */
-            st = full_size(ctx, ref, fake, &s, o->near_distance, out);
-    }
-    if (C && o->prdc && out->cls)
-        for (int64_t c = 0; c < C; c++) out->cls[c].coverage = NAN;
-    const lsc_prdc_result full = out->prdc;
     /* the first half as a reference of its own, and its nearest-neighbour distances */
     me.prdc_ok = s.k < m && s.k + 1 < s.na;
     if (st == LSC_STATUS_OK && !s.cached) st = judging_half(ctx, &s, me.prdc_ok, 1);
     const double radius = o->memorisation_factor * s.median_nn_a;
-    if (st == LSC_STATUS_OK) st = measure_subsets(ctx, &s, radius, &me);
+    /* the user's full-size figures (and rows, when this call computes them), with the generated
+     * subsets judged in the same pass unless each generated row's nearest reference row is
+     * wanted for its class (labels without generated labels: measure_subsets searches it) */
+    const int fused = !o->prdc && s.k < fake->rows && me.prdc_ok && !(C && !s.fake_labels);
+    if (st == LSC_STATUS_OK) {
+        if (o->prdc)
+            out->prdc = *o->prdc; /* checked on entry to describe these sets */
+        else if (fused)
+            st = judged_in_full_pass(ctx, ref, fake, &s, radius, o, &me, out);
+        else if (s.k < fake->rows) /* else no figures: the PRDC checks are not assessed */
+            st = full_size(ctx, ref, fake, &s, o, NULL, out);
+    }
+    if (C && o->prdc && out->cls)
+        for (int64_t c = 0; c < C; c++) out->cls[c].coverage = NAN;
+    const lsc_prdc_result full = out->prdc;
+    if (st == LSC_STATUS_OK) st = measure_subsets(ctx, &s, radius, !fused, &me);
     double det[LSC_CHECK_COUNT] = {0}; /* each check's smallest detectable effect */
     if (st == LSC_STATUS_OK) {
         const subset_stats g = me.g;
@@ -1363,6 +1488,7 @@ static lsc_status run_checks(lsc_ctx *ctx, const lsc_reference *ref, const lsc_m
     free(me.h);
     free(me.cov_h);
     free(me.tmp);
+    free(me.tmp_c);
     free(me.cov_g);
     shared_free(&s);
     return st;
@@ -1384,6 +1510,9 @@ lsc_status lsc_assess(lsc_ctx *ctx, const lsc_reference *ref, const lsc_matrix *
               "assess opts: memorisation_factor %g must be finite and > 0", o.memorisation_factor);
     LSC_CHECK(ctx, o.inactive_factor > 0 && o.inactive_factor < 1e300, LSC_STATUS_INVALID_ARGUMENT,
               "assess opts: inactive_factor %g must be finite and > 0", o.inactive_factor);
+    LSC_CHECK(ctx, o.order_uncovered == 0 || o.order_uncovered == 1, LSC_STATUS_INVALID_ARGUMENT,
+              "assess opts: order_uncovered is %lld, expected 0 or 1",
+              (long long)o.order_uncovered);
     LSC_CHECK(ctx, !isnan(o.near_distance) && o.near_distance < 1e300,
               LSC_STATUS_INVALID_ARGUMENT,
               "assess opts: near_distance %g must be finite (negative: not counted)", o.near_distance);
@@ -1499,9 +1628,8 @@ lsc_status lsc_reference_prepare(lsc_ctx *ctx, lsc_reference *ref, uint64_t seed
     s.nw = s.na < MAX_JUDGED ? s.na : MAX_JUDGED;
     s.seed = seed;
     s.metric = ref->metric;
-    lsc_status st = reference_moments(ctx, ref, &s);
-    if (st == LSC_STATUS_OK) {
-        s.shift = ref->metric == LSC_METRIC_COSINE ? NULL : s.mean;
+    lsc_status st = LSC_STATUS_OK;
+    {
         s.rows_a = (int64_t *)lsc_malloc(ctx, (size_t)s.na * sizeof *s.rows_a, "rows");
         s.a = (float *)lsc_malloc(ctx, (size_t)(s.na * d) * sizeof(float), "reference half");
         s.sample_a = (int64_t *)lsc_malloc(ctx, (size_t)s.nw * sizeof *s.sample_a, "rows");
@@ -1511,7 +1639,7 @@ lsc_status lsc_reference_prepare(lsc_ctx *ctx, lsc_reference *ref, uint64_t seed
     if (st == LSC_STATUS_OK) st = lsc_sample_rows(ctx, seed, n, 0, s.na, s.rows_a);
     if (st == LSC_STATUS_OK) {
         lsc_matrix rm = lsc_matrix_f32(ref->data, n, d);
-        gather(&rm, s.rows_a, s.na, s.shift, s.a);
+        gather(&rm, s.rows_a, s.na, s.a);
         st = lsc_sample_rows(ctx, seed, s.na, 0, s.nw, s.sample_a);
     }
     if (st == LSC_STATUS_OK) st = judging_half(ctx, &s, 1, 0);

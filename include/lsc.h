@@ -671,9 +671,14 @@ typedef struct lsc_assess_opts {
                                    at the cost of one comparison per pair
                                    (lsc_assessment_near_rows; not with `prdc` given); default -1:
                                    not counted */
+    int64_t order_uncovered;    /* 1 (default): lsc_assessment_uncovered lists the uncovered
+                                   reference rows most uncovered first, at the cost of a kNN pass
+                                   of them against the generated set (as large as the PRDC pass
+                                   when few rows are covered); 0: in row order, without that pass
+                                   (a Monitor step's choice). Added in 0.3. */
 } lsc_assess_opts;
 
-#define LSC_ASSESS_OPTS_INIT { sizeof(lsc_assess_opts), 16, 0, 0.25, 0.01, NULL, NULL, NULL, -1.0 }
+#define LSC_ASSESS_OPTS_INIT { sizeof(lsc_assess_opts), 16, 0, 0.25, 0.01, NULL, NULL, NULL, -1.0, 1 }
 
 /** One check's verdict and its evidence. */
 typedef struct lsc_verdict {
@@ -763,7 +768,8 @@ LSC_API lsc_status lsc_assessment_class(const lsc_assessment *a, int64_t i, lsc_
 
 /**
  * The reference rows no generated row covers (full-size PRDC), most uncovered first: by the
- * distance to their nearest generated row over their radius, descending (ties by row). Writes up
+ * distance to their nearest generated row over their radius, descending (ties by row); in row
+ * order when lsc_assess_opts.order_uncovered was 0. Writes up
  * to `cap` row indices to `rows` (may be NULL when cap is 0) and the number of uncovered rows to
  * *count: -1 when lsc_assess did not compute them (the caller passed lsc_assess_opts.prdc).
  */

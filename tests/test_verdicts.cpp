@@ -377,6 +377,81 @@ TEST(Verdicts, APrdcTheCallerHasIsUsedAndChecked)
     lsc_reference_destroy(ref);
 }
 
+// Without a PRDC from the caller, the generated subsets are judged inside the full-size PRDC pass;
+// with one, each subset gets a pass of its own against the judging half. Both decide every
+// comparison exactly, so the verdicts agree to the bit on data without distance ties: two and
+// four subsets, both metrics, both comparisons, generated labels (classes) and copies.
+TEST(Verdicts, SubsetsJudgedInTheFullPassEqualTheirOwnPasses)
+{
+    Ctx ctx;
+    Mixture mix(kD, 10, data::seed(420));
+    std::vector<int64_t> rl, fl;
+    auto real = mix.draw(kN, data::seed(421), 0, &rl);
+    struct Case {
+        int64_t m, only;
+        lsc_metric metric;
+        lsc_comparison comparison;
+        bool labels, copies;
+    } cases[] = {{500, 0, LSC_METRIC_EUCLIDEAN, LSC_COMPARISON_STRICT, false, false},
+                 {800, 6, LSC_METRIC_EUCLIDEAN, LSC_COMPARISON_INCLUSIVE, true, false},
+                 {450, 0, LSC_METRIC_COSINE, LSC_COMPARISON_STRICT, false, true},
+                 {300, 4, LSC_METRIC_EUCLIDEAN, LSC_COMPARISON_STRICT, false, true}};
+    for (const Case &c : cases) {
+        SCOPED_TRACE("m=" + std::to_string(c.m) + (c.metric == LSC_METRIC_COSINE ? " cosine" : "") +
+                     (c.labels ? " labels" : "") + (c.copies ? " copies" : ""));
+        auto fake = mix.draw(c.m, data::seed(422 + (uint64_t)c.m), c.only, &fl);
+        if (c.copies) // every ninth row a real row, exactly or nearly
+            for (int64_t j = 0; j < c.m; j += 9)
+                for (int64_t t = 0; t < kD; t++)
+                    fake[(size_t)(j * kD + t)] =
+                        real[(size_t)((3 * j % kN) * kD + t)] + (j % 2 ? 0.01f : 0.0f);
+        lsc_matrix r = lsc_matrix_f32(real.data(), kN, kD), f = lsc_matrix_f32(fake.data(), c.m, kD);
+        lsc_reference_opts ro = LSC_REFERENCE_OPTS_INIT;
+        ro.metric = c.metric;
+        ro.comparison = c.comparison;
+        lsc_reference *ref = nullptr;
+        ASSERT_EQ(lsc_reference_create(ctx, &r, 5, &ro, &ref), LSC_STATUS_OK);
+        lsc_assess_opts o = LSC_ASSESS_OPTS_INIT;
+        o.real_labels = c.labels ? rl.data() : nullptr;
+        o.fake_labels = c.labels ? fl.data() : nullptr;
+        lsc_assessment *fused = nullptr, *apart = nullptr;
+        ASSERT_EQ(lsc_assess(ctx, ref, &f, &o, &fused), LSC_STATUS_OK) << lsc_last_error(ctx);
+        lsc_prdc_result pr = LSC_PRDC_RESULT_INIT;
+        ASSERT_EQ(lsc_assessment_prdc(fused, &pr), LSC_STATUS_OK);
+        lsc_prdc_result own = LSC_PRDC_RESULT_INIT;
+        ASSERT_EQ(lsc_prdc(ctx, ref, &f, &own), LSC_STATUS_OK);
+        EXPECT_EQ(std::memcmp(&pr, &own, sizeof pr), 0) << "the full-size figures";
+        o.prdc = &pr;
+        ASSERT_EQ(lsc_assess(ctx, ref, &f, &o, &apart), LSC_STATUS_OK) << lsc_last_error(ctx);
+        for (int k = 0; k < LSC_CHECK_COUNT; k++) {
+            lsc_verdict a = LSC_VERDICT_INIT, b = LSC_VERDICT_INIT;
+            ASSERT_EQ(lsc_assessment_verdict(fused, (lsc_check)k, &a), LSC_STATUS_OK);
+            ASSERT_EQ(lsc_assessment_verdict(apart, (lsc_check)k, &b), LSC_STATUS_OK);
+            EXPECT_EQ(std::memcmp(&a, &b, sizeof a), 0)
+                << lsc_check_name((lsc_check)k) << ": " << a.why << " | " << b.why;
+        }
+        if (c.copies) { // the copies are seen (the test above would pass on two blind paths):
+            lsc_verdict mv = LSC_VERDICT_INIT;
+            ASSERT_EQ(lsc_assessment_verdict(fused, LSC_CHECK_MEMORISATION, &mv), LSC_STATUS_OK);
+            EXPECT_GT(mv.matched, 0.03) << mv.why; // copies of the judging half's rows
+        }
+        ASSERT_EQ(lsc_assessment_class_count(fused), c.labels ? 10 : 0);
+        for (int64_t k = 0; k < lsc_assessment_class_count(fused); k++) {
+            lsc_class_verdict a = LSC_CLASS_VERDICT_INIT, b = LSC_CLASS_VERDICT_INIT;
+            ASSERT_EQ(lsc_assessment_class(fused, k, &a), LSC_STATUS_OK);
+            ASSERT_EQ(lsc_assessment_class(apart, k, &b), LSC_STATUS_OK);
+            EXPECT_EQ(a.level, b.level) << k;
+            EXPECT_EQ(a.matched, b.matched) << k;
+            EXPECT_EQ(a.baseline, b.baseline) << k;
+            EXPECT_EQ(a.share, b.share) << k;
+            EXPECT_EQ(a.share_level, b.share_level) << k;
+        }
+        lsc_assessment_destroy(fused);
+        lsc_assessment_destroy(apart);
+        lsc_reference_destroy(ref);
+    }
+}
+
 // With labels: one class of ten missing reads as that class missed (and mode collapse) with no
 // healthy class flagged; with the generated rows' own labels or their nearest reference row's.
 TEST(Verdicts, LabelsNameTheMissingClass)

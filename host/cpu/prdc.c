@@ -50,7 +50,29 @@ typedef struct prdc_job {
     unsigned char *real_hit; /* recall: set-only flags, relaxed atomics */
     unsigned char *real_cov; /* coverage: likewise */
     const lsc_prdc_near *near; /* the fused per-row tests, or NULL; flags owned like density */
+    const lsc_prdc_judge *jg;  /* near->judge: the judged subsets, or NULL */
+    int64_t n;                 /* reference rows */
 } prdc_job;
+
+/* Whether the set-only bytes of real row gi (one per judged subset, [j n + gi]) are all set. */
+static int judged_all(const unsigned char *b, int subsets, int64_t n, int64_t gi)
+{
+    for (int j = 0; j < subsets; j++)
+        if (!__atomic_load_n(&b[j * n + gi], __ATOMIC_RELAXED)) return 0;
+    return 1;
+}
+
+/* Whether every judged subset has put real row gi in one of its balls already (then the row needs
+ * no more fake-ball tests for them). */
+static int judged_recalled(const lsc_prdc_judge *jg, int64_t n, int64_t gi)
+{
+    return jg->ball_v[gi] < 0 || judged_all(jg->rec, jg->subsets, n, gi);
+}
+
+static void set_byte(unsigned char *p)
+{
+    if (!__atomic_load_n(p, __ATOMIC_RELAXED)) __atomic_store_n(p, 1, __ATOMIC_RELAXED);
+}
 
 LSC_CPU_CLONES static void prdc_tile(void *user, int tid, const cpu_tiles *t, int64_t f0, int64_t nf, int64_t r0,
                       int64_t nr)
@@ -64,14 +86,23 @@ LSC_CPU_CLONES static void prdc_tile(void *user, int tid, const cpu_tiles *t, in
      * the real row's weight wr_i and the fake ball's by the fake row's threshold. A chunk of 32
      * real rows where neither ball can hold any pair is skipped whole: nothing in it counts. */
     const double E = t->E;
+    const lsc_prdc_judge *jg = J->jg;
+    const int64_t n = J->n;
     float *wr = (float *)t->bw, *wb = wr + t->tb; /* tb doubles of scratch hold 2 tb floats */
     double bmax = 0.0, rmax = 0.0;
     for (int64_t i = 0; i < nr; i++) {
-        const double bsq = t->bsq[i], r = rr[r0 + i];
+        const double bsq = t->bsq[i];
+        double r = rr[r0 + i];
+        /* a row of the judging half is tested against its own ball and, until every subset
+         * has a row in it, its widened ball (wide_v >= ball_v) */
+        if (jg && jg->ball_v[r0 + i] > r) r = jg->ball_v[r0 + i];
+        if (jg && jg->wide_v[r0 + i] > r && !judged_all(jg->wide, jg->subsets, n, r0 + i))
+            r = jg->wide_v[r0 + i];
         wr[i] = cpu_prefilter_w(E, bsq, r);
         /* a real row already inside some fake ball needs no more fake-ball tests (the flag is
          * only ever set, so one seen set stays set) */
-        wb[i] = __atomic_load_n(&J->real_hit[r0 + i], __ATOMIC_RELAXED)
+        wb[i] = __atomic_load_n(&J->real_hit[r0 + i], __ATOMIC_RELAXED) &&
+                        (!jg || judged_recalled(jg, n, r0 + i))
                     ? INFINITY
                     : cpu_prefilter_w(E, bsq, 0.0);
         if (bsq > bmax) bmax = bsq;
@@ -82,18 +113,26 @@ LSC_CPU_CLONES static void prdc_tile(void *user, int tid, const cpu_tiles *t, in
         const double fsq = t->qsq[j], sj = J->fake_r[gj];
         const float *crow = t->c + j * nr;
         const double slack = 1e-6 * (fsq + bmax + rmax) + t->eabs + 1e-300;
+        /* its judged subset (-1: none), whose ball around the row is tested too */
+        const int sub = jg ? jg->subset[gj] : -1;
+        const double sv = sub >= 0 ? jg->sub_v[gj] : -1.0;
         const float thr_r = cpu_prefilter_row(E, fsq, 0.0, slack);
-        const float thr_f = cpu_prefilter_row(E, fsq, sj, slack);
+        const float thr_f = cpu_prefilter_row(E, fsq, sv > sj ? sv : sj, slack);
         /* the near tests, while this row still needs them: a pair within a bound b of the row
          * passes the real-ball prefilter widened by b (every radius is >= 0) */
-        unsigned char nf_ = J->near ? J->near->flags[gj] : 0;
+        unsigned char nf_ = J->near && J->near->flags ? J->near->flags[gj] : 0;
+        unsigned char jf = sub >= 0 ? jg->flags[gj] : 0;
         const double ns = J->near ? J->near->strict_v : -1.0, ni = J->near ? J->near->incl_v : -1.0;
         int need_s = ns >= 0 && !(nf_ & LSC_NEAR_STRICT), need_i = ni >= 0 && !(nf_ & LSC_NEAR_INCL);
+        const double js = sub >= 0 ? jg->strict_v : -1.0;
+        int need_js = js >= 0 && !(jf & LSC_NEAR_STRICT), need_ji = sub >= 0 && !(jf & LSC_NEAR_INCL);
         double bn = need_s ? ns : 0.0;
         if (need_i && ni > bn) bn = ni;
-        const float thr_n =
-            need_s || need_i ? cpu_prefilter_row(E, fsq, bn, slack + 1e-6 * bn) : INFINITY;
-        int64_t dens = 0;
+        if (need_js && js > bn) bn = js;
+        const float thr_n = need_s || need_i || need_js || need_ji
+                                ? cpu_prefilter_row(E, fsq, bn, slack + 1e-6 * bn)
+                                : INFINITY;
+        int64_t dens = 0, jdens = 0;
         for (int64_t c0 = 0; c0 < nr; c0 += LSC_CPU_CHUNK) {
             const int64_t c1 = c0 + LSC_CPU_CHUNK < nr ? c0 + LSC_CPU_CHUNK : nr;
             int any = 0;
@@ -110,13 +149,49 @@ LSC_CPU_CLONES static void prdc_tile(void *user, int tid, const cpu_tiles *t, in
                 int in_fake = need_recall ? lsc_decide_less(vf, err, sj, inclusive) : 0;
                 int in_s = need_s ? lsc_decide_less(vf, err, ns, 0) : 0;
                 int in_i = need_i ? lsc_decide_less(vf, err, ni, 1) : 0;
-                if (in_real < 0 || in_fake < 0 || in_s < 0 || in_i < 0) {
+                /* the judged subset's tests, for a row of A */
+                const double bv = sub >= 0 ? jg->ball_v[gi] : -1.0;
+                const int judged = bv >= 0;
+                const int64_t at = (int64_t)sub * n + gi;
+                int in_a = 0, in_w = 0, in_r = 0, in_js = 0, in_ji = 0;
+                if (judged) {
+                    in_a = lsc_decide_less(vf, err, bv, inclusive);
+                    if (jg->wide_v[gi] >= 0 && !__atomic_load_n(&jg->wide[at], __ATOMIC_RELAXED))
+                        in_w = lsc_decide_less(vf, err, jg->wide_v[gi], inclusive);
+                    if (!__atomic_load_n(&jg->rec[at], __ATOMIC_RELAXED))
+                        in_r = lsc_decide_less(vf, err, sv, inclusive);
+                    if (need_js) in_js = lsc_decide_less(vf, err, js, 0);
+                    if (need_ji) in_ji = lsc_decide_less(vf, err, 0.0, 1);
+                }
+                if (in_real < 0 || in_fake < 0 || in_s < 0 || in_i < 0 || in_a < 0 || in_w < 0 ||
+                    in_r < 0 || in_js < 0 || in_ji < 0) {
                     double ve = cpu_exact(J->sf, gj, t->qr + j * t->qld, J->sr, gi,
                                           t->br + i * t->bld);
                     if (in_real < 0) in_real = inclusive ? ve <= rr[gi] : ve < rr[gi];
                     if (in_fake < 0) in_fake = inclusive ? ve <= sj : ve < sj;
                     if (in_s < 0) in_s = ve < ns;
                     if (in_i < 0) in_i = ve <= ni;
+                    if (in_a < 0) in_a = inclusive ? ve <= bv : ve < bv;
+                    if (in_w < 0) in_w = inclusive ? ve <= jg->wide_v[gi] : ve < jg->wide_v[gi];
+                    if (in_r < 0) in_r = inclusive ? ve <= sv : ve < sv;
+                    if (in_js < 0) in_js = ve < js;
+                    if (in_ji < 0) in_ji = ve <= 0.0;
+                }
+                if (judged) {
+                    if (in_a) {
+                        jdens++;
+                        set_byte(&jg->cov[at]);
+                    }
+                    if (in_a || in_w) set_byte(&jg->wide[at]);
+                    if (in_r) set_byte(&jg->rec[at]);
+                    if (in_js) {
+                        jf |= LSC_NEAR_STRICT;
+                        need_js = 0;
+                    }
+                    if (in_ji) {
+                        jf |= LSC_NEAR_INCL;
+                        need_ji = 0;
+                    }
                 }
                 if (in_s) {
                     nf_ |= LSC_NEAR_STRICT;
@@ -133,12 +208,16 @@ LSC_CPU_CLONES static void prdc_tile(void *user, int tid, const cpu_tiles *t, in
                 }
                 if (in_fake) {
                     __atomic_store_n(&J->real_hit[gi], 1, __ATOMIC_RELAXED);
-                    wb[i] = INFINITY;
+                    if (!jg || judged_recalled(jg, n, gi)) wb[i] = INFINITY;
                 }
             }
         }
         J->density[gj] += dens;
-        if (J->near) J->near->flags[gj] = nf_;
+        if (J->near && J->near->flags) J->near->flags[gj] = nf_;
+        if (sub >= 0) {
+            jg->density[gj] += jdens;
+            jg->flags[gj] = jf;
+        }
     }
 }
 
@@ -165,10 +244,19 @@ lsc_status lsc_cpu_prdc(lsc_ctx *ctx, const lsc_reference *ref, const lsc_matrix
     if (st == LSC_STATUS_OK) st = radii_of(ctx, &sf, k, fake_r, 0.0, 0.3);
     if (st == LSC_STATUS_OK) {
         /* one pass of fake (query blocks) against real (base blocks) */
+        const lsc_prdc_judge *jg = near ? near->judge : NULL;
         prdc_job J = {&sf, &sr, ref->radius_v, fake_r,
                       ref->comparison == LSC_COMPARISON_INCLUSIVE, density, real_hit,
-                      real_hit + N, near};
-        if (near) memset(near->flags, 0, (size_t)M);
+                      real_hit + N, near, jg, N};
+        if (near && near->flags) memset(near->flags, 0, (size_t)M);
+        if (jg) {
+            const size_t jn = (size_t)jg->subsets * (size_t)N;
+            memset(jg->density, 0, (size_t)M * sizeof *jg->density);
+            memset(jg->flags, 0, (size_t)M);
+            memset(jg->cov, 0, jn);
+            memset(jg->rec, 0, jn);
+            memset(jg->wide, 0, jn);
+        }
         cpu_tile_job job = {&sf, &sr, CPU_TILES_ALL, 0, 0, &J, prdc_tile, NULL, 0, 1};
         st = cpu_tile_run(ctx, &job, 0.3, 1.0);
     }

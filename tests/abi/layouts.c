@@ -156,7 +156,7 @@ int main(void)
     STRUCT(T, (FIELD(T, size), FIELD(T, splits), FIELD(T, seed), FIELD(T, memorisation_factor),
                FIELD(T, inactive_factor),
                FIELD(T, prdc), FIELD(T, real_labels), FIELD(T, fake_labels),
-               FIELD(T, near_distance)));
+               FIELD(T, near_distance), FIELD(T, order_uncovered)));
 #undef T
 #define T lsc_verdict
     STRUCT(T, (FIELD(T, size), FIELD(T, check), FIELD(T, level), FIELD(T, statistic),

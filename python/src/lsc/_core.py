@@ -744,7 +744,9 @@ class Assessment:
     `uncovered` is the number of reference rows no generated row covers and `uncovered_rows`
     the first 100 of them, most uncovered first (None when a caller's PRDC was used).
     `near_rows` counts the generated rows within assess's `near_distance` of a reference row
-    (None when not asked for, or with a caller's PRDC)."""
+    (None when not asked for, or with a caller's PRDC). `prdc` holds the full-size figures the
+    verdicts' values come from (lsc.prdc's, from the same pass, or the caller's; None when the
+    generated set has k rows or fewer)."""
     verdict: str
     not_assessed: List[str]
     verdicts: Dict[str, Verdict]
@@ -752,6 +754,7 @@ class Assessment:
     uncovered: Optional[int] = None
     uncovered_rows: Optional[List[int]] = None
     near_rows: Optional[int] = None
+    prdc: Optional[Prdc] = field(default=None, repr=False)
 
     def to_dict(self) -> dict:
         """{"verdict", "not_assessed", "verdicts": {check: Verdict.to_dict()}, "classes",
@@ -833,7 +836,10 @@ def assessment_from_handle(handle) -> Assessment:
     rows = (C.c_int64 * 100)()
     N.lib.lsc_assessment_uncovered(handle, rows, 100, C.byref(count))
     near = N.lib.lsc_assessment_near_rows(handle)
-    return Assessment(verdict=_level_name(N.lib.lsc_assessment_level(handle)),
+    pr = N.new(N.PrdcResult)
+    full = prdc_from_struct(pr) if N.lib.lsc_assessment_prdc(handle, C.byref(pr)) == 0 else None
+    return Assessment(prdc=full,
+                      verdict=_level_name(N.lib.lsc_assessment_level(handle)),
                       not_assessed=[n for n, v in verdicts.items() if v.level == "not_assessed"],
                       verdicts=verdicts, classes=classes,
                       uncovered=None if count.value < 0 else count.value,
@@ -849,7 +855,8 @@ def assess(real_or_reference, fake, k: int = 5, *, splits: int = ASSESS_DEFAULTS
            metric: str = "euclidean", comparison: str = "strict", backend: str = "auto",
            threads: int = 0, labels=None, fake_labels=None,
            prdc: Optional[Prdc] = None,
-           near_distance: Optional[float] = None) -> Assessment:
+           near_distance: Optional[float] = None,
+           order_uncovered: bool = True) -> Assessment:
     """Verdicts on the generated set `fake`: has the generator collapsed, and how?
     (docs/METRICS.md section 8).
 
@@ -866,8 +873,13 @@ def assess(real_or_reference, fake, k: int = 5, *, splits: int = ASSESS_DEFAULTS
     and over-produced classes, Holm-corrected); fake_labels (M integers) class the generated rows
     by their own labels instead of their nearest reference row's.
 
-    prdc: lsc.prdc of these very sets when the caller has it already (a Monitor step does): its
-    figures become the verdicts' values and that pass is spared, but no uncovered rows are listed.
+    prdc: lsc.prdc of these very sets when the caller has it already (an asynchronous GPU
+    Monitor step does): its figures become the verdicts' values and that pass is spared, but no
+    uncovered rows are listed. Without it the full-size pass is computed here and the generated
+    subsets are judged inside it (.prdc holds its figures).
+
+    order_uncovered=False lists the uncovered reference rows in row order instead of most
+    uncovered first, sparing a kNN pass of them against the generated set.
 
     near_distance (>= 0): also count the generated rows within it (inclusive) of some reference
     row (.near_rows; 0 counts exact copies), tested in the full-size PRDC pass (not with prdc).
@@ -903,6 +915,7 @@ def assess(real_or_reference, fake, k: int = 5, *, splits: int = ASSESS_DEFAULTS
     if fl is not None:
         opts.fake_labels = fl.ctypes.data
     opts.near_distance = -1.0
+    opts.order_uncovered = 1 if order_uncovered else 0
     if near_distance is not None:
         nd = _number(near_distance, "near_distance")
         if not nd >= 0:

@@ -311,8 +311,13 @@ class Monitor:
             x = _host(latents)
         s = spectrum(x, active_threshold=self.active_threshold, backend=self.backend) \
             if self.want_spectrum else None
-        p = prdc(self.reference, x, backend=self.backend) if self.want_prdc else None
-        a = self._assess(x, p)
+        if self.want_assess:
+            # one pass gives both: the full-size PRDC and the judged subsets ride on it
+            a = self._assess(x)
+            p = a.prdc if self.want_prdc else None
+        else:
+            a = None
+            p = prdc(self.reference, x, backend=self.backend) if self.want_prdc else None
         # measurements still on the GPU were taken before this one: they reach history, log
         # and the trend first (a wait only when a loop mixes GPU and host batches)
         self._collect(block=True)
@@ -321,11 +326,14 @@ class Monitor:
         return self._finish(rec)
 
     def _assess(self, rows, p=None) -> Optional[Assessment]:
-        """lsc.assess of `rows` (host or device: assess copies device rows to the host), given
-        the record's own PRDC of the same rows when it has one (spares that pass)."""
+        """lsc.assess of `rows` (host or device: assess copies device rows to the host). With
+        the record's PRDC of the same rows (an asynchronous GPU step has it already) assess
+        measures only its judged subsets; without, its one pass gives the record's PRDC too."""
         if not self.want_assess:
             return None
-        return assess(self.reference, rows, backend=self.backend, prdc=p, **self.assess_options)
+        # the uncovered rows' order is not part of a record: spare its pass
+        return assess(self.reference, rows, backend=self.backend, prdc=p, order_uncovered=False,
+                      **self.assess_options)
 
     def _no_cuda(self) -> bool:
         if self._cuda_ok is None:

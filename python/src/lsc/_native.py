@@ -158,7 +158,8 @@ class AssessOpts(C.Structure):
     _c_struct_ = "lsc_assess_opts"
     _fields_ = [("size", C.c_size_t), ("splits", c_i64), ("seed", C.c_uint64),
                 ("memorisation_factor", c_dbl), ("inactive_factor", c_dbl), ("prdc", c_vp),
-                ("real_labels", c_vp), ("fake_labels", c_vp), ("near_distance", c_dbl)]
+                ("real_labels", c_vp), ("fake_labels", c_vp), ("near_distance", c_dbl),
+                ("order_uncovered", c_i64)]
 
 
 class Verdict(C.Structure):
