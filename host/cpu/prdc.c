@@ -141,6 +141,10 @@ LSC_CPU_CLONES static void prdc_tile(void *user, int tid, const cpu_tiles *t, in
                        (crow[i] - wr[i] >= thr_n);
             if (!any) continue;
             for (int64_t i = c0; i < c1; i++) {
+                /* the same prefilter, row by row: most rows of a chunk that passes need nothing */
+                if (!((crow[i] - wr[i] >= thr_r) | (crow[i] - wb[i] >= thr_f) |
+                      (crow[i] - wr[i] >= thr_n)))
+                    continue;
                 const int64_t gi = r0 + i;
                 const double vf = fsq + t->bsq[i] - 2.0 * (double)crow[i];
                 const double err = cpu_tile_err(t, fsq, t->bsq[i]);
