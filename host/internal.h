@@ -182,7 +182,7 @@ const lsc_backend_ops *lsc_cpu_backend_ops(void);
 
 /* Name of the CUDA backend's entry point in liblsc_cuda, and the ABI it must report. */
 #define LSC_CUDA_ENTRY "lsc_cuda_backend_entry"
-#define LSC_CUDA_ABI 4
+#define LSC_CUDA_ABI 5
 typedef const lsc_backend_ops *(*lsc_cuda_entry_fn)(int abi, char *why, size_t why_len);
 
 #ifdef __cplusplus

@@ -4,6 +4,7 @@
  * the exact value. Each thread keeps its own partial results, merged in thread order, so a run
  * is bit-identical to another with the same thread count. */
 #include "tiles.h"
+#include "../../common/geometry_rules.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -126,6 +127,11 @@ typedef struct pair_job {
     pair_part *parts;
     moments *block_mom; /* per query block, merged in block order: the same sums whatever the
                            thread count or schedule */
+    /* uniformity (common/geometry_rules.h): each row's p, s, e as three arrays (so the row
+     * loop vectorises), |centre|^2, and the sum of the pair terms per query block */
+    const double *up, *us, *ue;
+    double mm;
+    double *block_unif;
 } pair_job;
 
 /* Stage 1 of a row, branch-free so it vectorises (the metric is a constant at each call):
@@ -194,6 +200,28 @@ static inline __attribute__((always_inline)) double lanes_sum(const double *rest
     return lsc_lanes8_total(s);
 }
 
+/* Sum of the uniformity's pair terms over row i's pairs j in [js, nj) of the tile, in
+ * LSC_EXACT_LANES partial sums (as lanes_sum: a fixed order that vectorises). The distance
+ * comes from the pass's own product, so the figure costs no second GEMM. */
+static inline __attribute__((always_inline)) double
+unif_row_sum(const float *restrict crow, int64_t js, int64_t nj, lsc_unif_row ri,
+             const double *restrict up, const double *restrict us, const double *restrict ue,
+             double mm)
+{
+    double s[LSC_EXACT_LANES] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
+    int64_t j = js;
+    for (; j + LSC_EXACT_LANES <= nj; j += LSC_EXACT_LANES)
+        for (int l = 0; l < LSC_EXACT_LANES; l++) {
+            const lsc_unif_row rj = {up[j + l], us[j + l], ue[j + l]};
+            s[l] += lsc_unif_term(lsc_unif_d2((double)crow[j + l], mm, ri, rj));
+        }
+    for (int l = 0; j + l < nj; l++) {
+        const lsc_unif_row rj = {up[j + l], us[j + l], ue[j + l]};
+        s[l] += lsc_unif_term(lsc_unif_d2((double)crow[j + l], mm, ri, rj));
+    }
+    return lsc_lanes8_total(s);
+}
+
 LSC_CPU_CLONES static void pair_tile(void *user, int tid, const cpu_tiles *t, int64_t i0, int64_t ni, int64_t j0,
                       int64_t nj)
 {
@@ -255,7 +283,33 @@ LSC_CPU_CLONES static void pair_tile(void *user, int tid, const cpu_tiles *t, in
         const double cnt = (double)(nj - js);
         const double mean = lanes_sum(dist + js, nj - js, 0, 0.0) / cnt;
         moments_merge(bm, cnt, mean, lanes_sum(dist + js, nj - js, 1, mean));
+        const lsc_unif_row ri = {J->up[gi], J->us[gi], J->ue[gi]};
+        J->block_unif[i0 / J->tq] +=
+            unif_row_sum(crow, js, nj, ri, J->up + j0, J->us + j0, J->ue + j0, J->mm);
     }
+}
+
+/* The uniformity's per-row values (common/geometry_rules.h) of every row of the set, and
+ * |centre|^2: euclidean from the raw row and the set's centre, cosine constants (the tiles hold
+ * normalised rows). O(N D) once, against the pass's O(N^2 D). */
+static lsc_status unif_rows(lsc_ctx *ctx, const cpu_set *s, double *up, double *us, double *ue,
+                            double *mm)
+{
+    const int cosine = s->metric == LSC_M_COSINE;
+    float *buf = (float *)lsc_malloc(ctx, (size_t)s->d * sizeof(float), "uniformity row");
+    if (!buf) return LSC_STATUS_OUT_OF_MEMORY;
+    for (int64_t i = 0; i < s->n; i++) {
+        const lsc_unif_row r = lsc_unif_row_of(cpu_set_raw_row(s, i, buf), s->d,
+                                               cosine ? NULL : s->centre);
+        up[i] = r.p;
+        us[i] = r.s;
+        ue[i] = r.e;
+    }
+    double q = 0.0;
+    for (int64_t k = 0; !cosine && k < s->d; k++) q += s->centre[k] * s->centre[k];
+    *mm = q;
+    free(buf);
+    return LSC_STATUS_OK;
 }
 
 lsc_status lsc_cpu_pair_stats(lsc_ctx *ctx, const lsc_matrix *x, const int64_t *subset,
@@ -268,8 +322,9 @@ lsc_status lsc_cpu_pair_stats(lsc_ctx *ctx, const lsc_matrix *x, const int64_t *
     LSC_TRY(cpu_set_init(ctx, &s, x, subset, n, metric, NULL));
     const double upper = hist_upper(ctx, &s);
     const int T = ctx->threads;
-    pair_job J = {&s, metric, lsc_v_from_dist(metric, opts->dup_eps), upper, bins, cap, 0, NULL,
-                  NULL, NULL};
+    pair_job J = {&s,   metric, lsc_v_from_dist(metric, opts->dup_eps), upper, bins, cap, 0, NULL,
+                  NULL, NULL, NULL, NULL, NULL, 0.0, NULL};
+    double *urows = NULL;
     cpu_tile_job job = {&s, &s, CPU_TILES_UPPER, 0, 0, &J, pair_tile, NULL, 0, 0};
     lsc_status st = LSC_STATUS_OK;
     if (upper < 0) st = LSC_STATUS_OUT_OF_MEMORY; /* lsc_calloc recorded the message */
@@ -281,7 +336,19 @@ lsc_status lsc_cpu_pair_stats(lsc_ctx *ctx, const lsc_matrix *x, const int64_t *
         J.block_mom = J.parts ? (moments *)lsc_calloc(ctx, (size_t)((n + J.tq - 1) / J.tq),
                                                       sizeof(moments), "pair moments")
                               : NULL;
-        if (!J.block_mom) st = LSC_STATUS_OUT_OF_MEMORY;
+        J.block_unif = J.block_mom ? (double *)lsc_calloc(ctx, (size_t)((n + J.tq - 1) / J.tq),
+                                                          sizeof(double), "uniformity sums")
+                                   : NULL;
+        urows = J.block_unif ? (double *)lsc_malloc(ctx, (size_t)n * 3 * sizeof(double),
+                                                    "uniformity rows")
+                             : NULL;
+        if (!urows) st = LSC_STATUS_OUT_OF_MEMORY;
+        else {
+            J.up = urows;
+            J.us = urows + n;
+            J.ue = urows + 2 * n;
+            st = unif_rows(ctx, &s, urows, urows + n, urows + 2 * n, &J.mm);
+        }
     }
     for (int p = 0; p < T && st == LSC_STATUS_OK; p++) {
         pair_part *P = &J.parts[p];
@@ -311,8 +378,11 @@ lsc_status lsc_cpu_pair_stats(lsc_ctx *ctx, const lsc_matrix *x, const int64_t *
 
     if (st == LSC_STATUS_OK) {
         moments mom = {0, 0, 0};
-        for (int64_t b = 0; b < (n + J.tq - 1) / J.tq; b++)
+        double usum = 0.0;
+        for (int64_t b = 0; b < (n + J.tq - 1) / J.tq; b++) {
             moments_merge(&mom, J.block_mom[b].n, J.block_mom[b].mean, J.block_mom[b].m2);
+            usum += J.block_unif[b];
+        }
         double max_v = -1.0;
         int64_t dups = 0, nheap = 0;
         double *nn_v = J.parts[0].nn;
@@ -345,6 +415,7 @@ lsc_status lsc_cpu_pair_stats(lsc_ctx *ctx, const lsc_matrix *x, const int64_t *
             out->nn_max = nn_v[n - 1];
             out->near_duplicate_pairs = dups;
             out->hist_upper = upper;
+            out->uniformity = lsc_uniformity(usum, mom.n);
             if (all) qsort(all, (size_t)nheap, sizeof(lsc_pair), cmp_pair);
             out->near_duplicates_listed = near_dups ? nheap : 0;
             if (near_dups && nheap) memcpy(near_dups, all, (size_t)nheap * sizeof(lsc_pair));
@@ -368,6 +439,8 @@ lsc_status lsc_cpu_pair_stats(lsc_ctx *ctx, const lsc_matrix *x, const int64_t *
         }
     free(J.parts);
     free(J.block_mom);
+    free(J.block_unif);
+    free(urows);
     free(vedge);
     cpu_set_free(&s);
     return st;

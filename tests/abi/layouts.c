@@ -112,7 +112,7 @@ int main(void)
                FIELD(T, std), FIELD(T, min), FIELD(T, max), FIELD(T, nn_mean),
                FIELD(T, nn_median), FIELD(T, nn_min), FIELD(T, nn_max),
                FIELD(T, near_duplicate_pairs), FIELD(T, near_duplicates_listed), FIELD(T, bins),
-               FIELD(T, hist_upper), FIELD(T, subset)));
+               FIELD(T, hist_upper), FIELD(T, subset), FIELD(T, uniformity)));
 #undef T
 #define T lsc_knn_opts
     STRUCT(T, (FIELD(T, size), FIELD(T, metric), FIELD(T, exclude_self), FIELD(T, out_memory)));
