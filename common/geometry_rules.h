@@ -12,12 +12,13 @@
 #define LSC_UNIFORMITY_T 2.0
 
 /* Per-row values that turn the pair pass's product of (centred) rows into the squared distance
- * between the normalised rows, with no second product: x_i.x_j = c_ij + p_i + p_j + |m|^2, where
- * c_ij = (x_i - m).(x_j - m) is the pass's product, m its centre and p_i = m.(x_i - m).
- * s_i = 1 / ||x_i|| and e_i = 1; a zero row has s_i = 0 and e_i = 0: it stays the zero vector,
- * as the authors' code (torch's F.normalize) leaves it, at squared distance 1 from every unit
- * row and 0 from another zero row. raw: the float32 row (d values); centre: d values, or NULL
- * when the pass works on rows already normalised (cosine: p = 0, s = e = 1). */
+ * between the normalised rows, with no second product: x_i.x_j = c_ij + p_i + p_j, where
+ * c_ij = (x_i - m).(x_j - m) is the pass's product, m its centre and p_i = m.(x_i - m / 2)
+ * (half of |m|^2 goes to each row). s_i = 1 / ||x_i|| and e_i = 1; a zero row has s_i = 0 and
+ * e_i = 0: it stays the zero vector, as the authors' code (torch's F.normalize) leaves it, at
+ * squared distance 1 from every unit row and 0 from another zero row. raw: the float32 row
+ * (d values); centre: d values, or NULL when the pass works on rows already normalised (cosine:
+ * p = 0, s = e = 1). */
 typedef struct lsc_unif_row {
     double p, s, e;
 } lsc_unif_row;
@@ -35,7 +36,7 @@ LSC_HD lsc_unif_row lsc_unif_row_of(const float *raw, int64_t d, const double *c
     for (int64_t k = 0; k < d; k++) {
         const double v = (double)raw[k];
         q += v * v;
-        p += centre[k] * (v - centre[k]);
+        p += centre[k] * (v - 0.5 * centre[k]);
     }
     r.p = p;
     r.s = q > 0.0 ? 1.0 / sqrt(q) : 0.0;
@@ -44,12 +45,37 @@ LSC_HD lsc_unif_row lsc_unif_row_of(const float *raw, int64_t d, const double *c
 }
 
 /* ||u_i - u_j||^2 = e_i + e_j - 2 s_i s_j x_i.x_j from the pass's product c (float64), clamped
- * to [0, 4]: round-off may leave either end. mm = |m|^2 (0 for normalised rows). */
-LSC_HD double lsc_unif_d2(double c, double mm, lsc_unif_row a, lsc_unif_row b)
+ * to [0, 4]: round-off may leave either end. */
+LSC_HD double lsc_unif_d2(double c, lsc_unif_row a, lsc_unif_row b)
 {
-    double v = a.e + b.e - 2.0 * a.s * b.s * (c + a.p + b.p + mm);
+    double v = a.e + b.e - 2.0 * a.s * b.s * (c + a.p + b.p);
     v = v > 0.0 ? v : 0.0;
     return v < 4.0 ? v : 4.0;
+}
+
+/* A pair whose d2 from the product may be off by more than this is recomputed exactly
+ * (lsc_unif_exact_d2): rows of extreme magnitude (subnormal or overflowing products, where the
+ * pass has no fast form), rows of tiny norm far from the centre, or very wide rows. */
+#define LSC_UNIF_EXACT_BAND 0x1p-10
+
+/* Whether the pair needs its exact d2: err bounds |v_fast - v| of the pass's fast value
+ * v = |a|^2 + |b|^2 - 2 c (twice the product's error), so d2 is within s_a s_b err. NaN (an
+ * infinite band on a zero row) counts as needing it. */
+LSC_HD int lsc_unif_needs_exact(double err, lsc_unif_row a, lsc_unif_row b)
+{
+    return !(a.s * b.s * err <= LSC_UNIF_EXACT_BAND);
+}
+
+/* The exact d2 of a pair from its float32 rows and their scales (1 / norm, 0 for a zero row),
+ * summed in float64. */
+LSC_HD double lsc_unif_exact_d2(const float *a, const float *b, int64_t d, double sa, double sb)
+{
+    double s = 0.0;
+    for (int64_t k = 0; k < d; k++) {
+        const double t = (double)a[k] * sa - (double)b[k] * sb;
+        s += t * t;
+    }
+    return s;
 }
 
 /* exp(x) for x in [-8, 0] (t d2 with d2 in [0, 4]) without a branch or a call, so a loop over a
@@ -102,12 +128,7 @@ LSC_HD double lsc_align_d2(const float *x, const float *y, int64_t d)
         qy += (double)y[k] * (double)y[k];
     }
     const double sx = qx > 0.0 ? 1.0 / sqrt(qx) : 0.0, sy = qy > 0.0 ? 1.0 / sqrt(qy) : 0.0;
-    double s = 0.0;
-    for (int64_t k = 0; k < d; k++) {
-        const double t = (double)x[k] * sx - (double)y[k] * sy;
-        s += t * t;
-    }
-    return s;
+    return lsc_unif_exact_d2(x, y, d, sx, sy);
 }
 
 #endif /* LSC_GEOMETRY_RULES_H */

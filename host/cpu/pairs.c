@@ -128,9 +128,8 @@ typedef struct pair_job {
     moments *block_mom; /* per query block, merged in block order: the same sums whatever the
                            thread count or schedule */
     /* uniformity (common/geometry_rules.h): each row's p, s, e as three arrays (so the row
-     * loop vectorises), |centre|^2, and the sum of the pair terms per query block */
+     * loop vectorises) and the sum of the pair terms per query block */
     const double *up, *us, *ue;
-    double mm;
     double *block_unif;
 } pair_job;
 
@@ -202,24 +201,40 @@ static inline __attribute__((always_inline)) double lanes_sum(const double *rest
 
 /* Sum of the uniformity's pair terms over row i's pairs j in [js, nj) of the tile, in
  * LSC_EXACT_LANES partial sums (as lanes_sum: a fixed order that vectorises). The distance
- * comes from the pass's own product, so the figure costs no second GEMM. */
+ * comes from the pass's own product, so the figure costs no second GEMM; the rare pairs whose
+ * product cannot be trusted to 2^-10 (lsc_unif_needs_exact) are recomputed from the raw rows
+ * after the vector loop. xs_i, xs: the scales of the exact form (1 / norm of the raw rows). */
 static inline __attribute__((always_inline)) double
-unif_row_sum(const float *restrict crow, int64_t js, int64_t nj, lsc_unif_row ri,
+unif_row_sum(const cpu_tiles *t, int64_t i, int64_t js, int64_t nj, lsc_unif_row ri,
              const double *restrict up, const double *restrict us, const double *restrict ue,
-             double mm)
+             double xs_i, const double *restrict xs, int64_t d)
 {
+    const float *restrict crow = t->c + i * nj;
+    const double *restrict bsq = t->bsq;
+    const double qsq = t->qsq[i];
     double s[LSC_EXACT_LANES] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
+    int64_t need = 0;
+#define LSC_UNIF_LANE(jj, l)                                                                   \
+    do {                                                                                       \
+        const lsc_unif_row rj = {up[jj], us[jj], ue[jj]};                                      \
+        const int64_t e = lsc_unif_needs_exact(cpu_tile_err(t, qsq, bsq[jj]), ri, rj);         \
+        const double v = lsc_unif_term(lsc_unif_d2((double)crow[jj], ri, rj));                \
+        s[l] += e ? 0.0 : v;                                                                   \
+        need += e;                                                                             \
+    } while (0)
     int64_t j = js;
     for (; j + LSC_EXACT_LANES <= nj; j += LSC_EXACT_LANES)
-        for (int l = 0; l < LSC_EXACT_LANES; l++) {
-            const lsc_unif_row rj = {up[j + l], us[j + l], ue[j + l]};
-            s[l] += lsc_unif_term(lsc_unif_d2((double)crow[j + l], mm, ri, rj));
-        }
-    for (int l = 0; j + l < nj; l++) {
-        const lsc_unif_row rj = {up[j + l], us[j + l], ue[j + l]};
-        s[l] += lsc_unif_term(lsc_unif_d2((double)crow[j + l], mm, ri, rj));
+        for (int l = 0; l < LSC_EXACT_LANES; l++) LSC_UNIF_LANE(j + l, l);
+    for (int l = 0; j + l < nj; l++) LSC_UNIF_LANE(j + l, l);
+#undef LSC_UNIF_LANE
+    double sum = lsc_lanes8_total(s);
+    for (j = js; need && j < nj; j++) {
+        const lsc_unif_row rj = {up[j], us[j], ue[j]};
+        if (lsc_unif_needs_exact(cpu_tile_err(t, qsq, bsq[j]), ri, rj))
+            sum += lsc_unif_term(
+                lsc_unif_exact_d2(t->qr + i * t->qld, t->br + j * t->bld, d, xs_i, xs[j]));
     }
-    return lsc_lanes8_total(s);
+    return sum;
 }
 
 LSC_CPU_CLONES static void pair_tile(void *user, int tid, const cpu_tiles *t, int64_t i0, int64_t ni, int64_t j0,
@@ -284,16 +299,16 @@ LSC_CPU_CLONES static void pair_tile(void *user, int tid, const cpu_tiles *t, in
         const double mean = lanes_sum(dist + js, nj - js, 0, 0.0) / cnt;
         moments_merge(bm, cnt, mean, lanes_sum(dist + js, nj - js, 1, mean));
         const lsc_unif_row ri = {J->up[gi], J->us[gi], J->ue[gi]};
-        J->block_unif[i0 / J->tq] +=
-            unif_row_sum(crow, js, nj, ri, J->up + j0, J->us + j0, J->ue + j0, J->mm);
+        const double *xs = metric == LSC_M_COSINE ? s->inv_norm : J->us;
+        J->block_unif[i0 / J->tq] += unif_row_sum(t, i, js, nj, ri, J->up + j0, J->us + j0,
+                                                  J->ue + j0, xs[gi], xs + j0, s->d);
     }
 }
 
-/* The uniformity's per-row values (common/geometry_rules.h) of every row of the set, and
- * |centre|^2: euclidean from the raw row and the set's centre, cosine constants (the tiles hold
- * normalised rows). O(N D) once, against the pass's O(N^2 D). */
-static lsc_status unif_rows(lsc_ctx *ctx, const cpu_set *s, double *up, double *us, double *ue,
-                            double *mm)
+/* The uniformity's per-row values (common/geometry_rules.h) of every row of the set: euclidean
+ * from the raw row and the set's centre, cosine constants (the tiles hold normalised rows).
+ * O(N D) once, against the pass's O(N^2 D). */
+static lsc_status unif_rows(lsc_ctx *ctx, const cpu_set *s, double *up, double *us, double *ue)
 {
     const int cosine = s->metric == LSC_M_COSINE;
     float *buf = (float *)lsc_malloc(ctx, (size_t)s->d * sizeof(float), "uniformity row");
@@ -305,9 +320,6 @@ static lsc_status unif_rows(lsc_ctx *ctx, const cpu_set *s, double *up, double *
         us[i] = r.s;
         ue[i] = r.e;
     }
-    double q = 0.0;
-    for (int64_t k = 0; !cosine && k < s->d; k++) q += s->centre[k] * s->centre[k];
-    *mm = q;
     free(buf);
     return LSC_STATUS_OK;
 }
@@ -323,7 +335,7 @@ lsc_status lsc_cpu_pair_stats(lsc_ctx *ctx, const lsc_matrix *x, const int64_t *
     const double upper = hist_upper(ctx, &s);
     const int T = ctx->threads;
     pair_job J = {&s,   metric, lsc_v_from_dist(metric, opts->dup_eps), upper, bins, cap, 0, NULL,
-                  NULL, NULL, NULL, NULL, NULL, 0.0, NULL};
+                  NULL, NULL, NULL, NULL, NULL, NULL};
     double *urows = NULL;
     cpu_tile_job job = {&s, &s, CPU_TILES_UPPER, 0, 0, &J, pair_tile, NULL, 0, 0};
     lsc_status st = LSC_STATUS_OK;
@@ -347,7 +359,7 @@ lsc_status lsc_cpu_pair_stats(lsc_ctx *ctx, const lsc_matrix *x, const int64_t *
             J.up = urows;
             J.us = urows + n;
             J.ue = urows + 2 * n;
-            st = unif_rows(ctx, &s, urows, urows + n, urows + 2 * n, &J.mm);
+            st = unif_rows(ctx, &s, urows, urows + n, urows + 2 * n);
         }
     }
     for (int p = 0; p < T && st == LSC_STATUS_OK; p++) {
