@@ -187,6 +187,13 @@ int main(void)
                FIELD(T, skewness), FIELD(T, robin_hood), FIELD(T, max_occurrence),
                FIELD(T, antihubs), FIELD(T, subset)));
 #undef T
+#define T lsc_vendi_rbf_opts
+    STRUCT(T, (FIELD(T, size), FIELD(T, sigma), FIELD(T, max_rows), FIELD(T, seed)));
+#undef T
+#define T lsc_vendi_rbf_result
+    STRUCT(T, (FIELD(T, size), FIELD(T, rows_used), FIELD(T, sigma), FIELD(T, vendi_q2),
+               FIELD(T, tolerance), FIELD(T, subset)));
+#undef T
 
     printf("\n}\n");
     return fflush(stdout) == 0 && !ferror(stdout) ? 0 : 1;
