@@ -422,7 +422,7 @@ typedef struct lsc_pair_result {
                                    B (j + 1) / bins. For cosine, min(2, 2 R^2) with R the same
                                    bound on the normalised rows (a bound on 1 - cos) */
     int subset;                 /* 1 if a subset of rows was used */
-    /* appended in 0.2 */
+    /* appended in 0.3 */
     double uniformity;          /* log mean over the pairs of exp(-2 ||u_i - u_j||^2), u the
                                    L2-normalised rows (Wang & Isola 2020; a zero row stays 0),
                                    from the same pass (docs/METRICS.md section 9): -4 (spread,
