@@ -17,7 +17,7 @@
 #define LSC_REFERENCE_OPTS_SIZES { sizeof(lsc_reference_opts) }
 #define LSC_SPECTRUM_RESULT_SIZES \
     { offsetof(lsc_spectrum_result, vendi_cosine_q0), sizeof(lsc_spectrum_result) }
-#define LSC_PAIR_RESULT_SIZES { sizeof(lsc_pair_result) }
+#define LSC_PAIR_RESULT_SIZES { offsetof(lsc_pair_result, uniformity), sizeof(lsc_pair_result) }
 #define LSC_REFERENCE_INFO_SIZES \
     { offsetof(lsc_reference_info, file_version), sizeof(lsc_reference_info) }
 #define LSC_ASSESS_OPTS_SIZES \
@@ -30,6 +30,8 @@
 #define LSC_TWONN_RESULT_SIZES { sizeof(lsc_twonn_result) }
 #define LSC_HUBNESS_OPTS_SIZES { sizeof(lsc_hubness_opts) }
 #define LSC_HUBNESS_RESULT_SIZES { sizeof(lsc_hubness_result) }
+#define LSC_VENDI_RBF_OPTS_SIZES { sizeof(lsc_vendi_rbf_opts) }
+#define LSC_VENDI_RBF_RESULT_SIZES { sizeof(lsc_vendi_rbf_result) }
 #define LSC_FD_RESULT_SIZES { sizeof(lsc_fd_result) }
 #define LSC_KID_OPTS_SIZES { sizeof(lsc_kid_opts) }
 #define LSC_KID_RESULT_SIZES { sizeof(lsc_kid_result) }

@@ -6,7 +6,9 @@
  *   - flagged pairs are recomputed exactly (lsc_exact_v), and the minimum, the maximum, each
  *     row's nearest-other value and the near-duplicates are taken from exact values only;
  *   - every pair lands in the histogram bin of its exact value (a band inside one bin holds it);
- *   - mean and std use the fast distance, or the exact one where the bulk rule says so.
+ *   - mean and std use the fast distance, or the exact one where the bulk rule says so;
+ *   - the uniformity's pair terms (common/geometry_rules.h) come from the same product, summed
+ *     with the moments in their fixed tree.
  * The nearest-neighbour and maximum tests use thresholds that hold on a GPU, where a whole tile
  * runs at once: for row i (and column j) of a tile, min(current nn, smallest upper end v + err
  * in that row (column) of the tile); for the maximum, max(current max, largest lower end in the
@@ -18,6 +20,7 @@
  * order across tiles (a per-tile buffer, then a sort and merge); if a tile ever holds more
  * candidates than the buffer, the list is rebuilt in a second pass, row range by row range. */
 #include "tiles.cuh"
+#include "../common/geometry_rules.h"
 
 #include <vector>
 
@@ -41,12 +44,14 @@ constexpr int64_t kEdgeBins = 65536; // bin edges in internal values up to this 
 
 struct moments {
     double n, mean, m2;
+    double u; /* sum of the uniformity's pair terms */
 };
 
-/* (count, mean, M2) merged as Chan et al. (common/select_rules.h). */
+/* (count, mean, M2) merged as Chan et al. (common/select_rules.h); the uniformity sums add. */
 __device__ __forceinline__ void mom_merge(moments &a, const moments &b)
 {
     lsc_moments_merge(&a.n, &a.mean, &a.m2, b.n, b.mean, b.m2);
+    a.u += b.u;
 }
 
 __device__ __forceinline__ bool pair_before(const lsc_pair &a, const lsc_pair &b)
@@ -67,6 +72,7 @@ struct pair_state {
     lsc_pair *buf;            /* kDupBuf candidates of a tile */
     int64_t *d_map;           /* subset rows (device matrices) */
     double *vedge;            /* euclidean, bins <= kEdgeBins: bins + 1 edges (lsc_hist_edge_v) */
+    lsc_unif_row *uq, *ub;    /* the uniformity's values of the tile's query and base rows */
 };
 
 struct pair_args {
@@ -85,6 +91,15 @@ struct pair_args {
     const uint32_t *colmin; // tile columns: smallest upper end's key
     moments *rowmom;        // tile rows
 };
+
+/* The uniformity's per-row values of a tile's rows (centre NULL: normalised rows). O(rows D)
+ * a tile, against the tile's O(rows^2 D) product. */
+__global__ void k_unif_rows(const float *raw, int64_t ld, int64_t nr, int64_t d,
+                            const double *centre, lsc_unif_row *out)
+{
+    const int64_t i = blockIdx.x * static_cast<int64_t>(kThreads) + threadIdx.x;
+    if (i < nr) out[i] = lsc_unif_row_of(raw + i * ld, d, centre);
+}
 
 /* Smallest upper end v + err of each column of the tile over its pairs (i < j), as ordered keys
  * of the float32 value rounded up. */
@@ -128,7 +143,7 @@ __global__ void __launch_bounds__(kThreads) k_pairs(pair_args a)
     const int64_t i = blockIdx.x, gi = a.q0 + i;
     const int64_t js = gi + 1 > a.b0 ? gi + 1 - a.b0 : 0; // pairs i < j only
     if (js >= a.nb) {
-        if (threadIdx.x == 0) a.rowmom[i] = moments{0.0, 0.0, 0.0};
+        if (threadIdx.x == 0) a.rowmom[i] = moments{0.0, 0.0, 0.0, 0.0};
         return;
     }
     const int64_t cnt = a.nb - js;
@@ -163,10 +178,11 @@ __global__ void __launch_bounds__(kThreads) k_pairs(pair_args a)
     const int64_t oi = a.map ? a.map[gi] : gi;
     const double inv_i = a.inv ? a.inv[gi] : 1.0;
     const float *qrow = a.qraw + i * a.qld;
+    const lsc_unif_row ui = a.s.uq[i];
 
     // sweep 2: flags, exact values where a decision needs them, bins, the row's distances
     double xs[kItems];
-    double my_nn = INFINITY, my_max = 0.0, sum = 0.0;
+    double my_nn = INFINITY, my_max = 0.0, sum = 0.0, usum = 0.0;
     unsigned long long my_dups = 0;
     int mine = 0;
 #pragma unroll
@@ -219,6 +235,13 @@ __global__ void __launch_bounds__(kThreads) k_pairs(pair_args a)
             else atomicAdd(&a.s.hist[bin], 1ull);
             xs[t] = x;
             sum += x;
+            const lsc_unif_row uj = a.s.ub[j];
+            const double ud2 =
+                lsc_unif_needs_exact(err, ui, uj)
+                    ? lsc_unif_exact_d2(qrow, a.braw + j * a.bld, a.d, a.inv ? inv_i : ui.s,
+                                        a.inv ? a.inv[gj] : uj.s)
+                    : lsc_unif_d2(static_cast<double>(row[j]), ui, uj);
+            usum += lsc_unif_term(ud2);
             mine++;
         }
     }
@@ -227,6 +250,7 @@ __global__ void __launch_bounds__(kThreads) k_pairs(pair_args a)
     m.n = static_cast<double>(mine);
     m.mean = mine ? sum / static_cast<double>(mine) : 0.0;
     m.m2 = 0.0;
+    m.u = usum;
 #pragma unroll
     for (int t = 0; t < kItems; t++) {
         const int64_t e = threadIdx.x + static_cast<int64_t>(t) * kThreads;
@@ -259,7 +283,7 @@ __global__ void __launch_bounds__(kThreads) k_pairs(pair_args a)
 __global__ void __launch_bounds__(kMergeThreads) k_mom_merge(const moments *rowmom, int64_t nq, moments *total)
 {
     __shared__ moments red[kMergeThreads];
-    moments m = {0.0, 0.0, 0.0};
+    moments m = {0.0, 0.0, 0.0, 0.0};
     const int64_t per = (nq + kMergeThreads - 1) / kMergeThreads;
     const int64_t lo = threadIdx.x * per, hi = lo + per < nq ? lo + per : nq;
     for (int64_t r = lo; r < hi; r++) mom_merge(m, rowmom[r]);
@@ -432,6 +456,8 @@ lsc_status lsc_cuda_pair_stats(lsc_ctx *ctx, const lsc_matrix *x, const int64_t 
         lsc_ws_take(&c, static_cast<size_t>(kDupBuf) * sizeof(lsc_pair), &s.buf);
         lsc_ws_take(&c, static_cast<size_t>(subset ? n : 0) * sizeof(int64_t), &s.d_map);
         lsc_ws_take(&c, static_cast<size_t>(edges ? bins + 1 : 0) * sizeof(double), &s.vedge);
+        lsc_ws_take(&c, static_cast<size_t>(n < kMaxTq ? n : kMaxTq) * sizeof(lsc_unif_row), &s.uq);
+        lsc_ws_take(&c, static_cast<size_t>(n < kMaxTb ? n : kMaxTb) * sizeof(lsc_unif_row), &s.ub);
         if (pass == 0) {
             void *mem;
             LSC_TRY(lsc_cuda_ws_reserve(ctx, LSC_WS_STATE, c.off, "pair statistics state", &mem));
@@ -505,10 +531,21 @@ lsc_status lsc_cuda_pair_stats(lsc_ctx *ctx, const lsc_matrix *x, const int64_t 
             const int64_t nq = n - q0 < job.tq ? n - q0 : job.tq;
             ct_tile qt;
             LSC_TRY(ct_load(ctx, &set, &job.qb, q0, nq, &qt));
+            if (pass == 0) {
+                k_unif_rows<<<ct_blocks(nq, kThreads), kThreads, 0, st>>>(
+                    qt.raw, qt.raw_ld, nq, d, metric == LSC_M_COSINE ? nullptr : centre, s.uq);
+                LSC_CUDA_LAUNCHED(ctx);
+            }
             for (int64_t b0 = q0; b0 < n; b0 += job.tb) {
                 const int64_t nb = n - b0 < job.tb ? n - b0 : job.tb;
                 ct_tile bt;
                 LSC_TRY(ct_load(ctx, &set, &job.bb, b0, nb, &bt));
+                if (pass == 0) {
+                    k_unif_rows<<<ct_blocks(nb, kThreads), kThreads, 0, st>>>(
+                        bt.raw, bt.raw_ld, nb, d, metric == LSC_M_COSINE ? nullptr : centre,
+                        s.ub);
+                    LSC_CUDA_LAUNCHED(ctx);
+                }
                 LSC_TRY(ct_gemm(ctx, &qt, &bt, d, job.c));
                 a.c = job.c;
                 a.nq = nq;
@@ -585,5 +622,6 @@ lsc_status lsc_cuda_pair_stats(lsc_ctx *ctx, const lsc_matrix *x, const int64_t 
     out->near_duplicate_pairs = static_cast<int64_t>(misc[1]);
     out->near_duplicates_listed = near_dups ? listed : 0;
     out->hist_upper = upper;
+    out->uniformity = lsc_uniformity(mom.u, mom.n);
     return LSC_STATUS_OK;
 }

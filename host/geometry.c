@@ -1,12 +1,20 @@
-/* Geometry of one set (docs/METRICS.md section 9): TwoNN intrinsic dimension and hubness. Both
- * are host-side reductions over one exact kNN pass, which runs on the context's backend through
- * lsc_knn, so every backend that has kNN has them. */
+/* Geometry of one set (docs/METRICS.md section 9): TwoNN intrinsic dimension and hubness, both
+ * host-side reductions over one exact kNN pass, which runs on the context's backend through
+ * lsc_knn, so every backend that has kNN has them; RBF Vendi of order 2 over the backend's RBF
+ * kernel sums; the alignment of positive pairs, a host loop. */
 #include "validate.h"
 #include "../common/sampler.h"
+#include "../common/mmd_rules.h"
+#include "../common/geometry_rules.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* as host/api.c: a missing backend entry is NOT_SUPPORTED, never a silent fallback */
+#define LSC_NEED_OP(ctx, op)                                                                   \
+    LSC_CHECK(ctx, (ctx)->ops->op, LSC_STATUS_NOT_SUPPORTED,                                   \
+              "%s is not implemented by the %s backend", #op, (ctx)->ops->name)
 
 /* Row i of a host matrix, element c, as float32 (the figures are those of the float32 values). */
 static float elem(const lsc_matrix *m, int64_t i, int64_t c)
@@ -318,4 +326,94 @@ lsc_status lsc_hubness(lsc_ctx *ctx, const lsc_matrix *base, const lsc_matrix *q
     free(idx);
     free(occ);
     return st;
+}
+
+/* ---- RBF Vendi of order 2 ------------------------------------------------------------------- */
+
+/* 1 / ||K / N||_F^2 = N^2 / (N + sum_{i != j} K_ij^2), K_ii = 1. K_ij^2 = exp(-2 a d^2) is the RBF
+ * kernel of bandwidth sigma / sqrt(2), so the sum is the backend's RBF kernel sum over one set
+ * (the sums lsc_mmd uses), with nothing new to tile. */
+lsc_status lsc_vendi_rbf(lsc_ctx *ctx, const lsc_matrix *x, const lsc_vendi_rbf_opts *opts,
+                         lsc_vendi_rbf_result *out)
+{
+    LSC_TRY(lsc_begin(ctx));
+    LSC_TRY(lsc_check_matrix(ctx, x, "x", 2));
+    LSC_CHECK(ctx, out, LSC_STATUS_INVALID_ARGUMENT, "out is NULL");
+    LSC_TRY(LSC_CHECK_RESULT(ctx, out, VENDI_RBF_RESULT, "out", "LSC_VENDI_RBF_RESULT_INIT"));
+    lsc_vendi_rbf_opts o = LSC_VENDI_RBF_OPTS_INIT;
+    if (opts)
+        LSC_TRY(LSC_READ_OPTS(ctx, &o, opts, VENDI_RBF_OPTS, "vendi rbf opts",
+                              "LSC_VENDI_RBF_OPTS_INIT"));
+    LSC_CHECK(ctx, o.sigma > 0.0 && o.sigma < 1e150, LSC_STATUS_INVALID_ARGUMENT,
+              "vendi rbf opts: sigma %g must be finite and > 0", o.sigma);
+    LSC_CHECK(ctx, o.max_rows == 0 || o.max_rows >= 2, LSC_STATUS_INVALID_ARGUMENT,
+              "vendi rbf opts: max_rows is %lld, expected 0 (every row) or >= 2",
+              (long long)o.max_rows);
+    LSC_TRY(lsc_check_values(ctx, x, "x", 0));
+    LSC_NEED_OP(ctx, kernel_sums);
+    const int subset = o.max_rows > 0 && x->rows > o.max_rows;
+    const int64_t n = subset ? o.max_rows : x->rows;
+    int64_t *rows = NULL;
+    if (subset) {
+        rows = (int64_t *)lsc_malloc(ctx, (size_t)n * sizeof(int64_t), "row subset");
+        if (!rows) return LSC_STATUS_OUT_OF_MEMORY;
+        lsc_perm p;
+        lsc_perm_init(&p, o.seed, x->rows);
+        for (int64_t t = 0; t < n; t++) rows[t] = lsc_perm_at(&p, t);
+        qsort(rows, (size_t)n, sizeof *rows, cmp_i64); /* ascending, for locality */
+    }
+    const double a2 = 2.0 / (2.0 * o.sigma * o.sigma); /* K^2: twice the kernel's a */
+    double sums[LSC_KSUM_N];
+    lsc_status st =
+        ctx->ops->kernel_sums(ctx, x, rows, n, x, NULL, 0, LSC_KERNEL_RBF, a2, sums);
+    free(rows);
+    LSC_TRY(st);
+    LSC_TRY(lsc_progress(ctx, 1.0));
+    lsc_vendi_rbf_result r;
+    memset(&r, 0, sizeof r);
+    r.size = sizeof r;
+    r.rows_used = n;
+    r.sigma = o.sigma;
+    const double fn = (double)n, total = fn + sums[LSC_KSUM_XX];
+    r.vendi_q2 = fn * fn / total;
+    /* each of the N (N - 1) kernel values is within 2 a2 D u r2 (common/mmd_rules.h); V moves by
+     * V / total per unit of the sum */
+    r.tolerance = r.vendi_q2 * fn * (fn - 1.0) *
+                  lsc_mmd2_tolerance(LSC_KERNEL_RBF, a2, sums[LSC_KSUM_MAXSQ], x->cols) / 4.0 /
+                  total;
+    r.subset = subset;
+    LSC_STORE_RESULT(out, &r, VENDI_RBF_RESULT);
+    return LSC_STATUS_OK;
+}
+
+/* ---- alignment ------------------------------------------------------------------------------ */
+
+lsc_status lsc_alignment(lsc_ctx *ctx, const lsc_matrix *x, const lsc_matrix *y,
+                         double *alignment)
+{
+    LSC_TRY(lsc_begin(ctx));
+    LSC_TRY(lsc_check_matrix(ctx, x, "x", 1));
+    LSC_TRY(lsc_check_matrix(ctx, y, "y", 1));
+    LSC_TRY(check_host(ctx, x, "x", "lsc_alignment"));
+    LSC_TRY(check_host(ctx, y, "y", "lsc_alignment"));
+    LSC_CHECK(ctx, x->rows == y->rows && x->cols == y->cols, LSC_STATUS_INVALID_ARGUMENT,
+              "x is %lld x %lld, y is %lld x %lld: positive pairs need the same shape",
+              (long long)x->rows, (long long)x->cols, (long long)y->rows, (long long)y->cols);
+    LSC_CHECK(ctx, alignment, LSC_STATUS_INVALID_ARGUMENT, "alignment is NULL");
+    LSC_TRY(lsc_check_values(ctx, x, "x", 0));
+    LSC_TRY(lsc_check_values(ctx, y, "y", 0));
+    const int64_t d = x->cols;
+    float *buf = (float *)lsc_malloc(ctx, (size_t)d * 2 * sizeof(float), "alignment rows");
+    if (!buf) return LSC_STATUS_OUT_OF_MEMORY;
+    double sum = 0.0;
+    for (int64_t i = 0; i < x->rows; i++) {
+        for (int64_t c = 0; c < d; c++) {
+            buf[c] = elem(x, i, c);
+            buf[d + c] = elem(y, i, c);
+        }
+        sum += lsc_align_d2(buf, buf + d, d);
+    }
+    free(buf);
+    *alignment = sum / (double)x->rows;
+    return LSC_STATUS_OK;
 }

@@ -422,10 +422,15 @@ typedef struct lsc_pair_result {
                                    B (j + 1) / bins. For cosine, min(2, 2 R^2) with R the same
                                    bound on the normalised rows (a bound on 1 - cos) */
     int subset;                 /* 1 if a subset of rows was used */
+    /* appended in 0.3 */
+    double uniformity;          /* log mean over the pairs of exp(-2 ||u_i - u_j||^2), u the
+                                   L2-normalised rows (Wang & Isola 2020; a zero row stays 0),
+                                   from the same pass (docs/METRICS.md section 9): -4 (spread,
+                                   large D) to 0 (every row one direction) */
 } lsc_pair_result;
 
 #define LSC_PAIR_RESULT_INIT \
-    { sizeof(lsc_pair_result), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 }
+    { sizeof(lsc_pair_result), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 }
 
 /**
  * All-pairs statistics of x over its N(N-1)/2 unordered pairs, never storing N x N (N >= 2).
@@ -785,7 +790,7 @@ LSC_API int64_t lsc_assessment_near_rows(const lsc_assessment *a);
 LSC_API void lsc_assessment_destroy(lsc_assessment *a);
 
 /* ============================================================================================== */
-/* 10. Geometry of one set: intrinsic dimension and hubness (docs/METRICS.md section 9)           */
+/* 10. Geometry of one set: intrinsic dimension, hubness, Vendi, alignment (METRICS.md sec. 9)   */
 /* ============================================================================================== */
 
 typedef struct lsc_twonn_opts {
@@ -865,6 +870,54 @@ typedef struct lsc_hubness_result {
  */
 LSC_API lsc_status lsc_hubness(lsc_ctx *ctx, const lsc_matrix *base, const lsc_matrix *queries,
                                const lsc_hubness_opts *opts, lsc_hubness_result *out);
+
+/** RBF Vendi score of order 2 options (docs/METRICS.md section 9). */
+typedef struct lsc_vendi_rbf_opts {
+    size_t size;             /* sizeof(lsc_vendi_rbf_opts) */
+    double sigma;            /* bandwidth: K_ij = exp(-||x_i - x_j||^2 / (2 sigma^2)); default
+                                10, lsc_mmd's (CMMD's, for unit rows): match it to the features'
+                                scale */
+    int64_t max_rows;        /* above this many rows the seeded subset of this many
+                                (lsc_permute positions 0..max_rows-1); 0: every row. Default
+                                10000, else >= 2 */
+    uint64_t seed;           /* seed of that subset, default 0 */
+} lsc_vendi_rbf_opts;
+
+#define LSC_VENDI_RBF_OPTS_INIT { sizeof(lsc_vendi_rbf_opts), 10.0, 10000, 0 }
+
+typedef struct lsc_vendi_rbf_result {
+    size_t size;             /* sizeof(lsc_vendi_rbf_result): set by the caller */
+    int64_t rows_used;       /* N, or the subset size */
+    double sigma;            /* the bandwidth used */
+    double vendi_q2;         /* 1 / ||K / N||_F^2 = N^2 / sum_ij K_ij^2 (i = j included): the
+                                RKE mode count, 1 (one point) to N (rows far apart) */
+    double tolerance;        /* pinned absolute tolerance of vendi_q2 (section 9) */
+    int subset;              /* 1 if a seeded subset was used */
+} lsc_vendi_rbf_result;
+
+#define LSC_VENDI_RBF_RESULT_INIT { sizeof(lsc_vendi_rbf_result), 0, 0, 0, 0, 0 }
+
+/**
+ * Vendi score of order 2 with the RBF kernel (Friedman & Dieng 2023; the RKE mode count of
+ * Jalali et al. 2023): 1 / ||K / N||_F^2 over the rows of x (host or device memory, N >= 2),
+ * from one all-pairs kernel sum on GEMM tiles of the backend (the RBF sums of lsc_mmd, with the
+ * bandwidth sigma / sqrt(2) that K^2 has), never an N x N matrix. opts may be NULL. Returns
+ * INVALID_ARGUMENT, INVALID_DATA (NaN/Inf with row and column), OVERFLOW, OUT_OF_MEMORY,
+ * WORKSPACE_LIMIT, NOT_SUPPORTED, DEVICE_ERROR, CANCELLED. Blocks.
+ */
+LSC_API lsc_status lsc_vendi_rbf(lsc_ctx *ctx, const lsc_matrix *x, const lsc_vendi_rbf_opts *opts,
+                                 lsc_vendi_rbf_result *out);
+
+/**
+ * Alignment of positive pairs (Wang & Isola 2020), alpha = 2: the mean over i of
+ * ||u_i - v_i||^2, u_i and v_i rows i of x and y L2-normalised (a zero row stays the zero
+ * vector), in float64: 0 (every pair one direction) to 4. x and y are host memory with the same
+ * rows (>= 1) and columns: row i of y is row i of x's positive (another view, augmentation or
+ * encoder). A host loop, whatever the backend. Returns INVALID_ARGUMENT (NULL, shapes),
+ * INVALID_DATA (NaN/Inf naming x or y, the row and the column), NOT_SUPPORTED (device memory).
+ */
+LSC_API lsc_status lsc_alignment(lsc_ctx *ctx, const lsc_matrix *x, const lsc_matrix *y,
+                                 double *alignment);
 
 /* ============================================================================================== */
 /* 11. Distances between two distributions: Frechet distance, KID, RBF MMD (docs/METRICS.md      */

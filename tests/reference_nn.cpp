@@ -314,6 +314,39 @@ PairStats pair_stats(const float *x, int64_t n_all, int64_t d, lsc_metric metric
     r.nn_median = nn[(size_t)((n - 1) / 2)];
     r.nn_min = nn.front();
     r.nn_max = nn.back();
+
+    // uniformity from the paper: log mean over pairs of exp(-2 ||u_i - u_j||^2), u the rows
+    // divided by their norms in float64 (a zero row stays zero, as torch's F.normalize)
+    {
+        const auto un = normalised(xs.data(), n, d);
+        double usum = 0.0;
+        for (int64_t i = 0; i < n; i++)
+            for (int64_t j = i + 1; j < n; j++) {
+                double d2 = 0.0;
+                for (int64_t t = 0; t < d; t++) {
+                    const double e = un[(size_t)(i * d + t)] - un[(size_t)(j * d + t)];
+                    d2 += e * e;
+                }
+                usum += std::exp(-2.0 * d2);
+            }
+        r.uniformity = std::log(usum / (double)r.pairs);
+        // the bound: t 2 (D + 2) u r^2 with r = max ||x_i - m|| / ||x_i|| (1 for cosine, whose
+        // pass works on normalised rows), doubled
+        double rmax = metric == LSC_METRIC_COSINE ? 1.0 : 0.0;
+        if (metric != LSC_METRIC_COSINE) {
+            const auto mu = column_mean(xs.data(), n, d);
+            for (int64_t i = 0; i < n; i++) {
+                double q = 0.0, e2 = 0.0;
+                for (int64_t t = 0; t < d; t++) {
+                    const double v = xs[(size_t)(i * d + t)], e = v - mu[(size_t)t];
+                    q += v * v;
+                    e2 += e * e;
+                }
+                if (q > 0.0) rmax = std::max(rmax, std::sqrt(e2 / q));
+            }
+        }
+        r.uniformity_tol = 8.0 * (double)(d + 2) * 0x1p-24 * rmax * rmax + 1e-12;
+    }
     return r;
 }
 

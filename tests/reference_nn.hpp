@@ -79,6 +79,8 @@ struct PairStats {
     int64_t near_dups = 0;             // pairs with d <= dup_eps
     int64_t near_dup_borderline = 0;   // pairs with d within 1e-6 relative of dup_eps (d != eps)
     std::vector<Pair> dups;            // the first dup_report, ordered by (d, i, j)
+    double uniformity = 0;             // Wang & Isola 2020, t = 2, on the normalised rows
+    double uniformity_tol = 0;         // its pinned bound (docs/METRICS.md section 9)
 };
 
 // All-pairs statistics of the rows of x listed in `rows` (every row when empty); pair indices are

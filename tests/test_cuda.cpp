@@ -521,6 +521,9 @@ lsc_status spectrum_of(lsc_ctx *c, const lsc_matrix &x, Spec &s,
     rel("nn_min", g.nn_min, c.nn_min, 2e-6);
     rel("nn_max", g.nn_max, c.nn_max, 2e-6);
     rel("hist_upper", g.hist_upper, c.hist_upper, 4e-4);
+    // uniformity: absolute (a log of a mean), twice the CPU's pinned bound at the tests' sizes
+    if (!(std::fabs(g.uniformity - c.uniformity) <= 1e-6))
+        bad << "\n  uniformity: " << fmt(g.uniformity) << " vs " << fmt(c.uniformity);
     if (g.near_duplicate_pairs != c.near_duplicate_pairs)
         bad << "\n  near_duplicate_pairs: " << g.near_duplicate_pairs << " vs "
             << c.near_duplicate_pairs;
@@ -2391,6 +2394,34 @@ TEST_F(Cuda, KidAndMmdMatchCpu)
     EXPECT_NEAR(md.mmd, mc.mmd, 2 * mc.tolerance);
     EXPECT_GT(mc.mmd, 10 * mc.tolerance);
     lsc_ctx_destroy(small);
+}
+
+// RBF Vendi of order 2: the same kernel sums (bandwidth sigma / sqrt(2)) against the CPU's, host
+// and device rows, a seeded subset too, within twice the pinned tolerance.
+TEST_F(Cuda, VendiRbfMatchesCpu)
+{
+    const int64_t n = 150, d = 8;
+    auto x = data::gaussian(n, d, 83, 0.0, 1.0);
+    lsc_matrix a = lsc_matrix_f32(x.data(), n, d);
+    DevBuf dx(drv, x.data(), x.size() * sizeof(float));
+    lsc_matrix da = lsc_matrix_f32(dx.as<float>(), n, d);
+    da.memory = LSC_MEMORY_DEVICE;
+    for (int64_t max_rows : {int64_t(0), int64_t(90)}) {
+        SCOPED_TRACE(max_rows);
+        lsc_vendi_rbf_opts o = LSC_VENDI_RBF_OPTS_INIT;
+        o.sigma = 2.0;
+        o.max_rows = max_rows;
+        o.seed = 5;
+        lsc_vendi_rbf_result c = LSC_VENDI_RBF_RESULT_INIT, g = LSC_VENDI_RBF_RESULT_INIT,
+                             gd = LSC_VENDI_RBF_RESULT_INIT;
+        ASSERT_TRUE(ok(lsc_vendi_rbf(cpu, &a, &o, &c), cpu));
+        ASSERT_TRUE(ok(lsc_vendi_rbf(ctx, &a, &o, &g)));
+        ASSERT_TRUE(ok(lsc_vendi_rbf(ctx, &da, &o, &gd)));
+        EXPECT_NEAR(g.vendi_q2, c.vendi_q2, 2 * c.tolerance);
+        EXPECT_NEAR(gd.vendi_q2, c.vendi_q2, 2 * c.tolerance);
+        EXPECT_EQ(g.rows_used, c.rows_used);
+        EXPECT_EQ(g.subset, c.subset);
+    }
 }
 
 } // namespace

@@ -2,6 +2,7 @@
 // CPU backend against a float64 reference written here from the papers (Facco et al. 2017 with
 // scikit-dimension's fit; Radovanovic et al. 2010 and Feldbauer et al. 2018 for hubness).
 #include "test_util.hpp"
+#include "geometry_rules.h"
 
 #include <gtest/gtest.h>
 
@@ -350,3 +351,142 @@ TEST_F(Geometry, HubnessSubsetAndRefusals)
 }
 
 } // namespace
+
+namespace {
+
+// The RBF Vendi score of order 2 from its definition: K in float64, N x N (tests only).
+double vendi_rbf_ref(const std::vector<float> &x, int64_t n, int64_t d, double sigma)
+{
+    double f2 = 0.0;
+    for (int64_t i = 0; i < n; i++)
+        for (int64_t j = 0; j < n; j++) {
+            double d2 = 0.0;
+            for (int64_t c = 0; c < d; c++) {
+                const double e = (double)x[(size_t)(i * d + c)] - x[(size_t)(j * d + c)];
+                d2 += e * e;
+            }
+            const double k = std::exp(-d2 / (2.0 * sigma * sigma)) / (double)n;
+            f2 += k * k;
+        }
+    return 1.0 / f2;
+}
+
+} // namespace
+
+TEST_F(Geometry, VendiRbfMatchesReference)
+{
+    const uint64_t sd = test_seed(91);
+    const int64_t n = 300, d = 12;
+    auto x = manifold(sd, n, d, 5);
+    lsc_matrix m = lsc_matrix_f32(x.data(), n, d);
+    for (double sigma : {0.5, 2.0, 10.0}) {
+        SCOPED_TRACE(sigma);
+        lsc_vendi_rbf_opts o = LSC_VENDI_RBF_OPTS_INIT;
+        o.sigma = sigma;
+        lsc_vendi_rbf_result r = LSC_VENDI_RBF_RESULT_INIT;
+        ASSERT_EQ(lsc_vendi_rbf(ctx, &m, &o, &r), LSC_STATUS_OK) << lsc_last_error(ctx);
+        const double want = vendi_rbf_ref(x, n, d, sigma);
+        EXPECT_NEAR(r.vendi_q2, want, r.tolerance);
+        EXPECT_TRUE(close(r.vendi_q2, want, 2e-4));
+        EXPECT_EQ(r.rows_used, n);
+        EXPECT_EQ(r.subset, 0);
+        EXPECT_EQ(r.sigma, sigma);
+    }
+    // known answers: one point repeated is one mode; rows far apart (sigma tiny) are N modes
+    std::vector<float> same((size_t)(50 * 3), 1.5f);
+    lsc_matrix ms = lsc_matrix_f32(same.data(), 50, 3);
+    lsc_vendi_rbf_result r = LSC_VENDI_RBF_RESULT_INIT;
+    ASSERT_EQ(lsc_vendi_rbf(ctx, &ms, nullptr, &r), LSC_STATUS_OK);
+    EXPECT_NEAR(r.vendi_q2, 1.0, 1e-12);
+    lsc_vendi_rbf_opts o = LSC_VENDI_RBF_OPTS_INIT;
+    o.sigma = 1e-3;
+    ASSERT_EQ(lsc_vendi_rbf(ctx, &m, &o, &r), LSC_STATUS_OK);
+    EXPECT_NEAR(r.vendi_q2, (double)n, 1e-9 * n);
+    // the seeded subset is the rows lsc_permute puts first
+    o.sigma = 2.0;
+    o.max_rows = 100;
+    o.seed = 3;
+    ASSERT_EQ(lsc_vendi_rbf(ctx, &m, &o, &r), LSC_STATUS_OK);
+    std::vector<float> sub;
+    for (int64_t t = 0; t < 100; t++) {
+        const int64_t row = lsc_permute(3, n, t);
+        sub.insert(sub.end(), x.begin() + row * d, x.begin() + row * d + d);
+    }
+    EXPECT_NEAR(r.vendi_q2, vendi_rbf_ref(sub, 100, d, 2.0), r.tolerance);
+    EXPECT_EQ(r.subset, 1);
+    EXPECT_EQ(r.rows_used, 100);
+}
+
+TEST_F(Geometry, VendiRbfRefusals)
+{
+    std::vector<float> x(20, 1.0f);
+    lsc_matrix m = lsc_matrix_f32(x.data(), 10, 2);
+    lsc_vendi_rbf_result r = LSC_VENDI_RBF_RESULT_INIT;
+    lsc_vendi_rbf_opts o = LSC_VENDI_RBF_OPTS_INIT;
+    o.sigma = 0.0;
+    EXPECT_EQ(lsc_vendi_rbf(ctx, &m, &o, &r), LSC_STATUS_INVALID_ARGUMENT);
+    EXPECT_NE(std::string(lsc_last_error(ctx)).find("sigma"), std::string::npos);
+    o = LSC_VENDI_RBF_OPTS_INIT;
+    o.max_rows = 1;
+    EXPECT_EQ(lsc_vendi_rbf(ctx, &m, &o, &r), LSC_STATUS_INVALID_ARGUMENT);
+    EXPECT_EQ(lsc_vendi_rbf(ctx, &m, nullptr, nullptr), LSC_STATUS_INVALID_ARGUMENT);
+    x[7] = NAN;
+    EXPECT_EQ(lsc_vendi_rbf(ctx, &m, nullptr, &r), LSC_STATUS_INVALID_DATA);
+    EXPECT_NE(std::string(lsc_last_error(ctx)).find("row 3"), std::string::npos)
+        << lsc_last_error(ctx);
+}
+
+TEST_F(Geometry, AlignmentMatchesReference)
+{
+    const uint64_t sd = test_seed(92);
+    const int64_t n = 200, d = 16;
+    auto x = manifold(sd, n, d, 8), y = manifold(sd + 1, n, d, 8);
+    for (size_t e = 0; e < y.size(); e++) y[e] = x[e] + 0.2f * y[e];
+    std::fill(x.begin() + 5 * d, x.begin() + 6 * d, 0.0f); // a zero row stays the zero vector
+    double want = 0.0;
+    for (int64_t i = 0; i < n; i++) {
+        double nx = 0, ny = 0;
+        for (int64_t c = 0; c < d; c++) {
+            nx += (double)x[(size_t)(i * d + c)] * x[(size_t)(i * d + c)];
+            ny += (double)y[(size_t)(i * d + c)] * y[(size_t)(i * d + c)];
+        }
+        nx = nx > 0 ? 1.0 / std::sqrt(nx) : 0.0;
+        ny = ny > 0 ? 1.0 / std::sqrt(ny) : 0.0;
+        for (int64_t c = 0; c < d; c++) {
+            const double t = x[(size_t)(i * d + c)] * nx - y[(size_t)(i * d + c)] * ny;
+            want += t * t / (double)n;
+        }
+    }
+    lsc_matrix mx = lsc_matrix_f32(x.data(), n, d), my = lsc_matrix_f32(y.data(), n, d);
+    double got = -1.0;
+    ASSERT_EQ(lsc_alignment(ctx, &mx, &my, &got), LSC_STATUS_OK) << lsc_last_error(ctx);
+    EXPECT_NEAR(got, want, 1e-12);
+    // identical views: 0; opposite views: 4
+    ASSERT_EQ(lsc_alignment(ctx, &mx, &mx, &got), LSC_STATUS_OK);
+    EXPECT_NEAR(got, 0.0, 1e-15);
+    std::vector<float> neg(x);
+    for (auto &v : neg) v = -v;
+    lsc_matrix mn = lsc_matrix_f32(neg.data(), n, d);
+    ASSERT_EQ(lsc_alignment(ctx, &mx, &mn, &got), LSC_STATUS_OK);
+    EXPECT_NEAR(got, 4.0 * (n - 1) / n, 1e-12); // the zero row adds 0
+    // refusals
+    lsc_matrix short_y = lsc_matrix_f32(y.data(), n - 1, d);
+    EXPECT_EQ(lsc_alignment(ctx, &mx, &short_y, &got), LSC_STATUS_INVALID_ARGUMENT);
+    EXPECT_NE(std::string(lsc_last_error(ctx)).find("same shape"), std::string::npos);
+    EXPECT_EQ(lsc_alignment(ctx, &mx, &my, nullptr), LSC_STATUS_INVALID_ARGUMENT);
+    y[(size_t)(7 * d + 3)] = INFINITY;
+    EXPECT_EQ(lsc_alignment(ctx, &mx, &my, &got), LSC_STATUS_INVALID_DATA);
+    EXPECT_NE(std::string(lsc_last_error(ctx)).find("y"), std::string::npos);
+}
+
+// The branch-free exp the CPU's uniformity loop uses, against libm over its whole range.
+TEST(GeometryRules, ExpNeg8MatchesLibm)
+{
+    double worst = 0.0;
+    for (int k = 0; k <= 80000; k++) {
+        const double x = -8.0 * k / 80000.0;
+        worst = std::max(worst, std::fabs(lsc_exp_neg8(x) / std::exp(x) - 1.0));
+    }
+    EXPECT_LE(worst, 3e-13);
+    EXPECT_EQ(lsc_exp_neg8(0.0), 1.0);
+}

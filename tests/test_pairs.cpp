@@ -58,6 +58,9 @@ std::string compare(const Out &got, const refnn::PairStats &ref, const lsc_pair_
     if (r.subset != (ref.n < total_rows ? 1 : 0)) err << "subset flag " << r.subset << "; ";
     if (!cont_close(r.mean, ref.mean)) err << "mean " << r.mean << " vs " << ref.mean << "; ";
     if (!cont_close(r.std, ref.std)) err << "std " << r.std << " vs " << ref.std << "; ";
+    if (!(std::fabs(r.uniformity - ref.uniformity) <= ref.uniformity_tol))
+        err << "uniformity " << r.uniformity << " vs " << ref.uniformity << " (bound "
+            << ref.uniformity_tol << "); ";
     struct {
         const char *name;
         double got, want;
@@ -662,3 +665,28 @@ TEST(Pairs, OtherDtypesUseTheirFloat32Values)
 }
 
 } // namespace
+
+// Uniformity (Wang & Isola 2020, t = 2; docs/METRICS.md section 9): the known answers, and the
+// zero-row convention of the authors' code (a zero row stays the zero vector).
+TEST(Pairs, UniformityKnownAnswers)
+{
+    Ctx ctx;
+    for (lsc_metric metric : {LSC_METRIC_EUCLIDEAN, LSC_METRIC_COSINE}) {
+        SCOPED_TRACE((int)metric);
+        // identical rows: every distance 0, log(1) = 0
+        auto x = data::identical_rows(40, 8, data::seed(61));
+        EXPECT_NEAR(check(ctx, x, 40, 8, opts(metric)).r.uniformity, 0.0, 1e-12);
+        // two antipodal rows: ||u - v||^2 = 4, log exp(-8) = -8
+        std::vector<float> ap = {3.0f, 0.0f, -4.0f, -1.5f, 0.0f, 2.0f};
+        EXPECT_NEAR(check(ctx, ap, 2, 3, opts(metric)).r.uniformity, -8.0, 1e-12);
+        // the 2D orthonormal pair: ||u - v||^2 = 2, -4
+        std::vector<float> orth = {0.0f, 5.0f, 2.0f, 0.0f};
+        EXPECT_NEAR(check(ctx, orth, 2, 2, opts(metric)).r.uniformity, -4.0, 1e-12);
+    }
+    // a zero row (euclidean only; cosine refuses it): distance 1 from the unit rows, 0 from
+    // another zero row: pairs (0,1): 1, (0,2): 1, (1,2): 2, (0,3): 0, (1,3): 1, (2,3): 1
+    std::vector<float> z = {0.0f, 0.0f, 1.0f, 0.0f, 0.0f, -3.0f, 0.0f, 0.0f};
+    // rows: 0 zero, 1 (1,0), 2 (0,-3), 3 zero
+    const double want = std::log((4.0 * std::exp(-2.0) + std::exp(-4.0) + 1.0) / 6.0);
+    EXPECT_NEAR(check(ctx, z, 4, 2, opts()).r.uniformity, want, 1e-12);
+}

@@ -240,7 +240,7 @@ int cli_parse_argv(cli_opts *o, int argc, char **argv, cli_command *cmd, int *he
         cli_command cmd;
     } cmds[] = {
         {"report",
-         " real reference fake k inclusive geometry dup-eps bins active-threshold pairs-max-rows dim-collapse-ratio"
+         " real reference fake k inclusive geometry sigma dup-eps bins active-threshold pairs-max-rows dim-collapse-ratio"
          " mode-collapse-ratio coverage-min precision-high precision-min dup-fraction active-ratio"
          " splits fail-on labels fake-labels metric seed" OPTS_COMMON,
          CLI_CMD_REPORT},

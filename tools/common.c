@@ -448,6 +448,7 @@ void cli_json_pairs(json_w *w, const char *key, const lsc_pair_result *p, const 
     jw_num(w, "nn_median", p->nn_median);
     jw_num(w, "nn_min", p->nn_min);
     jw_num(w, "nn_max", p->nn_max);
+    jw_num(w, "uniformity", p->uniformity);
     jw_int(w, "near_duplicate_pairs", p->near_duplicate_pairs);
     jw_arr(w, "near_duplicates");
     int64_t n = p->near_duplicates_listed < max_list ? p->near_duplicates_listed : max_list;
@@ -503,6 +504,7 @@ void cli_json_definitions(json_w *w) {
     jw_str(w, "numerical_zero", "singular value < 1e-5 x the largest is 0");
     jw_str(w, "std", "population (ddof 0) over the N(N-1)/2 pairs");
     jw_str(w, "nn_median", "lower middle value for an even count");
+    jw_str(w, "uniformity", "log mean over pairs of exp(-2 ||u_i - u_j||^2), u the L2-normalised rows (Wang & Isola 2020)");
     jw_str(w, "near_duplicate", "pair with d <= dup_eps (absolute)");
     jw_str(w, "histogram", "bins equal-width over [0, 2 max ||x_i - mean||]");
     jw_str(w, "prdc", "Naeem et al. 2020 density/coverage, Kynkaanniemi et al. 2019 precision/recall; radius = distance to the k-th nearest other row");
@@ -541,6 +543,7 @@ void cli_print_pairs(FILE *f, const char *name, const lsc_pair_result *p, const 
     fprintf(f, "  nearest other row: mean %.6g  median %.6g  min %.6g  max %.6g\n", p->nn_mean,
             p->nn_median, p->nn_min, p->nn_max);
     fprintf(f, "  near-duplicate pairs (d <= %g): %lld\n", o->dup_eps, (long long)p->near_duplicate_pairs);
+    fprintf(f, "  uniformity (t = 2, normalised rows): %.6g\n", p->uniformity);
 }
 
 void cli_print_histogram(FILE *f, const lsc_pair_result *p, const int64_t *hist) {

@@ -85,8 +85,11 @@ static const char *HELP_REPORT =
     "  --fake-labels L.npy       labels of the generated rows (default: each takes its\n"
     "                            nearest real row's)\n"
     "  --geometry                also the geometry of each set (TwoNN intrinsic dimension,\n"
-    "                            hubness; docs/METRICS.md section 9): about three more kNN\n"
-    "                            passes of up to 10,000 rows, reported without a verdict\n"
+    "                            hubness, RBF Vendi of order 2; docs/METRICS.md section 9):\n"
+    "                            about three more kNN passes and one kernel pass of up to\n"
+    "                            10,000 rows, reported without a verdict\n"
+    "  --sigma S                 RBF Vendi's bandwidth (default 10, lsc mmd's: match it\n"
+    "                            to the features' scale)\n"
     "  --fail-on L[,not_assessed] exit 3 after writing every output when the verdict is L\n"
     "                            (borderline or collapse) or worse, or a check is not assessed\n"
     METRIC_HELP SEED_HELP COMMON_HELP

@@ -149,8 +149,9 @@ typedef struct set_fig {
     /* geometry (docs/METRICS.md section 9): `why` says why a figure is missing */
     lsc_twonn_result tn;
     lsc_hubness_result hub;
-    int have_tn, have_hub;
-    char tn_why[200], hub_why[200];
+    lsc_vendi_rbf_result vr;
+    int have_tn, have_hub, have_vr;
+    char tn_why[200], hub_why[200], vr_why[200];
     double t_geom;
 } set_fig;
 
@@ -160,11 +161,11 @@ static int geometry_soft(lsc_status st) {
     return st == LSC_STATUS_INVALID_DATA || st == LSC_STATUS_INVALID_ARGUMENT;
 }
 
-/* TwoNN and hubness (k = 10, the report's metric) of one set, each at the library's default
- * subset of 10,000 rows. */
+/* TwoNN, hubness (k = 10, the report's metric) and RBF Vendi of order 2 (--sigma) of one set,
+ * each at the library's default subset of 10,000 rows. */
 static int set_geometry(cli_opts *o, lsc_ctx *ctx, set_fig *x, const char *name) {
     char label[64];
-    snprintf(label, sizeof label, "%s: intrinsic dimension and hubness", name);
+    snprintf(label, sizeof label, "%s: intrinsic dimension, hubness, RBF Vendi", name);
     cli_progress_label(label);
     double t0 = cli_now_ms();
     x->tn.size = sizeof x->tn;
@@ -181,6 +182,14 @@ static int set_geometry(cli_opts *o, lsc_ctx *ctx, set_fig *x, const char *name)
     st = lsc_hubness(ctx, &x->in.m, NULL, &ho, &x->hub);
     if (st == LSC_STATUS_OK) x->have_hub = 1;
     else if (geometry_soft(st)) snprintf(x->hub_why, sizeof x->hub_why, "%s", lsc_last_error(ctx));
+    else return cli_lib_fail(o, ctx, st, x->path);
+    x->vr.size = sizeof x->vr;
+    lsc_vendi_rbf_opts vo = LSC_VENDI_RBF_OPTS_INIT;
+    vo.sigma = o->sigma;
+    vo.seed = o->seed;
+    st = lsc_vendi_rbf(ctx, &x->in.m, &vo, &x->vr);
+    if (st == LSC_STATUS_OK) x->have_vr = 1;
+    else if (geometry_soft(st)) snprintf(x->vr_why, sizeof x->vr_why, "%s", lsc_last_error(ctx));
     else return cli_lib_fail(o, ctx, st, x->path);
     cli_progress_done();
     x->t_geom = cli_now_ms() - t0;
@@ -199,6 +208,21 @@ static void json_twonn(json_w *w, const set_fig *x) {
     } else {
         jw_null(w, "twonn");
         jw_str(w, "twonn_unavailable", x->tn_why);
+    }
+    jw_end_obj(w);
+}
+
+static void json_vendi_rbf(json_w *w, const set_fig *x) {
+    jw_obj(w, "vendi_rbf");
+    if (x->have_vr) {
+        jw_num(w, "vendi_q2", x->vr.vendi_q2);
+        jw_num(w, "sigma", x->vr.sigma);
+        jw_num(w, "tolerance", x->vr.tolerance);
+        jw_int(w, "rows_used", x->vr.rows_used);
+        jw_bool(w, "subset", x->vr.subset);
+    } else {
+        jw_null(w, "vendi_q2");
+        jw_str(w, "unavailable", x->vr_why);
     }
     jw_end_obj(w);
 }
@@ -238,6 +262,11 @@ static void print_geometry(const set_fig *x, const char *name) {
                (long long)x->hub.max_occurrence, (long long)x->hub.antihubs,
                (long long)x->hub.base_rows);
     else printf("  hubness                      unavailable: %s\n", x->hub_why);
+    if (x->have_vr)
+        printf("  RBF Vendi, order 2           %.4g   (sigma %g; %lld rows%s)\n", x->vr.vendi_q2,
+               x->vr.sigma, (long long)x->vr.rows_used, x->vr.subset ? ", a seeded subset" : "");
+    else printf("  RBF Vendi, order 2           unavailable: %s\n", x->vr_why);
+    printf("  uniformity (t = 2)           %.4g   (of the all-pairs pass)\n", x->p.uniformity);
 }
 
 static int set_figures(cli_opts *o, lsc_ctx *ctx, set_fig *x, const char *name, int64_t spec_rows) {
@@ -766,6 +795,7 @@ int cmd_report(cli_opts *o) {
                 jw_obj(&w, i ? "fake" : "real");
                 json_twonn(&w, gs[i]);
                 json_hubness(&w, "hubness", &gs[i]->hub, gs[i]->have_hub, gs[i]->hub_why);
+                json_vendi_rbf(&w, gs[i]);
                 jw_end_obj(&w);
             }
             if (o->fake) json_hubness(&w, "hubness_fake_to_real", &hub_fr, have_hub_fr, hub_fr_why);

@@ -4,6 +4,7 @@
  * the exact value. Each thread keeps its own partial results, merged in thread order, so a run
  * is bit-identical to another with the same thread count. */
 #include "tiles.h"
+#include "../../common/geometry_rules.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -126,6 +127,10 @@ typedef struct pair_job {
     pair_part *parts;
     moments *block_mom; /* per query block, merged in block order: the same sums whatever the
                            thread count or schedule */
+    /* uniformity (common/geometry_rules.h): each row's p, s, e as three arrays (so the row
+     * loop vectorises) and the sum of the pair terms per query block */
+    const double *up, *us, *ue;
+    double *block_unif;
 } pair_job;
 
 /* Stage 1 of a row, branch-free so it vectorises (the metric is a constant at each call):
@@ -194,6 +199,43 @@ static inline __attribute__((always_inline)) double lanes_sum(const double *rest
     return lsc_lanes8_total(s);
 }
 
+/* Sum of the uniformity's pair terms over row i's pairs j in [js, nj) of the tile. The terms go
+ * to `tv` in one flat loop (so it vectorises: the exp is branch-free) and are summed by
+ * lanes_sum, a fixed order. The distance comes from the pass's own product, so the figure costs
+ * no second GEMM; the rare pairs whose product cannot be trusted to 2^-10
+ * (lsc_unif_needs_exact) are left at 0 there and recomputed from the raw rows after.
+ * xs_i, xs: the scales of the exact form (1 / norm of the raw rows). */
+static inline __attribute__((always_inline)) double
+unif_row_sum(const cpu_tiles *t, int64_t i, int64_t js, int64_t nj, lsc_unif_row ri,
+             const double *restrict up, const double *restrict us, const double *restrict ue,
+             double xs_i, const double *restrict xs, int64_t d, double *restrict tv)
+{
+    const float *restrict crow = t->c + i * nj;
+    const double *restrict bsq = t->bsq;
+    const double qsq = t->qsq[i];
+    int64_t need = 0;
+    for (int64_t j = js; j < nj; j++) {
+        const lsc_unif_row rj = {up[j], us[j], ue[j]};
+        const int e = lsc_unif_needs_exact(cpu_tile_err(t, qsq, bsq[j]), ri, rj);
+        const double v = lsc_unif_term(lsc_unif_d2((double)crow[j], ri, rj));
+        /* the term's bits masked to +0 where e (it may be garbage there), not `e ? 0 : v`: GCC
+         * sank the exp into that branch and the loop stopped vectorising (2.8x the pass) */
+        uint64_t bits;
+        memcpy(&bits, &v, sizeof bits);
+        bits &= (uint64_t)e - 1u;
+        memcpy(&tv[j], &bits, sizeof bits);
+        need += e;
+    }
+    double sum = lanes_sum(tv + js, nj - js, 0, 0.0);
+    for (int64_t j = js; need && j < nj; j++) {
+        const lsc_unif_row rj = {up[j], us[j], ue[j]};
+        if (lsc_unif_needs_exact(cpu_tile_err(t, qsq, bsq[j]), ri, rj))
+            sum += lsc_unif_term(
+                lsc_unif_exact_d2(t->qr + i * t->qld, t->br + j * t->bld, d, xs_i, xs[j]));
+    }
+    return sum;
+}
+
 LSC_CPU_CLONES static void pair_tile(void *user, int tid, const cpu_tiles *t, int64_t i0, int64_t ni, int64_t j0,
                       int64_t nj)
 {
@@ -255,7 +297,31 @@ LSC_CPU_CLONES static void pair_tile(void *user, int tid, const cpu_tiles *t, in
         const double cnt = (double)(nj - js);
         const double mean = lanes_sum(dist + js, nj - js, 0, 0.0) / cnt;
         moments_merge(bm, cnt, mean, lanes_sum(dist + js, nj - js, 1, mean));
+        const lsc_unif_row ri = {J->up[gi], J->us[gi], J->ue[gi]};
+        const double *xs = metric == LSC_M_COSINE ? s->inv_norm : J->us;
+        /* `dist` is free again: the moments above have read it */
+        J->block_unif[i0 / J->tq] += unif_row_sum(t, i, js, nj, ri, J->up + j0, J->us + j0,
+                                                  J->ue + j0, xs[gi], xs + j0, s->d, dist);
     }
+}
+
+/* The uniformity's per-row values (common/geometry_rules.h) of every row of the set: euclidean
+ * from the raw row and the set's centre, cosine constants (the tiles hold normalised rows).
+ * O(N D) once, against the pass's O(N^2 D). */
+static lsc_status unif_rows(lsc_ctx *ctx, const cpu_set *s, double *up, double *us, double *ue)
+{
+    const int cosine = s->metric == LSC_M_COSINE;
+    float *buf = (float *)lsc_malloc(ctx, (size_t)s->d * sizeof(float), "uniformity row");
+    if (!buf) return LSC_STATUS_OUT_OF_MEMORY;
+    for (int64_t i = 0; i < s->n; i++) {
+        const lsc_unif_row r = lsc_unif_row_of(cpu_set_raw_row(s, i, buf), s->d,
+                                               cosine ? NULL : s->centre);
+        up[i] = r.p;
+        us[i] = r.s;
+        ue[i] = r.e;
+    }
+    free(buf);
+    return LSC_STATUS_OK;
 }
 
 lsc_status lsc_cpu_pair_stats(lsc_ctx *ctx, const lsc_matrix *x, const int64_t *subset,
@@ -268,8 +334,9 @@ lsc_status lsc_cpu_pair_stats(lsc_ctx *ctx, const lsc_matrix *x, const int64_t *
     LSC_TRY(cpu_set_init(ctx, &s, x, subset, n, metric, NULL));
     const double upper = hist_upper(ctx, &s);
     const int T = ctx->threads;
-    pair_job J = {&s, metric, lsc_v_from_dist(metric, opts->dup_eps), upper, bins, cap, 0, NULL,
-                  NULL, NULL};
+    pair_job J = {&s,   metric, lsc_v_from_dist(metric, opts->dup_eps), upper, bins, cap, 0, NULL,
+                  NULL, NULL, NULL, NULL, NULL, NULL};
+    double *urows = NULL;
     cpu_tile_job job = {&s, &s, CPU_TILES_UPPER, 0, 0, &J, pair_tile, NULL, 0, 0};
     lsc_status st = LSC_STATUS_OK;
     if (upper < 0) st = LSC_STATUS_OUT_OF_MEMORY; /* lsc_calloc recorded the message */
@@ -281,7 +348,19 @@ lsc_status lsc_cpu_pair_stats(lsc_ctx *ctx, const lsc_matrix *x, const int64_t *
         J.block_mom = J.parts ? (moments *)lsc_calloc(ctx, (size_t)((n + J.tq - 1) / J.tq),
                                                       sizeof(moments), "pair moments")
                               : NULL;
-        if (!J.block_mom) st = LSC_STATUS_OUT_OF_MEMORY;
+        J.block_unif = J.block_mom ? (double *)lsc_calloc(ctx, (size_t)((n + J.tq - 1) / J.tq),
+                                                          sizeof(double), "uniformity sums")
+                                   : NULL;
+        urows = J.block_unif ? (double *)lsc_malloc(ctx, (size_t)n * 3 * sizeof(double),
+                                                    "uniformity rows")
+                             : NULL;
+        if (!urows) st = LSC_STATUS_OUT_OF_MEMORY;
+        else {
+            J.up = urows;
+            J.us = urows + n;
+            J.ue = urows + 2 * n;
+            st = unif_rows(ctx, &s, urows, urows + n, urows + 2 * n);
+        }
     }
     for (int p = 0; p < T && st == LSC_STATUS_OK; p++) {
         pair_part *P = &J.parts[p];
@@ -311,8 +390,11 @@ lsc_status lsc_cpu_pair_stats(lsc_ctx *ctx, const lsc_matrix *x, const int64_t *
 
     if (st == LSC_STATUS_OK) {
         moments mom = {0, 0, 0};
-        for (int64_t b = 0; b < (n + J.tq - 1) / J.tq; b++)
+        double usum = 0.0;
+        for (int64_t b = 0; b < (n + J.tq - 1) / J.tq; b++) {
             moments_merge(&mom, J.block_mom[b].n, J.block_mom[b].mean, J.block_mom[b].m2);
+            usum += J.block_unif[b];
+        }
         double max_v = -1.0;
         int64_t dups = 0, nheap = 0;
         double *nn_v = J.parts[0].nn;
@@ -345,6 +427,7 @@ lsc_status lsc_cpu_pair_stats(lsc_ctx *ctx, const lsc_matrix *x, const int64_t *
             out->nn_max = nn_v[n - 1];
             out->near_duplicate_pairs = dups;
             out->hist_upper = upper;
+            out->uniformity = lsc_uniformity(usum, mom.n);
             if (all) qsort(all, (size_t)nheap, sizeof(lsc_pair), cmp_pair);
             out->near_duplicates_listed = near_dups ? nheap : 0;
             if (near_dups && nheap) memcpy(near_dups, all, (size_t)nheap * sizeof(lsc_pair));
@@ -368,6 +451,8 @@ lsc_status lsc_cpu_pair_stats(lsc_ctx *ctx, const lsc_matrix *x, const int64_t *
         }
     free(J.parts);
     free(J.block_mom);
+    free(J.block_unif);
+    free(urows);
     free(vedge);
     cpu_set_free(&s);
     return st;

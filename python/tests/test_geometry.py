@@ -85,3 +85,43 @@ def test_refusals():
         lsc.twonn(np.zeros((5, 3), np.float32))
     with pytest.raises(lsc.InvalidArgument):
         lsc.hubness(_data(5, 20, 4, 4), k=0)
+
+
+def _unit(x):
+    x = x.astype(np.float64)
+    n = np.linalg.norm(x, axis=1, keepdims=True)
+    return np.where(n > 0, x / np.where(n > 0, n, 1.0), 0.0)  # a zero row stays zero
+
+
+def test_uniformity_matches_the_paper():
+    """Wang & Isola 2020, t = 2: log mean over pairs i < j of exp(-2 ||u_i - u_j||^2)."""
+    rng = np.random.default_rng(7)
+    x = (rng.standard_normal((300, 12)) + 2.0).astype(np.float32)
+    x[4] = 0.0
+    u = _unit(x)
+    d2 = ((u[:, None, :] - u[None, :, :]) ** 2).sum(-1)
+    i, j = np.triu_indices(len(x), 1)
+    want = np.log(np.mean(np.exp(-2.0 * d2[i, j])))
+    assert abs(lsc.pair_stats(x).uniformity - want) < 1e-6
+    # known answers: identical rows 0, two antipodal rows -8
+    assert abs(lsc.pair_stats(np.ones((20, 3), np.float32)).uniformity) < 1e-12
+    ap = np.array([[1.0, 2.0], [-1.0, -2.0]], np.float32)
+    assert abs(lsc.pair_stats(ap).uniformity + 8.0) < 1e-12
+    assert abs(lsc.pair_stats(ap, metric="cosine").uniformity + 8.0) < 2e-6  # float32 unit rows
+
+
+def test_alignment_and_vendi_rbf_match_numpy():
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((200, 6)).astype(np.float32)
+    y = (x + 0.3 * rng.standard_normal(x.shape)).astype(np.float32)
+    want = float(np.mean(((_unit(x) - _unit(y)) ** 2).sum(1)))
+    assert abs(lsc.alignment(x, y) - want) < 1e-12
+    d2 = ((x[:, None, :].astype(np.float64) - x[None, :, :]) ** 2).sum(-1)
+    k = np.exp(-d2 / (2 * 1.5 ** 2)) / len(x)
+    v = lsc.vendi_rbf(x, sigma=1.5)
+    assert abs(v.vendi_q2 - 1.0 / (k * k).sum()) <= v.tolerance
+    assert v.rows_used == 200 and not v.subset and v.sigma == 1.5
+    with pytest.raises(lsc.InvalidArgument):
+        lsc.alignment(x, y[:-1])
+    with pytest.raises(lsc.InvalidArgument):
+        lsc.vendi_rbf(x, sigma=0.0)

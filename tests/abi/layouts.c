@@ -112,7 +112,7 @@ int main(void)
                FIELD(T, std), FIELD(T, min), FIELD(T, max), FIELD(T, nn_mean),
                FIELD(T, nn_median), FIELD(T, nn_min), FIELD(T, nn_max),
                FIELD(T, near_duplicate_pairs), FIELD(T, near_duplicates_listed), FIELD(T, bins),
-               FIELD(T, hist_upper), FIELD(T, subset)));
+               FIELD(T, hist_upper), FIELD(T, subset), FIELD(T, uniformity)));
 #undef T
 #define T lsc_knn_opts
     STRUCT(T, (FIELD(T, size), FIELD(T, metric), FIELD(T, exclude_self), FIELD(T, out_memory)));
@@ -186,6 +186,13 @@ int main(void)
     STRUCT(T, (FIELD(T, size), FIELD(T, k), FIELD(T, base_rows), FIELD(T, query_rows),
                FIELD(T, skewness), FIELD(T, robin_hood), FIELD(T, max_occurrence),
                FIELD(T, antihubs), FIELD(T, subset)));
+#undef T
+#define T lsc_vendi_rbf_opts
+    STRUCT(T, (FIELD(T, size), FIELD(T, sigma), FIELD(T, max_rows), FIELD(T, seed)));
+#undef T
+#define T lsc_vendi_rbf_result
+    STRUCT(T, (FIELD(T, size), FIELD(T, rows_used), FIELD(T, sigma), FIELD(T, vendi_q2),
+               FIELD(T, tolerance), FIELD(T, subset)));
 #undef T
 
     printf("\n}\n");

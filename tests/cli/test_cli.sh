@@ -191,10 +191,12 @@ for side in ["real", "fake"]:
     g = r["geometry"][side]
     assert g["intrinsic_dimension"]["twonn"] > 0 and g["intrinsic_dimension"]["rows"] in (200, 300)
     assert g["hubness"]["k"] == 10 and 0 <= g["hubness"]["robin_hood"] <= 1, g
+    assert 1 <= g["vendi_rbf"]["vendi_q2"] <= g["vendi_rbf"]["rows_used"] and g["vendi_rbf"]["sigma"] == 10, g
     p = r["pairwise"][side]
     for k in ["mean", "std", "min", "max", "nn_mean", "nn_median", "nn_min", "nn_max",
               "near_duplicate_pairs", "near_duplicates", "histogram", "rows_used"]:
         assert k in p, (side, k)
+    assert -4.0 <= p["uniformity"] <= 0.0, p["uniformity"]
     assert len(p["histogram"]["counts"]) == 16 and len(p["histogram"]["edges"]) == 17
     n = p["rows_used"]
     assert sum(p["histogram"]["counts"]) == n * (n - 1) // 2
@@ -214,6 +216,8 @@ assert z["vendi_cosine"] is None and "row 5" in z["vendi_cosine_unavailable"], z
 assert "vendi_cosine_unavailable" not in r["spectrum"]["real"]
 same = json.load(open("same.json"))
 assert same["pairwise"]["fake"]["near_duplicate_pairs"] == 50 * 49 // 2
+assert abs(same["pairwise"]["fake"]["uniformity"]) < 1e-9   # identical rows: log 1
+assert abs(same["geometry"]["fake"]["vendi_rbf"]["vendi_q2"] - 1) < 1e-9   # one mode
 assert same["spectrum"]["fake"]["effective_rank"] == 0
 # one distinct row: no intrinsic dimension, said why; the generated rows pile onto few real rows
 gf = same["geometry"]["fake"]["intrinsic_dimension"]

@@ -14,7 +14,7 @@ the CPU or on a GPU without copies. Every figure is defined in docs/METRICS.md.
 from ._core import (Assessment, Baseline, ClassVerdict, Context, Interval, Knn, Lines, PairStats, Prdc,
                     Reference, Spectrum, SpectrumAccumulator, Statistic, Verdict, assess,
                     distances, knn, pair_stats, permute, prdc, sample_rows, spectrum, version,
-                    TwoNN, Hubness, twonn, hubness)
+                    TwoNN, Hubness, twonn, hubness, VendiRbf, vendi_rbf, alignment)
 from ._errors import (BackendUnavailable, BadContext, BadFile, Cancelled, DeviceError,
                       InternalError, InvalidArgument, InvalidData, LscError, LscIOError,
                       NotSupported, OutOfMemory, Overflow, WorkspaceLimit)
@@ -31,6 +31,7 @@ __all__ = [
     "Monitor", "MonitorRecord", "Spectrum", "PairStats", "Knn", "Prdc", "version", "Context",
     "LscError", "InvalidArgument", "InvalidData", "OutOfMemory", "WorkspaceLimit", "NotSupported",
     "BackendUnavailable", "DeviceError", "LscIOError", "BadFile", "Cancelled", "Overflow",
-    "BadContext", "InternalError", "twonn", "hubness", "TwoNN", "Hubness",
+    "BadContext", "InternalError", "twonn", "hubness", "TwoNN", "Hubness", "vendi_rbf",
+    "VendiRbf", "alignment",
     "frechet_distance", "fd_stats", "FdAccumulator", "FrechetDistance", "kid", "Kid", "mmd", "Mmd",
 ]

@@ -322,6 +322,7 @@ class PairStats:
     histogram: np.ndarray = field(repr=False, compare=False)
     edges: np.ndarray = field(repr=False, compare=False)
     subset: bool = False
+    uniformity: float = float("nan")
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -360,7 +361,8 @@ def pair_stats(x, *, metric: str = "euclidean", bins: int = 64, dup_eps: float =
                      nn_min=r.nn_min, nn_max=r.nn_max,
                      near_duplicate_pairs=r.near_duplicate_pairs, near_duplicates=listed,
                      bins=r.bins, hist_upper=r.hist_upper, histogram=hist,
-                     edges=np.linspace(0.0, r.hist_upper, int(bins) + 1), subset=bool(r.subset))
+                     edges=np.linspace(0.0, r.hist_upper, int(bins) + 1), subset=bool(r.subset),
+                     uniformity=r.uniformity)
 
 
 class Knn(NamedTuple):
@@ -459,6 +461,45 @@ def hubness(base, queries=None, *, k: int = 10, metric: str = "euclidean", max_r
     return Hubness(k=r.k, skewness=r.skewness, robin_hood=r.robin_hood,
                    max_occurrence=r.max_occurrence, antihubs=r.antihubs, base_rows=r.base_rows,
                    query_rows=r.query_rows, subset=bool(r.subset))
+
+
+@dataclass(frozen=True)
+class VendiRbf:
+    """RBF Vendi score of order 2, the RKE mode count (docs/METRICS.md section 9)."""
+    vendi_q2: float
+    sigma: float
+    rows_used: int
+    tolerance: float
+    subset: bool
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def vendi_rbf(x, *, sigma: float = 10.0, max_rows: int = 10000, seed: int = 0,
+              backend: str = "auto", threads: int = 0) -> VendiRbf:
+    """1 / ||K / N||_F^2 with K_ij = exp(-||x_i - x_j||^2 / (2 sigma^2)), from one all-pairs
+    kernel sum, never N x N. sigma defaults to lsc.mmd's (10, CMMD's, for unit rows): match it
+    to the features' scale. Above max_rows rows, a seeded subset of max_rows (0: every row)."""
+    v = view(x, "x")
+    ctx = _ctx_for([v], backend, threads)
+    opts = N.VendiRbfOpts(C.sizeof(N.VendiRbfOpts), float(sigma), _int(max_rows, "max_rows"),
+                          _seed(seed))
+    r = N.new(N.VendiRbfResult)
+    ctx.check(N.lib.lsc_vendi_rbf(ctx.handle, C.byref(v.matrix), C.byref(opts), C.byref(r)))
+    return VendiRbf(vendi_q2=r.vendi_q2, sigma=r.sigma, rows_used=r.rows_used,
+                    tolerance=r.tolerance, subset=bool(r.subset))
+
+
+def alignment(x, y, *, backend: str = "auto", threads: int = 0) -> float:
+    """Alignment of positive pairs (Wang & Isola 2020, alpha = 2): the mean of
+    ||x_i/|x_i| - y_i/|y_i|||^2 over the rows (host memory, the same shape); 0 to 4."""
+    vx, vy = view(_host(x), "x"), view(_host(y), "y")
+    ctx = _ctx_for([vx, vy], backend, threads)
+    out = C.c_double(0.0)
+    ctx.check(N.lib.lsc_alignment(ctx.handle, C.byref(vx.matrix), C.byref(vy.matrix),
+                                  C.byref(out)))
+    return float(out.value)
 
 
 # --------------------------------------------------------------------------------------------------

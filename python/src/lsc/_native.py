@@ -89,7 +89,8 @@ class PairResult(C.Structure):
                 ("std", c_dbl), ("min", c_dbl), ("max", c_dbl), ("nn_mean", c_dbl),
                 ("nn_median", c_dbl), ("nn_min", c_dbl), ("nn_max", c_dbl),
                 ("near_duplicate_pairs", c_i64), ("near_duplicates_listed", c_i64),
-                ("bins", c_i64), ("hist_upper", c_dbl), ("subset", c_int)]
+                ("bins", c_i64), ("hist_upper", c_dbl), ("subset", c_int),
+                ("uniformity", c_dbl)]
 
 
 class KnnOpts(C.Structure):
@@ -207,6 +208,18 @@ class HubnessResult(C.Structure):
                 ("antihubs", c_i64), ("subset", c_int)]
 
 
+class VendiRbfOpts(C.Structure):
+    _c_struct_ = "lsc_vendi_rbf_opts"
+    _fields_ = [("size", C.c_size_t), ("sigma", c_dbl), ("max_rows", c_i64),
+                ("seed", C.c_uint64)]
+
+
+class VendiRbfResult(C.Structure):
+    _c_struct_ = "lsc_vendi_rbf_result"
+    _fields_ = [("size", C.c_size_t), ("rows_used", c_i64), ("sigma", c_dbl),
+                ("vendi_q2", c_dbl), ("tolerance", c_dbl), ("subset", c_int)]
+
+
 def _candidates():
     env = os.environ.get("LSC_LIBRARY")
     if env:
@@ -288,6 +301,8 @@ _fn("lsc_assessment_near_rows", c_i64, c_vp)
 _fn("lsc_assessment_destroy", None, c_vp)
 _fn("lsc_twonn", c_int, c_vp, P(Matrix), P(TwonnOpts), P(TwonnResult))
 _fn("lsc_hubness", c_int, c_vp, P(Matrix), P(Matrix), P(HubnessOpts), P(HubnessResult))
+_fn("lsc_vendi_rbf", c_int, c_vp, P(Matrix), P(VendiRbfOpts), P(VendiRbfResult))
+_fn("lsc_alignment", c_int, c_vp, P(Matrix), P(Matrix), P(c_dbl))
 _fn("lsc_frechet_distance_stats", c_int, c_vp, c_i64, P(c_dbl), P(c_dbl), P(c_dbl), P(c_dbl),
     P(FdResult))
 _fn("lsc_fd_stats", c_int, c_vp, P(Matrix), P(c_dbl), P(c_dbl))

@@ -1,0 +1,135 @@
+/* Uniformity and alignment (Wang & Isola 2020, "Understanding contrastive representation
+ * learning through alignment and uniformity on the hypersphere", ICML), docs/METRICS.md
+ * section 9: the per-row values, the squared distance between normalised rows and the pair
+ * term, written once for the host, the CPU backend and the CUDA backend's kernels. */
+#ifndef LSC_GEOMETRY_RULES_H
+#define LSC_GEOMETRY_RULES_H
+
+#include "lsc_common.h"
+#include <math.h>
+
+/* t of the uniformity, exp(-t ||u_i - u_j||^2): the paper's default, t = 2. */
+#define LSC_UNIFORMITY_T 2.0
+
+/* Per-row values that turn the pair pass's product of (centred) rows into the squared distance
+ * between the normalised rows, with no second product: x_i.x_j = c_ij + p_i + p_j, where
+ * c_ij = (x_i - m).(x_j - m) is the pass's product, m its centre and p_i = m.(x_i - m / 2)
+ * (half of |m|^2 goes to each row). s_i = 1 / ||x_i|| and e_i = 1; a zero row has s_i = 0 and
+ * e_i = 0: it stays the zero vector, as the authors' code (torch's F.normalize) leaves it, at
+ * squared distance 1 from every unit row and 0 from another zero row. raw: the float32 row
+ * (d values); centre: d values, or NULL when the pass works on rows already normalised (cosine:
+ * p = 0, s = e = 1). */
+typedef struct lsc_unif_row {
+    double p, s, e;
+} lsc_unif_row;
+
+LSC_HD lsc_unif_row lsc_unif_row_of(const float *raw, int64_t d, const double *centre)
+{
+    lsc_unif_row r;
+    if (!centre) {
+        r.p = 0.0;
+        r.s = 1.0;
+        r.e = 1.0;
+        return r;
+    }
+    double q = 0.0, p = 0.0;
+    for (int64_t k = 0; k < d; k++) {
+        const double v = (double)raw[k];
+        q += v * v;
+        p += centre[k] * (v - 0.5 * centre[k]);
+    }
+    r.p = p;
+    r.s = q > 0.0 ? 1.0 / sqrt(q) : 0.0;
+    r.e = q > 0.0 ? 1.0 : 0.0;
+    return r;
+}
+
+/* ||u_i - u_j||^2 = e_i + e_j - 2 s_i s_j x_i.x_j from the pass's product c (float64), clamped
+ * at 0 (round-off may take it below). max(v, 0) is written (v + |v|) / 2, exact: a conditional
+ * let GCC thread the v = 0 path through the exp, and the row loop stopped vectorising. Round-off
+ * above 4 needs no clamp (lsc_exp_neg8 holds far below -8). */
+LSC_HD double lsc_unif_d2(double c, lsc_unif_row a, lsc_unif_row b)
+{
+    const double v = a.e + b.e - 2.0 * a.s * b.s * (c + a.p + b.p);
+    return 0.5 * (v + fabs(v));
+}
+
+/* A pair whose d2 from the product may be off by more than this is recomputed exactly
+ * (lsc_unif_exact_d2): rows of extreme magnitude (subnormal or overflowing products, where the
+ * pass has no fast form), rows of tiny norm far from the centre, or very wide rows. */
+#define LSC_UNIF_EXACT_BAND 0x1p-10
+
+/* Whether the pair needs its exact d2: err bounds |v_fast - v| of the pass's fast value
+ * v = |a|^2 + |b|^2 - 2 c (twice the product's error), so d2 is within s_a s_b err. NaN (an
+ * infinite band on a zero row) counts as needing it. */
+LSC_HD int lsc_unif_needs_exact(double err, lsc_unif_row a, lsc_unif_row b)
+{
+    return !(a.s * b.s * err <= LSC_UNIF_EXACT_BAND);
+}
+
+/* The exact d2 of a pair from its float32 rows and their scales (1 / norm, 0 for a zero row),
+ * summed in float64. */
+LSC_HD double lsc_unif_exact_d2(const float *a, const float *b, int64_t d, double sa, double sb)
+{
+    double s = 0.0;
+    for (int64_t k = 0; k < d; k++) {
+        const double t = (double)a[k] * sa - (double)b[k] * sb;
+        s += t * t;
+    }
+    return s;
+}
+
+/* exp(x) for x in [-8, 0] (t d2 with d2 in [0, 4]) without a branch or a call, so a loop over a
+ * row vectorises (glibc's exp only vectorises under -ffast-math): x = k ln 2 + r with
+ * |r| <= ln 2 / 2, exp(r) by its Taylor polynomial to degree 10 (truncation below 2.3e-13
+ * relative: four orders below the uniformity's pinned bound, and two multiply-adds a pair
+ * cheaper than degree 12), 2^k from the exponent bits. Within 3e-13 relative of exp over the
+ * range (tests/test_geometry.cpp); the same holds down to x = -700 (k >= -1022). */
+LSC_HD double lsc_exp_neg8(double x)
+{
+    const double shift = 0x1.8p52; /* adding it rounds x / ln 2 to an integer in the low bits */
+    const double kd = x * 1.4426950408889634 + shift;
+    int64_t kbits;
+    memcpy(&kbits, &kd, sizeof kbits);
+    const double k = kd - shift;
+    const double r = (x - k * 0x1.62e42fefa3800p-1) - k * 0x1.ef35793c76730p-45; /* ln 2 hi, lo */
+    double p = 1.0 / 3628800.0;
+    p = p * r + 1.0 / 362880.0;
+    p = p * r + 1.0 / 40320.0;
+    p = p * r + 1.0 / 5040.0;
+    p = p * r + 1.0 / 720.0;
+    p = p * r + 1.0 / 120.0;
+    p = p * r + 1.0 / 24.0;
+    p = p * r + 1.0 / 6.0;
+    p = p * r + 0.5;
+    p = p * r + 1.0;
+    p = p * r + 1.0;
+    /* k is an integer in [-12, 0] held in kd's low mantissa bits (two's complement above a
+     * zero low 12 bits), so the exponent field of 2^k is the low 12 bits of kbits + 1023: a
+     * logical shift, which AVX2 has (a 64-bit arithmetic shift it has not) */
+    const uint64_t sbits = ((uint64_t)kbits + 1023u) << 52;
+    double scale;
+    memcpy(&scale, &sbits, sizeof scale);
+    return p * scale;
+}
+
+/* The uniformity's pair term exp(-t d2). */
+LSC_HD double lsc_unif_term(double d2) { return lsc_exp_neg8(-LSC_UNIFORMITY_T * d2); }
+
+/* The uniformity from the sum of the pair terms over `pairs` pairs: log of their mean. */
+LSC_HD double lsc_uniformity(double sum, double pairs) { return log(sum / pairs); }
+
+/* ||u - v||^2 of one positive pair (alignment, alpha = 2), both rows normalised in float64 and
+ * the difference summed in float64; a zero row stays the zero vector (as lsc_unif_row_of). */
+LSC_HD double lsc_align_d2(const float *x, const float *y, int64_t d)
+{
+    double qx = 0.0, qy = 0.0;
+    for (int64_t k = 0; k < d; k++) {
+        qx += (double)x[k] * (double)x[k];
+        qy += (double)y[k] * (double)y[k];
+    }
+    const double sx = qx > 0.0 ? 1.0 / sqrt(qx) : 0.0, sy = qy > 0.0 ? 1.0 / sqrt(qy) : 0.0;
+    return lsc_unif_exact_d2(x, y, d, sx, sy);
+}
+
+#endif /* LSC_GEOMETRY_RULES_H */
