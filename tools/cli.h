@@ -35,6 +35,7 @@ typedef struct cli_opts {
     int metric_set;               /* --metric was given (a reference's metric must then agree) */
     int inclusive;
     int geometry;           /* report: the geometry section (TwoNN, hubness) */
+    int kid, mmd;                 /* report: the KID and RBF MMD sections (--kid, --mmd) */
     double dup_eps;
     int64_t bins;
     double active_threshold;
@@ -51,6 +52,8 @@ typedef struct cli_opts {
     int progress;                 /* --progress: CLI_PROGRESS_AUTO, _ALWAYS or _NEVER */
     int64_t subsets, subset_rows; /* kid: --subsets (100), --subset-rows (1000) */
     double sigma, scale;          /* mmd: --sigma (10), --scale (1000) */
+    char kid_opt[16], mmd_opt[16]; /* the first KID / MMD option given ("--subsets"), "" if none:
+                                    * the report refuses them without --kid / --mmd */
 } cli_opts;
 
 /* --progress auto (default): a live line with the percentage and ETA on a terminal, otherwise a
