@@ -50,6 +50,24 @@ lsc_status lsc_cusolver_fail(lsc_ctx *ctx, cusolverStatus_t e, const char *what,
             return lsc_cusolver_fail((ctx), lsc_e_, #expr, __FILE__, __LINE__);                \
     } while (0)
 
+/* Sum of v over a block of exactly Threads threads (a power of two); every thread gets it.
+ * A shared-memory tree in a fixed order, so the figures do not depend on scheduling; `red` holds
+ * Threads values and all threads must call it. The spectrum's and the kernel sums' row
+ * reductions use it (tiles.cuh's ct_block_sum, warp shuffles, serves the tile kernels: moving
+ * these to it would change the spectrum's figures in their last bits). */
+template <int Threads> __device__ __forceinline__ double lsc_block_sum(double v, double *red)
+{
+    red[threadIdx.x] = v;
+    __syncthreads();
+    for (int s = Threads / 2; s > 0; s >>= 1) {
+        if (threadIdx.x < s) red[threadIdx.x] += red[threadIdx.x + s];
+        __syncthreads();
+    }
+    const double t = red[0];
+    __syncthreads();
+    return t;
+}
+
 /* Backend entry points (one file per metric family). */
 lsc_status lsc_cuda_spectrum(lsc_ctx *ctx, const lsc_matrix *x, lsc_spectrum_eigs *eigs);
 lsc_status lsc_cuda_acc_create(lsc_ctx *ctx, int64_t cols, void **state);

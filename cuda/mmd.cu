@@ -1,4 +1,4 @@
-/* Kernel sums of KID and RBF MMD on the GPU (docs/METRICS.md sections 9.2-9.3), the CPU
+/* Kernel sums of KID and RBF MMD on the GPU (docs/METRICS.md sections 10.2-10.4), the CPU
  * backend's plan (host/cpu/mmd.c): rows gathered tile by tile into float32, a float32 cuBLAS
  * GEMM per tile pair, the kernel of common/mmd_rules.h applied in float64 and summed per tile
  * pair into its own slot; the slots are added on the host in the CPU's order. Never an N x N
@@ -29,19 +29,6 @@ struct job {
     int64_t bi, bj;
 };
 
-__device__ double block_sum(double v, double *red)
-{
-    red[threadIdx.x] = v;
-    __syncthreads();
-    for (int s = kThreads / 2; s > 0; s >>= 1) {
-        if (threadIdx.x < s) red[threadIdx.x] += red[threadIdx.x + s];
-        __syncthreads();
-    }
-    const double t = red[0];
-    __syncthreads();
-    return t;
-}
-
 /* One block per row: gather row map[i] (or i) of a device matrix as float32, and its float64
  * squared norm. */
 __global__ void gather_rows(const char *src, int dtype, size_t es, int64_t ld, const int64_t *map,
@@ -57,7 +44,7 @@ __global__ void gather_rows(const char *src, int dtype, size_t es, int64_t ld, c
         t[i * d + c] = v;
         q += (double)v * (double)v;
     }
-    q = block_sum(q, red);
+    q = lsc_block_sum<kThreads>(q, red);
     if (threadIdx.x == 0) sq[i] = q;
 }
 
@@ -68,7 +55,7 @@ __global__ void row_norms(const float *t, int64_t d, double *sq)
     const int64_t i = blockIdx.x;
     double q = 0.0;
     for (int64_t c = threadIdx.x; c < d; c += blockDim.x) q += (double)t[i * d + c] * t[i * d + c];
-    q = block_sum(q, red);
+    q = lsc_block_sum<kThreads>(q, red);
     if (threadIdx.x == 0) sq[i] = q;
 }
 
@@ -82,7 +69,7 @@ __global__ void kernel_rows(const float *c, int64_t n2, const double *sa, const 
     double s = 0.0;
     for (int64_t k = (diag ? i + 1 : 0) + threadIdx.x; k < n2; k += blockDim.x)
         s += lsc_kernel_value(kind, a, (double)c[i * n2 + k], sa[i], sb[k]);
-    s = block_sum(s, red);
+    s = lsc_block_sum<kThreads>(s, red);
     if (threadIdx.x == 0) rowsum[i] = s;
 }
 

@@ -194,19 +194,6 @@ lsc_status plan_cols(lsc_ctx *ctx, int64_t n, int64_t d, size_t stage_es, int64_
 
 /* ---- kernels: Grams --------------------------------------------------------------------------- */
 
-__device__ double block_sum(double v, double *red)
-{
-    red[threadIdx.x] = v;
-    __syncthreads();
-    for (int s = kThreads / 2; s > 0; s >>= 1) {
-        if (threadIdx.x < s) red[threadIdx.x] += red[threadIdx.x + s];
-        __syncthreads();
-    }
-    const double t = red[0];
-    __syncthreads();
-    return t;
-}
-
 __global__ void state_init(int64_t d, gram_state g)
 {
     const int64_t e = blockIdx.x * (int64_t)blockDim.x + threadIdx.x;
@@ -245,7 +232,7 @@ __global__ void convert_rows(const char *src, int dtype, size_t es, int64_t ld, 
         xn[i * d + c] = v;
         q += v * v;
     }
-    q = block_sum(q, red);
+    q = lsc_block_sum<kThreads>(q, red);
     const double inv = q > 0.0 ? 1.0 / sqrt(q) : 0.0;
     for (int64_t c = threadIdx.x; c < d; c += blockDim.x) xn[i * d + c] *= inv;
     if (q == 0.0 && threadIdx.x == 0) atomicMin(zero_row, row_base + (long long)i);
@@ -376,7 +363,7 @@ __global__ void house(const double *a, int64_t n, int64_t k, double *v, double *
     const double *x = a + (k + 1) + k * n; // column k below the diagonal
     double s = 0.0;
     for (int64_t i = 1 + threadIdx.x; i < m; i += blockDim.x) s += x[i] * x[i];
-    s = block_sum(s, red);
+    s = lsc_block_sum<kThreads>(s, red);
     const double x0 = x[0];
     double tau = 0.0, alpha = x0;
     if (s != 0.0) {
@@ -416,7 +403,7 @@ __global__ void house_w(int64_t m, const double *v, const double *sc, double *p)
     __shared__ double red[kThreads];
     double t = 0.0;
     for (int64_t i = threadIdx.x; i < m; i += blockDim.x) t += p[i] * v[i];
-    const double kk = 0.5 * sc[0] * block_sum(t, red);
+    const double kk = 0.5 * sc[0] * lsc_block_sum<kThreads>(t, red);
     for (int64_t i = threadIdx.x; i < m; i += blockDim.x) p[i] -= kk * v[i];
 }
 

@@ -1,6 +1,7 @@
 /* The public operations: validate every argument, then hand the work to the context's backend
  * and turn what it returns into figures (common/) and statuses. */
 #include "validate.h"
+#include "accumulator.h"
 #include "../common/distance_rules.h"
 #include "../common/spectrum_figures.h"
 #include "../common/prdc_figures.h"
@@ -18,10 +19,7 @@
 /* spectrum                                                                                       */
 
 struct lsc_spectrum_acc {
-    const lsc_backend_ops *ops;
-    void *state;
-    int64_t cols;
-    int64_t rows;
+    lsc_acc_core core;
     double active_threshold;
 };
 
@@ -102,84 +100,52 @@ lsc_status lsc_spectrum_acc_create(lsc_ctx *ctx, int64_t cols, const lsc_spectru
                       "spectrum accumulator Gram"));
     double thr = 0.0;
     LSC_TRY(spectrum_opts(ctx, opts, &thr));
-    LSC_NEED_OP(ctx, acc_create);
-    LSC_NEED_OP(ctx, acc_destroy);
     lsc_spectrum_acc *a = (lsc_spectrum_acc *)lsc_calloc(ctx, 1, sizeof *a, "accumulator");
     if (!a) return LSC_STATUS_OUT_OF_MEMORY;
-    lsc_status s = ctx->ops->acc_create(ctx, cols, &a->state);
+    lsc_status s = lsc_acc_core_init(ctx, &a->core, cols, ctx->ops->acc_create, "acc_create");
     if (s != LSC_STATUS_OK) {
         free(a);
         return s;
     }
-    a->ops = ctx->ops;
-    a->cols = cols;
     a->active_threshold = thr;
     *out = a;
-    return LSC_STATUS_OK;
-}
-
-static lsc_status check_acc(lsc_ctx *ctx, const lsc_spectrum_acc *acc, const char *name)
-{
-    LSC_CHECK(ctx, acc, LSC_STATUS_INVALID_ARGUMENT, "%s: accumulator is NULL", name);
-    LSC_CHECK(ctx, acc->ops == ctx->ops, LSC_STATUS_INVALID_ARGUMENT,
-              "%s: accumulator belongs to the %s backend, the context runs on %s", name,
-              acc->ops->name, ctx->ops->name);
     return LSC_STATUS_OK;
 }
 
 lsc_status lsc_spectrum_acc_add(lsc_ctx *ctx, lsc_spectrum_acc *acc, const lsc_matrix *batch)
 {
     LSC_TRY(lsc_begin(ctx));
-    LSC_TRY(check_acc(ctx, acc, "acc"));
+    LSC_TRY(lsc_acc_core_check(ctx, acc ? &acc->core : NULL, "acc"));
     LSC_TRY(lsc_check_matrix(ctx, batch, "batch", 1));
-    LSC_CHECK(ctx, batch->cols == acc->cols, LSC_STATUS_INVALID_ARGUMENT,
-              "batch: %lld cols, the accumulator has %lld", (long long)batch->cols,
-              (long long)acc->cols);
-    LSC_CHECK(ctx, acc->rows <= INT64_MAX - batch->rows, LSC_STATUS_OVERFLOW,
-              "accumulator row count overflows");
-    LSC_TRY(lsc_check_values(ctx, batch, "batch", 0));
-    LSC_NEED_OP(ctx, acc_add);
-    LSC_TRY(acc->ops->acc_add(ctx, acc->state, batch));
-    acc->rows += batch->rows;
-    return LSC_STATUS_OK;
+    return lsc_acc_core_add(ctx, &acc->core, batch, "batch");
 }
 
 lsc_status lsc_spectrum_acc_merge(lsc_ctx *ctx, lsc_spectrum_acc *into,
                                   const lsc_spectrum_acc *from)
 {
     LSC_TRY(lsc_begin(ctx));
-    LSC_TRY(check_acc(ctx, into, "into"));
-    LSC_TRY(check_acc(ctx, from, "from"));
-    LSC_CHECK(ctx, into != from, LSC_STATUS_INVALID_ARGUMENT,
-              "into and from are the same accumulator");
-    LSC_CHECK(ctx, into->cols == from->cols, LSC_STATUS_INVALID_ARGUMENT,
-              "from has %lld cols, into has %lld", (long long)from->cols, (long long)into->cols);
-    LSC_CHECK(ctx, into->rows <= INT64_MAX - from->rows, LSC_STATUS_OVERFLOW,
-              "accumulator row count overflows");
-    if (from->rows == 0) return LSC_STATUS_OK;
-    LSC_NEED_OP(ctx, acc_merge);
-    LSC_TRY(into->ops->acc_merge(ctx, into->state, from->state));
-    into->rows += from->rows;
-    return LSC_STATUS_OK;
+    LSC_TRY(lsc_acc_core_check(ctx, into ? &into->core : NULL, "into"));
+    LSC_TRY(lsc_acc_core_check(ctx, from ? &from->core : NULL, "from"));
+    return lsc_acc_core_merge(ctx, &into->core, &from->core);
 }
 
-int64_t lsc_spectrum_acc_rows(const lsc_spectrum_acc *acc) { return acc ? acc->rows : -1; }
+int64_t lsc_spectrum_acc_rows(const lsc_spectrum_acc *acc) { return acc ? acc->core.rows : -1; }
 
 lsc_status lsc_spectrum_acc_finalize(lsc_ctx *ctx, const lsc_spectrum_acc *acc,
                                      lsc_spectrum_result *out, double *singular_values,
                                      double *column_variance)
 {
     LSC_TRY(lsc_begin(ctx));
-    LSC_TRY(check_acc(ctx, acc, "acc"));
+    LSC_TRY(lsc_acc_core_check(ctx, acc ? &acc->core : NULL, "acc"));
     LSC_CHECK(ctx, out, LSC_STATUS_INVALID_ARGUMENT, "out is NULL");
     LSC_TRY(LSC_CHECK_RESULT(ctx, out, SPECTRUM_RESULT, "out", "LSC_SPECTRUM_RESULT_INIT"));
-    LSC_CHECK(ctx, acc->rows >= 2, LSC_STATUS_INVALID_ARGUMENT,
+    LSC_CHECK(ctx, acc->core.rows >= 2, LSC_STATUS_INVALID_ARGUMENT,
               "the accumulator holds %lld rows, the spectrum needs at least 2",
-              (long long)acc->rows);
+              (long long)acc->core.rows);
     LSC_NEED_OP(ctx, acc_eigs);
     lsc_spectrum_eigs e;
-    LSC_TRY(eigs_alloc(ctx, &e, acc->cols));
-    lsc_status s = acc->ops->acc_eigs(ctx, acc->state, &e);
+    LSC_TRY(eigs_alloc(ctx, &e, acc->core.cols));
+    lsc_status s = acc->core.ops->acc_eigs(ctx, acc->core.state, &e);
     if (s == LSC_STATUS_OK)
         spectrum_finish(&e, acc->active_threshold, out, singular_values, column_variance);
     eigs_free(&e);
@@ -189,7 +155,7 @@ lsc_status lsc_spectrum_acc_finalize(lsc_ctx *ctx, const lsc_spectrum_acc *acc,
 void lsc_spectrum_acc_destroy(lsc_spectrum_acc *acc)
 {
     if (!acc) return;
-    acc->ops->acc_destroy(acc->state);
+    lsc_acc_core_fini(&acc->core);
     free(acc);
 }
 

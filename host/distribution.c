@@ -3,6 +3,7 @@
  * next to the O(N D^2) pass, which is the backend's), the Frechet statistics accumulator, and
  * KID's and RBF MMD's subsets and estimators around the backends' kernel sums. */
 #include "validate.h"
+#include "accumulator.h"
 #include "../common/mmd_rules.h"
 #include "../common/sampler.h"
 
@@ -110,7 +111,7 @@ static lsc_status fd_solve(lsc_ctx *ctx, int64_t d, const double *mu1, const dou
     }
     LSC_TRY(fd_trace_sqrt(ctx, d, s1, s2, &r.trace_sqrt));
     r.fd = r.mean_term + r.trace1 + r.trace2 - 2.0 * r.trace_sqrt;
-    /* docs/METRICS.md 9.1: each of the up to D eigenvalues the first solve leaves at round-off
+    /* docs/METRICS.md 10.1: each of the up to D eigenvalues the first solve leaves at round-off
      * (about eps ||S||) enters the sum as a square root, about sqrt(eps) ||S|| each */
     r.tolerance = sqrt(DBL_EPSILON) * (double)d * (fabs(r.trace1) + fabs(r.trace2)) / 2.0;
     LSC_STORE_RESULT(out, &r, FD_RESULT); /* size checked on entry */
@@ -135,11 +136,9 @@ lsc_status lsc_frechet_distance_stats(lsc_ctx *ctx, int64_t d, const double *mu1
     return fd_solve(ctx, d, mu1, sigma1, mu2, sigma2, out);
 }
 
+/* the spectrum accumulator's bookkeeping (host/accumulator.h) around a covariance-only state */
 struct lsc_fd_acc {
-    const lsc_backend_ops *ops;
-    void *state;
-    int64_t cols;
-    int64_t rows;
+    lsc_acc_core core;
 };
 
 static lsc_status fd_acc_new(lsc_ctx *ctx, int64_t cols, lsc_fd_acc **out)
@@ -147,19 +146,14 @@ static lsc_status fd_acc_new(lsc_ctx *ctx, int64_t cols, lsc_fd_acc **out)
     LSC_CHECK(ctx, cols >= 1 && cols <= FD_MAX_D, LSC_STATUS_INVALID_ARGUMENT,
               "cols is %lld, expected 1 to %d (LAPACK's 32-bit sizes)", (long long)cols,
               FD_MAX_D);
-    LSC_NEED_OP(ctx, cov_create);
     LSC_NEED_OP(ctx, cov_stats);
-    LSC_NEED_OP(ctx, acc_add);
-    LSC_NEED_OP(ctx, acc_destroy);
     lsc_fd_acc *a = (lsc_fd_acc *)lsc_calloc(ctx, 1, sizeof *a, "Frechet accumulator");
     if (!a) return LSC_STATUS_OUT_OF_MEMORY;
-    lsc_status s = ctx->ops->cov_create(ctx, cols, &a->state);
+    lsc_status s = lsc_acc_core_init(ctx, &a->core, cols, ctx->ops->cov_create, "cov_create");
     if (s != LSC_STATUS_OK) {
         free(a);
         return s;
     }
-    a->ops = ctx->ops;
-    a->cols = cols;
     *out = a;
     return LSC_STATUS_OK;
 }
@@ -171,77 +165,44 @@ lsc_status lsc_fd_acc_create(lsc_ctx *ctx, int64_t cols, lsc_fd_acc **out)
     return fd_acc_new(ctx, cols, out);
 }
 
-static lsc_status check_fd_acc(lsc_ctx *ctx, const lsc_fd_acc *acc, const char *name)
-{
-    LSC_CHECK(ctx, acc, LSC_STATUS_INVALID_ARGUMENT, "%s: accumulator is NULL", name);
-    LSC_CHECK(ctx, acc->ops == ctx->ops, LSC_STATUS_INVALID_ARGUMENT,
-              "%s: accumulator belongs to the %s backend, the context runs on %s", name,
-              acc->ops->name, ctx->ops->name);
-    return LSC_STATUS_OK;
-}
-
-static lsc_status fd_acc_add(lsc_ctx *ctx, lsc_fd_acc *acc, const lsc_matrix *batch,
-                             const char *name)
-{
-    LSC_CHECK(ctx, batch->cols == acc->cols, LSC_STATUS_INVALID_ARGUMENT,
-              "%s: %lld cols, the accumulator has %lld", name, (long long)batch->cols,
-              (long long)acc->cols);
-    LSC_CHECK(ctx, acc->rows <= INT64_MAX - batch->rows, LSC_STATUS_OVERFLOW,
-              "accumulator row count overflows");
-    LSC_TRY(lsc_check_values(ctx, batch, name, 0));
-    LSC_TRY(acc->ops->acc_add(ctx, acc->state, batch));
-    acc->rows += batch->rows;
-    return LSC_STATUS_OK;
-}
-
 lsc_status lsc_fd_acc_add(lsc_ctx *ctx, lsc_fd_acc *acc, const lsc_matrix *batch)
 {
     LSC_TRY(lsc_begin(ctx));
-    LSC_TRY(check_fd_acc(ctx, acc, "acc"));
+    LSC_TRY(lsc_acc_core_check(ctx, acc ? &acc->core : NULL, "acc"));
     LSC_TRY(lsc_check_matrix(ctx, batch, "batch", 1));
-    return fd_acc_add(ctx, acc, batch, "batch");
+    return lsc_acc_core_add(ctx, &acc->core, batch, "batch");
 }
 
 lsc_status lsc_fd_acc_merge(lsc_ctx *ctx, lsc_fd_acc *into, const lsc_fd_acc *from)
 {
     LSC_TRY(lsc_begin(ctx));
-    LSC_TRY(check_fd_acc(ctx, into, "into"));
-    LSC_TRY(check_fd_acc(ctx, from, "from"));
-    LSC_CHECK(ctx, into != from, LSC_STATUS_INVALID_ARGUMENT,
-              "into and from are the same accumulator");
-    LSC_CHECK(ctx, into->cols == from->cols, LSC_STATUS_INVALID_ARGUMENT,
-              "from has %lld cols, into has %lld", (long long)from->cols, (long long)into->cols);
-    LSC_CHECK(ctx, into->rows <= INT64_MAX - from->rows, LSC_STATUS_OVERFLOW,
-              "accumulator row count overflows");
-    if (from->rows == 0) return LSC_STATUS_OK;
-    LSC_NEED_OP(ctx, acc_merge);
-    LSC_TRY(into->ops->acc_merge(ctx, into->state, from->state));
-    into->rows += from->rows;
-    return LSC_STATUS_OK;
+    LSC_TRY(lsc_acc_core_check(ctx, into ? &into->core : NULL, "into"));
+    LSC_TRY(lsc_acc_core_check(ctx, from ? &from->core : NULL, "from"));
+    return lsc_acc_core_merge(ctx, &into->core, &from->core);
 }
 
-int64_t lsc_fd_acc_rows(const lsc_fd_acc *acc) { return acc ? acc->rows : -1; }
+int64_t lsc_fd_acc_rows(const lsc_fd_acc *acc) { return acc ? acc->core.rows : -1; }
 
 static lsc_status fd_acc_stats(lsc_ctx *ctx, const lsc_fd_acc *acc, double *mu, double *sigma)
 {
     LSC_CHECK(ctx, mu && sigma, LSC_STATUS_INVALID_ARGUMENT, "%s is NULL", mu ? "sigma" : "mu");
-    LSC_CHECK(ctx, acc->rows >= 2, LSC_STATUS_INVALID_ARGUMENT,
+    LSC_CHECK(ctx, acc->core.rows >= 2, LSC_STATUS_INVALID_ARGUMENT,
               "the accumulator holds %lld rows, a covariance with ddof 1 needs at least 2",
-              (long long)acc->rows);
-    return acc->ops->cov_stats(ctx, acc->state, mu, sigma);
+              (long long)acc->core.rows);
+    return acc->core.ops->cov_stats(ctx, acc->core.state, mu, sigma);
 }
 
 lsc_status lsc_fd_acc_stats(lsc_ctx *ctx, const lsc_fd_acc *acc, double *mu, double *sigma)
 {
     LSC_TRY(lsc_begin(ctx));
-    LSC_TRY(check_fd_acc(ctx, acc, "acc"));
+    LSC_TRY(lsc_acc_core_check(ctx, acc ? &acc->core : NULL, "acc"));
     return fd_acc_stats(ctx, acc, mu, sigma);
 }
 
 void lsc_fd_acc_destroy(lsc_fd_acc *acc)
 {
     if (!acc) return;
-    acc->ops->acc_destroy(acc->state);
+    lsc_acc_core_fini(&acc->core);
     free(acc);
 }
 
@@ -251,7 +212,7 @@ static lsc_status fd_stats(lsc_ctx *ctx, const lsc_matrix *x, const char *name, 
 {
     lsc_fd_acc *a = NULL;
     LSC_TRY(fd_acc_new(ctx, x->cols, &a));
-    lsc_status s = fd_acc_add(ctx, a, x, name);
+    lsc_status s = lsc_acc_core_add(ctx, &a->core, x, name);
     if (s == LSC_STATUS_OK) s = fd_acc_stats(ctx, a, mu, sigma);
     lsc_fd_acc_destroy(a);
     return s;

@@ -102,6 +102,11 @@ static int parse_options(cli_opts *o, int argc, char **argv, int i, const char *
             o->geometry = 1;
             continue;
         }
+        if (!strcmp(name, "kid") || !strcmp(name, "mmd")) {
+            if (eq) return cli_fail(o, EXIT_BAD_INPUT, "--%s takes no value", name);
+            *(name[0] == 'k' ? &o->kid : &o->mmd) = 1;
+            continue;
+        }
         if (!strcmp(name, "inclusive")) {
             if (eq) return cli_fail(o, EXIT_BAD_INPUT, "--inclusive takes no value");
             o->inclusive = 1;
@@ -177,12 +182,19 @@ static int parse_options(cli_opts *o, int argc, char **argv, int i, const char *
         else if (!strcmp(name, "sigma")) {
             rc = parse_f64(o, name, v, 0, &o->sigma);
             if (!rc && !(o->sigma > 0)) rc = cli_fail(o, EXIT_BAD_INPUT, "--sigma: must be > 0");
+            o->sigma_given = 1;
         } else if (!strcmp(name, "scale")) {
             rc = parse_f64(o, name, v, 0, &o->scale);
             if (!rc && !(o->scale > 0)) rc = cli_fail(o, EXIT_BAD_INPUT, "--scale: must be > 0");
         }
         else rc = cli_fail(o, EXIT_BAD_INPUT, "unknown option '--%s' (see --help)", name);
         if (rc) return rc;
+        /* the report computes KID and MMD only when asked: remember an option that tunes them
+         * (--sigma tunes --geometry's RBF Vendi too) */
+        if (strstr(" subsets subset-rows ", key) && !o->kid_opt[0])
+            snprintf(o->kid_opt, sizeof o->kid_opt, "--%s", name);
+        if (strstr(" scale ", key) && !o->mmd_opt[0])
+            snprintf(o->mmd_opt, sizeof o->mmd_opt, "--%s", name);
         /* the fixed-threshold options decide readings only: say so once */
         if (strstr(" dim-collapse-ratio mode-collapse-ratio coverage-min precision-high precision-min"
                    " dup-fraction active-ratio ", key) && !o->deprecated[0])
@@ -240,9 +252,10 @@ int cli_parse_argv(cli_opts *o, int argc, char **argv, cli_command *cmd, int *he
         cli_command cmd;
     } cmds[] = {
         {"report",
-         " real reference fake k inclusive geometry sigma dup-eps bins active-threshold pairs-max-rows dim-collapse-ratio"
+         " real reference fake k inclusive geometry dup-eps bins active-threshold pairs-max-rows dim-collapse-ratio"
          " mode-collapse-ratio coverage-min precision-high precision-min dup-fraction active-ratio"
-         " splits fail-on labels fake-labels metric seed" OPTS_COMMON,
+         " splits fail-on labels fake-labels metric seed kid subsets subset-rows mmd sigma scale"
+         OPTS_COMMON,
          CLI_CMD_REPORT},
         {"demo", " seed backend threads k progress ", CLI_CMD_DEMO},
         {"spectrum", " input active-threshold" OPTS_COMMON, CLI_CMD_SPECTRUM},

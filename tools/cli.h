@@ -35,6 +35,7 @@ typedef struct cli_opts {
     int metric_set;               /* --metric was given (a reference's metric must then agree) */
     int inclusive;
     int geometry;           /* report: the geometry section (TwoNN, hubness) */
+    int kid, mmd;                 /* report: the KID and RBF MMD sections (--kid, --mmd) */
     double dup_eps;
     int64_t bins;
     double active_threshold;
@@ -51,6 +52,9 @@ typedef struct cli_opts {
     int progress;                 /* --progress: CLI_PROGRESS_AUTO, _ALWAYS or _NEVER */
     int64_t subsets, subset_rows; /* kid: --subsets (100), --subset-rows (1000) */
     double sigma, scale;          /* mmd: --sigma (10), --scale (1000) */
+    int sigma_given;              /* --sigma was given (the report needs --mmd or --geometry) */
+    char kid_opt[72], mmd_opt[72]; /* the first KID / MMD option given ("--subsets"), "" if none:
+                                    * the report refuses them without --kid / --mmd */
 } cli_opts;
 
 /* --progress auto (default): a live line with the percentage and ETA on a terminal, otherwise a
@@ -163,6 +167,19 @@ void cli_print_pairs(FILE *f, const char *name, const lsc_pair_result *p, const 
 void cli_print_histogram(FILE *f, const lsc_pair_result *p, const int64_t *hist);
 void cli_print_prdc(FILE *f, const lsc_prdc_result *r);
 const char *cli_metric_name(lsc_metric m);
+/* Distribution distances (docs/METRICS.md section 10), shared by `lsc fd/kid/mmd` and the report
+ * so that both give the same figures under the same keys: KID and MMD with the options of `o`
+ * (--subsets, --subset-rows, --seed; --sigma, --scale), their JSON objects and text lines. */
+lsc_status cli_kid(lsc_ctx *ctx, const cli_opts *o, const lsc_matrix *a, const lsc_matrix *b,
+                   lsc_kid_result *r);
+lsc_status cli_mmd(lsc_ctx *ctx, const cli_opts *o, const lsc_matrix *a, const lsc_matrix *b,
+                   lsc_mmd_result *r);
+void cli_json_fd(json_w *w, const char *key, const lsc_fd_result *r);
+void cli_json_kid(json_w *w, const char *key, const lsc_kid_result *r, uint64_t seed);
+void cli_json_mmd(json_w *w, const char *key, const lsc_mmd_result *r, double sigma, double scale);
+void cli_print_fd(FILE *f, const lsc_fd_result *r);
+void cli_print_kid(FILE *f, const lsc_kid_result *r);
+void cli_print_mmd(FILE *f, const lsc_mmd_result *r, double sigma, double scale);
 
 /* Output files. Every output a command will write (--json unless "-", --out, --out-dist,
  * --out-idx) is checked before any work: each can be created (its directory exists and is

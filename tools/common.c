@@ -583,6 +583,75 @@ void cli_print_prdc(FILE *f, const lsc_prdc_result *r) {
                 (long long)r->zero_radii_fake);
 }
 
+/* ---- distribution distances (docs/METRICS.md section 10): `lsc fd/kid/mmd` and the report -- */
+
+lsc_status cli_kid(lsc_ctx *ctx, const cli_opts *o, const lsc_matrix *a, const lsc_matrix *b,
+                   lsc_kid_result *r) {
+    lsc_kid_opts ko = LSC_KID_OPTS_INIT;
+    ko.subsets = o->subsets;
+    ko.subset_rows = o->subset_rows;
+    ko.seed = o->seed;
+    return lsc_kid(ctx, a, b, &ko, r, NULL);
+}
+
+lsc_status cli_mmd(lsc_ctx *ctx, const cli_opts *o, const lsc_matrix *a, const lsc_matrix *b,
+                   lsc_mmd_result *r) {
+    lsc_mmd_opts mo = LSC_MMD_OPTS_INIT;
+    mo.sigma = o->sigma;
+    mo.scale = o->scale;
+    return lsc_mmd(ctx, a, b, &mo, r);
+}
+
+void cli_json_fd(json_w *w, const char *key, const lsc_fd_result *r) {
+    jw_obj(w, key);
+    jw_int(w, "cols", r->cols);
+    jw_num(w, "fd", r->fd);
+    jw_num(w, "mean_term", r->mean_term);
+    jw_num(w, "trace_real", r->trace1);
+    jw_num(w, "trace_fake", r->trace2);
+    jw_num(w, "trace_sqrt", r->trace_sqrt);
+    jw_num(w, "tolerance", r->tolerance);
+    jw_end_obj(w);
+}
+
+void cli_json_kid(json_w *w, const char *key, const lsc_kid_result *r, uint64_t seed) {
+    jw_obj(w, key);
+    jw_num(w, "mean", r->mean);
+    jw_num(w, "std", r->std);
+    jw_int(w, "subsets", r->subsets);
+    jw_int(w, "subset_rows", r->subset_rows);
+    jw_int(w, "seed", (int64_t)seed);
+    jw_num(w, "tolerance", r->tolerance);
+    jw_end_obj(w);
+}
+
+void cli_json_mmd(json_w *w, const char *key, const lsc_mmd_result *r, double sigma, double scale) {
+    jw_obj(w, key);
+    jw_num(w, "mmd", r->mmd);
+    jw_num(w, "sigma", sigma);
+    jw_num(w, "scale", scale);
+    jw_num(w, "tolerance", r->tolerance);
+    jw_end_obj(w);
+}
+
+void cli_print_fd(FILE *f, const lsc_fd_result *r) {
+    fprintf(f, "Frechet distance (D = %lld)\n", (long long)r->cols);
+    fprintf(f, "  fd                   %.10g   (tolerance %.3g)\n", r->fd, r->tolerance);
+    fprintf(f, "  ||mu1 - mu2||^2      %.10g\n", r->mean_term);
+    fprintf(f, "  tr S1, tr S2         %.10g, %.10g\n", r->trace1, r->trace2);
+    fprintf(f, "  tr (S1^1/2 S2 S1^1/2)^1/2  %.10g\n", r->trace_sqrt);
+}
+
+void cli_print_kid(FILE *f, const lsc_kid_result *r) {
+    fprintf(f, "KID  %.6g +- %.3g (std, ddof 1; %lld subsets of %lld rows; tolerance %.3g)\n", r->mean,
+            r->std, (long long)r->subsets, (long long)r->subset_rows, r->tolerance);
+}
+
+void cli_print_mmd(FILE *f, const lsc_mmd_result *r, double sigma, double scale) {
+    fprintf(f, "MMD  %.6g (RBF sigma %g, scale %g, biased; tolerance %.3g)\n", r->mmd, sigma, scale,
+            r->tolerance);
+}
+
 /* ---- output files ------------------------------------------------------------------------- */
 
 /* The temporary files not yet renamed into place. They are removed at exit, so no way out of a

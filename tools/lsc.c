@@ -60,7 +60,8 @@ static const char *HELP_REPORT =
     "(section 6) are made from the verdicts: one for each check at borderline or collapse, with\n"
     "its reason, else \"no collapse detected\"; without --fake there are none. The spectra are\n"
     "compared at equal N (a seeded subset of the larger set, of the smaller's size). kNN and PRDC\n"
-    "always use every row.\n"
+    "always use every row. With --fake, the Frechet distance between the two sets (every row;\n"
+    "docs/METRICS.md section 10.1, as `lsc fd`), reported without a verdict.\n"
     "\n"
     "options:\n"
     "  --real R.npy              the real (reference) set, rows = samples\n"
@@ -88,8 +89,14 @@ static const char *HELP_REPORT =
     "                            hubness, RBF Vendi of order 2; docs/METRICS.md section 9):\n"
     "                            about three more kNN passes and one kernel pass of up to\n"
     "                            10,000 rows, reported without a verdict\n"
-    "  --sigma S                 RBF Vendi's bandwidth (default 10, lsc mmd's: match it\n"
-    "                            to the features' scale)\n"
+    "  --kid                     also KID (as `lsc kid`, section 10.2): --subsets S (default\n"
+    "                            100) seeded subsets of --subset-rows R (default 1000) rows of\n"
+    "                            each set, from --seed; about 3 S R^2 D multiply-adds\n"
+    "  --mmd                     also RBF MMD (as `lsc mmd`, CMMD's, section 10.3) over every\n"
+    "                            row, --scale C (default 1000): an all-pairs pass over the\n"
+    "                            N + M rows, the report's costliest part\n"
+    "  --sigma S                 the RBF bandwidth of --mmd and of --geometry's RBF Vendi\n"
+    "                            (default 10, lsc mmd's: match it to the features' scale)\n"
     "  --fail-on L[,not_assessed] exit 3 after writing every output when the verdict is L\n"
     "                            (borderline or collapse) or worse, or a check is not assessed\n"
     METRIC_HELP SEED_HELP COMMON_HELP
@@ -704,11 +711,41 @@ static const char *HELP_MMD =
     "usage: lsc mmd --real A --fake B [--sigma S] [--scale C] [options]\n"
     "\n"
     "RBF MMD, CMMD's estimator: scale x the biased MMD^2 with exp(-||x - y||^2 / (2 sigma^2))\n"
-    "over every row, on the rows as given (CMMD uses unit CLIP embeddings). Section 9.3.\n\noptions:\n"
+    "over every row, on the rows as given (CMMD uses unit CLIP embeddings). Section 10.3.\n\noptions:\n"
     "  --real A, --fake B        the two sets (features)\n"
     "  --sigma S                 bandwidth (default 10, CMMD's)\n"
     "  --scale C                 factor (default 1000, CMMD's)\n"
     COMMON_HELP;
+
+/* fd, kid, mmd: both --real and --fake, and a context. NULL with *rc set otherwise. */
+static lsc_ctx *pair_ctx(cli_opts *o, int *rc) {
+    *rc = need(o, o->real, "real");
+    if (!*rc) *rc = need(o, o->fake, "fake");
+    return *rc ? NULL : cli_ctx(o, rc);
+}
+
+/* The JSON document of fd, kid or mmd: inputs, then the figure's object (cli_json_*). */
+static int pair_json(cli_opts *o, lsc_ctx *ctx, const lsc_input *a, const lsc_input *b,
+                     const char *name, double ms, const lsc_fd_result *fd,
+                     const lsc_kid_result *kid, const lsc_mmd_result *mmd) {
+    int rc = 0;
+    json_w w;
+    FILE *f = json_begin(o, ctx, &w, &rc);
+    if (!f) return rc;
+    jw_obj(&w, "inputs");
+    if (a) {
+        cli_json_input(&w, "real", o->real, &a->m);
+        cli_json_input(&w, "fake", o->fake, &b->m);
+    } else { /* fd: either side may be a statistics file */
+        jw_str(&w, "real", o->real);
+        jw_str(&w, "fake", o->fake);
+    }
+    jw_end_obj(&w);
+    if (fd) cli_json_fd(&w, "fd", fd);
+    if (kid) cli_json_kid(&w, "kid", kid, o->seed);
+    if (mmd) cli_json_mmd(&w, "mmd", mmd, o->sigma, o->scale);
+    return json_finish(o, &w, f, name, ms);
+}
 
 /* One side of fd: a statistics file, or features reduced to their statistics. */
 static int fd_side(cli_opts *o, lsc_ctx *ctx, const char *path, double **mu, double **sigma,
@@ -735,10 +772,8 @@ static int fd_side(cli_opts *o, lsc_ctx *ctx, const char *path, double **mu, dou
 }
 
 static int cmd_fd(cli_opts *o) {
-    int rc = need(o, o->real, "real");
-    if (!rc) rc = need(o, o->fake, "fake");
-    if (rc) return rc;
-    lsc_ctx *ctx = cli_ctx(o, &rc);
+    int rc;
+    lsc_ctx *ctx = pair_ctx(o, &rc);
     if (!ctx) return rc;
     double *m1 = NULL, *s1 = NULL, *m2 = NULL, *s2 = NULL;
     int64_t d1 = 0, d2 = 0;
@@ -756,32 +791,9 @@ static int cmd_fd(cli_opts *o) {
     }
     double t1 = cli_now_ms();
     cli_progress_done();
-    if (!rc && o->json) {
-        json_w w;
-        FILE *f = json_begin(o, ctx, &w, &rc);
-        if (f) {
-            jw_obj(&w, "inputs");
-            jw_str(&w, "real", o->real);
-            jw_str(&w, "fake", o->fake);
-            jw_end_obj(&w);
-            jw_obj(&w, "fd");
-            jw_int(&w, "cols", r.cols);
-            jw_num(&w, "fd", r.fd);
-            jw_num(&w, "mean_term", r.mean_term);
-            jw_num(&w, "trace_real", r.trace1);
-            jw_num(&w, "trace_fake", r.trace2);
-            jw_num(&w, "trace_sqrt", r.trace_sqrt);
-            jw_num(&w, "tolerance", r.tolerance);
-            jw_end_obj(&w);
-            rc = json_finish(o, &w, f, "fd", t1 - t0);
-        }
-    }
+    if (!rc && o->json) rc = pair_json(o, ctx, NULL, NULL, "fd", t1 - t0, &r, NULL, NULL);
     if (!rc && (!o->json || strcmp(o->json, "-"))) {
-        printf("Frechet distance (D = %lld)\n", (long long)r.cols);
-        printf("  fd                   %.10g   (tolerance %.3g)\n", r.fd, r.tolerance);
-        printf("  ||mu1 - mu2||^2      %.10g\n", r.mean_term);
-        printf("  tr S1, tr S2         %.10g, %.10g\n", r.trace1, r.trace2);
-        printf("  tr (S1^1/2 S2 S1^1/2)^1/2  %.10g\n", r.trace_sqrt);
+        cli_print_fd(stdout, &r);
         printf("  (%.1f ms, %s)\n", t1 - t0, lsc_ctx_device_name(ctx));
     }
     free(m1);
@@ -827,75 +839,33 @@ static int cmd_fd_stats(cli_opts *o) {
 
 /* kid and mmd: both sets as features. */
 static int cmd_kernel(cli_opts *o, int kid) {
-    int rc = need(o, o->real, "real");
-    if (!rc) rc = need(o, o->fake, "fake");
-    if (rc) return rc;
+    int rc;
+    lsc_ctx *ctx = pair_ctx(o, &rc);
+    if (!ctx) return rc;
     lsc_input a, b;
-    if ((rc = cli_open(o, o->real, &a))) return rc;
+    if ((rc = cli_open(o, o->real, &a))) {
+        lsc_ctx_destroy(ctx);
+        return rc;
+    }
     if ((rc = cli_open(o, o->fake, &b))) {
         lsc_input_close(&a);
+        lsc_ctx_destroy(ctx);
         return rc;
     }
-    lsc_ctx *ctx = cli_ctx(o, &rc);
-    if (!ctx) {
-        lsc_input_close(&a);
-        lsc_input_close(&b);
-        return rc;
-    }
+    const char *name = kid ? "kid" : "mmd";
     lsc_kid_result kr = LSC_KID_RESULT_INIT;
     lsc_mmd_result mr = LSC_MMD_RESULT_INIT;
-    cli_progress_label(kid ? "kid" : "mmd");
+    cli_progress_label(name);
     double t0 = cli_now_ms();
-    lsc_status st;
-    if (kid) {
-        lsc_kid_opts ko = LSC_KID_OPTS_INIT;
-        ko.subsets = o->subsets;
-        ko.subset_rows = o->subset_rows;
-        ko.seed = o->seed;
-        st = lsc_kid(ctx, &a.m, &b.m, &ko, &kr, NULL);
-    } else {
-        lsc_mmd_opts mo = LSC_MMD_OPTS_INIT;
-        mo.sigma = o->sigma;
-        mo.scale = o->scale;
-        st = lsc_mmd(ctx, &a.m, &b.m, &mo, &mr);
-    }
+    lsc_status st = kid ? cli_kid(ctx, o, &a.m, &b.m, &kr) : cli_mmd(ctx, o, &a.m, &b.m, &mr);
     double t1 = cli_now_ms();
     cli_progress_done();
-    if (st != LSC_STATUS_OK) rc = cli_lib_fail(o, ctx, st, kid ? "kid" : "mmd");
-    else if (o->json) {
-        json_w w;
-        FILE *f = json_begin(o, ctx, &w, &rc);
-        if (f) {
-            jw_obj(&w, "inputs");
-            cli_json_input(&w, "real", o->real, &a.m);
-            cli_json_input(&w, "fake", o->fake, &b.m);
-            jw_end_obj(&w);
-            jw_obj(&w, kid ? "kid" : "mmd");
-            if (kid) {
-                jw_num(&w, "mean", kr.mean);
-                jw_num(&w, "std", kr.std);
-                jw_int(&w, "subsets", kr.subsets);
-                jw_int(&w, "subset_rows", kr.subset_rows);
-                jw_int(&w, "seed", (int64_t)o->seed);
-                jw_num(&w, "tolerance", kr.tolerance);
-            } else {
-                jw_num(&w, "mmd", mr.mmd);
-                jw_num(&w, "sigma", o->sigma);
-                jw_num(&w, "scale", o->scale);
-                jw_num(&w, "tolerance", mr.tolerance);
-            }
-            jw_end_obj(&w);
-            rc = json_finish(o, &w, f, kid ? "kid" : "mmd", t1 - t0);
-        }
-    }
+    if (st != LSC_STATUS_OK) rc = cli_lib_fail(o, ctx, st, name);
+    else if (o->json)
+        rc = pair_json(o, ctx, &a, &b, name, t1 - t0, NULL, kid ? &kr : NULL, kid ? NULL : &mr);
     if (st == LSC_STATUS_OK && !rc && (!o->json || strcmp(o->json, "-"))) {
-        if (kid)
-            printf("KID  %.6g +- %.3g (std, ddof 1; %lld subsets of %lld rows; tolerance %.3g)\n",
-                   kr.mean, kr.std, (long long)kr.subsets, (long long)kr.subset_rows,
-                   kr.tolerance);
-        else
-            printf("MMD  %.6g (RBF sigma %g, scale %g, biased; tolerance %.3g)\n", mr.mmd,
-                   o->sigma, o->scale, mr.tolerance);
+        if (kid) cli_print_kid(stdout, &kr);
+        else cli_print_mmd(stdout, &mr, o->sigma, o->scale);
         printf("  (%.1f ms, %s)\n", t1 - t0, lsc_ctx_device_name(ctx));
     }
     lsc_ctx_destroy(ctx);

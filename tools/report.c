@@ -1,6 +1,7 @@
 /* lsc report: the verdicts of docs/METRICS.md section 8, spectrum and all-pairs statistics of
  * each set, PRDC of fake against real (the real set from a .npy/.fvecs file or a saved
- * reference), and the readings of section 6, made from the verdicts. */
+ * reference), the distances between the two distributions of section 10 (FD; KID and RBF MMD on
+ * request), and the readings of section 6, made from the verdicts. */
 #include "cli.h"
 
 #include <stdarg.h>
@@ -572,6 +573,14 @@ int cmd_report(cli_opts *o) {
             goto done;
         }
     }
+    /* KID and MMD cost more than the rest of the report at its default sizes: opt-in, and
+     * their options alone would silently do nothing */
+    if (o->kid_opt[0] && !o->kid) return cli_fail(o, EXIT_BAD_INPUT, "%s needs --kid", o->kid_opt);
+    if (o->mmd_opt[0] && !o->mmd) return cli_fail(o, EXIT_BAD_INPUT, "%s needs --mmd", o->mmd_opt);
+    if (o->sigma_given && !o->mmd && !o->geometry)
+        return cli_fail(o, EXIT_BAD_INPUT, "--sigma needs --mmd or --geometry");
+    if ((o->kid || o->mmd) && !o->fake)
+        return cli_fail(o, EXIT_BAD_INPUT, "--%s needs --fake (it compares two sets)", o->kid ? "kid" : "mmd");
     if ((o->labels || o->fake_labels) && !o->fake) {
         rc = cli_fail(o, EXIT_BAD_INPUT, "--labels and --fake-labels need --fake (they judge the generated rows)");
         goto done;
@@ -658,6 +667,29 @@ int cmd_report(cli_opts *o) {
         else if (geometry_soft(st)) snprintf(hub_fr_why, sizeof hub_fr_why, "%s", lsc_last_error(ctx));
         else {
             rc = cli_lib_fail(o, ctx, st, o->fake);
+            goto done;
+        }
+    }
+
+    /* distances between the two distributions (docs/METRICS.md section 10), reported without a
+     * verdict: FD (one float64 Gram pass per set, every row), KID and RBF MMD when asked */
+    lsc_fd_result fdr = LSC_FD_RESULT_INIT;
+    lsc_kid_result kidr = LSC_KID_RESULT_INIT;
+    lsc_mmd_result mmdr = LSC_MMD_RESULT_INIT;
+    double t_dist[3] = {0, 0, 0}; /* fd, kid, mmd */
+    const int dist = o->fake && real_rows;
+    for (int step = 0; dist && step < 3; step++) {
+        static const char *const label[3] = {"fd", "kid", "mmd"};
+        if ((step == 1 && !o->kid) || (step == 2 && !o->mmd)) continue;
+        double t0 = cli_now_ms();
+        cli_progress_label(label[step]);
+        lsc_status st = step == 0   ? lsc_frechet_distance(ctx, &R.in.m, &F.in.m, &fdr)
+                        : step == 1 ? cli_kid(ctx, o, &R.in.m, &F.in.m, &kidr)
+                                    : cli_mmd(ctx, o, &R.in.m, &F.in.m, &mmdr);
+        cli_progress_done();
+        t_dist[step] = cli_now_ms() - t0;
+        if (st != LSC_STATUS_OK) {
+            rc = cli_lib_fail(o, ctx, st, label[step]);
             goto done;
         }
     }
@@ -801,6 +833,13 @@ int cmd_report(cli_opts *o) {
             if (o->fake) json_hubness(&w, "hubness_fake_to_real", &hub_fr, have_hub_fr, hub_fr_why);
             jw_end_obj(&w);
         }
+        if (dist) { /* docs/METRICS.md section 10: reported, no verdict */
+            jw_obj(&w, "distribution");
+            cli_json_fd(&w, "fd", &fdr);
+            if (o->kid) cli_json_kid(&w, "kid", &kidr, o->seed);
+            if (o->mmd) cli_json_mmd(&w, "mmd", &mmdr, o->sigma, o->scale);
+            jw_end_obj(&w);
+        }
         if (o->fake) {
             cli_json_prdc(&w, "prdc", &prdc);
             jw_obj(&w, "memorisation");
@@ -839,6 +878,9 @@ int cmd_report(cli_opts *o) {
             jw_num(&w, "pairs_fake", F.t_pairs);
             if (o->geometry) jw_num(&w, "geometry_fake", F.t_geom);
             if (o->geometry && real_rows) jw_num(&w, "hubness_fake_to_real", t_hub_fr);
+            if (dist) jw_num(&w, "fd", t_dist[0]);
+            if (dist && o->kid) jw_num(&w, "kid", t_dist[1]);
+            if (dist && o->mmd) jw_num(&w, "mmd", t_dist[2]);
             jw_num(&w, "verdicts", t_verdicts);
         }
         jw_num(&w, "total", t_total);
@@ -907,6 +949,12 @@ int cmd_report(cli_opts *o) {
             if (real_rows)
                 printf("  fake rows within %g of a real row: %lld of %lld\n", o->dup_eps, (long long)mem_rows,
                        (long long)F.in.m.rows);
+        }
+        if (dist) {
+            printf("\ndistances between the two distributions (docs/METRICS.md section 10, no verdict):\n");
+            cli_print_fd(stdout, &fdr);
+            if (o->kid) cli_print_kid(stdout, &kidr);
+            if (o->mmd) cli_print_mmd(stdout, &mmdr, o->sigma, o->scale);
         }
         const cli_thresholds *th = &o->th;
         printf("\nfixed-threshold checks (deprecated, kept for one release: they decide no verdict and no\n"

@@ -1,4 +1,4 @@
-/* Kernel sums of KID and RBF MMD on the CPU (docs/METRICS.md sections 9.2-9.3): float32 GEMM
+/* Kernel sums of KID and RBF MMD on the CPU (docs/METRICS.md sections 10.2-10.4): float32 GEMM
  * tiles of rows x rows, the kernel applied in float64 (common/mmd_rules.h) and summed per tile
  * pair, never an N x N matrix. Each tile pair's sum is kept in its own slot and the slots are
  * added in a fixed order, so the figures do not depend on the thread count or on timing. */

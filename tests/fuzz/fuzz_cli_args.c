@@ -44,6 +44,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (o.subsets < 1 || o.subsets > 1000000 || o.subset_rows < 2 || !(o.sigma > 0) ||
             !isfinite(o.sigma) || !(o.scale > 0) || !isfinite(o.scale))
             abort();
+        if ((o.kid | o.mmd) & ~1) abort();
+        if (memchr(o.kid_opt, 0, sizeof o.kid_opt) == NULL ||
+            memchr(o.mmd_opt, 0, sizeof o.mmd_opt) == NULL)
+            abort();
         if (pos && cmd != CLI_CMD_REFERENCE_INSPECT) abort();
         /* every string option points into argv */
         const char *s[] = {o.real, o.fake, o.input, o.queries, o.base, o.reference,
