@@ -12,7 +12,9 @@
 
 #define LSC_CTX_PARAMS_SIZES { offsetof(lsc_ctx_params, device_alloc), sizeof(lsc_ctx_params) }
 #define LSC_SPECTRUM_OPTS_SIZES { sizeof(lsc_spectrum_opts) }
-#define LSC_PAIR_OPTS_SIZES { offsetof(lsc_pair_opts, subset_offset), sizeof(lsc_pair_opts) }
+#define LSC_PAIR_OPTS_SIZES \
+    { offsetof(lsc_pair_opts, subset_offset), offsetof(lsc_pair_opts, uniformity), \
+      sizeof(lsc_pair_opts) }
 #define LSC_KNN_OPTS_SIZES { sizeof(lsc_knn_opts) }
 #define LSC_REFERENCE_OPTS_SIZES { sizeof(lsc_reference_opts) }
 #define LSC_SPECTRUM_RESULT_SIZES \

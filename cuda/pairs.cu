@@ -178,7 +178,8 @@ __global__ void __launch_bounds__(kThreads) k_pairs(pair_args a)
     const int64_t oi = a.map ? a.map[gi] : gi;
     const double inv_i = a.inv ? a.inv[gi] : 1.0;
     const float *qrow = a.qraw + i * a.qld;
-    const lsc_unif_row ui = a.s.uq[i];
+    const bool unif = a.s.uq != nullptr;
+    const lsc_unif_row ui = unif ? a.s.uq[i] : lsc_unif_row{0.0, 0.0, 0.0};
 
     // sweep 2: flags, exact values where a decision needs them, bins, the row's distances
     double xs[kItems];
@@ -235,13 +236,15 @@ __global__ void __launch_bounds__(kThreads) k_pairs(pair_args a)
             else atomicAdd(&a.s.hist[bin], 1ull);
             xs[t] = x;
             sum += x;
-            const lsc_unif_row uj = a.s.ub[j];
-            const double ud2 =
-                lsc_unif_needs_exact(err, ui, uj)
-                    ? lsc_unif_exact_d2(qrow, a.braw + j * a.bld, a.d, a.inv ? inv_i : ui.s,
-                                        a.inv ? a.inv[gj] : uj.s)
-                    : lsc_unif_d2(static_cast<double>(row[j]), ui, uj);
-            usum += lsc_unif_term(ud2);
+            if (unif) {
+                const lsc_unif_row uj = a.s.ub[j];
+                const double ud2 =
+                    lsc_unif_needs_exact(err, ui, uj)
+                        ? lsc_unif_exact_d2(qrow, a.braw + j * a.bld, a.d, a.inv ? inv_i : ui.s,
+                                            a.inv ? a.inv[gj] : uj.s)
+                        : lsc_unif_d2(static_cast<double>(row[j]), ui, uj);
+                usum += lsc_unif_term(ud2);
+            }
             mine++;
         }
     }
@@ -456,8 +459,10 @@ lsc_status lsc_cuda_pair_stats(lsc_ctx *ctx, const lsc_matrix *x, const int64_t 
         lsc_ws_take(&c, static_cast<size_t>(kDupBuf) * sizeof(lsc_pair), &s.buf);
         lsc_ws_take(&c, static_cast<size_t>(subset ? n : 0) * sizeof(int64_t), &s.d_map);
         lsc_ws_take(&c, static_cast<size_t>(edges ? bins + 1 : 0) * sizeof(double), &s.vedge);
-        lsc_ws_take(&c, static_cast<size_t>(n < kMaxTq ? n : kMaxTq) * sizeof(lsc_unif_row), &s.uq);
-        lsc_ws_take(&c, static_cast<size_t>(n < kMaxTb ? n : kMaxTb) * sizeof(lsc_unif_row), &s.ub);
+        // the uniformity only when asked (an exp per pair): no rows' values, no terms
+        const int64_t un = opts->uniformity ? n : 0;
+        lsc_ws_take(&c, static_cast<size_t>(un < kMaxTq ? un : kMaxTq) * sizeof(lsc_unif_row), &s.uq);
+        lsc_ws_take(&c, static_cast<size_t>(un < kMaxTb ? un : kMaxTb) * sizeof(lsc_unif_row), &s.ub);
         if (pass == 0) {
             void *mem;
             LSC_TRY(lsc_cuda_ws_reserve(ctx, LSC_WS_STATE, c.off, "pair statistics state", &mem));
@@ -466,6 +471,7 @@ lsc_status lsc_cuda_pair_stats(lsc_ctx *ctx, const lsc_matrix *x, const int64_t 
     }
     // the subset on the device: device rows are read through it, and near-duplicate pairs are
     // reported with the input's row indices either way
+    if (!opts->uniformity) s.uq = s.ub = nullptr;
     if (!subset) s.d_map = nullptr;
     else
         LSC_CUDA_TRY(ctx, cudaMemcpyAsync(s.d_map, subset, static_cast<size_t>(n) * sizeof(int64_t),
@@ -531,7 +537,7 @@ lsc_status lsc_cuda_pair_stats(lsc_ctx *ctx, const lsc_matrix *x, const int64_t 
             const int64_t nq = n - q0 < job.tq ? n - q0 : job.tq;
             ct_tile qt;
             LSC_TRY(ct_load(ctx, &set, &job.qb, q0, nq, &qt));
-            if (pass == 0) {
+            if (pass == 0 && s.uq) {
                 k_unif_rows<<<ct_blocks(nq, kThreads), kThreads, 0, st>>>(
                     qt.raw, qt.raw_ld, nq, d, metric == LSC_M_COSINE ? nullptr : centre, s.uq);
                 LSC_CUDA_LAUNCHED(ctx);
@@ -540,7 +546,7 @@ lsc_status lsc_cuda_pair_stats(lsc_ctx *ctx, const lsc_matrix *x, const int64_t 
                 const int64_t nb = n - b0 < job.tb ? n - b0 : job.tb;
                 ct_tile bt;
                 LSC_TRY(ct_load(ctx, &set, &job.bb, b0, nb, &bt));
-                if (pass == 0) {
+                if (pass == 0 && s.ub) {
                     k_unif_rows<<<ct_blocks(nb, kThreads), kThreads, 0, st>>>(
                         bt.raw, bt.raw_ld, nb, d, metric == LSC_M_COSINE ? nullptr : centre,
                         s.ub);
@@ -622,6 +628,6 @@ lsc_status lsc_cuda_pair_stats(lsc_ctx *ctx, const lsc_matrix *x, const int64_t 
     out->near_duplicate_pairs = static_cast<int64_t>(misc[1]);
     out->near_duplicates_listed = near_dups ? listed : 0;
     out->hist_upper = upper;
-    out->uniformity = lsc_uniformity(mom.u, mom.n);
+    out->uniformity = opts->uniformity ? lsc_uniformity(mom.u, mom.n) : NAN;
     return LSC_STATUS_OK;
 }

@@ -265,6 +265,8 @@ lsc_status lsc_pair_stats(lsc_ctx *ctx, const lsc_matrix *x, const lsc_pair_opts
               "pair opts: bins is %lld, expected 1 to 2^24", (long long)o.bins);
     LSC_CHECK(ctx, o.dup_eps >= 0.0 && o.dup_eps < 1e300, LSC_STATUS_INVALID_ARGUMENT,
               "pair opts: dup_eps %g must be finite and >= 0", o.dup_eps);
+    LSC_CHECK(ctx, o.uniformity == 0 || o.uniformity == 1, LSC_STATUS_INVALID_ARGUMENT,
+              "pair opts: uniformity is %lld, expected 0 or 1", (long long)o.uniformity);
     LSC_CHECK(ctx, o.dup_report >= 0 && o.dup_report <= ((int64_t)1 << 24),
               LSC_STATUS_INVALID_ARGUMENT, "pair opts: dup_report is %lld, expected 0 to 2^24",
               (long long)o.dup_report);

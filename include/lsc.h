@@ -403,10 +403,14 @@ typedef struct lsc_pair_opts {
                                0: subsets with one seed and disjoint position ranges are
                                disjoint (halves, folds); needs subset_offset + subset_rows <=
                                rows */
+    /* appended in 0.3 */
+    int64_t uniformity;     /* 1: also lsc_pair_result.uniformity, in the same pass (an exp per
+                               pair: about 1.2x the pass at D = 512, 1.5x at D = 64); 0 (default):
+                               not computed, NaN */
 } lsc_pair_opts;
 
 #define LSC_PAIR_OPTS_INIT \
-    { sizeof(lsc_pair_opts), LSC_METRIC_EUCLIDEAN, 64, 1e-6, 100, 0, 0, 0 }
+    { sizeof(lsc_pair_opts), LSC_METRIC_EUCLIDEAN, 64, 1e-6, 100, 0, 0, 0, 0 }
 
 typedef struct lsc_pair_result {
     size_t size;                /* sizeof(lsc_pair_result): set by the caller */
@@ -426,7 +430,8 @@ typedef struct lsc_pair_result {
     double uniformity;          /* log mean over the pairs of exp(-2 ||u_i - u_j||^2), u the
                                    L2-normalised rows (Wang & Isola 2020; a zero row stays 0),
                                    from the same pass (docs/METRICS.md section 9): -4 (spread,
-                                   large D) to 0 (every row one direction) */
+                                   large D) to 0 (every row one direction); NaN unless
+                                   lsc_pair_opts.uniformity asked for it */
 } lsc_pair_result;
 
 #define LSC_PAIR_RESULT_INIT \

@@ -448,7 +448,7 @@ void cli_json_pairs(json_w *w, const char *key, const lsc_pair_result *p, const 
     jw_num(w, "nn_median", p->nn_median);
     jw_num(w, "nn_min", p->nn_min);
     jw_num(w, "nn_max", p->nn_max);
-    jw_num(w, "uniformity", p->uniformity);
+    if (!isnan(p->uniformity)) jw_num(w, "uniformity", p->uniformity); /* when asked for */
     jw_int(w, "near_duplicate_pairs", p->near_duplicate_pairs);
     jw_arr(w, "near_duplicates");
     int64_t n = p->near_duplicates_listed < max_list ? p->near_duplicates_listed : max_list;
@@ -543,7 +543,8 @@ void cli_print_pairs(FILE *f, const char *name, const lsc_pair_result *p, const 
     fprintf(f, "  nearest other row: mean %.6g  median %.6g  min %.6g  max %.6g\n", p->nn_mean,
             p->nn_median, p->nn_min, p->nn_max);
     fprintf(f, "  near-duplicate pairs (d <= %g): %lld\n", o->dup_eps, (long long)p->near_duplicate_pairs);
-    fprintf(f, "  uniformity (t = 2, normalised rows): %.6g\n", p->uniformity);
+    if (!isnan(p->uniformity))
+        fprintf(f, "  uniformity (t = 2, normalised rows): %.6g\n", p->uniformity);
 }
 
 void cli_print_histogram(FILE *f, const lsc_pair_result *p, const int64_t *hist) {

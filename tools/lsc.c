@@ -281,6 +281,7 @@ static int cmd_pairs(cli_opts *o) {
         return rc;
     }
     lsc_pair_opts po = LSC_PAIR_OPTS_INIT;
+    po.uniformity = 1; /* the command's own figure: worth its exp per pair */
     po.metric = o->metric;
     po.bins = o->bins;
     po.dup_eps = o->dup_eps;

@@ -304,6 +304,7 @@ static int set_figures(cli_opts *o, lsc_ctx *ctx, set_fig *x, const char *name, 
     }
 
     lsc_pair_opts po = LSC_PAIR_OPTS_INIT;
+    po.uniformity = o->geometry; /* a geometry figure: its exp per pair only with --geometry */
     po.metric = o->metric;
     po.bins = o->bins;
     po.dup_eps = o->dup_eps;

@@ -297,6 +297,7 @@ LSC_CPU_CLONES static void pair_tile(void *user, int tid, const cpu_tiles *t, in
         const double cnt = (double)(nj - js);
         const double mean = lanes_sum(dist + js, nj - js, 0, 0.0) / cnt;
         moments_merge(bm, cnt, mean, lanes_sum(dist + js, nj - js, 1, mean));
+        if (!J->block_unif) continue; /* the uniformity was not asked for */
         const lsc_unif_row ri = {J->up[gi], J->us[gi], J->ue[gi]};
         const double *xs = metric == LSC_M_COSINE ? s->inv_norm : J->us;
         /* `dist` is free again: the moments above have read it */
@@ -348,9 +349,12 @@ lsc_status lsc_cpu_pair_stats(lsc_ctx *ctx, const lsc_matrix *x, const int64_t *
         J.block_mom = J.parts ? (moments *)lsc_calloc(ctx, (size_t)((n + J.tq - 1) / J.tq),
                                                       sizeof(moments), "pair moments")
                               : NULL;
-        J.block_unif = J.block_mom ? (double *)lsc_calloc(ctx, (size_t)((n + J.tq - 1) / J.tq),
-                                                          sizeof(double), "uniformity sums")
-                                   : NULL;
+        if (!J.block_mom) st = LSC_STATUS_OUT_OF_MEMORY;
+    }
+    /* the uniformity only when asked: an exp per pair */
+    if (st == LSC_STATUS_OK && opts->uniformity) {
+        J.block_unif = (double *)lsc_calloc(ctx, (size_t)((n + J.tq - 1) / J.tq), sizeof(double),
+                                            "uniformity sums");
         urows = J.block_unif ? (double *)lsc_malloc(ctx, (size_t)n * 3 * sizeof(double),
                                                     "uniformity rows")
                              : NULL;
@@ -393,7 +397,7 @@ lsc_status lsc_cpu_pair_stats(lsc_ctx *ctx, const lsc_matrix *x, const int64_t *
         double usum = 0.0;
         for (int64_t b = 0; b < (n + J.tq - 1) / J.tq; b++) {
             moments_merge(&mom, J.block_mom[b].n, J.block_mom[b].mean, J.block_mom[b].m2);
-            usum += J.block_unif[b];
+            if (J.block_unif) usum += J.block_unif[b];
         }
         double max_v = -1.0;
         int64_t dups = 0, nheap = 0;
@@ -427,7 +431,7 @@ lsc_status lsc_cpu_pair_stats(lsc_ctx *ctx, const lsc_matrix *x, const int64_t *
             out->nn_max = nn_v[n - 1];
             out->near_duplicate_pairs = dups;
             out->hist_upper = upper;
-            out->uniformity = lsc_uniformity(usum, mom.n);
+            out->uniformity = J.block_unif ? lsc_uniformity(usum, mom.n) : NAN;
             if (all) qsort(all, (size_t)nheap, sizeof(lsc_pair), cmp_pair);
             out->near_duplicates_listed = near_dups ? nheap : 0;
             if (near_dups && nheap) memcpy(near_dups, all, (size_t)nheap * sizeof(lsc_pair));

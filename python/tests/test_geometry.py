@@ -102,12 +102,13 @@ def test_uniformity_matches_the_paper():
     d2 = ((u[:, None, :] - u[None, :, :]) ** 2).sum(-1)
     i, j = np.triu_indices(len(x), 1)
     want = np.log(np.mean(np.exp(-2.0 * d2[i, j])))
-    assert abs(lsc.pair_stats(x).uniformity - want) < 1e-6
+    assert lsc.pair_stats(x).uniformity is None  # asked for only: an exp per pair
+    assert abs(lsc.pair_stats(x, uniformity=True).uniformity - want) < 1e-6
     # known answers: identical rows 0, two antipodal rows -8
-    assert abs(lsc.pair_stats(np.ones((20, 3), np.float32)).uniformity) < 1e-12
+    assert abs(lsc.pair_stats(np.ones((20, 3), np.float32), uniformity=True).uniformity) < 1e-12
     ap = np.array([[1.0, 2.0], [-1.0, -2.0]], np.float32)
-    assert abs(lsc.pair_stats(ap).uniformity + 8.0) < 1e-12
-    assert abs(lsc.pair_stats(ap, metric="cosine").uniformity + 8.0) < 2e-6  # float32 unit rows
+    assert abs(lsc.pair_stats(ap, uniformity=True).uniformity + 8.0) < 1e-12
+    assert abs(lsc.pair_stats(ap, metric="cosine", uniformity=True).uniformity + 8.0) < 2e-6  # float32 unit rows
 
 
 def test_alignment_and_vendi_rbf_match_numpy():

@@ -105,7 +105,7 @@ int main(void)
 #define T lsc_pair_opts
     STRUCT(T, (FIELD(T, size), FIELD(T, metric), FIELD(T, bins), FIELD(T, dup_eps),
                FIELD(T, dup_report), FIELD(T, subset_rows), FIELD(T, seed),
-               FIELD(T, subset_offset)));
+               FIELD(T, subset_offset), FIELD(T, uniformity)));
 #undef T
 #define T lsc_pair_result
     STRUCT(T, (FIELD(T, size), FIELD(T, rows_used), FIELD(T, pairs), FIELD(T, mean),

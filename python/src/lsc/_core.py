@@ -322,7 +322,7 @@ class PairStats:
     histogram: np.ndarray = field(repr=False, compare=False)
     edges: np.ndarray = field(repr=False, compare=False)
     subset: bool = False
-    uniformity: float = float("nan")
+    uniformity: Optional[float] = None  # with pair_stats(uniformity=True)
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -333,7 +333,8 @@ class PairStats:
 
 def pair_stats(x, *, metric: str = "euclidean", bins: int = 64, dup_eps: float = 1e-6,
                dup_report: int = 100, subset_rows: int = 0, seed: int = 0,
-               subset_offset: int = 0, backend: str = "auto", threads: int = 0) -> PairStats:
+               subset_offset: int = 0, uniformity: bool = False, backend: str = "auto",
+               threads: int = 0) -> PairStats:
     """All-pairs statistics over the N(N-1)/2 pairs of x, never storing N x N.
 
     subset_rows=0 (or >= N) uses every row; else the seeded subset of that many rows at positions
@@ -349,7 +350,7 @@ def pair_stats(x, *, metric: str = "euclidean", bins: int = 64, dup_eps: float =
         raise InvalidArgument(f"dup_report must be an integer >= 0, not {dup_report!r}")
     opts = N.PairOpts(C.sizeof(N.PairOpts), _metric(metric), int(bins), float(dup_eps),
                       int(dup_report), _int(subset_rows, "subset_rows"), _seed(seed),
-                      _int(subset_offset, "subset_offset"))
+                      _int(subset_offset, "subset_offset"), 1 if uniformity else 0)
     r = N.new(N.PairResult)
     hist = np.zeros(int(bins), dtype=np.int64)
     dups = (N.Pair * max(int(dup_report), 1))()
@@ -362,7 +363,7 @@ def pair_stats(x, *, metric: str = "euclidean", bins: int = 64, dup_eps: float =
                      near_duplicate_pairs=r.near_duplicate_pairs, near_duplicates=listed,
                      bins=r.bins, hist_upper=r.hist_upper, histogram=hist,
                      edges=np.linspace(0.0, r.hist_upper, int(bins) + 1), subset=bool(r.subset),
-                     uniformity=r.uniformity)
+                     uniformity=r.uniformity if uniformity else None)
 
 
 class Knn(NamedTuple):

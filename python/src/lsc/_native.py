@@ -80,7 +80,7 @@ class PairOpts(C.Structure):
     _c_struct_ = "lsc_pair_opts"
     _fields_ = [("size", C.c_size_t), ("metric", c_int), ("bins", c_i64), ("dup_eps", c_dbl),
                 ("dup_report", c_i64), ("subset_rows", c_i64), ("seed", C.c_uint64),
-                ("subset_offset", c_i64)]
+                ("subset_offset", c_i64), ("uniformity", c_i64)]
 
 
 class PairResult(C.Structure):
