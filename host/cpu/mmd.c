@@ -8,7 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MMD_TILE 256
+/* rows a tile: OpenBLAS runs a single-threaded SGEMM of 256 x 256 x 2048 at a quarter of the
+ * speed of 512 x 512 x 2048 (bench/RESULTS.md, KID against torchmetrics) */
+#define MMD_TILE 512
 
 /* One tile pair: which sums it adds to and its row blocks. */
 typedef struct mmd_job {
