@@ -5,6 +5,7 @@
 
 #include "lsc.h"
 #include "lsc_common.h"
+#include "distance_rules.h"
 
 /* Expected coverage of M generated rows drawn from the real rows' own distribution, without
  * ties (Naeem et al. 2020): a real row is uncovered when none of the M generated rows is among
@@ -26,6 +27,39 @@ LSC_HD void lsc_row_flags(const unsigned char *recalled_then_covered, int64_t n_
     for (int64_t i = 0; i < n_real; i++)
         out[i] = (unsigned char)((recalled_then_covered[n_real + i] ? LSC_ROW_COVERED : 0u) |
                                  (recalled_then_covered[i] ? LSC_ROW_RECALLED : 0u));
+}
+
+/* The judged subsets' tests of one pair (lsc_prdc_judge: a generated row of a subset against a
+ * reference row of the judging half), in the order of the bounds b[]: inside A's ball (b =
+ * ball_v), its widened ball (wide_v), the generated row's ball among its subset (sub_v), strictly
+ * nearer than the copy bound (strict_v), at 0. The ball tests follow the reference's comparison,
+ * the copy tests their own. `need` has bit t set for each test still open (a set-only outcome
+ * already set needs no more). lsc_judge_fast decides from the fast value and its error band,
+ * leaving -1 where only the exact value can, and says whether one did; lsc_judge_exact settles
+ * those from the exact value. Both backends decide every judged pair through these two. */
+enum { LSC_JUDGE_BALL, LSC_JUDGE_WIDE, LSC_JUDGE_SUB, LSC_JUDGE_STRICT, LSC_JUDGE_ZERO,
+       LSC_JUDGE_TESTS };
+
+LSC_HD int lsc_judge_incl(int t, int inclusive)
+{
+    return t == LSC_JUDGE_STRICT ? 0 : t == LSC_JUDGE_ZERO ? 1 : inclusive;
+}
+
+LSC_HD int lsc_judge_fast(double vf, double err, const double *b, unsigned need, int inclusive,
+                          int *in)
+{
+    int exact = 0;
+    for (int t = 0; t < LSC_JUDGE_TESTS; t++) {
+        in[t] = (need >> t) & 1u ? lsc_decide_less(vf, err, b[t], lsc_judge_incl(t, inclusive)) : 0;
+        exact |= in[t] < 0;
+    }
+    return exact;
+}
+
+LSC_HD void lsc_judge_exact(double ve, const double *b, int inclusive, int *in)
+{
+    for (int t = 0; t < LSC_JUDGE_TESTS; t++)
+        if (in[t] < 0) in[t] = lsc_judge_incl(t, inclusive) ? ve <= b[t] : ve < b[t];
 }
 
 #endif /* LSC_PRDC_FIGURES_H */

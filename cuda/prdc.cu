@@ -268,39 +268,34 @@ __global__ void __launch_bounds__(kThreads) k_prdc_count(prdc_args a)
         // the judged subset's tests, for a row of the judging half (as the CPU)
         const double bv = sub >= 0 ? a.j_ball[gr] : -1.0;
         const int64_t at = static_cast<int64_t>(sub) * a.n + gr;
-        int in_a = 0, in_w = 0, in_r = 0, in_js = 0, in_ji = 0;
+        int in[LSC_JUDGE_TESTS] = {0, 0, 0, 0, 0}, jx = 0;
+        const double jb[LSC_JUDGE_TESTS] = {bv, bv >= 0 ? a.j_wide[gr] : -1.0, sv, a.j_strict, 0.0};
         if (bv >= 0) {
             const volatile unsigned char *wh = a.j_widehit, *rh = a.j_rec, *jn = a.j_near;
-            in_a = lsc_decide_less(vf, err, bv, a.inclusive);
-            if (a.j_wide[gr] >= 0 && !wh[at])
-                in_w = lsc_decide_less(vf, err, a.j_wide[gr], a.inclusive);
-            if (!rh[at]) in_r = lsc_decide_less(vf, err, sv, a.inclusive);
-            if (a.j_strict >= 0 && !jn[gi]) in_js = lsc_decide_less(vf, err, a.j_strict, 0);
-            if (!jn[a.m + gi]) in_ji = lsc_decide_less(vf, err, 0.0, 1);
+            const unsigned need = 1u | static_cast<unsigned>(jb[LSC_JUDGE_WIDE] >= 0 && !wh[at]) << LSC_JUDGE_WIDE |
+                                  static_cast<unsigned>(!rh[at]) << LSC_JUDGE_SUB |
+                                  static_cast<unsigned>(a.j_strict >= 0 && !jn[gi]) << LSC_JUDGE_STRICT |
+                                  static_cast<unsigned>(!jn[a.m + gi]) << LSC_JUDGE_ZERO;
+            jx = lsc_judge_fast(vf, err, jb, need, a.inclusive, in);
         }
-        if (in_real < 0 || in_fake < 0 || in_s < 0 || in_i < 0 || in_a < 0 || in_w < 0 ||
-            in_r < 0 || in_js < 0 || in_ji < 0) {
+        if (in_real < 0 || in_fake < 0 || in_s < 0 || in_i < 0 || jx) {
             const double ve = lsc_exact_v(a.fraw + i * a.fld, a.rraw + j * a.rld, a.d,
                                           a.finv ? a.finv[gi] : 1.0, a.rinv ? a.rinv[gr] : 1.0);
             if (in_real < 0) in_real = a.inclusive ? ve <= rr : ve < rr;
             if (in_fake < 0) in_fake = a.inclusive ? ve <= sj : ve < sj;
             if (in_s < 0) in_s = ve < a.near_s;
             if (in_i < 0) in_i = ve <= a.near_i;
-            if (in_a < 0) in_a = a.inclusive ? ve <= bv : ve < bv;
-            if (in_w < 0) in_w = a.inclusive ? ve <= a.j_wide[gr] : ve < a.j_wide[gr];
-            if (in_r < 0) in_r = a.inclusive ? ve <= sv : ve < sv;
-            if (in_js < 0) in_js = ve < a.j_strict;
-            if (in_ji < 0) in_ji = ve <= 0.0;
+            if (jx) lsc_judge_exact(ve, jb, a.inclusive, in);
         }
         if (bv >= 0) {
-            if (in_a) {
+            if (in[LSC_JUDGE_BALL]) {
                 jdens++;
                 a.j_cov[at] = 1;
             }
-            if (in_a || in_w) a.j_widehit[at] = 1;
-            if (in_r) a.j_rec[at] = 1;
-            if (in_js) a.j_near[gi] = 1;
-            if (in_ji) a.j_near[a.m + gi] = 1;
+            if (in[LSC_JUDGE_BALL] || in[LSC_JUDGE_WIDE]) a.j_widehit[at] = 1;
+            if (in[LSC_JUDGE_SUB]) a.j_rec[at] = 1;
+            if (in[LSC_JUDGE_STRICT]) a.j_near[gi] = 1;
+            if (in[LSC_JUDGE_ZERO]) a.j_near[a.m + gi] = 1;
         }
         if (in_s) a.near[gi] = 1;
         if (in_i) a.near[a.m + gi] = 1;

@@ -157,42 +157,39 @@ LSC_CPU_CLONES static void prdc_tile(void *user, int tid, const cpu_tiles *t, in
                 const double bv = sub >= 0 ? jg->ball_v[gi] : -1.0;
                 const int judged = bv >= 0;
                 const int64_t at = (int64_t)sub * n + gi;
-                int in_a = 0, in_w = 0, in_r = 0, in_js = 0, in_ji = 0;
+                int in[LSC_JUDGE_TESTS] = {0, 0, 0, 0, 0}, jx = 0;
+                const double jb[LSC_JUDGE_TESTS] = {bv, judged ? jg->wide_v[gi] : -1.0, sv, js, 0.0};
                 if (judged) {
-                    in_a = lsc_decide_less(vf, err, bv, inclusive);
-                    if (jg->wide_v[gi] >= 0 && !__atomic_load_n(&jg->wide[at], __ATOMIC_RELAXED))
-                        in_w = lsc_decide_less(vf, err, jg->wide_v[gi], inclusive);
-                    if (!__atomic_load_n(&jg->rec[at], __ATOMIC_RELAXED))
-                        in_r = lsc_decide_less(vf, err, sv, inclusive);
-                    if (need_js) in_js = lsc_decide_less(vf, err, js, 0);
-                    if (need_ji) in_ji = lsc_decide_less(vf, err, 0.0, 1);
+                    const unsigned need =
+                        1u |
+                        (unsigned)(jb[LSC_JUDGE_WIDE] >= 0 &&
+                                   !__atomic_load_n(&jg->wide[at], __ATOMIC_RELAXED))
+                            << LSC_JUDGE_WIDE |
+                        (unsigned)!__atomic_load_n(&jg->rec[at], __ATOMIC_RELAXED) << LSC_JUDGE_SUB |
+                        (unsigned)need_js << LSC_JUDGE_STRICT | (unsigned)need_ji << LSC_JUDGE_ZERO;
+                    jx = lsc_judge_fast(vf, err, jb, need, inclusive, in);
                 }
-                if (in_real < 0 || in_fake < 0 || in_s < 0 || in_i < 0 || in_a < 0 || in_w < 0 ||
-                    in_r < 0 || in_js < 0 || in_ji < 0) {
+                if (in_real < 0 || in_fake < 0 || in_s < 0 || in_i < 0 || jx) {
                     double ve = cpu_exact(J->sf, gj, t->qr + j * t->qld, J->sr, gi,
                                           t->br + i * t->bld);
                     if (in_real < 0) in_real = inclusive ? ve <= rr[gi] : ve < rr[gi];
                     if (in_fake < 0) in_fake = inclusive ? ve <= sj : ve < sj;
                     if (in_s < 0) in_s = ve < ns;
                     if (in_i < 0) in_i = ve <= ni;
-                    if (in_a < 0) in_a = inclusive ? ve <= bv : ve < bv;
-                    if (in_w < 0) in_w = inclusive ? ve <= jg->wide_v[gi] : ve < jg->wide_v[gi];
-                    if (in_r < 0) in_r = inclusive ? ve <= sv : ve < sv;
-                    if (in_js < 0) in_js = ve < js;
-                    if (in_ji < 0) in_ji = ve <= 0.0;
+                    if (jx) lsc_judge_exact(ve, jb, inclusive, in);
                 }
                 if (judged) {
-                    if (in_a) {
+                    if (in[LSC_JUDGE_BALL]) {
                         jdens++;
                         set_byte(&jg->cov[at]);
                     }
-                    if (in_a || in_w) set_byte(&jg->wide[at]);
-                    if (in_r) set_byte(&jg->rec[at]);
-                    if (in_js) {
+                    if (in[LSC_JUDGE_BALL] || in[LSC_JUDGE_WIDE]) set_byte(&jg->wide[at]);
+                    if (in[LSC_JUDGE_SUB]) set_byte(&jg->rec[at]);
+                    if (in[LSC_JUDGE_STRICT]) {
                         jf |= LSC_NEAR_STRICT;
                         need_js = 0;
                     }
-                    if (in_ji) {
+                    if (in[LSC_JUDGE_ZERO]) {
                         jf |= LSC_NEAR_INCL;
                         need_ji = 0;
                     }
