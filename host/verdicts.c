@@ -970,28 +970,24 @@ static lsc_status full_size(lsc_ctx *ctx, const lsc_reference *ref, const lsc_ma
     int64_t *rows = NULL, *idx = NULL;
     float *x = NULL, *dist = NULL;
     double *key = NULL;
+    /* in row order; then, unless order_uncovered is 0, most uncovered first (a kNN pass) */
     const int order = o->order_uncovered != 0;
-    if (st == LSC_STATUS_OK && U > 0 && !order) { /* in row order: no pass */
+    if (st == LSC_STATUS_OK && U > 0) {
         rows = (int64_t *)lsc_malloc(ctx, (size_t)U * sizeof *rows, "uncovered rows");
         if (!rows) st = LSC_STATUS_OUT_OF_MEMORY;
         for (int64_t i = 0, u = 0; rows && i < n; i++)
             if (!(flags[i] & LSC_ROW_COVERED)) rows[u++] = i;
-        out->uncovered_rows = rows;
-        rows = NULL;
     }
     if (st == LSC_STATUS_OK && U > 0 && order) {
-        rows = (int64_t *)lsc_malloc(ctx, (size_t)U * sizeof *rows, "uncovered rows");
         idx = (int64_t *)lsc_malloc(ctx, (size_t)U * sizeof *idx, "uncovered rows");
         dist = (float *)lsc_malloc(ctx, (size_t)U * sizeof *dist, "uncovered rows");
         key = (double *)lsc_malloc(ctx, (size_t)U * 2 * sizeof *key, "uncovered rows");
         size_t bytes;
         st = lsc_bytes(ctx, lsc_mul_i64(U, d), sizeof(float), &bytes, "uncovered rows");
         x = st == LSC_STATUS_OK ? (float *)lsc_malloc(ctx, bytes, "uncovered rows") : NULL;
-        if (!rows || !idx || !dist || !key || !x) st = LSC_STATUS_OUT_OF_MEMORY;
+        if (!idx || !dist || !key || !x) st = LSC_STATUS_OUT_OF_MEMORY;
     }
     if (st == LSC_STATUS_OK && U > 0 && order) {
-        for (int64_t i = 0, u = 0; i < n; i++)
-            if (!(flags[i] & LSC_ROW_COVERED)) rows[u++] = i;
         lsc_matrix rm = lsc_matrix_f32(ref->data, n, d);
         gather(&rm, rows, U, x);
         lsc_matrix q = lsc_matrix_f32(x, U, d);
@@ -1008,6 +1004,8 @@ static lsc_status full_size(lsc_ctx *ctx, const lsc_reference *ref, const lsc_ma
         }
         qsort(key, (size_t)U, 2 * sizeof *key, cmp_f64_pair);
         for (int64_t u = 0; u < U; u++) rows[u] = (int64_t)key[2 * u + 1];
+    }
+    if (st == LSC_STATUS_OK && U > 0) {
         out->uncovered_rows = rows;
         rows = NULL;
     }

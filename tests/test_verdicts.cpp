@@ -421,6 +421,28 @@ TEST(Verdicts, SubsetsJudgedInTheFullPassEqualTheirOwnPasses)
         lsc_prdc_result own = LSC_PRDC_RESULT_INIT;
         ASSERT_EQ(lsc_prdc(ctx, ref, &f, &own), LSC_STATUS_OK);
         EXPECT_EQ(std::memcmp(&pr, &own, sizeof pr), 0) << "the full-size figures";
+        {   // order_uncovered 0: the same uncovered rows, in row order, and the same verdicts
+            lsc_assess_opts u = o;
+            u.order_uncovered = 0;
+            lsc_assessment *plain = nullptr;
+            ASSERT_EQ(lsc_assess(ctx, ref, &f, &u, &plain), LSC_STATUS_OK) << lsc_last_error(ctx);
+            int64_t cf = -1, cp = -2;
+            std::vector<int64_t> rf((size_t)kN), rp((size_t)kN);
+            ASSERT_EQ(lsc_assessment_uncovered(fused, rf.data(), kN, &cf), LSC_STATUS_OK);
+            ASSERT_EQ(lsc_assessment_uncovered(plain, rp.data(), kN, &cp), LSC_STATUS_OK);
+            ASSERT_EQ(cp, cf);
+            ASSERT_GT(cf, 0);
+            rf.resize((size_t)cf);
+            rp.resize((size_t)cp);
+            EXPECT_TRUE(std::is_sorted(rp.begin(), rp.end()));
+            std::sort(rf.begin(), rf.end());
+            EXPECT_EQ(rp, rf);
+            lsc_verdict a = LSC_VERDICT_INIT, b = LSC_VERDICT_INIT;
+            ASSERT_EQ(lsc_assessment_verdict(fused, LSC_CHECK_MODE_COLLAPSE, &a), LSC_STATUS_OK);
+            ASSERT_EQ(lsc_assessment_verdict(plain, LSC_CHECK_MODE_COLLAPSE, &b), LSC_STATUS_OK);
+            EXPECT_EQ(std::memcmp(&a, &b, sizeof a), 0);
+            lsc_assessment_destroy(plain);
+        }
         o.prdc = &pr;
         ASSERT_EQ(lsc_assess(ctx, ref, &f, &o, &apart), LSC_STATUS_OK) << lsc_last_error(ctx);
         for (int k = 0; k < LSC_CHECK_COUNT; k++) {
@@ -802,6 +824,10 @@ TEST(Verdicts, BadArguments)
     o.near_distance = NAN;
     EXPECT_EQ(lsc_assess(ctx, ref, &f, &o, &a), LSC_STATUS_INVALID_ARGUMENT);
     EXPECT_TRUE(mentions(lsc_last_error(ctx), "near_distance")) << lsc_last_error(ctx);
+    o = LSC_ASSESS_OPTS_INIT;
+    o.order_uncovered = 2;
+    EXPECT_EQ(lsc_assess(ctx, ref, &f, &o, &a), LSC_STATUS_INVALID_ARGUMENT);
+    EXPECT_TRUE(mentions(lsc_last_error(ctx), "order_uncovered")) << lsc_last_error(ctx);
     EXPECT_EQ(lsc_assessment_near_rows(nullptr), -1);
     o = LSC_ASSESS_OPTS_INIT;
     o.size = 8;
