@@ -41,6 +41,9 @@ static const lines kClassMissing = {0.25, 0.50};
  * plain coverage and keep this one; a region without generated rows loses both. */
 #define WIDE_FACTOR 1.3
 static const lines kWide = {0.02, 0.05};
+/* Precision's departure (in spreads of the difference) below which the generated rows show no
+ * sign of sitting off the real ones: the wide-coverage cap then stops at `borderline`. */
+#define FIDELITY_INTACT_SCORE 1.0
 #define CONCENTRATION_RATIO 1.5 /* recall's loss over coverage's beyond which rows concentrate */
 static const lines kClassOver = {0.50, 1.00};
 #define MAX_CLASSES 4096
@@ -1351,11 +1354,23 @@ static lsc_status run_checks(lsc_ctx *ctx, const lsc_reference *ref, const lsc_m
                     g.wide, wv.baseline, 100.0 * fabs(wv.effect), lower(wv.effect));
             if (wv.level != LSC_LEVEL_NOT_ASSESSED && mc->level != LSC_LEVEL_NOT_ASSESSED &&
                 wv.level < mc->level) {
-                mc->level = wv.level;
-                why_add(mc, ": generated rows near the real ones but off them, not a missing "
-                            "region, so %s",
-                        wv.level == LSC_LEVEL_OK ? "coverage shows no mode collapse"
-                                                 : "coverage shows at most borderline");
+                /* "off the real ones" needs a sign of it: generated rows whose precision is as
+                 * high as held-out rows' sit on the real support, and a loss of coverage
+                 * they leave is as likely missing modes beside kept ones: not `ok` */
+                const lsc_verdict *pv = &v[LSC_CHECK_LOW_FIDELITY];
+                if (wv.level == LSC_LEVEL_OK && pv->score < FIDELITY_INTACT_SCORE) {
+                    mc->level = LSC_LEVEL_BORDERLINE;
+                    why_add(mc, ": every region keeps a generated row nearby, but precision is as "
+                                "high as held-out rows' (%.3f vs %.3f): missing modes next to "
+                                "kept ones or rows just off the real ones; at most borderline",
+                            pv->matched, pv->baseline);
+                } else {
+                    mc->level = wv.level;
+                    why_add(mc, ": generated rows near the real ones but off them, not a "
+                                "missing region, so %s",
+                            wv.level == LSC_LEVEL_OK ? "coverage shows no mode collapse"
+                                                     : "coverage shows at most borderline");
+                }
             }
             /* generated rows that reach nearly every real region (the widened balls lose less
              * than twice their collapse line) but whose own neighbourhoods are far tighter than
