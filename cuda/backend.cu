@@ -4,6 +4,8 @@
  * there). */
 #include "cuda_internal.cuh"
 
+#include <exception>
+#include <new>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -123,7 +125,18 @@ template <typename... A, lsc_status (*F)(lsc_ctx *, A...)> struct on_device<F> {
     {
         const device_guard g(cuda_of(ctx)->device);
         if (g.err != cudaSuccess) return lsc_cuda_fail(ctx, g.err, "cudaSetDevice", __FILE__, __LINE__);
-        return F(ctx, a...);
+        // no C++ exception leaves the module: one would unwind through the C library and end the
+        // embedding process (a Python interpreter); the module's own code allocates with malloc
+        // and cudaMalloc, so this is the last guard for what the toolkit's headers may throw
+        try {
+            return F(ctx, a...);
+        } catch (const std::bad_alloc &) {
+            return lsc_set_error(ctx, LSC_STATUS_OUT_OF_MEMORY, "out of host memory in the CUDA module");
+        } catch (const std::exception &e) {
+            return lsc_set_error(ctx, LSC_STATUS_INTERNAL, "the CUDA module failed: %s", e.what());
+        } catch (...) {
+            return lsc_set_error(ctx, LSC_STATUS_INTERNAL, "the CUDA module failed (an unknown exception)");
+        }
     }
 };
 

@@ -490,11 +490,17 @@ lsc_status lsc_cuda_pair_stats(lsc_ctx *ctx, const lsc_matrix *x, const int64_t 
     if (!edges) {
         s.vedge = nullptr;
     } else { // the bins' edges, computed on the host once the bound is known (as the CPU's)
-        std::vector<double> e(static_cast<size_t>(bins) + 1);
-        lsc_hist_edges_v(metric, lsc_hist_scale(upper, bins), bins, e.data());
-        // from pageable memory: the call returns once `e` has been read
-        LSC_CUDA_TRY(ctx, cudaMemcpyAsync(s.vedge, e.data(), e.size() * sizeof(double),
-                                          cudaMemcpyHostToDevice, st));
+        // host memory by malloc, whose failure is a status (a std::vector's would throw)
+        const size_t ne = static_cast<size_t>(bins) + 1;
+        host_buf e;
+        e.p = malloc(ne * sizeof(double));
+        if (!e.p)
+            return lsc_set_error(ctx, LSC_STATUS_OUT_OF_MEMORY,
+                                 "out of host memory (%zu histogram edges)", ne);
+        double *ev = static_cast<double *>(e.p);
+        lsc_hist_edges_v(metric, lsc_hist_scale(upper, bins), bins, ev);
+        // from pageable memory: the call returns once `ev` has been read
+        LSC_CUDA_TRY(ctx, cudaMemcpyAsync(s.vedge, ev, ne * sizeof(double), cudaMemcpyHostToDevice, st));
     }
 
     ct_plan_in in = {&set, &set, kMaxTq, kMaxTb, sizeof(moments), sizeof(uint32_t), 0, 0};

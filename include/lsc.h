@@ -36,14 +36,20 @@
  *     outputs, or overwrite their device inputs, only after that stream (or work ordered after it)
  *     has reached them. A call that returns figures in host memory waits for its own stream only.
  *   - CPU threads: lsc runs `threads` OpenMP threads of its own; each computes its rows' distance
- *     tiles with a single-threaded BLAS call. With OpenBLAS, the distance operations (distances,
- *     pair statistics, kNN, reference creation, PRDC) therefore set OpenBLAS's process-wide
- *     thread count to 1 for their duration and restore it afterwards: BLAS calls made by other
- *     threads of the process meanwhile run single-threaded. The CPU spectrum does the same with
- *     up to three threads (its two Grams side by side on lsc's threads) and uses the threaded
- *     BLAS with more. The count is one process-wide setting: when two contexts run such calls
- *     at once, the first to finish restores it while the other still runs, whose BLAS calls may
- *     then be threaded inside lsc's threads (slower, oversubscribed, still correct).
+ *     tiles (and, with up to three threads, the spectrum's Grams and eigenvalues side by side)
+ *     with a single-threaded BLAS call. The shared library built where Debian's OpenBLAS
+ *     archive is found (the default on Debian and Ubuntu; lsc_ctx_device_name() then ends in
+ *     "(tiles on lsc's own one-thread copy)") makes those calls on a private copy of OpenBLAS
+ *     inside liblsc, its symbols hidden, run on one thread: the caller's BLAS library, its
+ *     thread count and its state are never touched, and contexts on several threads need no
+ *     coordination. The calls made outside lsc's threads (the spectrum's Grams with more than
+ *     three threads, the eigenvalue problems then, the Frechet distance's) use the BLAS and
+ *     LAPACK the library is linked with, at the thread count the caller set. Otherwise (the
+ *     static library, other systems) lsc sets OpenBLAS's process-wide thread count to 1 for
+ *     the duration of those parallel regions and restores it afterwards: BLAS calls made by
+ *     other threads of the process meanwhile run single-threaded, and when two contexts run
+ *     such calls at once the first to finish restores the count while the other still runs
+ *     (slower, oversubscribed, still correct).
  *   - AMX (CPU backend): on x86-64 CPUs with AMX-BF16 and AVX512-BF16 (Intel Xeon from Sapphire
  *     Rapids on), kNN, reference creation and PRDC compute the products of their prefilter with
  *     AMX tile instructions, as three bfloat16 products whose error band is bounded; every
@@ -133,6 +139,11 @@ typedef enum lsc_backend {
     LSC_BACKEND_CPU = 1,  /* BLAS/LAPACK and threads on the host */
     LSC_BACKEND_CUDA = 2  /* the GPU, through the separately loaded module liblsc_cuda */
 } lsc_backend;
+/* The CUDA module is liblsc_cuda.so.<major> from the directory of the liblsc that loads it, else
+ * from the loader's search path, loaded (RTLD_LOCAL) when a context is created for CUDA or
+ * AUTO, after libcuda.so.1 is found. LSC_CUDA_MODULE in the environment, read at each such
+ * creation, names another file instead (tests, relocated installs); the driver is then not
+ * looked for first. A module built for another module ABI is refused with the reason. */
 
 /** Precision policy for the bulk (GEMM) part of distance work. Decisions are always exact. */
 typedef enum lsc_precision {

@@ -8,10 +8,11 @@
 # last lines are printed when it fails. Exit 0 when every package is installed, 1 otherwise.
 set -euo pipefail
 
-# build: compilers, CMake, pkg-config (the install's lsc.pc), BLAS and LAPACKE
+# build: compilers, CMake, pkg-config (the install's lsc.pc), BLAS and LAPACKE (libopenblas-pthread-dev:
+# also the archive of the private one-thread OpenBLAS the shared library links, cmake/LscPrivateBlas.cmake)
 # tests: GoogleTest (headers and the source tree), venv and pip for the peer oracles and the binding
 # input formats: libzip (.npz), cJSON (.safetensors headers), HDF5
-packages=(build-essential cmake pkg-config libopenblas-dev liblapacke-dev
+packages=(build-essential cmake pkg-config libopenblas-dev libopenblas-pthread-dev liblapacke-dev
           libgtest-dev googletest python3-venv python3-pip
           libzip-dev libcjson-dev libhdf5-dev)
 ci_packages=(clang libclang-rt-14-dev ccache)

@@ -826,4 +826,93 @@ TEST(Concurrency, ContextsOnDifferentThreadsMatchSerial)
     }
 }
 
+// Two contexts of two threads each, on two threads, while the caller's own thread runs products
+// on the process's (threaded) OpenBLAS and another watches its thread count: lsc's results equal
+// those of a context alone, the caller's products stay bit for bit what they were, and the
+// caller's thread count never changes (lsc's tiles run on its own private copy).
+TEST(Context, TwoContextsBesideTheCallersThreadedBlasLeaveItUntouched)
+{
+    typedef int (*get_fn)(void);
+    typedef void (*set_fn)(int);
+    typedef void (*sgemm_fn)(int, int, int, int, int, int, float, const float *, int,
+                             const float *, int, float, float *, int);
+    get_fn get = (get_fn)dlsym(RTLD_DEFAULT, "openblas_get_num_threads");
+    set_fn set = (set_fn)dlsym(RTLD_DEFAULT, "openblas_set_num_threads");
+    sgemm_fn sgemm = (sgemm_fn)dlsym(RTLD_DEFAULT, "cblas_sgemm");
+    if (!get || !set || !sgemm) GTEST_SKIP() << "the process's BLAS is not OpenBLAS";
+    {
+        Ctx probe(2);
+        ASSERT_CTX(probe);
+        if (!mentions(lsc_ctx_device_name(probe), "own one-thread copy"))
+            GTEST_SKIP() << "built without the private OpenBLAS (LSC_PRIVATE_BLAS): lsc sets "
+                            "OpenBLAS's thread count around its parallel regions instead "
+                            "(include/lsc.h); device: "
+                         << lsc_ctx_device_name(probe);
+    }
+    const int callers_own = get();
+    set(2); // the caller's choice, which lsc must keep
+    const int n = 160;
+    std::vector<float> a = data::gaussian(n, n, kSeed + 31), b = data::gaussian(n, n, kSeed + 32);
+    std::vector<float> expected((size_t)(n * n)), got_c((size_t)(n * n));
+    const int row_major = 101, no_trans = 111;
+    sgemm(row_major, no_trans, no_trans, n, n, n, 1.0f, a.data(), n, b.data(), n, 0.0f,
+          expected.data(), n);
+
+    Data dt(700, 200, 24, 5, kSeed + 33);
+    Results alone;
+    {
+        Ctx c(2);
+        ASSERT_CTX(c);
+        ASSERT_TRUE(run_all(c, dt, alone));
+    }
+    std::atomic<bool> stop{false};
+    std::atomic<long> products{0}, changed_products{0}, polls{0}, other_counts{0};
+    std::thread watcher([&] {
+        while (!stop.load()) {
+            if (get() != 2) other_counts++;
+            polls++;
+        }
+    });
+    std::thread caller([&] {
+        std::vector<float> c((size_t)(n * n));
+        while (!stop.load()) {
+            sgemm(row_major, no_trans, no_trans, n, n, n, 1.0f, a.data(), n, b.data(), n, 0.0f,
+                  c.data(), n);
+            if (std::memcmp(c.data(), expected.data(), c.size() * sizeof(float)) != 0)
+                changed_products++;
+            products++;
+        }
+    });
+    const int T = 2, reps = 3;
+    std::vector<Results> got(T * reps);
+    std::vector<std::string> errors(T);
+    std::vector<std::thread> threads;
+    for (int t = 0; t < T; t++)
+        threads.emplace_back([&, t] {
+            Ctx c(2);
+            if (c.status != LSC_STATUS_OK) {
+                errors[t] = lsc_last_error(c);
+                return;
+            }
+            for (int r = 0; r < reps; r++) {
+                ::testing::AssertionResult ok = run_all(c, dt, got[t * reps + r]);
+                if (!ok) errors[t] = ok.message();
+            }
+        });
+    for (auto &th : threads) th.join();
+    stop = true;
+    watcher.join();
+    caller.join();
+    set(callers_own);
+    EXPECT_GT(products.load(), 0);
+    EXPECT_GT(polls.load(), 0);
+    EXPECT_EQ(changed_products.load(), 0) << "of " << products.load() << " products";
+    EXPECT_EQ(other_counts.load(), 0) << "of " << polls.load() << " polls saw another count";
+    for (int t = 0; t < T; t++) {
+        SCOPED_TRACE(testing::Message() << "thread " << t);
+        ASSERT_TRUE(errors[t].empty()) << errors[t];
+        for (int r = 0; r < reps; r++) expect_same(alone, got[t * reps + r], 0.0);
+    }
+}
+
 } // namespace

@@ -13,8 +13,8 @@ static lsc_status cpu_init(lsc_ctx *ctx)
     while (*v == ' ') v++;
     int len = (int)strlen(v);
     while (len > 0 && v[len - 1] == ' ') len--;
-    snprintf(ctx->device_name, sizeof ctx->device_name, "cpu: %d threads, %.*s", ctx->threads,
-             len, v);
+    snprintf(ctx->device_name, sizeof ctx->device_name, "cpu: %d threads, %.*s%s", ctx->threads,
+             len, v, cpu_blas_private() ? " (tiles on lsc's own one-thread copy)" : "");
 #else
     snprintf(ctx->device_name, sizeof ctx->device_name, "cpu: %d threads", ctx->threads);
 #endif

@@ -80,7 +80,8 @@ void lsc_cpu_acc_destroy(void *state)
 
 /* Part t of adding a converted tile (nr rows): 0 the centred Gram, 1 the cosine Gram (float64:
  * a float32 Gram's noise floor sits above the pinned cut), 2 the column sums (in row order). */
-static void acc_tile_part(cpu_acc *a, int t, const double *xc, const double *xn, int64_t nr)
+static void acc_tile_part(cpu_acc *a, int t, const double *xc, const double *xn, int64_t nr,
+                          int serial)
 {
     const int64_t d = a->d;
     if (t == 1 && a->cov_only) return;
@@ -89,8 +90,13 @@ static void acc_tile_part(cpu_acc *a, int t, const double *xc, const double *xn,
             for (int64_t k = 0; k < d; k++) a->sum[k] += xc[i * d + k];
         return;
     }
-    cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, (int)d, (int)nr, 1.0, t ? xn : xc, (int)d,
-                1.0, t ? a->cosg : a->gram, (int)d);
+    /* inside lsc's threads the single-threaded copy (tiles.h), else the caller's BLAS, whose
+     * own threads then run one DSYRK at a time */
+    if (serial)
+        cpu_dsyrk_t_serial(d, nr, t ? xn : xc, t ? a->cosg : a->gram);
+    else
+        cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, (int)d, (int)nr, 1.0, t ? xn : xc,
+                    (int)d, 1.0, t ? a->cosg : a->gram, (int)d);
 }
 
 /* Adds m's rows. The first rows ever added fix the pivot: `pivot` if given, else their mean. */
@@ -170,18 +176,17 @@ static lsc_status acc_add(lsc_ctx *ctx, cpu_acc *a, const lsc_matrix *m, const d
                 double *g = tid ? extra + (size_t)(tid - 1) * (dd + (size_t)d) : a->gram;
                 double *sum = tid ? g + dd : a->sum;
                 if (hi > lo) {
-                    cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, (int)d, (int)(hi - lo), 1.0,
-                                xc + lo * d, (int)d, 1.0, g, (int)d);
+                    cpu_dsyrk_t_serial(d, hi - lo, xc + lo * d, g);
                     for (int64_t i = lo; i < hi; i++)
                         for (int64_t k = 0; k < d; k++) sum[k] += xc[i * d + k];
                 }
             } else if (side) {
 #pragma omp for schedule(static, 1)
-                for (int t = 0; t < 3; t++) acc_tile_part(a, t, xc, xn, nr);
+                for (int t = 0; t < 3; t++) acc_tile_part(a, t, xc, xn, nr, 1);
             }
         }
         if (!side)
-            for (int t = 0; t < 3; t++) acc_tile_part(a, t, xc, xn, nr);
+            for (int t = 0; t < 3; t++) acc_tile_part(a, t, xc, xn, nr, 0);
         if (tile_zero >= 0 && zero_row < 0) zero_row = r0 + tile_zero;
         if (progress) st = lsc_progress(ctx, 0.9 * (double)(r0 + nr) / (double)n);
         if (st != LSC_STATUS_OK) break;
@@ -256,19 +261,26 @@ static lsc_status eigs_done(lsc_ctx *ctx, lapack_int info, int64_t n, double *w,
  * ('L', column-major), with work arrays of 2 n + 1 doubles for values only. LAPACKE's row-major
  * path copied and transposed n^2 doubles into fresh memory at every call (at D = 512 its page
  * faults and unmaps made up a quarter of the eigenvalue time). */
-static lapack_int eigs_of(double *s, int64_t n, double *w)
+/* the serial dsyevd takes LAPACK's 32-bit integers, as Debian's LAPACKE does */
+typedef char lsc_lapack_int_is_int[sizeof(lapack_int) == sizeof(int) ? 1 : -1];
+
+/* `serial`: called from inside lsc's threads, so on the single-threaded copy (tiles.h). */
+static lapack_int eigs_of(double *s, int64_t n, double *w, int serial)
 {
     double wq = 0.0;
     lapack_int iq = 0;
-    lapack_int info = LAPACKE_dsyevd_work(LAPACK_COL_MAJOR, 'N', 'L', (lapack_int)n, s,
-                                          (lapack_int)n, w, &wq, -1, &iq, -1);
+    lapack_int info = serial ? cpu_dsyevd_values_serial(n, s, w, &wq, -1, &iq, -1)
+                             : LAPACKE_dsyevd_work(LAPACK_COL_MAJOR, 'N', 'L', (lapack_int)n, s,
+                                                   (lapack_int)n, w, &wq, -1, &iq, -1);
     if (info != 0) return info;
     const size_t lw = (size_t)wq > 1 ? (size_t)wq : 1, liw = iq > 1 ? (size_t)iq : 1;
     double *work = (double *)malloc(lw * sizeof(double));
     lapack_int *iwork = (lapack_int *)malloc(liw * sizeof(lapack_int));
     if (work && iwork)
-        info = LAPACKE_dsyevd_work(LAPACK_COL_MAJOR, 'N', 'L', (lapack_int)n, s, (lapack_int)n, w,
-                                   work, (lapack_int)lw, iwork, (lapack_int)liw);
+        info = serial ? cpu_dsyevd_values_serial(n, s, w, work, (int64_t)lw, iwork, (int64_t)liw)
+                      : LAPACKE_dsyevd_work(LAPACK_COL_MAJOR, 'N', 'L', (lapack_int)n, s,
+                                            (lapack_int)n, w, work, (lapack_int)lw, iwork,
+                                            (lapack_int)liw);
     else
         info = LAPACK_WORK_MEMORY_ERROR;
     free(work);
@@ -280,7 +292,7 @@ static lapack_int eigs_of(double *s, int64_t n, double *w)
  * (overwritten), descending after the pinned cut. */
 static lsc_status sym_eigs(lsc_ctx *ctx, double *s, int64_t n, double *w, const char *what)
 {
-    return eigs_done(ctx, eigs_of(s, n, w), n, w, what);
+    return eigs_done(ctx, eigs_of(s, n, w, 0), n, w, what);
 }
 
 /* The D x D Grams' matrices for the eigensolver: 0 centred, Xc^T Xc = G - s s^T / n (the pivot
@@ -327,7 +339,7 @@ lsc_status lsc_cpu_acc_eigs(lsc_ctx *ctx, const void *state, lsc_spectrum_eigs *
 #pragma omp parallel for schedule(dynamic, 1) num_threads(ctx->threads)
         for (int p = 0; p < np; p++) {
             acc_matrix(a, p, m + (size_t)p * dd);
-            info[p] = eigs_of(m + (size_t)p * dd, d, w[p]);
+            info[p] = eigs_of(m + (size_t)p * dd, d, w[p], 1);
         }
         cpu_blas_single_leave(blas_prev);
         for (int p = 0; p < np && st == LSC_STATUS_OK; p++)

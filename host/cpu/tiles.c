@@ -1,7 +1,5 @@
 #include "tiles.h"
 
-#include <cblas.h>
-#include <dlfcn.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -171,39 +169,6 @@ void cpu_set_load(const cpu_set *s, int64_t r0, int64_t nr, float *raw, float *t
          * norms, and a large common offset no longer costs digits */
         sq[i] = transform_row(src, tt, d, cosine, cosine ? s->inv_norm[r0 + i] : 1.0, s->centre);
     }
-}
-
-void cpu_gemm_nt(int64_t nq, int64_t nb, int64_t d, const float *a, const float *b, float *c)
-{
-    /* tiles keep nq, nb below 2^31 and d is checked by the callers (cpu_tile_run) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nq, (int)nb, (int)d, 1.0f, a,
-                (int)d, b, (int)d, 0.0f, c, (int)nb);
-}
-
-void cpu_syrk_upper(int64_t n, int64_t d, const float *a, float *c)
-{
-    cblas_ssyrk(CblasRowMajor, CblasUpper, CblasNoTrans, (int)n, (int)d, 1.0f, a, (int)d, 0.0f,
-                c, (int)n);
-}
-
-int cpu_blas_single_enter(void)
-{
-    typedef void (*set_fn)(int);
-    typedef int (*get_fn)(void);
-    set_fn set = (set_fn)dlsym(RTLD_DEFAULT, "openblas_set_num_threads");
-    get_fn get = (get_fn)dlsym(RTLD_DEFAULT, "openblas_get_num_threads");
-    if (!set || !get) return 0;
-    int prev = get();
-    if (prev > 1) set(1);
-    return prev > 1 ? prev : 0;
-}
-
-void cpu_blas_single_leave(int previous)
-{
-    typedef void (*set_fn)(int);
-    if (previous <= 1) return;
-    set_fn set = (set_fn)dlsym(RTLD_DEFAULT, "openblas_set_num_threads");
-    if (set) set(previous);
 }
 
 /* Raw float32 rows [r0, r0 + nr) of s for exact recomputation: the input itself when it is

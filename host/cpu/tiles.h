@@ -154,13 +154,22 @@ void cpu_gemm_nt(int64_t nq, int64_t nb, int64_t d, const float *a, const float 
 void cpu_syrk_upper(int64_t n, int64_t d, const float *a, float *c);
 
 /* The distance kernels run one GEMM per thread on the thread's own rows of the tile, then work
- * on those rows while they are in cache. For that BLAS must be single-threaded: a threaded
- * OpenBLAS's pool spins between calls and fights lsc's threads (measured: kNN 4x the GEMM time
- * against 1.5x). So for the duration of a distance call lsc sets OpenBLAS's process-wide
- * thread count to 1 and restores it after (include/lsc.h says so). Other BLAS libraries are
- * left alone. Returns the previous count, or 0 if nothing was changed. */
+ * on those rows while they are in cache; BLAS must then be single-threaded. The calls made
+ * inside lsc's parallel regions live in blas_serial.c: with the private serial OpenBLAS
+ * (LSC_PRIVATE_BLAS) they touch nothing of the caller's BLAS; without it, enter/leave set
+ * OpenBLAS's process-wide thread count to 1 for a parallel region and restore it after
+ * (include/lsc.h says so; other BLAS libraries are left alone). enter returns the previous
+ * count, or 0 if nothing was changed. */
 int cpu_blas_single_enter(void);
 void cpu_blas_single_leave(int previous);
+/* 1 when the calls above go to the private serial OpenBLAS inside liblsc. */
+int cpu_blas_private(void);
+/* c (d x d, upper triangle, ld d) += x^T x for x (nr x d, row-major), float64, one thread. */
+void cpu_dsyrk_t_serial(int64_t d, int64_t nr, const double *x, double *c);
+/* LAPACK dsyevd, eigenvalues only, of the column-major lower triangle of a (n x n), one thread;
+ * work and iwork as LAPACK asks (lwork = -1 queries). Returns LAPACK's info. */
+int cpu_dsyevd_values_serial(int64_t n, double *a, double *w, double *work, int64_t lwork,
+                             int *iwork, int64_t liwork);
 
 /* Rows [lo, hi) of n for thread `tid` of `nt` (a fixed static split, so results do not depend
  * on timing). */
