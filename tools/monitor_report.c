@@ -82,6 +82,11 @@ static int check_index(mr_history *h, const char *name) {
 /* One line's record into *r; returns NULL or what is wrong with it. */
 static const char *parse_record(mr_history *h, const cJSON *j, mr_record *r) {
     if (!cJSON_IsObject(j)) return "not a JSON object";
+    const cJSON *fmt = cJSON_GetObjectItemCaseSensitive(j, "format");
+    if (!cJSON_IsString(fmt) || strcmp(fmt->valuestring, "lsc-monitor-history"))
+        return "no \"format\": \"lsc-monitor-history\"";
+    const cJSON *ver = cJSON_GetObjectItemCaseSensitive(j, "version");
+    if (!cJSON_IsNumber(ver) || ver->valuedouble != 1) return "a version other than 1 (from a later lsc?)";
     const cJSON *step = cJSON_GetObjectItemCaseSensitive(j, "step");
     if (!cJSON_IsNumber(step) || !isfinite(step->valuedouble)) return "no numeric \"step\"";
     r->step = step->valuedouble;
@@ -258,7 +263,7 @@ static void warning_lines(FILE *f, const mr_history *h, const html_plot *pl, int
     for (int64_t i = 0; i < h->n; i++)
         if (h->rec[i].chk[c].warned) {
             snprintf(key, sizeof key, "monitor.warning.%s.%.17g", h->check[c], h->rec[i].step);
-            html_vline(f, pl, h->rec[i].step, "memline", key, h->rec[i].step, "trend warning");
+            html_vline(f, pl, h->rec[i].step, "memline", key, h->rec[i].step, "");
         }
 }
 
