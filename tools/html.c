@@ -598,7 +598,7 @@ static void section_neighbours(FILE *f, const cli_html_report *r) {
         int64_t cmax = 1;
         for (int j = 0; j < CLI_NN_BINS; j++) cmax = h->counts[s][j] > cmax ? h->counts[s][j] : cmax;
         html_plot pl;
-        html_plot_init(&pl, 600, 190, 0, h->upper, 0, (double)cmax * 1.05);
+        html_plot_init(&pl, 480, 180, 0, h->upper, 0, (double)cmax * 1.05);
         char t[160];
         snprintf(t, sizeof t, "%s", title[s]);
         fputs("<figure>\n", f);
