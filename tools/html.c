@@ -314,7 +314,7 @@ static const char *const SET_NAME[2] = {"real", "fake"};
  * from the real distribution, the baseline +- its spread, the matched statistic the decision
  * uses and the user's full-size figure. */
 static void section_verdicts(FILE *f, const cli_html_report *r) {
-    char b1[32], b2[32], b3[32], b4[32], b5[32], key[96];
+    char key[96];
     fputs("<section id=\"verdicts\">\n<h2>Verdicts</h2>\n", f);
     if (!r->a) {
         fputs("<p>No verdicts: they judge a generated set (<code>--fake</code>) against the real one.</p>\n", f);
@@ -399,12 +399,14 @@ static void section_verdicts(FILE *f, const cli_html_report *r) {
             }
             html_plot_end(f);
         }
+        /* one buffer per figure: they are all formatted before the call reads them */
+        char g[10][32];
         fprintf(f, "<p class=\"muted\">%s: matched %s, baseline %s &plusmn; %s (%s), interval [%s, %s], full size "
                    "%s; effect %s, score %s; lines %s / %s</p>\n",
-                v.statistic ? v.statistic : "", g4(b1, sizeof b1, v.matched), g4(b2, sizeof b2, v.baseline),
-                g4(b3, sizeof b3, v.spread), v.method ? v.method : "", g4(b4, sizeof b4, v.interval_lo),
-                g4(b5, sizeof b5, v.interval_hi), g4(key, sizeof key, v.value), g4(b1, sizeof b1, v.effect),
-                g4(b2, sizeof b2, v.score), g4(b3, sizeof b3, v.borderline_line), g4(b4, sizeof b4, v.collapse_line));
+                v.statistic ? v.statistic : "", g4(g[0], 32, v.matched), g4(g[1], 32, v.baseline),
+                g4(g[2], 32, v.spread), v.method ? v.method : "", g4(g[3], 32, v.interval_lo),
+                g4(g[4], 32, v.interval_hi), g4(g[5], 32, v.value), g4(g[6], 32, v.effect),
+                g4(g[7], 32, v.score), g4(g[8], 32, v.borderline_line), g4(g[9], 32, v.collapse_line));
         fputs("</div>\n", f);
     }
     fputs("</div>\n", f);
