@@ -91,7 +91,7 @@ static const char *CSS =
     ".guide{stroke:var(--muted);stroke-width:1;stroke-dasharray:3 3}"
     ".dims.real{stroke-dasharray:4 2}.dims.fake{stroke-dasharray:2 2}"
     ".band{fill:#e8eaed;stroke:none}.band2{fill:#c9ced6;stroke:none}"
-    ".edge{stroke:#80868b;stroke-width:1.5}.base{stroke:var(--ink);stroke-width:2}"
+    ".edge{stroke:#80868b;stroke-width:1.5}.base{stroke:var(--ink);stroke-width:2}circle.base{r:1.6px;fill:var(--ink)}"
     ".pt-ok{fill:var(--ok)}.pt-borderline{fill:var(--borderline)}.pt-collapse{fill:var(--collapse)}"
     ".pt-na{fill:var(--na)}.full{fill:#fff;stroke:var(--ink);stroke-width:1.5}"
     ".bar-ok{fill:var(--ok)}.bar-borderline{fill:var(--borderline)}.bar-collapse{fill:var(--collapse)}"
