@@ -131,7 +131,11 @@ static int parse_options(cli_opts *o, int argc, char **argv, int i, const char *
         else if (!strcmp(name, "out-dist")) o->out_dist = v;
         else if (!strcmp(name, "out-idx")) o->out_idx = v;
         else if (!strcmp(name, "json")) o->json = v;
-        else if (!strcmp(name, "html")) o->html = v;
+        else if (!strcmp(name, "html")) {
+            /* the page goes to a file: on stdout it would mix with the text report */
+            if (!strcmp(v, "-")) rc = cli_fail(o, EXIT_BAD_INPUT, "--html: give a file name ('-' is not supported)");
+            o->html = v;
+        }
         else if (!strcmp(name, "k")) {
             rc = parse_i64(o, name, v, 1, &o->k);
             o->k_set = 1;

@@ -249,6 +249,8 @@ def test_report(lsc, tmp):
     r = lsc_run(lsc, "report", "--real", os.path.join(tmp, "a_real.npy"), "--html",
                 os.path.join(tmp, "a_real.npy"))
     check(r.returncode == 2 and "--html" in r.stderr, f"--html naming an input: exit 2 ({r.stderr.strip()})")
+    r = lsc_run(lsc, "report", "--real", os.path.join(tmp, "a_real.npy"), "--html", "-")
+    check(r.returncode == 2 and "--html" in r.stderr and not r.stdout, "--html - (stdout): exit 2")
     r = lsc_run(lsc, "report", "--real", os.path.join(tmp, "a_real.npy"), "--html", tmp)
     check(r.returncode == 2 and "directory" in r.stderr, "--html naming a directory: exit 2")
 
