@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the system packages lsc needs on Debian 12 or Ubuntu: the one list of them.
 #   scripts/install_deps.sh          what building, testing and `pip install ./python` need
-#   scripts/install_deps.sh --ci     also what .ci/run needs (clang for the fuzzers, ccache)
+#   scripts/install_deps.sh --ci     also what .ci/run needs (clang for the fuzzers, ccache, and
+#                                    chromium with its driver for the report pages' browser test)
 #   scripts/install_deps.sh --list   prints the packages (with --ci too) and installs nothing
 # Installs only the packages that are missing, after an `apt-get update` (with none missing it
 # runs no apt-get at all); as root directly, otherwise through sudo. The apt output goes to a log whose
@@ -15,7 +16,9 @@ set -euo pipefail
 packages=(build-essential cmake pkg-config libopenblas-dev libopenblas-pthread-dev liblapacke-dev
           libgtest-dev googletest python3-venv python3-pip
           libzip-dev libcjson-dev libhdf5-dev)
-ci_packages=(clang libclang-rt-14-dev ccache)
+# CI only: chromium is large (about 300 MB installed) and only the browser test of the report's
+# page needs it; outside CI that test skips with its reason
+ci_packages=(clang libclang-rt-14-dev ccache chromium chromium-driver)
 
 list=0
 for a in "$@"; do

@@ -131,6 +131,11 @@ static int parse_options(cli_opts *o, int argc, char **argv, int i, const char *
         else if (!strcmp(name, "out-dist")) o->out_dist = v;
         else if (!strcmp(name, "out-idx")) o->out_idx = v;
         else if (!strcmp(name, "json")) o->json = v;
+        else if (!strcmp(name, "html")) {
+            /* the page goes to a file: on stdout it would mix with the text report */
+            if (!strcmp(v, "-")) rc = cli_fail(o, EXIT_BAD_INPUT, "--html: give a file name ('-' is not supported)");
+            o->html = v;
+        }
         else if (!strcmp(name, "k")) {
             rc = parse_i64(o, name, v, 1, &o->k);
             o->k_set = 1;
@@ -247,6 +252,16 @@ int cli_parse_argv(cli_opts *o, int argc, char **argv, cli_command *cmd, int *he
         if (!rc) *cmd = !strcmp(argv[2], "build") ? CLI_CMD_REFERENCE_BUILD : CLI_CMD_REFERENCE_INSPECT;
         return rc;
     }
+    if (!strcmp(c, "monitor-report")) {
+        o->cmd = "monitor-report";
+        *cmd = CLI_CMD_MONITOR_REPORT;
+        rc = parse_options(o, argc, argv, 2, " html ", pos);
+        if (rc == -1) {
+            *help = 1;
+            return 0;
+        }
+        return rc;
+    }
     static const struct {
         const char *name, *allowed;
         cli_command cmd;
@@ -254,7 +269,7 @@ int cli_parse_argv(cli_opts *o, int argc, char **argv, cli_command *cmd, int *he
         {"report",
          " real reference fake k inclusive geometry dup-eps bins active-threshold pairs-max-rows dim-collapse-ratio"
          " mode-collapse-ratio coverage-min precision-high precision-min dup-fraction active-ratio"
-         " splits fail-on labels fake-labels metric seed kid subsets subset-rows mmd sigma scale"
+         " splits fail-on labels fake-labels metric seed kid subsets subset-rows mmd sigma scale html"
          OPTS_COMMON,
          CLI_CMD_REPORT},
         {"demo", " seed backend threads k progress ", CLI_CMD_DEMO},

@@ -28,6 +28,7 @@ typedef struct cli_opts {
     const char *cmd;              /* "report", "reference build", ... (for messages) */
     const char *real, *fake, *input, *queries, *base, *reference, *out, *out_dist, *out_idx;
     const char *json;             /* NULL, "-" or a path */
+    const char *html;             /* report, monitor-report: --html OUT.html, or NULL */
     int64_t k;
     int k_set;
     lsc_backend backend;
@@ -79,6 +80,7 @@ typedef enum cli_command {
     CLI_CMD_FD_STATS,           /* writes a statistics file (pytorch-fid's .npz) */
     CLI_CMD_KID,
     CLI_CMD_MMD,
+    CLI_CMD_MONITOR_REPORT,     /* the page of a Monitor's history (JSONL) */
     CLI_CMD_COUNT               /* how many there are: a new command goes above this line */
 } cli_command;
 
@@ -204,6 +206,93 @@ int cli_check_finite(const cli_opts *o, const char *path, const lsc_matrix *m);
 
 int cmd_report(cli_opts *o);
 int cmd_demo(cli_opts *o);
+/* lsc monitor-report HISTORY.jsonl --html OUT.html (tools/monitor_report.c) */
+int cmd_monitor_report(cli_opts *o, const char *history);
+
+/* The length of the well-formed UTF-8 sequence at p, or 0 (the JSON writer's rule). */
+int cli_utf8_len(const unsigned char *p);
+
+/* ---- the report's page (tools/html.c) ------------------------------------------------------ */
+
+/* Nearest-neighbour distance histograms (one set's rows to their nearest other row; the
+ * generated rows to their nearest real row), all over the same equal-width bins. */
+enum { CLI_NN_REAL_REAL = 0, CLI_NN_FAKE_FAKE = 1, CLI_NN_FAKE_REAL = 2, CLI_NN_BINS = 64 };
+typedef struct cli_nn_hist {
+    int have;                   /* computed (the report computes them with --html) */
+    double upper;               /* bin j holds upper j / CLI_NN_BINS <= d < upper (j + 1) / ..;
+                                   the last bin also every d >= upper: upper is 1.05 x the
+                                   largest 99.5th percentile of the three, so that a few far
+                                   rows do not squeeze the rest into a few bins */
+    double largest;             /* the largest distance of the three */
+    int64_t counts[3][CLI_NN_BINS];
+    int64_t rows[3];            /* query rows counted, 0 when the histogram is absent */
+    int subset[3];              /* 1 when a seeded subset of the query rows was used */
+    double median[3];           /* lower middle value for an even count */
+    double memorisation_factor; /* the verdicts' (lsc_assess_opts.memorisation_factor) */
+    double memorisation_line;   /* factor x median[CLI_NN_REAL_REAL] */
+} cli_nn_hist;
+void cli_json_nn_hist(json_w *w, const char *key, const cli_nn_hist *h);
+
+/* One set as the page shows it. */
+typedef struct cli_html_set {
+    const char *path;
+    int64_t rows, cols;
+    const lsc_spectrum_result *s;  /* the compared spectrum, of spec_rows rows */
+    const double *sv;              /* its s->rank_limit singular values */
+    int64_t spec_rows;
+    const lsc_pair_result *p;      /* all-pairs figures, NULL when not computed */
+    const lsc_pair *dups;          /* p->near_duplicates_listed pairs */
+} cli_html_set;
+
+typedef struct cli_html_report {
+    const cli_opts *o;
+    const char *device, *version;
+    const lsc_assessment *a;           /* the verdicts, NULL without --fake */
+    const cli_html_set *real, *fake;   /* NULL when absent (a real set from a reference: its
+                                          rows, without path) */
+    const char *reference;             /* --reference, or NULL */
+    const lsc_prdc_result *prdc;       /* NULL without --fake */
+    const cli_nn_hist *nn;
+    int64_t mem_rows;                  /* generated rows within dup_eps of a real row, -1 n/a */
+    const char *const *readings;
+    int nread;
+    const char *const *timing_name;    /* the JSON's timings_ms, in its order */
+    const double *timing_ms;
+    int ntimings;
+} cli_html_report;
+/* Writes the report's page: one self-contained HTML document (inline CSS and SVG; no script, no
+ * request), binned (its size does not grow with the rows), every plotted mark with data-key and
+ * data-value attributes. Returns 0 when every write succeeded. */
+int cli_html_write(FILE *f, const cli_html_report *r);
+
+/* Pieces the history page (tools/monitor_report.c) shares with the report's page. */
+void html_text(FILE *f, const char *s);                 /* escaped text or attribute value */
+void html_begin(FILE *f, const char *title);            /* doctype .. <main> */
+void html_end(FILE *f);                                 /* </main> .. </html> */
+const char *html_level_class(const char *level);        /* "ok", "borderline", ... or "na" */
+/* A plot's frame: the data window x0..x1, y0..y1 (log10 axes when logx / logy, their bounds
+ * then > 0) inside an SVG of w x h user units with margins l, r, t, b. */
+typedef struct html_plot {
+    double w, h, l, r, t, b;
+    double x0, x1, y0, y1;
+    int logx, logy;
+} html_plot;
+void html_plot_init(html_plot *p, double w, double h, double x0, double x1, double y0, double y1);
+double html_px(const html_plot *p, double x);
+double html_py(const html_plot *p, double y);
+/* <svg> with its axes, ticks and labels; closed by html_plot_end. */
+void html_plot_begin(FILE *f, const html_plot *p, const char *title, const char *xlabel,
+                     const char *ylabel);
+void html_plot_end(FILE *f);
+/* A mark readable by a test: `<circle>` point, or a vertical line over the plot's height. The
+ * key is written escaped; the value with 17 significant digits. */
+void html_point(FILE *f, const html_plot *p, double x, double y, const char *cls, const char *key,
+                double value);
+void html_vline(FILE *f, const html_plot *p, double x, const char *cls, const char *key,
+                double value, const char *label);
+/* The polyline through the given points (those with a finite position), drawn under the marks. */
+void html_polyline(FILE *f, const html_plot *p, const double *x, const double *y, int64_t n,
+                   const char *cls);
 
 /* The fixed-threshold readings (docs/METRICS.md section 6; deprecated, kept one release in the
  * report's JSON as readings_fixed_thresholds, and the demo's) of a comparison, or of one set

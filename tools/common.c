@@ -259,6 +259,8 @@ static int utf8_len(const unsigned char *p) {
     return n;
 }
 
+int cli_utf8_len(const unsigned char *p) { return utf8_len(p); }
+
 static void jw_string(FILE *f, const char *s) {
     fputc('"', f);
     for (const unsigned char *p = (const unsigned char *)s; *p;) {
@@ -490,6 +492,30 @@ void cli_json_prdc(json_w *w, const char *key, const lsc_prdc_result *r) {
     jw_end_obj(w);
 }
 
+void cli_json_nn_hist(json_w *w, const char *key, const cli_nn_hist *h) {
+    static const char *const name[3] = {"real_real", "fake_fake", "fake_real"};
+    jw_obj(w, key);
+    jw_arr(w, "edges");
+    for (int j = 0; j <= CLI_NN_BINS; j++) jw_num(w, NULL, h->upper * (double)j / (double)CLI_NN_BINS);
+    jw_end_arr(w);
+    jw_num(w, "largest", h->largest);
+    for (int s = 0; s < 3; s++) {
+        if (!h->rows[s]) continue;
+        jw_obj(w, name[s]);
+        jw_arr(w, "counts");
+        for (int j = 0; j < CLI_NN_BINS; j++) jw_int(w, NULL, h->counts[s][j]);
+        jw_end_arr(w);
+        jw_int(w, "rows", h->rows[s]);
+        jw_bool(w, "subset", h->subset[s]);
+        jw_num(w, "median", h->median[s]);
+        jw_end_obj(w);
+    }
+    jw_num(w, "memorisation_factor", h->memorisation_factor);
+    if (h->rows[CLI_NN_REAL_REAL]) jw_num(w, "memorisation_line", h->memorisation_line);
+    else jw_null(w, "memorisation_line");
+    jw_end_obj(w);
+}
+
 void cli_json_definitions(json_w *w) {
     jw_obj(w, "definitions");
     jw_str(w, "effective_rank", "exp(entropy of sigma_i / sum sigma), centred singular values (Roy & Vetterli 2007)");
@@ -507,6 +533,7 @@ void cli_json_definitions(json_w *w) {
     jw_str(w, "uniformity", "log mean over pairs of exp(-2 ||u_i - u_j||^2), u the L2-normalised rows (Wang & Isola 2020)");
     jw_str(w, "near_duplicate", "pair with d <= dup_eps (absolute)");
     jw_str(w, "histogram", "bins equal-width over [0, 2 max ||x_i - mean||]");
+    jw_str(w, "nearest_neighbour", "each query row's distance to its nearest other row of its own set (real_real, fake_fake) or to its nearest real row (fake_real), equal-width bins over [0, 1.05 x the largest 99.5th percentile of the three], the last bin also holding every larger distance; memorisation_line = memorisation_factor x the real_real median");
     jw_str(w, "prdc", "Naeem et al. 2020 density/coverage, Kynkaanniemi et al. 2019 precision/recall; radius = distance to the k-th nearest other row");
     jw_end_obj(w);
 }
@@ -741,21 +768,22 @@ static const char *input_file(const char *p, char *buf, size_t len) {
 }
 
 int cli_check_outputs(const cli_opts *o) {
-    const char *out_name[] = {"--json", "--out", "--out-dist", "--out-idx"};
-    const char *out_arg[] = {o->json && strcmp(o->json, "-") ? o->json : NULL, o->out, o->out_dist, o->out_idx};
+    const char *out_name[] = {"--json", "--out", "--out-dist", "--out-idx", "--html"};
+    const char *out_arg[] = {o->json && strcmp(o->json, "-") ? o->json : NULL, o->out, o->out_dist, o->out_idx,
+                             o->html};
     const char *in_name[] = {"--real", "--fake", "--input", "--queries", "--base", "--reference", "--labels",
                              "--fake-labels"};
     const char *in[] = {o->real, o->fake, o->input, o->queries, o->base, o->reference, o->labels, o->fake_labels};
-    char file[4][PATH_MAX];
-    const char *member[4] = {NULL, NULL, NULL, NULL};
-    for (int i = 0; i < 4; i++) {
+    char file[5][PATH_MAX];
+    const char *member[5] = {NULL, NULL, NULL, NULL, NULL};
+    for (int i = 0; i < 5; i++) {
         const char *p = out_arg[i];
         if (!p) continue;
         if (!*p) return cli_fail(o, EXIT_BAD_INPUT, "%s: the path is empty", out_name[i]);
         snprintf(file[i], sizeof file[i], "%s", p);
         /* arrays are written as .npy or into an .npz: an index file named .fvecs would hold
          * .npy bytes, and .fvecs cannot hold int64 indices anyway */
-        if (i >= 2 && array_output(p, file[i], sizeof file[i], &member[i]))
+        if ((i == 2 || i == 3) && array_output(p, file[i], sizeof file[i], &member[i]))
             return cli_fail(o, EXIT_BAD_INPUT, "%s %s: only .npy and .npz files are written (%s)", out_name[i], p,
                             i == 2 ? "float32 distances" : "int64 indices, which .fvecs cannot hold");
         for (int j = 0; j < i; j++) {

@@ -28,6 +28,7 @@ static const char *HELP_MAIN =
     "  fd-stats   save a set's mean and covariance as pytorch-fid / clean-fid do (.npz)\n"
     "  kid        Kernel Inception Distance of two sets\n"
     "  mmd        RBF MMD (CMMD's estimator) of two sets\n"
+    "  monitor-report  the page of a Monitor's history (JSONL): each figure over steps\n"
     "  version    print the library version\n"
     "\n"
     "Inputs (rows x cols, float32, float16, bfloat16 or float64): .npy, .npz[:NAME],\n"
@@ -97,6 +98,13 @@ static const char *HELP_REPORT =
     "                            N + M rows, the report's costliest part\n"
     "  --sigma S                 the RBF bandwidth of --mmd and of --geometry's RBF Vendi\n"
     "                            (default 10, lsc mmd's: match it to the features' scale)\n"
+    "  --html OUT.html           also a page for people: the verdicts with their evidence, the\n"
+    "                            spectra, nearest-neighbour distance histograms with the\n"
+    "                            memorisation line, PRDC against its baselines, the classes,\n"
+    "                            the rows to look at; one self-contained file (no script, no\n"
+    "                            request), binned. Adds the histograms' kNN passes (each set\n"
+    "                            against itself, fake against real; queries capped at\n"
+    "                            --pairs-max-rows) and their figures to the JSON\n"
     "  --fail-on L[,not_assessed] exit 3 after writing every output when the verdict is L\n"
     "                            (borderline or collapse) or worse, or a check is not assessed\n"
     METRIC_HELP SEED_HELP COMMON_HELP
@@ -111,6 +119,17 @@ static const char *HELP_REPORT =
     "                            near-duplicate pair, or within dup-eps of a real row\n"
     "                            (default 0.01)\n"
     "  --active-ratio X          posterior collapse (one set): active_units < X x D (0.5)\n";
+
+static const char *HELP_MONITOR_REPORT =
+    "usage: lsc monitor-report HISTORY.jsonl --html OUT.html\n"
+    "\n"
+    "Draws a Monitor's history (lsc.Monitor(..., history_path=...), one JSON record a line;\n"
+    "docs/FILES.md) as a page: each figure over the steps, each check's statistic against its\n"
+    "baseline band, the trend warnings marked. A line that is not a record (truncated,\n"
+    "not JSON) is refused with its line number (exit 2). Needs cJSON at build time.\n"
+    "\n"
+    "options:\n"
+    "  --html OUT.html           the page to write (required)\n";
 
 static const char *HELP_DEMO =
     "usage: lsc demo [--seed S] [--backend B] [--threads N] [--k K] [--progress P]\n"
@@ -900,6 +919,7 @@ int main(int argc, char **argv) {
         case CLI_CMD_FD_STATS: h = HELP_FD; break;
         case CLI_CMD_KID: h = HELP_KID; break;
         case CLI_CMD_MMD: h = HELP_MMD; break;
+        case CLI_CMD_MONITOR_REPORT: h = HELP_MONITOR_REPORT; break;
         default: break;
         }
         fputs(h, stdout);
@@ -921,6 +941,7 @@ int main(int argc, char **argv) {
     case CLI_CMD_FD_STATS: return cmd_fd_stats(&o);
     case CLI_CMD_KID: return cmd_kernel(&o, 1);
     case CLI_CMD_MMD: return cmd_kernel(&o, 0);
+    case CLI_CMD_MONITOR_REPORT: return cmd_monitor_report(&o, pos);
     default: fputs(HELP_MAIN, stdout); return 0;
     }
 }

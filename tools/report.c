@@ -528,6 +528,98 @@ static int fail_on_code(const cli_opts *o, const lsc_assessment *a) {
     return 0;
 }
 
+/* ---- the page's nearest-neighbour histograms ------------------------------------------------ */
+
+static int cmp_f32(const void *a, const void *b) {
+    float x = *(const float *)a, y = *(const float *)b;
+    return (x > y) - (x < y);
+}
+
+/* Each query row's distance to its nearest base row (base NULL: its nearest other row of
+ * queries), k = 1 exact kNN; *out owned by the caller. The queries are every row of `q` up to
+ * --pairs-max-rows, else the seeded subset the all-pairs figures use (the cost of this pass,
+ * Q x N, then stays that of the all-pairs pass). */
+static int nn_distances(cli_opts *o, lsc_ctx *ctx, const lsc_matrix *q, const lsc_matrix *base, float **out,
+                        int64_t *nq, int *subset) {
+    lsc_matrix qm = *q;
+    void *owned = NULL;
+    *out = NULL;
+    *subset = 0;
+    if (o->pairs_max_rows > 0 && q->rows > o->pairs_max_rows) {
+        owned = cli_subset_rows(ctx, q, o->pairs_max_rows, o->seed, &qm);
+        if (!owned) return cli_fail(o, EXIT_MACHINE, "out of memory for a subset");
+        *subset = 1;
+    }
+    float *d = malloc(sizeof(float) * (size_t)qm.rows);
+    int64_t *idx = malloc(sizeof(int64_t) * (size_t)qm.rows);
+    lsc_knn_opts ko = LSC_KNN_OPTS_INIT;
+    ko.metric = o->metric;
+    ko.exclude_self = base == NULL;
+    /* exclude_self needs the very same matrix as queries (a subset of q is its own set) */
+    lsc_status st = (d && idx) ? lsc_knn(ctx, &qm, base ? base : NULL, 1, &ko, d, idx) : LSC_STATUS_OUT_OF_MEMORY;
+    free(idx);
+    free(owned);
+    if (st != LSC_STATUS_OK) {
+        free(d);
+        return cli_lib_fail(o, ctx, st, "nearest-neighbour distances");
+    }
+    *out = d;
+    *nq = qm.rows;
+    return 0;
+}
+
+/* Real-real, fake-fake and fake-real nearest-neighbour distances binned over one range, with the
+ * memorisation line of the verdicts (memorisation_factor x the median real nearest-neighbour
+ * distance). */
+static int nn_histograms(cli_opts *o, lsc_ctx *ctx, const lsc_matrix *real, const lsc_matrix *fake,
+                         cli_nn_hist *h) {
+    float *d[3] = {NULL, NULL, NULL};
+    int rc = 0;
+    memset(h, 0, sizeof *h);
+    lsc_assess_opts ao = LSC_ASSESS_OPTS_INIT;
+    h->memorisation_factor = ao.memorisation_factor;
+    if (real && real->rows >= 2 && (rc = nn_distances(o, ctx, real, NULL, &d[0], &h->rows[0], &h->subset[0])))
+        goto done;
+    if (fake && fake->rows >= 2 && (rc = nn_distances(o, ctx, fake, NULL, &d[1], &h->rows[1], &h->subset[1])))
+        goto done;
+    if (fake && real && (rc = nn_distances(o, ctx, fake, real, &d[2], &h->rows[2], &h->subset[2]))) goto done;
+    double upper = 0;
+    for (int s = 0; s < 3; s++) {
+        if (!d[s]) continue;
+        qsort(d[s], (size_t)h->rows[s], sizeof(float), cmp_f32);
+        h->median[s] = d[s][(h->rows[s] - 1) / 2]; /* the lower middle value, as nn_median */
+        double q = d[s][(int64_t)(0.995 * (double)(h->rows[s] - 1))];
+        if (q > upper) upper = q;
+        if (d[s][h->rows[s] - 1] > h->largest) h->largest = d[s][h->rows[s] - 1];
+    }
+    upper *= 1.05;
+    h->upper = upper > 0 ? upper : h->largest > 0 ? h->largest : 1.0;
+    for (int s = 0; s < 3; s++)
+        for (int64_t i = 0; d[s] && i < h->rows[s]; i++) {
+            int64_t j = (int64_t)((double)d[s][i] / h->upper * CLI_NN_BINS);
+            h->counts[s][j < 0 ? 0 : j >= CLI_NN_BINS ? CLI_NN_BINS - 1 : j]++;
+        }
+    h->memorisation_line = h->memorisation_factor * h->median[CLI_NN_REAL_REAL];
+    h->have = 1;
+done:
+    for (int s = 0; s < 3; s++) free(d[s]);
+    return rc;
+}
+
+/* timings_ms of the JSON and the page, in order */
+typedef struct timings {
+    const char *name[16];
+    double ms[16];
+    int n;
+} timings;
+
+static void timing_add(timings *t, const char *name, double ms) {
+    if (t->n < 16) {
+        t->name[t->n] = name;
+        t->ms[t->n++] = ms;
+    }
+}
+
 int cmd_report(cli_opts *o) {
     int rc = 0;
     if (!!o->real == !!o->reference)
@@ -758,7 +850,41 @@ int cmd_report(cli_opts *o) {
         rc = cli_fail(o, EXIT_MACHINE, "out of memory for the readings");
         goto done;
     }
+    /* the page's nearest-neighbour histograms (also in the JSON then): two kNN passes of each
+     * set against itself and one of the generated rows against the real ones, queries capped
+     * at --pairs-max-rows like the all-pairs figures */
+    cli_nn_hist nnh;
+    memset(&nnh, 0, sizeof nnh);
+    double t_nn = 0;
+    if (o->html) {
+        double t0 = cli_now_ms();
+        cli_progress_label("nearest-neighbour histograms");
+        rc = nn_histograms(o, ctx, real_rows ? &R.in.m : NULL, o->fake ? &F.in.m : NULL, &nnh);
+        cli_progress_done();
+        t_nn = cli_now_ms() - t0;
+        if (rc) goto done;
+    }
+    timings tm;
+    memset(&tm, 0, sizeof tm);
+    if (o->reference) timing_add(&tm, "reference_load", t_load);
+    if (real_rows) {
+        timing_add(&tm, "spectrum_real", R.t_spec);
+        timing_add(&tm, "pairs_real", R.t_pairs);
+        if (o->geometry) timing_add(&tm, "geometry_real", R.t_geom);
+    }
+    if (o->fake) {
+        timing_add(&tm, "spectrum_fake", F.t_spec);
+        timing_add(&tm, "pairs_fake", F.t_pairs);
+        if (o->geometry) timing_add(&tm, "geometry_fake", F.t_geom);
+        if (o->geometry && real_rows) timing_add(&tm, "hubness_fake_to_real", t_hub_fr);
+        if (dist) timing_add(&tm, "fd", t_dist[0]);
+        if (dist && o->kid) timing_add(&tm, "kid", t_dist[1]);
+        if (dist && o->mmd) timing_add(&tm, "mmd", t_dist[2]);
+        timing_add(&tm, "verdicts", t_verdicts);
+    }
+    if (o->html) timing_add(&tm, "nearest_neighbour", t_nn);
     double t_total = cli_now_ms() - t_start;
+    timing_add(&tm, "total", t_total);
 
     if (o->json) {
         FILE *jf = cli_output_open(o, o->json, &rc);
@@ -854,6 +980,7 @@ int cmd_report(cli_opts *o) {
             jw_int(&w, "fake_rows_in_near_duplicate_pairs", drows);
             jw_end_obj(&w);
         }
+        if (nnh.have) cli_json_nn_hist(&w, "nearest_neighbour", &nnh);
         cli_json_definitions(&w);
         jw_arr(&w, "readings");
         for (int i = 0; i < nread; i++) jw_str(&w, NULL, readings[i]);
@@ -868,23 +995,7 @@ int cmd_report(cli_opts *o) {
                "and no reading");
         jw_end_obj(&w);
         jw_obj(&w, "timings_ms");
-        if (o->reference) jw_num(&w, "reference_load", t_load);
-        if (real_rows) {
-            jw_num(&w, "spectrum_real", R.t_spec);
-            jw_num(&w, "pairs_real", R.t_pairs);
-            if (o->geometry) jw_num(&w, "geometry_real", R.t_geom);
-        }
-        if (o->fake) {
-            jw_num(&w, "spectrum_fake", F.t_spec);
-            jw_num(&w, "pairs_fake", F.t_pairs);
-            if (o->geometry) jw_num(&w, "geometry_fake", F.t_geom);
-            if (o->geometry && real_rows) jw_num(&w, "hubness_fake_to_real", t_hub_fr);
-            if (dist) jw_num(&w, "fd", t_dist[0]);
-            if (dist && o->kid) jw_num(&w, "kid", t_dist[1]);
-            if (dist && o->mmd) jw_num(&w, "mmd", t_dist[2]);
-            jw_num(&w, "verdicts", t_verdicts);
-        }
-        jw_num(&w, "total", t_total);
+        for (int i = 0; i < tm.n; i++) jw_num(&w, tm.name[i], tm.ms[i]);
         jw_end_obj(&w);
         jw_end_obj(&w);
         jw_close(&w);
@@ -894,6 +1005,42 @@ int cmd_report(cli_opts *o) {
             goto done;
         }
         if ((rc = cli_output_close(o, jf, 1))) goto done;
+    }
+    if (o->html) {
+        FILE *hf = cli_output_open(o, o->html, &rc);
+        if (!hf) goto done;
+        cli_html_set hs[2];
+        memset(hs, 0, sizeof hs);
+        set_fig *xs[2] = {&R, &F};
+        for (int i = 0; i < 2; i++) {
+            hs[i].path = xs[i]->path;
+            hs[i].rows = xs[i]->in.m.rows;
+            hs[i].cols = xs[i]->in.m.cols;
+            hs[i].s = &xs[i]->s;
+            hs[i].sv = xs[i]->sv;
+            hs[i].spec_rows = xs[i]->spec_m.rows;
+            hs[i].p = &xs[i]->p;
+            hs[i].dups = xs[i]->dups;
+        }
+        cli_html_report hr;
+        memset(&hr, 0, sizeof hr);
+        hr.o = o;
+        hr.device = lsc_ctx_device_name(ctx);
+        hr.version = lsc_version();
+        hr.a = verdicts;
+        hr.real = real_rows ? &hs[0] : NULL;
+        hr.fake = o->fake ? &hs[1] : NULL;
+        hr.reference = o->reference;
+        hr.prdc = o->fake ? &prdc : NULL;
+        hr.nn = &nnh;
+        hr.mem_rows = real_rows && o->fake ? mem_rows : -1;
+        hr.readings = (const char *const *)readings;
+        hr.nread = nread;
+        hr.timing_name = tm.name;
+        hr.timing_ms = tm.ms;
+        hr.ntimings = tm.n;
+        int bad = cli_html_write(hf, &hr);
+        if ((rc = cli_output_close(o, hf, !bad))) goto done;
     }
     if (!o->json || strcmp(o->json, "-")) {
         printf("lsc %s report on %s\n", lsc_version(), lsc_ctx_device_name(ctx));

@@ -437,6 +437,32 @@ def safetensors_corpus():
     write(t, "empty", container(0, b""))
 
 
+def monitor_history_corpus():
+    """Histories as lsc.Monitor(history_path=...) writes them (docs/FILES.md), whole and damaged."""
+    import json
+    t = "fuzz_monitor_history"
+
+    def record(step, level="ok", warn=()):
+        v = {"level": level, "statistic": {"name": "coverage", "value": 0.8, "matched": 0.79},
+             "baseline": {"value": 0.8, "spread": 0.01, "method": "held-out"},
+             "interval": [0.77, 0.83], "effect": 0.01, "score": 0.5, "lines": [0.03, 0.15],
+             "why": "w"}
+        return {"format": "lsc-monitor-history", "version": 1, "step": step, "asynchronous": False,
+                "call_ms": 1.5, "spectrum": {"effective_rank": 10.0, "vendi_cosine": 9.0,
+                                             "dims_90": 8, "active_units": 16},
+                "prdc": {"precision": 0.9, "recall": 0.8, "density": 1.0, "coverage": 0.79,
+                         "coverage_expected": 0.81},
+                "verdict": level, "verdicts": {"mode_collapse": v}, "not_assessed": [],
+                "trend": {"mode_collapse": 0.5 * step}, "trend_h": 8.0, "warnings": list(warn)}
+
+    lines = [json.dumps(record(s, "collapse" if s == 3 else "ok",
+                               ("mode_collapse",) if s == 2 else ())) for s in range(4)]
+    write(t, "valid", ("\n".join(lines) + "\n").encode())
+    write(t, "truncated", (lines[0] + "\n" + lines[1][: len(lines[1]) // 2]).encode())
+    write(t, "no_verdicts", (json.dumps(dict(record(0), verdicts=None, trend=None)) + "\n").encode())
+    write(t, "names", lines[0].replace('"mode_collapse"', '"m<i>&x"').encode() + b"\n")
+
+
 def main():
     npy_corpus()
     fvecs_corpus()
@@ -444,6 +470,7 @@ def main():
     cli_corpus()
     npz_corpus()
     safetensors_corpus()
+    monitor_history_corpus()
     n = sum(len(fs) for _, _, fs in os.walk(OUT))
     print("make_corpus: %d files under %s" % (n, OUT))
 

@@ -5,7 +5,7 @@
 #   tests/fuzz/run.sh [SECONDS] [extra libFuzzer flags...]
 # Environment:
 #   FUZZ_BUILD_DIR   build directory (default: build-fuzz, relative to the repository root)
-#   FUZZ_TARGETS     the targets to run (default: all six)
+#   FUZZ_TARGETS     the targets to run (default: all seven)
 #   CC, CXX          default clang, clang++
 # The corpus is copied to a scratch folder first, so the repository is never modified; new
 # inputs the run finds are thrown away with it. Any crash, leak, sanitizer report or timeout
@@ -19,7 +19,7 @@ secs=${1:-30}
 shift || true
 build=${FUZZ_BUILD_DIR:-build-fuzz}
 [[ "$build" = /* ]] || build="$root/$build"
-targets=${FUZZ_TARGETS:-"fuzz_npy fuzz_fvecs fuzz_reference fuzz_cli_args fuzz_npz fuzz_safetensors"}
+targets=${FUZZ_TARGETS:-"fuzz_npy fuzz_fvecs fuzz_reference fuzz_cli_args fuzz_npz fuzz_safetensors fuzz_monitor_history"}
 jobs=${JOBS:-$(nproc 2>/dev/null || echo 2)}
 
 t0=$SECONDS

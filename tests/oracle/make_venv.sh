@@ -11,7 +11,7 @@ mkdir -p "$(dirname "$dir")"
 dir="$(cd "$(dirname "$dir")" && pwd)/$(basename "$dir")"
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 req="$here/requirements.txt"
-probe='import numpy, scipy, sklearn, prdc, vendi_score, pytest, safetensors, h5py'
+probe='import numpy, scipy, sklearn, prdc, vendi_score, pytest, safetensors, h5py, matplotlib, selenium'
 
 if [[ -x "$dir/bin/python" ]] && "$dir/bin/python" -c "$probe" 2>/dev/null; then
     echo "$dir/bin/python"

@@ -145,6 +145,12 @@ class Spectrum:
                 d[k] = d[k].tolist()
         return d
 
+    def plot(self, label: str = ""):
+        """A matplotlib Figure: scree (log scale) and cumulative variance with dims_90/99
+        marked. Needs matplotlib (lsc.MissingDependency without it)."""
+        from ._plot import plot_spectrum
+        return plot_spectrum(self, label)
+
 
 def spectrum_from_struct(r: N.SpectrumResult, sv=None, cv=None) -> Spectrum:
     ok = r.vendi_status == 0
@@ -329,6 +335,11 @@ class PairStats:
         d["histogram"] = self.histogram.tolist()
         d["edges"] = self.edges.tolist()
         return d
+
+    def plot(self):
+        """A matplotlib Figure of the distance histogram. Needs matplotlib."""
+        from ._plot import plot_pair_stats
+        return plot_pair_stats(self)
 
 
 def pair_stats(x, *, metric: str = "euclidean", bins: int = 64, dup_eps: float = 1e-6,
@@ -634,6 +645,12 @@ class Prdc:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    def plot(self, assessment: "Optional[Assessment]" = None):
+        """A matplotlib Figure of the four figures (with an Assessment of the same sets, each
+        judged figure's baseline and interval). Needs matplotlib."""
+        from ._plot import plot_prdc
+        return plot_prdc(self, assessment)
+
 
 def prdc_from_struct(r: N.PrdcResult) -> Prdc:
     return Prdc(precision=r.precision, recall=r.recall, density=r.density, coverage=r.coverage,
@@ -806,6 +823,12 @@ class Assessment:
                 "classes": [c.to_dict() for c in self.classes],
                 "uncovered": self.uncovered, "uncovered_rows": self.uncovered_rows,
                 "near_rows": self.near_rows}
+
+    def plot(self):
+        """A matplotlib Figure of each check's evidence (interval, baseline, matched and
+        full-size figure, coloured by level). Needs matplotlib."""
+        from ._plot import plot_assessment
+        return plot_assessment(self)
 
     def __str__(self) -> str:
         lines = [f"verdict: {self.verdict}"]

@@ -78,3 +78,9 @@ _BY_CODE = {
 def error_for(code: int, message: str, name: str) -> LscError:
     cls = _BY_CODE.get(code, LscError)
     return cls(message, status=name, code=code)
+
+
+class MissingDependency(LscError, ImportError):
+    """An optional Python package a feature needs is not installed (plot() needs matplotlib)."""
+
+    status = "LSC_PYTHON_MISSING_DEPENDENCY"

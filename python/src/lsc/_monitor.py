@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import ctypes as C
 import dataclasses
+import json
 import math
+import os
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
@@ -69,6 +71,48 @@ class MonitorRecord:
         if self.warnings:
             parts.append(f"TREND WARNING ({', '.join(self.warnings)} drifting toward collapse)")
         return "  ".join(parts)
+
+    def to_dict(self) -> dict:
+        """The record as one line of a Monitor's history (docs/FILES.md, "Monitor history"):
+        plain values json.dumps writes as they are, non-finite numbers as None (null)."""
+        spec = None
+        if self.spectrum is not None:
+            spec = {k: v for k, v in self.spectrum.to_dict().items()
+                    if k not in ("singular_values", "column_variance")}
+        return _finite({
+            "format": HISTORY_FORMAT, "version": HISTORY_VERSION,
+            "step": int(self.step), "asynchronous": bool(self.asynchronous),
+            "call_ms": float(self.call_ms),
+            "spectrum": spec,
+            "prdc": self.prdc.to_dict() if self.prdc is not None else None,
+            "verdict": self.verdict,
+            "verdicts": ({n: v.to_dict() for n, v in self.verdicts.items()}
+                         if self.verdicts is not None else None),
+            "not_assessed": list(self.not_assessed) if self.not_assessed is not None else None,
+            "trend": dict(self.trend) if self.trend is not None else None,
+            "warnings": list(self.warnings),
+        })
+
+
+# The history file's identification (docs/FILES.md, "Monitor history"): a reader refuses a
+# version it does not know; fields may be added within a version.
+HISTORY_FORMAT = "lsc-monitor-history"
+HISTORY_VERSION = 1
+
+
+def _finite(v):
+    """v with every non-finite float (and numpy scalar) made JSON-safe: NaN and inf become None."""
+    if isinstance(v, dict):
+        return {k: _finite(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_finite(x) for x in v]
+    if isinstance(v, (bool, np.bool_)):
+        return bool(v)
+    if isinstance(v, (int, np.integer)):
+        return int(v)
+    if isinstance(v, (float, np.floating)):
+        return float(v) if math.isfinite(v) else None
+    return v
 
 
 def _with_assessment(rec: MonitorRecord, a: Optional[Assessment]) -> MonitorRecord:
@@ -221,6 +265,9 @@ class Monitor:
 
     `reference` is a 2-D array or an lsc.Reference; `spectrum` and `prdc` choose what to compute;
     `log` is called with each finished MonitorRecord (print gives one line per record).
+    `history_path` (optional): each finished record is appended to this file as one JSON line
+    (MonitorRecord.to_dict(), docs/FILES.md "Monitor history"), which `lsc monitor-report
+    HISTORY --html OUT.html` draws; the file is appended to, never truncated.
     assess=True adds lsc.assess's verdicts to every record (record.verdict, record.verdicts,
     record.not_assessed; docs/METRICS.md section 8), with `assess_options` (splits, seed,
     memorisation_factor, inactive_factor) passed on. It costs about one reference build of half
@@ -245,7 +292,8 @@ class Monitor:
                  active_threshold: float = 0.01, log: Optional[Callable] = None,
                  backend: str = "auto", asynchronous: bool = True, assess: bool = False,
                  assess_options: Optional[dict] = None, trend: Optional[bool] = None,
-                 trend_kappa: float = TREND_KAPPA, trend_h: float = TREND_H):
+                 trend_kappa: float = TREND_KAPPA, trend_h: float = TREND_H,
+                 history_path=None):
         if every < 1:
             raise ValueError(f"every must be >= 1, not {every}")
         self.every = every
@@ -269,6 +317,12 @@ class Monitor:
             raise ValueError(f"assess_options: unknown {sorted(unknown)} (splits, seed, "
                              f"memorisation_factor, inactive_factor)")
         self.active_threshold = active_threshold
+        self.trend_h = float(trend_h) if trend else None
+        # appended to, never truncated: a resumed run continues its history
+        self.history_path = os.fspath(history_path) if history_path is not None else None
+        if self.history_path is not None:
+            with open(self.history_path, "a", encoding="utf-8"):
+                pass                            # a bad path fails here, not at the first record
         self.backend = backend
         self.asynchronous = asynchronous
         self.log = log
@@ -377,6 +431,14 @@ class Monitor:
     def _finish(self, rec: MonitorRecord) -> MonitorRecord:
         rec = self._with_trend(rec)
         self.history.append(rec)
+        if self.history_path is not None:
+            d = rec.to_dict()
+            if self.trend_h is not None:
+                d["trend_h"] = self.trend_h
+            # one whole line per write, flushed at once: a killed run leaves at most its last
+            # line cut short, which lsc monitor-report names
+            with open(self.history_path, "a", encoding="utf-8") as f:
+                f.write(json.dumps(d, allow_nan=False, separators=(",", ":")) + "\n")
         if self.log is not None:
             self.log(rec.summary() if self.log is print else rec)
         return rec
@@ -406,6 +468,13 @@ class Monitor:
         """Waits for every measurement still on the GPU; returns the whole history."""
         self._collect(block=True)
         return self.history
+
+    def plot(self, checks: Optional[Sequence[str]] = None):
+        """A matplotlib Figure of the history: each check's matched statistic over the steps
+        against its baseline band, the trend warnings marked, and the PRDC figures. Needs
+        matplotlib (lsc.MissingDependency without it)."""
+        from ._plot import plot_monitor
+        return plot_monitor(self.history, checks)
 
 
 def _device_copy(v):
