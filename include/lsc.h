@@ -109,7 +109,7 @@ typedef enum lsc_status {
     LSC_STATUS_OK = 0,                  /* success */
     LSC_STATUS_INVALID_ARGUMENT = 1,    /* NULL pointer, bad size, k out of range, unknown enum */
     LSC_STATUS_INVALID_DATA = 2,        /* NaN or Inf in an input, zero row for cosine */
-    LSC_STATUS_OUT_OF_MEMORY = 3,       /* a host allocation failed */
+    LSC_STATUS_OUT_OF_MEMORY = 3,       /* a host or device allocation failed */
     LSC_STATUS_WORKSPACE_LIMIT = 4,     /* even the smallest tile does not fit the workspace limit */
     LSC_STATUS_NOT_SUPPORTED = 5,       /* the operation, dtype or memory space is not supported */
     LSC_STATUS_BACKEND_UNAVAILABLE = 6, /* the requested backend is not built or has no device */
@@ -121,6 +121,25 @@ typedef enum lsc_status {
     LSC_STATUS_BAD_CONTEXT = 12,        /* the context failed to initialise; see lsc_last_error */
     LSC_STATUS_INTERNAL = 13            /* a bug in lsc: please report it with the message */
 } lsc_status;
+/* Failures any call that takes a context can return, listed once here rather than at each
+ * function (whose own list gives the failures specific to it):
+ *   - BAD_CONTEXT: the context failed to initialise (lsc_last_error keeps the reason);
+ *   - INVALID_ARGUMENT: a NULL pointer where an object is required, or a malformed options
+ *     struct (its `size` field);
+ *   - OUT_OF_MEMORY: a host allocation, or on the CUDA backend a device allocation, failed;
+ *   - WORKSPACE_LIMIT: lsc_ctx_params.workspace_limit cannot hold even the smallest tile of
+ *     this call (every call that computes on tiles or Grams: distances, pairs, kNN, references,
+ *     PRDC, spectrum, accumulators, KID and MMD, the assessment);
+ *   - DEVICE_ERROR (CUDA backend only): a CUDA, cuBLAS or cuSOLVER call failed; the message
+ *     names the call, file and line, and the context stays usable unless the error is sticky;
+ *   - CANCELLED: the progress callback returned non-zero (calls that report progress);
+ *   - INTERNAL: a bug in lsc.
+ * lsc_ctx_set_progress fails only as above (a NULL or a failed context); lsc_ctx_set_stream
+ * returns DEVICE_ERROR when cuBLAS or cuSOLVER refuses the stream (CUDA backend). The
+ * accumulator calls (lsc_spectrum_acc_*, lsc_fd_acc_*) return INVALID_ARGUMENT for mismatched
+ * columns, a backend or device other than the accumulator's, or too few rows to finalize,
+ * INVALID_DATA for NaN/Inf in a batch (with its row and column), and on the CUDA backend
+ * DEVICE_ERROR for an accumulator marked lost. */
 
 /** One-line static description of a status ("invalid argument"). Never NULL, also for unknown
  *  values. */
