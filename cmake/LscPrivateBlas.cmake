@@ -33,7 +33,13 @@ if(NOT LSC_PRIVATE_BLAS STREQUAL "OFF")
                    "sets OpenBLAS's thread count to 1 around its parallel regions (include/lsc.h)")
   else()
     set(LSC_PRIVATE_BLAS_ON ON)
-    set(_lsc_pb_out ${CMAKE_BINARY_DIR}/lsc_private_blas/liblsc_serial_openblas.a)
+    # LSC_PRIVATE_BLAS_CACHE in the environment: a directory where builds share the renamed copy
+    # (made once, kept while the archive and the script are older; .ci/run's seven builds)
+    if(DEFINED ENV{LSC_PRIVATE_BLAS_CACHE} AND NOT "$ENV{LSC_PRIVATE_BLAS_CACHE}" STREQUAL "")
+      set(_lsc_pb_out $ENV{LSC_PRIVATE_BLAS_CACHE}/liblsc_serial_openblas.a)
+    else()
+      set(_lsc_pb_out ${CMAKE_BINARY_DIR}/lsc_private_blas/liblsc_serial_openblas.a)
+    endif()
     add_custom_command(OUTPUT ${_lsc_pb_out}
       COMMAND ${CMAKE_COMMAND} -DNM=${CMAKE_NM} -DOBJCOPY=${CMAKE_OBJCOPY} -DAR=${CMAKE_AR}
               -DIN=${LSC_SERIAL_OPENBLAS_ARCHIVE} -DOUT=${_lsc_pb_out}
