@@ -29,7 +29,8 @@
  *   - Thread safety: different contexts may be used concurrently from different threads; one
  *     context (and everything created from it) is used by one thread at a time.
  *   - The library never prints, never exits and keeps no global mutable state (beyond the
- *     once-only detection of AMX below).
+ *     once-only detection of AMX below, and the one-time initialisation of its private OpenBLAS
+ *     copy at the first CPU call: CPU detection, its buffers, no thread; CPU threads below).
  *   - Streams (CUDA backend): work is enqueued on the context's stream. A call whose outputs are
  *     all device memory (lsc_distances and lsc_knn with device outputs, lsc_spectrum_acc_add and
  *     _merge, the asynchronous forms) may return before the device has finished: read those
