@@ -9,9 +9,14 @@ Each test skips, naming the package, where torch, lightning, transformers, tenso
 mlflow is missing (`pip install lightning transformers tensorboard wandb mlflow`; .ci/run's
 LSC_CI_SLOW=1 stage installs them)."""
 import glob
+import importlib.util
 import json
 import math
 import os
+import re
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -20,12 +25,30 @@ import lsc
 from lsc.integrations import record_metrics
 
 
+ROOT = Path(__file__).resolve().parents[2]
+# .ci/run's slow stage sets it: there a missing package is a failure, not a skip
+REQUIRED = os.environ.get("LSC_REQUIRE_FRAMEWORKS") == "1"
+
+
 def _need(*modules):
     for m in modules:
-        pytest.importorskip(m, reason=f"the integration tests need `{m}` (pip install {m})")
+        if REQUIRED:
+            importlib.import_module(m)
+        else:
+            pytest.importorskip(m, reason=f"the integration tests need `{m}` (pip install {m})")
 
 
 KEYS = ("lsc/spectrum/effective_rank", "lsc/prdc/coverage", "lsc/prdc/precision", "lsc/verdict")
+
+
+@pytest.fixture(autouse=True)
+def _own_environment():
+    # the frameworks write to os.environ (mlflow.set_experiment sets MLFLOW_EXPERIMENT_ID, which
+    # names an experiment of this test's store only): each test starts from the same environment
+    saved = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
 
 
 @pytest.fixture
@@ -36,7 +59,8 @@ def offline_wandb(tmp_path, monkeypatch):
     monkeypatch.setenv("WANDB_DISABLE_GIT", "true")
     # wandb keeps its settings (WANDB_DIR among them) in a process-wide singleton from its first
     # run on: torn down around each test, so that each run lands in its own test's folder
-    wandb = pytest.importorskip("wandb", reason="the integration tests need `wandb` (pip install wandb)")
+    _need("wandb")
+    import wandb
     wandb.teardown()
     yield tmp_path
     wandb.teardown()
@@ -271,7 +295,7 @@ def test_lightning_with_lsc_adapters_and_a_hook_argument(tmp_path, offline_wandb
 # ---- Hugging Face ---------------------------------------------------------------------------------
 
 def test_hf_trainer_logs_to_tensorboard_wandb_and_mlflow(tmp_path, offline_wandb, monkeypatch):
-    _need("torch", "transformers", "tensorboard", "wandb", "mlflow")
+    _need("torch", "transformers", "accelerate", "tensorboard", "wandb", "mlflow")
     import torch
     import transformers
     import wandb
@@ -348,3 +372,43 @@ def test_hf_trainer_logs_to_tensorboard_wandb_and_mlflow(tmp_path, offline_wandb
         got = _mlflow_history(client, runs[0].info.run_id, key)
         assert got == pytest.approx({s: want[s][key] for s in want}), key
     assert "loss" in runs[0].data.metrics       # the Trainer's own figures, in the same run
+
+
+# ---- README's examples ---------------------------------------------------------------------------
+
+def _readme_blocks():
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    start = text.index("\n## Training frameworks\n")
+    end = text.find("\n## ", start + 1)
+    return re.findall(r"```python\n(.*?)```", text[start:end if end >= 0 else None], re.S)
+
+
+@pytest.mark.parametrize("index, needs, printed", [
+    (0, ("torch", "lightning", "tensorboard"), r"step 100 .*verdict"),
+    (1, ("torch", "transformers", "accelerate", "tensorboard"), r"step 20 .*verdict"),
+    (2, ("torch", "tensorboard", "wandb", "mlflow"), r"step 400 .*verdict"),
+], ids=["lightning", "hugging-face", "adapters"])
+def test_readme_training_examples_run_as_printed(index, needs, printed, tmp_path, offline_wandb):
+    _need(*needs)
+    blocks = _readme_blocks()
+    assert len(blocks) == 3, "README's Training frameworks section lost an example"
+    script = tmp_path / "example.py"
+    script.write_text(blocks[index], encoding="utf-8")
+    env = dict(os.environ)
+    where = str(Path(importlib.util.find_spec("lsc").origin).resolve().parents[1])
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (where, env.get("PYTHONPATH")) if p)
+    proc = subprocess.run([sys.executable, str(script)], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, f"README example {index} failed:\n{proc.stdout}\n{proc.stderr}"
+    assert re.search(printed, proc.stdout), proc.stdout
+    scalars, _ = _tensorboard_scalars(tmp_path)
+    assert "lsc/prdc/coverage" in scalars, sorted(scalars)
+    if index == 2:
+        rows, metrics = _wandb_records(tmp_path)
+        assert metrics.get("lsc/*") == "lsc/step"
+        assert sorted(r["lsc/step"] for r in rows if "lsc/step" in r) == [0, 100, 200, 300, 400]
+        from mlflow.tracking import MlflowClient
+        client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
+        run, = client.search_runs([e.experiment_id for e in client.search_experiments()])
+        steps = [m.step for m in client.get_metric_history(run.info.run_id, "lsc/verdict")]
+        assert sorted(steps) == [0, 100, 200, 300, 400]
