@@ -92,8 +92,10 @@ case $mode in
 venv)
     tmp=$(mktemp -d)
     trap 'rm -rf "$tmp"' EXIT
-    env -i HOME="$HOME" PATH=/usr/local/bin:/usr/bin:/bin LANG=C.UTF-8 \
-        ${PIP_CONFIG_FILE:+PIP_CONFIG_FILE=$PIP_CONFIG_FILE} bash -c "$checks" _ "$whl" "$tmp"
+    # nothing that could point at a build tree or another environment; pip's and TLS settings
+    # (a proxy's CA) stay
+    env -u LSC_LIBRARY -u LSC_CLI -u LSC_LAYOUTS -u PYTHONPATH -u PYTHONHOME -u LD_LIBRARY_PATH \
+        -u LD_PRELOAD -u VIRTUAL_ENV PATH=/usr/local/bin:/usr/bin:/bin bash -c "$checks" _ "$whl" "$tmp"
     ;;
 --fresh-debian)
     [[ $(id -u) -eq 0 ]] || { echo "test_wheel: --fresh-debian must run as root (chroot)" >&2; exit 2; }

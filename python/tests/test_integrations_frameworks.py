@@ -1,6 +1,6 @@
 """The callbacks and logger adapters against the real packages: a tiny Lightning fit and a tiny
 Hugging Face Trainer run on the CPU, each logging to TensorBoard, Weights & Biases (offline) and
-MLflow (a SQLite tracking store: MLflow 3 refuses the file: store unless
+MLflow (a SQLite tracking store, and once the file: store: MLflow 3 refuses that one unless
 MLFLOW_ALLOW_FILE_STORE=true, and points its users to a database) in a temporary folder, and every logged `lsc/...` figure read back
 with the package's own reader (TensorBoard's EventAccumulator, the W&B run folder's record log,
 MlflowClient) and compared with the callback's own records.
@@ -251,7 +251,7 @@ def test_lightning_fit_logs_to_tensorboard_wandb_and_mlflow(tmp_path, offline_wa
             assert value == pytest.approx(want[step][key]), (key, step)
 
 
-def test_lightning_with_lsc_adapters_and_a_hook_argument(tmp_path, offline_wandb):
+def test_lightning_with_lsc_adapters_and_a_hook_argument(tmp_path, offline_wandb, monkeypatch):
     # the callback's log= takes lsc's own adapters instead of the trainer's loggers
     _need("torch", "lightning", "tensorboard", "wandb", "mlflow")
     import lightning.pytorch as pl
@@ -264,7 +264,10 @@ def test_lightning_with_lsc_adapters_and_a_hook_argument(tmp_path, offline_wandb
 
     x, y = _data(seed=2)
     loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, y), batch_size=64)
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    # MLflow's file: store here (the other tests use SQLite), which MLflow 3 serves only when
+    # asked to
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+    uri = f"file:{tmp_path / 'mlruns'}"
     client = MlflowClient(tracking_uri=uri)
     run_id = client.create_run(client.create_experiment("lsc-adapters")).info.run_id
     wandb.init(project="lsc-test", dir=str(tmp_path))
