@@ -299,6 +299,46 @@ def test_lightning_with_lsc_adapters_and_a_hook_argument(tmp_path, offline_wandb
     assert mlflow.active_run() is None
 
 
+def test_adapters_chart_a_late_record_at_its_own_step(tmp_path, offline_wandb, monkeypatch):
+    # on a GPU the Monitor hands a record over after later training steps: the run has logged
+    # step 9 when the record of step 3 arrives. W&B drops a run.log(step=3) by then; against
+    # lsc/step the record keeps its step. TensorBoard and MLflow take the step with the value.
+    _need("torch", "tensorboard", "wandb", "mlflow")
+    import dataclasses
+    import wandb
+    from mlflow.tracking import MlflowClient
+    from lsc.integrations import MLflowLogger, TensorBoardLogger, WandbLogger
+
+    rng = np.random.default_rng(5)
+    mon = lsc.Monitor(_reference(), every=1, backend="cpu")
+    rec = dataclasses.replace(mon.measure(0, rng.standard_normal((300, 8)).astype(np.float32)),
+                              step=3)
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    client = MlflowClient(tracking_uri=uri)
+    run_id = client.create_run(client.create_experiment("late")).info.run_id
+    run = wandb.init(project="lsc-test", dir=str(tmp_path))
+    tb = TensorBoardLogger(log_dir=str(tmp_path / "tb"))
+    for step in range(10):      # the training loop's own figures, steps 0 to 9
+        run.log({"train/loss": 1.0 / (step + 1)})
+        tb.writer.add_scalar("train/loss", 1.0 / (step + 1), step)
+        client.log_metric(run_id, "train/loss", 1.0 / (step + 1), step=step)
+    for log in (tb, WandbLogger(run), MLflowLogger(run_id, tracking_uri=uri)):
+        log(rec)
+    tb.close()
+    wandb.finish()
+
+    want = record_metrics(rec)["lsc/prdc/coverage"]
+    scalars, hist = _tensorboard_scalars(tmp_path / "tb")
+    assert list(scalars["lsc/prdc/coverage"]) == [3] and _close(scalars["lsc/prdc/coverage"][3], want)
+    assert list(hist["lsc/spectrum/singular_values"]) == [3]
+    rows, metrics = _wandb_records(offline_wandb)
+    late = [r for r in rows if "lsc/step" in r]
+    assert len(late) == 1 and late[0]["lsc/step"] == 3 and late[0]["_step"] == 10
+    assert late[0]["lsc/prdc/coverage"] == pytest.approx(want)
+    assert metrics.get("lsc/*") == "lsc/step"
+    assert _mlflow_history(client, run_id, "lsc/prdc/coverage") == {3: pytest.approx(want)}
+
+
 _DDP_SCRIPT = """
 import json, os, sys
 import numpy as np
