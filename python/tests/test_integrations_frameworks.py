@@ -35,7 +35,8 @@ def _need(*modules):
         if REQUIRED:
             importlib.import_module(m)
         else:
-            pytest.importorskip(m, reason=f"the integration tests need `{m}` (pip install {m})")
+            pytest.importorskip(m, reason=f"the integration tests need `{m}` (pip install {m}; "
+                                          f".ci/run runs them with LSC_CI_SLOW=1)")
 
 
 KEYS = ("lsc/spectrum/effective_rank", "lsc/prdc/coverage", "lsc/prdc/precision", "lsc/verdict")
