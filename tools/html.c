@@ -310,6 +310,19 @@ static void htick(FILE *f, const html_plot *p, double x, double ya, double yb, c
 
 static const char *const SET_NAME[2] = {"real", "fake"};
 
+/* The readings (the verdicts' one-line summaries), as a list after `heading`; nothing without. */
+static void html_readings(FILE *f, const cli_html_report *r, const char *heading) {
+    if (r->nread <= 0) return;
+    fputs(heading, f);
+    fputs("<ul>", f);
+    for (int i = 0; i < r->nread; i++) {
+        fputs("<li>", f);
+        html_text(f, r->readings[i]);
+        fputs("</li>", f);
+    }
+    fputs("</ul>\n", f);
+}
+
 /* The verdicts, each with its evidence on one number line: the 99% interval of a generated set
  * from the real distribution, the baseline +- its spread, the matched statistic the decision
  * uses and the user's full-size figure. */
@@ -318,15 +331,7 @@ static void section_verdicts(FILE *f, const cli_html_report *r) {
     fputs("<section id=\"verdicts\">\n<h2>Verdicts</h2>\n", f);
     if (!r->a) {
         fputs("<p>No verdicts: they judge a generated set (<code>--fake</code>) against the real one.</p>\n", f);
-        if (r->nread > 0) {
-            fputs("<ul>", f);
-            for (int i = 0; i < r->nread; i++) {
-                fputs("<li>", f);
-                html_text(f, r->readings[i]);
-                fputs("</li>", f);
-            }
-            fputs("</ul>\n", f);
-        }
+        html_readings(f, r, "");
         fputs("</section>\n", f);
         return;
     }
@@ -410,15 +415,7 @@ static void section_verdicts(FILE *f, const cli_html_report *r) {
         fputs("</div>\n", f);
     }
     fputs("</div>\n", f);
-    if (r->nread > 0) {
-        fputs("<h3 style=\"margin-top:.8em\">Readings</h3>\n<ul>", f);
-        for (int i = 0; i < r->nread; i++) {
-            fputs("<li>", f);
-            html_text(f, r->readings[i]);
-            fputs("</li>", f);
-        }
-        fputs("</ul>\n", f);
-    }
+    html_readings(f, r, "<h3 style=\"margin-top:.8em\">Readings</h3>\n");
     fputs("</section>\n", f);
 }
 

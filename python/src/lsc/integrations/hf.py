@@ -12,7 +12,7 @@ import os
 from typing import Callable, List, Optional, Sequence, Union
 
 from .._monitor import Monitor, MonitorRecord
-from ._require import require
+from ._require import callback_options, require
 from .loggers import MLflowLogger, TensorBoardLogger, WandbLogger
 
 transformers = require("transformers", "transformers", "lsc.integrations.hf")
@@ -42,16 +42,11 @@ class CollapseMonitor(transformers.TrainerCallback):
                  log: Union[None, Callable, Sequence[Callable]] = None, **monitor_options):
         if not callable(latents):
             raise TypeError("CollapseMonitor: latents must be a callable latents(model)")
-        if every < 1:
-            raise ValueError(f"every must be >= 1, not {every}")
-        for bad in ("log", "every"):
-            if bad in monitor_options:
-                raise TypeError(f"CollapseMonitor: {bad} is the callback's own argument")
+        adapters = callback_options(every, log, monitor_options)
         self.reference = reference
         self.latents = latents
         self.every = every
-        self.adapters: Optional[List[Callable]] = (
-            None if log is None else [log] if callable(log) else list(log))
+        self.adapters: Optional[List[Callable]] = adapters
         self.monitor_options = monitor_options
         self.monitor: Optional[Monitor] = None
         self._own_tb: Optional[TensorBoardLogger] = None

@@ -12,7 +12,7 @@ from typing import Callable, List, Optional, Sequence, Union
 
 from .._monitor import Monitor, MonitorRecord
 from ._keys import record_metrics, spectrum_values
-from ._require import require
+from ._require import callback_options, require
 from .loggers import HISTOGRAM_KEY
 
 
@@ -57,16 +57,11 @@ class CollapseMonitor(pl.Callback):
                  log: Union[None, Callable, Sequence[Callable]] = None,
                  log_to_module: bool = True, **monitor_options):
         super().__init__()
-        if every < 1:
-            raise ValueError(f"every must be >= 1, not {every}")
-        for bad in ("log", "every"):
-            if bad in monitor_options:
-                raise TypeError(f"CollapseMonitor: {bad} is the callback's own argument")
+        adapters = callback_options(every, log, monitor_options)
         self.reference = reference
         self.latents = latents
         self.every = every
-        self.adapters: Optional[List[Callable]] = (
-            None if log is None else [log] if callable(log) else list(log))
+        self.adapters: Optional[List[Callable]] = adapters
         self.log_to_module = log_to_module
         self.monitor_options = monitor_options
         self.monitor: Optional[Monitor] = None
