@@ -444,7 +444,8 @@ static int write_page(FILE *f, const char *path, const mr_history *h) {
                 for (int c = 0; c < h->nchecks; c++)
                     if (h->rec[i].chk[c].warned) {
                         if (!any) fprintf(f, "<tr><td class=\"n\">%.17g</td><td>", h->rec[i].step);
-                        fprintf(f, "%s%s", any ? ", " : "", h->check[c]);
+                        if (any) fputs(", ", f);
+                        html_text(f, h->check[c]); /* a name from the file: escaped, valid UTF-8 */
                         any = 1;
                     }
                 if (any) {
