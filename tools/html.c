@@ -423,6 +423,29 @@ static void section_verdicts(FILE *f, const cli_html_report *r) {
  * evenly (the first and the last always). */
 static int64_t spectrum_stride(int64_t n) { return n <= 256 ? 1 : (n + 255) / 256; }
 
+/* One set's curve of n values: the strided points at or above `floor_` as readable marks
+ * (data-key spectrum.SET.WHAT.i) and the line through exactly those points. */
+static void spectrum_curve(FILE *f, const html_plot *pl, const double *x, const double *y, int64_t n,
+                           double floor_, const char *set, const char *what) {
+    const int64_t st = spectrum_stride(n);
+    char key[96];
+    double *px = malloc(sizeof(double) * (size_t)(n / st + 2)), *py = malloc(sizeof(double) * (size_t)(n / st + 2));
+    int64_t m = 0;
+    for (int64_t i = 0; px && py && i < n; i++) {
+        if (!(i % st == 0 || i == n - 1) || !(y[i] >= floor_)) continue;
+        px[m] = x[i];
+        py[m++] = y[i];
+    }
+    if (px && py) html_polyline(f, pl, px, py, m, set);
+    free(px);
+    free(py);
+    for (int64_t i = 0; i < n; i++) {
+        if (!(i % st == 0 || i == n - 1) || !(y[i] >= floor_)) continue;
+        snprintf(key, sizeof key, "spectrum.%s.%s.%lld", set, what, (long long)i);
+        html_point(f, pl, x[i], y[i], set, key, y[i]);
+    }
+}
+
 static void section_spectra(FILE *f, const cli_html_report *r) {
     const cli_html_set *sets[2] = {r->real, r->fake};
     char key[96], lab[64];
@@ -481,23 +504,7 @@ static void section_spectra(FILE *f, const cli_html_report *r) {
                         "fraction of variance");
         for (int s = 0; s < 2; s++) {
             if (!n[s]) continue;
-            int64_t st = spectrum_stride(n[s]);
-            /* the line through the drawn points only: every vertex is a readable mark */
-            double *px = malloc(sizeof(double) * (size_t)(n[s] / st + 2)), *py = malloc(sizeof(double) * (size_t)(n[s] / st + 2));
-            int64_t m = 0;
-            for (int64_t i = 0; px && py && i < n[s]; i++) {
-                if (!(i % st == 0 || i == n[s] - 1) || !(frac[s][i] >= floor_)) continue;
-                px[m] = xs[s][i];
-                py[m++] = frac[s][i];
-            }
-            if (px && py) html_polyline(f, &pl, px, py, m, SET_NAME[s]);
-            free(px);
-            free(py);
-            for (int64_t i = 0; i < n[s]; i++) {
-                if (!(i % st == 0 || i == n[s] - 1) || !(frac[s][i] >= floor_)) continue;
-                snprintf(key, sizeof key, "spectrum.%s.scree.%lld", SET_NAME[s], (long long)i);
-                html_point(f, &pl, xs[s][i], frac[s][i], SET_NAME[s], key, frac[s][i]);
-            }
+            spectrum_curve(f, &pl, xs[s], frac[s], n[s], floor_, SET_NAME[s], "scree");
         }
         html_plot_end(f);
         fputs("<figcaption>Eigenvalues below 10<sup>&minus;10</sup> of the largest (numerically zero) are not "
@@ -520,22 +527,7 @@ static void section_spectra(FILE *f, const cli_html_report *r) {
         }
         for (int s = 0; s < 2; s++) {
             if (!n[s]) continue;
-            int64_t st = spectrum_stride(n[s]);
-            double *px = malloc(sizeof(double) * (size_t)(n[s] / st + 2)), *py = malloc(sizeof(double) * (size_t)(n[s] / st + 2));
-            int64_t m = 0;
-            for (int64_t i = 0; px && py && i < n[s]; i++) {
-                if (!(i % st == 0 || i == n[s] - 1)) continue;
-                px[m] = xs[s][i];
-                py[m++] = cum[s][i];
-            }
-            if (px && py) html_polyline(f, &pl, px, py, m, SET_NAME[s]);
-            free(px);
-            free(py);
-            for (int64_t i = 0; i < n[s]; i++) {
-                if (!(i % st == 0 || i == n[s] - 1)) continue;
-                snprintf(key, sizeof key, "spectrum.%s.cumulative.%lld", SET_NAME[s], (long long)i);
-                html_point(f, &pl, xs[s][i], cum[s][i], SET_NAME[s], key, cum[s][i]);
-            }
+            spectrum_curve(f, &pl, xs[s], cum[s], n[s], -INFINITY, SET_NAME[s], "cumulative");
         }
         html_plot_end(f);
         fputs("<figcaption>Dashed verticals: dims_90 and dims_99 of each set (the fewest components holding 90% and "

@@ -23,7 +23,10 @@
 #endif
 
 /* The CBLAS and Fortran LAPACK prototypes (as cblas.h and gfortran's calling convention, with
- * the hidden string lengths last), declared here for both names. */
+ * the hidden string lengths last), declared here for both names. Their `int`s are the 32-bit
+ * interface of Debian's OpenBLAS (blasint, not its 64-bit-index build): lsc's sizes stay int64_t
+ * up to the cast, and what is passed is bounded below 2^31 - a tile's rows (lsc_plan_tiles keeps
+ * them so), D of a D x D Gram or eigenproblem that was allocated. */
 enum { ROW_MAJOR = 101, NO_TRANS = 111, TRANS = 112, UPPER = 121 };
 void SERIAL(cblas_sgemm)(int order, int ta, int tb, int m, int n, int k, float alpha,
                          const float *a, int lda, const float *b, int ldb, float beta, float *c,
