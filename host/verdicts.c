@@ -42,9 +42,11 @@ static const lines kClassMissing = {0.25, 0.50};
 #define WIDE_FACTOR 1.3
 static const lines kWide = {0.02, 0.05};
 /* Precision's departure (in spreads of the difference) below which the generated rows show no
- * sign of sitting off the real ones: the wide-coverage cap then stops at `borderline`. */
-#define FIDELITY_INTACT_SCORE 1.0
+ * sign of sitting off the real ones: the wide-coverage cap then sits one level higher. */
+#define FIDELITY_INTACT_SCORE 2.0
 #define CONCENTRATION_RATIO 1.5 /* recall's loss over coverage's beyond which rows concentrate */
+/* Recall's loss over the widened balls' below which concentration explains regions left bare */
+#define CONCENTRATION_WIDE_RATIO 3.0
 static const lines kClassOver = {0.50, 1.00};
 #define MAX_CLASSES 4096
 #define MAX_JUDGED 2000 /* generated rows in one judged subset */
@@ -1356,14 +1358,21 @@ static lsc_status run_checks(lsc_ctx *ctx, const lsc_reference *ref, const lsc_m
                 wv.level < mc->level) {
                 /* "off the real ones" needs a sign of it: generated rows whose precision is as
                  * high as held-out rows' sit on the real support, and a loss of coverage
-                 * they leave is as likely missing modes beside kept ones: not `ok` */
+                 * they leave is as likely missing modes beside kept ones: the cap sits one
+                 * level above the wide level (`ok` gives `borderline`, `borderline` none) */
                 const lsc_verdict *pv = &v[LSC_CHECK_LOW_FIDELITY];
-                if (wv.level == LSC_LEVEL_OK && pv->score < FIDELITY_INTACT_SCORE) {
-                    mc->level = LSC_LEVEL_BORDERLINE;
-                    why_add(mc, ": every region keeps a generated row nearby, but precision is as "
-                                "high as held-out rows' (%.3f vs %.3f): missing modes next to "
-                                "kept ones or rows just off the real ones; at most borderline",
-                            pv->matched, pv->baseline);
+                if (pv->score < FIDELITY_INTACT_SCORE) {
+                    const lsc_level cap =
+                        wv.level == LSC_LEVEL_OK ? LSC_LEVEL_BORDERLINE : LSC_LEVEL_COLLAPSE;
+                    if (cap < mc->level) mc->level = cap;
+                    why_add(mc, ": %s, but precision is as high as held-out rows' (%.3f vs %.3f): "
+                                "missing modes next to kept ones, not rows off the real ones%s",
+                            wv.level == LSC_LEVEL_OK ? "every region keeps a generated row nearby"
+                                                     : "the widened balls lose less",
+                            pv->matched, pv->baseline,
+                            cap == LSC_LEVEL_BORDERLINE ? " (or rows just off them); at most "
+                                                          "borderline"
+                                                        : "");
                 } else {
                     mc->level = wv.level;
                     why_add(mc, ": generated rows near the real ones but off them, not a "
@@ -1373,12 +1382,14 @@ static lsc_status run_checks(lsc_ctx *ctx, const lsc_reference *ref, const lsc_m
                 }
             }
             /* generated rows that reach nearly every real region (the widened balls lose less
-             * than twice their collapse line) but whose own neighbourhoods are far tighter than
-             * the real ones' (recall's loss at least 1.5 x coverage's and beyond its collapse
-             * line) lose coverage by concentrating within the regions: diversity loss */
+             * than twice their collapse line, or less than a third of recall's loss) but whose
+             * own neighbourhoods are far tighter than the real ones' (recall's loss at least
+             * 1.5 x coverage's and beyond its collapse line) lose coverage by concentrating
+             * within the regions: diversity loss */
             const lsc_verdict *rv = &v[LSC_CHECK_DIVERSITY_LOSS];
             if (mc->level == LSC_LEVEL_COLLAPSE && wv.level != LSC_LEVEL_NOT_ASSESSED &&
-                wv.effect < 2.0 * kWide.collapse && rv->effect >= rv->collapse_line &&
+                wv.effect < fmax(2.0 * kWide.collapse, rv->effect / CONCENTRATION_WIDE_RATIO) &&
+                rv->effect >= rv->collapse_line &&
                 rv->effect >= CONCENTRATION_RATIO * mc->effect) {
                 mc->level = LSC_LEVEL_BORDERLINE;
                 why_add(mc, "; explained by concentration (recall %.1f%% lower, far more than "
