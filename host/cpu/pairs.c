@@ -5,6 +5,7 @@
  * is bit-identical to another with the same thread count. */
 #include "tiles.h"
 #include "../../common/geometry_rules.h"
+#include "../../common/select_rules.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -12,9 +13,7 @@
 
 static int pair_before(const lsc_pair *a, const lsc_pair *b)
 {
-    if (a->d != b->d) return a->d < b->d;
-    if (a->i != b->i) return a->i < b->i;
-    return a->j < b->j;
+    return lsc_pair_order(a->d, a->i, a->j, b->d, b->i, b->j);
 }
 
 /* Bounded max-heap keeping the `cap` first pairs in (d, i, j) order. */
@@ -54,18 +53,14 @@ static int cmp_pair(const void *a, const void *b)
     return pair_before(x, y) ? -1 : pair_before(y, x) ? 1 : 0;
 }
 
-/* (count, mean, M2) merged as Chan et al.: never sum d^2 - (sum d)^2 / n. */
+/* (count, mean, M2), merged by lsc_moments_merge (Chan et al.). */
 typedef struct {
     double n, mean, m2;
 } moments;
 
 static void moments_merge(moments *a, double nb, double mb, double m2b)
 {
-    if (nb == 0) return;
-    double n = a->n + nb, delta = mb - a->mean;
-    a->mean += delta * nb / n;
-    a->m2 += m2b + delta * delta * a->n * nb / n;
-    a->n = n;
+    lsc_moments_merge(&a->n, &a->mean, &a->m2, nb, mb, m2b);
 }
 
 /* Copies of each thread's histogram (up to 4096 bins; one above): consecutive pairs often share
