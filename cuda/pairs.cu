@@ -21,6 +21,7 @@
  * candidates than the buffer, the list is rebuilt in a second pass, row range by row range. */
 #include "tiles.cuh"
 #include "../common/geometry_rules.h"
+#include "../common/pair_figures.h"
 
 #include <vector>
 
@@ -404,12 +405,6 @@ __global__ void k_fill_u64(unsigned long long *x, int64_t n, unsigned long long 
     if (i < n) x[i] = v;
 }
 
-int cmp_double(const void *a, const void *b)
-{
-    const double x = *static_cast<const double *>(a), y = *static_cast<const double *>(b);
-    return x < y ? -1 : x > y;
-}
-
 /* The near-duplicate list rebuilt tile by tile, splitting a row range whose candidates overflow
  * the buffer (a single row never does: it has at most kMaxTb < kDupBuf pairs in a tile). */
 lsc_status dup_rescan(lsc_ctx *ctx, pair_args a, int64_t r0, int64_t nr)
@@ -595,7 +590,7 @@ lsc_status lsc_cuda_pair_stats(lsc_ctx *ctx, const lsc_matrix *x, const int64_t 
         }
     }
 
-    // results to the host; the nearest-neighbour figures exactly as the CPU forms them
+    // results to the host; the figures as the CPU's (common/pair_figures.h)
     host_buf hnn;
     hnn.p = malloc(static_cast<size_t>(n) * sizeof(double));
     if (!hnn.p) return lsc_set_error(ctx, LSC_STATUS_OUT_OF_MEMORY, "out of host memory (nearest values)");
@@ -619,21 +614,10 @@ lsc_status lsc_cuda_pair_stats(lsc_ctx *ctx, const lsc_matrix *x, const int64_t 
     // the bits were those of non-negative doubles: reinterpret in place
     double max_v;
     memcpy(&max_v, &misc[0], sizeof max_v);
-    for (int64_t i = 0; i < n; i++) nn_v[i] = lsc_dist_from_v(metric, nn_v[i]);
-    double nn_sum = 0.0;
-    for (int64_t i = 0; i < n; i++) nn_sum += nn_v[i];
-    qsort(nn_v, static_cast<size_t>(n), sizeof(double), cmp_double);
-    out->mean = mom.mean;
-    out->std = sqrt(mom.m2 / mom.n);
-    out->min = nn_v[0];
-    out->max = lsc_dist_from_v(metric, max_v);
-    out->nn_mean = nn_sum / static_cast<double>(n);
-    out->nn_median = nn_v[(n - 1) / 2];
-    out->nn_min = nn_v[0];
-    out->nn_max = nn_v[n - 1];
+    lsc_pair_figures(metric, mom.n, mom.mean, mom.m2, max_v, nn_v, n, opts->uniformity != 0,
+                     mom.u, out);
     out->near_duplicate_pairs = static_cast<int64_t>(misc[1]);
     out->near_duplicates_listed = near_dups ? listed : 0;
     out->hist_upper = upper;
-    out->uniformity = opts->uniformity ? lsc_uniformity(mom.u, mom.n) : NAN;
     return LSC_STATUS_OK;
 }

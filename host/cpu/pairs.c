@@ -5,6 +5,7 @@
  * is bit-identical to another with the same thread count. */
 #include "tiles.h"
 #include "../../common/geometry_rules.h"
+#include "../../common/pair_figures.h"
 #include "../../common/select_rules.h"
 
 #include <math.h>
@@ -412,21 +413,10 @@ lsc_status lsc_cpu_pair_stats(lsc_ctx *ctx, const lsc_matrix *x, const int64_t *
                     dup_offer(all, &nheap, cap, J.parts[p].dup_heap[e]);
         }
         if (st == LSC_STATUS_OK) {
-            for (int64_t i = 0; i < n; i++) nn_v[i] = lsc_dist_from_v(metric, nn_v[i]);
-            double nn_sum = 0.0;
-            for (int64_t i = 0; i < n; i++) nn_sum += nn_v[i];
-            qsort(nn_v, (size_t)n, sizeof(double), lsc_cmp_f64);
-            out->mean = mom.mean;
-            out->std = sqrt(mom.m2 / mom.n);
-            out->min = nn_v[0];
-            out->max = lsc_dist_from_v(metric, max_v);
-            out->nn_mean = nn_sum / (double)n;
-            out->nn_median = nn_v[(n - 1) / 2];
-            out->nn_min = nn_v[0];
-            out->nn_max = nn_v[n - 1];
+            lsc_pair_figures(metric, mom.n, mom.mean, mom.m2, max_v, nn_v, n,
+                             J.block_unif != NULL, usum, out);
             out->near_duplicate_pairs = dups;
             out->hist_upper = upper;
-            out->uniformity = J.block_unif ? lsc_uniformity(usum, mom.n) : NAN;
             if (all) qsort(all, (size_t)nheap, sizeof(lsc_pair), cmp_pair);
             out->near_duplicates_listed = near_dups ? nheap : 0;
             if (near_dups && nheap) memcpy(near_dups, all, (size_t)nheap * sizeof(lsc_pair));
