@@ -19,6 +19,19 @@ LSC_HD double lsc_coverage_expected(int64_t n_real, int64_t m_fake, int64_t k)
     return 1.0 - miss;
 }
 
+/* The four figures from the counts both backends gather (integers, so the order they were summed
+ * in does not matter): generated rows inside some reference ball (prec), ball memberships of
+ * generated rows summed (dens), reference rows inside some generated row's ball (rec), reference
+ * rows whose ball holds some generated row (cov); n_real, m_fake >= 1, k >= 1. */
+LSC_HD void lsc_prdc_from_counts(int64_t prec, int64_t dens, int64_t rec, int64_t cov,
+                                 int64_t n_real, int64_t m_fake, int64_t k, lsc_prdc_result *out)
+{
+    out->precision = (double)prec / (double)m_fake;
+    out->recall = (double)rec / (double)n_real;
+    out->density = (double)dens / ((double)k * (double)m_fake);
+    out->coverage = (double)cov / (double)n_real;
+}
+
 /* lsc_prdc_rows's real_flags from the backends' shared layout: N recall flags, then N coverage
  * flags (each 0 or not). */
 LSC_HD void lsc_row_flags(const unsigned char *recalled_then_covered, int64_t n_real,

@@ -313,7 +313,7 @@ __global__ void __launch_bounds__(kThreads) k_prdc_count(prdc_args a)
     }
 }
 
-/* The four figures from the counts (integer sums: deterministic) and the result struct, in
+/* The four figures from the counts (lsc_prdc_from_counts) and the result struct, in
  * device-writable memory: whole into lsc's own workspace, or (`caller`) as far as the caller's
  * size field reaches, a bad size then reported through `status`. One block of 1024 threads. */
 __global__ void __launch_bounds__(1024)
@@ -343,10 +343,8 @@ k_prdc_final(int64_t M, int64_t N, int64_t k, const unsigned long long *density,
     r.k = k;
     r.real_rows = N;
     r.fake_rows = M;
-    r.precision = static_cast<double>(prec) / static_cast<double>(M);
-    r.recall = static_cast<double>(rec) / static_cast<double>(N);
-    r.density = static_cast<double>(dens) / (static_cast<double>(k) * static_cast<double>(M));
-    r.coverage = static_cast<double>(cov) / static_cast<double>(N);
+    lsc_prdc_from_counts(static_cast<int64_t>(prec), static_cast<int64_t>(dens),
+                         static_cast<int64_t>(rec), static_cast<int64_t>(cov), N, M, k, &r);
     r.zero_radii_real = zero_real;
     r.zero_radii_fake = static_cast<int64_t>(zf);
     r.comparison = static_cast<lsc_comparison>(comparison);

@@ -272,10 +272,7 @@ lsc_status lsc_cpu_prdc(lsc_ctx *ctx, const lsc_reference *ref, const lsc_matrix
             rec += real_hit[i];
             cov += real_hit[N + i];
         }
-        out->precision = (double)prec / (double)M;
-        out->density = (double)dens / ((double)k * (double)M);
-        out->recall = (double)rec / (double)N;
-        out->coverage = (double)cov / (double)N;
+        lsc_prdc_from_counts(prec, dens, rec, cov, N, M, k, out);
         out->zero_radii_fake = zf;
         if (real_flags) lsc_row_flags(real_hit, N, real_flags);
         if (fake_counts) memcpy(fake_counts, density, (size_t)M * sizeof *fake_counts);
