@@ -1,8 +1,8 @@
 /* Reference radii and precision, recall, density, coverage on the GPU (docs/METRICS.md section 5),
  * with exactly the CPU backend's decisions (host/cpu/prdc.c): the radii are exact k-th
- * neighbour values (knn.cu), and each comparison d < r (or d <= r) is decided by
- * lsc_decide_less on the fast value where its error band allows, on lsc_exact_v where it does
- * not. Counts are integers (atomics are exact and order-free); the figures are formed from them
+ * neighbour values (knn.cu), and each comparison d < r (or d <= r) is decided by the tests of
+ * common/prdc_figures.h: on the fast value where its error band allows, on lsc_exact_v where it
+ * does not. Counts are integers (atomics are exact and order-free); the figures are formed from them
  * in one final kernel, so a run is deterministic.
  *
  * The reference's rows live on the device in a cache hung on ref->backend_data: its float32
@@ -249,22 +249,22 @@ __global__ void __launch_bounds__(kThreads) k_prdc_count(prdc_args a)
     unsigned long long dens = 0, jdens = 0;
     const int sub = a.j_subset ? a.j_subset[gi] : -1;
     const double sv = sub >= 0 ? a.j_sub_v[gi] : -1.0;
+    const unsigned pincl = lsc_prdc_incl(a.inclusive), jincl = lsc_judge_incl(a.inclusive);
     for (int64_t j = threadIdx.x; j < a.nr; j += kThreads) {
         const int64_t gr = a.r0 + j;
         const double rs = a.rsq[j];
         const double vf = lsc_fast_v(crow[j], fsq, rs);
         const double err = lsc_fast_err(a.d, fsq, rs);
-        const double rr = a.real_rv[gr];
-        int in_real = lsc_decide_less(vf, err, rr, a.inclusive);
         // a real row already recalled needs no more tests (set-only flag; as the CPU)
-        const int need_recall = !hit[gr];
-        int in_fake = need_recall ? lsc_decide_less(vf, err, sj, a.inclusive) : 0;
-        int in_s = 0, in_i = 0;
+        const double pb[LSC_PRDC_TESTS] = {a.real_rv[gr], sj, a.near_s, a.near_i};
+        unsigned pneed = 1u << LSC_PRDC_REAL | static_cast<unsigned>(!hit[gr]) << LSC_PRDC_FAKE;
         if (a.near) {
             const volatile unsigned char *nfl = a.near;
-            if (a.near_s >= 0 && !nfl[gi]) in_s = lsc_decide_less(vf, err, a.near_s, 0);
-            if (a.near_i >= 0 && !nfl[a.m + gi]) in_i = lsc_decide_less(vf, err, a.near_i, 1);
+            pneed |= static_cast<unsigned>(a.near_s >= 0 && !nfl[gi]) << LSC_PRDC_STRICT |
+                     static_cast<unsigned>(a.near_i >= 0 && !nfl[a.m + gi]) << LSC_PRDC_INCL;
         }
+        int pin[LSC_PRDC_TESTS];
+        const int px = lsc_tests_fast(vf, err, pb, LSC_PRDC_TESTS, pneed, pincl, pin);
         // the judged subset's tests, for a row of the judging half (as the CPU)
         const double bv = sub >= 0 ? a.j_ball[gr] : -1.0;
         const int64_t at = static_cast<int64_t>(sub) * a.n + gr;
@@ -276,16 +276,13 @@ __global__ void __launch_bounds__(kThreads) k_prdc_count(prdc_args a)
                                   static_cast<unsigned>(!rh[at]) << LSC_JUDGE_SUB |
                                   static_cast<unsigned>(a.j_strict >= 0 && !jn[gi]) << LSC_JUDGE_STRICT |
                                   static_cast<unsigned>(!jn[a.m + gi]) << LSC_JUDGE_ZERO;
-            jx = lsc_judge_fast(vf, err, jb, need, a.inclusive, in);
+            jx = lsc_tests_fast(vf, err, jb, LSC_JUDGE_TESTS, need, jincl, in);
         }
-        if (in_real < 0 || in_fake < 0 || in_s < 0 || in_i < 0 || jx) {
+        if (px || jx) {
             const double ve = lsc_exact_v(a.fraw + i * a.fld, a.rraw + j * a.rld, a.d,
                                           a.finv ? a.finv[gi] : 1.0, a.rinv ? a.rinv[gr] : 1.0);
-            if (in_real < 0) in_real = a.inclusive ? ve <= rr : ve < rr;
-            if (in_fake < 0) in_fake = a.inclusive ? ve <= sj : ve < sj;
-            if (in_s < 0) in_s = ve < a.near_s;
-            if (in_i < 0) in_i = ve <= a.near_i;
-            if (jx) lsc_judge_exact(ve, jb, a.inclusive, in);
+            if (px) lsc_tests_exact(ve, pb, LSC_PRDC_TESTS, pincl, pin);
+            if (jx) lsc_tests_exact(ve, jb, LSC_JUDGE_TESTS, jincl, in);
         }
         if (bv >= 0) {
             if (in[LSC_JUDGE_BALL]) {
@@ -297,13 +294,13 @@ __global__ void __launch_bounds__(kThreads) k_prdc_count(prdc_args a)
             if (in[LSC_JUDGE_STRICT]) a.j_near[gi] = 1;
             if (in[LSC_JUDGE_ZERO]) a.j_near[a.m + gi] = 1;
         }
-        if (in_s) a.near[gi] = 1;
-        if (in_i) a.near[a.m + gi] = 1;
-        if (in_real) {
+        if (pin[LSC_PRDC_STRICT]) a.near[gi] = 1;
+        if (pin[LSC_PRDC_INCL]) a.near[a.m + gi] = 1;
+        if (pin[LSC_PRDC_REAL]) {
             dens++;
             if (!cov[gr]) a.real_cov[gr] = 1;
         }
-        if (in_fake) a.real_hit[gr] = 1;
+        if (pin[LSC_PRDC_FAKE]) a.real_hit[gr] = 1;
     }
     dens = ct_block_sum(dens, red);
     if (threadIdx.x == 0 && dens) atomicAdd(&a.density[gi], dens);
