@@ -31,6 +31,7 @@
 #include "../common/gram_rules.h"
 #include "../common/spectrum_figures.h"
 #include "../common/abi.h"
+#include "../common/distance_rules.h"
 
 #include <cfloat>
 #include <climits>
@@ -169,9 +170,7 @@ lsc_status reserve_layout(lsc_ctx *ctx, int64_t *t, const char *what, Layout lay
 lsc_status plan_rows(lsc_ctx *ctx, int64_t d, int64_t n, size_t stage_es, int64_t *tr)
 {
     const size_t per_row = (size_t)d * (2 * sizeof(double) + stage_es) + sizeof(double);
-    int64_t r = (int64_t)(lsc_cuda_ws_budget(ctx) / per_row);
-    if (r > kTileRows) r = kTileRows;
-    if (r > n) r = n;
+    const int64_t r = lsc_plan_rows(lsc_cuda_ws_budget(ctx), per_row, n < kTileRows ? n : kTileRows);
     LSC_CHECK(ctx, r >= 1, LSC_STATUS_WORKSPACE_LIMIT,
               "workspace limit %zu bytes is too small for one row of %lld float64 columns",
               lsc_cuda_ws_budget(ctx), (long long)d);
@@ -183,9 +182,7 @@ lsc_status plan_rows(lsc_ctx *ctx, int64_t d, int64_t n, size_t stage_es, int64_
 lsc_status plan_cols(lsc_ctx *ctx, int64_t n, int64_t d, size_t stage_es, int64_t *tc)
 {
     const size_t per_col = (size_t)n * (2 * sizeof(double) + stage_es);
-    int64_t c = (int64_t)(lsc_cuda_ws_budget(ctx) / per_col);
-    if (c > kTileCols) c = kTileCols;
-    if (c > d) c = d;
+    const int64_t c = lsc_plan_rows(lsc_cuda_ws_budget(ctx), per_col, d < kTileCols ? d : kTileCols);
     LSC_CHECK(ctx, c >= 1, LSC_STATUS_WORKSPACE_LIMIT,
               "workspace limit %zu bytes is too small for one column of %lld float64 rows",
               lsc_cuda_ws_budget(ctx), (long long)n);

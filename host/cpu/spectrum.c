@@ -30,10 +30,7 @@ static const char *row_of(const lsc_matrix *m, int64_t r)
 /* Rows per DSYRK tile: two float64 tiles of rows x d under the workspace limit. */
 static int64_t rows_per_tile(lsc_ctx *ctx, int64_t d, int64_t n)
 {
-    int64_t r = (int64_t)(ctx->workspace_limit / (2 * sizeof(double) * (size_t)d));
-    if (r > 2048) r = 2048;
-    if (r > n) r = n;
-    return r;
+    return lsc_plan_rows(ctx->workspace_limit, 2 * sizeof(double) * (size_t)d, n < 2048 ? n : 2048);
 }
 
 static lsc_status acc_create(lsc_ctx *ctx, int64_t d, int cov_only, void **state)
@@ -379,9 +376,8 @@ static lsc_status spectrum_small_n(lsc_ctx *ctx, const lsc_matrix *x, lsc_spectr
 {
     const int64_t n = x->rows, d = x->cols;
     size_t nn = (size_t)n * (size_t)n;
-    int64_t tc = (int64_t)(ctx->workspace_limit / (2 * sizeof(double) * (size_t)n));
-    if (tc > 1024) tc = 1024;
-    if (tc > d) tc = d;
+    const int64_t tc = lsc_plan_rows(ctx->workspace_limit, 2 * sizeof(double) * (size_t)n,
+                                     d < 1024 ? d : 1024);
     LSC_CHECK(ctx, tc >= 1, LSC_STATUS_WORKSPACE_LIMIT,
               "workspace limit %zu bytes is too small for one column of %lld float64 rows",
               ctx->workspace_limit, (long long)n);
