@@ -76,15 +76,9 @@ struct pair_state {
     lsc_unif_row *uq, *ub;    /* the uniformity's values of the tile's query and base rows */
 };
 
-struct pair_args {
-    const float *c; // nq x nb, ld nb
-    int64_t nq, nb, q0, b0;
-    const double *qsq, *bsq;
-    const float *qraw, *braw;
-    int64_t qld, bld;
-    const double *inv;   // set rows (cosine) or NULL
+/* One set against itself: the queries' and bases' inverse norms are the same array. */
+struct pair_args : ct_pair {
     const int64_t *map;  // set row -> input row (device) or NULL
-    int64_t d;
     int metric;
     double dup_v, scale;
     int64_t bins, cap;
@@ -177,7 +171,7 @@ __global__ void __launch_bounds__(kThreads) k_pairs(pair_args a)
     thr.d = 0.0;
     if (thr_ok) thr = *a.s.thr;
     const int64_t oi = a.map ? a.map[gi] : gi;
-    const double inv_i = a.inv ? a.inv[gi] : 1.0;
+    const double inv_i = a.qinv ? a.qinv[gi] : 1.0;
     const float *qrow = a.qraw + i * a.qld;
     const bool unif = a.s.uq != nullptr;
     const lsc_unif_row ui = unif ? a.s.uq[i] : lsc_unif_row{0.0, 0.0, 0.0};
@@ -215,7 +209,7 @@ __global__ void __launch_bounds__(kThreads) k_pairs(pair_args a)
             int64_t bin;
             if (flag) {
                 const double ve = lsc_exact_v(qrow, a.braw + j * a.bld, a.d, inv_i,
-                                              a.inv ? a.inv[gj] : 1.0);
+                                              a.binv ? a.binv[gj] : 1.0);
                 my_nn = fmin(my_nn, ve);
                 atomicMin(&a.s.nn[gj], ct_dbits(ve));
                 my_max = fmax(my_max, ve);
@@ -241,8 +235,8 @@ __global__ void __launch_bounds__(kThreads) k_pairs(pair_args a)
                 const lsc_unif_row uj = a.s.ub[j];
                 const double ud2 =
                     lsc_unif_needs_exact(err, ui, uj)
-                        ? lsc_unif_exact_d2(qrow, a.braw + j * a.bld, a.d, a.inv ? inv_i : ui.s,
-                                            a.inv ? a.inv[gj] : uj.s)
+                        ? lsc_unif_exact_d2(qrow, a.braw + j * a.bld, a.d, a.qinv ? inv_i : ui.s,
+                                            a.binv ? a.binv[gj] : uj.s)
                         : lsc_unif_d2(static_cast<double>(row[j]), ui, uj);
                 usum += lsc_unif_term(ud2);
             }
@@ -382,14 +376,14 @@ __global__ void __launch_bounds__(kThreads) k_dup_rows(pair_args a, int64_t r0)
     thr.i = thr.j = 0;
     thr.d = 0.0;
     if (thr_ok) thr = *a.s.thr;
-    const double inv_i = a.inv ? a.inv[gi] : 1.0;
+    const double inv_i = a.qinv ? a.qinv[gi] : 1.0;
     for (int64_t j = js + threadIdx.x; j < a.nb; j += kThreads) {
         const double bs = a.bsq[j];
         const double vf = lsc_fast_v(a.c[i * a.nb + j], qsq, bs);
         if (vf - lsc_fast_err(a.d, qsq, bs) > a.dup_v) continue;
         const int64_t gj = a.b0 + j;
         const double ve = lsc_exact_v(a.qraw + i * a.qld, a.braw + j * a.bld, a.d, inv_i,
-                                      a.inv ? a.inv[gj] : 1.0);
+                                      a.binv ? a.binv[gj] : 1.0);
         if (ve > a.dup_v) continue;
         lsc_pair p;
         p.i = a.map ? a.map[gi] : gi;
@@ -423,6 +417,56 @@ lsc_status dup_rescan(lsc_ctx *ctx, pair_args a, int64_t r0, int64_t nr)
     LSC_CUDA_TRY(ctx, cudaMemsetAsync(a.s.meta + 3, 0, sizeof(int64_t), st));
     LSC_TRY(dup_rescan(ctx, a, r0, nr / 2));
     return dup_rescan(ctx, a, r0 + nr / 2, nr - nr / 2);
+}
+
+/* One pass over the upper triangle's tiles. Pass 0: every statistic (the uniformity's row values
+ * of each tile first when asked, with `centre` the set's, NULL for normalised rows), progress
+ * after each tile by its area (*done of total); pass 1: the near-duplicate list alone, rebuilt
+ * (dup_rescan). */
+lsc_status pair_pass(lsc_ctx *ctx, const ct_set *set, ct_job *job, pair_args a, int pass,
+                     const double *centre, double *done, double total)
+{
+    cudaStream_t st = cuda_of(ctx)->stream;
+    const int64_t d = set->d;
+    const pair_state &s = a.s;
+    auto begin = [&](const ct_tile &qt) -> lsc_status {
+        if (pass == 0 && s.uq) {
+            k_unif_rows<<<ct_blocks(qt.nr, kThreads), kThreads, 0, st>>>(qt.raw, qt.raw_ld, qt.nr,
+                                                                         d, centre, s.uq);
+            LSC_CUDA_LAUNCHED(ctx);
+        }
+        return LSC_STATUS_OK;
+    };
+    auto tile = [&](const ct_pair &p, const ct_tile &, const ct_tile &bt) -> lsc_status {
+        static_cast<ct_pair &>(a) = p;
+        if (pass == 1) {
+            LSC_TRY(dup_rescan(ctx, a, 0, p.nq));
+            return ct_progress(ctx, 1.0);
+        }
+        if (s.ub) {
+            k_unif_rows<<<ct_blocks(p.nb, kThreads), kThreads, 0, st>>>(bt.raw, bt.raw_ld, p.nb, d,
+                                                                        centre, s.ub);
+            LSC_CUDA_LAUNCHED(ctx);
+        }
+        uint32_t *colmin = reinterpret_cast<uint32_t *>(job->extra_b);
+        LSC_CUDA_TRY(ctx, cudaMemsetAsync(colmin, 0xff, static_cast<size_t>(p.nb) * sizeof(uint32_t), st));
+        const dim3 cg(ct_blocks(p.nb, kThreads), ct_blocks(p.nq, kColRows));
+        k_colmin<<<cg, kThreads, 0, st>>>(p.c, p.nq, p.nb, p.q0, p.b0, p.qsq, p.bsq, d, colmin);
+        LSC_CUDA_LAUNCHED(ctx);
+        const size_t smem = static_cast<size_t>(p.nb) * sizeof(float) +
+                            (a.bins <= kSmemBins ? static_cast<size_t>(a.bins) * sizeof(unsigned) : 0);
+        k_pairs<<<static_cast<unsigned>(p.nq), kThreads, smem, st>>>(a);
+        LSC_CUDA_LAUNCHED(ctx);
+        k_mom_merge<<<1, kMergeThreads, 0, st>>>(a.rowmom, p.nq, s.mom);
+        LSC_CUDA_LAUNCHED(ctx);
+        if (a.cap > 0) {
+            k_dup_merge<<<1, kDupThreads, 0, st>>>(s, a.cap, 0);
+            LSC_CUDA_LAUNCHED(ctx);
+        }
+        *done += static_cast<double>(p.nq) * static_cast<double>(p.nb);
+        return ct_progress(ctx, *done / total);
+    };
+    return ct_tile_loop(ctx, set, set, job, true, begin, tile, ct_no_step());
 }
 
 } // namespace
@@ -506,9 +550,7 @@ lsc_status lsc_cuda_pair_stats(lsc_ctx *ctx, const lsc_matrix *x, const int64_t 
 
     pair_args a;
     memset(&a, 0, sizeof a);
-    a.inv = metric == LSC_M_COSINE ? set.inv : nullptr;
     a.map = s.d_map;
-    a.d = d;
     a.metric = metric;
     a.dup_v = lsc_v_from_dist(metric, opts->dup_eps);
     a.scale = lsc_hist_scale(upper, bins);
@@ -534,60 +576,8 @@ lsc_status lsc_cuda_pair_stats(lsc_ctx *ctx, const lsc_matrix *x, const int64_t 
             LSC_CUDA_TRY(ctx, cudaMemsetAsync(s.meta, 0, 4 * sizeof(int64_t), st));
             LSC_CUDA_TRY(ctx, cudaMemsetAsync(s.misc + 2, 0, sizeof(unsigned long long), st));
         }
-        for (int64_t q0 = 0; q0 < n; q0 += job.tq) {
-            const int64_t nq = n - q0 < job.tq ? n - q0 : job.tq;
-            ct_tile qt;
-            LSC_TRY(ct_load(ctx, &set, &job.qb, q0, nq, &qt));
-            if (pass == 0 && s.uq) {
-                k_unif_rows<<<ct_blocks(nq, kThreads), kThreads, 0, st>>>(
-                    qt.raw, qt.raw_ld, nq, d, metric == LSC_M_COSINE ? nullptr : centre, s.uq);
-                LSC_CUDA_LAUNCHED(ctx);
-            }
-            for (int64_t b0 = q0; b0 < n; b0 += job.tb) {
-                const int64_t nb = n - b0 < job.tb ? n - b0 : job.tb;
-                ct_tile bt;
-                LSC_TRY(ct_load(ctx, &set, &job.bb, b0, nb, &bt));
-                if (pass == 0 && s.ub) {
-                    k_unif_rows<<<ct_blocks(nb, kThreads), kThreads, 0, st>>>(
-                        bt.raw, bt.raw_ld, nb, d, metric == LSC_M_COSINE ? nullptr : centre,
-                        s.ub);
-                    LSC_CUDA_LAUNCHED(ctx);
-                }
-                LSC_TRY(ct_gemm(ctx, &qt, &bt, d, job.c));
-                a.c = job.c;
-                a.nq = nq;
-                a.nb = nb;
-                a.q0 = q0;
-                a.b0 = b0;
-                a.qsq = qt.sq;
-                a.bsq = bt.sq;
-                a.qraw = qt.raw;
-                a.braw = bt.raw;
-                a.qld = qt.raw_ld;
-                a.bld = bt.raw_ld;
-                if (pass == 0) {
-                    LSC_CUDA_TRY(ctx, cudaMemsetAsync(colmin, 0xff, static_cast<size_t>(nb) * sizeof(uint32_t), st));
-                    const dim3 cg(ct_blocks(nb, kThreads), ct_blocks(nq, kColRows));
-                    k_colmin<<<cg, kThreads, 0, st>>>(job.c, nq, nb, q0, b0, qt.sq, bt.sq, d, colmin);
-                    LSC_CUDA_LAUNCHED(ctx);
-                    const size_t smem = static_cast<size_t>(nb) * sizeof(float) +
-                                        (bins <= kSmemBins ? static_cast<size_t>(bins) * sizeof(unsigned) : 0);
-                    k_pairs<<<static_cast<unsigned>(nq), kThreads, smem, st>>>(a);
-                    LSC_CUDA_LAUNCHED(ctx);
-                    k_mom_merge<<<1, kMergeThreads, 0, st>>>(rowmom, nq, s.mom);
-                    LSC_CUDA_LAUNCHED(ctx);
-                    if (cap > 0) {
-                        k_dup_merge<<<1, kDupThreads, 0, st>>>(s, cap, 0);
-                        LSC_CUDA_LAUNCHED(ctx);
-                    }
-                    done += static_cast<double>(nq) * static_cast<double>(nb);
-                    LSC_TRY(ct_progress(ctx, done / total));
-                } else {
-                    LSC_TRY(dup_rescan(ctx, a, 0, nq));
-                    LSC_TRY(ct_progress(ctx, 1.0));
-                }
-            }
-        }
+        LSC_TRY(pair_pass(ctx, &set, &job, a, pass, metric == LSC_M_COSINE ? nullptr : centre,
+                          &done, total));
     }
 
     // results to the host; the figures as the CPU's (common/pair_figures.h)
