@@ -469,24 +469,22 @@ lsc_status pair_pass(lsc_ctx *ctx, const ct_set *set, ct_job *job, pair_args a, 
     return ct_tile_loop(ctx, set, set, job, true, begin, tile, ct_no_step());
 }
 
-} // namespace
-
-lsc_status lsc_cuda_pair_stats(lsc_ctx *ctx, const lsc_matrix *x, const int64_t *subset,
-                               int64_t n, const lsc_pair_opts *opts, lsc_pair_result *out,
-                               int64_t *histogram, lsc_pair *near_dups)
+/* The call's device state in the state slot: the set's centre (d) and inverse norms (n, cosine),
+ * and `s`, initialised (nearest values +Inf, counters, histogram, moments and list empty; the
+ * subset copied to the device). s->vedge is carved for euclidean up to kEdgeBins bins and
+ * filled by pair_edges; s->uq and s->ub only with the uniformity. */
+lsc_status pair_state_take(lsc_ctx *ctx, const lsc_matrix *x, const int64_t *subset, int64_t n,
+                           const lsc_pair_opts *opts, int metric, pair_state *ps, double **centre,
+                           double **inv)
 {
     cudaStream_t st = cuda_of(ctx)->stream;
-    const int metric = opts->metric == LSC_METRIC_COSINE ? LSC_M_COSINE : LSC_M_EUCLIDEAN;
     const int64_t bins = opts->bins, cap = opts->dup_report, d = x->cols;
-
-    // state: centre / norms, per-row nearest values, counters, histogram, moments, the list
     const bool edges = metric == LSC_M_EUCLIDEAN && bins <= kEdgeBins;
-    double *centre, *inv;
-    pair_state s;
+    pair_state &s = *ps;
     lsc_ws_carve c = {nullptr, 0};
     for (int pass = 0; pass < 2; pass++) {
-        lsc_ws_take(&c, static_cast<size_t>(d) * sizeof(double), &centre);
-        lsc_ws_take(&c, static_cast<size_t>(metric == LSC_M_COSINE ? n : 0) * sizeof(double), &inv);
+        lsc_ws_take(&c, static_cast<size_t>(d) * sizeof(double), centre);
+        lsc_ws_take(&c, static_cast<size_t>(metric == LSC_M_COSINE ? n : 0) * sizeof(double), inv);
         lsc_ws_take(&c, static_cast<size_t>(n) * sizeof(unsigned long long), &s.nn);
         lsc_ws_take(&c, 4 * sizeof(unsigned long long), &s.misc);
         lsc_ws_take(&c, static_cast<size_t>(bins) * sizeof(unsigned long long), &s.hist);
@@ -521,27 +519,87 @@ lsc_status lsc_cuda_pair_stats(lsc_ctx *ctx, const lsc_matrix *x, const int64_t 
     LSC_CUDA_TRY(ctx, cudaMemsetAsync(s.hist, 0, static_cast<size_t>(bins) * sizeof(unsigned long long), st));
     LSC_CUDA_TRY(ctx, cudaMemsetAsync(s.mom, 0, sizeof(moments), st));
     LSC_CUDA_TRY(ctx, cudaMemsetAsync(s.meta, 0, 4 * sizeof(int64_t), st));
+    return LSC_STATUS_OK;
+}
 
+/* Euclidean, up to kEdgeBins bins: the bins' edges in internal values into s->vedge, computed on
+ * the host once the bound `upper` is known (as the CPU's); otherwise s->vedge = NULL. */
+lsc_status pair_edges(lsc_ctx *ctx, int metric, int64_t bins, double upper, pair_state *s)
+{
+    if (!(metric == LSC_M_EUCLIDEAN && bins <= kEdgeBins)) {
+        s->vedge = nullptr;
+        return LSC_STATUS_OK;
+    }
+    // host memory by malloc, whose failure is a status (a std::vector's would throw)
+    const size_t ne = static_cast<size_t>(bins) + 1;
+    host_buf e;
+    e.p = malloc(ne * sizeof(double));
+    if (!e.p)
+        return lsc_set_error(ctx, LSC_STATUS_OUT_OF_MEMORY,
+                             "out of host memory (%zu histogram edges)", ne);
+    double *ev = static_cast<double *>(e.p);
+    lsc_hist_edges_v(metric, lsc_hist_scale(upper, bins), bins, ev);
+    // from pageable memory: the call returns once `ev` has been read
+    LSC_CUDA_TRY(ctx, cudaMemcpyAsync(s->vedge, ev, ne * sizeof(double), cudaMemcpyHostToDevice,
+                                      cuda_of(ctx)->stream));
+    return LSC_STATUS_OK;
+}
+
+/* The state's results to the host, and the figures as the CPU's (common/pair_figures.h). */
+lsc_status pair_results(lsc_ctx *ctx, const pair_state &s, int64_t n, int metric,
+                        const lsc_pair_opts *opts, double upper, lsc_pair_result *out,
+                        int64_t *histogram, lsc_pair *near_dups)
+{
+    cudaStream_t st = cuda_of(ctx)->stream;
+    const int64_t bins = opts->bins, cap = opts->dup_report;
+    host_buf hnn;
+    hnn.p = malloc(static_cast<size_t>(n) * sizeof(double));
+    if (!hnn.p) return lsc_set_error(ctx, LSC_STATUS_OUT_OF_MEMORY, "out of host memory (nearest values)");
+    double *nn_v = static_cast<double *>(hnn.p);
+    unsigned long long misc[4];
+    moments mom;
+    int64_t meta[4];
+    LSC_CUDA_TRY(ctx, cudaMemcpyAsync(nn_v, s.nn, static_cast<size_t>(n) * sizeof(double), cudaMemcpyDeviceToHost, st));
+    LSC_CUDA_TRY(ctx, cudaMemcpyAsync(misc, s.misc, sizeof misc, cudaMemcpyDeviceToHost, st));
+    LSC_CUDA_TRY(ctx, cudaMemcpyAsync(&mom, s.mom, sizeof mom, cudaMemcpyDeviceToHost, st));
+    LSC_CUDA_TRY(ctx, cudaMemcpyAsync(meta, s.meta, sizeof meta, cudaMemcpyDeviceToHost, st));
+    LSC_CUDA_TRY(ctx, cudaStreamSynchronize(st));
+    if (histogram) // unsigned long long and int64_t share their representation for counts < 2^63
+        LSC_CUDA_TRY(ctx, cudaMemcpyAsync(histogram, s.hist, static_cast<size_t>(bins) * sizeof(int64_t),
+                                          cudaMemcpyDeviceToHost, st));
+    const int64_t listed = cap > 0 ? meta[0] : 0;
+    if (near_dups && listed > 0)
+        LSC_CUDA_TRY(ctx, cudaMemcpyAsync(near_dups, s.list[meta[1]], static_cast<size_t>(listed) * sizeof(lsc_pair),
+                                          cudaMemcpyDeviceToHost, st));
+    LSC_CUDA_TRY(ctx, cudaStreamSynchronize(st));
+    // the bits were those of non-negative doubles: reinterpret in place
+    double max_v;
+    memcpy(&max_v, &misc[0], sizeof max_v);
+    lsc_pair_figures(metric, mom.n, mom.mean, mom.m2, max_v, nn_v, n, opts->uniformity != 0,
+                     mom.u, out);
+    out->near_duplicate_pairs = static_cast<int64_t>(misc[1]);
+    out->near_duplicates_listed = near_dups ? listed : 0;
+    out->hist_upper = upper;
+    return LSC_STATUS_OK;
+}
+
+} // namespace
+
+lsc_status lsc_cuda_pair_stats(lsc_ctx *ctx, const lsc_matrix *x, const int64_t *subset,
+                               int64_t n, const lsc_pair_opts *opts, lsc_pair_result *out,
+                               int64_t *histogram, lsc_pair *near_dups)
+{
+    cudaStream_t st = cuda_of(ctx)->stream;
+    const int metric = opts->metric == LSC_METRIC_COSINE ? LSC_M_COSINE : LSC_M_EUCLIDEAN;
+    const int64_t bins = opts->bins, cap = opts->dup_report;
+    pair_state s;
+    double *centre, *inv;
+    LSC_TRY(pair_state_take(ctx, x, subset, n, opts, metric, &s, &centre, &inv));
     ct_set set;
     LSC_TRY(ct_set_init(ctx, &set, x, subset, s.d_map, n, metric, centre, inv, nullptr));
     double upper = 0.0;
     LSC_TRY(ct_hist_upper(ctx, &set, &upper));
-    if (!edges) {
-        s.vedge = nullptr;
-    } else { // the bins' edges, computed on the host once the bound is known (as the CPU's)
-        // host memory by malloc, whose failure is a status (a std::vector's would throw)
-        const size_t ne = static_cast<size_t>(bins) + 1;
-        host_buf e;
-        e.p = malloc(ne * sizeof(double));
-        if (!e.p)
-            return lsc_set_error(ctx, LSC_STATUS_OUT_OF_MEMORY,
-                                 "out of host memory (%zu histogram edges)", ne);
-        double *ev = static_cast<double *>(e.p);
-        lsc_hist_edges_v(metric, lsc_hist_scale(upper, bins), bins, ev);
-        // from pageable memory: the call returns once `ev` has been read
-        LSC_CUDA_TRY(ctx, cudaMemcpyAsync(s.vedge, ev, ne * sizeof(double), cudaMemcpyHostToDevice, st));
-    }
-
+    LSC_TRY(pair_edges(ctx, metric, bins, upper, &s));
     ct_plan_in in = {&set, &set, kMaxTq, kMaxTb, sizeof(moments), sizeof(uint32_t), 0, 0};
     ct_job job;
     LSC_TRY(ct_plan(ctx, &in, &job));
@@ -579,35 +637,5 @@ lsc_status lsc_cuda_pair_stats(lsc_ctx *ctx, const lsc_matrix *x, const int64_t 
         LSC_TRY(pair_pass(ctx, &set, &job, a, pass, metric == LSC_M_COSINE ? nullptr : centre,
                           &done, total));
     }
-
-    // results to the host; the figures as the CPU's (common/pair_figures.h)
-    host_buf hnn;
-    hnn.p = malloc(static_cast<size_t>(n) * sizeof(double));
-    if (!hnn.p) return lsc_set_error(ctx, LSC_STATUS_OUT_OF_MEMORY, "out of host memory (nearest values)");
-    double *nn_v = static_cast<double *>(hnn.p);
-    unsigned long long misc[4];
-    moments mom;
-    int64_t meta[4];
-    LSC_CUDA_TRY(ctx, cudaMemcpyAsync(nn_v, s.nn, static_cast<size_t>(n) * sizeof(double), cudaMemcpyDeviceToHost, st));
-    LSC_CUDA_TRY(ctx, cudaMemcpyAsync(misc, s.misc, sizeof misc, cudaMemcpyDeviceToHost, st));
-    LSC_CUDA_TRY(ctx, cudaMemcpyAsync(&mom, s.mom, sizeof mom, cudaMemcpyDeviceToHost, st));
-    LSC_CUDA_TRY(ctx, cudaMemcpyAsync(meta, s.meta, sizeof meta, cudaMemcpyDeviceToHost, st));
-    LSC_CUDA_TRY(ctx, cudaStreamSynchronize(st));
-    if (histogram) // unsigned long long and int64_t share their representation for counts < 2^63
-        LSC_CUDA_TRY(ctx, cudaMemcpyAsync(histogram, s.hist, static_cast<size_t>(bins) * sizeof(int64_t),
-                                          cudaMemcpyDeviceToHost, st));
-    const int64_t listed = cap > 0 ? meta[0] : 0;
-    if (near_dups && listed > 0)
-        LSC_CUDA_TRY(ctx, cudaMemcpyAsync(near_dups, s.list[meta[1]], static_cast<size_t>(listed) * sizeof(lsc_pair),
-                                          cudaMemcpyDeviceToHost, st));
-    LSC_CUDA_TRY(ctx, cudaStreamSynchronize(st));
-    // the bits were those of non-negative doubles: reinterpret in place
-    double max_v;
-    memcpy(&max_v, &misc[0], sizeof max_v);
-    lsc_pair_figures(metric, mom.n, mom.mean, mom.m2, max_v, nn_v, n, opts->uniformity != 0,
-                     mom.u, out);
-    out->near_duplicate_pairs = static_cast<int64_t>(misc[1]);
-    out->near_duplicates_listed = near_dups ? listed : 0;
-    out->hist_upper = upper;
-    return LSC_STATUS_OK;
+    return pair_results(ctx, s, n, metric, opts, upper, out, histogram, near_dups);
 }
