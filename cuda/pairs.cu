@@ -125,125 +125,94 @@ __device__ __forceinline__ void dup_offer(const pair_args &a, const lsc_pair &p,
     if (pos < static_cast<unsigned long long>(kDupBuf)) a.s.buf[pos] = p;
 }
 
-/* One block per tile row: every statistic of the row's pairs. */
-__global__ void __launch_bounds__(kThreads) k_pairs(pair_args a)
-{
-    extern __shared__ __align__(16) unsigned char smem[];
-    float *row = reinterpret_cast<float *>(smem);
-    unsigned *shist = reinterpret_cast<unsigned *>(row + a.nb);
-    __shared__ double red[32];
-    __shared__ unsigned long long redu[32];
-    __shared__ moments redm[kThreads];
-
-    const int64_t i = blockIdx.x, gi = a.q0 + i;
-    const int64_t js = gi + 1 > a.b0 ? gi + 1 - a.b0 : 0; // pairs i < j only
-    if (js >= a.nb) {
-        if (threadIdx.x == 0) a.rowmom[i] = moments{0.0, 0.0, 0.0, 0.0};
-        return;
-    }
-    const int64_t cnt = a.nb - js;
-    const bool smem_hist = a.bins <= kSmemBins;
-    const double qsq = a.qsq[i];
-    const float *crow = a.c + i * a.nb;
-    if (smem_hist)
-        for (int64_t b = threadIdx.x; b < a.bins; b += kThreads) shist[b] = 0;
-    // sweep 1: the row into shared memory, its smallest upper and largest lower end
-    double rmin = INFINITY, rmax = -INFINITY;
-    for (int64_t e = threadIdx.x; e < cnt; e += kThreads) {
-        const int64_t j = js + e;
-        const float c = crow[j];
-        row[j] = c;
-        const double bs = a.bsq[j];
-        const double vf = lsc_fast_v(c, qsq, bs);
-        const double err = lsc_fast_err(a.d, qsq, bs);
-        rmin = fmin(rmin, vf + err);
-        rmax = fmax(rmax, vf - err);
-    }
-    rmin = ct_block_reduce(rmin, red, [](double x, double y) { return fmin(x, y); });
-    rmax = ct_block_reduce(rmax, red, [](double x, double y) { return fmax(x, y); });
-    const double nn_read = ct_bitsd(a.s.nn[gi]);
-    const double nn_thr = nn_read < rmin ? nn_read : rmin;
-    const double max_read = ct_bitsd(a.s.misc[0]);
-    const double max_thr = max_read > rmax ? max_read : rmax;
-    const bool thr_ok = a.cap > 0 && a.s.meta[2] != 0;
+/* What every pair of one tile row shares in k_pairs: the row (its input index, squared norm,
+ * product row in shared memory, float32 row as given), the thresholds of the nearest neighbour
+ * and maximum tests, the near-duplicate list's threshold, the uniformity's row values and the
+ * histogram in use. */
+struct pair_row {
+    int64_t oi;
+    double qsq, inv_i, nn_thr, max_thr;
+    const float *row, *qrow;
+    bool thr_ok, unif, smem_hist;
     lsc_pair thr;
-    thr.i = thr.j = 0;
-    thr.d = 0.0;
-    if (thr_ok) thr = *a.s.thr;
-    const int64_t oi = a.map ? a.map[gi] : gi;
-    const double inv_i = a.qinv ? a.qinv[gi] : 1.0;
-    const float *qrow = a.qraw + i * a.qld;
-    const bool unif = a.s.uq != nullptr;
-    const lsc_unif_row ui = unif ? a.s.uq[i] : lsc_unif_row{0.0, 0.0, 0.0};
+    lsc_unif_row ui;
+    unsigned *shist;
+};
 
-    // sweep 2: flags, exact values where a decision needs them, bins, the row's distances
-    double xs[kItems];
-    double my_nn = INFINITY, my_max = 0.0, sum = 0.0, usum = 0.0;
-    unsigned long long my_dups = 0;
-    int mine = 0;
-#pragma unroll
-    for (int t = 0; t < kItems; t++) {
-        const int64_t e = threadIdx.x + static_cast<int64_t>(t) * kThreads;
-        xs[t] = 0.0;
-        if (e < cnt) {
-            const int64_t j = js + e, gj = a.b0 + j;
-            const double bs = a.bsq[j];
-            const double vf = lsc_fast_v(row[j], qsq, bs);
-            const double err = lsc_fast_err(a.d, qsq, bs);
-            const double vlo = vf - err, vhi = vf + err, vlo0 = vlo > 0.0 ? vlo : 0.0;
-            double x = lsc_dist_from_v(a.metric, vf > 0.0 ? vf : 0.0);
-            const int64_t bx = lsc_hist_bin(x, a.scale, a.bins);
-            // does the band leave the fast value's bin? Against the bin's edges (one square root
-            // a pair instead of three, as the CPU), else the bins of both ends
-            const bool split =
-                a.s.vedge ? vlo0 < a.s.vedge[bx] || vhi >= a.s.vedge[bx + 1]
-                          : lsc_hist_pos(lsc_dist_from_v(a.metric, vlo0), a.scale, a.bins) !=
-                                lsc_hist_pos(lsc_dist_from_v(a.metric, vhi), a.scale, a.bins);
-            const uint32_t ck = a.colmin[j];
-            const double cmin = ck == 0xffffffffu ? INFINITY : static_cast<double>(lsc_unkey_f32(ck));
-            const double nn_j = ct_bitsd(a.s.nn[gj]);
-            const double col_thr = nn_j < cmin ? nn_j : cmin;
-            const bool bulk = lsc_bulk_needs_exact(vf, err);
-            const bool flag = bulk || vlo <= a.dup_v || vlo <= nn_thr || vlo <= col_thr ||
-                              vhi >= max_thr || split;
-            int64_t bin;
-            if (flag) {
-                const double ve = lsc_exact_v(qrow, a.braw + j * a.bld, a.d, inv_i,
-                                              a.binv ? a.binv[gj] : 1.0);
-                my_nn = fmin(my_nn, ve);
-                atomicMin(&a.s.nn[gj], ct_dbits(ve));
-                my_max = fmax(my_max, ve);
-                const double dv = lsc_dist_from_v(a.metric, ve);
-                if (ve <= a.dup_v) {
-                    my_dups++;
-                    lsc_pair p;
-                    p.i = oi;
-                    p.j = a.map ? a.map[gj] : gj;
-                    p.d = dv;
-                    dup_offer(a, p, thr_ok, thr);
-                }
-                bin = lsc_hist_bin(dv, a.scale, a.bins);
-                if (bulk) x = dv;
-            } else {
-                bin = bx;
-            }
-            if (smem_hist) atomicAdd(&shist[bin], 1u);
-            else atomicAdd(&a.s.hist[bin], 1ull);
-            xs[t] = x;
-            sum += x;
-            if (unif) {
-                const lsc_unif_row uj = a.s.ub[j];
-                const double ud2 =
-                    lsc_unif_needs_exact(err, ui, uj)
-                        ? lsc_unif_exact_d2(qrow, a.braw + j * a.bld, a.d, a.qinv ? inv_i : ui.s,
-                                            a.binv ? a.binv[gj] : uj.s)
-                        : lsc_unif_d2(static_cast<double>(row[j]), ui, uj);
-                usum += lsc_unif_term(ud2);
-            }
-            mine++;
+/* The running results of one thread's pairs of a row. */
+struct pair_acc {
+    double nn, max, sum, usum;
+    unsigned long long dups;
+};
+
+/* Pair (i, j) of tile row r: its flags, its exact value where a decision needs it, its bin and
+ * uniformity term; returns the distance its moments take (the fast one, or the exact one where
+ * the bulk rule says so). */
+__device__ __forceinline__ double pair_one(const pair_args &a, const pair_row &r, int64_t j,
+                                           pair_acc &acc)
+{
+    const int64_t gj = a.b0 + j;
+    const double bs = a.bsq[j];
+    const double vf = lsc_fast_v(r.row[j], r.qsq, bs);
+    const double err = lsc_fast_err(a.d, r.qsq, bs);
+    const double vlo = vf - err, vhi = vf + err, vlo0 = vlo > 0.0 ? vlo : 0.0;
+    double x = lsc_dist_from_v(a.metric, vf > 0.0 ? vf : 0.0);
+    const int64_t bx = lsc_hist_bin(x, a.scale, a.bins);
+    // does the band leave the fast value's bin? Against the bin's edges (one square root
+    // a pair instead of three, as the CPU), else the bins of both ends
+    const bool split =
+        a.s.vedge ? vlo0 < a.s.vedge[bx] || vhi >= a.s.vedge[bx + 1]
+                  : lsc_hist_pos(lsc_dist_from_v(a.metric, vlo0), a.scale, a.bins) !=
+                        lsc_hist_pos(lsc_dist_from_v(a.metric, vhi), a.scale, a.bins);
+    const uint32_t ck = a.colmin[j];
+    const double cmin = ck == 0xffffffffu ? INFINITY : static_cast<double>(lsc_unkey_f32(ck));
+    const double nn_j = ct_bitsd(a.s.nn[gj]);
+    const double col_thr = nn_j < cmin ? nn_j : cmin;
+    const bool bulk = lsc_bulk_needs_exact(vf, err);
+    const bool flag = bulk || vlo <= a.dup_v || vlo <= r.nn_thr || vlo <= col_thr ||
+                      vhi >= r.max_thr || split;
+    int64_t bin;
+    if (flag) {
+        const double ve = lsc_exact_v(r.qrow, a.braw + j * a.bld, a.d, r.inv_i,
+                                      a.binv ? a.binv[gj] : 1.0);
+        acc.nn = fmin(acc.nn, ve);
+        atomicMin(&a.s.nn[gj], ct_dbits(ve));
+        acc.max = fmax(acc.max, ve);
+        const double dv = lsc_dist_from_v(a.metric, ve);
+        if (ve <= a.dup_v) {
+            acc.dups++;
+            lsc_pair p;
+            p.i = r.oi;
+            p.j = a.map ? a.map[gj] : gj;
+            p.d = dv;
+            dup_offer(a, p, r.thr_ok, r.thr);
         }
+        bin = lsc_hist_bin(dv, a.scale, a.bins);
+        if (bulk) x = dv;
+    } else {
+        bin = bx;
     }
-    // this thread's pairs: mean, then M2 around it; then a fixed tree over the block
+    if (r.smem_hist) atomicAdd(&r.shist[bin], 1u);
+    else atomicAdd(&a.s.hist[bin], 1ull);
+    acc.sum += x;
+    if (r.unif) {
+        const lsc_unif_row uj = a.s.ub[j];
+        const double ud2 =
+            lsc_unif_needs_exact(err, r.ui, uj)
+                ? lsc_unif_exact_d2(r.qrow, a.braw + j * a.bld, a.d, a.qinv ? r.inv_i : r.ui.s,
+                                    a.binv ? a.binv[gj] : uj.s)
+                : lsc_unif_d2(static_cast<double>(r.row[j]), r.ui, uj);
+        acc.usum += lsc_unif_term(ud2);
+    }
+    return x;
+}
+
+/* The block's moments: each thread's (count, mean, M2 around its own mean, uniformity sum) of
+ * its `mine` distances xs[], then a fixed tree over the block (the same sums on every run).
+ * Thread 0 gets the total. */
+__device__ __forceinline__ moments block_moments(const double *xs, int mine, int64_t cnt,
+                                                 double sum, double usum, moments *redm)
+{
     moments m;
     m.n = static_cast<double>(mine);
     m.mean = mine ? sum / static_cast<double>(mine) : 0.0;
@@ -260,19 +229,89 @@ __global__ void __launch_bounds__(kThreads) k_pairs(pair_args a)
         if (threadIdx.x < s) mom_merge(redm[threadIdx.x], redm[threadIdx.x + s]);
         __syncthreads();
     }
-    if (threadIdx.x == 0) a.rowmom[i] = redm[0];
-    my_nn = ct_block_reduce(my_nn, red, [](double x, double y) { return fmin(x, y); });
-    my_max = ct_block_reduce(my_max, red, [](double x, double y) { return fmax(x, y); });
-    my_dups = ct_block_sum(my_dups, redu);
+    return redm[0];
+}
+
+/* One block per tile row: every statistic of the row's pairs. */
+__global__ void __launch_bounds__(kThreads) k_pairs(pair_args a)
+{
+    extern __shared__ __align__(16) unsigned char smem[];
+    float *row = reinterpret_cast<float *>(smem);
+    __shared__ double red[32];
+    __shared__ unsigned long long redu[32];
+    __shared__ moments redm[kThreads];
+
+    const int64_t i = blockIdx.x, gi = a.q0 + i;
+    const int64_t js = gi + 1 > a.b0 ? gi + 1 - a.b0 : 0; // pairs i < j only
+    if (js >= a.nb) {
+        if (threadIdx.x == 0) a.rowmom[i] = moments{0.0, 0.0, 0.0, 0.0};
+        return;
+    }
+    const int64_t cnt = a.nb - js;
+    pair_row r;
+    r.smem_hist = a.bins <= kSmemBins;
+    r.shist = reinterpret_cast<unsigned *>(row + a.nb);
+    r.qsq = a.qsq[i];
+    r.row = row;
+    const float *crow = a.c + i * a.nb;
+    if (r.smem_hist)
+        for (int64_t b = threadIdx.x; b < a.bins; b += kThreads) r.shist[b] = 0;
+    // sweep 1: the row into shared memory, its smallest upper and largest lower end
+    double rmin = INFINITY, rmax = -INFINITY;
+    for (int64_t e = threadIdx.x; e < cnt; e += kThreads) {
+        const int64_t j = js + e;
+        const float c = crow[j];
+        row[j] = c;
+        const double bs = a.bsq[j];
+        const double vf = lsc_fast_v(c, r.qsq, bs);
+        const double err = lsc_fast_err(a.d, r.qsq, bs);
+        rmin = fmin(rmin, vf + err);
+        rmax = fmax(rmax, vf - err);
+    }
+    rmin = ct_block_reduce(rmin, red, [](double x, double y) { return fmin(x, y); });
+    rmax = ct_block_reduce(rmax, red, [](double x, double y) { return fmax(x, y); });
+    const double nn_read = ct_bitsd(a.s.nn[gi]);
+    r.nn_thr = nn_read < rmin ? nn_read : rmin;
+    const double max_read = ct_bitsd(a.s.misc[0]);
+    r.max_thr = max_read > rmax ? max_read : rmax;
+    r.thr_ok = a.cap > 0 && a.s.meta[2] != 0;
+    r.thr.i = r.thr.j = 0;
+    r.thr.d = 0.0;
+    if (r.thr_ok) r.thr = *a.s.thr;
+    r.oi = a.map ? a.map[gi] : gi;
+    r.inv_i = a.qinv ? a.qinv[gi] : 1.0;
+    r.qrow = a.qraw + i * a.qld;
+    r.unif = a.s.uq != nullptr;
+    r.ui = r.unif ? a.s.uq[i] : lsc_unif_row{0.0, 0.0, 0.0};
+
+    // sweep 2: flags, exact values where a decision needs them, bins, the row's distances
+    double xs[kItems];
+    pair_acc acc = {INFINITY, 0.0, 0.0, 0.0, 0};
+    int mine = 0;
+#pragma unroll
+    for (int t = 0; t < kItems; t++) {
+        const int64_t e = threadIdx.x + static_cast<int64_t>(t) * kThreads;
+        xs[t] = 0.0;
+        if (e < cnt) {
+            xs[t] = pair_one(a, r, js + e, acc);
+            mine++;
+        }
+    }
+    // this thread's pairs: mean, then M2 around it; then a fixed tree over the block
+    const moments m = block_moments(xs, mine, cnt, acc.sum, acc.usum, redm);
+    if (threadIdx.x == 0) a.rowmom[i] = m;
+    double my_nn = ct_block_reduce(acc.nn, red, [](double x, double y) { return fmin(x, y); });
+    double my_max = ct_block_reduce(acc.max, red, [](double x, double y) { return fmax(x, y); });
+    unsigned long long my_dups = ct_block_sum(acc.dups, redu);
     if (threadIdx.x == 0) {
         if (my_nn < INFINITY) atomicMin(&a.s.nn[gi], ct_dbits(my_nn));
         atomicMax(&a.s.misc[0], ct_dbits(my_max));
         if (my_dups) atomicAdd(&a.s.misc[1], my_dups);
     }
-    if (smem_hist) {
+    if (r.smem_hist) {
         __syncthreads();
         for (int64_t b = threadIdx.x; b < a.bins; b += kThreads)
-            if (shist[b]) atomicAdd(&a.s.hist[b], static_cast<unsigned long long>(shist[b]));
+            if (r.shist[b]) atomicAdd(&a.s.hist[b], static_cast<unsigned long long>(r.shist[b]));
     }
 }
 
