@@ -652,6 +652,84 @@ static void timing_add(timings *t, const char *name, double ms) {
     }
 }
 
+/* Opens the real (--real) and fake sets and checks every row of each (here, because the spectrum
+ * may see only a subset of them), their widths and k against their sizes. Returns 0 or the exit
+ * code of a failure (reported); what was opened is marked in R->open / F->open either way. */
+static int open_sets(cli_opts *o, set_fig *R, set_fig *F, int *real_rows) {
+    int rc;
+    if (o->real) {
+        if ((rc = cli_open(o, o->real, &R->in))) return rc;
+        R->open = 1;
+        *real_rows = 1;
+        if ((rc = cli_check_finite(o, o->real, &R->in.m))) return rc;
+    }
+    if (o->fake) {
+        if ((rc = cli_open(o, o->fake, &F->in))) return rc;
+        F->open = 1;
+        if ((rc = cli_check_finite(o, o->fake, &F->in.m))) return rc;
+        if (o->real && F->in.m.cols != R->in.m.cols)
+            return cli_fail(o, EXIT_BAD_INPUT, "%s has %lld columns but %s has %lld", o->real,
+                            (long long)R->in.m.cols, o->fake, (long long)F->in.m.cols);
+        if (o->real && (o->k >= R->in.m.rows || o->k >= F->in.m.rows)) {
+            const char *p = o->k >= R->in.m.rows ? o->real : o->fake;
+            int64_t n = o->k >= R->in.m.rows ? R->in.m.rows : F->in.m.rows;
+            return cli_fail(o, EXIT_BAD_INPUT, "--k: k=%lld needs at least %lld rows in %s, got %lld",
+                            (long long)o->k, (long long)o->k + 1, p, (long long)n);
+        }
+    }
+    return 0;
+}
+
+/* The options that only make sense with others, and the label files (--labels, --fake-labels:
+ * one class per row). Returns 0 or the exit code of a failure (reported); labels read are the
+ * caller's to free either way. */
+static int report_options(cli_opts *o, const set_fig *F, int64_t **real_labels, int64_t *n_real_labels,
+                          int64_t **fake_labels, int64_t *n_fake_labels) {
+    int rc;
+    /* KID and MMD cost more than the rest of the report at its default sizes: opt-in, and
+     * their options alone would silently do nothing */
+    if (o->kid_opt[0] && !o->kid) return cli_fail(o, EXIT_BAD_INPUT, "%s needs --kid", o->kid_opt);
+    if (o->mmd_opt[0] && !o->mmd) return cli_fail(o, EXIT_BAD_INPUT, "%s needs --mmd", o->mmd_opt);
+    if (o->sigma_given && !o->mmd && !o->geometry)
+        return cli_fail(o, EXIT_BAD_INPUT, "--sigma needs --mmd or --geometry");
+    if ((o->kid || o->mmd) && !o->fake)
+        return cli_fail(o, EXIT_BAD_INPUT, "--%s needs --fake (it compares two sets)", o->kid ? "kid" : "mmd");
+    if ((o->labels || o->fake_labels) && !o->fake)
+        return cli_fail(o, EXIT_BAD_INPUT, "--labels and --fake-labels need --fake (they judge the generated rows)");
+    if (o->fake_labels && !o->labels)
+        return cli_fail(o, EXIT_BAD_INPUT, "--fake-labels needs --labels (the classes come from the real rows)");
+    char err[512];
+    if (o->labels && (rc = lsc_labels_open(o->labels, real_labels, n_real_labels, err, sizeof err)))
+        return cli_fail(o, rc, "%s", err);
+    if (o->fake_labels) {
+        if ((rc = lsc_labels_open(o->fake_labels, fake_labels, n_fake_labels, err, sizeof err)))
+            return cli_fail(o, rc, "%s", err);
+        if (*n_fake_labels != F->in.m.rows)
+            return cli_fail(o, EXIT_BAD_INPUT, "%s holds %lld labels but %s has %lld rows", o->fake_labels,
+                            (long long)*n_fake_labels, o->fake, (long long)F->in.m.rows);
+    }
+    return 0;
+}
+
+/* Hubness of the generated rows as queries against the real rows: which real rows the generator
+ * keeps landing next to. *have is set when it was computed; a soft failure (geometry_soft) leaves
+ * its reason in `why`. Returns 0 or the exit code of a hard failure (reported). */
+static int fake_hubness(cli_opts *o, lsc_ctx *ctx, const set_fig *R, const set_fig *F,
+                        lsc_hubness_result *hub, int *have, char *why, size_t why_len, double *t) {
+    lsc_hubness_opts ho = LSC_HUBNESS_OPTS_INIT;
+    ho.metric = o->metric;
+    ho.seed = o->seed;
+    double t0 = cli_now_ms();
+    cli_progress_label("hubness of fake against real");
+    lsc_status st = lsc_hubness(ctx, &R->in.m, &F->in.m, &ho, hub);
+    cli_progress_done();
+    *t = cli_now_ms() - t0;
+    if (st == LSC_STATUS_OK) *have = 1;
+    else if (geometry_soft(st)) snprintf(why, why_len, "%s", lsc_last_error(ctx));
+    else return cli_lib_fail(o, ctx, st, o->fake);
+    return 0;
+}
+
 /* What the report's writers (the JSON document, the HTML page, the text on stdout) read: the
  * figures of one run, gathered by cmd_report. */
 typedef struct {
@@ -980,65 +1058,9 @@ int cmd_report(cli_opts *o) {
     double mem_fraction = -1;
     int64_t mem_rows = 0;
 
-    /* checked here, on every row, because the spectrum may see only a subset of them */
-    if (o->real) {
-        if ((rc = cli_open(o, o->real, &R.in))) goto done;
-        R.open = 1;
-        real_rows = 1;
-        if ((rc = cli_check_finite(o, o->real, &R.in.m))) goto done;
-    }
-    if (o->fake) {
-        if ((rc = cli_open(o, o->fake, &F.in))) goto done;
-        F.open = 1;
-        if ((rc = cli_check_finite(o, o->fake, &F.in.m))) goto done;
-        if (o->real && F.in.m.cols != R.in.m.cols) {
-            rc = cli_fail(o, EXIT_BAD_INPUT, "%s has %lld columns but %s has %lld", o->real,
-                          (long long)R.in.m.cols, o->fake, (long long)F.in.m.cols);
-            goto done;
-        }
-        if (o->real && (o->k >= R.in.m.rows || o->k >= F.in.m.rows)) {
-            const char *p = o->k >= R.in.m.rows ? o->real : o->fake;
-            int64_t n = o->k >= R.in.m.rows ? R.in.m.rows : F.in.m.rows;
-            rc = cli_fail(o, EXIT_BAD_INPUT, "--k: k=%lld needs at least %lld rows in %s, got %lld",
-                          (long long)o->k, (long long)o->k + 1, p, (long long)n);
-            goto done;
-        }
-    }
-    /* KID and MMD cost more than the rest of the report at its default sizes: opt-in, and
-     * their options alone would silently do nothing */
-    if (o->kid_opt[0] && !o->kid) return cli_fail(o, EXIT_BAD_INPUT, "%s needs --kid", o->kid_opt);
-    if (o->mmd_opt[0] && !o->mmd) return cli_fail(o, EXIT_BAD_INPUT, "%s needs --mmd", o->mmd_opt);
-    if (o->sigma_given && !o->mmd && !o->geometry)
-        return cli_fail(o, EXIT_BAD_INPUT, "--sigma needs --mmd or --geometry");
-    if ((o->kid || o->mmd) && !o->fake)
-        return cli_fail(o, EXIT_BAD_INPUT, "--%s needs --fake (it compares two sets)", o->kid ? "kid" : "mmd");
-    if ((o->labels || o->fake_labels) && !o->fake) {
-        rc = cli_fail(o, EXIT_BAD_INPUT, "--labels and --fake-labels need --fake (they judge the generated rows)");
+    if ((rc = open_sets(o, &R, &F, &real_rows))) goto done;
+    if ((rc = report_options(o, &F, &real_labels, &n_real_labels, &fake_labels, &n_fake_labels)))
         goto done;
-    }
-    if (o->fake_labels && !o->labels) {
-        rc = cli_fail(o, EXIT_BAD_INPUT, "--fake-labels needs --labels (the classes come from the real rows)");
-        goto done;
-    }
-    if (o->labels) {
-        char err[512];
-        if ((rc = lsc_labels_open(o->labels, &real_labels, &n_real_labels, err, sizeof err))) {
-            rc = cli_fail(o, rc, "%s", err);
-            goto done;
-        }
-    }
-    if (o->fake_labels) {
-        char err[512];
-        if ((rc = lsc_labels_open(o->fake_labels, &fake_labels, &n_fake_labels, err, sizeof err))) {
-            rc = cli_fail(o, rc, "%s", err);
-            goto done;
-        }
-        if (n_fake_labels != F.in.m.rows) {
-            rc = cli_fail(o, EXIT_BAD_INPUT, "%s holds %lld labels but %s has %lld rows", o->fake_labels,
-                          (long long)n_fake_labels, o->fake, (long long)F.in.m.rows);
-            goto done;
-        }
-    }
     if (!(ctx = cli_ctx(o, &rc))) goto done;
     if (o->reference) { /* a valid file holds k < N and finite rows: only the fake set to check */
         double t0 = cli_now_ms();
@@ -1085,22 +1107,9 @@ int cmd_report(cli_opts *o) {
     int have_hub_fr = 0;
     char hub_fr_why[200] = "needs the real rows (--real)";
     double t_hub_fr = 0;
-    if (o->geometry && o->fake && real_rows) {
-        lsc_hubness_opts ho = LSC_HUBNESS_OPTS_INIT;
-        ho.metric = o->metric;
-        ho.seed = o->seed;
-        double t0 = cli_now_ms();
-        cli_progress_label("hubness of fake against real");
-        lsc_status st = lsc_hubness(ctx, &R.in.m, &F.in.m, &ho, &hub_fr);
-        cli_progress_done();
-        t_hub_fr = cli_now_ms() - t0;
-        if (st == LSC_STATUS_OK) have_hub_fr = 1;
-        else if (geometry_soft(st)) snprintf(hub_fr_why, sizeof hub_fr_why, "%s", lsc_last_error(ctx));
-        else {
-            rc = cli_lib_fail(o, ctx, st, o->fake);
-            goto done;
-        }
-    }
+    if (o->geometry && o->fake && real_rows &&
+        (rc = fake_hubness(o, ctx, &R, &F, &hub_fr, &have_hub_fr, hub_fr_why, sizeof hub_fr_why, &t_hub_fr)))
+        goto done;
 
     /* distances between the two distributions (docs/METRICS.md section 10), reported without a
      * verdict: FD (one float64 Gram pass per set, every row), KID and RBF MMD when asked */
