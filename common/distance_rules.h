@@ -245,4 +245,13 @@ LSC_HD int lsc_plan_tiles(size_t budget, size_t per_q_row, size_t per_b_row, siz
     }
 }
 
+/* Row plan of a pass that streams rows (or columns) into an accumulator without a product tile
+ * (the spectrum's Grams): the most rows, up to max_rows, whose per_row bytes each fit `budget`.
+ * 0 when not even one fits. */
+LSC_HD int64_t lsc_plan_rows(size_t budget, size_t per_row, int64_t max_rows)
+{
+    const int64_t r = (int64_t)(budget / per_row);
+    return r < max_rows ? r : max_rows;
+}
+
 #endif /* LSC_DISTANCE_RULES_H */

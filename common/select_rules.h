@@ -1,5 +1,6 @@
 /* Selection and merge rules shared by the backends (the CUDA backend's kNN, PRDC and pair
- * statistics use them; tests/test_cuda_shared.cpp checks them on the CPU). Pure functions only. */
+ * statistics use them, the CPU's pair statistics the order and the merge; tests/
+ * test_cuda_shared.cpp checks them on the CPU). Pure functions only. */
 #ifndef LSC_SELECT_RULES_H
 #define LSC_SELECT_RULES_H
 

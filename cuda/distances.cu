@@ -10,33 +10,25 @@ constexpr int kThreads = 256;
 constexpr int64_t kMaxTq = 4096;
 constexpr int64_t kMaxTb = 8192;
 
-struct dist_args {
-    float *c; // na x nb, ld nb; overwritten with the distances when out is NULL
-    int64_t na, nb, a0, b0;
-    const double *asq, *bsq;
-    const float *araw, *braw;
-    int64_t ald, bld;
-    const double *ainv, *binv; // set rows (cosine) or NULL
-    int64_t d;
+/* The tile pair (its product c is overwritten with the distances when out is NULL). */
+struct dist_args : ct_pair {
     int metric;
-    float *out; // device output at (a0, b0) with ld_out, or NULL
+    float *out; // device output at (q0, b0) with ld_out, or NULL
     int64_t ld_out;
 };
 
-/* One block row per tile row, threads along the row: coalesced reads of the product and
- * coalesced writes of the block. */
 __global__ void __launch_bounds__(kThreads) k_dist(dist_args a)
 {
     const int64_t i = blockIdx.y;
     const int64_t j = blockIdx.x * static_cast<int64_t>(kThreads) + threadIdx.x;
     if (j >= a.nb) return;
-    const double qs = a.asq[i], bs = a.bsq[j];
+    const double qs = a.qsq[i], bs = a.bsq[j];
     double v = lsc_fast_v(a.c[i * a.nb + j], qs, bs);
     if (lsc_bulk_needs_exact(v, lsc_fast_err(a.d, qs, bs)))
-        v = lsc_exact_v(a.araw + i * a.ald, a.braw + j * a.bld, a.d,
-                        a.ainv ? a.ainv[a.a0 + i] : 1.0, a.binv ? a.binv[a.b0 + j] : 1.0);
+        v = lsc_exact_v(a.qraw + i * a.qld, a.braw + j * a.bld, a.d,
+                        a.qinv ? a.qinv[a.q0 + i] : 1.0, a.binv ? a.binv[a.b0 + j] : 1.0);
     const float r = static_cast<float>(lsc_dist_from_v(a.metric, v));
-    if (a.out) a.out[(a.a0 + i) * a.ld_out + a.b0 + j] = r;
+    if (a.out) a.out[(a.q0 + i) * a.ld_out + a.b0 + j] = r;
     else a.c[i * a.nb + j] = r;
 }
 
@@ -89,49 +81,28 @@ lsc_status lsc_cuda_distances(lsc_ctx *ctx, const lsc_matrix *a, const lsc_matri
         }
     } copies{st, attr.type != cudaMemoryTypeDevice};
     double done = 0.0;
-    for (int64_t a0 = 0; a0 < a->rows; a0 += job.tq) {
-        const int64_t na = a->rows - a0 < job.tq ? a->rows - a0 : job.tq;
-        ct_tile at;
-        LSC_TRY(ct_load(ctx, &sa, &job.qb, a0, na, &at));
-        for (int64_t b0 = 0; b0 < b->rows; b0 += job.tb) {
-            const int64_t nb = b->rows - b0 < job.tb ? b->rows - b0 : job.tb;
-            ct_tile bt;
-            LSC_TRY(ct_load(ctx, &sb, &job.bb, b0, nb, &bt));
-            LSC_TRY(ct_gemm(ctx, &at, &bt, d, job.c));
-            dist_args x;
-            x.c = job.c;
-            x.na = na;
-            x.nb = nb;
-            x.a0 = a0;
-            x.b0 = b0;
-            x.asq = at.sq;
-            x.bsq = bt.sq;
-            x.araw = at.raw;
-            x.braw = bt.raw;
-            x.ald = at.raw_ld;
-            x.bld = bt.raw_ld;
-            x.ainv = kind == LSC_M_COSINE ? sa.inv : nullptr;
-            x.binv = kind == LSC_M_COSINE ? sb.inv : nullptr;
-            x.d = d;
-            x.metric = m;
-            x.out = dev_out ? out : nullptr;
-            x.ld_out = ld_out;
-            const dim3 grid(ct_blocks(nb, kThreads), static_cast<unsigned>(na));
-            k_dist<<<grid, kThreads, 0, st>>>(x);
-            LSC_CUDA_LAUNCHED(ctx);
-            if (!dev_out) {
-                // host output: the tile's block, copied out row by row with its stride (the
-                // copy also keeps the product buffer until it is done, stream-ordered)
-                LSC_CUDA_TRY(ctx, cudaMemcpy2DAsync(out + a0 * ld_out + b0,
-                                                    static_cast<size_t>(ld_out) * sizeof(float), job.c,
-                                                    static_cast<size_t>(nb) * sizeof(float),
-                                                    static_cast<size_t>(nb) * sizeof(float),
-                                                    static_cast<size_t>(na), cudaMemcpyDeviceToHost, st));
-            }
-            done += static_cast<double>(na) * static_cast<double>(nb);
-            LSC_TRY(ct_progress(ctx, done / total));
+    auto tile = [&](const ct_pair &p, const ct_tile &, const ct_tile &) -> lsc_status {
+        dist_args x;
+        static_cast<ct_pair &>(x) = p;
+        x.metric = m;
+        x.out = dev_out ? out : nullptr;
+        x.ld_out = ld_out;
+        const dim3 grid(ct_blocks(p.nb, kThreads), static_cast<unsigned>(p.nq));
+        k_dist<<<grid, kThreads, 0, st>>>(x);
+        LSC_CUDA_LAUNCHED(ctx);
+        if (!dev_out) {
+            // host output: the tile's block, copied out row by row with its stride (the
+            // copy also keeps the product buffer until it is done, stream-ordered)
+            LSC_CUDA_TRY(ctx, cudaMemcpy2DAsync(out + p.q0 * ld_out + p.b0,
+                                                static_cast<size_t>(ld_out) * sizeof(float), p.c,
+                                                static_cast<size_t>(p.nb) * sizeof(float),
+                                                static_cast<size_t>(p.nb) * sizeof(float),
+                                                static_cast<size_t>(p.nq), cudaMemcpyDeviceToHost, st));
         }
-    }
+        done += static_cast<double>(p.nq) * static_cast<double>(p.nb);
+        return ct_progress(ctx, done / total);
+    };
+    LSC_TRY(ct_tile_loop(ctx, &sa, &sb, &job, false, ct_no_step(), tile, ct_no_step()));
     copies.on = false;
     // host output, and managed memory (whatever out_memory said): complete on return
     if (attr.type != cudaMemoryTypeDevice) LSC_CUDA_TRY(ctx, cudaStreamSynchronize(st));

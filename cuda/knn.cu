@@ -29,14 +29,8 @@ constexpr int kCap = 1024;          // candidates buffered per exact flush
 constexpr int64_t kMaxTq = 4096;
 constexpr int64_t kMaxTb = 8192;    // product row in shared memory: 32 KiB, below the 48 KiB default
 
-struct sel_args {
-    const float *c; // nq x nb, ld nb
-    int64_t nq, nb, q0, b0;
-    const double *qsq, *bsq;  // tile rows
-    const float *qraw, *braw; // tile rows, float32 as given
-    int64_t qld, bld;
-    const double *qinv, *binv; // set rows (cosine), NULL for euclidean
-    int64_t d, k;
+struct sel_args : ct_pair {
+    int64_t k;
     int exclude_self;
     double *v[2];     // two list buffers, tile rows x k
     int64_t *ix[2];
@@ -289,7 +283,7 @@ lsc_status ct_knn_sets(lsc_ctx *ctx, const ct_set *q, const ct_set *b, int64_t k
     ct_plan_in in = {q, b, kMaxTq, kMaxTb, static_cast<size_t>(k) * 32 + 16, 0, 0, 0};
     ct_job job;
     LSC_TRY(ct_plan(ctx, &in, &job));
-    const int64_t tq = job.tq, tb = job.tb, d = q->d;
+    const int64_t tq = job.tq;
     double *v0 = reinterpret_cast<double *>(job.extra_q);
     double *v1 = v0 + tq * k;
     int64_t *i0 = reinterpret_cast<int64_t *>(v1 + tq * k);
@@ -298,52 +292,36 @@ lsc_status ct_knn_sets(lsc_ctx *ctx, const ct_set *q, const ct_set *b, int64_t k
     int64_t *cur = cnt + tq;
     const double total = static_cast<double>(q->n) * static_cast<double>(b->n);
     double done = 0.0;
-    for (int64_t q0 = 0; q0 < q->n; q0 += tq) {
-        const int64_t nq = q->n - q0 < tq ? q->n - q0 : tq;
-        ct_tile qt;
-        LSC_TRY(ct_load(ctx, q, &job.qb, q0, nq, &qt));
+    auto begin = [&](const ct_tile &) -> lsc_status {
         LSC_CUDA_TRY(ctx, cudaMemsetAsync(cnt, 0, static_cast<size_t>(2 * tq) * sizeof(int64_t), st));
-        for (int64_t b0 = 0; b0 < b->n; b0 += tb) {
-            const int64_t nb = b->n - b0 < tb ? b->n - b0 : tb;
-            ct_tile bt;
-            LSC_TRY(ct_load(ctx, b, &job.bb, b0, nb, &bt));
-            LSC_TRY(ct_gemm(ctx, &qt, &bt, d, job.c));
-            sel_args a;
-            a.c = job.c;
-            a.nq = nq;
-            a.nb = nb;
-            a.q0 = q0;
-            a.b0 = b0;
-            a.qsq = qt.sq;
-            a.bsq = bt.sq;
-            a.qraw = qt.raw;
-            a.braw = bt.raw;
-            a.qld = qt.raw_ld;
-            a.bld = bt.raw_ld;
-            a.qinv = q->metric == LSC_M_COSINE ? q->inv : nullptr;
-            a.binv = b->metric == LSC_M_COSINE ? b->inv : nullptr;
-            a.d = d;
-            a.k = k;
-            a.exclude_self = exclude_self;
-            a.v[0] = v0;
-            a.v[1] = v1;
-            a.ix[0] = i0;
-            a.ix[1] = i1;
-            a.cnt = cnt;
-            a.cur = cur;
-            const size_t smem = static_cast<size_t>(kCap) * (sizeof(double) + sizeof(int)) +
-                                static_cast<size_t>(nb) * sizeof(float);
-            k_select<<<static_cast<unsigned>(nq), kSelThreads, smem, st>>>(a);
-            LSC_CUDA_LAUNCHED(ctx);
-            if (progress) {
-                done += static_cast<double>(nq) * static_cast<double>(nb);
-                LSC_TRY(ct_progress(ctx, p0 + (p1 - p0) * (done / total)));
-            }
-        }
-        k_knn_out<<<ct_blocks(nq * k, 256), 256, 0, st>>>(nq, k, q0, v0, v1, i0, i1, cnt, cur,
-                                                         report_metric, dist, idx, kth_v);
+        return LSC_STATUS_OK;
+    };
+    auto tile = [&](const ct_pair &p, const ct_tile &, const ct_tile &) -> lsc_status {
+        sel_args a;
+        static_cast<ct_pair &>(a) = p;
+        a.k = k;
+        a.exclude_self = exclude_self;
+        a.v[0] = v0;
+        a.v[1] = v1;
+        a.ix[0] = i0;
+        a.ix[1] = i1;
+        a.cnt = cnt;
+        a.cur = cur;
+        const size_t smem = static_cast<size_t>(kCap) * (sizeof(double) + sizeof(int)) +
+                            static_cast<size_t>(p.nb) * sizeof(float);
+        k_select<<<static_cast<unsigned>(p.nq), kSelThreads, smem, st>>>(a);
         LSC_CUDA_LAUNCHED(ctx);
-    }
+        if (!progress) return LSC_STATUS_OK;
+        done += static_cast<double>(p.nq) * static_cast<double>(p.nb);
+        return ct_progress(ctx, p0 + (p1 - p0) * (done / total));
+    };
+    auto end = [&](const ct_tile &qt) -> lsc_status {
+        k_knn_out<<<ct_blocks(qt.nr * k, 256), 256, 0, st>>>(qt.nr, k, qt.r0, v0, v1, i0, i1, cnt,
+                                                            cur, report_metric, dist, idx, kth_v);
+        LSC_CUDA_LAUNCHED(ctx);
+        return LSC_STATUS_OK;
+    };
+    LSC_TRY(ct_tile_loop(ctx, q, b, &job, false, begin, tile, end));
     return LSC_STATUS_OK;
 }
 

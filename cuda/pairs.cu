@@ -21,6 +21,7 @@
  * candidates than the buffer, the list is rebuilt in a second pass, row range by row range. */
 #include "tiles.cuh"
 #include "../common/geometry_rules.h"
+#include "../common/pair_figures.h"
 
 #include <vector>
 
@@ -75,15 +76,9 @@ struct pair_state {
     lsc_unif_row *uq, *ub;    /* the uniformity's values of the tile's query and base rows */
 };
 
-struct pair_args {
-    const float *c; // nq x nb, ld nb
-    int64_t nq, nb, q0, b0;
-    const double *qsq, *bsq;
-    const float *qraw, *braw;
-    int64_t qld, bld;
-    const double *inv;   // set rows (cosine) or NULL
+/* One set against itself: the queries' and bases' inverse norms are the same array. */
+struct pair_args : ct_pair {
     const int64_t *map;  // set row -> input row (device) or NULL
-    int64_t d;
     int metric;
     double dup_v, scale;
     int64_t bins, cap;
@@ -130,125 +125,94 @@ __device__ __forceinline__ void dup_offer(const pair_args &a, const lsc_pair &p,
     if (pos < static_cast<unsigned long long>(kDupBuf)) a.s.buf[pos] = p;
 }
 
-/* One block per tile row: every statistic of the row's pairs. */
-__global__ void __launch_bounds__(kThreads) k_pairs(pair_args a)
-{
-    extern __shared__ __align__(16) unsigned char smem[];
-    float *row = reinterpret_cast<float *>(smem);
-    unsigned *shist = reinterpret_cast<unsigned *>(row + a.nb);
-    __shared__ double red[32];
-    __shared__ unsigned long long redu[32];
-    __shared__ moments redm[kThreads];
-
-    const int64_t i = blockIdx.x, gi = a.q0 + i;
-    const int64_t js = gi + 1 > a.b0 ? gi + 1 - a.b0 : 0; // pairs i < j only
-    if (js >= a.nb) {
-        if (threadIdx.x == 0) a.rowmom[i] = moments{0.0, 0.0, 0.0, 0.0};
-        return;
-    }
-    const int64_t cnt = a.nb - js;
-    const bool smem_hist = a.bins <= kSmemBins;
-    const double qsq = a.qsq[i];
-    const float *crow = a.c + i * a.nb;
-    if (smem_hist)
-        for (int64_t b = threadIdx.x; b < a.bins; b += kThreads) shist[b] = 0;
-    // sweep 1: the row into shared memory, its smallest upper and largest lower end
-    double rmin = INFINITY, rmax = -INFINITY;
-    for (int64_t e = threadIdx.x; e < cnt; e += kThreads) {
-        const int64_t j = js + e;
-        const float c = crow[j];
-        row[j] = c;
-        const double bs = a.bsq[j];
-        const double vf = lsc_fast_v(c, qsq, bs);
-        const double err = lsc_fast_err(a.d, qsq, bs);
-        rmin = fmin(rmin, vf + err);
-        rmax = fmax(rmax, vf - err);
-    }
-    rmin = ct_block_reduce(rmin, red, [](double x, double y) { return fmin(x, y); });
-    rmax = ct_block_reduce(rmax, red, [](double x, double y) { return fmax(x, y); });
-    const double nn_read = ct_bitsd(a.s.nn[gi]);
-    const double nn_thr = nn_read < rmin ? nn_read : rmin;
-    const double max_read = ct_bitsd(a.s.misc[0]);
-    const double max_thr = max_read > rmax ? max_read : rmax;
-    const bool thr_ok = a.cap > 0 && a.s.meta[2] != 0;
+/* What every pair of one tile row shares in k_pairs: the row (its input index, squared norm,
+ * product row in shared memory, float32 row as given), the thresholds of the nearest neighbour
+ * and maximum tests, the near-duplicate list's threshold, the uniformity's row values and the
+ * histogram in use. */
+struct pair_row {
+    int64_t oi;
+    double qsq, inv_i, nn_thr, max_thr;
+    const float *row, *qrow;
+    bool thr_ok, unif, smem_hist;
     lsc_pair thr;
-    thr.i = thr.j = 0;
-    thr.d = 0.0;
-    if (thr_ok) thr = *a.s.thr;
-    const int64_t oi = a.map ? a.map[gi] : gi;
-    const double inv_i = a.inv ? a.inv[gi] : 1.0;
-    const float *qrow = a.qraw + i * a.qld;
-    const bool unif = a.s.uq != nullptr;
-    const lsc_unif_row ui = unif ? a.s.uq[i] : lsc_unif_row{0.0, 0.0, 0.0};
+    lsc_unif_row ui;
+    unsigned *shist;
+};
 
-    // sweep 2: flags, exact values where a decision needs them, bins, the row's distances
-    double xs[kItems];
-    double my_nn = INFINITY, my_max = 0.0, sum = 0.0, usum = 0.0;
-    unsigned long long my_dups = 0;
-    int mine = 0;
-#pragma unroll
-    for (int t = 0; t < kItems; t++) {
-        const int64_t e = threadIdx.x + static_cast<int64_t>(t) * kThreads;
-        xs[t] = 0.0;
-        if (e < cnt) {
-            const int64_t j = js + e, gj = a.b0 + j;
-            const double bs = a.bsq[j];
-            const double vf = lsc_fast_v(row[j], qsq, bs);
-            const double err = lsc_fast_err(a.d, qsq, bs);
-            const double vlo = vf - err, vhi = vf + err, vlo0 = vlo > 0.0 ? vlo : 0.0;
-            double x = lsc_dist_from_v(a.metric, vf > 0.0 ? vf : 0.0);
-            const int64_t bx = lsc_hist_bin(x, a.scale, a.bins);
-            // does the band leave the fast value's bin? Against the bin's edges (one square root
-            // a pair instead of three, as the CPU), else the bins of both ends
-            const bool split =
-                a.s.vedge ? vlo0 < a.s.vedge[bx] || vhi >= a.s.vedge[bx + 1]
-                          : lsc_hist_pos(lsc_dist_from_v(a.metric, vlo0), a.scale, a.bins) !=
-                                lsc_hist_pos(lsc_dist_from_v(a.metric, vhi), a.scale, a.bins);
-            const uint32_t ck = a.colmin[j];
-            const double cmin = ck == 0xffffffffu ? INFINITY : static_cast<double>(lsc_unkey_f32(ck));
-            const double nn_j = ct_bitsd(a.s.nn[gj]);
-            const double col_thr = nn_j < cmin ? nn_j : cmin;
-            const bool bulk = lsc_bulk_needs_exact(vf, err);
-            const bool flag = bulk || vlo <= a.dup_v || vlo <= nn_thr || vlo <= col_thr ||
-                              vhi >= max_thr || split;
-            int64_t bin;
-            if (flag) {
-                const double ve = lsc_exact_v(qrow, a.braw + j * a.bld, a.d, inv_i,
-                                              a.inv ? a.inv[gj] : 1.0);
-                my_nn = fmin(my_nn, ve);
-                atomicMin(&a.s.nn[gj], ct_dbits(ve));
-                my_max = fmax(my_max, ve);
-                const double dv = lsc_dist_from_v(a.metric, ve);
-                if (ve <= a.dup_v) {
-                    my_dups++;
-                    lsc_pair p;
-                    p.i = oi;
-                    p.j = a.map ? a.map[gj] : gj;
-                    p.d = dv;
-                    dup_offer(a, p, thr_ok, thr);
-                }
-                bin = lsc_hist_bin(dv, a.scale, a.bins);
-                if (bulk) x = dv;
-            } else {
-                bin = bx;
-            }
-            if (smem_hist) atomicAdd(&shist[bin], 1u);
-            else atomicAdd(&a.s.hist[bin], 1ull);
-            xs[t] = x;
-            sum += x;
-            if (unif) {
-                const lsc_unif_row uj = a.s.ub[j];
-                const double ud2 =
-                    lsc_unif_needs_exact(err, ui, uj)
-                        ? lsc_unif_exact_d2(qrow, a.braw + j * a.bld, a.d, a.inv ? inv_i : ui.s,
-                                            a.inv ? a.inv[gj] : uj.s)
-                        : lsc_unif_d2(static_cast<double>(row[j]), ui, uj);
-                usum += lsc_unif_term(ud2);
-            }
-            mine++;
+/* The running results of one thread's pairs of a row. */
+struct pair_acc {
+    double nn, max, sum, usum;
+    unsigned long long dups;
+};
+
+/* Pair (i, j) of tile row r: its flags, its exact value where a decision needs it, its bin and
+ * uniformity term; returns the distance its moments take (the fast one, or the exact one where
+ * the bulk rule says so). */
+__device__ __forceinline__ double pair_one(const pair_args &a, const pair_row &r, int64_t j,
+                                           pair_acc &acc)
+{
+    const int64_t gj = a.b0 + j;
+    const double bs = a.bsq[j];
+    const double vf = lsc_fast_v(r.row[j], r.qsq, bs);
+    const double err = lsc_fast_err(a.d, r.qsq, bs);
+    const double vlo = vf - err, vhi = vf + err, vlo0 = vlo > 0.0 ? vlo : 0.0;
+    double x = lsc_dist_from_v(a.metric, vf > 0.0 ? vf : 0.0);
+    const int64_t bx = lsc_hist_bin(x, a.scale, a.bins);
+    // does the band leave the fast value's bin? Against the bin's edges (one square root
+    // a pair instead of three, as the CPU), else the bins of both ends
+    const bool split =
+        a.s.vedge ? vlo0 < a.s.vedge[bx] || vhi >= a.s.vedge[bx + 1]
+                  : lsc_hist_pos(lsc_dist_from_v(a.metric, vlo0), a.scale, a.bins) !=
+                        lsc_hist_pos(lsc_dist_from_v(a.metric, vhi), a.scale, a.bins);
+    const uint32_t ck = a.colmin[j];
+    const double cmin = ck == 0xffffffffu ? INFINITY : static_cast<double>(lsc_unkey_f32(ck));
+    const double nn_j = ct_bitsd(a.s.nn[gj]);
+    const double col_thr = nn_j < cmin ? nn_j : cmin;
+    const bool bulk = lsc_bulk_needs_exact(vf, err);
+    const bool flag = bulk || vlo <= a.dup_v || vlo <= r.nn_thr || vlo <= col_thr ||
+                      vhi >= r.max_thr || split;
+    int64_t bin;
+    if (flag) {
+        const double ve = lsc_exact_v(r.qrow, a.braw + j * a.bld, a.d, r.inv_i,
+                                      a.binv ? a.binv[gj] : 1.0);
+        acc.nn = fmin(acc.nn, ve);
+        atomicMin(&a.s.nn[gj], ct_dbits(ve));
+        acc.max = fmax(acc.max, ve);
+        const double dv = lsc_dist_from_v(a.metric, ve);
+        if (ve <= a.dup_v) {
+            acc.dups++;
+            lsc_pair p;
+            p.i = r.oi;
+            p.j = a.map ? a.map[gj] : gj;
+            p.d = dv;
+            dup_offer(a, p, r.thr_ok, r.thr);
         }
+        bin = lsc_hist_bin(dv, a.scale, a.bins);
+        if (bulk) x = dv;
+    } else {
+        bin = bx;
     }
-    // this thread's pairs: mean, then M2 around it; then a fixed tree over the block
+    if (r.smem_hist) atomicAdd(&r.shist[bin], 1u);
+    else atomicAdd(&a.s.hist[bin], 1ull);
+    acc.sum += x;
+    if (r.unif) {
+        const lsc_unif_row uj = a.s.ub[j];
+        const double ud2 =
+            lsc_unif_needs_exact(err, r.ui, uj)
+                ? lsc_unif_exact_d2(r.qrow, a.braw + j * a.bld, a.d, a.qinv ? r.inv_i : r.ui.s,
+                                    a.binv ? a.binv[gj] : uj.s)
+                : lsc_unif_d2(static_cast<double>(r.row[j]), r.ui, uj);
+        acc.usum += lsc_unif_term(ud2);
+    }
+    return x;
+}
+
+/* The block's moments: each thread's (count, mean, M2 around its own mean, uniformity sum) of
+ * its `mine` distances xs[], then a fixed tree over the block (the same sums on every run).
+ * Thread 0 gets the total. */
+__device__ __forceinline__ moments block_moments(const double *xs, int mine, int64_t cnt,
+                                                 double sum, double usum, moments *redm)
+{
     moments m;
     m.n = static_cast<double>(mine);
     m.mean = mine ? sum / static_cast<double>(mine) : 0.0;
@@ -265,19 +229,89 @@ __global__ void __launch_bounds__(kThreads) k_pairs(pair_args a)
         if (threadIdx.x < s) mom_merge(redm[threadIdx.x], redm[threadIdx.x + s]);
         __syncthreads();
     }
-    if (threadIdx.x == 0) a.rowmom[i] = redm[0];
-    my_nn = ct_block_reduce(my_nn, red, [](double x, double y) { return fmin(x, y); });
-    my_max = ct_block_reduce(my_max, red, [](double x, double y) { return fmax(x, y); });
-    my_dups = ct_block_sum(my_dups, redu);
+    return redm[0];
+}
+
+/* One block per tile row: every statistic of the row's pairs. */
+__global__ void __launch_bounds__(kThreads) k_pairs(pair_args a)
+{
+    extern __shared__ __align__(16) unsigned char smem[];
+    float *row = reinterpret_cast<float *>(smem);
+    __shared__ double red[32];
+    __shared__ unsigned long long redu[32];
+    __shared__ moments redm[kThreads];
+
+    const int64_t i = blockIdx.x, gi = a.q0 + i;
+    const int64_t js = gi + 1 > a.b0 ? gi + 1 - a.b0 : 0; // pairs i < j only
+    if (js >= a.nb) {
+        if (threadIdx.x == 0) a.rowmom[i] = moments{0.0, 0.0, 0.0, 0.0};
+        return;
+    }
+    const int64_t cnt = a.nb - js;
+    pair_row r;
+    r.smem_hist = a.bins <= kSmemBins;
+    r.shist = reinterpret_cast<unsigned *>(row + a.nb);
+    r.qsq = a.qsq[i];
+    r.row = row;
+    const float *crow = a.c + i * a.nb;
+    if (r.smem_hist)
+        for (int64_t b = threadIdx.x; b < a.bins; b += kThreads) r.shist[b] = 0;
+    // sweep 1: the row into shared memory, its smallest upper and largest lower end
+    double rmin = INFINITY, rmax = -INFINITY;
+    for (int64_t e = threadIdx.x; e < cnt; e += kThreads) {
+        const int64_t j = js + e;
+        const float c = crow[j];
+        row[j] = c;
+        const double bs = a.bsq[j];
+        const double vf = lsc_fast_v(c, r.qsq, bs);
+        const double err = lsc_fast_err(a.d, r.qsq, bs);
+        rmin = fmin(rmin, vf + err);
+        rmax = fmax(rmax, vf - err);
+    }
+    rmin = ct_block_reduce(rmin, red, [](double x, double y) { return fmin(x, y); });
+    rmax = ct_block_reduce(rmax, red, [](double x, double y) { return fmax(x, y); });
+    const double nn_read = ct_bitsd(a.s.nn[gi]);
+    r.nn_thr = nn_read < rmin ? nn_read : rmin;
+    const double max_read = ct_bitsd(a.s.misc[0]);
+    r.max_thr = max_read > rmax ? max_read : rmax;
+    r.thr_ok = a.cap > 0 && a.s.meta[2] != 0;
+    r.thr.i = r.thr.j = 0;
+    r.thr.d = 0.0;
+    if (r.thr_ok) r.thr = *a.s.thr;
+    r.oi = a.map ? a.map[gi] : gi;
+    r.inv_i = a.qinv ? a.qinv[gi] : 1.0;
+    r.qrow = a.qraw + i * a.qld;
+    r.unif = a.s.uq != nullptr;
+    r.ui = r.unif ? a.s.uq[i] : lsc_unif_row{0.0, 0.0, 0.0};
+
+    // sweep 2: flags, exact values where a decision needs them, bins, the row's distances
+    double xs[kItems];
+    pair_acc acc = {INFINITY, 0.0, 0.0, 0.0, 0};
+    int mine = 0;
+#pragma unroll
+    for (int t = 0; t < kItems; t++) {
+        const int64_t e = threadIdx.x + static_cast<int64_t>(t) * kThreads;
+        xs[t] = 0.0;
+        if (e < cnt) {
+            xs[t] = pair_one(a, r, js + e, acc);
+            mine++;
+        }
+    }
+    // this thread's pairs: mean, then M2 around it; then a fixed tree over the block
+    const moments m = block_moments(xs, mine, cnt, acc.sum, acc.usum, redm);
+    if (threadIdx.x == 0) a.rowmom[i] = m;
+    double my_nn = ct_block_reduce(acc.nn, red, [](double x, double y) { return fmin(x, y); });
+    double my_max = ct_block_reduce(acc.max, red, [](double x, double y) { return fmax(x, y); });
+    unsigned long long my_dups = ct_block_sum(acc.dups, redu);
     if (threadIdx.x == 0) {
         if (my_nn < INFINITY) atomicMin(&a.s.nn[gi], ct_dbits(my_nn));
         atomicMax(&a.s.misc[0], ct_dbits(my_max));
         if (my_dups) atomicAdd(&a.s.misc[1], my_dups);
     }
-    if (smem_hist) {
+    if (r.smem_hist) {
         __syncthreads();
         for (int64_t b = threadIdx.x; b < a.bins; b += kThreads)
-            if (shist[b]) atomicAdd(&a.s.hist[b], static_cast<unsigned long long>(shist[b]));
+            if (r.shist[b]) atomicAdd(&a.s.hist[b], static_cast<unsigned long long>(r.shist[b]));
     }
 }
 
@@ -381,14 +415,14 @@ __global__ void __launch_bounds__(kThreads) k_dup_rows(pair_args a, int64_t r0)
     thr.i = thr.j = 0;
     thr.d = 0.0;
     if (thr_ok) thr = *a.s.thr;
-    const double inv_i = a.inv ? a.inv[gi] : 1.0;
+    const double inv_i = a.qinv ? a.qinv[gi] : 1.0;
     for (int64_t j = js + threadIdx.x; j < a.nb; j += kThreads) {
         const double bs = a.bsq[j];
         const double vf = lsc_fast_v(a.c[i * a.nb + j], qsq, bs);
         if (vf - lsc_fast_err(a.d, qsq, bs) > a.dup_v) continue;
         const int64_t gj = a.b0 + j;
         const double ve = lsc_exact_v(a.qraw + i * a.qld, a.braw + j * a.bld, a.d, inv_i,
-                                      a.inv ? a.inv[gj] : 1.0);
+                                      a.binv ? a.binv[gj] : 1.0);
         if (ve > a.dup_v) continue;
         lsc_pair p;
         p.i = a.map ? a.map[gi] : gi;
@@ -402,12 +436,6 @@ __global__ void k_fill_u64(unsigned long long *x, int64_t n, unsigned long long 
 {
     const int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
     if (i < n) x[i] = v;
-}
-
-int cmp_double(const void *a, const void *b)
-{
-    const double x = *static_cast<const double *>(a), y = *static_cast<const double *>(b);
-    return x < y ? -1 : x > y;
 }
 
 /* The near-duplicate list rebuilt tile by tile, splitting a row range whose candidates overflow
@@ -430,24 +458,72 @@ lsc_status dup_rescan(lsc_ctx *ctx, pair_args a, int64_t r0, int64_t nr)
     return dup_rescan(ctx, a, r0 + nr / 2, nr - nr / 2);
 }
 
-} // namespace
-
-lsc_status lsc_cuda_pair_stats(lsc_ctx *ctx, const lsc_matrix *x, const int64_t *subset,
-                               int64_t n, const lsc_pair_opts *opts, lsc_pair_result *out,
-                               int64_t *histogram, lsc_pair *near_dups)
+/* One pass over the upper triangle's tiles. Pass 0: every statistic (the uniformity's row values
+ * of each tile first when asked, with `centre` the set's, NULL for normalised rows), progress
+ * after each tile by its area (*done of total); pass 1: the near-duplicate list alone, rebuilt
+ * (dup_rescan). */
+lsc_status pair_pass(lsc_ctx *ctx, const ct_set *set, ct_job *job, pair_args a, int pass,
+                     const double *centre, double *done, double total)
 {
     cudaStream_t st = cuda_of(ctx)->stream;
-    const int metric = opts->metric == LSC_METRIC_COSINE ? LSC_M_COSINE : LSC_M_EUCLIDEAN;
-    const int64_t bins = opts->bins, cap = opts->dup_report, d = x->cols;
+    const int64_t d = set->d;
+    const pair_state &s = a.s;
+    auto begin = [&](const ct_tile &qt) -> lsc_status {
+        if (pass == 0 && s.uq) {
+            k_unif_rows<<<ct_blocks(qt.nr, kThreads), kThreads, 0, st>>>(qt.raw, qt.raw_ld, qt.nr,
+                                                                         d, centre, s.uq);
+            LSC_CUDA_LAUNCHED(ctx);
+        }
+        return LSC_STATUS_OK;
+    };
+    auto tile = [&](const ct_pair &p, const ct_tile &, const ct_tile &bt) -> lsc_status {
+        static_cast<ct_pair &>(a) = p;
+        if (pass == 1) {
+            LSC_TRY(dup_rescan(ctx, a, 0, p.nq));
+            return ct_progress(ctx, 1.0);
+        }
+        if (s.ub) {
+            k_unif_rows<<<ct_blocks(p.nb, kThreads), kThreads, 0, st>>>(bt.raw, bt.raw_ld, p.nb, d,
+                                                                        centre, s.ub);
+            LSC_CUDA_LAUNCHED(ctx);
+        }
+        uint32_t *colmin = reinterpret_cast<uint32_t *>(job->extra_b);
+        LSC_CUDA_TRY(ctx, cudaMemsetAsync(colmin, 0xff, static_cast<size_t>(p.nb) * sizeof(uint32_t), st));
+        const dim3 cg(ct_blocks(p.nb, kThreads), ct_blocks(p.nq, kColRows));
+        k_colmin<<<cg, kThreads, 0, st>>>(p.c, p.nq, p.nb, p.q0, p.b0, p.qsq, p.bsq, d, colmin);
+        LSC_CUDA_LAUNCHED(ctx);
+        const size_t smem = static_cast<size_t>(p.nb) * sizeof(float) +
+                            (a.bins <= kSmemBins ? static_cast<size_t>(a.bins) * sizeof(unsigned) : 0);
+        k_pairs<<<static_cast<unsigned>(p.nq), kThreads, smem, st>>>(a);
+        LSC_CUDA_LAUNCHED(ctx);
+        k_mom_merge<<<1, kMergeThreads, 0, st>>>(a.rowmom, p.nq, s.mom);
+        LSC_CUDA_LAUNCHED(ctx);
+        if (a.cap > 0) {
+            k_dup_merge<<<1, kDupThreads, 0, st>>>(s, a.cap, 0);
+            LSC_CUDA_LAUNCHED(ctx);
+        }
+        *done += static_cast<double>(p.nq) * static_cast<double>(p.nb);
+        return ct_progress(ctx, *done / total);
+    };
+    return ct_tile_loop(ctx, set, set, job, true, begin, tile, ct_no_step());
+}
 
-    // state: centre / norms, per-row nearest values, counters, histogram, moments, the list
+/* The call's device state in the state slot: the set's centre (d) and inverse norms (n, cosine),
+ * and `s`, initialised (nearest values +Inf, counters, histogram, moments and list empty; the
+ * subset copied to the device). s->vedge is carved for euclidean up to kEdgeBins bins and
+ * filled by pair_edges; s->uq and s->ub only with the uniformity. */
+lsc_status pair_state_take(lsc_ctx *ctx, const lsc_matrix *x, const int64_t *subset, int64_t n,
+                           const lsc_pair_opts *opts, int metric, pair_state *ps, double **centre,
+                           double **inv)
+{
+    cudaStream_t st = cuda_of(ctx)->stream;
+    const int64_t bins = opts->bins, cap = opts->dup_report, d = x->cols;
     const bool edges = metric == LSC_M_EUCLIDEAN && bins <= kEdgeBins;
-    double *centre, *inv;
-    pair_state s;
+    pair_state &s = *ps;
     lsc_ws_carve c = {nullptr, 0};
     for (int pass = 0; pass < 2; pass++) {
-        lsc_ws_take(&c, static_cast<size_t>(d) * sizeof(double), &centre);
-        lsc_ws_take(&c, static_cast<size_t>(metric == LSC_M_COSINE ? n : 0) * sizeof(double), &inv);
+        lsc_ws_take(&c, static_cast<size_t>(d) * sizeof(double), centre);
+        lsc_ws_take(&c, static_cast<size_t>(metric == LSC_M_COSINE ? n : 0) * sizeof(double), inv);
         lsc_ws_take(&c, static_cast<size_t>(n) * sizeof(unsigned long long), &s.nn);
         lsc_ws_take(&c, 4 * sizeof(unsigned long long), &s.misc);
         lsc_ws_take(&c, static_cast<size_t>(bins) * sizeof(unsigned long long), &s.hist);
@@ -482,27 +558,87 @@ lsc_status lsc_cuda_pair_stats(lsc_ctx *ctx, const lsc_matrix *x, const int64_t 
     LSC_CUDA_TRY(ctx, cudaMemsetAsync(s.hist, 0, static_cast<size_t>(bins) * sizeof(unsigned long long), st));
     LSC_CUDA_TRY(ctx, cudaMemsetAsync(s.mom, 0, sizeof(moments), st));
     LSC_CUDA_TRY(ctx, cudaMemsetAsync(s.meta, 0, 4 * sizeof(int64_t), st));
+    return LSC_STATUS_OK;
+}
 
+/* Euclidean, up to kEdgeBins bins: the bins' edges in internal values into s->vedge, computed on
+ * the host once the bound `upper` is known (as the CPU's); otherwise s->vedge = NULL. */
+lsc_status pair_edges(lsc_ctx *ctx, int metric, int64_t bins, double upper, pair_state *s)
+{
+    if (!(metric == LSC_M_EUCLIDEAN && bins <= kEdgeBins)) {
+        s->vedge = nullptr;
+        return LSC_STATUS_OK;
+    }
+    // host memory by malloc, whose failure is a status (a std::vector's would throw)
+    const size_t ne = static_cast<size_t>(bins) + 1;
+    host_buf e;
+    e.p = malloc(ne * sizeof(double));
+    if (!e.p)
+        return lsc_set_error(ctx, LSC_STATUS_OUT_OF_MEMORY,
+                             "out of host memory (%zu histogram edges)", ne);
+    double *ev = static_cast<double *>(e.p);
+    lsc_hist_edges_v(metric, lsc_hist_scale(upper, bins), bins, ev);
+    // from pageable memory: the call returns once `ev` has been read
+    LSC_CUDA_TRY(ctx, cudaMemcpyAsync(s->vedge, ev, ne * sizeof(double), cudaMemcpyHostToDevice,
+                                      cuda_of(ctx)->stream));
+    return LSC_STATUS_OK;
+}
+
+/* The state's results to the host, and the figures as the CPU's (common/pair_figures.h). */
+lsc_status pair_results(lsc_ctx *ctx, const pair_state &s, int64_t n, int metric,
+                        const lsc_pair_opts *opts, double upper, lsc_pair_result *out,
+                        int64_t *histogram, lsc_pair *near_dups)
+{
+    cudaStream_t st = cuda_of(ctx)->stream;
+    const int64_t bins = opts->bins, cap = opts->dup_report;
+    host_buf hnn;
+    hnn.p = malloc(static_cast<size_t>(n) * sizeof(double));
+    if (!hnn.p) return lsc_set_error(ctx, LSC_STATUS_OUT_OF_MEMORY, "out of host memory (nearest values)");
+    double *nn_v = static_cast<double *>(hnn.p);
+    unsigned long long misc[4];
+    moments mom;
+    int64_t meta[4];
+    LSC_CUDA_TRY(ctx, cudaMemcpyAsync(nn_v, s.nn, static_cast<size_t>(n) * sizeof(double), cudaMemcpyDeviceToHost, st));
+    LSC_CUDA_TRY(ctx, cudaMemcpyAsync(misc, s.misc, sizeof misc, cudaMemcpyDeviceToHost, st));
+    LSC_CUDA_TRY(ctx, cudaMemcpyAsync(&mom, s.mom, sizeof mom, cudaMemcpyDeviceToHost, st));
+    LSC_CUDA_TRY(ctx, cudaMemcpyAsync(meta, s.meta, sizeof meta, cudaMemcpyDeviceToHost, st));
+    LSC_CUDA_TRY(ctx, cudaStreamSynchronize(st));
+    if (histogram) // unsigned long long and int64_t share their representation for counts < 2^63
+        LSC_CUDA_TRY(ctx, cudaMemcpyAsync(histogram, s.hist, static_cast<size_t>(bins) * sizeof(int64_t),
+                                          cudaMemcpyDeviceToHost, st));
+    const int64_t listed = cap > 0 ? meta[0] : 0;
+    if (near_dups && listed > 0)
+        LSC_CUDA_TRY(ctx, cudaMemcpyAsync(near_dups, s.list[meta[1]], static_cast<size_t>(listed) * sizeof(lsc_pair),
+                                          cudaMemcpyDeviceToHost, st));
+    LSC_CUDA_TRY(ctx, cudaStreamSynchronize(st));
+    // the bits were those of non-negative doubles: reinterpret in place
+    double max_v;
+    memcpy(&max_v, &misc[0], sizeof max_v);
+    lsc_pair_figures(metric, mom.n, mom.mean, mom.m2, max_v, nn_v, n, opts->uniformity != 0,
+                     mom.u, out);
+    out->near_duplicate_pairs = static_cast<int64_t>(misc[1]);
+    out->near_duplicates_listed = near_dups ? listed : 0;
+    out->hist_upper = upper;
+    return LSC_STATUS_OK;
+}
+
+} // namespace
+
+lsc_status lsc_cuda_pair_stats(lsc_ctx *ctx, const lsc_matrix *x, const int64_t *subset,
+                               int64_t n, const lsc_pair_opts *opts, lsc_pair_result *out,
+                               int64_t *histogram, lsc_pair *near_dups)
+{
+    cudaStream_t st = cuda_of(ctx)->stream;
+    const int metric = opts->metric == LSC_METRIC_COSINE ? LSC_M_COSINE : LSC_M_EUCLIDEAN;
+    const int64_t bins = opts->bins, cap = opts->dup_report;
+    pair_state s;
+    double *centre, *inv;
+    LSC_TRY(pair_state_take(ctx, x, subset, n, opts, metric, &s, &centre, &inv));
     ct_set set;
     LSC_TRY(ct_set_init(ctx, &set, x, subset, s.d_map, n, metric, centre, inv, nullptr));
     double upper = 0.0;
     LSC_TRY(ct_hist_upper(ctx, &set, &upper));
-    if (!edges) {
-        s.vedge = nullptr;
-    } else { // the bins' edges, computed on the host once the bound is known (as the CPU's)
-        // host memory by malloc, whose failure is a status (a std::vector's would throw)
-        const size_t ne = static_cast<size_t>(bins) + 1;
-        host_buf e;
-        e.p = malloc(ne * sizeof(double));
-        if (!e.p)
-            return lsc_set_error(ctx, LSC_STATUS_OUT_OF_MEMORY,
-                                 "out of host memory (%zu histogram edges)", ne);
-        double *ev = static_cast<double *>(e.p);
-        lsc_hist_edges_v(metric, lsc_hist_scale(upper, bins), bins, ev);
-        // from pageable memory: the call returns once `ev` has been read
-        LSC_CUDA_TRY(ctx, cudaMemcpyAsync(s.vedge, ev, ne * sizeof(double), cudaMemcpyHostToDevice, st));
-    }
-
+    LSC_TRY(pair_edges(ctx, metric, bins, upper, &s));
     ct_plan_in in = {&set, &set, kMaxTq, kMaxTb, sizeof(moments), sizeof(uint32_t), 0, 0};
     ct_job job;
     LSC_TRY(ct_plan(ctx, &in, &job));
@@ -511,9 +647,7 @@ lsc_status lsc_cuda_pair_stats(lsc_ctx *ctx, const lsc_matrix *x, const int64_t 
 
     pair_args a;
     memset(&a, 0, sizeof a);
-    a.inv = metric == LSC_M_COSINE ? set.inv : nullptr;
     a.map = s.d_map;
-    a.d = d;
     a.metric = metric;
     a.dup_v = lsc_v_from_dist(metric, opts->dup_eps);
     a.scale = lsc_hist_scale(upper, bins);
@@ -539,101 +673,8 @@ lsc_status lsc_cuda_pair_stats(lsc_ctx *ctx, const lsc_matrix *x, const int64_t 
             LSC_CUDA_TRY(ctx, cudaMemsetAsync(s.meta, 0, 4 * sizeof(int64_t), st));
             LSC_CUDA_TRY(ctx, cudaMemsetAsync(s.misc + 2, 0, sizeof(unsigned long long), st));
         }
-        for (int64_t q0 = 0; q0 < n; q0 += job.tq) {
-            const int64_t nq = n - q0 < job.tq ? n - q0 : job.tq;
-            ct_tile qt;
-            LSC_TRY(ct_load(ctx, &set, &job.qb, q0, nq, &qt));
-            if (pass == 0 && s.uq) {
-                k_unif_rows<<<ct_blocks(nq, kThreads), kThreads, 0, st>>>(
-                    qt.raw, qt.raw_ld, nq, d, metric == LSC_M_COSINE ? nullptr : centre, s.uq);
-                LSC_CUDA_LAUNCHED(ctx);
-            }
-            for (int64_t b0 = q0; b0 < n; b0 += job.tb) {
-                const int64_t nb = n - b0 < job.tb ? n - b0 : job.tb;
-                ct_tile bt;
-                LSC_TRY(ct_load(ctx, &set, &job.bb, b0, nb, &bt));
-                if (pass == 0 && s.ub) {
-                    k_unif_rows<<<ct_blocks(nb, kThreads), kThreads, 0, st>>>(
-                        bt.raw, bt.raw_ld, nb, d, metric == LSC_M_COSINE ? nullptr : centre,
-                        s.ub);
-                    LSC_CUDA_LAUNCHED(ctx);
-                }
-                LSC_TRY(ct_gemm(ctx, &qt, &bt, d, job.c));
-                a.c = job.c;
-                a.nq = nq;
-                a.nb = nb;
-                a.q0 = q0;
-                a.b0 = b0;
-                a.qsq = qt.sq;
-                a.bsq = bt.sq;
-                a.qraw = qt.raw;
-                a.braw = bt.raw;
-                a.qld = qt.raw_ld;
-                a.bld = bt.raw_ld;
-                if (pass == 0) {
-                    LSC_CUDA_TRY(ctx, cudaMemsetAsync(colmin, 0xff, static_cast<size_t>(nb) * sizeof(uint32_t), st));
-                    const dim3 cg(ct_blocks(nb, kThreads), ct_blocks(nq, kColRows));
-                    k_colmin<<<cg, kThreads, 0, st>>>(job.c, nq, nb, q0, b0, qt.sq, bt.sq, d, colmin);
-                    LSC_CUDA_LAUNCHED(ctx);
-                    const size_t smem = static_cast<size_t>(nb) * sizeof(float) +
-                                        (bins <= kSmemBins ? static_cast<size_t>(bins) * sizeof(unsigned) : 0);
-                    k_pairs<<<static_cast<unsigned>(nq), kThreads, smem, st>>>(a);
-                    LSC_CUDA_LAUNCHED(ctx);
-                    k_mom_merge<<<1, kMergeThreads, 0, st>>>(rowmom, nq, s.mom);
-                    LSC_CUDA_LAUNCHED(ctx);
-                    if (cap > 0) {
-                        k_dup_merge<<<1, kDupThreads, 0, st>>>(s, cap, 0);
-                        LSC_CUDA_LAUNCHED(ctx);
-                    }
-                    done += static_cast<double>(nq) * static_cast<double>(nb);
-                    LSC_TRY(ct_progress(ctx, done / total));
-                } else {
-                    LSC_TRY(dup_rescan(ctx, a, 0, nq));
-                    LSC_TRY(ct_progress(ctx, 1.0));
-                }
-            }
-        }
+        LSC_TRY(pair_pass(ctx, &set, &job, a, pass, metric == LSC_M_COSINE ? nullptr : centre,
+                          &done, total));
     }
-
-    // results to the host; the nearest-neighbour figures exactly as the CPU forms them
-    host_buf hnn;
-    hnn.p = malloc(static_cast<size_t>(n) * sizeof(double));
-    if (!hnn.p) return lsc_set_error(ctx, LSC_STATUS_OUT_OF_MEMORY, "out of host memory (nearest values)");
-    double *nn_v = static_cast<double *>(hnn.p);
-    unsigned long long misc[4];
-    moments mom;
-    int64_t meta[4];
-    LSC_CUDA_TRY(ctx, cudaMemcpyAsync(nn_v, s.nn, static_cast<size_t>(n) * sizeof(double), cudaMemcpyDeviceToHost, st));
-    LSC_CUDA_TRY(ctx, cudaMemcpyAsync(misc, s.misc, sizeof misc, cudaMemcpyDeviceToHost, st));
-    LSC_CUDA_TRY(ctx, cudaMemcpyAsync(&mom, s.mom, sizeof mom, cudaMemcpyDeviceToHost, st));
-    LSC_CUDA_TRY(ctx, cudaMemcpyAsync(meta, s.meta, sizeof meta, cudaMemcpyDeviceToHost, st));
-    LSC_CUDA_TRY(ctx, cudaStreamSynchronize(st));
-    if (histogram) // unsigned long long and int64_t share their representation for counts < 2^63
-        LSC_CUDA_TRY(ctx, cudaMemcpyAsync(histogram, s.hist, static_cast<size_t>(bins) * sizeof(int64_t),
-                                          cudaMemcpyDeviceToHost, st));
-    const int64_t listed = cap > 0 ? meta[0] : 0;
-    if (near_dups && listed > 0)
-        LSC_CUDA_TRY(ctx, cudaMemcpyAsync(near_dups, s.list[meta[1]], static_cast<size_t>(listed) * sizeof(lsc_pair),
-                                          cudaMemcpyDeviceToHost, st));
-    LSC_CUDA_TRY(ctx, cudaStreamSynchronize(st));
-    // the bits were those of non-negative doubles: reinterpret in place
-    double max_v;
-    memcpy(&max_v, &misc[0], sizeof max_v);
-    for (int64_t i = 0; i < n; i++) nn_v[i] = lsc_dist_from_v(metric, nn_v[i]);
-    double nn_sum = 0.0;
-    for (int64_t i = 0; i < n; i++) nn_sum += nn_v[i];
-    qsort(nn_v, static_cast<size_t>(n), sizeof(double), cmp_double);
-    out->mean = mom.mean;
-    out->std = sqrt(mom.m2 / mom.n);
-    out->min = nn_v[0];
-    out->max = lsc_dist_from_v(metric, max_v);
-    out->nn_mean = nn_sum / static_cast<double>(n);
-    out->nn_median = nn_v[(n - 1) / 2];
-    out->nn_min = nn_v[0];
-    out->nn_max = nn_v[n - 1];
-    out->near_duplicate_pairs = static_cast<int64_t>(misc[1]);
-    out->near_duplicates_listed = near_dups ? listed : 0;
-    out->hist_upper = upper;
-    out->uniformity = opts->uniformity ? lsc_uniformity(mom.u, mom.n) : NAN;
-    return LSC_STATUS_OK;
+    return pair_results(ctx, s, n, metric, opts, upper, out, histogram, near_dups);
 }

@@ -1,8 +1,8 @@
 /* Reference radii and precision, recall, density, coverage on the GPU (docs/METRICS.md section 5),
  * with exactly the CPU backend's decisions (host/cpu/prdc.c): the radii are exact k-th
- * neighbour values (knn.cu), and each comparison d < r (or d <= r) is decided by
- * lsc_decide_less on the fast value where its error band allows, on lsc_exact_v where it does
- * not. Counts are integers (atomics are exact and order-free); the figures are formed from them
+ * neighbour values (knn.cu), and each comparison d < r (or d <= r) is decided by the tests of
+ * common/prdc_figures.h: on the fast value where its error band allows, on lsc_exact_v where it
+ * does not. Counts are integers (atomics are exact and order-free); the figures are formed from them
  * in one final kernel, so a run is deterministic.
  *
  * The reference's rows live on the device in a cache hung on ref->backend_data: its float32
@@ -206,14 +206,8 @@ lsc_status get_cache(lsc_ctx *ctx, const lsc_reference *ref, bool need_radii, re
     return LSC_STATUS_OK;
 }
 
-struct prdc_args {
-    const float *c; // nf x nr, ld nr
-    int64_t nf, nr, f0, r0;
-    const double *fsq, *rsq;
-    const float *fraw, *rraw;
-    int64_t fld, rld;
-    const double *finv, *rinv; // set rows (cosine) or NULL
-    int64_t d;
+/* Queries are the generated rows, bases the reference rows. */
+struct prdc_args : ct_pair {
     int inclusive;
     const double *real_rv, *fake_rv; // radii (internal values)
     unsigned long long *density;     // per fake row
@@ -241,30 +235,30 @@ struct prdc_args {
 __global__ void __launch_bounds__(kThreads) k_prdc_count(prdc_args a)
 {
     __shared__ unsigned long long red[32];
-    const int64_t i = blockIdx.x, gi = a.f0 + i;
-    const double fsq = a.fsq[i], sj = a.fake_rv[gi];
-    const float *crow = a.c + i * a.nr;
+    const int64_t i = blockIdx.x, gi = a.q0 + i;
+    const double fsq = a.qsq[i], sj = a.fake_rv[gi];
+    const float *crow = a.c + i * a.nb;
     const volatile unsigned char *hit = a.real_hit;
     const volatile unsigned char *cov = a.real_cov;
     unsigned long long dens = 0, jdens = 0;
     const int sub = a.j_subset ? a.j_subset[gi] : -1;
     const double sv = sub >= 0 ? a.j_sub_v[gi] : -1.0;
-    for (int64_t j = threadIdx.x; j < a.nr; j += kThreads) {
-        const int64_t gr = a.r0 + j;
-        const double rs = a.rsq[j];
+    const unsigned pincl = lsc_prdc_incl(a.inclusive), jincl = lsc_judge_incl(a.inclusive);
+    for (int64_t j = threadIdx.x; j < a.nb; j += kThreads) {
+        const int64_t gr = a.b0 + j;
+        const double rs = a.bsq[j];
         const double vf = lsc_fast_v(crow[j], fsq, rs);
         const double err = lsc_fast_err(a.d, fsq, rs);
-        const double rr = a.real_rv[gr];
-        int in_real = lsc_decide_less(vf, err, rr, a.inclusive);
         // a real row already recalled needs no more tests (set-only flag; as the CPU)
-        const int need_recall = !hit[gr];
-        int in_fake = need_recall ? lsc_decide_less(vf, err, sj, a.inclusive) : 0;
-        int in_s = 0, in_i = 0;
+        const double pb[LSC_PRDC_TESTS] = {a.real_rv[gr], sj, a.near_s, a.near_i};
+        unsigned pneed = 1u << LSC_PRDC_REAL | static_cast<unsigned>(!hit[gr]) << LSC_PRDC_FAKE;
         if (a.near) {
             const volatile unsigned char *nfl = a.near;
-            if (a.near_s >= 0 && !nfl[gi]) in_s = lsc_decide_less(vf, err, a.near_s, 0);
-            if (a.near_i >= 0 && !nfl[a.m + gi]) in_i = lsc_decide_less(vf, err, a.near_i, 1);
+            pneed |= static_cast<unsigned>(a.near_s >= 0 && !nfl[gi]) << LSC_PRDC_STRICT |
+                     static_cast<unsigned>(a.near_i >= 0 && !nfl[a.m + gi]) << LSC_PRDC_INCL;
         }
+        int pin[LSC_PRDC_TESTS];
+        const int px = lsc_tests_fast(vf, err, pb, LSC_PRDC_TESTS, pneed, pincl, pin);
         // the judged subset's tests, for a row of the judging half (as the CPU)
         const double bv = sub >= 0 ? a.j_ball[gr] : -1.0;
         const int64_t at = static_cast<int64_t>(sub) * a.n + gr;
@@ -276,16 +270,13 @@ __global__ void __launch_bounds__(kThreads) k_prdc_count(prdc_args a)
                                   static_cast<unsigned>(!rh[at]) << LSC_JUDGE_SUB |
                                   static_cast<unsigned>(a.j_strict >= 0 && !jn[gi]) << LSC_JUDGE_STRICT |
                                   static_cast<unsigned>(!jn[a.m + gi]) << LSC_JUDGE_ZERO;
-            jx = lsc_judge_fast(vf, err, jb, need, a.inclusive, in);
+            jx = lsc_tests_fast(vf, err, jb, LSC_JUDGE_TESTS, need, jincl, in);
         }
-        if (in_real < 0 || in_fake < 0 || in_s < 0 || in_i < 0 || jx) {
-            const double ve = lsc_exact_v(a.fraw + i * a.fld, a.rraw + j * a.rld, a.d,
-                                          a.finv ? a.finv[gi] : 1.0, a.rinv ? a.rinv[gr] : 1.0);
-            if (in_real < 0) in_real = a.inclusive ? ve <= rr : ve < rr;
-            if (in_fake < 0) in_fake = a.inclusive ? ve <= sj : ve < sj;
-            if (in_s < 0) in_s = ve < a.near_s;
-            if (in_i < 0) in_i = ve <= a.near_i;
-            if (jx) lsc_judge_exact(ve, jb, a.inclusive, in);
+        if (px || jx) {
+            const double ve = lsc_exact_v(a.qraw + i * a.qld, a.braw + j * a.bld, a.d,
+                                          a.qinv ? a.qinv[gi] : 1.0, a.binv ? a.binv[gr] : 1.0);
+            if (px) lsc_tests_exact(ve, pb, LSC_PRDC_TESTS, pincl, pin);
+            if (jx) lsc_tests_exact(ve, jb, LSC_JUDGE_TESTS, jincl, in);
         }
         if (bv >= 0) {
             if (in[LSC_JUDGE_BALL]) {
@@ -297,13 +288,13 @@ __global__ void __launch_bounds__(kThreads) k_prdc_count(prdc_args a)
             if (in[LSC_JUDGE_STRICT]) a.j_near[gi] = 1;
             if (in[LSC_JUDGE_ZERO]) a.j_near[a.m + gi] = 1;
         }
-        if (in_s) a.near[gi] = 1;
-        if (in_i) a.near[a.m + gi] = 1;
-        if (in_real) {
+        if (pin[LSC_PRDC_STRICT]) a.near[gi] = 1;
+        if (pin[LSC_PRDC_INCL]) a.near[a.m + gi] = 1;
+        if (pin[LSC_PRDC_REAL]) {
             dens++;
             if (!cov[gr]) a.real_cov[gr] = 1;
         }
-        if (in_fake) a.real_hit[gr] = 1;
+        if (pin[LSC_PRDC_FAKE]) a.real_hit[gr] = 1;
     }
     dens = ct_block_sum(dens, red);
     if (threadIdx.x == 0 && dens) atomicAdd(&a.density[gi], dens);
@@ -313,7 +304,7 @@ __global__ void __launch_bounds__(kThreads) k_prdc_count(prdc_args a)
     }
 }
 
-/* The four figures from the counts (integer sums: deterministic) and the result struct, in
+/* The four figures from the counts (lsc_prdc_from_counts) and the result struct, in
  * device-writable memory: whole into lsc's own workspace, or (`caller`) as far as the caller's
  * size field reaches, a bad size then reported through `status`. One block of 1024 threads. */
 __global__ void __launch_bounds__(1024)
@@ -343,10 +334,8 @@ k_prdc_final(int64_t M, int64_t N, int64_t k, const unsigned long long *density,
     r.k = k;
     r.real_rows = N;
     r.fake_rows = M;
-    r.precision = static_cast<double>(prec) / static_cast<double>(M);
-    r.recall = static_cast<double>(rec) / static_cast<double>(N);
-    r.density = static_cast<double>(dens) / (static_cast<double>(k) * static_cast<double>(M));
-    r.coverage = static_cast<double>(cov) / static_cast<double>(N);
+    lsc_prdc_from_counts(static_cast<int64_t>(prec), static_cast<int64_t>(dens),
+                         static_cast<int64_t>(rec), static_cast<int64_t>(cov), N, M, k, &r);
     r.zero_radii_real = zero_real;
     r.zero_radii_fake = static_cast<int64_t>(zf);
     r.comparison = static_cast<lsc_comparison>(comparison);
@@ -390,7 +379,7 @@ lsc_status prdc_enqueue(lsc_ctx *ctx, const lsc_reference *ref, const lsc_matrix
     }
     ref_cache *cache = nullptr;
     LSC_TRY(get_cache(ctx, ref, true, &cache));
-    const int64_t N = ref->rows, M = fake->rows, d = ref->cols, k = ref->k;
+    const int64_t N = ref->rows, M = fake->rows, k = ref->k;
     const int metric = ref->metric == LSC_METRIC_COSINE ? LSC_M_COSINE : LSC_M_EUCLIDEAN;
     const bool cosine = metric == LSC_M_COSINE;
     // per-call state: fake radii and norms, density counts, real flags
@@ -453,59 +442,37 @@ lsc_status prdc_enqueue(lsc_ctx *ctx, const lsc_reference *ref, const lsc_matrix
     LSC_TRY(ct_plan(ctx, &in, &job));
     const double total = static_cast<double>(M) * static_cast<double>(N);
     double done = 0.0;
-    for (int64_t f0 = 0; f0 < M; f0 += job.tq) {
-        const int64_t nf = M - f0 < job.tq ? M - f0 : job.tq;
-        ct_tile ft;
-        LSC_TRY(ct_load(ctx, &sf, &job.qb, f0, nf, &ft));
-        for (int64_t r0 = 0; r0 < N; r0 += job.tb) {
-            const int64_t nr = N - r0 < job.tb ? N - r0 : job.tb;
-            ct_tile rt;
-            LSC_TRY(ct_load(ctx, &rs, &job.bb, r0, nr, &rt));
-            LSC_TRY(ct_gemm(ctx, &ft, &rt, d, job.c));
-            prdc_args a;
-            a.c = job.c;
-            a.nf = nf;
-            a.nr = nr;
-            a.f0 = f0;
-            a.r0 = r0;
-            a.fsq = ft.sq;
-            a.rsq = rt.sq;
-            a.fraw = ft.raw;
-            a.rraw = rt.raw;
-            a.fld = ft.raw_ld;
-            a.rld = rt.raw_ld;
-            a.finv = cosine ? sf.inv : nullptr;
-            a.rinv = cosine ? rs.inv : nullptr;
-            a.d = d;
-            a.inclusive = ref->comparison == LSC_COMPARISON_INCLUSIVE;
-            a.real_rv = cache->radius_v;
-            a.fake_rv = fake_r;
-            a.density = density;
-            a.real_hit = flags;
-            a.real_cov = flags + N;
-            a.near = near && near->flags ? near_flags : nullptr;
-            a.near_s = near ? near->strict_v : -1.0;
-            a.near_i = near ? near->incl_v : -1.0;
-            a.m = M;
-            a.j_ball = j_ball;
-            a.j_wide = j_ball + N;
-            a.j_sub_v = j_sub_v;
-            a.j_subset = jg ? j_subset : nullptr;
-            a.j_strict = jg ? jg->strict_v : -1.0;
-            a.j_density = j_density;
-            a.j_cov = j_bytes;
-            a.j_rec = jg ? j_bytes + static_cast<size_t>(jg->subsets) * jn : nullptr;
-            a.j_widehit = jg ? j_bytes + 2 * static_cast<size_t>(jg->subsets) * jn : nullptr;
-            a.j_near = j_near;
-            a.n = N;
-            k_prdc_count<<<static_cast<unsigned>(nf), kThreads, 0, st>>>(a);
-            LSC_CUDA_LAUNCHED(ctx);
-            if (!async) {
-                done += static_cast<double>(nf) * static_cast<double>(nr);
-                LSC_TRY(ct_progress(ctx, 0.3 + 0.7 * (done / total)));
-            }
-        }
-    }
+    auto tile = [&](const ct_pair &p, const ct_tile &, const ct_tile &) -> lsc_status {
+        prdc_args a;
+        static_cast<ct_pair &>(a) = p;
+        a.inclusive = ref->comparison == LSC_COMPARISON_INCLUSIVE;
+        a.real_rv = cache->radius_v;
+        a.fake_rv = fake_r;
+        a.density = density;
+        a.real_hit = flags;
+        a.real_cov = flags + N;
+        a.near = near && near->flags ? near_flags : nullptr;
+        a.near_s = near ? near->strict_v : -1.0;
+        a.near_i = near ? near->incl_v : -1.0;
+        a.m = M;
+        a.j_ball = j_ball;
+        a.j_wide = j_ball + N;
+        a.j_sub_v = j_sub_v;
+        a.j_subset = jg ? j_subset : nullptr;
+        a.j_strict = jg ? jg->strict_v : -1.0;
+        a.j_density = j_density;
+        a.j_cov = j_bytes;
+        a.j_rec = jg ? j_bytes + static_cast<size_t>(jg->subsets) * jn : nullptr;
+        a.j_widehit = jg ? j_bytes + 2 * static_cast<size_t>(jg->subsets) * jn : nullptr;
+        a.j_near = j_near;
+        a.n = N;
+        k_prdc_count<<<static_cast<unsigned>(p.nq), kThreads, 0, st>>>(a);
+        LSC_CUDA_LAUNCHED(ctx);
+        if (async) return LSC_STATUS_OK;
+        done += static_cast<double>(p.nq) * static_cast<double>(p.nb);
+        return ct_progress(ctx, 0.3 + 0.7 * (done / total));
+    };
+    LSC_TRY(ct_tile_loop(ctx, &sf, &rs, &job, false, ct_no_step(), tile, ct_no_step()));
     if (rows) *rows = {flags, density, near_flags, j_density, j_bytes, j_near};
     k_prdc_final<<<1, 1024, 0, st>>>(M, N, k, density, fake_r, flags, flags + N,
                                      static_cast<int>(ref->comparison), static_cast<int>(ref->metric),

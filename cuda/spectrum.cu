@@ -28,8 +28,10 @@
  * device) at destroy, because destroy has no context and the stream it last used may be gone. */
 #include "cuda_internal.cuh"
 #include "workspace.cuh"
+#include "../common/gram_rules.h"
 #include "../common/spectrum_figures.h"
 #include "../common/abi.h"
+#include "../common/distance_rules.h"
 
 #include <cfloat>
 #include <climits>
@@ -168,9 +170,7 @@ lsc_status reserve_layout(lsc_ctx *ctx, int64_t *t, const char *what, Layout lay
 lsc_status plan_rows(lsc_ctx *ctx, int64_t d, int64_t n, size_t stage_es, int64_t *tr)
 {
     const size_t per_row = (size_t)d * (2 * sizeof(double) + stage_es) + sizeof(double);
-    int64_t r = (int64_t)(lsc_cuda_ws_budget(ctx) / per_row);
-    if (r > kTileRows) r = kTileRows;
-    if (r > n) r = n;
+    const int64_t r = lsc_plan_rows(lsc_cuda_ws_budget(ctx), per_row, n < kTileRows ? n : kTileRows);
     LSC_CHECK(ctx, r >= 1, LSC_STATUS_WORKSPACE_LIMIT,
               "workspace limit %zu bytes is too small for one row of %lld float64 columns",
               lsc_cuda_ws_budget(ctx), (long long)d);
@@ -182,9 +182,7 @@ lsc_status plan_rows(lsc_ctx *ctx, int64_t d, int64_t n, size_t stage_es, int64_
 lsc_status plan_cols(lsc_ctx *ctx, int64_t n, int64_t d, size_t stage_es, int64_t *tc)
 {
     const size_t per_col = (size_t)n * (2 * sizeof(double) + stage_es);
-    int64_t c = (int64_t)(lsc_cuda_ws_budget(ctx) / per_col);
-    if (c > kTileCols) c = kTileCols;
-    if (c > d) c = d;
+    const int64_t c = lsc_plan_rows(lsc_cuda_ws_budget(ctx), per_col, d < kTileCols ? d : kTileCols);
     LSC_CHECK(ctx, c >= 1, LSC_STATUS_WORKSPACE_LIMIT,
               "workspace limit %zu bytes is too small for one column of %lld float64 rows",
               lsc_cuda_ws_budget(ctx), (long long)n);
@@ -251,7 +249,7 @@ __global__ void tile_mean(const char *src, int dtype, size_t es, int64_t ld, int
     pivot[c] = s / (double)nr;
 }
 
-/* into += from, moving from's Gram to into's pivot exactly (see host/cpu/spectrum.c). */
+/* into += from, moving from's Gram and sums to into's pivot exactly (lsc_gram_moved). */
 __global__ void merge_grams(int64_t d, double nb, const double *pa, const double *pb,
                             const double *sb, double *ga, const double *gb, double *va,
                             const double *vb)
@@ -260,7 +258,7 @@ __global__ void merge_grams(int64_t d, double nb, const double *pa, const double
     if (e >= d * d) return;
     const int64_t i = e % d, j = e / d;
     const double di = pb[i] - pa[i], dj = pb[j] - pa[j];
-    ga[e] += gb[e] + sb[i] * dj + di * sb[j] + nb * di * dj;
+    ga[e] += lsc_gram_moved(gb[e], sb[i], sb[j], di, dj, nb);
     if (va) va[e] += vb[e];
 }
 
@@ -268,14 +266,13 @@ __global__ void merge_sums(int64_t d, double nb, const double *pa, const double 
                            const double *sb, long long *za, const long long *zb, long long na)
 {
     const int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x;
-    if (i < d) sa[i] += sb[i] + nb * (pb[i] - pa[i]);
+    if (i < d) sa[i] += lsc_sum_moved(sb[i], pb[i] - pa[i], nb);
     if (i == 0 && *za == kNoRow && *zb != kNoRow) *za = *zb + na;
 }
 
-/* The full symmetric matrix of one Gram from the accumulated lower triangles:
- * kind 0 centred G - s s^T / n, 1 uncentred G + s p^T + p s^T + n p p^T, 2 cosine V / n.
- * Entry (i, j) is computed from (max, min) so the two halves are equal to the bit (the
- * asynchronous form's solver reads both). */
+/* The full symmetric matrix of one Gram (`kind` an LSC_GRAM_ kind, lsc_gram_entry) from the
+ * accumulated lower triangles. Entry (i, j) is computed from (max, min) so the two halves are
+ * equal to the bit (the asynchronous form's solver reads both). */
 __global__ void build(int kind, int64_t d, double n, const double *g, const double *v,
                       const double *s, const double *p, double *m)
 {
@@ -284,19 +281,14 @@ __global__ void build(int kind, int64_t d, double n, const double *g, const doub
     const int64_t i0 = e % d, j0 = e / d;
     const int64_t i = i0 >= j0 ? i0 : j0, j = i0 >= j0 ? j0 : i0; // i >= j
     const int64_t l = i + j * d;
-    double x;
-    if (kind == 0) x = g[l] - s[i] * s[j] / n;
-    else if (kind == 1) x = g[l] + s[i] * p[j] + p[i] * s[j] + n * p[i] * p[j];
-    else x = v[l] / n;
-    m[e] = x;
+    m[e] = lsc_gram_entry(kind, n, kind == LSC_GRAM_COSINE ? v[l] : g[l], s[i], s[j], p[i], p[j]);
 }
 
 __global__ void column_variance(int64_t d, double n, const double *g, const double *s, double *out)
 {
     const int64_t k = blockIdx.x * (int64_t)blockDim.x + threadIdx.x;
     if (k >= d) return;
-    const double v = (g[k + k * d] - s[k] * s[k] / n) / (n - 1.0);
-    out[k] = v > 0.0 ? v : 0.0;
+    out[k] = lsc_gram_colvar(g[k + k * d], s[k], n);
 }
 
 /* N < D, one block of nc columns of all n rows, one thread per column: the columns' exact means,
@@ -844,16 +836,16 @@ lsc_status acc_create(lsc_ctx *ctx, int64_t d, int cov_only, void **state)
     return LSC_STATUS_OK;
 }
 
-/* Mean pivot + sum / n and covariance (G - s s^T / n) / (n - 1) of a state (the centred Gram of
- * `build`), entry (i, j) from the lower triangle's (max, min) so both halves are equal. */
+/* Mean and covariance of a state (lsc_gram_mean, lsc_gram_cov), entry (i, j) from the lower
+ * triangle's (max, min) so both halves are equal. */
 __global__ void cov_from_state(int64_t d, double n, gram_state g, double *mu, double *sigma)
 {
     const int64_t e = blockIdx.x * (int64_t)blockDim.x + threadIdx.x;
-    if (e < d) mu[e] = g.pivot[e] + g.sum[e] / n;
+    if (e < d) mu[e] = lsc_gram_mean(g.pivot[e], g.sum[e], n);
     if (e >= d * d) return;
     const int64_t r = e / d, c = e % d; // row-major (r, c)
     const int64_t i = r >= c ? r : c, j = r >= c ? c : r;
-    sigma[e] = (g.gram[i + j * d] - g.sum[i] * g.sum[j] / n) / (n - 1.0);
+    sigma[e] = lsc_gram_cov(g.gram[i + j * d], g.sum[i], g.sum[j], n);
 }
 
 } // namespace

@@ -110,6 +110,66 @@ lsc_status ct_load(lsc_ctx *ctx, const ct_set *s, ct_tilebuf *buf, int64_t r0, i
 /* c (q->nr x b->nr, row-major, ld b->nr) = q->t b->t^T in IEEE float32 (cuBLAS SGEMM). */
 lsc_status ct_gemm(lsc_ctx *ctx, const ct_tile *q, const ct_tile *b, int64_t d, float *c);
 
+/* One tile pair as the tile kernels read it: the product c (nq x nb, ld nb) of query rows
+ * [q0, q0 + nq) and base rows [b0, b0 + nb), the tiles' squared norms and float32 rows as given
+ * (exact values are computed from these), the sets' inverse norms (cosine; else NULL, indexed by
+ * set row) and the dimension. Each kernel's arguments extend it. */
+struct ct_pair {
+    float *c;
+    int64_t nq, nb, q0, b0;
+    const double *qsq, *bsq;
+    const float *qraw, *braw;
+    int64_t qld, bld;
+    const double *qinv, *binv;
+    int64_t d;
+};
+
+/* The tile loop of a pass of set q against set b, written once for every pass: each query
+ * tile is loaded, then query_begin(qt) runs; each base tile (with `upper`, only those from the
+ * query tile's first row on: the pairs i < j of one set) is loaded, the product formed and
+ * tile(pair, qt, bt) run; after the query tile's last base tile, query_end(qt). Each callback
+ * returns a status; the first failure ends the loop with it. */
+template <typename Begin, typename Tile, typename End>
+lsc_status ct_tile_loop(lsc_ctx *ctx, const ct_set *q, const ct_set *b, ct_job *job, bool upper,
+                        Begin &&query_begin, Tile &&tile, End &&query_end)
+{
+    for (int64_t q0 = 0; q0 < q->n; q0 += job->tq) {
+        const int64_t nq = q->n - q0 < job->tq ? q->n - q0 : job->tq;
+        ct_tile qt;
+        LSC_TRY(ct_load(ctx, q, &job->qb, q0, nq, &qt));
+        LSC_TRY(query_begin(qt));
+        for (int64_t b0 = upper ? q0 : 0; b0 < b->n; b0 += job->tb) {
+            const int64_t nb = b->n - b0 < job->tb ? b->n - b0 : job->tb;
+            ct_tile bt;
+            LSC_TRY(ct_load(ctx, b, &job->bb, b0, nb, &bt));
+            LSC_TRY(ct_gemm(ctx, &qt, &bt, q->d, job->c));
+            ct_pair p;
+            p.c = job->c;
+            p.nq = nq;
+            p.nb = nb;
+            p.q0 = q0;
+            p.b0 = b0;
+            p.qsq = qt.sq;
+            p.bsq = bt.sq;
+            p.qraw = qt.raw;
+            p.braw = bt.raw;
+            p.qld = qt.raw_ld;
+            p.bld = bt.raw_ld;
+            p.qinv = q->metric == LSC_M_COSINE ? q->inv : nullptr;
+            p.binv = b->metric == LSC_M_COSINE ? b->inv : nullptr;
+            p.d = q->d;
+            LSC_TRY(tile(p, qt, bt));
+        }
+        LSC_TRY(query_end(qt));
+    }
+    return LSC_STATUS_OK;
+}
+
+/* A tile loop callback that does nothing. */
+struct ct_no_step {
+    lsc_status operator()(const ct_tile &) const { return LSC_STATUS_OK; }
+};
+
 /* Passes over a set's source rows in chunks (set passes: means, norms, bounds): stages rows
  * [r0, r0 + nr) of a non-resident set (host sets through `stage`, `chunk` rows each) and
  * returns their location; call ct_src_done after enqueuing the kernels that read it. */

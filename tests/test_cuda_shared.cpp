@@ -1,7 +1,13 @@
 // The selection and merge rules of common/select_rules.h, which the CUDA kernels (kNN, PRDC, pair
 // statistics) are built on, checked on the CPU against plain definitions: ordered float keys for
 // the radix select, the rounded-up upper end of a band, the rank rule that merges sorted lists,
-// the near-duplicate order, Chan's moment merge and the bitonic sorting network.
+// the near-duplicate order, Chan's moment merge and the bitonic sorting network; and the other
+// formulas both backends share: the spectrum Gram's pivot shift and moments (gram_rules.h), the
+// PRDC tests and figures (prdc_figures.h), the row plan and the pair statistics' figures
+// (pair_figures.h).
+#include "gram_rules.h"
+#include "pair_figures.h"
+#include "prdc_figures.h"
 #include "select_rules.h"
 
 #include <gtest/gtest.h>
@@ -353,6 +359,150 @@ TEST(SelectRules, BitonicNetworkSortsAndItsStepsAreDisjoint)
                 ASSERT_FALSE(before(e[(size_t)t], e[(size_t)(t - 1)])) << "P " << P << " at " << t;
         }
     }
+}
+
+// ---- the Gram, PRDC and pair-statistics rules both backends share ------------------------------
+
+// Sum (x - p)(x - p)^T and sum (x - p) of rows r0..r1 of x (n x d) around pivot p.
+void gram_around(const std::vector<double> &x, int64_t d, int64_t r0, int64_t r1,
+                 const std::vector<double> &p, std::vector<double> &g, std::vector<double> &s)
+{
+    g.assign(static_cast<size_t>(d * d), 0.0);
+    s.assign(static_cast<size_t>(d), 0.0);
+    for (int64_t r = r0; r < r1; r++)
+        for (int64_t i = 0; i < d; i++) {
+            s[i] += x[r * d + i] - p[i];
+            for (int64_t j = 0; j < d; j++) g[i * d + j] += (x[r * d + i] - p[i]) * (x[r * d + j] - p[j]);
+        }
+}
+
+TEST(GramRules, MovedPartEqualsTheWholeAroundOnePivotAndGivesItsMoments)
+{
+    // small integers: every sum and product is exact, so the moved part must equal the whole
+    std::mt19937_64 rng(kSeed);
+    std::uniform_int_distribution<int> v(-20, 20);
+    const int64_t n = 37, na = 15, d = 5;
+    std::vector<double> x(static_cast<size_t>(n * d)), pa(d), pb(d);
+    for (double &e : x) e = v(rng);
+    for (int64_t i = 0; i < d; i++) {
+        pa[i] = v(rng);
+        pb[i] = v(rng);
+    }
+    std::vector<double> ga, sa, gb, sb, gw, sw;
+    gram_around(x, d, 0, na, pa, ga, sa);
+    gram_around(x, d, na, n, pb, gb, sb);
+    gram_around(x, d, 0, n, pa, gw, sw);
+    const double nb = static_cast<double>(n - na);
+    for (int64_t i = 0; i < d; i++) {
+        for (int64_t j = 0; j < d; j++)
+            EXPECT_EQ(ga[i * d + j] + lsc_gram_moved(gb[i * d + j], sb[i], sb[j], pb[i] - pa[i],
+                                                     pb[j] - pa[j], nb),
+                      gw[i * d + j])
+                << i << "," << j;
+        EXPECT_EQ(sa[i] + lsc_sum_moved(sb[i], pb[i] - pa[i], nb), sw[i]) << i;
+    }
+    // the moments from (G, s, p): against two-pass means and covariances of the rows
+    const double dn = static_cast<double>(n);
+    for (int64_t i = 0; i < d; i++) {
+        double mi = 0.0;
+        for (int64_t r = 0; r < n; r++) mi += x[r * d + i];
+        mi /= dn;
+        EXPECT_NEAR(lsc_gram_mean(pa[i], sw[i], dn), mi, 1e-12 * (1 + std::fabs(mi)));
+        for (int64_t j = 0; j < d; j++) {
+            double mj = 0.0;
+            for (int64_t r = 0; r < n; r++) mj += x[r * d + j];
+            mj /= dn;
+            double c = 0.0, u = 0.0;
+            for (int64_t r = 0; r < n; r++) {
+                c += (x[r * d + i] - mi) * (x[r * d + j] - mj);
+                u += x[r * d + i] * x[r * d + j];
+            }
+            const double tol = 1e-9 * (1 + std::fabs(u));
+            EXPECT_NEAR(lsc_gram_entry(LSC_GRAM_CENTRED, dn, gw[i * d + j], sw[i], sw[j], pa[i], pa[j]), c, tol);
+            EXPECT_NEAR(lsc_gram_entry(LSC_GRAM_UNCENTRED, dn, gw[i * d + j], sw[i], sw[j], pa[i], pa[j]), u, tol);
+            EXPECT_NEAR(lsc_gram_cov(gw[i * d + j], sw[i], sw[j], dn), c / (dn - 1.0), tol);
+            if (i == j) {
+                EXPECT_NEAR(lsc_gram_colvar(gw[i * d + i], sw[i], dn), c / (dn - 1.0), tol);
+            }
+        }
+    }
+    EXPECT_EQ(lsc_gram_entry(LSC_GRAM_COSINE, 4.0, 3.0, 1.0, 2.0, 5.0, 6.0), 0.75);
+    EXPECT_EQ(lsc_gram_colvar(1.0, 3.0, 4.0), 0.0); // below zero (by rounding) is clamped
+}
+
+TEST(PrdcRules, TestsDecideAsTheExactComparison)
+{
+    std::mt19937_64 rng(kSeed + 1);
+    std::uniform_real_distribution<double> u(0.0, 1.0);
+    for (int trial = 0; trial < 20000; trial++) {
+        const double err = u(rng) < 0.2 ? 0.0 : 0.1 * u(rng);
+        const double ve = u(rng), vf = ve + err * (2 * u(rng) - 1);
+        double b[LSC_PRDC_TESTS];
+        for (double &e : b) e = u(rng) < 0.3 ? ve : u(rng); // ties test the comparison kind
+        const unsigned need = static_cast<unsigned>(rng() & 15u);
+        const int inclusive = static_cast<int>(rng() & 1u);
+        const unsigned incl = lsc_prdc_incl(inclusive);
+        int in[LSC_PRDC_TESTS];
+        const int exact = lsc_tests_fast(vf, err, b, LSC_PRDC_TESTS, need, incl, in);
+        int undecided = 0;
+        for (int t = 0; t < LSC_PRDC_TESTS; t++) {
+            const bool le = t == LSC_PRDC_STRICT ? false : t == LSC_PRDC_INCL ? true : inclusive;
+            const int want = (need >> t) & 1u ? (le ? ve <= b[t] : ve < b[t]) : 0;
+            if (in[t] < 0) undecided = 1;
+            else EXPECT_EQ(in[t], want) << "fast, trial " << trial << " test " << t;
+        }
+        EXPECT_EQ(exact, undecided);
+        lsc_tests_exact(ve, b, LSC_PRDC_TESTS, incl, in);
+        for (int t = 0; t < LSC_PRDC_TESTS; t++) {
+            const bool le = t == LSC_PRDC_STRICT ? false : t == LSC_PRDC_INCL ? true : inclusive;
+            EXPECT_EQ(in[t], (need >> t) & 1u ? (le ? ve <= b[t] : ve < b[t]) : 0)
+                << "exact, trial " << trial << " test " << t;
+        }
+    }
+    // the judged tests: the ball tests follow the comparison, the copy tests their own
+    EXPECT_EQ(lsc_judge_incl(1), 1u << LSC_JUDGE_BALL | 1u << LSC_JUDGE_WIDE | 1u << LSC_JUDGE_SUB |
+                                     1u << LSC_JUDGE_ZERO);
+    EXPECT_EQ(lsc_judge_incl(0), 1u << LSC_JUDGE_ZERO);
+    lsc_prdc_result r;
+    lsc_prdc_from_counts(3, 10, 2, 4, 8, 5, 2, &r);
+    EXPECT_EQ(r.precision, 0.6);
+    EXPECT_EQ(r.density, 1.0);
+    EXPECT_EQ(r.recall, 0.25);
+    EXPECT_EQ(r.coverage, 0.5);
+}
+
+TEST(DistanceRules, PlanRowsIsTheFloorUnderTheCap)
+{
+    EXPECT_EQ(lsc_plan_rows(1000, 100, 50), 10);
+    EXPECT_EQ(lsc_plan_rows(1099, 100, 50), 10);
+    EXPECT_EQ(lsc_plan_rows(100000, 100, 50), 50);
+    EXPECT_EQ(lsc_plan_rows(99, 100, 50), 0);
+}
+
+TEST(PairFigures, FiguresFromMomentsAndNearestValues)
+{
+    // euclidean: internal values are squared distances
+    double nn[5] = {16.0, 1.0, 9.0, 4.0, 25.0};
+    lsc_pair_result r;
+    std::memset(&r, 0, sizeof r);
+    lsc_pair_figures(LSC_M_EUCLIDEAN, 10.0, 2.5, 40.0, 36.0, nn, 5, 0, 0.0, &r);
+    EXPECT_EQ(r.mean, 2.5);
+    EXPECT_EQ(r.std, 2.0);
+    EXPECT_EQ(r.min, 1.0);
+    EXPECT_EQ(r.max, 6.0);
+    EXPECT_EQ(r.nn_min, 1.0);
+    EXPECT_EQ(r.nn_max, 5.0);
+    EXPECT_EQ(r.nn_mean, 3.0);
+    EXPECT_EQ(r.nn_median, 3.0);
+    EXPECT_TRUE(std::isnan(r.uniformity));
+    const double sorted[5] = {1.0, 2.0, 3.0, 4.0, 5.0};
+    for (int i = 0; i < 5; i++) EXPECT_EQ(nn[i], sorted[i]);
+    // even count: the lower median; cosine distances are half the internal value
+    double nc[4] = {0.8, 0.2, 0.6, 0.4};
+    lsc_pair_figures(LSC_M_COSINE, 6.0, 0.3, 0.0, 1.0, nc, 4, 1, 6.0, &r);
+    EXPECT_EQ(r.nn_median, 0.2);
+    EXPECT_EQ(r.max, 0.5);
+    EXPECT_EQ(r.uniformity, 0.0); // log of a mean term of 1
 }
 
 } // namespace

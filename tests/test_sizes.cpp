@@ -215,7 +215,7 @@ TEST(Sizes, TilePlanWithHugeLogicalSizes)
                     // offsets inside one tile fit size_t
                     EXPECT_LE(n, (long double)SIZE_MAX);
                     // the number of blocks and the last block's first row, in int64, cover the
-                    // rows exactly (the loop in cpu_tile_run: q0 = blk * tq)
+                    // rows exactly (cpu_tile_run's blocks, tile_block: q0 = blk * tq)
                     const int64_t nblocks = mq / tq + (mq % tq != 0);
                     const int64_t last_q0 = (nblocks - 1) * tq;
                     EXPECT_GE(last_q0, 0);

@@ -109,21 +109,103 @@ static void short_names(char **readings, int n, char *out, size_t len) {
     }
 }
 
+/* One generator of the demo's table: its name, the modes it keeps, how far it shrinks the
+ * directions outside the mixture's leading ones. */
+typedef struct {
+    const char *name;
+    int kept;
+    double shrink;
+} demo_gen;
+
+/* The table's generators: the three reference cases, then the two sweeps. Returns the count. */
+static int demo_gens(demo_gen *g) {
+    static const char *mode_names[DEMO_STEPS] = {"mode sweep t=0.00", "mode sweep t=0.25", "mode sweep t=0.50",
+                                                 "mode sweep t=0.75", "mode sweep t=1.00"};
+    static const char *dim_names[DEMO_STEPS] = {"dim sweep  t=0.00", "dim sweep  t=0.25", "dim sweep  t=0.50",
+                                                "dim sweep  t=0.75", "dim sweep  t=1.00"};
+    int n = 0;
+    g[n++] = (demo_gen){"healthy generator", DEMO_MODES, 0};
+    g[n++] = (demo_gen){"mode-collapsed (2 of 10 modes)", 2, 0};
+    g[n++] = (demo_gen){"dimension-collapsed (3 dirs)", DEMO_MODES, 1};
+    for (int i = 0; i < DEMO_STEPS; i++) g[n++] = (demo_gen){mode_names[i], DEMO_MODES - 2 * i, 0}; /* 10 .. 2 */
+    for (int i = 0; i < DEMO_STEPS; i++) g[n++] = (demo_gen){dim_names[i], DEMO_MODES, i / (double)(DEMO_STEPS - 1)};
+    return n;
+}
+
+/* Scratch of the per-generator measurements, sized for DEMO_N rows. */
+typedef struct {
+    float *fake;
+    double *sv;
+    int64_t *hist;
+    lsc_pair *dups;
+    float *nn_d;
+    int64_t *nn_i;
+    unsigned char *seen;
+} demo_bufs;
+
+/* Measures the fake set in b->fake against the real set R (reference ref, spectrum sr) and prints
+ * its line of the table. Returns 0 or the exit code of a failure (reported). */
+static int demo_measure(cli_opts *o, lsc_ctx *ctx, const lsc_reference *ref, const lsc_matrix *R,
+                        const lsc_spectrum_result *sr, const char *name, demo_bufs *b) {
+    lsc_matrix F = lsc_matrix_f32(b->fake, DEMO_N, DEMO_D);
+    lsc_spectrum_opts so = LSC_SPECTRUM_OPTS_INIT;
+    lsc_spectrum_result sf = LSC_SPECTRUM_RESULT_INIT;
+    lsc_prdc_result p = LSC_PRDC_RESULT_INIT;
+    lsc_pair_result pr = LSC_PAIR_RESULT_INIT;
+    lsc_pair_opts po = LSC_PAIR_OPTS_INIT;
+    po.dup_report = DEMO_N;
+    lsc_knn_opts ko = LSC_KNN_OPTS_INIT;
+    lsc_status st;
+    if ((st = lsc_spectrum(ctx, &F, &so, &sf, b->sv, NULL)) != LSC_STATUS_OK ||
+        (st = lsc_prdc(ctx, ref, &F, &p)) != LSC_STATUS_OK ||
+        (st = lsc_pair_stats(ctx, &F, &po, &pr, b->hist, b->dups)) != LSC_STATUS_OK ||
+        (st = lsc_knn(ctx, &F, R, 1, &ko, b->nn_d, b->nn_i)) != LSC_STATUS_OK)
+        return cli_lib_fail(o, ctx, st, name);
+    /* the rows in some listed near-duplicate pair, and those on a real row */
+    memset(b->seen, 0, DEMO_N);
+    int64_t drows = 0, mem = 0;
+    for (int64_t t = 0; t < pr.near_duplicates_listed; t++) {
+        if (!b->seen[b->dups[t].i]) drows += b->seen[b->dups[t].i] = 1;
+        if (!b->seen[b->dups[t].j]) drows += b->seen[b->dups[t].j] = 1;
+    }
+    for (int64_t j = 0; j < DEMO_N; j++) mem += b->nn_d[j] <= po.dup_eps;
+    cli_reading_in ri;
+    memset(&ri, 0, sizeof ri);
+    ri.sreal = sr;
+    ri.sfake = &sf;
+    ri.prdc = &p;
+    ri.fake_dup_rows = drows;
+    ri.fake_dup_fraction = (double)drows / DEMO_N;
+    ri.fake_mem_fraction = (double)mem / DEMO_N;
+    ri.dup_eps = po.dup_eps;
+    char *readings[16];
+    int nr = cli_readings(&ri, &o->th, readings, 16);
+    if (nr < 0) return cli_fail(o, EXIT_MACHINE, "out of memory for the readings");
+    char names[256];
+    short_names(readings, nr, names, sizeof names);
+    for (int i = 0; i < nr; i++) free(readings[i]);
+    printf("%-31s %8.2f %8.2f %6.3f %6.3f %7.3f %6.3f  %s\n", name, sf.effective_rank,
+           sf.vendi_status == LSC_VENDI_OK ? sf.vendi_cosine : NAN, p.precision, p.recall, p.density,
+           p.coverage, names);
+    return 0;
+}
+
 int cmd_demo(cli_opts *o) {
     int rc = 0;
     demo_world w;
     demo_world_init(&w, o->seed);
     float *real = malloc(sizeof(float) * DEMO_N * DEMO_D);
-    float *fake = malloc(sizeof(float) * DEMO_N * DEMO_D);
-    double *sv = malloc(sizeof(double) * DEMO_D);
-    int64_t *hist = malloc(sizeof(int64_t) * 64);
-    lsc_pair *dups = malloc(sizeof(lsc_pair) * DEMO_N);
-    float *nn_d = malloc(sizeof(float) * DEMO_N);
-    int64_t *nn_i = malloc(sizeof(int64_t) * DEMO_N);
-    unsigned char *seen = malloc(DEMO_N);
+    demo_bufs b;
+    b.fake = malloc(sizeof(float) * DEMO_N * DEMO_D);
+    b.sv = malloc(sizeof(double) * DEMO_D);
+    b.hist = malloc(sizeof(int64_t) * 64);
+    b.dups = malloc(sizeof(lsc_pair) * DEMO_N);
+    b.nn_d = malloc(sizeof(float) * DEMO_N);
+    b.nn_i = malloc(sizeof(int64_t) * DEMO_N);
+    b.seen = malloc(DEMO_N);
     lsc_ctx *ctx = NULL;
     lsc_reference *ref = NULL;
-    if (!real || !fake || !sv || !hist || !dups || !nn_d || !nn_i || !seen) {
+    if (!real || !b.fake || !b.sv || !b.hist || !b.dups || !b.nn_d || !b.nn_i || !b.seen) {
         rc = cli_fail(o, EXIT_MACHINE, "out of memory");
         goto done;
     }
@@ -132,10 +214,9 @@ int cmd_demo(cli_opts *o) {
     /* the real set and the generators draw from different streams */
     demo_make(&w, o->seed * 0x9e3779b97f4a7c15ULL + 1, DEMO_MODES, 0, real);
     lsc_matrix R = lsc_matrix_f32(real, DEMO_N, DEMO_D);
-    lsc_matrix F = lsc_matrix_f32(fake, DEMO_N, DEMO_D);
     lsc_spectrum_opts so = LSC_SPECTRUM_OPTS_INIT;
-    lsc_spectrum_result sr = LSC_SPECTRUM_RESULT_INIT, sf = LSC_SPECTRUM_RESULT_INIT;
-    lsc_status st = lsc_spectrum(ctx, &R, &so, &sr, sv, NULL);
+    lsc_spectrum_result sr = LSC_SPECTRUM_RESULT_INIT;
+    lsc_status st = lsc_spectrum(ctx, &R, &so, &sr, b.sv, NULL);
     if (st != LSC_STATUS_OK) {
         rc = cli_lib_fail(o, ctx, st, "demo real set");
         goto done;
@@ -150,36 +231,8 @@ int cmd_demo(cli_opts *o) {
         goto done;
     }
 
-    struct {
-        const char *name;
-        int kept;
-        double shrink;
-    } rows[3 + 2 * DEMO_STEPS];
-    int nrows = 0;
-    rows[nrows].name = "healthy generator";
-    rows[nrows].kept = DEMO_MODES;
-    rows[nrows++].shrink = 0;
-    rows[nrows].name = "mode-collapsed (2 of 10 modes)";
-    rows[nrows].kept = 2;
-    rows[nrows++].shrink = 0;
-    rows[nrows].name = "dimension-collapsed (3 dirs)";
-    rows[nrows].kept = DEMO_MODES;
-    rows[nrows++].shrink = 1;
-    static const char *mode_names[DEMO_STEPS] = {"mode sweep t=0.00", "mode sweep t=0.25", "mode sweep t=0.50",
-                                                 "mode sweep t=0.75", "mode sweep t=1.00"};
-    static const char *dim_names[DEMO_STEPS] = {"dim sweep  t=0.00", "dim sweep  t=0.25", "dim sweep  t=0.50",
-                                                "dim sweep  t=0.75", "dim sweep  t=1.00"};
-    for (int i = 0; i < DEMO_STEPS; i++) {
-        rows[nrows].name = mode_names[i];
-        rows[nrows].kept = DEMO_MODES - 2 * i; /* 10, 8, 6, 4, 2 */
-        rows[nrows++].shrink = 0;
-    }
-    for (int i = 0; i < DEMO_STEPS; i++) {
-        rows[nrows].name = dim_names[i];
-        rows[nrows].kept = DEMO_MODES;
-        rows[nrows++].shrink = i / (double)(DEMO_STEPS - 1);
-    }
-
+    demo_gen gens[3 + 2 * DEMO_STEPS];
+    const int ngens = demo_gens(gens);
     printf("lsc demo: a real set of %d rows from a mixture of %d Gaussian modes in %d dimensions\n"
            "(seed %llu), against generators of %d rows each. Sweeps of collapse strength t: 'mode' keeps\n"
            "10, 8, 6, 4, 2 of the modes; 'dim' shrinks, about the mean, everything outside the\n"
@@ -189,50 +242,11 @@ int cmd_demo(cli_opts *o) {
            "density", "cover", "readings");
     printf("%-31s %8.2f %8.2f %6s %6s %7s %6s  %s\n", "real (reference)", sr.effective_rank, sr.vendi_cosine,
            "-", "-", "-", "-", "-");
-    for (int r = 0; r < nrows; r++) {
+    for (int r = 0; r < ngens; r++) {
         if (r == 3) printf("\n");
         if (r == 3 + DEMO_STEPS) printf("\n");
-        demo_make(&w, o->seed * 0x9e3779b97f4a7c15ULL + 2, rows[r].kept, rows[r].shrink, fake);
-        lsc_prdc_result p = LSC_PRDC_RESULT_INIT;
-        lsc_pair_result pr = LSC_PAIR_RESULT_INIT;
-        lsc_pair_opts po = LSC_PAIR_OPTS_INIT;
-        po.dup_report = DEMO_N;
-        lsc_knn_opts ko = LSC_KNN_OPTS_INIT;
-        if ((st = lsc_spectrum(ctx, &F, &so, &sf, sv, NULL)) != LSC_STATUS_OK ||
-            (st = lsc_prdc(ctx, ref, &F, &p)) != LSC_STATUS_OK ||
-            (st = lsc_pair_stats(ctx, &F, &po, &pr, hist, dups)) != LSC_STATUS_OK ||
-            (st = lsc_knn(ctx, &F, &R, 1, &ko, nn_d, nn_i)) != LSC_STATUS_OK) {
-            rc = cli_lib_fail(o, ctx, st, rows[r].name);
-            goto done;
-        }
-        memset(seen, 0, DEMO_N);
-        int64_t drows = 0, mem = 0;
-        for (int64_t t = 0; t < pr.near_duplicates_listed; t++) {
-            if (!seen[dups[t].i]) drows += seen[dups[t].i] = 1;
-            if (!seen[dups[t].j]) drows += seen[dups[t].j] = 1;
-        }
-        for (int64_t j = 0; j < DEMO_N; j++) mem += nn_d[j] <= po.dup_eps;
-        cli_reading_in ri;
-        memset(&ri, 0, sizeof ri);
-        ri.sreal = &sr;
-        ri.sfake = &sf;
-        ri.prdc = &p;
-        ri.fake_dup_rows = drows;
-        ri.fake_dup_fraction = (double)drows / DEMO_N;
-        ri.fake_mem_fraction = (double)mem / DEMO_N;
-        ri.dup_eps = po.dup_eps;
-        char *readings[16];
-        int nr = cli_readings(&ri, &o->th, readings, 16);
-        if (nr < 0) {
-            rc = cli_fail(o, EXIT_MACHINE, "out of memory for the readings");
-            goto done;
-        }
-        char names[256];
-        short_names(readings, nr, names, sizeof names);
-        for (int i = 0; i < nr; i++) free(readings[i]);
-        printf("%-31s %8.2f %8.2f %6.3f %6.3f %7.3f %6.3f  %s\n", rows[r].name, sf.effective_rank,
-               sf.vendi_status == LSC_VENDI_OK ? sf.vendi_cosine : NAN, p.precision, p.recall, p.density,
-               p.coverage, names);
+        demo_make(&w, o->seed * 0x9e3779b97f4a7c15ULL + 2, gens[r].kept, gens[r].shrink, b.fake);
+        if ((rc = demo_measure(o, ctx, ref, &R, &sr, gens[r].name, &b)) != 0) goto done;
     }
     printf("\nAlong the mode sweep vendi, recall and coverage fall; along the dim sweep effective rank,\n"
            "vendi, recall and coverage fall. Effective rank counts directions, not modes, and precision\n"
@@ -250,12 +264,12 @@ done:
     lsc_reference_destroy(ref);
     lsc_ctx_destroy(ctx);
     free(real);
-    free(fake);
-    free(sv);
-    free(hist);
-    free(dups);
-    free(nn_d);
-    free(nn_i);
-    free(seen);
+    free(b.fake);
+    free(b.sv);
+    free(b.hist);
+    free(b.dups);
+    free(b.nn_d);
+    free(b.nn_i);
+    free(b.seen);
     return rc;
 }

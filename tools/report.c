@@ -652,6 +652,390 @@ static void timing_add(timings *t, const char *name, double ms) {
     }
 }
 
+/* Opens the real (--real) and fake sets and checks every row of each (here, because the spectrum
+ * may see only a subset of them), their widths and k against their sizes. Returns 0 or the exit
+ * code of a failure (reported); what was opened is marked in R->open / F->open either way. */
+static int open_sets(cli_opts *o, set_fig *R, set_fig *F, int *real_rows) {
+    int rc;
+    if (o->real) {
+        if ((rc = cli_open(o, o->real, &R->in))) return rc;
+        R->open = 1;
+        *real_rows = 1;
+        if ((rc = cli_check_finite(o, o->real, &R->in.m))) return rc;
+    }
+    if (o->fake) {
+        if ((rc = cli_open(o, o->fake, &F->in))) return rc;
+        F->open = 1;
+        if ((rc = cli_check_finite(o, o->fake, &F->in.m))) return rc;
+        if (o->real && F->in.m.cols != R->in.m.cols)
+            return cli_fail(o, EXIT_BAD_INPUT, "%s has %lld columns but %s has %lld", o->real,
+                            (long long)R->in.m.cols, o->fake, (long long)F->in.m.cols);
+        if (o->real && (o->k >= R->in.m.rows || o->k >= F->in.m.rows)) {
+            const char *p = o->k >= R->in.m.rows ? o->real : o->fake;
+            int64_t n = o->k >= R->in.m.rows ? R->in.m.rows : F->in.m.rows;
+            return cli_fail(o, EXIT_BAD_INPUT, "--k: k=%lld needs at least %lld rows in %s, got %lld",
+                            (long long)o->k, (long long)o->k + 1, p, (long long)n);
+        }
+    }
+    return 0;
+}
+
+/* The options that only make sense with others, and the label files (--labels, --fake-labels:
+ * one class per row). Returns 0 or the exit code of a failure (reported); labels read are the
+ * caller's to free either way. */
+static int report_options(cli_opts *o, const set_fig *F, int64_t **real_labels, int64_t *n_real_labels,
+                          int64_t **fake_labels, int64_t *n_fake_labels) {
+    int rc;
+    /* KID and MMD cost more than the rest of the report at its default sizes: opt-in, and
+     * their options alone would silently do nothing */
+    if (o->kid_opt[0] && !o->kid) return cli_fail(o, EXIT_BAD_INPUT, "%s needs --kid", o->kid_opt);
+    if (o->mmd_opt[0] && !o->mmd) return cli_fail(o, EXIT_BAD_INPUT, "%s needs --mmd", o->mmd_opt);
+    if (o->sigma_given && !o->mmd && !o->geometry)
+        return cli_fail(o, EXIT_BAD_INPUT, "--sigma needs --mmd or --geometry");
+    if ((o->kid || o->mmd) && !o->fake)
+        return cli_fail(o, EXIT_BAD_INPUT, "--%s needs --fake (it compares two sets)", o->kid ? "kid" : "mmd");
+    if ((o->labels || o->fake_labels) && !o->fake)
+        return cli_fail(o, EXIT_BAD_INPUT, "--labels and --fake-labels need --fake (they judge the generated rows)");
+    if (o->fake_labels && !o->labels)
+        return cli_fail(o, EXIT_BAD_INPUT, "--fake-labels needs --labels (the classes come from the real rows)");
+    char err[512];
+    if (o->labels && (rc = lsc_labels_open(o->labels, real_labels, n_real_labels, err, sizeof err)))
+        return cli_fail(o, rc, "%s", err);
+    if (o->fake_labels) {
+        if ((rc = lsc_labels_open(o->fake_labels, fake_labels, n_fake_labels, err, sizeof err)))
+            return cli_fail(o, rc, "%s", err);
+        if (*n_fake_labels != F->in.m.rows)
+            return cli_fail(o, EXIT_BAD_INPUT, "%s holds %lld labels but %s has %lld rows", o->fake_labels,
+                            (long long)*n_fake_labels, o->fake, (long long)F->in.m.rows);
+    }
+    return 0;
+}
+
+/* Hubness of the generated rows as queries against the real rows: which real rows the generator
+ * keeps landing next to. *have is set when it was computed; a soft failure (geometry_soft) leaves
+ * its reason in `why`. Returns 0 or the exit code of a hard failure (reported). */
+static int fake_hubness(cli_opts *o, lsc_ctx *ctx, const set_fig *R, const set_fig *F,
+                        lsc_hubness_result *hub, int *have, char *why, size_t why_len, double *t) {
+    lsc_hubness_opts ho = LSC_HUBNESS_OPTS_INIT;
+    ho.metric = o->metric;
+    ho.seed = o->seed;
+    double t0 = cli_now_ms();
+    cli_progress_label("hubness of fake against real");
+    lsc_status st = lsc_hubness(ctx, &R->in.m, &F->in.m, &ho, hub);
+    cli_progress_done();
+    *t = cli_now_ms() - t0;
+    if (st == LSC_STATUS_OK) *have = 1;
+    else if (geometry_soft(st)) snprintf(why, why_len, "%s", lsc_last_error(ctx));
+    else return cli_lib_fail(o, ctx, st, o->fake);
+    return 0;
+}
+
+/* What the report's writers (the JSON document, the HTML page, the text on stdout) read: the
+ * figures of one run, gathered by cmd_report. */
+typedef struct {
+    set_fig *R, *F;
+    const lsc_reference_info *rinfo;
+    int real_rows; /* 1 when the real rows are at hand in R->in (--real, or the reference's) */
+    int64_t nreal, neq; /* real rows; rows of each spectrum */
+    const lsc_assessment *verdicts; /* NULL without --fake */
+    const lsc_hubness_result *hub_fr; /* fake rows against the real ones, when have_hub_fr */
+    int have_hub_fr;
+    const char *hub_fr_why;
+    int dist; /* the distribution distances were computed */
+    const lsc_fd_result *fdr;
+    const lsc_kid_result *kidr;
+    const lsc_mmd_result *mmdr;
+    const lsc_prdc_result *prdc;
+    int64_t mem_rows, drows;
+    double mem_fraction;
+    const cli_reading_in *ri;
+    const cli_nn_hist *nnh;
+    char **readings, **fixed;
+    int nread, nfixed;
+    const timings *tm;
+    double t_total;
+} report_figs;
+
+/* The JSON document (--json). Returns 0 or the exit code of a failure (reported). */
+static int report_json(cli_opts *o, lsc_ctx *ctx, const report_figs *g) {
+    int rc = 0;
+    FILE *jf = cli_output_open(o, o->json, &rc);
+    if (!jf) return rc;
+    json_w w;
+    jw_open(&w, jf);
+    jw_obj(&w, NULL);
+    cli_json_header(&w, ctx);
+    if (g->verdicts) {
+        json_verdicts(&w, g->verdicts);
+        json_classes(&w, g->verdicts);
+    }
+    jw_obj(&w, "inputs");
+    if (o->reference) {
+        jw_obj(&w, "real");
+        jw_str(&w, "reference", o->reference);
+        jw_int(&w, "file_version", g->rinfo->file_version);
+        jw_int(&w, "rows", g->rinfo->rows);
+        jw_int(&w, "cols", g->rinfo->cols);
+        jw_str(&w, "dtype", "float32"); /* a reference keeps its rows as float32 */
+        jw_end_obj(&w);
+    } else {
+        cli_json_input(&w, "real", o->real, &g->R->in.m);
+    }
+    if (o->fake) cli_json_input(&w, "fake", o->fake, &g->F->in.m);
+    jw_end_obj(&w);
+    jw_obj(&w, "params");
+    jw_int(&w, "k", o->k);
+    jw_str(&w, "metric", cli_metric_name(o->metric));
+    jw_str(&w, "comparison", o->inclusive ? "inclusive" : "strict");
+    jw_num(&w, "dup_eps", o->dup_eps);
+    jw_int(&w, "bins", o->bins);
+    jw_num(&w, "active_threshold", o->active_threshold);
+    jw_int(&w, "pairs_max_rows", o->pairs_max_rows);
+    jw_int(&w, "seed", (int64_t)o->seed);
+    jw_int(&w, "splits", o->splits);
+    jw_int(&w, "threads", o->threads);
+    jw_int(&w, "spectrum_rows", g->neq);
+    jw_int(&w, "dup_report_json", 100);
+    jw_num(&w, "dim_collapse_ratio", o->th.dim_collapse_ratio);
+    jw_num(&w, "mode_collapse_ratio", o->th.mode_collapse_ratio);
+    jw_num(&w, "coverage_min", o->th.coverage_min);
+    jw_num(&w, "precision_high", o->th.precision_high);
+    jw_num(&w, "precision_min", o->th.precision_min);
+    jw_num(&w, "dup_fraction", o->th.dup_fraction);
+    jw_num(&w, "active_ratio", o->th.active_ratio);
+    jw_end_obj(&w);
+    jw_obj(&w, "spectrum");
+    if (g->real_rows) cli_json_spectrum(&w, "real", &g->R->s, g->R->sv, g->R->spec_m.rows, g->R->in.m.rows);
+    if (o->fake) cli_json_spectrum(&w, "fake", &g->F->s, g->F->sv, g->F->spec_m.rows, g->F->in.m.rows);
+    jw_end_obj(&w);
+    if (g->R->have_all || g->F->have_all) { /* the subsetted set's figures on every row */
+        jw_obj(&w, "spectrum_all_rows");
+        if (g->R->have_all) cli_json_spectrum(&w, "real", &g->R->s_all, g->R->sv_all, g->R->in.m.rows, g->R->in.m.rows);
+        if (g->F->have_all) cli_json_spectrum(&w, "fake", &g->F->s_all, g->F->sv_all, g->F->in.m.rows, g->F->in.m.rows);
+        jw_end_obj(&w);
+    }
+    jw_obj(&w, "pairwise");
+    if (g->real_rows) cli_json_pairs(&w, "real", &g->R->p, g->R->hist, g->R->dups, 100);
+    if (o->fake) cli_json_pairs(&w, "fake", &g->F->p, g->F->hist, g->F->dups, 100);
+    jw_end_obj(&w);
+    if (o->geometry) { /* docs/METRICS.md section 9: reported, no verdict */
+        jw_obj(&w, "geometry");
+        set_fig *gs[2] = {g->real_rows ? g->R : NULL, o->fake ? g->F : NULL};
+        for (int i = 0; i < 2; i++) {
+            if (!gs[i]) continue;
+            jw_obj(&w, i ? "fake" : "real");
+            json_twonn(&w, gs[i]);
+            json_hubness(&w, "hubness", &gs[i]->hub, gs[i]->have_hub, gs[i]->hub_why);
+            json_vendi_rbf(&w, gs[i]);
+            jw_end_obj(&w);
+        }
+        if (o->fake) json_hubness(&w, "hubness_fake_to_real", g->hub_fr, g->have_hub_fr, g->hub_fr_why);
+        jw_end_obj(&w);
+    }
+    if (g->dist) { /* docs/METRICS.md section 10: reported, no verdict */
+        jw_obj(&w, "distribution");
+        cli_json_fd(&w, "fd", g->fdr);
+        if (o->kid) cli_json_kid(&w, "kid", g->kidr, o->seed);
+        if (o->mmd) cli_json_mmd(&w, "mmd", g->mmdr, o->sigma, o->scale);
+        jw_end_obj(&w);
+    }
+    if (o->fake) {
+        cli_json_prdc(&w, "prdc", g->prdc);
+        jw_obj(&w, "memorisation");
+        if (g->real_rows) {
+            jw_int(&w, "fake_rows_near_real", g->mem_rows);
+            jw_num(&w, "fraction", g->mem_fraction);
+        } else {
+            jw_null(&w, "fake_rows_near_real");
+            jw_null(&w, "fraction");
+        }
+        jw_int(&w, "fake_rows_in_near_duplicate_pairs", g->drows);
+        jw_end_obj(&w);
+    }
+    if (g->nnh->have) cli_json_nn_hist(&w, "nearest_neighbour", g->nnh);
+    cli_json_definitions(&w);
+    jw_arr(&w, "readings");
+    for (int i = 0; i < g->nread; i++) jw_str(&w, NULL, g->readings[i]);
+    jw_end_arr(&w);
+    jw_arr(&w, "readings_fixed_thresholds");
+    for (int i = 0; i < g->nfixed; i++) jw_str(&w, NULL, g->fixed[i]);
+    jw_end_arr(&w);
+    jw_obj(&w, "deprecated");
+    jw_str(&w, "readings_fixed_thresholds",
+           "the fixed-threshold readings of docs/METRICS.md section 6 (thresholds in params: "
+           "dim_collapse_ratio ... active_ratio), kept for one release; they decide no verdict "
+           "and no reading");
+    jw_end_obj(&w);
+    jw_obj(&w, "timings_ms");
+    for (int i = 0; i < g->tm->n; i++) jw_num(&w, g->tm->name[i], g->tm->ms[i]);
+    jw_end_obj(&w);
+    jw_end_obj(&w);
+    jw_close(&w);
+    if (!jw_ok(&w)) {
+        cli_output_close(o, jf, 0);
+        return cli_fail(o, EXIT_MACHINE, "%s: the JSON document nests too deeply", o->json);
+    }
+    return cli_output_close(o, jf, 1);
+}
+
+/* The HTML page (--html). Returns 0 or the exit code of a failure (reported). */
+static int report_html(cli_opts *o, lsc_ctx *ctx, const report_figs *g) {
+    int rc = 0;
+    FILE *hf = cli_output_open(o, o->html, &rc);
+    if (!hf) return rc;
+    cli_html_set hs[2];
+    memset(hs, 0, sizeof hs);
+    set_fig *xs[2] = {g->R, g->F};
+    for (int i = 0; i < 2; i++) {
+        hs[i].path = xs[i]->path;
+        hs[i].rows = xs[i]->in.m.rows;
+        hs[i].cols = xs[i]->in.m.cols;
+        hs[i].s = &xs[i]->s;
+        hs[i].sv = xs[i]->sv;
+        hs[i].spec_rows = xs[i]->spec_m.rows;
+        hs[i].p = &xs[i]->p;
+        hs[i].dups = xs[i]->dups;
+    }
+    cli_html_report hr;
+    memset(&hr, 0, sizeof hr);
+    hr.o = o;
+    hr.device = lsc_ctx_device_name(ctx);
+    hr.version = lsc_version();
+    hr.a = g->verdicts;
+    hr.real = g->real_rows ? &hs[0] : NULL;
+    hr.fake = o->fake ? &hs[1] : NULL;
+    hr.reference = o->reference;
+    hr.prdc = o->fake ? g->prdc : NULL;
+    hr.nn = g->nnh;
+    hr.mem_rows = g->real_rows && o->fake ? g->mem_rows : -1;
+    hr.readings = (const char *const *)g->readings;
+    hr.nread = g->nread;
+    hr.timing_name = g->tm->name;
+    hr.timing_ms = g->tm->ms;
+    hr.ntimings = g->tm->n;
+    int bad = cli_html_write(hf, &hr);
+    return cli_output_close(o, hf, !bad);
+}
+
+/* The deprecated fixed-threshold checks of docs/METRICS.md section 6, on stdout. */
+static void print_fixed_checks(const cli_opts *o, const report_figs *g) {
+    const cli_thresholds *th = &o->th;
+    printf("\nfixed-threshold checks (deprecated, kept for one release: they decide no verdict and no\n"
+           "reading; the JSON keeps them as readings_fixed_thresholds; docs/METRICS.md section 6):\n");
+    if (o->fake) {
+        if (!g->real_rows) {
+            printf("  dimensional collapse  needs the real spectrum: not checked\n");
+            printf("  mode collapse         vendi_cosine needs the real spectrum: not checked\n");
+        } else {
+            printf("  dimensional collapse  fake effective_rank %.4g < %g x real's %.4g (= %.4g)?  %s\n",
+                   g->F->s.effective_rank, th->dim_collapse_ratio, g->R->s.effective_rank,
+                   th->dim_collapse_ratio * g->R->s.effective_rank,
+                   g->F->s.effective_rank < th->dim_collapse_ratio * g->R->s.effective_rank ? "yes" : "no");
+            if (g->F->s.vendi_status == LSC_VENDI_OK && g->R->s.vendi_status == LSC_VENDI_OK)
+                printf("  mode collapse         fake vendi_cosine %.4g < %g x real's %.4g (= %.4g)?  %s\n",
+                       g->F->s.vendi_cosine, th->mode_collapse_ratio, g->R->s.vendi_cosine,
+                       th->mode_collapse_ratio * g->R->s.vendi_cosine,
+                       g->F->s.vendi_cosine < th->mode_collapse_ratio * g->R->s.vendi_cosine ? "yes" : "no");
+            else
+                printf("  mode collapse         vendi_cosine unavailable (an all-zero row): not checked\n");
+        }
+        printf("  mode collapse         coverage %.3f < %g while precision %.3f >= %g?  %s\n", g->prdc->coverage,
+               th->coverage_min, g->prdc->precision, th->precision_high,
+               g->prdc->coverage < th->coverage_min && g->prdc->precision >= th->precision_high ? "yes" : "no");
+        printf("  low fidelity          precision %.3f < %g?  %s\n", g->prdc->precision, th->precision_min,
+               g->prdc->precision < th->precision_min ? "yes" : "no");
+        printf("  memorisation          fake rows in a near-duplicate pair (d <= %g): %s%.2f%% > %g%%?  %s\n",
+               o->dup_eps, g->ri->dup_lower_bound ? ">= " : "", 100.0 * g->ri->fake_dup_fraction,
+               100.0 * th->dup_fraction, g->ri->fake_dup_fraction > th->dup_fraction ? "yes" : "no");
+        if (g->real_rows)
+            printf("  memorisation          fake rows within %g of a real row: %.2f%% > %g%%?  %s\n", o->dup_eps,
+                   100.0 * g->mem_fraction, 100.0 * th->dup_fraction, g->mem_fraction > th->dup_fraction ? "yes" : "no");
+        else
+            printf("  memorisation          fake rows near a real row need the real rows: not checked\n");
+    } else {
+        printf("  posterior collapse    active_units %lld < %g x D (= %.1f)?  %s   (meaningful for VAE "
+               "posterior means)\n",
+               (long long)g->R->s.active_units, th->active_ratio, th->active_ratio * (double)g->R->in.m.cols,
+               (double)g->R->s.active_units < th->active_ratio * (double)g->R->in.m.cols ? "yes" : "no");
+        printf("  duplicates            rows in a near-duplicate pair (d <= %g): %s%.2f%% > %g%%?  %s\n",
+               o->dup_eps, g->ri->dup_lower_bound ? ">= " : "", 100.0 * g->ri->fake_dup_fraction,
+               100.0 * th->dup_fraction, g->ri->fake_dup_fraction > th->dup_fraction ? "yes" : "no");
+    }
+}
+
+/* The text report on stdout. */
+static void report_text(cli_opts *o, lsc_ctx *ctx, const report_figs *g) {
+    printf("lsc %s report on %s\n", lsc_version(), lsc_ctx_device_name(ctx));
+    if (o->reference)
+        printf("real: reference %s (file format version %lld; %lld x %lld, k=%lld, %s, %s)\n", o->reference,
+               (long long)g->rinfo->file_version, (long long)g->rinfo->rows, (long long)g->rinfo->cols,
+               (long long)g->rinfo->k, cli_metric_name(g->rinfo->metric), o->inclusive ? "inclusive" : "strict");
+    else
+        printf("real: %s (%lld x %lld)\n", o->real, (long long)g->R->in.m.rows, (long long)g->R->in.m.cols);
+    if (o->fake)
+        printf("fake: %s (%lld x %lld)\n", o->fake, (long long)g->F->in.m.rows, (long long)g->F->in.m.cols);
+    if (o->fake && g->nreal != g->F->in.m.rows)
+        printf("the spectra are compared at equal N = %lld: a seeded subset (seed %llu) of the larger set\n",
+               (long long)g->neq, (unsigned long long)o->seed);
+    printf("\n");
+    if (g->verdicts) {
+        print_verdicts(g->verdicts);
+        print_classes(g->verdicts, g->R->in.m.rows);
+    }
+    if (o->fake && g->real_rows) print_spectra(g->R, g->F);
+    else if (o->fake) cli_print_spectrum(stdout, "fake", &g->F->s, g->F->spec_m.rows, g->F->in.m.rows);
+    else cli_print_spectrum(stdout, "real", &g->R->s, g->R->spec_m.rows, g->R->in.m.rows);
+    set_fig *sets[2] = {g->R, g->F};
+    for (int i = 0; i < 2; i++)
+        if (sets[i]->have_all) {
+            printf("(%s on all %lld rows, for the record: effective_rank %.4f", i ? "fake" : "real",
+                   (long long)sets[i]->in.m.rows, sets[i]->s_all.effective_rank);
+            if (sets[i]->s_all.vendi_status == LSC_VENDI_OK) printf(", vendi_cosine %.4f", sets[i]->s_all.vendi_cosine);
+            printf(")\n");
+        }
+    printf("\n");
+    if (g->real_rows) cli_print_pairs(stdout, "real", &g->R->p, o);
+    if (o->fake) cli_print_pairs(stdout, "fake", &g->F->p, o);
+    if (g->R->p.subset || (o->fake && g->F->p.subset))
+        printf("(sets above --pairs-max-rows %lld use a seeded subset for the all-pairs figures; kNN and "
+               "PRDC use every row)\n",
+               (long long)o->pairs_max_rows);
+    printf("\n");
+    if (o->geometry && g->real_rows) print_geometry(g->R, "real");
+    if (o->geometry && o->fake) print_geometry(g->F, "fake");
+    if (o->geometry && o->fake && g->real_rows) {
+        if (g->have_hub_fr)
+            printf("hubness of fake rows among the real rows (k = %lld): skewness %.4g  robin hood "
+                   "%.4g  max N_k %lld  real rows never a neighbour %lld of %lld\n",
+                   (long long)g->hub_fr->k, g->hub_fr->skewness, g->hub_fr->robin_hood,
+                   (long long)g->hub_fr->max_occurrence, (long long)g->hub_fr->antihubs,
+                   (long long)g->hub_fr->base_rows);
+        else printf("hubness of fake rows among the real rows: unavailable: %s\n", g->hub_fr_why);
+    }
+    if (o->geometry) printf("(reported without a verdict, docs/METRICS.md section 9)\n");
+    if (o->fake) {
+        printf("\n");
+        cli_print_prdc(stdout, g->prdc);
+        if (g->real_rows)
+            printf("  fake rows within %g of a real row: %lld of %lld\n", o->dup_eps, (long long)g->mem_rows,
+                   (long long)g->F->in.m.rows);
+    }
+    if (g->dist) {
+        printf("\ndistances between the two distributions (docs/METRICS.md section 10, no verdict):\n");
+        cli_print_fd(stdout, g->fdr);
+        if (o->kid) cli_print_kid(stdout, g->kidr);
+        if (o->mmd) cli_print_mmd(stdout, g->mmdr, o->sigma, o->scale);
+    }
+    print_fixed_checks(o, g);
+    if (g->verdicts) {
+        printf("\nreadings:\n");
+        for (int i = 0; i < g->nread; i++) printf("  %s\n", g->readings[i]);
+    } else {
+        printf("\nreadings: none (they are made from the verdicts, which need --fake)\n");
+    }
+    printf("\n(%.0f ms in all)\n", g->t_total);
+}
+
 int cmd_report(cli_opts *o) {
     int rc = 0;
     if (!!o->real == !!o->reference)
@@ -674,65 +1058,9 @@ int cmd_report(cli_opts *o) {
     double mem_fraction = -1;
     int64_t mem_rows = 0;
 
-    /* checked here, on every row, because the spectrum may see only a subset of them */
-    if (o->real) {
-        if ((rc = cli_open(o, o->real, &R.in))) goto done;
-        R.open = 1;
-        real_rows = 1;
-        if ((rc = cli_check_finite(o, o->real, &R.in.m))) goto done;
-    }
-    if (o->fake) {
-        if ((rc = cli_open(o, o->fake, &F.in))) goto done;
-        F.open = 1;
-        if ((rc = cli_check_finite(o, o->fake, &F.in.m))) goto done;
-        if (o->real && F.in.m.cols != R.in.m.cols) {
-            rc = cli_fail(o, EXIT_BAD_INPUT, "%s has %lld columns but %s has %lld", o->real,
-                          (long long)R.in.m.cols, o->fake, (long long)F.in.m.cols);
-            goto done;
-        }
-        if (o->real && (o->k >= R.in.m.rows || o->k >= F.in.m.rows)) {
-            const char *p = o->k >= R.in.m.rows ? o->real : o->fake;
-            int64_t n = o->k >= R.in.m.rows ? R.in.m.rows : F.in.m.rows;
-            rc = cli_fail(o, EXIT_BAD_INPUT, "--k: k=%lld needs at least %lld rows in %s, got %lld",
-                          (long long)o->k, (long long)o->k + 1, p, (long long)n);
-            goto done;
-        }
-    }
-    /* KID and MMD cost more than the rest of the report at its default sizes: opt-in, and
-     * their options alone would silently do nothing */
-    if (o->kid_opt[0] && !o->kid) return cli_fail(o, EXIT_BAD_INPUT, "%s needs --kid", o->kid_opt);
-    if (o->mmd_opt[0] && !o->mmd) return cli_fail(o, EXIT_BAD_INPUT, "%s needs --mmd", o->mmd_opt);
-    if (o->sigma_given && !o->mmd && !o->geometry)
-        return cli_fail(o, EXIT_BAD_INPUT, "--sigma needs --mmd or --geometry");
-    if ((o->kid || o->mmd) && !o->fake)
-        return cli_fail(o, EXIT_BAD_INPUT, "--%s needs --fake (it compares two sets)", o->kid ? "kid" : "mmd");
-    if ((o->labels || o->fake_labels) && !o->fake) {
-        rc = cli_fail(o, EXIT_BAD_INPUT, "--labels and --fake-labels need --fake (they judge the generated rows)");
+    if ((rc = open_sets(o, &R, &F, &real_rows))) goto done;
+    if ((rc = report_options(o, &F, &real_labels, &n_real_labels, &fake_labels, &n_fake_labels)))
         goto done;
-    }
-    if (o->fake_labels && !o->labels) {
-        rc = cli_fail(o, EXIT_BAD_INPUT, "--fake-labels needs --labels (the classes come from the real rows)");
-        goto done;
-    }
-    if (o->labels) {
-        char err[512];
-        if ((rc = lsc_labels_open(o->labels, &real_labels, &n_real_labels, err, sizeof err))) {
-            rc = cli_fail(o, rc, "%s", err);
-            goto done;
-        }
-    }
-    if (o->fake_labels) {
-        char err[512];
-        if ((rc = lsc_labels_open(o->fake_labels, &fake_labels, &n_fake_labels, err, sizeof err))) {
-            rc = cli_fail(o, rc, "%s", err);
-            goto done;
-        }
-        if (n_fake_labels != F.in.m.rows) {
-            rc = cli_fail(o, EXIT_BAD_INPUT, "%s holds %lld labels but %s has %lld rows", o->fake_labels,
-                          (long long)n_fake_labels, o->fake, (long long)F.in.m.rows);
-            goto done;
-        }
-    }
     if (!(ctx = cli_ctx(o, &rc))) goto done;
     if (o->reference) { /* a valid file holds k < N and finite rows: only the fake set to check */
         double t0 = cli_now_ms();
@@ -779,22 +1107,9 @@ int cmd_report(cli_opts *o) {
     int have_hub_fr = 0;
     char hub_fr_why[200] = "needs the real rows (--real)";
     double t_hub_fr = 0;
-    if (o->geometry && o->fake && real_rows) {
-        lsc_hubness_opts ho = LSC_HUBNESS_OPTS_INIT;
-        ho.metric = o->metric;
-        ho.seed = o->seed;
-        double t0 = cli_now_ms();
-        cli_progress_label("hubness of fake against real");
-        lsc_status st = lsc_hubness(ctx, &R.in.m, &F.in.m, &ho, &hub_fr);
-        cli_progress_done();
-        t_hub_fr = cli_now_ms() - t0;
-        if (st == LSC_STATUS_OK) have_hub_fr = 1;
-        else if (geometry_soft(st)) snprintf(hub_fr_why, sizeof hub_fr_why, "%s", lsc_last_error(ctx));
-        else {
-            rc = cli_lib_fail(o, ctx, st, o->fake);
-            goto done;
-        }
-    }
+    if (o->geometry && o->fake && real_rows &&
+        (rc = fake_hubness(o, ctx, &R, &F, &hub_fr, &have_hub_fr, hub_fr_why, sizeof hub_fr_why, &t_hub_fr)))
+        goto done;
 
     /* distances between the two distributions (docs/METRICS.md section 10), reported without a
      * verdict: FD (one float64 Gram pass per set, every row), KID and RBF MMD when asked */
@@ -918,274 +1233,15 @@ int cmd_report(cli_opts *o) {
     double t_total = cli_now_ms() - t_start;
     timing_add(&tm, "total", t_total);
 
-    if (o->json) {
-        FILE *jf = cli_output_open(o, o->json, &rc);
-        if (!jf) goto done;
-        json_w w;
-        jw_open(&w, jf);
-        jw_obj(&w, NULL);
-        cli_json_header(&w, ctx);
-        if (verdicts) {
-            json_verdicts(&w, verdicts);
-            json_classes(&w, verdicts);
-        }
-        jw_obj(&w, "inputs");
-        if (o->reference) {
-            jw_obj(&w, "real");
-            jw_str(&w, "reference", o->reference);
-            jw_int(&w, "file_version", rinfo.file_version);
-            jw_int(&w, "rows", rinfo.rows);
-            jw_int(&w, "cols", rinfo.cols);
-            jw_str(&w, "dtype", "float32"); /* a reference keeps its rows as float32 */
-            jw_end_obj(&w);
-        } else {
-            cli_json_input(&w, "real", o->real, &R.in.m);
-        }
-        if (o->fake) cli_json_input(&w, "fake", o->fake, &F.in.m);
-        jw_end_obj(&w);
-        jw_obj(&w, "params");
-        jw_int(&w, "k", o->k);
-        jw_str(&w, "metric", cli_metric_name(o->metric));
-        jw_str(&w, "comparison", o->inclusive ? "inclusive" : "strict");
-        jw_num(&w, "dup_eps", o->dup_eps);
-        jw_int(&w, "bins", o->bins);
-        jw_num(&w, "active_threshold", o->active_threshold);
-        jw_int(&w, "pairs_max_rows", o->pairs_max_rows);
-        jw_int(&w, "seed", (int64_t)o->seed);
-        jw_int(&w, "splits", o->splits);
-        jw_int(&w, "threads", o->threads);
-        jw_int(&w, "spectrum_rows", neq);
-        jw_int(&w, "dup_report_json", 100);
-        jw_num(&w, "dim_collapse_ratio", o->th.dim_collapse_ratio);
-        jw_num(&w, "mode_collapse_ratio", o->th.mode_collapse_ratio);
-        jw_num(&w, "coverage_min", o->th.coverage_min);
-        jw_num(&w, "precision_high", o->th.precision_high);
-        jw_num(&w, "precision_min", o->th.precision_min);
-        jw_num(&w, "dup_fraction", o->th.dup_fraction);
-        jw_num(&w, "active_ratio", o->th.active_ratio);
-        jw_end_obj(&w);
-        jw_obj(&w, "spectrum");
-        if (real_rows) cli_json_spectrum(&w, "real", &R.s, R.sv, R.spec_m.rows, R.in.m.rows);
-        if (o->fake) cli_json_spectrum(&w, "fake", &F.s, F.sv, F.spec_m.rows, F.in.m.rows);
-        jw_end_obj(&w);
-        if (R.have_all || F.have_all) { /* the subsetted set's figures on every row */
-            jw_obj(&w, "spectrum_all_rows");
-            if (R.have_all) cli_json_spectrum(&w, "real", &R.s_all, R.sv_all, R.in.m.rows, R.in.m.rows);
-            if (F.have_all) cli_json_spectrum(&w, "fake", &F.s_all, F.sv_all, F.in.m.rows, F.in.m.rows);
-            jw_end_obj(&w);
-        }
-        jw_obj(&w, "pairwise");
-        if (real_rows) cli_json_pairs(&w, "real", &R.p, R.hist, R.dups, 100);
-        if (o->fake) cli_json_pairs(&w, "fake", &F.p, F.hist, F.dups, 100);
-        jw_end_obj(&w);
-        if (o->geometry) { /* docs/METRICS.md section 9: reported, no verdict */
-            jw_obj(&w, "geometry");
-            set_fig *gs[2] = {real_rows ? &R : NULL, o->fake ? &F : NULL};
-            for (int i = 0; i < 2; i++) {
-                if (!gs[i]) continue;
-                jw_obj(&w, i ? "fake" : "real");
-                json_twonn(&w, gs[i]);
-                json_hubness(&w, "hubness", &gs[i]->hub, gs[i]->have_hub, gs[i]->hub_why);
-                json_vendi_rbf(&w, gs[i]);
-                jw_end_obj(&w);
-            }
-            if (o->fake) json_hubness(&w, "hubness_fake_to_real", &hub_fr, have_hub_fr, hub_fr_why);
-            jw_end_obj(&w);
-        }
-        if (dist) { /* docs/METRICS.md section 10: reported, no verdict */
-            jw_obj(&w, "distribution");
-            cli_json_fd(&w, "fd", &fdr);
-            if (o->kid) cli_json_kid(&w, "kid", &kidr, o->seed);
-            if (o->mmd) cli_json_mmd(&w, "mmd", &mmdr, o->sigma, o->scale);
-            jw_end_obj(&w);
-        }
-        if (o->fake) {
-            cli_json_prdc(&w, "prdc", &prdc);
-            jw_obj(&w, "memorisation");
-            if (real_rows) {
-                jw_int(&w, "fake_rows_near_real", mem_rows);
-                jw_num(&w, "fraction", mem_fraction);
-            } else {
-                jw_null(&w, "fake_rows_near_real");
-                jw_null(&w, "fraction");
-            }
-            jw_int(&w, "fake_rows_in_near_duplicate_pairs", drows);
-            jw_end_obj(&w);
-        }
-        if (nnh.have) cli_json_nn_hist(&w, "nearest_neighbour", &nnh);
-        cli_json_definitions(&w);
-        jw_arr(&w, "readings");
-        for (int i = 0; i < nread; i++) jw_str(&w, NULL, readings[i]);
-        jw_end_arr(&w);
-        jw_arr(&w, "readings_fixed_thresholds");
-        for (int i = 0; i < nfixed; i++) jw_str(&w, NULL, fixed[i]);
-        jw_end_arr(&w);
-        jw_obj(&w, "deprecated");
-        jw_str(&w, "readings_fixed_thresholds",
-               "the fixed-threshold readings of docs/METRICS.md section 6 (thresholds in params: "
-               "dim_collapse_ratio ... active_ratio), kept for one release; they decide no verdict "
-               "and no reading");
-        jw_end_obj(&w);
-        jw_obj(&w, "timings_ms");
-        for (int i = 0; i < tm.n; i++) jw_num(&w, tm.name[i], tm.ms[i]);
-        jw_end_obj(&w);
-        jw_end_obj(&w);
-        jw_close(&w);
-        if (!jw_ok(&w)) {
-            cli_output_close(o, jf, 0);
-            rc = cli_fail(o, EXIT_MACHINE, "%s: the JSON document nests too deeply", o->json);
-            goto done;
-        }
-        if ((rc = cli_output_close(o, jf, 1))) goto done;
-    }
-    if (o->html) {
-        FILE *hf = cli_output_open(o, o->html, &rc);
-        if (!hf) goto done;
-        cli_html_set hs[2];
-        memset(hs, 0, sizeof hs);
-        set_fig *xs[2] = {&R, &F};
-        for (int i = 0; i < 2; i++) {
-            hs[i].path = xs[i]->path;
-            hs[i].rows = xs[i]->in.m.rows;
-            hs[i].cols = xs[i]->in.m.cols;
-            hs[i].s = &xs[i]->s;
-            hs[i].sv = xs[i]->sv;
-            hs[i].spec_rows = xs[i]->spec_m.rows;
-            hs[i].p = &xs[i]->p;
-            hs[i].dups = xs[i]->dups;
-        }
-        cli_html_report hr;
-        memset(&hr, 0, sizeof hr);
-        hr.o = o;
-        hr.device = lsc_ctx_device_name(ctx);
-        hr.version = lsc_version();
-        hr.a = verdicts;
-        hr.real = real_rows ? &hs[0] : NULL;
-        hr.fake = o->fake ? &hs[1] : NULL;
-        hr.reference = o->reference;
-        hr.prdc = o->fake ? &prdc : NULL;
-        hr.nn = &nnh;
-        hr.mem_rows = real_rows && o->fake ? mem_rows : -1;
-        hr.readings = (const char *const *)readings;
-        hr.nread = nread;
-        hr.timing_name = tm.name;
-        hr.timing_ms = tm.ms;
-        hr.ntimings = tm.n;
-        int bad = cli_html_write(hf, &hr);
-        if ((rc = cli_output_close(o, hf, !bad))) goto done;
-    }
-    if (!o->json || strcmp(o->json, "-")) {
-        printf("lsc %s report on %s\n", lsc_version(), lsc_ctx_device_name(ctx));
-        if (o->reference)
-            printf("real: reference %s (file format version %lld; %lld x %lld, k=%lld, %s, %s)\n", o->reference,
-                   (long long)rinfo.file_version, (long long)rinfo.rows, (long long)rinfo.cols,
-                   (long long)rinfo.k, cli_metric_name(rinfo.metric), o->inclusive ? "inclusive" : "strict");
-        else
-            printf("real: %s (%lld x %lld)\n", o->real, (long long)R.in.m.rows, (long long)R.in.m.cols);
-        if (o->fake)
-            printf("fake: %s (%lld x %lld)\n", o->fake, (long long)F.in.m.rows, (long long)F.in.m.cols);
-        if (o->fake && nreal != F.in.m.rows)
-            printf("the spectra are compared at equal N = %lld: a seeded subset (seed %llu) of the larger set\n",
-                   (long long)neq, (unsigned long long)o->seed);
-        printf("\n");
-        if (verdicts) {
-            print_verdicts(verdicts);
-            print_classes(verdicts, R.in.m.rows);
-        }
-        if (o->fake && real_rows) print_spectra(&R, &F);
-        else if (o->fake) cli_print_spectrum(stdout, "fake", &F.s, F.spec_m.rows, F.in.m.rows);
-        else cli_print_spectrum(stdout, "real", &R.s, R.spec_m.rows, R.in.m.rows);
-        set_fig *sets[2] = {&R, &F};
-        for (int i = 0; i < 2; i++)
-            if (sets[i]->have_all) {
-                printf("(%s on all %lld rows, for the record: effective_rank %.4f", i ? "fake" : "real",
-                       (long long)sets[i]->in.m.rows, sets[i]->s_all.effective_rank);
-                if (sets[i]->s_all.vendi_status == LSC_VENDI_OK) printf(", vendi_cosine %.4f", sets[i]->s_all.vendi_cosine);
-                printf(")\n");
-            }
-        printf("\n");
-        if (real_rows) cli_print_pairs(stdout, "real", &R.p, o);
-        if (o->fake) cli_print_pairs(stdout, "fake", &F.p, o);
-        if (R.p.subset || (o->fake && F.p.subset))
-            printf("(sets above --pairs-max-rows %lld use a seeded subset for the all-pairs figures; kNN and "
-                   "PRDC use every row)\n",
-                   (long long)o->pairs_max_rows);
-        printf("\n");
-        if (o->geometry && real_rows) print_geometry(&R, "real");
-        if (o->geometry && o->fake) print_geometry(&F, "fake");
-        if (o->geometry && o->fake && real_rows) {
-            if (have_hub_fr)
-                printf("hubness of fake rows among the real rows (k = %lld): skewness %.4g  robin hood "
-                       "%.4g  max N_k %lld  real rows never a neighbour %lld of %lld\n",
-                       (long long)hub_fr.k, hub_fr.skewness, hub_fr.robin_hood,
-                       (long long)hub_fr.max_occurrence, (long long)hub_fr.antihubs,
-                       (long long)hub_fr.base_rows);
-            else printf("hubness of fake rows among the real rows: unavailable: %s\n", hub_fr_why);
-        }
-        if (o->geometry) printf("(reported without a verdict, docs/METRICS.md section 9)\n");
-        if (o->fake) {
-            printf("\n");
-            cli_print_prdc(stdout, &prdc);
-            if (real_rows)
-                printf("  fake rows within %g of a real row: %lld of %lld\n", o->dup_eps, (long long)mem_rows,
-                       (long long)F.in.m.rows);
-        }
-        if (dist) {
-            printf("\ndistances between the two distributions (docs/METRICS.md section 10, no verdict):\n");
-            cli_print_fd(stdout, &fdr);
-            if (o->kid) cli_print_kid(stdout, &kidr);
-            if (o->mmd) cli_print_mmd(stdout, &mmdr, o->sigma, o->scale);
-        }
-        const cli_thresholds *th = &o->th;
-        printf("\nfixed-threshold checks (deprecated, kept for one release: they decide no verdict and no\n"
-               "reading; the JSON keeps them as readings_fixed_thresholds; docs/METRICS.md section 6):\n");
-        if (o->fake) {
-            if (!real_rows) {
-                printf("  dimensional collapse  needs the real spectrum: not checked\n");
-                printf("  mode collapse         vendi_cosine needs the real spectrum: not checked\n");
-            } else {
-                printf("  dimensional collapse  fake effective_rank %.4g < %g x real's %.4g (= %.4g)?  %s\n",
-                       F.s.effective_rank, th->dim_collapse_ratio, R.s.effective_rank,
-                       th->dim_collapse_ratio * R.s.effective_rank,
-                       F.s.effective_rank < th->dim_collapse_ratio * R.s.effective_rank ? "yes" : "no");
-                if (F.s.vendi_status == LSC_VENDI_OK && R.s.vendi_status == LSC_VENDI_OK)
-                    printf("  mode collapse         fake vendi_cosine %.4g < %g x real's %.4g (= %.4g)?  %s\n",
-                           F.s.vendi_cosine, th->mode_collapse_ratio, R.s.vendi_cosine,
-                           th->mode_collapse_ratio * R.s.vendi_cosine,
-                           F.s.vendi_cosine < th->mode_collapse_ratio * R.s.vendi_cosine ? "yes" : "no");
-                else
-                    printf("  mode collapse         vendi_cosine unavailable (an all-zero row): not checked\n");
-            }
-            printf("  mode collapse         coverage %.3f < %g while precision %.3f >= %g?  %s\n", prdc.coverage,
-                   th->coverage_min, prdc.precision, th->precision_high,
-                   prdc.coverage < th->coverage_min && prdc.precision >= th->precision_high ? "yes" : "no");
-            printf("  low fidelity          precision %.3f < %g?  %s\n", prdc.precision, th->precision_min,
-                   prdc.precision < th->precision_min ? "yes" : "no");
-            printf("  memorisation          fake rows in a near-duplicate pair (d <= %g): %s%.2f%% > %g%%?  %s\n",
-                   o->dup_eps, ri.dup_lower_bound ? ">= " : "", 100.0 * ri.fake_dup_fraction,
-                   100.0 * th->dup_fraction, ri.fake_dup_fraction > th->dup_fraction ? "yes" : "no");
-            if (real_rows)
-                printf("  memorisation          fake rows within %g of a real row: %.2f%% > %g%%?  %s\n", o->dup_eps,
-                       100.0 * mem_fraction, 100.0 * th->dup_fraction, mem_fraction > th->dup_fraction ? "yes" : "no");
-            else
-                printf("  memorisation          fake rows near a real row need the real rows: not checked\n");
-        } else {
-            printf("  posterior collapse    active_units %lld < %g x D (= %.1f)?  %s   (meaningful for VAE "
-                   "posterior means)\n",
-                   (long long)R.s.active_units, th->active_ratio, th->active_ratio * (double)R.in.m.cols,
-                   (double)R.s.active_units < th->active_ratio * (double)R.in.m.cols ? "yes" : "no");
-            printf("  duplicates            rows in a near-duplicate pair (d <= %g): %s%.2f%% > %g%%?  %s\n",
-                   o->dup_eps, ri.dup_lower_bound ? ">= " : "", 100.0 * ri.fake_dup_fraction,
-                   100.0 * th->dup_fraction, ri.fake_dup_fraction > th->dup_fraction ? "yes" : "no");
-        }
-        if (verdicts) {
-            printf("\nreadings:\n");
-            for (int i = 0; i < nread; i++) printf("  %s\n", readings[i]);
-        } else {
-            printf("\nreadings: none (they are made from the verdicts, which need --fake)\n");
-        }
-        printf("\n(%.0f ms in all)\n", t_total);
-    }
+    report_figs g = {.R = &R, .F = &F, .rinfo = &rinfo, .real_rows = real_rows, .nreal = nreal,
+                     .neq = neq, .verdicts = verdicts, .hub_fr = &hub_fr, .have_hub_fr = have_hub_fr,
+                     .hub_fr_why = hub_fr_why, .dist = dist, .fdr = &fdr, .kidr = &kidr,
+                     .mmdr = &mmdr, .prdc = &prdc, .mem_rows = mem_rows, .drows = drows,
+                     .mem_fraction = mem_fraction, .ri = &ri, .nnh = &nnh, .readings = readings,
+                     .fixed = fixed, .nread = nread, .nfixed = nfixed, .tm = &tm, .t_total = t_total};
+    if (o->json && (rc = report_json(o, ctx, &g))) goto done;
+    if (o->html && (rc = report_html(o, ctx, &g))) goto done;
+    if (!o->json || strcmp(o->json, "-")) report_text(o, ctx, &g);
     if (!rc) rc = fail_on_code(o, verdicts);
 done:
     lsc_assessment_destroy(verdicts);

@@ -5,6 +5,8 @@
  * is bit-identical to another with the same thread count. */
 #include "tiles.h"
 #include "../../common/geometry_rules.h"
+#include "../../common/pair_figures.h"
+#include "../../common/select_rules.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -12,9 +14,7 @@
 
 static int pair_before(const lsc_pair *a, const lsc_pair *b)
 {
-    if (a->d != b->d) return a->d < b->d;
-    if (a->i != b->i) return a->i < b->i;
-    return a->j < b->j;
+    return lsc_pair_order(a->d, a->i, a->j, b->d, b->i, b->j);
 }
 
 /* Bounded max-heap keeping the `cap` first pairs in (d, i, j) order. */
@@ -54,18 +54,14 @@ static int cmp_pair(const void *a, const void *b)
     return pair_before(x, y) ? -1 : pair_before(y, x) ? 1 : 0;
 }
 
-/* (count, mean, M2) merged as Chan et al.: never sum d^2 - (sum d)^2 / n. */
+/* (count, mean, M2), merged by lsc_moments_merge (Chan et al.). */
 typedef struct {
     double n, mean, m2;
 } moments;
 
 static void moments_merge(moments *a, double nb, double mb, double m2b)
 {
-    if (nb == 0) return;
-    double n = a->n + nb, delta = mb - a->mean;
-    a->mean += delta * nb / n;
-    a->m2 += m2b + delta * delta * a->n * nb / n;
-    a->n = n;
+    lsc_moments_merge(&a->n, &a->mean, &a->m2, nb, mb, m2b);
 }
 
 /* Copies of each thread's histogram (up to 4096 bins; one above): consecutive pairs often share
@@ -417,21 +413,10 @@ lsc_status lsc_cpu_pair_stats(lsc_ctx *ctx, const lsc_matrix *x, const int64_t *
                     dup_offer(all, &nheap, cap, J.parts[p].dup_heap[e]);
         }
         if (st == LSC_STATUS_OK) {
-            for (int64_t i = 0; i < n; i++) nn_v[i] = lsc_dist_from_v(metric, nn_v[i]);
-            double nn_sum = 0.0;
-            for (int64_t i = 0; i < n; i++) nn_sum += nn_v[i];
-            qsort(nn_v, (size_t)n, sizeof(double), lsc_cmp_f64);
-            out->mean = mom.mean;
-            out->std = sqrt(mom.m2 / mom.n);
-            out->min = nn_v[0];
-            out->max = lsc_dist_from_v(metric, max_v);
-            out->nn_mean = nn_sum / (double)n;
-            out->nn_median = nn_v[(n - 1) / 2];
-            out->nn_min = nn_v[0];
-            out->nn_max = nn_v[n - 1];
+            lsc_pair_figures(metric, mom.n, mom.mean, mom.m2, max_v, nn_v, n,
+                             J.block_unif != NULL, usum, out);
             out->near_duplicate_pairs = dups;
             out->hist_upper = upper;
-            out->uniformity = J.block_unif ? lsc_uniformity(usum, mom.n) : NAN;
             if (all) qsort(all, (size_t)nheap, sizeof(lsc_pair), cmp_pair);
             out->near_duplicates_listed = near_dups ? nheap : 0;
             if (near_dups && nheap) memcpy(near_dups, all, (size_t)nheap * sizeof(lsc_pair));

@@ -79,7 +79,7 @@ LSC_CPU_CLONES static void prdc_tile(void *user, int tid, const cpu_tiles *t, in
 {
     (void)tid;
     const prdc_job *J = (const prdc_job *)user;
-    const int inclusive = J->inclusive;
+    const unsigned pincl = lsc_prdc_incl(J->inclusive), jincl = lsc_judge_incl(J->inclusive);
     const double *rr = J->real_r;
     /* A pair can be inside a ball of radius r only if its fast lower end vf - err <= r: the
      * float32 prefilter of tiles.h, 16 lanes to a vector, with the real ball's radius carried by
@@ -148,11 +148,14 @@ LSC_CPU_CLONES static void prdc_tile(void *user, int tid, const cpu_tiles *t, in
                 const int64_t gi = r0 + i;
                 const double vf = fsq + t->bsq[i] - 2.0 * (double)crow[i];
                 const double err = cpu_tile_err(t, fsq, t->bsq[i]);
-                int in_real = lsc_decide_less(vf, err, rr[gi], inclusive);
-                int need_recall = !__atomic_load_n(&J->real_hit[gi], __ATOMIC_RELAXED);
-                int in_fake = need_recall ? lsc_decide_less(vf, err, sj, inclusive) : 0;
-                int in_s = need_s ? lsc_decide_less(vf, err, ns, 0) : 0;
-                int in_i = need_i ? lsc_decide_less(vf, err, ni, 1) : 0;
+                /* a real row already inside some fake ball needs no more recall tests */
+                const double pb[LSC_PRDC_TESTS] = {rr[gi], sj, ns, ni};
+                const unsigned pneed =
+                    1u << LSC_PRDC_REAL |
+                    (unsigned)!__atomic_load_n(&J->real_hit[gi], __ATOMIC_RELAXED) << LSC_PRDC_FAKE |
+                    (unsigned)need_s << LSC_PRDC_STRICT | (unsigned)need_i << LSC_PRDC_INCL;
+                int pin[LSC_PRDC_TESTS];
+                const int px = lsc_tests_fast(vf, err, pb, LSC_PRDC_TESTS, pneed, pincl, pin);
                 /* the judged subset's tests, for a row of A */
                 const double bv = sub >= 0 ? jg->ball_v[gi] : -1.0;
                 const int judged = bv >= 0;
@@ -167,16 +170,13 @@ LSC_CPU_CLONES static void prdc_tile(void *user, int tid, const cpu_tiles *t, in
                             << LSC_JUDGE_WIDE |
                         (unsigned)!__atomic_load_n(&jg->rec[at], __ATOMIC_RELAXED) << LSC_JUDGE_SUB |
                         (unsigned)need_js << LSC_JUDGE_STRICT | (unsigned)need_ji << LSC_JUDGE_ZERO;
-                    jx = lsc_judge_fast(vf, err, jb, need, inclusive, in);
+                    jx = lsc_tests_fast(vf, err, jb, LSC_JUDGE_TESTS, need, jincl, in);
                 }
-                if (in_real < 0 || in_fake < 0 || in_s < 0 || in_i < 0 || jx) {
+                if (px || jx) {
                     double ve = cpu_exact(J->sf, gj, t->qr + j * t->qld, J->sr, gi,
                                           t->br + i * t->bld);
-                    if (in_real < 0) in_real = inclusive ? ve <= rr[gi] : ve < rr[gi];
-                    if (in_fake < 0) in_fake = inclusive ? ve <= sj : ve < sj;
-                    if (in_s < 0) in_s = ve < ns;
-                    if (in_i < 0) in_i = ve <= ni;
-                    if (jx) lsc_judge_exact(ve, jb, inclusive, in);
+                    if (px) lsc_tests_exact(ve, pb, LSC_PRDC_TESTS, pincl, pin);
+                    if (jx) lsc_tests_exact(ve, jb, LSC_JUDGE_TESTS, jincl, in);
                 }
                 if (judged) {
                     if (in[LSC_JUDGE_BALL]) {
@@ -194,20 +194,20 @@ LSC_CPU_CLONES static void prdc_tile(void *user, int tid, const cpu_tiles *t, in
                         need_ji = 0;
                     }
                 }
-                if (in_s) {
+                if (pin[LSC_PRDC_STRICT]) {
                     nf_ |= LSC_NEAR_STRICT;
                     need_s = 0;
                 }
-                if (in_i) {
+                if (pin[LSC_PRDC_INCL]) {
                     nf_ |= LSC_NEAR_INCL;
                     need_i = 0;
                 }
-                if (in_real) {
+                if (pin[LSC_PRDC_REAL]) {
                     dens++;
                     if (!__atomic_load_n(&J->real_cov[gi], __ATOMIC_RELAXED))
                         __atomic_store_n(&J->real_cov[gi], 1, __ATOMIC_RELAXED);
                 }
-                if (in_fake) {
+                if (pin[LSC_PRDC_FAKE]) {
                     __atomic_store_n(&J->real_hit[gi], 1, __ATOMIC_RELAXED);
                     if (!jg || judged_recalled(jg, n, gi)) wb[i] = INFINITY;
                 }
@@ -272,10 +272,7 @@ lsc_status lsc_cpu_prdc(lsc_ctx *ctx, const lsc_reference *ref, const lsc_matrix
             rec += real_hit[i];
             cov += real_hit[N + i];
         }
-        out->precision = (double)prec / (double)M;
-        out->density = (double)dens / ((double)k * (double)M);
-        out->recall = (double)rec / (double)N;
-        out->coverage = (double)cov / (double)N;
+        lsc_prdc_from_counts(prec, dens, rec, cov, N, M, k, out);
         out->zero_radii_fake = zf;
         if (real_flags) lsc_row_flags(real_hit, N, real_flags);
         if (fake_counts) memcpy(fake_counts, density, (size_t)M * sizeof *fake_counts);

@@ -3,6 +3,7 @@
  * D x D Grams, accumulated around a pivot and corrected exactly; a single call with N < D uses the
  * N x N Grams of the exactly centred rows. The figures themselves come from common/. */
 #include "tiles.h"
+#include "../../common/gram_rules.h"
 #include "../../common/spectrum_figures.h"
 
 #include <cblas.h>
@@ -29,10 +30,7 @@ static const char *row_of(const lsc_matrix *m, int64_t r)
 /* Rows per DSYRK tile: two float64 tiles of rows x d under the workspace limit. */
 static int64_t rows_per_tile(lsc_ctx *ctx, int64_t d, int64_t n)
 {
-    int64_t r = (int64_t)(ctx->workspace_limit / (2 * sizeof(double) * (size_t)d));
-    if (r > 2048) r = 2048;
-    if (r > n) r = n;
-    return r;
+    return lsc_plan_rows(ctx->workspace_limit, 2 * sizeof(double) * (size_t)d, n < 2048 ? n : 2048);
 }
 
 static lsc_status acc_create(lsc_ctx *ctx, int64_t d, int cov_only, void **state)
@@ -226,18 +224,19 @@ lsc_status lsc_cpu_acc_merge(lsc_ctx *ctx, void *into, const void *from)
         a->zero_row = b->zero_row;
         return LSC_STATUS_OK;
     }
-    /* move b's Gram to a's pivot exactly: with delta = pb - pa,
-     * sum (x - pa)(x - pa)^T = Gb + sb delta^T + delta sb^T + nb delta delta^T */
+    /* move b's Gram and sums to a's pivot exactly (lsc_gram_moved) */
     const double nb = (double)b->n;
     for (int64_t i = 0; i < d; i++) {
         double di = b->pivot[i] - a->pivot[i];
         for (int64_t j = i; j < d; j++) {
             double dj = b->pivot[j] - a->pivot[j];
-            a->gram[i * d + j] += b->gram[i * d + j] + b->sum[i] * dj + di * b->sum[j] + nb * di * dj;
+            a->gram[i * d + j] +=
+                lsc_gram_moved(b->gram[i * d + j], b->sum[i], b->sum[j], di, dj, nb);
             if (!a->cov_only) a->cosg[i * d + j] += b->cosg[i * d + j];
         }
     }
-    for (int64_t i = 0; i < d; i++) a->sum[i] += b->sum[i] + nb * (b->pivot[i] - a->pivot[i]);
+    for (int64_t i = 0; i < d; i++)
+        a->sum[i] += lsc_sum_moved(b->sum[i], b->pivot[i] - a->pivot[i], nb);
     if (a->zero_row < 0 && b->zero_row >= 0) a->zero_row = a->n + b->zero_row;
     a->n += b->n;
     return LSC_STATUS_OK;
@@ -295,21 +294,18 @@ static lsc_status sym_eigs(lsc_ctx *ctx, double *s, int64_t n, double *w, const 
     return eigs_done(ctx, eigs_of(s, n, w, 0), n, w, what);
 }
 
-/* The D x D Grams' matrices for the eigensolver: 0 centred, Xc^T Xc = G - s s^T / n (the pivot
- * correction, exact in exact arithmetic); 1 uncentred, X^T X = G + s p^T + p s^T + n p p^T;
- * 2 cosine, sum xn xn^T / n. Upper triangles. */
+/* The D x D Grams' matrices for the eigensolver (lsc_gram_entry; `which` an LSC_GRAM_ kind).
+ * Upper triangles. */
 static void acc_matrix(const cpu_acc *a, int which, double *m)
 {
     const int64_t d = a->d;
     const double n = (double)a->n;
+    const double *acc = which == LSC_GRAM_COSINE ? a->cosg : a->gram;
     for (int64_t i = 0; i < d; i++)
         for (int64_t j = i; j < d; j++) {
             const size_t e = (size_t)(i * d + j);
-            if (which == 0) m[e] = a->gram[e] - a->sum[i] * a->sum[j] / n;
-            else if (which == 1)
-                m[e] = a->gram[e] + a->sum[i] * a->pivot[j] + a->pivot[i] * a->sum[j] +
-                       n * a->pivot[i] * a->pivot[j];
-            else m[e] = a->cosg[e] / n;
+            m[e] = lsc_gram_entry(which, n, acc[e], a->sum[i], a->sum[j], a->pivot[i],
+                                  a->pivot[j]);
         }
 }
 
@@ -320,8 +316,7 @@ lsc_status lsc_cpu_acc_eigs(lsc_ctx *ctx, const void *state, lsc_spectrum_eigs *
     const double n = (double)a->n;
     size_t dd = (size_t)d * (size_t)d;
     for (int64_t k = 0; k < d; k++) {
-        double v = (a->gram[k * d + k] - a->sum[k] * a->sum[k] / n) / (n - 1.0);
-        e->colvar[k] = v > 0.0 ? v : 0.0;
+        e->colvar[k] = lsc_gram_colvar(a->gram[k * d + k], a->sum[k], n);
     }
     double *w[3] = {e->gram_c, e->gram_u, e->cos_nu};
     static const char *const what[3] = {"centred Gram", "uncentred Gram", "cosine Gram"};
@@ -358,18 +353,18 @@ lsc_status lsc_cpu_acc_eigs(lsc_ctx *ctx, const void *state, lsc_spectrum_eigs *
     return st;
 }
 
-/* Mean pivot + sum / n and covariance (G - s s^T / n) / (n - 1), the centred Gram's pivot
- * correction of acc_matrix, mirrored into both triangles. */
+/* Mean and covariance from the state (lsc_gram_mean, lsc_gram_cov), mirrored into both
+ * triangles. */
 lsc_status lsc_cpu_cov_stats(lsc_ctx *ctx, const void *state, double *mu, double *sigma)
 {
     (void)ctx;
     const cpu_acc *a = (const cpu_acc *)state;
     const int64_t d = a->d;
     const double n = (double)a->n;
-    for (int64_t i = 0; i < d; i++) mu[i] = a->pivot[i] + a->sum[i] / n;
+    for (int64_t i = 0; i < d; i++) mu[i] = lsc_gram_mean(a->pivot[i], a->sum[i], n);
     for (int64_t i = 0; i < d; i++)
         for (int64_t j = i; j < d; j++) {
-            const double v = (a->gram[i * d + j] - a->sum[i] * a->sum[j] / n) / (n - 1.0);
+            const double v = lsc_gram_cov(a->gram[i * d + j], a->sum[i], a->sum[j], n);
             sigma[i * d + j] = v;
             sigma[j * d + i] = v;
         }
@@ -381,9 +376,8 @@ static lsc_status spectrum_small_n(lsc_ctx *ctx, const lsc_matrix *x, lsc_spectr
 {
     const int64_t n = x->rows, d = x->cols;
     size_t nn = (size_t)n * (size_t)n;
-    int64_t tc = (int64_t)(ctx->workspace_limit / (2 * sizeof(double) * (size_t)n));
-    if (tc > 1024) tc = 1024;
-    if (tc > d) tc = d;
+    const int64_t tc = lsc_plan_rows(ctx->workspace_limit, 2 * sizeof(double) * (size_t)n,
+                                     d < 1024 ? d : 1024);
     LSC_CHECK(ctx, tc >= 1, LSC_STATUS_WORKSPACE_LIMIT,
               "workspace limit %zu bytes is too small for one column of %lld float64 rows",
               ctx->workspace_limit, (long long)n);

@@ -369,6 +369,184 @@ static void base_range(const cpu_tile_job *job, int64_t q0, int64_t nq, int64_t 
     *hi = job->range == CPU_TILES_DIAG ? q0 + nq : job->b->n;
 }
 
+/* The base set's rows converted once for every query block (cache_wanted): float32 rows, or with
+ * AMX the packed groups of 16 (filled by tile_cache_pack once the threads' tiles exist), and
+ * their squared norms. All NULL when not wanted; an allocation failure here only costs speed:
+ * the tiles load the rows themselves. */
+typedef struct {
+    float *rows;
+    double *sq;
+    uint16_t *pk;
+    void *mem;
+} tile_cache;
+
+static void tile_cache_make(lsc_ctx *ctx, const cpu_tile_job *job, int64_t mq, int amx,
+                            tile_cache *c)
+{
+    const cpu_set *b = job->b;
+    const int64_t d = b->d;
+    memset(c, 0, sizeof *c);
+    if (!cache_wanted(ctx, job, mq, amx)) return;
+    c->mem = amx ? malloc(amx_bytes(1, b->n, d)) : malloc((size_t)b->n * (size_t)d * sizeof(float));
+    c->sq = c->mem ? (double *)malloc((size_t)b->n * sizeof(double)) : NULL;
+    if (!c->sq) {
+        free(c->mem);
+        c->mem = NULL;
+        return;
+    }
+    if (amx) {
+        c->pk = (uint16_t *)(((uintptr_t)c->mem + 63) & ~(uintptr_t)63);
+        return;
+    }
+    c->rows = (float *)c->mem;
+#pragma omp parallel for schedule(static) num_threads(ctx->threads)
+    for (int64_t r0 = 0; r0 < b->n; r0 += 256) {
+        const int64_t nr = b->n - r0 < 256 ? b->n - r0 : 256;
+        cpu_set_load(b, r0, nr, NULL, c->rows + r0 * d, c->sq + r0);
+    }
+}
+
+#if LSC_CPU_AMX
+/* The packed base, staged tb rows at a time through each thread's base tile (tb is a multiple of
+ * 32, or all of the rows: whole groups of 16). */
+static void tile_cache_pack(lsc_ctx *ctx, const cpu_set *b, cpu_tiles *tl, int64_t tb,
+                            tile_cache *c)
+{
+    const int64_t d = b->d, nblk = (b->n + tb - 1) / tb;
+#pragma omp parallel for schedule(static) num_threads(ctx->threads)
+    for (int64_t blk = 0; blk < nblk; blk++) {
+        const int64_t r0 = blk * tb, nr = b->n - r0 < tb ? b->n - r0 : tb;
+        float *rt = tl[cpu_tid()].bt;
+        cpu_set_load(b, r0, nr, NULL, rt, c->sq + r0);
+        cpu_amx_pack_b(rt, nr, d, cpu_amx_b_at(c->pk, r0, d));
+    }
+}
+#endif
+
+/* One run's shared state, read by every thread (done and cancel are written under the critical
+ * section and atomically). */
+typedef struct {
+    lsc_ctx *ctx;
+    const cpu_tile_job *job;
+    cpu_tiles *tl;
+    const tile_cache *cache;
+    int amx, q_cached;
+    int64_t tq, tb, nblocks;
+    double p0, p1, total;
+    double *done;
+    int *cancel;
+} tile_run;
+
+/* Points v's base rows at rows [b0, b0 + nb): the cache's, the query block's own (`square`), or
+ * rows loaded into the thread's tile. With the packed AMX cache only the norms are set: the packed
+ * rows are read by tile_product. */
+static void tile_base_rows(const tile_run *R, cpu_tiles *t, cpu_tiles *v, int64_t b0, int64_t nb,
+                           int square)
+{
+    const tile_cache *c = R->cache;
+    if (c->rows) {
+        v->bt = c->rows + b0 * R->job->b->d;
+        v->bsq = c->sq + b0;
+    } else if (c->pk && b0 % 32 == 0) {
+        v->bsq = c->sq + b0;
+    } else if (square) {
+        v->bt = v->qt; /* the block's own rows, loaded with the block */
+        v->bsq = v->qsq;
+    } else {
+        v->bt = t->bt;
+        v->bsq = t->bsq;
+        cpu_set_load(R->job->b, b0, nb, NULL, t->bt, t->bsq);
+    }
+}
+
+/* The tile's product into t->c (nq x nb), or, for rows so large (|x| near 1e18 and up) that a
+ * float32 product could overflow, no fast form: a product of zeros, norms of zero and an infinite
+ * band leave every pair undecided, so each is decided on its exact value. Slow, but such data
+ * never gets a wrong answer (it did: 1e19 gave wrong neighbours). */
+static void tile_product(const tile_run *R, cpu_tiles *t, cpu_tiles *v, int64_t nq, int64_t b0,
+                         int64_t nb, int square, double qmax)
+{
+    const int64_t d = R->job->q->d;
+    double bmax = 0.0;
+    for (int64_t j = 0; j < nb; j++) bmax = fmax(bmax, v->bsq[j]);
+    if (!lsc_fast_ok(qmax, bmax)) {
+        memset(t->c, 0, (size_t)nq * (size_t)nb * sizeof(float));
+        v->qsq = t->zsq;
+        v->bsq = t->zsq;
+        v->E = 0.0;
+        v->eabs = INFINITY;
+        return;
+    }
+#if LSC_CPU_AMX
+    if (R->amx) {
+        /* the whole square where the block meets itself: the callback reads only j > i, and
+         * the AMX product costs less than half a GEMM */
+        const uint16_t *bp = t->bpk;
+        if (R->cache->pk && b0 % 32 == 0) /* whole 32-row blocks of it */
+            bp = cpu_amx_b_at(R->cache->pk, b0, d);
+        else
+            cpu_amx_pack_b(v->bt, nb, d, t->bpk);
+        cpu_amx_gemm(nq, nb, d, t->qpk, bp, t->c, nb);
+        return;
+    }
+#else
+    (void)b0;
+#endif
+    if (square) cpu_syrk_upper(nq, d, v->qt, t->c);
+    else cpu_gemm_nt(nq, nb, d, v->qt, v->bt, t->c);
+}
+
+/* Query block blk on thread tid: its rows, then each base tile's product and the job's callback,
+ * progress after each tile; stops early once the run is cancelled. */
+static void tile_block(const tile_run *R, int tid, int64_t blk)
+{
+    const cpu_tile_job *job = R->job;
+    const cpu_set *q = job->q, *b = job->b;
+    const int64_t d = q->d, tq = R->tq, tb = R->tb;
+    cpu_tiles *t = &R->tl[tid];
+    const int64_t q0 = blk * tq, nq = q->n - q0 < tq ? q->n - q0 : tq;
+    cpu_tiles v = *t; /* this block's view: own buffers or the shared cache */
+    v.qr = raw_rows(q, q0, nq, t->qraw, &v.qld);
+    if (R->q_cached) {
+        v.qt = R->cache->rows + q0 * d;
+        v.qsq = R->cache->sq + q0;
+    } else {
+        cpu_set_load(q, q0, nq, NULL, t->qt, t->qsq);
+    }
+#if LSC_CPU_AMX
+    if (R->amx) cpu_amx_pack_q(v.qt, nq, d, t->qpk);
+#endif
+    double *qsq_blk = v.qsq;
+    double qmax = 0.0;
+    for (int64_t i = 0; i < nq; i++) qmax = fmax(qmax, qsq_blk[i]);
+    int64_t b_lo, b_hi;
+    base_range(job, q0, nq, &b_lo, &b_hi);
+    for (int64_t b0 = b_lo; b0 < b_hi; b0 += tb) {
+        const int64_t nb = b_hi - b0 < tb ? b_hi - b0 : tb;
+        const int square = job->range == CPU_TILES_DIAG && b0 == q0 && nb == nq;
+        v.br = raw_rows(b, b0, nb, t->braw, &v.bld);
+        v.qsq = qsq_blk; /* the last tile may have had no fast form */
+        v.E = t->E;
+        v.eabs = t->eabs;
+        tile_base_rows(R, t, &v, b0, nb, square);
+        tile_product(R, t, &v, nq, b0, nb, square, qmax);
+        job->tile(job->user, tid, &v, q0, nq, b0, nb);
+        double frac;
+#pragma omp critical(lsc_tile_progress)
+        {
+            *R->done += (double)nq * (double)nb;
+            frac = *R->done / R->total;
+        }
+        /* the callback runs on the calling thread only (OpenMP's thread 0) */
+        if (tid == 0 && lsc_progress(R->ctx, R->p0 + (R->p1 - R->p0) * (frac < 1 ? frac : 1)) !=
+                            LSC_STATUS_OK)
+            __atomic_store_n(R->cancel, 1, __ATOMIC_RELAXED);
+        if (__atomic_load_n(R->cancel, __ATOMIC_RELAXED)) break;
+    }
+    if (job->block_done && !__atomic_load_n(R->cancel, __ATOMIC_RELAXED))
+        job->block_done(job->user, tid, q0, nq);
+}
+
 lsc_status cpu_tile_run(lsc_ctx *ctx, const cpu_tile_job *job, double p0, double p1)
 {
     const cpu_set *q = job->q, *b = job->b;
@@ -377,39 +555,12 @@ lsc_status cpu_tile_run(lsc_ctx *ctx, const cpu_tile_job *job, double p0, double
     int64_t tq = 0, mq = 0, tb = 0;
     LSC_TRY(plan_job(ctx, job, &amx, &mq, &tq, &tb));
     const int T = ctx->threads;
-    float *cache = NULL;
-    double *cache_sq = NULL;
-    void *cache_mem = NULL;
-    uint16_t *cache_pk = NULL; /* AMX: the packed base rows, groups of 16 */
-    if (cache_wanted(ctx, job, mq, amx)) {
-        /* an allocation failure here only costs speed: the tiles load the rows themselves */
-        cache_mem = amx ? malloc(amx_bytes(1, b->n, d))
-                        : malloc((size_t)b->n * (size_t)d * sizeof(float));
-        cache_sq = cache_mem ? (double *)malloc((size_t)b->n * sizeof(double)) : NULL;
-        if (!cache_sq) {
-            free(cache_mem);
-            cache_mem = NULL;
-        } else if (!amx) {
-            cache = (float *)cache_mem;
-#pragma omp parallel for schedule(static) num_threads(T)
-            for (int64_t r0 = 0; r0 < b->n; r0 += 256) {
-                const int64_t nr = b->n - r0 < 256 ? b->n - r0 : 256;
-                cpu_set_load(b, r0, nr, NULL, cache + r0 * d, cache_sq + r0);
-            }
-        }
-#if LSC_CPU_AMX
-        else {
-            cache_pk = (uint16_t *)(((uintptr_t)cache_mem + 63) & ~(uintptr_t)63);
-        }
-#endif
-    }
-    /* the query set is the base set (reference, pairs, exclude_self): its blocks come from
-     * the cache too */
-    const int q_cached = cache && q == b;
+    tile_cache cache;
+    tile_cache_make(ctx, job, mq, amx, &cache);
     cpu_tiles *tl = (cpu_tiles *)lsc_calloc(ctx, (size_t)T, sizeof(cpu_tiles), "tiles");
     if (!tl) {
-        free(cache_mem);
-        free(cache_sq);
+        free(cache.mem);
+        free(cache.sq);
         return LSC_STATUS_OUT_OF_MEMORY;
     }
     lsc_status st = LSC_STATUS_OK;
@@ -419,18 +570,7 @@ lsc_status cpu_tile_run(lsc_ctx *ctx, const cpu_tile_job *job, double p0, double
         tl[i].eabs = amx ? cpu_amx_abs(d) : lsc_fast_abs(d);
     }
 #if LSC_CPU_AMX
-    if (cache_pk && st == LSC_STATUS_OK) {
-        /* the packed base, staged tb rows at a time through each thread's base tile (tb is a
-         * multiple of 32, or all of the rows: whole groups of 16) */
-        const int64_t nblk = (b->n + tb - 1) / tb;
-#pragma omp parallel for schedule(static) num_threads(T)
-        for (int64_t blk = 0; blk < nblk; blk++) {
-            const int64_t r0 = blk * tb, nr = b->n - r0 < tb ? b->n - r0 : tb;
-            float *rt = tl[cpu_tid()].bt;
-            cpu_set_load(b, r0, nr, NULL, rt, cache_sq + r0);
-            cpu_amx_pack_b(rt, nr, d, cpu_amx_b_at(cache_pk, r0, d));
-        }
-    }
+    if (cache.pk && st == LSC_STATUS_OK) tile_cache_pack(ctx, b, tl, tb, &cache);
 #endif
     const int64_t nblocks = (q->n + tq - 1) / tq;
     /* work in row pairs: every block's nq x (its base range) */
@@ -444,98 +584,19 @@ lsc_status cpu_tile_run(lsc_ctx *ctx, const cpu_tile_job *job, double p0, double
     if (total <= 0.0) total = 1.0; /* nothing above the last block: progress is complete */
     int cancel = 0;
     double done = 0.0; /* updated under a critical section, read by thread 0 for progress */
+    /* the query set is the base set (reference, pairs, exclude_self): its blocks come from the
+     * cache too */
+    const tile_run R = {ctx, job, tl, &cache, amx, cache.rows && q == b, tq, tb, nblocks,
+                        p0, p1, total, &done, &cancel};
     const int blas_prev = st == LSC_STATUS_OK ? cpu_blas_single_enter() : 0;
     if (st == LSC_STATUS_OK) {
 #pragma omp parallel num_threads(T)
         {
             const int tid = cpu_tid();
-            cpu_tiles *t = &tl[tid];
 #pragma omp for schedule(static, 1)
             for (int64_t it = 0; it < nblocks; it++) {
                 if (__atomic_load_n(&cancel, __ATOMIC_RELAXED)) continue;
-                const int64_t blk = deal(it, nblocks, T);
-                const int64_t q0 = blk * tq, nq = q->n - q0 < tq ? q->n - q0 : tq;
-                cpu_tiles v = *t; /* this block's view: own buffers or the shared cache */
-                v.qr = raw_rows(q, q0, nq, t->qraw, &v.qld);
-                if (q_cached) {
-                    v.qt = cache + q0 * d;
-                    v.qsq = cache_sq + q0;
-                } else {
-                    cpu_set_load(q, q0, nq, NULL, t->qt, t->qsq);
-                }
-#if LSC_CPU_AMX
-                if (amx) cpu_amx_pack_q(v.qt, nq, d, t->qpk);
-#endif
-                double *qsq_blk = v.qsq;
-                double qmax = 0.0;
-                for (int64_t i = 0; i < nq; i++) qmax = fmax(qmax, qsq_blk[i]);
-                int64_t b_lo, b_hi;
-                base_range(job, q0, nq, &b_lo, &b_hi);
-                for (int64_t b0 = b_lo; b0 < b_hi; b0 += tb) {
-                    const int64_t nb = b_hi - b0 < tb ? b_hi - b0 : tb;
-                    const int square = job->range == CPU_TILES_DIAG && b0 == q0 && nb == nq;
-                    v.br = raw_rows(b, b0, nb, t->braw, &v.bld);
-                    v.qsq = qsq_blk; /* the last tile may have had no fast form */
-                    v.E = t->E;
-                    v.eabs = t->eabs;
-                    if (cache) {
-                        v.bt = cache + b0 * d;
-                        v.bsq = cache_sq + b0;
-                    } else if (cache_pk && b0 % 32 == 0) {
-                        v.bsq = cache_sq + b0; /* the packed rows are read below */
-                    } else if (square) {
-                        v.bt = v.qt; /* the block's own rows, loaded above */
-                        v.bsq = v.qsq;
-                    } else {
-                        v.bt = t->bt;
-                        v.bsq = t->bsq;
-                        cpu_set_load(b, b0, nb, NULL, t->bt, t->bsq);
-                    }
-                    double bmax = 0.0;
-                    for (int64_t j = 0; j < nb; j++) bmax = fmax(bmax, v.bsq[j]);
-                    if (!lsc_fast_ok(qmax, bmax)) {
-                        /* rows so large (|x| near 1e18 and up) that a float32 product could
-                         * overflow: no fast form for this tile. A product of zeros, norms of
-                         * zero and an infinite band leave every pair undecided, so each is
-                         * decided on its exact value. Slow, but such data never gets a wrong
-                         * answer (it did: 1e19 gave wrong neighbours). */
-                        memset(t->c, 0, (size_t)nq * (size_t)nb * sizeof(float));
-                        v.qsq = t->zsq;
-                        v.bsq = t->zsq;
-                        v.E = 0.0;
-                        v.eabs = INFINITY;
-                    } else
-#if LSC_CPU_AMX
-                    if (amx) {
-                        /* the whole square where the block meets itself: the callback reads
-                         * only j > i, and the AMX product costs less than half a GEMM */
-                        const uint16_t *bp = t->bpk;
-                        if (cache_pk && b0 % 32 == 0) /* whole 32-row blocks of it */
-                            bp = cpu_amx_b_at(cache_pk, b0, d);
-                        else
-                            cpu_amx_pack_b(v.bt, nb, d, t->bpk);
-                        cpu_amx_gemm(nq, nb, d, t->qpk, bp, t->c, nb);
-                    } else
-#endif
-                    if (square)
-                        cpu_syrk_upper(nq, d, v.qt, t->c);
-                    else
-                        cpu_gemm_nt(nq, nb, d, v.qt, v.bt, t->c);
-                    job->tile(job->user, tid, &v, q0, nq, b0, nb);
-                    double frac;
-#pragma omp critical(lsc_tile_progress)
-                    {
-                        done += (double)nq * (double)nb;
-                        frac = done / total;
-                    }
-                    /* the callback runs on the calling thread only (OpenMP's thread 0) */
-                    if (tid == 0 && lsc_progress(ctx, p0 + (p1 - p0) * (frac < 1 ? frac : 1)) !=
-                                        LSC_STATUS_OK)
-                        __atomic_store_n(&cancel, 1, __ATOMIC_RELAXED);
-                    if (__atomic_load_n(&cancel, __ATOMIC_RELAXED)) break;
-                }
-                if (job->block_done && !__atomic_load_n(&cancel, __ATOMIC_RELAXED))
-                    job->block_done(job->user, tid, q0, nq);
+                tile_block(&R, tid, deal(it, nblocks, T));
             }
         }
         cpu_blas_single_leave(blas_prev);
@@ -544,7 +605,7 @@ lsc_status cpu_tile_run(lsc_ctx *ctx, const cpu_tile_job *job, double p0, double
     }
     for (int i = 0; i < T; i++) free(tl[i].mem);
     free(tl);
-    free(cache_mem);
-    free(cache_sq);
+    free(cache.mem);
+    free(cache.sq);
     return st;
 }
