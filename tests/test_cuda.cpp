@@ -2140,6 +2140,48 @@ TEST_F(Cuda, AReferenceIsSharedReadOnlyByTwoThreadsHostOrDevice)
     lsc_reference_destroy(host);
 }
 
+// A device reference lives on one device: a context on another refuses it (INVALID_ARGUMENT,
+// naming both devices and what to do), and lsc_reference_to_device there makes that device's own
+// copy. Needs two devices: on the emulated device, the ctest cuda_two_devices_cudasim runs it
+// with LSC_SIM_DEVICES=2 (and fails if it skips).
+TEST_F(Cuda, ADeviceReferenceIsRefusedOnAnotherDevice)
+{
+    lsc_ctx_params p = LSC_CTX_PARAMS_INIT;
+    p.backend = LSC_BACKEND_CUDA;
+    p.device = 1;
+    lsc_ctx *other = nullptr;
+    if (lsc_ctx_create(&p, &other) != LSC_STATUS_OK) {
+        lsc_ctx_destroy(other);
+        GTEST_SKIP() << "a second CUDA device is needed";
+    }
+    const int64_t n = 200, m = 150, d = 8, k = 4;
+    auto real = data::gaussian(n, d, kSeed + 320);
+    auto fake = data::gaussian(m, d, kSeed + 321, 0.3, 1.0);
+    lsc_matrix rm = lsc_matrix_f32(real.data(), n, d), fm = lsc_matrix_f32(fake.data(), m, d);
+    lsc_reference *host = nullptr, *on0 = nullptr, *on1 = nullptr;
+    ASSERT_EQ(lsc_reference_create(cpu, &rm, k, nullptr, &host), LSC_STATUS_OK);
+    lsc_prdc_result want = LSC_PRDC_RESULT_INIT, got = LSC_PRDC_RESULT_INIT;
+    ASSERT_EQ(lsc_prdc(cpu, host, &fm, &want), LSC_STATUS_OK);
+    ASSERT_TRUE(ok(lsc_reference_to_device(ctx, host, &on0)));
+    EXPECT_EQ(lsc_prdc(other, on0, &fm, &got), LSC_STATUS_INVALID_ARGUMENT);
+    const std::string why = lsc_last_error(other);
+    EXPECT_NE(why.find("device 0"), std::string::npos) << why;
+    EXPECT_NE(why.find("device 1"), std::string::npos) << why;
+    EXPECT_NE(why.find("lsc_reference_to_device"), std::string::npos) << why;
+    ASSERT_TRUE(ok(lsc_reference_to_device(other, on0, &on1), other));
+    ASSERT_TRUE(ok(lsc_prdc(other, on1, &fm, &got), other));
+    EXPECT_TRUE(same_prdc(got, want));
+    got = LSC_PRDC_RESULT_INIT;
+    EXPECT_EQ(lsc_prdc(ctx, on1, &fm, &got), LSC_STATUS_INVALID_ARGUMENT);
+    got = LSC_PRDC_RESULT_INIT;
+    ASSERT_TRUE(ok(lsc_prdc(ctx, on0, &fm, &got)));
+    EXPECT_TRUE(same_prdc(got, want));
+    lsc_reference_destroy(on0); // from a thread whose current device is the other one
+    lsc_reference_destroy(on1);
+    lsc_reference_destroy(host);
+    lsc_ctx_destroy(other);
+}
+
 // A device allocation that fails inside the CUDA module is a status (OUT_OF_MEMORY, naming what
 // it was for), never a crash, and leaves no allocation behind; the context and the reference
 // work again afterwards. Only the emulated device makes an allocation fail on demand.
