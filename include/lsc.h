@@ -548,8 +548,9 @@ typedef struct lsc_reference_opts {
  *
  *  Where it lives. A reference from lsc_reference_create or _load is a host reference: every
  *  backend can use it, and a CUDA context copies its rows (and radii) to the device for each
- *  call that needs them (N x D x 4 + N x 8 bytes across the bus plus one pass over them; the
- *  device memory comes from the context's allocator and is given back at the end of the call).
+ *  call that needs them (N x D x 4 + N x 8 bytes across the bus, one pass over them, and up to
+ *  2 N x D x 4 + 3 N x 8 bytes of device memory from the context's allocator, given back at the
+ *  end of the call).
  *  To pay that once, make a device reference with lsc_reference_to_device: it keeps its own
  *  copy on one device, which calls on that device read without copying. */
 typedef struct lsc_reference lsc_reference;
@@ -612,9 +613,10 @@ LSC_API lsc_status lsc_reference_prepare(lsc_ctx *ctx, lsc_reference *ref, uint6
  * 3 N x 8 bytes, from cudaMalloc rather than ctx's allocator, because it outlives ctx). The call
  * waits until the copy is complete. `ref` may be a host reference or a device reference of any
  * device; it is not changed, and either may be destroyed first. Use the new one with any
- * context on the same device (lsc_prdc, lsc_prdc_rows, lsc_prdc_async, lsc_assess read it with
- * no copy and no allocation, so an asynchronous call with it is safe under CUDA graph capture);
- * any other context (another device, the CPU backend) refuses it with INVALID_ARGUMENT. It also
+ * context on the same device: lsc_prdc, lsc_prdc_rows, lsc_prdc_async and lsc_assess read it in
+ * place, with no copy (so lsc_prdc_async with it allocates nothing once the workspace has grown,
+ * and is safe under CUDA graph capture); any other context (another device, the CPU backend)
+ * refuses it with INVALID_ARGUMENT, naming this call. It also
  * serves lsc_reference_save, _info_get, _radii, _rows and _prepare like any reference.
  * lsc_reference_destroy frees the device copy (it waits for the device, as cudaFree does).
  * Not while ctx's stream is being captured. Returns NOT_SUPPORTED where
