@@ -169,6 +169,14 @@ lsc_status cuda_set_stream(lsc_ctx *ctx, void *stream)
     return LSC_STATUS_OK;
 }
 
+/* Everything lsc_capability names: device memory in and out, both asynchronous forms, device
+ * references. */
+int cuda_supports(const lsc_ctx *, int what)
+{
+    return what == LSC_CAP_DEVICE_MEMORY || what == LSC_CAP_SPECTRUM_ASYNC ||
+           what == LSC_CAP_PRDC_ASYNC || what == LSC_CAP_DEVICE_REFERENCE;
+}
+
 lsc_backend_ops make_ops()
 {
     lsc_backend_ops o = {};
@@ -193,6 +201,8 @@ lsc_backend_ops make_ops()
     o.cov_create = on_device<lsc_cuda_cov_create>::call;
     o.cov_stats = on_device<lsc_cuda_cov_stats>::call;
     o.kernel_sums = on_device<lsc_cuda_kernel_sums>::call;
+    o.supports = cuda_supports;
+    o.reference_place = on_device<lsc_cuda_reference_place>::call;
     return o;
 }
 

@@ -116,6 +116,8 @@ lsc_status lsc_cuda_distances(lsc_ctx *ctx, const lsc_matrix *a, const lsc_matri
 lsc_status lsc_cuda_knn(lsc_ctx *ctx, const lsc_matrix *queries, const lsc_matrix *base, int64_t k,
                         const lsc_knn_opts *opts, float *dist, int64_t *idx);
 lsc_status lsc_cuda_reference_radii(lsc_ctx *ctx, lsc_reference *ref);
+/* Places a fresh reference's rows and radii on the context's device (ref->device_data). */
+lsc_status lsc_cuda_reference_place(lsc_ctx *ctx, lsc_reference *ref);
 lsc_status lsc_cuda_prdc(lsc_ctx *ctx, const lsc_reference *ref, const lsc_matrix *fake,
                          lsc_prdc_result *out, unsigned char *real_flags, int64_t *fake_counts,
                          const lsc_prdc_near *near);

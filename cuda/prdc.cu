@@ -5,11 +5,13 @@
  * does not. Counts are integers (atomics are exact and order-free); the figures are formed from them
  * in one final kernel, so a run is deterministic.
  *
- * The reference's rows live on the device in a cache hung on ref->backend_data: its float32
- * rows, centre (or inverse norms), the centred / normalised rows with their norms and the radii.
- * It is built on the first PRDC call of a reference (or by lsc_reference_create on this backend)
- * and reused by every later call, synchronous or asynchronous. Its memory comes from cudaMalloc,
- * not the context's allocator, because a reference may outlive the context that built it. */
+ * The reference's rows on the device - its float32 rows, centre (or inverse norms), the centred /
+ * normalised rows with their norms and the radii - are one block described by a ref_cache. A
+ * device reference (lsc_reference_to_device) holds one, made once with cudaMalloc because it
+ * outlives the context that made it, and every call only reads it: one copy serves any number
+ * of contexts and threads on its device. A host reference gets one for the call alone, from the
+ * context's stream-ordered allocator, given back once the call's work is enqueued: nothing is
+ * kept on the caller's reference, which stays read-only. */
 #include "tiles.cuh"
 #include "../common/abi.h"
 #include "../common/prdc_figures.h"
@@ -28,6 +30,9 @@ constexpr int64_t kMaxTb = 8192;
 
 struct ref_cache {
     int device;
+    bool temp;        /* from the context's allocator for one call (a host reference) */
+    void *block;      /* everything below, one allocation */
+    size_t bytes;
     float *raw;       /* n x d, the reference's float32 rows */
     float *t;         /* n x d centred / normalised rows; NULL if the device had no room for
                          them (then converted tile by tile like any device matrix) */
@@ -35,34 +40,58 @@ struct ref_cache {
     double *centre;   /* d (euclidean) */
     double *inv;      /* n (cosine) */
     double *radius_v; /* n internal values of the radii */
-    int has_radii;
     lsc_matrix view;  /* raw as a device matrix */
 };
 
+/* The pieces of a cache in one block (sizes only while c->block is NULL). */
+size_t cache_layout(const lsc_reference *ref, bool with_t, ref_cache *c)
+{
+    const size_t n = static_cast<size_t>(ref->rows), d = static_cast<size_t>(ref->cols);
+    const bool cosine = ref->metric == LSC_METRIC_COSINE;
+    lsc_ws_carve cv = {static_cast<char *>(c->block), 0};
+    lsc_ws_take(&cv, n * d * sizeof(float), &c->raw);
+    lsc_ws_take(&cv, with_t ? n * d * sizeof(float) : 0, &c->t);
+    lsc_ws_take(&cv, n * sizeof(double), &c->sq);
+    lsc_ws_take(&cv, d * sizeof(double), &c->centre);
+    lsc_ws_take(&cv, cosine ? n * sizeof(double) : 0, &c->inv);
+    lsc_ws_take(&cv, n * sizeof(double), &c->radius_v);
+    if (!with_t) c->t = nullptr;
+    if (!cosine) c->inv = nullptr;
+    return cv.off;
+}
+
+/* A device reference's copy: freed with the reference, on its own device. */
 void ref_cache_free(void *p)
 {
     ref_cache *c = static_cast<ref_cache *>(p);
     if (!c) return;
     // cudaFree waits for work still using the memory (it synchronises the device), on the
-    // cache's own device: the caller's current device may be another one (a reference moved
-    // between devices, or destroyed from a thread working on another)
+    // cache's own device: the caller's current device may be another one (a reference
+    // destroyed from a thread working on another)
     int prev = -1;
     const bool swap = cudaGetDevice(&prev) == cudaSuccess && prev != c->device &&
                       cudaSetDevice(c->device) == cudaSuccess;
-    cudaFree(c->raw);
-    cudaFree(c->t);
-    cudaFree(c->sq);
-    cudaFree(c->centre);
-    cudaFree(c->inv);
-    cudaFree(c->radius_v);
+    cudaFree(c->block);
     if (swap) cudaSetDevice(prev);
     cudaGetLastError();
     free(c);
 }
 
-/* A reference's free function lives in this module, which the core unloads (dlclose) when the
- * context that loaded it is destroyed; a reference may outlive that context. Once a cache
- * exists the module therefore keeps itself loaded for the life of the process. */
+/* A per-call copy: given back stream-ordered, after the work enqueued on it. */
+void ref_cache_release(lsc_ctx *ctx, ref_cache *c)
+{
+    if (!c) return;
+    if (c->temp) {
+        lsc_cuda_dev_free(ctx, c->block, c->bytes);
+        free(c);
+    } else {
+        ref_cache_free(c);
+    }
+}
+
+/* A device reference's free function lives in this module, which the core unloads (dlclose)
+ * when the context that loaded it is destroyed; a reference may outlive that context. Once a
+ * device reference exists the module therefore keeps itself loaded for the life of the process. */
 void pin_module()
 {
     Dl_info info;
@@ -93,60 +122,74 @@ lsc_status not_while_capturing(lsc_ctx *ctx, const char *what)
     LSC_CUDA_TRY(ctx, cudaStreamIsCapturing(cuda_of(ctx)->stream, &cap));
     if (cap != cudaStreamCaptureStatusNone)
         return lsc_set_error(ctx, LSC_STATUS_NOT_SUPPORTED,
-                             "%s cannot happen while the stream is being captured: make one "
-                             "lsc_prdc or lsc_prdc_async call with this reference first",
+                             "%s cannot happen while the stream is being captured: place the "
+                             "reference on the device once with lsc_reference_to_device and "
+                             "capture calls with that copy",
                              what);
     return LSC_STATUS_OK;
 }
 
-lsc_status dev_malloc(lsc_ctx *ctx, void **p, size_t bytes, const char *what)
+/* One block for the cache: `persistent` from cudaMalloc (it outlives the context), else from
+ * the context's allocator. Without room for the converted rows, the block without them. */
+lsc_status cache_alloc(lsc_ctx *ctx, const lsc_reference *ref, bool persistent, ref_cache *c)
 {
-    cudaError_t e = cudaMalloc(p, bytes ? bytes : 1);
-    if (e == cudaSuccess) return LSC_STATUS_OK;
-    cudaGetLastError();
-    *p = nullptr;
-    if (e == cudaErrorMemoryAllocation)
-        return lsc_set_error(ctx, LSC_STATUS_OUT_OF_MEMORY,
-                             "out of device memory: %zu bytes for %s", bytes, what);
-    return lsc_cuda_fail(ctx, e, what, __FILE__, __LINE__);
+    for (int with_t = 1; with_t >= 0; with_t--) {
+        c->block = nullptr;
+        const size_t bytes = cache_layout(ref, with_t != 0, c);
+        lsc_status s;
+        if (persistent) {
+            cudaError_t e = cudaMalloc(&c->block, bytes);
+            if (e == cudaSuccess) {
+                s = LSC_STATUS_OK;
+            } else {
+                c->block = nullptr;
+                s = lsc_cuda_fail(ctx, e, "cudaMalloc of the reference's device copy", __FILE__, __LINE__);
+            }
+        } else {
+            s = lsc_cuda_dev_alloc(ctx, bytes, "the reference's rows for this call", &c->block);
+        }
+        if (s == LSC_STATUS_OK) {
+            c->bytes = bytes;
+            cache_layout(ref, with_t != 0, c);
+            return LSC_STATUS_OK;
+        }
+        if (s != LSC_STATUS_OUT_OF_MEMORY || !with_t) return s;
+        ctx->err[0] = '\0'; // only speed is lost without the converted rows
+    }
+    return LSC_STATUS_INTERNAL; // not reached: the loop returns
 }
 
-lsc_status cache_build(lsc_ctx *ctx, const lsc_reference *ref, bool upload_radii, ref_cache **out)
+/* The reference's rows (and with `upload_radii` its radii) on the context's device, ready for
+ * the tiles. A persistent copy is complete when this returns (other streams and contexts may
+ * read it at once); a per-call one is ordered on the context's stream. */
+lsc_status cache_build(lsc_ctx *ctx, const lsc_reference *ref, bool persistent, bool upload_radii,
+                       ref_cache **out)
 {
-    LSC_TRY(not_while_capturing(ctx, "placing the reference's rows on the device"));
+    LSC_TRY(not_while_capturing(ctx, persistent ? "placing a reference on the device"
+                                                : "copying a host reference's rows to the device"));
     cudaStream_t st = cuda_of(ctx)->stream;
     const int64_t n = ref->rows, d = ref->cols;
-    const bool cosine = ref->metric == LSC_METRIC_COSINE;
     ref_cache *c = static_cast<ref_cache *>(calloc(1, sizeof(ref_cache)));
-    if (!c) return lsc_set_error(ctx, LSC_STATUS_OUT_OF_MEMORY, "out of host memory (reference cache)");
+    if (!c) return lsc_set_error(ctx, LSC_STATUS_OUT_OF_MEMORY, "out of host memory (reference copy)");
     c->device = cuda_of(ctx)->device;
+    c->temp = !persistent;
+    lsc_status s = cache_alloc(ctx, ref, persistent, c);
+    if (s != LSC_STATUS_OK) {
+        free(c);
+        return s;
+    }
+    c->view.data = c->raw;
+    c->view.dtype = LSC_DTYPE_F32;
+    c->view.rows = n;
+    c->view.cols = d;
+    c->view.ld = d;
+    c->view.memory = LSC_MEMORY_DEVICE;
     const size_t rows = static_cast<size_t>(n) * static_cast<size_t>(d) * sizeof(float);
-    const size_t vec = static_cast<size_t>(n) * sizeof(double);
-    lsc_status s = dev_malloc(ctx, reinterpret_cast<void **>(&c->raw), rows, "the reference's rows");
-    if (s == LSC_STATUS_OK) s = dev_malloc(ctx, reinterpret_cast<void **>(&c->sq), vec, "the reference's norms");
-    if (s == LSC_STATUS_OK)
-        s = dev_malloc(ctx, reinterpret_cast<void **>(&c->centre),
-                       static_cast<size_t>(d) * sizeof(double), "the reference's centre");
-    if (s == LSC_STATUS_OK && cosine)
-        s = dev_malloc(ctx, reinterpret_cast<void **>(&c->inv), vec, "the reference's norms");
-    if (s == LSC_STATUS_OK) s = dev_malloc(ctx, reinterpret_cast<void **>(&c->radius_v), vec, "the reference's radii");
-    if (s == LSC_STATUS_OK && dev_malloc(ctx, reinterpret_cast<void **>(&c->t), rows, "the reference's tiles") !=
-                                  LSC_STATUS_OK) {
-        c->t = nullptr; // only speed is lost: its rows are then converted tile by tile
-        ctx->err[0] = '\0';
-    }
-    if (s == LSC_STATUS_OK) {
-        c->view.data = c->raw;
-        c->view.dtype = LSC_DTYPE_F32;
-        c->view.rows = n;
-        c->view.cols = d;
-        c->view.ld = d;
-        c->view.memory = LSC_MEMORY_DEVICE;
-        cudaError_t e = cudaMemcpyAsync(c->raw, ref->data, rows, cudaMemcpyHostToDevice, st);
-        if (e == cudaSuccess && upload_radii)
-            e = cudaMemcpyAsync(c->radius_v, ref->radius_v, vec, cudaMemcpyHostToDevice, st);
-        if (e != cudaSuccess) s = lsc_cuda_fail(ctx, e, "copying the reference to the device", __FILE__, __LINE__);
-    }
+    cudaError_t e = cudaMemcpyAsync(c->raw, ref->data, rows, cudaMemcpyHostToDevice, st);
+    if (e == cudaSuccess && upload_radii)
+        e = cudaMemcpyAsync(c->radius_v, ref->radius_v, static_cast<size_t>(n) * sizeof(double),
+                            cudaMemcpyHostToDevice, st);
+    if (e != cudaSuccess) s = lsc_cuda_fail(ctx, e, "copying the reference to the device", __FILE__, __LINE__);
     ct_set rs;
     if (s == LSC_STATUS_OK) {
         ref_set(ref, c, &rs);
@@ -154,55 +197,48 @@ lsc_status cache_build(lsc_ctx *ctx, const lsc_reference *ref, bool upload_radii
         s = ct_set_init(ctx, &rs, &c->view, nullptr, nullptr, n, rs.metric, c->centre, c->inv, nullptr);
     }
     if (s == LSC_STATUS_OK && c->t) s = ct_convert_all(ctx, &rs, c->t, c->sq);
-    if (s == LSC_STATUS_OK) {
-        cudaError_t e = cudaStreamSynchronize(st);
-        if (e != cudaSuccess) s = lsc_cuda_fail(ctx, e, "building the reference cache", __FILE__, __LINE__);
+    if (s == LSC_STATUS_OK && persistent) {
+        e = cudaStreamSynchronize(st);
+        if (e != cudaSuccess) s = lsc_cuda_fail(ctx, e, "placing the reference on the device", __FILE__, __LINE__);
     }
     if (s != LSC_STATUS_OK) {
-        cudaStreamSynchronize(st);
-        ref_cache_free(c);
+        if (persistent) cudaStreamSynchronize(st);
+        ref_cache_release(ctx, c);
         return s;
     }
-    c->has_radii = upload_radii ? 1 : 0;
-    pin_module();
     *out = c;
     return LSC_STATUS_OK;
 }
 
-/* The reference's device cache, built or completed when needed (never under capture). */
-lsc_status get_cache(lsc_ctx *ctx, const lsc_reference *ref, bool need_radii, ref_cache **out)
-{
-    // the cache is mutable state of an otherwise read-only reference, like a memo
-    lsc_reference *r = const_cast<lsc_reference *>(ref);
-    if (r->backend_data) {
-        if (r->backend_free != ref_cache_free)
-            return lsc_set_error(ctx, LSC_STATUS_NOT_SUPPORTED,
-                                 "the reference carries another backend's data");
-        ref_cache *c = static_cast<ref_cache *>(r->backend_data);
-        if (c->device == cuda_of(ctx)->device) {
-            if (need_radii && !c->has_radii) {
-                LSC_TRY(not_while_capturing(ctx, "placing the reference's radii on the device"));
-                cudaStream_t st = cuda_of(ctx)->stream;
-                LSC_CUDA_TRY(ctx, cudaMemcpyAsync(c->radius_v, ref->radius_v,
-                                                  static_cast<size_t>(ref->rows) * sizeof(double),
-                                                  cudaMemcpyHostToDevice, st));
-                LSC_CUDA_TRY(ctx, cudaStreamSynchronize(st));
-                c->has_radii = 1;
-            }
-            *out = c;
-            return LSC_STATUS_OK;
-        }
-        // built for another device: move it here
-        LSC_TRY(not_while_capturing(ctx, "placing the reference's rows on the device"));
-        ref_cache_free(c);
-        r->backend_data = nullptr;
-        r->backend_free = nullptr;
-    }
+/* The rows of `ref` on the context's device for one call: a device reference's own copy (the
+ * host has checked that it lives on this backend and device), else a per-call copy that the
+ * holder gives back. */
+struct ref_rows {
+    lsc_ctx *ctx = nullptr;
     ref_cache *c = nullptr;
-    LSC_TRY(cache_build(ctx, ref, need_radii, &c));
-    r->backend_data = c;
-    r->backend_free = ref_cache_free;
-    *out = c;
+    bool mine = false;
+    ref_rows() = default;
+    ref_rows(const ref_rows &) = delete;
+    ref_rows &operator=(const ref_rows &) = delete;
+    ~ref_rows()
+    {
+        if (mine) ref_cache_release(ctx, c);
+    }
+};
+
+lsc_status get_rows(lsc_ctx *ctx, const lsc_reference *ref, bool need_radii, ref_rows *out)
+{
+    out->ctx = ctx;
+    if (ref->device_data) {
+        ref_cache *c = static_cast<ref_cache *>(ref->device_data);
+        if (ref->device_free != ref_cache_free || c->device != cuda_of(ctx)->device)
+            return lsc_set_error(ctx, LSC_STATUS_INVALID_ARGUMENT,
+                                 "the reference lives on another device or backend");
+        out->c = c;
+        return LSC_STATUS_OK;
+    }
+    LSC_TRY(cache_build(ctx, ref, false, need_radii, &out->c));
+    out->mine = true;
     return LSC_STATUS_OK;
 }
 
@@ -377,8 +413,9 @@ lsc_status prdc_enqueue(lsc_ctx *ctx, const lsc_reference *ref, const lsc_matrix
         LSC_TRY(lsc_cuda_check_pointer(ctx, out, "out", 1));
         if (status) LSC_TRY(lsc_cuda_check_pointer(ctx, status, "status", 1));
     }
-    ref_cache *cache = nullptr;
-    LSC_TRY(get_cache(ctx, ref, true, &cache));
+    ref_rows held;
+    LSC_TRY(get_rows(ctx, ref, true, &held));
+    const ref_cache *cache = held.c;
     const int64_t N = ref->rows, M = fake->rows, k = ref->k;
     const int metric = ref->metric == LSC_METRIC_COSINE ? LSC_M_COSINE : LSC_M_EUCLIDEAN;
     const bool cosine = metric == LSC_M_COSINE;
@@ -495,8 +532,9 @@ void near_bits(const unsigned char *f, int64_t M, unsigned char *out)
 lsc_status lsc_cuda_reference_radii(lsc_ctx *ctx, lsc_reference *ref)
 {
     cudaStream_t st = cuda_of(ctx)->stream;
-    ref_cache *c = nullptr;
-    LSC_TRY(get_cache(ctx, ref, false, &c));
+    ref_rows held;
+    LSC_TRY(get_rows(ctx, ref, false, &held));
+    ref_cache *c = held.c;
     ct_set rs;
     ref_set(ref, c, &rs);
     LSC_TRY(ct_knn_sets(ctx, &rs, &rs, ref->k, 1, rs.metric, nullptr, nullptr, c->radius_v, true, 0.0, 1.0));
@@ -504,13 +542,22 @@ lsc_status lsc_cuda_reference_radii(lsc_ctx *ctx, lsc_reference *ref)
                                       static_cast<size_t>(ref->rows) * sizeof(double),
                                       cudaMemcpyDeviceToHost, st));
     LSC_CUDA_TRY(ctx, cudaStreamSynchronize(st));
-    c->has_radii = 1;
     int64_t zero = 0;
     for (int64_t i = 0; i < ref->rows; i++) {
         ref->radius[i] = lsc_dist_from_v(static_cast<int>(ref->metric), ref->radius_v[i]);
         zero += ref->radius_v[i] == 0.0;
     }
     ref->zero_radii = zero;
+    return LSC_STATUS_OK;
+}
+
+lsc_status lsc_cuda_reference_place(lsc_ctx *ctx, lsc_reference *ref)
+{
+    ref_cache *c = nullptr;
+    LSC_TRY(cache_build(ctx, ref, true, true, &c));
+    pin_module();
+    ref->device_data = c;
+    ref->device_free = ref_cache_free;
     return LSC_STATUS_OK;
 }
 

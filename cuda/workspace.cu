@@ -17,18 +17,44 @@ cuda_workspace *ws_of(lsc_ctx *ctx, bool create)
 
 void dev_free(lsc_ctx *ctx, lsc_ws_buf *b)
 {
-    if (!b->ptr) return;
-    cudaStream_t st = cuda_of(ctx)->stream;
-    if (ctx->params.device_free) {
-        ctx->params.device_free(b->ptr, b->bytes, st, ctx->params.allocator_user);
-    } else if (cudaFreeAsync(b->ptr, st) != cudaSuccess) {
-        cudaGetLastError(); // nothing to report from a free; keep the context usable
-    }
+    lsc_cuda_dev_free(ctx, b->ptr, b->bytes);
     b->ptr = nullptr;
     b->bytes = 0;
 }
 
 } // namespace
+
+lsc_status lsc_cuda_dev_alloc(lsc_ctx *ctx, size_t bytes, const char *what, void **out)
+{
+    cudaStream_t st = cuda_of(ctx)->stream;
+    void *p = nullptr;
+    if (ctx->params.device_alloc) {
+        p = ctx->params.device_alloc(bytes, st, ctx->params.allocator_user);
+    } else {
+        cudaError_t e = cudaMallocAsync(&p, bytes, st);
+        if (e != cudaSuccess) {
+            cudaGetLastError();
+            if (e != cudaErrorMemoryAllocation) return lsc_cuda_fail(ctx, e, what, __FILE__, __LINE__);
+            p = nullptr;
+        }
+    }
+    if (!p)
+        return lsc_set_error(ctx, LSC_STATUS_OUT_OF_MEMORY,
+                             "out of device memory: %zu bytes for %s", bytes, what);
+    *out = p;
+    return LSC_STATUS_OK;
+}
+
+void lsc_cuda_dev_free(lsc_ctx *ctx, void *p, size_t bytes)
+{
+    if (!p) return;
+    cudaStream_t st = cuda_of(ctx)->stream;
+    if (ctx->params.device_free) {
+        ctx->params.device_free(p, bytes, st, ctx->params.allocator_user);
+    } else if (cudaFreeAsync(p, st) != cudaSuccess) {
+        cudaGetLastError(); // nothing to report from a free; keep the context usable
+    }
+}
 
 lsc_status lsc_cuda_ws_get(lsc_ctx *ctx, cuda_workspace **out)
 {
@@ -97,19 +123,7 @@ lsc_status lsc_cuda_ws_reserve(lsc_ctx *ctx, int slot, size_t bytes, const char 
                              what, want);
     dev_free(ctx, b); // stream-ordered: enqueued readers of the old buffer finish first
     void *p = nullptr;
-    if (ctx->params.device_alloc) {
-        p = ctx->params.device_alloc(want, st, ctx->params.allocator_user);
-    } else {
-        cudaError_t e = cudaMallocAsync(&p, want, st);
-        if (e != cudaSuccess) {
-            cudaGetLastError();
-            if (e != cudaErrorMemoryAllocation) return lsc_cuda_fail(ctx, e, what, __FILE__, __LINE__);
-            p = nullptr;
-        }
-    }
-    if (!p)
-        return lsc_set_error(ctx, LSC_STATUS_OUT_OF_MEMORY,
-                             "out of device memory: %zu bytes for %s", want, what);
+    LSC_TRY(lsc_cuda_dev_alloc(ctx, want, what, &p));
     b->ptr = p;
     b->bytes = want;
     w->alloc_stream = st;

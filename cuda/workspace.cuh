@@ -93,6 +93,13 @@ size_t lsc_cuda_ws_budget(const lsc_ctx *ctx);
  * kept otherwise. `what` names the use in an out-of-memory message. */
 lsc_status lsc_cuda_ws_reserve(lsc_ctx *ctx, int slot, size_t bytes, const char *what, void **out);
 
+/* One stream-ordered allocation outside the slots, through the same allocator (a per-call
+ * buffer whose size follows an input, such as a host reference's device copy): OUT_OF_MEMORY
+ * with a message naming the bytes and `what` when it cannot be served. Free it with
+ * lsc_cuda_dev_free, given the same byte count, on the same context. */
+lsc_status lsc_cuda_dev_alloc(lsc_ctx *ctx, size_t bytes, const char *what, void **out);
+void lsc_cuda_dev_free(lsc_ctx *ctx, void *p, size_t bytes);
+
 /* Current size of a slot (0 when empty); never allocates. */
 size_t lsc_cuda_ws_size(const lsc_ctx *ctx, int slot);
 

@@ -179,7 +179,7 @@ lsc_status lsc_distances(lsc_ctx *ctx, const lsc_matrix *a, const lsc_matrix *b,
               (long long)b->rows);
     LSC_CHECK(ctx, (int)out_memory == LSC_MEMORY_HOST || (int)out_memory == LSC_MEMORY_DEVICE,
               LSC_STATUS_INVALID_ARGUMENT, "out_memory %d is unknown", (int)out_memory);
-    LSC_CHECK(ctx, out_memory == LSC_MEMORY_HOST || ctx->backend == LSC_BACKEND_CUDA,
+    LSC_CHECK(ctx, out_memory == LSC_MEMORY_HOST || lsc_supports(ctx, LSC_CAP_DEVICE_MEMORY),
               LSC_STATUS_NOT_SUPPORTED, "out is in device memory but the context runs on the %s "
               "backend", ctx->ops->name);
     int64_t span = lsc_mul_i64(a->rows - 1, ld_out);
@@ -326,7 +326,7 @@ lsc_status lsc_knn(lsc_ctx *ctx, const lsc_matrix *queries, const lsc_matrix *ba
     LSC_CHECK(ctx, (int)o.out_memory == LSC_MEMORY_HOST || (int)o.out_memory == LSC_MEMORY_DEVICE,
               LSC_STATUS_INVALID_ARGUMENT, "knn opts: out_memory %d is unknown",
               (int)o.out_memory);
-    LSC_CHECK(ctx, o.out_memory == LSC_MEMORY_HOST || ctx->backend == LSC_BACKEND_CUDA,
+    LSC_CHECK(ctx, o.out_memory == LSC_MEMORY_HOST || lsc_supports(ctx, LSC_CAP_DEVICE_MEMORY),
               LSC_STATUS_NOT_SUPPORTED,
               "knn opts: outputs in device memory but the context runs on the %s backend",
               ctx->ops->name);
@@ -363,7 +363,7 @@ lsc_status lsc_knn(lsc_ctx *ctx, const lsc_matrix *queries, const lsc_matrix *ba
 void lsc_reference_destroy(lsc_reference *ref)
 {
     if (!ref) return;
-    if (ref->backend_free) ref->backend_free(ref->backend_data);
+    if (ref->device_free) ref->device_free(ref->device_data);
     if (ref->owns_data) free(ref->data);
     free(ref->radius_v);
     free(ref->half);
@@ -459,6 +459,61 @@ lsc_status lsc_reference_create(lsc_ctx *ctx, const lsc_matrix *real, int64_t k,
     return LSC_STATUS_OK;
 }
 
+lsc_status lsc_check_residency(lsc_ctx *ctx, const lsc_reference *ref, const char *name)
+{
+    if (!ref->device_ops) return LSC_STATUS_OK;
+    static const char *const fix = "use the host reference it was made from, or make one for "
+                                   "this context with lsc_reference_to_device";
+    LSC_CHECK(ctx, ref->device_ops == ctx->ops, LSC_STATUS_INVALID_ARGUMENT,
+              "%s is a device reference of %s device %d and this context runs on the %s "
+              "backend: %s",
+              name, ref->device_ops->name, ref->device, ctx->ops->name, fix);
+    LSC_CHECK(ctx, ref->device == ctx->params.device, LSC_STATUS_INVALID_ARGUMENT,
+              "%s is a device reference of %s device %d and this context runs on device %d: %s",
+              name, ref->device_ops->name, ref->device, ctx->params.device, fix);
+    return LSC_STATUS_OK;
+}
+
+lsc_status lsc_reference_to_device(lsc_ctx *ctx, const lsc_reference *ref, lsc_reference **out)
+{
+    LSC_TRY(lsc_begin(ctx));
+    LSC_CHECK(ctx, ref, LSC_STATUS_INVALID_ARGUMENT, "ref is NULL");
+    LSC_CHECK(ctx, out, LSC_STATUS_INVALID_ARGUMENT, "out is NULL");
+    LSC_CHECK(ctx, lsc_supports(ctx, LSC_CAP_DEVICE_REFERENCE), LSC_STATUS_NOT_SUPPORTED,
+              "the %s backend keeps no device references: it reads the host reference as it "
+              "is", ctx->ops->name);
+    lsc_reference *r;
+    LSC_TRY(lsc_reference_alloc(ctx, ref->rows, ref->cols, 1, &r));
+    const size_t n = (size_t)ref->rows;
+    memcpy(r->data, ref->data, n * (size_t)ref->cols * sizeof(float));
+    memcpy(r->radius_v, ref->radius_v, n * sizeof(double));
+    memcpy(r->radius, ref->radius, n * sizeof(double));
+    r->k = ref->k;
+    r->metric = ref->metric;
+    r->comparison = ref->comparison;
+    r->zero_radii = ref->zero_radii;
+    r->file_version = ref->file_version;
+    if (ref->half) {
+        /* lsc_reference_prepare's layout: seed, median, floor(rows / 2) radius values */
+        const size_t bytes = 16 + n / 2 * sizeof(double);
+        r->half = (unsigned char *)lsc_malloc(ctx, bytes, "reference preparation");
+        if (!r->half) {
+            lsc_reference_destroy(r);
+            return LSC_STATUS_OUT_OF_MEMORY;
+        }
+        memcpy(r->half, ref->half, bytes);
+    }
+    lsc_status s = ctx->ops->reference_place(ctx, r);
+    if (s != LSC_STATUS_OK) {
+        lsc_reference_destroy(r);
+        return s;
+    }
+    r->device_ops = ctx->ops;
+    r->device = ctx->params.device;
+    *out = r;
+    return LSC_STATUS_OK;
+}
+
 lsc_status lsc_reference_info_get(const lsc_reference *ref, lsc_reference_info *info)
 {
     if (!ref || !info) return LSC_STATUS_INVALID_ARGUMENT;
@@ -511,6 +566,7 @@ lsc_status lsc_prdc_near_rows(lsc_ctx *ctx, const lsc_reference *ref, const lsc_
     LSC_CHECK(ctx, ref->k < fake->rows, LSC_STATUS_INVALID_ARGUMENT,
               "k=%lld needs at least %lld fake rows, got %lld", (long long)ref->k,
               (long long)(ref->k + 1), (long long)fake->rows);
+    LSC_TRY(lsc_check_residency(ctx, ref, "ref"));
     LSC_TRY(lsc_check_values(ctx, fake, "fake", ref->metric == LSC_METRIC_COSINE));
     LSC_NEED_OP(ctx, prdc);
     lsc_prdc_result r;
@@ -541,11 +597,13 @@ lsc_status lsc_prdc_near_rows(lsc_ctx *ctx, const lsc_reference *ref, const lsc_
 /* ---------------------------------------------------------------------------------------------- */
 /* asynchronous forms (lsc.h section 8): the host validates shapes, the backend enqueues the rest */
 
-static lsc_status async_common(lsc_ctx *ctx, const lsc_matrix *x, const char *name, const void *out)
+static lsc_status async_common(lsc_ctx *ctx, const lsc_matrix *x, const char *name, const void *out,
+                               lsc_capability cap)
 {
     LSC_CHECK(ctx, out, LSC_STATUS_INVALID_ARGUMENT, "out is NULL");
-    LSC_CHECK(ctx, ctx->backend == LSC_BACKEND_CUDA, LSC_STATUS_NOT_SUPPORTED,
-              "the asynchronous forms need the CUDA backend; the context runs on the %s backend",
+    LSC_CHECK(ctx, lsc_supports(ctx, cap), LSC_STATUS_NOT_SUPPORTED,
+              "the asynchronous forms need a device backend (CUDA); the context runs on the %s "
+              "backend, which has none",
               ctx->ops->name);
     LSC_CHECK(ctx, x && x->memory == LSC_MEMORY_DEVICE, LSC_STATUS_NOT_SUPPORTED,
               "%s: the asynchronous forms read device memory only", name);
@@ -559,7 +617,7 @@ lsc_status lsc_spectrum_async(lsc_ctx *ctx, const lsc_matrix *x, const lsc_spect
     LSC_TRY(lsc_check_matrix(ctx, x, "x", 2));
     double thr = 0.0;
     LSC_TRY(spectrum_opts(ctx, opts, &thr));
-    LSC_TRY(async_common(ctx, x, "x", out));
+    LSC_TRY(async_common(ctx, x, "x", out, LSC_CAP_SPECTRUM_ASYNC));
     LSC_NEED_OP(ctx, spectrum_async);
     return ctx->ops->spectrum_async(ctx, x, thr, out, status);
 }
@@ -576,7 +634,8 @@ lsc_status lsc_prdc_async(lsc_ctx *ctx, const lsc_reference *ref, const lsc_matr
     LSC_CHECK(ctx, ref->k < fake->rows, LSC_STATUS_INVALID_ARGUMENT,
               "k=%lld needs at least %lld fake rows, got %lld", (long long)ref->k,
               (long long)(ref->k + 1), (long long)fake->rows);
-    LSC_TRY(async_common(ctx, fake, "fake", out));
+    LSC_TRY(async_common(ctx, fake, "fake", out, LSC_CAP_PRDC_ASYNC));
+    LSC_TRY(lsc_check_residency(ctx, ref, "ref"));
     LSC_NEED_OP(ctx, prdc_async);
     return ctx->ops->prdc_async(ctx, ref, fake, out, status);
 }

@@ -298,3 +298,29 @@ lsc_status lsc_ctx_set_progress(lsc_ctx *ctx, lsc_progress_fn fn, void *user_dat
     ctx->progress_user = user_data;
     return LSC_STATUS_OK;
 }
+
+int lsc_supports(const lsc_ctx *ctx, lsc_capability what)
+{
+    const lsc_backend_ops *o = ctx->ops;
+    if (!o || !o->supports || !o->supports(ctx, (int)what)) return 0;
+    /* a capability is served only with the entry that serves it */
+    switch (what) {
+    case LSC_CAP_DEVICE_MEMORY: return o->check_values != NULL;
+    case LSC_CAP_SPECTRUM_ASYNC: return o->spectrum_async != NULL;
+    case LSC_CAP_PRDC_ASYNC: return o->prdc_async != NULL;
+    case LSC_CAP_DEVICE_REFERENCE: return o->reference_place != NULL;
+    }
+    return 0;
+}
+
+lsc_status lsc_ctx_supports(lsc_ctx *ctx, lsc_capability what, int *answer)
+{
+    if (!ctx) return LSC_STATUS_INVALID_ARGUMENT;
+    if (ctx->init_status != LSC_STATUS_OK) return LSC_STATUS_BAD_CONTEXT;
+    ctx->err[0] = '\0';
+    LSC_CHECK(ctx, answer, LSC_STATUS_INVALID_ARGUMENT, "answer is NULL");
+    LSC_CHECK(ctx, (int)what >= LSC_CAP_DEVICE_MEMORY && (int)what <= LSC_CAP_DEVICE_REFERENCE,
+              LSC_STATUS_INVALID_ARGUMENT, "capability %d is unknown", (int)what);
+    *answer = lsc_supports(ctx, what);
+    return LSC_STATUS_OK;
+}

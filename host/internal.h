@@ -28,7 +28,8 @@ typedef struct lsc_spectrum_eigs {
 } lsc_spectrum_eigs;
 
 /* A reference set: the real rows as float32 (dense, ld = cols), their exact radii and the
- * parameters. Backends may hang a cache of their own on `backend_data`. */
+ * parameters. Read-only once made (lsc_reference_prepare aside): calls given a const one never
+ * write it, so any number of threads and contexts may read one at once. */
 struct lsc_reference {
     int64_t rows, cols, k;
     lsc_metric metric;
@@ -43,8 +44,13 @@ struct lsc_reference {
     unsigned char *half;   /* lsc_reference_prepare's result, in the file's 'HALF' section
                               layout (host/reference_file.c): u64 seed, f64 median nearest-
                               neighbour distance, floor(rows / 2) f64 radius values; or NULL */
-    void *backend_data;
-    void (*backend_free)(void *);
+    /* A device reference (lsc_reference_to_device): the backend and device ordinal that hold
+     * its copy, set when it is made and never changed; device_free releases device_data with
+     * the reference. All NULL for a host reference. */
+    const struct lsc_backend_ops *device_ops;
+    int device;
+    void *device_data;
+    void (*device_free)(void *);
 };
 
 /* Optional tests of each generated row fused into the PRDC pass (lsc_prdc_near_rows): whether some
@@ -152,6 +158,16 @@ typedef struct lsc_backend_ops {
     lsc_status (*kernel_sums)(lsc_ctx *ctx, const lsc_matrix *x, const int64_t *xs, int64_t nx,
                               const lsc_matrix *y, const int64_t *ys, int64_t ny, int kind,
                               double a, double *sums);
+
+    /* Appended in ABI 6. */
+    /* Whether the backend serves `what` (an lsc_capability) on this context; the host asks it
+     * instead of knowing which backend has device memory. NULL answers 0 to everything. The
+     * operations themselves are answered by their entries above being non-NULL. */
+    int (*supports)(const lsc_ctx *ctx, int what);
+    /* Makes `ref`, a fresh copy no other thread sees yet, a device reference of this context's
+     * device: its rows and radii copied once, complete on return, in ref->device_data and
+     * device_free (which must work without a context: the reference may outlive it). */
+    lsc_status (*reference_place)(lsc_ctx *ctx, lsc_reference *ref);
 } lsc_backend_ops;
 
 struct lsc_ctx {
@@ -201,6 +217,13 @@ lsc_status lsc_bytes(lsc_ctx *ctx, int64_t count, size_t size, size_t *out, cons
 lsc_status lsc_reference_alloc(lsc_ctx *ctx, int64_t rows, int64_t cols, int with_data,
                                lsc_reference **out);
 
+/* Whether ctx's backend serves `what` (lsc_capability), its entry for it included. */
+int lsc_supports(const lsc_ctx *ctx, lsc_capability what);
+
+/* INVALID_ARGUMENT when `ref` is a device reference that ctx cannot read (another backend or
+ * device); OK for a host reference or one of ctx's device. */
+lsc_status lsc_check_residency(lsc_ctx *ctx, const lsc_reference *ref, const char *name);
+
 /* Reports progress; returns CANCELLED (with message) if the callback asks to stop. */
 lsc_status lsc_progress(lsc_ctx *ctx, double fraction);
 
@@ -209,7 +232,7 @@ const lsc_backend_ops *lsc_cpu_backend_ops(void);
 
 /* Name of the CUDA backend's entry point in liblsc_cuda, and the ABI it must report. */
 #define LSC_CUDA_ENTRY "lsc_cuda_backend_entry"
-#define LSC_CUDA_ABI 5
+#define LSC_CUDA_ABI 6
 typedef const lsc_backend_ops *(*lsc_cuda_entry_fn)(int abi, char *why, size_t why_len);
 
 #ifdef __cplusplus

@@ -39,7 +39,7 @@ lsc_status lsc_check_matrix(lsc_ctx *ctx, const lsc_matrix *m, const char *name,
     size_t bytes;
     LSC_TRY(lsc_bytes(ctx, span + m->cols, lsc_dtype_size(m->dtype), &bytes, name));
     LSC_CHECK(ctx, m->data, LSC_STATUS_INVALID_ARGUMENT, "%s: data is NULL", name);
-    if (m->memory == LSC_MEMORY_DEVICE && ctx->backend != LSC_BACKEND_CUDA)
+    if (m->memory == LSC_MEMORY_DEVICE && !lsc_supports(ctx, LSC_CAP_DEVICE_MEMORY))
         return lsc_set_error(ctx, LSC_STATUS_NOT_SUPPORTED,
                              "%s: data is in device memory but the context runs on the %s "
                              "backend",

@@ -763,6 +763,19 @@ static void class_stats(const shared *s, double *cov, double *share)
 
 /* ---- the judging half's reference ------------------------------------------------------------ */
 
+/* On a backend with device references, A's reference placed on the device once: the call's
+ * S + J PRDC passes, and the next calls' while the context keeps it, then read it there instead
+ * of each copying its rows across. */
+static lsc_status place_half(lsc_ctx *ctx, shared *s)
+{
+    if (!s->ref_a || !lsc_supports(ctx, LSC_CAP_DEVICE_REFERENCE)) return LSC_STATUS_OK;
+    lsc_reference *placed = NULL;
+    LSC_TRY(lsc_reference_to_device(ctx, s->ref_a, &placed));
+    lsc_reference_destroy(s->ref_a);
+    s->ref_a = placed;
+    return LSC_STATUS_OK;
+}
+
 /* A's reference (with its radii: when `need_radii`) and its median nearest-neighbour distance:
  * from the reference's own lsc_reference_prepare result when it was made for this seed (the same
  * numbers, computed by this very function then), else computed here. */
@@ -1288,6 +1301,7 @@ static lsc_status run_checks(lsc_ctx *ctx, const lsc_reference *ref, const lsc_m
     /* the first half as a reference of its own, and its nearest-neighbour distances */
     me.prdc_ok = s.k < m && s.k + 1 < s.na;
     if (st == LSC_STATUS_OK && !s.cached) st = judging_half(ctx, &s, me.prdc_ok, 1);
+    if (st == LSC_STATUS_OK && !s.cached) st = place_half(ctx, &s);
     const double radius = o->memorisation_factor * s.median_nn_a;
     /* the user's full-size figures (and rows, when this call computes them), with the generated
      * subsets judged in the same pass unless each generated row's nearest reference row is

@@ -27,7 +27,9 @@
  *     INVALID_ARGUMENT, naming both. A NULL options pointer means defaults. lsc_matrix,
  *     lsc_pair and lsc_async_status are fixed records that never change (docs/ABI.md).
  *   - Thread safety: different contexts may be used concurrently from different threads; one
- *     context (and everything created from it) is used by one thread at a time.
+ *     context (and the accumulators and assessments created from it) is used by one thread at a
+ *     time. A reference is read-only once made: any threads and contexts may read one at once
+ *     (section 7).
  *   - The library never prints, never exits and keeps no global mutable state (beyond the
  *     once-only detection of AMX below, and the one-time initialisation of its private OpenBLAS
  *     copy at the first CPU call: CPU detection, its buffers, no thread; CPU threads below).
@@ -242,6 +244,23 @@ LSC_API lsc_status lsc_ctx_set_stream(lsc_ctx *ctx, void *stream);
 
 /** Sets (or with fn NULL clears) the progress / cancel callback. */
 LSC_API lsc_status lsc_ctx_set_progress(lsc_ctx *ctx, lsc_progress_fn fn, void *user_data);
+
+/** What a context's backend can do beyond host-memory calls. Values are pinned; new ones are
+ *  appended. Added in 0.3. */
+typedef enum lsc_capability {
+    LSC_CAP_DEVICE_MEMORY = 1,   /* matrices in LSC_MEMORY_DEVICE as inputs, and device-memory
+                                    outputs of lsc_distances and lsc_knn */
+    LSC_CAP_SPECTRUM_ASYNC = 2,  /* lsc_spectrum_async */
+    LSC_CAP_PRDC_ASYNC = 3,      /* lsc_prdc_async */
+    LSC_CAP_DEVICE_REFERENCE = 4 /* lsc_reference_to_device */
+} lsc_capability;
+
+/** Stores in *answer 1 when the context's backend serves `what`, else 0 (the calls it names then
+ *  return NOT_SUPPORTED). The CPU backend answers 0 to all of them, the CUDA backend 1. Lets a
+ *  program choose its path (keep tensors on the device, enqueue asynchronously) without knowing
+ *  which backend AUTO chose. Returns INVALID_ARGUMENT for an unknown `what` or a NULL answer.
+ *  Added in 0.3. */
+LSC_API lsc_status lsc_ctx_supports(lsc_ctx *ctx, lsc_capability what, int *answer);
 
 /* ============================================================================================== */
 /* 4. Matrices                                                                                    */
@@ -522,9 +541,18 @@ typedef struct lsc_reference_opts {
     { sizeof(lsc_reference_opts), LSC_METRIC_EUCLIDEAN, LSC_COMPARISON_STRICT, 0 }
 
 /** A real set kept with its k-NN radii: built once, reused against many generated sets. It
- *  holds a float32 copy of the real rows (or, with opts->borrow_rows, reads the caller's). Like its context, a reference is used by one thread at
- *  a time: the CUDA backend places a copy of it on the device at its first use there (and moves
- *  it when it is used on another device), which changes the reference's state. */
+ *  holds a float32 copy of the real rows (or, with opts->borrow_rows, reads the caller's). A
+ *  reference is read-only once made: no call that takes a `const lsc_reference *` changes it, so
+ *  one reference may be used by any number of threads and contexts at once (only
+ *  lsc_reference_prepare and lsc_reference_destroy need it to themselves).
+ *
+ *  Where it lives. A reference from lsc_reference_create or _load is a host reference: every
+ *  backend can use it, and a CUDA context copies its rows (and radii) to the device for each
+ *  call that needs them (N x D x 4 + N x 8 bytes across the bus, one pass over them, and up to
+ *  2 N x D x 4 + 3 N x 8 bytes of device memory from the context's allocator, given back at the
+ *  end of the call).
+ *  To pay that once, make a device reference with lsc_reference_to_device: it keeps its own
+ *  copy on one device, which calls on that device read without copying. */
 typedef struct lsc_reference lsc_reference;
 
 /** Facts about a reference. */
@@ -578,7 +606,26 @@ LSC_API const float *lsc_reference_rows(const lsc_reference *ref);
  * CANCELLED and what lsc_reference_create returns.
  */
 LSC_API lsc_status lsc_reference_prepare(lsc_ctx *ctx, lsc_reference *ref, uint64_t seed);
-/** Destroys a reference; NULL is harmless. */
+/**
+ * A device reference made from `ref` for ctx's device (FAISS's index_cpu_to_gpu): a new
+ * reference, its host part (rows, radii, preparation) copied from `ref`, and its rows, centre,
+ * converted rows and radii placed once in device memory of ctx's device (about 2 N x D x 4 +
+ * 3 N x 8 bytes, from cudaMalloc rather than ctx's allocator, because it outlives ctx). The call
+ * waits until the copy is complete. `ref` may be a host reference or a device reference of any
+ * device; it is not changed, and either may be destroyed first. Use the new one with any
+ * context on the same device: lsc_prdc, lsc_prdc_rows, lsc_prdc_async and lsc_assess read it in
+ * place, with no copy (so lsc_prdc_async with it allocates nothing once the workspace has grown,
+ * and is safe under CUDA graph capture); any other context (another device, the CPU backend)
+ * refuses it with INVALID_ARGUMENT, naming this call. It also
+ * serves lsc_reference_save, _info_get, _radii, _rows and _prepare like any reference.
+ * lsc_reference_destroy frees the device copy (it waits for the device, as cudaFree does).
+ * Not while ctx's stream is being captured. Returns NOT_SUPPORTED where
+ * lsc_ctx_supports(ctx, LSC_CAP_DEVICE_REFERENCE) answers 0 (the CPU backend: a host reference
+ * is what it reads), OUT_OF_MEMORY (host or device), DEVICE_ERROR. Added in 0.3.
+ */
+LSC_API lsc_status lsc_reference_to_device(lsc_ctx *ctx, const lsc_reference *ref,
+                                           lsc_reference **out);
+/** Destroys a reference (a device reference's device copy too); NULL is harmless. */
 LSC_API void lsc_reference_destroy(lsc_reference *ref);
 
 typedef struct lsc_prdc_result {
@@ -603,9 +650,10 @@ typedef struct lsc_prdc_result {
 /**
  * Precision, recall, density and coverage of `fake` (M rows, 1 <= k < M) against `ref`, with
  * the reference's k, metric and comparison. One pass of fake against the real rows plus the
- * fake set's own radii; working memory O((N + M) k) plus fixed tiles.
- * Returns INVALID_ARGUMENT (NULL, mismatched D, k >= M), INVALID_DATA, OVERFLOW,
- * OUT_OF_MEMORY, CANCELLED.
+ * fake set's own radii; working memory O((N + M) k) plus fixed tiles (and, for a host reference
+ * on the CUDA backend, its rows' device copy for the call). Returns INVALID_ARGUMENT (NULL,
+ * mismatched D, k >= M, a device reference of another device or backend), INVALID_DATA,
+ * OVERFLOW, OUT_OF_MEMORY, WORKSPACE_LIMIT, DEVICE_ERROR, CANCELLED.
  */
 LSC_API lsc_status lsc_prdc(lsc_ctx *ctx, const lsc_reference *ref, const lsc_matrix *fake,
                             lsc_prdc_result *out);
@@ -647,8 +695,11 @@ typedef struct lsc_async_status {
  * without waiting for it: read `out` after synchronising that stream (or an event recorded on
  * it). Arguments are validated on the host before anything is enqueued (a bad shape returns its
  * status at once); the device checks values and writes `status`. No host synchronisation and, once
- * a first call of the same shapes has grown the workspace (and, for PRDC, placed the reference's
- * rows on the device), no allocation: such calls are safe under CUDA graph capture.
+ * a first call of the same shapes has grown the workspace, no allocation: such calls are safe
+ * under CUDA graph capture. lsc_prdc_async wants a device reference (lsc_reference_to_device) of
+ * the context's device: a host reference still works outside capture, its rows copied to the
+ * device and device memory allocated for them at every call, and is refused (NOT_SUPPORTED)
+ * while the stream is being captured.
  * `status` may be NULL (non-finite input then goes unreported). Returns NOT_SUPPORTED on the CPU
  * backend and for host-memory inputs, and otherwise what the synchronous form returns.
  * A captured graph uses the context's workspace: it stays valid only while no later call on that

@@ -255,6 +255,45 @@ TEST(Context, CpuBackendDescribesItself)
     EXPECT_EQ(lsc_ctx_backend(c2), LSC_BACKEND_CPU);
 }
 
+// A backend says what it serves beyond host memory (lsc_ctx_supports): the CPU backend serves
+// none of it, and the calls each capability names refuse with NOT_SUPPORTED, as answered.
+TEST(Context, TheCpuBackendAnswersWhatItSupports)
+{
+    Ctx c(1);
+    ASSERT_CTX(c);
+    for (lsc_capability what : {LSC_CAP_DEVICE_MEMORY, LSC_CAP_SPECTRUM_ASYNC, LSC_CAP_PRDC_ASYNC,
+                                LSC_CAP_DEVICE_REFERENCE}) {
+        int answer = -1;
+        EXPECT_EQ(lsc_ctx_supports(c, what, &answer), LSC_STATUS_OK) << lsc_last_error(c);
+        EXPECT_EQ(answer, 0) << "capability " << (int)what;
+    }
+    for (int bad : {0, 5, -1}) {
+        int answer = -1;
+        EXPECT_EQ(lsc_ctx_supports(c, (lsc_capability)bad, &answer), LSC_STATUS_INVALID_ARGUMENT);
+        EXPECT_TRUE(mentions(lsc_last_error(c), "unknown")) << lsc_last_error(c);
+        EXPECT_EQ(answer, -1) << "written on failure";
+    }
+    EXPECT_EQ(lsc_ctx_supports(c, LSC_CAP_DEVICE_MEMORY, nullptr), LSC_STATUS_INVALID_ARGUMENT);
+    int answer = -1;
+    EXPECT_EQ(lsc_ctx_supports(nullptr, LSC_CAP_DEVICE_MEMORY, &answer),
+              LSC_STATUS_INVALID_ARGUMENT);
+    // the public behaviour follows the answer: device memory in and out, the asynchronous forms
+    std::vector<float> x(8 * 3, 1.0f);
+    for (size_t i = 0; i < x.size(); i++) x[i] = (float)(i % 7) - 2.5f;
+    lsc_matrix dev = lsc_matrix_f32(x.data(), 8, 3);
+    dev.memory = LSC_MEMORY_DEVICE;
+    lsc_spectrum_result sr = LSC_SPECTRUM_RESULT_INIT;
+    EXPECT_EQ(lsc_spectrum(c, &dev, nullptr, &sr, nullptr, nullptr), LSC_STATUS_NOT_SUPPORTED);
+    EXPECT_TRUE(mentions(lsc_last_error(c), "device memory")) << lsc_last_error(c);
+    lsc_matrix host = lsc_matrix_f32(x.data(), 8, 3);
+    std::vector<float> d(64);
+    EXPECT_EQ(lsc_distances(c, &host, &host, LSC_METRIC_EUCLIDEAN, d.data(), 8, LSC_MEMORY_DEVICE),
+              LSC_STATUS_NOT_SUPPORTED);
+    lsc_async_status st;
+    EXPECT_EQ(lsc_spectrum_async(c, &dev, nullptr, &sr, &st), LSC_STATUS_NOT_SUPPORTED);
+    EXPECT_TRUE(mentions(lsc_last_error(c), "cpu")) << lsc_last_error(c);
+}
+
 TEST(Context, AutoPicksCpuWithoutAUsableGpu)
 {
     lsc_ctx_params p = LSC_CTX_PARAMS_INIT;
@@ -318,6 +357,9 @@ std::vector<std::pair<std::string, lsc_status>> every_call(lsc_ctx *ctx, lsc_ctx
     r.emplace_back("prdc", lsc_prdc(ctx, ref, &m, &prd));
     r.emplace_back("set_stream", lsc_ctx_set_stream(ctx, nullptr));
     r.emplace_back("set_progress", lsc_ctx_set_progress(ctx, nullptr, nullptr));
+    int answer = 0;
+    r.emplace_back("supports", lsc_ctx_supports(ctx, LSC_CAP_DEVICE_MEMORY, &answer));
+    r.emplace_back("reference_to_device", lsc_reference_to_device(ctx, ref, &ref_out));
     EXPECT_EQ(acc_out, nullptr);
     EXPECT_EQ(ref_out, nullptr);
     EXPECT_EQ(lsc_spectrum_acc_rows(acc2), 0);

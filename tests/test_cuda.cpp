@@ -14,6 +14,7 @@
 #include "datasets.hpp"
 #include "reference.hpp"
 #include "reference_nn.hpp"
+#include "ref_snapshot.hpp"
 #include "test_util.hpp"
 
 #include <lsc.h>
@@ -28,9 +29,11 @@
 #include <cstring>
 #include <iostream>
 #include <map>
+#include <memory>
 #include <random>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <dlfcn.h>
@@ -1524,8 +1527,9 @@ TEST_F(Cuda, AsyncFormsReplayFromACudaGraph)
     auto w1 = data::gaussian(nw, dw, kSeed + 123);
     auto w2 = data::rank_k(nw, dw, 3, kSeed + 124);
     lsc_matrix rm = lsc_matrix_f32(real.data(), n, d);
-    lsc_reference *ref = nullptr;
+    lsc_reference *ref = nullptr, *dref = nullptr;
     ASSERT_EQ(lsc_reference_create(cpu, &rm, k, nullptr, &ref), LSC_STATUS_OK);
+    ASSERT_TRUE(ok(lsc_reference_to_device(ctx, ref, &dref)));
     DevMat dx(drv, host_mat(x1, m, d)), dw_(drv, host_mat(w1, nw, dw));
     DevBuf spec_out(drv, sizeof(lsc_spectrum_result)), spec_st(drv, sizeof(lsc_async_status));
     ASSERT_TRUE(spec_out.result<lsc_spectrum_result>()) << drv.error;
@@ -1538,7 +1542,7 @@ TEST_F(Cuda, AsyncFormsReplayFromACudaGraph)
                                           spec_st.as<lsc_async_status>());
         lsc_status b = lsc_spectrum_async(ctx, &dw_.x, nullptr, wide_out.as<lsc_spectrum_result>(),
                                           wide_st.as<lsc_async_status>());
-        lsc_status c = lsc_prdc_async(ctx, ref, &dx.x, prdc_out.as<lsc_prdc_result>(),
+        lsc_status c = lsc_prdc_async(ctx, dref, &dx.x, prdc_out.as<lsc_prdc_result>(),
                                       prdc_st.as<lsc_async_status>());
         return std::vector<lsc_status>{a, b, c};
     };
@@ -1589,7 +1593,20 @@ TEST_F(Cuda, AsyncFormsReplayFromACudaGraph)
     }
     drv.cuGraphExecDestroy(exec);
     drv.cuGraphDestroy(graph);
+
+    // a host reference would be copied to the device during the capture: refused, saying what
+    // to do, before anything is enqueued (the capture stays valid)
+    ASSERT_TRUE(drv.check(drv.cuStreamBeginCapture(s, 0), "cuStreamBeginCapture")) << drv.error;
+    lsc_status host_ref = lsc_prdc_async(ctx, ref, &dx.x, prdc_out.as<lsc_prdc_result>(),
+                                         prdc_st.as<lsc_async_status>());
+    why = lsc_last_error(ctx);
+    graph = nullptr;
+    EXPECT_TRUE(drv.check(drv.cuStreamEndCapture(s, &graph), "cuStreamEndCapture")) << drv.error;
+    if (graph) drv.cuGraphDestroy(graph);
+    EXPECT_EQ(host_ref, LSC_STATUS_NOT_SUPPORTED) << why;
+    EXPECT_NE(why.find("lsc_reference_to_device"), std::string::npos) << why;
     ASSERT_TRUE(ok(lsc_ctx_set_stream(ctx, nullptr)));
+    lsc_reference_destroy(dref);
     lsc_reference_destroy(ref);
 }
 
@@ -2006,13 +2023,217 @@ TEST_F(Cuda, OutOfDeviceMemoryIsAnErrorNeverACrash)
 struct SimHooks {
     void (*counters)(uint64_t out[4]) = nullptr; // device waits, stream waits, allocations, frees
     void (*fail_pinned)(int n) = nullptr;        // the next n pinned allocations fail
+    void (*fail_device)(int n) = nullptr;        // the next n device allocations fail
 };
 SimHooks sim_hooks(Driver &drv)
 {
     SimHooks h;
     h.counters = reinterpret_cast<void (*)(uint64_t *)>(dlsym(drv.lib, "lsc_sim_counters"));
     h.fail_pinned = reinterpret_cast<void (*)(int)>(dlsym(drv.lib, "lsc_sim_fail_pinned"));
+    h.fail_device = reinterpret_cast<void (*)(int)>(dlsym(drv.lib, "lsc_sim_fail_device"));
     return h;
+}
+
+/* ---- references shared and placed on the device ------------------------------------------------- */
+
+// One reference read by two threads at once, each with its own CUDA context (lsc.h section 7):
+// a host reference (its rows copied to the device for each call) and a device reference made
+// once (lsc_reference_to_device), both giving the CPU's figures and per-row outcomes, and
+// neither object changed by the calls: nothing is hung on a reference. A device reference is
+// refused by a context that cannot read it, saying what to do.
+TEST_F(Cuda, AReferenceIsSharedReadOnlyByTwoThreadsHostOrDevice)
+{
+    const int64_t n = 500, m = 300, d = 16, k = 5;
+    auto real = data::gaussian(n, d, kSeed + 300);
+    const std::vector<std::vector<float>> fakes = {data::gaussian(m, d, kSeed + 301, 0.2, 1.0),
+                                                   data::rank_k(m, d, 3, kSeed + 302, 1.0)};
+    lsc_matrix rm = lsc_matrix_f32(real.data(), n, d);
+    lsc_reference *host = nullptr, *dev = nullptr;
+    ASSERT_EQ(lsc_reference_create(cpu, &rm, k, nullptr, &host), LSC_STATUS_OK);
+    ASSERT_EQ(lsc_reference_prepare(cpu, host, 11), LSC_STATUS_OK) << lsc_last_error(cpu);
+    ASSERT_TRUE(ok(lsc_reference_to_device(ctx, host, &dev)));
+    int answer = -1;
+    for (lsc_capability what : {LSC_CAP_DEVICE_MEMORY, LSC_CAP_SPECTRUM_ASYNC, LSC_CAP_PRDC_ASYNC,
+                                LSC_CAP_DEVICE_REFERENCE}) {
+        EXPECT_TRUE(ok(lsc_ctx_supports(ctx, what, &answer)));
+        EXPECT_EQ(answer, 1) << "capability " << (int)what;
+    }
+    // the device reference carries the host part along: the same facts, radii, rows and file
+    lsc_reference_info hi = LSC_REFERENCE_INFO_INIT, di = LSC_REFERENCE_INFO_INIT;
+    ASSERT_EQ(lsc_reference_info_get(host, &hi), LSC_STATUS_OK);
+    ASSERT_EQ(lsc_reference_info_get(dev, &di), LSC_STATUS_OK);
+    EXPECT_EQ(std::memcmp(&hi, &di, sizeof hi), 0);
+    EXPECT_EQ(std::memcmp(lsc_reference_radii(host), lsc_reference_radii(dev), (size_t)n * sizeof(double)), 0);
+    EXPECT_EQ(std::memcmp(lsc_reference_rows(host), lsc_reference_rows(dev), (size_t)(n * d) * sizeof(float)), 0);
+
+    struct Rows {
+        lsc_prdc_result r;
+        std::vector<unsigned char> flags;
+        std::vector<int64_t> counts;
+    };
+    std::vector<HostMat> hm;
+    std::vector<std::unique_ptr<DevMat>> dm;
+    for (const auto &f : fakes) {
+        hm.push_back(host_mat(f, m, d));
+        dm.emplace_back(new DevMat(drv, hm.back()));
+    }
+    auto run = [&](lsc_ctx *c, const lsc_reference *ref, const lsc_matrix &x, Rows &out) {
+        out.r = LSC_PRDC_RESULT_INIT;
+        out.flags.assign((size_t)n, 0xee);
+        out.counts.assign((size_t)m, -7);
+        return lsc_prdc_rows(c, ref, &x, &out.r, out.flags.data(), out.counts.data());
+    };
+    std::vector<Rows> want(fakes.size());
+    for (size_t f = 0; f < fakes.size(); f++) {
+        lsc_matrix x = hm[f].m();
+        ASSERT_EQ(run(cpu, host, x, want[f]), LSC_STATUS_OK) << lsc_last_error(cpu);
+    }
+    const RefSnapshot host_before(host), dev_before(dev);
+    for (lsc_reference *ref : {host, dev}) {
+        SCOPED_TRACE(ref == host ? "host reference" : "device reference");
+        std::vector<std::string> why(2);
+        auto work = [&](int t) {
+            lsc_ctx *c = cuda_ctx(LSC_CTX_PARAMS_INIT);
+            if (!c) {
+                why[t] = "no context";
+                return;
+            }
+            for (int rep = 0; rep < 3; rep++)
+                for (size_t f = 0; f < fakes.size(); f++) {
+                    // one thread reads host rows, the other device rows
+                    Rows got;
+                    lsc_status st = run(c, ref, t ? dm[f]->x : hm[f].m(), got);
+                    if (st != LSC_STATUS_OK)
+                        why[t] = std::string(lsc_status_name(st)) + ": " + lsc_last_error(c);
+                    else if (!same_prdc(got.r, want[f].r) || got.flags != want[f].flags ||
+                             got.counts != want[f].counts)
+                        why[t] = "rep " + std::to_string(rep) + ": differs from the CPU";
+                }
+            lsc_ctx_destroy(c);
+        };
+        std::thread a(work, 0), b(work, 1);
+        a.join();
+        b.join();
+        EXPECT_EQ(why[0], "");
+        EXPECT_EQ(why[1], "");
+    }
+    EXPECT_TRUE(host_before.unchanged(host)) << "a call wrote through a const host reference";
+    EXPECT_TRUE(dev_before.unchanged(dev)) << "a call wrote through a const device reference";
+
+    // the CPU backend cannot read a device reference, and does not make one
+    lsc_prdc_result r = LSC_PRDC_RESULT_INIT;
+    lsc_matrix x0 = hm[0].m();
+    EXPECT_EQ(lsc_prdc(cpu, dev, &x0, &r), LSC_STATUS_INVALID_ARGUMENT);
+    EXPECT_NE(std::string(lsc_last_error(cpu)).find("lsc_reference_to_device"), std::string::npos)
+        << lsc_last_error(cpu);
+    lsc_reference *again = nullptr;
+    EXPECT_EQ(lsc_reference_to_device(cpu, dev, &again), LSC_STATUS_NOT_SUPPORTED);
+    EXPECT_EQ(again, nullptr);
+    // a device reference of a device reference is a new one; either may go first
+    ASSERT_TRUE(ok(lsc_reference_to_device(ctx, dev, &again)));
+    lsc_reference_destroy(dev);
+    Rows got;
+    ASSERT_TRUE(ok(run(ctx, again, hm[1].m(), got)));
+    EXPECT_TRUE(same_prdc(got.r, want[1].r));
+    EXPECT_TRUE(host_before.unchanged(host));
+    lsc_reference_destroy(again);
+    lsc_reference_destroy(host);
+}
+
+// A device reference lives on one device: a context on another refuses it (INVALID_ARGUMENT,
+// naming both devices and what to do), and lsc_reference_to_device there makes that device's own
+// copy. Needs two devices: on the emulated device, the ctest cuda_two_devices_cudasim runs it
+// with LSC_SIM_DEVICES=2 (and fails if it skips).
+TEST_F(Cuda, ADeviceReferenceIsRefusedOnAnotherDevice)
+{
+    lsc_ctx_params p = LSC_CTX_PARAMS_INIT;
+    p.backend = LSC_BACKEND_CUDA;
+    p.device = 1;
+    lsc_ctx *other = nullptr;
+    if (lsc_ctx_create(&p, &other) != LSC_STATUS_OK) {
+        lsc_ctx_destroy(other);
+        GTEST_SKIP() << "a second CUDA device is needed";
+    }
+    const int64_t n = 200, m = 150, d = 8, k = 4;
+    auto real = data::gaussian(n, d, kSeed + 320);
+    auto fake = data::gaussian(m, d, kSeed + 321, 0.3, 1.0);
+    lsc_matrix rm = lsc_matrix_f32(real.data(), n, d), fm = lsc_matrix_f32(fake.data(), m, d);
+    lsc_reference *host = nullptr, *on0 = nullptr, *on1 = nullptr;
+    ASSERT_EQ(lsc_reference_create(cpu, &rm, k, nullptr, &host), LSC_STATUS_OK);
+    lsc_prdc_result want = LSC_PRDC_RESULT_INIT, got = LSC_PRDC_RESULT_INIT;
+    ASSERT_EQ(lsc_prdc(cpu, host, &fm, &want), LSC_STATUS_OK);
+    ASSERT_TRUE(ok(lsc_reference_to_device(ctx, host, &on0)));
+    EXPECT_EQ(lsc_prdc(other, on0, &fm, &got), LSC_STATUS_INVALID_ARGUMENT);
+    const std::string why = lsc_last_error(other);
+    EXPECT_NE(why.find("device 0"), std::string::npos) << why;
+    EXPECT_NE(why.find("device 1"), std::string::npos) << why;
+    EXPECT_NE(why.find("lsc_reference_to_device"), std::string::npos) << why;
+    ASSERT_TRUE(ok(lsc_reference_to_device(other, on0, &on1), other));
+    ASSERT_TRUE(ok(lsc_prdc(other, on1, &fm, &got), other));
+    EXPECT_TRUE(same_prdc(got, want));
+    got = LSC_PRDC_RESULT_INIT;
+    EXPECT_EQ(lsc_prdc(ctx, on1, &fm, &got), LSC_STATUS_INVALID_ARGUMENT);
+    got = LSC_PRDC_RESULT_INIT;
+    ASSERT_TRUE(ok(lsc_prdc(ctx, on0, &fm, &got)));
+    EXPECT_TRUE(same_prdc(got, want));
+    lsc_reference_destroy(on0); // from a thread whose current device is the other one
+    lsc_reference_destroy(on1);
+    lsc_reference_destroy(host);
+    lsc_ctx_destroy(other);
+}
+
+// A device allocation that fails inside the CUDA module is a status (OUT_OF_MEMORY, naming what
+// it was for), never a crash, and leaves no allocation behind; the context and the reference
+// work again afterwards. Only the emulated device makes an allocation fail on demand.
+TEST_F(Cuda, AFailedDeviceAllocationInsideTheModuleIsAStatus)
+{
+    const SimHooks hooks = sim_hooks(drv);
+    if (!hooks.fail_device || !hooks.counters)
+        GTEST_SKIP() << "only the emulated device fails an allocation on demand";
+    const int64_t n = 300, m = 200, d = 12, k = 4;
+    auto real = data::gaussian(n, d, kSeed + 310);
+    auto fake = data::gaussian(m, d, kSeed + 311, 0.3, 1.0);
+    lsc_matrix rm = lsc_matrix_f32(real.data(), n, d), fm = lsc_matrix_f32(fake.data(), m, d);
+    lsc_reference *host = nullptr, *dev = nullptr;
+    ASSERT_EQ(lsc_reference_create(cpu, &rm, k, nullptr, &host), LSC_STATUS_OK);
+    lsc_prdc_result want = LSC_PRDC_RESULT_INIT, got = LSC_PRDC_RESULT_INIT;
+    ASSERT_EQ(lsc_prdc(cpu, host, &fm, &want), LSC_STATUS_OK);
+    ASSERT_TRUE(ok(lsc_prdc(ctx, host, &fm, &got))); // grows the workspace for these shapes
+    const RefSnapshot before(host);
+    uint64_t c0[4], c1[4];
+
+    // the device copy with its converted rows, then without them: both refused
+    hooks.counters(c0);
+    hooks.fail_device(2);
+    EXPECT_EQ(lsc_reference_to_device(ctx, host, &dev), LSC_STATUS_OUT_OF_MEMORY);
+    EXPECT_NE(std::string(lsc_last_error(ctx)).find("reference"), std::string::npos)
+        << lsc_last_error(ctx);
+    EXPECT_EQ(dev, nullptr);
+    hooks.counters(c1);
+    EXPECT_EQ(c1[2] - c0[2], c1[3] - c0[3]) << "a failed placement left device memory behind";
+    // only the converted rows cannot be had: placed without them, the same figures
+    hooks.fail_device(1);
+    ASSERT_TRUE(ok(lsc_reference_to_device(ctx, host, &dev)));
+    got = LSC_PRDC_RESULT_INIT;
+    ASSERT_TRUE(ok(lsc_prdc(ctx, dev, &fm, &got)));
+    EXPECT_TRUE(same_prdc(got, want));
+    lsc_reference_destroy(dev);
+
+    // a host reference's per-call copy (the context's allocator): refused, then fine again
+    hooks.counters(c0);
+    hooks.fail_device(2);
+    got = LSC_PRDC_RESULT_INIT;
+    EXPECT_EQ(lsc_prdc(ctx, host, &fm, &got), LSC_STATUS_OUT_OF_MEMORY);
+    EXPECT_NE(std::string(lsc_last_error(ctx)).find("reference"), std::string::npos)
+        << lsc_last_error(ctx);
+    ASSERT_TRUE(drv.check(drv.cuCtxSynchronize(), "cuCtxSynchronize"));
+    hooks.counters(c1);
+    EXPECT_EQ(c1[2] - c0[2], c1[3] - c0[3]) << "a failed call left device memory behind";
+    got = LSC_PRDC_RESULT_INIT;
+    ASSERT_TRUE(ok(lsc_prdc(ctx, host, &fm, &got)));
+    EXPECT_TRUE(same_prdc(got, want));
+    EXPECT_TRUE(before.unchanged(host));
+    lsc_reference_destroy(host);
 }
 
 // Inside a training loop (lsc must not stall the step it measures): once a call of some shapes
@@ -2032,8 +2253,11 @@ TEST_F(Cuda, SteadyStateCallsNeitherAllocateNorWaitForTheDevice)
     ASSERT_NE(c, nullptr);
     Driver::CUstream s = new_stream();
     ASSERT_TRUE(ok(lsc_ctx_set_stream(c, s), c));
-    lsc_reference *ref = nullptr;
-    ASSERT_TRUE(ok(lsc_reference_create(c, &rm, k, nullptr, &ref), c));
+    lsc_reference *host_ref = nullptr, *ref = nullptr;
+    ASSERT_TRUE(ok(lsc_reference_create(c, &rm, k, nullptr, &host_ref), c));
+    // placed on the device once: a host reference would be copied there at every call
+    ASSERT_TRUE(ok(lsc_reference_to_device(c, host_ref, &ref), c));
+    lsc_reference_destroy(host_ref);
     DevBuf ddist(drv, (size_t)(n * k) * sizeof(float)), didx(drv, (size_t)(n * k) * sizeof(int64_t));
     DevBuf dblock(drv, (size_t)(m * n) * sizeof(float));
     DevBuf sres(drv, sizeof(lsc_spectrum_result)), sst(drv, sizeof(lsc_async_status));

@@ -6,6 +6,7 @@
 #include "datasets.hpp"
 #include "reference_nn.hpp"
 #include "fp32_copy.hpp"
+#include "ref_snapshot.hpp"
 
 #include <gtest/gtest.h>
 
@@ -20,6 +21,7 @@
 #include <numeric>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace {
@@ -695,6 +697,67 @@ TEST(Prdc, CoverageOfIdenticalDistributionsAveragesTheClosedForm)
     const double se = std::sqrt(var / draws);
     EXPECT_NEAR(mean, expected, 4.0 * se) << "mean " << mean << " closed form " << expected;
     EXPECT_GT(se, 0.0);
+}
+
+// One reference read by two threads at once, each with its own context (lsc.h section 7: a
+// reference is read-only once made): every figure and per-row outcome equals the one-thread
+// answer, and the reference object and what it points to are the same bytes afterwards.
+TEST(Prdc, AReferenceIsSharedReadOnlyByTwoThreads)
+{
+    Ctx ctx;
+    const uint64_t sd = data::seed(91);
+    SCOPED_TRACE(sd);
+    const int64_t N = 500, M = 300, d = 20, k = 5;
+    auto real = data::gaussian(N, d, sd);
+    const std::vector<std::vector<float>> fakes = {data::gaussian(M, d, sd + 1, 0.2, 1.0),
+                                                   data::rank_k(M, d, 3, sd + 2, 1.0)};
+    lsc_matrix mr = lsc_matrix_f32(real.data(), N, d);
+    Ref ref;
+    ASSERT_EQ(lsc_reference_create(ctx, &mr, k, nullptr, &ref.r), LSC_STATUS_OK);
+    ASSERT_EQ(lsc_reference_prepare(ctx, ref.r, 3), LSC_STATUS_OK) << lsc_last_error(ctx);
+    struct Rows {
+        lsc_prdc_result r;
+        std::vector<unsigned char> flags;
+        std::vector<int64_t> counts;
+    };
+    auto run = [&](lsc_ctx *c, size_t f, Rows &out) {
+        lsc_matrix mf = lsc_matrix_f32(fakes[f].data(), M, d);
+        out.r = LSC_PRDC_RESULT_INIT;
+        out.flags.assign((size_t)N, 0xee);
+        out.counts.assign((size_t)M, -7);
+        return lsc_prdc_rows(c, ref.r, &mf, &out.r, out.flags.data(), out.counts.data());
+    };
+    std::vector<Rows> want(fakes.size());
+    for (size_t f = 0; f < fakes.size(); f++) ASSERT_EQ(run(ctx, f, want[f]), LSC_STATUS_OK);
+    const RefSnapshot before(ref.r);
+    std::vector<std::string> why(2);
+    auto work = [&](int t) {
+        Ctx own(0, 1);
+        for (int rep = 0; rep < 4; rep++)
+            for (size_t f = 0; f < fakes.size(); f++) {
+                Rows got;
+                lsc_status s = run(own, (f + (size_t)t) % fakes.size(), got);
+                const Rows &w = want[(f + (size_t)t) % fakes.size()];
+                if (s != LSC_STATUS_OK)
+                    why[t] = lsc_last_error(own);
+                else if (std::memcmp(&got.r, &w.r, sizeof got.r) != 0 || got.flags != w.flags ||
+                         got.counts != w.counts)
+                    why[t] = "rep " + std::to_string(rep) + ": the results differ";
+            }
+    };
+    std::thread a(work, 0), b(work, 1);
+    a.join();
+    b.join();
+    EXPECT_EQ(why[0], "");
+    EXPECT_EQ(why[1], "");
+    EXPECT_TRUE(before.unchanged(ref.r)) << "a call wrote through a const reference";
+    // the CPU backend keeps no device references: it reads this one as it is
+    lsc_reference *dev = nullptr;
+    EXPECT_EQ(lsc_reference_to_device(ctx, ref.r, &dev), LSC_STATUS_NOT_SUPPORTED);
+    EXPECT_NE(std::string(lsc_last_error(ctx)).find("no device references"), std::string::npos)
+        << lsc_last_error(ctx);
+    EXPECT_EQ(dev, nullptr);
+    EXPECT_TRUE(before.unchanged(ref.r));
 }
 
 } // namespace

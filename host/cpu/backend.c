@@ -43,6 +43,8 @@ static const lsc_backend_ops cpu_ops = {
     lsc_cpu_cov_create,
     lsc_cpu_cov_stats,
     lsc_cpu_kernel_sums,
+    NULL, /* supports: host memory only, no asynchronous forms, no device references */
+    NULL, /* reference_place */
 };
 
 const lsc_backend_ops *lsc_cpu_backend_ops(void) { return &cpu_ops; }

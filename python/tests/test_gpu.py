@@ -170,6 +170,35 @@ def test_monitor_async_on_torch_cuda_equals_sync(data):
         assert all(r.call_ms < 50 for r in hist[1:]), [r.call_ms for r in hist]
 
 
+def test_reference_to_device_equals_the_host_reference(data):
+    need_torch_gpu()
+    real, fake = data
+    host = lsc.Reference(real, k=5)
+    dev = host.to_device(0)
+    assert dev.device == 0 and "device=0" in repr(dev)
+    np.testing.assert_array_equal(dev.radii, host.radii)
+    z = torch.from_numpy(fake).to("cuda")
+    want = lsc.prdc(host, fake, backend="cpu")
+    assert lsc.prdc(dev, z) == want          # device rows against the device copy
+    assert lsc.prdc(dev, fake) == want       # host rows: run on the reference's device
+    with pytest.raises(lsc.InvalidArgument, match="lsc_reference_to_device"):
+        _prdc_on_cpu(dev, fake)
+    del host                                 # the device reference keeps its own host part
+    assert lsc.prdc(dev, z) == want
+
+
+def _prdc_on_cpu(ref, fake):
+    """lsc_prdc of a host array on a CPU context, whatever the reference (the refusal path)."""
+    import ctypes as C
+    from lsc import _native as N
+    from lsc._arrays import view
+    from lsc._core import context
+    ctx = context("cpu")
+    v = view(fake, "fake")
+    r = N.new(N.PrdcResult)
+    ctx.check(N.lib.lsc_prdc(ctx.handle, ref._h, C.byref(v.matrix), C.byref(r)))
+
+
 def _same_verdicts(got, want):
     """Levels equal, figures at the GPU-against-CPU tolerances (PRDC is exact on both)."""
     assert list(got.verdicts) == list(want.verdicts)

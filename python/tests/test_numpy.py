@@ -416,6 +416,19 @@ def test_cuda_backend_without_a_device_is_a_clear_error(rng):
         pytest.skip("a CUDA device is present: covered by test_gpu.py")
 
 
+def test_reference_to_device_without_a_device_is_a_clear_error(rng):
+    ref = lsc.Reference(rng.standard_normal((40, 5), dtype=np.float32), k=3)
+    try:
+        ref.to_device(0)
+    except lsc.BackendUnavailable as e:
+        assert str(e)                    # no CUDA backend here: nothing was placed
+    else:
+        pytest.skip("a CUDA device is present: covered by test_gpu.py")
+    assert ref.device is None and "device=" not in repr(ref)
+    fake = rng.standard_normal((30, 5), dtype=np.float32)
+    assert lsc.prdc(ref, fake, backend="cpu") == lsc.prdc(ref, fake)   # still a host reference
+
+
 # ---- the monitor on the CPU ------------------------------------------------------------------------
 
 def test_monitor_measures_on_schedule_and_logs(rng):

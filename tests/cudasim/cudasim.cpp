@@ -144,6 +144,7 @@ cudaError_t g_sticky = cudaSuccess; // a kernel fault: every later call fails, a
 // waits for one stream or event, allocations of device or pinned memory, frees
 uint64_t g_device_waits = 0, g_stream_waits = 0, g_allocs_made = 0, g_frees = 0;
 int g_fail_pinned = 0; // lsc_sim_fail_pinned: this many coming pinned allocations fail
+int g_fail_device = 0; // lsc_sim_fail_device: this many coming device allocations fail
 thread_local cudaError_t t_last = cudaSuccess;
 thread_local int t_device = 0;
 
@@ -216,8 +217,12 @@ void close_device_memory()
 cudaError_t device_alloc(void **p, size_t bytes)
 {
     if (!p) return fail(cudaErrorInvalidValue);
-    g_allocs_made++;
     *p = nullptr;
+    if (g_fail_device > 0) { // refused before it counts as made
+        g_fail_device--;
+        return fail(cudaErrorMemoryAllocation);
+    }
+    g_allocs_made++;
     const size_t want = (std::max<size_t>(bytes, 1) + 255) & ~(size_t)255;
     if (g_device_used + want > cfg().device_bytes) return fail(cudaErrorMemoryAllocation);
     const size_t data_pages = (want + kPage - 1) & ~(kPage - 1);
@@ -1941,4 +1946,12 @@ SIM_EXPORT void lsc_sim_fail_pinned(int n)
 {
     guard g(g_mu);
     g_fail_pinned = n;
+}
+
+// The next n device allocations (cudaMalloc, cudaMallocAsync) fail with
+// cudaErrorMemoryAllocation, whatever memory is left: an allocation failure at a chosen point.
+SIM_EXPORT void lsc_sim_fail_device(int n)
+{
+    guard g(g_mu);
+    g_fail_device = n;
 }

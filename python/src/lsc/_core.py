@@ -535,13 +535,17 @@ class Reference:
     host copy of the rows: a real set in device memory (torch, cupy) is copied to the host, and
     its radii are still computed on its device. copy=False reads a C-contiguous float32 host
     array where it is instead (N x D x 4 bytes saved; other arrays are still copied): the
-    Reference holds on to the array, whose values must not change while the Reference lives."""
+    Reference holds on to the array, whose values must not change while the Reference lives.
+
+    A reference is read-only once made: threads may share one. On a GPU each call copies its rows
+    to the device; .to_device(d) makes a copy that lives on device d once (the Monitor does so)."""
 
     def __init__(self, real=None, k: int = 5, *, metric: str = "euclidean",
                  comparison: str = "strict", backend: str = "auto", threads: int = 0,
-                 copy: bool = True, _handle=None, _ctx=None):
+                 copy: bool = True, _handle=None, _ctx=None, _device=None):
         self._h = None
         self._rows = None
+        self.device: Optional[int] = _device
         if _handle is not None:
             self._h, self._ctx = _handle, _ctx
             return
@@ -572,6 +576,19 @@ class Reference:
         h = C.c_void_p()
         ctx.check(N.lib.lsc_reference_load(ctx.handle, str(path).encode(), C.byref(h)))
         return cls(_handle=h.value, _ctx=ctx)
+
+    def to_device(self, device: int = 0) -> "Reference":
+        """A copy of this reference whose rows and radii live on CUDA device `device`, copied
+        there once now (lsc_reference_to_device): PRDC of batches on that device then reads them
+        in place instead of copying N x D floats across at every call, and the asynchronous form
+        may be captured in a CUDA graph. It costs about 2 N x D x 4 bytes of device memory, freed
+        with the copy, and its own host copy; either reference may be dropped first. Calls with it
+        run on that device (host batches too); on another device it is refused (InvalidArgument).
+        Raises BackendUnavailable without a usable CUDA backend."""
+        ctx = context("cuda", int(device))
+        h = C.c_void_p()
+        ctx.check(N.lib.lsc_reference_to_device(ctx.handle, self._h, C.byref(h)))
+        return Reference(_handle=h.value, _ctx=ctx, _device=int(device))
 
     def save(self, path) -> None:
         self._ctx.check(N.lib.lsc_reference_save(self._ctx.handle, self._h, str(path).encode()))
@@ -616,7 +633,8 @@ class Reference:
         return (f"lsc.Reference(rows={i.rows}, cols={i.cols}, k={i.k}, "
                 f"metric={N.METRIC_NAMES[i.metric]!r}, "
                 f"comparison={N.COMPARISON_NAMES[i.comparison]!r}, zero_radii={i.zero_radii}, "
-                f"file_version={i.file_version})")
+                f"file_version={i.file_version}"
+                + (f", device={self.device}" if self.device is not None else "") + ")")
 
     def __del__(self):
         if getattr(self, "_h", None):
@@ -671,7 +689,10 @@ def prdc(real_or_reference, fake, k: int = 5, *, metric: str = "euclidean",
     else:
         ref = Reference(real_or_reference, k, metric=metric, comparison=comparison,
                         backend=backend, threads=threads, copy=False)  # real outlives it
-    ctx = _ctx_for([vf], backend if not vf.on_device else "cuda", threads)
+    if ref.device is not None and not vf.on_device:
+        ctx = context("cuda", ref.device, threads)   # host rows against the device's copy
+    else:
+        ctx = _ctx_for([vf], backend if not vf.on_device else "cuda", threads)
     r = N.new(N.PrdcResult)
     ctx.check(N.lib.lsc_prdc(ctx.handle, ref._h, C.byref(vf.matrix), C.byref(r)))
     return prdc_from_struct(r)
@@ -965,6 +986,8 @@ def assess(real_or_reference, fake, k: int = 5, *, splits: int = ASSESS_DEFAULTS
         ctx = _ctx_for([vf], backend, threads)
     if isinstance(real_or_reference, Reference):
         ref = real_or_reference
+        if ref.device is not None:
+            ctx = context("cuda", ref.device, threads)   # where the reference lives
     else:
         ref = Reference(real_or_reference, k, metric=metric, comparison=comparison,
                         backend=backend, threads=threads, copy=False)  # real outlives it

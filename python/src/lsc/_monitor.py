@@ -4,7 +4,8 @@ Keep a reference set once; every `every` steps hand the monitor a batch of laten
 each measurement runs at once. For latents on a GPU (torch or cupy) the monitor uses lsc's
 asynchronous forms: the work is enqueued on the caller's current stream, the figures land in
 pinned host memory, and the step goes on without waiting; finished measurements are collected at
-later calls (or by flush()) and passed to `log`.
+later calls (or by flush()) and passed to `log`. The reference is placed on each GPU that
+measures once (Reference.to_device), so a step's PRDC reads it there instead of copying it.
 
 With assess=True each record also carries the verdicts of lsc.assess (docs/METRICS.md section 8)
 on the batch's rows against the monitor's reference. lsc_assess reads host rows: a GPU batch is
@@ -329,11 +330,20 @@ class Monitor:
         self.history: List[MonitorRecord] = []
         self._pending: List[_Pending] = []
         self._cuda_ok: Optional[bool] = None
+        # the reference placed on each CUDA device that measures (Reference.to_device): made at
+        # that device's first measurement, read there by every later one without a copy
+        self._placed: Dict[int, Reference] = {}
         if prdc or self.want_assess:
             self.reference = reference if isinstance(reference, Reference) else Reference(
                 _host(reference), k, metric=metric, comparison=comparison, backend=backend)
         else:
             self.reference = None
+
+    def _reference_on(self, device: int) -> Reference:
+        r = self._placed.get(device)
+        if r is None:
+            r = self._placed[device] = self.reference.to_device(device)
+        return r
 
     def due(self, step: int) -> bool:
         return step % self.every == 0
@@ -371,7 +381,9 @@ class Monitor:
             p = a.prdc if self.want_prdc else None
         else:
             a = None
-            p = prdc(self.reference, x, backend=self.backend) if self.want_prdc else None
+            ref = self._reference_on(v.device) if self.want_prdc and v.on_device and \
+                x is latents else self.reference
+            p = prdc(ref, x, backend=self.backend) if self.want_prdc else None
         # measurements still on the GPU were taken before this one: they reach history, log
         # and the trend first (a wait only when a loop mixes GPU and host batches)
         self._collect(block=True)
@@ -413,7 +425,8 @@ class Monitor:
             ctx.check(N.lib.lsc_spectrum_async(ctx.handle, C.byref(v.matrix), C.byref(opts),
                                                pend.spec_ptr, pend.st_spec))
         if self.want_prdc:
-            ctx.check(N.lib.lsc_prdc_async(ctx.handle, self.reference._h, C.byref(v.matrix),
+            ref = self._reference_on(v.device)
+            ctx.check(N.lib.lsc_prdc_async(ctx.handle, ref._h, C.byref(v.matrix),
                                            pend.prdc_ptr, pend.st_prdc))
         pend.record(v.stream)
         pend.call_ms = (time.perf_counter() - t0) * 1e3
