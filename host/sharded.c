@@ -5,6 +5,8 @@
 #include "sharded.h"
 #include "validate.h"
 
+#include "../common/distance_rules.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -261,5 +263,238 @@ lsc_status lsc_spectrum_sharded(lsc_ctx *ctx, const lsc_matrix *x, const lsc_spe
         ctx->err[0] = '\0';
     }
     free(head);
+    return s;
+}
+
+/* ---------------------------------------------------------------------------------------------- */
+/* exact kNN against a sharded base                                                               */
+
+/* FNV-1a over the queries' elements row by row: ranks holding different queries (a caller's
+ * bug the lists would not show) are refused instead of merged. */
+static uint64_t rows_hash(const lsc_matrix *m)
+{
+    uint64_t h = 1469598103934665603ull;
+    const size_t es = lsc_dtype_size(m->dtype), row = (size_t)m->cols * es;
+    for (int64_t i = 0; i < m->rows; i++) {
+        const unsigned char *p = (const unsigned char *)m->data + (size_t)(i * m->ld) * es;
+        for (size_t b = 0; b < row; b++) h = (h ^ p[b]) * 1099511628211ull;
+    }
+    return h;
+}
+
+/* One candidate on the wire: its internal value (distance_rules.h) and global base index. */
+typedef struct knn_cand {
+    double v;
+    int64_t i;
+} knn_cand;
+
+static int cand_cmp(const void *a, const void *b)
+{
+    const knn_cand *x = (const knn_cand *)a, *y = (const knn_cand *)b;
+    if (lsc_knn_before(x->v, x->i, y->v, y->i)) return -1;
+    return lsc_knn_before(y->v, y->i, x->v, x->i) ? 1 : 0;
+}
+
+static void load_row(const lsc_matrix *m, int64_t r, float *out)
+{
+    const char *row = (const char *)m->data + (size_t)(r * m->ld) * lsc_dtype_size(m->dtype);
+    for (int64_t c = 0; c < m->cols; c++) out[c] = lsc_load_f32(row, (int)m->dtype, c);
+}
+
+/* This shard's lists (q x kr, local indices) as candidates with global indices and the exact
+ * internal values lsc_knn orders by, recomputed from the rows: the float32 distances it reports
+ * can tie where the values it decided on do not. */
+static lsc_status shard_candidates(lsc_ctx *ctx, const lsc_matrix *queries, const lsc_matrix *base,
+                                   int64_t kr, int64_t offset, const int64_t *idx, knn_cand *out)
+{
+    const int64_t d = queries->cols;
+    float *qa = (float *)lsc_malloc(ctx, 2 * (size_t)d * sizeof(float), "kNN rows");
+    if (!qa) return LSC_STATUS_OUT_OF_MEMORY;
+    float *ba = qa + d;
+    for (int64_t q = 0; q < queries->rows; q++) {
+        load_row(queries, q, qa);
+        knn_cand *c = out + q * kr;
+        for (int64_t t = 0; t < kr; t++) {
+            load_row(base, idx[q * kr + t], ba);
+            c[t].v = lsc_exact_v(qa, ba, d, 1.0, 1.0);
+            c[t].i = offset + idx[q * kr + t];
+        }
+        qsort(c, (size_t)kr, sizeof *c, cand_cmp);
+    }
+    free(qa);
+    return LSC_STATUS_OK;
+}
+
+enum { KN_QROWS, KN_COLS, KN_BROWS, KN_K, KN_HASH, KN_NVALS };
+
+lsc_status lsc_knn_sharded(lsc_ctx *ctx, const lsc_matrix *queries, const lsc_matrix *base,
+                           int64_t k, const lsc_knn_opts *opts, float *dist, int64_t *idx)
+{
+    LSC_TRY(lsc_begin(ctx));
+    const int64_t rank = lsc_tp_rank(ctx), ranks = lsc_tp_ranks(ctx);
+
+    /* phase 1: this rank's arguments, then the ranks' shapes, k and queries compared */
+    lsc_knn_opts o = LSC_KNN_OPTS_INIT;
+    lsc_status s = lsc_check_matrix(ctx, queries, "queries", 1);
+    if (s == LSC_STATUS_OK) s = check_shard(ctx, base, "base");
+    if (s == LSC_STATUS_OK && queries->memory != LSC_MEMORY_HOST)
+        s = lsc_set_error(ctx, LSC_STATUS_NOT_SUPPORTED,
+                          "queries: sharded calls take host memory so far");
+    if (s == LSC_STATUS_OK && base->cols != queries->cols)
+        s = lsc_set_error(ctx, LSC_STATUS_INVALID_ARGUMENT, "base has %lld cols, queries %lld",
+                          (long long)base->cols, (long long)queries->cols);
+    if (s == LSC_STATUS_OK && (!dist || !idx))
+        s = lsc_set_error(ctx, LSC_STATUS_INVALID_ARGUMENT, "%s is NULL", !dist ? "dist" : "idx");
+    if (s == LSC_STATUS_OK && k < 1)
+        s = lsc_set_error(ctx, LSC_STATUS_INVALID_ARGUMENT, "k is %lld, expected >= 1",
+                          (long long)k);
+    if (s == LSC_STATUS_OK && opts)
+        s = LSC_READ_OPTS(ctx, &o, opts, KNN_OPTS, "knn opts", "LSC_KNN_OPTS_INIT");
+    if (s == LSC_STATUS_OK && o.metric != LSC_METRIC_EUCLIDEAN)
+        s = lsc_set_error(ctx, LSC_STATUS_NOT_SUPPORTED,
+                          "the sharded kNN takes the euclidean metric so far (metric %d)",
+                          (int)o.metric);
+    if (s == LSC_STATUS_OK && o.exclude_self)
+        s = lsc_set_error(ctx, LSC_STATUS_NOT_SUPPORTED,
+                          "the sharded kNN has no exclude_self so far: its queries are the same "
+                          "on every rank, its base is sharded");
+    if (s == LSC_STATUS_OK && o.out_memory != LSC_MEMORY_HOST)
+        s = lsc_set_error(ctx, LSC_STATUS_NOT_SUPPORTED,
+                          "the sharded kNN writes host memory so far");
+    int64_t mine[KN_NVALS] = {0, 0, 0, 0, 0};
+    if (s == LSC_STATUS_OK) {
+        const uint64_t h = rows_hash(queries);
+        mine[KN_QROWS] = queries->rows;
+        mine[KN_COLS] = queries->cols;
+        mine[KN_BROWS] = base->rows;
+        mine[KN_K] = k;
+        memcpy(&mine[KN_HASH], &h, sizeof h);
+    }
+    int64_t *all = (int64_t *)malloc((size_t)ranks * KN_NVALS * sizeof(int64_t));
+    if (!all && s == LSC_STATUS_OK)
+        s = lsc_set_error(ctx, LSC_STATUS_OUT_OF_MEMORY,
+                          "out of host memory for %lld ranks' shapes", (long long)ranks);
+    s = lsc_tp_agree(ctx, s, mine, KN_NVALS, all);
+    if (s != LSC_STATUS_OK) {
+        free(all);
+        return s;
+    }
+    int64_t nb = 0, offset = 0;
+    lsc_status cross = LSC_STATUS_OK;
+    for (int64_t r = 0; r < ranks && cross == LSC_STATUS_OK; r++) {
+        const int64_t *v = all + r * KN_NVALS;
+        if (v[KN_COLS] != all[KN_COLS] || v[KN_QROWS] != all[KN_QROWS] ||
+            v[KN_HASH] != all[KN_HASH])
+            cross = lsc_set_error(ctx, LSC_STATUS_INVALID_ARGUMENT,
+                                  "queries: rank %lld's differ from rank 0's (the sharded kNN "
+                                  "takes the same queries on every rank)",
+                                  (long long)r);
+        else if (v[KN_K] != all[KN_K])
+            cross = lsc_set_error(ctx, LSC_STATUS_INVALID_ARGUMENT,
+                                  "k: rank %lld asks for %lld, rank 0 for %lld", (long long)r,
+                                  (long long)v[KN_K], (long long)all[KN_K]);
+        else if (v[KN_BROWS] > INT64_MAX - nb)
+            cross = lsc_set_error(ctx, LSC_STATUS_OVERFLOW, "the ranks' base rows overflow");
+        else {
+            if (r == rank) offset = nb;
+            nb += v[KN_BROWS];
+        }
+    }
+    if (cross == LSC_STATUS_OK && k > nb)
+        cross = lsc_set_error(ctx, LSC_STATUS_INVALID_ARGUMENT,
+                              "k is %lld, the base has %lld rows on all %lld ranks together",
+                              (long long)k, (long long)nb, (long long)ranks);
+    /* the candidates' sizes, the same on every rank */
+    const int64_t nq = all[KN_QROWS];
+    size_t total = 0, *sizes = cross == LSC_STATUS_OK
+                                   ? (size_t *)malloc((size_t)ranks * sizeof(size_t))
+                                   : NULL;
+    int64_t *kr = cross == LSC_STATUS_OK ? (int64_t *)malloc((size_t)ranks * sizeof(int64_t))
+                                         : NULL;
+    for (int64_t r = 0; sizes && kr && r < ranks && cross == LSC_STATUS_OK; r++) {
+        const int64_t br = all[r * KN_NVALS + KN_BROWS];
+        kr[r] = br < k ? br : k;
+        const int64_t c = lsc_mul_i64(nq, kr[r]);
+        if (c < 0 || (uint64_t)c > (SIZE_MAX - total) / sizeof(knn_cand))
+            cross = lsc_set_error(ctx, LSC_STATUS_OVERFLOW, "the ranks' kNN lists overflow size_t");
+        else {
+            sizes[r] = (size_t)c * sizeof(knn_cand);
+            total += sizes[r];
+        }
+    }
+    free(all);
+    if (cross != LSC_STATUS_OK) {
+        free(sizes);
+        free(kr);
+        return cross;
+    }
+
+    /* phase 2: this shard's lists, their exact values, and every buffer the merge needs */
+    knn_cand *send = NULL, *recv = NULL;
+    float *ld = NULL;
+    int64_t *li = NULL, *cur = NULL;
+    s = sizes && kr ? LSC_STATUS_OK
+                    : lsc_set_error(ctx, LSC_STATUS_OUT_OF_MEMORY,
+                                    "out of host memory for %lld sizes", (long long)ranks);
+    const int64_t my_k = s == LSC_STATUS_OK ? kr[rank] : 0;
+    if (s == LSC_STATUS_OK) {
+        send = (knn_cand *)lsc_malloc(ctx, sizes[rank], "this shard's kNN lists");
+        recv = send ? (knn_cand *)lsc_malloc(ctx, total, "every shard's kNN lists") : NULL;
+        cur = recv ? (int64_t *)lsc_malloc(ctx, 2 * (size_t)ranks * sizeof(int64_t), "kNN merge")
+                   : NULL;
+        if (cur && my_k > 0) {
+            ld = (float *)lsc_malloc(ctx, (size_t)(nq * my_k) * sizeof(float), "kNN distances");
+            li = ld ? (int64_t *)lsc_malloc(ctx, (size_t)(nq * my_k) * sizeof(int64_t),
+                                            "kNN indices")
+                    : NULL;
+        }
+        if (!cur || (my_k > 0 && !li)) s = LSC_STATUS_OUT_OF_MEMORY;
+    }
+    if (s == LSC_STATUS_OK && my_k > 0) {
+        lsc_knn_opts lo = LSC_KNN_OPTS_INIT;
+        s = lsc_knn(ctx, queries, base, my_k, &lo, ld, li);
+        if (s == LSC_STATUS_OK) s = shard_candidates(ctx, queries, base, my_k, offset, li, send);
+    }
+    free(ld);
+    free(li);
+    s = lsc_tp_agree(ctx, s, NULL, 0, NULL);
+
+    /* phase 3: every shard's lists to every rank, merged alike in the kNN order */
+    if (s == LSC_STATUS_OK) s = lsc_tp_all_gather(ctx, send, sizes[rank], recv, sizes);
+    free(send);
+    if (s == LSC_STATUS_OK) {
+        int64_t *start = cur, *pos = cur + ranks; /* each block's first candidate, cursors */
+        size_t at = 0;
+        for (int64_t r = 0; r < ranks; r++) {
+            start[r] = (int64_t)(at / sizeof(knn_cand));
+            at += sizes[r];
+        }
+        for (int64_t q = 0; q < nq; q++) {
+            /* a P-way merge of the q-th list of every block; each list is sorted, and the
+             * global first k lie within the shards' first k (a shard's order is the global
+             * order restricted to it) */
+            for (int64_t r = 0; r < ranks; r++) pos[r] = 0;
+            for (int64_t t = 0; t < k; t++) {
+                const knn_cand *best = NULL;
+                int64_t from = -1;
+                for (int64_t r = 0; r < ranks; r++) {
+                    if (pos[r] >= kr[r]) continue;
+                    const knn_cand *c = recv + start[r] + q * kr[r] + pos[r];
+                    if (!best || lsc_knn_before(c->v, c->i, best->v, best->i)) {
+                        best = c;
+                        from = r;
+                    }
+                }
+                pos[from]++; /* k <= the base's rows: some list always has one left */
+                dist[q * k + t] = (float)lsc_dist_from_v(LSC_M_EUCLIDEAN, best->v);
+                idx[q * k + t] = best->i;
+            }
+        }
+        ctx->err[0] = '\0';
+    }
+    free(recv);
+    free(cur);
+    free(sizes);
+    free(kr);
     return s;
 }

@@ -1089,8 +1089,9 @@ LSC_API lsc_status lsc_mmd(lsc_ctx *ctx, const lsc_matrix *a, const lsc_matrix *
  * with its own rows, and every rank gets the same status, message and figures, those of the rows
  * of all ranks concatenated in rank order.
  *
- * Sharded so far: the spectrum (lsc_spectrum_sharded). Not yet: pair statistics, kNN, references,
- * PRDC, the verdicts, the geometry and distribution figures; they keep running on one process.
+ * Sharded so far: the spectrum (lsc_spectrum_sharded) and exact euclidean kNN against a sharded
+ * base (lsc_knn_sharded). Not yet: pair statistics, cosine and self kNN, references, PRDC, the
+ * verdicts, the geometry and distribution figures; they keep running on one process.
  *
  * Errors: before each collective phase the ranks agree on a status (one all-gather of every
  * rank's status and message), so bad input on one rank (NaN, a different column count, a failed
@@ -1199,6 +1200,27 @@ LSC_API lsc_status lsc_ctx_set_mpi(lsc_ctx *ctx, int64_t comm_f);
 LSC_API lsc_status lsc_spectrum_sharded(lsc_ctx *ctx, const lsc_matrix *x,
                                         const lsc_spectrum_opts *opts, lsc_spectrum_result *out,
                                         double *singular_values, double *column_variance);
+
+/**
+ * lsc_knn of the same queries on every rank against the base rows of every rank, concatenated in
+ * rank order; collective over ctx's transport (one process without one). `queries` (host memory,
+ * >= 1 row) must hold the same rows on every rank (checked by a hash: INVALID_ARGUMENT
+ * otherwise); `base` holds this rank's base rows (host memory, any count >= 0); k is the same on
+ * every rank, 1 <= k <= the base's rows on all ranks together. Every rank receives the same
+ * lists: dist[q * k + t] and idx[q * k + t] as lsc_knn writes them for the concatenated base,
+ * idx counting rows of the concatenation, equal to lsc_knn's lists exactly (ties broken by the
+ * smaller global index, on the exact float64 values lsc_knn decides on).
+ *
+ * Each rank finds its shard's k nearest with lsc_knn (min(k, its rows)), recomputes their exact
+ * values, and the lists travel in one all-gather; every rank merges them alike. Costs per rank:
+ * its shard's pass, and the all-gather's receive buffer of every rank's lists (P Q k x 16
+ * bytes). opts: the euclidean metric only so far (cosine is NOT_SUPPORTED), no exclude_self,
+ * out_memory HOST. Returns on every rank the same status: INVALID_ARGUMENT, INVALID_DATA,
+ * NOT_SUPPORTED, OVERFLOW, OUT_OF_MEMORY, TRANSPORT_ERROR and what lsc_knn returns. Blocks.
+ */
+LSC_API lsc_status lsc_knn_sharded(lsc_ctx *ctx, const lsc_matrix *queries, const lsc_matrix *base,
+                                   int64_t k, const lsc_knn_opts *opts, float *dist,
+                                   int64_t *idx);
 
 #ifdef __cplusplus
 }

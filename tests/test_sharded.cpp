@@ -293,6 +293,135 @@ TEST(SpectrumSharded, CollectivesPerCall)
     }
 }
 
+// ---- exact kNN against a sharded base ------------------------------------------------------
+
+struct KnnOut {
+    lsc_status st = LSC_STATUS_INTERNAL;
+    std::string msg;
+    std::vector<float> dist;
+    std::vector<int64_t> idx;
+};
+
+// lsc_knn_sharded of the same queries on every rank against base (nb x d) split by sizes.
+std::vector<KnnOut> knn_sharded(const std::vector<float> &q, int64_t nq, const std::vector<float> &b,
+                                int64_t d, int64_t k, const std::vector<int64_t> &sizes,
+                                const std::function<void(int, lsc_matrix &, lsc_matrix &,
+                                                         lsc_knn_opts &)> &tweak = nullptr)
+{
+    const int P = (int)sizes.size();
+    const auto off = offsets(sizes);
+    std::vector<KnnOut> outs((size_t)P);
+    fake::run(P, [&](int p, lsc_ctx *ctx) {
+        KnnOut &o = outs[(size_t)p];
+        o.dist.assign((size_t)(nq * k), -1.0f);
+        o.idx.assign((size_t)(nq * k), -1);
+        lsc_matrix qm = lsc_matrix_f32(q.data(), nq, d);
+        lsc_matrix bm = lsc_matrix_f32(sizes[(size_t)p] ? b.data() + off[(size_t)p] * d : nullptr,
+                                       sizes[(size_t)p], d);
+        lsc_knn_opts opts = LSC_KNN_OPTS_INIT;
+        if (tweak) tweak(p, qm, bm, opts);
+        o.st = lsc_knn_sharded(ctx, &qm, &bm, k, &opts, o.dist.data(), o.idx.data());
+        o.msg = lsc_last_error(ctx);
+    });
+    return outs;
+}
+
+TEST(KnnSharded, EqualsOneProcessExactlyForEverySplit)
+{
+    const int64_t nb = 40, nq = 9, d = 5, k = 6;
+    auto b = data::gaussian(nb, d, 21);
+    // exact duplicates in different shards of every split below: ties broken by global index
+    for (int64_t c = 0; c < d; c++) {
+        b[(size_t)(31 * d + c)] = b[(size_t)(3 * d + c)];
+        b[(size_t)(17 * d + c)] = b[(size_t)(3 * d + c)];
+    }
+    auto q = data::gaussian(nq, d, 22);
+    for (int64_t c = 0; c < d; c++) q[(size_t)(2 * d + c)] = b[(size_t)(3 * d + c)] + 0.01f;
+    std::vector<float> wd((size_t)(nq * k));
+    std::vector<int64_t> wi((size_t)(nq * k));
+    lsc_ctx *ctx = cpu_ctx();
+    lsc_matrix qm = lsc_matrix_f32(q.data(), nq, d), bm = lsc_matrix_f32(b.data(), nb, d);
+    ASSERT_EQ(lsc_knn(ctx, &qm, &bm, k, nullptr, wd.data(), wi.data()), LSC_STATUS_OK);
+    lsc_ctx_destroy(ctx);
+    // the tie is in the lists: query 2's three nearest are rows 3, 17, 31 in that order
+    ASSERT_EQ(wi[(size_t)(2 * k)], 3);
+    ASSERT_EQ(wi[(size_t)(2 * k + 1)], 17);
+    ASSERT_EQ(wi[(size_t)(2 * k + 2)], 31);
+    for (const auto &sizes : kSplits40) {
+        SCOPED_TRACE("P = " + std::to_string(sizes.size()) + ", first shard " +
+                     std::to_string(sizes[0]));
+        auto outs = knn_sharded(q, nq, b, d, k, sizes);
+        for (size_t p = 0; p < outs.size(); p++) {
+            ASSERT_EQ(outs[p].st, LSC_STATUS_OK) << outs[p].msg;
+            EXPECT_EQ(outs[p].idx, wi) << "rank " << p;
+            EXPECT_EQ(outs[p].dist, wd) << "rank " << p; // bit for bit
+        }
+    }
+}
+
+TEST(KnnSharded, KAsLargeAsTheWholeBase)
+{
+    // k above most shards' rows: each shard gives what it has, the merge the whole base
+    const int64_t nb = 7, nq = 3, d = 3, k = 7;
+    auto b = data::gaussian(nb, d, 4);
+    auto q = data::gaussian(nq, d, 5);
+    std::vector<float> wd((size_t)(nq * k));
+    std::vector<int64_t> wi((size_t)(nq * k));
+    lsc_ctx *ctx = cpu_ctx();
+    lsc_matrix qm = lsc_matrix_f32(q.data(), nq, d), bm = lsc_matrix_f32(b.data(), nb, d);
+    ASSERT_EQ(lsc_knn(ctx, &qm, &bm, k, nullptr, wd.data(), wi.data()), LSC_STATUS_OK);
+    lsc_ctx_destroy(ctx);
+    for (const auto &sizes : std::vector<std::vector<int64_t>>{{2, 5}, {0, 3, 4}, {1, 1, 1, 4}}) {
+        auto outs = knn_sharded(q, nq, b, d, k, sizes);
+        for (const auto &o : outs) {
+            ASSERT_EQ(o.st, LSC_STATUS_OK) << o.msg;
+            EXPECT_EQ(o.idx, wi);
+            EXPECT_EQ(o.dist, wd);
+        }
+    }
+}
+
+// Every rank fails with `want` and the same message, naming `words`; nothing written.
+void expect_knn_failure(const std::vector<KnnOut> &outs, lsc_status want,
+                        const std::vector<std::string> &words)
+{
+    for (size_t p = 0; p < outs.size(); p++) {
+        EXPECT_EQ(outs[p].st, want) << "rank " << p << ": " << outs[p].msg;
+        EXPECT_EQ(outs[p].msg, outs[0].msg) << "rank " << p;
+        for (const auto &w : words) EXPECT_TRUE(mentions(outs[p].msg.c_str(), w)) << outs[p].msg;
+        EXPECT_EQ(outs[p].idx[0], -1) << "rank " << p;
+    }
+}
+
+TEST(KnnSharded, ErrorsReachEveryRank)
+{
+    const int64_t nb = 20, nq = 4, d = 3;
+    auto b = data::gaussian(nb, d, 4);
+    auto q = data::gaussian(nq, d, 5);
+    auto q2 = q;
+    q2[5] += 1.0f;
+    // other queries on one rank
+    expect_knn_failure(knn_sharded(q, nq, b, d, 3, {5, 5, 10},
+                                   [&](int p, lsc_matrix &qm, lsc_matrix &, lsc_knn_opts &) {
+                                       if (p == 2) qm.data = q2.data();
+                                   }),
+                       LSC_STATUS_INVALID_ARGUMENT, {"rank 2", "queries"});
+    // k beyond the whole base
+    expect_knn_failure(knn_sharded(q, nq, b, d, 21, {10, 0, 10}), LSC_STATUS_INVALID_ARGUMENT,
+                       {"k is 21", "20 rows"});
+    // a NaN in one rank's base rows
+    auto bn = b;
+    bn[(size_t)(13 * d + 1)] = NAN;
+    expect_knn_failure(knn_sharded(q, nq, bn, d, 3, {10, 10}), LSC_STATUS_INVALID_DATA,
+                       {"rank 1", "row 3", "col 1"});
+    // cosine is not sharded yet: said on every rank, also when only one rank asks
+    expect_knn_failure(knn_sharded(q, nq, b, d, 3, {10, 10},
+                                   [](int p, lsc_matrix &, lsc_matrix &, lsc_knn_opts &o) {
+                                       if (p == 1) o.metric = LSC_METRIC_COSINE;
+                                   }),
+                       LSC_STATUS_NOT_SUPPORTED, {"rank 1", "euclidean"});
+}
+
 TEST(Transport, SetRefusesMalformed)
 {
     lsc_ctx *ctx = cpu_ctx();

@@ -1,9 +1,10 @@
-/* The sharded spectrum over MPI (lsc.h section 12), run by ctest under mpirun with 1 to 4 ranks:
- * for several splits of one data set (uneven and empty shards), every rank's figures must be the
+/* The sharded calls over MPI (lsc.h section 12), run by ctest under mpirun with 1 to 4 ranks:
+ * for several splits of one data set (uneven and empty shards), every rank's spectrum must be the
  * same bytes as rank 0's and equal one process's lsc_spectrum on all rows within docs/METRICS.md's
- * tolerances; bad input on one rank must give every rank the same status and message.
- *   mpi_spectrum           the checks above (MPI initialised with MPI_THREAD_FUNNELED)
- *   mpi_spectrum single    MPI initialised with MPI_THREAD_SINGLE: lsc_ctx_set_mpi must refuse
+ * tolerances, and every rank's kNN lists against the sharded base must equal one process's
+ * lsc_knn exactly; bad input on one rank must give every rank the same status and message.
+ *   mpi_sharded           the checks above (MPI initialised with MPI_THREAD_FUNNELED)
+ *   mpi_sharded single    MPI initialised with MPI_THREAD_SINGLE: lsc_ctx_set_mpi must refuse
  * Exit 0 when every check passed on every rank. */
 #include "lsc.h"
 
@@ -141,6 +142,31 @@ int main(int argc, char **argv)
             if (s == LSC_STATUS_OK) compare(&got, gsv, &want, wsv, d, what);
         }
 
+        /* kNN of the same queries against the base split as above: exactly one process's */
+        {
+            enum { NQ = 5, K = 4 };
+            float *qx = make_data(NQ, d, 9);
+            lsc_matrix qm = lsc_matrix_f32(qx, NQ, d);
+            float wd[NQ * K], gd[NQ * K];
+            int64_t wi[NQ * K], gi[NQ * K];
+            CHECK(lsc_knn(one, &qm, &all, K, NULL, wd, wi) == LSC_STATUS_OK, "one kNN: %s",
+                  lsc_last_error(one));
+            for (int k = 0; k < 4; k++) {
+                int w[4];
+                for (int r = 0; r < 4; r++) w[r] = splits[k][r];
+                if (ranks == 1) w[0] = 1;
+                int64_t lo, hi;
+                shard(n, ranks, my_rank, w, &lo, &hi);
+                lsc_matrix b = lsc_matrix_f32(hi > lo ? x + lo * d : NULL, hi - lo, d);
+                s = lsc_knn_sharded(ctx, &qm, &b, K, NULL, gd, gi);
+                CHECK(s == LSC_STATUS_OK, "kNN split %d: %s", k, lsc_last_error(ctx));
+                if (s == LSC_STATUS_OK)
+                    CHECK(memcmp(gd, wd, sizeof wd) == 0 && memcmp(gi, wi, sizeof wi) == 0,
+                          "kNN split %d: lists differ from one process's", k);
+            }
+            free(qx);
+        }
+
         /* a NaN on the last rank: every rank the same status and message */
         int64_t lo, hi;
         static const int even[4] = {1, 1, 1, 1};
@@ -179,7 +205,7 @@ int main(int argc, char **argv)
     int all_failures = 0;
     MPI_Allreduce(&failures, &all_failures, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
     if (my_rank == 0)
-        printf("mpi_spectrum%s: %d ranks, %d failures\n", single ? " single" : "", ranks,
+        printf("mpi_sharded%s: %d ranks, %d failures\n", single ? " single" : "", ranks,
                all_failures);
     MPI_Finalize();
     return all_failures ? 1 : 0;
