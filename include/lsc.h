@@ -1120,25 +1120,33 @@ typedef enum lsc_reduce_op {
  *  buffers travel later without a change of signature). Each returns 0 on success; anything
  *  else is a failure, described in `why` (a NUL-terminated message of at most why_len bytes),
  *  which lsc reports as LSC_STATUS_TRANSPORT_ERROR. A failed collective may leave the ranks out
- *  of step: the transport should not be used for lsc again. Initialise with LSC_TRANSPORT_INIT. */
+ *  of step: the transport should not be used for lsc again. `user` is lsc_transport.user. */
+
+/** In place over count elements of buf: every rank ends with the reduction over all ranks (sums
+ *  in any order the engine chooses; lsc sums only integers this way). */
+typedef int (*lsc_all_reduce_fn)(void *buf, int64_t count, lsc_elem elem, lsc_reduce_op op,
+                                 lsc_memory memory, void *user, char *why, size_t why_len);
+/** Every rank sends `bytes` bytes from `send`; every rank receives all blocks, rank 0's first,
+ *  concatenated into `recv`, whose block of rank r has recv_bytes[r] bytes (the sizes every rank
+ *  sends, known to all: recv_bytes[rank] == bytes). Blocks may be empty and may exceed 2^31
+ *  bytes. */
+typedef int (*lsc_all_gather_fn)(const void *send, size_t bytes, void *recv,
+                                  const size_t *recv_bytes, lsc_memory memory, void *user,
+                                  char *why, size_t why_len);
+/** `bytes` bytes of buf on rank `root` are copied into buf on every other rank. */
+typedef int (*lsc_broadcast_fn)(void *buf, size_t bytes, int64_t root, lsc_memory memory,
+                                void *user, char *why, size_t why_len);
+
+/** A transport: this process's place among the ranks and the collectives. Initialise with
+ *  LSC_TRANSPORT_INIT. */
 typedef struct lsc_transport {
-    size_t size;   /* sizeof(lsc_transport): set by LSC_TRANSPORT_INIT */
-    int64_t rank;  /* this process's rank, 0 <= rank < ranks */
-    int64_t ranks; /* how many processes take part, >= 1 */
-    void *user;    /* passed to every callback; owned by the caller */
-    /* In place over count elements of buf: every rank ends with the reduction over all ranks
-     * (sums in any order the engine chooses; lsc sums only integers this way). */
-    int (*all_reduce)(void *buf, int64_t count, lsc_elem elem, lsc_reduce_op op,
-                      lsc_memory memory, void *user, char *why, size_t why_len);
-    /* Every rank sends `bytes` bytes from `send`; every rank receives all blocks, rank 0's
-     * first, concatenated into `recv`, whose block of rank r has recv_bytes[r] bytes (the sizes
-     * every rank sends, known to all: recv_bytes[rank] == bytes). Blocks may be empty and may
-     * exceed 2^31 bytes. */
-    int (*all_gather)(const void *send, size_t bytes, void *recv, const size_t *recv_bytes,
-                      lsc_memory memory, void *user, char *why, size_t why_len);
-    /* `bytes` bytes of buf on rank `root` are copied into buf on every other rank. */
-    int (*broadcast)(void *buf, size_t bytes, int64_t root, lsc_memory memory, void *user,
-                     char *why, size_t why_len);
+    size_t size;                  /* sizeof(lsc_transport): set by LSC_TRANSPORT_INIT */
+    int64_t rank;                 /* this process's rank, 0 <= rank < ranks */
+    int64_t ranks;                /* how many processes take part, >= 1 */
+    void *user;                   /* passed to every callback; owned by the caller */
+    lsc_all_reduce_fn all_reduce;
+    lsc_all_gather_fn all_gather;
+    lsc_broadcast_fn broadcast;
 } lsc_transport;
 
 #define LSC_TRANSPORT_INIT { sizeof(lsc_transport), 0, 1, NULL, NULL, NULL, NULL }
