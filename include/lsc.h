@@ -1123,7 +1123,8 @@ typedef enum lsc_reduce_op {
  *  of step: the transport should not be used for lsc again. `user` is lsc_transport.user. */
 
 /** In place over count elements of buf: every rank ends with the reduction over all ranks (sums
- *  in any order the engine chooses; lsc sums only integers this way). */
+ *  in any order the engine chooses, so lsc will sum only integers and take min/max this way).
+ *  Part of the contract already, not called by the sharded calls so far. */
 typedef int (*lsc_all_reduce_fn)(void *buf, int64_t count, lsc_elem elem, lsc_reduce_op op,
                                  lsc_memory memory, void *user, char *why, size_t why_len);
 /** Every rank sends `bytes` bytes from `send`; every rank receives all blocks, rank 0's first,
