@@ -69,8 +69,10 @@ inline int post(Rank *r, int kind, void *p, size_t bytes, bool same_bytes, char 
     h.kind[r->rank] = kind;
     if (!h.barrier()) return say(why, len, "fake transport: a rank never came (timeout)");
     for (int q = 0; q < h.P; q++) {
-        if (h.kind[q] != kind) return say(why, len, "fake transport: ranks called different collectives");
-        if (same_bytes && h.bytes[q] != bytes) return say(why, len, "fake transport: ranks disagree on the size");
+        if (h.kind[q] != kind)
+            return say(why, len, "fake transport: ranks called different collectives");
+        if (same_bytes && h.bytes[q] != bytes)
+            return say(why, len, "fake transport: ranks disagree on the size");
     }
     return 0;
 }
@@ -118,7 +120,8 @@ inline int all_gather(const void *send, size_t bytes, void *recv, const size_t *
 {
     Rank *r = (Rank *)user;
     if (mem != LSC_MEMORY_HOST) return say(why, len, "fake transport: host memory only");
-    if (recv_bytes[r->rank] != bytes) return say(why, len, "fake transport: recv_bytes[rank] != bytes");
+    if (recv_bytes[r->rank] != bytes)
+        return say(why, len, "fake transport: recv_bytes[rank] != bytes");
     if (post(r, 2, (void *)send, bytes, false, why, len)) return 1;
     size_t at = 0;
     int bad = 0;

@@ -154,7 +154,8 @@ TEST(SpectrumSharded, FewerRowsThanColumns)
     auto x = data::gaussian(n, d, 5);
     Out want = single(x, n, d);
     ASSERT_EQ(want.st, LSC_STATUS_OK) << want.msg;
-    for (const auto &sizes : std::vector<std::vector<int64_t>>{{7}, {3, 4}, {0, 2, 5}, {1, 1, 1, 4}}) {
+    const std::vector<std::vector<int64_t>> splits = {{7}, {3, 4}, {0, 2, 5}, {1, 1, 1, 4}};
+    for (const auto &sizes : splits) {
         auto outs = sharded(x, d, sizes);
         ASSERT_EQ(outs[0].st, LSC_STATUS_OK) << outs[0].msg;
         EXPECT_TRUE(same_figures(outs[0], want));
@@ -173,7 +174,9 @@ TEST(SpectrumSharded, LargeOffsetAndZeroRowKeepGlobalIndex)
     ASSERT_EQ(want.st, LSC_STATUS_OK) << want.msg;
     ASSERT_EQ(want.r.vendi_status, LSC_VENDI_ZERO_ROW);
     ASSERT_EQ(want.r.vendi_zero_row, 22);
-    for (const auto &sizes : std::vector<std::vector<int64_t>>{{10, 10, 10}, {0, 21, 9}, {23, 7}, {5, 5, 5, 15}}) {
+    const std::vector<std::vector<int64_t>> splits = {
+        {10, 10, 10}, {0, 21, 9}, {23, 7}, {5, 5, 5, 15}};
+    for (const auto &sizes : splits) {
         auto outs = sharded(x, d, sizes);
         ASSERT_EQ(outs[0].st, LSC_STATUS_OK) << outs[0].msg;
         EXPECT_TRUE(same_figures(outs[0], want));
@@ -303,8 +306,9 @@ struct KnnOut {
 };
 
 // lsc_knn_sharded of the same queries on every rank against base (nb x d) split by sizes.
-std::vector<KnnOut> knn_sharded(const std::vector<float> &q, int64_t nq, const std::vector<float> &b,
-                                int64_t d, int64_t k, const std::vector<int64_t> &sizes,
+std::vector<KnnOut> knn_sharded(const std::vector<float> &q, int64_t nq,
+                                const std::vector<float> &b, int64_t d, int64_t k,
+                                const std::vector<int64_t> &sizes,
                                 const std::function<void(int, lsc_matrix &, lsc_matrix &,
                                                          lsc_knn_opts &)> &tweak = nullptr)
 {

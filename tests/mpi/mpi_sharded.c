@@ -177,7 +177,8 @@ int main(int argc, char **argv)
         lsc_matrix a = lsc_matrix_f32(mine, hi - lo, d);
         lsc_spectrum_result got = LSC_SPECTRUM_RESULT_INIT;
         s = lsc_spectrum_sharded(ctx, &a, NULL, &got, NULL, NULL);
-        CHECK(s == LSC_STATUS_INVALID_DATA, "NaN: %s (%s)", lsc_status_name(s), lsc_last_error(ctx));
+        CHECK(s == LSC_STATUS_INVALID_DATA, "NaN: %s (%s)", lsc_status_name(s),
+              lsc_last_error(ctx));
         char msg[512], msg0[512];
         snprintf(msg, sizeof msg, "%s", lsc_last_error(ctx));
         memcpy(msg0, msg, sizeof msg);
