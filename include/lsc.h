@@ -1177,8 +1177,10 @@ LSC_API lsc_status lsc_ctx_ranks(const lsc_ctx *ctx, int64_t *rank, int64_t *ran
  * be initialised (and not finalised) with a thread level of at least MPI_THREAD_FUNNELED, and
  * under FUNNELED the sharded calls must come from the thread that initialised MPI: every MPI call
  * lsc makes is made on the thread of the sharded call, none on lsc's OpenMP workers. lsc uses the
- * communicator as given (no duplicate): keep it alive while the context may use it, and do not
- * run other collectives on it from other threads during a sharded call.
+ * communicator as given (no duplicate, its error handler unchanged): keep it alive while the
+ * context may use it, and do not run other collectives on it from other threads during a sharded
+ * call. MPI errors follow that handler: with MPI's default (MPI_ERRORS_ARE_FATAL) they abort the
+ * job; with MPI_ERRORS_RETURN they come back as LSC_STATUS_TRANSPORT_ERROR.
  *
  * Returns NOT_SUPPORTED when this lsc was built without the module or it cannot be loaded,
  * INVALID_ARGUMENT when MPI is not initialised, already finalised, initialised below FUNNELED,
