@@ -39,6 +39,7 @@
 #define LSC_KID_RESULT_SIZES { sizeof(lsc_kid_result) }
 #define LSC_MMD_OPTS_SIZES { sizeof(lsc_mmd_opts) }
 #define LSC_MMD_RESULT_SIZES { sizeof(lsc_mmd_result) }
+#define LSC_TRANSPORT_SIZES { sizeof(lsc_transport) }
 
 /* Whether `size` is one of the struct's `n` published sizes (the last is today's sizeof), or a
  * newer header's larger one up to LSC_STRUCT_SIZE_MAX. */

@@ -2,6 +2,7 @@
  * and turn what it returns into figures (common/) and statuses. */
 #include "validate.h"
 #include "accumulator.h"
+#include "sharded.h"
 #include "../common/distance_rules.h"
 #include "../common/spectrum_figures.h"
 #include "../common/prdc_figures.h"
@@ -638,4 +639,25 @@ lsc_status lsc_prdc_async(lsc_ctx *ctx, const lsc_reference *ref, const lsc_matr
     LSC_TRY(lsc_check_residency(ctx, ref, "ref"));
     LSC_NEED_OP(ctx, prdc_async);
     return ctx->ops->prdc_async(ctx, ref, fake, out, status);
+}
+
+/* ---------------------------------------------------------------------------------------------- */
+/* the sharded spectrum's finish (host/sharded.h)                                                 */
+
+lsc_status lsc_spectrum_read_opts(lsc_ctx *ctx, const lsc_spectrum_opts *opts, double *thr)
+{
+    return spectrum_opts(ctx, opts, thr);
+}
+
+lsc_status lsc_spectrum_core_finalize(lsc_ctx *ctx, const lsc_acc_core *core, double thr,
+                                      lsc_spectrum_result *out, double *singular_values,
+                                      double *column_variance)
+{
+    LSC_NEED_OP(ctx, acc_eigs);
+    lsc_spectrum_eigs e;
+    LSC_TRY(eigs_alloc(ctx, &e, core->cols));
+    lsc_status s = core->ops->acc_eigs(ctx, core->state, &e);
+    if (s == LSC_STATUS_OK) spectrum_finish(&e, thr, out, singular_values, column_variance);
+    eigs_free(&e);
+    return s;
 }

@@ -262,6 +262,7 @@ void lsc_ctx_destroy(lsc_ctx *ctx)
 {
     if (!ctx) return;
     lsc_assess_cache_free(ctx); /* before fini: its reference may hold backend buffers */
+    lsc_transport_clear(ctx);
     if (ctx->ops && ctx->ops->fini) ctx->ops->fini(ctx);
     if (ctx->module) dlclose(ctx->module);
     free(ctx);

@@ -184,7 +184,14 @@ struct lsc_ctx {
     char device_name[160];
     void *assess_cache;           /* lsc_assess's reference side of its last call (verdicts.c) */
     char err[LSC_ERR_LEN];
+    /* the sharded calls' transport (host/transport.c); transport.ranks == 0: none set */
+    lsc_transport transport;
+    void (*transport_release)(void *user); /* frees transport.user when lsc made it (MPI) */
+    void *mpi_module;                      /* dlopen handle of liblsc_mpi, if loaded */
 };
+
+/* Releases what lsc_ctx_set_transport and lsc_ctx_set_mpi hold (host/transport.c). */
+void lsc_transport_clear(lsc_ctx *ctx);
 
 /* Frees what lsc_assess keeps in the context (host/verdicts.c). */
 void lsc_assess_cache_free(lsc_ctx *ctx);

@@ -18,6 +18,7 @@
     X(CANCELLED, 10, "cancelled by the progress callback")                                     \
     X(OVERFLOW, 11, "size overflow")                                                           \
     X(BAD_CONTEXT, 12, "the context failed to initialise")                                     \
-    X(INTERNAL, 13, "internal error")
+    X(INTERNAL, 13, "internal error")                                                          \
+    X(TRANSPORT_ERROR, 14, "a collective of the transport failed")
 
 #endif

@@ -122,7 +122,8 @@ typedef enum lsc_status {
     LSC_STATUS_CANCELLED = 10,          /* the progress callback asked to stop */
     LSC_STATUS_OVERFLOW = 11,           /* a size product overflows 64 bits or size_t */
     LSC_STATUS_BAD_CONTEXT = 12,        /* the context failed to initialise; see lsc_last_error */
-    LSC_STATUS_INTERNAL = 13            /* a bug in lsc: please report it with the message */
+    LSC_STATUS_INTERNAL = 13,           /* a bug in lsc: please report it with the message */
+    LSC_STATUS_TRANSPORT_ERROR = 14     /* a collective of the transport (MPI) failed (section 12) */
 } lsc_status;
 /* Failures any call that takes a context can return, listed once here rather than at each
  * function (whose own list gives the failures specific to it):
@@ -1127,6 +1128,161 @@ typedef struct lsc_mmd_result {
  */
 LSC_API lsc_status lsc_mmd(lsc_ctx *ctx, const lsc_matrix *a, const lsc_matrix *b,
                            const lsc_mmd_opts *opts, lsc_mmd_result *out);
+
+/* ============================================================================================== */
+/* 12. Beyond one process: transports and sharded operations                                      */
+/* ============================================================================================== */
+
+/* A data-parallel job (MPI ranks, torch.distributed processes) holds its rows in shards, one a
+ * process. lsc does not run a protocol of its own: the job's engine moves the bytes, through a
+ * transport of a few collective calls given to a context, and lsc does each shard's work and the
+ * merge. A sharded call is collective: every rank of the transport calls it, in the same order,
+ * with its own rows, and every rank gets the same status, message and figures, those of the rows
+ * of all ranks concatenated in rank order.
+ *
+ * Sharded so far: the spectrum (lsc_spectrum_sharded) and exact euclidean kNN against a sharded
+ * base (lsc_knn_sharded). Not yet: pair statistics, cosine and self kNN, references, PRDC, the
+ * verdicts, the geometry and distribution figures; they keep running on one process.
+ *
+ * Errors: before each collective phase the ranks agree on a status (one all-gather of every
+ * rank's status and message), so bad input on one rank (NaN, a different column count, a failed
+ * allocation) gives every rank that status and that rank's message, prefixed "rank R: ", instead
+ * of a hang. A rank that dies or never makes the call is not detected: MPI has no timeouts and
+ * Debian 12's Open MPI no fault tolerance, so the other ranks wait in the engine. Handling that
+ * (a watchdog, the engine's abort) is the engine's or the caller's. */
+
+/** Element type of an all-reduce. */
+typedef enum lsc_elem {
+    LSC_ELEM_F64 = 0, /* double */
+    LSC_ELEM_I64 = 1  /* int64_t */
+} lsc_elem;
+
+/** Reduction of an all-reduce. */
+typedef enum lsc_reduce_op {
+    LSC_REDUCE_SUM = 0,
+    LSC_REDUCE_MIN = 1,
+    LSC_REDUCE_MAX = 2
+} lsc_reduce_op;
+
+/** The collectives lsc's sharded algorithms need, as callbacks an engine adapter implements.
+ *  Each is called on the thread that made the sharded call (never on lsc's OpenMP workers), by
+ *  every rank in the same order, and must block until its buffers may be read or reused. Every
+ *  buffer lives in `memory` (host memory in every call lsc makes so far; the tag lets device
+ *  buffers travel later without a change of signature). Each returns 0 on success; anything
+ *  else is a failure, described in `why` (a NUL-terminated message of at most why_len bytes),
+ *  which lsc reports as LSC_STATUS_TRANSPORT_ERROR. A failed collective may leave the ranks out
+ *  of step: the transport should not be used for lsc again. `user` is lsc_transport.user. */
+
+/** In place over count elements of buf: every rank ends with the reduction over all ranks (sums
+ *  in any order the engine chooses, so lsc will sum only integers and take min/max this way).
+ *  Part of the contract already, not called by the sharded calls so far. */
+typedef int (*lsc_all_reduce_fn)(void *buf, int64_t count, lsc_elem elem, lsc_reduce_op op,
+                                 lsc_memory memory, void *user, char *why, size_t why_len);
+/** Every rank sends `bytes` bytes from `send`; every rank receives all blocks, rank 0's first,
+ *  concatenated into `recv`, whose block of rank r has recv_bytes[r] bytes (the sizes every rank
+ *  sends, known to all: recv_bytes[rank] == bytes). Blocks may be empty and may exceed 2^31
+ *  bytes. */
+typedef int (*lsc_all_gather_fn)(const void *send, size_t bytes, void *recv,
+                                  const size_t *recv_bytes, lsc_memory memory, void *user,
+                                  char *why, size_t why_len);
+/** `bytes` bytes of buf on rank `root` are copied into buf on every other rank. */
+typedef int (*lsc_broadcast_fn)(void *buf, size_t bytes, int64_t root, lsc_memory memory,
+                                void *user, char *why, size_t why_len);
+
+/** A transport: this process's place among the ranks and the collectives. Initialise with
+ *  LSC_TRANSPORT_INIT. */
+typedef struct lsc_transport {
+    size_t size;                  /* sizeof(lsc_transport): set by LSC_TRANSPORT_INIT */
+    int64_t rank;                 /* this process's rank, 0 <= rank < ranks */
+    int64_t ranks;                /* how many processes take part, >= 1 */
+    void *user;                   /* passed to every callback; owned by the caller */
+    lsc_all_reduce_fn all_reduce;
+    lsc_all_gather_fn all_gather;
+    lsc_broadcast_fn broadcast;
+} lsc_transport;
+
+#define LSC_TRANSPORT_INIT { sizeof(lsc_transport), 0, 1, NULL, NULL, NULL, NULL }
+
+/**
+ * Gives `ctx` a transport for its sharded calls (lsc copies the struct; `user` stays the
+ * caller's and must outlive the context's sharded calls), or with `transport` NULL returns the
+ * context to one process (a transport set by lsc_ctx_set_mpi is released then, and by
+ * lsc_ctx_destroy). Not collective. Returns INVALID_ARGUMENT (a bad size, ranks < 1, rank out of
+ * range, a NULL callback).
+ */
+LSC_API lsc_status lsc_ctx_set_transport(lsc_ctx *ctx, const lsc_transport *transport);
+
+/** This context's rank and rank count: 0 and 1 without a transport. Either pointer may be NULL.
+ *  Returns INVALID_ARGUMENT for a NULL context, BAD_CONTEXT for a failed one. */
+LSC_API lsc_status lsc_ctx_ranks(const lsc_ctx *ctx, int64_t *rank, int64_t *ranks);
+
+/**
+ * Gives `ctx` the MPI transport over a communicator of the caller's, passed as the integer
+ * MPI_Comm_c2f(comm) returns (an MPI_Comm is a pointer in Open MPI and an int in MPICH, so the
+ * Fortran handle is the one form this header can name without including mpi.h). The adapter is
+ * the module liblsc_mpi.so.<major>, loaded from the directory of this liblsc, else from the
+ * loader's search path (LSC_MPI_MODULE in the environment names another file); it links the
+ * Open MPI it was built against. Not collective.
+ *
+ * The caller initialises and finalises MPI; lsc never calls MPI_Init or MPI_Finalize. MPI must
+ * be initialised (and not finalised) with a thread level of at least MPI_THREAD_FUNNELED, and
+ * under FUNNELED the sharded calls must come from the thread that initialised MPI: every MPI call
+ * lsc makes is made on the thread of the sharded call, none on lsc's OpenMP workers. lsc uses the
+ * communicator as given (no duplicate, its error handler unchanged): keep it alive while the
+ * context may use it, and do not run other collectives on it from other threads during a sharded
+ * call. MPI errors follow that handler: with MPI's default (MPI_ERRORS_ARE_FATAL) they abort the
+ * job; with MPI_ERRORS_RETURN they come back as LSC_STATUS_TRANSPORT_ERROR.
+ *
+ * Returns NOT_SUPPORTED when this lsc was built without the module or it cannot be loaded,
+ * INVALID_ARGUMENT when MPI is not initialised, already finalised, initialised below FUNNELED,
+ * called from another thread than MPI's main one under FUNNELED, or the handle is not a
+ * communicator (each with the reason in lsc_last_error).
+ */
+LSC_API lsc_status lsc_ctx_set_mpi(lsc_ctx *ctx, int64_t comm_f);
+
+/**
+ * lsc_spectrum of the rows of every rank, concatenated in rank order; collective over ctx's
+ * transport (one process without one, where it equals lsc_spectrum up to the D x D path the
+ * streaming accumulator takes, section 5). x holds this rank's rows (host memory, any count >= 0:
+ * empty shards are allowed; the same cols on every rank); opts, out, singular_values and
+ * column_variance as for lsc_spectrum, on every rank (each rank passes its own output arrays).
+ *
+ * Each rank accumulates its rows (lsc_spectrum_acc); the accumulators travel in one all-gather
+ * and rank 0 merges them in rank order with the pivot-shift merge (float64), then solves the
+ * eigenproblems and broadcasts the figures, so every rank holds the very same figures. They
+ * equal lsc_spectrum's on the concatenated rows within docs/METRICS.md's tolerances, for any
+ * rank count and split. Costs per rank: its rows' Grams (2 D^2 float64 of state), and, on every
+ * rank, the all-gather's receive buffer of every rank's state (P D (D + 3) float64).
+ *
+ * Returns on every rank the same status: INVALID_ARGUMENT (a NULL pointer, a bad size, ranks
+ * disagreeing on cols or options, fewer than 2 rows in all), INVALID_DATA (NaN/Inf, naming the
+ * rank, its row and column), NOT_SUPPORTED (device memory, a backend other than the CPU so far),
+ * OVERFLOW, OUT_OF_MEMORY, TRANSPORT_ERROR, and what lsc_spectrum returns. Blocks.
+ */
+LSC_API lsc_status lsc_spectrum_sharded(lsc_ctx *ctx, const lsc_matrix *x,
+                                        const lsc_spectrum_opts *opts, lsc_spectrum_result *out,
+                                        double *singular_values, double *column_variance);
+
+/**
+ * lsc_knn of the same queries on every rank against the base rows of every rank, concatenated in
+ * rank order; collective over ctx's transport (one process without one). `queries` (host memory,
+ * >= 1 row) must hold the same rows on every rank (checked by a hash: INVALID_ARGUMENT
+ * otherwise); `base` holds this rank's base rows (host memory, any count >= 0); k is the same on
+ * every rank, 1 <= k <= the base's rows on all ranks together. Every rank receives the same
+ * lists: dist[q * k + t] and idx[q * k + t] as lsc_knn writes them for the concatenated base,
+ * idx counting rows of the concatenation, equal to lsc_knn's lists exactly (ties broken by the
+ * smaller global index, on the exact float64 values lsc_knn decides on).
+ *
+ * Each rank finds its shard's k nearest with lsc_knn (min(k, its rows)), recomputes their exact
+ * values, and the lists travel in one all-gather; every rank merges them alike. Costs per rank:
+ * its shard's pass, and the all-gather's receive buffer of every rank's lists (P Q k x 16
+ * bytes). opts: the euclidean metric only so far (cosine is NOT_SUPPORTED), no exclude_self,
+ * out_memory HOST. Returns on every rank the same status: INVALID_ARGUMENT, INVALID_DATA,
+ * NOT_SUPPORTED, OVERFLOW, OUT_OF_MEMORY, TRANSPORT_ERROR and what lsc_knn returns. Blocks.
+ */
+LSC_API lsc_status lsc_knn_sharded(lsc_ctx *ctx, const lsc_matrix *queries, const lsc_matrix *base,
+                                   int64_t k, const lsc_knn_opts *opts, float *dist,
+                                   int64_t *idx);
 
 #ifdef __cplusplus
 }

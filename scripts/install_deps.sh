@@ -13,9 +13,10 @@ set -euo pipefail
 # also the archive of the private one-thread OpenBLAS the shared library links, cmake/LscPrivateBlas.cmake)
 # tests: GoogleTest (headers and the source tree), venv and pip for the peer oracles and the binding
 # input formats: libzip (.npz), cJSON (.safetensors headers), HDF5
+# sharded calls: Open MPI (the module liblsc_mpi and the mpirun tests)
 packages=(build-essential cmake pkg-config libopenblas-dev libopenblas-pthread-dev liblapacke-dev
           libgtest-dev googletest python3-venv python3-pip
-          libzip-dev libcjson-dev libhdf5-dev)
+          libzip-dev libcjson-dev libhdf5-dev libopenmpi-dev openmpi-bin)
 # CI only: chromium is large (about 300 MB installed) and only the browser test of the report's
 # page needs it; outside CI that test skips with its reason
 ci_packages=(clang libclang-rt-14-dev ccache chromium chromium-driver)

@@ -182,9 +182,10 @@ TEST(Status, EveryValueHasANameAndAString)
                            "LSC_STATUS_CANCELLED",
                            "LSC_STATUS_OVERFLOW",
                            "LSC_STATUS_BAD_CONTEXT",
-                           "LSC_STATUS_INTERNAL"};
+                           "LSC_STATUS_INTERNAL",
+                           "LSC_STATUS_TRANSPORT_ERROR"};
     std::vector<std::string> strings;
-    for (int v = 0; v <= 13; v++) {
+    for (int v = 0; v <= 14; v++) {
         lsc_status s = (lsc_status)v;
         ASSERT_NE(lsc_status_name(s), nullptr) << v;
         ASSERT_NE(lsc_status_string(s), nullptr) << v;
@@ -200,11 +201,12 @@ TEST(Status, EveryValueHasANameAndAString)
     EXPECT_EQ((int)LSC_STATUS_OK, 0);
     EXPECT_EQ((int)LSC_STATUS_CANCELLED, 10);
     EXPECT_EQ((int)LSC_STATUS_INTERNAL, 13);
+    EXPECT_EQ((int)LSC_STATUS_TRANSPORT_ERROR, 14);
 }
 
 TEST(Status, UnknownValuesAreNeverNull)
 {
-    for (int v : {-1, 14, 15, 100, 1 << 20, std::numeric_limits<int>::min(),
+    for (int v : {-1, 15, 16, 100, 1 << 20, std::numeric_limits<int>::min(),
                   std::numeric_limits<int>::max()}) {
         lsc_status s = (lsc_status)v;
         ASSERT_NE(lsc_status_name(s), nullptr) << v;

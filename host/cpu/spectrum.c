@@ -5,6 +5,7 @@
 #include "tiles.h"
 #include "../../common/gram_rules.h"
 #include "../../common/spectrum_figures.h"
+#include "../sharded.h"
 
 #include <cblas.h>
 #include <lapacke.h>
@@ -450,4 +451,18 @@ lsc_status lsc_cpu_spectrum(lsc_ctx *ctx, const lsc_matrix *x, lsc_spectrum_eigs
     free(mu);
     lsc_cpu_acc_destroy(a);
     return st;
+}
+
+/* The sharded spectrum sends these fields as they are and rebuilds a received state from them
+ * (host/sharded.c), so a shard's accumulator merges exactly as lsc_cpu_acc_merge merges. */
+void lsc_cpu_acc_fields_of(void *state, lsc_cpu_acc_fields *f)
+{
+    cpu_acc *a = (cpu_acc *)state;
+    f->d = a->d;
+    f->n = &a->n;
+    f->zero_row = &a->zero_row;
+    f->pivot = a->pivot;
+    f->sum = a->sum;
+    f->gram = a->gram;
+    f->cosg = a->cosg;
 }

@@ -149,6 +149,10 @@ int main(void)
     STRUCT(T, (FIELD(T, size), FIELD(T, rows_a), FIELD(T, rows_b), FIELD(T, mmd),
                FIELD(T, tolerance)));
 #undef T
+#define T lsc_transport
+    STRUCT(T, (FIELD(T, size), FIELD(T, rank), FIELD(T, ranks), FIELD(T, user),
+               FIELD(T, all_reduce), FIELD(T, all_gather), FIELD(T, broadcast)));
+#undef T
 #define T lsc_async_status
     STRUCT(T, (FIELD(T, status), FIELD(T, reserved), FIELD(T, row), FIELD(T, col)));
 #undef T

@@ -150,6 +150,13 @@ class MmdResult(C.Structure):
     _fields_ = [("size", C.c_size_t), ("rows_a", c_i64), ("rows_b", c_i64), ("mmd", c_dbl),
                 ("tolerance", c_dbl)]
 
+class Transport(C.Structure):
+    """lsc.h section 12; no Python wrapper uses it yet: the mirror keeps the layout checked."""
+    _c_struct_ = "lsc_transport"
+    _fields_ = [("size", C.c_size_t), ("rank", c_i64), ("ranks", c_i64), ("user", c_vp),
+                ("all_reduce", c_vp), ("all_gather", c_vp), ("broadcast", c_vp)]
+
+
 class AsyncStatus(C.Structure):
     _c_struct_ = "lsc_async_status"
     _fields_ = [("status", C.c_int32), ("reserved", C.c_int32), ("row", c_i64), ("col", c_i64)]

@@ -1,0 +1,15 @@
+# Decides LSC_WITH_MPI from LSC_MPI (AUTO / ON / OFF). The core library never links MPI: the
+# transport is the module liblsc_mpi, loaded at run time by lsc_ctx_set_mpi.
+string(TOUPPER "${LSC_MPI}" _lsc_mpi)
+set(LSC_WITH_MPI OFF)
+if(_lsc_mpi STREQUAL "ON" OR _lsc_mpi STREQUAL "AUTO")
+  find_package(MPI COMPONENTS C QUIET)
+  if(MPI_C_FOUND)
+    set(LSC_WITH_MPI ON)
+  elseif(_lsc_mpi STREQUAL "ON")
+    message(FATAL_ERROR "LSC_MPI=ON but MPI was not found (Debian: apt-get install libopenmpi-dev openmpi-bin)")
+  endif()
+elseif(NOT _lsc_mpi STREQUAL "OFF")
+  message(FATAL_ERROR "LSC_MPI must be AUTO, ON or OFF, not '${LSC_MPI}'")
+endif()
+message(STATUS "lsc: MPI transport module ${LSC_WITH_MPI}")

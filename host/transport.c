@@ -1,0 +1,218 @@
+/* The transport a context's sharded calls use (lsc.h section 12): setting it, loading the MPI
+ * adapter module, and the agreement every sharded call makes before each collective phase. */
+#define _GNU_SOURCE
+#include "sharded.h"
+#include "validate.h"
+
+#include <dlfcn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define LSC_STR_(x) #x
+#define LSC_STR(x) LSC_STR_(x)
+
+void lsc_transport_clear(lsc_ctx *ctx)
+{
+    if (ctx->transport_release) ctx->transport_release(ctx->transport.user);
+    ctx->transport_release = NULL;
+    memset(&ctx->transport, 0, sizeof ctx->transport);
+    /* the module's code ran the release above: only now may it be unmapped */
+    if (ctx->mpi_module) dlclose(ctx->mpi_module);
+    ctx->mpi_module = NULL;
+}
+
+lsc_status lsc_ctx_set_transport(lsc_ctx *ctx, const lsc_transport *transport)
+{
+    LSC_TRY(lsc_begin(ctx));
+    if (!transport) {
+        lsc_transport_clear(ctx);
+        return LSC_STATUS_OK;
+    }
+    lsc_transport t = LSC_TRANSPORT_INIT;
+    LSC_TRY(LSC_READ_OPTS(ctx, &t, transport, TRANSPORT, "transport", "LSC_TRANSPORT_INIT"));
+    LSC_CHECK(ctx, t.ranks >= 1, LSC_STATUS_INVALID_ARGUMENT,
+              "transport: ranks is %lld, expected >= 1", (long long)t.ranks);
+    LSC_CHECK(ctx, t.rank >= 0 && t.rank < t.ranks, LSC_STATUS_INVALID_ARGUMENT,
+              "transport: rank %lld is outside 0..%lld", (long long)t.rank,
+              (long long)(t.ranks - 1));
+    LSC_CHECK(ctx, t.all_reduce && t.all_gather && t.broadcast, LSC_STATUS_INVALID_ARGUMENT,
+              "transport: the %s callback is NULL",
+              !t.all_reduce ? "all_reduce" : !t.all_gather ? "all_gather" : "broadcast");
+    lsc_transport_clear(ctx);
+    ctx->transport = t;
+    return LSC_STATUS_OK;
+}
+
+lsc_status lsc_ctx_ranks(const lsc_ctx *ctx, int64_t *rank, int64_t *ranks)
+{
+    if (!ctx) return LSC_STATUS_INVALID_ARGUMENT;
+    if (ctx->init_status != LSC_STATUS_OK) return LSC_STATUS_BAD_CONTEXT;
+    if (rank) *rank = lsc_tp_rank(ctx);
+    if (ranks) *ranks = lsc_tp_ranks(ctx);
+    return LSC_STATUS_OK;
+}
+
+int64_t lsc_tp_rank(const lsc_ctx *ctx) { return ctx->transport.ranks ? ctx->transport.rank : 0; }
+
+int64_t lsc_tp_ranks(const lsc_ctx *ctx) { return ctx->transport.ranks ? ctx->transport.ranks : 1; }
+
+/* ---------------------------------------------------------------------------------------------- */
+/* collectives                                                                                    */
+
+lsc_status lsc_tp_all_gather(lsc_ctx *ctx, const void *send, size_t bytes, void *recv,
+                             const size_t *recv_bytes)
+{
+    if (!ctx->transport.ranks) {
+        if (bytes) memmove(recv, send, bytes);
+        return LSC_STATUS_OK;
+    }
+    char why[LSC_ERR_LEN] = "";
+    const lsc_transport *t = &ctx->transport;
+    if (t->all_gather(send, bytes, recv, recv_bytes, LSC_MEMORY_HOST, t->user, why, sizeof why))
+        return lsc_set_error(ctx, LSC_STATUS_TRANSPORT_ERROR,
+                             "transport all_gather of %zu bytes on rank %lld failed: %s", bytes,
+                             (long long)t->rank, why[0] ? why : "no reason given");
+    return LSC_STATUS_OK;
+}
+
+lsc_status lsc_tp_broadcast(lsc_ctx *ctx, void *buf, size_t bytes, int64_t root)
+{
+    if (!ctx->transport.ranks) return LSC_STATUS_OK;
+    char why[LSC_ERR_LEN] = "";
+    const lsc_transport *t = &ctx->transport;
+    if (t->broadcast(buf, bytes, root, LSC_MEMORY_HOST, t->user, why, sizeof why))
+        return lsc_set_error(ctx, LSC_STATUS_TRANSPORT_ERROR,
+                             "transport broadcast of %zu bytes from rank %lld failed on rank "
+                             "%lld: %s",
+                             bytes, (long long)root, (long long)t->rank,
+                             why[0] ? why : "no reason given");
+    return LSC_STATUS_OK;
+}
+
+/* One rank's block of an agreement: its status, its message and its values. */
+typedef struct agree_head {
+    int64_t status;
+    char msg[LSC_ERR_LEN];
+} agree_head;
+
+lsc_status lsc_tp_agree(lsc_ctx *ctx, lsc_status st, const int64_t *vals, int64_t nvals,
+                        int64_t *all_vals)
+{
+    const int64_t ranks = lsc_tp_ranks(ctx);
+    const size_t block = sizeof(agree_head) + (size_t)nvals * sizeof(int64_t);
+    /* fixed, small and known to every rank: the blocks' sizes need no agreement of their own */
+    unsigned char *buf = (unsigned char *)malloc(block * (size_t)(ranks + 1));
+    size_t *sizes = (size_t *)malloc((size_t)ranks * sizeof(size_t));
+    if (!buf || !sizes) {
+        /* cannot take part: the others would wait in the all-gather, so say what happened;
+         * the engine's abort is the only way out (lsc.h section 12) */
+        free(buf);
+        free(sizes);
+        return lsc_set_error(ctx, LSC_STATUS_OUT_OF_MEMORY,
+                             "out of host memory for the %lld-rank agreement of a sharded call "
+                             "(the other ranks are left waiting in it)",
+                             (long long)ranks);
+    }
+    agree_head *mine = (agree_head *)(buf + block * (size_t)ranks);
+    memset(mine, 0, block);
+    mine->status = (int64_t)st;
+    if (st != LSC_STATUS_OK) snprintf(mine->msg, sizeof mine->msg, "%s", ctx->err);
+    if (nvals) memcpy(mine + 1, vals, (size_t)nvals * sizeof(int64_t));
+    for (int64_t r = 0; r < ranks; r++) sizes[r] = block;
+    lsc_status s = lsc_tp_all_gather(ctx, mine, block, buf, sizes);
+    free(sizes);
+    if (s != LSC_STATUS_OK) {
+        free(buf);
+        return s;
+    }
+    for (int64_t r = 0; r < ranks; r++) {
+        const agree_head *h = (const agree_head *)(buf + block * (size_t)r);
+        if (h->status == LSC_STATUS_OK) continue;
+        char msg[LSC_ERR_LEN];
+        memcpy(msg, h->msg, sizeof msg);
+        msg[sizeof msg - 1] = '\0';
+        s = (h->status > 0 && h->status <= LSC_STATUS_TRANSPORT_ERROR) ? (lsc_status)h->status
+                                                                       : LSC_STATUS_INTERNAL;
+        if (ranks > 1) lsc_set_error(ctx, s, "rank %lld: %s", (long long)r, msg);
+        else lsc_set_error(ctx, s, "%s", msg);
+        free(buf);
+        return s;
+    }
+    if (all_vals)
+        for (int64_t r = 0; r < ranks; r++)
+            memcpy(all_vals + r * nvals, buf + block * (size_t)r + sizeof(agree_head),
+                   (size_t)nvals * sizeof(int64_t));
+    free(buf);
+    ctx->err[0] = '\0';
+    return LSC_STATUS_OK;
+}
+
+/* ---------------------------------------------------------------------------------------------- */
+/* the MPI adapter module                                                                         */
+
+#ifdef LSC_HAVE_MPI
+/* liblsc_mpi from the directory of the library holding this code, then the loader's search path;
+ * LSC_MPI_MODULE names another file. RTLD_LOCAL keeps libmpi's symbols out of the process's
+ * global scope unless the application put them there itself (mpi4py, a program linked with it). */
+static void *load_mpi_module(char *why, size_t why_len)
+{
+    const char *name = "liblsc_mpi.so." LSC_STR(LSC_VERSION_MAJOR);
+    const char *env = getenv("LSC_MPI_MODULE");
+    void *h = NULL;
+    if (env && *env) {
+        h = dlopen(env, RTLD_NOW | RTLD_LOCAL);
+    } else {
+        Dl_info info;
+        if (dladdr((void *)&lsc_ctx_set_mpi, &info) && info.dli_fname) {
+            char path[4096];
+            const char *slash = strrchr(info.dli_fname, '/');
+            if (slash && (size_t)(slash - info.dli_fname) + strlen(name) + 2 < sizeof path) {
+                snprintf(path, sizeof path, "%.*s/%s", (int)(slash - info.dli_fname),
+                         info.dli_fname, name);
+                h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+            }
+        }
+        if (!h) h = dlopen(name, RTLD_NOW | RTLD_LOCAL);
+    }
+    if (!h) {
+        const char *e = dlerror();
+        snprintf(why, why_len, "cannot load the MPI module %s: %s", env && *env ? env : name,
+                 e ? e : "unknown error");
+    }
+    return h;
+}
+#endif
+
+lsc_status lsc_ctx_set_mpi(lsc_ctx *ctx, int64_t comm_f)
+{
+    LSC_TRY(lsc_begin(ctx));
+#ifdef LSC_HAVE_MPI
+    char why[LSC_ERR_LEN] = "";
+    void *h = load_mpi_module(why, sizeof why);
+    if (!h) return lsc_set_error(ctx, LSC_STATUS_NOT_SUPPORTED, "%s", why);
+    lsc_mpi_entry_fn entry = (lsc_mpi_entry_fn)dlsym(h, LSC_MPI_ENTRY);
+    if (!entry) {
+        dlclose(h);
+        return lsc_set_error(ctx, LSC_STATUS_NOT_SUPPORTED, "the MPI module has no entry point %s",
+                             LSC_MPI_ENTRY);
+    }
+    lsc_transport t = LSC_TRANSPORT_INIT;
+    void (*release)(void *) = NULL;
+    lsc_status s = entry(LSC_MPI_ABI, comm_f, &t, &release, why, sizeof why);
+    if (s != LSC_STATUS_OK) {
+        dlclose(h);
+        return lsc_set_error(ctx, s, "%s", why[0] ? why : "the MPI module refused");
+    }
+    lsc_transport_clear(ctx);
+    ctx->transport = t;
+    ctx->transport_release = release;
+    ctx->mpi_module = h;
+    return LSC_STATUS_OK;
+#else
+    (void)comm_f;
+    return lsc_set_error(ctx, LSC_STATUS_NOT_SUPPORTED,
+                         "this lsc was built without the MPI module (configure with "
+                         "-DLSC_MPI=ON where Open MPI's development files are installed)");
+#endif
+}

@@ -1,0 +1,186 @@
+// An in-process transport for the sharded calls' tests: P threads, one a rank, exchange buffers
+// through shared pointers between barriers. It checks what a real engine would trip over (ranks
+// calling different collectives, or with different sizes) and reports it as a failure, and its
+// barrier gives up after a timeout, so a test of a broken agreement fails instead of hanging.
+#pragma once
+
+#include "lsc.h"
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace fake {
+
+struct Hub {
+    explicit Hub(int ranks) : P(ranks), ptr(ranks), bytes(ranks), kind(ranks) {}
+    int P;
+    std::mutex m;
+    std::condition_variable cv;
+    int arrived = 0;
+    uint64_t generation = 0;
+    std::vector<void *> ptr;
+    std::vector<size_t> bytes;
+    std::vector<int> kind;
+    bool fail_broadcast = false; // every rank's broadcast fails (a broken engine)
+    int64_t collectives = 0;     // collectives rank 0 made
+
+    // false after the timeout: some rank never came
+    bool barrier()
+    {
+        std::unique_lock<std::mutex> lk(m);
+        const uint64_t g = generation;
+        if (++arrived == P) {
+            arrived = 0;
+            generation++;
+            cv.notify_all();
+            return true;
+        }
+        return cv.wait_for(lk, std::chrono::seconds(30), [&] { return generation != g; });
+    }
+};
+
+struct Rank {
+    Hub *hub;
+    int rank;
+};
+
+inline int say(char *why, size_t len, const char *text)
+{
+    std::snprintf(why, len, "%s", text);
+    return 1;
+}
+
+// Posts this rank's pointer, size and collective kind; checks every rank posted the same kind
+// (and, with same_bytes, the same size).
+inline int post(Rank *r, int kind, void *p, size_t bytes, bool same_bytes, char *why, size_t len)
+{
+    Hub &h = *r->hub;
+    if (r->rank == 0) h.collectives++;
+    h.ptr[r->rank] = p;
+    h.bytes[r->rank] = bytes;
+    h.kind[r->rank] = kind;
+    if (!h.barrier()) return say(why, len, "fake transport: a rank never came (timeout)");
+    for (int q = 0; q < h.P; q++) {
+        if (h.kind[q] != kind)
+            return say(why, len, "fake transport: ranks called different collectives");
+        if (same_bytes && h.bytes[q] != bytes)
+            return say(why, len, "fake transport: ranks disagree on the size");
+    }
+    return 0;
+}
+
+inline int all_reduce(void *buf, int64_t count, lsc_elem elem, lsc_reduce_op op, lsc_memory mem,
+                      void *user, char *why, size_t len)
+{
+    Rank *r = (Rank *)user;
+    if (mem != LSC_MEMORY_HOST) return say(why, len, "fake transport: host memory only");
+    if (post(r, 1, buf, (size_t)count * 8, true, why, len)) return 1;
+    std::vector<unsigned char> acc((size_t)count * 8);
+    for (int64_t i = 0; i < count; i++) {
+        double fd = 0;
+        int64_t fi = 0;
+        for (int q = 0; q < r->hub->P; q++) {
+            const unsigned char *src = (const unsigned char *)r->hub->ptr[q] + i * 8;
+            double vd;
+            int64_t vi;
+            std::memcpy(&vd, src, 8);
+            std::memcpy(&vi, src, 8);
+            if (q == 0) {
+                fd = vd;
+                fi = vi;
+            } else if (op == LSC_REDUCE_SUM) {
+                fd += vd;
+                fi += vi;
+            } else if (op == LSC_REDUCE_MIN) {
+                fd = vd < fd ? vd : fd;
+                fi = vi < fi ? vi : fi;
+            } else {
+                fd = vd > fd ? vd : fd;
+                fi = vi > fi ? vi : fi;
+            }
+        }
+        if (elem == LSC_ELEM_F64) std::memcpy(&acc[(size_t)i * 8], &fd, 8);
+        else std::memcpy(&acc[(size_t)i * 8], &fi, 8);
+    }
+    if (!r->hub->barrier()) return say(why, len, "fake transport: timeout");
+    std::memcpy(buf, acc.data(), acc.size());
+    return 0;
+}
+
+inline int all_gather(const void *send, size_t bytes, void *recv, const size_t *recv_bytes,
+                      lsc_memory mem, void *user, char *why, size_t len)
+{
+    Rank *r = (Rank *)user;
+    if (mem != LSC_MEMORY_HOST) return say(why, len, "fake transport: host memory only");
+    if (recv_bytes[r->rank] != bytes)
+        return say(why, len, "fake transport: recv_bytes[rank] != bytes");
+    if (post(r, 2, (void *)send, bytes, false, why, len)) return 1;
+    size_t at = 0;
+    int bad = 0;
+    for (int q = 0; q < r->hub->P; q++) {
+        if (r->hub->bytes[q] != recv_bytes[q]) bad = 1;
+        else if (recv_bytes[q]) std::memcpy((char *)recv + at, r->hub->ptr[q], recv_bytes[q]);
+        at += recv_bytes[q];
+    }
+    if (!r->hub->barrier()) return say(why, len, "fake transport: timeout");
+    return bad ? say(why, len, "fake transport: a block's size differs from recv_bytes") : 0;
+}
+
+inline int broadcast(void *buf, size_t bytes, int64_t root, lsc_memory mem, void *user, char *why,
+                     size_t len)
+{
+    Rank *r = (Rank *)user;
+    if (r->hub->fail_broadcast) return say(why, len, "fake transport: broadcast broken on purpose");
+    if (mem != LSC_MEMORY_HOST) return say(why, len, "fake transport: host memory only");
+    if (post(r, 3, buf, bytes, true, why, len)) return 1;
+    if (r->rank != root && bytes) std::memcpy(buf, r->hub->ptr[root], bytes);
+    if (!r->hub->barrier()) return say(why, len, "fake transport: timeout");
+    return 0;
+}
+
+inline lsc_transport transport(Rank *r)
+{
+    lsc_transport t = LSC_TRANSPORT_INIT;
+    t.rank = r->rank;
+    t.ranks = r->hub->P;
+    t.user = r;
+    t.all_reduce = all_reduce;
+    t.all_gather = all_gather;
+    t.broadcast = broadcast;
+    return t;
+}
+
+// Runs body(rank, ctx) on P threads, each with its own one-thread CPU context holding the fake
+// transport of its rank.
+inline void run(int P, const std::function<void(int, lsc_ctx *)> &body, Hub *hub_out = nullptr)
+{
+    Hub local(P);
+    Hub &hub = hub_out ? *hub_out : local;
+    std::vector<Rank> ranks((size_t)P);
+    std::vector<std::thread> th;
+    for (int p = 0; p < P; p++) {
+        ranks[(size_t)p] = Rank{&hub, p};
+        th.emplace_back([&, p] {
+            lsc_ctx_params prm = LSC_CTX_PARAMS_INIT;
+            prm.backend = LSC_BACKEND_CPU;
+            prm.threads = 1;
+            lsc_ctx *ctx = nullptr;
+            lsc_ctx_create(&prm, &ctx);
+            lsc_transport t = transport(&ranks[(size_t)p]);
+            lsc_ctx_set_transport(ctx, &t);
+            body(p, ctx);
+            lsc_ctx_destroy(ctx);
+        });
+    }
+    for (auto &t : th) t.join();
+}
+
+} // namespace fake

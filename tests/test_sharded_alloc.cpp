@@ -1,0 +1,116 @@
+// Out of memory on one rank of a sharded call (linked against lsc_testing, as test_alloc): the
+// n-th host allocation from now fails, in whichever rank's thread makes it. For every n up to the
+// count of a successful call, every rank must return the same status (OUT_OF_MEMORY, or OK when
+// the failed allocation was not on a path that matters) with the same message, none may hang
+// (the fake transport's barrier gives up after a timeout), and the contexts must stay usable:
+// the call then succeeds on every rank.
+#include "datasets.hpp"
+#include "fake_transport.hpp"
+#include "testing.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace {
+
+struct Ranks {
+    explicit Ranks(int P) : hub(P), rk((size_t)P), ctx((size_t)P, nullptr)
+    {
+        for (int p = 0; p < P; p++) {
+            rk[(size_t)p] = fake::Rank{&hub, p};
+            lsc_ctx_params prm = LSC_CTX_PARAMS_INIT;
+            prm.backend = LSC_BACKEND_CPU;
+            prm.threads = 1;
+            EXPECT_EQ(lsc_ctx_create(&prm, &ctx[(size_t)p]), LSC_STATUS_OK);
+            lsc_transport t = fake::transport(&rk[(size_t)p]);
+            EXPECT_EQ(lsc_ctx_set_transport(ctx[(size_t)p], &t), LSC_STATUS_OK);
+        }
+    }
+    ~Ranks()
+    {
+        for (auto *c : ctx) lsc_ctx_destroy(c);
+    }
+    fake::Hub hub;
+    std::vector<fake::Rank> rk;
+    std::vector<lsc_ctx *> ctx;
+};
+
+// Runs call(p, ctx) on every rank at once; returns each rank's status and message.
+std::vector<std::pair<lsc_status, std::string>>
+run(Ranks &r, const std::function<lsc_status(int, lsc_ctx *)> &call)
+{
+    const int P = r.hub.P;
+    std::vector<std::pair<lsc_status, std::string>> out((size_t)P);
+    std::vector<std::thread> th;
+    for (int p = 0; p < P; p++)
+        th.emplace_back([&, p] {
+            lsc_status s = call(p, r.ctx[(size_t)p]);
+            out[(size_t)p] = {s, lsc_last_error(r.ctx[(size_t)p])};
+        });
+    for (auto &t : th) t.join();
+    return out;
+}
+
+void each_failure(const std::function<lsc_status(int, lsc_ctx *)> &call)
+{
+    const int P = 3;
+    Ranks r(P);
+    lsc_testing_fail_alloc(0);
+    auto ok = run(r, call);
+    const int64_t count = lsc_testing_alloc_count();
+    for (const auto &o : ok) ASSERT_EQ(o.first, LSC_STATUS_OK) << o.second;
+    ASSERT_GT(count, 0);
+    int64_t failed = 0;
+    for (int64_t n = 1; n <= count; n++) {
+        SCOPED_TRACE("allocation " + std::to_string(n) + " of " + std::to_string(count));
+        lsc_testing_fail_alloc(n);
+        auto got = run(r, call);
+        lsc_testing_fail_alloc(0);
+        for (int p = 0; p < P; p++) {
+            EXPECT_EQ(got[(size_t)p].first, got[0].first)
+                << "rank " << p << ": " << got[(size_t)p].second;
+            EXPECT_EQ(got[(size_t)p].second, got[0].second) << "rank " << p;
+        }
+        if (got[0].first != LSC_STATUS_OK) {
+            failed++;
+            EXPECT_EQ(got[0].first, LSC_STATUS_OUT_OF_MEMORY) << got[0].second;
+            EXPECT_NE(got[0].second.find("out of host memory"), std::string::npos)
+                << got[0].second;
+        }
+        auto again = run(r, call);
+        for (const auto &o : again) EXPECT_EQ(o.first, LSC_STATUS_OK) << o.second;
+    }
+    // the failures were injected where they matter: most allocations are on agreed paths
+    EXPECT_GT(failed, 0);
+}
+
+TEST(ShardedAlloc, SpectrumAgreesOnOutOfMemory)
+{
+    const int64_t n = 30, d = 4;
+    auto x = data::gaussian(n, d, 8);
+    each_failure([&](int p, lsc_ctx *ctx) {
+        lsc_matrix a = lsc_matrix_f32(x.data() + p * 10 * d, 10, d);
+        lsc_spectrum_result res = LSC_SPECTRUM_RESULT_INIT;
+        double sv[4], cv[4];
+        return lsc_spectrum_sharded(ctx, &a, nullptr, &res, sv, cv);
+    });
+}
+
+TEST(ShardedAlloc, KnnAgreesOnOutOfMemory)
+{
+    const int64_t nb = 30, nq = 4, d = 4, k = 3;
+    auto b = data::gaussian(nb, d, 8);
+    auto q = data::gaussian(nq, d, 9);
+    each_failure([&](int p, lsc_ctx *ctx) {
+        lsc_matrix qm = lsc_matrix_f32(q.data(), nq, d);
+        lsc_matrix bm = lsc_matrix_f32(b.data() + p * 10 * d, 10, d);
+        float dist[nq * k];
+        int64_t idx[nq * k];
+        return lsc_knn_sharded(ctx, &qm, &bm, k, nullptr, dist, idx);
+    });
+}
+
+} // namespace
