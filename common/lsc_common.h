@@ -14,7 +14,6 @@
 #  define LSC_HD static inline
 #endif
 
-/* float16 (IEEE binary16) bits to float32, exact for every value including subnormals. */
 /* Bytes of one element of an lsc_dtype value (0 for an unknown one): shared so that the CUDA
  * module, which cannot see the core's symbols when the core was loaded RTLD_LOCAL (Python's
  * ctypes), needs no call into it. */
@@ -23,6 +22,15 @@ LSC_HD size_t lsc_elem_size(int dtype)
     return dtype == 0 ? 4 : dtype == 1 || dtype == 2 ? 2 : dtype == 3 ? 8 : 0;
 }
 
+/* qsort comparator of doubles, ascending (NaN compares equal to everything: none reach it).
+ * Host code only (its address is taken). */
+static inline int lsc_cmp_f64(const void *a, const void *b)
+{
+    const double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* float16 (IEEE binary16) bits to float32, exact for every value including subnormals. */
 LSC_HD float lsc_f16_to_f32(uint16_t h)
 {
     uint32_t sign = (uint32_t)(h & 0x8000u) << 16;

@@ -13,13 +13,6 @@
 #include <math.h>
 #include <stdlib.h>
 
-/* qsort comparator of doubles, ascending (NaN compares equal to everything: none reach it). */
-static inline int lsc_f64_ascending(const void *a, const void *b)
-{
-    const double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
 /* Fills out's mean, std (ddof 0), min, max, nn_mean, nn_median (the lower median), nn_min,
  * nn_max and uniformity from the pairs' moments (count, mean, M2), the largest exact internal
  * value max_v, the n >= 2 rows' nearest exact internal values nn_v (turned into distances and
@@ -32,7 +25,7 @@ static inline void lsc_pair_figures(int metric, double count, double mean, doubl
     for (int64_t i = 0; i < n; i++) nn_v[i] = lsc_dist_from_v(metric, nn_v[i]);
     double nn_sum = 0.0;
     for (int64_t i = 0; i < n; i++) nn_sum += nn_v[i];
-    qsort(nn_v, (size_t)n, sizeof(double), lsc_f64_ascending);
+    qsort(nn_v, (size_t)n, sizeof(double), lsc_cmp_f64);
     out->mean = mean;
     out->std = sqrt(m2 / count);
     out->min = nn_v[0];

@@ -98,10 +98,6 @@ lsc_status lsc_prdc_near_rows(lsc_ctx *ctx, const lsc_reference *ref, const lsc_
                               lsc_prdc_result *out, unsigned char *real_flags,
                               int64_t *fake_counts, const lsc_prdc_near *near);
 
-/* qsort comparator of doubles, ascending (pair statistics' nearest neighbours, the verdicts'
- * medians). */
-int lsc_cmp_f64(const void *a, const void *b);
-
 /* The backend table (ggml-style). A NULL entry means NOT_SUPPORTED, never a silent fallback.
  * Every entry gets arguments the host has already validated (shapes, enums, finite values for
  * host memory) and reports failures through lsc_set_error. */

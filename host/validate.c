@@ -170,12 +170,6 @@ lsc_status lsc_check_nn_metric(lsc_ctx *ctx, lsc_metric metric, const char *what
     return LSC_STATUS_OK;
 }
 
-int lsc_cmp_f64(const void *a, const void *b)
-{
-    const double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
 size_t lsc_dtype_size(lsc_dtype dtype) { return lsc_elem_size((int)dtype); }
 
 lsc_matrix lsc_matrix_f32(const float *data, int64_t rows, int64_t cols)
