@@ -98,60 +98,101 @@ lsc_status lsc_bytes(lsc_ctx *ctx, int64_t count, size_t size, size_t *out, cons
     return LSC_STATUS_OK;
 }
 
-#ifdef LSC_HAVE_CUDA
-/* Loads liblsc_cuda from the directory of the library that holds this code, then from the
- * loader's search path; LSC_CUDA_MODULE names another file (tests, relocated installs). */
-static const lsc_backend_ops *load_cuda(lsc_ctx *ctx, char *why, size_t why_len)
+/* Opens an optional module of lsc (a device backend, the MPI transport): the file named by the
+ * environment variable `env_var` when it is set (tests, relocated installs), else `file` from the
+ * directory of the library that holds this code, then from the loader's search path. NULL with
+ * the reason in `why` when none loads. */
+void *lsc_module_open(const char *file, const char *env_var, const char *label, char *why,
+                      size_t why_len)
 {
-    const char *name = "liblsc_cuda.so." LSC_STR(LSC_VERSION_MAJOR);
+    const char *env = getenv(env_var);
     void *h = NULL;
-    const char *env = getenv("LSC_CUDA_MODULE");
-#ifndef LSC_CUDA_SIM
-    /* The driver's own library first: without it the module would map cuBLAS and cuSOLVER
-     * (a tenth of a second, hundreds of MB) only for the CUDA runtime to report a driver
-     * "version insufficient" that is in fact absent. A module named by LSC_CUDA_MODULE, and
-     * the emulated device, speak for themselves. */
-    if (!(env && *env)) {
-        void *driver = dlopen("libcuda.so.1", RTLD_LAZY | RTLD_LOCAL);
-        if (!driver) {
-            const char *e = dlerror();
-            snprintf(why, why_len,
-                     "no NVIDIA driver: its library libcuda.so.1 cannot be loaded (%s); install the "
-                     "NVIDIA driver, or use the CPU backend",
-                     e ? e : "not found");
-            return NULL;
-        }
-        dlclose(driver);
-    }
-#endif
     if (env && *env) {
         h = dlopen(env, RTLD_NOW | RTLD_LOCAL);
     } else {
         Dl_info info;
-        if (dladdr((void *)&lsc_ctx_create, &info) && info.dli_fname) {
+        if (dladdr((void *)&lsc_module_open, &info) && info.dli_fname) {
             char path[4096];
             const char *slash = strrchr(info.dli_fname, '/');
-            if (slash && (size_t)(slash - info.dli_fname) + strlen(name) + 2 < sizeof path) {
+            if (slash && (size_t)(slash - info.dli_fname) + strlen(file) + 2 < sizeof path) {
                 snprintf(path, sizeof path, "%.*s/%s", (int)(slash - info.dli_fname),
-                         info.dli_fname, name);
+                         info.dli_fname, file);
                 h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
             }
         }
-        if (!h) h = dlopen(name, RTLD_NOW | RTLD_LOCAL);
+        if (!h) h = dlopen(file, RTLD_NOW | RTLD_LOCAL);
     }
     if (!h) {
         const char *e = dlerror();
-        snprintf(why, why_len, "cannot load the CUDA module %s: %s", env && *env ? env : name,
-                 e ? e : "unknown error");
-        return NULL;
+        snprintf(why, why_len, "cannot load the %s module %s: %s", label,
+                 env && *env ? env : file, e ? e : "unknown error");
     }
-    lsc_cuda_entry_fn entry = (lsc_cuda_entry_fn)dlsym(h, LSC_CUDA_ENTRY);
+    return h;
+}
+
+/* A device backend in a module of its own: what the loader needs to find, check and open it.
+ * A new backend adds its folder and one line to kDeviceBackends. */
+typedef struct device_backend {
+    lsc_backend backend; /* what a caller asks for */
+    const char *label;   /* its name in messages */
+    const char *file;    /* the module's file name */
+    const char *env_var; /* names another module file */
+    const char *entry;   /* the module's entry point: lsc_cuda_entry_fn's signature */
+    int abi;             /* the table version both sides were built for */
+    /* 0 with the reason in why when the machine cannot run the backend at all, checked before
+     * the module (and what it links) is mapped; NULL: nothing to check */
+    int (*usable)(char *why, size_t why_len);
+} device_backend;
+
+#ifdef LSC_HAVE_CUDA
+#  ifndef LSC_CUDA_SIM
+/* The driver's own library: without it the module would map cuBLAS and cuSOLVER (a tenth of a
+ * second, hundreds of MB) only for the CUDA runtime to report a driver "version insufficient"
+ * that is in fact absent. A module named by LSC_CUDA_MODULE speaks for itself. */
+static int cuda_driver_present(char *why, size_t why_len)
+{
+    const char *env = getenv("LSC_CUDA_MODULE");
+    if (env && *env) return 1;
+    void *driver = dlopen("libcuda.so.1", RTLD_LAZY | RTLD_LOCAL);
+    if (!driver) {
+        const char *e = dlerror();
+        snprintf(why, why_len,
+                 "no NVIDIA driver: its library libcuda.so.1 cannot be loaded (%s); install the "
+                 "NVIDIA driver, or use the CPU backend",
+                 e ? e : "not found");
+        return 0;
+    }
+    dlclose(driver);
+    return 1;
+}
+#    define LSC_CUDA_USABLE cuda_driver_present
+#  else
+#    define LSC_CUDA_USABLE NULL /* the emulated device needs no driver */
+#  endif
+#endif
+
+static const device_backend kDeviceBackends[] = {
+#ifdef LSC_HAVE_CUDA
+    {LSC_BACKEND_CUDA, "CUDA", "liblsc_cuda.so." LSC_STR(LSC_VERSION_MAJOR), "LSC_CUDA_MODULE",
+     LSC_CUDA_ENTRY, LSC_CUDA_ABI, LSC_CUDA_USABLE},
+#endif
+    {LSC_BACKEND_CPU, NULL, NULL, NULL, NULL, 0, NULL} /* end (never a module) */
+};
+
+/* Opens backend b's module and takes its function table; NULL with the reason in why. */
+static const lsc_backend_ops *load_backend(lsc_ctx *ctx, const device_backend *b, char *why,
+                                           size_t why_len)
+{
+    if (b->usable && !b->usable(why, why_len)) return NULL;
+    void *h = lsc_module_open(b->file, b->env_var, b->label, why, why_len);
+    if (!h) return NULL;
+    lsc_cuda_entry_fn entry = (lsc_cuda_entry_fn)dlsym(h, b->entry);
     if (!entry) {
-        snprintf(why, why_len, "the CUDA module has no entry point %s", LSC_CUDA_ENTRY);
+        snprintf(why, why_len, "the %s module has no entry point %s", b->label, b->entry);
         dlclose(h);
         return NULL;
     }
-    const lsc_backend_ops *ops = entry(LSC_CUDA_ABI, why, why_len);
+    const lsc_backend_ops *ops = entry(b->abi, why, why_len);
     if (!ops) {
         dlclose(h);
         return NULL;
@@ -159,7 +200,6 @@ static const lsc_backend_ops *load_cuda(lsc_ctx *ctx, char *why, size_t why_len)
     ctx->module = h;
     return ops;
 }
-#endif
 
 /* A backend may be chosen by AUTO only if it implements every operation. */
 static int ops_complete(const lsc_backend_ops *o)
@@ -169,36 +209,34 @@ static int ops_complete(const lsc_backend_ops *o)
            o->prdc && o->check_values && o->spectrum_async && o->prdc_async;
 }
 
+/* The asked backend, or for AUTO the first device backend that loads and is complete, else the
+ * CPU. */
 static lsc_status pick_backend(lsc_ctx *ctx)
 {
-    lsc_backend want = ctx->params.backend;
-    if (want == LSC_BACKEND_CPU) {
-        ctx->ops = lsc_cpu_backend_ops();
-        ctx->backend = LSC_BACKEND_CPU;
-        return LSC_STATUS_OK;
+    const lsc_backend want = ctx->params.backend;
+    if (want != LSC_BACKEND_CPU) {
+        for (const device_backend *b = kDeviceBackends; b->file; b++) {
+            if (want != LSC_BACKEND_AUTO && want != b->backend) continue;
+            char why[400] = "";
+            const lsc_backend_ops *ops = load_backend(ctx, b, why, sizeof why);
+            if (ops && (want == b->backend || ops_complete(ops))) {
+                ctx->ops = ops;
+                ctx->backend = b->backend;
+                return LSC_STATUS_OK;
+            }
+            if (want == b->backend)
+                return lsc_set_error(ctx, LSC_STATUS_BACKEND_UNAVAILABLE,
+                                     "%s backend unavailable: %s", b->label, why);
+            if (ctx->module) {
+                dlclose(ctx->module);
+                ctx->module = NULL;
+            }
+        }
+        if (want == LSC_BACKEND_CUDA)
+            return lsc_set_error(ctx, LSC_STATUS_BACKEND_UNAVAILABLE,
+                                 "CUDA backend unavailable: this lsc was built without CUDA "
+                                 "(configure with -DLSC_CUDA=ON and a CUDA toolkit)");
     }
-#ifdef LSC_HAVE_CUDA
-    char why[400] = "";
-    const lsc_backend_ops *cuda = load_cuda(ctx, why, sizeof why);
-    if (cuda && (want == LSC_BACKEND_CUDA || ops_complete(cuda))) {
-        ctx->ops = cuda;
-        ctx->backend = LSC_BACKEND_CUDA;
-        return LSC_STATUS_OK;
-    }
-    if (want == LSC_BACKEND_CUDA)
-        return lsc_set_error(ctx, LSC_STATUS_BACKEND_UNAVAILABLE,
-                             "CUDA backend unavailable: %s", why);
-    if (ctx->module) {
-        dlclose(ctx->module);
-        ctx->module = NULL;
-    }
-#else
-    if (want == LSC_BACKEND_CUDA)
-        return lsc_set_error(ctx, LSC_STATUS_BACKEND_UNAVAILABLE,
-                             "CUDA backend unavailable: this lsc was built without CUDA "
-                             "(configure with -DLSC_CUDA=ON and a CUDA toolkit)");
-#endif
-    (void)ops_complete;
     ctx->ops = lsc_cpu_backend_ops();
     ctx->backend = LSC_BACKEND_CPU;
     return LSC_STATUS_OK;

@@ -234,6 +234,11 @@ lsc_status lsc_progress(lsc_ctx *ctx, double fraction);
 const lsc_backend_ops *lsc_cpu_backend_ops(void);
 
 /* Name of the CUDA backend's entry point in liblsc_cuda, and the ABI it must report. */
+/* Opens an optional module (host/context.c): the file `env_var` names, else `file` beside
+ * liblsc, else on the loader's path; NULL with the reason in why. */
+void *lsc_module_open(const char *file, const char *env_var, const char *label, char *why,
+                      size_t why_len);
+
 #define LSC_CUDA_ENTRY "lsc_cuda_backend_entry"
 #define LSC_CUDA_ABI 6
 typedef const lsc_backend_ops *(*lsc_cuda_entry_fn)(int abi, char *why, size_t why_len);

@@ -151,45 +151,15 @@ lsc_status lsc_tp_agree(lsc_ctx *ctx, lsc_status st, const int64_t *vals, int64_
 /* ---------------------------------------------------------------------------------------------- */
 /* the MPI adapter module                                                                         */
 
-#ifdef LSC_HAVE_MPI
-/* liblsc_mpi from the directory of the library holding this code, then the loader's search path;
- * LSC_MPI_MODULE names another file. RTLD_LOCAL keeps libmpi's symbols out of the process's
- * global scope unless the application put them there itself (mpi4py, a program linked with it). */
-static void *load_mpi_module(char *why, size_t why_len)
-{
-    const char *name = "liblsc_mpi.so." LSC_STR(LSC_VERSION_MAJOR);
-    const char *env = getenv("LSC_MPI_MODULE");
-    void *h = NULL;
-    if (env && *env) {
-        h = dlopen(env, RTLD_NOW | RTLD_LOCAL);
-    } else {
-        Dl_info info;
-        if (dladdr((void *)&lsc_ctx_set_mpi, &info) && info.dli_fname) {
-            char path[4096];
-            const char *slash = strrchr(info.dli_fname, '/');
-            if (slash && (size_t)(slash - info.dli_fname) + strlen(name) + 2 < sizeof path) {
-                snprintf(path, sizeof path, "%.*s/%s", (int)(slash - info.dli_fname),
-                         info.dli_fname, name);
-                h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-            }
-        }
-        if (!h) h = dlopen(name, RTLD_NOW | RTLD_LOCAL);
-    }
-    if (!h) {
-        const char *e = dlerror();
-        snprintf(why, why_len, "cannot load the MPI module %s: %s", env && *env ? env : name,
-                 e ? e : "unknown error");
-    }
-    return h;
-}
-#endif
-
 lsc_status lsc_ctx_set_mpi(lsc_ctx *ctx, int64_t comm_f)
 {
     LSC_TRY(lsc_begin(ctx));
 #ifdef LSC_HAVE_MPI
     char why[LSC_ERR_LEN] = "";
-    void *h = load_mpi_module(why, sizeof why);
+    /* RTLD_LOCAL keeps libmpi's symbols out of the process's global scope unless the
+     * application put them there itself (mpi4py, a program linked with it) */
+    void *h = lsc_module_open("liblsc_mpi.so." LSC_STR(LSC_VERSION_MAJOR), "LSC_MPI_MODULE", "MPI",
+                              why, sizeof why);
     if (!h) return lsc_set_error(ctx, LSC_STATUS_NOT_SUPPORTED, "%s", why);
     lsc_mpi_entry_fn entry = (lsc_mpi_entry_fn)dlsym(h, LSC_MPI_ENTRY);
     if (!entry) {
