@@ -39,6 +39,10 @@ LSC_HD double lsc_gram_cov(double gij, double si, double sj, double n)
     return lsc_gram_entry(LSC_GRAM_CENTRED, n, gij, si, sj, 0.0, 0.0) / (n - 1.0);
 }
 
+/* Sample variance (ddof 1) of a column from the sum of its n >= 2 rows' squared offsets from
+ * their mean (the two-pass form, where the rows are at hand: fewer rows than columns). */
+LSC_HD double lsc_sample_var(double ss, int64_t n) { return ss / (double)(n - 1); }
+
 /* Mean of column i: its pivot plus the mean of its rows' offsets from it. */
 LSC_HD double lsc_gram_mean(double pi, double si, double n) { return pi + si / n; }
 

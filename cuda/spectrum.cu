@@ -311,7 +311,7 @@ __global__ void block_columns(const char *src, int dtype, size_t es, int64_t ld,
         bu[i * nc + k] = v;
         s2 += c * c;
     }
-    colvar[k] = s2 / (double)(n - 1);
+    colvar[k] = lsc_sample_var(s2, n);
 }
 
 /* N < D: the first row whose uncentred Gram diagonal is not positive (an all-zero row). */

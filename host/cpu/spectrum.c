@@ -403,7 +403,7 @@ static lsc_status spectrum_small_n(lsc_ctx *ctx, const lsc_matrix *x, lsc_spectr
         for (int64_t k = 0; k < nc; k++) {
             double s2 = 0.0;
             for (int64_t i = 0; i < n; i++) s2 += bc[i * nc + k] * bc[i * nc + k];
-            e->colvar[c0 + k] = s2 / (double)(n - 1);
+            e->colvar[c0 + k] = lsc_sample_var(s2, n);
         }
         cblas_dsyrk(CblasRowMajor, CblasUpper, CblasNoTrans, (int)n, (int)nc, 1.0, bc, (int)nc,
                     1.0, kc, (int)n);
