@@ -39,8 +39,8 @@ else
 fi
 echo "== test_wheel: $(venv/bin/lsc --version)"
 venv/bin/lsc demo >demo.txt
-grep -q "no collapse detected" demo.txt || { cat demo.txt; echo "test_wheel: lsc demo gave no reading" >&2; exit 1; }
-echo "== test_wheel: lsc demo ran ($(grep -c collapse demo.txt) lines naming collapse)"
+grep -q "^healthy generator .*  ok$" demo.txt || { cat demo.txt; echo "test_wheel: lsc demo gave no verdict" >&2; exit 1; }
+echo "== test_wheel: lsc demo ran ($(grep -c "  collapse: " demo.txt) lines reading collapse)"
 venv/bin/python - <<'PY'
 import os, numpy as np, lsc
 from lsc import _native

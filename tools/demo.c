@@ -4,8 +4,8 @@
  * the 10 modes), a dimension-collapsed one (projected onto the mixture's 3 leading principal
  * directions through its mean) and
  * two sweeps of collapse strength t = 0 .. 1: one keeps 10, 8, 6, 4, 2 of the modes, the other
- * shrinks everything outside the 3 directions by (1 - t). The readings use the default
- * thresholds of docs/METRICS.md section 6. */
+ * shrinks everything outside the 3 directions by (1 - t). Each generator gets its figures and
+ * its verdict (docs/METRICS.md section 8). */
 #include "cli.h"
 
 #include <math.h>
@@ -91,24 +91,6 @@ static void demo_world_init(demo_world *w, uint64_t seed) {
     }
 }
 
-/* The short name of a reading: the text before its ':'; "no collapse detected" as is. */
-static void short_names(char **readings, int n, char *out, size_t len) {
-    out[0] = 0;
-    for (int i = 0; i < n; i++) {
-        char name[96];
-        const char *colon = strchr(readings[i], ':');
-        size_t l = colon ? (size_t)(colon - readings[i]) : strlen(readings[i]);
-        if (l >= sizeof name) l = sizeof name - 1;
-        memcpy(name, readings[i], l);
-        name[l] = 0;
-        char *paren = strstr(name, " (");
-        if (paren) *paren = 0;
-        if (strstr(out, name)) continue; /* mode collapse may be read twice */
-        if (out[0]) strncat(out, "; ", len - strlen(out) - 1);
-        strncat(out, name, len - strlen(out) - 1);
-    }
-}
-
 /* One generator of the demo's table: its name, the modes it keeps, how far it shrinks the
  * directions outside the mixture's leading ones. */
 typedef struct {
@@ -136,57 +118,50 @@ static int demo_gens(demo_gen *g) {
 typedef struct {
     float *fake;
     double *sv;
-    int64_t *hist;
-    lsc_pair *dups;
-    float *nn_d;
-    int64_t *nn_i;
-    unsigned char *seen;
 } demo_bufs;
 
-/* Measures the fake set in b->fake against the real set R (reference ref, spectrum sr) and prints
- * its line of the table. Returns 0 or the exit code of a failure (reported). */
-static int demo_measure(cli_opts *o, lsc_ctx *ctx, const lsc_reference *ref, const lsc_matrix *R,
-                        const lsc_spectrum_result *sr, const char *name, demo_bufs *b) {
+/* The verdict of the fake set F against ref (docs/METRICS.md section 8), with the PRDC already
+ * measured: the worst assessed level and the checks at it ("collapse: mode_collapse, ..."), or
+ * "ok". Returns 0 or the exit code of a failure (reported). */
+static int demo_verdict(cli_opts *o, lsc_ctx *ctx, const lsc_reference *ref, const lsc_matrix *F,
+                        const lsc_prdc_result *p, const char *name, char *out, size_t len) {
+    lsc_assess_opts ao = LSC_ASSESS_OPTS_INIT;
+    ao.prdc = p;
+    ao.seed = o->seed;
+    lsc_assessment *a = NULL;
+    lsc_status st = lsc_assess(ctx, ref, F, &ao, &a);
+    if (st != LSC_STATUS_OK) return cli_lib_fail(o, ctx, st, name);
+    const lsc_level worst = lsc_assessment_level(a);
+    size_t n = (size_t)snprintf(out, len, "%s", lsc_level_name(worst));
+    int listed = 0;
+    for (int c = 0; worst != LSC_LEVEL_OK && c < LSC_CHECK_COUNT && n < len; c++) {
+        lsc_verdict v = LSC_VERDICT_INIT;
+        if (lsc_assessment_verdict(a, (lsc_check)c, &v) == LSC_STATUS_OK && v.level == worst)
+            n += (size_t)snprintf(out + n, len - n, "%s%s", listed++ ? ", " : ": ",
+                                  lsc_check_name((lsc_check)c));
+    }
+    lsc_assessment_destroy(a);
+    return 0;
+}
+
+/* Measures the fake set in b->fake against the real set (reference ref) and prints its line of
+ * the table. Returns 0 or the exit code of a failure (reported). */
+static int demo_measure(cli_opts *o, lsc_ctx *ctx, const lsc_reference *ref, const char *name,
+                        demo_bufs *b) {
     lsc_matrix F = lsc_matrix_f32(b->fake, DEMO_N, DEMO_D);
     lsc_spectrum_opts so = LSC_SPECTRUM_OPTS_INIT;
     lsc_spectrum_result sf = LSC_SPECTRUM_RESULT_INIT;
     lsc_prdc_result p = LSC_PRDC_RESULT_INIT;
-    lsc_pair_result pr = LSC_PAIR_RESULT_INIT;
-    lsc_pair_opts po = LSC_PAIR_OPTS_INIT;
-    po.dup_report = DEMO_N;
-    lsc_knn_opts ko = LSC_KNN_OPTS_INIT;
     lsc_status st;
     if ((st = lsc_spectrum(ctx, &F, &so, &sf, b->sv, NULL)) != LSC_STATUS_OK ||
-        (st = lsc_prdc(ctx, ref, &F, &p)) != LSC_STATUS_OK ||
-        (st = lsc_pair_stats(ctx, &F, &po, &pr, b->hist, b->dups)) != LSC_STATUS_OK ||
-        (st = lsc_knn(ctx, &F, R, 1, &ko, b->nn_d, b->nn_i)) != LSC_STATUS_OK)
+        (st = lsc_prdc(ctx, ref, &F, &p)) != LSC_STATUS_OK)
         return cli_lib_fail(o, ctx, st, name);
-    /* the rows in some listed near-duplicate pair, and those on a real row */
-    memset(b->seen, 0, DEMO_N);
-    int64_t drows = 0, mem = 0;
-    for (int64_t t = 0; t < pr.near_duplicates_listed; t++) {
-        if (!b->seen[b->dups[t].i]) drows += b->seen[b->dups[t].i] = 1;
-        if (!b->seen[b->dups[t].j]) drows += b->seen[b->dups[t].j] = 1;
-    }
-    for (int64_t j = 0; j < DEMO_N; j++) mem += b->nn_d[j] <= po.dup_eps;
-    cli_reading_in ri;
-    memset(&ri, 0, sizeof ri);
-    ri.sreal = sr;
-    ri.sfake = &sf;
-    ri.prdc = &p;
-    ri.fake_dup_rows = drows;
-    ri.fake_dup_fraction = (double)drows / DEMO_N;
-    ri.fake_mem_fraction = (double)mem / DEMO_N;
-    ri.dup_eps = po.dup_eps;
-    char *readings[16];
-    int nr = cli_readings(&ri, &o->th, readings, 16);
-    if (nr < 0) return cli_fail(o, EXIT_MACHINE, "out of memory for the readings");
-    char names[256];
-    short_names(readings, nr, names, sizeof names);
-    for (int i = 0; i < nr; i++) free(readings[i]);
+    char verdict[256];
+    int rc = demo_verdict(o, ctx, ref, &F, &p, name, verdict, sizeof verdict);
+    if (rc) return rc;
     printf("%-31s %8.2f %8.2f %6.3f %6.3f %7.3f %6.3f  %s\n", name, sf.effective_rank,
            sf.vendi_status == LSC_VENDI_OK ? sf.vendi_cosine : NAN, p.precision, p.recall, p.density,
-           p.coverage, names);
+           p.coverage, verdict);
     return 0;
 }
 
@@ -198,14 +173,9 @@ int cmd_demo(cli_opts *o) {
     demo_bufs b;
     b.fake = malloc(sizeof(float) * DEMO_N * DEMO_D);
     b.sv = malloc(sizeof(double) * DEMO_D);
-    b.hist = malloc(sizeof(int64_t) * 64);
-    b.dups = malloc(sizeof(lsc_pair) * DEMO_N);
-    b.nn_d = malloc(sizeof(float) * DEMO_N);
-    b.nn_i = malloc(sizeof(int64_t) * DEMO_N);
-    b.seen = malloc(DEMO_N);
     lsc_ctx *ctx = NULL;
     lsc_reference *ref = NULL;
-    if (!real || !b.fake || !b.sv || !b.hist || !b.dups || !b.nn_d || !b.nn_i || !b.seen) {
+    if (!real || !b.fake || !b.sv) {
         rc = cli_fail(o, EXIT_MACHINE, "out of memory");
         goto done;
     }
@@ -239,37 +209,28 @@ int cmd_demo(cli_opts *o) {
            "mixture's %d leading principal directions by (1 - t).\n\n",
            DEMO_N, DEMO_MODES, DEMO_D, (unsigned long long)o->seed, DEMO_N, DEMO_DIRS);
     printf("%-31s %8s %8s %6s %6s %7s %6s  %s\n", "generator", "eff_rank", "vendi", "prec", "recall",
-           "density", "cover", "readings");
-    printf("%-31s %8.2f %8.2f %6s %6s %7s %6s  %s\n", "real (reference)", sr.effective_rank, sr.vendi_cosine,
-           "-", "-", "-", "-", "-");
+           "density", "cover", "verdict");
+    printf("%-31s %8.2f %8.2f %6s %6s %7s %6s  %s\n", "real (reference)", sr.effective_rank,
+           sr.vendi_cosine, "-", "-", "-", "-", "-");
     for (int r = 0; r < ngens; r++) {
         if (r == 3) printf("\n");
         if (r == 3 + DEMO_STEPS) printf("\n");
         demo_make(&w, o->seed * 0x9e3779b97f4a7c15ULL + 2, gens[r].kept, gens[r].shrink, b.fake);
-        if ((rc = demo_measure(o, ctx, ref, &R, &sr, gens[r].name, &b)) != 0) goto done;
+        if ((rc = demo_measure(o, ctx, ref, gens[r].name, &b)) != 0) goto done;
     }
     printf("\nAlong the mode sweep vendi, recall and coverage fall; along the dim sweep effective rank,\n"
            "vendi, recall and coverage fall. Effective rank counts directions, not modes, and precision\n"
            "and density measure fidelity: those need not fall along a sweep.\n");
-    printf("\nreadings (default thresholds, docs/METRICS.md section 6; see `lsc report --help`):\n"
-           "  dimensional collapse: fake effective_rank < %g x real's\n"
-           "  mode collapse: fake vendi_cosine < %g x real's, or coverage < %g while precision >= %g\n"
-           "  low fidelity: precision < %g\n"
-           "  memorisation: more than %g%% of the fake rows in a near-duplicate pair or on a real row\n"
+    printf("\nverdict: each generator against held-out real rows of the same size, six checks\n"
+           "(docs/METRICS.md section 8): ok, borderline or collapse, and the checks at the worst\n"
+           "level (`lsc report` gives each check's evidence).\n"
            "k = %lld, euclidean, strict comparisons; spectra at equal N = %d. (%.0f ms, %s)\n",
-           o->th.dim_collapse_ratio, o->th.mode_collapse_ratio, o->th.coverage_min, o->th.precision_high,
-           o->th.precision_min, 100 * o->th.dup_fraction, (long long)o->k, DEMO_N, cli_now_ms() - t_start,
-           lsc_ctx_device_name(ctx));
+           (long long)o->k, DEMO_N, cli_now_ms() - t_start, lsc_ctx_device_name(ctx));
 done:
     lsc_reference_destroy(ref);
     lsc_ctx_destroy(ctx);
     free(real);
     free(b.fake);
     free(b.sv);
-    free(b.hist);
-    free(b.dups);
-    free(b.nn_d);
-    free(b.nn_i);
-    free(b.seen);
     return rc;
 }

@@ -516,10 +516,14 @@ for line in open("demo.txt"):
             f = line[31:].split(None, 6)
             rows[key] = ([float(x) for x in f[:6]], f[6].strip())
 healthy = rows["healthy generator"]
-assert healthy[1] == "no collapse detected", healthy
-assert "mode collapse" in rows["mode-collapsed (2 of 10 modes)"][1]
-assert "dimensional collapse" not in rows["mode-collapsed (2 of 10 modes)"][1]
-assert "dimensional collapse" in rows["dimension-collapsed (3 dirs)"][1]
+assert healthy[1] == "ok", healthy
+assert rows["mode sweep t=0.00"][1] == "ok" and rows["dim sweep  t=0.00"][1] == "ok", rows
+mc = rows["mode-collapsed (2 of 10 modes)"][1]
+assert mc.startswith("collapse: ") and "mode_collapse" in mc and "dimensional_collapse" not in mc, mc
+assert "dimensional_collapse" in rows["dimension-collapsed (3 dirs)"][1]
+# the partial collapses the fixed thresholds missed: 8 of 10 modes, a quarter of the squeeze
+assert "mode_collapse" in rows["mode sweep t=0.25"][1], rows["mode sweep t=0.25"]
+assert rows["dim sweep  t=0.25"][1].startswith("collapse"), rows["dim sweep  t=0.25"]
 ms = [rows[k][0] for k in sorted(rows) if k.startswith("mode sweep")]
 ds = [rows[k][0] for k in sorted(rows) if k.startswith("dim sweep")]
 assert len(ms) == 5 and len(ds) == 5
