@@ -52,15 +52,22 @@ static int usable(const mpi_state *st, char *why, size_t why_len)
     return 1;
 }
 
+/* usable, for a collective on buffers in `memory`: host buffers only so far. */
+static int callable(const mpi_state *st, lsc_memory memory, char *why, size_t why_len)
+{
+    if (!usable(st, why, why_len)) return 0;
+    if (memory != LSC_MEMORY_HOST) {
+        snprintf(why, why_len, "the MPI transport takes host buffers so far");
+        return 0;
+    }
+    return 1;
+}
+
 static int mpi_all_reduce(void *buf, int64_t count, lsc_elem elem, lsc_reduce_op op,
                           lsc_memory memory, void *user, char *why, size_t why_len)
 {
     const mpi_state *st = (const mpi_state *)user;
-    if (!usable(st, why, why_len)) return 1;
-    if (memory != LSC_MEMORY_HOST) {
-        snprintf(why, why_len, "the MPI transport takes host buffers so far");
-        return 1;
-    }
+    if (!callable(st, memory, why, why_len)) return 1;
     MPI_Datatype t = elem == LSC_ELEM_F64 ? MPI_DOUBLE : MPI_INT64_T;
     MPI_Op o = op == LSC_REDUCE_SUM ? MPI_SUM : op == LSC_REDUCE_MIN ? MPI_MIN : MPI_MAX;
     const int64_t piece = (int64_t)(PIECE / 8);
@@ -86,11 +93,7 @@ static int mpi_all_gather(const void *send, size_t bytes, void *recv, const size
                           lsc_memory memory, void *user, char *why, size_t why_len)
 {
     const mpi_state *st = (const mpi_state *)user;
-    if (!usable(st, why, why_len)) return 1;
-    if (memory != LSC_MEMORY_HOST) {
-        snprintf(why, why_len, "the MPI transport takes host buffers so far");
-        return 1;
-    }
+    if (!callable(st, memory, why, why_len)) return 1;
     int rank = 0, ranks = 1;
     MPI_Comm_rank(st->comm, &rank);
     MPI_Comm_size(st->comm, &ranks);
@@ -131,11 +134,7 @@ static int mpi_broadcast(void *buf, size_t bytes, int64_t root, lsc_memory memor
                          char *why, size_t why_len)
 {
     const mpi_state *st = (const mpi_state *)user;
-    if (!usable(st, why, why_len)) return 1;
-    if (memory != LSC_MEMORY_HOST) {
-        snprintf(why, why_len, "the MPI transport takes host buffers so far");
-        return 1;
-    }
+    if (!callable(st, memory, why, why_len)) return 1;
     return bcast_bytes(buf, bytes, (int)root, st->comm, why, why_len);
 }
 
