@@ -25,6 +25,11 @@ lsc_status lsc_tp_agree(lsc_ctx *ctx, lsc_status st, const int64_t *vals, int64_
 lsc_status lsc_tp_all_gather(lsc_ctx *ctx, const void *send, size_t bytes, void *recv,
                              const size_t *recv_bytes);
 lsc_status lsc_tp_broadcast(lsc_ctx *ctx, void *buf, size_t bytes, int64_t root);
+/* One ring step (lsc_ring_fn): send_bytes to the next rank, recv_bytes from the previous one.
+ * NOT_SUPPORTED (naming `what`, the call that needs it) when the transport has no ring step;
+ * with one process, a copy. */
+lsc_status lsc_tp_ring(lsc_ctx *ctx, const void *send, size_t send_bytes, void *recv,
+                       size_t recv_bytes, const char *what);
 
 /* The CPU accumulator's fields (host/cpu/spectrum.c): read to send a shard's state, written to
  * rebuild one received. gram and cosg are d x d, row-major, upper triangles meaningful. */
@@ -48,7 +53,7 @@ lsc_status lsc_spectrum_read_opts(lsc_ctx *ctx, const lsc_spectrum_opts *opts, d
  * for the communicator whose Fortran handle is comm_f and *release with the function that frees
  * out->user; on failure it returns the status and the reason in `why`. */
 #define LSC_MPI_ENTRY "lsc_mpi_transport_entry"
-#define LSC_MPI_ABI 1
+#define LSC_MPI_ABI 2
 typedef lsc_status (*lsc_mpi_entry_fn)(int abi, int64_t comm_f, lsc_transport *out,
                                        void (**release)(void *user), char *why, size_t why_len);
 

@@ -90,6 +90,28 @@ lsc_status lsc_tp_broadcast(lsc_ctx *ctx, void *buf, size_t bytes, int64_t root)
     return LSC_STATUS_OK;
 }
 
+lsc_status lsc_tp_ring(lsc_ctx *ctx, const void *send, size_t send_bytes, void *recv,
+                       size_t recv_bytes, const char *what)
+{
+    const lsc_transport *t = &ctx->transport;
+    if (!t->ranks || t->ranks == 1) {
+        if (send_bytes) memmove(recv, send, send_bytes < recv_bytes ? send_bytes : recv_bytes);
+        return LSC_STATUS_OK;
+    }
+    if (!t->ring)
+        return lsc_set_error(ctx, LSC_STATUS_NOT_SUPPORTED,
+                             "%s passes shards round the ranks and this transport has no ring "
+                             "step (lsc_transport.ring is NULL)",
+                             what);
+    char why[LSC_ERR_LEN] = "";
+    if (t->ring(send, send_bytes, recv, recv_bytes, LSC_MEMORY_HOST, t->user, why, sizeof why))
+        return lsc_set_error(ctx, LSC_STATUS_TRANSPORT_ERROR,
+                             "transport ring step (%zu bytes out, %zu in) on rank %lld failed: %s",
+                             send_bytes, recv_bytes, (long long)t->rank,
+                             why[0] ? why : "no reason given");
+    return LSC_STATUS_OK;
+}
+
 /* One rank's block of an agreement: its status, its message and its values. */
 typedef struct agree_head {
     int64_t status;

@@ -1188,6 +1188,14 @@ typedef int (*lsc_all_gather_fn)(const void *send, size_t bytes, void *recv,
 /** `bytes` bytes of buf on rank `root` are copied into buf on every other rank. */
 typedef int (*lsc_broadcast_fn)(void *buf, size_t bytes, int64_t root, lsc_memory memory,
                                 void *user, char *why, size_t why_len);
+/** One step of a ring: every rank sends `send_bytes` bytes from `send` to rank (rank + 1) mod
+ *  ranks and receives into `recv` the `recv_bytes` bytes rank (rank - 1) mod ranks sends (lsc
+ *  passes the sizes it agreed on before, so recv_bytes always equals what that rank sends). The
+ *  two buffers do not overlap; either size may be 0 or exceed 2^31 bytes. With one rank, send
+ *  is copied into recv. Optional: a transport without it (NULL) runs the calls that need none,
+ *  and the ones that do (those passing shards of rows round the ranks) return NOT_SUPPORTED. */
+typedef int (*lsc_ring_fn)(const void *send, size_t send_bytes, void *recv, size_t recv_bytes,
+                           lsc_memory memory, void *user, char *why, size_t why_len);
 
 /** A transport: this process's place among the ranks and the collectives. Initialise with
  *  LSC_TRANSPORT_INIT. */
@@ -1199,16 +1207,17 @@ typedef struct lsc_transport {
     lsc_all_reduce_fn all_reduce;
     lsc_all_gather_fn all_gather;
     lsc_broadcast_fn broadcast;
+    lsc_ring_fn ring;             /* optional: see lsc_ring_fn */
 } lsc_transport;
 
-#define LSC_TRANSPORT_INIT { sizeof(lsc_transport), 0, 1, NULL, NULL, NULL, NULL }
+#define LSC_TRANSPORT_INIT { sizeof(lsc_transport), 0, 1, NULL, NULL, NULL, NULL, NULL }
 
 /**
  * Gives `ctx` a transport for its sharded calls (lsc copies the struct; `user` stays the
  * caller's and must outlive the context's sharded calls), or with `transport` NULL returns the
  * context to one process (a transport set by lsc_ctx_set_mpi is released then, and by
  * lsc_ctx_destroy). Not collective. Returns INVALID_ARGUMENT (a bad size, ranks < 1, rank out of
- * range, a NULL callback).
+ * range, a NULL all_reduce, all_gather or broadcast).
  */
 LSC_API lsc_status lsc_ctx_set_transport(lsc_ctx *ctx, const lsc_transport *transport);
 

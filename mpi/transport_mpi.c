@@ -138,6 +138,42 @@ static int mpi_broadcast(void *buf, size_t bytes, int64_t root, lsc_memory memor
     return bcast_bytes(buf, bytes, (int)root, st->comm, why, why_len);
 }
 
+/* Point-to-point messages of lsc's ring steps carry this tag; the communicator's collectives
+ * are matched apart from them by MPI itself. */
+#define RING_TAG 0x4c53
+
+static int mpi_ring(const void *send, size_t send_bytes, void *recv, size_t recv_bytes,
+                    lsc_memory memory, void *user, char *why, size_t why_len)
+{
+    const mpi_state *st = (const mpi_state *)user;
+    if (!callable(st, memory, why, why_len)) return 1;
+    int rank = 0, ranks = 1;
+    MPI_Comm_rank(st->comm, &rank);
+    MPI_Comm_size(st->comm, &ranks);
+    const int next = (rank + 1) % ranks, prev = (rank + ranks - 1) % ranks;
+    /* each side counts the same pieces of the same buffer (the receiver knows the sender's
+     * size), so nonblocking pieces match one to one whatever the two sizes are */
+    const size_t ns = (send_bytes + PIECE - 1) / PIECE, nr = (recv_bytes + PIECE - 1) / PIECE;
+    MPI_Request *req = (MPI_Request *)malloc((ns + nr + 1) * sizeof(MPI_Request));
+    if (!req) {
+        snprintf(why, why_len, "out of host memory for %zu requests", ns + nr);
+        return 1;
+    }
+    int n = 0, e = MPI_SUCCESS;
+    for (size_t i = 0; i < nr && e == MPI_SUCCESS; i++) {
+        const size_t at = i * PIECE, c = recv_bytes - at < PIECE ? recv_bytes - at : PIECE;
+        e = MPI_Irecv((char *)recv + at, (int)c, MPI_BYTE, prev, RING_TAG, st->comm, &req[n++]);
+    }
+    for (size_t i = 0; i < ns && e == MPI_SUCCESS; i++) {
+        const size_t at = i * PIECE, c = send_bytes - at < PIECE ? send_bytes - at : PIECE;
+        e = MPI_Isend((const char *)send + at, (int)c, MPI_BYTE, next, RING_TAG, st->comm,
+                      &req[n++]);
+    }
+    if (e == MPI_SUCCESS) e = MPI_Waitall(n, req, MPI_STATUSES_IGNORE);
+    free(req);
+    return e == MPI_SUCCESS ? 0 : fail_mpi(e, "MPI ring step (Isend/Irecv)", why, why_len);
+}
+
 static void mpi_release(void *user) { free(user); }
 
 /* Exported with default visibility: the one symbol liblsc looks up. */
@@ -202,6 +238,7 @@ lsc_mpi_transport_entry(int abi, int64_t comm_f, lsc_transport *out, void (**rel
     t.all_reduce = mpi_all_reduce;
     t.all_gather = mpi_all_gather;
     t.broadcast = mpi_broadcast;
+    t.ring = mpi_ring;
     *out = t;
     *release = mpi_release;
     return LSC_STATUS_OK;

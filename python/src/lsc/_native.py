@@ -154,7 +154,7 @@ class Transport(C.Structure):
     """lsc.h section 12; no Python wrapper uses it yet: the mirror keeps the layout checked."""
     _c_struct_ = "lsc_transport"
     _fields_ = [("size", C.c_size_t), ("rank", c_i64), ("ranks", c_i64), ("user", c_vp),
-                ("all_reduce", c_vp), ("all_gather", c_vp), ("broadcast", c_vp)]
+                ("all_reduce", c_vp), ("all_gather", c_vp), ("broadcast", c_vp), ("ring", c_vp)]
 
 
 class AsyncStatus(C.Structure):
