@@ -11,8 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Shape, dtype and memory of a shard, which unlike every other input may have no rows. */
-static lsc_status check_shard(lsc_ctx *ctx, const lsc_matrix *x, const char *name)
+
+lsc_status lsc_check_shard(lsc_ctx *ctx, const lsc_matrix *x, const char *name)
 {
     LSC_CHECK(ctx, x, LSC_STATUS_INVALID_ARGUMENT, "%s: matrix is NULL", name);
     LSC_CHECK(ctx, x->rows >= 0, LSC_STATUS_INVALID_ARGUMENT, "%s: rows is %lld, expected >= 0",
@@ -125,7 +125,7 @@ lsc_status lsc_spectrum_sharded(lsc_ctx *ctx, const lsc_matrix *x, const lsc_spe
 
     /* phase 1: each rank's arguments, then shapes and options compared across ranks */
     double thr = 0.0;
-    lsc_status s = check_shard(ctx, x, "x");
+    lsc_status s = lsc_check_shard(ctx, x, "x");
     if (s == LSC_STATUS_OK && !out)
         s = lsc_set_error(ctx, LSC_STATUS_INVALID_ARGUMENT, "out is NULL");
     if (s == LSC_STATUS_OK)
@@ -336,7 +336,7 @@ lsc_status lsc_knn_sharded(lsc_ctx *ctx, const lsc_matrix *queries, const lsc_ma
     /* phase 1: this rank's arguments, then the ranks' shapes, k and queries compared */
     lsc_knn_opts o = LSC_KNN_OPTS_INIT;
     lsc_status s = lsc_check_matrix(ctx, queries, "queries", 1);
-    if (s == LSC_STATUS_OK) s = check_shard(ctx, base, "base");
+    if (s == LSC_STATUS_OK) s = lsc_check_shard(ctx, base, "base");
     if (s == LSC_STATUS_OK && queries->memory != LSC_MEMORY_HOST)
         s = lsc_set_error(ctx, LSC_STATUS_NOT_SUPPORTED,
                           "queries: sharded calls take host memory so far");

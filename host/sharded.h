@@ -21,6 +21,10 @@ int64_t lsc_tp_ranks(const lsc_ctx *ctx);
  * when nvals is 0). TRANSPORT_ERROR when the collective itself fails. */
 lsc_status lsc_tp_agree(lsc_ctx *ctx, lsc_status st, const int64_t *vals, int64_t nvals,
                         int64_t *all_vals);
+/* Shape, dtype and memory of a shard, which unlike every other input may have no rows (host
+ * memory only so far). */
+lsc_status lsc_check_shard(lsc_ctx *ctx, const lsc_matrix *x, const char *name);
+
 /* The transport's all-gather and broadcast of host bytes, failures as TRANSPORT_ERROR. */
 lsc_status lsc_tp_all_gather(lsc_ctx *ctx, const void *send, size_t bytes, void *recv,
                              const size_t *recv_bytes);
