@@ -17,7 +17,8 @@ from ._core import (Assessment, Baseline, ClassVerdict, Context, Interval, Knn, 
                     TwoNN, Hubness, twonn, hubness, VendiRbf, vendi_rbf, alignment)
 from ._errors import (BackendUnavailable, BadContext, BadFile, Cancelled, DeviceError,
                       InternalError, InvalidArgument, InvalidData, LscError, LscIOError,
-                      MissingDependency, NotSupported, OutOfMemory, Overflow, WorkspaceLimit)
+                      MissingDependency, NotSupported, OutOfMemory, Overflow, TransportError,
+                      WorkspaceLimit)
 from ._monitor import Monitor, MonitorRecord
 from ._core import (FdAccumulator, FrechetDistance, Kid, Mmd, fd_stats, frechet_distance, kid,
                     mmd)
@@ -31,7 +32,7 @@ __all__ = [
     "Monitor", "MonitorRecord", "Spectrum", "PairStats", "Knn", "Prdc", "version", "Context",
     "LscError", "InvalidArgument", "InvalidData", "OutOfMemory", "WorkspaceLimit", "NotSupported",
     "BackendUnavailable", "DeviceError", "LscIOError", "BadFile", "Cancelled", "Overflow",
-    "BadContext", "InternalError", "MissingDependency", "twonn", "hubness", "TwoNN", "Hubness", "vendi_rbf",
+    "BadContext", "InternalError", "MissingDependency", "TransportError", "twonn", "hubness", "TwoNN", "Hubness", "vendi_rbf",
     "VendiRbf", "alignment",
     "frechet_distance", "fd_stats", "FdAccumulator", "FrechetDistance", "kid", "Kid", "mmd", "Mmd",
 ]

@@ -45,11 +45,11 @@ def _is_cupy(x) -> bool:
     return mod is not None and isinstance(x, mod.ndarray)
 
 
-def _shape_check(name, shape):
+def _shape_check(name, shape, shard=False):
     if len(shape) != 2:
         raise ValueError(f"{name}: expected a 2-D array (rows x cols), got {len(shape)}-D shape "
                          f"{tuple(shape)}; reshape a single sample to (1, -1)")
-    if shape[0] == 0 or shape[1] == 0:
+    if (shape[0] == 0 and not shard) or shape[1] == 0:
         # said here: an empty array's strides would otherwise be reported as a layout problem
         raise InvalidArgument(f"{name}: the array is empty (shape {tuple(shape)}): {shape[0]} rows, "
                               f"{shape[1]} columns; lsc needs at least one of each",
@@ -74,8 +74,8 @@ _NUMPY_DTYPES = {"float32": "float32", "float16": "float16", "float64": "float64
                  "bfloat16": "bfloat16"}
 
 
-def _from_numpy(a: np.ndarray, name: str) -> View:
-    _shape_check(name, a.shape)
+def _from_numpy(a: np.ndarray, name: str, shard=False) -> View:
+    _shape_check(name, a.shape, shard)
     dt = a.dtype
     if dt.name not in _NUMPY_DTYPES:
         raise TypeError(f"{name}: dtype {dt} is not supported; lsc reads float32 (in place), "
@@ -91,9 +91,9 @@ def _from_numpy(a: np.ndarray, name: str) -> View:
     return View(m, a, "numpy", None, None, dt.name)
 
 
-def _from_torch(t, name: str) -> View:
+def _from_torch(t, name: str, shard=False) -> View:
     import torch
-    _shape_check(name, tuple(t.shape))
+    _shape_check(name, tuple(t.shape), shard)
     names = {torch.float32: "float32", torch.float16: "float16", torch.bfloat16: "bfloat16",
              torch.float64: "float64"}
     if t.dtype not in names:
@@ -147,18 +147,19 @@ def _from_cai(x, name: str) -> View:
     return View(m, x, "cuda", dev, stream, dtype)
 
 
-def view(x, name: str) -> View:
-    """An lsc_matrix reading `x` where it lives."""
+def view(x, name: str, shard: bool = False) -> View:
+    """An lsc_matrix reading `x` where it lives. shard=True: a rank's shard of a sharded call,
+    which may have no rows."""
     if x is None:
         raise ValueError(f"{name}: None given, expected a 2-D array")
     if isinstance(x, np.ndarray):
-        return _from_numpy(x, name)
+        return _from_numpy(x, name, shard)
     if _is_torch(x):
-        return _from_torch(x, name)
+        return _from_torch(x, name, shard)
     if hasattr(x, "__cuda_array_interface__"):
         return _from_cai(x, name)
     if hasattr(x, "__array_interface__") or isinstance(x, (list, tuple)):
-        return _from_numpy(np.asarray(x), name)
+        return _from_numpy(np.asarray(x), name, shard)
     raise TypeError(f"{name}: {type(x).__name__} is not supported; pass a numpy array, a torch "
                     f"tensor or a CUDA array (cupy)")
 

@@ -10,7 +10,8 @@ import numpy as np
 
 from . import _native as N
 from ._arrays import View, empty_like_kind, view
-from ._errors import InvalidArgument, error_for
+from ._distributed import agreed, engine_for, sharded
+from ._errors import InvalidArgument, NotSupported, error_for
 
 # --------------------------------------------------------------------------------------------------
 # contexts: one per (thread, backend, device, threads), kept for the thread's life, because a CUDA
@@ -176,9 +177,16 @@ def _spectrum_opts(active_threshold: float) -> N.SpectrumOpts:
     return N.SpectrumOpts(C.sizeof(N.SpectrumOpts), float(active_threshold))
 
 
-def spectrum(x, *, active_threshold: float = 0.01, backend: str = "auto",
-             threads: int = 0) -> Spectrum:
-    """Every docs/METRICS.md section 1 figure of `x` (rows = samples, N >= 2)."""
+def spectrum(x, *, active_threshold: float = 0.01, backend: str = "auto", threads: int = 0,
+             process_group=None, comm=None) -> Spectrum:
+    """Every docs/METRICS.md section 1 figure of `x` (rows = samples, N >= 2).
+
+    With process_group= (torch.distributed) or comm= (mpi4py) the call is collective: x is this
+    rank's shard (host memory, any number of rows, the same columns on every rank) and every
+    rank gets the figures of all ranks' rows concatenated in rank order (lsc_spectrum_sharded)."""
+    engine = engine_for(process_group, comm)
+    if engine is not None:
+        return _spectrum_sharded(x, active_threshold, backend, threads, engine)
     v = view(x, "x")
     ctx = _ctx_for([v], backend, threads)
     r = N.new(N.SpectrumResult)
@@ -190,6 +198,24 @@ def spectrum(x, *, active_threshold: float = 0.01, backend: str = "auto",
                                  sv.ctypes.data_as(C.POINTER(C.c_double)),
                                  cv.ctypes.data_as(C.POINTER(C.c_double))))
     return spectrum_from_struct(r, sv[:m], cv[:v.matrix.cols])
+
+
+def _spectrum_sharded(x, active_threshold, backend, threads, engine) -> Spectrum:
+    def prepare():
+        v = view(x, "x", shard=True)
+        return v, _ctx_for([v], backend, threads), _spectrum_opts(active_threshold)
+
+    v, ctx, opts = agreed(engine, prepare)
+    cols = v.matrix.cols
+    r = N.new(N.SpectrumResult)
+    # min(all rows, cols) singular values: at most cols, the count is in the result
+    sv = np.zeros(cols, dtype=np.float64)
+    cv = np.zeros(cols, dtype=np.float64)
+    with sharded(ctx, engine):
+        ctx.check(N.lib.lsc_spectrum_sharded(ctx.handle, C.byref(v.matrix), C.byref(opts),
+                                             C.byref(r), sv.ctypes.data_as(C.POINTER(C.c_double)),
+                                             cv.ctypes.data_as(C.POINTER(C.c_double))))
+    return spectrum_from_struct(r, sv[:r.rank_limit], cv)
 
 
 class SpectrumAccumulator:
@@ -384,11 +410,20 @@ class Knn(NamedTuple):
 
 
 def knn(queries, base=None, k: int = 5, *, exclude_self=None,
-        metric: str = "euclidean", backend: str = "auto", threads: int = 0) -> Knn:
+        metric: str = "euclidean", backend: str = "auto", threads: int = 0,
+        process_group=None, comm=None) -> Knn:
     """Exact k nearest neighbours of each query row among the base rows. base=None: the queries
     among themselves, each row's own index excluded (as `lsc knn` without --base does);
     exclude_self=False keeps it (distance 0 first). exclude_self defaults to True without a base
-    and to False with one. Outputs are of the input's kind."""
+    and to False with one. Outputs are of the input's kind.
+
+    With process_group= (torch.distributed) or comm= (mpi4py) the call is collective: `queries`
+    are the same rows on every rank, `base` is this rank's shard of the base (host memory), and
+    every rank gets the same lists, indices counting the rows of all ranks' shards concatenated
+    in rank order (lsc_knn_sharded)."""
+    engine = engine_for(process_group, comm)
+    if engine is not None:
+        return _knn_sharded(queries, base, k, exclude_self, metric, backend, threads, engine)
     if exclude_self is None:
         exclude_self = base is None
     vq = view(queries, "queries")
@@ -406,6 +441,25 @@ def knn(queries, base=None, k: int = 5, *, exclude_self=None,
                      N.MEMORY_DEVICE if vq.on_device else N.MEMORY_HOST)
     ctx.check(N.lib.lsc_knn(ctx.handle, C.byref(vq.matrix), C.byref(vb.matrix), k, C.byref(opts),
                             dptr, iptr))
+    return Knn(dist, idx)
+
+
+def _knn_sharded(queries, base, k, exclude_self, metric, backend, threads, engine) -> Knn:
+    def prepare():
+        if base is None or exclude_self:
+            raise NotSupported("knn over a group: give the base shard; the queries among "
+                               "themselves (base=None, exclude_self) are not sharded yet")
+        vq, vb = view(queries, "queries"), view(base, "base", shard=True)
+        opts = N.KnnOpts(C.sizeof(N.KnnOpts), _metric(metric), 0, N.MEMORY_HOST)
+        return vq, vb, _ctx_for([vq, vb], backend, threads), _int(k, "k"), opts
+
+    vq, vb, ctx, k, opts = agreed(engine, prepare)
+    q = vq.matrix.rows
+    dist, dptr = empty_like_kind(vq, (q, max(k, 1)), "float32")
+    idx, iptr = empty_like_kind(vq, (q, max(k, 1)), "int64")
+    with sharded(ctx, engine):
+        ctx.check(N.lib.lsc_knn_sharded(ctx.handle, C.byref(vq.matrix), C.byref(vb.matrix), k,
+                                        C.byref(opts), dptr, iptr))
     return Knn(dist, idx)
 
 

@@ -68,10 +68,15 @@ class InternalError(LscError, RuntimeError):
     """A bug in lsc: please report it with the message."""
 
 
+class TransportError(LscError, RuntimeError):
+    """A collective of a sharded call's transport (torch.distributed, MPI) failed; the message
+    says which and why. The ranks may be out of step after it: do not reuse the group for lsc."""
+
+
 _BY_CODE = {
     1: InvalidArgument, 2: InvalidData, 3: OutOfMemory, 4: WorkspaceLimit, 5: NotSupported,
     6: BackendUnavailable, 7: DeviceError, 8: LscIOError, 9: BadFile, 10: Cancelled, 11: Overflow,
-    12: BadContext, 13: InternalError,
+    12: BadContext, 13: InternalError, 14: TransportError,
 }
 
 

@@ -37,6 +37,14 @@ CHECK_COUNT = 6
 DEVICE_ALLOC_FN = C.CFUNCTYPE(c_vp, C.c_size_t, c_vp, c_vp)
 DEVICE_FREE_FN = C.CFUNCTYPE(None, c_vp, C.c_size_t, c_vp, c_vp)
 PROGRESS_FN = C.CFUNCTYPE(c_int, c_dbl, c_vp)
+# lsc.h section 12: the transport's callbacks (why: a char buffer of why_len bytes)
+ALL_REDUCE_FN = C.CFUNCTYPE(c_int, c_vp, c_i64, c_int, c_int, c_int, c_vp, c_vp, C.c_size_t)
+ALL_GATHER_FN = C.CFUNCTYPE(c_int, c_vp, C.c_size_t, c_vp, C.POINTER(C.c_size_t), c_int, c_vp,
+                            c_vp, C.c_size_t)
+BROADCAST_FN = C.CFUNCTYPE(c_int, c_vp, C.c_size_t, c_i64, c_int, c_vp, c_vp, C.c_size_t)
+RING_FN = C.CFUNCTYPE(c_int, c_vp, C.c_size_t, c_vp, C.c_size_t, c_int, c_vp, c_vp, C.c_size_t)
+ELEM_F64, ELEM_I64 = 0, 1
+REDUCE_SUM, REDUCE_MIN, REDUCE_MAX = 0, 1, 2
 
 
 class CtxParams(C.Structure):
@@ -151,10 +159,10 @@ class MmdResult(C.Structure):
                 ("tolerance", c_dbl)]
 
 class Transport(C.Structure):
-    """lsc.h section 12; no Python wrapper uses it yet: the mirror keeps the layout checked."""
     _c_struct_ = "lsc_transport"
     _fields_ = [("size", C.c_size_t), ("rank", c_i64), ("ranks", c_i64), ("user", c_vp),
-                ("all_reduce", c_vp), ("all_gather", c_vp), ("broadcast", c_vp), ("ring", c_vp)]
+                ("all_reduce", ALL_REDUCE_FN), ("all_gather", ALL_GATHER_FN),
+                ("broadcast", BROADCAST_FN), ("ring", RING_FN)]
 
 
 class AsyncStatus(C.Structure):
@@ -298,6 +306,11 @@ _fn("lsc_prdc_rows", c_int, c_vp, c_vp, P(Matrix), P(PrdcResult), c_vp, c_vp)
 _fn("lsc_spectrum_async", c_int, c_vp, P(Matrix), P(SpectrumOpts), c_vp, c_vp)
 _fn("lsc_prdc_async", c_int, c_vp, c_vp, P(Matrix), c_vp, c_vp)
 _fn("lsc_check_name", C.c_char_p, c_int)
+_fn("lsc_ctx_set_transport", c_int, c_vp, P(Transport))
+_fn("lsc_ctx_ranks", c_int, c_vp, P(c_i64), P(c_i64))
+_fn("lsc_spectrum_sharded", c_int, c_vp, P(Matrix), P(SpectrumOpts), P(SpectrumResult), P(c_dbl),
+    P(c_dbl))
+_fn("lsc_knn_sharded", c_int, c_vp, P(Matrix), P(Matrix), c_i64, P(KnnOpts), c_vp, c_vp)
 _fn("lsc_level_name", C.c_char_p, c_int)
 _fn("lsc_assess", c_int, c_vp, c_vp, P(Matrix), P(AssessOpts), P(c_vp))
 _fn("lsc_assessment_verdict", c_int, c_vp, c_int, P(Verdict))

@@ -1,0 +1,104 @@
+"""One rank of test_distributed.py's jobs: sharded lsc calls on a real engine, each rank's
+results written to OUT/rank<r>.npz for the test to compare with one process.
+
+    python distributed_worker.py torch P OUT     # P processes on torch.distributed (gloo)
+    mpirun -np P python distributed_worker.py mpi OUT
+
+Every rank makes the same data from one seed and keeps its own shard; the splits include an
+empty shard and uneven ones.
+"""
+import os
+import sys
+import traceback
+
+import numpy as np
+
+N, D, Q, K = 61, 7, 9, 4
+
+
+def data():
+    rng = np.random.default_rng(2024)
+    x = rng.standard_normal((N, D)).astype(np.float32)
+    x[40] = x[3]  # an exact duplicate: ties in the kNN lists
+    q = rng.standard_normal((Q, D)).astype(np.float32)
+    return x, q
+
+
+def splits(p):
+    """Row counts per rank: even, uneven, one rank empty."""
+    even = [N // p + (r < N % p) for r in range(p)]
+    uneven = [N - (p - 1)] + [1] * (p - 1)
+    empty = [0] + even[1:-1] + [even[-1] + even[0]] if p > 1 else [N]
+    return {"even": even, "uneven": uneven, "empty": empty}
+
+
+def shard(x, counts, rank):
+    at = sum(counts[:rank])
+    return np.ascontiguousarray(x[at:at + counts[rank]])
+
+
+def run(rank, ranks, kw, out):
+    import lsc
+    x, q = data()
+    res = {}
+    for name, counts in splits(ranks).items():
+        mine = shard(x, counts, rank)
+        s = lsc.spectrum(mine, **kw)
+        res[f"spectrum_{name}"] = np.array([s.effective_rank, s.participation_ratio,
+                                            s.stable_rank, s.rankme, s.vendi_cosine,
+                                            s.numerical_rank, s.rows])
+        res[f"sv_{name}"] = np.asarray(s.singular_values)
+        kn = lsc.knn(q, mine, k=K, **kw)
+        res[f"knn_dist_{name}"] = kn.distances
+        res[f"knn_idx_{name}"] = kn.indices
+    # a NaN on the last rank: every rank gets the same error, naming that rank
+    bad = shard(x, splits(ranks)["even"], rank).copy()
+    if rank == ranks - 1:
+        bad[0, 2] = np.nan
+    res["nan_error"] = np.array(_error_of(lambda: lsc.spectrum(bad, **kw)))
+    # an argument the binding refuses on one rank only (a 1-D array): every rank raises
+    arg = shard(x, splits(ranks)["even"], rank)
+    if rank == 0:
+        arg = arg.ravel()
+    res["arg_error"] = np.array(_error_of(lambda: lsc.spectrum(arg, **kw)))
+    # the ranks still agree after those failures: one more call succeeds
+    res["after"] = np.array([lsc.spectrum(shard(x, splits(ranks)["even"], rank),
+                                          **kw).effective_rank])
+    np.savez(os.path.join(out, f"rank{rank}.npz"), **res)
+
+
+def _error_of(fn):
+    try:
+        fn()
+    except Exception as e:  # noqa: BLE001 - the class and message are what is compared
+        return f"{type(e).__name__}|{e}"
+    return "no error"
+
+
+def torch_rank(rank, ranks, out, init):
+    import torch.distributed as dist
+    dist.init_process_group("gloo", init_method=init, rank=rank, world_size=ranks)
+    try:
+        run(rank, ranks, {"process_group": dist.group.WORLD}, out)
+    except Exception:
+        traceback.print_exc()
+        raise
+    finally:
+        dist.destroy_process_group()
+
+
+def main():
+    engine = sys.argv[1]
+    if engine == "torch":
+        import torch.multiprocessing as mp
+        ranks, out = int(sys.argv[2]), sys.argv[3]
+        init = "file://" + os.path.join(out, "rendezvous")
+        mp.spawn(torch_rank, args=(ranks, out, init), nprocs=ranks, join=True)
+    else:
+        from mpi4py import MPI
+        comm = MPI.COMM_WORLD
+        run(comm.Get_rank(), comm.Get_size(), {"comm": comm}, sys.argv[2])
+
+
+if __name__ == "__main__":
+    main()

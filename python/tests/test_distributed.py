@@ -1,0 +1,93 @@
+"""Sharded calls on real engines: torch.distributed (gloo, processes on this machine) and mpi4py
+(under Debian's Open MPI's mpirun), each rank's figures against one process's on all the rows.
+
+distributed_worker.py runs the ranks; each test skips, saying why, where its engine is missing.
+"""
+import importlib.util
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import lsc
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+WORKER = os.path.join(HERE, "distributed_worker.py")
+sys.path.insert(0, HERE)
+import distributed_worker as W  # noqa: E402
+
+MPIRUN = ["mpirun", "--oversubscribe", "--bind-to", "none", "--mca", "btl", "self,vader,tcp",
+          "--mca", "btl_tcp_if_include", "lo", "--mca", "btl_vader_single_copy_mechanism", "none"]
+
+
+def _env():
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    # the workers import the same lsc as this test
+    env["PYTHONPATH"] = os.pathsep.join([os.path.dirname(os.path.dirname(lsc.__file__)),
+                                         env.get("PYTHONPATH", "")])
+    return env
+
+
+def _run_torch(ranks, out):
+    if importlib.util.find_spec("torch") is None:
+        pytest.skip("torch is not installed: the torch.distributed (gloo) test needs it")
+    subprocess.run([sys.executable, WORKER, "torch", str(ranks), str(out)], check=True,
+                   env=_env(), timeout=300)
+
+
+def _run_mpi(ranks, out):
+    if importlib.util.find_spec("mpi4py") is None:
+        pytest.skip("mpi4py is not installed: the MPI test needs it (pip install mpi4py)")
+    if shutil.which("mpirun") is None:
+        pytest.skip("no mpirun (apt-get install openmpi-bin)")
+    cmd = MPIRUN + (["--allow-run-as-root"] if os.geteuid() == 0 else [])
+    subprocess.run(cmd + ["-np", str(ranks), sys.executable, WORKER, "mpi", str(out)],
+                   check=True, env=_env(), timeout=300)
+
+
+def _one_process():
+    x, q = W.data()
+    s = lsc.spectrum(x)
+    kn = lsc.knn(q, x, k=W.K)
+    return (np.array([s.effective_rank, s.participation_ratio, s.stable_rank, s.rankme,
+                      s.vendi_cosine, s.numerical_rank, s.rows]),
+            np.asarray(s.singular_values), kn)
+
+
+@pytest.mark.parametrize("engine,ranks", [("torch", 2), ("torch", 3), ("mpi", 2), ("mpi", 3)])
+def test_sharded_calls_equal_one_process(tmp_path, engine, ranks):
+    (_run_torch if engine == "torch" else _run_mpi)(ranks, tmp_path)
+    fig, sv, kn = _one_process()
+    got = [dict(np.load(tmp_path / f"rank{r}.npz")) for r in range(ranks)]
+    for name in W.splits(ranks):
+        for r, g in enumerate(got):
+            # every rank holds the same bytes
+            for key in (f"spectrum_{name}", f"sv_{name}", f"knn_dist_{name}", f"knn_idx_{name}"):
+                np.testing.assert_array_equal(g[key], got[0][key], err_msg=f"{key} rank {r}")
+        # continuous figures within docs/METRICS.md's tolerance; counts and lists exactly
+        np.testing.assert_allclose(got[0][f"spectrum_{name}"], fig, rtol=2e-4, atol=1e-9,
+                                   err_msg=name)
+        np.testing.assert_allclose(got[0][f"sv_{name}"], sv, rtol=2e-4, atol=1e-9, err_msg=name)
+        np.testing.assert_array_equal(got[0][f"knn_idx_{name}"], kn.indices, err_msg=name)
+        np.testing.assert_array_equal(got[0][f"knn_dist_{name}"], kn.distances, err_msg=name)
+    last = ranks - 1
+    for r, g in enumerate(got):
+        # the NaN on the last rank: every rank raises InvalidData naming that rank, its row and column
+        cls, msg = str(g["nan_error"]).split("|", 1)
+        assert cls == "InvalidData", (r, msg)
+        assert f"rank {last}" in msg and "row 0" in msg and "col 2" in msg, msg
+        # the 1-D array on rank 0: refused there by the binding, and on every other rank
+        cls, msg = str(g["arg_error"]).split("|", 1)
+        assert cls == ("ValueError" if r == 0 else "InvalidArgument"), (r, cls, msg)
+        assert "2-D" in msg and (r == 0 or "rank 0" in msg), msg
+        # the group still works after both
+        np.testing.assert_array_equal(g["after"], got[0]["after"])
+
+
+def test_one_of_process_group_and_comm():
+    x, _ = W.data()
+    with pytest.raises(lsc.InvalidArgument, match="not both"):
+        lsc.spectrum(x, process_group=object(), comm=object())
