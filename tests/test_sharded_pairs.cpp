@@ -272,6 +272,28 @@ TEST(PairsSharded, LargeOffsetAndManyBins)
     expect_every_split(x, n, d, o, "offset");
 }
 
+TEST(PairsSharded, BoundIsOneProcessBitsWhereSumsRound)
+{
+    // column sums that round in float64 (values near 2^27 and 1e-3 in every column; cosine: normalised
+    // rows with full-width float64 values), so a mean summed in another order than one process's
+    // (per rank, then across ranks) differs in its last bits, and the bound with it
+    const int64_t n = 40, d = 3;
+    std::mt19937_64 g(12);
+    std::uniform_real_distribution<double> u(-1.0, 1.0);
+    std::vector<float> big((size_t)(n * d)), near((size_t)(n * d));
+    for (int64_t i = 0; i < n; i++)
+        for (int64_t c = 0; c < d; c++) {
+            big[(size_t)(i * d + c)] =
+                (float)((i + c) % 2 ? std::ldexp(1.0 + 0.5 * u(g), 27) : 1e-3 * u(g));
+            near[(size_t)(i * d + c)] = (float)(10.0 + (c + 1) * 0.01 * u(g));
+        }
+    lsc_pair_opts o = LSC_PAIR_OPTS_INIT;
+    o.bins = 1000;
+    expect_every_split(big, n, d, o, "euclidean, rounding sums");
+    o.metric = LSC_METRIC_COSINE;
+    expect_every_split(near, n, d, o, "cosine, rounding sums");
+}
+
 TEST(PairsSharded, SubsetsEqualOneProcess)
 {
     const int64_t n = 50, d = 4;
