@@ -27,11 +27,10 @@ typedef struct shard_view {
 
 static size_t shard_row_bytes(int64_t d) { return 2 * sizeof(int64_t) + (size_t)d * sizeof(float); }
 
-static shard_view shard_at(unsigned char *buf, int64_t n, int64_t d)
+static shard_view shard_at(unsigned char *buf, int64_t n)
 {
     shard_view v = {n, (int64_t *)buf, (double *)(buf + (size_t)n * sizeof(int64_t)),
                     (float *)(buf + (size_t)n * 2 * sizeof(int64_t))};
-    (void)d;
     return v;
 }
 
@@ -199,7 +198,7 @@ lsc_status lsc_pair_stats_sharded(lsc_ctx *ctx, const lsc_matrix *x, const lsc_p
                          : NULL;
     s = nn_own ? LSC_STATUS_OK : LSC_STATUS_OUT_OF_MEMORY;
     shard_view ov = {0, NULL, NULL, NULL};
-    if (own) ov = shard_at(own, mine_n, d);
+    if (own) ov = shard_at(own, mine_n);
     for (int64_t k = 0, t = 0; s == LSC_STATUS_OK && k < x->rows; k++) {
         if (!selected(pp, first + k, o.subset_offset, n)) continue;
         const char *row = (const char *)x->data + (size_t)(k * x->ld) * es;
@@ -311,7 +310,7 @@ lsc_status lsc_pair_stats_sharded(lsc_ctx *ctx, const lsc_matrix *x, const lsc_p
         /* at distance P / 2 the two ranks hold each other's shard: the lower one computes */
         const int mine_to_do = 2 * t != ranks || rank < from;
         if (mine_to_do && mine_n > 0 && counts[from] > 0) {
-            const shard_view rv = shard_at(recv, counts[from], d);
+            const shard_view rv = shard_at(recv, counts[from]);
             const lsc_matrix rm = lsc_matrix_f32(rv.rows, rv.n, d);
             cpu_set other;
             s = cpu_set_init(ctx, &other, &rm, NULL, rv.n, metric, set.centre);
@@ -337,7 +336,7 @@ lsc_status lsc_pair_stats_sharded(lsc_ctx *ctx, const lsc_matrix *x, const lsc_p
     }
     if (s == LSC_STATUS_OK && half > 0) {
         const int64_t held = (rank - half + ranks) % ranks;
-        const shard_view last = shard_at(ring[(half - 1) % 2], counts[held], d);
+        const shard_view last = shard_at(ring[(half - 1) % 2], counts[held]);
         for (int64_t r = 0; r < ranks; r++)
             sizes[r] = (size_t)counts[(r - half + ranks) % ranks] * sizeof(double);
         s = lsc_tp_all_gather(ctx, last.nn, sizes[rank], nn_far, sizes);

@@ -1311,7 +1311,7 @@ LSC_API lsc_status lsc_knn_sharded(lsc_ctx *ctx, const lsc_matrix *queries, cons
  * the column sums in row order: they pass from rank to rank first (one broadcast a rank with
  * rows). Costs per rank: its share of the N(N-1)/2 pairs, its rows as float32 and two shards
  * in flight ((16 + 4 D) bytes a row), the tiles of lsc_pair_stats, and every row's nearest
- * distance (8 N bytes) and every rank's histogram and list (P (8 bins + 24 dup_report) bytes)
+ * distance (16 N bytes) and every rank's histogram and list (P (8 bins + 24 dup_report) bytes)
  * for the figures. The CPU backend only so far. Returns on every rank the same status:
  * INVALID_ARGUMENT (a NULL pointer, a bad size, ranks disagreeing on cols or options, fewer than
  * 2 rows in all), INVALID_DATA (NaN/Inf or, cosine, a zero row, naming the rank, its row and

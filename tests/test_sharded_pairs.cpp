@@ -274,9 +274,9 @@ TEST(PairsSharded, LargeOffsetAndManyBins)
 
 TEST(PairsSharded, BoundIsOneProcessBitsWhereSumsRound)
 {
-    // column sums that round in float64 (values near 2^27 and 1e-3 in every column; cosine: normalised
-    // rows with full-width float64 values), so a mean summed in another order than one process's
-    // (per rank, then across ranks) differs in its last bits, and the bound with it
+    // column sums that round in float64 (values near 2^27 and 1e-3 in every column; cosine:
+    // normalised rows with full-width float64 values), so a mean summed in another order than
+    // one process's (per rank, then across ranks) differs in its last bits, and the bound too
     const int64_t n = 40, d = 3;
     std::mt19937_64 g(12);
     std::uniform_real_distribution<double> u(-1.0, 1.0);
