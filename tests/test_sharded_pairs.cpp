@@ -376,6 +376,20 @@ TEST(PairsSharded, TwoRowsInAllAndNoLists)
     }
 }
 
+TEST(PairsSharded, ExtremeOptions)
+{
+    const int64_t n = 20, d = 3;
+    auto x = duplicates_data(n + 30, d, 10);
+    lsc_pair_opts o = LSC_PAIR_OPTS_INIT;
+    o.bins = 1;
+    o.dup_report = 0;
+    expect_every_split(x, n, d, o, "one bin, no list");
+    o.bins = 3;
+    o.dup_eps = 1e30; // every pair a near duplicate, all 190 listed
+    o.dup_report = 200;
+    expect_every_split(x, n, d, o, "every pair listed");
+}
+
 TEST(PairsSharded, WithoutTransportIsOneProcess)
 {
     const int64_t n = 25, d = 4;
