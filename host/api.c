@@ -250,6 +250,44 @@ lsc_status lsc_sample_rows(lsc_ctx *ctx, uint64_t seed, int64_t n, int64_t offse
     return LSC_STATUS_OK;
 }
 
+lsc_status lsc_pair_read_opts(lsc_ctx *ctx, const lsc_pair_opts *opts, lsc_pair_opts *o)
+{
+    const lsc_pair_opts def = LSC_PAIR_OPTS_INIT;
+    *o = def;
+    if (opts)
+        LSC_TRY(LSC_READ_OPTS(ctx, o, opts, PAIR_OPTS, "pair opts", "LSC_PAIR_OPTS_INIT"));
+    LSC_TRY(lsc_check_nn_metric(ctx, o->metric, "pair opts"));
+    LSC_CHECK(ctx, o->bins >= 1 && o->bins <= ((int64_t)1 << 24), LSC_STATUS_INVALID_ARGUMENT,
+              "pair opts: bins is %lld, expected 1 to 2^24", (long long)o->bins);
+    LSC_CHECK(ctx, o->dup_eps >= 0.0 && o->dup_eps < 1e300, LSC_STATUS_INVALID_ARGUMENT,
+              "pair opts: dup_eps %g must be finite and >= 0", o->dup_eps);
+    LSC_CHECK(ctx, o->uniformity == 0 || o->uniformity == 1, LSC_STATUS_INVALID_ARGUMENT,
+              "pair opts: uniformity is %lld, expected 0 or 1", (long long)o->uniformity);
+    LSC_CHECK(ctx, o->dup_report >= 0 && o->dup_report <= ((int64_t)1 << 24),
+              LSC_STATUS_INVALID_ARGUMENT, "pair opts: dup_report is %lld, expected 0 to 2^24",
+              (long long)o->dup_report);
+    LSC_CHECK(ctx, o->subset_rows == 0 || o->subset_rows >= 2, LSC_STATUS_INVALID_ARGUMENT,
+              "pair opts: subset_rows is %lld, expected 0 (every row) or >= 2",
+              (long long)o->subset_rows);
+    return LSC_STATUS_OK;
+}
+
+lsc_status lsc_pair_check_subset(lsc_ctx *ctx, const lsc_pair_opts *o, int64_t rows,
+                                 int64_t *n_used)
+{
+    if (o->subset_rows > 0 && o->subset_rows < rows) {
+        LSC_TRY(check_sample(ctx, rows, o->subset_offset, o->subset_rows, "pair opts subset"));
+        *n_used = o->subset_rows;
+        return LSC_STATUS_OK;
+    }
+    LSC_CHECK(ctx, o->subset_offset == 0, LSC_STATUS_INVALID_ARGUMENT,
+              "pair opts: subset_offset is %lld but every row is used (subset_rows %lld, "
+              "%lld rows)", (long long)o->subset_offset, (long long)o->subset_rows,
+              (long long)rows);
+    *n_used = rows;
+    return LSC_STATUS_OK;
+}
+
 lsc_status lsc_pair_stats(lsc_ctx *ctx, const lsc_matrix *x, const lsc_pair_opts *opts,
                           lsc_pair_result *out, int64_t *histogram, lsc_pair *near_dups)
 {
@@ -257,37 +295,15 @@ lsc_status lsc_pair_stats(lsc_ctx *ctx, const lsc_matrix *x, const lsc_pair_opts
     LSC_TRY(lsc_check_matrix(ctx, x, "x", 2));
     LSC_CHECK(ctx, out, LSC_STATUS_INVALID_ARGUMENT, "out is NULL");
     LSC_TRY(LSC_CHECK_RESULT(ctx, out, PAIR_RESULT, "out", "LSC_PAIR_RESULT_INIT"));
-    lsc_pair_opts o = LSC_PAIR_OPTS_INIT;
-    if (opts)
-        LSC_TRY(LSC_READ_OPTS(ctx, &o, opts, PAIR_OPTS, "pair opts",
-                              "LSC_PAIR_OPTS_INIT"));
-    LSC_TRY(lsc_check_nn_metric(ctx, o.metric, "pair opts"));
-    LSC_CHECK(ctx, o.bins >= 1 && o.bins <= ((int64_t)1 << 24), LSC_STATUS_INVALID_ARGUMENT,
-              "pair opts: bins is %lld, expected 1 to 2^24", (long long)o.bins);
-    LSC_CHECK(ctx, o.dup_eps >= 0.0 && o.dup_eps < 1e300, LSC_STATUS_INVALID_ARGUMENT,
-              "pair opts: dup_eps %g must be finite and >= 0", o.dup_eps);
-    LSC_CHECK(ctx, o.uniformity == 0 || o.uniformity == 1, LSC_STATUS_INVALID_ARGUMENT,
-              "pair opts: uniformity is %lld, expected 0 or 1", (long long)o.uniformity);
-    LSC_CHECK(ctx, o.dup_report >= 0 && o.dup_report <= ((int64_t)1 << 24),
-              LSC_STATUS_INVALID_ARGUMENT, "pair opts: dup_report is %lld, expected 0 to 2^24",
-              (long long)o.dup_report);
-    LSC_CHECK(ctx, o.subset_rows == 0 || o.subset_rows >= 2, LSC_STATUS_INVALID_ARGUMENT,
-              "pair opts: subset_rows is %lld, expected 0 (every row) or >= 2",
-              (long long)o.subset_rows);
-    if (o.subset_rows > 0 && o.subset_rows < x->rows)
-        LSC_TRY(check_sample(ctx, x->rows, o.subset_offset, o.subset_rows, "pair opts subset"));
-    else
-        LSC_CHECK(ctx, o.subset_offset == 0, LSC_STATUS_INVALID_ARGUMENT,
-                  "pair opts: subset_offset is %lld but every row is used (subset_rows %lld, "
-                  "%lld rows)", (long long)o.subset_offset, (long long)o.subset_rows,
-                  (long long)x->rows);
+    lsc_pair_opts o;
+    LSC_TRY(lsc_pair_read_opts(ctx, opts, &o));
+    int64_t n = x->rows;
+    LSC_TRY(lsc_pair_check_subset(ctx, &o, x->rows, &n));
     LSC_TRY(lsc_check_values(ctx, x, "x", o.metric == LSC_METRIC_COSINE));
     LSC_NEED_OP(ctx, pair_stats);
 
-    int64_t n = x->rows;
     int64_t *rows = NULL;
-    if (o.subset_rows > 0 && o.subset_rows < x->rows) {
-        n = o.subset_rows;
+    if (n < x->rows) {
         size_t bytes;
         LSC_TRY(lsc_bytes(ctx, n, sizeof(int64_t), &bytes, "row subset"));
         rows = (int64_t *)lsc_malloc(ctx, bytes, "row subset");

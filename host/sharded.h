@@ -53,6 +53,12 @@ lsc_status lsc_spectrum_core_finalize(lsc_ctx *ctx, const lsc_acc_core *core, do
 /* The spectrum options read and checked as lsc_spectrum reads them (host/api.c). */
 lsc_status lsc_spectrum_read_opts(lsc_ctx *ctx, const lsc_spectrum_opts *opts, double *thr);
 
+/* The pair statistics' options read and checked as lsc_pair_stats reads them, and its subset
+ * check for a set of `rows` rows, giving the rows the figures use (host/api.c). */
+lsc_status lsc_pair_read_opts(lsc_ctx *ctx, const lsc_pair_opts *opts, lsc_pair_opts *o);
+lsc_status lsc_pair_check_subset(lsc_ctx *ctx, const lsc_pair_opts *o, int64_t rows,
+                                 int64_t *n_used);
+
 /* The MPI module's entry point and the ABI it must report (mpi/transport_mpi.c). It fills *out
  * for the communicator whose Fortran handle is comm_f and *release with the function that frees
  * out->user; on failure it returns the status and the reason in `why`. */

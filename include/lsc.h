@@ -1140,8 +1140,9 @@ LSC_API lsc_status lsc_mmd(lsc_ctx *ctx, const lsc_matrix *a, const lsc_matrix *
  * with its own rows, and every rank gets the same status, message and figures, those of the rows
  * of all ranks concatenated in rank order.
  *
- * Sharded so far: the spectrum (lsc_spectrum_sharded) and exact euclidean kNN against a sharded
- * base (lsc_knn_sharded). Not yet: pair statistics, cosine and self kNN, references, PRDC, the
+ * Sharded so far: the spectrum (lsc_spectrum_sharded), exact euclidean kNN against a sharded
+ * base (lsc_knn_sharded) and the all-pairs statistics (lsc_pair_stats_sharded, which needs the
+ * transport's ring step). Not yet: cosine and self kNN, references, PRDC, the
  * verdicts, the geometry and distribution figures; they keep running on one process.
  *
  * Errors: before each collective phase the ranks agree on a status (one all-gather of every
@@ -1292,6 +1293,35 @@ LSC_API lsc_status lsc_spectrum_sharded(lsc_ctx *ctx, const lsc_matrix *x,
 LSC_API lsc_status lsc_knn_sharded(lsc_ctx *ctx, const lsc_matrix *queries, const lsc_matrix *base,
                                    int64_t k, const lsc_knn_opts *opts, float *dist,
                                    int64_t *idx);
+
+/**
+ * lsc_pair_stats of the rows of every rank, concatenated in rank order; collective over ctx's
+ * transport (one process without one). x holds this rank's rows (host memory, any count >= 0;
+ * the same cols on every rank, at least 2 rows in all); opts the same on every rank; out,
+ * histogram and near_dups as for lsc_pair_stats, on every rank. Every rank receives the same
+ * figures: those of lsc_pair_stats on the concatenated rows, exactly for every decision (min,
+ * max, the nn_* figures, the histogram and its bound, the near-duplicate count and list, whose
+ * i < j count rows of the concatenation), mean, std and uniformity within docs/METRICS.md's
+ * tolerances. A subset (subset_rows) is drawn over the global row indices by the one sampler,
+ * each rank keeping its rows of it.
+ *
+ * Each pair is computed once: rank r takes the pairs within its rows, then passes shards round
+ * the ring (lsc_ring_fn) and takes those against the shards of ranks r - 1 .. r - floor(P / 2)
+ * (at distance P / 2, for even P, only the lower rank of the two). The histogram's bound needs
+ * the column sums in row order: they pass from rank to rank first (one broadcast a rank with
+ * rows). Costs per rank: its share of the N(N-1)/2 pairs, its rows as float32 and two shards
+ * in flight ((16 + 4 D) bytes a row), the tiles of lsc_pair_stats, and every row's nearest
+ * distance (16 N bytes) and every rank's histogram and list (P (8 bins + 24 dup_report) bytes)
+ * for the figures. The CPU backend only so far. Returns on every rank the same status:
+ * INVALID_ARGUMENT (a NULL pointer, a bad size, ranks disagreeing on cols or options, fewer than
+ * 2 rows in all), INVALID_DATA (NaN/Inf or, cosine, a zero row, naming the rank, its row and
+ * column), NOT_SUPPORTED (device memory, another backend, a transport without a ring step on
+ * more than one rank), OVERFLOW, OUT_OF_MEMORY, WORKSPACE_LIMIT, CANCELLED, TRANSPORT_ERROR.
+ * Blocks.
+ */
+LSC_API lsc_status lsc_pair_stats_sharded(lsc_ctx *ctx, const lsc_matrix *x,
+                                          const lsc_pair_opts *opts, lsc_pair_result *out,
+                                          int64_t *histogram, lsc_pair *near_dups);
 
 #ifdef __cplusplus
 }

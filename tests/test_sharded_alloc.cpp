@@ -113,4 +113,22 @@ TEST(ShardedAlloc, KnnAgreesOnOutOfMemory)
     });
 }
 
-} // namespace
+TEST(ShardedAlloc, PairsAgreeOnOutOfMemory)
+{
+    const int64_t n = 30, d = 4;
+    auto x = data::gaussian(n, d, 8);
+    for (int metric : {LSC_METRIC_EUCLIDEAN, LSC_METRIC_COSINE})
+        each_failure([&](int p, lsc_ctx *ctx) {
+            lsc_matrix a = lsc_matrix_f32(x.data() + p * 10 * d, 10, d);
+            lsc_pair_opts o = LSC_PAIR_OPTS_INIT;
+            o.metric = (lsc_metric)metric;
+            o.uniformity = 1;
+            o.subset_rows = 25;
+            lsc_pair_result res = LSC_PAIR_RESULT_INIT;
+            int64_t hist[64];
+            lsc_pair dups[100];
+            return lsc_pair_stats_sharded(ctx, &a, &o, &res, hist, dups);
+        });
+}
+
+} // namespace} // namespace

@@ -76,46 +76,66 @@ typedef struct {
     int64_t ndup_heap;
     lsc_pair *dup_heap;
     int64_t *hist;    /* hist_copies(bins) x bins: pair j counts in copy j mod copies */
-    double *nn;       /* n values: the best exact value this thread has seen for each row */
+    double *nn;       /* the best exact value this thread has seen for each row: the query set's
+                         rows, then (across two sets) the base set's */
     char pad[64];
 } pair_part;
 
-/* Bound B of docs/METRICS.md section 3, in reported units: 2 max_i ||x_i - mu||; for cosine the
- * same bound on the chord between normalised rows, as a cosine distance (at most 2). */
+void cpu_pair_colsum(const cpu_set *s, double *sum)
+{
+    const lsc_matrix *m = s->m;
+    const size_t es = lsc_dtype_size(m->dtype);
+    for (int64_t i = 0; i < s->n; i++) {
+        const char *row = (const char *)m->data + (size_t)((s->map ? s->map[i] : i) * m->ld) * es;
+        const double scale = s->metric == LSC_M_COSINE ? s->inv_norm[i] : 1.0;
+        for (int64_t c = 0; c < s->d; c++)
+            sum[c] += (double)lsc_load_f32(row, (int)m->dtype, c) * scale;
+    }
+}
+
+double cpu_pair_maxdev(const cpu_set *s, const double *mu)
+{
+    const lsc_matrix *m = s->m;
+    const size_t es = lsc_dtype_size(m->dtype);
+    double best = 0.0;
+    for (int64_t i = 0; i < s->n; i++) {
+        const char *row = (const char *)m->data + (size_t)((s->map ? s->map[i] : i) * m->ld) * es;
+        const double scale = s->metric == LSC_M_COSINE ? s->inv_norm[i] : 1.0;
+        double q = 0.0;
+        for (int64_t c = 0; c < s->d; c++) {
+            const double v = (double)lsc_load_f32(row, (int)m->dtype, c) * scale;
+            q += (v - mu[c]) * (v - mu[c]);
+        }
+        if (q > best) best = q;
+    }
+    return best;
+}
+
+double cpu_pair_bound(int metric, double maxdev)
+{
+    const double chord = 2.0 * sqrt(maxdev);
+    if (metric != LSC_M_COSINE) return chord;
+    const double b = 0.5 * chord * chord;
+    return b < 2.0 ? b : 2.0;
+}
+
+/* Bound B of docs/METRICS.md section 3 for one set, -1 when out of memory. */
 static double hist_upper(lsc_ctx *ctx, const cpu_set *s)
 {
-    const int64_t d = s->d;
-    double *mu = (double *)lsc_calloc(ctx, (size_t)d, sizeof(double), "the histogram's bound");
+    double *mu = (double *)lsc_calloc(ctx, (size_t)s->d, sizeof(double), "the histogram's bound");
     if (!mu) return -1.0;
-    const lsc_matrix *m = s->m;
-    size_t es = lsc_dtype_size(m->dtype);
-    for (int pass = 0; pass < 2; pass++) {
-        double best = 0.0;
-        for (int64_t i = 0; i < s->n; i++) {
-            const char *row = (const char *)m->data + (size_t)((s->map ? s->map[i] : i) * m->ld) * es;
-            double scale = s->metric == LSC_M_COSINE ? s->inv_norm[i] : 1.0, q = 0.0;
-            for (int64_t c = 0; c < d; c++) {
-                double v = (double)lsc_load_f32(row, (int)m->dtype, c) * scale;
-                if (pass == 0) mu[c] += v;
-                else q += (v - mu[c]) * (v - mu[c]);
-            }
-            if (pass == 1 && q > best) best = q;
-        }
-        if (pass == 0)
-            for (int64_t c = 0; c < d; c++) mu[c] /= (double)s->n;
-        else {
-            free(mu);
-            double chord = 2.0 * sqrt(best);
-            if (s->metric != LSC_M_COSINE) return chord;
-            double b = 0.5 * chord * chord;
-            return b < 2.0 ? b : 2.0;
-        }
-    }
-    return -1.0;
+    cpu_pair_colsum(s, mu);
+    for (int64_t c = 0; c < s->d; c++) mu[c] /= (double)s->n;
+    const double b = cpu_pair_bound(s->metric, cpu_pair_maxdev(s, mu));
+    free(mu);
+    return b;
 }
 
 typedef struct pair_job {
-    const cpu_set *s;
+    const cpu_set *s, *sb; /* the query rows' set and the base rows' (s itself: pairs within s) */
+    const int64_t *ida, *idb; /* the row indices reported for s's and sb's rows (NULL: the set's
+                                 map, else its own index) */
+    int64_t nb_off;        /* where sb's rows start in each part's nn: 0 within s, s->n across */
     int metric;
     double dup_v, upper;
     int64_t bins, cap, tq;
@@ -126,8 +146,14 @@ typedef struct pair_job {
     /* uniformity (common/geometry_rules.h): each row's p, s, e as three arrays (so the row
      * loop vectorises) and the sum of the pair terms per query block */
     const double *up, *us, *ue;
+    const double *bup, *bus, *bue; /* the same for sb's rows (up, us, ue within one set) */
     double *block_unif;
 } pair_job;
+
+static inline int64_t row_id(const int64_t *ids, const cpu_set *s, int64_t i)
+{
+    return ids ? ids[i] : s->map ? s->map[i] : i;
+}
 
 /* Stage 1 of a row, branch-free so it vectorises (the metric is a constant at each call):
  * the fast value, its band, and whether any decision (near-duplicate, nearest neighbour,
@@ -236,7 +262,8 @@ LSC_CPU_CLONES static void pair_tile(void *user, int tid, const cpu_tiles *t, in
                       int64_t nj)
 {
     const pair_job *J = (const pair_job *)user;
-    const cpu_set *s = J->s;
+    const cpu_set *s = J->s, *sb = J->sb;
+    const int cross = s != sb;
     const int metric = J->metric;
     const int64_t bins = J->bins;
     const double scale = lsc_hist_scale(J->upper, J->bins), dup_v = J->dup_v;
@@ -245,11 +272,12 @@ LSC_CPU_CLONES static void pair_tile(void *user, int tid, const cpu_tiles *t, in
     double *dist = t->bw;        /* this row's distances, for its segment's moments */
     int64_t *flag = t->flag;     /* -1: decided on the exact value, else the pair's bin */
     const int64_t copy_mask = hist_copies(bins) - 1;
+    double *nnb = P->nn + J->nb_off; /* the base rows' */
     for (int64_t i = 0; i < ni; i++) {
         const int64_t gi = i0 + i;
         const double qsq = t->qsq[i];
         const float *crow = t->c + i * nj;
-        const int64_t js = gi + 1 > j0 ? gi + 1 - j0 : 0;
+        const int64_t js = cross ? 0 : gi + 1 > j0 ? gi + 1 - j0 : 0;
         if (js >= nj) continue;
         /* stage 1, branch-free so it vectorises: the fast value, its band, and whether any
          * decision (near-duplicate, nearest neighbour, maximum, histogram bin) or the bulk rule
@@ -257,11 +285,11 @@ LSC_CPU_CLONES static void pair_tile(void *user, int tid, const cpu_tiles *t, in
          * row proceeds (nn falls, max rises), so stale ones flag more, never fewer. */
         const int any =
             metric == LSC_M_COSINE
-                ? pair_stage1(t, i, js, nj, j0, P->nn, P->nn[gi], P->max_v, dup_v, scale, bins,
+                ? pair_stage1(t, i, js, nj, j0, nnb, P->nn[gi], P->max_v, dup_v, scale, bins,
                               LSC_M_COSINE, NULL, 0, flag, dist)
-                : J->vedge ? pair_stage1(t, i, js, nj, j0, P->nn, P->nn[gi], P->max_v, dup_v,
+                : J->vedge ? pair_stage1(t, i, js, nj, j0, nnb, P->nn[gi], P->max_v, dup_v,
                                          scale, bins, LSC_M_EUCLIDEAN, J->vedge, 1, flag, dist)
-                           : pair_stage1(t, i, js, nj, j0, P->nn, P->nn[gi], P->max_v, dup_v,
+                           : pair_stage1(t, i, js, nj, j0, nnb, P->nn[gi], P->max_v, dup_v,
                                          scale, bins, LSC_M_EUCLIDEAN, NULL, 0, flag, dist);
         /* stage 2, rare: the exact value decides; the bulk figures take it only by the pair's
          * own rule, so they do not depend on which thread happened to recompute the pair */
@@ -269,15 +297,19 @@ LSC_CPU_CLONES static void pair_tile(void *user, int tid, const cpu_tiles *t, in
             if (flag[j] >= 0) continue;
             const int64_t gj = j0 + j;
             const double vf = qsq + t->bsq[j] - 2.0 * (double)crow[j];
-            const double ve = cpu_exact(s, gi, t->qr + i * t->qld, s, gj, t->br + j * t->bld);
+            const double ve = cpu_exact(s, gi, t->qr + i * t->qld, sb, gj, t->br + j * t->bld);
             if (ve < P->nn[gi]) P->nn[gi] = ve;
-            if (ve < P->nn[gj]) P->nn[gj] = ve;
+            if (ve < nnb[gj]) nnb[gj] = ve;
             if (ve > P->max_v) P->max_v = ve;
             if (ve <= dup_v) {
                 P->dups++;
                 lsc_pair pr;
-                pr.i = s->map ? s->map[gi] : gi;
-                pr.j = s->map ? s->map[gj] : gj;
+                pr.i = row_id(J->ida, s, gi);
+                pr.j = row_id(J->idb, sb, gj);
+                if (pr.i > pr.j) { /* across two sets the base rows may come first */
+                    pr.i = pr.j;
+                    pr.j = row_id(J->ida, s, gi);
+                }
                 pr.d = lsc_dist_from_v(metric, ve);
                 dup_offer(P->dup_heap, &P->ndup_heap, J->cap, pr);
             }
@@ -296,9 +328,10 @@ LSC_CPU_CLONES static void pair_tile(void *user, int tid, const cpu_tiles *t, in
         if (!J->block_unif) continue; /* the uniformity was not asked for */
         const lsc_unif_row ri = {J->up[gi], J->us[gi], J->ue[gi]};
         const double *xs = metric == LSC_M_COSINE ? s->inv_norm : J->us;
+        const double *xb = metric == LSC_M_COSINE ? sb->inv_norm : J->bus;
         /* `dist` is free again: the moments above have read it */
-        J->block_unif[i0 / J->tq] += unif_row_sum(t, i, js, nj, ri, J->up + j0, J->us + j0,
-                                                  J->ue + j0, xs[gi], xs + j0, s->d, dist);
+        J->block_unif[i0 / J->tq] += unif_row_sum(t, i, js, nj, ri, J->bup + j0, J->bus + j0,
+                                                  J->bue + j0, xs[gi], xb + j0, s->d, dist);
     }
 }
 
@@ -321,45 +354,91 @@ static lsc_status unif_rows(lsc_ctx *ctx, const cpu_set *s, double *up, double *
     return LSC_STATUS_OK;
 }
 
-lsc_status lsc_cpu_pair_stats(lsc_ctx *ctx, const lsc_matrix *x, const int64_t *subset,
-                              int64_t n, const lsc_pair_opts *opts, lsc_pair_result *out,
-                              int64_t *histogram, lsc_pair *near_dups)
+
+lsc_status cpu_pair_acc_init(lsc_ctx *ctx, cpu_pair_acc *acc, int64_t bins, int64_t cap)
+{
+    memset(acc, 0, sizeof *acc);
+    acc->max_v = -1.0;
+    acc->hist = (int64_t *)lsc_calloc(ctx, (size_t)bins, sizeof(int64_t), "histogram");
+    acc->dup = acc->hist ? (lsc_pair *)lsc_malloc(ctx, (size_t)cap * sizeof(lsc_pair), "pairs")
+                         : NULL;
+    if (!acc->dup) {
+        cpu_pair_acc_free(acc);
+        return LSC_STATUS_OUT_OF_MEMORY;
+    }
+    return LSC_STATUS_OK;
+}
+
+void cpu_pair_acc_free(cpu_pair_acc *acc)
+{
+    free(acc->hist);
+    free(acc->dup);
+    acc->hist = NULL;
+    acc->dup = NULL;
+}
+
+void cpu_pair_acc_merge(cpu_pair_acc *into, const cpu_pair_acc *from, int64_t bins, int64_t cap)
+{
+    lsc_moments_merge(&into->n, &into->mean, &into->m2, from->n, from->mean, from->m2);
+    into->unif += from->unif;
+    if (from->max_v > into->max_v) into->max_v = from->max_v;
+    into->dups += from->dups;
+    for (int64_t e = 0; e < from->ndup; e++) dup_offer(into->dup, &into->ndup, cap, from->dup[e]);
+    for (int64_t b = 0; b < bins; b++) into->hist[b] += from->hist[b];
+}
+
+lsc_status cpu_pair_pass(lsc_ctx *ctx, const cpu_set *a, const int64_t *ida, const cpu_set *b,
+                         const int64_t *idb, const lsc_pair_opts *opts, double upper,
+                         cpu_pair_acc *acc, double *nn_a, double *nn_b, double p0, double p1)
 {
     const int metric = (int)opts->metric;
     const int64_t bins = opts->bins, cap = opts->dup_report;
-    cpu_set s;
-    LSC_TRY(cpu_set_init(ctx, &s, x, subset, n, metric, NULL));
-    const double upper = hist_upper(ctx, &s);
+    const int cross = b != NULL;
+    if (!b) b = a;
+    const int64_t na = a->n, nall = cross ? a->n + b->n : a->n;
     const int T = ctx->threads;
-    pair_job J = {&s,   metric, lsc_v_from_dist(metric, opts->dup_eps), upper, bins, cap, 0, NULL,
-                  NULL, NULL, NULL, NULL, NULL, NULL};
+    pair_job J;
+    memset(&J, 0, sizeof J);
+    J.s = a;
+    J.sb = b;
+    J.ida = ida;
+    J.idb = cross ? idb : ida;
+    J.nb_off = cross ? na : 0;
+    J.metric = metric;
+    J.dup_v = lsc_v_from_dist(metric, opts->dup_eps);
+    J.upper = upper;
+    J.bins = bins;
+    J.cap = cap;
     double *urows = NULL;
-    cpu_tile_job job = {&s, &s, CPU_TILES_UPPER, 0, 0, &J, pair_tile, NULL, 0, 0};
-    lsc_status st = LSC_STATUS_OK;
-    if (upper < 0) st = LSC_STATUS_OUT_OF_MEMORY; /* lsc_calloc recorded the message */
-    if (st == LSC_STATUS_OK) {
-        st = cpu_tile_plan(ctx, &job, &J.tq);
-    }
+    cpu_tile_job job = {a, b, cross ? CPU_TILES_ALL : CPU_TILES_UPPER, 0, 0, &J, pair_tile,
+                        NULL, 0, 0};
+    lsc_status st = cpu_tile_plan(ctx, &job, &J.tq);
+    const int64_t nblocks = st == LSC_STATUS_OK ? (na + J.tq - 1) / J.tq : 0;
     if (st == LSC_STATUS_OK) {
         J.parts = (pair_part *)lsc_calloc(ctx, (size_t)T, sizeof(pair_part), "pair partials");
-        J.block_mom = J.parts ? (moments *)lsc_calloc(ctx, (size_t)((n + J.tq - 1) / J.tq),
-                                                      sizeof(moments), "pair moments")
+        J.block_mom = J.parts ? (moments *)lsc_calloc(ctx, (size_t)nblocks, sizeof(moments),
+                                                      "pair moments")
                               : NULL;
         if (!J.block_mom) st = LSC_STATUS_OUT_OF_MEMORY;
     }
     /* the uniformity only when asked: an exp per pair */
     if (st == LSC_STATUS_OK && opts->uniformity) {
-        J.block_unif = (double *)lsc_calloc(ctx, (size_t)((n + J.tq - 1) / J.tq), sizeof(double),
+        J.block_unif = (double *)lsc_calloc(ctx, (size_t)nblocks, sizeof(double),
                                             "uniformity sums");
-        urows = J.block_unif ? (double *)lsc_malloc(ctx, (size_t)n * 3 * sizeof(double),
+        urows = J.block_unif ? (double *)lsc_malloc(ctx, (size_t)nall * 3 * sizeof(double),
                                                     "uniformity rows")
                              : NULL;
         if (!urows) st = LSC_STATUS_OUT_OF_MEMORY;
         else {
             J.up = urows;
-            J.us = urows + n;
-            J.ue = urows + 2 * n;
-            st = unif_rows(ctx, &s, urows, urows + n, urows + 2 * n);
+            J.us = urows + nall;
+            J.ue = urows + 2 * nall;
+            st = unif_rows(ctx, a, urows, urows + nall, urows + 2 * nall);
+            if (st == LSC_STATUS_OK && cross)
+                st = unif_rows(ctx, b, urows + na, urows + nall + na, urows + 2 * nall + na);
+            J.bup = J.up + J.nb_off;
+            J.bus = J.us + J.nb_off;
+            J.bue = J.ue + J.nb_off;
         }
     }
     for (int p = 0; p < T && st == LSC_STATUS_OK; p++) {
@@ -367,12 +446,13 @@ lsc_status lsc_cpu_pair_stats(lsc_ctx *ctx, const lsc_matrix *x, const int64_t *
         P->max_v = -1.0;
         P->hist = (int64_t *)lsc_calloc(ctx, (size_t)(bins * hist_copies(bins)), sizeof(int64_t),
                                         "histogram");
-        P->nn = P->hist ? (double *)lsc_malloc(ctx, (size_t)n * sizeof(double), "nearest") : NULL;
+        P->nn = P->hist ? (double *)lsc_malloc(ctx, (size_t)nall * sizeof(double), "nearest")
+                        : NULL;
         P->dup_heap = P->nn ? (lsc_pair *)lsc_malloc(ctx, (size_t)cap * sizeof(lsc_pair), "pairs")
                             : NULL;
         if (!P->dup_heap) st = LSC_STATUS_OUT_OF_MEMORY;
         else
-            for (int64_t i = 0; i < n; i++) P->nn[i] = INFINITY;
+            for (int64_t i = 0; i < nall; i++) P->nn[i] = INFINITY;
     }
     /* euclidean: the bins' edges in internal values, for up to 65,536 bins, spare each pair the
      * square roots of its band's ends (20,000 x 64: 0.88 s -> 0.70 s); the same flags and bins
@@ -386,51 +466,32 @@ lsc_status lsc_cpu_pair_stats(lsc_ctx *ctx, const lsc_matrix *x, const int64_t *
             J.vedge = vedge;
         }
     }
-    if (st == LSC_STATUS_OK) st = cpu_tile_run(ctx, &job, 0, 1);
+    if (st == LSC_STATUS_OK) st = cpu_tile_run(ctx, &job, p0, p1);
 
     if (st == LSC_STATUS_OK) {
-        moments mom = {0, 0, 0};
-        double usum = 0.0;
-        for (int64_t b = 0; b < (n + J.tq - 1) / J.tq; b++) {
-            moments_merge(&mom, J.block_mom[b].n, J.block_mom[b].mean, J.block_mom[b].m2);
-            if (J.block_unif) usum += J.block_unif[b];
+        /* per query block in block order, per thread in thread order: fixed for a thread count */
+        for (int64_t k = 0; k < nblocks; k++) {
+            lsc_moments_merge(&acc->n, &acc->mean, &acc->m2, J.block_mom[k].n,
+                              J.block_mom[k].mean, J.block_mom[k].m2);
+            if (J.block_unif) acc->unif += J.block_unif[k];
         }
-        double max_v = -1.0;
-        int64_t dups = 0, nheap = 0;
-        double *nn_v = J.parts[0].nn;
         for (int p = 0; p < T; p++) {
-            if (J.parts[p].max_v > max_v) max_v = J.parts[p].max_v;
-            dups += J.parts[p].dups;
-            for (int64_t i = 0; p > 0 && i < n; i++)
-                if (J.parts[p].nn[i] < nn_v[i]) nn_v[i] = J.parts[p].nn[i];
+            const pair_part *P = &J.parts[p];
+            if (P->max_v > acc->max_v) acc->max_v = P->max_v;
+            acc->dups += P->dups;
+            for (int64_t i = 0; i < na; i++)
+                if (P->nn[i] < nn_a[i]) nn_a[i] = P->nn[i];
+            for (int64_t i = 0; cross && i < b->n; i++)
+                if (P->nn[na + i] < nn_b[i]) nn_b[i] = P->nn[na + i];
+            for (int64_t e = 0; e < P->ndup_heap; e++)
+                dup_offer(acc->dup, &acc->ndup, cap, P->dup_heap[e]);
         }
-        lsc_pair *all = NULL;
-        if (cap > 0) {
-            all = (lsc_pair *)lsc_malloc(ctx, (size_t)cap * sizeof(lsc_pair), "pairs");
-            if (!all) st = LSC_STATUS_OUT_OF_MEMORY;
-            for (int p = 0; p < T && all; p++)
-                for (int64_t e = 0; e < J.parts[p].ndup_heap; e++)
-                    dup_offer(all, &nheap, cap, J.parts[p].dup_heap[e]);
+        for (int64_t k = 0; k < bins; k++) {
+            int64_t c = 0;
+            for (int p = 0; p < T; p++)
+                for (int64_t h = 0; h < hist_copies(bins); h++) c += J.parts[p].hist[h * bins + k];
+            acc->hist[k] += c;
         }
-        if (st == LSC_STATUS_OK) {
-            lsc_pair_figures(metric, mom.n, mom.mean, mom.m2, max_v, nn_v, n,
-                             J.block_unif != NULL, usum, out);
-            out->near_duplicate_pairs = dups;
-            out->hist_upper = upper;
-            if (all) qsort(all, (size_t)nheap, sizeof(lsc_pair), cmp_pair);
-            out->near_duplicates_listed = near_dups ? nheap : 0;
-            if (near_dups && nheap) memcpy(near_dups, all, (size_t)nheap * sizeof(lsc_pair));
-            if (histogram) {
-                for (int64_t b = 0; b < bins; b++) {
-                    int64_t c = 0;
-                    for (int p = 0; p < T; p++)
-                        for (int64_t h = 0; h < hist_copies(bins); h++)
-                            c += J.parts[p].hist[h * bins + b];
-                    histogram[b] = c;
-                }
-            }
-        }
-        free(all);
     }
     if (J.parts)
         for (int p = 0; p < T; p++) {
@@ -443,6 +504,45 @@ lsc_status lsc_cpu_pair_stats(lsc_ctx *ctx, const lsc_matrix *x, const int64_t *
     free(J.block_unif);
     free(urows);
     free(vedge);
+    return st;
+}
+
+void cpu_pair_finish(const lsc_pair_opts *opts, cpu_pair_acc *acc, double *nn_v, int64_t n,
+                     double upper, lsc_pair_result *out, int64_t *histogram, lsc_pair *near_dups)
+{
+    lsc_pair_figures((int)opts->metric, acc->n, acc->mean, acc->m2, acc->max_v, nn_v, n,
+                     opts->uniformity != 0, acc->unif, out);
+    out->near_duplicate_pairs = acc->dups;
+    out->hist_upper = upper;
+    qsort(acc->dup, (size_t)acc->ndup, sizeof(lsc_pair), cmp_pair);
+    out->near_duplicates_listed = near_dups ? acc->ndup : 0;
+    if (near_dups && acc->ndup) memcpy(near_dups, acc->dup, (size_t)acc->ndup * sizeof(lsc_pair));
+    if (histogram) memcpy(histogram, acc->hist, (size_t)opts->bins * sizeof(int64_t));
+}
+
+lsc_status lsc_cpu_pair_stats(lsc_ctx *ctx, const lsc_matrix *x, const int64_t *subset,
+                              int64_t n, const lsc_pair_opts *opts, lsc_pair_result *out,
+                              int64_t *histogram, lsc_pair *near_dups)
+{
+    cpu_set s;
+    LSC_TRY(cpu_set_init(ctx, &s, x, subset, n, (int)opts->metric, NULL));
+    cpu_pair_acc acc;
+    memset(&acc, 0, sizeof acc);
+    double *nn = NULL;
+    const double upper = hist_upper(ctx, &s);
+    lsc_status st = upper < 0 ? LSC_STATUS_OUT_OF_MEMORY /* lsc_calloc recorded the message */
+                              : cpu_pair_acc_init(ctx, &acc, opts->bins, opts->dup_report);
+    if (st == LSC_STATUS_OK) {
+        nn = (double *)lsc_malloc(ctx, (size_t)n * sizeof(double), "nearest");
+        if (!nn) st = LSC_STATUS_OUT_OF_MEMORY;
+        for (int64_t i = 0; nn && i < n; i++) nn[i] = INFINITY;
+    }
+    if (st == LSC_STATUS_OK)
+        st = cpu_pair_pass(ctx, &s, NULL, NULL, NULL, opts, upper, &acc, nn, NULL, 0, 1);
+    if (st == LSC_STATUS_OK)
+        cpu_pair_finish(opts, &acc, nn, n, upper, out, histogram, near_dups);
+    free(nn);
+    cpu_pair_acc_free(&acc);
     cpu_set_free(&s);
     return st;
 }

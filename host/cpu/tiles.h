@@ -277,6 +277,45 @@ lsc_status cpu_tile_run(lsc_ctx *ctx, const cpu_tile_job *job, double p0, double
 lsc_status cpu_knn_sets(lsc_ctx *ctx, const cpu_set *q, const cpu_set *b, int64_t k,
                         int exclude_self, double *v, int64_t *idx, double p0, double p1);
 
+/* The pair statistics' pass (pairs.c), in pieces a sharded call (host/sharded_pairs.c) takes in
+ * the very order of one process. */
+
+/* The histogram's bound (docs/METRICS.md section 3) in three steps: sum[c] += each row's value
+ * (times its inverse norm for cosine), row after row in the set's order; the largest squared
+ * distance of a row (so scaled) from mu, each a sum over the columns in order; the bound from
+ * that largest value. One process: the three over its one set, mu the sum / n. */
+void cpu_pair_colsum(const cpu_set *s, double *sum);
+double cpu_pair_maxdev(const cpu_set *s, const double *mu);
+double cpu_pair_bound(int metric, double maxdev);
+
+/* What a pass gathers: the fast-form moments (count, mean, M2; Chan et al.), the uniformity's
+ * sum of pair terms, the largest exact internal value (-1 before any pair), the near-duplicate
+ * count and the first `cap` of them in (d, i, j) order (a heap of ndup entries), the histogram
+ * (bins counts). */
+typedef struct cpu_pair_acc {
+    double n, mean, m2, unif, max_v;
+    int64_t dups, ndup;
+    lsc_pair *dup;
+    int64_t *hist;
+} cpu_pair_acc;
+lsc_status cpu_pair_acc_init(lsc_ctx *ctx, cpu_pair_acc *acc, int64_t bins, int64_t cap);
+void cpu_pair_acc_free(cpu_pair_acc *acc);
+/* from merged into `into`: moments by lsc_moments_merge, the rest exactly */
+void cpu_pair_acc_merge(cpu_pair_acc *into, const cpu_pair_acc *from, int64_t bins, int64_t cap);
+/* Adds to acc the pairs within set a (b NULL) or every pair of a row of a and a row of b (the
+ * same metric and, euclidean, the same centre), the histogram over [0, upper]; lowers nn_a[i]
+ * (nn_b[j]) to the smallest exact internal value of a pair of row i of a (row j of b). Pairs
+ * are reported with ida / idb's indices (NULL: the set's map, else its row), smaller first.
+ * opts as lsc_pair_stats checked them. Progress from p0 to p1. */
+lsc_status cpu_pair_pass(lsc_ctx *ctx, const cpu_set *a, const int64_t *ida, const cpu_set *b,
+                         const int64_t *idb, const lsc_pair_opts *opts, double upper,
+                         cpu_pair_acc *acc, double *nn_a, double *nn_b, double p0, double p1);
+/* The figures into out from a whole set's acc (its list sorted in place) and its n >= 2 rows'
+ * nearest values (sorted in place), and the histogram and list into the caller's arrays (each
+ * may be NULL). */
+void cpu_pair_finish(const lsc_pair_opts *opts, cpu_pair_acc *acc, double *nn_v, int64_t n,
+                     double upper, lsc_pair_result *out, int64_t *histogram, lsc_pair *near_dups);
+
 /* Backend entry points (one file per metric family). */
 lsc_status lsc_cpu_spectrum(lsc_ctx *ctx, const lsc_matrix *x, lsc_spectrum_eigs *eigs);
 lsc_status lsc_cpu_acc_create(lsc_ctx *ctx, int64_t cols, void **state);
