@@ -201,8 +201,43 @@ int cli_output_close(const cli_opts *o, FILE *f, int ok);
 /* Opens an input or fails (message printed). Returns 0 or the exit code. */
 #include "input.h"
 int cli_open(const cli_opts *o, const char *path, lsc_input *in);
+/* Opens this rank's part of the rows of an input (lsc_input_open_part: rank r of P holds rows
+ * [r n / P, (r + 1) n / P)), or the whole input outside mpirun. Returns 0 or the exit code. */
+int cli_open_part(const cli_opts *o, const char *path, lsc_input *in);
 /* Refuses a NaN or Inf anywhere in m (exit 2, naming the row and column of the file). */
 int cli_check_finite(const cli_opts *o, const char *path, const lsc_matrix *m);
+
+/* ---- under mpirun (tools/par.c) ------------------------------------------------------------
+ * `mpirun -np P lsc <command>`: with the CLI's MPI module (built with LSC_MPI), every rank
+ * initialises MPI (FUNNELED), reads its part of the rows and calls the sharded operation on a
+ * context given MPI_COMM_WORLD; rank 0 alone writes and prints. A failure on some ranks is held
+ * (cli_fail) until the next agreement, where the lowest failing rank prints its message and
+ * every rank takes the largest exit code: every rank exits with one code, the job prints one
+ * message. Started by mpirun without the module, or for a command not sharded yet with P > 1,
+ * the CLI refuses on every rank. */
+
+/* 1 when started by mpirun (OMPI_COMM_WORLD_SIZE or PMIX_RANK set), naming the variable. */
+int cli_par_launched(const char **var, const char **value);
+/* Called after parsing, before any work: nothing outside mpirun; under it, MPI initialised and
+ * the command checked (0), or the refusal's exit code after its message. */
+int cli_par_start(const cli_opts *o, cli_command cmd, int *argc, char ***argv);
+/* 1 while the ranks run together (cli_par_start succeeded under mpirun, even with -np 1). */
+int cli_par_active(void);
+int cli_par_rank(void);   /* 0 outside mpirun */
+int cli_par_ranks(void);  /* 1 outside mpirun */
+/* Every rank's code of the phase so far: returns the largest (rc itself outside mpirun); the
+ * held message of the lowest failing rank is printed. Collective: every rank must call it at the
+ * same point of a command, after each phase that can fail on some ranks alone. */
+int cli_par_agree(int rc);
+/* Gives ctx the MPI transport over MPI_COMM_WORLD (nothing outside mpirun). 0 or exit code. */
+int cli_par_attach(const cli_opts *o, lsc_ctx *ctx);
+/* This rank's rows [lo, hi) of n rows. */
+void cli_par_rows(int64_t n, int64_t *lo, int64_t *hi);
+/* The last agreement and MPI_Finalize: returns the code every rank exits with. */
+int cli_par_end(int rc);
+/* cli_fail's hook: under mpirun, keeps the line (the first of this rank) for the next agreement
+ * and returns 1; 0 outside mpirun (the line is printed at once). */
+int cli_par_hold_message(const char *line);
 
 int cmd_report(cli_opts *o);
 int cmd_demo(cli_opts *o);
