@@ -231,8 +231,10 @@ int cli_par_ranks(void);  /* 1 outside mpirun */
 int cli_par_agree(int rc);
 /* Gives ctx the MPI transport over MPI_COMM_WORLD (nothing outside mpirun). 0 or exit code. */
 int cli_par_attach(const cli_opts *o, lsc_ctx *ctx);
-/* This rank's rows [lo, hi) of n rows. */
-void cli_par_rows(int64_t n, int64_t *lo, int64_t *hi);
+/* cli_lib_fail for a sharded call whose matrix `name` ("x", "base") was read by parts of the
+ * n rows of `path`: a row the library names within a rank's part is named as the file's row. */
+int cli_par_lib_fail(const cli_opts *o, lsc_ctx *ctx, lsc_status st, const char *path,
+                     const char *name, int64_t n);
 /* The last agreement and MPI_Finalize: returns the code every rank exits with. */
 int cli_par_end(int rc);
 /* cli_fail's hook: under mpirun, keeps the line (the first of this rank) for the next agreement

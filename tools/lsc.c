@@ -271,7 +271,7 @@ static int cmd_spectrum(cli_opts *o) {
                                        : lsc_spectrum(ctx, &in.m, &so, &s, sv, NULL);
     double t1 = cli_now_ms();
     cli_progress_done();
-    if (st != LSC_STATUS_OK) rc = cli_lib_fail(o, ctx, st, o->input);
+    if (st != LSC_STATUS_OK) rc = cli_par_lib_fail(o, ctx, st, o->input, "x", whole.rows);
     else if (cli_par_rank() > 0) {
         /* the figures are rank 0's to write and print */
     } else if (o->json) {
@@ -420,7 +420,10 @@ static int cmd_knn(cli_opts *o) {
     if (st != LSC_STATUS_OK) {
         /* the library names the matrix ("queries: row 3 col 2 is NaN"): name the file instead */
         const char *e = lsc_last_error(ctx);
-        if (o->base && !strncmp(e, "base: ", 6)) rc = cli_fail(o, cli_status_exit(st), "%s: %s", o->base, e + 6);
+        const char *eq = sharded ? strstr(e, ": queries: ") : NULL; /* read whole: file rows */
+        if (eq) rc = cli_fail(o, cli_status_exit(st), "%s: %s", o->queries, eq + 11);
+        else if (sharded && !strncmp(e, "rank ", 5)) rc = cli_par_lib_fail(o, ctx, st, o->base, "base", base_rows);
+        else if (o->base && !strncmp(e, "base: ", 6)) rc = cli_fail(o, cli_status_exit(st), "%s: %s", o->base, e + 6);
         else if (!strncmp(e, "queries: ", 9)) rc = cli_fail(o, cli_status_exit(st), "%s: %s", o->queries, e + 9);
         else rc = cli_lib_fail(o, ctx, st, o->base ? "knn" : o->queries);
         goto done;

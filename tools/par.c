@@ -185,11 +185,23 @@ int cli_par_attach(const cli_opts *o, lsc_ctx *ctx)
     return st == LSC_STATUS_OK ? 0 : cli_lib_fail(o, ctx, st, "the MPI transport");
 }
 
-void cli_par_rows(int64_t n, int64_t *lo, int64_t *hi)
+int cli_par_lib_fail(const cli_opts *o, lsc_ctx *ctx, lsc_status st, const char *path,
+                     const char *name, int64_t n)
 {
-    /* rank r: rows [r n / P, (r + 1) n / P), in 128-bit arithmetic so n P cannot overflow */
-    *lo = (int64_t)((__int128)n * g_rank / g_ranks);
-    *hi = (int64_t)((__int128)n * (g_rank + 1) / g_ranks);
+    /* the library counts rows within the failing rank's part ("rank 2: x: row 32 col 3 is
+     * NaN"); the user counts them in the file, whose part r starts at row r n / P */
+    const char *e = lsc_last_error(ctx);
+    int r = -1, used = 0;
+    long long row = 0;
+    char nm[64];
+    if (st != LSC_STATUS_CANCELLED && g_ranks > 1 && e &&
+        sscanf(e, "rank %d: %63[^:]: row %lld%n", &r, nm, &row, &used) == 3 && used > 0 &&
+        !strcmp(nm, name) && r >= 0 && r < g_ranks && row >= 0) {
+        const int64_t first = (int64_t)((__int128)n * r / g_ranks);
+        return cli_fail(o, cli_status_exit(st), "%s: row %lld%s (in rank %d's part)", path,
+                        (long long)(first + row), e + used, r);
+    }
+    return cli_lib_fail(o, ctx, st, path);
 }
 
 int cli_par_end(int rc)
