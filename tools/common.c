@@ -889,7 +889,8 @@ int cli_open_part(const cli_opts *o, const char *path, lsc_input *in) {
     char err[512];
     err[0] = 0;
     int rc = lsc_input_open_part(path, cli_par_rank(), cli_par_ranks(), in, err, sizeof err);
-    if (rc != 0) return cli_fail(o, rc == 1 ? EXIT_MACHINE : EXIT_BAD_INPUT, "%s", err[0] ? err : path);
+    if (rc != 0)
+        return cli_fail(o, rc == 1 ? EXIT_MACHINE : EXIT_BAD_INPUT, "%s", err[0] ? err : path);
     return 0;
 }
 

@@ -422,7 +422,8 @@ static int cmd_knn(cli_opts *o) {
         const char *e = lsc_last_error(ctx);
         const char *eq = sharded ? strstr(e, ": queries: ") : NULL; /* read whole: file rows */
         if (eq) rc = cli_fail(o, cli_status_exit(st), "%s: %s", o->queries, eq + 11);
-        else if (sharded && !strncmp(e, "rank ", 5)) rc = cli_par_lib_fail(o, ctx, st, o->base, "base", base_rows);
+        else if (sharded && !strncmp(e, "rank ", 5))
+            rc = cli_par_lib_fail(o, ctx, st, o->base, "base", base_rows);
         else if (o->base && !strncmp(e, "base: ", 6)) rc = cli_fail(o, cli_status_exit(st), "%s: %s", o->base, e + 6);
         else if (!strncmp(e, "queries: ", 9)) rc = cli_fail(o, cli_status_exit(st), "%s: %s", o->queries, e + 9);
         else rc = cli_lib_fail(o, ctx, st, o->base ? "knn" : o->queries);

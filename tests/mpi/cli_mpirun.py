@@ -2,8 +2,9 @@
 single-process CLI on the same files. Standard library only: the .npy files are written here.
 
   cli_mpirun.py LSC NP MPIRUN...   spectrum and knn under `MPIRUN -np NP`: the JSON figures of
-                                   spectrum (C- and Fortran-order files, and a file of fewer rows
-                                   than ranks) and the kNN lists (.npy bytes) equal one process's
+                                   spectrum (.npy in C and Fortran order and big-endian, a file of
+                                   fewer rows than ranks, stored and deflated .npz, .safetensors)
+                                   and the kNN lists (.npy bytes) equal one process's
                                    within docs/METRICS.md's tolerances; "ranks" is NP; every rank
                                    exits 0. With NP >= 2 also: an unsharded command (pairs) and a
                                    missing MPI module (the library's and the CLI's) are refused
@@ -19,6 +20,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import zipfile
 
 failures = []
 
@@ -29,17 +31,38 @@ def check(cond, what):
         print("FAIL:", what, file=sys.stderr)
 
 
-def write_npy(path, rows, fortran=False):
-    """A float32 .npy file of the list of rows (version 1.0, little-endian)."""
+def npy_image(rows, fortran=False, big=False):
+    """A float32 .npy image of the list of rows (version 1.0)."""
     n, d = len(rows), len(rows[0])
-    header = "{'descr': '<f4', 'fortran_order': %s, 'shape': (%d, %d), }" % (fortran, n, d)
+    header = "{'descr': '%sf4', 'fortran_order': %s, 'shape': (%d, %d), }" % (
+        ">" if big else "<", fortran, n, d)
     pad = 64 - (10 + len(header) + 1) % 64
     header = header + " " * pad + "\n"
     vals = [rows[i][j] for j in range(d) for i in range(n)] if fortran else \
         [v for r in rows for v in r]
+    return (b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header.encode() +
+            struct.pack("%s%df" % (">" if big else "<", len(vals)), *vals))
+
+
+def write_npy(path, rows, fortran=False, big=False):
     with open(path, "wb") as f:
-        f.write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header.encode())
-        f.write(struct.pack("<%df" % len(vals), *vals))
+        f.write(npy_image(rows, fortran, big))
+
+
+def write_npz(path, rows, compressed):
+    """numpy.savez's layout: the member x.npy, stored (its data misaligned in the archive, so
+    the reader copies) or deflated (inflated whole, then cut to the part)."""
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED if compressed else zipfile.ZIP_STORED) as z:
+        z.writestr("x.npy", npy_image(rows))
+
+
+def write_safetensors(path, rows):
+    n, d = len(rows), len(rows[0])
+    header = json.dumps({"x": {"dtype": "F32", "shape": [n, d], "data_offsets": [0, 4 * n * d]}})
+    header += " " * (-len(header) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(header)) + header.encode())
+        f.write(struct.pack("<%df" % (n * d), *[v for r in rows for v in r]))
 
 
 def data(n, d, seed):
@@ -125,12 +148,19 @@ def sharded_checks(lsc, np_, mpirun, tmp):
     rows = data(103, d, 1)
     write_npy(os.path.join(tmp, "x.npy"), rows)
     write_npy(os.path.join(tmp, "xf.npy"), rows, fortran=True)
+    write_npy(os.path.join(tmp, "xb.npy"), rows, big=True)  # byte-swapped: a copy of the part
     write_npy(os.path.join(tmp, "two.npy"), rows[:2])  # fewer rows than 3 ranks: empty parts
     write_npy(os.path.join(tmp, "q.npy"), data(11, d, 2))
-    for name in ("x.npy", "xf.npy", "two.npy"):
+    write_npz(os.path.join(tmp, "xs.npz"), rows, False)
+    write_npz(os.path.join(tmp, "xz.npz"), rows, True)
+    write_safetensors(os.path.join(tmp, "x.safetensors"), rows)
+    for name in ("x.npy", "xf.npy", "xb.npy", "two.npy", "xs.npz", "xz.npz", "x.safetensors"):
         src = os.path.join(tmp, name)
         one = os.path.join(tmp, "one.json")
         rc, _, err = run_single(lsc, ["spectrum", "--input", src, "--json", one])
+        if rc != 0 and "built without" in err:
+            print("skipped %s: %s" % (name, err.strip()))
+            continue
         check(rc == 0, "single spectrum %s: exit %d %s" % (name, rc, err))
         many = os.path.join(tmp, "many.json")
         codes, _, err = run_ranks(mpirun, np_, lsc, ["spectrum", "--input", src, "--json", many],
