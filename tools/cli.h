@@ -221,6 +221,9 @@ int cli_par_launched(const char **var, const char **value);
 /* Called after parsing, before any work: nothing outside mpirun; under it, MPI initialised and
  * the command checked (0), or the refusal's exit code after its message. */
 int cli_par_start(const cli_opts *o, cli_command cmd, int *argc, char ***argv);
+/* The launcher's rank (OMPI_COMM_WORLD_RANK or PMIX_RANK; 0 outside mpirun), known before MPI
+ * is up: who prints help or a refusal once. */
+int cli_par_env_rank(void);
 /* 1 while the ranks run together (cli_par_start succeeded under mpirun, even with -np 1). */
 int cli_par_active(void);
 int cli_par_rank(void);   /* 0 outside mpirun */

@@ -951,11 +951,11 @@ int main(int argc, char **argv) {
         case CLI_CMD_MONITOR_REPORT: h = HELP_MONITOR_REPORT; break;
         default: break;
         }
-        fputs(h, stdout);
+        if (cli_par_env_rank() == 0) fputs(h, stdout); /* once under mpirun */
         return 0;
     }
     if (cmd == CLI_CMD_VERSION) {
-        printf("lsc %s\n", lsc_version());
+        if (cli_par_env_rank() == 0) printf("lsc %s\n", lsc_version());
         return 0;
     }
     /* under mpirun: MPI up and the command checked, or refused on every rank */

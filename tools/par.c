@@ -43,7 +43,7 @@ int cli_par_rank(void) { return g_rank; }
 int cli_par_ranks(void) { return g_ranks; }
 
 /* The launcher's rank before MPI is up (only for printing one message, not for any work). */
-static int env_rank(void)
+int cli_par_env_rank(void)
 {
     const char *r = getenv("OMPI_COMM_WORLD_RANK");
     if (!r || !*r) r = getenv("PMIX_RANK");
@@ -112,7 +112,7 @@ int cli_par_start(const cli_opts *o, cli_command cmd, int *argc, char ***argv)
     const char *var = NULL, *value = NULL;
     if (!cli_par_launched(&var, &value)) return 0;
     /* refusals before MPI is up: one message, from the launcher's rank 0 */
-    const int quiet = env_rank() != 0;
+    const int quiet = cli_par_env_rank() != 0;
     char why[1024] = "";
 #ifdef LSC_CLI_WITH_MPI
     const cli_mpi_ops *ops = load_module(why, sizeof why);

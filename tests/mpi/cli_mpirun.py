@@ -92,8 +92,9 @@ def run_single(lsc, args):
     return p.returncode, p.stdout, p.stderr
 
 
-def run_ranks(mpirun, np_, lsc, args, tmp, extra_env=None):
-    """Each rank's exit code (through a shell that records it), and mpirun's stderr."""
+def run_ranks(mpirun, np_, lsc, args, tmp, extra_env=None, last_env=None):
+    """Each rank's exit code (through a shell that records it), and mpirun's stderr. last_env:
+    variables for the last rank alone (an MPMD launch), to make it fail where the others do not."""
     for f in os.listdir(tmp):
         if f.startswith("rc."):
             os.remove(os.path.join(tmp, f))
@@ -101,8 +102,17 @@ def run_ranks(mpirun, np_, lsc, args, tmp, extra_env=None):
     env = env_without_mpi()
     env["OMP_NUM_THREADS"] = "1"
     env.update(extra_env or {})
-    cmd = mpirun + ["-np", str(np_), "sh", "-c", script, lsc] + args
-    p = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=60)
+    rank_cmd = ["sh", "-c", script, lsc] + args
+    if last_env:
+        last = ["env"] + ["%s=%s" % kv for kv in last_env.items()] + rank_cmd
+        cmd = mpirun + ["-np", str(np_ - 1)] + rank_cmd + [":", "-np", "1"] + last
+    else:
+        cmd = mpirun + ["-np", str(np_)] + rank_cmd
+    try:
+        p = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=60)
+    except subprocess.TimeoutExpired:
+        check(False, "%s: no end after 60 s (ranks left waiting in a collective)" % " ".join(args))
+        return [None] * np_, "", ""
     codes = []
     for r in range(np_):
         try:
@@ -221,6 +231,14 @@ def sharded_checks(lsc, np_, mpirun, tmp):
                               {"LSC_MPI_MODULE": os.path.join(tmp, "missing.so")})
     check(codes == [2] * np_ and "cannot load the MPI module" in err,
           "missing liblsc_mpi: %r %s" % (codes, err))
+    # a failure on the last rank alone (its library MPI module missing): every rank exits 2 and
+    # the job prints one message, that rank's
+    codes, _, err = run_ranks(mpirun, np_, lsc, ["spectrum", "--input", x], tmp,
+                              last_env={"LSC_MPI_MODULE": os.path.join(tmp, "missing.so")})
+    lines = [l for l in err.splitlines() if "lsc spectrum" in l]
+    check(codes == [2] * np_ and len(lines) == 1 and
+          lines[0].startswith("(rank %d of %d) lsc spectrum: the MPI transport" % (np_ - 1, np_)),
+          "one rank failing: %r %r" % (codes, lines))
     # the CLI's MPI module missing (an lsc without MPI): refused before any work on every rank
     codes, out_, err = run_ranks(mpirun, np_, lsc, ["spectrum", "--input", x], tmp,
                                  {"LSC_CLI_MPI_MODULE": os.path.join(tmp, "missing.so")})
