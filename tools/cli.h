@@ -240,9 +240,11 @@ int cli_par_lib_fail(const cli_opts *o, lsc_ctx *ctx, lsc_status st, const char 
                      const char *name, int64_t n);
 /* The last agreement and MPI_Finalize: returns the code every rank exits with. */
 int cli_par_end(int rc);
-/* cli_fail's hook: under mpirun, keeps the line (the first of this rank) for the next agreement
- * and returns 1; 0 outside mpirun (the line is printed at once). */
-int cli_par_hold_message(const char *line);
+/* The state the rest of the CLI reads (tools/common.c), which tools/par.c sets under mpirun:
+ * this rank, the rank count, and cli_fail's hook, which keeps a line for the next agreement
+ * (returning 1) instead of printing it; NULL outside mpirun. */
+extern int cli_rank_, cli_ranks_;
+extern int (*cli_fail_hold_)(const char *line);
 
 int cmd_report(cli_opts *o);
 int cmd_demo(cli_opts *o);

@@ -20,6 +20,14 @@
 #define PATH_MAX 4096
 #endif
 
+/* ---- the ranks under mpirun (set by tools/par.c; one process otherwise) --------------------- */
+
+int cli_rank_ = 0, cli_ranks_ = 1;
+int (*cli_fail_hold_)(const char *line) = NULL;
+
+int cli_par_rank(void) { return cli_rank_; }
+int cli_par_ranks(void) { return cli_ranks_; }
+
 /* ---- errors ------------------------------------------------------------------------------- */
 
 int cli_fail(const cli_opts *o, int code, const char *fmt, ...) {
@@ -34,7 +42,7 @@ int cli_fail(const cli_opts *o, int code, const char *fmt, ...) {
     char line[1200];
     snprintf(line, sizeof line, "lsc%s%s: %s", o && o->cmd ? " " : "", o && o->cmd ? o->cmd : "",
              msg);
-    if (!cli_par_hold_message(line)) fprintf(stderr, "%s\n", line);
+    if (!cli_fail_hold_ || !cli_fail_hold_(line)) fprintf(stderr, "%s\n", line);
     return code;
 }
 

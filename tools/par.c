@@ -18,7 +18,6 @@
 static const cli_command kSharded[] = {CLI_CMD_SPECTRUM, CLI_CMD_KNN};
 
 static const cli_mpi_ops *g_mpi;    /* loaded and initialised: the ranks run together */
-static int g_rank = 0, g_ranks = 1;
 static int64_t g_comm_f;
 static char g_msg[1024];            /* this rank's first failure, printed by an agreement */
 static int g_have_msg;
@@ -39,8 +38,6 @@ int cli_par_launched(const char **var, const char **value)
 }
 
 int cli_par_active(void) { return g_mpi != NULL; }
-int cli_par_rank(void) { return g_rank; }
-int cli_par_ranks(void) { return g_ranks; }
 
 /* The launcher's rank before MPI is up (only for printing one message, not for any work). */
 int cli_par_env_rank(void)
@@ -50,7 +47,7 @@ int cli_par_env_rank(void)
     return r && *r ? atoi(r) : 0;
 }
 
-int cli_par_hold_message(const char *line)
+static int hold_message(const char *line)
 {
     if (!g_mpi) return 0;
     if (!g_have_msg) {
@@ -138,16 +135,10 @@ int cli_par_start(const cli_opts *o, cli_command cmd, int *argc, char ***argv)
         if (!quiet) cli_fail(o, EXIT_MACHINE, "under mpirun: %s", why);
         return EXIT_MACHINE;
     }
-    g_mpi = ops;
-    g_rank = rank;
-    g_ranks = ranks;
     g_comm_f = comm_f;
     if (ranks > 1 && !is_sharded(cmd)) {
         /* the same decision on every rank: no agreement needed, one message */
-        g_mpi = NULL;
         ops->finalize();
-        g_rank = 0;
-        g_ranks = 1;
         if (rank == 0)
             cli_fail(o, EXIT_BAD_INPUT,
                      "does not run sharded yet: under mpirun with %d ranks it would compute the "
@@ -156,6 +147,10 @@ int cli_par_start(const cli_opts *o, cli_command cmd, int *argc, char ***argv)
                      ranks, ranks);
         return EXIT_BAD_INPUT;
     }
+    g_mpi = ops;
+    cli_rank_ = rank;
+    cli_ranks_ = ranks;
+    cli_fail_hold_ = hold_message;
     return 0;
 }
 
@@ -164,14 +159,14 @@ int cli_par_agree(int rc)
     if (!g_mpi) return rc;
     /* the largest code, and the lowest rank that failed, which alone prints its message */
     int code = 0, lowest = 0;
-    if (g_mpi->max(rc, &code) || g_mpi->max(rc ? g_ranks - g_rank : 0, &lowest)) {
-        fprintf(stderr, "lsc: rank %d: an MPI agreement failed\n", g_rank);
+    if (g_mpi->max(rc, &code) || g_mpi->max(rc ? cli_ranks_ - cli_rank_ : 0, &lowest)) {
+        fprintf(stderr, "lsc: rank %d: an MPI agreement failed\n", cli_rank_);
         return rc ? rc : EXIT_MACHINE;
     }
-    if (code && lowest == g_ranks - g_rank && (g_have_msg || !g_reported)) {
+    if (code && lowest == cli_ranks_ - cli_rank_ && (g_have_msg || !g_reported)) {
         if (!g_have_msg) snprintf(g_msg, sizeof g_msg, "lsc: failed (exit %d)", rc);
-        if (g_rank == 0) fprintf(stderr, "%s\n", g_msg);
-        else fprintf(stderr, "(rank %d of %d) %s\n", g_rank, g_ranks, g_msg);
+        if (cli_rank_ == 0) fprintf(stderr, "%s\n", g_msg);
+        else fprintf(stderr, "(rank %d of %d) %s\n", cli_rank_, cli_ranks_, g_msg);
     }
     if (code) g_reported = 1;
     g_have_msg = 0;
@@ -194,10 +189,10 @@ int cli_par_lib_fail(const cli_opts *o, lsc_ctx *ctx, lsc_status st, const char 
     int r = -1, used = 0;
     long long row = 0;
     char nm[64];
-    if (st != LSC_STATUS_CANCELLED && g_ranks > 1 && e &&
+    if (st != LSC_STATUS_CANCELLED && cli_ranks_ > 1 && e &&
         sscanf(e, "rank %d: %63[^:]: row %lld%n", &r, nm, &row, &used) == 3 && used > 0 &&
-        !strcmp(nm, name) && r >= 0 && r < g_ranks && row >= 0) {
-        const int64_t first = (int64_t)((__int128)n * r / g_ranks);
+        !strcmp(nm, name) && r >= 0 && r < cli_ranks_ && row >= 0) {
+        const int64_t first = (int64_t)((__int128)n * r / cli_ranks_);
         return cli_fail(o, cli_status_exit(st), "%s: row %lld%s (in rank %d's part)", path,
                         (long long)(first + row), e + used, r);
     }
