@@ -13,7 +13,7 @@
 #define LSC_STR_(x) #x
 #define LSC_STR(x) LSC_STR_(x)
 
-/* The commands that run sharded under mpirun: each reads its rank's rows (cli_open_rows) and
+/* The commands that run sharded under mpirun: each reads its rank's rows (cli_open_part) and
  * calls the sharded operation. A command joins by its line here and its sharded branch. */
 static const cli_command kSharded[] = {CLI_CMD_SPECTRUM, CLI_CMD_KNN};
 

@@ -164,7 +164,17 @@ def sharded_checks(lsc, np_, mpirun, tmp):
     write_npz(os.path.join(tmp, "xs.npz"), rows, False)
     write_npz(os.path.join(tmp, "xz.npz"), rows, True)
     write_safetensors(os.path.join(tmp, "x.safetensors"), rows)
-    for name in ("x.npy", "xf.npy", "xb.npy", "two.npy", "xs.npz", "xz.npz", "x.safetensors"):
+    names = ["x.npy", "xf.npy", "xb.npy", "two.npy", "xs.npz", "xz.npz", "x.safetensors"]
+    try:  # HDF5 where this Python has h5py (CI's LSC_ORACLE_PYTHON): mapped, and read whole
+        import h5py
+        with h5py.File(os.path.join(tmp, "x.h5"), "w") as f:
+            f.create_dataset("flat", data=rows, dtype="<f4")
+        with h5py.File(os.path.join(tmp, "xc.h5"), "w") as f:
+            f.create_dataset("packed", data=rows, dtype="<f4", chunks=(16, d), compression="gzip")
+        names += ["x.h5", "xc.h5"]
+    except ImportError:
+        print("HDF5 not checked: no h5py in this Python")
+    for name in names:
         src = os.path.join(tmp, name)
         one = os.path.join(tmp, "one.json")
         rc, _, err = run_single(lsc, ["spectrum", "--input", src, "--json", one])
