@@ -201,8 +201,50 @@ int cli_output_close(const cli_opts *o, FILE *f, int ok);
 /* Opens an input or fails (message printed). Returns 0 or the exit code. */
 #include "input.h"
 int cli_open(const cli_opts *o, const char *path, lsc_input *in);
+/* Opens this rank's part of the rows of an input (lsc_input_open_part: rank r of P holds rows
+ * [r n / P, (r + 1) n / P)), or the whole input outside mpirun. Returns 0 or the exit code. */
+int cli_open_part(const cli_opts *o, const char *path, lsc_input *in);
 /* Refuses a NaN or Inf anywhere in m (exit 2, naming the row and column of the file). */
 int cli_check_finite(const cli_opts *o, const char *path, const lsc_matrix *m);
+
+/* ---- under mpirun (tools/par.c) ------------------------------------------------------------
+ * `mpirun -np P lsc <command>`: with the CLI's MPI module (built with LSC_MPI), every rank
+ * initialises MPI (FUNNELED), reads its part of the rows and calls the sharded operation on a
+ * context given MPI_COMM_WORLD; rank 0 alone writes and prints. A failure on some ranks is held
+ * (cli_fail) until the next agreement, where the lowest failing rank prints its message and
+ * every rank takes the largest exit code: every rank exits with one code, the job prints one
+ * message. Started by mpirun without the module, or for a command not sharded yet with P > 1,
+ * the CLI refuses on every rank. */
+
+/* 1 when started by mpirun (OMPI_COMM_WORLD_SIZE or PMIX_RANK set), naming the variable. */
+int cli_par_launched(const char **var, const char **value);
+/* Called after parsing, before any work: nothing outside mpirun; under it, MPI initialised and
+ * the command checked (0), or the refusal's exit code after its message. */
+int cli_par_start(const cli_opts *o, cli_command cmd, int *argc, char ***argv);
+/* The launcher's rank (OMPI_COMM_WORLD_RANK or PMIX_RANK; 0 outside mpirun), known before MPI
+ * is up: who prints help or a refusal once. */
+int cli_par_env_rank(void);
+/* 1 while the ranks run together (cli_par_start succeeded under mpirun, even with -np 1). */
+int cli_par_active(void);
+int cli_par_rank(void);   /* 0 outside mpirun */
+int cli_par_ranks(void);  /* 1 outside mpirun */
+/* Every rank's code of the phase so far: returns the largest (rc itself outside mpirun); the
+ * held message of the lowest failing rank is printed. Collective: every rank must call it at the
+ * same point of a command, after each phase that can fail on some ranks alone. */
+int cli_par_agree(int rc);
+/* Gives ctx the MPI transport over MPI_COMM_WORLD (nothing outside mpirun). 0 or exit code. */
+int cli_par_attach(const cli_opts *o, lsc_ctx *ctx);
+/* cli_lib_fail for a sharded call whose matrix `name` ("x", "base") was read by parts of the
+ * n rows of `path`: a row the library names within a rank's part is named as the file's row. */
+int cli_par_lib_fail(const cli_opts *o, lsc_ctx *ctx, lsc_status st, const char *path,
+                     const char *name, int64_t n);
+/* The last agreement and MPI_Finalize: returns the code every rank exits with. */
+int cli_par_end(int rc);
+/* The state the rest of the CLI reads (tools/common.c), which tools/par.c sets under mpirun:
+ * this rank, the rank count, and cli_fail's hook, which keeps a line for the next agreement
+ * (returning 1) instead of printing it; NULL outside mpirun. */
+extern int cli_rank_, cli_ranks_;
+extern int (*cli_fail_hold_)(const char *line);
 
 int cmd_report(cli_opts *o);
 int cmd_demo(cli_opts *o);

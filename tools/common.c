@@ -20,6 +20,14 @@
 #define PATH_MAX 4096
 #endif
 
+/* ---- the ranks under mpirun (set by tools/par.c; one process otherwise) --------------------- */
+
+int cli_rank_ = 0, cli_ranks_ = 1;
+int (*cli_fail_hold_)(const char *line) = NULL;
+
+int cli_par_rank(void) { return cli_rank_; }
+int cli_par_ranks(void) { return cli_ranks_; }
+
 /* ---- errors ------------------------------------------------------------------------------- */
 
 int cli_fail(const cli_opts *o, int code, const char *fmt, ...) {
@@ -31,7 +39,10 @@ int cli_fail(const cli_opts *o, int code, const char *fmt, ...) {
     for (char *p = msg; *p; p++)
         if (*p == '\n' || *p == '\r') *p = ' ';
     cli_progress_done();
-    fprintf(stderr, "lsc%s%s: %s\n", o && o->cmd ? " " : "", o && o->cmd ? o->cmd : "", msg);
+    char line[1200];
+    snprintf(line, sizeof line, "lsc%s%s: %s", o && o->cmd ? " " : "", o && o->cmd ? o->cmd : "",
+             msg);
+    if (!cli_fail_hold_ || !cli_fail_hold_(line)) fprintf(stderr, "%s\n", line);
     return code;
 }
 
@@ -152,7 +163,7 @@ lsc_ctx *cli_ctx(const cli_opts *o, int *code) {
     sa.sa_flags = SA_RESETHAND; /* a second Ctrl-C kills at once */
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
-    g_progress = o->progress;
+    g_progress = cli_par_rank() > 0 ? CLI_PROGRESS_NEVER : o->progress; /* rank 0 speaks */
     g_tty = isatty(STDERR_FILENO);
     /* LSC_PROGRESS_INTERVAL_MS: the spacing of the non-terminal lines (tests shorten it) */
     const char *iv = getenv("LSC_PROGRESS_INTERVAL_MS");
@@ -379,6 +390,7 @@ void cli_json_header(json_w *w, lsc_ctx *ctx) {
     jw_str(w, "lsc_version", lsc_version());
     jw_str(w, "backend", lsc_ctx_backend(ctx) == LSC_BACKEND_CUDA ? "cuda" : "cpu");
     jw_str(w, "device", lsc_ctx_device_name(ctx));
+    jw_int(w, "ranks", cli_par_ranks()); /* processes that ran the command (mpirun -np) */
 }
 
 static const char *dtype_name(lsc_dtype d) {
@@ -878,6 +890,15 @@ int cli_open(const cli_opts *o, const char *path, lsc_input *in) {
     err[0] = 0;
     int rc = lsc_input_open(path, in, err, sizeof err);
     if (rc != 0) return cli_fail(o, rc == 1 ? EXIT_MACHINE : EXIT_BAD_INPUT, "%s", err[0] ? err : path);
+    return 0;
+}
+
+int cli_open_part(const cli_opts *o, const char *path, lsc_input *in) {
+    char err[512];
+    err[0] = 0;
+    int rc = lsc_input_open_part(path, cli_par_rank(), cli_par_ranks(), in, err, sizeof err);
+    if (rc != 0)
+        return cli_fail(o, rc == 1 ? EXIT_MACHINE : EXIT_BAD_INPUT, "%s", err[0] ? err : path);
     return 0;
 }
 

@@ -408,10 +408,10 @@ static int classify_descr(const npy_header *h, const char *path, lsc_dtype *dtyp
     return 0;
 }
 
-/* Column-major (Fortran) `src` of rows x cols items into row-major `dst`, in blocks so both
- * sides stay in cache. */
+/* Column-major (Fortran) `src` of rows x cols items, column j at src + j src_ld items, into
+ * row-major `dst`, in blocks so both sides stay in cache. */
 static void transpose_copy(void *dst, const void *src, int64_t rows, int64_t cols,
-                           size_t itemsize)
+                           int64_t src_ld, size_t itemsize)
 {
     const int64_t B = 64;
     for (int64_t j0 = 0; j0 < cols; j0 += B)
@@ -423,7 +423,7 @@ static void transpose_copy(void *dst, const void *src, int64_t rows, int64_t col
         const unsigned char *s_ = (const unsigned char *)src;                                     \
         for (int64_t j = j0; j < j1; j++)                                                         \
             for (int64_t i = i0; i < i1; i++)                                                     \
-                memcpy(&d_[i * cols + j], s_ + (size_t)(j * rows + i) * sizeof(T), sizeof(T));   \
+                memcpy(&d_[i * cols + j], s_ + (size_t)(j * src_ld + i) * sizeof(T), sizeof(T)); \
     } while (0)
             if (itemsize == 2)
                 TRANSPOSE(uint16_t);
@@ -596,8 +596,17 @@ static int npy_matrix(const char *where, const unsigned char *b, size_t len, lsc
     const unsigned char *data = b + offset;
     int fortran = h.fortran && rows > 1 && cols > 1; /* one row or column: both orders agree */
     int aligned = (uintptr_t)data % itemsize == 0;
+    int64_t first = 0, total = 0, kept = rows;
     if (fortran || swap || !aligned) {
-        void *copy = malloc(nbytes);
+        /* a copy is made anyway: of the rows asked for only (lsc_input_open_part) */
+        if (in->parts > 1) {
+            first = (int64_t)((__int128)rows * in->part / in->parts);
+            kept = (int64_t)((__int128)rows * (in->part + 1) / in->parts) - first;
+            total = rows;
+        }
+        count = (size_t)(kept * cols);
+        nbytes = count * itemsize;
+        void *copy = malloc(nbytes ? nbytes : itemsize);
         if (!copy) {
             release(in);
             return fail(err, err_len, 1, where,
@@ -605,9 +614,9 @@ static int npy_matrix(const char *where, const unsigned char *b, size_t len, lsc
                         nbytes, fortran ? "row-major" : swap ? "byte-swapped" : "aligned");
         }
         if (fortran)
-            transpose_copy(copy, data, rows, cols, itemsize);
+            transpose_copy(copy, data + (size_t)first * itemsize, kept, cols, rows, itemsize);
         else
-            memcpy(copy, data, nbytes);
+            memcpy(copy, data + (size_t)(first * cols) * itemsize, nbytes);
         if (swap) byteswap_inplace(copy, count, itemsize);
         release(in); /* the copy is all that is needed now */
         in->owned = copy;
@@ -615,7 +624,9 @@ static int npy_matrix(const char *where, const unsigned char *b, size_t len, lsc
     }
     in->m.data = data;
     in->m.dtype = dtype;
-    in->m.rows = rows;
+    in->m.rows = kept;
+    in->first_row = first;
+    in->total_rows = total;
     in->m.cols = cols;
     in->m.ld = cols;
     in->m.memory = LSC_MEMORY_HOST;
@@ -901,11 +912,14 @@ static int torch_message(const char *file, char *err, size_t err_len)
                 stem, file, file);
 }
 
-int lsc_input_open(const char *path, lsc_input *in, char *err, size_t err_len)
+static int open_input(const char *path, int64_t part, int64_t parts, lsc_input *in, char *err,
+                      size_t err_len)
 {
     if (err && err_len) err[0] = '\0';
     if (!in) return fail(err, err_len, 2, path ? path : "(null)", "no input struct given");
     memset(in, 0, sizeof *in);
+    in->part = part;
+    in->parts = parts;
     if (!path || !*path) return fail(err, err_len, 2, "(no path)", "empty file name");
     char *file;
     const char *name;
@@ -933,6 +947,43 @@ int lsc_input_open(const char *path, lsc_input *in, char *err, size_t err_len)
     free(file);
     if (rc) release(in);
     return rc;
+}
+
+int lsc_input_open(const char *path, lsc_input *in, char *err, size_t err_len)
+{
+    int rc = open_input(path, 0, 1, in, err, err_len);
+    if (!rc) in->total_rows = in->m.rows;
+    return rc;
+}
+
+int lsc_input_open_part(const char *path, int64_t part, int64_t parts, lsc_input *in, char *err,
+                        size_t err_len)
+{
+    if (parts < 1 || part < 0 || part >= parts) {
+        if (in) memset(in, 0, sizeof *in);
+        return fail(err, err_len, 2, path ? path : "(null)", "part %lld of %lld does not exist",
+                    (long long)part, (long long)parts);
+    }
+    int rc = open_input(path, part, parts, in, err, err_len);
+    if (rc || in->total_rows) return rc; /* a reader copied the part alone */
+    /* a view of the whole array: narrowed to the part's rows, which alone are ever touched */
+    const int64_t n = in->m.rows;
+    const int64_t lo = (int64_t)((__int128)n * part / parts);
+    const int64_t hi = (int64_t)((__int128)n * (part + 1) / parts);
+    const size_t es = lsc_dtype_size(in->m.dtype), row = (size_t)in->m.ld * es;
+    in->total_rows = n;
+    in->first_row = lo;
+    in->m.rows = hi - lo;
+    in->m.data = (const unsigned char *)in->m.data + (size_t)lo * row;
+    if (in->owned) {
+        /* a converted whole array: keep the part's rows only (the whole was held meanwhile) */
+        const size_t keep = (size_t)(hi - lo) * row;
+        memmove(in->owned, in->m.data, keep);
+        void *shrunk = realloc(in->owned, keep ? keep : es);
+        if (shrunk) in->owned = shrunk;
+        in->m.data = in->owned;
+    }
+    return 0;
 }
 
 void lsc_input_close(lsc_input *in)

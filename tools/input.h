@@ -22,6 +22,9 @@ typedef struct lsc_input {
     size_t map_len;
     void *owned;    /* a converted copy (Fortran order, big-endian, misaligned data), an inflated
                      * .npz member or a non-mappable HDF5 dataset, if any */
+    int64_t first_row;  /* the first of the file's rows that m holds (0 but for a part) */
+    int64_t total_rows; /* the file's rows (m.rows but for a part) */
+    int64_t part, parts; /* the part asked for (lsc_input_open_part; 0 of 1 otherwise) */
 } lsc_input;
 
 /* Opens `path` by its extension (either case). A 2-D array gives rows x cols;
@@ -73,6 +76,20 @@ typedef struct lsc_input {
  * it anyway is harmless). */
 int lsc_input_open(const char *path, lsc_input *in, char *err, size_t err_len);
 void lsc_input_close(lsc_input *in);
+
+/* One part of the rows of `path`, as lsc_input_open opens the whole: rows [part n / parts,
+ * (part + 1) n / parts) of its n rows (the share of rank `part` of `parts` under mpirun; a part
+ * may be empty, m.rows 0), in->first_row the first of them and in->total_rows n. A mapped file
+ * (C-order .npy, .fvecs, .safetensors, a stored .npz member, a contiguous HDF5 dataset) is
+ * viewed at the part's rows, so only their pages are ever read. A .npy file that needs a copy
+ * (Fortran order, big-endian, misaligned) copies the part's rows alone: the part's memory, but
+ * a Fortran-order file's part is a run of rows of each column, so every column's pages are
+ * read - a rank reads about its share of the file when each run fills pages (rows / parts x
+ * itemsize >= 4 KiB), and up to the whole file when it does not. A compressed .npz member and
+ * a chunked or filtered HDF5 dataset are read whole, then cut to the part (the whole array is
+ * held while that happens). */
+int lsc_input_open_part(const char *path, int64_t part, int64_t parts, lsc_input *in, char *err,
+                        size_t err_len);
 
 /* Writes a 2-D C-order .npy file (version 1.0, '<f4' or '<i8') of float32 or int64 values, the
  * header padded so the data starts at a multiple of 64 bytes (as NumPy does). The file is

@@ -237,49 +237,66 @@ static void json_params_common(json_w *w, const cli_opts *o) {
 
 /* ---- spectrum --------------------------------------------------------------------------------- */
 
+/* Under mpirun: the phase every rank runs alone (its part of the rows, its context, the MPI
+ * transport) ends in an agreement before the sharded call. Returns that agreement's code. */
+static int par_ready(const cli_opts *o, int rc, lsc_ctx *ctx) {
+    if (!rc && ctx) rc = cli_par_attach(o, ctx);
+    return cli_par_agree(rc);
+}
+
 static int cmd_spectrum(cli_opts *o) {
     int rc = need(o, o->input, "input");
     if (rc) return rc;
     lsc_input in;
-    if ((rc = cli_open(o, o->input, &in))) return rc;
-    lsc_ctx *ctx = cli_ctx(o, &rc);
-    if (!ctx) {
+    memset(&in, 0, sizeof in);
+    lsc_ctx *ctx = NULL;
+    if (!(rc = cli_open_part(o, o->input, &in))) ctx = cli_ctx(o, &rc);
+    if ((rc = par_ready(o, rc, ctx))) {
+        lsc_ctx_destroy(ctx);
         lsc_input_close(&in);
         return rc;
     }
-    int64_t m = in.m.rows < in.m.cols ? in.m.rows : in.m.cols;
-    double *sv = malloc(sizeof(double) * (size_t)m);
+    /* the whole set's shape: every rank's part together */
+    lsc_matrix whole = in.m;
+    whole.rows = in.total_rows;
+    int64_t m = whole.rows < whole.cols ? whole.rows : whole.cols;
+    double *sv = malloc(sizeof(double) * (size_t)(m > 0 ? m : 1));
     lsc_spectrum_opts so = LSC_SPECTRUM_OPTS_INIT;
     so.active_threshold = o->active_threshold;
     lsc_spectrum_result s = LSC_SPECTRUM_RESULT_INIT;
     cli_progress_label("spectrum");
     double t0 = cli_now_ms();
-    lsc_status st = sv ? lsc_spectrum(ctx, &in.m, &so, &s, sv, NULL) : LSC_STATUS_OUT_OF_MEMORY;
+    lsc_status st = !sv                ? LSC_STATUS_OUT_OF_MEMORY
+                    : cli_par_active() ? lsc_spectrum_sharded(ctx, &in.m, &so, &s, sv, NULL)
+                                       : lsc_spectrum(ctx, &in.m, &so, &s, sv, NULL);
     double t1 = cli_now_ms();
     cli_progress_done();
-    if (st != LSC_STATUS_OK) rc = cli_lib_fail(o, ctx, st, o->input);
-    else if (o->json) {
+    if (st != LSC_STATUS_OK) rc = cli_par_lib_fail(o, ctx, st, o->input, "x", whole.rows);
+    else if (cli_par_rank() > 0) {
+        /* the figures are rank 0's to write and print */
+    } else if (o->json) {
         json_w w;
         FILE *f = json_begin(o, ctx, &w, &rc);
         if (f) {
             jw_obj(&w, "inputs");
-            cli_json_input(&w, "input", o->input, &in.m);
+            cli_json_input(&w, "input", o->input, &whole);
             jw_end_obj(&w);
             jw_obj(&w, "params");
             jw_num(&w, "active_threshold", o->active_threshold);
             json_params_common(&w, o);
             jw_end_obj(&w);
-            cli_json_spectrum(&w, "spectrum", &s, sv, in.m.rows, in.m.rows);
+            cli_json_spectrum(&w, "spectrum", &s, sv, whole.rows, whole.rows);
             cli_json_definitions(&w);
             rc = json_finish(o, &w, f, "spectrum", t1 - t0);
         }
     }
-    if (st == LSC_STATUS_OK && (!o->json || strcmp(o->json, "-"))) {
-        cli_print_spectrum(stdout, o->input, &s, in.m.rows, in.m.rows);
+    if (st == LSC_STATUS_OK && cli_par_rank() == 0 && (!o->json || strcmp(o->json, "-"))) {
+        cli_print_spectrum(stdout, o->input, &s, whole.rows, whole.rows);
         printf("  singular values      ");
         for (int64_t i = 0; i < m && i < 8; i++) printf("%.4g ", sv[i]);
         printf("%s\n", m > 8 ? "..." : "");
-        printf("  (%.1f ms, %s)\n", t1 - t0, lsc_ctx_device_name(ctx));
+        printf("  (%.1f ms, %s, %d rank%s)\n", t1 - t0, lsc_ctx_device_name(ctx), cli_par_ranks(),
+               cli_par_ranks() > 1 ? "s" : "");
     }
     free(sv);
     lsc_ctx_destroy(ctx);
@@ -358,25 +375,30 @@ static int cmd_knn(cli_opts *o) {
     if (!rc) rc = need(o, o->k_set ? "" : NULL, "k");
     if (rc) return rc;
     lsc_input q, b;
+    memset(&q, 0, sizeof q);
     memset(&b, 0, sizeof b);
-    if ((rc = cli_open(o, o->queries, &q))) return rc;
-    if (o->base && (rc = cli_open(o, o->base, &b))) {
-        lsc_input_close(&q);
-        return rc;
-    }
-    lsc_ctx *ctx = cli_ctx(o, &rc);
+    lsc_ctx *ctx = NULL;
     float *dist = NULL;
     int64_t *idx = NULL;
-    if (!ctx) goto done;
+    /* under mpirun: the queries whole on every rank, the base by parts of its rows */
+    if (!o->base && cli_par_ranks() > 1)
+        rc = cli_fail(o, EXIT_BAD_INPUT, "without --base (a set against itself) knn does not run "
+                      "sharded yet: give --base, or run it without mpirun");
+    if (!rc) rc = cli_open(o, o->queries, &q);
+    if (!rc && o->base) rc = cli_open_part(o, o->base, &b);
+    if (!rc) ctx = cli_ctx(o, &rc);
+    if ((rc = par_ready(o, rc, ctx))) goto done;
+    const int sharded = cli_par_active() && o->base;
+    const int64_t base_rows = o->base ? b.total_rows : q.m.rows; /* every part together */
     if (o->base && b.m.cols != q.m.cols) {
         rc = cli_fail(o, EXIT_BAD_INPUT, "%s has %lld columns but %s has %lld", o->queries,
                       (long long)q.m.cols, o->base, (long long)b.m.cols);
         goto done;
     }
-    int64_t nb = o->base ? b.m.rows : q.m.rows - 1;
+    int64_t nb = o->base ? base_rows : q.m.rows - 1;
     if (o->k > nb) {
         rc = cli_fail(o, EXIT_BAD_INPUT, "--k: k=%lld is out of range: %s has %lld rows%s, so k must be 1 to %lld",
-                      (long long)o->k, o->base ? o->base : o->queries, (long long)(o->base ? b.m.rows : q.m.rows),
+                      (long long)o->k, o->base ? o->base : o->queries, (long long)base_rows,
                       o->base ? "" : " (self excluded)", (long long)nb);
         goto done;
     }
@@ -386,23 +408,28 @@ static int cmd_knn(cli_opts *o) {
     size_t n = (size_t)q.m.rows * (size_t)o->k;
     dist = malloc(n * sizeof *dist);
     idx = malloc(n * sizeof *idx);
-    if (!dist || !idx) {
+    if (!dist || !idx)
         rc = cli_fail(o, EXIT_MACHINE, "out of memory for %lld x %lld neighbours", (long long)q.m.rows, (long long)o->k);
-        goto done;
-    }
+    if ((rc = cli_par_agree(rc))) goto done;
     cli_progress_label("knn");
     double t0 = cli_now_ms();
-    lsc_status st = lsc_knn(ctx, &q.m, o->base ? &b.m : NULL, o->k, &ko, dist, idx);
+    lsc_status st = sharded ? lsc_knn_sharded(ctx, &q.m, &b.m, o->k, &ko, dist, idx)
+                            : lsc_knn(ctx, &q.m, o->base ? &b.m : NULL, o->k, &ko, dist, idx);
     double t1 = cli_now_ms();
     cli_progress_done();
     if (st != LSC_STATUS_OK) {
         /* the library names the matrix ("queries: row 3 col 2 is NaN"): name the file instead */
         const char *e = lsc_last_error(ctx);
-        if (o->base && !strncmp(e, "base: ", 6)) rc = cli_fail(o, cli_status_exit(st), "%s: %s", o->base, e + 6);
+        const char *eq = sharded ? strstr(e, ": queries: ") : NULL; /* read whole: file rows */
+        if (eq) rc = cli_fail(o, cli_status_exit(st), "%s: %s", o->queries, eq + 11);
+        else if (sharded && !strncmp(e, "rank ", 5))
+            rc = cli_par_lib_fail(o, ctx, st, o->base, "base", base_rows);
+        else if (o->base && !strncmp(e, "base: ", 6)) rc = cli_fail(o, cli_status_exit(st), "%s: %s", o->base, e + 6);
         else if (!strncmp(e, "queries: ", 9)) rc = cli_fail(o, cli_status_exit(st), "%s: %s", o->queries, e + 9);
         else rc = cli_lib_fail(o, ctx, st, o->base ? "knn" : o->queries);
         goto done;
     }
+    if (cli_par_rank() > 0) goto done; /* the lists are rank 0's to write and print */
     /* .npy files, or members "dist" / "idx" of an .npz (one archive when both name it) */
     lsc_output_array outs[2];
     int nout = 0;
@@ -426,7 +453,9 @@ static int cmd_knn(cli_opts *o) {
         if (!f) goto done;
         jw_obj(&w, "inputs");
         cli_json_input(&w, "queries", o->queries, &q.m);
-        if (o->base) cli_json_input(&w, "base", o->base, &b.m);
+        lsc_matrix whole = b.m;
+        whole.rows = base_rows;
+        if (o->base) cli_json_input(&w, "base", o->base, &whole);
         jw_end_obj(&w);
         jw_obj(&w, "params");
         jw_int(&w, "k", o->k);
@@ -436,7 +465,7 @@ static int cmd_knn(cli_opts *o) {
         jw_obj(&w, "knn");
         jw_int(&w, "k", o->k);
         jw_int(&w, "queries", q.m.rows);
-        jw_int(&w, "base", o->base ? b.m.rows : q.m.rows);
+        jw_int(&w, "base", base_rows);
         jw_num(&w, "mean_nearest", mean1);
         jw_num(&w, "mean_kth", meank);
         if (o->out_dist) jw_str(&w, "out_dist", o->out_dist);
@@ -446,7 +475,7 @@ static int cmd_knn(cli_opts *o) {
     }
     if (!o->json || strcmp(o->json, "-")) {
         printf("exact %lld nearest neighbours of %lld queries among %lld base rows (%s%s)\n",
-               (long long)o->k, (long long)q.m.rows, (long long)(o->base ? b.m.rows : q.m.rows),
+               (long long)o->k, (long long)q.m.rows, (long long)base_rows,
                cli_metric_name(o->metric), ko.exclude_self ? ", self excluded" : "");
         printf("  mean distance to the nearest %.6g, to the k-th %.6g\n", mean1, meank);
         for (int64_t i = 0; i < q.m.rows && i < 3; i++) {
@@ -922,26 +951,35 @@ int main(int argc, char **argv) {
         case CLI_CMD_MONITOR_REPORT: h = HELP_MONITOR_REPORT; break;
         default: break;
         }
-        fputs(h, stdout);
+        if (cli_par_env_rank() == 0) fputs(h, stdout); /* once under mpirun */
         return 0;
     }
-    /* every output is checked before any work: a bad path costs nothing */
-    if ((rc = cli_check_outputs(&o))) return rc;
-    switch (cmd) {
-    case CLI_CMD_VERSION: printf("lsc %s\n", lsc_version()); return 0;
-    case CLI_CMD_REPORT: return cmd_report(&o);
-    case CLI_CMD_DEMO: return cmd_demo(&o);
-    case CLI_CMD_SPECTRUM: return cmd_spectrum(&o);
-    case CLI_CMD_PAIRS: return cmd_pairs(&o);
-    case CLI_CMD_KNN: return cmd_knn(&o);
-    case CLI_CMD_PRDC: return cmd_prdc(&o);
-    case CLI_CMD_REFERENCE_BUILD: return cmd_reference_build(&o);
-    case CLI_CMD_REFERENCE_INSPECT: return cmd_reference_inspect(&o, pos);
-    case CLI_CMD_FD: return cmd_fd(&o);
-    case CLI_CMD_FD_STATS: return cmd_fd_stats(&o);
-    case CLI_CMD_KID: return cmd_kernel(&o, 1);
-    case CLI_CMD_MMD: return cmd_kernel(&o, 0);
-    case CLI_CMD_MONITOR_REPORT: return cmd_monitor_report(&o, pos);
-    default: fputs(HELP_MAIN, stdout); return 0;
+    if (cmd == CLI_CMD_VERSION) {
+        if (cli_par_env_rank() == 0) printf("lsc %s\n", lsc_version());
+        return 0;
     }
+    /* under mpirun: MPI up and the command checked, or refused on every rank */
+    if ((rc = cli_par_start(&o, cmd, &argc, &argv))) return rc;
+    /* every output is checked before any work: a bad path costs nothing (rank 0 writes them) */
+    rc = cli_par_rank() == 0 ? cli_check_outputs(&o) : 0;
+    if (!(rc = cli_par_agree(rc))) {
+        switch (cmd) {
+        case CLI_CMD_REPORT: rc = cmd_report(&o); break;
+        case CLI_CMD_DEMO: rc = cmd_demo(&o); break;
+        case CLI_CMD_SPECTRUM: rc = cmd_spectrum(&o); break;
+        case CLI_CMD_PAIRS: rc = cmd_pairs(&o); break;
+        case CLI_CMD_KNN: rc = cmd_knn(&o); break;
+        case CLI_CMD_PRDC: rc = cmd_prdc(&o); break;
+        case CLI_CMD_REFERENCE_BUILD: rc = cmd_reference_build(&o); break;
+        case CLI_CMD_REFERENCE_INSPECT: rc = cmd_reference_inspect(&o, pos); break;
+        case CLI_CMD_FD: rc = cmd_fd(&o); break;
+        case CLI_CMD_FD_STATS: rc = cmd_fd_stats(&o); break;
+        case CLI_CMD_KID: rc = cmd_kernel(&o, 1); break;
+        case CLI_CMD_MMD: rc = cmd_kernel(&o, 0); break;
+        case CLI_CMD_MONITOR_REPORT: rc = cmd_monitor_report(&o, pos); break;
+        default: fputs(HELP_MAIN, stdout); rc = 0; break;
+        }
+    }
+    /* every rank exits with the same code */
+    return cli_par_end(rc);
 }

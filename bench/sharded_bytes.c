@@ -1,0 +1,509 @@
+/*
+ * lsc_sharded_bytes: bytes each rank sends and receives, and the memory each rank adds, in one
+ * sharded call, against the written model of its communication (docs/SCALING.md).
+ *
+ *   mpirun -np P lsc_sharded_bytes spectrum N D
+ *   mpirun -np P lsc_sharded_bytes knn Q N D K
+ *
+ * Each rank makes its rows of one seeded N x D float32 set (row i is a function of i alone, so
+ * the concatenation is the same set for every P; rank r holds rows [r N / P, (r + 1) N / P)),
+ * and kNN's Q query rows whole. The context is given this program's own transport: the four
+ * collectives written here over MPI point-to-point calls, each counting the bytes this rank
+ * sends and receives (an all-gather and an all-reduce as the ring algorithm NCCL and MPI use for
+ * large messages, P - 1 steps; a broadcast straight from the root; the ring step as one
+ * exchange). The model of each operation (model_* below) predicts those counts from the shapes
+ * alone. Memory: the peak resident set added by the call (VmHWM after it, less VmRSS before it,
+ * the peak reset through /proc/self/clear_refs), and the rank's input rows beside it.
+ *
+ * Rank 0 prints one JSON line: the operation, P, the shapes, and per rank its rows, bytes sent
+ * and received, the model's two figures, the collectives called, the added peak and the input
+ * bytes. Exit 0 when the call succeeded on every rank, 2 on bad arguments, 1 otherwise.
+ *
+ * An operation is one line of kOps: how it reads its arguments, runs (its data made inside), and
+ * what its model predicts for a rank.
+ */
+#define _GNU_SOURCE
+#include <lsc.h>
+
+#include <mpi.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* ---- the counting transport ------------------------------------------------------------------ */
+
+typedef struct counting {
+    MPI_Comm comm;
+    int rank, ranks;
+    uint64_t sent, recv;
+    int64_t calls[4]; /* all_reduce, all_gather, broadcast, ring */
+} counting;
+
+enum { C_REDUCE, C_GATHER, C_BCAST, C_RING };
+
+/* MPI-3 counts are int: larger transfers go in pieces. */
+#define PIECE ((size_t)1 << 30)
+
+static int say(char *why, size_t why_len, const char *what)
+{
+    snprintf(why, why_len, "%s failed", what);
+    return 1;
+}
+
+/* Sends s bytes to `to` and receives r bytes from `from` at once, counted. */
+static int exchange(counting *c, const void *send, size_t s, int to, void *recv, size_t r,
+                    int from)
+{
+    int e = MPI_SUCCESS;
+    for (size_t at = 0; e == MPI_SUCCESS && (at < s || at < r); at += PIECE) {
+        const int cs = (int)(at < s ? (s - at < PIECE ? s - at : PIECE) : 0);
+        const int cr = (int)(at < r ? (r - at < PIECE ? r - at : PIECE) : 0);
+        e = MPI_Sendrecv((const char *)send + (at < s ? at : 0), cs, MPI_BYTE, to, 7,
+                         (char *)recv + (at < r ? at : 0), cr, MPI_BYTE, from, 7, c->comm,
+                         MPI_STATUS_IGNORE);
+    }
+    c->sent += s;
+    c->recv += r;
+    return e != MPI_SUCCESS;
+}
+
+/* Ring all-gather of blocks of sizes[r] at offsets into buf, own block already in place: at step
+ * t rank r passes block (r - t) mod P to r + 1 and takes block (r - t - 1) mod P from r - 1. */
+static int ring_all_gather(counting *c, unsigned char *buf, const size_t *sizes)
+{
+    const int p = c->ranks, next = (c->rank + 1) % p, prev = (c->rank + p - 1) % p;
+    size_t *off = (size_t *)malloc((size_t)p * sizeof(size_t));
+    if (!off) return 1;
+    size_t at = 0;
+    for (int r = 0; r < p; r++) {
+        off[r] = at;
+        at += sizes[r];
+    }
+    int bad = 0;
+    for (int t = 0; t < p - 1 && !bad; t++) {
+        const int sb = ((c->rank - t) % p + p) % p, rb = ((c->rank - t - 1) % p + p) % p;
+        bad = exchange(c, buf + off[sb], sizes[sb], next, buf + off[rb], sizes[rb], prev);
+    }
+    free(off);
+    return bad;
+}
+
+static int t_all_gather(const void *send, size_t bytes, void *recv, const size_t *recv_bytes,
+                        lsc_memory memory, void *user, char *why, size_t why_len)
+{
+    counting *c = (counting *)user;
+    (void)memory;
+    c->calls[C_GATHER]++;
+    size_t at = 0;
+    for (int r = 0; r < c->rank; r++) at += recv_bytes[r];
+    memmove((unsigned char *)recv + at, send, bytes);
+    return ring_all_gather(c, (unsigned char *)recv, recv_bytes) ? say(why, why_len, "all_gather")
+                                                                : 0;
+}
+
+/* Every rank's buffer gathered round the ring, then reduced in rank order on every rank. */
+static int t_all_reduce(void *buf, int64_t count, lsc_elem elem, lsc_reduce_op op,
+                        lsc_memory memory, void *user, char *why, size_t why_len)
+{
+    counting *c = (counting *)user;
+    (void)memory;
+    c->calls[C_REDUCE]++;
+    const size_t bytes = (size_t)count * 8;
+    unsigned char *all = (unsigned char *)malloc(bytes * (size_t)c->ranks + 1);
+    size_t *sizes = (size_t *)malloc((size_t)c->ranks * sizeof(size_t));
+    int bad = !all || !sizes;
+    if (!bad) {
+        for (int r = 0; r < c->ranks; r++) sizes[r] = bytes;
+        memcpy(all + bytes * (size_t)c->rank, buf, bytes);
+        bad = ring_all_gather(c, all, sizes);
+    }
+    for (int64_t i = 0; !bad && i < count; i++) {
+        double fd = 0;
+        int64_t fi = 0;
+        for (int r = 0; r < c->ranks; r++) {
+            const unsigned char *v = all + bytes * (size_t)r + (size_t)i * 8;
+            if (elem == LSC_ELEM_F64) {
+                double x;
+                memcpy(&x, v, 8);
+                if (r == 0 || (op == LSC_REDUCE_MIN && x < fd) || (op == LSC_REDUCE_MAX && x > fd))
+                    fd = x;
+                else if (op == LSC_REDUCE_SUM) fd += x;
+            } else {
+                int64_t x;
+                memcpy(&x, v, 8);
+                if (r == 0 || (op == LSC_REDUCE_MIN && x < fi) || (op == LSC_REDUCE_MAX && x > fi))
+                    fi = x;
+                else if (op == LSC_REDUCE_SUM) fi += x;
+            }
+        }
+        if (elem == LSC_ELEM_F64) memcpy((unsigned char *)buf + (size_t)i * 8, &fd, 8);
+        else memcpy((unsigned char *)buf + (size_t)i * 8, &fi, 8);
+    }
+    free(all);
+    free(sizes);
+    return bad ? say(why, why_len, "all_reduce") : 0;
+}
+
+static int t_broadcast(void *buf, size_t bytes, int64_t root, lsc_memory memory, void *user,
+                       char *why, size_t why_len)
+{
+    counting *c = (counting *)user;
+    (void)memory;
+    c->calls[C_BCAST]++;
+    int bad = 0;
+    if (c->rank == (int)root) {
+        for (int r = 0; r < c->ranks && !bad; r++)
+            if (r != (int)root) {
+                for (size_t at = 0; at < bytes && !bad; at += PIECE) {
+                    const int n = (int)(bytes - at < PIECE ? bytes - at : PIECE);
+                    bad = MPI_Send((char *)buf + at, n, MPI_BYTE, r, 8, c->comm) != MPI_SUCCESS;
+                }
+                c->sent += bytes;
+            }
+    } else {
+        for (size_t at = 0; at < bytes && !bad; at += PIECE) {
+            const int n = (int)(bytes - at < PIECE ? bytes - at : PIECE);
+            bad = MPI_Recv((char *)buf + at, n, MPI_BYTE, (int)root, 8, c->comm,
+                           MPI_STATUS_IGNORE) != MPI_SUCCESS;
+        }
+        c->recv += bytes;
+    }
+    return bad ? say(why, why_len, "broadcast") : 0;
+}
+
+static int t_ring(const void *send, size_t send_bytes, void *recv, size_t recv_bytes,
+                  lsc_memory memory, void *user, char *why, size_t why_len)
+{
+    counting *c = (counting *)user;
+    (void)memory;
+    c->calls[C_RING]++;
+    const int next = (c->rank + 1) % c->ranks, prev = (c->rank + c->ranks - 1) % c->ranks;
+    return exchange(c, send, send_bytes, next, recv, recv_bytes, prev) ? say(why, why_len, "ring")
+                                                                       : 0;
+}
+
+/* ---- memory ---------------------------------------------------------------------------------- */
+
+/* A field of /proc/self/status in bytes (VmRSS, VmHWM), or -1. */
+static int64_t status_bytes(const char *field)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    if (!f) return -1;
+    char line[256];
+    int64_t v = -1;
+    const size_t n = strlen(field);
+    while (fgets(line, sizeof line, f))
+        if (!strncmp(line, field, n) && line[n] == ':') {
+            v = (int64_t)strtoll(line + n + 1, NULL, 10) * 1024;
+            break;
+        }
+    fclose(f);
+    return v;
+}
+
+/* Resets VmHWM to the current resident set (Linux 4.0 and later); 0 on success. */
+static int reset_peak(void)
+{
+    FILE *f = fopen("/proc/self/clear_refs", "w");
+    if (!f) return 1;
+    int bad = fputs("5", f) < 0;
+    bad |= fclose(f) != 0;
+    return bad;
+}
+
+static int64_t g_rss_at_start; /* VmRSS when the counting began */
+static double g_t_start;       /* and the monotonic clock, ms */
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
+}
+
+/* The start of what is measured: the peak reset to the resident set of now, the counts zeroed. */
+static void start_counting(counting *c)
+{
+    reset_peak();
+    g_rss_at_start = status_bytes("VmRSS");
+    g_t_start = now_ms();
+    c->sent = c->recv = 0;
+    memset(c->calls, 0, sizeof c->calls);
+}
+
+/* ---- data ------------------------------------------------------------------------------------ */
+
+static uint64_t mix(uint64_t z)
+{
+    z += 0x9e3779b97f4a7c15ULL;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+/* Rows [lo, hi) of a seeded set: column j scaled by 1 + j / 8 around an offset of 3. Row i
+ * depends on (seed, i) alone. */
+static float *rows_of(int64_t lo, int64_t hi, int64_t d, uint64_t seed)
+{
+    float *x = (float *)malloc((size_t)((hi - lo) * d + 1) * sizeof(float));
+    if (!x) return NULL;
+    for (int64_t i = lo; i < hi; i++)
+        for (int64_t j = 0; j < d; j++) {
+            uint64_t h = mix(seed * 0x100000001b3ULL ^ mix((uint64_t)(i * d + j)));
+            double u = (double)(h >> 11) / 9007199254740992.0 - 0.5;
+            x[(i - lo) * d + j] = (float)(3.0 + u * (1.0 + (double)j / 8.0));
+        }
+    return x;
+}
+
+static lsc_matrix view(const float *x, int64_t rows, int64_t d)
+{
+    lsc_matrix m = {x, LSC_DTYPE_F32, rows, d, d, LSC_MEMORY_HOST};
+    return m;
+}
+
+/* ---- the operations and their models ------------------------------------------------------- */
+
+/* Wire sizes of the sharded calls' messages (host/sharded.c, host/transport.c): an agreement's
+ * block is its status (int64) and message (LSC_ERR_LEN = 512 bytes) and its int64 values; a
+ * spectrum state is two int64 and D (D + 3) float64 (pivot, sum, the two Grams' triangles), the
+ * state of an empty shard its two int64 alone; the spectrum's broadcast is a head (status,
+ * message, the result struct) and min(N, D) + D float64; a kNN candidate is 16 bytes. */
+#define AGREE_BLOCK(nvals) ((uint64_t)(8 + 512 + 8 * (nvals)))
+
+typedef struct model {
+    uint64_t sent, recv;
+} model;
+
+static int64_t part_lo(int64_t n, int r, int p) { return (int64_t)((__int128)n * r / p); }
+
+typedef struct bench_args {
+    int64_t n, d, q, k;
+} bench_args;
+
+/* The bytes of rank i's block of an all-gather of p ranks. */
+typedef uint64_t (*block_fn)(const bench_args *a, int i, int p);
+
+/* A ring all-gather: rank r sends every block but the next rank's and receives every block but
+ * its own. */
+static void model_gather(model *m, const bench_args *a, block_fn block, int p, int r)
+{
+    uint64_t total = 0;
+    for (int i = 0; i < p; i++) total += block(a, i, p);
+    m->sent += total - block(a, (r + 1) % p, p);
+    m->recv += total - block(a, r, p);
+}
+
+static uint64_t agree3(const bench_args *a, int i, int p)
+{
+    (void)a, (void)i, (void)p;
+    return AGREE_BLOCK(3);
+}
+static uint64_t agree5(const bench_args *a, int i, int p)
+{
+    (void)a, (void)i, (void)p;
+    return AGREE_BLOCK(5);
+}
+static uint64_t agree0(const bench_args *a, int i, int p)
+{
+    (void)a, (void)i, (void)p;
+    return AGREE_BLOCK(0);
+}
+
+static void model_bcast(model *m, uint64_t bytes, int p, int r, int root)
+{
+    if (r == root) m->sent += (uint64_t)(p - 1) * bytes;
+    else m->recv += bytes;
+}
+
+typedef struct bench_op {
+    const char *name;
+    const char *usage;
+    int nargs;
+    /* the numbers after the name into *a; 0 when they make sense */
+    int (*read)(char **argv, bench_args *a);
+    /* the sharded call on this rank's rows (made inside: the input is not counted in the peak) */
+    lsc_status (*run)(lsc_ctx *ctx, const bench_args *a, int rank, int ranks, int64_t *in_bytes,
+                      counting *c);
+    /* the bytes rank r of p sends and receives by the model */
+    model (*predict)(const bench_args *a, int p, int r);
+} bench_op;
+
+static int64_t num(const char *s)
+{
+    char *end;
+    long long v = strtoll(s, &end, 10);
+    return *s && !*end && v > 0 ? (int64_t)v : -1;
+}
+
+static int read_spectrum(char **argv, bench_args *a)
+{
+    a->n = num(argv[0]);
+    a->d = num(argv[1]);
+    return a->n >= 2 && a->d >= 1 ? 0 : 1;
+}
+
+/* Whatever lsc allocates during the call is in the peak; the input rows, made before the peak is
+ * reset, are reported beside it. */
+static lsc_status run_spectrum(lsc_ctx *ctx, const bench_args *a, int rank, int ranks,
+                               int64_t *in_bytes, counting *c)
+{
+    const int64_t lo = part_lo(a->n, rank, ranks), hi = part_lo(a->n, rank + 1, ranks);
+    float *x = rows_of(lo, hi, a->d, 1);
+    if (!x) return LSC_STATUS_OUT_OF_MEMORY;
+    *in_bytes = (hi - lo) * a->d * 4;
+    lsc_matrix m = view(x, hi - lo, a->d);
+    lsc_spectrum_result r = LSC_SPECTRUM_RESULT_INIT;
+    start_counting(c);
+    lsc_status s = lsc_spectrum_sharded(ctx, &m, NULL, &r, NULL, NULL);
+    free(x);
+    return s;
+}
+
+static uint64_t spectrum_state(const bench_args *a, int i, int p)
+{
+    const int64_t rows = part_lo(a->n, i + 1, p) - part_lo(a->n, i, p);
+    return 16 + (rows > 0 ? (uint64_t)(a->d * (a->d + 3)) * 8 : 0);
+}
+
+static model predict_spectrum(const bench_args *a, int p, int r)
+{
+    model m = {0, 0};
+    model_gather(&m, a, agree3, p, r); /* cols, rows, the threshold's bits */
+    model_gather(&m, a, agree0, p, r); /* every accumulator made */
+    model_gather(&m, a, spectrum_state, p, r);
+    const int64_t mm = a->n < a->d ? a->n : a->d;
+    model_bcast(&m, 8 + 512 + sizeof(lsc_spectrum_result) + (uint64_t)(mm + a->d) * 8, p, r, 0);
+    return m;
+}
+
+static int read_knn(char **argv, bench_args *a)
+{
+    a->q = num(argv[0]);
+    a->n = num(argv[1]);
+    a->d = num(argv[2]);
+    a->k = num(argv[3]);
+    return a->q >= 1 && a->n >= 1 && a->d >= 1 && a->k >= 1 && a->k <= a->n ? 0 : 1;
+}
+
+static lsc_status run_knn(lsc_ctx *ctx, const bench_args *a, int rank, int ranks,
+                          int64_t *in_bytes, counting *c)
+{
+    const int64_t lo = part_lo(a->n, rank, ranks), hi = part_lo(a->n, rank + 1, ranks);
+    float *b = rows_of(lo, hi, a->d, 2), *q = rows_of(0, a->q, a->d, 3);
+    float *dist = (float *)malloc((size_t)(a->q * a->k) * sizeof(float));
+    int64_t *idx = (int64_t *)malloc((size_t)(a->q * a->k) * sizeof(int64_t));
+    lsc_status s = LSC_STATUS_OUT_OF_MEMORY;
+    if (b && q && dist && idx) {
+        *in_bytes = (hi - lo) * a->d * 4;
+        lsc_matrix mb = view(b, hi - lo, a->d), mq = view(q, a->q, a->d);
+        start_counting(c);
+        s = lsc_knn_sharded(ctx, &mq, &mb, a->k, NULL, dist, idx);
+    }
+    free(b);
+    free(q);
+    free(dist);
+    free(idx);
+    return s;
+}
+
+static uint64_t knn_lists(const bench_args *a, int i, int p)
+{
+    const int64_t rows = part_lo(a->n, i + 1, p) - part_lo(a->n, i, p);
+    return (uint64_t)(a->q * (rows < a->k ? rows : a->k)) * 16;
+}
+
+static model predict_knn(const bench_args *a, int p, int r)
+{
+    model m = {0, 0};
+    model_gather(&m, a, agree5, p, r); /* query rows, cols, base rows, k, the queries' hash */
+    model_gather(&m, a, agree0, p, r); /* every shard's lists made */
+    model_gather(&m, a, knn_lists, p, r);
+    return m;
+}
+
+static const bench_op kOps[] = {
+    {"spectrum", "spectrum N D", 2, read_spectrum, run_spectrum, predict_spectrum},
+    {"knn", "knn Q N D K", 4, read_knn, run_knn, predict_knn},
+};
+
+/* ---- main ------------------------------------------------------------------------------------ */
+
+int main(int argc, char **argv)
+{
+    int level = 0;
+    MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &level);
+    counting c;
+    memset(&c, 0, sizeof c);
+    c.comm = MPI_COMM_WORLD;
+    MPI_Comm_rank(c.comm, &c.rank);
+    MPI_Comm_size(c.comm, &c.ranks);
+    const bench_op *op = NULL;
+    for (size_t i = 0; argc >= 2 && i < sizeof kOps / sizeof kOps[0]; i++)
+        if (!strcmp(argv[1], kOps[i].name)) op = &kOps[i];
+    bench_args a;
+    memset(&a, 0, sizeof a);
+    if (!op || argc != 2 + op->nargs || op->read(argv + 2, &a) || level < MPI_THREAD_FUNNELED) {
+        if (c.rank == 0) {
+            fprintf(stderr, "usage: mpirun -np P lsc_sharded_bytes OP ARGS, one of:\n");
+            for (size_t i = 0; i < sizeof kOps / sizeof kOps[0]; i++)
+                fprintf(stderr, "  %s\n", kOps[i].usage);
+        }
+        MPI_Finalize();
+        return 2;
+    }
+    lsc_ctx_params cp = LSC_CTX_PARAMS_INIT;
+    cp.backend = LSC_BACKEND_CPU;
+    lsc_ctx *ctx = NULL;
+    lsc_status s = lsc_ctx_create(&cp, &ctx);
+    lsc_transport t = LSC_TRANSPORT_INIT;
+    t.rank = c.rank;
+    t.ranks = c.ranks;
+    t.user = &c;
+    t.all_reduce = t_all_reduce;
+    t.all_gather = t_all_gather;
+    t.broadcast = t_broadcast;
+    t.ring = t_ring;
+    if (s == LSC_STATUS_OK) s = lsc_ctx_set_transport(ctx, &t);
+    int64_t in_bytes = 0;
+    if (s == LSC_STATUS_OK) s = op->run(ctx, &a, c.rank, c.ranks, &in_bytes, &c);
+    const double ms = now_ms() - g_t_start; /* the call alone (meaningless with P > cores) */
+    const int64_t hwm = status_bytes("VmHWM");
+    if (s != LSC_STATUS_OK)
+        fprintf(stderr, "rank %d: %s: %s\n", c.rank, op->name,
+                ctx ? lsc_last_error(ctx) : lsc_status_string(s));
+    /* what each rank saw, gathered outside the counted transport */
+    const model m = op->predict(&a, c.ranks, c.rank);
+    const int64_t rows = part_lo(a.n, c.rank + 1, c.ranks) - part_lo(a.n, c.rank, c.ranks);
+    int64_t mine[10] = {(int64_t)s,        rows,
+                        (int64_t)c.sent,   (int64_t)c.recv,
+                        (int64_t)m.sent,   (int64_t)m.recv,
+                        hwm - g_rss_at_start, in_bytes,
+                        c.calls[C_GATHER], c.calls[C_BCAST] + c.calls[C_REDUCE] + c.calls[C_RING]};
+    int64_t *all = (int64_t *)malloc((size_t)c.ranks * sizeof mine);
+    MPI_Gather(mine, 10, MPI_INT64_T, all, 10, MPI_INT64_T, 0, c.comm);
+    int failed = s != LSC_STATUS_OK;
+    if (c.rank == 0) {
+        printf("{\"op\": \"%s\", \"ranks\": %d, \"n\": %lld, \"d\": %lld, \"q\": %lld, "
+               "\"k\": %lld, \"ms_rank0\": %.1f, \"per_rank\": [",
+               op->name, c.ranks, (long long)a.n, (long long)a.d, (long long)a.q, (long long)a.k,
+               ms);
+        for (int r = 0; r < c.ranks; r++) {
+            const int64_t *v = all + 10 * r;
+            failed |= v[0] != 0;
+            printf("%s{\"rank\": %d, \"status\": %lld, \"rows\": %lld, \"sent\": %lld, "
+                   "\"recv\": %lld, \"model_sent\": %lld, \"model_recv\": %lld, \"peak_added\": %lld, "
+                   "\"input_bytes\": %lld, \"all_gathers\": %lld, \"other_collectives\": %lld}",
+                   r ? ", " : "", r, (long long)v[0], (long long)v[1], (long long)v[2],
+                   (long long)v[3], (long long)v[4], (long long)v[5], (long long)v[6],
+                   (long long)v[7], (long long)v[8], (long long)v[9]);
+        }
+        printf("]}\n");
+    }
+    free(all);
+    lsc_ctx_destroy(ctx);
+    MPI_Finalize();
+    return failed ? 1 : 0;
+}

@@ -1,0 +1,66 @@
+"""Runs lsc_sharded_bytes at P = 1..4 under mpirun and prints the Markdown tables of
+docs/SCALING.md and bench/RESULTS.md: per rank, bytes sent and received against the model, and
+the memory the call added beside the rank's input rows.
+
+  python3 bench/sharded_table.py BUILD/bench/lsc_sharded_bytes
+
+Standard library only. The mpirun flags are the tests' (loopback transports, one lsc thread a
+rank); with more ranks than cores the times mean nothing and are not shown."""
+import json
+import os
+import subprocess
+import sys
+
+MPIRUN = ["mpirun", "--allow-run-as-root", "--oversubscribe", "--bind-to", "none", "--mca", "btl",
+          "self,vader,tcp", "--mca", "btl_tcp_if_include", "lo", "--mca",
+          "btl_vader_single_copy_mechanism", "none"]
+
+# each operation and its arguments (lsc_sharded_bytes's own), one table each
+RUNS = [("spectrum", ["spectrum", "40000", "256"]),
+        ("knn", ["knn", "2000", "40000", "64", "50"])]
+
+
+def knn_minimum(args, p):
+    """kNN's least bytes a rank receives for every rank to end with the merged lists: each rank
+    merges the lists of Q / P queries (their candidates from the P - 1 other ranks, 16 bytes
+    each) and receives the other ranks' merged lists (float32 + int64, 12 bytes a neighbour)."""
+    q, k = int(args[1]), int(args[4])
+    return (p - 1) * q * k * (16 + 12) // p
+
+
+MINIMUM = {"knn": knn_minimum}
+
+
+def mib(b):
+    return "%.2f" % (b / 2**20)
+
+
+def main():
+    exe = sys.argv[1]
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    for name, args in RUNS:
+        print("\n%s (%s)\n" % (name, " ".join(args[1:])))
+        minimum = MINIMUM.get(name)
+        print("| P | rank | rows | sent (B) | model | recv (B) | model | worst ratio "
+              "| added peak (MiB) | input rows (MiB) |%s" % (" recv / minimum |" if minimum else ""))
+        print("|---|---|---|---|---|---|---|---|---|---|%s" % ("---|" if minimum else ""))
+        for p in range(1, 5):
+            out = subprocess.run(MPIRUN + ["-np", str(p), exe] + args, env=env,
+                                 capture_output=True, text=True, check=True).stdout
+            line = json.loads(out.strip().splitlines()[-1])
+            for r in line["per_rank"]:
+                ratios = [max(a, b) / min(a, b) for a, b in
+                          ((r["sent"], r["model_sent"]), (r["recv"], r["model_recv"]))
+                          if min(a, b) > 0]
+                ratio = "%.4f" % max(ratios) if ratios else "-"
+                extra = ""
+                if minimum:
+                    least = minimum(args, p)
+                    extra = " %s |" % ("%.2f" % (r["recv"] / least) if least else "-")
+                print("| %d | %d | %d | %d | %d | %d | %d | %s | %s | %s |%s" % (
+                    p, r["rank"], r["rows"], r["sent"], r["model_sent"], r["recv"],
+                    r["model_recv"], ratio, mib(r["peak_added"]), mib(r["input_bytes"]), extra))
+
+
+if __name__ == "__main__":
+    main()

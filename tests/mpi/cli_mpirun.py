@@ -1,0 +1,307 @@
+"""The lsc command line under mpirun (README "Beyond one process", tools/par.c), against the
+single-process CLI on the same files. Standard library only: the .npy files are written here.
+
+  cli_mpirun.py LSC NP MPIRUN...   spectrum and knn under `MPIRUN -np NP`: the JSON figures of
+                                   spectrum (.npy in C and Fortran order and big-endian, a file of
+                                   fewer rows than ranks, stored and deflated .npz, .safetensors)
+                                   and the kNN lists (.npy bytes) equal one process's
+                                   within docs/METRICS.md's tolerances; "ranks" is NP; every rank
+                                   exits 0. With NP >= 2 also: an unsharded command (pairs) and a
+                                   missing MPI module (the library's and the CLI's) are refused
+                                   with one message and exit 2 on every rank; a NaN in one rank's
+                                   part gives exit 2 on every rank and names the file's row.
+  cli_mpirun.py LSC refusal        no mpirun: OMPI_COMM_WORLD_SIZE set by hand and the CLI's MPI
+                                   module out of reach (as in an lsc built without MPI): exit 2
+                                   with the refusal, nothing computed.
+Exit 0 when every check passed."""
+import json
+import os
+import struct
+import subprocess
+import sys
+import tempfile
+import zipfile
+
+failures = []
+
+
+def check(cond, what):
+    if not cond:
+        failures.append(what)
+        print("FAIL:", what, file=sys.stderr)
+
+
+def npy_image(rows, fortran=False, big=False):
+    """A float32 .npy image of the list of rows (version 1.0)."""
+    n, d = len(rows), len(rows[0])
+    header = "{'descr': '%sf4', 'fortran_order': %s, 'shape': (%d, %d), }" % (
+        ">" if big else "<", fortran, n, d)
+    pad = 64 - (10 + len(header) + 1) % 64
+    header = header + " " * pad + "\n"
+    vals = [rows[i][j] for j in range(d) for i in range(n)] if fortran else \
+        [v for r in rows for v in r]
+    return (b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header.encode() +
+            struct.pack("%s%df" % (">" if big else "<", len(vals)), *vals))
+
+
+def write_npy(path, rows, fortran=False, big=False):
+    with open(path, "wb") as f:
+        f.write(npy_image(rows, fortran, big))
+
+
+def write_npz(path, rows, compressed):
+    """numpy.savez's layout: the member x.npy, stored (its data misaligned in the archive, so
+    the reader copies) or deflated (inflated whole, then cut to the part)."""
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED if compressed else zipfile.ZIP_STORED) as z:
+        z.writestr("x.npy", npy_image(rows))
+
+
+def write_safetensors(path, rows):
+    n, d = len(rows), len(rows[0])
+    header = json.dumps({"x": {"dtype": "F32", "shape": [n, d], "data_offsets": [0, 4 * n * d]}})
+    header += " " * (-len(header) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(header)) + header.encode())
+        f.write(struct.pack("<%df" % (n * d), *[v for r in rows for v in r]))
+
+
+def data(n, d, seed):
+    """Rows with unequal column scales and an offset (the pivot-shift merge has work to do)."""
+    s = seed * 0x9E3779B97F4A7C15 + 1
+    rows = []
+    for i in range(n):
+        row = []
+        for j in range(d):
+            v = 0.0
+            for _ in range(4):
+                s = (s * 6364136223846793005 + 1442695040888963407) % (1 << 64)
+                v += (s >> 11) / 9007199254740992.0 - 0.5
+            row.append(5.0 + v * (1.0 + j))
+        rows.append(row)
+    return rows
+
+
+def env_without_mpi():
+    """This script's environment with no trace of a launcher (the single-process runs)."""
+    return {k: v for k, v in os.environ.items()
+            if not k.startswith(("OMPI_", "PMIX_", "PMI_"))}
+
+
+def run_single(lsc, args):
+    p = subprocess.run([lsc] + args, env=env_without_mpi(), capture_output=True, text=True)
+    return p.returncode, p.stdout, p.stderr
+
+
+def run_ranks(mpirun, np_, lsc, args, tmp, extra_env=None, last_env=None):
+    """Each rank's exit code (through a shell that records it), and mpirun's stderr. last_env:
+    variables for the last rank alone (an MPMD launch), to make it fail where the others do not."""
+    for f in os.listdir(tmp):
+        if f.startswith("rc."):
+            os.remove(os.path.join(tmp, f))
+    script = '"$0" "$@"; echo $? > "%s/rc.$OMPI_COMM_WORLD_RANK"' % tmp
+    env = env_without_mpi()
+    env["OMP_NUM_THREADS"] = "1"
+    env.update(extra_env or {})
+    rank_cmd = ["sh", "-c", script, lsc] + args
+    if last_env:
+        last = ["env"] + ["%s=%s" % kv for kv in last_env.items()] + rank_cmd
+        cmd = mpirun + ["-np", str(np_ - 1)] + rank_cmd + [":", "-np", "1"] + last
+    else:
+        cmd = mpirun + ["-np", str(np_)] + rank_cmd
+    try:
+        p = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=60)
+    except subprocess.TimeoutExpired:
+        check(False, "%s: no end after 60 s (ranks left waiting in a collective)" % " ".join(args))
+        return [None] * np_, "", ""
+    codes = []
+    for r in range(np_):
+        try:
+            with open(os.path.join(tmp, "rc.%d" % r)) as f:
+                codes.append(int(f.read()))
+        except OSError:
+            codes.append(None)
+    return codes, p.stdout, p.stderr
+
+
+def close(a, b, rel):
+    return abs(a - b) <= max(rel * abs(b), 1e-9)
+
+
+# continuous figures within 2e-4 relative (docs/METRICS.md "Tolerances the tests use"), alpha-ReQ
+# within twice that; every integer exactly
+TWICE = ("alpha_req", "alpha_req_r2")
+
+
+def compare_json(got, want, path, what):
+    if isinstance(want, dict):
+        for k, v in want.items():
+            if k in ("timings_ms", "ranks", "device"):
+                continue
+            check(k in got, "%s: %s%s missing" % (what, path, k))
+            if k in got:
+                compare_json(got[k], v, path + k + ".", what)
+    elif isinstance(want, list):
+        check(isinstance(got, list) and len(got) == len(want), "%s: %s length" % (what, path))
+        if isinstance(got, list):
+            for i, (g, w) in enumerate(zip(got, want)):
+                compare_json(g, w, "%s[%d]." % (path, i), what)
+    elif isinstance(want, float) and not isinstance(want, bool):
+        rel = 4e-4 if any(path.endswith(t + ".") for t in TWICE) else 2e-4
+        check(isinstance(got, (int, float)) and close(got, want, rel),
+              "%s: %s %r vs one process's %r" % (what, path, got, want))
+    else:
+        check(got == want, "%s: %s %r vs one process's %r" % (what, path, got, want))
+
+
+def sharded_checks(lsc, np_, mpirun, tmp):
+    d = 9
+    rows = data(103, d, 1)
+    write_npy(os.path.join(tmp, "x.npy"), rows)
+    write_npy(os.path.join(tmp, "xf.npy"), rows, fortran=True)
+    write_npy(os.path.join(tmp, "xb.npy"), rows, big=True)  # byte-swapped: a copy of the part
+    write_npy(os.path.join(tmp, "two.npy"), rows[:2])  # fewer rows than 3 ranks: empty parts
+    write_npy(os.path.join(tmp, "q.npy"), data(11, d, 2))
+    write_npz(os.path.join(tmp, "xs.npz"), rows, False)
+    write_npz(os.path.join(tmp, "xz.npz"), rows, True)
+    write_safetensors(os.path.join(tmp, "x.safetensors"), rows)
+    names = ["x.npy", "xf.npy", "xb.npy", "two.npy", "xs.npz", "xz.npz", "x.safetensors"]
+    try:  # HDF5 where this Python has h5py (CI's LSC_ORACLE_PYTHON): mapped, and read whole
+        import h5py
+        with h5py.File(os.path.join(tmp, "x.h5"), "w") as f:
+            f.create_dataset("flat", data=rows, dtype="<f4")
+        with h5py.File(os.path.join(tmp, "xc.h5"), "w") as f:
+            f.create_dataset("packed", data=rows, dtype="<f4", chunks=(16, d), compression="gzip")
+        names += ["x.h5", "xc.h5"]
+    except ImportError:
+        print("HDF5 not checked: no h5py in this Python")
+    for name in names:
+        src = os.path.join(tmp, name)
+        one = os.path.join(tmp, "one.json")
+        rc, _, err = run_single(lsc, ["spectrum", "--input", src, "--json", one])
+        if rc != 0 and "built without" in err:
+            print("skipped %s: %s" % (name, err.strip()))
+            continue
+        check(rc == 0, "single spectrum %s: exit %d %s" % (name, rc, err))
+        many = os.path.join(tmp, "many.json")
+        codes, _, err = run_ranks(mpirun, np_, lsc, ["spectrum", "--input", src, "--json", many],
+                                  tmp)
+        check(codes == [0] * np_, "spectrum %s: rank exit codes %r: %s" % (name, codes, err))
+        if rc == 0 and codes == [0] * np_:
+            with open(one) as f:
+                want = json.load(f)
+            with open(many) as f:
+                got = json.load(f)
+            check(got.get("ranks") == np_, "spectrum %s: ranks %r" % (name, got.get("ranks")))
+            check(want.get("ranks") == 1, "single spectrum: ranks %r" % want.get("ranks"))
+            compare_json(got, want, "", "spectrum %s np %d" % (name, np_))
+    # kNN: the lists as files, byte for byte, and the JSON
+    for base in ("x.npy", "xf.npy"):
+        outs = {}
+        for tag in ("one", "many"):
+            outs[tag] = [os.path.join(tmp, "%s_%s.npy" % (tag, w)) for w in ("idx", "dist")]
+            args = ["knn", "--queries", os.path.join(tmp, "q.npy"), "--base",
+                    os.path.join(tmp, base), "--k", "7", "--out-idx", outs[tag][0], "--out-dist",
+                    outs[tag][1], "--json", os.path.join(tmp, tag + "_knn.json")]
+            if tag == "one":
+                rc, _, err = run_single(lsc, args)
+                check(rc == 0, "single knn: exit %d %s" % (rc, err))
+            else:
+                codes, _, err = run_ranks(mpirun, np_, lsc, args, tmp)
+                check(codes == [0] * np_, "knn %s: rank exit codes %r: %s" % (base, codes, err))
+        for a, b in zip(outs["one"], outs["many"]):
+            with open(a, "rb") as fa, open(b, "rb") as fb:
+                check(fa.read() == fb.read(), "knn %s np %d: %s differs from one process's %s"
+                      % (base, np_, b, a))
+        with open(os.path.join(tmp, "one_knn.json")) as f:
+            want = json.load(f)
+        with open(os.path.join(tmp, "many_knn.json")) as f:
+            got = json.load(f)
+        check(got.get("ranks") == np_, "knn: ranks %r" % got.get("ranks"))
+        for k in ("out_idx", "out_dist"):
+            want["knn"].pop(k, None)
+            got["knn"].pop(k, None)
+        compare_json(got, want, "", "knn %s np %d" % (base, np_))
+    if np_ < 2:
+        return
+    x = os.path.join(tmp, "x.npy")
+    # a command not sharded yet: refused on every rank, one message naming it, no output
+    out = os.path.join(tmp, "pairs.json")
+    codes, _, err = run_ranks(mpirun, np_, lsc, ["pairs", "--input", x, "--json", out], tmp)
+    check(codes == [2] * np_, "pairs under mpirun: rank exit codes %r" % codes)
+    lines = [l for l in err.splitlines() if l.startswith("lsc ")]
+    check(len(lines) == 1 and lines[0].startswith("lsc pairs: does not run sharded yet"),
+          "pairs under mpirun: messages %r" % lines)
+    check(not os.path.exists(out), "pairs under mpirun wrote its JSON")
+    # knn without --base (self kNN) is not sharded either
+    codes, _, err = run_ranks(mpirun, np_, lsc, ["knn", "--queries", x, "--k", "3"], tmp)
+    check(codes == [2] * np_ and "does not run sharded yet" in err,
+          "self knn under mpirun: %r %s" % (codes, err))
+    # the library's MPI module missing: lsc_ctx_set_mpi refuses on every rank
+    codes, _, err = run_ranks(mpirun, np_, lsc, ["spectrum", "--input", x], tmp,
+                              {"LSC_MPI_MODULE": os.path.join(tmp, "missing.so")})
+    check(codes == [2] * np_ and "cannot load the MPI module" in err,
+          "missing liblsc_mpi: %r %s" % (codes, err))
+    # a failure on the last rank alone (its library MPI module missing): every rank exits 2 and
+    # the job prints one message, that rank's
+    codes, _, err = run_ranks(mpirun, np_, lsc, ["spectrum", "--input", x], tmp,
+                              last_env={"LSC_MPI_MODULE": os.path.join(tmp, "missing.so")})
+    lines = [l for l in err.splitlines() if "lsc spectrum" in l]
+    check(codes == [2] * np_ and len(lines) == 1 and
+          lines[0].startswith("(rank %d of %d) lsc spectrum: the MPI transport" % (np_ - 1, np_)),
+          "one rank failing: %r %r" % (codes, lines))
+    # the CLI's MPI module missing (an lsc without MPI): refused before any work on every rank
+    codes, out_, err = run_ranks(mpirun, np_, lsc, ["spectrum", "--input", x], tmp,
+                                 {"LSC_CLI_MPI_MODULE": os.path.join(tmp, "missing.so")})
+    check(codes == [2] * np_ and "refusing to run one full copy" in err
+          and "effective_rank" not in out_, "missing CLI module: %r %s" % (codes, err))
+    # a NaN in the last rank's part: every rank fails alike, naming the file's row
+    bad = [list(r) for r in rows]
+    bad[100][3] = float("nan")
+    write_npy(os.path.join(tmp, "nan.npy"), bad)
+    codes, _, err = run_ranks(mpirun, np_, lsc,
+                              ["spectrum", "--input", os.path.join(tmp, "nan.npy")], tmp)
+    lines = [l for l in err.splitlines() if l.startswith("lsc ")]
+    check(codes == [2] * np_, "NaN on one rank: exit codes %r" % codes)
+    check(len(lines) == 1 and "nan.npy: row 100 col 3" in lines[0],
+          "NaN on one rank: messages %r" % lines)
+    # the same as a kNN base read by parts, and in the queries every rank reads whole
+    for args, want in ((["--queries", os.path.join(tmp, "q.npy"), "--base",
+                         os.path.join(tmp, "nan.npy")], "nan.npy: row 100 col 3"),
+                       (["--queries", os.path.join(tmp, "nan.npy"), "--base", x],
+                        "nan.npy: row 100 col 3")):
+        codes, _, err = run_ranks(mpirun, np_, lsc, ["knn", "--k", "3"] + args, tmp)
+        lines = [l for l in err.splitlines() if l.startswith("lsc ")]
+        check(codes == [2] * np_ and len(lines) == 1 and want in lines[0],
+              "kNN NaN: %r %r" % (codes, lines))
+
+
+def refusal_check(lsc, tmp):
+    rows = data(5, 3, 3)
+    x = os.path.join(tmp, "x.npy")
+    write_npy(x, rows)
+    env = env_without_mpi()
+    env["OMPI_COMM_WORLD_SIZE"] = "2"
+    env["LSC_CLI_MPI_MODULE"] = os.path.join(tmp, "missing.so")
+    p = subprocess.run([lsc, "spectrum", "--input", x], env=env, capture_output=True, text=True)
+    check(p.returncode == 2, "refusal: exit %d" % p.returncode)
+    check("started by mpirun (OMPI_COMM_WORLD_SIZE=2)" in p.stderr
+          and "refusing to run one full copy" in p.stderr, "refusal: message %r" % p.stderr)
+    check("effective_rank" not in p.stdout, "refusal: the command ran: %r" % p.stdout)
+
+
+def main():
+    lsc = sys.argv[1]
+    with tempfile.TemporaryDirectory() as tmp:
+        if sys.argv[2] == "refusal":
+            refusal_check(lsc, tmp)
+        else:
+            sharded_checks(lsc, int(sys.argv[2]), sys.argv[3:], tmp)
+    if failures:
+        print("%d check(s) failed" % len(failures), file=sys.stderr)
+        return 1
+    print("all checks passed")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
