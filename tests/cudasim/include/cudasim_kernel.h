@@ -38,8 +38,10 @@ struct dim3 {
 #define __shared__ static
 #define __restrict__ __restrict
 
-// exported by libcuda.so.1 (cudasim), which both the module and its kernels call into
-namespace lsc_sim __attribute__((visibility("default"))) {
+// exported by libcuda.so.1 (cudasim), which both the module and its kernels call into (a
+// pragma rather than the namespace attribute, which formatters misread as the namespace's name)
+#pragma GCC visibility push(default)
+namespace lsc_sim {
 
 struct thread_state {
     uint3 tid;
@@ -110,6 +112,7 @@ template <class T> inline T from_bits(uint64_t b)
 }
 
 } // namespace lsc_sim
+#pragma GCC visibility pop
 
 #define threadIdx (lsc_sim::cur->tid)
 #define blockIdx (lsc_sim::block_idx)
