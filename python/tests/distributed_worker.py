@@ -32,6 +32,12 @@ def splits(p):
     return {"even": even, "uneven": uneven, "empty": empty}
 
 
+def pair_figures(ps):
+    return np.array([ps.rows_used, ps.pairs, ps.mean, ps.std, ps.min, ps.max, ps.nn_mean,
+                     ps.nn_median, ps.nn_min, ps.nn_max, ps.near_duplicate_pairs, ps.hist_upper,
+                     ps.uniformity])
+
+
 def shard(x, counts, rank):
     at = sum(counts[:rank])
     return np.ascontiguousarray(x[at:at + counts[rank]])
@@ -51,6 +57,11 @@ def run(rank, ranks, kw, out):
         kn = lsc.knn(q, mine, k=K, **kw)
         res[f"knn_dist_{name}"] = kn.distances
         res[f"knn_idx_{name}"] = kn.indices
+        for sub in (0, 23):
+            ps = lsc.pair_stats(mine, bins=16, subset_rows=sub, seed=5, uniformity=True, **kw)
+            res[f"pairs{sub}_{name}"] = pair_figures(ps)
+            res[f"pairs{sub}_hist_{name}"] = ps.histogram
+            res[f"pairs{sub}_dups_{name}"] = np.array(ps.near_duplicates).reshape(-1, 3)
     # a NaN on the last rank: every rank gets the same error, naming that rank
     bad = shard(x, splits(ranks)["even"], rank).copy()
     if rank == ranks - 1:

@@ -52,15 +52,22 @@ def _one_process():
     x, q = W.data()
     s = lsc.spectrum(x)
     kn = lsc.knn(q, x, k=W.K)
+    pairs = {sub: lsc.pair_stats(x, bins=16, subset_rows=sub, seed=5, uniformity=True)
+             for sub in (0, 23)}
     return (np.array([s.effective_rank, s.participation_ratio, s.stable_rank, s.rankme,
                       s.vendi_cosine, s.numerical_rank, s.rows]),
-            np.asarray(s.singular_values), kn)
+            np.asarray(s.singular_values), kn, pairs)
+
+
+# pair figures compared exactly: rows_used, pairs, min, max, nn_median, nn_min, nn_max, near
+# duplicates, hist_upper (the others within the continuous tolerance)
+EXACT_PAIR = [0, 1, 4, 5, 7, 8, 9, 10, 11]
 
 
 @pytest.mark.parametrize("engine,ranks", [("torch", 2), ("torch", 3), ("mpi", 2), ("mpi", 3)])
 def test_sharded_calls_equal_one_process(tmp_path, engine, ranks):
     (_run_torch if engine == "torch" else _run_mpi)(ranks, tmp_path)
-    fig, sv, kn = _one_process()
+    fig, sv, kn, pairs = _one_process()
     got = [dict(np.load(tmp_path / f"rank{r}.npz")) for r in range(ranks)]
     for name in W.splits(ranks):
         for r, g in enumerate(got):
@@ -73,6 +80,17 @@ def test_sharded_calls_equal_one_process(tmp_path, engine, ranks):
         np.testing.assert_allclose(got[0][f"sv_{name}"], sv, rtol=2e-4, atol=1e-9, err_msg=name)
         np.testing.assert_array_equal(got[0][f"knn_idx_{name}"], kn.indices, err_msg=name)
         np.testing.assert_array_equal(got[0][f"knn_dist_{name}"], kn.distances, err_msg=name)
+        for sub, ps in pairs.items():
+            key = f"pairs{sub}_{name}"
+            for r, g in enumerate(got):
+                for k in (key, f"pairs{sub}_hist_{name}", f"pairs{sub}_dups_{name}"):
+                    np.testing.assert_array_equal(g[k], got[0][k], err_msg=f"{k} rank {r}")
+            want = W.pair_figures(ps)
+            np.testing.assert_array_equal(got[0][key][EXACT_PAIR], want[EXACT_PAIR], err_msg=key)
+            np.testing.assert_allclose(got[0][key], want, rtol=2e-4, atol=1e-9, err_msg=key)
+            np.testing.assert_array_equal(got[0][f"pairs{sub}_hist_{name}"], ps.histogram)
+            np.testing.assert_array_equal(got[0][f"pairs{sub}_dups_{name}"],
+                                          np.array(ps.near_duplicates).reshape(-1, 3))
     last = ranks - 1
     for r, g in enumerate(got):
         # the NaN on the last rank: every rank raises InvalidData naming that rank, its row and column

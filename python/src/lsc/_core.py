@@ -371,28 +371,44 @@ class PairStats:
 def pair_stats(x, *, metric: str = "euclidean", bins: int = 64, dup_eps: float = 1e-6,
                dup_report: int = 100, subset_rows: int = 0, seed: int = 0,
                subset_offset: int = 0, uniformity: bool = False, backend: str = "auto",
-               threads: int = 0) -> PairStats:
+               threads: int = 0, process_group=None, comm=None) -> PairStats:
     """All-pairs statistics over the N(N-1)/2 pairs of x, never storing N x N.
 
     subset_rows=0 (or >= N) uses every row; else the seeded subset of that many rows at positions
     subset_offset .. subset_offset + subset_rows - 1 of the permutation of `seed`, the rows
     lsc.sample_rows(N, subset_rows, seed, subset_offset) returns (docs/METRICS.md section 7):
     subsets with one seed at disjoint positions are disjoint (halves, folds). Listed near
-    duplicates name rows of x, also for a subset."""
-    v = view(x, "x")
-    ctx = _ctx_for([v], backend, threads)
-    if not isinstance(bins, (int, np.integer)) or bins < 1:
-        raise InvalidArgument(f"bins must be a positive integer, not {bins!r}")
-    if not isinstance(dup_report, (int, np.integer)) or dup_report < 0:
-        raise InvalidArgument(f"dup_report must be an integer >= 0, not {dup_report!r}")
-    opts = N.PairOpts(C.sizeof(N.PairOpts), _metric(metric), int(bins), float(dup_eps),
-                      int(dup_report), _int(subset_rows, "subset_rows"), _seed(seed),
-                      _int(subset_offset, "subset_offset"), 1 if uniformity else 0)
+    duplicates name rows of x, also for a subset.
+
+    With process_group= (torch.distributed) or comm= (mpi4py) the call is collective: x is this
+    rank's shard (host memory, any number of rows) and every rank gets the statistics of all
+    ranks' rows concatenated in rank order, the listed rows counted in that concatenation and
+    the subset drawn over it (lsc_pair_stats_sharded: each pair computed once, the shards passed
+    round the ranks)."""
+    engine = engine_for(process_group, comm)
+
+    def prepare():
+        v = view(x, "x", shard=engine is not None)
+        if not isinstance(bins, (int, np.integer)) or bins < 1:
+            raise InvalidArgument(f"bins must be a positive integer, not {bins!r}")
+        if not isinstance(dup_report, (int, np.integer)) or dup_report < 0:
+            raise InvalidArgument(f"dup_report must be an integer >= 0, not {dup_report!r}")
+        opts = N.PairOpts(C.sizeof(N.PairOpts), _metric(metric), int(bins), float(dup_eps),
+                          int(dup_report), _int(subset_rows, "subset_rows"), _seed(seed),
+                          _int(subset_offset, "subset_offset"), 1 if uniformity else 0)
+        return v, _ctx_for([v], backend, threads), opts
+
+    v, ctx, opts = prepare() if engine is None else agreed(engine, prepare)
     r = N.new(N.PairResult)
     hist = np.zeros(int(bins), dtype=np.int64)
     dups = (N.Pair * max(int(dup_report), 1))()
-    ctx.check(N.lib.lsc_pair_stats(ctx.handle, C.byref(v.matrix), C.byref(opts), C.byref(r),
-                                   hist.ctypes.data_as(C.POINTER(C.c_int64)), dups))
+    args = (ctx.handle, C.byref(v.matrix), C.byref(opts), C.byref(r),
+            hist.ctypes.data_as(C.POINTER(C.c_int64)), dups)
+    if engine is None:
+        ctx.check(N.lib.lsc_pair_stats(*args))
+    else:
+        with sharded(ctx, engine):
+            ctx.check(N.lib.lsc_pair_stats_sharded(*args))
     listed = [(int(p.i), int(p.j), float(p.d)) for p in dups[:r.near_duplicates_listed]]
     return PairStats(metric=metric, rows_used=r.rows_used, pairs=r.pairs, mean=r.mean, std=r.std,
                      min=r.min, max=r.max, nn_mean=r.nn_mean, nn_median=r.nn_median,

@@ -311,6 +311,7 @@ _fn("lsc_ctx_ranks", c_int, c_vp, P(c_i64), P(c_i64))
 _fn("lsc_spectrum_sharded", c_int, c_vp, P(Matrix), P(SpectrumOpts), P(SpectrumResult), P(c_dbl),
     P(c_dbl))
 _fn("lsc_knn_sharded", c_int, c_vp, P(Matrix), P(Matrix), c_i64, P(KnnOpts), c_vp, c_vp)
+_fn("lsc_pair_stats_sharded", c_int, c_vp, P(Matrix), P(PairOpts), P(PairResult), P(c_i64), P(Pair))
 _fn("lsc_level_name", C.c_char_p, c_int)
 _fn("lsc_assess", c_int, c_vp, c_vp, P(Matrix), P(AssessOpts), P(c_vp))
 _fn("lsc_assessment_verdict", c_int, c_vp, c_int, P(Verdict))
