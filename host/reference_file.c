@@ -254,6 +254,7 @@ lsc_status lsc_reference_save(lsc_ctx *ctx, const lsc_reference *ref, const char
 {
     LSC_TRY(lsc_begin(ctx));
     LSC_CHECK(ctx, ref, LSC_STATUS_INVALID_ARGUMENT, "ref is NULL");
+    LSC_TRY(lsc_check_whole(ctx, ref, "ref"));
     LSC_CHECK(ctx, path && *path, LSC_STATUS_INVALID_ARGUMENT, "path is %s",
               path ? "empty" : "NULL");
     LSC_CHECK(ctx, little_endian(), LSC_STATUS_NOT_SUPPORTED,
