@@ -69,19 +69,20 @@ lsc_status lsc_ring_walk(lsc_ctx *ctx, const size_t *sizes, const void *mine, in
  * (global rows) hold n x k entries, ascending with ties by the smaller global index, as the CPU
  * backend's self kNN writes them for the concatenation. rows[r] and first[r] are rank r's rows
  * and first global row (agreed), k < the rows of all ranks. Collective; every rank returns the
- * same status. */
+ * same status. Progress is reported from p0 to p1. */
 lsc_status lsc_ring_self_knn(lsc_ctx *ctx, const float *x, int64_t d, int metric, int64_t k,
                              const int64_t *rows, const int64_t *first, double *v, int64_t *idx,
-                             const char *what);
+                             double p0, double p1, const char *what);
 /* A float32 dense copy of m's rows (m->rows x m->cols; NULL with OK for no rows). */
 lsc_status lsc_rows_f32(lsc_ctx *ctx, const lsc_matrix *m, float **out);
 /* The CPU backend's PRDC pass (host/cpu/prdc.c) of fake rows against real rows, given both
  * sets' radius values: every pair decided as lsc_prdc decides it, density[j] += the real balls
  * holding fake row j, and real_flags (N recall bytes, then N coverage bytes) set, never
- * cleared. */
+ * cleared. Progress is reported from p0 to p1. */
 lsc_status lsc_cpu_prdc_pass(lsc_ctx *ctx, const lsc_matrix *real, const double *real_v,
                              const lsc_matrix *fake, const double *fake_v, int metric,
-                             int inclusive, int64_t *density, unsigned char *real_flags);
+                             int inclusive, int64_t *density, unsigned char *real_flags,
+                             double p0, double p1);
 
 /* The reference options read and checked as lsc_reference_create reads them (host/api.c). */
 lsc_status lsc_reference_read_opts(lsc_ctx *ctx, const lsc_reference_opts *opts,

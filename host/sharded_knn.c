@@ -24,7 +24,8 @@ lsc_status lsc_rows_f32(lsc_ctx *ctx, const lsc_matrix *m, float **out)
     const size_t es = lsc_dtype_size(m->dtype);
     for (int64_t i = 0; i < m->rows; i++) {
         const char *row = (const char *)m->data + (size_t)(i * m->ld) * es;
-        for (int64_t c = 0; c < m->cols; c++) f[i * m->cols + c] = lsc_load_f32(row, (int)m->dtype, c);
+        for (int64_t c = 0; c < m->cols; c++)
+            f[i * m->cols + c] = lsc_load_f32(row, (int)m->dtype, c);
     }
     *out = f;
     return LSC_STATUS_OK;
@@ -33,7 +34,7 @@ lsc_status lsc_rows_f32(lsc_ctx *ctx, const lsc_matrix *m, float **out)
 /* The k nearest of q's rows among b's (q NULL: b's own rows, self excluded) as the CPU backend's
  * lsc_knn finds them: exact internal values ascending, ties by the smaller index of b. */
 static lsc_status shard_knn(lsc_ctx *ctx, const lsc_matrix *q, const lsc_matrix *b, int64_t k,
-                            int metric, double *v, int64_t *idx)
+                            int metric, double *v, int64_t *idx, double p0, double p1)
 {
     cpu_set sb, sq;
     memset(&sq, 0, sizeof sq);
@@ -44,7 +45,7 @@ static lsc_status shard_knn(lsc_ctx *ctx, const lsc_matrix *q, const lsc_matrix 
         st = cpu_set_init(ctx, &sq, q, NULL, q->rows, metric, sb.centre);
         qs = &sq;
     }
-    if (st == LSC_STATUS_OK) st = cpu_knn_sets(ctx, qs, &sb, k, q == NULL, v, idx, 0.0, 1.0);
+    if (st == LSC_STATUS_OK) st = cpu_knn_sets(ctx, qs, &sb, k, q == NULL, v, idx, p0, p1);
     cpu_set_free(&sq);
     cpu_set_free(&sb);
     return st;
@@ -106,6 +107,7 @@ typedef struct self_job {
     double *v, *tv, *mv;
     int64_t *idx, *ti, *mi;
     int64_t have; /* entries every row's running list holds */
+    double p0, p1; /* the progress the walk reports across, a P-th a step */
 } self_job;
 
 /* One base shard against this rank's rows: its k nearest there, merged into the running lists.
@@ -118,7 +120,9 @@ static lsc_status self_visit(lsc_ctx *ctx, void *user, int64_t origin, unsigned 
     if (J->n == 0 || kr < 1) return LSC_STATUS_OK;
     const lsc_matrix b = lsc_matrix_f32((const float *)block, nb, J->d);
     const lsc_matrix q = lsc_matrix_f32(J->x, J->n, J->d);
-    LSC_TRY(shard_knn(ctx, own ? NULL : &q, &b, kr, J->metric, J->tv, J->ti));
+    const int64_t ranks = lsc_tp_ranks(ctx), step = (J->rank - origin + ranks) % ranks;
+    const double w = (J->p1 - J->p0) / (double)ranks, p0 = J->p0 + w * (double)step;
+    LSC_TRY(shard_knn(ctx, own ? NULL : &q, &b, kr, J->metric, J->tv, J->ti, p0, p0 + w));
     int64_t m = 0;
     for (int64_t i = 0; i < J->n; i++)
         m = merge_list(J->v + i * J->k, J->idx + i * J->k, J->have, J->tv + i * kr,
@@ -129,7 +133,7 @@ static lsc_status self_visit(lsc_ctx *ctx, void *user, int64_t origin, unsigned 
 
 lsc_status lsc_ring_self_knn(lsc_ctx *ctx, const float *x, int64_t d, int metric, int64_t k,
                              const int64_t *rows, const int64_t *first, double *v, int64_t *idx,
-                             const char *what)
+                             double p0, double p1, const char *what)
 {
     const int64_t rank = lsc_tp_rank(ctx), ranks = lsc_tp_ranks(ctx), n = rows[rank];
     size_t *sizes = (size_t *)malloc((size_t)ranks * sizeof(size_t));
@@ -161,6 +165,8 @@ lsc_status lsc_ring_self_knn(lsc_ctx *ctx, const float *x, int64_t d, int metric
     J.first = first;
     J.v = v;
     J.idx = idx;
+    J.p0 = p0;
+    J.p1 = p1;
     /* a failure here takes part in the agreement the walk would open, so no rank waits alone */
     if (st == LSC_STATUS_OK) st = lsc_ring_walk(ctx, sizes, x, 0, self_visit, &J, NULL, what);
     else st = lsc_tp_agree(ctx, st, NULL, 0, NULL);
@@ -253,7 +259,7 @@ static lsc_status knn_gathered(lsc_ctx *ctx, const lsc_matrix *queries, const ls
         if (!cur || (my_k > 0 && !li)) s = LSC_STATUS_OUT_OF_MEMORY;
     }
     if (s == LSC_STATUS_OK && my_k > 0) {
-        s = shard_knn(ctx, queries, base, my_k, metric, lv, li);
+        s = shard_knn(ctx, queries, base, my_k, metric, lv, li, 0.0, 1.0);
         for (int64_t e = 0; s == LSC_STATUS_OK && e < nq * my_k; e++) {
             send[e].v = lv[e];
             send[e].i = offset + li[e];
@@ -332,7 +338,7 @@ static lsc_status knn_self(lsc_ctx *ctx, const lsc_matrix *x, int64_t k, int met
     }
     st = lsc_tp_agree(ctx, st, NULL, 0, NULL);
     if (st == LSC_STATUS_OK)
-        st = lsc_ring_self_knn(ctx, xf, d, metric, k, rows, rows + ranks, v, ix,
+        st = lsc_ring_self_knn(ctx, xf, d, metric, k, rows, rows + ranks, v, ix, 0.0, 1.0,
                                "lsc_knn_sharded with exclude_self");
     if (st == LSC_STATUS_OK) {
         /* written only now, so a failed call leaves them untouched, as lsc_knn does */

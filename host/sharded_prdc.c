@@ -145,7 +145,7 @@ lsc_status lsc_reference_create_sharded(lsc_ctx *ctx, const lsc_matrix *real, in
     /* phase 3: the radii, the k-th exact value among the other rows of every rank */
     if (s == LSC_STATUS_OK)
         s = lsc_ring_self_knn(ctx, ref->data, d, (int)o.metric, k, rows, rows + ranks, v, ix,
-                              "lsc_reference_create_sharded");
+                              0.0, 1.0, "lsc_reference_create_sharded");
     if (s == LSC_STATUS_OK) {
         int64_t zero = 0;
         for (int64_t i = 0; i < my; i++) {
@@ -183,6 +183,7 @@ typedef struct prdc_walk {
     const double *fake_v;
     int metric, inclusive;
     int64_t *density;
+    int64_t rank;
 } prdc_walk;
 
 /* One real shard past this rank's generated rows: its flags set, this rank's density counted. */
@@ -194,8 +195,11 @@ static lsc_status prdc_visit(lsc_ctx *ctx, void *user, int64_t origin, unsigned 
     const double *rv = (const double *)block;
     const lsc_matrix real = lsc_matrix_f32((const float *)(block + block_rv(n)), n, W->d);
     unsigned char *flags = block + block_rv(n) + block_rows(n, W->d);
+    /* progress from 0.3 (the radii, lsc_prdc's split) to 1, a P-th a step */
+    const int64_t ranks = lsc_tp_ranks(ctx), step = (W->rank - origin + ranks) % ranks;
+    const double w = 0.7 / (double)ranks, p0 = 0.3 + w * (double)step;
     return lsc_cpu_prdc_pass(ctx, &real, rv, W->fake, W->fake_v, W->metric, W->inclusive,
-                             W->density, flags);
+                             W->density, flags, p0, p0 + w);
 }
 
 /* This rank's counts, summed over the ranks in the final agreement. */
@@ -334,7 +338,7 @@ lsc_status lsc_prdc_rows_sharded(lsc_ctx *ctx, const lsc_reference *ref, const l
     s = lsc_tp_agree(ctx, s, NULL, 0, NULL);
     if (s == LSC_STATUS_OK)
         s = lsc_ring_self_knn(ctx, ff, d, metric, k, lay + 2 * ranks, lay + 3 * ranks, kv, ki,
-                              "lsc_prdc_sharded");
+                              0.0, 0.3, "lsc_prdc_sharded");
     for (int64_t j = 0; s == LSC_STATUS_OK && j < mf; j++) fake_v[j] = kv[j * k + k - 1];
     free(kv);
     free(ki);
@@ -344,7 +348,7 @@ lsc_status lsc_prdc_rows_sharded(lsc_ctx *ctx, const lsc_reference *ref, const l
      * comes home with its flags set by every rank */
     if (s == LSC_STATUS_OK) {
         prdc_walk W = {lay, d, fake, fake_v, metric,
-                       ref->comparison == LSC_COMPARISON_INCLUSIVE, density};
+                       ref->comparison == LSC_COMPARISON_INCLUSIVE, density, rank};
         s = lsc_ring_walk(ctx, sizes, block, 1, prdc_visit, &W, block, "lsc_prdc_sharded");
     }
 

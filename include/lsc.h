@@ -575,9 +575,9 @@ typedef struct lsc_reference_info {
     int64_t first_row;         /* the global index of this shard's first row; 0 if whole */
 } lsc_reference_info;
 
-#define LSC_REFERENCE_INFO_INIT                                                                  \
-    { sizeof(lsc_reference_info), 0, 0, 0, LSC_METRIC_EUCLIDEAN, LSC_COMPARISON_STRICT, 0, 0, 0, 0, \
-      0, 0 }
+#define LSC_REFERENCE_INFO_INIT                                                                \
+    { sizeof(lsc_reference_info), 0, 0, 0, LSC_METRIC_EUCLIDEAN, LSC_COMPARISON_STRICT, 0, 0, 0, \
+      0, 0, 0 }
 
 /**
  * Builds a reference from `real` (N rows) with k-NN radii (self excluded), 1 <= k < N. opts may

@@ -39,7 +39,10 @@ std::vector<Sizes> splits(int64_t n)
             {n - 2, 1, 1, 0}};
 }
 
-bool has(const std::string &msg, const std::string &word) { return msg.find(word) != std::string::npos; }
+bool has(const std::string &msg, const std::string &word)
+{
+    return msg.find(word) != std::string::npos;
+}
 
 lsc_ctx *cpu_ctx()
 {
@@ -135,7 +138,8 @@ void expect_failure(const std::vector<lsc_status> &st, const std::vector<std::st
     for (size_t p = 0; p < st.size(); p++) {
         EXPECT_EQ(st[p], want) << "rank " << p << ": " << msg[p];
         EXPECT_EQ(msg[p], msg[0]) << "rank " << p;
-        for (const auto &w : words) EXPECT_TRUE(has(msg[p], w)) << "wants '" << w << "': " << msg[p];
+        for (const auto &w : words)
+            EXPECT_TRUE(has(msg[p], w)) << "wants '" << w << "': " << msg[p];
     }
 }
 
@@ -445,7 +449,8 @@ TEST(ReferenceSharded, EqualsOneProcessRowForRow)
                     EXPECT_EQ(lsc_reference_radii(r)[i], wr[off[p] + i])
                         << "rank " << p << " row " << i; // bit for bit
                 if (rs[p] > 0) {
-                    EXPECT_EQ(std::memcmp(lsc_reference_rows(r), lsc_reference_rows(w) + off[p] * D.d,
+                    const float *wrows = lsc_reference_rows(w) + off[p] * D.d;
+                    EXPECT_EQ(std::memcmp(lsc_reference_rows(r), wrows,
                                           (size_t)(rs[p] * D.d) * sizeof(float)),
                               0);
                 }
@@ -625,6 +630,53 @@ TEST(PrdcSharded, ShardsOfAnotherLayoutAreRefused)
                    {"rank 1", "not its shard", "lsc_reference_create_sharded"});
 }
 
+// Progress from the ring passes, and a cancel on one rank reaching every rank.
+struct Progress {
+    std::vector<double> seen;
+    int stop_after = -1; // cancel at this call (-1: never)
+};
+
+int on_progress(double f, void *user)
+{
+    auto *p = (Progress *)user;
+    p->seen.push_back(f);
+    return p->stop_after >= 0 && (int)p->seen.size() > p->stop_after;
+}
+
+TEST(PrdcSharded, ProgressRisesAndACancelReachesEveryRank)
+{
+    const Data D;
+    const Sizes rs = {10, 0, 21}, fs = {9, 9, 8};
+    const auto ro = offsets(rs), fo = offsets(fs);
+    for (int cancel : {0, 1}) {
+        std::vector<Progress> prog(3);
+        if (cancel) prog[2].stop_after = 2;
+        std::vector<lsc_status> st(3);
+        std::vector<std::string> msg(3);
+        fake::run(3, [&](int p, lsc_ctx *ctx) {
+            lsc_matrix a = shard(D.real, D.d, ro, p), f = shard(D.fake, D.d, fo, p);
+            lsc_reference *r = nullptr;
+            EXPECT_EQ(lsc_reference_create_sharded(ctx, &a, 3, nullptr, &r), LSC_STATUS_OK);
+            lsc_ctx_set_progress(ctx, on_progress, &prog[(size_t)p]);
+            lsc_prdc_result res = LSC_PRDC_RESULT_INIT;
+            st[(size_t)p] = lsc_prdc_sharded(ctx, r, &f, &res);
+            msg[(size_t)p] = lsc_last_error(ctx);
+            lsc_reference_destroy(r);
+        });
+        if (cancel) {
+            expect_failure(st, msg, LSC_STATUS_CANCELLED, {"rank 2", "cancelled"});
+            continue;
+        }
+        for (size_t p = 0; p < 3; p++) {
+            ASSERT_EQ(st[p], LSC_STATUS_OK) << msg[p];
+            const auto &v = prog[p].seen;
+            ASSERT_FALSE(v.empty());
+            for (size_t i = 1; i < v.size(); i++) EXPECT_LE(v[i - 1], v[i]) << "rank " << p;
+            EXPECT_LE(v.back(), 1.0);
+        }
+    }
+}
+
 TEST(PrdcSharded, WithoutTransportIsOneProcess)
 {
     const Data D;
@@ -633,7 +685,8 @@ TEST(PrdcSharded, WithoutTransportIsOneProcess)
     c.cmp = LSC_COMPARISON_INCLUSIVE;
     Whole w = one_process(D.real, D.n, D.fake, D.m, D.d, c);
     lsc_ctx *ctx = cpu_ctx();
-    lsc_matrix a = lsc_matrix_f32(D.real.data(), D.n, D.d), f = lsc_matrix_f32(D.fake.data(), D.m, D.d);
+    lsc_matrix a = lsc_matrix_f32(D.real.data(), D.n, D.d);
+    lsc_matrix f = lsc_matrix_f32(D.fake.data(), D.m, D.d);
     lsc_reference_opts opts = LSC_REFERENCE_OPTS_INIT;
     opts.metric = c.metric;
     opts.comparison = c.cmp;

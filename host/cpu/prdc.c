@@ -292,7 +292,8 @@ lsc_status lsc_cpu_prdc(lsc_ctx *ctx, const lsc_reference *ref, const lsc_matrix
  * values and their bands only, never a decision. */
 lsc_status lsc_cpu_prdc_pass(lsc_ctx *ctx, const lsc_matrix *real, const double *real_v,
                              const lsc_matrix *fake, const double *fake_v, int metric,
-                             int inclusive, int64_t *density, unsigned char *real_flags)
+                             int inclusive, int64_t *density, unsigned char *real_flags,
+                             double p0, double p1)
 {
     const int64_t N = real->rows;
     cpu_set sr, sf;
@@ -303,7 +304,7 @@ lsc_status lsc_cpu_prdc_pass(lsc_ctx *ctx, const lsc_matrix *real, const double 
         prdc_job J = {&sf, &sr, real_v, fake_v, inclusive, density, real_flags, real_flags + N,
                       NULL, NULL, N};
         cpu_tile_job job = {&sf, &sr, CPU_TILES_ALL, 0, 0, &J, prdc_tile, NULL, 0, 1};
-        st = cpu_tile_run(ctx, &job, 0.0, 1.0);
+        st = cpu_tile_run(ctx, &job, p0, p1);
     }
     cpu_set_free(&sf);
     cpu_set_free(&sr);
