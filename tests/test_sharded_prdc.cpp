@@ -466,6 +466,40 @@ TEST(ReferenceSharded, EqualsOneProcessRowForRow)
     }
 }
 
+TEST(ReferenceSharded, ErrorsReachEveryRank)
+{
+    const Data D;
+    const Sizes rs = {10, 11, 10};
+    const auto off = offsets(rs);
+    auto attempt = [&](const std::vector<float> &real,
+                       const std::function<void(int, lsc_matrix &, lsc_reference_opts &)> &tweak,
+                       lsc_status want, const std::vector<std::string> &words) {
+        std::vector<lsc_status> st(3);
+        std::vector<std::string> msg(3);
+        std::vector<lsc_reference *> refs(3, nullptr);
+        fake::run(3, [&](int p, lsc_ctx *ctx) {
+            lsc_matrix a = shard(real, D.d, off, p);
+            lsc_reference_opts o = LSC_REFERENCE_OPTS_INIT;
+            tweak(p, a, o);
+            st[(size_t)p] = lsc_reference_create_sharded(ctx, &a, 3, &o, &refs[(size_t)p]);
+            msg[(size_t)p] = lsc_last_error(ctx);
+        });
+        expect_failure(st, msg, want, words);
+        for (auto *r : refs) EXPECT_EQ(r, nullptr); // nothing written
+    };
+    auto nan = D.real;
+    nan[(size_t)(23 * D.d + 1)] = NAN;
+    attempt(nan, [](int, lsc_matrix &, lsc_reference_opts &) {}, LSC_STATUS_INVALID_DATA,
+            {"rank 2", "row 2", "col 1"});
+    attempt(D.real, [](int p, lsc_matrix &a, lsc_reference_opts &) { if (p == 1) a.cols = 3; },
+            LSC_STATUS_INVALID_ARGUMENT, {"rank 1", "3 cols", "rank 0 has 4"});
+    attempt(D.real,
+            [](int p, lsc_matrix &, lsc_reference_opts &o) {
+                if (p == 2) o.metric = LSC_METRIC_COSINE;
+            },
+            LSC_STATUS_INVALID_ARGUMENT, {"rank 2", "metric"});
+}
+
 TEST(PrdcSharded, EqualsOneProcessForEverySplit)
 {
     const Data D;
