@@ -1149,9 +1149,9 @@ LSC_API lsc_status lsc_mmd(lsc_ctx *ctx, const lsc_matrix *a, const lsc_matrix *
  * Sharded so far: the spectrum (lsc_spectrum_sharded), exact kNN (lsc_knn_sharded: the same
  * queries against a sharded base, or each rank's rows against every rank's, self excluded), a
  * reference built from sharded real rows (lsc_reference_create_sharded) and PRDC with both sets
- * sharded (lsc_prdc_sharded, lsc_prdc_rows_sharded). Not yet: pair statistics, the verdicts, the
- * geometry and distribution figures, saving a shard of a reference; they keep running on one
- * process.
+ * sharded (lsc_prdc_sharded, lsc_prdc_rows_sharded), and saved as one file
+ * (lsc_reference_save_sharded). Not yet: pair statistics, the verdicts, the geometry and
+ * distribution figures; they keep running on one process.
  *
  * Errors: before each collective phase the ranks agree on a status (one all-gather of every
  * rank's status and message), so bad input on one rank (NaN, a different column count, a failed
@@ -1325,7 +1325,8 @@ LSC_API lsc_status lsc_knn_sharded(lsc_ctx *ctx, const lsc_matrix *queries, cons
  * lsc_reference_info_get says which shard it is (total_rows, first_row). A shard of several
  * ranks (total_rows > rows) serves lsc_prdc_sharded, _info_get, _radii, _rows and _destroy; the
  * one-process calls that need the whole reference (lsc_prdc, lsc_prdc_rows, lsc_assess,
- * lsc_reference_prepare, _save, _to_device) refuse it with INVALID_ARGUMENT. The radii come from
+ * lsc_reference_prepare, _save, _to_device) refuse it with INVALID_ARGUMENT
+ * (lsc_reference_save_sharded writes it with the other shards as one file). The radii come from
  * the self kNN of lsc_knn_sharded (the ring step). Returns on every rank the same status:
  * INVALID_ARGUMENT, INVALID_DATA, NOT_SUPPORTED, OVERFLOW, OUT_OF_MEMORY, TRANSPORT_ERROR,
  * CANCELLED. Blocks.
@@ -1333,6 +1334,21 @@ LSC_API lsc_status lsc_knn_sharded(lsc_ctx *ctx, const lsc_matrix *queries, cons
 LSC_API lsc_status lsc_reference_create_sharded(lsc_ctx *ctx, const lsc_matrix *real, int64_t k,
                                                 const lsc_reference_opts *opts,
                                                 lsc_reference **out);
+
+/**
+ * Writes the reference whose shards the ranks hold (lsc_reference_create_sharded) to `path` as
+ * one reference file, the very bytes lsc_reference_save writes for the whole reference, so that
+ * lsc_reference_load reads it in any process; collective over ctx's transport, every rank
+ * passing the same path, which must name the same file on every rank (a filesystem they share).
+ * Each rank writes its own rows and radii at their place in the file; only the sections'
+ * checksums travel (round the ranks with the ring step: NOT_SUPPORTED on every rank without
+ * one); rank 0 writes the header under a temporary name and renames it over `path` when every
+ * rank has written, as lsc_reference_save does. Returns on every rank the same status:
+ * INVALID_ARGUMENT (shards not made together, another path on some rank), IO_ERROR,
+ * NOT_SUPPORTED, OUT_OF_MEMORY, TRANSPORT_ERROR. Blocks.
+ */
+LSC_API lsc_status lsc_reference_save_sharded(lsc_ctx *ctx, const lsc_reference *ref,
+                                              const char *path);
 
 /**
  * lsc_prdc of the generated rows of every rank against the reference whose shards the ranks

@@ -10,6 +10,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <string>
 #include <thread>
 #include <vector>
@@ -147,6 +148,23 @@ TEST(ShardedAlloc, ReferenceAndPrdcAgreeOnOutOfMemory)
         lsc_reference_destroy(ref);
         return s;
     });
+}
+
+TEST(ShardedAlloc, SaveAgreesOnOutOfMemory)
+{
+    const int64_t n = 21, d = 3, k = 3;
+    auto real = data::gaussian(n, d, 8);
+    const std::string path = ::testing::TempDir() + "lsc_sharded_alloc.lscref";
+    each_failure([&](int p, lsc_ctx *ctx) {
+        lsc_matrix a = lsc_matrix_f32(real.data() + p * 7 * d, 7, d);
+        lsc_reference *ref = nullptr;
+        lsc_status s = lsc_reference_create_sharded(ctx, &a, k, nullptr, &ref);
+        if (s != LSC_STATUS_OK) return s;
+        s = lsc_reference_save_sharded(ctx, ref, path.c_str());
+        lsc_reference_destroy(ref);
+        return s;
+    });
+    std::remove(path.c_str());
 }
 
 } // namespace

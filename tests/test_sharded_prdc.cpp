@@ -61,9 +61,11 @@ lsc_matrix shard(const std::vector<float> &x, int64_t d, const std::vector<int64
     return lsc_matrix_f32(rows ? x.data() + off[(size_t)p] * d : nullptr, rows, d);
 }
 
-// fake::run with each rank's transport changed by `tweak` before the body runs.
+// fake::run with each rank's transport changed by `tweak` before the body runs (`saved`, if
+// given, receives the transports, which the body may set again).
 void run_with(int P, const std::function<void(int, lsc_transport &)> &tweak,
-              const std::function<void(int, lsc_ctx *)> &body)
+              const std::function<void(int, lsc_ctx *)> &body,
+              std::vector<lsc_transport> *saved = nullptr)
 {
     fake::Hub hub(P);
     std::vector<fake::Rank> ranks((size_t)P);
@@ -74,6 +76,7 @@ void run_with(int P, const std::function<void(int, lsc_transport &)> &tweak,
             lsc_ctx *ctx = cpu_ctx();
             lsc_transport t = fake::transport(&ranks[(size_t)p]);
             tweak(p, t);
+            if (saved) (*saved)[(size_t)p] = t;
             lsc_ctx_set_transport(ctx, &t);
             body(p, ctx);
             lsc_ctx_destroy(ctx);
@@ -709,6 +712,124 @@ TEST(PrdcSharded, ProgressRisesAndACancelReachesEveryRank)
             EXPECT_LE(v.back(), 1.0);
         }
     }
+}
+
+// ---- saving a sharded reference ---------------------------------------------------------------
+
+std::vector<char> file_bytes(const std::string &path)
+{
+    std::vector<char> b;
+    FILE *f = std::fopen(path.c_str(), "rb");
+    if (!f) return b;
+    char buf[4096];
+    size_t n;
+    while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) b.insert(b.end(), buf, buf + n);
+    std::fclose(f);
+    return b;
+}
+
+// Every rank saves its shard of a reference of real (n x d) split by rs to `paths[p]`.
+std::vector<std::pair<lsc_status, std::string>>
+save_sharded(const std::vector<float> &real, int64_t d, const Sizes &rs,
+             const std::vector<std::string> &paths, lsc_metric metric,
+             const std::function<void(int, lsc_transport &)> &tt = nullptr)
+{
+    const int P = (int)rs.size();
+    const auto off = offsets(rs);
+    std::vector<std::pair<lsc_status, std::string>> out((size_t)P);
+    std::vector<lsc_transport> ts((size_t)P);
+    run_with(
+        P, [](int, lsc_transport &) {},
+        [&](int p, lsc_ctx *ctx) {
+            lsc_matrix a = shard(real, d, off, p);
+            lsc_reference_opts o = LSC_REFERENCE_OPTS_INIT;
+            o.metric = metric;
+            lsc_reference *r = nullptr;
+            EXPECT_EQ(lsc_reference_create_sharded(ctx, &a, 3, &o, &r), LSC_STATUS_OK);
+            if (tt) { // the transport changed after the shards were made
+                tt(p, ts[(size_t)p]);
+                lsc_ctx_set_transport(ctx, &ts[(size_t)p]);
+            }
+            lsc_status st = lsc_reference_save_sharded(ctx, r, paths[(size_t)p].c_str());
+            out[(size_t)p] = {st, lsc_last_error(ctx)};
+            lsc_reference_destroy(r);
+        },
+        &ts);
+    return out;
+}
+
+TEST(ReferenceSharded, SavedShardsAreTheWholeReferencesFile)
+{
+    // d = 3: 12-byte rows, so shards of odd rows end inside a checksum word
+    const int64_t n = 23, d = 3;
+    const auto real = with_ties(n, d, 51);
+    const std::string dir = ::testing::TempDir();
+    const std::string whole = dir + "lsc_sharded_whole.lscref", part = dir + "lsc_sharded.lscref";
+    for (lsc_metric metric : {LSC_METRIC_EUCLIDEAN, LSC_METRIC_COSINE}) {
+        lsc_ctx *ctx = cpu_ctx();
+        lsc_matrix a = lsc_matrix_f32(real.data(), n, d);
+        lsc_reference_opts o = LSC_REFERENCE_OPTS_INIT;
+        o.metric = metric;
+        lsc_reference *w = nullptr;
+        ASSERT_EQ(lsc_reference_create(ctx, &a, 3, &o, &w), LSC_STATUS_OK);
+        ASSERT_EQ(lsc_reference_save(ctx, w, whole.c_str()), LSC_STATUS_OK);
+        const auto want = file_bytes(whole);
+        ASSERT_FALSE(want.empty());
+        for (const auto &rs : splits(n)) {
+            SCOPED_TRACE("P = " + std::to_string(rs.size()) + ", first shard " +
+                         std::to_string(rs[0]));
+            std::remove(part.c_str());
+            auto got = save_sharded(real, d, rs, std::vector<std::string>(rs.size(), part), metric);
+            for (const auto &g : got) ASSERT_EQ(g.first, LSC_STATUS_OK) << g.second;
+            EXPECT_EQ(file_bytes(part), want); // byte for byte
+            lsc_reference *back = nullptr;
+            ASSERT_EQ(lsc_reference_load(ctx, part.c_str(), &back), LSC_STATUS_OK)
+                << lsc_last_error(ctx);
+            lsc_reference_info info = LSC_REFERENCE_INFO_INIT;
+            ASSERT_EQ(lsc_reference_info_get(back, &info), LSC_STATUS_OK);
+            EXPECT_EQ(info.rows, n);
+            EXPECT_EQ(info.total_rows, n);
+            EXPECT_EQ(std::memcmp(lsc_reference_radii(back), lsc_reference_radii(w),
+                                  (size_t)n * sizeof(double)),
+                      0);
+            lsc_reference_destroy(back);
+        }
+        lsc_reference_destroy(w);
+        lsc_ctx_destroy(ctx);
+    }
+    std::remove(whole.c_str());
+    std::remove(part.c_str());
+}
+
+TEST(ReferenceSharded, SaveErrorsReachEveryRank)
+{
+    const int64_t n = 20, d = 3;
+    const auto real = data::gaussian(n, d, 5);
+    const std::string dir = ::testing::TempDir(), path = dir + "lsc_sharded_err.lscref";
+    std::remove(path.c_str());
+    auto check = [&](const std::vector<std::pair<lsc_status, std::string>> &got, lsc_status want,
+                     const std::vector<std::string> &words) {
+        std::vector<lsc_status> st;
+        std::vector<std::string> msg;
+        for (const auto &g : got) {
+            st.push_back(g.first);
+            msg.push_back(g.second);
+        }
+        expect_failure(st, msg, want, words);
+        FILE *f = std::fopen(path.c_str(), "rb");
+        EXPECT_EQ(f, nullptr); // nothing written
+        if (f) std::fclose(f);
+    };
+    check(save_sharded(real, d, {7, 6, 7}, {path, path + "x", path}, LSC_METRIC_EUCLIDEAN),
+          LSC_STATUS_INVALID_ARGUMENT, {"rank 1", "another file"});
+    const std::string nowhere = dir + "no/such/dir/ref.lscref";
+    auto got = save_sharded(real, d, {7, 6, 7}, {nowhere, nowhere, nowhere}, LSC_METRIC_EUCLIDEAN);
+    check(got, LSC_STATUS_IO_ERROR, {"rank 0", "cannot open"});
+    check(save_sharded(real, d, {7, 6, 7}, {path, path, path}, LSC_METRIC_EUCLIDEAN,
+                       [](int p, lsc_transport &t) {
+                           if (p == 1) t.ring = nullptr;
+                       }),
+          LSC_STATUS_NOT_SUPPORTED, {"rank 1", "ring"});
 }
 
 TEST(PrdcSharded, WithoutTransportIsOneProcess)

@@ -1,9 +1,11 @@
 /* The ring-passing sharded calls over MPI (lsc.h section 12), run by ctest under mpirun with 1 to
  * 4 ranks: for several splits of one data set (uneven and empty shards) and both metrics, every
  * rank's self kNN lists, reference radii, PRDC figures and per-row outcomes must equal one
- * process's lsc_knn, lsc_reference_create and lsc_prdc_rows on the concatenated rows exactly;
- * a NaN on one rank must give every rank the same status and message. Exit 0 when every check
+ * process's lsc_knn, lsc_reference_create and lsc_prdc_rows on the concatenated rows exactly,
+ * and the shards saved together must be the file one process saves; a NaN on one rank must give
+ * every rank the same status and message. Exit 0 when every check
  * passed on every rank. */
+#define _POSIX_C_SOURCE 200809L
 #include "lsc.h"
 
 #include <math.h>
@@ -12,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static int failures;
 static int my_rank;
@@ -167,6 +170,56 @@ int main(int argc, char **argv)
             lsc_reference_destroy(ref);
         }
         lsc_reference_destroy(wref);
+    }
+
+    /* the shards saved together: the very file one process saves, which it loads */
+    {
+        static const int uneven[4] = {3, 0, 2, 5};
+        int w[4];
+        memcpy(w, uneven, sizeof w);
+        if (ranks == 1) w[0] = 1;
+        int64_t lo, hi;
+        shard(N, ranks, my_rank, w, &lo, &hi);
+        lsc_matrix a = rows_of(real, lo, hi, D);
+        char dir[256] = "";
+        if (my_rank == 0) {
+            snprintf(dir, sizeof dir, "/tmp/lsc_mpi_prdc_XXXXXX");
+            CHECK(mkdtemp(dir) != NULL, "mkdtemp failed");
+        }
+        MPI_Bcast(dir, (int)sizeof dir, MPI_CHAR, 0, MPI_COMM_WORLD);
+        char part[300], whole[300];
+        snprintf(part, sizeof part, "%s/sharded.lscref", dir);
+        snprintf(whole, sizeof whole, "%s/whole.lscref", dir);
+        lsc_reference *ref = NULL;
+        s = lsc_reference_create_sharded(ctx, &a, K, NULL, &ref);
+        CHECK(s == LSC_STATUS_OK, "reference: %s", lsc_last_error(ctx));
+        s = lsc_reference_save_sharded(ctx, ref, part);
+        CHECK(s == LSC_STATUS_OK, "save: %s", lsc_last_error(ctx));
+        if (my_rank == 0 && s == LSC_STATUS_OK) {
+            lsc_reference *wref = NULL, *back = NULL;
+            CHECK(lsc_reference_create(one, &all_real, K, NULL, &wref) == LSC_STATUS_OK,
+                  "one reference: %s", lsc_last_error(one));
+            CHECK(lsc_reference_save(one, wref, whole) == LSC_STATUS_OK, "one save: %s",
+                  lsc_last_error(one));
+            FILE *fa = fopen(part, "rb"), *fb = fopen(whole, "rb");
+            int same = fa && fb;
+            for (int ca = 0, cb = 0; same && (ca != EOF || cb != EOF);) {
+                ca = fgetc(fa);
+                cb = fgetc(fb);
+                same = ca == cb;
+            }
+            CHECK(same, "the sharded save's bytes differ from one process's");
+            if (fa) fclose(fa);
+            if (fb) fclose(fb);
+            CHECK(lsc_reference_load(one, part, &back) == LSC_STATUS_OK, "load: %s",
+                  lsc_last_error(one));
+            lsc_reference_destroy(back);
+            lsc_reference_destroy(wref);
+            remove(part);
+            remove(whole);
+            rmdir(dir);
+        }
+        lsc_reference_destroy(ref);
     }
 
     /* a NaN in the last rank's generated rows: every rank the same status and message */
