@@ -316,7 +316,7 @@ lsc_status lsc_reference_save(lsc_ctx *ctx, const lsc_reference *ref, const char
     return s;
 }
 
-/* ---- a sharded reference's save (lsc.h section 12) -------------------------------------------- */
+/* ---- a sharded reference's save (lsc.h section 12) ------------------------------------------- */
 
 /* Writes all n bytes at `offset` of fd. */
 static lsc_status pwrite_all(lsc_ctx *ctx, int fd, const void *p, size_t n, uint64_t offset,
@@ -403,8 +403,8 @@ lsc_status lsc_reference_save_sharded(lsc_ctx *ctx, const lsc_reference *ref, co
     }
     if (s == LSC_STATUS_OK && n != all[SV_TOTAL])
         s = lsc_set_error(ctx, LSC_STATUS_INVALID_ARGUMENT,
-                          "ref: the ranks' shards hold %lld rows, the reference has %lld", (long long)n,
-                          (long long)all[SV_TOTAL]);
+                          "ref: the ranks' shards hold %lld rows, the reference has %lld",
+                          (long long)n, (long long)all[SV_TOTAL]);
     free(all);
     if (s != LSC_STATUS_OK) return s; /* the same on every rank */
 
@@ -469,10 +469,10 @@ lsc_status lsc_reference_save_sharded(lsc_ctx *ctx, const lsc_reference *ref, co
                                : lsc_set_error(ctx, LSC_STATUS_IO_ERROR,
                                                "%s: cannot open %s for writing: %s", path, name,
                                                strerror(errno));
-        const uint64_t first = (uint64_t)ref->shard_first;
+        const uint64_t first = (uint64_t)ref->shard_first, row = (uint64_t)ref->cols * 4;
         if (w == LSC_STATUS_OK)
-            w = pwrite_all(ctx, fd, ref->data, rows_bytes,
-                           sec[SEC_ROWS].offset + first * (uint64_t)ref->cols * sizeof(float), path);
+            w = pwrite_all(ctx, fd, ref->data, rows_bytes, sec[SEC_ROWS].offset + first * row,
+                           path);
         if (w == LSC_STATUS_OK)
             w = pwrite_all(ctx, fd, ref->radius_v, radv_bytes,
                            sec[SEC_RADV].offset + first * sizeof(double), path);
