@@ -21,7 +21,8 @@
     { offsetof(lsc_spectrum_result, vendi_cosine_q0), sizeof(lsc_spectrum_result) }
 #define LSC_PAIR_RESULT_SIZES { offsetof(lsc_pair_result, uniformity), sizeof(lsc_pair_result) }
 #define LSC_REFERENCE_INFO_SIZES \
-    { offsetof(lsc_reference_info, file_version), sizeof(lsc_reference_info) }
+    { offsetof(lsc_reference_info, file_version), offsetof(lsc_reference_info, total_rows), \
+      sizeof(lsc_reference_info) }
 #define LSC_ASSESS_OPTS_SIZES \
     { offsetof(lsc_assess_opts, order_uncovered), sizeof(lsc_assess_opts) }
 #define LSC_VERDICT_SIZES { sizeof(lsc_verdict) }

@@ -418,8 +418,8 @@ lsc_status lsc_reference_alloc(lsc_ctx *ctx, int64_t rows, int64_t cols, int wit
     return LSC_STATUS_OK;
 }
 
-static lsc_status reference_opts(lsc_ctx *ctx, const lsc_reference_opts *opts,
-                                 lsc_reference_opts *o)
+lsc_status lsc_reference_read_opts(lsc_ctx *ctx, const lsc_reference_opts *opts,
+                                   lsc_reference_opts *o)
 {
     lsc_reference_opts d = LSC_REFERENCE_OPTS_INIT;
     if (opts)
@@ -441,7 +441,7 @@ lsc_status lsc_reference_create(lsc_ctx *ctx, const lsc_matrix *real, int64_t k,
     LSC_TRY(lsc_begin(ctx));
     LSC_CHECK(ctx, out, LSC_STATUS_INVALID_ARGUMENT, "out is NULL");
     lsc_reference_opts o = LSC_REFERENCE_OPTS_INIT;
-    LSC_TRY(reference_opts(ctx, opts, &o));
+    LSC_TRY(lsc_reference_read_opts(ctx, opts, &o));
     LSC_TRY(lsc_check_matrix(ctx, real, "real", 1));
     LSC_CHECK(ctx, k >= 1 && k < real->rows, LSC_STATUS_INVALID_ARGUMENT,
               "k=%lld needs at least %llu real rows, got %lld", (long long)k,
@@ -476,6 +476,17 @@ lsc_status lsc_reference_create(lsc_ctx *ctx, const lsc_matrix *real, int64_t k,
     return LSC_STATUS_OK;
 }
 
+lsc_status lsc_check_whole(lsc_ctx *ctx, const lsc_reference *ref, const char *what)
+{
+    LSC_CHECK(ctx, ref->shard_total <= ref->rows, LSC_STATUS_INVALID_ARGUMENT,
+              "%s: the reference is one shard (rows %lld to %lld of %lld) made by "
+              "lsc_reference_create_sharded, not the whole reference: use the sharded calls "
+              "(lsc_prdc_sharded) on every rank",
+              what, (long long)ref->shard_first, (long long)(ref->shard_first + ref->rows - 1),
+              (long long)ref->shard_total);
+    return LSC_STATUS_OK;
+}
+
 lsc_status lsc_check_residency(lsc_ctx *ctx, const lsc_reference *ref, const char *name)
 {
     if (!ref->device_ops) return LSC_STATUS_OK;
@@ -499,6 +510,7 @@ lsc_status lsc_reference_to_device(lsc_ctx *ctx, const lsc_reference *ref, lsc_r
     LSC_CHECK(ctx, lsc_supports(ctx, LSC_CAP_DEVICE_REFERENCE), LSC_STATUS_NOT_SUPPORTED,
               "the %s backend keeps no device references: it reads the host reference as it "
               "is", ctx->ops->name);
+    LSC_TRY(lsc_check_whole(ctx, ref, "ref"));
     lsc_reference *r;
     LSC_TRY(lsc_reference_alloc(ctx, ref->rows, ref->cols, 1, &r));
     const size_t n = (size_t)ref->rows;
@@ -545,6 +557,8 @@ lsc_status lsc_reference_info_get(const lsc_reference *ref, lsc_reference_info *
     r.zero_radii = ref->zero_radii;
     r.file_version = ref->file_version;
     r.prepared = ref->half != NULL;
+    r.total_rows = ref->shard_total ? ref->shard_total : ref->rows;
+    r.first_row = ref->shard_first;
     if (ref->half) memcpy(&r.prepared_seed, ref->half, sizeof r.prepared_seed);
     /* no context for a message: a bad size is INVALID_ARGUMENT alone */
     return LSC_STORE_RESULT(info, &r, REFERENCE_INFO)
@@ -584,6 +598,7 @@ lsc_status lsc_prdc_near_rows(lsc_ctx *ctx, const lsc_reference *ref, const lsc_
               "k=%lld needs at least %lld fake rows, got %lld", (long long)ref->k,
               (long long)(ref->k + 1), (long long)fake->rows);
     LSC_TRY(lsc_check_residency(ctx, ref, "ref"));
+    LSC_TRY(lsc_check_whole(ctx, ref, "ref"));
     LSC_TRY(lsc_check_values(ctx, fake, "fake", ref->metric == LSC_METRIC_COSINE));
     LSC_NEED_OP(ctx, prdc);
     lsc_prdc_result r;

@@ -40,6 +40,9 @@ struct lsc_reference {
     double *radius;        /* reported radius */
     int64_t zero_radii;
     int64_t file_version;  /* format version of the file it was loaded from, 0 if built */
+    int64_t shard_total;   /* a shard (lsc_reference_create_sharded): the rows of all ranks
+                              together and this shard's first global row; 0 and 0 otherwise */
+    int64_t shard_first;
     uint64_t serial;       /* unique in the process, never reused: names it in caches */
     unsigned char *half;   /* lsc_reference_prepare's result, in the file's 'HALF' section
                               layout (host/reference_file.c): u64 seed, f64 median nearest-
@@ -52,6 +55,10 @@ struct lsc_reference {
     void *device_data;
     void (*device_free)(void *);
 };
+
+/* INVALID_ARGUMENT, naming `what`, for a shard of a reference made on several ranks
+ * (lsc_reference_create_sharded): it is not the whole reference the call needs. */
+lsc_status lsc_check_whole(lsc_ctx *ctx, const lsc_reference *ref, const char *what);
 
 /* Optional tests of each generated row fused into the PRDC pass (lsc_prdc_near_rows): whether some
  * reference row lies strictly nearer than `strict_v`, and whether one lies within `incl_v`

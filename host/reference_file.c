@@ -63,6 +63,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include "validate.h"
+#include "sharded.h"
 #include "../common/distance_rules.h"
 
 #include <errno.h>
@@ -195,7 +196,7 @@ typedef struct {
 static int sections_of(const lsc_reference *ref) { return ref->half ? SEC_KNOWN : SEC_HALF; }
 
 static void plan_v2(const lsc_reference *ref, out_section *sec, unsigned char *h,
-                    unsigned char *table)
+                    unsigned char *table, const uint64_t *sums)
 {
     const int n = sections_of(ref);
     sec[SEC_ROWS].data = ref->data;
@@ -208,7 +209,8 @@ static void plan_v2(const lsc_reference *ref, out_section *sec, unsigned char *h
     for (int i = 0; i < n; i++) {
         unsigned char *e = table + i * REF_V2_ENTRY;
         sec[i].offset = align_up(pos);
-        sec[i].checksum = checksum_of(sec[i].data, (size_t)sec[i].length);
+        /* sums: the sections' checksums computed elsewhere (a sharded save's, chained) */
+        sec[i].checksum = sums ? sums[i] : checksum_of(sec[i].data, (size_t)sec[i].length);
         pos = sec[i].offset + sec[i].length;
         memcpy(e, known_tags[i], 4);
         put_u32(e + 4, known_flags[i]);
@@ -236,7 +238,7 @@ static lsc_status write_v2(lsc_ctx *ctx, FILE *f, const lsc_reference *ref, cons
     static const unsigned char zeros[REF_ALIGN];
     out_section sec[SEC_KNOWN];
     unsigned char h[REF_V2_HEADER], table[SEC_KNOWN * REF_V2_ENTRY];
-    plan_v2(ref, sec, h, table);
+    plan_v2(ref, sec, h, table, NULL);
     const int n = sections_of(ref);
     lsc_status s = write_all(ctx, f, NULL, h, sizeof h, path);
     if (s == LSC_STATUS_OK) s = write_all(ctx, f, NULL, table, (size_t)n * REF_V2_ENTRY, path);
@@ -250,26 +252,21 @@ static lsc_status write_v2(lsc_ctx *ctx, FILE *f, const lsc_reference *ref, cons
     return s;
 }
 
-lsc_status lsc_reference_save(lsc_ctx *ctx, const lsc_reference *ref, const char *path)
+/* Opens a new temporary file beside `path` for writing (*tmp_out its name, the caller's to
+ * free): a save writes it and renames it over `path` when complete, so a failed save never
+ * leaves a half-written reference, and never removes anything that was already at `path`.
+ * Created with 0666 for the umask to narrow, like any new file (mkstemp would force 0600); the
+ * name mixes the process, the clock, `salt` and the attempt, with O_EXCL deciding. */
+static lsc_status open_temp(lsc_ctx *ctx, const char *path, uint64_t salt, char **tmp_out,
+                            FILE **out)
 {
-    LSC_TRY(lsc_begin(ctx));
-    LSC_CHECK(ctx, ref, LSC_STATUS_INVALID_ARGUMENT, "ref is NULL");
-    LSC_CHECK(ctx, path && *path, LSC_STATUS_INVALID_ARGUMENT, "path is %s",
-              path ? "empty" : "NULL");
-    LSC_CHECK(ctx, little_endian(), LSC_STATUS_NOT_SUPPORTED,
-              "reference files are little-endian; this host is not");
-
-    /* write a temporary file beside the target, then rename: a failed save never leaves a
-     * half-written reference, and never removes anything that was already at `path`. Created
-     * with 0666 for the umask to narrow, like any new file (mkstemp would force 0600); the
-     * name mixes the process, the clock and the attempt, with O_EXCL deciding. */
     size_t plen = strlen(path);
     char *tmp = (char *)lsc_malloc(ctx, plen + 48, "temporary path");
     if (!tmp) return LSC_STATUS_OUT_OF_MEMORY;
     int fd = -1;
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    uint64_t salt = (uint64_t)ts.tv_sec * 1000000007u ^ (uint64_t)ts.tv_nsec ^ (uint64_t)(uintptr_t)ref;
+    salt ^= (uint64_t)ts.tv_sec * 1000000007u ^ (uint64_t)ts.tv_nsec;
     for (unsigned attempt = 0; attempt < 100 && fd < 0; attempt++) {
         uint64_t z = salt + 0x9e3779b97f4a7c15ULL * (attempt + 1);
         z = (z ^ (z >> 31)) * 0xbf58476d1ce4e5b9ULL;
@@ -289,6 +286,24 @@ lsc_status lsc_reference_save(lsc_ctx *ctx, const lsc_reference *ref, const char
         return lsc_set_error(ctx, LSC_STATUS_IO_ERROR, "%s: cannot open for writing: %s", path,
                              strerror(e));
     }
+    *tmp_out = tmp;
+    *out = f;
+    return LSC_STATUS_OK;
+}
+
+lsc_status lsc_reference_save(lsc_ctx *ctx, const lsc_reference *ref, const char *path)
+{
+    LSC_TRY(lsc_begin(ctx));
+    LSC_CHECK(ctx, ref, LSC_STATUS_INVALID_ARGUMENT, "ref is NULL");
+    LSC_TRY(lsc_check_whole(ctx, ref, "ref"));
+    LSC_CHECK(ctx, path && *path, LSC_STATUS_INVALID_ARGUMENT, "path is %s",
+              path ? "empty" : "NULL");
+    LSC_CHECK(ctx, little_endian(), LSC_STATUS_NOT_SUPPORTED,
+              "reference files are little-endian; this host is not");
+
+    char *tmp = NULL;
+    FILE *f = NULL;
+    LSC_TRY(open_temp(ctx, path, (uint64_t)(uintptr_t)ref, &tmp, &f));
     lsc_status s = write_v2(ctx, f, ref, path);
     if (fclose(f) != 0 && s == LSC_STATUS_OK)
         s = lsc_set_error(ctx, LSC_STATUS_IO_ERROR, "%s: close failed: %s", path,
@@ -298,6 +313,190 @@ lsc_status lsc_reference_save(lsc_ctx *ctx, const lsc_reference *ref, const char
                           strerror(errno));
     if (s != LSC_STATUS_OK) remove(tmp);
     free(tmp);
+    return s;
+}
+
+/* ---- a sharded reference's save (lsc.h section 12) ------------------------------------------- */
+
+/* Writes all n bytes at `offset` of fd. */
+static lsc_status pwrite_all(lsc_ctx *ctx, int fd, const void *p, size_t n, uint64_t offset,
+                             const char *path)
+{
+    const char *c = (const char *)p;
+    while (n > 0) {
+        const ssize_t w = pwrite(fd, c, n, (off_t)offset);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0)
+            return lsc_set_error(ctx, LSC_STATUS_IO_ERROR, "%s: write failed: %s", path,
+                                 w < 0 ? strerror(errno) : "no progress");
+        c += w;
+        n -= (size_t)w;
+        offset += (uint64_t)w;
+    }
+    return LSC_STATUS_OK;
+}
+
+/* The values each rank shows the others: its shard, its options and its path's checksum. */
+enum { SV_ROWS, SV_TOTAL, SV_FIRST, SV_COLS, SV_K, SV_METRIC, SV_CMP, SV_ZERO, SV_PATH, SV_RING,
+       SV_NVALS };
+
+lsc_status lsc_reference_save_sharded(lsc_ctx *ctx, const lsc_reference *ref, const char *path)
+{
+    LSC_TRY(lsc_begin(ctx));
+    const int64_t rank = lsc_tp_rank(ctx), ranks = lsc_tp_ranks(ctx);
+    static const char what[] = "lsc_reference_save_sharded";
+
+    /* phase 1: this rank's arguments, then the shards' layout, options and path compared */
+    lsc_status s = LSC_STATUS_OK;
+    if (!ref) s = lsc_set_error(ctx, LSC_STATUS_INVALID_ARGUMENT, "ref is NULL");
+    else if (!path || !*path)
+        s = lsc_set_error(ctx, LSC_STATUS_INVALID_ARGUMENT, "path is %s", path ? "empty" : "NULL");
+    else if (!little_endian())
+        s = lsc_set_error(ctx, LSC_STATUS_NOT_SUPPORTED,
+                          "reference files are little-endian; this host is not");
+    else if (ref->half)
+        s = lsc_set_error(ctx, LSC_STATUS_INVALID_ARGUMENT,
+                          "ref is prepared (lsc_reference_prepare): save it with "
+                          "lsc_reference_save");
+    int64_t mine[SV_NVALS];
+    memset(mine, 0, sizeof mine);
+    if (s == LSC_STATUS_OK) {
+        const uint64_t ph = checksum_of(path, strlen(path));
+        mine[SV_ROWS] = ref->rows;
+        mine[SV_TOTAL] = ref->shard_total ? ref->shard_total : ref->rows;
+        mine[SV_FIRST] = ref->shard_first;
+        mine[SV_COLS] = ref->cols;
+        mine[SV_K] = ref->k;
+        mine[SV_METRIC] = ref->metric;
+        mine[SV_CMP] = ref->comparison;
+        mine[SV_ZERO] = ref->zero_radii;
+        memcpy(&mine[SV_PATH], &ph, sizeof ph);
+        mine[SV_RING] = ctx->transport.ring != NULL || ranks == 1;
+    }
+    int64_t *all = (int64_t *)malloc((size_t)ranks * SV_NVALS * sizeof(int64_t));
+    if (!all && s == LSC_STATUS_OK)
+        s = lsc_set_error(ctx, LSC_STATUS_OUT_OF_MEMORY,
+                          "out of host memory for %lld ranks' shards", (long long)ranks);
+    s = lsc_tp_agree(ctx, s, mine, SV_NVALS, all);
+    int64_t n = 0, zero = 0;
+    for (int64_t r = 0; s == LSC_STATUS_OK && r < ranks; r++) {
+        const int64_t *v = all + r * SV_NVALS;
+        if (v[SV_PATH] != all[SV_PATH])
+            s = lsc_set_error(ctx, LSC_STATUS_INVALID_ARGUMENT,
+                              "path: rank %lld names another file than rank 0", (long long)r);
+        else if (v[SV_COLS] != all[SV_COLS] || v[SV_K] != all[SV_K] ||
+                 v[SV_METRIC] != all[SV_METRIC] || v[SV_CMP] != all[SV_CMP] ||
+                 v[SV_TOTAL] != all[SV_TOTAL] || v[SV_FIRST] != n)
+            s = lsc_set_error(ctx, LSC_STATUS_INVALID_ARGUMENT,
+                              "ref: rank %lld's reference is not its shard of rank 0's: make "
+                              "the shards with lsc_reference_create_sharded on these ranks",
+                              (long long)r);
+        else if (!v[SV_RING])
+            s = lsc_set_error(ctx, LSC_STATUS_NOT_SUPPORTED,
+                              "%s passes the checksums round the ranks and rank %lld's "
+                              "transport has no ring step (lsc_transport.ring is NULL)",
+                              what, (long long)r);
+        else {
+            n += v[SV_ROWS];
+            zero += v[SV_ZERO];
+        }
+    }
+    if (s == LSC_STATUS_OK && n != all[SV_TOTAL])
+        s = lsc_set_error(ctx, LSC_STATUS_INVALID_ARGUMENT,
+                          "ref: the ranks' shards hold %lld rows, the reference has %lld",
+                          (long long)n, (long long)all[SV_TOTAL]);
+    free(all);
+    if (s != LSC_STATUS_OK) return s; /* the same on every rank */
+
+    /* phase 2: the two sections' checksums, one stream each in rank order: the state goes round
+     * the ring, each rank adding its own bytes when it comes (the stream carries a partial word
+     * across a shard boundary as the one-process writer does), and the last rank's is the file's */
+    const size_t rows_bytes = (size_t)(ref->rows * ref->cols) * sizeof(float);
+    const size_t radv_bytes = (size_t)ref->rows * sizeof(double);
+    ref_hash st[2], got[2];
+    memset(st, 0, sizeof st);
+    memset(got, 0, sizeof got);
+    if (rank == 0) {
+        hash_update(&st[0], ref->data, rows_bytes);
+        hash_update(&st[1], ref->radius_v, radv_bytes);
+    }
+    for (int64_t step = 0; s == LSC_STATUS_OK && step < ranks - 1; step++) {
+        s = lsc_tp_ring(ctx, st, sizeof st, got, sizeof got, what);
+        if (s == LSC_STATUS_OK && rank == step + 1) {
+            memcpy(st, got, sizeof st);
+            hash_update(&st[0], ref->data, rows_bytes);
+            hash_update(&st[1], ref->radius_v, radv_bytes);
+        }
+    }
+    if (s == LSC_STATUS_OK) s = lsc_tp_broadcast(ctx, st, sizeof st, ranks - 1);
+    if (s != LSC_STATUS_OK) return s; /* the transport failed: the ranks are out of step */
+
+    /* phase 3: rank 0 creates the file at its full length with the header and the table; the
+     * sections' bytes are each rank's to write (the pads between read as zeros) */
+    lsc_reference view = *ref;
+    view.rows = n;
+    view.zero_radii = zero;
+    out_section sec[SEC_KNOWN];
+    unsigned char h[REF_V2_HEADER], table[SEC_KNOWN * REF_V2_ENTRY];
+    const uint64_t sums[2] = {hash_final(&st[0]), hash_final(&st[1])};
+    plan_v2(&view, sec, h, table, sums);
+    const size_t name_len = strlen(path) + 48;
+    char *name = (char *)lsc_calloc(ctx, name_len, 1, "temporary path");
+    char *tmp = NULL;
+    FILE *f = NULL;
+    s = name ? LSC_STATUS_OK : LSC_STATUS_OUT_OF_MEMORY;
+    if (s == LSC_STATUS_OK && rank == 0) {
+        s = open_temp(ctx, path, 0x5a17ed, &tmp, &f);
+        if (s == LSC_STATUS_OK) {
+            snprintf(name, name_len, "%s", tmp);
+            s = write_all(ctx, f, NULL, h, sizeof h, path);
+        }
+        if (s == LSC_STATUS_OK)
+            s = write_all(ctx, f, NULL, table, (size_t)SEC_HALF * REF_V2_ENTRY, path);
+        const uint64_t end = sec[SEC_RADV].offset + sec[SEC_RADV].length;
+        if (s == LSC_STATUS_OK && (fflush(f) != 0 || ftruncate(fileno(f), (off_t)end) != 0))
+            s = lsc_set_error(ctx, LSC_STATUS_IO_ERROR, "%s: write failed: %s", path,
+                              strerror(errno));
+    }
+    s = lsc_tp_agree(ctx, s, NULL, 0, NULL);
+
+    /* phase 4: each rank its rows and radii, where the one-process writer puts them */
+    if (s == LSC_STATUS_OK) s = lsc_tp_broadcast(ctx, name, name_len, 0);
+    if (s == LSC_STATUS_OK) {
+        name[name_len - 1] = '\0';
+        const int fd = rank == 0 ? fileno(f) : open(name, O_WRONLY | O_CLOEXEC);
+        lsc_status w = fd >= 0 ? LSC_STATUS_OK
+                               : lsc_set_error(ctx, LSC_STATUS_IO_ERROR,
+                                               "%s: cannot open %s for writing: %s", path, name,
+                                               strerror(errno));
+        const uint64_t first = (uint64_t)ref->shard_first, row = (uint64_t)ref->cols * 4;
+        if (w == LSC_STATUS_OK)
+            w = pwrite_all(ctx, fd, ref->data, rows_bytes, sec[SEC_ROWS].offset + first * row,
+                           path);
+        if (w == LSC_STATUS_OK)
+            w = pwrite_all(ctx, fd, ref->radius_v, radv_bytes,
+                           sec[SEC_RADV].offset + first * sizeof(double), path);
+        if (rank != 0 && fd >= 0 && close(fd) != 0 && w == LSC_STATUS_OK)
+            w = lsc_set_error(ctx, LSC_STATUS_IO_ERROR, "%s: close failed: %s", path,
+                              strerror(errno));
+        s = lsc_tp_agree(ctx, w, NULL, 0, NULL);
+    }
+
+    /* phase 5: rank 0 closes the file and renames it over `path`, or removes it; its outcome
+     * goes to every rank (an earlier failure is every rank's already) */
+    lsc_status c = s;
+    if (rank == 0 && f) {
+        if (fclose(f) != 0 && c == LSC_STATUS_OK)
+            c = lsc_set_error(ctx, LSC_STATUS_IO_ERROR, "%s: close failed: %s", path,
+                              strerror(errno));
+        if (c == LSC_STATUS_OK && rename(tmp, path) != 0)
+            c = lsc_set_error(ctx, LSC_STATUS_IO_ERROR, "%s: cannot replace: %s", path,
+                              strerror(errno));
+        if (c != LSC_STATUS_OK) remove(tmp);
+    }
+    if (s == LSC_STATUS_OK) s = lsc_tp_agree(ctx, c, NULL, 0, NULL);
+    free(tmp);
+    free(name);
     return s;
 }
 

@@ -59,6 +59,41 @@ lsc_status lsc_pair_read_opts(lsc_ctx *ctx, const lsc_pair_opts *opts, lsc_pair_
 lsc_status lsc_pair_check_subset(lsc_ctx *ctx, const lsc_pair_opts *o, int64_t rows,
                                  int64_t *n_used);
 
+/* The ring passes of the sharded kNN, reference and PRDC (host/sharded_knn.c,
+ * host/sharded_prdc.c). Each shard travels round the ranks as one block of bytes; sizes[r] is
+ * rank r's block, agreed beforehand. At step s = 0 .. P - 1 this rank holds the block of rank
+ * (rank - s) mod P and `visit` works on it (it may change the bytes, which travel on); every step
+ * ends in an agreement before the next ring step, so a failure on one rank reaches all of them.
+ * With `home` the blocks take one more step and `back` (sizes[rank] bytes, may be NULL) receives
+ * this rank's own block as the other ranks left it. */
+typedef lsc_status (*lsc_ring_visit_fn)(lsc_ctx *ctx, void *user, int64_t origin,
+                                        unsigned char *block);
+lsc_status lsc_ring_walk(lsc_ctx *ctx, const size_t *sizes, const void *mine, int home,
+                         lsc_ring_visit_fn visit, void *user, void *back, const char *what);
+/* The exact k nearest of each of this rank's n rows (float32, n x d dense) among the rows of
+ * every rank, itself excluded by global index: v (internal values, distance_rules.h) and idx
+ * (global rows) hold n x k entries, ascending with ties by the smaller global index, as the CPU
+ * backend's self kNN writes them for the concatenation. rows[r] and first[r] are rank r's rows
+ * and first global row (agreed), k < the rows of all ranks. Collective; every rank returns the
+ * same status. Progress is reported from p0 to p1. */
+lsc_status lsc_ring_self_knn(lsc_ctx *ctx, const float *x, int64_t d, int metric, int64_t k,
+                             const int64_t *rows, const int64_t *first, double *v, int64_t *idx,
+                             double p0, double p1, const char *what);
+/* A float32 dense copy of m's rows (m->rows x m->cols; NULL with OK for no rows). */
+lsc_status lsc_rows_f32(lsc_ctx *ctx, const lsc_matrix *m, float **out);
+/* The CPU backend's PRDC pass (host/cpu/prdc.c) of fake rows against real rows, given both
+ * sets' radius values: every pair decided as lsc_prdc decides it, density[j] += the real balls
+ * holding fake row j, and real_flags (N recall bytes, then N coverage bytes) set, never
+ * cleared. Progress is reported from p0 to p1. */
+lsc_status lsc_cpu_prdc_pass(lsc_ctx *ctx, const lsc_matrix *real, const double *real_v,
+                             const lsc_matrix *fake, const double *fake_v, int metric,
+                             int inclusive, int64_t *density, unsigned char *real_flags,
+                             double p0, double p1);
+
+/* The reference options read and checked as lsc_reference_create reads them (host/api.c). */
+lsc_status lsc_reference_read_opts(lsc_ctx *ctx, const lsc_reference_opts *opts,
+                                   lsc_reference_opts *o);
+
 /* The MPI module's entry point and the ABI it must report (mpi/transport_mpi.c). It fills *out
  * for the communicator whose Fortran handle is comm_f and *release with the function that frees
  * out->user; on failure it returns the status and the reason in `why`. */

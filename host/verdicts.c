@@ -1537,6 +1537,7 @@ lsc_status lsc_assess(lsc_ctx *ctx, const lsc_reference *ref, const lsc_matrix *
 {
     LSC_TRY(lsc_begin(ctx));
     LSC_CHECK(ctx, ref, LSC_STATUS_INVALID_ARGUMENT, "ref is NULL");
+    LSC_TRY(lsc_check_whole(ctx, ref, "ref"));
     LSC_CHECK(ctx, out, LSC_STATUS_INVALID_ARGUMENT, "out is NULL");
     lsc_assess_opts o = LSC_ASSESS_OPTS_INIT;
     if (opts)
@@ -1650,6 +1651,7 @@ lsc_status lsc_reference_prepare(lsc_ctx *ctx, lsc_reference *ref, uint64_t seed
 {
     LSC_TRY(lsc_begin(ctx));
     LSC_CHECK(ctx, ref, LSC_STATUS_INVALID_ARGUMENT, "ref is NULL");
+    LSC_TRY(lsc_check_whole(ctx, ref, "ref"));
     LSC_CHECK(ctx, ref->rows >= 8, LSC_STATUS_INVALID_ARGUMENT,
               "the reference has %lld rows; its halves need at least 4 each", (long long)ref->rows);
     LSC_CHECK(ctx, ref->k + 1 < ref->rows / 2, LSC_STATUS_INVALID_ARGUMENT,

@@ -568,10 +568,16 @@ typedef struct lsc_reference_info {
     int32_t prepared;          /* 1 when lsc_reference_prepare's result is held (built here or
                                   read from the file), else 0 */
     uint64_t prepared_seed;    /* the seed it was prepared for */
+    /* appended in 0.3 */
+    int64_t total_rows;        /* rows of the whole reference: `rows` itself, or for a shard
+                                  (lsc_reference_create_sharded) the rows of all ranks; a shard
+                                  of several is one where total_rows > rows */
+    int64_t first_row;         /* the global index of this shard's first row; 0 if whole */
 } lsc_reference_info;
 
-#define LSC_REFERENCE_INFO_INIT \
-    { sizeof(lsc_reference_info), 0, 0, 0, LSC_METRIC_EUCLIDEAN, LSC_COMPARISON_STRICT, 0, 0, 0, 0 }
+#define LSC_REFERENCE_INFO_INIT                                                                \
+    { sizeof(lsc_reference_info), 0, 0, 0, LSC_METRIC_EUCLIDEAN, LSC_COMPARISON_STRICT, 0, 0, 0, \
+      0, 0, 0 }
 
 /**
  * Builds a reference from `real` (N rows) with k-NN radii (self excluded), 1 <= k < N. opts may
@@ -1140,9 +1146,12 @@ LSC_API lsc_status lsc_mmd(lsc_ctx *ctx, const lsc_matrix *a, const lsc_matrix *
  * with its own rows, and every rank gets the same status, message and figures, those of the rows
  * of all ranks concatenated in rank order.
  *
- * Sharded so far: the spectrum (lsc_spectrum_sharded), exact euclidean kNN against a sharded
- * base (lsc_knn_sharded) and the all-pairs statistics (lsc_pair_stats_sharded, which needs the
- * transport's ring step). Not yet: cosine and self kNN, references, PRDC, the
+ * Sharded so far: the spectrum (lsc_spectrum_sharded), exact kNN (lsc_knn_sharded: the same
+ * queries against a sharded base, or each rank's rows against every rank's, self excluded), the
+ * all-pairs statistics (lsc_pair_stats_sharded), a reference built from sharded real rows
+ * (lsc_reference_create_sharded) and PRDC with both sets sharded (lsc_prdc_sharded,
+ * lsc_prdc_rows_sharded), and saved as one file (lsc_reference_save_sharded). All but the
+ * spectrum and the kNN against a sharded base need the transport's ring step. Not yet: the
  * verdicts, the geometry and distribution figures; they keep running on one process.
  *
  * Errors: before each collective phase the ranks agree on a status (one all-gather of every
@@ -1283,12 +1292,25 @@ LSC_API lsc_status lsc_spectrum_sharded(lsc_ctx *ctx, const lsc_matrix *x,
  * idx counting rows of the concatenation, equal to lsc_knn's lists exactly (ties broken by the
  * smaller global index, on the exact float64 values lsc_knn decides on).
  *
- * Each rank finds its shard's k nearest with lsc_knn (min(k, its rows)), recomputes their exact
+ * Each rank finds its shard's k nearest (min(k, its rows)) as lsc_knn does, with their exact
  * values, and the lists travel in one all-gather; every rank merges them alike. Costs per rank:
  * its shard's pass, and the all-gather's receive buffer of every rank's lists (P Q k x 16
- * bytes). opts: the euclidean metric only so far (cosine is NOT_SUPPORTED), no exclude_self,
- * out_memory HOST. Returns on every rank the same status: INVALID_ARGUMENT, INVALID_DATA,
- * NOT_SUPPORTED, OVERFLOW, OUT_OF_MEMORY, TRANSPORT_ERROR and what lsc_knn returns. Blocks.
+ * bytes).
+ *
+ * The self kNN: with opts->exclude_self = 1 and base NULL, each rank's `queries` are its shard
+ * of the base (host memory, any count >= 0 of rows; the same cols on every rank), and each rank
+ * receives the lists of its own rows only (queries->rows x k; dist and idx may be NULL for no
+ * rows): those lsc_knn with exclude_self writes for these rows on the concatenation, a row's
+ * own global index excluded, idx counting rows of the concatenation; 1 <= k < the rows of all
+ * ranks together. The base shards pass once round the ranks (the transport's ring step:
+ * NOT_SUPPORTED on every rank when some rank's transport has none), each rank keeping its rows'
+ * running k nearest on the exact values. Costs per rank: its rows' lists (Q k x 16 bytes) and
+ * two float32 copies of the largest shard.
+ *
+ * opts: the euclidean or cosine metric (the same on every rank, as exclude_self), out_memory
+ * HOST. Returns on every rank the same status: INVALID_ARGUMENT, INVALID_DATA (naming the rank,
+ * its row and column), NOT_SUPPORTED, OVERFLOW, OUT_OF_MEMORY, TRANSPORT_ERROR, CANCELLED.
+ * Blocks.
  */
 LSC_API lsc_status lsc_knn_sharded(lsc_ctx *ctx, const lsc_matrix *queries, const lsc_matrix *base,
                                    int64_t k, const lsc_knn_opts *opts, float *dist,
@@ -1322,6 +1344,69 @@ LSC_API lsc_status lsc_knn_sharded(lsc_ctx *ctx, const lsc_matrix *queries, cons
 LSC_API lsc_status lsc_pair_stats_sharded(lsc_ctx *ctx, const lsc_matrix *x,
                                           const lsc_pair_opts *opts, lsc_pair_result *out,
                                           int64_t *histogram, lsc_pair *near_dups);
+
+/**
+ * A shard of the reference lsc_reference_create would build from the real rows of every rank,
+ * concatenated in rank order; collective over ctx's transport (one process without one). `real`
+ * holds this rank's rows (host memory, any count >= 0; the same cols on every rank); k and opts
+ * are the same on every rank, 1 <= k < the rows of all ranks together. Each rank's *out holds
+ * its own rows and their radii, each the k-th nearest of the other rows of every rank (the
+ * reference's metric): equal, row for row, to lsc_reference_create's on the concatenation.
+ * lsc_reference_info_get says which shard it is (total_rows, first_row). A shard of several
+ * ranks (total_rows > rows) serves lsc_prdc_sharded, _info_get, _radii, _rows and _destroy; the
+ * one-process calls that need the whole reference (lsc_prdc, lsc_prdc_rows, lsc_assess,
+ * lsc_reference_prepare, _save, _to_device) refuse it with INVALID_ARGUMENT
+ * (lsc_reference_save_sharded writes it with the other shards as one file). The radii come from
+ * the self kNN of lsc_knn_sharded (the ring step). Returns on every rank the same status:
+ * INVALID_ARGUMENT, INVALID_DATA, NOT_SUPPORTED, OVERFLOW, OUT_OF_MEMORY, TRANSPORT_ERROR,
+ * CANCELLED. Blocks.
+ */
+LSC_API lsc_status lsc_reference_create_sharded(lsc_ctx *ctx, const lsc_matrix *real, int64_t k,
+                                                const lsc_reference_opts *opts,
+                                                lsc_reference **out);
+
+/**
+ * Writes the reference whose shards the ranks hold (lsc_reference_create_sharded) to `path` as
+ * one reference file, the very bytes lsc_reference_save writes for the whole reference, so that
+ * lsc_reference_load reads it in any process; collective over ctx's transport, every rank
+ * passing the same path, which must name the same file on every rank (a filesystem they share).
+ * Each rank writes its own rows and radii at their place in the file; only the sections'
+ * checksums travel (round the ranks with the ring step: NOT_SUPPORTED on every rank without
+ * one); rank 0 writes the header under a temporary name and renames it over `path` when every
+ * rank has written, as lsc_reference_save does. Returns on every rank the same status:
+ * INVALID_ARGUMENT (shards not made together, another path on some rank), IO_ERROR,
+ * NOT_SUPPORTED, OUT_OF_MEMORY, TRANSPORT_ERROR. Blocks.
+ */
+LSC_API lsc_status lsc_reference_save_sharded(lsc_ctx *ctx, const lsc_reference *ref,
+                                              const char *path);
+
+/**
+ * lsc_prdc of the generated rows of every rank against the reference whose shards the ranks
+ * hold (lsc_reference_create_sharded on the same ranks, in the same order); collective over
+ * ctx's transport. `fake` holds this rank's generated rows (host memory, any count >= 0; k < the
+ * generated rows of all ranks together). Every rank receives the same *out, equal to lsc_prdc's
+ * on the concatenated real and generated rows: the same counts, so the very same figures.
+ *
+ * The generated rows' radii come from the ring self kNN; then each real shard (its rows, radii
+ * and recall and coverage flags) passes once round the ranks, each rank deciding its generated
+ * rows against it with lsc_prdc's own pass, and comes home with its flags; the integer counts
+ * are summed over the ranks. Costs per rank: its shards, its generated rows' lists (M_rank k x
+ * 16 bytes) and two blocks of the largest real shard (rows x (4 D + 10) bytes). Needs the ring
+ * step (NOT_SUPPORTED on every rank otherwise). Returns on every rank the same status:
+ * INVALID_ARGUMENT (shards not made together, mismatched D, k too large), INVALID_DATA,
+ * NOT_SUPPORTED, OVERFLOW, OUT_OF_MEMORY, TRANSPORT_ERROR, CANCELLED. Blocks.
+ */
+LSC_API lsc_status lsc_prdc_sharded(lsc_ctx *ctx, const lsc_reference *ref,
+                                    const lsc_matrix *fake, lsc_prdc_result *out);
+
+/**
+ * lsc_prdc_sharded with lsc_prdc_rows's per-row outcomes of this rank's rows: real_flags (the
+ * reference shard's rows bytes) and fake_counts (fake->rows counts), each may be NULL; equal to
+ * lsc_prdc_rows's on the concatenation, restricted to this rank's rows.
+ */
+LSC_API lsc_status lsc_prdc_rows_sharded(lsc_ctx *ctx, const lsc_reference *ref,
+                                         const lsc_matrix *fake, lsc_prdc_result *out,
+                                         unsigned char *real_flags, int64_t *fake_counts);
 
 #ifdef __cplusplus
 }

@@ -418,12 +418,12 @@ TEST(KnnSharded, ErrorsReachEveryRank)
     bn[(size_t)(13 * d + 1)] = NAN;
     expect_knn_failure(knn_sharded(q, nq, bn, d, 3, {10, 10}), LSC_STATUS_INVALID_DATA,
                        {"rank 1", "row 3", "col 1"});
-    // cosine is not sharded yet: said on every rank, also when only one rank asks
+    // the metric differs on one rank: said on every rank
     expect_knn_failure(knn_sharded(q, nq, b, d, 3, {10, 10},
                                    [](int p, lsc_matrix &, lsc_matrix &, lsc_knn_opts &o) {
                                        if (p == 1) o.metric = LSC_METRIC_COSINE;
                                    }),
-                       LSC_STATUS_NOT_SUPPORTED, {"rank 1", "euclidean"});
+                       LSC_STATUS_INVALID_ARGUMENT, {"rank 1", "metric"});
 }
 
 TEST(Transport, SetRefusesMalformed)

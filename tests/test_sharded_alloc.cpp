@@ -10,6 +10,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <string>
 #include <thread>
 #include <vector>
@@ -131,4 +132,57 @@ TEST(ShardedAlloc, PairsAgreeOnOutOfMemory)
         });
 }
 
-} // namespace} // namespace
+TEST(ShardedAlloc, SelfKnnAgreesOnOutOfMemory)
+{
+    const int64_t n = 24, d = 4, k = 3;
+    auto x = data::gaussian(n, d, 8);
+    const int64_t sizes[3] = {5, 0, 19}, first[3] = {0, 5, 5};
+    each_failure([&](int p, lsc_ctx *ctx) {
+        lsc_matrix a = lsc_matrix_f32(x.data() + first[p] * d, sizes[p], d);
+        lsc_knn_opts o = LSC_KNN_OPTS_INIT;
+        o.exclude_self = 1;
+        o.metric = LSC_METRIC_COSINE;
+        std::vector<float> dist((size_t)(n * k));
+        std::vector<int64_t> idx((size_t)(n * k));
+        return lsc_knn_sharded(ctx, &a, nullptr, k, &o, dist.data(), idx.data());
+    });
+}
+
+TEST(ShardedAlloc, ReferenceAndPrdcAgreeOnOutOfMemory)
+{
+    const int64_t n = 21, m = 18, d = 3, k = 3;
+    auto real = data::gaussian(n, d, 8);
+    auto fake = data::gaussian(m, d, 9);
+    each_failure([&](int p, lsc_ctx *ctx) {
+        lsc_matrix a = lsc_matrix_f32(real.data() + p * 7 * d, 7, d);
+        lsc_matrix f = lsc_matrix_f32(fake.data() + p * 6 * d, 6, d);
+        lsc_reference *ref = nullptr;
+        lsc_status s = lsc_reference_create_sharded(ctx, &a, k, nullptr, &ref);
+        if (s != LSC_STATUS_OK) return s;
+        lsc_prdc_result res = LSC_PRDC_RESULT_INIT;
+        unsigned char flags[7];
+        int64_t counts[6];
+        s = lsc_prdc_rows_sharded(ctx, ref, &f, &res, flags, counts);
+        lsc_reference_destroy(ref);
+        return s;
+    });
+}
+
+TEST(ShardedAlloc, SaveAgreesOnOutOfMemory)
+{
+    const int64_t n = 21, d = 3, k = 3;
+    auto real = data::gaussian(n, d, 8);
+    const std::string path = ::testing::TempDir() + "lsc_sharded_alloc.lscref";
+    each_failure([&](int p, lsc_ctx *ctx) {
+        lsc_matrix a = lsc_matrix_f32(real.data() + p * 7 * d, 7, d);
+        lsc_reference *ref = nullptr;
+        lsc_status s = lsc_reference_create_sharded(ctx, &a, k, nullptr, &ref);
+        if (s != LSC_STATUS_OK) return s;
+        s = lsc_reference_save_sharded(ctx, ref, path.c_str());
+        lsc_reference_destroy(ref);
+        return s;
+    });
+    std::remove(path.c_str());
+}
+
+} // namespace

@@ -3,6 +3,7 @@
  * the fast form where its error band allows and on the exact value where it does not. Working
  * memory: O((N + M) k) for the radii passes, O(N + M) counters, and the tiles. */
 #include "tiles.h"
+#include "../sharded.h"
 #include "../../common/prdc_figures.h"
 
 #include <math.h>
@@ -280,6 +281,31 @@ lsc_status lsc_cpu_prdc(lsc_ctx *ctx, const lsc_reference *ref, const lsc_matrix
     free(fake_r);
     free(density);
     free(real_hit);
+    cpu_set_free(&sf);
+    cpu_set_free(&sr);
+    return st;
+}
+
+/* The sharded PRDC's pass (host/sharded.h): prdc_tile over one shard of each set, the radii given,
+ * so that every pair is decided by the very code lsc_prdc runs. The fake rows are centred on the
+ * real shard's mean as lsc_cpu_prdc centres them on the reference's: the centre moves the fast
+ * values and their bands only, never a decision. */
+lsc_status lsc_cpu_prdc_pass(lsc_ctx *ctx, const lsc_matrix *real, const double *real_v,
+                             const lsc_matrix *fake, const double *fake_v, int metric,
+                             int inclusive, int64_t *density, unsigned char *real_flags,
+                             double p0, double p1)
+{
+    const int64_t N = real->rows;
+    cpu_set sr, sf;
+    memset(&sf, 0, sizeof sf);
+    lsc_status st = cpu_set_init(ctx, &sr, real, NULL, N, metric, NULL);
+    if (st == LSC_STATUS_OK) st = cpu_set_init(ctx, &sf, fake, NULL, fake->rows, metric, sr.centre);
+    if (st == LSC_STATUS_OK) {
+        prdc_job J = {&sf, &sr, real_v, fake_v, inclusive, density, real_flags, real_flags + N,
+                      NULL, NULL, N};
+        cpu_tile_job job = {&sf, &sr, CPU_TILES_ALL, 0, 0, &J, prdc_tile, NULL, 0, 1};
+        st = cpu_tile_run(ctx, &job, p0, p1);
+    }
     cpu_set_free(&sf);
     cpu_set_free(&sr);
     return st;

@@ -123,7 +123,8 @@ int main(void)
 #define T lsc_reference_info
     STRUCT(T, (FIELD(T, size), FIELD(T, rows), FIELD(T, cols), FIELD(T, k), FIELD(T, metric),
                FIELD(T, comparison), FIELD(T, zero_radii), FIELD(T, file_version),
-               FIELD(T, prepared), FIELD(T, prepared_seed)));
+               FIELD(T, prepared), FIELD(T, prepared_seed), FIELD(T, total_rows),
+               FIELD(T, first_row)));
 #undef T
 #define T lsc_prdc_result
     STRUCT(T, (FIELD(T, size), FIELD(T, k), FIELD(T, real_rows), FIELD(T, fake_rows),

@@ -117,7 +117,8 @@ class ReferenceInfo(C.Structure):
     _c_struct_ = "lsc_reference_info"
     _fields_ = [("size", C.c_size_t), ("rows", c_i64), ("cols", c_i64), ("k", c_i64),
                 ("metric", c_int), ("comparison", c_int), ("zero_radii", c_i64),
-                ("file_version", c_i64), ("prepared", C.c_int32), ("prepared_seed", C.c_uint64)]
+                ("file_version", c_i64), ("prepared", C.c_int32), ("prepared_seed", C.c_uint64),
+                ("total_rows", c_i64), ("first_row", c_i64)]
 
 
 class PrdcResult(C.Structure):

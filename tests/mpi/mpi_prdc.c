@@ -1,0 +1,262 @@
+/* The ring-passing sharded calls over MPI (lsc.h section 12), run by ctest under mpirun with 1 to
+ * 4 ranks: for several splits of one data set (uneven and empty shards) and both metrics, every
+ * rank's self kNN lists, reference radii, PRDC figures and per-row outcomes must equal one
+ * process's lsc_knn, lsc_reference_create and lsc_prdc_rows on the concatenated rows exactly,
+ * and the shards saved together must be the file one process saves; a NaN on one rank must give
+ * every rank the same status and message. Exit 0 when every check
+ * passed on every rank. */
+#define _POSIX_C_SOURCE 200809L
+#include "lsc.h"
+
+#include <math.h>
+#include <mpi.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static int failures;
+static int my_rank;
+
+#define CHECK(cond, ...)                                                                        \
+    do {                                                                                       \
+        if (!(cond)) {                                                                         \
+            fprintf(stderr, "rank %d: %s:%d: ", my_rank, __FILE__, __LINE__);                  \
+            fprintf(stderr, __VA_ARGS__);                                                      \
+            fputc('\n', stderr);                                                               \
+            failures++;                                                                        \
+        }                                                                                      \
+    } while (0)
+
+/* Deterministic data every rank generates alike (about Gaussian, an offset per column). */
+static float *make_data(int64_t n, int64_t d, uint64_t seed)
+{
+    float *x = (float *)malloc((size_t)(n * d) * sizeof(float));
+    uint64_t s = seed * 0x9E3779B97F4A7C15ull + 1;
+    for (int64_t i = 0; i < n * d; i++) {
+        double v = 0;
+        for (int k = 0; k < 4; k++) {
+            s = s * 6364136223846793005ull + 1442695040888963407ull;
+            v += (double)(s >> 11) / 9007199254740992.0 - 0.5;
+        }
+        x[i] = (float)(0.5 + v * (1.0 + (double)(i % d)));
+    }
+    return x;
+}
+
+/* This rank's rows [lo, hi) of n under a split: weights w[r] (0 = empty shard). */
+static void shard(int64_t n, int ranks, int rank, const int *w, int64_t *lo, int64_t *hi)
+{
+    int64_t total = 0, before = 0;
+    for (int r = 0; r < ranks; r++) total += w[r];
+    for (int r = 0; r < rank; r++) before += w[r];
+    *lo = n * before / total;
+    *hi = n * (before + w[rank]) / total;
+}
+
+static lsc_matrix rows_of(const float *x, int64_t lo, int64_t hi, int64_t d)
+{
+    return lsc_matrix_f32(hi > lo ? x + lo * d : NULL, hi - lo, d);
+}
+
+int main(int argc, char **argv)
+{
+    int provided = 0;
+    MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided);
+    int ranks = 1;
+    MPI_Comm_rank(MPI_COMM_WORLD, &my_rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &ranks);
+
+    lsc_ctx_params prm = LSC_CTX_PARAMS_INIT;
+    prm.backend = LSC_BACKEND_CPU;
+    prm.threads = 1;
+    lsc_ctx *ctx = NULL, *one = NULL;
+    CHECK(lsc_ctx_create(&prm, &ctx) == LSC_STATUS_OK, "context: %s", lsc_last_error(ctx));
+    CHECK(lsc_ctx_create(&prm, &one) == LSC_STATUS_OK, "context: %s", lsc_last_error(one));
+    lsc_status s = lsc_ctx_set_mpi(ctx, (int64_t)MPI_Comm_c2f(MPI_COMM_WORLD));
+    CHECK(s == LSC_STATUS_OK, "lsc_ctx_set_mpi: %s", lsc_last_error(ctx));
+
+    enum { N = 45, M = 38, D = 5, K = 3 };
+    float *real = make_data(N, D, 3), *fake = make_data(M, D, 4);
+    /* generated rows copying real rows and each other: pairs exactly on the radii */
+    memcpy(fake + 2 * D, real + 5 * D, D * sizeof(float));
+    memcpy(fake + 30 * D, real + 5 * D, D * sizeof(float));
+    memcpy(fake + 17 * D, fake + 3 * D, D * sizeof(float));
+    memcpy(real + 40 * D, real + 2 * D, D * sizeof(float));
+    lsc_matrix all_real = lsc_matrix_f32(real, N, D), all_fake = lsc_matrix_f32(fake, M, D);
+    /* weights per rank: even, uneven, rank 0 empty, the last rank empty */
+    static const int splits[4][4] = {{1, 1, 1, 1}, {1, 5, 2, 9}, {0, 3, 1, 2}, {4, 1, 3, 0}};
+
+    for (int metric = 0; metric < 2; metric++) {
+        const lsc_metric mt = metric ? LSC_METRIC_COSINE : LSC_METRIC_EUCLIDEAN;
+        const lsc_comparison cmp = metric ? LSC_COMPARISON_INCLUSIVE : LSC_COMPARISON_STRICT;
+        /* one process */
+        float wd[N * K];
+        int64_t wi[N * K];
+        lsc_knn_opts ko = LSC_KNN_OPTS_INIT;
+        ko.metric = mt;
+        ko.exclude_self = 1;
+        CHECK(lsc_knn(one, &all_real, NULL, K, &ko, wd, wi) == LSC_STATUS_OK, "one kNN: %s",
+              lsc_last_error(one));
+        lsc_reference_opts ro = LSC_REFERENCE_OPTS_INIT;
+        ro.metric = mt;
+        ro.comparison = cmp;
+        lsc_reference *wref = NULL;
+        CHECK(lsc_reference_create(one, &all_real, K, &ro, &wref) == LSC_STATUS_OK,
+              "one reference: %s", lsc_last_error(one));
+        lsc_prdc_result want = LSC_PRDC_RESULT_INIT;
+        unsigned char wflags[N];
+        int64_t wcounts[M];
+        CHECK(lsc_prdc_rows(one, wref, &all_fake, &want, wflags, wcounts) == LSC_STATUS_OK,
+              "one PRDC: %s", lsc_last_error(one));
+
+        for (int k = 0; k < 4; k++) {
+            int w[4], v[4];
+            for (int r = 0; r < 4; r++) {
+                w[r] = splits[k][r];
+                v[r] = splits[(k + 1) % 4][r]; /* the generated rows split otherwise */
+            }
+            if (ranks == 1) w[0] = v[0] = 1;
+            int64_t lo, hi, flo, fhi;
+            shard(N, ranks, my_rank, w, &lo, &hi);
+            shard(M, ranks, my_rank, v, &flo, &fhi);
+            lsc_matrix a = rows_of(real, lo, hi, D), f = rows_of(fake, flo, fhi, D);
+
+            /* the self kNN of this rank's rows */
+            float gd[N * K];
+            int64_t gi[N * K];
+            s = lsc_knn_sharded(ctx, &a, NULL, K, &ko, gd, gi);
+            CHECK(s == LSC_STATUS_OK, "metric %d split %d: self kNN: %s", metric, k,
+                  lsc_last_error(ctx));
+            if (s == LSC_STATUS_OK)
+                CHECK(memcmp(gd, wd + lo * K, (size_t)((hi - lo) * K) * sizeof(float)) == 0 &&
+                          memcmp(gi, wi + lo * K, (size_t)((hi - lo) * K) * sizeof(int64_t)) == 0,
+                      "metric %d split %d: self kNN lists differ from one process's", metric, k);
+
+            /* the reference shard: rows lo..hi of one process's radii */
+            lsc_reference *ref = NULL;
+            s = lsc_reference_create_sharded(ctx, &a, K, &ro, &ref);
+            CHECK(s == LSC_STATUS_OK, "metric %d split %d: reference: %s", metric, k,
+                  lsc_last_error(ctx));
+            if (s != LSC_STATUS_OK) continue;
+            lsc_reference_info info = LSC_REFERENCE_INFO_INIT;
+            lsc_reference_info_get(ref, &info);
+            CHECK(info.rows == hi - lo && info.total_rows == N && info.first_row == lo,
+                  "metric %d split %d: info %lld rows from %lld of %lld", metric, k,
+                  (long long)info.rows, (long long)info.first_row, (long long)info.total_rows);
+            CHECK(hi == lo || memcmp(lsc_reference_radii(ref), lsc_reference_radii(wref) + lo,
+                                     (size_t)(hi - lo) * sizeof(double)) == 0,
+                  "metric %d split %d: radii differ from one process's", metric, k);
+
+            /* PRDC: the same figures everywhere, this rank's rows' outcomes */
+            lsc_prdc_result got = LSC_PRDC_RESULT_INIT;
+            unsigned char gflags[N];
+            int64_t gcounts[M];
+            s = lsc_prdc_rows_sharded(ctx, ref, &f, &got, gflags, gcounts);
+            CHECK(s == LSC_STATUS_OK, "metric %d split %d: PRDC: %s", metric, k,
+                  lsc_last_error(ctx));
+            if (s == LSC_STATUS_OK) {
+                CHECK(memcmp(&got, &want, sizeof got) == 0,
+                      "metric %d split %d: PRDC %.17g %.17g %.17g %.17g, one process %.17g "
+                      "%.17g %.17g %.17g",
+                      metric, k, got.precision, got.recall, got.density, got.coverage,
+                      want.precision, want.recall, want.density, want.coverage);
+                CHECK(memcmp(gflags, wflags + lo, (size_t)(hi - lo)) == 0,
+                      "metric %d split %d: real flags differ", metric, k);
+                CHECK(memcmp(gcounts, wcounts + flo, (size_t)(fhi - flo) * sizeof(int64_t)) == 0,
+                      "metric %d split %d: fake counts differ", metric, k);
+            }
+            lsc_reference_destroy(ref);
+        }
+        lsc_reference_destroy(wref);
+    }
+
+    /* the shards saved together: the very file one process saves, which it loads */
+    {
+        static const int uneven[4] = {3, 0, 2, 5};
+        int w[4];
+        memcpy(w, uneven, sizeof w);
+        if (ranks == 1) w[0] = 1;
+        int64_t lo, hi;
+        shard(N, ranks, my_rank, w, &lo, &hi);
+        lsc_matrix a = rows_of(real, lo, hi, D);
+        char dir[256] = "";
+        if (my_rank == 0) {
+            snprintf(dir, sizeof dir, "/tmp/lsc_mpi_prdc_XXXXXX");
+            CHECK(mkdtemp(dir) != NULL, "mkdtemp failed");
+        }
+        MPI_Bcast(dir, (int)sizeof dir, MPI_CHAR, 0, MPI_COMM_WORLD);
+        char part[300], whole[300];
+        snprintf(part, sizeof part, "%s/sharded.lscref", dir);
+        snprintf(whole, sizeof whole, "%s/whole.lscref", dir);
+        lsc_reference *ref = NULL;
+        s = lsc_reference_create_sharded(ctx, &a, K, NULL, &ref);
+        CHECK(s == LSC_STATUS_OK, "reference: %s", lsc_last_error(ctx));
+        s = lsc_reference_save_sharded(ctx, ref, part);
+        CHECK(s == LSC_STATUS_OK, "save: %s", lsc_last_error(ctx));
+        if (my_rank == 0 && s == LSC_STATUS_OK) {
+            lsc_reference *wref = NULL, *back = NULL;
+            CHECK(lsc_reference_create(one, &all_real, K, NULL, &wref) == LSC_STATUS_OK,
+                  "one reference: %s", lsc_last_error(one));
+            CHECK(lsc_reference_save(one, wref, whole) == LSC_STATUS_OK, "one save: %s",
+                  lsc_last_error(one));
+            FILE *fa = fopen(part, "rb"), *fb = fopen(whole, "rb");
+            int same = fa && fb;
+            for (int ca = 0, cb = 0; same && (ca != EOF || cb != EOF);) {
+                ca = fgetc(fa);
+                cb = fgetc(fb);
+                same = ca == cb;
+            }
+            CHECK(same, "the sharded save's bytes differ from one process's");
+            if (fa) fclose(fa);
+            if (fb) fclose(fb);
+            CHECK(lsc_reference_load(one, part, &back) == LSC_STATUS_OK, "load: %s",
+                  lsc_last_error(one));
+            lsc_reference_destroy(back);
+            lsc_reference_destroy(wref);
+            remove(part);
+            remove(whole);
+            rmdir(dir);
+        }
+        lsc_reference_destroy(ref);
+    }
+
+    /* a NaN in the last rank's generated rows: every rank the same status and message */
+    {
+        static const int even[4] = {1, 1, 1, 1};
+        int64_t lo, hi, flo, fhi;
+        shard(N, ranks, my_rank, even, &lo, &hi);
+        shard(M, ranks, my_rank, even, &flo, &fhi);
+        float *mine = (float *)malloc((size_t)((fhi - flo) * D) * sizeof(float));
+        memcpy(mine, fake + flo * D, (size_t)((fhi - flo) * D) * sizeof(float));
+        if (my_rank == ranks - 1) mine[1 * D + 2] = NAN;
+        lsc_matrix a = rows_of(real, lo, hi, D), f = lsc_matrix_f32(mine, fhi - flo, D);
+        lsc_reference *ref = NULL;
+        s = lsc_reference_create_sharded(ctx, &a, K, NULL, &ref);
+        CHECK(s == LSC_STATUS_OK, "reference: %s", lsc_last_error(ctx));
+        lsc_prdc_result got = LSC_PRDC_RESULT_INIT;
+        s = lsc_prdc_sharded(ctx, ref, &f, &got);
+        CHECK(s == LSC_STATUS_INVALID_DATA, "NaN: %s (%s)", lsc_status_name(s),
+              lsc_last_error(ctx));
+        char msg[512], msg0[512];
+        snprintf(msg, sizeof msg, "%s", lsc_last_error(ctx));
+        memcpy(msg0, msg, sizeof msg);
+        MPI_Bcast(msg0, (int)sizeof msg0, MPI_CHAR, 0, MPI_COMM_WORLD);
+        CHECK(strcmp(msg, msg0) == 0, "NaN: message '%s', rank 0 '%s'", msg, msg0);
+        CHECK(strstr(msg, "row 1 col 2") != NULL, "NaN: message '%s'", msg);
+        CHECK(got.k == 0, "NaN: a failed call wrote its result");
+        lsc_reference_destroy(ref);
+        free(mine);
+    }
+
+    free(real);
+    free(fake);
+    lsc_ctx_destroy(ctx);
+    lsc_ctx_destroy(one);
+    int all_failures = 0;
+    MPI_Allreduce(&failures, &all_failures, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
+    if (my_rank == 0) printf("mpi_prdc: %d ranks, %d failures\n", ranks, all_failures);
+    MPI_Finalize();
+    return all_failures ? 1 : 0;
+}

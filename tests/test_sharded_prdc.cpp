@@ -1,0 +1,858 @@
+// The ring-passing sharded calls (lsc.h section 12) over the in-process transport of
+// fake_transport.hpp: the self and cosine kNN, the sharded reference and PRDC with both sets
+// sharded. For P = 1..4 ranks, even, uneven and empty shards, both metrics and both comparisons,
+// every rank must get exactly what one process gets on the concatenated rows (lists, radii,
+// counts, flags bit for bit, so the figures too), and bad input on one rank must reach every
+// rank as the same status and message, never a hang.
+#include "datasets.hpp"
+#include "fake_transport.hpp"
+#include "test_util.hpp"
+
+#include <cmath>
+#include <cstring>
+#include <string>
+#include <vector>
+
+namespace {
+
+using Sizes = std::vector<int64_t>;
+
+std::vector<int64_t> offsets(const Sizes &sizes)
+{
+    std::vector<int64_t> off(1, 0);
+    for (int64_t s : sizes) off.push_back(off.back() + s);
+    return off;
+}
+
+// Splits of n rows over 1 to 4 ranks: even, uneven, empty first, middle and last shards.
+std::vector<Sizes> splits(int64_t n)
+{
+    const int64_t a = n / 3, b = n / 4;
+    return {{n},
+            {a, n - a},
+            {n, 0},
+            {0, n},
+            {b, 0, n - b},
+            {1, a, n - 1 - a},
+            {b, b, b, n - 3 * b},
+            {0, a, 0, n - a},
+            {n - 2, 1, 1, 0}};
+}
+
+bool has(const std::string &msg, const std::string &word)
+{
+    return msg.find(word) != std::string::npos;
+}
+
+lsc_ctx *cpu_ctx()
+{
+    lsc_ctx_params prm = LSC_CTX_PARAMS_INIT;
+    prm.backend = LSC_BACKEND_CPU;
+    prm.threads = 1;
+    lsc_ctx *ctx = nullptr;
+    EXPECT_EQ(lsc_ctx_create(&prm, &ctx), LSC_STATUS_OK);
+    return ctx;
+}
+
+// A shard's rows as a matrix (no data pointer for an empty shard).
+lsc_matrix shard(const std::vector<float> &x, int64_t d, const std::vector<int64_t> &off, int p)
+{
+    const int64_t rows = off[(size_t)p + 1] - off[(size_t)p];
+    return lsc_matrix_f32(rows ? x.data() + off[(size_t)p] * d : nullptr, rows, d);
+}
+
+// fake::run with each rank's transport changed by `tweak` before the body runs (`saved`, if
+// given, receives the transports, which the body may set again).
+void run_with(int P, const std::function<void(int, lsc_transport &)> &tweak,
+              const std::function<void(int, lsc_ctx *)> &body,
+              std::vector<lsc_transport> *saved = nullptr)
+{
+    fake::Hub hub(P);
+    std::vector<fake::Rank> ranks((size_t)P);
+    std::vector<std::thread> th;
+    for (int p = 0; p < P; p++) {
+        ranks[(size_t)p] = fake::Rank{&hub, p};
+        th.emplace_back([&, p] {
+            lsc_ctx *ctx = cpu_ctx();
+            lsc_transport t = fake::transport(&ranks[(size_t)p]);
+            tweak(p, t);
+            if (saved) (*saved)[(size_t)p] = t;
+            lsc_ctx_set_transport(ctx, &t);
+            body(p, ctx);
+            lsc_ctx_destroy(ctx);
+        });
+    }
+    for (auto &t : th) t.join();
+}
+
+// Rows with exact duplicates far apart, so that ties are broken by the global index across
+// shards, and generated rows that copy real rows, so that pairs sit exactly on radii.
+std::vector<float> with_ties(int64_t n, int64_t d, uint64_t sd)
+{
+    auto x = data::gaussian(n, d, sd);
+    for (int64_t c = 0; c < d; c++) {
+        x[(size_t)((n - 2) * d + c)] = x[(size_t)(1 * d + c)];
+        x[(size_t)((n / 2) * d + c)] = x[(size_t)(1 * d + c)];
+        x[(size_t)((n - 1) * d + c)] = x[(size_t)(4 * d + c)];
+    }
+    return x;
+}
+
+// ---- kNN -------------------------------------------------------------------------------------
+
+struct KnnOut {
+    lsc_status st = LSC_STATUS_INTERNAL;
+    std::string msg;
+    std::vector<float> dist;
+    std::vector<int64_t> idx;
+};
+
+// lsc_knn_sharded with exclude_self on x (n x d) split by sizes: each rank's own rows' lists.
+std::vector<KnnOut> self_knn(const std::vector<float> &x, int64_t d, int64_t k, const Sizes &sizes,
+                             lsc_metric metric,
+                             const std::function<void(int, lsc_matrix &)> &tweak = nullptr,
+                             const std::function<void(int, lsc_transport &)> &tt = nullptr)
+{
+    const int P = (int)sizes.size();
+    const auto off = offsets(sizes);
+    std::vector<KnnOut> outs((size_t)P);
+    run_with(
+        P, [&](int p, lsc_transport &t) { if (tt) tt(p, t); },
+        [&](int p, lsc_ctx *ctx) {
+            KnnOut &o = outs[(size_t)p];
+            lsc_matrix a = shard(x, d, off, p);
+            o.dist.assign((size_t)(a.rows * k) + 1, -1.0f);
+            o.idx.assign((size_t)(a.rows * k) + 1, -1);
+            if (tweak) tweak(p, a);
+            lsc_knn_opts opts = LSC_KNN_OPTS_INIT;
+            opts.metric = metric;
+            opts.exclude_self = 1;
+            o.st = lsc_knn_sharded(ctx, &a, nullptr, k, &opts, o.dist.data(), o.idx.data());
+            o.msg = lsc_last_error(ctx);
+            o.dist.pop_back();
+            o.idx.pop_back();
+        });
+    return outs;
+}
+
+void expect_failure(const std::vector<lsc_status> &st, const std::vector<std::string> &msg,
+                    lsc_status want, const std::vector<std::string> &words)
+{
+    for (size_t p = 0; p < st.size(); p++) {
+        EXPECT_EQ(st[p], want) << "rank " << p << ": " << msg[p];
+        EXPECT_EQ(msg[p], msg[0]) << "rank " << p;
+        for (const auto &w : words)
+            EXPECT_TRUE(has(msg[p], w)) << "wants '" << w << "': " << msg[p];
+    }
+}
+
+TEST(KnnShardedSelf, EqualsOneProcessExactlyForEverySplit)
+{
+    const int64_t n = 37, d = 5, k = 4;
+    const auto x = with_ties(n, d, 31);
+    for (lsc_metric metric : {LSC_METRIC_EUCLIDEAN, LSC_METRIC_COSINE}) {
+        std::vector<float> wd((size_t)(n * k));
+        std::vector<int64_t> wi((size_t)(n * k));
+        lsc_ctx *ctx = cpu_ctx();
+        lsc_matrix m = lsc_matrix_f32(x.data(), n, d);
+        lsc_knn_opts o = LSC_KNN_OPTS_INIT;
+        o.metric = metric;
+        o.exclude_self = 1;
+        ASSERT_EQ(lsc_knn(ctx, &m, nullptr, k, &o, wd.data(), wi.data()), LSC_STATUS_OK);
+        lsc_ctx_destroy(ctx);
+        // the duplicates tie: row 1's nearest are its copies at n / 2 and n - 2, in that order
+        ASSERT_EQ(wi[(size_t)k], n / 2);
+        ASSERT_EQ(wi[(size_t)(k + 1)], n - 2);
+        for (const auto &sizes : splits(n)) {
+            SCOPED_TRACE("metric " + std::to_string(metric) + ", P = " +
+                         std::to_string(sizes.size()) + ", first shard " +
+                         std::to_string(sizes[0]));
+            const auto off = offsets(sizes);
+            auto outs = self_knn(x, d, k, sizes, metric);
+            for (size_t p = 0; p < outs.size(); p++) {
+                ASSERT_EQ(outs[p].st, LSC_STATUS_OK) << outs[p].msg;
+                const auto b = (size_t)(off[p] * k), e = (size_t)(off[p + 1] * k);
+                EXPECT_EQ(outs[p].idx, std::vector<int64_t>(wi.begin() + b, wi.begin() + e))
+                    << "rank " << p;
+                EXPECT_EQ(outs[p].dist, std::vector<float>(wd.begin() + b, wd.begin() + e))
+                    << "rank " << p; // bit for bit
+            }
+        }
+    }
+}
+
+TEST(KnnShardedSelf, KAsLargeAsAllOtherRows)
+{
+    const int64_t n = 6, d = 3, k = 5;
+    const auto x = data::gaussian(n, d, 3);
+    std::vector<float> wd((size_t)(n * k));
+    std::vector<int64_t> wi((size_t)(n * k));
+    lsc_ctx *ctx = cpu_ctx();
+    lsc_matrix m = lsc_matrix_f32(x.data(), n, d);
+    lsc_knn_opts o = LSC_KNN_OPTS_INIT;
+    o.exclude_self = 1;
+    ASSERT_EQ(lsc_knn(ctx, &m, nullptr, k, &o, wd.data(), wi.data()), LSC_STATUS_OK);
+    lsc_ctx_destroy(ctx);
+    for (const Sizes &sizes : std::vector<Sizes>{{1, 5}, {2, 0, 4}, {1, 1, 1, 3}, {6, 0}}) {
+        const auto off = offsets(sizes);
+        auto outs = self_knn(x, d, k, sizes, LSC_METRIC_EUCLIDEAN);
+        for (size_t p = 0; p < outs.size(); p++) {
+            ASSERT_EQ(outs[p].st, LSC_STATUS_OK) << outs[p].msg;
+            const auto b = (size_t)(off[p] * k), e = (size_t)(off[p + 1] * k);
+            EXPECT_EQ(outs[p].idx, std::vector<int64_t>(wi.begin() + b, wi.begin() + e));
+            EXPECT_EQ(outs[p].dist, std::vector<float>(wd.begin() + b, wd.begin() + e));
+        }
+    }
+}
+
+TEST(KnnShardedSelf, ErrorsReachEveryRank)
+{
+    const int64_t n = 20, d = 3;
+    auto x = data::gaussian(n, d, 4);
+    auto collect = [](const std::vector<KnnOut> &outs, lsc_status want,
+                      const std::vector<std::string> &words) {
+        std::vector<lsc_status> st;
+        std::vector<std::string> msg;
+        for (const auto &o : outs) {
+            st.push_back(o.st);
+            msg.push_back(o.msg);
+            if (!o.idx.empty()) {
+                EXPECT_EQ(o.idx[0], -1); // nothing written
+            }
+        }
+        expect_failure(st, msg, want, words);
+    };
+    // k not below all rows together
+    collect(self_knn(x, d, 20, {10, 0, 10}, LSC_METRIC_EUCLIDEAN), LSC_STATUS_INVALID_ARGUMENT,
+            {"k is 20", "20 rows", "self excluded"});
+    // a NaN on rank 1
+    auto xn = x;
+    xn[(size_t)(13 * d + 2)] = NAN;
+    collect(self_knn(xn, d, 3, {10, 10}, LSC_METRIC_EUCLIDEAN), LSC_STATUS_INVALID_DATA,
+            {"rank 1", "row 3", "col 2"});
+    // a zero row has no cosine distance
+    auto xz = x;
+    for (int64_t c = 0; c < d; c++) xz[(size_t)(16 * d + c)] = 0.0f;
+    collect(self_knn(xz, d, 3, {5, 5, 10}, LSC_METRIC_COSINE), LSC_STATUS_INVALID_DATA,
+            {"rank 2", "row 6", "zeros"});
+    // other columns on one rank
+    collect(self_knn(x, d, 3, {10, 10},
+                     LSC_METRIC_EUCLIDEAN, [](int p, lsc_matrix &a) {
+                         if (p == 1) a.cols = 2, a.ld = 3;
+                     }),
+            LSC_STATUS_INVALID_ARGUMENT, {"rank 1", "2 cols", "3"});
+    // a transport without a ring step on one rank: NOT_SUPPORTED everywhere
+    collect(self_knn(x, d, 3, {7, 6, 7}, LSC_METRIC_EUCLIDEAN, nullptr,
+                     [](int p, lsc_transport &t) {
+                         if (p == 2) t.ring = nullptr;
+                     }),
+            LSC_STATUS_NOT_SUPPORTED, {"rank 2", "ring"});
+}
+
+TEST(KnnSharded, CosineEqualsOneProcessExactly)
+{
+    const int64_t nb = 30, nq = 7, d = 4, k = 5;
+    const auto b = with_ties(nb, d, 12);
+    auto q = data::gaussian(nq, d, 13);
+    // a query along a duplicated row: its copies tie at the same cosine value
+    for (int64_t c = 0; c < d; c++) q[(size_t)c] = 3.0f * b[(size_t)(d + c)];
+    std::vector<float> wd((size_t)(nq * k));
+    std::vector<int64_t> wi((size_t)(nq * k));
+    lsc_ctx *ctx = cpu_ctx();
+    lsc_matrix qm = lsc_matrix_f32(q.data(), nq, d), bm = lsc_matrix_f32(b.data(), nb, d);
+    lsc_knn_opts o = LSC_KNN_OPTS_INIT;
+    o.metric = LSC_METRIC_COSINE;
+    ASSERT_EQ(lsc_knn(ctx, &qm, &bm, k, &o, wd.data(), wi.data()), LSC_STATUS_OK);
+    lsc_ctx_destroy(ctx);
+    ASSERT_EQ(wi[0], 1);
+    ASSERT_EQ(wi[1], nb / 2);
+    for (const auto &sizes : splits(nb)) {
+        const auto off = offsets(sizes);
+        std::vector<KnnOut> outs(sizes.size());
+        fake::run((int)sizes.size(), [&](int p, lsc_ctx *c) {
+            KnnOut &r = outs[(size_t)p];
+            r.dist.assign((size_t)(nq * k), -1.0f);
+            r.idx.assign((size_t)(nq * k), -1);
+            lsc_matrix bs = shard(b, d, off, p);
+            r.st = lsc_knn_sharded(c, &qm, &bs, k, &o, r.dist.data(), r.idx.data());
+            r.msg = lsc_last_error(c);
+        });
+        for (const auto &r : outs) {
+            ASSERT_EQ(r.st, LSC_STATUS_OK) << r.msg;
+            EXPECT_EQ(r.idx, wi);
+            EXPECT_EQ(r.dist, wd);
+        }
+    }
+}
+
+// ---- the sharded reference and PRDC ----------------------------------------------------------
+
+struct RefOut {
+    lsc_status st = LSC_STATUS_INTERNAL;
+    std::string msg;
+    lsc_reference *ref = nullptr;
+};
+
+struct PrdcOut {
+    lsc_status st = LSC_STATUS_INTERNAL;
+    std::string msg;
+    lsc_prdc_result r = LSC_PRDC_RESULT_INIT;
+    std::vector<unsigned char> flags;
+    std::vector<int64_t> counts;
+};
+
+struct Case {
+    lsc_metric metric = LSC_METRIC_EUCLIDEAN;
+    lsc_comparison cmp = LSC_COMPARISON_STRICT;
+    int64_t k = 3;
+};
+
+// One sharded run: the reference shards, then PRDC with its per-row outcomes, on P ranks.
+// real split by rs, fake by fs (the same P). tweak_fake may change a rank's fake matrix.
+struct Sharded {
+    std::vector<RefOut> refs;
+    std::vector<PrdcOut> prdc;
+};
+
+Sharded run_prdc(const std::vector<float> &real, const std::vector<float> &fake, int64_t d,
+                 const Case &c, const Sizes &rs, const Sizes &fs,
+                 const std::function<void(int, lsc_matrix &)> &tweak_fake = nullptr,
+                 const std::function<void(int, lsc_transport &)> &tt = nullptr)
+{
+    const int P = (int)rs.size();
+    const auto ro = offsets(rs), fo = offsets(fs);
+    Sharded out;
+    out.refs.resize((size_t)P);
+    out.prdc.resize((size_t)P);
+    run_with(
+        P, [&](int p, lsc_transport &t) { if (tt) tt(p, t); },
+        [&](int p, lsc_ctx *ctx) {
+            RefOut &ro_ = out.refs[(size_t)p];
+            lsc_matrix a = shard(real, d, ro, p);
+            lsc_reference_opts opts = LSC_REFERENCE_OPTS_INIT;
+            opts.metric = c.metric;
+            opts.comparison = c.cmp;
+            ro_.st = lsc_reference_create_sharded(ctx, &a, c.k, &opts, &ro_.ref);
+            ro_.msg = lsc_last_error(ctx);
+            if (ro_.st != LSC_STATUS_OK) return;
+            PrdcOut &po = out.prdc[(size_t)p];
+            lsc_matrix f = shard(fake, d, fo, p);
+            if (tweak_fake) tweak_fake(p, f);
+            po.flags.assign((size_t)a.rows + 1, 0xee);
+            po.counts.assign((size_t)f.rows + 1, -1);
+            po.st = lsc_prdc_rows_sharded(ctx, ro_.ref, &f, &po.r, po.flags.data(),
+                                          po.counts.data());
+            po.msg = lsc_last_error(ctx);
+            po.flags.pop_back();
+            po.counts.pop_back();
+        });
+    return out;
+}
+
+void destroy(Sharded &s)
+{
+    for (auto &r : s.refs) lsc_reference_destroy(r.ref);
+}
+
+struct Whole {
+    lsc_reference *ref = nullptr;
+    lsc_prdc_result r = LSC_PRDC_RESULT_INIT;
+    std::vector<unsigned char> flags;
+    std::vector<int64_t> counts;
+};
+
+Whole one_process(const std::vector<float> &real, int64_t n, const std::vector<float> &fake,
+                  int64_t m, int64_t d, const Case &c)
+{
+    Whole w;
+    lsc_ctx *ctx = cpu_ctx();
+    lsc_matrix a = lsc_matrix_f32(real.data(), n, d), f = lsc_matrix_f32(fake.data(), m, d);
+    lsc_reference_opts opts = LSC_REFERENCE_OPTS_INIT;
+    opts.metric = c.metric;
+    opts.comparison = c.cmp;
+    EXPECT_EQ(lsc_reference_create(ctx, &a, c.k, &opts, &w.ref), LSC_STATUS_OK);
+    w.flags.resize((size_t)n);
+    w.counts.resize((size_t)m);
+    EXPECT_EQ(lsc_prdc_rows(ctx, w.ref, &f, &w.r, w.flags.data(), w.counts.data()), LSC_STATUS_OK)
+        << lsc_last_error(ctx);
+    lsc_ctx_destroy(ctx);
+    return w;
+}
+
+::testing::AssertionResult same_result(const lsc_prdc_result &g, const lsc_prdc_result &w)
+{
+    // every field exactly: the figures come from the same integer counts
+    if (g.k != w.k || g.real_rows != w.real_rows || g.fake_rows != w.fake_rows ||
+        g.precision != w.precision || g.recall != w.recall || g.density != w.density ||
+        g.coverage != w.coverage || g.zero_radii_real != w.zero_radii_real ||
+        g.zero_radii_fake != w.zero_radii_fake || g.comparison != w.comparison ||
+        g.metric != w.metric || g.coverage_expected != w.coverage_expected)
+        return ::testing::AssertionFailure()
+               << "got P " << g.precision << " R " << g.recall << " D " << g.density << " C "
+               << g.coverage << " zr " << g.zero_radii_real << " zf " << g.zero_radii_fake
+               << ", want P " << w.precision << " R " << w.recall << " D " << w.density << " C "
+               << w.coverage << " zr " << w.zero_radii_real << " zf " << w.zero_radii_fake;
+    return ::testing::AssertionSuccess();
+}
+
+// Real and generated rows where every comparison matters: generated rows copying real rows and
+// other generated rows (pairs at distance 0 and exactly on radii), duplicates across shards.
+struct Data {
+    int64_t n = 31, m = 26, d = 4;
+    std::vector<float> real, fake;
+    Data()
+    {
+        real = with_ties(n, d, 41);
+        fake = data::gaussian(m, d, 42, 0.3);
+        for (int64_t c = 0; c < d; c++) {
+            fake[(size_t)(2 * d + c)] = real[(size_t)(1 * d + c)];
+            fake[(size_t)(20 * d + c)] = real[(size_t)(1 * d + c)];
+            fake[(size_t)(9 * d + c)] = real[(size_t)(7 * d + c)];
+            fake[(size_t)(25 * d + c)] = fake[(size_t)(3 * d + c)];
+        }
+    }
+};
+
+TEST(ReferenceSharded, EqualsOneProcessRowForRow)
+{
+    const Data D;
+    for (lsc_metric metric : {LSC_METRIC_EUCLIDEAN, LSC_METRIC_COSINE}) {
+        Case c;
+        c.metric = metric;
+        c.k = 3;
+        lsc_ctx *ctx = cpu_ctx();
+        lsc_matrix a = lsc_matrix_f32(D.real.data(), D.n, D.d);
+        lsc_reference_opts opts = LSC_REFERENCE_OPTS_INIT;
+        opts.metric = metric;
+        lsc_reference *w = nullptr;
+        ASSERT_EQ(lsc_reference_create(ctx, &a, c.k, &opts, &w), LSC_STATUS_OK);
+        lsc_ctx_destroy(ctx);
+        const double *wr = lsc_reference_radii(w);
+        for (const auto &rs : splits(D.n)) {
+            SCOPED_TRACE("metric " + std::to_string(metric) + ", P = " + std::to_string(rs.size()) +
+                         ", first shard " + std::to_string(rs[0]));
+            const auto off = offsets(rs);
+            Sizes fs = rs; // fake split: all on the last rank
+            for (auto &s : fs) s = 0;
+            fs.back() = D.m;
+            auto got = run_prdc(D.real, D.fake, D.d, c, rs, fs);
+            int64_t zero = 0;
+            for (size_t p = 0; p < rs.size(); p++) {
+                ASSERT_EQ(got.refs[p].st, LSC_STATUS_OK) << got.refs[p].msg;
+                const lsc_reference *r = got.refs[p].ref;
+                lsc_reference_info info = LSC_REFERENCE_INFO_INIT;
+                ASSERT_EQ(lsc_reference_info_get(r, &info), LSC_STATUS_OK);
+                EXPECT_EQ(info.rows, rs[p]);
+                EXPECT_EQ(info.total_rows, D.n);
+                EXPECT_EQ(info.first_row, off[p]);
+                EXPECT_EQ(info.k, c.k);
+                EXPECT_EQ(info.metric, metric);
+                zero += info.zero_radii;
+                for (int64_t i = 0; i < rs[p]; i++)
+                    EXPECT_EQ(lsc_reference_radii(r)[i], wr[off[p] + i])
+                        << "rank " << p << " row " << i; // bit for bit
+                if (rs[p] > 0) {
+                    const float *wrows = lsc_reference_rows(w) + off[p] * D.d;
+                    EXPECT_EQ(std::memcmp(lsc_reference_rows(r), wrows,
+                                          (size_t)(rs[p] * D.d) * sizeof(float)),
+                              0);
+                }
+            }
+            lsc_reference_info wi = LSC_REFERENCE_INFO_INIT;
+            ASSERT_EQ(lsc_reference_info_get(w, &wi), LSC_STATUS_OK);
+            EXPECT_EQ(zero, wi.zero_radii);
+            EXPECT_EQ(wi.total_rows, D.n);
+            EXPECT_EQ(wi.first_row, 0);
+            destroy(got);
+        }
+        lsc_reference_destroy(w);
+    }
+}
+
+TEST(ReferenceSharded, ErrorsReachEveryRank)
+{
+    const Data D;
+    const Sizes rs = {10, 11, 10};
+    const auto off = offsets(rs);
+    auto attempt = [&](const std::vector<float> &real,
+                       const std::function<void(int, lsc_matrix &, lsc_reference_opts &)> &tweak,
+                       lsc_status want, const std::vector<std::string> &words) {
+        std::vector<lsc_status> st(3);
+        std::vector<std::string> msg(3);
+        std::vector<lsc_reference *> refs(3, nullptr);
+        fake::run(3, [&](int p, lsc_ctx *ctx) {
+            lsc_matrix a = shard(real, D.d, off, p);
+            lsc_reference_opts o = LSC_REFERENCE_OPTS_INIT;
+            tweak(p, a, o);
+            st[(size_t)p] = lsc_reference_create_sharded(ctx, &a, 3, &o, &refs[(size_t)p]);
+            msg[(size_t)p] = lsc_last_error(ctx);
+        });
+        expect_failure(st, msg, want, words);
+        for (auto *r : refs) EXPECT_EQ(r, nullptr); // nothing written
+    };
+    auto nan = D.real;
+    nan[(size_t)(23 * D.d + 1)] = NAN;
+    attempt(nan, [](int, lsc_matrix &, lsc_reference_opts &) {}, LSC_STATUS_INVALID_DATA,
+            {"rank 2", "row 2", "col 1"});
+    attempt(D.real, [](int p, lsc_matrix &a, lsc_reference_opts &) { if (p == 1) a.cols = 3; },
+            LSC_STATUS_INVALID_ARGUMENT, {"rank 1", "3 cols", "rank 0 has 4"});
+    attempt(D.real,
+            [](int p, lsc_matrix &, lsc_reference_opts &o) {
+                if (p == 2) o.metric = LSC_METRIC_COSINE;
+            },
+            LSC_STATUS_INVALID_ARGUMENT, {"rank 2", "metric"});
+}
+
+TEST(PrdcSharded, EqualsOneProcessForEverySplit)
+{
+    const Data D;
+    for (lsc_metric metric : {LSC_METRIC_EUCLIDEAN, LSC_METRIC_COSINE})
+        for (lsc_comparison cmp : {LSC_COMPARISON_STRICT, LSC_COMPARISON_INCLUSIVE}) {
+            Case c;
+            c.metric = metric;
+            c.cmp = cmp;
+            c.k = 3;
+            Whole w = one_process(D.real, D.n, D.fake, D.m, D.d, c);
+            const auto rsp = splits(D.n), fsp = splits(D.m);
+            for (size_t a = 0; a < rsp.size(); a++)
+                for (size_t b = 0; b < fsp.size(); b++) {
+                    if (rsp[a].size() != fsp[b].size()) continue;
+                    const Sizes &rs = rsp[a], &fs = fsp[b];
+                    SCOPED_TRACE("metric " + std::to_string(metric) + ", comparison " +
+                                 std::to_string(cmp) + ", P = " + std::to_string(rs.size()) +
+                                 ", real split " + std::to_string(a) + ", fake split " +
+                                 std::to_string(b));
+                    const auto ro = offsets(rs), fo = offsets(fs);
+                    auto got = run_prdc(D.real, D.fake, D.d, c, rs, fs);
+                    for (size_t p = 0; p < rs.size(); p++) {
+                        ASSERT_EQ(got.refs[p].st, LSC_STATUS_OK) << got.refs[p].msg;
+                        const PrdcOut &o = got.prdc[p];
+                        ASSERT_EQ(o.st, LSC_STATUS_OK) << o.msg;
+                        EXPECT_TRUE(same_result(o.r, w.r)) << "rank " << p;
+                        EXPECT_EQ(o.flags, std::vector<unsigned char>(w.flags.begin() + ro[p],
+                                                                      w.flags.begin() + ro[p + 1]))
+                            << "rank " << p;
+                        EXPECT_EQ(o.counts, std::vector<int64_t>(w.counts.begin() + fo[p],
+                                                                 w.counts.begin() + fo[p + 1]))
+                            << "rank " << p;
+                    }
+                    destroy(got);
+                }
+            lsc_reference_destroy(w.ref);
+        }
+}
+
+TEST(PrdcSharded, TheDataTellsTheComparisonsApart)
+{
+    // the cases above would not notice a comparison swapped unless the pairs on a radius count
+    const Data D;
+    Case s, i;
+    i.cmp = LSC_COMPARISON_INCLUSIVE;
+    Whole ws = one_process(D.real, D.n, D.fake, D.m, D.d, s);
+    Whole wi = one_process(D.real, D.n, D.fake, D.m, D.d, i);
+    EXPECT_NE(ws.counts, wi.counts);
+    EXPECT_NE(ws.flags, wi.flags);
+    lsc_reference_destroy(ws.ref);
+    lsc_reference_destroy(wi.ref);
+}
+
+TEST(PrdcSharded, ShardOfSeveralIsNotAWholeReference)
+{
+    const Data D;
+    Case c;
+    auto got = run_prdc(D.real, D.fake, D.d, c, {10, D.n - 10}, {D.m, 0});
+    lsc_ctx *ctx = cpu_ctx();
+    lsc_matrix f = lsc_matrix_f32(D.fake.data(), D.m, D.d);
+    lsc_prdc_result r = LSC_PRDC_RESULT_INIT;
+    ASSERT_EQ(got.refs[1].st, LSC_STATUS_OK) << got.refs[1].msg;
+    EXPECT_EQ(lsc_prdc(ctx, got.refs[1].ref, &f, &r), LSC_STATUS_INVALID_ARGUMENT);
+    EXPECT_TRUE(has(lsc_last_error(ctx), "shard (rows 10 to 30 of 31)")) << lsc_last_error(ctx);
+    EXPECT_TRUE(has(lsc_last_error(ctx), "lsc_prdc_sharded")) << lsc_last_error(ctx);
+    EXPECT_EQ(r.k, 0); // nothing written
+    EXPECT_EQ(lsc_reference_save(ctx, got.refs[1].ref, "/tmp/never-written.lscref"),
+              LSC_STATUS_INVALID_ARGUMENT);
+    EXPECT_EQ(lsc_reference_prepare(ctx, got.refs[0].ref, 1), LSC_STATUS_INVALID_ARGUMENT);
+    destroy(got);
+    // one rank holds the whole reference: the one-process calls take it
+    Whole w = one_process(D.real, D.n, D.fake, D.m, D.d, c);
+    auto one = run_prdc(D.real, D.fake, D.d, c, {D.n}, {D.m});
+    ASSERT_EQ(one.refs[0].st, LSC_STATUS_OK) << one.refs[0].msg;
+    ASSERT_EQ(lsc_prdc(ctx, one.refs[0].ref, &f, &r), LSC_STATUS_OK) << lsc_last_error(ctx);
+    EXPECT_TRUE(same_result(r, w.r));
+    destroy(one);
+    lsc_reference_destroy(w.ref);
+    lsc_ctx_destroy(ctx);
+}
+
+void expect_prdc_failure(const Sharded &s, lsc_status want, const std::vector<std::string> &words)
+{
+    std::vector<lsc_status> st;
+    std::vector<std::string> msg;
+    for (const auto &o : s.prdc) {
+        st.push_back(o.st);
+        msg.push_back(o.msg);
+        EXPECT_EQ(o.r.k, 0); // nothing written
+        for (auto f : o.flags) EXPECT_EQ(f, 0xee);
+        for (auto c : o.counts) EXPECT_EQ(c, -1);
+    }
+    expect_failure(st, msg, want, words);
+}
+
+TEST(PrdcSharded, ErrorsReachEveryRank)
+{
+    const Data D;
+    Case c;
+    // a NaN in rank 1's generated rows
+    auto fn = D.fake;
+    fn[(size_t)(15 * D.d + 3)] = NAN;
+    auto got = run_prdc(D.real, fn, D.d, c, {10, 10, 11}, {10, 10, 6});
+    expect_prdc_failure(got, LSC_STATUS_INVALID_DATA, {"rank 1", "row 5", "col 3"});
+    destroy(got);
+    // other columns on one rank
+    got = run_prdc(D.real, D.fake, D.d, c, {10, 21}, {13, 13}, [](int p, lsc_matrix &f) {
+        if (p == 0) f.cols = 3;
+    });
+    expect_prdc_failure(got, LSC_STATUS_INVALID_ARGUMENT, {"rank 0", "3 cols"});
+    destroy(got);
+    // k not below the generated rows of all ranks
+    Case big;
+    big.k = 5;
+    got = run_prdc(D.real, D.fake, D.d, big, {10, 21}, {3, 2}, nullptr);
+    expect_prdc_failure(got, LSC_STATUS_INVALID_ARGUMENT, {"k=5", "6 fake rows", "got 5"});
+    destroy(got);
+    // no ring step on one rank: the reference refuses first, on every rank
+    got = run_prdc(D.real, D.fake, D.d, c, {10, 21}, {13, 13}, nullptr,
+                   [](int p, lsc_transport &t) {
+                       if (p == 1) t.ring = nullptr;
+                   });
+    std::vector<lsc_status> st;
+    std::vector<std::string> msg;
+    for (const auto &r : got.refs) {
+        st.push_back(r.st);
+        msg.push_back(r.msg);
+        EXPECT_EQ(r.ref, nullptr);
+    }
+    expect_failure(st, msg, LSC_STATUS_NOT_SUPPORTED, {"rank 1", "ring step"});
+    // k not below the real rows of all ranks
+    st.clear();
+    msg.clear();
+    Case huge;
+    huge.k = 31;
+    got = run_prdc(D.real, D.fake, D.d, huge, {10, 21}, {13, 13});
+    for (const auto &r : got.refs) {
+        st.push_back(r.st);
+        msg.push_back(r.msg);
+    }
+    expect_failure(st, msg, LSC_STATUS_INVALID_ARGUMENT, {"k=31", "32 real rows", "got 31"});
+}
+
+TEST(PrdcSharded, ShardsOfAnotherLayoutAreRefused)
+{
+    // references made on other ranks (here: each rank a whole reference of its own rows)
+    const Data D;
+    const int P = 2;
+    std::vector<lsc_status> st((size_t)P);
+    std::vector<std::string> msg((size_t)P);
+    fake::run(P, [&](int p, lsc_ctx *ctx) {
+        lsc_matrix a = lsc_matrix_f32(D.real.data() + p * 15 * D.d, 15, D.d);
+        lsc_reference *r = nullptr;
+        EXPECT_EQ(lsc_reference_create(ctx, &a, 3, nullptr, &r), LSC_STATUS_OK);
+        lsc_matrix f = lsc_matrix_f32(D.fake.data() + p * 13 * D.d, 13, D.d);
+        lsc_prdc_result res = LSC_PRDC_RESULT_INIT;
+        st[(size_t)p] = lsc_prdc_sharded(ctx, r, &f, &res);
+        msg[(size_t)p] = lsc_last_error(ctx);
+        lsc_reference_destroy(r);
+    });
+    expect_failure(st, msg, LSC_STATUS_INVALID_ARGUMENT,
+                   {"rank 1", "not its shard", "lsc_reference_create_sharded"});
+}
+
+// Progress from the ring passes, and a cancel on one rank reaching every rank.
+struct Progress {
+    std::vector<double> seen;
+    int stop_after = -1; // cancel at this call (-1: never)
+};
+
+int on_progress(double f, void *user)
+{
+    auto *p = (Progress *)user;
+    p->seen.push_back(f);
+    return p->stop_after >= 0 && (int)p->seen.size() > p->stop_after;
+}
+
+TEST(PrdcSharded, ProgressRisesAndACancelReachesEveryRank)
+{
+    const Data D;
+    const Sizes rs = {10, 0, 21}, fs = {9, 9, 8};
+    const auto ro = offsets(rs), fo = offsets(fs);
+    for (int cancel : {0, 1}) {
+        std::vector<Progress> prog(3);
+        if (cancel) prog[2].stop_after = 2;
+        std::vector<lsc_status> st(3);
+        std::vector<std::string> msg(3);
+        fake::run(3, [&](int p, lsc_ctx *ctx) {
+            lsc_matrix a = shard(D.real, D.d, ro, p), f = shard(D.fake, D.d, fo, p);
+            lsc_reference *r = nullptr;
+            EXPECT_EQ(lsc_reference_create_sharded(ctx, &a, 3, nullptr, &r), LSC_STATUS_OK);
+            lsc_ctx_set_progress(ctx, on_progress, &prog[(size_t)p]);
+            lsc_prdc_result res = LSC_PRDC_RESULT_INIT;
+            st[(size_t)p] = lsc_prdc_sharded(ctx, r, &f, &res);
+            msg[(size_t)p] = lsc_last_error(ctx);
+            lsc_reference_destroy(r);
+        });
+        if (cancel) {
+            expect_failure(st, msg, LSC_STATUS_CANCELLED, {"rank 2", "cancelled"});
+            continue;
+        }
+        for (size_t p = 0; p < 3; p++) {
+            ASSERT_EQ(st[p], LSC_STATUS_OK) << msg[p];
+            const auto &v = prog[p].seen;
+            ASSERT_FALSE(v.empty());
+            for (size_t i = 1; i < v.size(); i++) EXPECT_LE(v[i - 1], v[i]) << "rank " << p;
+            EXPECT_LE(v.back(), 1.0);
+        }
+    }
+}
+
+// ---- saving a sharded reference ---------------------------------------------------------------
+
+std::vector<char> file_bytes(const std::string &path)
+{
+    std::vector<char> b;
+    FILE *f = std::fopen(path.c_str(), "rb");
+    if (!f) return b;
+    char buf[4096];
+    size_t n;
+    while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) b.insert(b.end(), buf, buf + n);
+    std::fclose(f);
+    return b;
+}
+
+// Every rank saves its shard of a reference of real (n x d) split by rs to `paths[p]`.
+std::vector<std::pair<lsc_status, std::string>>
+save_sharded(const std::vector<float> &real, int64_t d, const Sizes &rs,
+             const std::vector<std::string> &paths, lsc_metric metric,
+             const std::function<void(int, lsc_transport &)> &tt = nullptr)
+{
+    const int P = (int)rs.size();
+    const auto off = offsets(rs);
+    std::vector<std::pair<lsc_status, std::string>> out((size_t)P);
+    std::vector<lsc_transport> ts((size_t)P);
+    run_with(
+        P, [](int, lsc_transport &) {},
+        [&](int p, lsc_ctx *ctx) {
+            lsc_matrix a = shard(real, d, off, p);
+            lsc_reference_opts o = LSC_REFERENCE_OPTS_INIT;
+            o.metric = metric;
+            lsc_reference *r = nullptr;
+            EXPECT_EQ(lsc_reference_create_sharded(ctx, &a, 3, &o, &r), LSC_STATUS_OK);
+            if (tt) { // the transport changed after the shards were made
+                tt(p, ts[(size_t)p]);
+                lsc_ctx_set_transport(ctx, &ts[(size_t)p]);
+            }
+            lsc_status st = lsc_reference_save_sharded(ctx, r, paths[(size_t)p].c_str());
+            out[(size_t)p] = {st, lsc_last_error(ctx)};
+            lsc_reference_destroy(r);
+        },
+        &ts);
+    return out;
+}
+
+TEST(ReferenceSharded, SavedShardsAreTheWholeReferencesFile)
+{
+    // d = 3: 12-byte rows, so shards of odd rows end inside a checksum word
+    const int64_t n = 23, d = 3;
+    const auto real = with_ties(n, d, 51);
+    const std::string dir = ::testing::TempDir();
+    const std::string whole = dir + "lsc_sharded_whole.lscref", part = dir + "lsc_sharded.lscref";
+    for (lsc_metric metric : {LSC_METRIC_EUCLIDEAN, LSC_METRIC_COSINE}) {
+        lsc_ctx *ctx = cpu_ctx();
+        lsc_matrix a = lsc_matrix_f32(real.data(), n, d);
+        lsc_reference_opts o = LSC_REFERENCE_OPTS_INIT;
+        o.metric = metric;
+        lsc_reference *w = nullptr;
+        ASSERT_EQ(lsc_reference_create(ctx, &a, 3, &o, &w), LSC_STATUS_OK);
+        ASSERT_EQ(lsc_reference_save(ctx, w, whole.c_str()), LSC_STATUS_OK);
+        const auto want = file_bytes(whole);
+        ASSERT_FALSE(want.empty());
+        for (const auto &rs : splits(n)) {
+            SCOPED_TRACE("P = " + std::to_string(rs.size()) + ", first shard " +
+                         std::to_string(rs[0]));
+            std::remove(part.c_str());
+            auto got = save_sharded(real, d, rs, std::vector<std::string>(rs.size(), part), metric);
+            for (const auto &g : got) ASSERT_EQ(g.first, LSC_STATUS_OK) << g.second;
+            EXPECT_EQ(file_bytes(part), want); // byte for byte
+            lsc_reference *back = nullptr;
+            ASSERT_EQ(lsc_reference_load(ctx, part.c_str(), &back), LSC_STATUS_OK)
+                << lsc_last_error(ctx);
+            lsc_reference_info info = LSC_REFERENCE_INFO_INIT;
+            ASSERT_EQ(lsc_reference_info_get(back, &info), LSC_STATUS_OK);
+            EXPECT_EQ(info.rows, n);
+            EXPECT_EQ(info.total_rows, n);
+            EXPECT_EQ(std::memcmp(lsc_reference_radii(back), lsc_reference_radii(w),
+                                  (size_t)n * sizeof(double)),
+                      0);
+            lsc_reference_destroy(back);
+        }
+        lsc_reference_destroy(w);
+        lsc_ctx_destroy(ctx);
+    }
+    std::remove(whole.c_str());
+    std::remove(part.c_str());
+}
+
+TEST(ReferenceSharded, SaveErrorsReachEveryRank)
+{
+    const int64_t n = 20, d = 3;
+    const auto real = data::gaussian(n, d, 5);
+    const std::string dir = ::testing::TempDir(), path = dir + "lsc_sharded_err.lscref";
+    std::remove(path.c_str());
+    auto check = [&](const std::vector<std::pair<lsc_status, std::string>> &got, lsc_status want,
+                     const std::vector<std::string> &words) {
+        std::vector<lsc_status> st;
+        std::vector<std::string> msg;
+        for (const auto &g : got) {
+            st.push_back(g.first);
+            msg.push_back(g.second);
+        }
+        expect_failure(st, msg, want, words);
+        FILE *f = std::fopen(path.c_str(), "rb");
+        EXPECT_EQ(f, nullptr); // nothing written
+        if (f) std::fclose(f);
+    };
+    check(save_sharded(real, d, {7, 6, 7}, {path, path + "x", path}, LSC_METRIC_EUCLIDEAN),
+          LSC_STATUS_INVALID_ARGUMENT, {"rank 1", "another file"});
+    const std::string nowhere = dir + "no/such/dir/ref.lscref";
+    auto got = save_sharded(real, d, {7, 6, 7}, {nowhere, nowhere, nowhere}, LSC_METRIC_EUCLIDEAN);
+    check(got, LSC_STATUS_IO_ERROR, {"rank 0", "cannot open"});
+    check(save_sharded(real, d, {7, 6, 7}, {path, path, path}, LSC_METRIC_EUCLIDEAN,
+                       [](int p, lsc_transport &t) {
+                           if (p == 1) t.ring = nullptr;
+                       }),
+          LSC_STATUS_NOT_SUPPORTED, {"rank 1", "ring"});
+}
+
+TEST(PrdcSharded, WithoutTransportIsOneProcess)
+{
+    const Data D;
+    Case c;
+    c.metric = LSC_METRIC_COSINE;
+    c.cmp = LSC_COMPARISON_INCLUSIVE;
+    Whole w = one_process(D.real, D.n, D.fake, D.m, D.d, c);
+    lsc_ctx *ctx = cpu_ctx();
+    lsc_matrix a = lsc_matrix_f32(D.real.data(), D.n, D.d);
+    lsc_matrix f = lsc_matrix_f32(D.fake.data(), D.m, D.d);
+    lsc_reference_opts opts = LSC_REFERENCE_OPTS_INIT;
+    opts.metric = c.metric;
+    opts.comparison = c.cmp;
+    lsc_reference *r = nullptr;
+    ASSERT_EQ(lsc_reference_create_sharded(ctx, &a, c.k, &opts, &r), LSC_STATUS_OK);
+    lsc_prdc_result res = LSC_PRDC_RESULT_INIT;
+    ASSERT_EQ(lsc_prdc_sharded(ctx, r, &f, &res), LSC_STATUS_OK) << lsc_last_error(ctx);
+    EXPECT_TRUE(same_result(res, w.r));
+    lsc_reference_destroy(r);
+    lsc_reference_destroy(w.ref);
+    lsc_ctx_destroy(ctx);
+}
+
+} // namespace
