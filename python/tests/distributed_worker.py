@@ -13,7 +13,7 @@ import traceback
 
 import numpy as np
 
-N, D, Q, K = 61, 7, 9, 4
+N, D, Q, K, M = 61, 7, 9, 4, 37
 
 
 def data():
@@ -24,12 +24,22 @@ def data():
     return x, q
 
 
-def splits(p):
+def splits(p, n=N):
     """Row counts per rank: even, uneven, one rank empty."""
-    even = [N // p + (r < N % p) for r in range(p)]
-    uneven = [N - (p - 1)] + [1] * (p - 1)
-    empty = [0] + even[1:-1] + [even[-1] + even[0]] if p > 1 else [N]
+    even = [n // p + (r < n % p) for r in range(p)]
+    uneven = [n - (p - 1)] + [1] * (p - 1)
+    empty = [0] + even[1:-1] + [even[-1] + even[0]] if p > 1 else [n]
     return {"even": even, "uneven": uneven, "empty": empty}
+
+
+def fake_rows():
+    rng = np.random.default_rng(77)
+    return (rng.standard_normal((M, D)) * 0.9 + 0.2).astype(np.float32)
+
+
+def fake_splits(p):
+    """The generated rows split otherwise than the real ones: the sharded PRDC takes any two."""
+    return {name: counts[::-1] for name, counts in splits(p, M).items()}
 
 
 def pair_figures(ps):
@@ -57,6 +67,17 @@ def run(rank, ranks, kw, out):
         kn = lsc.knn(q, mine, k=K, **kw)
         res[f"knn_dist_{name}"] = kn.distances
         res[f"knn_idx_{name}"] = kn.indices
+        kself = lsc.knn(mine, k=K, metric="cosine", **kw)
+        res[f"self_dist_{name}"] = kself.distances
+        res[f"self_idx_{name}"] = kself.indices
+        fake = shard(fake_rows(), fake_splits(ranks)[name], rank)
+        for comparison in ("strict", "inclusive"):
+            ref = lsc.Reference(mine, k=K, comparison=comparison, **kw)
+            res[f"radii_{comparison}_{name}"] = ref.radii
+            p = lsc.prdc(ref, fake)   # the shard carries its group
+            res[f"prdc_{comparison}_{name}"] = np.array([p.precision, p.recall, p.density,
+                                                         p.coverage])
+        ref.save(os.path.join(out, f"ref_{name}.lscref"))
         for sub in (0, 23):
             ps = lsc.pair_stats(mine, bins=16, subset_rows=sub, seed=5, uniformity=True, **kw)
             res[f"pairs{sub}_{name}"] = pair_figures(ps)

@@ -54,6 +54,14 @@ def _one_process():
     kn = lsc.knn(q, x, k=W.K)
     pairs = {sub: lsc.pair_stats(x, bins=16, subset_rows=sub, seed=5, uniformity=True)
              for sub in (0, 23)}
+    kself = lsc.knn(x, k=W.K, metric="cosine")
+    prdc = {}
+    for comparison in ("strict", "inclusive"):
+        ref = lsc.Reference(x, k=W.K, comparison=comparison)
+        p = lsc.prdc(ref, W.fake_rows())
+        prdc[comparison] = (ref, np.array([p.precision, p.recall, p.density, p.coverage]))
+    pairs["self"] = kself
+    pairs["prdc"] = prdc
     return (np.array([s.effective_rank, s.participation_ratio, s.stable_rank, s.rankme,
                       s.vendi_cosine, s.numerical_rank, s.rows]),
             np.asarray(s.singular_values), kn, pairs)
@@ -68,6 +76,7 @@ EXACT_PAIR = [0, 1, 4, 5, 7, 8, 9, 10, 11]
 def test_sharded_calls_equal_one_process(tmp_path, engine, ranks):
     (_run_torch if engine == "torch" else _run_mpi)(ranks, tmp_path)
     fig, sv, kn, pairs = _one_process()
+    kself, prdc = pairs.pop("self"), pairs.pop("prdc")
     got = [dict(np.load(tmp_path / f"rank{r}.npz")) for r in range(ranks)]
     for name in W.splits(ranks):
         for r, g in enumerate(got):
@@ -80,6 +89,20 @@ def test_sharded_calls_equal_one_process(tmp_path, engine, ranks):
         np.testing.assert_allclose(got[0][f"sv_{name}"], sv, rtol=2e-4, atol=1e-9, err_msg=name)
         np.testing.assert_array_equal(got[0][f"knn_idx_{name}"], kn.indices, err_msg=name)
         np.testing.assert_array_equal(got[0][f"knn_dist_{name}"], kn.distances, err_msg=name)
+        # self kNN: each rank its own rows' lists, global indices: together one process's
+        np.testing.assert_array_equal(np.concatenate([g[f"self_idx_{name}"] for g in got]),
+                                      kself.indices, err_msg=name)
+        np.testing.assert_array_equal(np.concatenate([g[f"self_dist_{name}"] for g in got]),
+                                      kself.distances, err_msg=name)
+        for comparison, (ref, want) in prdc.items():
+            np.testing.assert_array_equal(
+                np.concatenate([g[f"radii_{comparison}_{name}"] for g in got]), ref.radii)
+            for g in got:  # counts exactly, so the figures exactly, on every rank
+                np.testing.assert_array_equal(g[f"prdc_{comparison}_{name}"], want)
+        # the shards saved as one file: the file one process writes for the whole reference
+        whole = tmp_path / f"whole_{name}.lscref"
+        prdc["inclusive"][0].save(whole)
+        assert (tmp_path / f"ref_{name}.lscref").read_bytes() == whole.read_bytes(), name
         for sub, ps in pairs.items():
             key = f"pairs{sub}_{name}"
             for r, g in enumerate(got):

@@ -436,7 +436,8 @@ def knn(queries, base=None, k: int = 5, *, exclude_self=None,
     With process_group= (torch.distributed) or comm= (mpi4py) the call is collective: `queries`
     are the same rows on every rank, `base` is this rank's shard of the base (host memory), and
     every rank gets the same lists, indices counting the rows of all ranks' shards concatenated
-    in rank order (lsc_knn_sharded)."""
+    in rank order (lsc_knn_sharded). Without a base, each rank's `queries` are its shard and it
+    gets its rows' lists among every rank's rows, itself excluded (global indices)."""
     engine = engine_for(process_group, comm)
     if engine is not None:
         return _knn_sharded(queries, base, k, exclude_self, metric, backend, threads, engine)
@@ -461,12 +462,18 @@ def knn(queries, base=None, k: int = 5, *, exclude_self=None,
 
 
 def _knn_sharded(queries, base, k, exclude_self, metric, backend, threads, engine) -> Knn:
+    own = base is None or base is queries
+    if exclude_self is None:
+        exclude_self = own
+
     def prepare():
-        if base is None or exclude_self:
-            raise NotSupported("knn over a group: give the base shard; the queries among "
-                               "themselves (base=None, exclude_self) are not sharded yet")
-        vq, vb = view(queries, "queries"), view(base, "base", shard=True)
-        opts = N.KnnOpts(C.sizeof(N.KnnOpts), _metric(metric), 0, N.MEMORY_HOST)
+        if own != bool(exclude_self):
+            raise NotSupported("knn over a group: give a base shard (the same queries on every "
+                               "rank), or no base with exclude_self (each rank's rows among all "
+                               "ranks' rows, itself excluded)")
+        vq = view(queries, "queries", shard=own)
+        vb = None if own else view(base, "base", shard=True)
+        opts = N.KnnOpts(C.sizeof(N.KnnOpts), _metric(metric), 1 if own else 0, N.MEMORY_HOST)
         return vq, vb, _ctx_for([vq, vb], backend, threads), _int(k, "k"), opts
 
     vq, vb, ctx, k, opts = agreed(engine, prepare)
@@ -474,7 +481,8 @@ def _knn_sharded(queries, base, k, exclude_self, metric, backend, threads, engin
     dist, dptr = empty_like_kind(vq, (q, max(k, 1)), "float32")
     idx, iptr = empty_like_kind(vq, (q, max(k, 1)), "int64")
     with sharded(ctx, engine):
-        ctx.check(N.lib.lsc_knn_sharded(ctx.handle, C.byref(vq.matrix), C.byref(vb.matrix), k,
+        ctx.check(N.lib.lsc_knn_sharded(ctx.handle, C.byref(vq.matrix),
+                                        C.byref(vb.matrix) if vb is not None else None, k,
                                         C.byref(opts), dptr, iptr))
     return Knn(dist, idx)
 
@@ -608,16 +616,28 @@ class Reference:
     Reference holds on to the array, whose values must not change while the Reference lives.
 
     A reference is read-only once made: threads may share one. On a GPU each call copies its rows
-    to the device; .to_device(d) makes a copy that lives on device d once (the Monitor does so)."""
+    to the device; .to_device(d) makes a copy that lives on device d once (the Monitor does so).
+
+    With process_group= (torch.distributed) or comm= (mpi4py), collective: `real` is this rank's
+    shard of the real rows (host memory, any number of rows), and each rank's Reference is its
+    shard of the reference of all ranks' rows (lsc_reference_create_sharded: radii against every
+    rank's rows). lsc.prdc(shard, fake_shard) then runs over the same group, and .save(path)
+    writes the shards as one file, from every rank."""
 
     def __init__(self, real=None, k: int = 5, *, metric: str = "euclidean",
                  comparison: str = "strict", backend: str = "auto", threads: int = 0,
-                 copy: bool = True, _handle=None, _ctx=None, _device=None):
+                 copy: bool = True, process_group=None, comm=None, _handle=None, _ctx=None,
+                 _device=None):
         self._h = None
         self._rows = None
+        self._engine = None
         self.device: Optional[int] = _device
         if _handle is not None:
             self._h, self._ctx = _handle, _ctx
+            return
+        engine = engine_for(process_group, comm)
+        if engine is not None:
+            self._create_sharded(real, k, metric, comparison, backend, threads, engine)
             return
         if comparison not in N.COMPARISONS:
             raise InvalidArgument(f"comparison must be 'strict' or 'inclusive', not {comparison!r}")
@@ -640,6 +660,24 @@ class Reference:
                                                    C.byref(opts), C.byref(h)))
         self._h = h.value
 
+    def _create_sharded(self, real, k, metric, comparison, backend, threads, engine):
+        def prepare():
+            if comparison not in N.COMPARISONS:
+                raise InvalidArgument(f"comparison must be 'strict' or 'inclusive', not "
+                                      f"{comparison!r}")
+            v = view(real, "real", shard=True)
+            opts = N.ReferenceOpts(C.sizeof(N.ReferenceOpts), _metric(metric),
+                                   N.COMPARISONS[comparison], 0)
+            return v, _ctx_for([v], backend, threads), _int(k, "k"), opts
+
+        v, self._ctx, k, opts = agreed(engine, prepare)
+        h = C.c_void_p()
+        with sharded(self._ctx, engine):
+            self._ctx.check(N.lib.lsc_reference_create_sharded(self._ctx.handle, C.byref(v.matrix),
+                                                               k, C.byref(opts), C.byref(h)))
+        self._h = h.value
+        self._engine = engine
+
     @classmethod
     def load(cls, path, *, backend: str = "auto", threads: int = 0) -> "Reference":
         ctx = context(backend, None, threads)
@@ -661,6 +699,14 @@ class Reference:
         return Reference(_handle=h.value, _ctx=ctx, _device=int(device))
 
     def save(self, path) -> None:
+        """Writes the reference to `path`; a shard made over a group writes, with the other
+        ranks' shards, one file (every rank calls it, with the same path on a filesystem every
+        rank sees)."""
+        if self._engine is not None:
+            with sharded(self._ctx, self._engine):
+                self._ctx.check(N.lib.lsc_reference_save_sharded(self._ctx.handle, self._h,
+                                                                 str(path).encode()))
+            return
         self._ctx.check(N.lib.lsc_reference_save(self._ctx.handle, self._h, str(path).encode()))
 
     def prepare(self, seed: int = 0) -> "Reference":
@@ -685,6 +731,10 @@ class Reference:
     metric = property(lambda self: N.METRIC_NAMES[self._info().metric])
     comparison = property(lambda self: N.COMPARISON_NAMES[self._info().comparison])
     zero_radii = property(lambda self: int(self._info().zero_radii))
+    total_rows = property(lambda self: int(self._info().total_rows),
+                          doc="Rows of the whole reference: more than .rows for a rank's shard.")
+    first_row = property(lambda self: int(self._info().first_row),
+                         doc="The global index of a shard's first row (0 for a whole one).")
     file_version = property(lambda self: int(self._info().file_version),
                             doc="Format version of the file the reference was loaded from; 0 for "
                                 "one built in this process.")
@@ -750,9 +800,22 @@ def prdc_from_struct(r: N.PrdcResult) -> Prdc:
 
 
 def prdc(real_or_reference, fake, k: int = 5, *, metric: str = "euclidean",
-         comparison: str = "strict", backend: str = "auto", threads: int = 0) -> Prdc:
+         comparison: str = "strict", backend: str = "auto", threads: int = 0,
+         process_group=None, comm=None) -> Prdc:
     """Precision, recall, density and coverage of `fake` against a real set or a Reference (whose
-    own k, metric and comparison are then used)."""
+    own k, metric and comparison are then used).
+
+    With process_group= (torch.distributed) or comm= (mpi4py), or a Reference shard made over a
+    group, collective: `fake` is this rank's shard of the generated rows and the real rows (or
+    the reference) this rank's shard of the real ones (host memory, any number of rows), and
+    every rank gets the figures of all ranks' rows (lsc_prdc_sharded; the counts exactly as one
+    process's)."""
+    engine = engine_for(process_group, comm)
+    if engine is None and isinstance(real_or_reference, Reference):
+        engine = real_or_reference._engine
+    if engine is not None:
+        return _prdc_sharded(real_or_reference, fake, k, metric, comparison, backend, threads,
+                             engine)
     vf = view(fake, "fake")
     if isinstance(real_or_reference, Reference):
         ref = real_or_reference
@@ -765,6 +828,20 @@ def prdc(real_or_reference, fake, k: int = 5, *, metric: str = "euclidean",
         ctx = _ctx_for([vf], backend if not vf.on_device else "cuda", threads)
     r = N.new(N.PrdcResult)
     ctx.check(N.lib.lsc_prdc(ctx.handle, ref._h, C.byref(vf.matrix), C.byref(r)))
+    return prdc_from_struct(r)
+
+
+def _prdc_sharded(real_or_reference, fake, k, metric, comparison, backend, threads,
+                  engine) -> Prdc:
+    if isinstance(real_or_reference, Reference):
+        ref = real_or_reference
+    else:
+        ref = Reference(real_or_reference, k, metric=metric, comparison=comparison,
+                        backend=backend, threads=threads, process_group=engine)
+    vf, ctx = agreed(engine, lambda: (view(fake, "fake", shard=True), ref._ctx))
+    r = N.new(N.PrdcResult)
+    with sharded(ctx, engine):
+        ctx.check(N.lib.lsc_prdc_sharded(ctx.handle, ref._h, C.byref(vf.matrix), C.byref(r)))
     return prdc_from_struct(r)
 
 

@@ -199,6 +199,8 @@ def engine_for(process_group=None, comm=None):
     if process_group is not None and comm is not None:
         raise InvalidArgument("give process_group= (torch.distributed) or comm= (mpi4py), not "
                               "both")
+    if isinstance(process_group, (_TorchEngine, _MpiEngine)):
+        return process_group  # passed on by a call that already made it
     if comm is not None:
         return _MpiEngine(comm)
     if process_group is not None:
