@@ -42,6 +42,15 @@ def fake_splits(p):
     return {name: counts[::-1] for name, counts in splits(p, M).items()}
 
 
+def batch(step):
+    return (fake_rows() * (1.0 - 0.3 * step)).astype(np.float32)
+
+
+def monitor_figures(history):
+    return np.array([[r.step, r.spectrum.effective_rank, r.spectrum.rankme, r.prdc.precision,
+                      r.prdc.recall, r.prdc.density, r.prdc.coverage] for r in history])
+
+
 def pair_figures(ps):
     return np.array([ps.rows_used, ps.pairs, ps.mean, ps.std, ps.min, ps.max, ps.nn_mean,
                      ps.nn_median, ps.nn_min, ps.nn_max, ps.near_duplicate_pairs, ps.hist_upper,
@@ -83,6 +92,14 @@ def run(rank, ranks, kw, out):
             res[f"pairs{sub}_{name}"] = pair_figures(ps)
             res[f"pairs{sub}_hist_{name}"] = ps.histogram
             res[f"pairs{sub}_dups_{name}"] = np.array(ps.near_duplicates).reshape(-1, 3)
+    # the Monitor over the group: each rank its shard of every batch, one record for all
+    logged = []
+    mon = lsc.Monitor(x, k=K, every=1, log=logged.append, **kw)
+    for step, counts in enumerate(splits(ranks, M).values()):
+        mon.step(step, shard(batch(step), counts, rank))
+    res["monitor"] = monitor_figures(mon.history)
+    res["monitor_logged"] = np.array([len(logged)])   # rank 0 logs, by default alone
+    res["monitor_assess"] = np.array(_error_of(lambda: lsc.Monitor(x, assess=True, **kw)))
     # a NaN on the last rank: every rank gets the same error, naming that rank
     bad = shard(x, splits(ranks)["even"], rank).copy()
     if rank == ranks - 1:

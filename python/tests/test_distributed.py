@@ -62,6 +62,10 @@ def _one_process():
         prdc[comparison] = (ref, np.array([p.precision, p.recall, p.density, p.coverage]))
     pairs["self"] = kself
     pairs["prdc"] = prdc
+    mon = lsc.Monitor(x, k=W.K, every=1, asynchronous=False)
+    for step in range(3):
+        mon.step(step, W.batch(step))
+    pairs["monitor"] = W.monitor_figures(mon.history)
     return (np.array([s.effective_rank, s.participation_ratio, s.stable_rank, s.rankme,
                       s.vendi_cosine, s.numerical_rank, s.rows]),
             np.asarray(s.singular_values), kn, pairs)
@@ -76,8 +80,14 @@ EXACT_PAIR = [0, 1, 4, 5, 7, 8, 9, 10, 11]
 def test_sharded_calls_equal_one_process(tmp_path, engine, ranks):
     (_run_torch if engine == "torch" else _run_mpi)(ranks, tmp_path)
     fig, sv, kn, pairs = _one_process()
-    kself, prdc = pairs.pop("self"), pairs.pop("prdc")
+    kself, prdc, monitor = pairs.pop("self"), pairs.pop("prdc"), pairs.pop("monitor")
     got = [dict(np.load(tmp_path / f"rank{r}.npz")) for r in range(ranks)]
+    for r, g in enumerate(got):
+        # every rank's records: the one-process monitor's on the whole batches
+        np.testing.assert_allclose(g["monitor"], monitor, rtol=2e-4, atol=1e-9, err_msg=r)
+        np.testing.assert_array_equal(g["monitor"][:, 3:], monitor[:, 3:])  # PRDC: counts
+        assert int(g["monitor_logged"][0]) == (len(monitor) if r == 0 else 0), r
+        assert str(g["monitor_assess"]).startswith("NotSupported|"), g["monitor_assess"]
     for name in W.splits(ranks):
         for r, g in enumerate(got):
             # every rank holds the same bytes

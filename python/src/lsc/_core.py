@@ -742,6 +742,11 @@ class Reference:
                                            if self._info().prepared else None),
                              doc="The seed .prepare() ran for (kept in its file), or None.")
 
+    def rows_array(self) -> np.ndarray:
+        """The real rows the reference holds (a float32 copy, rows x cols)."""
+        p = N.lib.lsc_reference_rows(self._h)
+        return np.ctypeslib.as_array(p, shape=(self.rows, self.cols)).copy()
+
     @property
     def radii(self) -> np.ndarray:
         """The exact k-NN radius of each real row (a float64 copy)."""

@@ -36,6 +36,7 @@ from ._arrays import view
 from ._core import (Assessment, Prdc, Reference, Spectrum, Verdict, _ctx_for, _host,
                     _spectrum_opts, assess, prdc, prdc_from_struct, spectrum,
                     spectrum_from_struct)
+from ._distributed import engine_for
 from ._errors import BackendUnavailable, InvalidData, NotSupported, error_for
 
 
@@ -286,7 +287,17 @@ class Monitor:
     within 11 records 9 times in 10, one that shifts by 3, 97 times in 100. A warning means: this
     check has lately been worse than in this run's earlier records - a change of the generator,
     not a level; the verdicts judge the level. reset_trend() forgets the trend (after a
-    deliberate change of the generator or the data), which then warms up again."""
+    deliberate change of the generator or the data), which then warms up again.
+
+    In a data-parallel job, process_group= (torch.distributed: gloo, or NCCL) or comm= (mpi4py)
+    makes every record the figures of the whole step's batch, all ranks' rows together: every
+    rank calls step() with its own shard of the batch (any number of rows) and the same
+    `reference` (the whole real set), and gets the same record. Each rank keeps its part of the
+    reference (an even split, its radii against all of it; built once, collectively, here), and
+    each measurement runs the sharded spectrum and PRDC (lsc.h section 12) on host rows: a GPU
+    batch is copied to the host, and the step waits for the collectives (no asynchronous form
+    yet). Rank 0 logs and writes history_path; log_all_ranks=True logs on every rank; every
+    rank keeps the history. assess=True is not sharded yet (NotSupported)."""
 
     def __init__(self, reference, *, k: int = 5, every: int = 100, metric: str = "euclidean",
                  comparison: str = "strict", spectrum: bool = True, prdc: bool = True,
@@ -294,9 +305,15 @@ class Monitor:
                  backend: str = "auto", asynchronous: bool = True, assess: bool = False,
                  assess_options: Optional[dict] = None, trend: Optional[bool] = None,
                  trend_kappa: float = TREND_KAPPA, trend_h: float = TREND_H,
-                 history_path=None):
+                 history_path=None, process_group=None, comm=None,
+                 log_all_ranks: bool = False):
         if every < 1:
             raise ValueError(f"every must be >= 1, not {every}")
+        self._engine = engine_for(process_group, comm)
+        if self._engine is not None and assess:
+            raise NotSupported("Monitor(assess=True) over a group: the verdicts are not sharded "
+                               "yet; measure the spectrum and PRDC over the group, or assess "
+                               "one rank's batch without process_group")
         self.every = every
         self.want_spectrum, self.want_prdc = spectrum, prdc
         self.want_assess = bool(assess)
@@ -325,19 +342,38 @@ class Monitor:
             with open(self.history_path, "a", encoding="utf-8"):
                 pass                            # a bad path fails here, not at the first record
         self.backend = backend
-        self.asynchronous = asynchronous
-        self.log = log
+        self.asynchronous = asynchronous and self._engine is None
+        lead = self._engine is None or self._engine.rank == 0
+        self.log = log if lead or log_all_ranks else None
+        if not lead:
+            self.history_path = None
         self.history: List[MonitorRecord] = []
         self._pending: List[_Pending] = []
         self._cuda_ok: Optional[bool] = None
         # the reference placed on each CUDA device that measures (Reference.to_device): made at
         # that device's first measurement, read there by every later one without a copy
         self._placed: Dict[int, Reference] = {}
-        if prdc or self.want_assess:
+        if self._engine is not None:
+            self.reference = self._reference_shard(reference, k, metric, comparison) \
+                if prdc else None
+        elif prdc or self.want_assess:
             self.reference = reference if isinstance(reference, Reference) else Reference(
                 _host(reference), k, metric=metric, comparison=comparison, backend=backend)
         else:
             self.reference = None
+
+    def _reference_shard(self, reference, k, metric, comparison) -> Reference:
+        """This rank's even part of the whole reference, its radii against all of it."""
+        if isinstance(reference, Reference):
+            k, metric, comparison = reference.k, reference.metric, reference.comparison
+            rows = reference.rows_array()
+        else:
+            rows = np.ascontiguousarray(_host(reference))
+        e = self._engine
+        n = len(rows)
+        lo, hi = n * e.rank // e.ranks, n * (e.rank + 1) // e.ranks
+        return Reference(np.ascontiguousarray(rows[lo:hi]), k, metric=metric,
+                         comparison=comparison, backend="cpu", process_group=e)
 
     def _reference_on(self, device: int) -> Reference:
         r = self._placed.get(device)
@@ -357,6 +393,8 @@ class Monitor:
         return self.measure(step, latents)
 
     def measure(self, step: int, latents) -> Optional[MonitorRecord]:
+        if self._engine is not None:
+            return self._measure_sharded(step, latents)
         v = view(latents, "latents")
         t0 = time.perf_counter()
         if v.on_device and self.asynchronous and v.kind in ("torch", "cuda"):
@@ -389,6 +427,15 @@ class Monitor:
         self._collect(block=True)
         rec = _with_assessment(MonitorRecord(step, s, p, False, (time.perf_counter() - t0) * 1e3),
                                a)
+        return self._finish(rec)
+
+    def _measure_sharded(self, step: int, latents) -> MonitorRecord:
+        t0 = time.perf_counter()
+        x = _host(latents)
+        s = spectrum(x, active_threshold=self.active_threshold, backend="cpu",
+                     process_group=self._engine) if self.want_spectrum else None
+        p = prdc(self.reference, x, backend="cpu") if self.want_prdc else None
+        rec = MonitorRecord(step, s, p, False, (time.perf_counter() - t0) * 1e3)
         return self._finish(rec)
 
     def _assess(self, rows, p=None) -> Optional[Assessment]:
