@@ -69,3 +69,21 @@ def test_example_cuda():
         pytest.skip(why)
     out = _run("cuda")
     assert "device cuda" in out
+
+
+DDP = EXAMPLE.parent / "ddp_monitor.py"
+
+
+def test_ddp_example_records_equal_one_process():
+    """python/examples/ddp_monitor.py: a DDP job on 2 gloo processes; every record of the
+    group's monitor equals one process's on the gathered means (the script checks it)."""
+    if torch is None:
+        pytest.skip("torch is not installed: the DDP example trains a VAE with PyTorch")
+    proc = subprocess.run([sys.executable, str(DDP), "--quick", "--ranks", "2"], env=_env(),
+                          capture_output=True, text=True, timeout=600)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, f"the DDP example failed (exit {proc.returncode}):\n{out}"
+    assert "2 ranks on gloo" in out, out
+    assert "records equal one process's on the gathered means: yes" in out, out
+    # rank 0 alone prints the table: one header, one row a measurement
+    assert out.count("step active") == 1, out
