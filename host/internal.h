@@ -190,7 +190,7 @@ struct lsc_ctx {
     /* the sharded calls' transport (host/transport.c); transport.ranks == 0: none set */
     lsc_transport transport;
     void (*transport_release)(void *user); /* frees transport.user when lsc made it (MPI) */
-    void *mpi_module;                      /* dlopen handle of liblsc_mpi, if loaded */
+    void *transport_module;                /* dlopen handle of liblsc_mpi or _nccl, if loaded */
 };
 
 /* Releases what lsc_ctx_set_transport and lsc_ctx_set_mpi hold (host/transport.c). */

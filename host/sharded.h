@@ -102,6 +102,14 @@ lsc_status lsc_reference_read_opts(lsc_ctx *ctx, const lsc_reference_opts *opts,
 typedef lsc_status (*lsc_mpi_entry_fn)(int abi, int64_t comm_f, lsc_transport *out,
                                        void (**release)(void *user), char *why, size_t why_len);
 
+/* The NCCL module's entry point and ABI (nccl/transport_nccl.c), as the MPI module's: it fills
+ * *out for the ncclComm_t `comm`, its collectives on `stream` (a cudaStream_t; NULL: one of its
+ * own on the communicator's device). */
+#define LSC_NCCL_ENTRY "lsc_nccl_transport_entry"
+#define LSC_NCCL_ABI 1
+typedef lsc_status (*lsc_nccl_entry_fn)(int abi, void *comm, void *stream, lsc_transport *out,
+                                        void (**release)(void *user), char *why, size_t why_len);
+
 #ifdef __cplusplus
 }
 #endif

@@ -18,8 +18,8 @@ void lsc_transport_clear(lsc_ctx *ctx)
     ctx->transport_release = NULL;
     memset(&ctx->transport, 0, sizeof ctx->transport);
     /* the module's code ran the release above: only now may it be unmapped */
-    if (ctx->mpi_module) dlclose(ctx->mpi_module);
-    ctx->mpi_module = NULL;
+    if (ctx->transport_module) dlclose(ctx->transport_module);
+    ctx->transport_module = NULL;
 }
 
 lsc_status lsc_ctx_set_transport(lsc_ctx *ctx, const lsc_transport *transport)
@@ -173,34 +173,83 @@ lsc_status lsc_tp_agree(lsc_ctx *ctx, lsc_status st, const int64_t *vals, int64_
 /* ---------------------------------------------------------------------------------------------- */
 /* the MPI adapter module                                                                         */
 
-lsc_status lsc_ctx_set_mpi(lsc_ctx *ctx, int64_t comm_f)
+#if defined(LSC_HAVE_MPI) || defined(LSC_HAVE_NCCL)
+/* Loads an adapter module and hands its transport to ctx; `call` runs the module's entry. */
+typedef lsc_status (*entry_call_fn)(void *entry, const void *args, lsc_transport *t,
+                                    void (**release)(void *), char *why, size_t why_len);
+
+static lsc_status adopt_module(lsc_ctx *ctx, const char *file, const char *env, const char *label,
+                               const char *entry_name, entry_call_fn call, const void *args)
 {
-    LSC_TRY(lsc_begin(ctx));
-#ifdef LSC_HAVE_MPI
     char why[LSC_ERR_LEN] = "";
-    /* RTLD_LOCAL keeps libmpi's symbols out of the process's global scope unless the
+    /* RTLD_LOCAL keeps the engine's symbols out of the process's global scope unless the
      * application put them there itself (mpi4py, a program linked with it) */
-    void *h = lsc_module_open("liblsc_mpi.so." LSC_STR(LSC_VERSION_MAJOR), "LSC_MPI_MODULE", "MPI",
-                              why, sizeof why);
+    void *h = lsc_module_open(file, env, label, why, sizeof why);
     if (!h) return lsc_set_error(ctx, LSC_STATUS_NOT_SUPPORTED, "%s", why);
-    lsc_mpi_entry_fn entry = (lsc_mpi_entry_fn)dlsym(h, LSC_MPI_ENTRY);
+    void *entry = dlsym(h, entry_name);
     if (!entry) {
         dlclose(h);
-        return lsc_set_error(ctx, LSC_STATUS_NOT_SUPPORTED, "the MPI module has no entry point %s",
-                             LSC_MPI_ENTRY);
+        return lsc_set_error(ctx, LSC_STATUS_NOT_SUPPORTED, "the %s module has no entry point %s",
+                             label, entry_name);
     }
     lsc_transport t = LSC_TRANSPORT_INIT;
     void (*release)(void *) = NULL;
-    lsc_status s = entry(LSC_MPI_ABI, comm_f, &t, &release, why, sizeof why);
+    lsc_status s = call(entry, args, &t, &release, why, sizeof why);
     if (s != LSC_STATUS_OK) {
         dlclose(h);
-        return lsc_set_error(ctx, s, "%s", why[0] ? why : "the MPI module refused");
+        return lsc_set_error(ctx, s, "%s", why[0] ? why : "the module refused");
     }
     lsc_transport_clear(ctx);
     ctx->transport = t;
     ctx->transport_release = release;
-    ctx->mpi_module = h;
+    ctx->transport_module = h;
     return LSC_STATUS_OK;
+}
+#endif
+
+#ifdef LSC_HAVE_MPI
+static lsc_status call_mpi(void *entry, const void *args, lsc_transport *t,
+                           void (**release)(void *), char *why, size_t why_len)
+{
+    lsc_mpi_entry_fn fn;
+    memcpy(&fn, &entry, sizeof fn);
+    return fn(LSC_MPI_ABI, *(const int64_t *)args, t, release, why, why_len);
+}
+#endif
+
+#ifdef LSC_HAVE_NCCL
+static lsc_status call_nccl(void *entry, const void *args, lsc_transport *t,
+                            void (**release)(void *), char *why, size_t why_len)
+{
+    lsc_nccl_entry_fn fn;
+    memcpy(&fn, &entry, sizeof fn);
+    void *const *a = (void *const *)args;
+    return fn(LSC_NCCL_ABI, a[0], a[1], t, release, why, why_len);
+}
+#endif
+
+lsc_status lsc_ctx_set_nccl(lsc_ctx *ctx, void *comm, void *stream)
+{
+    LSC_TRY(lsc_begin(ctx));
+    LSC_CHECK(ctx, comm, LSC_STATUS_INVALID_ARGUMENT, "comm is NULL: pass the ncclComm_t");
+#ifdef LSC_HAVE_NCCL
+    void *args[2] = {comm, stream};
+    return adopt_module(ctx, "liblsc_nccl.so." LSC_STR(LSC_VERSION_MAJOR), "LSC_NCCL_MODULE",
+                        "NCCL", LSC_NCCL_ENTRY, call_nccl, args);
+#else
+    (void)stream;
+    return lsc_set_error(ctx, LSC_STATUS_NOT_SUPPORTED,
+                         "this lsc was built without the NCCL module (it is built with the CUDA "
+                         "backend where the toolkit's nccl.h is found)");
+#endif
+}
+
+lsc_status lsc_ctx_set_mpi(lsc_ctx *ctx, int64_t comm_f)
+{
+    LSC_TRY(lsc_begin(ctx));
+#ifdef LSC_HAVE_MPI
+    return adopt_module(ctx, "liblsc_mpi.so." LSC_STR(LSC_VERSION_MAJOR), "LSC_MPI_MODULE", "MPI",
+                        LSC_MPI_ENTRY, call_mpi, &comm_f);
 #else
     (void)comm_f;
     return lsc_set_error(ctx, LSC_STATUS_NOT_SUPPORTED,

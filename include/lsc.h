@@ -1260,6 +1260,29 @@ LSC_API lsc_status lsc_ctx_ranks(const lsc_ctx *ctx, int64_t *rank, int64_t *ran
 LSC_API lsc_status lsc_ctx_set_mpi(lsc_ctx *ctx, int64_t comm_f);
 
 /**
+ * Gives `ctx` the NCCL transport over a communicator of the caller's: `comm` is an ncclComm_t
+ * and `stream` a cudaStream_t on the communicator's device (NULL: a stream the adapter creates
+ * there), both passed as void * so that this header includes neither nccl.h nor CUDA's. For
+ * C, C++ and CUDA programs that own a communicator (Python jobs pass their torch.distributed
+ * group to the binding instead). The adapter is the module liblsc_nccl.so.<major>, found as the
+ * MPI module is (LSC_NCCL_MODULE names another file); it links no NCCL: it takes NCCL's
+ * functions from the NCCL already loaded in the process (the one that made `comm`), else from
+ * the CUDA toolkit's libnccl.so.2, and needs NCCL 2.7 or newer. Not collective.
+ *
+ * Each collective runs on `stream` on the communicator's device (the calling thread's current
+ * device is restored after) and is waited for, since the sharded calls are synchronous; host
+ * buffers pass through a device buffer of the adapter's (grown to the largest collective, freed
+ * with the transport). lsc never aborts, finalises or destroys the communicator, which must
+ * outlive the context's sharded calls; an error NCCL reports for it (ncclCommGetAsyncError)
+ * comes back as LSC_STATUS_TRANSPORT_ERROR and leaves it the caller's to abort.
+ *
+ * Returns INVALID_ARGUMENT (comm NULL, or NCCL refusing it), NOT_SUPPORTED (this lsc built
+ * without the module, the module or NCCL not loadable, an NCCL older than 2.7), DEVICE_ERROR (the
+ * stream could not be made), OUT_OF_MEMORY.
+ */
+LSC_API lsc_status lsc_ctx_set_nccl(lsc_ctx *ctx, void *comm, void *stream);
+
+/**
  * lsc_spectrum of the rows of every rank, concatenated in rank order; collective over ctx's
  * transport (one process without one, where it equals lsc_spectrum up to the D x D path the
  * streaming accumulator takes, section 5). x holds this rank's rows (host memory, any count >= 0:

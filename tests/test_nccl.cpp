@@ -1,0 +1,158 @@
+// The NCCL transport (lsc_ctx_set_nccl, nccl/transport_nccl.c). Without a GPU only the refusals
+// run; with one, a one-rank communicator (ncclCommInitAll on device 0) carries the sharded calls,
+// each collective a real NCCL call on the device, against one process's results. One GPU gives
+// one NCCL rank: several ranks over NCCL are not tested here. LSC_REQUIRE_GPU=1 turns the GPU
+// test's skip into a failure.
+#include "lsc.h"
+
+#include <gtest/gtest.h>
+
+#include <cuda_runtime_api.h>
+#include <dlfcn.h>
+#include <nccl.h>
+
+#include <cstdlib>
+#include <random>
+#include <string>
+#include <vector>
+
+namespace {
+
+bool gpu_required()
+{
+    const char *e = std::getenv("LSC_REQUIRE_GPU");
+    return e && std::string(e) == "1";
+}
+
+lsc_ctx *cpu_ctx()
+{
+    lsc_ctx_params p = LSC_CTX_PARAMS_INIT;
+    p.backend = LSC_BACKEND_CPU;
+    p.threads = 1;
+    lsc_ctx *ctx = nullptr;
+    EXPECT_EQ(lsc_ctx_create(&p, &ctx), LSC_STATUS_OK);
+    return ctx;
+}
+
+TEST(Nccl, ANullCommunicatorIsRefused)
+{
+    lsc_ctx *ctx = cpu_ctx();
+    EXPECT_EQ(lsc_ctx_set_nccl(ctx, nullptr, nullptr), LSC_STATUS_INVALID_ARGUMENT);
+    EXPECT_NE(std::string(lsc_last_error(ctx)).find("comm is NULL"), std::string::npos);
+    int64_t ranks = 0;
+    EXPECT_EQ(lsc_ctx_ranks(ctx, nullptr, &ranks), LSC_STATUS_OK);
+    EXPECT_EQ(ranks, 1); // nothing was set
+    lsc_ctx_destroy(ctx);
+}
+
+TEST(Nccl, AMissingModuleIsNotSupportedAndNamesTheFile)
+{
+    lsc_ctx *ctx = cpu_ctx();
+    setenv("LSC_NCCL_MODULE", "/nonexistent/liblsc_nccl.so.0", 1);
+    int dummy = 0; // never read: the module is not found first
+    EXPECT_EQ(lsc_ctx_set_nccl(ctx, &dummy, nullptr), LSC_STATUS_NOT_SUPPORTED);
+    unsetenv("LSC_NCCL_MODULE");
+    EXPECT_NE(std::string(lsc_last_error(ctx)).find("/nonexistent/liblsc_nccl.so.0"),
+              std::string::npos)
+        << lsc_last_error(ctx);
+    lsc_ctx_destroy(ctx);
+}
+
+// ncclCommInitAll and ncclCommDestroy from the toolkit's NCCL: the test owns the communicator,
+// as a caller would.
+struct OwnNccl {
+    void *lib = nullptr;
+    ncclComm_t comm = nullptr;
+    std::string why;
+    OwnNccl()
+    {
+        lib = dlopen("libnccl.so.2", RTLD_NOW | RTLD_GLOBAL);
+#ifdef LSC_NCCL_TOOLKIT_LIB
+        if (!lib) lib = dlopen(LSC_NCCL_TOOLKIT_LIB, RTLD_NOW | RTLD_GLOBAL);
+#endif
+        if (!lib) {
+            why = "libnccl.so.2 cannot be loaded";
+            return;
+        }
+        auto init = (decltype(&ncclCommInitAll))dlsym(lib, "ncclCommInitAll");
+        int dev = 0;
+        ncclResult_t r = init ? init(&comm, 1, &dev) : ncclSystemError;
+        if (r != ncclSuccess) {
+            comm = nullptr;
+            why = "ncclCommInitAll on device 0 failed (" + std::to_string((int)r) + ")";
+        }
+    }
+    ~OwnNccl()
+    {
+        if (comm) ((decltype(&ncclCommDestroy))dlsym(lib, "ncclCommDestroy"))(comm);
+    }
+};
+
+TEST(Nccl, OneRankCarriesTheShardedCallsOnTheGpu)
+{
+    int devices = 0;
+    if (cudaGetDeviceCount(&devices) != cudaSuccess || devices < 1) {
+        cudaGetLastError();
+        if (gpu_required()) FAIL() << "LSC_REQUIRE_GPU=1 but no CUDA device";
+        GTEST_SKIP() << "no CUDA device: the NCCL transport needs a GPU (one NCCL rank a GPU)";
+    }
+    OwnNccl nccl;
+    ASSERT_TRUE(nccl.comm) << nccl.why;
+    const int64_t n = 300, m = 200, d = 16, k = 5;
+    std::mt19937 g(7);
+    std::normal_distribution<float> nd;
+    std::vector<float> real((size_t)(n * d)), fake((size_t)(m * d));
+    for (auto &v : real) v = nd(g);
+    for (auto &v : fake) v = 0.8f * nd(g) + 0.3f;
+    lsc_matrix a = lsc_matrix_f32(real.data(), n, d), f = lsc_matrix_f32(fake.data(), m, d);
+
+    lsc_ctx *one = cpu_ctx(), *ctx = cpu_ctx();
+    ASSERT_EQ(lsc_ctx_set_nccl(ctx, nccl.comm, nullptr), LSC_STATUS_OK) << lsc_last_error(ctx);
+    int64_t rank = -1, ranks = 0;
+    ASSERT_EQ(lsc_ctx_ranks(ctx, &rank, &ranks), LSC_STATUS_OK);
+    EXPECT_EQ(rank, 0);
+    EXPECT_EQ(ranks, 1);
+
+    // the spectrum: an all-gather and a broadcast through the device
+    lsc_spectrum_result s1 = LSC_SPECTRUM_RESULT_INIT, s2 = LSC_SPECTRUM_RESULT_INIT;
+    std::vector<double> sv1((size_t)d), sv2((size_t)d);
+    ASSERT_EQ(lsc_spectrum(one, &a, nullptr, &s1, sv1.data(), nullptr), LSC_STATUS_OK);
+    ASSERT_EQ(lsc_spectrum_sharded(ctx, &a, nullptr, &s2, sv2.data(), nullptr), LSC_STATUS_OK)
+        << lsc_last_error(ctx);
+    EXPECT_NEAR(s2.effective_rank, s1.effective_rank, 2e-4 * s1.effective_rank);
+    EXPECT_EQ(s2.numerical_rank, s1.numerical_rank);
+
+    // pairs and PRDC: the ring step as well (one rank sends to itself)
+    lsc_pair_result p1 = LSC_PAIR_RESULT_INIT, p2 = LSC_PAIR_RESULT_INIT;
+    std::vector<int64_t> h1(64), h2(64);
+    ASSERT_EQ(lsc_pair_stats(one, &a, nullptr, &p1, h1.data(), nullptr), LSC_STATUS_OK);
+    ASSERT_EQ(lsc_pair_stats_sharded(ctx, &a, nullptr, &p2, h2.data(), nullptr), LSC_STATUS_OK)
+        << lsc_last_error(ctx);
+    EXPECT_EQ(h1, h2);
+    EXPECT_EQ(p1.min, p2.min);
+    EXPECT_EQ(p1.hist_upper, p2.hist_upper);
+
+    lsc_reference *whole = nullptr, *shard = nullptr;
+    ASSERT_EQ(lsc_reference_create(one, &a, k, nullptr, &whole), LSC_STATUS_OK);
+    ASSERT_EQ(lsc_reference_create_sharded(ctx, &a, k, nullptr, &shard), LSC_STATUS_OK)
+        << lsc_last_error(ctx);
+    lsc_prdc_result r1 = LSC_PRDC_RESULT_INIT, r2 = LSC_PRDC_RESULT_INIT;
+    ASSERT_EQ(lsc_prdc(one, whole, &f, &r1), LSC_STATUS_OK);
+    ASSERT_EQ(lsc_prdc_sharded(ctx, shard, &f, &r2), LSC_STATUS_OK) << lsc_last_error(ctx);
+    EXPECT_EQ(r1.precision, r2.precision);
+    EXPECT_EQ(r1.recall, r2.recall);
+    EXPECT_EQ(r1.density, r2.density);
+    EXPECT_EQ(r1.coverage, r2.coverage);
+    lsc_reference_destroy(whole);
+    lsc_reference_destroy(shard);
+
+    // the communicator stays the caller's: still usable after the context is gone
+    lsc_ctx_destroy(ctx);
+    lsc_ctx_destroy(one);
+    int count = 0;
+    auto comm_count = (decltype(&ncclCommCount))dlsym(nccl.lib, "ncclCommCount");
+    EXPECT_EQ(comm_count(nccl.comm, &count), ncclSuccess);
+    EXPECT_EQ(count, 1);
+}
+
+} // namespace
