@@ -2376,6 +2376,16 @@ TEST_F(Cuda, ShardedSpectrumWithHostAndDeviceShardsEqualsTheCpu)
             }
         }
     }
+    // a NaN in a device shard, found by the module's value check on that rank: every rank says so
+    {
+        auto x = cases[0].x;
+        x[(size_t)((30 + 5) * cases[0].d + 4)] = NAN; // rank 1's row 5, col 4
+        auto outs = sharded_spectrum(drv, prm, x, cases[0].d, {30, 30}, {false, true});
+        EXPECT_EQ(outs[0].st, LSC_STATUS_INVALID_DATA) << outs[0].msg;
+        for (const char *w : {"rank 1", "row 5", "col 4"})
+            EXPECT_TRUE(mentions(outs[0].msg.c_str(), w)) << outs[0].msg;
+        expect_same_on_every_rank(outs);
+    }
     // a device shard on a CPU context is refused on that rank, and so on every rank
     lsc_ctx_params cpu_prm = LSC_CTX_PARAMS_INIT;
     cpu_prm.backend = LSC_BACKEND_CPU;
