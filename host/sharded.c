@@ -210,8 +210,14 @@ lsc_status lsc_spectrum_sharded(lsc_ctx *ctx, const lsc_matrix *x, const lsc_spe
         if (!recv) s = LSC_STATUS_OUT_OF_MEMORY;
     }
     if (s == LSC_STATUS_OK) {
+        memset(send, 0, 2 * sizeof(int64_t)); /* the counts export fills in */
         lsc_acc_state st = wire_state(send, d, my_rows);
         s = ctx->ops->acc_export(ctx, acc.state, &st);
+        /* the record's size was agreed from my_rows: a state of another count would not fit */
+        if (s == LSC_STATUS_OK && st.n != my_rows)
+            s = lsc_set_error(ctx, LSC_STATUS_INTERNAL,
+                              "the %s backend exported %lld rows of a shard of %lld",
+                              ctx->ops->name, (long long)st.n, (long long)my_rows);
         if (s == LSC_STATUS_OK) wire_put_counts(send, &st);
     }
     lsc_acc_core_fini(&acc);

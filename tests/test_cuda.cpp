@@ -2340,7 +2340,8 @@ TEST_F(Cuda, ShardedSpectrumWithHostAndDeviceShardsEqualsTheCpu)
     {
         // mean 50, spread 1, row 22 all zero: the pivot-shifted merge must not cancel, and the
         // zero row is reported by its index in the concatenation
-        Case z{30, 4, data::gaussian(30, 4, kSeed + 502, 50.0), {{10, 10, 10}, {0, 21, 9}, {23, 7}}};
+        Case z{30, 4, data::gaussian(30, 4, kSeed + 502, 50.0),
+               {{10, 10, 10}, {0, 21, 9}, {23, 7}}};
         for (int64_t c = 0; c < z.d; c++) z.x[(size_t)(22 * z.d + c)] = 0.0f;
         cases.push_back(z);
     }
