@@ -203,6 +203,8 @@ lsc_backend_ops make_ops()
     o.kernel_sums = on_device<lsc_cuda_kernel_sums>::call;
     o.supports = cuda_supports;
     o.reference_place = on_device<lsc_cuda_reference_place>::call;
+    o.acc_export = on_device<lsc_cuda_acc_export>::call;
+    o.acc_import = on_device<lsc_cuda_acc_import>::call;
     return o;
 }
 

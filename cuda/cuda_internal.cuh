@@ -75,6 +75,8 @@ lsc_status lsc_cuda_acc_add(lsc_ctx *ctx, void *state, const lsc_matrix *batch);
 lsc_status lsc_cuda_acc_merge(lsc_ctx *ctx, void *into, const void *from);
 lsc_status lsc_cuda_acc_eigs(lsc_ctx *ctx, const void *state, lsc_spectrum_eigs *eigs);
 void lsc_cuda_acc_destroy(void *state);
+lsc_status lsc_cuda_acc_export(lsc_ctx *ctx, const void *state, lsc_acc_state *out);
+lsc_status lsc_cuda_acc_import(lsc_ctx *ctx, void *state, const lsc_acc_state *in);
 lsc_status lsc_cuda_cov_create(lsc_ctx *ctx, int64_t cols, void **state);
 lsc_status lsc_cuda_cov_stats(lsc_ctx *ctx, const void *state, double *mu, double *sigma);
 lsc_status lsc_cuda_kernel_sums(lsc_ctx *ctx, const lsc_matrix *x, const int64_t *xs, int64_t nx,

@@ -976,6 +976,115 @@ lsc_status lsc_cuda_acc_eigs(lsc_ctx *ctx, const void *state, lsc_spectrum_eigs 
     return finish_sync(ctx, o, d, a->n, d, a->g.zero_row, e);
 }
 
+/* ---- state across the backend boundary ----------------------------------------------------- */
+
+namespace {
+
+/* Element e of a Gram's d x d block (lower triangle column-major: (i, j), i >= j, at i + j d) is,
+ * read as row-major, entry (j, i) of the upper triangle: the packed upper triangle row by row
+ * (lsc_acc_state) holds row r's entries r..d-1 from r d - r (r - 1) / 2 on. */
+__device__ int64_t packed_at(int64_t d, int64_t r, int64_t c)
+{
+    return r * d - r * (r - 1) / 2 + c - r;
+}
+
+__global__ void pack_grams(int64_t d, const double *gram, const double *cosg, double *tri)
+{
+    const int64_t e = blockIdx.x * (int64_t)blockDim.x + threadIdx.x;
+    if (e >= d * d) return;
+    const int64_t r = e / d, c = e % d;
+    if (c < r) return;
+    const int64_t k = packed_at(d, r, c), t = d * (d + 1) / 2;
+    tri[k] = gram[e];
+    tri[t + k] = cosg[e];
+}
+
+__global__ void unpack_grams(int64_t d, const double *tri, double *gram, double *cosg)
+{
+    const int64_t e = blockIdx.x * (int64_t)blockDim.x + threadIdx.x;
+    if (e >= d * d) return;
+    const int64_t r = e / d, c = e % d;
+    if (c < r) return;
+    const int64_t k = packed_at(d, r, c), t = d * (d + 1) / 2;
+    gram[e] = tri[k];
+    cosg[e] = tri[t + k];
+}
+
+/* The device copy of a state's two packed triangles, in the spectrum slot of the workspace. */
+lsc_status reserve_packed(lsc_ctx *ctx, int64_t d, double **tri)
+{
+    const size_t vals = (size_t)d * (size_t)(d + 1);
+    int64_t one = 1;
+    return reserve_layout(ctx, &one, "accumulator state", [&](lsc_ws_carve *c, int64_t) {
+        lsc_ws_take(c, vals * sizeof(double), tri);
+    });
+}
+
+} // namespace
+
+/* The sharded spectrum's wire (host/sharded.c): the state packed on the device, copied to the
+ * host in one piece; import is the reverse into a fresh accumulator, whose upper halves stay as
+ * acc_create left them (nothing reads them). */
+lsc_status lsc_cuda_acc_export(lsc_ctx *ctx, const void *state, lsc_acc_state *out)
+{
+    const cuda_acc *a = static_cast<const cuda_acc *>(state);
+    LSC_TRY(acc_usable(ctx, a));
+    const int64_t d = a->d;
+    cudaStream_t st = cuda_of(ctx)->stream;
+    long long zero = kNoRow;
+    LSC_CUDA_TRY(ctx, cudaMemcpyAsync(&zero, a->g.zero_row, sizeof zero, cudaMemcpyDeviceToHost,
+                                      st));
+    if (a->n > 0) {
+        double *buf = nullptr;
+        LSC_TRY(reserve_packed(ctx, d, &buf));
+        const size_t tri = (size_t)d * (size_t)(d + 1) / 2;
+        pack_grams<<<blocks(d * d), kThreads, 0, st>>>(d, a->g.gram, a->g.cosg, buf);
+        LSC_CUDA_TRY(ctx, cudaGetLastError());
+        LSC_CUDA_TRY(ctx, cudaMemcpyAsync(out->pivot, a->g.pivot, (size_t)d * sizeof(double),
+                                          cudaMemcpyDeviceToHost, st));
+        LSC_CUDA_TRY(ctx, cudaMemcpyAsync(out->sum, a->g.sum, (size_t)d * sizeof(double),
+                                          cudaMemcpyDeviceToHost, st));
+        LSC_CUDA_TRY(ctx, cudaMemcpyAsync(out->gram, buf, tri * sizeof(double),
+                                          cudaMemcpyDeviceToHost, st));
+        LSC_CUDA_TRY(ctx, cudaMemcpyAsync(out->cosg, buf + tri, tri * sizeof(double),
+                                          cudaMemcpyDeviceToHost, st));
+    }
+    LSC_CUDA_TRY(ctx, cudaStreamSynchronize(st));
+    out->n = a->n;
+    out->zero_row = zero == kNoRow ? -1 : (int64_t)zero;
+    return LSC_STATUS_OK;
+}
+
+lsc_status lsc_cuda_acc_import(lsc_ctx *ctx, void *state, const lsc_acc_state *in)
+{
+    cuda_acc *a = static_cast<cuda_acc *>(state);
+    LSC_TRY(acc_usable(ctx, a));
+    const int64_t d = a->d;
+    cudaStream_t st = cuda_of(ctx)->stream;
+    const long long zero = in->zero_row < 0 ? kNoRow : (long long)in->zero_row;
+    if (in->n > 0) {
+        double *buf = nullptr;
+        LSC_TRY(reserve_packed(ctx, d, &buf));
+        const size_t tri = (size_t)d * (size_t)(d + 1) / 2;
+        LSC_CUDA_TRY(ctx, cudaMemcpyAsync(a->g.pivot, in->pivot, (size_t)d * sizeof(double),
+                                          cudaMemcpyHostToDevice, st));
+        LSC_CUDA_TRY(ctx, cudaMemcpyAsync(a->g.sum, in->sum, (size_t)d * sizeof(double),
+                                          cudaMemcpyHostToDevice, st));
+        LSC_CUDA_TRY(ctx, cudaMemcpyAsync(buf, in->gram, tri * sizeof(double),
+                                          cudaMemcpyHostToDevice, st));
+        LSC_CUDA_TRY(ctx, cudaMemcpyAsync(buf + tri, in->cosg, tri * sizeof(double),
+                                          cudaMemcpyHostToDevice, st));
+        unpack_grams<<<blocks(d * d), kThreads, 0, st>>>(d, buf, a->g.gram, a->g.cosg);
+        LSC_CUDA_TRY(ctx, cudaGetLastError());
+    }
+    LSC_CUDA_TRY(ctx, cudaMemcpyAsync(a->g.zero_row, &zero, sizeof zero, cudaMemcpyHostToDevice,
+                                      st));
+    // the host values are the caller's and `zero` is this frame's: read before returning
+    LSC_CUDA_TRY(ctx, cudaStreamSynchronize(st));
+    a->n = in->n;
+    return LSC_STATUS_OK;
+}
+
 /* ---- one call ------------------------------------------------------------------------------------ */
 
 lsc_status lsc_cuda_spectrum(lsc_ctx *ctx, const lsc_matrix *x, lsc_spectrum_eigs *e)

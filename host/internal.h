@@ -60,6 +60,16 @@ struct lsc_reference {
  * (lsc_reference_create_sharded): it is not the whole reference the call needs. */
 lsc_status lsc_check_whole(lsc_ctx *ctx, const lsc_reference *ref, const char *what);
 
+/* An accumulator's state as plain host values (acc_export, acc_import): its rows, its first
+ * all-zero row (-1 if none) and, only when it holds rows, the d-long pivot and sum around it and
+ * the upper triangles of its two Grams (centred around the pivot, and cosine), row by row,
+ * d (d + 1) / 2 values each. The arrays are the caller's; the triangles are all a merge and the
+ * eigensolve read, and half the bytes of the squares. */
+typedef struct lsc_acc_state {
+    int64_t n, zero_row;
+    double *pivot, *sum, *gram, *cosg;
+} lsc_acc_state;
+
 /* Optional tests of each generated row fused into the PRDC pass (lsc_prdc_near_rows): whether some
  * reference row lies strictly nearer than `strict_v`, and whether one lies within `incl_v`
  * (inclusive); both internal values (distance_rules.h), a negative one is not tested. `flags`
@@ -171,6 +181,13 @@ typedef struct lsc_backend_ops {
      * device: its rows and radii copied once, complete on return, in ref->device_data and
      * device_free (which must work without a context: the reference may outlive it). */
     lsc_status (*reference_place)(lsc_ctx *ctx, lsc_reference *ref);
+
+    /* Appended in ABI 7. */
+    /* An accumulator's state (acc_create's) in host memory, as the sharded spectrum puts it on
+     * the wire (host/sharded.c): acc_export reads one, acc_import writes it into a fresh
+     * accumulator of the same width, which then merges as the exported one would. */
+    lsc_status (*acc_export)(lsc_ctx *ctx, const void *state, lsc_acc_state *out);
+    lsc_status (*acc_import)(lsc_ctx *ctx, void *state, const lsc_acc_state *in);
 } lsc_backend_ops;
 
 struct lsc_ctx {
@@ -247,7 +264,7 @@ void *lsc_module_open(const char *file, const char *env_var, const char *label, 
                       size_t why_len);
 
 #define LSC_CUDA_ENTRY "lsc_cuda_backend_entry"
-#define LSC_CUDA_ABI 6
+#define LSC_CUDA_ABI 7
 typedef const lsc_backend_ops *(*lsc_cuda_entry_fn)(int abi, char *why, size_t why_len);
 
 #ifdef __cplusplus

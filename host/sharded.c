@@ -11,7 +11,7 @@
 #include <string.h>
 
 
-lsc_status lsc_check_shard(lsc_ctx *ctx, const lsc_matrix *x, const char *name)
+lsc_status lsc_check_shard(lsc_ctx *ctx, const lsc_matrix *x, const char *name, int device_ok)
 {
     LSC_CHECK(ctx, x, LSC_STATUS_INVALID_ARGUMENT, "%s: matrix is NULL", name);
     LSC_CHECK(ctx, x->rows >= 0, LSC_STATUS_INVALID_ARGUMENT, "%s: rows is %lld, expected >= 0",
@@ -24,55 +24,50 @@ lsc_status lsc_check_shard(lsc_ctx *ctx, const lsc_matrix *x, const char *name)
     LSC_CHECK(ctx, x->ld >= x->cols, LSC_STATUS_INVALID_ARGUMENT,
               "%s: ld (%lld) is smaller than cols (%lld)", name, (long long)x->ld,
               (long long)x->cols);
-    LSC_CHECK(ctx, x->memory == LSC_MEMORY_HOST, LSC_STATUS_NOT_SUPPORTED,
-              "%s: sharded calls take host memory so far", name);
+    LSC_CHECK(ctx, x->memory == LSC_MEMORY_HOST || (device_ok && x->memory == LSC_MEMORY_DEVICE),
+              LSC_STATUS_NOT_SUPPORTED, "%s: this sharded call takes host memory so far", name);
+    /* an empty shard is read by no one, but its memory says where the caller's data lives */
+    LSC_CHECK(ctx, x->memory == LSC_MEMORY_HOST || lsc_supports(ctx, LSC_CAP_DEVICE_MEMORY),
+              LSC_STATUS_NOT_SUPPORTED,
+              "%s: data is in device memory but the context runs on the %s backend", name,
+              ctx->ops ? ctx->ops->name : "cpu");
     return LSC_STATUS_OK;
 }
 
 /* ---------------------------------------------------------------------------------------------- */
 /* spectrum                                                                                       */
 
-/* A shard's accumulator on the wire: int64 rows and first zero row (within the shard), then, for
- * a shard with rows, float64 pivot[d], sum[d] and the upper triangles of the two Grams, row by
- * row. The triangles are all the merge and the eigensolver read; they halve the bytes. */
+/* A shard's accumulator on the wire, as the backend's acc_export gives it (lsc_acc_state): int64
+ * rows and first zero row (within the shard), then, for a shard with rows, float64 pivot[d],
+ * sum[d] and the upper triangles of the two Grams, row by row. */
 static size_t wire_bytes(int64_t d, int64_t rows)
 {
     const size_t tri = (size_t)d * (size_t)(d + 1) / 2;
     return 2 * sizeof(int64_t) + (rows > 0 ? (2 * (size_t)d + 2 * tri) * sizeof(double) : 0);
 }
 
-static void wire_pack(const lsc_cpu_acc_fields *f, unsigned char *w)
+/* The state in the wire record at w of a shard of `rows` rows: its counts as they are there and
+ * its arrays in place (8-byte aligned: every record's size is a multiple of 8 and the buffers
+ * are malloc's), NULL for an empty shard, whose record has none. */
+static lsc_acc_state wire_state(unsigned char *w, int64_t d, int64_t rows)
 {
-    const int64_t d = f->d;
-    memcpy(w, f->n, sizeof(int64_t));
-    memcpy(w + sizeof(int64_t), f->zero_row, sizeof(int64_t));
-    if (*f->n == 0) return;
-    double *v = (double *)(w + 2 * sizeof(int64_t));
-    memcpy(v, f->pivot, (size_t)d * sizeof(double));
-    memcpy(v + d, f->sum, (size_t)d * sizeof(double));
-    v += 2 * d;
-    for (int g = 0; g < 2; g++) {
-        const double *src = g ? f->cosg : f->gram;
-        for (int64_t i = 0; i < d; v += d - i, i++)
-            memcpy(v, src + i * d + i, (size_t)(d - i) * sizeof(double));
-    }
+    const size_t tri = (size_t)d * (size_t)(d + 1) / 2;
+    lsc_acc_state st;
+    memset(&st, 0, sizeof st);
+    memcpy(&st.n, w, sizeof(int64_t));
+    memcpy(&st.zero_row, w + sizeof(int64_t), sizeof(int64_t));
+    if (rows == 0) return st;
+    st.pivot = (double *)(w + 2 * sizeof(int64_t));
+    st.sum = st.pivot + d;
+    st.gram = st.sum + d;
+    st.cosg = st.gram + tri;
+    return st;
 }
 
-static void wire_unpack(const unsigned char *w, const lsc_cpu_acc_fields *f)
+static void wire_put_counts(unsigned char *w, const lsc_acc_state *st)
 {
-    const int64_t d = f->d;
-    memcpy(f->n, w, sizeof(int64_t));
-    memcpy(f->zero_row, w + sizeof(int64_t), sizeof(int64_t));
-    if (*f->n == 0) return;
-    const double *v = (const double *)(w + 2 * sizeof(int64_t));
-    memcpy(f->pivot, v, (size_t)d * sizeof(double));
-    memcpy(f->sum, v + d, (size_t)d * sizeof(double));
-    v += 2 * d;
-    for (int g = 0; g < 2; g++) {
-        double *dst = g ? f->cosg : f->gram;
-        for (int64_t i = 0; i < d; v += d - i, i++)
-            memcpy(dst + i * d + i, v, (size_t)(d - i) * sizeof(double));
-    }
+    memcpy(w, &st->n, sizeof(int64_t));
+    memcpy(w + sizeof(int64_t), &st->zero_row, sizeof(int64_t));
 }
 
 /* What rank 0 broadcasts: the outcome of the merge and eigensolve, then the figures and, after
@@ -84,7 +79,7 @@ typedef struct spectrum_head {
 } spectrum_head;
 
 /* Rank 0: every shard's state merged in rank order into one accumulator, then the figures. */
-static lsc_status merge_and_finish(lsc_ctx *ctx, const unsigned char *states, const size_t *sizes,
+static lsc_status merge_and_finish(lsc_ctx *ctx, unsigned char *states, const size_t *sizes,
                                    int64_t ranks, int64_t d, double thr, spectrum_head *head,
                                    double *sv, double *colvar)
 {
@@ -92,15 +87,20 @@ static lsc_status merge_and_finish(lsc_ctx *ctx, const unsigned char *states, co
     memset(&total, 0, sizeof total);
     memset(&one, 0, sizeof one);
     lsc_status s = lsc_acc_core_init(ctx, &total, d, ctx->ops->acc_create, "acc_create");
-    if (s == LSC_STATUS_OK)
-        s = lsc_acc_core_init(ctx, &one, d, ctx->ops->acc_create, "acc_create");
-    lsc_cpu_acc_fields f;
-    if (s == LSC_STATUS_OK) lsc_cpu_acc_fields_of(one.state, &f);
     size_t at = 0;
     for (int64_t r = 0; r < ranks && s == LSC_STATUS_OK; at += sizes[r], r++) {
-        wire_unpack(states + at, &f);
-        one.rows = *f.n;
-        s = lsc_acc_core_merge(ctx, &total, &one);
+        /* a fresh accumulator for each state: import writes into an empty one */
+        lsc_acc_core_fini(&one);
+        int64_t rows;
+        memcpy(&rows, states + at, sizeof rows);
+        if (rows == 0) continue;
+        const lsc_acc_state st = wire_state(states + at, d, rows);
+        s = lsc_acc_core_init(ctx, &one, d, ctx->ops->acc_create, "acc_create");
+        if (s == LSC_STATUS_OK) s = ctx->ops->acc_import(ctx, one.state, &st);
+        if (s == LSC_STATUS_OK) {
+            one.rows = st.n;
+            s = lsc_acc_core_merge(ctx, &total, &one);
+        }
     }
     if (s == LSC_STATUS_OK) {
         head->r.size = sizeof head->r;
@@ -124,16 +124,16 @@ lsc_status lsc_spectrum_sharded(lsc_ctx *ctx, const lsc_matrix *x, const lsc_spe
 
     /* phase 1: each rank's arguments, then shapes and options compared across ranks */
     double thr = 0.0;
-    lsc_status s = lsc_check_shard(ctx, x, "x");
+    lsc_status s = lsc_check_shard(ctx, x, "x", 1);
     if (s == LSC_STATUS_OK && !out)
         s = lsc_set_error(ctx, LSC_STATUS_INVALID_ARGUMENT, "out is NULL");
     if (s == LSC_STATUS_OK)
         s = LSC_CHECK_RESULT(ctx, out, SPECTRUM_RESULT, "out", "LSC_SPECTRUM_RESULT_INIT");
     if (s == LSC_STATUS_OK) s = lsc_spectrum_read_opts(ctx, opts, &thr);
-    if (s == LSC_STATUS_OK && ctx->backend != LSC_BACKEND_CPU)
+    if (s == LSC_STATUS_OK && (!ctx->ops->acc_export || !ctx->ops->acc_import))
         s = lsc_set_error(ctx, LSC_STATUS_NOT_SUPPORTED,
-                          "the sharded spectrum runs on the CPU backend so far; this context "
-                          "runs on %s",
+                          "the %s backend cannot move an accumulator's state between processes "
+                          "(acc_export, acc_import): no sharded spectrum",
                           ctx->ops->name);
     int64_t mine[SP_NVALS] = {0, 0, 0};
     if (s == LSC_STATUS_OK) {
@@ -209,9 +209,15 @@ lsc_status lsc_spectrum_sharded(lsc_ctx *ctx, const lsc_matrix *x, const lsc_spe
         if (!recv) s = LSC_STATUS_OUT_OF_MEMORY;
     }
     if (s == LSC_STATUS_OK) {
-        lsc_cpu_acc_fields f;
-        lsc_cpu_acc_fields_of(acc.state, &f);
-        wire_pack(&f, send);
+        memset(send, 0, 2 * sizeof(int64_t)); /* the counts export fills in */
+        lsc_acc_state st = wire_state(send, d, my_rows);
+        s = ctx->ops->acc_export(ctx, acc.state, &st);
+        /* the record's size was agreed from my_rows: a state of another count would not fit */
+        if (s == LSC_STATUS_OK && st.n != my_rows)
+            s = lsc_set_error(ctx, LSC_STATUS_INTERNAL,
+                              "the %s backend exported %lld rows of a shard of %lld",
+                              ctx->ops->name, (long long)st.n, (long long)my_rows);
+        if (s == LSC_STATUS_OK) wire_put_counts(send, &st);
     }
     lsc_acc_core_fini(&acc);
     s = lsc_tp_agree(ctx, s, NULL, 0, NULL);

@@ -21,9 +21,10 @@ int64_t lsc_tp_ranks(const lsc_ctx *ctx);
  * when nvals is 0). TRANSPORT_ERROR when the collective itself fails. */
 lsc_status lsc_tp_agree(lsc_ctx *ctx, lsc_status st, const int64_t *vals, int64_t nvals,
                         int64_t *all_vals);
-/* Shape, dtype and memory of a shard, which unlike every other input may have no rows (host
- * memory only so far). */
-lsc_status lsc_check_shard(lsc_ctx *ctx, const lsc_matrix *x, const char *name);
+/* Shape, dtype and memory of a shard, which unlike every other input may have no rows. Device
+ * memory is taken when `device_ok` and the context's backend serves it; otherwise host memory
+ * only. */
+lsc_status lsc_check_shard(lsc_ctx *ctx, const lsc_matrix *x, const char *name, int device_ok);
 
 /* The transport's all-gather and broadcast of host bytes, failures as TRANSPORT_ERROR. */
 lsc_status lsc_tp_all_gather(lsc_ctx *ctx, const void *send, size_t bytes, void *recv,
@@ -34,15 +35,6 @@ lsc_status lsc_tp_broadcast(lsc_ctx *ctx, void *buf, size_t bytes, int64_t root)
  * with one process, a copy. */
 lsc_status lsc_tp_ring(lsc_ctx *ctx, const void *send, size_t send_bytes, void *recv,
                        size_t recv_bytes, const char *what);
-
-/* The CPU accumulator's fields (host/cpu/spectrum.c): read to send a shard's state, written to
- * rebuild one received. gram and cosg are d x d, row-major, upper triangles meaningful. */
-typedef struct lsc_cpu_acc_fields {
-    int64_t d;
-    int64_t *n, *zero_row;
-    double *pivot, *sum, *gram, *cosg;
-} lsc_cpu_acc_fields;
-void lsc_cpu_acc_fields_of(void *state, lsc_cpu_acc_fields *f);
 
 /* lsc_spectrum_acc_finalize's work on an accumulator core of >= 2 rows (host/api.c): the figures
  * with active threshold `thr` into a full-size `out` (its size field set), the min(rows, cols)

@@ -371,7 +371,7 @@ lsc_status lsc_knn_sharded(lsc_ctx *ctx, const lsc_matrix *queries, const lsc_ma
                           "knn opts: exclude_self is %d, expected 0 or 1", o.exclude_self);
     const int self = o.exclude_self == 1, cosine = o.metric == LSC_METRIC_COSINE;
     if (s == LSC_STATUS_OK) {
-        if (self) s = lsc_check_shard(ctx, queries, "queries");
+        if (self) s = lsc_check_shard(ctx, queries, "queries", 0);
         else s = lsc_check_matrix(ctx, queries, "queries", 1);
     }
     if (s == LSC_STATUS_OK && queries->memory != LSC_MEMORY_HOST)
@@ -381,7 +381,7 @@ lsc_status lsc_knn_sharded(lsc_ctx *ctx, const lsc_matrix *queries, const lsc_ma
         s = lsc_set_error(ctx, LSC_STATUS_INVALID_ARGUMENT,
                           "exclude_self takes base NULL: each rank's queries are its shard of "
                           "the base");
-    if (s == LSC_STATUS_OK && !self) s = lsc_check_shard(ctx, base, "base");
+    if (s == LSC_STATUS_OK && !self) s = lsc_check_shard(ctx, base, "base", 0);
     if (s == LSC_STATUS_OK && !self && base->cols != queries->cols)
         s = lsc_set_error(ctx, LSC_STATUS_INVALID_ARGUMENT, "base has %lld cols, queries %lld",
                           (long long)base->cols, (long long)queries->cols);

@@ -106,7 +106,7 @@ lsc_status lsc_pair_stats_sharded(lsc_ctx *ctx, const lsc_matrix *x, const lsc_p
     /* phase 1: this rank's arguments and values, then shapes and options compared */
     lsc_pair_opts o;
     memset(&o, 0, sizeof o);
-    lsc_status s = lsc_check_shard(ctx, x, "x");
+    lsc_status s = lsc_check_shard(ctx, x, "x", 0);
     if (s == LSC_STATUS_OK && !out)
         s = lsc_set_error(ctx, LSC_STATUS_INVALID_ARGUMENT, "out is NULL");
     if (s == LSC_STATUS_OK)

@@ -46,7 +46,7 @@ lsc_status lsc_reference_create_sharded(lsc_ctx *ctx, const lsc_matrix *real, in
     lsc_status s = out ? LSC_STATUS_OK
                        : lsc_set_error(ctx, LSC_STATUS_INVALID_ARGUMENT, "out is NULL");
     if (s == LSC_STATUS_OK) s = lsc_reference_read_opts(ctx, opts, &o);
-    if (s == LSC_STATUS_OK) s = lsc_check_shard(ctx, real, "real");
+    if (s == LSC_STATUS_OK) s = lsc_check_shard(ctx, real, "real", 0);
     if (s == LSC_STATUS_OK && k < 1)
         s = lsc_set_error(ctx, LSC_STATUS_INVALID_ARGUMENT, "k is %lld, expected >= 1",
                           (long long)k);
@@ -222,7 +222,7 @@ lsc_status lsc_prdc_rows_sharded(lsc_ctx *ctx, const lsc_reference *ref, const l
         s = lsc_set_error(ctx, LSC_STATUS_INVALID_ARGUMENT,
                           "ref: the sharded PRDC reads a host reference (a shard from "
                           "lsc_reference_create_sharded), not a device reference");
-    if (s == LSC_STATUS_OK) s = lsc_check_shard(ctx, fake, "fake");
+    if (s == LSC_STATUS_OK) s = lsc_check_shard(ctx, fake, "fake", 0);
     if (s == LSC_STATUS_OK && fake->cols != ref->cols)
         s = lsc_set_error(ctx, LSC_STATUS_INVALID_ARGUMENT,
                           "fake has %lld cols, the reference has %lld", (long long)fake->cols,

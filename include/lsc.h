@@ -1146,13 +1146,15 @@ LSC_API lsc_status lsc_mmd(lsc_ctx *ctx, const lsc_matrix *a, const lsc_matrix *
  * with its own rows, and every rank gets the same status, message and figures, those of the rows
  * of all ranks concatenated in rank order.
  *
- * Sharded so far: the spectrum (lsc_spectrum_sharded), exact kNN (lsc_knn_sharded: the same
- * queries against a sharded base, or each rank's rows against every rank's, self excluded), the
+ * Sharded so far: the spectrum (lsc_spectrum_sharded, on the CPU and the CUDA backend, the CUDA
+ * backend's shards in host or device memory), exact kNN (lsc_knn_sharded: the same queries
+ * against a sharded base, or each rank's rows against every rank's, self excluded), the
  * all-pairs statistics (lsc_pair_stats_sharded), a reference built from sharded real rows
  * (lsc_reference_create_sharded) and PRDC with both sets sharded (lsc_prdc_sharded,
- * lsc_prdc_rows_sharded), and saved as one file (lsc_reference_save_sharded). All but the
- * spectrum and the kNN against a sharded base need the transport's ring step. Not yet: the
- * verdicts, the geometry and distribution figures; they keep running on one process.
+ * lsc_prdc_rows_sharded), and saved as one file (lsc_reference_save_sharded); all but the
+ * spectrum on the CPU backend with host memory. All but the spectrum and the kNN against a
+ * sharded base need the transport's ring step. Not yet: the verdicts, the geometry and
+ * distribution figures; they keep running on one process.
  *
  * Errors: before each collective phase the ranks agree on a status (one all-gather of every
  * rank's status and message), so bad input on one rank (NaN, a different column count, a failed
@@ -1285,21 +1287,26 @@ LSC_API lsc_status lsc_ctx_set_nccl(lsc_ctx *ctx, void *comm, void *stream);
 /**
  * lsc_spectrum of the rows of every rank, concatenated in rank order; collective over ctx's
  * transport (one process without one, where it equals lsc_spectrum up to the D x D path the
- * streaming accumulator takes, section 5). x holds this rank's rows (host memory, any count >= 0:
- * empty shards are allowed; the same cols on every rank); opts, out, singular_values and
- * column_variance as for lsc_spectrum, on every rank (each rank passes its own output arrays).
+ * streaming accumulator takes, section 5). ctx's backend may be the CPU or CUDA (each rank its
+ * own context). x holds this rank's rows (host memory, or device
+ * memory on a CUDA context: ranks may mix the two; any count >= 0: empty shards are allowed; the
+ * same cols on every rank); opts, out, singular_values and column_variance as for lsc_spectrum,
+ * on every rank, in host memory (each rank passes its own output arrays).
  *
- * Each rank accumulates its rows (lsc_spectrum_acc); the accumulators travel in one all-gather
- * and rank 0 merges them in rank order with the pivot-shift merge (float64), then solves the
- * eigenproblems and broadcasts the figures, so every rank holds the very same figures. They
- * equal lsc_spectrum's on the concatenated rows within docs/METRICS.md's tolerances, for any
- * rank count and split. Costs per rank: its rows' Grams (2 D^2 float64 of state), and, on every
- * rank, the all-gather's receive buffer of every rank's state (P D (D + 3) float64).
+ * Each rank accumulates its rows (lsc_spectrum_acc, on its backend); the accumulators' states
+ * travel as float64 host values in one all-gather and rank 0 merges them in rank order with the
+ * pivot-shift merge (float64, on its backend), then solves the eigenproblems and broadcasts the
+ * figures, so every rank holds the very same figures. They equal lsc_spectrum's on the
+ * concatenated rows within docs/METRICS.md's tolerances (a CUDA context's within the CUDA
+ * tolerances), for any rank count and split. Costs per rank: its rows' Grams (2 D^2 float64 of
+ * state, on the device for CUDA, plus D (D + 1) float64 of device workspace to copy it out),
+ * and, on every rank, the all-gather's receive buffer of every rank's state (P D (D + 3)
+ * float64, host memory).
  *
  * Returns on every rank the same status: INVALID_ARGUMENT (a NULL pointer, a bad size, ranks
  * disagreeing on cols or options, fewer than 2 rows in all), INVALID_DATA (NaN/Inf, naming the
- * rank, its row and column), NOT_SUPPORTED (device memory, a backend other than the CPU so far),
- * OVERFLOW, OUT_OF_MEMORY, TRANSPORT_ERROR, and what lsc_spectrum returns. Blocks.
+ * rank, its row and column), NOT_SUPPORTED (device memory on a CPU context), OVERFLOW,
+ * OUT_OF_MEMORY, TRANSPORT_ERROR, and what lsc_spectrum returns. Blocks.
  */
 LSC_API lsc_status lsc_spectrum_sharded(lsc_ctx *ctx, const lsc_matrix *x,
                                         const lsc_spectrum_opts *opts, lsc_spectrum_result *out,

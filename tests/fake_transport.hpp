@@ -172,9 +172,10 @@ inline lsc_transport transport(Rank *r)
     return t;
 }
 
-// Runs body(rank, ctx) on P threads, each with its own one-thread CPU context holding the fake
-// transport of its rank.
-inline void run(int P, const std::function<void(int, lsc_ctx *)> &body, Hub *hub_out = nullptr)
+// Runs body(rank, ctx) on P threads, each with its own context holding the fake transport of its
+// rank: a one-thread CPU context, or one made with `params` (test_cuda: a CUDA context each).
+inline void run(int P, const std::function<void(int, lsc_ctx *)> &body, Hub *hub_out = nullptr,
+                const lsc_ctx_params *params = nullptr)
 {
     Hub local(P);
     Hub &hub = hub_out ? *hub_out : local;
@@ -186,6 +187,7 @@ inline void run(int P, const std::function<void(int, lsc_ctx *)> &body, Hub *hub
             lsc_ctx_params prm = LSC_CTX_PARAMS_INIT;
             prm.backend = LSC_BACKEND_CPU;
             prm.threads = 1;
+            if (params) prm = *params;
             lsc_ctx *ctx = nullptr;
             lsc_ctx_create(&prm, &ctx);
             lsc_transport t = transport(&ranks[(size_t)p]);

@@ -12,6 +12,7 @@
 // graphs are made through the CUDA driver API, loaded at run time, so this file needs no CUDA
 // headers or libraries and builds in every configuration.
 #include "datasets.hpp"
+#include "fake_transport.hpp"
 #include "reference.hpp"
 #include "reference_nn.hpp"
 #include "ref_snapshot.hpp"
@@ -24,12 +25,15 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <iostream>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <random>
 #include <sstream>
 #include <string>
@@ -2234,6 +2238,202 @@ TEST_F(Cuda, AFailedDeviceAllocationInsideTheModuleIsAStatus)
     EXPECT_TRUE(same_prdc(got, want));
     EXPECT_TRUE(before.unchanged(host));
     lsc_reference_destroy(host);
+}
+
+/* ---- the sharded spectrum ------------------------------------------------------------------------ */
+
+// One rank's outcome of lsc_spectrum_sharded.
+struct ShardOut {
+    lsc_status st = LSC_STATUS_INTERNAL;
+    std::string msg;
+    Spec s;
+};
+
+// lsc_spectrum_sharded on P = sizes.size() ranks over x (n x d, float32) split by sizes, rank p's
+// rows in device memory where on_device[p], else in host memory, each padded with NaN past d;
+// an empty shard has no data at all. Each rank runs in its own thread with its own context made
+// with `prm` (the in-process transport of fake_transport.hpp). `before_call` runs on every rank
+// once all contexts exist, just before the call.
+std::vector<ShardOut> sharded_spectrum(Driver &drv, const lsc_ctx_params &prm,
+                                       const std::vector<float> &x, int64_t d,
+                                       const std::vector<int64_t> &sizes,
+                                       const std::vector<bool> &on_device,
+                                       const std::function<void(int)> &before_call = nullptr)
+{
+    const int P = (int)sizes.size();
+    std::vector<HostMat> hm((size_t)P);
+    std::vector<std::unique_ptr<DevMat>> dm((size_t)P);
+    std::vector<lsc_matrix> shard((size_t)P);
+    int64_t at = 0, n = 0;
+    for (int64_t sz : sizes) n += sz;
+    for (int p = 0; p < P; p++) {
+        const int64_t rows = sizes[(size_t)p];
+        lsc_matrix &m = shard[(size_t)p];
+        if (rows > 0) {
+            std::vector<float> part(x.begin() + at * d, x.begin() + (at + rows) * d);
+            hm[(size_t)p] = host_mat(part, rows, d, LSC_DTYPE_F32, 3);
+            m = hm[(size_t)p].m();
+            if (on_device[(size_t)p]) {
+                dm[(size_t)p].reset(new DevMat(drv, hm[(size_t)p]));
+                m = dm[(size_t)p]->x;
+            }
+        } else {
+            m = lsc_matrix_f32(nullptr, 0, d);
+            if (on_device[(size_t)p]) m.memory = LSC_MEMORY_DEVICE;
+        }
+        at += rows;
+    }
+    std::vector<ShardOut> outs((size_t)P);
+    std::mutex mu;
+    std::condition_variable cv;
+    int ready = 0;
+    fake::run(
+        P,
+        [&](int p, lsc_ctx *c) {
+            {
+                std::unique_lock<std::mutex> lk(mu);
+                if (++ready == P) cv.notify_all();
+                cv.wait(lk, [&] { return ready == P; });
+            }
+            if (before_call) before_call(p);
+            ShardOut &o = outs[(size_t)p];
+            o.s.sv.assign((size_t)std::min(n, d), -12345.0);
+            o.s.cv.assign((size_t)d, -12345.0);
+            o.st = lsc_spectrum_sharded(c, &shard[(size_t)p], nullptr, &o.s.r, o.s.sv.data(),
+                                        o.s.cv.data());
+            o.msg = lsc_last_error(c);
+        },
+        nullptr, &prm);
+    return outs;
+}
+
+// Every rank holds rank 0's status, message and bytes.
+void expect_same_on_every_rank(const std::vector<ShardOut> &outs)
+{
+    for (size_t p = 1; p < outs.size(); p++) {
+        EXPECT_EQ(outs[p].st, outs[0].st) << "rank " << p;
+        EXPECT_EQ(outs[p].msg, outs[0].msg) << "rank " << p;
+        EXPECT_EQ(std::memcmp(&outs[p].s.r, &outs[0].s.r, sizeof outs[0].s.r), 0) << "rank " << p;
+        EXPECT_EQ(outs[p].s.sv, outs[0].s.sv) << "rank " << p;
+        EXPECT_EQ(outs[p].s.cv, outs[0].s.cv) << "rank " << p;
+    }
+}
+
+// Each rank its own CUDA context, its shard in host or device memory (mixed across ranks, or all
+// on the device), uneven and empty shards, N >= D and N < D, a large common offset and a zero
+// row: the figures of the CPU backend's one-process lsc_spectrum on the concatenated rows, and of
+// its sharded form, within the CUDA tolerances; the zero row by its global index; the same bytes
+// on every rank. The accumulator's state crosses the module boundary as host float64 values
+// (acc_export on each rank, acc_import on rank 0, which merges and solves).
+TEST_F(Cuda, ShardedSpectrumWithHostAndDeviceShardsEqualsTheCpu)
+{
+    struct Case {
+        int64_t n, d;
+        std::vector<float> x;
+        std::vector<std::vector<int64_t>> splits;
+    };
+    std::vector<Case> cases;
+    cases.push_back({60, 8, data::gaussian(60, 8, kSeed + 500, 0.5, 2.0),
+                     {{60}, {30, 30}, {0, 60}, {59, 1}, {17, 0, 43}, {1, 2, 3, 54},
+                      {0, 0, 0, 60}}});
+    cases.push_back({7, 12, data::gaussian(7, 12, kSeed + 501), {{3, 4}, {0, 2, 5}, {1, 1, 1, 4}}});
+    {
+        // mean 50, spread 1, row 22 all zero: the pivot-shifted merge must not cancel, and the
+        // zero row is reported by its index in the concatenation
+        Case z{30, 4, data::gaussian(30, 4, kSeed + 502, 50.0),
+               {{10, 10, 10}, {0, 21, 9}, {23, 7}}};
+        for (int64_t c = 0; c < z.d; c++) z.x[(size_t)(22 * z.d + c)] = 0.0f;
+        cases.push_back(z);
+    }
+    lsc_ctx_params prm = LSC_CTX_PARAMS_INIT;
+    prm.backend = LSC_BACKEND_CUDA;
+    for (const Case &cs : cases) {
+        Spec want;
+        lsc_matrix all = lsc_matrix_f32(cs.x.data(), cs.n, cs.d);
+        ASSERT_EQ(spectrum_of(cpu, all, want), LSC_STATUS_OK) << lsc_last_error(cpu);
+        for (const auto &sizes : cs.splits) {
+            const size_t P = sizes.size();
+            // the CPU backend's sharded figures on the same split
+            lsc_ctx_params cpu_prm = LSC_CTX_PARAMS_INIT;
+            cpu_prm.backend = LSC_BACKEND_CPU;
+            cpu_prm.threads = 1;
+            auto cpu_sh = sharded_spectrum(drv, cpu_prm, cs.x, cs.d, sizes,
+                                           std::vector<bool>(P, false));
+            ASSERT_EQ(cpu_sh[0].st, LSC_STATUS_OK) << cpu_sh[0].msg;
+            std::vector<bool> mixed(P), device(P, true);
+            for (size_t p = 0; p < P; p++) mixed[p] = p % 2 == 1;
+            for (const auto &placed : {mixed, device}) {
+                std::string where;
+                for (bool b : placed) where += b ? 'D' : 'H';
+                SCOPED_TRACE(std::to_string(cs.n) + "x" + std::to_string(cs.d) + ", P = " +
+                             std::to_string(P) + ", first shard " + std::to_string(sizes[0]) +
+                             ", memories " + where);
+                auto outs = sharded_spectrum(drv, prm, cs.x, cs.d, sizes, placed);
+                ASSERT_EQ(outs[0].st, LSC_STATUS_OK) << outs[0].msg;
+                EXPECT_EQ(outs[0].msg, "");
+                EXPECT_TRUE(same_spectrum(outs[0].s, want));
+                EXPECT_TRUE(same_spectrum(outs[0].s, cpu_sh[0].s));
+                expect_same_on_every_rank(outs);
+            }
+        }
+    }
+    // a NaN in a device shard, found by the module's value check on that rank: every rank says so
+    {
+        auto x = cases[0].x;
+        x[(size_t)((30 + 5) * cases[0].d + 4)] = NAN; // rank 1's row 5, col 4
+        auto outs = sharded_spectrum(drv, prm, x, cases[0].d, {30, 30}, {false, true});
+        EXPECT_EQ(outs[0].st, LSC_STATUS_INVALID_DATA) << outs[0].msg;
+        for (const char *w : {"rank 1", "row 5", "col 4"})
+            EXPECT_TRUE(mentions(outs[0].msg.c_str(), w)) << outs[0].msg;
+        expect_same_on_every_rank(outs);
+    }
+    // a device shard on a CPU context is refused on that rank, and so on every rank
+    lsc_ctx_params cpu_prm = LSC_CTX_PARAMS_INIT;
+    cpu_prm.backend = LSC_BACKEND_CPU;
+    cpu_prm.threads = 1;
+    auto outs = sharded_spectrum(drv, cpu_prm, cases[0].x, cases[0].d, {30, 30}, {false, true});
+    EXPECT_EQ(outs[0].st, LSC_STATUS_NOT_SUPPORTED) << outs[0].msg;
+    EXPECT_TRUE(mentions(outs[0].msg.c_str(), "rank 1")) << outs[0].msg;
+    EXPECT_TRUE(mentions(outs[0].msg.c_str(), "device memory")) << outs[0].msg;
+    expect_same_on_every_rank(outs);
+}
+
+// A device allocation inside the module that fails on one rank (the first rank to allocate the
+// accumulator's state once every context exists): every rank returns the same OUT_OF_MEMORY and
+// message, naming that rank, nothing is left allocated, and the next call succeeds.
+TEST_F(Cuda, ShardedSpectrumAgreesOnAFailedDeviceAllocation)
+{
+    const SimHooks hooks = sim_hooks(drv);
+    if (!hooks.fail_device || !hooks.counters)
+        GTEST_SKIP() << "only the emulated device fails an allocation on demand";
+    const int64_t n = 40, d = 6;
+    auto x = data::gaussian(n, d, kSeed + 510);
+    const std::vector<int64_t> sizes = {10, 0, 30};
+    const std::vector<bool> placed = {true, false, false};
+    lsc_ctx_params prm = LSC_CTX_PARAMS_INIT;
+    prm.backend = LSC_BACKEND_CUDA;
+    uint64_t c0[4], c1[4];
+    hooks.counters(c0);
+    // set once every rank has its context: the ranks' first device allocation after that is the
+    // accumulator's state (phase 1 is host work only), which no retry absorbs
+    auto outs = sharded_spectrum(drv, prm, x, d, sizes, placed, [&](int p) {
+        if (p == 0) hooks.fail_device(1);
+    });
+    hooks.fail_device(0);
+    hooks.counters(c1);
+    EXPECT_EQ(c1[2] - c0[2], c1[3] - c0[3]) << "a failed call left device memory behind";
+    ASSERT_EQ(outs.size(), sizes.size());
+    EXPECT_EQ(outs[0].st, LSC_STATUS_OUT_OF_MEMORY) << outs[0].msg;
+    EXPECT_TRUE(mentions(outs[0].msg.c_str(), "rank ")) << outs[0].msg;
+    EXPECT_TRUE(mentions(outs[0].msg.c_str(), "device memory")) << outs[0].msg;
+    expect_same_on_every_rank(outs);
+    outs = sharded_spectrum(drv, prm, x, d, sizes, placed);
+    ASSERT_EQ(outs[0].st, LSC_STATUS_OK) << outs[0].msg;
+    Spec want;
+    lsc_matrix all = lsc_matrix_f32(x.data(), n, d);
+    ASSERT_EQ(spectrum_of(cpu, all, want), LSC_STATUS_OK) << lsc_last_error(cpu);
+    EXPECT_TRUE(same_spectrum(outs[0].s, want));
+    expect_same_on_every_rank(outs);
 }
 
 // Inside a training loop (lsc must not stall the step it measures): once a call of some shapes

@@ -45,6 +45,8 @@ static const lsc_backend_ops cpu_ops = {
     lsc_cpu_kernel_sums,
     NULL, /* supports: host memory only, no asynchronous forms, no device references */
     NULL, /* reference_place */
+    lsc_cpu_acc_export,
+    lsc_cpu_acc_import,
 };
 
 const lsc_backend_ops *lsc_cpu_backend_ops(void) { return &cpu_ops; }

@@ -5,7 +5,6 @@
 #include "tiles.h"
 #include "../../common/gram_rules.h"
 #include "../../common/spectrum_figures.h"
-#include "../sharded.h"
 
 #include <cblas.h>
 #include <lapacke.h>
@@ -453,16 +452,40 @@ lsc_status lsc_cpu_spectrum(lsc_ctx *ctx, const lsc_matrix *x, lsc_spectrum_eigs
     return st;
 }
 
-/* The sharded spectrum sends these fields as they are and rebuilds a received state from them
- * (host/sharded.c), so a shard's accumulator merges exactly as lsc_cpu_acc_merge merges. */
-void lsc_cpu_acc_fields_of(void *state, lsc_cpu_acc_fields *f)
+/* The state's fields as they are (the triangles packed row by row), so an imported state merges
+ * exactly as lsc_cpu_acc_merge merges the exported one. */
+lsc_status lsc_cpu_acc_export(lsc_ctx *ctx, const void *state, lsc_acc_state *out)
 {
+    (void)ctx;
+    const cpu_acc *a = (const cpu_acc *)state;
+    const int64_t d = a->d;
+    out->n = a->n;
+    out->zero_row = a->zero_row;
+    if (a->n == 0) return LSC_STATUS_OK;
+    memcpy(out->pivot, a->pivot, (size_t)d * sizeof(double));
+    memcpy(out->sum, a->sum, (size_t)d * sizeof(double));
+    double *g = out->gram, *v = out->cosg;
+    for (int64_t i = 0; i < d; g += d - i, v += d - i, i++) {
+        memcpy(g, a->gram + i * d + i, (size_t)(d - i) * sizeof(double));
+        memcpy(v, a->cosg + i * d + i, (size_t)(d - i) * sizeof(double));
+    }
+    return LSC_STATUS_OK;
+}
+
+lsc_status lsc_cpu_acc_import(lsc_ctx *ctx, void *state, const lsc_acc_state *in)
+{
+    (void)ctx;
     cpu_acc *a = (cpu_acc *)state;
-    f->d = a->d;
-    f->n = &a->n;
-    f->zero_row = &a->zero_row;
-    f->pivot = a->pivot;
-    f->sum = a->sum;
-    f->gram = a->gram;
-    f->cosg = a->cosg;
+    const int64_t d = a->d;
+    a->n = in->n;
+    a->zero_row = in->zero_row;
+    if (in->n == 0) return LSC_STATUS_OK;
+    memcpy(a->pivot, in->pivot, (size_t)d * sizeof(double));
+    memcpy(a->sum, in->sum, (size_t)d * sizeof(double));
+    const double *g = in->gram, *v = in->cosg;
+    for (int64_t i = 0; i < d; g += d - i, v += d - i, i++) {
+        memcpy(a->gram + i * d + i, g, (size_t)(d - i) * sizeof(double));
+        memcpy(a->cosg + i * d + i, v, (size_t)(d - i) * sizeof(double));
+    }
+    return LSC_STATUS_OK;
 }

@@ -323,6 +323,8 @@ lsc_status lsc_cpu_acc_add(lsc_ctx *ctx, void *state, const lsc_matrix *batch);
 lsc_status lsc_cpu_acc_merge(lsc_ctx *ctx, void *into, const void *from);
 lsc_status lsc_cpu_acc_eigs(lsc_ctx *ctx, const void *state, lsc_spectrum_eigs *eigs);
 void lsc_cpu_acc_destroy(void *state);
+lsc_status lsc_cpu_acc_export(lsc_ctx *ctx, const void *state, lsc_acc_state *out);
+lsc_status lsc_cpu_acc_import(lsc_ctx *ctx, void *state, const lsc_acc_state *in);
 lsc_status lsc_cpu_distances(lsc_ctx *ctx, const lsc_matrix *a, const lsc_matrix *b,
                              lsc_metric metric, float *out, int64_t ld_out);
 lsc_status lsc_cpu_pair_stats(lsc_ctx *ctx, const lsc_matrix *x, const int64_t *subset,

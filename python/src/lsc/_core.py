@@ -182,8 +182,9 @@ def spectrum(x, *, active_threshold: float = 0.01, backend: str = "auto", thread
     """Every docs/METRICS.md section 1 figure of `x` (rows = samples, N >= 2).
 
     With process_group= (torch.distributed) or comm= (mpi4py) the call is collective: x is this
-    rank's shard (host memory, any number of rows, the same columns on every rank) and every
-    rank gets the figures of all ranks' rows concatenated in rank order (lsc_spectrum_sharded)."""
+    rank's shard (host memory, or a CUDA array on the CUDA backend; any number of rows, the same
+    columns on every rank) and every rank gets the figures of all ranks' rows concatenated in
+    rank order (lsc_spectrum_sharded)."""
     engine = engine_for(process_group, comm)
     if engine is not None:
         return _spectrum_sharded(x, active_threshold, backend, threads, engine)
