@@ -4,6 +4,7 @@
  *
  *   mpirun -np P lsc_sharded_bytes spectrum N D
  *   mpirun -np P lsc_sharded_bytes knn Q N D K
+ *   mpirun -np P lsc_sharded_bytes pairs N D
  *
  * Each rank makes its rows of one seeded N x D float32 set (row i is a function of i alone, so
  * the concatenation is the same set for every P; rank r holds rows [r N / P, (r + 1) N / P)),
@@ -424,9 +425,93 @@ static model predict_knn(const bench_args *a, int p, int r)
     return m;
 }
 
+/* The pair statistics with lsc_pair_opts's defaults (euclidean, 64 bins, 100 pairs listed, no
+ * subset): every row of every rank is in the shards that travel. */
+static lsc_status run_pairs(lsc_ctx *ctx, const bench_args *a, int rank, int ranks,
+                            int64_t *in_bytes, counting *c)
+{
+    const int64_t lo = part_lo(a->n, rank, ranks), hi = part_lo(a->n, rank + 1, ranks);
+    const lsc_pair_opts o = LSC_PAIR_OPTS_INIT;
+    float *x = rows_of(lo, hi, a->d, 4);
+    int64_t *hist = (int64_t *)malloc((size_t)o.bins * sizeof(int64_t));
+    lsc_pair *dups = (lsc_pair *)malloc((size_t)o.dup_report * sizeof(lsc_pair));
+    lsc_status s = LSC_STATUS_OUT_OF_MEMORY;
+    if (x && hist && dups) {
+        *in_bytes = (hi - lo) * a->d * 4;
+        lsc_matrix m = view(x, hi - lo, a->d);
+        lsc_pair_result r = LSC_PAIR_RESULT_INIT;
+        start_counting(c);
+        s = lsc_pair_stats_sharded(ctx, &m, &o, &r, hist, dups);
+    }
+    free(x);
+    free(hist);
+    free(dups);
+    return s;
+}
+
+/* Wire sizes of host/sharded_pairs.c: a travelling shard row is its int64 global index, its
+ * float64 nearest value so far and D float32; a rank's pass results are a head of five float64
+ * and two int64 (56 bytes), the histogram's int64 bins and dup_report pairs of 24 bytes. */
+static int64_t pairs_rows(const bench_args *a, int i, int p)
+{
+    const int64_t q = ((i % p) + p) % p;
+    return part_lo(a->n, q + 1, p) - part_lo(a->n, q, p);
+}
+static uint64_t agree10(const bench_args *a, int i, int p)
+{
+    (void)a, (void)i, (void)p;
+    return AGREE_BLOCK(10);
+}
+static uint64_t agree1(const bench_args *a, int i, int p)
+{
+    (void)a, (void)i, (void)p;
+    return AGREE_BLOCK(1);
+}
+static uint64_t pairs_acc(const bench_args *a, int i, int p)
+{
+    const lsc_pair_opts o = LSC_PAIR_OPTS_INIT;
+    (void)a, (void)i, (void)p;
+    return 56 + (uint64_t)o.bins * 8 + (uint64_t)o.dup_report * sizeof(lsc_pair);
+}
+static uint64_t pairs_nn(const bench_args *a, int i, int p)
+{
+    return (uint64_t)pairs_rows(a, i, p) * 8;
+}
+/* block i of the second gather: the nearest values the shard of rank i - floor(P / 2) brought
+ * back to rank i from its travels */
+static uint64_t pairs_nn_far(const bench_args *a, int i, int p)
+{
+    return (uint64_t)pairs_rows(a, i - p / 2, p) * 8;
+}
+
+static model predict_pairs(const bench_args *a, int p, int r)
+{
+    model m = {0, 0};
+    const uint64_t row = 16 + 4 * (uint64_t)a->d;
+    model_gather(&m, a, agree10, p, r); /* shape and options */
+    model_gather(&m, a, agree1, p, r);  /* each rank's rows in the subset */
+    model_gather(&m, a, agree0, p, r);  /* every buffer made */
+    /* the bound's column sums, chained: each rank with rows broadcasts D float64 in turn */
+    for (int q = 0; q < p; q++)
+        if (pairs_rows(a, q, p) > 0) model_bcast(&m, 8 * (uint64_t)a->d, p, r, q);
+    model_gather(&m, a, agree1, p, r); /* each rank's largest deviation */
+    model_gather(&m, a, agree0, p, r); /* the pairs within each shard */
+    for (int t = 1; t <= p / 2; t++) {
+        /* step t: the shard of rank r - t + 1 on to r + 1, that of rank r - t in from r - 1 */
+        m.sent += (uint64_t)pairs_rows(a, r - t + 1, p) * row;
+        m.recv += (uint64_t)pairs_rows(a, r - t, p) * row;
+        model_gather(&m, a, agree0, p, r);
+    }
+    model_gather(&m, a, pairs_acc, p, r);
+    model_gather(&m, a, pairs_nn, p, r);
+    if (p / 2 > 0) model_gather(&m, a, pairs_nn_far, p, r);
+    return m;
+}
+
 static const bench_op kOps[] = {
     {"spectrum", "spectrum N D", 2, read_spectrum, run_spectrum, predict_spectrum},
     {"knn", "knn Q N D K", 4, read_knn, run_knn, predict_knn},
+    {"pairs", "pairs N D", 2, read_spectrum, run_pairs, predict_pairs},
 };
 
 /* ---- main ------------------------------------------------------------------------------------ */

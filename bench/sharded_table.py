@@ -2,7 +2,7 @@
 docs/SCALING.md and bench/RESULTS.md: per rank, bytes sent and received against the model, and
 the memory the call added beside the rank's input rows.
 
-  python3 bench/sharded_table.py BUILD/bench/lsc_sharded_bytes
+  python3 bench/sharded_table.py BUILD/bench/lsc_sharded_bytes [OP...]   (OP: only those runs)
 
 Standard library only. The mpirun flags are the tests' (loopback transports, one lsc thread a
 rank); with more ranks than cores the times mean nothing and are not shown."""
@@ -17,7 +17,8 @@ MPIRUN = ["mpirun", "--allow-run-as-root", "--oversubscribe", "--bind-to", "none
 
 # each operation and its arguments (lsc_sharded_bytes's own), one table each
 RUNS = [("spectrum", ["spectrum", "40000", "256"]),
-        ("knn", ["knn", "2000", "40000", "64", "50"])]
+        ("knn", ["knn", "2000", "40000", "64", "50"]),
+        ("pairs", ["pairs", "12000", "64"])]
 
 
 def knn_minimum(args, p):
@@ -28,7 +29,18 @@ def knn_minimum(args, p):
     return (p - 1) * q * k * (16 + 12) // p
 
 
-MINIMUM = {"knn": knn_minimum}
+def pairs_minimum(args, p):
+    """The pair statistics' least bytes a rank receives with the pairs shared out evenly: a rank
+    that computes its N (N - 1) / (2 P) pairs from m rows needs m (m - 1) / 2 >= that, so
+    m >= about N / sqrt(P), of which it holds N / P: it receives at least N / sqrt(P) - N / P
+    rows of 4 D bytes (float32, no index). The figures every rank ends with (histogram, list,
+    sums) are small beside them and not counted; a distributed median of the nearest values
+    would be too."""
+    n, d = int(args[1]), int(args[2])
+    return int((n / p ** 0.5 - n / p) * 4 * d)
+
+
+MINIMUM = {"knn": knn_minimum, "pairs": pairs_minimum}
 
 
 def mib(b):
@@ -38,7 +50,10 @@ def mib(b):
 def main():
     exe = sys.argv[1]
     env = dict(os.environ, OMP_NUM_THREADS="1")
+    only = sys.argv[2:]
     for name, args in RUNS:
+        if only and name not in only:
+            continue
         print("\n%s (%s)\n" % (name, " ".join(args[1:])))
         minimum = MINIMUM.get(name)
         print("| P | rank | rows | sent (B) | model | recv (B) | model | worst ratio "

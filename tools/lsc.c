@@ -310,34 +310,43 @@ static int cmd_pairs(cli_opts *o) {
     int rc = need(o, o->input, "input");
     if (rc) return rc;
     lsc_input in;
-    if ((rc = cli_open(o, o->input, &in))) return rc;
-    lsc_ctx *ctx = cli_ctx(o, &rc);
-    if (!ctx) {
+    memset(&in, 0, sizeof in);
+    lsc_ctx *ctx = NULL;
+    if (!(rc = cli_open_part(o, o->input, &in))) ctx = cli_ctx(o, &rc);
+    if ((rc = par_ready(o, rc, ctx))) {
+        lsc_ctx_destroy(ctx);
         lsc_input_close(&in);
         return rc;
     }
+    /* the whole set's shape: every rank's part together (the subset is drawn from all of it) */
+    lsc_matrix whole = in.m;
+    whole.rows = in.total_rows;
     lsc_pair_opts po = LSC_PAIR_OPTS_INIT;
     po.uniformity = 1; /* the command's own figure: worth its exp per pair */
     po.metric = o->metric;
     po.bins = o->bins;
     po.dup_eps = o->dup_eps;
     po.seed = o->seed;
-    po.subset_rows = (o->pairs_max_rows > 0 && in.m.rows > o->pairs_max_rows) ? o->pairs_max_rows : 0;
+    po.subset_rows = (o->pairs_max_rows > 0 && whole.rows > o->pairs_max_rows) ? o->pairs_max_rows : 0;
     int64_t *hist = calloc((size_t)po.bins, sizeof *hist);
     lsc_pair *dups = calloc((size_t)po.dup_report, sizeof *dups);
     lsc_pair_result p = LSC_PAIR_RESULT_INIT;
     cli_progress_label("all pairs");
     double t0 = cli_now_ms();
-    lsc_status st = (hist && dups) ? lsc_pair_stats(ctx, &in.m, &po, &p, hist, dups) : LSC_STATUS_OUT_OF_MEMORY;
+    lsc_status st = !(hist && dups)     ? LSC_STATUS_OUT_OF_MEMORY
+                    : cli_par_active() ? lsc_pair_stats_sharded(ctx, &in.m, &po, &p, hist, dups)
+                                       : lsc_pair_stats(ctx, &in.m, &po, &p, hist, dups);
     double t1 = cli_now_ms();
     cli_progress_done();
-    if (st != LSC_STATUS_OK) rc = cli_lib_fail(o, ctx, st, o->input);
-    else if (o->json) {
+    if (st != LSC_STATUS_OK) rc = cli_par_lib_fail(o, ctx, st, o->input, "x", whole.rows);
+    else if (cli_par_rank() > 0) {
+        /* every rank holds the figures: rank 0 writes and prints them */
+    } else if (o->json) {
         json_w w;
         FILE *f = json_begin(o, ctx, &w, &rc);
         if (f) {
             jw_obj(&w, "inputs");
-            cli_json_input(&w, "input", o->input, &in.m);
+            cli_json_input(&w, "input", o->input, &whole);
             jw_end_obj(&w);
             jw_obj(&w, "params");
             jw_num(&w, "dup_eps", o->dup_eps);
@@ -351,15 +360,16 @@ static int cmd_pairs(cli_opts *o) {
             rc = json_finish(o, &w, f, "pairs", t1 - t0);
         }
     }
-    if (st == LSC_STATUS_OK && (!o->json || strcmp(o->json, "-"))) {
+    if (st == LSC_STATUS_OK && cli_par_rank() == 0 && (!o->json || strcmp(o->json, "-"))) {
         cli_print_pairs(stdout, o->input, &p, o);
         cli_print_histogram(stdout, &p, hist);
         if (p.subset)
             printf("  (the set has %lld rows: a seeded subset of %lld rows was used, --pairs-max-rows)\n",
-                   (long long)in.m.rows, (long long)p.rows_used);
+                   (long long)whole.rows, (long long)p.rows_used);
         for (int64_t i = 0; i < p.near_duplicates_listed && i < 5; i++)
             printf("    rows %lld and %lld: d = %.6g\n", (long long)dups[i].i, (long long)dups[i].j, dups[i].d);
-        printf("  (%.1f ms, %s)\n", t1 - t0, lsc_ctx_device_name(ctx));
+        printf("  (%.1f ms, %s, %d rank%s)\n", t1 - t0, lsc_ctx_device_name(ctx), cli_par_ranks(),
+               cli_par_ranks() > 1 ? "s" : "");
     }
     free(hist);
     free(dups);

@@ -1,12 +1,14 @@
 """The lsc command line under mpirun (README "Beyond one process", tools/par.c), against the
 single-process CLI on the same files. Standard library only: the .npy files are written here.
 
-  cli_mpirun.py LSC NP MPIRUN...   spectrum and knn under `MPIRUN -np NP`: the JSON figures of
+  cli_mpirun.py LSC NP MPIRUN...   spectrum, pairs and knn under `MPIRUN -np NP`: the JSON
+                                   figures of pairs (whole, --pairs-max-rows subsets, both
+                                   metrics; counts, lists, histogram and bound exactly) and of
                                    spectrum (.npy in C and Fortran order and big-endian, a file of
                                    fewer rows than ranks, stored and deflated .npz, .safetensors)
                                    and the kNN lists (.npy bytes) equal one process's
                                    within docs/METRICS.md's tolerances; "ranks" is NP; every rank
-                                   exits 0. With NP >= 2 also: an unsharded command (pairs) and a
+                                   exits 0. With NP >= 2 also: an unsharded command (fd) and a
                                    missing MPI module (the library's and the CLI's) are refused
                                    with one message and exit 2 on every rank; a NaN in one rank's
                                    part gives exit 2 on every rank and names the file's row.
@@ -153,6 +155,56 @@ def compare_json(got, want, path, what):
         check(got == want, "%s: %s %r vs one process's %r" % (what, path, got, want))
 
 
+def pairs_checks(lsc, np_, mpirun, tmp, d):
+    """lsc pairs under mpirun: its JSON equals one process's (counts, the histogram, its bound and
+    the near-duplicate list with the file's row indices exactly; the rest within tolerance), on
+    the whole set and on --pairs-max-rows subsets, in both metrics; rank 0 prints the figures."""
+    rows = data(61, d, 4)
+    # near duplicates across the ranks' parts (rows 3 and 58, 20 and 41, 40 and 41) and an exact
+    # copy (row 10 at row 50): the list holds pairs of rows that different ranks read
+    for a, b, eps in ((3, 58, 1e-4), (20, 41, 2e-4), (40, 41, 0.0), (10, 50, 0.0)):
+        rows[b] = [v + eps for v in rows[a]]
+    write_npy(os.path.join(tmp, "p.npy"), rows)
+    write_npy(os.path.join(tmp, "pf.npy"), rows, fortran=True)
+    write_npy(os.path.join(tmp, "p2.npy"), rows[:2])  # fewer rows than 3 ranks: empty parts
+    runs = [("p.npy", []), ("pf.npy", ["--metric", "cosine"]), ("p2.npy", []),
+            ("p.npy", ["--pairs-max-rows", "17", "--seed", "5"]),
+            # more than any rank's part, fewer than the file: a subset all the same
+            ("p.npy", ["--pairs-max-rows", "40"]),
+            ("p.npy", ["--pairs-max-rows", "2", "--metric", "cosine"]),
+            ("p.npy", ["--pairs-max-rows", "61"]),  # not a subset: all the rows
+            ("p.npy", ["--bins", "7", "--dup-eps", "0.01"])]
+    for name, extra in runs:
+        what = "pairs %s %s np %d" % (name, " ".join(extra), np_)
+        args = ["pairs", "--input", os.path.join(tmp, name)] + extra
+        one = os.path.join(tmp, "one_pairs.json")
+        rc, _, err = run_single(lsc, args + ["--json", one])
+        check(rc == 0, "single %s: exit %d %s" % (what, rc, err))
+        many = os.path.join(tmp, "many_pairs.json")
+        codes, out, err = run_ranks(mpirun, np_, lsc, args + ["--json", many], tmp)
+        check(codes == [0] * np_, "%s: rank exit codes %r: %s" % (what, codes, err))
+        if rc != 0 or codes != [0] * np_:
+            continue
+        with open(one) as f:
+            want = json.load(f)
+        with open(many) as f:
+            got = json.load(f)
+        check(got.get("ranks") == np_, "%s: ranks %r" % (what, got.get("ranks")))
+        pw, pg = want["pairwise"], got.get("pairwise", {})
+        # the decisions exactly, not within a tolerance: counts, the list, the bins and the bound
+        for k in ("near_duplicate_pairs", "near_duplicates", "histogram", "rows_used", "pairs",
+                  "subset"):
+            check(k not in pw or pg.get(k) == pw[k],
+                  "%s: %s %r vs one process's %r" % (what, k, pg.get(k), pw.get(k)))
+        compare_json(got, want, "", what)
+        ranks_note = "%d rank%s)" % (np_, "s" if np_ > 1 else "")
+        check(out.count("near-duplicate pairs") == 1 and ranks_note in out,
+              "%s: rank 0 alone prints, naming %s: %r" % (what, ranks_note, out))
+        if name == "p.npy" and not extra:
+            check(pw["near_duplicate_pairs"] >= 2 and len(pw["near_duplicates"]) >= 2,
+                  "%s: the set has no near duplicates to compare: %r" % (what, pw))
+
+
 def sharded_checks(lsc, np_, mpirun, tmp):
     d = 9
     rows = data(103, d, 1)
@@ -221,17 +273,19 @@ def sharded_checks(lsc, np_, mpirun, tmp):
             want["knn"].pop(k, None)
             got["knn"].pop(k, None)
         compare_json(got, want, "", "knn %s np %d" % (base, np_))
+    pairs_checks(lsc, np_, mpirun, tmp, d)
     if np_ < 2:
         return
     x = os.path.join(tmp, "x.npy")
     # a command not sharded yet: refused on every rank, one message naming it, no output
-    out = os.path.join(tmp, "pairs.json")
-    codes, _, err = run_ranks(mpirun, np_, lsc, ["pairs", "--input", x, "--json", out], tmp)
-    check(codes == [2] * np_, "pairs under mpirun: rank exit codes %r" % codes)
+    out = os.path.join(tmp, "fd.json")
+    codes, _, err = run_ranks(mpirun, np_, lsc, ["fd", "--real", x, "--fake", x, "--json", out],
+                              tmp)
+    check(codes == [2] * np_, "fd under mpirun: rank exit codes %r" % codes)
     lines = [l for l in err.splitlines() if l.startswith("lsc ")]
-    check(len(lines) == 1 and lines[0].startswith("lsc pairs: does not run sharded yet"),
-          "pairs under mpirun: messages %r" % lines)
-    check(not os.path.exists(out), "pairs under mpirun wrote its JSON")
+    check(len(lines) == 1 and lines[0].startswith("lsc fd: does not run sharded yet"),
+          "fd under mpirun: messages %r" % lines)
+    check(not os.path.exists(out), "fd under mpirun wrote its JSON")
     # knn without --base (self kNN) is not sharded either
     codes, _, err = run_ranks(mpirun, np_, lsc, ["knn", "--queries", x, "--k", "3"], tmp)
     check(codes == [2] * np_ and "does not run sharded yet" in err,
