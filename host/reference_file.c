@@ -560,10 +560,10 @@ static lsc_status section_sizes(lsc_ctx *ctx, int64_t rows, int64_t cols, int64_
 }
 
 /* A file with valid checksums may still have been written by something else: the radii must be
- * finite and non-negative, their zeros counted as the header says (zero_claim < 0: a shard's,
+ * finite and non-negative, their zeros counted as the header says (zero_claim NULL: a shard's,
  * compared by the caller), the rows finite (and, for cosine, not zero). Fills the reported radii
  * and the zero count; `first` is the global index of r's first row, for messages. */
-static lsc_status check_contents(lsc_ctx *ctx, lsc_reference *r, int64_t zero_claim,
+static lsc_status check_contents(lsc_ctx *ctx, lsc_reference *r, const int64_t *zero_claim,
                                  int64_t first, const char *path)
 {
     int64_t zero = 0;
@@ -575,8 +575,8 @@ static lsc_status check_contents(lsc_ctx *ctx, lsc_reference *r, int64_t zero_cl
         zero += v == 0.0;
     }
     r->zero_radii = zero;
-    LSC_CHECK(ctx, zero_claim < 0 || zero == zero_claim, LSC_STATUS_BAD_FILE,
-              "%s: header says %lld zero radii, the radii hold %lld", path, (long long)zero_claim,
+    LSC_CHECK(ctx, !zero_claim || zero == *zero_claim, LSC_STATUS_BAD_FILE,
+              "%s: header says %lld zero radii, the radii hold %lld", path, (long long)*zero_claim,
               (long long)zero);
     if (r->half) {
         double v;
@@ -635,7 +635,8 @@ static lsc_status load_v1(lsc_ctx *ctx, FILE *f, const unsigned char *h, ref_has
     LSC_TRY(read_all(ctx, f, NULL, c, sizeof c, path, "checksum"));
     LSC_CHECK(ctx, load_le64(c) == hash_final(hs), LSC_STATUS_BAD_FILE,
               "%s: checksum mismatch: the file is corrupt", path);
-    return check_contents(ctx, r, get_i64(h + 48), 0, path);
+    const int64_t claim = get_i64(h + 48);
+    return check_contents(ctx, r, &claim, 0, path);
 }
 
 /* ---- reading version 2 ------------------------------------------------------------------------ */
@@ -877,7 +878,8 @@ static lsc_status load_v2(lsc_ctx *ctx, FILE *f, unsigned char *h, int64_t file_
         r->comparison = (lsc_comparison)get_u32(h + 52);
         r->file_version = 2;
         s = read_sections(ctx, f, sec, n, r, path);
-        if (s == LSC_STATUS_OK) s = check_contents(ctx, r, get_i64(h + 56), 0, path);
+        const int64_t claim = get_i64(h + 56);
+        if (s == LSC_STATUS_OK) s = check_contents(ctx, r, &claim, 0, path);
     }
     free(sec);
     return s;
@@ -1111,7 +1113,7 @@ lsc_status lsc_reference_load_sharded(lsc_ctx *ctx, const char *path, lsc_refere
      * them against the header's count */
     if (s == LSC_STATUS_OK) {
         int64_t zero = 0, *zeros = (int64_t *)malloc((size_t)ranks * sizeof(int64_t));
-        lsc_status c = zeros ? check_contents(ctx, r, -1, first, path)
+        lsc_status c = zeros ? check_contents(ctx, r, NULL, first, path)
                              : lsc_set_error(ctx, LSC_STATUS_OUT_OF_MEMORY,
                                              "out of host memory for %lld counts",
                                              (long long)ranks);
