@@ -302,10 +302,10 @@ static uint64_t agree3(const bench_args *a, int i, int p)
     (void)a, (void)i, (void)p;
     return AGREE_BLOCK(3);
 }
-static uint64_t agree5(const bench_args *a, int i, int p)
+static uint64_t agree8(const bench_args *a, int i, int p)
 {
     (void)a, (void)i, (void)p;
-    return AGREE_BLOCK(5);
+    return AGREE_BLOCK(8);
 }
 static uint64_t agree0(const bench_args *a, int i, int p)
 {
@@ -410,18 +410,52 @@ static lsc_status run_knn(lsc_ctx *ctx, const bench_args *a, int rank, int ranks
     return s;
 }
 
-static uint64_t knn_lists(const bench_args *a, int i, int p)
+/* The first query of block b when Q queries split evenly over p ranks (host/sharded_knn.c). */
+static int64_t knn_block_first(const bench_args *a, int b, int p)
+{
+    const int64_t extra = a->q % p;
+    return b * (a->q / p) + (b < extra ? b : extra);
+}
+static int64_t knn_block(const bench_args *a, int b, int p)
+{
+    return knn_block_first(a, b + 1, p) - knn_block_first(a, b, p);
+}
+
+/* Rank i's candidates a query: min(k, its base rows). */
+static int64_t knn_kr(const bench_args *a, int i, int p)
 {
     const int64_t rows = part_lo(a->n, i + 1, p) - part_lo(a->n, i, p);
-    return (uint64_t)(a->q * (rows < a->k ? rows : a->k)) * 16;
+    return rows < a->k ? rows : a->k;
+}
+
+/* The merged lists of query block i: float32 distance + int64 index, k a query. */
+static uint64_t knn_merged(const bench_args *a, int i, int p)
+{
+    return (uint64_t)(knn_block(a, i, p) * a->k) * 12;
+}
+
+/* The candidates of query block b after the ranks r, r - 1, .., r - s merged theirs into it:
+ * min(k, their candidates) a query, 16 bytes each. */
+static uint64_t knn_partial(const bench_args *a, int b, int r, int s, int p)
+{
+    int64_t m = 0;
+    for (int j = 0; j <= s; j++) m += knn_kr(a, ((r - j) % p + p) % p, p);
+    m = m < a->k ? m : a->k;
+    return (uint64_t)(knn_block(a, b, p) * m) * 16;
 }
 
 static model predict_knn(const bench_args *a, int p, int r)
 {
     model m = {0, 0};
-    model_gather(&m, a, agree5, p, r); /* query rows, cols, base rows, k, the queries' hash */
+    model_gather(&m, a, agree8, p, r); /* shapes, k, the queries' hash, metric, self, ring */
     model_gather(&m, a, agree0, p, r); /* every shard's lists made */
-    model_gather(&m, a, knn_lists, p, r);
+    /* P - 1 ring steps: at step s rank r sends block r - 1 - s holding the candidates of ranks
+     * r .. r - s, and receives block r - 2 - s from rank r - 1 */
+    for (int s = 0; s < p - 1; s++) {
+        m.sent += knn_partial(a, ((r - 1 - s) % p + p) % p, r, s, p);
+        m.recv += knn_partial(a, ((r - 2 - s) % p + 2 * p) % p, (r - 1 + p) % p, s, p);
+    }
+    model_gather(&m, a, knn_merged, p, r);
     return m;
 }
 

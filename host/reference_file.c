@@ -560,22 +560,23 @@ static lsc_status section_sizes(lsc_ctx *ctx, int64_t rows, int64_t cols, int64_
 }
 
 /* A file with valid checksums may still have been written by something else: the radii must be
- * finite and non-negative, their zeros counted as the header says, the rows finite (and, for
- * cosine, not zero). Fills the reported radii and the zero count. */
-static lsc_status check_contents(lsc_ctx *ctx, lsc_reference *r, int64_t zero_claim,
-                                 const char *path)
+ * finite and non-negative, their zeros counted as the header says (zero_claim NULL: a shard's,
+ * compared by the caller), the rows finite (and, for cosine, not zero). Fills the reported radii
+ * and the zero count; `first` is the global index of r's first row, for messages. */
+static lsc_status check_contents(lsc_ctx *ctx, lsc_reference *r, const int64_t *zero_claim,
+                                 int64_t first, const char *path)
 {
     int64_t zero = 0;
     for (int64_t i = 0; i < r->rows; i++) {
         double v = r->radius_v[i];
         LSC_CHECK(ctx, v >= 0.0 && v <= 1e300, LSC_STATUS_BAD_FILE, "%s: radius %lld is %g", path,
-                  (long long)i, v);
+                  (long long)(first + i), v);
         r->radius[i] = lsc_dist_from_v((int)r->metric, v);
         zero += v == 0.0;
     }
     r->zero_radii = zero;
-    LSC_CHECK(ctx, zero == zero_claim, LSC_STATUS_BAD_FILE,
-              "%s: header says %lld zero radii, the radii hold %lld", path, (long long)zero_claim,
+    LSC_CHECK(ctx, !zero_claim || zero == *zero_claim, LSC_STATUS_BAD_FILE,
+              "%s: header says %lld zero radii, the radii hold %lld", path, (long long)*zero_claim,
               (long long)zero);
     if (r->half) {
         double v;
@@ -586,6 +587,7 @@ static lsc_status check_contents(lsc_ctx *ctx, lsc_reference *r, int64_t zero_cl
                       (long long)(i ? i - 1 : 0), v);
         }
     }
+    if (r->rows == 0) return LSC_STATUS_OK;
     lsc_matrix m = lsc_matrix_f32(r->data, r->rows, r->cols);
     return lsc_check_values(ctx, &m, path, r->metric == LSC_METRIC_COSINE) == LSC_STATUS_OK
                ? LSC_STATUS_OK
@@ -633,7 +635,8 @@ static lsc_status load_v1(lsc_ctx *ctx, FILE *f, const unsigned char *h, ref_has
     LSC_TRY(read_all(ctx, f, NULL, c, sizeof c, path, "checksum"));
     LSC_CHECK(ctx, load_le64(c) == hash_final(hs), LSC_STATUS_BAD_FILE,
               "%s: checksum mismatch: the file is corrupt", path);
-    return check_contents(ctx, r, get_i64(h + 48), path);
+    const int64_t claim = get_i64(h + 48);
+    return check_contents(ctx, r, &claim, 0, path);
 }
 
 /* ---- reading version 2 ------------------------------------------------------------------------ */
@@ -875,7 +878,8 @@ static lsc_status load_v2(lsc_ctx *ctx, FILE *f, unsigned char *h, int64_t file_
         r->comparison = (lsc_comparison)get_u32(h + 52);
         r->file_version = 2;
         s = read_sections(ctx, f, sec, n, r, path);
-        if (s == LSC_STATUS_OK) s = check_contents(ctx, r, get_i64(h + 56), path);
+        const int64_t claim = get_i64(h + 56);
+        if (s == LSC_STATUS_OK) s = check_contents(ctx, r, &claim, 0, path);
     }
     free(sec);
     return s;
@@ -917,6 +921,215 @@ lsc_status lsc_reference_load(lsc_ctx *ctx, const char *path, lsc_reference **ou
         lsc_reference_destroy(r);
         return s;
     }
+    *out = r;
+    return LSC_STATUS_OK;
+}
+
+/* ---- reading one shard a rank ---------------------------------------------------------------- */
+
+/* Rank r's first row of an even split of n rows over p ranks, floor(r n / p), without overflow. */
+static int64_t split_first(int64_t n, int64_t r, int64_t p)
+{
+    return r * (n / p) + r * (n % p) / p;
+}
+
+/* Reads n bytes at `offset` of f into p. */
+static lsc_status read_at(lsc_ctx *ctx, FILE *f, void *p, size_t n, uint64_t offset,
+                          const char *path, const char *what)
+{
+    LSC_CHECK(ctx, fseeko(f, (off_t)offset, SEEK_SET) == 0, LSC_STATUS_IO_ERROR,
+              "%s: cannot seek to the %s: %s", path, what, strerror(errno));
+    return read_all(ctx, f, NULL, p, n, path, what);
+}
+
+/* Every rank's own checks of the file, then what the ranks compare: the header's and the table's
+ * checksums (the same file on every rank), its length, and the ring step. */
+enum { LV_HEAD, LV_TABLE, LV_LEN, LV_RING, LV_NVALS };
+
+/* This rank's checks of the header and table (as lsc_reference_load makes them) and, on rank 0,
+ * of the zero padding between sections; leaves the header in h, the ROWS and RADV entries in
+ * rows and radv. */
+static lsc_status load_shard_head(lsc_ctx *ctx, FILE *f, int64_t file_len, unsigned char *h,
+                                  ref_section *rows, ref_section *radv, const char *path)
+{
+    LSC_CHECK(ctx, file_len >= (int64_t)REF_HEADER, LSC_STATUS_BAD_FILE,
+              "%s: %lld bytes, too short for a reference file header", path, (long long)file_len);
+    LSC_TRY(read_all(ctx, f, NULL, h, REF_HEADER, path, "header"));
+    uint32_t version = 0;
+    LSC_TRY(check_version(ctx, h, &version, path));
+    LSC_CHECK(ctx, version == 2, LSC_STATUS_NOT_SUPPORTED,
+              "%s: format version %u keeps one checksum over the whole file, which no rank can "
+              "check alone: load it with lsc_reference_load (lsc_reference_save writes version 2)",
+              path, version);
+    LSC_CHECK(ctx, get_u32(h + 12) == REF_V2_HEADER, LSC_STATUS_BAD_FILE,
+              "%s: header size %u, expected %u", path, get_u32(h + 12), REF_V2_HEADER);
+    LSC_CHECK(ctx, file_len >= (int64_t)REF_V2_HEADER, LSC_STATUS_BAD_FILE,
+              "%s: %lld bytes, too short for a version 2 header (%u bytes)", path,
+              (long long)file_len, REF_V2_HEADER);
+    LSC_TRY(read_all(ctx, f, NULL, h + REF_HEADER, REF_V2_HEADER - REF_HEADER, path, "header"));
+    LSC_TRY(check_header_v2(ctx, h, file_len, path));
+    const uint32_t n = get_u32(h + 16);
+    ref_section *sec = (ref_section *)lsc_calloc(ctx, n ? n : 1, sizeof *sec, "section table");
+    if (!sec) return LSC_STATUS_OUT_OF_MEMORY;
+    lsc_status s = read_table(ctx, f, h, sec, n, path);
+    if (s == LSC_STATUS_OK) s = check_sections(ctx, sec, n, h, file_len, path);
+    /* the pads are a few bytes: rank 0 reads them, so every byte outside the sections it does
+     * not read is still checked once */
+    uint64_t pos = REF_V2_HEADER + (uint64_t)n * REF_V2_ENTRY;
+    for (uint32_t i = 0; s == LSC_STATUS_OK && i < n; i++) {
+        if (sec[i].known == SEC_ROWS) *rows = sec[i];
+        if (sec[i].known == SEC_RADV) *radv = sec[i];
+        if (lsc_tp_rank(ctx) == 0 && sec[i].offset > pos) {
+            if (fseeko(f, (off_t)pos, SEEK_SET) != 0)
+                s = lsc_set_error(ctx, LSC_STATUS_IO_ERROR, "%s: cannot seek: %s", path,
+                                  strerror(errno));
+            if (s == LSC_STATUS_OK) s = read_padding(ctx, f, sec[i].offset - pos, &sec[i], path);
+        }
+        pos = sec[i].offset + sec[i].length;
+    }
+    free(sec);
+    return s;
+}
+
+lsc_status lsc_reference_load_sharded(lsc_ctx *ctx, const char *path, lsc_reference **out)
+{
+    LSC_TRY(lsc_begin(ctx));
+    const int64_t rank = lsc_tp_rank(ctx), ranks = lsc_tp_ranks(ctx);
+    static const char what[] = "lsc_reference_load_sharded";
+
+    /* phase 1: this rank's arguments and checks of the header and table, then the ranks' files
+     * compared */
+    lsc_status s = LSC_STATUS_OK;
+    if (!path || !*path)
+        s = lsc_set_error(ctx, LSC_STATUS_INVALID_ARGUMENT, "path is %s", path ? "empty" : "NULL");
+    else if (!out) s = lsc_set_error(ctx, LSC_STATUS_INVALID_ARGUMENT, "out is NULL");
+    else if (!little_endian())
+        s = lsc_set_error(ctx, LSC_STATUS_NOT_SUPPORTED,
+                          "reference files are little-endian; this host is not");
+    FILE *f = NULL;
+    struct stat st;
+    memset(&st, 0, sizeof st);
+    if (s == LSC_STATUS_OK) {
+        f = fopen(path, "rb");
+        if (!f)
+            s = lsc_set_error(ctx, LSC_STATUS_IO_ERROR, "%s: cannot open: %s", path,
+                              strerror(errno));
+        else if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode))
+            s = lsc_set_error(ctx, LSC_STATUS_IO_ERROR, "%s: not a regular file", path);
+    }
+    unsigned char h[REF_V2_HEADER];
+    memset(h, 0, sizeof h);
+    ref_section rows_sec, radv_sec;
+    memset(&rows_sec, 0, sizeof rows_sec);
+    memset(&radv_sec, 0, sizeof radv_sec);
+    if (s == LSC_STATUS_OK)
+        s = load_shard_head(ctx, f, (int64_t)st.st_size, h, &rows_sec, &radv_sec, path);
+    int64_t mine[LV_NVALS];
+    memset(mine, 0, sizeof mine);
+    mine[LV_HEAD] = (int64_t)load_le64(h + 120);
+    mine[LV_TABLE] = (int64_t)load_le64(h + 64);
+    mine[LV_LEN] = (int64_t)st.st_size;
+    mine[LV_RING] = ctx->transport.ring != NULL || ranks == 1;
+    int64_t *all = (int64_t *)malloc((size_t)ranks * LV_NVALS * sizeof(int64_t));
+    if (!all && s == LSC_STATUS_OK)
+        s = lsc_set_error(ctx, LSC_STATUS_OUT_OF_MEMORY,
+                          "out of host memory for %lld ranks' values", (long long)ranks);
+    s = lsc_tp_agree(ctx, s, mine, LV_NVALS, all);
+    for (int64_t r = 0; s == LSC_STATUS_OK && r < ranks; r++) {
+        const int64_t *v = all + r * LV_NVALS;
+        if (v[LV_HEAD] != all[LV_HEAD] || v[LV_TABLE] != all[LV_TABLE] ||
+            v[LV_LEN] != all[LV_LEN])
+            s = lsc_set_error(ctx, LSC_STATUS_INVALID_ARGUMENT,
+                              "path: rank %lld reads another file than rank 0 (its header, "
+                              "section table or length differ)",
+                              (long long)r);
+        else if (!v[LV_RING])
+            s = lsc_set_error(ctx, LSC_STATUS_NOT_SUPPORTED,
+                              "%s passes the checksums round the ranks and rank %lld's "
+                              "transport has no ring step (lsc_transport.ring is NULL)",
+                              what, (long long)r);
+    }
+    free(all);
+
+    /* phase 2: this rank's rows and radii of an even split, each section's checksum state to
+     * come */
+    const int64_t n = get_i64(h + 24), d = get_i64(h + 32);
+    const int64_t first = s == LSC_STATUS_OK ? split_first(n, rank, ranks) : 0;
+    const int64_t my = s == LSC_STATUS_OK ? split_first(n, rank + 1, ranks) - first : 0;
+    lsc_reference *r = NULL;
+    if (s == LSC_STATUS_OK) {
+        lsc_status m = lsc_reference_alloc(ctx, my, d, 1, &r);
+        const size_t rows_bytes = (size_t)(my * d) * sizeof(float);
+        const uint64_t row = (uint64_t)d * sizeof(float);
+        if (m == LSC_STATUS_OK) {
+            r->k = get_i64(h + 40);
+            r->metric = (lsc_metric)get_u32(h + 48);
+            r->comparison = (lsc_comparison)get_u32(h + 52);
+            r->file_version = 2;
+            r->shard_total = n;
+            r->shard_first = first;
+            m = read_at(ctx, f, r->data, rows_bytes, rows_sec.offset + (uint64_t)first * row,
+                        path, "section 'ROWS'");
+        }
+        if (m == LSC_STATUS_OK)
+            m = read_at(ctx, f, r->radius_v, (size_t)my * sizeof(double),
+                        radv_sec.offset + (uint64_t)first * sizeof(double), path,
+                        "section 'RADV'");
+        s = lsc_tp_agree(ctx, m, NULL, 0, NULL);
+    }
+    if (f) fclose(f);
+
+    /* phase 3: the two sections' checksums, one stream each in rank order, as the sharded save
+     * makes them: the state goes round the ring, each rank adding its bytes when it comes, and
+     * the last rank's is compared with the table on every rank */
+    if (s == LSC_STATUS_OK) {
+        const size_t rows_bytes = (size_t)(my * d) * sizeof(float);
+        ref_hash hs[2], got[2];
+        memset(hs, 0, sizeof hs);
+        memset(got, 0, sizeof got);
+        if (rank == 0) {
+            hash_update(&hs[0], r->data, rows_bytes);
+            hash_update(&hs[1], r->radius_v, (size_t)my * sizeof(double));
+        }
+        for (int64_t step = 0; s == LSC_STATUS_OK && step < ranks - 1; step++) {
+            s = lsc_tp_ring(ctx, hs, sizeof hs, got, sizeof got, what);
+            if (s == LSC_STATUS_OK && rank == step + 1) {
+                memcpy(hs, got, sizeof hs);
+                hash_update(&hs[0], r->data, rows_bytes);
+                hash_update(&hs[1], r->radius_v, (size_t)my * sizeof(double));
+            }
+        }
+        if (s == LSC_STATUS_OK) s = lsc_tp_broadcast(ctx, hs, sizeof hs, ranks - 1);
+        /* from the broadcast state alone: the same outcome on every rank */
+        if (s == LSC_STATUS_OK && hash_final(&hs[0]) != rows_sec.checksum)
+            s = lsc_set_error(ctx, LSC_STATUS_BAD_FILE,
+                              "%s: section 'ROWS' checksum mismatch: the file is corrupt", path);
+        if (s == LSC_STATUS_OK && hash_final(&hs[1]) != radv_sec.checksum)
+            s = lsc_set_error(ctx, LSC_STATUS_BAD_FILE,
+                              "%s: section 'RADV' checksum mismatch: the file is corrupt", path);
+    }
+
+    /* phase 4: the contents of each shard (radii, finite rows), and the zero radii of all of
+     * them against the header's count */
+    if (s == LSC_STATUS_OK) {
+        int64_t zero = 0, *zeros = (int64_t *)malloc((size_t)ranks * sizeof(int64_t));
+        lsc_status c = zeros ? check_contents(ctx, r, NULL, first, path)
+                             : lsc_set_error(ctx, LSC_STATUS_OUT_OF_MEMORY,
+                                             "out of host memory for %lld counts",
+                                             (long long)ranks);
+        s = lsc_tp_agree(ctx, c, &r->zero_radii, 1, zeros);
+        for (int64_t q = 0; s == LSC_STATUS_OK && q < ranks; q++) zero += zeros[q];
+        if (s == LSC_STATUS_OK && zero != get_i64(h + 56))
+            s = lsc_set_error(ctx, LSC_STATUS_BAD_FILE,
+                              "%s: header says %lld zero radii, the radii hold %lld", path,
+                              (long long)get_i64(h + 56), (long long)zero);
+        free(zeros);
+    }
+    if (s != LSC_STATUS_OK) {
+        lsc_reference_destroy(r);
+        return s;
+    }
+    ctx->err[0] = '\0';
     *out = r;
     return LSC_STATUS_OK;
 }

@@ -1,5 +1,6 @@
 /* Exact kNN over sharded rows (lsc.h section 12): the same queries on every rank against a
- * sharded base (one all-gather of the shards' lists), and each rank's own rows against every
+ * sharded base (the shards' lists merged by query blocks round the ring, then one all-gather of
+ * the merged lists), and each rank's own rows against every
  * rank's (a ring pass of the base shards). Both merge on the exact float64 values the CPU
  * backend's kNN decides on, ties by the smaller global index, so the lists are lsc_knn's on the
  * concatenation bit for bit. The ring pass serves the sharded reference and PRDC too. */
@@ -205,10 +206,123 @@ typedef struct knn_cand {
 
 enum { KN_QROWS, KN_COLS, KN_BROWS, KN_K, KN_HASH, KN_METRIC, KN_SELF, KN_RING, KN_NVALS };
 
-/* The same queries on every rank: each shard's lists travel in one all-gather and every rank
- * merges them alike. */
+/* The first query of block b when nq queries split evenly over the ranks (b = ranks: nq). */
+static int64_t block_first(int64_t nq, int64_t ranks, int64_t b)
+{
+    const int64_t extra = nq % ranks;
+    return b * (nq / ranks) + (b < extra ? b : extra);
+}
+
+/* The first min(k, na + nb) candidates of two lists sorted in the kNN order into out. */
+static int64_t merge_cands(const knn_cand *a, int64_t na, const knn_cand *b, int64_t nb,
+                           int64_t k, knn_cand *out)
+{
+    int64_t x = 0, y = 0, m = 0;
+    for (; m < k && (x < na || y < nb); m++)
+        out[m] = y >= nb || (x < na && lsc_knn_before(a[x].v, a[x].i, b[y].v, b[y].i)) ? a[x++]
+                                                                                       : b[y++];
+    return m;
+}
+
+/* One merged entry on the wire: the float32 distance and the global index, packed. */
+enum { KN_ENTRY = sizeof(float) + sizeof(int64_t) };
+
+/* The merge by query blocks: rank b ends up with block b's lists. The blocks travel round the
+ * ring, each rank merging its shard's candidates into the block passing through (P - 1 ring
+ * steps, a block's lists at most k long), then one all-gather of the merged lists. The merge is
+ * the first k of a union under one total order, so its grouping does not change the lists.
+ * cand: this shard's nq x kr[rank] candidates; the buffers are the caller's (sizes below). */
+static lsc_status merge_blockwise(lsc_ctx *ctx, int64_t nq, int64_t k, int metric,
+                                  const int64_t *kr, const knn_cand *cand, knn_cand *a,
+                                  knn_cand *b, unsigned char *out, size_t *sizes, float *dist,
+                                  int64_t *idx)
+{
+    const int64_t rank = lsc_tp_rank(ctx), ranks = lsc_tp_ranks(ctx), kc = kr[rank];
+    /* this shard's candidates for the block it sends first, the previous rank's */
+    int64_t blk = (rank - 1 + ranks) % ranks, m = kc;
+    int64_t q0 = block_first(nq, ranks, blk), nqb = block_first(nq, ranks, blk + 1) - q0;
+    memcpy(a, cand + q0 * kc, (size_t)(nqb * kc) * sizeof *a);
+    lsc_status st = LSC_STATUS_OK;
+    for (int64_t s = 0; st == LSC_STATUS_OK && s < ranks - 1; s++) {
+        /* the block coming in holds the candidates of ranks from, from - 1, .., from - s */
+        const int64_t from = (rank - 1 + ranks) % ranks, rb = (rank - 2 - s + 2 * ranks) % ranks;
+        int64_t mr = 0;
+        for (int64_t j = 0; j <= s; j++) mr += kr[(from - j + ranks) % ranks];
+        mr = mr < k ? mr : k;
+        const int64_t r0 = block_first(nq, ranks, rb), nrb = block_first(nq, ranks, rb + 1) - r0;
+        st = lsc_tp_ring(ctx, a, (size_t)(nqb * m) * sizeof *a, b, (size_t)(nrb * mr) * sizeof *b,
+                         "lsc_knn_sharded");
+        const int64_t nm = mr + kc < k ? mr + kc : k;
+        for (int64_t q = 0; st == LSC_STATUS_OK && q < nrb; q++)
+            merge_cands(b + q * mr, mr, cand + (r0 + q) * kc, kc, k, a + q * nm);
+        blk = rb;
+        m = nm;
+        nqb = nrb;
+    }
+    if (st != LSC_STATUS_OK) return st;
+    if (blk != rank || (nqb > 0 && m != k))
+        return lsc_set_error(ctx, LSC_STATUS_INTERNAL,
+                             "lsc_knn_sharded: block %lld of %lld neighbours merged on rank %lld",
+                             (long long)blk, (long long)m, (long long)rank);
+    /* every block's merged lists to every rank, as the distances the caller receives; packed
+     * into b, free now, as the all-gather takes a send buffer apart from the receive buffer */
+    unsigned char *mine = (unsigned char *)b;
+    for (int64_t e = 0; e < nqb * k; e++) {
+        const float f = (float)lsc_dist_from_v(metric, a[e].v);
+        memcpy(mine + (size_t)e * KN_ENTRY, &f, sizeof f);
+        memcpy(mine + (size_t)e * KN_ENTRY + sizeof f, &a[e].i, sizeof a[e].i);
+    }
+    for (int64_t r = 0; r < ranks; r++)
+        sizes[r] = (size_t)((block_first(nq, ranks, r + 1) - block_first(nq, ranks, r)) * k) *
+                   KN_ENTRY;
+    st = lsc_tp_all_gather(ctx, mine, sizes[rank], out, sizes);
+    for (int64_t e = 0; st == LSC_STATUS_OK && e < nq * k; e++) {
+        memcpy(&dist[e], out + (size_t)e * KN_ENTRY, sizeof *dist);
+        memcpy(&idx[e], out + (size_t)e * KN_ENTRY + sizeof *dist, sizeof *idx);
+    }
+    return st;
+}
+
+/* Without a ring step: every shard's lists travel in one all-gather (recv: all of them, sizes[r]
+ * rank r's) and every rank merges them alike. */
+static void merge_gathered(int64_t nq, int64_t k, int metric, int64_t ranks, const int64_t *kr,
+                           const knn_cand *recv, const size_t *sizes, int64_t *cur, float *dist,
+                           int64_t *idx)
+{
+    int64_t *start = cur, *pos = cur + ranks; /* each block's first candidate, cursors */
+    size_t at = 0;
+    for (int64_t r = 0; r < ranks; r++) {
+        start[r] = (int64_t)(at / sizeof(knn_cand));
+        at += sizes[r];
+    }
+    for (int64_t q = 0; q < nq; q++) {
+        /* a P-way merge of the q-th list of every block; each list is sorted, and the global
+         * first k lie within the shards' first k (a shard's order is the global order
+         * restricted to it) */
+        for (int64_t r = 0; r < ranks; r++) pos[r] = 0;
+        for (int64_t t = 0; t < k; t++) {
+            const knn_cand *best = NULL;
+            int64_t from = -1;
+            for (int64_t r = 0; r < ranks; r++) {
+                if (pos[r] >= kr[r]) continue;
+                const knn_cand *c = recv + start[r] + q * kr[r] + pos[r];
+                if (!best || lsc_knn_before(c->v, c->i, best->v, best->i)) {
+                    best = c;
+                    from = r;
+                }
+            }
+            pos[from]++; /* k <= the base's rows: some list always has one left */
+            dist[q * k + t] = (float)lsc_dist_from_v(metric, best->v);
+            idx[q * k + t] = best->i;
+        }
+    }
+}
+
+/* The same queries on every rank: each rank finds its shard's candidates, then the lists merge
+ * by query blocks round the ring (`ring`: every rank's transport has the step) or, without one,
+ * travel whole in one all-gather. */
 static lsc_status knn_gathered(lsc_ctx *ctx, const lsc_matrix *queries, const lsc_matrix *base,
-                               int64_t k, int metric, const int64_t *all, float *dist,
+                               int64_t k, int metric, const int64_t *all, int ring, float *dist,
                                int64_t *idx)
 {
     const int64_t rank = lsc_tp_rank(ctx), ranks = lsc_tp_ranks(ctx);
@@ -237,7 +351,8 @@ static lsc_status knn_gathered(lsc_ctx *ctx, const lsc_matrix *queries, const ls
     }
 
     /* this shard's lists with their exact values, and every buffer the merge needs */
-    knn_cand *send = NULL, *recv = NULL;
+    knn_cand *send = NULL, *recv = NULL, *ba = NULL, *bb = NULL;
+    unsigned char *packed = NULL;
     double *lv = NULL;
     int64_t *li = NULL, *cur = NULL;
     lsc_status s = sizes && kr ? LSC_STATUS_OK
@@ -245,18 +360,37 @@ static lsc_status knn_gathered(lsc_ctx *ctx, const lsc_matrix *queries, const ls
                                                "out of host memory for %lld sizes",
                                                (long long)ranks);
     const int64_t my_k = s == LSC_STATUS_OK ? kr[rank] : 0;
+    int ready = 0; /* every buffer of the merge allocated */
     if (s == LSC_STATUS_OK) {
-        send = (knn_cand *)lsc_malloc(ctx, sizes[rank], "this shard's kNN lists");
-        recv = send ? (knn_cand *)lsc_malloc(ctx, total, "every shard's kNN lists") : NULL;
-        cur = recv ? (int64_t *)lsc_malloc(ctx, 2 * (size_t)ranks * sizeof(int64_t), "kNN merge")
-                   : NULL;
-        if (cur && my_k > 0) {
+        send = (knn_cand *)lsc_malloc(ctx, sizes[rank] ? sizes[rank] : 1,
+                                      "this shard's kNN lists");
+        if (send && ring) {
+            /* two blocks of at most ceil(nq / P) queries' k candidates, and the merged lists */
+            size_t bytes = 0, lists = 0;
+            const int64_t most = (nq + ranks - 1) / ranks;
+            s = lsc_bytes(ctx, lsc_mul_i64(most, k), sizeof(knn_cand), &bytes, "kNN blocks");
+            if (s == LSC_STATUS_OK)
+                s = lsc_bytes(ctx, lsc_mul_i64(nq, k), KN_ENTRY, &lists, "merged kNN lists");
+            if (s == LSC_STATUS_OK) {
+                ba = (knn_cand *)lsc_malloc(ctx, bytes, "a block's kNN lists");
+                bb = ba ? (knn_cand *)lsc_malloc(ctx, bytes, "a block's kNN lists") : NULL;
+                packed = bb ? (unsigned char *)lsc_malloc(ctx, lists, "merged kNN lists") : NULL;
+                ready = packed != NULL;
+            }
+        } else if (send) {
+            recv = (knn_cand *)lsc_malloc(ctx, total ? total : 1, "every shard's kNN lists");
+            cur = recv ? (int64_t *)lsc_malloc(ctx, 2 * (size_t)ranks * sizeof(int64_t),
+                                               "kNN merge")
+                       : NULL;
+            ready = cur != NULL;
+        }
+        if (ready && my_k > 0) {
             lv = (double *)lsc_malloc(ctx, (size_t)(nq * my_k) * sizeof(double), "kNN values");
             li = lv ? (int64_t *)lsc_malloc(ctx, (size_t)(nq * my_k) * sizeof(int64_t),
                                             "kNN indices")
                     : NULL;
         }
-        if (!cur || (my_k > 0 && !li)) s = LSC_STATUS_OUT_OF_MEMORY;
+        if (s == LSC_STATUS_OK && (!ready || (my_k > 0 && !li))) s = LSC_STATUS_OUT_OF_MEMORY;
     }
     if (s == LSC_STATUS_OK && my_k > 0) {
         s = shard_knn(ctx, queries, base, my_k, metric, lv, li, 0.0, 1.0);
@@ -269,40 +403,19 @@ static lsc_status knn_gathered(lsc_ctx *ctx, const lsc_matrix *queries, const ls
     free(li);
     s = lsc_tp_agree(ctx, s, NULL, 0, NULL);
 
-    /* every shard's lists to every rank, merged alike in the kNN order */
-    if (s == LSC_STATUS_OK) s = lsc_tp_all_gather(ctx, send, sizes[rank], recv, sizes);
-    free(send);
-    if (s == LSC_STATUS_OK) {
-        int64_t *start = cur, *pos = cur + ranks; /* each block's first candidate, cursors */
-        size_t at = 0;
-        for (int64_t r = 0; r < ranks; r++) {
-            start[r] = (int64_t)(at / sizeof(knn_cand));
-            at += sizes[r];
-        }
-        for (int64_t q = 0; q < nq; q++) {
-            /* a P-way merge of the q-th list of every block; each list is sorted, and the
-             * global first k lie within the shards' first k (a shard's order is the global
-             * order restricted to it) */
-            for (int64_t r = 0; r < ranks; r++) pos[r] = 0;
-            for (int64_t t = 0; t < k; t++) {
-                const knn_cand *best = NULL;
-                int64_t from = -1;
-                for (int64_t r = 0; r < ranks; r++) {
-                    if (pos[r] >= kr[r]) continue;
-                    const knn_cand *c = recv + start[r] + q * kr[r] + pos[r];
-                    if (!best || lsc_knn_before(c->v, c->i, best->v, best->i)) {
-                        best = c;
-                        from = r;
-                    }
-                }
-                pos[from]++; /* k <= the base's rows: some list always has one left */
-                dist[q * k + t] = (float)lsc_dist_from_v(metric, best->v);
-                idx[q * k + t] = best->i;
-            }
-        }
-        ctx->err[0] = '\0';
+    if (s == LSC_STATUS_OK && ring)
+        s = merge_blockwise(ctx, nq, k, metric, kr, send, ba, bb, packed, sizes, dist, idx);
+    else if (s == LSC_STATUS_OK) {
+        s = lsc_tp_all_gather(ctx, send, sizes[rank], recv, sizes);
+        if (s == LSC_STATUS_OK)
+            merge_gathered(nq, k, metric, ranks, kr, recv, sizes, cur, dist, idx);
     }
+    if (s == LSC_STATUS_OK) ctx->err[0] = '\0';
+    free(send);
     free(recv);
+    free(ba);
+    free(bb);
+    free(packed);
     free(cur);
     free(sizes);
     free(kr);
@@ -463,8 +576,10 @@ lsc_status lsc_knn_sharded(lsc_ctx *ctx, const lsc_matrix *queries, const lsc_ma
                               self ? " (self excluded: k must be below that)" : "");
     if (cross == LSC_STATUS_OK) {
         const int metric = (int)o.metric;
+        int ring = 1;
+        for (int64_t r = 0; r < ranks; r++) ring &= all[r * KN_NVALS + KN_RING] != 0;
         cross = self ? knn_self(ctx, queries, k, metric, all, dist, idx)
-                     : knn_gathered(ctx, queries, base, k, metric, all, dist, idx);
+                     : knn_gathered(ctx, queries, base, k, metric, all, ring, dist, idx);
     }
     free(all);
     return cross;

@@ -1151,10 +1151,12 @@ LSC_API lsc_status lsc_mmd(lsc_ctx *ctx, const lsc_matrix *a, const lsc_matrix *
  * against a sharded base, or each rank's rows against every rank's, self excluded), the
  * all-pairs statistics (lsc_pair_stats_sharded), a reference built from sharded real rows
  * (lsc_reference_create_sharded) and PRDC with both sets sharded (lsc_prdc_sharded,
- * lsc_prdc_rows_sharded), and saved as one file (lsc_reference_save_sharded); all but the
- * spectrum on the CPU backend with host memory. All but the spectrum and the kNN against a
- * sharded base need the transport's ring step. Not yet: the verdicts, the geometry and
- * distribution figures; they keep running on one process.
+ * lsc_prdc_rows_sharded), saved as one file (lsc_reference_save_sharded) and read back by any
+ * number of ranks, each reading only its rows (lsc_reference_load_sharded); all but the spectrum
+ * on the CPU backend with host memory. All but the spectrum need the transport's ring step (the
+ * kNN against a sharded base merges its lists round the ring, or without one sends every
+ * shard's lists to every rank). Not yet: the verdicts, the geometry and distribution figures;
+ * they keep running on one process.
  *
  * Errors: before each collective phase the ranks agree on a status (one all-gather of every
  * rank's status and message), so bad input on one rank (NaN, a different column count, a failed
@@ -1323,9 +1325,13 @@ LSC_API lsc_status lsc_spectrum_sharded(lsc_ctx *ctx, const lsc_matrix *x,
  * smaller global index, on the exact float64 values lsc_knn decides on).
  *
  * Each rank finds its shard's k nearest (min(k, its rows)) as lsc_knn does, with their exact
- * values, and the lists travel in one all-gather; every rank merges them alike. Costs per rank:
- * its shard's pass, and the all-gather's receive buffer of every rank's lists (P Q k x 16
- * bytes).
+ * values; the lists then merge by query blocks: rank r merges a block of about Q / P queries as
+ * the blocks pass round the ranks (P - 1 ring steps, each rank merging its candidates into the
+ * block passing through), then one all-gather of the merged lists. Costs per rank: its shard's
+ * pass, about 28 Q k bytes each way whatever P (16 Q k (P - 1) / P round the ring, 12 Q k
+ * (P - 1) / P in the all-gather; docs/SCALING.md), and buffers of 2 Q k x 16 / P bytes beside
+ * its lists and the output. A transport without the ring step sends every shard's lists to
+ * every rank (P Q k x 16 bytes received), each merging them alike: the same lists.
  *
  * The self kNN: with opts->exclude_self = 1 and base NULL, each rank's `queries` are its shard
  * of the base (host memory, any count >= 0 of rows; the same cols on every rank), and each rank
@@ -1409,6 +1415,34 @@ LSC_API lsc_status lsc_reference_create_sharded(lsc_ctx *ctx, const lsc_matrix *
  */
 LSC_API lsc_status lsc_reference_save_sharded(lsc_ctx *ctx, const lsc_reference *ref,
                                               const char *path);
+
+/**
+ * Reads a version 2 reference file (lsc_reference_save or lsc_reference_save_sharded, made by
+ * any number of processes) as shards of this context's ranks; collective over ctx's transport,
+ * `path` naming the same file on every rank (a shared filesystem, or identical copies). Rank r
+ * reads only its rows of an even split, [floor(r N / P), floor((r + 1) N / P)), and their radii:
+ * *out is a shard equal to what lsc_reference_create_sharded gives on that split (rows, radii,
+ * k, metric, comparison; lsc_reference_info_get's total_rows and first_row), for
+ * lsc_prdc_sharded, lsc_reference_save_sharded and the other calls that take a shard.
+ *
+ * Checks: every rank checks the header and the section table (their checksums, fields and
+ * layout) as lsc_reference_load does, rank 0 the zero padding between sections, and the ranks
+ * compare the header's and the table's checksums and the file's length (another file on some
+ * rank: INVALID_ARGUMENT). The sections' checksums are streams over each whole section, so no
+ * rank can check them alone: each rank adds its bytes to the state passed round the ranks in
+ * rank order (the ring step: NOT_SUPPORTED on every rank without one), and the state that
+ * leaves the last rank is compared on every rank with the table's; every byte of the ROWS and
+ * RADV sections is read and checked once across the ranks. Each rank checks its radii and
+ * rows as lsc_reference_load does, and the zero radii of all ranks are compared with the
+ * header's count. An optional 'HALF' section (lsc_reference_prepare's, for the whole
+ * reference) is neither read nor checked: a shard is not prepared; nor is any unknown optional
+ * section. A version 1 file (one checksum over every byte) is NOT_SUPPORTED: lsc_reference_load
+ * reads it, and saving it again writes version 2. Returns on every rank the same status:
+ * INVALID_ARGUMENT, IO_ERROR, BAD_FILE (corrupt or truncated), NOT_SUPPORTED, OVERFLOW,
+ * OUT_OF_MEMORY, TRANSPORT_ERROR; *out is set only on success. Blocks.
+ */
+LSC_API lsc_status lsc_reference_load_sharded(lsc_ctx *ctx, const char *path,
+                                              lsc_reference **out);
 
 /**
  * lsc_prdc of the generated rows of every rank against the reference whose shards the ranks

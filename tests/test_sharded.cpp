@@ -385,6 +385,54 @@ TEST(KnnSharded, KAsLargeAsTheWholeBase)
     }
 }
 
+TEST(KnnSharded, WithoutARingStepTheListsTravelWhole)
+{
+    // one rank's transport has no ring step: the shards' lists go round in one all-gather and
+    // every rank merges them, to the same lists as the merge by query blocks
+    const int64_t nb = 23, nq = 5, d = 4, k = 4;
+    auto b = data::gaussian(nb, d, 31);
+    for (int64_t c = 0; c < d; c++) b[(size_t)(20 * d + c)] = b[(size_t)(1 * d + c)];
+    auto q = data::gaussian(nq, d, 32);
+    std::vector<float> wd((size_t)(nq * k));
+    std::vector<int64_t> wi((size_t)(nq * k));
+    lsc_ctx *one = cpu_ctx();
+    lsc_matrix qm = lsc_matrix_f32(q.data(), nq, d), bm = lsc_matrix_f32(b.data(), nb, d);
+    ASSERT_EQ(lsc_knn(one, &qm, &bm, k, nullptr, wd.data(), wi.data()), LSC_STATUS_OK);
+    lsc_ctx_destroy(one);
+    const std::vector<int64_t> sizes{9, 0, 2, 12};
+    const auto off = offsets(sizes);
+    const int P = (int)sizes.size();
+    fake::Hub hub(P);
+    std::vector<fake::Rank> rk((size_t)P);
+    std::vector<KnnOut> outs((size_t)P);
+    std::vector<std::thread> th;
+    for (int p = 0; p < P; p++) {
+        rk[(size_t)p] = fake::Rank{&hub, p};
+        th.emplace_back([&, p] {
+            lsc_ctx *ctx = cpu_ctx();
+            lsc_transport t = fake::transport(&rk[(size_t)p]);
+            if (p == 1) t.ring = nullptr;
+            lsc_ctx_set_transport(ctx, &t);
+            KnnOut &o = outs[(size_t)p];
+            o.dist.assign((size_t)(nq * k), -1.0f);
+            o.idx.assign((size_t)(nq * k), -1);
+            lsc_matrix mq = lsc_matrix_f32(q.data(), nq, d);
+            lsc_matrix mb = lsc_matrix_f32(sizes[(size_t)p] ? b.data() + off[(size_t)p] * d
+                                                            : nullptr,
+                                           sizes[(size_t)p], d);
+            o.st = lsc_knn_sharded(ctx, &mq, &mb, k, nullptr, o.dist.data(), o.idx.data());
+            o.msg = lsc_last_error(ctx);
+            lsc_ctx_destroy(ctx);
+        });
+    }
+    for (auto &t : th) t.join();
+    for (size_t p = 0; p < outs.size(); p++) {
+        ASSERT_EQ(outs[p].st, LSC_STATUS_OK) << outs[p].msg;
+        EXPECT_EQ(outs[p].idx, wi) << "rank " << p;
+        EXPECT_EQ(outs[p].dist, wd) << "rank " << p;
+    }
+}
+
 // Every rank fails with `want` and the same message, naming `words`; nothing written.
 void expect_knn_failure(const std::vector<KnnOut> &outs, lsc_status want,
                         const std::vector<std::string> &words)

@@ -186,3 +186,32 @@ TEST(ShardedAlloc, SaveAgreesOnOutOfMemory)
 }
 
 } // namespace
+
+namespace {
+
+TEST(ShardedAlloc, LoadAgreesOnOutOfMemory)
+{
+    const int64_t n = 21, d = 3, k = 3;
+    auto real = data::gaussian(n, d, 8);
+    const std::string path = ::testing::TempDir() + "lsc_sharded_alloc_load.lscref";
+    lsc_ctx_params prm = LSC_CTX_PARAMS_INIT;
+    prm.backend = LSC_BACKEND_CPU;
+    prm.threads = 1;
+    lsc_ctx *one = nullptr;
+    ASSERT_EQ(lsc_ctx_create(&prm, &one), LSC_STATUS_OK);
+    lsc_matrix a = lsc_matrix_f32(real.data(), n, d);
+    lsc_reference *w = nullptr;
+    ASSERT_EQ(lsc_reference_create(one, &a, k, nullptr, &w), LSC_STATUS_OK);
+    ASSERT_EQ(lsc_reference_save(one, w, path.c_str()), LSC_STATUS_OK);
+    lsc_reference_destroy(w);
+    lsc_ctx_destroy(one);
+    each_failure([&](int, lsc_ctx *ctx) {
+        lsc_reference *ref = nullptr;
+        lsc_status s = lsc_reference_load_sharded(ctx, path.c_str(), &ref);
+        lsc_reference_destroy(ref);
+        return s;
+    });
+    std::remove(path.c_str());
+}
+
+} // namespace

@@ -832,6 +832,188 @@ TEST(ReferenceSharded, SaveErrorsReachEveryRank)
           LSC_STATUS_NOT_SUPPORTED, {"rank 1", "ring"});
 }
 
+// ---- loading a reference as shards ------------------------------------------------------------
+
+// Every rank loads its shard of `paths[p]` on P ranks (the transport changed by tt).
+std::vector<RefOut> load_sharded(int P, const std::vector<std::string> &paths,
+                                 const std::function<void(int, lsc_transport &)> &tt = nullptr)
+{
+    std::vector<RefOut> out((size_t)P);
+    run_with(
+        P, [&](int p, lsc_transport &t) { if (tt) tt(p, t); },
+        [&](int p, lsc_ctx *ctx) {
+            RefOut &o = out[(size_t)p];
+            o.st = lsc_reference_load_sharded(ctx, paths[(size_t)p].c_str(), &o.ref);
+            o.msg = lsc_last_error(ctx);
+        });
+    return out;
+}
+
+// The even split of n rows over P ranks the sharded load reads.
+Sizes even_split(int64_t n, int P)
+{
+    Sizes s;
+    for (int p = 0; p < P; p++) s.push_back(n * (p + 1) / P - n * p / P);
+    return s;
+}
+
+TEST(ReferenceSharded, LoadedShardsAreTheShardsCreatedOnTheSplit)
+{
+    // d = 3: 12-byte rows, so shards of odd rows end inside a checksum word
+    const int64_t n = 23, d = 3;
+    const auto real = with_ties(n, d, 61);
+    const std::string dir = ::testing::TempDir();
+    const std::string whole = dir + "lsc_load_whole.lscref", part = dir + "lsc_load_part.lscref",
+                      again = dir + "lsc_load_again.lscref";
+    for (lsc_metric metric : {LSC_METRIC_EUCLIDEAN, LSC_METRIC_COSINE}) {
+        // one file saved by one process (prepared: its 'HALF' section is skipped), one by 3 ranks
+        lsc_ctx *ctx = cpu_ctx();
+        lsc_matrix a = lsc_matrix_f32(real.data(), n, d);
+        lsc_reference_opts o = LSC_REFERENCE_OPTS_INIT;
+        o.metric = metric;
+        lsc_reference *w = nullptr;
+        ASSERT_EQ(lsc_reference_create(ctx, &a, 3, &o, &w), LSC_STATUS_OK);
+        ASSERT_EQ(lsc_reference_prepare(ctx, w, 7), LSC_STATUS_OK) << lsc_last_error(ctx);
+        ASSERT_EQ(lsc_reference_save(ctx, w, whole.c_str()), LSC_STATUS_OK);
+        lsc_reference_destroy(w);
+        lsc_ctx_destroy(ctx);
+        for (const auto &g : save_sharded(real, d, {1, 7, 15}, {part, part, part}, metric))
+            ASSERT_EQ(g.first, LSC_STATUS_OK) << g.second;
+        for (const std::string &file : {whole, part}) {
+            for (int P = 1; P <= 4; P++) {
+                SCOPED_TRACE(file + ", metric " + std::to_string(metric) + ", P = " +
+                             std::to_string(P));
+                const Sizes rs = even_split(n, P);
+                const auto off = offsets(rs);
+                auto got = load_sharded(P, std::vector<std::string>((size_t)P, file));
+                Sizes fs(rs.size(), 0);
+                Case c;
+                c.metric = metric;
+                auto want = run_prdc(real, real, d, c, rs, fs);
+                for (int p = 0; p < P; p++) {
+                    ASSERT_EQ(got[(size_t)p].st, LSC_STATUS_OK) << got[(size_t)p].msg;
+                    ASSERT_EQ(want.refs[(size_t)p].st, LSC_STATUS_OK);
+                    const lsc_reference *r = got[(size_t)p].ref, *e = want.refs[(size_t)p].ref;
+                    lsc_reference_info gi = LSC_REFERENCE_INFO_INIT, ei = LSC_REFERENCE_INFO_INIT;
+                    ASSERT_EQ(lsc_reference_info_get(r, &gi), LSC_STATUS_OK);
+                    ASSERT_EQ(lsc_reference_info_get(e, &ei), LSC_STATUS_OK);
+                    EXPECT_EQ(gi.rows, ei.rows);
+                    EXPECT_EQ(gi.total_rows, n);
+                    EXPECT_EQ(gi.first_row, off[(size_t)p]);
+                    EXPECT_EQ(gi.first_row, ei.first_row);
+                    EXPECT_EQ(gi.k, ei.k);
+                    EXPECT_EQ(gi.metric, ei.metric);
+                    EXPECT_EQ(gi.comparison, ei.comparison);
+                    EXPECT_EQ(gi.zero_radii, ei.zero_radii);
+                    EXPECT_EQ(gi.prepared, 0);
+                    if (gi.rows == 0) continue;
+                    EXPECT_EQ(std::memcmp(lsc_reference_radii(r), lsc_reference_radii(e),
+                                          (size_t)gi.rows * sizeof(double)),
+                              0); // bit for bit
+                    EXPECT_EQ(std::memcmp(lsc_reference_rows(r), lsc_reference_rows(e),
+                                          (size_t)(gi.rows * d) * sizeof(float)),
+                              0);
+                }
+                destroy(want);
+                // the loaded shards saved again: the file the 3 ranks saved, byte for byte
+                std::remove(again.c_str());
+                std::vector<lsc_status> st((size_t)P);
+                run_with(
+                    P, [](int, lsc_transport &) {},
+                    [&](int p, lsc_ctx *cx) {
+                        st[(size_t)p] =
+                            lsc_reference_save_sharded(cx, got[(size_t)p].ref, again.c_str());
+                    });
+                for (int p = 0; p < P; p++) EXPECT_EQ(st[(size_t)p], LSC_STATUS_OK);
+                EXPECT_EQ(file_bytes(again), file_bytes(part));
+                for (auto &g : got) lsc_reference_destroy(g.ref);
+            }
+        }
+    }
+    std::remove(whole.c_str());
+    std::remove(part.c_str());
+    std::remove(again.c_str());
+}
+
+TEST(ReferenceSharded, LoadRefusesDamagedFilesOnEveryRank)
+{
+    const int64_t n = 22, d = 3;
+    const auto real = data::gaussian(n, d, 71);
+    const std::string dir = ::testing::TempDir();
+    const std::string good = dir + "lsc_load_good.lscref", bad = dir + "lsc_load_bad.lscref",
+                      other = dir + "lsc_load_other.lscref";
+    lsc_ctx *ctx = cpu_ctx();
+    lsc_matrix a = lsc_matrix_f32(real.data(), n, d);
+    lsc_reference *w = nullptr;
+    ASSERT_EQ(lsc_reference_create(ctx, &a, 3, nullptr, &w), LSC_STATUS_OK);
+    ASSERT_EQ(lsc_reference_save(ctx, w, good.c_str()), LSC_STATUS_OK);
+    lsc_reference_destroy(w);
+    lsc_matrix a2 = lsc_matrix_f32(real.data(), n - 1, d);
+    ASSERT_EQ(lsc_reference_create(ctx, &a2, 3, nullptr, &w), LSC_STATUS_OK);
+    ASSERT_EQ(lsc_reference_save(ctx, w, other.c_str()), LSC_STATUS_OK);
+    lsc_reference_destroy(w);
+    lsc_ctx_destroy(ctx);
+    const auto bytes = file_bytes(good);
+    // the layout lsc_reference_save writes: header, 2 entries, ROWS at 192, RADV after it
+    const size_t rows_at = 192, radv_at = (rows_at + (size_t)(n * d * 4) + 63) / 64 * 64;
+    ASSERT_EQ(bytes.size(), radv_at + (size_t)n * 8);
+    auto write = [&](const std::vector<char> &b) {
+        FILE *f = std::fopen(bad.c_str(), "wb");
+        ASSERT_NE(f, nullptr);
+        ASSERT_EQ(std::fwrite(b.data(), 1, b.size(), f), b.size());
+        std::fclose(f);
+    };
+    auto check = [&](const std::vector<RefOut> &got, lsc_status want,
+                     const std::vector<std::string> &words) {
+        std::vector<lsc_status> st;
+        std::vector<std::string> msg;
+        for (const auto &g : got) {
+            st.push_back(g.st);
+            msg.push_back(g.msg);
+            EXPECT_EQ(g.ref, nullptr);
+            lsc_reference_destroy(g.ref);
+        }
+        expect_failure(st, msg, want, words);
+    };
+    struct Damage {
+        const char *what;
+        std::function<void(std::vector<char> &)> make;
+        std::vector<std::string> words;
+    };
+    const std::vector<Damage> damages = {
+        // the last row's byte: only the last rank reads it
+        {"rows", [&](std::vector<char> &b) { b[rows_at + (size_t)(n * d * 4) - 1] ^= 1; },
+         {"'ROWS' checksum"}},
+        {"first radius", [&](std::vector<char> &b) { b[radv_at + 2] ^= 4; }, {"'RADV' checksum"}},
+        {"header", [&](std::vector<char> &b) { b[30] ^= 1; }, {"header checksum"}},
+        {"padding", [&](std::vector<char> &b) { b[radv_at - 1] = 1; }, {"padding"}},
+        {"truncated", [&](std::vector<char> &b) { b.resize(b.size() - 8); }, {"truncated"}},
+    };
+    for (const auto &dmg : damages) {
+        auto b = bytes;
+        dmg.make(b);
+        write(b);
+        for (int P = 1; P <= 4; P++) {
+            SCOPED_TRACE(std::string(dmg.what) + ", P = " + std::to_string(P));
+            check(load_sharded(P, std::vector<std::string>((size_t)P, bad)), LSC_STATUS_BAD_FILE,
+                  dmg.words);
+        }
+    }
+    // another file, or none, on one rank; a rank without the ring step
+    check(load_sharded(3, {good, other, good}), LSC_STATUS_INVALID_ARGUMENT,
+          {"rank 1", "another file"});
+    check(load_sharded(3, {good, good, dir + "no/such.lscref"}), LSC_STATUS_IO_ERROR,
+          {"rank 2", "cannot open"});
+    check(load_sharded(3, {good, good, good},
+                       [](int p, lsc_transport &t) {
+                           if (p == 1) t.ring = nullptr;
+                       }),
+          LSC_STATUS_NOT_SUPPORTED, {"rank 1", "ring"});
+    std::remove(good.c_str());
+    std::remove(bad.c_str());
+    std::remove(other.c_str());
+}
+
 TEST(PrdcSharded, WithoutTransportIsOneProcess)
 {
     const Data D;

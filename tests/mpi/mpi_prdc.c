@@ -215,11 +215,66 @@ int main(int argc, char **argv)
                   lsc_last_error(one));
             lsc_reference_destroy(back);
             lsc_reference_destroy(wref);
-            remove(part);
-            remove(whole);
-            rmdir(dir);
         }
         lsc_reference_destroy(ref);
+
+        /* the file read back as shards of an even split: each rank's rows and radii of one
+         * process's reference */
+        MPI_Barrier(MPI_COMM_WORLD);
+        lsc_reference *wref = NULL, *got = NULL;
+        CHECK(lsc_reference_create(one, &all_real, K, NULL, &wref) == LSC_STATUS_OK,
+              "one reference: %s", lsc_last_error(one));
+        s = lsc_reference_load_sharded(ctx, part, &got);
+        CHECK(s == LSC_STATUS_OK, "sharded load: %s", lsc_last_error(ctx));
+        if (s == LSC_STATUS_OK && wref) {
+            const int64_t glo = (int64_t)N * my_rank / ranks;
+            const int64_t ghi = (int64_t)N * (my_rank + 1) / ranks;
+            lsc_reference_info info = LSC_REFERENCE_INFO_INIT;
+            CHECK(lsc_reference_info_get(got, &info) == LSC_STATUS_OK, "info");
+            CHECK(info.rows == ghi - glo && info.first_row == glo && info.total_rows == N,
+                  "sharded load: rows %lld from %lld of %lld, expected %lld from %lld of %d",
+                  (long long)info.rows, (long long)info.first_row, (long long)info.total_rows,
+                  (long long)(ghi - glo), (long long)glo, N);
+            CHECK(memcmp(lsc_reference_rows(got), lsc_reference_rows(wref) + glo * D,
+                         (size_t)((ghi - glo) * D) * sizeof(float)) == 0 &&
+                      memcmp(lsc_reference_radii(got), lsc_reference_radii(wref) + glo,
+                             (size_t)(ghi - glo) * sizeof(double)) == 0,
+                  "sharded load: rows or radii differ from one process's");
+        }
+        lsc_reference_destroy(got);
+        lsc_reference_destroy(wref);
+
+        /* a copy with the last row's last byte flipped (the last rank's to read): every rank
+         * refuses it with the same status and message */
+        char bad[300];
+        snprintf(bad, sizeof bad, "%s/bad.lscref", dir);
+        if (my_rank == 0) {
+            FILE *fa = fopen(part, "rb"), *fb = fopen(bad, "wb");
+            const long at = 192 + (long)N * D * 4 - 1;
+            for (long i = 0, c; fa && fb && (c = fgetc(fa)) != EOF; i++)
+                fputc(i == at ? c ^ 1 : c, fb);
+            if (fa) fclose(fa);
+            if (fb) fclose(fb);
+        }
+        MPI_Barrier(MPI_COMM_WORLD);
+        got = NULL;
+        s = lsc_reference_load_sharded(ctx, bad, &got);
+        CHECK(s == LSC_STATUS_BAD_FILE && got == NULL, "damaged file: %s (%s)",
+              lsc_status_name(s), lsc_last_error(ctx));
+        char msg[512], msg0[512];
+        snprintf(msg, sizeof msg, "%s", lsc_last_error(ctx));
+        memcpy(msg0, msg, sizeof msg);
+        MPI_Bcast(msg0, (int)sizeof msg0, MPI_CHAR, 0, MPI_COMM_WORLD);
+        CHECK(strcmp(msg, msg0) == 0 && strstr(msg, "'ROWS' checksum") != NULL,
+              "damaged file: message '%s', rank 0 '%s'", msg, msg0);
+        lsc_reference_destroy(got);
+        MPI_Barrier(MPI_COMM_WORLD);
+        if (my_rank == 0) {
+            remove(part);
+            remove(whole);
+            remove(bad);
+            rmdir(dir);
+        }
     }
 
     /* a NaN in the last rank's generated rows: every rank the same status and message */
