@@ -86,7 +86,11 @@ def run(rank, ranks, kw, out):
             p = lsc.prdc(ref, fake)   # the shard carries its group
             res[f"prdc_{comparison}_{name}"] = np.array([p.precision, p.recall, p.density,
                                                          p.coverage])
-        ref.save(os.path.join(out, f"ref_{name}.lscref"))
+        path = os.path.join(out, f"ref_{name}.lscref")
+        ref.save(path)
+        loaded = lsc.Reference.load(path, **kw)   # this rank's even part, whatever the split
+        res[f"loaded_radii_{name}"] = loaded.radii
+        res[f"loaded_first_{name}"] = np.array([loaded.first_row, loaded.total_rows])
         for sub in (0, 23):
             ps = lsc.pair_stats(mine, bins=16, subset_rows=sub, seed=5, uniformity=True, **kw)
             res[f"pairs{sub}_{name}"] = pair_figures(ps)

@@ -113,6 +113,11 @@ def test_sharded_calls_equal_one_process(tmp_path, engine, ranks):
         whole = tmp_path / f"whole_{name}.lscref"
         prdc["inclusive"][0].save(whole)
         assert (tmp_path / f"ref_{name}.lscref").read_bytes() == whole.read_bytes(), name
+        # read back by the group, each rank its even part: together the whole reference's radii
+        np.testing.assert_array_equal(
+            np.concatenate([g[f"loaded_radii_{name}"] for g in got]), prdc["inclusive"][0].radii)
+        for r, g in enumerate(got):
+            assert list(g[f"loaded_first_{name}"]) == [W.N * r // ranks, W.N], (r, name)
         for sub, ps in pairs.items():
             key = f"pairs{sub}_{name}"
             for r, g in enumerate(got):

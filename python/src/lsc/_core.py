@@ -680,11 +680,24 @@ class Reference:
         self._engine = engine
 
     @classmethod
-    def load(cls, path, *, backend: str = "auto", threads: int = 0) -> "Reference":
+    def load(cls, path, *, backend: str = "auto", threads: int = 0, process_group=None,
+             comm=None) -> "Reference":
+        """Reads a reference file. With process_group= or comm=, collective: each rank reads only
+        its even part of the rows (and their radii), the file's checksums verified across the
+        ranks, and gets that shard (lsc_reference_load_sharded), whatever number of ranks or
+        processes wrote the file."""
+        engine = engine_for(process_group, comm)
         ctx = context(backend, None, threads)
         h = C.c_void_p()
-        ctx.check(N.lib.lsc_reference_load(ctx.handle, str(path).encode(), C.byref(h)))
-        return cls(_handle=h.value, _ctx=ctx)
+        if engine is None:
+            ctx.check(N.lib.lsc_reference_load(ctx.handle, str(path).encode(), C.byref(h)))
+            return cls(_handle=h.value, _ctx=ctx)
+        with sharded(ctx, engine):
+            ctx.check(N.lib.lsc_reference_load_sharded(ctx.handle, str(path).encode(),
+                                                       C.byref(h)))
+        ref = cls(_handle=h.value, _ctx=ctx)
+        ref._engine = engine
+        return ref
 
     def to_device(self, device: int = 0) -> "Reference":
         """A copy of this reference whose rows and radii live on CUDA device `device`, copied

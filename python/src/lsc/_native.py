@@ -316,6 +316,7 @@ _fn("lsc_knn_sharded", c_int, c_vp, P(Matrix), P(Matrix), c_i64, P(KnnOpts), c_v
 _fn("lsc_pair_stats_sharded", c_int, c_vp, P(Matrix), P(PairOpts), P(PairResult), P(c_i64), P(Pair))
 _fn("lsc_reference_create_sharded", c_int, c_vp, P(Matrix), c_i64, P(ReferenceOpts), P(c_vp))
 _fn("lsc_reference_save_sharded", c_int, c_vp, c_vp, C.c_char_p)
+_fn("lsc_reference_load_sharded", c_int, c_vp, C.c_char_p, P(c_vp))
 _fn("lsc_prdc_sharded", c_int, c_vp, c_vp, P(Matrix), P(PrdcResult))
 _fn("lsc_level_name", C.c_char_p, c_int)
 _fn("lsc_assess", c_int, c_vp, c_vp, P(Matrix), P(AssessOpts), P(c_vp))
