@@ -3,8 +3,8 @@
  * against the shards that reach it round the ring from ranks r - 1 .. r - floor(P / 2). For even
  * P the block of ranks lo < hi = lo + P / 2 is split by lo's rows: hi takes lo's first half
  * against its own shard, so only that half's rows travel on to hi (with every row's index and
- * nearest value, for the gather), and lo takes its second half against hi's whole shard. Either
- * one of the two needs the other's whole shard to cover the block, so lo still receives it all;
+ * nearest value, for the gather), and lo takes its second half against hi's whole shard. One of
+ * the two must hold the other's whole shard to cover the block, so lo still receives all of hi's;
  * the split evens the work and halves hi's last receive. Every block is the one pass
  * of lsc_pair_stats (host/cpu/pairs.c), so each decision is made on the same exact value as one
  * process makes it; the histogram's bound is computed in one process's very order. */
