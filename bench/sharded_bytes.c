@@ -531,9 +531,15 @@ static model predict_pairs(const bench_args *a, int p, int r)
     model_gather(&m, a, agree1, p, r); /* each rank's largest deviation */
     model_gather(&m, a, agree0, p, r); /* the pairs within each shard */
     for (int t = 1; t <= p / 2; t++) {
-        /* step t: the shard of rank r - t + 1 on to r + 1, that of rank r - t in from r - 1 */
-        m.sent += (uint64_t)pairs_rows(a, r - t + 1, p) * row;
-        m.recv += (uint64_t)pairs_rows(a, r - t, p) * row;
+        /* step t: the shard of rank r - t + 1 on to r + 1, that of rank r - t in from r - 1;
+         * at t = P / 2 a receiver of rank P / 2 or above gets the rows of only the first half
+         * of the shard (n / 2 of n), every row's index and nearest value still */
+        const int last = 2 * t == p;
+        const int64_t ns = pairs_rows(a, r - t + 1, p), nr = pairs_rows(a, r - t, p);
+        const int64_t ks = last && (r + 1) % p >= p / 2 ? ns / 2 : ns;
+        const int64_t kr = last && r >= p / 2 ? nr / 2 : nr;
+        m.sent += (uint64_t)ns * 16 + (uint64_t)ks * (row - 16);
+        m.recv += (uint64_t)nr * 16 + (uint64_t)kr * (row - 16);
         model_gather(&m, a, agree0, p, r);
     }
     model_gather(&m, a, pairs_acc, p, r);

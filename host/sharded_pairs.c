@@ -1,7 +1,11 @@
 /* All-pairs statistics of a sharded set (lsc.h section 12, docs/METRICS.md section 3). Each pair
  * of rows is computed once across the ranks: rank r takes the pairs within its shard, then those
- * against the shards that reach it round the ring from ranks r - 1 .. r - floor(P / 2) (for even
- * P the shard at distance P / 2 only on the lower rank of the two). Every block is the one pass
+ * against the shards that reach it round the ring from ranks r - 1 .. r - floor(P / 2). For even
+ * P the block of ranks lo < hi = lo + P / 2 is split by lo's rows: hi takes lo's first half
+ * against its own shard, so only that half's rows travel on to hi (with every row's index and
+ * nearest value, for the gather), and lo takes its second half against hi's whole shard. One of
+ * the two must hold the other's whole shard to cover the block, so lo still receives all of hi's;
+ * the split evens the work and halves hi's last receive. Every block is the one pass
  * of lsc_pair_stats (host/cpu/pairs.c), so each decision is made on the same exact value as one
  * process makes it; the histogram's bound is computed in one process's very order. */
 #include "sharded.h"
@@ -26,6 +30,15 @@ typedef struct shard_view {
 } shard_view;
 
 static size_t shard_row_bytes(int64_t d) { return 2 * sizeof(int64_t) + (size_t)d * sizeof(float); }
+
+/* The bytes of a shard of n rows of which only the first `with_rows` carry their float32 rows. */
+static size_t shard_bytes(int64_t n, int64_t with_rows, int64_t d)
+{
+    return (size_t)n * 2 * sizeof(int64_t) + (size_t)with_rows * (size_t)d * sizeof(float);
+}
+
+/* At ring distance P / 2 (even P) the rows of lo's shard that hi takes: the first half. */
+static int64_t split_rows(int64_t n) { return n / 2; }
 
 static shard_view shard_at(unsigned char *buf, int64_t n)
 {
@@ -304,19 +317,32 @@ lsc_status lsc_pair_stats_sharded(lsc_ctx *ctx, const lsc_matrix *x, const lsc_p
     for (int64_t t = 1; t <= half && s == LSC_STATUS_OK; t++) {
         unsigned char *send = t == 1 ? own : ring[t % 2], *recv = ring[(t - 1) % 2];
         const int64_t from_send = (rank - t + 1 + ranks) % ranks, from = (rank - t + ranks) % ranks;
-        s = lsc_tp_ring(ctx, send, (size_t)counts[from_send] * shard_row_bytes(d), recv,
-                        (size_t)counts[from] * shard_row_bytes(d), WHAT);
+        /* at distance P / 2 the receiver r + 1 is hi when it is P / 2 or above (lo holds
+         * the lower rank index), and then takes only lo's first rows */
+        const int last = 2 * t == ranks, hi = last && rank >= half;
+        const int next_hi = last && (rank + 1) % ranks >= half;
+        const size_t send_b = shard_bytes(counts[from_send], next_hi ? split_rows(counts[from_send])
+                                                                   : counts[from_send], d);
+        const int64_t got = hi ? split_rows(counts[from]) : counts[from];
+        s = lsc_tp_ring(ctx, send, send_b, recv, shard_bytes(counts[from], got, d), WHAT);
         if (s != LSC_STATUS_OK) break; /* a transport failure: every rank has its own */
-        /* at distance P / 2 the two ranks hold each other's shard: the lower one computes */
-        const int mine_to_do = 2 * t != ranks || rank < from;
-        if (mine_to_do && mine_n > 0 && counts[from] > 0) {
+        /* this rank's rows in the block: all of them, or lo's half after hi's */
+        const int64_t r0 = last && !hi ? split_rows(mine_n) : 0;
+        if (mine_n - r0 > 0 && got > 0) {
             const shard_view rv = shard_at(recv, counts[from]);
-            const lsc_matrix rm = lsc_matrix_f32(rv.rows, rv.n, d);
-            cpu_set other;
-            s = cpu_set_init(ctx, &other, &rm, NULL, rv.n, metric, set.centre);
+            const lsc_matrix rm = lsc_matrix_f32(rv.rows, got, d);
+            const lsc_matrix mm = lsc_matrix_f32(ov.rows + (size_t)(r0 * d), mine_n - r0, d);
+            cpu_set other, sub;
+            memset(&sub, 0, sizeof sub);
+            s = cpu_set_init(ctx, &other, &rm, NULL, got, metric, set.centre);
+            /* lo's second half as a set of its own, on the same centre */
+            if (s == LSC_STATUS_OK && r0 > 0)
+                s = cpu_set_init(ctx, &sub, &mm, NULL, mine_n - r0, metric, set.centre);
             if (s == LSC_STATUS_OK)
-                s = cpu_pair_pass(ctx, &set, ov.ids, &other, rv.ids, &o, upper, &acc, nn_own,
-                                  rv.nn, part * (double)t, part * (double)(t + 1));
+                s = cpu_pair_pass(ctx, r0 > 0 ? &sub : &set, ov.ids + r0, &other, rv.ids, &o,
+                                  upper, &acc, nn_own + r0, rv.nn, part * (double)t,
+                                  part * (double)(t + 1));
+            cpu_set_free(&sub);
             cpu_set_free(&other);
         }
         s = lsc_tp_agree(ctx, s, NULL, 0, NULL);
