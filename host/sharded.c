@@ -10,7 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-
 lsc_status lsc_check_shard(lsc_ctx *ctx, const lsc_matrix *x, const char *name, int device_ok)
 {
     LSC_CHECK(ctx, x, LSC_STATUS_INVALID_ARGUMENT, "%s: matrix is NULL", name);
@@ -32,6 +31,14 @@ lsc_status lsc_check_shard(lsc_ctx *ctx, const lsc_matrix *x, const char *name, 
               "%s: data is in device memory but the context runs on the %s backend", name,
               ctx->ops ? ctx->ops->name : "cpu");
     return LSC_STATUS_OK;
+}
+
+lsc_status lsc_sharded_on_cpu(lsc_ctx *ctx, const char *what)
+{
+    if (ctx->backend == LSC_BACKEND_CPU) return LSC_STATUS_OK;
+    return lsc_set_error(ctx, LSC_STATUS_NOT_SUPPORTED,
+                         "%s runs on the CPU backend so far; this context runs on %s", what,
+                         ctx->ops->name);
 }
 
 /* ---------------------------------------------------------------------------------------------- */

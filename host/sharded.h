@@ -25,6 +25,9 @@ lsc_status lsc_tp_agree(lsc_ctx *ctx, lsc_status st, const int64_t *vals, int64_
  * memory is taken when `device_ok` and the context's backend serves it; otherwise host memory
  * only. */
 lsc_status lsc_check_shard(lsc_ctx *ctx, const lsc_matrix *x, const char *name, int device_ok);
+/* NOT_SUPPORTED, naming `what`, unless ctx runs on the CPU backend: the sharded calls whose
+ * per-shard work calls the CPU backend's functions directly. */
+lsc_status lsc_sharded_on_cpu(lsc_ctx *ctx, const char *what);
 
 /* The transport's all-gather and broadcast of host bytes, failures as TRANSPORT_ERROR. */
 lsc_status lsc_tp_all_gather(lsc_ctx *ctx, const void *send, size_t bytes, void *recv,

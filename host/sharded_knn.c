@@ -509,10 +509,7 @@ lsc_status lsc_knn_sharded(lsc_ctx *ctx, const lsc_matrix *queries, const lsc_ma
     if (s == LSC_STATUS_OK && o.out_memory != LSC_MEMORY_HOST)
         s = lsc_set_error(ctx, LSC_STATUS_NOT_SUPPORTED,
                           "the sharded kNN writes host memory so far");
-    if (s == LSC_STATUS_OK && ctx->backend != LSC_BACKEND_CPU)
-        s = lsc_set_error(ctx, LSC_STATUS_NOT_SUPPORTED,
-                          "the sharded kNN runs on the CPU backend so far; this context runs on %s",
-                          ctx->ops->name);
+    if (s == LSC_STATUS_OK) s = lsc_sharded_on_cpu(ctx, "the sharded kNN");
     if (s == LSC_STATUS_OK) s = lsc_check_values(ctx, queries, "queries", cosine);
     if (s == LSC_STATUS_OK && !self) s = lsc_check_values(ctx, base, "base", cosine);
     int64_t mine[KN_NVALS];

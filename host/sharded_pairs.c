@@ -125,11 +125,7 @@ lsc_status lsc_pair_stats_sharded(lsc_ctx *ctx, const lsc_matrix *x, const lsc_p
     if (s == LSC_STATUS_OK)
         s = LSC_CHECK_RESULT(ctx, out, PAIR_RESULT, "out", "LSC_PAIR_RESULT_INIT");
     if (s == LSC_STATUS_OK) s = lsc_pair_read_opts(ctx, opts, &o);
-    if (s == LSC_STATUS_OK && ctx->backend != LSC_BACKEND_CPU)
-        s = lsc_set_error(ctx, LSC_STATUS_NOT_SUPPORTED,
-                          "the sharded pair statistics run on the CPU backend so far; this "
-                          "context runs on %s",
-                          ctx->ops->name);
+    if (s == LSC_STATUS_OK) s = lsc_sharded_on_cpu(ctx, "the sharded pair statistics");
     /* before any collective: ranks with a ring step would wait in it for those without */
     if (s == LSC_STATUS_OK && ranks > 1 && !ctx->transport.ring)
         s = lsc_set_error(ctx, LSC_STATUS_NOT_SUPPORTED,

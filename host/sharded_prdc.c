@@ -50,11 +50,7 @@ lsc_status lsc_reference_create_sharded(lsc_ctx *ctx, const lsc_matrix *real, in
     if (s == LSC_STATUS_OK && k < 1)
         s = lsc_set_error(ctx, LSC_STATUS_INVALID_ARGUMENT, "k is %lld, expected >= 1",
                           (long long)k);
-    if (s == LSC_STATUS_OK && ctx->backend != LSC_BACKEND_CPU)
-        s = lsc_set_error(ctx, LSC_STATUS_NOT_SUPPORTED,
-                          "the sharded reference is built on the CPU backend so far; this "
-                          "context runs on %s",
-                          ctx->ops->name);
+    if (s == LSC_STATUS_OK) s = lsc_sharded_on_cpu(ctx, "the sharded reference");
     if (s == LSC_STATUS_OK)
         s = lsc_check_values(ctx, real, "real", o.metric == LSC_METRIC_COSINE);
     int64_t mine[RF_NVALS];
@@ -227,11 +223,7 @@ lsc_status lsc_prdc_rows_sharded(lsc_ctx *ctx, const lsc_reference *ref, const l
         s = lsc_set_error(ctx, LSC_STATUS_INVALID_ARGUMENT,
                           "fake has %lld cols, the reference has %lld", (long long)fake->cols,
                           (long long)ref->cols);
-    if (s == LSC_STATUS_OK && ctx->backend != LSC_BACKEND_CPU)
-        s = lsc_set_error(ctx, LSC_STATUS_NOT_SUPPORTED,
-                          "the sharded PRDC runs on the CPU backend so far; this context runs "
-                          "on %s",
-                          ctx->ops->name);
+    if (s == LSC_STATUS_OK) s = lsc_sharded_on_cpu(ctx, "the sharded PRDC");
     if (s == LSC_STATUS_OK)
         s = lsc_check_values(ctx, fake, "fake", ref->metric == LSC_METRIC_COSINE);
     int64_t mine[PR_NVALS];
