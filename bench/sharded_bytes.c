@@ -9,13 +9,14 @@
  *
  * Each rank makes its rows of one seeded N x D float32 set (row i is a function of i alone, so
  * the concatenation is the same set for every P; rank r holds rows [r N / P, (r + 1) N / P)),
- * and kNN's Q query rows whole. The context is given this program's own transport: the four
- * collectives written here over MPI point-to-point calls, each counting the bytes this rank
- * sends and receives (an all-gather and an all-reduce as the ring algorithm NCCL and MPI use for
- * large messages, P - 1 steps; a broadcast straight from the root; the ring step as one
- * exchange). The model of each operation (model_* below) predicts those counts from the shapes
- * alone. Memory: the peak resident set added by the call (VmHWM after it, less VmRSS before it,
- * the peak reset through /proc/self/clear_refs), and the rank's input rows beside it.
+ * kNN's Q query rows whole, and prdc's M generated rows, a second such set split the same way.
+ * The context is given this program's own transport: the four collectives written here over MPI
+ * point-to-point calls, each counting the bytes this rank sends and receives (an all-gather and
+ * an all-reduce as the ring algorithm NCCL and MPI use for large messages, P - 1 steps; a
+ * broadcast straight from the root; the ring step as one exchange). The model of each operation
+ * (model_* below) predicts those counts from the shapes alone. Memory: the peak resident set
+ * added by the call (VmHWM after it, less VmRSS before it, the peak reset through
+ * /proc/self/clear_refs), and the rank's input rows beside it.
  *
  * Rank 0 prints one JSON line: the operation, P, the shapes, and per rank its rows, bytes sent
  * and received, the model's two figures, the collectives called, the added peak and the input
