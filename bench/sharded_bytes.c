@@ -5,16 +5,18 @@
  *   mpirun -np P lsc_sharded_bytes spectrum N D
  *   mpirun -np P lsc_sharded_bytes knn Q N D K
  *   mpirun -np P lsc_sharded_bytes pairs N D
+ *   mpirun -np P lsc_sharded_bytes prdc N M D K
  *
  * Each rank makes its rows of one seeded N x D float32 set (row i is a function of i alone, so
  * the concatenation is the same set for every P; rank r holds rows [r N / P, (r + 1) N / P)),
- * and kNN's Q query rows whole. The context is given this program's own transport: the four
- * collectives written here over MPI point-to-point calls, each counting the bytes this rank
- * sends and receives (an all-gather and an all-reduce as the ring algorithm NCCL and MPI use for
- * large messages, P - 1 steps; a broadcast straight from the root; the ring step as one
- * exchange). The model of each operation (model_* below) predicts those counts from the shapes
- * alone. Memory: the peak resident set added by the call (VmHWM after it, less VmRSS before it,
- * the peak reset through /proc/self/clear_refs), and the rank's input rows beside it.
+ * kNN's Q query rows whole, and prdc's M generated rows, a second such set split the same way.
+ * The context is given this program's own transport: the four collectives written here over MPI
+ * point-to-point calls, each counting the bytes this rank sends and receives (an all-gather and
+ * an all-reduce as the ring algorithm NCCL and MPI use for large messages, P - 1 steps; a
+ * broadcast straight from the root; the ring step as one exchange). The model of each operation
+ * (model_* below) predicts those counts from the shapes alone. Memory: the peak resident set
+ * added by the call (VmHWM after it, less VmRSS before it, the peak reset through
+ * /proc/self/clear_refs), and the rank's input rows beside it.
  *
  * Rank 0 prints one JSON line: the operation, P, the shapes, and per rank its rows, bytes sent
  * and received, the model's two figures, the collectives called, the added peak and the input
@@ -281,7 +283,7 @@ typedef struct model {
 static int64_t part_lo(int64_t n, int r, int p) { return (int64_t)((__int128)n * r / p); }
 
 typedef struct bench_args {
-    int64_t n, d, q, k;
+    int64_t n, d, q, k, m; /* m: prdc's generated rows */
 } bench_args;
 
 /* The bytes of rank i's block of an all-gather of p ranks. */
@@ -548,10 +550,94 @@ static model predict_pairs(const bench_args *a, int p, int r)
     return m;
 }
 
+/* The sharded reference of N real rows and PRDC of M generated rows against it, both counted
+ * from the reference's build on (lsc_reference_opts's defaults: euclidean, strict). */
+static int read_prdc(char **argv, bench_args *a)
+{
+    a->n = num(argv[0]);
+    a->m = num(argv[1]);
+    a->d = num(argv[2]);
+    a->k = num(argv[3]);
+    return a->n >= 2 && a->m >= 2 && a->d >= 1 && a->k >= 1 && a->k < a->n && a->k < a->m ? 0 : 1;
+}
+
+static lsc_status run_prdc(lsc_ctx *ctx, const bench_args *a, int rank, int ranks,
+                           int64_t *in_bytes, counting *c)
+{
+    const int64_t lo = part_lo(a->n, rank, ranks), hi = part_lo(a->n, rank + 1, ranks);
+    const int64_t flo = part_lo(a->m, rank, ranks), fhi = part_lo(a->m, rank + 1, ranks);
+    float *x = rows_of(lo, hi, a->d, 5), *y = rows_of(flo, fhi, a->d, 6);
+    lsc_status s = LSC_STATUS_OUT_OF_MEMORY;
+    if (x && y) {
+        *in_bytes = (hi - lo + fhi - flo) * a->d * 4;
+        lsc_matrix real = view(x, hi - lo, a->d), fake = view(y, fhi - flo, a->d);
+        lsc_reference *ref = NULL;
+        lsc_prdc_result r = LSC_PRDC_RESULT_INIT;
+        start_counting(c);
+        s = lsc_reference_create_sharded(ctx, &real, a->k, NULL, &ref);
+        if (s == LSC_STATUS_OK) s = lsc_prdc_sharded(ctx, ref, &fake, &r);
+        lsc_reference_destroy(ref);
+    }
+    free(x);
+    free(y);
+    return s;
+}
+
+/* Wire sizes of host/sharded_prdc.c and the ring walk of host/sharded_knn.c: a self kNN walks
+ * the shards' float32 rows P - 1 steps (no way home); the PRDC pass walks each real shard (rows,
+ * float64 radius values, a recall and a coverage flag byte a row) all P steps, home again; a
+ * walk opens with an agreement and agrees after every visit. */
+static int64_t rows_in(int64_t n, int i, int p)
+{
+    const int q = ((i % p) + p) % p;
+    return part_lo(n, q + 1, p) - part_lo(n, q, p);
+}
+static uint64_t agree6(const bench_args *a, int i, int p)
+{
+    (void)a, (void)i, (void)p;
+    return AGREE_BLOCK(6);
+}
+static uint64_t agree9(const bench_args *a, int i, int p)
+{
+    (void)a, (void)i, (void)p;
+    return AGREE_BLOCK(9);
+}
+
+/* A ring walk of blocks bytes(origin), `steps` ring steps: at step s rank r passes on the block
+ * of rank r - s and takes that of rank r - s - 1. One rank passes nothing over the transport. */
+static void model_walk(model *m, const bench_args *a, int64_t n, uint64_t row_bytes, int steps,
+                       int p, int r)
+{
+    model_gather(m, a, agree0, p, r); /* the buffers made */
+    for (int s = 0; s < p; s++) model_gather(m, a, agree0, p, r); /* after each visit */
+    for (int s = 0; p > 1 && s < steps; s++) {
+        m->sent += (uint64_t)rows_in(n, r - s, p) * row_bytes;
+        m->recv += (uint64_t)rows_in(n, r - s - 1, p) * row_bytes;
+    }
+}
+
+static model predict_prdc(const bench_args *a, int p, int r)
+{
+    model m = {0, 0};
+    /* lsc_reference_create_sharded: shapes and options, buffers, the real rows' self kNN */
+    model_gather(&m, a, agree6, p, r);
+    model_gather(&m, a, agree0, p, r);
+    model_walk(&m, a, a->n, 4 * (uint64_t)a->d, p - 1, p, r);
+    /* lsc_prdc_sharded: shards and options, buffers, the generated rows' self kNN, the real
+     * shards with radii and flags round and home, the six counts */
+    model_gather(&m, a, agree9, p, r);
+    model_gather(&m, a, agree0, p, r);
+    model_walk(&m, a, a->m, 4 * (uint64_t)a->d, p - 1, p, r);
+    model_walk(&m, a, a->n, 4 * (uint64_t)a->d + 10, p, p, r);
+    model_gather(&m, a, agree6, p, r);
+    return m;
+}
+
 static const bench_op kOps[] = {
     {"spectrum", "spectrum N D", 2, read_spectrum, run_spectrum, predict_spectrum},
     {"knn", "knn Q N D K", 4, read_knn, run_knn, predict_knn},
     {"pairs", "pairs N D", 2, read_spectrum, run_pairs, predict_pairs},
+    {"prdc", "prdc N M D K", 4, read_prdc, run_prdc, predict_prdc},
 };
 
 /* ---- main ------------------------------------------------------------------------------------ */
@@ -612,9 +698,9 @@ int main(int argc, char **argv)
     int failed = s != LSC_STATUS_OK;
     if (c.rank == 0) {
         printf("{\"op\": \"%s\", \"ranks\": %d, \"n\": %lld, \"d\": %lld, \"q\": %lld, "
-               "\"k\": %lld, \"ms_rank0\": %.1f, \"per_rank\": [",
+               "\"k\": %lld, \"m\": %lld, \"ms_rank0\": %.1f, \"per_rank\": [",
                op->name, c.ranks, (long long)a.n, (long long)a.d, (long long)a.q, (long long)a.k,
-               ms);
+               (long long)a.m, ms);
         for (int r = 0; r < c.ranks; r++) {
             const int64_t *v = all + 10 * r;
             failed |= v[0] != 0;

@@ -18,7 +18,8 @@ MPIRUN = ["mpirun", "--allow-run-as-root", "--oversubscribe", "--bind-to", "none
 # each operation and its arguments (lsc_sharded_bytes's own), one table each
 RUNS = [("spectrum", ["spectrum", "40000", "256"]),
         ("knn", ["knn", "2000", "40000", "64", "50"]),
-        ("pairs", ["pairs", "12000", "64"])]
+        ("pairs", ["pairs", "12000", "64"]),
+        ("prdc", ["prdc", "12000", "12000", "64", "5"])]
 
 
 def knn_minimum(args, p):
@@ -40,7 +41,20 @@ def pairs_minimum(args, p):
     return int((n / p ** 0.5 - n / p) * 4 * d)
 
 
-MINIMUM = {"knn": knn_minimum, "pairs": pairs_minimum}
+def prdc_minimum(args, p):
+    """The sharded reference and PRDC's least bytes a rank receives, its generated rows staying
+    home (their per-row counts are lsc_prdc_rows_sharded's output on the rank that holds them):
+    every real row must meet every generated row of this rank, so it receives the other ranks'
+    N - N / P real rows (4 D bytes each) at least once. Holding all real rows it can find its own
+    real rows' radii itself (a P-th of the real self kNN) and needs no radius from elsewhere. The
+    generated rows' self kNN, its M (M - 1) / 2 pairs shared out evenly, needs M / sqrt(P)
+    generated rows on a rank (the pairs' argument), of which it holds M / P. The flags and counts
+    (N bits a rank and six int64) are small beside them and not counted."""
+    n, m, d = int(args[1]), int(args[2]), int(args[3])
+    return int(((n - n / p) + (m / p ** 0.5 - m / p)) * 4 * d)
+
+
+MINIMUM = {"knn": knn_minimum, "pairs": pairs_minimum, "prdc": prdc_minimum}
 
 
 def mib(b):
