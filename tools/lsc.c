@@ -509,19 +509,22 @@ done:
 
 /* ---- prdc and references --------------------------------------------------------------------- */
 
-/* Builds a reference from o->real (k, metric, comparison from o). */
-static int build_reference(cli_opts *o, lsc_ctx *ctx, const lsc_matrix *real, lsc_reference **ref) {
-    if (o->k >= real->rows)
+/* Builds a reference from o->real (k, metric, comparison from o); sharded, from every rank's part
+ * of it (real holds this rank's rows, total_rows all of them), a shard on each rank. */
+static int build_reference(cli_opts *o, lsc_ctx *ctx, const lsc_matrix *real, int64_t total_rows,
+                           int sharded, lsc_reference **ref) {
+    if (o->k >= total_rows)
         return cli_fail(o, EXIT_BAD_INPUT, "--k: k=%lld needs at least %lld rows in %s, got %lld",
-                        (long long)o->k, (long long)o->k + 1, o->real, (long long)real->rows);
+                        (long long)o->k, (long long)o->k + 1, o->real, (long long)total_rows);
     lsc_reference_opts ro = LSC_REFERENCE_OPTS_INIT;
     ro.metric = o->metric;
     ro.comparison = o->inclusive ? LSC_COMPARISON_INCLUSIVE : LSC_COMPARISON_STRICT;
     ro.borrow_rows = 1; /* the input stays mapped until the reference is gone: no second copy */
     cli_progress_label("real radii");
-    lsc_status st = lsc_reference_create(ctx, real, o->k, &ro, ref);
+    lsc_status st = sharded ? lsc_reference_create_sharded(ctx, real, o->k, &ro, ref)
+                                     : lsc_reference_create(ctx, real, o->k, &ro, ref);
     cli_progress_done();
-    if (st != LSC_STATUS_OK) return cli_lib_fail(o, ctx, st, o->real);
+    if (st != LSC_STATUS_OK) return cli_par_lib_fail(o, ctx, st, o->real, "real", total_rows);
     return 0;
 }
 
@@ -530,16 +533,28 @@ static int cmd_prdc(cli_opts *o) {
     if (!!o->real == !!o->reference)
         return cli_fail(o, EXIT_BAD_INPUT, "give exactly one of --real and --reference (see --help)");
     if ((rc = need(o, o->fake, "fake"))) return rc;
+    /* the same decision on every rank: each returns, the end's agreement prints one message */
+    if (o->reference && cli_par_ranks() > 1)
+        return cli_fail(o, EXIT_BAD_INPUT, "--reference does not run sharded yet (a sharded load "
+                        "of a reference file is not written): give --real under mpirun, or run "
+                        "it without mpirun");
+    /* under mpirun (--real): each rank reads its part of the real rows and of the fake rows */
+    const int sharded = cli_par_active() && o->real;
     lsc_input r, f;
     memset(&r, 0, sizeof r);
+    memset(&f, 0, sizeof f);
     lsc_reference *ref = NULL;
-    if (o->real && (rc = cli_open(o, o->real, &r))) return rc;
-    if ((rc = cli_open(o, o->fake, &f))) {
-        if (o->real) lsc_input_close(&r);
-        return rc;
+    lsc_ctx *ctx = NULL;
+    if (o->real) rc = sharded ? cli_open_part(o, o->real, &r) : cli_open(o, o->real, &r);
+    if (!rc) rc = sharded ? cli_open_part(o, o->fake, &f) : cli_open(o, o->fake, &f);
+    if (!rc) ctx = cli_ctx(o, &rc);
+    if ((rc = par_ready(o, rc, ctx))) goto done;
+    /* every part together (one process: the file's rows) */
+    lsc_matrix real_whole = r.m, fake_whole = f.m;
+    if (sharded) {
+        real_whole.rows = r.total_rows;
+        fake_whole.rows = f.total_rows;
     }
-    lsc_ctx *ctx = cli_ctx(o, &rc);
-    if (!ctx) goto done;
     double t0 = cli_now_ms();
     if (o->real) {
         if (r.m.cols != f.m.cols) {
@@ -547,7 +562,7 @@ static int cmd_prdc(cli_opts *o) {
                           (long long)r.m.cols, o->fake, (long long)f.m.cols);
             goto done;
         }
-        if ((rc = build_reference(o, ctx, &r.m, &ref))) goto done;
+        if ((rc = build_reference(o, ctx, &r.m, real_whole.rows, sharded, &ref))) goto done;
     } else {
         lsc_reference_info info = LSC_REFERENCE_INFO_INIT;
         if ((rc = cli_reference_load_checked(o, ctx, &ref, &info))) goto done;
@@ -557,26 +572,27 @@ static int cmd_prdc(cli_opts *o) {
             goto done;
         }
     }
-    if (o->k >= f.m.rows) {
+    if (o->k >= fake_whole.rows) {
         rc = cli_fail(o, EXIT_BAD_INPUT, "--k: k=%lld needs at least %lld rows in %s, got %lld",
-                      (long long)o->k, (long long)o->k + 1, o->fake, (long long)f.m.rows);
+                      (long long)o->k, (long long)o->k + 1, o->fake, (long long)fake_whole.rows);
         goto done;
     }
     lsc_prdc_result p = LSC_PRDC_RESULT_INIT;
     cli_progress_label("prdc");
-    lsc_status st = lsc_prdc(ctx, ref, &f.m, &p);
+    lsc_status st = sharded ? lsc_prdc_sharded(ctx, ref, &f.m, &p) : lsc_prdc(ctx, ref, &f.m, &p);
     cli_progress_done();
     double t1 = cli_now_ms();
     if (st != LSC_STATUS_OK) {
-        rc = cli_lib_fail(o, ctx, st, o->fake);
+        rc = cli_par_lib_fail(o, ctx, st, o->fake, "fake", fake_whole.rows);
         goto done;
     }
+    if (cli_par_rank() > 0) goto done; /* the figures are rank 0's to write and print */
     if (o->json) {
         json_w w;
         FILE *jf = json_begin(o, ctx, &w, &rc);
         if (!jf) goto done;
         jw_obj(&w, "inputs");
-        if (o->real) cli_json_input(&w, "real", o->real, &r.m);
+        if (o->real) cli_json_input(&w, "real", o->real, &real_whole);
         else {
             jw_obj(&w, "real");
             jw_str(&w, "reference", o->reference);
@@ -584,7 +600,7 @@ static int cmd_prdc(cli_opts *o) {
             jw_int(&w, "cols", f.m.cols);
             jw_end_obj(&w);
         }
-        cli_json_input(&w, "fake", o->fake, &f.m);
+        cli_json_input(&w, "fake", o->fake, &fake_whole);
         jw_end_obj(&w);
         jw_obj(&w, "params");
         jw_int(&w, "k", o->k);
@@ -596,7 +612,8 @@ static int cmd_prdc(cli_opts *o) {
     }
     if (!o->json || strcmp(o->json, "-")) {
         cli_print_prdc(stdout, &p);
-        printf("  (%.1f ms, %s)\n", t1 - t0, lsc_ctx_device_name(ctx));
+        printf("  (%.1f ms, %s, %d rank%s)\n", t1 - t0, lsc_ctx_device_name(ctx), cli_par_ranks(),
+               cli_par_ranks() > 1 ? "s" : "");
     }
 done:
     lsc_reference_destroy(ref);
@@ -619,7 +636,7 @@ static int cmd_reference_build(cli_opts *o) {
     if ((rc = cli_open(o, o->real, &r))) return rc;
     lsc_ctx *ctx = cli_ctx(o, &rc);
     lsc_reference *ref = NULL;
-    if (ctx && !(rc = build_reference(o, ctx, &r.m, &ref))) {
+    if (ctx && !(rc = build_reference(o, ctx, &r.m, r.m.rows, 0, &ref))) {
         /* the judging half's radii for the verdicts' default seed travel in the file, so each
          * `report --reference` skips that pass (a reference too small for verdicts skips it) */
         lsc_reference_info pi = LSC_REFERENCE_INFO_INIT;
