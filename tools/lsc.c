@@ -175,7 +175,8 @@ static const char *HELP_PRDC =
     "usage: lsc prdc (--real R.npy | --reference REF.lscref) --fake F.npy [--k K] [--inclusive]\n"
     "\n"
     "Precision, recall, density and coverage of F against R (or a kept reference, whose k,\n"
-    "metric and comparison are used).\n\noptions:\n"
+    "metric and comparison are used). Under mpirun with --real, each rank reads its part of R\n"
+    "and of F (--reference runs in one process only, for now).\n\noptions:\n"
     "  --real R.npy | --reference REF.lscref\n"
     "  --fake F.npy\n"
     "  --k K                     neighbours (default 5; must match a reference's)\n"
@@ -187,7 +188,9 @@ static const char *HELP_REFERENCE =
     "       lsc reference inspect REF.lscref [--json OUT|-]\n"
     "\n"
     "A reference keeps the real set with its k-NN radii, for `lsc prdc --reference` and\n"
-    "`lsc report --reference`.\n\noptions:\n"
+    "`lsc report --reference`. Under mpirun with several ranks, build reads each rank's part of\n"
+    "R and the ranks write the one file together (its verdicts' judging half left to the report).\n"
+    "\noptions:\n"
     "  --real R.npy, --out REF.lscref\n"
     "  --k K                     neighbours for the radii (default 5, as prdc and report)\n"
     "  --inclusive               its PRDC compares d <= r (default strict)\n"
@@ -632,29 +635,46 @@ static int cmd_reference_build(cli_opts *o) {
     int rc;
     /* --k defaults to 5, as for prdc and report, whose references these are */
     if ((rc = need(o, o->real, "real")) || (rc = need(o, o->out, "out"))) return rc;
+    /* under mpirun with several ranks: each rank its part of the rows, one file written together */
+    const int sharded = cli_par_ranks() > 1;
     lsc_input r;
-    if ((rc = cli_open(o, o->real, &r))) return rc;
-    lsc_ctx *ctx = cli_ctx(o, &rc);
+    memset(&r, 0, sizeof r);
+    lsc_ctx *ctx = NULL;
     lsc_reference *ref = NULL;
-    if (ctx && !(rc = build_reference(o, ctx, &r.m, r.m.rows, 0, &ref))) {
+    if (!(rc = sharded ? cli_open_part(o, o->real, &r) : cli_open(o, o->real, &r)))
+        ctx = cli_ctx(o, &rc);
+    if ((rc = par_ready(o, rc, ctx))) goto done;
+    lsc_matrix whole = r.m; /* every part together */
+    whole.rows = sharded ? r.total_rows : r.m.rows;
+    if (!(rc = build_reference(o, ctx, &r.m, whole.rows, sharded, &ref))) {
         /* the judging half's radii for the verdicts' default seed travel in the file, so each
-         * `report --reference` skips that pass (a reference too small for verdicts skips it) */
+         * `report --reference` skips that pass (a reference too small for verdicts skips it);
+         * a sharded reference cannot prepare them, its file leaves them to the report */
         lsc_reference_info pi = LSC_REFERENCE_INFO_INIT;
         lsc_reference_info_get(ref, &pi);
-        lsc_status st = pi.rows >= 8 && pi.k + 1 < pi.rows / 2 ? lsc_reference_prepare(ctx, ref, 0)
-                                                               : LSC_STATUS_OK;
-        if (st == LSC_STATUS_OK) st = lsc_reference_save(ctx, ref, o->out);
+        lsc_status st = !sharded && pi.rows >= 8 && pi.k + 1 < pi.rows / 2
+                            ? lsc_reference_prepare(ctx, ref, 0)
+                            : LSC_STATUS_OK;
+        if (st == LSC_STATUS_OK)
+            st = sharded ? lsc_reference_save_sharded(ctx, ref, o->out)
+                         : lsc_reference_save(ctx, ref, o->out);
         if (st != LSC_STATUS_OK) rc = cli_fail(o, cli_status_exit(st), "%s", lsc_last_error(ctx));
-        else {
+        else if (cli_par_rank() == 0) {
+            /* a shard's info is its own rows': the file's, read back, is the whole reference's */
+            lsc_reference *saved = NULL;
+            if (sharded && (st = lsc_reference_load(ctx, o->out, &saved)) != LSC_STATUS_OK)
+                rc = cli_reference_load_fail(o, ctx, st, o->out);
             lsc_reference_info info = LSC_REFERENCE_INFO_INIT;
-            lsc_reference_info_get(ref, &info);
+            if (!rc) lsc_reference_info_get(sharded ? saved : ref, &info);
+            lsc_reference_destroy(saved);
+            if (rc) goto done;
             const char *cmp = info.comparison == LSC_COMPARISON_INCLUSIVE ? "inclusive" : "strict";
             if (o->json) {
                 json_w w;
                 FILE *jf = json_begin(o, ctx, &w, &rc);
                 if (jf) {
                     jw_obj(&w, "inputs");
-                    cli_json_input(&w, "real", o->real, &r.m);
+                    cli_json_input(&w, "real", o->real, &whole);
                     jw_end_obj(&w);
                     jw_obj(&w, "reference");
                     jw_str(&w, "path", o->out);
@@ -678,6 +698,7 @@ static int cmd_reference_build(cli_opts *o) {
                        info.prepared ? "; the verdicts' judging half prepared (seed 0)" : "");
         }
     }
+done:
     lsc_reference_destroy(ref);
     lsc_ctx_destroy(ctx);
     lsc_input_close(&r);

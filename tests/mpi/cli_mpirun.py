@@ -9,7 +9,9 @@ single-process CLI on the same files. Standard library only: the .npy files are 
                                    and the kNN lists (.npy bytes) equal one process's
                                    within docs/METRICS.md's tolerances, and prdc --real's figures
                                    (both metrics, strict and inclusive, files of fewer rows than
-                                   ranks) exactly; "ranks" is NP; every rank exits 0. With
+                                   ranks) exactly, and reference build's file (prdc --reference on
+                                   it gives one process's figures); "ranks" is NP; every rank
+                                   exits 0. With
                                    NP >= 2 also: an unsharded command (fd) and a missing MPI
                                    module (the library's and the CLI's) are refused with one
                                    message and exit 2 on every rank; a NaN in one rank's
@@ -259,6 +261,51 @@ def prdc_checks(lsc, np_, mpirun, tmp, d):
             p = want["prdc"]
             check(0 < p["precision"] < 1 and 0 < p["recall"] < 1 and 0 < p["coverage"] < 1,
                   "%s: the sets do not exercise the counts: %r" % (what, p))
+    # lsc reference build under mpirun: one file, written by the ranks together, whose reference
+    # is one process's: the same rows, k, metric, comparison and zero radii, and prdc --reference
+    # on it gives one process's figures on one process's file exactly
+    for rname, extra in (("pr.npy", []), ("prf.npy", ["--metric", "cosine", "--inclusive"]),
+                         ("pr2.npy", ["--k", "1"])):
+        what = "reference build %s %s np %d" % (rname, " ".join(extra), np_)
+        args = ["reference", "build", "--real", os.path.join(tmp, rname)] + extra
+        refs, docs = {}, {}
+        for tag in ("one", "many"):
+            refs[tag] = os.path.join(tmp, "%s.lscref" % tag)
+            docs[tag] = os.path.join(tmp, "%s_ref.json" % tag)
+            full = args + ["--out", refs[tag], "--json", docs[tag]]
+            if tag == "one":
+                rc, _, err = run_single(lsc, full)
+                check(rc == 0, "single %s: exit %d %s" % (what, rc, err))
+            else:
+                codes, out, err = run_ranks(mpirun, np_, lsc, full, tmp)
+                check(codes == [0] * np_, "%s: rank exit codes %r: %s" % (what, codes, err))
+                check(out.count("reference ") == 1, "%s: rank 0 alone prints: %r" % (what, out))
+        try:
+            with open(docs["one"]) as f:
+                want = json.load(f)
+            with open(docs["many"]) as f:
+                got = json.load(f)
+        except (OSError, ValueError) as e:
+            check(False, "%s: %s" % (what, e))
+            continue
+        check(got.get("ranks") == np_, "%s: ranks %r" % (what, got.get("ranks")))
+        check(got.get("inputs") == want["inputs"], "%s: inputs %r" % (what, got.get("inputs")))
+        # a sharded build leaves the verdicts' judging half to the report (no prepared seed)
+        for k in ("rows", "cols", "k", "metric", "comparison", "zero_radii"):
+            check(got.get("reference", {}).get(k) == want["reference"][k],
+                  "%s: %s %r vs one process's %r" % (what, k, got.get("reference", {}).get(k),
+                                                    want["reference"][k]))
+        if np_ == 1:  # one rank builds as one process does: the very bytes
+            with open(refs["one"], "rb") as fa, open(refs["many"], "rb") as fb:
+                check(fa.read() == fb.read(), "%s: the file differs from one process's" % what)
+        figs = {}
+        for tag in ("one", "many"):
+            rc, out, err = run_single(lsc, ["prdc", "--reference", refs[tag], "--fake",
+                                            os.path.join(tmp, "pf.npy"), "--json", "-"])
+            check(rc == 0, "%s: prdc --reference %s: exit %d %s" % (what, tag, rc, err))
+            figs[tag] = json.loads(out).get("prdc") if rc == 0 else None
+        check(figs["one"] is not None and figs["many"] == figs["one"],
+              "%s: prdc on the file %r vs one process's %r" % (what, figs["many"], figs["one"]))
     if np_ < 2:
         return
     # a reference file under several ranks: not yet, one message, exit 2 everywhere
