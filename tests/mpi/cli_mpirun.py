@@ -327,6 +327,19 @@ def prdc_checks(lsc, np_, mpirun, tmp, d):
     lines = [l for l in err.splitlines() if l.startswith("lsc ")]
     check(codes == [2] * np_ and len(lines) == 1 and "pfnan.npy: row 37 col 2" in lines[0],
           "prdc NaN on one rank: %r %r" % (codes, lines))
+    # and in the last rank's part of the real rows, for prdc and for reference build (no file)
+    bad = [list(r) for r in real]
+    bad[45][4] = float("nan")
+    write_npy(os.path.join(tmp, "prnan.npy"), bad)
+    out = os.path.join(tmp, "nan.lscref")
+    for args in (["prdc", "--fake", os.path.join(tmp, "pf.npy")],
+                 ["reference", "build", "--out", out]):
+        args = args + ["--real", os.path.join(tmp, "prnan.npy")]
+        codes, _, err = run_ranks(mpirun, np_, lsc, args, tmp)
+        lines = [l for l in err.splitlines() if l.startswith("lsc ")]
+        check(codes == [2] * np_ and len(lines) == 1 and "prnan.npy: row 45 col 4" in lines[0],
+              "%s NaN in the real rows: %r %r" % (args[0], codes, lines))
+    check(not os.path.exists(out), "reference build wrote a file of a NaN")
 
 
 def sharded_checks(lsc, np_, mpirun, tmp):
