@@ -175,7 +175,8 @@ static const char *HELP_PRDC =
     "usage: lsc prdc (--real R.npy | --reference REF.lscref) --fake F.npy [--k K] [--inclusive]\n"
     "\n"
     "Precision, recall, density and coverage of F against R (or a kept reference, whose k,\n"
-    "metric and comparison are used).\n\noptions:\n"
+    "metric and comparison are used). Under mpirun with --real, each rank reads its part of R\n"
+    "and of F (--reference runs in one process only, for now).\n\noptions:\n"
     "  --real R.npy | --reference REF.lscref\n"
     "  --fake F.npy\n"
     "  --k K                     neighbours (default 5; must match a reference's)\n"
@@ -187,7 +188,9 @@ static const char *HELP_REFERENCE =
     "       lsc reference inspect REF.lscref [--json OUT|-]\n"
     "\n"
     "A reference keeps the real set with its k-NN radii, for `lsc prdc --reference` and\n"
-    "`lsc report --reference`.\n\noptions:\n"
+    "`lsc report --reference`. Under mpirun with several ranks, build reads each rank's part of\n"
+    "R and the ranks write the one file together (its verdicts' judging half left to the report).\n"
+    "\noptions:\n"
     "  --real R.npy, --out REF.lscref\n"
     "  --k K                     neighbours for the radii (default 5, as prdc and report)\n"
     "  --inclusive               its PRDC compares d <= r (default strict)\n"
@@ -509,19 +512,22 @@ done:
 
 /* ---- prdc and references --------------------------------------------------------------------- */
 
-/* Builds a reference from o->real (k, metric, comparison from o). */
-static int build_reference(cli_opts *o, lsc_ctx *ctx, const lsc_matrix *real, lsc_reference **ref) {
-    if (o->k >= real->rows)
+/* Builds a reference from o->real (k, metric, comparison from o); sharded, from every rank's part
+ * of it (real holds this rank's rows, total_rows all of them), a shard on each rank. */
+static int build_reference(cli_opts *o, lsc_ctx *ctx, const lsc_matrix *real, int64_t total_rows,
+                           int sharded, lsc_reference **ref) {
+    if (o->k >= total_rows)
         return cli_fail(o, EXIT_BAD_INPUT, "--k: k=%lld needs at least %lld rows in %s, got %lld",
-                        (long long)o->k, (long long)o->k + 1, o->real, (long long)real->rows);
+                        (long long)o->k, (long long)o->k + 1, o->real, (long long)total_rows);
     lsc_reference_opts ro = LSC_REFERENCE_OPTS_INIT;
     ro.metric = o->metric;
     ro.comparison = o->inclusive ? LSC_COMPARISON_INCLUSIVE : LSC_COMPARISON_STRICT;
     ro.borrow_rows = 1; /* the input stays mapped until the reference is gone: no second copy */
     cli_progress_label("real radii");
-    lsc_status st = lsc_reference_create(ctx, real, o->k, &ro, ref);
+    lsc_status st = sharded ? lsc_reference_create_sharded(ctx, real, o->k, &ro, ref)
+                                     : lsc_reference_create(ctx, real, o->k, &ro, ref);
     cli_progress_done();
-    if (st != LSC_STATUS_OK) return cli_lib_fail(o, ctx, st, o->real);
+    if (st != LSC_STATUS_OK) return cli_par_lib_fail(o, ctx, st, o->real, "real", total_rows);
     return 0;
 }
 
@@ -530,16 +536,28 @@ static int cmd_prdc(cli_opts *o) {
     if (!!o->real == !!o->reference)
         return cli_fail(o, EXIT_BAD_INPUT, "give exactly one of --real and --reference (see --help)");
     if ((rc = need(o, o->fake, "fake"))) return rc;
+    /* the same decision on every rank: each returns, the end's agreement prints one message */
+    if (o->reference && cli_par_ranks() > 1)
+        return cli_fail(o, EXIT_BAD_INPUT, "--reference does not run sharded yet (a sharded load "
+                        "of a reference file is not written): give --real under mpirun, or run "
+                        "it without mpirun");
+    /* under mpirun (--real): each rank reads its part of the real rows and of the fake rows */
+    const int sharded = cli_par_active() && o->real;
     lsc_input r, f;
     memset(&r, 0, sizeof r);
+    memset(&f, 0, sizeof f);
     lsc_reference *ref = NULL;
-    if (o->real && (rc = cli_open(o, o->real, &r))) return rc;
-    if ((rc = cli_open(o, o->fake, &f))) {
-        if (o->real) lsc_input_close(&r);
-        return rc;
+    lsc_ctx *ctx = NULL;
+    if (o->real) rc = sharded ? cli_open_part(o, o->real, &r) : cli_open(o, o->real, &r);
+    if (!rc) rc = sharded ? cli_open_part(o, o->fake, &f) : cli_open(o, o->fake, &f);
+    if (!rc) ctx = cli_ctx(o, &rc);
+    if ((rc = par_ready(o, rc, ctx))) goto done;
+    /* every part together (one process: the file's rows) */
+    lsc_matrix real_whole = r.m, fake_whole = f.m;
+    if (sharded) {
+        real_whole.rows = r.total_rows;
+        fake_whole.rows = f.total_rows;
     }
-    lsc_ctx *ctx = cli_ctx(o, &rc);
-    if (!ctx) goto done;
     double t0 = cli_now_ms();
     if (o->real) {
         if (r.m.cols != f.m.cols) {
@@ -547,7 +565,7 @@ static int cmd_prdc(cli_opts *o) {
                           (long long)r.m.cols, o->fake, (long long)f.m.cols);
             goto done;
         }
-        if ((rc = build_reference(o, ctx, &r.m, &ref))) goto done;
+        if ((rc = build_reference(o, ctx, &r.m, real_whole.rows, sharded, &ref))) goto done;
     } else {
         lsc_reference_info info = LSC_REFERENCE_INFO_INIT;
         if ((rc = cli_reference_load_checked(o, ctx, &ref, &info))) goto done;
@@ -557,26 +575,27 @@ static int cmd_prdc(cli_opts *o) {
             goto done;
         }
     }
-    if (o->k >= f.m.rows) {
+    if (o->k >= fake_whole.rows) {
         rc = cli_fail(o, EXIT_BAD_INPUT, "--k: k=%lld needs at least %lld rows in %s, got %lld",
-                      (long long)o->k, (long long)o->k + 1, o->fake, (long long)f.m.rows);
+                      (long long)o->k, (long long)o->k + 1, o->fake, (long long)fake_whole.rows);
         goto done;
     }
     lsc_prdc_result p = LSC_PRDC_RESULT_INIT;
     cli_progress_label("prdc");
-    lsc_status st = lsc_prdc(ctx, ref, &f.m, &p);
+    lsc_status st = sharded ? lsc_prdc_sharded(ctx, ref, &f.m, &p) : lsc_prdc(ctx, ref, &f.m, &p);
     cli_progress_done();
     double t1 = cli_now_ms();
     if (st != LSC_STATUS_OK) {
-        rc = cli_lib_fail(o, ctx, st, o->fake);
+        rc = cli_par_lib_fail(o, ctx, st, o->fake, "fake", fake_whole.rows);
         goto done;
     }
+    if (cli_par_rank() > 0) goto done; /* the figures are rank 0's to write and print */
     if (o->json) {
         json_w w;
         FILE *jf = json_begin(o, ctx, &w, &rc);
         if (!jf) goto done;
         jw_obj(&w, "inputs");
-        if (o->real) cli_json_input(&w, "real", o->real, &r.m);
+        if (o->real) cli_json_input(&w, "real", o->real, &real_whole);
         else {
             jw_obj(&w, "real");
             jw_str(&w, "reference", o->reference);
@@ -584,7 +603,7 @@ static int cmd_prdc(cli_opts *o) {
             jw_int(&w, "cols", f.m.cols);
             jw_end_obj(&w);
         }
-        cli_json_input(&w, "fake", o->fake, &f.m);
+        cli_json_input(&w, "fake", o->fake, &fake_whole);
         jw_end_obj(&w);
         jw_obj(&w, "params");
         jw_int(&w, "k", o->k);
@@ -596,7 +615,8 @@ static int cmd_prdc(cli_opts *o) {
     }
     if (!o->json || strcmp(o->json, "-")) {
         cli_print_prdc(stdout, &p);
-        printf("  (%.1f ms, %s)\n", t1 - t0, lsc_ctx_device_name(ctx));
+        printf("  (%.1f ms, %s, %d rank%s)\n", t1 - t0, lsc_ctx_device_name(ctx), cli_par_ranks(),
+               cli_par_ranks() > 1 ? "s" : "");
     }
 done:
     lsc_reference_destroy(ref);
@@ -615,29 +635,46 @@ static int cmd_reference_build(cli_opts *o) {
     int rc;
     /* --k defaults to 5, as for prdc and report, whose references these are */
     if ((rc = need(o, o->real, "real")) || (rc = need(o, o->out, "out"))) return rc;
+    /* under mpirun with several ranks: each rank its part of the rows, one file written together */
+    const int sharded = cli_par_ranks() > 1;
     lsc_input r;
-    if ((rc = cli_open(o, o->real, &r))) return rc;
-    lsc_ctx *ctx = cli_ctx(o, &rc);
+    memset(&r, 0, sizeof r);
+    lsc_ctx *ctx = NULL;
     lsc_reference *ref = NULL;
-    if (ctx && !(rc = build_reference(o, ctx, &r.m, &ref))) {
+    if (!(rc = sharded ? cli_open_part(o, o->real, &r) : cli_open(o, o->real, &r)))
+        ctx = cli_ctx(o, &rc);
+    if ((rc = par_ready(o, rc, ctx))) goto done;
+    lsc_matrix whole = r.m; /* every part together */
+    whole.rows = sharded ? r.total_rows : r.m.rows;
+    if (!(rc = build_reference(o, ctx, &r.m, whole.rows, sharded, &ref))) {
         /* the judging half's radii for the verdicts' default seed travel in the file, so each
-         * `report --reference` skips that pass (a reference too small for verdicts skips it) */
+         * `report --reference` skips that pass (a reference too small for verdicts skips it);
+         * a sharded reference cannot prepare them, its file leaves them to the report */
         lsc_reference_info pi = LSC_REFERENCE_INFO_INIT;
         lsc_reference_info_get(ref, &pi);
-        lsc_status st = pi.rows >= 8 && pi.k + 1 < pi.rows / 2 ? lsc_reference_prepare(ctx, ref, 0)
-                                                               : LSC_STATUS_OK;
-        if (st == LSC_STATUS_OK) st = lsc_reference_save(ctx, ref, o->out);
+        lsc_status st = !sharded && pi.rows >= 8 && pi.k + 1 < pi.rows / 2
+                            ? lsc_reference_prepare(ctx, ref, 0)
+                            : LSC_STATUS_OK;
+        if (st == LSC_STATUS_OK)
+            st = sharded ? lsc_reference_save_sharded(ctx, ref, o->out)
+                         : lsc_reference_save(ctx, ref, o->out);
         if (st != LSC_STATUS_OK) rc = cli_fail(o, cli_status_exit(st), "%s", lsc_last_error(ctx));
-        else {
+        else if (cli_par_rank() == 0) {
+            /* a shard's info is its own rows': the file's, read back, is the whole reference's */
+            lsc_reference *saved = NULL;
+            if (sharded && (st = lsc_reference_load(ctx, o->out, &saved)) != LSC_STATUS_OK)
+                rc = cli_reference_load_fail(o, ctx, st, o->out);
             lsc_reference_info info = LSC_REFERENCE_INFO_INIT;
-            lsc_reference_info_get(ref, &info);
+            if (!rc) lsc_reference_info_get(sharded ? saved : ref, &info);
+            lsc_reference_destroy(saved);
+            if (rc) goto done;
             const char *cmp = info.comparison == LSC_COMPARISON_INCLUSIVE ? "inclusive" : "strict";
             if (o->json) {
                 json_w w;
                 FILE *jf = json_begin(o, ctx, &w, &rc);
                 if (jf) {
                     jw_obj(&w, "inputs");
-                    cli_json_input(&w, "real", o->real, &r.m);
+                    cli_json_input(&w, "real", o->real, &whole);
                     jw_end_obj(&w);
                     jw_obj(&w, "reference");
                     jw_str(&w, "path", o->out);
@@ -661,6 +698,7 @@ static int cmd_reference_build(cli_opts *o) {
                        info.prepared ? "; the verdicts' judging half prepared (seed 0)" : "");
         }
     }
+done:
     lsc_reference_destroy(ref);
     lsc_ctx_destroy(ctx);
     lsc_input_close(&r);

@@ -1,17 +1,22 @@
 """The lsc command line under mpirun (README "Beyond one process", tools/par.c), against the
 single-process CLI on the same files. Standard library only: the .npy files are written here.
 
-  cli_mpirun.py LSC NP MPIRUN...   spectrum, pairs and knn under `MPIRUN -np NP`: the JSON
+  cli_mpirun.py LSC NP MPIRUN...   spectrum, pairs, knn and prdc under `MPIRUN -np NP`: the JSON
                                    figures of pairs (whole, --pairs-max-rows subsets, both
                                    metrics; counts, lists, histogram and bound exactly) and of
                                    spectrum (.npy in C and Fortran order and big-endian, a file of
                                    fewer rows than ranks, stored and deflated .npz, .safetensors)
                                    and the kNN lists (.npy bytes) equal one process's
-                                   within docs/METRICS.md's tolerances; "ranks" is NP; every rank
-                                   exits 0. With NP >= 2 also: an unsharded command (fd) and a
-                                   missing MPI module (the library's and the CLI's) are refused
-                                   with one message and exit 2 on every rank; a NaN in one rank's
-                                   part gives exit 2 on every rank and names the file's row.
+                                   within docs/METRICS.md's tolerances, and prdc --real's figures
+                                   (both metrics, strict and inclusive, files of fewer rows than
+                                   ranks) exactly, and reference build's file (prdc --reference on
+                                   it gives one process's figures); "ranks" is NP; every rank
+                                   exits 0. With
+                                   NP >= 2 also: an unsharded command (fd) and a missing MPI
+                                   module (the library's and the CLI's) are refused with one
+                                   message and exit 2 on every rank; a NaN in one rank's
+                                   part gives exit 2 on every rank and names the file's row;
+                                   prdc --reference is refused ("not yet").
   cli_mpirun.py LSC refusal        no mpirun: OMPI_COMM_WORLD_SIZE set by hand and the CLI's MPI
                                    module out of reach (as in an lsc built without MPI): exit 2
                                    with the refusal, nothing computed.
@@ -205,6 +210,138 @@ def pairs_checks(lsc, np_, mpirun, tmp, d):
                   "%s: the set has no near duplicates to compare: %r" % (what, pw))
 
 
+def prdc_checks(lsc, np_, mpirun, tmp, d):
+    """lsc prdc --real under mpirun (each rank its part of the real and of the fake rows): its
+    figures equal one process's exactly (they come from counts), in both metrics, strict and
+    inclusive, with files of fewer rows than ranks; rank 0 alone prints. With NP >= 2 --reference
+    is refused on every rank with one message, and a NaN in the last rank's part of the fake rows
+    names the file's row."""
+    real = data(47, d, 5)
+    fake = data(39, d, 6)
+    # fake rows on real rows that other ranks read, and a duplicate (a zero radius at k = 1):
+    # matches across the parts
+    for a, b in ((0, 38), (46, 1), (20, 20)):
+        fake[b] = list(real[a])
+    real[30] = list(real[29])
+    write_npy(os.path.join(tmp, "pr.npy"), real)
+    write_npy(os.path.join(tmp, "prf.npy"), real, fortran=True)
+    write_npy(os.path.join(tmp, "pf.npy"), fake)
+    write_npy(os.path.join(tmp, "pr2.npy"), real[:2])  # fewer rows than 3 ranks: empty parts
+    write_npy(os.path.join(tmp, "pf2.npy"), fake[:2])
+    runs = [("pr.npy", "pf.npy", []), ("prf.npy", "pf.npy", ["--metric", "cosine"]),
+            ("pr.npy", "pf.npy", ["--k", "3", "--inclusive"]),
+            ("pr.npy", "pf.npy", ["--k", "9", "--metric", "cosine", "--inclusive"]),
+            ("pr2.npy", "pf.npy", ["--k", "1"]), ("pr.npy", "pf2.npy", ["--k", "1"]),
+            ("pr2.npy", "pf2.npy", ["--k", "1", "--metric", "cosine"])]
+    for rname, fname, extra in runs:
+        what = "prdc %s %s %s np %d" % (rname, fname, " ".join(extra), np_)
+        args = ["prdc", "--real", os.path.join(tmp, rname), "--fake",
+                os.path.join(tmp, fname)] + extra
+        one = os.path.join(tmp, "one_prdc.json")
+        rc, _, err = run_single(lsc, args + ["--json", one])
+        check(rc == 0, "single %s: exit %d %s" % (what, rc, err))
+        many = os.path.join(tmp, "many_prdc.json")
+        codes, out, err = run_ranks(mpirun, np_, lsc, args + ["--json", many], tmp)
+        check(codes == [0] * np_, "%s: rank exit codes %r: %s" % (what, codes, err))
+        if rc != 0 or codes != [0] * np_:
+            continue
+        with open(one) as f:
+            want = json.load(f)
+        with open(many) as f:
+            got = json.load(f)
+        check(got.get("ranks") == np_, "%s: ranks %r" % (what, got.get("ranks")))
+        # the figures are ratios of counts: the very same numbers, not within a tolerance
+        check(got.get("prdc") == want["prdc"],
+              "%s: %r vs one process's %r" % (what, got.get("prdc"), want["prdc"]))
+        compare_json(got, want, "", what)
+        ranks_note = "%d rank%s)" % (np_, "s" if np_ > 1 else "")
+        check(out.count("precision /") == 1 and ranks_note in out,
+              "%s: rank 0 alone prints, naming %s: %r" % (what, ranks_note, out))
+        if rname == "pr.npy" and fname == "pf.npy" and not extra:
+            p = want["prdc"]
+            check(0 < p["precision"] < 1 and 0 < p["recall"] < 1 and 0 < p["coverage"] < 1,
+                  "%s: the sets do not exercise the counts: %r" % (what, p))
+    # lsc reference build under mpirun: one file, written by the ranks together, whose reference
+    # is one process's: the same rows, k, metric, comparison and zero radii, and prdc --reference
+    # on it gives one process's figures on one process's file exactly
+    for rname, extra in (("pr.npy", []), ("prf.npy", ["--metric", "cosine", "--inclusive"]),
+                         ("pr2.npy", ["--k", "1"])):
+        what = "reference build %s %s np %d" % (rname, " ".join(extra), np_)
+        args = ["reference", "build", "--real", os.path.join(tmp, rname)] + extra
+        refs, docs = {}, {}
+        for tag in ("one", "many"):
+            refs[tag] = os.path.join(tmp, "%s.lscref" % tag)
+            docs[tag] = os.path.join(tmp, "%s_ref.json" % tag)
+            full = args + ["--out", refs[tag], "--json", docs[tag]]
+            if tag == "one":
+                rc, _, err = run_single(lsc, full)
+                check(rc == 0, "single %s: exit %d %s" % (what, rc, err))
+            else:
+                codes, out, err = run_ranks(mpirun, np_, lsc, full, tmp)
+                check(codes == [0] * np_, "%s: rank exit codes %r: %s" % (what, codes, err))
+                check(out.count("reference ") == 1, "%s: rank 0 alone prints: %r" % (what, out))
+        try:
+            with open(docs["one"]) as f:
+                want = json.load(f)
+            with open(docs["many"]) as f:
+                got = json.load(f)
+        except (OSError, ValueError) as e:
+            check(False, "%s: %s" % (what, e))
+            continue
+        check(got.get("ranks") == np_, "%s: ranks %r" % (what, got.get("ranks")))
+        check(got.get("inputs") == want["inputs"], "%s: inputs %r" % (what, got.get("inputs")))
+        # a sharded build leaves the verdicts' judging half to the report (no prepared seed)
+        for k in ("rows", "cols", "k", "metric", "comparison", "zero_radii"):
+            check(got.get("reference", {}).get(k) == want["reference"][k],
+                  "%s: %s %r vs one process's %r" % (what, k, got.get("reference", {}).get(k),
+                                                    want["reference"][k]))
+        if np_ == 1:  # one rank builds as one process does: the very bytes
+            with open(refs["one"], "rb") as fa, open(refs["many"], "rb") as fb:
+                check(fa.read() == fb.read(), "%s: the file differs from one process's" % what)
+        figs = {}
+        for tag in ("one", "many"):
+            rc, out, err = run_single(lsc, ["prdc", "--reference", refs[tag], "--fake",
+                                            os.path.join(tmp, "pf.npy"), "--json", "-"])
+            check(rc == 0, "%s: prdc --reference %s: exit %d %s" % (what, tag, rc, err))
+            figs[tag] = json.loads(out).get("prdc") if rc == 0 else None
+        check(figs["one"] is not None and figs["many"] == figs["one"],
+              "%s: prdc on the file %r vs one process's %r" % (what, figs["many"], figs["one"]))
+    if np_ < 2:
+        return
+    # a reference file under several ranks: not yet, one message, exit 2 everywhere
+    ref = os.path.join(tmp, "p.lscref")
+    rc, _, err = run_single(lsc, ["reference", "build", "--real", os.path.join(tmp, "pr.npy"),
+                                  "--out", ref])
+    check(rc == 0, "reference build: exit %d %s" % (rc, err))
+    codes, _, err = run_ranks(mpirun, np_, lsc, ["prdc", "--reference", ref, "--fake",
+                                                 os.path.join(tmp, "pf.npy")], tmp)
+    lines = [l for l in err.splitlines() if l.startswith("lsc ")]
+    check(codes == [2] * np_ and len(lines) == 1 and "--reference does not run sharded yet"
+          in lines[0], "prdc --reference under mpirun: %r %r" % (codes, lines))
+    # a NaN in the last rank's part of the fake rows: every rank fails alike, naming the file's row
+    bad = [list(r) for r in fake]
+    bad[37][2] = float("nan")
+    write_npy(os.path.join(tmp, "pfnan.npy"), bad)
+    codes, _, err = run_ranks(mpirun, np_, lsc, ["prdc", "--real", os.path.join(tmp, "pr.npy"),
+                                                 "--fake", os.path.join(tmp, "pfnan.npy")], tmp)
+    lines = [l for l in err.splitlines() if l.startswith("lsc ")]
+    check(codes == [2] * np_ and len(lines) == 1 and "pfnan.npy: row 37 col 2" in lines[0],
+          "prdc NaN on one rank: %r %r" % (codes, lines))
+    # and in the last rank's part of the real rows, for prdc and for reference build (no file)
+    bad = [list(r) for r in real]
+    bad[45][4] = float("nan")
+    write_npy(os.path.join(tmp, "prnan.npy"), bad)
+    out = os.path.join(tmp, "nan.lscref")
+    for args in (["prdc", "--fake", os.path.join(tmp, "pf.npy")],
+                 ["reference", "build", "--out", out]):
+        args = args + ["--real", os.path.join(tmp, "prnan.npy")]
+        codes, _, err = run_ranks(mpirun, np_, lsc, args, tmp)
+        lines = [l for l in err.splitlines() if l.startswith("lsc ")]
+        check(codes == [2] * np_ and len(lines) == 1 and "prnan.npy: row 45 col 4" in lines[0],
+              "%s NaN in the real rows: %r %r" % (args[0], codes, lines))
+    check(not os.path.exists(out), "reference build wrote a file of a NaN")
+
+
 def sharded_checks(lsc, np_, mpirun, tmp):
     d = 9
     rows = data(103, d, 1)
@@ -274,6 +411,7 @@ def sharded_checks(lsc, np_, mpirun, tmp):
             got["knn"].pop(k, None)
         compare_json(got, want, "", "knn %s np %d" % (base, np_))
     pairs_checks(lsc, np_, mpirun, tmp, d)
+    prdc_checks(lsc, np_, mpirun, tmp, d)
     if np_ < 2:
         return
     x = os.path.join(tmp, "x.npy")
