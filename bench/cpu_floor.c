@@ -65,7 +65,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "bad arguments\n");
         return 2;
     }
-    float *x = malloc(sizeof(float) * (size_t)(n * d)), *y = malloc(sizeof(float) * (size_t)(m * d));
+    float *x = malloc(sizeof(float) * (size_t)(n * d)),
+          *y = malloc(sizeof(float) * (size_t)(m * d));
     float *c = malloc(sizeof(float) * 1024 * 4096);
     float *dist = malloc(sizeof(float) * (size_t)(n * k));
     int64_t *idx = malloc(sizeof(int64_t) * (size_t)(n * k));

@@ -87,8 +87,8 @@ int main(int argc, char **argv)
             /* the floor: the Gram of the same rows in float64, one DSYRK call per chunk */
             for (int64_t e = 0; e < m * d; e++) xd[e] = (double)x[e];
             double t3 = now();
-            cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, (int)d, (int)m, 1.0, xd, (int)d,
-                        1.0, g, (int)d);
+            cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, (int)d, (int)m, 1.0, xd, (int)d, 1.0,
+                        g, (int)d);
             double t4 = now();
             t_gen += t1 - t0;
             t_acc += t2 - t1;
@@ -102,7 +102,8 @@ int main(int argc, char **argv)
     }
     lsc_fd_result r = LSC_FD_RESULT_INIT;
     double t0 = now();
-    if (s == LSC_STATUS_OK) s = lsc_frechet_distance_stats(ctx, d, mu[0], sig[0], mu[1], sig[1], &r);
+    if (s == LSC_STATUS_OK)
+        s = lsc_frechet_distance_stats(ctx, d, mu[0], sig[0], mu[1], sig[1], &r);
     t_solve = now() - t0;
     if (s != LSC_STATUS_OK) {
         fprintf(stderr, "lsc: %s: %s\n", lsc_status_string(s), lsc_last_error(ctx));

@@ -106,7 +106,8 @@ struct Stats {
 };
 
 /* warm-up, then g_repeats timed runs of fn() between two events on the stream */
-template <class F> Stats time_it(Gpu &g, F fn)
+template <class F>
+Stats time_it(Gpu &g, F fn)
 {
     std::vector<double> t;
     for (int r = -g_warmup; r < g_repeats; r++) {
@@ -154,8 +155,8 @@ void sgemm_tile(Gpu &g, const float *A, int64_t a, const float *B, int64_t b, in
 {
     const float one = 1.0f, zero = 0.0f;
     CUBLAS_OK(cublasGemmEx(g.blas, CUBLAS_OP_T, CUBLAS_OP_N, (int)b, (int)a, (int)d, &one, B,
-                           CUDA_R_32F, (int)d, A, CUDA_R_32F, (int)d, &zero, C, CUDA_R_32F,
-                           (int)b, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
+                           CUDA_R_32F, (int)d, A, CUDA_R_32F, (int)d, &zero, C, CUDA_R_32F, (int)b,
+                           CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
 }
 
 struct GemmFloor {
@@ -181,8 +182,8 @@ GemmFloor gemm_floor(Gpu &g, int64_t a, int64_t b, int64_t d)
     const int64_t fa = a / T, ra = a % T, fb = b / T, rb = b % T;
     struct Shape {
         int64_t p, q, count;
-    } shapes[4] = {{T, T, fa * fb}, {T, rb, rb ? fa : 0}, {ra, T, ra ? fb : 0},
-                   {ra, rb, (ra && rb) ? 1 : 0}};
+    } shapes[4] = {
+        {T, T, fa * fb}, {T, rb, rb ? fa : 0}, {ra, T, ra ? fb : 0}, {ra, rb, (ra && rb) ? 1 : 0}};
     GemmFloor f;
     for (const Shape &s : shapes) {
         if (s.count == 0 || s.p == 0 || s.q == 0) continue;
@@ -203,12 +204,13 @@ void print_gemm(const char *for_op, const char *name, int64_t a, int64_t b, int6
 {
     double s = f.seconds * scale;
     print_common("floor_sgemm", for_op);
-    std::printf("\"product\": \"%s\", \"shape\": {\"a\": %lld, \"b\": %lld, \"d\": %lld}, "
-                "\"scale\": %g, \"median\": %.6f, \"min\": %.6f, \"tflops\": %.2f, \"tiles\": %lld, "
-                "\"tile\": %lld, \"extrapolated\": %s, ",
-                name, (long long)a, (long long)b, (long long)d, scale, s, f.min_seconds * scale,
-                s > 0 ? 2.0 * (double)a * (double)b * (double)d * scale / s * 1e-12 : 0.0,
-                (long long)f.tiles, (long long)g_tile, f.extrapolated ? "true" : "false");
+    std::printf(
+        "\"product\": \"%s\", \"shape\": {\"a\": %lld, \"b\": %lld, \"d\": %lld}, "
+        "\"scale\": %g, \"median\": %.6f, \"min\": %.6f, \"tflops\": %.2f, \"tiles\": %lld, "
+        "\"tile\": %lld, \"extrapolated\": %s, ",
+        name, (long long)a, (long long)b, (long long)d, scale, s, f.min_seconds * scale,
+        s > 0 ? 2.0 * (double)a * (double)b * (double)d * scale / s * 1e-12 : 0.0,
+        (long long)f.tiles, (long long)g_tile, f.extrapolated ? "true" : "false");
     print_tail();
 }
 
@@ -232,9 +234,8 @@ void bandwidth(Gpu &g)
     const size_t bytes = (size_t)2 << 30;
     void *src = dalloc(bytes), *dst = dalloc(bytes);
     fill(g, (float *)src, (int64_t)(bytes / sizeof(float)), 3);
-    Stats st = time_it(g, [&] {
-        CUDA_OK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, g.stream));
-    });
+    Stats st = time_it(
+        g, [&] { CUDA_OK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, g.stream)); });
     g_bandwidth = 2.0 * (double)bytes / st.median;
     print_common("bandwidth", "pass");
     std::printf("\"bytes\": %zu, \"median\": %.6f, \"min\": %.6f, \"spread\": %.6f, "
@@ -286,7 +287,8 @@ void spectrum_floor(Gpu &g, int64_t n, int64_t d)
         conv_s += c.median * (double)count;
         tiles += count;
     }
-    double flops = gram_dd ? (double)n * (double)d * (double)(d + 1) : (double)d * (double)n * (double)(n + 1);
+    double flops =
+        gram_dd ? (double)n * (double)d * (double)(d + 1) : (double)d * (double)n * (double)(n + 1);
     print_common("floor_dsyrk", "spectrum");
     std::printf("\"shape\": {\"n\": %lld, \"d\": %lld}, \"gram\": %lld, \"tile_rows\": %lld, "
                 "\"tiles\": %lld, \"median\": %.6f, \"min\": %.6f, \"tflops\": %.2f, "

@@ -95,11 +95,11 @@ static void json_escape_append(char *dst, size_t cap, const char *s)
 /* inputs: a file or generated values, on the host or the device                                   */
 
 typedef struct bench_input {
-    lsc_input file;   /* when read from a file */
-    float *gen;       /* host values made here */
-    void *dev;        /* device copy */
-    lsc_matrix host;  /* host view (file or gen) */
-    lsc_matrix m;     /* the view the benchmark uses: host or device */
+    lsc_input file;  /* when read from a file */
+    float *gen;      /* host values made here */
+    void *dev;       /* device copy */
+    lsc_matrix host; /* host view (file or gen) */
+    lsc_matrix m;    /* the view the benchmark uses: host or device */
     int is_file;
 } bench_input;
 
@@ -321,8 +321,8 @@ static void report_skip(bench *b, const char *op, const lsc_matrix *x, const lsc
 }
 
 /* A failed call: NOT_SUPPORTED is a skip (0), anything else a failure (1). */
-static int failed(bench *b, lsc_status st, const char *op, const lsc_matrix *x,
-                  const lsc_matrix *y, int64_t k, const char *call)
+static int failed(bench *b, lsc_status st, const char *op, const lsc_matrix *x, const lsc_matrix *y,
+                  int64_t k, const char *call)
 {
     char why[1024];
     snprintf(why, sizeof why, "%s: %s: %s", call, lsc_status_name(st), lsc_last_error(b->ctx));
@@ -406,31 +406,32 @@ static int op_geometry(bench *b, const lsc_matrix *x, int64_t k)
 
 static int usage(void)
 {
-    fprintf(stderr,
-            "usage: lsc_bench knn|prdc|monitor|spectrum|pairs|geometry --x X [--y Y] [--k 5] [--repeats 5]\n"
-            "                 [--warmup 1] [--threads T] [--backend cpu|cuda|auto]\n"
-            "                 [--memory host|device] [--batch B] [--workspace MiB]\n"
-            "  X, Y: a .npy or .fvecs file, or gen:N:D[:SEED[:SHIFT]]\n");
+    fprintf(
+        stderr,
+        "usage: lsc_bench knn|prdc|monitor|spectrum|pairs|geometry --x X [--y Y] [--k 5] [--repeats 5]\n"
+        "                 [--warmup 1] [--threads T] [--backend cpu|cuda|auto]\n"
+        "                 [--memory host|device] [--batch B] [--workspace MiB]\n"
+        "  X, Y: a .npy or .fvecs file, or gen:N:D[:SEED[:SHIFT]]\n");
     return 2;
 }
 
 /* Times `call` (an expression giving an lsc_status) warmup + repeats times between two GPU
  * marks; on failure leaves through failed(). */
-#define TIMED(b, call, op, x, y, k, name)                                                       \
-    do {                                                                                       \
-        for (int r_ = -(b)->warmup; r_ < (b)->repeats; r_++) {                                 \
-            gpu_mark((b), 0);                                                                  \
-            double t0_ = now_s();                                                              \
-            lsc_status st_ = (call);                                                           \
-            double t1_ = now_s();                                                              \
-            gpu_mark((b), 1);                                                                  \
-            double g_ = gpu_elapsed(b);                                                        \
-            if (st_ != LSC_STATUS_OK) return failed((b), st_, (op), (x), (y), (k), (name));    \
-            if (r_ >= 0) {                                                                     \
-                (b)->t[r_] = t1_ - t0_;                                                        \
-                (b)->tg[r_] = g_;                                                              \
-            }                                                                                  \
-        }                                                                                      \
+#define TIMED(b, call, op, x, y, k, name)                                                          \
+    do {                                                                                           \
+        for (int r_ = -(b)->warmup; r_ < (b)->repeats; r_++) {                                     \
+            gpu_mark((b), 0);                                                                      \
+            double t0_ = now_s();                                                                  \
+            lsc_status st_ = (call);                                                               \
+            double t1_ = now_s();                                                                  \
+            gpu_mark((b), 1);                                                                      \
+            double g_ = gpu_elapsed(b);                                                            \
+            if (st_ != LSC_STATUS_OK) return failed((b), st_, (op), (x), (y), (k), (name));        \
+            if (r_ >= 0) {                                                                         \
+                (b)->t[r_] = t1_ - t0_;                                                            \
+                (b)->tg[r_] = g_;                                                                  \
+            }                                                                                      \
+        }                                                                                          \
     } while (0)
 
 static int op_knn(bench *b, const lsc_matrix *x, const lsc_matrix *y, int64_t k)
@@ -690,8 +691,9 @@ static int op_monitor(bench *b, const lsc_matrix *real, const lsc_matrix *fake, 
         if (st != LSC_STATUS_OK)
             rc = failed(b, st, "monitor_prdc_async", real, fake, k, "lsc_prdc_async");
         else
-            report_skip(b, "monitor_prdc_async", real, fake, k,
-                        "lsc_prdc_async succeeded, but this build cannot time it (no CUDA runtime)");
+            report_skip(
+                b, "monitor_prdc_async", real, fake, k,
+                "lsc_prdc_async succeeded, but this build cannot time it (no CUDA runtime)");
     }
 out:
     lsc_reference_destroy(ref);
@@ -939,8 +941,10 @@ int main(int argc, char **argv)
     b.cuda_rt = lsc_ctx_backend(b.ctx) == LSC_BACKEND_CUDA && b.stream != NULL;
     if (device_mem) {
         if (lsc_ctx_backend(b.ctx) != LSC_BACKEND_CUDA) {
-            fprintf(stderr, "lsc_bench: --memory device needs the CUDA backend (the context runs "
-                            "on %s)\n", b.backend);
+            fprintf(stderr,
+                    "lsc_bench: --memory device needs the CUDA backend (the context runs "
+                    "on %s)\n",
+                    b.backend);
             rc = 2;
             goto done;
         }

@@ -117,8 +117,8 @@ int main(int argc, char **argv)
     }
 
     printf("lsc %s, %s\n", lsc_version(), lsc_ctx_device_name(ctx));
-    printf("N=%lld M=%lld D=%lld k=%lld seed=%llu, inputs %.1f MiB\n", (long long)n,
-           (long long)m, (long long)d, (long long)k, (unsigned long long)seed,
+    printf("N=%lld M=%lld D=%lld k=%lld seed=%llu, inputs %.1f MiB\n", (long long)n, (long long)m,
+           (long long)d, (long long)k, (unsigned long long)seed,
            (double)(n + m) * (double)d * 4.0 / 1048576.0);
     printf("precision %.6f recall %.6f density %.6f coverage %.6f (zero radii %lld / %lld)\n",
            r.precision, r.recall, r.density, r.coverage, (long long)r.zero_radii_real,

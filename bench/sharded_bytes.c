@@ -56,8 +56,7 @@ static int say(char *why, size_t why_len, const char *what)
 }
 
 /* Sends s bytes to `to` and receives r bytes from `from` at once, counted. */
-static int exchange(counting *c, const void *send, size_t s, int to, void *recv, size_t r,
-                    int from)
+static int exchange(counting *c, const void *send, size_t s, int to, void *recv, size_t r, int from)
 {
     int e = MPI_SUCCESS;
     for (size_t at = 0; e == MPI_SUCCESS && (at < s || at < r); at += PIECE) {
@@ -103,7 +102,7 @@ static int t_all_gather(const void *send, size_t bytes, void *recv, const size_t
     for (int r = 0; r < c->rank; r++) at += recv_bytes[r];
     memmove((unsigned char *)recv + at, send, bytes);
     return ring_all_gather(c, (unsigned char *)recv, recv_bytes) ? say(why, why_len, "all_gather")
-                                                                : 0;
+                                                                 : 0;
 }
 
 /* Every rank's buffer gathered round the ring, then reduced in rank order on every rank. */
@@ -391,8 +390,8 @@ static int read_knn(char **argv, bench_args *a)
     return a->q >= 1 && a->n >= 1 && a->d >= 1 && a->k >= 1 && a->k <= a->n ? 0 : 1;
 }
 
-static lsc_status run_knn(lsc_ctx *ctx, const bench_args *a, int rank, int ranks,
-                          int64_t *in_bytes, counting *c)
+static lsc_status run_knn(lsc_ctx *ctx, const bench_args *a, int rank, int ranks, int64_t *in_bytes,
+                          counting *c)
 {
     const int64_t lo = part_lo(a->n, rank, ranks), hi = part_lo(a->n, rank + 1, ranks);
     float *b = rows_of(lo, hi, a->d, 2), *q = rows_of(0, a->q, a->d, 3);
@@ -608,7 +607,7 @@ static uint64_t agree9(const bench_args *a, int i, int p)
 static void model_walk(model *m, const bench_args *a, int64_t n, uint64_t row_bytes, int steps,
                        int p, int r)
 {
-    model_gather(m, a, agree0, p, r); /* the buffers made */
+    model_gather(m, a, agree0, p, r);                             /* the buffers made */
     for (int s = 0; s < p; s++) model_gather(m, a, agree0, p, r); /* after each visit */
     for (int s = 0; p > 1 && s < steps; s++) {
         m->sent += (uint64_t)rows_in(n, r - s, p) * row_bytes;
@@ -688,11 +687,12 @@ int main(int argc, char **argv)
     /* what each rank saw, gathered outside the counted transport */
     const model m = op->predict(&a, c.ranks, c.rank);
     const int64_t rows = part_lo(a.n, c.rank + 1, c.ranks) - part_lo(a.n, c.rank, c.ranks);
-    int64_t mine[10] = {(int64_t)s,        rows,
-                        (int64_t)c.sent,   (int64_t)c.recv,
-                        (int64_t)m.sent,   (int64_t)m.recv,
-                        hwm - g_rss_at_start, in_bytes,
-                        c.calls[C_GATHER], c.calls[C_BCAST] + c.calls[C_REDUCE] + c.calls[C_RING]};
+    int64_t mine[10] = {
+        (int64_t)s,           rows,
+        (int64_t)c.sent,      (int64_t)c.recv,
+        (int64_t)m.sent,      (int64_t)m.recv,
+        hwm - g_rss_at_start, in_bytes,
+        c.calls[C_GATHER],    c.calls[C_BCAST] + c.calls[C_REDUCE] + c.calls[C_RING]};
     int64_t *all = (int64_t *)malloc((size_t)c.ranks * sizeof mine);
     MPI_Gather(mine, 10, MPI_INT64_T, all, 10, MPI_INT64_T, 0, c.comm);
     int failed = s != LSC_STATUS_OK;
@@ -704,12 +704,13 @@ int main(int argc, char **argv)
         for (int r = 0; r < c.ranks; r++) {
             const int64_t *v = all + 10 * r;
             failed |= v[0] != 0;
-            printf("%s{\"rank\": %d, \"status\": %lld, \"rows\": %lld, \"sent\": %lld, "
-                   "\"recv\": %lld, \"model_sent\": %lld, \"model_recv\": %lld, \"peak_added\": %lld, "
-                   "\"input_bytes\": %lld, \"all_gathers\": %lld, \"other_collectives\": %lld}",
-                   r ? ", " : "", r, (long long)v[0], (long long)v[1], (long long)v[2],
-                   (long long)v[3], (long long)v[4], (long long)v[5], (long long)v[6],
-                   (long long)v[7], (long long)v[8], (long long)v[9]);
+            printf(
+                "%s{\"rank\": %d, \"status\": %lld, \"rows\": %lld, \"sent\": %lld, "
+                "\"recv\": %lld, \"model_sent\": %lld, \"model_recv\": %lld, \"peak_added\": %lld, "
+                "\"input_bytes\": %lld, \"all_gathers\": %lld, \"other_collectives\": %lld}",
+                r ? ", " : "", r, (long long)v[0], (long long)v[1], (long long)v[2],
+                (long long)v[3], (long long)v[4], (long long)v[5], (long long)v[6], (long long)v[7],
+                (long long)v[8], (long long)v[9]);
         }
         printf("]}\n");
     }

@@ -10,6 +10,8 @@
 #include "lsc_common.h"
 #include <stddef.h>
 
+/* clang-format off */
+/* a size list a line: clang-format spreads a macro opening with a brace over four lines */
 #define LSC_CTX_PARAMS_SIZES { offsetof(lsc_ctx_params, device_alloc), sizeof(lsc_ctx_params) }
 #define LSC_SPECTRUM_OPTS_SIZES { sizeof(lsc_spectrum_opts) }
 #define LSC_PAIR_OPTS_SIZES \
@@ -41,6 +43,7 @@
 #define LSC_MMD_OPTS_SIZES { sizeof(lsc_mmd_opts) }
 #define LSC_MMD_RESULT_SIZES { sizeof(lsc_mmd_result) }
 #define LSC_TRANSPORT_SIZES { sizeof(lsc_transport) }
+/* clang-format on */
 
 /* Whether `size` is one of the struct's `n` published sizes (the last is today's sizeof), or a
  * newer header's larger one up to LSC_STRUCT_SIZE_MAX. */

@@ -200,8 +200,7 @@ LSC_HD double lsc_lanes8_total(const double *s)
     return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
 }
 
-LSC_HD double lsc_exact_v(const float *a, const float *b, int64_t dim, double inv_na,
-                          double inv_nb)
+LSC_HD double lsc_exact_v(const float *a, const float *b, int64_t dim, double inv_na, double inv_nb)
 {
     double s[LSC_EXACT_LANES] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
     int64_t t = 0;

@@ -7,11 +7,11 @@
 #include <string.h>
 
 #if defined(__CUDACC__)
-#  define LSC_HD __host__ __device__ __forceinline__
+#define LSC_HD __host__ __device__ __forceinline__
 #elif defined(__cplusplus)
-#  define LSC_HD inline
+#define LSC_HD inline
 #else
-#  define LSC_HD static inline
+#define LSC_HD static inline
 #endif
 
 /* Bytes of one element of an lsc_dtype value (0 for an unknown one): shared so that the CUDA

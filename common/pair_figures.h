@@ -18,9 +18,9 @@
  * value max_v, the n >= 2 rows' nearest exact internal values nn_v (turned into distances and
  * sorted in place) and the uniformity's sum of pair terms (`uniformity` 0: not asked, NaN). The
  * minimum pair distance is the smallest nearest-neighbour distance, so both come from nn_v. */
-static inline void lsc_pair_figures(int metric, double count, double mean, double m2,
-                                    double max_v, double *nn_v, int64_t n, int uniformity,
-                                    double unif_sum, lsc_pair_result *out)
+static inline void lsc_pair_figures(int metric, double count, double mean, double m2, double max_v,
+                                    double *nn_v, int64_t n, int uniformity, double unif_sum,
+                                    lsc_pair_result *out)
 {
     for (int64_t i = 0; i < n; i++) nn_v[i] = lsc_dist_from_v(metric, nn_v[i]);
     double nn_sum = 0.0;

@@ -82,8 +82,14 @@ LSC_HD unsigned lsc_prdc_incl(int inclusive)
  * nearer than the copy bound (strict_v), at 0. The ball tests follow the reference's comparison,
  * the copy tests their own. `need` has bit t set for each test still open (a set-only outcome
  * already set needs no more). */
-enum { LSC_JUDGE_BALL, LSC_JUDGE_WIDE, LSC_JUDGE_SUB, LSC_JUDGE_STRICT, LSC_JUDGE_ZERO,
-       LSC_JUDGE_TESTS };
+enum {
+    LSC_JUDGE_BALL,
+    LSC_JUDGE_WIDE,
+    LSC_JUDGE_SUB,
+    LSC_JUDGE_STRICT,
+    LSC_JUDGE_ZERO,
+    LSC_JUDGE_TESTS
+};
 
 /* The `incl` bits of the judged tests for the reference's comparison. */
 LSC_HD unsigned lsc_judge_incl(int inclusive)

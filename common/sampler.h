@@ -14,7 +14,7 @@
  * average because 2^b < 4n. */
 typedef struct lsc_perm {
     uint64_t n;
-    int half;     /* b / 2 */
+    int half;      /* b / 2 */
     uint64_t mask; /* 2^half - 1 */
     uint64_t key[LSC_PERM_ROUNDS];
 } lsc_perm;

@@ -62,8 +62,7 @@ LSC_HD int lsc_pair_order(double da, int64_t ia, int64_t ja, double db, int64_t 
 
 /* (count, mean, M2) of a part merged into a running (count, mean, M2), Chan et al.: never
  * sum d^2 - (sum d)^2 / n. */
-LSC_HD void lsc_moments_merge(double *n, double *mean, double *m2, double nb, double mb,
-                              double m2b)
+LSC_HD void lsc_moments_merge(double *n, double *mean, double *m2, double nb, double mb, double m2b)
 {
     if (nb == 0) return;
     const double nn = *n + nb, delta = mb - *mean;

@@ -53,8 +53,7 @@ LSC_HD double lsc_vendi_order(const double *nu, int64_t m, double q)
  * on log i over i = 1..r, every non-zero eigenvalue (lam descending, zeros cut). Also the fit's
  * R^2. Fewer than 3 non-zero values leave no residual to judge a line by: 0, 0, ranks 0. The
  * sums are centred (two passes) so that large N gives no cancellation. */
-LSC_HD void lsc_alpha_req(const double *lam, int64_t m, double *alpha, double *r2,
-                          int64_t *ranks)
+LSC_HD void lsc_alpha_req(const double *lam, int64_t m, double *alpha, double *r2, int64_t *ranks)
 {
     int64_t r = 0;
     while (r < m && lam[r] > 0.0) r++;
@@ -88,10 +87,10 @@ LSC_HD void lsc_alpha_req(const double *lam, int64_t m, double *alpha, double *r
  *   cos_nu: eigenvalues of K / N, K the cosine Gram, n_ev values (NULL if a zero row)
  *   colvar: D per-column sample variances (ddof 1)
  * n_ev >= m = min(N, D); only the m largest are used, the rest are 0 up to roundoff. */
-LSC_HD void lsc_spectrum_figures(const double *gram_c, const double *gram_u,
-                                 const double *cos_nu, int64_t n_ev, int64_t rows, int64_t cols,
-                                 const double *colvar, double active_threshold,
-                                 lsc_spectrum_result *out, double *singular_values)
+LSC_HD void lsc_spectrum_figures(const double *gram_c, const double *gram_u, const double *cos_nu,
+                                 int64_t n_ev, int64_t rows, int64_t cols, const double *colvar,
+                                 double active_threshold, lsc_spectrum_result *out,
+                                 double *singular_values)
 {
     int64_t m = rows < cols ? rows : cols;
     if (m > n_ev) m = n_ev;

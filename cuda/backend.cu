@@ -13,17 +13,18 @@ lsc_status lsc_cuda_fail(lsc_ctx *ctx, cudaError_t e, const char *what, const ch
 {
     cudaGetLastError(); // clear a non-sticky error so the context stays usable
     if (e == cudaErrorMemoryAllocation)
-        return lsc_set_error(ctx, LSC_STATUS_OUT_OF_MEMORY, "out of device memory: %s (%s:%d)", what,
-                             file, line);
+        return lsc_set_error(ctx, LSC_STATUS_OUT_OF_MEMORY, "out of device memory: %s (%s:%d)",
+                             what, file, line);
     return lsc_set_error(ctx, LSC_STATUS_DEVICE_ERROR, "%s: %s (%s) at %s:%d", what,
                          cudaGetErrorString(e), cudaGetErrorName(e), file, line);
 }
 
-lsc_status lsc_cublas_fail(lsc_ctx *ctx, cublasStatus_t e, const char *what, const char *file, int line)
+lsc_status lsc_cublas_fail(lsc_ctx *ctx, cublasStatus_t e, const char *what, const char *file,
+                           int line)
 {
     if (e == CUBLAS_STATUS_ALLOC_FAILED)
-        return lsc_set_error(ctx, LSC_STATUS_OUT_OF_MEMORY, "cuBLAS out of device memory: %s (%s:%d)",
-                             what, file, line);
+        return lsc_set_error(ctx, LSC_STATUS_OUT_OF_MEMORY,
+                             "cuBLAS out of device memory: %s (%s:%d)", what, file, line);
     return lsc_set_error(ctx, LSC_STATUS_DEVICE_ERROR, "%s: %s (%s) at %s:%d", what,
                          cublasGetStatusString(e), cublasGetStatusName(e), file, line);
 }
@@ -32,10 +33,10 @@ lsc_status lsc_cusolver_fail(lsc_ctx *ctx, cusolverStatus_t e, const char *what,
                              int line)
 {
     if (e == CUSOLVER_STATUS_ALLOC_FAILED)
-        return lsc_set_error(ctx, LSC_STATUS_OUT_OF_MEMORY, "cuSOLVER out of device memory: %s (%s:%d)",
-                             what, file, line);
-    return lsc_set_error(ctx, LSC_STATUS_DEVICE_ERROR, "%s: cuSOLVER status %d at %s:%d", what, (int)e,
-                         file, line);
+        return lsc_set_error(ctx, LSC_STATUS_OUT_OF_MEMORY,
+                             "cuSOLVER out of device memory: %s (%s:%d)", what, file, line);
+    return lsc_set_error(ctx, LSC_STATUS_DEVICE_ERROR, "%s: cuSOLVER status %d at %s:%d", what,
+                         (int)e, file, line);
 }
 
 namespace {
@@ -78,7 +79,8 @@ lsc_status cuda_init(lsc_ctx *ctx)
     else be = cublasSetStream(s->blas, s->stream);
     if (be == CUBLAS_STATUS_SUCCESS) be = cublasSetMathMode(s->blas, CUBLAS_DEFAULT_MATH);
     if (be != CUBLAS_STATUS_SUCCESS) {
-        const lsc_status st = lsc_cublas_fail(ctx, be, "cublasCreate / cublasSetStream", __FILE__, __LINE__);
+        const lsc_status st =
+            lsc_cublas_fail(ctx, be, "cublasCreate / cublasSetStream", __FILE__, __LINE__);
         cuda_fini(ctx);
         return st;
     }
@@ -90,8 +92,8 @@ lsc_status cuda_init(lsc_ctx *ctx)
         cuda_fini(ctx);
         return st;
     }
-    snprintf(ctx->device_name, sizeof ctx->device_name, "cuda:%d %s (sm_%d%d, %.1f GiB)",
-             s->device, prop.name, prop.major, prop.minor,
+    snprintf(ctx->device_name, sizeof ctx->device_name, "cuda:%d %s (sm_%d%d, %.1f GiB)", s->device,
+             prop.name, prop.major, prop.minor,
              static_cast<double>(prop.totalGlobalMem) / (1024.0 * 1024.0 * 1024.0));
     return LSC_STATUS_OK;
 }
@@ -119,23 +121,28 @@ struct device_guard {
     }
 };
 
-template <auto F> struct on_device;
-template <typename... A, lsc_status (*F)(lsc_ctx *, A...)> struct on_device<F> {
+template <auto F>
+struct on_device;
+template <typename... A, lsc_status (*F)(lsc_ctx *, A...)>
+struct on_device<F> {
     static lsc_status call(lsc_ctx *ctx, A... a)
     {
         const device_guard g(cuda_of(ctx)->device);
-        if (g.err != cudaSuccess) return lsc_cuda_fail(ctx, g.err, "cudaSetDevice", __FILE__, __LINE__);
+        if (g.err != cudaSuccess)
+            return lsc_cuda_fail(ctx, g.err, "cudaSetDevice", __FILE__, __LINE__);
         // no C++ exception leaves the module: one would unwind through the C library and end the
         // embedding process (a Python interpreter); the module's own code allocates with malloc
         // and cudaMalloc, so this is the last guard for what the toolkit's headers may throw
         try {
             return F(ctx, a...);
         } catch (const std::bad_alloc &) {
-            return lsc_set_error(ctx, LSC_STATUS_OUT_OF_MEMORY, "out of host memory in the CUDA module");
+            return lsc_set_error(ctx, LSC_STATUS_OUT_OF_MEMORY,
+                                 "out of host memory in the CUDA module");
         } catch (const std::exception &e) {
             return lsc_set_error(ctx, LSC_STATUS_INTERNAL, "the CUDA module failed: %s", e.what());
         } catch (...) {
-            return lsc_set_error(ctx, LSC_STATUS_INTERNAL, "the CUDA module failed (an unknown exception)");
+            return lsc_set_error(ctx, LSC_STATUS_INTERNAL,
+                                 "the CUDA module failed (an unknown exception)");
         }
     }
 };
@@ -162,7 +169,8 @@ lsc_status cuda_set_stream(lsc_ctx *ctx, void *stream)
     s->stream = stream ? static_cast<cudaStream_t>(stream) : s->own;
     if (old != s->stream) lsc_cuda_ws_stream_changed(ctx, old, s->stream);
     cublasStatus_t be = cublasSetStream(s->blas, s->stream);
-    if (be != CUBLAS_STATUS_SUCCESS) return lsc_cublas_fail(ctx, be, "cublasSetStream", __FILE__, __LINE__);
+    if (be != CUBLAS_STATUS_SUCCESS)
+        return lsc_cublas_fail(ctx, be, "cublasSetStream", __FILE__, __LINE__);
     cusolverStatus_t se = cusolverDnSetStream(s->solver, s->stream);
     if (se != CUSOLVER_STATUS_SUCCESS)
         return lsc_cusolver_fail(ctx, se, "cusolverDnSetStream", __FILE__, __LINE__);

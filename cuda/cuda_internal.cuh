@@ -16,10 +16,13 @@ struct cuda_state {
     cudaStream_t stream; // the stream work is enqueued on
     cublasHandle_t blas;
     cusolverDnHandle_t solver;
-    cuda_workspace *ws;  // NULL until first used (cuda/workspace.cu); freed by cuda_fini
+    cuda_workspace *ws; // NULL until first used (cuda/workspace.cu); freed by cuda_fini
 };
 
-static inline cuda_state *cuda_of(lsc_ctx *ctx) { return static_cast<cuda_state *>(ctx->backend_state); }
+static inline cuda_state *cuda_of(lsc_ctx *ctx)
+{
+    return static_cast<cuda_state *>(ctx->backend_state);
+}
 
 // Host memory freed on every return path (results staged from the device).
 struct host_buf {
@@ -28,26 +31,27 @@ struct host_buf {
 };
 
 lsc_status lsc_cuda_fail(lsc_ctx *ctx, cudaError_t e, const char *what, const char *file, int line);
-lsc_status lsc_cublas_fail(lsc_ctx *ctx, cublasStatus_t e, const char *what, const char *file, int line);
+lsc_status lsc_cublas_fail(lsc_ctx *ctx, cublasStatus_t e, const char *what, const char *file,
+                           int line);
 lsc_status lsc_cusolver_fail(lsc_ctx *ctx, cusolverStatus_t e, const char *what, const char *file,
                              int line);
 
-#define LSC_CUDA_TRY(ctx, expr)                                                                \
-    do {                                                                                       \
-        cudaError_t lsc_e_ = (expr);                                                           \
+#define LSC_CUDA_TRY(ctx, expr)                                                                    \
+    do {                                                                                           \
+        cudaError_t lsc_e_ = (expr);                                                               \
         if (lsc_e_ != cudaSuccess) return lsc_cuda_fail((ctx), lsc_e_, #expr, __FILE__, __LINE__); \
     } while (0)
-#define LSC_CUBLAS_TRY(ctx, expr)                                                              \
-    do {                                                                                       \
-        cublasStatus_t lsc_e_ = (expr);                                                        \
-        if (lsc_e_ != CUBLAS_STATUS_SUCCESS)                                                   \
-            return lsc_cublas_fail((ctx), lsc_e_, #expr, __FILE__, __LINE__);                  \
+#define LSC_CUBLAS_TRY(ctx, expr)                                                                  \
+    do {                                                                                           \
+        cublasStatus_t lsc_e_ = (expr);                                                            \
+        if (lsc_e_ != CUBLAS_STATUS_SUCCESS)                                                       \
+            return lsc_cublas_fail((ctx), lsc_e_, #expr, __FILE__, __LINE__);                      \
     } while (0)
-#define LSC_CUSOLVER_TRY(ctx, expr)                                                            \
-    do {                                                                                       \
-        cusolverStatus_t lsc_e_ = (expr);                                                      \
-        if (lsc_e_ != CUSOLVER_STATUS_SUCCESS)                                                 \
-            return lsc_cusolver_fail((ctx), lsc_e_, #expr, __FILE__, __LINE__);                \
+#define LSC_CUSOLVER_TRY(ctx, expr)                                                                \
+    do {                                                                                           \
+        cusolverStatus_t lsc_e_ = (expr);                                                          \
+        if (lsc_e_ != CUSOLVER_STATUS_SUCCESS)                                                     \
+            return lsc_cusolver_fail((ctx), lsc_e_, #expr, __FILE__, __LINE__);                    \
     } while (0)
 
 /* Sum of v over a block of exactly Threads threads (a power of two); every thread gets it.
@@ -55,7 +59,8 @@ lsc_status lsc_cusolver_fail(lsc_ctx *ctx, cusolverStatus_t e, const char *what,
  * Threads values and all threads must call it. The spectrum's and the kernel sums' row
  * reductions use it (tiles.cuh's ct_block_sum, warp shuffles, serves the tile kernels: moving
  * these to it would change the spectrum's figures in their last bits). */
-template <int Threads> __device__ __forceinline__ double lsc_block_sum(double v, double *red)
+template <int Threads>
+__device__ __forceinline__ double lsc_block_sum(double v, double *red)
 {
     red[threadIdx.x] = v;
     __syncthreads();

@@ -54,8 +54,10 @@ lsc_status lsc_cuda_distances(lsc_ctx *ctx, const lsc_matrix *a, const lsc_matri
     lsc_ws_carve c = {nullptr, 0};
     for (int pass = 0; pass < 2; pass++) {
         lsc_ws_take(&c, static_cast<size_t>(d) * sizeof(double), &centre);
-        lsc_ws_take(&c, static_cast<size_t>(kind == LSC_M_COSINE ? a->rows : 0) * sizeof(double), &inv_a);
-        lsc_ws_take(&c, static_cast<size_t>(kind == LSC_M_COSINE ? b->rows : 0) * sizeof(double), &inv_b);
+        lsc_ws_take(&c, static_cast<size_t>(kind == LSC_M_COSINE ? a->rows : 0) * sizeof(double),
+                    &inv_a);
+        lsc_ws_take(&c, static_cast<size_t>(kind == LSC_M_COSINE ? b->rows : 0) * sizeof(double),
+                    &inv_b);
         if (pass == 0) {
             void *mem;
             LSC_TRY(lsc_cuda_ws_reserve(ctx, LSC_WS_STATE, c.off, "distance state", &mem));
@@ -93,11 +95,12 @@ lsc_status lsc_cuda_distances(lsc_ctx *ctx, const lsc_matrix *a, const lsc_matri
         if (!dev_out) {
             // host output: the tile's block, copied out row by row with its stride (the
             // copy also keeps the product buffer until it is done, stream-ordered)
-            LSC_CUDA_TRY(ctx, cudaMemcpy2DAsync(out + p.q0 * ld_out + p.b0,
-                                                static_cast<size_t>(ld_out) * sizeof(float), p.c,
-                                                static_cast<size_t>(p.nb) * sizeof(float),
-                                                static_cast<size_t>(p.nb) * sizeof(float),
-                                                static_cast<size_t>(p.nq), cudaMemcpyDeviceToHost, st));
+            LSC_CUDA_TRY(ctx,
+                         cudaMemcpy2DAsync(out + p.q0 * ld_out + p.b0,
+                                           static_cast<size_t>(ld_out) * sizeof(float), p.c,
+                                           static_cast<size_t>(p.nb) * sizeof(float),
+                                           static_cast<size_t>(p.nb) * sizeof(float),
+                                           static_cast<size_t>(p.nq), cudaMemcpyDeviceToHost, st));
         }
         done += static_cast<double>(p.nq) * static_cast<double>(p.nb);
         return ct_progress(ctx, done / total);

@@ -25,17 +25,17 @@
 namespace {
 
 constexpr int kSelThreads = 256;
-constexpr int kCap = 1024;          // candidates buffered per exact flush
+constexpr int kCap = 1024; // candidates buffered per exact flush
 constexpr int64_t kMaxTq = 4096;
-constexpr int64_t kMaxTb = 8192;    // product row in shared memory: 32 KiB, below the 48 KiB default
+constexpr int64_t kMaxTb = 8192; // product row in shared memory: 32 KiB, below the 48 KiB default
 
 struct sel_args : ct_pair {
     int64_t k;
     int exclude_self;
-    double *v[2];     // two list buffers, tile rows x k
+    double *v[2]; // two list buffers, tile rows x k
     int64_t *ix[2];
-    int64_t *cnt;     // entries in each row's list
-    int64_t *cur;     // which buffer holds it
+    int64_t *cnt; // entries in each row's list
+    int64_t *cur; // which buffer holds it
 };
 
 __device__ __forceinline__ double lower_end(float c, double qsq, double bsq, int64_t d)
@@ -226,7 +226,8 @@ __global__ void __launch_bounds__(kSelThreads) k_select(sel_args a)
     if (count == 0) return;
     const int64_t valid = nb - (self >= 0 && self < nb ? 1 : 0);
     if (count > 2 * k + 64 && valid >= k) {
-        const double t = kth_upper(row, nb, self, qsq, a.bsq, a.d, static_cast<int>(k), s_hist, s_sel);
+        const double t =
+            kth_upper(row, nb, self, qsq, a.bsq, a.d, static_cast<int>(k), s_hist, s_sel);
         if (t < thr) thr = t;
     }
 
@@ -279,7 +280,8 @@ lsc_status ct_knn_sets(lsc_ctx *ctx, const ct_set *q, const ct_set *b, int64_t k
                        double p0, double p1)
 {
     cudaStream_t st = cuda_of(ctx)->stream;
-    if (k > (INT64_MAX / 64)) return lsc_set_error(ctx, LSC_STATUS_OVERFLOW, "k=%lld is too large", (long long)k);
+    if (k > (INT64_MAX / 64))
+        return lsc_set_error(ctx, LSC_STATUS_OVERFLOW, "k=%lld is too large", (long long)k);
     ct_plan_in in = {q, b, kMaxTq, kMaxTb, static_cast<size_t>(k) * 32 + 16, 0, 0, 0};
     ct_job job;
     LSC_TRY(ct_plan(ctx, &in, &job));
@@ -293,7 +295,8 @@ lsc_status ct_knn_sets(lsc_ctx *ctx, const ct_set *q, const ct_set *b, int64_t k
     const double total = static_cast<double>(q->n) * static_cast<double>(b->n);
     double done = 0.0;
     auto begin = [&](const ct_tile &) -> lsc_status {
-        LSC_CUDA_TRY(ctx, cudaMemsetAsync(cnt, 0, static_cast<size_t>(2 * tq) * sizeof(int64_t), st));
+        LSC_CUDA_TRY(ctx,
+                     cudaMemsetAsync(cnt, 0, static_cast<size_t>(2 * tq) * sizeof(int64_t), st));
         return LSC_STATUS_OK;
     };
     auto tile = [&](const ct_pair &p, const ct_tile &, const ct_tile &) -> lsc_status {
@@ -317,7 +320,7 @@ lsc_status ct_knn_sets(lsc_ctx *ctx, const ct_set *q, const ct_set *b, int64_t k
     };
     auto end = [&](const ct_tile &qt) -> lsc_status {
         k_knn_out<<<ct_blocks(qt.nr * k, 256), 256, 0, st>>>(qt.nr, k, qt.r0, v0, v1, i0, i1, cnt,
-                                                            cur, report_metric, dist, idx, kth_v);
+                                                             cur, report_metric, dist, idx, kth_v);
         LSC_CUDA_LAUNCHED(ctx);
         return LSC_STATUS_OK;
     };
@@ -342,13 +345,15 @@ lsc_status lsc_cuda_knn(lsc_ctx *ctx, const lsc_matrix *queries, const lsc_matri
     double *centre, *inv_b, *inv_q;
     lsc_ws_take(&c, static_cast<size_t>(d) * sizeof(double), &centre);
     lsc_ws_take(&c, static_cast<size_t>(kind == LSC_M_COSINE ? nb : 0) * sizeof(double), &inv_b);
-    lsc_ws_take(&c, static_cast<size_t>(kind == LSC_M_COSINE && !self ? nq : 0) * sizeof(double), &inv_q);
+    lsc_ws_take(&c, static_cast<size_t>(kind == LSC_M_COSINE && !self ? nq : 0) * sizeof(double),
+                &inv_q);
     void *mem;
     LSC_TRY(lsc_cuda_ws_reserve(ctx, LSC_WS_STATE, c.off, "knn state", &mem));
     c = {static_cast<char *>(mem), 0};
     lsc_ws_take(&c, static_cast<size_t>(d) * sizeof(double), &centre);
     lsc_ws_take(&c, static_cast<size_t>(kind == LSC_M_COSINE ? nb : 0) * sizeof(double), &inv_b);
-    lsc_ws_take(&c, static_cast<size_t>(kind == LSC_M_COSINE && !self ? nq : 0) * sizeof(double), &inv_q);
+    lsc_ws_take(&c, static_cast<size_t>(kind == LSC_M_COSINE && !self ? nq : 0) * sizeof(double),
+                &inv_q);
     // results gathered on the device and copied out at the end: a failed or cancelled call
     // writes no output
     const size_t e = static_cast<size_t>(nq) * static_cast<size_t>(k);
@@ -367,10 +372,12 @@ lsc_status lsc_cuda_knn(lsc_ctx *ctx, const lsc_matrix *queries, const lsc_matri
     const ct_set *qs = &sb;
     if (!self) {
         // queries centred on the base's mean: distances are translation invariant
-        LSC_TRY(ct_set_init(ctx, &sq, queries, nullptr, nullptr, nq, kind, nullptr, inv_q, sb.centre));
+        LSC_TRY(
+            ct_set_init(ctx, &sq, queries, nullptr, nullptr, nq, kind, nullptr, inv_q, sb.centre));
         qs = &sq;
     }
-    LSC_TRY(ct_knn_sets(ctx, qs, &sb, k, self ? 1 : 0, metric, d_dist, d_idx, nullptr, true, 0.0, 1.0));
+    LSC_TRY(
+        ct_knn_sets(ctx, qs, &sb, k, self ? 1 : 0, metric, d_dist, d_idx, nullptr, true, 0.0, 1.0));
     const cudaMemcpyKind kind_copy =
         opts->out_memory == LSC_MEMORY_DEVICE ? cudaMemcpyDeviceToDevice : cudaMemcpyDeviceToHost;
     LSC_CUDA_TRY(ctx, cudaMemcpyAsync(dist, d_dist, e * sizeof(float), kind_copy, st));

@@ -19,7 +19,7 @@ constexpr int kThreads = 256;  // the reductions below assume this block size
 
 struct side {
     const lsc_matrix *m;
-    const int64_t *rows; // host, NULL: 0..n-1
+    const int64_t *rows;   // host, NULL: 0..n-1
     const int64_t *d_rows; // device copy of rows (device matrices), NULL: 0..n-1
     int64_t n;
 };
@@ -98,9 +98,8 @@ lsc_status load(lsc_ctx *ctx, const side &s, int64_t r0, int64_t nr, int64_t d, 
     const lsc_matrix *m = s.m;
     const size_t es = lsc_elem_size((int)m->dtype);
     if (m->memory != LSC_MEMORY_HOST) {
-        gather_rows<<<(unsigned)nr, kThreads, 0, st>>>(static_cast<const char *>(m->data),
-                                                       (int)m->dtype, es, m->ld, s.d_rows, r0, d,
-                                                       t, sq);
+        gather_rows<<<(unsigned)nr, kThreads, 0, st>>>(
+            static_cast<const char *>(m->data), (int)m->dtype, es, m->ld, s.d_rows, r0, d, t, sq);
         LSC_CUDA_TRY(ctx, cudaGetLastError());
         return LSC_STATUS_OK;
     }
@@ -157,7 +156,8 @@ lsc_status lsc_cuda_kernel_sums(lsc_ctx *ctx, const lsc_matrix *x, const int64_t
     for (int w = 0; w < 2; w++) {
         const int64_t nb = w ? by : bx;
         for (int64_t bi = 0; bi < nb; bi++)
-            for (int64_t bj = bi; bj < nb; bj++) jobs[q++] = job{w ? LSC_KSUM_YY : LSC_KSUM_XX, bi, bj};
+            for (int64_t bj = bi; bj < nb; bj++)
+                jobs[q++] = job{w ? LSC_KSUM_YY : LSC_KSUM_XX, bi, bj};
     }
     for (int64_t bi = 0; bi < bx; bi++)
         for (int64_t bj = 0; bj < by; bj++) jobs[q++] = job{LSC_KSUM_XY, bi, bj};

@@ -33,11 +33,11 @@
 namespace {
 
 constexpr int kThreads = 256;
-constexpr int kItems = 16;                 // pairs per thread of a row
+constexpr int kItems = 16; // pairs per thread of a row
 constexpr int64_t kMaxTq = 4096;
 constexpr int64_t kMaxTb = kThreads * kItems;
-constexpr int64_t kSmemBins = 4096;        // histograms up to this count in shared memory first
-constexpr int kDupBuf = 16384;             // near-duplicate candidates per tile (a power of two)
+constexpr int64_t kSmemBins = 4096; // histograms up to this count in shared memory first
+constexpr int kDupBuf = 16384;      // near-duplicate candidates per tile (a power of two)
 constexpr int kColRows = 64;
 constexpr int kMergeThreads = 1024;
 constexpr int kDupThreads = 512;
@@ -78,7 +78,7 @@ struct pair_state {
 
 /* One set against itself: the queries' and bases' inverse norms are the same array. */
 struct pair_args : ct_pair {
-    const int64_t *map;  // set row -> input row (device) or NULL
+    const int64_t *map; // set row -> input row (device) or NULL
     int metric;
     double dup_v, scale;
     int64_t bins, cap;
@@ -160,21 +160,21 @@ __device__ __forceinline__ double pair_one(const pair_args &a, const pair_row &r
     const int64_t bx = lsc_hist_bin(x, a.scale, a.bins);
     // does the band leave the fast value's bin? Against the bin's edges (one square root
     // a pair instead of three, as the CPU), else the bins of both ends
-    const bool split =
-        a.s.vedge ? vlo0 < a.s.vedge[bx] || vhi >= a.s.vedge[bx + 1]
-                  : lsc_hist_pos(lsc_dist_from_v(a.metric, vlo0), a.scale, a.bins) !=
-                        lsc_hist_pos(lsc_dist_from_v(a.metric, vhi), a.scale, a.bins);
+    const bool split = a.s.vedge
+                           ? vlo0 < a.s.vedge[bx] || vhi >= a.s.vedge[bx + 1]
+                           : lsc_hist_pos(lsc_dist_from_v(a.metric, vlo0), a.scale, a.bins) !=
+                                 lsc_hist_pos(lsc_dist_from_v(a.metric, vhi), a.scale, a.bins);
     const uint32_t ck = a.colmin[j];
     const double cmin = ck == 0xffffffffu ? INFINITY : static_cast<double>(lsc_unkey_f32(ck));
     const double nn_j = ct_bitsd(a.s.nn[gj]);
     const double col_thr = nn_j < cmin ? nn_j : cmin;
     const bool bulk = lsc_bulk_needs_exact(vf, err);
-    const bool flag = bulk || vlo <= a.dup_v || vlo <= r.nn_thr || vlo <= col_thr ||
-                      vhi >= r.max_thr || split;
+    const bool flag =
+        bulk || vlo <= a.dup_v || vlo <= r.nn_thr || vlo <= col_thr || vhi >= r.max_thr || split;
     int64_t bin;
     if (flag) {
-        const double ve = lsc_exact_v(r.qrow, a.braw + j * a.bld, a.d, r.inv_i,
-                                      a.binv ? a.binv[gj] : 1.0);
+        const double ve =
+            lsc_exact_v(r.qrow, a.braw + j * a.bld, a.d, r.inv_i, a.binv ? a.binv[gj] : 1.0);
         acc.nn = fmin(acc.nn, ve);
         atomicMin(&a.s.nn[gj], ct_dbits(ve));
         acc.max = fmax(acc.max, ve);
@@ -317,7 +317,8 @@ __global__ void __launch_bounds__(kThreads) k_pairs(pair_args a)
 
 /* The rows' moments of a tile merged in a fixed tree, then into the running total in tile
  * order. One block. */
-__global__ void __launch_bounds__(kMergeThreads) k_mom_merge(const moments *rowmom, int64_t nq, moments *total)
+__global__ void __launch_bounds__(kMergeThreads)
+    k_mom_merge(const moments *rowmom, int64_t nq, moments *total)
 {
     __shared__ moments red[kMergeThreads];
     moments m = {0.0, 0.0, 0.0, 0.0};
@@ -448,7 +449,8 @@ lsc_status dup_rescan(lsc_ctx *ctx, pair_args a, int64_t r0, int64_t nr)
     k_dup_merge<<<1, kDupThreads, 0, st>>>(a.s, a.cap, 1);
     LSC_CUDA_LAUNCHED(ctx);
     int64_t over = 0;
-    LSC_CUDA_TRY(ctx, cudaMemcpyAsync(&over, a.s.meta + 3, sizeof over, cudaMemcpyDeviceToHost, st));
+    LSC_CUDA_TRY(ctx,
+                 cudaMemcpyAsync(&over, a.s.meta + 3, sizeof over, cudaMemcpyDeviceToHost, st));
     LSC_CUDA_TRY(ctx, cudaStreamSynchronize(st));
     if (!over) return LSC_STATUS_OK;
     if (nr <= 1)
@@ -488,12 +490,14 @@ lsc_status pair_pass(lsc_ctx *ctx, const ct_set *set, ct_job *job, pair_args a, 
             LSC_CUDA_LAUNCHED(ctx);
         }
         uint32_t *colmin = reinterpret_cast<uint32_t *>(job->extra_b);
-        LSC_CUDA_TRY(ctx, cudaMemsetAsync(colmin, 0xff, static_cast<size_t>(p.nb) * sizeof(uint32_t), st));
+        LSC_CUDA_TRY(
+            ctx, cudaMemsetAsync(colmin, 0xff, static_cast<size_t>(p.nb) * sizeof(uint32_t), st));
         const dim3 cg(ct_blocks(p.nb, kThreads), ct_blocks(p.nq, kColRows));
         k_colmin<<<cg, kThreads, 0, st>>>(p.c, p.nq, p.nb, p.q0, p.b0, p.qsq, p.bsq, d, colmin);
         LSC_CUDA_LAUNCHED(ctx);
-        const size_t smem = static_cast<size_t>(p.nb) * sizeof(float) +
-                            (a.bins <= kSmemBins ? static_cast<size_t>(a.bins) * sizeof(unsigned) : 0);
+        const size_t smem =
+            static_cast<size_t>(p.nb) * sizeof(float) +
+            (a.bins <= kSmemBins ? static_cast<size_t>(a.bins) * sizeof(unsigned) : 0);
         k_pairs<<<static_cast<unsigned>(p.nq), kThreads, smem, st>>>(a);
         LSC_CUDA_LAUNCHED(ctx);
         k_mom_merge<<<1, kMergeThreads, 0, st>>>(a.rowmom, p.nq, s.mom);
@@ -537,8 +541,10 @@ lsc_status pair_state_take(lsc_ctx *ctx, const lsc_matrix *x, const int64_t *sub
         lsc_ws_take(&c, static_cast<size_t>(edges ? bins + 1 : 0) * sizeof(double), &s.vedge);
         // the uniformity only when asked (an exp per pair): no rows' values, no terms
         const int64_t un = opts->uniformity ? n : 0;
-        lsc_ws_take(&c, static_cast<size_t>(un < kMaxTq ? un : kMaxTq) * sizeof(lsc_unif_row), &s.uq);
-        lsc_ws_take(&c, static_cast<size_t>(un < kMaxTb ? un : kMaxTb) * sizeof(lsc_unif_row), &s.ub);
+        lsc_ws_take(&c, static_cast<size_t>(un < kMaxTq ? un : kMaxTq) * sizeof(lsc_unif_row),
+                    &s.uq);
+        lsc_ws_take(&c, static_cast<size_t>(un < kMaxTb ? un : kMaxTb) * sizeof(lsc_unif_row),
+                    &s.ub);
         if (pass == 0) {
             void *mem;
             LSC_TRY(lsc_cuda_ws_reserve(ctx, LSC_WS_STATE, c.off, "pair statistics state", &mem));
@@ -555,7 +561,8 @@ lsc_status pair_state_take(lsc_ctx *ctx, const lsc_matrix *x, const int64_t *sub
     k_fill_u64<<<ct_blocks(n, kThreads), kThreads, 0, st>>>(s.nn, n, 0x7ff0000000000000ull); // +Inf
     LSC_CUDA_LAUNCHED(ctx);
     LSC_CUDA_TRY(ctx, cudaMemsetAsync(s.misc, 0, 4 * sizeof(unsigned long long), st));
-    LSC_CUDA_TRY(ctx, cudaMemsetAsync(s.hist, 0, static_cast<size_t>(bins) * sizeof(unsigned long long), st));
+    LSC_CUDA_TRY(ctx, cudaMemsetAsync(s.hist, 0,
+                                      static_cast<size_t>(bins) * sizeof(unsigned long long), st));
     LSC_CUDA_TRY(ctx, cudaMemsetAsync(s.mom, 0, sizeof(moments), st));
     LSC_CUDA_TRY(ctx, cudaMemsetAsync(s.meta, 0, 4 * sizeof(int64_t), st));
     return LSC_STATUS_OK;
@@ -593,29 +600,33 @@ lsc_status pair_results(lsc_ctx *ctx, const pair_state &s, int64_t n, int metric
     const int64_t bins = opts->bins, cap = opts->dup_report;
     host_buf hnn;
     hnn.p = malloc(static_cast<size_t>(n) * sizeof(double));
-    if (!hnn.p) return lsc_set_error(ctx, LSC_STATUS_OUT_OF_MEMORY, "out of host memory (nearest values)");
+    if (!hnn.p)
+        return lsc_set_error(ctx, LSC_STATUS_OUT_OF_MEMORY, "out of host memory (nearest values)");
     double *nn_v = static_cast<double *>(hnn.p);
     unsigned long long misc[4];
     moments mom;
     int64_t meta[4];
-    LSC_CUDA_TRY(ctx, cudaMemcpyAsync(nn_v, s.nn, static_cast<size_t>(n) * sizeof(double), cudaMemcpyDeviceToHost, st));
+    LSC_CUDA_TRY(ctx, cudaMemcpyAsync(nn_v, s.nn, static_cast<size_t>(n) * sizeof(double),
+                                      cudaMemcpyDeviceToHost, st));
     LSC_CUDA_TRY(ctx, cudaMemcpyAsync(misc, s.misc, sizeof misc, cudaMemcpyDeviceToHost, st));
     LSC_CUDA_TRY(ctx, cudaMemcpyAsync(&mom, s.mom, sizeof mom, cudaMemcpyDeviceToHost, st));
     LSC_CUDA_TRY(ctx, cudaMemcpyAsync(meta, s.meta, sizeof meta, cudaMemcpyDeviceToHost, st));
     LSC_CUDA_TRY(ctx, cudaStreamSynchronize(st));
     if (histogram) // unsigned long long and int64_t share their representation for counts < 2^63
-        LSC_CUDA_TRY(ctx, cudaMemcpyAsync(histogram, s.hist, static_cast<size_t>(bins) * sizeof(int64_t),
-                                          cudaMemcpyDeviceToHost, st));
+        LSC_CUDA_TRY(ctx,
+                     cudaMemcpyAsync(histogram, s.hist, static_cast<size_t>(bins) * sizeof(int64_t),
+                                     cudaMemcpyDeviceToHost, st));
     const int64_t listed = cap > 0 ? meta[0] : 0;
     if (near_dups && listed > 0)
-        LSC_CUDA_TRY(ctx, cudaMemcpyAsync(near_dups, s.list[meta[1]], static_cast<size_t>(listed) * sizeof(lsc_pair),
+        LSC_CUDA_TRY(ctx, cudaMemcpyAsync(near_dups, s.list[meta[1]],
+                                          static_cast<size_t>(listed) * sizeof(lsc_pair),
                                           cudaMemcpyDeviceToHost, st));
     LSC_CUDA_TRY(ctx, cudaStreamSynchronize(st));
     // the bits were those of non-negative doubles: reinterpret in place
     double max_v;
     memcpy(&max_v, &misc[0], sizeof max_v);
-    lsc_pair_figures(metric, mom.n, mom.mean, mom.m2, max_v, nn_v, n, opts->uniformity != 0,
-                     mom.u, out);
+    lsc_pair_figures(metric, mom.n, mom.mean, mom.m2, max_v, nn_v, n, opts->uniformity != 0, mom.u,
+                     out);
     out->near_duplicate_pairs = static_cast<int64_t>(misc[1]);
     out->near_duplicates_listed = near_dups ? listed : 0;
     out->hist_upper = upper;
@@ -624,9 +635,9 @@ lsc_status pair_results(lsc_ctx *ctx, const pair_state &s, int64_t n, int metric
 
 } // namespace
 
-lsc_status lsc_cuda_pair_stats(lsc_ctx *ctx, const lsc_matrix *x, const int64_t *subset,
-                               int64_t n, const lsc_pair_opts *opts, lsc_pair_result *out,
-                               int64_t *histogram, lsc_pair *near_dups)
+lsc_status lsc_cuda_pair_stats(lsc_ctx *ctx, const lsc_matrix *x, const int64_t *subset, int64_t n,
+                               const lsc_pair_opts *opts, lsc_pair_result *out, int64_t *histogram,
+                               lsc_pair *near_dups)
 {
     cudaStream_t st = cuda_of(ctx)->stream;
     const int metric = opts->metric == LSC_METRIC_COSINE ? LSC_M_COSINE : LSC_M_EUCLIDEAN;
@@ -667,7 +678,8 @@ lsc_status lsc_cuda_pair_stats(lsc_ctx *ctx, const lsc_matrix *x, const int64_t 
         // pass 1 (only if the near-duplicate buffer ever overflowed): the list alone, again
         if (pass == 1) {
             int64_t meta[4] = {0, 0, 0, 0};
-            LSC_CUDA_TRY(ctx, cudaMemcpyAsync(meta, s.meta, sizeof meta, cudaMemcpyDeviceToHost, st));
+            LSC_CUDA_TRY(ctx,
+                         cudaMemcpyAsync(meta, s.meta, sizeof meta, cudaMemcpyDeviceToHost, st));
             LSC_CUDA_TRY(ctx, cudaStreamSynchronize(st));
             if (!meta[3]) break;
             LSC_CUDA_TRY(ctx, cudaMemsetAsync(s.meta, 0, 4 * sizeof(int64_t), st));

@@ -30,8 +30,8 @@ constexpr int64_t kMaxTb = 8192;
 
 struct ref_cache {
     int device;
-    bool temp;        /* from the context's allocator for one call (a host reference) */
-    void *block;      /* everything below, one allocation */
+    bool temp;   /* from the context's allocator for one call (a host reference) */
+    void *block; /* everything below, one allocation */
     size_t bytes;
     float *raw;       /* n x d, the reference's float32 rows */
     float *t;         /* n x d centred / normalised rows; NULL if the device had no room for
@@ -143,7 +143,8 @@ lsc_status cache_alloc(lsc_ctx *ctx, const lsc_reference *ref, bool persistent, 
                 s = LSC_STATUS_OK;
             } else {
                 c->block = nullptr;
-                s = lsc_cuda_fail(ctx, e, "cudaMalloc of the reference's device copy", __FILE__, __LINE__);
+                s = lsc_cuda_fail(ctx, e, "cudaMalloc of the reference's device copy", __FILE__,
+                                  __LINE__);
             }
         } else {
             s = lsc_cuda_dev_alloc(ctx, bytes, "the reference's rows for this call", &c->block);
@@ -170,7 +171,8 @@ lsc_status cache_build(lsc_ctx *ctx, const lsc_reference *ref, bool persistent, 
     cudaStream_t st = cuda_of(ctx)->stream;
     const int64_t n = ref->rows, d = ref->cols;
     ref_cache *c = static_cast<ref_cache *>(calloc(1, sizeof(ref_cache)));
-    if (!c) return lsc_set_error(ctx, LSC_STATUS_OUT_OF_MEMORY, "out of host memory (reference copy)");
+    if (!c)
+        return lsc_set_error(ctx, LSC_STATUS_OUT_OF_MEMORY, "out of host memory (reference copy)");
     c->device = cuda_of(ctx)->device;
     c->temp = !persistent;
     lsc_status s = cache_alloc(ctx, ref, persistent, c);
@@ -189,17 +191,20 @@ lsc_status cache_build(lsc_ctx *ctx, const lsc_reference *ref, bool persistent, 
     if (e == cudaSuccess && upload_radii)
         e = cudaMemcpyAsync(c->radius_v, ref->radius_v, static_cast<size_t>(n) * sizeof(double),
                             cudaMemcpyHostToDevice, st);
-    if (e != cudaSuccess) s = lsc_cuda_fail(ctx, e, "copying the reference to the device", __FILE__, __LINE__);
+    if (e != cudaSuccess)
+        s = lsc_cuda_fail(ctx, e, "copying the reference to the device", __FILE__, __LINE__);
     ct_set rs;
     if (s == LSC_STATUS_OK) {
         ref_set(ref, c, &rs);
         rs.res_t = nullptr; // the set's centre / norms are computed from the raw rows first
-        s = ct_set_init(ctx, &rs, &c->view, nullptr, nullptr, n, rs.metric, c->centre, c->inv, nullptr);
+        s = ct_set_init(ctx, &rs, &c->view, nullptr, nullptr, n, rs.metric, c->centre, c->inv,
+                        nullptr);
     }
     if (s == LSC_STATUS_OK && c->t) s = ct_convert_all(ctx, &rs, c->t, c->sq);
     if (s == LSC_STATUS_OK && persistent) {
         e = cudaStreamSynchronize(st);
-        if (e != cudaSuccess) s = lsc_cuda_fail(ctx, e, "placing the reference on the device", __FILE__, __LINE__);
+        if (e != cudaSuccess)
+            s = lsc_cuda_fail(ctx, e, "placing the reference on the device", __FILE__, __LINE__);
     }
     if (s != LSC_STATUS_OK) {
         if (persistent) cudaStreamSynchronize(st);
@@ -302,10 +307,11 @@ __global__ void __launch_bounds__(kThreads) k_prdc_count(prdc_args a)
         const double jb[LSC_JUDGE_TESTS] = {bv, bv >= 0 ? a.j_wide[gr] : -1.0, sv, a.j_strict, 0.0};
         if (bv >= 0) {
             const volatile unsigned char *wh = a.j_widehit, *rh = a.j_rec, *jn = a.j_near;
-            const unsigned need = 1u | static_cast<unsigned>(jb[LSC_JUDGE_WIDE] >= 0 && !wh[at]) << LSC_JUDGE_WIDE |
-                                  static_cast<unsigned>(!rh[at]) << LSC_JUDGE_SUB |
-                                  static_cast<unsigned>(a.j_strict >= 0 && !jn[gi]) << LSC_JUDGE_STRICT |
-                                  static_cast<unsigned>(!jn[a.m + gi]) << LSC_JUDGE_ZERO;
+            const unsigned need =
+                1u | static_cast<unsigned>(jb[LSC_JUDGE_WIDE] >= 0 && !wh[at]) << LSC_JUDGE_WIDE |
+                static_cast<unsigned>(!rh[at]) << LSC_JUDGE_SUB |
+                static_cast<unsigned>(a.j_strict >= 0 && !jn[gi]) << LSC_JUDGE_STRICT |
+                static_cast<unsigned>(!jn[a.m + gi]) << LSC_JUDGE_ZERO;
             jx = lsc_tests_fast(vf, err, jb, LSC_JUDGE_TESTS, need, jincl, in);
         }
         if (px || jx) {
@@ -344,9 +350,10 @@ __global__ void __launch_bounds__(kThreads) k_prdc_count(prdc_args a)
  * device-writable memory: whole into lsc's own workspace, or (`caller`) as far as the caller's
  * size field reaches, a bad size then reported through `status`. One block of 1024 threads. */
 __global__ void __launch_bounds__(1024)
-k_prdc_final(int64_t M, int64_t N, int64_t k, const unsigned long long *density, const double *fake_rv,
-             const unsigned char *real_hit, const unsigned char *real_cov, int comparison, int metric,
-             int64_t zero_real, bool caller, lsc_prdc_result *out, lsc_async_status *status)
+    k_prdc_final(int64_t M, int64_t N, int64_t k, const unsigned long long *density,
+                 const double *fake_rv, const unsigned char *real_hit,
+                 const unsigned char *real_cov, int comparison, int metric, int64_t zero_real,
+                 bool caller, lsc_prdc_result *out, lsc_async_status *status)
 {
     __shared__ unsigned long long red[32];
     unsigned long long prec = 0, dens = 0, zf = 0, rec = 0, cov = 0;
@@ -450,7 +457,8 @@ lsc_status prdc_enqueue(lsc_ctx *ctx, const lsc_reference *ref, const lsc_matrix
             c = {static_cast<char *>(mem), 0};
         }
     }
-    LSC_CUDA_TRY(ctx, cudaMemsetAsync(density, 0, static_cast<size_t>(M) * sizeof(unsigned long long), st));
+    LSC_CUDA_TRY(
+        ctx, cudaMemsetAsync(density, 0, static_cast<size_t>(M) * sizeof(unsigned long long), st));
     LSC_CUDA_TRY(ctx, cudaMemsetAsync(flags, 0, static_cast<size_t>(N) * 2, st));
     if (near && near->flags)
         LSC_CUDA_TRY(ctx, cudaMemsetAsync(near_flags, 0, static_cast<size_t>(M) * 2, st));
@@ -470,7 +478,8 @@ lsc_status prdc_enqueue(lsc_ctx *ctx, const lsc_reference *ref, const lsc_matrix
     ct_set rs, sf;
     ref_set(ref, cache, &rs);
     // the fake rows centred on the reference's centre (cosine ignores centres), as the CPU
-    LSC_TRY(ct_set_init(ctx, &sf, fake, nullptr, nullptr, M, metric, nullptr, fake_inv, cache->centre));
+    LSC_TRY(
+        ct_set_init(ctx, &sf, fake, nullptr, nullptr, M, metric, nullptr, fake_inv, cache->centre));
     LSC_TRY(ct_knn_sets(ctx, &sf, &sf, k, 1, metric, nullptr, nullptr, fake_r, !async, 0.0, 0.3));
 
     // one pass of fake (query tiles) against real (base tiles)
@@ -511,9 +520,9 @@ lsc_status prdc_enqueue(lsc_ctx *ctx, const lsc_reference *ref, const lsc_matrix
     };
     LSC_TRY(ct_tile_loop(ctx, &sf, &rs, &job, false, ct_no_step(), tile, ct_no_step()));
     if (rows) *rows = {flags, density, near_flags, j_density, j_bytes, j_near};
-    k_prdc_final<<<1, 1024, 0, st>>>(M, N, k, density, fake_r, flags, flags + N,
-                                     static_cast<int>(ref->comparison), static_cast<int>(ref->metric),
-                                     ref->zero_radii, async, out, status);
+    k_prdc_final<<<1, 1024, 0, st>>>(
+        M, N, k, density, fake_r, flags, flags + N, static_cast<int>(ref->comparison),
+        static_cast<int>(ref->metric), ref->zero_radii, async, out, status);
     LSC_CUDA_LAUNCHED(ctx);
     return LSC_STATUS_OK;
 }
@@ -537,7 +546,8 @@ lsc_status lsc_cuda_reference_radii(lsc_ctx *ctx, lsc_reference *ref)
     ref_cache *c = held.c;
     ct_set rs;
     ref_set(ref, c, &rs);
-    LSC_TRY(ct_knn_sets(ctx, &rs, &rs, ref->k, 1, rs.metric, nullptr, nullptr, c->radius_v, true, 0.0, 1.0));
+    LSC_TRY(ct_knn_sets(ctx, &rs, &rs, ref->k, 1, rs.metric, nullptr, nullptr, c->radius_v, true,
+                        0.0, 1.0));
     LSC_CUDA_TRY(ctx, cudaMemcpyAsync(ref->radius_v, c->radius_v,
                                       static_cast<size_t>(ref->rows) * sizeof(double),
                                       cudaMemcpyDeviceToHost, st));
@@ -577,7 +587,9 @@ lsc_status lsc_cuda_prdc(lsc_ctx *ctx, const lsc_reference *ref, const lsc_matri
     host_buf flags;
     if (real_flags) {
         flags.p = malloc(static_cast<size_t>(N) * 2);
-        if (!flags.p) return lsc_set_error(ctx, LSC_STATUS_OUT_OF_MEMORY, "out of host memory (prdc row flags)");
+        if (!flags.p)
+            return lsc_set_error(ctx, LSC_STATUS_OUT_OF_MEMORY,
+                                 "out of host memory (prdc row flags)");
         LSC_CUDA_TRY(ctx, cudaMemcpyAsync(flags.p, rows.flags, static_cast<size_t>(N) * 2,
                                           cudaMemcpyDeviceToHost, st));
     }
@@ -585,12 +597,15 @@ lsc_status lsc_cuda_prdc(lsc_ctx *ctx, const lsc_reference *ref, const lsc_matri
     // count exceeds N
     static_assert(sizeof(unsigned long long) == sizeof(int64_t), "8-byte counts");
     if (fake_counts)
-        LSC_CUDA_TRY(ctx, cudaMemcpyAsync(fake_counts, rows.density, static_cast<size_t>(M) * sizeof(int64_t),
+        LSC_CUDA_TRY(ctx, cudaMemcpyAsync(fake_counts, rows.density,
+                                          static_cast<size_t>(M) * sizeof(int64_t),
                                           cudaMemcpyDeviceToHost, st));
     host_buf nf, jf;
     if (near && near->flags) {
         nf.p = malloc(static_cast<size_t>(M) * 2);
-        if (!nf.p) return lsc_set_error(ctx, LSC_STATUS_OUT_OF_MEMORY, "out of host memory (prdc near flags)");
+        if (!nf.p)
+            return lsc_set_error(ctx, LSC_STATUS_OUT_OF_MEMORY,
+                                 "out of host memory (prdc near flags)");
         LSC_CUDA_TRY(ctx, cudaMemcpyAsync(nf.p, rows.near, static_cast<size_t>(M) * 2,
                                           cudaMemcpyDeviceToHost, st));
     }
@@ -598,12 +613,17 @@ lsc_status lsc_cuda_prdc(lsc_ctx *ctx, const lsc_reference *ref, const lsc_matri
     if (jg) {
         const size_t jn = static_cast<size_t>(jg->subsets) * static_cast<size_t>(N);
         jf.p = malloc(static_cast<size_t>(M) * 2);
-        if (!jf.p) return lsc_set_error(ctx, LSC_STATUS_OUT_OF_MEMORY, "out of host memory (prdc judged flags)");
-        LSC_CUDA_TRY(ctx, cudaMemcpyAsync(jg->density, rows.j_density, static_cast<size_t>(M) * sizeof(int64_t),
+        if (!jf.p)
+            return lsc_set_error(ctx, LSC_STATUS_OUT_OF_MEMORY,
+                                 "out of host memory (prdc judged flags)");
+        LSC_CUDA_TRY(ctx, cudaMemcpyAsync(jg->density, rows.j_density,
+                                          static_cast<size_t>(M) * sizeof(int64_t),
                                           cudaMemcpyDeviceToHost, st));
         LSC_CUDA_TRY(ctx, cudaMemcpyAsync(jg->cov, rows.j_bytes, jn, cudaMemcpyDeviceToHost, st));
-        LSC_CUDA_TRY(ctx, cudaMemcpyAsync(jg->rec, rows.j_bytes + jn, jn, cudaMemcpyDeviceToHost, st));
-        LSC_CUDA_TRY(ctx, cudaMemcpyAsync(jg->wide, rows.j_bytes + 2 * jn, jn, cudaMemcpyDeviceToHost, st));
+        LSC_CUDA_TRY(ctx,
+                     cudaMemcpyAsync(jg->rec, rows.j_bytes + jn, jn, cudaMemcpyDeviceToHost, st));
+        LSC_CUDA_TRY(
+            ctx, cudaMemcpyAsync(jg->wide, rows.j_bytes + 2 * jn, jn, cudaMemcpyDeviceToHost, st));
         LSC_CUDA_TRY(ctx, cudaMemcpyAsync(jf.p, rows.j_near, static_cast<size_t>(M) * 2,
                                           cudaMemcpyDeviceToHost, st));
     }

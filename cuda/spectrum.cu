@@ -57,8 +57,8 @@ struct cuda_acc {
     int64_t d, n;
     void *block; // cudaMalloc'ed: everything in `g`
     gram_state g;
-    int device;  // where `block` lives
-    int broken;  // an add failed part-way: some of its tiles may be in `g`, so `g` is lost
+    int device;   // where `block` lives
+    int broken;   // an add failed part-way: some of its tiles may be in `g`, so `g` is lost
     int cov_only; // the Frechet statistics' accumulator: no cosine Gram
 };
 
@@ -170,7 +170,8 @@ lsc_status reserve_layout(lsc_ctx *ctx, int64_t *t, const char *what, Layout lay
 lsc_status plan_rows(lsc_ctx *ctx, int64_t d, int64_t n, size_t stage_es, int64_t *tr)
 {
     const size_t per_row = (size_t)d * (2 * sizeof(double) + stage_es) + sizeof(double);
-    const int64_t r = lsc_plan_rows(lsc_cuda_ws_budget(ctx), per_row, n < kTileRows ? n : kTileRows);
+    const int64_t r =
+        lsc_plan_rows(lsc_cuda_ws_budget(ctx), per_row, n < kTileRows ? n : kTileRows);
     LSC_CHECK(ctx, r >= 1, LSC_STATUS_WORKSPACE_LIMIT,
               "workspace limit %zu bytes is too small for one row of %lld float64 columns",
               lsc_cuda_ws_budget(ctx), (long long)d);
@@ -182,7 +183,8 @@ lsc_status plan_rows(lsc_ctx *ctx, int64_t d, int64_t n, size_t stage_es, int64_
 lsc_status plan_cols(lsc_ctx *ctx, int64_t n, int64_t d, size_t stage_es, int64_t *tc)
 {
     const size_t per_col = (size_t)n * (2 * sizeof(double) + stage_es);
-    const int64_t c = lsc_plan_rows(lsc_cuda_ws_budget(ctx), per_col, d < kTileCols ? d : kTileCols);
+    const int64_t c =
+        lsc_plan_rows(lsc_cuda_ws_budget(ctx), per_col, d < kTileCols ? d : kTileCols);
     LSC_CHECK(ctx, c >= 1, LSC_STATUS_WORKSPACE_LIMIT,
               "workspace limit %zu bytes is too small for one column of %lld float64 rows",
               lsc_cuda_ws_budget(ctx), (long long)n);
@@ -569,8 +571,8 @@ lsc_status enqueue_rows(lsc_ctx *ctx, const gram_state &g, int64_t d, int64_t n_
         LSC_CUBLAS_TRY(ctx, cublasDsyrk_64(cs->blas, CUBLAS_FILL_MODE_LOWER, CUBLAS_OP_N, d, nr,
                                            &one, t.xc, d, &one, g.gram, d));
         if (g.cosg)
-            LSC_CUBLAS_TRY(ctx, cublasDsyrk_64(cs->blas, CUBLAS_FILL_MODE_LOWER, CUBLAS_OP_N, d,
-                                               nr, &one, t.xn, d, &one, g.cosg, d));
+            LSC_CUBLAS_TRY(ctx, cublasDsyrk_64(cs->blas, CUBLAS_FILL_MODE_LOWER, CUBLAS_OP_N, d, nr,
+                                               &one, t.xn, d, &one, g.cosg, d));
         LSC_CUBLAS_TRY(ctx, cublasDgemv_64(cs->blas, CUBLAS_OP_N, d, nr, &one, t.xc, d, t.ones, 1,
                                            &one, g.sum, 1));
         if (report) LSC_TRY(progress(ctx, 0.9 * (double)(r0 + nr) / (double)n));
@@ -874,10 +876,10 @@ lsc_status lsc_cuda_cov_stats(lsc_ctx *ctx, const void *state, double *mu, doubl
     cudaStream_t st = cuda_of(ctx)->stream;
     cov_from_state<<<blocks(d * d), kThreads, 0, st>>>(d, (double)a->n, a->g, out, out + d);
     LSC_CUDA_TRY(ctx, cudaGetLastError());
-    LSC_CUDA_TRY(ctx, cudaMemcpyAsync(mu, out, (size_t)d * sizeof(double), cudaMemcpyDeviceToHost,
-                                      st));
-    LSC_CUDA_TRY(ctx, cudaMemcpyAsync(sigma, out + d, dd * sizeof(double), cudaMemcpyDeviceToHost,
-                                      st));
+    LSC_CUDA_TRY(ctx,
+                 cudaMemcpyAsync(mu, out, (size_t)d * sizeof(double), cudaMemcpyDeviceToHost, st));
+    LSC_CUDA_TRY(ctx,
+                 cudaMemcpyAsync(sigma, out + d, dd * sizeof(double), cudaMemcpyDeviceToHost, st));
     LSC_CUDA_TRY(ctx, cudaStreamSynchronize(st));
     return LSC_STATUS_OK;
 }
@@ -1032,8 +1034,8 @@ lsc_status lsc_cuda_acc_export(lsc_ctx *ctx, const void *state, lsc_acc_state *o
     const int64_t d = a->d;
     cudaStream_t st = cuda_of(ctx)->stream;
     long long zero = kNoRow;
-    LSC_CUDA_TRY(ctx, cudaMemcpyAsync(&zero, a->g.zero_row, sizeof zero, cudaMemcpyDeviceToHost,
-                                      st));
+    LSC_CUDA_TRY(ctx,
+                 cudaMemcpyAsync(&zero, a->g.zero_row, sizeof zero, cudaMemcpyDeviceToHost, st));
     if (a->n > 0) {
         double *buf = nullptr;
         LSC_TRY(reserve_packed(ctx, d, &buf));
@@ -1044,8 +1046,8 @@ lsc_status lsc_cuda_acc_export(lsc_ctx *ctx, const void *state, lsc_acc_state *o
                                           cudaMemcpyDeviceToHost, st));
         LSC_CUDA_TRY(ctx, cudaMemcpyAsync(out->sum, a->g.sum, (size_t)d * sizeof(double),
                                           cudaMemcpyDeviceToHost, st));
-        LSC_CUDA_TRY(ctx, cudaMemcpyAsync(out->gram, buf, tri * sizeof(double),
-                                          cudaMemcpyDeviceToHost, st));
+        LSC_CUDA_TRY(
+            ctx, cudaMemcpyAsync(out->gram, buf, tri * sizeof(double), cudaMemcpyDeviceToHost, st));
         LSC_CUDA_TRY(ctx, cudaMemcpyAsync(out->cosg, buf + tri, tri * sizeof(double),
                                           cudaMemcpyDeviceToHost, st));
     }
@@ -1070,15 +1072,15 @@ lsc_status lsc_cuda_acc_import(lsc_ctx *ctx, void *state, const lsc_acc_state *i
                                           cudaMemcpyHostToDevice, st));
         LSC_CUDA_TRY(ctx, cudaMemcpyAsync(a->g.sum, in->sum, (size_t)d * sizeof(double),
                                           cudaMemcpyHostToDevice, st));
-        LSC_CUDA_TRY(ctx, cudaMemcpyAsync(buf, in->gram, tri * sizeof(double),
-                                          cudaMemcpyHostToDevice, st));
+        LSC_CUDA_TRY(
+            ctx, cudaMemcpyAsync(buf, in->gram, tri * sizeof(double), cudaMemcpyHostToDevice, st));
         LSC_CUDA_TRY(ctx, cudaMemcpyAsync(buf + tri, in->cosg, tri * sizeof(double),
                                           cudaMemcpyHostToDevice, st));
         unpack_grams<<<blocks(d * d), kThreads, 0, st>>>(d, buf, a->g.gram, a->g.cosg);
         LSC_CUDA_TRY(ctx, cudaGetLastError());
     }
-    LSC_CUDA_TRY(ctx, cudaMemcpyAsync(a->g.zero_row, &zero, sizeof zero, cudaMemcpyHostToDevice,
-                                      st));
+    LSC_CUDA_TRY(ctx,
+                 cudaMemcpyAsync(a->g.zero_row, &zero, sizeof zero, cudaMemcpyHostToDevice, st));
     // the host values are the caller's and `zero` is this frame's: read before returning
     LSC_CUDA_TRY(ctx, cudaStreamSynchronize(st));
     a->n = in->n;

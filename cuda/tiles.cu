@@ -41,11 +41,9 @@ __global__ void k_colsum(const char *p, int dtype, size_t es, int64_t ld, const 
  * sums rows l, l + L, ... and the lane sums are added in lane order, so the bits depend on the
  * shape alone and are the same run to run. The centre need not match the CPU's bits (cpu_mean's depend on its thread
  * count): it shifts fast values only, never a decision. */
-__global__ void __launch_bounds__(kThreads) k_colsum_wide(const char *p, int dtype, size_t es,
-                                                         int64_t ld, const int64_t *map,
-                                                         int64_t nr, int64_t d,
-                                                         int cols /* <= 32 */,
-                                                         double *acc)
+__global__ void __launch_bounds__(kThreads)
+    k_colsum_wide(const char *p, int dtype, size_t es, int64_t ld, const int64_t *map, int64_t nr,
+                  int64_t d, int cols /* <= 32 */, double *acc)
 {
     __shared__ double part[kThreads];
     const int cl = threadIdx.x % cols, lane = threadIdx.x / cols, lanes = kThreads / cols;
@@ -112,9 +110,9 @@ __global__ void k_maxdev(const char *p, int dtype, size_t es, int64_t ld, const 
 /* One warp per row: raw float32 copy (optional), the centred or normalised float32 row and its
  * float64 squared norm. */
 __global__ void __launch_bounds__(kThreads)
-k_convert(const char *p, int dtype, size_t es, int64_t ld, const int64_t *map, int64_t nr,
-          int64_t d, int cosine, const double *centre, const double *inv, float *raw, float *t,
-          double *sq)
+    k_convert(const char *p, int dtype, size_t es, int64_t ld, const int64_t *map, int64_t nr,
+              int64_t d, int cosine, const double *centre, const double *inv, float *raw, float *t,
+              double *sq)
 {
     const int64_t i = blockIdx.x * static_cast<int64_t>(kWarps) + threadIdx.x / 32;
     const int lane = threadIdx.x % 32;
@@ -161,7 +159,8 @@ lsc_status staging_begin(lsc_ctx *ctx)
 
 /* Runs fn(src, r0, nr) over the rows of s in chunks (staging host rows in the tile slot; when
  * the device cannot serve the staging buffers, smaller chunks). */
-template <typename Fn> lsc_status set_pass(lsc_ctx *ctx, const ct_set *s, Fn fn)
+template <typename Fn>
+lsc_status set_pass(lsc_ctx *ctx, const ct_set *s, Fn fn)
 {
     int64_t R = pass_rows(ctx, s);
     char *stage[2] = {nullptr, nullptr};
@@ -174,7 +173,8 @@ template <typename Fn> lsc_status set_pass(lsc_ctx *ctx, const ct_set *s, Fn fn)
             lsc_ws_take(&c, bytes, &stage[0]);
             lsc_ws_take(&c, bytes, &stage[1]);
             void *base;
-            const lsc_status st = lsc_cuda_ws_reserve(ctx, LSC_WS_TILES, c.off, "staging of host rows", &base);
+            const lsc_status st =
+                lsc_cuda_ws_reserve(ctx, LSC_WS_TILES, c.off, "staging of host rows", &base);
             if (st == LSC_STATUS_OK) {
                 if (R < pass_rows(ctx, s)) ctx->err[0] = '\0'; // a smaller chunk did it
                 c = {static_cast<char *>(base), 0};
@@ -282,7 +282,8 @@ lsc_status ct_src_get(lsc_ctx *ctx, const ct_set *s, char *stage[2], int *next, 
     } else {
         for (int64_t i = 0; i < nr; i++) {
             const int64_t r = s->h_map ? s->h_map[r0 + i] : r0 + i;
-            memcpy(dst + static_cast<size_t>(i) * row, base + static_cast<size_t>(r * m->ld) * es, row);
+            memcpy(dst + static_cast<size_t>(i) * row, base + static_cast<size_t>(r * m->ld) * es,
+                   row);
         }
     }
     cudaStream_t st = cuda_of(ctx)->stream;
@@ -323,7 +324,7 @@ lsc_status ct_set_init(lsc_ctx *ctx, ct_set *s, const lsc_matrix *m, const int64
         s->inv = inv_buf;
         return set_pass(ctx, s, [&](const ct_src &src, int64_t r0, int64_t nr) -> lsc_status {
             k_rowinv<<<ct_blocks(nr, kThreads), kThreads, 0, st>>>(src.p, src.dtype, src.es, src.ld,
-                                                                 src.map, nr, s->d, inv_buf + r0);
+                                                                   src.map, nr, s->d, inv_buf + r0);
             LSC_CUDA_LAUNCHED(ctx);
             return LSC_STATUS_OK;
         });
@@ -333,15 +334,17 @@ lsc_status ct_set_init(lsc_ctx *ctx, ct_set *s, const lsc_matrix *m, const int64
         return LSC_STATUS_OK;
     }
     s->centre = centre_buf;
-    LSC_CUDA_TRY(ctx, cudaMemsetAsync(centre_buf, 0, static_cast<size_t>(s->d) * sizeof(double), st));
+    LSC_CUDA_TRY(ctx,
+                 cudaMemsetAsync(centre_buf, 0, static_cast<size_t>(s->d) * sizeof(double), st));
     const int cols = wide_cols(s->d); // at most 32: columns in a block, not a size of the set
     LSC_TRY(set_pass(ctx, s, [&](const ct_src &src, int64_t, int64_t nr) -> lsc_status {
-        k_colsum_wide<<<ct_blocks(s->d, cols), kThreads, 0, st>>>(src.p, src.dtype, src.es, src.ld,
-                                                                src.map, nr, s->d, cols, centre_buf);
+        k_colsum_wide<<<ct_blocks(s->d, cols), kThreads, 0, st>>>(
+            src.p, src.dtype, src.es, src.ld, src.map, nr, s->d, cols, centre_buf);
         LSC_CUDA_LAUNCHED(ctx);
         return LSC_STATUS_OK;
     }));
-    k_scale<<<ct_blocks(s->d, kThreads), kThreads, 0, st>>>(centre_buf, s->d, static_cast<double>(n));
+    k_scale<<<ct_blocks(s->d, kThreads), kThreads, 0, st>>>(centre_buf, s->d,
+                                                            static_cast<double>(n));
     LSC_CUDA_LAUNCHED(ctx);
     return LSC_STATUS_OK;
 }
@@ -351,24 +354,23 @@ lsc_status ct_hist_upper(lsc_ctx *ctx, const ct_set *s, double *upper)
     cudaStream_t st = cuda_of(ctx)->stream;
     const int64_t d = s->d;
     void *mem;
-    LSC_TRY(lsc_cuda_ws_reserve(ctx, LSC_WS_RESULT,
-                                static_cast<size_t>(d) * sizeof(double) + 256, "the histogram's bound",
-                                &mem));
+    LSC_TRY(lsc_cuda_ws_reserve(ctx, LSC_WS_RESULT, static_cast<size_t>(d) * sizeof(double) + 256,
+                                "the histogram's bound", &mem));
     unsigned long long *best = static_cast<unsigned long long *>(mem);
     double *mu = reinterpret_cast<double *>(static_cast<char *>(mem) + 256);
     LSC_CUDA_TRY(ctx, cudaMemsetAsync(mem, 0, static_cast<size_t>(d) * sizeof(double) + 256, st));
     const double *inv = s->metric == LSC_M_COSINE ? s->inv : nullptr;
     LSC_TRY(set_pass(ctx, s, [&](const ct_src &src, int64_t r0, int64_t nr) -> lsc_status {
-        k_colsum<<<ct_blocks(d, kThreads), kThreads, 0, st>>>(src.p, src.dtype, src.es, src.ld, src.map,
-                                                            nr, d, inv ? inv + r0 : nullptr, mu);
+        k_colsum<<<ct_blocks(d, kThreads), kThreads, 0, st>>>(
+            src.p, src.dtype, src.es, src.ld, src.map, nr, d, inv ? inv + r0 : nullptr, mu);
         LSC_CUDA_LAUNCHED(ctx);
         return LSC_STATUS_OK;
     }));
     k_scale<<<ct_blocks(d, kThreads), kThreads, 0, st>>>(mu, d, static_cast<double>(s->n));
     LSC_CUDA_LAUNCHED(ctx);
     LSC_TRY(set_pass(ctx, s, [&](const ct_src &src, int64_t r0, int64_t nr) -> lsc_status {
-        k_maxdev<<<ct_blocks(nr, kThreads), kThreads, 0, st>>>(src.p, src.dtype, src.es, src.ld, src.map,
-                                                             nr, d, inv ? inv + r0 : nullptr, mu, best);
+        k_maxdev<<<ct_blocks(nr, kThreads), kThreads, 0, st>>>(
+            src.p, src.dtype, src.es, src.ld, src.map, nr, d, inv ? inv + r0 : nullptr, mu, best);
         LSC_CUDA_LAUNCHED(ctx);
         return LSC_STATUS_OK;
     }));
@@ -491,8 +493,8 @@ lsc_status ct_gemm(lsc_ctx *ctx, const ct_tile *q, const ct_tile *b, int64_t d, 
 {
     // row-major C (nq x nb) is column-major C^T (nb x nq) = B_t^T-as-stored x Q_t
     const float one = 1.0f, zero = 0.0f;
-    LSC_CUBLAS_TRY(ctx, cublasSgemm_64(cuda_of(ctx)->blas, CUBLAS_OP_T, CUBLAS_OP_N, b->nr, q->nr, d,
-                                       &one, b->t, d, q->t, d, &zero, c, b->nr));
+    LSC_CUBLAS_TRY(ctx, cublasSgemm_64(cuda_of(ctx)->blas, CUBLAS_OP_T, CUBLAS_OP_N, b->nr, q->nr,
+                                       d, &one, b->t, d, q->t, d, &zero, c, b->nr));
     return LSC_STATUS_OK;
 }
 

@@ -42,21 +42,21 @@ struct ct_set {
 /* Rows [r0, r0 + nr) of a set, in device memory. */
 struct ct_tile {
     int64_t r0, nr;
-    const float *raw;  /* the float32 rows as given (exact values are computed from these) */
+    const float *raw; /* the float32 rows as given (exact values are computed from these) */
     int64_t raw_ld;
-    const float *t;    /* centred or normalised rows, nr x d, ld d */
-    const double *sq;  /* their squared norms, float64 */
+    const float *t;   /* centred or normalised rows, nr x d, ld d */
+    const double *sq; /* their squared norms, float64 */
 };
 
 /* Device buffers of one role (query or base) of a tile job. */
 struct ct_tilebuf {
-    float *raw;      /* cap x d, or NULL when the source's own float32 rows serve */
-    float *t;        /* cap x d */
-    double *sq;      /* cap */
-    char *stage[2];  /* host sets: device copies of the source rows, dtype as given, dense */
-    int64_t cap;     /* rows */
-    int role;        /* 0 query, 1 base: which staging events it uses */
-    int next;        /* staging buffer for the next load */
+    float *raw;     /* cap x d, or NULL when the source's own float32 rows serve */
+    float *t;       /* cap x d */
+    double *sq;     /* cap */
+    char *stage[2]; /* host sets: device copies of the source rows, dtype as given, dense */
+    int64_t cap;    /* rows */
+    int role;       /* 0 query, 1 base: which staging events it uses */
+    int next;       /* staging buffer for the next load */
     int64_t loaded_r0, loaded_nr; /* what the buffers hold now (-1: nothing) */
 };
 
@@ -223,7 +223,8 @@ lsc_status ct_knn_sets(lsc_ctx *ctx, const ct_set *q, const ct_set *b, int64_t k
 /* ---- block-wide helpers (blockDim.x a multiple of 32, at most 1024) ------------------------ */
 
 /* Sum of v over the block; every thread gets it. Uses and synchronises `red` (32 entries). */
-template <typename T> __device__ __forceinline__ T ct_block_sum(T v, T *red)
+template <typename T>
+__device__ __forceinline__ T ct_block_sum(T v, T *red)
 {
     for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
     const int w = threadIdx.x / 32, nw = blockDim.x / 32;
@@ -235,7 +236,8 @@ template <typename T> __device__ __forceinline__ T ct_block_sum(T v, T *red)
     return s;
 }
 
-template <typename T, typename Op> __device__ __forceinline__ T ct_block_reduce(T v, T *red, Op op)
+template <typename T, typename Op>
+__device__ __forceinline__ T ct_block_reduce(T v, T *red, Op op)
 {
     for (int o = 16; o > 0; o >>= 1) v = op(v, __shfl_xor_sync(0xffffffffu, v, o));
     const int w = threadIdx.x / 32, nw = blockDim.x / 32;

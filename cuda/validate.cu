@@ -39,8 +39,9 @@ __global__ void scan_init(scan_result *r)
 }
 
 /* DT is the lsc_dtype: a constant, so lsc_load_f32's switch folds away. */
-template <int DT> __global__ void scan_rows(const char *data, size_t es, int64_t rows, int64_t cols,
-                                            int64_t ld, int cosine, scan_result *r)
+template <int DT>
+__global__ void scan_rows(const char *data, size_t es, int64_t rows, int64_t cols, int64_t ld,
+                          int cosine, scan_result *r)
 {
     const int lane = threadIdx.x & 31;
     const int64_t warp = (int64_t)blockIdx.x * kWarpsPerBlock + (threadIdx.x >> 5);

@@ -34,7 +34,8 @@ lsc_status lsc_cuda_dev_alloc(lsc_ctx *ctx, size_t bytes, const char *what, void
         cudaError_t e = cudaMallocAsync(&p, bytes, st);
         if (e != cudaSuccess) {
             cudaGetLastError();
-            if (e != cudaErrorMemoryAllocation) return lsc_cuda_fail(ctx, e, what, __FILE__, __LINE__);
+            if (e != cudaErrorMemoryAllocation)
+                return lsc_cuda_fail(ctx, e, what, __FILE__, __LINE__);
             p = nullptr;
         }
     }
@@ -180,7 +181,8 @@ lsc_status lsc_cuda_pinned_mark(lsc_ctx *ctx, int i, cudaStream_t stream)
     if (!w || i < 0 || i >= LSC_WS_PINNED_BUFS)
         return lsc_set_error(ctx, LSC_STATUS_INTERNAL, "pinned buffer %d was never reserved", i);
     cudaError_t e = cudaSuccess;
-    if (!w->pinned_done[i]) e = cudaEventCreateWithFlags(&w->pinned_done[i], cudaEventDisableTiming);
+    if (!w->pinned_done[i])
+        e = cudaEventCreateWithFlags(&w->pinned_done[i], cudaEventDisableTiming);
     if (e == cudaSuccess) e = cudaEventRecord(w->pinned_done[i], stream);
     if (e != cudaSuccess) {
         // the copy is queued but nothing guards the buffer: wait for it, so that the host may

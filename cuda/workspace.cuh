@@ -72,11 +72,11 @@ struct cuda_workspace {
     int pinned_pending[LSC_WS_PINNED_BUFS];      /* 1 while pinned_done[i] has been recorded */
     cudaStream_t alloc_stream;                   /* stream the device buffers were last used on */
     /* host-to-device staging of host matrices (tiles.cu), created on first use */
-    cudaStream_t copy;                /* copies pinned -> device, beside the context's stream */
-    cudaEvent_t copy_start;           /* recorded on the context's stream before a staging job */
-    cudaEvent_t stage_ready[2][2];    /* [role][buffer]: copied, the context's stream may read */
-    cudaEvent_t stage_free[2][2];     /* [role][buffer]: read, the copy stream may overwrite */
-    int pinned_next;                  /* pinned buffer the next staged tile uses */
+    cudaStream_t copy;             /* copies pinned -> device, beside the context's stream */
+    cudaEvent_t copy_start;        /* recorded on the context's stream before a staging job */
+    cudaEvent_t stage_ready[2][2]; /* [role][buffer]: copied, the context's stream may read */
+    cudaEvent_t stage_free[2][2];  /* [role][buffer]: read, the copy stream may overwrite */
+    int pinned_next;               /* pinned buffer the next staged tile uses */
 };
 
 /* The workspace, created on first use. */
@@ -137,7 +137,8 @@ struct lsc_ws_carve {
     size_t off;
 };
 
-template <typename T> inline void lsc_ws_take(lsc_ws_carve *c, size_t bytes, T **out)
+template <typename T>
+inline void lsc_ws_take(lsc_ws_carve *c, size_t bytes, T **out)
 {
     const size_t at = (c->off + 255) & ~static_cast<size_t>(255);
     *out = c->base ? reinterpret_cast<T *>(c->base + at) : nullptr;

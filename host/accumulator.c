@@ -5,9 +5,12 @@
 lsc_status lsc_acc_core_init(lsc_ctx *ctx, lsc_acc_core *acc, int64_t cols,
                              lsc_status (*create)(lsc_ctx *, int64_t, void **), const char *op)
 {
-    LSC_CHECK(ctx, create && ctx->ops->acc_add && ctx->ops->acc_destroy,
-              LSC_STATUS_NOT_SUPPORTED, "%s is not implemented by the %s backend",
-              !create ? op : !ctx->ops->acc_add ? "acc_add" : "acc_destroy", ctx->ops->name);
+    LSC_CHECK(ctx, create && ctx->ops->acc_add && ctx->ops->acc_destroy, LSC_STATUS_NOT_SUPPORTED,
+              "%s is not implemented by the %s backend",
+              !create              ? op
+              : !ctx->ops->acc_add ? "acc_add"
+                                   : "acc_destroy",
+              ctx->ops->name);
     LSC_TRY(create(ctx, cols, &acc->state));
     acc->ops = ctx->ops;
     acc->cols = cols;

@@ -14,7 +14,7 @@ typedef struct lsc_acc_core {
     const lsc_backend_ops *ops; /* the backend that made `state`: only its contexts may use it */
     void *state;                /* the backend's accumulator (acc_create or cov_create) */
     int64_t cols;
-    int64_t rows;               /* rows added or merged so far */
+    int64_t rows; /* rows added or merged so far */
 } lsc_acc_core;
 
 /* Makes the backend state with `create` (ctx->ops->acc_create or cov_create, NULL: NOT_SUPPORTED

@@ -12,8 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define LSC_NEED_OP(ctx, op)                                                                   \
-    LSC_CHECK(ctx, (ctx)->ops->op, LSC_STATUS_NOT_SUPPORTED,                                   \
+#define LSC_NEED_OP(ctx, op)                                                                       \
+    LSC_CHECK(ctx, (ctx)->ops->op, LSC_STATUS_NOT_SUPPORTED,                                       \
               "%s is not implemented by the %s backend", #op, (ctx)->ops->name)
 
 /* ---------------------------------------------------------------------------------------------- */
@@ -28,8 +28,8 @@ static lsc_status spectrum_opts(lsc_ctx *ctx, const lsc_spectrum_opts *opts, dou
 {
     lsc_spectrum_opts d = LSC_SPECTRUM_OPTS_INIT;
     if (opts)
-        LSC_TRY(LSC_READ_OPTS(ctx, &d, opts, SPECTRUM_OPTS, "spectrum opts",
-                              "LSC_SPECTRUM_OPTS_INIT"));
+        LSC_TRY(
+            LSC_READ_OPTS(ctx, &d, opts, SPECTRUM_OPTS, "spectrum opts", "LSC_SPECTRUM_OPTS_INIT"));
     LSC_CHECK(ctx, d.active_threshold >= 0.0 && d.active_threshold < 1e300,
               LSC_STATUS_INVALID_ARGUMENT,
               "spectrum opts: active_threshold %g must be finite and >= 0", d.active_threshold);
@@ -60,8 +60,8 @@ static void spectrum_finish(const lsc_spectrum_eigs *e, double thr, lsc_spectrum
 {
     lsc_spectrum_result r;
     memset(&r, 0, sizeof r);
-    lsc_spectrum_figures(e->gram_c, e->gram_u, e->zero_row < 0 ? e->cos_nu : NULL, e->n_ev,
-                         e->rows, e->cols, e->colvar, thr, &r, singular_values);
+    lsc_spectrum_figures(e->gram_c, e->gram_u, e->zero_row < 0 ? e->cos_nu : NULL, e->n_ev, e->rows,
+                         e->cols, e->colvar, thr, &r, singular_values);
     r.vendi_zero_row = e->zero_row;
     r.size = sizeof r;
     LSC_STORE_RESULT(out, &r, SPECTRUM_RESULT); /* size checked on entry */
@@ -163,16 +163,17 @@ void lsc_spectrum_acc_destroy(lsc_spectrum_acc *acc)
 /* ---------------------------------------------------------------------------------------------- */
 /* distances, pair statistics, kNN                                                                */
 
-lsc_status lsc_distances(lsc_ctx *ctx, const lsc_matrix *a, const lsc_matrix *b,
-                         lsc_metric metric, float *out, int64_t ld_out, lsc_memory out_memory)
+lsc_status lsc_distances(lsc_ctx *ctx, const lsc_matrix *a, const lsc_matrix *b, lsc_metric metric,
+                         float *out, int64_t ld_out, lsc_memory out_memory)
 {
     LSC_TRY(lsc_begin(ctx));
     LSC_TRY(lsc_check_matrix(ctx, a, "a", 1));
     LSC_TRY(lsc_check_matrix(ctx, b, "b", 1));
-    LSC_CHECK(ctx, a->cols == b->cols, LSC_STATUS_INVALID_ARGUMENT,
-              "a has %lld cols, b has %lld", (long long)a->cols, (long long)b->cols);
-    LSC_CHECK(ctx, metric == LSC_METRIC_EUCLIDEAN || metric == LSC_METRIC_SQEUCLIDEAN ||
-                       metric == LSC_METRIC_COSINE,
+    LSC_CHECK(ctx, a->cols == b->cols, LSC_STATUS_INVALID_ARGUMENT, "a has %lld cols, b has %lld",
+              (long long)a->cols, (long long)b->cols);
+    LSC_CHECK(ctx,
+              metric == LSC_METRIC_EUCLIDEAN || metric == LSC_METRIC_SQEUCLIDEAN ||
+                  metric == LSC_METRIC_COSINE,
               LSC_STATUS_INVALID_ARGUMENT, "metric %d is unknown", (int)metric);
     LSC_CHECK(ctx, out, LSC_STATUS_INVALID_ARGUMENT, "out is NULL");
     LSC_CHECK(ctx, ld_out >= b->rows, LSC_STATUS_INVALID_ARGUMENT,
@@ -181,8 +182,10 @@ lsc_status lsc_distances(lsc_ctx *ctx, const lsc_matrix *a, const lsc_matrix *b,
     LSC_CHECK(ctx, (int)out_memory == LSC_MEMORY_HOST || (int)out_memory == LSC_MEMORY_DEVICE,
               LSC_STATUS_INVALID_ARGUMENT, "out_memory %d is unknown", (int)out_memory);
     LSC_CHECK(ctx, out_memory == LSC_MEMORY_HOST || lsc_supports(ctx, LSC_CAP_DEVICE_MEMORY),
-              LSC_STATUS_NOT_SUPPORTED, "out is in device memory but the context runs on the %s "
-              "backend", ctx->ops->name);
+              LSC_STATUS_NOT_SUPPORTED,
+              "out is in device memory but the context runs on the %s "
+              "backend",
+              ctx->ops->name);
     int64_t span = lsc_mul_i64(a->rows - 1, ld_out);
     size_t bytes;
     LSC_CHECK(ctx, span >= 0 && span <= INT64_MAX - b->rows, LSC_STATUS_OVERFLOW,
@@ -254,8 +257,7 @@ lsc_status lsc_pair_read_opts(lsc_ctx *ctx, const lsc_pair_opts *opts, lsc_pair_
 {
     const lsc_pair_opts def = LSC_PAIR_OPTS_INIT;
     *o = def;
-    if (opts)
-        LSC_TRY(LSC_READ_OPTS(ctx, o, opts, PAIR_OPTS, "pair opts", "LSC_PAIR_OPTS_INIT"));
+    if (opts) LSC_TRY(LSC_READ_OPTS(ctx, o, opts, PAIR_OPTS, "pair opts", "LSC_PAIR_OPTS_INIT"));
     LSC_TRY(lsc_check_nn_metric(ctx, o->metric, "pair opts"));
     LSC_CHECK(ctx, o->bins >= 1 && o->bins <= ((int64_t)1 << 24), LSC_STATUS_INVALID_ARGUMENT,
               "pair opts: bins is %lld, expected 1 to 2^24", (long long)o->bins);
@@ -282,8 +284,8 @@ lsc_status lsc_pair_check_subset(lsc_ctx *ctx, const lsc_pair_opts *o, int64_t r
     }
     LSC_CHECK(ctx, o->subset_offset == 0, LSC_STATUS_INVALID_ARGUMENT,
               "pair opts: subset_offset is %lld but every row is used (subset_rows %lld, "
-              "%lld rows)", (long long)o->subset_offset, (long long)o->subset_rows,
-              (long long)rows);
+              "%lld rows)",
+              (long long)o->subset_offset, (long long)o->subset_rows, (long long)rows);
     *n_used = rows;
     return LSC_STATUS_OK;
 }
@@ -326,8 +328,8 @@ lsc_status lsc_pair_stats(lsc_ctx *ctx, const lsc_matrix *x, const lsc_pair_opts
 
 static int same_matrix(const lsc_matrix *a, const lsc_matrix *b)
 {
-    return a->data == b->data && a->dtype == b->dtype && a->rows == b->rows &&
-           a->cols == b->cols && a->ld == b->ld && a->memory == b->memory;
+    return a->data == b->data && a->dtype == b->dtype && a->rows == b->rows && a->cols == b->cols &&
+           a->ld == b->ld && a->memory == b->memory;
 }
 
 lsc_status lsc_knn(lsc_ctx *ctx, const lsc_matrix *queries, const lsc_matrix *base, int64_t k,
@@ -335,14 +337,12 @@ lsc_status lsc_knn(lsc_ctx *ctx, const lsc_matrix *queries, const lsc_matrix *ba
 {
     LSC_TRY(lsc_begin(ctx));
     lsc_knn_opts o = LSC_KNN_OPTS_INIT;
-    if (opts)
-        LSC_TRY(LSC_READ_OPTS(ctx, &o, opts, KNN_OPTS, "knn opts", "LSC_KNN_OPTS_INIT"));
+    if (opts) LSC_TRY(LSC_READ_OPTS(ctx, &o, opts, KNN_OPTS, "knn opts", "LSC_KNN_OPTS_INIT"));
     LSC_TRY(lsc_check_nn_metric(ctx, o.metric, "knn opts"));
     LSC_CHECK(ctx, o.exclude_self == 0 || o.exclude_self == 1, LSC_STATUS_INVALID_ARGUMENT,
               "knn opts: exclude_self is %d, expected 0 or 1", o.exclude_self);
     LSC_CHECK(ctx, (int)o.out_memory == LSC_MEMORY_HOST || (int)o.out_memory == LSC_MEMORY_DEVICE,
-              LSC_STATUS_INVALID_ARGUMENT, "knn opts: out_memory %d is unknown",
-              (int)o.out_memory);
+              LSC_STATUS_INVALID_ARGUMENT, "knn opts: out_memory %d is unknown", (int)o.out_memory);
     LSC_CHECK(ctx, o.out_memory == LSC_MEMORY_HOST || lsc_supports(ctx, LSC_CAP_DEVICE_MEMORY),
               LSC_STATUS_NOT_SUPPORTED,
               "knn opts: outputs in device memory but the context runs on the %s backend",
@@ -360,11 +360,9 @@ lsc_status lsc_knn(lsc_ctx *ctx, const lsc_matrix *queries, const lsc_matrix *ba
     }
     int64_t max_k = base->rows - o.exclude_self;
     LSC_CHECK(ctx, k >= 1 && k <= max_k, LSC_STATUS_INVALID_ARGUMENT,
-              "k=%lld is out of range: base has %lld rows%s, so k must be 1 to %lld",
-              (long long)k, (long long)base->rows, o.exclude_self ? " (self excluded)" : "",
-              (long long)max_k);
-    LSC_CHECK(ctx, dist && idx, LSC_STATUS_INVALID_ARGUMENT, "%s is NULL",
-              dist ? "idx" : "dist");
+              "k=%lld is out of range: base has %lld rows%s, so k must be 1 to %lld", (long long)k,
+              (long long)base->rows, o.exclude_self ? " (self excluded)" : "", (long long)max_k);
+    LSC_CHECK(ctx, dist && idx, LSC_STATUS_INVALID_ARGUMENT, "%s is NULL", dist ? "idx" : "dist");
     size_t bytes;
     LSC_TRY(lsc_bytes(ctx, lsc_mul_i64(queries->rows, k), sizeof(int64_t), &bytes, "knn output"));
     LSC_TRY(lsc_check_values(ctx, queries, "queries", o.metric == LSC_METRIC_COSINE));
@@ -426,9 +424,9 @@ lsc_status lsc_reference_read_opts(lsc_ctx *ctx, const lsc_reference_opts *opts,
         LSC_TRY(LSC_READ_OPTS(ctx, &d, opts, REFERENCE_OPTS, "reference opts",
                               "LSC_REFERENCE_OPTS_INIT"));
     LSC_TRY(lsc_check_nn_metric(ctx, d.metric, "reference opts"));
-    LSC_CHECK(ctx, d.comparison == LSC_COMPARISON_STRICT || d.comparison == LSC_COMPARISON_INCLUSIVE,
-              LSC_STATUS_INVALID_ARGUMENT, "reference opts: comparison %d is unknown",
-              (int)d.comparison);
+    LSC_CHECK(
+        ctx, d.comparison == LSC_COMPARISON_STRICT || d.comparison == LSC_COMPARISON_INCLUSIVE,
+        LSC_STATUS_INVALID_ARGUMENT, "reference opts: comparison %d is unknown", (int)d.comparison);
     LSC_CHECK(ctx, d.borrow_rows == 0 || d.borrow_rows == 1, LSC_STATUS_INVALID_ARGUMENT,
               "reference opts: borrow_rows is %d, not 0 or 1", d.borrow_rows);
     *o = d;
@@ -509,7 +507,8 @@ lsc_status lsc_reference_to_device(lsc_ctx *ctx, const lsc_reference *ref, lsc_r
     LSC_CHECK(ctx, out, LSC_STATUS_INVALID_ARGUMENT, "out is NULL");
     LSC_CHECK(ctx, lsc_supports(ctx, LSC_CAP_DEVICE_REFERENCE), LSC_STATUS_NOT_SUPPORTED,
               "the %s backend keeps no device references: it reads the host reference as it "
-              "is", ctx->ops->name);
+              "is",
+              ctx->ops->name);
     LSC_TRY(lsc_check_whole(ctx, ref, "ref"));
     lsc_reference *r;
     LSC_TRY(lsc_reference_alloc(ctx, ref->rows, ref->cols, 1, &r));
@@ -561,9 +560,7 @@ lsc_status lsc_reference_info_get(const lsc_reference *ref, lsc_reference_info *
     r.first_row = ref->shard_first;
     if (ref->half) memcpy(&r.prepared_seed, ref->half, sizeof r.prepared_seed);
     /* no context for a message: a bad size is INVALID_ARGUMENT alone */
-    return LSC_STORE_RESULT(info, &r, REFERENCE_INFO)
-               ? LSC_STATUS_OK
-               : LSC_STATUS_INVALID_ARGUMENT;
+    return LSC_STORE_RESULT(info, &r, REFERENCE_INFO) ? LSC_STATUS_OK : LSC_STATUS_INVALID_ARGUMENT;
 }
 
 const double *lsc_reference_radii(const lsc_reference *ref) { return ref ? ref->radius : NULL; }
@@ -583,8 +580,8 @@ lsc_status lsc_prdc_rows(lsc_ctx *ctx, const lsc_reference *ref, const lsc_matri
 }
 
 lsc_status lsc_prdc_near_rows(lsc_ctx *ctx, const lsc_reference *ref, const lsc_matrix *fake,
-                              lsc_prdc_result *out, unsigned char *real_flags,
-                              int64_t *fake_counts, const lsc_prdc_near *near)
+                              lsc_prdc_result *out, unsigned char *real_flags, int64_t *fake_counts,
+                              const lsc_prdc_near *near)
 {
     LSC_TRY(lsc_begin(ctx));
     LSC_CHECK(ctx, ref, LSC_STATUS_INVALID_ARGUMENT, "ref is NULL");
@@ -609,9 +606,9 @@ lsc_status lsc_prdc_near_rows(lsc_ctx *ctx, const lsc_reference *ref, const lsc_
               LSC_STATUS_INVALID_ARGUMENT, "prdc: near tests without flags or with a NaN bound");
     const lsc_prdc_judge *jg = near ? near->judge : NULL;
     LSC_CHECK(ctx,
-              !jg || (jg->subsets >= 1 && jg->subsets <= LSC_JUDGE_MAX && jg->ball_v && jg->wide_v &&
-                      jg->subset && jg->sub_v && jg->density && jg->cov && jg->rec && jg->wide &&
-                      jg->flags && !isnan(jg->strict_v)),
+              !jg || (jg->subsets >= 1 && jg->subsets <= LSC_JUDGE_MAX && jg->ball_v &&
+                      jg->wide_v && jg->subset && jg->sub_v && jg->density && jg->cov && jg->rec &&
+                      jg->wide && jg->flags && !isnan(jg->strict_v)),
               LSC_STATUS_INVALID_ARGUMENT, "prdc: judged subsets with a missing array or bound");
     LSC_TRY(ctx->ops->prdc(ctx, ref, fake, &r, real_flags, fake_counts, near));
     r.k = ref->k;

@@ -16,20 +16,19 @@
 
 const char *lsc_version(void)
 {
-    return LSC_STR(LSC_VERSION_MAJOR) "." LSC_STR(LSC_VERSION_MINOR) "." LSC_STR(
-        LSC_VERSION_PATCH);
+    return LSC_STR(LSC_VERSION_MAJOR) "." LSC_STR(LSC_VERSION_MINOR) "." LSC_STR(LSC_VERSION_PATCH);
 }
 
 int lsc_version_number(void) { return LSC_VERSION_NUMBER; }
 
-#define LSC_X_ASSERT(name, value, msg)                                                         \
+#define LSC_X_ASSERT(name, value, msg)                                                             \
     _Static_assert(LSC_STATUS_##name == value, "status " #name " renumbered");
 LSC_STATUS_TABLE(LSC_X_ASSERT)
 
 const char *lsc_status_string(lsc_status status)
 {
     switch (status) {
-#define LSC_X_MSG(name, value, msg)                                                            \
+#define LSC_X_MSG(name, value, msg)                                                                \
     case LSC_STATUS_##name: return msg;
         LSC_STATUS_TABLE(LSC_X_MSG)
     }
@@ -39,7 +38,7 @@ const char *lsc_status_string(lsc_status status)
 const char *lsc_status_name(lsc_status status)
 {
     switch (status) {
-#define LSC_X_NAME(name, value, msg)                                                           \
+#define LSC_X_NAME(name, value, msg)                                                               \
     case LSC_STATUS_##name: return "LSC_STATUS_" #name;
         LSC_STATUS_TABLE(LSC_X_NAME)
     }
@@ -57,7 +56,10 @@ void lsc_testing_fail_alloc(int64_t n)
     __atomic_store_n(&lsc_test_countdown, n > 0 ? n : 0, __ATOMIC_SEQ_CST);
 }
 
-int64_t lsc_testing_alloc_count(void) { return __atomic_load_n(&lsc_test_allocs, __ATOMIC_SEQ_CST); }
+int64_t lsc_testing_alloc_count(void)
+{
+    return __atomic_load_n(&lsc_test_allocs, __ATOMIC_SEQ_CST);
+}
 
 /* 1 if this allocation is the one to fail: exactly one thread sees the countdown reach 0. */
 static int test_alloc_fails(void)
@@ -75,8 +77,8 @@ void *lsc_malloc(lsc_ctx *ctx, size_t bytes, const char *what)
 {
     void *p = LSC_TEST_ALLOC_FAILS() ? NULL : malloc(bytes ? bytes : 1);
     if (!p)
-        lsc_set_error(ctx, LSC_STATUS_OUT_OF_MEMORY, "out of host memory allocating %zu bytes for %s",
-                      bytes, what);
+        lsc_set_error(ctx, LSC_STATUS_OUT_OF_MEMORY,
+                      "out of host memory allocating %zu bytes for %s", bytes, what);
     return p;
 }
 
@@ -124,8 +126,8 @@ void *lsc_module_open(const char *file, const char *env_var, const char *label, 
     }
     if (!h) {
         const char *e = dlerror();
-        snprintf(why, why_len, "cannot load the %s module %s: %s", label,
-                 env && *env ? env : file, e ? e : "unknown error");
+        snprintf(why, why_len, "cannot load the %s module %s: %s", label, env && *env ? env : file,
+                 e ? e : "unknown error");
     }
     return h;
 }
@@ -145,7 +147,7 @@ typedef struct device_backend {
 } device_backend;
 
 #ifdef LSC_HAVE_CUDA
-#  ifndef LSC_CUDA_SIM
+#ifndef LSC_CUDA_SIM
 /* The driver's own library: without it the module would map cuBLAS and cuSOLVER (a tenth of a
  * second, hundreds of MB) only for the CUDA runtime to report a driver "version insufficient"
  * that is in fact absent. A module named by LSC_CUDA_MODULE speaks for itself. */
@@ -165,10 +167,10 @@ static int cuda_driver_present(char *why, size_t why_len)
     dlclose(driver);
     return 1;
 }
-#    define LSC_CUDA_USABLE cuda_driver_present
-#  else
-#    define LSC_CUDA_USABLE NULL /* the emulated device needs no driver */
-#  endif
+#define LSC_CUDA_USABLE cuda_driver_present
+#else
+#define LSC_CUDA_USABLE NULL /* the emulated device needs no driver */
+#endif
 #endif
 
 static const device_backend kDeviceBackends[] = {
@@ -258,16 +260,15 @@ lsc_status lsc_ctx_create(const lsc_ctx_params *params, lsc_ctx **out)
     lsc_status s = LSC_STATUS_OK;
     /* every published size of the struct is read, defaults past the caller's size */
     if (params)
-        s = LSC_READ_OPTS(ctx, &ctx->params, params, CTX_PARAMS, "params",
-                          "LSC_CTX_PARAMS_INIT");
+        s = LSC_READ_OPTS(ctx, &ctx->params, params, CTX_PARAMS, "params", "LSC_CTX_PARAMS_INIT");
     if (s == LSC_STATUS_OK) {
         const lsc_ctx_params *p = &ctx->params;
         if ((int)p->backend < LSC_BACKEND_AUTO || (int)p->backend > LSC_BACKEND_CUDA)
             s = lsc_set_error(ctx, LSC_STATUS_INVALID_ARGUMENT, "params.backend %d is unknown",
                               (int)p->backend);
         else if ((int)p->precision != LSC_PRECISION_FP32)
-            s = lsc_set_error(ctx, LSC_STATUS_INVALID_ARGUMENT,
-                              "params.precision %d is unknown", (int)p->precision);
+            s = lsc_set_error(ctx, LSC_STATUS_INVALID_ARGUMENT, "params.precision %d is unknown",
+                              (int)p->precision);
         else if (p->threads < 0)
             s = lsc_set_error(ctx, LSC_STATUS_INVALID_ARGUMENT,
                               "params.threads is %d, expected >= 0", p->threads);
@@ -308,7 +309,8 @@ void lsc_ctx_destroy(lsc_ctx *ctx)
 
 const char *lsc_last_error(const lsc_ctx *ctx)
 {
-    return ctx ? ctx->err : "no context (NULL): lsc_ctx_create failed to allocate one or was not called";
+    return ctx ? ctx->err
+               : "no context (NULL): lsc_ctx_create failed to allocate one or was not called";
 }
 
 lsc_backend lsc_ctx_backend(const lsc_ctx *ctx) { return ctx ? ctx->backend : LSC_BACKEND_AUTO; }

@@ -14,8 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define LSC_NEED_OP(ctx, op)                                                                   \
-    LSC_CHECK(ctx, (ctx)->ops->op, LSC_STATUS_NOT_SUPPORTED,                                   \
+#define LSC_NEED_OP(ctx, op)                                                                       \
+    LSC_CHECK(ctx, (ctx)->ops->op, LSC_STATUS_NOT_SUPPORTED,                                       \
               "%s is not implemented by the %s backend", #op, (ctx)->ops->name)
 
 /* ---- Frechet distance ------------------------------------------------------------------------ */
@@ -43,8 +43,8 @@ static lsc_status lapack_status(lsc_ctx *ctx, lapack_int info, const char *what)
 {
     LSC_CHECK(ctx, info != LAPACK_WORK_MEMORY_ERROR && info != LAPACK_TRANSPOSE_MEMORY_ERROR,
               LSC_STATUS_OUT_OF_MEMORY, "out of host memory in LAPACK on the %s", what);
-    LSC_CHECK(ctx, info == 0, LSC_STATUS_INTERNAL, "LAPACK dsyevd failed on the %s (info %d)",
-              what, (int)info);
+    LSC_CHECK(ctx, info == 0, LSC_STATUS_INTERNAL, "LAPACK dsyevd failed on the %s (info %d)", what,
+              (int)info);
     return LSC_STATUS_OK;
 }
 
@@ -72,10 +72,10 @@ static lsc_status fd_trace_sqrt(lsc_ctx *ctx, int64_t d, const double *s1, const
     if (st == LSC_STATUS_OK) {
         for (int64_t k = 0; k < d; k++) w[k] = w[k] > 0.0 ? sqrt(w[k]) : 0.0;
         /* t = S2 V, then b = V^T t (column-major: V's columns are the eigenvectors) */
-        cblas_dsymm(CblasColMajor, CblasLeft, CblasLower, (int)d, (int)d, 1.0, b, (int)d, v,
-                    (int)d, 0.0, t, (int)d);
-        cblas_dgemm(CblasColMajor, CblasTrans, CblasNoTrans, (int)d, (int)d, (int)d, 1.0, v,
-                    (int)d, t, (int)d, 0.0, b, (int)d);
+        cblas_dsymm(CblasColMajor, CblasLeft, CblasLower, (int)d, (int)d, 1.0, b, (int)d, v, (int)d,
+                    0.0, t, (int)d);
+        cblas_dgemm(CblasColMajor, CblasTrans, CblasNoTrans, (int)d, (int)d, (int)d, 1.0, v, (int)d,
+                    t, (int)d, 0.0, b, (int)d);
         /* W^1/2 b W^1/2, symmetrised: the two triangles differ by round-off */
         for (int64_t j = 0; j < d; j++)
             for (int64_t i = j; i < d; i++) {
@@ -119,14 +119,17 @@ static lsc_status fd_solve(lsc_ctx *ctx, int64_t d, const double *mu1, const dou
 }
 
 lsc_status lsc_frechet_distance_stats(lsc_ctx *ctx, int64_t d, const double *mu1,
-                                      const double *sigma1, const double *mu2,
-                                      const double *sigma2, lsc_fd_result *out)
+                                      const double *sigma1, const double *mu2, const double *sigma2,
+                                      lsc_fd_result *out)
 {
     LSC_TRY(lsc_begin(ctx));
     LSC_CHECK(ctx, d >= 1 && d <= FD_MAX_D, LSC_STATUS_INVALID_ARGUMENT,
               "d is %lld, expected 1 to %d (LAPACK's 32-bit sizes)", (long long)d, FD_MAX_D);
     LSC_CHECK(ctx, mu1 && sigma1 && mu2 && sigma2, LSC_STATUS_INVALID_ARGUMENT, "%s is NULL",
-              !mu1 ? "mu1" : !sigma1 ? "sigma1" : !mu2 ? "mu2" : "sigma2");
+              !mu1      ? "mu1"
+              : !sigma1 ? "sigma1"
+              : !mu2    ? "mu2"
+                        : "sigma2");
     LSC_CHECK(ctx, out, LSC_STATUS_INVALID_ARGUMENT, "out is NULL");
     LSC_TRY(LSC_CHECK_RESULT(ctx, out, FD_RESULT, "out", "LSC_FD_RESULT_INIT"));
     LSC_TRY(check_finite(ctx, mu1, 1, d, "mu1"));
@@ -144,8 +147,7 @@ struct lsc_fd_acc {
 static lsc_status fd_acc_new(lsc_ctx *ctx, int64_t cols, lsc_fd_acc **out)
 {
     LSC_CHECK(ctx, cols >= 1 && cols <= FD_MAX_D, LSC_STATUS_INVALID_ARGUMENT,
-              "cols is %lld, expected 1 to %d (LAPACK's 32-bit sizes)", (long long)cols,
-              FD_MAX_D);
+              "cols is %lld, expected 1 to %d (LAPACK's 32-bit sizes)", (long long)cols, FD_MAX_D);
     LSC_NEED_OP(ctx, cov_stats);
     lsc_fd_acc *a = (lsc_fd_acc *)lsc_calloc(ctx, 1, sizeof *a, "Frechet accumulator");
     if (!a) return LSC_STATUS_OUT_OF_MEMORY;
@@ -232,16 +234,16 @@ lsc_status lsc_frechet_distance(lsc_ctx *ctx, const lsc_matrix *a, const lsc_mat
     LSC_TRY(lsc_begin(ctx));
     LSC_TRY(lsc_check_matrix(ctx, a, "a", 2));
     LSC_TRY(lsc_check_matrix(ctx, b, "b", 2));
-    LSC_CHECK(ctx, a->cols == b->cols, LSC_STATUS_INVALID_ARGUMENT,
-              "a has %lld cols, b has %lld", (long long)a->cols, (long long)b->cols);
+    LSC_CHECK(ctx, a->cols == b->cols, LSC_STATUS_INVALID_ARGUMENT, "a has %lld cols, b has %lld",
+              (long long)a->cols, (long long)b->cols);
     LSC_CHECK(ctx, out, LSC_STATUS_INVALID_ARGUMENT, "out is NULL");
     LSC_TRY(LSC_CHECK_RESULT(ctx, out, FD_RESULT, "out", "LSC_FD_RESULT_INIT"));
     const int64_t d = a->cols;
     LSC_CHECK(ctx, d <= FD_MAX_D, LSC_STATUS_INVALID_ARGUMENT,
               "%lld cols, expected at most %d (LAPACK's 32-bit sizes)", (long long)d, FD_MAX_D);
     const size_t dd = (size_t)d * (size_t)d;
-    double *buf = (double *)lsc_malloc(ctx, 2 * (dd + (size_t)d) * sizeof(double),
-                                       "Frechet statistics");
+    double *buf =
+        (double *)lsc_malloc(ctx, 2 * (dd + (size_t)d) * sizeof(double), "Frechet statistics");
     if (!buf) return LSC_STATUS_OUT_OF_MEMORY;
     double *mu1 = buf, *s1 = mu1 + d, *mu2 = s1 + dd, *s2 = mu2 + d;
     lsc_status s = fd_stats(ctx, a, "a", mu1, s1);
@@ -260,8 +262,8 @@ static lsc_status check_pair(lsc_ctx *ctx, const lsc_matrix *a, const lsc_matrix
 {
     LSC_TRY(lsc_check_matrix(ctx, a, "a", min_rows));
     LSC_TRY(lsc_check_matrix(ctx, b, "b", min_rows));
-    LSC_CHECK(ctx, a->cols == b->cols, LSC_STATUS_INVALID_ARGUMENT,
-              "a has %lld cols, b has %lld", (long long)a->cols, (long long)b->cols);
+    LSC_CHECK(ctx, a->cols == b->cols, LSC_STATUS_INVALID_ARGUMENT, "a has %lld cols, b has %lld",
+              (long long)a->cols, (long long)b->cols);
     return LSC_STATUS_OK;
 }
 
@@ -282,8 +284,8 @@ static void kid_subset(uint64_t seed, int64_t s, int side, int64_t n, int64_t m,
     qsort(rows, (size_t)m, sizeof *rows, cmp_i64);
 }
 
-lsc_status lsc_kid(lsc_ctx *ctx, const lsc_matrix *a, const lsc_matrix *b,
-                   const lsc_kid_opts *opts, lsc_kid_result *out, double *scores)
+lsc_status lsc_kid(lsc_ctx *ctx, const lsc_matrix *a, const lsc_matrix *b, const lsc_kid_opts *opts,
+                   lsc_kid_result *out, double *scores)
 {
     LSC_TRY(lsc_begin(ctx));
     LSC_TRY(check_pair(ctx, a, b, 2));
@@ -303,8 +305,8 @@ lsc_status lsc_kid(lsc_ctx *ctx, const lsc_matrix *a, const lsc_matrix *b,
     if (m > b->rows) m = b->rows;
     const int64_t d = a->cols;
     int64_t *rows = (int64_t *)lsc_malloc(ctx, 2 * (size_t)m * sizeof(int64_t), "KID subsets");
-    double *sc = rows ? (double *)lsc_malloc(ctx, (size_t)o.subsets * sizeof(double), "KID scores")
-                      : NULL;
+    double *sc =
+        rows ? (double *)lsc_malloc(ctx, (size_t)o.subsets * sizeof(double), "KID scores") : NULL;
     if (!sc) {
         free(rows);
         return LSC_STATUS_OUT_OF_MEMORY;
@@ -342,8 +344,8 @@ lsc_status lsc_kid(lsc_ctx *ctx, const lsc_matrix *a, const lsc_matrix *b,
     return st;
 }
 
-lsc_status lsc_mmd(lsc_ctx *ctx, const lsc_matrix *a, const lsc_matrix *b,
-                   const lsc_mmd_opts *opts, lsc_mmd_result *out)
+lsc_status lsc_mmd(lsc_ctx *ctx, const lsc_matrix *a, const lsc_matrix *b, const lsc_mmd_opts *opts,
+                   lsc_mmd_result *out)
 {
     LSC_TRY(lsc_begin(ctx));
     LSC_TRY(check_pair(ctx, a, b, 1));
@@ -360,8 +362,8 @@ lsc_status lsc_mmd(lsc_ctx *ctx, const lsc_matrix *a, const lsc_matrix *b,
     LSC_NEED_OP(ctx, kernel_sums);
     const double ka = 1.0 / (2.0 * o.sigma * o.sigma);
     double sums[LSC_KSUM_N];
-    LSC_TRY(ctx->ops->kernel_sums(ctx, a, NULL, a->rows, b, NULL, b->rows, LSC_KERNEL_RBF, ka,
-                                  sums));
+    LSC_TRY(
+        ctx->ops->kernel_sums(ctx, a, NULL, a->rows, b, NULL, b->rows, LSC_KERNEL_RBF, ka, sums));
     LSC_TRY(lsc_progress(ctx, 1.0));
     lsc_mmd_result r;
     memset(&r, 0, sizeof r);

@@ -17,7 +17,9 @@ lsc_status lsc_set_error(lsc_ctx *ctx, lsc_status status, const char *fmt, ...)
 
 lsc_status lsc_progress(lsc_ctx *ctx, double fraction)
 {
-    if (ctx->progress && ctx->progress(fraction < 0 ? 0 : fraction > 1 ? 1 : fraction,
+    if (ctx->progress && ctx->progress(fraction < 0   ? 0
+                                       : fraction > 1 ? 1
+                                                      : fraction,
                                        ctx->progress_user) != 0)
         return lsc_set_error(ctx, LSC_STATUS_CANCELLED, "cancelled by the progress callback");
     return LSC_STATUS_OK;

@@ -12,8 +12,8 @@
 #include <string.h>
 
 /* as host/api.c: a missing backend entry is NOT_SUPPORTED, never a silent fallback */
-#define LSC_NEED_OP(ctx, op)                                                                   \
-    LSC_CHECK(ctx, (ctx)->ops->op, LSC_STATUS_NOT_SUPPORTED,                                   \
+#define LSC_NEED_OP(ctx, op)                                                                       \
+    LSC_CHECK(ctx, (ctx)->ops->op, LSC_STATUS_NOT_SUPPORTED,                                       \
               "%s is not implemented by the %s backend", #op, (ctx)->ops->name)
 
 /* Row i of a host matrix, element c, as float32 (the figures are those of the float32 values). */
@@ -50,7 +50,8 @@ static void sort_rows(const lsc_matrix *m, int64_t *idx, int64_t *tmp, int64_t n
         for (int64_t lo = 0; lo < n; lo += 2 * w) {
             int64_t mid = lo + w < n ? lo + w : n, hi = lo + 2 * w < n ? lo + 2 * w : n;
             int64_t a = lo, b = mid, o = lo;
-            while (a < mid && b < hi) dst[o++] = row_before(m, src[b], src[a]) ? src[b++] : src[a++];
+            while (a < mid && b < hi)
+                dst[o++] = row_before(m, src[b], src[a]) ? src[b++] : src[a++];
             while (a < mid) dst[o++] = src[a++];
             while (b < hi) dst[o++] = src[b++];
         }
@@ -82,8 +83,7 @@ static lsc_status gather(lsc_ctx *ctx, const lsc_matrix *m, const int64_t *rows,
     return LSC_STATUS_OK;
 }
 
-static lsc_status check_host(lsc_ctx *ctx, const lsc_matrix *m, const char *name,
-                             const char *fn)
+static lsc_status check_host(lsc_ctx *ctx, const lsc_matrix *m, const char *name, const char *fn)
 {
     LSC_CHECK(ctx, m->memory == LSC_MEMORY_HOST, LSC_STATUS_NOT_SUPPORTED,
               "%s: %s reads host memory (copy device rows to the host first)", name, fn);
@@ -125,8 +125,8 @@ lsc_status lsc_twonn(lsc_ctx *ctx, const lsc_matrix *x, const lsc_twonn_opts *op
               "twonn opts: max_rows is %lld, expected 0 (every row) or >= 3",
               (long long)o.max_rows);
     LSC_CHECK(ctx, o.discard_fraction > 0.0 && o.discard_fraction < 1.0,
-              LSC_STATUS_INVALID_ARGUMENT,
-              "twonn opts: discard_fraction %g must be in (0, 1)", o.discard_fraction);
+              LSC_STATUS_INVALID_ARGUMENT, "twonn opts: discard_fraction %g must be in (0, 1)",
+              o.discard_fraction);
     LSC_TRY(lsc_check_values(ctx, x, "x", 0));
 
     const int64_t n = x->rows;
@@ -184,8 +184,8 @@ lsc_status lsc_twonn(lsc_ctx *ctx, const lsc_matrix *x, const lsc_twonn_opts *op
             if (!(dist[2 * i] > 0.0f))
                 st = lsc_set_error(ctx, LSC_STATUS_INVALID_DATA,
                                    "x: row %lld is at distance %g of its nearest distinct row, "
-                                   "below float32's resolution", (long long)tmp[i],
-                                   (double)dist[2 * i]);
+                                   "below float32's resolution",
+                                   (long long)tmp[i], (double)dist[2 * i]);
             else mu[i] = (double)dist[2 * i + 1] / (double)dist[2 * i];
         }
     }
@@ -212,8 +212,8 @@ lsc_status lsc_twonn(lsc_ctx *ctx, const lsc_matrix *x, const lsc_twonn_opts *op
 /* ---- hubness -------------------------------------------------------------------------------- */
 
 /* The seeded subset of `max_rows` rows of m as float32 when m has more, else m itself. */
-static lsc_status maybe_subset(lsc_ctx *ctx, const lsc_matrix *m, int64_t max_rows,
-                               uint64_t seed, float **buf, lsc_matrix *out, int *subset)
+static lsc_status maybe_subset(lsc_ctx *ctx, const lsc_matrix *m, int64_t max_rows, uint64_t seed,
+                               float **buf, lsc_matrix *out, int *subset)
 {
     *buf = NULL;
     *out = *m;
@@ -236,8 +236,8 @@ lsc_status lsc_hubness(lsc_ctx *ctx, const lsc_matrix *base, const lsc_matrix *q
     LSC_TRY(lsc_begin(ctx));
     lsc_hubness_opts o = LSC_HUBNESS_OPTS_INIT;
     if (opts)
-        LSC_TRY(LSC_READ_OPTS(ctx, &o, opts, HUBNESS_OPTS, "hubness opts",
-                              "LSC_HUBNESS_OPTS_INIT"));
+        LSC_TRY(
+            LSC_READ_OPTS(ctx, &o, opts, HUBNESS_OPTS, "hubness opts", "LSC_HUBNESS_OPTS_INIT"));
     LSC_TRY(lsc_check_nn_metric(ctx, o.metric, "hubness opts"));
     /* the bound keeps k + 1 and q k from overflowing before the shapes are checked */
     LSC_CHECK(ctx, o.k >= 1 && o.k <= ((int64_t)1 << 40), LSC_STATUS_INVALID_ARGUMENT,
@@ -279,8 +279,8 @@ lsc_status lsc_hubness(lsc_ctx *ctx, const lsc_matrix *base, const lsc_matrix *q
         idx = dist ? (int64_t *)lsc_malloc(ctx, (size_t)(q.rows * o.k) * sizeof(int64_t),
                                            "neighbours")
                    : NULL;
-        occ = idx ? (int64_t *)lsc_calloc(ctx, (size_t)b.rows, sizeof(int64_t), "occurrences")
-                  : NULL;
+        occ =
+            idx ? (int64_t *)lsc_calloc(ctx, (size_t)b.rows, sizeof(int64_t), "occurrences") : NULL;
         if (!occ) st = LSC_STATUS_OUT_OF_MEMORY;
     }
     if (st == LSC_STATUS_OK) {
@@ -292,8 +292,7 @@ lsc_status lsc_hubness(lsc_ctx *ctx, const lsc_matrix *base, const lsc_matrix *q
     if (st == LSC_STATUS_OK) {
         for (int64_t t = 0; t < q.rows * o.k; t++) occ[idx[t]]++;
         /* moments around the exact mean (q k / n_b), in float64 over integer counts */
-        const double nb = (double)b.rows, total = (double)q.rows * (double)o.k,
-                     mean = total / nb;
+        const double nb = (double)b.rows, total = (double)q.rows * (double)o.k, mean = total / nb;
         double m2 = 0.0, m3 = 0.0, dev = 0.0;
         int64_t top = 0, anti = 0;
         for (int64_t i = 0; i < b.rows; i++) {
@@ -364,8 +363,7 @@ lsc_status lsc_vendi_rbf(lsc_ctx *ctx, const lsc_matrix *x, const lsc_vendi_rbf_
     }
     const double a2 = 2.0 / (2.0 * o.sigma * o.sigma); /* K^2: twice the kernel's a */
     double sums[LSC_KSUM_N];
-    lsc_status st =
-        ctx->ops->kernel_sums(ctx, x, rows, n, x, NULL, 0, LSC_KERNEL_RBF, a2, sums);
+    lsc_status st = ctx->ops->kernel_sums(ctx, x, rows, n, x, NULL, 0, LSC_KERNEL_RBF, a2, sums);
     free(rows);
     LSC_TRY(st);
     LSC_TRY(lsc_progress(ctx, 1.0));
@@ -388,8 +386,7 @@ lsc_status lsc_vendi_rbf(lsc_ctx *ctx, const lsc_matrix *x, const lsc_vendi_rbf_
 
 /* ---- alignment ------------------------------------------------------------------------------ */
 
-lsc_status lsc_alignment(lsc_ctx *ctx, const lsc_matrix *x, const lsc_matrix *y,
-                         double *alignment)
+lsc_status lsc_alignment(lsc_ctx *ctx, const lsc_matrix *x, const lsc_matrix *y, double *alignment)
 {
     LSC_TRY(lsc_begin(ctx));
     LSC_TRY(lsc_check_matrix(ctx, x, "x", 1));

@@ -19,12 +19,12 @@ extern "C" {
 /* Eigenvalues a backend hands to common/spectrum_figures.h, descending after the pinned cut. */
 typedef struct lsc_spectrum_eigs {
     int64_t rows, cols;
-    int64_t n_ev;          /* values in each array: cols (D x D Gram) or rows (N x N) */
-    double *gram_c;        /* sigma_i^2 of the centred rows */
-    double *gram_u;        /* s_i^2 of the uncentred rows */
-    double *cos_nu;        /* eigenvalues of K / N */
-    double *colvar;        /* cols values */
-    int64_t zero_row;      /* first all-zero row, -1 if none (then cos_nu is meaningful) */
+    int64_t n_ev;     /* values in each array: cols (D x D Gram) or rows (N x N) */
+    double *gram_c;   /* sigma_i^2 of the centred rows */
+    double *gram_u;   /* s_i^2 of the uncentred rows */
+    double *cos_nu;   /* eigenvalues of K / N */
+    double *colvar;   /* cols values */
+    int64_t zero_row; /* first all-zero row, -1 if none (then cos_nu is meaningful) */
 } lsc_spectrum_eigs;
 
 /* A reference set: the real rows as float32 (dense, ld = cols), their exact radii and the
@@ -34,19 +34,19 @@ struct lsc_reference {
     int64_t rows, cols, k;
     lsc_metric metric;
     lsc_comparison comparison;
-    float *data;           /* rows x cols, host: owned, or the caller's (borrowed) */
-    int owns_data;         /* 0: data is the caller's rows (lsc_reference_opts.borrow_rows) */
-    double *radius_v;      /* internal value (distance_rules.h) of each k-th neighbour */
-    double *radius;        /* reported radius */
+    float *data;      /* rows x cols, host: owned, or the caller's (borrowed) */
+    int owns_data;    /* 0: data is the caller's rows (lsc_reference_opts.borrow_rows) */
+    double *radius_v; /* internal value (distance_rules.h) of each k-th neighbour */
+    double *radius;   /* reported radius */
     int64_t zero_radii;
-    int64_t file_version;  /* format version of the file it was loaded from, 0 if built */
-    int64_t shard_total;   /* a shard (lsc_reference_create_sharded): the rows of all ranks
-                              together and this shard's first global row; 0 and 0 otherwise */
+    int64_t file_version; /* format version of the file it was loaded from, 0 if built */
+    int64_t shard_total;  /* a shard (lsc_reference_create_sharded): the rows of all ranks
+                             together and this shard's first global row; 0 and 0 otherwise */
     int64_t shard_first;
-    uint64_t serial;       /* unique in the process, never reused: names it in caches */
-    unsigned char *half;   /* lsc_reference_prepare's result, in the file's 'HALF' section
-                              layout (host/reference_file.c): u64 seed, f64 median nearest-
-                              neighbour distance, floor(rows / 2) f64 radius values; or NULL */
+    uint64_t serial;     /* unique in the process, never reused: names it in caches */
+    unsigned char *half; /* lsc_reference_prepare's result, in the file's 'HALF' section
+                            layout (host/reference_file.c): u64 seed, f64 median nearest-
+                            neighbour distance, floor(rows / 2) f64 radius values; or NULL */
     /* A device reference (lsc_reference_to_device): the backend and device ordinal that hold
      * its copy, set when it is made and never changed; device_free releases device_data with
      * the reference. All NULL for a host reference. */
@@ -112,8 +112,8 @@ struct lsc_prdc_judge {
 
 /* lsc_prdc_rows with the fused tests above (`near` may be NULL); validates as lsc_prdc_rows. */
 lsc_status lsc_prdc_near_rows(lsc_ctx *ctx, const lsc_reference *ref, const lsc_matrix *fake,
-                              lsc_prdc_result *out, unsigned char *real_flags,
-                              int64_t *fake_counts, const lsc_prdc_near *near);
+                              lsc_prdc_result *out, unsigned char *real_flags, int64_t *fake_counts,
+                              const lsc_prdc_near *near);
 
 /* The backend table (ggml-style). A NULL entry means NOT_SUPPORTED, never a silent fallback.
  * Every entry gets arguments the host has already validated (shapes, enums, finite values for
@@ -192,17 +192,17 @@ typedef struct lsc_backend_ops {
 
 struct lsc_ctx {
     lsc_ctx_params params;
-    lsc_status init_status;       /* OK, or why the context is unusable */
+    lsc_status init_status; /* OK, or why the context is unusable */
     lsc_backend backend;
     const lsc_backend_ops *ops;
     void *backend_state;
-    void *module;                 /* dlopen handle of liblsc_cuda, if loaded */
-    int threads;                  /* resolved thread count, >= 1 */
-    size_t workspace_limit;       /* resolved, bytes */
+    void *module;           /* dlopen handle of liblsc_cuda, if loaded */
+    int threads;            /* resolved thread count, >= 1 */
+    size_t workspace_limit; /* resolved, bytes */
     lsc_progress_fn progress;
     void *progress_user;
     char device_name[160];
-    void *assess_cache;           /* lsc_assess's reference side of its last call (verdicts.c) */
+    void *assess_cache; /* lsc_assess's reference side of its last call (verdicts.c) */
     char err[LSC_ERR_LEN];
     /* the sharded calls' transport (host/transport.c); transport.ranks == 0: none set */
     lsc_transport transport;
@@ -223,15 +223,15 @@ lsc_status lsc_set_error(lsc_ctx *ctx, lsc_status status, const char *fmt, ...)
 #endif
     ;
 
-#define LSC_CHECK(ctx, cond, status, ...)                                                        \
-    do {                                                                                       \
-        if (!(cond)) return lsc_set_error((ctx), (status), __VA_ARGS__);                       \
+#define LSC_CHECK(ctx, cond, status, ...)                                                          \
+    do {                                                                                           \
+        if (!(cond)) return lsc_set_error((ctx), (status), __VA_ARGS__);                           \
     } while (0)
 
-#define LSC_TRY(expr)                                                                          \
-    do {                                                                                       \
-        lsc_status lsc_try_s_ = (expr);                                                        \
-        if (lsc_try_s_ != LSC_STATUS_OK) return lsc_try_s_;                                    \
+#define LSC_TRY(expr)                                                                              \
+    do {                                                                                           \
+        lsc_status lsc_try_s_ = (expr);                                                            \
+        if (lsc_try_s_ != LSC_STATUS_OK) return lsc_try_s_;                                        \
     } while (0)
 
 /* Allocation through one place so failures carry a message (and tests can inject them). */

@@ -306,8 +306,7 @@ lsc_status lsc_reference_save(lsc_ctx *ctx, const lsc_reference *ref, const char
     LSC_TRY(open_temp(ctx, path, (uint64_t)(uintptr_t)ref, &tmp, &f));
     lsc_status s = write_v2(ctx, f, ref, path);
     if (fclose(f) != 0 && s == LSC_STATUS_OK)
-        s = lsc_set_error(ctx, LSC_STATUS_IO_ERROR, "%s: close failed: %s", path,
-                          strerror(errno));
+        s = lsc_set_error(ctx, LSC_STATUS_IO_ERROR, "%s: close failed: %s", path, strerror(errno));
     if (s == LSC_STATUS_OK && rename(tmp, path) != 0)
         s = lsc_set_error(ctx, LSC_STATUS_IO_ERROR, "%s: cannot replace: %s", path,
                           strerror(errno));
@@ -337,8 +336,19 @@ static lsc_status pwrite_all(lsc_ctx *ctx, int fd, const void *p, size_t n, uint
 }
 
 /* The values each rank shows the others: its shard, its options and its path's checksum. */
-enum { SV_ROWS, SV_TOTAL, SV_FIRST, SV_COLS, SV_K, SV_METRIC, SV_CMP, SV_ZERO, SV_PATH, SV_RING,
-       SV_NVALS };
+enum {
+    SV_ROWS,
+    SV_TOTAL,
+    SV_FIRST,
+    SV_COLS,
+    SV_K,
+    SV_METRIC,
+    SV_CMP,
+    SV_ZERO,
+    SV_PATH,
+    SV_RING,
+    SV_NVALS
+};
 
 lsc_status lsc_reference_save_sharded(lsc_ctx *ctx, const lsc_reference *ref, const char *path)
 {
@@ -465,10 +475,10 @@ lsc_status lsc_reference_save_sharded(lsc_ctx *ctx, const lsc_reference *ref, co
     if (s == LSC_STATUS_OK) {
         name[name_len - 1] = '\0';
         const int fd = rank == 0 ? fileno(f) : open(name, O_WRONLY | O_CLOEXEC);
-        lsc_status w = fd >= 0 ? LSC_STATUS_OK
-                               : lsc_set_error(ctx, LSC_STATUS_IO_ERROR,
-                                               "%s: cannot open %s for writing: %s", path, name,
-                                               strerror(errno));
+        lsc_status w =
+            fd >= 0 ? LSC_STATUS_OK
+                    : lsc_set_error(ctx, LSC_STATUS_IO_ERROR, "%s: cannot open %s for writing: %s",
+                                    path, name, strerror(errno));
         const uint64_t first = (uint64_t)ref->shard_first, row = (uint64_t)ref->cols * 4;
         if (w == LSC_STATUS_OK)
             w = pwrite_all(ctx, fd, ref->data, rows_bytes, sec[SEC_ROWS].offset + first * row,
@@ -502,8 +512,8 @@ lsc_status lsc_reference_save_sharded(lsc_ctx *ctx, const lsc_reference *ref, co
 
 /* ---- reading: both versions ------------------------------------------------------------------- */
 
-static lsc_status read_all(lsc_ctx *ctx, FILE *f, ref_hash *hs, void *p, size_t n,
-                           const char *path, const char *what)
+static lsc_status read_all(lsc_ctx *ctx, FILE *f, ref_hash *hs, void *p, size_t n, const char *path,
+                           const char *what)
 {
     if (n && fread(p, 1, n, f) != n) {
         if (ferror(f))
@@ -526,14 +536,14 @@ static lsc_status check_version(lsc_ctx *ctx, const unsigned char *h, uint32_t *
               "%s: not an lsc reference file (bad magic)", path);
     *version = get_u32(h + 8);
     LSC_CHECK(ctx, *version != 0 && *version <= REF_VERSION, LSC_STATUS_BAD_FILE,
-              "%s: reference format version %u, this lsc %s reads versions 1 to %u", path,
-              *version, lsc_version(), REF_VERSION);
+              "%s: reference format version %u, this lsc %s reads versions 1 to %u", path, *version,
+              lsc_version(), REF_VERSION);
     return LSC_STATUS_OK;
 }
 
 /* The fields of the reference itself, at the offsets each version puts them. */
-static lsc_status check_fields(lsc_ctx *ctx, int64_t rows, int64_t cols, int64_t k,
-                               int32_t metric, int32_t cmp, const char *path)
+static lsc_status check_fields(lsc_ctx *ctx, int64_t rows, int64_t cols, int64_t k, int32_t metric,
+                               int32_t cmp, const char *path)
 {
     LSC_CHECK(ctx, rows >= 2 && cols >= 1, LSC_STATUS_BAD_FILE,
               "%s: header claims %lld rows x %lld cols", path, (long long)rows, (long long)cols);
@@ -610,9 +620,9 @@ static lsc_status check_header_v1(lsc_ctx *ctx, const unsigned char *h, int64_t 
     LSC_TRY(section_sizes(ctx, rows, cols, &data, &radii, path));
     int64_t want = 64 + data + radii + 8;
     LSC_CHECK(ctx, want == file_len, LSC_STATUS_BAD_FILE,
-              "%s: %s: the header claims %lld x %lld (%lld bytes), the file has %lld bytes",
-              path, file_len < want ? "truncated" : "trailing bytes", (long long)rows,
-              (long long)cols, (long long)want, (long long)file_len);
+              "%s: %s: the header claims %lld x %lld (%lld bytes), the file has %lld bytes", path,
+              file_len < want ? "truncated" : "trailing bytes", (long long)rows, (long long)cols,
+              (long long)want, (long long)file_len);
     return LSC_STATUS_OK;
 }
 
@@ -628,8 +638,8 @@ static lsc_status load_v1(lsc_ctx *ctx, FILE *f, const unsigned char *h, ref_has
     r->metric = (lsc_metric)get_u32(h + 40);
     r->comparison = (lsc_comparison)get_u32(h + 44);
     r->file_version = 1;
-    LSC_TRY(read_all(ctx, f, hs, r->data, (size_t)(r->rows * r->cols) * sizeof(float), path,
-                     "rows"));
+    LSC_TRY(
+        read_all(ctx, f, hs, r->data, (size_t)(r->rows * r->cols) * sizeof(float), path, "rows"));
     LSC_TRY(read_all(ctx, f, hs, r->radius_v, (size_t)r->rows * sizeof(double), path, "radii"));
     unsigned char c[8];
     LSC_TRY(read_all(ctx, f, NULL, c, sizeof c, path, "checksum"));
@@ -658,8 +668,8 @@ static lsc_status check_header_v2(lsc_ctx *ctx, const unsigned char *h, int64_t 
     LSC_CHECK(ctx, get_u32(h + 20) == 0, LSC_STATUS_BAD_FILE,
               "%s: header flags 0x%x; version 2 defines none", path, get_u32(h + 20));
     for (int i = 72; i < 120; i++)
-        LSC_CHECK(ctx, h[i] == 0, LSC_STATUS_BAD_FILE,
-                  "%s: reserved header byte %d is %d, not 0", path, i, h[i]);
+        LSC_CHECK(ctx, h[i] == 0, LSC_STATUS_BAD_FILE, "%s: reserved header byte %d is %d, not 0",
+                  path, i, h[i]);
     uint32_t n = get_u32(h + 16);
     LSC_CHECK(ctx, n <= REF_V2_MAX_SECTIONS, LSC_STATUS_BAD_FILE,
               "%s: header claims %u sections; version 2 allows at most %u", path, n,
@@ -782,8 +792,8 @@ static lsc_status check_layout(lsc_ctx *ctx, ref_section *sec, uint32_t n, int64
         LSC_CHECK(ctx, e->offset == align_up(pos), LSC_STATUS_BAD_FILE,
                   "%s: section '%s' at offset %llu leaves a gap: it must start at byte %llu, "
                   "the first %u-byte boundary after byte %llu",
-                  path, e->tag, (unsigned long long)e->offset,
-                  (unsigned long long)align_up(pos), REF_ALIGN, (unsigned long long)pos);
+                  path, e->tag, (unsigned long long)e->offset, (unsigned long long)align_up(pos),
+                  REF_ALIGN, (unsigned long long)pos);
         pos = e->offset + e->length;
     }
     LSC_CHECK(ctx, pos == (uint64_t)file_len, LSC_STATUS_BAD_FILE,
@@ -839,8 +849,8 @@ static lsc_status read_sections(lsc_ctx *ctx, FILE *f, const ref_section *sec, u
 
 /* Checks every entry, then the file order, before anything the size of a section is allocated:
  * each known section's length then equals what the header implies and lies inside the file. */
-static lsc_status check_sections(lsc_ctx *ctx, ref_section *sec, uint32_t n,
-                                 const unsigned char *h, int64_t file_len, const char *path)
+static lsc_status check_sections(lsc_ctx *ctx, ref_section *sec, uint32_t n, const unsigned char *h,
+                                 int64_t file_len, const char *path)
 {
     int found[SEC_KNOWN] = {0};
     for (uint32_t i = 0; i < n; i++) {
@@ -914,8 +924,7 @@ lsc_status lsc_reference_load(lsc_ctx *ctx, const char *path, lsc_reference **ou
     if (s == LSC_STATUS_OK) s = check_version(ctx, h, &version, path);
     if (s == LSC_STATUS_OK && version == 1)
         s = load_v1(ctx, f, h, &hs, (int64_t)st.st_size, path, &r);
-    else if (s == LSC_STATUS_OK)
-        s = load_v2(ctx, f, h, (int64_t)st.st_size, path, &r);
+    else if (s == LSC_STATUS_OK) s = load_v2(ctx, f, h, (int64_t)st.st_size, path, &r);
     fclose(f);
     if (s != LSC_STATUS_OK) {
         lsc_reference_destroy(r);
@@ -1037,8 +1046,7 @@ lsc_status lsc_reference_load_sharded(lsc_ctx *ctx, const char *path, lsc_refere
     s = lsc_tp_agree(ctx, s, mine, LV_NVALS, all);
     for (int64_t r = 0; s == LSC_STATUS_OK && r < ranks; r++) {
         const int64_t *v = all + r * LV_NVALS;
-        if (v[LV_HEAD] != all[LV_HEAD] || v[LV_TABLE] != all[LV_TABLE] ||
-            v[LV_LEN] != all[LV_LEN])
+        if (v[LV_HEAD] != all[LV_HEAD] || v[LV_TABLE] != all[LV_TABLE] || v[LV_LEN] != all[LV_LEN])
             s = lsc_set_error(ctx, LSC_STATUS_INVALID_ARGUMENT,
                               "path: rank %lld reads another file than rank 0 (its header, "
                               "section table or length differ)",
@@ -1068,13 +1076,12 @@ lsc_status lsc_reference_load_sharded(lsc_ctx *ctx, const char *path, lsc_refere
             r->file_version = 2;
             r->shard_total = n;
             r->shard_first = first;
-            m = read_at(ctx, f, r->data, rows_bytes, rows_sec.offset + (uint64_t)first * row,
-                        path, "section 'ROWS'");
+            m = read_at(ctx, f, r->data, rows_bytes, rows_sec.offset + (uint64_t)first * row, path,
+                        "section 'ROWS'");
         }
         if (m == LSC_STATUS_OK)
             m = read_at(ctx, f, r->radius_v, (size_t)my * sizeof(double),
-                        radv_sec.offset + (uint64_t)first * sizeof(double), path,
-                        "section 'RADV'");
+                        radv_sec.offset + (uint64_t)first * sizeof(double), path, "section 'RADV'");
         s = lsc_tp_agree(ctx, m, NULL, 0, NULL);
     }
     if (f) fclose(f);
@@ -1113,10 +1120,10 @@ lsc_status lsc_reference_load_sharded(lsc_ctx *ctx, const char *path, lsc_refere
      * them against the header's count */
     if (s == LSC_STATUS_OK) {
         int64_t zero = 0, *zeros = (int64_t *)malloc((size_t)ranks * sizeof(int64_t));
-        lsc_status c = zeros ? check_contents(ctx, r, NULL, first, path)
-                             : lsc_set_error(ctx, LSC_STATUS_OUT_OF_MEMORY,
-                                             "out of host memory for %lld counts",
-                                             (long long)ranks);
+        lsc_status c = zeros
+                           ? check_contents(ctx, r, NULL, first, path)
+                           : lsc_set_error(ctx, LSC_STATUS_OUT_OF_MEMORY,
+                                           "out of host memory for %lld counts", (long long)ranks);
         s = lsc_tp_agree(ctx, c, &r->zero_radii, 1, zeros);
         for (int64_t q = 0; s == LSC_STATUS_OK && q < ranks; q++) zero += zeros[q];
         if (s == LSC_STATUS_OK && zero != get_i64(h + 56))

@@ -5,7 +5,6 @@
 #include "sharded.h"
 #include "validate.h"
 
-
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -187,8 +186,8 @@ lsc_status lsc_spectrum_sharded(lsc_ctx *ctx, const lsc_matrix *x, const lsc_spe
         for (int64_t r = 0; sizes && r < ranks; r++) {
             sizes[r] = wire_bytes(d, all[r * SP_NVALS + SP_ROWS]);
             if (total > SIZE_MAX - sizes[r])
-                cross = lsc_set_error(ctx, LSC_STATUS_OVERFLOW,
-                                      "the ranks' states overflow size_t");
+                cross =
+                    lsc_set_error(ctx, LSC_STATUS_OVERFLOW, "the ranks' states overflow size_t");
             total += sizes[r];
         }
     }
@@ -206,13 +205,12 @@ lsc_status lsc_spectrum_sharded(lsc_ctx *ctx, const lsc_matrix *x, const lsc_spe
     s = sizes ? LSC_STATUS_OK
               : lsc_set_error(ctx, LSC_STATUS_OUT_OF_MEMORY, "out of host memory for %lld sizes",
                               (long long)ranks);
-    if (s == LSC_STATUS_OK)
-        s = lsc_acc_core_init(ctx, &acc, d, ctx->ops->acc_create, "acc_create");
+    if (s == LSC_STATUS_OK) s = lsc_acc_core_init(ctx, &acc, d, ctx->ops->acc_create, "acc_create");
     if (s == LSC_STATUS_OK && my_rows > 0) s = lsc_acc_core_add(ctx, &acc, x, "x");
     if (s == LSC_STATUS_OK) {
         send = (unsigned char *)lsc_malloc(ctx, sizes[rank], "this shard's spectrum state");
-        recv = send ? (unsigned char *)lsc_malloc(ctx, total, "every shard's spectrum state")
-                    : NULL;
+        recv =
+            send ? (unsigned char *)lsc_malloc(ctx, total, "every shard's spectrum state") : NULL;
         if (!recv) s = LSC_STATUS_OUT_OF_MEMORY;
     }
     if (s == LSC_STATUS_OK) {

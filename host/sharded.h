@@ -82,8 +82,8 @@ lsc_status lsc_rows_f32(lsc_ctx *ctx, const lsc_matrix *m, float **out);
  * cleared. Progress is reported from p0 to p1. */
 lsc_status lsc_cpu_prdc_pass(lsc_ctx *ctx, const lsc_matrix *real, const double *real_v,
                              const lsc_matrix *fake, const double *fake_v, int metric,
-                             int inclusive, int64_t *density, unsigned char *real_flags,
-                             double p0, double p1);
+                             int inclusive, int64_t *density, unsigned char *real_flags, double p0,
+                             double p1);
 
 /* The reference options read and checked as lsc_reference_create reads them (host/api.c). */
 lsc_status lsc_reference_read_opts(lsc_ctx *ctx, const lsc_reference_opts *opts,

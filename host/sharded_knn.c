@@ -81,9 +81,8 @@ lsc_status lsc_ring_walk(lsc_ctx *ctx, const size_t *sizes, const void *mine, in
 
 /* Merges a shard's sorted list (tv, ti + off: kr entries) into a row's running list (v, ix:
  * `have` entries), keeping the first k in the kNN order; mv / mi: k entries of scratch. */
-static int64_t merge_list(double *v, int64_t *ix, int64_t have, const double *tv,
-                          const int64_t *ti, int64_t kr, int64_t off, int64_t k, double *mv,
-                          int64_t *mi)
+static int64_t merge_list(double *v, int64_t *ix, int64_t have, const double *tv, const int64_t *ti,
+                          int64_t kr, int64_t off, int64_t k, double *mv, int64_t *mi)
 {
     int64_t a = 0, b = 0, m = 0;
     for (; m < k && (a < have || b < kr); m++) {
@@ -107,7 +106,7 @@ typedef struct self_job {
     const int64_t *rows, *first;
     double *v, *tv, *mv;
     int64_t *idx, *ti, *mi;
-    int64_t have; /* entries every row's running list holds */
+    int64_t have;  /* entries every row's running list holds */
     double p0, p1; /* the progress the walk reports across, a P-th a step */
 } self_job;
 
@@ -126,8 +125,8 @@ static lsc_status self_visit(lsc_ctx *ctx, void *user, int64_t origin, unsigned 
     LSC_TRY(shard_knn(ctx, own ? NULL : &q, &b, kr, J->metric, J->tv, J->ti, p0, p0 + w));
     int64_t m = 0;
     for (int64_t i = 0; i < J->n; i++)
-        m = merge_list(J->v + i * J->k, J->idx + i * J->k, J->have, J->tv + i * kr,
-                       J->ti + i * kr, kr, J->first[origin], J->k, J->mv, J->mi);
+        m = merge_list(J->v + i * J->k, J->idx + i * J->k, J->have, J->tv + i * kr, J->ti + i * kr,
+                       kr, J->first[origin], J->k, J->mv, J->mi);
     J->have = m;
     return LSC_STATUS_OK;
 }
@@ -214,13 +213,13 @@ static int64_t block_first(int64_t nq, int64_t ranks, int64_t b)
 }
 
 /* The first min(k, na + nb) candidates of two lists sorted in the kNN order into out. */
-static int64_t merge_cands(const knn_cand *a, int64_t na, const knn_cand *b, int64_t nb,
-                           int64_t k, knn_cand *out)
+static int64_t merge_cands(const knn_cand *a, int64_t na, const knn_cand *b, int64_t nb, int64_t k,
+                           knn_cand *out)
 {
     int64_t x = 0, y = 0, m = 0;
     for (; m < k && (x < na || y < nb); m++)
-        out[m] = y >= nb || (x < na && lsc_knn_before(a[x].v, a[x].i, b[y].v, b[y].i)) ? a[x++]
-                                                                                       : b[y++];
+        out[m] =
+            y >= nb || (x < na && lsc_knn_before(a[x].v, a[x].i, b[y].v, b[y].i)) ? a[x++] : b[y++];
     return m;
 }
 
@@ -233,9 +232,8 @@ enum { KN_ENTRY = sizeof(float) + sizeof(int64_t) };
  * the first k of a union under one total order, so its grouping does not change the lists.
  * cand: this shard's nq x kr[rank] candidates; the buffers are the caller's (sizes below). */
 static lsc_status merge_blockwise(lsc_ctx *ctx, int64_t nq, int64_t k, int metric,
-                                  const int64_t *kr, const knn_cand *cand, knn_cand *a,
-                                  knn_cand *b, unsigned char *out, size_t *sizes, float *dist,
-                                  int64_t *idx)
+                                  const int64_t *kr, const knn_cand *cand, knn_cand *a, knn_cand *b,
+                                  unsigned char *out, size_t *sizes, float *dist, int64_t *idx)
 {
     const int64_t rank = lsc_tp_rank(ctx), ranks = lsc_tp_ranks(ctx), kc = kr[rank];
     /* this shard's candidates for the block it sends first, the previous rank's */
@@ -273,8 +271,8 @@ static lsc_status merge_blockwise(lsc_ctx *ctx, int64_t nq, int64_t k, int metri
         memcpy(mine + (size_t)e * KN_ENTRY + sizeof f, &a[e].i, sizeof a[e].i);
     }
     for (int64_t r = 0; r < ranks; r++)
-        sizes[r] = (size_t)((block_first(nq, ranks, r + 1) - block_first(nq, ranks, r)) * k) *
-                   KN_ENTRY;
+        sizes[r] =
+            (size_t)((block_first(nq, ranks, r + 1) - block_first(nq, ranks, r)) * k) * KN_ENTRY;
     st = lsc_tp_all_gather(ctx, mine, sizes[rank], out, sizes);
     for (int64_t e = 0; st == LSC_STATUS_OK && e < nq * k; e++) {
         memcpy(&dist[e], out + (size_t)e * KN_ENTRY, sizeof *dist);
@@ -355,15 +353,14 @@ static lsc_status knn_gathered(lsc_ctx *ctx, const lsc_matrix *queries, const ls
     unsigned char *packed = NULL;
     double *lv = NULL;
     int64_t *li = NULL, *cur = NULL;
-    lsc_status s = sizes && kr ? LSC_STATUS_OK
-                               : lsc_set_error(ctx, LSC_STATUS_OUT_OF_MEMORY,
-                                               "out of host memory for %lld sizes",
-                                               (long long)ranks);
+    lsc_status s = sizes && kr
+                       ? LSC_STATUS_OK
+                       : lsc_set_error(ctx, LSC_STATUS_OUT_OF_MEMORY,
+                                       "out of host memory for %lld sizes", (long long)ranks);
     const int64_t my_k = s == LSC_STATUS_OK ? kr[rank] : 0;
     int ready = 0; /* every buffer of the merge allocated */
     if (s == LSC_STATUS_OK) {
-        send = (knn_cand *)lsc_malloc(ctx, sizes[rank] ? sizes[rank] : 1,
-                                      "this shard's kNN lists");
+        send = (knn_cand *)lsc_malloc(ctx, sizes[rank] ? sizes[rank] : 1, "this shard's kNN lists");
         if (send && ring) {
             /* two blocks of at most ceil(nq / P) queries' k candidates, and the merged lists */
             size_t bytes = 0, lists = 0;
@@ -379,9 +376,9 @@ static lsc_status knn_gathered(lsc_ctx *ctx, const lsc_matrix *queries, const ls
             }
         } else if (send) {
             recv = (knn_cand *)lsc_malloc(ctx, total ? total : 1, "every shard's kNN lists");
-            cur = recv ? (int64_t *)lsc_malloc(ctx, 2 * (size_t)ranks * sizeof(int64_t),
-                                               "kNN merge")
-                       : NULL;
+            cur = recv
+                      ? (int64_t *)lsc_malloc(ctx, 2 * (size_t)ranks * sizeof(int64_t), "kNN merge")
+                      : NULL;
             ready = cur != NULL;
         }
         if (ready && my_k > 0) {
@@ -445,8 +442,8 @@ static lsc_status knn_self(lsc_ctx *ctx, const lsc_matrix *x, int64_t k, int met
     if (st == LSC_STATUS_OK && n > 0) {
         /* n x k fits: lsc_knn_sharded checked the outputs' bytes */
         v = (double *)lsc_malloc(ctx, (size_t)(n * k) * sizeof(double), "kNN values");
-        ix = v ? (int64_t *)lsc_malloc(ctx, (size_t)(n * k) * sizeof(int64_t), "kNN indices")
-               : NULL;
+        ix =
+            v ? (int64_t *)lsc_malloc(ctx, (size_t)(n * k) * sizeof(int64_t), "kNN indices") : NULL;
         if (!ix) st = LSC_STATUS_OUT_OF_MEMORY;
     }
     st = lsc_tp_agree(ctx, st, NULL, 0, NULL);
@@ -545,8 +542,8 @@ lsc_status lsc_knn_sharded(lsc_ctx *ctx, const lsc_matrix *queries, const lsc_ma
                                   (long long)r);
         else if (v[KN_COLS] != all[KN_COLS])
             cross = lsc_set_error(ctx, LSC_STATUS_INVALID_ARGUMENT,
-                                  "queries: rank %lld has %lld cols, rank 0 has %lld",
-                                  (long long)r, (long long)v[KN_COLS], (long long)all[KN_COLS]);
+                                  "queries: rank %lld has %lld cols, rank 0 has %lld", (long long)r,
+                                  (long long)v[KN_COLS], (long long)all[KN_COLS]);
         else if (!self && (v[KN_QROWS] != all[KN_QROWS] || v[KN_HASH] != all[KN_HASH]))
             cross = lsc_set_error(ctx, LSC_STATUS_INVALID_ARGUMENT,
                                   "queries: rank %lld's differ from rank 0's (the sharded kNN "

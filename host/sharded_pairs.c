@@ -75,7 +75,13 @@ static cpu_pair_acc acc_view(unsigned char *w, int64_t bins)
 {
     acc_head h;
     memcpy(&h, w, sizeof h);
-    cpu_pair_acc a = {h.n,    h.mean, h.m2, h.unif, h.max_v, h.dups, h.ndup,
+    cpu_pair_acc a = {h.n,
+                      h.mean,
+                      h.m2,
+                      h.unif,
+                      h.max_v,
+                      h.dups,
+                      h.ndup,
                       (lsc_pair *)(w + sizeof h + (size_t)bins * sizeof(int64_t)),
                       (int64_t *)(w + sizeof h)};
     return a;
@@ -97,8 +103,8 @@ enum {
     PS_NVALS
 };
 static const char *const opt_names[PS_NVALS] = {
-    "cols", "rows", "metric", "bins", "dup_eps", "dup_report", "subset_rows", "seed",
-    "subset_offset", "uniformity"};
+    "cols",       "rows",        "metric", "bins",          "dup_eps",
+    "dup_report", "subset_rows", "seed",   "subset_offset", "uniformity"};
 
 /* Whether local row k (global row g) is in the subset: its position in the seeded permutation
  * of all N rows lies in [first, first + count), as lsc_sample_rows draws it. */
@@ -167,8 +173,7 @@ lsc_status lsc_pair_stats_sharded(lsc_ctx *ctx, const lsc_matrix *x, const lsc_p
             if (k != PS_ROWS && v[k] != all[k])
                 cross = lsc_set_error(ctx, LSC_STATUS_INVALID_ARGUMENT,
                                       "%s: rank %lld's %s differs from rank 0's",
-                                      k == PS_COLS ? "x" : "pair opts", (long long)r,
-                                      opt_names[k]);
+                                      k == PS_COLS ? "x" : "pair opts", (long long)r, opt_names[k]);
         if (cross != LSC_STATUS_OK) break;
         if (v[PS_ROWS] > INT64_MAX - n_all)
             cross = lsc_set_error(ctx, LSC_STATUS_OVERFLOW, "the ranks' row counts overflow");
@@ -201,10 +206,10 @@ lsc_status lsc_pair_stats_sharded(lsc_ctx *ctx, const lsc_matrix *x, const lsc_p
     int64_t mine_n = 0;
     for (int64_t k = 0; k < x->rows; k++) mine_n += selected(pp, first + k, o.subset_offset, n);
     const size_t es = lsc_dtype_size(x->dtype);
-    unsigned char *own = (unsigned char *)lsc_malloc(ctx, (size_t)mine_n * shard_row_bytes(d),
-                                                     "this rank's shard");
-    double *nn_own = own ? (double *)lsc_malloc(ctx, (size_t)mine_n * sizeof(double), "nearest")
-                         : NULL;
+    unsigned char *own =
+        (unsigned char *)lsc_malloc(ctx, (size_t)mine_n * shard_row_bytes(d), "this rank's shard");
+    double *nn_own =
+        own ? (double *)lsc_malloc(ctx, (size_t)mine_n * sizeof(double), "nearest") : NULL;
     s = nn_own ? LSC_STATUS_OK : LSC_STATUS_OUT_OF_MEMORY;
     shard_view ov = {0, NULL, NULL, NULL};
     if (own) ov = shard_at(own, mine_n);
@@ -258,13 +263,12 @@ lsc_status lsc_pair_stats_sharded(lsc_ctx *ctx, const lsc_matrix *x, const lsc_p
     }
     if (s == LSC_STATUS_OK) {
         sum = (double *)lsc_calloc(ctx, (size_t)d, sizeof(double), "the histogram's bound");
-        nn_all = sum ? (double *)lsc_malloc(ctx, 2 * (size_t)n * sizeof(double), "nearest")
-                     : NULL;
+        nn_all = sum ? (double *)lsc_malloc(ctx, 2 * (size_t)n * sizeof(double), "nearest") : NULL;
         accs = nn_all ? (unsigned char *)lsc_malloc(ctx, ab * (size_t)ranks, "every rank's results")
                       : NULL;
         acc_mine = accs ? (unsigned char *)lsc_malloc(ctx, ab, "this rank's results") : NULL;
-        sizes = acc_mine ? (size_t *)lsc_malloc(ctx, (size_t)ranks * sizeof(size_t), "sizes")
-                         : NULL;
+        sizes =
+            acc_mine ? (size_t *)lsc_malloc(ctx, (size_t)ranks * sizeof(size_t), "sizes") : NULL;
         devs = sizes ? (int64_t *)lsc_malloc(ctx, (size_t)ranks * sizeof(int64_t), "deviations")
                      : NULL;
         if (!devs) s = LSC_STATUS_OUT_OF_MEMORY;
@@ -317,8 +321,8 @@ lsc_status lsc_pair_stats_sharded(lsc_ctx *ctx, const lsc_matrix *x, const lsc_p
          * the lower rank index), and then takes only lo's first rows */
         const int last = 2 * t == ranks, hi = last && rank >= half;
         const int next_hi = last && (rank + 1) % ranks >= half;
-        const size_t send_b = shard_bytes(counts[from_send], next_hi ? split_rows(counts[from_send])
-                                                                   : counts[from_send], d);
+        const size_t send_b = shard_bytes(
+            counts[from_send], next_hi ? split_rows(counts[from_send]) : counts[from_send], d);
         const int64_t got = hi ? split_rows(counts[from]) : counts[from];
         s = lsc_tp_ring(ctx, send, send_b, recv, shard_bytes(counts[from], got, d), WHAT);
         if (s != LSC_STATUS_OK) break; /* a transport failure: every rank has its own */
@@ -335,8 +339,8 @@ lsc_status lsc_pair_stats_sharded(lsc_ctx *ctx, const lsc_matrix *x, const lsc_p
             if (s == LSC_STATUS_OK && r0 > 0)
                 s = cpu_set_init(ctx, &sub, &mm, NULL, mine_n - r0, metric, set.centre);
             if (s == LSC_STATUS_OK)
-                s = cpu_pair_pass(ctx, r0 > 0 ? &sub : &set, ov.ids + r0, &other, rv.ids, &o,
-                                  upper, &acc, nn_own + r0, rv.nn, part * (double)t,
+                s = cpu_pair_pass(ctx, r0 > 0 ? &sub : &set, ov.ids + r0, &other, rv.ids, &o, upper,
+                                  &acc, nn_own + r0, rv.nn, part * (double)t,
                                   part * (double)(t + 1));
             cpu_set_free(&sub);
             cpu_set_free(&other);

@@ -43,16 +43,15 @@ lsc_status lsc_reference_create_sharded(lsc_ctx *ctx, const lsc_matrix *real, in
 
     /* phase 1: this rank's arguments and values, then the ranks' shapes and options compared */
     lsc_reference_opts o = LSC_REFERENCE_OPTS_INIT;
-    lsc_status s = out ? LSC_STATUS_OK
-                       : lsc_set_error(ctx, LSC_STATUS_INVALID_ARGUMENT, "out is NULL");
+    lsc_status s =
+        out ? LSC_STATUS_OK : lsc_set_error(ctx, LSC_STATUS_INVALID_ARGUMENT, "out is NULL");
     if (s == LSC_STATUS_OK) s = lsc_reference_read_opts(ctx, opts, &o);
     if (s == LSC_STATUS_OK) s = lsc_check_shard(ctx, real, "real", 0);
     if (s == LSC_STATUS_OK && k < 1)
         s = lsc_set_error(ctx, LSC_STATUS_INVALID_ARGUMENT, "k is %lld, expected >= 1",
                           (long long)k);
     if (s == LSC_STATUS_OK) s = lsc_sharded_on_cpu(ctx, "the sharded reference");
-    if (s == LSC_STATUS_OK)
-        s = lsc_check_values(ctx, real, "real", o.metric == LSC_METRIC_COSINE);
+    if (s == LSC_STATUS_OK) s = lsc_check_values(ctx, real, "real", o.metric == LSC_METRIC_COSINE);
     int64_t mine[RF_NVALS];
     memset(mine, 0, sizeof mine);
     if (s == LSC_STATUS_OK) {
@@ -140,8 +139,8 @@ lsc_status lsc_reference_create_sharded(lsc_ctx *ctx, const lsc_matrix *real, in
 
     /* phase 3: the radii, the k-th exact value among the other rows of every rank */
     if (s == LSC_STATUS_OK)
-        s = lsc_ring_self_knn(ctx, ref->data, d, (int)o.metric, k, rows, rows + ranks, v, ix,
-                              0.0, 1.0, "lsc_reference_create_sharded");
+        s = lsc_ring_self_knn(ctx, ref->data, d, (int)o.metric, k, rows, rows + ranks, v, ix, 0.0,
+                              1.0, "lsc_reference_create_sharded");
     if (s == LSC_STATUS_OK) {
         int64_t zero = 0;
         for (int64_t i = 0; i < my; i++) {
@@ -164,8 +163,18 @@ lsc_status lsc_reference_create_sharded(lsc_ctx *ctx, const lsc_matrix *real, in
 /* ---------------------------------------------------------------------------------------------- */
 /* PRDC                                                                                           */
 
-enum { PR_REF_ROWS, PR_REF_TOTAL, PR_REF_FIRST, PR_COLS, PR_FAKE_ROWS, PR_K, PR_METRIC, PR_CMP,
-       PR_RING, PR_NVALS };
+enum {
+    PR_REF_ROWS,
+    PR_REF_TOTAL,
+    PR_REF_FIRST,
+    PR_COLS,
+    PR_FAKE_ROWS,
+    PR_K,
+    PR_METRIC,
+    PR_CMP,
+    PR_RING,
+    PR_NVALS
+};
 
 /* A real shard on the ring: radius values (float64, first for their alignment), rows (float32)
  * and recall then coverage flags (one byte each), n rows of d. */
@@ -262,10 +271,9 @@ lsc_status lsc_prdc_rows_sharded(lsc_ctx *ctx, const lsc_reference *ref, const l
                               "from %lld of %lld, k %lld, metric %lld, comparison %lld; expected "
                               "rows from %lld of %lld, k %lld, metric %lld, comparison %lld): "
                               "make the shards with lsc_reference_create_sharded on these ranks",
-                              (long long)r, (long long)v[PR_REF_FIRST],
-                              (long long)v[PR_REF_TOTAL], (long long)v[PR_K],
-                              (long long)v[PR_METRIC], (long long)v[PR_CMP], (long long)n,
-                              (long long)all[PR_REF_TOTAL], (long long)all[PR_K],
+                              (long long)r, (long long)v[PR_REF_FIRST], (long long)v[PR_REF_TOTAL],
+                              (long long)v[PR_K], (long long)v[PR_METRIC], (long long)v[PR_CMP],
+                              (long long)n, (long long)all[PR_REF_TOTAL], (long long)all[PR_K],
                               (long long)all[PR_METRIC], (long long)all[PR_CMP]);
         else if (v[PR_FAKE_ROWS] > INT64_MAX - m)
             s = lsc_set_error(ctx, LSC_STATUS_OVERFLOW, "the ranks' fake rows overflow");
@@ -315,12 +323,12 @@ lsc_status lsc_prdc_rows_sharded(lsc_ctx *ctx, const lsc_reference *ref, const l
     if (s == LSC_STATUS_OK) s = lsc_rows_f32(ctx, fake, &ff);
     if (s == LSC_STATUS_OK) {
         fake_v = (double *)lsc_malloc(ctx, (size_t)mf * sizeof(double), "fake radii");
-        density = fake_v ? (int64_t *)lsc_calloc(ctx, (size_t)mf, sizeof(int64_t), "density")
-                         : NULL;
+        density =
+            fake_v ? (int64_t *)lsc_calloc(ctx, (size_t)mf, sizeof(int64_t), "density") : NULL;
         kv = density ? (double *)lsc_malloc(ctx, kb, "the fake rows' kNN values") : NULL;
         ki = kv ? (int64_t *)lsc_malloc(ctx, kb, "the fake rows' kNN indices") : NULL;
-        block = ki ? (unsigned char *)lsc_calloc(ctx, sizes[rank], 1, "this rank's real shard")
-                   : NULL;
+        block =
+            ki ? (unsigned char *)lsc_calloc(ctx, sizes[rank], 1, "this rank's real shard") : NULL;
         if (!block) s = LSC_STATUS_OUT_OF_MEMORY;
     }
     if (s == LSC_STATUS_OK && nr > 0) {
@@ -329,8 +337,8 @@ lsc_status lsc_prdc_rows_sharded(lsc_ctx *ctx, const lsc_reference *ref, const l
     }
     s = lsc_tp_agree(ctx, s, NULL, 0, NULL);
     if (s == LSC_STATUS_OK)
-        s = lsc_ring_self_knn(ctx, ff, d, metric, k, lay + 2 * ranks, lay + 3 * ranks, kv, ki,
-                              0.0, 0.3, "lsc_prdc_sharded");
+        s = lsc_ring_self_knn(ctx, ff, d, metric, k, lay + 2 * ranks, lay + 3 * ranks, kv, ki, 0.0,
+                              0.3, "lsc_prdc_sharded");
     for (int64_t j = 0; s == LSC_STATUS_OK && j < mf; j++) fake_v[j] = kv[j * k + k - 1];
     free(kv);
     free(ki);
@@ -339,8 +347,9 @@ lsc_status lsc_prdc_rows_sharded(lsc_ctx *ctx, const lsc_reference *ref, const l
     /* phase 3: every real shard once round the ranks past this rank's generated rows; each
      * comes home with its flags set by every rank */
     if (s == LSC_STATUS_OK) {
-        prdc_walk W = {lay, d, fake, fake_v, metric,
-                       ref->comparison == LSC_COMPARISON_INCLUSIVE, density, rank};
+        prdc_walk W = {lay,     d,      fake,
+                       fake_v,  metric, ref->comparison == LSC_COMPARISON_INCLUSIVE,
+                       density, rank};
         s = lsc_ring_walk(ctx, sizes, block, 1, prdc_visit, &W, block, "lsc_prdc_sharded");
     }
 
@@ -360,15 +369,14 @@ lsc_status lsc_prdc_rows_sharded(lsc_ctx *ctx, const lsc_reference *ref, const l
         }
         ct[CT_ZR] = ref->zero_radii;
     }
-    int64_t *sums = s == LSC_STATUS_OK
-                        ? (int64_t *)malloc((size_t)ranks * CT_NVALS * sizeof(int64_t))
-                        : NULL;
+    int64_t *sums =
+        s == LSC_STATUS_OK ? (int64_t *)malloc((size_t)ranks * CT_NVALS * sizeof(int64_t)) : NULL;
     if (s == LSC_STATUS_OK) {
         /* a failed allocation joins the agreement as its status: no rank reads the values */
-        lsc_status mem = sums ? LSC_STATUS_OK
-                              : lsc_set_error(ctx, LSC_STATUS_OUT_OF_MEMORY,
-                                              "out of host memory for %lld ranks' counts",
-                                              (long long)ranks);
+        lsc_status mem =
+            sums ? LSC_STATUS_OK
+                 : lsc_set_error(ctx, LSC_STATUS_OUT_OF_MEMORY,
+                                 "out of host memory for %lld ranks' counts", (long long)ranks);
         s = lsc_tp_agree(ctx, mem, ct, CT_NVALS, sums);
     }
     if (s == LSC_STATUS_OK) {

@@ -38,7 +38,9 @@ lsc_status lsc_ctx_set_transport(lsc_ctx *ctx, const lsc_transport *transport)
               (long long)(t.ranks - 1));
     LSC_CHECK(ctx, t.all_reduce && t.all_gather && t.broadcast, LSC_STATUS_INVALID_ARGUMENT,
               "transport: the %s callback is NULL",
-              !t.all_reduce ? "all_reduce" : !t.all_gather ? "all_gather" : "broadcast");
+              !t.all_reduce   ? "all_reduce"
+              : !t.all_gather ? "all_gather"
+                              : "broadcast");
     lsc_transport_clear(ctx);
     ctx->transport = t;
     return LSC_STATUS_OK;

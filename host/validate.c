@@ -19,8 +19,7 @@ lsc_status lsc_check_matrix(lsc_ctx *ctx, const lsc_matrix *m, const char *name,
     LSC_CHECK(ctx, (int)m->dtype >= LSC_DTYPE_F32 && (int)m->dtype <= LSC_DTYPE_F64,
               LSC_STATUS_INVALID_ARGUMENT, "%s: dtype %d is unknown", name, (int)m->dtype);
     LSC_CHECK(ctx, (int)m->memory == LSC_MEMORY_HOST || (int)m->memory == LSC_MEMORY_DEVICE,
-              LSC_STATUS_INVALID_ARGUMENT, "%s: memory space %d is unknown", name,
-              (int)m->memory);
+              LSC_STATUS_INVALID_ARGUMENT, "%s: memory space %d is unknown", name, (int)m->memory);
     LSC_CHECK(ctx, m->rows >= 1, LSC_STATUS_INVALID_ARGUMENT, "%s: rows is %lld, expected >= 1",
               name, (long long)m->rows);
     LSC_CHECK(ctx, m->rows >= min_rows, LSC_STATUS_INVALID_ARGUMENT,
@@ -123,7 +122,10 @@ static const char *sizes_text(char *buf, size_t cap, const size_t *sizes, int64_
     buf[0] = '\0';
     for (int64_t i = 0; i < n && off < cap; i++)
         off += (size_t)snprintf(buf + off, cap - off, "%s%zu",
-                                i == 0 ? "" : i == n - 1 ? " or " : ", ", sizes[i]);
+                                i == 0       ? ""
+                                : i == n - 1 ? " or "
+                                             : ", ",
+                                sizes[i]);
     return buf;
 }
 

@@ -13,8 +13,7 @@ extern "C" {
 lsc_status lsc_begin(lsc_ctx *ctx);
 
 /* Shape, dtype, memory space and size overflow of a matrix named `name` in messages. */
-lsc_status lsc_check_matrix(lsc_ctx *ctx, const lsc_matrix *m, const char *name,
-                            int64_t min_rows);
+lsc_status lsc_check_matrix(lsc_ctx *ctx, const lsc_matrix *m, const char *name, int64_t min_rows);
 /* Every element finite after conversion to float32 (host memory; the device backend checks its
  * own); for cosine also no all-zero row. The message names the row and the column. */
 lsc_status lsc_check_values(lsc_ctx *ctx, const lsc_matrix *m, const char *name, int cosine);
@@ -29,15 +28,15 @@ lsc_status lsc_check_result_size(lsc_ctx *ctx, const void *out, const size_t *si
                                  const char *what, const char *init);
 
 /* Both with the struct's size list by name: LSC_READ_OPTS(ctx, &d, opts, PAIR_OPTS, ...) */
-#define LSC_READ_OPTS(ctx, dst, src, KIND, what, init)                                          \
-    lsc_read_opts(ctx, dst, src, (const size_t[])LSC_##KIND##_SIZES,                           \
+#define LSC_READ_OPTS(ctx, dst, src, KIND, what, init)                                             \
+    lsc_read_opts(ctx, dst, src, (const size_t[])LSC_##KIND##_SIZES,                               \
                   LSC_NSIZES((const size_t[])LSC_##KIND##_SIZES), what, init)
-#define LSC_CHECK_RESULT(ctx, out, KIND, what, init)                                            \
-    lsc_check_result_size(ctx, out, (const size_t[])LSC_##KIND##_SIZES,                        \
+#define LSC_CHECK_RESULT(ctx, out, KIND, what, init)                                               \
+    lsc_check_result_size(ctx, out, (const size_t[])LSC_##KIND##_SIZES,                            \
                           LSC_NSIZES((const size_t[])LSC_##KIND##_SIZES), what, init)
 /* Writes a full result struct into the caller's (size checked on entry) */
-#define LSC_STORE_RESULT(out, r, KIND)                                                          \
-    lsc_result_store(out, r, (const size_t[])LSC_##KIND##_SIZES,                               \
+#define LSC_STORE_RESULT(out, r, KIND)                                                             \
+    lsc_result_store(out, r, (const size_t[])LSC_##KIND##_SIZES,                                   \
                      LSC_NSIZES((const size_t[])LSC_##KIND##_SIZES))
 
 /* Metric allowed for kNN, PRDC and pair statistics (euclidean or cosine). */

@@ -14,7 +14,7 @@
 
 /* Significance: one-sided normal quantiles at 99% and 99.9%, each divided by the six checks
  * (Bonferroni), corrected for the S - 1 degrees of freedom of the spread (Cornish-Fisher). */
-#define Z_BORDER 2.9351994688666982 /* 1 - 0.01 / 6 */
+#define Z_BORDER 2.9351994688666982   /* 1 - 0.01 / 6 */
 #define Z_COLLAPSE 3.5879146722879613 /* 1 - 0.001 / 6 */
 #define Z_INTERVAL 2.5758293035489004 /* two-sided 99% */
 
@@ -53,20 +53,20 @@ static const lines kClassOver = {0.50, 1.00};
 
 struct lsc_assessment {
     lsc_verdict v[LSC_CHECK_COUNT];
-    lsc_prdc_result prdc;      /* the user's full-size figures */
-    int64_t classes;           /* judged classes (0 without labels) */
+    lsc_prdc_result prdc; /* the user's full-size figures */
+    int64_t classes;      /* judged classes (0 without labels) */
     lsc_class_verdict *cls;
-    int64_t uncovered;         /* uncovered reference rows, -1 when not computed */
-    int64_t *uncovered_rows;   /* most uncovered first */
-    int64_t near_rows;         /* generated rows within near_distance of a reference row, -1
-                                  when not counted */
+    int64_t uncovered;       /* uncovered reference rows, -1 when not computed */
+    int64_t *uncovered_rows; /* most uncovered first */
+    int64_t near_rows;       /* generated rows within near_distance of a reference row, -1
+                                when not counted */
 };
 
 const char *lsc_check_name(lsc_check check)
 {
-    static const char *const names[LSC_CHECK_COUNT] = {
-        "mode_collapse", "low_fidelity", "diversity_loss", "dimensional_collapse",
-        "memorisation", "posterior_collapse"};
+    static const char *const names[LSC_CHECK_COUNT] = {"mode_collapse",  "low_fidelity",
+                                                       "diversity_loss", "dimensional_collapse",
+                                                       "memorisation",   "posterior_collapse"};
     return (int)check >= 0 && check < LSC_CHECK_COUNT ? names[check] : "unknown";
 }
 
@@ -92,10 +92,8 @@ static double z_upper(double p)
     double lo = 0.0, hi = 40.0;
     for (int i = 0; i < 60; i++) {
         const double mid = 0.5 * (lo + hi);
-        if (0.5 * erfc(mid / sqrt(2.0)) > p)
-            lo = mid;
-        else
-            hi = mid;
+        if (0.5 * erfc(mid / sqrt(2.0)) > p) lo = mid;
+        else hi = mid;
     }
     return 0.5 * (lo + hi);
 }
@@ -108,48 +106,48 @@ typedef struct {
      * centred ones: the distance code centres each set for its fast form and takes exact values
      * from the rows themselves, as in the full-size pass, so a copy of a reference row ties
      * with a radius in every pass alike (the judged subsets ride on that pass) */
-    float *a;              /* the reference's first half, na x d */
-    float *g;              /* m generated rows */
-    float *h;              /* one held-out subset: m real rows of the second half,
-                              gathered in turn (S x m x d floats at once would be 4 x the
-                              reference at m = N/4) */
-    int64_t *pick;         /* its rows */
-    int64_t *rows_a;       /* the first half's rows, in permutation order */
-    int64_t *half_b;       /* the second half's rows, in permutation order */
+    float *a;        /* the reference's first half, na x d */
+    float *g;        /* m generated rows */
+    float *h;        /* one held-out subset: m real rows of the second half,
+                        gathered in turn (S x m x d floats at once would be 4 x the
+                        reference at m = N/4) */
+    int64_t *pick;   /* its rows */
+    int64_t *rows_a; /* the first half's rows, in permutation order */
+    int64_t *half_b; /* the second half's rows, in permutation order */
     int64_t nb;
     uint64_t seed;
     const lsc_reference *ref;
-    double *mean;          /* the reference's column mean */
-    lsc_metric metric;     /* the reference's: every nearest-row search uses it */
-    float *centred;        /* one subset centred on the reference mean for its spectrum (m x d) */
-    int64_t *sample_a;     /* a seeded sample of nw positions of A: wide coverage, median */
+    double *mean;           /* the reference's column mean */
+    lsc_metric metric;      /* the reference's: every nearest-row search uses it */
+    float *centred;         /* one subset centred on the reference mean for its spectrum (m x d) */
+    int64_t *sample_a;      /* a seeded sample of nw positions of A: wide coverage, median */
     double median_unit_var; /* median column variance of the reference */
-    double median_nn_a;    /* median nearest-neighbour distance within the first half */
-    double inactive;       /* lsc_assess_opts.inactive_factor */
-    double fpc;            /* factor on the held-out spread for overlapping subsets */
-    int64_t J;             /* disjoint generated subsets of m rows averaged (1 to 4) */
+    double median_nn_a;     /* median nearest-neighbour distance within the first half */
+    double inactive;        /* lsc_assess_opts.inactive_factor */
+    double fpc;             /* factor on the held-out spread for overlapping subsets */
+    int64_t J;              /* disjoint generated subsets of m rows averaged (1 to 4) */
     const lsc_matrix *fake;
     lsc_reference *ref_a;
-    float *nn_d;           /* one subset's nearest row of A: distance and position in A (m) */
+    float *nn_d; /* one subset's nearest row of A: distance and position in A (m) */
     int64_t *nn_i;
-    double *held_nn;       /* per reference row of B: distance to its nearest row of A */
-    int64_t *held_nn_i;    /*   and that row's position in A (-1: not computed) */
+    double *held_nn;    /* per reference row of B: distance to its nearest row of A */
+    int64_t *held_nn_i; /*   and that row's position in A (-1: not computed) */
     /* classes, with labels: C distinct reference labels in ascending order */
     int64_t C;
     int64_t *labels;
-    int64_t *cls_ref;      /* class of every reference row */
-    int64_t *n_cls_a;      /* rows of each class in A */
-    int64_t *cls_rows;     /* the class of each row of one subset (m; -1: unknown label) */
+    int64_t *cls_ref;       /* class of every reference row */
+    int64_t *n_cls_a;       /* rows of each class in A */
+    int64_t *cls_rows;      /* the class of each row of one subset (m; -1: unknown label) */
     unsigned char *flags_a; /* per-row outcomes of one subset's PRDC against A (na) */
-    unsigned char *near_g; /* lsc_prdc_near flags of one subset's rows (m) */
+    unsigned char *near_g;  /* lsc_prdc_near flags of one subset's rows (m) */
     const int64_t *fake_labels;
-    int cached;            /* A, its reference and the held-out statistics came from the
-                              context's cache (below): only the generated side is measured */
+    int cached; /* A, its reference and the held-out statistics came from the
+                   context's cache (below): only the generated side is measured */
     /* wide coverage: judged on a seeded sample of nw rows of A (sample_a) */
     int64_t nw;
-    float *wide_rows;      /* the rows of those the plain balls leave uncovered, gathered */
-    int64_t *wide_pos;     /*   and their positions in A */
-    float *wide_d;         /*   their nearest subset row's distance */
+    float *wide_rows;  /* the rows of those the plain balls leave uncovered, gathered */
+    int64_t *wide_pos; /*   and their positions in A */
+    float *wide_d;     /*   their nearest subset row's distance */
     int64_t *wide_i;
 } shared;
 
@@ -158,7 +156,8 @@ static void gather(const lsc_matrix *x, const int64_t *rows, int64_t n, float *o
     const size_t es = lsc_dtype_size(x->dtype);
     for (int64_t t = 0; t < n; t++) {
         const char *src = (const char *)x->data + (size_t)(rows[t] * x->ld) * es;
-        for (int64_t c = 0; c < x->cols; c++) out[t * x->cols + c] = (float)lsc_load_f32(src, (int)x->dtype, c);
+        for (int64_t c = 0; c < x->cols; c++)
+            out[t * x->cols + c] = (float)lsc_load_f32(src, (int)x->dtype, c);
     }
 }
 
@@ -194,7 +193,8 @@ static int cmp_i64(const void *a, const void *b)
 /* The class index of `label` among the sorted labels, -1 when it is not one of them. */
 static int64_t class_of(const shared *s, int64_t label)
 {
-    const int64_t *hit = (const int64_t *)bsearch(&label, s->labels, (size_t)s->C, sizeof label, cmp_i64);
+    const int64_t *hit =
+        (const int64_t *)bsearch(&label, s->labels, (size_t)s->C, sizeof label, cmp_i64);
     return hit ? hit - s->labels : -1;
 }
 
@@ -366,8 +366,7 @@ static lsc_status shared_make(lsc_ctx *ctx, const lsc_reference *ref, const lsc_
      * (the finite population correction); disjoint ones are independent draws */
     s->fpc = lsc_mul_i64(s->S, s->m) <= nb ? 1.0 : 1.0 / sqrt(1.0 - (double)s->m / (double)nb);
     size_t bytes;
-    LSC_TRY(lsc_bytes(ctx, lsc_mul_i64(2 * s->m + s->na, d), sizeof(float), &bytes,
-                      "assess rows"));
+    LSC_TRY(lsc_bytes(ctx, lsc_mul_i64(2 * s->m + s->na, d), sizeof(float), &bytes, "assess rows"));
     s->nb = nb;
     s->seed = o->seed;
     s->ref = ref;
@@ -380,17 +379,19 @@ static lsc_status shared_make(lsc_ctx *ctx, const lsc_reference *ref, const lsc_
     s->near_g = (unsigned char *)lsc_malloc(ctx, (size_t)s->m, "assess copies");
     s->nw = s->na < MAX_JUDGED ? s->na : MAX_JUDGED;
     s->wide_rows = (float *)lsc_malloc(ctx, (size_t)(s->nw * d) * sizeof(float), "assess rows");
-    s->wide_pos = (int64_t *)lsc_malloc(ctx, (size_t)s->nw * sizeof *s->wide_pos, "assess coverage");
+    s->wide_pos =
+        (int64_t *)lsc_malloc(ctx, (size_t)s->nw * sizeof *s->wide_pos, "assess coverage");
     s->wide_d = (float *)lsc_malloc(ctx, (size_t)s->nw * sizeof *s->wide_d, "assess coverage");
     s->wide_i = (int64_t *)lsc_malloc(ctx, (size_t)s->nw * sizeof *s->wide_i, "assess coverage");
     s->metric = ref->metric;
-    s->sample_a = (int64_t *)lsc_malloc(ctx, (size_t)s->nw * sizeof *s->sample_a, "assess coverage");
+    s->sample_a =
+        (int64_t *)lsc_malloc(ctx, (size_t)s->nw * sizeof *s->sample_a, "assess coverage");
     s->centred = (float *)lsc_malloc(ctx, (size_t)(s->m * d) * sizeof(float), "assess rows");
     s->cls_rows = o->real_labels ? (int64_t *)lsc_malloc(ctx, (size_t)s->m * sizeof *s->cls_rows,
                                                          "assess labels")
                                  : NULL;
-    if (!(s->g && s->h && s->pick && s->nn_d && s->nn_i && s->flags_a && s->near_g && s->wide_rows &&
-          s->wide_pos && s->wide_d && s->wide_i && s->sample_a &&
+    if (!(s->g && s->h && s->pick && s->nn_d && s->nn_i && s->flags_a && s->near_g &&
+          s->wide_rows && s->wide_pos && s->wide_d && s->wide_i && s->sample_a &&
           (s->cls_rows || !o->real_labels) && s->centred))
         return LSC_STATUS_OUT_OF_MEMORY;
     LSC_TRY(lsc_sample_rows(ctx, o->seed, s->na, 0, s->nw, s->sample_a));
@@ -436,8 +437,8 @@ static lsc_status shared_make(lsc_ctx *ctx, const lsc_reference *ref, const lsc_
 
 /* Keeps the reference side of a successful call in the context (see assess_cache), taking its
  * buffers out of `s` and the held-out statistics `h` (S) and `cov_h` (2 S C) from the caller. */
-static void cache_keep(lsc_ctx *ctx, shared *s, const lsc_assess_opts *o,
-                       struct subset_stats **h, double **cov_h)
+static void cache_keep(lsc_ctx *ctx, shared *s, const lsc_assess_opts *o, struct subset_stats **h,
+                       double **cov_h)
 {
     assess_cache *c = (assess_cache *)ctx->assess_cache;
     if (!c) c = (assess_cache *)calloc(1, sizeof *c);
@@ -577,16 +578,11 @@ static void decide(lsc_verdict *v, int sig_b, int sig_c, double detectable)
 {
     /* a significant departure beyond a line is a finding at any size; sizes too small to
      * resolve the collapse line only forbid reading the absence of one as `ok` */
-    if (sig_c && v->effect >= v->collapse_line)
-        v->level = LSC_LEVEL_COLLAPSE;
-    else if (sig_b && v->effect >= v->borderline_line)
-        v->level = LSC_LEVEL_BORDERLINE;
-    else if (!(detectable <= v->collapse_line))
-        v->level = LSC_LEVEL_NOT_ASSESSED;
-    else if (v->effect >= v->collapse_line)
-        v->level = LSC_LEVEL_BORDERLINE;
-    else
-        v->level = LSC_LEVEL_OK;
+    if (sig_c && v->effect >= v->collapse_line) v->level = LSC_LEVEL_COLLAPSE;
+    else if (sig_b && v->effect >= v->borderline_line) v->level = LSC_LEVEL_BORDERLINE;
+    else if (!(detectable <= v->collapse_line)) v->level = LSC_LEVEL_NOT_ASSESSED;
+    else if (v->effect >= v->collapse_line) v->level = LSC_LEVEL_BORDERLINE;
+    else v->level = LSC_LEVEL_OK;
 }
 
 /* measure() and decide() at the six checks' Bonferroni quantiles, significance also granted by
@@ -646,9 +642,9 @@ static void why_add(lsc_verdict *v, const char *fmt, ...)
 /* ---- the statistics of one subset ----------------------------------------------------------- */
 
 typedef struct subset_stats {
-    double p, r, d, c;     /* PRDC against A */
-    double near, exact;    /* fractions of rows near / exactly on a row of A */
-    double wide;           /* coverage of A's first nw rows with balls WIDE_FACTOR x wider */
+    double p, r, d, c;  /* PRDC against A */
+    double near, exact; /* fractions of rows near / exactly on a row of A */
+    double wide;        /* coverage of A's first nw rows with balls WIDE_FACTOR x wider */
     double erank, vendi, inactive;
     int vendi_ok;
 } subset_stats;
@@ -755,7 +751,8 @@ static void class_stats(const shared *s, double *cov, double *share)
     for (int64_t c = 0; c < s->C; c++) cov[c] = share[c] = 0.0;
     for (int64_t i = 0; i < s->na; i++)
         if (s->flags_a[i] & LSC_ROW_COVERED) cov[s->cls_ref[s->rows_a[i]]] += 1.0;
-    for (int64_t c = 0; c < s->C; c++) cov[c] = s->n_cls_a[c] ? cov[c] / (double)s->n_cls_a[c] : 0.0;
+    for (int64_t c = 0; c < s->C; c++)
+        cov[c] = s->n_cls_a[c] ? cov[c] / (double)s->n_cls_a[c] : 0.0;
     for (int64_t i = 0; i < s->m; i++)
         if (s->cls_rows[i] >= 0) share[s->cls_rows[i]] += 1.0;
     for (int64_t c = 0; c < s->C; c++) share[c] /= (double)s->m;
@@ -888,7 +885,8 @@ static lsc_status measure_subsets(lsc_ctx *ctx, shared *s, double radius, int ge
     for (int64_t j = 0; st == LSC_STATUS_OK && generated && j < s->J; j++) {
         subset_stats x = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
         st = gather_generated(ctx, s, j);
-        if (st == LSC_STATUS_OK && me->prdc_ok) st = prdc_of(ctx, s, s->g, &x, fused ? &near : NULL);
+        if (st == LSC_STATUS_OK && me->prdc_ok)
+            st = prdc_of(ctx, s, s->g, &x, fused ? &near : NULL);
         if (st == LSC_STATUS_OK && me->prdc_ok) st = wide_of(ctx, s, s->g, &x);
         if (st == LSC_STATUS_OK && !fused) st = nearest_in_a(ctx, s, s->g, m);
         if (st == LSC_STATUS_OK) {
@@ -952,15 +950,15 @@ static lsc_status full_size(lsc_ctx *ctx, const lsc_reference *ref, const lsc_ma
     const int64_t n = ref->rows, d = ref->cols;
     unsigned char *flags = (unsigned char *)lsc_malloc(ctx, (size_t)n, "assess row flags");
     unsigned char *nf = near_distance >= 0 ? (unsigned char *)lsc_malloc(ctx, (size_t)fake->rows,
-                                                                        "assess near rows")
+                                                                         "assess near rows")
                                            : NULL;
     if (!flags || (near_distance >= 0 && !nf)) {
         free(flags);
         return LSC_STATUS_OUT_OF_MEMORY;
     }
     /* the rows within near_distance of a reference row: one more test in the same pass */
-    const lsc_prdc_near near = {
-        -1.0, nf ? lsc_v_from_dist((int)ref->metric, near_distance) : -1.0, nf, jg};
+    const lsc_prdc_near near = {-1.0, nf ? lsc_v_from_dist((int)ref->metric, near_distance) : -1.0,
+                                nf, jg};
     lsc_prdc_result r = LSC_PRDC_RESULT_INIT;
     lsc_status st = lsc_prdc_near_rows(ctx, ref, fake, &r, flags, NULL, nf || jg ? &near : NULL);
     int64_t U = 0;
@@ -1059,8 +1057,8 @@ static lsc_status judged_in_full_pass(lsc_ctx *ctx, const lsc_reference *ref,
         (unsigned char *)lsc_malloc(ctx, (size_t)(3 * J * n + M), "assess row outcomes");
     subset_stats x[LSC_JUDGE_MAX];
     memset(x, 0, sizeof x);
-    lsc_status st = ball && sub_v && subset && density && bytes ? LSC_STATUS_OK
-                                                                : LSC_STATUS_OUT_OF_MEMORY;
+    lsc_status st =
+        ball && sub_v && subset && density && bytes ? LSC_STATUS_OK : LSC_STATUS_OUT_OF_MEMORY;
     if (st == LSC_STATUS_OK) {
         jg.ball_v = ball;
         jg.wide_v = ball + n;
@@ -1077,8 +1075,8 @@ static lsc_status judged_in_full_pass(lsc_ctx *ctx, const lsc_reference *ref,
          * a wider ball lets many more pairs past the pass's prefilter */
         for (int64_t t = 0; t < s->nw; t++) {
             const int64_t p = s->sample_a[t];
-            ball[n + s->rows_a[p]] = lsc_v_from_dist((int)s->metric,
-                                                     WIDE_FACTOR * s->ref_a->radius[p]);
+            ball[n + s->rows_a[p]] =
+                lsc_v_from_dist((int)s->metric, WIDE_FACTOR * s->ref_a->radius[p]);
         }
         memset(subset, -1, (size_t)M);
     }
@@ -1132,7 +1130,8 @@ static lsc_status judged_in_full_pass(lsc_ctx *ctx, const lsc_reference *ref,
         x[j].exact = (double)ce / (double)m;
         if (C) { /* generated labels (the fused form is not used without them) */
             double *cv = me->tmp_c, *sh = me->tmp_c + C;
-            for (int64_t i = 0; i < m; i++) s->cls_rows[i] = class_of(s, s->fake_labels[s->pick[i]]);
+            for (int64_t i = 0; i < m; i++)
+                s->cls_rows[i] = class_of(s, s->fake_labels[s->pick[i]]);
             class_stats(s, cv, sh);
             for (int64_t c = 0; c < C; c++) {
                 me->cov_g[c] += cv[c] / (double)J;
@@ -1177,10 +1176,11 @@ static lsc_status judge_classes(lsc_ctx *ctx, const shared *s, const measured *m
         for (int64_t t = 0; t < S; t++) h[t] = me->share_h[t * C + c];
         double p = 0;
         for (int64_t t = 0; t < S; t++) p += h[t] / (double)S;
-        det[C + c] = measure(b, me->share_g[c], h, S, 0, share_floor(p, m), s,
-                             t_quantile(Z_COLLAPSE, dof));
+        det[C + c] =
+            measure(b, me->share_g[c], h, S, 0, share_floor(p, m), s, t_quantile(Z_COLLAPSE, dof));
         /* over-production is relative to the class's own share */
-        b->effect = b->baseline > 0 ? me->share_g[c] / b->baseline - 1.0 : (me->share_g[c] > 0 ? INFINITY : 0.0);
+        b->effect = b->baseline > 0 ? me->share_g[c] / b->baseline - 1.0
+                                    : (me->share_g[c] > 0 ? INFINITY : 0.0);
         det[C + c] = b->baseline > 0 ? det[C + c] / b->baseline : INFINITY;
         /* a class can lose all its coverage: it is not assessed only when even that could not
          * be told from chance (its level still needs the collapse line's effect) */
@@ -1286,12 +1286,13 @@ static lsc_status run_checks(lsc_ctx *ctx, const lsc_reference *ref, const lsc_m
                                             "assess classes");
         }
         me.tmp = (double *)lsc_calloc(ctx, (size_t)S, sizeof *me.tmp, "assess statistics");
-        me.cov_g = (double *)lsc_calloc(ctx, (size_t)(2 * C + 1), sizeof *me.cov_g,
-                                        "assess classes");
-        me.tmp_c = (double *)lsc_calloc(ctx, (size_t)(2 * C + 1), sizeof *me.tmp_c,
-                                        "assess classes");
-        out->cls = C ? (lsc_class_verdict *)lsc_calloc(ctx, (size_t)C, sizeof *out->cls, "assess classes")
-                     : NULL;
+        me.cov_g =
+            (double *)lsc_calloc(ctx, (size_t)(2 * C + 1), sizeof *me.cov_g, "assess classes");
+        me.tmp_c =
+            (double *)lsc_calloc(ctx, (size_t)(2 * C + 1), sizeof *me.tmp_c, "assess classes");
+        out->cls =
+            C ? (lsc_class_verdict *)lsc_calloc(ctx, (size_t)C, sizeof *out->cls, "assess classes")
+              : NULL;
         if (!me.h || !me.cov_h || !me.tmp || !me.cov_g || !me.tmp_c || (C && !out->cls))
             st = LSC_STATUS_OUT_OF_MEMORY;
         out->classes = C;
@@ -1308,10 +1309,8 @@ static lsc_status run_checks(lsc_ctx *ctx, const lsc_reference *ref, const lsc_m
      * wanted for its class (labels without generated labels: measure_subsets searches it) */
     const int fused = !o->prdc && s.k < fake->rows && me.prdc_ok && !(C && !s.fake_labels);
     if (st == LSC_STATUS_OK) {
-        if (o->prdc)
-            out->prdc = *o->prdc; /* checked on entry to describe these sets */
-        else if (fused)
-            st = judged_in_full_pass(ctx, ref, fake, &s, radius, o, &me, out);
+        if (o->prdc) out->prdc = *o->prdc; /* checked on entry to describe these sets */
+        else if (fused) st = judged_in_full_pass(ctx, ref, fake, &s, radius, o, &me, out);
         else if (s.k < fake->rows) /* else no figures: the PRDC checks are not assessed */
             st = full_size(ctx, ref, fake, &s, o, NULL, out);
     }
@@ -1327,9 +1326,11 @@ static lsc_status run_checks(lsc_ctx *ctx, const lsc_reference *ref, const lsc_m
         char buf[200];
         /* PRDC-based checks */
         if (!me.prdc_ok) {
-            snprintf(buf, sizeof buf, "k=%lld needs more than %lld generated rows and %lld "
-                     "reference rows per half; have %lld and %lld", (long long)s.k,
-                     (long long)s.k, (long long)s.k + 1, (long long)m, (long long)s.na);
+            snprintf(buf, sizeof buf,
+                     "k=%lld needs more than %lld generated rows and %lld "
+                     "reference rows per half; have %lld and %lld",
+                     (long long)s.k, (long long)s.k, (long long)s.k + 1, (long long)m,
+                     (long long)s.na);
             not_assessed(&v[LSC_CHECK_MODE_COLLAPSE], buf);
             not_assessed(&v[LSC_CHECK_LOW_FIDELITY], buf);
             not_assessed(&v[LSC_CHECK_DIVERSITY_LOSS], buf);
@@ -1344,8 +1345,8 @@ static lsc_status run_checks(lsc_ctx *ctx, const lsc_reference *ref, const lsc_m
             judge(&wv, g.wide, tmp, S, 1, 0.5 / (double)s.nw, &s);
             for (int64_t t = 0; t < S; t++) tmp[t] = me.h[t].c;
             /* a proportion of na rows: its spread cannot be below one row's worth */
-            det[LSC_CHECK_MODE_COLLAPSE] = judge_either(&v[LSC_CHECK_MODE_COLLAPSE], &wv, g.c,
-                                                          tmp, S, 1, 0.5 / (double)s.na, &s);
+            det[LSC_CHECK_MODE_COLLAPSE] = judge_either(&v[LSC_CHECK_MODE_COLLAPSE], &wv, g.c, tmp,
+                                                        S, 1, 0.5 / (double)s.na, &s);
             v[LSC_CHECK_MODE_COLLAPSE].value = full.coverage;
             for (int64_t t = 0; t < S; t++) tmp[t] = me.h[t].p;
             det[LSC_CHECK_LOW_FIDELITY] =
@@ -1363,11 +1364,11 @@ static lsc_status run_checks(lsc_ctx *ctx, const lsc_reference *ref, const lsc_m
             snprintf(mc->why, sizeof mc->why,
                      "coverage %.3f where held-out real rows of the same size give %.3f +- %.3f "
                      "(%.1f%% %s; recall %.3f vs %.3f)",
-                     g.c, mc->baseline, mc->spread, 100.0 * fabs(mc->effect), lower(mc->effect), g.r,
-                     v[LSC_CHECK_DIVERSITY_LOSS].baseline);
+                     g.c, mc->baseline, mc->spread, 100.0 * fabs(mc->effect), lower(mc->effect),
+                     g.r, v[LSC_CHECK_DIVERSITY_LOSS].baseline);
             /* the wide level caps the plain one (a class's own loss, below, is not capped) */
-            why_add(mc, "; balls %.1f x wider: %.3f vs %.3f (%.1f%% %s)", WIDE_FACTOR,
-                    g.wide, wv.baseline, 100.0 * fabs(wv.effect), lower(wv.effect));
+            why_add(mc, "; balls %.1f x wider: %.3f vs %.3f (%.1f%% %s)", WIDE_FACTOR, g.wide,
+                    wv.baseline, 100.0 * fabs(wv.effect), lower(wv.effect));
             if (wv.level != LSC_LEVEL_NOT_ASSESSED && mc->level != LSC_LEVEL_NOT_ASSESSED &&
                 wv.level < mc->level) {
                 /* "off the real ones" needs a sign of it: generated rows whose precision is as
@@ -1379,8 +1380,9 @@ static lsc_status run_checks(lsc_ctx *ctx, const lsc_reference *ref, const lsc_m
                     const lsc_level cap =
                         wv.level == LSC_LEVEL_OK ? LSC_LEVEL_BORDERLINE : LSC_LEVEL_COLLAPSE;
                     if (cap < mc->level) mc->level = cap;
-                    why_add(mc, ": %s, but precision is as high as held-out rows' (%.3f vs %.3f): "
-                                "missing modes next to kept ones, not rows off the real ones%s",
+                    why_add(mc,
+                            ": %s, but precision is as high as held-out rows' (%.3f vs %.3f): "
+                            "missing modes next to kept ones, not rows off the real ones%s",
                             wv.level == LSC_LEVEL_OK ? "every region keeps a generated row nearby"
                                                      : "the widened balls lose less",
                             pv->matched, pv->baseline,
@@ -1389,8 +1391,9 @@ static lsc_status run_checks(lsc_ctx *ctx, const lsc_reference *ref, const lsc_m
                                                         : "");
                 } else {
                     mc->level = wv.level;
-                    why_add(mc, ": generated rows near the real ones but off them, not a "
-                                "missing region, so %s",
+                    why_add(mc,
+                            ": generated rows near the real ones but off them, not a "
+                            "missing region, so %s",
                             wv.level == LSC_LEVEL_OK ? "coverage shows no mode collapse"
                                                      : "coverage shows at most borderline");
                 }
@@ -1403,11 +1406,11 @@ static lsc_status run_checks(lsc_ctx *ctx, const lsc_reference *ref, const lsc_m
             const lsc_verdict *rv = &v[LSC_CHECK_DIVERSITY_LOSS];
             if (mc->level == LSC_LEVEL_COLLAPSE && wv.level != LSC_LEVEL_NOT_ASSESSED &&
                 wv.effect < fmax(2.0 * kWide.collapse, rv->effect / CONCENTRATION_WIDE_RATIO) &&
-                rv->effect >= rv->collapse_line &&
-                rv->effect >= CONCENTRATION_RATIO * mc->effect) {
+                rv->effect >= rv->collapse_line && rv->effect >= CONCENTRATION_RATIO * mc->effect) {
                 mc->level = LSC_LEVEL_BORDERLINE;
-                why_add(mc, "; explained by concentration (recall %.1f%% lower, far more than "
-                            "coverage): see diversity_loss; at most borderline",
+                why_add(mc,
+                        "; explained by concentration (recall %.1f%% lower, far more than "
+                        "coverage): see diversity_loss; at most borderline",
                         100.0 * rv->effect);
             }
             if (C && (st = judge_classes(ctx, &s, &me, out)) == LSC_STATUS_OK)
@@ -1427,9 +1430,10 @@ static lsc_status run_checks(lsc_ctx *ctx, const lsc_reference *ref, const lsc_m
         /* zero radii hold nothing under the strict comparison: say what to do about it */
         if (me.prdc_ok && ref->zero_radii > 0 && ref->comparison == LSC_COMPARISON_STRICT) {
             for (int c = LSC_CHECK_MODE_COLLAPSE; c <= LSC_CHECK_LOW_FIDELITY; c++)
-                why_add(&v[c], "; %lld reference radii are 0 (k or more exact duplicates) and hold "
-                               "nothing under the strict comparison: the inclusive one "
-                               "(--inclusive) counts them",
+                why_add(&v[c],
+                        "; %lld reference radii are 0 (k or more exact duplicates) and hold "
+                        "nothing under the strict comparison: the inclusive one "
+                        "(--inclusive) counts them",
                         (long long)ref->zero_radii);
         }
         /* diversity loss: recall, and Vendi of the centred rows when both are available */
@@ -1498,8 +1502,9 @@ static lsc_status run_checks(lsc_ctx *ctx, const lsc_reference *ref, const lsc_m
                  "median unit variance, held-out real rows %.1f%%%s",
                  g.inactive * (double)d, (long long)d, 100.0 * g.inactive, o->inactive_factor,
                  100.0 * pc->baseline,
-                 g.inactive - pc->baseline >= 0.9 ? " (total collapse)"
-                 : pc->effect >= pc->collapse_line ? " (partial collapse)" : "");
+                 g.inactive - pc->baseline >= 0.9  ? " (total collapse)"
+                 : pc->effect >= pc->collapse_line ? " (partial collapse)"
+                                                   : "");
         if (!(s.median_unit_var > 0))
             not_assessed(pc, "the reference's median unit variance is 0: no unit can be judged");
         if (v[LSC_CHECK_DIMENSIONAL_COLLAPSE].baseline == 0)
@@ -1518,10 +1523,8 @@ static lsc_status run_checks(lsc_ctx *ctx, const lsc_reference *ref, const lsc_m
     }
     /* a call that got this far keeps the reference side for the next one; a failed call that
      * borrowed from the cache drops it (its buffers are half given away) */
-    if (st == LSC_STATUS_OK)
-        cache_keep(ctx, &s, o, &me.h, &me.cov_h);
-    else if (s.cached)
-        lsc_assess_cache_free(ctx);
+    if (st == LSC_STATUS_OK) cache_keep(ctx, &s, o, &me.h, &me.cov_h);
+    else if (s.cached) lsc_assess_cache_free(ctx);
     if (s.cached) me.h = NULL, me.cov_h = NULL;
     free(me.h);
     free(me.cov_h);
@@ -1552,9 +1555,9 @@ lsc_status lsc_assess(lsc_ctx *ctx, const lsc_reference *ref, const lsc_matrix *
     LSC_CHECK(ctx, o.order_uncovered == 0 || o.order_uncovered == 1, LSC_STATUS_INVALID_ARGUMENT,
               "assess opts: order_uncovered is %lld, expected 0 or 1",
               (long long)o.order_uncovered);
-    LSC_CHECK(ctx, !isnan(o.near_distance) && o.near_distance < 1e300,
-              LSC_STATUS_INVALID_ARGUMENT,
-              "assess opts: near_distance %g must be finite (negative: not counted)", o.near_distance);
+    LSC_CHECK(ctx, !isnan(o.near_distance) && o.near_distance < 1e300, LSC_STATUS_INVALID_ARGUMENT,
+              "assess opts: near_distance %g must be finite (negative: not counted)",
+              o.near_distance);
     LSC_CHECK(ctx, !o.fake_labels || o.real_labels, LSC_STATUS_INVALID_ARGUMENT,
               "assess opts: fake_labels need real_labels (the classes come from the reference)");
     LSC_TRY(lsc_check_matrix(ctx, fake, "fake", 2));
@@ -1568,15 +1571,15 @@ lsc_status lsc_assess(lsc_ctx *ctx, const lsc_reference *ref, const lsc_matrix *
     if (o.prdc) {
         LSC_TRY(LSC_CHECK_RESULT(ctx, o.prdc, PRDC_RESULT, "assess opts: prdc",
                                  "LSC_PRDC_RESULT_INIT"));
-        LSC_CHECK(ctx, o.prdc->size >= sizeof *o.prdc && o.prdc->k == ref->k &&
-                           o.prdc->real_rows == ref->rows && o.prdc->fake_rows == fake->rows &&
-                           o.prdc->metric == ref->metric && o.prdc->comparison == ref->comparison,
+        LSC_CHECK(ctx,
+                  o.prdc->size >= sizeof *o.prdc && o.prdc->k == ref->k &&
+                      o.prdc->real_rows == ref->rows && o.prdc->fake_rows == fake->rows &&
+                      o.prdc->metric == ref->metric && o.prdc->comparison == ref->comparison,
                   LSC_STATUS_INVALID_ARGUMENT,
                   "assess opts: prdc describes k=%lld, %lld real and %lld fake rows, not this "
                   "reference (k=%lld, %lld rows) and fake set (%lld rows)",
-                  (long long)o.prdc->k, (long long)o.prdc->real_rows,
-                  (long long)o.prdc->fake_rows, (long long)ref->k, (long long)ref->rows,
-                  (long long)fake->rows);
+                  (long long)o.prdc->k, (long long)o.prdc->real_rows, (long long)o.prdc->fake_rows,
+                  (long long)ref->k, (long long)ref->rows, (long long)fake->rows);
     }
     LSC_TRY(lsc_check_values(ctx, fake, "fake", ref->metric == LSC_METRIC_COSINE));
     lsc_assessment *a = (lsc_assessment *)lsc_calloc(ctx, 1, sizeof *a, "assessment");
@@ -1685,7 +1688,8 @@ lsc_status lsc_reference_prepare(lsc_ctx *ctx, lsc_reference *ref, uint64_t seed
     if (st == LSC_STATUS_OK) st = judging_half(ctx, &s, 1, 0);
     unsigned char *half = NULL;
     if (st == LSC_STATUS_OK) {
-        half = (unsigned char *)lsc_malloc(ctx, 16 + (size_t)s.na * sizeof(double), "reference half");
+        half =
+            (unsigned char *)lsc_malloc(ctx, 16 + (size_t)s.na * sizeof(double), "reference half");
         if (!half) st = LSC_STATUS_OUT_OF_MEMORY;
     }
     if (st == LSC_STATUS_OK) {

@@ -177,13 +177,16 @@ static int mpi_ring(const void *send, size_t send_bytes, void *recv, size_t recv
 static void mpi_release(void *user) { free(user); }
 
 /* Exported with default visibility: the one symbol liblsc looks up. */
-__attribute__((visibility("default"))) lsc_status
-lsc_mpi_transport_entry(int abi, int64_t comm_f, lsc_transport *out, void (**release)(void *),
-                        char *why, size_t why_len)
+__attribute__((visibility("default"))) lsc_status lsc_mpi_transport_entry(int abi, int64_t comm_f,
+                                                                          lsc_transport *out,
+                                                                          void (**release)(void *),
+                                                                          char *why, size_t why_len)
 {
     if (abi != LSC_MPI_ABI) {
-        snprintf(why, why_len, "the MPI module speaks ABI %d, this liblsc %d: install matching "
-                 "versions", LSC_MPI_ABI, abi);
+        snprintf(why, why_len,
+                 "the MPI module speaks ABI %d, this liblsc %d: install matching "
+                 "versions",
+                 LSC_MPI_ABI, abi);
         return LSC_STATUS_NOT_SUPPORTED;
     }
     int init = 0, fin = 0, level = MPI_THREAD_SINGLE;
@@ -216,8 +219,7 @@ lsc_mpi_transport_entry(int abi, int64_t comm_f, lsc_transport *out, void (**rel
      * it); with MPI_ERRORS_RETURN they come back as TRANSPORT_ERROR. */
     if (comm == MPI_COMM_NULL || MPI_Comm_rank(comm, &rank) != MPI_SUCCESS ||
         MPI_Comm_size(comm, &ranks) != MPI_SUCCESS) {
-        snprintf(why, why_len, "the Fortran handle %lld names no communicator",
-                 (long long)comm_f);
+        snprintf(why, why_len, "the Fortran handle %lld names no communicator", (long long)comm_f);
         return LSC_STATUS_INVALID_ARGUMENT;
     }
     mpi_state *st = (mpi_state *)calloc(1, sizeof *st);

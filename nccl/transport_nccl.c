@@ -40,7 +40,7 @@ typedef struct nccl_state {
     int own_stream; /* the stream is the adapter's (the caller passed none) */
     int device;     /* the communicator's CUDA device */
     int rank, ranks;
-    void *stage;    /* device memory host buffers pass through (NCCL reads device memory) */
+    void *stage; /* device memory host buffers pass through (NCCL reads device memory) */
     size_t stage_bytes;
 } nccl_state;
 
@@ -157,7 +157,8 @@ static int staged(nccl_state *st, size_t bytes, char *why, size_t why_len)
     st->stage = NULL;
     st->stage_bytes = 0;
     cudaError_t e = cudaMalloc(&st->stage, bytes);
-    if (e != cudaSuccess) return cuda_fail(e, "cudaMalloc of the NCCL staging buffer", why, why_len);
+    if (e != cudaSuccess)
+        return cuda_fail(e, "cudaMalloc of the NCCL staging buffer", why, why_len);
     st->stage_bytes = bytes;
     return 0;
 }
@@ -273,8 +274,8 @@ static int nccl_broadcast(void *buf, size_t bytes, int64_t root, lsc_memory memo
     void *dev = NULL;
     int bad = device_view(st, buf, bytes, memory, st->rank == root, &dev, why, why_len);
     if (!bad) {
-        ncclResult_t r = st->api.broadcast(dev, dev, bytes, ncclUint8, (int)root, st->comm,
-                                           st->stream);
+        ncclResult_t r =
+            st->api.broadcast(dev, dev, bytes, ncclUint8, (int)root, st->comm, st->stream);
         bad = r != ncclSuccess ? nccl_fail(st, r, "ncclBroadcast", why, why_len)
                                : back_to_host(st, buf, bytes, memory, why, why_len);
     }
@@ -342,8 +343,10 @@ lsc_nccl_transport_entry(int abi, void *comm, void *stream, lsc_transport *out,
         char a[16], b[16];
         snprintf(a, sizeof a, "%d", LSC_NCCL_ABI);
         snprintf(b, sizeof b, "%d", abi);
-        say(why, why_len, "the NCCL module speaks ABI %s, this liblsc %s: install matching "
-            "versions", a, b);
+        say(why, why_len,
+            "the NCCL module speaks ABI %s, this liblsc %s: install matching "
+            "versions",
+            a, b);
         return LSC_STATUS_NOT_SUPPORTED;
     }
     nccl_state *st = (nccl_state *)calloc(1, sizeof *st);

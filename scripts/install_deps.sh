@@ -2,6 +2,7 @@
 # Installs the system packages lsc needs on Debian 12 or Ubuntu: the one list of them.
 #   scripts/install_deps.sh          what building, testing and `pip install ./python` need
 #   scripts/install_deps.sh --ci     also what .ci/run needs (clang for the fuzzers, ccache, and
+#                                    clang-format for the layout check,
 #                                    chromium with its driver for the report pages' browser test)
 #   scripts/install_deps.sh --list   prints the packages (with --ci too) and installs nothing
 # Installs only the packages that are missing, after an `apt-get update` (with none missing it
@@ -19,7 +20,7 @@ packages=(build-essential cmake pkg-config libopenblas-dev libopenblas-pthread-d
           libzip-dev libcjson-dev libhdf5-dev libopenmpi-dev openmpi-bin)
 # CI only: chromium is large (about 300 MB installed) and only the browser test of the report's
 # page needs it; outside CI that test skips with its reason
-ci_packages=(clang libclang-rt-14-dev ccache chromium chromium-driver)
+ci_packages=(clang clang-format libclang-rt-14-dev ccache chromium chromium-driver)
 
 list=0
 for a in "$@"; do

@@ -146,8 +146,8 @@ inline int broadcast(void *buf, size_t bytes, int64_t root, lsc_memory mem, void
     return 0;
 }
 
-inline int ring(const void *send, size_t send_bytes, void *recv, size_t recv_bytes,
-                lsc_memory mem, void *user, char *why, size_t len)
+inline int ring(const void *send, size_t send_bytes, void *recv, size_t recv_bytes, lsc_memory mem,
+                void *user, char *why, size_t len)
 {
     Rank *r = (Rank *)user;
     if (mem != LSC_MEMORY_HOST) return say(why, len, "fake transport: host memory only");

@@ -36,7 +36,6 @@ class SkipWithoutAmx : public ::testing::Environment {
     }
 };
 
-inline const bool registered =
-    (::testing::AddGlobalTestEnvironment(new SkipWithoutAmx), true);
+inline const bool registered = (::testing::AddGlobalTestEnvironment(new SkipWithoutAmx), true);
 
 } // namespace fp32_copy

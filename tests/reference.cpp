@@ -63,8 +63,8 @@ float f16_to_f32(uint16_t h)
     const int man = h & 0x3ff;
     double v;
     if (e == 0x1f) v = man ? std::nan("") : INFINITY;
-    else if (e == 0) v = std::ldexp((double)man, -24);              // 0 or subnormal: man x 2^-24
-    else v = std::ldexp((double)(1024 + man), e - 15 - 10);          // (1 + man/1024) x 2^(e-15)
+    else if (e == 0) v = std::ldexp((double)man, -24);      // 0 or subnormal: man x 2^-24
+    else v = std::ldexp((double)(1024 + man), e - 15 - 10); // (1 + man/1024) x 2^(e-15)
     return (float)(sign ? -v : v);
 }
 
@@ -73,7 +73,8 @@ uint16_t f32_to_f16(float f)
     uint16_t sign = std::signbit(f) ? 0x8000 : 0;
     double a = std::fabs((double)f);
     if (std::isnan(f)) return (uint16_t)(sign | 0x7e00);
-    if (std::isinf(f)) return (uint16_t)(sign | 0x7c00); // (frexp leaves Inf's exponent unspecified)
+    if (std::isinf(f))
+        return (uint16_t)(sign | 0x7c00); // (frexp leaves Inf's exponent unspecified)
     if (a == 0.0) return sign;
     if (a < std::ldexp(1.0, -14)) {
         // subnormal range: units of 2^-24, ties to even (nearbyint in the default mode)
@@ -120,8 +121,8 @@ std::vector<double> svd_values(const std::vector<double> &a_in, int64_t n, int64
     // the matrix sizes in some versions
     double dummy[2] = {0.0, 0.0};
     const lapack_int lmax = (lapack_int)std::max(n, d);
-    lapack_int info = LAPACKE_dgesdd(LAPACK_ROW_MAJOR, 'N', (lapack_int)n, (lapack_int)d,
-                                     a.data(), (lapack_int)d, s.data(), dummy, lmax, dummy, lmax);
+    lapack_int info = LAPACKE_dgesdd(LAPACK_ROW_MAJOR, 'N', (lapack_int)n, (lapack_int)d, a.data(),
+                                     (lapack_int)d, s.data(), dummy, lmax, dummy, lmax);
     if (info != 0) throw std::runtime_error("ref: dgesdd failed, info " + std::to_string(info));
     std::sort(s.begin(), s.end(), std::greater<double>());
     return s;

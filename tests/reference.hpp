@@ -12,31 +12,31 @@ namespace ref {
 
 // ---- docs/METRICS.md "Tolerances" -------------------------------------------------------------
 
-constexpr double kRel = 2e-4;      // continuous figures: relative ...
-constexpr double kAbs = 1e-9;      // ... or absolute, whichever is larger
-constexpr double kIntEdge = 1e-9;  // integer figures: exact unless the reference lies this close
-                                   // (relative) to the threshold
+constexpr double kRel = 2e-4;     // continuous figures: relative ...
+constexpr double kAbs = 1e-9;     // ... or absolute, whichever is larger
+constexpr double kIntEdge = 1e-9; // integer figures: exact unless the reference lies this close
+                                  // (relative) to the threshold
 
 // |got - want| <= max(rel |want|, abs). NaN never passes.
 bool close(double got, double want, double rel = kRel, double abs = kAbs);
 
 // ---- element conversions (independent of the library's) ---------------------------------------
 
-float f16_to_f32(uint16_t h);   // IEEE binary16 bits to float32, exact (subnormals included)
-uint16_t f32_to_f16(float f);   // round to nearest even; overflow to Inf
-float bf16_to_f32(uint16_t h);  // bfloat16 bits to float32, exact
-uint16_t f32_to_bf16(float f);  // round to nearest even
+float f16_to_f32(uint16_t h);  // IEEE binary16 bits to float32, exact (subnormals included)
+uint16_t f32_to_f16(float f);  // round to nearest even; overflow to Inf
+float bf16_to_f32(uint16_t h); // bfloat16 bits to float32, exact
+uint16_t f32_to_bf16(float f); // round to nearest even
 
 // ---- spectrum ----------------------------------------------------------------------------------
 
 struct Spectrum {
     int64_t rows = 0, cols = 0;
-    int64_t rank_limit = 0;                // m = min(N, D)
-    int64_t numerical_rank = 0;            // centred sigma left non-zero by the pinned cut
-    std::vector<double> singular_values;   // m centred sigma, descending, after the cut
-    std::vector<double> uncentred_sv;      // m uncentred s, descending, after the cut
-    std::vector<double> column_variance;   // D, ddof 1
-    std::vector<double> cum_fraction;      // m: (lambda_1 + .. + lambda_k) / sum lambda
+    int64_t rank_limit = 0;              // m = min(N, D)
+    int64_t numerical_rank = 0;          // centred sigma left non-zero by the pinned cut
+    std::vector<double> singular_values; // m centred sigma, descending, after the cut
+    std::vector<double> uncentred_sv;    // m uncentred s, descending, after the cut
+    std::vector<double> column_variance; // D, ddof 1
+    std::vector<double> cum_fraction;    // m: (lambda_1 + .. + lambda_k) / sum lambda
     double total_variance = 0;
     double largest_singular_value = 0;
     double effective_rank = 0;
@@ -47,10 +47,10 @@ struct Spectrum {
     int64_t active_units = 0;
     double active_threshold = 0.01;
     bool vendi_available = false;
-    double vendi_cosine = 0;               // 0 when unavailable
-    int64_t vendi_zero_row = -1;           // first all-zero row, -1 if none
+    double vendi_cosine = 0;                           // 0 when unavailable
+    int64_t vendi_zero_row = -1;                       // first all-zero row, -1 if none
     double vendi_q0 = 0, vendi_q2 = 0, vendi_qinf = 0; // other orders, 0 when unavailable
-    double alpha_req = 0, alpha_req_r2 = 0;  // 0 with fewer than 3 non-zero eigenvalues
+    double alpha_req = 0, alpha_req_r2 = 0;            // 0 with fewer than 3 non-zero eigenvalues
     int64_t alpha_req_ranks = 0;
     bool all_rows_identical = false;
 };
@@ -58,8 +58,7 @@ struct Spectrum {
 // Every figure of docs/METRICS.md section 1 for the n x d float32 matrix whose row i starts at
 // x + i * ld (n >= 2, d >= 1, ld >= d). For float16 / bfloat16 / float64 data pass the float32
 // values of that data (the library's figures are those of the float32 values).
-Spectrum spectrum(const float *x, int64_t n, int64_t d, int64_t ld,
-                  double active_threshold = 0.01);
+Spectrum spectrum(const float *x, int64_t n, int64_t d, int64_t ld, double active_threshold = 0.01);
 inline Spectrum spectrum(const std::vector<float> &x, int64_t n, int64_t d,
                          double active_threshold = 0.01)
 {

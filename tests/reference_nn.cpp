@@ -93,8 +93,7 @@ static void all_distances(const float *a, int64_t na, const float *b, int64_t nb
         auto an = normalised(a, na, d), bn = normalised(b, nb, d);
         for (int64_t i = 0; i < na; i++)
             for (int64_t j = 0; j < nb; j++)
-                out[(size_t)(i * nb + j)] =
-                    cosine_of(an.data() + i * d, bn.data() + j * d, d);
+                out[(size_t)(i * nb + j)] = cosine_of(an.data() + i * d, bn.data() + j * d, d);
         return;
     }
     for (int64_t i = 0; i < na; i++)
@@ -163,9 +162,8 @@ Knn first(const Knn &ref, int64_t k)
     return r;
 }
 
-std::string check_knn(const Knn &ref, const float *q, const float *b, int64_t d,
-                      lsc_metric metric, bool exclude_self, const float *dist,
-                      const int64_t *idx)
+std::string check_knn(const Knn &ref, const float *q, const float *b, int64_t d, lsc_metric metric,
+                      bool exclude_self, const float *dist, const int64_t *idx)
 {
     if (exclude_self) b = q;
     const double rel = 1e-6;
@@ -200,9 +198,9 @@ std::string check_knn(const Knn &ref, const float *q, const float *b, int64_t d,
             }
             if (!close_rel(exact, rd, rel) &&
                 !(metric == LSC_METRIC_COSINE && std::fabs(exact - rd) <= 1e-15)) {
-                err << "query " << i << " rank " << t << ": index " << j << " at distance "
-                    << exact << ", the reference has index " << ref.idx[(size_t)e]
-                    << " at distance " << rd << " (not a tie)";
+                err << "query " << i << " rank " << t << ": index " << j << " at distance " << exact
+                    << ", the reference has index " << ref.idx[(size_t)e] << " at distance " << rd
+                    << " (not a tie)";
                 return err.str();
             }
             if (t > 0 && dist[e] < dist[e - 1]) {
@@ -499,11 +497,9 @@ std::string check_prdc(const Prdc &ref, const lsc_prdc_result &got)
     e += check_count("coverage", got.coverage, (double)ref.N, ref.coverage);
     std::ostringstream err;
     if (got.zero_radii_real != ref.zero_real)
-        err << "zero_radii_real " << got.zero_radii_real << ", reference " << ref.zero_real
-            << "; ";
+        err << "zero_radii_real " << got.zero_radii_real << ", reference " << ref.zero_real << "; ";
     if (got.zero_radii_fake != ref.zero_fake)
-        err << "zero_radii_fake " << got.zero_radii_fake << ", reference " << ref.zero_fake
-            << "; ";
+        err << "zero_radii_fake " << got.zero_radii_fake << ", reference " << ref.zero_fake << "; ";
     if (got.k != ref.k || got.real_rows != ref.N || got.fake_rows != ref.M)
         err << "k / rows reported wrong; ";
     return e + err.str();

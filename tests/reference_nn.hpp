@@ -55,9 +55,8 @@ Knn first(const Knn &ref, int64_t k);
 // library's index within 1e-6 relative of the reference's distance at that rank, so index lists
 // differ only where distances tie within 1e-6 relative; distances ascending. Returns "" when it
 // passes, else a description of the first failure.
-std::string check_knn(const Knn &ref, const float *q, const float *b, int64_t d,
-                      lsc_metric metric, bool exclude_self, const float *dist,
-                      const int64_t *idx);
+std::string check_knn(const Knn &ref, const float *q, const float *b, int64_t d, lsc_metric metric,
+                      bool exclude_self, const float *dist, const int64_t *idx);
 
 // Relative closeness: |a - b| <= rel * max(|a|, |b|) (so 0 matches only 0).
 bool close_rel(double a, double b, double rel);
@@ -73,14 +72,14 @@ struct PairStats {
     int64_t n = 0, pairs = 0;
     double mean = 0, std = 0, min = 0, max = 0;
     double nn_mean = 0, nn_median = 0, nn_min = 0, nn_max = 0;
-    double upper = 0;                  // B
-    std::vector<int64_t> hist;         // bins counts
-    int64_t hist_borderline = 0;       // pairs within 1e-9 B of an interior bin edge
-    int64_t near_dups = 0;             // pairs with d <= dup_eps
-    int64_t near_dup_borderline = 0;   // pairs with d within 1e-6 relative of dup_eps (d != eps)
-    std::vector<Pair> dups;            // the first dup_report, ordered by (d, i, j)
-    double uniformity = 0;             // Wang & Isola 2020, t = 2, on the normalised rows
-    double uniformity_tol = 0;         // its pinned bound (docs/METRICS.md section 9)
+    double upper = 0;                // B
+    std::vector<int64_t> hist;       // bins counts
+    int64_t hist_borderline = 0;     // pairs within 1e-9 B of an interior bin edge
+    int64_t near_dups = 0;           // pairs with d <= dup_eps
+    int64_t near_dup_borderline = 0; // pairs with d within 1e-6 relative of dup_eps (d != eps)
+    std::vector<Pair> dups;          // the first dup_report, ordered by (d, i, j)
+    double uniformity = 0;           // Wang & Isola 2020, t = 2, on the normalised rows
+    double uniformity_tol = 0;       // its pinned bound (docs/METRICS.md section 9)
 };
 
 // All-pairs statistics of the rows of x listed in `rows` (every row when empty); pair indices are

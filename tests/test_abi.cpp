@@ -33,7 +33,11 @@ struct Buf {
         std::memcpy(b, init, init_bytes < size ? init_bytes : size);
         std::memcpy(b, &size, sizeof size);
     }
-    template <class T> T *as() { return reinterpret_cast<T *>(b); }
+    template <class T>
+    T *as()
+    {
+        return reinterpret_cast<T *>(b);
+    }
     bool all(size_t from, size_t to, unsigned char v) const
     {
         for (size_t i = from; i < to; i++)
@@ -166,7 +170,8 @@ TEST(Abi, ResultsAreWrittenAsFarAsTheCallersSize)
     lsc_prdc_result z = LSC_PRDC_RESULT_INIT;
     Buf old(&z, sizeof z, lsc01_sizeof_prdc_result, 0xC3);
     ASSERT_EQ(lsc_prdc(ctx, ref, &s.f, old.as<lsc_prdc_result>()), LSC_STATUS_OK);
-    EXPECT_EQ(std::memcmp(old.b + sizeof(size_t), reinterpret_cast<unsigned char *>(&full) + sizeof(size_t),
+    EXPECT_EQ(std::memcmp(old.b + sizeof(size_t),
+                          reinterpret_cast<unsigned char *>(&full) + sizeof(size_t),
                           lsc01_sizeof_prdc_result - sizeof(size_t)),
               0);
     EXPECT_TRUE(old.all(lsc01_sizeof_prdc_result, sizeof old.b, 0xC3));
@@ -177,7 +182,8 @@ TEST(Abi, ResultsAreWrittenAsFarAsTheCallersSize)
     // a newer caller: our fields, then zeros up to its size, nothing past it
     Buf big(&z, sizeof z, sizeof z + 24, 0xC3);
     ASSERT_EQ(lsc_prdc(ctx, ref, &s.f, big.as<lsc_prdc_result>()), LSC_STATUS_OK);
-    EXPECT_EQ(std::memcmp(big.b + sizeof(size_t), reinterpret_cast<unsigned char *>(&full) + sizeof(size_t),
+    EXPECT_EQ(std::memcmp(big.b + sizeof(size_t),
+                          reinterpret_cast<unsigned char *>(&full) + sizeof(size_t),
                           sizeof full - sizeof(size_t)),
               0);
     EXPECT_TRUE(big.all(sizeof full, sizeof full + 24, 0));
@@ -193,8 +199,8 @@ TEST(Abi, ResultsAreWrittenAsFarAsTheCallersSize)
     EXPECT_TRUE(iold.all(lsc01_sizeof_reference_info, sizeof iold.b, 0xC3));
 
     // unknown sizes: refused, nothing written
-    for (size_t bad : {(size_t)0, lsc01_sizeof_prdc_result - 8, lsc01_sizeof_prdc_result + 4,
-                       (size_t)1 << 40}) {
+    for (size_t bad :
+         {(size_t)0, lsc01_sizeof_prdc_result - 8, lsc01_sizeof_prdc_result + 4, (size_t)1 << 40}) {
         SCOPED_TRACE(bad);
         Buf b(&z, 0, 16, 0xC3);
         std::memcpy(b.b, &bad, sizeof bad);
@@ -224,7 +230,8 @@ TEST(Abi, EveryResultStructChecksItsSize)
     EXPECT_TRUE(mentions(lsc_last_error(ctx), "LSC_SPECTRUM_RESULT_INIT")) << lsc_last_error(ctx);
     lsc_pair_result pr = LSC_PAIR_RESULT_INIT;
     pr.size = sizeof pr - 4; // inside the appended uniformity
-    EXPECT_EQ(lsc_pair_stats(ctx, &s.r, nullptr, &pr, nullptr, nullptr), LSC_STATUS_INVALID_ARGUMENT);
+    EXPECT_EQ(lsc_pair_stats(ctx, &s.r, nullptr, &pr, nullptr, nullptr),
+              LSC_STATUS_INVALID_ARGUMENT);
     EXPECT_TRUE(mentions(lsc_last_error(ctx), "LSC_PAIR_RESULT_INIT")) << lsc_last_error(ctx);
     lsc_spectrum_acc *acc = nullptr;
     ASSERT_EQ(lsc_spectrum_acc_create(ctx, 8, nullptr, &acc), LSC_STATUS_OK);

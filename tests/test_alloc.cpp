@@ -27,25 +27,29 @@ const uint64_t kSeed = data::seed(777001);
 
 using Bytes = std::vector<unsigned char>;
 
-template <class T> void put(Bytes &b, const T &v)
+template <class T>
+void put(Bytes &b, const T &v)
 {
     const unsigned char *p = reinterpret_cast<const unsigned char *>(&v);
     b.insert(b.end(), p, p + sizeof v);
 }
-template <class T> void put(Bytes &b, const std::vector<T> &v)
+template <class T>
+void put(Bytes &b, const std::vector<T> &v)
 {
     put(b, v.size());
     const unsigned char *p = reinterpret_cast<const unsigned char *>(v.data());
     b.insert(b.end(), p, p + v.size() * sizeof(T));
 }
-template <class T> std::vector<T> sentinel_vec(size_t n)
+template <class T>
+std::vector<T> sentinel_vec(size_t n)
 {
     std::vector<T> v(n);
     std::memset(static_cast<void *>(v.data()), 0xA5, n * sizeof(T));
     return v;
 }
 // A result struct full of a byte pattern except its size field, which the caller sets.
-template <class T> T sentinel_obj()
+template <class T>
+T sentinel_obj()
 {
     T o;
     std::memset(static_cast<void *>(&o), 0xA5, sizeof o);
@@ -111,7 +115,8 @@ struct Fixture {
         std::vector<std::string> v;
         if (DIR *dp = opendir(dir.c_str())) {
             while (dirent *e = readdir(dp))
-                if (std::strcmp(e->d_name, ".") && std::strcmp(e->d_name, "..")) v.push_back(e->d_name);
+                if (std::strcmp(e->d_name, ".") && std::strcmp(e->d_name, ".."))
+                    v.push_back(e->d_name);
             closedir(dp);
         }
         return v;
@@ -145,7 +150,8 @@ std::vector<Op> operations(const Fixture &F)
             auto res = sentinel_obj<lsc_spectrum_result>();
             auto sv = sentinel_vec<double>((size_t)std::min(x.rows, x.cols));
             auto cv = sentinel_vec<double>((size_t)x.cols);
-            lsc_status s = inj.call([&] { return lsc_spectrum(c, &x, nullptr, &res, sv.data(), cv.data()); });
+            lsc_status s =
+                inj.call([&] { return lsc_spectrum(c, &x, nullptr, &res, sv.data(), cv.data()); });
             put_spectrum(out, res, sv, cv);
             return s;
         };
@@ -154,7 +160,8 @@ std::vector<Op> operations(const Fixture &F)
     ops.push_back({"spectrum N < D", spectrum(true)});
     ops.push_back({"acc_create", [&F](lsc_ctx *c, Inject &inj, Bytes &out) {
                        lsc_spectrum_acc *acc = (lsc_spectrum_acc *)(uintptr_t)0x5a5a;
-                       lsc_status s = inj.call([&] { return lsc_spectrum_acc_create(c, F.d, nullptr, &acc); });
+                       lsc_status s =
+                           inj.call([&] { return lsc_spectrum_acc_create(c, F.d, nullptr, &acc); });
                        put(out, (uintptr_t)(acc == (lsc_spectrum_acc *)(uintptr_t)0x5a5a));
                        if (s == LSC_STATUS_OK) {
                            put(out, lsc_spectrum_acc_rows(acc));
@@ -178,7 +185,8 @@ std::vector<Op> operations(const Fixture &F)
             if (lsc_spectrum_acc_rows(acc) >= 2) {
                 auto res = sentinel_obj<lsc_spectrum_result>();
                 std::vector<double> sv((size_t)F.d), cv((size_t)F.d);
-                EXPECT_EQ(lsc_spectrum_acc_finalize(c, acc, &res, sv.data(), cv.data()), LSC_STATUS_OK);
+                EXPECT_EQ(lsc_spectrum_acc_finalize(c, acc, &res, sv.data(), cv.data()),
+                          LSC_STATUS_OK);
                 put_spectrum(out, res, sv, cv);
             }
             lsc_spectrum_acc_destroy(acc);
@@ -199,7 +207,8 @@ std::vector<Op> operations(const Fixture &F)
                        put(out, lsc_spectrum_acc_rows(a));
                        auto res = sentinel_obj<lsc_spectrum_result>();
                        std::vector<double> sv((size_t)F.d), cv((size_t)F.d);
-                       EXPECT_EQ(lsc_spectrum_acc_finalize(c, a, &res, sv.data(), cv.data()), LSC_STATUS_OK);
+                       EXPECT_EQ(lsc_spectrum_acc_finalize(c, a, &res, sv.data(), cv.data()),
+                                 LSC_STATUS_OK);
                        put_spectrum(out, res, sv, cv);
                        lsc_spectrum_acc_destroy(a);
                        lsc_spectrum_acc_destroy(b);
@@ -211,8 +220,11 @@ std::vector<Op> operations(const Fixture &F)
                        lsc_matrix x = F.r();
                        EXPECT_EQ(lsc_spectrum_acc_add(c, a, &x), LSC_STATUS_OK);
                        auto res = sentinel_obj<lsc_spectrum_result>();
-                       auto sv = sentinel_vec<double>((size_t)F.d), cv = sentinel_vec<double>((size_t)F.d);
-                       lsc_status s = inj.call([&] { return lsc_spectrum_acc_finalize(c, a, &res, sv.data(), cv.data()); });
+                       auto sv = sentinel_vec<double>((size_t)F.d),
+                            cv = sentinel_vec<double>((size_t)F.d);
+                       lsc_status s = inj.call([&] {
+                           return lsc_spectrum_acc_finalize(c, a, &res, sv.data(), cv.data());
+                       });
                        put_spectrum(out, res, sv, cv);
                        put(out, lsc_spectrum_acc_rows(a));
                        lsc_spectrum_acc_destroy(a);
@@ -223,7 +235,10 @@ std::vector<Op> operations(const Fixture &F)
                        [&F, metric](lsc_ctx *c, Inject &inj, Bytes &out) {
                            lsc_matrix a = F.r(), b = F.f();
                            auto o = sentinel_vec<float>((size_t)(F.n * F.m));
-                           lsc_status s = inj.call([&] { return lsc_distances(c, &a, &b, metric, o.data(), F.m, LSC_MEMORY_HOST); });
+                           lsc_status s = inj.call([&] {
+                               return lsc_distances(c, &a, &b, metric, o.data(), F.m,
+                                                    LSC_MEMORY_HOST);
+                           });
                            put(out, o);
                            return s;
                        },
@@ -250,7 +265,8 @@ std::vector<Op> operations(const Fixture &F)
             return s;
         };
     };
-    ops.push_back({"pair_stats euclidean, histogram and dups", pairs(LSC_METRIC_EUCLIDEAN, 0, true)});
+    ops.push_back(
+        {"pair_stats euclidean, histogram and dups", pairs(LSC_METRIC_EUCLIDEAN, 0, true)});
     ops.push_back({"pair_stats cosine, histogram and dups", pairs(LSC_METRIC_COSINE, 0, true)});
     ops.push_back({"pair_stats subset, no outputs", pairs(LSC_METRIC_EUCLIDEAN, 70, false)});
     auto knn = [&F](lsc_metric metric, bool self) {
@@ -261,7 +277,9 @@ std::vector<Op> operations(const Fixture &F)
             ko.exclude_self = self;
             auto dist = sentinel_vec<float>((size_t)(q.rows * F.k));
             auto idx = sentinel_vec<int64_t>((size_t)(q.rows * F.k));
-            lsc_status s = inj.call([&] { return lsc_knn(c, &q, self ? nullptr : &b, F.k, &ko, dist.data(), idx.data()); });
+            lsc_status s = inj.call([&] {
+                return lsc_knn(c, &q, self ? nullptr : &b, F.k, &ko, dist.data(), idx.data());
+            });
             put(out, dist);
             put(out, idx);
             return s;
@@ -277,7 +295,8 @@ std::vector<Op> operations(const Fixture &F)
                            lsc_reference_opts ro = LSC_REFERENCE_OPTS_INIT;
                            ro.metric = metric;
                            lsc_reference *ref = (lsc_reference *)(uintptr_t)0x5a5a;
-                           lsc_status s = inj.call([&] { return lsc_reference_create(c, &x, F.k, &ro, &ref); });
+                           lsc_status s = inj.call(
+                               [&] { return lsc_reference_create(c, &x, F.k, &ro, &ref); });
                            put(out, (uintptr_t)(ref == (lsc_reference *)(uintptr_t)0x5a5a));
                            if (s == LSC_STATUS_OK) {
                                put_reference(out, ref, F.n);
@@ -290,10 +309,12 @@ std::vector<Op> operations(const Fixture &F)
                        lsc_reference *ref = nullptr;
                        EXPECT_EQ(lsc_reference_create(c, &x, F.k, nullptr, &ref), LSC_STATUS_OK);
                        std::remove(F.file.c_str());
-                       lsc_status s = inj.call([&] { return lsc_reference_save(c, ref, F.file.c_str()); });
+                       lsc_status s =
+                           inj.call([&] { return lsc_reference_save(c, ref, F.file.c_str()); });
                        lsc_reference_destroy(ref);
                        // what the directory holds: the file (with its bytes) and nothing else
-                       for (const std::string &e : F.entries()) out.insert(out.end(), e.begin(), e.end());
+                       for (const std::string &e : F.entries())
+                           out.insert(out.end(), e.begin(), e.end());
                        if (FILE *fp = std::fopen(F.file.c_str(), "rb")) {
                            int ch;
                            while ((ch = std::fgetc(fp)) != EOF) out.push_back((unsigned char)ch);
@@ -309,7 +330,8 @@ std::vector<Op> operations(const Fixture &F)
                        EXPECT_EQ(lsc_reference_save(c, ref, F.file.c_str()), LSC_STATUS_OK);
                        lsc_reference_destroy(ref);
                        lsc_reference *got = (lsc_reference *)(uintptr_t)0x5a5a;
-                       lsc_status s = inj.call([&] { return lsc_reference_load(c, F.file.c_str(), &got); });
+                       lsc_status s =
+                           inj.call([&] { return lsc_reference_load(c, F.file.c_str(), &got); });
                        std::remove(F.file.c_str());
                        put(out, (uintptr_t)(got == (lsc_reference *)(uintptr_t)0x5a5a));
                        if (s == LSC_STATUS_OK) {

@@ -21,7 +21,10 @@ namespace {
 #if LSC_CPU_AMX
 
 struct Aligned {
-    explicit Aligned(size_t elems) : p(static_cast<uint16_t *>(std::aligned_alloc(64, (elems * 2 + 63) / 64 * 64))) {}
+    explicit Aligned(size_t elems)
+        : p(static_cast<uint16_t *>(std::aligned_alloc(64, (elems * 2 + 63) / 64 * 64)))
+    {
+    }
     ~Aligned() { std::free(p); }
     uint16_t *p;
 };
@@ -41,7 +44,8 @@ double check_product(const std::vector<float> &q, int64_t nq, const std::vector<
     for (int64_t i = 0; i < nq; i++) {
         for (int64_t j = nb; j < ldc; j++) EXPECT_EQ(c[(size_t)(i * ldc + j)], 12345.0f);
         double sqa = 0.0;
-        for (int64_t t = 0; t < d; t++) sqa += (double)q[(size_t)(i * d + t)] * q[(size_t)(i * d + t)];
+        for (int64_t t = 0; t < d; t++)
+            sqa += (double)q[(size_t)(i * d + t)] * q[(size_t)(i * d + t)];
         for (int64_t j = 0; j < nb; j++) {
             double p = 0.0, sqb = 0.0;
             for (int64_t t = 0; t < d; t++) {
@@ -59,7 +63,7 @@ double check_product(const std::vector<float> &q, int64_t nq, const std::vector<
 }
 
 class Amx : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override
     {
         if (!cpu_amx_usable())
@@ -72,9 +76,9 @@ TEST_F(Amx, RandomRowsOfEveryShapeWithinTheBound)
 {
     std::mt19937_64 rng(20261201);
     std::normal_distribution<float> g(0.0f, 1.0f);
-    const int64_t shapes[][3] = {{1, 1, 8},    {33, 45, 33},  {64, 96, 512}, {100, 70, 100},
-                                 {32, 32, 1000}, {47, 129, 64}, {5, 300, 257},
-                                 {40, 70, 2100}, {33, 20, 1025}};
+    const int64_t shapes[][3] = {{1, 1, 8},      {33, 45, 33},   {64, 96, 512},
+                                 {100, 70, 100}, {32, 32, 1000}, {47, 129, 64},
+                                 {5, 300, 257},  {40, 70, 2100}, {33, 20, 1025}};
     for (const auto &s : shapes) {
         std::vector<float> q((size_t)(s[0] * s[2])), b((size_t)(s[1] * s[2]));
         for (auto &v : q) v = g(rng);

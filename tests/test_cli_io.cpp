@@ -18,13 +18,11 @@
 #include <string>
 #include <vector>
 
-namespace
-{
+namespace {
 
 using Bytes = std::vector<unsigned char>;
 
-class CliIo : public ::testing::Test
-{
+class CliIo : public ::testing::Test {
   protected:
     void SetUp() override
     {
@@ -73,7 +71,8 @@ class CliIo : public ::testing::Test
     std::string dir_;
 };
 
-template <typename T> Bytes as_bytes(const std::vector<T> &v)
+template <typename T>
+Bytes as_bytes(const std::vector<T> &v)
 {
     Bytes b(v.size() * sizeof(T));
     if (!v.empty()) memcpy(b.data(), v.data(), b.size());
@@ -113,7 +112,8 @@ std::string dict(const std::string &descr, bool fortran, const std::string &shap
 }
 
 // Row-major values v[i][j] = 10 i + j (exact in float16 too for small sizes).
-template <typename T> std::vector<T> grid(int rows, int cols, bool column_major)
+template <typename T>
+std::vector<T> grid(int rows, int cols, bool column_major)
 {
     std::vector<T> v((size_t)rows * cols);
     for (int i = 0; i < rows; i++)
@@ -140,7 +140,8 @@ std::vector<uint16_t> half_grid(int rows, int cols, bool column_major)
     return h;
 }
 
-template <typename T> Bytes swapped(const std::vector<T> &v)
+template <typename T>
+Bytes swapped(const std::vector<T> &v)
 {
     Bytes b = as_bytes(v);
     for (size_t i = 0; i < b.size(); i += sizeof(T))
@@ -148,14 +149,16 @@ template <typename T> Bytes swapped(const std::vector<T> &v)
     return b;
 }
 
-template <typename T> T at(const lsc_input &in, int64_t i, int64_t j)
+template <typename T>
+T at(const lsc_input &in, int64_t i, int64_t j)
 {
     T v;
     memcpy(&v, (const unsigned char *)in.m.data + (size_t)(i * in.m.ld + j) * sizeof(T), sizeof(T));
     return v;
 }
 
-template <typename T> void expect_grid(const lsc_input &in, int rows, int cols)
+template <typename T>
+void expect_grid(const lsc_input &in, int rows, int cols)
 {
     ASSERT_EQ(in.m.rows, rows);
     ASSERT_EQ(in.m.cols, cols);
@@ -380,7 +383,9 @@ TEST_F(CliIo, RefusesFilesThatAreNotThere)
     expect_refused(path("dir.npy"), "is a directory");
     expect_refused(write("empty.npy", {}), "empty file");
     expect_refused(write("empty.fvecs", {}), "empty file");
-    expect_refused(write("data.txt", {'1'}), "unknown file type (expected .npy, .npz[:NAME], .safetensors[:NAME], .h5 or .hdf5[:/DATASET], .fvecs)");
+    expect_refused(
+        write("data.txt", {'1'}),
+        "unknown file type (expected .npy, .npz[:NAME], .safetensors[:NAME], .h5 or .hdf5[:/DATASET], .fvecs)");
     expect_refused(write("noext", {'1'}), "unknown file type");
     expect_refused(write(".npy", {'1'}), "unknown file type"); // a hidden file, no extension
     expect_refused("/dev/null.npy", "cannot open");
@@ -748,8 +753,8 @@ void labels_refused(const std::string &spec, const std::string &what)
     EXPECT_EQ(lsc_labels_open(spec.c_str(), &l, &n, err, sizeof err), 2) << spec;
     EXPECT_EQ(l, nullptr);
     EXPECT_EQ(n, 0);
-    EXPECT_NE(std::string(err).find(what), std::string::npos) << "expected '" << what
-                                                               << "' in: " << err;
+    EXPECT_NE(std::string(err).find(what), std::string::npos)
+        << "expected '" << what << "' in: " << err;
 }
 
 const std::vector<int64_t> kLabels = {0, 1, 2, 0, 1, 2};
@@ -762,7 +767,8 @@ TEST_F(CliIo, NpzArraysByNameStoredInPlaceCompressedInflated)
     if (open_ok(two + ":feats", &in) == 0) {
         expect_grid<float>(in, 6, 4);
         // stored: used in the mapped archive, or copied once when numpy left it misaligned
-        const unsigned char *d = (const unsigned char *)in.m.data, *m = (const unsigned char *)in.map;
+        const unsigned char *d = (const unsigned char *)in.m.data,
+                            *m = (const unsigned char *)in.map;
         EXPECT_TRUE(in.owned || (m && d > m && d < m + in.map_len));
     }
     lsc_input_close(&in);
@@ -771,7 +777,8 @@ TEST_F(CliIo, NpzArraysByNameStoredInPlaceCompressedInflated)
     if (open_ok(fixture("aligned.npz"), &in) == 0) { // aligned: no copy at all
         expect_grid<float>(in, 6, 4);
         EXPECT_EQ(in.owned, nullptr);
-        const unsigned char *d = (const unsigned char *)in.m.data, *m = (const unsigned char *)in.map;
+        const unsigned char *d = (const unsigned char *)in.m.data,
+                            *m = (const unsigned char *)in.map;
         EXPECT_TRUE(m && d == m + 184);
     }
     lsc_input_close(&in);
@@ -787,9 +794,11 @@ TEST_F(CliIo, NpzArraysByNameStoredInPlaceCompressedInflated)
     }
     lsc_input_close(&in);
     // a name holding ':' and '/'
-    if (open_ok(fixture("nested_name.npz") + ":run:1/feats", &in) == 0) expect_grid<float>(in, 6, 4);
+    if (open_ok(fixture("nested_name.npz") + ":run:1/feats", &in) == 0)
+        expect_grid<float>(in, 6, 4);
     lsc_input_close(&in);
-    refused(two, two, "the archive holds 2 arrays ('feats', 'labels'): choose one with " + two + ":NAME");
+    refused(two, two,
+            "the archive holds 2 arrays ('feats', 'labels'): choose one with " + two + ":NAME");
     refused(two + ":nope", two, "no array 'nope' in the archive (it holds 'feats', 'labels')");
     refused(two + ":", two, "no array name after ':'");
     refused(two + ":labels", two, "array 'labels': integer arrays are not supported");
@@ -807,7 +816,8 @@ TEST_F(CliIo, PathsHoldingColonsAreTriedWholeFirst)
     lsc_input_close(&in);
     EXPECT_EQ(labels_ok(path("a:b.npz") + ":labels"), kLabels);
     // a whole .npy path with ':' in it
-    std::string q = write("x:y.npy", npy(1, dict("<f4", false, "(6, 4)"), as_bytes(grid<float>(6, 4, false))));
+    std::string q =
+        write("x:y.npy", npy(1, dict("<f4", false, "(6, 4)"), as_bytes(grid<float>(6, 4, false))));
     if (open_ok(q, &in) == 0) expect_grid<float>(in, 6, 4);
     lsc_input_close(&in);
     // a missing container names the file, not the spec
@@ -823,7 +833,8 @@ TEST_F(CliIo, RefusesHostileNpz)
         {"bad_truncated.npz", "not a readable .npz (zip) archive"},
         {"bad_garbage.npz", "not a readable .npz (zip) archive"},
         {"bad_dup.npz", "two members of one name"},
-        {"bad_size_small.npz", "array 'x': the member inflates to more than its declared 208 bytes"},
+        {"bad_size_small.npz",
+         "array 'x': the member inflates to more than its declared 208 bytes"},
         {"bad_size_large.npz", "array 'x': the member ends after 224 of its declared 240 bytes"},
         {"bad_not_npy.npz", "array 'x': not a .npy file"},
         {"bad_no_arrays.npz", "the archive holds no .npy members"},
@@ -840,8 +851,9 @@ TEST_F(CliIo, RefusesHostileNpz)
     // limit, read when within it
     std::string bomb = fixture("bad_bomb.npz");
     setenv("LSC_MAX_INFLATE", "1M", 1);
-    refused(bomb, bomb, "compressed member claims 4194432 bytes once inflated (4166 compressed), "
-                        "above the limit of 1048576 (LSC_MAX_INFLATE)");
+    refused(bomb, bomb,
+            "compressed member claims 4194432 bytes once inflated (4166 compressed), "
+            "above the limit of 1048576 (LSC_MAX_INFLATE)");
     unsetenv("LSC_MAX_INFLATE");
     lsc_input in;
     if (open_ok(bomb, &in) == 0) {
@@ -877,7 +889,8 @@ TEST_F(CliIo, WritesNpzThatReadsBack)
     EXPECT_EQ(labels_ok(is), kLabels);
     // failures: one name twice, a missing directory; nothing is left behind
     std::string r = path("r.npz");
-    lsc_output_array dup[2] = {{r.c_str(), "a", d.data(), 0, 6, 4}, {r.c_str(), "a", d.data(), 0, 6, 4}};
+    lsc_output_array dup[2] = {{r.c_str(), "a", d.data(), 0, 6, 4},
+                               {r.c_str(), "a", d.data(), 0, 6, 4}};
     EXPECT_EQ(lsc_arrays_write(dup, 2, err, sizeof err), 2);
     EXPECT_NE(std::string(err).find("two arrays named 'a'"), std::string::npos) << err;
     std::string bad = path("no/such/dir/o.npz");
@@ -891,7 +904,8 @@ TEST_F(CliIo, WritesNpzThatReadsBack)
 #else
 TEST_F(CliIo, NpzSaysItWasNotBuiltIn)
 {
-    refused(fixture("two.npz") + ":feats", fixture("two.npz"), "need libzip, which this lsc was built without");
+    refused(fixture("two.npz") + ":feats", fixture("two.npz"),
+            "need libzip, which this lsc was built without");
 }
 #endif
 
@@ -903,7 +917,8 @@ TEST_F(CliIo, SafetensorsTensorsByNameMappedInPlace)
     if (open_ok(two + ":feats", &in) == 0) {
         expect_grid<float>(in, 6, 4);
         EXPECT_EQ(in.owned, nullptr);
-        const unsigned char *d = (const unsigned char *)in.m.data, *m = (const unsigned char *)in.map;
+        const unsigned char *d = (const unsigned char *)in.m.data,
+                            *m = (const unsigned char *)in.map;
         EXPECT_TRUE(m && d > m && d + 96 <= m + in.map_len);
     }
     lsc_input_close(&in);
@@ -929,7 +944,8 @@ TEST_F(CliIo, SafetensorsTensorsByNameMappedInPlace)
             }
     }
     lsc_input_close(&in);
-    refused(two, two, "the file holds 2 tensors ('feats', 'labels'): choose one with " + two + ":NAME");
+    refused(two, two,
+            "the file holds 2 tensors ('feats', 'labels'): choose one with " + two + ":NAME");
     refused(two + ":nope", two, "no tensor 'nope' in the file (it holds 'feats', 'labels')");
     EXPECT_EQ(labels_ok(two + ":labels"), kLabels);
     EXPECT_EQ(labels_ok(fixture("labels_u8.safetensors")), kLabels);
@@ -941,31 +957,39 @@ TEST_F(CliIo, RefusesHostileSafetensors)
     struct Case {
         const char *file, *what;
     } cases[] = {
-        {"bad_truncated.safetensors", "the tensors' data end at offset 96, the file holds 86 bytes of data"},
-        {"bad_header_len.safetensors", "the header length at offset 0 is 1152921504606846976 bytes, the file holds 160"},
+        {"bad_truncated.safetensors",
+         "the tensors' data end at offset 96, the file holds 86 bytes of data"},
+        {"bad_header_len.safetensors",
+         "the header length at offset 0 is 1152921504606846976 bytes, the file holds 160"},
         {"bad_json.safetensors", "the JSON header (64 bytes at offset 8) does not parse"},
         {"bad_dup.safetensors", "the header names tensor 'x' twice"},
-        {"bad_overlap.safetensors", "tensor 'b' starts at data offset 64, but the tensor before it ends at 96 (an overlap)"},
-        {"bad_gap.safetensors", "tensor 'x' starts at data offset 16, but the data start at 0 (a gap)"},
-        {"bad_size.safetensors", "tensor 'x': shape (7, 4) of F32 needs 112 bytes, its \"data_offsets\" [0, 96] hold 96"},
+        {"bad_overlap.safetensors",
+         "tensor 'b' starts at data offset 64, but the tensor before it ends at 96 (an overlap)"},
+        {"bad_gap.safetensors",
+         "tensor 'x' starts at data offset 16, but the data start at 0 (a gap)"},
+        {"bad_size.safetensors",
+         "tensor 'x': shape (7, 4) of F32 needs 112 bytes, its \"data_offsets\" [0, 96] hold 96"},
         {"bad_huge_shape.safetensors", "shape (1099511627776, 1099511627776) of F32 is too large"},
         {"bad_dtype.safetensors", "tensor 'x': dtype I32 is not supported"},
         {"bad_3d.safetensors", "expected a 2-D tensor (rows x cols), got shape (2, 3, 4)"},
         {"bad_offsets.safetensors", "\"data_offsets\" are not non-negative integers"},
         {"bad_negative.safetensors", "shape entry 0 is not a non-negative integer"},
-        {"bad_past_end.safetensors", "data end at offset 128, the file holds 96 bytes of data (after the 64-byte header): truncated"},
+        {"bad_past_end.safetensors",
+         "data end at offset 128, the file holds 96 bytes of data (after the 64-byte header): truncated"},
         {"bad_not_object.safetensors", "the JSON header is not an object"},
     };
     for (const Case &c : cases) {
         SCOPED_TRACE(c.file);
         refused(fixture(c.file), fixture(c.file), c.what);
     }
-    refused(write("tiny.safetensors", Bytes{1, 0, 0}), path("tiny.safetensors"), "truncated: 3 bytes");
+    refused(write("tiny.safetensors", Bytes{1, 0, 0}), path("tiny.safetensors"),
+            "truncated: 3 bytes");
 }
 #else
 TEST_F(CliIo, SafetensorsSaysItWasNotBuiltIn)
 {
-    refused(fixture("two.safetensors"), fixture("two.safetensors"), "need cJSON, which this lsc was built without");
+    refused(fixture("two.safetensors"), fixture("two.safetensors"),
+            "need cJSON, which this lsc was built without");
 }
 #endif
 
@@ -998,14 +1022,17 @@ TEST_F(CliIo, Hdf5DatasetsMappedWhenContiguousElseReadInBlocks)
     if (open_ok(fixture("one.hdf5"), &in) == 0) expect_grid<double>(in, 6, 4); // the only one
     lsc_input_close(&in);
     refused(h, h, "the file holds 10 datasets ('/be', '/cube', '/f16', ");
-    refused(h + ":/huge", h, "dataset '/huge': shape (1000000000000, 4) needs 16000000000000 bytes "
-                             "in memory (it cannot be mapped from the file: chunked, filtered, "
-                             "unwritten or in the other byte order), above the limit of");
+    refused(h + ":/huge", h,
+            "dataset '/huge': shape (1000000000000, 4) needs 16000000000000 bytes "
+            "in memory (it cannot be mapped from the file: chunked, filtered, "
+            "unwritten or in the other byte order), above the limit of");
     refused(h + ":/nope", h, "no dataset '/nope' in the file (it holds '/be'");
-    refused(h + ":/cube", h, "dataset '/cube': expected a 2-D dataset (rows x cols), got shape (2, 3, 4)");
+    refused(h + ":/cube", h,
+            "dataset '/cube': expected a 2-D dataset (rows x cols), got shape (2, 3, 4)");
     refused(h + ":/ints", h, "dataset '/ints': integer datasets are not supported");
     refused(h + ":/text", h, "dataset '/text': string datasets are not supported");
-    refused(fixture("bad_truncated.h5") + ":/g/feats", fixture("bad_truncated.h5"), "not a readable HDF5 file");
+    refused(fixture("bad_truncated.h5") + ":/g/feats", fixture("bad_truncated.h5"),
+            "not a readable HDF5 file");
     refused(fixture("bad_not_hdf5.h5"), fixture("bad_not_hdf5.h5"), "not a readable HDF5 file");
     EXPECT_EQ(labels_ok(h + ":/labels"), kLabels);
     labels_refused(h + ":/u64", "label 2 is 9223372036854775813, above the int64 range");
@@ -1014,7 +1041,8 @@ TEST_F(CliIo, Hdf5DatasetsMappedWhenContiguousElseReadInBlocks)
 #else
 TEST_F(CliIo, Hdf5SaysItWasNotBuiltIn)
 {
-    refused(fixture("one.hdf5"), fixture("one.hdf5"), "need libhdf5, which this lsc was built without");
+    refused(fixture("one.hdf5"), fixture("one.hdf5"),
+            "need libhdf5, which this lsc was built without");
 }
 #endif
 

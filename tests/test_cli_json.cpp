@@ -36,7 +36,9 @@ TEST(CliJson, BytesThatAreNotUtf8AreEscaped)
         jw_obj(w, nullptr);
         // a stray byte, valid 2-, 3- and 4-byte sequences, an overlong form, a surrogate, a
         // sequence cut short by the end of the string
-        jw_str(w, "p", "a\xff" "b \xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80 \xc0\xaf \xed\xa0\x80 \xe2\x82");
+        jw_str(w, "p",
+               "a\xff"
+               "b \xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80 \xc0\xaf \xed\xa0\x80 \xe2\x82");
         jw_end_obj(w);
     });
     EXPECT_EQ(s, "{\n  \"p\": \"a\\u00ffb \xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80 \\u00c0\\u00af "

@@ -25,8 +25,6 @@ namespace {
 
 const uint64_t kSeed = data::seed(424242);
 
-
-
 bool near_rel(double a, double b, double rel)
 {
     if (a == b) return true;
@@ -53,12 +51,12 @@ struct Ctx {
 };
 
 #define ASSERT_CTX(ctx) ASSERT_EQ((ctx).status, LSC_STATUS_OK) << lsc_last_error((ctx).c)
-#define EXPECT_OK(ctx, call)                                                                      \
-    do {                                                                                          \
-        lsc_status s_ = (call);                                                                   \
-        EXPECT_EQ(s_, LSC_STATUS_OK) << #call << ": " << lsc_status_name(s_) << ": "            \
-                                     << lsc_last_error(ctx);                                     \
-        EXPECT_STREQ(lsc_last_error(ctx), "");                                                    \
+#define EXPECT_OK(ctx, call)                                                                       \
+    do {                                                                                           \
+        lsc_status s_ = (call);                                                                    \
+        EXPECT_EQ(s_, LSC_STATUS_OK)                                                               \
+            << #call << ": " << lsc_status_name(s_) << ": " << lsc_last_error(ctx);                \
+        EXPECT_STREQ(lsc_last_error(ctx), "");                                                     \
     } while (0)
 
 /* ---------------------------------------------------------------------------------------------- */
@@ -108,7 +106,8 @@ struct Data {
     res.hist.assign(po.bins, -1);
     res.dups.assign(po.dup_report, lsc_pair{-1, -1, -1.0});
     s = lsc_pair_stats(ctx, &r, &po, &res.pairs, res.hist.data(), res.dups.data());
-    if (s != LSC_STATUS_OK) return ::testing::AssertionFailure() << "pairs: " << lsc_last_error(ctx);
+    if (s != LSC_STATUS_OK)
+        return ::testing::AssertionFailure() << "pairs: " << lsc_last_error(ctx);
     lsc_reference *ref = nullptr;
     s = lsc_reference_create(ctx, &r, dt.k, nullptr, &ref);
     if (s != LSC_STATUS_OK)
@@ -212,8 +211,8 @@ TEST(Context, VersionMatchesHeader)
               LSC_VERSION_MAJOR * 10000 + LSC_VERSION_MINOR * 100 + LSC_VERSION_PATCH);
     EXPECT_EQ(lsc_version_number(), LSC_VERSION_NUMBER);
     ASSERT_NE(lsc_version(), nullptr);
-    std::string want = std::to_string(LSC_VERSION_MAJOR) + "." +
-                       std::to_string(LSC_VERSION_MINOR) + "." + std::to_string(LSC_VERSION_PATCH);
+    std::string want = std::to_string(LSC_VERSION_MAJOR) + "." + std::to_string(LSC_VERSION_MINOR) +
+                       "." + std::to_string(LSC_VERSION_PATCH);
     EXPECT_EQ(std::string(lsc_version()), want);
 }
 
@@ -331,7 +330,8 @@ std::vector<std::pair<std::string, lsc_status>> every_call(lsc_ctx *ctx, lsc_ctx
     lsc_spectrum_acc_add(good, acc, &m);
     lsc_reference *ref = nullptr;
     lsc_reference_create(good, &m, 2, nullptr, &ref);
-    std::string path = ::testing::TempDir() + "lsc_test_context_" + std::to_string(getpid()) + ".ref";
+    std::string path =
+        ::testing::TempDir() + "lsc_test_context_" + std::to_string(getpid()) + ".ref";
     lsc_reference_save(good, ref, path.c_str());
 
     lsc_spectrum_result sr = LSC_SPECTRUM_RESULT_INIT;
@@ -384,8 +384,8 @@ void expect_failed_context(lsc_ctx *ctx, lsc_status why_status, const char *why_
     Ctx good(1);
     ASSERT_CTX(good);
     for (const auto &c : every_call(ctx, good)) {
-        EXPECT_EQ(c.second, LSC_STATUS_BAD_CONTEXT) << c.first << " on a failed context gave "
-                                                    << lsc_status_name(c.second);
+        EXPECT_EQ(c.second, LSC_STATUS_BAD_CONTEXT)
+            << c.first << " on a failed context gave " << lsc_status_name(c.second);
         EXPECT_EQ(std::string(lsc_last_error(ctx)), why)
             << c.first << " replaced the creation reason";
     }
@@ -403,8 +403,8 @@ TEST(Context, CudaRequestedWithoutGpuLeavesAFailedContext)
         lsc_ctx_destroy(ctx);
         GTEST_SKIP() << "a CUDA device is present (test_cuda covers it)";
     }
-    EXPECT_EQ(s, LSC_STATUS_BACKEND_UNAVAILABLE) << lsc_status_name(s) << ": "
-                                                 << lsc_last_error(ctx);
+    EXPECT_EQ(s, LSC_STATUS_BACKEND_UNAVAILABLE)
+        << lsc_status_name(s) << ": " << lsc_last_error(ctx);
     EXPECT_TRUE(mentions(lsc_last_error(ctx), "unavailable")) << lsc_last_error(ctx);
     expect_failed_context(ctx, s, "cuda");
     lsc_ctx_destroy(ctx);
@@ -484,7 +484,7 @@ TEST(Context, BadParams)
 
 struct Recorder {
     std::vector<double> fractions;
-    long cancel_at = -1; // 1-based call that returns non-zero; -1 never
+    long cancel_at = -1;        // 1-based call that returns non-zero; -1 never
     bool cancel_at_end = false; // return non-zero at the report of fraction 1
     int cancel_value = 1;
     std::thread::id caller = std::this_thread::get_id();
@@ -511,8 +511,8 @@ void expect_progress_shape(const Recorder &r, const char *op)
             EXPECT_GE(r.fractions[i], r.fractions[i - 1]) << "fraction went back at call " << i;
         }
     }
-    EXPECT_GE(r.fractions.back(), 1.0 - 1e-9) << "the last fraction reported is "
-                                              << r.fractions.back();
+    EXPECT_GE(r.fractions.back(), 1.0 - 1e-9)
+        << "the last fraction reported is " << r.fractions.back();
 }
 
 // One operation with sentinel-filled outputs: run() calls it, untouched() says whether every
@@ -524,7 +524,7 @@ struct Op {
 };
 
 class Progress : public ::testing::Test {
-protected:
+  protected:
     // small tiles (64 KiB) so that every operation reports progress many times
     Progress() : ctx(2, 64 << 10), dt(300, 120, 24, 4, kSeed + 7) {}
     void SetUp() override
@@ -569,16 +569,15 @@ protected:
                          return lsc_spectrum(c, &wide, nullptr, &sr, sv.data(), cv.data());
                      },
                      [this] { return is_sentinel(sr) && is_sentinel(sv) && is_sentinel(cv); }});
-        v.push_back({"reference_create",
-                     [this](lsc_ctx *c) {
-                         return lsc_reference_create(c, &rm, dt.k, nullptr, &ref_out);
-                     },
-                     [this] { return ref_out == (lsc_reference *)(uintptr_t)0xA5A5; }});
+        v.push_back(
+            {"reference_create",
+             [this](lsc_ctx *c) { return lsc_reference_create(c, &rm, dt.k, nullptr, &ref_out); },
+             [this] { return ref_out == (lsc_reference *)(uintptr_t)0xA5A5; }});
         // distances write their block tile by tile: only the status is checked on cancel
         v.push_back({"distances",
                      [this](lsc_ctx *c) {
-                         return lsc_distances(c, &rm, &fm, LSC_METRIC_EUCLIDEAN, block.data(),
-                                              dt.m, LSC_MEMORY_HOST);
+                         return lsc_distances(c, &rm, &fm, LSC_METRIC_EUCLIDEAN, block.data(), dt.m,
+                                              LSC_MEMORY_HOST);
                      },
                      nullptr});
         return v;
@@ -668,7 +667,8 @@ TEST_F(Progress, NonZeroCancelsAtAnyPoint)
                 EXPECT_EQ(s, LSC_STATUS_CANCELLED) << lsc_status_name(s);
                 EXPECT_TRUE(mentions(lsc_last_error(ctx), "cancel")) << lsc_last_error(ctx);
                 if (at) {
-                    EXPECT_EQ(rec.fractions.size(), (size_t)at) << "reports went on after the cancel";
+                    EXPECT_EQ(rec.fractions.size(), (size_t)at)
+                        << "reports went on after the cancel";
                 } else {
                     ASSERT_FALSE(rec.fractions.empty());
                     EXPECT_EQ(rec.fractions.back(), 1.0) << "reports went on after the cancel";
@@ -774,8 +774,8 @@ TEST(Workspace, TooSmallIsAnErrorNotACrash)
     sentinel(sr);
     lsc_reference *ref = (lsc_reference *)(uintptr_t)0x1;
     auto check = [&](const char *what, lsc_status s) {
-        EXPECT_EQ(s, LSC_STATUS_WORKSPACE_LIMIT) << what << ": " << lsc_status_name(s) << ": "
-                                                 << lsc_last_error(c);
+        EXPECT_EQ(s, LSC_STATUS_WORKSPACE_LIMIT)
+            << what << ": " << lsc_status_name(s) << ": " << lsc_last_error(c);
         EXPECT_TRUE(mentions(lsc_last_error(c), "workspace")) << what << ": " << lsc_last_error(c);
     };
     check("knn", lsc_knn(c, &r, &f, 3, nullptr, d.data(), ix.data()));
@@ -821,10 +821,10 @@ TEST(Workspace, SmallStillWorksAndAgrees)
     // distances too
     lsc_matrix r = dt.r(), f = dt.f();
     std::vector<float> da(dt.n * dt.m), db(dt.n * dt.m);
-    EXPECT_OK(small.c, lsc_distances(small, &r, &f, LSC_METRIC_EUCLIDEAN, da.data(), dt.m,
-                                     LSC_MEMORY_HOST));
-    EXPECT_OK(dflt.c, lsc_distances(dflt, &r, &f, LSC_METRIC_EUCLIDEAN, db.data(), dt.m,
-                                    LSC_MEMORY_HOST));
+    EXPECT_OK(small.c,
+              lsc_distances(small, &r, &f, LSC_METRIC_EUCLIDEAN, da.data(), dt.m, LSC_MEMORY_HOST));
+    EXPECT_OK(dflt.c,
+              lsc_distances(dflt, &r, &f, LSC_METRIC_EUCLIDEAN, db.data(), dt.m, LSC_MEMORY_HOST));
     for (size_t i = 0; i < da.size(); i++)
         ASSERT_NEAR(da[i], db[i], 1e-4 * (1.0 + std::fabs(db[i]))) << i;
 }
@@ -876,8 +876,8 @@ TEST(Context, TwoContextsBesideTheCallersThreadedBlasLeaveItUntouched)
 {
     typedef int (*get_fn)(void);
     typedef void (*set_fn)(int);
-    typedef void (*sgemm_fn)(int, int, int, int, int, int, float, const float *, int,
-                             const float *, int, float, float *, int);
+    typedef void (*sgemm_fn)(int, int, int, int, int, int, float, const float *, int, const float *,
+                             int, float, float *, int);
     get_fn get = (get_fn)dlsym(RTLD_DEFAULT, "openblas_get_num_threads");
     set_fn set = (set_fn)dlsym(RTLD_DEFAULT, "openblas_set_num_threads");
     sgemm_fn sgemm = (sgemm_fn)dlsym(RTLD_DEFAULT, "cblas_sgemm");

@@ -132,7 +132,8 @@ struct Driver {
     CUcontext primary = nullptr;
     std::string error;
 
-    template <class F> bool sym(F &f, const char *name)
+    template <class F>
+    bool sym(F &f, const char *name)
     {
         f = reinterpret_cast<F>(dlsym(lib, name));
         if (!f) error = std::string("libcuda has no ") + name;
@@ -216,11 +217,16 @@ struct DevBuf {
     DevBuf(const DevBuf &) = delete;
     DevBuf &operator=(const DevBuf &) = delete;
     void *ptr() const { return (void *)(uintptr_t)p; }
-    template <class T> T *as() const { return (T *)(uintptr_t)p; }
+    template <class T>
+    T *as() const
+    {
+        return (T *)(uintptr_t)p;
+    }
     // A result struct the device writes: zeroed, with its size field set as a caller's is. The
     // context is synchronised after the copy: a pageable cuMemcpyHtoD may return before its DMA
     // lands, and a kernel on a non-blocking stream could then read the old bytes.
-    template <class T> bool result()
+    template <class T>
+    bool result()
     {
         T t;
         std::memset(static_cast<void *>(&t), 0, sizeof t);
@@ -231,7 +237,8 @@ struct DevBuf {
     {
         return drv->check(drv->cuMemcpyHtoD(p, h, n), "cuMemcpyHtoD");
     }
-    template <class T> std::vector<T> get(size_t count)
+    template <class T>
+    std::vector<T> get(size_t count)
     {
         std::vector<T> v(count);
         EXPECT_TRUE(drv->download(v.data(), p, count * sizeof(T))) << drv->error;
@@ -249,7 +256,11 @@ struct PinnedBuf {
         if (p) std::memset(p, 0xA5, n);
     }
     // A result struct the device writes: the pattern, with its size field set.
-    template <class T> void result() { static_cast<T *>(p)->size = sizeof(T); }
+    template <class T>
+    void result()
+    {
+        static_cast<T *>(p)->size = sizeof(T);
+    }
     ~PinnedBuf()
     {
         if (p) drv->cuMemFreeHost(p);
@@ -1062,7 +1073,8 @@ TEST_F(Cuda, PairStatsMatchCpuWithSubsetHistogramAndNearDuplicates)
             if (variant == 3) o.metric = LSC_METRIC_COSINE;
             lsc_matrix m = lsc_matrix_f32(ds.x.data(), ds.n, ds.d);
             DevMat dm(drv, host_mat(ds.x, ds.n, ds.d, LSC_DTYPE_F32, 1));
-            lsc_pair_result g = LSC_PAIR_RESULT_INIT, gd = LSC_PAIR_RESULT_INIT, c = LSC_PAIR_RESULT_INIT;
+            lsc_pair_result g = LSC_PAIR_RESULT_INIT, gd = LSC_PAIR_RESULT_INIT,
+                            c = LSC_PAIR_RESULT_INIT;
             std::vector<int64_t> hg((size_t)o.bins), hgd((size_t)o.bins), hc((size_t)o.bins);
             std::vector<lsc_pair> pg((size_t)o.dup_report + 1), pgd((size_t)o.dup_report + 1),
                 pc((size_t)o.dup_report + 1);
@@ -1194,7 +1206,8 @@ TEST_F(Cuda, ReferenceAndPrdcStrictInclusiveAndAReferenceLoadedFromACpuFile)
                 << lsc_last_error(cpu);
             ASSERT_TRUE(ok(lsc_reference_load(ctx, path.c_str(), &loaded)));
             std::remove(path.c_str());
-            lsc_prdc_result c = LSC_PRDC_RESULT_INIT, g1 = LSC_PRDC_RESULT_INIT, g2 = LSC_PRDC_RESULT_INIT, g3 = LSC_PRDC_RESULT_INIT;
+            lsc_prdc_result c = LSC_PRDC_RESULT_INIT, g1 = LSC_PRDC_RESULT_INIT,
+                            g2 = LSC_PRDC_RESULT_INIT, g3 = LSC_PRDC_RESULT_INIT;
             ASSERT_EQ(lsc_prdc(cpu, cref, &fm, &c), LSC_STATUS_OK) << lsc_last_error(cpu);
             ASSERT_TRUE(ok(lsc_prdc(ctx, gref, &fm, &g1)));
             ASSERT_TRUE(ok(lsc_prdc(ctx, loaded, &fm, &g2)));
@@ -1231,8 +1244,8 @@ TEST_F(Cuda, TinyAndHugeMagnitudesMatchTheReference)
             const int64_t rows = self ? n : m;
             std::vector<float> dg((size_t)(rows * k));
             std::vector<int64_t> ig(dg.size());
-            ASSERT_TRUE(ok(lsc_knn(ctx, self ? &xm : &qm, self ? nullptr : &xm, k, &o, dg.data(),
-                                   ig.data())));
+            ASSERT_TRUE(ok(
+                lsc_knn(ctx, self ? &xm : &qm, self ? nullptr : &xm, k, &o, dg.data(), ig.data())));
             refnn::Knn w = refnn::knn(self ? x.data() : q.data(), rows, x.data(), n, d, k,
                                       LSC_METRIC_EUCLIDEAN, self);
             EXPECT_EQ(refnn::check_knn(w, self ? x.data() : q.data(), x.data(), d,
@@ -1278,7 +1291,8 @@ TEST_F(Cuda, TinyAndHugeMagnitudesMatchTheReference)
 /* ---- asynchronous forms ---------------------------------------------------------------------------- */
 
 // Synchronises `s` and reads a device or pinned struct.
-template <class T> T read_back(Driver &drv, Driver::CUstream s, const void *p, bool pinned)
+template <class T>
+T read_back(Driver &drv, Driver::CUstream s, const void *p, bool pinned)
 {
     T v;
     EXPECT_TRUE(drv.check(drv.cuStreamSynchronize(s), "cuStreamSynchronize")) << drv.error;
@@ -1411,15 +1425,15 @@ TEST_F(Cuda, AsyncResultsHonourTheCallersSize)
     struct Case {
         size_t size;
         bool written;
-    } cases[] = {{old_size, true}, {sizeof(lsc_prdc_result) + 16, true}, {0, false},
-                 {old_size + 4, false}};
+    } cases[] = {
+        {old_size, true}, {sizeof(lsc_prdc_result) + 16, true}, {0, false}, {old_size + 4, false}};
     for (const auto &c : cases) {
         SCOPED_TRACE(c.size);
         std::vector<unsigned char> init(bytes, 0xC3);
         std::memcpy(init.data(), &c.size, sizeof c.size);
         DevBuf out(drv, init.data(), bytes), st(drv, sizeof(lsc_async_status));
-        ASSERT_TRUE(ok(lsc_prdc_async(ctx, ref, &dm.x, out.as<lsc_prdc_result>(),
-                                      st.as<lsc_async_status>())));
+        ASSERT_TRUE(ok(
+            lsc_prdc_async(ctx, ref, &dm.x, out.as<lsc_prdc_result>(), st.as<lsc_async_status>())));
         lsc_async_status a = read_back<lsc_async_status>(drv, s, st.ptr(), false);
         std::vector<unsigned char> got = out.get<unsigned char>(bytes);
         const unsigned char *w = reinterpret_cast<const unsigned char *>(&want);
@@ -1625,7 +1639,8 @@ TEST_F(Cuda, AWarmUpWithoutAStatusPreparesACapturedCallWithOne)
     DevMat dx(drv, host_mat(x, n, d));
     DevBuf out(drv, sizeof(lsc_spectrum_result)), st(drv, sizeof(lsc_async_status));
     ASSERT_TRUE(out.result<lsc_spectrum_result>()) << drv.error;
-    ASSERT_TRUE(ok(lsc_spectrum_async(ctx, &dx.x, nullptr, out.as<lsc_spectrum_result>(), nullptr)));
+    ASSERT_TRUE(
+        ok(lsc_spectrum_async(ctx, &dx.x, nullptr, out.as<lsc_spectrum_result>(), nullptr)));
     ASSERT_TRUE(drv.check(drv.cuStreamSynchronize(s), "cuStreamSynchronize")) << drv.error;
     ASSERT_TRUE(drv.check(drv.cuStreamBeginCapture(s, 0 /* CU_STREAM_CAPTURE_MODE_GLOBAL */),
                           "cuStreamBeginCapture"))
@@ -1887,8 +1902,7 @@ TEST_F(Cuda, NonFiniteValuesInDeviceMemoryAreReportedLikeTheHostDoes)
     // (a NULL base needs exclude_self: the set against itself, self included, names it twice)
     ASSERT_EQ(lsc_knn(cpu, &hzm, &hzm, k, &o, dist.data(), idx.data()), LSC_STATUS_INVALID_DATA);
     const std::string want = lsc_last_error(cpu);
-    EXPECT_EQ(lsc_knn(ctx, &dz.x, &dz.x, k, &o, dist.data(), idx.data()),
-              LSC_STATUS_INVALID_DATA);
+    EXPECT_EQ(lsc_knn(ctx, &dz.x, &dz.x, k, &o, dist.data(), idx.data()), LSC_STATUS_INVALID_DATA);
     EXPECT_EQ(want, lsc_last_error(ctx));
     EXPECT_TRUE(mentions(want.c_str(), "row 41 is all zeros")) << want;
     o.metric = LSC_METRIC_EUCLIDEAN;
@@ -2067,8 +2081,12 @@ TEST_F(Cuda, AReferenceIsSharedReadOnlyByTwoThreadsHostOrDevice)
     ASSERT_EQ(lsc_reference_info_get(host, &hi), LSC_STATUS_OK);
     ASSERT_EQ(lsc_reference_info_get(dev, &di), LSC_STATUS_OK);
     EXPECT_EQ(std::memcmp(&hi, &di, sizeof hi), 0);
-    EXPECT_EQ(std::memcmp(lsc_reference_radii(host), lsc_reference_radii(dev), (size_t)n * sizeof(double)), 0);
-    EXPECT_EQ(std::memcmp(lsc_reference_rows(host), lsc_reference_rows(dev), (size_t)(n * d) * sizeof(float)), 0);
+    EXPECT_EQ(std::memcmp(lsc_reference_radii(host), lsc_reference_radii(dev),
+                          (size_t)n * sizeof(double)),
+              0);
+    EXPECT_EQ(std::memcmp(lsc_reference_rows(host), lsc_reference_rows(dev),
+                          (size_t)(n * d) * sizeof(float)),
+              0);
 
     struct Rows {
         lsc_prdc_result r;
@@ -2333,15 +2351,17 @@ TEST_F(Cuda, ShardedSpectrumWithHostAndDeviceShardsEqualsTheCpu)
         std::vector<std::vector<int64_t>> splits;
     };
     std::vector<Case> cases;
-    cases.push_back({60, 8, data::gaussian(60, 8, kSeed + 500, 0.5, 2.0),
-                     {{60}, {30, 30}, {0, 60}, {59, 1}, {17, 0, 43}, {1, 2, 3, 54},
-                      {0, 0, 0, 60}}});
+    cases.push_back(
+        {60,
+         8,
+         data::gaussian(60, 8, kSeed + 500, 0.5, 2.0),
+         {{60}, {30, 30}, {0, 60}, {59, 1}, {17, 0, 43}, {1, 2, 3, 54}, {0, 0, 0, 60}}});
     cases.push_back({7, 12, data::gaussian(7, 12, kSeed + 501), {{3, 4}, {0, 2, 5}, {1, 1, 1, 4}}});
     {
         // mean 50, spread 1, row 22 all zero: the pivot-shifted merge must not cancel, and the
         // zero row is reported by its index in the concatenation
-        Case z{30, 4, data::gaussian(30, 4, kSeed + 502, 50.0),
-               {{10, 10, 10}, {0, 21, 9}, {23, 7}}};
+        Case z{
+            30, 4, data::gaussian(30, 4, kSeed + 502, 50.0), {{10, 10, 10}, {0, 21, 9}, {23, 7}}};
         for (int64_t c = 0; c < z.d; c++) z.x[(size_t)(22 * z.d + c)] = 0.0f;
         cases.push_back(z);
     }
@@ -2357,17 +2377,17 @@ TEST_F(Cuda, ShardedSpectrumWithHostAndDeviceShardsEqualsTheCpu)
             lsc_ctx_params cpu_prm = LSC_CTX_PARAMS_INIT;
             cpu_prm.backend = LSC_BACKEND_CPU;
             cpu_prm.threads = 1;
-            auto cpu_sh = sharded_spectrum(drv, cpu_prm, cs.x, cs.d, sizes,
-                                           std::vector<bool>(P, false));
+            auto cpu_sh =
+                sharded_spectrum(drv, cpu_prm, cs.x, cs.d, sizes, std::vector<bool>(P, false));
             ASSERT_EQ(cpu_sh[0].st, LSC_STATUS_OK) << cpu_sh[0].msg;
             std::vector<bool> mixed(P), device(P, true);
             for (size_t p = 0; p < P; p++) mixed[p] = p % 2 == 1;
             for (const auto &placed : {mixed, device}) {
                 std::string where;
                 for (bool b : placed) where += b ? 'D' : 'H';
-                SCOPED_TRACE(std::to_string(cs.n) + "x" + std::to_string(cs.d) + ", P = " +
-                             std::to_string(P) + ", first shard " + std::to_string(sizes[0]) +
-                             ", memories " + where);
+                SCOPED_TRACE(std::to_string(cs.n) + "x" + std::to_string(cs.d) +
+                             ", P = " + std::to_string(P) + ", first shard " +
+                             std::to_string(sizes[0]) + ", memories " + where);
                 auto outs = sharded_spectrum(drv, prm, cs.x, cs.d, sizes, placed);
                 ASSERT_EQ(outs[0].st, LSC_STATUS_OK) << outs[0].msg;
                 EXPECT_EQ(outs[0].msg, "");
@@ -2458,7 +2478,8 @@ TEST_F(Cuda, SteadyStateCallsNeitherAllocateNorWaitForTheDevice)
     // placed on the device once: a host reference would be copied there at every call
     ASSERT_TRUE(ok(lsc_reference_to_device(c, host_ref, &ref), c));
     lsc_reference_destroy(host_ref);
-    DevBuf ddist(drv, (size_t)(n * k) * sizeof(float)), didx(drv, (size_t)(n * k) * sizeof(int64_t));
+    DevBuf ddist(drv, (size_t)(n * k) * sizeof(float)),
+        didx(drv, (size_t)(n * k) * sizeof(int64_t));
     DevBuf dblock(drv, (size_t)(m * n) * sizeof(float));
     DevBuf sres(drv, sizeof(lsc_spectrum_result)), sst(drv, sizeof(lsc_async_status));
     ASSERT_TRUE(sres.result<lsc_spectrum_result>()) << drv.error;
@@ -2472,19 +2493,28 @@ TEST_F(Cuda, SteadyStateCallsNeitherAllocateNorWaitForTheDevice)
         lsc_knn_opts ko = LSC_KNN_OPTS_INIT;
         ko.exclude_self = 1;
         ko.out_memory = LSC_MEMORY_DEVICE;
-        EXPECT_TRUE(ok(lsc_knn(c, &dr.x, nullptr, k, &ko, ddist.as<float>(), didx.as<int64_t>()), c)) << "knn";
+        EXPECT_TRUE(
+            ok(lsc_knn(c, &dr.x, nullptr, k, &ko, ddist.as<float>(), didx.as<int64_t>()), c))
+            << "knn";
         lsc_pair_result pr = LSC_PAIR_RESULT_INIT;
-        EXPECT_TRUE(ok(lsc_pair_stats(c, &df.x, nullptr, &pr, hist.data(), dups.data()), c)) << "pairs";
+        EXPECT_TRUE(ok(lsc_pair_stats(c, &df.x, nullptr, &pr, hist.data(), dups.data()), c))
+            << "pairs";
         lsc_prdc_result prr = LSC_PRDC_RESULT_INIT;
         EXPECT_TRUE(ok(lsc_prdc(c, ref, &df.x, &prr), c)) << "prdc";
         EXPECT_TRUE(ok(lsc_distances(c, &df.x, &dr.x, LSC_METRIC_EUCLIDEAN, dblock.as<float>(), n,
-                                     LSC_MEMORY_DEVICE), c)) << "distances";
+                                     LSC_MEMORY_DEVICE),
+                       c))
+            << "distances";
     };
     auto async_calls = [&]() {
         EXPECT_TRUE(ok(lsc_spectrum_async(c, &dr.x, nullptr, sres.as<lsc_spectrum_result>(),
-                                          sst.as<lsc_async_status>()), c)) << "spectrum_async";
-        EXPECT_TRUE(ok(lsc_prdc_async(c, ref, &df.x, pres.as<lsc_prdc_result>(),
-                                      pst.as<lsc_async_status>()), c)) << "prdc_async";
+                                          sst.as<lsc_async_status>()),
+                       c))
+            << "spectrum_async";
+        EXPECT_TRUE(ok(
+            lsc_prdc_async(c, ref, &df.x, pres.as<lsc_prdc_result>(), pst.as<lsc_async_status>()),
+            c))
+            << "prdc_async";
     };
     const SimHooks hooks = sim_hooks(drv);
     uint64_t c0[4] = {0, 0, 0, 0}, c1[4] = {0, 0, 0, 0};
@@ -2541,7 +2571,8 @@ TEST_F(Cuda, NoPinnedMemoryIsOutOfMemoryNeverACrash)
     lsc_pair_result pr = LSC_PAIR_RESULT_INIT;
     Spec g;
     hooks.fail_pinned(1 << 30);
-    lsc_status st[3] = {spectrum_of(c, hm, g), lsc_knn(c, &hm, nullptr, k, &ko, dist.data(), idx.data()),
+    lsc_status st[3] = {spectrum_of(c, hm, g),
+                        lsc_knn(c, &hm, nullptr, k, &ko, dist.data(), idx.data()),
                         lsc_pair_stats(c, &hm, nullptr, &pr, nullptr, nullptr)};
     const std::string msg = lsc_last_error(c);
     const char *names[3] = {"spectrum", "knn", "pair_stats"};
@@ -2574,7 +2605,9 @@ TEST_F(Cuda, RandomShapesDtypesAndTilesMatchTheCpu)
     const uint64_t seed0 = kSeed + 190;
     std::cout << "[ seed     ] " << seed0 << "\n";
     std::mt19937_64 rng(seed0);
-    auto pick = [&](int64_t lo, int64_t hi) { return lo + (int64_t)(rng() % (uint64_t)(hi - lo + 1)); };
+    auto pick = [&](int64_t lo, int64_t hi) {
+        return lo + (int64_t)(rng() % (uint64_t)(hi - lo + 1));
+    };
     const size_t limits[] = {0, 16 << 10, 64 << 10, 1 << 20};
     for (int t = 0; t < trials; t++) {
         const int64_t n = pick(2, 400), m = pick(2, 300), d = pick(1, 70);
@@ -2584,10 +2617,11 @@ TEST_F(Cuda, RandomShapesDtypesAndTilesMatchTheCpu)
         const size_t limit = limits[pick(0, 3)];
         const lsc_metric metric = pick(0, 1) ? LSC_METRIC_COSINE : LSC_METRIC_EUCLIDEAN;
         const int kind = (int)pick(0, 3);
-        std::vector<float> x = kind == 0   ? data::gaussian(n, d, seed0 + 2 * t)
-                               : kind == 1 ? data::rank_k(n, d, std::max<int64_t>(1, d / 3), seed0 + 2 * t, 50.0)
-                               : kind == 2 ? data::with_duplicates(n, d, seed0 + 2 * t, {{0, n - 1}, {1, n / 2}})
-                                           : data::tight_cluster(n, d, seed0 + 2 * t);
+        std::vector<float> x =
+            kind == 0   ? data::gaussian(n, d, seed0 + 2 * t)
+            : kind == 1 ? data::rank_k(n, d, std::max<int64_t>(1, d / 3), seed0 + 2 * t, 50.0)
+            : kind == 2 ? data::with_duplicates(n, d, seed0 + 2 * t, {{0, n - 1}, {1, n / 2}})
+                        : data::tight_cluster(n, d, seed0 + 2 * t);
         std::vector<float> y = data::gaussian(m, d, seed0 + 2 * t + 1, 0.3, 1.2);
         std::ostringstream what;
         what << "trial " << t << ": n " << n << " m " << m << " d " << d << " " << dtype_name(dt)
@@ -2619,7 +2653,8 @@ TEST_F(Cuda, RandomShapesDtypesAndTilesMatchTheCpu)
         const int64_t rows = self ? n : m;
         std::vector<float> dc((size_t)(rows * k)), dg(dc.size());
         std::vector<int64_t> ic(dc.size()), ig(dc.size());
-        ASSERT_EQ(lsc_knn(cpu, cq, self ? nullptr : &cx, k, &ko, dc.data(), ic.data()), LSC_STATUS_OK)
+        ASSERT_EQ(lsc_knn(cpu, cq, self ? nullptr : &cx, k, &ko, dc.data(), ic.data()),
+                  LSC_STATUS_OK)
             << lsc_last_error(cpu);
         ASSERT_TRUE(ok(lsc_knn(c, gq, self ? nullptr : &gx, k, &ko, dg.data(), ig.data()), c));
         EXPECT_TRUE(same_knn(dg, ig, dc, ic, k));
@@ -2648,7 +2683,8 @@ TEST_F(Cuda, RandomShapesDtypesAndTilesMatchTheCpu)
         ro.metric = metric;
         ro.comparison = pick(0, 1) ? LSC_COMPARISON_INCLUSIVE : LSC_COMPARISON_STRICT;
         lsc_reference *cref = nullptr, *gref = nullptr;
-        ASSERT_EQ(lsc_reference_create(cpu, &cx, pk, &ro, &cref), LSC_STATUS_OK) << lsc_last_error(cpu);
+        ASSERT_EQ(lsc_reference_create(cpu, &cx, pk, &ro, &cref), LSC_STATUS_OK)
+            << lsc_last_error(cpu);
         lsc_matrix hxm = hx.m();
         ASSERT_TRUE(ok(lsc_reference_create(c, &hxm, pk, &ro, &gref), c));
         lsc_prdc_result rc = LSC_PRDC_RESULT_INIT, rg = LSC_PRDC_RESULT_INIT;

@@ -164,8 +164,9 @@ TEST(DistanceRules, FastFormIsFiniteAndBoundedBelowTheLimitAndUndecidedAbove)
     EXPECT_TRUE(std::isfinite(c));
     EXPECT_LE(std::fabs(lsc_fast_v(c, q, q)), lsc_fast_err(d, q, q));
     // an overflowed product (Inf, or NaN from Inf - Inf) is never read
-    for (float bad : {std::numeric_limits<float>::infinity(), -std::numeric_limits<float>::infinity(),
-                      std::numeric_limits<float>::quiet_NaN()})
+    for (float bad :
+         {std::numeric_limits<float>::infinity(), -std::numeric_limits<float>::infinity(),
+          std::numeric_limits<float>::quiet_NaN()})
         EXPECT_EQ(lsc_fast_v(bad, 0x1p124, 1.0), 0.0);
 }
 
@@ -196,7 +197,8 @@ TEST(DistanceRules, HistogramEdgesAreExactAndDecideBandsLikeBothEnds)
             const double vmax = lsc_v_from_dist(metric, upper) * 1.01;
             for (int t = 0; t < 20000; t++) {
                 // bands around bin edges (a few ulps to a few percent wide) and anywhere
-                double v = t % 2 && bins > 1 ? e[(size_t)(1 + rng() % (bins - 1))] : unit(rng) * vmax;
+                double v =
+                    t % 2 && bins > 1 ? e[(size_t)(1 + rng() % (bins - 1))] : unit(rng) * vmax;
                 const double w = v * std::pow(10.0, -16.0 + 14.0 * unit(rng));
                 const double lo = std::max(0.0, v - w * unit(rng)), hi = v + w * unit(rng);
                 v = std::min(std::max(v, lo), hi);
@@ -256,11 +258,13 @@ TEST(SelectRules, KnnRankIsTheInsertionPointAndMergesSortedLists)
         const int64_t k = 1 + trial % 40;
         std::vector<Entry> got((size_t)k, Entry{-1.0, -1});
         for (int64_t e = 0; e < na; e++) {
-            const int64_t r = e + lsc_knn_rank(bv.data(), bi.data(), nb, av[(size_t)e], ai[(size_t)e]);
+            const int64_t r =
+                e + lsc_knn_rank(bv.data(), bi.data(), nb, av[(size_t)e], ai[(size_t)e]);
             if (r < k) got[(size_t)r] = a[(size_t)e];
         }
         for (int64_t e = 0; e < nb; e++) {
-            const int64_t r = e + lsc_knn_rank(av.data(), ai.data(), na, bv[(size_t)e], bi[(size_t)e]);
+            const int64_t r =
+                e + lsc_knn_rank(av.data(), ai.data(), na, bv[(size_t)e], bi[(size_t)e]);
             if (r < k) got[(size_t)r] = b[(size_t)e];
         }
         std::vector<Entry> all = a;
@@ -372,7 +376,8 @@ void gram_around(const std::vector<double> &x, int64_t d, int64_t r0, int64_t r1
     for (int64_t r = r0; r < r1; r++)
         for (int64_t i = 0; i < d; i++) {
             s[i] += x[r * d + i] - p[i];
-            for (int64_t j = 0; j < d; j++) g[i * d + j] += (x[r * d + i] - p[i]) * (x[r * d + j] - p[j]);
+            for (int64_t j = 0; j < d; j++)
+                g[i * d + j] += (x[r * d + i] - p[i]) * (x[r * d + j] - p[j]);
         }
 }
 
@@ -418,8 +423,12 @@ TEST(GramRules, MovedPartEqualsTheWholeAroundOnePivotAndGivesItsMoments)
                 u += x[r * d + i] * x[r * d + j];
             }
             const double tol = 1e-9 * (1 + std::fabs(u));
-            EXPECT_NEAR(lsc_gram_entry(LSC_GRAM_CENTRED, dn, gw[i * d + j], sw[i], sw[j], pa[i], pa[j]), c, tol);
-            EXPECT_NEAR(lsc_gram_entry(LSC_GRAM_UNCENTRED, dn, gw[i * d + j], sw[i], sw[j], pa[i], pa[j]), u, tol);
+            EXPECT_NEAR(
+                lsc_gram_entry(LSC_GRAM_CENTRED, dn, gw[i * d + j], sw[i], sw[j], pa[i], pa[j]), c,
+                tol);
+            EXPECT_NEAR(
+                lsc_gram_entry(LSC_GRAM_UNCENTRED, dn, gw[i * d + j], sw[i], sw[j], pa[i], pa[j]),
+                u, tol);
             EXPECT_NEAR(lsc_gram_cov(gw[i * d + j], sw[i], sw[j], dn), c / (dn - 1.0), tol);
             if (i == j) {
                 EXPECT_NEAR(lsc_gram_colvar(gw[i * d + i], sw[i], dn), c / (dn - 1.0), tol);

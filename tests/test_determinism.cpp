@@ -52,7 +52,8 @@ struct Out {
     std::vector<unsigned char> bytes;
     std::vector<double> cont;   // continuous figures
     std::vector<int64_t> exact; // decisions and integer figures
-    template <class T> void raw(const T *p, size_t n)
+    template <class T>
+    void raw(const T *p, size_t n)
     {
         bytes.insert(bytes.end(), (const unsigned char *)p, (const unsigned char *)(p + n));
     }
@@ -120,8 +121,8 @@ void spectrum_out(Out &o, const lsc_spectrum_result &s, const std::vector<double
         o.cont.push_back(v);
     for (double v : sv) o.cont.push_back(v);
     for (double v : cv) o.cont.push_back(v);
-    for (int64_t v : {s.numerical_rank, s.dims_90, s.dims_99, s.active_units, (int64_t)s.vendi_status,
-                      s.vendi_zero_row, (int64_t)s.all_rows_identical})
+    for (int64_t v : {s.numerical_rank, s.dims_90, s.dims_99, s.active_units,
+                      (int64_t)s.vendi_status, s.vendi_zero_row, (int64_t)s.all_rows_identical})
         o.exact.push_back(v);
 }
 
@@ -152,27 +153,28 @@ std::vector<Op> operations()
                            OK(c, lsc_spectrum(c, &x, nullptr, &s, sv.data(), cv.data()));
                            spectrum_out(o, s, sv, cv);
                        }});
-    ops.push_back({"accumulator: batches, a merge, finalize", [](lsc_ctx *c, const Sets &S, Out &o) {
-                       lsc_spectrum_acc *a = nullptr, *b = nullptr;
-                       OK(c, lsc_spectrum_acc_create(c, S.d, nullptr, &a));
-                       OK(c, lsc_spectrum_acc_create(c, S.d, nullptr, &b));
-                       int64_t r0 = 0;
-                       for (int64_t len : {1, 37, 90, 2}) {
-                           lsc_matrix x = lsc_matrix_f32(S.real.data() + r0 * S.d, len, S.d);
-                           OK(c, lsc_spectrum_acc_add(c, a, &x));
-                           r0 += len;
-                       }
-                       lsc_matrix rest = lsc_matrix_f32(S.real.data() + r0 * S.d, S.n - r0, S.d);
-                       OK(c, lsc_spectrum_acc_add(c, b, &rest));
-                       OK(c, lsc_spectrum_acc_merge(c, a, b));
-                       lsc_spectrum_result s = LSC_SPECTRUM_RESULT_INIT;
-                       std::vector<double> sv((size_t)S.d), cv((size_t)S.d);
-                       OK(c, lsc_spectrum_acc_finalize(c, a, &s, sv.data(), cv.data()));
-                       spectrum_out(o, s, sv, cv);
-                       o.exact.push_back(lsc_spectrum_acc_rows(a));
-                       lsc_spectrum_acc_destroy(a);
-                       lsc_spectrum_acc_destroy(b);
-                   }});
+    ops.push_back(
+        {"accumulator: batches, a merge, finalize", [](lsc_ctx *c, const Sets &S, Out &o) {
+             lsc_spectrum_acc *a = nullptr, *b = nullptr;
+             OK(c, lsc_spectrum_acc_create(c, S.d, nullptr, &a));
+             OK(c, lsc_spectrum_acc_create(c, S.d, nullptr, &b));
+             int64_t r0 = 0;
+             for (int64_t len : {1, 37, 90, 2}) {
+                 lsc_matrix x = lsc_matrix_f32(S.real.data() + r0 * S.d, len, S.d);
+                 OK(c, lsc_spectrum_acc_add(c, a, &x));
+                 r0 += len;
+             }
+             lsc_matrix rest = lsc_matrix_f32(S.real.data() + r0 * S.d, S.n - r0, S.d);
+             OK(c, lsc_spectrum_acc_add(c, b, &rest));
+             OK(c, lsc_spectrum_acc_merge(c, a, b));
+             lsc_spectrum_result s = LSC_SPECTRUM_RESULT_INIT;
+             std::vector<double> sv((size_t)S.d), cv((size_t)S.d);
+             OK(c, lsc_spectrum_acc_finalize(c, a, &s, sv.data(), cv.data()));
+             spectrum_out(o, s, sv, cv);
+             o.exact.push_back(lsc_spectrum_acc_rows(a));
+             lsc_spectrum_acc_destroy(a);
+             lsc_spectrum_acc_destroy(b);
+         }});
     for (lsc_metric mt : {LSC_METRIC_EUCLIDEAN, LSC_METRIC_SQEUCLIDEAN, LSC_METRIC_COSINE})
         ops.push_back({"distances metric " + std::to_string((int)mt),
                        [mt](lsc_ctx *c, const Sets &S, Out &o) {
@@ -200,7 +202,8 @@ std::vector<Op> operations()
             o.raw(dups.data(), dups.size());
             for (double v : {r.mean, r.std, r.max, r.nn_mean, r.hist_upper}) o.cont.push_back(v);
             for (double v : {r.min, r.nn_median, r.nn_min, r.nn_max}) o.cont.push_back(v);
-            for (int64_t v : {r.rows_used, r.pairs, r.near_duplicate_pairs, r.near_duplicates_listed})
+            for (int64_t v :
+                 {r.rows_used, r.pairs, r.near_duplicate_pairs, r.near_duplicates_listed})
                 o.exact.push_back(v);
             o.exact.insert(o.exact.end(), hist.begin(), hist.end());
             for (const lsc_pair &p : dups) {
@@ -248,13 +251,15 @@ std::vector<Op> operations()
             lsc_reference_destroy(ref);
             OK(c, s);
             o.raw(&r, 1);
-            for (double v : {r.precision, r.recall, r.density, r.coverage}) o.exact.push_back((int64_t)std::llround(v * 1e12));
+            for (double v : {r.precision, r.recall, r.density, r.coverage})
+                o.exact.push_back((int64_t)std::llround(v * 1e12));
             o.exact.push_back(r.zero_radii_real);
             o.exact.push_back(r.zero_radii_fake);
         };
     };
     ops.push_back({"reference + prdc cosine", prdc(LSC_METRIC_COSINE, LSC_COMPARISON_STRICT)});
-    ops.push_back({"reference + prdc inclusive", prdc(LSC_METRIC_EUCLIDEAN, LSC_COMPARISON_INCLUSIVE)});
+    ops.push_back(
+        {"reference + prdc inclusive", prdc(LSC_METRIC_EUCLIDEAN, LSC_COMPARISON_INCLUSIVE)});
     return ops;
 }
 
@@ -310,7 +315,8 @@ TEST(Determinism, AcrossThreadCountsWithinTolerances)
             size_t bad = 0;
             for (size_t j = 0; j < o.cont.size(); j++)
                 if (!within(o.cont[j], base[i].cont[j]) && bad++ < 5)
-                    ADD_FAILURE() << "figure " << j << ": " << o.cont[j] << " vs " << base[i].cont[j];
+                    ADD_FAILURE() << "figure " << j << ": " << o.cont[j] << " vs "
+                                  << base[i].cont[j];
         }
     }
 }
@@ -362,7 +368,7 @@ void brute_knn(const std::vector<float> &q, int64_t nq, const std::vector<float>
 TEST(KnnTies, AlwaysByIndexAcrossThreadsAndTinyWorkspaces)
 {
     Lattice base(700, kSeed + 9), qs(60, kSeed + 10); // 27 lattice points: every row repeats ~26x
-    const int64_t k = 40;                              // past the duplicates: ties at d = 1, sqrt 2
+    const int64_t k = 40;                             // past the duplicates: ties at d = 1, sqrt 2
     std::vector<int64_t> want_q, want_s;
     std::vector<float> want_qd, want_sd;
     brute_knn(qs.x, qs.n, base.x, base.n, 3, k, false, want_q, want_qd);

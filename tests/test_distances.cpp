@@ -29,8 +29,10 @@ std::string check_block(const float *a, int64_t na, const float *b, int64_t nb, 
         c = refnn::column_mean(b, nb, d);
     }
     std::vector<double> ra((size_t)na), rb((size_t)nb);
-    for (int64_t i = 0; i < na; i++) ra[(size_t)i] = metric == LSC_METRIC_COSINE ? 1.0 : refnn::norm_to(a + i * d, c.data(), d);
-    for (int64_t j = 0; j < nb; j++) rb[(size_t)j] = metric == LSC_METRIC_COSINE ? 1.0 : refnn::norm_to(b + j * d, c.data(), d);
+    for (int64_t i = 0; i < na; i++)
+        ra[(size_t)i] = metric == LSC_METRIC_COSINE ? 1.0 : refnn::norm_to(a + i * d, c.data(), d);
+    for (int64_t j = 0; j < nb; j++)
+        rb[(size_t)j] = metric == LSC_METRIC_COSINE ? 1.0 : refnn::norm_to(b + j * d, c.data(), d);
     std::ostringstream err;
     err.precision(10);
     for (int64_t i = 0; i < na; i++)
@@ -47,8 +49,8 @@ std::string check_block(const float *a, int64_t na, const float *b, int64_t nb, 
                     double e = an[(size_t)(i * d + t)] - bn[(size_t)(j * d + t)];
                     s += e * e;
                 }
-                want = std::sqrt(s);           // chord
-                have = std::sqrt(2.0 * got);   // chord of the reported cosine distance
+                want = std::sqrt(s);         // chord
+                have = std::sqrt(2.0 * got); // chord of the reported cosine distance
             } else {
                 want = ref[(size_t)(i * nb + j)];
                 have = metric == LSC_METRIC_SQEUCLIDEAN ? std::sqrt(got) : got;

@@ -38,7 +38,8 @@ void naive_stats(const std::vector<float> &x, int64_t n, int64_t d, std::vector<
         for (int64_t b = a; b < d; b++) {
             long double acc = 0.0L;
             for (int64_t i = 0; i < n; i++)
-                acc += ((long double)x[i * d + a] - m[a] / n) * ((long double)x[i * d + b] - m[b] / n);
+                acc +=
+                    ((long double)x[i * d + a] - m[a] / n) * ((long double)x[i * d + b] - m[b] / n);
             s[a * d + b] = s[b * d + a] = (double)(acc / (n - 1));
         }
 }
@@ -199,8 +200,7 @@ TEST(Frechet, BadInputs)
     s2[2 * d + 1] = std::numeric_limits<double>::quiet_NaN();
     EXPECT_EQ(lsc_frechet_distance_stats(ctx, d, mu.data(), s.data(), mu.data(), s2.data(), &r),
               LSC_STATUS_INVALID_DATA);
-    EXPECT_TRUE(mentions(lsc_last_error(ctx), "sigma2: row 2 col 1 is NaN"))
-        << lsc_last_error(ctx);
+    EXPECT_TRUE(mentions(lsc_last_error(ctx), "sigma2: row 2 col 1 is NaN")) << lsc_last_error(ctx);
     EXPECT_TRUE(is_sentinel(r));
     lsc_fd_result bad = LSC_FD_RESULT_INIT;
     bad.size = 3;
@@ -284,8 +284,8 @@ TEST(Kid, MatchesNaiveSubsets)
     double mean = 0, ss = 0;
     for (int64_t s = 0; s < subsets; s++) {
         double sums[4];
-        naive_sums(x, subset(9, s, 0, n, sub), y, subset(9, s, 1, m_rows, sub), d,
-                   LSC_KERNEL_POLY3, 1.0 / d, sums);
+        naive_sums(x, subset(9, s, 0, n, sub), y, subset(9, s, 1, m_rows, sub), d, LSC_KERNEL_POLY3,
+                   1.0 / d, sums);
         const double want = lsc_mmd2_unbiased(sums, sub, sub);
         EXPECT_NEAR(scores[s], want, r.tolerance) << "subset " << s;
         mean += want;

@@ -30,17 +30,22 @@ std::string lower(std::string s)
 
 // Byte copies of everything a test passes in or expects to stay untouched.
 class Snapshot {
-public:
+  public:
     void add(const char *name, const void *p, size_t n)
     {
         const unsigned char *b = static_cast<const unsigned char *>(p);
         items_.push_back({name, p, std::vector<unsigned char>(b, b + n)});
     }
-    template <class T> void add_vec(const char *name, const std::vector<T> &v)
+    template <class T>
+    void add_vec(const char *name, const std::vector<T> &v)
     {
         add(name, v.data(), v.size() * sizeof(T));
     }
-    template <class T> void add_obj(const char *name, const T &o) { add(name, &o, sizeof o); }
+    template <class T>
+    void add_obj(const char *name, const T &o)
+    {
+        add(name, &o, sizeof o);
+    }
     void check(const char *after) const
     {
         for (const auto &it : items_)
@@ -48,7 +53,7 @@ public:
                 << it.name << " was modified by " << after;
     }
 
-private:
+  private:
     struct Item {
         std::string name;
         const void *p;
@@ -60,14 +65,20 @@ private:
 // Fills an object or buffer with a sentinel byte pattern.
 // A byte pattern that shows whether a failed call wrote anything; a result struct keeps its
 // size field set, as a caller's would be.
-template <class T, class = void> struct has_size : std::false_type {};
-template <class T> struct has_size<T, decltype((void)T::size, void())> : std::true_type {};
-template <class T> void sentinel(T &o)
+template <class T, class = void>
+struct has_size : std::false_type {
+};
+template <class T>
+struct has_size<T, decltype((void)T::size, void())> : std::true_type {
+};
+template <class T>
+void sentinel(T &o)
 {
     std::memset(static_cast<void *>(&o), 0xA5, sizeof o);
     if constexpr (has_size<T>::value) o.size = sizeof o;
 }
-template <class T> void sentinel(std::vector<T> &v)
+template <class T>
+void sentinel(std::vector<T> &v)
 {
     std::memset(static_cast<void *>(v.data()), 0xA5, v.size() * sizeof(T));
 }
@@ -90,28 +101,29 @@ void expect_message(const lsc_ctx *ctx, std::initializer_list<const char *> need
 }
 
 // One failing call: status, message, and the snapshot still intact.
-#define EXPECT_FAILS(want, call, ...)                                                             \
-    do {                                                                                          \
-        SCOPED_TRACE(#call);                                                                      \
-        lsc_status s_ = (call);                                                                   \
-        expect_status(s_, (want));                                                                \
-        expect_message(ctx, {__VA_ARGS__});                                                       \
-        snap.check(#call);                                                                        \
+#define EXPECT_FAILS(want, call, ...)                                                              \
+    do {                                                                                           \
+        SCOPED_TRACE(#call);                                                                       \
+        lsc_status s_ = (call);                                                                    \
+        expect_status(s_, (want));                                                                 \
+        expect_message(ctx, {__VA_ARGS__});                                                        \
+        snap.check(#call);                                                                         \
     } while (0)
 
 // A failing call on a NULL context: no message can be stored, the status is INVALID_ARGUMENT.
-#define EXPECT_NULL_CTX(call)                                                                     \
-    do {                                                                                          \
-        SCOPED_TRACE(#call);                                                                      \
-        expect_status((call), LSC_STATUS_INVALID_ARGUMENT);                                       \
-        snap.check(#call);                                                                        \
+#define EXPECT_NULL_CTX(call)                                                                      \
+    do {                                                                                           \
+        SCOPED_TRACE(#call);                                                                       \
+        expect_status((call), LSC_STATUS_INVALID_ARGUMENT);                                        \
+        snap.check(#call);                                                                         \
     } while (0)
 
-#define EXPECT_OK(call)                                                                           \
-    do {                                                                                          \
-        lsc_status s_ = (call);                                                                   \
-        ASSERT_STREQ(lsc_status_name(s_), "LSC_STATUS_OK") << #call << ": " << lsc_last_error(ctx); \
-        EXPECT_STREQ(lsc_last_error(ctx), "") << "after success of " #call;                       \
+#define EXPECT_OK(call)                                                                            \
+    do {                                                                                           \
+        lsc_status s_ = (call);                                                                    \
+        ASSERT_STREQ(lsc_status_name(s_), "LSC_STATUS_OK")                                         \
+            << #call << ": " << lsc_last_error(ctx);                                               \
+        EXPECT_STREQ(lsc_last_error(ctx), "") << "after success of " #call;                        \
     } while (0)
 
 lsc_matrix mat(const void *p, lsc_dtype dt, int64_t rows, int64_t cols, int64_t ld,
@@ -130,7 +142,7 @@ lsc_matrix mat(const void *p, lsc_dtype dt, int64_t rows, int64_t cols, int64_t 
 const int64_t kBig = (int64_t)1 << 40;
 
 class Errors : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override
     {
         lsc_ctx_params p = LSC_CTX_PARAMS_INIT;
@@ -314,13 +326,14 @@ TEST_F(Errors, NullContextEverywhere)
     EXPECT_NULL_CTX(lsc_spectrum_acc_add(nullptr, acc, &m));
     EXPECT_NULL_CTX(lsc_spectrum_acc_merge(nullptr, acc2, acc));
     EXPECT_NULL_CTX(lsc_spectrum_acc_finalize(nullptr, acc, &sr, sv.data(), cv.data()));
-    EXPECT_NULL_CTX(lsc_distances(nullptr, &m, &m, LSC_METRIC_EUCLIDEAN, dist.data(), N,
-                                  LSC_MEMORY_HOST));
+    EXPECT_NULL_CTX(
+        lsc_distances(nullptr, &m, &m, LSC_METRIC_EUCLIDEAN, dist.data(), N, LSC_MEMORY_HOST));
     EXPECT_NULL_CTX(lsc_pair_stats(nullptr, &m, nullptr, &pr, nullptr, nullptr));
     EXPECT_NULL_CTX(lsc_knn(nullptr, &m, &m, 3, nullptr, dist.data(), idx.data()));
     EXPECT_NULL_CTX(lsc_reference_create(nullptr, &m, 3, nullptr, &ref_out));
     EXPECT_NULL_CTX(lsc_reference_save(nullptr, ref, "/tmp/lsc_test_errors_never_written.ref"));
-    EXPECT_NULL_CTX(lsc_reference_load(nullptr, "/tmp/lsc_test_errors_never_written.ref", &ref_out));
+    EXPECT_NULL_CTX(
+        lsc_reference_load(nullptr, "/tmp/lsc_test_errors_never_written.ref", &ref_out));
     EXPECT_NULL_CTX(lsc_prdc(nullptr, ref, &m, &prd));
     EXPECT_NULL_CTX(lsc_ctx_set_stream(nullptr, nullptr));
     EXPECT_NULL_CTX(lsc_ctx_set_progress(nullptr, nullptr, nullptr));
@@ -362,8 +375,8 @@ TEST_F(Errors, SpectrumArguments)
     lsc_matrix g = good();
     EXPECT_FAILS(LSC_STATUS_INVALID_ARGUMENT,
                  lsc_spectrum(ctx, &g, nullptr, nullptr, sv.data(), cv.data()), "out", "NULL");
-    EXPECT_FAILS(LSC_STATUS_INVALID_ARGUMENT, call(mat(nullptr, LSC_DTYPE_F32, N, D, D)), "x:",
-                 "data", "NULL");
+    EXPECT_FAILS(LSC_STATUS_INVALID_ARGUMENT, call(mat(nullptr, LSC_DTYPE_F32, N, D, D)),
+                 "x:", "data", "NULL");
     EXPECT_FAILS(LSC_STATUS_INVALID_ARGUMENT, call(mat(p, LSC_DTYPE_F32, 0, D, D)), "x:", "rows",
                  "0");
     EXPECT_FAILS(LSC_STATUS_INVALID_ARGUMENT, call(mat(p, LSC_DTYPE_F32, -3, D, D)), "x:", "rows",
@@ -380,21 +393,21 @@ TEST_F(Errors, SpectrumArguments)
     EXPECT_FAILS(LSC_STATUS_INVALID_ARGUMENT, call(mat(p, (lsc_dtype)4, N, D, D)), "x:", "dtype",
                  "4");
     EXPECT_FAILS(LSC_STATUS_INVALID_ARGUMENT, call(mat(p, (lsc_dtype)-1, N, D, D)), "x:", "dtype");
-    EXPECT_FAILS(LSC_STATUS_INVALID_ARGUMENT,
-                 call(mat(p, LSC_DTYPE_F32, N, D, D, (lsc_memory)2)), "x:", "memory", "2");
-    EXPECT_FAILS(LSC_STATUS_INVALID_ARGUMENT,
-                 call(mat(p, LSC_DTYPE_F32, N, D, D, (lsc_memory)-7)), "x:", "memory");
-    EXPECT_FAILS(LSC_STATUS_NOT_SUPPORTED,
-                 call(mat(p, LSC_DTYPE_F32, N, D, D, LSC_MEMORY_DEVICE)), "x:", "device",
-                 "cpu");
+    EXPECT_FAILS(LSC_STATUS_INVALID_ARGUMENT, call(mat(p, LSC_DTYPE_F32, N, D, D, (lsc_memory)2)),
+                 "x:", "memory", "2");
+    EXPECT_FAILS(LSC_STATUS_INVALID_ARGUMENT, call(mat(p, LSC_DTYPE_F32, N, D, D, (lsc_memory)-7)),
+                 "x:", "memory");
+    EXPECT_FAILS(LSC_STATUS_NOT_SUPPORTED, call(mat(p, LSC_DTYPE_F32, N, D, D, LSC_MEMORY_DEVICE)),
+                 "x:", "device", "cpu");
 
     lsc_spectrum_opts o = LSC_SPECTRUM_OPTS_INIT;
     snap.add_obj("opts", o);
     for (size_t bad : {(size_t)0, sizeof(lsc_spectrum_opts) - 1, (size_t)1 << 40}) {
         lsc_spectrum_opts b = o;
         b.size = bad;
-        EXPECT_FAILS(LSC_STATUS_INVALID_ARGUMENT, lsc_spectrum(ctx, &g, &b, &out, sv.data(), cv.data()),
-                     "spectrum opts", "size", "_INIT");
+        EXPECT_FAILS(LSC_STATUS_INVALID_ARGUMENT,
+                     lsc_spectrum(ctx, &g, &b, &out, sv.data(), cv.data()), "spectrum opts", "size",
+                     "_INIT");
     }
     for (double thr : {-1e-3, -(double)INFINITY, (double)INFINITY, (double)NAN}) {
         lsc_spectrum_opts b = o;
@@ -427,12 +440,12 @@ TEST_F(Errors, SizeOverflowIsRefusedWithoutTouchingMemory)
         lsc_dtype dt;
         int64_t rows, cols, ld;
     } cases[] = {
-        {LSC_DTYPE_F32, kBig, 2, kBig},            // (rows - 1) ld overflows int64
-        {LSC_DTYPE_F32, imax, 1, 2},               // rows - 1 times 2 overflows
-        {LSC_DTYPE_F32, 2, 4, imax - 1},           // (rows - 1) ld + cols overflows
-        {LSC_DTYPE_F32, 2, 4, (int64_t)1 << 62},   // elements fit int64, bytes overflow size_t
-        {LSC_DTYPE_F64, 3, 4, (int64_t)1 << 61},   // 2^62 elements of 8 bytes
-        {LSC_DTYPE_F16, 3, 1, (int64_t)1 << 62},   // 2^63 elements of 2 bytes
+        {LSC_DTYPE_F32, kBig, 2, kBig},          // (rows - 1) ld overflows int64
+        {LSC_DTYPE_F32, imax, 1, 2},             // rows - 1 times 2 overflows
+        {LSC_DTYPE_F32, 2, 4, imax - 1},         // (rows - 1) ld + cols overflows
+        {LSC_DTYPE_F32, 2, 4, (int64_t)1 << 62}, // elements fit int64, bytes overflow size_t
+        {LSC_DTYPE_F64, 3, 4, (int64_t)1 << 61}, // 2^62 elements of 8 bytes
+        {LSC_DTYPE_F16, 3, 1, (int64_t)1 << 62}, // 2^63 elements of 2 bytes
     };
     for (const auto &c : cases) {
         SCOPED_TRACE(testing::Message() << "rows " << c.rows << " cols " << c.cols << " ld " << c.ld
@@ -447,8 +460,7 @@ TEST_F(Errors, SizeOverflowIsRefusedWithoutTouchingMemory)
                      "overflow");
         float dist[4];
         int64_t idx[4];
-        EXPECT_FAILS(LSC_STATUS_OVERFLOW, lsc_knn(ctx, &m, &m, 1, nullptr, dist, idx),
-                     "overflow");
+        EXPECT_FAILS(LSC_STATUS_OVERFLOW, lsc_knn(ctx, &m, &m, 1, nullptr, dist, idx), "overflow");
         lsc_reference *ref = nullptr;
         EXPECT_FAILS(LSC_STATUS_OVERFLOW, lsc_reference_create(ctx, &m, 1, nullptr, &ref),
                      "overflow");
@@ -499,8 +511,9 @@ TEST_F(Errors, NanAndInfNameMatrixRowAndColumn)
     lsc_spectrum_result out = LSC_SPECTRUM_RESULT_INIT;
     sentinel(out);
     snap.add_obj("out", out);
-    for (float bad : {std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity(),
-                      -std::numeric_limits<float>::infinity()}) {
+    for (float bad :
+         {std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity(),
+          -std::numeric_limits<float>::infinity()}) {
         Snapshot snap = this->snap;
         auto y = data::gaussian(N, D, kSeed + 1);
         y[17 * D + 3] = bad;
@@ -596,15 +609,16 @@ TEST_F(Errors, OtherDtypesNonFinite)
                 {LSC_DTYPE_F16, 0x3C00, 0x7E00, "NaN"},  {LSC_DTYPE_BF16, 0x3F80, 0x7F80, "Inf"},
                 {LSC_DTYPE_BF16, 0x3F80, 0x7FC0, "NaN"}, {LSC_DTYPE_BF16, 0x3F80, 0xFF81, "NaN"}};
     for (const auto &b : bits) {
-        SCOPED_TRACE(testing::Message() << "dtype " << (int)b.dt << " bits 0x" << std::hex << b.bad);
+        SCOPED_TRACE(testing::Message()
+                     << "dtype " << (int)b.dt << " bits 0x" << std::hex << b.bad);
         Snapshot snap = this->snap;
         std::vector<uint16_t> y(N * D, b.one);
         y[9 * D + 4] = b.bad;
         snap.add_vec("half", y);
         lsc_matrix m = mat(y.data(), b.dt, N, D, D);
         EXPECT_FAILS(LSC_STATUS_INVALID_DATA,
-                     lsc_spectrum(ctx, &m, nullptr, &out, nullptr, nullptr), "x:", "row 9",
-                     "col 4", b.word);
+                     lsc_spectrum(ctx, &m, nullptr, &out, nullptr, nullptr), "x:", "row 9", "col 4",
+                     b.word);
     }
 }
 
@@ -658,8 +672,7 @@ TEST_F(Errors, AccumulatorAddMergeFinalize)
                  "NULL");
     EXPECT_FAILS(LSC_STATUS_INVALID_ARGUMENT, lsc_spectrum_acc_add(ctx, acc, nullptr), "batch",
                  "NULL");
-    EXPECT_FAILS(LSC_STATUS_INVALID_ARGUMENT, lsc_spectrum_acc_add(ctx, wide, &g), "batch",
-                 "cols");
+    EXPECT_FAILS(LSC_STATUS_INVALID_ARGUMENT, lsc_spectrum_acc_add(ctx, wide, &g), "batch", "cols");
     lsc_matrix zero_rows = mat(x.data(), LSC_DTYPE_F32, 0, D, D);
     EXPECT_FAILS(LSC_STATUS_INVALID_ARGUMENT, lsc_spectrum_acc_add(ctx, acc, &zero_rows), "batch",
                  "rows");
@@ -697,8 +710,7 @@ TEST_F(Errors, AccumulatorAddMergeFinalize)
                  lsc_spectrum_acc_finalize(ctx, nullptr, &out, sv.data(), cv.data()), "acc",
                  "NULL");
     EXPECT_FAILS(LSC_STATUS_INVALID_ARGUMENT,
-                 lsc_spectrum_acc_finalize(ctx, acc, nullptr, sv.data(), cv.data()), "out",
-                 "NULL");
+                 lsc_spectrum_acc_finalize(ctx, acc, nullptr, sv.data(), cv.data()), "out", "NULL");
     EXPECT_FAILS(LSC_STATUS_INVALID_ARGUMENT,
                  lsc_spectrum_acc_finalize(ctx, wide, &out, sv.data(), cv.data()), "0 rows",
                  "at least 2");
@@ -776,10 +788,10 @@ TEST_F(Errors, Distances)
     for (int64_t c = 0; c < D; c++) bz[3 * D + c] = 0.0f;
     snap.add_vec("bz", bz);
     lsc_matrix mbz = lsc_matrix_f32(bz.data(), M, D);
-    EXPECT_FAILS(LSC_STATUS_INVALID_DATA, dist(&a, &mbz, LSC_METRIC_COSINE, o, M, 0), "b:",
-                 "row 3", "zero");
-    EXPECT_FAILS(LSC_STATUS_INVALID_DATA, dist(&mbz, &a, LSC_METRIC_COSINE, o, N, 0), "a:",
-                 "row 3", "zero");
+    EXPECT_FAILS(LSC_STATUS_INVALID_DATA, dist(&a, &mbz, LSC_METRIC_COSINE, o, M, 0), "b:", "row 3",
+                 "zero");
+    EXPECT_FAILS(LSC_STATUS_INVALID_DATA, dist(&mbz, &a, LSC_METRIC_COSINE, o, N, 0), "a:", "row 3",
+                 "zero");
     // -0.0 is zero too
     auto bnz = y;
     for (int64_t c = 0; c < D; c++) bnz[1 * D + c] = -0.0f;
@@ -828,13 +840,14 @@ TEST_F(Errors, PairStats)
         edit(o);
         return call(&g, &o);
     };
-    EXPECT_FAILS(LSC_STATUS_INVALID_ARGUMENT, with([](lsc_pair_opts &o) { o.size = 8; }), "pair opts",
-                 "size");
+    EXPECT_FAILS(LSC_STATUS_INVALID_ARGUMENT, with([](lsc_pair_opts &o) { o.size = 8; }),
+                 "pair opts", "size");
     EXPECT_FAILS(LSC_STATUS_INVALID_ARGUMENT,
                  with([](lsc_pair_opts &o) { o.metric = LSC_METRIC_SQEUCLIDEAN; }), "metric");
     EXPECT_FAILS(LSC_STATUS_INVALID_ARGUMENT,
                  with([](lsc_pair_opts &o) { o.metric = (lsc_metric)9; }), "metric", "9");
-    for (int64_t bins : {(int64_t)0, (int64_t)-1, ((int64_t)1 << 24) + 1, std::numeric_limits<int64_t>::max()})
+    for (int64_t bins :
+         {(int64_t)0, (int64_t)-1, ((int64_t)1 << 24) + 1, std::numeric_limits<int64_t>::max()})
         EXPECT_FAILS(LSC_STATUS_INVALID_ARGUMENT, with([&](lsc_pair_opts &o) { o.bins = bins; }),
                      "bins");
     for (double eps : {-1e-9, (double)NAN, (double)INFINITY, -(double)INFINITY})
@@ -902,8 +915,9 @@ TEST_F(Errors, Knn)
     snap.add_vec("idx", idx);
     float *pd = dist.data();
     int64_t *pi = idx.data();
-    auto knn = [&](const lsc_matrix *qq, const lsc_matrix *bb, int64_t k,
-                   const lsc_knn_opts *o) { return lsc_knn(ctx, qq, bb, k, o, pd, pi); };
+    auto knn = [&](const lsc_matrix *qq, const lsc_matrix *bb, int64_t k, const lsc_knn_opts *o) {
+        return lsc_knn(ctx, qq, bb, k, o, pd, pi);
+    };
 
     EXPECT_FAILS(LSC_STATUS_INVALID_ARGUMENT, knn(nullptr, &b, 1, nullptr), "queries", "NULL");
     EXPECT_FAILS(LSC_STATUS_INVALID_ARGUMENT, knn(&q, nullptr, 1, nullptr), "base", "NULL");
@@ -960,8 +974,7 @@ TEST_F(Errors, Knn)
     snap.add_vec("qb", qb);
     snap.add_vec("bb", bb);
     lsc_matrix mqb = lsc_matrix_f32(qb.data(), N, D), mbb = lsc_matrix_f32(bb.data(), M, D);
-    EXPECT_FAILS(LSC_STATUS_INVALID_DATA, knn(&mqb, &b, 1, nullptr), "queries:", "row 19",
-                 "col 0");
+    EXPECT_FAILS(LSC_STATUS_INVALID_DATA, knn(&mqb, &b, 1, nullptr), "queries:", "row 19", "col 0");
     EXPECT_FAILS(LSC_STATUS_INVALID_DATA, knn(&q, &mbb, 1, nullptr), "base:", "row 8", "col 4");
     EXPECT_FAILS(LSC_STATUS_INVALID_DATA, knn(&mqb, nullptr, 1, &ex), "queries:", "row 19");
     auto bz = y;
@@ -1039,8 +1052,8 @@ TEST_F(Errors, ReferenceCreate)
     lsc_matrix mz = lsc_matrix_f32(z.data(), N, D);
     lsc_reference_opts cos = LSC_REFERENCE_OPTS_INIT;
     cos.metric = LSC_METRIC_COSINE;
-    EXPECT_FAILS(LSC_STATUS_INVALID_DATA, lsc_reference_create(ctx, &mz, 3, &cos, &ref), "real:",
-                 "row 0", "zero");
+    EXPECT_FAILS(LSC_STATUS_INVALID_DATA, lsc_reference_create(ctx, &mz, 3, &cos, &ref),
+                 "real:", "row 0", "zero");
     lsc_matrix dev = g;
     dev.memory = LSC_MEMORY_DEVICE;
     EXPECT_FAILS(LSC_STATUS_NOT_SUPPORTED, lsc_reference_create(ctx, &dev, 3, nullptr, &ref),
@@ -1151,7 +1164,8 @@ TEST_F(Errors, ContextSetters)
     EXPECT_OK(lsc_ctx_set_stream(ctx, (void *)(uintptr_t)0x1000));
     EXPECT_OK(lsc_ctx_set_stream(ctx, nullptr));
     EXPECT_OK(lsc_ctx_set_progress(ctx, nullptr, nullptr));
-    EXPECT_OK(lsc_ctx_set_progress(ctx, [](double, void *) { return 0; }, nullptr));
+    EXPECT_OK(lsc_ctx_set_progress(
+        ctx, [](double, void *) { return 0; }, nullptr));
     EXPECT_OK(lsc_ctx_set_progress(ctx, nullptr, (void *)(uintptr_t)1));
     EXPECT_EQ(lsc_ctx_set_stream(nullptr, nullptr), LSC_STATUS_INVALID_ARGUMENT);
     EXPECT_EQ(lsc_ctx_set_progress(nullptr, nullptr, nullptr), LSC_STATUS_INVALID_ARGUMENT);
@@ -1180,7 +1194,9 @@ TEST_F(Errors, ContextUsableAfterEveryKindOfError)
         case 0: s = lsc_spectrum(ctx, &mb, nullptr, &sr, nullptr, nullptr); break;
         case 1: s = lsc_knn(ctx, &g, &g, 0, nullptr, dist.data(), idx.data()); break;
         case 2: s = lsc_reference_load(ctx, "/nonexistent-lsc-dir/r.ref", &ref); break;
-        case 3: s = lsc_distances(ctx, &g, &g, (lsc_metric)5, dist.data(), N, LSC_MEMORY_HOST); break;
+        case 3:
+            s = lsc_distances(ctx, &g, &g, (lsc_metric)5, dist.data(), N, LSC_MEMORY_HOST);
+            break;
         }
         EXPECT_NE(s, LSC_STATUS_OK);
         EXPECT_STRNE(lsc_last_error(ctx), "");
@@ -1192,7 +1208,8 @@ TEST_F(Errors, ContextUsableAfterEveryKindOfError)
         fail(which);
         EXPECT_OK(lsc_knn(ctx, &g, &g, 2, nullptr, dist.data(), idx.data()));
         fail(which);
-        EXPECT_OK(lsc_distances(ctx, &g, &g, LSC_METRIC_EUCLIDEAN, dist.data(), N, LSC_MEMORY_HOST));
+        EXPECT_OK(
+            lsc_distances(ctx, &g, &g, LSC_METRIC_EUCLIDEAN, dist.data(), N, LSC_MEMORY_HOST));
         fail(which);
         EXPECT_OK(lsc_pair_stats(ctx, &g, nullptr, &pr, nullptr, nullptr));
         fail(which);

@@ -127,7 +127,10 @@ RefHub ref_hubness(const std::vector<float> &base, int64_t nb, const std::vector
     return r;
 }
 
-bool close(double a, double b, double rel) { return std::fabs(a - b) <= rel * std::fabs(b) + 1e-12; }
+bool close(double a, double b, double rel)
+{
+    return std::fabs(a - b) <= rel * std::fabs(b) + 1e-12;
+}
 
 struct Geometry : ::testing::Test {
     Ctx c{0, 2};
@@ -262,7 +265,8 @@ TEST_F(Geometry, HubnessWithinOneSetMatchesReference)
         RefHub w = ref_hubness(x, n, nullptr, 0, d, k, metric == LSC_METRIC_COSINE);
         // counts are integers from exact neighbours: the figures agree to roundoff
         EXPECT_TRUE(close(r.skewness, w.skew, 1e-9)) << r.skewness << " vs " << w.skew;
-        EXPECT_TRUE(close(r.robin_hood, w.robin_hood, 1e-9)) << r.robin_hood << " vs " << w.robin_hood;
+        EXPECT_TRUE(close(r.robin_hood, w.robin_hood, 1e-9))
+            << r.robin_hood << " vs " << w.robin_hood;
         EXPECT_EQ(w.top, r.max_occurrence);
         EXPECT_EQ(w.anti, r.antihubs);
         EXPECT_EQ(k, r.k);

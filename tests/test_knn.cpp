@@ -23,8 +23,8 @@ struct KnnOut {
     std::vector<int64_t> idx;
 };
 
-KnnOut run_knn(lsc_ctx *ctx, const lsc_matrix &q, const lsc_matrix *b, int64_t k,
-               lsc_metric metric, bool exclude_self)
+KnnOut run_knn(lsc_ctx *ctx, const lsc_matrix &q, const lsc_matrix *b, int64_t k, lsc_metric metric,
+               bool exclude_self)
 {
     lsc_knn_opts o = LSC_KNN_OPTS_INIT;
     o.metric = metric;
@@ -54,8 +54,8 @@ KnnOut check_against(lsc_ctx *ctx, const refnn::Knn &ref, const std::vector<floa
 }
 
 KnnOut check_dense(lsc_ctx *ctx, const std::vector<float> &q, int64_t nq,
-                   const std::vector<float> *b, int64_t nb, int64_t d, int64_t k,
-                   lsc_metric metric, bool exclude_self)
+                   const std::vector<float> *b, int64_t nb, int64_t d, int64_t k, lsc_metric metric,
+                   bool exclude_self)
 {
     const float *bp = exclude_self ? q.data() : b->data();
     auto ref = refnn::knn(q.data(), nq, bp, exclude_self ? nq : nb, d, k, metric, exclude_self);
@@ -345,7 +345,8 @@ TEST(Knn, EveryDtypeMatchesItsFloat32Values)
         lsc_dtype t;
         const void *p;
         const std::vector<float> *vals;
-    } cases[] = {{LSC_DTYPE_F16, h.data(), &hv}, {LSC_DTYPE_BF16, bf.data(), &bv},
+    } cases[] = {{LSC_DTYPE_F16, h.data(), &hv},
+                 {LSC_DTYPE_BF16, bf.data(), &bv},
                  {LSC_DTYPE_F64, f64.data(), &fv}};
     for (const auto &c : cases) {
         SCOPED_TRACE((int)c.t);
@@ -369,10 +370,10 @@ TEST(Knn, EveryDtypeMatchesItsFloat32Values)
         std::vector<float> dd((size_t)(n * 4));
         std::vector<int64_t> ii((size_t)(n * 4));
         ASSERT_EQ(lsc_knn(ctx, &m, &mb, 4, &o, dd.data(), ii.data()), LSC_STATUS_OK);
-        auto ref = refnn::knn(c.vals->data(), n, base.data(), 90, d, 4, LSC_METRIC_EUCLIDEAN,
-                              false);
-        EXPECT_EQ(refnn::check_knn(ref, c.vals->data(), base.data(), d, LSC_METRIC_EUCLIDEAN,
-                                   false, dd.data(), ii.data()),
+        auto ref =
+            refnn::knn(c.vals->data(), n, base.data(), 90, d, 4, LSC_METRIC_EUCLIDEAN, false);
+        EXPECT_EQ(refnn::check_knn(ref, c.vals->data(), base.data(), d, LSC_METRIC_EUCLIDEAN, false,
+                                   dd.data(), ii.data()),
                   "");
     }
 }
@@ -437,9 +438,9 @@ TEST(Knn, TinyWorkspaceGivesIdenticalResults)
         EXPECT_EQ(a.idx, c.idx);
         EXPECT_EQ(a.dist, c.dist);
         auto ref = refnn::knn(x.data(), n, nullptr, 0, d, k, metric, true);
-        EXPECT_EQ(refnn::check_knn(ref, x.data(), nullptr, d, metric, true, b.dist.data(),
-                                   b.idx.data()),
-                  "");
+        EXPECT_EQ(
+            refnn::check_knn(ref, x.data(), nullptr, d, metric, true, b.dist.data(), b.idx.data()),
+            "");
         auto ca = run_knn(big, mq, &mx, k, metric, false);
         auto cb = run_knn(tiny, mq, &mx, k, metric, false);
         EXPECT_EQ(ca.idx, cb.idx);
@@ -461,8 +462,7 @@ TEST(Knn, TinyWorkspaceGivesIdenticalResults)
     std::vector<int64_t> ii((size_t)(n * k));
     lsc_knn_opts o = LSC_KNN_OPTS_INIT;
     o.exclude_self = 1;
-    EXPECT_EQ(lsc_knn(mini, &mx, nullptr, k, &o, dd.data(), ii.data()),
-              LSC_STATUS_WORKSPACE_LIMIT);
+    EXPECT_EQ(lsc_knn(mini, &mx, nullptr, k, &o, dd.data(), ii.data()), LSC_STATUS_WORKSPACE_LIMIT);
 }
 
 TEST(Knn, ThreadCountDoesNotChangeResults)
@@ -597,8 +597,9 @@ TEST(Knn, SymmetricSelfPassMatchesPlainPassAndReference)
     auto rnd = data::gaussian(nr, dr, sd + 1, 3.0, 0.5);
     // one brute force per set and metric, at the largest k
     const auto gref = refnn::knn(grid.data(), n, nullptr, 0, d, 40, LSC_METRIC_EUCLIDEAN, true);
-    const refnn::Knn rref[2] = {refnn::knn(rnd.data(), nr, nullptr, 0, dr, 40, LSC_METRIC_EUCLIDEAN, true),
-                                refnn::knn(rnd.data(), nr, nullptr, 0, dr, 40, LSC_METRIC_COSINE, true)};
+    const refnn::Knn rref[2] = {
+        refnn::knn(rnd.data(), nr, nullptr, 0, dr, 40, LSC_METRIC_EUCLIDEAN, true),
+        refnn::knn(rnd.data(), nr, nullptr, 0, dr, 40, LSC_METRIC_COSINE, true)};
     for (int threads : {1, 2, 3}) {
         // sym: the default workspace; plain: the selections (n (T (8 k + 16 cap + 16) + 16 cap +
         // 16) bytes, cap = k + 4 + k / 4 at these D) do not
@@ -618,8 +619,8 @@ TEST(Knn, SymmetricSelfPassMatchesPlainPassAndReference)
                 auto rr = refnn::first(rref[m == LSC_METRIC_COSINE], k);
                 auto ra = run_knn(sym, mr, nullptr, k, m, true);
                 auto rb = run_knn(plain, mr, nullptr, k, m, true);
-                EXPECT_EQ(refnn::check_knn(rr, rnd.data(), rnd.data(), dr, m, true,
-                                           ra.dist.data(), ra.idx.data()),
+                EXPECT_EQ(refnn::check_knn(rr, rnd.data(), rnd.data(), dr, m, true, ra.dist.data(),
+                                           ra.idx.data()),
                           "");
                 EXPECT_EQ(ra.idx, rb.idx);
                 EXPECT_EQ(ra.dist, rb.dist);

@@ -65,8 +65,10 @@ std::string compare(const Out &got, const refnn::PairStats &ref, const lsc_pair_
     struct {
         const char *name;
         double got, want;
-    } exact[] = {{"min", r.min, ref.min},           {"max", r.max, ref.max},
-                 {"nn_min", r.nn_min, ref.nn_min},   {"nn_max", r.nn_max, ref.nn_max},
+    } exact[] = {{"min", r.min, ref.min},
+                 {"max", r.max, ref.max},
+                 {"nn_min", r.nn_min, ref.nn_min},
+                 {"nn_max", r.nn_max, ref.nn_max},
                  {"nn_median", r.nn_median, ref.nn_median}};
     for (auto &e : exact)
         if (!refnn::close_rel(e.got, e.want, 1e-6))
@@ -91,13 +93,11 @@ std::string compare(const Out &got, const refnn::PairStats &ref, const lsc_pair_
             << ref.hist_borderline << "):";
         for (int64_t b = 0; b < o.bins; b++)
             if (got.hist[(size_t)b] != ref.hist[(size_t)b])
-                err << " bin " << b << " " << got.hist[(size_t)b] << " vs "
-                    << ref.hist[(size_t)b];
+                err << " bin " << b << " " << got.hist[(size_t)b] << " vs " << ref.hist[(size_t)b];
         err << "; ";
     }
     if (std::llabs(r.near_duplicate_pairs - ref.near_dups) > ref.near_dup_borderline)
-        err << "near_duplicate_pairs " << r.near_duplicate_pairs << " vs " << ref.near_dups
-            << "; ";
+        err << "near_duplicate_pairs " << r.near_duplicate_pairs << " vs " << ref.near_dups << "; ";
     if (ref.near_dup_borderline == 0) {
         if (r.near_duplicates_listed != (int64_t)ref.dups.size())
             err << "listed " << r.near_duplicates_listed << " vs " << ref.dups.size() << "; ";
@@ -130,7 +130,8 @@ Out check(lsc_ctx *ctx, const std::vector<float> &x, int64_t n, int64_t d, const
     lsc_matrix m = lsc_matrix_f32(x.data(), n, d);
     Out got = run(ctx, m, o);
     std::vector<int64_t> rows;
-    if (o.subset_rows > 0 && o.subset_rows < n) rows = refnn::subset_rows(n, o.subset_rows, o.seed, o.subset_offset);
+    if (o.subset_rows > 0 && o.subset_rows < n)
+        rows = refnn::subset_rows(n, o.subset_rows, o.seed, o.subset_offset);
     auto ref = refnn::pair_stats(x.data(), n, d, o.metric, o.bins, o.dup_eps, o.dup_report, rows);
     EXPECT_EQ(compare(got, ref, o, n), "");
     return got;
@@ -451,7 +452,8 @@ TEST(Pairs, DupEpsOption)
     auto got = check(ctx, x, n, d, o);
     EXPECT_EQ(got.r.near_duplicate_pairs, (int64_t)m);
     EXPECT_EQ(got.r.near_duplicates_listed, 20);
-    for (int e = 0; e < 20; e++) EXPECT_TRUE(refnn::close_rel(got.dups[(size_t)e].d, ds[(size_t)e], 1e-6));
+    for (int e = 0; e < 20; e++)
+        EXPECT_TRUE(refnn::close_rel(got.dups[(size_t)e].d, ds[(size_t)e], 1e-6));
     // eps exactly 0 with duplicates: only the exact copies
     auto y = data::with_duplicates(n, d, sd, {{0, 399}, {5, 6}});
     o.dup_eps = 0.0;
@@ -626,8 +628,7 @@ TEST(Pairs, ThreadsAndTiles)
         for (const Out *p : {&b, &c}) {
             EXPECT_EQ(std::memcmp(&a.r, &p->r, sizeof a.r), 0);
             EXPECT_EQ(a.hist, p->hist);
-            EXPECT_EQ(std::memcmp(a.dups.data(), p->dups.data(),
-                                  a.dups.size() * sizeof(lsc_pair)),
+            EXPECT_EQ(std::memcmp(a.dups.data(), p->dups.data(), a.dups.size() * sizeof(lsc_pair)),
                       0);
         }
         // other thread counts and many tiles: within the tolerances of the reference

@@ -74,11 +74,13 @@ std::string check_rows(lsc_ctx *ctx, const lsc_reference *ref, const lsc_matrix 
     lsc_prdc_result r = LSC_PRDC_RESULT_INIT;
     if (lsc_prdc_rows(ctx, ref, &fake, &r, flags.data(), counts.data()) != LSC_STATUS_OK)
         return std::string("lsc_prdc_rows: ") + lsc_last_error(ctx);
-    if (std::memcmp(&r, &figures, sizeof r) != 0) return "lsc_prdc_rows's figures differ from lsc_prdc's";
+    if (std::memcmp(&r, &figures, sizeof r) != 0)
+        return "lsc_prdc_rows's figures differ from lsc_prdc's";
     int64_t cov = 0, rec = 0, prec = 0, dens = 0;
     for (int64_t i = 0; i < N; i++) {
         const unsigned f = flags[(size_t)i];
-        if (f & ~(LSC_ROW_COVERED | LSC_ROW_RECALLED)) return "real row " + std::to_string(i) + ": stray bits";
+        if (f & ~(LSC_ROW_COVERED | LSC_ROW_RECALLED))
+            return "real row " + std::to_string(i) + ": stray bits";
         const int c = (f & LSC_ROW_COVERED) != 0, h = (f & LSC_ROW_RECALLED) != 0;
         if (c < want.cov_lo[(size_t)i] || c > want.cov_hi[(size_t)i])
             return "real row " + std::to_string(i) + ": covered " + std::to_string(c);
@@ -90,8 +92,9 @@ std::string check_rows(lsc_ctx *ctx, const lsc_reference *ref, const lsc_matrix 
     for (int64_t j = 0; j < M; j++) {
         const int64_t c = counts[(size_t)j];
         if (c < want.fake_lo[(size_t)j] || c > want.fake_hi[(size_t)j])
-            return "fake row " + std::to_string(j) + ": " + std::to_string(c) + " balls, the reference " +
-                   std::to_string(want.fake_lo[(size_t)j]) + " to " + std::to_string(want.fake_hi[(size_t)j]);
+            return "fake row " + std::to_string(j) + ": " + std::to_string(c) +
+                   " balls, the reference " + std::to_string(want.fake_lo[(size_t)j]) + " to " +
+                   std::to_string(want.fake_hi[(size_t)j]);
         prec += c > 0;
         dens += c;
     }
@@ -317,8 +320,8 @@ TEST(Prdc, DecisionsAreExactWhereTheFastFormCannotTell)
         for (int64_t k : {1, 5}) {
             SCOPED_TRACE(k * 2 + inclusive);
             refnn::Prdc want;
-            auto got = check(ctx, real, N, fake, M, d, k, LSC_METRIC_EUCLIDEAN, inclusive, &want,
-                             -1.0);
+            auto got =
+                check(ctx, real, N, fake, M, d, k, LSC_METRIC_EUCLIDEAN, inclusive, &want, -1.0);
             EXPECT_GT(got.precision, 0.0);
             EXPECT_GT(got.coverage, 0.0);
         }
@@ -331,8 +334,8 @@ TEST(Prdc, ZeroRadii)
     SCOPED_TRACE(sd);
     const int64_t N = 300, M = 200, d = 10, k = 3;
     // real: rows 10..13 copy row 5 (5 identical rows: radius 0), rows 50..52 copy 40 (4: 0)
-    auto real = data::with_duplicates(N, d, sd, {{5, 10}, {5, 11}, {5, 12}, {5, 13},
-                                                 {40, 50}, {40, 51}, {40, 52}, {60, 61}});
+    auto real = data::with_duplicates(
+        N, d, sd, {{5, 10}, {5, 11}, {5, 12}, {5, 13}, {40, 50}, {40, 51}, {40, 52}, {60, 61}});
     // fake: 3 copies of real row 5 exactly, its k = 3 neighbours at distance 0 among themselves
     // only when there are 4 of them: add a fourth
     auto fake = data::gaussian(M, d, sd + 1);
@@ -353,8 +356,7 @@ TEST(Prdc, ZeroRadii)
         // a fake set of nothing but those rows: under strict no ball holds anything
         std::vector<float> only((size_t)(5 * d));
         for (int64_t j = 0; j < 5; j++)
-            for (int64_t t = 0; t < d; t++)
-                only[(size_t)(j * d + t)] = real[(size_t)(5 * d + t)];
+            for (int64_t t = 0; t < d; t++) only[(size_t)(j * d + t)] = real[(size_t)(5 * d + t)];
         auto o = check(ctx, real, N, only, 5, d, k, LSC_METRIC_EUCLIDEAN, inclusive);
         EXPECT_EQ(o.zero_radii_fake, 5);
         EXPECT_EQ(o.recall, inclusive ? 5.0 / N : 0.0);
@@ -446,7 +448,8 @@ TEST(Prdc, SavedAndLoadedReferenceGivesIdenticalResults)
     auto real = data::gaussian(N, d, sd);
     auto fake = data::gaussian(M, d, sd + 1, 0.1, 1.0);
     lsc_matrix mr = lsc_matrix_f32(real.data(), N, d), mf = lsc_matrix_f32(fake.data(), M, d);
-    std::string path = ::testing::TempDir() + "lsc_test_prdc_" + std::to_string(getpid()) + ".lscref";
+    std::string path =
+        ::testing::TempDir() + "lsc_test_prdc_" + std::to_string(getpid()) + ".lscref";
     for (lsc_metric metric : {LSC_METRIC_EUCLIDEAN, LSC_METRIC_COSINE})
         for (bool inclusive : {false, true}) {
             SCOPED_TRACE((int)metric * 2 + inclusive);
@@ -495,7 +498,8 @@ TEST(Prdc, BorrowedRowsGiveTheSameReference)
     lsc_matrix mr = lsc_matrix_f32(real.data(), N, d), mf = lsc_matrix_f32(fake.data(), M, d);
     std::vector<float> padded((size_t)(N * (d + 2)), 7.0f); // a leading dimension: copied
     for (int64_t i = 0; i < N; i++)
-        std::copy(&real[(size_t)(i * d)], &real[(size_t)(i * d)] + d, &padded[(size_t)(i * (d + 2))]);
+        std::copy(&real[(size_t)(i * d)], &real[(size_t)(i * d)] + d,
+                  &padded[(size_t)(i * (d + 2))]);
     lsc_matrix mp = {padded.data(), LSC_DTYPE_F32, N, d, d + 2, LSC_MEMORY_HOST};
     const std::string dir = ::testing::TempDir() + "lsc_test_borrow_" + std::to_string(getpid());
     for (lsc_metric metric : {LSC_METRIC_EUCLIDEAN, LSC_METRIC_COSINE}) {
@@ -647,14 +651,15 @@ TEST(Prdc, CoverageExpectedIsTheClosedForm)
             return std::lgamma(a + 1) - std::lgamma(b + 1) - std::lgamma(a - b + 1);
         };
         return (double)(1.0L - std::exp(lbin((long double)(n - 1), (long double)k) -
-                                         lbin((long double)(n + m - 1), (long double)k)));
+                                        lbin((long double)(n + m - 1), (long double)k)));
     };
     Ctx ctx;
     struct Case {
         int64_t n, m, k;
         double want; // < 0: from `closed`
-    } cases[] = {{2, 2, 1, 2.0 / 3.0}, {3, 2, 1, 0.5}, {3, 3, 2, 1.0 - 1.0 / 10.0},
-                 {50, 10, 5, -1}, {400, 90, 5, -1}, {400, 2000, 20, -1}, {1000, 7, 3, -1}};
+    } cases[] = {{2, 2, 1, 2.0 / 3.0}, {3, 2, 1, 0.5},   {3, 3, 2, 1.0 - 1.0 / 10.0},
+                 {50, 10, 5, -1},      {400, 90, 5, -1}, {400, 2000, 20, -1},
+                 {1000, 7, 3, -1}};
     for (const auto &c : cases) {
         SCOPED_TRACE(std::to_string(c.n) + " " + std::to_string(c.m) + " " + std::to_string(c.k));
         auto real = data::gaussian(c.n, 3, data::seed(70));
@@ -738,8 +743,7 @@ TEST(Prdc, AReferenceIsSharedReadOnlyByTwoThreads)
                 Rows got;
                 lsc_status s = run(own, (f + (size_t)t) % fakes.size(), got);
                 const Rows &w = want[(f + (size_t)t) % fakes.size()];
-                if (s != LSC_STATUS_OK)
-                    why[t] = lsc_last_error(own);
+                if (s != LSC_STATUS_OK) why[t] = lsc_last_error(own);
                 else if (std::memcmp(&got.r, &w.r, sizeof got.r) != 0 || got.flags != w.flags ||
                          got.counts != w.counts)
                     why[t] = "rep " + std::to_string(rep) + ": the results differ";

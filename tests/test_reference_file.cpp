@@ -37,7 +37,6 @@ namespace {
 const uint64_t kSeed = data::seed(777);
 using Bytes = std::vector<unsigned char>;
 
-
 /* ---------------------------------------------------------------------------------------------- */
 /* the format, independently                                                                      */
 
@@ -320,7 +319,7 @@ void write_bytes(const std::string &path, const Bytes &b)
 }
 
 class RefFile : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override
     {
         std::string tmpl = ::testing::TempDir() + "lsc_reffile_XXXXXX";
@@ -446,8 +445,8 @@ TEST_F(RefFile, SaveThenLoadGivesTheSameReference)
                  {LSC_METRIC_COSINE, LSC_COMPARISON_STRICT, 3},
                  {LSC_METRIC_COSINE, LSC_COMPARISON_INCLUSIVE, 2}};
     for (const auto &c : cases) {
-        SCOPED_TRACE(testing::Message() << "metric " << c.metric << " comparison " << c.cmp
-                                        << " k " << c.k);
+        SCOPED_TRACE(testing::Message()
+                     << "metric " << c.metric << " comparison " << c.cmp << " k " << c.k);
         lsc_reference_opts o = LSC_REFERENCE_OPTS_INIT;
         o.metric = c.metric;
         o.comparison = c.cmp;
@@ -806,18 +805,23 @@ void put_f64(Bytes &t, size_t off, double v) { std::memcpy(&t[off], &v, 8); }
 std::vector<ContentEdit> content_edits()
 {
     return {
-        {"NaN in the rows", [](Bytes &t, size_t d, size_t) { put_f32(t, d + 4 * (4 * 2 + 1), NAN); },
+        {"NaN in the rows",
+         [](Bytes &t, size_t d, size_t) { put_f32(t, d + 4 * (4 * 2 + 1), NAN); },
          {"row 4", "col 1", "NaN"}},
         {"Inf in the rows",
          [](Bytes &t, size_t d, size_t) { put_f32(t, d + 4 * (0 * 2 + 0), -INFINITY); },
          {"row 0", "col 0", "Inf"}},
-        {"negative radius", [](Bytes &t, size_t, size_t r) { put_f64(t, r + 8 * 3, -1.0); },
+        {"negative radius",
+         [](Bytes &t, size_t, size_t r) { put_f64(t, r + 8 * 3, -1.0); },
          {"radius 3"}},
-        {"NaN radius", [](Bytes &t, size_t, size_t r) { put_f64(t, r + 8 * 5, NAN); },
+        {"NaN radius",
+         [](Bytes &t, size_t, size_t r) { put_f64(t, r + 8 * 5, NAN); },
          {"radius 5"}},
-        {"Inf radius", [](Bytes &t, size_t, size_t r) { put_f64(t, r + 8 * 0, INFINITY); },
+        {"Inf radius",
+         [](Bytes &t, size_t, size_t r) { put_f64(t, r + 8 * 0, INFINITY); },
          {"radius 0"}},
-        {"zero radius not counted", [](Bytes &t, size_t, size_t r) { put_f64(t, r + 8 * 2, 0.0); },
+        {"zero radius not counted",
+         [](Bytes &t, size_t, size_t r) { put_f64(t, r + 8 * 2, 0.0); },
          {"zero radii"}},
         {"cosine zero row (a euclidean file)",
          [](Bytes &t, size_t d, size_t) {
@@ -848,7 +852,8 @@ TEST_F(RefFile, ContentsAreCheckedEvenWithAValidChecksum)
         EXPECT_EQ(s, LSC_STATUS_BAD_FILE) << lsc_status_name(s) << ": " << lsc_last_error(ctx);
         EXPECT_EQ(out, (lsc_reference *)(uintptr_t)0xBADF);
         for (const auto &word : e.words)
-            EXPECT_TRUE(mentions(lsc_last_error(ctx), word)) << lsc_last_error(ctx) << " / " << word;
+            EXPECT_TRUE(mentions(lsc_last_error(ctx), word))
+                << lsc_last_error(ctx) << " / " << word;
     }
     // a cosine reference whose rows hold an all-zero row
     Bytes c = small_v1(6, 2, 2, LSC_METRIC_COSINE);
@@ -937,7 +942,8 @@ TEST_F(RefFile, V2EachChecksumIsChecked)
         std::vector<std::string> w = c.words;
         expect_refused(t, LSC_STATUS_BAD_FILE, {}, c.what);
         for (const auto &word : w)
-            EXPECT_TRUE(mentions(lsc_last_error(ctx), word)) << c.what << ": " << lsc_last_error(ctx);
+            EXPECT_TRUE(mentions(lsc_last_error(ctx), word))
+                << c.what << ": " << lsc_last_error(ctx);
     }
     // a section's stored checksum changed, the table's and header's recomputed to match
     for (const char *tag : {"ROWS", "RADV"}) {
@@ -1022,12 +1028,10 @@ TEST_F(RefFile, V2HugeShapesAreRefusedBeforeAnyAllocation)
     struct Shape {
         uint64_t rows, cols;
         const char *word;
-    } shapes[] = {{1ull << 40, 2, "past the end"},
-                  {1ull << 20, 1ull << 20, "past the end"},
-                  {1ull << 58, 1, "past the end"},
-                  {1ull << 31, 1ull << 30, "overflow"},  // 4 N D = 2^63
-                  {1ull << 60, 4, "overflow"},
-                  {6, (1ull << 61), "overflow"}};
+    } shapes[] = {
+        {1ull << 40, 2, "past the end"}, {1ull << 20, 1ull << 20, "past the end"},
+        {1ull << 58, 1, "past the end"}, {1ull << 31, 1ull << 30, "overflow"}, // 4 N D = 2^63
+        {1ull << 60, 4, "overflow"},     {6, (1ull << 61), "overflow"}};
     for (const auto &s : shapes) {
         Bytes t = b;
         put_le(t, V2_ROWS, s.rows, 8);
@@ -1071,7 +1075,8 @@ TEST_F(RefFile, V2SectionsPastTheEndAreRefused)
     Bytes t = build_v2(v);
     set_entry(t, "XTRA", E_LENGTH, 41);
     fix_v2(t);
-    expect_refused(t, LSC_STATUS_BAD_FILE, {"past the end", "XTRA"}, "optional section past the end");
+    expect_refused(t, LSC_STATUS_BAD_FILE, {"past the end", "XTRA"},
+                   "optional section past the end");
     t = build_v2(v);
     t.resize(t.size() - 1);
     expect_refused(t, LSC_STATUS_BAD_FILE, {"past the end", "XTRA"}, "optional section cut short");
@@ -1130,9 +1135,11 @@ TEST_F(RefFile, V2TagsAndFlagsAreChecked)
         std::function<void(V2 &)> edit;
         std::vector<std::string> words;
     } cases[] = {
-        {"RADV twice", [](V2 &w) { w.sections.push_back(w.sections[1]); },
+        {"RADV twice",
+         [](V2 &w) { w.sections.push_back(w.sections[1]); },
          {"'RADV' appears twice"}},
-        {"ROWS twice", [](V2 &w) { w.sections.insert(w.sections.begin(), w.sections[0]); },
+        {"ROWS twice",
+         [](V2 &w) { w.sections.insert(w.sections.begin(), w.sections[0]); },
          {"'ROWS' appears twice"}},
         {"an optional tag twice",
          [](V2 &w) {
@@ -1146,11 +1153,18 @@ TEST_F(RefFile, V2TagsAndFlagsAreChecked)
          {"required section 'ROWS' is missing"}},
         {"RADV optional", [](V2 &w) { w.sections[1].flags = 0; }, {"'RADV'", "flags 0x0"}},
         {"ROWS with flag bit 1", [](V2 &w) { w.sections[0].flags = 3; }, {"'ROWS'", "flags 0x3"}},
-        {"tag with a NUL", [](V2 &w) { w.sections.push_back(foreign(std::string("AB\0D", 4), 8)); },
+        {"tag with a NUL",
+         [](V2 &w) { w.sections.push_back(foreign(std::string("AB\0D", 4), 8)); },
          {"section 2", "printable"}},
-        {"tag with a high byte", [](V2 &w) { w.sections.push_back(foreign("\x89" "ABC", 8)); },
+        {"tag with a high byte",
+         [](V2 &w) {
+             w.sections.push_back(foreign("\x89"
+                                          "ABC",
+                                          8));
+         },
          {"printable"}},
-        {"lower-case rows", [](V2 &w) { w.sections[0].tag = "rows"; },
+        {"lower-case rows",
+         [](V2 &w) { w.sections[0].tag = "rows"; },
          {"'rows'", "required", lsc_version()}},
     };
     for (const auto &c : cases) {
@@ -1158,7 +1172,8 @@ TEST_F(RefFile, V2TagsAndFlagsAreChecked)
         c.edit(w);
         expect_refused(build_v2(w), LSC_STATUS_BAD_FILE, {}, c.what);
         for (const auto &word : c.words)
-            EXPECT_TRUE(mentions(lsc_last_error(ctx), word)) << c.what << ": " << lsc_last_error(ctx);
+            EXPECT_TRUE(mentions(lsc_last_error(ctx), word))
+                << c.what << ": " << lsc_last_error(ctx);
     }
 }
 
@@ -1253,7 +1268,8 @@ TEST_F(RefFile, V2ContentsAreCheckedEvenWithValidChecksums)
         }
         expect_refused(t, LSC_STATUS_BAD_FILE, {}, e.what);
         for (const auto &word : e.words)
-            EXPECT_TRUE(mentions(lsc_last_error(ctx), word)) << e.what << ": " << lsc_last_error(ctx);
+            EXPECT_TRUE(mentions(lsc_last_error(ctx), word))
+                << e.what << ": " << lsc_last_error(ctx);
     }
     Bytes c = small_file(6, 2, 2, LSC_METRIC_COSINE);
     put_f32(c, 192 + 4 * (3 * 2 + 0), 0.0f);
@@ -1320,7 +1336,6 @@ TEST_F(RefFile, V2TrailingBytesAreRefused)
     two.insert(two.end(), b.begin(), b.end());
     expect_refused(two, LSC_STATUS_BAD_FILE, {"trailing"}, "concatenated");
 }
-
 
 /* ---------------------------------------------------------------------------------------------- */
 /* paths                                                                                          */

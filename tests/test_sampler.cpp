@@ -18,8 +18,8 @@ namespace {
 
 TEST(Sampler, EqualsTheDefinition)
 {
-    const int64_t sizes[] = {1, 2, 3, 4, 5, 16, 17, 1000, 65537, (int64_t)1 << 31,
-                             ((int64_t)1 << 40) + 7, INT64_MAX};
+    const int64_t sizes[] = {
+        1, 2, 3, 4, 5, 16, 17, 1000, 65537, (int64_t)1 << 31, ((int64_t)1 << 40) + 7, INT64_MAX};
     for (int64_t n : sizes)
         for (uint64_t seed : {0ull, 1ull, 0x9e3779b97f4a7c15ull, ~0ull}) {
             SCOPED_TRACE(std::to_string(n) + " seed " + std::to_string(seed));
@@ -116,12 +116,9 @@ TEST(Sampler, BadArguments)
     struct Case {
         int64_t n, off, cnt;
         const char *word;
-    } cases[] = {{0, 0, 0, "n is 0"},
-                 {-5, 0, 1, "n is -5"},
-                 {10, -1, 2, "positions"},
-                 {10, 0, -1, "positions"},
-                 {10, 8, 3, "positions"},
-                 {INT64_MAX, INT64_MAX - 1, 4, "positions"}};
+    } cases[] = {{0, 0, 0, "n is 0"},      {-5, 0, 1, "n is -5"},
+                 {10, -1, 2, "positions"}, {10, 0, -1, "positions"},
+                 {10, 8, 3, "positions"},  {INT64_MAX, INT64_MAX - 1, 4, "positions"}};
     for (const auto &c : cases) {
         SCOPED_TRACE(c.word);
         EXPECT_EQ(lsc_sample_rows(ctx, 1, c.n, c.off, c.cnt, r), LSC_STATUS_INVALID_ARGUMENT);

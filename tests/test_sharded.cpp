@@ -65,12 +65,14 @@ lsc_ctx *cpu_ctx()
 {
     std::string bad;
     auto cont = [&](const char *name, double a, double b) {
-        if (!ref::close(a, b)) bad += std::string("\n  ") + name + ": " + std::to_string(a) +
-                                      " vs " + std::to_string(b);
+        if (!ref::close(a, b))
+            bad +=
+                std::string("\n  ") + name + ": " + std::to_string(a) + " vs " + std::to_string(b);
     };
     auto exact = [&](const char *name, long long a, long long b) {
-        if (a != b) bad += std::string("\n  ") + name + ": " + std::to_string(a) + " vs " +
-                           std::to_string(b);
+        if (a != b)
+            bad +=
+                std::string("\n  ") + name + ": " + std::to_string(a) + " vs " + std::to_string(b);
     };
     exact("rows", g.r.rows, w.r.rows);
     exact("cols", g.r.cols, w.r.cols);
@@ -128,8 +130,9 @@ void expect_identical(const std::vector<Out> &outs)
 }
 
 const std::vector<std::vector<int64_t>> kSplits40 = {
-    {40}, {20, 20}, {1, 39}, {39, 1}, {0, 40}, {40, 0}, {13, 14, 13}, {0, 0, 40}, {2, 0, 38},
-    {10, 10, 10, 10}, {1, 2, 3, 34}, {0, 17, 0, 23}, {37, 1, 1, 1}, {0, 0, 0, 40}};
+    {40},          {20, 20},       {1, 39},       {39, 1},      {0, 40},
+    {40, 0},       {13, 14, 13},   {0, 0, 40},    {2, 0, 38},   {10, 10, 10, 10},
+    {1, 2, 3, 34}, {0, 17, 0, 23}, {37, 1, 1, 1}, {0, 0, 0, 40}};
 
 TEST(SpectrumSharded, EqualsOneProcessForEverySplit)
 {
@@ -265,12 +268,15 @@ TEST(SpectrumSharded, BrokenTransportIsReported)
     fake::Hub hub(2);
     hub.fail_broadcast = true;
     std::vector<Out> outs(2);
-    fake::run(2, [&](int p, lsc_ctx *ctx) {
-        Out &o = outs[(size_t)p];
-        lsc_matrix a = lsc_matrix_f32(x.data() + p * 10 * d, 10, d);
-        o.st = lsc_spectrum_sharded(ctx, &a, nullptr, &o.r, nullptr, nullptr);
-        o.msg = lsc_last_error(ctx);
-    }, &hub);
+    fake::run(
+        2,
+        [&](int p, lsc_ctx *ctx) {
+            Out &o = outs[(size_t)p];
+            lsc_matrix a = lsc_matrix_f32(x.data() + p * 10 * d, 10, d);
+            o.st = lsc_spectrum_sharded(ctx, &a, nullptr, &o.r, nullptr, nullptr);
+            o.msg = lsc_last_error(ctx);
+        },
+        &hub);
     for (const auto &o : outs) {
         EXPECT_EQ(o.st, LSC_STATUS_TRANSPORT_ERROR) << o.msg;
         EXPECT_TRUE(mentions(o.msg.c_str(), "broken on purpose")) << o.msg;
@@ -286,12 +292,16 @@ TEST(SpectrumSharded, CollectivesPerCall)
     auto x = data::gaussian(n, d, 2);
     for (int P = 1; P <= 4; P++) {
         fake::Hub hub(P);
-        fake::run(P, [&](int p, lsc_ctx *ctx) {
-            const int64_t lo = n * p / P, hi = n * (p + 1) / P;
-            lsc_matrix a = lsc_matrix_f32(x.data() + lo * d, hi - lo, d);
-            lsc_spectrum_result r = LSC_SPECTRUM_RESULT_INIT;
-            EXPECT_EQ(lsc_spectrum_sharded(ctx, &a, nullptr, &r, nullptr, nullptr), LSC_STATUS_OK);
-        }, &hub);
+        fake::run(
+            P,
+            [&](int p, lsc_ctx *ctx) {
+                const int64_t lo = n * p / P, hi = n * (p + 1) / P;
+                lsc_matrix a = lsc_matrix_f32(x.data() + lo * d, hi - lo, d);
+                lsc_spectrum_result r = LSC_SPECTRUM_RESULT_INIT;
+                EXPECT_EQ(lsc_spectrum_sharded(ctx, &a, nullptr, &r, nullptr, nullptr),
+                          LSC_STATUS_OK);
+            },
+            &hub);
         EXPECT_EQ(hub.collectives, 4) << "P = " << P;
     }
 }
@@ -306,11 +316,10 @@ struct KnnOut {
 };
 
 // lsc_knn_sharded of the same queries on every rank against base (nb x d) split by sizes.
-std::vector<KnnOut> knn_sharded(const std::vector<float> &q, int64_t nq,
-                                const std::vector<float> &b, int64_t d, int64_t k,
-                                const std::vector<int64_t> &sizes,
-                                const std::function<void(int, lsc_matrix &, lsc_matrix &,
-                                                         lsc_knn_opts &)> &tweak = nullptr)
+std::vector<KnnOut> knn_sharded(
+    const std::vector<float> &q, int64_t nq, const std::vector<float> &b, int64_t d, int64_t k,
+    const std::vector<int64_t> &sizes,
+    const std::function<void(int, lsc_matrix &, lsc_matrix &, lsc_knn_opts &)> &tweak = nullptr)
 {
     const int P = (int)sizes.size();
     const auto off = offsets(sizes);
@@ -417,9 +426,8 @@ TEST(KnnSharded, WithoutARingStepTheListsTravelWhole)
             o.dist.assign((size_t)(nq * k), -1.0f);
             o.idx.assign((size_t)(nq * k), -1);
             lsc_matrix mq = lsc_matrix_f32(q.data(), nq, d);
-            lsc_matrix mb = lsc_matrix_f32(sizes[(size_t)p] ? b.data() + off[(size_t)p] * d
-                                                            : nullptr,
-                                           sizes[(size_t)p], d);
+            lsc_matrix mb = lsc_matrix_f32(
+                sizes[(size_t)p] ? b.data() + off[(size_t)p] * d : nullptr, sizes[(size_t)p], d);
             o.st = lsc_knn_sharded(ctx, &mq, &mb, k, nullptr, o.dist.data(), o.idx.data());
             o.msg = lsc_last_error(ctx);
             lsc_ctx_destroy(ctx);

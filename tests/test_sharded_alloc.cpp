@@ -78,8 +78,7 @@ void each_failure(const std::function<lsc_status(int, lsc_ctx *)> &call)
         if (got[0].first != LSC_STATUS_OK) {
             failed++;
             EXPECT_EQ(got[0].first, LSC_STATUS_OUT_OF_MEMORY) << got[0].second;
-            EXPECT_NE(got[0].second.find("out of host memory"), std::string::npos)
-                << got[0].second;
+            EXPECT_NE(got[0].second.find("out of host memory"), std::string::npos) << got[0].second;
         }
         auto again = run(r, call);
         for (const auto &o : again) EXPECT_EQ(o.first, LSC_STATUS_OK) << o.second;

@@ -69,13 +69,12 @@ sharded(const std::vector<float> &x, int64_t d, const std::vector<int64_t> &size
             PairOut &out = outs[(size_t)p];
             out.hist.assign((size_t)o.bins, -1);
             out.dups.assign((size_t)o.dup_report + 1, lsc_pair{-1, -1, -1.0});
-            lsc_matrix a = lsc_matrix_f32(sizes[(size_t)p] ? x.data() + off[(size_t)p] * d
-                                                           : nullptr,
-                                          sizes[(size_t)p], d);
+            lsc_matrix a = lsc_matrix_f32(
+                sizes[(size_t)p] ? x.data() + off[(size_t)p] * d : nullptr, sizes[(size_t)p], d);
             lsc_pair_opts mine = o;
             if (tweak) tweak(p, a, mine);
-            out.st = lsc_pair_stats_sharded(ctx, &a, &mine, &out.r, out.hist.data(),
-                                            out.dups.data());
+            out.st =
+                lsc_pair_stats_sharded(ctx, &a, &mine, &out.r, out.hist.data(), out.dups.data());
             out.msg = lsc_last_error(ctx);
         },
         hub);
@@ -121,8 +120,7 @@ void expect_matches(const std::vector<PairOut> &outs, const PairOut &want, doubl
         // every rank the very same bits
         EXPECT_EQ(std::memcmp(&g.r, &outs[0].r, sizeof g.r), 0);
         EXPECT_EQ(g.hist, outs[0].hist);
-        EXPECT_EQ(std::memcmp(g.dups.data(), outs[0].dups.data(),
-                              g.dups.size() * sizeof(lsc_pair)),
+        EXPECT_EQ(std::memcmp(g.dups.data(), outs[0].dups.data(), g.dups.size() * sizeof(lsc_pair)),
                   0);
         // exact figures exactly
         EXPECT_EQ(g.r.rows_used, want.r.rows_used);
@@ -148,8 +146,7 @@ void expect_matches(const std::vector<PairOut> &outs, const PairOut &want, doubl
         EXPECT_TRUE(close(g.r.std, want.r.std, 2e-4, 1e-9)) << g.r.std << " " << want.r.std;
         EXPECT_TRUE(close(g.r.nn_mean, want.r.nn_mean, 2e-4, 1e-9));
         if (std::isnan(want.r.uniformity)) EXPECT_TRUE(std::isnan(g.r.uniformity));
-        else
-            EXPECT_NEAR(g.r.uniformity, want.r.uniformity, utol);
+        else EXPECT_NEAR(g.r.uniformity, want.r.uniformity, utol);
     }
 }
 
@@ -366,8 +363,8 @@ TEST(PairsSharded, TwoRowsInAllAndNoLists)
     std::vector<PairOut> outs(3);
     fake::run(3, [&](int p, lsc_ctx *ctx) {
         lsc_matrix a = lsc_matrix_f32(p == 1 ? x.data() : nullptr, p == 1 ? 2 : 0, d);
-        outs[(size_t)p].st = lsc_pair_stats_sharded(ctx, &a, nullptr, &outs[(size_t)p].r, nullptr,
-                                                    nullptr);
+        outs[(size_t)p].st =
+            lsc_pair_stats_sharded(ctx, &a, nullptr, &outs[(size_t)p].r, nullptr, nullptr);
     });
     for (const auto &g : outs) {
         EXPECT_EQ(g.st, LSC_STATUS_OK);

@@ -117,7 +117,10 @@ std::vector<KnnOut> self_knn(const std::vector<float> &x, int64_t d, int64_t k, 
     const auto off = offsets(sizes);
     std::vector<KnnOut> outs((size_t)P);
     run_with(
-        P, [&](int p, lsc_transport &t) { if (tt) tt(p, t); },
+        P,
+        [&](int p, lsc_transport &t) {
+            if (tt) tt(p, t);
+        },
         [&](int p, lsc_ctx *ctx) {
             KnnOut &o = outs[(size_t)p];
             lsc_matrix a = shard(x, d, off, p);
@@ -164,8 +167,8 @@ TEST(KnnShardedSelf, EqualsOneProcessExactlyForEverySplit)
         ASSERT_EQ(wi[(size_t)k], n / 2);
         ASSERT_EQ(wi[(size_t)(k + 1)], n - 2);
         for (const auto &sizes : splits(n)) {
-            SCOPED_TRACE("metric " + std::to_string(metric) + ", P = " +
-                         std::to_string(sizes.size()) + ", first shard " +
+            SCOPED_TRACE("metric " + std::to_string(metric) +
+                         ", P = " + std::to_string(sizes.size()) + ", first shard " +
                          std::to_string(sizes[0]));
             const auto off = offsets(sizes);
             auto outs = self_knn(x, d, k, sizes, metric);
@@ -236,8 +239,8 @@ TEST(KnnShardedSelf, ErrorsReachEveryRank)
     collect(self_knn(xz, d, 3, {5, 5, 10}, LSC_METRIC_COSINE), LSC_STATUS_INVALID_DATA,
             {"rank 2", "row 6", "zeros"});
     // other columns on one rank
-    collect(self_knn(x, d, 3, {10, 10},
-                     LSC_METRIC_EUCLIDEAN, [](int p, lsc_matrix &a) {
+    collect(self_knn(x, d, 3, {10, 10}, LSC_METRIC_EUCLIDEAN,
+                     [](int p, lsc_matrix &a) {
                          if (p == 1) a.cols = 2, a.ld = 3;
                      }),
             LSC_STATUS_INVALID_ARGUMENT, {"rank 1", "2 cols", "3"});
@@ -325,7 +328,10 @@ Sharded run_prdc(const std::vector<float> &real, const std::vector<float> &fake,
     out.refs.resize((size_t)P);
     out.prdc.resize((size_t)P);
     run_with(
-        P, [&](int p, lsc_transport &t) { if (tt) tt(p, t); },
+        P,
+        [&](int p, lsc_transport &t) {
+            if (tt) tt(p, t);
+        },
         [&](int p, lsc_ctx *ctx) {
             RefOut &ro_ = out.refs[(size_t)p];
             lsc_matrix a = shard(real, d, ro, p);
@@ -340,8 +346,8 @@ Sharded run_prdc(const std::vector<float> &real, const std::vector<float> &fake,
             if (tweak_fake) tweak_fake(p, f);
             po.flags.assign((size_t)a.rows + 1, 0xee);
             po.counts.assign((size_t)f.rows + 1, -1);
-            po.st = lsc_prdc_rows_sharded(ctx, ro_.ref, &f, &po.r, po.flags.data(),
-                                          po.counts.data());
+            po.st =
+                lsc_prdc_rows_sharded(ctx, ro_.ref, &f, &po.r, po.flags.data(), po.counts.data());
             po.msg = lsc_last_error(ctx);
             po.flags.pop_back();
             po.counts.pop_back();
@@ -494,7 +500,10 @@ TEST(ReferenceSharded, ErrorsReachEveryRank)
     nan[(size_t)(23 * D.d + 1)] = NAN;
     attempt(nan, [](int, lsc_matrix &, lsc_reference_opts &) {}, LSC_STATUS_INVALID_DATA,
             {"rank 2", "row 2", "col 1"});
-    attempt(D.real, [](int p, lsc_matrix &a, lsc_reference_opts &) { if (p == 1) a.cols = 3; },
+    attempt(D.real,
+            [](int p, lsc_matrix &a, lsc_reference_opts &) {
+                if (p == 1) a.cols = 3;
+            },
             LSC_STATUS_INVALID_ARGUMENT, {"rank 1", "3 cols", "rank 0 has 4"});
     attempt(D.real,
             [](int p, lsc_matrix &, lsc_reference_opts &o) {
@@ -621,10 +630,10 @@ TEST(PrdcSharded, ErrorsReachEveryRank)
     expect_prdc_failure(got, LSC_STATUS_INVALID_ARGUMENT, {"k=5", "6 fake rows", "got 5"});
     destroy(got);
     // no ring step on one rank: the reference refuses first, on every rank
-    got = run_prdc(D.real, D.fake, D.d, c, {10, 21}, {13, 13}, nullptr,
-                   [](int p, lsc_transport &t) {
-                       if (p == 1) t.ring = nullptr;
-                   });
+    got =
+        run_prdc(D.real, D.fake, D.d, c, {10, 21}, {13, 13}, nullptr, [](int p, lsc_transport &t) {
+            if (p == 1) t.ring = nullptr;
+        });
     std::vector<lsc_status> st;
     std::vector<std::string> msg;
     for (const auto &r : got.refs) {
@@ -840,7 +849,10 @@ std::vector<RefOut> load_sharded(int P, const std::vector<std::string> &paths,
 {
     std::vector<RefOut> out((size_t)P);
     run_with(
-        P, [&](int p, lsc_transport &t) { if (tt) tt(p, t); },
+        P,
+        [&](int p, lsc_transport &t) {
+            if (tt) tt(p, t);
+        },
         [&](int p, lsc_ctx *ctx) {
             RefOut &o = out[(size_t)p];
             o.st = lsc_reference_load_sharded(ctx, paths[(size_t)p].c_str(), &o.ref);
@@ -881,8 +893,8 @@ TEST(ReferenceSharded, LoadedShardsAreTheShardsCreatedOnTheSplit)
             ASSERT_EQ(g.first, LSC_STATUS_OK) << g.second;
         for (const std::string &file : {whole, part}) {
             for (int P = 1; P <= 4; P++) {
-                SCOPED_TRACE(file + ", metric " + std::to_string(metric) + ", P = " +
-                             std::to_string(P));
+                SCOPED_TRACE(file + ", metric " + std::to_string(metric) +
+                             ", P = " + std::to_string(P));
                 const Sizes rs = even_split(n, P);
                 const auto off = offsets(rs);
                 auto got = load_sharded(P, std::vector<std::string>((size_t)P, file));
@@ -982,7 +994,8 @@ TEST(ReferenceSharded, LoadRefusesDamagedFilesOnEveryRank)
     };
     const std::vector<Damage> damages = {
         // the last row's byte: only the last rank reads it
-        {"rows", [&](std::vector<char> &b) { b[rows_at + (size_t)(n * d * 4) - 1] ^= 1; },
+        {"rows",
+         [&](std::vector<char> &b) { b[rows_at + (size_t)(n * d * 4) - 1] ^= 1; },
          {"'ROWS' checksum"}},
         {"first radius", [&](std::vector<char> &b) { b[radv_at + 2] ^= 4; }, {"'RADV' checksum"}},
         {"header", [&](std::vector<char> &b) { b[30] ^= 1; }, {"header checksum"}},

@@ -54,7 +54,10 @@ lsc_matrix mat(const void *p, lsc_dtype dt, int64_t rows, int64_t cols, int64_t 
     return m;
 }
 
-bool mentions(const char *msg, const char *word) { return std::string(msg).find(word) != std::string::npos; }
+bool mentions(const char *msg, const char *word)
+{
+    return std::string(msg).find(word) != std::string::npos;
+}
 
 /* ---------------------------------------------------------------------------------------------- */
 /* refused before any read                                                                        */
@@ -79,9 +82,10 @@ struct BadShape {
 };
 
 const BadShape kBadShapes[] = {
-    {"rows x cols x 4 overflows size_t", LSC_DTYPE_F32, (int64_t)1 << 62, 2, 2, LSC_STATUS_OVERFLOW},
-    {"rows x cols overflows int64", LSC_DTYPE_F32, (int64_t)1 << 40, (int64_t)1 << 30, (int64_t)1 << 30,
+    {"rows x cols x 4 overflows size_t", LSC_DTYPE_F32, (int64_t)1 << 62, 2, 2,
      LSC_STATUS_OVERFLOW},
+    {"rows x cols overflows int64", LSC_DTYPE_F32, (int64_t)1 << 40, (int64_t)1 << 30,
+     (int64_t)1 << 30, LSC_STATUS_OVERFLOW},
     {"(rows - 1) ld overflows int64", LSC_DTYPE_F32, 3, 1, (int64_t)1 << 62, LSC_STATUS_OVERFLOW},
     {"(rows - 1) ld + cols overflows int64", LSC_DTYPE_F32, 2, 8, kI64Max - 4, LSC_STATUS_OVERFLOW},
     {"2^62 float64 elements", LSC_DTYPE_F64, 2, 1, (int64_t)1 << 62, LSC_STATUS_OVERFLOW},
@@ -90,7 +94,8 @@ const BadShape kBadShapes[] = {
      LSC_STATUS_OVERFLOW},
     {"2^63 - 1 rows x 2 float16", LSC_DTYPE_F16, kI64Max, 2, 2, LSC_STATUS_OVERFLOW},
     {"ld < cols", LSC_DTYPE_F32, 4, 8, 7, LSC_STATUS_INVALID_ARGUMENT},
-    {"ld < cols, huge", LSC_DTYPE_F32, (int64_t)1 << 31, (int64_t)1 << 33, 1, LSC_STATUS_INVALID_ARGUMENT},
+    {"ld < cols, huge", LSC_DTYPE_F32, (int64_t)1 << 31, (int64_t)1 << 33, 1,
+     LSC_STATUS_INVALID_ARGUMENT},
     {"ld negative", LSC_DTYPE_BF16, 4, 8, -8, LSC_STATUS_INVALID_ARGUMENT},
 };
 
@@ -124,8 +129,8 @@ TEST(Sizes, BadShapesAreRefusedByEveryEntryPointBeforeAnyRead)
             small_q.cols = m.cols;
             small_q.ld = m.cols;
             expect("knn (base)", lsc_knn(c, &small_q, &m, 1, nullptr, dist, idx));
-            expect("distances (a)", lsc_distances(c, &m, &small_q, LSC_METRIC_EUCLIDEAN, dist, 1,
-                                                  LSC_MEMORY_HOST));
+            expect("distances (a)",
+                   lsc_distances(c, &m, &small_q, LSC_METRIC_EUCLIDEAN, dist, 1, LSC_MEMORY_HOST));
             expect("distances (b)", lsc_distances(c, &small_q, &m, LSC_METRIC_EUCLIDEAN, dist,
                                                   kI64Max / 8, LSC_MEMORY_HOST));
         }
@@ -185,8 +190,8 @@ long double need(int64_t q, int64_t b, size_t pq, size_t pb, size_t pe)
 TEST(Sizes, TilePlanWithHugeLogicalSizes)
 {
     const int64_t two31 = (int64_t)1 << 31;
-    const int64_t maxes[] = {1, 2, 255, 256, two31 - 1, two31, two31 + 5, (int64_t)1 << 40,
-                             (int64_t)1 << 62, kI64Max};
+    const int64_t maxes[] = {
+        1, 2, 255, 256, two31 - 1, two31, two31 + 5, (int64_t)1 << 40, (int64_t)1 << 62, kI64Max};
     const size_t budgets[] = {64, 4096, (size_t)256 << 20, (size_t)1 << 40, SIZE_MAX / 2};
     const size_t rows[] = {8 + 24, 2 * 4 * 1024 + 24, (size_t)2 * 4 * (((size_t)1 << 31) - 1) + 24};
     for (int64_t mq : maxes)
@@ -196,7 +201,8 @@ TEST(Sizes, TilePlanWithHugeLogicalSizes)
                     SCOPED_TRACE(testing::Message() << "max " << mq << " x " << mb << " budget "
                                                     << budget << " per row " << per_row);
                     int64_t tq = -7, tb = -7;
-                    int ok = lsc_plan_tiles(budget, per_row, per_row, sizeof(float), mq, mb, &tq, &tb);
+                    int ok =
+                        lsc_plan_tiles(budget, per_row, per_row, sizeof(float), mq, mb, &tq, &tb);
                     if (!ok) {
                         // refused only when not even 1 x 1 fits
                         EXPECT_GT(need(1, 1, per_row, per_row, 4), (long double)budget);
@@ -247,7 +253,8 @@ TEST(Sizes, TilePlanTakesTheMaximumWhenItFitsAndHalvesOtherwise)
 /* element offsets past 2^31: a huge ld over a sparse mapping                                     */
 
 // R rows of D values at element offsets r * ld, ld past 2^31; only the touched pages are backed.
-template <class T> struct Sparse {
+template <class T>
+struct Sparse {
     void *base = MAP_FAILED;
     size_t bytes = 0;
     int64_t rows, cols, ld;
@@ -264,11 +271,13 @@ template <class T> struct Sparse {
     T *row(int64_t r) { return (T *)base + r * ld; }
 };
 
-template <class T> void offsets_past_2_31(lsc_dtype dt)
+template <class T>
+void offsets_past_2_31(lsc_dtype dt)
 {
     const int64_t R = 40, D = 3, k = 3, ld = ((int64_t)1 << 31) + 3;
     Sparse<T> sp(R, D, ld);
-    if (sp.base == MAP_FAILED) GTEST_SKIP() << "cannot map " << sp.bytes << " bytes of address space";
+    if (sp.base == MAP_FAILED)
+        GTEST_SKIP() << "cannot map " << sp.bytes << " bytes of address space";
     std::vector<T> dense((size_t)(R * D));
     uint64_t st = 12345;
     for (int64_t i = 0; i < R; i++)
@@ -325,7 +334,8 @@ template <class T> void offsets_past_2_31(lsc_dtype dt)
                   LSC_STATUS_OK);
         put(dd.data(), dd.size() * 4);
         lsc_reference *ref = nullptr;
-        ASSERT_EQ(lsc_reference_create(c, &x, k, nullptr, &ref), LSC_STATUS_OK) << lsc_last_error(c);
+        ASSERT_EQ(lsc_reference_create(c, &x, k, nullptr, &ref), LSC_STATUS_OK)
+            << lsc_last_error(c);
         put(lsc_reference_radii(ref), R * sizeof(double));
         lsc_prdc_result prd = LSC_PRDC_RESULT_INIT;
         ASSERT_EQ(lsc_prdc(c, ref, &f, &prd), LSC_STATUS_OK) << lsc_last_error(c);

@@ -22,8 +22,8 @@ namespace {
 // What one lsc call returned.
 struct Got {
     lsc_spectrum_result r = LSC_SPECTRUM_RESULT_INIT;
-    std::vector<double> sv;   // min(N, D) singular values
-    std::vector<double> cv;   // D column variances
+    std::vector<double> sv; // min(N, D) singular values
+    std::vector<double> cv; // D column variances
 };
 
 lsc_matrix mat(const void *p, lsc_dtype t, int64_t rows, int64_t cols, int64_t ld = 0)
@@ -129,13 +129,13 @@ std::string fmt(double v)
         int shown = 0;
         for (size_t i = 0; i < g.cv.size(); i++)
             if (!ref::close(g.cv[i], w.column_variance[i], rel, abs) && shown++ < 5)
-                bad << "\n  column_variance[" << i << "]: got " << fmt(g.cv[i])
-                    << ", reference " << fmt(w.column_variance[i]);
+                bad << "\n  column_variance[" << i << "]: got " << fmt(g.cv[i]) << ", reference "
+                    << fmt(w.column_variance[i]);
     }
     std::string s = bad.str();
     if (s.empty()) return ::testing::AssertionSuccess();
-    return ::testing::AssertionFailure() << "differs from the reference (N " << w.rows << ", D "
-                                         << w.cols << "):" << s;
+    return ::testing::AssertionFailure()
+           << "differs from the reference (N " << w.rows << ", D " << w.cols << "):" << s;
 }
 
 // Two lsc results directly: continuous figures within twice the tolerances, integers equal.
@@ -144,7 +144,8 @@ std::string fmt(double v)
     std::ostringstream bad;
     const double rel = 2 * ref::kRel, abs = 2 * ref::kAbs;
     auto cont = [&](const char *name, double x, double y) {
-        if (!ref::close(x, y, rel, abs)) bad << "\n  " << name << ": " << fmt(x) << " vs " << fmt(y);
+        if (!ref::close(x, y, rel, abs))
+            bad << "\n  " << name << ": " << fmt(x) << " vs " << fmt(y);
     };
     auto exact = [&](const char *name, long long x, long long y) {
         if (x != y) bad << "\n  " << name << ": " << x << " vs " << y;
@@ -207,12 +208,13 @@ std::vector<float> permute_rows(const std::vector<float> &x, int64_t d,
 {
     std::vector<float> y(x.size());
     for (size_t i = 0; i < perm.size(); i++)
-        std::copy(x.begin() + perm[i] * d, x.begin() + (perm[i] + 1) * d, y.begin() + (int64_t)i * d);
+        std::copy(x.begin() + perm[i] * d, x.begin() + (perm[i] + 1) * d,
+                  y.begin() + (int64_t)i * d);
     return y;
 }
 
 class Spectrum : public ::testing::Test {
-protected:
+  protected:
     lsc_ctx *ctx = nullptr;
 
     void SetUp() override
@@ -259,7 +261,7 @@ protected:
 };
 
 class SpectrumAcc : public Spectrum {
-protected:
+  protected:
     lsc_spectrum_acc *make(int64_t cols, const lsc_spectrum_opts *opts = nullptr)
     {
         lsc_spectrum_acc *a = nullptr;
@@ -363,9 +365,9 @@ TEST_F(Spectrum, ReferenceConversionsAreExact)
         ASSERT_EQ((uint16_t)h, ref::f32_to_f16(f)) << "f16 bits " << h;
     }
     EXPECT_EQ(1.0f, ref::f16_to_f32(0x3c00));
-    EXPECT_EQ(std::ldexp(1.0f, -24), ref::f16_to_f32(0x0001));  // smallest subnormal
+    EXPECT_EQ(std::ldexp(1.0f, -24), ref::f16_to_f32(0x0001)); // smallest subnormal
     EXPECT_EQ(65504.0f, ref::f16_to_f32(0x7bff));
-    EXPECT_EQ(0x3c00, ref::f32_to_f16(1.0f + std::ldexp(1.0f, -11))); // tie to even: down
+    EXPECT_EQ(0x3c00, ref::f32_to_f16(1.0f + std::ldexp(1.0f, -11)));     // tie to even: down
     EXPECT_EQ(0x3c02, ref::f32_to_f16(1.0f + 3 * std::ldexp(1.0f, -11))); // tie to even: up
     EXPECT_EQ(0x7c00, ref::f32_to_f16(INFINITY)); // overflow and infinity: Inf
     EXPECT_EQ(0xfc00, ref::f32_to_f16(-INFINITY));
@@ -544,7 +546,7 @@ TEST_F(Spectrum, ZeroRowMakesVendiUnavailable)
         EXPECT_EQ(LSC_VENDI_ZERO_ROW, g.r.vendi_status);
         EXPECT_EQ(first, g.r.vendi_zero_row);
         EXPECT_EQ(0.0, g.r.vendi_cosine);
-        EXPECT_GT(g.r.rankme, 1.0);     // the other figures are still computed
+        EXPECT_GT(g.r.rankme, 1.0); // the other figures are still computed
         EXPECT_GT(g.r.effective_rank, 1.0);
     }
 }
@@ -581,9 +583,9 @@ TEST_F(Spectrum, OneTightCluster)
     check_f32(x, n, d, &g, &w);
     EXPECT_EQ(0, g.r.all_rows_identical);
     EXPECT_EQ(d, g.r.numerical_rank);
-    EXPECT_EQ(0, g.r.active_units);               // variances about 1e-6
+    EXPECT_EQ(0, g.r.active_units);                 // variances about 1e-6
     EXPECT_GT(g.r.effective_rank, 0.8 * (double)d); // centred: still isotropic
-    EXPECT_LT(g.r.vendi_cosine, 1.01);             // but every row points the same way
+    EXPECT_LT(g.r.vendi_cosine, 1.01);              // but every row points the same way
 }
 
 TEST_F(Spectrum, FewerRowsThanColumns)
@@ -881,8 +883,8 @@ TEST_F(Spectrum, ActiveThreshold)
     ASSERT_EQ(LSC_STATUS_OK, run(mat_f32(x, n, d), g, nullptr)) << lsc_last_error(ctx);
     EXPECT_EQ(0.01, g.r.active_threshold);
     EXPECT_TRUE(matches(g, ref::spectrum(x, n, d, 0.01)));
-    EXPECT_EQ(0.0, g.cv[(size_t)d - 1]);   // constant column: variance exactly 0 ...
-    EXPECT_EQ(5, g.r.active_units);        // variances 0.04 .. 25 active, 1e-6 .. 0.0064 not
+    EXPECT_EQ(0.0, g.cv[(size_t)d - 1]); // constant column: variance exactly 0 ...
+    EXPECT_EQ(5, g.r.active_units);      // variances 0.04 .. 25 active, 1e-6 .. 0.0064 not
 }
 
 TEST_F(Spectrum, OptionalOutputsMayBeNull)
@@ -1359,7 +1361,8 @@ TEST_F(SpectrumAcc, MixedDtypeBatches)
         xf[(size_t)(200 * d + i)] = (float)f[(size_t)i];
     }
     lsc_spectrum_acc *a = make(d);
-    lsc_matrix m1 = mat(h.data(), LSC_DTYPE_F16, 100, d), m2 = mat(b.data(), LSC_DTYPE_BF16, 100, d),
+    lsc_matrix m1 = mat(h.data(), LSC_DTYPE_F16, 100, d),
+               m2 = mat(b.data(), LSC_DTYPE_BF16, 100, d),
                m3 = mat(f.data(), LSC_DTYPE_F64, 100, d);
     ASSERT_EQ(LSC_STATUS_OK, lsc_spectrum_acc_add(ctx, a, &m1)) << lsc_last_error(ctx);
     ASSERT_EQ(LSC_STATUS_OK, lsc_spectrum_acc_add(ctx, a, &m2)) << lsc_last_error(ctx);

@@ -24,24 +24,32 @@ inline bool mentions(const char *msg, const std::string &word)
 
 // Output buffers pre-filled with a byte pattern, to prove a failed call wrote nothing; a result
 // struct keeps its size field set, as a caller's would be.
-template <class T, class = void> struct has_size : std::false_type {};
-template <class T> struct has_size<T, decltype((void)T::size, void())> : std::true_type {};
-template <class T> void sentinel(T &o)
+template <class T, class = void>
+struct has_size : std::false_type {
+};
+template <class T>
+struct has_size<T, decltype((void)T::size, void())> : std::true_type {
+};
+template <class T>
+void sentinel(T &o)
 {
     std::memset(static_cast<void *>(&o), 0xA5, sizeof o);
     if constexpr (has_size<T>::value) o.size = sizeof o;
 }
-template <class T> void sentinel(std::vector<T> &v)
+template <class T>
+void sentinel(std::vector<T> &v)
 {
     std::memset(static_cast<void *>(v.data()), 0xA5, v.size() * sizeof(T));
 }
-template <class T> bool is_sentinel(const T &o)
+template <class T>
+bool is_sentinel(const T &o)
 {
     T s;
     sentinel(s);
     return std::memcmp(&o, &s, sizeof o) == 0;
 }
-template <class T> bool is_sentinel(const std::vector<T> &v)
+template <class T>
+bool is_sentinel(const std::vector<T> &v)
 {
     std::vector<T> s(v.size());
     sentinel(s);

@@ -73,7 +73,8 @@ Assessed assess(lsc_ctx *ctx, const std::vector<float> &real, int64_t n,
     Assessed out;
     lsc_matrix r = lsc_matrix_f32(real.data(), n, d), f = lsc_matrix_f32(fake.data(), m, d);
     lsc_reference *ref = nullptr;
-    EXPECT_EQ(lsc_reference_create(ctx, &r, k, nullptr, &ref), LSC_STATUS_OK) << lsc_last_error(ctx);
+    EXPECT_EQ(lsc_reference_create(ctx, &r, k, nullptr, &ref), LSC_STATUS_OK)
+        << lsc_last_error(ctx);
     lsc_assessment *a = nullptr;
     EXPECT_EQ(lsc_assess(ctx, ref, &f, nullptr, &a), LSC_STATUS_OK) << lsc_last_error(ctx);
     for (int c = 0; c < LSC_CHECK_COUNT; c++) {
@@ -162,7 +163,8 @@ TEST(Verdicts, NearCopiesReadMemorisationAndQuantisedCodesDoNot)
         // at full size: the rows within a distance of some real row, counted in the PRDC pass
         // (the copies lie about 0.04 from their rows, fresh rows farther than 0.5), the same
         // with the copies' classes found by a nearest-row search instead (labels)
-        lsc_matrix r = lsc_matrix_f32(real.data(), kN, kD), f = lsc_matrix_f32(fake.data(), 400, kD);
+        lsc_matrix r = lsc_matrix_f32(real.data(), kN, kD),
+                   f = lsc_matrix_f32(fake.data(), 400, kD);
         lsc_reference *ref = nullptr;
         ASSERT_EQ(lsc_reference_create(ctx, &r, 5, nullptr, &ref), LSC_STATUS_OK);
         std::vector<int64_t> labels((size_t)kN);
@@ -200,7 +202,8 @@ TEST(Verdicts, NearCopiesReadMemorisationAndQuantisedCodesDoNot)
                 }
                 if (s < bd) bd = s, best = c;
             }
-            for (int64_t t = 0; t < kD; t++) x[(size_t)(i * kD + t)] = codes[(size_t)(best * kD + t)];
+            for (int64_t t = 0; t < kD; t++)
+                x[(size_t)(i * kD + t)] = codes[(size_t)(best * kD + t)];
         }
         return x;
     };
@@ -512,7 +515,8 @@ TEST(Verdicts, SubsetsJudgedInTheFullPassEqualTheirOwnPasses)
                 for (int64_t t = 0; t < kD; t++)
                     fake[(size_t)(j * kD + t)] =
                         real[(size_t)((3 * j % kN) * kD + t)] + (j % 2 ? 0.01f : 0.0f);
-        lsc_matrix r = lsc_matrix_f32(real.data(), kN, kD), f = lsc_matrix_f32(fake.data(), c.m, kD);
+        lsc_matrix r = lsc_matrix_f32(real.data(), kN, kD),
+                   f = lsc_matrix_f32(fake.data(), c.m, kD);
         lsc_reference_opts ro = LSC_REFERENCE_OPTS_INIT;
         ro.metric = c.metric;
         ro.comparison = c.comparison;
@@ -528,7 +532,7 @@ TEST(Verdicts, SubsetsJudgedInTheFullPassEqualTheirOwnPasses)
         lsc_prdc_result own = LSC_PRDC_RESULT_INIT;
         ASSERT_EQ(lsc_prdc(ctx, ref, &f, &own), LSC_STATUS_OK);
         EXPECT_EQ(std::memcmp(&pr, &own, sizeof pr), 0) << "the full-size figures";
-        {   // order_uncovered 0: the same uncovered rows, in row order, and the same verdicts
+        { // order_uncovered 0: the same uncovered rows, in row order, and the same verdicts
             lsc_assess_opts u = o;
             u.order_uncovered = 0;
             lsc_assessment *plain = nullptr;
@@ -706,7 +710,8 @@ TEST(Verdicts, UncoveredRowsAndClassCoverageAgainstTheReference)
     ASSERT_EQ(lsc_assessment_uncovered(a, nullptr, 0, &count), LSC_STATUS_OK);
     ASSERT_GT(count, 100); // 3 of 10 modes missing
     std::vector<int64_t> rows((size_t)count + 5, -1);
-    ASSERT_EQ(lsc_assessment_uncovered(a, rows.data(), (int64_t)rows.size(), &count), LSC_STATUS_OK);
+    ASSERT_EQ(lsc_assessment_uncovered(a, rows.data(), (int64_t)rows.size(), &count),
+              LSC_STATUS_OK);
     EXPECT_EQ(rows[(size_t)count], -1) << "nothing written past the count";
     std::vector<int> seen((size_t)kN, 0);
     double last = INFINITY;
@@ -717,8 +722,9 @@ TEST(Verdicts, UncoveredRowsAndClassCoverageAgainstTheReference)
         EXPECT_EQ(want.cov_lo[(size_t)i], 0) << "row " << i << " is covered";
         double nearest = INFINITY;
         for (int64_t j = 0; j < 300; j++)
-            nearest = std::min(nearest, refnn::distance(&real[(size_t)(i * kD)], &fake[(size_t)(j * kD)],
-                                                        kD, LSC_METRIC_EUCLIDEAN));
+            nearest =
+                std::min(nearest, refnn::distance(&real[(size_t)(i * kD)], &fake[(size_t)(j * kD)],
+                                                  kD, LSC_METRIC_EUCLIDEAN));
         const double ratio = nearest / want.real_radii[(size_t)i];
         EXPECT_LE(ratio, last * (1 + 1e-6)) << "rank " << u;
         last = ratio;
@@ -741,7 +747,9 @@ TEST(Verdicts, UncoveredRowsAndClassCoverageAgainstTheReference)
         EXPECT_EQ(x.real_rows, n);
         EXPECT_GE(x.coverage * (double)n, (double)lo - 1e-9) << c;
         EXPECT_LE(x.coverage * (double)n, (double)hi + 1e-9) << c;
-        EXPECT_EQ(x.level == LSC_LEVEL_COLLAPSE, c >= 7) << c << " level " << x.level << " effect " << x.effect << " score " << x.score << " base " << x.baseline << " spread " << x.spread << " matched " << x.matched;
+        EXPECT_EQ(x.level == LSC_LEVEL_COLLAPSE, c >= 7)
+            << c << " level " << x.level << " effect " << x.effect << " score " << x.score
+            << " base " << x.baseline << " spread " << x.spread << " matched " << x.matched;
     }
     lsc_assessment_destroy(a);
     // with the caller's own PRDC no rows are listed, and class coverage is NaN
@@ -776,11 +784,10 @@ TEST(Verdicts, TheContextsCacheGivesTheVerdictsOfAFreshContext)
         uint64_t seed;
         bool labels;
     };
-    const Call calls[] = {{&real, &f1, 150, 0, false}, {&real, &f1, 150, 0, false},
-                          {&real, &f2, 150, 0, false}, {&real, &f3, 90, 0, false},
-                          {&real, &f2, 150, 0, false}, {&real, &f2, 150, 5, false},
-                          {&real, &f1, 150, 5, true},  {&real, &f2, 150, 5, true},
-                          {&real2, &f2, 150, 5, true}};
+    const Call calls[] = {
+        {&real, &f1, 150, 0, false}, {&real, &f1, 150, 0, false}, {&real, &f2, 150, 0, false},
+        {&real, &f3, 90, 0, false},  {&real, &f2, 150, 0, false}, {&real, &f2, 150, 5, false},
+        {&real, &f1, 150, 5, true},  {&real, &f2, 150, 5, true},  {&real2, &f2, 150, 5, true}};
     // the warm context's reference lives across calls (that is what hits its cache); the last
     // call replaces it by another reference, likely at the same address
     lsc_reference *warm_ref = nullptr;
@@ -788,7 +795,8 @@ TEST(Verdicts, TheContextsCacheGivesTheVerdictsOfAFreshContext)
     for (size_t i = 0; i < sizeof calls / sizeof calls[0]; i++) {
         const Call &c = calls[i];
         SCOPED_TRACE("call " + std::to_string(i));
-        lsc_matrix r = lsc_matrix_f32(c.real->data(), 600, 8), f = lsc_matrix_f32(c.fake->data(), c.m, 8);
+        lsc_matrix r = lsc_matrix_f32(c.real->data(), 600, 8),
+                   f = lsc_matrix_f32(c.fake->data(), c.m, 8);
         if (warm_rows != c.real) {
             lsc_reference_destroy(warm_ref);
             warm_ref = nullptr;
@@ -883,7 +891,8 @@ TEST(Verdicts, APreparedReferenceGivesTheSameVerdicts)
         ASSERT_EQ(lsc_reference_save(ctx, ref, file.c_str()), LSC_STATUS_OK) << lsc_last_error(ctx);
         lsc_reference_destroy(ref);
         ref = nullptr;
-        ASSERT_EQ(lsc_reference_load(ctx, file.c_str(), &ref), LSC_STATUS_OK) << lsc_last_error(ctx);
+        ASSERT_EQ(lsc_reference_load(ctx, file.c_str(), &ref), LSC_STATUS_OK)
+            << lsc_last_error(ctx);
         lsc_reference_info info = LSC_REFERENCE_INFO_INIT;
         ASSERT_EQ(lsc_reference_info_get(ref, &info), LSC_STATUS_OK);
         EXPECT_EQ(info.prepared, 1);
@@ -975,4 +984,3 @@ TEST(Verdicts, BadArguments)
 }
 
 } // namespace
-

@@ -8,35 +8,44 @@
 #include <stdio.h>
 
 /* Exit codes: 0 a complete result, 1 a failure of the machine, 2 bad input, 130 interrupted. */
-enum { EXIT_OK = 0, EXIT_MACHINE = 1, EXIT_BAD_INPUT = 2, EXIT_VERDICT = 3, EXIT_INTERRUPTED = 130 };
+enum {
+    EXIT_OK = 0,
+    EXIT_MACHINE = 1,
+    EXIT_BAD_INPUT = 2,
+    EXIT_VERDICT = 3,
+    EXIT_INTERRUPTED = 130
+};
 
 /* Thresholds of the readings (docs/METRICS.md section 6). */
 typedef struct cli_thresholds {
-    double dim_collapse_ratio;   /* fake effective_rank < ratio x real's */
-    double mode_collapse_ratio;  /* fake vendi_cosine < ratio x real's */
-    double coverage_min;         /* coverage < this ... */
-    double precision_high;       /* ... while precision >= this: mode collapse */
-    double precision_min;        /* precision < this: low fidelity */
-    double dup_fraction;         /* more than this fraction of fake rows near-duplicated */
-    double active_ratio;         /* active_units < ratio x D: posterior collapse */
+    double dim_collapse_ratio;  /* fake effective_rank < ratio x real's */
+    double mode_collapse_ratio; /* fake vendi_cosine < ratio x real's */
+    double coverage_min;        /* coverage < this ... */
+    double precision_high;      /* ... while precision >= this: mode collapse */
+    double precision_min;       /* precision < this: low fidelity */
+    double dup_fraction;        /* more than this fraction of fake rows near-duplicated */
+    double active_ratio;        /* active_units < ratio x D: posterior collapse */
 } cli_thresholds;
 
-#define CLI_THRESHOLDS_INIT { 0.5, 0.5, 0.5, 0.7, 0.5, 0.01, 0.5 }
+#define CLI_THRESHOLDS_INIT                                                                        \
+    {                                                                                              \
+        0.5, 0.5, 0.5, 0.7, 0.5, 0.01, 0.5                                                         \
+    }
 
 /* Every option of every command; a command accepts a subset of them. */
 typedef struct cli_opts {
-    const char *cmd;              /* "report", "reference build", ... (for messages) */
+    const char *cmd; /* "report", "reference build", ... (for messages) */
     const char *real, *fake, *input, *queries, *base, *reference, *out, *out_dist, *out_idx;
-    const char *json;             /* NULL, "-" or a path */
-    const char *html;             /* report, monitor-report: --html OUT.html, or NULL */
+    const char *json; /* NULL, "-" or a path */
+    const char *html; /* report, monitor-report: --html OUT.html, or NULL */
     int64_t k;
     int k_set;
     lsc_backend backend;
     lsc_metric metric;
-    int metric_set;               /* --metric was given (a reference's metric must then agree) */
+    int metric_set; /* --metric was given (a reference's metric must then agree) */
     int inclusive;
-    int geometry;           /* report: the geometry section (TwoNN, hubness) */
-    int kid, mmd;                 /* report: the KID and RBF MMD sections (--kid, --mmd) */
+    int geometry; /* report: the geometry section (TwoNN, hubness) */
+    int kid, mmd; /* report: the KID and RBF MMD sections (--kid, --mmd) */
     double dup_eps;
     int64_t bins;
     double active_threshold;
@@ -44,16 +53,16 @@ typedef struct cli_opts {
     uint64_t seed;
     int threads;
     cli_thresholds th;
-    int64_t splits;               /* held-out subsets of the verdicts' baselines */
-    const char *labels;           /* --labels: class labels of the real rows (.npy) */
-    const char *fake_labels;      /* --fake-labels: of the generated rows */
-    int fail_on;                  /* exit 3 at this lsc_level or worse (0: never) */
-    int fail_on_not_assessed;     /* ... or when a check is not assessed */
-    char deprecated[72];          /* the first deprecated option given, "" if none */
-    int progress;                 /* --progress: CLI_PROGRESS_AUTO, _ALWAYS or _NEVER */
-    int64_t subsets, subset_rows; /* kid: --subsets (100), --subset-rows (1000) */
-    double sigma, scale;          /* mmd: --sigma (10), --scale (1000) */
-    int sigma_given;              /* --sigma was given (the report needs --mmd or --geometry) */
+    int64_t splits;                /* held-out subsets of the verdicts' baselines */
+    const char *labels;            /* --labels: class labels of the real rows (.npy) */
+    const char *fake_labels;       /* --fake-labels: of the generated rows */
+    int fail_on;                   /* exit 3 at this lsc_level or worse (0: never) */
+    int fail_on_not_assessed;      /* ... or when a check is not assessed */
+    char deprecated[72];           /* the first deprecated option given, "" if none */
+    int progress;                  /* --progress: CLI_PROGRESS_AUTO, _ALWAYS or _NEVER */
+    int64_t subsets, subset_rows;  /* kid: --subsets (100), --subset-rows (1000) */
+    double sigma, scale;           /* mmd: --sigma (10), --scale (1000) */
+    int sigma_given;               /* --sigma was given (the report needs --mmd or --geometry) */
     char kid_opt[72], mmd_opt[72]; /* the first KID / MMD option given ("--subsets"), "" if none:
                                     * the report refuses them without --kid / --mmd */
 } cli_opts;
@@ -65,7 +74,7 @@ enum { CLI_PROGRESS_AUTO = 0, CLI_PROGRESS_ALWAYS = 1, CLI_PROGRESS_NEVER = 2 };
 
 /* Argument parsing (tools/args.c), apart from running anything. */
 typedef enum cli_command {
-    CLI_CMD_HELP,               /* lsc --help */
+    CLI_CMD_HELP, /* lsc --help */
     CLI_CMD_VERSION,
     CLI_CMD_REPORT,
     CLI_CMD_DEMO,
@@ -73,15 +82,15 @@ typedef enum cli_command {
     CLI_CMD_PAIRS,
     CLI_CMD_KNN,
     CLI_CMD_PRDC,
-    CLI_CMD_REFERENCE,          /* `lsc reference` with --help, or a parse error */
+    CLI_CMD_REFERENCE, /* `lsc reference` with --help, or a parse error */
     CLI_CMD_REFERENCE_BUILD,
     CLI_CMD_REFERENCE_INSPECT,
-    CLI_CMD_FD,                 /* Frechet distance of two sets or statistics files */
-    CLI_CMD_FD_STATS,           /* writes a statistics file (pytorch-fid's .npz) */
+    CLI_CMD_FD,       /* Frechet distance of two sets or statistics files */
+    CLI_CMD_FD_STATS, /* writes a statistics file (pytorch-fid's .npz) */
     CLI_CMD_KID,
     CLI_CMD_MMD,
-    CLI_CMD_MONITOR_REPORT,     /* the page of a Monitor's history (JSONL) */
-    CLI_CMD_COUNT               /* how many there are: a new command goes above this line */
+    CLI_CMD_MONITOR_REPORT, /* the page of a Monitor's history (JSONL) */
+    CLI_CMD_COUNT           /* how many there are: a new command goes above this line */
 } cli_command;
 
 /* The defaults of every option. */
@@ -105,7 +114,8 @@ int cli_lib_fail(const cli_opts *o, lsc_ctx *ctx, lsc_status st, const char *wha
  * missing or unreadable file is bad input (exit 2), like any other input file. */
 /* Loads --reference and adopts its k, metric and comparison; a --k, --metric or --inclusive
  * given too must agree (exit 2 naming both values). Returns 0 or the exit code. */
-int cli_reference_load_checked(cli_opts *o, lsc_ctx *ctx, lsc_reference **ref, lsc_reference_info *info);
+int cli_reference_load_checked(cli_opts *o, lsc_ctx *ctx, lsc_reference **ref,
+                               lsc_reference_info *info);
 int cli_reference_load_fail(const cli_opts *o, lsc_ctx *ctx, lsc_status st, const char *path);
 int cli_status_exit(lsc_status st);
 
@@ -118,7 +128,7 @@ void cli_progress_done(void);
 double cli_now_ms(void);
 /* splitmix64 */
 uint64_t cli_rng_next(uint64_t *state);
-double cli_rng_uniform(uint64_t *state);  /* [0, 1) */
+double cli_rng_uniform(uint64_t *state); /* [0, 1) */
 double cli_rng_normal(uint64_t *state);
 
 /* The seeded subset of `n` of the rows of m (lsc_sample_rows, positions 0..n-1), in row order,
@@ -135,11 +145,11 @@ typedef struct json_w {
     int depth;
     int first[JW_MAX_DEPTH];
     int after_key;
-    int skip;      /* levels opened past JW_MAX_DEPTH, not written */
+    int skip; /* levels opened past JW_MAX_DEPTH, not written */
     int too_deep;
 } json_w;
 void jw_open(json_w *w, FILE *f);
-void jw_obj(json_w *w, const char *key);   /* key NULL inside arrays or at top level */
+void jw_obj(json_w *w, const char *key); /* key NULL inside arrays or at top level */
 void jw_end_obj(json_w *w);
 void jw_arr(json_w *w, const char *key);
 void jw_end_arr(json_w *w);
@@ -155,8 +165,8 @@ int jw_ok(const json_w *w);
 /* Shared JSON sections. */
 void cli_json_header(json_w *w, lsc_ctx *ctx);
 void cli_json_input(json_w *w, const char *key, const char *path, const lsc_matrix *m);
-void cli_json_spectrum(json_w *w, const char *key, const lsc_spectrum_result *s,
-                       const double *sv, int64_t rows_used, int64_t rows_total);
+void cli_json_spectrum(json_w *w, const char *key, const lsc_spectrum_result *s, const double *sv,
+                       int64_t rows_used, int64_t rows_total);
 void cli_json_pairs(json_w *w, const char *key, const lsc_pair_result *p, const int64_t *hist,
                     const lsc_pair *dups, int64_t max_list);
 void cli_json_prdc(json_w *w, const char *key, const lsc_prdc_result *r);
@@ -226,8 +236,8 @@ int cli_par_start(const cli_opts *o, cli_command cmd, int *argc, char ***argv);
 int cli_par_env_rank(void);
 /* 1 while the ranks run together (cli_par_start succeeded under mpirun, even with -np 1). */
 int cli_par_active(void);
-int cli_par_rank(void);   /* 0 outside mpirun */
-int cli_par_ranks(void);  /* 1 outside mpirun */
+int cli_par_rank(void);  /* 0 outside mpirun */
+int cli_par_ranks(void); /* 1 outside mpirun */
 /* Every rank's code of the phase so far: returns the largest (rc itself outside mpirun); the
  * held message of the lowest failing rank is printed. Collective: every rank must call it at the
  * same point of a command, after each phase that can fail on some ranks alone. */
@@ -260,12 +270,12 @@ int cli_utf8_len(const unsigned char *p);
  * generated rows to their nearest real row), all over the same equal-width bins. */
 enum { CLI_NN_REAL_REAL = 0, CLI_NN_FAKE_FAKE = 1, CLI_NN_FAKE_REAL = 2, CLI_NN_BINS = 64 };
 typedef struct cli_nn_hist {
-    int have;                   /* computed (the report computes them with --html) */
-    double upper;               /* bin j holds upper j / CLI_NN_BINS <= d < upper (j + 1) / ..;
-                                   the last bin also every d >= upper: upper is 1.05 x the
-                                   largest 99.5th percentile of the three, so that a few far
-                                   rows do not squeeze the rest into a few bins */
-    double largest;             /* the largest distance of the three */
+    int have;       /* computed (the report computes them with --html) */
+    double upper;   /* bin j holds upper j / CLI_NN_BINS <= d < upper (j + 1) / ..;
+                       the last bin also every d >= upper: upper is 1.05 x the
+                       largest 99.5th percentile of the three, so that a few far
+                       rows do not squeeze the rest into a few bins */
+    double largest; /* the largest distance of the three */
     int64_t counts[3][CLI_NN_BINS];
     int64_t rows[3];            /* query rows counted, 0 when the histogram is absent */
     int subset[3];              /* 1 when a seeded subset of the query rows was used */
@@ -279,26 +289,26 @@ void cli_json_nn_hist(json_w *w, const char *key, const cli_nn_hist *h);
 typedef struct cli_html_set {
     const char *path;
     int64_t rows, cols;
-    const lsc_spectrum_result *s;  /* the compared spectrum, of spec_rows rows */
-    const double *sv;              /* its s->rank_limit singular values */
+    const lsc_spectrum_result *s; /* the compared spectrum, of spec_rows rows */
+    const double *sv;             /* its s->rank_limit singular values */
     int64_t spec_rows;
-    const lsc_pair_result *p;      /* all-pairs figures, NULL when not computed */
-    const lsc_pair *dups;          /* p->near_duplicates_listed pairs */
+    const lsc_pair_result *p; /* all-pairs figures, NULL when not computed */
+    const lsc_pair *dups;     /* p->near_duplicates_listed pairs */
 } cli_html_set;
 
 typedef struct cli_html_report {
     const cli_opts *o;
     const char *device, *version;
-    const lsc_assessment *a;           /* the verdicts, NULL without --fake */
-    const cli_html_set *real, *fake;   /* NULL when absent (a real set from a reference: its
-                                          rows, without path) */
-    const char *reference;             /* --reference, or NULL */
-    const lsc_prdc_result *prdc;       /* NULL without --fake */
+    const lsc_assessment *a;         /* the verdicts, NULL without --fake */
+    const cli_html_set *real, *fake; /* NULL when absent (a real set from a reference: its
+                                        rows, without path) */
+    const char *reference;           /* --reference, or NULL */
+    const lsc_prdc_result *prdc;     /* NULL without --fake */
     const cli_nn_hist *nn;
-    int64_t mem_rows;                  /* generated rows within dup_eps of a real row, -1 n/a */
+    int64_t mem_rows; /* generated rows within dup_eps of a real row, -1 n/a */
     const char *const *readings;
     int nread;
-    const char *const *timing_name;    /* the JSON's timings_ms, in its order */
+    const char *const *timing_name; /* the JSON's timings_ms, in its order */
     const double *timing_ms;
     int ntimings;
 } cli_html_report;
@@ -308,10 +318,10 @@ typedef struct cli_html_report {
 int cli_html_write(FILE *f, const cli_html_report *r);
 
 /* Pieces the history page (tools/monitor_report.c) shares with the report's page. */
-void html_text(FILE *f, const char *s);                 /* escaped text or attribute value */
-void html_begin(FILE *f, const char *title);            /* doctype .. <main> */
-void html_end(FILE *f);                                 /* </main> .. </html> */
-const char *html_level_class(const char *level);        /* "ok", "borderline", ... or "na" */
+void html_text(FILE *f, const char *s);          /* escaped text or attribute value */
+void html_begin(FILE *f, const char *title);     /* doctype .. <main> */
+void html_end(FILE *f);                          /* </main> .. </html> */
+const char *html_level_class(const char *level); /* "ok", "borderline", ... or "na" */
 /* A plot's frame: the data window x0..x1, y0..y1 (log10 axes when logx / logy, their bounds
  * then > 0) inside an SVG of w x h user units with margins l, r, t, b. */
 typedef struct html_plot {
@@ -342,11 +352,11 @@ void html_polyline(FILE *f, const html_plot *p, const double *x, const double *y
  * hand): the readings that need the real spectrum are then left out. */
 typedef struct cli_reading_in {
     const lsc_spectrum_result *sreal, *sfake;
-    const lsc_prdc_result *prdc;       /* NULL without a fake set */
-    double fake_dup_fraction;          /* fraction of fake rows in a near-duplicate pair, < 0 n/a */
+    const lsc_prdc_result *prdc; /* NULL without a fake set */
+    double fake_dup_fraction;    /* fraction of fake rows in a near-duplicate pair, < 0 n/a */
     int64_t fake_dup_rows;
-    int dup_lower_bound;               /* 1 if the listed pairs were capped */
-    double fake_mem_fraction;          /* fraction of fake rows within dup_eps of a real row, < 0 n/a */
+    int dup_lower_bound;      /* 1 if the listed pairs were capped */
+    double fake_mem_fraction; /* fraction of fake rows within dup_eps of a real row, < 0 n/a */
     double dup_eps;
 } cli_reading_in;
 /* Writes up to `max` readings into out[] (each a malloc'd string); returns the count, or -1

@@ -30,7 +30,8 @@ int cli_par_ranks(void) { return cli_ranks_; }
 
 /* ---- errors ------------------------------------------------------------------------------- */
 
-int cli_fail(const cli_opts *o, int code, const char *fmt, ...) {
+int cli_fail(const cli_opts *o, int code, const char *fmt, ...)
+{
     char msg[1024];
     va_list ap;
     va_start(ap, fmt);
@@ -46,7 +47,8 @@ int cli_fail(const cli_opts *o, int code, const char *fmt, ...) {
     return code;
 }
 
-int cli_status_exit(lsc_status st) {
+int cli_status_exit(lsc_status st)
+{
     switch (st) {
     case LSC_STATUS_OK: return EXIT_OK;
     case LSC_STATUS_INVALID_ARGUMENT:
@@ -59,7 +61,8 @@ int cli_status_exit(lsc_status st) {
     }
 }
 
-int cli_lib_fail(const cli_opts *o, lsc_ctx *ctx, lsc_status st, const char *what) {
+int cli_lib_fail(const cli_opts *o, lsc_ctx *ctx, lsc_status st, const char *what)
+{
     if (st == LSC_STATUS_CANCELLED) return cli_fail(o, EXIT_INTERRUPTED, "interrupted");
     const char *e = lsc_last_error(ctx);
     if (!e || !*e) e = lsc_status_string(st);
@@ -73,7 +76,8 @@ int cli_lib_fail(const cli_opts *o, lsc_ctx *ctx, lsc_status st, const char *wha
     return cli_fail(o, cli_status_exit(st), "%s: %s", what, e);
 }
 
-int cli_reference_load_fail(const cli_opts *o, lsc_ctx *ctx, lsc_status st, const char *path) {
+int cli_reference_load_fail(const cli_opts *o, lsc_ctx *ctx, lsc_status st, const char *path)
+{
     int code = cli_status_exit(st);
     if (st == LSC_STATUS_IO_ERROR) code = EXIT_BAD_INPUT;
     const char *e = lsc_last_error(ctx);
@@ -86,28 +90,31 @@ int cli_reference_load_fail(const cli_opts *o, lsc_ctx *ctx, lsc_status st, cons
 
 static volatile sig_atomic_t g_interrupted = 0;
 static char g_label[64] = "";
-static int g_progress_shown = 0;   /* a terminal line is up, to be cleared */
+static int g_progress_shown = 0; /* a terminal line is up, to be cleared */
 static int g_tty = 0;
 static int g_progress = CLI_PROGRESS_AUTO;
 static double g_interval_ms = 10000.0; /* between two lines when stderr is not a terminal */
 static double g_label_t0 = 0.0, g_last_line = 0.0;
-static int g_label_lines = 0;          /* lines printed for the current label */
+static int g_label_lines = 0; /* lines printed for the current label */
 static int g_last_pct = -1;
 
-static void on_sigint(int sig) {
+static void on_sigint(int sig)
+{
     (void)sig;
     g_interrupted = 1;
 }
 
 /* "42 s", "3m05s", "2h07m" */
-static void format_seconds(char *buf, size_t len, double s) {
+static void format_seconds(char *buf, size_t len, double s)
+{
     long t = (long)(s + 0.5);
     if (t < 60) snprintf(buf, len, "%ld s", t);
     else if (t < 3600) snprintf(buf, len, "%ldm%02lds", t / 60, t % 60);
     else snprintf(buf, len, "%ldh%02ldm", t / 3600, (t % 3600) / 60);
 }
 
-static int progress_cb(double fraction, void *user) {
+static int progress_cb(double fraction, void *user)
+{
     (void)user;
     if (g_progress == CLI_PROGRESS_NEVER) return g_interrupted ? 1 : 0;
     double now = cli_now_ms();
@@ -132,8 +139,8 @@ static int progress_cb(double fraction, void *user) {
         /* a log, not a screen: whole lines, few of them */
         char el[32];
         format_seconds(el, sizeof el, elapsed);
-        fprintf(stderr, "lsc: %s %d%% after %s%s%s%s\n", g_label, pct, el, eta[0] ? ", about " : "", eta,
-                eta[0] ? " left" : "");
+        fprintf(stderr, "lsc: %s %d%% after %s%s%s%s\n", g_label, pct, el, eta[0] ? ", about " : "",
+                eta, eta[0] ? " left" : "");
         fflush(stderr);
         g_last_line = now;
         g_label_lines++;
@@ -141,14 +148,16 @@ static int progress_cb(double fraction, void *user) {
     return g_interrupted ? 1 : 0;
 }
 
-void cli_progress_label(const char *label) {
+void cli_progress_label(const char *label)
+{
     snprintf(g_label, sizeof g_label, "%s", label);
     g_label_t0 = cli_now_ms();
     g_label_lines = 0;
     g_last_pct = -1;
 }
 
-void cli_progress_done(void) {
+void cli_progress_done(void)
+{
     if (g_progress_shown) {
         fprintf(stderr, "\r%50s\r", "");
         fflush(stderr);
@@ -156,7 +165,8 @@ void cli_progress_done(void) {
     }
 }
 
-lsc_ctx *cli_ctx(const cli_opts *o, int *code) {
+lsc_ctx *cli_ctx(const cli_opts *o, int *code)
+{
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_sigint;
@@ -188,7 +198,8 @@ lsc_ctx *cli_ctx(const cli_opts *o, int *code) {
     return ctx;
 }
 
-double cli_now_ms(void) {
+double cli_now_ms(void)
+{
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
@@ -196,7 +207,8 @@ double cli_now_ms(void) {
 
 /* ---- random numbers and subsets ----------------------------------------------------------- */
 
-uint64_t cli_rng_next(uint64_t *s) {
+uint64_t cli_rng_next(uint64_t *s)
+{
     uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
@@ -205,13 +217,15 @@ uint64_t cli_rng_next(uint64_t *s) {
 
 double cli_rng_uniform(uint64_t *s) { return (cli_rng_next(s) >> 11) * (1.0 / 9007199254740992.0); }
 
-double cli_rng_normal(uint64_t *s) {
+double cli_rng_normal(uint64_t *s)
+{
     double u = cli_rng_uniform(s), v = cli_rng_uniform(s);
     if (u < 1e-300) u = 1e-300;
     return sqrt(-2.0 * log(u)) * cos(6.283185307179586 * v);
 }
 
-void *cli_subset_rows(lsc_ctx *ctx, const lsc_matrix *m, int64_t n, uint64_t seed, lsc_matrix *out) {
+void *cli_subset_rows(lsc_ctx *ctx, const lsc_matrix *m, int64_t n, uint64_t seed, lsc_matrix *out)
+{
     /* the library's seeded sampler, so the spectrum's subset and the pair statistics' subset
      * (lsc_pair_opts.subset_rows) of one --seed are the same rows */
     size_t es = lsc_dtype_size(m->dtype);
@@ -224,7 +238,8 @@ void *cli_subset_rows(lsc_ctx *ctx, const lsc_matrix *m, int64_t n, uint64_t see
     }
     const char *src = m->data;
     for (int64_t w = 0; w < n; w++)
-        memcpy(dst + (size_t)w * m->cols * es, src + (size_t)rows[w] * m->ld * es, (size_t)m->cols * es);
+        memcpy(dst + (size_t)w * m->cols * es, src + (size_t)rows[w] * m->ld * es,
+               (size_t)m->cols * es);
     free(rows);
     *out = *m;
     out->data = dst;
@@ -235,20 +250,23 @@ void *cli_subset_rows(lsc_ctx *ctx, const lsc_matrix *m, int64_t n, uint64_t see
 
 /* ---- JSON ----------------------------------------------------------------------------------- */
 
-void jw_open(json_w *w, FILE *f) {
+void jw_open(json_w *w, FILE *f)
+{
     memset(w, 0, sizeof *w);
     w->f = f;
     w->first[0] = 1;
 }
 
-static void jw_indent(json_w *w) {
+static void jw_indent(json_w *w)
+{
     fputc('\n', w->f);
     for (int i = 0; i < w->depth; i++) fputs("  ", w->f);
 }
 
 /* The length of the well-formed UTF-8 sequence at p (RFC 3629: no overlong forms, no
  * surrogates, nothing past U+10FFFF), or 0. */
-static int utf8_len(const unsigned char *p) {
+static int utf8_len(const unsigned char *p)
+{
     unsigned char c = p[0];
     if (c < 0x80) return 1;
     int n;
@@ -262,8 +280,7 @@ static int utf8_len(const unsigned char *p) {
         n = 4;
         if (c == 0xf0) lo = 0x90;
         if (c == 0xf4) hi = 0x8f;
-    } else
-        return 0;
+    } else return 0;
     if (p[1] < lo || p[1] > hi) return 0;
     for (int i = 2; i < n; i++)
         if (p[i] < 0x80 || p[i] > 0xbf) return 0;
@@ -272,7 +289,8 @@ static int utf8_len(const unsigned char *p) {
 
 int cli_utf8_len(const unsigned char *p) { return utf8_len(p); }
 
-static void jw_string(FILE *f, const char *s) {
+static void jw_string(FILE *f, const char *s)
+{
     fputc('"', f);
     for (const unsigned char *p = (const unsigned char *)s; *p;) {
         int n = utf8_len(p);
@@ -287,7 +305,8 @@ static void jw_string(FILE *f, const char *s) {
     fputc('"', f);
 }
 
-static void jw_item(json_w *w, const char *key) {
+static void jw_item(json_w *w, const char *key)
+{
     if (w->depth > 0) {
         if (!w->first[w->depth]) fputc(',', w->f);
         w->first[w->depth] = 0;
@@ -300,7 +319,8 @@ static void jw_item(json_w *w, const char *key) {
 }
 
 /* Opens an object or array; past the depth limit nothing is written until it closes. */
-static void jw_open_level(json_w *w, const char *key, int c) {
+static void jw_open_level(json_w *w, const char *key, int c)
+{
     if (w->skip || w->depth + 1 >= JW_MAX_DEPTH) {
         w->skip++;
         w->too_deep = 1;
@@ -314,7 +334,8 @@ static void jw_open_level(json_w *w, const char *key, int c) {
 
 void jw_obj(json_w *w, const char *key) { jw_open_level(w, key, '{'); }
 
-static void jw_end(json_w *w, int c) {
+static void jw_end(json_w *w, int c)
+{
     if (w->skip) {
         w->skip--;
         return;
@@ -335,42 +356,47 @@ void jw_arr(json_w *w, const char *key) { jw_open_level(w, key, '['); }
 
 void jw_end_arr(json_w *w) { jw_end(w, ']'); }
 
-static void jw_raw_num(FILE *f, double v) {
+static void jw_raw_num(FILE *f, double v)
+{
     if (!isfinite(v)) fputs("null", f);
     else if (v == floor(v) && fabs(v) < 1e15) fprintf(f, "%.1f", v);
-    else { /* the shortest of 15 or 17 digits that reads back exactly */
-        char buf[40];
+    else { /* the shortest of 15 or 17 digits that reads back exactly */ char buf[40];
         snprintf(buf, sizeof buf, "%.15g", v);
         if (strtod(buf, NULL) != v) snprintf(buf, sizeof buf, "%.17g", v);
         fputs(buf, f);
     }
 }
 
-void jw_num(json_w *w, const char *key, double v) {
+void jw_num(json_w *w, const char *key, double v)
+{
     if (w->skip) return;
     jw_item(w, key);
     jw_raw_num(w->f, v);
 }
 
-void jw_int(json_w *w, const char *key, int64_t v) {
+void jw_int(json_w *w, const char *key, int64_t v)
+{
     if (w->skip) return;
     jw_item(w, key);
     fprintf(w->f, "%lld", (long long)v);
 }
 
-void jw_str(json_w *w, const char *key, const char *s) {
+void jw_str(json_w *w, const char *key, const char *s)
+{
     if (w->skip) return;
     jw_item(w, key);
     jw_string(w->f, s ? s : "");
 }
 
-void jw_bool(json_w *w, const char *key, int v) {
+void jw_bool(json_w *w, const char *key, int v)
+{
     if (w->skip) return;
     jw_item(w, key);
     fputs(v ? "true" : "false", w->f);
 }
 
-void jw_null(json_w *w, const char *key) {
+void jw_null(json_w *w, const char *key)
+{
     if (w->skip) return;
     jw_item(w, key);
     fputs("null", w->f);
@@ -382,18 +408,23 @@ int jw_ok(const json_w *w) { return !w->too_deep && !w->skip && w->depth == 0; }
 
 /* ---- shared sections ------------------------------------------------------------------------ */
 
-const char *cli_metric_name(lsc_metric m) {
-    return m == LSC_METRIC_COSINE ? "cosine" : m == LSC_METRIC_SQEUCLIDEAN ? "sqeuclidean" : "euclidean";
+const char *cli_metric_name(lsc_metric m)
+{
+    return m == LSC_METRIC_COSINE        ? "cosine"
+           : m == LSC_METRIC_SQEUCLIDEAN ? "sqeuclidean"
+                                         : "euclidean";
 }
 
-void cli_json_header(json_w *w, lsc_ctx *ctx) {
+void cli_json_header(json_w *w, lsc_ctx *ctx)
+{
     jw_str(w, "lsc_version", lsc_version());
     jw_str(w, "backend", lsc_ctx_backend(ctx) == LSC_BACKEND_CUDA ? "cuda" : "cpu");
     jw_str(w, "device", lsc_ctx_device_name(ctx));
     jw_int(w, "ranks", cli_par_ranks()); /* processes that ran the command (mpirun -np) */
 }
 
-static const char *dtype_name(lsc_dtype d) {
+static const char *dtype_name(lsc_dtype d)
+{
     switch (d) {
     case LSC_DTYPE_F16: return "float16";
     case LSC_DTYPE_BF16: return "bfloat16";
@@ -402,7 +433,8 @@ static const char *dtype_name(lsc_dtype d) {
     }
 }
 
-void cli_json_input(json_w *w, const char *key, const char *path, const lsc_matrix *m) {
+void cli_json_input(json_w *w, const char *key, const char *path, const lsc_matrix *m)
+{
     jw_obj(w, key);
     jw_str(w, "path", path);
     jw_int(w, "rows", m->rows);
@@ -412,7 +444,8 @@ void cli_json_input(json_w *w, const char *key, const char *path, const lsc_matr
 }
 
 void cli_json_spectrum(json_w *w, const char *key, const lsc_spectrum_result *s, const double *sv,
-                       int64_t rows_used, int64_t rows_total) {
+                       int64_t rows_used, int64_t rows_total)
+{
     jw_obj(w, key);
     jw_num(w, "effective_rank", s->effective_rank);
     jw_num(w, "rankme", s->rankme);
@@ -452,7 +485,8 @@ void cli_json_spectrum(json_w *w, const char *key, const lsc_spectrum_result *s,
 }
 
 void cli_json_pairs(json_w *w, const char *key, const lsc_pair_result *p, const int64_t *hist,
-                    const lsc_pair *dups, int64_t max_list) {
+                    const lsc_pair *dups, int64_t max_list)
+{
     jw_obj(w, key);
     jw_num(w, "mean", p->mean);
     jw_num(w, "std", p->std);
@@ -476,7 +510,8 @@ void cli_json_pairs(json_w *w, const char *key, const lsc_pair_result *p, const 
     jw_end_arr(w);
     jw_obj(w, "histogram");
     jw_arr(w, "edges");
-    for (int64_t i = 0; i <= p->bins; i++) jw_num(w, NULL, p->hist_upper * (double)i / (double)p->bins);
+    for (int64_t i = 0; i <= p->bins; i++)
+        jw_num(w, NULL, p->hist_upper * (double)i / (double)p->bins);
     jw_end_arr(w);
     jw_arr(w, "counts");
     for (int64_t i = 0; i < p->bins; i++) jw_int(w, NULL, hist[i]);
@@ -488,7 +523,8 @@ void cli_json_pairs(json_w *w, const char *key, const lsc_pair_result *p, const 
     jw_end_obj(w);
 }
 
-void cli_json_prdc(json_w *w, const char *key, const lsc_prdc_result *r) {
+void cli_json_prdc(json_w *w, const char *key, const lsc_prdc_result *r)
+{
     jw_obj(w, key);
     jw_int(w, "k", r->k);
     jw_num(w, "precision", r->precision);
@@ -504,11 +540,13 @@ void cli_json_prdc(json_w *w, const char *key, const lsc_prdc_result *r) {
     jw_end_obj(w);
 }
 
-void cli_json_nn_hist(json_w *w, const char *key, const cli_nn_hist *h) {
+void cli_json_nn_hist(json_w *w, const char *key, const cli_nn_hist *h)
+{
     static const char *const name[3] = {"real_real", "fake_fake", "fake_real"};
     jw_obj(w, key);
     jw_arr(w, "edges");
-    for (int j = 0; j <= CLI_NN_BINS; j++) jw_num(w, NULL, h->upper * (double)j / (double)CLI_NN_BINS);
+    for (int j = 0; j <= CLI_NN_BINS; j++)
+        jw_num(w, NULL, h->upper * (double)j / (double)CLI_NN_BINS);
     jw_end_arr(w);
     jw_num(w, "largest", h->largest);
     for (int s = 0; s < 3; s++) {
@@ -528,65 +566,85 @@ void cli_json_nn_hist(json_w *w, const char *key, const cli_nn_hist *h) {
     jw_end_obj(w);
 }
 
-void cli_json_definitions(json_w *w) {
+void cli_json_definitions(json_w *w)
+{
     jw_obj(w, "definitions");
-    jw_str(w, "effective_rank", "exp(entropy of sigma_i / sum sigma), centred singular values (Roy & Vetterli 2007)");
+    jw_str(w, "effective_rank",
+           "exp(entropy of sigma_i / sum sigma), centred singular values (Roy & Vetterli 2007)");
     jw_str(w, "rankme", "uncentred, sigma, eps 1e-7, over min(N, D) values (Garrido et al. 2023)");
     jw_str(w, "participation_ratio", "(sum lambda)^2 / sum lambda^2, lambda = sigma^2 / (N - 1)");
     jw_str(w, "stable_rank", "sum lambda / lambda_1");
     jw_str(w, "dims_90", "smallest k with the top k eigenvalues >= 90% of the total variance");
-    jw_str(w, "active_units", "columns with sample variance (ddof 1) > threshold (Burda et al. 2015)");
-    jw_str(w, "vendi_cosine", "exp(entropy of the eigenvalues of K/N), K = cosine similarity (Friedman & Dieng 2023)");
-    jw_str(w, "vendi_cosine_q", "Vendi of order q: (sum nu^q)^(1/(1-q)) over the non-zero eigenvalues of K/N; q0 their count, qinf 1 / max (Pasarkar & Dieng 2024)");
-    jw_str(w, "alpha_req", "minus the least-squares slope of ln lambda_i on ln i over every non-zero covariance eigenvalue (Agrawal et al. 2022); 0 with fewer than 3");
+    jw_str(w, "active_units",
+           "columns with sample variance (ddof 1) > threshold (Burda et al. 2015)");
+    jw_str(w, "vendi_cosine",
+           "exp(entropy of the eigenvalues of K/N), K = cosine similarity (Friedman & Dieng 2023)");
+    jw_str(
+        w, "vendi_cosine_q",
+        "Vendi of order q: (sum nu^q)^(1/(1-q)) over the non-zero eigenvalues of K/N; q0 their count, qinf 1 / max (Pasarkar & Dieng 2024)");
+    jw_str(
+        w, "alpha_req",
+        "minus the least-squares slope of ln lambda_i on ln i over every non-zero covariance eigenvalue (Agrawal et al. 2022); 0 with fewer than 3");
     jw_str(w, "numerical_zero", "singular value < 1e-5 x the largest is 0");
     jw_str(w, "std", "population (ddof 0) over the N(N-1)/2 pairs");
     jw_str(w, "nn_median", "lower middle value for an even count");
-    jw_str(w, "uniformity", "log mean over pairs of exp(-2 ||u_i - u_j||^2), u the L2-normalised rows (Wang & Isola 2020)");
+    jw_str(
+        w, "uniformity",
+        "log mean over pairs of exp(-2 ||u_i - u_j||^2), u the L2-normalised rows (Wang & Isola 2020)");
     jw_str(w, "near_duplicate", "pair with d <= dup_eps (absolute)");
     jw_str(w, "histogram", "bins equal-width over [0, 2 max ||x_i - mean||]");
-    jw_str(w, "nearest_neighbour", "each query row's distance to its nearest other row of its own set (real_real, fake_fake) or to its nearest real row (fake_real), equal-width bins over [0, 1.05 x the largest 99.5th percentile of the three], the last bin also holding every larger distance; memorisation_line = memorisation_factor x the real_real median");
-    jw_str(w, "prdc", "Naeem et al. 2020 density/coverage, Kynkaanniemi et al. 2019 precision/recall; radius = distance to the k-th nearest other row");
+    jw_str(
+        w, "nearest_neighbour",
+        "each query row's distance to its nearest other row of its own set (real_real, fake_fake) or to its nearest real row (fake_real), equal-width bins over [0, 1.05 x the largest 99.5th percentile of the three], the last bin also holding every larger distance; memorisation_line = memorisation_factor x the real_real median");
+    jw_str(
+        w, "prdc",
+        "Naeem et al. 2020 density/coverage, Kynkaanniemi et al. 2019 precision/recall; radius = distance to the k-th nearest other row");
     jw_end_obj(w);
 }
 
 void cli_print_spectrum(FILE *f, const char *name, const lsc_spectrum_result *s, int64_t rows_used,
-                        int64_t rows_total) {
+                        int64_t rows_total)
+{
     fprintf(f, "spectrum of %s (%lld x %lld", name, (long long)rows_used, (long long)s->cols);
-    if (rows_used < rows_total)
-        fprintf(f, ", a seeded subset of %lld rows", (long long)rows_total);
+    if (rows_used < rows_total) fprintf(f, ", a seeded subset of %lld rows", (long long)rows_total);
     fprintf(f, ")\n");
     fprintf(f, "  effective_rank       %12.4f\n", s->effective_rank);
     fprintf(f, "  rankme               %12.4f   (uncentred)\n", s->rankme);
     fprintf(f, "  participation_ratio  %12.4f\n", s->participation_ratio);
     fprintf(f, "  stable_rank          %12.4f\n", s->stable_rank);
-    fprintf(f, "  dims_90 / dims_99    %6lld / %lld\n", (long long)s->dims_90, (long long)s->dims_99);
-    fprintf(f, "  active_units         %6lld of %lld   (variance > %g)\n", (long long)s->active_units,
-            (long long)s->cols, s->active_threshold);
+    fprintf(f, "  dims_90 / dims_99    %6lld / %lld\n", (long long)s->dims_90,
+            (long long)s->dims_99);
+    fprintf(f, "  active_units         %6lld of %lld   (variance > %g)\n",
+            (long long)s->active_units, (long long)s->cols, s->active_threshold);
     fprintf(f, "  total_variance       %12.6g\n", s->total_variance);
     if (s->vendi_status == LSC_VENDI_OK)
         fprintf(f, "  vendi_cosine         %12.4f   (orders 0 / 2 / inf: %.4g / %.4g / %.4g)\n",
                 s->vendi_cosine, s->vendi_cosine_q0, s->vendi_cosine_q2, s->vendi_cosine_qinf);
     else
-        fprintf(f, "  vendi_cosine         unavailable: row %lld is all zeros\n", (long long)s->vendi_zero_row);
+        fprintf(f, "  vendi_cosine         unavailable: row %lld is all zeros\n",
+                (long long)s->vendi_zero_row);
     if (s->alpha_req_ranks > 0)
-        fprintf(f, "  alpha_req            %12.4f   (R^2 %.3f over %lld eigenvalues)\n", s->alpha_req,
-                s->alpha_req_r2, (long long)s->alpha_req_ranks);
+        fprintf(f, "  alpha_req            %12.4f   (R^2 %.3f over %lld eigenvalues)\n",
+                s->alpha_req, s->alpha_req_r2, (long long)s->alpha_req_ranks);
     if (s->all_rows_identical) fprintf(f, "  all rows identical\n");
 }
 
-void cli_print_pairs(FILE *f, const char *name, const lsc_pair_result *p, const cli_opts *o) {
+void cli_print_pairs(FILE *f, const char *name, const lsc_pair_result *p, const cli_opts *o)
+{
     fprintf(f, "all pairs of %s (%lld rows%s, %lld pairs, %s)\n", name, (long long)p->rows_used,
             p->subset ? ", a seeded subset" : "", (long long)p->pairs, cli_metric_name(o->metric));
-    fprintf(f, "  distance mean %.6g  std %.6g  min %.6g  max %.6g\n", p->mean, p->std, p->min, p->max);
+    fprintf(f, "  distance mean %.6g  std %.6g  min %.6g  max %.6g\n", p->mean, p->std, p->min,
+            p->max);
     fprintf(f, "  nearest other row: mean %.6g  median %.6g  min %.6g  max %.6g\n", p->nn_mean,
             p->nn_median, p->nn_min, p->nn_max);
-    fprintf(f, "  near-duplicate pairs (d <= %g): %lld\n", o->dup_eps, (long long)p->near_duplicate_pairs);
+    fprintf(f, "  near-duplicate pairs (d <= %g): %lld\n", o->dup_eps,
+            (long long)p->near_duplicate_pairs);
     if (!isnan(p->uniformity))
         fprintf(f, "  uniformity (t = 2, normalised rows): %.6g\n", p->uniformity);
 }
 
-void cli_print_histogram(FILE *f, const lsc_pair_result *p, const int64_t *hist) {
+void cli_print_histogram(FILE *f, const lsc_pair_result *p, const int64_t *hist)
+{
     if (!hist || p->bins < 1) return;
     int64_t per = (p->bins + 31) / 32; /* bins a row */
     int64_t rows = (p->bins + per - 1) / per, top = 0;
@@ -596,7 +654,8 @@ void cli_print_histogram(FILE *f, const lsc_pair_result *p, const int64_t *hist)
         if (c > top) top = c;
     }
     double width = p->hist_upper / (double)p->bins;
-    fprintf(f, "  histogram of the distances (%lld bins over [0, %.6g]", (long long)p->bins, p->hist_upper);
+    fprintf(f, "  histogram of the distances (%lld bins over [0, %.6g]", (long long)p->bins,
+            p->hist_upper);
     if (per > 1) fprintf(f, ", %lld bins a row", (long long)per);
     fprintf(f, "):\n");
     for (int64_t r = 0; r < rows; r++) {
@@ -605,19 +664,22 @@ void cli_print_histogram(FILE *f, const lsc_pair_result *p, const int64_t *hist)
         /* any non-empty row shows at least one mark, so a thin tail stays visible */
         int len = top > 0 ? (int)((double)c * 40.0 / (double)top + 0.5) : 0;
         if (c > 0 && len == 0) len = 1;
-        fprintf(f, "  %10.4g - %-10.4g %12lld |", width * (double)lo, width * (double)hi, (long long)c);
+        fprintf(f, "  %10.4g - %-10.4g %12lld |", width * (double)lo, width * (double)hi,
+                (long long)c);
         for (int i = 0; i < len; i++) fputc('#', f);
         fputc('\n', f);
     }
 }
 
-void cli_print_prdc(FILE *f, const lsc_prdc_result *r) {
-    fprintf(f, "precision / recall / density / coverage (k=%lld, %s, %s; %lld real, %lld fake rows)\n",
+void cli_print_prdc(FILE *f, const lsc_prdc_result *r)
+{
+    fprintf(f,
+            "precision / recall / density / coverage (k=%lld, %s, %s; %lld real, %lld fake rows)\n",
             (long long)r->k, cli_metric_name(r->metric),
             r->comparison == LSC_COMPARISON_INCLUSIVE ? "inclusive d <= r" : "strict d < r",
             (long long)r->real_rows, (long long)r->fake_rows);
-    fprintf(f, "  precision %.4f  recall %.4f  density %.4f  coverage %.4f\n", r->precision, r->recall,
-            r->density, r->coverage);
+    fprintf(f, "  precision %.4f  recall %.4f  density %.4f  coverage %.4f\n", r->precision,
+            r->recall, r->density, r->coverage);
     if (r->zero_radii_real || r->zero_radii_fake)
         fprintf(f, "  zero radii: %lld real, %lld fake\n", (long long)r->zero_radii_real,
                 (long long)r->zero_radii_fake);
@@ -626,7 +688,8 @@ void cli_print_prdc(FILE *f, const lsc_prdc_result *r) {
 /* ---- distribution distances (docs/METRICS.md section 10): `lsc fd/kid/mmd` and the report -- */
 
 lsc_status cli_kid(lsc_ctx *ctx, const cli_opts *o, const lsc_matrix *a, const lsc_matrix *b,
-                   lsc_kid_result *r) {
+                   lsc_kid_result *r)
+{
     lsc_kid_opts ko = LSC_KID_OPTS_INIT;
     ko.subsets = o->subsets;
     ko.subset_rows = o->subset_rows;
@@ -635,14 +698,16 @@ lsc_status cli_kid(lsc_ctx *ctx, const cli_opts *o, const lsc_matrix *a, const l
 }
 
 lsc_status cli_mmd(lsc_ctx *ctx, const cli_opts *o, const lsc_matrix *a, const lsc_matrix *b,
-                   lsc_mmd_result *r) {
+                   lsc_mmd_result *r)
+{
     lsc_mmd_opts mo = LSC_MMD_OPTS_INIT;
     mo.sigma = o->sigma;
     mo.scale = o->scale;
     return lsc_mmd(ctx, a, b, &mo, r);
 }
 
-void cli_json_fd(json_w *w, const char *key, const lsc_fd_result *r) {
+void cli_json_fd(json_w *w, const char *key, const lsc_fd_result *r)
+{
     jw_obj(w, key);
     jw_int(w, "cols", r->cols);
     jw_num(w, "fd", r->fd);
@@ -654,7 +719,8 @@ void cli_json_fd(json_w *w, const char *key, const lsc_fd_result *r) {
     jw_end_obj(w);
 }
 
-void cli_json_kid(json_w *w, const char *key, const lsc_kid_result *r, uint64_t seed) {
+void cli_json_kid(json_w *w, const char *key, const lsc_kid_result *r, uint64_t seed)
+{
     jw_obj(w, key);
     jw_num(w, "mean", r->mean);
     jw_num(w, "std", r->std);
@@ -665,7 +731,8 @@ void cli_json_kid(json_w *w, const char *key, const lsc_kid_result *r, uint64_t 
     jw_end_obj(w);
 }
 
-void cli_json_mmd(json_w *w, const char *key, const lsc_mmd_result *r, double sigma, double scale) {
+void cli_json_mmd(json_w *w, const char *key, const lsc_mmd_result *r, double sigma, double scale)
+{
     jw_obj(w, key);
     jw_num(w, "mmd", r->mmd);
     jw_num(w, "sigma", sigma);
@@ -674,7 +741,8 @@ void cli_json_mmd(json_w *w, const char *key, const lsc_mmd_result *r, double si
     jw_end_obj(w);
 }
 
-void cli_print_fd(FILE *f, const lsc_fd_result *r) {
+void cli_print_fd(FILE *f, const lsc_fd_result *r)
+{
     fprintf(f, "Frechet distance (D = %lld)\n", (long long)r->cols);
     fprintf(f, "  fd                   %.10g   (tolerance %.3g)\n", r->fd, r->tolerance);
     fprintf(f, "  ||mu1 - mu2||^2      %.10g\n", r->mean_term);
@@ -682,12 +750,14 @@ void cli_print_fd(FILE *f, const lsc_fd_result *r) {
     fprintf(f, "  tr (S1^1/2 S2 S1^1/2)^1/2  %.10g\n", r->trace_sqrt);
 }
 
-void cli_print_kid(FILE *f, const lsc_kid_result *r) {
-    fprintf(f, "KID  %.6g +- %.3g (std, ddof 1; %lld subsets of %lld rows; tolerance %.3g)\n", r->mean,
-            r->std, (long long)r->subsets, (long long)r->subset_rows, r->tolerance);
+void cli_print_kid(FILE *f, const lsc_kid_result *r)
+{
+    fprintf(f, "KID  %.6g +- %.3g (std, ddof 1; %lld subsets of %lld rows; tolerance %.3g)\n",
+            r->mean, r->std, (long long)r->subsets, (long long)r->subset_rows, r->tolerance);
 }
 
-void cli_print_mmd(FILE *f, const lsc_mmd_result *r, double sigma, double scale) {
+void cli_print_mmd(FILE *f, const lsc_mmd_result *r, double sigma, double scale)
+{
     fprintf(f, "MMD  %.6g (RBF sigma %g, scale %g, biased; tolerance %.3g)\n", r->mmd, sigma, scale,
             r->tolerance);
 }
@@ -702,7 +772,8 @@ static struct {
     char *path, *tmp;
 } g_out[CLI_MAX_OUTPUTS];
 
-static void outputs_at_exit(void) {
+static void outputs_at_exit(void)
+{
     for (int i = 0; i < CLI_MAX_OUTPUTS; i++)
         if (g_out[i].tmp) {
             if (g_out[i].f) fclose(g_out[i].f);
@@ -713,7 +784,8 @@ static void outputs_at_exit(void) {
 /* A new file beside `path` (its name in tmp), opened for writing. open() with 0666, unlike
  * mkstemp's 0600, lets the umask decide the mode, as for any file the user creates. Returns the
  * descriptor, or -1 with errno set. */
-static int make_temp(const char *path, char *tmp, size_t len) {
+static int make_temp(const char *path, char *tmp, size_t len)
+{
     static unsigned serial = 0;
     for (int attempt = 0; attempt < 100; attempt++) {
         snprintf(tmp, len, "%s.tmp-%ld-%u", path, (long)getpid(), serial++);
@@ -725,26 +797,31 @@ static int make_temp(const char *path, char *tmp, size_t len) {
 
 /* `path` with its directory resolved (links, "." and ".."), so that two spellings of one new
  * file compare equal; the path as given when its directory does not resolve. */
-static void canonical_path(const char *path, char *buf, size_t len) {
+static void canonical_path(const char *path, char *buf, size_t len)
+{
     const char *slash = strrchr(path, '/');
     char dir[PATH_MAX], real[PATH_MAX];
     if (!slash) snprintf(dir, sizeof dir, ".");
     else if (slash == path) snprintf(dir, sizeof dir, "/");
     else snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
-    if (realpath(dir, real)) snprintf(buf, len, "%s/%s", strcmp(real, "/") ? real : "", slash ? slash + 1 : path);
+    if (realpath(dir, real))
+        snprintf(buf, len, "%s/%s", strcmp(real, "/") ? real : "", slash ? slash + 1 : path);
     else snprintf(buf, len, "%s", path);
 }
 
-static int same_file(const char *a, const char *b) {
+static int same_file(const char *a, const char *b)
+{
     struct stat sa, sb;
-    if (stat(a, &sa) == 0 && stat(b, &sb) == 0) return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+    if (stat(a, &sa) == 0 && stat(b, &sb) == 0)
+        return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
     char ca[PATH_MAX + 256], cb[PATH_MAX + 256];
     canonical_path(a, ca, sizeof ca);
     canonical_path(b, cb, sizeof cb);
     return !strcmp(ca, cb);
 }
 
-static int ends_with(const char *p, size_t n, const char *ext) {
+static int ends_with(const char *p, size_t n, const char *ext)
+{
     size_t e = strlen(ext);
     return n >= e && !strncasecmp(p + n - e, ext, e);
 }
@@ -752,7 +829,8 @@ static int ends_with(const char *p, size_t n, const char *ext) {
 /* The file an array output writes (into file, at most len bytes) and the .npz member it names
  * (*member: after the ':', or "" for the default; NULL for a .npy file). 0, or -1 when `p` names
  * neither a .npy nor a .npz file. */
-static int array_output(const char *p, char *file, size_t len, const char **member) {
+static int array_output(const char *p, char *file, size_t len, const char **member)
+{
     size_t n = strlen(p);
     const char *colon = NULL;
     for (const char *c = strchr(p, ':'); c; c = strchr(c + 1, ':'))
@@ -769,7 +847,8 @@ static int array_output(const char *p, char *file, size_t len, const char **memb
 
 /* The file an input names: the whole path, or for "file.npz:NAME" and the like the part before
  * the first ':' that names an existing file. */
-static const char *input_file(const char *p, char *buf, size_t len) {
+static const char *input_file(const char *p, char *buf, size_t len)
+{
     struct stat st;
     if (stat(p, &st) == 0) return p;
     for (const char *c = strchr(p, ':'); c; c = strchr(c + 1, ':')) {
@@ -779,13 +858,15 @@ static const char *input_file(const char *p, char *buf, size_t len) {
     return p;
 }
 
-int cli_check_outputs(const cli_opts *o) {
+int cli_check_outputs(const cli_opts *o)
+{
     const char *out_name[] = {"--json", "--out", "--out-dist", "--out-idx", "--html"};
-    const char *out_arg[] = {o->json && strcmp(o->json, "-") ? o->json : NULL, o->out, o->out_dist, o->out_idx,
-                             o->html};
-    const char *in_name[] = {"--real", "--fake", "--input", "--queries", "--base", "--reference", "--labels",
-                             "--fake-labels"};
-    const char *in[] = {o->real, o->fake, o->input, o->queries, o->base, o->reference, o->labels, o->fake_labels};
+    const char *out_arg[] = {o->json && strcmp(o->json, "-") ? o->json : NULL, o->out, o->out_dist,
+                             o->out_idx, o->html};
+    const char *in_name[] = {"--real", "--fake",      "--input",  "--queries",
+                             "--base", "--reference", "--labels", "--fake-labels"};
+    const char *in[] = {o->real, o->fake,      o->input,  o->queries,
+                        o->base, o->reference, o->labels, o->fake_labels};
     char file[5][PATH_MAX];
     const char *member[5] = {NULL, NULL, NULL, NULL, NULL};
     for (int i = 0; i < 5; i++) {
@@ -796,25 +877,30 @@ int cli_check_outputs(const cli_opts *o) {
         /* arrays are written as .npy or into an .npz: an index file named .fvecs would hold
          * .npy bytes, and .fvecs cannot hold int64 indices anyway */
         if ((i == 2 || i == 3) && array_output(p, file[i], sizeof file[i], &member[i]))
-            return cli_fail(o, EXIT_BAD_INPUT, "%s %s: only .npy and .npz files are written (%s)", out_name[i], p,
-                            i == 2 ? "float32 distances" : "int64 indices, which .fvecs cannot hold");
+            return cli_fail(
+                o, EXIT_BAD_INPUT, "%s %s: only .npy and .npz files are written (%s)", out_name[i],
+                p, i == 2 ? "float32 distances" : "int64 indices, which .fvecs cannot hold");
         for (int j = 0; j < i; j++) {
             if (!out_arg[j] || !same_file(file[i], file[j])) continue;
             /* the distances and the indices may share one .npz, as two members */
             if (i == 3 && j == 2 && member[i] && member[j]) {
-                const char *a = *member[j] ? member[j] : "dist", *b = *member[i] ? member[i] : "idx";
+                const char *a = *member[j] ? member[j] : "dist",
+                           *b = *member[i] ? member[i] : "idx";
                 if (strcmp(a, b)) continue;
-                return cli_fail(o, EXIT_BAD_INPUT, "--out-dist and --out-idx both name the member '%s' of %s",
-                                a, file[i]);
+                return cli_fail(o, EXIT_BAD_INPUT,
+                                "--out-dist and --out-idx both name the member '%s' of %s", a,
+                                file[i]);
             }
-            return cli_fail(o, EXIT_BAD_INPUT, "%s and %s both name %s: give each output its own file",
-                            out_name[j], out_name[i], file[i]);
+            return cli_fail(o, EXIT_BAD_INPUT,
+                            "%s and %s both name %s: give each output its own file", out_name[j],
+                            out_name[i], file[i]);
         }
         char inbuf[PATH_MAX];
         for (size_t j = 0; j < sizeof in / sizeof in[0]; j++)
             if (in[j] && same_file(file[i], input_file(in[j], inbuf, sizeof inbuf)))
-                return cli_fail(o, EXIT_BAD_INPUT, "%s %s is also the input %s: it would be overwritten",
-                                out_name[i], file[i], in_name[j]);
+                return cli_fail(o, EXIT_BAD_INPUT,
+                                "%s %s is also the input %s: it would be overwritten", out_name[i],
+                                file[i], in_name[j]);
         struct stat st;
         if (stat(file[i], &st) == 0 && S_ISDIR(st.st_mode))
             return cli_fail(o, EXIT_BAD_INPUT, "%s %s: is a directory", out_name[i], file[i]);
@@ -829,12 +915,15 @@ int cli_check_outputs(const cli_opts *o) {
             remove(tmp);
         }
         free(tmp);
-        if (fd < 0) return cli_fail(o, EXIT_BAD_INPUT, "%s %s: cannot create: %s", out_name[i], file[i], strerror(e));
+        if (fd < 0)
+            return cli_fail(o, EXIT_BAD_INPUT, "%s %s: cannot create: %s", out_name[i], file[i],
+                            strerror(e));
     }
     return 0;
 }
 
-FILE *cli_output_open(const cli_opts *o, const char *path, int *code) {
+FILE *cli_output_open(const cli_opts *o, const char *path, int *code)
+{
     static int registered = 0;
     if (!strcmp(path, "-")) return stdout;
     int slot = 0;
@@ -866,11 +955,14 @@ FILE *cli_output_open(const cli_opts *o, const char *path, int *code) {
     return f;
 }
 
-int cli_output_close(const cli_opts *o, FILE *f, int ok) {
-    if (f == stdout) return fflush(stdout) && ok ? cli_fail(o, EXIT_MACHINE, "stdout: write failed") : 0;
+int cli_output_close(const cli_opts *o, FILE *f, int ok)
+{
+    if (f == stdout)
+        return fflush(stdout) && ok ? cli_fail(o, EXIT_MACHINE, "stdout: write failed") : 0;
     int i = 0;
     while (i < CLI_MAX_OUTPUTS && g_out[i].f != f) i++;
-    if (i == CLI_MAX_OUTPUTS) return fclose(f) && ok ? cli_fail(o, EXIT_MACHINE, "write failed") : 0;
+    if (i == CLI_MAX_OUTPUTS)
+        return fclose(f) && ok ? cli_fail(o, EXIT_MACHINE, "write failed") : 0;
     int bad = ferror(f);
     bad |= fclose(f) != 0;
     g_out[i].f = NULL;
@@ -885,15 +977,18 @@ int cli_output_close(const cli_opts *o, FILE *f, int ok) {
     return rc;
 }
 
-int cli_open(const cli_opts *o, const char *path, lsc_input *in) {
+int cli_open(const cli_opts *o, const char *path, lsc_input *in)
+{
     char err[512];
     err[0] = 0;
     int rc = lsc_input_open(path, in, err, sizeof err);
-    if (rc != 0) return cli_fail(o, rc == 1 ? EXIT_MACHINE : EXIT_BAD_INPUT, "%s", err[0] ? err : path);
+    if (rc != 0)
+        return cli_fail(o, rc == 1 ? EXIT_MACHINE : EXIT_BAD_INPUT, "%s", err[0] ? err : path);
     return 0;
 }
 
-int cli_open_part(const cli_opts *o, const char *path, lsc_input *in) {
+int cli_open_part(const cli_opts *o, const char *path, lsc_input *in)
+{
     char err[512];
     err[0] = 0;
     int rc = lsc_input_open_part(path, cli_par_rank(), cli_par_ranks(), in, err, sizeof err);
@@ -903,7 +998,8 @@ int cli_open_part(const cli_opts *o, const char *path, lsc_input *in) {
 }
 
 /* Finds the first NaN or Inf of m (host, any dtype) in row order. Returns 0 if none. */
-int cli_check_finite(const cli_opts *o, const char *path, const lsc_matrix *m) {
+int cli_check_finite(const cli_opts *o, const char *path, const lsc_matrix *m)
+{
     size_t es = lsc_dtype_size(m->dtype);
     for (int64_t i = 0; i < m->rows; i++) {
         const unsigned char *row = (const unsigned char *)m->data + (size_t)i * (size_t)m->ld * es;
@@ -929,8 +1025,8 @@ int cli_check_finite(const cli_opts *o, const char *path, const lsc_matrix *m) {
                 nan = bad && (h & f);
             }
             if (bad)
-                return cli_fail(o, EXIT_BAD_INPUT, "%s: row %lld col %lld is %s", path, (long long)i,
-                                (long long)j, nan ? "NaN" : "Inf");
+                return cli_fail(o, EXIT_BAD_INPUT, "%s: row %lld col %lld is %s", path,
+                                (long long)i, (long long)j, nan ? "NaN" : "Inf");
         }
     }
     return 0;
@@ -938,20 +1034,25 @@ int cli_check_finite(const cli_opts *o, const char *path, const lsc_matrix *m) {
 
 /* Loads --reference and adopts its k, metric and comparison: its radii hold for those only, so
  * a --k, --metric or --inclusive given as well must agree with them. */
-int cli_reference_load_checked(cli_opts *o, lsc_ctx *ctx, lsc_reference **ref, lsc_reference_info *info) {
+int cli_reference_load_checked(cli_opts *o, lsc_ctx *ctx, lsc_reference **ref,
+                               lsc_reference_info *info)
+{
     lsc_status st = lsc_reference_load(ctx, o->reference, ref);
     if (st != LSC_STATUS_OK) return cli_reference_load_fail(o, ctx, st, o->reference);
-    if ((st = lsc_reference_info_get(*ref, info)) != LSC_STATUS_OK) return cli_lib_fail(o, ctx, st, o->reference);
+    if ((st = lsc_reference_info_get(*ref, info)) != LSC_STATUS_OK)
+        return cli_lib_fail(o, ctx, st, o->reference);
     if (o->k_set && o->k != info->k)
-        return cli_fail(o, EXIT_BAD_INPUT, "--k %lld differs from the k=%lld of %s", (long long)o->k,
-                        (long long)info->k, o->reference);
+        return cli_fail(o, EXIT_BAD_INPUT, "--k %lld differs from the k=%lld of %s",
+                        (long long)o->k, (long long)info->k, o->reference);
     if (o->metric_set && o->metric != info->metric)
         return cli_fail(o, EXIT_BAD_INPUT, "--metric %s differs from the metric %s of %s",
                         cli_metric_name(o->metric), cli_metric_name(info->metric), o->reference);
     if (o->inclusive && info->comparison != LSC_COMPARISON_INCLUSIVE)
-        return cli_fail(o, EXIT_BAD_INPUT,
-                        "--inclusive (comparison inclusive, d <= r) differs from the comparison strict "
-                        "(d < r) of %s", o->reference);
+        return cli_fail(
+            o, EXIT_BAD_INPUT,
+            "--inclusive (comparison inclusive, d <= r) differs from the comparison strict "
+            "(d < r) of %s",
+            o->reference);
     o->k = info->k;
     o->metric = info->metric;
     o->inclusive = info->comparison == LSC_COMPARISON_INCLUSIVE;

@@ -26,7 +26,8 @@ typedef struct demo_world {
  * strength changes moves): sample j draws a uniform u for its mode and a noise vector. It comes
  * from mode floor(u x kept) of the first `kept` modes; then, about the mixture's mean, its part
  * outside the 3 directions is shrunk by (1 - shrink) (shrink 1: projected onto them). */
-static void demo_make(const demo_world *w, uint64_t seed, int kept, double shrink, float *out) {
+static void demo_make(const demo_world *w, uint64_t seed, int kept, double shrink, float *out)
+{
     uint64_t s = seed;
     for (int64_t j = 0; j < DEMO_N; j++) {
         int m = (int)(cli_rng_uniform(&s) * kept);
@@ -44,13 +45,15 @@ static void demo_make(const demo_world *w, uint64_t seed, int kept, double shrin
                 for (int c = 0; c < DEMO_D; c++) dot += dx[c] * w->dir[a][c];
                 for (int c = 0; c < DEMO_D; c++) p[c] += dot * w->dir[a][c];
             }
-            for (int c = 0; c < DEMO_D; c++) x[c] = w->mean[c] + p[c] + (1.0 - shrink) * (dx[c] - p[c]);
+            for (int c = 0; c < DEMO_D; c++)
+                x[c] = w->mean[c] + p[c] + (1.0 - shrink) * (dx[c] - p[c]);
         }
         for (int c = 0; c < DEMO_D; c++) out[j * DEMO_D + c] = (float)x[c];
     }
 }
 
-static void demo_world_init(demo_world *w, uint64_t seed) {
+static void demo_world_init(demo_world *w, uint64_t seed)
+{
     uint64_t s = seed ^ 0x6c73632d64656d6fULL;
     memset(w, 0, sizeof *w);
     for (int m = 0; m < DEMO_MODES; m++)
@@ -64,7 +67,8 @@ static void demo_world_init(demo_world *w, uint64_t seed) {
     for (int a = 0; a < DEMO_D; a++)
         for (int b = 0; b < DEMO_D; b++) {
             double c = 0;
-            for (int m = 0; m < DEMO_MODES; m++) c += (w->centre[m][a] - w->mean[a]) * (w->centre[m][b] - w->mean[b]);
+            for (int m = 0; m < DEMO_MODES; m++)
+                c += (w->centre[m][a] - w->mean[a]) * (w->centre[m][b] - w->mean[b]);
             cov[a][b] = c / DEMO_MODES;
         }
     for (int a = 0; a < DEMO_DIRS; a++)
@@ -100,17 +104,22 @@ typedef struct {
 } demo_gen;
 
 /* The table's generators: the three reference cases, then the two sweeps. Returns the count. */
-static int demo_gens(demo_gen *g) {
-    static const char *mode_names[DEMO_STEPS] = {"mode sweep t=0.00", "mode sweep t=0.25", "mode sweep t=0.50",
-                                                 "mode sweep t=0.75", "mode sweep t=1.00"};
-    static const char *dim_names[DEMO_STEPS] = {"dim sweep  t=0.00", "dim sweep  t=0.25", "dim sweep  t=0.50",
-                                                "dim sweep  t=0.75", "dim sweep  t=1.00"};
+static int demo_gens(demo_gen *g)
+{
+    static const char *mode_names[DEMO_STEPS] = {"mode sweep t=0.00", "mode sweep t=0.25",
+                                                 "mode sweep t=0.50", "mode sweep t=0.75",
+                                                 "mode sweep t=1.00"};
+    static const char *dim_names[DEMO_STEPS] = {"dim sweep  t=0.00", "dim sweep  t=0.25",
+                                                "dim sweep  t=0.50", "dim sweep  t=0.75",
+                                                "dim sweep  t=1.00"};
     int n = 0;
     g[n++] = (demo_gen){"healthy generator", DEMO_MODES, 0};
     g[n++] = (demo_gen){"mode-collapsed (2 of 10 modes)", 2, 0};
     g[n++] = (demo_gen){"dimension-collapsed (3 dirs)", DEMO_MODES, 1};
-    for (int i = 0; i < DEMO_STEPS; i++) g[n++] = (demo_gen){mode_names[i], DEMO_MODES - 2 * i, 0}; /* 10 .. 2 */
-    for (int i = 0; i < DEMO_STEPS; i++) g[n++] = (demo_gen){dim_names[i], DEMO_MODES, i / (double)(DEMO_STEPS - 1)};
+    for (int i = 0; i < DEMO_STEPS; i++)
+        g[n++] = (demo_gen){mode_names[i], DEMO_MODES - 2 * i, 0}; /* 10 .. 2 */
+    for (int i = 0; i < DEMO_STEPS; i++)
+        g[n++] = (demo_gen){dim_names[i], DEMO_MODES, i / (double)(DEMO_STEPS - 1)};
     return n;
 }
 
@@ -124,7 +133,8 @@ typedef struct {
  * measured: the worst assessed level and the checks at it ("collapse: mode_collapse, ..."), or
  * "ok". Returns 0 or the exit code of a failure (reported). */
 static int demo_verdict(cli_opts *o, lsc_ctx *ctx, const lsc_reference *ref, const lsc_matrix *F,
-                        const lsc_prdc_result *p, const char *name, char *out, size_t len) {
+                        const lsc_prdc_result *p, const char *name, char *out, size_t len)
+{
     lsc_assess_opts ao = LSC_ASSESS_OPTS_INIT;
     ao.prdc = p;
     ao.seed = o->seed;
@@ -147,7 +157,8 @@ static int demo_verdict(cli_opts *o, lsc_ctx *ctx, const lsc_reference *ref, con
 /* Measures the fake set in b->fake against the real set (reference ref) and prints its line of
  * the table. Returns 0 or the exit code of a failure (reported). */
 static int demo_measure(cli_opts *o, lsc_ctx *ctx, const lsc_reference *ref, const char *name,
-                        demo_bufs *b) {
+                        demo_bufs *b)
+{
     lsc_matrix F = lsc_matrix_f32(b->fake, DEMO_N, DEMO_D);
     lsc_spectrum_opts so = LSC_SPECTRUM_OPTS_INIT;
     lsc_spectrum_result sf = LSC_SPECTRUM_RESULT_INIT;
@@ -160,12 +171,13 @@ static int demo_measure(cli_opts *o, lsc_ctx *ctx, const lsc_reference *ref, con
     int rc = demo_verdict(o, ctx, ref, &F, &p, name, verdict, sizeof verdict);
     if (rc) return rc;
     printf("%-31s %8.2f %8.2f %6.3f %6.3f %7.3f %6.3f  %s\n", name, sf.effective_rank,
-           sf.vendi_status == LSC_VENDI_OK ? sf.vendi_cosine : NAN, p.precision, p.recall, p.density,
-           p.coverage, verdict);
+           sf.vendi_status == LSC_VENDI_OK ? sf.vendi_cosine : NAN, p.precision, p.recall,
+           p.density, p.coverage, verdict);
     return 0;
 }
 
-int cmd_demo(cli_opts *o) {
+int cmd_demo(cli_opts *o)
+{
     int rc = 0;
     demo_world w;
     demo_world_init(&w, o->seed);
@@ -203,13 +215,14 @@ int cmd_demo(cli_opts *o) {
 
     demo_gen gens[3 + 2 * DEMO_STEPS];
     const int ngens = demo_gens(gens);
-    printf("lsc demo: a real set of %d rows from a mixture of %d Gaussian modes in %d dimensions\n"
-           "(seed %llu), against generators of %d rows each. Sweeps of collapse strength t: 'mode' keeps\n"
-           "10, 8, 6, 4, 2 of the modes; 'dim' shrinks, about the mean, everything outside the\n"
-           "mixture's %d leading principal directions by (1 - t).\n\n",
-           DEMO_N, DEMO_MODES, DEMO_D, (unsigned long long)o->seed, DEMO_N, DEMO_DIRS);
-    printf("%-31s %8s %8s %6s %6s %7s %6s  %s\n", "generator", "eff_rank", "vendi", "prec", "recall",
-           "density", "cover", "verdict");
+    printf(
+        "lsc demo: a real set of %d rows from a mixture of %d Gaussian modes in %d dimensions\n"
+        "(seed %llu), against generators of %d rows each. Sweeps of collapse strength t: 'mode' keeps\n"
+        "10, 8, 6, 4, 2 of the modes; 'dim' shrinks, about the mean, everything outside the\n"
+        "mixture's %d leading principal directions by (1 - t).\n\n",
+        DEMO_N, DEMO_MODES, DEMO_D, (unsigned long long)o->seed, DEMO_N, DEMO_DIRS);
+    printf("%-31s %8s %8s %6s %6s %7s %6s  %s\n", "generator", "eff_rank", "vendi", "prec",
+           "recall", "density", "cover", "verdict");
     printf("%-31s %8.2f %8.2f %6s %6s %7s %6s  %s\n", "real (reference)", sr.effective_rank,
            sr.vendi_cosine, "-", "-", "-", "-", "-");
     for (int r = 0; r < ngens; r++) {
@@ -218,9 +231,10 @@ int cmd_demo(cli_opts *o) {
         demo_make(&w, o->seed * 0x9e3779b97f4a7c15ULL + 2, gens[r].kept, gens[r].shrink, b.fake);
         if ((rc = demo_measure(o, ctx, ref, gens[r].name, &b)) != 0) goto done;
     }
-    printf("\nAlong the mode sweep vendi, recall and coverage fall; along the dim sweep effective rank,\n"
-           "vendi, recall and coverage fall. Effective rank counts directions, not modes, and precision\n"
-           "and density measure fidelity: those need not fall along a sweep.\n");
+    printf(
+        "\nAlong the mode sweep vendi, recall and coverage fall; along the dim sweep effective rank,\n"
+        "vendi, recall and coverage fall. Effective rank counts directions, not modes, and precision\n"
+        "and density measure fidelity: those need not fall along a sweep.\n");
     printf("\nverdict: each generator against held-out real rows of the same size, six checks\n"
            "(docs/METRICS.md section 8): ok, borderline or collapse, and the checks at the worst\n"
            "level (`lsc report` gives each check's evidence).\n"

@@ -25,8 +25,7 @@
 
 /* ---- small helpers -------------------------------------------------------------------------- */
 
-static int vfail(char *err, size_t err_len, int code, const char *path, const char *fmt,
-                 va_list ap)
+static int vfail(char *err, size_t err_len, int code, const char *path, const char *fmt, va_list ap)
 {
     if (err && err_len) {
         int n = snprintf(err, err_len, "%s: ", path);
@@ -38,7 +37,8 @@ static int vfail(char *err, size_t err_len, int code, const char *path, const ch
 #if defined(__GNUC__)
 __attribute__((format(printf, 5, 6)))
 #endif
-static int fail(char *err, size_t err_len, int code, const char *path, const char *fmt, ...)
+static int
+fail(char *err, size_t err_len, int code, const char *path, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -103,11 +103,11 @@ static void format_shape(char *buf, size_t len, const int64_t *dims, int ndim)
 {
     size_t n = 0;
     buf[0] = '\0';
-#define PUT(...)                                                                                  \
-    do {                                                                                          \
-        int w_ = snprintf(buf + n, len - n, __VA_ARGS__);                                         \
-        if (w_ < 0 || (size_t)w_ >= len - n) return;                                              \
-        n += (size_t)w_;                                                                          \
+#define PUT(...)                                                                                   \
+    do {                                                                                           \
+        int w_ = snprintf(buf + n, len - n, __VA_ARGS__);                                          \
+        if (w_ < 0 || (size_t)w_ >= len - n) return;                                               \
+        n += (size_t)w_;                                                                           \
     } while (0)
     PUT("(");
     for (int i = 0; i < ndim; i++) PUT(i ? ", %lld" : "%lld", (long long)dims[i]);
@@ -171,8 +171,7 @@ typedef struct npy_parser {
 
 static void skip_ws(npy_parser *ps)
 {
-    while (ps->p < ps->end &&
-           (*ps->p == ' ' || *ps->p == '\t' || *ps->p == '\n' || *ps->p == '\r'))
+    while (ps->p < ps->end && (*ps->p == ' ' || *ps->p == '\t' || *ps->p == '\n' || *ps->p == '\r'))
         ps->p++;
 }
 
@@ -197,10 +196,8 @@ static int parse_string(npy_parser *ps, char *out, size_t out_len, int *too_long
             c = *ps->p++;
         }
         if (c == '\n') return header_error(ps, "unterminated string");
-        if (n + 1 < out_len)
-            out[n++] = c;
-        else
-            *too_long = 1;
+        if (n + 1 < out_len) out[n++] = c;
+        else *too_long = 1;
     }
     if (ps->p >= ps->end) return header_error(ps, "unterminated string");
     ps->p++; /* closing quote */
@@ -236,8 +233,7 @@ static int parse_shape(npy_parser *ps, int64_t *dims, int *ndim)
             v = v * 10 + d;
         }
         if (ps->p < ps->end && (*ps->p == 'L' || *ps->p == 'l')) ps->p++; /* Python 2 longs */
-        if (*ndim >= NPY_MAX_DIMS)
-            return header_error(ps, "'shape' has too many dimensions");
+        if (*ndim >= NPY_MAX_DIMS) return header_error(ps, "'shape' has too many dimensions");
         dims[(*ndim)++] = v;
         skip_ws(ps);
         if (ps->p >= ps->end) return header_error(ps, "unterminated 'shape' tuple");
@@ -272,8 +268,7 @@ static int parse_header(npy_parser *ps, npy_header *h)
 {
     int have_descr = 0, have_fortran = 0, have_shape = 0;
     skip_ws(ps);
-    if (ps->p >= ps->end || *ps->p != '{')
-        return header_error(ps, "not a dictionary literal");
+    if (ps->p >= ps->end || *ps->p != '{') return header_error(ps, "not a dictionary literal");
     ps->p++;
     for (;;) {
         skip_ws(ps);
@@ -317,8 +312,7 @@ static int parse_header(npy_parser *ps, npy_header *h)
             if ((rc = parse_shape(ps, h->dims, &h->ndim)) != 0) return rc;
         } else {
             return fail(ps->err, ps->err_len, 2, ps->path,
-                        "malformed .npy header: unexpected key '%s%s'", key,
-                        too_long ? "..." : "");
+                        "malformed .npy header: unexpected key '%s%s'", key, too_long ? "..." : "");
         }
         skip_ws(ps);
         if (ps->p < ps->end && *ps->p == ',') {
@@ -345,8 +339,8 @@ static int parse_header(npy_parser *ps, npy_header *h)
 
 /* The dtype of a 'descr' string; 0, or 2 with a message saying why it is refused.
  * *swap is set when the data's byte order is not the host's. */
-static int classify_descr(const npy_header *h, const char *path, lsc_dtype *dtype,
-                          size_t *itemsize, int *swap, char *err, size_t err_len)
+static int classify_descr(const npy_header *h, const char *path, lsc_dtype *dtype, size_t *itemsize,
+                          int *swap, char *err, size_t err_len)
 {
     if (h->descr_is_list)
         return fail(err, err_len, 2, path,
@@ -354,8 +348,7 @@ static int classify_descr(const npy_header *h, const char *path, lsc_dtype *dtyp
                     "array");
     const char *d = h->descr;
     if (h->descr_too_long)
-        return fail(err, err_len, 2, path, "dtype '%s...' is not supported: convert to float32",
-                    d);
+        return fail(err, err_len, 2, path, "dtype '%s...' is not supported: convert to float32", d);
     char order = '=';
     if (*d == '<' || *d == '>' || *d == '|' || *d == '=') order = *d++;
     char kind = *d;
@@ -396,10 +389,8 @@ static int classify_descr(const npy_header *h, const char *path, lsc_dtype *dtyp
                     h->descr);
     case 'V':
         return fail(err, err_len, 2, path,
-                    "raw or structured dtype '%s' is not supported: convert to float32",
-                    h->descr);
-    default:
-        return fail(err, err_len, 2, path, "unknown dtype '%s': convert to float32", h->descr);
+                    "raw or structured dtype '%s' is not supported: convert to float32", h->descr);
+    default: return fail(err, err_len, 2, path, "unknown dtype '%s': convert to float32", h->descr);
     }
     *itemsize = (size_t)size;
     *dtype = size == 2 ? LSC_DTYPE_F16 : size == 4 ? LSC_DTYPE_F32 : LSC_DTYPE_F64;
@@ -410,27 +401,24 @@ static int classify_descr(const npy_header *h, const char *path, lsc_dtype *dtyp
 
 /* Column-major (Fortran) `src` of rows x cols items, column j at src + j src_ld items, into
  * row-major `dst`, in blocks so both sides stay in cache. */
-static void transpose_copy(void *dst, const void *src, int64_t rows, int64_t cols,
-                           int64_t src_ld, size_t itemsize)
+static void transpose_copy(void *dst, const void *src, int64_t rows, int64_t cols, int64_t src_ld,
+                           size_t itemsize)
 {
     const int64_t B = 64;
     for (int64_t j0 = 0; j0 < cols; j0 += B)
         for (int64_t i0 = 0; i0 < rows; i0 += B) {
             int64_t j1 = j0 + B < cols ? j0 + B : cols, i1 = i0 + B < rows ? i0 + B : rows;
-#define TRANSPOSE(T)                                                                              \
-    do {                                                                                          \
-        T *d_ = (T *)dst;                                                                         \
-        const unsigned char *s_ = (const unsigned char *)src;                                     \
-        for (int64_t j = j0; j < j1; j++)                                                         \
-            for (int64_t i = i0; i < i1; i++)                                                     \
-                memcpy(&d_[i * cols + j], s_ + (size_t)(j * src_ld + i) * sizeof(T), sizeof(T)); \
+#define TRANSPOSE(T)                                                                               \
+    do {                                                                                           \
+        T *d_ = (T *)dst;                                                                          \
+        const unsigned char *s_ = (const unsigned char *)src;                                      \
+        for (int64_t j = j0; j < j1; j++)                                                          \
+            for (int64_t i = i0; i < i1; i++)                                                      \
+                memcpy(&d_[i * cols + j], s_ + (size_t)(j * src_ld + i) * sizeof(T), sizeof(T));   \
     } while (0)
-            if (itemsize == 2)
-                TRANSPOSE(uint16_t);
-            else if (itemsize == 4)
-                TRANSPOSE(uint32_t);
-            else
-                TRANSPOSE(uint64_t);
+            if (itemsize == 2) TRANSPOSE(uint16_t);
+            else if (itemsize == 4) TRANSPOSE(uint32_t);
+            else TRANSPOSE(uint64_t);
 #undef TRANSPOSE
         }
 }
@@ -493,8 +481,7 @@ uint64_t lsc_in_inflate_limit(void)
 void lsc_in_names_append(char *buf, size_t len, const char *name)
 {
     size_t n = strlen(buf);
-    if (len < 8 || n + 5 >= len || (n >= 5 && !strcmp(buf + n - 5, ", ...")))
-        return;
+    if (len < 8 || n + 5 >= len || (n >= 5 && !strcmp(buf + n - 5, ", ..."))) return;
     int w = snprintf(buf + n, len - n, "%s'%s'", n ? ", " : "", name);
     if (w < 0 || (size_t)w >= len - n) {
         /* does not fit: end the list with ", ..." where it ends */
@@ -611,12 +598,14 @@ static int npy_matrix(const char *where, const unsigned char *b, size_t len, lsc
             release(in);
             return fail(err, err_len, 1, where,
                         "out of memory: cannot allocate %zu bytes for a %s copy of the data",
-                        nbytes, fortran ? "row-major" : swap ? "byte-swapped" : "aligned");
+                        nbytes,
+                        fortran ? "row-major"
+                        : swap  ? "byte-swapped"
+                                : "aligned");
         }
         if (fortran)
             transpose_copy(copy, data + (size_t)first * itemsize, kept, cols, rows, itemsize);
-        else
-            memcpy(copy, data + (size_t)(first * cols) * itemsize, nbytes);
+        else memcpy(copy, data + (size_t)(first * cols) * itemsize, nbytes);
         if (swap) byteswap_inplace(copy, count, itemsize);
         release(in); /* the copy is all that is needed now */
         in->owned = copy;
@@ -754,8 +743,7 @@ static int open_fvecs(const char *path, lsc_input *in, char *err, size_t err_len
     int32_t d = (int32_t)get_le32(b);
     if (d < 1) {
         release(in);
-        return fail(err, err_len, 2, path, "row 0 declares dimension %ld (must be >= 1)",
-                    (long)d);
+        return fail(err, err_len, 2, path, "row 0 declares dimension %ld (must be >= 1)", (long)d);
     }
     uint64_t stride = 4 * ((uint64_t)d + 1);
     uint64_t rows = 0;
@@ -811,7 +799,6 @@ static int open_fvecs(const char *path, lsc_input *in, char *err, size_t err_len
 
 /* ---- dispatch ------------------------------------------------------------------------------- */
 
-
 static int has_extension(const char *path, const char *ext)
 {
     const char *slash = strrchr(path, '/');
@@ -852,8 +839,7 @@ static in_format format_of(const char *path)
     return FMT_UNKNOWN;
 }
 
-#define FORMATS_LIST                                                                              \
-    ".npy, .npz[:NAME], .safetensors[:NAME], .h5 or .hdf5[:/DATASET], .fvecs"
+#define FORMATS_LIST ".npy, .npz[:NAME], .safetensors[:NAME], .h5 or .hdf5[:/DATASET], .fvecs"
 
 /* Splits `spec` into the file and the array name. The whole spec is tried as a file first, so
  * a path that itself holds ':' still opens; otherwise it is cut at the first ':' whose left
@@ -896,7 +882,10 @@ static int not_a_container(const char *file, const char *name, in_format f, char
     return fail(err, err_len, 2, file,
                 "a %s file holds one array, so ':%s' selects nothing (name arrays in .npz, "
                 ".safetensors or HDF5 files)",
-                f == FMT_NPY ? ".npy" : f == FMT_FVECS ? ".fvecs" : "PyTorch", name);
+                f == FMT_NPY     ? ".npy"
+                : f == FMT_FVECS ? ".fvecs"
+                                 : "PyTorch",
+                name);
 }
 
 /* The one-line conversion of a PyTorch file: unpickling runs code, so lsc does not. */
@@ -930,20 +919,13 @@ static int open_input(const char *path, int64_t part, int64_t parts, lsc_input *
         rc = fail(err, err_len, 2, file, "no array name after ':' (write %s:NAME)", file);
     else if (name && (f == FMT_NPY || f == FMT_FVECS))
         rc = not_a_container(file, name, f, err, err_len);
-    else if (f == FMT_NPY)
-        rc = open_npy(file, in, err, err_len);
-    else if (f == FMT_FVECS)
-        rc = open_fvecs(file, in, err, err_len);
-    else if (f == FMT_NPZ)
-        rc = lsc_in_npz_open(file, name, in, err, err_len);
-    else if (f == FMT_SAFETENSORS)
-        rc = lsc_in_safetensors_open(file, name, in, err, err_len);
-    else if (f == FMT_HDF5)
-        rc = lsc_in_hdf5_open(file, name, in, err, err_len);
-    else if (f == FMT_TORCH)
-        rc = torch_message(file, err, err_len);
-    else
-        rc = fail(err, err_len, 2, file, "unknown file type (expected " FORMATS_LIST ")");
+    else if (f == FMT_NPY) rc = open_npy(file, in, err, err_len);
+    else if (f == FMT_FVECS) rc = open_fvecs(file, in, err, err_len);
+    else if (f == FMT_NPZ) rc = lsc_in_npz_open(file, name, in, err, err_len);
+    else if (f == FMT_SAFETENSORS) rc = lsc_in_safetensors_open(file, name, in, err, err_len);
+    else if (f == FMT_HDF5) rc = lsc_in_hdf5_open(file, name, in, err, err_len);
+    else if (f == FMT_TORCH) rc = torch_message(file, err, err_len);
+    else rc = fail(err, err_len, 2, file, "unknown file type (expected " FORMATS_LIST ")");
     free(file);
     if (rc) release(in);
     return rc;
@@ -1004,25 +986,20 @@ int lsc_labels_open(const char *path, int64_t **labels, int64_t *n, char *err, s
     int rc;
     if (name && !*name)
         rc = fail(err, err_len, 2, file, "no array name after ':' (write %s:NAME)", file);
-    else if (name && f == FMT_NPY)
-        rc = not_a_container(file, name, f, err, err_len);
+    else if (name && f == FMT_NPY) rc = not_a_container(file, name, f, err, err_len);
     else if (f == FMT_NPY) {
         void *map;
         size_t len;
         rc = map_file(file, &map, &len, err, err_len);
         if (!rc) {
-            rc = lsc_in_npy_labels(file, (const unsigned char *)map, len, labels, n, err,
-                                   err_len);
+            rc = lsc_in_npy_labels(file, (const unsigned char *)map, len, labels, n, err, err_len);
             munmap(map, len);
         }
-    } else if (f == FMT_NPZ)
-        rc = lsc_in_npz_labels(file, name, labels, n, err, err_len);
+    } else if (f == FMT_NPZ) rc = lsc_in_npz_labels(file, name, labels, n, err, err_len);
     else if (f == FMT_SAFETENSORS)
         rc = lsc_in_safetensors_labels(file, name, labels, n, err, err_len);
-    else if (f == FMT_HDF5)
-        rc = lsc_in_hdf5_labels(file, name, labels, n, err, err_len);
-    else if (f == FMT_TORCH)
-        rc = torch_message(file, err, err_len);
+    else if (f == FMT_HDF5) rc = lsc_in_hdf5_labels(file, name, labels, n, err, err_len);
+    else if (f == FMT_TORCH) rc = torch_message(file, err, err_len);
     else
         rc = fail(err, err_len, 2, file,
                   "labels are read from 1-D integer arrays in .npy, .npz[:NAME], "
@@ -1060,8 +1037,8 @@ static size_t npy_header_bytes(char *hdr, const char *descr, int64_t rows, int64
 }
 
 /* The .npy image (header then data) of a 2-D C-order array, malloc'd; NULL if out of memory. */
-static unsigned char *npy_image(const void *data, size_t itemsize, const char *descr,
-                                int64_t rows, int64_t cols, size_t *size)
+static unsigned char *npy_image(const void *data, size_t itemsize, const char *descr, int64_t rows,
+                                int64_t cols, size_t *size)
 {
     char hdr[256];
     size_t total = npy_header_bytes(hdr, descr, rows, cols);
@@ -1115,8 +1092,7 @@ static int npy_write(const char *path, const void *data, size_t itemsize, const 
     if (fd < 0) {
         int e = errno;
         free(tmp);
-        return fail(err, err_len, errno_code(e), path, "cannot open for writing: %s",
-                    strerror(e));
+        return fail(err, err_len, errno_code(e), path, "cannot open for writing: %s", strerror(e));
     }
     /* mkstemp creates the file 0600: give it the mode a plain create would */
     mode_t mask = umask(0);
@@ -1171,8 +1147,8 @@ int lsc_npy_write_f32(const char *path, const float *data, int64_t rows, int64_t
     return npy_write(path, data, sizeof(float), "<f4", rows, cols, err, err_len);
 }
 
-int lsc_npy_write_i64(const char *path, const int64_t *data, int64_t rows, int64_t cols,
-                      char *err, size_t err_len)
+int lsc_npy_write_i64(const char *path, const int64_t *data, int64_t rows, int64_t cols, char *err,
+                      size_t err_len)
 {
     return npy_write(path, data, sizeof(int64_t), "<i8", rows, cols, err, err_len);
 }
@@ -1211,7 +1187,8 @@ int lsc_arrays_write(const lsc_output_array *arrays, int n, char *err, size_t er
     int rc = 0;
     char **files = (char **)calloc((size_t)n + 1, sizeof *files);
     const char **names = (const char **)calloc((size_t)n + 1, sizeof *names);
-    int *npz = (int *)calloc((size_t)n + 1, sizeof *npz), *done = (int *)calloc((size_t)n + 1, sizeof *done);
+    int *npz = (int *)calloc((size_t)n + 1, sizeof *npz),
+        *done = (int *)calloc((size_t)n + 1, sizeof *done);
     if (!files || !names || !npz || !done) {
         rc = fail(err, err_len, 1, n ? arrays[0].path : "(no path)", "out of memory");
         goto out;
@@ -1232,10 +1209,10 @@ int lsc_arrays_write(const lsc_output_array *arrays, int n, char *err, size_t er
         if (done[i]) continue;
         const lsc_output_array *a = &arrays[i];
         if (!npz[i]) {
-            rc = a->int64 ? lsc_npy_write_i64(files[i], (const int64_t *)a->data, a->rows,
-                                              a->cols, err, err_len)
-                          : lsc_npy_write_f32(files[i], (const float *)a->data, a->rows,
-                                              a->cols, err, err_len);
+            rc = a->int64 ? lsc_npy_write_i64(files[i], (const int64_t *)a->data, a->rows, a->cols,
+                                              err, err_len)
+                          : lsc_npy_write_f32(files[i], (const float *)a->data, a->rows, a->cols,
+                                              err, err_len);
             done[i] = 1;
             continue;
         }
@@ -1255,8 +1232,8 @@ int lsc_arrays_write(const lsc_output_array *arrays, int n, char *err, size_t er
             size_t isz = b->int64 ? sizeof(int64_t) : sizeof(float);
             if (!rc) rc = check_write_shape(files[i], b->data, isz, b->rows, b->cols, err, err_len);
             if (rc) break;
-            owned[m] = npy_image(b->data, isz, b->int64 ? "<i8" : "<f4", b->rows, b->cols,
-                                 &sizes[m]);
+            owned[m] =
+                npy_image(b->data, isz, b->int64 ? "<i8" : "<f4", b->rows, b->cols, &sizes[m]);
             if (!owned[m]) {
                 rc = fail(err, err_len, 1, files[i], "out of memory for a %lld x %lld array",
                           (long long)b->rows, (long long)b->cols);
@@ -1347,8 +1324,8 @@ int lsc_stats_open(const char *path, double **mu, double **sigma, int64_t *d, ch
     return 0;
 }
 
-int lsc_stats_write(const char *path, const double *mu, const double *sigma, int64_t d,
-                    char *err, size_t err_len)
+int lsc_stats_write(const char *path, const double *mu, const double *sigma, int64_t d, char *err,
+                    size_t err_len)
 {
     if (err && err_len) err[0] = '\0';
     if (!ends_with_npz(path))
@@ -1360,8 +1337,9 @@ int lsc_stats_write(const char *path, const double *mu, const double *sigma, int
     unsigned char *img[2];
     img[0] = npy_image(mu, sizeof(double), "<f8", -1, d, &sizes[0]);
     img[1] = img[0] ? npy_image(sigma, sizeof(double), "<f8", d, d, &sizes[1]) : NULL;
-    if (!img[1]) rc = fail(err, err_len, 1, path, "out of memory for %lld x %lld statistics",
-                           (long long)d, (long long)d);
+    if (!img[1])
+        rc = fail(err, err_len, 1, path, "out of memory for %lld x %lld statistics", (long long)d,
+                  (long long)d);
     if (!rc) {
         const unsigned char *imgs[2] = {img[0], img[1]};
         rc = lsc_in_npz_write(path, names, imgs, sizes, 2, err, err_len);

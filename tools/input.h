@@ -17,13 +17,13 @@ extern "C" {
 #endif
 
 typedef struct lsc_input {
-    lsc_matrix m;   /* host rows x cols view, valid until lsc_input_close */
-    void *map;      /* the mapping, if any */
+    lsc_matrix m; /* host rows x cols view, valid until lsc_input_close */
+    void *map;    /* the mapping, if any */
     size_t map_len;
-    void *owned;    /* a converted copy (Fortran order, big-endian, misaligned data), an inflated
-                     * .npz member or a non-mappable HDF5 dataset, if any */
-    int64_t first_row;  /* the first of the file's rows that m holds (0 but for a part) */
-    int64_t total_rows; /* the file's rows (m.rows but for a part) */
+    void *owned;       /* a converted copy (Fortran order, big-endian, misaligned data), an inflated
+                        * .npz member or a non-mappable HDF5 dataset, if any */
+    int64_t first_row; /* the first of the file's rows that m holds (0 but for a part) */
+    int64_t total_rows;  /* the file's rows (m.rows but for a part) */
     int64_t part, parts; /* the part asked for (lsc_input_open_part; 0 of 1 otherwise) */
 } lsc_input;
 
@@ -99,8 +99,8 @@ int lsc_input_open_part(const char *path, int64_t part, int64_t parts, lsc_input
  * way), 1 for the machine (out of memory, disk full, I/O error). */
 int lsc_npy_write_f32(const char *path, const float *data, int64_t rows, int64_t cols, char *err,
                       size_t err_len);
-int lsc_npy_write_i64(const char *path, const int64_t *data, int64_t rows, int64_t cols,
-                      char *err, size_t err_len);
+int lsc_npy_write_i64(const char *path, const int64_t *data, int64_t rows, int64_t cols, char *err,
+                      size_t err_len);
 
 /* Reads a 1-D (or n x 1) integer array of class labels (int8 .. int64, uint8 .. uint64, either
  * byte order) into a malloc'd int64 array of *n: a .npy file, an .npz member, a .safetensors
@@ -132,8 +132,8 @@ int lsc_arrays_write(const lsc_output_array *arrays, int n, char *err, size_t er
  * the stored '<f8' members mu.npy and sigma.npy (numpy.load reads it), as lsc_arrays_write. */
 int lsc_stats_open(const char *path, double **mu, double **sigma, int64_t *d, char *err,
                    size_t err_len);
-int lsc_stats_write(const char *path, const double *mu, const double *sigma, int64_t d,
-                    char *err, size_t err_len);
+int lsc_stats_write(const char *path, const double *mu, const double *sigma, int64_t d, char *err,
+                    size_t err_len);
 
 #ifdef __cplusplus
 }

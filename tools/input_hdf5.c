@@ -20,16 +20,15 @@ static int not_built(const char *file, char *err, size_t err_len)
                        "with numpy.save as .npy)");
 }
 
-int lsc_in_hdf5_open(const char *file, const char *name, lsc_input *in, char *err,
-                     size_t err_len)
+int lsc_in_hdf5_open(const char *file, const char *name, lsc_input *in, char *err, size_t err_len)
 {
     (void)name;
     (void)in;
     return not_built(file, err, err_len);
 }
 
-int lsc_in_hdf5_labels(const char *file, const char *name, int64_t **labels, int64_t *n,
-                       char *err, size_t err_len)
+int lsc_in_hdf5_labels(const char *file, const char *name, int64_t **labels, int64_t *n, char *err,
+                       size_t err_len)
 {
     (void)name;
     (void)labels;
@@ -96,9 +95,9 @@ static int h5_open(h5_ds *d, const char *file, const char *name, char *err, size
         return rc ? rc : lsc_in_fail(err, err_len, 2, file, "cannot open");
     }
     if (!S_ISREG(st.st_mode))
-        return lsc_in_fail(err, err_len, 2, file, S_ISDIR(st.st_mode)
-                                                      ? "is a directory, not a file"
-                                                      : "not a regular file");
+        return lsc_in_fail(err, err_len, 2, file,
+                           S_ISDIR(st.st_mode) ? "is a directory, not a file"
+                                               : "not a regular file");
     d->file = H5Fopen(file, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (d->file < 0) return lsc_in_fail(err, err_len, 2, file, "not a readable HDF5 file");
     h5_walk w;
@@ -109,12 +108,11 @@ static int h5_open(h5_ds *d, const char *file, const char *name, char *err, size
             return lsc_in_fail(err, err_len, 2, file, "cannot list the datasets of the file");
         }
         if (w.count != 1) {
-            int rc = w.count == 0
-                         ? lsc_in_fail(err, err_len, 2, file, "the file holds no datasets")
-                         : lsc_in_fail(err, err_len, 2, file,
-                                       "the file holds %d datasets (%s): choose one with "
-                                       "%s:/PATH",
-                                       w.count, w.list, file);
+            int rc = w.count == 0 ? lsc_in_fail(err, err_len, 2, file, "the file holds no datasets")
+                                  : lsc_in_fail(err, err_len, 2, file,
+                                                "the file holds %d datasets (%s): choose one with "
+                                                "%s:/PATH",
+                                                w.count, w.list, file);
             h5_close(d);
             return rc;
         }
@@ -126,8 +124,8 @@ static int h5_open(h5_ds *d, const char *file, const char *name, char *err, size
     if (d->ds < 0) {
         H5Ovisit2(d->file, H5_INDEX_NAME, H5_ITER_INC, walk_cb, &w, H5O_INFO_BASIC);
         h5_close(d);
-        return lsc_in_fail(err, err_len, 2, file, "no dataset '%s' in the file (it holds %s)",
-                           name, w.count ? w.list : "no datasets");
+        return lsc_in_fail(err, err_len, 2, file, "no dataset '%s' in the file (it holds %s)", name,
+                           w.count ? w.list : "no datasets");
     }
     d->space = H5Dget_space(d->ds);
     d->type = H5Dget_type(d->ds);
@@ -150,8 +148,8 @@ static void shape_of(const h5_ds *d, char *buf, size_t len)
 
 /* Reads rows [0, rows) of the dataset (rows x cols items of `mem` type, row_bytes each) into
  * buf, a block of rows at a time so libhdf5's conversion buffers stay small. */
-static int read_rows(h5_ds *d, hid_t mem, void *buf, hsize_t rows, hsize_t cols,
-                     size_t row_bytes, char *err, size_t err_len)
+static int read_rows(h5_ds *d, hid_t mem, void *buf, hsize_t rows, hsize_t cols, size_t row_bytes,
+                     char *err, size_t err_len)
 {
     hsize_t block = (hsize_t)(64u << 20) / (row_bytes ? row_bytes : 1);
     if (block < 1) block = 1;
@@ -160,7 +158,8 @@ static int read_rows(h5_ds *d, hid_t mem, void *buf, hsize_t rows, hsize_t cols,
         hsize_t start[2] = {r0, 0}, count[2] = {nr, cols};
         int rank = d->ndim;
         hid_t ms = H5Screate_simple(rank, count, NULL);
-        herr_t e = ms < 0 ? -1 : H5Sselect_hyperslab(d->space, H5S_SELECT_SET, start, NULL, count, NULL);
+        herr_t e =
+            ms < 0 ? -1 : H5Sselect_hyperslab(d->space, H5S_SELECT_SET, start, NULL, count, NULL);
         if (e >= 0)
             e = H5Dread(d->ds, mem, ms, d->space, H5P_DEFAULT,
                         (unsigned char *)buf + (size_t)r0 * row_bytes);
@@ -174,8 +173,7 @@ static int read_rows(h5_ds *d, hid_t mem, void *buf, hsize_t rows, hsize_t cols,
     return 0;
 }
 
-int lsc_in_hdf5_open(const char *file, const char *name, lsc_input *in, char *err,
-                     size_t err_len)
+int lsc_in_hdf5_open(const char *file, const char *name, lsc_input *in, char *err, size_t err_len)
 {
     h5_ds d;
     int rc = h5_open(&d, file, name, err, err_len);
@@ -195,9 +193,9 @@ int lsc_in_hdf5_open(const char *file, const char *name, lsc_input *in, char *er
         rc = lsc_in_fail(err, err_len, 2, d.where,
                          "%s datasets are not supported (IEEE float16, float32, float64 and "
                          "bfloat16 are): convert to float32",
-                         cls == H5T_INTEGER ? "integer"
-                         : cls == H5T_FLOAT ? "this floating-point type's"
-                         : cls == H5T_STRING ? "string"
+                         cls == H5T_INTEGER    ? "integer"
+                         : cls == H5T_FLOAT    ? "this floating-point type's"
+                         : cls == H5T_STRING   ? "string"
                          : cls == H5T_COMPOUND ? "compound"
                                                : "non-numeric");
         h5_close(&d);
@@ -225,8 +223,7 @@ int lsc_in_hdf5_open(const char *file, const char *name, lsc_input *in, char *er
     /* in place: contiguous, no filters, no external file, written, in the host's order */
     hid_t plist = H5Dget_create_plist(d.ds);
     int mappable = plist >= 0 && H5Pget_layout(plist) == H5D_CONTIGUOUS &&
-                   H5Pget_nfilters(plist) == 0 && H5Pget_external_count(plist) == 0 &&
-                   same_order;
+                   H5Pget_nfilters(plist) == 0 && H5Pget_external_count(plist) == 0 && same_order;
     if (plist >= 0) H5Pclose(plist);
     haddr_t addr = mappable ? H5Dget_offset(d.ds) : HADDR_UNDEF;
     if (addr != HADDR_UNDEF && H5Dget_storage_size(d.ds) == (hsize_t)nbytes) {
@@ -256,11 +253,12 @@ int lsc_in_hdf5_open(const char *file, const char *name, lsc_input *in, char *er
     {
         uint64_t limit = lsc_in_inflate_limit();
         if ((uint64_t)nbytes > limit) {
-            rc = lsc_in_fail(err, err_len, 2, d.where,
-                             "shape %s needs %zu bytes in memory (it cannot be mapped from the file: "
-                             "chunked, filtered, unwritten or in the other byte order), above the "
-                             "limit of %llu (LSC_MAX_INFLATE)",
-                             shape, nbytes, (unsigned long long)limit);
+            rc = lsc_in_fail(
+                err, err_len, 2, d.where,
+                "shape %s needs %zu bytes in memory (it cannot be mapped from the file: "
+                "chunked, filtered, unwritten or in the other byte order), above the "
+                "limit of %llu (LSC_MAX_INFLATE)",
+                shape, nbytes, (unsigned long long)limit);
             h5_close(&d);
             return rc;
         }
@@ -274,8 +272,7 @@ int lsc_in_hdf5_open(const char *file, const char *name, lsc_input *in, char *er
         hid_t mem = H5Tcopy(d.type);
         if (mem < 0 || H5Tset_order(mem, host_le ? H5T_ORDER_LE : H5T_ORDER_BE) < 0)
             rc = lsc_in_fail(err, err_len, 1, d.where, "cannot make the memory type");
-        else
-            rc = read_rows(&d, mem, buf, rows, cols, (size_t)cols * itemsize, err, err_len);
+        else rc = read_rows(&d, mem, buf, rows, cols, (size_t)cols * itemsize, err, err_len);
         if (mem >= 0) H5Tclose(mem);
         if (rc) {
             free(buf);
@@ -295,8 +292,8 @@ view:
     return 0;
 }
 
-int lsc_in_hdf5_labels(const char *file, const char *name, int64_t **labels, int64_t *n,
-                       char *err, size_t err_len)
+int lsc_in_hdf5_labels(const char *file, const char *name, int64_t **labels, int64_t *n, char *err,
+                       size_t err_len)
 {
     h5_ds d;
     int rc = h5_open(&d, file, name, err, err_len);
@@ -330,8 +327,8 @@ int lsc_in_hdf5_labels(const char *file, const char *name, int64_t **labels, int
     }
     /* libhdf5 widens every integer type to 64 bits exactly; only uint64 can leave int64 */
     const int u64 = is_unsigned && itemsize == 8;
-    rc = read_rows(&d, u64 ? H5T_NATIVE_UINT64 : H5T_NATIVE_INT64, out, count,
-                   d.ndim == 2 ? 1 : 0, sizeof *out, err, err_len);
+    rc = read_rows(&d, u64 ? H5T_NATIVE_UINT64 : H5T_NATIVE_INT64, out, count, d.ndim == 2 ? 1 : 0,
+                   sizeof *out, err, err_len);
     for (hsize_t i = 0; !rc && u64 && i < count; i++)
         if ((uint64_t)out[i] > (uint64_t)INT64_MAX)
             rc = lsc_in_fail(err, err_len, 2, d.where, "label %llu is %llu, above the int64 range",

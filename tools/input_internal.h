@@ -53,18 +53,16 @@ void lsc_in_names_append(char *buf, size_t len, const char *name);
 /* The readers of the container formats. `file` is the file's path, `name` the array asked for
  * (NULL: the only one). Each reports "not built in" when its library was missing at build
  * time. */
-int lsc_in_npz_open(const char *file, const char *name, lsc_input *in, char *err,
-                    size_t err_len);
-int lsc_in_npz_labels(const char *file, const char *name, int64_t **labels, int64_t *n,
-                      char *err, size_t err_len);
+int lsc_in_npz_open(const char *file, const char *name, lsc_input *in, char *err, size_t err_len);
+int lsc_in_npz_labels(const char *file, const char *name, int64_t **labels, int64_t *n, char *err,
+                      size_t err_len);
 int lsc_in_safetensors_open(const char *file, const char *name, lsc_input *in, char *err,
                             size_t err_len);
-int lsc_in_safetensors_labels(const char *file, const char *name, int64_t **labels,
-                              int64_t *n, char *err, size_t err_len);
-int lsc_in_hdf5_open(const char *file, const char *name, lsc_input *in, char *err,
-                     size_t err_len);
-int lsc_in_hdf5_labels(const char *file, const char *name, int64_t **labels, int64_t *n,
-                       char *err, size_t err_len);
+int lsc_in_safetensors_labels(const char *file, const char *name, int64_t **labels, int64_t *n,
+                              char *err, size_t err_len);
+int lsc_in_hdf5_open(const char *file, const char *name, lsc_input *in, char *err, size_t err_len);
+int lsc_in_hdf5_labels(const char *file, const char *name, int64_t **labels, int64_t *n, char *err,
+                       size_t err_len);
 /* lsc_in_npy_matrix that also reads a 1-D array of n values as 1 x n; the .npz member the same
  * way (a statistics file's `mu`). */
 int lsc_in_npy_vector(const char *where, const unsigned char *b, size_t len, lsc_input *in,

@@ -40,8 +40,8 @@ int lsc_in_npz_open_vector(const char *file, const char *name, lsc_input *in, ch
     return not_built(file, err, err_len);
 }
 
-int lsc_in_npz_labels(const char *file, const char *name, int64_t **labels, int64_t *n,
-                      char *err, size_t err_len)
+int lsc_in_npz_labels(const char *file, const char *name, int64_t **labels, int64_t *n, char *err,
+                      size_t err_len)
 {
     (void)name;
     (void)labels;
@@ -106,10 +106,9 @@ static zip_int64_t map_source_cb(void *ud, void *data, zip_uint64_t n, zip_sourc
     }
     case ZIP_SOURCE_TELL: return (zip_int64_t)s->pos;
     case ZIP_SOURCE_SUPPORTS:
-        return zip_source_make_command_bitmap(ZIP_SOURCE_OPEN, ZIP_SOURCE_READ, ZIP_SOURCE_CLOSE,
-                                              ZIP_SOURCE_STAT, ZIP_SOURCE_ERROR, ZIP_SOURCE_FREE,
-                                              ZIP_SOURCE_SEEK, ZIP_SOURCE_TELL,
-                                              ZIP_SOURCE_SUPPORTS, -1);
+        return zip_source_make_command_bitmap(
+            ZIP_SOURCE_OPEN, ZIP_SOURCE_READ, ZIP_SOURCE_CLOSE, ZIP_SOURCE_STAT, ZIP_SOURCE_ERROR,
+            ZIP_SOURCE_FREE, ZIP_SOURCE_SEEK, ZIP_SOURCE_TELL, ZIP_SOURCE_SUPPORTS, -1);
     default: zip_error_set(&s->error, ZIP_ER_OPNOTSUPP, 0); return -1;
     }
 }
@@ -145,8 +144,8 @@ static int ends_with_npy(const char *s)
 
 /* Opens the archive, walks its directory (refusing duplicate names) and picks the member of
  * `name` (NULL: the only .npy member). *index is that member, *label its array name. */
-static int npz_open(npz *z, const char *file, const char *name, zip_uint64_t *index,
-                    char *label, size_t label_len, char *err, size_t err_len)
+static int npz_open(npz *z, const char *file, const char *name, zip_uint64_t *index, char *label,
+                    size_t label_len, char *err, size_t err_len)
 {
     memset(z, 0, sizeof *z);
     z->file = file;
@@ -242,8 +241,8 @@ static int npz_open(npz *z, const char *file, const char *name, zip_uint64_t *in
         }
     }
     if (name && found < 0)
-        rc = lsc_in_fail(err, err_len, 2, file, "no array '%s' in the archive (it holds %s)",
-                         name, list[0] ? list : "no .npy members");
+        rc = lsc_in_fail(err, err_len, 2, file, "no array '%s' in the archive (it holds %s)", name,
+                         list[0] ? list : "no .npy members");
     else if (!name && arrays == 0)
         rc = lsc_in_fail(err, err_len, 2, file, "the archive holds no .npy members");
     else if (!name && arrays > 1)
@@ -251,8 +250,7 @@ static int npz_open(npz *z, const char *file, const char *name, zip_uint64_t *in
                          "the archive holds %lld arrays (%s): choose one with %s:NAME",
                          (long long)arrays, list, file);
     else if (!ends_with_npy(names[found]))
-        rc = lsc_in_fail(err, err_len, 2, file, "member '%s' is not a .npy array",
-                         names[found]);
+        rc = lsc_in_fail(err, err_len, 2, file, "member '%s' is not a .npy array", names[found]);
     if (!rc) {
         *index = (zip_uint64_t)found;
         size_t ml = strlen(names[found]);
@@ -334,19 +332,18 @@ static int npz_member(npz *z, zip_uint64_t index, const char *label, const unsig
     if (!rc) {
         unsigned char *buf = (unsigned char *)malloc(want ? want : 1);
         if (!buf) {
-            rc = lsc_in_fail(err, err_len, 1, label,
-                             "out of memory: cannot allocate %zu bytes to inflate the member",
-                             want);
+            rc =
+                lsc_in_fail(err, err_len, 1, label,
+                            "out of memory: cannot allocate %zu bytes to inflate the member", want);
         } else {
             size_t have = 0;
             while (have < want) {
                 zip_int64_t got = zip_fread(zf, buf + have, want - have);
                 if (got <= 0) {
-                    rc = lsc_in_fail(err, err_len, 2, label,
-                                     "%s after %zu of its declared %zu bytes%s%s",
-                                     got < 0 ? "cannot inflate the member" : "the member ends",
-                                     have, want, got < 0 ? ": " : "",
-                                     got < 0 ? zip_file_strerror(zf) : "");
+                    rc = lsc_in_fail(
+                        err, err_len, 2, label, "%s after %zu of its declared %zu bytes%s%s",
+                        got < 0 ? "cannot inflate the member" : "the member ends", have, want,
+                        got < 0 ? ": " : "", got < 0 ? zip_file_strerror(zf) : "");
                     break;
                 }
                 have += (size_t)got;
@@ -363,8 +360,7 @@ static int npz_member(npz *z, zip_uint64_t index, const char *label, const unsig
                     rc = lsc_in_fail(err, err_len, 2, label, "the member is damaged: %s",
                                      zip_file_strerror(zf));
             }
-            if (rc)
-                free(buf);
+            if (rc) free(buf);
             else {
                 *owned = buf;
                 *bytes = buf;
@@ -417,8 +413,8 @@ int lsc_in_npz_open_vector(const char *file, const char *name, lsc_input *in, ch
     return npz_open_as(file, name, in, 1, err, err_len);
 }
 
-int lsc_in_npz_labels(const char *file, const char *name, int64_t **labels, int64_t *n,
-                      char *err, size_t err_len)
+int lsc_in_npz_labels(const char *file, const char *name, int64_t **labels, int64_t *n, char *err,
+                      size_t err_len)
 {
     npz z;
     zip_uint64_t index;
@@ -463,8 +459,8 @@ int lsc_in_npz_write(const char *path, const char *const *names, const unsigned 
         zip_int64_t idx = zs ? zip_file_add(za, member, zs, ZIP_FL_ENC_UTF_8) : -1;
         if (idx < 0) {
             if (zs) zip_source_free(zs);
-            int rc = lsc_in_fail(err, err_len, 1, path, "cannot add '%s': %s", member,
-                                 zip_strerror(za));
+            int rc =
+                lsc_in_fail(err, err_len, 1, path, "cannot add '%s': %s", member, zip_strerror(za));
             zip_discard(za);
             return rc;
         }

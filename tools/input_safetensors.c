@@ -31,8 +31,8 @@ int lsc_in_safetensors_open(const char *file, const char *name, lsc_input *in, c
     return not_built(file, err, err_len);
 }
 
-int lsc_in_safetensors_labels(const char *file, const char *name, int64_t **labels,
-                              int64_t *n, char *err, size_t err_len)
+int lsc_in_safetensors_labels(const char *file, const char *name, int64_t **labels, int64_t *n,
+                              char *err, size_t err_len)
 {
     (void)name;
     (void)labels;
@@ -67,9 +67,9 @@ static int dtype_size(const char *d)
     static const struct {
         const char *name;
         int size;
-    } t[] = {{"F64", 8}, {"F32", 4}, {"F16", 2}, {"BF16", 2}, {"I64", 8}, {"U64", 8},
-             {"I32", 4}, {"U32", 4}, {"I16", 2}, {"U16", 2}, {"I8", 1},  {"U8", 1},
-             {"BOOL", 1}, {"F8_E5M2", 1}, {"F8_E4M3", 1}};
+    } t[] = {{"F64", 8}, {"F32", 4}, {"F16", 2},  {"BF16", 2},    {"I64", 8},
+             {"U64", 8}, {"I32", 4}, {"U32", 4},  {"I16", 2},     {"U16", 2},
+             {"I8", 1},  {"U8", 1},  {"BOOL", 1}, {"F8_E5M2", 1}, {"F8_E4M3", 1}};
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
         if (!strcmp(d, t[i].name)) return t[i].size;
     return 0;
@@ -116,8 +116,7 @@ static void st_close(st_file *f)
 }
 
 /* One entry of the header. */
-static int parse_tensor(const char *file, const cJSON *e, st_tensor *t, char *err,
-                        size_t err_len)
+static int parse_tensor(const char *file, const cJSON *e, st_tensor *t, char *err, size_t err_len)
 {
     char where[320];
     snprintf(where, sizeof where, "%s: tensor '%s'", file, e->string);
@@ -145,8 +144,7 @@ static int parse_tensor(const char *file, const cJSON *e, st_tensor *t, char *er
         return lsc_in_fail(err, err_len, 2, where, "\"data_offsets\" [%llu, %llu] run backwards",
                            (unsigned long long)t->begin, (unsigned long long)t->end);
     int nd = cJSON_GetArraySize(sh);
-    if (nd > ST_MAX_DIMS)
-        return lsc_in_fail(err, err_len, 2, where, "shape has %d dimensions", nd);
+    if (nd > ST_MAX_DIMS) return lsc_in_fail(err, err_len, 2, where, "shape has %d dimensions", nd);
     uint64_t count = 1;
     int overflow = 0;
     for (int i = 0; i < nd; i++) {
@@ -179,8 +177,8 @@ static int parse_tensor(const char *file, const cJSON *e, st_tensor *t, char *er
 
 /* Maps the file, parses and checks the header, and picks the tensor of `name` (NULL: the
  * only one). */
-static int st_open(st_file *f, const char *file, const char *name, const st_tensor **out,
-                   char *err, size_t err_len)
+static int st_open(st_file *f, const char *file, const char *name, const st_tensor **out, char *err,
+                   size_t err_len)
 {
     memset(f, 0, sizeof *f);
     int rc = lsc_in_map_file(file, &f->map, &f->len, err, err_len);
@@ -205,7 +203,8 @@ static int st_open(st_file *f, const char *file, const char *name, const st_tens
     }
     if (hlen > ST_MAX_HEADER) {
         st_close(f);
-        return lsc_in_fail(err, err_len, 2, file, "a header of %llu bytes is above the %llu allowed",
+        return lsc_in_fail(err, err_len, 2, file,
+                           "a header of %llu bytes is above the %llu allowed",
                            (unsigned long long)hlen, ST_MAX_HEADER);
     }
     const char *h = (const char *)b + 8, *end = NULL;
@@ -301,8 +300,7 @@ static int st_open(st_file *f, const char *file, const char *name, const st_tens
             rc = lsc_in_fail(err, err_len, 2, file,
                              "the file holds %d tensors (%s): choose one with %s:NAME", f->count,
                              list, file);
-        else if (!name)
-            pick = &f->t[0];
+        else if (!name) pick = &f->t[0];
     }
     if (rc) {
         st_close(f);
@@ -376,8 +374,8 @@ int lsc_in_safetensors_open(const char *file, const char *name, lsc_input *in, c
     return 0;
 }
 
-int lsc_in_safetensors_labels(const char *file, const char *name, int64_t **labels,
-                              int64_t *n, char *err, size_t err_len)
+int lsc_in_safetensors_labels(const char *file, const char *name, int64_t **labels, int64_t *n,
+                              char *err, size_t err_len)
 {
     st_file f;
     const st_tensor *t;
@@ -395,8 +393,8 @@ int lsc_in_safetensors_labels(const char *file, const char *name, int64_t **labe
         rc = lsc_in_fail(err, err_len, 2, where,
                          "labels must be a non-empty 1-D tensor, got shape %s", shape);
     else {
-        rc = lsc_in_ints_to_i64(where, f.data + t->begin, t->dims[0], t->itemsize, d[0] == 'I',
-                                1, labels, err, err_len);
+        rc = lsc_in_ints_to_i64(where, f.data + t->begin, t->dims[0], t->itemsize, d[0] == 'I', 1,
+                                labels, err, err_len);
         if (!rc) *n = t->dims[0];
     }
     st_close(&f);

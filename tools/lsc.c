@@ -39,14 +39,13 @@ static const char *HELP_MAIN =
     "1 a failure of the machine, 2 bad input, 3 a verdict at or above report --fail-on,\n"
     "130 interrupted.\n";
 
-#define COMMON_HELP                                                                          \
-    "  --backend auto|cpu|cuda   where the work runs (default auto)\n"                       \
-    "  --threads N               CPU threads (default: one per core)\n"                      \
-    "  --json OUT|-              write the figures as JSON to OUT (- = stdout, no summary)\n" \
-    PROGRESS_HELP
-#define PROGRESS_HELP                                                                        \
-    "  --progress auto|always|never  progress on stderr: auto (default) a live line with the\n" \
-    "                            ETA on a terminal, else a line at most every 10 s; always\n"  \
+#define COMMON_HELP                                                                                \
+    "  --backend auto|cpu|cuda   where the work runs (default auto)\n"                             \
+    "  --threads N               CPU threads (default: one per core)\n"                            \
+    "  --json OUT|-              write the figures as JSON to OUT (- = stdout, no summary)\n" PROGRESS_HELP
+#define PROGRESS_HELP                                                                              \
+    "  --progress auto|always|never  progress on stderr: auto (default) a live line with the\n"    \
+    "                            ETA on a terminal, else a line at most every 10 s; always\n"      \
     "                            also a line as each step starts\n"
 #define METRIC_HELP "  --metric euclidean|cosine distance (default euclidean)\n"
 #define SEED_HELP "  --seed S                  seed of every subset (default 0)\n"
@@ -106,8 +105,8 @@ static const char *HELP_REPORT =
     "                            against itself, fake against real; queries capped at\n"
     "                            --pairs-max-rows) and their figures to the JSON\n"
     "  --fail-on L[,not_assessed] exit 3 after writing every output when the verdict is L\n"
-    "                            (borderline or collapse) or worse, or a check is not assessed\n"
-    METRIC_HELP SEED_HELP COMMON_HELP
+    "                            (borderline or collapse) or worse, or a check is not assessed\n" METRIC_HELP
+        SEED_HELP COMMON_HELP
     "deprecated fixed thresholds (kept for one release: they make only the JSON's\n"
     "readings_fixed_thresholds and the fixed-threshold table, and decide no verdict or reading):\n"
     "  --dim-collapse-ratio X    fake effective_rank < X x real's (default 0.5)\n"
@@ -144,8 +143,7 @@ static const char *HELP_SPECTRUM =
     "Effective rank, RankMe, participation ratio, stable rank, dims_90/99, active units,\n"
     "total variance and Vendi (cosine) of one set, and its singular values.\n\noptions:\n"
     "  --input X.npy             the set, rows = samples\n"
-    "  --active-threshold T      active unit: column variance > T (default 0.01)\n"
-    COMMON_HELP;
+    "  --active-threshold T      active unit: column variance > T (default 0.01)\n" COMMON_HELP;
 
 static const char *HELP_PAIRS =
     "usage: lsc pairs --input X.npy [--dup-eps E] [--bins B] [--pairs-max-rows R] [options]\n"
@@ -156,8 +154,7 @@ static const char *HELP_PAIRS =
     "  --dup-eps E               near-duplicate distance (default 1e-6)\n"
     "  --bins B                  histogram bins (default 64)\n"
     "  --pairs-max-rows R        above R rows use a seeded subset of R rows (default 20000;\n"
-    "                            0 = every row)\n"
-    METRIC_HELP SEED_HELP COMMON_HELP;
+    "                            0 = every row)\n" METRIC_HELP SEED_HELP COMMON_HELP;
 
 static const char *HELP_KNN =
     "usage: lsc knn --queries Q.npy [--base B.npy] --k K [--out-dist D.npy] [--out-idx I.npy]\n"
@@ -168,8 +165,7 @@ static const char *HELP_KNN =
     "  --out-dist D.npy          write the Q x k float32 distances (.npy, or an .npz:\n"
     "                            D.npz holds them as 'dist', D.npz:NAME as NAME)\n"
     "  --out-idx I.npy           write the Q x k int64 indices (.npy, or .npz as 'idx'; the\n"
-    "                            same .npz as --out-dist: one archive holding both)\n"
-    COMMON_HELP;
+    "                            same .npz as --out-dist: one archive holding both)\n" COMMON_HELP;
 
 static const char *HELP_PRDC =
     "usage: lsc prdc (--real R.npy | --reference REF.lscref) --fake F.npy [--k K] [--inclusive]\n"
@@ -180,8 +176,7 @@ static const char *HELP_PRDC =
     "  --real R.npy | --reference REF.lscref\n"
     "  --fake F.npy\n"
     "  --k K                     neighbours (default 5; must match a reference's)\n"
-    "  --inclusive               compare d <= r (default strict d < r)\n"
-    METRIC_HELP COMMON_HELP;
+    "  --inclusive               compare d <= r (default strict d < r)\n" METRIC_HELP COMMON_HELP;
 
 static const char *HELP_REFERENCE =
     "usage: lsc reference build --real R.npy [--k K] --out REF.lscref [--metric M] [--inclusive]\n"
@@ -194,19 +189,20 @@ static const char *HELP_REFERENCE =
     "  --real R.npy, --out REF.lscref\n"
     "  --k K                     neighbours for the radii (default 5, as prdc and report)\n"
     "  --inclusive               its PRDC compares d <= r (default strict)\n"
-    "  --metric euclidean|cosine distance (default euclidean; build only)\n"
-    COMMON_HELP;
+    "  --metric euclidean|cosine distance (default euclidean; build only)\n" COMMON_HELP;
 
 /* ---- option checks (the parsing is in tools/args.c) -------------------------------------- */
 
-static int need(const cli_opts *o, const char *v, const char *name) {
+static int need(const cli_opts *o, const char *v, const char *name)
+{
     if (!v) return cli_fail(o, EXIT_BAD_INPUT, "missing --%s (see --help)", name);
     return 0;
 }
 
 /* Opens the JSON document of a command: the file (or stdout), the outer object and the header
  * keys every document has. NULL (with *code set) if the file cannot be created. */
-static FILE *json_begin(const cli_opts *o, lsc_ctx *ctx, json_w *w, int *code) {
+static FILE *json_begin(const cli_opts *o, lsc_ctx *ctx, json_w *w, int *code)
+{
     FILE *f = cli_output_open(o, o->json, code);
     if (!f) return NULL;
     jw_open(w, f);
@@ -217,7 +213,8 @@ static FILE *json_begin(const cli_opts *o, lsc_ctx *ctx, json_w *w, int *code) {
 
 /* Closes it: the timing of the one operation (when name is not NULL), the outer object, the
  * file. Returns the exit code of the write. */
-static int json_finish(const cli_opts *o, json_w *w, FILE *f, const char *name, double ms) {
+static int json_finish(const cli_opts *o, json_w *w, FILE *f, const char *name, double ms)
+{
     if (name) {
         jw_obj(w, "timings_ms");
         jw_num(w, name, ms);
@@ -232,7 +229,8 @@ static int json_finish(const cli_opts *o, json_w *w, FILE *f, const char *name, 
     return cli_output_close(o, f, 1);
 }
 
-static void json_params_common(json_w *w, const cli_opts *o) {
+static void json_params_common(json_w *w, const cli_opts *o)
+{
     jw_str(w, "metric", cli_metric_name(o->metric));
     jw_int(w, "seed", (int64_t)o->seed);
     jw_int(w, "threads", o->threads);
@@ -242,12 +240,14 @@ static void json_params_common(json_w *w, const cli_opts *o) {
 
 /* Under mpirun: the phase every rank runs alone (its part of the rows, its context, the MPI
  * transport) ends in an agreement before the sharded call. Returns that agreement's code. */
-static int par_ready(const cli_opts *o, int rc, lsc_ctx *ctx) {
+static int par_ready(const cli_opts *o, int rc, lsc_ctx *ctx)
+{
     if (!rc && ctx) rc = cli_par_attach(o, ctx);
     return cli_par_agree(rc);
 }
 
-static int cmd_spectrum(cli_opts *o) {
+static int cmd_spectrum(cli_opts *o)
+{
     int rc = need(o, o->input, "input");
     if (rc) return rc;
     lsc_input in;
@@ -309,7 +309,8 @@ static int cmd_spectrum(cli_opts *o) {
 
 /* ---- pairs ------------------------------------------------------------------------------------ */
 
-static int cmd_pairs(cli_opts *o) {
+static int cmd_pairs(cli_opts *o)
+{
     int rc = need(o, o->input, "input");
     if (rc) return rc;
     lsc_input in;
@@ -330,13 +331,14 @@ static int cmd_pairs(cli_opts *o) {
     po.bins = o->bins;
     po.dup_eps = o->dup_eps;
     po.seed = o->seed;
-    po.subset_rows = (o->pairs_max_rows > 0 && whole.rows > o->pairs_max_rows) ? o->pairs_max_rows : 0;
+    po.subset_rows =
+        (o->pairs_max_rows > 0 && whole.rows > o->pairs_max_rows) ? o->pairs_max_rows : 0;
     int64_t *hist = calloc((size_t)po.bins, sizeof *hist);
     lsc_pair *dups = calloc((size_t)po.dup_report, sizeof *dups);
     lsc_pair_result p = LSC_PAIR_RESULT_INIT;
     cli_progress_label("all pairs");
     double t0 = cli_now_ms();
-    lsc_status st = !(hist && dups)     ? LSC_STATUS_OUT_OF_MEMORY
+    lsc_status st = !(hist && dups)    ? LSC_STATUS_OUT_OF_MEMORY
                     : cli_par_active() ? lsc_pair_stats_sharded(ctx, &in.m, &po, &p, hist, dups)
                                        : lsc_pair_stats(ctx, &in.m, &po, &p, hist, dups);
     double t1 = cli_now_ms();
@@ -367,10 +369,12 @@ static int cmd_pairs(cli_opts *o) {
         cli_print_pairs(stdout, o->input, &p, o);
         cli_print_histogram(stdout, &p, hist);
         if (p.subset)
-            printf("  (the set has %lld rows: a seeded subset of %lld rows was used, --pairs-max-rows)\n",
-                   (long long)whole.rows, (long long)p.rows_used);
+            printf(
+                "  (the set has %lld rows: a seeded subset of %lld rows was used, --pairs-max-rows)\n",
+                (long long)whole.rows, (long long)p.rows_used);
         for (int64_t i = 0; i < p.near_duplicates_listed && i < 5; i++)
-            printf("    rows %lld and %lld: d = %.6g\n", (long long)dups[i].i, (long long)dups[i].j, dups[i].d);
+            printf("    rows %lld and %lld: d = %.6g\n", (long long)dups[i].i, (long long)dups[i].j,
+                   dups[i].d);
         printf("  (%.1f ms, %s, %d rank%s)\n", t1 - t0, lsc_ctx_device_name(ctx), cli_par_ranks(),
                cli_par_ranks() > 1 ? "s" : "");
     }
@@ -383,7 +387,8 @@ static int cmd_pairs(cli_opts *o) {
 
 /* ---- knn -------------------------------------------------------------------------------------- */
 
-static int cmd_knn(cli_opts *o) {
+static int cmd_knn(cli_opts *o)
+{
     int rc = need(o, o->queries, "queries");
     if (!rc) rc = need(o, o->k_set ? "" : NULL, "k");
     if (rc) return rc;
@@ -395,7 +400,8 @@ static int cmd_knn(cli_opts *o) {
     int64_t *idx = NULL;
     /* under mpirun: the queries whole on every rank, the base by parts of its rows */
     if (!o->base && cli_par_ranks() > 1)
-        rc = cli_fail(o, EXIT_BAD_INPUT, "without --base (a set against itself) knn does not run "
+        rc = cli_fail(o, EXIT_BAD_INPUT,
+                      "without --base (a set against itself) knn does not run "
                       "sharded yet: give --base, or run it without mpirun");
     if (!rc) rc = cli_open(o, o->queries, &q);
     if (!rc && o->base) rc = cli_open_part(o, o->base, &b);
@@ -410,7 +416,8 @@ static int cmd_knn(cli_opts *o) {
     }
     int64_t nb = o->base ? base_rows : q.m.rows - 1;
     if (o->k > nb) {
-        rc = cli_fail(o, EXIT_BAD_INPUT, "--k: k=%lld is out of range: %s has %lld rows%s, so k must be 1 to %lld",
+        rc = cli_fail(o, EXIT_BAD_INPUT,
+                      "--k: k=%lld is out of range: %s has %lld rows%s, so k must be 1 to %lld",
                       (long long)o->k, o->base ? o->base : o->queries, (long long)base_rows,
                       o->base ? "" : " (self excluded)", (long long)nb);
         goto done;
@@ -422,7 +429,8 @@ static int cmd_knn(cli_opts *o) {
     dist = malloc(n * sizeof *dist);
     idx = malloc(n * sizeof *idx);
     if (!dist || !idx)
-        rc = cli_fail(o, EXIT_MACHINE, "out of memory for %lld x %lld neighbours", (long long)q.m.rows, (long long)o->k);
+        rc = cli_fail(o, EXIT_MACHINE, "out of memory for %lld x %lld neighbours",
+                      (long long)q.m.rows, (long long)o->k);
     if ((rc = cli_par_agree(rc))) goto done;
     cli_progress_label("knn");
     double t0 = cli_now_ms();
@@ -437,8 +445,10 @@ static int cmd_knn(cli_opts *o) {
         if (eq) rc = cli_fail(o, cli_status_exit(st), "%s: %s", o->queries, eq + 11);
         else if (sharded && !strncmp(e, "rank ", 5))
             rc = cli_par_lib_fail(o, ctx, st, o->base, "base", base_rows);
-        else if (o->base && !strncmp(e, "base: ", 6)) rc = cli_fail(o, cli_status_exit(st), "%s: %s", o->base, e + 6);
-        else if (!strncmp(e, "queries: ", 9)) rc = cli_fail(o, cli_status_exit(st), "%s: %s", o->queries, e + 9);
+        else if (o->base && !strncmp(e, "base: ", 6))
+            rc = cli_fail(o, cli_status_exit(st), "%s: %s", o->base, e + 6);
+        else if (!strncmp(e, "queries: ", 9))
+            rc = cli_fail(o, cli_status_exit(st), "%s: %s", o->queries, e + 9);
         else rc = cli_lib_fail(o, ctx, st, o->base ? "knn" : o->queries);
         goto done;
     }
@@ -446,7 +456,8 @@ static int cmd_knn(cli_opts *o) {
     /* .npy files, or members "dist" / "idx" of an .npz (one archive when both name it) */
     lsc_output_array outs[2];
     int nout = 0;
-    if (o->out_dist) outs[nout++] = (lsc_output_array){o->out_dist, "dist", dist, 0, q.m.rows, o->k};
+    if (o->out_dist)
+        outs[nout++] = (lsc_output_array){o->out_dist, "dist", dist, 0, q.m.rows, o->k};
     if (o->out_idx) outs[nout++] = (lsc_output_array){o->out_idx, "idx", idx, 1, q.m.rows, o->k};
     char err[512];
     if (nout && (rc = lsc_arrays_write(outs, nout, err, sizeof err))) {
@@ -494,7 +505,8 @@ static int cmd_knn(cli_opts *o) {
         for (int64_t i = 0; i < q.m.rows && i < 3; i++) {
             printf("  query %lld:", (long long)i);
             for (int64_t t = 0; t < o->k && t < 5; t++)
-                printf(" %lld (%.4g)", (long long)idx[(size_t)i * o->k + t], dist[(size_t)i * o->k + t]);
+                printf(" %lld (%.4g)", (long long)idx[(size_t)i * o->k + t],
+                       dist[(size_t)i * o->k + t]);
             printf("%s\n", o->k > 5 ? " ..." : "");
         }
         if (o->out_dist) printf("  distances written to %s\n", o->out_dist);
@@ -515,7 +527,8 @@ done:
 /* Builds a reference from o->real (k, metric, comparison from o); sharded, from every rank's part
  * of it (real holds this rank's rows, total_rows all of them), a shard on each rank. */
 static int build_reference(cli_opts *o, lsc_ctx *ctx, const lsc_matrix *real, int64_t total_rows,
-                           int sharded, lsc_reference **ref) {
+                           int sharded, lsc_reference **ref)
+{
     if (o->k >= total_rows)
         return cli_fail(o, EXIT_BAD_INPUT, "--k: k=%lld needs at least %lld rows in %s, got %lld",
                         (long long)o->k, (long long)o->k + 1, o->real, (long long)total_rows);
@@ -525,20 +538,23 @@ static int build_reference(cli_opts *o, lsc_ctx *ctx, const lsc_matrix *real, in
     ro.borrow_rows = 1; /* the input stays mapped until the reference is gone: no second copy */
     cli_progress_label("real radii");
     lsc_status st = sharded ? lsc_reference_create_sharded(ctx, real, o->k, &ro, ref)
-                                     : lsc_reference_create(ctx, real, o->k, &ro, ref);
+                            : lsc_reference_create(ctx, real, o->k, &ro, ref);
     cli_progress_done();
     if (st != LSC_STATUS_OK) return cli_par_lib_fail(o, ctx, st, o->real, "real", total_rows);
     return 0;
 }
 
-static int cmd_prdc(cli_opts *o) {
+static int cmd_prdc(cli_opts *o)
+{
     int rc = 0;
     if (!!o->real == !!o->reference)
-        return cli_fail(o, EXIT_BAD_INPUT, "give exactly one of --real and --reference (see --help)");
+        return cli_fail(o, EXIT_BAD_INPUT,
+                        "give exactly one of --real and --reference (see --help)");
     if ((rc = need(o, o->fake, "fake"))) return rc;
     /* the same decision on every rank: each returns, the end's agreement prints one message */
     if (o->reference && cli_par_ranks() > 1)
-        return cli_fail(o, EXIT_BAD_INPUT, "--reference does not run sharded yet (a sharded load "
+        return cli_fail(o, EXIT_BAD_INPUT,
+                        "--reference does not run sharded yet (a sharded load "
                         "of a reference file is not written): give --real under mpirun, or run "
                         "it without mpirun");
     /* under mpirun (--real): each rank reads its part of the real rows and of the fake rows */
@@ -626,12 +642,14 @@ done:
     return rc;
 }
 
-static int cmp_double(const void *a, const void *b) {
+static int cmp_double(const void *a, const void *b)
+{
     double x = *(const double *)a, y = *(const double *)b;
     return x < y ? -1 : x > y;
 }
 
-static int cmd_reference_build(cli_opts *o) {
+static int cmd_reference_build(cli_opts *o)
+{
     int rc;
     /* --k defaults to 5, as for prdc and report, whose references these are */
     if ((rc = need(o, o->real, "real")) || (rc = need(o, o->out, "out"))) return rc;
@@ -692,8 +710,8 @@ static int cmd_reference_build(cli_opts *o) {
                 }
             }
             if (!rc && (!o->json || strcmp(o->json, "-")))
-                printf("reference %s: %lld x %lld rows, k=%lld, %s, %s, %lld zero radii%s\n", o->out,
-                       (long long)info.rows, (long long)info.cols, (long long)info.k,
+                printf("reference %s: %lld x %lld rows, k=%lld, %s, %s, %lld zero radii%s\n",
+                       o->out, (long long)info.rows, (long long)info.cols, (long long)info.k,
                        cli_metric_name(info.metric), cmp, (long long)info.zero_radii,
                        info.prepared ? "; the verdicts' judging half prepared (seed 0)" : "");
         }
@@ -705,7 +723,8 @@ done:
     return rc;
 }
 
-static int cmd_reference_inspect(cli_opts *o, const char *path) {
+static int cmd_reference_inspect(cli_opts *o, const char *path)
+{
     int rc = 0;
     if (!path) return cli_fail(o, EXIT_BAD_INPUT, "missing the reference file (see --help)");
     /* reading a file and its radii needs no device: auto does not probe for one here */
@@ -759,8 +778,9 @@ static int cmd_reference_inspect(cli_opts *o, const char *path) {
         if (!rc && (!o->json || strcmp(o->json, "-"))) {
             printf("reference %s\n", path);
             printf("  file format version %lld\n", (long long)info.file_version);
-            printf("  rows %lld  cols %lld  k %lld  metric %s  comparison %s\n", (long long)info.rows,
-                   (long long)info.cols, (long long)info.k, cli_metric_name(info.metric), cmp);
+            printf("  rows %lld  cols %lld  k %lld  metric %s  comparison %s\n",
+                   (long long)info.rows, (long long)info.cols, (long long)info.k,
+                   cli_metric_name(info.metric), cmp);
             printf("  radii: min %.6g  median %.6g  mean %.6g  max %.6g  zero %lld\n", r[0],
                    r[(info.rows - 1) / 2], mean, r[info.rows - 1], (long long)info.zero_radii);
             if (info.prepared)
@@ -791,8 +811,7 @@ static const char *HELP_FD =
     "fd-stats: writes those statistics of one set (numpy.load and pytorch-fid read it).\n"
     "The figure's pinned tolerance is printed beside it (docs/METRICS.md section 10.1).\n\noptions:\n"
     "  --real A, --fake B        the two sets: features or statistics (.npz with mu, sigma)\n"
-    "  --input X --out S.npz     fd-stats: the set and the statistics file to write\n"
-    COMMON_HELP;
+    "  --input X --out S.npz     fd-stats: the set and the statistics file to write\n" COMMON_HELP;
 
 static const char *HELP_KID =
     "usage: lsc kid --real A --fake B [--subsets S] [--subset-rows R] [--seed S] [options]\n"
@@ -801,8 +820,8 @@ static const char *HELP_KID =
     "min(R, N, M) rows of each set; mean and std (ddof 1). docs/METRICS.md section 10.2.\n\noptions:\n"
     "  --real A, --fake B        the two sets (features)\n"
     "  --subsets S               subsets (default 100)\n"
-    "  --subset-rows R           rows of each set in a subset (default 1000)\n"
-    SEED_HELP COMMON_HELP;
+    "  --subset-rows R           rows of each set in a subset (default 1000)\n" SEED_HELP
+        COMMON_HELP;
 
 static const char *HELP_MMD =
     "usage: lsc mmd --real A --fake B [--sigma S] [--scale C] [options]\n"
@@ -811,11 +830,11 @@ static const char *HELP_MMD =
     "over every row, on the rows as given (CMMD uses unit CLIP embeddings). Section 10.3.\n\noptions:\n"
     "  --real A, --fake B        the two sets (features)\n"
     "  --sigma S                 bandwidth (default 10, CMMD's)\n"
-    "  --scale C                 factor (default 1000, CMMD's)\n"
-    COMMON_HELP;
+    "  --scale C                 factor (default 1000, CMMD's)\n" COMMON_HELP;
 
 /* fd, kid, mmd: both --real and --fake, and a context. NULL with *rc set otherwise. */
-static lsc_ctx *pair_ctx(cli_opts *o, int *rc) {
+static lsc_ctx *pair_ctx(cli_opts *o, int *rc)
+{
     *rc = need(o, o->real, "real");
     if (!*rc) *rc = need(o, o->fake, "fake");
     return *rc ? NULL : cli_ctx(o, rc);
@@ -824,7 +843,8 @@ static lsc_ctx *pair_ctx(cli_opts *o, int *rc) {
 /* The JSON document of fd, kid or mmd: inputs, then the figure's object (cli_json_*). */
 static int pair_json(cli_opts *o, lsc_ctx *ctx, const lsc_input *a, const lsc_input *b,
                      const char *name, double ms, const lsc_fd_result *fd,
-                     const lsc_kid_result *kid, const lsc_mmd_result *mmd) {
+                     const lsc_kid_result *kid, const lsc_mmd_result *mmd)
+{
     int rc = 0;
     json_w w;
     FILE *f = json_begin(o, ctx, &w, &rc);
@@ -846,7 +866,8 @@ static int pair_json(cli_opts *o, lsc_ctx *ctx, const lsc_input *a, const lsc_in
 
 /* One side of fd: a statistics file, or features reduced to their statistics. */
 static int fd_side(cli_opts *o, lsc_ctx *ctx, const char *path, double **mu, double **sigma,
-                   int64_t *d) {
+                   int64_t *d)
+{
     char err[1024];
     int rc = lsc_stats_open(path, mu, sigma, d, err, sizeof err);
     if (rc == 0) return 0;
@@ -856,7 +877,8 @@ static int fd_side(cli_opts *o, lsc_ctx *ctx, const char *path, double **mu, dou
     const int64_t n = in.m.cols;
     *mu = malloc((size_t)n * sizeof(double));
     *sigma = malloc((size_t)n * (size_t)n * sizeof(double));
-    lsc_status st = *mu && *sigma ? lsc_fd_stats(ctx, &in.m, *mu, *sigma) : LSC_STATUS_OUT_OF_MEMORY;
+    lsc_status st =
+        *mu && *sigma ? lsc_fd_stats(ctx, &in.m, *mu, *sigma) : LSC_STATUS_OUT_OF_MEMORY;
     lsc_input_close(&in);
     if (st != LSC_STATUS_OK) {
         free(*mu);
@@ -868,7 +890,8 @@ static int fd_side(cli_opts *o, lsc_ctx *ctx, const char *path, double **mu, dou
     return 0;
 }
 
-static int cmd_fd(cli_opts *o) {
+static int cmd_fd(cli_opts *o)
+{
     int rc;
     lsc_ctx *ctx = pair_ctx(o, &rc);
     if (!ctx) return rc;
@@ -879,8 +902,8 @@ static int cmd_fd(cli_opts *o) {
     rc = fd_side(o, ctx, o->real, &m1, &s1, &d1);
     if (!rc) rc = fd_side(o, ctx, o->fake, &m2, &s2, &d2);
     if (!rc && d1 != d2)
-        rc = cli_fail(o, EXIT_BAD_INPUT, "%s has %lld columns, %s has %lld", o->real,
-                      (long long)d1, o->fake, (long long)d2);
+        rc = cli_fail(o, EXIT_BAD_INPUT, "%s has %lld columns, %s has %lld", o->real, (long long)d1,
+                      o->fake, (long long)d2);
     lsc_fd_result r = LSC_FD_RESULT_INIT;
     if (!rc) {
         lsc_status st = lsc_frechet_distance_stats(ctx, d1, m1, s1, m2, s2, &r);
@@ -901,7 +924,8 @@ static int cmd_fd(cli_opts *o) {
     return rc;
 }
 
-static int cmd_fd_stats(cli_opts *o) {
+static int cmd_fd_stats(cli_opts *o)
+{
     int rc = need(o, o->input, "input");
     if (!rc) rc = need(o, o->out, "out");
     if (rc) return rc;
@@ -935,7 +959,8 @@ static int cmd_fd_stats(cli_opts *o) {
 }
 
 /* kid and mmd: both sets as features. */
-static int cmd_kernel(cli_opts *o, int kid) {
+static int cmd_kernel(cli_opts *o, int kid)
+{
     int rc;
     lsc_ctx *ctx = pair_ctx(o, &rc);
     if (!ctx) return rc;
@@ -973,7 +998,8 @@ static int cmd_kernel(cli_opts *o, int kid) {
 
 /* ---- main ------------------------------------------------------------------------------------- */
 
-int main(int argc, char **argv) {
+int main(int argc, char **argv)
+{
     cli_opts o;
     cli_command cmd;
     int help;
@@ -1025,7 +1051,10 @@ int main(int argc, char **argv) {
         case CLI_CMD_KID: rc = cmd_kernel(&o, 1); break;
         case CLI_CMD_MMD: rc = cmd_kernel(&o, 0); break;
         case CLI_CMD_MONITOR_REPORT: rc = cmd_monitor_report(&o, pos); break;
-        default: fputs(HELP_MAIN, stdout); rc = 0; break;
+        default:
+            fputs(HELP_MAIN, stdout);
+            rc = 0;
+            break;
         }
     }
     /* every rank exits with the same code */

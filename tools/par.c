@@ -18,11 +18,11 @@
 static const cli_command kSharded[] = {CLI_CMD_SPECTRUM, CLI_CMD_PAIRS, CLI_CMD_KNN, CLI_CMD_PRDC,
                                        CLI_CMD_REFERENCE_BUILD};
 
-static const cli_mpi_ops *g_mpi;    /* loaded and initialised: the ranks run together */
+static const cli_mpi_ops *g_mpi; /* loaded and initialised: the ranks run together */
 static int64_t g_comm_f;
-static char g_msg[1024];            /* this rank's first failure, printed by an agreement */
+static char g_msg[1024]; /* this rank's first failure, printed by an agreement */
 static int g_have_msg;
-static int g_reported;              /* an agreement has printed the job's failure */
+static int g_reported; /* an agreement has printed the job's failure */
 
 int cli_par_launched(const char **var, const char **value)
 {
@@ -117,7 +117,8 @@ int cli_par_start(const cli_opts *o, cli_command cmd, int *argc, char ***argv)
 #else
     const cli_mpi_ops *ops = NULL;
     (void)load_module;
-    snprintf(why, sizeof why, "this lsc was built without MPI (configure with -DLSC_MPI=ON where "
+    snprintf(why, sizeof why,
+             "this lsc was built without MPI (configure with -DLSC_MPI=ON where "
              "Open MPI's development files are installed)");
 #endif
     if (!ops) {

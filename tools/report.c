@@ -8,7 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static char *fmt(const char *f, ...) {
+static char *fmt(const char *f, ...)
+{
     char buf[512];
     va_list ap;
     va_start(ap, f);
@@ -19,15 +20,16 @@ static char *fmt(const char *f, ...) {
     return s;
 }
 
-int cli_readings(const cli_reading_in *in, const cli_thresholds *th, char **out, int max) {
+int cli_readings(const cli_reading_in *in, const cli_thresholds *th, char **out, int max)
+{
     int n = 0;
-#define ADD(...)                                                                                    \
-    do {                                                                                            \
-        if (n < max) {                                                                              \
-            char *s_ = fmt(__VA_ARGS__);                                                            \
-            if (!s_) goto oom;                                                                      \
-            out[n++] = s_;                                                                          \
-        }                                                                                           \
+#define ADD(...)                                                                                   \
+    do {                                                                                           \
+        if (n < max) {                                                                             \
+            char *s_ = fmt(__VA_ARGS__);                                                           \
+            if (!s_) goto oom;                                                                     \
+            out[n++] = s_;                                                                         \
+        }                                                                                          \
     } while (0)
     const lsc_spectrum_result *r = in->sreal, *f = in->sfake;
     int collapse = 0;
@@ -41,8 +43,9 @@ int cli_readings(const cli_reading_in *in, const cli_thresholds *th, char **out,
         }
         if (r && f->vendi_status == LSC_VENDI_OK && r->vendi_status == LSC_VENDI_OK) {
             if (f->vendi_cosine < th->mode_collapse_ratio * r->vendi_cosine) {
-                ADD("mode collapse: fake vendi_cosine %.3g < %g x real's %.3g (= %.3g)", f->vendi_cosine,
-                    th->mode_collapse_ratio, r->vendi_cosine, th->mode_collapse_ratio * r->vendi_cosine);
+                ADD("mode collapse: fake vendi_cosine %.3g < %g x real's %.3g (= %.3g)",
+                    f->vendi_cosine, th->mode_collapse_ratio, r->vendi_cosine,
+                    th->mode_collapse_ratio * r->vendi_cosine);
                 collapse = 1;
             }
         }
@@ -104,7 +107,8 @@ oom:
  * collapse, "<check> (<level>): <why>", else one "no collapse detected" (naming the checks not
  * assessed, so that it claims no more than was checked). Returns the count, or -1 when out of
  * memory (nothing left allocated). */
-static int verdict_readings(const lsc_assessment *a, char **out, int max) {
+static int verdict_readings(const lsc_assessment *a, char **out, int max)
+{
     int n = 0;
     char na[256] = "";
     for (int c = 0; c < LSC_CHECK_COUNT && n < max; c++) {
@@ -120,7 +124,8 @@ static int verdict_readings(const lsc_assessment *a, char **out, int max) {
         n++;
     }
     if (n == 0 && max > 0) {
-        out[0] = na[0] ? fmt("no collapse detected (not assessed: %s)", na) : fmt("no collapse detected");
+        out[0] = na[0] ? fmt("no collapse detected (not assessed: %s)", na)
+                       : fmt("no collapse detected");
         if (!out[0]) return -1;
         n = 1;
     }
@@ -135,7 +140,7 @@ typedef struct set_fig {
     const char *path;
     lsc_input in;
     int open;
-    lsc_matrix spec_m;     /* the rows the spectrum used */
+    lsc_matrix spec_m; /* the rows the spectrum used */
     void *spec_owned;
     lsc_spectrum_result s;
     double *sv;
@@ -158,13 +163,15 @@ typedef struct set_fig {
 
 /* A geometry figure the data cannot give (too few distinct rows, or rows for k) is reported as
  * missing with the library's reason; any other failure ends the report. */
-static int geometry_soft(lsc_status st) {
+static int geometry_soft(lsc_status st)
+{
     return st == LSC_STATUS_INVALID_DATA || st == LSC_STATUS_INVALID_ARGUMENT;
 }
 
 /* TwoNN, hubness (k = 10, the report's metric) and RBF Vendi of order 2 (--sigma) of one set,
  * each at the library's default subset of 10,000 rows. */
-static int set_geometry(cli_opts *o, lsc_ctx *ctx, set_fig *x, const char *name) {
+static int set_geometry(cli_opts *o, lsc_ctx *ctx, set_fig *x, const char *name)
+{
     char label[64];
     snprintf(label, sizeof label, "%s: intrinsic dimension, hubness, RBF Vendi", name);
     cli_progress_label(label);
@@ -197,7 +204,8 @@ static int set_geometry(cli_opts *o, lsc_ctx *ctx, set_fig *x, const char *name)
     return 0;
 }
 
-static void json_twonn(json_w *w, const set_fig *x) {
+static void json_twonn(json_w *w, const set_fig *x)
+{
     jw_obj(w, "intrinsic_dimension");
     if (x->have_tn) {
         jw_num(w, "twonn", x->tn.dimension);
@@ -213,7 +221,8 @@ static void json_twonn(json_w *w, const set_fig *x) {
     jw_end_obj(w);
 }
 
-static void json_vendi_rbf(json_w *w, const set_fig *x) {
+static void json_vendi_rbf(json_w *w, const set_fig *x)
+{
     jw_obj(w, "vendi_rbf");
     if (x->have_vr) {
         jw_num(w, "vendi_q2", x->vr.vendi_q2);
@@ -229,7 +238,8 @@ static void json_vendi_rbf(json_w *w, const set_fig *x) {
 }
 
 static void json_hubness(json_w *w, const char *key, const lsc_hubness_result *h, int have,
-                         const char *why) {
+                         const char *why)
+{
     jw_obj(w, key);
     if (have) {
         jw_int(w, "k", h->k);
@@ -248,7 +258,8 @@ static void json_hubness(json_w *w, const char *key, const lsc_hubness_result *h
     jw_end_obj(w);
 }
 
-static void print_geometry(const set_fig *x, const char *name) {
+static void print_geometry(const set_fig *x, const char *name)
+{
     printf("geometry of %s\n", name);
     if (x->have_tn)
         printf("  intrinsic dimension (TwoNN)  %.4g   (%lld distinct rows%s; %lld exact duplicates "
@@ -270,7 +281,8 @@ static void print_geometry(const set_fig *x, const char *name) {
     printf("  uniformity (t = 2)           %.4g   (of the all-pairs pass)\n", x->p.uniformity);
 }
 
-static int set_figures(cli_opts *o, lsc_ctx *ctx, set_fig *x, const char *name, int64_t spec_rows) {
+static int set_figures(cli_opts *o, lsc_ctx *ctx, set_fig *x, const char *name, int64_t spec_rows)
+{
     const lsc_matrix *m = &x->in.m;
     x->spec_m = *m;
     x->s.size = sizeof x->s;
@@ -278,7 +290,8 @@ static int set_figures(cli_opts *o, lsc_ctx *ctx, set_fig *x, const char *name, 
     x->p.size = sizeof x->p;
     if (spec_rows < m->rows) {
         x->spec_owned = cli_subset_rows(ctx, m, spec_rows, o->seed, &x->spec_m);
-        if (!x->spec_owned) return cli_fail(o, EXIT_MACHINE, "%s: out of memory for a subset", x->path);
+        if (!x->spec_owned)
+            return cli_fail(o, EXIT_MACHINE, "%s: out of memory for a subset", x->path);
     }
     int64_t mm = x->spec_m.rows < m->cols ? x->spec_m.rows : m->cols;
     x->sv = malloc(sizeof(double) * (size_t)mm);
@@ -288,7 +301,8 @@ static int set_figures(cli_opts *o, lsc_ctx *ctx, set_fig *x, const char *name, 
     snprintf(label, sizeof label, "%s: spectrum", name);
     cli_progress_label(label);
     double t0 = cli_now_ms();
-    lsc_status st = x->sv ? lsc_spectrum(ctx, &x->spec_m, &so, &x->s, x->sv, NULL) : LSC_STATUS_OUT_OF_MEMORY;
+    lsc_status st =
+        x->sv ? lsc_spectrum(ctx, &x->spec_m, &so, &x->s, x->sv, NULL) : LSC_STATUS_OUT_OF_MEMORY;
     x->t_spec = cli_now_ms() - t0;
     cli_progress_done();
     if (st != LSC_STATUS_OK) return cli_lib_fail(o, ctx, st, x->path);
@@ -296,7 +310,8 @@ static int set_figures(cli_opts *o, lsc_ctx *ctx, set_fig *x, const char *name, 
         int64_t ma = m->rows < m->cols ? m->rows : m->cols;
         x->sv_all = malloc(sizeof(double) * (size_t)ma);
         t0 = cli_now_ms();
-        st = x->sv_all ? lsc_spectrum(ctx, m, &so, &x->s_all, x->sv_all, NULL) : LSC_STATUS_OUT_OF_MEMORY;
+        st = x->sv_all ? lsc_spectrum(ctx, m, &so, &x->s_all, x->sv_all, NULL)
+                       : LSC_STATUS_OUT_OF_MEMORY;
         x->t_spec += cli_now_ms() - t0;
         cli_progress_done();
         if (st != LSC_STATUS_OK) return cli_lib_fail(o, ctx, st, x->path);
@@ -319,14 +334,16 @@ static int set_figures(cli_opts *o, lsc_ctx *ctx, set_fig *x, const char *name, 
     snprintf(label, sizeof label, "%s: all pairs", name);
     cli_progress_label(label);
     t0 = cli_now_ms();
-    st = (x->hist && x->dups) ? lsc_pair_stats(ctx, m, &po, &x->p, x->hist, x->dups) : LSC_STATUS_OUT_OF_MEMORY;
+    st = (x->hist && x->dups) ? lsc_pair_stats(ctx, m, &po, &x->p, x->hist, x->dups)
+                              : LSC_STATUS_OUT_OF_MEMORY;
     x->t_pairs = cli_now_ms() - t0;
     cli_progress_done();
     if (st != LSC_STATUS_OK) return cli_lib_fail(o, ctx, st, x->path);
     return 0;
 }
 
-static void set_free(set_fig *x) {
+static void set_free(set_fig *x)
+{
     free(x->spec_owned);
     free(x->sv);
     free(x->sv_all);
@@ -336,7 +353,8 @@ static void set_free(set_fig *x) {
 }
 
 /* Distinct rows in the listed near-duplicate pairs. */
-static int64_t dup_rows(const set_fig *x) {
+static int64_t dup_rows(const set_fig *x)
+{
     int64_t n = x->in.m.rows, c = 0;
     unsigned char *seen = calloc((size_t)n, 1);
     if (!seen) return -1;
@@ -353,21 +371,27 @@ static int64_t dup_rows(const set_fig *x) {
 }
 
 /* The two spectra side by side. */
-static void print_spectra(const set_fig *R, const set_fig *F) {
+static void print_spectra(const set_fig *R, const set_fig *F)
+{
     const lsc_spectrum_result *a = &R->s, *b = &F->s;
     char head[96], act[64];
-    snprintf(head, sizeof head, "spectrum (N = %lld rows each, D = %lld)", (long long)R->spec_m.rows,
-             (long long)a->cols);
+    snprintf(head, sizeof head, "spectrum (N = %lld rows each, D = %lld)",
+             (long long)R->spec_m.rows, (long long)a->cols);
     printf("%-34s %12s %12s\n", head, "real", "fake");
-    printf("  effective_rank                   %12.4f %12.4f\n", a->effective_rank, b->effective_rank);
+    printf("  effective_rank                   %12.4f %12.4f\n", a->effective_rank,
+           b->effective_rank);
     printf("  rankme (uncentred)               %12.4f %12.4f\n", a->rankme, b->rankme);
-    printf("  participation_ratio              %12.4f %12.4f\n", a->participation_ratio, b->participation_ratio);
+    printf("  participation_ratio              %12.4f %12.4f\n", a->participation_ratio,
+           b->participation_ratio);
     printf("  stable_rank                      %12.4f %12.4f\n", a->stable_rank, b->stable_rank);
-    printf("  dims_90                          %12lld %12lld\n", (long long)a->dims_90, (long long)b->dims_90);
-    printf("  dims_99                          %12lld %12lld\n", (long long)a->dims_99, (long long)b->dims_99);
+    printf("  dims_90                          %12lld %12lld\n", (long long)a->dims_90,
+           (long long)b->dims_90);
+    printf("  dims_99                          %12lld %12lld\n", (long long)a->dims_99,
+           (long long)b->dims_99);
     snprintf(act, sizeof act, "active_units (variance > %g)", a->active_threshold);
     printf("  %-32s %12lld %12lld\n", act, (long long)a->active_units, (long long)b->active_units);
-    printf("  total_variance                   %12.6g %12.6g\n", a->total_variance, b->total_variance);
+    printf("  total_variance                   %12.6g %12.6g\n", a->total_variance,
+           b->total_variance);
     printf("  vendi_cosine                    ");
     const lsc_spectrum_result *both[2] = {a, b};
     for (int i = 0; i < 2; i++) {
@@ -394,17 +418,20 @@ static void print_spectra(const set_fig *R, const set_fig *F) {
             printf("  (%s: vendi_cosine unavailable: row %lld is all zeros)\n", i ? "fake" : "real",
                    (long long)both[i]->vendi_zero_row);
     for (int i = 0; i < 2; i++)
-        if (both[i]->all_rows_identical) printf("  (%s: all rows identical)\n", i ? "fake" : "real");
+        if (both[i]->all_rows_identical)
+            printf("  (%s: all rows identical)\n", i ? "fake" : "real");
 }
 
 /* ---- verdicts ------------------------------------------------------------------------------ */
 
-static void json_verdicts(json_w *w, const lsc_assessment *a) {
+static void json_verdicts(json_w *w, const lsc_assessment *a)
+{
     jw_str(w, "verdict", lsc_level_name(lsc_assessment_level(a)));
     jw_arr(w, "not_assessed");
     for (int c = 0; c < LSC_CHECK_COUNT; c++) {
         lsc_verdict v = LSC_VERDICT_INIT;
-        if (lsc_assessment_verdict(a, (lsc_check)c, &v) == LSC_STATUS_OK && v.level == LSC_LEVEL_NOT_ASSESSED)
+        if (lsc_assessment_verdict(a, (lsc_check)c, &v) == LSC_STATUS_OK &&
+            v.level == LSC_LEVEL_NOT_ASSESSED)
             jw_str(w, NULL, lsc_check_name(v.check));
     }
     jw_end_arr(w);
@@ -441,7 +468,8 @@ static void json_verdicts(json_w *w, const lsc_assessment *a) {
 }
 
 /* The classes (with --labels) and the uncovered real rows: the first 100, most uncovered first. */
-static void json_classes(json_w *w, const lsc_assessment *a) {
+static void json_classes(json_w *w, const lsc_assessment *a)
+{
     jw_arr(w, "classes");
     for (int64_t i = 0; i < lsc_assessment_class_count(a); i++) {
         lsc_class_verdict c = LSC_CLASS_VERDICT_INIT;
@@ -476,19 +504,22 @@ static void json_classes(json_w *w, const lsc_assessment *a) {
     jw_end_arr(w);
 }
 
-static void print_classes(const lsc_assessment *a, int64_t real_rows) {
+static void print_classes(const lsc_assessment *a, int64_t real_rows)
+{
     int64_t flagged = 0, n = lsc_assessment_class_count(a);
     for (int64_t i = 0; i < n; i++) {
         lsc_class_verdict c = LSC_CLASS_VERDICT_INIT;
         if (lsc_assessment_class(a, i, &c) != LSC_STATUS_OK) continue;
         const int miss = c.level == LSC_LEVEL_BORDERLINE || c.level == LSC_LEVEL_COLLAPSE;
-        const int over = c.share_level == LSC_LEVEL_BORDERLINE || c.share_level == LSC_LEVEL_COLLAPSE;
+        const int over =
+            c.share_level == LSC_LEVEL_BORDERLINE || c.share_level == LSC_LEVEL_COLLAPSE;
         if (!miss && !over) continue;
         if (!flagged++) printf("classes flagged (of %lld):\n", (long long)n);
         if (miss)
-            printf("  class %-8lld missing        %-12s coverage %.3f vs %.3f held-out (%.0f%% less); %lld real rows\n",
-                   (long long)c.label, lsc_level_name(c.level), c.matched, c.baseline, 100.0 * c.effect,
-                   (long long)c.real_rows);
+            printf(
+                "  class %-8lld missing        %-12s coverage %.3f vs %.3f held-out (%.0f%% less); %lld real rows\n",
+                (long long)c.label, lsc_level_name(c.level), c.matched, c.baseline,
+                100.0 * c.effect, (long long)c.real_rows);
         if (over)
             printf("  class %-8lld over-produced  %-12s share %.3f vs %.3f held-out (%+.0f%%)\n",
                    (long long)c.label, lsc_level_name(c.share_level), c.share, c.share_baseline,
@@ -498,31 +529,36 @@ static void print_classes(const lsc_assessment *a, int64_t real_rows) {
     int64_t count = -1, rows[10];
     lsc_assessment_uncovered(a, rows, 10, &count);
     if (count > 0) {
-        printf("uncovered real rows: %lld of %lld (most uncovered first:", (long long)count, (long long)real_rows);
+        printf("uncovered real rows: %lld of %lld (most uncovered first:", (long long)count,
+               (long long)real_rows);
         for (int64_t i = 0; i < count && i < 10; i++) printf(" %lld", (long long)rows[i]);
         printf("%s)\n", count > 10 ? " ..." : "");
     }
     if (n || count > 0) printf("\n");
 }
 
-static void print_verdicts(const lsc_assessment *a) {
+static void print_verdicts(const lsc_assessment *a)
+{
     printf("verdict: %s\n", lsc_level_name(lsc_assessment_level(a)));
     for (int c = 0; c < LSC_CHECK_COUNT; c++) {
         lsc_verdict v = LSC_VERDICT_INIT;
         if (lsc_assessment_verdict(a, (lsc_check)c, &v) != LSC_STATUS_OK) continue;
         printf("  %-21s %-12s %s\n", lsc_check_name(v.check), lsc_level_name(v.level), v.why);
     }
-    printf("(each check against held-out real rows at the same sizes, docs/METRICS.md section 8)\n\n");
+    printf(
+        "(each check against held-out real rows at the same sizes, docs/METRICS.md section 8)\n\n");
 }
 
 /* exit 3 when --fail-on asks for it; 0 otherwise */
-static int fail_on_code(const cli_opts *o, const lsc_assessment *a) {
+static int fail_on_code(const cli_opts *o, const lsc_assessment *a)
+{
     if (!a) return 0;
     if (o->fail_on && (int)lsc_assessment_level(a) >= o->fail_on) return EXIT_VERDICT;
     if (o->fail_on_not_assessed)
         for (int c = 0; c < LSC_CHECK_COUNT; c++) {
             lsc_verdict v = LSC_VERDICT_INIT;
-            if (lsc_assessment_verdict(a, (lsc_check)c, &v) == LSC_STATUS_OK && v.level == LSC_LEVEL_NOT_ASSESSED)
+            if (lsc_assessment_verdict(a, (lsc_check)c, &v) == LSC_STATUS_OK &&
+                v.level == LSC_LEVEL_NOT_ASSESSED)
                 return EXIT_VERDICT;
         }
     return 0;
@@ -530,7 +566,8 @@ static int fail_on_code(const cli_opts *o, const lsc_assessment *a) {
 
 /* ---- the page's nearest-neighbour histograms ------------------------------------------------ */
 
-static int cmp_f32(const void *a, const void *b) {
+static int cmp_f32(const void *a, const void *b)
+{
     float x = *(const float *)a, y = *(const float *)b;
     return (x > y) - (x < y);
 }
@@ -545,8 +582,9 @@ static int cmp_f32(const void *a, const void *b) {
  * --pairs-max-rows, the seeded subset they use); above CLI_NN_QUERIES rows a seeded sample of
  * them are the queries, against the whole of that set: for the set against itself a k = 2 pass,
  * keeping the nearest row that is not the query itself (an exact copy of it still counts). */
-static int nn_distances(cli_opts *o, lsc_ctx *ctx, const lsc_matrix *q, const lsc_matrix *base, float **out,
-                        int64_t *nq, int *subset) {
+static int nn_distances(cli_opts *o, lsc_ctx *ctx, const lsc_matrix *q, const lsc_matrix *base,
+                        float **out, int64_t *nq, int *subset)
+{
     lsc_matrix qs = *q, qq;
     void *owned = NULL, *owned_q = NULL;
     int64_t *rows = NULL, *idx = NULL;
@@ -604,17 +642,21 @@ done:
  * memorisation line of the verdicts (memorisation_factor x the median real nearest-neighbour
  * distance). */
 static int nn_histograms(cli_opts *o, lsc_ctx *ctx, const lsc_matrix *real, const lsc_matrix *fake,
-                         cli_nn_hist *h) {
+                         cli_nn_hist *h)
+{
     float *d[3] = {NULL, NULL, NULL};
     int rc = 0;
     memset(h, 0, sizeof *h);
     lsc_assess_opts ao = LSC_ASSESS_OPTS_INIT;
     h->memorisation_factor = ao.memorisation_factor;
-    if (real && real->rows >= 2 && (rc = nn_distances(o, ctx, real, NULL, &d[0], &h->rows[0], &h->subset[0])))
+    if (real && real->rows >= 2 &&
+        (rc = nn_distances(o, ctx, real, NULL, &d[0], &h->rows[0], &h->subset[0])))
         goto done;
-    if (fake && fake->rows >= 2 && (rc = nn_distances(o, ctx, fake, NULL, &d[1], &h->rows[1], &h->subset[1])))
+    if (fake && fake->rows >= 2 &&
+        (rc = nn_distances(o, ctx, fake, NULL, &d[1], &h->rows[1], &h->subset[1])))
         goto done;
-    if (fake && real && (rc = nn_distances(o, ctx, fake, real, &d[2], &h->rows[2], &h->subset[2]))) goto done;
+    if (fake && real && (rc = nn_distances(o, ctx, fake, real, &d[2], &h->rows[2], &h->subset[2])))
+        goto done;
     double upper = 0;
     for (int s = 0; s < 3; s++) {
         if (!d[s]) continue;
@@ -645,7 +687,8 @@ typedef struct timings {
     int n;
 } timings;
 
-static void timing_add(timings *t, const char *name, double ms) {
+static void timing_add(timings *t, const char *name, double ms)
+{
     if (t->n < 16) {
         t->name[t->n] = name;
         t->ms[t->n++] = ms;
@@ -655,7 +698,8 @@ static void timing_add(timings *t, const char *name, double ms) {
 /* Opens the real (--real) and fake sets and checks every row of each (here, because the spectrum
  * may see only a subset of them), their widths and k against their sizes. Returns 0 or the exit
  * code of a failure (reported); what was opened is marked in R->open / F->open either way. */
-static int open_sets(cli_opts *o, set_fig *R, set_fig *F, int *real_rows) {
+static int open_sets(cli_opts *o, set_fig *R, set_fig *F, int *real_rows)
+{
     int rc;
     if (o->real) {
         if ((rc = cli_open(o, o->real, &R->in))) return rc;
@@ -673,8 +717,9 @@ static int open_sets(cli_opts *o, set_fig *R, set_fig *F, int *real_rows) {
         if (o->real && (o->k >= R->in.m.rows || o->k >= F->in.m.rows)) {
             const char *p = o->k >= R->in.m.rows ? o->real : o->fake;
             int64_t n = o->k >= R->in.m.rows ? R->in.m.rows : F->in.m.rows;
-            return cli_fail(o, EXIT_BAD_INPUT, "--k: k=%lld needs at least %lld rows in %s, got %lld",
-                            (long long)o->k, (long long)o->k + 1, p, (long long)n);
+            return cli_fail(o, EXIT_BAD_INPUT,
+                            "--k: k=%lld needs at least %lld rows in %s, got %lld", (long long)o->k,
+                            (long long)o->k + 1, p, (long long)n);
         }
     }
     return 0;
@@ -683,8 +728,9 @@ static int open_sets(cli_opts *o, set_fig *R, set_fig *F, int *real_rows) {
 /* The options that only make sense with others, and the label files (--labels, --fake-labels:
  * one class per row). Returns 0 or the exit code of a failure (reported); labels read are the
  * caller's to free either way. */
-static int report_options(cli_opts *o, const set_fig *F, int64_t **real_labels, int64_t *n_real_labels,
-                          int64_t **fake_labels, int64_t *n_fake_labels) {
+static int report_options(cli_opts *o, const set_fig *F, int64_t **real_labels,
+                          int64_t *n_real_labels, int64_t **fake_labels, int64_t *n_fake_labels)
+{
     int rc;
     /* KID and MMD cost more than the rest of the report at its default sizes: opt-in, and
      * their options alone would silently do nothing */
@@ -693,11 +739,14 @@ static int report_options(cli_opts *o, const set_fig *F, int64_t **real_labels, 
     if (o->sigma_given && !o->mmd && !o->geometry)
         return cli_fail(o, EXIT_BAD_INPUT, "--sigma needs --mmd or --geometry");
     if ((o->kid || o->mmd) && !o->fake)
-        return cli_fail(o, EXIT_BAD_INPUT, "--%s needs --fake (it compares two sets)", o->kid ? "kid" : "mmd");
+        return cli_fail(o, EXIT_BAD_INPUT, "--%s needs --fake (it compares two sets)",
+                        o->kid ? "kid" : "mmd");
     if ((o->labels || o->fake_labels) && !o->fake)
-        return cli_fail(o, EXIT_BAD_INPUT, "--labels and --fake-labels need --fake (they judge the generated rows)");
+        return cli_fail(o, EXIT_BAD_INPUT,
+                        "--labels and --fake-labels need --fake (they judge the generated rows)");
     if (o->fake_labels && !o->labels)
-        return cli_fail(o, EXIT_BAD_INPUT, "--fake-labels needs --labels (the classes come from the real rows)");
+        return cli_fail(o, EXIT_BAD_INPUT,
+                        "--fake-labels needs --labels (the classes come from the real rows)");
     char err[512];
     if (o->labels && (rc = lsc_labels_open(o->labels, real_labels, n_real_labels, err, sizeof err)))
         return cli_fail(o, rc, "%s", err);
@@ -705,8 +754,9 @@ static int report_options(cli_opts *o, const set_fig *F, int64_t **real_labels, 
         if ((rc = lsc_labels_open(o->fake_labels, fake_labels, n_fake_labels, err, sizeof err)))
             return cli_fail(o, rc, "%s", err);
         if (*n_fake_labels != F->in.m.rows)
-            return cli_fail(o, EXIT_BAD_INPUT, "%s holds %lld labels but %s has %lld rows", o->fake_labels,
-                            (long long)*n_fake_labels, o->fake, (long long)F->in.m.rows);
+            return cli_fail(o, EXIT_BAD_INPUT, "%s holds %lld labels but %s has %lld rows",
+                            o->fake_labels, (long long)*n_fake_labels, o->fake,
+                            (long long)F->in.m.rows);
     }
     return 0;
 }
@@ -715,7 +765,8 @@ static int report_options(cli_opts *o, const set_fig *F, int64_t **real_labels, 
  * keeps landing next to. *have is set when it was computed; a soft failure (geometry_soft) leaves
  * its reason in `why`. Returns 0 or the exit code of a hard failure (reported). */
 static int fake_hubness(cli_opts *o, lsc_ctx *ctx, const set_fig *R, const set_fig *F,
-                        lsc_hubness_result *hub, int *have, char *why, size_t why_len, double *t) {
+                        lsc_hubness_result *hub, int *have, char *why, size_t why_len, double *t)
+{
     lsc_hubness_opts ho = LSC_HUBNESS_OPTS_INIT;
     ho.metric = o->metric;
     ho.seed = o->seed;
@@ -735,9 +786,9 @@ static int fake_hubness(cli_opts *o, lsc_ctx *ctx, const set_fig *R, const set_f
 typedef struct {
     set_fig *R, *F;
     const lsc_reference_info *rinfo;
-    int real_rows; /* 1 when the real rows are at hand in R->in (--real, or the reference's) */
+    int real_rows;      /* 1 when the real rows are at hand in R->in (--real, or the reference's) */
     int64_t nreal, neq; /* real rows; rows of each spectrum */
-    const lsc_assessment *verdicts; /* NULL without --fake */
+    const lsc_assessment *verdicts;   /* NULL without --fake */
     const lsc_hubness_result *hub_fr; /* fake rows against the real ones, when have_hub_fr */
     int have_hub_fr;
     const char *hub_fr_why;
@@ -757,7 +808,8 @@ typedef struct {
 } report_figs;
 
 /* The JSON document (--json). Returns 0 or the exit code of a failure (reported). */
-static int report_json(cli_opts *o, lsc_ctx *ctx, const report_figs *g) {
+static int report_json(cli_opts *o, lsc_ctx *ctx, const report_figs *g)
+{
     int rc = 0;
     FILE *jf = cli_output_open(o, o->json, &rc);
     if (!jf) return rc;
@@ -805,13 +857,19 @@ static int report_json(cli_opts *o, lsc_ctx *ctx, const report_figs *g) {
     jw_num(&w, "active_ratio", o->th.active_ratio);
     jw_end_obj(&w);
     jw_obj(&w, "spectrum");
-    if (g->real_rows) cli_json_spectrum(&w, "real", &g->R->s, g->R->sv, g->R->spec_m.rows, g->R->in.m.rows);
-    if (o->fake) cli_json_spectrum(&w, "fake", &g->F->s, g->F->sv, g->F->spec_m.rows, g->F->in.m.rows);
+    if (g->real_rows)
+        cli_json_spectrum(&w, "real", &g->R->s, g->R->sv, g->R->spec_m.rows, g->R->in.m.rows);
+    if (o->fake)
+        cli_json_spectrum(&w, "fake", &g->F->s, g->F->sv, g->F->spec_m.rows, g->F->in.m.rows);
     jw_end_obj(&w);
     if (g->R->have_all || g->F->have_all) { /* the subsetted set's figures on every row */
         jw_obj(&w, "spectrum_all_rows");
-        if (g->R->have_all) cli_json_spectrum(&w, "real", &g->R->s_all, g->R->sv_all, g->R->in.m.rows, g->R->in.m.rows);
-        if (g->F->have_all) cli_json_spectrum(&w, "fake", &g->F->s_all, g->F->sv_all, g->F->in.m.rows, g->F->in.m.rows);
+        if (g->R->have_all)
+            cli_json_spectrum(&w, "real", &g->R->s_all, g->R->sv_all, g->R->in.m.rows,
+                              g->R->in.m.rows);
+        if (g->F->have_all)
+            cli_json_spectrum(&w, "fake", &g->F->s_all, g->F->sv_all, g->F->in.m.rows,
+                              g->F->in.m.rows);
         jw_end_obj(&w);
     }
     jw_obj(&w, "pairwise");
@@ -829,7 +887,8 @@ static int report_json(cli_opts *o, lsc_ctx *ctx, const report_figs *g) {
             json_vendi_rbf(&w, gs[i]);
             jw_end_obj(&w);
         }
-        if (o->fake) json_hubness(&w, "hubness_fake_to_real", g->hub_fr, g->have_hub_fr, g->hub_fr_why);
+        if (o->fake)
+            json_hubness(&w, "hubness_fake_to_real", g->hub_fr, g->have_hub_fr, g->hub_fr_why);
         jw_end_obj(&w);
     }
     if (g->dist) { /* docs/METRICS.md section 10: reported, no verdict */
@@ -879,7 +938,8 @@ static int report_json(cli_opts *o, lsc_ctx *ctx, const report_figs *g) {
 }
 
 /* The HTML page (--html). Returns 0 or the exit code of a failure (reported). */
-static int report_html(cli_opts *o, lsc_ctx *ctx, const report_figs *g) {
+static int report_html(cli_opts *o, lsc_ctx *ctx, const report_figs *g)
+{
     int rc = 0;
     FILE *hf = cli_output_open(o, o->html, &rc);
     if (!hf) return rc;
@@ -918,88 +978,113 @@ static int report_html(cli_opts *o, lsc_ctx *ctx, const report_figs *g) {
 }
 
 /* The deprecated fixed-threshold checks of docs/METRICS.md section 6, on stdout. */
-static void print_fixed_checks(const cli_opts *o, const report_figs *g) {
+static void print_fixed_checks(const cli_opts *o, const report_figs *g)
+{
     const cli_thresholds *th = &o->th;
-    printf("\nfixed-threshold checks (deprecated, kept for one release: they decide no verdict and no\n"
-           "reading; the JSON keeps them as readings_fixed_thresholds; docs/METRICS.md section 6):\n");
+    printf(
+        "\nfixed-threshold checks (deprecated, kept for one release: they decide no verdict and no\n"
+        "reading; the JSON keeps them as readings_fixed_thresholds; docs/METRICS.md section 6):\n");
     if (o->fake) {
         if (!g->real_rows) {
             printf("  dimensional collapse  needs the real spectrum: not checked\n");
             printf("  mode collapse         vendi_cosine needs the real spectrum: not checked\n");
         } else {
-            printf("  dimensional collapse  fake effective_rank %.4g < %g x real's %.4g (= %.4g)?  %s\n",
-                   g->F->s.effective_rank, th->dim_collapse_ratio, g->R->s.effective_rank,
-                   th->dim_collapse_ratio * g->R->s.effective_rank,
-                   g->F->s.effective_rank < th->dim_collapse_ratio * g->R->s.effective_rank ? "yes" : "no");
+            printf(
+                "  dimensional collapse  fake effective_rank %.4g < %g x real's %.4g (= %.4g)?  %s\n",
+                g->F->s.effective_rank, th->dim_collapse_ratio, g->R->s.effective_rank,
+                th->dim_collapse_ratio * g->R->s.effective_rank,
+                g->F->s.effective_rank < th->dim_collapse_ratio * g->R->s.effective_rank ? "yes"
+                                                                                         : "no");
             if (g->F->s.vendi_status == LSC_VENDI_OK && g->R->s.vendi_status == LSC_VENDI_OK)
-                printf("  mode collapse         fake vendi_cosine %.4g < %g x real's %.4g (= %.4g)?  %s\n",
-                       g->F->s.vendi_cosine, th->mode_collapse_ratio, g->R->s.vendi_cosine,
-                       th->mode_collapse_ratio * g->R->s.vendi_cosine,
-                       g->F->s.vendi_cosine < th->mode_collapse_ratio * g->R->s.vendi_cosine ? "yes" : "no");
+                printf(
+                    "  mode collapse         fake vendi_cosine %.4g < %g x real's %.4g (= %.4g)?  %s\n",
+                    g->F->s.vendi_cosine, th->mode_collapse_ratio, g->R->s.vendi_cosine,
+                    th->mode_collapse_ratio * g->R->s.vendi_cosine,
+                    g->F->s.vendi_cosine < th->mode_collapse_ratio * g->R->s.vendi_cosine ? "yes"
+                                                                                          : "no");
             else
-                printf("  mode collapse         vendi_cosine unavailable (an all-zero row): not checked\n");
+                printf(
+                    "  mode collapse         vendi_cosine unavailable (an all-zero row): not checked\n");
         }
-        printf("  mode collapse         coverage %.3f < %g while precision %.3f >= %g?  %s\n", g->prdc->coverage,
-               th->coverage_min, g->prdc->precision, th->precision_high,
-               g->prdc->coverage < th->coverage_min && g->prdc->precision >= th->precision_high ? "yes" : "no");
-        printf("  low fidelity          precision %.3f < %g?  %s\n", g->prdc->precision, th->precision_min,
-               g->prdc->precision < th->precision_min ? "yes" : "no");
-        printf("  memorisation          fake rows in a near-duplicate pair (d <= %g): %s%.2f%% > %g%%?  %s\n",
-               o->dup_eps, g->ri->dup_lower_bound ? ">= " : "", 100.0 * g->ri->fake_dup_fraction,
-               100.0 * th->dup_fraction, g->ri->fake_dup_fraction > th->dup_fraction ? "yes" : "no");
+        printf("  mode collapse         coverage %.3f < %g while precision %.3f >= %g?  %s\n",
+               g->prdc->coverage, th->coverage_min, g->prdc->precision, th->precision_high,
+               g->prdc->coverage < th->coverage_min && g->prdc->precision >= th->precision_high
+                   ? "yes"
+                   : "no");
+        printf("  low fidelity          precision %.3f < %g?  %s\n", g->prdc->precision,
+               th->precision_min, g->prdc->precision < th->precision_min ? "yes" : "no");
+        printf(
+            "  memorisation          fake rows in a near-duplicate pair (d <= %g): %s%.2f%% > %g%%?  %s\n",
+            o->dup_eps, g->ri->dup_lower_bound ? ">= " : "", 100.0 * g->ri->fake_dup_fraction,
+            100.0 * th->dup_fraction, g->ri->fake_dup_fraction > th->dup_fraction ? "yes" : "no");
         if (g->real_rows)
-            printf("  memorisation          fake rows within %g of a real row: %.2f%% > %g%%?  %s\n", o->dup_eps,
-                   100.0 * g->mem_fraction, 100.0 * th->dup_fraction, g->mem_fraction > th->dup_fraction ? "yes" : "no");
+            printf(
+                "  memorisation          fake rows within %g of a real row: %.2f%% > %g%%?  %s\n",
+                o->dup_eps, 100.0 * g->mem_fraction, 100.0 * th->dup_fraction,
+                g->mem_fraction > th->dup_fraction ? "yes" : "no");
         else
-            printf("  memorisation          fake rows near a real row need the real rows: not checked\n");
+            printf(
+                "  memorisation          fake rows near a real row need the real rows: not checked\n");
     } else {
-        printf("  posterior collapse    active_units %lld < %g x D (= %.1f)?  %s   (meaningful for VAE "
-               "posterior means)\n",
-               (long long)g->R->s.active_units, th->active_ratio, th->active_ratio * (double)g->R->in.m.cols,
-               (double)g->R->s.active_units < th->active_ratio * (double)g->R->in.m.cols ? "yes" : "no");
-        printf("  duplicates            rows in a near-duplicate pair (d <= %g): %s%.2f%% > %g%%?  %s\n",
-               o->dup_eps, g->ri->dup_lower_bound ? ">= " : "", 100.0 * g->ri->fake_dup_fraction,
-               100.0 * th->dup_fraction, g->ri->fake_dup_fraction > th->dup_fraction ? "yes" : "no");
+        printf(
+            "  posterior collapse    active_units %lld < %g x D (= %.1f)?  %s   (meaningful for VAE "
+            "posterior means)\n",
+            (long long)g->R->s.active_units, th->active_ratio,
+            th->active_ratio * (double)g->R->in.m.cols,
+            (double)g->R->s.active_units < th->active_ratio * (double)g->R->in.m.cols ? "yes"
+                                                                                      : "no");
+        printf(
+            "  duplicates            rows in a near-duplicate pair (d <= %g): %s%.2f%% > %g%%?  %s\n",
+            o->dup_eps, g->ri->dup_lower_bound ? ">= " : "", 100.0 * g->ri->fake_dup_fraction,
+            100.0 * th->dup_fraction, g->ri->fake_dup_fraction > th->dup_fraction ? "yes" : "no");
     }
 }
 
 /* The text report on stdout. */
-static void report_text(cli_opts *o, lsc_ctx *ctx, const report_figs *g) {
+static void report_text(cli_opts *o, lsc_ctx *ctx, const report_figs *g)
+{
     printf("lsc %s report on %s\n", lsc_version(), lsc_ctx_device_name(ctx));
     if (o->reference)
-        printf("real: reference %s (file format version %lld; %lld x %lld, k=%lld, %s, %s)\n", o->reference,
-               (long long)g->rinfo->file_version, (long long)g->rinfo->rows, (long long)g->rinfo->cols,
-               (long long)g->rinfo->k, cli_metric_name(g->rinfo->metric), o->inclusive ? "inclusive" : "strict");
+        printf("real: reference %s (file format version %lld; %lld x %lld, k=%lld, %s, %s)\n",
+               o->reference, (long long)g->rinfo->file_version, (long long)g->rinfo->rows,
+               (long long)g->rinfo->cols, (long long)g->rinfo->k, cli_metric_name(g->rinfo->metric),
+               o->inclusive ? "inclusive" : "strict");
     else
-        printf("real: %s (%lld x %lld)\n", o->real, (long long)g->R->in.m.rows, (long long)g->R->in.m.cols);
+        printf("real: %s (%lld x %lld)\n", o->real, (long long)g->R->in.m.rows,
+               (long long)g->R->in.m.cols);
     if (o->fake)
-        printf("fake: %s (%lld x %lld)\n", o->fake, (long long)g->F->in.m.rows, (long long)g->F->in.m.cols);
+        printf("fake: %s (%lld x %lld)\n", o->fake, (long long)g->F->in.m.rows,
+               (long long)g->F->in.m.cols);
     if (o->fake && g->nreal != g->F->in.m.rows)
-        printf("the spectra are compared at equal N = %lld: a seeded subset (seed %llu) of the larger set\n",
-               (long long)g->neq, (unsigned long long)o->seed);
+        printf(
+            "the spectra are compared at equal N = %lld: a seeded subset (seed %llu) of the larger set\n",
+            (long long)g->neq, (unsigned long long)o->seed);
     printf("\n");
     if (g->verdicts) {
         print_verdicts(g->verdicts);
         print_classes(g->verdicts, g->R->in.m.rows);
     }
     if (o->fake && g->real_rows) print_spectra(g->R, g->F);
-    else if (o->fake) cli_print_spectrum(stdout, "fake", &g->F->s, g->F->spec_m.rows, g->F->in.m.rows);
+    else if (o->fake)
+        cli_print_spectrum(stdout, "fake", &g->F->s, g->F->spec_m.rows, g->F->in.m.rows);
     else cli_print_spectrum(stdout, "real", &g->R->s, g->R->spec_m.rows, g->R->in.m.rows);
     set_fig *sets[2] = {g->R, g->F};
     for (int i = 0; i < 2; i++)
         if (sets[i]->have_all) {
             printf("(%s on all %lld rows, for the record: effective_rank %.4f", i ? "fake" : "real",
                    (long long)sets[i]->in.m.rows, sets[i]->s_all.effective_rank);
-            if (sets[i]->s_all.vendi_status == LSC_VENDI_OK) printf(", vendi_cosine %.4f", sets[i]->s_all.vendi_cosine);
+            if (sets[i]->s_all.vendi_status == LSC_VENDI_OK)
+                printf(", vendi_cosine %.4f", sets[i]->s_all.vendi_cosine);
             printf(")\n");
         }
     printf("\n");
     if (g->real_rows) cli_print_pairs(stdout, "real", &g->R->p, o);
     if (o->fake) cli_print_pairs(stdout, "fake", &g->F->p, o);
     if (g->R->p.subset || (o->fake && g->F->p.subset))
-        printf("(sets above --pairs-max-rows %lld use a seeded subset for the all-pairs figures; kNN and "
-               "PRDC use every row)\n",
-               (long long)o->pairs_max_rows);
+        printf(
+            "(sets above --pairs-max-rows %lld use a seeded subset for the all-pairs figures; kNN and "
+            "PRDC use every row)\n",
+            (long long)o->pairs_max_rows);
     printf("\n");
     if (o->geometry && g->real_rows) print_geometry(g->R, "real");
     if (o->geometry && o->fake) print_geometry(g->F, "fake");
@@ -1017,11 +1102,12 @@ static void report_text(cli_opts *o, lsc_ctx *ctx, const report_figs *g) {
         printf("\n");
         cli_print_prdc(stdout, g->prdc);
         if (g->real_rows)
-            printf("  fake rows within %g of a real row: %lld of %lld\n", o->dup_eps, (long long)g->mem_rows,
-                   (long long)g->F->in.m.rows);
+            printf("  fake rows within %g of a real row: %lld of %lld\n", o->dup_eps,
+                   (long long)g->mem_rows, (long long)g->F->in.m.rows);
     }
     if (g->dist) {
-        printf("\ndistances between the two distributions (docs/METRICS.md section 10, no verdict):\n");
+        printf(
+            "\ndistances between the two distributions (docs/METRICS.md section 10, no verdict):\n");
         cli_print_fd(stdout, g->fdr);
         if (o->kid) cli_print_kid(stdout, g->kidr);
         if (o->mmd) cli_print_mmd(stdout, g->mmdr, o->sigma, o->scale);
@@ -1036,10 +1122,12 @@ static void report_text(cli_opts *o, lsc_ctx *ctx, const report_figs *g) {
     printf("\n(%.0f ms in all)\n", g->t_total);
 }
 
-int cmd_report(cli_opts *o) {
+int cmd_report(cli_opts *o)
+{
     int rc = 0;
     if (!!o->real == !!o->reference)
-        return cli_fail(o, EXIT_BAD_INPUT, "give exactly one of --real and --reference (see --help)");
+        return cli_fail(o, EXIT_BAD_INPUT,
+                        "give exactly one of --real and --reference (see --help)");
     set_fig R, F;
     memset(&R, 0, sizeof R);
     memset(&F, 0, sizeof F);
@@ -1078,21 +1166,23 @@ int cmd_report(cli_opts *o) {
             goto done;
         }
         if (o->fake && o->k >= F.in.m.rows) {
-            rc = cli_fail(o, EXIT_BAD_INPUT, "k=%lld of %s needs at least %lld rows in %s, got %lld",
-                          (long long)o->k, o->reference, (long long)o->k + 1, o->fake,
-                          (long long)F.in.m.rows);
+            rc = cli_fail(o, EXIT_BAD_INPUT,
+                          "k=%lld of %s needs at least %lld rows in %s, got %lld", (long long)o->k,
+                          o->reference, (long long)o->k + 1, o->fake, (long long)F.in.m.rows);
             goto done;
         }
     }
     if (real_labels && n_real_labels != R.in.m.rows) {
-        rc = cli_fail(o, EXIT_BAD_INPUT, "%s holds %lld labels but the real set has %lld rows", o->labels,
-                      (long long)n_real_labels, (long long)R.in.m.rows);
+        rc = cli_fail(o, EXIT_BAD_INPUT, "%s holds %lld labels but the real set has %lld rows",
+                      o->labels, (long long)n_real_labels, (long long)R.in.m.rows);
         goto done;
     }
     if (o->deprecated[0])
-        fprintf(stderr, "lsc report: warning: %s is deprecated: the fixed-threshold options make only "
-                        "the fixed-threshold table and the JSON's readings_fixed_thresholds, and decide "
-                        "no verdict and no reading (docs/METRICS.md section 6)\n", o->deprecated);
+        fprintf(stderr,
+                "lsc report: warning: %s is deprecated: the fixed-threshold options make only "
+                "the fixed-threshold table and the JSON's readings_fixed_thresholds, and decide "
+                "no verdict and no reading (docs/METRICS.md section 6)\n",
+                o->deprecated);
 
     int64_t nreal = real_rows ? R.in.m.rows : rinfo.rows;
     int64_t neq = nreal;
@@ -1108,7 +1198,8 @@ int cmd_report(cli_opts *o) {
     char hub_fr_why[200] = "needs the real rows (--real)";
     double t_hub_fr = 0;
     if (o->geometry && o->fake && real_rows &&
-        (rc = fake_hubness(o, ctx, &R, &F, &hub_fr, &have_hub_fr, hub_fr_why, sizeof hub_fr_why, &t_hub_fr)))
+        (rc = fake_hubness(o, ctx, &R, &F, &hub_fr, &have_hub_fr, hub_fr_why, sizeof hub_fr_why,
+                           &t_hub_fr)))
         goto done;
 
     /* distances between the two distributions (docs/METRICS.md section 10), reported without a
@@ -1233,12 +1324,32 @@ int cmd_report(cli_opts *o) {
     double t_total = cli_now_ms() - t_start;
     timing_add(&tm, "total", t_total);
 
-    report_figs g = {.R = &R, .F = &F, .rinfo = &rinfo, .real_rows = real_rows, .nreal = nreal,
-                     .neq = neq, .verdicts = verdicts, .hub_fr = &hub_fr, .have_hub_fr = have_hub_fr,
-                     .hub_fr_why = hub_fr_why, .dist = dist, .fdr = &fdr, .kidr = &kidr,
-                     .mmdr = &mmdr, .prdc = &prdc, .mem_rows = mem_rows, .drows = drows,
-                     .mem_fraction = mem_fraction, .ri = &ri, .nnh = &nnh, .readings = readings,
-                     .fixed = fixed, .nread = nread, .nfixed = nfixed, .tm = &tm, .t_total = t_total};
+    report_figs g = {.R = &R,
+                     .F = &F,
+                     .rinfo = &rinfo,
+                     .real_rows = real_rows,
+                     .nreal = nreal,
+                     .neq = neq,
+                     .verdicts = verdicts,
+                     .hub_fr = &hub_fr,
+                     .have_hub_fr = have_hub_fr,
+                     .hub_fr_why = hub_fr_why,
+                     .dist = dist,
+                     .fdr = &fdr,
+                     .kidr = &kidr,
+                     .mmdr = &mmdr,
+                     .prdc = &prdc,
+                     .mem_rows = mem_rows,
+                     .drows = drows,
+                     .mem_fraction = mem_fraction,
+                     .ri = &ri,
+                     .nnh = &nnh,
+                     .readings = readings,
+                     .fixed = fixed,
+                     .nread = nread,
+                     .nfixed = nfixed,
+                     .tm = &tm,
+                     .t_total = t_total};
     if (o->json && (rc = report_json(o, ctx, &g))) goto done;
     if (o->html && (rc = report_html(o, ctx, &g))) goto done;
     if (!o->json || strcmp(o->json, "-")) report_text(o, ctx, &g);

@@ -46,8 +46,8 @@ _Static_assert(LSC_AMX_PANEL % 32 == 0, "LSC_AMX_PANEL: whole 32-row blocks");
 LSC_AMX_VEC static inline void split32(const float *x, int64_t n, __m512i *h, __m512i *l)
 {
     const __mmask16 m0 = n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n > 0 ? n : 0)) - 1u);
-    const __mmask16 m1 = n >= 32 ? (__mmask16)0xFFFF
-                                 : (__mmask16)((1u << (n > 16 ? n - 16 : 0)) - 1u);
+    const __mmask16 m1 =
+        n >= 32 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n > 16 ? n - 16 : 0)) - 1u);
     const __m512 x0 = _mm512_maskz_loadu_ps(m0, x), x1 = _mm512_maskz_loadu_ps(m1, x + 16);
     const __m512i hb = (__m512i)_mm512_cvtne2ps_pbh(x1, x0);
     /* h back in float32: each bfloat16 is the top half of its float32 */
@@ -97,9 +97,9 @@ LSC_AMX_VEC void cpu_amx_pack_b(const float *rows, int64_t n, int64_t d, uint16_
     const int64_t kc0 = cpu_amx_dp(d) / 32, ng = (n + 31) / 32 * 2;
     /* the VNNI order: tile row kk holds each row's pair of columns 2 kk, 2 kk + 1, one 32-bit
      * word per row, so a row's 16 pairs go down its column r: a scatter with stride 16 words */
-    const __m512i down = _mm512_mullo_epi32(
-        _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
-        _mm512_set1_epi32(16));
+    const __m512i down =
+        _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                           _mm512_set1_epi32(16));
     for (int64_t g = 0; g < ng; g++) {
         uint16_t *gh = out + (size_t)g * (size_t)(2 * kc0) * 512, *gl = gh + (size_t)kc0 * 512;
         for (int64_t kc = 0; kc < kc0; kc++) { /* tile by tile, as above */
@@ -123,8 +123,8 @@ typedef struct tile_cfg {
 
 /* Eight 16 x 64-byte tiles. A constant object: GCC 12 drops the stores into a local
  * configuration before ldtilecfg (it does not see the instruction read them). */
-static const tile_cfg amx_cfg = {1, 0, {0}, {64, 64, 64, 64, 64, 64, 64, 64},
-                                 {16, 16, 16, 16, 16, 16, 16, 16}};
+static const tile_cfg amx_cfg = {
+    1, 0, {0}, {64, 64, 64, 64, 64, 64, 64, 64}, {16, 16, 16, 16, 16, 16, 16, 16}};
 
 __attribute__((target("amx-tile,amx-bf16"))) static void amx_config(void)
 {
@@ -247,8 +247,8 @@ void cpu_amx_gemm(int64_t nq, int64_t nb, int64_t d, const uint16_t *qa, const u
                         const uint16_t *a = qa + (size_t)(i / 16) * gs;
                         const int64_t nr = nq - i < 32 ? nq - i : 32;
                         for (int64_t j = jp; j < je; j += 32)
-                            amx_block(a, bb + (size_t)(j / 16) * gs, gs, kc0, p0, p1, k0, k1,
-                                      first, c + i * ldc + j, ldc, nr, je - j < 32 ? je - j : 32);
+                            amx_block(a, bb + (size_t)(j / 16) * gs, gs, kc0, p0, p1, k0, k1, first,
+                                      c + i * ldc + j, ldc, nr, je - j < 32 ? je - j : 32);
                     }
                 }
             }

@@ -31,8 +31,8 @@ enum { ROW_MAJOR = 101, NO_TRANS = 111, TRANS = 112, UPPER = 121 };
 void SERIAL(cblas_sgemm)(int order, int ta, int tb, int m, int n, int k, float alpha,
                          const float *a, int lda, const float *b, int ldb, float beta, float *c,
                          int ldc);
-void SERIAL(cblas_ssyrk)(int order, int uplo, int trans, int n, int k, float alpha,
-                         const float *a, int lda, float beta, float *c, int ldc);
+void SERIAL(cblas_ssyrk)(int order, int uplo, int trans, int n, int k, float alpha, const float *a,
+                         int lda, float beta, float *c, int ldc);
 void SERIAL(cblas_dsyrk)(int order, int uplo, int trans, int n, int k, double alpha,
                          const double *a, int lda, double beta, double *c, int ldc);
 void SERIAL(dsyevd_)(const char *jobz, const char *uplo, const int *n, double *a, const int *lda,
@@ -66,15 +66,16 @@ void cpu_gemm_nt(int64_t nq, int64_t nb, int64_t d, const float *a, const float 
 {
     /* tiles keep nq, nb below 2^31 and d is checked by the callers (cpu_tile_run) */
     SINGLE();
-    SERIAL(cblas_sgemm)(ROW_MAJOR, NO_TRANS, TRANS, (int)nq, (int)nb, (int)d, 1.0f, a, (int)d, b,
-                        (int)d, 0.0f, c, (int)nb);
+    SERIAL(cblas_sgemm)
+    (ROW_MAJOR, NO_TRANS, TRANS, (int)nq, (int)nb, (int)d, 1.0f, a, (int)d, b, (int)d, 0.0f, c,
+     (int)nb);
 }
 
 void cpu_syrk_upper(int64_t n, int64_t d, const float *a, float *c)
 {
     SINGLE();
-    SERIAL(cblas_ssyrk)(ROW_MAJOR, UPPER, NO_TRANS, (int)n, (int)d, 1.0f, a, (int)d, 0.0f, c,
-                        (int)n);
+    SERIAL(cblas_ssyrk)
+    (ROW_MAJOR, UPPER, NO_TRANS, (int)n, (int)d, 1.0f, a, (int)d, 0.0f, c, (int)n);
 }
 
 void cpu_dsyrk_t_serial(int64_t d, int64_t nr, const double *x, double *c)

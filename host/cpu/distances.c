@@ -12,8 +12,8 @@ typedef struct dist_job {
     int64_t ld_out;
 } dist_job;
 
-LSC_CPU_CLONES static void dist_tile(void *user, int tid, const cpu_tiles *t, int64_t a0, int64_t na, int64_t b0,
-                      int64_t nb)
+LSC_CPU_CLONES static void dist_tile(void *user, int tid, const cpu_tiles *t, int64_t a0,
+                                     int64_t na, int64_t b0, int64_t nb)
 {
     (void)tid;
     const dist_job *J = (const dist_job *)user;

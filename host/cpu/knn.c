@@ -161,15 +161,15 @@ typedef struct knn_job {
     const cpu_set *q, *b;
     int64_t k, cap;
     int exclude_self;
-    double *v;     /* per query row k values: its heap of upper ends, then its k nearest */
-    int64_t *idx;  /* per query row k indices (written at the end) */
-    int64_t *hn;   /* per query row: values in its heap */
+    double *v;    /* per query row k values: its heap of upper ends, then its k nearest */
+    int64_t *idx; /* per query row k indices (written at the end) */
+    int64_t *hn;  /* per query row: values in its heap */
     /* lists: per thread, one for each row of its current query block (plain pass, whose
      * block_done finishes them), or one for every row (symmetric pass) */
     knn_entry *list;
     int64_t *list_n;
-    int64_t tq;     /* the plain pass's query block size */
-    float *buf;     /* per thread 2 d floats of scratch for rows that are not float32 */
+    int64_t tq; /* the plain pass's query block size */
+    float *buf; /* per thread 2 d floats of scratch for rows that are not float32 */
     /* the symmetric self pass (knn_sym_tile): per thread a selection for every row, fed from
      * the column side of the pairs that thread computes; and each row's bound after the
      * in-block pass, which bounds its final k-th value */
@@ -195,8 +195,8 @@ static knn_sel col_sel(const knn_job *J, int tid, int64_t gj)
     return s;
 }
 
-LSC_CPU_CLONES static void knn_tile(void *user, int tid, const cpu_tiles *t, int64_t q0,
-                                    int64_t nq, int64_t b0, int64_t nb)
+LSC_CPU_CLONES static void knn_tile(void *user, int tid, const cpu_tiles *t, int64_t q0, int64_t nq,
+                                    int64_t b0, int64_t nb)
 {
     const knn_job *J = (const knn_job *)user;
     const int64_t d = J->q->d, k = J->k;
@@ -253,14 +253,15 @@ LSC_CPU_CLONES static void knn_tile(void *user, int tid, const cpu_tiles *t, int
  * together (knn_sym_merge): half the GEMM work of the plain pass. Both ends use the plain pass's
  * float32 prefilter; a column selection's bound is the smaller of its own and the row's after
  * the in-block pass (a bound on its final k-th value), so it starts with one. */
-static inline __attribute__((always_inline)) void
-sym_pairs(const knn_job *J, int tid, const cpu_tiles *t, int64_t q0, int64_t nq, int64_t b0,
-          int64_t nb, const int diag)
+static inline __attribute__((always_inline)) void sym_pairs(const knn_job *J, int tid,
+                                                            const cpu_tiles *t, int64_t q0,
+                                                            int64_t nq, int64_t b0, int64_t nb,
+                                                            const int diag)
 {
     const int64_t d = J->q->d, k = J->k;
     const double E = t->E;
     float *wf = (float *)t->bw, *tc = wf + t->tb; /* tb doubles of scratch hold 2 tb floats */
-    double *cb = (double *)t->flag;              /* tb int64 of scratch hold tb doubles */
+    double *cb = (double *)t->flag;               /* tb int64 of scratch hold tb doubles */
     float *buf = J->buf + (size_t)tid * 2 * d;
     double bmax = 0.0, cbmax = 0.0;
     for (int64_t j = 0; j < nb; j++) {
@@ -496,8 +497,8 @@ lsc_status cpu_knn_sets(lsc_ctx *ctx, const cpu_set *q, const cpu_set *b, int64_
         size_t lbytes = 0;
         s = cpu_tile_plan(ctx, &job, &tq);
         if (s == LSC_STATUS_OK)
-            s = lsc_bytes(ctx, lsc_mul_i64(lsc_mul_i64(ctx->threads, tq), J.cap),
-                          sizeof(knn_entry), &lbytes, "knn candidate lists");
+            s = lsc_bytes(ctx, lsc_mul_i64(lsc_mul_i64(ctx->threads, tq), J.cap), sizeof(knn_entry),
+                          &lbytes, "knn candidate lists");
         if (s == LSC_STATUS_OK) {
             J.tq = tq;
             J.list = (knn_entry *)lsc_malloc(ctx, lbytes, "knn candidate lists");
@@ -515,8 +516,8 @@ lsc_status cpu_knn_sets(lsc_ctx *ctx, const cpu_set *q, const cpu_set *b, int64_
     return s;
 }
 
-lsc_status lsc_cpu_knn(lsc_ctx *ctx, const lsc_matrix *queries, const lsc_matrix *base,
-                       int64_t k, const lsc_knn_opts *opts, float *dist, int64_t *idx)
+lsc_status lsc_cpu_knn(lsc_ctx *ctx, const lsc_matrix *queries, const lsc_matrix *base, int64_t k,
+                       const lsc_knn_opts *opts, float *dist, int64_t *idx)
 {
     int metric = (int)opts->metric;
     size_t vbytes;

@@ -52,22 +52,24 @@ lsc_status lsc_cpu_kernel_sums(lsc_ctx *ctx, const lsc_matrix *x, const int64_t 
     int64_t tile = MMD_TILE;
     while (tile > 1 && (size_t)nt * ((size_t)tile * (size_t)d * 2 * sizeof(float) +
                                      (size_t)tile * (size_t)tile * sizeof(float) +
-                                     (size_t)tile * 2 * sizeof(double)) > ctx->workspace_limit)
+                                     (size_t)tile * 2 * sizeof(double)) >
+                           ctx->workspace_limit)
         tile /= 2;
     const size_t per = (size_t)tile * (size_t)d * 2 + (size_t)tile * (size_t)tile;
-    LSC_CHECK(ctx, (size_t)nt * (per * sizeof(float) + (size_t)tile * 2 * sizeof(double)) <=
-                       ctx->workspace_limit,
+    LSC_CHECK(ctx,
+              (size_t)nt * (per * sizeof(float) + (size_t)tile * 2 * sizeof(double)) <=
+                  ctx->workspace_limit,
               LSC_STATUS_WORKSPACE_LIMIT,
               "workspace limit %zu bytes is too small for one row of %lld columns per thread",
               ctx->workspace_limit, (long long)d);
     const int64_t bx = (nx + tile - 1) / tile, by = (ny + tile - 1) / tile;
     const int64_t njobs = bx * (bx + 1) / 2 + by * (by + 1) / 2 + bx * by;
     mmd_job *jobs = (mmd_job *)lsc_malloc(ctx, (size_t)njobs * sizeof *jobs, "kernel tile list");
-    double *part = jobs ? (double *)lsc_calloc(ctx, (size_t)njobs * 2, sizeof(double),
-                                               "kernel tile sums")
-                        : NULL;
-    float *buf = part ? (float *)lsc_malloc(ctx, (size_t)nt * per * sizeof(float), "kernel tiles")
-                      : NULL;
+    double *part =
+        jobs ? (double *)lsc_calloc(ctx, (size_t)njobs * 2, sizeof(double), "kernel tile sums")
+             : NULL;
+    float *buf =
+        part ? (float *)lsc_malloc(ctx, (size_t)nt * per * sizeof(float), "kernel tiles") : NULL;
     double *sqbuf = buf ? (double *)lsc_malloc(ctx, (size_t)nt * (size_t)tile * 2 * sizeof(double),
                                                "kernel tile norms")
                         : NULL;
@@ -81,7 +83,8 @@ lsc_status lsc_cpu_kernel_sums(lsc_ctx *ctx, const lsc_matrix *x, const int64_t 
     for (int w = 0; w < 2; w++) {
         const int64_t nb = w ? by : bx;
         for (int64_t bi = 0; bi < nb; bi++)
-            for (int64_t bj = bi; bj < nb; bj++) jobs[j++] = (mmd_job){w ? LSC_KSUM_YY : LSC_KSUM_XX, bi, bj};
+            for (int64_t bj = bi; bj < nb; bj++)
+                jobs[j++] = (mmd_job){w ? LSC_KSUM_YY : LSC_KSUM_XX, bi, bj};
     }
     for (int64_t bi = 0; bi < bx; bi++)
         for (int64_t bj = 0; bj < by; bj++) jobs[j++] = (mmd_job){LSC_KSUM_XY, bi, bj};

@@ -75,9 +75,9 @@ typedef struct {
     int64_t dups;
     int64_t ndup_heap;
     lsc_pair *dup_heap;
-    int64_t *hist;    /* hist_copies(bins) x bins: pair j counts in copy j mod copies */
-    double *nn;       /* the best exact value this thread has seen for each row: the query set's
-                         rows, then (across two sets) the base set's */
+    int64_t *hist; /* hist_copies(bins) x bins: pair j counts in copy j mod copies */
+    double *nn;    /* the best exact value this thread has seen for each row: the query set's
+                      rows, then (across two sets) the base set's */
     char pad[64];
 } pair_part;
 
@@ -135,7 +135,7 @@ typedef struct pair_job {
     const cpu_set *s, *sb; /* the query rows' set and the base rows' (s itself: pairs within s) */
     const int64_t *ida, *idb; /* the row indices reported for s's and sb's rows (NULL: the set's
                                  map, else its own index) */
-    int64_t nb_off;        /* where sb's rows start in each part's nn: 0 within s, s->n across */
+    int64_t nb_off;           /* where sb's rows start in each part's nn: 0 within s, s->n across */
     int metric;
     double dup_v, upper;
     int64_t bins, cap, tq;
@@ -258,8 +258,8 @@ unif_row_sum(const cpu_tiles *t, int64_t i, int64_t js, int64_t nj, lsc_unif_row
     return sum;
 }
 
-LSC_CPU_CLONES static void pair_tile(void *user, int tid, const cpu_tiles *t, int64_t i0, int64_t ni, int64_t j0,
-                      int64_t nj)
+LSC_CPU_CLONES static void pair_tile(void *user, int tid, const cpu_tiles *t, int64_t i0,
+                                     int64_t ni, int64_t j0, int64_t nj)
 {
     const pair_job *J = (const pair_job *)user;
     const cpu_set *s = J->s, *sb = J->sb;
@@ -269,8 +269,8 @@ LSC_CPU_CLONES static void pair_tile(void *user, int tid, const cpu_tiles *t, in
     const double scale = lsc_hist_scale(J->upper, J->bins), dup_v = J->dup_v;
     pair_part *P = &J->parts[tid];
     moments *bm = &J->block_mom[i0 / J->tq];
-    double *dist = t->bw;        /* this row's distances, for its segment's moments */
-    int64_t *flag = t->flag;     /* -1: decided on the exact value, else the pair's bin */
+    double *dist = t->bw;    /* this row's distances, for its segment's moments */
+    int64_t *flag = t->flag; /* -1: decided on the exact value, else the pair's bin */
     const int64_t copy_mask = hist_copies(bins) - 1;
     double *nnb = P->nn + J->nb_off; /* the base rows' */
     for (int64_t i = 0; i < ni; i++) {
@@ -284,13 +284,12 @@ LSC_CPU_CLONES static void pair_tile(void *user, int tid, const cpu_tiles *t, in
          * needs the exact value. Thresholds read once per row only grow more cautious as the
          * row proceeds (nn falls, max rises), so stale ones flag more, never fewer. */
         const int any =
-            metric == LSC_M_COSINE
-                ? pair_stage1(t, i, js, nj, j0, nnb, P->nn[gi], P->max_v, dup_v, scale, bins,
-                              LSC_M_COSINE, NULL, 0, flag, dist)
-                : J->vedge ? pair_stage1(t, i, js, nj, j0, nnb, P->nn[gi], P->max_v, dup_v,
-                                         scale, bins, LSC_M_EUCLIDEAN, J->vedge, 1, flag, dist)
-                           : pair_stage1(t, i, js, nj, j0, nnb, P->nn[gi], P->max_v, dup_v,
-                                         scale, bins, LSC_M_EUCLIDEAN, NULL, 0, flag, dist);
+            metric == LSC_M_COSINE ? pair_stage1(t, i, js, nj, j0, nnb, P->nn[gi], P->max_v, dup_v,
+                                                 scale, bins, LSC_M_COSINE, NULL, 0, flag, dist)
+            : J->vedge ? pair_stage1(t, i, js, nj, j0, nnb, P->nn[gi], P->max_v, dup_v, scale, bins,
+                                     LSC_M_EUCLIDEAN, J->vedge, 1, flag, dist)
+                       : pair_stage1(t, i, js, nj, j0, nnb, P->nn[gi], P->max_v, dup_v, scale, bins,
+                                     LSC_M_EUCLIDEAN, NULL, 0, flag, dist);
         /* stage 2, rare: the exact value decides; the bulk figures take it only by the pair's
          * own rule, so they do not depend on which thread happened to recompute the pair */
         for (int64_t j = js; any && j < nj; j++) {
@@ -344,8 +343,8 @@ static lsc_status unif_rows(lsc_ctx *ctx, const cpu_set *s, double *up, double *
     float *buf = (float *)lsc_malloc(ctx, (size_t)s->d * sizeof(float), "uniformity row");
     if (!buf) return LSC_STATUS_OUT_OF_MEMORY;
     for (int64_t i = 0; i < s->n; i++) {
-        const lsc_unif_row r = lsc_unif_row_of(cpu_set_raw_row(s, i, buf), s->d,
-                                               cosine ? NULL : s->centre);
+        const lsc_unif_row r =
+            lsc_unif_row_of(cpu_set_raw_row(s, i, buf), s->d, cosine ? NULL : s->centre);
         up[i] = r.p;
         us[i] = r.s;
         ue[i] = r.e;
@@ -354,14 +353,13 @@ static lsc_status unif_rows(lsc_ctx *ctx, const cpu_set *s, double *up, double *
     return LSC_STATUS_OK;
 }
 
-
 lsc_status cpu_pair_acc_init(lsc_ctx *ctx, cpu_pair_acc *acc, int64_t bins, int64_t cap)
 {
     memset(acc, 0, sizeof *acc);
     acc->max_v = -1.0;
     acc->hist = (int64_t *)lsc_calloc(ctx, (size_t)bins, sizeof(int64_t), "histogram");
-    acc->dup = acc->hist ? (lsc_pair *)lsc_malloc(ctx, (size_t)cap * sizeof(lsc_pair), "pairs")
-                         : NULL;
+    acc->dup =
+        acc->hist ? (lsc_pair *)lsc_malloc(ctx, (size_t)cap * sizeof(lsc_pair), "pairs") : NULL;
     if (!acc->dup) {
         cpu_pair_acc_free(acc);
         return LSC_STATUS_OUT_OF_MEMORY;
@@ -410,21 +408,21 @@ lsc_status cpu_pair_pass(lsc_ctx *ctx, const cpu_set *a, const int64_t *ida, con
     J.bins = bins;
     J.cap = cap;
     double *urows = NULL;
-    cpu_tile_job job = {a, b, cross ? CPU_TILES_ALL : CPU_TILES_UPPER, 0, 0, &J, pair_tile,
-                        NULL, 0, 0};
+    cpu_tile_job job = {a, b, cross ? CPU_TILES_ALL : CPU_TILES_UPPER, 0, 0, &J, pair_tile, NULL,
+                        0, 0};
     lsc_status st = cpu_tile_plan(ctx, &job, &J.tq);
     const int64_t nblocks = st == LSC_STATUS_OK ? (na + J.tq - 1) / J.tq : 0;
     if (st == LSC_STATUS_OK) {
         J.parts = (pair_part *)lsc_calloc(ctx, (size_t)T, sizeof(pair_part), "pair partials");
-        J.block_mom = J.parts ? (moments *)lsc_calloc(ctx, (size_t)nblocks, sizeof(moments),
-                                                      "pair moments")
-                              : NULL;
+        J.block_mom =
+            J.parts ? (moments *)lsc_calloc(ctx, (size_t)nblocks, sizeof(moments), "pair moments")
+                    : NULL;
         if (!J.block_mom) st = LSC_STATUS_OUT_OF_MEMORY;
     }
     /* the uniformity only when asked: an exp per pair */
     if (st == LSC_STATUS_OK && opts->uniformity) {
-        J.block_unif = (double *)lsc_calloc(ctx, (size_t)nblocks, sizeof(double),
-                                            "uniformity sums");
+        J.block_unif =
+            (double *)lsc_calloc(ctx, (size_t)nblocks, sizeof(double), "uniformity sums");
         urows = J.block_unif ? (double *)lsc_malloc(ctx, (size_t)nall * 3 * sizeof(double),
                                                     "uniformity rows")
                              : NULL;
@@ -446,10 +444,10 @@ lsc_status cpu_pair_pass(lsc_ctx *ctx, const cpu_set *a, const int64_t *ida, con
         P->max_v = -1.0;
         P->hist = (int64_t *)lsc_calloc(ctx, (size_t)(bins * hist_copies(bins)), sizeof(int64_t),
                                         "histogram");
-        P->nn = P->hist ? (double *)lsc_malloc(ctx, (size_t)nall * sizeof(double), "nearest")
-                        : NULL;
-        P->dup_heap = P->nn ? (lsc_pair *)lsc_malloc(ctx, (size_t)cap * sizeof(lsc_pair), "pairs")
-                            : NULL;
+        P->nn =
+            P->hist ? (double *)lsc_malloc(ctx, (size_t)nall * sizeof(double), "nearest") : NULL;
+        P->dup_heap =
+            P->nn ? (lsc_pair *)lsc_malloc(ctx, (size_t)cap * sizeof(lsc_pair), "pairs") : NULL;
         if (!P->dup_heap) st = LSC_STATUS_OUT_OF_MEMORY;
         else
             for (int64_t i = 0; i < nall; i++) P->nn[i] = INFINITY;
@@ -471,8 +469,8 @@ lsc_status cpu_pair_pass(lsc_ctx *ctx, const cpu_set *a, const int64_t *ida, con
     if (st == LSC_STATUS_OK) {
         /* per query block in block order, per thread in thread order: fixed for a thread count */
         for (int64_t k = 0; k < nblocks; k++) {
-            lsc_moments_merge(&acc->n, &acc->mean, &acc->m2, J.block_mom[k].n,
-                              J.block_mom[k].mean, J.block_mom[k].m2);
+            lsc_moments_merge(&acc->n, &acc->mean, &acc->m2, J.block_mom[k].n, J.block_mom[k].mean,
+                              J.block_mom[k].m2);
             if (J.block_unif) acc->unif += J.block_unif[k];
         }
         for (int p = 0; p < T; p++) {
@@ -520,9 +518,9 @@ void cpu_pair_finish(const lsc_pair_opts *opts, cpu_pair_acc *acc, double *nn_v,
     if (histogram) memcpy(histogram, acc->hist, (size_t)opts->bins * sizeof(int64_t));
 }
 
-lsc_status lsc_cpu_pair_stats(lsc_ctx *ctx, const lsc_matrix *x, const int64_t *subset,
-                              int64_t n, const lsc_pair_opts *opts, lsc_pair_result *out,
-                              int64_t *histogram, lsc_pair *near_dups)
+lsc_status lsc_cpu_pair_stats(lsc_ctx *ctx, const lsc_matrix *x, const int64_t *subset, int64_t n,
+                              const lsc_pair_opts *opts, lsc_pair_result *out, int64_t *histogram,
+                              lsc_pair *near_dups)
 {
     cpu_set s;
     LSC_TRY(cpu_set_init(ctx, &s, x, subset, n, (int)opts->metric, NULL));
@@ -539,8 +537,7 @@ lsc_status lsc_cpu_pair_stats(lsc_ctx *ctx, const lsc_matrix *x, const int64_t *
     }
     if (st == LSC_STATUS_OK)
         st = cpu_pair_pass(ctx, &s, NULL, NULL, NULL, opts, upper, &acc, nn, NULL, 0, 1);
-    if (st == LSC_STATUS_OK)
-        cpu_pair_finish(opts, &acc, nn, n, upper, out, histogram, near_dups);
+    if (st == LSC_STATUS_OK) cpu_pair_finish(opts, &acc, nn, n, upper, out, histogram, near_dups);
     free(nn);
     cpu_pair_acc_free(&acc);
     cpu_set_free(&s);

@@ -11,8 +11,8 @@
 #include <string.h>
 
 /* The k-th neighbour's value of every row of s among its other rows. */
-static lsc_status radii_of(lsc_ctx *ctx, const cpu_set *s, int64_t k, double *radius_v,
-                           double p0, double p1)
+static lsc_status radii_of(lsc_ctx *ctx, const cpu_set *s, int64_t k, double *radius_v, double p0,
+                           double p1)
 {
     size_t bytes;
     LSC_TRY(lsc_bytes(ctx, lsc_mul_i64(s->n, k), sizeof(double), &bytes, "radius neighbours"));
@@ -47,9 +47,9 @@ typedef struct prdc_job {
     const cpu_set *sf, *sr;
     const double *real_r, *fake_r;
     int inclusive;
-    int64_t *density;        /* per fake row, owned by the thread of its block */
-    unsigned char *real_hit; /* recall: set-only flags, relaxed atomics */
-    unsigned char *real_cov; /* coverage: likewise */
+    int64_t *density;          /* per fake row, owned by the thread of its block */
+    unsigned char *real_hit;   /* recall: set-only flags, relaxed atomics */
+    unsigned char *real_cov;   /* coverage: likewise */
     const lsc_prdc_near *near; /* the fused per-row tests, or NULL; flags owned like density */
     const lsc_prdc_judge *jg;  /* near->judge: the judged subsets, or NULL */
     int64_t n;                 /* reference rows */
@@ -75,8 +75,8 @@ static void set_byte(unsigned char *p)
     if (!__atomic_load_n(p, __ATOMIC_RELAXED)) __atomic_store_n(p, 1, __ATOMIC_RELAXED);
 }
 
-LSC_CPU_CLONES static void prdc_tile(void *user, int tid, const cpu_tiles *t, int64_t f0, int64_t nf, int64_t r0,
-                      int64_t nr)
+LSC_CPU_CLONES static void prdc_tile(void *user, int tid, const cpu_tiles *t, int64_t f0,
+                                     int64_t nf, int64_t r0, int64_t nr)
 {
     (void)tid;
     const prdc_job *J = (const prdc_job *)user;
@@ -124,9 +124,11 @@ LSC_CPU_CLONES static void prdc_tile(void *user, int tid, const cpu_tiles *t, in
         unsigned char nf_ = J->near && J->near->flags ? J->near->flags[gj] : 0;
         unsigned char jf = sub >= 0 ? jg->flags[gj] : 0;
         const double ns = J->near ? J->near->strict_v : -1.0, ni = J->near ? J->near->incl_v : -1.0;
-        int need_s = ns >= 0 && !(nf_ & LSC_NEAR_STRICT), need_i = ni >= 0 && !(nf_ & LSC_NEAR_INCL);
+        int need_s = ns >= 0 && !(nf_ & LSC_NEAR_STRICT),
+            need_i = ni >= 0 && !(nf_ & LSC_NEAR_INCL);
         const double js = sub >= 0 ? jg->strict_v : -1.0;
-        int need_js = js >= 0 && !(jf & LSC_NEAR_STRICT), need_ji = sub >= 0 && !(jf & LSC_NEAR_INCL);
+        int need_js = js >= 0 && !(jf & LSC_NEAR_STRICT),
+            need_ji = sub >= 0 && !(jf & LSC_NEAR_INCL);
         double bn = need_s ? ns : 0.0;
         if (need_i && ni > bn) bn = ni;
         if (need_js && js > bn) bn = js;
@@ -153,7 +155,8 @@ LSC_CPU_CLONES static void prdc_tile(void *user, int tid, const cpu_tiles *t, in
                 const double pb[LSC_PRDC_TESTS] = {rr[gi], sj, ns, ni};
                 const unsigned pneed =
                     1u << LSC_PRDC_REAL |
-                    (unsigned)!__atomic_load_n(&J->real_hit[gi], __ATOMIC_RELAXED) << LSC_PRDC_FAKE |
+                    (unsigned)!__atomic_load_n(&J->real_hit[gi], __ATOMIC_RELAXED)
+                        << LSC_PRDC_FAKE |
                     (unsigned)need_s << LSC_PRDC_STRICT | (unsigned)need_i << LSC_PRDC_INCL;
                 int pin[LSC_PRDC_TESTS];
                 const int px = lsc_tests_fast(vf, err, pb, LSC_PRDC_TESTS, pneed, pincl, pin);
@@ -162,20 +165,22 @@ LSC_CPU_CLONES static void prdc_tile(void *user, int tid, const cpu_tiles *t, in
                 const int judged = bv >= 0;
                 const int64_t at = (int64_t)sub * n + gi;
                 int in[LSC_JUDGE_TESTS] = {0, 0, 0, 0, 0}, jx = 0;
-                const double jb[LSC_JUDGE_TESTS] = {bv, judged ? jg->wide_v[gi] : -1.0, sv, js, 0.0};
+                const double jb[LSC_JUDGE_TESTS] = {bv, judged ? jg->wide_v[gi] : -1.0, sv, js,
+                                                    0.0};
                 if (judged) {
                     const unsigned need =
                         1u |
                         (unsigned)(jb[LSC_JUDGE_WIDE] >= 0 &&
                                    !__atomic_load_n(&jg->wide[at], __ATOMIC_RELAXED))
                             << LSC_JUDGE_WIDE |
-                        (unsigned)!__atomic_load_n(&jg->rec[at], __ATOMIC_RELAXED) << LSC_JUDGE_SUB |
+                        (unsigned)!__atomic_load_n(&jg->rec[at], __ATOMIC_RELAXED)
+                            << LSC_JUDGE_SUB |
                         (unsigned)need_js << LSC_JUDGE_STRICT | (unsigned)need_ji << LSC_JUDGE_ZERO;
                     jx = lsc_tests_fast(vf, err, jb, LSC_JUDGE_TESTS, need, jincl, in);
                 }
                 if (px || jx) {
-                    double ve = cpu_exact(J->sf, gj, t->qr + j * t->qld, J->sr, gi,
-                                          t->br + i * t->bld);
+                    double ve =
+                        cpu_exact(J->sf, gj, t->qr + j * t->qld, J->sr, gi, t->br + i * t->bld);
                     if (px) lsc_tests_exact(ve, pb, LSC_PRDC_TESTS, pincl, pin);
                     if (jx) lsc_tests_exact(ve, jb, LSC_JUDGE_TESTS, jincl, in);
                 }
@@ -247,9 +252,10 @@ lsc_status lsc_cpu_prdc(lsc_ctx *ctx, const lsc_reference *ref, const lsc_matrix
     if (st == LSC_STATUS_OK) {
         /* one pass of fake (query blocks) against real (base blocks) */
         const lsc_prdc_judge *jg = near ? near->judge : NULL;
-        prdc_job J = {&sf, &sr, ref->radius_v, fake_r,
-                      ref->comparison == LSC_COMPARISON_INCLUSIVE, density, real_hit,
-                      real_hit + N, near, jg, N};
+        prdc_job J = {
+            &sf,     &sr,      ref->radius_v, fake_r, ref->comparison == LSC_COMPARISON_INCLUSIVE,
+            density, real_hit, real_hit + N,  near,   jg,
+            N};
         if (near && near->flags) memset(near->flags, 0, (size_t)M);
         if (jg) {
             const size_t jn = (size_t)jg->subsets * (size_t)N;
@@ -292,8 +298,8 @@ lsc_status lsc_cpu_prdc(lsc_ctx *ctx, const lsc_reference *ref, const lsc_matrix
  * values and their bands only, never a decision. */
 lsc_status lsc_cpu_prdc_pass(lsc_ctx *ctx, const lsc_matrix *real, const double *real_v,
                              const lsc_matrix *fake, const double *fake_v, int metric,
-                             int inclusive, int64_t *density, unsigned char *real_flags,
-                             double p0, double p1)
+                             int inclusive, int64_t *density, unsigned char *real_flags, double p0,
+                             double p1)
 {
     const int64_t N = real->rows;
     cpu_set sr, sf;
@@ -301,7 +307,7 @@ lsc_status lsc_cpu_prdc_pass(lsc_ctx *ctx, const lsc_matrix *real, const double 
     lsc_status st = cpu_set_init(ctx, &sr, real, NULL, N, metric, NULL);
     if (st == LSC_STATUS_OK) st = cpu_set_init(ctx, &sf, fake, NULL, fake->rows, metric, sr.centre);
     if (st == LSC_STATUS_OK) {
-        prdc_job J = {&sf, &sr, real_v, fake_v, inclusive, density, real_flags, real_flags + N,
+        prdc_job J = {&sf,  &sr,  real_v, fake_v, inclusive, density, real_flags, real_flags + N,
                       NULL, NULL, N};
         cpu_tile_job job = {&sf, &sr, CPU_TILES_ALL, 0, 0, &J, prdc_tile, NULL, 0, 1};
         st = cpu_tile_run(ctx, &job, p0, p1);

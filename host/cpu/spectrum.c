@@ -14,12 +14,12 @@
 
 typedef struct cpu_acc {
     int64_t d, n;
-    int64_t zero_row;  /* first all-zero row (in the order rows were added), -1 if none */
-    double *pivot;     /* d: the centre the Gram is accumulated around */
-    double *sum;       /* d: sum of (x - pivot) */
-    double *gram;      /* d x d, upper triangle: sum (x - pivot)(x - pivot)^T */
-    double *cosg;      /* d x d, upper triangle: sum xn xn^T, xn = x / ||x||; NULL when cov_only */
-    int cov_only;      /* the Frechet statistics' accumulator: mean and covariance only */
+    int64_t zero_row; /* first all-zero row (in the order rows were added), -1 if none */
+    double *pivot;    /* d: the centre the Gram is accumulated around */
+    double *sum;      /* d: sum of (x - pivot) */
+    double *gram;     /* d x d, upper triangle: sum (x - pivot)(x - pivot)^T */
+    double *cosg;     /* d x d, upper triangle: sum xn xn^T, xn = x / ||x||; NULL when cov_only */
+    int cov_only;     /* the Frechet statistics' accumulator: mean and covariance only */
 } cpu_acc;
 
 static const char *row_of(const lsc_matrix *m, int64_t r)
@@ -90,8 +90,7 @@ static void acc_tile_part(cpu_acc *a, int t, const double *xc, const double *xn,
     }
     /* inside lsc's threads the single-threaded copy (tiles.h), else the caller's BLAS, whose
      * own threads then run one DSYRK at a time */
-    if (serial)
-        cpu_dsyrk_t_serial(d, nr, t ? xn : xc, t ? a->cosg : a->gram);
+    if (serial) cpu_dsyrk_t_serial(d, nr, t ? xn : xc, t ? a->cosg : a->gram);
     else
         cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, (int)d, (int)nr, 1.0, t ? xn : xc,
                     (int)d, 1.0, t ? a->cosg : a->gram, (int)d);
@@ -106,7 +105,8 @@ static lsc_status acc_add(lsc_ctx *ctx, cpu_acc *a, const lsc_matrix *m, const d
     LSC_CHECK(ctx, tr >= 1, LSC_STATUS_WORKSPACE_LIMIT,
               "workspace limit %zu bytes is too small for one row of %lld float64 columns",
               ctx->workspace_limit, (long long)d);
-    double *xc = (double *)lsc_malloc(ctx, (size_t)tr * (size_t)d * 2 * sizeof(double), "Gram tiles");
+    double *xc =
+        (double *)lsc_malloc(ctx, (size_t)tr * (size_t)d * 2 * sizeof(double), "Gram tiles");
     if (!xc) return LSC_STATUS_OUT_OF_MEMORY;
     double *xn = xc + (size_t)tr * (size_t)d;
     if (a->n == 0) {
@@ -250,8 +250,8 @@ static lsc_status eigs_done(lsc_ctx *ctx, lapack_int info, int64_t n, double *w,
      * LAPACK_TRANSPOSE_MEMORY_ERROR) when that fails; a positive info is no convergence */
     LSC_CHECK(ctx, info != LAPACK_WORK_MEMORY_ERROR && info != LAPACK_TRANSPOSE_MEMORY_ERROR,
               LSC_STATUS_OUT_OF_MEMORY, "out of host memory in LAPACK dsyevd on the %s", what);
-    LSC_CHECK(ctx, info == 0, LSC_STATUS_INTERNAL, "LAPACK dsyevd failed on the %s (info %d)",
-              what, (int)info);
+    LSC_CHECK(ctx, info == 0, LSC_STATUS_INTERNAL, "LAPACK dsyevd failed on the %s (info %d)", what,
+              (int)info);
     lsc_eigs_prepare(w, n);
     return LSC_STATUS_OK;
 }
@@ -280,8 +280,7 @@ static lapack_int eigs_of(double *s, int64_t n, double *w, int serial)
                       : LAPACKE_dsyevd_work(LAPACK_COL_MAJOR, 'N', 'L', (lapack_int)n, s,
                                             (lapack_int)n, w, work, (lapack_int)lw, iwork,
                                             (lapack_int)liw);
-    else
-        info = LAPACK_WORK_MEMORY_ERROR;
+    else info = LAPACK_WORK_MEMORY_ERROR;
     free(work);
     free(iwork);
     return info;
@@ -304,8 +303,7 @@ static void acc_matrix(const cpu_acc *a, int which, double *m)
     for (int64_t i = 0; i < d; i++)
         for (int64_t j = i; j < d; j++) {
             const size_t e = (size_t)(i * d + j);
-            m[e] = lsc_gram_entry(which, n, acc[e], a->sum[i], a->sum[j], a->pivot[i],
-                                  a->pivot[j]);
+            m[e] = lsc_gram_entry(which, n, acc[e], a->sum[i], a->sum[j], a->pivot[i], a->pivot[j]);
         }
 }
 
@@ -325,7 +323,8 @@ lsc_status lsc_cpu_acc_eigs(lsc_ctx *ctx, const void *state, lsc_spectrum_eigs *
      * single-threaded LAPACK, when their matrices fit the workspace limit: threaded dsyevd at
      * D = 512 took 66 ms for the three with two lsc threads spinning beside it, 50 ms with one. */
     const int side = ctx->threads <= 3 && (size_t)np * dd * sizeof(double) <= ctx->workspace_limit;
-    double *m = (double *)lsc_malloc(ctx, (side ? (size_t)np : 1) * dd * sizeof(double), "eigen work");
+    double *m =
+        (double *)lsc_malloc(ctx, (side ? (size_t)np : 1) * dd * sizeof(double), "eigen work");
     if (!m) return LSC_STATUS_OUT_OF_MEMORY;
     lsc_status st = LSC_STATUS_OK;
     if (side) {
@@ -376,16 +375,16 @@ static lsc_status spectrum_small_n(lsc_ctx *ctx, const lsc_matrix *x, lsc_spectr
 {
     const int64_t n = x->rows, d = x->cols;
     size_t nn = (size_t)n * (size_t)n;
-    const int64_t tc = lsc_plan_rows(ctx->workspace_limit, 2 * sizeof(double) * (size_t)n,
-                                     d < 1024 ? d : 1024);
+    const int64_t tc =
+        lsc_plan_rows(ctx->workspace_limit, 2 * sizeof(double) * (size_t)n, d < 1024 ? d : 1024);
     LSC_CHECK(ctx, tc >= 1, LSC_STATUS_WORKSPACE_LIMIT,
               "workspace limit %zu bytes is too small for one column of %lld float64 rows",
               ctx->workspace_limit, (long long)n);
     double *mu = (double *)lsc_malloc(ctx, (size_t)d * sizeof(double), "column means");
     double *kc = mu ? (double *)lsc_calloc(ctx, nn * 2, sizeof(double), "N x N Grams") : NULL;
-    double *blk = kc ? (double *)lsc_malloc(ctx, (size_t)n * (size_t)tc * 2 * sizeof(double),
-                                            "Gram tiles")
-                     : NULL;
+    double *blk =
+        kc ? (double *)lsc_malloc(ctx, (size_t)n * (size_t)tc * 2 * sizeof(double), "Gram tiles")
+           : NULL;
     lsc_status st = blk ? cpu_mean(ctx, x, NULL, n, mu) : LSC_STATUS_OUT_OF_MEMORY;
     double *ku = kc ? kc + nn : NULL;
     for (int64_t c0 = 0; c0 < d && st == LSC_STATUS_OK; c0 += tc) {
@@ -404,10 +403,10 @@ static lsc_status spectrum_small_n(lsc_ctx *ctx, const lsc_matrix *x, lsc_spectr
             for (int64_t i = 0; i < n; i++) s2 += bc[i * nc + k] * bc[i * nc + k];
             e->colvar[c0 + k] = lsc_sample_var(s2, n);
         }
-        cblas_dsyrk(CblasRowMajor, CblasUpper, CblasNoTrans, (int)n, (int)nc, 1.0, bc, (int)nc,
-                    1.0, kc, (int)n);
-        cblas_dsyrk(CblasRowMajor, CblasUpper, CblasNoTrans, (int)n, (int)nc, 1.0, bu, (int)nc,
-                    1.0, ku, (int)n);
+        cblas_dsyrk(CblasRowMajor, CblasUpper, CblasNoTrans, (int)n, (int)nc, 1.0, bc, (int)nc, 1.0,
+                    kc, (int)n);
+        cblas_dsyrk(CblasRowMajor, CblasUpper, CblasNoTrans, (int)n, (int)nc, 1.0, bu, (int)nc, 1.0,
+                    ku, (int)n);
         st = lsc_progress(ctx, 0.9 * (double)(c0 + nc) / (double)d);
     }
     e->zero_row = -1;
@@ -422,8 +421,8 @@ static lsc_status spectrum_small_n(lsc_ctx *ctx, const lsc_matrix *x, lsc_spectr
         double *kv = kc; /* reuse: the centred Gram is no longer needed */
         for (int64_t i = 0; i < n; i++)
             for (int64_t j = i; j < n; j++)
-                kv[i * n + j] = ku[i * n + j] /
-                                sqrt(ku[(size_t)i * n + i] * ku[(size_t)j * n + j]) / (double)n;
+                kv[i * n + j] =
+                    ku[i * n + j] / sqrt(ku[(size_t)i * n + i] * ku[(size_t)j * n + j]) / (double)n;
         st = sym_eigs(ctx, kv, n, e->cos_nu, "cosine Gram");
     }
     if (st == LSC_STATUS_OK) st = sym_eigs(ctx, ku, n, e->gram_u, "uncentred Gram");

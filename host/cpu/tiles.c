@@ -14,17 +14,17 @@ static inline const char *row_ptr(const lsc_matrix *m, int64_t r)
 
 static inline int64_t map_row(const cpu_set *s, int64_t i) { return s->map ? s->map[i] : i; }
 
-lsc_status cpu_mean(lsc_ctx *ctx, const lsc_matrix *m, const int64_t *map, int64_t n,
-                    double *mean)
+lsc_status cpu_mean(lsc_ctx *ctx, const lsc_matrix *m, const int64_t *map, int64_t n, double *mean)
 {
     int64_t d = m->cols;
     int nt = ctx->threads;
     if ((int64_t)nt > n) nt = (int)(n > 0 ? n : 1);
     size_t bytes;
     LSC_TRY(lsc_bytes(ctx, lsc_mul_i64(nt, d), sizeof(double), &bytes, "column means"));
-    double *part = (double *)lsc_calloc(ctx, (size_t)nt * (size_t)d, sizeof(double), "column means");
+    double *part =
+        (double *)lsc_calloc(ctx, (size_t)nt * (size_t)d, sizeof(double), "column means");
     if (!part) return LSC_STATUS_OUT_OF_MEMORY;
-    /* each thread sums a fixed contiguous range of rows, so the result depends only on nt */
+        /* each thread sums a fixed contiguous range of rows, so the result depends only on nt */
 #pragma omp parallel num_threads(nt)
     {
         int t = 0, T = 1;
@@ -241,8 +241,7 @@ static int plan(int64_t d, size_t budget, int64_t max_q, int64_t max_b, int amx,
 #if LSC_CPU_AMX
     if (amx) *per_row += (size_t)cpu_amx_dp(d) * 2 * sizeof(uint16_t);
 #endif
-    if (!lsc_plan_tiles(budget, *per_row, *per_row, sizeof(float), max_q, max_b, tq, tb))
-        return 0;
+    if (!lsc_plan_tiles(budget, *per_row, *per_row, sizeof(float), max_q, max_b, tq, tb)) return 0;
     /* AMX: blocks on 32-row boundaries, so base blocks start on a packed group of the cache */
     if (amx && *tq > 32) *tq -= *tq % 32;
     if (amx && *tb > 32) *tb -= *tb % 32;
@@ -484,8 +483,7 @@ static void tile_product(const tile_run *R, cpu_tiles *t, cpu_tiles *v, int64_t 
         const uint16_t *bp = t->bpk;
         if (R->cache->pk && b0 % 32 == 0) /* whole 32-row blocks of it */
             bp = cpu_amx_b_at(R->cache->pk, b0, d);
-        else
-            cpu_amx_pack_b(v->bt, nb, d, t->bpk);
+        else cpu_amx_pack_b(v->bt, nb, d, t->bpk);
         cpu_amx_gemm(nq, nb, d, t->qpk, bp, t->c, nb);
         return;
     }
@@ -538,8 +536,8 @@ static void tile_block(const tile_run *R, int tid, int64_t blk)
             frac = *R->done / R->total;
         }
         /* the callback runs on the calling thread only (OpenMP's thread 0) */
-        if (tid == 0 && lsc_progress(R->ctx, R->p0 + (R->p1 - R->p0) * (frac < 1 ? frac : 1)) !=
-                            LSC_STATUS_OK)
+        if (tid == 0 &&
+            lsc_progress(R->ctx, R->p0 + (R->p1 - R->p0) * (frac < 1 ? frac : 1)) != LSC_STATUS_OK)
             __atomic_store_n(R->cancel, 1, __ATOMIC_RELAXED);
         if (__atomic_load_n(R->cancel, __ATOMIC_RELAXED)) break;
     }
@@ -586,8 +584,8 @@ lsc_status cpu_tile_run(lsc_ctx *ctx, const cpu_tile_job *job, double p0, double
     double done = 0.0; /* updated under a critical section, read by thread 0 for progress */
     /* the query set is the base set (reference, pairs, exclude_self): its blocks come from the
      * cache too */
-    const tile_run R = {ctx, job, tl, &cache, amx, cache.rows && q == b, tq, tb, nblocks,
-                        p0, p1, total, &done, &cancel};
+    const tile_run R = {ctx, job, tl,    &cache, amx,    cache.rows && q == b, tq, tb, nblocks,
+                        p0,  p1,  total, &done,  &cancel};
     const int blas_prev = st == LSC_STATUS_OK ? cpu_blas_single_enter() : 0;
     if (st == LSC_STATUS_OK) {
 #pragma omp parallel num_threads(T)

@@ -23,9 +23,9 @@ typedef struct cpu_set {
     const lsc_matrix *m;
     const int64_t *map; /* NULL: row i is m's row i */
     int64_t n, d;
-    int metric;         /* LSC_M_EUCLIDEAN or LSC_M_COSINE */
-    double *centre;     /* d values, euclidean only */
-    double *inv_norm;   /* n values, cosine only: 1 / ||row|| of the float32 row */
+    int metric;       /* LSC_M_EUCLIDEAN or LSC_M_COSINE */
+    double *centre;   /* d values, euclidean only */
+    double *inv_norm; /* n values, cosine only: 1 / ||row|| of the float32 row */
 } cpu_set;
 
 /* Prepares `s`. centre: NULL computes the set's own mean (euclidean); else it is copied. */
@@ -35,8 +35,7 @@ void cpu_set_free(cpu_set *s);
 
 /* Column mean of m's rows (through map, n of them) in float64, deterministic for a thread
  * count: per-thread partial sums merged in thread order. */
-lsc_status cpu_mean(lsc_ctx *ctx, const lsc_matrix *m, const int64_t *map, int64_t n,
-                    double *mean);
+lsc_status cpu_mean(lsc_ctx *ctx, const lsc_matrix *m, const int64_t *map, int64_t n, double *mean);
 
 /* Loads rows [r0, r0 + nr) of s: raw float32 rows into raw (nr x d; may be NULL), the centred
  * or normalised float32 rows into t, and their squared norms (float64) into sq. */
@@ -104,7 +103,7 @@ static inline void cpu_prefetch_row(const float *row, int64_t d)
 
 /* The AMX bf16x3 product (amx.c): built where the compiler knows AMX, used where the CPU and
  * the kernel allow it (cpu_amx_usable). */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(LSC_NO_AMX) && \
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(LSC_NO_AMX) &&                            \
     ((defined(__clang__) && __clang_major__ >= 12) || (!defined(__clang__) && __GNUC__ >= 11))
 #define LSC_CPU_AMX 1
 #else
@@ -217,10 +216,10 @@ typedef struct cpu_tiles {
     double *qsq, *bsq;
     const float *qr, *br;
     int64_t qld, bld;
-    double E, eabs;      /* the product's error bound: E (|a|^2 + |b|^2) + eabs (cpu_tile_err) */
-    double *bw;          /* tb values of per-base-row scratch for the callers' filters */
-    int64_t *flag;       /* tb values of the same (64-bit: same lanes as doubles) */
-    double *zsq;         /* max(tq, tb) zeros: the norms of a tile without a fast form */
+    double E, eabs; /* the product's error bound: E (|a|^2 + |b|^2) + eabs (cpu_tile_err) */
+    double *bw;     /* tb values of per-base-row scratch for the callers' filters */
+    int64_t *flag;  /* tb values of the same (64-bit: same lanes as doubles) */
+    double *zsq;    /* max(tq, tb) zeros: the norms of a tile without a fast form */
     void *mem;
     uint16_t *qpk, *bpk; /* the AMX layouts of the query block and the base block (amx.c) */
 } cpu_tiles;
@@ -255,7 +254,7 @@ enum {
  * order-independent atomics. Progress is reported from p0 to p1 on the calling thread. */
 typedef struct cpu_tile_job {
     const cpu_set *q, *b;
-    int range; /* CPU_TILES_* */
+    int range;              /* CPU_TILES_* */
     int64_t max_tq, max_tb; /* largest tiles wanted (0: defaults) */
     void *user;
     void (*tile)(void *user, int tid, const cpu_tiles *t, int64_t q0, int64_t nq, int64_t b0,
@@ -330,8 +329,8 @@ lsc_status lsc_cpu_distances(lsc_ctx *ctx, const lsc_matrix *a, const lsc_matrix
 lsc_status lsc_cpu_pair_stats(lsc_ctx *ctx, const lsc_matrix *x, const int64_t *subset,
                               int64_t n_used, const lsc_pair_opts *opts, lsc_pair_result *out,
                               int64_t *histogram, lsc_pair *near_dups);
-lsc_status lsc_cpu_knn(lsc_ctx *ctx, const lsc_matrix *queries, const lsc_matrix *base,
-                       int64_t k, const lsc_knn_opts *opts, float *dist, int64_t *idx);
+lsc_status lsc_cpu_knn(lsc_ctx *ctx, const lsc_matrix *queries, const lsc_matrix *base, int64_t k,
+                       const lsc_knn_opts *opts, float *dist, int64_t *idx);
 lsc_status lsc_cpu_reference_radii(lsc_ctx *ctx, lsc_reference *ref);
 lsc_status lsc_cpu_prdc(lsc_ctx *ctx, const lsc_reference *ref, const lsc_matrix *fake,
                         lsc_prdc_result *out, unsigned char *real_flags, int64_t *fake_counts,

@@ -174,7 +174,7 @@ struct alloc {
     size_t bytes;
     kind k;
     int device;
-    char *map;     // mmap'ed region (device memory) or NULL
+    char *map; // mmap'ed region (device memory) or NULL
     size_t map_len;
     size_t data_off;
 };
@@ -227,7 +227,8 @@ cudaError_t device_alloc(void **p, size_t bytes)
     if (g_device_used + want > cfg().device_bytes) return fail(cudaErrorMemoryAllocation);
     const size_t data_pages = (want + kPage - 1) & ~(kPage - 1);
     const size_t len = data_pages + 2 * kPage;
-    char *m = (char *)mmap(nullptr, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    char *m =
+        (char *)mmap(nullptr, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (m == MAP_FAILED) return fail(cudaErrorMemoryAllocation);
     // the data ends at the upper guard page (within the 256-byte rounding), so reading past the
     // end faults; every other allocation starts at the lower one instead, so reading before the
@@ -278,7 +279,8 @@ cudaError_t pinned_alloc(void **p, size_t bytes)
         return fail(cudaErrorMemoryAllocation);
     }
     void *m = nullptr;
-    if (posix_memalign(&m, kPage, std::max<size_t>(bytes, 1))) return fail(cudaErrorMemoryAllocation);
+    if (posix_memalign(&m, kPage, std::max<size_t>(bytes, 1)))
+        return fail(cudaErrorMemoryAllocation);
     g_allocs[(uintptr_t)m] = alloc{(uintptr_t)m, bytes, K_PINNED, t_device, nullptr, 0, 0};
     *p = m;
     return cudaSuccess;
@@ -315,12 +317,14 @@ bool check_range(const char *what, const void *p, size_t bytes, bool need_device
     const alloc *al;
     int c = classify(p, bytes, &al);
     if (c < 0) {
-        say("%s: %zu bytes at %p run %zu bytes past the end of the allocation of %zu bytes at %p", what,
-            bytes, p, (size_t)((uintptr_t)p + bytes - al->base - al->bytes), al->bytes, (void *)al->base);
+        say("%s: %zu bytes at %p run %zu bytes past the end of the allocation of %zu bytes at %p",
+            what, bytes, p, (size_t)((uintptr_t)p + bytes - al->base - al->bytes), al->bytes,
+            (void *)al->base);
         return false;
     }
     if (need_device && c != 2) {
-        say("%s: %p is %s memory, not device memory", what, p, c == 1 ? "pinned host" : "pageable host");
+        say("%s: %p is %s memory, not device memory", what, p,
+            c == 1 ? "pinned host" : "pageable host");
         return false;
     }
     return true;
@@ -404,7 +408,8 @@ void drain_all()
     g_device_waits++;
     drain(&g_legacy_stream, g_legacy_stream.enq);
     drain(&g_per_thread_stream, g_per_thread_stream.enq);
-    for (CUstream_st *s : std::vector<CUstream_st *>(g_streams.begin(), g_streams.end())) drain(s, s->enq);
+    for (CUstream_st *s : std::vector<CUstream_st *>(g_streams.begin(), g_streams.end()))
+        drain(s, s->enq);
     for (auto &s : g_dead_streams) drain(s.get(), s->enq);
 }
 
@@ -418,7 +423,8 @@ int g_early_percent = -1;
 void run_some_stream_early()
 {
     if (g_early_percent < 0) g_early_percent = cfg().early;
-    if (g_early_percent <= 0 || g_exec_depth > 0 || (int)(rng_next() % 100) >= g_early_percent) return;
+    if (g_early_percent <= 0 || g_exec_depth > 0 || (int)(rng_next() % 100) >= g_early_percent)
+        return;
     std::vector<CUstream_st *> pending;
     if (g_legacy_stream.enq > g_legacy_stream.done) pending.push_back(&g_legacy_stream);
     if (g_per_thread_stream.enq > g_per_thread_stream.done) pending.push_back(&g_per_thread_stream);
@@ -459,7 +465,8 @@ bool capture_forbids()
     for (graph *g : g_captures) {
         if (g->mode == cudaStreamCaptureModeRelaxed) continue;
         const bool mine = g->thread == self_id();
-        if (mine || (g->mode == cudaStreamCaptureModeGlobal && t_mode == cudaStreamCaptureModeGlobal)) {
+        if (mine ||
+            (g->mode == cudaStreamCaptureModeGlobal && t_mode == cudaStreamCaptureModeGlobal)) {
             forbidden = true;
             g->invalid = true;
         }
@@ -581,8 +588,8 @@ struct block_run {
     int at_block = 0, done = 0;
     const char *block_file = ""; // the __syncthreads the first waiting thread reached
     int block_line = 0;
-    size_t static_smem = 0;      // __shared__ bytes this block has declared so far
-    std::vector<int> next; // released since the current pass began
+    size_t static_smem = 0;        // __shared__ bytes this block has declared so far
+    std::vector<int> next;         // released since the current pass began
     std::vector<int> warp_waiting; // per warp: lanes waiting at a warp intrinsic
 };
 
@@ -604,8 +611,8 @@ char *stack_for(size_t i)
 {
     while (g_stacks.size() <= i) {
         const size_t len = cfg().stack + kPage;
-        char *m = (char *)mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-                               -1, 0);
+        char *m = (char *)mmap(nullptr, len, PROT_READ | PROT_WRITE,
+                               MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
         if (m == MAP_FAILED) return nullptr;
         mprotect(m, kPage, PROT_NONE); // overflowing a fiber's stack faults
         g_stacks.push_back(m + kPage);
@@ -658,12 +665,12 @@ void prepare(fiber &f)
     memcpy(&ctl, &mx, 4);
     memcpy((char *)&ctl + 4, &cw, 2);
     w[0] = ctl;
-    w[1] = 0;                       // r15
-    w[2] = 0;                       // r14
-    w[3] = (uint64_t)&fiber_main;   // r13: the entry
-    w[4] = (uint64_t)&f;            // r12: its argument
-    w[5] = 0;                       // rbx
-    w[6] = 0;                       // rbp
+    w[1] = 0;                     // r15
+    w[2] = 0;                     // r14
+    w[3] = (uint64_t)&fiber_main; // r13: the entry
+    w[4] = (uint64_t)&f;          // r12: its argument
+    w[5] = 0;                     // rbx
+    w[6] = 0;                     // rbp
     w[7] = (uint64_t)&lsc_sim_fiber_start;
     f.sp = w;
     f.state = F_READY;
@@ -680,18 +687,24 @@ std::string why_stuck(block_run &r)
             if (!(a.mask >> j & 1u)) continue;
             char buf[256];
             if (w0 + j >= r.n) {
-                snprintf(buf, sizeof buf, "thread %d waits at a warp intrinsic with mask 0x%08x, whose lane %d does not "
-                         "exist (the block has %d threads)", i, a.mask, j, r.n);
+                snprintf(
+                    buf, sizeof buf,
+                    "thread %d waits at a warp intrinsic with mask 0x%08x, whose lane %d does not "
+                    "exist (the block has %d threads)",
+                    i, a.mask, j, r.n);
                 return buf;
             }
             const fiber &b = r.f[w0 + j];
-            if (b.state != F_WARP || b.mask != a.mask || b.line != a.line || strcmp(b.file, a.file)) {
-                snprintf(buf, sizeof buf, "thread %d waits at a warp intrinsic (%s:%d) with mask 0x%08x for lane %d, which %s",
-                         i, a.file, a.line, a.mask, j,
-                         b.state == F_DONE    ? "has exited"
-                         : b.state == F_BLOCK ? "waits at __syncthreads"
-                         : b.mask != a.mask   ? "waits with another mask"
-                                              : "waits at another warp intrinsic");
+            if (b.state != F_WARP || b.mask != a.mask || b.line != a.line ||
+                strcmp(b.file, a.file)) {
+                snprintf(
+                    buf, sizeof buf,
+                    "thread %d waits at a warp intrinsic (%s:%d) with mask 0x%08x for lane %d, which %s",
+                    i, a.file, a.line, a.mask, j,
+                    b.state == F_DONE    ? "has exited"
+                    : b.state == F_BLOCK ? "waits at __syncthreads"
+                    : b.mask != a.mask   ? "waits with another mask"
+                                         : "waits at another warp intrinsic");
                 return buf;
             }
         }
@@ -720,12 +733,13 @@ void run_block(block_run &r)
         }
     }
     if (r.done == r.n) return;
-    fault("kernel %s, block (%u,%u,%u): deadlock: %s", r.name, block_idx.x, block_idx.y, block_idx.z,
-          why_stuck(r).c_str());
+    fault("kernel %s, block (%u,%u,%u): deadlock: %s", r.name, block_idx.x, block_idx.y,
+          block_idx.z, why_stuck(r).c_str());
     r.aborted = true;
 }
 
-void run_kernel(const char *name, dim3 grid, dim3 block, size_t smem, const std::function<void()> &body)
+void run_kernel(const char *name, dim3 grid, dim3 block, size_t smem,
+                const std::function<void()> &body)
 {
     const int nthreads = (int)(block.x * block.y * block.z);
     block_run r;
@@ -740,7 +754,8 @@ void run_kernel(const char *name, dim3 grid, dim3 block, size_t smem, const std:
     if (smem) {
         const size_t pages = (smem + kPage - 1) & ~(kPage - 1);
         slen = pages + kPage;
-        smap = (char *)mmap(nullptr, slen, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        smap =
+            (char *)mmap(nullptr, slen, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         if (smap == MAP_FAILED) {
             fault("kernel %s: no host memory for %zu bytes of shared memory", name, smem);
             return;
@@ -814,8 +829,10 @@ void shared_touch(uint64_t *gen, void *p, size_t bytes)
         r->static_smem += bytes;
         if (r->static_smem + r->smem_bytes > 48 * 1024) {
             char why[160];
-            snprintf(why, sizeof why, "%zu bytes of static and %zu of dynamic shared memory, above the 48 KiB of a "
-                     "block", r->static_smem, r->smem_bytes);
+            snprintf(why, sizeof why,
+                     "%zu bytes of static and %zu of dynamic shared memory, above the 48 KiB of a "
+                     "block",
+                     r->static_smem, r->smem_bytes);
             trap(why);
         }
     }
@@ -829,7 +846,8 @@ void syncthreads(const char *file, int line)
         r->block_line = line;
     } else if (r->block_line != line || strcmp(r->block_file, file) != 0) {
         char why[512];
-        snprintf(why, sizeof why, "threads of one block wait at two different __syncthreads (%s:%d and %s:%d)",
+        snprintf(why, sizeof why,
+                 "threads of one block wait at two different __syncthreads (%s:%d and %s:%d)",
                  r->block_file, r->block_line, file, line);
         trap(why);
     }
@@ -848,7 +866,8 @@ uint64_t warp_exchange(unsigned mask, uint64_t mine, int kind, int arg, int widt
     const int tid = (int)(f - r->f.data());
     const int w0 = tid - lane;
     if (!(mask >> lane & 1u)) trap("a warp intrinsic called by a lane outside its mask");
-    if (width <= 0 || width > 32 || (width & (width - 1))) trap("a warp shuffle's width is not a power of 2 up to 32");
+    if (width <= 0 || width > 32 || (width & (width - 1)))
+        trap("a warp shuffle's width is not a power of 2 up to 32");
     f->mask = mask;
     f->kind = kind;
     f->arg = arg;
@@ -912,8 +931,9 @@ void set_schedule(int order, uint64_t seed, int early_percent)
 void trap(const char *why)
 {
     block_run *r = t_run;
-    fault("kernel %s, block (%u,%u,%u), thread (%u,%u,%u): %s", r ? r->name : "?", block_idx.x, block_idx.y,
-          block_idx.z, cur ? cur->tid.x : 0, cur ? cur->tid.y : 0, cur ? cur->tid.z : 0, why);
+    fault("kernel %s, block (%u,%u,%u), thread (%u,%u,%u): %s", r ? r->name : "?", block_idx.x,
+          block_idx.y, block_idx.z, cur ? cur->tid.x : 0, cur ? cur->tid.y : 0,
+          cur ? cur->tid.z : 0, why);
     if (!r) abort();
     r->aborted = true;
     yield_to_scheduler();
@@ -926,12 +946,13 @@ void check_pointer_arg(const char *kernel, int i, const void *p)
 {
     guard g(g_mu);
     if (!p || find_alloc(p)) return;
-    say("kernel %s: argument %d (%p) points to pageable host memory, which a GPU kernel cannot read", kernel,
-        i + 1, p);
+    say("kernel %s: argument %d (%p) points to pageable host memory, which a GPU kernel cannot read",
+        kernel, i + 1, p);
     t_bad_arg = kernel;
 }
 
-void launch(const char *name, dim3 grid, dim3 block, size_t smem, void *stream, std::function<void()> body)
+void launch(const char *name, dim3 grid, dim3 block, size_t smem, void *stream,
+            std::function<void()> body)
 {
     guard g(g_mu);
     if (g_sticky != cudaSuccess) return;
@@ -941,10 +962,11 @@ void launch(const char *name, dim3 grid, dim3 block, size_t smem, void *stream, 
         return;
     }
     const unsigned long long threads = (unsigned long long)block.x * block.y * block.z;
-    if (grid.x == 0 || grid.y == 0 || grid.z == 0 || grid.x > 0x7fffffffu || grid.y > 65535 || grid.z > 65535 ||
-        threads == 0 || threads > 1024 || block.x > 1024 || block.y > 1024 || block.z > 64) {
-        say("kernel %s: launch configuration grid (%u,%u,%u) block (%u,%u,%u) is invalid", name, grid.x, grid.y,
-            grid.z, block.x, block.y, block.z);
+    if (grid.x == 0 || grid.y == 0 || grid.z == 0 || grid.x > 0x7fffffffu || grid.y > 65535 ||
+        grid.z > 65535 || threads == 0 || threads > 1024 || block.x > 1024 || block.y > 1024 ||
+        block.z > 64) {
+        say("kernel %s: launch configuration grid (%u,%u,%u) block (%u,%u,%u) is invalid", name,
+            grid.x, grid.y, grid.z, block.x, block.y, block.z);
         fail(cudaErrorInvalidConfiguration);
         return;
     }
@@ -961,8 +983,8 @@ void launch(const char *name, dim3 grid, dim3 block, size_t smem, void *stream, 
         return;
     }
     if (cfg().verbose)
-        say("enqueue %s grid (%u,%u,%u) block (%u,%u,%u) smem %zu", name, grid.x, grid.y, grid.z, block.x, block.y,
-            block.z, smem);
+        say("enqueue %s grid (%u,%u,%u) block (%u,%u,%u) smem %zu", name, grid.x, grid.y, grid.z,
+            block.x, block.y, block.z, smem);
     std::string n(name);
     enqueue(stream_of((cudaStream_t)stream), [n, grid, block, smem, body]() {
         run_kernel(n.c_str(), grid, block, smem, body);
@@ -986,24 +1008,31 @@ void on_segv(int sig, siginfo_t *si, void *uc)
     int n = 0;
     for (auto &kv : g_allocs) {
         const alloc &al = kv.second;
-        if (al.k != K_DEVICE || a < (uintptr_t)al.map || a >= (uintptr_t)al.map + al.map_len) continue;
+        if (al.k != K_DEVICE || a < (uintptr_t)al.map || a >= (uintptr_t)al.map + al.map_len)
+            continue;
         const long long off = (long long)(a - al.base);
         if (a >= al.base && a < al.base + al.bytes) {
-            n = snprintf(buf, sizeof buf,
-                         "cudasim: FAULT: host code touched device memory directly: byte %lld of the %zu-byte "
-                         "allocation at %p\n",
-                         off, al.bytes, (void *)al.base);
+            n = snprintf(
+                buf, sizeof buf,
+                "cudasim: FAULT: host code touched device memory directly: byte %lld of the %zu-byte "
+                "allocation at %p\n",
+                off, al.bytes, (void *)al.base);
         } else {
-            n = snprintf(buf, sizeof buf,
-                         "cudasim: FAULT: out-of-bounds access at byte %lld of the %zu-byte device allocation at "
-                         "%p%s%s\n",
-                         off, al.bytes, (void *)al.base, t_run ? " in kernel " : "", t_run ? t_run->name : "");
+            n = snprintf(
+                buf, sizeof buf,
+                "cudasim: FAULT: out-of-bounds access at byte %lld of the %zu-byte device allocation at "
+                "%p%s%s\n",
+                off, al.bytes, (void *)al.base, t_run ? " in kernel " : "",
+                t_run ? t_run->name : "");
         }
         break;
     }
     if (!n && t_run && cur)
-        n = snprintf(buf, sizeof buf, "cudasim: FAULT: bad access at %p in kernel %s, block (%u,%u,%u), thread (%u,%u,%u)\n",
-                     (void *)a, t_run->name, block_idx.x, block_idx.y, block_idx.z, cur->tid.x, cur->tid.y, cur->tid.z);
+        n = snprintf(
+            buf, sizeof buf,
+            "cudasim: FAULT: bad access at %p in kernel %s, block (%u,%u,%u), thread (%u,%u,%u)\n",
+            (void *)a, t_run->name, block_idx.x, block_idx.y, block_idx.z, cur->tid.x, cur->tid.y,
+            cur->tid.z);
     if (n > 0) {
         ssize_t w = write(2, buf, (size_t)n);
         (void)w;
@@ -1028,13 +1057,14 @@ __attribute__((constructor)) void install_segv()
     sigaction(SIGSEGV, &sa, &g_old_segv);
 }
 
-#define ENTER()                                                                                   \
-    guard lsc_g_(g_mu);                                                                           \
+#define ENTER()                                                                                    \
+    guard lsc_g_(g_mu);                                                                            \
     if (g_sticky != cudaSuccess) return g_sticky
 
 bool is_capturing(CUstream_st *s) { return s->capture != nullptr; }
 
-cudaError_t copy(void *dst, const void *src, size_t bytes, cudaMemcpyKind kind, cudaStream_t st, bool async)
+cudaError_t copy(void *dst, const void *src, size_t bytes, cudaMemcpyKind kind, cudaStream_t st,
+                 bool async)
 {
     ENTER();
     if (bytes == 0) return cudaSuccess;
@@ -1058,8 +1088,13 @@ cudaError_t copy(void *dst, const void *src, size_t bytes, cudaMemcpyKind kind, 
     default: return fail(cudaErrorInvalidMemcpyDirection);
     }
     if (!ok) {
-        say("cudaMemcpy kind %d from %s to %s memory", (int)kind, sdev ? "device" : sc ? "pinned" : "pageable",
-            ddev ? "device" : dc ? "pinned" : "pageable");
+        say("cudaMemcpy kind %d from %s to %s memory", (int)kind,
+            sdev ? "device"
+            : sc ? "pinned"
+                 : "pageable",
+            ddev ? "device"
+            : dc ? "pinned"
+                 : "pageable");
         return fail(cudaErrorInvalidValue);
     }
     CUstream_st *s = stream_of(st);
@@ -1094,7 +1129,8 @@ cudaError_t copy(void *dst, const void *src, size_t bytes, cudaMemcpyKind kind, 
     cudaError_t e;
     if (sc == 0) {
         // pageable source: CUDA stages it before returning, so later host writes do not matter
-        auto snap = std::make_shared<std::vector<char>>((const char *)src, (const char *)src + bytes);
+        auto snap =
+            std::make_shared<std::vector<char>>((const char *)src, (const char *)src + bytes);
         e = enqueue(s, [dst, snap]() { memcpy(dst, snap->data(), snap->size()); });
     } else {
         e = enqueue(s, [dst, src, bytes]() { memmove(dst, src, bytes); });
@@ -1140,9 +1176,12 @@ SIM_EXPORT const char *cudaGetErrorString(cudaError_t e)
     switch (e) {
     case cudaSuccess: return "no error";
     case cudaErrorMemoryAllocation: return "out of memory";
-    case cudaErrorLaunchFailure: return "unspecified launch failure (cudasim: see the FAULT line on stderr)";
-    case cudaErrorStreamCaptureUnsupported: return "operation not permitted when stream is capturing";
-    case cudaErrorStreamCaptureInvalidated: return "operation failed due to a previous error during capture";
+    case cudaErrorLaunchFailure:
+        return "unspecified launch failure (cudasim: see the FAULT line on stderr)";
+    case cudaErrorStreamCaptureUnsupported:
+        return "operation not permitted when stream is capturing";
+    case cudaErrorStreamCaptureInvalidated:
+        return "operation failed due to a previous error during capture";
     default: return cudaGetErrorName(e);
     }
 }
@@ -1284,7 +1323,9 @@ SIM_EXPORT cudaError_t cudaPointerGetAttributes(cudaPointerAttributes *a, const 
     if (!a) return fail(cudaErrorInvalidValue);
     memset(a, 0, sizeof *a);
     const alloc *al = find_alloc(p);
-    a->type = !al ? cudaMemoryTypeUnregistered : al->k == K_DEVICE ? cudaMemoryTypeDevice : cudaMemoryTypeHost;
+    a->type = !al                 ? cudaMemoryTypeUnregistered
+              : al->k == K_DEVICE ? cudaMemoryTypeDevice
+                                  : cudaMemoryTypeHost;
     a->device = al ? al->device : -2;
     a->devicePointer = al ? (void *)p : nullptr;
     a->hostPointer = al && al->k == K_PINNED ? (void *)p : nullptr;
@@ -1296,14 +1337,15 @@ SIM_EXPORT cudaError_t cudaMemcpy(void *dst, const void *src, size_t bytes, cuda
     return copy(dst, src, bytes, kind, nullptr, false);
 }
 
-SIM_EXPORT cudaError_t cudaMemcpyAsync(void *dst, const void *src, size_t bytes, cudaMemcpyKind kind,
-                                       cudaStream_t s)
+SIM_EXPORT cudaError_t cudaMemcpyAsync(void *dst, const void *src, size_t bytes,
+                                       cudaMemcpyKind kind, cudaStream_t s)
 {
     return copy(dst, src, bytes, kind, s, true);
 }
 
-SIM_EXPORT cudaError_t cudaMemcpy2DAsync(void *dst, size_t dpitch, const void *src, size_t spitch, size_t width,
-                                         size_t height, cudaMemcpyKind kind, cudaStream_t st)
+SIM_EXPORT cudaError_t cudaMemcpy2DAsync(void *dst, size_t dpitch, const void *src, size_t spitch,
+                                         size_t width, size_t height, cudaMemcpyKind kind,
+                                         cudaStream_t st)
 {
     ENTER();
     if (height == 0 || width == 0) return cudaSuccess;
@@ -1316,7 +1358,8 @@ SIM_EXPORT cudaError_t cudaMemcpy2DAsync(void *dst, size_t dpitch, const void *s
         return fail(cudaErrorInvalidValue);
     }
     for (size_t r = 0; r < height; r++) {
-        cudaError_t e = copy((char *)dst + r * dpitch, (const char *)src + r * spitch, width, kind, st, true);
+        cudaError_t e =
+            copy((char *)dst + r * dpitch, (const char *)src + r * spitch, width, kind, st, true);
         if (e != cudaSuccess) return e;
     }
     return cudaSuccess;
@@ -1362,7 +1405,10 @@ SIM_EXPORT cudaError_t cudaStreamCreateWithFlags(cudaStream_t *out, unsigned fla
     return cudaSuccess;
 }
 
-SIM_EXPORT cudaError_t cudaStreamCreate(cudaStream_t *out) { return cudaStreamCreateWithFlags(out, 0); }
+SIM_EXPORT cudaError_t cudaStreamCreate(cudaStream_t *out)
+{
+    return cudaStreamCreateWithFlags(out, 0);
+}
 
 SIM_EXPORT cudaError_t cudaStreamDestroy(cudaStream_t st)
 {
@@ -1400,7 +1446,7 @@ SIM_EXPORT cudaError_t cudaStreamIsCapturing(cudaStream_t st, cudaStreamCaptureS
     if (!status) return fail(cudaErrorInvalidValue);
     if (!valid_stream(st)) return fail(cudaErrorInvalidResourceHandle);
     CUstream_st *s = stream_of(st);
-    *status = !s->capture ? cudaStreamCaptureStatusNone
+    *status = !s->capture           ? cudaStreamCaptureStatusNone
               : s->capture->invalid ? cudaStreamCaptureStatusInvalidated
                                     : cudaStreamCaptureStatusActive;
     return cudaSuccess;
@@ -1562,7 +1608,10 @@ SIM_EXPORT CUresult cuCtxSetCurrent(void *ctx)
     return 0;
 }
 SIM_EXPORT CUresult cuCtxSynchronize() { return drv(cudaDeviceSynchronize()); }
-SIM_EXPORT CUresult cuStreamCreate(cudaStream_t *s, unsigned flags) { return drv(cudaStreamCreateWithFlags(s, flags)); }
+SIM_EXPORT CUresult cuStreamCreate(cudaStream_t *s, unsigned flags)
+{
+    return drv(cudaStreamCreateWithFlags(s, flags));
+}
 SIM_EXPORT CUresult cuStreamDestroy_v2(cudaStream_t s) { return drv(cudaStreamDestroy(s)); }
 SIM_EXPORT CUresult cuStreamSynchronize(cudaStream_t s) { return drv(cudaStreamSynchronize(s)); }
 
@@ -1640,7 +1689,10 @@ SIM_EXPORT CUresult cuMemAlloc_v2(CUdeviceptr *p, size_t bytes)
     return r;
 }
 SIM_EXPORT CUresult cuMemFree_v2(CUdeviceptr p) { return drv(cudaFree((void *)(uintptr_t)p)); }
-SIM_EXPORT CUresult cuMemAllocHost_v2(void **p, size_t bytes) { return drv(cudaMallocHost(p, bytes)); }
+SIM_EXPORT CUresult cuMemAllocHost_v2(void **p, size_t bytes)
+{
+    return drv(cudaMallocHost(p, bytes));
+}
 SIM_EXPORT CUresult cuMemFreeHost(void *p) { return drv(cudaFreeHost(p)); }
 SIM_EXPORT CUresult cuMemsetD8_v2(CUdeviceptr p, unsigned char v, size_t n)
 {
@@ -1668,7 +1720,8 @@ size_t span(int64_t rows, int64_t cols, int64_t ld, size_t es)
 {
     return rows <= 0 || cols <= 0 ? 0 : ((size_t)ld * (size_t)(cols - 1) + (size_t)rows) * es;
 }
-bool operand(const char *call, const char *name, const void *p, int64_t rows, int64_t cols, int64_t ld, size_t es)
+bool operand(const char *call, const char *name, const void *p, int64_t rows, int64_t cols,
+             int64_t ld, size_t es)
 {
     char what[128];
     snprintf(what, sizeof what, "%s operand %s", call, name);
@@ -1712,83 +1765,94 @@ SIM_EXPORT const char *cublasGetStatusName(cublasStatus_t s)
 }
 SIM_EXPORT const char *cublasGetStatusString(cublasStatus_t s) { return cublasGetStatusName(s); }
 
-SIM_EXPORT cublasStatus_t cublasSgemm_64(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb, int64_t m,
-                                         int64_t n, int64_t k, const float *alpha, const float *a, int64_t lda,
-                                         const float *b, int64_t ldb, const float *beta, float *c, int64_t ldc)
+SIM_EXPORT cublasStatus_t cublasSgemm_64(cublasHandle_t h, cublasOperation_t ta,
+                                         cublasOperation_t tb, int64_t m, int64_t n, int64_t k,
+                                         const float *alpha, const float *a, int64_t lda,
+                                         const float *b, int64_t ldb, const float *beta, float *c,
+                                         int64_t ldc)
 {
     guard g(g_mu);
     if (!h) return CUBLAS_STATUS_NOT_INITIALIZED;
     if (g_sticky != cudaSuccess) return CUBLAS_STATUS_EXECUTION_FAILED;
     const int64_t ar = ta == CUBLAS_OP_N ? m : k, ac = ta == CUBLAS_OP_N ? k : m;
     const int64_t br = tb == CUBLAS_OP_N ? k : n, bc = tb == CUBLAS_OP_N ? n : k;
-    if (m < 0 || n < 0 || k < 0 || lda < std::max<int64_t>(1, ar) || ldb < std::max<int64_t>(1, br) ||
-        ldc < std::max<int64_t>(1, m) || !alpha || !beta) {
-        say("cublasSgemm_64: invalid m %lld n %lld k %lld lda %lld ldb %lld ldc %lld", (long long)m, (long long)n,
-            (long long)k, (long long)lda, (long long)ldb, (long long)ldc);
+    if (m < 0 || n < 0 || k < 0 || lda < std::max<int64_t>(1, ar) ||
+        ldb < std::max<int64_t>(1, br) || ldc < std::max<int64_t>(1, m) || !alpha || !beta) {
+        say("cublasSgemm_64: invalid m %lld n %lld k %lld lda %lld ldb %lld ldc %lld", (long long)m,
+            (long long)n, (long long)k, (long long)lda, (long long)ldb, (long long)ldc);
         return CUBLAS_STATUS_INVALID_VALUE;
     }
-    if (h->math == CUBLAS_TF32_TENSOR_OP_MATH) say("cublasSgemm_64 with TF32 math: lsc promises IEEE float32");
+    if (h->math == CUBLAS_TF32_TENSOR_OP_MATH)
+        say("cublasSgemm_64 with TF32 math: lsc promises IEEE float32");
     if (m == 0 || n == 0) return CUBLAS_STATUS_SUCCESS;
-    if ((k > 0 && (!operand("cublasSgemm_64", "A", a, ar, ac, lda, 4) || !operand("cublasSgemm_64", "B", b, br, bc, ldb, 4))) ||
+    if ((k > 0 && (!operand("cublasSgemm_64", "A", a, ar, ac, lda, 4) ||
+                   !operand("cublasSgemm_64", "B", b, br, bc, ldb, 4))) ||
         !operand("cublasSgemm_64", "C", c, m, n, ldc, 4))
         return CUBLAS_STATUS_INVALID_VALUE;
     const float al = *alpha, be = *beta;
     if (enqueue(stream_of(h->stream), [=]() {
-        cblas_sgemm(CblasColMajor, ta == CUBLAS_OP_N ? CblasNoTrans : CblasTrans,
-                    tb == CUBLAS_OP_N ? CblasNoTrans : CblasTrans, (blasint)m, (blasint)n, (blasint)k, al, a,
-                    (blasint)lda, b, (blasint)ldb, be, c, (blasint)ldc);
-    }) != cudaSuccess)
+            cblas_sgemm(CblasColMajor, ta == CUBLAS_OP_N ? CblasNoTrans : CblasTrans,
+                        tb == CUBLAS_OP_N ? CblasNoTrans : CblasTrans, (blasint)m, (blasint)n,
+                        (blasint)k, al, a, (blasint)lda, b, (blasint)ldb, be, c, (blasint)ldc);
+        }) != cudaSuccess)
         return CUBLAS_STATUS_EXECUTION_FAILED;
     return CUBLAS_STATUS_SUCCESS;
 }
 
-SIM_EXPORT cublasStatus_t cublasDsyrk_64(cublasHandle_t h, cublasFillMode_t uplo, cublasOperation_t trans, int64_t n,
-                                         int64_t k, const double *alpha, const double *a, int64_t lda,
+SIM_EXPORT cublasStatus_t cublasDsyrk_64(cublasHandle_t h, cublasFillMode_t uplo,
+                                         cublasOperation_t trans, int64_t n, int64_t k,
+                                         const double *alpha, const double *a, int64_t lda,
                                          const double *beta, double *c, int64_t ldc)
 {
     guard g(g_mu);
     if (!h) return CUBLAS_STATUS_NOT_INITIALIZED;
     if (g_sticky != cudaSuccess) return CUBLAS_STATUS_EXECUTION_FAILED;
     const int64_t ar = trans == CUBLAS_OP_N ? n : k, ac = trans == CUBLAS_OP_N ? k : n;
-    if (n < 0 || k < 0 || lda < std::max<int64_t>(1, ar) || ldc < std::max<int64_t>(1, n) || !alpha || !beta) {
-        say("cublasDsyrk_64: invalid n %lld k %lld lda %lld ldc %lld", (long long)n, (long long)k, (long long)lda,
-            (long long)ldc);
+    if (n < 0 || k < 0 || lda < std::max<int64_t>(1, ar) || ldc < std::max<int64_t>(1, n) ||
+        !alpha || !beta) {
+        say("cublasDsyrk_64: invalid n %lld k %lld lda %lld ldc %lld", (long long)n, (long long)k,
+            (long long)lda, (long long)ldc);
         return CUBLAS_STATUS_INVALID_VALUE;
     }
     if (n == 0) return CUBLAS_STATUS_SUCCESS;
-    if ((k > 0 && !operand("cublasDsyrk_64", "A", a, ar, ac, lda, 8)) || !operand("cublasDsyrk_64", "C", c, n, n, ldc, 8))
+    if ((k > 0 && !operand("cublasDsyrk_64", "A", a, ar, ac, lda, 8)) ||
+        !operand("cublasDsyrk_64", "C", c, n, n, ldc, 8))
         return CUBLAS_STATUS_INVALID_VALUE;
     const double al = *alpha, be = *beta;
     if (enqueue(stream_of(h->stream), [=]() {
-        cblas_dsyrk(CblasColMajor, uplo == CUBLAS_FILL_MODE_LOWER ? CblasLower : CblasUpper,
-                    trans == CUBLAS_OP_N ? CblasNoTrans : CblasTrans, (blasint)n, (blasint)k, al, a, (blasint)lda, be,
-                    c, (blasint)ldc);
-    }) != cudaSuccess)
+            cblas_dsyrk(CblasColMajor, uplo == CUBLAS_FILL_MODE_LOWER ? CblasLower : CblasUpper,
+                        trans == CUBLAS_OP_N ? CblasNoTrans : CblasTrans, (blasint)n, (blasint)k,
+                        al, a, (blasint)lda, be, c, (blasint)ldc);
+        }) != cudaSuccess)
         return CUBLAS_STATUS_EXECUTION_FAILED;
     return CUBLAS_STATUS_SUCCESS;
 }
 
-SIM_EXPORT cublasStatus_t cublasDgemv_64(cublasHandle_t h, cublasOperation_t trans, int64_t m, int64_t n,
-                                         const double *alpha, const double *a, int64_t lda, const double *x,
-                                         int64_t incx, const double *beta, double *y, int64_t incy)
+SIM_EXPORT cublasStatus_t cublasDgemv_64(cublasHandle_t h, cublasOperation_t trans, int64_t m,
+                                         int64_t n, const double *alpha, const double *a,
+                                         int64_t lda, const double *x, int64_t incx,
+                                         const double *beta, double *y, int64_t incy)
 {
     guard g(g_mu);
     if (!h) return CUBLAS_STATUS_NOT_INITIALIZED;
     if (g_sticky != cudaSuccess) return CUBLAS_STATUS_EXECUTION_FAILED;
-    if (m < 0 || n < 0 || lda < std::max<int64_t>(1, m) || incx == 0 || incy == 0 || !alpha || !beta) {
-        say("cublasDgemv_64: invalid m %lld n %lld lda %lld", (long long)m, (long long)n, (long long)lda);
+    if (m < 0 || n < 0 || lda < std::max<int64_t>(1, m) || incx == 0 || incy == 0 || !alpha ||
+        !beta) {
+        say("cublasDgemv_64: invalid m %lld n %lld lda %lld", (long long)m, (long long)n,
+            (long long)lda);
         return CUBLAS_STATUS_INVALID_VALUE;
     }
     if (m == 0 || n == 0) return CUBLAS_STATUS_SUCCESS;
     const int64_t xl = trans == CUBLAS_OP_N ? n : m, yl = trans == CUBLAS_OP_N ? m : n;
-    if (!operand("cublasDgemv_64", "A", a, m, n, lda, 8) || !operand("cublasDgemv_64", "x", x, 1, xl, std::llabs(incx), 8) ||
+    if (!operand("cublasDgemv_64", "A", a, m, n, lda, 8) ||
+        !operand("cublasDgemv_64", "x", x, 1, xl, std::llabs(incx), 8) ||
         !operand("cublasDgemv_64", "y", y, 1, yl, std::llabs(incy), 8))
         return CUBLAS_STATUS_INVALID_VALUE;
     const double al = *alpha, be = *beta;
     if (enqueue(stream_of(h->stream), [=]() {
-        cblas_dgemv(CblasColMajor, trans == CUBLAS_OP_N ? CblasNoTrans : CblasTrans, (blasint)m, (blasint)n, al, a,
-                    (blasint)lda, x, (blasint)incx, be, y, (blasint)incy);
-    }) != cudaSuccess)
+            cblas_dgemv(CblasColMajor, trans == CUBLAS_OP_N ? CblasNoTrans : CblasTrans, (blasint)m,
+                        (blasint)n, al, a, (blasint)lda, x, (blasint)incx, be, y, (blasint)incy);
+        }) != cudaSuccess)
         return CUBLAS_STATUS_EXECUTION_FAILED;
     return CUBLAS_STATUS_SUCCESS;
 }
@@ -1836,70 +1900,77 @@ size_t syevd_device_bytes(int64_t n) { return (size_t)(2 * n + 1) * sizeof(doubl
 // a host workspace too, so that the caller's host-buffer path runs (read and written when the
 // call runs, as the real one may, not when it is enqueued)
 size_t syevd_host_bytes(int64_t n) { return (size_t)(n + 8) * sizeof(double); }
-}
+} // namespace
 
-SIM_EXPORT cusolverStatus_t cusolverDnXsyevd_bufferSize(cusolverDnHandle_t h, cusolverDnParams_t p,
-                                                        cusolverEigMode_t jobz, cublasFillMode_t uplo, int64_t n,
-                                                        cudaDataType ta, const void *a, int64_t lda, cudaDataType tw,
-                                                        const void *w, cudaDataType tc, size_t *dev_bytes,
-                                                        size_t *host_bytes)
+SIM_EXPORT cusolverStatus_t cusolverDnXsyevd_bufferSize(
+    cusolverDnHandle_t h, cusolverDnParams_t p, cusolverEigMode_t jobz, cublasFillMode_t uplo,
+    int64_t n, cudaDataType ta, const void *a, int64_t lda, cudaDataType tw, const void *w,
+    cudaDataType tc, size_t *dev_bytes, size_t *host_bytes)
 {
     (void)p, (void)jobz, (void)uplo, (void)a, (void)w;
     if (!h) return CUSOLVER_STATUS_NOT_INITIALIZED;
-    if (n < 0 || lda < std::max<int64_t>(1, n) || ta != CUDA_R_64F || tw != CUDA_R_64F || tc != CUDA_R_64F ||
-        !dev_bytes || !host_bytes)
+    if (n < 0 || lda < std::max<int64_t>(1, n) || ta != CUDA_R_64F || tw != CUDA_R_64F ||
+        tc != CUDA_R_64F || !dev_bytes || !host_bytes)
         return CUSOLVER_STATUS_INVALID_VALUE;
     *dev_bytes = syevd_device_bytes(n);
     *host_bytes = syevd_host_bytes(n);
     return CUSOLVER_STATUS_SUCCESS;
 }
 
-SIM_EXPORT cusolverStatus_t cusolverDnXsyevd(cusolverDnHandle_t h, cusolverDnParams_t p, cusolverEigMode_t jobz,
-                                             cublasFillMode_t uplo, int64_t n, cudaDataType ta, void *a, int64_t lda,
-                                             cudaDataType tw, void *w, cudaDataType tc, void *dbuf, size_t dbytes,
-                                             void *hbuf, size_t hbytes, int *info)
+SIM_EXPORT cusolverStatus_t cusolverDnXsyevd(cusolverDnHandle_t h, cusolverDnParams_t p,
+                                             cusolverEigMode_t jobz, cublasFillMode_t uplo,
+                                             int64_t n, cudaDataType ta, void *a, int64_t lda,
+                                             cudaDataType tw, void *w, cudaDataType tc, void *dbuf,
+                                             size_t dbytes, void *hbuf, size_t hbytes, int *info)
 {
     (void)p;
     guard g(g_mu);
     if (!h) return CUSOLVER_STATUS_NOT_INITIALIZED;
     if (g_sticky != cudaSuccess) return CUSOLVER_STATUS_EXECUTION_FAILED;
-    if (n < 0 || lda < std::max<int64_t>(1, n) || ta != CUDA_R_64F || tw != CUDA_R_64F || tc != CUDA_R_64F || !info) {
+    if (n < 0 || lda < std::max<int64_t>(1, n) || ta != CUDA_R_64F || tw != CUDA_R_64F ||
+        tc != CUDA_R_64F || !info) {
         say("cusolverDnXsyevd: invalid n %lld lda %lld or types", (long long)n, (long long)lda);
         return CUSOLVER_STATUS_INVALID_VALUE;
     }
     if (hbytes < syevd_host_bytes(n) || !hbuf) {
-        say("cusolverDnXsyevd: %zu bytes of host workspace at %p, %zu needed", hbytes, hbuf, syevd_host_bytes(n));
+        say("cusolverDnXsyevd: %zu bytes of host workspace at %p, %zu needed", hbytes, hbuf,
+            syevd_host_bytes(n));
         return CUSOLVER_STATUS_INVALID_VALUE;
     }
     if (dbytes < syevd_device_bytes(n)) {
-        say("cusolverDnXsyevd: %zu bytes of device workspace, %zu needed", dbytes, syevd_device_bytes(n));
+        say("cusolverDnXsyevd: %zu bytes of device workspace, %zu needed", dbytes,
+            syevd_device_bytes(n));
         return CUSOLVER_STATUS_INVALID_VALUE;
     }
-    if (!operand("cusolverDnXsyevd", "A", a, n, n, lda, 8) || !operand("cusolverDnXsyevd", "W", w, n, 1, n, 8) ||
+    if (!operand("cusolverDnXsyevd", "A", a, n, n, lda, 8) ||
+        !operand("cusolverDnXsyevd", "W", w, n, 1, n, 8) ||
         !check_range("cusolverDnXsyevd workspace", dbuf, dbytes, true) ||
         !check_range("cusolverDnXsyevd info", info, sizeof(int), true))
         return CUSOLVER_STATUS_INVALID_VALUE;
     const char job = jobz == CUSOLVER_EIG_MODE_VECTOR ? 'V' : 'N';
     const char ul = uplo == CUBLAS_FILL_MODE_LOWER ? 'L' : 'U';
     if (enqueue(stream_of(h->stream), [=]() {
-        memset(dbuf, 0xff, dbytes); // the solver owns its workspaces
-        memset(hbuf, 0xff, hbytes);
-        if (n == 0) {
-            *info = 0;
-            return;
-        }
-        // the _work form: no NaN pre-check (cuSOLVER has none; NaN input gives NaN values)
-        double wq = 0;
-        lapack_int iwq = 0;
-        lapack_int r = LAPACKE_dsyevd_work(LAPACK_COL_MAJOR, job, ul, (lapack_int)n, (double *)a, (lapack_int)lda,
-                                           (double *)w, &wq, -1, &iwq, -1);
-        std::vector<double> work((size_t)wq + 1);
-        std::vector<lapack_int> iwork((size_t)iwq + 1);
-        if (r == 0)
-            r = LAPACKE_dsyevd_work(LAPACK_COL_MAJOR, job, ul, (lapack_int)n, (double *)a, (lapack_int)lda, (double *)w,
-                                    work.data(), (lapack_int)work.size(), iwork.data(), (lapack_int)iwork.size());
-        *info = (int)r;
-    }) != cudaSuccess)
+            memset(dbuf, 0xff, dbytes); // the solver owns its workspaces
+            memset(hbuf, 0xff, hbytes);
+            if (n == 0) {
+                *info = 0;
+                return;
+            }
+            // the _work form: no NaN pre-check (cuSOLVER has none; NaN input gives NaN values)
+            double wq = 0;
+            lapack_int iwq = 0;
+            lapack_int r =
+                LAPACKE_dsyevd_work(LAPACK_COL_MAJOR, job, ul, (lapack_int)n, (double *)a,
+                                    (lapack_int)lda, (double *)w, &wq, -1, &iwq, -1);
+            std::vector<double> work((size_t)wq + 1);
+            std::vector<lapack_int> iwork((size_t)iwq + 1);
+            if (r == 0)
+                r = LAPACKE_dsyevd_work(LAPACK_COL_MAJOR, job, ul, (lapack_int)n, (double *)a,
+                                        (lapack_int)lda, (double *)w, work.data(),
+                                        (lapack_int)work.size(), iwork.data(),
+                                        (lapack_int)iwork.size());
+            *info = (int)r;
+        }) != cudaSuccess)
         return CUSOLVER_STATUS_EXECUTION_FAILED;
     return CUSOLVER_STATUS_SUCCESS;
 }
@@ -1908,23 +1979,35 @@ SIM_EXPORT cusolverStatus_t cusolverDnXsyevd(cusolverDnHandle_t h, cusolverDnPar
 
 SIM_EXPORT cudaError_t cudaStreamBeginCapture(cudaStream_t s, cudaStreamCaptureMode mode)
 {
-    return cuStreamBeginCapture_v2(s, (int)mode) == 0 ? cudaSuccess : fail(cudaErrorStreamCaptureUnsupported);
+    return cuStreamBeginCapture_v2(s, (int)mode) == 0 ? cudaSuccess
+                                                      : fail(cudaErrorStreamCaptureUnsupported);
 }
 SIM_EXPORT cudaError_t cudaStreamEndCapture(cudaStream_t s, cudaGraph_t *graph)
 {
     const CUresult r = cuStreamEndCapture(s, (void **)graph);
-    return r == 0 ? cudaSuccess : r == 901 ? fail(cudaErrorStreamCaptureInvalidated) : fail(cudaErrorInvalidValue);
+    return r == 0     ? cudaSuccess
+           : r == 901 ? fail(cudaErrorStreamCaptureInvalidated)
+                      : fail(cudaErrorInvalidValue);
 }
-SIM_EXPORT cudaError_t cudaGraphInstantiate(cudaGraphExec_t *exec, cudaGraph_t graph, unsigned long long flags)
+SIM_EXPORT cudaError_t cudaGraphInstantiate(cudaGraphExec_t *exec, cudaGraph_t graph,
+                                            unsigned long long flags)
 {
-    return cuGraphInstantiateWithFlags((void **)exec, graph, flags) == 0 ? cudaSuccess : fail(cudaErrorInvalidValue);
+    return cuGraphInstantiateWithFlags((void **)exec, graph, flags) == 0
+               ? cudaSuccess
+               : fail(cudaErrorInvalidValue);
 }
 SIM_EXPORT cudaError_t cudaGraphLaunch(cudaGraphExec_t exec, cudaStream_t s)
 {
     return cuGraphLaunch(exec, s) == 0 ? cudaSuccess : fail(cudaErrorInvalidValue);
 }
-SIM_EXPORT cudaError_t cudaGraphExecDestroy(cudaGraphExec_t exec) { return cuGraphExecDestroy(exec) == 0 ? cudaSuccess : cudaErrorInvalidValue; }
-SIM_EXPORT cudaError_t cudaGraphDestroy(cudaGraph_t graph) { return cuGraphDestroy(graph) == 0 ? cudaSuccess : cudaErrorInvalidValue; }
+SIM_EXPORT cudaError_t cudaGraphExecDestroy(cudaGraphExec_t exec)
+{
+    return cuGraphExecDestroy(exec) == 0 ? cudaSuccess : cudaErrorInvalidValue;
+}
+SIM_EXPORT cudaError_t cudaGraphDestroy(cudaGraph_t graph)
+{
+    return cuGraphDestroy(graph) == 0 ? cudaSuccess : cudaErrorInvalidValue;
+}
 
 /* ---- hooks for tests/test_cuda.cpp (found with dlsym in libcuda.so.1) ---------------------- */
 

@@ -45,11 +45,11 @@ __global__ void warp_ops(int *out)
     const int lane = (int)threadIdx.x;
     int v = lane;
     for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-    out[lane] = v;                                                     // 496 everywhere
-    out[32 + lane] = __shfl_down_sync(0xffffffffu, lane, 3);           // lane + 3, or own
-    out[64 + lane] = __shfl_up_sync(0xffffffffu, lane, 2);             // lane - 2, or own
-    out[96 + lane] = __shfl_sync(0xffffffffu, lane * 10, 7);           // 70
-    out[128 + lane] = (int)__ballot_sync(0xffffffffu, lane & 1);       // 0xaaaaaaaa
+    out[lane] = v;                                               // 496 everywhere
+    out[32 + lane] = __shfl_down_sync(0xffffffffu, lane, 3);     // lane + 3, or own
+    out[64 + lane] = __shfl_up_sync(0xffffffffu, lane, 2);       // lane - 2, or own
+    out[96 + lane] = __shfl_sync(0xffffffffu, lane * 10, 7);     // 70
+    out[128 + lane] = (int)__ballot_sync(0xffffffffu, lane & 1); // 0xaaaaaaaa
     int sw = 0;
     if (lane < 16) sw = __shfl_xor_sync(0x0000ffffu, lane, 1, 16); // a half warp: pairs swapped
     out[160 + lane] = sw;
@@ -113,7 +113,10 @@ int fetch(const int *d)
 
 class Cudasim : public ::testing::Test {
   protected:
-    void SetUp() override { ASSERT_EQ(cudaSetDevice(0), cudaSuccess) << "run with LSC_SIM_DEVICES=1"; }
+    void SetUp() override
+    {
+        ASSERT_EQ(cudaSetDevice(0), cudaSuccess) << "run with LSC_SIM_DEVICES=1";
+    }
     void TearDown() override { lsc_sim::set_schedule(-1, 0, 0); } // the defaults again
 };
 
@@ -152,7 +155,8 @@ TEST_F(Cudasim, AMissingBarrierChangesTheAnswer)
         racy_sum<<<1, 256>>>(in, out, 200);
         seen.push_back(fetch(out));
     }
-    EXPECT_NE(*std::min_element(seen.begin(), seen.end()), *std::max_element(seen.begin(), seen.end()));
+    EXPECT_NE(*std::min_element(seen.begin(), seen.end()),
+              *std::max_element(seen.begin(), seen.end()));
     cudaFree(in);
     cudaFree(out);
 }
@@ -164,7 +168,8 @@ TEST_F(Cudasim, BlocksRunInAShuffledOrder)
     float *v = nullptr, *out = nullptr;
     ASSERT_EQ(cudaMalloc((void **)&v, h.size() * sizeof(float)), cudaSuccess);
     ASSERT_EQ(cudaMalloc((void **)&out, sizeof(float)), cudaSuccess);
-    ASSERT_EQ(cudaMemcpy(v, h.data(), h.size() * sizeof(float), cudaMemcpyHostToDevice), cudaSuccess);
+    ASSERT_EQ(cudaMemcpy(v, h.data(), h.size() * sizeof(float), cudaMemcpyHostToDevice),
+              cudaSuccess);
     std::vector<float> seen;
     for (int i = 0; i < 6; i++) {
         ASSERT_EQ(cudaMemset(out, 0, sizeof(float)), cudaSuccess);
@@ -174,7 +179,8 @@ TEST_F(Cudasim, BlocksRunInAShuffledOrder)
         seen.push_back(r);
     }
     // a float sum in a different order each time: not bit-identical run to run, as on a GPU
-    EXPECT_NE(*std::min_element(seen.begin(), seen.end()), *std::max_element(seen.begin(), seen.end()));
+    EXPECT_NE(*std::min_element(seen.begin(), seen.end()),
+              *std::max_element(seen.begin(), seen.end()));
     cudaFree(v);
     cudaFree(out);
 }
@@ -185,7 +191,8 @@ TEST_F(Cudasim, WarpShufflesAndBallotFollowCuda)
     warp_ops<<<1, 32>>>(out);
     ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
     std::vector<int> h(192);
-    ASSERT_EQ(cudaMemcpy(h.data(), out, h.size() * sizeof(int), cudaMemcpyDeviceToHost), cudaSuccess);
+    ASSERT_EQ(cudaMemcpy(h.data(), out, h.size() * sizeof(int), cudaMemcpyDeviceToHost),
+              cudaSuccess);
     for (int l = 0; l < 32; l++) {
         EXPECT_EQ(h[l], 496);
         EXPECT_EQ(h[32 + l], l + 3 < 32 ? l + 3 : l);
@@ -260,7 +267,8 @@ TEST_F(Cudasim, HostCodeTouchingDeviceMemoryFaults)
 {
     float *p = nullptr;
     ASSERT_EQ(cudaMalloc((void **)&p, 64 * sizeof(float)), cudaSuccess);
-    EXPECT_DEATH({ std::printf("%g\n", (double)((volatile float *)p)[3]); }, "host code touched device memory");
+    EXPECT_DEATH({ std::printf("%g\n", (double)((volatile float *)p)[3]); },
+                 "host code touched device memory");
     cudaFree(p);
 }
 
@@ -406,9 +414,12 @@ TEST_F(Cudasim, CopiesStayInsideOneAllocationInTheStatedDirection)
 {
     int *d = dev_ints(std::vector<int>(64, 0));
     std::vector<int> h(65, 1);
-    EXPECT_EQ(cudaMemcpy(d, h.data(), 65 * sizeof(int), cudaMemcpyHostToDevice), cudaErrorInvalidValue);
-    EXPECT_EQ(cudaMemcpy(d + 1, h.data(), 64 * sizeof(int), cudaMemcpyHostToDevice), cudaErrorInvalidValue);
-    EXPECT_EQ(cudaMemcpy(h.data(), d, 4, cudaMemcpyHostToDevice), cudaErrorInvalidValue); // backwards
+    EXPECT_EQ(cudaMemcpy(d, h.data(), 65 * sizeof(int), cudaMemcpyHostToDevice),
+              cudaErrorInvalidValue);
+    EXPECT_EQ(cudaMemcpy(d + 1, h.data(), 64 * sizeof(int), cudaMemcpyHostToDevice),
+              cudaErrorInvalidValue);
+    EXPECT_EQ(cudaMemcpy(h.data(), d, 4, cudaMemcpyHostToDevice),
+              cudaErrorInvalidValue); // backwards
     EXPECT_EQ(cudaMemcpy(d, h.data(), 64 * sizeof(int), cudaMemcpyHostToDevice), cudaSuccess);
     EXPECT_EQ(cudaMemsetAsync(h.data(), 0, 4, nullptr), cudaErrorInvalidValue); // pageable memory
     cudaGetLastError();

@@ -9,7 +9,8 @@
 #include <string.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
     enum { MAX_ARGS = 64 };
     char *buf = malloc(size + 1);
     if (!buf) abort();
@@ -51,9 +52,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         /* the two commands that take a file name without an option */
         if (pos && cmd != CLI_CMD_REFERENCE_INSPECT && cmd != CLI_CMD_MONITOR_REPORT) abort();
         /* every string option points into argv */
-        const char *s[] = {o.real, o.fake, o.input, o.queries, o.base, o.reference,
-                           o.out, o.out_dist, o.out_idx, o.json, o.html, o.labels,
-                           o.fake_labels, pos};
+        const char *s[] = {o.real,      o.fake,   o.input,       o.queries, o.base,
+                           o.reference, o.out,    o.out_dist,    o.out_idx, o.json,
+                           o.html,      o.labels, o.fake_labels, pos};
         for (size_t i = 0; i < sizeof s / sizeof s[0]; i++)
             if (s[i] && (s[i] < buf || s[i] > buf + size)) abort();
     }

@@ -16,7 +16,8 @@
 
 static char fuzz_path[512];
 
-static void fuzz_write(const char *ext, const uint8_t *data, size_t size) {
+static void fuzz_write(const char *ext, const uint8_t *data, size_t size)
+{
     if (!fuzz_path[0]) {
         const char *dir = getenv("TMPDIR");
         snprintf(fuzz_path, sizeof fuzz_path, "%s/lsc_fuzz_%ld%s", dir && *dir ? dir : "/tmp",
@@ -29,15 +30,16 @@ static void fuzz_write(const char *ext, const uint8_t *data, size_t size) {
 }
 
 /* Opens `spec` (a path, or path:name) and reads every byte of the view. */
-static int fuzz_touch_spec(const char *spec) {
+static int fuzz_touch_spec(const char *spec)
+{
     lsc_input in;
     char err[512];
     err[0] = 0;
     int rc = lsc_input_open(spec, &in, err, sizeof err);
     if (rc != 0) {
-        if (rc != 1 && rc != 2) abort();         /* the documented codes only */
-        if (!err[0] || strlen(err) >= sizeof err) abort();  /* always a message */
-        lsc_input_close(&in);                    /* documented as harmless */
+        if (rc != 1 && rc != 2) abort();                   /* the documented codes only */
+        if (!err[0] || strlen(err) >= sizeof err) abort(); /* always a message */
+        lsc_input_close(&in);                              /* documented as harmless */
         return 0;
     }
     const lsc_matrix *m = &in.m;
@@ -63,13 +65,15 @@ static int fuzz_touch_spec(const char *spec) {
     return 0;
 }
 
-static inline int fuzz_open_and_touch(const char *ext, const uint8_t *data, size_t size) {
+static inline int fuzz_open_and_touch(const char *ext, const uint8_t *data, size_t size)
+{
     fuzz_write(ext, data, size);
     return fuzz_touch_spec(fuzz_path);
 }
 
 /* The labels of `spec`: a refusal leaves nothing; a success gives n >= 1 readable labels. */
-static inline void fuzz_labels(const char *spec) {
+static inline void fuzz_labels(const char *spec)
+{
     int64_t *labels = NULL, n = -1;
     char err[512];
     err[0] = 0;
@@ -89,7 +93,8 @@ static inline void fuzz_labels(const char *spec) {
  * (bits 0-1: none, "x", the name carried in the input, or one holding ':' and '/'; bit 2: read
  * labels too), then for "carried" byte 1 is its length and the name follows; the rest is the
  * file. This drives the `path:name` selection as well as the reader. */
-static inline int fuzz_container(const char *ext, const uint8_t *data, size_t size) {
+static inline int fuzz_container(const char *ext, const uint8_t *data, size_t size)
+{
     if (size < 1) return 0;
     unsigned mode = data[0];
     data++;

@@ -14,11 +14,14 @@
 static char hist_path[512], page_path[512];
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
     if (!hist_path[0]) {
         const char *dir = getenv("TMPDIR");
-        snprintf(hist_path, sizeof hist_path, "%s/lsc_fuzz_%ld.jsonl", dir && *dir ? dir : "/tmp", (long)getpid());
-        snprintf(page_path, sizeof page_path, "%s/lsc_fuzz_%ld.html", dir && *dir ? dir : "/tmp", (long)getpid());
+        snprintf(hist_path, sizeof hist_path, "%s/lsc_fuzz_%ld.jsonl", dir && *dir ? dir : "/tmp",
+                 (long)getpid());
+        snprintf(page_path, sizeof page_path, "%s/lsc_fuzz_%ld.html", dir && *dir ? dir : "/tmp",
+                 (long)getpid());
     }
     FILE *f = fopen(hist_path, "wb");
     if (!f) abort();

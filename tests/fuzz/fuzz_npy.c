@@ -4,7 +4,8 @@
 #include "fuzz_input_common.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
     fuzz_open_and_touch(".npy", data, size);
     int64_t *labels = NULL, n = -1;
     char err[512];

@@ -19,12 +19,14 @@
 
 /* ---- the checksum of host/reference_file.c -------------------------------------------------- */
 static uint64_t rotl64(uint64_t x, int r) { return (x << r) | (x >> (64 - r)); }
-static uint64_t load_le64(const uint8_t *p) {
+static uint64_t load_le64(const uint8_t *p)
+{
     uint64_t w = 0;
     for (int i = 7; i >= 0; i--) w = (w << 8) | p[i];
     return w;
 }
-static uint64_t ref_checksum(const uint8_t *p, size_t n) {
+static uint64_t ref_checksum(const uint8_t *p, size_t n)
+{
     uint64_t h = 0, len = n;
     for (; n >= 8; n -= 8, p += 8) {
         h ^= rotl64(load_le64(p) * 0x87c37b91114253d5ull, 31) * 0x4cf5ad432745937full;
@@ -41,17 +43,20 @@ static uint64_t ref_checksum(const uint8_t *p, size_t n) {
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
     return z ^ (z >> 31);
 }
-static uint32_t load_le32(const uint8_t *p) {
+static uint32_t load_le32(const uint8_t *p)
+{
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
-static void store_le64(uint8_t *p, uint64_t v) {
+static void store_le64(uint8_t *p, uint64_t v)
+{
     for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i));
 }
 
 /* Version 2 (a 128-byte header, then 32-byte entries {tag, flags, offset, length, checksum}):
  * each entry inside the file gets the checksum of its section's bytes, then the table (the
  * entries the header counts, as far as the file holds them) and the header theirs. */
-static void fix_v2(uint8_t *b, size_t n) {
+static void fix_v2(uint8_t *b, size_t n)
+{
     if (n < 128) return;
     size_t count = load_le32(b + 16), fit = (n - 128) / 32;
     if (count > fit) count = fit;
@@ -63,7 +68,8 @@ static void fix_v2(uint8_t *b, size_t n) {
     store_le64(b + 64, ref_checksum(b + 128, 32 * count));
     store_le64(b + 120, ref_checksum(b, 120));
 }
-static void fix_checksums(uint8_t *b, size_t n) {
+static void fix_checksums(uint8_t *b, size_t n)
+{
     if (n >= 12 && load_le32(b + 8) == 2) fix_v2(b, n);
     else if (n >= 8) store_le64(b + n - 8, ref_checksum(b, n - 8));
 }
@@ -72,7 +78,8 @@ static char path[512];
 static lsc_ctx *ctx;
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
     if (size < 1) return 0;
     if (!ctx) {
         lsc_ctx_params p = LSC_CTX_PARAMS_INIT;
@@ -102,7 +109,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (st != LSC_STATUS_OK) {
         if (ref) abort();
         const char *e = lsc_last_error(ctx);
-        if (!e || !*e) abort();  /* every refusal says why */
+        if (!e || !*e) abort(); /* every refusal says why */
         return 0;
     }
     lsc_reference_info info = LSC_REFERENCE_INFO_INIT;

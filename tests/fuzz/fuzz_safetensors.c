@@ -4,6 +4,7 @@
 #include "fuzz_input_common.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
     return fuzz_container(".safetensors", data, size);
 }

@@ -17,14 +17,14 @@
 static int failures;
 static int my_rank;
 
-#define CHECK(cond, ...)                                                                        \
-    do {                                                                                       \
-        if (!(cond)) {                                                                         \
-            fprintf(stderr, "rank %d: %s:%d: ", my_rank, __FILE__, __LINE__);                  \
-            fprintf(stderr, __VA_ARGS__);                                                      \
-            fputc('\n', stderr);                                                               \
-            failures++;                                                                        \
-        }                                                                                      \
+#define CHECK(cond, ...)                                                                           \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            fprintf(stderr, "rank %d: %s:%d: ", my_rank, __FILE__, __LINE__);                      \
+            fprintf(stderr, __VA_ARGS__);                                                          \
+            fputc('\n', stderr);                                                                   \
+            failures++;                                                                            \
+        }                                                                                          \
     } while (0)
 
 #define BINS 24
@@ -89,8 +89,8 @@ static void compare(const figures *g, const figures *w, const char *what)
     CHECK(close_to(a->std, b->std, 2e-4, 1e-9), "%s: std", what);
     CHECK(close_to(a->nn_mean, b->nn_mean, 2e-4, 1e-9), "%s: nn_mean", what);
     /* uniformity: far inside its pinned bound for these rows (docs/METRICS.md section 9) */
-    CHECK(close_to(a->uniformity, b->uniformity, 0.0, 1e-5), "%s: uniformity %.17g vs %.17g",
-          what, a->uniformity, b->uniformity);
+    CHECK(close_to(a->uniformity, b->uniformity, 0.0, 1e-5), "%s: uniformity %.17g vs %.17g", what,
+          a->uniformity, b->uniformity);
     /* the same bytes on every rank */
     figures r0 = *g;
     MPI_Bcast(&r0, (int)sizeof r0, MPI_BYTE, 0, MPI_COMM_WORLD);
@@ -159,8 +159,7 @@ int main(int argc, char **argv)
             lsc_matrix mine = lsc_matrix_f32(hi > lo ? x + lo * d : NULL, hi - lo, d);
             char what[64];
             snprintf(what, sizeof what, "config %d split %d", config, sp);
-            const lsc_status s =
-                lsc_pair_stats_sharded(ctx, &mine, &o, &got.r, got.hist, got.dups);
+            const lsc_status s = lsc_pair_stats_sharded(ctx, &mine, &o, &got.r, got.hist, got.dups);
             CHECK(s == LSC_STATUS_OK, "%s: %s", what, lsc_last_error(ctx));
             if (s == LSC_STATUS_OK) compare(&got, &want, what);
         }

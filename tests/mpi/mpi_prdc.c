@@ -19,14 +19,14 @@
 static int failures;
 static int my_rank;
 
-#define CHECK(cond, ...)                                                                        \
-    do {                                                                                       \
-        if (!(cond)) {                                                                         \
-            fprintf(stderr, "rank %d: %s:%d: ", my_rank, __FILE__, __LINE__);                  \
-            fprintf(stderr, __VA_ARGS__);                                                      \
-            fputc('\n', stderr);                                                               \
-            failures++;                                                                        \
-        }                                                                                      \
+#define CHECK(cond, ...)                                                                           \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            fprintf(stderr, "rank %d: %s:%d: ", my_rank, __FILE__, __LINE__);                      \
+            fprintf(stderr, __VA_ARGS__);                                                          \
+            fputc('\n', stderr);                                                                   \
+            failures++;                                                                            \
+        }                                                                                          \
     } while (0)
 
 /* Deterministic data every rank generates alike (about Gaussian, an offset per column). */
@@ -259,8 +259,8 @@ int main(int argc, char **argv)
         MPI_Barrier(MPI_COMM_WORLD);
         got = NULL;
         s = lsc_reference_load_sharded(ctx, bad, &got);
-        CHECK(s == LSC_STATUS_BAD_FILE && got == NULL, "damaged file: %s (%s)",
-              lsc_status_name(s), lsc_last_error(ctx));
+        CHECK(s == LSC_STATUS_BAD_FILE && got == NULL, "damaged file: %s (%s)", lsc_status_name(s),
+              lsc_last_error(ctx));
         char msg[512], msg0[512];
         snprintf(msg, sizeof msg, "%s", lsc_last_error(ctx));
         memcpy(msg0, msg, sizeof msg);

@@ -18,14 +18,14 @@
 static int failures;
 static int my_rank;
 
-#define CHECK(cond, ...)                                                                        \
-    do {                                                                                       \
-        if (!(cond)) {                                                                         \
-            fprintf(stderr, "rank %d: %s:%d: ", my_rank, __FILE__, __LINE__);                  \
-            fprintf(stderr, __VA_ARGS__);                                                      \
-            fputc('\n', stderr);                                                               \
-            failures++;                                                                        \
-        }                                                                                      \
+#define CHECK(cond, ...)                                                                           \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            fprintf(stderr, "rank %d: %s:%d: ", my_rank, __FILE__, __LINE__);                      \
+            fprintf(stderr, __VA_ARGS__);                                                          \
+            fputc('\n', stderr);                                                                   \
+            failures++;                                                                            \
+        }                                                                                          \
     } while (0)
 
 /* Deterministic data every rank generates alike: a sum of uniforms (about Gaussian) plus an
@@ -61,8 +61,8 @@ static void compare(const lsc_spectrum_result *g, const double *gsv, const lsc_s
           (long long)g->numerical_rank, (long long)w->numerical_rank);
     CHECK(g->dims_90 == w->dims_90 && g->dims_99 == w->dims_99, "%s: dims", what);
     CHECK(g->active_units == w->active_units, "%s: active_units", what);
-    CHECK(close_to(g->effective_rank, w->effective_rank), "%s: effective_rank %.17g vs %.17g",
-          what, g->effective_rank, w->effective_rank);
+    CHECK(close_to(g->effective_rank, w->effective_rank), "%s: effective_rank %.17g vs %.17g", what,
+          g->effective_rank, w->effective_rank);
     CHECK(close_to(g->rankme, w->rankme), "%s: rankme", what);
     CHECK(close_to(g->participation_ratio, w->participation_ratio), "%s: participation_ratio",
           what);
@@ -191,8 +191,8 @@ int main(int argc, char **argv)
         a = lsc_matrix_f32(x + lo * d, hi - lo, my_rank == ranks - 1 ? d - 1 : d);
         a.ld = d;
         s = lsc_spectrum_sharded(ctx, &a, NULL, &got, NULL, NULL);
-        CHECK(ranks == 1 ? s == LSC_STATUS_OK : s == LSC_STATUS_INVALID_ARGUMENT,
-              "cols: %s (%s)", lsc_status_name(s), lsc_last_error(ctx));
+        CHECK(ranks == 1 ? s == LSC_STATUS_OK : s == LSC_STATUS_INVALID_ARGUMENT, "cols: %s (%s)",
+              lsc_status_name(s), lsc_last_error(ctx));
         a = lsc_matrix_f32(x + lo * d, hi - lo, d);
         s = lsc_spectrum_sharded(ctx, &a, NULL, &got, gsv, NULL);
         CHECK(s == LSC_STATUS_OK, "after the errors: %s", lsc_last_error(ctx));

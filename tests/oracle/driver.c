@@ -42,7 +42,8 @@ static int64_t parse_count(const char *s, const char *what)
     char *end = NULL;
     errno = 0;
     long long v = strtoll(s, &end, 10);
-    if (errno != 0 || end == s || *end != '\0' || v < 1) die("%s must be a positive integer, got '%s'", what, s);
+    if (errno != 0 || end == s || *end != '\0' || v < 1)
+        die("%s must be a positive integer, got '%s'", what, s);
     return (int64_t)v;
 }
 
@@ -65,17 +66,22 @@ static float *read_f32(const char *path, int64_t rows, int64_t cols)
     float *data = (float *)malloc(count * sizeof(float));
     if (!data) die("%s: out of memory for %zu floats", path, count);
     size_t got = fread(data, sizeof(float), count, f);
-    if (got != count) die("%s: holds %zu floats, expected %lld x %lld = %zu", path, got,
-                          (long long)rows, (long long)cols, count);
-    if (fgetc(f) != EOF) die("%s: longer than %lld x %lld float32 values", path,
-                             (long long)rows, (long long)cols);
+    if (got != count)
+        die("%s: holds %zu floats, expected %lld x %lld = %zu", path, got, (long long)rows,
+            (long long)cols, count);
+    if (fgetc(f) != EOF)
+        die("%s: longer than %lld x %lld float32 values", path, (long long)rows, (long long)cols);
     fclose(f);
     if (!host_is_little_endian()) {
         for (size_t i = 0; i < count; i++) {
             unsigned char b[4], t;
             memcpy(b, &data[i], 4);
-            t = b[0]; b[0] = b[3]; b[3] = t;
-            t = b[1]; b[1] = b[2]; b[2] = t;
+            t = b[0];
+            b[0] = b[3];
+            b[3] = t;
+            t = b[1];
+            b[1] = b[2];
+            b[2] = t;
             memcpy(&data[i], b, 4);
         }
     }

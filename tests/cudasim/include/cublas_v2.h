@@ -32,12 +32,13 @@ cublasStatus_t cublasSetStream(cublasHandle_t h, cudaStream_t s);
 cublasStatus_t cublasSetMathMode(cublasHandle_t h, cublasMath_t mode);
 const char *cublasGetStatusName(cublasStatus_t s);
 const char *cublasGetStatusString(cublasStatus_t s);
-cublasStatus_t cublasSgemm_64(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb, int64_t m,
-                              int64_t n, int64_t k, const float *alpha, const float *a, int64_t lda,
-                              const float *b, int64_t ldb, const float *beta, float *c, int64_t ldc);
+cublasStatus_t cublasSgemm_64(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb,
+                              int64_t m, int64_t n, int64_t k, const float *alpha, const float *a,
+                              int64_t lda, const float *b, int64_t ldb, const float *beta, float *c,
+                              int64_t ldc);
 cublasStatus_t cublasDsyrk_64(cublasHandle_t h, cublasFillMode_t uplo, cublasOperation_t trans,
-                              int64_t n, int64_t k, const double *alpha, const double *a, int64_t lda,
-                              const double *beta, double *c, int64_t ldc);
+                              int64_t n, int64_t k, const double *alpha, const double *a,
+                              int64_t lda, const double *beta, double *c, int64_t ldc);
 cublasStatus_t cublasDgemv_64(cublasHandle_t h, cublasOperation_t trans, int64_t m, int64_t n,
                               const double *alpha, const double *a, int64_t lda, const double *x,
                               int64_t incx, const double *beta, double *y, int64_t incy);

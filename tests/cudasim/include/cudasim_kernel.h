@@ -22,7 +22,9 @@ using std::isinf;
 using std::isnan;
 using std::signbit;
 
-struct uint3 { unsigned x, y, z; };
+struct uint3 {
+    unsigned x, y, z;
+};
 struct dim3 {
     unsigned x, y, z;
     constexpr dim3(unsigned vx = 1, unsigned vy = 1, unsigned vz = 1) : x(vx), y(vy), z(vz) {}
@@ -80,8 +82,11 @@ struct launcher {
     size_t s;
     void *st;
     launcher(const char *n, dim3 grid, dim3 block, size_t smem = 0, void *stream = nullptr)
-        : name(n), g(grid), b(block), s(smem), st(stream) {}
-    template <class F, class... A> void go(F f, A... args)
+        : name(n), g(grid), b(block), s(smem), st(stream)
+    {
+    }
+    template <class F, class... A>
+    void go(F f, A... args)
     {
         // a pointer argument must be memory the device can reach (or null): pageable host
         // memory would fault on a GPU
@@ -91,20 +96,23 @@ struct launcher {
         auto tup = std::make_tuple(args...);
         launch(name, g, b, s, st, [f, tup]() { std::apply(f, tup); });
     }
-    template <class T> static void check_arg(const char *kernel, int i, const T &v)
+    template <class T>
+    static void check_arg(const char *kernel, int i, const T &v)
     {
         if constexpr (std::is_pointer<T>::value) check_pointer_arg(kernel, i, (const void *)v);
     }
 };
 
-template <class T> inline uint64_t to_bits(T v)
+template <class T>
+inline uint64_t to_bits(T v)
 {
     static_assert(sizeof(T) <= 8, "warp intrinsics move at most 8 bytes");
     uint64_t b = 0;
     memcpy(&b, &v, sizeof v);
     return b;
 }
-template <class T> inline T from_bits(uint64_t b)
+template <class T>
+inline T from_bits(uint64_t b)
 {
     T v;
     memcpy(&v, &b, sizeof v);
@@ -130,25 +138,29 @@ inline void __syncwarp(unsigned mask = 0xffffffffu, LSC_SIM_SITE)
 inline void __trap() { lsc_sim::trap("__trap()"); }
 
 // kind: 1 idx, 2 up, 3 down, 4 xor
-template <class T> inline T __shfl_sync(unsigned mask, T v, int src, int width = 32, LSC_SIM_SITE)
+template <class T>
+inline T __shfl_sync(unsigned mask, T v, int src, int width = 32, LSC_SIM_SITE)
 {
-    return lsc_sim::from_bits<T>(
-        lsc_sim::warp_exchange(mask, lsc_sim::to_bits(v), 1, src, width, nullptr, lsc_file, lsc_line));
+    return lsc_sim::from_bits<T>(lsc_sim::warp_exchange(mask, lsc_sim::to_bits(v), 1, src, width,
+                                                        nullptr, lsc_file, lsc_line));
 }
-template <class T> inline T __shfl_up_sync(unsigned mask, T v, unsigned delta, int width = 32, LSC_SIM_SITE)
+template <class T>
+inline T __shfl_up_sync(unsigned mask, T v, unsigned delta, int width = 32, LSC_SIM_SITE)
 {
-    return lsc_sim::from_bits<T>(
-        lsc_sim::warp_exchange(mask, lsc_sim::to_bits(v), 2, (int)delta, width, nullptr, lsc_file, lsc_line));
+    return lsc_sim::from_bits<T>(lsc_sim::warp_exchange(mask, lsc_sim::to_bits(v), 2, (int)delta,
+                                                        width, nullptr, lsc_file, lsc_line));
 }
-template <class T> inline T __shfl_down_sync(unsigned mask, T v, unsigned delta, int width = 32, LSC_SIM_SITE)
+template <class T>
+inline T __shfl_down_sync(unsigned mask, T v, unsigned delta, int width = 32, LSC_SIM_SITE)
 {
-    return lsc_sim::from_bits<T>(
-        lsc_sim::warp_exchange(mask, lsc_sim::to_bits(v), 3, (int)delta, width, nullptr, lsc_file, lsc_line));
+    return lsc_sim::from_bits<T>(lsc_sim::warp_exchange(mask, lsc_sim::to_bits(v), 3, (int)delta,
+                                                        width, nullptr, lsc_file, lsc_line));
 }
-template <class T> inline T __shfl_xor_sync(unsigned mask, T v, int lane_mask, int width = 32, LSC_SIM_SITE)
+template <class T>
+inline T __shfl_xor_sync(unsigned mask, T v, int lane_mask, int width = 32, LSC_SIM_SITE)
 {
-    return lsc_sim::from_bits<T>(
-        lsc_sim::warp_exchange(mask, lsc_sim::to_bits(v), 4, lane_mask, width, nullptr, lsc_file, lsc_line));
+    return lsc_sim::from_bits<T>(lsc_sim::warp_exchange(mask, lsc_sim::to_bits(v), 4, lane_mask,
+                                                        width, nullptr, lsc_file, lsc_line));
 }
 inline unsigned __ballot_sync(unsigned mask, int pred, LSC_SIM_SITE)
 {
@@ -156,8 +168,14 @@ inline unsigned __ballot_sync(unsigned mask, int pred, LSC_SIM_SITE)
     lsc_sim::warp_exchange(mask, pred ? 1 : 0, 0, 0, 32, &b, lsc_file, lsc_line);
     return b;
 }
-inline int __any_sync(unsigned mask, int pred, LSC_SIM_SITE) { return __ballot_sync(mask, pred, lsc_file, lsc_line) != 0; }
-inline int __all_sync(unsigned mask, int pred, LSC_SIM_SITE) { return __ballot_sync(mask, pred, lsc_file, lsc_line) == mask; }
+inline int __any_sync(unsigned mask, int pred, LSC_SIM_SITE)
+{
+    return __ballot_sync(mask, pred, lsc_file, lsc_line) != 0;
+}
+inline int __all_sync(unsigned mask, int pred, LSC_SIM_SITE)
+{
+    return __ballot_sync(mask, pred, lsc_file, lsc_line) == mask;
+}
 inline int __popc(unsigned v) { return __builtin_popcount(v); }
 inline int __popcll(unsigned long long v) { return __builtin_popcountll(v); }
 inline int __ffs(int v) { return __builtin_ffs(v); }
@@ -169,31 +187,90 @@ inline double __dmul_rn(double a, double b) { return a * b; }
 inline double __dadd_rn(double a, double b) { return a + b; }
 inline float __fmul_rn(float a, float b) { return a * b; }
 inline float __fadd_rn(float a, float b) { return a + b; }
-inline long long __double_as_longlong(double v) { return lsc_sim::from_bits<long long>(lsc_sim::to_bits(v)); }
-inline double __longlong_as_double(long long v) { return lsc_sim::from_bits<double>(lsc_sim::to_bits(v)); }
-inline unsigned __float_as_uint(float v) { return lsc_sim::from_bits<unsigned>(lsc_sim::to_bits(v)); }
+inline long long __double_as_longlong(double v)
+{
+    return lsc_sim::from_bits<long long>(lsc_sim::to_bits(v));
+}
+inline double __longlong_as_double(long long v)
+{
+    return lsc_sim::from_bits<double>(lsc_sim::to_bits(v));
+}
+inline unsigned __float_as_uint(float v)
+{
+    return lsc_sim::from_bits<unsigned>(lsc_sim::to_bits(v));
+}
 inline float __uint_as_float(unsigned v) { return lsc_sim::from_bits<float>(lsc_sim::to_bits(v)); }
 inline int __float_as_int(float v) { return lsc_sim::from_bits<int>(lsc_sim::to_bits(v)); }
 inline float __int_as_float(int v) { return lsc_sim::from_bits<float>(lsc_sim::to_bits(v)); }
 
 // Atomics: only one fiber runs at a time and none is switched out inside these, so plain
 // read-modify-write is atomic here.
-template <class T> inline T atomicAdd(T *p, T v) { T o = *p; *p = o + v; return o; }
-template <class T> inline T atomicSub(T *p, T v) { T o = *p; *p = o - v; return o; }
-template <class T> inline T atomicMin(T *p, T v) { T o = *p; if (v < o) *p = v; return o; }
-template <class T> inline T atomicMax(T *p, T v) { T o = *p; if (v > o) *p = v; return o; }
-template <class T> inline T atomicExch(T *p, T v) { T o = *p; *p = v; return o; }
-template <class T> inline T atomicOr(T *p, T v) { T o = *p; *p = o | v; return o; }
-template <class T> inline T atomicAnd(T *p, T v) { T o = *p; *p = o & v; return o; }
-template <class T> inline T atomicCAS(T *p, T cmp, T v) { T o = *p; if (o == cmp) *p = v; return o; }
+template <class T>
+inline T atomicAdd(T *p, T v)
+{
+    T o = *p;
+    *p = o + v;
+    return o;
+}
+template <class T>
+inline T atomicSub(T *p, T v)
+{
+    T o = *p;
+    *p = o - v;
+    return o;
+}
+template <class T>
+inline T atomicMin(T *p, T v)
+{
+    T o = *p;
+    if (v < o) *p = v;
+    return o;
+}
+template <class T>
+inline T atomicMax(T *p, T v)
+{
+    T o = *p;
+    if (v > o) *p = v;
+    return o;
+}
+template <class T>
+inline T atomicExch(T *p, T v)
+{
+    T o = *p;
+    *p = v;
+    return o;
+}
+template <class T>
+inline T atomicOr(T *p, T v)
+{
+    T o = *p;
+    *p = o | v;
+    return o;
+}
+template <class T>
+inline T atomicAnd(T *p, T v)
+{
+    T o = *p;
+    *p = o & v;
+    return o;
+}
+template <class T>
+inline T atomicCAS(T *p, T cmp, T v)
+{
+    T o = *p;
+    if (o == cmp) *p = v;
+    return o;
+}
 
 // CUDA's global min/max overloads for mixed integer and floating types
-template <class A, class B> inline typename std::common_type<A, B>::type min(A a, B b)
+template <class A, class B>
+inline typename std::common_type<A, B>::type min(A a, B b)
 {
     typedef typename std::common_type<A, B>::type T;
     return (T)b < (T)a ? (T)b : (T)a;
 }
-template <class A, class B> inline typename std::common_type<A, B>::type max(A a, B b)
+template <class A, class B>
+inline typename std::common_type<A, B>::type max(A a, B b)
 {
     typedef typename std::common_type<A, B>::type T;
     return (T)a < (T)b ? (T)b : (T)a;

@@ -27,15 +27,15 @@ cusolverStatus_t cusolverDnSetStream(cusolverDnHandle_t h, cudaStream_t s);
 cusolverStatus_t cusolverDnCreateParams(cusolverDnParams_t *p);
 cusolverStatus_t cusolverDnDestroyParams(cusolverDnParams_t p);
 cusolverStatus_t cusolverDnXsyevd_bufferSize(cusolverDnHandle_t h, cusolverDnParams_t p,
-                                             cusolverEigMode_t jobz, cublasFillMode_t uplo, int64_t n,
-                                             cudaDataType ta, const void *a, int64_t lda,
+                                             cusolverEigMode_t jobz, cublasFillMode_t uplo,
+                                             int64_t n, cudaDataType ta, const void *a, int64_t lda,
                                              cudaDataType tw, const void *w, cudaDataType tc,
                                              size_t *device_bytes, size_t *host_bytes);
-cusolverStatus_t cusolverDnXsyevd(cusolverDnHandle_t h, cusolverDnParams_t p, cusolverEigMode_t jobz,
-                                  cublasFillMode_t uplo, int64_t n, cudaDataType ta, void *a,
-                                  int64_t lda, cudaDataType tw, void *w, cudaDataType tc,
-                                  void *device_buf, size_t device_bytes, void *host_buf,
-                                  size_t host_bytes, int *info);
+cusolverStatus_t cusolverDnXsyevd(cusolverDnHandle_t h, cusolverDnParams_t p,
+                                  cusolverEigMode_t jobz, cublasFillMode_t uplo, int64_t n,
+                                  cudaDataType ta, void *a, int64_t lda, cudaDataType tw, void *w,
+                                  cudaDataType tc, void *device_buf, size_t device_bytes,
+                                  void *host_buf, size_t host_bytes, int *info);
 
 #ifdef __cplusplus
 }
