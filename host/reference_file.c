@@ -401,11 +401,7 @@ lsc_status lsc_reference_save_sharded(lsc_ctx *ctx, const lsc_reference *ref, co
                               "ref: rank %lld's reference is not its shard of rank 0's: make "
                               "the shards with lsc_reference_create_sharded on these ranks",
                               (long long)r);
-        else if (!v[SV_RING])
-            s = lsc_set_error(ctx, LSC_STATUS_NOT_SUPPORTED,
-                              "%s passes the checksums round the ranks and rank %lld's "
-                              "transport has no ring step (lsc_transport.ring is NULL)",
-                              what, (long long)r);
+        else if (!v[SV_RING]) s = lsc_tp_no_ring(ctx, what, r);
         else {
             n += v[SV_ROWS];
             zero += v[SV_ZERO];
@@ -1051,11 +1047,7 @@ lsc_status lsc_reference_load_sharded(lsc_ctx *ctx, const char *path, lsc_refere
                               "path: rank %lld reads another file than rank 0 (its header, "
                               "section table or length differ)",
                               (long long)r);
-        else if (!v[LV_RING])
-            s = lsc_set_error(ctx, LSC_STATUS_NOT_SUPPORTED,
-                              "%s passes the checksums round the ranks and rank %lld's "
-                              "transport has no ring step (lsc_transport.ring is NULL)",
-                              what, (long long)r);
+        else if (!v[LV_RING]) s = lsc_tp_no_ring(ctx, what, r);
     }
     free(all);
 

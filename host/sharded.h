@@ -38,6 +38,9 @@ lsc_status lsc_tp_broadcast(lsc_ctx *ctx, void *buf, size_t bytes, int64_t root)
  * with one process, a copy. */
 lsc_status lsc_tp_ring(lsc_ctx *ctx, const void *send, size_t send_bytes, void *recv,
                        size_t recv_bytes, const char *what);
+/* NOT_SUPPORTED: `what` passes data round the ranks and rank `rank`'s transport (this one where
+ * rank < 0) has no ring step. */
+lsc_status lsc_tp_no_ring(lsc_ctx *ctx, const char *what, int64_t rank);
 
 /* lsc_spectrum_acc_finalize's work on an accumulator core of >= 2 rows (host/api.c): the figures
  * with active threshold `thr` into a full-size `out` (its size field set), the min(rows, cols)

@@ -554,11 +554,7 @@ lsc_status lsc_knn_sharded(lsc_ctx *ctx, const lsc_matrix *queries, const lsc_ma
                                   "k: rank %lld asks for %lld, rank 0 for %lld", (long long)r,
                                   (long long)v[KN_K], (long long)all[KN_K]);
         else if (self && !v[KN_RING])
-            cross = lsc_set_error(ctx, LSC_STATUS_NOT_SUPPORTED,
-                                  "lsc_knn_sharded with exclude_self passes shards round the "
-                                  "ranks and rank %lld's transport has no ring step "
-                                  "(lsc_transport.ring is NULL)",
-                                  (long long)r);
+            cross = lsc_tp_no_ring(ctx, "lsc_knn_sharded with exclude_self", r);
         else if (v[KN_BROWS] > INT64_MAX - nb)
             cross = lsc_set_error(ctx, LSC_STATUS_OVERFLOW, "the ranks' base rows overflow");
         else nb += v[KN_BROWS];

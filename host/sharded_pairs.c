@@ -133,11 +133,7 @@ lsc_status lsc_pair_stats_sharded(lsc_ctx *ctx, const lsc_matrix *x, const lsc_p
     if (s == LSC_STATUS_OK) s = lsc_pair_read_opts(ctx, opts, &o);
     if (s == LSC_STATUS_OK) s = lsc_sharded_on_cpu(ctx, "the sharded pair statistics");
     /* before any collective: ranks with a ring step would wait in it for those without */
-    if (s == LSC_STATUS_OK && ranks > 1 && !ctx->transport.ring)
-        s = lsc_set_error(ctx, LSC_STATUS_NOT_SUPPORTED,
-                          "%s passes shards round the ranks and this transport has no ring "
-                          "step (lsc_transport.ring is NULL)",
-                          WHAT);
+    if (s == LSC_STATUS_OK && ranks > 1 && !ctx->transport.ring) s = lsc_tp_no_ring(ctx, WHAT, -1);
     if (s == LSC_STATUS_OK && x->rows > 0)
         s = lsc_check_values(ctx, x, "x", o.metric == LSC_METRIC_COSINE);
     int64_t mine[PS_NVALS];

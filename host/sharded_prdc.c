@@ -23,10 +23,7 @@ static lsc_status need_ring(lsc_ctx *ctx, const int64_t *all, int64_t nvals, int
                             const char *what)
 {
     for (int64_t r = 0; r < lsc_tp_ranks(ctx); r++)
-        LSC_CHECK(ctx, all[r * nvals + at], LSC_STATUS_NOT_SUPPORTED,
-                  "%s passes shards round the ranks and rank %lld's transport has no ring step "
-                  "(lsc_transport.ring is NULL)",
-                  what, (long long)r);
+        if (!all[r * nvals + at]) return lsc_tp_no_ring(ctx, what, r);
     return LSC_STATUS_OK;
 }
 

@@ -92,6 +92,19 @@ lsc_status lsc_tp_broadcast(lsc_ctx *ctx, void *buf, size_t bytes, int64_t root)
     return LSC_STATUS_OK;
 }
 
+lsc_status lsc_tp_no_ring(lsc_ctx *ctx, const char *what, int64_t rank)
+{
+    if (rank < 0)
+        return lsc_set_error(ctx, LSC_STATUS_NOT_SUPPORTED,
+                             "%s passes data round the ranks and this transport has no ring step "
+                             "(lsc_transport.ring is NULL)",
+                             what);
+    return lsc_set_error(ctx, LSC_STATUS_NOT_SUPPORTED,
+                         "%s passes data round the ranks and rank %lld's transport has no ring "
+                         "step (lsc_transport.ring is NULL)",
+                         what, (long long)rank);
+}
+
 lsc_status lsc_tp_ring(lsc_ctx *ctx, const void *send, size_t send_bytes, void *recv,
                        size_t recv_bytes, const char *what)
 {
@@ -100,11 +113,7 @@ lsc_status lsc_tp_ring(lsc_ctx *ctx, const void *send, size_t send_bytes, void *
         if (send_bytes) memmove(recv, send, send_bytes < recv_bytes ? send_bytes : recv_bytes);
         return LSC_STATUS_OK;
     }
-    if (!t->ring)
-        return lsc_set_error(ctx, LSC_STATUS_NOT_SUPPORTED,
-                             "%s passes shards round the ranks and this transport has no ring "
-                             "step (lsc_transport.ring is NULL)",
-                             what);
+    if (!t->ring) return lsc_tp_no_ring(ctx, what, -1);
     char why[LSC_ERR_LEN] = "";
     if (t->ring(send, send_bytes, recv, recv_bytes, LSC_MEMORY_HOST, t->user, why, sizeof why))
         return lsc_set_error(ctx, LSC_STATUS_TRANSPORT_ERROR,
