@@ -32,10 +32,8 @@ lsc_status lsc_rows_f32(lsc_ctx *ctx, const lsc_matrix *m, float **out)
     return LSC_STATUS_OK;
 }
 
-/* The k nearest of q's rows among b's (q NULL: b's own rows, self excluded) as the CPU backend's
- * lsc_knn finds them: exact internal values ascending, ties by the smaller index of b. */
-static lsc_status shard_knn(lsc_ctx *ctx, const lsc_matrix *q, const lsc_matrix *b, int64_t k,
-                            int metric, double *v, int64_t *idx, double p0, double p1)
+lsc_status lsc_shard_knn(lsc_ctx *ctx, const lsc_matrix *q, const lsc_matrix *b, int64_t k,
+                         int metric, double *v, int64_t *idx, double p0, double p1)
 {
     cpu_set sb, sq;
     memset(&sq, 0, sizeof sq);
@@ -122,7 +120,7 @@ static lsc_status self_visit(lsc_ctx *ctx, void *user, int64_t origin, unsigned 
     const lsc_matrix q = lsc_matrix_f32(J->x, J->n, J->d);
     const int64_t ranks = lsc_tp_ranks(ctx), step = (J->rank - origin + ranks) % ranks;
     const double w = (J->p1 - J->p0) / (double)ranks, p0 = J->p0 + w * (double)step;
-    LSC_TRY(shard_knn(ctx, own ? NULL : &q, &b, kr, J->metric, J->tv, J->ti, p0, p0 + w));
+    LSC_TRY(lsc_shard_knn(ctx, own ? NULL : &q, &b, kr, J->metric, J->tv, J->ti, p0, p0 + w));
     int64_t m = 0;
     for (int64_t i = 0; i < J->n; i++)
         m = merge_list(J->v + i * J->k, J->idx + i * J->k, J->have, J->tv + i * kr, J->ti + i * kr,
@@ -390,7 +388,7 @@ static lsc_status knn_gathered(lsc_ctx *ctx, const lsc_matrix *queries, const ls
         if (s == LSC_STATUS_OK && (!ready || (my_k > 0 && !li))) s = LSC_STATUS_OUT_OF_MEMORY;
     }
     if (s == LSC_STATUS_OK && my_k > 0) {
-        s = shard_knn(ctx, queries, base, my_k, metric, lv, li, 0.0, 1.0);
+        s = lsc_shard_knn(ctx, queries, base, my_k, metric, lv, li, 0.0, 1.0);
         for (int64_t e = 0; s == LSC_STATUS_OK && e < nq * my_k; e++) {
             send[e].v = lv[e];
             send[e].i = offset + li[e];
