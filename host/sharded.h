@@ -62,11 +62,13 @@ lsc_status lsc_pair_check_subset(lsc_ctx *ctx, const lsc_pair_opts *o, int64_t r
  * rank r's block, agreed beforehand. At step s = 0 .. P - 1 this rank holds the block of rank
  * (rank - s) mod P and `visit` works on it (it may change the bytes, which travel on); every step
  * ends in an agreement before the next ring step, so a failure on one rank reaches all of them.
- * With `home` the blocks take one more step and `back` (sizes[rank] bytes, may be NULL) receives
- * this rank's own block as the other ranks left it. */
+ * With `home` (NULL: none) the blocks take one more step, each carrying only its bytes from
+ * home[r] on (home[r] <= sizes[r]: what the other ranks wrote that its owner needs back), and
+ * `back` (sizes[rank] - home[rank] bytes, may be NULL) receives this rank's own block's tail as
+ * the other ranks left it. */
 typedef lsc_status (*lsc_ring_visit_fn)(lsc_ctx *ctx, void *user, int64_t origin,
                                         unsigned char *block);
-lsc_status lsc_ring_walk(lsc_ctx *ctx, const size_t *sizes, const void *mine, int home,
+lsc_status lsc_ring_walk(lsc_ctx *ctx, const size_t *sizes, const void *mine, const size_t *home,
                          lsc_ring_visit_fn visit, void *user, void *back, const char *what);
 /* The exact k nearest of each of this rank's n rows (float32, n x d dense) among the rows of
  * every rank, itself excluded by global index: v (internal values, distance_rules.h) and idx

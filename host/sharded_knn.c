@@ -50,7 +50,7 @@ lsc_status lsc_shard_knn(lsc_ctx *ctx, const lsc_matrix *q, const lsc_matrix *b,
     return st;
 }
 
-lsc_status lsc_ring_walk(lsc_ctx *ctx, const size_t *sizes, const void *mine, int home,
+lsc_status lsc_ring_walk(lsc_ctx *ctx, const size_t *sizes, const void *mine, const size_t *home,
                          lsc_ring_visit_fn visit, void *user, void *back, const char *what)
 {
     const int64_t rank = lsc_tp_rank(ctx), ranks = lsc_tp_ranks(ctx);
@@ -65,13 +65,19 @@ lsc_status lsc_ring_walk(lsc_ctx *ctx, const size_t *sizes, const void *mine, in
         const int64_t origin = (rank - s + ranks) % ranks, from = (origin - 1 + ranks) % ranks;
         st = lsc_tp_agree(ctx, visit(ctx, user, origin, a), NULL, 0, NULL);
         if (st != LSC_STATUS_OK || (s == ranks - 1 && !home)) break;
+        if (s == ranks - 1) {
+            /* the way home: only each block's tail, which lands where this rank's began */
+            st = lsc_tp_ring(ctx, a + home[origin], sizes[origin] - home[origin], b,
+                             sizes[rank] - home[rank], what);
+            if (st == LSC_STATUS_OK && back && sizes[rank] > home[rank])
+                memcpy(back, b, sizes[rank] - home[rank]);
+            break;
+        }
         st = lsc_tp_ring(ctx, a, sizes[origin], b, sizes[from], what);
         unsigned char *t = a;
         a = b;
         b = t;
     }
-    /* after the last step of a walk home, `a` holds the block that left this rank */
-    if (st == LSC_STATUS_OK && home && back && sizes[rank]) memcpy(back, a, sizes[rank]);
     free(a);
     free(b);
     return st;
@@ -166,7 +172,7 @@ lsc_status lsc_ring_self_knn(lsc_ctx *ctx, const float *x, int64_t d, int metric
     J.p0 = p0;
     J.p1 = p1;
     /* a failure here takes part in the agreement the walk would open, so no rank waits alone */
-    if (st == LSC_STATUS_OK) st = lsc_ring_walk(ctx, sizes, x, 0, self_visit, &J, NULL, what);
+    if (st == LSC_STATUS_OK) st = lsc_ring_walk(ctx, sizes, x, NULL, self_visit, &J, NULL, what);
     else st = lsc_tp_agree(ctx, st, NULL, 0, NULL);
     if (st == LSC_STATUS_OK && J.n > 0 && J.have != k)
         st = lsc_set_error(ctx, LSC_STATUS_INTERNAL, "%s: %lld of %lld neighbours found", what,

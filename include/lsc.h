@@ -1453,7 +1453,7 @@ LSC_API lsc_status lsc_reference_load_sharded(lsc_ctx *ctx, const char *path,
  *
  * The generated rows' radii come from the ring self kNN; then each real shard (its rows, radii
  * and recall and coverage flags) passes once round the ranks, each rank deciding its generated
- * rows against it with lsc_prdc's own pass, and comes home with its flags; the integer counts
+ * rows against it with lsc_prdc's own pass, and only its flags come home; the integer counts
  * are summed over the ranks. Costs per rank: its shards, its generated rows' lists (M_rank k x
  * 16 bytes) and two blocks of the largest real shard (rows x (4 D + 10) bytes). Needs the ring
  * step (NOT_SUPPORTED on every rank otherwise). Returns on every rank the same status:
