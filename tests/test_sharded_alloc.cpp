@@ -175,9 +175,6 @@ TEST(ShardedAlloc, AssessAgreesOnOutOfMemory)
     auto fake = data::gaussian(m, d, 9);
     std::vector<int64_t> labels((size_t)n);
     for (int64_t i = 0; i < n; i++) labels[(size_t)i] = i % 3;
-    lsc_ctx_params prm = LSC_CTX_PARAMS_INIT;
-    prm.backend = LSC_BACKEND_CPU;
-    prm.threads = 1;
     each_failure([&](int p, lsc_ctx *ctx) {
         lsc_matrix a = lsc_matrix_f32(real.data() + p * 12 * d, 12, d);
         lsc_matrix f = lsc_matrix_f32(fake.data() + p * 8 * d, 8, d);
