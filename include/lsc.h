@@ -1155,8 +1155,8 @@ LSC_API lsc_status lsc_mmd(lsc_ctx *ctx, const lsc_matrix *a, const lsc_matrix *
  * number of ranks, each reading only its rows (lsc_reference_load_sharded); all but the spectrum
  * on the CPU backend with host memory. All but the spectrum need the transport's ring step (the
  * kNN against a sharded base merges its lists round the ring, or without one sends every
- * shard's lists to every rank). Not yet: the verdicts, the geometry and distribution figures;
- * they keep running on one process.
+ * shard's lists to every rank). The verdicts too (lsc_assess_sharded, CPU backend). Not yet:
+ * the geometry and distribution figures; they keep running on one process.
  *
  * Errors: before each collective phase the ranks agree on a status (one all-gather of every
  * rank's status and message), so bad input on one rank (NaN, a different column count, a failed
