@@ -1148,7 +1148,8 @@ def assess(real_or_reference, fake, k: int = 5, *, splits: int = ASSESS_DEFAULTS
     group, collective: `fake` is this rank's shard of the generated rows, the real rows (or the
     reference) this rank's shard of the real ones, labels / fake_labels this rank's rows' labels,
     and every rank gets the verdicts one process gives on all ranks' rows (lsc_assess_sharded,
-    on the CPU; .uncovered counts rows of all ranks' reference). Nothing is kept between calls."""
+    on the CPU; .uncovered counts rows of all ranks' reference); each rank's thread context keeps
+    the reference side as in one process."""
     engine = engine_for(process_group, comm)
     if engine is None and isinstance(real_or_reference, Reference):
         engine = real_or_reference._engine

@@ -298,9 +298,8 @@ class Monitor:
     batch is copied to the host, and the step waits for the collectives (no asynchronous form
     yet). Rank 0 logs and writes history_path; log_all_ranks=True logs on every rank; every
     rank keeps the history. With assess=True each record's verdicts are lsc.assess's over the
-    group (lsc_assess_sharded: every rank the verdicts of all ranks' rows); unlike one process's
-    monitor it measures the reference side afresh at every record (the sharded call keeps
-    nothing between calls), about a quarter of building the reference each time."""
+    group (lsc_assess_sharded: every rank the verdicts of all ranks' rows); as in one process,
+    the reference side is measured at the first record and kept by each rank's context."""
 
     def __init__(self, reference, *, k: int = 5, every: int = 100, metric: str = "euclidean",
                  comparison: str = "strict", spectrum: bool = True, prdc: bool = True,
