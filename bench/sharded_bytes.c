@@ -6,6 +6,7 @@
  *   mpirun -np P lsc_sharded_bytes knn Q N D K
  *   mpirun -np P lsc_sharded_bytes pairs N D
  *   mpirun -np P lsc_sharded_bytes prdc N M D K
+ *   mpirun -np P lsc_sharded_bytes assess N M D K
  *
  * Each rank makes its rows of one seeded N x D float32 set (row i is a function of i alone, so
  * the concatenation is the same set for every P; rank r holds rows [r N / P, (r + 1) N / P)),
@@ -20,7 +21,8 @@
  *
  * Rank 0 prints one JSON line: the operation, P, the shapes, and per rank its rows, bytes sent
  * and received, the model's two figures, the same four up to the operation's mark (prdc: the
- * reference's build, the rest being the PRDC call; 0 for an operation of one call), the
+ * reference's build, the rest being the PRDC call or the verdicts; 0 for an operation of one
+ * call), the
  * collectives called, the added peak and the input bytes. Exit 0 when the call succeeded on
  * every rank, 2 on bad arguments, 1 otherwise.
  *
@@ -62,13 +64,17 @@ static int say(char *why, size_t why_len, const char *what)
 static int exchange(counting *c, const void *send, size_t s, int to, void *recv, size_t r, int from)
 {
     int e = MPI_SUCCESS;
-    for (size_t at = 0; e == MPI_SUCCESS && (at < s || at < r); at += PIECE) {
+    /* at least one exchange, empty ones too: the neighbours post theirs whatever the sizes, and
+     * a skipped one would match the next step's message */
+    size_t at = 0;
+    do {
         const int cs = (int)(at < s ? (s - at < PIECE ? s - at : PIECE) : 0);
         const int cr = (int)(at < r ? (r - at < PIECE ? r - at : PIECE) : 0);
         e = MPI_Sendrecv((const char *)send + (at < s ? at : 0), cs, MPI_BYTE, to, 7,
                          (char *)recv + (at < r ? at : 0), cr, MPI_BYTE, from, 7, c->comm,
                          MPI_STATUS_IGNORE);
-    }
+        at += PIECE;
+    } while (e == MPI_SUCCESS && (at < s || at < r));
     c->sent += s;
     c->recv += r;
     return e != MPI_SUCCESS;
@@ -650,11 +656,200 @@ static model predict_prdc(const bench_args *a, int p, int r)
     return m;
 }
 
+/* The sharded reference of N real rows, then lsc_assess_sharded of M generated rows against it
+ * (lsc_assess_opts's defaults but order_uncovered 0, a Monitor step's choice: no walk for the
+ * order), the build apart. The verdicts' bytes depend on which rank holds the rows each seeded
+ * subset draws (the model draws them with the same sampler) and, for the uncovered rows' list,
+ * on the data: the run records each rank's uncovered rows for the model. */
+#define ASSESS_MAX_RANKS 64
+static int64_t g_uncovered[ASSESS_MAX_RANKS];
+
+static lsc_status run_assess(lsc_ctx *ctx, const bench_args *a, int rank, int ranks,
+                             int64_t *in_bytes, counting *c)
+{
+    const int64_t lo = part_lo(a->n, rank, ranks), hi = part_lo(a->n, rank + 1, ranks);
+    const int64_t flo = part_lo(a->m, rank, ranks), fhi = part_lo(a->m, rank + 1, ranks);
+    float *x = rows_of(lo, hi, a->d, 5), *y = rows_of(flo, fhi, a->d, 6);
+    lsc_status s =
+        ranks <= ASSESS_MAX_RANKS ? LSC_STATUS_OUT_OF_MEMORY : LSC_STATUS_INVALID_ARGUMENT;
+    if (x && y && ranks <= ASSESS_MAX_RANKS) {
+        *in_bytes = (hi - lo + fhi - flo) * a->d * 4;
+        lsc_matrix real = view(x, hi - lo, a->d), fake = view(y, fhi - flo, a->d);
+        lsc_reference *ref = NULL;
+        lsc_assessment *as = NULL;
+        lsc_assess_opts o = LSC_ASSESS_OPTS_INIT;
+        o.order_uncovered = 0;
+        start_counting(c);
+        s = lsc_reference_create_sharded(ctx, &real, a->k, NULL, &ref);
+        mark(c);
+        if (s == LSC_STATUS_OK) s = lsc_assess_sharded(ctx, ref, &fake, &o, &as);
+        int64_t u = 0;
+        if (s == LSC_STATUS_OK) lsc_assessment_uncovered(as, NULL, 0, &u);
+        int64_t *rows = u > 0 ? (int64_t *)malloc((size_t)u * sizeof *rows) : NULL;
+        if (rows) lsc_assessment_uncovered(as, rows, u, &u);
+        for (int64_t i = 0; rows && i < u; i++)
+            for (int r = 0; r < ranks; r++)
+                if (rows[i] >= part_lo(a->n, r, ranks) && rows[i] < part_lo(a->n, r + 1, ranks))
+                    g_uncovered[r]++;
+        free(rows);
+        lsc_assessment_destroy(as);
+        lsc_reference_destroy(ref);
+    }
+    free(x);
+    free(y);
+    return s;
+}
+
+/* The rank holding global row i of n split evenly over p. */
+static int owner(int64_t i, int64_t n, int p)
+{
+    int r = 0;
+    while (r + 1 < p && i >= part_lo(n, r + 1, p)) r++;
+    return r;
+}
+
+/* A concatenation (host/sharded_gather.c): the sizes agreed (one value), then, when some rank
+ * has bytes, an agreement on the buffer and the ring all-gather of the blocks. */
+static void model_concat(model *m, const uint64_t *block, int p, int r)
+{
+    uint64_t total = 0;
+    model_gather(m, NULL, agree1, p, r);
+    for (int i = 0; i < p; i++) total += block[i];
+    if (total == 0) return;
+    model_gather(m, NULL, agree0, p, r);
+    m->sent += total - block[(r + 1) % p];
+    m->recv += total - block[r];
+}
+
+/* The rows `idx` (n of them, global rows of a set of `rows` split over p) fetched to every rank:
+ * each rank's block is its rows' records (their place, then d float32). */
+static void model_fetch(model *m, const int64_t *idx, int64_t n, int64_t rows, int64_t d, int p,
+                        int r)
+{
+    uint64_t block[ASSESS_MAX_RANKS] = {0};
+    for (int64_t t = 0; t < n; t++) block[owner(idx[t], rows, p)] += 8 + 4 * (uint64_t)d;
+    model_concat(m, block, p, r);
+}
+
+static void model_agree(model *m, int64_t nvals, int p)
+{
+    /* every block the same size: the ring all-gather of p of them */
+    m->sent += (uint64_t)(p - 1) * AGREE_BLOCK(nvals);
+    m->recv += (uint64_t)(p - 1) * AGREE_BLOCK(nvals);
+}
+
+static model predict_assess(const bench_args *a, int p, int r)
+{
+    model m = {0, 0, 0, 0};
+    /* lsc_reference_create_sharded, as for prdc */
+    model_gather(&m, a, agree6, p, r);
+    model_gather(&m, a, agree0, p, r);
+    model_walk(&m, a, a->n, 4 * (uint64_t)a->d, 0, p, r);
+    m.part_sent = m.sent;
+    m.part_recv = m.recv;
+    /* the sizes lsc_assess derives (host/verdicts.c shared_make), seed 0, 16 held-out subsets */
+    const int64_t n = a->n, M = a->m, d = a->d, S = 16, na = n / 2, nb = n - na;
+    int64_t mm = M < nb / 2 ? M : nb / 2;
+    if (mm > 2000) mm = 2000;
+    const int64_t jmax = mm == 2000 ? 2 : 4, J = M / mm < jmax ? M / mm : jmax;
+    const int64_t nw = na < 2000 ? na : 2000;
+    const int prdc_ok = a->k < mm && a->k + 1 < na;
+    lsc_ctx *ctx = NULL;
+    lsc_ctx_params cp = LSC_CTX_PARAMS_INIT;
+    cp.backend = LSC_BACKEND_CPU;
+    int64_t *rows_a = (int64_t *)malloc((size_t)na * sizeof(int64_t));
+    int64_t *half_b = (int64_t *)malloc((size_t)nb * sizeof(int64_t));
+    int64_t *pick = (int64_t *)malloc((size_t)(mm > nw ? mm : nw) * sizeof(int64_t));
+    if (lsc_ctx_create(&cp, &ctx) != LSC_STATUS_OK || !rows_a || !half_b || !pick ||
+        lsc_sample_rows(ctx, 0, n, 0, na, rows_a) != LSC_STATUS_OK ||
+        lsc_sample_rows(ctx, 0, n, na, nb, half_b) != LSC_STATUS_OK) {
+        fprintf(stderr, "predict_assess: out of memory\n");
+        exit(1);
+    }
+    /* entry: the ranks' arguments, the given PRDC checked, the assessment made */
+    model_agree(&m, 19, p);
+    model_agree(&m, 0, p);
+    model_agree(&m, 0, p);
+    /* shared_make: buffers, the cache's hit, the reference's column sums and variances */
+    model_agree(&m, 0, p);
+    model_agree(&m, 1, p);
+    model_agree(&m, d, p);
+    model_agree(&m, d, p);
+    model_agree(&m, 0, p); /* run_checks: shared_make's outcome, its buffers */
+    model_agree(&m, 0, p);
+    if (prdc_ok) {
+        /* the judging half's radii: the sharded reference of each rank's rows of A */
+        int64_t na_r[ASSESS_MAX_RANKS] = {0};
+        for (int64_t t = 0; t < na; t++) na_r[owner(rows_a[t], n, p)]++;
+        model_gather(&m, a, agree6, p, r);
+        model_gather(&m, a, agree0, p, r);
+        model_agree(&m, 0, p);
+        for (int s2 = 0; s2 < p; s2++) model_agree(&m, 0, p);
+        for (int s2 = 0; p > 1 && s2 < p - 1; s2++) {
+            m.sent += (uint64_t)na_r[((r - s2) % p + p) % p] * 4 * (uint64_t)d;
+            m.recv += (uint64_t)na_r[((r - s2 - 1) % p + p) % p] * 4 * (uint64_t)d;
+        }
+    }
+    /* the median nearest distance: A's sample fetched, its k = 2 lists merged */
+    model_agree(&m, 0, p);
+    lsc_sample_rows(ctx, 0, na, 0, nw, pick);
+    for (int64_t t = 0; t < nw; t++) pick[t] = rows_a[pick[t]];
+    model_fetch(&m, pick, nw, n, d, p, r);
+    {
+        uint64_t block[ASSESS_MAX_RANKS] = {0};
+        for (int i = 0; i < p; i++) block[i] = (uint64_t)nw * 2 * 16;
+        model_concat(&m, block, p, r);
+    }
+    /* the full-size PRDC (lsc_prdc_rows_sharded) and the uncovered rows' list */
+    model_agree(&m, 0, p);
+    model_gather(&m, a, agree9, p, r);
+    model_gather(&m, a, agree0, p, r);
+    model_walk(&m, a, a->m, 4 * (uint64_t)a->d, 0, p, r);
+    model_walk(&m, a, a->n, 4 * (uint64_t)a->d + 10, 2, p, r);
+    model_gather(&m, a, agree6, p, r);
+    model_agree(&m, 1, p);
+    model_agree(&m, 0, p);
+    {
+        uint64_t block[ASSESS_MAX_RANKS] = {0};
+        for (int i = 0; i < p; i++) block[i] = (uint64_t)g_uncovered[i] * 16;
+        model_concat(&m, block, p, r);
+    }
+    model_agree(&m, 0, p);
+    /* the J generated and S held-out subsets: each fetched, its PRDC counts and wide coverage
+     * summed, its spectrum's outcome agreed */
+    model_agree(&m, 0, p);
+    const int disjoint = S * mm <= nb;
+    for (int64_t t = 0; t < J + S; t++) {
+        const int gen = t < J;
+        if (gen) {
+            lsc_sample_rows(ctx, 0, M, t * mm, mm, pick);
+        } else {
+            const int64_t h = t - J;
+            lsc_sample_rows(ctx, disjoint ? 1 : 2 + (uint64_t)h, nb, disjoint ? h * mm : 0, mm,
+                            pick);
+            for (int64_t i = 0; i < mm; i++) pick[i] = half_b[pick[i]];
+        }
+        model_fetch(&m, pick, mm, gen ? M : n, d, p, r);
+        if (prdc_ok) {
+            model_agree(&m, 3 * mm + 2, p);
+            model_agree(&m, 1, p);
+        }
+        model_agree(&m, 0, p);
+    }
+    model_agree(&m, 0, p); /* the call's end */
+    lsc_ctx_destroy(ctx);
+    free(rows_a);
+    free(half_b);
+    free(pick);
+    return m;
+}
+
 static const bench_op kOps[] = {
     {"spectrum", "spectrum N D", 2, read_spectrum, run_spectrum, predict_spectrum},
     {"knn", "knn Q N D K", 4, read_knn, run_knn, predict_knn},
     {"pairs", "pairs N D", 2, read_spectrum, run_pairs, predict_pairs},
     {"prdc", "prdc N M D K", 4, read_prdc, run_prdc, predict_prdc},
+    {"assess", "assess N M D K", 4, read_prdc, run_assess, predict_assess},
 };
 
 /* ---- main ------------------------------------------------------------------------------------ */

@@ -19,7 +19,8 @@ MPIRUN = ["mpirun", "--allow-run-as-root", "--oversubscribe", "--bind-to", "none
 RUNS = [("spectrum", ["spectrum", "40000", "256"]),
         ("knn", ["knn", "2000", "40000", "64", "50"]),
         ("pairs", ["pairs", "12000", "64"]),
-        ("prdc", ["prdc", "12000", "12000", "64", "5"])]
+        ("prdc", ["prdc", "12000", "12000", "64", "5"]),
+        ("assess", ["assess", "12000", "12000", "64", "5"])]
 
 
 def knn_minimum(args, p):
@@ -63,10 +64,26 @@ def prdc_call_minimum(args, p):
     return int((n - n / p) * (4 * d + 8) + (m / p ** 0.5 - m / p) * 4 * d)
 
 
+def verdicts_minimum(args, p):
+    """lsc_assess_sharded's least bytes a rank receives against a reference built once: the
+    full-size PRDC's (prdc_call_minimum), the judging half's radii (the build's minimum at N / 2
+    rows), and each of the S + J judged subsets of m rows meeting every rank's rows of the half:
+    the rows of a subset this rank does not hold (m (P - 1) / P rows of 4 D bytes). S = 16, m and
+    J as lsc_assess derives them (host/verdicts.c)."""
+    n, m, d = int(args[1]), int(args[2]), int(args[3])
+    nb = n - n // 2
+    mm = min(m, nb // 2, 2000)
+    j = min(m // mm, 2 if mm == 2000 else 4)
+    half = ["build", str(n // 2), str(m), str(d), args[4]]
+    return int(prdc_call_minimum(args, p) + build_minimum(half, p) +
+               (16 + j) * mm * (p - 1) / p * 4 * d)
+
+
 MINIMUM = {"knn": knn_minimum, "pairs": pairs_minimum}
 
 # operations of two calls, counted apart at the program's mark: each call's name and minimum
-SPLIT = {"prdc": (("build", build_minimum), ("PRDC", prdc_call_minimum))}
+SPLIT = {"prdc": (("build", build_minimum), ("PRDC", prdc_call_minimum)),
+         "assess": (("build", build_minimum), ("verdicts", verdicts_minimum))}
 
 
 def mib(b):

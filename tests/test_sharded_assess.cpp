@@ -326,6 +326,24 @@ TEST(ShardedAssess, TooFewGeneratedRowsForThePrdcChecks)
     check_case(c, 4);
 }
 
+TEST(ShardedAssess, TinySetsOverFourRanks)
+{
+    // halves of 6 rows, subsets of 3, the whole half its own sample: every rank holds a little
+    Case c = mixture_case("tiny", 12, 7, 0, 770);
+    c.k = 2;
+    for (int64_t order : {1, 0}) {
+        c.order_uncovered = order;
+        const Said want = one_process(c);
+        ASSERT_EQ(want.status, LSC_STATUS_OK) << want.error;
+        for (const Sizes &rs : {Sizes{3, 3, 3, 3}, Sizes{0, 12, 0, 0}, Sizes{5, 0, 7}})
+            for (const Sizes &fs : {Sizes{1, 2, 2, 2}, Sizes{7, 0, 0, 0}, Sizes{0, 0, 0, 7}}) {
+                if (rs.size() != fs.size() && fs.size() == 4 && rs.size() == 3) continue;
+                const auto got = sharded(c, rs, rs.size() == fs.size() ? fs : Sizes{2, 2, 3});
+                for (size_t p = 0; p < got.size(); p++) same(got[p], want);
+            }
+    }
+}
+
 // Runs body on P ranks with shards of the case, each rank's call made by `call`.
 std::vector<std::pair<lsc_status, std::string>>
 errors(const Case &c, const Sizes &rs, const Sizes &fs,
