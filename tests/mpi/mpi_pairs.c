@@ -5,7 +5,7 @@
  * bound, the near-duplicate count and list), mean, std and uniformity within docs/METRICS.md's
  * tolerances; a NaN on one rank must give every rank the same status and message.
  * Exit 0 when every check passed on every rank. */
-#include "lsc.h"
+#include "mpi_common.h"
 
 #include <math.h>
 #include <mpi.h>
@@ -13,19 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static int failures;
-static int my_rank;
-
-#define CHECK(cond, ...)                                                                           \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "rank %d: %s:%d: ", my_rank, __FILE__, __LINE__);                      \
-            fprintf(stderr, __VA_ARGS__);                                                          \
-            fputc('\n', stderr);                                                                   \
-            failures++;                                                                            \
-        }                                                                                          \
-    } while (0)
 
 #define BINS 24
 #define REPORT 8
@@ -95,16 +82,6 @@ static void compare(const figures *g, const figures *w, const char *what)
     figures r0 = *g;
     MPI_Bcast(&r0, (int)sizeof r0, MPI_BYTE, 0, MPI_COMM_WORLD);
     CHECK(memcmp(&r0, g, sizeof r0) == 0, "%s: figures differ from rank 0's", what);
-}
-
-/* This rank's rows [lo, hi) of n under a split: weights w[r] (0 = empty shard). */
-static void shard(int64_t n, int ranks, int rank, const int *w, int64_t *lo, int64_t *hi)
-{
-    int64_t total = 0, before = 0;
-    for (int r = 0; r < ranks; r++) total += w[r];
-    for (int r = 0; r < rank; r++) before += w[r];
-    *lo = n * before / total;
-    *hi = n * (before + w[rank]) / total;
 }
 
 int main(int argc, char **argv)
@@ -190,9 +167,5 @@ int main(int argc, char **argv)
     free(x);
     lsc_ctx_destroy(ctx);
     lsc_ctx_destroy(one);
-    int all_failures = 0;
-    MPI_Allreduce(&failures, &all_failures, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
-    if (my_rank == 0) printf("mpi_pairs: %d ranks, %d failures\n", ranks, all_failures);
-    MPI_Finalize();
-    return all_failures ? 1 : 0;
+    return finish("mpi_pairs", ranks);
 }

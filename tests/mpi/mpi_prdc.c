@@ -6,7 +6,7 @@
  * every rank the same status and message. Exit 0 when every check
  * passed on every rank. */
 #define _POSIX_C_SOURCE 200809L
-#include "lsc.h"
+#include "mpi_common.h"
 
 #include <math.h>
 #include <mpi.h>
@@ -16,69 +16,14 @@
 #include <string.h>
 #include <unistd.h>
 
-static int failures;
-static int my_rank;
-
-#define CHECK(cond, ...)                                                                           \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "rank %d: %s:%d: ", my_rank, __FILE__, __LINE__);                      \
-            fprintf(stderr, __VA_ARGS__);                                                          \
-            fputc('\n', stderr);                                                                   \
-            failures++;                                                                            \
-        }                                                                                          \
-    } while (0)
-
-/* Deterministic data every rank generates alike (about Gaussian, an offset per column). */
-static float *make_data(int64_t n, int64_t d, uint64_t seed)
-{
-    float *x = (float *)malloc((size_t)(n * d) * sizeof(float));
-    uint64_t s = seed * 0x9E3779B97F4A7C15ull + 1;
-    for (int64_t i = 0; i < n * d; i++) {
-        double v = 0;
-        for (int k = 0; k < 4; k++) {
-            s = s * 6364136223846793005ull + 1442695040888963407ull;
-            v += (double)(s >> 11) / 9007199254740992.0 - 0.5;
-        }
-        x[i] = (float)(0.5 + v * (1.0 + (double)(i % d)));
-    }
-    return x;
-}
-
-/* This rank's rows [lo, hi) of n under a split: weights w[r] (0 = empty shard). */
-static void shard(int64_t n, int ranks, int rank, const int *w, int64_t *lo, int64_t *hi)
-{
-    int64_t total = 0, before = 0;
-    for (int r = 0; r < ranks; r++) total += w[r];
-    for (int r = 0; r < rank; r++) before += w[r];
-    *lo = n * before / total;
-    *hi = n * (before + w[rank]) / total;
-}
-
-static lsc_matrix rows_of(const float *x, int64_t lo, int64_t hi, int64_t d)
-{
-    return lsc_matrix_f32(hi > lo ? x + lo * d : NULL, hi - lo, d);
-}
-
 int main(int argc, char **argv)
 {
-    int provided = 0;
-    MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided);
-    int ranks = 1;
-    MPI_Comm_rank(MPI_COMM_WORLD, &my_rank);
-    MPI_Comm_size(MPI_COMM_WORLD, &ranks);
-
-    lsc_ctx_params prm = LSC_CTX_PARAMS_INIT;
-    prm.backend = LSC_BACKEND_CPU;
-    prm.threads = 1;
     lsc_ctx *ctx = NULL, *one = NULL;
-    CHECK(lsc_ctx_create(&prm, &ctx) == LSC_STATUS_OK, "context: %s", lsc_last_error(ctx));
-    CHECK(lsc_ctx_create(&prm, &one) == LSC_STATUS_OK, "context: %s", lsc_last_error(one));
-    lsc_status s = lsc_ctx_set_mpi(ctx, (int64_t)MPI_Comm_c2f(MPI_COMM_WORLD));
-    CHECK(s == LSC_STATUS_OK, "lsc_ctx_set_mpi: %s", lsc_last_error(ctx));
+    const int ranks = start(&argc, &argv, &ctx, &one);
+    lsc_status s = LSC_STATUS_OK;
 
     enum { N = 45, M = 38, D = 5, K = 3 };
-    float *real = make_data(N, D, 3), *fake = make_data(M, D, 4);
+    float *real = make_data_at(N, D, 3, 0.5), *fake = make_data_at(M, D, 4, 0.5);
     /* generated rows copying real rows and each other: pairs exactly on the radii */
     memcpy(fake + 2 * D, real + 5 * D, D * sizeof(float));
     memcpy(fake + 30 * D, real + 5 * D, D * sizeof(float));
@@ -294,12 +239,7 @@ int main(int argc, char **argv)
         s = lsc_prdc_sharded(ctx, ref, &f, &got);
         CHECK(s == LSC_STATUS_INVALID_DATA, "NaN: %s (%s)", lsc_status_name(s),
               lsc_last_error(ctx));
-        char msg[512], msg0[512];
-        snprintf(msg, sizeof msg, "%s", lsc_last_error(ctx));
-        memcpy(msg0, msg, sizeof msg);
-        MPI_Bcast(msg0, (int)sizeof msg0, MPI_CHAR, 0, MPI_COMM_WORLD);
-        CHECK(strcmp(msg, msg0) == 0, "NaN: message '%s', rank 0 '%s'", msg, msg0);
-        CHECK(strstr(msg, "row 1 col 2") != NULL, "NaN: message '%s'", msg);
+        same_message(ctx, "NaN", "row 1 col 2");
         CHECK(got.k == 0, "NaN: a failed call wrote its result");
         lsc_reference_destroy(ref);
         free(mine);
@@ -309,9 +249,5 @@ int main(int argc, char **argv)
     free(fake);
     lsc_ctx_destroy(ctx);
     lsc_ctx_destroy(one);
-    int all_failures = 0;
-    MPI_Allreduce(&failures, &all_failures, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
-    if (my_rank == 0) printf("mpi_prdc: %d ranks, %d failures\n", ranks, all_failures);
-    MPI_Finalize();
-    return all_failures ? 1 : 0;
+    return finish("mpi_prdc", ranks);
 }

@@ -6,7 +6,7 @@
  *   mpi_sharded           the checks above (MPI initialised with MPI_THREAD_FUNNELED)
  *   mpi_sharded single    MPI initialised with MPI_THREAD_SINGLE: lsc_ctx_set_mpi must refuse
  * Exit 0 when every check passed on every rank. */
-#include "lsc.h"
+#include "mpi_common.h"
 
 #include <math.h>
 #include <mpi.h>
@@ -14,36 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static int failures;
-static int my_rank;
-
-#define CHECK(cond, ...)                                                                           \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "rank %d: %s:%d: ", my_rank, __FILE__, __LINE__);                      \
-            fprintf(stderr, __VA_ARGS__);                                                          \
-            fputc('\n', stderr);                                                                   \
-            failures++;                                                                            \
-        }                                                                                          \
-    } while (0)
-
-/* Deterministic data every rank generates alike: a sum of uniforms (about Gaussian) plus an
- * offset, so the pivot-shift merge is exercised. */
-static float *make_data(int64_t n, int64_t d, uint64_t seed)
-{
-    float *x = (float *)malloc((size_t)(n * d) * sizeof(float));
-    uint64_t s = seed * 0x9E3779B97F4A7C15ull + 1;
-    for (int64_t i = 0; i < n * d; i++) {
-        double v = 0;
-        for (int k = 0; k < 4; k++) {
-            s = s * 6364136223846793005ull + 1442695040888963407ull;
-            v += (double)(s >> 11) / 9007199254740992.0 - 0.5;
-        }
-        x[i] = (float)(5.0 + v * (1.0 + (double)(i % d)));
-    }
-    return x;
-}
 
 static int close_to(double got, double want)
 {
@@ -77,16 +47,6 @@ static void compare(const lsc_spectrum_result *g, const double *gsv, const lsc_s
     CHECK(memcmp(&r0, g, sizeof r0) == 0, "%s: figures differ from rank 0's", what);
 }
 
-/* This rank's rows [lo, hi) of n under a split: weights w[r] (0 = empty shard). */
-static void shard(int64_t n, int ranks, int rank, const int *w, int64_t *lo, int64_t *hi)
-{
-    int64_t total = 0, before = 0;
-    for (int r = 0; r < ranks; r++) total += w[r];
-    for (int r = 0; r < rank; r++) before += w[r];
-    *lo = n * before / total;
-    *hi = n * (before + w[rank]) / total;
-}
-
 int main(int argc, char **argv)
 {
     const int single = argc > 1 && strcmp(argv[1], "single") == 0;
@@ -118,7 +78,7 @@ int main(int argc, char **argv)
               (long long)nr);
 
         const int64_t n = 61, d = 7;
-        float *x = make_data(n, d, 3);
+        float *x = make_data_at(n, d, 3, 5.0);
         lsc_matrix all = lsc_matrix_f32(x, n, d);
         lsc_spectrum_result want = LSC_SPECTRUM_RESULT_INIT;
         double wsv[7], gsv[7];
@@ -145,7 +105,7 @@ int main(int argc, char **argv)
         /* kNN of the same queries against the base split as above: exactly one process's */
         {
             enum { NQ = 5, K = 4 };
-            float *qx = make_data(NQ, d, 9);
+            float *qx = make_data_at(NQ, d, 9, 5.0);
             lsc_matrix qm = lsc_matrix_f32(qx, NQ, d);
             float wd[NQ * K], gd[NQ * K];
             int64_t wi[NQ * K], gi[NQ * K];
@@ -203,11 +163,5 @@ int main(int argc, char **argv)
 
     lsc_ctx_destroy(ctx);
     lsc_ctx_destroy(one);
-    int all_failures = 0;
-    MPI_Allreduce(&failures, &all_failures, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
-    if (my_rank == 0)
-        printf("mpi_sharded%s: %d ranks, %d failures\n", single ? " single" : "", ranks,
-               all_failures);
-    MPI_Finalize();
-    return all_failures ? 1 : 0;
+    return finish(single ? "mpi_sharded single" : "mpi_sharded", ranks);
 }
