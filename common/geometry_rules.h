@@ -53,7 +53,7 @@ LSC_HD double lsc_unif_v(double c, lsc_unif_row a, lsc_unif_row b)
 
 /* ||u_i - u_j||^2 from the pass's product: lsc_unif_v clamped at 0. max(v, 0) is written
  * (v + |v|) / 2, exact: a conditional let GCC thread the v = 0 path through the exp, and the row
- * loop stopped vectorising. Round-off above 4 needs no clamp (lsc_exp_neg8 holds far below -8). */
+ * loop stopped vectorising. Round-off above 4 needs no clamp (lsc_exp_minus holds far above 8). */
 LSC_HD double lsc_unif_d2(double c, lsc_unif_row a, lsc_unif_row b)
 {
     const double v = lsc_unif_v(c, a, b);
