@@ -221,27 +221,21 @@ static inline __attribute__((always_inline)) double lanes_sum(const double *rest
     return lsc_lanes8_total(s);
 }
 
-/* Sum of the uniformity's pair terms over row i's pairs j in [js, nj) of the tile. The terms go
- * to `tv` in one flat loop (so it vectorises: the exp is branch-free) and are summed by
- * lanes_sum, a fixed order. The distance comes from the pass's own product, so the figure costs
- * no second GEMM; the rare pairs whose product cannot be trusted to 2^-10
- * (lsc_unif_needs_exact) are left at 0 there and recomputed from the raw rows after.
- * xs_i, xs: the scales of the exact form (1 / norm of the raw rows). */
 /* The uniformity's pair term of row i with base row j of the tile: exp(-t d2), d2 from the
  * pass's own product, so the figure costs no second GEMM. check: also flag the pair if its
  * product is not trusted to 2^-10 (lsc_unif_needs_exact), and return 0 then (the term may be
  * garbage there): the bits masked to +0, not `e ? 0 : v`, which let GCC sink the exp into the
  * branch, and the loop stopped vectorising (2.8x the pass). */
 static inline __attribute__((always_inline)) double
-unif_term(const float *restrict crow, const double *restrict bsq, double qsq, double E, double eabs,
-          lsc_unif_row ri, const double *restrict up, const double *restrict us,
-          const double *restrict ue, int check, int64_t j, int64_t *restrict flag)
+unif_term(const cpu_tiles *t, const float *restrict crow, double qsq, lsc_unif_row ri,
+          const double *restrict up, const double *restrict us, const double *restrict ue,
+          int check, int64_t j, int64_t *restrict flag)
 {
     /* ue NULL: every e_j is 1 (no zero row), a constant, one add a pair fewer */
     const lsc_unif_row rj = {up[j], us[j], ue ? ue[j] : 1.0};
     const double v = lsc_unif_term_of((double)crow[j], ri, rj);
     if (!check) return v;
-    const int e = lsc_unif_needs_exact(E * (qsq + bsq[j]) + eabs, ri, rj); /* cpu_tile_err */
+    const int e = lsc_unif_needs_exact(cpu_tile_err(t, qsq, t->bsq[j]), ri, rj);
     uint64_t bits;
     memcpy(&bits, &v, sizeof bits);
     bits &= (uint64_t)e - 1u;
@@ -260,11 +254,13 @@ unif_terms(const cpu_tiles *t, int64_t i, int64_t js, int64_t nj, lsc_unif_row r
            const double *restrict up, const double *restrict us, const double *restrict ue,
            int check, double *restrict tv, int64_t *restrict flag)
 {
-    const float *restrict crow = t->c + i * nj;
-    const double *restrict bsq = t->bsq;
-    const double qsq = t->qsq[i], E = t->E, eabs = t->eabs;
+    /* a copy GCC knows the stores to tv and flag leave alone: read through t, the error bound's
+     * terms were loaded again for every pair and the checked loop ran scalar */
+    const cpu_tiles tl = *t;
+    const float *restrict crow = tl.c + i * nj;
+    const double qsq = tl.qsq[i];
     for (int64_t j = js; j < nj; j++)
-        tv[j] = unif_term(crow, bsq, qsq, E, eabs, ri, up, us, ue, check, j, flag);
+        tv[j] = unif_term(&tl, crow, qsq, ri, up, us, ue, check, j, flag);
     return lanes_sum(tv + js, nj - js, 0, 0.0);
 }
 
