@@ -34,7 +34,10 @@
  *   spectrum  lsc_spectrum of x: "spectrum"; with --batch B also "spectrum_acc" (the streaming
  *             accumulator fed B rows at a time, then finalized); with device inputs also
  *             "spectrum_async"
- *   pairs     lsc_pair_stats of x (every pair, exact): "pairs"
+ *   pairs     lsc_pair_stats of x (every pair, exact): "pairs", then "pairs_uniformity" (the
+ *             same call asking for lsc_pair_opts.uniformity), the two timed in alternation; with
+ *             cpu_median / cpu_min too, the process's CPU time a call (run with
+ *             OMP_WAIT_POLICY=passive: on a shared machine, the call's work whatever else ran)
  *   geometry  the figures of docs/METRICS.md section 9 beside the kNN pass each rides, on every
  *             row of x (host memory): "knn" (k = 2, self excluded) then "twonn" (lsc_twonn,
  *             duplicates collapsed), "knn" (k = --k, self excluded) then "hubness" (within x),
@@ -69,6 +72,15 @@ static double now_s(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* CPU time of the whole process, every thread's: on a machine other jobs share, the work a call
+ * did, whoever else ran (with OMP_WAIT_POLICY=passive, so that waiting threads do not spin). */
+static double cpu_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
@@ -229,6 +241,7 @@ typedef struct bench {
     cudaEvent_t ev0, ev1;
 #endif
     double *t, *tg, *te; /* wall, GPU event and enqueue times of the repeats */
+    double *tc;          /* process CPU times of the measurement report() prints next, or NULL */
 } bench;
 
 static void gpu_mark(bench *b, int which)
@@ -305,6 +318,10 @@ static void report(bench *b, const char *op, const lsc_matrix *x, const lsc_matr
     if (te) {
         stats(te, n, &med, &mn, &sp);
         printf("\"enqueue_median\": %.6f, \"enqueue_min\": %.6f, ", med, mn);
+    }
+    if (b->tc) {
+        stats(b->tc, n, &med, &mn, &sp);
+        printf("\"cpu_median\": %.6f, \"cpu_min\": %.6f, ", med, mn);
     }
     print_tail(b, result_json);
 }
@@ -823,18 +840,49 @@ out:
     return rc;
 }
 
+/* "pairs" (lsc_pair_stats with its defaults) and "pairs_uniformity" (the same call asking for
+ * the uniformity), timed in alternation so both see the same machine state: the figure's cost
+ * is the ratio of the two medians (issue 26's 1.1x target). */
 static int op_pairs(bench *b, const lsc_matrix *x)
 {
-    lsc_pair_result res = LSC_PAIR_RESULT_INIT;
-    TIMED(b, lsc_pair_stats(b->ctx, x, NULL, &res, NULL, NULL), "pairs", x, NULL, 0,
-          "lsc_pair_stats");
-    char rj[256];
-    snprintf(rj, sizeof rj,
-             "\"mean\": %.9g, \"std\": %.9g, \"min\": %.9g, \"max\": %.9g, \"nn_mean\": %.9g, "
-             "\"near_duplicate_pairs\": %lld",
-             res.mean, res.std, res.min, res.max, res.nn_mean, (long long)res.near_duplicate_pairs);
-    report(b, "pairs", x, NULL, 0, b->t, b->tg, NULL, b->repeats, rj);
-    return 0;
+    double *tw[2], *tc[2]; /* wall and process CPU times, without and with the uniformity */
+    tw[0] = b->t;
+    tw[1] = calloc((size_t)b->repeats * 3, sizeof(double));
+    if (!tw[1]) return 1;
+    tc[0] = tw[1] + b->repeats;
+    tc[1] = tc[0] + b->repeats;
+    lsc_pair_result res[2] = {LSC_PAIR_RESULT_INIT, LSC_PAIR_RESULT_INIT};
+    const char *names[2] = {"pairs", "pairs_uniformity"};
+    int rc = 0, stop = 0;
+    for (int r = -b->warmup; r < b->repeats && !stop; r++)
+        for (int which = 0; which < 2 && !stop; which++) {
+            lsc_pair_opts o = LSC_PAIR_OPTS_INIT;
+            o.uniformity = which;
+            const double a = now_s(), ac = cpu_s();
+            lsc_status st = lsc_pair_stats(b->ctx, x, &o, &res[which], NULL, NULL);
+            const double e = now_s(), ec = cpu_s();
+            if (st != LSC_STATUS_OK) {
+                rc = failed(b, st, names[which], x, NULL, 0, "lsc_pair_stats");
+                stop = 1;
+            } else if (r >= 0) {
+                tw[which][r] = e - a;
+                tc[which][r] = ec - ac;
+            }
+        }
+    for (int which = 0; which < 2 && !stop; which++) {
+        char rj[320], u[32] = "null"; /* JSON has no NaN: the figure not asked for */
+        if (!isnan(res[which].uniformity)) snprintf(u, sizeof u, "%.12g", res[which].uniformity);
+        snprintf(rj, sizeof rj,
+                 "\"mean\": %.9g, \"std\": %.9g, \"min\": %.9g, \"max\": %.9g, \"nn_mean\": %.9g, "
+                 "\"near_duplicate_pairs\": %lld, \"uniformity\": %s",
+                 res[which].mean, res[which].std, res[which].min, res[which].max,
+                 res[which].nn_mean, (long long)res[which].near_duplicate_pairs, u);
+        b->tc = tc[which];
+        report(b, names[which], x, NULL, 0, tw[which], NULL, NULL, b->repeats, rj);
+        b->tc = NULL;
+    }
+    free(tw[1]);
+    return rc;
 }
 
 /* ---------------------------------------------------------------------------------------------- */

@@ -44,13 +44,19 @@ LSC_HD lsc_unif_row lsc_unif_row_of(const float *raw, int64_t d, const double *c
     return r;
 }
 
-/* ||u_i - u_j||^2 = e_i + e_j - 2 s_i s_j x_i.x_j from the pass's product c (float64), clamped
- * at 0 (round-off may take it below). max(v, 0) is written (v + |v|) / 2, exact: a conditional
- * let GCC thread the v = 0 path through the exp, and the row loop stopped vectorising. Round-off
- * above 4 needs no clamp (lsc_exp_neg8 holds far below -8). */
+/* ||u_i - u_j||^2 before its clamp: e_i + e_j - 2 s_i s_j x_i.x_j from the pass's product c
+ * (float64); round-off may take it below 0. */
+LSC_HD double lsc_unif_v(double c, lsc_unif_row a, lsc_unif_row b)
+{
+    return a.e + b.e - 2.0 * a.s * b.s * (c + a.p + b.p);
+}
+
+/* ||u_i - u_j||^2 from the pass's product: lsc_unif_v clamped at 0. max(v, 0) is written
+ * (v + |v|) / 2, exact: a conditional let GCC thread the v = 0 path through the exp, and the row
+ * loop stopped vectorising. Round-off above 4 needs no clamp (lsc_exp_minus holds far above 8). */
 LSC_HD double lsc_unif_d2(double c, lsc_unif_row a, lsc_unif_row b)
 {
-    const double v = a.e + b.e - 2.0 * a.s * b.s * (c + a.p + b.p);
+    const double v = lsc_unif_v(c, a, b);
     return 0.5 * (v + fabs(v));
 }
 
@@ -79,42 +85,58 @@ LSC_HD double lsc_unif_exact_d2(const float *a, const float *b, int64_t d, doubl
     return s;
 }
 
-/* exp(x) for x in [-8, 0] (t d2 with d2 in [0, 4]) without a branch or a call, so a loop over a
- * row vectorises (glibc's exp only vectorises under -ffast-math): x = k ln 2 + r with
- * |r| <= ln 2 / 2, exp(r) by its Taylor polynomial to degree 10 (truncation below 2.3e-13
- * relative: four orders below the uniformity's pinned bound, and two multiply-adds a pair
- * cheaper than degree 12), 2^k from the exponent bits. Within 3e-13 relative of exp over the
- * range (tests/test_geometry.cpp); the same holds down to x = -700 (k >= -1022). */
-LSC_HD double lsc_exp_neg8(double x)
+/* exp(-y) for y in [0, 8] (t d2 with d2 in [0, 4]) without a branch or a call, so a loop over a
+ * row vectorises (glibc's exp only vectorises under -ffast-math): -y = k ln 2 + r with
+ * |r| <= ln 2 / 2, exp(r) by 1 + r q(r), q of degree 8 interpolating (exp(r) - 1) / r at the 9
+ * Chebyshev nodes of that interval (near-minimax: 3.7e-14 relative, where the degree-10 Taylor
+ * polynomial it replaced, one multiply-add more, held 2.3e-13), 2^k from the exponent bits.
+ * One constant for ln 2 (no hi/lo split): |k| <= 12 here, so its rounding moves r by 7e-16 at
+ * most. The constant term 1 keeps exp(0) = 1 exactly. Within 3e-13 relative of exp over the
+ * range (tests/test_geometry.cpp), six orders below the uniformity's pinned bound; 1.2e-13 up
+ * to y = 700 (k >= -1022). The argument comes negated, so a caller holding y spends no
+ * operation on the sign (the multiply-adds below take it). */
+LSC_HD double lsc_exp_minus(double y)
 {
-    const double shift = 0x1.8p52; /* adding it rounds x / ln 2 to an integer in the low bits */
-    const double kd = x * 1.4426950408889634 + shift;
-    int64_t kbits;
+    /* adding it rounds -y / ln 2 to an integer k and puts k + 1023 (the biased exponent of 2^k,
+     * in [1, 1023]) in the low bits */
+    const double shift = 0x1.8p52 + 1023.0;
+    const double kd = y * -1.4426950408889634 + shift;
+    uint64_t kbits;
     memcpy(&kbits, &kd, sizeof kbits);
     const double k = kd - shift;
-    const double r = (x - k * 0x1.62e42fefa3800p-1) - k * 0x1.ef35793c76730p-45; /* ln 2 hi, lo */
-    double p = 1.0 / 3628800.0;
-    p = p * r + 1.0 / 362880.0;
-    p = p * r + 1.0 / 40320.0;
-    p = p * r + 1.0 / 5040.0;
-    p = p * r + 1.0 / 720.0;
-    p = p * r + 1.0 / 120.0;
-    p = p * r + 1.0 / 24.0;
-    p = p * r + 1.0 / 6.0;
-    p = p * r + 0.5;
+    const double r = -y - k * 0x1.62e42fefa39efp-1;
+    double p = 0x1.72c6e129de5dep-19;
+    p = p * r + 0x1.a15a49c944124p-16;
+    p = p * r + 0x1.a019ade759753p-13;
+    p = p * r + 0x1.6c164df931780p-10;
+    p = p * r + 0x1.1111111c36552p-7;
+    p = p * r + 0x1.5555557426568p-5;
+    p = p * r + 0x1.5555555553bbdp-3;
+    p = p * r + 0x1.fffffffff71e6p-2;
+    p = p * r + 0x1.fffffffffffffp-1;
     p = p * r + 1.0;
-    p = p * r + 1.0;
-    /* k is an integer in [-12, 0] held in kd's low mantissa bits (two's complement above a
-     * zero low 12 bits), so the exponent field of 2^k is the low 12 bits of kbits + 1023: a
-     * logical shift, which AVX2 has (a 64-bit arithmetic shift it has not) */
-    const uint64_t sbits = ((uint64_t)kbits + 1023u) << 52;
+    /* the low 12 bits of kbits are k + 1023 (the bits above them are 2^51 + 2^52's, which the
+     * shift drops): one logical shift makes 2^k */
+    const uint64_t sbits = kbits << 52;
     double scale;
     memcpy(&scale, &sbits, sizeof scale);
     return p * scale;
 }
 
+/* exp(x) for x in [-8, 0]: lsc_exp_minus(-x), to the bit (a negation is exact). */
+LSC_HD double lsc_exp_neg8(double x) { return lsc_exp_minus(-x); }
+
 /* The uniformity's pair term exp(-t d2). */
-LSC_HD double lsc_unif_term(double d2) { return lsc_exp_neg8(-LSC_UNIFORMITY_T * d2); }
+LSC_HD double lsc_unif_term(double d2) { return lsc_exp_minus(LSC_UNIFORMITY_T * d2); }
+
+/* The pair term straight from the product, lsc_unif_term(lsc_unif_d2(c, a, b)) to the bit:
+ * t d2 = (t / 2)(v + |v|), the halving and the doubling exact, so with t = 2 the clamp, the
+ * scaling and the sign are two operations in a vector loop instead of five. */
+LSC_HD double lsc_unif_term_of(double c, lsc_unif_row a, lsc_unif_row b)
+{
+    const double v = lsc_unif_v(c, a, b);
+    return lsc_exp_minus(0.5 * LSC_UNIFORMITY_T * (v + fabs(v)));
+}
 
 /* The uniformity from the sum of the pair terms over `pairs` pairs: log of their mean. */
 LSC_HD double lsc_uniformity(double sum, double pairs) { return log(sum / pairs); }

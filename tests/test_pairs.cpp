@@ -669,6 +669,27 @@ TEST(Pairs, OtherDtypesUseTheirFloat32Values)
 
 } // namespace
 
+// Uniformity: a row of norm ~1e-19 among rows around (20, ..., 20). The pass's centred product
+// loses its direction (its pairs' fast d2 is off by far more than 2^-10), so its pairs must take
+// the exact d2 wherever it sits among a tile's rows: the CPU clears a whole row of that test at
+// once from the tile's largest scale, which must see it. The pinned bound grows with r_i^2 and
+// is no check here; the other pairs carry 1e-7 at most, these pairs exact, so 1e-6 against the
+// float64 reference (a missed row: about 1e-2 off).
+TEST(Pairs, UniformityOfATinyRowAmongOffCentreRows)
+{
+    Ctx ctx;
+    const uint64_t sd = data::seed(67);
+    SCOPED_TRACE(sd);
+    const int64_t n = 300, d = 40;
+    auto x = data::gaussian(n, d, sd, 20.0);
+    for (int64_t k = 0; k < d; k++) x[(size_t)(150 * d + k)] *= 1e-20f;
+    lsc_matrix m = lsc_matrix_f32(x.data(), n, d);
+    const lsc_pair_opts o = opts();
+    auto got = run(ctx, m, o);
+    auto ref = refnn::pair_stats(x.data(), n, d, o.metric, o.bins, o.dup_eps, o.dup_report);
+    EXPECT_NEAR(got.r.uniformity, ref.uniformity, 1e-6);
+}
+
 // Uniformity (Wang & Isola 2020, t = 2; docs/METRICS.md section 9): the known answers, and the
 // zero-row convention of the authors' code (a zero row stays the zero vector).
 TEST(Pairs, UniformityKnownAnswers)

@@ -221,40 +221,85 @@ static inline __attribute__((always_inline)) double lanes_sum(const double *rest
     return lsc_lanes8_total(s);
 }
 
-/* Sum of the uniformity's pair terms over row i's pairs j in [js, nj) of the tile. The terms go
- * to `tv` in one flat loop (so it vectorises: the exp is branch-free) and are summed by
- * lanes_sum, a fixed order. The distance comes from the pass's own product, so the figure costs
- * no second GEMM; the rare pairs whose product cannot be trusted to 2^-10
- * (lsc_unif_needs_exact) are left at 0 there and recomputed from the raw rows after.
- * xs_i, xs: the scales of the exact form (1 / norm of the raw rows). */
+/* The uniformity's pair term of row i with base row j of the tile: exp(-t d2), d2 from the
+ * pass's own product, so the figure costs no second GEMM. check: also flag the pair if its
+ * product is not trusted to 2^-10 (lsc_unif_needs_exact), and return 0 then (the term may be
+ * garbage there): the bits masked to +0, not `e ? 0 : v`, which let GCC sink the exp into the
+ * branch, and the loop stopped vectorising (2.8x the pass). */
+static inline __attribute__((always_inline)) double
+unif_term(const cpu_tiles *t, const float *restrict crow, double qsq, lsc_unif_row ri,
+          const double *restrict up, const double *restrict us, const double *restrict ue,
+          int check, int64_t j, int64_t *restrict flag)
+{
+    /* ue NULL: every e_j is 1 (no zero row), a constant, one add a pair fewer */
+    const lsc_unif_row rj = {up[j], us[j], ue ? ue[j] : 1.0};
+    const double v = lsc_unif_term_of((double)crow[j], ri, rj);
+    if (!check) return v;
+    const int e = lsc_unif_needs_exact(cpu_tile_err(t, qsq, t->bsq[j]), ri, rj);
+    uint64_t bits;
+    memcpy(&bits, &v, sizeof bits);
+    bits &= (uint64_t)e - 1u;
+    flag[j] = e;
+    double m;
+    memcpy(&m, &bits, sizeof m);
+    return m;
+}
+
+/* Sum of row i's terms over pairs j in [js, nj) of the tile: the terms go to `tv` in one flat
+ * loop (so it vectorises, in 64-byte vectors where the clone has them: summing them in the same
+ * loop, eight lanes a step, went to 32-byte ones), then lanes_sum adds them in its fixed
+ * order. */
+static inline __attribute__((always_inline)) double
+unif_terms(const cpu_tiles *t, int64_t i, int64_t js, int64_t nj, lsc_unif_row ri,
+           const double *restrict up, const double *restrict us, const double *restrict ue,
+           int check, double *restrict tv, int64_t *restrict flag)
+{
+    /* a copy GCC knows the stores to tv and flag leave alone: read through t, the error bound's
+     * terms were loaded again for every pair and the checked loop ran scalar */
+    const cpu_tiles tl = *t;
+    const float *restrict crow = tl.c + i * nj;
+    const double qsq = tl.qsq[i];
+    for (int64_t j = js; j < nj; j++)
+        tv[j] = unif_term(&tl, crow, qsq, ri, up, us, ue, check, j, flag);
+    return lanes_sum(tv + js, nj - js, 0, 0.0);
+}
+
+/* The sum of row i's terms (unif_terms); *any: whether a pair needs its exact d2 (flagged in
+ * `flag`, its term left out). A function of its own, called once a row, so that it alone may
+ * fuse multiply-adds (the library is built without: its exact distances match the CUDA
+ * module's bit for bit): in the AVX-512 clone the exp's polynomial is a chain of FMAs, half
+ * the instructions; the terms are held to far less than a fused rounding moves them. smax,
+ * bmax: the largest s and squared norm among the tile's base rows, so that one test clears
+ * the whole row (the test grows with both); the pairs left out are read back from `flag`, never
+ * re-derived, so a rounding of the test cannot drop or double a term. */
+LSC_CPU_CLONES __attribute__((noinline, optimize("fp-contract=fast"))) static double
+unif_row_terms(const cpu_tiles *t, int64_t i, int64_t js, int64_t nj, lsc_unif_row ri,
+               const double *restrict up, const double *restrict us, const double *restrict ue,
+               double smax, double bmax, int ones, double *restrict tv, int64_t *restrict flag,
+               int *any)
+{
+    const lsc_unif_row rmax = {0.0, smax, 0.0};
+    *any = lsc_unif_needs_exact(cpu_tile_err(t, t->qsq[i], bmax), ri, rmax);
+    if (*any) return unif_terms(t, i, js, nj, ri, up, us, ue, 1, tv, flag);
+    return ones ? unif_terms(t, i, js, nj, ri, up, us, NULL, 0, tv, flag)
+                : unif_terms(t, i, js, nj, ri, up, us, ue, 0, tv, flag);
+}
+
+/* Sum of the uniformity's pair terms over row i's pairs j in [js, nj) of the tile: those of
+ * unif_row_terms, then the flagged pairs' from their exact d2 (from the float32 rows). xs_i,
+ * xs: the scales of the exact form (1 / norm of the raw rows). */
 static inline __attribute__((always_inline)) double
 unif_row_sum(const cpu_tiles *t, int64_t i, int64_t js, int64_t nj, lsc_unif_row ri,
              const double *restrict up, const double *restrict us, const double *restrict ue,
-             double xs_i, const double *restrict xs, int64_t d, double *restrict tv)
+             double smax, double bmax, int ones, double xs_i, const double *restrict xs, int64_t d,
+             double *restrict tv, int64_t *restrict flag)
 {
-    const float *restrict crow = t->c + i * nj;
-    const double *restrict bsq = t->bsq;
-    const double qsq = t->qsq[i];
-    int64_t need = 0;
-    for (int64_t j = js; j < nj; j++) {
-        const lsc_unif_row rj = {up[j], us[j], ue[j]};
-        const int e = lsc_unif_needs_exact(cpu_tile_err(t, qsq, bsq[j]), ri, rj);
-        const double v = lsc_unif_term(lsc_unif_d2((double)crow[j], ri, rj));
-        /* the term's bits masked to +0 where e (it may be garbage there), not `e ? 0 : v`: GCC
-         * sank the exp into that branch and the loop stopped vectorising (2.8x the pass) */
-        uint64_t bits;
-        memcpy(&bits, &v, sizeof bits);
-        bits &= (uint64_t)e - 1u;
-        memcpy(&tv[j], &bits, sizeof bits);
-        need += e;
-    }
-    double sum = lanes_sum(tv + js, nj - js, 0, 0.0);
-    for (int64_t j = js; need && j < nj; j++) {
-        const lsc_unif_row rj = {up[j], us[j], ue[j]};
-        if (lsc_unif_needs_exact(cpu_tile_err(t, qsq, bsq[j]), ri, rj))
+    int any;
+    double sum = unif_row_terms(t, i, js, nj, ri, up, us, ue, smax, bmax, ones, tv, flag, &any);
+    for (int64_t j = js; any && j < nj; j++)
+        if (flag[j])
             sum += lsc_unif_term(
                 lsc_unif_exact_d2(t->qr + i * t->qld, t->br + j * t->bld, d, xs_i, xs[j]));
-    }
     return sum;
 }
 
@@ -273,6 +318,15 @@ LSC_CPU_CLONES static void pair_tile(void *user, int tid, const cpu_tiles *t, in
     int64_t *flag = t->flag; /* -1: decided on the exact value, else the pair's bin */
     const int64_t copy_mask = hist_copies(bins) - 1;
     double *nnb = P->nn + J->nb_off; /* the base rows' */
+    /* the uniformity: the largest s and squared norm of the tile's base rows, which bound every
+     * pair's test for an exact d2 (unif_row_terms) */
+    double smax = 0.0, bmax = 0.0;
+    int ones = 1; /* whether every e_j is 1 (no zero row among them) */
+    for (int64_t j = 0; J->block_unif && j < nj; j++) {
+        if (J->bus[j0 + j] > smax) smax = J->bus[j0 + j];
+        if (t->bsq[j] > bmax) bmax = t->bsq[j];
+        ones &= J->bue[j0 + j] == 1.0;
+    }
     for (int64_t i = 0; i < ni; i++) {
         const int64_t gi = i0 + i;
         const double qsq = t->qsq[i];
@@ -328,9 +382,10 @@ LSC_CPU_CLONES static void pair_tile(void *user, int tid, const cpu_tiles *t, in
         const lsc_unif_row ri = {J->up[gi], J->us[gi], J->ue[gi]};
         const double *xs = metric == LSC_M_COSINE ? s->inv_norm : J->us;
         const double *xb = metric == LSC_M_COSINE ? sb->inv_norm : J->bus;
-        /* `dist` is free again: the moments above have read it */
-        J->block_unif[i0 / J->tq] += unif_row_sum(t, i, js, nj, ri, J->bup + j0, J->bus + j0,
-                                                  J->bue + j0, xs[gi], xb + j0, s->d, dist);
+        /* `dist` and `flag` are free again: the moments and the histogram above read them */
+        J->block_unif[i0 / J->tq] +=
+            unif_row_sum(t, i, js, nj, ri, J->bup + j0, J->bus + j0, J->bue + j0, smax, bmax, ones,
+                         xs[gi], xb + j0, s->d, dist, flag);
     }
 }
 
