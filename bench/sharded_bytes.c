@@ -19,8 +19,10 @@
  * /proc/self/clear_refs), and the rank's input rows beside it.
  *
  * Rank 0 prints one JSON line: the operation, P, the shapes, and per rank its rows, bytes sent
- * and received, the model's two figures, the collectives called, the added peak and the input
- * bytes. Exit 0 when the call succeeded on every rank, 2 on bad arguments, 1 otherwise.
+ * and received, the model's two figures, the same four up to the operation's mark (prdc: the
+ * reference's build, the rest being the PRDC call; 0 for an operation of one call), the
+ * collectives called, the added peak and the input bytes. Exit 0 when the call succeeded on
+ * every rank, 2 on bad arguments, 1 otherwise.
  *
  * An operation is one line of kOps: how it reads its arguments, runs (its data made inside), and
  * what its model predicts for a rank.
@@ -41,7 +43,8 @@ typedef struct counting {
     MPI_Comm comm;
     int rank, ranks;
     uint64_t sent, recv;
-    int64_t calls[4]; /* all_reduce, all_gather, broadcast, ring */
+    uint64_t part_sent, part_recv; /* the counts at the operation's mark (mark()) */
+    int64_t calls[4];              /* all_reduce, all_gather, broadcast, ring */
 } counting;
 
 enum { C_REDUCE, C_GATHER, C_BCAST, C_RING };
@@ -232,7 +235,15 @@ static void start_counting(counting *c)
     g_rss_at_start = status_bytes("VmRSS");
     g_t_start = now_ms();
     c->sent = c->recv = 0;
+    c->part_sent = c->part_recv = 0;
     memset(c->calls, 0, sizeof c->calls);
+}
+
+/* The end of an operation's first call: the bytes so far, apart from those of what follows. */
+static void mark(counting *c)
+{
+    c->part_sent = c->sent;
+    c->part_recv = c->recv;
 }
 
 /* ---- data ------------------------------------------------------------------------------------ */
@@ -277,6 +288,7 @@ static lsc_matrix view(const float *x, int64_t rows, int64_t d)
 
 typedef struct model {
     uint64_t sent, recv;
+    uint64_t part_sent, part_recv; /* the counts at the operation's mark */
 } model;
 
 static int64_t part_lo(int64_t n, int r, int p) { return (int64_t)((__int128)n * r / p); }
@@ -372,7 +384,7 @@ static uint64_t spectrum_state(const bench_args *a, int i, int p)
 
 static model predict_spectrum(const bench_args *a, int p, int r)
 {
-    model m = {0, 0};
+    model m = {0, 0, 0, 0};
     model_gather(&m, a, agree3, p, r); /* cols, rows, the threshold's bits */
     model_gather(&m, a, agree0, p, r); /* every accumulator made */
     model_gather(&m, a, spectrum_state, p, r);
@@ -447,7 +459,7 @@ static uint64_t knn_partial(const bench_args *a, int b, int r, int s, int p)
 
 static model predict_knn(const bench_args *a, int p, int r)
 {
-    model m = {0, 0};
+    model m = {0, 0, 0, 0};
     model_gather(&m, a, agree8, p, r); /* shapes, k, the queries' hash, metric, self, ring */
     model_gather(&m, a, agree0, p, r); /* every shard's lists made */
     /* P - 1 ring steps: at step s rank r sends block r - 1 - s holding the candidates of ranks
@@ -521,7 +533,7 @@ static uint64_t pairs_nn_far(const bench_args *a, int i, int p)
 
 static model predict_pairs(const bench_args *a, int p, int r)
 {
-    model m = {0, 0};
+    model m = {0, 0, 0, 0};
     const uint64_t row = 16 + 4 * (uint64_t)a->d;
     model_gather(&m, a, agree10, p, r); /* shape and options */
     model_gather(&m, a, agree1, p, r);  /* each rank's rows in the subset */
@@ -550,7 +562,8 @@ static model predict_pairs(const bench_args *a, int p, int r)
 }
 
 /* The sharded reference of N real rows and PRDC of M generated rows against it, both counted
- * from the reference's build on (lsc_reference_opts's defaults: euclidean, strict). */
+ * from the reference's build on (lsc_reference_opts's defaults: euclidean, strict), the build
+ * apart: the mark falls between the two calls. */
 static int read_prdc(char **argv, bench_args *a)
 {
     a->n = num(argv[0]);
@@ -574,6 +587,7 @@ static lsc_status run_prdc(lsc_ctx *ctx, const bench_args *a, int rank, int rank
         lsc_prdc_result r = LSC_PRDC_RESULT_INIT;
         start_counting(c);
         s = lsc_reference_create_sharded(ctx, &real, a->k, NULL, &ref);
+        mark(c);
         if (s == LSC_STATUS_OK) s = lsc_prdc_sharded(ctx, ref, &fake, &r);
         lsc_reference_destroy(ref);
     }
@@ -584,8 +598,8 @@ static lsc_status run_prdc(lsc_ctx *ctx, const bench_args *a, int rank, int rank
 
 /* Wire sizes of host/sharded_prdc.c and the ring walk of host/sharded_knn.c: a self kNN walks
  * the shards' float32 rows P - 1 steps (no way home); the PRDC pass walks each real shard (rows,
- * float64 radius values, a recall and a coverage flag byte a row) all P steps, home again; a
- * walk opens with an agreement and agrees after every visit. */
+ * float64 radius values, a recall and a coverage flag byte a row) P - 1 steps, then its flags
+ * alone take the step home; a walk opens with an agreement and agrees after every visit. */
 static int64_t rows_in(int64_t n, int i, int p)
 {
     const int q = ((i % p) + p) % p;
@@ -602,32 +616,36 @@ static uint64_t agree9(const bench_args *a, int i, int p)
     return AGREE_BLOCK(9);
 }
 
-/* A ring walk of blocks bytes(origin), `steps` ring steps: at step s rank r passes on the block
- * of rank r - s and takes that of rank r - s - 1. One rank passes nothing over the transport. */
-static void model_walk(model *m, const bench_args *a, int64_t n, uint64_t row_bytes, int steps,
-                       int p, int r)
+/* A ring walk of blocks of row_bytes a row, P - 1 ring steps and, with home_bytes > 0, a step
+ * home of home_bytes a row: at step s rank r passes on the block of rank r - s and takes that of
+ * rank r - s - 1. One rank passes nothing over the transport. */
+static void model_walk(model *m, const bench_args *a, int64_t n, uint64_t row_bytes,
+                       uint64_t home_bytes, int p, int r)
 {
     model_gather(m, a, agree0, p, r);                             /* the buffers made */
     for (int s = 0; s < p; s++) model_gather(m, a, agree0, p, r); /* after each visit */
-    for (int s = 0; p > 1 && s < steps; s++) {
-        m->sent += (uint64_t)rows_in(n, r - s, p) * row_bytes;
-        m->recv += (uint64_t)rows_in(n, r - s - 1, p) * row_bytes;
+    for (int s = 0; p > 1 && s < p - (home_bytes ? 0 : 1); s++) {
+        const uint64_t b = s < p - 1 ? row_bytes : home_bytes;
+        m->sent += (uint64_t)rows_in(n, r - s, p) * b;
+        m->recv += (uint64_t)rows_in(n, r - s - 1, p) * b;
     }
 }
 
 static model predict_prdc(const bench_args *a, int p, int r)
 {
-    model m = {0, 0};
+    model m = {0, 0, 0, 0};
     /* lsc_reference_create_sharded: shapes and options, buffers, the real rows' self kNN */
     model_gather(&m, a, agree6, p, r);
     model_gather(&m, a, agree0, p, r);
-    model_walk(&m, a, a->n, 4 * (uint64_t)a->d, p - 1, p, r);
+    model_walk(&m, a, a->n, 4 * (uint64_t)a->d, 0, p, r);
+    m.part_sent = m.sent;
+    m.part_recv = m.recv;
     /* lsc_prdc_sharded: shards and options, buffers, the generated rows' self kNN, the real
-     * shards with radii and flags round and home, the six counts */
+     * shards with radii and flags round, their two flag bytes a row home, the six counts */
     model_gather(&m, a, agree9, p, r);
     model_gather(&m, a, agree0, p, r);
-    model_walk(&m, a, a->m, 4 * (uint64_t)a->d, p - 1, p, r);
-    model_walk(&m, a, a->n, 4 * (uint64_t)a->d + 10, p, p, r);
+    model_walk(&m, a, a->m, 4 * (uint64_t)a->d, 0, p, r);
+    model_walk(&m, a, a->n, 4 * (uint64_t)a->d + 10, 2, p, r);
     model_gather(&m, a, agree6, p, r);
     return m;
 }
@@ -687,14 +705,17 @@ int main(int argc, char **argv)
     /* what each rank saw, gathered outside the counted transport */
     const model m = op->predict(&a, c.ranks, c.rank);
     const int64_t rows = part_lo(a.n, c.rank + 1, c.ranks) - part_lo(a.n, c.rank, c.ranks);
-    int64_t mine[10] = {
+    enum { NV = 14 };
+    int64_t mine[NV] = {
         (int64_t)s,           rows,
         (int64_t)c.sent,      (int64_t)c.recv,
         (int64_t)m.sent,      (int64_t)m.recv,
         hwm - g_rss_at_start, in_bytes,
-        c.calls[C_GATHER],    c.calls[C_BCAST] + c.calls[C_REDUCE] + c.calls[C_RING]};
+        c.calls[C_GATHER],    c.calls[C_BCAST] + c.calls[C_REDUCE] + c.calls[C_RING],
+        (int64_t)c.part_sent, (int64_t)c.part_recv,
+        (int64_t)m.part_sent, (int64_t)m.part_recv};
     int64_t *all = (int64_t *)malloc((size_t)c.ranks * sizeof mine);
-    MPI_Gather(mine, 10, MPI_INT64_T, all, 10, MPI_INT64_T, 0, c.comm);
+    MPI_Gather(mine, NV, MPI_INT64_T, all, NV, MPI_INT64_T, 0, c.comm);
     int failed = s != LSC_STATUS_OK;
     if (c.rank == 0) {
         printf("{\"op\": \"%s\", \"ranks\": %d, \"n\": %lld, \"d\": %lld, \"q\": %lld, "
@@ -702,15 +723,18 @@ int main(int argc, char **argv)
                op->name, c.ranks, (long long)a.n, (long long)a.d, (long long)a.q, (long long)a.k,
                (long long)a.m, ms);
         for (int r = 0; r < c.ranks; r++) {
-            const int64_t *v = all + 10 * r;
+            const int64_t *v = all + NV * r;
             failed |= v[0] != 0;
             printf(
                 "%s{\"rank\": %d, \"status\": %lld, \"rows\": %lld, \"sent\": %lld, "
                 "\"recv\": %lld, \"model_sent\": %lld, \"model_recv\": %lld, \"peak_added\": %lld, "
-                "\"input_bytes\": %lld, \"all_gathers\": %lld, \"other_collectives\": %lld}",
+                "\"input_bytes\": %lld, \"all_gathers\": %lld, \"other_collectives\": %lld, "
+                "\"part_sent\": %lld, \"part_recv\": %lld, \"model_part_sent\": %lld, "
+                "\"model_part_recv\": %lld}",
                 r ? ", " : "", r, (long long)v[0], (long long)v[1], (long long)v[2],
                 (long long)v[3], (long long)v[4], (long long)v[5], (long long)v[6], (long long)v[7],
-                (long long)v[8], (long long)v[9]);
+                (long long)v[8], (long long)v[9], (long long)v[10], (long long)v[11],
+                (long long)v[12], (long long)v[13]);
         }
         printf("]}\n");
     }

@@ -41,24 +41,46 @@ def pairs_minimum(args, p):
     return int((n / p ** 0.5 - n / p) * 4 * d)
 
 
-def prdc_minimum(args, p):
-    """The sharded reference and PRDC's least bytes a rank receives, its generated rows staying
-    home (their per-row counts are lsc_prdc_rows_sharded's output on the rank that holds them):
-    every real row must meet every generated row of this rank, so it receives the other ranks'
-    N - N / P real rows (4 D bytes each) at least once. Holding all real rows it can find its own
-    real rows' radii itself (a P-th of the real self kNN) and needs no radius from elsewhere. The
-    generated rows' self kNN, its M (M - 1) / 2 pairs shared out evenly, needs M / sqrt(P)
-    generated rows on a rank (the pairs' argument), of which it holds M / P. The flags and counts
-    (N bits a rank and six int64) are small beside them and not counted."""
+def build_minimum(args, p):
+    """The sharded reference's build (the real rows' self kNN) least bytes a rank receives: its
+    N (N - 1) / (2 P) pairs, shared out evenly, need N / sqrt(P) real rows on a rank (the pairs'
+    argument), of which it holds N / P. The lists a rank would send back for rows whose pairs it
+    computed are not counted (a lower bound)."""
+    n, d = int(args[1]), int(args[3])
+    return int((n / p ** 0.5 - n / p) * 4 * d)
+
+
+def prdc_call_minimum(args, p):
+    """lsc_prdc_sharded's least bytes a rank receives against a reference built once, its
+    generated rows staying home (their per-row counts are lsc_prdc_rows_sharded's output on the
+    rank that holds them): every real row must meet every generated row of this rank, and its
+    radius with it, so it receives the other ranks' N - N / P real rows with their float64
+    radius values (4 D + 8 bytes each) at least once. The generated rows' self kNN, its
+    M (M - 1) / 2 pairs shared out evenly, needs M / sqrt(P) generated rows on a rank (the pairs'
+    argument), of which it holds M / P. The flags and counts (N bits a rank and six int64) are
+    small beside them and not counted."""
     n, m, d = int(args[1]), int(args[2]), int(args[3])
-    return int(((n - n / p) + (m / p ** 0.5 - m / p)) * 4 * d)
+    return int((n - n / p) * (4 * d + 8) + (m / p ** 0.5 - m / p) * 4 * d)
 
 
-MINIMUM = {"knn": knn_minimum, "pairs": pairs_minimum, "prdc": prdc_minimum}
+MINIMUM = {"knn": knn_minimum, "pairs": pairs_minimum}
+
+# operations of two calls, counted apart at the program's mark: each call's name and minimum
+SPLIT = {"prdc": (("build", build_minimum), ("PRDC", prdc_call_minimum))}
 
 
 def mib(b):
     return "%.2f" % (b / 2**20)
+
+
+def worst_ratio(pairs):
+    """The largest of measured / model and model / measured, "-" when nothing was counted."""
+    ratios = [max(a, b) / min(a, b) for a, b in pairs if min(a, b) > 0]
+    return "%.4f" % max(ratios) if ratios else "-"
+
+
+def over(recv, least):
+    return "%.2f" % (recv / least) if least > 0 else "-"
 
 
 def main():
@@ -70,22 +92,43 @@ def main():
             continue
         print("\n%s (%s)\n" % (name, " ".join(args[1:])))
         minimum = MINIMUM.get(name)
-        print("| P | rank | rows | sent (B) | model | recv (B) | model | worst ratio "
-              "| added peak (MiB) | input rows (MiB) |%s" % (" recv / minimum |" if minimum else ""))
-        print("|---|---|---|---|---|---|---|---|---|---|%s" % ("---|" if minimum else ""))
+        split = SPLIT.get(name)
+        if split:
+            cols = ""
+            for call, _ in split:
+                cols += (" %s sent (B) | model | %s recv (B) | model | %s recv / minimum |"
+                         % (call, call, call))
+            print("| P | rank | rows |%s worst ratio | added peak (MiB) | input rows (MiB) |"
+                  % cols)
+            print("|---|---|---|%s---|---|---|" % ("---|---|---|---|---|" * len(split)))
+        else:
+            print("| P | rank | rows | sent (B) | model | recv (B) | model | worst ratio "
+                  "| added peak (MiB) | input rows (MiB) |%s"
+                  % (" recv / minimum |" if minimum else ""))
+            print("|---|---|---|---|---|---|---|---|---|---|%s" % ("---|" if minimum else ""))
         for p in range(1, 5):
             out = subprocess.run(MPIRUN + ["-np", str(p), exe] + args, env=env,
                                  capture_output=True, text=True, check=True).stdout
             line = json.loads(out.strip().splitlines()[-1])
             for r in line["per_rank"]:
-                ratios = [max(a, b) / min(a, b) for a, b in
-                          ((r["sent"], r["model_sent"]), (r["recv"], r["model_recv"]))
-                          if min(a, b) > 0]
-                ratio = "%.4f" % max(ratios) if ratios else "-"
-                extra = ""
-                if minimum:
-                    least = minimum(args, p)
-                    extra = " %s |" % ("%.2f" % (r["recv"] / least) if least else "-")
+                if split:
+                    # the first call up to the mark, the second the rest
+                    parts = [(r["part_sent"], r["model_part_sent"], r["part_recv"],
+                              r["model_part_recv"]),
+                             (r["sent"] - r["part_sent"], r["model_sent"] - r["model_part_sent"],
+                              r["recv"] - r["part_recv"], r["model_recv"] - r["model_part_recv"])]
+                    cells = ""
+                    pairs = []
+                    for (sent, msent, recv, mrecv), (_, least) in zip(parts, split):
+                        cells += " %d | %d | %d | %d | %s |" % (sent, msent, recv, mrecv,
+                                                               over(recv, least(args, p)))
+                        pairs += [(sent, msent), (recv, mrecv)]
+                    print("| %d | %d | %d |%s %s | %s | %s |" % (
+                        p, r["rank"], r["rows"], cells, worst_ratio(pairs),
+                        mib(r["peak_added"]), mib(r["input_bytes"])))
+                    continue
+                ratio = worst_ratio(((r["sent"], r["model_sent"]), (r["recv"], r["model_recv"])))
+                extra = " %s |" % over(r["recv"], minimum(args, p)) if minimum else ""
                 print("| %d | %d | %d | %d | %d | %d | %d | %s | %s | %s |%s" % (
                     p, r["rank"], r["rows"], r["sent"], r["model_sent"], r["recv"],
                     r["model_recv"], ratio, mib(r["peak_added"]), mib(r["input_bytes"]), extra))

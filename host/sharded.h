@@ -62,11 +62,13 @@ lsc_status lsc_pair_check_subset(lsc_ctx *ctx, const lsc_pair_opts *o, int64_t r
  * rank r's block, agreed beforehand. At step s = 0 .. P - 1 this rank holds the block of rank
  * (rank - s) mod P and `visit` works on it (it may change the bytes, which travel on); every step
  * ends in an agreement before the next ring step, so a failure on one rank reaches all of them.
- * With `home` the blocks take one more step and `back` (sizes[rank] bytes, may be NULL) receives
- * this rank's own block as the other ranks left it. */
+ * With `home` (NULL: none) the blocks take one more step, each carrying only its bytes from
+ * home[r] on (home[r] <= sizes[r]: what the other ranks wrote that its owner needs back), and
+ * `back` (sizes[rank] - home[rank] bytes, may be NULL) receives this rank's own block's tail as
+ * the other ranks left it. */
 typedef lsc_status (*lsc_ring_visit_fn)(lsc_ctx *ctx, void *user, int64_t origin,
                                         unsigned char *block);
-lsc_status lsc_ring_walk(lsc_ctx *ctx, const size_t *sizes, const void *mine, int home,
+lsc_status lsc_ring_walk(lsc_ctx *ctx, const size_t *sizes, const void *mine, const size_t *home,
                          lsc_ring_visit_fn visit, void *user, void *back, const char *what);
 /* The exact k nearest of each of this rank's n rows (float32, n x d dense) among the rows of
  * every rank, itself excluded by global index: v (internal values, distance_rules.h) and idx
@@ -77,6 +79,35 @@ lsc_status lsc_ring_walk(lsc_ctx *ctx, const size_t *sizes, const void *mine, in
 lsc_status lsc_ring_self_knn(lsc_ctx *ctx, const float *x, int64_t d, int metric, int64_t k,
                              const int64_t *rows, const int64_t *first, double *v, int64_t *idx,
                              double p0, double p1, const char *what);
+/* The k nearest of q's rows among b's (q NULL: b's own rows, self excluded) as the CPU backend's
+ * lsc_knn finds them: exact internal values (distance_rules.h) ascending, ties by the smaller
+ * index of b; v and idx hold q's rows x k entries. Not collective. */
+lsc_status lsc_shard_knn(lsc_ctx *ctx, const lsc_matrix *q, const lsc_matrix *b, int64_t k,
+                         int metric, double *v, int64_t *idx, double p0, double p1);
+
+/* Collectives on small data (host/sharded_gather.c). Each takes this rank's status so far and
+ * first agrees on it (lsc_tp_agree), so that a failure on one rank reaches every rank before
+ * any data moves; each returns the agreed status, the same on every rank. */
+/* vals (n int64) replaced by their sums over the ranks. */
+lsc_status lsc_tp_sum_i64(lsc_ctx *ctx, lsc_status st, int64_t *vals, int64_t n);
+/* vals (n float64) replaced by their sums over the ranks, added in rank order, so that every
+ * rank holds the very same bits whatever the engine. */
+lsc_status lsc_tp_sum_f64(lsc_ctx *ctx, lsc_status st, double *vals, int64_t n);
+/* Every rank's `bytes` bytes at `mine`, concatenated in rank order, into *out (malloc'd, the
+ * caller frees it; NULL when all are empty), their total in *total. */
+lsc_status lsc_tp_concat(lsc_ctx *ctx, lsc_status st, const void *mine, size_t bytes, void **out,
+                         size_t *total);
+/* The n rows of the ranks' concatenated set at global indices rows[] (each held by exactly one
+ * rank: this one holds local's rows, from global row `first`) as float32 into out (n x
+ * local->cols, dense) on every rank. */
+lsc_status lsc_tp_gather_rows(lsc_ctx *ctx, lsc_status st, const lsc_matrix *local, int64_t first,
+                              const int64_t *rows, int64_t n, float *out);
+/* Each rank's nq lists of k candidates (v: internal values, key: global ids; ascending in the
+ * kNN order, padded with INFINITY and INT64_MAX) merged into the first k of all ranks' in the
+ * kNN order (lsc_knn_before: ties by the smaller key), on every rank. */
+lsc_status lsc_tp_merge_lists(lsc_ctx *ctx, lsc_status st, int64_t nq, int64_t k, double *v,
+                              int64_t *key);
+
 /* A float32 dense copy of m's rows (m->rows x m->cols; NULL with OK for no rows). */
 lsc_status lsc_rows_f32(lsc_ctx *ctx, const lsc_matrix *m, float **out);
 /* The CPU backend's PRDC pass (host/cpu/prdc.c) of fake rows against real rows, given both

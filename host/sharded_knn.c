@@ -32,10 +32,8 @@ lsc_status lsc_rows_f32(lsc_ctx *ctx, const lsc_matrix *m, float **out)
     return LSC_STATUS_OK;
 }
 
-/* The k nearest of q's rows among b's (q NULL: b's own rows, self excluded) as the CPU backend's
- * lsc_knn finds them: exact internal values ascending, ties by the smaller index of b. */
-static lsc_status shard_knn(lsc_ctx *ctx, const lsc_matrix *q, const lsc_matrix *b, int64_t k,
-                            int metric, double *v, int64_t *idx, double p0, double p1)
+lsc_status lsc_shard_knn(lsc_ctx *ctx, const lsc_matrix *q, const lsc_matrix *b, int64_t k,
+                         int metric, double *v, int64_t *idx, double p0, double p1)
 {
     cpu_set sb, sq;
     memset(&sq, 0, sizeof sq);
@@ -52,7 +50,7 @@ static lsc_status shard_knn(lsc_ctx *ctx, const lsc_matrix *q, const lsc_matrix 
     return st;
 }
 
-lsc_status lsc_ring_walk(lsc_ctx *ctx, const size_t *sizes, const void *mine, int home,
+lsc_status lsc_ring_walk(lsc_ctx *ctx, const size_t *sizes, const void *mine, const size_t *home,
                          lsc_ring_visit_fn visit, void *user, void *back, const char *what)
 {
     const int64_t rank = lsc_tp_rank(ctx), ranks = lsc_tp_ranks(ctx);
@@ -67,13 +65,19 @@ lsc_status lsc_ring_walk(lsc_ctx *ctx, const size_t *sizes, const void *mine, in
         const int64_t origin = (rank - s + ranks) % ranks, from = (origin - 1 + ranks) % ranks;
         st = lsc_tp_agree(ctx, visit(ctx, user, origin, a), NULL, 0, NULL);
         if (st != LSC_STATUS_OK || (s == ranks - 1 && !home)) break;
+        if (s == ranks - 1) {
+            /* the way home: only each block's tail, which lands where this rank's began */
+            st = lsc_tp_ring(ctx, a + home[origin], sizes[origin] - home[origin], b,
+                             sizes[rank] - home[rank], what);
+            if (st == LSC_STATUS_OK && back && sizes[rank] > home[rank])
+                memcpy(back, b, sizes[rank] - home[rank]);
+            break;
+        }
         st = lsc_tp_ring(ctx, a, sizes[origin], b, sizes[from], what);
         unsigned char *t = a;
         a = b;
         b = t;
     }
-    /* after the last step of a walk home, `a` holds the block that left this rank */
-    if (st == LSC_STATUS_OK && home && back && sizes[rank]) memcpy(back, a, sizes[rank]);
     free(a);
     free(b);
     return st;
@@ -122,7 +126,7 @@ static lsc_status self_visit(lsc_ctx *ctx, void *user, int64_t origin, unsigned 
     const lsc_matrix q = lsc_matrix_f32(J->x, J->n, J->d);
     const int64_t ranks = lsc_tp_ranks(ctx), step = (J->rank - origin + ranks) % ranks;
     const double w = (J->p1 - J->p0) / (double)ranks, p0 = J->p0 + w * (double)step;
-    LSC_TRY(shard_knn(ctx, own ? NULL : &q, &b, kr, J->metric, J->tv, J->ti, p0, p0 + w));
+    LSC_TRY(lsc_shard_knn(ctx, own ? NULL : &q, &b, kr, J->metric, J->tv, J->ti, p0, p0 + w));
     int64_t m = 0;
     for (int64_t i = 0; i < J->n; i++)
         m = merge_list(J->v + i * J->k, J->idx + i * J->k, J->have, J->tv + i * kr, J->ti + i * kr,
@@ -168,7 +172,7 @@ lsc_status lsc_ring_self_knn(lsc_ctx *ctx, const float *x, int64_t d, int metric
     J.p0 = p0;
     J.p1 = p1;
     /* a failure here takes part in the agreement the walk would open, so no rank waits alone */
-    if (st == LSC_STATUS_OK) st = lsc_ring_walk(ctx, sizes, x, 0, self_visit, &J, NULL, what);
+    if (st == LSC_STATUS_OK) st = lsc_ring_walk(ctx, sizes, x, NULL, self_visit, &J, NULL, what);
     else st = lsc_tp_agree(ctx, st, NULL, 0, NULL);
     if (st == LSC_STATUS_OK && J.n > 0 && J.have != k)
         st = lsc_set_error(ctx, LSC_STATUS_INTERNAL, "%s: %lld of %lld neighbours found", what,
@@ -390,7 +394,7 @@ static lsc_status knn_gathered(lsc_ctx *ctx, const lsc_matrix *queries, const ls
         if (s == LSC_STATUS_OK && (!ready || (my_k > 0 && !li))) s = LSC_STATUS_OUT_OF_MEMORY;
     }
     if (s == LSC_STATUS_OK && my_k > 0) {
-        s = shard_knn(ctx, queries, base, my_k, metric, lv, li, 0.0, 1.0);
+        s = lsc_shard_knn(ctx, queries, base, my_k, metric, lv, li, 0.0, 1.0);
         for (int64_t e = 0; s == LSC_STATUS_OK && e < nq * my_k; e++) {
             send[e].v = lv[e];
             send[e].i = offset + li[e];

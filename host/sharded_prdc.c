@@ -1,8 +1,8 @@
 /* A sharded reference and PRDC with both sets sharded (lsc.h section 12). Nothing is gathered:
  * the radii come from the ring self kNN (host/sharded_knn.c), and the PRDC pass sends each real
  * shard (rows, radii and its recall and coverage flags) once round the ranks past every rank's
- * generated rows, each pair decided once by the CPU backend's own PRDC pass, the flags coming
- * home set. Memory per rank: its own shards' rows, radii and lists, and two blocks of the
+ * generated rows, each pair decided once by the CPU backend's own PRDC pass, then only the flags
+ * coming home, set. Memory per rank: its own shards' rows, radii and lists, and two blocks of the
  * largest real shard. The figures come from integer counts summed in rank order, through the
  * one function that makes them (common/prdc_figures.h), so they equal lsc_prdc's exactly. */
 #include "sharded.h"
@@ -247,7 +247,8 @@ lsc_status lsc_prdc_rows_sharded(lsc_ctx *ctx, const lsc_reference *ref, const l
     }
     int64_t *all = (int64_t *)malloc((size_t)ranks * PR_NVALS * sizeof(int64_t));
     int64_t *lay = (int64_t *)malloc(4 * (size_t)ranks * sizeof(int64_t));
-    size_t *sizes = (size_t *)malloc((size_t)ranks * sizeof(size_t));
+    /* sizes: the ranks' real shards on the ring, then where each one's flags begin */
+    size_t *sizes = (size_t *)malloc(2 * (size_t)ranks * sizeof(size_t));
     if ((!all || !lay || !sizes) && s == LSC_STATUS_OK)
         s = lsc_set_error(ctx, LSC_STATUS_OUT_OF_MEMORY,
                           "out of host memory for %lld ranks' shapes", (long long)ranks);
@@ -300,6 +301,7 @@ lsc_status lsc_prdc_rows_sharded(lsc_ctx *ctx, const lsc_reference *ref, const l
         s = lsc_bytes(ctx, lsc_mul_i64(lay[r], d * (int64_t)sizeof(float) + 10), 1, &b,
                       "a real shard");
         sizes[r] = b;
+        sizes[ranks + r] = b - 2 * (size_t)lay[r];
     }
     free(all);
     if (s != LSC_STATUS_OK) {
@@ -341,13 +343,14 @@ lsc_status lsc_prdc_rows_sharded(lsc_ctx *ctx, const lsc_reference *ref, const l
     free(ki);
     free(ff);
 
-    /* phase 3: every real shard once round the ranks past this rank's generated rows; each
-     * comes home with its flags set by every rank */
+    /* phase 3: every real shard once round the ranks past this rank's generated rows; its flags,
+     * set by every rank, come home alone (its rows and radii are still here) */
     if (s == LSC_STATUS_OK) {
         prdc_walk W = {lay,     d,      fake,
                        fake_v,  metric, ref->comparison == LSC_COMPARISON_INCLUSIVE,
                        density, rank};
-        s = lsc_ring_walk(ctx, sizes, block, 1, prdc_visit, &W, block, "lsc_prdc_sharded");
+        s = lsc_ring_walk(ctx, sizes, block, sizes + ranks, prdc_visit, &W,
+                          block + sizes[ranks + rank], "lsc_prdc_sharded");
     }
 
     /* phase 4: the counts summed over the ranks (integers: any order gives the same sums), the

@@ -129,6 +129,17 @@ typedef struct agree_head {
     char msg[LSC_ERR_LEN];
 } agree_head;
 
+/* Whether msg is already an agreed one ("rank R: ..."): a status agreed again (the same failure
+ * passed on by every rank) keeps its one prefix. */
+static int agreed_message(const char *msg)
+{
+    if (strncmp(msg, "rank ", 5)) return 0;
+    const char *p = msg + 5;
+    if (*p < '0' || *p > '9') return 0;
+    while (*p >= '0' && *p <= '9') p++;
+    return p[0] == ':' && p[1] == ' ';
+}
+
 lsc_status lsc_tp_agree(lsc_ctx *ctx, lsc_status st, const int64_t *vals, int64_t nvals,
                         int64_t *all_vals)
 {
@@ -167,7 +178,8 @@ lsc_status lsc_tp_agree(lsc_ctx *ctx, lsc_status st, const int64_t *vals, int64_
         msg[sizeof msg - 1] = '\0';
         s = (h->status > 0 && h->status <= LSC_STATUS_TRANSPORT_ERROR) ? (lsc_status)h->status
                                                                        : LSC_STATUS_INTERNAL;
-        if (ranks > 1) lsc_set_error(ctx, s, "rank %lld: %s", (long long)r, msg);
+        if (ranks > 1 && !agreed_message(msg))
+            lsc_set_error(ctx, s, "rank %lld: %s", (long long)r, msg);
         else lsc_set_error(ctx, s, "%s", msg);
         free(buf);
         return s;

@@ -1,9 +1,17 @@
 /* The verdict engine (docs/METRICS.md section 8): each check compares a statistic of the
  * generated rows with the same statistic of held-out real rows at the very same sizes, so no
  * threshold has to know how the statistic moves with N, M, k or D. It is written on top of the
- * public operations, so it runs on whichever backend the context has. */
+ * public operations, so it runs on whichever backend the context has.
+ *
+ * The same engine judges sets sharded over ranks (lsc_assess_sharded): the few steps that touch
+ * the reference, its judging half or the generated set as a whole have a sharded form beside the
+ * one-process one (each marked "sharded:"), and everything else - the subsets of at most
+ * MAX_JUDGED rows, their spectra, every statistic and decision - runs unchanged on every rank,
+ * on the same subsets fetched by global index, so every rank reaches the same verdicts. */
 #include "validate.h"
+#include "sharded.h"
 #include "../common/distance_rules.h"
+#include "../common/prdc_figures.h"
 #include "../common/sampler.h"
 
 #include <math.h>
@@ -100,8 +108,24 @@ static double z_upper(double p)
 
 /* ---- the data the checks share ------------------------------------------------------------- */
 
+/* Where the rows of a sharded call live: this rank holds reference rows [first, first +
+ * ref->rows) of n and generated rows [fake_first, fake_first + fake->rows) of M, and the ranks'
+ * labels are gathered whole (8 bytes a row, beside 4 D bytes a row of the shards). */
+typedef struct assess_shards {
+    int64_t n, first, M, fake_first, zero_radii;
+    const int64_t *fake_rows;           /* generated rows of each rank */
+    int64_t *real_labels, *fake_labels; /* every rank's, concatenated; NULL without */
+} assess_shards;
+
 typedef struct {
     int64_t d, k, S, m, na;
+    int64_t n, M;            /* reference and generated rows of every rank */
+    const assess_shards *sh; /* NULL: one process; else A's rows held here are a (na_loc x d),
+                                in ascending position of A, pos_a[] their positions, a_loc[]
+                                (na) each position's row in a or -1, flags_loc (na_loc) one
+                                subset's PRDC outcomes of them */
+    int64_t na_loc, *pos_a, *a_loc;
+    unsigned char *flags_loc;
     /* A, the generated and the held-out rows are compared as copies of the caller's rows, not
      * centred ones: the distance code centres each set for its fast form and takes exact values
      * from the rows themselves, as in the full-size pass, so a copy of a reference row ties
@@ -223,8 +247,21 @@ static void shared_free(shared *s)
     free(s->wide_pos);
     free(s->wide_d);
     free(s->wide_i);
+    free(s->pos_a);
+    free(s->a_loc);
+    free(s->flags_loc);
     lsc_reference_destroy(s->ref_a);
 }
+
+/* A sharded call's status agreed across the ranks (every local failure is agreed before it can
+ * steer the ranks apart); one process's as it is. */
+static lsc_status sh_agree(lsc_ctx *ctx, const shared *s, lsc_status st)
+{
+    return s->sh ? lsc_tp_agree(ctx, st, NULL, 0, NULL) : st;
+}
+
+/* Row `pos` of A as this rank holds it: its index in s->a and ref_a (-1: another rank's). */
+static int64_t a_index(const shared *s, int64_t pos) { return s->sh ? s->a_loc[pos] : pos; }
 
 /* ---- what the context keeps between calls ---------------------------------------------------- */
 
@@ -294,28 +331,28 @@ static lsc_status reference_moments(lsc_ctx *ctx, const lsc_reference *ref, shar
     const int64_t n = ref->rows, d = ref->cols;
     double *var = (double *)lsc_calloc(ctx, (size_t)d, sizeof *var, "assess moments");
     s->mean = (double *)lsc_calloc(ctx, (size_t)d, sizeof *s->mean, "assess moments");
-    if (!var || !s->mean) {
-        free(var);
-        return LSC_STATUS_OUT_OF_MEMORY;
-    }
-    for (int64_t i = 0; i < n; i++)
+    lsc_status st = var && s->mean ? LSC_STATUS_OK : LSC_STATUS_OUT_OF_MEMORY;
+    /* sharded: each rank's sums over its rows, added in rank order (lsc_tp_sum_f64) */
+    for (int64_t i = 0; st == LSC_STATUS_OK && i < n; i++)
         for (int64_t c = 0; c < d; c++) s->mean[c] += ref->data[i * d + c];
-    for (int64_t c = 0; c < d; c++) s->mean[c] /= (double)n;
-    for (int64_t i = 0; i < n; i++)
+    if (s->sh) st = lsc_tp_sum_f64(ctx, st, s->mean, d);
+    for (int64_t c = 0; st == LSC_STATUS_OK && c < d; c++) s->mean[c] /= (double)s->n;
+    for (int64_t i = 0; st == LSC_STATUS_OK && i < n; i++)
         for (int64_t c = 0; c < d; c++) {
             const double e = ref->data[i * d + c] - s->mean[c];
             var[c] += e * e;
         }
-    for (int64_t c = 0; c < d; c++) var[c] /= (double)(n - 1);
-    s->median_unit_var = median(var, d);
+    if (s->sh) st = lsc_tp_sum_f64(ctx, st, var, d);
+    for (int64_t c = 0; st == LSC_STATUS_OK && c < d; c++) var[c] /= (double)(s->n - 1);
+    if (st == LSC_STATUS_OK) s->median_unit_var = median(var, d);
     free(var);
-    return LSC_STATUS_OK;
+    return st;
 }
 
 /* The distinct labels of the reference, every reference row's class and A's class sizes. */
 static lsc_status classes_make(lsc_ctx *ctx, const int64_t *labels, shared *s)
 {
-    const int64_t n = s->ref->rows;
+    const int64_t n = s->n;
     int64_t *sorted = (int64_t *)lsc_malloc(ctx, (size_t)n * sizeof *sorted, "assess labels");
     if (!sorted) return LSC_STATUS_OUT_OF_MEMORY;
     memcpy(sorted, labels, (size_t)n * sizeof *sorted);
@@ -340,10 +377,13 @@ static lsc_status classes_make(lsc_ctx *ctx, const int64_t *labels, shared *s)
 }
 
 static lsc_status shared_make(lsc_ctx *ctx, const lsc_reference *ref, const lsc_matrix *fake,
-                              const lsc_assess_opts *o, shared *s)
+                              const lsc_assess_opts *o, const assess_shards *sh, shared *s)
 {
     memset(s, 0, sizeof *s);
-    const int64_t n = ref->rows, d = ref->cols, M = fake->rows;
+    const int64_t n = sh ? sh->n : ref->rows, d = ref->cols, M = sh ? sh->M : fake->rows;
+    s->sh = sh;
+    s->n = n;
+    s->M = M;
     s->d = d;
     s->k = ref->k;
     s->S = o->splits;
@@ -361,11 +401,12 @@ static lsc_status shared_make(lsc_ctx *ctx, const lsc_reference *ref, const lsc_
     const int64_t jmax = s->m == MAX_JUDGED ? 2 : 4;
     s->J = M / s->m < jmax ? M / s->m : jmax;
     s->fake = fake;
-    s->fake_labels = o->fake_labels;
+    s->fake_labels = sh ? sh->fake_labels : o->fake_labels;
     /* overlapping subsets of a finite half vary less than independent draws by 1 - m / nb
      * (the finite population correction); disjoint ones are independent draws */
     s->fpc = lsc_mul_i64(s->S, s->m) <= nb ? 1.0 : 1.0 / sqrt(1.0 - (double)s->m / (double)nb);
     size_t bytes;
+    /* sharded: A's rows are counted as if this rank held them all (it holds its part) */
     LSC_TRY(lsc_bytes(ctx, lsc_mul_i64(2 * s->m + s->na, d), sizeof(float), &bytes, "assess rows"));
     s->nb = nb;
     s->seed = o->seed;
@@ -387,18 +428,22 @@ static lsc_status shared_make(lsc_ctx *ctx, const lsc_reference *ref, const lsc_
     s->sample_a =
         (int64_t *)lsc_malloc(ctx, (size_t)s->nw * sizeof *s->sample_a, "assess coverage");
     s->centred = (float *)lsc_malloc(ctx, (size_t)(s->m * d) * sizeof(float), "assess rows");
-    s->cls_rows = o->real_labels ? (int64_t *)lsc_malloc(ctx, (size_t)s->m * sizeof *s->cls_rows,
-                                                         "assess labels")
-                                 : NULL;
-    if (!(s->g && s->h && s->pick && s->nn_d && s->nn_i && s->flags_a && s->near_g &&
-          s->wide_rows && s->wide_pos && s->wide_d && s->wide_i && s->sample_a &&
-          (s->cls_rows || !o->real_labels) && s->centred))
-        return LSC_STATUS_OUT_OF_MEMORY;
-    LSC_TRY(lsc_sample_rows(ctx, o->seed, s->na, 0, s->nw, s->sample_a));
-    /* the reference side: from the context's cache when its key matches */
-    const uint64_t lh = labels_hash(o->real_labels, n);
+    const int labelled = o->real_labels != NULL || (sh && sh->real_labels);
+    s->cls_rows =
+        labelled ? (int64_t *)lsc_malloc(ctx, (size_t)s->m * sizeof *s->cls_rows, "assess labels")
+                 : NULL;
+    lsc_status st = s->g && s->h && s->pick && s->nn_d && s->nn_i && s->flags_a && s->near_g &&
+                            s->wide_rows && s->wide_pos && s->wide_d && s->wide_i && s->sample_a &&
+                            (s->cls_rows || !labelled) && s->centred
+                        ? LSC_STATUS_OK
+                        : LSC_STATUS_OUT_OF_MEMORY;
+    if (st == LSC_STATUS_OK) st = lsc_sample_rows(ctx, o->seed, s->na, 0, s->nw, s->sample_a);
+    LSC_TRY(sh_agree(ctx, s, st)); /* before the collective sums of reference_moments */
+    /* the reference side: from the context's cache when its key matches (one process only: a
+     * sharded call measures it afresh) */
+    const uint64_t lh = sh ? 0 : labels_hash(o->real_labels, n);
     assess_cache *c = (assess_cache *)ctx->assess_cache;
-    if (cache_matches(c, ref, s, o, lh)) {
+    if (!sh && cache_matches(c, ref, s, o, lh)) {
         s->cached = 1;
         s->mean = c->mean;
         s->median_unit_var = c->median_unit_var;
@@ -417,21 +462,41 @@ static lsc_status shared_make(lsc_ctx *ctx, const lsc_reference *ref, const lsc_
         c->labels = c->cls_ref = c->n_cls_a = NULL;
         return LSC_STATUS_OK; /* the held-out statistics stay in the cache for measure_subsets */
     }
-    lsc_assess_cache_free(ctx); /* another reference or other options: rebuilt below */
+    if (!sh) lsc_assess_cache_free(ctx); /* another reference or other options: rebuilt below */
     LSC_TRY(reference_moments(ctx, ref, s));
     s->rows_a = (int64_t *)lsc_malloc(ctx, (size_t)s->na * sizeof *s->rows_a, "rows");
-    s->a = (float *)lsc_malloc(ctx, (size_t)(s->na * d) * sizeof(float), "assess rows");
     s->half_b = (int64_t *)lsc_malloc(ctx, (size_t)nb * sizeof *s->half_b, "rows");
     s->held_nn = (double *)lsc_malloc(ctx, (size_t)n * sizeof *s->held_nn, "assess distances");
     s->held_nn_i = (int64_t *)lsc_malloc(ctx, (size_t)n * sizeof *s->held_nn_i, "assess distances");
-    if (!(s->rows_a && s->a && s->half_b && s->held_nn && s->held_nn_i))
-        return LSC_STATUS_OUT_OF_MEMORY;
+    if (!(s->rows_a && s->half_b && s->held_nn && s->held_nn_i)) return LSC_STATUS_OUT_OF_MEMORY;
     for (int64_t i = 0; i < n; i++) s->held_nn_i[i] = -1;
-    lsc_matrix rm = lsc_matrix_f32(ref->data, n, d);
     LSC_TRY(lsc_sample_rows(ctx, o->seed, n, 0, s->na, s->rows_a));
-    gather(&rm, s->rows_a, s->na, s->a);
     LSC_TRY(lsc_sample_rows(ctx, o->seed, n, s->na, nb, s->half_b));
-    if (o->real_labels) LSC_TRY(classes_make(ctx, o->real_labels, s));
+    if (sh) {
+        /* sharded: the rows of A this rank holds, in A's order */
+        const int64_t lo = sh->first, hi = sh->first + ref->rows;
+        s->a_loc = (int64_t *)lsc_malloc(ctx, (size_t)s->na * sizeof *s->a_loc, "assess rows");
+        if (!s->a_loc) return LSC_STATUS_OUT_OF_MEMORY;
+        for (int64_t t = 0; t < s->na; t++)
+            s->a_loc[t] = s->rows_a[t] >= lo && s->rows_a[t] < hi ? s->na_loc++ : -1;
+        s->pos_a = (int64_t *)lsc_malloc(ctx, (size_t)s->na_loc * sizeof *s->pos_a + 1, "rows");
+        s->flags_loc = (unsigned char *)lsc_malloc(ctx, (size_t)s->na_loc + 1, "assess coverage");
+        s->a = (float *)lsc_malloc(ctx, (size_t)(s->na_loc * d) * sizeof(float) + 1, "assess rows");
+        if (!s->pos_a || !s->flags_loc || !s->a) return LSC_STATUS_OUT_OF_MEMORY;
+        for (int64_t t = 0; t < s->na; t++) {
+            if (s->a_loc[t] < 0) continue;
+            s->pos_a[s->a_loc[t]] = t;
+            memcpy(s->a + s->a_loc[t] * d, ref->data + (s->rows_a[t] - lo) * d,
+                   (size_t)d * sizeof(float));
+        }
+    } else {
+        s->a = (float *)lsc_malloc(ctx, (size_t)(s->na * d) * sizeof(float), "assess rows");
+        if (!s->a) return LSC_STATUS_OUT_OF_MEMORY;
+        lsc_matrix rm = lsc_matrix_f32(ref->data, n, d);
+        gather(&rm, s->rows_a, s->na, s->a);
+    }
+    const int64_t *labels = sh ? sh->real_labels : o->real_labels;
+    if (labels) LSC_TRY(classes_make(ctx, labels, s));
     return LSC_STATUS_OK;
 }
 
@@ -476,6 +541,20 @@ static void cache_keep(lsc_ctx *ctx, shared *s, const lsc_assess_opts *o, struct
     ctx->assess_cache = c;
 }
 
+/* The n reference rows `rows` (global indices) into out (n x d): sharded, fetched from the ranks
+ * that hold them, so every rank has them. */
+static lsc_status reference_rows(lsc_ctx *ctx, shared *s, const int64_t *rows, int64_t n,
+                                 float *out)
+{
+    if (!s->sh) {
+        lsc_matrix rm = lsc_matrix_f32(s->ref->data, s->ref->rows, s->d);
+        gather(&rm, rows, n, out);
+        return LSC_STATUS_OK;
+    }
+    lsc_matrix mine = lsc_matrix_f32(s->ref->data, s->ref->rows, s->d);
+    return lsc_tp_gather_rows(ctx, LSC_STATUS_OK, &mine, s->sh->first, rows, n, out);
+}
+
 /* Whether the S held-out subsets are disjoint positions of B (else seeded subsets of B). */
 static int held_out_disjoint(const shared *s) { return lsc_mul_i64(s->S, s->m) <= s->nb; }
 
@@ -487,23 +566,66 @@ static lsc_status gather_held_out(lsc_ctx *ctx, shared *s, int64_t t)
     LSC_TRY(lsc_sample_rows(ctx, disjoint ? s->seed + 1 : s->seed + 2 + (uint64_t)t, s->nb,
                             disjoint ? t * s->m : 0, s->m, s->pick));
     for (int64_t i = 0; i < s->m; i++) s->pick[i] = s->half_b[s->pick[i]];
-    lsc_matrix rm = lsc_matrix_f32(s->ref->data, s->ref->rows, s->d);
-    gather(&rm, s->pick, s->m, s->h);
-    return LSC_STATUS_OK;
+    return reference_rows(ctx, s, s->pick, s->m, s->h);
 }
 
 /* Gathers generated subset j into s->g: positions j m .. (j + 1) m - 1 of the generated set's
  * permutation (all of it when M = m). */
 static lsc_status gather_generated(lsc_ctx *ctx, shared *s, int64_t j)
 {
-    LSC_TRY(lsc_sample_rows(ctx, s->seed, s->fake->rows, j * s->m, s->m, s->pick));
+    LSC_TRY(lsc_sample_rows(ctx, s->seed, s->M, j * s->m, s->m, s->pick));
+    if (s->sh)
+        return lsc_tp_gather_rows(ctx, LSC_STATUS_OK, s->fake, s->sh->fake_first, s->pick, s->m,
+                                  s->g);
     gather(s->fake, s->pick, s->m, s->g);
     return LSC_STATUS_OK;
+}
+
+/* Sharded: the `k` nearest rows of A of the n rows x (every rank's the same) by their exact
+ * internal values, each rank's among its rows of A, merged: v and pos (n x k: positions in A,
+ * ties by the smaller position, as lsc_knn on the whole of A breaks them). */
+static lsc_status nearest_in_a_sharded(lsc_ctx *ctx, shared *s, const float *x, int64_t n,
+                                       int64_t k, double *v, int64_t *pos)
+{
+    const int64_t kl = s->na_loc < k ? s->na_loc : k;
+    for (int64_t e = 0; e < n * k; e++) {
+        v[e] = INFINITY;
+        pos[e] = INT64_MAX;
+    }
+    double *lv = NULL;
+    int64_t *li = NULL;
+    lsc_status st = LSC_STATUS_OK;
+    if (kl > 0 && n > 0) {
+        lv = (double *)lsc_malloc(ctx, (size_t)(n * kl) * sizeof *lv, "assess distances");
+        li = (int64_t *)lsc_malloc(ctx, (size_t)(n * kl) * sizeof *li, "assess distances");
+        st = lv && li ? LSC_STATUS_OK : LSC_STATUS_OUT_OF_MEMORY;
+        lsc_matrix q = lsc_matrix_f32(x, n, s->d), b = lsc_matrix_f32(s->a, s->na_loc, s->d);
+        if (st == LSC_STATUS_OK)
+            st = lsc_shard_knn(ctx, &q, &b, kl, (int)s->metric, lv, li, 0.0, 1.0);
+        for (int64_t i = 0; st == LSC_STATUS_OK && i < n; i++)
+            for (int64_t t = 0; t < kl; t++) {
+                v[i * k + t] = lv[i * kl + t];
+                pos[i * k + t] = s->pos_a[li[i * kl + t]]; /* ascending with the row in a */
+            }
+    }
+    free(lv);
+    free(li);
+    return lsc_tp_merge_lists(ctx, st, n, k, v, pos);
 }
 
 /* The nearest row of A of the n (<= m) rows x: s->nn_d, s->nn_i. */
 static lsc_status nearest_in_a(lsc_ctx *ctx, shared *s, const float *x, int64_t n)
 {
+    if (s->sh) {
+        double *v = (double *)lsc_malloc(ctx, (size_t)n * sizeof *v + 1, "assess distances");
+        lsc_status st = sh_agree(ctx, s, v ? LSC_STATUS_OK : LSC_STATUS_OUT_OF_MEMORY);
+        if (st == LSC_STATUS_OK) st = nearest_in_a_sharded(ctx, s, x, n, 1, v, s->nn_i);
+        /* the float32 distance lsc_knn reports for that value */
+        for (int64_t i = 0; st == LSC_STATUS_OK && i < n; i++)
+            s->nn_d[i] = (float)lsc_dist_from_v((int)s->metric, v[i]);
+        free(v);
+        return st;
+    }
     lsc_matrix q = lsc_matrix_f32(x, n, s->d), b = lsc_matrix_f32(s->a, s->na, s->d);
     lsc_knn_opts ko = LSC_KNN_OPTS_INIT;
     ko.metric = s->metric;
@@ -516,12 +638,12 @@ static lsc_status nearest_in_a(lsc_ctx *ctx, shared *s, const float *x, int64_t 
 static lsc_status held_out_nearest(lsc_ctx *ctx, shared *s)
 {
     const int64_t used = held_out_disjoint(s) ? s->S * s->m : s->nb;
-    lsc_matrix rm = lsc_matrix_f32(s->ref->data, s->ref->rows, s->d);
     int64_t *rows = NULL;
     if (held_out_disjoint(s)) {
         rows = (int64_t *)lsc_malloc(ctx, (size_t)used * sizeof *rows, "rows");
-        if (!rows) return LSC_STATUS_OUT_OF_MEMORY;
-        lsc_status st = lsc_sample_rows(ctx, s->seed + 1, s->nb, 0, used, rows);
+        lsc_status st = rows ? lsc_sample_rows(ctx, s->seed + 1, s->nb, 0, used, rows)
+                             : LSC_STATUS_OUT_OF_MEMORY;
+        st = sh_agree(ctx, s, st);
         if (st != LSC_STATUS_OK) {
             free(rows);
             return st;
@@ -532,8 +654,8 @@ static lsc_status held_out_nearest(lsc_ctx *ctx, shared *s)
     lsc_status st = LSC_STATUS_OK;
     for (int64_t r0 = 0; st == LSC_STATUS_OK && r0 < used; r0 += s->m) {
         const int64_t n = used - r0 < s->m ? used - r0 : s->m;
-        gather(&rm, from + r0, n, s->h);
-        st = nearest_in_a(ctx, s, s->h, n);
+        st = reference_rows(ctx, s, from + r0, n, s->h);
+        if (st == LSC_STATUS_OK) st = nearest_in_a(ctx, s, s->h, n);
         for (int64_t i = 0; st == LSC_STATUS_OK && i < n; i++) {
             s->held_nn[from[r0 + i]] = s->nn_d[i];
             s->held_nn_i[from[r0 + i]] = s->nn_i[i];
@@ -649,6 +771,48 @@ typedef struct subset_stats {
     int vendi_ok;
 } subset_stats;
 
+/* Sharded: the m rows x (every rank's the same) against this rank's rows of A with their radii
+ * among all of A, by the one-process pass; the per-row counts, the copy tests' flags and the
+ * recall and coverage counts summed over the ranks, the figures made from them as lsc_prdc
+ * makes its own. s->flags_a gets this rank's rows' outcomes (the others' stay 0). */
+static lsc_status prdc_of_sharded(lsc_ctx *ctx, shared *s, const lsc_matrix *x, lsc_prdc_result *r,
+                                  const lsc_prdc_near *near)
+{
+    const int64_t m = s->m;
+    /* m counts, m strict and m inclusive copy flags, then recall and coverage */
+    int64_t *ct = (int64_t *)lsc_calloc(ctx, (size_t)(3 * m + 2), sizeof *ct, "assess counts");
+    lsc_status st = ct ? LSC_STATUS_OK : LSC_STATUS_OUT_OF_MEMORY;
+    memset(s->flags_a, 0, (size_t)s->na);
+    if (near) memset(near->flags, 0, (size_t)m);
+    if (st == LSC_STATUS_OK && s->na_loc > 0) {
+        lsc_prdc_result mine = LSC_PRDC_RESULT_INIT;
+        st = lsc_prdc_near_rows(ctx, s->ref_a, x, &mine, s->flags_loc, ct, near);
+        for (int64_t i = 0; st == LSC_STATUS_OK && i < s->na_loc; i++) {
+            s->flags_a[s->pos_a[i]] = s->flags_loc[i];
+            ct[3 * m] += (s->flags_loc[i] & LSC_ROW_RECALLED) != 0;
+            ct[3 * m + 1] += (s->flags_loc[i] & LSC_ROW_COVERED) != 0;
+        }
+        for (int64_t j = 0; st == LSC_STATUS_OK && near && j < m; j++) {
+            ct[m + j] = (near->flags[j] & LSC_NEAR_STRICT) != 0;
+            ct[2 * m + j] = (near->flags[j] & LSC_NEAR_INCL) != 0;
+        }
+    }
+    st = lsc_tp_sum_i64(ctx, st, ct, 3 * m + 2);
+    if (st == LSC_STATUS_OK) {
+        int64_t held = 0, dens = 0;
+        for (int64_t j = 0; j < m; j++) {
+            held += ct[j] > 0;
+            dens += ct[j];
+            if (near)
+                near->flags[j] = (unsigned char)((ct[m + j] ? LSC_NEAR_STRICT : 0u) |
+                                                 (ct[2 * m + j] ? LSC_NEAR_INCL : 0u));
+        }
+        lsc_prdc_from_counts(held, dens, ct[3 * m], ct[3 * m + 1], s->na, m, s->k, r);
+    }
+    free(ct);
+    return st;
+}
+
 /* PRDC against A, with the per-row outcomes in s->flags_a (classes, wide coverage) and, with
  * `near`, its fused tests of each row in near->flags. */
 static lsc_status prdc_of(lsc_ctx *ctx, shared *s, const float *x, subset_stats *out,
@@ -656,7 +820,8 @@ static lsc_status prdc_of(lsc_ctx *ctx, shared *s, const float *x, subset_stats 
 {
     lsc_matrix m = lsc_matrix_f32(x, s->m, s->d);
     lsc_prdc_result r = LSC_PRDC_RESULT_INIT;
-    LSC_TRY(lsc_prdc_near_rows(ctx, s->ref_a, &m, &r, s->flags_a, NULL, near));
+    if (s->sh) LSC_TRY(prdc_of_sharded(ctx, s, &m, &r, near));
+    else LSC_TRY(lsc_prdc_near_rows(ctx, s->ref_a, &m, &r, s->flags_a, NULL, near));
     out->p = r.precision;
     out->r = r.recall;
     out->d = r.density;
@@ -671,28 +836,32 @@ static lsc_status wide_of(lsc_ctx *ctx, shared *s, const float *x, subset_stats 
 {
     const int64_t d = s->d;
     int64_t u = 0, hit = 0;
+    /* sharded: each rank judges the sampled rows of A it holds; the hits are summed */
     for (int64_t t = 0; t < s->nw; t++) {
-        const int64_t i = s->sample_a[t];
+        const int64_t i = s->sample_a[t], ai = a_index(s, i);
+        if (ai < 0) continue;
         if (s->flags_a[i] & LSC_ROW_COVERED) {
             hit++;
             continue;
         }
-        memcpy(s->wide_rows + u * d, s->a + i * d, (size_t)d * sizeof(float));
-        s->wide_pos[u++] = i;
+        memcpy(s->wide_rows + u * d, s->a + ai * d, (size_t)d * sizeof(float));
+        s->wide_pos[u++] = ai;
     }
+    lsc_status st = LSC_STATUS_OK;
     if (u > 0) {
         lsc_matrix q = lsc_matrix_f32(s->wide_rows, u, d), b = lsc_matrix_f32(x, s->m, d);
         lsc_knn_opts ko = LSC_KNN_OPTS_INIT;
         ko.metric = s->metric;
-        LSC_TRY(lsc_knn(ctx, &q, &b, 1, &ko, s->wide_d, s->wide_i));
+        st = lsc_knn(ctx, &q, &b, 1, &ko, s->wide_d, s->wide_i);
         const int inclusive = s->ref_a->comparison == LSC_COMPARISON_INCLUSIVE;
-        for (int64_t t = 0; t < u; t++) {
+        for (int64_t t = 0; st == LSC_STATUS_OK && t < u; t++) {
             const double r = WIDE_FACTOR * s->ref_a->radius[s->wide_pos[t]], dt = s->wide_d[t];
             hit += inclusive ? dt <= r : dt < r;
         }
     }
-    out->wide = (double)hit / (double)s->nw;
-    return LSC_STATUS_OK;
+    if (s->sh) st = lsc_tp_sum_i64(ctx, st, &hit, 1);
+    if (st == LSC_STATUS_OK) out->wide = (double)hit / (double)s->nw;
+    return st;
 }
 
 /* Fractions of rows nearer A than `radius` and exactly on a row of A, from their distances (or,
@@ -746,16 +915,23 @@ static lsc_status spectrum_of(lsc_ctx *ctx, const shared *s, const float *x, sub
 }
 
 /* Each class's coverage of A (from s->flags_a) and share of the subset (from s->cls_rows). */
-static void class_stats(const shared *s, double *cov, double *share)
+static lsc_status class_stats(lsc_ctx *ctx, const shared *s, double *cov, double *share)
 {
-    for (int64_t c = 0; c < s->C; c++) cov[c] = share[c] = 0.0;
-    for (int64_t i = 0; i < s->na; i++)
-        if (s->flags_a[i] & LSC_ROW_COVERED) cov[s->cls_ref[s->rows_a[i]]] += 1.0;
-    for (int64_t c = 0; c < s->C; c++)
-        cov[c] = s->n_cls_a[c] ? cov[c] / (double)s->n_cls_a[c] : 0.0;
-    for (int64_t i = 0; i < s->m; i++)
+    int64_t *hit = (int64_t *)lsc_calloc(ctx, (size_t)s->C + 1, sizeof *hit, "assess classes");
+    lsc_status st = hit ? LSC_STATUS_OK : LSC_STATUS_OUT_OF_MEMORY;
+    /* sharded: s->flags_a holds this rank's rows of A only; the counts are summed */
+    for (int64_t i = 0; hit && i < s->na; i++)
+        if (s->flags_a[i] & LSC_ROW_COVERED) hit[s->cls_ref[s->rows_a[i]]]++;
+    if (s->sh) st = lsc_tp_sum_i64(ctx, st, hit, s->C);
+    for (int64_t c = 0; st == LSC_STATUS_OK && c < s->C; c++) {
+        cov[c] = s->n_cls_a[c] ? (double)hit[c] / (double)s->n_cls_a[c] : 0.0;
+        share[c] = 0.0;
+    }
+    for (int64_t i = 0; st == LSC_STATUS_OK && i < s->m; i++)
         if (s->cls_rows[i] >= 0) share[s->cls_rows[i]] += 1.0;
-    for (int64_t c = 0; c < s->C; c++) share[c] /= (double)s->m;
+    for (int64_t c = 0; st == LSC_STATUS_OK && c < s->C; c++) share[c] /= (double)s->m;
+    free(hit);
+    return st;
 }
 
 /* ---- the judging half's reference ------------------------------------------------------------ */
@@ -776,8 +952,48 @@ static lsc_status place_half(lsc_ctx *ctx, shared *s)
 /* A's reference (with its radii: when `need_radii`) and its median nearest-neighbour distance:
  * from the reference's own lsc_reference_prepare result when it was made for this seed (the same
  * numbers, computed by this very function then), else computed here. */
+/* Sharded: A's radii by the sharded reference of the ranks' rows of A, and the median over A's
+ * seeded sample (fetched to every rank) of each sampled row's second nearest row of A - its
+ * nearest other row, the first being itself at 0 - which is the value one process takes. */
+static lsc_status judging_half_sharded(lsc_ctx *ctx, shared *s, int need_radii)
+{
+    const int64_t d = s->d, q = s->nw;
+    lsc_status st = LSC_STATUS_OK;
+    if (need_radii) {
+        lsc_matrix am = lsc_matrix_f32(s->a, s->na_loc, d);
+        lsc_reference_opts ro = LSC_REFERENCE_OPTS_INIT;
+        ro.metric = s->ref->metric;
+        ro.comparison = s->ref->comparison;
+        ro.borrow_rows = 1;
+        st = lsc_reference_create_sharded(ctx, &am, s->k, &ro, &s->ref_a);
+        /* this rank's part of A is all its PRDC passes read, with the radii of all of A: the
+         * pass then takes it as a reference of its own */
+        if (st == LSC_STATUS_OK) s->ref_a->shard_total = s->ref_a->shard_first = 0;
+        if (st != LSC_STATUS_OK) return st;
+    }
+    int64_t *rows = (int64_t *)lsc_malloc(ctx, (size_t)q * sizeof *rows, "rows");
+    double *v = (double *)lsc_malloc(ctx, (size_t)q * 2 * sizeof *v, "assess distances");
+    int64_t *pos = (int64_t *)lsc_malloc(ctx, (size_t)q * 2 * sizeof *pos, "assess distances");
+    double *nn = (double *)lsc_malloc(ctx, (size_t)q * sizeof *nn, "assess distances");
+    st = sh_agree(ctx, s, rows && v && pos && nn ? LSC_STATUS_OK : LSC_STATUS_OUT_OF_MEMORY);
+    for (int64_t t = 0; st == LSC_STATUS_OK && t < q; t++) rows[t] = s->rows_a[s->sample_a[t]];
+    if (st == LSC_STATUS_OK) st = reference_rows(ctx, s, rows, q, s->wide_rows);
+    if (st == LSC_STATUS_OK) st = nearest_in_a_sharded(ctx, s, s->wide_rows, q, 2, v, pos);
+    if (st == LSC_STATUS_OK) {
+        for (int64_t i = 0; i < q; i++)
+            nn[i] = (float)lsc_dist_from_v((int)s->metric, v[2 * i + 1]);
+        s->median_nn_a = median(nn, q);
+    }
+    free(rows);
+    free(v);
+    free(pos);
+    free(nn);
+    return st;
+}
+
 static lsc_status judging_half(lsc_ctx *ctx, shared *s, int need_radii, int use_prepared)
 {
+    if (s->sh) return judging_half_sharded(ctx, s, need_radii);
     const lsc_reference *ref = s->ref;
     const int64_t d = s->d;
     uint64_t seed = 0;
@@ -869,13 +1085,13 @@ static lsc_status measure_subsets(lsc_ctx *ctx, shared *s, double radius, int ge
     const int64_t m = s->m, C = s->C;
     double *dist = (double *)lsc_malloc(ctx, (size_t)m * sizeof *dist, "assess distances");
     double *cov = (double *)lsc_calloc(ctx, (size_t)(2 * C + 1), sizeof *cov, "assess classes");
-    if (!dist || !cov) {
+    lsc_status st = sh_agree(ctx, s, dist && cov ? LSC_STATUS_OK : LSC_STATUS_OUT_OF_MEMORY);
+    if (st != LSC_STATUS_OK) {
         free(dist);
         free(cov);
-        return LSC_STATUS_OUT_OF_MEMORY;
+        return st;
     }
     double *share = cov + C;
-    lsc_status st = LSC_STATUS_OK;
     if (generated) me->g.vendi_ok = 1;
     /* the copy tests (nearer than `radius`, exactly on a row) ride on each subset's PRDC pass
      * against A, unless each row's nearest row of A is wanted for its class: then one nearest-
@@ -896,15 +1112,15 @@ static lsc_status measure_subsets(lsc_ctx *ctx, shared *s, double radius, int ge
                 for (int64_t i = 0; i < m; i++) dist[i] = s->nn_d[i];
                 copies_of(dist, m, radius, &x);
             }
-            st = spectrum_of(ctx, s, s->g, &x);
+            st = sh_agree(ctx, s, spectrum_of(ctx, s, s->g, &x));
         }
         if (st == LSC_STATUS_OK && C && me->prdc_ok) {
             /* a generated row's class: its own label, else its nearest reference row's */
             for (int64_t i = 0; i < m; i++)
                 s->cls_rows[i] = s->fake_labels ? class_of(s, s->fake_labels[s->pick[i]])
                                                 : s->cls_ref[s->rows_a[s->nn_i[i]]];
-            class_stats(s, cov, share);
-            for (int64_t c = 0; c < C; c++) {
+            st = class_stats(ctx, s, cov, share);
+            for (int64_t c = 0; st == LSC_STATUS_OK && c < C; c++) {
                 me->cov_g[c] += cov[c] / (double)s->J;
                 me->share_g[c] += share[c] / (double)s->J;
             }
@@ -925,14 +1141,14 @@ static lsc_status measure_subsets(lsc_ctx *ctx, shared *s, double radius, int ge
             for (int64_t i = 0; i < m; i++) dist[i] = s->held_nn[s->pick[i]];
             copies_of(dist, m, radius, x);
         }
-        st = spectrum_of(ctx, s, s->h, x);
+        st = sh_agree(ctx, s, spectrum_of(ctx, s, s->h, x));
         if (st == LSC_STATUS_OK && C && me->prdc_ok) {
             /* held-out rows are classed as generated ones are: by label when generated labels
              * are given, else by their nearest reference row */
             for (int64_t i = 0; i < m; i++)
                 s->cls_rows[i] = s->fake_labels ? s->cls_ref[s->pick[i]]
                                                 : s->cls_ref[s->rows_a[s->held_nn_i[s->pick[i]]]];
-            class_stats(s, me->cov_h + t * C, me->share_h + t * C);
+            st = class_stats(ctx, s, me->cov_h + t * C, me->share_h + t * C);
         }
     }
     free(dist);
@@ -1035,6 +1251,167 @@ static lsc_status full_size(lsc_ctx *ctx, const lsc_reference *ref, const lsc_ma
     return st;
 }
 
+/* Sharded: the generated shards' walk round the ranks after the full-size PRDC, for what that
+ * pass does not give across ranks: the nearest generated row of each of this rank's uncovered
+ * reference rows (their order), and whether each generated row lies within near_distance of some
+ * reference row (its flag travels with its shard and comes home). */
+typedef struct full_walk {
+    const lsc_reference *ref;
+    const int64_t *fake_rows;
+    int64_t d, u;
+    int metric, near;
+    double incl_v;
+    const float *xu; /* this rank's uncovered reference rows (u x d) */
+    double *vu;      /* their nearest generated row's value so far */
+} full_walk;
+
+static lsc_status full_visit(lsc_ctx *ctx, void *user, int64_t origin, unsigned char *block)
+{
+    const full_walk *W = (const full_walk *)user;
+    const int64_t mr = W->fake_rows[origin], nr = W->ref->rows;
+    if (mr == 0) return LSC_STATUS_OK;
+    const lsc_matrix fb = lsc_matrix_f32((const float *)block, mr, W->d);
+    const int64_t most = mr > W->u ? mr : W->u;
+    double *v = (double *)lsc_malloc(ctx, (size_t)most * sizeof *v + 1, "assess distances");
+    int64_t *ix = (int64_t *)lsc_malloc(ctx, (size_t)most * sizeof *ix + 1, "assess distances");
+    lsc_status st = v && ix ? LSC_STATUS_OK : LSC_STATUS_OUT_OF_MEMORY;
+    if (st == LSC_STATUS_OK && W->u > 0) {
+        const lsc_matrix q = lsc_matrix_f32(W->xu, W->u, W->d);
+        st = lsc_shard_knn(ctx, &q, &fb, 1, W->metric, v, ix, 0.0, 1.0);
+        for (int64_t i = 0; st == LSC_STATUS_OK && i < W->u; i++)
+            if (v[i] < W->vu[i]) W->vu[i] = v[i];
+    }
+    if (st == LSC_STATUS_OK && W->near && nr > 0) {
+        const lsc_matrix rb = lsc_matrix_f32(W->ref->data, nr, W->d);
+        unsigned char *flag = block + (size_t)(mr * W->d) * sizeof(float);
+        st = lsc_shard_knn(ctx, &fb, &rb, 1, W->metric, v, ix, 0.0, 1.0);
+        for (int64_t j = 0; st == LSC_STATUS_OK && j < mr; j++) flag[j] |= v[j] <= W->incl_v;
+    }
+    free(v);
+    free(ix);
+    return st;
+}
+
+/* Sharded: full_size over the ranks' shards - the full-size PRDC by lsc_prdc_rows_sharded, the
+ * class coverages and the uncovered rows (global indices) summed and gathered on every rank. */
+static lsc_status full_size_sharded(lsc_ctx *ctx, const lsc_reference *ref, const lsc_matrix *fake,
+                                    const shared *s, const lsc_assess_opts *o, lsc_assessment *out)
+{
+    const assess_shards *sh = s->sh;
+    const int64_t nr = ref->rows, mr = fake->rows, d = s->d, C = s->C, ranks = lsc_tp_ranks(ctx);
+    const int near = o->near_distance >= 0, order = o->order_uncovered != 0;
+    unsigned char *flags = (unsigned char *)lsc_malloc(ctx, (size_t)nr + 1, "assess row flags");
+    int64_t *ct = (int64_t *)lsc_calloc(ctx, (size_t)(2 * C + 2), sizeof *ct, "assess classes");
+    size_t *sizes = (size_t *)lsc_malloc(ctx, (size_t)ranks * sizeof *sizes, "assess sizes");
+    lsc_status st = flags && ct && sizes ? LSC_STATUS_OK : LSC_STATUS_OUT_OF_MEMORY;
+    st = sh_agree(ctx, s, st);
+    lsc_prdc_result r = LSC_PRDC_RESULT_INIT;
+    if (st == LSC_STATUS_OK) st = lsc_prdc_rows_sharded(ctx, ref, fake, &r, flags, NULL);
+    /* per class: covered rows, then rows; then this rank's uncovered rows */
+    int64_t u = 0;
+    for (int64_t i = 0; st == LSC_STATUS_OK && i < nr; i++) {
+        const int covered = (flags[i] & LSC_ROW_COVERED) != 0;
+        u += !covered;
+        if (C) {
+            ct[s->cls_ref[sh->first + i]] += covered;
+            ct[C + s->cls_ref[sh->first + i]]++;
+        }
+    }
+    if (ct) ct[2 * C] = u;
+    st = lsc_tp_sum_i64(ctx, st, ct, 2 * C + 1);
+    if (st == LSC_STATUS_OK) {
+        out->prdc = r;
+        for (int64_t c = 0; c < C; c++) out->cls[c].coverage = (double)ct[c] / (double)ct[C + c];
+    }
+    const int64_t U = st == LSC_STATUS_OK ? ct[2 * C] : 0;
+    /* this rank's uncovered rows: (key, global row) pairs, the key as one process sorts by */
+    double *key = NULL, *vu = NULL;
+    float *xu = NULL;
+    unsigned char *block = NULL;
+    if (st == LSC_STATUS_OK) {
+        key = (double *)lsc_malloc(ctx, (size_t)u * 2 * sizeof *key + 1, "uncovered rows");
+        vu = (double *)lsc_malloc(ctx, (size_t)u * sizeof *vu + 1, "uncovered rows");
+        xu = order ? (float *)lsc_malloc(ctx, (size_t)(u * d) * sizeof *xu + 1, "uncovered rows")
+                   : NULL;
+        size_t bb = 0;
+        st = lsc_bytes(ctx, lsc_mul_i64(mr, d * (int64_t)sizeof(float) + near), 1, &bb,
+                       "a generated shard");
+        block = st == LSC_STATUS_OK ? (unsigned char *)lsc_calloc(ctx, bb + 1, 1,
+                                                                  "a generated "
+                                                                  "shard")
+                                    : NULL;
+        if (st == LSC_STATUS_OK && (!key || !vu || (order && !xu) || !block))
+            st = LSC_STATUS_OUT_OF_MEMORY;
+        for (int64_t r0 = 0; st == LSC_STATUS_OK && r0 < ranks; r0++)
+            sizes[r0] = (size_t)(sh->fake_rows[r0] * (d * (int64_t)sizeof(float) + near));
+    }
+    if (st == LSC_STATUS_OK) {
+        lsc_matrix fm = *fake;
+        float *ff = NULL;
+        st = lsc_rows_f32(ctx, &fm, &ff);
+        if (ff) memcpy(block, ff, (size_t)(mr * d) * sizeof(float));
+        free(ff);
+        for (int64_t i = 0, t = 0; st == LSC_STATUS_OK && i < nr; i++) {
+            if (flags[i] & LSC_ROW_COVERED) continue;
+            if (order) memcpy(xu + t * d, ref->data + i * d, (size_t)d * sizeof(float));
+            vu[t] = INFINITY;
+            key[2 * t + 1] = (double)(sh->first + i);
+            t++;
+        }
+    }
+    st = sh_agree(ctx, s, st);
+    if (st == LSC_STATUS_OK && (near || (order && U > 0))) {
+        full_walk W = {ref,
+                       sh->fake_rows,
+                       d,
+                       order ? u : 0,
+                       (int)ref->metric,
+                       near,
+                       near ? lsc_v_from_dist((int)ref->metric, o->near_distance) : -1.0,
+                       xu,
+                       vu};
+        st = lsc_ring_walk(ctx, sizes, block, near, full_visit, &W, block, "lsc_assess_sharded");
+    }
+    if (st == LSC_STATUS_OK && near) {
+        int64_t hits = 0;
+        const unsigned char *flag = block + (size_t)(mr * d) * sizeof(float);
+        for (int64_t j = 0; j < mr; j++) hits += flag[j] != 0;
+        st = lsc_tp_sum_i64(ctx, st, &hits, 1);
+        if (st == LSC_STATUS_OK) out->near_rows = hits;
+    }
+    /* the uncovered rows of every rank: most uncovered first, else in row order (rank order) */
+    for (int64_t t = 0; st == LSC_STATUS_OK && order && t < u; t++) {
+        const double r0 = ref->radius[(int64_t)key[2 * t + 1] - sh->first];
+        const double dist = (float)lsc_dist_from_v((int)ref->metric, vu[t]);
+        key[2 * t] = -(r0 > 0 ? dist / r0 : INFINITY);
+    }
+    void *all = NULL;
+    size_t total = 0;
+    if (st == LSC_STATUS_OK)
+        st = lsc_tp_concat(ctx, st, key, (size_t)u * 2 * sizeof *key, &all, &total);
+    if (st == LSC_STATUS_OK && U > 0) {
+        double *k2 = (double *)all;
+        if (order) qsort(k2, (size_t)U, 2 * sizeof *k2, cmp_f64_pair);
+        out->uncovered_rows = (int64_t *)lsc_malloc(ctx, (size_t)U * sizeof(int64_t),
+                                                    "uncovered "
+                                                    "rows");
+        for (int64_t t = 0; out->uncovered_rows && t < U; t++)
+            out->uncovered_rows[t] = (int64_t)k2[2 * t + 1];
+        if (!out->uncovered_rows) st = LSC_STATUS_OUT_OF_MEMORY;
+    }
+    st = sh_agree(ctx, s, st);
+    if (st == LSC_STATUS_OK) out->uncovered = U;
+    free(all);
+    free(flags);
+    free(ct);
+    free(sizes);
+    free(key);
+    free(vu);
+    free(xu);
+    free(block);
+    return st;
+}
+
 /* The generated subsets judged inside the full-size PRDC pass (lsc_prdc_judge): each subset's
  * radii among its own rows and its spectrum first, then the one pass, then each subset's
  * statistics from the pass's outcomes. They are the figures prdc_of, wide_of and the fused copy
@@ -1132,7 +1509,7 @@ static lsc_status judged_in_full_pass(lsc_ctx *ctx, const lsc_reference *ref,
             double *cv = me->tmp_c, *sh = me->tmp_c + C;
             for (int64_t i = 0; i < m; i++)
                 s->cls_rows[i] = class_of(s, s->fake_labels[s->pick[i]]);
-            class_stats(s, cv, sh);
+            st = class_stats(ctx, s, cv, sh);
             for (int64_t c = 0; c < C; c++) {
                 me->cov_g[c] += cv[c] / (double)J;
                 me->share_g[c] += sh[c] / (double)J;
@@ -1223,7 +1600,7 @@ static lsc_status judge_classes(lsc_ctx *ctx, const shared *s, const measured *m
         o->share_effect = b->effect;
         o->share_score = b->score;
     }
-    for (int64_t i = 0; i < s->ref->rows; i++) out->cls[s->cls_ref[i]].real_rows++;
+    for (int64_t i = 0; i < s->n; i++) out->cls[s->cls_ref[i]].real_rows++;
     free(vm), free(det), free(order), free(h);
     return LSC_STATUS_OK;
 }
@@ -1256,10 +1633,11 @@ static void classes_into_mode_collapse(const lsc_assessment *a, lsc_verdict *mc)
 }
 
 static lsc_status run_checks(lsc_ctx *ctx, const lsc_reference *ref, const lsc_matrix *fake,
-                             const lsc_assess_opts *o, lsc_assessment *out)
+                             const lsc_assess_opts *o, const assess_shards *sh, lsc_assessment *out)
 {
     shared s;
-    lsc_status st = shared_make(ctx, ref, fake, o, &s);
+    lsc_status st = shared_make(ctx, ref, fake, o, sh, &s);
+    if (sh) st = lsc_tp_agree(ctx, st, NULL, 0, NULL);
     const int64_t S = s.S, m = s.m, d = s.d, C = s.C;
     measured me;
     memset(&me, 0, sizeof me);
@@ -1296,6 +1674,7 @@ static lsc_status run_checks(lsc_ctx *ctx, const lsc_reference *ref, const lsc_m
         if (!me.h || !me.cov_h || !me.tmp || !me.cov_g || !me.tmp_c || (C && !out->cls))
             st = LSC_STATUS_OUT_OF_MEMORY;
         out->classes = C;
+        st = sh_agree(ctx, &s, st);
     }
     if (me.cov_g) me.share_g = me.cov_g + C;
     if (me.cov_h) me.share_h = me.cov_h + S * C;
@@ -1307,11 +1686,13 @@ static lsc_status run_checks(lsc_ctx *ctx, const lsc_reference *ref, const lsc_m
     /* the user's full-size figures (and rows, when this call computes them), with the generated
      * subsets judged in the same pass unless each generated row's nearest reference row is
      * wanted for its class (labels without generated labels: measure_subsets searches it) */
-    const int fused = !o->prdc && s.k < fake->rows && me.prdc_ok && !(C && !s.fake_labels);
+    /* (sharded: the subsets are judged in passes of their own) */
+    const int fused = !sh && !o->prdc && s.k < s.M && me.prdc_ok && !(C && !s.fake_labels);
     if (st == LSC_STATUS_OK) {
         if (o->prdc) out->prdc = *o->prdc; /* checked on entry to describe these sets */
         else if (fused) st = judged_in_full_pass(ctx, ref, fake, &s, radius, o, &me, out);
-        else if (s.k < fake->rows) /* else no figures: the PRDC checks are not assessed */
+        else if (s.k < s.M && sh) st = full_size_sharded(ctx, ref, fake, &s, o, out);
+        else if (s.k < s.M) /* else no figures: the PRDC checks are not assessed */
             st = full_size(ctx, ref, fake, &s, o, NULL, out);
     }
     if (C && o->prdc && out->cls)
@@ -1428,13 +1809,14 @@ static lsc_status run_checks(lsc_ctx *ctx, const lsc_reference *ref, const lsc_m
                      g.d, hd);
         }
         /* zero radii hold nothing under the strict comparison: say what to do about it */
-        if (me.prdc_ok && ref->zero_radii > 0 && ref->comparison == LSC_COMPARISON_STRICT) {
+        const int64_t zero_radii = sh ? sh->zero_radii : ref->zero_radii;
+        if (me.prdc_ok && zero_radii > 0 && ref->comparison == LSC_COMPARISON_STRICT) {
             for (int c = LSC_CHECK_MODE_COLLAPSE; c <= LSC_CHECK_LOW_FIDELITY; c++)
                 why_add(&v[c],
                         "; %lld reference radii are 0 (k or more exact duplicates) and hold "
                         "nothing under the strict comparison: the inclusive one "
                         "(--inclusive) counts them",
-                        (long long)ref->zero_radii);
+                        (long long)zero_radii);
         }
         /* diversity loss: recall, and Vendi of the centred rows when both are available */
         lsc_verdict *dl = &v[LSC_CHECK_DIVERSITY_LOSS];
@@ -1523,7 +1905,7 @@ static lsc_status run_checks(lsc_ctx *ctx, const lsc_reference *ref, const lsc_m
     }
     /* a call that got this far keeps the reference side for the next one; a failed call that
      * borrowed from the cache drops it (its buffers are half given away) */
-    if (st == LSC_STATUS_OK) cache_keep(ctx, &s, o, &me.h, &me.cov_h);
+    if (st == LSC_STATUS_OK && !sh) cache_keep(ctx, &s, o, &me.h, &me.cov_h);
     else if (s.cached) lsc_assess_cache_free(ctx);
     if (s.cached) me.h = NULL, me.cov_h = NULL;
     free(me.h);
@@ -1535,13 +1917,9 @@ static lsc_status run_checks(lsc_ctx *ctx, const lsc_reference *ref, const lsc_m
     return st;
 }
 
-lsc_status lsc_assess(lsc_ctx *ctx, const lsc_reference *ref, const lsc_matrix *fake,
-                      const lsc_assess_opts *opts, lsc_assessment **out)
+/* The options read and checked as both entry points take them. */
+static lsc_status assess_read_opts(lsc_ctx *ctx, const lsc_assess_opts *opts, lsc_assess_opts *out)
 {
-    LSC_TRY(lsc_begin(ctx));
-    LSC_CHECK(ctx, ref, LSC_STATUS_INVALID_ARGUMENT, "ref is NULL");
-    LSC_TRY(lsc_check_whole(ctx, ref, "ref"));
-    LSC_CHECK(ctx, out, LSC_STATUS_INVALID_ARGUMENT, "out is NULL");
     lsc_assess_opts o = LSC_ASSESS_OPTS_INIT;
     if (opts)
         LSC_TRY(LSC_READ_OPTS(ctx, &o, opts, ASSESS_OPTS, "assess opts", "LSC_ASSESS_OPTS_INIT"));
@@ -1558,6 +1936,38 @@ lsc_status lsc_assess(lsc_ctx *ctx, const lsc_reference *ref, const lsc_matrix *
     LSC_CHECK(ctx, !isnan(o.near_distance) && o.near_distance < 1e300, LSC_STATUS_INVALID_ARGUMENT,
               "assess opts: near_distance %g must be finite (negative: not counted)",
               o.near_distance);
+    *out = o;
+    return LSC_STATUS_OK;
+}
+
+/* opts->prdc, when given, must describe these sets (n reference and M generated rows). */
+static lsc_status assess_check_prdc(lsc_ctx *ctx, const lsc_assess_opts *o,
+                                    const lsc_reference *ref, int64_t n, int64_t M)
+{
+    if (!o->prdc) return LSC_STATUS_OK;
+    LSC_TRY(
+        LSC_CHECK_RESULT(ctx, o->prdc, PRDC_RESULT, "assess opts: prdc", "LSC_PRDC_RESULT_INIT"));
+    LSC_CHECK(ctx,
+              o->prdc->size >= sizeof *o->prdc && o->prdc->k == ref->k && o->prdc->real_rows == n &&
+                  o->prdc->fake_rows == M && o->prdc->metric == ref->metric &&
+                  o->prdc->comparison == ref->comparison,
+              LSC_STATUS_INVALID_ARGUMENT,
+              "assess opts: prdc describes k=%lld, %lld real and %lld fake rows, not this "
+              "reference (k=%lld, %lld rows) and fake set (%lld rows)",
+              (long long)o->prdc->k, (long long)o->prdc->real_rows, (long long)o->prdc->fake_rows,
+              (long long)ref->k, (long long)n, (long long)M);
+    return LSC_STATUS_OK;
+}
+
+lsc_status lsc_assess(lsc_ctx *ctx, const lsc_reference *ref, const lsc_matrix *fake,
+                      const lsc_assess_opts *opts, lsc_assessment **out)
+{
+    LSC_TRY(lsc_begin(ctx));
+    LSC_CHECK(ctx, ref, LSC_STATUS_INVALID_ARGUMENT, "ref is NULL");
+    LSC_TRY(lsc_check_whole(ctx, ref, "ref"));
+    LSC_CHECK(ctx, out, LSC_STATUS_INVALID_ARGUMENT, "out is NULL");
+    lsc_assess_opts o;
+    LSC_TRY(assess_read_opts(ctx, opts, &o));
     LSC_CHECK(ctx, !o.fake_labels || o.real_labels, LSC_STATUS_INVALID_ARGUMENT,
               "assess opts: fake_labels need real_labels (the classes come from the reference)");
     LSC_TRY(lsc_check_matrix(ctx, fake, "fake", 2));
@@ -1568,28 +1978,248 @@ lsc_status lsc_assess(lsc_ctx *ctx, const lsc_reference *ref, const lsc_matrix *
               (long long)ref->cols);
     LSC_CHECK(ctx, ref->rows >= 8, LSC_STATUS_INVALID_ARGUMENT,
               "the reference has %lld rows; its halves need at least 4 each", (long long)ref->rows);
-    if (o.prdc) {
-        LSC_TRY(LSC_CHECK_RESULT(ctx, o.prdc, PRDC_RESULT, "assess opts: prdc",
-                                 "LSC_PRDC_RESULT_INIT"));
-        LSC_CHECK(ctx,
-                  o.prdc->size >= sizeof *o.prdc && o.prdc->k == ref->k &&
-                      o.prdc->real_rows == ref->rows && o.prdc->fake_rows == fake->rows &&
-                      o.prdc->metric == ref->metric && o.prdc->comparison == ref->comparison,
-                  LSC_STATUS_INVALID_ARGUMENT,
-                  "assess opts: prdc describes k=%lld, %lld real and %lld fake rows, not this "
-                  "reference (k=%lld, %lld rows) and fake set (%lld rows)",
-                  (long long)o.prdc->k, (long long)o.prdc->real_rows, (long long)o.prdc->fake_rows,
-                  (long long)ref->k, (long long)ref->rows, (long long)fake->rows);
-    }
+    LSC_TRY(assess_check_prdc(ctx, &o, ref, ref->rows, fake->rows));
     LSC_TRY(lsc_check_values(ctx, fake, "fake", ref->metric == LSC_METRIC_COSINE));
     lsc_assessment *a = (lsc_assessment *)lsc_calloc(ctx, 1, sizeof *a, "assessment");
     if (!a) return LSC_STATUS_OUT_OF_MEMORY;
     /* the calls below replace the context's last error: keep the first failure's message */
-    lsc_status st = run_checks(ctx, ref, fake, &o, a);
+    lsc_status st = run_checks(ctx, ref, fake, &o, NULL, a);
     if (st != LSC_STATUS_OK) {
         lsc_assessment_destroy(a);
         return st;
     }
+    *out = a;
+    return LSC_STATUS_OK;
+}
+
+/* ---- sharded ------------------------------------------------------------------------------- */
+
+enum {
+    AS_REF_ROWS,
+    AS_REF_TOTAL,
+    AS_REF_FIRST,
+    AS_COLS,
+    AS_FAKE_ROWS,
+    AS_K,
+    AS_METRIC,
+    AS_CMP,
+    AS_RING,
+    AS_ZERO,
+    AS_REAL_LABELS,
+    AS_FAKE_LABELS,
+    AS_PRDC,
+    AS_SPLITS,
+    AS_SEED,
+    AS_MEMO,
+    AS_INACTIVE,
+    AS_NEAR,
+    AS_ORDER,
+    AS_NVALS
+};
+
+static int64_t f64_bits(double x)
+{
+    int64_t b;
+    memcpy(&b, &x, sizeof b);
+    return b;
+}
+
+/* The ranks' arguments compared and their layout into sh (fake_rows: `ranks` entries). */
+static lsc_status assess_layout(lsc_ctx *ctx, const int64_t *all, assess_shards *sh,
+                                int64_t *fake_rows)
+{
+    const int64_t ranks = lsc_tp_ranks(ctx), rank = lsc_tp_rank(ctx);
+    int64_t n = 0, M = 0, zero = 0;
+    for (int64_t r = 0; r < ranks; r++) {
+        const int64_t *v = all + r * AS_NVALS;
+        if (v[AS_COLS] != all[AS_COLS])
+            return lsc_set_error(ctx, LSC_STATUS_INVALID_ARGUMENT,
+                                 "rank %lld has %lld cols, rank 0 has %lld", (long long)r,
+                                 (long long)v[AS_COLS], (long long)all[AS_COLS]);
+        if (v[AS_K] != all[AS_K] || v[AS_METRIC] != all[AS_METRIC] || v[AS_CMP] != all[AS_CMP] ||
+            v[AS_REF_TOTAL] != all[AS_REF_TOTAL] || v[AS_REF_FIRST] != n)
+            return lsc_set_error(ctx, LSC_STATUS_INVALID_ARGUMENT,
+                                 "ref: rank %lld's reference is not its shard of rank 0's (rows "
+                                 "from %lld of %lld; expected rows from %lld of %lld, the same k, "
+                                 "metric and comparison): make the shards with "
+                                 "lsc_reference_create_sharded or lsc_reference_load_sharded on "
+                                 "these ranks",
+                                 (long long)r, (long long)v[AS_REF_FIRST],
+                                 (long long)v[AS_REF_TOTAL], (long long)n,
+                                 (long long)all[AS_REF_TOTAL]);
+        for (int f = AS_PRDC; f < AS_NVALS; f++)
+            if (v[f] != all[f])
+                return lsc_set_error(ctx, LSC_STATUS_INVALID_ARGUMENT,
+                                     "assess opts: rank %lld's %s differs from rank 0's",
+                                     (long long)r,
+                                     f == AS_PRDC       ? "prdc (given or not)"
+                                     : f == AS_SPLITS   ? "splits"
+                                     : f == AS_SEED     ? "seed"
+                                     : f == AS_MEMO     ? "memorisation_factor"
+                                     : f == AS_INACTIVE ? "inactive_factor"
+                                     : f == AS_NEAR     ? "near_distance"
+                                                        : "order_uncovered");
+        if (v[AS_FAKE_ROWS] > INT64_MAX - M)
+            return lsc_set_error(ctx, LSC_STATUS_OVERFLOW, "the ranks' fake rows overflow");
+        if (r == rank) sh->fake_first = M;
+        fake_rows[r] = v[AS_FAKE_ROWS];
+        n += v[AS_REF_ROWS];
+        M += v[AS_FAKE_ROWS];
+        zero += v[AS_ZERO];
+    }
+    if (n != all[AS_REF_TOTAL])
+        return lsc_set_error(ctx, LSC_STATUS_INVALID_ARGUMENT,
+                             "ref: the ranks' shards hold %lld rows, the reference has %lld: make "
+                             "the shards on these ranks",
+                             (long long)n, (long long)all[AS_REF_TOTAL]);
+    /* labels: given for every rank's rows or for none (a rank without rows may pass NULL) */
+    for (int f = AS_REAL_LABELS; f <= AS_FAKE_LABELS; f++) {
+        int any = 0, all_given = 1;
+        for (int64_t r = 0; r < ranks; r++) {
+            const int64_t *v = all + r * AS_NVALS;
+            const int64_t rows = f == AS_REAL_LABELS ? v[AS_REF_ROWS] : v[AS_FAKE_ROWS];
+            any |= v[f] != 0;
+            if (rows > 0 && !v[f]) all_given = 0;
+        }
+        if (any && !all_given)
+            return lsc_set_error(ctx, LSC_STATUS_INVALID_ARGUMENT,
+                                 "assess opts: %s given on some ranks, not on others holding rows",
+                                 f == AS_REAL_LABELS ? "real_labels" : "fake_labels");
+        /* marks only (non-NULL: given), replaced by the gathered labels */
+        if (f == AS_REAL_LABELS) sh->real_labels = any ? &sh->n : NULL;
+        else sh->fake_labels = any ? &sh->n : NULL;
+    }
+    if (sh->fake_labels && !sh->real_labels)
+        return lsc_set_error(ctx, LSC_STATUS_INVALID_ARGUMENT,
+                             "assess opts: fake_labels need real_labels (the classes come from "
+                             "the reference)");
+    for (int64_t r = 0; r < ranks; r++)
+        if (ranks > 1 && !all[r * AS_NVALS + AS_RING])
+            return lsc_tp_no_ring(ctx, "lsc_assess_sharded", r);
+    if (n < 8)
+        return lsc_set_error(ctx, LSC_STATUS_INVALID_ARGUMENT,
+                             "the reference has %lld rows on all %lld ranks together; its halves "
+                             "need at least 4 each",
+                             (long long)n, (long long)ranks);
+    if (M < 2)
+        return lsc_set_error(ctx, LSC_STATUS_INVALID_ARGUMENT,
+                             "fake: %lld rows on all %lld ranks together, expected at least 2",
+                             (long long)M, (long long)ranks);
+    sh->n = n;
+    sh->M = M;
+    sh->zero_radii = zero;
+    sh->fake_rows = fake_rows;
+    return LSC_STATUS_OK;
+}
+
+/* Every rank's labels (n_r each) concatenated, when the ranks give them. */
+static lsc_status gather_labels(lsc_ctx *ctx, lsc_status st, int given, const int64_t *mine,
+                                int64_t rows, int64_t total, int64_t **out)
+{
+    *out = NULL;
+    if (!given) return st;
+    void *all = NULL;
+    size_t bytes = 0;
+    st = lsc_tp_concat(ctx, st, rows ? mine : NULL, (size_t)rows * sizeof *mine, &all, &bytes);
+    if (st == LSC_STATUS_OK && bytes != (size_t)total * sizeof *mine)
+        st = lsc_set_error(ctx, LSC_STATUS_INTERNAL, "gathered %zu bytes of labels for %lld rows",
+                           bytes, (long long)total);
+    if (st != LSC_STATUS_OK) {
+        free(all);
+        return st;
+    }
+    *out = (int64_t *)all;
+    return LSC_STATUS_OK;
+}
+
+lsc_status lsc_assess_sharded(lsc_ctx *ctx, const lsc_reference *ref, const lsc_matrix *fake,
+                              const lsc_assess_opts *opts, lsc_assessment **out)
+{
+    LSC_TRY(lsc_begin(ctx));
+    const int64_t ranks = lsc_tp_ranks(ctx);
+
+    /* phase 1: this rank's arguments and values, then the ranks' compared */
+    lsc_assess_opts o = LSC_ASSESS_OPTS_INIT;
+    lsc_status st = LSC_STATUS_OK;
+    if (!ref || !out)
+        st = lsc_set_error(ctx, LSC_STATUS_INVALID_ARGUMENT, "%s is NULL", !ref ? "ref" : "out");
+    if (st == LSC_STATUS_OK) st = assess_read_opts(ctx, opts, &o);
+    if (st == LSC_STATUS_OK && ref->device_ops)
+        st = lsc_set_error(ctx, LSC_STATUS_INVALID_ARGUMENT,
+                           "ref: lsc_assess_sharded reads a host reference shard "
+                           "(lsc_reference_create_sharded), not a device reference");
+    if (st == LSC_STATUS_OK) st = lsc_check_shard(ctx, fake, "fake", 0);
+    if (st == LSC_STATUS_OK && fake->cols != ref->cols)
+        st = lsc_set_error(ctx, LSC_STATUS_INVALID_ARGUMENT,
+                           "fake has %lld cols, the reference has %lld", (long long)fake->cols,
+                           (long long)ref->cols);
+    if (st == LSC_STATUS_OK) st = lsc_sharded_on_cpu(ctx, "the sharded verdicts");
+    if (st == LSC_STATUS_OK)
+        st = lsc_check_values(ctx, fake, "fake", ref->metric == LSC_METRIC_COSINE);
+    int64_t mine[AS_NVALS];
+    memset(mine, 0, sizeof mine);
+    if (st == LSC_STATUS_OK) {
+        mine[AS_REF_ROWS] = ref->rows;
+        mine[AS_REF_TOTAL] = ref->shard_total ? ref->shard_total : ref->rows;
+        mine[AS_REF_FIRST] = ref->shard_first;
+        mine[AS_COLS] = ref->cols;
+        mine[AS_FAKE_ROWS] = fake->rows;
+        mine[AS_K] = ref->k;
+        mine[AS_METRIC] = ref->metric;
+        mine[AS_CMP] = ref->comparison;
+        mine[AS_RING] = ctx->transport.ring != NULL || ranks == 1;
+        mine[AS_ZERO] = ref->zero_radii;
+        mine[AS_REAL_LABELS] = o.real_labels != NULL;
+        mine[AS_FAKE_LABELS] = o.fake_labels != NULL;
+        mine[AS_PRDC] = o.prdc != NULL;
+        mine[AS_SPLITS] = o.splits;
+        mine[AS_SEED] = (int64_t)o.seed;
+        mine[AS_MEMO] = f64_bits(o.memorisation_factor);
+        mine[AS_INACTIVE] = f64_bits(o.inactive_factor);
+        mine[AS_NEAR] = f64_bits(o.near_distance < 0 ? -1.0 : o.near_distance);
+        mine[AS_ORDER] = o.order_uncovered;
+    }
+    int64_t *all = (int64_t *)malloc((size_t)ranks * AS_NVALS * sizeof(int64_t));
+    int64_t *fake_rows = (int64_t *)malloc((size_t)ranks * sizeof(int64_t));
+    if ((!all || !fake_rows) && st == LSC_STATUS_OK)
+        st = lsc_set_error(ctx, LSC_STATUS_OUT_OF_MEMORY,
+                           "out of host memory for %lld ranks' shapes", (long long)ranks);
+    st = lsc_tp_agree(ctx, st, mine, AS_NVALS, all);
+    assess_shards sh;
+    memset(&sh, 0, sizeof sh);
+    sh.first = ref ? ref->shard_first : 0;
+    /* decided from agreed values alone: the same on every rank */
+    if (st == LSC_STATUS_OK) st = assess_layout(ctx, all, &sh, fake_rows);
+    if (st == LSC_STATUS_OK) st = assess_check_prdc(ctx, &o, ref, sh.n, sh.M);
+    st = lsc_tp_agree(ctx, st, NULL, 0, NULL); /* the prdc given may differ between ranks */
+    free(all);
+
+    /* phase 2: the labels of every rank, then the checks */
+    const int real_given = st == LSC_STATUS_OK && sh.real_labels;
+    const int fake_given = st == LSC_STATUS_OK && sh.fake_labels;
+    sh.real_labels = sh.fake_labels = NULL; /* the layout's marks, replaced by the labels */
+    if (st == LSC_STATUS_OK)
+        st = gather_labels(ctx, st, real_given, o.real_labels, ref->rows, sh.n, &sh.real_labels);
+    if (st == LSC_STATUS_OK)
+        st = gather_labels(ctx, st, fake_given, o.fake_labels, fake->rows, sh.M, &sh.fake_labels);
+    lsc_assessment *a = NULL;
+    if (st == LSC_STATUS_OK) {
+        a = (lsc_assessment *)lsc_calloc(ctx, 1, sizeof *a, "assessment");
+        st = lsc_tp_agree(ctx, a ? LSC_STATUS_OK : LSC_STATUS_OUT_OF_MEMORY, NULL, 0, NULL);
+    }
+    if (st == LSC_STATUS_OK) {
+        st = run_checks(ctx, ref, fake, &o, &sh, a);
+        /* a failure after the last collective (the classes' judging) reaches every rank */
+        st = lsc_tp_agree(ctx, st, NULL, 0, NULL);
+    }
+    free(sh.real_labels);
+    free(sh.fake_labels);
+    free(fake_rows);
+    if (st != LSC_STATUS_OK) {
+        lsc_assessment_destroy(a);
+        return st;
+    }
+    ctx->err[0] = '\0';
     *out = a;
     return LSC_STATUS_OK;
 }

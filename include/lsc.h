@@ -1453,7 +1453,7 @@ LSC_API lsc_status lsc_reference_load_sharded(lsc_ctx *ctx, const char *path,
  *
  * The generated rows' radii come from the ring self kNN; then each real shard (its rows, radii
  * and recall and coverage flags) passes once round the ranks, each rank deciding its generated
- * rows against it with lsc_prdc's own pass, and comes home with its flags; the integer counts
+ * rows against it with lsc_prdc's own pass, and only its flags come home; the integer counts
  * are summed over the ranks. Costs per rank: its shards, its generated rows' lists (M_rank k x
  * 16 bytes) and two blocks of the largest real shard (rows x (4 D + 10) bytes). Needs the ring
  * step (NOT_SUPPORTED on every rank otherwise). Returns on every rank the same status:
@@ -1471,6 +1471,36 @@ LSC_API lsc_status lsc_prdc_sharded(lsc_ctx *ctx, const lsc_reference *ref,
 LSC_API lsc_status lsc_prdc_rows_sharded(lsc_ctx *ctx, const lsc_reference *ref,
                                          const lsc_matrix *fake, lsc_prdc_result *out,
                                          unsigned char *real_flags, int64_t *fake_counts);
+
+/**
+ * lsc_assess of the generated rows of every rank against the reference whose shards the ranks
+ * hold (lsc_reference_create_sharded or lsc_reference_load_sharded on the same ranks, in the
+ * same order); collective over ctx's transport (one process without one). `fake` holds this
+ * rank's generated rows (host memory, any count >= 0; at least 2 on all ranks together);
+ * opts as for lsc_assess and the same on every rank, except that real_labels and fake_labels
+ * hold the labels of this rank's reference and generated rows (given on every rank holding rows,
+ * or on none). Every rank receives the same assessment: the verdicts lsc_assess gives on the
+ * concatenated reference and generated rows - the same levels, counts and subsets, continuous
+ * figures within docs/METRICS.md's tolerances - with lsc_assessment_uncovered listing rows of
+ * the concatenated reference and lsc_assessment_near_rows counting over all generated rows.
+ *
+ * The full-size PRDC is lsc_prdc_rows_sharded; the judged subsets (at most 2000 rows each) are
+ * fetched by global index to every rank, and each pass against the reference's judging half runs
+ * on every rank over its part of that half (whose radii come from lsc_reference_create_sharded
+ * on the ranks' parts), its counts summed over the ranks. Unlike lsc_assess, it always judges the
+ * generated subsets in passes of their own (not inside the full-size pass), and the context
+ * keeps nothing between calls. Costs per rank: the reference's and the generated rows'
+ * shards, the judging half's part and its radii, the global row indices of the halves and the
+ * labels (about 16 to 40 bytes per reference row of all ranks), the subsets' rows, and a walk of
+ * the generated shards round the ranks when uncovered rows are ordered or near_distance is set.
+ * The CPU backend only. Returns on every rank the same status: INVALID_ARGUMENT (a NULL pointer,
+ * shards not made together, options or D differing between ranks, too few rows), INVALID_DATA
+ * (naming the rank, its row and column), NOT_SUPPORTED (another backend, device memory, a
+ * transport without a ring step), OVERFLOW, OUT_OF_MEMORY, TRANSPORT_ERROR, CANCELLED. Blocks.
+ */
+LSC_API lsc_status lsc_assess_sharded(lsc_ctx *ctx, const lsc_reference *ref,
+                                      const lsc_matrix *fake, const lsc_assess_opts *opts,
+                                      lsc_assessment **out);
 
 #ifdef __cplusplus
 }

@@ -110,4 +110,36 @@ inline std::vector<float> fine_grid_clusters(int64_t n, int64_t d, uint64_t sd, 
     return x;
 }
 
+// A mixture of `modes` Gaussian modes in d dimensions; rows of mode c only when `only` > 0
+// modes are kept (the first `only`).
+struct Mixture {
+    int64_t d, modes;
+    std::vector<double> centre;
+    Mixture(int64_t d_, int64_t modes_, uint64_t sd) : d(d_), modes(modes_)
+    {
+        std::mt19937_64 g(sd);
+        std::normal_distribution<double> nd(0.0, 4.0);
+        centre.resize((size_t)(d * modes));
+        for (auto &c : centre) c = nd(g);
+    }
+    // labels: each row's mode; boost: mode 0 drawn `boost` times as often as each other mode
+    std::vector<float> draw(int64_t n, uint64_t sd, int64_t only = 0,
+                            std::vector<int64_t> *labels = nullptr, int64_t boost = 1) const
+    {
+        std::mt19937_64 g(sd);
+        std::normal_distribution<double> nd(0.0, 1.0);
+        const int64_t kept = only > 0 ? only : modes;
+        std::uniform_int_distribution<int64_t> pick(0, kept - 1 + (boost - 1));
+        std::vector<float> x((size_t)(n * d));
+        if (labels) labels->assign((size_t)n, 0);
+        for (int64_t i = 0; i < n; i++) {
+            const int64_t p = pick(g), c = p >= kept ? 0 : p;
+            if (labels) (*labels)[(size_t)i] = 100 + c; // labels need not be 0..C-1
+            for (int64_t t = 0; t < d; t++)
+                x[(size_t)(i * d + t)] = (float)(centre[(size_t)(c * d + t)] + nd(g));
+        }
+        return x;
+    }
+};
+
 } // namespace data

@@ -167,6 +167,35 @@ TEST(ShardedAlloc, ReferenceAndPrdcAgreeOnOutOfMemory)
     });
 }
 
+TEST(ShardedAlloc, AssessAgreesOnOutOfMemory)
+{
+    // labels without generated labels and near rows: the most sharded steps at once
+    const int64_t n = 36, m = 24, d = 3, k = 2;
+    auto real = data::gaussian(n, d, 8);
+    auto fake = data::gaussian(m, d, 9);
+    std::vector<int64_t> labels((size_t)n);
+    for (int64_t i = 0; i < n; i++) labels[(size_t)i] = i % 3;
+    lsc_ctx_params prm = LSC_CTX_PARAMS_INIT;
+    prm.backend = LSC_BACKEND_CPU;
+    prm.threads = 1;
+    each_failure([&](int p, lsc_ctx *ctx) {
+        lsc_matrix a = lsc_matrix_f32(real.data() + p * 12 * d, 12, d);
+        lsc_matrix f = lsc_matrix_f32(fake.data() + p * 8 * d, 8, d);
+        lsc_reference *ref = nullptr;
+        lsc_status s = lsc_reference_create_sharded(ctx, &a, k, nullptr, &ref);
+        if (s != LSC_STATUS_OK) return s;
+        lsc_assess_opts o = LSC_ASSESS_OPTS_INIT;
+        o.splits = 4;
+        o.real_labels = labels.data() + p * 12;
+        o.near_distance = 0.5;
+        lsc_assessment *as = nullptr;
+        s = lsc_assess_sharded(ctx, ref, &f, &o, &as);
+        lsc_assessment_destroy(as);
+        lsc_reference_destroy(ref);
+        return s;
+    });
+}
+
 TEST(ShardedAlloc, SaveAgreesOnOutOfMemory)
 {
     const int64_t n = 21, d = 3, k = 3;
