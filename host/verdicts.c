@@ -1302,7 +1302,8 @@ static lsc_status full_size_sharded(lsc_ctx *ctx, const lsc_reference *ref, cons
     const int near = o->near_distance >= 0, order = o->order_uncovered != 0;
     unsigned char *flags = (unsigned char *)lsc_malloc(ctx, (size_t)nr + 1, "assess row flags");
     int64_t *ct = (int64_t *)lsc_calloc(ctx, (size_t)(2 * C + 2), sizeof *ct, "assess classes");
-    size_t *sizes = (size_t *)lsc_malloc(ctx, (size_t)ranks * sizeof *sizes, "assess sizes");
+    /* each rank's block, then where its near flags start (they come home after the walk) */
+    size_t *sizes = (size_t *)lsc_malloc(ctx, (size_t)ranks * 2 * sizeof *sizes, "assess sizes");
     lsc_status st = flags && ct && sizes ? LSC_STATUS_OK : LSC_STATUS_OUT_OF_MEMORY;
     st = sh_agree(ctx, s, st);
     lsc_prdc_result r = LSC_PRDC_RESULT_INIT;
@@ -1342,8 +1343,10 @@ static lsc_status full_size_sharded(lsc_ctx *ctx, const lsc_reference *ref, cons
                                     : NULL;
         if (st == LSC_STATUS_OK && (!key || !vu || (order && !xu) || !block))
             st = LSC_STATUS_OUT_OF_MEMORY;
-        for (int64_t r0 = 0; st == LSC_STATUS_OK && r0 < ranks; r0++)
+        for (int64_t r0 = 0; st == LSC_STATUS_OK && r0 < ranks; r0++) {
             sizes[r0] = (size_t)(sh->fake_rows[r0] * (d * (int64_t)sizeof(float) + near));
+            sizes[ranks + r0] = (size_t)(sh->fake_rows[r0] * d * (int64_t)sizeof(float));
+        }
     }
     if (st == LSC_STATUS_OK) {
         lsc_matrix fm = *fake;
@@ -1370,7 +1373,8 @@ static lsc_status full_size_sharded(lsc_ctx *ctx, const lsc_reference *ref, cons
                        near ? lsc_v_from_dist((int)ref->metric, o->near_distance) : -1.0,
                        xu,
                        vu};
-        st = lsc_ring_walk(ctx, sizes, block, near, full_visit, &W, block, "lsc_assess_sharded");
+        st = lsc_ring_walk(ctx, sizes, block, near ? sizes + ranks : NULL, full_visit, &W,
+                           block + (size_t)(mr * d) * sizeof(float), "lsc_assess_sharded");
     }
     if (st == LSC_STATUS_OK && near) {
         int64_t hits = 0;
