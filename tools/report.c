@@ -759,13 +759,6 @@ static int par_refusals(const cli_opts *o)
                       : o->html   ? "--html"
                                   : NULL;
     if (opt) return cli_fail(o, EXIT_BAD_INPUT, "%s does not run %s", opt, why);
-    /* what reads the verdicts */
-    opt = o->labels                               ? "--labels"
-          : o->fake_labels                        ? "--fake-labels"
-          : o->fail_on || o->fail_on_not_assessed ? "--fail-on"
-                                                  : NULL;
-    if (opt)
-        return cli_fail(o, EXIT_BAD_INPUT, "%s needs the verdicts, which do not run %s", opt, why);
     return 0;
 }
 
@@ -826,9 +819,6 @@ static int fake_hubness(cli_opts *o, lsc_ctx *ctx, const set_fig *R, const set_f
 }
 
 /* What the report says under mpirun of the parts that have no sharded form yet. */
-#define PAR_NO_VERDICTS                                                                            \
-    "the verdicts do not run under mpirun with several ranks yet (no sharded form): run the "      \
-    "report without mpirun for them and the readings made from them"
 #define PAR_NO_FD                                                                                  \
     "the Frechet distance does not run under mpirun with several ranks yet (no sharded form): "    \
     "lsc fd, or the report without mpirun"
@@ -872,9 +862,6 @@ static int report_json(cli_opts *o, lsc_ctx *ctx, const report_figs *g)
     if (g->verdicts) {
         json_verdicts(&w, g->verdicts);
         json_classes(&w, g->verdicts);
-    } else if (o->fake) { /* under mpirun: said, not silently missing */
-        jw_null(&w, "verdict");
-        jw_str(&w, "verdicts_unavailable", PAR_NO_VERDICTS);
     }
     jw_obj(&w, "inputs");
     if (o->reference) {
@@ -1083,8 +1070,8 @@ static void print_fixed_checks(const cli_opts *o, const report_figs *g)
                 o->dup_eps, 100.0 * g->mem_fraction, 100.0 * th->dup_fraction,
                 g->mem_fraction > th->dup_fraction ? "yes" : "no");
         else
-            printf("  memorisation          fake rows near a real row: not counted (%s)\n",
-                   g->real_rows ? "under mpirun" : "needs the real rows");
+            printf(
+                "  memorisation          fake rows near a real row need the real rows: not checked\n");
     } else {
         printf(
             "  posterior collapse    active_units %lld < %g x D (= %.1f)?  %s   (meaningful for VAE "
@@ -1123,8 +1110,6 @@ static void report_text(cli_opts *o, lsc_ctx *ctx, const report_figs *g)
     if (g->verdicts) {
         print_verdicts(g->verdicts);
         print_classes(g->verdicts, g->R->whole.rows);
-    } else if (o->fake) {
-        printf("verdict: none (%s)\n\n", PAR_NO_VERDICTS);
     }
     if (o->fake && g->real_rows) print_spectra(g->R, g->F);
     else if (o->fake)
@@ -1179,8 +1164,6 @@ static void report_text(cli_opts *o, lsc_ctx *ctx, const report_figs *g)
     if (g->verdicts) {
         printf("\nreadings:\n");
         for (int i = 0; i < g->nread; i++) printf("  %s\n", g->readings[i]);
-    } else if (o->fake) {
-        printf("\nreadings: none (%s)\n", PAR_NO_VERDICTS);
     } else {
         printf("\nreadings: none (they are made from the verdicts, which need --fake)\n");
     }
@@ -1336,23 +1319,23 @@ int cmd_report(cli_opts *o)
          * verdicts' full-size PRDC pass (one comparison per pair; a separate nearest-row pass
          * over the same pairs cost a quarter of the report) */
         if (real_rows) ao.near_distance = o->dup_eps;
-        t0 = cli_now_ms();
-        if (par) { /* the verdicts have no sharded form yet: PRDC alone (par_refusals) */
-            cli_progress_label("prdc");
-            st = lsc_prdc_sharded(ctx, ref, &F.in.m, &prdc);
-        } else {
-            cli_progress_label("verdicts");
-            st = lsc_assess(ctx, ref, &F.in.m, &ao, &verdicts);
-            if (st == LSC_STATUS_OK) st = lsc_assessment_prdc(verdicts, &prdc);
+        if (par) { /* the labels of this rank's rows: its part of each file's, in file order */
+            if (real_labels) ao.real_labels = real_labels + R.in.first_row;
+            if (fake_labels) ao.fake_labels = fake_labels + F.in.first_row;
         }
+        t0 = cli_now_ms();
+        cli_progress_label("verdicts");
+        st = par ? lsc_assess_sharded(ctx, ref, &F.in.m, &ao, &verdicts)
+                 : lsc_assess(ctx, ref, &F.in.m, &ao, &verdicts);
+        if (st == LSC_STATUS_OK) st = lsc_assessment_prdc(verdicts, &prdc);
         cli_progress_done();
         t_verdicts = cli_now_ms() - t0;
         if (st != LSC_STATUS_OK) {
             rc = cli_par_lib_fail(o, ctx, st, o->fake, "fake", F.whole.rows);
             goto done;
         }
-        if (verdicts) nread = verdict_readings(verdicts, readings, 16);
-        if (real_rows && verdicts) {
+        nread = verdict_readings(verdicts, readings, 16);
+        if (real_rows) {
             mem_rows = lsc_assessment_near_rows(verdicts);
             mem_fraction = (double)mem_rows / (double)F.whole.rows;
         }
@@ -1395,7 +1378,7 @@ int cmd_report(cli_opts *o)
         if (dist) timing_add(&tm, "fd", t_dist[0]);
         if (dist && o->kid) timing_add(&tm, "kid", t_dist[1]);
         if (dist && o->mmd) timing_add(&tm, "mmd", t_dist[2]);
-        timing_add(&tm, verdicts ? "verdicts" : "prdc", t_verdicts);
+        timing_add(&tm, "verdicts", t_verdicts);
     }
     if (o->html) timing_add(&tm, "nearest_neighbour", t_nn);
     double t_total = cli_now_ms() - t_start;

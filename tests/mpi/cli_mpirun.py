@@ -376,30 +376,48 @@ def report_checks(lsc, np_, mpirun, tmp, d):
     """lsc report under mpirun: its JSON equals one process's on REPORT_SHARDED (the same files
     pr.npy / pf.npy as prdc_checks: 47 real rows and 39 fake, so the real spectrum is compared on
     a seeded subset drawn over every rank's rows); a subset for the all-pairs figures; cosine,
-    k and the inclusive comparison; a reference file loaded by shards; the real set alone; files
-    of fewer rows than ranks (a fake set of 2 rows: the verdicts' real set needs 8). Every rank exits 0 and rank 0 alone prints. With NP >= 2 the
-    sections without a sharded form are refused by name (exit 2 on every rank, one message, no
-    output), and a NaN in the last rank's part names the file's row."""
+    k and the inclusive comparison; a reference file loaded by shards; class labels of both sets
+    (each rank passing its rows' labels); --fail-on (exit 3 on every rank, as one process); the
+    real set alone; a file of fewer rows than ranks (a fake set of 2 rows: the verdicts' real set
+    needs 8). Every rank exits with one process's code and rank 0 alone prints. With NP >= 2
+    the sections without a sharded form are refused by name (exit 2 on every rank, one message,
+    no output), and a NaN in the last rank's part names the file's row."""
     ref = os.path.join(tmp, "report.lscref")
     rc, _, err = run_single(lsc, ["reference", "build", "--real", os.path.join(tmp, "pr.npy"),
                                   "--out", ref, "--k", "4"])
     check(rc == 0, "reference build for the report: exit %d %s" % (rc, err))
     pr, pf = os.path.join(tmp, "pr.npy"), os.path.join(tmp, "pf.npy")
+    labels = {}
+    for name, n in (("lr", 47), ("lf", 39)):  # three classes; the fake rows over-produce one
+        labels[name] = os.path.join(tmp, name + ".npy")
+        vals = [i % 3 for i in range(n)] if name == "lr" else [0 if i % 4 else i % 3
+                                                                for i in range(n)]
+        header = "{'descr': '<i8', 'fortran_order': False, 'shape': (%d,), }" % n
+        header += " " * (64 - (10 + len(header) + 1) % 64) + "\n"
+        with open(labels[name], "wb") as f:
+            f.write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header.encode() +
+                    struct.pack("<%dq" % n, *vals))
     runs = [["--real", pr, "--fake", pf],
             ["--real", pr, "--fake", pf, "--pairs-max-rows", "20", "--seed", "3"],
             ["--real", pf, "--fake", pr, "--metric", "cosine", "--k", "3", "--inclusive"],
             ["--reference", ref, "--fake", pf],
+            ["--real", pr, "--fake", pf, "--labels", labels["lr"], "--fake-labels", labels["lf"],
+             "--splits", "8"],
+            ["--reference", ref, "--fake", pf, "--labels", labels["lr"], "--fail-on",
+             "borderline,not_assessed"],
             ["--real", pr],
             ["--real", pr, "--fake", os.path.join(tmp, "pf2.npy"), "--k", "1"]]
     for extra in runs:
         what = "report %s np %d" % (" ".join(os.path.basename(a) for a in extra), np_)
         one = os.path.join(tmp, "one_report.json")
         rc, _, err = run_single(lsc, ["report"] + extra + ["--json", one])
-        check(rc == 0, "single %s: exit %d %s" % (what, rc, err))
+        fail_on = "--fail-on" in extra
+        check(rc == (3 if fail_on else 0), "single %s: exit %d %s" % (what, rc, err))
         many = os.path.join(tmp, "many_report.json")
         codes, out, err = run_ranks(mpirun, np_, lsc, ["report"] + extra + ["--json", many], tmp)
-        check(codes == [0] * np_, "%s: rank exit codes %r: %s" % (what, codes, err))
-        if rc != 0 or codes != [0] * np_:
+        check(codes == [rc] * np_, "%s: rank exit codes %r, one process's %d: %s"
+              % (what, codes, rc, err))
+        if rc not in (0, 3) or codes != [rc] * np_:
             continue
         with open(one) as f:
             want = json.load(f)
@@ -423,15 +441,14 @@ def report_checks(lsc, np_, mpirun, tmp, d):
               mw.get("fake_rows_in_near_duplicate_pairs"), "%s: memorisation %r vs %r"
               % (what, mg, mw))
         if "--fake" in extra:
-            if np_ > 1:  # what has no sharded form is said so, not left out silently
-                check(got.get("verdict", 1) is None and "mpirun" in got.get(
-                    "verdicts_unavailable", "") and got.get("distribution", {}).get("fd", 1)
-                      is None and "mpirun" in got.get("distribution", {}).get("unavailable", ""),
-                      "%s: verdicts / FD not marked unavailable: %r %r" % (
-                          what, got.get("verdicts_unavailable"), got.get("distribution")))
-            else:
-                check(got.get("verdicts") == want.get("verdicts"),
-                      "%s: one rank's verdicts differ from one process's" % what)
+            # the verdicts are there to compare, and what has no sharded form is said so
+            check(len(want.get("verdicts", {})) >= 6 and want.get("verdict") in
+                  ("ok", "borderline", "collapse"), "%s: no verdicts: %r" % (what, want))
+            check(np_ == 1 or (got.get("distribution", {}).get("fd", 1) is None and "mpirun" in
+                               got.get("distribution", {}).get("unavailable", "")),
+                  "%s: FD not marked unavailable: %r" % (what, got.get("distribution")))
+        if "--labels" in extra:
+            check(len(want.get("classes", [])) == 3, "%s: classes %r" % (what, want.get("classes")))
         ranks_note = "%d rank%s)" % (np_, "s" if np_ > 1 else "")
         check(out.count("report on") == 1 and ranks_note in out,
               "%s: rank 0 alone prints, naming %s: %r" % (what, ranks_note, out))
@@ -443,15 +460,8 @@ def report_checks(lsc, np_, mpirun, tmp, d):
     if np_ < 2:
         return
     # what has no sharded form: refused by name on every rank, one message, no output
-    labels = os.path.join(tmp, "labels.npy")
-    with open(labels, "wb") as f:
-        header = "{'descr': '<i8', 'fortran_order': False, 'shape': (47,), }"
-        header += " " * (64 - (10 + len(header) + 1) % 64) + "\n"
-        f.write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header.encode() +
-                struct.pack("<47q", *[i % 3 for i in range(47)]))
     out = os.path.join(tmp, "refused.json")
-    for opt in (["--geometry"], ["--kid"], ["--mmd"], ["--html", os.path.join(tmp, "r.html")],
-                ["--labels", labels], ["--fail-on", "collapse"]):
+    for opt in (["--geometry"], ["--kid"], ["--mmd"], ["--html", os.path.join(tmp, "r.html")]):
         codes, _, err = run_ranks(mpirun, np_, lsc, ["report", "--real", pr, "--fake", pf,
                                                      "--json", out] + opt, tmp)
         lines = [l for l in err.splitlines() if l.startswith("lsc ")]
