@@ -361,15 +361,17 @@ def prdc_checks(lsc, np_, mpirun, tmp, d):
     check(not os.path.exists(out), "reference build wrote a file of a NaN")
 
 
-# The report's keys that run sharded and must equal one process's (compare_json: integers, lists
-# and flags exactly, continuous figures within tolerance): the inputs' shapes, the parameters,
-# both spectra (the compared one on the seeded subset at equal N, and every row's), the all-pairs
-# figures, PRDC, and the near-duplicate rows. Not compared: timings_ms, device and ranks (the
-# run's), the verdicts with the readings made from them, the fake rows near a real row (counted
-# in the verdicts' pass) and the distribution distances (FD): those have no sharded form yet, and
-# the document says so (checked below).
-REPORT_SHARDED = ("inputs", "params", "spectrum", "spectrum_all_rows", "pairwise", "prdc",
-                  "definitions")
+# The report's keys that run sharded and must equal one process's (compare_json: levels,
+# counts, lists, flags and strings exactly, continuous figures within tolerance): the verdicts
+# (lsc_assess_sharded) with their classes, uncovered rows and the readings made from them, the
+# inputs' shapes, the parameters, both spectra (the compared one on the seeded subset at equal N,
+# and every row's), the all-pairs figures, PRDC and the memorisation counts. Not compared:
+# timings_ms, device and ranks (the run's), and the distribution distances (FD), which have no
+# sharded form yet: the document says so (checked below).
+REPORT_SHARDED = ("verdict", "not_assessed", "verdicts", "classes", "uncovered",
+                  "uncovered_rows", "inputs", "params", "spectrum", "spectrum_all_rows",
+                  "pairwise", "prdc", "memorisation", "definitions", "readings",
+                  "readings_fixed_thresholds")
 
 
 def report_checks(lsc, np_, mpirun, tmp, d):
@@ -388,21 +390,22 @@ def report_checks(lsc, np_, mpirun, tmp, d):
     check(rc == 0, "reference build for the report: exit %d %s" % (rc, err))
     pr, pf = os.path.join(tmp, "pr.npy"), os.path.join(tmp, "pf.npy")
     labels = {}
-    for name, n in (("lr", 47), ("lf", 39)):  # three classes; the fake rows over-produce one
+    # three classes in runs of rows, so that each rank's part holds other counts of each (a rank
+    # passing labels from the wrong place changes them); the fake rows over-produce class 1
+    for name, n in (("lr", 47), ("lf", 39)):
         labels[name] = os.path.join(tmp, name + ".npy")
-        vals = [i % 3 for i in range(n)] if name == "lr" else [0 if i % 4 else i % 3
-                                                                for i in range(n)]
+        vals = ([0] * 10 + [1] * 21 + [2] * 16) if name == "lr" else ([0] * 5 + [1] * 24 +
+                                                                       [2] * 10)
         header = "{'descr': '<i8', 'fortran_order': False, 'shape': (%d,), }" % n
         header += " " * (64 - (10 + len(header) + 1) % 64) + "\n"
         with open(labels[name], "wb") as f:
             f.write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header.encode() +
                     struct.pack("<%dq" % n, *vals))
     runs = [["--real", pr, "--fake", pf],
-            ["--real", pr, "--fake", pf, "--pairs-max-rows", "20", "--seed", "3"],
+            # the all-pairs subset and class labels of both sets
+            ["--real", pr, "--fake", pf, "--pairs-max-rows", "20", "--seed", "3", "--labels",
+             labels["lr"], "--fake-labels", labels["lf"], "--splits", "8"],
             ["--real", pf, "--fake", pr, "--metric", "cosine", "--k", "3", "--inclusive"],
-            ["--reference", ref, "--fake", pf],
-            ["--real", pr, "--fake", pf, "--labels", labels["lr"], "--fake-labels", labels["lf"],
-             "--splits", "8"],
             ["--reference", ref, "--fake", pf, "--labels", labels["lr"], "--fail-on",
              "borderline,not_assessed"],
             ["--real", pr],
