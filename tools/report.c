@@ -948,7 +948,7 @@ static int report_json(cli_opts *o, lsc_ctx *ctx, const report_figs *g)
     if (o->fake) {
         cli_json_prdc(&w, "prdc", g->prdc);
         jw_obj(&w, "memorisation");
-        if (g->mem_rows >= 0) {
+        if (g->real_rows) {
             jw_int(&w, "fake_rows_near_real", g->mem_rows);
             jw_num(&w, "fraction", g->mem_fraction);
         } else {
@@ -1014,7 +1014,7 @@ static int report_html(cli_opts *o, lsc_ctx *ctx, const report_figs *g)
     hr.reference = o->reference;
     hr.prdc = o->fake ? g->prdc : NULL;
     hr.nn = g->nnh;
-    hr.mem_rows = o->fake ? g->mem_rows : -1;
+    hr.mem_rows = g->real_rows && o->fake ? g->mem_rows : -1;
     hr.readings = (const char *const *)g->readings;
     hr.nread = g->nread;
     hr.timing_name = g->tm->name;
@@ -1064,7 +1064,7 @@ static void print_fixed_checks(const cli_opts *o, const report_figs *g)
             "  memorisation          fake rows in a near-duplicate pair (d <= %g): %s%.2f%% > %g%%?  %s\n",
             o->dup_eps, g->ri->dup_lower_bound ? ">= " : "", 100.0 * g->ri->fake_dup_fraction,
             100.0 * th->dup_fraction, g->ri->fake_dup_fraction > th->dup_fraction ? "yes" : "no");
-        if (g->mem_rows >= 0)
+        if (g->real_rows)
             printf(
                 "  memorisation          fake rows within %g of a real row: %.2f%% > %g%%?  %s\n",
                 o->dup_eps, 100.0 * g->mem_fraction, 100.0 * th->dup_fraction,
@@ -1148,7 +1148,7 @@ static void report_text(cli_opts *o, lsc_ctx *ctx, const report_figs *g)
     if (o->fake) {
         printf("\n");
         cli_print_prdc(stdout, g->prdc);
-        if (g->mem_rows >= 0)
+        if (g->real_rows)
             printf("  fake rows within %g of a real row: %lld of %lld\n", o->dup_eps,
                    (long long)g->mem_rows, (long long)g->F->whole.rows);
     }
@@ -1193,7 +1193,7 @@ int cmd_report(cli_opts *o)
     int64_t *real_labels = NULL, *fake_labels = NULL, n_real_labels = 0, n_fake_labels = 0;
     double t_load = 0, t_verdicts = 0, t_start = cli_now_ms();
     double mem_fraction = -1;
-    int64_t mem_rows = -1; /* -1 where not counted */
+    int64_t mem_rows = 0;
 
     /* under mpirun with several ranks each rank holds its part of each set's rows; every phase
      * that can fail on some ranks alone ends in an agreement before the next collective call */
