@@ -380,14 +380,18 @@ def report_checks(lsc, np_, mpirun, tmp, d):
     a seeded subset drawn over every rank's rows); a subset for the all-pairs figures; cosine,
     k and the inclusive comparison; a reference file loaded by shards; class labels of both sets
     (each rank passing its rows' labels); --fail-on (exit 3 on every rank, as one process); the
-    real set alone; a file of fewer rows than ranks (a fake set of 2 rows: the verdicts' real set
-    needs 8). Every rank exits with one process's code and rank 0 alone prints. With NP >= 2
+    real set alone; files of fewer rows than ranks (a fake set of 2 rows, and a reference of 2
+    alone: the verdicts' real set needs 8). Every rank exits with one process's code and rank 0 alone prints. With NP >= 2
     the sections without a sharded form are refused by name (exit 2 on every rank, one message,
     no output), and a NaN in the last rank's part names the file's row."""
     ref = os.path.join(tmp, "report.lscref")
     rc, _, err = run_single(lsc, ["reference", "build", "--real", os.path.join(tmp, "pr.npy"),
                                   "--out", ref, "--k", "4"])
     check(rc == 0, "reference build for the report: exit %d %s" % (rc, err))
+    ref2 = os.path.join(tmp, "report2.lscref")  # 2 rows: an empty shard on a third rank
+    rc, _, err = run_single(lsc, ["reference", "build", "--real", os.path.join(tmp, "pr2.npy"),
+                                  "--out", ref2, "--k", "1"])
+    check(rc == 0, "reference build of 2 rows for the report: exit %d %s" % (rc, err))
     pr, pf = os.path.join(tmp, "pr.npy"), os.path.join(tmp, "pf.npy")
     labels = {}
     # three classes in runs of rows, so that each rank's part holds other counts of each (a rank
@@ -409,6 +413,7 @@ def report_checks(lsc, np_, mpirun, tmp, d):
             ["--reference", ref, "--fake", pf, "--labels", labels["lr"], "--fail-on",
              "borderline,not_assessed"],
             ["--real", pr],
+            ["--reference", ref2],
             ["--real", pr, "--fake", os.path.join(tmp, "pf2.npy"), "--k", "1"]]
     for extra in runs:
         what = "report %s np %d" % (" ".join(os.path.basename(a) for a in extra), np_)
