@@ -50,35 +50,55 @@ lsc_status lsc_tp_concat(lsc_ctx *ctx, lsc_status st, const void *mine, size_t b
     return LSC_STATUS_OK;
 }
 
+/* Every rank's n values into all (ranks x n), in the agreement itself: one collective. A rank
+ * that cannot hold them still takes part, reporting the failure. */
+static lsc_status agree_values(lsc_ctx *ctx, lsc_status st, const int64_t *vals, int64_t n,
+                               int64_t **all)
+{
+    const int64_t ranks = lsc_tp_ranks(ctx);
+    *all = (int64_t *)malloc((size_t)(ranks * n) * sizeof(int64_t) + 1);
+    if (!*all && st == LSC_STATUS_OK)
+        st = lsc_set_error(ctx, LSC_STATUS_OUT_OF_MEMORY,
+                           "out of host memory for %lld ranks' %lld values", (long long)ranks,
+                           (long long)n);
+    st = lsc_tp_agree(ctx, st, vals, n, *all);
+    if (st != LSC_STATUS_OK) {
+        free(*all);
+        *all = NULL;
+    }
+    return st;
+}
+
 lsc_status lsc_tp_sum_i64(lsc_ctx *ctx, lsc_status st, int64_t *vals, int64_t n)
 {
-    void *all = NULL;
-    size_t total = 0;
-    LSC_TRY(lsc_tp_concat(ctx, st, vals, (size_t)n * sizeof *vals, &all, &total));
+    int64_t *a = NULL;
+    LSC_TRY(agree_values(ctx, st, vals, n, &a));
     const int64_t ranks = lsc_tp_ranks(ctx);
-    const int64_t *a = (const int64_t *)all;
-    for (int64_t i = 0; a && i < n; i++) {
+    for (int64_t i = 0; i < n; i++) {
         int64_t s = 0;
         for (int64_t r = 0; r < ranks; r++) s += a[r * n + i];
         vals[i] = s;
     }
-    free(all);
+    free(a);
     return LSC_STATUS_OK;
 }
 
 lsc_status lsc_tp_sum_f64(lsc_ctx *ctx, lsc_status st, double *vals, int64_t n)
 {
-    void *all = NULL;
-    size_t total = 0;
-    LSC_TRY(lsc_tp_concat(ctx, st, vals, (size_t)n * sizeof *vals, &all, &total));
+    /* the values travel as their bytes (the agreement copies them with memcpy) */
+    int64_t *a = NULL;
+    LSC_TRY(agree_values(ctx, st, (const int64_t *)(const void *)vals, n, &a));
     const int64_t ranks = lsc_tp_ranks(ctx);
-    const double *a = (const double *)all;
-    for (int64_t i = 0; a && i < n; i++) {
+    for (int64_t i = 0; i < n; i++) {
         double s = 0.0;
-        for (int64_t r = 0; r < ranks; r++) s += a[r * n + i];
+        for (int64_t r = 0; r < ranks; r++) {
+            double v;
+            memcpy(&v, &a[r * n + i], sizeof v);
+            s += v;
+        }
         vals[i] = s;
     }
-    free(all);
+    free(a);
     return LSC_STATUS_OK;
 }
 

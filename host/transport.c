@@ -162,7 +162,7 @@ lsc_status lsc_tp_agree(lsc_ctx *ctx, lsc_status st, const int64_t *vals, int64_
     memset(mine, 0, block);
     mine->status = (int64_t)st;
     if (st != LSC_STATUS_OK) snprintf(mine->msg, sizeof mine->msg, "%s", ctx->err);
-    if (nvals) memcpy(mine + 1, vals, (size_t)nvals * sizeof(int64_t));
+    if (nvals && vals) memcpy(mine + 1, vals, (size_t)nvals * sizeof(int64_t)); /* NULL: failed */
     for (int64_t r = 0; r < ranks; r++) sizes[r] = block;
     lsc_status s = lsc_tp_all_gather(ctx, mine, block, buf, sizes);
     free(sizes);

@@ -126,6 +126,7 @@ typedef struct {
                                 subset's PRDC outcomes of them */
     int64_t na_loc, *pos_a, *a_loc;
     unsigned char *flags_loc;
+    lsc_ctx *ctx; /* the call's (the cache's key reads its rank count) */
     /* A, the generated and the held-out rows are compared as copies of the caller's rows, not
      * centred ones: the distance code centres each set for its fast form and takes exact values
      * from the rows themselves, as in the full-size pass, so a copy of a reference row ties
@@ -274,8 +275,10 @@ typedef struct assess_cache {
     int64_t S, m;
     double memorisation, inactive;
     int labelled, by_fake_labels;
+    int64_t ranks; /* 0: one process's (lsc_assess); else a sharded call's over this many */
     /* moved out of `shared` */
     double *mean, median_unit_var, median_nn_a;
+    int64_t *pos_a, *a_loc, na_loc; /* sharded: this rank's part of A */
     int64_t *rows_a;
     float *a;
     lsc_reference *ref_a;
@@ -291,6 +294,8 @@ static void cache_free(assess_cache *c)
     free(c->mean);
     free(c->rows_a);
     free(c->a);
+    free(c->pos_a);
+    free(c->a_loc);
     lsc_reference_destroy(c->ref_a);
     free(c->labels);
     free(c->cls_ref);
@@ -316,13 +321,20 @@ static uint64_t labels_hash(const int64_t *labels, int64_t n)
     return h;
 }
 
+/* The labels lsc_assess reads: the caller's, or every rank's gathered (sharded). */
+static const int64_t *real_labels_of(const shared *s, const lsc_assess_opts *o)
+{
+    return s->sh ? s->sh->real_labels : o->real_labels;
+}
+
 static int cache_matches(const assess_cache *c, const lsc_reference *ref, const shared *s,
                          const lsc_assess_opts *o, uint64_t lh)
 {
+    const int64_t ranks = s->sh ? lsc_tp_ranks(s->ctx) : 0;
     return c && c->serial == ref->serial && c->seed == o->seed && c->S == s->S && c->m == s->m &&
            c->memorisation == o->memorisation_factor && c->inactive == o->inactive_factor &&
-           c->labelled == (o->real_labels != NULL) && c->labels_hash == lh &&
-           c->by_fake_labels == (o->fake_labels != NULL);
+           c->labelled == (real_labels_of(s, o) != NULL) && c->labels_hash == lh &&
+           c->by_fake_labels == (s->fake_labels != NULL) && c->ranks == ranks;
 }
 
 /* Column mean and median column variance of the whole reference (float64, two passes). */
@@ -439,11 +451,18 @@ static lsc_status shared_make(lsc_ctx *ctx, const lsc_reference *ref, const lsc_
                         : LSC_STATUS_OUT_OF_MEMORY;
     if (st == LSC_STATUS_OK) st = lsc_sample_rows(ctx, o->seed, s->na, 0, s->nw, s->sample_a);
     LSC_TRY(sh_agree(ctx, s, st)); /* before the collective sums of reference_moments */
-    /* the reference side: from the context's cache when its key matches (one process only: a
-     * sharded call measures it afresh) */
-    const uint64_t lh = sh ? 0 : labels_hash(o->real_labels, n);
+    /* the reference side: from the context's cache when its key matches (sharded: on every
+     * rank, else on none) */
+    s->ctx = ctx;
+    const uint64_t lh = labels_hash(real_labels_of(s, o), n);
     assess_cache *c = (assess_cache *)ctx->assess_cache;
-    if (!sh && cache_matches(c, ref, s, o, lh)) {
+    int hit = cache_matches(c, ref, s, o, lh);
+    if (sh) {
+        int64_t miss = !hit;
+        LSC_TRY(lsc_tp_sum_i64(ctx, LSC_STATUS_OK, &miss, 1));
+        hit = miss == 0;
+    }
+    if (hit) {
         s->cached = 1;
         s->mean = c->mean;
         s->median_unit_var = c->median_unit_var;
@@ -460,9 +479,18 @@ static lsc_status shared_make(lsc_ctx *ctx, const lsc_reference *ref, const lsc_
         c->a = NULL;
         c->ref_a = NULL;
         c->labels = c->cls_ref = c->n_cls_a = NULL;
+        if (sh) {
+            s->pos_a = c->pos_a;
+            s->a_loc = c->a_loc;
+            s->na_loc = c->na_loc;
+            c->pos_a = c->a_loc = NULL;
+            s->flags_loc =
+                (unsigned char *)lsc_malloc(ctx, (size_t)s->na_loc + 1, "assess coverage");
+            LSC_TRY(sh_agree(ctx, s, s->flags_loc ? LSC_STATUS_OK : LSC_STATUS_OUT_OF_MEMORY));
+        }
         return LSC_STATUS_OK; /* the held-out statistics stay in the cache for measure_subsets */
     }
-    if (!sh) lsc_assess_cache_free(ctx); /* another reference or other options: rebuilt below */
+    lsc_assess_cache_free(ctx); /* another reference or other options: rebuilt below */
     LSC_TRY(reference_moments(ctx, ref, s));
     s->rows_a = (int64_t *)lsc_malloc(ctx, (size_t)s->na * sizeof *s->rows_a, "rows");
     s->half_b = (int64_t *)lsc_malloc(ctx, (size_t)nb * sizeof *s->half_b, "rows");
@@ -510,13 +538,18 @@ static void cache_keep(lsc_ctx *ctx, shared *s, const lsc_assess_opts *o, struct
     if (!c) return; /* nothing kept: the next call recomputes */
     c->serial = s->ref->serial;
     c->seed = o->seed;
-    c->labels_hash = labels_hash(o->real_labels, s->ref->rows);
+    c->labels_hash = labels_hash(real_labels_of(s, o), s->n);
     c->S = s->S;
     c->m = s->m;
     c->memorisation = o->memorisation_factor;
     c->inactive = o->inactive_factor;
-    c->labelled = o->real_labels != NULL;
-    c->by_fake_labels = o->fake_labels != NULL;
+    c->labelled = real_labels_of(s, o) != NULL;
+    c->by_fake_labels = s->fake_labels != NULL;
+    c->ranks = s->sh ? lsc_tp_ranks(ctx) : 0;
+    c->pos_a = s->pos_a;
+    c->a_loc = s->a_loc;
+    c->na_loc = s->na_loc;
+    s->pos_a = s->a_loc = NULL;
     c->mean = s->mean;
     c->median_unit_var = s->median_unit_var;
     c->median_nn_a = s->median_nn_a;
@@ -1302,7 +1335,7 @@ static lsc_status full_size_sharded(lsc_ctx *ctx, const lsc_reference *ref, cons
     const int near = o->near_distance >= 0, order = o->order_uncovered != 0;
     unsigned char *flags = (unsigned char *)lsc_malloc(ctx, (size_t)nr + 1, "assess row flags");
     int64_t *ct = (int64_t *)lsc_calloc(ctx, (size_t)(2 * C + 2), sizeof *ct, "assess classes");
-    /* each rank's block, then where its near flags start (they come home after the walk) */
+    /* each generated shard's block, and where its near flags start (only they come home) */
     size_t *sizes = (size_t *)lsc_malloc(ctx, (size_t)ranks * 2 * sizeof *sizes, "assess sizes");
     lsc_status st = flags && ct && sizes ? LSC_STATUS_OK : LSC_STATUS_OUT_OF_MEMORY;
     st = sh_agree(ctx, s, st);
@@ -1345,7 +1378,7 @@ static lsc_status full_size_sharded(lsc_ctx *ctx, const lsc_reference *ref, cons
             st = LSC_STATUS_OUT_OF_MEMORY;
         for (int64_t r0 = 0; st == LSC_STATUS_OK && r0 < ranks; r0++) {
             sizes[r0] = (size_t)(sh->fake_rows[r0] * (d * (int64_t)sizeof(float) + near));
-            sizes[ranks + r0] = (size_t)(sh->fake_rows[r0] * d * (int64_t)sizeof(float));
+            sizes[ranks + r0] = (size_t)(sh->fake_rows[r0] * d) * sizeof(float);
         }
     }
     if (st == LSC_STATUS_OK) {
@@ -1374,7 +1407,7 @@ static lsc_status full_size_sharded(lsc_ctx *ctx, const lsc_reference *ref, cons
                        xu,
                        vu};
         st = lsc_ring_walk(ctx, sizes, block, near ? sizes + ranks : NULL, full_visit, &W,
-                           block + (size_t)(mr * d) * sizeof(float), "lsc_assess_sharded");
+                           block + sizes[ranks + lsc_tp_rank(ctx)], "lsc_assess_sharded");
     }
     if (st == LSC_STATUS_OK && near) {
         int64_t hits = 0;
@@ -1909,7 +1942,7 @@ static lsc_status run_checks(lsc_ctx *ctx, const lsc_reference *ref, const lsc_m
     }
     /* a call that got this far keeps the reference side for the next one; a failed call that
      * borrowed from the cache drops it (its buffers are half given away) */
-    if (st == LSC_STATUS_OK && !sh) cache_keep(ctx, &s, o, &me.h, &me.cov_h);
+    if (st == LSC_STATUS_OK) cache_keep(ctx, &s, o, &me.h, &me.cov_h);
     else if (s.cached) lsc_assess_cache_free(ctx);
     if (s.cached) me.h = NULL, me.cov_h = NULL;
     free(me.h);

@@ -1155,8 +1155,8 @@ LSC_API lsc_status lsc_mmd(lsc_ctx *ctx, const lsc_matrix *a, const lsc_matrix *
  * number of ranks, each reading only its rows (lsc_reference_load_sharded); all but the spectrum
  * on the CPU backend with host memory. All but the spectrum need the transport's ring step (the
  * kNN against a sharded base merges its lists round the ring, or without one sends every
- * shard's lists to every rank). Not yet: the verdicts, the geometry and distribution figures;
- * they keep running on one process.
+ * shard's lists to every rank). The verdicts too (lsc_assess_sharded, CPU backend). Not yet:
+ * the geometry and distribution figures; they keep running on one process.
  *
  * Errors: before each collective phase the ranks agree on a status (one all-gather of every
  * rank's status and message), so bad input on one rank (NaN, a different column count, a failed
@@ -1488,8 +1488,10 @@ LSC_API lsc_status lsc_prdc_rows_sharded(lsc_ctx *ctx, const lsc_reference *ref,
  * fetched by global index to every rank, and each pass against the reference's judging half runs
  * on every rank over its part of that half (whose radii come from lsc_reference_create_sharded
  * on the ranks' parts), its counts summed over the ranks. Unlike lsc_assess, it always judges the
- * generated subsets in passes of their own (not inside the full-size pass), and the context
- * keeps nothing between calls. Costs per rank: the reference's and the generated rows'
+ * generated subsets in passes of their own (not inside the full-size pass). Each rank's context
+ * keeps the reference side as lsc_assess's does, and a next call with the same shard, options
+ * and m reads it when every rank's context holds it (the ranks agree on that first), measuring
+ * only the generated rows. Costs per rank: the reference's and the generated rows'
  * shards, the judging half's part and its radii, the global row indices of the halves and the
  * labels (about 16 to 40 bytes per reference row of all ranks), the subsets' rows, and a walk of
  * the generated shards round the ranks when uncovered rows are ordered or near_distance is set.

@@ -11,6 +11,8 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <map>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -175,9 +177,6 @@ TEST(ShardedAlloc, AssessAgreesOnOutOfMemory)
     auto fake = data::gaussian(m, d, 9);
     std::vector<int64_t> labels((size_t)n);
     for (int64_t i = 0; i < n; i++) labels[(size_t)i] = i % 3;
-    lsc_ctx_params prm = LSC_CTX_PARAMS_INIT;
-    prm.backend = LSC_BACKEND_CPU;
-    prm.threads = 1;
     each_failure([&](int p, lsc_ctx *ctx) {
         lsc_matrix a = lsc_matrix_f32(real.data() + p * 12 * d, 12, d);
         lsc_matrix f = lsc_matrix_f32(fake.data() + p * 8 * d, 8, d);
@@ -194,6 +193,40 @@ TEST(ShardedAlloc, AssessAgreesOnOutOfMemory)
         lsc_reference_destroy(ref);
         return s;
     });
+}
+
+TEST(ShardedAlloc, AssessWithACachedReferenceSideAgreesOnOutOfMemory)
+{
+    // the reference shards made once per context: after the first call each context holds the
+    // reference side, and a failure must leave every rank's cache agreeing with the others'
+    const int64_t n = 36, m = 24, d = 3, k = 2;
+    auto real = data::gaussian(n, d, 18);
+    auto fake = data::gaussian(m, d, 19);
+    std::map<lsc_ctx *, lsc_reference *> refs;
+    std::mutex mu;
+    each_failure([&](int p, lsc_ctx *ctx) {
+        lsc_reference *ref = nullptr;
+        {
+            std::lock_guard<std::mutex> lk(mu);
+            ref = refs[ctx];
+        }
+        lsc_status s = LSC_STATUS_OK;
+        if (!ref) {
+            lsc_matrix a = lsc_matrix_f32(real.data() + p * 12 * d, 12, d);
+            s = lsc_reference_create_sharded(ctx, &a, k, nullptr, &ref);
+            if (s != LSC_STATUS_OK) return s;
+            std::lock_guard<std::mutex> lk(mu);
+            refs[ctx] = ref;
+        }
+        lsc_matrix f = lsc_matrix_f32(fake.data() + p * 8 * d, 8, d);
+        lsc_assess_opts o = LSC_ASSESS_OPTS_INIT;
+        o.splits = 4;
+        lsc_assessment *as = nullptr;
+        s = lsc_assess_sharded(ctx, ref, &f, &o, &as);
+        lsc_assessment_destroy(as);
+        return s;
+    });
+    for (auto &r : refs) lsc_reference_destroy(r.second);
 }
 
 TEST(ShardedAlloc, SaveAgreesOnOutOfMemory)

@@ -3,14 +3,15 @@
 The VAE of vae_collapse.py is trained with torch's DistributedDataParallel on P processes of this
 machine (gloo, the CPU backend of torch.distributed; a GPU job passes its NCCL group unchanged).
 Every `every` steps each rank hands the posterior means of ITS shard of the held-out rows to an
-lsc.Monitor made with `process_group=`: the monitor runs lsc's sharded spectrum and PRDC over the
-group's own collectives, so every rank gets the record of all ranks' rows together, and rank 0
-prints it - no gather loop in the training code. Each rank holds an even part of the reference
-(the prior sample) with radii against all of it.
+lsc.Monitor made with `process_group=` and `assess=True`: the monitor runs lsc's sharded
+spectrum, PRDC and verdicts over the group's own collectives, so every rank gets the record of
+all ranks' rows together, and rank 0 prints it - no gather loop in the training code. Each rank
+holds an even part of the reference (the prior sample) with radii against all of it.
 
 At the end rank 0 repeats every measurement in one process on the gathered means (as a job
 without lsc's sharded calls would have to) and says whether the records are the same: PRDC's
-counts exactly, the spectrum's figures within docs/METRICS.md's tolerance.
+counts and every verdict's level exactly, the spectrum's figures and the verdicts' scores within
+docs/METRICS.md's tolerance.
 
     LSC_LIBRARY=build/liblsc.so PYTHONPATH=python/src python python/examples/ddp_monitor.py
     ... --ranks 3      processes (default 2)
@@ -40,6 +41,11 @@ from vae_collapse import VAE, make_data, objective  # noqa: E402
 FACTORS = 12
 
 
+# the verdicts' options: 8 held-out subsets (the default 16 doubles the reference side's cost,
+# which the sharded monitor measures afresh at every record)
+ASSESS = {"splits": 8}
+
+
 def shard_of(n: int, rank: int, ranks: int) -> slice:
     return slice(n * rank // ranks, n * (rank + 1) // ranks)
 
@@ -62,15 +68,15 @@ def run(rank: int, ranks: int, args, init: str):
             s, p = rec.spectrum, rec.prdc
             print(f"  {rec.step:5d} {s.active_units:4d}/{args.latent} {s.effective_rank:8.2f} "
                   f"{s.total_variance:7.3f} {p.precision:5.2f} {p.coverage:5.2f} "
-                  f"{rec.call_ms:8.1f}", flush=True)
+                  f"{rec.verdict:>12s} {rec.call_ms:8.1f}", flush=True)
 
-        mon = lsc.Monitor(prior, k=5, every=args.every, log=row, backend="cpu",
-                          process_group=dist.group.WORLD)
+        mon = lsc.Monitor(prior, k=5, every=args.every, log=row, backend="cpu", assess=True,
+                          assess_options=ASSESS, process_group=dist.group.WORLD)
         if rank == 0:
             print(f"lsc {lsc.version()}, torch {torch.__version__}: {ranks} ranks on gloo, "
                   f"beta {args.beta}, {args.steps} steps; each rank measures its "
                   f"{len(held)}-odd held-out rows, every record is of all {len(x_eval)}")
-            print("   step active eff_rank     var  prec cover  call_ms")
+            print("   step active eff_rank     var  prec cover      verdict  call_ms")
         means = []
         for step in range(args.steps + 1):
             if mon.due(step):
@@ -96,7 +102,8 @@ def check(rank, ranks, args, prior, means, history):
     dist.all_gather_object(gathered, means)
     if rank != 0:
         return
-    one = lsc.Monitor(prior, k=5, every=1, backend="cpu", asynchronous=False)
+    one = lsc.Monitor(prior, k=5, every=1, backend="cpu", asynchronous=False, assess=True,
+                      assess_options=ASSESS)
     for rec, parts in zip(history, zip(*gathered)):
         ref = one.measure(rec.step, np.concatenate(parts))
         a, b = rec.spectrum, ref.spectrum
@@ -106,7 +113,11 @@ def check(rank, ranks, args, prior, means, history):
         close = all(abs(u - v) <= 2e-4 * max(abs(v), 1e-5) for u, v in
                     ((a.effective_rank, b.effective_rank), (a.total_variance, b.total_variance),
                      (a.rankme, b.rankme)))
-        if not (same_counts and close and a.active_units == b.active_units):
+        same_verdicts = rec.verdict == ref.verdict and all(
+            v.level == ref.verdicts[c].level and (v.score == ref.verdicts[c].score or abs(
+                v.score - ref.verdicts[c].score) <= 1e-9 * max(abs(v.score), 1.0))
+            for c, v in rec.verdicts.items())
+        if not (same_counts and close and same_verdicts and a.active_units == b.active_units):
             print(f"DIFFERENT at step {rec.step}: {rec} vs {ref}", flush=True)
             sys.exit(1)
     print(f"the {len(history)} records equal one process's on the gathered means: yes",

@@ -51,10 +51,39 @@ def monitor_figures(history):
                       r.prdc.recall, r.prdc.density, r.prdc.coverage] for r in history])
 
 
+def monitor_verdicts(history):
+    """Each record's worst level, then every check's level and score, as strings and numbers."""
+    return np.array([[r.verdict] + [f"{c}:{v.level}:{v.score!r}" for c, v in
+                                    sorted(r.verdicts.items())] for r in history])
+
+
 def pair_figures(ps):
     return np.array([ps.rows_used, ps.pairs, ps.mean, ps.std, ps.min, ps.max, ps.nn_mean,
                      ps.nn_median, ps.nn_min, ps.nn_max, ps.near_duplicate_pairs, ps.hist_upper,
                      ps.uniformity])
+
+
+def labels():
+    return np.arange(N, dtype=np.int64) % 3
+
+
+def assess_record(a):
+    """An assessment's numbers and its words (levels, why), in a fixed order, for comparison."""
+    nums, words = [], []
+
+    def walk(o):
+        if isinstance(o, dict):
+            for key in sorted(o):
+                walk(o[key])
+        elif isinstance(o, (list, tuple)):
+            for v in o:
+                walk(v)
+        elif o is None or isinstance(o, (str, bool)):
+            words.append(repr(o))
+        else:
+            nums.append(float(o))
+    walk(a.to_dict())
+    return np.array(nums), np.array(words)
 
 
 def shard(x, counts, rank):
@@ -86,6 +115,9 @@ def run(rank, ranks, kw, out):
             p = lsc.prdc(ref, fake)   # the shard carries its group
             res[f"prdc_{comparison}_{name}"] = np.array([p.precision, p.recall, p.density,
                                                          p.coverage])
+        # the verdicts over the group: labels of this rank's rows, near rows counted
+        a = lsc.assess(ref, fake, labels=shard(labels(), counts, rank), near_distance=0.0)
+        res[f"assess_nums_{name}"], res[f"assess_words_{name}"] = assess_record(a)
         path = os.path.join(out, f"ref_{name}.lscref")
         ref.save(path)
         loaded = lsc.Reference.load(path, **kw)   # this rank's even part, whatever the split
@@ -103,7 +135,11 @@ def run(rank, ranks, kw, out):
         mon.step(step, shard(batch(step), counts, rank))
     res["monitor"] = monitor_figures(mon.history)
     res["monitor_logged"] = np.array([len(logged)])   # rank 0 logs, by default alone
-    res["monitor_assess"] = np.array(_error_of(lambda: lsc.Monitor(x, assess=True, **kw)))
+    # with the verdicts: every rank the records one process's monitor makes on whole batches
+    mon = lsc.Monitor(x, k=K, every=1, assess=True, assess_options={"splits": 4}, **kw)
+    for step, counts in enumerate(splits(ranks, M).values()):
+        mon.step(step, shard(batch(step), counts, rank))
+    res["monitor_assess"] = monitor_verdicts(mon.history)
     # a NaN on the last rank: every rank gets the same error, naming that rank
     bad = shard(x, splits(ranks)["even"], rank).copy()
     if rank == ranks - 1:

@@ -62,10 +62,17 @@ def _one_process():
         prdc[comparison] = (ref, np.array([p.precision, p.recall, p.density, p.coverage]))
     pairs["self"] = kself
     pairs["prdc"] = prdc
+    pairs["assess"] = W.assess_record(lsc.assess(prdc["inclusive"][0], W.fake_rows(),
+                                                 labels=W.labels(), near_distance=0.0))
     mon = lsc.Monitor(x, k=W.K, every=1, asynchronous=False)
     for step in range(3):
         mon.step(step, W.batch(step))
     pairs["monitor"] = W.monitor_figures(mon.history)
+    mon = lsc.Monitor(x, k=W.K, every=1, asynchronous=False, assess=True,
+                      assess_options={"splits": 4})
+    for step, counts in enumerate(W.splits(1, W.M).values()):
+        mon.step(step, W.batch(step))
+    pairs["monitor_assess"] = W.monitor_verdicts(mon.history)
     return (np.array([s.effective_rank, s.participation_ratio, s.stable_rank, s.rankme,
                       s.vendi_cosine, s.numerical_rank, s.rows]),
             np.asarray(s.singular_values), kn, pairs)
@@ -81,13 +88,25 @@ def test_sharded_calls_equal_one_process(tmp_path, engine, ranks):
     (_run_torch if engine == "torch" else _run_mpi)(ranks, tmp_path)
     fig, sv, kn, pairs = _one_process()
     kself, prdc, monitor = pairs.pop("self"), pairs.pop("prdc"), pairs.pop("monitor")
+    assess_nums, assess_words = pairs.pop("assess")
+    monitor_assess = pairs.pop("monitor_assess")
     got = [dict(np.load(tmp_path / f"rank{r}.npz")) for r in range(ranks)]
     for r, g in enumerate(got):
         # every rank's records: the one-process monitor's on the whole batches
         np.testing.assert_allclose(g["monitor"], monitor, rtol=2e-4, atol=1e-9, err_msg=r)
         np.testing.assert_array_equal(g["monitor"][:, 3:], monitor[:, 3:])  # PRDC: counts
         assert int(g["monitor_logged"][0]) == (len(monitor) if r == 0 else 0), r
-        assert str(g["monitor_assess"]).startswith("NotSupported|"), g["monitor_assess"]
+        # with assess=True: one process's verdicts, levels and scores (printed exactly: the
+        # scores come from integer counts but for the spectrum's, within 1e-9)
+        assert g["monitor_assess"].shape == monitor_assess.shape, r
+        for row_g, row_w in zip(g["monitor_assess"], monitor_assess):
+            assert row_g[0] == row_w[0], (r, row_g, row_w)
+            for a_, b_ in zip(row_g[1:], row_w[1:]):
+                ca, la, sa = a_.split(":")
+                cb, lb, sb = b_.split(":")
+                assert (ca, la) == (cb, lb), (r, a_, b_)
+                assert sa == sb or float(sa) == pytest.approx(float(sb), rel=1e-9, abs=1e-12), \
+                    (r, a_, b_)
     for name in W.splits(ranks):
         for r, g in enumerate(got):
             # every rank holds the same bytes
@@ -109,6 +128,12 @@ def test_sharded_calls_equal_one_process(tmp_path, engine, ranks):
                 np.concatenate([g[f"radii_{comparison}_{name}"] for g in got]), ref.radii)
             for g in got:  # counts exactly, so the figures exactly, on every rank
                 np.testing.assert_array_equal(g[f"prdc_{comparison}_{name}"], want)
+        # the verdicts: one process's words (levels, why) exactly, numbers within 1e-9
+        for r, g in enumerate(got):
+            np.testing.assert_array_equal(g[f"assess_words_{name}"], assess_words,
+                                          err_msg=f"assess rank {r} {name}")
+            np.testing.assert_allclose(g[f"assess_nums_{name}"], assess_nums, rtol=1e-9,
+                                       atol=1e-12, err_msg=f"assess rank {r} {name}")
         # the shards saved as one file: the file one process writes for the whole reference
         whole = tmp_path / f"whole_{name}.lscref"
         prdc["inclusive"][0].save(whole)

@@ -16,12 +16,16 @@
 
 static char fuzz_path[512];
 
+/* the scratch file goes when the fuzzer exits (libFuzzer's runs end in exit()) */
+static void fuzz_remove_scratch(void) { remove(fuzz_path); }
+
 static void fuzz_write(const char *ext, const uint8_t *data, size_t size)
 {
     if (!fuzz_path[0]) {
         const char *dir = getenv("TMPDIR");
         snprintf(fuzz_path, sizeof fuzz_path, "%s/lsc_fuzz_%ld%s", dir && *dir ? dir : "/tmp",
                  (long)getpid(), ext);
+        atexit(fuzz_remove_scratch);
     }
     FILE *f = fopen(fuzz_path, "wb");
     if (!f) abort();

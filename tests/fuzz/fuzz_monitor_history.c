@@ -13,6 +13,13 @@
 
 static char hist_path[512], page_path[512];
 
+/* the scratch files go when the fuzzer exits (libFuzzer's runs end in exit()) */
+static void remove_scratch(void)
+{
+    remove(hist_path);
+    remove(page_path);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -22,6 +29,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                  (long)getpid());
         snprintf(page_path, sizeof page_path, "%s/lsc_fuzz_%ld.html", dir && *dir ? dir : "/tmp",
                  (long)getpid());
+        atexit(remove_scratch);
     }
     FILE *f = fopen(hist_path, "wb");
     if (!f) abort();

@@ -77,6 +77,9 @@ static void fix_checksums(uint8_t *b, size_t n)
 static char path[512];
 static lsc_ctx *ctx;
 
+/* the scratch file goes when the fuzzer exits (libFuzzer's runs end in exit()) */
+static void remove_scratch(void) { remove(path); }
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -89,6 +92,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         const char *dir = getenv("TMPDIR");
         snprintf(path, sizeof path, "%s/lsc_fuzz_%ld.lscref", dir && *dir ? dir : "/tmp",
                  (long)getpid());
+        atexit(remove_scratch);
     }
     int fix = data[0] & 1;
     data++;

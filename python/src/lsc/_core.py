@@ -1108,7 +1108,7 @@ def assess(real_or_reference, fake, k: int = 5, *, splits: int = ASSESS_DEFAULTS
            threads: int = 0, labels=None, fake_labels=None,
            prdc: Optional[Prdc] = None,
            near_distance: Optional[float] = None,
-           order_uncovered: bool = True) -> Assessment:
+           order_uncovered: bool = True, process_group=None, comm=None) -> Assessment:
     """Verdicts on the generated set `fake`: has the generator collapsed, and how?
     (docs/METRICS.md section 8).
 
@@ -1142,7 +1142,21 @@ def assess(real_or_reference, fake, k: int = 5, *, splits: int = ASSESS_DEFAULTS
 
     lsc_assess reads host memory: a generated set on a GPU (torch, cupy) is copied to the host,
     and the work runs on its device's context (backend="cpu": on the CPU). Returns an Assessment:
-    .verdict, .not_assessed, .verdicts[check] (Verdict), .to_dict(), print() for a summary."""
+    .verdict, .not_assessed, .verdicts[check] (Verdict), .to_dict(), print() for a summary.
+
+    With process_group= (torch.distributed) or comm= (mpi4py), or a Reference shard made over a
+    group, collective: `fake` is this rank's shard of the generated rows, the real rows (or the
+    reference) this rank's shard of the real ones, labels / fake_labels this rank's rows' labels,
+    and every rank gets the verdicts one process gives on all ranks' rows (lsc_assess_sharded,
+    on the CPU; .uncovered counts rows of all ranks' reference); each rank's thread context keeps
+    the reference side as in one process."""
+    engine = engine_for(process_group, comm)
+    if engine is None and isinstance(real_or_reference, Reference):
+        engine = real_or_reference._engine
+    if engine is not None:
+        return _assess_sharded(real_or_reference, fake, k, splits, seed, memorisation_factor,
+                               inactive_factor, metric, comparison, threads, labels,
+                               fake_labels, prdc, near_distance, order_uncovered, engine)
     vf = view(fake, "fake")
     if vf.on_device:
         ctx = context("cpu", None, threads) if backend == "cpu" else \
@@ -1157,13 +1171,59 @@ def assess(real_or_reference, fake, k: int = 5, *, splits: int = ASSESS_DEFAULTS
     else:
         ref = Reference(real_or_reference, k, metric=metric, comparison=comparison,
                         backend=backend, threads=threads, copy=False)  # real outlives it
+    opts, keep = _assess_opts(ref, vf, splits, seed, memorisation_factor, inactive_factor, labels,
+                              fake_labels, prdc, near_distance, order_uncovered)
+    h = C.c_void_p()
+    ctx.check(N.lib.lsc_assess(ctx.handle, ref._h, C.byref(vf.matrix), C.byref(opts),
+                               C.byref(h)))
+    del keep
+    try:
+        return assessment_from_handle(h)
+    finally:
+        N.lib.lsc_assessment_destroy(h)
+
+
+def _assess_sharded(real_or_reference, fake, k, splits, seed, memorisation_factor,
+                    inactive_factor, metric, comparison, threads, labels, fake_labels, prdc,
+                    near_distance, order_uncovered, engine) -> Assessment:
+    if isinstance(real_or_reference, Reference):
+        ref = real_or_reference
+    else:
+        ref = Reference(real_or_reference, k, metric=metric, comparison=comparison,
+                        backend="cpu", threads=threads, process_group=engine)
+
+    def prepare():
+        vf = view(_host(fake), "fake", shard=True)
+        return (vf,) + _assess_opts(ref, vf, splits, seed, memorisation_factor, inactive_factor,
+                                    labels, fake_labels, prdc, near_distance, order_uncovered,
+                                    shard=True)
+    vf, opts, keep = agreed(engine, prepare)
+    ctx = ref._ctx
+    h = C.c_void_p()
+    with sharded(ctx, engine):
+        ctx.check(N.lib.lsc_assess_sharded(ctx.handle, ref._h, C.byref(vf.matrix),
+                                           C.byref(opts), C.byref(h)))
+    del keep
+    try:
+        return assessment_from_handle(h)
+    finally:
+        N.lib.lsc_assessment_destroy(h)
+
+
+def _assess_opts(ref, vf, splits, seed, memorisation_factor, inactive_factor, labels,
+                 fake_labels, prdc, near_distance, order_uncovered, shard=False):
+    """lsc_assess_opts from assess's arguments, and what it points into (kept alive by the
+    caller until the call returns)."""
     opts = N.AssessOpts(C.sizeof(N.AssessOpts), _int(splits, "splits"), _seed(seed),
                         _number(memorisation_factor, "memorisation_factor"),
                         _number(inactive_factor, "inactive_factor"))
-    rl = _labels(labels, ref.rows, "labels", "reference rows")
-    fl = _labels(fake_labels, vf.matrix.rows, "fake_labels", "generated rows")
+    rows = "this rank's reference rows" if shard else "reference rows"
+    rl = _labels(labels, ref.rows, "labels", rows)
+    fl = _labels(fake_labels, vf.matrix.rows, "fake_labels",
+                 "this rank's generated rows" if shard else "generated rows")
     if fl is not None and rl is None:
         raise InvalidArgument("fake_labels need labels (the classes come from the reference)")
+    pr = None
     if rl is not None:
         opts.real_labels = rl.ctypes.data
     if fl is not None:
@@ -1185,13 +1245,7 @@ def assess(real_or_reference, fake, k: int = 5, *, splits: int = ASSESS_DEFAULTS
                           N.COMPARISONS.get(prdc.comparison, -1), N.METRICS.get(prdc.metric, -1),
                           prdc.coverage_expected)
         opts.prdc = C.cast(C.pointer(pr), C.c_void_p)
-    h = C.c_void_p()
-    ctx.check(N.lib.lsc_assess(ctx.handle, ref._h, C.byref(vf.matrix), C.byref(opts),
-                               C.byref(h)))
-    try:
-        return assessment_from_handle(h)
-    finally:
-        N.lib.lsc_assessment_destroy(h)
+    return opts, (rl, fl, pr)
 
 
 # --------------------------------------------------------------------------------------------------

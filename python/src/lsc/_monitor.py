@@ -297,7 +297,9 @@ class Monitor:
     each measurement runs the sharded spectrum and PRDC (lsc.h section 12) on host rows: a GPU
     batch is copied to the host, and the step waits for the collectives (no asynchronous form
     yet). Rank 0 logs and writes history_path; log_all_ranks=True logs on every rank; every
-    rank keeps the history. assess=True is not sharded yet (NotSupported)."""
+    rank keeps the history. With assess=True each record's verdicts are lsc.assess's over the
+    group (lsc_assess_sharded: every rank the verdicts of all ranks' rows); as in one process,
+    the reference side is measured at the first record and kept by each rank's context."""
 
     def __init__(self, reference, *, k: int = 5, every: int = 100, metric: str = "euclidean",
                  comparison: str = "strict", spectrum: bool = True, prdc: bool = True,
@@ -310,10 +312,6 @@ class Monitor:
         if every < 1:
             raise ValueError(f"every must be >= 1, not {every}")
         self._engine = engine_for(process_group, comm)
-        if self._engine is not None and assess:
-            raise NotSupported("Monitor(assess=True) over a group: the verdicts are not sharded "
-                               "yet; measure the spectrum and PRDC over the group, or assess "
-                               "one rank's batch without process_group")
         self.every = every
         self.want_spectrum, self.want_prdc = spectrum, prdc
         self.want_assess = bool(assess)
@@ -355,7 +353,7 @@ class Monitor:
         self._placed: Dict[int, Reference] = {}
         if self._engine is not None:
             self.reference = self._reference_shard(reference, k, metric, comparison) \
-                if prdc else None
+                if prdc or self.want_assess else None
         elif prdc or self.want_assess:
             self.reference = reference if isinstance(reference, Reference) else Reference(
                 _host(reference), k, metric=metric, comparison=comparison, backend=backend)
@@ -434,8 +432,15 @@ class Monitor:
         x = _host(latents)
         s = spectrum(x, active_threshold=self.active_threshold, backend="cpu",
                      process_group=self._engine) if self.want_spectrum else None
-        p = prdc(self.reference, x, backend="cpu") if self.want_prdc else None
-        rec = MonitorRecord(step, s, p, False, (time.perf_counter() - t0) * 1e3)
+        if self.want_assess:
+            # the sharded verdicts' full-size pass gives the record's PRDC too
+            a = self._assess(x)
+            p = a.prdc if self.want_prdc else None
+        else:
+            a = None
+            p = prdc(self.reference, x, backend="cpu") if self.want_prdc else None
+        rec = _with_assessment(MonitorRecord(step, s, p, False, (time.perf_counter() - t0) * 1e3),
+                               a)
         return self._finish(rec)
 
     def _assess(self, rows, p=None) -> Optional[Assessment]:
@@ -445,8 +450,9 @@ class Monitor:
         if not self.want_assess:
             return None
         # the uncovered rows' order is not part of a record: spare its pass
-        return assess(self.reference, rows, backend=self.backend, prdc=p, order_uncovered=False,
-                      **self.assess_options)
+        # (a reference shard carries its group: the call is then lsc_assess_sharded)
+        return assess(self.reference, rows, backend=self.backend if self._engine is None else "cpu",
+                      prdc=p, order_uncovered=False, **self.assess_options)
 
     def _no_cuda(self) -> bool:
         if self._cuda_ok is None:
