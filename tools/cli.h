@@ -112,9 +112,11 @@ int cli_fail(const cli_opts *o, int code, const char *fmt, ...)
 int cli_lib_fail(const cli_opts *o, lsc_ctx *ctx, lsc_status st, const char *what);
 /* A reference file that lsc_reference_load refused: the library's message, naming `path`. A
  * missing or unreadable file is bad input (exit 2), like any other input file. */
-/* Loads --reference and adopts its k, metric and comparison; a --k, --metric or --inclusive
- * given too must agree (exit 2 naming both values). Returns 0 or the exit code. */
-int cli_reference_load_checked(cli_opts *o, lsc_ctx *ctx, lsc_reference **ref,
+/* Loads --reference (sharded: this rank's shard, lsc_reference_load_sharded, collective) and
+ * adopts its k, metric and comparison; a --k, --metric or --inclusive given too must agree
+ * (exit 2 naming both values; the same file on every rank, so the same decision). Returns 0 or
+ * the exit code. */
+int cli_reference_load_checked(cli_opts *o, lsc_ctx *ctx, int sharded, lsc_reference **ref,
                                lsc_reference_info *info);
 int cli_reference_load_fail(const cli_opts *o, lsc_ctx *ctx, lsc_status st, const char *path);
 int cli_status_exit(lsc_status st);
@@ -135,6 +137,11 @@ double cli_rng_normal(uint64_t *state);
  * as an owned copy (same dtype).
  * Returns NULL if out of memory. */
 void *cli_subset_rows(lsc_ctx *ctx, const lsc_matrix *m, int64_t n, uint64_t seed, lsc_matrix *out);
+/* The same subset of a set of total_rows rows of which m holds rows first_row.. (a rank's part):
+ * m's rows of it, in row order (out->rows of them, perhaps none; the parts of every rank,
+ * concatenated in rank order, are the subset). */
+void *cli_subset_rows_part(lsc_ctx *ctx, const lsc_matrix *m, int64_t total_rows, int64_t first_row,
+                           int64_t n, uint64_t seed, lsc_matrix *out);
 
 /* Minimal JSON writer. Strings are written as valid UTF-8 JSON whatever their bytes: a byte
  * that is not part of a well-formed UTF-8 sequence is written as the escape \u00XX of its value.
@@ -214,8 +221,9 @@ int cli_open(const cli_opts *o, const char *path, lsc_input *in);
 /* Opens this rank's part of the rows of an input (lsc_input_open_part: rank r of P holds rows
  * [r n / P, (r + 1) n / P)), or the whole input outside mpirun. Returns 0 or the exit code. */
 int cli_open_part(const cli_opts *o, const char *path, lsc_input *in);
-/* Refuses a NaN or Inf anywhere in m (exit 2, naming the row and column of the file). */
-int cli_check_finite(const cli_opts *o, const char *path, const lsc_matrix *m);
+/* Refuses a NaN or Inf anywhere in m (exit 2, naming the row and column of the file, whose row
+ * first_row m's first row is). */
+int cli_check_finite(const cli_opts *o, const char *path, const lsc_matrix *m, int64_t first_row);
 
 /* ---- under mpirun (tools/par.c) ------------------------------------------------------------
  * `mpirun -np P lsc <command>`: with the CLI's MPI module (built with LSC_MPI), every rank

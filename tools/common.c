@@ -226,24 +226,36 @@ double cli_rng_normal(uint64_t *s)
 
 void *cli_subset_rows(lsc_ctx *ctx, const lsc_matrix *m, int64_t n, uint64_t seed, lsc_matrix *out)
 {
+    return cli_subset_rows_part(ctx, m, m->rows, 0, n, seed, out);
+}
+
+void *cli_subset_rows_part(lsc_ctx *ctx, const lsc_matrix *m, int64_t total_rows, int64_t first_row,
+                           int64_t n, uint64_t seed, lsc_matrix *out)
+{
     /* the library's seeded sampler, so the spectrum's subset and the pair statistics' subset
      * (lsc_pair_opts.subset_rows) of one --seed are the same rows */
     size_t es = lsc_dtype_size(m->dtype);
-    int64_t *rows = malloc((size_t)n * sizeof *rows);
-    char *dst = malloc((size_t)n * (size_t)m->cols * es);
-    if (!rows || !dst || lsc_sample_rows(ctx, seed, m->rows, 0, n, rows) != LSC_STATUS_OK) {
+    int64_t *rows = malloc((size_t)(n > 0 ? n : 1) * sizeof *rows);
+    const int64_t cap = n < m->rows ? n : m->rows; /* this part's rows of it at most */
+    char *dst = malloc((size_t)(cap > 0 ? cap : 0) * (size_t)m->cols * es + 1);
+    if (!rows || !dst || lsc_sample_rows(ctx, seed, total_rows, 0, n, rows) != LSC_STATUS_OK) {
         free(rows);
         free(dst);
         return NULL;
     }
+    /* ascending: this part's rows of the subset are a run of it, in the same order */
     const char *src = m->data;
-    for (int64_t w = 0; w < n; w++)
-        memcpy(dst + (size_t)w * m->cols * es, src + (size_t)rows[w] * m->ld * es,
+    int64_t kept = 0;
+    for (int64_t w = 0; w < n; w++) {
+        const int64_t r = rows[w] - first_row;
+        if (r < 0 || r >= m->rows) continue;
+        memcpy(dst + (size_t)kept++ * m->cols * es, src + (size_t)r * m->ld * es,
                (size_t)m->cols * es);
+    }
     free(rows);
     *out = *m;
     out->data = dst;
-    out->rows = n;
+    out->rows = kept;
     out->ld = m->cols;
     return dst;
 }
@@ -998,7 +1010,7 @@ int cli_open_part(const cli_opts *o, const char *path, lsc_input *in)
 }
 
 /* Finds the first NaN or Inf of m (host, any dtype) in row order. Returns 0 if none. */
-int cli_check_finite(const cli_opts *o, const char *path, const lsc_matrix *m)
+int cli_check_finite(const cli_opts *o, const char *path, const lsc_matrix *m, int64_t first_row)
 {
     size_t es = lsc_dtype_size(m->dtype);
     for (int64_t i = 0; i < m->rows; i++) {
@@ -1026,7 +1038,7 @@ int cli_check_finite(const cli_opts *o, const char *path, const lsc_matrix *m)
             }
             if (bad)
                 return cli_fail(o, EXIT_BAD_INPUT, "%s: row %lld col %lld is %s", path,
-                                (long long)i, (long long)j, nan ? "NaN" : "Inf");
+                                (long long)(first_row + i), (long long)j, nan ? "NaN" : "Inf");
         }
     }
     return 0;
@@ -1034,10 +1046,11 @@ int cli_check_finite(const cli_opts *o, const char *path, const lsc_matrix *m)
 
 /* Loads --reference and adopts its k, metric and comparison: its radii hold for those only, so
  * a --k, --metric or --inclusive given as well must agree with them. */
-int cli_reference_load_checked(cli_opts *o, lsc_ctx *ctx, lsc_reference **ref,
+int cli_reference_load_checked(cli_opts *o, lsc_ctx *ctx, int sharded, lsc_reference **ref,
                                lsc_reference_info *info)
 {
-    lsc_status st = lsc_reference_load(ctx, o->reference, ref);
+    lsc_status st = sharded ? lsc_reference_load_sharded(ctx, o->reference, ref)
+                            : lsc_reference_load(ctx, o->reference, ref);
     if (st != LSC_STATUS_OK) return cli_reference_load_fail(o, ctx, st, o->reference);
     if ((st = lsc_reference_info_get(*ref, info)) != LSC_STATUS_OK)
         return cli_lib_fail(o, ctx, st, o->reference);

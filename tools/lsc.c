@@ -61,7 +61,10 @@ static const char *HELP_REPORT =
     "its reason, else \"no collapse detected\"; without --fake there are none. The spectra are\n"
     "compared at equal N (a seeded subset of the larger set, of the smaller's size). kNN and PRDC\n"
     "always use every row. With --fake, the Frechet distance between the two sets (every row;\n"
-    "docs/METRICS.md section 10.1, as `lsc fd`), reported without a verdict.\n"
+    "docs/METRICS.md section 10.1, as `lsc fd`), reported without a verdict. Under mpirun with\n"
+    "several ranks each rank reads its part of each file (or its shard of the reference): the\n"
+    "verdicts, spectra, all-pairs figures and PRDC of one process; FD is not sharded yet (marked\n"
+    "unavailable), and --geometry, --kid, --mmd and --html are refused.\n"
     "\n"
     "options:\n"
     "  --real R.npy              the real (reference) set, rows = samples\n"
@@ -171,8 +174,8 @@ static const char *HELP_PRDC =
     "usage: lsc prdc (--real R.npy | --reference REF.lscref) --fake F.npy [--k K] [--inclusive]\n"
     "\n"
     "Precision, recall, density and coverage of F against R (or a kept reference, whose k,\n"
-    "metric and comparison are used). Under mpirun with --real, each rank reads its part of R\n"
-    "and of F (--reference runs in one process only, for now).\n\noptions:\n"
+    "metric and comparison are used). Under mpirun, each rank reads its part of R (or of the\n"
+    "reference's rows) and of F.\n\noptions:\n"
     "  --real R.npy | --reference REF.lscref\n"
     "  --fake F.npy\n"
     "  --k K                     neighbours (default 5; must match a reference's)\n"
@@ -551,14 +554,9 @@ static int cmd_prdc(cli_opts *o)
         return cli_fail(o, EXIT_BAD_INPUT,
                         "give exactly one of --real and --reference (see --help)");
     if ((rc = need(o, o->fake, "fake"))) return rc;
-    /* the same decision on every rank: each returns, the end's agreement prints one message */
-    if (o->reference && cli_par_ranks() > 1)
-        return cli_fail(o, EXIT_BAD_INPUT,
-                        "--reference does not run sharded yet (a sharded load "
-                        "of a reference file is not written): give --real under mpirun, or run "
-                        "it without mpirun");
-    /* under mpirun (--real): each rank reads its part of the real rows and of the fake rows */
-    const int sharded = cli_par_active() && o->real;
+    /* under mpirun: each rank reads its part of the fake rows and its part of the real rows
+     * (--real) or its shard of the reference (--reference, after the agreement below) */
+    const int sharded = cli_par_active();
     lsc_input r, f;
     memset(&r, 0, sizeof r);
     memset(&f, 0, sizeof f);
@@ -584,7 +582,7 @@ static int cmd_prdc(cli_opts *o)
         if ((rc = build_reference(o, ctx, &r.m, real_whole.rows, sharded, &ref))) goto done;
     } else {
         lsc_reference_info info = LSC_REFERENCE_INFO_INIT;
-        if ((rc = cli_reference_load_checked(o, ctx, &ref, &info))) goto done;
+        if ((rc = cli_reference_load_checked(o, ctx, sharded, &ref, &info))) goto done;
         if (info.cols != f.m.cols) {
             rc = cli_fail(o, EXIT_BAD_INPUT, "%s has %lld columns but %s has %lld", o->reference,
                           (long long)info.cols, o->fake, (long long)f.m.cols);

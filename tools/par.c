@@ -15,8 +15,8 @@
 
 /* The commands that run sharded under mpirun: each reads its rank's rows (cli_open_part) and
  * calls the sharded operation. A command joins by its line here and its sharded branch. */
-static const cli_command kSharded[] = {CLI_CMD_SPECTRUM, CLI_CMD_PAIRS, CLI_CMD_KNN, CLI_CMD_PRDC,
-                                       CLI_CMD_REFERENCE_BUILD};
+static const cli_command kSharded[] = {CLI_CMD_SPECTRUM, CLI_CMD_PAIRS,           CLI_CMD_KNN,
+                                       CLI_CMD_PRDC,     CLI_CMD_REFERENCE_BUILD, CLI_CMD_REPORT};
 
 static const cli_mpi_ops *g_mpi; /* loaded and initialised: the ranks run together */
 static int64_t g_comm_f;
@@ -145,7 +145,7 @@ int cli_par_start(const cli_opts *o, cli_command cmd, int *argc, char ***argv)
             cli_fail(o, EXIT_BAD_INPUT,
                      "does not run sharded yet: under mpirun with %d ranks it would compute the "
                      "whole result %d times. Run it without mpirun (or -np 1); sharded so far: "
-                     "spectrum, pairs, knn, prdc (--real), reference build",
+                     "spectrum, pairs, knn, prdc, reference build, report",
                      ranks, ranks);
         return EXIT_BAD_INPUT;
     }

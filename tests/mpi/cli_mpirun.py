@@ -10,13 +10,17 @@ single-process CLI on the same files. Standard library only: the .npy files are 
                                    within docs/METRICS.md's tolerances, and prdc --real's figures
                                    (both metrics, strict and inclusive, files of fewer rows than
                                    ranks) exactly, and reference build's file (prdc --reference on
-                                   it gives one process's figures); "ranks" is NP; every rank
-                                   exits 0. With
-                                   NP >= 2 also: an unsharded command (fd) and a missing MPI
-                                   module (the library's and the CLI's) are refused with one
-                                   message and exit 2 on every rank; a NaN in one rank's
-                                   part gives exit 2 on every rank and names the file's row;
-                                   prdc --reference is refused ("not yet").
+                                   it gives one process's figures, and so does prdc
+                                   --reference under mpirun on either file); "ranks" is NP;
+                                   every rank exits 0. With NP >= 2 also: an unsharded
+                                   command (fd) and a missing MPI module (the library's and
+                                   the CLI's) are refused with one message and exit 2 on every
+                                   rank; a NaN in one rank's part gives exit 2 on every rank
+                                   and names the file's row.
+  cli_mpirun.py LSC report NP MPIRUN...
+                                   lsc report under `MPIRUN -np NP` (report_checks): its
+                                   sharded sections equal one process's; with NP >= 2 what has
+                                   no sharded form is marked unavailable or refused by name.
   cli_mpirun.py LSC refusal        no mpirun: OMPI_COMM_WORLD_SIZE set by hand and the CLI's MPI
                                    module out of reach (as in an lsc built without MPI): exit 2
                                    with the refusal, nothing computed.
@@ -210,12 +214,9 @@ def pairs_checks(lsc, np_, mpirun, tmp, d):
                   "%s: the set has no near duplicates to compare: %r" % (what, pw))
 
 
-def prdc_checks(lsc, np_, mpirun, tmp, d):
-    """lsc prdc --real under mpirun (each rank its part of the real and of the fake rows): its
-    figures equal one process's exactly (they come from counts), in both metrics, strict and
-    inclusive, with files of fewer rows than ranks; rank 0 alone prints. With NP >= 2 --reference
-    is refused on every rank with one message, and a NaN in the last rank's part of the fake rows
-    names the file's row."""
+def prdc_files(tmp, d):
+    """The real (47 rows) and fake (39) sets of prdc_checks and report_checks, their files, and
+    pfnan.npy: the fake set with a NaN in the last rank's part."""
     real = data(47, d, 5)
     fake = data(39, d, 6)
     # fake rows on real rows that other ranks read, and a duplicate (a zero radius at k = 1):
@@ -228,6 +229,19 @@ def prdc_checks(lsc, np_, mpirun, tmp, d):
     write_npy(os.path.join(tmp, "pf.npy"), fake)
     write_npy(os.path.join(tmp, "pr2.npy"), real[:2])  # fewer rows than 3 ranks: empty parts
     write_npy(os.path.join(tmp, "pf2.npy"), fake[:2])
+    bad = [list(r) for r in fake]
+    bad[37][2] = float("nan")
+    write_npy(os.path.join(tmp, "pfnan.npy"), bad)
+    return real, fake
+
+
+def prdc_checks(lsc, np_, mpirun, tmp, d):
+    """lsc prdc --real under mpirun (each rank its part of the real and of the fake rows): its
+    figures equal one process's exactly (they come from counts), in both metrics, strict and
+    inclusive, with files of fewer rows than ranks; rank 0 alone prints. With NP >= 2 --reference
+    is refused on every rank with one message, and a NaN in the last rank's part of the fake rows
+    names the file's row."""
+    real, fake = prdc_files(tmp, d)
     runs = [("pr.npy", "pf.npy", []), ("prf.npy", "pf.npy", ["--metric", "cosine"]),
             ("pr.npy", "pf.npy", ["--k", "3", "--inclusive"]),
             ("pr.npy", "pf.npy", ["--k", "9", "--metric", "cosine", "--inclusive"]),
@@ -306,22 +320,27 @@ def prdc_checks(lsc, np_, mpirun, tmp, d):
             figs[tag] = json.loads(out).get("prdc") if rc == 0 else None
         check(figs["one"] is not None and figs["many"] == figs["one"],
               "%s: prdc on the file %r vs one process's %r" % (what, figs["many"], figs["one"]))
-    if np_ < 2:
-        return
-    # a reference file under several ranks: not yet, one message, exit 2 everywhere
-    ref = os.path.join(tmp, "p.lscref")
-    rc, _, err = run_single(lsc, ["reference", "build", "--real", os.path.join(tmp, "pr.npy"),
-                                  "--out", ref])
-    check(rc == 0, "reference build: exit %d %s" % (rc, err))
-    codes, _, err = run_ranks(mpirun, np_, lsc, ["prdc", "--reference", ref, "--fake",
-                                                 os.path.join(tmp, "pf.npy")], tmp)
-    lines = [l for l in err.splitlines() if l.startswith("lsc ")]
-    check(codes == [2] * np_ and len(lines) == 1 and "--reference does not run sharded yet"
-          in lines[0], "prdc --reference under mpirun: %r %r" % (codes, lines))
+        # prdc --reference under mpirun: each rank loads its shard of the file (one process's;
+        # the ranks' too on the first) and reads its part of the fake rows; the very figures of
+        # one process, "ranks" NP, rank 0 prints
+        for tag in ("one", "many") if rname == "pr.npy" else ("one",):
+            doc = os.path.join(tmp, "ref_prdc.json")
+            args = ["prdc", "--reference", refs[tag], "--fake", os.path.join(tmp, "pf.npy"),
+                    "--json", doc]
+            codes, out, err = run_ranks(mpirun, np_, lsc, args, tmp)
+            check(codes == [0] * np_, "%s: mpirun prdc --reference %s: exit codes %r: %s"
+                  % (what, tag, codes, err))
+            if codes != [0] * np_:
+                continue
+            with open(doc) as f:
+                got = json.load(f)
+            check(got.get("ranks") == np_ and got.get("prdc") == figs["one"],
+                  "%s: mpirun prdc --reference %s: ranks %r, %r vs one process's %r"
+                  % (what, tag, got.get("ranks"), got.get("prdc"), figs["one"]))
+            check(got.get("inputs", {}).get("real", {}).get("rows") == want["reference"]["rows"],
+                  "%s: mpirun prdc --reference %s: inputs %r" % (what, tag, got.get("inputs")))
+            check(out.count("precision /") == 1, "%s: rank 0 alone prints: %r" % (what, out))
     # a NaN in the last rank's part of the fake rows: every rank fails alike, naming the file's row
-    bad = [list(r) for r in fake]
-    bad[37][2] = float("nan")
-    write_npy(os.path.join(tmp, "pfnan.npy"), bad)
     codes, _, err = run_ranks(mpirun, np_, lsc, ["prdc", "--real", os.path.join(tmp, "pr.npy"),
                                                  "--fake", os.path.join(tmp, "pfnan.npy")], tmp)
     lines = [l for l in err.splitlines() if l.startswith("lsc ")]
@@ -340,6 +359,135 @@ def prdc_checks(lsc, np_, mpirun, tmp, d):
         check(codes == [2] * np_ and len(lines) == 1 and "prnan.npy: row 45 col 4" in lines[0],
               "%s NaN in the real rows: %r %r" % (args[0], codes, lines))
     check(not os.path.exists(out), "reference build wrote a file of a NaN")
+
+
+# The report's keys that run sharded and must equal one process's (compare_json: levels,
+# counts, lists, flags and strings exactly, continuous figures within tolerance): the verdicts
+# (lsc_assess_sharded) with their classes, uncovered rows and the readings made from them, the
+# inputs' shapes, the parameters, both spectra (the compared one on the seeded subset at equal N,
+# and every row's), the all-pairs figures, PRDC and the memorisation counts. Not compared:
+# timings_ms, device and ranks (the run's), and the distribution distances (FD), which have no
+# sharded form yet: the document says so (checked below).
+REPORT_SHARDED = ("verdict", "not_assessed", "verdicts", "classes", "uncovered",
+                  "uncovered_rows", "inputs", "params", "spectrum", "spectrum_all_rows",
+                  "pairwise", "prdc", "memorisation", "definitions", "readings",
+                  "readings_fixed_thresholds")
+
+
+def report_checks(lsc, np_, mpirun, tmp, d):
+    """lsc report under mpirun: its JSON equals one process's on REPORT_SHARDED (the same files
+    pr.npy / pf.npy as prdc_checks: 47 real rows and 39 fake, so the real spectrum is compared on
+    a seeded subset drawn over every rank's rows); a subset for the all-pairs figures; cosine,
+    k and the inclusive comparison; a reference file loaded by shards; class labels of both sets
+    (each rank passing its rows' labels); --fail-on (exit 3 on every rank, as one process); the
+    real set alone; files of fewer rows than ranks (a fake set of 2 rows, and a reference of 2
+    alone: the verdicts' real set needs 8). Every rank exits with one process's code and rank 0 alone prints. With NP >= 2
+    the sections without a sharded form are refused by name (exit 2 on every rank, one message,
+    no output), and a NaN in the last rank's part names the file's row."""
+    ref = os.path.join(tmp, "report.lscref")
+    rc, _, err = run_single(lsc, ["reference", "build", "--real", os.path.join(tmp, "pr.npy"),
+                                  "--out", ref, "--k", "4"])
+    check(rc == 0, "reference build for the report: exit %d %s" % (rc, err))
+    ref2 = os.path.join(tmp, "report2.lscref")  # 2 rows: an empty shard on a third rank
+    rc, _, err = run_single(lsc, ["reference", "build", "--real", os.path.join(tmp, "pr2.npy"),
+                                  "--out", ref2, "--k", "1"])
+    check(rc == 0, "reference build of 2 rows for the report: exit %d %s" % (rc, err))
+    pr, pf = os.path.join(tmp, "pr.npy"), os.path.join(tmp, "pf.npy")
+    labels = {}
+    # three classes in runs of rows, so that each rank's part holds other counts of each (a rank
+    # passing labels from the wrong place changes them); the fake rows over-produce class 1
+    for name, n in (("lr", 47), ("lf", 39)):
+        labels[name] = os.path.join(tmp, name + ".npy")
+        vals = ([0] * 10 + [1] * 21 + [2] * 16) if name == "lr" else ([0] * 5 + [1] * 24 +
+                                                                       [2] * 10)
+        header = "{'descr': '<i8', 'fortran_order': False, 'shape': (%d,), }" % n
+        header += " " * (64 - (10 + len(header) + 1) % 64) + "\n"
+        with open(labels[name], "wb") as f:
+            f.write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header.encode() +
+                    struct.pack("<%dq" % n, *vals))
+    # the verdicts at the default 16 splits on the first run, at 4 (fewer judged subsets, a
+    # shorter test) on the others
+    runs = [["--real", pr, "--fake", pf],
+            # the all-pairs subset and class labels of both sets
+            ["--real", pr, "--fake", pf, "--pairs-max-rows", "20", "--seed", "3", "--labels",
+             labels["lr"], "--fake-labels", labels["lf"], "--splits", "4"],
+            ["--real", pf, "--fake", pr, "--metric", "cosine", "--k", "3", "--inclusive",
+             "--splits", "4"],
+            ["--reference", ref, "--fake", pf, "--labels", labels["lr"], "--fail-on",
+             "borderline,not_assessed", "--splits", "4"],
+            ["--real", pr],
+            ["--reference", ref2],
+            ["--real", pr, "--fake", os.path.join(tmp, "pf2.npy"), "--k", "1", "--splits", "4"]]
+    for extra in runs:
+        what = "report %s np %d" % (" ".join(os.path.basename(a) for a in extra), np_)
+        one = os.path.join(tmp, "one_report.json")
+        rc, _, err = run_single(lsc, ["report"] + extra + ["--json", one])
+        fail_on = "--fail-on" in extra
+        check(rc == (3 if fail_on else 0), "single %s: exit %d %s" % (what, rc, err))
+        many = os.path.join(tmp, "many_report.json")
+        codes, out, err = run_ranks(mpirun, np_, lsc, ["report"] + extra + ["--json", many], tmp)
+        check(codes == [rc] * np_, "%s: rank exit codes %r, one process's %d: %s"
+              % (what, codes, rc, err))
+        if rc not in (0, 3) or codes != [rc] * np_:
+            continue
+        with open(one) as f:
+            want = json.load(f)
+        with open(many) as f:
+            got = json.load(f)
+        check(got.get("ranks") == np_, "%s: ranks %r" % (what, got.get("ranks")))
+        for k in REPORT_SHARDED:
+            check((k in got) == (k in want), "%s: %s in one document only" % (what, k))
+            if k in want:
+                compare_json(got.get(k), want[k], k + ".", what)
+        # decisions exactly: the pairs' counts and lists, PRDC's ratios of counts
+        for s in ("real", "fake"):
+            pw, pg = want["pairwise"].get(s), got.get("pairwise", {}).get(s)
+            for k in ("near_duplicate_pairs", "near_duplicates", "histogram", "rows_used"):
+                check(pw is None or (pg or {}).get(k) == pw.get(k),
+                      "%s: pairwise %s %s differs" % (what, s, k))
+        check(got.get("prdc") == want.get("prdc"),
+              "%s: prdc %r vs one process's %r" % (what, got.get("prdc"), want.get("prdc")))
+        mw, mg = want.get("memorisation", {}), got.get("memorisation", {})
+        check(mg.get("fake_rows_in_near_duplicate_pairs") ==
+              mw.get("fake_rows_in_near_duplicate_pairs"), "%s: memorisation %r vs %r"
+              % (what, mg, mw))
+        if "--fake" in extra:
+            # the verdicts are there to compare, and what has no sharded form is said so
+            check(len(want.get("verdicts", {})) >= 6 and want.get("verdict") in
+                  ("ok", "borderline", "collapse"), "%s: no verdicts: %r" % (what, want))
+            check(np_ == 1 or (got.get("distribution", {}).get("fd", 1) is None and "mpirun" in
+                               got.get("distribution", {}).get("unavailable", "")),
+                  "%s: FD not marked unavailable: %r" % (what, got.get("distribution")))
+        if "--labels" in extra:
+            check(len(want.get("classes", [])) == 3, "%s: classes %r" % (what, want.get("classes")))
+        ranks_note = "%d rank%s)" % (np_, "s" if np_ > 1 else "")
+        check(out.count("report on") == 1 and ranks_note in out,
+              "%s: rank 0 alone prints, naming %s: %r" % (what, ranks_note, out))
+        if extra == runs[0]:
+            check(0 < want["prdc"]["coverage"] < 1 and want["spectrum"]["real"]["rows_used"] == 39
+                  and want["spectrum"]["real"]["rows_total"] == 47,
+                  "%s: the sets do not exercise the subset and counts: %r %r" % (
+                      what, want["prdc"], want["spectrum"]["real"]))
+    if np_ < 2:
+        return
+    # what has no sharded form: refused by name on every rank, one message, no output
+    out = os.path.join(tmp, "refused.json")
+    for opt in (["--geometry"], ["--kid"], ["--mmd"], ["--html", os.path.join(tmp, "r.html")]):
+        codes, _, err = run_ranks(mpirun, np_, lsc, ["report", "--real", pr, "--fake", pf,
+                                                     "--json", out] + opt, tmp)
+        lines = [l for l in err.splitlines() if l.startswith("lsc ")]
+        check(codes == [2] * np_ and len(lines) == 1 and
+              lines[0].startswith("lsc report: %s " % opt[0]) and "mpirun" in lines[0],
+              "report %s under mpirun: %r %r" % (opt[0], codes, lines))
+        check(not os.path.exists(out), "report %s under mpirun wrote its JSON" % opt[0])
+    # a NaN in the last rank's part of the fake rows, found by that rank alone: every rank exits
+    # 2 and the job prints one message, that rank's, naming the file's row
+    codes, _, err = run_ranks(mpirun, np_, lsc, ["report", "--real", pr, "--fake",
+                                                 os.path.join(tmp, "pfnan.npy")], tmp)
+    lines = [l for l in err.splitlines() if "lsc report" in l]
+    check(codes == [2] * np_ and len(lines) == 1 and lines[0].startswith(
+        "(rank %d of %d) lsc report: " % (np_ - 1, np_)) and "pfnan.npy: row 37 col 2" in lines[0],
+          "report NaN on one rank: %r %r" % (codes, lines))
 
 
 def sharded_checks(lsc, np_, mpirun, tmp):
@@ -486,6 +634,9 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         if sys.argv[2] == "refusal":
             refusal_check(lsc, tmp)
+        elif sys.argv[2] == "report":
+            prdc_files(tmp, 9)
+            report_checks(lsc, int(sys.argv[3]), sys.argv[4:], tmp, 9)
         else:
             sharded_checks(lsc, int(sys.argv[2]), sys.argv[3:], tmp)
     if failures:
