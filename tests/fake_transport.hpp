@@ -199,4 +199,48 @@ inline void run(int P, const std::function<void(int, lsc_ctx *)> &body, Hub *hub
     for (auto &t : th) t.join();
 }
 
+// The first row of each shard of the given sizes, and the total at the end.
+inline std::vector<int64_t> offsets(const std::vector<int64_t> &sizes)
+{
+    std::vector<int64_t> off(1, 0);
+    for (int64_t s : sizes) off.push_back(off.back() + s);
+    return off;
+}
+
+// Shard p of x (rows of d) under offsets `off` as a matrix (no data pointer for an empty shard).
+inline lsc_matrix shard(const std::vector<float> &x, int64_t d, const std::vector<int64_t> &off,
+                        int p)
+{
+    const int64_t rows = off[(size_t)p + 1] - off[(size_t)p];
+    return lsc_matrix_f32(rows ? x.data() + off[(size_t)p] * d : nullptr, rows, d);
+}
+
+// run() with each rank's transport changed by `tweak` before the body runs (`saved`, if given,
+// receives the transports, which the body may set again).
+inline void run_with(int P, const std::function<void(int, lsc_transport &)> &tweak,
+                     const std::function<void(int, lsc_ctx *)> &body,
+                     std::vector<lsc_transport> *saved = nullptr)
+{
+    Hub hub(P);
+    std::vector<Rank> ranks((size_t)P);
+    std::vector<std::thread> th;
+    for (int p = 0; p < P; p++) {
+        ranks[(size_t)p] = Rank{&hub, p};
+        th.emplace_back([&, p] {
+            lsc_ctx_params prm = LSC_CTX_PARAMS_INIT;
+            prm.backend = LSC_BACKEND_CPU;
+            prm.threads = 1;
+            lsc_ctx *ctx = nullptr;
+            lsc_ctx_create(&prm, &ctx);
+            lsc_transport t = transport(&ranks[(size_t)p]);
+            tweak(p, t);
+            if (saved) (*saved)[(size_t)p] = t;
+            lsc_ctx_set_transport(ctx, &t);
+            body(p, ctx);
+            lsc_ctx_destroy(ctx);
+        });
+    }
+    for (auto &t : th) t.join();
+}
+
 } // namespace fake

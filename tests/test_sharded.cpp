@@ -15,20 +15,16 @@
 
 namespace {
 
+using fake::offsets;
+using fake::run_with;
+using fake::shard;
+
 struct Out {
     lsc_status st = LSC_STATUS_INTERNAL;
     std::string msg;
     lsc_spectrum_result r = LSC_SPECTRUM_RESULT_INIT;
     std::vector<double> sv, cv;
 };
-
-// Splits n rows into the given shard sizes (they must sum to n).
-std::vector<int64_t> offsets(const std::vector<int64_t> &sizes)
-{
-    std::vector<int64_t> off(1, 0);
-    for (int64_t s : sizes) off.push_back(off.back() + s);
-    return off;
-}
 
 // Runs lsc_spectrum_sharded on P = sizes.size() ranks over x (n x d) split by sizes.
 std::vector<Out> sharded(const std::vector<float> &x, int64_t d, const std::vector<int64_t> &sizes,

@@ -15,20 +15,11 @@
 
 namespace {
 
+using fake::offsets;
+using fake::run_with;
+using fake::shard;
+
 using Sizes = std::vector<int64_t>;
-
-std::vector<int64_t> offsets(const Sizes &sizes)
-{
-    std::vector<int64_t> off(1, 0);
-    for (int64_t s : sizes) off.push_back(off.back() + s);
-    return off;
-}
-
-lsc_matrix shard(const std::vector<float> &x, int64_t d, const std::vector<int64_t> &off, int p)
-{
-    const int64_t rows = off[(size_t)p + 1] - off[(size_t)p];
-    return lsc_matrix_f32(rows ? x.data() + off[(size_t)p] * d : nullptr, rows, d);
-}
 
 const int64_t *labels_of(const std::vector<int64_t> &l, const std::vector<int64_t> &off, int p)
 {
@@ -344,7 +335,8 @@ TEST(ShardedAssess, TinySetsOverFourRanks)
     }
 }
 
-// Runs body on P ranks with shards of the case, each rank's call made by `call`.
+// Runs call on P ranks with shards of the case and a sharded reference of them; `tweak` changes
+// each rank's transport after the reference is made (e.g. no ring step).
 std::vector<std::pair<lsc_status, std::string>>
 errors(const Case &c, const Sizes &rs, const Sizes &fs,
        const std::function<lsc_status(int, lsc_ctx *, lsc_reference *, lsc_matrix *)> &call,
@@ -353,34 +345,23 @@ errors(const Case &c, const Sizes &rs, const Sizes &fs,
     const int P = (int)rs.size();
     const auto ro_off = offsets(rs), fo_off = offsets(fs);
     std::vector<std::pair<lsc_status, std::string>> out((size_t)P);
-    fake::Hub hub(P);
-    std::vector<fake::Rank> rk((size_t)P);
-    std::vector<std::thread> th;
-    for (int p = 0; p < P; p++) {
-        rk[(size_t)p] = fake::Rank{&hub, p};
-        th.emplace_back([&, p] {
-            lsc_ctx_params prm = LSC_CTX_PARAMS_INIT;
-            prm.backend = LSC_BACKEND_CPU;
-            prm.threads = 1;
-            lsc_ctx *ctx = nullptr;
-            lsc_ctx_create(&prm, &ctx);
-            lsc_transport t = fake::transport(&rk[(size_t)p]);
-            lsc_ctx_set_transport(ctx, &t);
+    std::vector<lsc_transport> saved((size_t)P);
+    run_with(
+        P, [](int, lsc_transport &) {},
+        [&](int p, lsc_ctx *ctx) {
             lsc_matrix r = shard(c.real, c.d, ro_off, p), f = shard(c.fake, c.d, fo_off, p);
             lsc_reference *ref = nullptr;
             lsc_status st = lsc_reference_create_sharded(ctx, &r, c.k, nullptr, &ref);
-            if (st == LSC_STATUS_OK && tweak) { // e.g. a transport without the ring step
-                lsc_transport t2 = t;
-                tweak(p, t2);
-                lsc_ctx_set_transport(ctx, &t2);
+            if (st == LSC_STATUS_OK && tweak) {
+                lsc_transport t = saved[(size_t)p];
+                tweak(p, t);
+                lsc_ctx_set_transport(ctx, &t);
             }
             if (st == LSC_STATUS_OK) st = call(p, ctx, ref, &f);
             out[(size_t)p] = {st, lsc_last_error(ctx)};
             lsc_reference_destroy(ref);
-            lsc_ctx_destroy(ctx);
-        });
-    }
-    for (auto &t : th) t.join();
+        },
+        &saved);
     return out;
 }
 

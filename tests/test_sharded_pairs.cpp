@@ -19,6 +19,10 @@
 
 namespace {
 
+using fake::offsets;
+using fake::run_with;
+using fake::shard;
+
 struct PairOut {
     lsc_status st = LSC_STATUS_INTERNAL;
     std::string msg;
@@ -26,13 +30,6 @@ struct PairOut {
     std::vector<int64_t> hist;
     std::vector<lsc_pair> dups;
 };
-
-std::vector<int64_t> offsets(const std::vector<int64_t> &sizes)
-{
-    std::vector<int64_t> off(1, 0);
-    for (int64_t s : sizes) off.push_back(off.back() + s);
-    return off;
-}
 
 // lsc_pair_stats on one process (one thread, as the ranks).
 PairOut one_process(const std::vector<float> &x, int64_t n, int64_t d, const lsc_pair_opts &o)
@@ -504,31 +501,17 @@ TEST(PairsSharded, TransportWithoutRingStepIsNotSupportedOnEveryRank)
     const int64_t n = 20, d = 3;
     auto x = data::gaussian(n, d, 2);
     for (int P : {2, 3}) {
-        fake::Hub hub(P);
-        std::vector<fake::Rank> rk((size_t)P);
         std::vector<PairOut> outs((size_t)P);
-        std::vector<std::thread> th;
-        for (int p = 0; p < P; p++) {
-            rk[(size_t)p] = fake::Rank{&hub, p};
-            th.emplace_back([&, p] {
-                lsc_ctx_params prm = LSC_CTX_PARAMS_INIT;
-                prm.backend = LSC_BACKEND_CPU;
-                prm.threads = 1;
-                lsc_ctx *ctx = nullptr;
-                lsc_ctx_create(&prm, &ctx);
-                lsc_transport t = fake::transport(&rk[(size_t)p]);
-                t.ring = nullptr;
-                lsc_ctx_set_transport(ctx, &t);
+        run_with(
+            P, [](int, lsc_transport &t) { t.ring = nullptr; },
+            [&](int p, lsc_ctx *ctx) {
                 const int64_t lo = n * p / P, hi = n * (p + 1) / P;
                 lsc_matrix a = lsc_matrix_f32(x.data() + lo * d, hi - lo, d);
                 PairOut &o = outs[(size_t)p];
                 o.hist.assign(64, -1);
                 o.st = lsc_pair_stats_sharded(ctx, &a, nullptr, &o.r, o.hist.data(), nullptr);
                 o.msg = lsc_last_error(ctx);
-                lsc_ctx_destroy(ctx);
             });
-        }
-        for (auto &t : th) t.join();
         expect_agreed_failure(outs, LSC_STATUS_NOT_SUPPORTED, {"ring step"});
     }
 }

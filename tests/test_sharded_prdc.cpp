@@ -15,14 +15,11 @@
 
 namespace {
 
-using Sizes = std::vector<int64_t>;
+using fake::offsets;
+using fake::run_with;
+using fake::shard;
 
-std::vector<int64_t> offsets(const Sizes &sizes)
-{
-    std::vector<int64_t> off(1, 0);
-    for (int64_t s : sizes) off.push_back(off.back() + s);
-    return off;
-}
+using Sizes = std::vector<int64_t>;
 
 // Splits of n rows over 1 to 4 ranks: even, uneven, empty first, middle and last shards.
 std::vector<Sizes> splits(int64_t n)
@@ -52,37 +49,6 @@ lsc_ctx *cpu_ctx()
     lsc_ctx *ctx = nullptr;
     EXPECT_EQ(lsc_ctx_create(&prm, &ctx), LSC_STATUS_OK);
     return ctx;
-}
-
-// A shard's rows as a matrix (no data pointer for an empty shard).
-lsc_matrix shard(const std::vector<float> &x, int64_t d, const std::vector<int64_t> &off, int p)
-{
-    const int64_t rows = off[(size_t)p + 1] - off[(size_t)p];
-    return lsc_matrix_f32(rows ? x.data() + off[(size_t)p] * d : nullptr, rows, d);
-}
-
-// fake::run with each rank's transport changed by `tweak` before the body runs (`saved`, if
-// given, receives the transports, which the body may set again).
-void run_with(int P, const std::function<void(int, lsc_transport &)> &tweak,
-              const std::function<void(int, lsc_ctx *)> &body,
-              std::vector<lsc_transport> *saved = nullptr)
-{
-    fake::Hub hub(P);
-    std::vector<fake::Rank> ranks((size_t)P);
-    std::vector<std::thread> th;
-    for (int p = 0; p < P; p++) {
-        ranks[(size_t)p] = fake::Rank{&hub, p};
-        th.emplace_back([&, p] {
-            lsc_ctx *ctx = cpu_ctx();
-            lsc_transport t = fake::transport(&ranks[(size_t)p]);
-            tweak(p, t);
-            if (saved) (*saved)[(size_t)p] = t;
-            lsc_ctx_set_transport(ctx, &t);
-            body(p, ctx);
-            lsc_ctx_destroy(ctx);
-        });
-    }
-    for (auto &t : th) t.join();
 }
 
 // Rows with exact duplicates far apart, so that ties are broken by the global index across
