@@ -637,22 +637,33 @@ static void model_walk(model *m, const bench_args *a, int64_t n, uint64_t row_by
     }
 }
 
+/* lsc_reference_create_sharded of the N real rows: shapes and options, buffers, the real rows'
+ * self kNN; the mark after it. */
+static void model_build(model *m, const bench_args *a, int p, int r)
+{
+    model_gather(m, a, agree6, p, r);
+    model_gather(m, a, agree0, p, r);
+    model_walk(m, a, a->n, 4 * (uint64_t)a->d, 0, p, r);
+    m->part_sent = m->sent;
+    m->part_recv = m->recv;
+}
+
+/* lsc_prdc_rows_sharded: shards and options, buffers, the generated rows' self kNN, the real
+ * shards with radii and flags round, their two flag bytes a row home, the six counts. */
+static void model_prdc_call(model *m, const bench_args *a, int p, int r)
+{
+    model_gather(m, a, agree9, p, r);
+    model_gather(m, a, agree0, p, r);
+    model_walk(m, a, a->m, 4 * (uint64_t)a->d, 0, p, r);
+    model_walk(m, a, a->n, 4 * (uint64_t)a->d + 10, 2, p, r);
+    model_gather(m, a, agree6, p, r);
+}
+
 static model predict_prdc(const bench_args *a, int p, int r)
 {
     model m = {0, 0, 0, 0};
-    /* lsc_reference_create_sharded: shapes and options, buffers, the real rows' self kNN */
-    model_gather(&m, a, agree6, p, r);
-    model_gather(&m, a, agree0, p, r);
-    model_walk(&m, a, a->n, 4 * (uint64_t)a->d, 0, p, r);
-    m.part_sent = m.sent;
-    m.part_recv = m.recv;
-    /* lsc_prdc_sharded: shards and options, buffers, the generated rows' self kNN, the real
-     * shards with radii and flags round, their two flag bytes a row home, the six counts */
-    model_gather(&m, a, agree9, p, r);
-    model_gather(&m, a, agree0, p, r);
-    model_walk(&m, a, a->m, 4 * (uint64_t)a->d, 0, p, r);
-    model_walk(&m, a, a->n, 4 * (uint64_t)a->d + 10, 2, p, r);
-    model_gather(&m, a, agree6, p, r);
+    model_build(&m, a, p, r);
+    model_prdc_call(&m, a, p, r);
     return m;
 }
 
@@ -741,12 +752,7 @@ static void model_agree(model *m, int64_t nvals, int p)
 static model predict_assess(const bench_args *a, int p, int r)
 {
     model m = {0, 0, 0, 0};
-    /* lsc_reference_create_sharded, as for prdc */
-    model_gather(&m, a, agree6, p, r);
-    model_gather(&m, a, agree0, p, r);
-    model_walk(&m, a, a->n, 4 * (uint64_t)a->d, 0, p, r);
-    m.part_sent = m.sent;
-    m.part_recv = m.recv;
+    model_build(&m, a, p, r);
     /* the sizes lsc_assess derives (host/verdicts.c shared_make), seed 0, 16 held-out subsets */
     const int64_t n = a->n, M = a->m, d = a->d, S = 16, na = n / 2, nb = n - na;
     int64_t mm = M < nb / 2 ? M : nb / 2;
@@ -802,11 +808,7 @@ static model predict_assess(const bench_args *a, int p, int r)
     }
     /* the full-size PRDC (lsc_prdc_rows_sharded) and the uncovered rows' list */
     model_agree(&m, 0, p);
-    model_gather(&m, a, agree9, p, r);
-    model_gather(&m, a, agree0, p, r);
-    model_walk(&m, a, a->m, 4 * (uint64_t)a->d, 0, p, r);
-    model_walk(&m, a, a->n, 4 * (uint64_t)a->d + 10, 2, p, r);
-    model_gather(&m, a, agree6, p, r);
+    model_prdc_call(&m, a, p, r);
     model_agree(&m, 1, p);
     model_agree(&m, 0, p);
     {
