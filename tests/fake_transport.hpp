@@ -172,33 +172,6 @@ inline lsc_transport transport(Rank *r)
     return t;
 }
 
-// Runs body(rank, ctx) on P threads, each with its own context holding the fake transport of its
-// rank: a one-thread CPU context, or one made with `params` (test_cuda: a CUDA context each).
-inline void run(int P, const std::function<void(int, lsc_ctx *)> &body, Hub *hub_out = nullptr,
-                const lsc_ctx_params *params = nullptr)
-{
-    Hub local(P);
-    Hub &hub = hub_out ? *hub_out : local;
-    std::vector<Rank> ranks((size_t)P);
-    std::vector<std::thread> th;
-    for (int p = 0; p < P; p++) {
-        ranks[(size_t)p] = Rank{&hub, p};
-        th.emplace_back([&, p] {
-            lsc_ctx_params prm = LSC_CTX_PARAMS_INIT;
-            prm.backend = LSC_BACKEND_CPU;
-            prm.threads = 1;
-            if (params) prm = *params;
-            lsc_ctx *ctx = nullptr;
-            lsc_ctx_create(&prm, &ctx);
-            lsc_transport t = transport(&ranks[(size_t)p]);
-            lsc_ctx_set_transport(ctx, &t);
-            body(p, ctx);
-            lsc_ctx_destroy(ctx);
-        });
-    }
-    for (auto &t : th) t.join();
-}
-
 // The first row of each shard of the given sizes, and the total at the end.
 inline std::vector<int64_t> offsets(const std::vector<int64_t> &sizes)
 {
@@ -215,13 +188,17 @@ inline lsc_matrix shard(const std::vector<float> &x, int64_t d, const std::vecto
     return lsc_matrix_f32(rows ? x.data() + off[(size_t)p] * d : nullptr, rows, d);
 }
 
-// run() with each rank's transport changed by `tweak` before the body runs (`saved`, if given,
-// receives the transports, which the body may set again).
+// Runs body(rank, ctx) on P threads, each with its own context holding the fake transport of its
+// rank, first changed by `tweak` (`saved`, if given, receives the transports, which the body may
+// set again): a one-thread CPU context, or one made with `params` (test_cuda: a CUDA context
+// each); `hub_out`, if given, is the hub the ranks share (a test may break it on purpose).
 inline void run_with(int P, const std::function<void(int, lsc_transport &)> &tweak,
                      const std::function<void(int, lsc_ctx *)> &body,
-                     std::vector<lsc_transport> *saved = nullptr)
+                     std::vector<lsc_transport> *saved = nullptr, Hub *hub_out = nullptr,
+                     const lsc_ctx_params *params = nullptr)
 {
-    Hub hub(P);
+    Hub local(P);
+    Hub &hub = hub_out ? *hub_out : local;
     std::vector<Rank> ranks((size_t)P);
     std::vector<std::thread> th;
     for (int p = 0; p < P; p++) {
@@ -230,6 +207,7 @@ inline void run_with(int P, const std::function<void(int, lsc_transport &)> &twe
             lsc_ctx_params prm = LSC_CTX_PARAMS_INIT;
             prm.backend = LSC_BACKEND_CPU;
             prm.threads = 1;
+            if (params) prm = *params;
             lsc_ctx *ctx = nullptr;
             lsc_ctx_create(&prm, &ctx);
             lsc_transport t = transport(&ranks[(size_t)p]);
@@ -241,6 +219,14 @@ inline void run_with(int P, const std::function<void(int, lsc_transport &)> &twe
         });
     }
     for (auto &t : th) t.join();
+}
+
+// run_with, the transports as they are.
+inline void run(int P, const std::function<void(int, lsc_ctx *)> &body, Hub *hub_out = nullptr,
+                const lsc_ctx_params *params = nullptr)
+{
+    run_with(
+        P, [](int, lsc_transport &) {}, body, nullptr, hub_out, params);
 }
 
 } // namespace fake
