@@ -2,6 +2,7 @@
 // nothing the caller passed is modified (inputs, and outputs pre-filled with a sentinel), and the
 // context stays usable afterwards (a valid call succeeds and clears lsc_last_error).
 #include "datasets.hpp"
+#include "test_util.hpp"
 
 #include <lsc.h>
 
@@ -21,12 +22,6 @@
 namespace {
 
 const uint64_t kSeed = data::seed(20260101);
-
-std::string lower(std::string s)
-{
-    for (auto &c : s) c = (char)std::tolower((unsigned char)c);
-    return s;
-}
 
 // Byte copies of everything a test passes in or expects to stay untouched.
 class Snapshot {
@@ -61,27 +56,6 @@ class Snapshot {
     };
     std::vector<Item> items_;
 };
-
-// Fills an object or buffer with a sentinel byte pattern.
-// A byte pattern that shows whether a failed call wrote anything; a result struct keeps its
-// size field set, as a caller's would be.
-template <class T, class = void>
-struct has_size : std::false_type {
-};
-template <class T>
-struct has_size<T, decltype((void)T::size, void())> : std::true_type {
-};
-template <class T>
-void sentinel(T &o)
-{
-    std::memset(static_cast<void *>(&o), 0xA5, sizeof o);
-    if constexpr (has_size<T>::value) o.size = sizeof o;
-}
-template <class T>
-void sentinel(std::vector<T> &v)
-{
-    std::memset(static_cast<void *>(v.data()), 0xA5, v.size() * sizeof(T));
-}
 
 void expect_status(lsc_status got, lsc_status want)
 {
