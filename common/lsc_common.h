@@ -77,6 +77,14 @@ LSC_HD float lsc_load_f32(const void *data, int dtype, int64_t i)
     }
 }
 
+/* Entry (r, c), r <= c, of a d x d symmetric matrix's upper triangle packed row by row (row r's
+ * entries r..d-1 from r d - r (r - 1) / 2 on): the accumulator state's wire layout
+ * (lsc_acc_state), the same for every backend. */
+LSC_HD int64_t lsc_packed_upper_at(int64_t d, int64_t r, int64_t c)
+{
+    return r * d - r * (r - 1) / 2 + c - r;
+}
+
 /* a * b for non-negative int64, or -1 if it overflows. */
 LSC_HD int64_t lsc_mul_i64(int64_t a, int64_t b)
 {

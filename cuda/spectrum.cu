@@ -983,33 +983,22 @@ lsc_status lsc_cuda_acc_eigs(lsc_ctx *ctx, const void *state, lsc_spectrum_eigs 
 namespace {
 
 /* Element e of a Gram's d x d block (lower triangle column-major: (i, j), i >= j, at i + j d) is,
- * read as row-major, entry (j, i) of the upper triangle: the packed upper triangle row by row
- * (lsc_acc_state) holds row r's entries r..d-1 from r d - r (r - 1) / 2 on. */
-__device__ int64_t packed_at(int64_t d, int64_t r, int64_t c)
-{
-    return r * d - r * (r - 1) / 2 + c - r;
-}
-
-__global__ void pack_grams(int64_t d, const double *gram, const double *cosg, double *tri)
+ * read as row-major, entry (j, i) of the upper triangle, at its place in the packed triangles
+ * (lsc_packed_upper_at): copied from the Grams into the triangles (to_tri) or back. */
+__global__ void copy_grams(int64_t d, double *gram, double *cosg, double *tri, int to_tri)
 {
     const int64_t e = blockIdx.x * (int64_t)blockDim.x + threadIdx.x;
     if (e >= d * d) return;
     const int64_t r = e / d, c = e % d;
     if (c < r) return;
-    const int64_t k = packed_at(d, r, c), t = d * (d + 1) / 2;
-    tri[k] = gram[e];
-    tri[t + k] = cosg[e];
-}
-
-__global__ void unpack_grams(int64_t d, const double *tri, double *gram, double *cosg)
-{
-    const int64_t e = blockIdx.x * (int64_t)blockDim.x + threadIdx.x;
-    if (e >= d * d) return;
-    const int64_t r = e / d, c = e % d;
-    if (c < r) return;
-    const int64_t k = packed_at(d, r, c), t = d * (d + 1) / 2;
-    gram[e] = tri[k];
-    cosg[e] = tri[t + k];
+    const int64_t k = lsc_packed_upper_at(d, r, c), t = d * (d + 1) / 2;
+    if (to_tri) {
+        tri[k] = gram[e];
+        tri[t + k] = cosg[e];
+    } else {
+        gram[e] = tri[k];
+        cosg[e] = tri[t + k];
+    }
 }
 
 /* The device copy of a state's two packed triangles, in the spectrum slot of the workspace. */
@@ -1040,7 +1029,7 @@ lsc_status lsc_cuda_acc_export(lsc_ctx *ctx, const void *state, lsc_acc_state *o
         double *buf = nullptr;
         LSC_TRY(reserve_packed(ctx, d, &buf));
         const size_t tri = (size_t)d * (size_t)(d + 1) / 2;
-        pack_grams<<<blocks(d * d), kThreads, 0, st>>>(d, a->g.gram, a->g.cosg, buf);
+        copy_grams<<<blocks(d * d), kThreads, 0, st>>>(d, a->g.gram, a->g.cosg, buf, 1);
         LSC_CUDA_TRY(ctx, cudaGetLastError());
         LSC_CUDA_TRY(ctx, cudaMemcpyAsync(out->pivot, a->g.pivot, (size_t)d * sizeof(double),
                                           cudaMemcpyDeviceToHost, st));
@@ -1076,7 +1065,7 @@ lsc_status lsc_cuda_acc_import(lsc_ctx *ctx, void *state, const lsc_acc_state *i
             ctx, cudaMemcpyAsync(buf, in->gram, tri * sizeof(double), cudaMemcpyHostToDevice, st));
         LSC_CUDA_TRY(ctx, cudaMemcpyAsync(buf + tri, in->cosg, tri * sizeof(double),
                                           cudaMemcpyHostToDevice, st));
-        unpack_grams<<<blocks(d * d), kThreads, 0, st>>>(d, buf, a->g.gram, a->g.cosg);
+        copy_grams<<<blocks(d * d), kThreads, 0, st>>>(d, a->g.gram, a->g.cosg, buf, 0);
         LSC_CUDA_TRY(ctx, cudaGetLastError());
     }
     LSC_CUDA_TRY(ctx,

@@ -463,10 +463,10 @@ lsc_status lsc_cpu_acc_export(lsc_ctx *ctx, const void *state, lsc_acc_state *ou
     if (a->n == 0) return LSC_STATUS_OK;
     memcpy(out->pivot, a->pivot, (size_t)d * sizeof(double));
     memcpy(out->sum, a->sum, (size_t)d * sizeof(double));
-    double *g = out->gram, *v = out->cosg;
-    for (int64_t i = 0; i < d; g += d - i, v += d - i, i++) {
-        memcpy(g, a->gram + i * d + i, (size_t)(d - i) * sizeof(double));
-        memcpy(v, a->cosg + i * d + i, (size_t)(d - i) * sizeof(double));
+    for (int64_t i = 0; i < d; i++) {
+        const int64_t at = lsc_packed_upper_at(d, i, i);
+        memcpy(out->gram + at, a->gram + i * d + i, (size_t)(d - i) * sizeof(double));
+        memcpy(out->cosg + at, a->cosg + i * d + i, (size_t)(d - i) * sizeof(double));
     }
     return LSC_STATUS_OK;
 }
@@ -481,10 +481,10 @@ lsc_status lsc_cpu_acc_import(lsc_ctx *ctx, void *state, const lsc_acc_state *in
     if (in->n == 0) return LSC_STATUS_OK;
     memcpy(a->pivot, in->pivot, (size_t)d * sizeof(double));
     memcpy(a->sum, in->sum, (size_t)d * sizeof(double));
-    const double *g = in->gram, *v = in->cosg;
-    for (int64_t i = 0; i < d; g += d - i, v += d - i, i++) {
-        memcpy(a->gram + i * d + i, g, (size_t)(d - i) * sizeof(double));
-        memcpy(a->cosg + i * d + i, v, (size_t)(d - i) * sizeof(double));
+    for (int64_t i = 0; i < d; i++) {
+        const int64_t at = lsc_packed_upper_at(d, i, i);
+        memcpy(a->gram + i * d + i, in->gram + at, (size_t)(d - i) * sizeof(double));
+        memcpy(a->cosg + i * d + i, in->cosg + at, (size_t)(d - i) * sizeof(double));
     }
     return LSC_STATUS_OK;
 }
