@@ -87,14 +87,16 @@ LSC_HD double lsc_unif_exact_d2(const float *a, const float *b, int64_t d, doubl
 
 /* exp(-y) for y in [0, 8] (t d2 with d2 in [0, 4]) without a branch or a call, so a loop over a
  * row vectorises (glibc's exp only vectorises under -ffast-math): -y = k ln 2 + r with
- * |r| <= ln 2 / 2, exp(r) by 1 + r q(r), q of degree 8 interpolating (exp(r) - 1) / r at the 9
- * Chebyshev nodes of that interval (near-minimax: 3.7e-14 relative, where the degree-10 Taylor
- * polynomial it replaced, one multiply-add more, held 2.3e-13), 2^k from the exponent bits.
- * One constant for ln 2 (no hi/lo split): |k| <= 12 here, so its rounding moves r by 7e-16 at
- * most. The constant term 1 keeps exp(0) = 1 exactly. Within 3e-13 relative of exp over the
- * range (tests/test_geometry.cpp), six orders below the uniformity's pinned bound; 1.2e-13 up
- * to y = 700 (k >= -1022). The argument comes negated, so a caller holding y spends no
- * operation on the sign (the multiply-adds below take it). */
+ * |r| <= ln 2 / 2, exp(r) by 1 + r q(r), q of degree 6 interpolating (exp(r) - 1) / r at the 7
+ * Chebyshev nodes of that interval (near-minimax), 2^k from the exponent bits. Degree 6, not
+ * more: within 1.1e-10 relative of exp over the range and up to y = 700 (k >= -1022), and within
+ * 3.2e-10 y for y below ln 2 / 2 (the error is r times q's), so it stays far below the
+ * uniformity's pinned bound also where that bound shrinks with the rows' distance from the
+ * centre (tests/test_geometry.cpp); each further degree would cost a multiply-add a pair for
+ * accuracy no figure keeps. One constant for ln 2 (no hi/lo split): |k| <= 12 here, so its
+ * rounding moves r by 7e-16 at most. The constant term 1 keeps exp(0) = 1 exactly. The argument
+ * comes negated, so a caller holding y spends no operation on the sign (the multiply-adds below
+ * take it). */
 LSC_HD double lsc_exp_minus(double y)
 {
     /* adding it rounds -y / ln 2 to an integer k and puts k + 1023 (the biased exponent of 2^k,
@@ -105,15 +107,13 @@ LSC_HD double lsc_exp_minus(double y)
     memcpy(&kbits, &kd, sizeof kbits);
     const double k = kd - shift;
     const double r = -y - k * 0x1.62e42fefa39efp-1;
-    double p = 0x1.72c6e129de5dep-19;
-    p = p * r + 0x1.a15a49c944124p-16;
-    p = p * r + 0x1.a019ade759753p-13;
-    p = p * r + 0x1.6c164df931780p-10;
-    p = p * r + 0x1.1111111c36552p-7;
-    p = p * r + 0x1.5555557426568p-5;
-    p = p * r + 0x1.5555555553bbdp-3;
-    p = p * r + 0x1.fffffffff71e6p-2;
-    p = p * r + 0x1.fffffffffffffp-1;
+    double p = 0x1.a15169e096556p-13;
+    p = p * r + 0x1.6d7531eae5468p-10;
+    p = p * r + 0x1.1110c63a4eed0p-7;
+    p = p * r + 0x1.5554ace120b86p-5;
+    p = p * r + 0x1.5555556750672p-3;
+    p = p * r + 0x1.00000028794dfp-1;
+    p = p * r + 0x1.0000000000000p+0;
     p = p * r + 1.0;
     /* the low 12 bits of kbits are k + 1023 (the bits above them are 2^51 + 2^52's, which the
      * shift drops): one logical shift makes 2^k */

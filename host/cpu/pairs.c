@@ -221,6 +221,23 @@ static inline __attribute__((always_inline)) double lanes_sum(const double *rest
     return lsc_lanes8_total(s);
 }
 
+/* A fixed-order float64 sum of a row's uniformity terms in 32 lanes (element t in lane t mod 32),
+ * folded to eight then added as lsc_lanes8_total: four independent chains, where the eight of
+ * lanes_sum wait on one add's latency each step (an eighth of the uniformity's time). */
+static inline __attribute__((always_inline)) double terms_sum(const double *restrict x, int64_t n)
+{
+    double s[4 * LSC_EXACT_LANES] = {0.0};
+    int64_t t = 0;
+    for (; t + 4 * LSC_EXACT_LANES <= n; t += 4 * LSC_EXACT_LANES)
+        for (int l = 0; l < 4 * LSC_EXACT_LANES; l++) s[l] += x[t + l];
+    for (int l = 0; t + l < n; l++) s[l] += x[t + l];
+    double e[LSC_EXACT_LANES];
+    for (int l = 0; l < LSC_EXACT_LANES; l++)
+        e[l] = (s[l] + s[l + LSC_EXACT_LANES]) +
+               (s[l + 2 * LSC_EXACT_LANES] + s[l + 3 * LSC_EXACT_LANES]);
+    return lsc_lanes8_total(e);
+}
+
 /* The uniformity's pair term of row i with base row j of the tile: exp(-t d2), d2 from the
  * pass's own product, so the figure costs no second GEMM. check: also flag the pair if its
  * product is not trusted to 2^-10 (lsc_unif_needs_exact), and return 0 then (the term may be
@@ -261,7 +278,7 @@ unif_terms(const cpu_tiles *t, int64_t i, int64_t js, int64_t nj, lsc_unif_row r
     const double qsq = tl.qsq[i];
     for (int64_t j = js; j < nj; j++)
         tv[j] = unif_term(&tl, crow, qsq, ri, up, us, ue, check, j, flag);
-    return lanes_sum(tv + js, nj - js, 0, 0.0);
+    return terms_sum(tv + js, nj - js);
 }
 
 /* The sum of row i's terms (unif_terms); *any: whether a pair needs its exact d2 (flagged in
