@@ -398,12 +398,38 @@ class Monitor:
     rank calls step() with its own shard of the batch (any number of rows) and the same
     `reference` (the whole real set), and gets the same record. Each rank keeps its part of the
     reference (an even split, its radii against all of it; built once, collectively, here), and
-    each measurement runs the sharded spectrum and PRDC (lsc.h section 12) on host rows: a GPU
-    batch is copied to the host, and the step waits for the collectives (no asynchronous form
-    yet). Rank 0 logs and writes history_path; log_all_ranks=True logs on every rank; every
-    rank keeps the history. With assess=True each record's verdicts are lsc.assess's over the
-    group (lsc_assess_sharded: every rank the verdicts of all ranks' rows); as in one process,
-    the reference side is measured at the first record and kept by each rank's context."""
+    each measurement runs the sharded spectrum and PRDC (lsc.h section 12) on host rows. Rank 0
+    logs and writes history_path; log_all_ranks=True logs on every rank; every rank keeps the
+    history. With assess=True each record's verdicts are lsc.assess's over the group
+    (lsc_assess_sharded: every rank the verdicts of all ranks' rows); as in one process, the
+    reference side is measured at the first record and kept by the context that measures.
+
+    Over a torch group the step does not wait (asynchronous=True, the default): a due step()
+    copies the rank's shard (a CUDA tensor into pinned host memory on the caller's current
+    stream, an event after it, no host wait; host rows on the host), hands the measurement to
+    the monitor's one worker thread and returns None. The worker runs the same sharded
+    measurement as the waiting form, in step order, over a private group of the same ranks and
+    backend, so that its collectives never interleave with the training loop's on the caller's
+    group; records reach history, log, the trend and history_path in step order at later step()
+    calls and at flush() (which waits for all), as the GPU form's do, and equal the waiting
+    form's. Making such a Monitor is collective over the whole job (torch.distributed.new_group's
+    rule): every process makes it, in the same order as its other new_group calls (a process
+    outside a subgroup calls new_group(ranks=the subgroup's ranks) instead), and it costs one
+    more communicator (with NCCL its device buffers) and one thread. A measurement that fails (a
+    NaN in a shard) raises its error, naming the step, at the step() or flush() that collects
+    it, on every rank; the monitor then refuses further steps (the ranks may be out of step).
+    The worker is a daemon thread, so a Monitor left at exit never holds the process up; close()
+    flushes and ends it, and a dropped Monitor's thread ends by itself. Call flush() or close()
+    before destroy_process_group(): a measurement still running uses the group. In
+    python/examples/ddp_monitor.py (gloo, 2 processes, CPU) a due step() takes about 0.2 ms
+    instead of the waiting form's ~90 ms (bench/RESULTS.md); the measurement still takes its
+    time, now beside the training steps, on the same cores. With NCCL the worker runs on the
+    group's device and makes the transport's copies on a stream of its own, so the training
+    stream is not blocked; that path has not run yet (it was written without a GPU).
+
+    asynchronous=False keeps the waiting form: step() measures over the caller's group and
+    returns the record. Over mpi4py (comm=) the step always waits: a worker thread's collectives
+    would need MPI_THREAD_MULTIPLE and a communicator of its own (comm.Dup()), not done yet."""
 
     def __init__(self, reference, *, k: int = 5, every: int = 100, metric: str = "euclidean",
                  comparison: str = "strict", spectrum: bool = True, prdc: bool = True,
