@@ -2,6 +2,7 @@
 results written to OUT/rank<r>.npz for the test to compare with one process.
 
     python distributed_worker.py torch P OUT     # P processes on torch.distributed (gloo)
+    python distributed_worker.py torch-monitor P OUT     # the Monitor's two forms on gloo
     mpirun -np P python distributed_worker.py mpi OUT
 
 Every rank makes the same data from one seed and keeps its own shard; the splits include an
@@ -130,16 +131,17 @@ def run(rank, ranks, kw, out):
             res[f"pairs{sub}_dups_{name}"] = np.array(ps.near_duplicates).reshape(-1, 3)
     # the Monitor over the group: each rank its shard of every batch, one record for all
     logged = []
+    # (over torch the records come from the monitor's worker thread: flush() waits for them)
     mon = lsc.Monitor(x, k=K, every=1, log=logged.append, **kw)
     for step, counts in enumerate(splits(ranks, M).values()):
         mon.step(step, shard(batch(step), counts, rank))
-    res["monitor"] = monitor_figures(mon.history)
+    res["monitor"] = monitor_figures(mon.flush())
     res["monitor_logged"] = np.array([len(logged)])   # rank 0 logs, by default alone
     # with the verdicts: every rank the records one process's monitor makes on whole batches
     mon = lsc.Monitor(x, k=K, every=1, assess=True, assess_options={"splits": 4}, **kw)
     for step, counts in enumerate(splits(ranks, M).values()):
         mon.step(step, shard(batch(step), counts, rank))
-    res["monitor_assess"] = monitor_verdicts(mon.history)
+    res["monitor_assess"] = monitor_verdicts(mon.flush())
     # a NaN on the last rank: every rank gets the same error, naming that rank
     bad = shard(x, splits(ranks)["even"], rank).copy()
     if rank == ranks - 1:
@@ -156,6 +158,100 @@ def run(rank, ranks, kw, out):
     np.savez(os.path.join(out, f"rank{rank}.npz"), **res)
 
 
+# the non-waiting Monitor's job: 6 steps, every 2nd due, each due step's shard split otherwise
+STEPS, EVERY = 6, 2
+
+
+def monitor_shards(rank, ranks):
+    counts = list(splits(ranks, M).values())
+    return [shard(batch(step), counts[step // EVERY % len(counts)], rank) for step in range(STEPS)]
+
+
+def loop_sum(step, ranks):
+    """What the training loop's all-reduce of monitor_run gives: the sum of every rank's
+    arange(4) * (rank + 1) + step."""
+    return np.arange(4) * (ranks * (ranks + 1) // 2) + ranks * step
+
+
+def monitor_run(rank, ranks, out):
+    """The Monitor over a torch group, waiting (asynchronous=False) and not (the default)."""
+    import threading
+    import time
+
+    import torch
+    import torch.distributed as dist
+
+    import lsc
+    world = dist.group.WORLD
+    x, _ = data()
+    shards = monitor_shards(rank, ranks)
+    opts = dict(k=K, every=EVERY, assess=True, assess_options={"splits": 4},
+                process_group=world)
+    res = {}
+    mon = lsc.Monitor(x, asynchronous=False, **opts)
+    for step, rows in enumerate(shards):
+        mon.step(step, rows)
+    res["sync"], res["sync_verdicts"] = monitor_figures(mon.history), monitor_verdicts(
+        mon.history)
+    res["sync_async"] = np.array([r.asynchronous for r in mon.history])
+
+    logged = []
+    mon = lsc.Monitor(x, log=logged.append, history_path=os.path.join(out, f"hist{rank}.jsonl"),
+                      **opts)
+    returned, seen, sums = [], [], []
+    for step, rows in enumerate(shards):
+        mine = torch.from_numpy(rows.copy())
+        got = mon.step(step, mine)
+        mine.fill_(float("nan"))     # the loop reuses its buffer: the monitor took a copy
+        if mon.due(step):
+            returned.append(got is None)
+            seen.append(step in [r.step for r in mon.history])
+        # the training loop's own collective on the caller's group while the worker measures:
+        # the last rank issues it late, after its worker's first collectives, so that a monitor
+        # on the caller's group would pair them with other ranks' (a mismatch, a wrong sum or a
+        # hang)
+        if rank == ranks - 1:
+            time.sleep(0.05)
+        t = torch.arange(4, dtype=torch.float64) * (rank + 1) + step
+        dist.all_reduce(t, group=world)
+        sums.append(t.numpy())
+    res["returned_none"], res["seen_at_once"] = np.array(returned), np.array(seen)
+    res["loop_sums"] = np.array(sums)
+    hist = mon.flush()
+    res["async"], res["async_verdicts"] = monitor_figures(hist), monitor_verdicts(hist)
+    res["async_async"] = np.array([r.asynchronous for r in hist])
+    res["logged"] = np.array([rec.step for rec in logged], dtype=np.int64)
+    mon.close()
+    res["closed"] = np.array(_error_of(lambda: mon.step(0, shards[0])))
+
+    # a NaN in the last rank's shard at step 1: every rank's flush raises it, naming the step;
+    # the measurement queued after it is not run, and the monitor refuses further steps
+    mon = lsc.Monitor(x, k=K, every=1, process_group=world)
+    for step in range(3):
+        rows = shards[step].copy()
+        if step == 1 and rank == ranks - 1 and len(rows):
+            rows[0, 2] = np.nan
+        mon.step(step, rows)
+    res["nan_error"] = np.array(_error_of(mon.flush))
+    res["nan_history"] = np.array([r.step for r in mon.history], dtype=np.int64)
+    res["nan_after"] = np.array(_error_of(lambda: mon.step(3, shards[0])))
+    mon.close()     # a failed monitor closes without raising again
+    # a monitor dropped with a measurement queued: its thread ends once it is done
+    mon = lsc.Monitor(x, k=K, every=1, process_group=world)
+    mon.step(0, shards[0])
+    del mon
+    deadline = time.monotonic() + 20
+    while (any(t.name == "lsc-monitor" for t in threading.enumerate())
+           and time.monotonic() < deadline):
+        time.sleep(0.01)
+    res["threads_left"] = np.array([sum(t.name == "lsc-monitor" for t in threading.enumerate())])
+    # the caller's group still works
+    t = torch.ones(1)
+    dist.all_reduce(t, group=world)
+    res["after"] = t.numpy()
+    np.savez(os.path.join(out, f"monitor{rank}.npz"), **res)
+
+
 def _error_of(fn):
     try:
         fn()
@@ -164,11 +260,18 @@ def _error_of(fn):
     return "no error"
 
 
-def torch_rank(rank, ranks, out, init):
+def torch_rank(rank, ranks, out, init, what="calls"):
+    import datetime
+
     import torch.distributed as dist
-    dist.init_process_group("gloo", init_method=init, rank=rank, world_size=ranks)
+    # a mismatched collective fails within the test's time instead of waiting half an hour
+    dist.init_process_group("gloo", init_method=init, rank=rank, world_size=ranks,
+                            timeout=datetime.timedelta(seconds=60))
     try:
-        run(rank, ranks, {"process_group": dist.group.WORLD}, out)
+        if what == "monitor":
+            monitor_run(rank, ranks, out)
+        else:
+            run(rank, ranks, {"process_group": dist.group.WORLD}, out)
     except Exception:
         traceback.print_exc()
         raise
@@ -178,11 +281,12 @@ def torch_rank(rank, ranks, out, init):
 
 def main():
     engine = sys.argv[1]
-    if engine == "torch":
+    if engine in ("torch", "torch-monitor"):
         import torch.multiprocessing as mp
         ranks, out = int(sys.argv[2]), sys.argv[3]
         init = "file://" + os.path.join(out, "rendezvous")
-        mp.spawn(torch_rank, args=(ranks, out, init), nprocs=ranks, join=True)
+        mp.spawn(torch_rank, args=(ranks, out, init, engine[6:] or "calls"), nprocs=ranks,
+                 join=True)
     else:
         from mpi4py import MPI
         comm = MPI.COMM_WORLD

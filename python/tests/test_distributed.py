@@ -4,10 +4,13 @@
 distributed_worker.py runs the ranks; each test skips, saying why, where its engine is missing.
 """
 import importlib.util
+import json
 import os
+import queue
 import shutil
 import subprocess
 import sys
+import threading
 
 import numpy as np
 import pytest
@@ -172,3 +175,73 @@ def test_one_of_process_group_and_comm():
     x, _ = W.data()
     with pytest.raises(lsc.InvalidArgument, match="not both"):
         lsc.spectrum(x, process_group=object(), comm=object())
+
+
+@pytest.mark.parametrize("ranks", [2, 3])
+def test_monitor_does_not_wait_over_gloo(tmp_path, ranks):
+    """Monitor(process_group=...) measures on its worker thread over a private group: a due
+    step() returns None at once, flush() gives every record, and they equal the waiting form's
+    on every rank; the training loop's collectives on the caller's group go on meanwhile; an
+    error surfaces at flush on every rank and stops the monitor; the threads end."""
+    if importlib.util.find_spec("torch") is None:
+        pytest.skip("torch is not installed: the torch.distributed (gloo) test needs it")
+    # a mixed-up collective ends the job (the worker's gloo timeout is 60 s) or this timeout
+    subprocess.run([sys.executable, WORKER, "torch-monitor", str(ranks), str(tmp_path)],
+                   check=True, env=_env(), timeout=150)
+    due = [s for s in range(W.STEPS) if s % W.EVERY == 0]
+    last = ranks - 1
+    got = [dict(np.load(tmp_path / f"monitor{r}.npz")) for r in range(ranks)]
+    for r, g in enumerate(got):
+        # the same records as the waiting form, exactly (figures, levels, scores), in step order
+        assert list(g["sync"][:, 0]) == due, r
+        np.testing.assert_array_equal(g["async"], g["sync"], err_msg=r)
+        np.testing.assert_array_equal(g["async_verdicts"], g["sync_verdicts"], err_msg=r)
+        np.testing.assert_array_equal(g["async"], got[0]["async"], err_msg=r)
+        assert g["async_async"].all() and not g["sync_async"].any(), r
+        # a due step returns no record, and its record is not in the history yet
+        assert g["returned_none"].all() and not g["seen_at_once"].any(), r
+        # the loop's all-reduce on the caller's group: its own sums, never the monitor's data
+        np.testing.assert_array_equal(g["loop_sums"],
+                                      [W.loop_sum(s, ranks) for s in range(W.STEPS)], err_msg=r)
+        # rank 0 logs and writes the history, in step order
+        assert list(g["logged"]) == (due if r == 0 else []), r
+        path = tmp_path / f"hist{r}.jsonl"
+        lines = path.read_text().splitlines() if path.exists() else []
+        assert [json.loads(x)["step"] for x in lines] == (due if r == 0 else []), r
+        assert str(g["closed"]).startswith("LscError|") and "closed" in str(g["closed"]), r
+        # the NaN of the last rank's step-1 shard: InvalidData on every rank at flush, with the
+        # step and the row; the record before it kept; no further step
+        cls, msg = str(g["nan_error"]).split("|", 1)
+        assert cls == "InvalidData", (r, msg)
+        assert "monitor step 1" in msg and f"rank {last}" in msg and "row 0" in msg, (r, msg)
+        assert list(g["nan_history"]) == [0], r
+        cls, msg = str(g["nan_after"]).split("|", 1)
+        assert cls == "LscError" and "step 1 failed" in msg and "measures no more" in msg, msg
+        assert int(g["threads_left"][0]) == 0, r
+        assert float(g["after"][0]) == ranks, r
+
+
+def test_monitor_worker_runs_nothing_after_a_failure():
+    """The worker thread of Monitor(process_group=...): jobs in order, and none after a failed
+    one (its collectives might wait for a rank that has stopped); each job's error is raised
+    by result() with its step."""
+    from lsc._monitor import _Job, _work
+
+    def bad():
+        raise lsc.InvalidData("row 0 col 2 is not finite")
+    ran = []
+    jobs = [_Job(0, lambda: ran.append(0)), _Job(1, bad), _Job(2, lambda: ran.append(2))]
+    q = queue.Queue()
+    t = threading.Thread(target=_work, args=(q, None), daemon=True)
+    t.start()
+    for job in jobs:
+        q.put(job)
+    q.put(None)     # the thread ends once the jobs before it are done
+    t.join(10)
+    assert not t.is_alive() and ran == [0]
+    assert all(job.done() for job in jobs)
+    with pytest.raises(lsc.InvalidData, match="monitor step 1: row 0 col 2"):
+        jobs[1].result()
+    with pytest.raises(lsc.LscError, match="monitor step 2: not measured: the measurement of "
+                       "step 1 failed before it"):
+        jobs[2].result()

@@ -58,6 +58,8 @@ def _shape_check(name, shape, shard=False):
 
 def _ld(name, rows, cols, s0, s1, itemsize_or_1):
     """Leading dimension in elements from strides given in the same unit as itemsize_or_1."""
+    if rows == 0:
+        return max(cols, 1)     # an empty shard has no layout (numpy makes its strides 0)
     if cols > 1 and s1 != itemsize_or_1:
         raise ValueError(f"{name}: columns are not contiguous (column stride {s1 // itemsize_or_1 if s1 % itemsize_or_1 == 0 else s1 / itemsize_or_1} "
                          f"elements); lsc reads rows with a leading dimension only - pass a "

@@ -21,11 +21,15 @@ single record reads `collapse`.
 from __future__ import annotations
 
 import ctypes as C
+import contextlib
 import dataclasses
 import json
 import math
 import os
+import queue
+import threading
 import time
+import weakref
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
@@ -36,8 +40,9 @@ from ._arrays import view
 from ._core import (Assessment, Prdc, Reference, Spectrum, Verdict, _ctx_for, _host,
                     _spectrum_opts, assess, prdc, prdc_from_struct, spectrum,
                     spectrum_from_struct)
-from ._distributed import engine_for
-from ._errors import BackendUnavailable, InvalidData, NotSupported, error_for
+from ._distributed import _TorchEngine, agreed, engine_for
+from ._errors import (BackendUnavailable, InvalidArgument, InvalidData, LscError, NotSupported,
+                      error_for)
 
 
 @dataclass(frozen=True)
@@ -255,6 +260,105 @@ class _Pending:
         return MonitorRecord(self.step, s, p, True, self.call_ms)
 
 
+class _Shard:
+    """A rank's rows taken at a due step for the worker thread, so that the caller may change
+    them after step() returns. A CUDA torch tensor is copied into pinned host memory on the
+    caller's current stream (no host wait), with an event recorded after the copy; other rows
+    are copied on the host (a cupy array waits for its copy)."""
+
+    def __init__(self, latents):
+        self.rows, self.event, self.device, self.error = None, None, None, None
+        try:
+            if hasattr(latents, "is_cuda") and latents.is_cuda:
+                import torch
+                t = latents.detach()
+                self.rows = torch.empty(t.shape, dtype=t.dtype, pin_memory=True)
+                self.rows.copy_(t, non_blocking=True)
+                self.device = t.device.index
+                self.event = torch.cuda.Event()
+                self.event.record(torch.cuda.current_stream(t.device))
+            else:
+                h = np.asarray(_host(latents))
+                # np.empty, not h.copy(): a copy of an empty array has strides of 0, which the
+                # binding's view refuses where it takes the array itself
+                self.rows = np.empty(h.shape, dtype=h.dtype)
+                self.rows[...] = h
+        except Exception as e:  # noqa: BLE001 - raised on every rank by take()
+            self.error = e
+
+    def take(self) -> np.ndarray:
+        """The host rows, once the copy is done (on the worker thread)."""
+        if self.error is not None:
+            raise self.error
+        if self.event is not None:
+            import torch
+            with torch.cuda.device(self.device):
+                self.event.synchronize()
+        rows, self.rows = _host(self.rows), None
+        return rows
+
+
+class _Job:
+    """A measurement handed to a Monitor's worker thread; done() and result() as _Pending's."""
+
+    assess_rows = None      # the worker's record carries its verdicts already
+
+    def __init__(self, step: int, fn: Callable[[], MonitorRecord]):
+        self.step, self.fn, self.call_ms = step, fn, 0.0
+        self.rec: Optional[MonitorRecord] = None
+        self.error: Optional[BaseException] = None
+        self._done = threading.Event()
+
+    def run(self, skip: Optional[str] = None):
+        try:
+            if skip is not None:
+                raise LscError(skip)
+            self.rec = self.fn()
+        except BaseException as e:  # noqa: BLE001 - re-raised on the caller's thread
+            self.error = e
+        finally:
+            self.fn = None      # the closure holds the Monitor and the rows
+            self._done.set()
+
+    def done(self) -> bool:
+        return self._done.is_set()
+
+    def result(self) -> MonitorRecord:
+        self._done.wait()
+        e = self.error
+        if e is None:
+            return self.rec
+        msg = f"monitor step {self.step}: {e}"
+        if isinstance(e, LscError):
+            raise type(e)(msg, e.status, e.code) from e
+        # e.g. the binding's refusal of a 1-D shard (on the rank that passed it)
+        cls = InvalidArgument if isinstance(e, (TypeError, ValueError)) else LscError
+        raise cls(f"monitor step {self.step}: {type(e).__name__}: {e}") from e
+
+
+def _work(jobs: "queue.Queue", nccl_device: Optional[int]):
+    """A Monitor's worker thread: runs its jobs one at a time, in the order they were handed
+    over. After a failed job the rest are not run: the ranks may be out of step, and a
+    collective some rank never issues would hang. With NCCL the thread runs on the group's
+    device and on a stream of its own, so the transport's copies do not queue behind the
+    training stream."""
+    stream = contextlib.nullcontext()
+    if nccl_device is not None:
+        import torch
+        torch.cuda.set_device(nccl_device)
+        stream = torch.cuda.stream(torch.cuda.Stream(nccl_device))
+    failed = None
+    with stream:
+        while True:
+            job = jobs.get()
+            if job is None:
+                return
+            job.run(None if failed is None else
+                    f"not measured: the measurement of step {failed} failed before it")
+            if job.error is not None and failed is None:
+                failed = job.step
+
+
 class Monitor:
     """Collapse figures of a training loop's latents against a kept reference.
 
@@ -294,12 +398,38 @@ class Monitor:
     rank calls step() with its own shard of the batch (any number of rows) and the same
     `reference` (the whole real set), and gets the same record. Each rank keeps its part of the
     reference (an even split, its radii against all of it; built once, collectively, here), and
-    each measurement runs the sharded spectrum and PRDC (lsc.h section 12) on host rows: a GPU
-    batch is copied to the host, and the step waits for the collectives (no asynchronous form
-    yet). Rank 0 logs and writes history_path; log_all_ranks=True logs on every rank; every
-    rank keeps the history. With assess=True each record's verdicts are lsc.assess's over the
-    group (lsc_assess_sharded: every rank the verdicts of all ranks' rows); as in one process,
-    the reference side is measured at the first record and kept by each rank's context."""
+    each measurement runs the sharded spectrum and PRDC (lsc.h section 12) on host rows. Rank 0
+    logs and writes history_path; log_all_ranks=True logs on every rank; every rank keeps the
+    history. With assess=True each record's verdicts are lsc.assess's over the group
+    (lsc_assess_sharded: every rank the verdicts of all ranks' rows); as in one process, the
+    reference side is measured at the first record and kept by the context that measures.
+
+    Over a torch group the step does not wait (asynchronous=True, the default): a due step()
+    copies the rank's shard (a CUDA tensor into pinned host memory on the caller's current
+    stream, an event after it, no host wait; host rows on the host), hands the measurement to
+    the monitor's one worker thread and returns None. The worker runs the same sharded
+    measurement as the waiting form, in step order, over a private group of the same ranks and
+    backend, so that its collectives never interleave with the training loop's on the caller's
+    group; records reach history, log, the trend and history_path in step order at later step()
+    calls and at flush() (which waits for all), as the GPU form's do, and equal the waiting
+    form's. Making such a Monitor is collective over the whole job (torch.distributed.new_group's
+    rule): every process makes it, in the same order as its other new_group calls (a process
+    outside a subgroup calls new_group(ranks=the subgroup's ranks) instead), and it costs one
+    more communicator (with NCCL its device buffers) and one thread. A measurement that fails (a
+    NaN in a shard) raises its error, naming the step, at the step() or flush() that collects
+    it, on every rank; the monitor then refuses further steps (the ranks may be out of step).
+    The worker is a daemon thread, so a Monitor left at exit never holds the process up; close()
+    flushes and ends it, and a dropped Monitor's thread ends by itself. Call flush() or close()
+    before destroy_process_group(): a measurement still running uses the group. In
+    python/examples/ddp_monitor.py (gloo, 2 processes, CPU) a due step() takes about 0.2 ms
+    instead of the waiting form's ~90 ms (bench/RESULTS.md); the measurement still takes its
+    time, now beside the training steps, on the same cores. With NCCL the worker runs on the
+    group's device and makes the transport's copies on a stream of its own, so the training
+    stream is not blocked; that path has not run yet (it was written without a GPU).
+
+    asynchronous=False keeps the waiting form: step() measures over the caller's group and
+    returns the record. Over mpi4py (comm=) the step always waits: a worker thread's collectives
+    would need MPI_THREAD_MULTIPLE and a communicator of its own (comm.Dup()), not done yet."""
 
     def __init__(self, reference, *, k: int = 5, every: int = 100, metric: str = "euclidean",
                  comparison: str = "strict", spectrum: bool = True, prdc: bool = True,
@@ -340,7 +470,13 @@ class Monitor:
             with open(self.history_path, "a", encoding="utf-8"):
                 pass                            # a bad path fails here, not at the first record
         self.backend = backend
-        self.asynchronous = asynchronous and self._engine is None
+        # over a torch group the non-waiting form runs on a worker thread; over mpi4py it waits
+        self.asynchronous = bool(asynchronous) and (self._engine is None or
+                                                    isinstance(self._engine, _TorchEngine))
+        self._jobs: Optional[queue.Queue] = None
+        self._broken: Optional[str] = None
+        if self._engine is not None and self.asynchronous:
+            self._start_worker()
         lead = self._engine is None or self._engine.rank == 0
         self.log = log if lead or log_all_ranks else None
         if not lead:
@@ -352,13 +488,43 @@ class Monitor:
         # that device's first measurement, read there by every later one without a copy
         self._placed: Dict[int, Reference] = {}
         if self._engine is not None:
-            self.reference = self._reference_shard(reference, k, metric, comparison) \
-                if prdc or self.want_assess else None
+            self.reference = None
+            if prdc or self.want_assess:
+                build = lambda: self._reference_shard(reference, k, metric, comparison)  # noqa
+                self.reference = build() if self._jobs is None else self._on_worker(build)
         elif prdc or self.want_assess:
             self.reference = reference if isinstance(reference, Reference) else Reference(
                 _host(reference), k, metric=metric, comparison=comparison, backend=backend)
         else:
             self.reference = None
+
+    def _start_worker(self):
+        """The non-waiting form over a torch group: a private group of the same ranks and backend
+        (its collectives never interleave with the training loop's on the caller's group) and one
+        worker thread that runs the measurements over it, in step order."""
+        e = self._engine
+        dist = e.dist
+        group = e.group if e.group is not None else dist.group.WORLD
+        # collective over the whole job (every process calls new_group, in the same order)
+        own = dist.new_group(ranks=dist.get_process_group_ranks(group),
+                             backend=str(dist.get_backend(group)))
+        self._engine = _TorchEngine(own)
+        self._jobs = queue.Queue()
+        threading.Thread(target=_work, args=(self._jobs, e.device.index if e.nccl else None),
+                         name="lsc-monitor", daemon=True).start()
+        # a Monitor dropped without close() lets its thread end (queued work is still done)
+        weakref.finalize(self, self._jobs.put, None)
+
+    def _on_worker(self, fn):
+        """fn() run on the worker thread (whose contexts the measurements use), waited for."""
+        job = _Job(-1, fn)
+        self._jobs.put(job)
+        job._done.wait()
+        if job.error is not None:
+            self._jobs.put(None)
+            self._jobs = None
+            raise job.error
+        return job.rec
 
     def _reference_shard(self, reference, k, metric, comparison) -> Reference:
         """This rank's even part of the whole reference, its radii against all of it."""
@@ -384,13 +550,18 @@ class Monitor:
 
     def step(self, step: int, latents) -> Optional[MonitorRecord]:
         """Measures `latents` if `step` is due. Returns the record when it was computed at once,
-        else None (it reaches `log` and `history` once the GPU has finished)."""
+        else None (it reaches `log` and `history` once the GPU, or over a torch group the
+        worker thread, has finished)."""
+        self._check_usable()
         self._collect(block=False)
         if not self.due(step):
             return None
         return self.measure(step, latents)
 
     def measure(self, step: int, latents) -> Optional[MonitorRecord]:
+        self._check_usable()
+        if self._jobs is not None:
+            return self._hand_over(step, latents)
         if self._engine is not None:
             return self._measure_sharded(step, latents)
         v = view(latents, "latents")
@@ -429,7 +600,15 @@ class Monitor:
 
     def _measure_sharded(self, step: int, latents) -> MonitorRecord:
         t0 = time.perf_counter()
-        x = _host(latents)
+        s, p, a = self._sharded_figures(_host(latents))
+        rec = _with_assessment(MonitorRecord(step, s, p, False, (time.perf_counter() - t0) * 1e3),
+                               a)
+        return self._finish(rec)
+
+    def _sharded_figures(self, x) -> Tuple[Optional[Spectrum], Optional[Prdc],
+                                           Optional[Assessment]]:
+        """The spectrum, PRDC and verdicts of this rank's host rows over the monitor's group:
+        the one path of the waiting form and of the worker thread."""
         s = spectrum(x, active_threshold=self.active_threshold, backend="cpu",
                      process_group=self._engine) if self.want_spectrum else None
         if self.want_assess:
@@ -439,9 +618,30 @@ class Monitor:
         else:
             a = None
             p = prdc(self.reference, x, backend="cpu") if self.want_prdc else None
-        rec = _with_assessment(MonitorRecord(step, s, p, False, (time.perf_counter() - t0) * 1e3),
-                               a)
-        return self._finish(rec)
+        return s, p, a
+
+    def _hand_over(self, step: int, latents) -> None:
+        """Takes this rank's rows and hands their measurement to the worker thread."""
+        t0 = time.perf_counter()
+        shard = _Shard(latents)
+        job = _Job(step, None)
+
+        def measure() -> MonitorRecord:
+            # a rank that could not take its rows fails here on every rank, before any
+            # collective of the measurement (the others would wait in it)
+            x = agreed(self._engine, lambda: _taken(shard))
+            s, p, a = self._sharded_figures(x)
+            return _with_assessment(MonitorRecord(step, s, p, True, job.call_ms), a)
+
+        job.fn = measure
+        job.call_ms = (time.perf_counter() - t0) * 1e3
+        self._pending.append(job)
+        self._jobs.put(job)
+        return None
+
+    def _check_usable(self):
+        if self._broken is not None:
+            raise LscError(self._broken)
 
     def _assess(self, rows, p=None) -> Optional[Assessment]:
         """lsc.assess of `rows` (host or device: assess copies device rows to the host). With
@@ -488,7 +688,16 @@ class Monitor:
     def _collect(self, block: bool):
         while self._pending and (block or self._pending[0].done()):
             pend = self._pending.pop(0)
-            rec = pend.result()
+            try:
+                rec = pend.result()
+            except LscError as e:
+                if isinstance(pend, _Job):
+                    # the later measurements are not run (_work): refuse further ones
+                    self._pending.clear()
+                    self._broken = (f"this Monitor's measurement of step {pend.step} failed "
+                                    f"({e}); the ranks may be out of step, so it measures no "
+                                    f"more: make a new Monitor")
+                raise
             if pend.assess_rows is not None:
                 rows, pend.assess_rows = _host(pend.assess_rows), None
                 rec = _with_assessment(rec, self._assess(rows, rec.prdc))
@@ -531,9 +740,27 @@ class Monitor:
             self._trend.reset()
 
     def flush(self) -> List[MonitorRecord]:
-        """Waits for every measurement still on the GPU; returns the whole history."""
+        """Waits for every measurement still on the GPU (or, over a torch group, on the worker
+        thread); returns the whole history. A measurement that failed raises its error here, or
+        at the step() that collects it."""
+        self._check_usable()
         self._collect(block=True)
         return self.history
+
+    def close(self):
+        """Over a torch group with the non-waiting form: flush(), then ends the worker thread
+        (the Monitor then measures no more). Not needed before exit (the thread is a daemon and
+        ends with a dropped Monitor), but call flush() or close() before
+        destroy_process_group(): a measurement still running uses the group. Elsewhere flush()."""
+        try:
+            if self._broken is None:
+                self.flush()
+        finally:
+            if self._jobs is not None:
+                self._jobs.put(None)
+                self._jobs = None
+                if self._broken is None:
+                    self._broken = "this Monitor is closed"
 
     def plot(self, checks: Optional[Sequence[str]] = None):
         """A matplotlib Figure of the history: each check's matched statistic over the steps
@@ -541,6 +768,18 @@ class Monitor:
         matplotlib (lsc.MissingDependency without it)."""
         from ._plot import plot_monitor
         return plot_monitor(self.history, checks)
+
+
+def _taken(shard: _Shard) -> np.ndarray:
+    """The shard's host rows; any failure to take them as an LscError, which agreed() raises on
+    every rank."""
+    try:
+        return shard.take()
+    except LscError:
+        raise
+    except Exception as e:  # noqa: BLE001 - e.g. a CUDA error of the copy
+        raise LscError(f"this rank's latents could not be copied to the host: "
+                       f"{type(e).__name__}: {e}") from e
 
 
 def _device_copy(v):
