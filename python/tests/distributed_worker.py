@@ -3,6 +3,7 @@ results written to OUT/rank<r>.npz for the test to compare with one process.
 
     python distributed_worker.py torch P OUT     # P processes on torch.distributed (gloo)
     python distributed_worker.py torch-monitor P OUT     # the Monitor's two forms on gloo
+    python distributed_worker.py nccl P OUT      # P processes on NCCL, one GPU each
     mpirun -np P python distributed_worker.py mpi OUT
 
 Every rank makes the same data from one seed and keeps its own shard; the splits include an
@@ -142,6 +143,17 @@ def run(rank, ranks, kw, out):
     for step, counts in enumerate(splits(ranks, M).values()):
         mon.step(step, shard(batch(step), counts, rank))
     res["monitor_assess"] = monitor_verdicts(mon.flush())
+    if kw.get("process_group") is not None and _torch_cuda():
+        # the batches as CUDA tensors: the pinned copy on the caller's stream, the worker's
+        # wait on its event (and over NCCL the transport's device copies on its own stream)
+        import torch
+        mon = lsc.Monitor(x, k=K, every=1, **kw)
+        for step, counts in enumerate(splits(ranks, M).values()):
+            t = torch.from_numpy(shard(batch(step), counts, rank)).cuda()
+            mon.step(step, t)
+            t.fill_(float("nan"))    # after step() returns: the monitor holds its own copy
+        res["monitor_cuda"] = monitor_figures(mon.flush())
+        mon.close()
     # a NaN on the last rank: every rank gets the same error, naming that rank
     bad = shard(x, splits(ranks)["even"], rank).copy()
     if rank == ranks - 1:
@@ -252,6 +264,14 @@ def monitor_run(rank, ranks, out):
     np.savez(os.path.join(out, f"monitor{rank}.npz"), **res)
 
 
+def _torch_cuda():
+    try:
+        import torch
+    except ImportError:
+        return False
+    return torch.cuda.is_available()
+
+
 def _error_of(fn):
     try:
         fn()
@@ -260,12 +280,15 @@ def _error_of(fn):
     return "no error"
 
 
-def torch_rank(rank, ranks, out, init, what="calls"):
+def torch_rank(rank, ranks, out, init, what="calls", backend="gloo"):
     import datetime
 
+    import torch
     import torch.distributed as dist
+    if backend == "nccl":
+        torch.cuda.set_device(rank)     # one GPU a rank
     # a mismatched collective fails within the test's time instead of waiting half an hour
-    dist.init_process_group("gloo", init_method=init, rank=rank, world_size=ranks,
+    dist.init_process_group(backend, init_method=init, rank=rank, world_size=ranks,
                             timeout=datetime.timedelta(seconds=60))
     try:
         if what == "monitor":
@@ -281,12 +304,14 @@ def torch_rank(rank, ranks, out, init, what="calls"):
 
 def main():
     engine = sys.argv[1]
-    if engine in ("torch", "torch-monitor"):
+    if engine in ("torch", "torch-monitor", "nccl"):
         import torch.multiprocessing as mp
         ranks, out = int(sys.argv[2]), sys.argv[3]
         init = "file://" + os.path.join(out, "rendezvous")
-        mp.spawn(torch_rank, args=(ranks, out, init, engine[6:] or "calls"), nprocs=ranks,
-                 join=True)
+        what = "monitor" if engine == "torch-monitor" else "calls"
+        mp.spawn(torch_rank, args=(ranks, out, init, what,
+                                   "nccl" if engine == "nccl" else "gloo"),
+                 nprocs=ranks, join=True)
     else:
         from mpi4py import MPI
         comm = MPI.COMM_WORLD

@@ -41,6 +41,21 @@ def _run_torch(ranks, out):
                    env=_env(), timeout=300)
 
 
+def _run_nccl(ranks, out):
+    """torch.distributed on NCCL, one GPU a rank: where fewer GPUs exist, the test skips."""
+    if importlib.util.find_spec("torch") is None:
+        pytest.skip("torch is not installed: the NCCL test needs it")
+    import torch
+    import torch.distributed as dist
+    if not torch.cuda.is_available() or torch.cuda.device_count() < ranks:
+        pytest.skip(f"the NCCL test needs {ranks} CUDA device(s); this machine has "
+                    f"{torch.cuda.device_count() if torch.cuda.is_available() else 0}")
+    if not dist.is_nccl_available():
+        pytest.skip("this torch has no NCCL")
+    subprocess.run([sys.executable, WORKER, "nccl", str(ranks), str(out)], check=True,
+                   env=_env(), timeout=300)
+
+
 def _run_mpi(ranks, out):
     if importlib.util.find_spec("mpi4py") is None:
         pytest.skip("mpi4py is not installed: the MPI test needs it (pip install mpi4py)")
@@ -86,9 +101,12 @@ def _one_process():
 EXACT_PAIR = [0, 1, 4, 5, 7, 8, 9, 10, 11]
 
 
-@pytest.mark.parametrize("engine,ranks", [("torch", 2), ("torch", 3), ("mpi", 2), ("mpi", 3)])
+@pytest.mark.parametrize("engine,ranks", [("torch", 1), ("torch", 2), ("torch", 3), ("mpi", 2),
+                                          ("mpi", 3), ("nccl", 1), ("nccl", 2)])
 def test_sharded_calls_equal_one_process(tmp_path, engine, ranks):
-    (_run_torch if engine == "torch" else _run_mpi)(ranks, tmp_path)
+    """Every sharded call and the Monitor over the engine against one process. NCCL needs a GPU
+    a rank (one GPU: one rank, the adapter's whole path but no multi-rank exchange)."""
+    {"torch": _run_torch, "mpi": _run_mpi, "nccl": _run_nccl}[engine](ranks, tmp_path)
     fig, sv, kn, pairs = _one_process()
     kself, prdc, monitor = pairs.pop("self"), pairs.pop("prdc"), pairs.pop("monitor")
     assess_nums, assess_words = pairs.pop("assess")
@@ -98,6 +116,12 @@ def test_sharded_calls_equal_one_process(tmp_path, engine, ranks):
         # every rank's records: the one-process monitor's on the whole batches
         np.testing.assert_allclose(g["monitor"], monitor, rtol=2e-4, atol=1e-9, err_msg=r)
         np.testing.assert_array_equal(g["monitor"][:, 3:], monitor[:, 3:])  # PRDC: counts
+        # the same batches as CUDA tensors (where a GPU exists; always over NCCL): the same
+        # records as the host rows'
+        if engine == "nccl":
+            assert "monitor_cuda" in g, r
+        if "monitor_cuda" in g:
+            np.testing.assert_array_equal(g["monitor_cuda"], g["monitor"], err_msg=r)
         assert int(g["monitor_logged"][0]) == (len(monitor) if r == 0 else 0), r
         # with assess=True: one process's verdicts, levels and scores (printed exactly: the
         # scores come from integer counts but for the spectrum's, within 1e-9)
@@ -162,7 +186,8 @@ def test_sharded_calls_equal_one_process(tmp_path, engine, ranks):
         # the NaN on the last rank: every rank raises InvalidData naming that rank, its row and column
         cls, msg = str(g["nan_error"]).split("|", 1)
         assert cls == "InvalidData", (r, msg)
-        assert f"rank {last}" in msg and "row 0" in msg and "col 2" in msg, msg
+        # (one rank's message names no rank: there is no other to tell it from)
+        assert (ranks == 1 or f"rank {last}" in msg) and "row 0" in msg and "col 2" in msg, msg
         # the 1-D array on rank 0: refused there by the binding, and on every other rank
         cls, msg = str(g["arg_error"]).split("|", 1)
         assert cls == ("ValueError" if r == 0 else "InvalidArgument"), (r, cls, msg)
