@@ -5,6 +5,7 @@ results written to OUT/rank<r>.npz for the test to compare with one process.
     python distributed_worker.py torch-monitor P OUT     # the Monitor's two forms on gloo
     python distributed_worker.py nccl P OUT      # P processes on NCCL, one GPU each
     mpirun -np P python distributed_worker.py mpi OUT
+    mpirun -np P python distributed_worker.py mpi-monitor OUT     # the Monitor's two forms
 
 Every rank makes the same data from one seed and keeps its own shard; the splits include an
 empty shard and uneven ones.
@@ -185,20 +186,37 @@ def loop_sum(step, ranks):
     return np.arange(4) * (ranks * (ranks + 1) // 2) + ranks * step
 
 
-def monitor_run(rank, ranks, out):
-    """The Monitor over a torch group, waiting (asynchronous=False) and not (the default)."""
+def monitor_run(rank, ranks, out, engine="torch"):
+    """The Monitor over a torch group or an mpi4py communicator, waiting (asynchronous=False)
+    and not (the default)."""
     import threading
     import time
 
-    import torch
-    import torch.distributed as dist
-
     import lsc
-    world = dist.group.WORLD
+    if engine == "torch":
+        import torch
+        import torch.distributed as dist
+        world = dist.group.WORLD
+        group = {"process_group": world}
+
+        def loop_sum_of(a):         # the training loop's all-reduce on the caller's group
+            t = torch.from_numpy(a)
+            dist.all_reduce(t, group=world)
+            return t.numpy()
+        tensor = torch.from_numpy
+    else:
+        from mpi4py import MPI
+        comm = MPI.COMM_WORLD
+        group = {"comm": comm}
+
+        def loop_sum_of(a):
+            b = np.empty_like(a)
+            comm.Allreduce(a, b)
+            return b
+        tensor = np.asarray
     x, _ = data()
     shards = monitor_shards(rank, ranks)
-    opts = dict(k=K, every=EVERY, assess=True, assess_options={"splits": 4},
-                process_group=world)
+    opts = dict(k=K, every=EVERY, assess=True, assess_options={"splits": 4}, **group)
     res = {}
     mon = lsc.Monitor(x, asynchronous=False, **opts)
     for step, rows in enumerate(shards):
@@ -212,9 +230,9 @@ def monitor_run(rank, ranks, out):
                       **opts)
     returned, seen, sums = [], [], []
     for step, rows in enumerate(shards):
-        mine = torch.from_numpy(rows.copy())
+        mine = tensor(rows.copy())
         got = mon.step(step, mine)
-        mine.fill_(float("nan"))     # the loop reuses its buffer: the monitor took a copy
+        mine[...] = float("nan")     # the loop reuses its buffer: the monitor took a copy
         if mon.due(step):
             returned.append(got is None)
             seen.append(step in [r.step for r in mon.history])
@@ -224,9 +242,7 @@ def monitor_run(rank, ranks, out):
         # hang)
         if rank == ranks - 1:
             time.sleep(0.05)
-        t = torch.arange(4, dtype=torch.float64) * (rank + 1) + step
-        dist.all_reduce(t, group=world)
-        sums.append(t.numpy())
+        sums.append(loop_sum_of(np.arange(4, dtype=np.float64) * (rank + 1) + step))
     res["returned_none"], res["seen_at_once"] = np.array(returned), np.array(seen)
     res["loop_sums"] = np.array(sums)
     hist = mon.flush()
@@ -238,7 +254,7 @@ def monitor_run(rank, ranks, out):
 
     # a NaN in the last rank's shard at step 1: every rank's flush raises it, naming the step;
     # the measurement queued after it is not run, and the monitor refuses further steps
-    mon = lsc.Monitor(x, k=K, every=1, process_group=world)
+    mon = lsc.Monitor(x, k=K, every=1, **group)
     for step in range(3):
         rows = shards[step].copy()
         if step == 1 and rank == ranks - 1 and len(rows):
@@ -249,7 +265,7 @@ def monitor_run(rank, ranks, out):
     res["nan_after"] = np.array(_error_of(lambda: mon.step(3, shards[0])))
     mon.close()     # a failed monitor closes without raising again
     # a monitor dropped with a measurement queued: its thread ends once it is done
-    mon = lsc.Monitor(x, k=K, every=1, process_group=world)
+    mon = lsc.Monitor(x, k=K, every=1, **group)
     mon.step(0, shards[0])
     del mon
     deadline = time.monotonic() + 20
@@ -258,9 +274,7 @@ def monitor_run(rank, ranks, out):
         time.sleep(0.01)
     res["threads_left"] = np.array([sum(t.name == "lsc-monitor" for t in threading.enumerate())])
     # the caller's group still works
-    t = torch.ones(1)
-    dist.all_reduce(t, group=world)
-    res["after"] = t.numpy()
+    res["after"] = loop_sum_of(np.ones(1))
     np.savez(os.path.join(out, f"monitor{rank}.npz"), **res)
 
 
@@ -315,7 +329,10 @@ def main():
     else:
         from mpi4py import MPI
         comm = MPI.COMM_WORLD
-        run(comm.Get_rank(), comm.Get_size(), {"comm": comm}, sys.argv[2])
+        if engine == "mpi-monitor":
+            monitor_run(comm.Get_rank(), comm.Get_size(), sys.argv[2], "mpi")
+        else:
+            run(comm.Get_rank(), comm.Get_size(), {"comm": comm}, sys.argv[2])
 
 
 if __name__ == "__main__":

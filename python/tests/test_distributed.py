@@ -57,13 +57,17 @@ def _run_nccl(ranks, out):
 
 
 def _run_mpi(ranks, out):
+    _mpi_job(ranks, ["mpi", str(out)], timeout=300)
+
+
+def _mpi_job(ranks, args, timeout):
     if importlib.util.find_spec("mpi4py") is None:
         pytest.skip("mpi4py is not installed: the MPI test needs it (pip install mpi4py)")
     if shutil.which("mpirun") is None:
         pytest.skip("no mpirun (apt-get install openmpi-bin)")
     cmd = MPIRUN + (["--allow-run-as-root"] if os.geteuid() == 0 else [])
-    subprocess.run(cmd + ["-np", str(ranks), sys.executable, WORKER, "mpi", str(out)],
-                   check=True, env=_env(), timeout=300)
+    subprocess.run(cmd + ["-np", str(ranks), sys.executable, WORKER] + args, check=True,
+                   env=_env(), timeout=timeout)
 
 
 def _one_process():
@@ -202,17 +206,21 @@ def test_one_of_process_group_and_comm():
         lsc.spectrum(x, process_group=object(), comm=object())
 
 
-@pytest.mark.parametrize("ranks", [2, 3])
-def test_monitor_does_not_wait_over_gloo(tmp_path, ranks):
-    """Monitor(process_group=...) measures on its worker thread over a private group: a due
-    step() returns None at once, flush() gives every record, and they equal the waiting form's
-    on every rank; the training loop's collectives on the caller's group go on meanwhile; an
-    error surfaces at flush on every rank and stops the monitor; the threads end."""
-    if importlib.util.find_spec("torch") is None:
-        pytest.skip("torch is not installed: the torch.distributed (gloo) test needs it")
-    # a mixed-up collective ends the job (the worker's gloo timeout is 60 s) or this timeout
-    subprocess.run([sys.executable, WORKER, "torch-monitor", str(ranks), str(tmp_path)],
-                   check=True, env=_env(), timeout=150)
+@pytest.mark.parametrize("engine,ranks", [("torch", 2), ("torch", 3), ("mpi", 2), ("mpi", 3)])
+def test_monitor_does_not_wait(tmp_path, engine, ranks):
+    """Monitor(process_group=...) on gloo, or comm=... on Open MPI at MPI_THREAD_MULTIPLE
+    (mpi4py's default), measures on its worker thread over a private group: a due step()
+    returns None at once, flush() gives every record, and they equal the waiting form's on
+    every rank; the training loop's collectives on the caller's group go on meanwhile; an error
+    surfaces at flush on every rank and stops the monitor; the threads end."""
+    if engine == "torch":
+        if importlib.util.find_spec("torch") is None:
+            pytest.skip("torch is not installed: the torch.distributed (gloo) test needs it")
+        # a mixed-up collective ends the job (the worker's gloo timeout is 60 s) or this one
+        subprocess.run([sys.executable, WORKER, "torch-monitor", str(ranks), str(tmp_path)],
+                       check=True, env=_env(), timeout=150)
+    else:
+        _mpi_job(ranks, ["mpi-monitor", str(tmp_path)], timeout=150)
     due = [s for s in range(W.STEPS) if s % W.EVERY == 0]
     last = ranks - 1
     got = [dict(np.load(tmp_path / f"monitor{r}.npz")) for r in range(ranks)]

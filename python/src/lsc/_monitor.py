@@ -427,9 +427,11 @@ class Monitor:
     group's device and makes the transport's copies on a stream of its own, so the training
     stream is not blocked; that path has not run yet (it was written without a GPU).
 
-    asynchronous=False keeps the waiting form: step() measures over the caller's group and
-    returns the record. Over mpi4py (comm=) the step always waits: a worker thread's collectives
-    would need MPI_THREAD_MULTIPLE and a communicator of its own (comm.Dup()), not done yet."""
+    Over mpi4py (comm=) the same holds where MPI runs at MPI_THREAD_MULTIPLE (mpi4py's default
+    thread level): the private communicator is comm.Dup() (collective over comm; close() frees
+    it). Below MULTIPLE a worker thread may not make MPI calls beside the caller's, so there the
+    step waits, as with asynchronous=False, which keeps the waiting form: step() measures over
+    the caller's group and returns the record."""
 
     def __init__(self, reference, *, k: int = 5, every: int = 100, metric: str = "euclidean",
                  comparison: str = "strict", spectrum: bool = True, prdc: bool = True,
@@ -470,9 +472,11 @@ class Monitor:
             with open(self.history_path, "a", encoding="utf-8"):
                 pass                            # a bad path fails here, not at the first record
         self.backend = backend
-        # over a torch group the non-waiting form runs on a worker thread; over mpi4py it waits
+        # over a torch group, or an mpi4py communicator where MPI runs THREAD_MULTIPLE, the
+        # non-waiting form runs on a worker thread; over mpi4py below that it waits
         self.asynchronous = bool(asynchronous) and (self._engine is None or
-                                                    isinstance(self._engine, _TorchEngine))
+                                                    isinstance(self._engine, _TorchEngine) or
+                                                    _mpi_multiple(self._engine))
         self._jobs: Optional[queue.Queue] = None
         self._broken: Optional[str] = None
         if self._engine is not None and self.asynchronous:
@@ -499,19 +503,29 @@ class Monitor:
             self.reference = None
 
     def _start_worker(self):
-        """The non-waiting form over a torch group: a private group of the same ranks and backend
-        (its collectives never interleave with the training loop's on the caller's group) and one
-        worker thread that runs the measurements over it, in step order."""
+        """The non-waiting form over a group: a private group of the same ranks (a torch group's
+        new_group with its backend, an mpi4py communicator's Dup), so that its collectives never
+        interleave with the training loop's on the caller's group, and one worker thread that
+        runs the measurements over it, in step order."""
         e = self._engine
-        dist = e.dist
-        group = e.group if e.group is not None else dist.group.WORLD
-        # collective over the whole job (every process calls new_group, in the same order)
-        own = dist.new_group(ranks=dist.get_process_group_ranks(group),
-                             backend=str(dist.get_backend(group)))
-        self._engine = _TorchEngine(own)
+        nccl_device = None
+        self._own_comm = None
+        if isinstance(e, _TorchEngine):
+            dist = e.dist
+            group = e.group if e.group is not None else dist.group.WORLD
+            # collective over the whole job (every process calls new_group, in the same order)
+            own = dist.new_group(ranks=dist.get_process_group_ranks(group),
+                                 backend=str(dist.get_backend(group)))
+            self._engine = _TorchEngine(own)
+            nccl_device = e.device.index if e.nccl else None
+        else:
+            # collective over the communicator; freed by close()
+            self._own_comm = e.comm.Dup()
+            self._engine = type(e)(self._own_comm)
         self._jobs = queue.Queue()
-        threading.Thread(target=_work, args=(self._jobs, e.device.index if e.nccl else None),
-                         name="lsc-monitor", daemon=True).start()
+        self._thread = threading.Thread(target=_work, args=(self._jobs, nccl_device),
+                                        name="lsc-monitor", daemon=True)
+        self._thread.start()
         # a Monitor dropped without close() lets its thread end (queued work is still done)
         weakref.finalize(self, self._jobs.put, None)
 
@@ -761,6 +775,12 @@ class Monitor:
                 self._jobs = None
                 if self._broken is None:
                     self._broken = "this Monitor is closed"
+                own, self._own_comm = getattr(self, "_own_comm", None), None
+                if own is not None:
+                    # the worker's last collective is done before its communicator goes
+                    self._thread.join()
+                    if not _mpi_finalized():
+                        own.Free()
 
     def plot(self, checks: Optional[Sequence[str]] = None):
         """A matplotlib Figure of the history: each check's matched statistic over the steps
@@ -768,6 +788,21 @@ class Monitor:
         matplotlib (lsc.MissingDependency without it)."""
         from ._plot import plot_monitor
         return plot_monitor(self.history, checks)
+
+
+def _mpi_multiple(engine) -> bool:
+    """Whether `engine` is an mpi4py communicator's and MPI runs at MPI_THREAD_MULTIPLE (mpi4py's
+    default), so that a worker thread may make collectives on a communicator of its own while
+    the caller's thread makes others."""
+    if engine is None or isinstance(engine, _TorchEngine):
+        return False
+    MPI = engine.MPI
+    return MPI.Query_thread() == MPI.THREAD_MULTIPLE
+
+
+def _mpi_finalized() -> bool:
+    from mpi4py import MPI
+    return MPI.Is_finalized()
 
 
 def _taken(shard: _Shard) -> np.ndarray:
