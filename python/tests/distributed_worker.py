@@ -194,10 +194,13 @@ def monitor_run(rank, ranks, out, engine="torch"):
 
     import lsc
     if engine == "torch":
+        import datetime
+
         import torch
         import torch.distributed as dist
         world = dist.group.WORLD
-        group = {"process_group": world}
+        # the monitor's own group fails a mixed-up collective within the test's time too
+        group = {"process_group": world, "group_timeout": datetime.timedelta(seconds=60)}
 
         def loop_sum_of(a):         # the training loop's all-reduce on the caller's group
             t = torch.from_numpy(a)
@@ -275,7 +278,41 @@ def monitor_run(rank, ranks, out, engine="torch"):
     res["threads_left"] = np.array([sum(t.name == "lsc-monitor" for t in threading.enumerate())])
     # the caller's group still works
     res["after"] = loop_sum_of(np.ones(1))
+    # rank 0's log raises once, inside a later step() (the loop catches it): that step is
+    # still measured on every rank, so every rank keeps the same records, in step order
+    raised = []
+
+    def log_once(rec):
+        if not raised:
+            raised.append(rec.step)
+            raise RuntimeError("the log failed")
+    mon = lsc.Monitor(x, k=K, every=1, log=log_once, **group)
+    for step in range(4):
+        time.sleep(0.5)     # the previous step's record is ready: this step() logs it
+        try:
+            mon.step(step, shards[step])
+        except RuntimeError:
+            pass
+    hist = None
+    while hist is None:
+        try:
+            hist = mon.flush()
+        except RuntimeError:
+            pass
+    res["log_raised"] = np.array([len(raised)])
+    res["log_steps"] = np.array([r.step for r in hist], dtype=np.int64)
+    res["log_figures"] = monitor_figures(hist)
+    mon.close()
     np.savez(os.path.join(out, f"monitor{rank}.npz"), **res)
+    # measurements still queued when the process ends: finished before the interpreter stops
+    # its threads (a worker stopped inside a collective aborts the process; the test checks
+    # that every rank exits with 0)
+    _KEEP.append(lsc.Monitor(x, k=K, every=1, **group))
+    for step in range(3):
+        _KEEP[-1].step(step, shards[step])
+
+
+_KEEP = []
 
 
 def _torch_cuda():
@@ -306,14 +343,14 @@ def torch_rank(rank, ranks, out, init, what="calls", backend="gloo"):
                             timeout=datetime.timedelta(seconds=60))
     try:
         if what == "monitor":
+            # the group stays: the monitor left with queued work finishes it at exit
             monitor_run(rank, ranks, out)
-        else:
-            run(rank, ranks, {"process_group": dist.group.WORLD}, out)
+            return
+        run(rank, ranks, {"process_group": dist.group.WORLD}, out)
     except Exception:
         traceback.print_exc()
         raise
-    finally:
-        dist.destroy_process_group()
+    dist.destroy_process_group()
 
 
 def main():

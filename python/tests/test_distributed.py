@@ -251,6 +251,10 @@ def test_monitor_does_not_wait(tmp_path, engine, ranks):
         cls, msg = str(g["nan_after"]).split("|", 1)
         assert cls == "LscError" and "step 1 failed" in msg and "measures no more" in msg, msg
         assert int(g["threads_left"][0]) == 0, r
+        # rank 0's log raised inside a step(): every rank still measured every step, together
+        assert int(g["log_raised"][0]) == (1 if r == 0 else 0), r
+        assert list(g["log_steps"]) == [0, 1, 2, 3], r
+        np.testing.assert_array_equal(g["log_figures"], got[0]["log_figures"], err_msg=r)
         assert float(g["after"][0]) == ranks, r
 
 
@@ -265,7 +269,7 @@ def test_monitor_worker_runs_nothing_after_a_failure():
     ran = []
     jobs = [_Job(0, lambda: ran.append(0)), _Job(1, bad), _Job(2, lambda: ran.append(2))]
     q = queue.Queue()
-    t = threading.Thread(target=_work, args=(q, None), daemon=True)
+    t = threading.Thread(target=_work, args=(q,), daemon=True)
     t.start()
     for job in jobs:
         q.put(job)

@@ -21,7 +21,6 @@ single record reads `collapse`.
 from __future__ import annotations
 
 import ctypes as C
-import contextlib
 import dataclasses
 import json
 import math
@@ -279,8 +278,6 @@ class _Shard:
                 self.event.record(torch.cuda.current_stream(t.device))
             else:
                 h = np.asarray(_host(latents))
-                # np.empty, not h.copy(): a copy of an empty array has strides of 0, which the
-                # binding's view refuses where it takes the array itself
                 self.rows = np.empty(h.shape, dtype=h.dtype)
                 self.rows[...] = h
         except Exception as e:  # noqa: BLE001 - raised on every rank by take()
@@ -336,27 +333,56 @@ class _Job:
         raise cls(f"monitor step {self.step}: {type(e).__name__}: {e}") from e
 
 
-def _work(jobs: "queue.Queue", nccl_device: Optional[int]):
+# measurements a Monitor's worker may have queued before a due step waits for the oldest
+_IN_FLIGHT = 2
+
+
+def _work(jobs: "queue.Queue"):
     """A Monitor's worker thread: runs its jobs one at a time, in the order they were handed
     over. After a failed job the rest are not run: the ranks may be out of step, and a
-    collective some rank never issues would hang. With NCCL the thread runs on the group's
-    device and on a stream of its own, so the transport's copies do not queue behind the
-    training stream."""
-    stream = contextlib.nullcontext()
-    if nccl_device is not None:
-        import torch
-        torch.cuda.set_device(nccl_device)
-        stream = torch.cuda.stream(torch.cuda.Stream(nccl_device))
+    collective some rank never issues would hang."""
     failed = None
-    with stream:
-        while True:
-            job = jobs.get()
-            if job is None:
-                return
-            job.run(None if failed is None else
-                    f"not measured: the measurement of step {failed} failed before it")
-            if job.error is not None and failed is None:
-                failed = job.step
+    while True:
+        job = jobs.get()
+        if job is None:
+            _forget_worker(threading.current_thread())
+            return
+        job.run(None if failed is None else
+                f"not measured: the measurement of step {failed} failed before it")
+        if job.error is not None and failed is None:
+            failed = job.step
+
+
+# Every live worker (its queue and thread), ended before the interpreter stops its threads: a
+# daemon thread stopped inside a collective aborts the process, and the other ranks' workers
+# would wait for it. Every rank's worker runs the same queued measurements to the end, so the
+# ranks leave together.
+_WORKERS: Dict[int, Tuple["queue.Queue", threading.Thread]] = {}
+_WORKERS_LOCK = threading.Lock()
+
+
+def _end_workers():
+    with _WORKERS_LOCK:
+        workers = list(_WORKERS.values())
+        _WORKERS.clear()
+    for jobs, thread in workers:
+        jobs.put(None)
+    for jobs, thread in workers:
+        thread.join()
+
+
+def _forget_worker(thread: threading.Thread):
+    with _WORKERS_LOCK:
+        _WORKERS.pop(id(thread), None)
+
+
+try:
+    # run at the start of interpreter shutdown, before threads are stopped (as
+    # concurrent.futures does); atexit where the interpreter lacks it
+    threading._register_atexit(_end_workers)
+except AttributeError:  # pragma: no cover - CPython before 3.9
+    import atexit
+    atexit.register(_end_workers)
 
 
 class Monitor:
@@ -408,24 +434,29 @@ class Monitor:
     copies the rank's shard (a CUDA tensor into pinned host memory on the caller's current
     stream, an event after it, no host wait; host rows on the host), hands the measurement to
     the monitor's one worker thread and returns None. The worker runs the same sharded
-    measurement as the waiting form, in step order, over a private group of the same ranks and
-    backend, so that its collectives never interleave with the training loop's on the caller's
-    group; records reach history, log, the trend and history_path in step order at later step()
-    calls and at flush() (which waits for all), as the GPU form's do, and equal the waiting
-    form's. Making such a Monitor is collective over the whole job (torch.distributed.new_group's
-    rule): every process makes it, in the same order as its other new_group calls (a process
-    outside a subgroup calls new_group(ranks=the subgroup's ranks) instead), and it costs one
-    more communicator (with NCCL its device buffers) and one thread. A measurement that fails (a
+    measurement as the waiting form, in step order, over a private gloo group of the same
+    ranks, so that its collectives never interleave with the training loop's on the caller's
+    group; gloo whatever the caller's backend, since the measurement works on host rows and a
+    second NCCL communicator driven from another thread beside the training loop's can
+    deadlock. group_timeout (a datetime.timedelta) is that group's timeout (torch's default,
+    30 minutes, without it). Records reach history, log, the trend and history_path in step
+    order at later step() calls and at flush() (which waits for all), as the GPU form's do, and
+    equal the waiting form's. At most two measurements are queued: a due step beyond that waits
+    for the oldest. Making such a Monitor is collective over the whole job
+    (torch.distributed.new_group's rule): every process makes it, in the same order as its
+    other new_group calls (a process outside a subgroup calls new_group(ranks=the subgroup's
+    ranks) instead), and it costs one more group and one thread. A measurement that fails (a
     NaN in a shard) raises its error, naming the step, at the step() or flush() that collects
-    it, on every rank; the monitor then refuses further steps (the ranks may be out of step).
-    The worker is a daemon thread, so a Monitor left at exit never holds the process up; close()
-    flushes and ends it, and a dropped Monitor's thread ends by itself. Call flush() or close()
-    before destroy_process_group(): a measurement still running uses the group. In
+    it on each rank (not always the same step on every rank: a step collects what is done by
+    then); the monitor then refuses further steps (the ranks may be out of step), and a new one
+    should be made only where every rank makes it. At exit the measurements still queued are
+    finished first (every rank's worker runs the same ones, so the ranks leave together); close()
+    flushes and ends the worker, and a dropped Monitor's worker ends by itself. Call flush() or
+    close() before destroy_process_group(): a measurement still running uses the group. In
     python/examples/ddp_monitor.py (gloo, 2 processes, CPU) a due step() takes about 0.2 ms
     instead of the waiting form's ~90 ms (bench/RESULTS.md); the measurement still takes its
-    time, now beside the training steps, on the same cores. With NCCL the worker runs on the
-    group's device and makes the transport's copies on a stream of its own, so the training
-    stream is not blocked; that path has not run yet (it was written without a GPU).
+    time, now beside the training steps, on the same cores. Over NCCL the pinned copy and its
+    event have not run yet (written without a GPU).
 
     Over mpi4py (comm=) the same holds where MPI runs at MPI_THREAD_MULTIPLE (mpi4py's default
     thread level): the private communicator is comm.Dup() (collective over comm; close() frees
@@ -440,7 +471,7 @@ class Monitor:
                  assess_options: Optional[dict] = None, trend: Optional[bool] = None,
                  trend_kappa: float = TREND_KAPPA, trend_h: float = TREND_H,
                  history_path=None, process_group=None, comm=None,
-                 log_all_ranks: bool = False):
+                 log_all_ranks: bool = False, group_timeout=None):
         if every < 1:
             raise ValueError(f"every must be >= 1, not {every}")
         self._engine = engine_for(process_group, comm)
@@ -479,6 +510,7 @@ class Monitor:
                                                     _mpi_multiple(self._engine))
         self._jobs: Optional[queue.Queue] = None
         self._broken: Optional[str] = None
+        self._group_timeout = group_timeout
         if self._engine is not None and self.asynchronous:
             self._start_worker()
         lead = self._engine is None or self._engine.rank == 0
@@ -508,24 +540,28 @@ class Monitor:
         interleave with the training loop's on the caller's group, and one worker thread that
         runs the measurements over it, in step order."""
         e = self._engine
-        nccl_device = None
         self._own_comm = None
         if isinstance(e, _TorchEngine):
             dist = e.dist
             group = e.group if e.group is not None else dist.group.WORLD
-            # collective over the whole job (every process calls new_group, in the same order)
-            own = dist.new_group(ranks=dist.get_process_group_ranks(group),
-                                 backend=str(dist.get_backend(group)))
+            # collective over the whole job (every process calls new_group, in the same order).
+            # gloo whatever the caller's backend: the measurement works on host rows, and a
+            # second NCCL communicator driven from another thread beside the training loop's
+            # can deadlock (NCCL's documentation on concurrent communicators) and would hold
+            # device buffers for nothing
+            kw = {} if self._group_timeout is None else {"timeout": self._group_timeout}
+            own = dist.new_group(ranks=dist.get_process_group_ranks(group), backend="gloo", **kw)
             self._engine = _TorchEngine(own)
-            nccl_device = e.device.index if e.nccl else None
         else:
             # collective over the communicator; freed by close()
             self._own_comm = e.comm.Dup()
             self._engine = type(e)(self._own_comm)
         self._jobs = queue.Queue()
-        self._thread = threading.Thread(target=_work, args=(self._jobs, nccl_device),
-                                        name="lsc-monitor", daemon=True)
+        self._thread = threading.Thread(target=_work, args=(self._jobs,), name="lsc-monitor",
+                                        daemon=True)
         self._thread.start()
+        with _WORKERS_LOCK:
+            _WORKERS[id(self._thread)] = (self._jobs, self._thread)
         # a Monitor dropped without close() lets its thread end (queued work is still done)
         weakref.finalize(self, self._jobs.put, None)
 
@@ -535,10 +571,19 @@ class Monitor:
         self._jobs.put(job)
         job._done.wait()
         if job.error is not None:
+            # the failure was agreed by every rank (the build's collectives agree on errors)
             self._jobs.put(None)
             self._jobs = None
+            self._thread.join()
+            _forget_worker(self._thread)
+            self._free_comm()
             raise job.error
         return job.rec
+
+    def _free_comm(self):
+        own, self._own_comm = getattr(self, "_own_comm", None), None
+        if own is not None and not _mpi_finalized():
+            own.Free()
 
     def _reference_shard(self, reference, k, metric, comparison) -> Reference:
         """This rank's even part of the whole reference, its radii against all of it."""
@@ -567,6 +612,14 @@ class Monitor:
         else None (it reaches `log` and `history` once the GPU, or over a torch group the
         worker thread, has finished)."""
         self._check_usable()
+        if self._jobs is not None:
+            # the due step is handed over before anything is collected: collecting runs `log`
+            # and writes history_path on rank 0 alone, and a failure there (caught by the loop)
+            # must not keep that rank from queueing the measurement every other rank queues
+            if self.due(step):
+                self._hand_over(step, latents)
+            self._collect(block=False)
+            return None
         self._collect(block=False)
         if not self.due(step):
             return None
@@ -649,9 +702,21 @@ class Monitor:
 
         job.fn = measure
         job.call_ms = (time.perf_counter() - t0) * 1e3
-        self._pending.append(job)
+        # queued first: a job queued but not listed loses its record, one listed but never
+        # queued would hold flush() for ever
         self._jobs.put(job)
+        self._pending.append(job)
+        # at most _IN_FLIGHT measurements queued: beyond that the step waits for the oldest,
+        # as the waiting form would, instead of piling up copies of the shards
+        while sum(isinstance(p, _Job) for p in self._pending) > _IN_FLIGHT:
+            self._collect_first()
         return None
+
+    def _collect_first(self):
+        """Waits for the oldest pending measurement (the worker's) and records it, with any
+        others done by then."""
+        self._pending[0]._done.wait()
+        self._collect(block=False)
 
     def _check_usable(self):
         if self._broken is not None:
@@ -762,10 +827,11 @@ class Monitor:
         return self.history
 
     def close(self):
-        """Over a torch group with the non-waiting form: flush(), then ends the worker thread
-        (the Monitor then measures no more). Not needed before exit (the thread is a daemon and
-        ends with a dropped Monitor), but call flush() or close() before
-        destroy_process_group(): a measurement still running uses the group. Elsewhere flush()."""
+        """Over a group with the non-waiting form: flush(), then ends the worker thread (the
+        Monitor then measures no more) and frees its communicator. Not needed before exit (the
+        queued measurements are finished then), but call flush() or close() before
+        destroy_process_group() or MPI's finalisation: a measurement still running uses the
+        group. Elsewhere flush()."""
         try:
             if self._broken is None:
                 self.flush()
@@ -775,12 +841,10 @@ class Monitor:
                 self._jobs = None
                 if self._broken is None:
                     self._broken = "this Monitor is closed"
-                own, self._own_comm = getattr(self, "_own_comm", None), None
-                if own is not None:
-                    # the worker's last collective is done before its communicator goes
-                    self._thread.join()
-                    if not _mpi_finalized():
-                        own.Free()
+                # the worker's last collective is done before its communicator goes
+                self._thread.join()
+                _forget_worker(self._thread)
+                self._free_comm()
 
     def plot(self, checks: Optional[Sequence[str]] = None):
         """A matplotlib Figure of the history: each check's matched statistic over the steps
