@@ -89,7 +89,7 @@ LSC_HD double lsc_unif_exact_d2(const float *a, const float *b, int64_t d, doubl
  * row vectorises (glibc's exp only vectorises under -ffast-math): -y = k ln 2 + r with
  * |r| <= ln 2 / 2, exp(r) by 1 + r q(r), q of degree 6 interpolating (exp(r) - 1) / r at the 7
  * Chebyshev nodes of that interval (near-minimax), 2^k from the exponent bits. Degree 6, not
- * more: within 1.1e-10 relative of exp over the range and up to y = 700 (k >= -1022), and within
+ * more: within 1.11e-10 relative of exp over the range and up to y = 700 (k >= -1022), and within
  * 3.2e-10 y for y below ln 2 / 2 (the error is r times q's), so it stays far below the
  * uniformity's pinned bound also where that bound shrinks with the rows' distance from the
  * centre (tests/test_geometry.cpp); each further degree would cost a multiply-add a pair for

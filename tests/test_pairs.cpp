@@ -692,7 +692,7 @@ TEST(Pairs, UniformityOfATinyRowAmongOffCentreRows)
 
 // Uniformity (Wang & Isola 2020, t = 2; docs/METRICS.md section 9): the known answers, and the
 // zero-row convention of the authors' code (a zero row stays the zero vector). The products here
-// are exact, so the bound is the exp's own (1.1e-10 relative, common/geometry_rules.h).
+// are exact, so the bound is the exp's own (1.11e-10 relative, common/geometry_rules.h).
 TEST(Pairs, UniformityKnownAnswers)
 {
     Ctx ctx;

@@ -264,7 +264,7 @@ unif_term(const cpu_tiles *t, const float *restrict crow, double qsq, lsc_unif_r
 
 /* Sum of row i's terms over pairs j in [js, nj) of the tile: the terms go to `tv` in one flat
  * loop (so it vectorises, in 64-byte vectors where the clone has them: summing them in the same
- * loop, eight lanes a step, went to 32-byte ones), then lanes_sum adds them in its fixed
+ * loop, eight lanes a step, went to 32-byte ones), then terms_sum adds them in its fixed
  * order. */
 static inline __attribute__((always_inline)) double
 unif_terms(const cpu_tiles *t, int64_t i, int64_t js, int64_t nj, lsc_unif_row ri,
