@@ -255,15 +255,18 @@ def monitor_run(rank, ranks, out, engine="torch"):
     mon.close()
     res["closed"] = np.array(_error_of(lambda: mon.step(0, shards[0])))
 
-    # a NaN in the last rank's shard at step 1: every rank's flush raises it, naming the step;
-    # the measurement queued after it is not run, and the monitor refuses further steps
+    # a NaN in the last rank's shard at step 1: every rank raises it, naming the step, at the
+    # step() or flush() that collects it (a later step() where the job failed by then); the
+    # measurement queued after it is not run, and the monitor refuses further steps
     mon = lsc.Monitor(x, k=K, every=1, **group)
+    first = None
     for step in range(3):
         rows = shards[step].copy()
         if step == 1 and rank == ranks - 1 and len(rows):
             rows[0, 2] = np.nan
-        mon.step(step, rows)
-    res["nan_error"] = np.array(_error_of(mon.flush))
+        got = _error_of(lambda: mon.step(step, rows))
+        first = first or (got if got != "no error" else None)
+    res["nan_error"] = np.array(first or _error_of(mon.flush))
     res["nan_history"] = np.array([r.step for r in mon.history], dtype=np.int64)
     res["nan_after"] = np.array(_error_of(lambda: mon.step(3, shards[0])))
     mon.close()     # a failed monitor closes without raising again

@@ -616,9 +616,12 @@ class Monitor:
             # the due step is handed over before anything is collected: collecting runs `log`
             # and writes history_path on rank 0 alone, and a failure there (caught by the loop)
             # must not keep that rank from queueing the measurement every other rank queues
+            older = len(self._pending)
             if self.due(step):
                 self._hand_over(step, latents)
-            self._collect(block=False)
+                older = len(self._pending) - 1  # the bound may have collected the oldest
+            # only what was queued before this step: its own record comes at a later call
+            self._collect(block=False, most=older)
             return None
         self._collect(block=False)
         if not self.due(step):
@@ -713,10 +716,11 @@ class Monitor:
         return None
 
     def _collect_first(self):
-        """Waits for the oldest pending measurement (the worker's) and records it, with any
-        others done by then."""
+        """Waits for the oldest pending measurement (the worker's) and records it, it alone: a
+        later one done by then waits for a step() or flush() to collect it, as without the
+        bound."""
         self._pending[0]._done.wait()
-        self._collect(block=False)
+        self._collect(block=False, most=1)
 
     def _check_usable(self):
         if self._broken is not None:
@@ -764,8 +768,9 @@ class Monitor:
         pend.call_ms = (time.perf_counter() - t0) * 1e3
         self._pending.append(pend)
 
-    def _collect(self, block: bool):
-        while self._pending and (block or self._pending[0].done()):
+    def _collect(self, block: bool, most: Optional[int] = None):
+        while self._pending and (block or self._pending[0].done()) and most != 0:
+            most = None if most is None else most - 1
             pend = self._pending.pop(0)
             try:
                 rec = pend.result()
