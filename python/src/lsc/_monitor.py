@@ -460,7 +460,7 @@ class Monitor:
 
     Over mpi4py (comm=) the same holds where MPI runs at MPI_THREAD_MULTIPLE (mpi4py's default
     thread level): the private communicator is comm.Dup() (collective over comm; close() frees
-    it). Below MULTIPLE a worker thread may not make MPI calls beside the caller's, so there the
+    it, a dropped Monitor leaves it, since freeing is collective too). Below MULTIPLE a worker thread may not make MPI calls beside the caller's, so there the
     step waits, as with asynchronous=False, which keeps the waiting form: step() measures over
     the caller's group and returns the record."""
 
