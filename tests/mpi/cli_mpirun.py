@@ -134,6 +134,31 @@ def run_ranks(mpirun, np_, lsc, args, tmp, extra_env=None, last_env=None):
     return codes, p.stdout, p.stderr
 
 
+def one_and_many(lsc, mpirun, np_, tmp, args, what, want_rc=0, skip_if=None):
+    """`lsc ARGS --json` in one process, then under mpirun on np_ ranks: the two documents and
+    the ranks' standard output, or
+    None where either run failed (checked here: the single run exits want_rc, every rank with
+    the same code, the ranks' document says np_ ranks). skip_if: a phrase of the single run's
+    error that skips the case (a build without that input format)."""
+    one, many = os.path.join(tmp, "one.json"), os.path.join(tmp, "many.json")
+    rc, _, err = run_single(lsc, args + ["--json", one])
+    if rc != 0 and skip_if and skip_if in err:
+        print("skipped %s: %s" % (what, err.strip()))
+        return None
+    check(rc == want_rc, "single %s: exit %d, expected %d: %s" % (what, rc, want_rc, err))
+    codes, out, err = run_ranks(mpirun, np_, lsc, args + ["--json", many], tmp)
+    check(codes == [rc] * np_, "%s: rank exit codes %r, one process's %d: %s"
+          % (what, codes, rc, err))
+    if rc != want_rc or codes != [rc] * np_:
+        return None
+    with open(one) as f:
+        want = json.load(f)
+    with open(many) as f:
+        got = json.load(f)
+    check(got.get("ranks") == np_, "%s: ranks %r" % (what, got.get("ranks")))
+    return want, got, out
+
+
 def close(a, b, rel):
     return abs(a - b) <= max(rel * abs(b), 1e-9)
 
@@ -185,20 +210,11 @@ def pairs_checks(lsc, np_, mpirun, tmp, d):
             ("p.npy", ["--bins", "7", "--dup-eps", "0.01"])]
     for name, extra in runs:
         what = "pairs %s %s np %d" % (name, " ".join(extra), np_)
-        args = ["pairs", "--input", os.path.join(tmp, name)] + extra
-        one = os.path.join(tmp, "one_pairs.json")
-        rc, _, err = run_single(lsc, args + ["--json", one])
-        check(rc == 0, "single %s: exit %d %s" % (what, rc, err))
-        many = os.path.join(tmp, "many_pairs.json")
-        codes, out, err = run_ranks(mpirun, np_, lsc, args + ["--json", many], tmp)
-        check(codes == [0] * np_, "%s: rank exit codes %r: %s" % (what, codes, err))
-        if rc != 0 or codes != [0] * np_:
+        docs = one_and_many(lsc, mpirun, np_, tmp,
+                            ["pairs", "--input", os.path.join(tmp, name)] + extra, what)
+        if docs is None:
             continue
-        with open(one) as f:
-            want = json.load(f)
-        with open(many) as f:
-            got = json.load(f)
-        check(got.get("ranks") == np_, "%s: ranks %r" % (what, got.get("ranks")))
+        want, got, out = docs
         pw, pg = want["pairwise"], got.get("pairwise", {})
         # the decisions exactly, not within a tolerance: counts, the list, the bins and the bound
         for k in ("near_duplicate_pairs", "near_duplicates", "histogram", "rows_used", "pairs",
@@ -251,19 +267,10 @@ def prdc_checks(lsc, np_, mpirun, tmp, d):
         what = "prdc %s %s %s np %d" % (rname, fname, " ".join(extra), np_)
         args = ["prdc", "--real", os.path.join(tmp, rname), "--fake",
                 os.path.join(tmp, fname)] + extra
-        one = os.path.join(tmp, "one_prdc.json")
-        rc, _, err = run_single(lsc, args + ["--json", one])
-        check(rc == 0, "single %s: exit %d %s" % (what, rc, err))
-        many = os.path.join(tmp, "many_prdc.json")
-        codes, out, err = run_ranks(mpirun, np_, lsc, args + ["--json", many], tmp)
-        check(codes == [0] * np_, "%s: rank exit codes %r: %s" % (what, codes, err))
-        if rc != 0 or codes != [0] * np_:
+        docs = one_and_many(lsc, mpirun, np_, tmp, args, what)
+        if docs is None:
             continue
-        with open(one) as f:
-            want = json.load(f)
-        with open(many) as f:
-            got = json.load(f)
-        check(got.get("ranks") == np_, "%s: ranks %r" % (what, got.get("ranks")))
+        want, got, out = docs
         # the figures are ratios of counts: the very same numbers, not within a tolerance
         check(got.get("prdc") == want["prdc"],
               "%s: %r vs one process's %r" % (what, got.get("prdc"), want["prdc"]))
@@ -420,21 +427,12 @@ def report_checks(lsc, np_, mpirun, tmp, d):
             ["--real", pr, "--fake", os.path.join(tmp, "pf2.npy"), "--k", "1", "--splits", "4"]]
     for extra in runs:
         what = "report %s np %d" % (" ".join(os.path.basename(a) for a in extra), np_)
-        one = os.path.join(tmp, "one_report.json")
-        rc, _, err = run_single(lsc, ["report"] + extra + ["--json", one])
-        fail_on = "--fail-on" in extra
-        check(rc == (3 if fail_on else 0), "single %s: exit %d %s" % (what, rc, err))
-        many = os.path.join(tmp, "many_report.json")
-        codes, out, err = run_ranks(mpirun, np_, lsc, ["report"] + extra + ["--json", many], tmp)
-        check(codes == [rc] * np_, "%s: rank exit codes %r, one process's %d: %s"
-              % (what, codes, rc, err))
-        if rc not in (0, 3) or codes != [rc] * np_:
+        # --fail-on: exit 3 (a verdict at the level), the same on every rank
+        docs = one_and_many(lsc, mpirun, np_, tmp, ["report"] + extra, what,
+                            want_rc=3 if "--fail-on" in extra else 0)
+        if docs is None:
             continue
-        with open(one) as f:
-            want = json.load(f)
-        with open(many) as f:
-            got = json.load(f)
-        check(got.get("ranks") == np_, "%s: ranks %r" % (what, got.get("ranks")))
+        want, got, out = docs
         for k in REPORT_SHARDED:
             check((k in got) == (k in want), "%s: %s in one document only" % (what, k))
             if k in want:
@@ -512,25 +510,13 @@ def sharded_checks(lsc, np_, mpirun, tmp):
     except ImportError:
         print("HDF5 not checked: no h5py in this Python")
     for name in names:
-        src = os.path.join(tmp, name)
-        one = os.path.join(tmp, "one.json")
-        rc, _, err = run_single(lsc, ["spectrum", "--input", src, "--json", one])
-        if rc != 0 and "built without" in err:
-            print("skipped %s: %s" % (name, err.strip()))
-            continue
-        check(rc == 0, "single spectrum %s: exit %d %s" % (name, rc, err))
-        many = os.path.join(tmp, "many.json")
-        codes, _, err = run_ranks(mpirun, np_, lsc, ["spectrum", "--input", src, "--json", many],
-                                  tmp)
-        check(codes == [0] * np_, "spectrum %s: rank exit codes %r: %s" % (name, codes, err))
-        if rc == 0 and codes == [0] * np_:
-            with open(one) as f:
-                want = json.load(f)
-            with open(many) as f:
-                got = json.load(f)
-            check(got.get("ranks") == np_, "spectrum %s: ranks %r" % (name, got.get("ranks")))
+        what = "spectrum %s np %d" % (name, np_)
+        docs = one_and_many(lsc, mpirun, np_, tmp, ["spectrum", "--input", os.path.join(tmp, name)],
+                            what, skip_if="built without")
+        if docs is not None:
+            want, got, _ = docs
             check(want.get("ranks") == 1, "single spectrum: ranks %r" % want.get("ranks"))
-            compare_json(got, want, "", "spectrum %s np %d" % (name, np_))
+            compare_json(got, want, "", what)
     # kNN: the lists as files, byte for byte, and the JSON
     for base in ("x.npy", "xf.npy"):
         outs = {}
