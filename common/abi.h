@@ -42,7 +42,7 @@
 #define LSC_KID_RESULT_SIZES { sizeof(lsc_kid_result) }
 #define LSC_MMD_OPTS_SIZES { sizeof(lsc_mmd_opts) }
 #define LSC_MMD_RESULT_SIZES { sizeof(lsc_mmd_result) }
-#define LSC_TRANSPORT_SIZES { sizeof(lsc_transport) }
+#define LSC_TRANSPORT_SIZES { offsetof(lsc_transport, send_recv), sizeof(lsc_transport) }
 /* clang-format on */
 
 /* Whether `size` is one of the struct's `n` published sizes (the last is today's sizeof), or a

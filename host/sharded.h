@@ -38,6 +38,10 @@ lsc_status lsc_tp_broadcast(lsc_ctx *ctx, void *buf, size_t bytes, int64_t root)
  * with one process, a copy. */
 lsc_status lsc_tp_ring(lsc_ctx *ctx, const void *send, size_t send_bytes, void *recv,
                        size_t recv_bytes, const char *what);
+/* One point-to-point step (lsc_send_recv_fn): send_bytes to rank dst, recv_bytes from rank src;
+ * INTERNAL where the transport has none (callers check first). */
+lsc_status lsc_tp_send_recv(lsc_ctx *ctx, const void *send, size_t send_bytes, int64_t dst,
+                            void *recv, size_t recv_bytes, int64_t src, const char *what);
 /* NOT_SUPPORTED: `what` passes data round the ranks and rank `rank`'s transport (this one where
  * rank < 0) has no ring step. */
 lsc_status lsc_tp_no_ring(lsc_ctx *ctx, const char *what, int64_t rank);
@@ -127,7 +131,7 @@ lsc_status lsc_reference_read_opts(lsc_ctx *ctx, const lsc_reference_opts *opts,
  * for the communicator whose Fortran handle is comm_f and *release with the function that frees
  * out->user; on failure it returns the status and the reason in `why`. */
 #define LSC_MPI_ENTRY "lsc_mpi_transport_entry"
-#define LSC_MPI_ABI 2
+#define LSC_MPI_ABI 3
 typedef lsc_status (*lsc_mpi_entry_fn)(int abi, int64_t comm_f, lsc_transport *out,
                                        void (**release)(void *user), char *why, size_t why_len);
 
@@ -135,7 +139,7 @@ typedef lsc_status (*lsc_mpi_entry_fn)(int abi, int64_t comm_f, lsc_transport *o
  * *out for the ncclComm_t `comm`, its collectives on `stream` (a cudaStream_t; NULL: one of its
  * own on the communicator's device). */
 #define LSC_NCCL_ENTRY "lsc_nccl_transport_entry"
-#define LSC_NCCL_ABI 1
+#define LSC_NCCL_ABI 2
 typedef lsc_status (*lsc_nccl_entry_fn)(int abi, void *comm, void *stream, lsc_transport *out,
                                         void (**release)(void *user), char *why, size_t why_len);
 

@@ -123,6 +123,24 @@ lsc_status lsc_tp_ring(lsc_ctx *ctx, const void *send, size_t send_bytes, void *
     return LSC_STATUS_OK;
 }
 
+lsc_status lsc_tp_send_recv(lsc_ctx *ctx, const void *send, size_t send_bytes, int64_t dst,
+                            void *recv, size_t recv_bytes, int64_t src, const char *what)
+{
+    const lsc_transport *t = &ctx->transport;
+    if (!t->send_recv)
+        return lsc_set_error(ctx, LSC_STATUS_INTERNAL,
+                             "%s: a point-to-point step without lsc_transport.send_recv", what);
+    char why[LSC_ERR_LEN] = "";
+    if (t->send_recv(send, send_bytes, dst, recv, recv_bytes, src, LSC_MEMORY_HOST, t->user, why,
+                     sizeof why))
+        return lsc_set_error(ctx, LSC_STATUS_TRANSPORT_ERROR,
+                             "transport send_recv (%zu bytes to rank %lld, %zu from rank %lld) on "
+                             "rank %lld failed: %s",
+                             send_bytes, (long long)dst, recv_bytes, (long long)src,
+                             (long long)t->rank, why[0] ? why : "no reason given");
+    return LSC_STATUS_OK;
+}
+
 /* One rank's block of an agreement: its status, its message and its values. */
 typedef struct agree_head {
     int64_t status;

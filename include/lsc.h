@@ -1210,6 +1210,19 @@ typedef int (*lsc_broadcast_fn)(void *buf, size_t bytes, int64_t root, lsc_memor
  *  and the ones that do (those passing shards of rows round the ranks) return NOT_SUPPORTED. */
 typedef int (*lsc_ring_fn)(const void *send, size_t send_bytes, void *recv, size_t recv_bytes,
                            lsc_memory memory, void *user, char *why, size_t why_len);
+/** One point-to-point step: every rank sends `send_bytes` bytes from `send` to rank `dst` and
+ *  receives into `recv` the `recv_bytes` bytes rank `src` sends it. Every rank makes the call
+ *  together, and the ranks' choices pair up (the rank this one sends to receives from this one);
+ *  dst and src are never this rank (there are at least 2 ranks). lsc passes the sizes it agreed
+ *  on before, so recv_bytes always equals what src sends; either may be 0, and an engine may then
+ *  skip that side, since its partner knows it is 0 too. The buffers do not overlap; either size
+ *  may exceed 2^31 bytes. Optional: without it (NULL on some rank), lsc passes shards round the
+ *  ring step alone; with it, the sharded self kNN (lsc_knn_sharded with exclude_self, the sharded
+ *  reference and PRDC) sends each rank only the parts of other shards it needs (about half the
+ *  bytes at 3 and 4 ranks). */
+typedef int (*lsc_send_recv_fn)(const void *send, size_t send_bytes, int64_t dst, void *recv,
+                                size_t recv_bytes, int64_t src, lsc_memory memory, void *user,
+                                char *why, size_t why_len);
 
 /** A transport: this process's place among the ranks and the collectives. Initialise with
  *  LSC_TRANSPORT_INIT. */
@@ -1222,9 +1235,10 @@ typedef struct lsc_transport {
     lsc_all_gather_fn all_gather;
     lsc_broadcast_fn broadcast;
     lsc_ring_fn ring;             /* optional: see lsc_ring_fn */
+    lsc_send_recv_fn send_recv;   /* optional: see lsc_send_recv_fn (0.3) */
 } lsc_transport;
 
-#define LSC_TRANSPORT_INIT { sizeof(lsc_transport), 0, 1, NULL, NULL, NULL, NULL, NULL }
+#define LSC_TRANSPORT_INIT { sizeof(lsc_transport), 0, 1, NULL, NULL, NULL, NULL, NULL, NULL }
 
 /**
  * Gives `ctx` a transport for its sharded calls (lsc copies the struct; `user` stays the

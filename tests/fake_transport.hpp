@@ -20,7 +20,7 @@
 namespace fake {
 
 struct Hub {
-    explicit Hub(int ranks) : P(ranks), ptr(ranks), bytes(ranks), kind(ranks) {}
+    explicit Hub(int ranks) : P(ranks), ptr(ranks), bytes(ranks), kind(ranks), peer(ranks) {}
     int P;
     std::mutex m;
     std::condition_variable cv;
@@ -29,6 +29,7 @@ struct Hub {
     std::vector<void *> ptr;
     std::vector<size_t> bytes;
     std::vector<int> kind;
+    std::vector<int> peer;       // each rank's destination in a send_recv step
     bool fail_broadcast = false; // every rank's broadcast fails (a broken engine)
     int64_t collectives = 0;     // collectives rank 0 made
 
@@ -159,6 +160,25 @@ inline int ring(const void *send, size_t send_bytes, void *recv, size_t recv_byt
     return bad ? say(why, len, "fake transport: recv_bytes differs from what the sender sends") : 0;
 }
 
+inline int send_recv(const void *send, size_t send_bytes, int64_t dst, void *recv,
+                     size_t recv_bytes, int64_t src, lsc_memory mem, void *user, char *why,
+                     size_t len)
+{
+    Rank *r = (Rank *)user;
+    if (mem != LSC_MEMORY_HOST) return say(why, len, "fake transport: host memory only");
+    const int P = r->hub->P;
+    if (dst < 0 || dst >= P || src < 0 || src >= P || dst == r->rank || src == r->rank)
+        return say(why, len, "fake transport: send_recv to or from a bad rank");
+    // every rank posts its send and its partners; the receiver checks they pair up
+    if (post(r, 5, (void *)send, send_bytes, false, why, len)) return 1;
+    r->hub->peer[r->rank] = (int)dst;
+    if (!r->hub->barrier()) return say(why, len, "fake transport: timeout");
+    const int bad = r->hub->peer[src] != r->rank || r->hub->bytes[src] != recv_bytes;
+    if (!bad && recv_bytes) std::memcpy(recv, r->hub->ptr[src], recv_bytes);
+    if (!r->hub->barrier()) return say(why, len, "fake transport: timeout");
+    return bad ? say(why, len, "fake transport: send_recv partners or sizes do not pair up") : 0;
+}
+
 inline lsc_transport transport(Rank *r)
 {
     lsc_transport t = LSC_TRANSPORT_INIT;
@@ -169,6 +189,7 @@ inline lsc_transport transport(Rank *r)
     t.all_gather = all_gather;
     t.broadcast = broadcast;
     t.ring = ring;
+    t.send_recv = send_recv;
     return t;
 }
 

@@ -152,7 +152,8 @@ int main(void)
 #undef T
 #define T lsc_transport
     STRUCT(T, (FIELD(T, size), FIELD(T, rank), FIELD(T, ranks), FIELD(T, user),
-               FIELD(T, all_reduce), FIELD(T, all_gather), FIELD(T, broadcast), FIELD(T, ring)));
+               FIELD(T, all_reduce), FIELD(T, all_gather), FIELD(T, broadcast), FIELD(T, ring),
+               FIELD(T, send_recv)));
 #undef T
 #define T lsc_async_status
     STRUCT(T, (FIELD(T, status), FIELD(T, reserved), FIELD(T, row), FIELD(T, col)));

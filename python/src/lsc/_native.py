@@ -43,6 +43,8 @@ ALL_GATHER_FN = C.CFUNCTYPE(c_int, c_vp, C.c_size_t, c_vp, C.POINTER(C.c_size_t)
                             c_vp, C.c_size_t)
 BROADCAST_FN = C.CFUNCTYPE(c_int, c_vp, C.c_size_t, c_i64, c_int, c_vp, c_vp, C.c_size_t)
 RING_FN = C.CFUNCTYPE(c_int, c_vp, C.c_size_t, c_vp, C.c_size_t, c_int, c_vp, c_vp, C.c_size_t)
+SEND_RECV_FN = C.CFUNCTYPE(c_int, c_vp, C.c_size_t, c_i64, c_vp, C.c_size_t, c_i64, c_int, c_vp,
+                           c_vp, C.c_size_t)
 ELEM_F64, ELEM_I64 = 0, 1
 REDUCE_SUM, REDUCE_MIN, REDUCE_MAX = 0, 1, 2
 
@@ -163,7 +165,7 @@ class Transport(C.Structure):
     _c_struct_ = "lsc_transport"
     _fields_ = [("size", C.c_size_t), ("rank", c_i64), ("ranks", c_i64), ("user", c_vp),
                 ("all_reduce", ALL_REDUCE_FN), ("all_gather", ALL_GATHER_FN),
-                ("broadcast", BROADCAST_FN), ("ring", RING_FN)]
+                ("broadcast", BROADCAST_FN), ("ring", RING_FN), ("send_recv", SEND_RECV_FN)]
 
 
 class AsyncStatus(C.Structure):
