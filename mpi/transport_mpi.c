@@ -198,8 +198,9 @@ static int mpi_send_recv(const void *send, size_t send_bytes, int64_t dst, void 
     MPI_Comm_size(st->comm, &ranks);
     /* a rank outside the communicator would reach MPI's error handler, fatal by default */
     if (dst < 0 || dst >= ranks || src < 0 || src >= ranks) {
-        snprintf(why, why_len, "send_recv to rank %lld from rank %lld: the communicator has %d",
-                 (long long)dst, (long long)src, ranks);
+        snprintf(why, why_len,
+                 "send_recv to rank %lld from rank %lld: the communicator's ranks are 0 to %d",
+                 (long long)dst, (long long)src, ranks - 1);
         return 1;
     }
     return exchange(st, send, send_bytes, (int)dst, recv, recv_bytes, (int)src,

@@ -338,8 +338,8 @@ static int nccl_send_recv(const void *send, size_t send_bytes, int64_t dst, void
     if (dst < 0 || dst >= st->ranks || src < 0 || src >= st->ranks) {
         char d[48], n[24];
         snprintf(d, sizeof d, "rank %lld from rank %lld", (long long)dst, (long long)src);
-        snprintf(n, sizeof n, "%d", st->ranks);
-        return say(why, why_len, "send_recv to %s: the communicator has %s", d, n);
+        snprintf(n, sizeof n, "%d", st->ranks - 1);
+        return say(why, why_len, "send_recv to %s: the communicator's ranks are 0 to %s", d, n);
     }
     return exchange(st, send, send_bytes, (int)dst, recv, recv_bytes, (int)src, memory,
                     "ncclSend/ncclRecv (send_recv step)", why, why_len);
