@@ -14,7 +14,7 @@
 
 /* The bytes rank `from` sends rank `to` in step `key`: none at all in the first round (keys
  * below 8), then for some pairs none, for some exactly two of the small pieces (4096 bytes), for
- * the others uneven sizes over one to three pieces. */
+ * the others two or three pieces, the last one short. */
 static size_t size_of(int from, int to, int key)
 {
     if (key < 8) return 0;
