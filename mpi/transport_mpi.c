@@ -16,8 +16,13 @@ typedef struct mpi_state {
 } mpi_state;
 
 /* MPI-3 counts are int: larger buffers go in pieces of this many bytes (1 GiB, a multiple of 8
- * so no element of a reduction is split). */
+ * so no element of a reduction is split). The tests build a copy with small pieces, so that the
+ * splitting runs on small buffers. */
+#ifdef LSC_MPI_PIECE
+#define PIECE ((size_t)LSC_MPI_PIECE)
+#else
 #define PIECE ((size_t)1 << 30)
+#endif
 
 static int fail_mpi(int err, const char *what, char *why, size_t why_len)
 {
@@ -138,19 +143,16 @@ static int mpi_broadcast(void *buf, size_t bytes, int64_t root, lsc_memory memor
     return bcast_bytes(buf, bytes, (int)root, st->comm, why, why_len);
 }
 
-/* Point-to-point messages of lsc's ring steps carry this tag; the communicator's collectives
- * are matched apart from them by MPI itself. */
+/* Point-to-point messages of lsc's ring and send_recv steps carry this tag; the communicator's
+ * collectives are matched apart from them by MPI itself. */
 #define RING_TAG 0x4c53
 
-static int mpi_ring(const void *send, size_t send_bytes, void *recv, size_t recv_bytes,
-                    lsc_memory memory, void *user, char *why, size_t why_len)
+/* One step of the pattern both ring and send_recv steps follow: send_bytes to rank dst,
+ * recv_bytes from rank src, in PIECE-byte messages. A size of 0 posts nothing on its side: lsc
+ * agreed on the sizes before, so the partner skips it too. */
+static int exchange(const mpi_state *st, const void *send, size_t send_bytes, int dst, void *recv,
+                    size_t recv_bytes, int src, const char *what, char *why, size_t why_len)
 {
-    const mpi_state *st = (const mpi_state *)user;
-    if (!callable(st, memory, why, why_len)) return 1;
-    int rank = 0, ranks = 1;
-    MPI_Comm_rank(st->comm, &rank);
-    MPI_Comm_size(st->comm, &ranks);
-    const int next = (rank + 1) % ranks, prev = (rank + ranks - 1) % ranks;
     /* each side counts the same pieces of the same buffer (the receiver knows the sender's
      * size), so nonblocking pieces match one to one whatever the two sizes are */
     const size_t ns = (send_bytes + PIECE - 1) / PIECE, nr = (recv_bytes + PIECE - 1) / PIECE;
@@ -162,16 +164,47 @@ static int mpi_ring(const void *send, size_t send_bytes, void *recv, size_t recv
     int n = 0, e = MPI_SUCCESS;
     for (size_t i = 0; i < nr && e == MPI_SUCCESS; i++) {
         const size_t at = i * PIECE, c = recv_bytes - at < PIECE ? recv_bytes - at : PIECE;
-        e = MPI_Irecv((char *)recv + at, (int)c, MPI_BYTE, prev, RING_TAG, st->comm, &req[n++]);
+        e = MPI_Irecv((char *)recv + at, (int)c, MPI_BYTE, src, RING_TAG, st->comm, &req[n++]);
     }
     for (size_t i = 0; i < ns && e == MPI_SUCCESS; i++) {
         const size_t at = i * PIECE, c = send_bytes - at < PIECE ? send_bytes - at : PIECE;
-        e = MPI_Isend((const char *)send + at, (int)c, MPI_BYTE, next, RING_TAG, st->comm,
+        e = MPI_Isend((const char *)send + at, (int)c, MPI_BYTE, dst, RING_TAG, st->comm,
                       &req[n++]);
     }
     if (e == MPI_SUCCESS) e = MPI_Waitall(n, req, MPI_STATUSES_IGNORE);
     free(req);
-    return e == MPI_SUCCESS ? 0 : fail_mpi(e, "MPI ring step (Isend/Irecv)", why, why_len);
+    return e == MPI_SUCCESS ? 0 : fail_mpi(e, what, why, why_len);
+}
+
+static int mpi_ring(const void *send, size_t send_bytes, void *recv, size_t recv_bytes,
+                    lsc_memory memory, void *user, char *why, size_t why_len)
+{
+    const mpi_state *st = (const mpi_state *)user;
+    if (!callable(st, memory, why, why_len)) return 1;
+    int rank = 0, ranks = 1;
+    MPI_Comm_rank(st->comm, &rank);
+    MPI_Comm_size(st->comm, &ranks);
+    return exchange(st, send, send_bytes, (rank + 1) % ranks, recv, recv_bytes,
+                    (rank + ranks - 1) % ranks, "MPI ring step (Isend/Irecv)", why, why_len);
+}
+
+static int mpi_send_recv(const void *send, size_t send_bytes, int64_t dst, void *recv,
+                         size_t recv_bytes, int64_t src, lsc_memory memory, void *user, char *why,
+                         size_t why_len)
+{
+    const mpi_state *st = (const mpi_state *)user;
+    if (!callable(st, memory, why, why_len)) return 1;
+    int ranks = 1;
+    MPI_Comm_size(st->comm, &ranks);
+    /* a rank outside the communicator would reach MPI's error handler, fatal by default */
+    if (dst < 0 || dst >= ranks || src < 0 || src >= ranks) {
+        snprintf(why, why_len,
+                 "send_recv to rank %lld from rank %lld: the communicator's ranks are 0 to %d",
+                 (long long)dst, (long long)src, ranks - 1);
+        return 1;
+    }
+    return exchange(st, send, send_bytes, (int)dst, recv, recv_bytes, (int)src,
+                    "MPI send_recv step (Isend/Irecv)", why, why_len);
 }
 
 static void mpi_release(void *user) { free(user); }
@@ -241,6 +274,7 @@ __attribute__((visibility("default"))) lsc_status lsc_mpi_transport_entry(int ab
     t.all_gather = mpi_all_gather;
     t.broadcast = mpi_broadcast;
     t.ring = mpi_ring;
+    t.send_recv = mpi_send_recv;
     *out = t;
     *release = mpi_release;
     return LSC_STATUS_OK;

@@ -283,13 +283,14 @@ static int nccl_broadcast(void *buf, size_t bytes, int64_t root, lsc_memory memo
     return bad;
 }
 
-static int nccl_ring(const void *send, size_t send_bytes, void *recv, size_t recv_bytes,
-                     lsc_memory memory, void *user, char *why, size_t why_len)
+/* One point-to-point step, the pattern of both the ring and send_recv steps: send_bytes to rank
+ * dst, recv_bytes from rank src, in one NCCL group. */
+static int exchange(nccl_state *st, const void *send, size_t send_bytes, int dst, void *recv,
+                    size_t recv_bytes, int src, lsc_memory memory, const char *what, char *why,
+                    size_t why_len)
 {
-    nccl_state *st = (nccl_state *)user;
     on_device od;
     if (enter(st, &od, why, why_len)) return 1;
-    const int next = (st->rank + 1) % st->ranks, prev = (st->rank + st->ranks - 1) % st->ranks;
     int bad = 0;
     const void *dsend = send;
     void *drecv = recv;
@@ -306,18 +307,42 @@ static int nccl_ring(const void *send, size_t send_bytes, void *recv, size_t rec
         /* a size of 0 is known at both ends (agreed before), so neither posts it */
         ncclResult_t r = st->api.group_start();
         if (r == ncclSuccess && send_bytes)
-            r = st->api.send(dsend, send_bytes, ncclUint8, next, st->comm, st->stream);
+            r = st->api.send(dsend, send_bytes, ncclUint8, dst, st->comm, st->stream);
         if (r == ncclSuccess && recv_bytes)
-            r = st->api.recv(drecv, recv_bytes, ncclUint8, prev, st->comm, st->stream);
+            r = st->api.recv(drecv, recv_bytes, ncclUint8, src, st->comm, st->stream);
         ncclResult_t e = st->api.group_end();
         if (r == ncclSuccess) r = e;
-        if (r != ncclSuccess) bad = nccl_fail(st, r, "ncclSend/ncclRecv (ring step)", why, why_len);
+        if (r != ncclSuccess) bad = nccl_fail(st, r, what, why, why_len);
     }
     if (!bad && memory == LSC_MEMORY_HOST)
         bad = copy(recv, drecv, recv_bytes, cudaMemcpyDeviceToHost, st, why, why_len);
     if (!bad) bad = finish(st, why, why_len);
     leave(st, &od);
     return bad;
+}
+
+static int nccl_ring(const void *send, size_t send_bytes, void *recv, size_t recv_bytes,
+                     lsc_memory memory, void *user, char *why, size_t why_len)
+{
+    nccl_state *st = (nccl_state *)user;
+    return exchange(st, send, send_bytes, (st->rank + 1) % st->ranks, recv, recv_bytes,
+                    (st->rank + st->ranks - 1) % st->ranks, memory, "ncclSend/ncclRecv (ring step)",
+                    why, why_len);
+}
+
+static int nccl_send_recv(const void *send, size_t send_bytes, int64_t dst, void *recv,
+                          size_t recv_bytes, int64_t src, lsc_memory memory, void *user, char *why,
+                          size_t why_len)
+{
+    nccl_state *st = (nccl_state *)user;
+    if (dst < 0 || dst >= st->ranks || src < 0 || src >= st->ranks) {
+        char d[48], n[24];
+        snprintf(d, sizeof d, "rank %lld from rank %lld", (long long)dst, (long long)src);
+        snprintf(n, sizeof n, "%d", st->ranks - 1);
+        return say(why, why_len, "send_recv to %s: the communicator's ranks are 0 to %s", d, n);
+    }
+    return exchange(st, send, send_bytes, (int)dst, recv, recv_bytes, (int)src, memory,
+                    "ncclSend/ncclRecv (send_recv step)", why, why_len);
 }
 
 static void nccl_release(void *user)
@@ -394,6 +419,7 @@ lsc_nccl_transport_entry(int abi, void *comm, void *stream, lsc_transport *out,
     t.all_gather = nccl_all_gather;
     t.broadcast = nccl_broadcast;
     t.ring = nccl_ring;
+    t.send_recv = nccl_send_recv;
     *out = t;
     *release = nccl_release;
     return LSC_STATUS_OK;

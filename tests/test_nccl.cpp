@@ -2,8 +2,10 @@
 // run; with one, a one-rank communicator (ncclCommInitAll on device 0) carries the sharded calls,
 // each collective a real NCCL call on the device, against one process's results. One GPU gives
 // one NCCL rank: several ranks over NCCL are not tested here. LSC_REQUIRE_GPU=1 turns the GPU
-// test's skip into a failure.
+// test's skip into a failure. The module's send_recv step is tested from its entry point (a
+// rank sending to itself), as the core loads it.
 #include "lsc.h"
+#include "sharded.h"
 
 #include <gtest/gtest.h>
 
@@ -11,7 +13,9 @@
 #include <dlfcn.h>
 #include <nccl.h>
 
+#include <algorithm>
 #include <cstdlib>
+#include <cstring>
 #include <random>
 #include <string>
 #include <vector>
@@ -153,6 +157,96 @@ TEST(Nccl, OneRankCarriesTheShardedCallsOnTheGpu)
     auto comm_count = (decltype(&ncclCommCount))dlsym(nccl.lib, "ncclCommCount");
     EXPECT_EQ(comm_count(nccl.comm, &count), ncclSuccess);
     EXPECT_EQ(count, 1);
+}
+
+// The module as the core loads it: its entry point, given the ABI number.
+struct Module {
+    void *h = nullptr;
+    lsc_nccl_entry_fn entry = nullptr;
+    Module()
+    {
+        h = dlopen(LSC_TEST_NCCL_MODULE, RTLD_NOW | RTLD_LOCAL);
+        void *sym = h ? dlsym(h, LSC_NCCL_ENTRY) : nullptr;
+        if (sym) memcpy(&entry, &sym, sizeof entry);
+    }
+    ~Module()
+    {
+        if (h) dlclose(h);
+    }
+};
+
+TEST(Nccl, AModuleOfAnotherAbiIsRefused)
+{
+    Module m;
+    ASSERT_TRUE(m.entry) << "cannot load " << LSC_TEST_NCCL_MODULE << " or its entry point";
+    for (int abi : {LSC_NCCL_ABI - 1, LSC_NCCL_ABI + 1}) {
+        lsc_transport t = LSC_TRANSPORT_INIT;
+        void (*release)(void *) = nullptr;
+        char why[256] = "";
+        EXPECT_EQ(m.entry(abi, nullptr, nullptr, &t, &release, why, sizeof why),
+                  LSC_STATUS_NOT_SUPPORTED);
+        const std::string want =
+            "speaks ABI " + std::to_string(LSC_NCCL_ABI) + ", this liblsc " + std::to_string(abi);
+        EXPECT_NE(std::string(why).find(want), std::string::npos) << why;
+        EXPECT_EQ(t.user, nullptr);
+    }
+}
+
+// One rank sends to itself (the only partner a one-rank communicator has), from host and from
+// device buffers, empty and uneven sizes, every byte and a guard after them checked.
+TEST(Nccl, TheSendRecvStepMovesTheBytesOnTheGpu)
+{
+    int devices = 0;
+    if (cudaGetDeviceCount(&devices) != cudaSuccess || devices < 1) {
+        cudaGetLastError();
+        if (gpu_required()) FAIL() << "LSC_REQUIRE_GPU=1 but no CUDA device";
+        GTEST_SKIP() << "no CUDA device: the NCCL transport needs a GPU (one NCCL rank a GPU)";
+    }
+    OwnNccl nccl;
+    ASSERT_TRUE(nccl.comm) << nccl.why;
+    Module m;
+    ASSERT_TRUE(m.entry) << "cannot load " << LSC_TEST_NCCL_MODULE << " or its entry point";
+    lsc_transport t = LSC_TRANSPORT_INIT;
+    void (*release)(void *) = nullptr;
+    char why[256] = "";
+    ASSERT_EQ(m.entry(LSC_NCCL_ABI, nccl.comm, nullptr, &t, &release, why, sizeof why),
+              LSC_STATUS_OK)
+        << why;
+    ASSERT_TRUE(t.send_recv && t.ring);
+    const size_t guard = 16;
+    for (size_t n : {(size_t)0, (size_t)1, (size_t)4099, ((size_t)1 << 20) + 3}) {
+        std::vector<unsigned char> send(n + 1), recv(n + guard, 0x5A);
+        for (size_t i = 0; i < n; i++) send[i] = (unsigned char)(i * 7 + (i >> 8) * 13 + n);
+        why[0] = '\0';
+        EXPECT_EQ(t.send_recv(send.data(), n, 0, recv.data(), n, 0, LSC_MEMORY_HOST, t.user, why,
+                              sizeof why),
+                  0)
+            << n << ": " << why;
+        EXPECT_TRUE(std::equal(send.begin(), send.begin() + (ptrdiff_t)n, recv.begin())) << n;
+        for (size_t i = 0; i < guard; i++) EXPECT_EQ(recv[n + i], 0x5A) << n;
+        // the same bytes from device buffers, used in place
+        void *dsend = nullptr, *drecv = nullptr;
+        ASSERT_EQ(cudaMalloc(&dsend, n + 1), cudaSuccess);
+        ASSERT_EQ(cudaMalloc(&drecv, n + 1), cudaSuccess);
+        ASSERT_EQ(cudaMemcpy(dsend, send.data(), n, cudaMemcpyHostToDevice), cudaSuccess);
+        ASSERT_EQ(cudaMemset(drecv, 0x5A, n + 1), cudaSuccess);
+        EXPECT_EQ(t.send_recv(dsend, n, 0, drecv, n, 0, LSC_MEMORY_DEVICE, t.user, why, sizeof why),
+                  0)
+            << n << ": " << why;
+        std::vector<unsigned char> back(n + 1);
+        ASSERT_EQ(cudaMemcpy(back.data(), drecv, n + 1, cudaMemcpyDeviceToHost), cudaSuccess);
+        EXPECT_TRUE(std::equal(send.begin(), send.begin() + (ptrdiff_t)n, back.begin())) << n;
+        EXPECT_EQ(back[n], 0x5A) << n;
+        cudaFree(dsend);
+        cudaFree(drecv);
+    }
+    // a rank outside the communicator: refused before NCCL sees it
+    unsigned char one = 1;
+    why[0] = '\0';
+    EXPECT_NE(t.send_recv(&one, 1, 1, &one, 1, 0, LSC_MEMORY_HOST, t.user, why, sizeof why), 0);
+    EXPECT_NE(std::string(why).find("the communicator's ranks are 0 to 0"), std::string::npos)
+        << why;
+    release(t.user);
 }
 
 } // namespace

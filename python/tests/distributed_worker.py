@@ -6,6 +6,8 @@ results written to OUT/rank<r>.npz for the test to compare with one process.
     python distributed_worker.py nccl P OUT      # P processes on NCCL, one GPU each
     mpirun -np P python distributed_worker.py mpi OUT
     mpirun -np P python distributed_worker.py mpi-monitor OUT     # the Monitor's two forms
+    python distributed_worker.py torch-send-recv P OUT   # the point-to-point step on gloo
+    mpirun -np P python distributed_worker.py mpi-send-recv OUT  # the same on mpi4py
 
 Every rank makes the same data from one seed and keeps its own shard; the splits include an
 empty shard and uneven ones.
@@ -169,6 +171,74 @@ def run(rank, ranks, kw, out):
     res["after"] = np.array([lsc.spectrum(shard(x, splits(ranks)["even"], rank),
                                           **kw).effective_rank])
     np.savez(os.path.join(out, f"rank{rank}.npz"), **res)
+
+
+def p2p_size(src, dst, key):
+    """The bytes group rank src sends group rank dst in step `key`: none in the first round (keys
+    below 8), then uneven sizes, none for some pairs."""
+    if key < 8:
+        return 0
+    h = ((src * 7 + dst * 3 + key) * 2654435761 % 2**32 >> 13) % 4
+    return 0 if h == 0 else h * 1531 + src * 13 + dst * 5 + key
+
+
+def p2p_bytes(src, dst, key, n):
+    i = np.arange(n, dtype=np.int64)
+    return ((src * 131 + dst * 71 + key * 29 + i * 7 + (i >> 8) * 13) % 256).astype(np.uint8)
+
+
+P2P_GUARD = 16
+
+
+def p2p_run(engines, out, rank):
+    """Each engine's send_recv callback, as lsc calls it, for every shift s: send to group rank
+    r + s, receive from r - s, three rounds (the first all empty). The bytes received, a guard
+    after them, and each call's status and reason go to OUT/p2p<rank>.npz."""
+    import ctypes as C
+
+    from lsc._distributed import _Transport
+    res = {}
+    for label, engine in engines:
+        t = _Transport(engine)
+        me, p = engine.rank, engine.ranks
+        res[f"{label}_rank"] = np.array([me, p])
+        for rnd in range(3):
+            for s in range(1, p):
+                key = rnd * 8 + s
+                dst, src = (me + s) % p, (me - s) % p
+                ns, nr = p2p_size(me, dst, key), p2p_size(src, me, key)
+                send = p2p_bytes(me, dst, key, ns)
+                recv = np.full(nr + P2P_GUARD, 0x5A, dtype=np.uint8)
+                why = C.create_string_buffer(256)
+                rc = t.struct.send_recv(send.ctypes.data, ns, dst, recv.ctypes.data, nr, src,
+                                        0, None, why, len(why))
+                res[f"{label}_rc_{key}"] = np.array([rc])
+                res[f"{label}_why_{key}"] = np.array(why.value.decode())
+                res[f"{label}_recv_{key}"] = recv
+    np.savez(os.path.join(out, f"p2p{rank}.npz"), **res)
+
+
+def torch_p2p(rank, ranks, out):
+    """The world group, and at 3 ranks or more the group of ranks 1.. (group rank g is global
+    rank g + 1: the engine must map the ranks it is given)."""
+    import torch.distributed as dist
+
+    from lsc._distributed import engine_for
+    engines = [("world", engine_for(process_group=dist.group.WORLD))]
+    if ranks >= 3:
+        sub = dist.new_group(list(range(1, ranks)))   # every rank makes it, members use it
+        if rank >= 1:
+            engines.append(("sub", engine_for(process_group=sub)))
+    p2p_run(engines, out, rank)
+
+
+def mpi_p2p(comm, out):
+    """COMM_WORLD and a communicator of the same ranks in reverse order."""
+    from lsc._distributed import engine_for
+    rank, ranks = comm.Get_rank(), comm.Get_size()
+    rev = comm.Split(0, ranks - 1 - rank)
+    p2p_run([("world", engine_for(comm=comm)), ("rev", engine_for(comm=rev))], out, rank)
+    rev.Free()
 
 
 # the non-waiting Monitor's job: 6 steps, every 2nd due, each due step's shard split otherwise
@@ -349,6 +419,10 @@ def torch_rank(rank, ranks, out, init, what="calls", backend="gloo"):
             # the group stays: the monitor left with queued work finishes it at exit
             monitor_run(rank, ranks, out)
             return
+        if what == "send-recv":
+            torch_p2p(rank, ranks, out)
+            dist.destroy_process_group()
+            return
         run(rank, ranks, {"process_group": dist.group.WORLD}, out)
     except Exception:
         traceback.print_exc()
@@ -358,11 +432,11 @@ def torch_rank(rank, ranks, out, init, what="calls", backend="gloo"):
 
 def main():
     engine = sys.argv[1]
-    if engine in ("torch", "torch-monitor", "nccl"):
+    if engine in ("torch", "torch-monitor", "torch-send-recv", "nccl"):
         import torch.multiprocessing as mp
         ranks, out = int(sys.argv[2]), sys.argv[3]
         init = "file://" + os.path.join(out, "rendezvous")
-        what = "monitor" if engine == "torch-monitor" else "calls"
+        what = {"torch-monitor": "monitor", "torch-send-recv": "send-recv"}.get(engine, "calls")
         mp.spawn(torch_rank, args=(ranks, out, init, what,
                                    "nccl" if engine == "nccl" else "gloo"),
                  nprocs=ranks, join=True)
@@ -371,6 +445,8 @@ def main():
         comm = MPI.COMM_WORLD
         if engine == "mpi-monitor":
             monitor_run(comm.Get_rank(), comm.Get_size(), sys.argv[2], "mpi")
+        elif engine == "mpi-send-recv":
+            mpi_p2p(comm, sys.argv[2])
         else:
             run(comm.Get_rank(), comm.Get_size(), {"comm": comm}, sys.argv[2])
 

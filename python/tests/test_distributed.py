@@ -282,3 +282,78 @@ def test_monitor_worker_runs_nothing_after_a_failure():
     with pytest.raises(lsc.LscError, match="monitor step 2: not measured: the measurement of "
                        "step 1 failed before it"):
         jobs[2].result()
+
+
+@pytest.mark.parametrize("engine,ranks", [("torch", 2), ("torch", 3), ("mpi", 2), ("mpi", 3)])
+def test_send_recv_moves_the_bytes(tmp_path, engine, ranks):
+    """Each engine's point-to-point step through its ctypes callback, as lsc calls it: for every
+    shift, every rank gets exactly the bytes its source sent it, uneven sizes and empty sides
+    included, nothing written past them; also on a group whose ranks are not the world's (torch:
+    ranks 1.. of 3; mpi4py: the world in reverse order)."""
+    if engine == "torch":
+        if importlib.util.find_spec("torch") is None:
+            pytest.skip("torch is not installed: the torch.distributed (gloo) test needs it")
+        subprocess.run([sys.executable, WORKER, "torch-send-recv", str(ranks), str(tmp_path)],
+                       check=True, env=_env(), timeout=120)
+    else:
+        _mpi_job(ranks, ["mpi-send-recv", str(tmp_path)], timeout=120)
+    labels = {"torch": ["world"] + (["sub"] if ranks >= 3 else []), "mpi": ["world", "rev"]}
+    steps = 0
+    for r in range(ranks):
+        g = dict(np.load(tmp_path / f"p2p{r}.npz"))
+        for label in labels[engine]:
+            if label == "sub" and r == 0:
+                assert f"{label}_rank" not in g   # rank 0 is not in the group
+                continue
+            me, p = (int(v) for v in g[f"{label}_rank"])
+            want_me = {"world": r, "sub": r - 1, "rev": ranks - 1 - r}[label]
+            assert (me, p) == (want_me, ranks - (label == "sub")), (label, r)
+            for key in [rnd * 8 + s for rnd in range(3) for s in range(1, p)]:
+                src = (me - key % 8) % p
+                assert int(g[f"{label}_rc_{key}"][0]) == 0, (label, r, key,
+                                                             str(g[f"{label}_why_{key}"]))
+                n = W.p2p_size(src, me, key)
+                got = g[f"{label}_recv_{key}"]
+                np.testing.assert_array_equal(got[:n], W.p2p_bytes(src, me, key, n),
+                                              err_msg=f"{label} rank {r} step {key}")
+                assert (got[n:] == 0x5A).all() and got.size == n + W.P2P_GUARD, (label, r, key)
+                steps += 1
+    # every member of every group made 3 rounds of ranks - 1 steps (torch's subgroup: ranks - 1)
+    sub = (ranks - 1) * (ranks - 2) if engine == "torch" else ranks * (ranks - 1)
+    assert steps == 3 * (ranks * (ranks - 1) + sub), steps
+
+
+class _Recorder:
+    """An engine in this process: its send_recv records the call and answers, or raises."""
+    rank, ranks = 1, 3
+
+    def __init__(self, fail=False):
+        self.calls, self.fail = [], fail
+
+    def send_recv(self, send, dst, src, recv_size):
+        if self.fail:
+            raise RuntimeError("peer 2 went away")
+        self.calls.append((bytes(send), dst, src, recv_size))
+        return np.arange(recv_size, dtype=np.uint8)
+
+
+def test_send_recv_callback_passes_arguments_and_errors():
+    """The callback hands the engine the send bytes, dst, src and size as lsc gives them, writes
+    the answer into lsc's buffer, and turns an exception into status 1 with its text in why."""
+    import ctypes as C
+
+    from lsc._distributed import _Transport
+    eng = _Recorder()
+    t = _Transport(eng).struct
+    send = np.array([9, 8, 7], dtype=np.uint8)
+    recv = np.zeros(6, dtype=np.uint8)
+    why = C.create_string_buffer(64)
+    assert t.send_recv(send.ctypes.data, 3, 2, recv.ctypes.data, 5, 0, 0, None, why, 64) == 0
+    assert eng.calls == [(b"\x09\x08\x07", 2, 0, 5)]
+    assert list(recv) == [0, 1, 2, 3, 4, 0]
+    # the empty sides: nothing read, nothing written
+    assert t.send_recv(None, 0, 0, None, 0, 2, 0, None, why, 64) == 0
+    assert eng.calls[-1] == (b"", 0, 2, 0)
+    t = _Transport(_Recorder(fail=True)).struct
+    assert t.send_recv(send.ctypes.data, 3, 2, recv.ctypes.data, 5, 0, 0, None, why, 64) == 1
+    assert why.value.decode() == "RuntimeError: peer 2 went away"

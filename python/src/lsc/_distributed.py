@@ -4,9 +4,9 @@ A call given `process_group=` (torch.distributed) or `comm=` (an mpi4py communic
 collective: every rank of the group calls it, in the same order, with its own rows, and every
 rank gets the same figures - those of all ranks' rows concatenated in rank order. The sharded
 algorithms are the C library's; this module only gives them the engine's collectives, as the
-transport callbacks of lsc.h (all-reduce, all-gather, broadcast and the ring step), on host
-buffers. lsc never initialises or destroys the engine: the group or communicator is the
-caller's, used as given.
+transport callbacks of lsc.h (all-reduce, all-gather, broadcast, the ring step and the
+point-to-point step), on host buffers. lsc never initialises or destroys the engine: the group
+or communicator is the caller's, used as given.
 
 torch.distributed: gloo (CPU) moves the host buffers as CPU tensors; NCCL moves them through
 the current CUDA device (a copy each way), since NCCL takes device tensors only. Every call
@@ -88,15 +88,19 @@ class _TorchEngine:
         a[:] = t.cpu().numpy()
 
     def ring(self, send: np.ndarray, recv_size: int) -> np.ndarray:
-        nxt = self._global((self.rank + 1) % self.ranks)
-        prv = self._global((self.rank - 1) % self.ranks)
+        return self.send_recv(send, (self.rank + 1) % self.ranks, (self.rank - 1) % self.ranks,
+                              recv_size)
+
+    def send_recv(self, send: np.ndarray, dst: int, src: int, recv_size: int) -> np.ndarray:
+        """Sends to group rank dst and receives recv_size bytes from group rank src."""
         recv = self.torch.empty(recv_size, dtype=self.torch.uint8, device=self.device)
         # a size of 0 is known to both ends (the sizes were agreed before), so neither posts
         ops = []
         if send.size:
-            ops.append(self.dist.P2POp(self.dist.isend, self._to(send), nxt, self.group))
+            ops.append(self.dist.P2POp(self.dist.isend, self._to(send), self._global(dst),
+                                       self.group))
         if recv_size:
-            ops.append(self.dist.P2POp(self.dist.irecv, recv, prv, self.group))
+            ops.append(self.dist.P2POp(self.dist.irecv, recv, self._global(src), self.group))
         if ops:
             for w in self.dist.batch_isend_irecv(ops):
                 w.wait()
@@ -131,9 +135,14 @@ class _MpiEngine:
         self.comm.Bcast([a, self.MPI.BYTE], root=root)
 
     def ring(self, send: np.ndarray, recv_size: int) -> np.ndarray:
+        return self.send_recv(send, (self.rank + 1) % self.ranks, (self.rank - 1) % self.ranks,
+                              recv_size)
+
+    def send_recv(self, send: np.ndarray, dst: int, src: int, recv_size: int) -> np.ndarray:
+        # mpi4py passes counts past 2^31 on as MPI-4 large counts, or as a derived datatype
         recv = np.empty(recv_size, dtype=np.uint8)
-        self.comm.Sendrecv([send, self.MPI.BYTE], dest=(self.rank + 1) % self.ranks,
-                           recvbuf=[recv, self.MPI.BYTE], source=(self.rank - 1) % self.ranks)
+        self.comm.Sendrecv([send, self.MPI.BYTE], dest=dst, recvbuf=[recv, self.MPI.BYTE],
+                           source=src)
         return recv
 
 
@@ -185,12 +194,21 @@ class _Transport:
             except BaseException as e:  # noqa: BLE001
                 return _fail(why, why_len, e)
 
+        def send_recv(send, send_bytes, dst, recv, recv_bytes, src, memory, user, why, why_len):
+            try:
+                got = engine.send_recv(_bytes_at(send, send_bytes).copy(), int(dst), int(src),
+                                       int(recv_bytes))
+                _bytes_at(recv, recv_bytes)[:] = got
+                return 0
+            except BaseException as e:  # noqa: BLE001
+                return _fail(why, why_len, e)
+
         # the ctypes function objects must outlive every call that may use them
         self._fns = (N.ALL_REDUCE_FN(all_reduce), N.ALL_GATHER_FN(all_gather),
-                     N.BROADCAST_FN(broadcast), N.RING_FN(ring))
+                     N.BROADCAST_FN(broadcast), N.RING_FN(ring), N.SEND_RECV_FN(send_recv))
         t = N.new(N.Transport)
         t.rank, t.ranks, t.user = engine.rank, engine.ranks, None
-        t.all_reduce, t.all_gather, t.broadcast, t.ring = self._fns
+        t.all_reduce, t.all_gather, t.broadcast, t.ring, t.send_recv = self._fns
         self.struct = t
 
 
