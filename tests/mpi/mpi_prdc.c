@@ -29,93 +29,116 @@ int main(int argc, char **argv)
     memcpy(fake + 30 * D, real + 5 * D, D * sizeof(float));
     memcpy(fake + 17 * D, fake + 3 * D, D * sizeof(float));
     memcpy(real + 40 * D, real + 2 * D, D * sizeof(float));
-    lsc_matrix all_real = lsc_matrix_f32(real, N, D), all_fake = lsc_matrix_f32(fake, M, D);
+    const lsc_matrix all_real = lsc_matrix_f32(real, N, D);
     /* weights per rank: even, uneven, rank 0 empty, the last rank empty */
     static const int splits[4][4] = {{1, 1, 1, 1}, {1, 5, 2, 9}, {0, 3, 1, 2}, {4, 1, 3, 0}};
 
-    for (int metric = 0; metric < 2; metric++) {
-        const lsc_metric mt = metric ? LSC_METRIC_COSINE : LSC_METRIC_EUCLIDEAN;
-        const lsc_comparison cmp = metric ? LSC_COMPARISON_INCLUSIVE : LSC_COMPARISON_STRICT;
-        /* one process */
-        float wd[N * K];
-        int64_t wi[N * K];
-        lsc_knn_opts ko = LSC_KNN_OPTS_INIT;
-        ko.metric = mt;
-        ko.exclude_self = 1;
-        CHECK(lsc_knn(one, &all_real, NULL, K, &ko, wd, wi) == LSC_STATUS_OK, "one kNN: %s",
-              lsc_last_error(one));
-        lsc_reference_opts ro = LSC_REFERENCE_OPTS_INIT;
-        ro.metric = mt;
-        ro.comparison = cmp;
-        lsc_reference *wref = NULL;
-        CHECK(lsc_reference_create(one, &all_real, K, &ro, &wref) == LSC_STATUS_OK,
-              "one reference: %s", lsc_last_error(one));
-        lsc_prdc_result want = LSC_PRDC_RESULT_INIT;
-        unsigned char wflags[N];
-        int64_t wcounts[M];
-        CHECK(lsc_prdc_rows(one, wref, &all_fake, &want, wflags, wcounts) == LSC_STATUS_OK,
-              "one PRDC: %s", lsc_last_error(one));
-
-        for (int k = 0; k < 4; k++) {
-            int w[4], v[4];
-            for (int r = 0; r < 4; r++) {
-                w[r] = splits[k][r];
-                v[r] = splits[(k + 1) % 4][r]; /* the generated rows split otherwise */
+    /* 5 columns pass the rows round the ring; 24 (k = 3) travel over a covering at 3 and 4 ranks,
+     * the MPI module's send_recv step carrying the pieces and the partial lists */
+    for (int wide = 0; wide < 2; wide++)
+        for (int metric = 0; metric < 2; metric++) {
+            const int64_t dw = wide ? 24 : D;
+            float *rw = real, *fw = fake;
+            if (wide) {
+                rw = make_data_at(N, dw, 5, 0.5);
+                fw = make_data_at(M, dw, 6, 0.5);
+                memcpy(fw + 2 * dw, rw + 5 * dw, (size_t)dw * sizeof(float));
+                memcpy(rw + 40 * dw, rw + 2 * dw, (size_t)dw * sizeof(float));
             }
-            if (ranks == 1) w[0] = v[0] = 1;
-            int64_t lo, hi, flo, fhi;
-            shard(N, ranks, my_rank, w, &lo, &hi);
-            shard(M, ranks, my_rank, v, &flo, &fhi);
-            lsc_matrix a = rows_of(real, lo, hi, D), f = rows_of(fake, flo, fhi, D);
+            const lsc_matrix whole_real = lsc_matrix_f32(rw, N, dw);
+            const lsc_matrix all_fake = lsc_matrix_f32(fw, M, dw);
+            const lsc_metric mt = metric ? LSC_METRIC_COSINE : LSC_METRIC_EUCLIDEAN;
+            const lsc_comparison cmp = metric ? LSC_COMPARISON_INCLUSIVE : LSC_COMPARISON_STRICT;
+            /* one process */
+            float wd[N * K];
+            int64_t wi[N * K];
+            lsc_knn_opts ko = LSC_KNN_OPTS_INIT;
+            ko.metric = mt;
+            ko.exclude_self = 1;
+            CHECK(lsc_knn(one, &whole_real, NULL, K, &ko, wd, wi) == LSC_STATUS_OK, "one kNN: %s",
+                  lsc_last_error(one));
+            lsc_reference_opts ro = LSC_REFERENCE_OPTS_INIT;
+            ro.metric = mt;
+            ro.comparison = cmp;
+            lsc_reference *wref = NULL;
+            CHECK(lsc_reference_create(one, &whole_real, K, &ro, &wref) == LSC_STATUS_OK,
+                  "one reference: %s", lsc_last_error(one));
+            lsc_prdc_result want = LSC_PRDC_RESULT_INIT;
+            unsigned char wflags[N];
+            int64_t wcounts[M];
+            CHECK(lsc_prdc_rows(one, wref, &all_fake, &want, wflags, wcounts) == LSC_STATUS_OK,
+                  "one PRDC: %s", lsc_last_error(one));
 
-            /* the self kNN of this rank's rows */
-            float gd[N * K];
-            int64_t gi[N * K];
-            s = lsc_knn_sharded(ctx, &a, NULL, K, &ko, gd, gi);
-            CHECK(s == LSC_STATUS_OK, "metric %d split %d: self kNN: %s", metric, k,
-                  lsc_last_error(ctx));
-            if (s == LSC_STATUS_OK)
-                CHECK(memcmp(gd, wd + lo * K, (size_t)((hi - lo) * K) * sizeof(float)) == 0 &&
-                          memcmp(gi, wi + lo * K, (size_t)((hi - lo) * K) * sizeof(int64_t)) == 0,
-                      "metric %d split %d: self kNN lists differ from one process's", metric, k);
+            for (int k = 0; k < 4; k++) {
+                int w[4], v[4];
+                for (int r = 0; r < 4; r++) {
+                    w[r] = splits[k][r];
+                    v[r] = splits[(k + 1) % 4][r]; /* the generated rows split otherwise */
+                }
+                if (ranks == 1) w[0] = v[0] = 1;
+                int64_t lo, hi, flo, fhi;
+                shard(N, ranks, my_rank, w, &lo, &hi);
+                shard(M, ranks, my_rank, v, &flo, &fhi);
+                lsc_matrix a = rows_of(rw, lo, hi, dw), f = rows_of(fw, flo, fhi, dw);
 
-            /* the reference shard: rows lo..hi of one process's radii */
-            lsc_reference *ref = NULL;
-            s = lsc_reference_create_sharded(ctx, &a, K, &ro, &ref);
-            CHECK(s == LSC_STATUS_OK, "metric %d split %d: reference: %s", metric, k,
-                  lsc_last_error(ctx));
-            if (s != LSC_STATUS_OK) continue;
-            lsc_reference_info info = LSC_REFERENCE_INFO_INIT;
-            lsc_reference_info_get(ref, &info);
-            CHECK(info.rows == hi - lo && info.total_rows == N && info.first_row == lo,
-                  "metric %d split %d: info %lld rows from %lld of %lld", metric, k,
-                  (long long)info.rows, (long long)info.first_row, (long long)info.total_rows);
-            CHECK(hi == lo || memcmp(lsc_reference_radii(ref), lsc_reference_radii(wref) + lo,
-                                     (size_t)(hi - lo) * sizeof(double)) == 0,
-                  "metric %d split %d: radii differ from one process's", metric, k);
+                /* the self kNN of this rank's rows */
+                float gd[N * K];
+                int64_t gi[N * K];
+                s = lsc_knn_sharded(ctx, &a, NULL, K, &ko, gd, gi);
+                CHECK(s == LSC_STATUS_OK, "d %lld metric %d split %d: self kNN: %s", (long long)dw,
+                      metric, k, lsc_last_error(ctx));
+                if (s == LSC_STATUS_OK)
+                    CHECK(memcmp(gd, wd + lo * K, (size_t)((hi - lo) * K) * sizeof(float)) == 0 &&
+                              memcmp(gi, wi + lo * K, (size_t)((hi - lo) * K) * sizeof(int64_t)) ==
+                                  0,
+                          "d %lld metric %d split %d: self kNN lists differ from one process's",
+                          (long long)dw, metric, k);
 
-            /* PRDC: the same figures everywhere, this rank's rows' outcomes */
-            lsc_prdc_result got = LSC_PRDC_RESULT_INIT;
-            unsigned char gflags[N];
-            int64_t gcounts[M];
-            s = lsc_prdc_rows_sharded(ctx, ref, &f, &got, gflags, gcounts);
-            CHECK(s == LSC_STATUS_OK, "metric %d split %d: PRDC: %s", metric, k,
-                  lsc_last_error(ctx));
-            if (s == LSC_STATUS_OK) {
-                CHECK(memcmp(&got, &want, sizeof got) == 0,
-                      "metric %d split %d: PRDC %.17g %.17g %.17g %.17g, one process %.17g "
-                      "%.17g %.17g %.17g",
-                      metric, k, got.precision, got.recall, got.density, got.coverage,
-                      want.precision, want.recall, want.density, want.coverage);
-                CHECK(memcmp(gflags, wflags + lo, (size_t)(hi - lo)) == 0,
-                      "metric %d split %d: real flags differ", metric, k);
-                CHECK(memcmp(gcounts, wcounts + flo, (size_t)(fhi - flo) * sizeof(int64_t)) == 0,
-                      "metric %d split %d: fake counts differ", metric, k);
+                /* the reference shard: rows lo..hi of one process's radii */
+                lsc_reference *ref = NULL;
+                s = lsc_reference_create_sharded(ctx, &a, K, &ro, &ref);
+                CHECK(s == LSC_STATUS_OK, "d %lld metric %d split %d: reference: %s", (long long)dw,
+                      metric, k, lsc_last_error(ctx));
+                if (s != LSC_STATUS_OK) continue;
+                lsc_reference_info info = LSC_REFERENCE_INFO_INIT;
+                lsc_reference_info_get(ref, &info);
+                CHECK(info.rows == hi - lo && info.total_rows == N && info.first_row == lo,
+                      "d %lld metric %d split %d: info %lld rows from %lld of %lld", (long long)dw,
+                      metric, k, (long long)info.rows, (long long)info.first_row,
+                      (long long)info.total_rows);
+                CHECK(hi == lo || memcmp(lsc_reference_radii(ref), lsc_reference_radii(wref) + lo,
+                                         (size_t)(hi - lo) * sizeof(double)) == 0,
+                      "d %lld metric %d split %d: radii differ from one process's", (long long)dw,
+                      metric, k);
+
+                /* PRDC: the same figures everywhere, this rank's rows' outcomes */
+                lsc_prdc_result got = LSC_PRDC_RESULT_INIT;
+                unsigned char gflags[N];
+                int64_t gcounts[M];
+                s = lsc_prdc_rows_sharded(ctx, ref, &f, &got, gflags, gcounts);
+                CHECK(s == LSC_STATUS_OK, "d %lld metric %d split %d: PRDC: %s", (long long)dw,
+                      metric, k, lsc_last_error(ctx));
+                if (s == LSC_STATUS_OK) {
+                    CHECK(
+                        memcmp(&got, &want, sizeof got) == 0,
+                        "d %lld metric %d split %d: PRDC %.17g %.17g %.17g %.17g, one process %.17g "
+                        "%.17g %.17g %.17g",
+                        (long long)dw, metric, k, got.precision, got.recall, got.density,
+                        got.coverage, want.precision, want.recall, want.density, want.coverage);
+                    CHECK(memcmp(gflags, wflags + lo, (size_t)(hi - lo)) == 0,
+                          "d %lld metric %d split %d: real flags differ", (long long)dw, metric, k);
+                    CHECK(
+                        memcmp(gcounts, wcounts + flo, (size_t)(fhi - flo) * sizeof(int64_t)) == 0,
+                        "d %lld metric %d split %d: fake counts differ", (long long)dw, metric, k);
+                }
+                lsc_reference_destroy(ref);
             }
-            lsc_reference_destroy(ref);
+            lsc_reference_destroy(wref);
+            if (wide) {
+                free(rw);
+                free(fw);
+            }
         }
-        lsc_reference_destroy(wref);
-    }
 
     /* the shards saved together: the very file one process saves, which it loads */
     {
