@@ -29,6 +29,15 @@ def data():
     return x, q
 
 
+def wide_rows():
+    """Rows wide enough (24 columns, k = 3) that the self kNN at 3 and 4 ranks travels over a
+    covering, the engine's send_recv step carrying the pieces and the partial lists."""
+    rng = np.random.default_rng(2025)
+    x = rng.standard_normal((N, 24)).astype(np.float32)
+    x[50] = x[2]
+    return x
+
+
 def splits(p, n=N):
     """Row counts per rank: even, uneven, one rank empty."""
     even = [n // p + (r < n % p) for r in range(p)]
@@ -113,6 +122,9 @@ def run(rank, ranks, kw, out):
         kself = lsc.knn(mine, k=K, metric="cosine", **kw)
         res[f"self_dist_{name}"] = kself.distances
         res[f"self_idx_{name}"] = kself.indices
+        kwide = lsc.knn(shard(wide_rows(), counts, rank), k=3, **kw)
+        res[f"wide_dist_{name}"] = kwide.distances
+        res[f"wide_idx_{name}"] = kwide.indices
         fake = shard(fake_rows(), fake_splits(ranks)[name], rank)
         for comparison in ("strict", "inclusive"):
             ref = lsc.Reference(mine, k=K, comparison=comparison, **kw)

@@ -77,6 +77,7 @@ def _one_process():
     pairs = {sub: lsc.pair_stats(x, bins=16, subset_rows=sub, seed=5, uniformity=True)
              for sub in (0, 23)}
     kself = lsc.knn(x, k=W.K, metric="cosine")
+    pairs["wide"] = lsc.knn(W.wide_rows(), k=3)
     prdc = {}
     for comparison in ("strict", "inclusive"):
         ref = lsc.Reference(x, k=W.K, comparison=comparison)
@@ -113,6 +114,7 @@ def test_sharded_calls_equal_one_process(tmp_path, engine, ranks):
     {"torch": _run_torch, "mpi": _run_mpi, "nccl": _run_nccl}[engine](ranks, tmp_path)
     fig, sv, kn, pairs = _one_process()
     kself, prdc, monitor = pairs.pop("self"), pairs.pop("prdc"), pairs.pop("monitor")
+    wide = pairs.pop("wide")  # over a covering at 3 ranks where the engine has send_recv
     assess_nums, assess_words = pairs.pop("assess")
     monitor_assess = pairs.pop("monitor_assess")
     got = [dict(np.load(tmp_path / f"rank{r}.npz")) for r in range(ranks)]
@@ -154,6 +156,10 @@ def test_sharded_calls_equal_one_process(tmp_path, engine, ranks):
                                       kself.indices, err_msg=name)
         np.testing.assert_array_equal(np.concatenate([g[f"self_dist_{name}"] for g in got]),
                                       kself.distances, err_msg=name)
+        np.testing.assert_array_equal(np.concatenate([g[f"wide_idx_{name}"] for g in got]),
+                                      wide.indices, err_msg=name)
+        np.testing.assert_array_equal(np.concatenate([g[f"wide_dist_{name}"] for g in got]),
+                                      wide.distances, err_msg=name)
         for comparison, (ref, want) in prdc.items():
             np.testing.assert_array_equal(
                 np.concatenate([g[f"radii_{comparison}_{name}"] for g in got]), ref.radii)
