@@ -43,7 +43,8 @@ def who_computes(recv, p, g):
         for set_ in sorted(range(1 << p), key=lambda m: (bin(m).count("1"), m)):
             if any((set_ >> r) & 1 and r not in able for r in range(p)):
                 continue
-            if all(any((set_ >> r) & 1 and holds(recv, g, r, x) for r in range(p)) for x in missing):
+            if all(any((set_ >> r) & 1 and holds(recv, g, r, x) for r in range(p))
+                   for x in missing):
                 best = set_
                 break
         if best is None:
