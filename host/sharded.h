@@ -83,6 +83,17 @@ lsc_status lsc_ring_walk(lsc_ctx *ctx, const size_t *sizes, const void *mine, co
 lsc_status lsc_ring_self_knn(lsc_ctx *ctx, const float *x, int64_t d, int metric, int64_t k,
                              const int64_t *rows, const int64_t *first, double *v, int64_t *idx,
                              double p0, double p1, const char *what);
+/* lsc_ring_self_knn's lists, over a covering (host/sharded_cover.c) where every rank's transport
+ * has the point-to-point step and that sends fewer bytes than the ring (3 and 4 ranks so far),
+ * else by the ring. */
+lsc_status lsc_sharded_self_knn(lsc_ctx *ctx, const float *x, int64_t d, int metric, int64_t k,
+                                const int64_t *rows, const int64_t *first, double *v, int64_t *idx,
+                                double p0, double p1, const char *what);
+/* Merges a shard's sorted list (tv, ti + off: kr entries) into a row's running list (v, ix:
+ * `have` entries, room for k), keeping the first k in the kNN order; mv / mi: k entries of
+ * scratch. Returns the entries the list holds then, min(k, have + kr). */
+int64_t lsc_merge_list(double *v, int64_t *ix, int64_t have, const double *tv, const int64_t *ti,
+                       int64_t kr, int64_t off, int64_t k, double *mv, int64_t *mi);
 /* The k nearest of q's rows among b's (q NULL: b's own rows, self excluded) as the CPU backend's
  * lsc_knn finds them: exact internal values (distance_rules.h) ascending, ties by the smaller
  * index of b; v and idx hold q's rows x k entries. Not collective. */

@@ -83,10 +83,8 @@ lsc_status lsc_ring_walk(lsc_ctx *ctx, const size_t *sizes, const void *mine, co
     return st;
 }
 
-/* Merges a shard's sorted list (tv, ti + off: kr entries) into a row's running list (v, ix:
- * `have` entries), keeping the first k in the kNN order; mv / mi: k entries of scratch. */
-static int64_t merge_list(double *v, int64_t *ix, int64_t have, const double *tv, const int64_t *ti,
-                          int64_t kr, int64_t off, int64_t k, double *mv, int64_t *mi)
+int64_t lsc_merge_list(double *v, int64_t *ix, int64_t have, const double *tv, const int64_t *ti,
+                       int64_t kr, int64_t off, int64_t k, double *mv, int64_t *mi)
 {
     int64_t a = 0, b = 0, m = 0;
     for (; m < k && (a < have || b < kr); m++) {
@@ -129,8 +127,8 @@ static lsc_status self_visit(lsc_ctx *ctx, void *user, int64_t origin, unsigned 
     LSC_TRY(lsc_shard_knn(ctx, own ? NULL : &q, &b, kr, J->metric, J->tv, J->ti, p0, p0 + w));
     int64_t m = 0;
     for (int64_t i = 0; i < J->n; i++)
-        m = merge_list(J->v + i * J->k, J->idx + i * J->k, J->have, J->tv + i * kr, J->ti + i * kr,
-                       kr, J->first[origin], J->k, J->mv, J->mi);
+        m = lsc_merge_list(J->v + i * J->k, J->idx + i * J->k, J->have, J->tv + i * kr,
+                           J->ti + i * kr, kr, J->first[origin], J->k, J->mv, J->mi);
     J->have = m;
     return LSC_STATUS_OK;
 }
@@ -452,8 +450,8 @@ static lsc_status knn_self(lsc_ctx *ctx, const lsc_matrix *x, int64_t k, int met
     }
     st = lsc_tp_agree(ctx, st, NULL, 0, NULL);
     if (st == LSC_STATUS_OK)
-        st = lsc_ring_self_knn(ctx, xf, d, metric, k, rows, rows + ranks, v, ix, 0.0, 1.0,
-                               "lsc_knn_sharded with exclude_self");
+        st = lsc_sharded_self_knn(ctx, xf, d, metric, k, rows, rows + ranks, v, ix, 0.0, 1.0,
+                                  "lsc_knn_sharded with exclude_self");
     if (st == LSC_STATUS_OK) {
         /* written only now, so a failed call leaves them untouched, as lsc_knn does */
         for (int64_t e = 0; e < n * k; e++) {

@@ -136,8 +136,8 @@ lsc_status lsc_reference_create_sharded(lsc_ctx *ctx, const lsc_matrix *real, in
 
     /* phase 3: the radii, the k-th exact value among the other rows of every rank */
     if (s == LSC_STATUS_OK)
-        s = lsc_ring_self_knn(ctx, ref->data, d, (int)o.metric, k, rows, rows + ranks, v, ix, 0.0,
-                              1.0, "lsc_reference_create_sharded");
+        s = lsc_sharded_self_knn(ctx, ref->data, d, (int)o.metric, k, rows, rows + ranks, v, ix,
+                                 0.0, 1.0, "lsc_reference_create_sharded");
     if (s == LSC_STATUS_OK) {
         int64_t zero = 0;
         for (int64_t i = 0; i < my; i++) {
@@ -336,8 +336,8 @@ lsc_status lsc_prdc_rows_sharded(lsc_ctx *ctx, const lsc_reference *ref, const l
     }
     s = lsc_tp_agree(ctx, s, NULL, 0, NULL);
     if (s == LSC_STATUS_OK)
-        s = lsc_ring_self_knn(ctx, ff, d, metric, k, lay + 2 * ranks, lay + 3 * ranks, kv, ki, 0.0,
-                              0.3, "lsc_prdc_sharded");
+        s = lsc_sharded_self_knn(ctx, ff, d, metric, k, lay + 2 * ranks, lay + 3 * ranks, kv, ki,
+                                 0.0, 0.3, "lsc_prdc_sharded");
     for (int64_t j = 0; s == LSC_STATUS_OK && j < mf; j++) fake_v[j] = kv[j * k + k - 1];
     free(kv);
     free(ki);

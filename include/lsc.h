@@ -1355,7 +1355,14 @@ LSC_API lsc_status lsc_spectrum_sharded(lsc_ctx *ctx, const lsc_matrix *x,
  * ranks together. The base shards pass once round the ranks (the transport's ring step:
  * NOT_SUPPORTED on every rank when some rank's transport has none), each rank keeping its rows'
  * running k nearest on the exact values. Costs per rank: its rows' lists (Q k x 16 bytes) and
- * two float32 copies of the largest shard.
+ * two float32 copies of the largest shard. At 3 and 4 ranks whose transports all have the
+ * point-to-point step (lsc_send_recv_fn), the rows travel over a covering instead wherever that
+ * sends fewer bytes (wide rows, small k: with even shards when 12 k < 4 D): each rank receives
+ * only some pieces of the other shards (at 3 ranks the next rank's shard, at 4 three half
+ * shards), so that every pair of rows meets on some rank, and sends the partial lists of the
+ * rows it received back to their owners (12 bytes an entry): about half the ring's bytes, the
+ * same lists. The sharded reference and PRDC find their kNN the same way. docs/SCALING.md has
+ * the plans and the bytes.
  *
  * opts: the euclidean or cosine metric (the same on every rank, as exclude_self), out_memory
  * HOST. Returns on every rank the same status: INVALID_ARGUMENT, INVALID_DATA (naming the rank,

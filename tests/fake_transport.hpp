@@ -32,6 +32,7 @@ struct Hub {
     std::vector<int> peer;       // each rank's destination in a send_recv step
     bool fail_broadcast = false; // every rank's broadcast fails (a broken engine)
     int64_t collectives = 0;     // collectives rank 0 made
+    int64_t send_recvs = 0;      // point-to-point steps rank 0 made
 
     // false after the timeout: some rank never came
     bool barrier()
@@ -170,6 +171,7 @@ inline int send_recv(const void *send, size_t send_bytes, int64_t dst, void *rec
     if (dst < 0 || dst >= P || src < 0 || src >= P || dst == r->rank || src == r->rank)
         return say(why, len, "fake transport: send_recv to or from a bad rank");
     // every rank posts its send and its partners; the receiver checks they pair up
+    if (r->rank == 0) r->hub->send_recvs++;
     if (post(r, 5, (void *)send, send_bytes, false, why, len)) return 1;
     r->hub->peer[r->rank] = (int)dst;
     if (!r->hub->barrier()) return say(why, len, "fake transport: timeout");

@@ -57,9 +57,8 @@ run(Ranks &r, const std::function<lsc_status(int, lsc_ctx *)> &call)
     return out;
 }
 
-void each_failure(const std::function<lsc_status(int, lsc_ctx *)> &call)
+void each_failure(const std::function<lsc_status(int, lsc_ctx *)> &call, int P = 3)
 {
-    const int P = 3;
     Ranks r(P);
     lsc_testing_fail_alloc(0);
     auto ok = run(r, call);
@@ -147,6 +146,28 @@ TEST(ShardedAlloc, SelfKnnAgreesOnOutOfMemory)
         std::vector<int64_t> idx((size_t)(n * k));
         return lsc_knn_sharded(ctx, &a, nullptr, k, &o, dist.data(), idx.data());
     });
+}
+
+TEST(ShardedAlloc, SelfKnnOverACoveringAgreesOnOutOfMemory)
+{
+    // wide rows and small k at 3 and 4 ranks: the covering's pieces and partial lists
+    const int64_t n = 26, d = 32, k = 2;
+    auto x = data::gaussian(n, d, 8);
+    for (const auto &cut : std::vector<std::vector<int64_t>>{{9, 0, 17}, {6, 7, 0, 13}}) {
+        std::vector<int64_t> first(1, 0);
+        for (int64_t r : cut) first.push_back(first.back() + r);
+        each_failure(
+            [&](int p, lsc_ctx *ctx) {
+                const int64_t rows = p < (int)cut.size() ? cut[(size_t)p] : 0;
+                lsc_matrix a = lsc_matrix_f32(x.data() + first[(size_t)p] * d, rows, d);
+                lsc_knn_opts o = LSC_KNN_OPTS_INIT;
+                o.exclude_self = 1;
+                std::vector<float> dist((size_t)(n * k));
+                std::vector<int64_t> idx((size_t)(n * k));
+                return lsc_knn_sharded(ctx, &a, nullptr, k, &o, dist.data(), idx.data());
+            },
+            (int)cut.size());
+    }
 }
 
 TEST(ShardedAlloc, ReferenceAndPrdcAgreeOnOutOfMemory)

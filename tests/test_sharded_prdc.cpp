@@ -150,6 +150,96 @@ TEST(KnnShardedSelf, EqualsOneProcessExactlyForEverySplit)
     }
 }
 
+// With every rank's point-to-point step, 3 and 4 ranks pair the rows over a covering (each rank
+// receives only some pieces of the other shards and sends partial lists back) wherever that
+// sends fewer bytes than the ring: wide rows and small k. The lists must be the ring's and one
+// process's bit for bit, for every split (uneven, empty shards, a shard of one row).
+TEST(KnnShardedSelf, OverACoveringEqualsOneProcessExactly)
+{
+    const int64_t n = 41, d = 24, k = 3;
+    const auto x = with_ties(n, d, 37);
+    const std::vector<Sizes> cuts = {{14, 13, 14},  {0, 20, 21},      {1, 39, 1},
+                                     {40, 0, 1},    {10, 10, 10, 11}, {0, 13, 0, 28},
+                                     {39, 1, 1, 0}, {5, 17, 2, 17},   {1, 1, 1, 38}};
+    for (lsc_metric metric : {LSC_METRIC_EUCLIDEAN, LSC_METRIC_COSINE}) {
+        std::vector<float> wd((size_t)(n * k));
+        std::vector<int64_t> wi((size_t)(n * k));
+        lsc_ctx *ctx = cpu_ctx();
+        lsc_matrix m = lsc_matrix_f32(x.data(), n, d);
+        lsc_knn_opts o = LSC_KNN_OPTS_INIT;
+        o.metric = metric;
+        o.exclude_self = 1;
+        ASSERT_EQ(lsc_knn(ctx, &m, nullptr, k, &o, wd.data(), wi.data()), LSC_STATUS_OK);
+        lsc_ctx_destroy(ctx);
+        ASSERT_EQ(wi[(size_t)k], n / 2); // the copies of row 1 tie, across shards
+        for (const auto &sizes : cuts) {
+            const int P = (int)sizes.size();
+            const auto off = offsets(sizes);
+            for (bool step : {true, false}) {
+                SCOPED_TRACE("metric " + std::to_string(metric) + ", P = " + std::to_string(P) +
+                             ", shards " + std::to_string(sizes[0]) + " " +
+                             std::to_string(sizes[1]) + (step ? "" : ", no send_recv on rank 1"));
+                fake::Hub hub(P);
+                std::vector<KnnOut> outs((size_t)P);
+                run_with(
+                    P,
+                    [&](int p, lsc_transport &t) {
+                        if (!step && p == 1) t.send_recv = nullptr;
+                    },
+                    [&](int p, lsc_ctx *c) {
+                        KnnOut &out = outs[(size_t)p];
+                        lsc_matrix a = shard(x, d, off, p);
+                        out.dist.assign((size_t)(a.rows * k), -1.0f);
+                        out.idx.assign((size_t)(a.rows * k), -1);
+                        out.st =
+                            lsc_knn_sharded(c, &a, nullptr, k, &o, out.dist.data(), out.idx.data());
+                        out.msg = lsc_last_error(c);
+                    },
+                    nullptr, &hub);
+                // the rows out and the lists home: one step to each other rank, twice
+                EXPECT_EQ(hub.send_recvs, step ? 2 * (P - 1) : 0);
+                for (size_t p = 0; p < outs.size(); p++) {
+                    ASSERT_EQ(outs[p].st, LSC_STATUS_OK) << outs[p].msg;
+                    const auto b = (size_t)(off[p] * k), e = (size_t)(off[p + 1] * k);
+                    EXPECT_EQ(outs[p].idx, std::vector<int64_t>(wi.begin() + b, wi.begin() + e))
+                        << "rank " << p;
+                    EXPECT_EQ(outs[p].dist, std::vector<float>(wd.begin() + b, wd.begin() + e))
+                        << "rank " << p;
+                }
+            }
+        }
+    }
+}
+
+// Where the partial lists would outweigh the rows they spare (narrow rows, large k), and at 2
+// ranks, where no covering beats the ring, the rows go round the ring.
+TEST(KnnShardedSelf, TheRingWhereACoveringSendsMore)
+{
+    for (const auto &c : std::vector<std::pair<Sizes, int64_t>>{
+             {{10, 10, 10}, 3}, {{10, 10, 10, 10}, 3}, {{20, 20}, 24}}) {
+        const Sizes &sizes = c.first;
+        const int64_t d = c.second, n = 40 - (sizes.size() == 3 ? 10 : 0), k = 6;
+        const auto x = data::gaussian(n, d, 5);
+        const auto off = offsets(sizes);
+        const int P = (int)sizes.size();
+        fake::Hub hub(P);
+        std::vector<lsc_status> st((size_t)P, LSC_STATUS_INTERNAL);
+        fake::run(
+            P,
+            [&](int p, lsc_ctx *ctx) {
+                lsc_matrix a = shard(x, d, off, p);
+                lsc_knn_opts o = LSC_KNN_OPTS_INIT;
+                o.exclude_self = 1;
+                std::vector<float> dist((size_t)(a.rows * k));
+                std::vector<int64_t> idx((size_t)(a.rows * k));
+                st[(size_t)p] = lsc_knn_sharded(ctx, &a, nullptr, k, &o, dist.data(), idx.data());
+            },
+            &hub);
+        for (auto s : st) EXPECT_EQ(s, LSC_STATUS_OK);
+        EXPECT_EQ(hub.send_recvs, 0) << "P = " << P << ", d = " << d;
+    }
+}
+
 TEST(KnnShardedSelf, KAsLargeAsAllOtherRows)
 {
     const int64_t n = 6, d = 3, k = 5;
@@ -369,10 +459,12 @@ Whole one_process(const std::vector<float> &real, int64_t n, const std::vector<f
 
 // Real and generated rows where every comparison matters: generated rows copying real rows and
 // other generated rows (pairs at distance 0 and exactly on radii), duplicates across shards.
+// d = 4 passes the rows round the ring; d = 20 (k = 3) over a covering at 3 and 4 ranks, where
+// the transport's point-to-point step sends fewer bytes than the ring.
 struct Data {
     int64_t n = 31, m = 26, d = 4;
     std::vector<float> real, fake;
-    Data()
+    explicit Data(int64_t cols = 4) : d(cols)
     {
         real = with_ties(n, d, 41);
         fake = data::gaussian(m, d, 42, 0.3);
@@ -387,57 +479,61 @@ struct Data {
 
 TEST(ReferenceSharded, EqualsOneProcessRowForRow)
 {
-    const Data D;
-    for (lsc_metric metric : {LSC_METRIC_EUCLIDEAN, LSC_METRIC_COSINE}) {
-        Case c;
-        c.metric = metric;
-        c.k = 3;
-        lsc_ctx *ctx = cpu_ctx();
-        lsc_matrix a = lsc_matrix_f32(D.real.data(), D.n, D.d);
-        lsc_reference_opts opts = LSC_REFERENCE_OPTS_INIT;
-        opts.metric = metric;
-        lsc_reference *w = nullptr;
-        ASSERT_EQ(lsc_reference_create(ctx, &a, c.k, &opts, &w), LSC_STATUS_OK);
-        lsc_ctx_destroy(ctx);
-        const double *wr = lsc_reference_radii(w);
-        for (const auto &rs : splits(D.n)) {
-            SCOPED_TRACE("metric " + std::to_string(metric) + ", P = " + std::to_string(rs.size()) +
-                         ", first shard " + std::to_string(rs[0]));
-            const auto off = offsets(rs);
-            Sizes fs = rs; // fake split: all on the last rank
-            for (auto &s : fs) s = 0;
-            fs.back() = D.m;
-            auto got = run_prdc(D.real, D.fake, D.d, c, rs, fs);
-            int64_t zero = 0;
-            for (size_t p = 0; p < rs.size(); p++) {
-                ASSERT_EQ(got.refs[p].st, LSC_STATUS_OK) << got.refs[p].msg;
-                const lsc_reference *r = got.refs[p].ref;
-                lsc_reference_info info = LSC_REFERENCE_INFO_INIT;
-                ASSERT_EQ(lsc_reference_info_get(r, &info), LSC_STATUS_OK);
-                EXPECT_EQ(info.rows, rs[p]);
-                EXPECT_EQ(info.total_rows, D.n);
-                EXPECT_EQ(info.first_row, off[p]);
-                EXPECT_EQ(info.k, c.k);
-                EXPECT_EQ(info.metric, metric);
-                zero += info.zero_radii;
-                for (int64_t i = 0; i < rs[p]; i++)
-                    EXPECT_EQ(lsc_reference_radii(r)[i], wr[off[p] + i])
-                        << "rank " << p << " row " << i; // bit for bit
-                if (rs[p] > 0) {
-                    const float *wrows = lsc_reference_rows(w) + off[p] * D.d;
-                    EXPECT_EQ(std::memcmp(lsc_reference_rows(r), wrows,
-                                          (size_t)(rs[p] * D.d) * sizeof(float)),
-                              0);
+    for (int64_t cols : {4, 20}) {
+        const Data D(cols);
+        for (lsc_metric metric : {LSC_METRIC_EUCLIDEAN, LSC_METRIC_COSINE}) {
+            Case c;
+            c.metric = metric;
+            c.k = 3;
+            lsc_ctx *ctx = cpu_ctx();
+            lsc_matrix a = lsc_matrix_f32(D.real.data(), D.n, D.d);
+            lsc_reference_opts opts = LSC_REFERENCE_OPTS_INIT;
+            opts.metric = metric;
+            lsc_reference *w = nullptr;
+            ASSERT_EQ(lsc_reference_create(ctx, &a, c.k, &opts, &w), LSC_STATUS_OK);
+            lsc_ctx_destroy(ctx);
+            const double *wr = lsc_reference_radii(w);
+            for (const auto &rs : splits(D.n)) {
+                if (cols > 4 && rs.size() < 3) continue; // no covering below 3 ranks
+                SCOPED_TRACE("d " + std::to_string(cols) + ", metric " + std::to_string(metric) +
+                             ", P = " + std::to_string(rs.size()) + ", first shard " +
+                             std::to_string(rs[0]));
+                const auto off = offsets(rs);
+                Sizes fs = rs; // fake split: all on the last rank
+                for (auto &s : fs) s = 0;
+                fs.back() = D.m;
+                auto got = run_prdc(D.real, D.fake, D.d, c, rs, fs);
+                int64_t zero = 0;
+                for (size_t p = 0; p < rs.size(); p++) {
+                    ASSERT_EQ(got.refs[p].st, LSC_STATUS_OK) << got.refs[p].msg;
+                    const lsc_reference *r = got.refs[p].ref;
+                    lsc_reference_info info = LSC_REFERENCE_INFO_INIT;
+                    ASSERT_EQ(lsc_reference_info_get(r, &info), LSC_STATUS_OK);
+                    EXPECT_EQ(info.rows, rs[p]);
+                    EXPECT_EQ(info.total_rows, D.n);
+                    EXPECT_EQ(info.first_row, off[p]);
+                    EXPECT_EQ(info.k, c.k);
+                    EXPECT_EQ(info.metric, metric);
+                    zero += info.zero_radii;
+                    for (int64_t i = 0; i < rs[p]; i++)
+                        EXPECT_EQ(lsc_reference_radii(r)[i], wr[off[p] + i])
+                            << "rank " << p << " row " << i; // bit for bit
+                    if (rs[p] > 0) {
+                        const float *wrows = lsc_reference_rows(w) + off[p] * D.d;
+                        EXPECT_EQ(std::memcmp(lsc_reference_rows(r), wrows,
+                                              (size_t)(rs[p] * D.d) * sizeof(float)),
+                                  0);
+                    }
                 }
+                lsc_reference_info wi = LSC_REFERENCE_INFO_INIT;
+                ASSERT_EQ(lsc_reference_info_get(w, &wi), LSC_STATUS_OK);
+                EXPECT_EQ(zero, wi.zero_radii);
+                EXPECT_EQ(wi.total_rows, D.n);
+                EXPECT_EQ(wi.first_row, 0);
+                destroy(got);
             }
-            lsc_reference_info wi = LSC_REFERENCE_INFO_INIT;
-            ASSERT_EQ(lsc_reference_info_get(w, &wi), LSC_STATUS_OK);
-            EXPECT_EQ(zero, wi.zero_radii);
-            EXPECT_EQ(wi.total_rows, D.n);
-            EXPECT_EQ(wi.first_row, 0);
-            destroy(got);
+            lsc_reference_destroy(w);
         }
-        lsc_reference_destroy(w);
     }
 }
 
@@ -480,41 +576,46 @@ TEST(ReferenceSharded, ErrorsReachEveryRank)
 
 TEST(PrdcSharded, EqualsOneProcessForEverySplit)
 {
-    const Data D;
-    for (lsc_metric metric : {LSC_METRIC_EUCLIDEAN, LSC_METRIC_COSINE})
-        for (lsc_comparison cmp : {LSC_COMPARISON_STRICT, LSC_COMPARISON_INCLUSIVE}) {
-            Case c;
-            c.metric = metric;
-            c.cmp = cmp;
-            c.k = 3;
-            Whole w = one_process(D.real, D.n, D.fake, D.m, D.d, c);
-            const auto rsp = splits(D.n), fsp = splits(D.m);
-            for (size_t a = 0; a < rsp.size(); a++)
-                for (size_t b = 0; b < fsp.size(); b++) {
-                    if (rsp[a].size() != fsp[b].size()) continue;
-                    const Sizes &rs = rsp[a], &fs = fsp[b];
-                    SCOPED_TRACE("metric " + std::to_string(metric) + ", comparison " +
-                                 std::to_string(cmp) + ", P = " + std::to_string(rs.size()) +
-                                 ", real split " + std::to_string(a) + ", fake split " +
-                                 std::to_string(b));
-                    const auto ro = offsets(rs), fo = offsets(fs);
-                    auto got = run_prdc(D.real, D.fake, D.d, c, rs, fs);
-                    for (size_t p = 0; p < rs.size(); p++) {
-                        ASSERT_EQ(got.refs[p].st, LSC_STATUS_OK) << got.refs[p].msg;
-                        const PrdcOut &o = got.prdc[p];
-                        ASSERT_EQ(o.st, LSC_STATUS_OK) << o.msg;
-                        EXPECT_TRUE(same_result(o.r, w.r)) << "rank " << p;
-                        EXPECT_EQ(o.flags, std::vector<unsigned char>(w.flags.begin() + ro[p],
-                                                                      w.flags.begin() + ro[p + 1]))
-                            << "rank " << p;
-                        EXPECT_EQ(o.counts, std::vector<int64_t>(w.counts.begin() + fo[p],
-                                                                 w.counts.begin() + fo[p + 1]))
-                            << "rank " << p;
+    for (int64_t cols : {4, 20}) {
+        const Data D(cols);
+        for (lsc_metric metric : {LSC_METRIC_EUCLIDEAN, LSC_METRIC_COSINE})
+            for (lsc_comparison cmp : {LSC_COMPARISON_STRICT, LSC_COMPARISON_INCLUSIVE}) {
+                Case c;
+                c.metric = metric;
+                c.cmp = cmp;
+                c.k = 3;
+                Whole w = one_process(D.real, D.n, D.fake, D.m, D.d, c);
+                const auto rsp = splits(D.n), fsp = splits(D.m);
+                for (size_t a = 0; a < rsp.size(); a++)
+                    for (size_t b = 0; b < fsp.size(); b++) {
+                        if (rsp[a].size() != fsp[b].size()) continue;
+                        if (cols > 4 && rsp[a].size() < 3) continue; // no covering below 3 ranks
+                        const Sizes &rs = rsp[a], &fs = fsp[b];
+                        SCOPED_TRACE("d " + std::to_string(cols) + ", metric " +
+                                     std::to_string(metric) + ", comparison " +
+                                     std::to_string(cmp) + ", P = " + std::to_string(rs.size()) +
+                                     ", real split " + std::to_string(a) + ", fake split " +
+                                     std::to_string(b));
+                        const auto ro = offsets(rs), fo = offsets(fs);
+                        auto got = run_prdc(D.real, D.fake, D.d, c, rs, fs);
+                        for (size_t p = 0; p < rs.size(); p++) {
+                            ASSERT_EQ(got.refs[p].st, LSC_STATUS_OK) << got.refs[p].msg;
+                            const PrdcOut &o = got.prdc[p];
+                            ASSERT_EQ(o.st, LSC_STATUS_OK) << o.msg;
+                            EXPECT_TRUE(same_result(o.r, w.r)) << "rank " << p;
+                            EXPECT_EQ(o.flags,
+                                      std::vector<unsigned char>(w.flags.begin() + ro[p],
+                                                                 w.flags.begin() + ro[p + 1]))
+                                << "rank " << p;
+                            EXPECT_EQ(o.counts, std::vector<int64_t>(w.counts.begin() + fo[p],
+                                                                     w.counts.begin() + fo[p + 1]))
+                                << "rank " << p;
+                        }
+                        destroy(got);
                     }
-                    destroy(got);
-                }
-            lsc_reference_destroy(w.ref);
-        }
+                lsc_reference_destroy(w.ref);
+            }
+    }
 }
 
 TEST(PrdcSharded, TheDataTellsTheComparisonsApart)
