@@ -34,7 +34,8 @@ SELF_KNN = {"knnself", "prdc", "assess"}
 MODES = (("send_recv", []), ("ring", ["--ring"]))
 
 # uneven and empty shards: the model must match every rank's bytes (`checks`)
-CHECKS = [["knnself", "10", "3", "2"], ["knnself", "1001", "16", "5"],
+# (knnself 22 64 5: pieces of 2 and 3 rows under k, so who computes what shows in the lists)
+CHECKS = [["knnself", "10", "3", "2"], ["knnself", "1001", "16", "5"], ["knnself", "22", "64", "5"],
           ["prdc", "1001", "799", "16", "5"], ["prdc", "3", "7", "4", "2"],
           ["assess", "1001", "799", "16", "5"], ["assess", "12", "7", "4", "2"]]
 
