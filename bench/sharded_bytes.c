@@ -2,28 +2,30 @@
  * lsc_sharded_bytes: bytes each rank sends and receives, and the memory each rank adds, in one
  * sharded call, against the written model of its communication (docs/SCALING.md).
  *
- *   mpirun -np P lsc_sharded_bytes spectrum N D
- *   mpirun -np P lsc_sharded_bytes knn Q N D K
- *   mpirun -np P lsc_sharded_bytes pairs N D
- *   mpirun -np P lsc_sharded_bytes prdc N M D K
- *   mpirun -np P lsc_sharded_bytes assess N M D K
+ *   mpirun -np P lsc_sharded_bytes [--ring] spectrum N D
+ *   mpirun -np P lsc_sharded_bytes [--ring] knn Q N D K
+ *   mpirun -np P lsc_sharded_bytes [--ring] knnself N D K
+ *   mpirun -np P lsc_sharded_bytes [--ring] pairs N D
+ *   mpirun -np P lsc_sharded_bytes [--ring] prdc N M D K
+ *   mpirun -np P lsc_sharded_bytes [--ring] assess N M D K
  *
  * Each rank makes its rows of one seeded N x D float32 set (row i is a function of i alone, so
  * the concatenation is the same set for every P; rank r holds rows [r N / P, (r + 1) N / P)),
  * kNN's Q query rows whole, and prdc's M generated rows, a second such set split the same way.
- * The context is given this program's own transport: the four collectives written here over MPI
+ * The context is given this program's own transport: the collectives written here over MPI
  * point-to-point calls, each counting the bytes this rank sends and receives (an all-gather and
  * an all-reduce as the ring algorithm NCCL and MPI use for large messages, P - 1 steps; a
- * broadcast straight from the root; the ring step as one exchange). The model of each operation
+ * broadcast straight from the root; the ring step and send_recv as one exchange each). With
+ * --ring the transport has no send_recv, so the sharded self kNN keeps to the ring at every P. The model of each operation
  * (model_* below) predicts those counts from the shapes alone. Memory: the peak resident set
  * added by the call (VmHWM after it, less VmRSS before it, the peak reset through
  * /proc/self/clear_refs), and the rank's input rows beside it.
  *
- * Rank 0 prints one JSON line: the operation, P, the shapes, and per rank its rows, bytes sent
- * and received, the model's two figures, the same four up to the operation's mark (prdc: the
- * reference's build, the rest being the PRDC call or the verdicts; 0 for an operation of one
- * call), the
- * collectives called, the added peak and the input bytes. Exit 0 when the call succeeded on
+ * Rank 0 prints one JSON line: the operation, P, whether the transport had send_recv, the
+ * shapes, and per rank its rows, bytes sent and received, the model's two figures, the same four
+ * up to the operation's mark (prdc: the reference's build, the rest being the PRDC call or the
+ * verdicts; 0 for an operation of one call), the collectives called, the added peak and the
+ * input bytes. Exit 0 when the call succeeded on
  * every rank, 2 on bad arguments, 1 otherwise.
  *
  * An operation is one line of kOps: how it reads its arguments, runs (its data made inside), and
@@ -46,10 +48,10 @@ typedef struct counting {
     int rank, ranks;
     uint64_t sent, recv;
     uint64_t part_sent, part_recv; /* the counts at the operation's mark (mark()) */
-    int64_t calls[4];              /* all_reduce, all_gather, broadcast, ring */
+    int64_t calls[5];              /* all_reduce, all_gather, broadcast, ring, send_recv */
 } counting;
 
-enum { C_REDUCE, C_GATHER, C_BCAST, C_RING };
+enum { C_REDUCE, C_GATHER, C_BCAST, C_RING, C_P2P };
 
 /* MPI-3 counts are int: larger transfers go in pieces. */
 #define PIECE ((size_t)1 << 30)
@@ -195,6 +197,20 @@ static int t_ring(const void *send, size_t send_bytes, void *recv, size_t recv_b
                                                                        : 0;
 }
 
+/* One point-to-point step: this rank's bytes to dst, src's to this rank, every rank calling
+ * together (the pairs match, as the ring step's neighbours do), counted as the ring step is. */
+static int t_send_recv(const void *send, size_t send_bytes, int64_t dst, void *recv,
+                       size_t recv_bytes, int64_t src, lsc_memory memory, void *user, char *why,
+                       size_t why_len)
+{
+    counting *c = (counting *)user;
+    (void)memory;
+    c->calls[C_P2P]++;
+    return exchange(c, send, send_bytes, (int)dst, recv, recv_bytes, (int)src)
+               ? say(why, why_len, "send_recv")
+               : 0;
+}
+
 /* ---- memory ---------------------------------------------------------------------------------- */
 
 /* A field of /proc/self/status in bytes (VmRSS, VmHWM), or -1. */
@@ -292,6 +308,9 @@ static lsc_matrix view(const float *x, int64_t rows, int64_t d)
  * message, the result struct) and min(N, D) + D float64; a kNN candidate is 16 bytes. */
 #define AGREE_BLOCK(nvals) ((uint64_t)(8 + 512 + 8 * (nvals)))
 
+/* The most ranks the models take (their per-rank tables). */
+#define MAX_RANKS 64
+
 typedef struct model {
     uint64_t sent, recv;
     uint64_t part_sent, part_recv; /* the counts at the operation's mark */
@@ -336,6 +355,13 @@ static void model_bcast(model *m, uint64_t bytes, int p, int r, int root)
 {
     if (r == root) m->sent += (uint64_t)(p - 1) * bytes;
     else m->recv += bytes;
+}
+
+static void model_agree(model *m, int64_t nvals, int p)
+{
+    /* every block the same size: the ring all-gather of p of them */
+    m->sent += (uint64_t)(p - 1) * AGREE_BLOCK(nvals);
+    m->recv += (uint64_t)(p - 1) * AGREE_BLOCK(nvals);
 }
 
 typedef struct bench_op {
@@ -602,8 +628,8 @@ static lsc_status run_prdc(lsc_ctx *ctx, const bench_args *a, int rank, int rank
     return s;
 }
 
-/* Wire sizes of host/sharded_prdc.c and the ring walk of host/sharded_knn.c: a self kNN walks
- * the shards' float32 rows P - 1 steps (no way home); the PRDC pass walks each real shard (rows,
+/* Wire sizes of host/sharded_prdc.c and the ring walk of host/sharded_knn.c (the self kNN is
+ * model_self_knn's, below): the PRDC pass walks each real shard (rows,
  * float64 radius values, a recall and a coverage flag byte a row) P - 1 steps, then its flags
  * alone take the step home; a walk opens with an agreement and agrees after every visit. */
 static int64_t rows_in(int64_t n, int i, int p)
@@ -637,13 +663,222 @@ static void model_walk(model *m, const bench_args *a, int64_t n, uint64_t row_by
     }
 }
 
+/* ---- the sharded self kNN: the ring or the covering ------------------------------------------ */
+
+/* Whether this program's transport has send_recv (not with --ring), the same on every rank. */
+static int g_send_recv = 1;
+
+/* The covering of docs/SCALING.md, as the library's rules state it: at P = 3 each shard is one
+ * piece, at P = 4 two halves; piece s g + h is piece h of shard s, and recv[R] the pieces rank R
+ * receives (a bit a piece). No plan at other P. */
+enum { COVER_MAX_PIECES = 8 };
+typedef struct cover_plan {
+    int g;
+    unsigned recv[4];
+} cover_plan;
+
+static int cover_plan_of(int p, cover_plan *c)
+{
+#define PC(s, h) (1u << ((s)*2 + (h)))
+    if (p == 3) {
+        const cover_plan three = {1, {1u << 1, 1u << 2, 1u << 0, 0}};
+        *c = three;
+        return 1;
+    }
+    if (p == 4) {
+        const cover_plan four = {2,
+                                 {PC(1, 0) | PC(1, 1) | PC(2, 0), PC(0, 0) | PC(2, 0) | PC(3, 0),
+                                  PC(0, 0) | PC(1, 0) | PC(3, 1), PC(0, 1) | PC(1, 1) | PC(2, 1)}};
+        *c = four;
+        return 1;
+    }
+    return 0;
+#undef PC
+}
+
+static int cover_holds(const cover_plan *c, int rank, int piece)
+{
+    return piece / c->g == rank || (c->recv[rank] >> piece & 1u);
+}
+
+static int popcount(unsigned x)
+{
+    int n = 0;
+    for (; x; x &= x - 1) n++;
+    return n;
+}
+
+/* Who computes each pair of pieces (q, p) of two shards, q-side: who[q][p] is shard(q)'s rank
+ * when it holds p, else the smallest rank of C_q holding p, where C_q is the first set of ranks
+ * (by size, then by the mask) of ranks other than shard(q)'s that received q and together hold
+ * every p shard(q) does not; -1 for pieces of q's own shard. */
+static void cover_who(const cover_plan *c, int p, int who[COVER_MAX_PIECES][COVER_MAX_PIECES])
+{
+    const int np = p * c->g;
+    for (int q = 0; q < np; q++) {
+        const int y = q / c->g;
+        unsigned missing = 0, able = 0; /* pieces Y lacks, ranks that received q */
+        for (int x = 0; x < np; x++)
+            if (x / c->g != y && !cover_holds(c, y, x)) missing |= 1u << x;
+        for (int r = 0; r < p; r++)
+            if (r != y && (c->recv[r] >> q & 1u)) able |= 1u << r;
+        int best = -1;
+        for (int size = 0; size <= p && best < 0; size++)
+            for (unsigned set = 0; set < (1u << p) && best < 0; set++) {
+                if (popcount(set) != size || (set & ~able)) continue;
+                unsigned got = 0;
+                for (int r = 0; r < p; r++)
+                    for (int x = 0; (set >> r & 1u) && x < np; x++)
+                        if (cover_holds(c, r, x)) got |= 1u << x;
+                if ((missing & ~got) == 0) best = (int)set;
+            }
+        if (best < 0) {
+            fprintf(stderr, "cover_who: piece %d has no covering set\n", q);
+            exit(1);
+        }
+        for (int x = 0; x < np; x++) {
+            who[q][x] = -1;
+            if (x / c->g == y) continue;
+            if (!(missing >> x & 1u)) who[q][x] = y;
+            for (int r = 0; r < p && who[q][x] < 0; r++)
+                if ((best >> r & 1) && cover_holds(c, r, x)) who[q][x] = r;
+        }
+    }
+}
+
+/* The rows of piece x when shard s of rows[s] rows is cut into g pieces. */
+static int64_t piece_rows(const int64_t *rows, int g, int x)
+{
+    const int64_t n = rows[x / g], h = x % g;
+    return (int64_t)((__int128)n * (h + 1) / g - (__int128)n * h / g);
+}
+
+/* The bytes rank r receives and sends in the covering's two exchanges: the rows of the pieces it
+ * receives (4 D bytes a row), and the partial lists: rank R's list for a piece q it received
+ * holds min(k, cand) entries a row of q, cand the rows of the pieces it computes q against, each
+ * entry a float64 value and an offset into them (uint32 up to 2^32 candidates, else int64). */
+static void cover_bytes(const cover_plan *c, const int64_t *rows, int64_t d, int64_t k, int p,
+                        int r, uint64_t *sent, uint64_t *recv)
+{
+    int who[COVER_MAX_PIECES][COVER_MAX_PIECES];
+    cover_who(c, p, who);
+    const int np = p * c->g;
+    uint64_t s = 0, v = 0;
+    for (int q = 0; q < np; q++) {
+        const int y = q / c->g;
+        const uint64_t nq = (uint64_t)piece_rows(rows, c->g, q);
+        for (int R = 0; R < p; R++) {
+            if (R == y || !(c->recv[R] >> q & 1u)) continue;
+            if (R == r) v += nq * 4 * (uint64_t)d; /* q's rows to R */
+            if (y == r) s += nq * 4 * (uint64_t)d;
+            int64_t cand = 0;
+            for (int x = 0; x < np; x++)
+                if (who[q][x] == R) cand += piece_rows(rows, c->g, x);
+            const uint64_t kr = (uint64_t)(cand < k ? cand : k);
+            const uint64_t list = nq * kr * (8 + (cand <= ((int64_t)1 << 32) ? 4 : 8));
+            if (R == r) s += list; /* R's list for q back to q's owner */
+            if (y == r) v += list;
+        }
+    }
+    *sent = s;
+    *recv = v;
+}
+
+/* The sharded self kNN of rows[i] rows on rank i, k neighbours (host/sharded_knn.c and the
+ * covering): at P = 3 and 4 an agreement of one value (each rank's send_recv) chooses; the
+ * covering runs when every rank has send_recv and its most bytes received on a rank are fewer
+ * than the ring's, (N - n_r) 4 D: an agreement, the rows (P - 1 send_recv), an agreement, the
+ * lists (P - 1 send_recv). Else the ring walk of the float32 rows, P - 1 steps, no way home. */
+static void model_self_knn(model *m, const int64_t *rows, int64_t d, int64_t k, int p, int r)
+{
+    cover_plan c;
+    const int planned = cover_plan_of(p, &c);
+    if (planned) model_agree(m, 1, p);
+    if (planned && g_send_recv) {
+        int64_t n = 0;
+        uint64_t ring_most = 0, cover_most = 0;
+        for (int i = 0; i < p; i++) n += rows[i];
+        for (int i = 0; i < p; i++) {
+            uint64_t s, v;
+            cover_bytes(&c, rows, d, k, p, i, &s, &v);
+            const uint64_t ring = (uint64_t)(n - rows[i]) * 4 * (uint64_t)d;
+            cover_most = v > cover_most ? v : cover_most;
+            ring_most = ring > ring_most ? ring : ring_most;
+        }
+        if (cover_most < ring_most) {
+            uint64_t s, v;
+            cover_bytes(&c, rows, d, k, p, r, &s, &v);
+            model_agree(m, 0, p);
+            model_agree(m, 0, p);
+            m->sent += s;
+            m->recv += v;
+            return;
+        }
+    }
+    model_agree(m, 0, p);                             /* the buffers made */
+    for (int s = 0; s < p; s++) model_agree(m, 0, p); /* after each visit */
+    for (int s = 0; s < p - 1; s++) {
+        m->sent += (uint64_t)rows[((r - s) % p + p) % p] * 4 * (uint64_t)d;
+        m->recv += (uint64_t)rows[((r - s - 1) % p + 2 * p) % p] * 4 * (uint64_t)d;
+    }
+}
+
+/* The self kNN of n rows split evenly over p ranks. */
+static void model_self_knn_even(model *m, int64_t n, int64_t d, int64_t k, int p, int r)
+{
+    int64_t rows[MAX_RANKS];
+    for (int i = 0; i < p; i++) rows[i] = part_lo(n, i + 1, p) - part_lo(n, i, p);
+    model_self_knn(m, rows, d, k, p, r);
+}
+
+/* lsc_knn_sharded with exclude_self: each rank's N / P rows of one seeded set against all N. */
+static int read_knnself(char **argv, bench_args *a)
+{
+    a->n = num(argv[0]);
+    a->d = num(argv[1]);
+    a->k = num(argv[2]);
+    return a->n >= 2 && a->d >= 1 && a->k >= 1 && a->k < a->n ? 0 : 1;
+}
+
+static lsc_status run_knnself(lsc_ctx *ctx, const bench_args *a, int rank, int ranks,
+                              int64_t *in_bytes, counting *c)
+{
+    const int64_t lo = part_lo(a->n, rank, ranks), hi = part_lo(a->n, rank + 1, ranks);
+    float *x = rows_of(lo, hi, a->d, 7);
+    float *dist = (float *)malloc((size_t)((hi - lo) * a->k + 1) * sizeof(float));
+    int64_t *idx = (int64_t *)malloc((size_t)((hi - lo) * a->k + 1) * sizeof(int64_t));
+    lsc_status s = LSC_STATUS_OUT_OF_MEMORY;
+    if (x && dist && idx) {
+        *in_bytes = (hi - lo) * a->d * 4;
+        lsc_matrix mx = view(x, hi - lo, a->d);
+        lsc_knn_opts o = LSC_KNN_OPTS_INIT;
+        o.exclude_self = 1;
+        start_counting(c);
+        s = lsc_knn_sharded(ctx, &mx, NULL, a->k, &o, dist, idx);
+    }
+    free(x);
+    free(dist);
+    free(idx);
+    return s;
+}
+
+/* The shapes and options agreed (8 values), the buffers (0), the self kNN. */
+static model predict_knnself(const bench_args *a, int p, int r)
+{
+    model m = {0, 0, 0, 0};
+    model_gather(&m, a, agree8, p, r);
+    model_gather(&m, a, agree0, p, r);
+    model_self_knn_even(&m, a->n, a->d, a->k, p, r);
+    return m;
+}
+
 /* lsc_reference_create_sharded of the N real rows: shapes and options, buffers, the real rows'
  * self kNN; the mark after it. */
 static void model_build(model *m, const bench_args *a, int p, int r)
 {
     model_gather(m, a, agree6, p, r);
     model_gather(m, a, agree0, p, r);
-    model_walk(m, a, a->n, 4 * (uint64_t)a->d, 0, p, r);
+    model_self_knn_even(m, a->n, a->d, a->k, p, r);
     m->part_sent = m->sent;
     m->part_recv = m->recv;
 }
@@ -654,7 +889,7 @@ static void model_prdc_call(model *m, const bench_args *a, int p, int r)
 {
     model_gather(m, a, agree9, p, r);
     model_gather(m, a, agree0, p, r);
-    model_walk(m, a, a->m, 4 * (uint64_t)a->d, 0, p, r);
+    model_self_knn_even(m, a->m, a->d, a->k, p, r);
     model_walk(m, a, a->n, 4 * (uint64_t)a->d + 10, 2, p, r);
     model_gather(m, a, agree6, p, r);
 }
@@ -672,8 +907,7 @@ static model predict_prdc(const bench_args *a, int p, int r)
  * order), the build apart. The verdicts' bytes depend on which rank holds the rows each seeded
  * subset draws (the model draws them with the same sampler) and, for the uncovered rows' list,
  * on the data: the run records each rank's uncovered rows for the model. */
-#define ASSESS_MAX_RANKS 64
-static int64_t g_uncovered[ASSESS_MAX_RANKS];
+static int64_t g_uncovered[MAX_RANKS];
 
 static lsc_status run_assess(lsc_ctx *ctx, const bench_args *a, int rank, int ranks,
                              int64_t *in_bytes, counting *c)
@@ -681,9 +915,8 @@ static lsc_status run_assess(lsc_ctx *ctx, const bench_args *a, int rank, int ra
     const int64_t lo = part_lo(a->n, rank, ranks), hi = part_lo(a->n, rank + 1, ranks);
     const int64_t flo = part_lo(a->m, rank, ranks), fhi = part_lo(a->m, rank + 1, ranks);
     float *x = rows_of(lo, hi, a->d, 5), *y = rows_of(flo, fhi, a->d, 6);
-    lsc_status s =
-        ranks <= ASSESS_MAX_RANKS ? LSC_STATUS_OUT_OF_MEMORY : LSC_STATUS_INVALID_ARGUMENT;
-    if (x && y && ranks <= ASSESS_MAX_RANKS) {
+    lsc_status s = ranks <= MAX_RANKS ? LSC_STATUS_OUT_OF_MEMORY : LSC_STATUS_INVALID_ARGUMENT;
+    if (x && y && ranks <= MAX_RANKS) {
         *in_bytes = (hi - lo + fhi - flo) * a->d * 4;
         lsc_matrix real = view(x, hi - lo, a->d), fake = view(y, fhi - flo, a->d);
         lsc_reference *ref = NULL;
@@ -737,16 +970,9 @@ static void model_concat(model *m, const uint64_t *block, int p, int r)
 static void model_fetch(model *m, const int64_t *idx, int64_t n, int64_t rows, int64_t d, int p,
                         int r)
 {
-    uint64_t block[ASSESS_MAX_RANKS] = {0};
+    uint64_t block[MAX_RANKS] = {0};
     for (int64_t t = 0; t < n; t++) block[owner(idx[t], rows, p)] += 8 + 4 * (uint64_t)d;
     model_concat(m, block, p, r);
-}
-
-static void model_agree(model *m, int64_t nvals, int p)
-{
-    /* every block the same size: the ring all-gather of p of them */
-    m->sent += (uint64_t)(p - 1) * AGREE_BLOCK(nvals);
-    m->recv += (uint64_t)(p - 1) * AGREE_BLOCK(nvals);
 }
 
 static model predict_assess(const bench_args *a, int p, int r)
@@ -785,16 +1011,11 @@ static model predict_assess(const bench_args *a, int p, int r)
     model_agree(&m, 0, p);
     if (prdc_ok) {
         /* the judging half's radii: the sharded reference of each rank's rows of A */
-        int64_t na_r[ASSESS_MAX_RANKS] = {0};
+        int64_t na_r[MAX_RANKS] = {0};
         for (int64_t t = 0; t < na; t++) na_r[owner(rows_a[t], n, p)]++;
         model_gather(&m, a, agree6, p, r);
         model_gather(&m, a, agree0, p, r);
-        model_agree(&m, 0, p);
-        for (int s2 = 0; s2 < p; s2++) model_agree(&m, 0, p);
-        for (int s2 = 0; p > 1 && s2 < p - 1; s2++) {
-            m.sent += (uint64_t)na_r[((r - s2) % p + p) % p] * 4 * (uint64_t)d;
-            m.recv += (uint64_t)na_r[((r - s2 - 1) % p + p) % p] * 4 * (uint64_t)d;
-        }
+        model_self_knn(&m, na_r, d, a->k, p, r);
     }
     /* the median nearest distance: A's sample fetched, its k = 2 lists merged */
     model_agree(&m, 0, p);
@@ -802,7 +1023,7 @@ static model predict_assess(const bench_args *a, int p, int r)
     for (int64_t t = 0; t < nw; t++) pick[t] = rows_a[pick[t]];
     model_fetch(&m, pick, nw, n, d, p, r);
     {
-        uint64_t block[ASSESS_MAX_RANKS] = {0};
+        uint64_t block[MAX_RANKS] = {0};
         for (int i = 0; i < p; i++) block[i] = (uint64_t)nw * 2 * 16;
         model_concat(&m, block, p, r);
     }
@@ -812,7 +1033,7 @@ static model predict_assess(const bench_args *a, int p, int r)
     model_agree(&m, 1, p);
     model_agree(&m, 0, p);
     {
-        uint64_t block[ASSESS_MAX_RANKS] = {0};
+        uint64_t block[MAX_RANKS] = {0};
         for (int i = 0; i < p; i++) block[i] = (uint64_t)g_uncovered[i] * 16;
         model_concat(&m, block, p, r);
     }
@@ -849,6 +1070,7 @@ static model predict_assess(const bench_args *a, int p, int r)
 static const bench_op kOps[] = {
     {"spectrum", "spectrum N D", 2, read_spectrum, run_spectrum, predict_spectrum},
     {"knn", "knn Q N D K", 4, read_knn, run_knn, predict_knn},
+    {"knnself", "knnself N D K", 3, read_knnself, run_knnself, predict_knnself},
     {"pairs", "pairs N D", 2, read_spectrum, run_pairs, predict_pairs},
     {"prdc", "prdc N M D K", 4, read_prdc, run_prdc, predict_prdc},
     {"assess", "assess N M D K", 4, read_prdc, run_assess, predict_assess},
@@ -865,14 +1087,24 @@ int main(int argc, char **argv)
     c.comm = MPI_COMM_WORLD;
     MPI_Comm_rank(c.comm, &c.rank);
     MPI_Comm_size(c.comm, &c.ranks);
+    /* --ring: a transport without send_recv, so the self kNN takes the ring at every P */
+    if (argc >= 2 && !strcmp(argv[1], "--ring")) {
+        g_send_recv = 0;
+        argv++;
+        argc--;
+    }
     const bench_op *op = NULL;
     for (size_t i = 0; argc >= 2 && i < sizeof kOps / sizeof kOps[0]; i++)
         if (!strcmp(argv[1], kOps[i].name)) op = &kOps[i];
     bench_args a;
     memset(&a, 0, sizeof a);
-    if (!op || argc != 2 + op->nargs || op->read(argv + 2, &a) || level < MPI_THREAD_FUNNELED) {
+    if (!op || argc != 2 + op->nargs || op->read(argv + 2, &a) || level < MPI_THREAD_FUNNELED ||
+        c.ranks > MAX_RANKS) {
         if (c.rank == 0) {
-            fprintf(stderr, "usage: mpirun -np P lsc_sharded_bytes OP ARGS, one of:\n");
+            fprintf(stderr,
+                    "usage: mpirun -np P lsc_sharded_bytes [--ring] OP ARGS (P <= %d), "
+                    "OP ARGS one of:\n",
+                    MAX_RANKS);
             for (size_t i = 0; i < sizeof kOps / sizeof kOps[0]; i++)
                 fprintf(stderr, "  %s\n", kOps[i].usage);
         }
@@ -891,6 +1123,7 @@ int main(int argc, char **argv)
     t.all_gather = t_all_gather;
     t.broadcast = t_broadcast;
     t.ring = t_ring;
+    t.send_recv = g_send_recv ? t_send_recv : NULL;
     if (s == LSC_STATUS_OK) s = lsc_ctx_set_transport(ctx, &t);
     int64_t in_bytes = 0;
     if (s == LSC_STATUS_OK) s = op->run(ctx, &a, c.rank, c.ranks, &in_bytes, &c);
@@ -902,7 +1135,7 @@ int main(int argc, char **argv)
     /* what each rank saw, gathered outside the counted transport */
     const model m = op->predict(&a, c.ranks, c.rank);
     const int64_t rows = part_lo(a.n, c.rank + 1, c.ranks) - part_lo(a.n, c.rank, c.ranks);
-    enum { NV = 14 };
+    enum { NV = 15 };
     int64_t mine[NV] = {
         (int64_t)s,           rows,
         (int64_t)c.sent,      (int64_t)c.recv,
@@ -910,15 +1143,17 @@ int main(int argc, char **argv)
         hwm - g_rss_at_start, in_bytes,
         c.calls[C_GATHER],    c.calls[C_BCAST] + c.calls[C_REDUCE] + c.calls[C_RING],
         (int64_t)c.part_sent, (int64_t)c.part_recv,
-        (int64_t)m.part_sent, (int64_t)m.part_recv};
+        (int64_t)m.part_sent, (int64_t)m.part_recv,
+        c.calls[C_P2P]};
     int64_t *all = (int64_t *)malloc((size_t)c.ranks * sizeof mine);
     MPI_Gather(mine, NV, MPI_INT64_T, all, NV, MPI_INT64_T, 0, c.comm);
     int failed = s != LSC_STATUS_OK;
     if (c.rank == 0) {
-        printf("{\"op\": \"%s\", \"ranks\": %d, \"n\": %lld, \"d\": %lld, \"q\": %lld, "
-               "\"k\": %lld, \"m\": %lld, \"ms_rank0\": %.1f, \"per_rank\": [",
-               op->name, c.ranks, (long long)a.n, (long long)a.d, (long long)a.q, (long long)a.k,
-               (long long)a.m, ms);
+        printf("{\"op\": \"%s\", \"ranks\": %d, \"send_recv\": %d, \"n\": %lld, "
+               "\"d\": %lld, \"q\": %lld, \"k\": %lld, \"m\": %lld, \"ms_rank0\": %.1f, "
+               "\"per_rank\": [",
+               op->name, c.ranks, g_send_recv, (long long)a.n, (long long)a.d, (long long)a.q,
+               (long long)a.k, (long long)a.m, ms);
         for (int r = 0; r < c.ranks; r++) {
             const int64_t *v = all + NV * r;
             failed |= v[0] != 0;
@@ -927,11 +1162,11 @@ int main(int argc, char **argv)
                 "\"recv\": %lld, \"model_sent\": %lld, \"model_recv\": %lld, \"peak_added\": %lld, "
                 "\"input_bytes\": %lld, \"all_gathers\": %lld, \"other_collectives\": %lld, "
                 "\"part_sent\": %lld, \"part_recv\": %lld, \"model_part_sent\": %lld, "
-                "\"model_part_recv\": %lld}",
+                "\"model_part_recv\": %lld, \"send_recvs\": %lld}",
                 r ? ", " : "", r, (long long)v[0], (long long)v[1], (long long)v[2],
                 (long long)v[3], (long long)v[4], (long long)v[5], (long long)v[6], (long long)v[7],
                 (long long)v[8], (long long)v[9], (long long)v[10], (long long)v[11],
-                (long long)v[12], (long long)v[13]);
+                (long long)v[12], (long long)v[13], (long long)v[14]);
         }
         printf("]}\n");
     }

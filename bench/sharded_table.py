@@ -3,9 +3,14 @@ docs/SCALING.md and bench/RESULTS.md: per rank, bytes sent and received against 
 the memory the call added beside the rank's input rows.
 
   python3 bench/sharded_table.py BUILD/bench/lsc_sharded_bytes [OP...]   (OP: only those runs)
+  python3 bench/sharded_table.py BUILD/bench/lsc_sharded_bytes checks     (the small checks)
 
-Standard library only. The mpirun flags are the tests' (loopback transports, one lsc thread a
-rank); with more ranks than cores the times mean nothing and are not shown."""
+An operation with a self kNN in it (knnself, prdc, assess) runs twice a P: with the transport's
+send_recv (the covering where it is chosen) and with --ring (no send_recv: the ring alone).
+`checks` runs the small uneven and empty shapes both ways and prints, a run, whether the model
+matched every rank's bytes. Standard library only. The mpirun flags are the tests' (loopback
+transports, one lsc thread a rank); with more ranks than cores the times mean nothing and are not
+shown."""
 import json
 import os
 import subprocess
@@ -18,9 +23,21 @@ MPIRUN = ["mpirun", "--allow-run-as-root", "--oversubscribe", "--bind-to", "none
 # each operation and its arguments (lsc_sharded_bytes's own), one table each
 RUNS = [("spectrum", ["spectrum", "40000", "256"]),
         ("knn", ["knn", "2000", "40000", "64", "50"]),
+        ("knnself", ["knnself", "12000", "64", "5"]),
         ("pairs", ["pairs", "12000", "64"]),
         ("prdc", ["prdc", "12000", "12000", "64", "5"]),
         ("assess", ["assess", "12000", "12000", "64", "5"])]
+
+
+# the operations whose self kNN may take the covering: each runs with and without send_recv
+SELF_KNN = {"knnself", "prdc", "assess"}
+MODES = (("send_recv", []), ("ring", ["--ring"]))
+
+# uneven and empty shards: the model must match every rank's bytes (`checks`)
+# (knnself 22 64 5: pieces of 2 and 3 rows under k, so who computes what shows in the lists)
+CHECKS = [["knnself", "10", "3", "2"], ["knnself", "1001", "16", "5"], ["knnself", "22", "64", "5"],
+          ["prdc", "1001", "799", "16", "5"], ["prdc", "3", "7", "4", "2"],
+          ["assess", "1001", "799", "16", "5"], ["assess", "12", "7", "4", "2"]]
 
 
 def knn_minimum(args, p):
@@ -38,6 +55,13 @@ def pairs_minimum(args, p):
     rows of 4 D bytes (float32, no index). The figures every rank ends with (histogram, list,
     sums) are small beside them and not counted; a distributed median of the nearest values
     would be too."""
+    n, d = int(args[1]), int(args[2])
+    return int((n / p ** 0.5 - n / p) * 4 * d)
+
+
+def knnself_minimum(args, p):
+    """lsc_knn_sharded with exclude_self: the build's argument (its pairs shared out evenly need
+    N / sqrt(P) rows on a rank, of which it holds N / P); the lists sent back not counted."""
     n, d = int(args[1]), int(args[2])
     return int((n / p ** 0.5 - n / p) * 4 * d)
 
@@ -79,7 +103,7 @@ def verdicts_minimum(args, p):
                (16 + j) * mm * (p - 1) / p * 4 * d)
 
 
-MINIMUM = {"knn": knn_minimum, "pairs": pairs_minimum}
+MINIMUM = {"knn": knn_minimum, "pairs": pairs_minimum, "knnself": knnself_minimum}
 
 # operations of two calls, counted apart at the program's mark: each call's name and minimum
 SPLIT = {"prdc": (("build", build_minimum), ("PRDC", prdc_call_minimum)),
@@ -100,56 +124,89 @@ def over(recv, least):
     return "%.2f" % (recv / least) if least > 0 else "-"
 
 
+def run(exe, env, p, args):
+    out = subprocess.run(MPIRUN + ["-np", str(p), exe] + args, env=env, capture_output=True,
+                         text=True, check=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def matched(r):
+    return (r["sent"], r["recv"], r["part_sent"], r["part_recv"]) == (
+        r["model_sent"], r["model_recv"], r["model_part_sent"], r["model_part_recv"])
+
+
+def checks(exe, env):
+    bad = 0
+    for args in CHECKS:
+        for mode, flag in MODES:
+            for p in range(1, 5):
+                line = run(exe, env, p, flag + args)
+                ok = all(matched(r) for r in line["per_rank"])
+                bad += not ok
+                print("%s (%s) P = %d: %s" % (" ".join(args), mode, p,
+                                              "every rank exact" if ok else "MISMATCH"))
+    return 1 if bad else 0
+
+
 def main():
     exe = sys.argv[1]
     env = dict(os.environ, OMP_NUM_THREADS="1")
     only = sys.argv[2:]
+    if only == ["checks"]:
+        return checks(exe, env)
     for name, args in RUNS:
         if only and name not in only:
             continue
         print("\n%s (%s)\n" % (name, " ".join(args[1:])))
         minimum = MINIMUM.get(name)
         split = SPLIT.get(name)
+        modes = MODES if name in SELF_KNN else MODES[:1]
+        lead = "| P | transport | rank | rows |" if name in SELF_KNN else "| P | rank | rows |"
+        rule = "|---|---|---|---|" if name in SELF_KNN else "|---|---|---|"
         if split:
             cols = ""
             for call, _ in split:
                 cols += (" %s sent (B) | model | %s recv (B) | model | %s recv / minimum |"
                          % (call, call, call))
-            print("| P | rank | rows |%s worst ratio | added peak (MiB) | input rows (MiB) |"
-                  % cols)
-            print("|---|---|---|%s---|---|---|" % ("---|---|---|---|---|" * len(split)))
+            print("%s%s worst ratio | added peak (MiB) | input rows (MiB) |" % (lead, cols))
+            print("%s%s---|---|---|" % (rule, "---|---|---|---|---|" * len(split)))
         else:
-            print("| P | rank | rows | sent (B) | model | recv (B) | model | worst ratio "
+            print("%s sent (B) | model | recv (B) | model | worst ratio "
                   "| added peak (MiB) | input rows (MiB) |%s"
-                  % (" recv / minimum |" if minimum else ""))
-            print("|---|---|---|---|---|---|---|---|---|---|%s" % ("---|" if minimum else ""))
+                  % (lead, " recv / minimum |" if minimum else ""))
+            print("%s---|---|---|---|---|---|---|%s" % (rule, "---|" if minimum else ""))
         for p in range(1, 5):
-            out = subprocess.run(MPIRUN + ["-np", str(p), exe] + args, env=env,
-                                 capture_output=True, text=True, check=True).stdout
-            line = json.loads(out.strip().splitlines()[-1])
-            for r in line["per_rank"]:
-                if split:
-                    # the first call up to the mark, the second the rest
-                    parts = [(r["part_sent"], r["model_part_sent"], r["part_recv"],
-                              r["model_part_recv"]),
-                             (r["sent"] - r["part_sent"], r["model_sent"] - r["model_part_sent"],
-                              r["recv"] - r["part_recv"], r["model_recv"] - r["model_part_recv"])]
-                    cells = ""
-                    pairs = []
-                    for (sent, msent, recv, mrecv), (_, least) in zip(parts, split):
-                        cells += " %d | %d | %d | %d | %s |" % (sent, msent, recv, mrecv,
-                                                               over(recv, least(args, p)))
-                        pairs += [(sent, msent), (recv, mrecv)]
-                    print("| %d | %d | %d |%s %s | %s | %s |" % (
-                        p, r["rank"], r["rows"], cells, worst_ratio(pairs),
-                        mib(r["peak_added"]), mib(r["input_bytes"])))
-                    continue
-                ratio = worst_ratio(((r["sent"], r["model_sent"]), (r["recv"], r["model_recv"])))
-                extra = " %s |" % over(r["recv"], minimum(args, p)) if minimum else ""
-                print("| %d | %d | %d | %d | %d | %d | %d | %s | %s | %s |%s" % (
-                    p, r["rank"], r["rows"], r["sent"], r["model_sent"], r["recv"],
-                    r["model_recv"], ratio, mib(r["peak_added"]), mib(r["input_bytes"]), extra))
+            for mode, flag in modes:
+                line = run(exe, env, p, flag + args)
+                for r in line["per_rank"]:
+                    head = ("| %d | %s | %d | %d |" % (p, mode, r["rank"], r["rows"])
+                            if name in SELF_KNN else "| %d | %d | %d |" % (p, r["rank"], r["rows"]))
+                    if split:
+                        # the first call up to the mark, the second the rest
+                        parts = [(r["part_sent"], r["model_part_sent"], r["part_recv"],
+                                  r["model_part_recv"]),
+                                 (r["sent"] - r["part_sent"],
+                                  r["model_sent"] - r["model_part_sent"],
+                                  r["recv"] - r["part_recv"],
+                                  r["model_recv"] - r["model_part_recv"])]
+                        cells = ""
+                        pairs = []
+                        for (sent, msent, recv, mrecv), (_, least) in zip(parts, split):
+                            cells += " %d | %d | %d | %d | %s |" % (sent, msent, recv, mrecv,
+                                                                   over(recv, least(args, p)))
+                            pairs += [(sent, msent), (recv, mrecv)]
+                        print("%s%s %s | %s | %s |" % (
+                            head, cells, worst_ratio(pairs), mib(r["peak_added"]),
+                            mib(r["input_bytes"])))
+                        continue
+                    ratio = worst_ratio(((r["sent"], r["model_sent"]),
+                                         (r["recv"], r["model_recv"])))
+                    extra = " %s |" % over(r["recv"], minimum(args, p)) if minimum else ""
+                    print("%s %d | %d | %d | %d | %s | %s | %s |%s" % (
+                        head, r["sent"], r["model_sent"], r["recv"], r["model_recv"], ratio,
+                        mib(r["peak_added"]), mib(r["input_bytes"]), extra))
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
