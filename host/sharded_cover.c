@@ -17,8 +17,8 @@ enum { CV_MAX_RANKS = 4, CV_MAX_PIECES = 8 };
 
 /* A covering: shard s is cut into g pieces (piece p = s g + h, rows [n_s h / g, n_s (h + 1) / g)
  * of the shard) and rank R receives the pieces of bit mask recv[R]. Found by an exhaustive
- * search over every choice of pieces per rank (bench/cover_search.py), minimising the largest
- * rank's bytes received. At 2 ranks the ring is optimal (a rank lacking a row of the other shard
+ * search over every choice of pieces per rank, minimising the largest rank's bytes received
+ * (rows and lists, even shards); bench/cover_search.py repeats it and prints these. At 2 ranks the ring is optimal (a rank lacking a row of the other shard
  * and the other lacking one of its own would leave that pair on neither), so there is no plan. */
 typedef struct cover_plan {
     int64_t ranks, g;
