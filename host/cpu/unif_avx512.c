@@ -3,10 +3,13 @@
  *
  * Why intrinsics: the table-driven exp (common/geometry_rules.h, lsc_exp_minus16) needs a lookup
  * of 2^(j / 16) that GCC vectorises as a gather; here it is one permute of two registers
- * (VPERMT2PD), and 2^floor(k / 16) one VSCALEFPD, so the exp is 10 vector operations where the
- * degree-6 one took 12 with two more of its polynomial steps fused; the clamp is one VMAXPD, and
- * the terms are added in registers in terms_sum's order instead of stored and read back. Each
- * lane computes lsc_exp_minus16 of lsc_unif_term_of's argument to the bit. */
+ * (VPERMT2PD) and 2^floor(k / 16) one VSCALEFPD on the table value, so the exp is 9 vector
+ * operations where the degree-6 one takes 12, and its last product is fused into the term's add.
+ * With the clamp as one VMAXPD, the distance in three operations from s_j p_j and the terms
+ * added in registers (not stored and read back), eight pairs cost 15 vector operations where
+ * the portable loop's AVX-512 build spends about 21 (bench/RESULTS.md). Each lane computes
+ * lsc_exp16_parts of lsc_unif_term_of's argument (its distance in another order: terms8), to the
+ * bit. */
 #include "unif_avx512.h"
 
 #if LSC_CPU_UNIF_AVX512
@@ -72,11 +75,9 @@ LSC_AVX512F void cpu_exp_minus16_avx512(const double *y, double *out, int64_t n)
     const exp16 c = exp16_init();
     for (int64_t t = 0; t < n; t += 8) {
         const __mmask8 m = n - t >= 8 ? (__mmask8)0xFF : (__mmask8)((1u << (n - t)) - 1u);
-        {
-            __m512d ts;
-            const __m512d p = exp16_8(&c, _mm512_maskz_loadu_pd(m, y + t), &ts);
-            _mm512_mask_storeu_pd(out + t, m, _mm512_mul_pd(p, ts));
-        }
+        __m512d ts;
+        const __m512d p = exp16_8(&c, _mm512_maskz_loadu_pd(m, y + t), &ts);
+        _mm512_mask_storeu_pd(out + t, m, _mm512_mul_pd(p, ts));
     }
 }
 
