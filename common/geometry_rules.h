@@ -126,6 +126,63 @@ LSC_HD double lsc_exp_minus(double y)
 /* exp(x) for x in [-8, 0]: lsc_exp_minus(-x), to the bit (a negation is exact). */
 LSC_HD double lsc_exp_neg8(double x) { return lsc_exp_minus(-x); }
 
+/* A second exp(-y), for the CPU's AVX-512 row loop (host/cpu/unif_avx512.c runs it eight lanes
+ * at a time, operation for operation): -y = (k / 16) ln 2 + r with k an integer and
+ * |r| <= ln 2 / 32, exp(-y) = 2^floor(k / 16) 2^(j / 16) exp(r) with j = k mod 16, 2^(j / 16)
+ * from a table of 16 (two vector registers, looked up with one permute, no gather), exp(r) as
+ * 1 + r q(r) with q of degree 3 interpolating (exp(r) - 1) / r at the 4 Chebyshev nodes of
+ * that interval, and 2^floor(k / 16) applied by VSCALEFPD (ldexp here). The narrower interval
+ * lets q drop from degree 6 to 3: within 5.1e-12 relative of exp for y in [0, 700], and within
+ * 2.4e-10 y + 2^-53 for every y (the error is r times q's while k = 0, then 5.1e-12 <= 2.4e-10 y;
+ * 2^-53 the rounding of a result near 1), both below lsc_exp_minus's
+ * (tests/test_unif_avx512.cpp). The rounding shift 1.5 2^48 rounds -y / ln 2 to a multiple of
+ * 1/16 and leaves k in the low bits, j in the low four. One constant
+ * for ln 2: |k / 16| <= 12 for y <= 8, so its rounding moves r by 3e-16 at most. Host only (the
+ * CUDA kernels keep lsc_exp_minus: no table there). */
+#define LSC_EXP16_SHIFT 0x1.8p48
+#define LSC_EXP16_MLOG2E -0x1.71547652b82fep+0 /* -1 / ln 2 */
+#define LSC_EXP16_LN2 0x1.62e42fefa39efp-1
+#define LSC_EXP16_Q0 0x1.fffffffe07b9bp-1
+#define LSC_EXP16_Q1 0x1.ffffffff57e8bp-2
+#define LSC_EXP16_Q2 0x1.5557621f50aa9p-3
+#define LSC_EXP16_Q3 0x1.5556b3311a311p-5
+/* 2^(j / 16), j = 0..15, each correctly rounded */
+/* clang-format off */
+#define LSC_EXP16_TABLE                                                                            \
+    {0x1.0000000000000p+0, 0x1.0b5586cf9890fp+0, 0x1.172b83c7d517bp+0, 0x1.2387a6e756238p+0,       \
+     0x1.306fe0a31b715p+0, 0x1.3dea64c123422p+0, 0x1.4bfdad5362a27p+0, 0x1.5ab07dd485429p+0,       \
+     0x1.6a09e667f3bcdp+0, 0x1.7a11473eb0187p+0, 0x1.8ace5422aa0dbp+0, 0x1.9c49182a3f090p+0,       \
+     0x1.ae89f995ad3adp+0, 0x1.c199bdd85529cp+0, 0x1.d5818dcfba487p+0, 0x1.ea4afa2a490dap+0}
+/* clang-format on */
+
+/* The table-driven exp(-y) above as its two factors: *p = 1 + r q(r) and *ts = 2^floor(k / 16)
+ * 2^(j / 16) (exact), exp(-y) = *p *ts. What each lane of the AVX-512 loop computes, to the bit
+ * (fma as its fused multiply-adds, ldexp as VSCALEFPD on a normal result); the loop adds a term
+ * to its sum as fma(p, ts, sum), one rounding fewer. */
+static inline void lsc_exp16_parts(double y, double *p, double *ts)
+{
+    static const double tab[16] = LSC_EXP16_TABLE;
+    const double kd = fma(y, LSC_EXP16_MLOG2E, LSC_EXP16_SHIFT);
+    const double k = kd - LSC_EXP16_SHIFT;
+    const double r = fma(-k, LSC_EXP16_LN2, -y);
+    uint64_t bits;
+    memcpy(&bits, &kd, sizeof bits);
+    double q = fma(LSC_EXP16_Q3, r, LSC_EXP16_Q2);
+    q = fma(q, r, LSC_EXP16_Q1);
+    q = fma(q, r, LSC_EXP16_Q0);
+    *p = fma(q, r, 1.0);
+    *ts = ldexp(tab[bits & 15u], (int)floor(k));
+}
+
+/* The table-driven exp(-y), one value: the product of its factors (a scaling by a power of 2 is
+ * exact, so this is also (p 2^(j / 16)) 2^floor(k / 16)). */
+static inline double lsc_exp_minus16(double y)
+{
+    double p, ts;
+    lsc_exp16_parts(y, &p, &ts);
+    return p * ts;
+}
+
 /* The uniformity's pair term exp(-t d2). */
 LSC_HD double lsc_unif_term(double d2) { return lsc_exp_minus(LSC_UNIFORMITY_T * d2); }
 

@@ -483,7 +483,8 @@ TEST_F(Geometry, AlignmentMatchesReference)
     EXPECT_NE(std::string(lsc_last_error(ctx)).find("y"), std::string::npos);
 }
 
-// The branch-free exp the CPU's uniformity loop uses, against libm over its whole range.
+// The branch-free exp of the CPU's portable uniformity loop and of the CUDA kernels, against libm
+// over its whole range (the AVX-512 loop's: tests/test_unif_avx512.cpp).
 TEST(GeometryRules, ExpNeg8MatchesLibm)
 {
     double worst = 0.0;

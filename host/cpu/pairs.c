@@ -4,6 +4,7 @@
  * the exact value. Each thread keeps its own partial results, merged in thread order, so a run
  * is bit-identical to another with the same thread count. */
 #include "tiles.h"
+#include "unif_avx512.h"
 #include "../../common/geometry_rules.h"
 #include "../../common/pair_figures.h"
 #include "../../common/select_rules.h"
@@ -147,7 +148,9 @@ typedef struct pair_job {
      * loop vectorises) and the sum of the pair terms per query block */
     const double *up, *us, *ue;
     const double *bup, *bus, *bue; /* the same for sb's rows (up, us, ue within one set) */
+    const double *busp;            /* s p of sb's rows, for unif_avx512.c's loop */
     double *block_unif;
+    int avx512; /* the rows' terms by unif_avx512.c's loop (cpu_unif_avx512_usable) */
 } pair_job;
 
 static inline int64_t row_id(const int64_t *ids, const cpu_set *s, int64_t i)
@@ -281,6 +284,16 @@ unif_terms(const cpu_tiles *t, int64_t i, int64_t js, int64_t nj, lsc_unif_row r
     return terms_sum(tv + js, nj - js);
 }
 
+/* Whether any of row i's pairs may need its exact d2: the test on the tile's largest s and
+ * squared norm of its base rows (smax, bmax), which bound every pair's (the test grows with
+ * both). */
+static inline int unif_row_any(const cpu_tiles *t, int64_t i, lsc_unif_row ri, double smax,
+                               double bmax)
+{
+    const lsc_unif_row rmax = {0.0, smax, 0.0};
+    return lsc_unif_needs_exact(cpu_tile_err(t, t->qsq[i], bmax), ri, rmax);
+}
+
 /* The sum of row i's terms (unif_terms); *any: whether a pair needs its exact d2 (flagged in
  * `flag`, its term left out). A function of its own, called once a row, so that it alone may
  * fuse multiply-adds (the library is built without: its exact distances match the CUDA
@@ -295,24 +308,51 @@ unif_row_terms(const cpu_tiles *t, int64_t i, int64_t js, int64_t nj, lsc_unif_r
                double smax, double bmax, int ones, double *restrict tv, int64_t *restrict flag,
                int *any)
 {
-    const lsc_unif_row rmax = {0.0, smax, 0.0};
-    *any = lsc_unif_needs_exact(cpu_tile_err(t, t->qsq[i], bmax), ri, rmax);
+    *any = unif_row_any(t, i, ri, smax, bmax);
     if (*any) return unif_terms(t, i, js, nj, ri, up, us, ue, 1, tv, flag);
     return ones ? unif_terms(t, i, js, nj, ri, up, us, NULL, 0, tv, flag)
                 : unif_terms(t, i, js, nj, ri, up, us, ue, 0, tv, flag);
 }
 
+/* Whether each of row i's pairs j in [js, nj) needs its exact d2 (lsc_unif_needs_exact), in
+ * `flag`: the test of unif_term alone, for unif_avx512.c's loop. */
+LSC_CPU_CLONES __attribute__((noinline)) static void
+unif_flags(const cpu_tiles *t, int64_t i, int64_t js, int64_t nj, lsc_unif_row ri,
+           const double *restrict us, const double *restrict ue, int64_t *restrict flag)
+{
+    const cpu_tiles tl = *t; /* as in unif_terms: so that the loop vectorises */
+    const double qsq = tl.qsq[i];
+    for (int64_t j = js; j < nj; j++) {
+        const lsc_unif_row rj = {0.0, us[j], ue[j]};
+        flag[j] = lsc_unif_needs_exact(cpu_tile_err(&tl, qsq, tl.bsq[j]), ri, rj);
+    }
+}
+
 /* Sum of the uniformity's pair terms over row i's pairs j in [js, nj) of the tile: those of
- * unif_row_terms, then the flagged pairs' from their exact d2 (from the float32 rows). xs_i,
- * xs: the scales of the exact form (1 / norm of the raw rows). */
+ * unif_row_terms (or of unif_avx512.c's loop, with the same flags), then the flagged pairs'
+ * from their exact d2 (from the float32 rows). xs_i, xs: the scales of the exact form (1 / norm
+ * of the raw rows). */
 static inline __attribute__((always_inline)) double
 unif_row_sum(const cpu_tiles *t, int64_t i, int64_t js, int64_t nj, lsc_unif_row ri,
              const double *restrict up, const double *restrict us, const double *restrict ue,
-             double smax, double bmax, int ones, double xs_i, const double *restrict xs, int64_t d,
-             double *restrict tv, int64_t *restrict flag)
+             const double *restrict usp, double smax, double bmax, int ones, int avx512,
+             double xs_i, const double *restrict xs, int64_t d, double *restrict tv,
+             int64_t *restrict flag)
 {
     int any;
-    double sum = unif_row_terms(t, i, js, nj, ri, up, us, ue, smax, bmax, ones, tv, flag, &any);
+    double sum;
+#if LSC_CPU_UNIF_AVX512
+    if (avx512) {
+        /* the same row test and per-pair flags as unif_row_terms */
+        any = unif_row_any(t, i, ri, smax, bmax);
+        if (any) unif_flags(t, i, js, nj, ri, us, ue, flag);
+        sum = cpu_unif_row_avx512(t->c + i * nj + js, nj - js, ri, usp + js, us + js,
+                                  ones ? NULL : ue + js, any ? flag + js : NULL);
+    } else
+#endif
+        sum = unif_row_terms(t, i, js, nj, ri, up, us, ue, smax, bmax, ones, tv, flag, &any);
+    (void)avx512;
+    (void)usp;
     for (int64_t j = js; any && j < nj; j++)
         if (flag[j])
             sum += lsc_unif_term(
@@ -401,8 +441,8 @@ LSC_CPU_CLONES static void pair_tile(void *user, int tid, const cpu_tiles *t, in
         const double *xb = metric == LSC_M_COSINE ? sb->inv_norm : J->bus;
         /* `dist` and `flag` are free again: the moments and the histogram above read them */
         J->block_unif[i0 / J->tq] +=
-            unif_row_sum(t, i, js, nj, ri, J->bup + j0, J->bus + j0, J->bue + j0, smax, bmax, ones,
-                         xs[gi], xb + j0, s->d, dist, flag);
+            unif_row_sum(t, i, js, nj, ri, J->bup + j0, J->bus + j0, J->bue + j0, J->busp + j0,
+                         smax, bmax, ones, J->avx512, xs[gi], xb + j0, s->d, dist, flag);
     }
 }
 
@@ -495,7 +535,7 @@ lsc_status cpu_pair_pass(lsc_ctx *ctx, const cpu_set *a, const int64_t *ida, con
     if (st == LSC_STATUS_OK && opts->uniformity) {
         J.block_unif =
             (double *)lsc_calloc(ctx, (size_t)nblocks, sizeof(double), "uniformity sums");
-        urows = J.block_unif ? (double *)lsc_malloc(ctx, (size_t)nall * 3 * sizeof(double),
+        urows = J.block_unif ? (double *)lsc_malloc(ctx, (size_t)nall * 4 * sizeof(double),
                                                     "uniformity rows")
                              : NULL;
         if (!urows) st = LSC_STATUS_OUT_OF_MEMORY;
@@ -509,6 +549,10 @@ lsc_status cpu_pair_pass(lsc_ctx *ctx, const cpu_set *a, const int64_t *ida, con
             J.bup = J.up + J.nb_off;
             J.bus = J.us + J.nb_off;
             J.bue = J.ue + J.nb_off;
+            J.avx512 = cpu_unif_avx512_usable();
+            double *usp = urows + 3 * nall;
+            for (int64_t k = 0; k < nall; k++) usp[k] = J.us[k] * J.up[k];
+            J.busp = usp + J.nb_off;
         }
     }
     for (int p = 0; p < T && st == LSC_STATUS_OK; p++) {

@@ -1,0 +1,37 @@
+/* The uniformity's row loop in AVX-512 intrinsics (unif_avx512.c): built where the compiler
+ * targets x86-64 with GCC's or Clang's intrinsics, used where the CPU has AVX-512F
+ * (cpu_unif_avx512_usable); pairs.c's portable loop serves every other case. */
+#ifndef LSC_CPU_UNIF_AVX512_H
+#define LSC_CPU_UNIF_AVX512_H
+
+#include "../../common/distance_rules.h"
+#include "../../common/geometry_rules.h"
+
+#include <stdint.h>
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(LSC_NO_CLONES)
+#define LSC_CPU_UNIF_AVX512 1
+#else
+#define LSC_CPU_UNIF_AVX512 0
+#endif
+
+/* 1 where the loop below may run: AVX-512F, and LSC_CPU_AVX512 is not "0". Decided once per
+ * process. */
+int cpu_unif_avx512_usable(void);
+
+#if LSC_CPU_UNIF_AVX512
+/* Sum of the uniformity's pair terms of row i (values ri) over n pairs: crow the row's float32
+ * products, usp / us / ue the base rows' s p, s, e (ue NULL: every e is 1). Each term is
+ * lsc_exp_minus16 of lsc_unif_term_of's argument (its distance in another order: unif_avx512.c,
+ * terms8); a term whose flag is nonzero is left out (flag
+ * NULL: none); the sum in terms_sum's order (pairs.c: 32 lanes, element t in lane t mod 32,
+ * folded to eight, then lsc_lanes8_total). Only where cpu_unif_avx512_usable. */
+double cpu_unif_row_avx512(const float *crow, int64_t n, lsc_unif_row ri, const double *usp,
+                           const double *us, const double *ue, const int64_t *flag);
+
+/* out[t] = lsc_exp_minus16(y[t]) for t < n, as the loop above computes it (for the tests). Only
+ * where cpu_unif_avx512_usable. */
+void cpu_exp_minus16_avx512(const double *y, double *out, int64_t n);
+#endif
+
+#endif /* LSC_CPU_UNIF_AVX512_H */
