@@ -267,15 +267,16 @@ static lsc_status cover_run(lsc_ctx *ctx, const cover *c, const float *x, int64_
     J.metric = metric;
     J.first = first;
 
+    /* most_q: the most rows of one kNN call's queries, this shard's or a piece's it pairs */
     int64_t held_rows = 0, most_q = n, work_entries = 0, calls = 1;
     int64_t wat[CV_MAX_PIECES] = {0};
     for (int64_t p = 0; p < c->np; p++) {
-        most_q = c->len[p] > most_q ? c->len[p] : most_q;
         if (!(mine >> p & 1u)) continue;
         J.at[p] = held_rows;
         held_rows += c->len[p];
         calls++;
         if (c->work[p][rank]) {
+            most_q = c->len[p] > most_q ? c->len[p] : most_q;
             wat[p] = work_entries;
             work_entries += c->len[p] * list_k(mask_rows(c, c->work[p][rank]), k);
             calls += popcount(c->work[p][rank]);
