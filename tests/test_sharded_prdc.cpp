@@ -899,6 +899,43 @@ TEST(KnnShardedSelf, ACancelInACoveringReachesEveryRank)
     }
 }
 
+// The generated rows' self kNN over a covering takes [0, 0.3] of the PRDC call's progress, its
+// kNN calls a share each (7 to 13 at 4 ranks, as the pieces fall): the shares must end at 0.3,
+// not an ulp past it (where the real shards' pass begins), and the reports rise throughout.
+TEST(PrdcSharded, ProgressOverACoveringRises)
+{
+    const Data D(32);
+    const Sizes rs = {8, 8, 8, 7}, fs = {7, 6, 7, 6};
+    const auto ro = offsets(rs), fo = offsets(fs);
+    std::vector<Progress> prog(4);
+    std::vector<lsc_status> st(4);
+    std::vector<std::string> msg(4);
+    fake::Hub hub(4);
+    fake::run(
+        4,
+        [&](int p, lsc_ctx *ctx) {
+            lsc_matrix a = shard(D.real, D.d, ro, p), f = shard(D.fake, D.d, fo, p);
+            lsc_reference *r = nullptr;
+            EXPECT_EQ(lsc_reference_create_sharded(ctx, &a, 3, nullptr, &r), LSC_STATUS_OK);
+            lsc_ctx_set_progress(ctx, on_progress, &prog[(size_t)p]);
+            lsc_prdc_result res = LSC_PRDC_RESULT_INIT;
+            st[(size_t)p] = lsc_prdc_sharded(ctx, r, &f, &res);
+            msg[(size_t)p] = lsc_last_error(ctx);
+            lsc_reference_destroy(r);
+        },
+        &hub);
+    EXPECT_EQ(hub.send_recvs, 2 * 2 * 3); // the reference's and the PRDC's coverings
+    for (size_t p = 0; p < 4; p++) {
+        ASSERT_EQ(st[p], LSC_STATUS_OK) << msg[p];
+        const auto &v = prog[p].seen;
+        ASSERT_FALSE(v.empty());
+        for (size_t i = 1; i < v.size(); i++)
+            EXPECT_LE(v[i - 1], v[i]) << "rank " << p << ", report " << i;
+        // the kNN's share ends at 0.3 (the pass's first report lies far above it)
+        for (double f : v) EXPECT_FALSE(f > 0.3 && f < 0.3 + 1e-9) << "rank " << p << ": " << f;
+    }
+}
+
 // ---- saving a sharded reference ---------------------------------------------------------------
 
 std::vector<char> file_bytes(const std::string &path)
