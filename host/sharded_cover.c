@@ -174,7 +174,7 @@ static double share_end(const cover_job *J, int64_t i)
     return i >= J->calls ? J->p1 : J->p0 + (J->p1 - J->p0) * (double)i / (double)J->calls;
 }
 
-/* Row r of piece p as this rank holds it. */
+/* The rows of piece p as this rank holds them. */
 static const float *piece_rows(const cover_job *J, int64_t p)
 {
     if (piece_shard(J->c, p) == J->rank) return J->x + J->c->lo[p] * J->d;
@@ -182,7 +182,7 @@ static const float *piece_rows(const cover_job *J, int64_t p)
 }
 
 /* The k nearest of q's rows (nq of them at qx; NULL: this rank's shard against itself) among
- * piece p's, merged into running lists (v, ix: k a row, `*have` entries) with p's rows numbered
+ * piece p's, merged into running lists (v, ix: cap a row, `*have` entries) with p's rows numbered
  * from `off`. */
 static lsc_status pair_with(lsc_ctx *ctx, cover_job *J, const float *qx, int64_t nq, int64_t p,
                             int64_t off, double *v, int64_t *ix, int64_t cap, int64_t *have)
