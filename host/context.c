@@ -61,21 +61,35 @@ int64_t lsc_testing_alloc_count(void)
     return __atomic_load_n(&lsc_test_allocs, __ATOMIC_SEQ_CST);
 }
 
-/* 1 if this allocation is the one to fail: exactly one thread sees the countdown reach 0. */
-static int test_alloc_fails(void)
+/* The calling thread's watched allocation name and the largest allocation made under it. */
+static _Thread_local const char *lsc_test_watch;
+static _Thread_local size_t lsc_test_watched;
+
+void lsc_testing_watch_alloc(const char *what)
 {
+    lsc_test_watch = what;
+    lsc_test_watched = 0;
+}
+
+size_t lsc_testing_watched_bytes(void) { return lsc_test_watched; }
+
+/* 1 if this allocation is the one to fail: exactly one thread sees the countdown reach 0. */
+static int test_alloc_fails(size_t bytes, const char *what)
+{
+    if (lsc_test_watch && what && !strcmp(what, lsc_test_watch) && bytes > lsc_test_watched)
+        lsc_test_watched = bytes;
     __atomic_add_fetch(&lsc_test_allocs, 1, __ATOMIC_SEQ_CST);
     if (__atomic_load_n(&lsc_test_countdown, __ATOMIC_SEQ_CST) <= 0) return 0;
     return __atomic_sub_fetch(&lsc_test_countdown, 1, __ATOMIC_SEQ_CST) == 0;
 }
-#define LSC_TEST_ALLOC_FAILS() test_alloc_fails()
+#define LSC_TEST_ALLOC_FAILS(bytes, what) test_alloc_fails(bytes, what)
 #else
-#define LSC_TEST_ALLOC_FAILS() 0
+#define LSC_TEST_ALLOC_FAILS(bytes, what) 0
 #endif
 
 void *lsc_malloc(lsc_ctx *ctx, size_t bytes, const char *what)
 {
-    void *p = LSC_TEST_ALLOC_FAILS() ? NULL : malloc(bytes ? bytes : 1);
+    void *p = LSC_TEST_ALLOC_FAILS(bytes, what) ? NULL : malloc(bytes ? bytes : 1);
     if (!p)
         lsc_set_error(ctx, LSC_STATUS_OUT_OF_MEMORY,
                       "out of host memory allocating %zu bytes for %s", bytes, what);
@@ -84,7 +98,8 @@ void *lsc_malloc(lsc_ctx *ctx, size_t bytes, const char *what)
 
 void *lsc_calloc(lsc_ctx *ctx, size_t count, size_t size, const char *what)
 {
-    void *p = LSC_TEST_ALLOC_FAILS() ? NULL : calloc(count ? count : 1, size ? size : 1);
+    void *p = LSC_TEST_ALLOC_FAILS(count * size, what) ? NULL
+                                                       : calloc(count ? count : 1, size ? size : 1);
     if (!p)
         lsc_set_error(ctx, LSC_STATUS_OUT_OF_MEMORY,
                       "out of host memory allocating %zu x %zu bytes for %s", count, size, what);
@@ -249,7 +264,8 @@ lsc_status lsc_ctx_create(const lsc_ctx_params *params, lsc_ctx **out)
     if (!out) return LSC_STATUS_INVALID_ARGUMENT;
     *out = NULL;
     /* plain calloc: with no context there is nowhere to put a message (*out stays NULL) */
-    lsc_ctx *ctx = LSC_TEST_ALLOC_FAILS() ? NULL : (lsc_ctx *)calloc(1, sizeof *ctx);
+    lsc_ctx *ctx =
+        LSC_TEST_ALLOC_FAILS(sizeof *ctx, "a context") ? NULL : (lsc_ctx *)calloc(1, sizeof *ctx);
     if (!ctx) return LSC_STATUS_OUT_OF_MEMORY;
     *out = ctx;
     lsc_ctx_params defaults = LSC_CTX_PARAMS_INIT;

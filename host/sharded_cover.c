@@ -163,10 +163,18 @@ typedef struct cover_job {
     const int64_t *first; /* each shard's first global row */
     double *tv, *mv;      /* scratch: a kNN call's values, a merge's */
     int64_t *ti, *mi;
-    double p0, w; /* progress: the next call's start, each call's share */
+    double p0, p1;       /* progress: the range the kNN calls share equally */
+    int64_t calls, done; /* the kNN calls in all, and those made */
 } cover_job;
 
-/* Row r of piece p as this rank holds it. */
+/* Where the first i of the calls' shares end: the last at p1 itself, which a running sum of
+ * shares can pass by an ulp (into the caller's next phase). */
+static double share_end(const cover_job *J, int64_t i)
+{
+    return i >= J->calls ? J->p1 : J->p0 + (J->p1 - J->p0) * (double)i / (double)J->calls;
+}
+
+/* The rows of piece p as this rank holds them. */
 static const float *piece_rows(const cover_job *J, int64_t p)
 {
     if (piece_shard(J->c, p) == J->rank) return J->x + J->c->lo[p] * J->d;
@@ -174,20 +182,18 @@ static const float *piece_rows(const cover_job *J, int64_t p)
 }
 
 /* The k nearest of q's rows (nq of them at qx; NULL: this rank's shard against itself) among
- * piece p's, merged into running lists (v, ix: k a row, `*have` entries) with p's rows numbered
+ * piece p's, merged into running lists (v, ix: cap a row, `*have` entries) with p's rows numbered
  * from `off`. */
 static lsc_status pair_with(lsc_ctx *ctx, cover_job *J, const float *qx, int64_t nq, int64_t p,
                             int64_t off, double *v, int64_t *ix, int64_t cap, int64_t *have)
 {
     const int64_t nb = qx ? J->c->len[p] : J->n;
     const int64_t kr = list_k(nb - (qx == NULL), J->k);
-    const double p0 = J->p0;
-    J->p0 += J->w;
+    const double p0 = share_end(J, J->done), p1 = share_end(J, ++J->done);
     if (nq == 0 || kr < 1) return LSC_STATUS_OK;
     const lsc_matrix b = lsc_matrix_f32(qx ? piece_rows(J, p) : J->x, nb, J->d);
     const lsc_matrix q = lsc_matrix_f32(qx, nq, J->d);
-    LSC_TRY(
-        lsc_shard_knn(ctx, qx ? &q : NULL, &b, kr, (int)J->metric, J->tv, J->ti, p0, p0 + J->w));
+    LSC_TRY(lsc_shard_knn(ctx, qx ? &q : NULL, &b, kr, (int)J->metric, J->tv, J->ti, p0, p1));
     int64_t m = 0;
     for (int64_t i = 0; i < nq; i++)
         m = lsc_merge_list(v + i * cap, ix + i * cap, *have, J->tv + i * kr, J->ti + i * kr, kr,
@@ -267,22 +273,24 @@ static lsc_status cover_run(lsc_ctx *ctx, const cover *c, const float *x, int64_
     J.metric = metric;
     J.first = first;
 
+    /* most_q: the most rows of one kNN call's queries, this shard's or a piece's it pairs */
     int64_t held_rows = 0, most_q = n, work_entries = 0, calls = 1;
     int64_t wat[CV_MAX_PIECES] = {0};
     for (int64_t p = 0; p < c->np; p++) {
-        most_q = c->len[p] > most_q ? c->len[p] : most_q;
         if (!(mine >> p & 1u)) continue;
         J.at[p] = held_rows;
         held_rows += c->len[p];
         calls++;
         if (c->work[p][rank]) {
+            most_q = c->len[p] > most_q ? c->len[p] : most_q;
             wat[p] = work_entries;
             work_entries += c->len[p] * list_k(mask_rows(c, c->work[p][rank]), k);
             calls += popcount(c->work[p][rank]);
         }
     }
-    J.w = (p1 - p0) / (double)calls;
+    J.calls = calls;
     J.p0 = p0;
+    J.p1 = p1;
     /* this shard's pieces go out straight from x where they are contiguous (always with the
      * plans above); a copy otherwise */
     int64_t out_rows = 0;

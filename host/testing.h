@@ -4,6 +4,7 @@
 #ifndef LSC_TESTING_H
 #define LSC_TESTING_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #ifdef __cplusplus
@@ -15,6 +16,11 @@ extern "C" {
 void lsc_testing_fail_alloc(int64_t n);
 /* Allocations attempted (failed ones included) since the last lsc_testing_fail_alloc. */
 int64_t lsc_testing_alloc_count(void);
+/* From now on, records the largest host allocation the calling thread makes under the name
+ * `what` (lsc_malloc's, compared as strings; NULL: none), so a test can bound a buffer's size. */
+void lsc_testing_watch_alloc(const char *what);
+/* That largest allocation's bytes (0: none made since lsc_testing_watch_alloc). */
+size_t lsc_testing_watched_bytes(void);
 
 #ifdef __cplusplus
 }

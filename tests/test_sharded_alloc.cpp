@@ -170,6 +170,37 @@ TEST(ShardedAlloc, SelfKnnOverACoveringAgreesOnOutOfMemory)
     }
 }
 
+// The covering's kNN scratch follows the rows a rank pairs: its own and those of the pieces it
+// receives. At {1, 1, 40} rank 0 pairs one-row sets only (shard 2 goes to rank 1), so its
+// scratch must not be sized by shard 2's rows, as the ring's is by this rank's rows alone.
+TEST(ShardedAlloc, SelfKnnOverACoveringSizesItsScratchByItsOwnWork)
+{
+    const int64_t d = 128, k = 40;
+    const std::vector<int64_t> cut = {1, 1, 40}, first = {0, 1, 2}, paired = {1, 40, 40};
+    auto x = data::gaussian(42, d, 8);
+    Ranks r(3);
+    std::vector<size_t> bytes(3);
+    auto got = run(r, [&](int p, lsc_ctx *ctx) {
+        lsc_matrix a = lsc_matrix_f32(x.data() + first[(size_t)p] * d, cut[(size_t)p], d);
+        lsc_knn_opts o = LSC_KNN_OPTS_INIT;
+        o.exclude_self = 1;
+        std::vector<float> dist((size_t)(a.rows * k));
+        std::vector<int64_t> idx((size_t)(a.rows * k));
+        lsc_testing_watch_alloc("a piece's kNN values");
+        const lsc_status s = lsc_knn_sharded(ctx, &a, nullptr, k, &o, dist.data(), idx.data());
+        bytes[(size_t)p] = lsc_testing_watched_bytes();
+        lsc_testing_watch_alloc(nullptr);
+        return s;
+    });
+    EXPECT_EQ(r.hub.send_recvs, 4); // over the covering
+    for (size_t p = 0; p < 3; p++) {
+        ASSERT_EQ(got[p].first, LSC_STATUS_OK) << got[p].second;
+        EXPECT_GT(bytes[p], 0u) << "rank " << p;
+        // k values a row it pairs (+ 1: a pointer even for none)
+        EXPECT_LE(bytes[p], (size_t)(paired[p] * k) * sizeof(double) + 1) << "rank " << p;
+    }
+}
+
 TEST(ShardedAlloc, ReferenceAndPrdcAgreeOnOutOfMemory)
 {
     const int64_t n = 21, m = 18, d = 3, k = 3;

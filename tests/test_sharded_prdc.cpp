@@ -8,6 +8,7 @@
 #include "fake_transport.hpp"
 #include "test_util.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <string>
@@ -209,6 +210,74 @@ TEST(KnnShardedSelf, OverACoveringEqualsOneProcessExactly)
             }
         }
     }
+}
+
+// The covering at every k from 1 to N - 1 over shards of 0, 1 and 2 rows (so pieces of none or
+// one row, and pieces with fewer rows than k, paired with fewer candidates than k), on rows with
+// ties across pieces and shards: each rank's lists must be one process's bit for bit.
+TEST(KnnShardedSelf, OverACoveringEveryKAndTinyShards)
+{
+    const int64_t n = 13, d = 64;
+    const auto ties = with_ties(n, d, 41);
+    // three distinct rows, each repeated round the shards: most distances tie exactly
+    const auto dups = [&] {
+        auto y = ties;
+        for (int64_t i = 3; i < n; i++)
+            std::copy(ties.begin() + (i % 3) * d, ties.begin() + (i % 3 + 1) * d,
+                      y.begin() + i * d);
+        return y;
+    }();
+    const std::vector<Sizes> cuts = {{13, 0, 0},   {0, 0, 13},    {1, 1, 11},    {2, 1, 10},
+                                     {0, 1, 12},   {2, 2, 9},     {6, 1, 6},     {1, 1, 1, 10},
+                                     {2, 0, 2, 9}, {0, 1, 0, 12}, {13, 0, 0, 0}, {0, 0, 0, 13},
+                                     {3, 3, 3, 4}, {1, 2, 1, 9},  {2, 2, 2, 7},  {2, 1, 2, 8}};
+    int covered = 0;
+    for (const auto *x : {&ties, &dups})
+        for (lsc_metric metric : {LSC_METRIC_EUCLIDEAN, LSC_METRIC_COSINE})
+            for (int64_t k = 1; k < n; k++) {
+                std::vector<float> wd((size_t)(n * k));
+                std::vector<int64_t> wi((size_t)(n * k));
+                lsc_ctx *ctx = cpu_ctx();
+                lsc_matrix m = lsc_matrix_f32(x->data(), n, d);
+                lsc_knn_opts o = LSC_KNN_OPTS_INIT;
+                o.metric = metric;
+                o.exclude_self = 1;
+                ASSERT_EQ(lsc_knn(ctx, &m, nullptr, k, &o, wd.data(), wi.data()), LSC_STATUS_OK);
+                lsc_ctx_destroy(ctx);
+                for (const auto &sizes : cuts) {
+                    const int P = (int)sizes.size();
+                    const auto off = offsets(sizes);
+                    SCOPED_TRACE("data " + std::to_string(x == &dups) + ", metric " +
+                                 std::to_string(metric) + ", k " + std::to_string(k) + ", P " +
+                                 std::to_string(P) + ", shards " + std::to_string(sizes[0]) + " " +
+                                 std::to_string(sizes[1]) + " " + std::to_string(sizes[2]));
+                    fake::Hub hub(P);
+                    std::vector<KnnOut> outs((size_t)P);
+                    run_with(
+                        P, [](int, lsc_transport &) {},
+                        [&](int p, lsc_ctx *c) {
+                            KnnOut &out = outs[(size_t)p];
+                            lsc_matrix a = shard(*x, d, off, p);
+                            out.dist.assign((size_t)(a.rows * k), -1.0f);
+                            out.idx.assign((size_t)(a.rows * k), -1);
+                            out.st = lsc_knn_sharded(c, &a, nullptr, k, &o, out.dist.data(),
+                                                     out.idx.data());
+                            out.msg = lsc_last_error(c);
+                        },
+                        nullptr, &hub);
+                    covered += hub.send_recvs > 0;
+                    for (size_t p = 0; p < outs.size(); p++) {
+                        ASSERT_EQ(outs[p].st, LSC_STATUS_OK) << outs[p].msg;
+                        const auto b = (size_t)(off[p] * k), e = (size_t)(off[p + 1] * k);
+                        ASSERT_EQ(outs[p].idx, std::vector<int64_t>(wi.begin() + b, wi.begin() + e))
+                            << "rank " << p;
+                        ASSERT_EQ(outs[p].dist, std::vector<float>(wd.begin() + b, wd.begin() + e))
+                            << "rank " << p;
+                    }
+                }
+            }
+    // most of these go over the covering (wide rows: 672 of the 768), a few round the ring
+    EXPECT_GT(covered, 2 * 2 * 12 * (int)cuts.size() * 3 / 4);
 }
 
 // Where the partial lists would outweigh the rows they spare (narrow rows, large k), and at 2
@@ -787,6 +856,87 @@ TEST(PrdcSharded, ProgressRisesAndACancelReachesEveryRank)
             for (size_t i = 1; i < v.size(); i++) EXPECT_LE(v[i - 1], v[i]) << "rank " << p;
             EXPECT_LE(v.back(), 1.0);
         }
+    }
+}
+
+// The covering's progress (its kNN calls share [0, 1]) and a cancel in its compute on one rank:
+// every rank must return CANCELLED with that rank's message, the lists never sent.
+TEST(KnnShardedSelf, ACancelInACoveringReachesEveryRank)
+{
+    const int64_t n = 21, d = 64, k = 3;
+    const auto x = data::gaussian(n, d, 12);
+    const Sizes sizes = {5, 6, 4, 6};
+    const auto off = offsets(sizes);
+    for (int cancel : {0, 1}) {
+        std::vector<Progress> prog(4);
+        if (cancel) prog[2].stop_after = 1;
+        fake::Hub hub(4);
+        std::vector<lsc_status> st(4);
+        std::vector<std::string> msg(4);
+        run_with(
+            4, [](int, lsc_transport &) {},
+            [&](int p, lsc_ctx *ctx) {
+                lsc_matrix a = shard(x, d, off, p);
+                lsc_ctx_set_progress(ctx, on_progress, &prog[(size_t)p]);
+                lsc_knn_opts o = LSC_KNN_OPTS_INIT;
+                o.exclude_self = 1;
+                std::vector<float> dist((size_t)(a.rows * k));
+                std::vector<int64_t> idx((size_t)(a.rows * k));
+                st[(size_t)p] = lsc_knn_sharded(ctx, &a, nullptr, k, &o, dist.data(), idx.data());
+                msg[(size_t)p] = lsc_last_error(ctx);
+            },
+            nullptr, &hub);
+        if (cancel) {
+            expect_failure(st, msg, LSC_STATUS_CANCELLED, {"rank 2", "cancelled"});
+            EXPECT_EQ(hub.send_recvs, 3); // the rows went out; the lists never did
+            continue;
+        }
+        EXPECT_EQ(hub.send_recvs, 6);
+        for (size_t p = 0; p < 4; p++) {
+            ASSERT_EQ(st[p], LSC_STATUS_OK) << msg[p];
+            const auto &v = prog[p].seen;
+            ASSERT_FALSE(v.empty());
+            EXPECT_GE(v.front(), 0.0);
+            for (size_t i = 1; i < v.size(); i++) EXPECT_LE(v[i - 1], v[i]) << "rank " << p;
+            EXPECT_LE(v.back(), 1.0) << "rank " << p;
+        }
+    }
+}
+
+// The generated rows' self kNN over a covering takes [0, 0.3] of the PRDC call's progress, its
+// kNN calls a share each (7 to 13 at 4 ranks, as the pieces fall): the shares must end at 0.3,
+// not an ulp past it (where the real shards' pass begins), and the reports rise throughout.
+TEST(PrdcSharded, ProgressOverACoveringRises)
+{
+    const Data D(32);
+    const Sizes rs = {8, 8, 8, 7}, fs = {7, 6, 7, 6};
+    const auto ro = offsets(rs), fo = offsets(fs);
+    std::vector<Progress> prog(4);
+    std::vector<lsc_status> st(4);
+    std::vector<std::string> msg(4);
+    fake::Hub hub(4);
+    fake::run(
+        4,
+        [&](int p, lsc_ctx *ctx) {
+            lsc_matrix a = shard(D.real, D.d, ro, p), f = shard(D.fake, D.d, fo, p);
+            lsc_reference *r = nullptr;
+            EXPECT_EQ(lsc_reference_create_sharded(ctx, &a, 3, nullptr, &r), LSC_STATUS_OK);
+            lsc_ctx_set_progress(ctx, on_progress, &prog[(size_t)p]);
+            lsc_prdc_result res = LSC_PRDC_RESULT_INIT;
+            st[(size_t)p] = lsc_prdc_sharded(ctx, r, &f, &res);
+            msg[(size_t)p] = lsc_last_error(ctx);
+            lsc_reference_destroy(r);
+        },
+        &hub);
+    EXPECT_EQ(hub.send_recvs, 2 * 2 * 3); // the reference's and the PRDC's coverings
+    for (size_t p = 0; p < 4; p++) {
+        ASSERT_EQ(st[p], LSC_STATUS_OK) << msg[p];
+        const auto &v = prog[p].seen;
+        ASSERT_FALSE(v.empty());
+        for (size_t i = 1; i < v.size(); i++)
+            EXPECT_LE(v[i - 1], v[i]) << "rank " << p << ", report " << i;
+        // the kNN's share ends at 0.3 (the pass's first report lies far above it)
+        for (double f : v) EXPECT_FALSE(f > 0.3 && f < 0.3 + 1e-9) << "rank " << p << ": " << f;
     }
 }
 
