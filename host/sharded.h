@@ -89,6 +89,21 @@ lsc_status lsc_ring_self_knn(lsc_ctx *ctx, const float *x, int64_t d, int metric
 lsc_status lsc_sharded_self_knn(lsc_ctx *ctx, const float *x, int64_t d, int metric, int64_t k,
                                 const int64_t *rows, const int64_t *first, double *v, int64_t *idx,
                                 double p0, double p1, const char *what);
+/* Scratch of lsc_knn_merge_block: a block's lists (its query rows x cap entries) and a merge's
+ * (cap entries). */
+typedef struct lsc_knn_scratch {
+    double *tv, *mv;
+    int64_t *ti, *mi;
+} lsc_knn_scratch;
+/* The min(cap, candidates) nearest of q's nq rows (float32, d wide; q NULL: b's own rows, self
+ * excluded by index) among b's nb rows, merged into running lists (v, ix: cap a row, *have
+ * entries in every row, updated), b's rows numbered from off. Progress from p0 to p1. */
+lsc_status lsc_knn_merge_block(lsc_ctx *ctx, const float *q, int64_t nq, const float *b, int64_t nb,
+                               int64_t d, int metric, int64_t off, double *v, int64_t *ix,
+                               int64_t cap, int64_t *have, const lsc_knn_scratch *s, double p0,
+                               double p1);
+/* INTERNAL (naming `what`) unless a self kNN's rows hold all k neighbours. */
+lsc_status lsc_knn_all_found(lsc_ctx *ctx, const char *what, int64_t have, int64_t k);
 /* Merges a shard's sorted list (tv, ti + off: kr entries) into a row's running list (v, ix:
  * `have` entries, room for k), keeping the first k in the kNN order; mv / mi: k entries of
  * scratch. Returns the entries the list holds then, min(k, have + kr). */

@@ -161,10 +161,9 @@ typedef struct cover_job {
     int64_t at[CV_MAX_PIECES]; /* a received piece's first row in held */
     int64_t n, d, k, rank, metric;
     const int64_t *first; /* each shard's first global row */
-    double *tv, *mv;      /* scratch: a kNN call's values, a merge's */
-    int64_t *ti, *mi;
-    double p0, p1;       /* progress: the range the kNN calls share equally */
-    int64_t calls, done; /* the kNN calls in all, and those made */
+    lsc_knn_scratch s;    /* a kNN call's lists, a merge's */
+    double p0, p1;        /* progress: the range the kNN calls share equally */
+    int64_t calls, done;  /* the kNN calls in all, and those made */
 } cover_job;
 
 /* Where the first i of the calls' shares end: the last at p1 itself, which a running sum of
@@ -181,25 +180,15 @@ static const float *piece_rows(const cover_job *J, int64_t p)
     return J->held + J->at[p] * J->d;
 }
 
-/* The k nearest of q's rows (nq of them at qx; NULL: this rank's shard against itself) among
+/* The nearest of q's rows (nq of them at qx; NULL: this rank's shard against itself) among
  * piece p's, merged into running lists (v, ix: cap a row, `*have` entries) with p's rows numbered
- * from `off`. */
+ * from `off`: the next of the calls sharing the progress. */
 static lsc_status pair_with(lsc_ctx *ctx, cover_job *J, const float *qx, int64_t nq, int64_t p,
                             int64_t off, double *v, int64_t *ix, int64_t cap, int64_t *have)
 {
-    const int64_t nb = qx ? J->c->len[p] : J->n;
-    const int64_t kr = list_k(nb - (qx == NULL), J->k);
     const double p0 = share_end(J, J->done), p1 = share_end(J, ++J->done);
-    if (nq == 0 || kr < 1) return LSC_STATUS_OK;
-    const lsc_matrix b = lsc_matrix_f32(qx ? piece_rows(J, p) : J->x, nb, J->d);
-    const lsc_matrix q = lsc_matrix_f32(qx, nq, J->d);
-    LSC_TRY(lsc_shard_knn(ctx, qx ? &q : NULL, &b, kr, (int)J->metric, J->tv, J->ti, p0, p1));
-    int64_t m = 0;
-    for (int64_t i = 0; i < nq; i++)
-        m = lsc_merge_list(v + i * cap, ix + i * cap, *have, J->tv + i * kr, J->ti + i * kr, kr,
-                           off, cap, J->mv, J->mi);
-    *have = m;
-    return LSC_STATUS_OK;
+    return lsc_knn_merge_block(ctx, qx, nq, qx ? piece_rows(J, p) : J->x, qx ? J->c->len[p] : J->n,
+                               J->d, (int)J->metric, off, v, ix, cap, have, &J->s, p0, p1);
 }
 
 /* Global row of entry e of a partial list whose candidates are the pieces of `work`. */
@@ -244,16 +233,17 @@ static size_t lists_between(const cover *c, int64_t from, int64_t to, int64_t k)
     return b;
 }
 
-/* The first row and the rows of the pieces of mask m, when they are contiguous in their shard
- * (0 otherwise). */
-static int contiguous(const cover *c, unsigned m, int64_t *lo, int64_t *nrows)
+/* The first row and the rows of the pieces of mask m, all of one shard: with at most two pieces
+ * a shard (the plans above), any set of them is contiguous. */
+static void span(const cover *c, unsigned m, int64_t *lo, int64_t *nrows)
 {
-    int64_t p = 0;
-    while (p < c->np && !(m >> p & 1u)) p++;
-    *lo = p < c->np ? c->lo[p] : 0;
+    *lo = 0;
     *nrows = 0;
-    for (; p < c->np && (m >> p & 1u); p++) *nrows += c->len[p];
-    return (m >> p) == 0;
+    for (int64_t p = c->np - 1; p >= 0; p--)
+        if (m >> p & 1u) {
+            *lo = c->lo[p];
+            *nrows += c->len[p];
+        }
 }
 
 static lsc_status cover_run(lsc_ctx *ctx, const cover *c, const float *x, int64_t d, int metric,
@@ -291,38 +281,31 @@ static lsc_status cover_run(lsc_ctx *ctx, const cover *c, const float *x, int64_
     J.calls = calls;
     J.p0 = p0;
     J.p1 = p1;
-    /* this shard's pieces go out straight from x where they are contiguous (always with the
-     * plans above); a copy otherwise */
-    int64_t out_rows = 0;
     size_t most_send = 0, most_recv = 0;
     for (int64_t s = 1; s < P; s++) {
         const int64_t up = (rank + s) % P, down = (rank - s + P) % P;
-        int64_t lo, nr;
-        if (!contiguous(c, c->plan->recv[up] & own_pieces(c, rank), &lo, &nr)) out_rows = n;
         const size_t o = lists_between(c, rank, down, k), i = lists_between(c, up, rank, k);
         most_send = o > most_send ? o : most_send;
         most_recv = i > most_recv ? i : most_recv;
     }
-    size_t kb = 0, hb = 0, ob = 0, wb = 0;
+    size_t kb = 0, hb = 0, wb = 0;
     lsc_status st = lsc_bytes(ctx, lsc_mul_i64(most_q, k), sizeof(double), &kb, what);
     if (st == LSC_STATUS_OK)
         st = lsc_bytes(ctx, lsc_mul_i64(held_rows, d), sizeof(float), &hb, "the pieces received");
-    if (st == LSC_STATUS_OK)
-        st = lsc_bytes(ctx, lsc_mul_i64(out_rows, d), sizeof(float), &ob, "the pieces sent");
     if (st == LSC_STATUS_OK) st = lsc_bytes(ctx, work_entries, sizeof(double), &wb, what);
-    float *held = NULL, *sent = NULL;
+    float *held = NULL;
     double *wv = NULL;
     int64_t *wi = NULL;
     unsigned char *lout = NULL, *lin = NULL;
     if (st == LSC_STATUS_OK) {
         /* + 1: a buffer of no bytes still gets a pointer, so a failure is always NULL */
-        J.tv = (double *)lsc_malloc(ctx, kb + 1, "a piece's kNN values");
-        J.ti = J.tv ? (int64_t *)lsc_malloc(ctx, kb + 1, "a piece's kNN indices") : NULL;
-        J.mv = J.ti ? (double *)lsc_malloc(ctx, (size_t)k * sizeof(double), "kNN merge") : NULL;
-        J.mi = J.mv ? (int64_t *)lsc_malloc(ctx, (size_t)k * sizeof(int64_t), "kNN merge") : NULL;
-        held = J.mi ? (float *)lsc_malloc(ctx, hb + 1, "the pieces received") : NULL;
-        sent = held ? (float *)lsc_malloc(ctx, ob + 1, "the pieces sent") : NULL;
-        wv = sent ? (double *)lsc_malloc(ctx, wb + 1, "partial kNN values") : NULL;
+        J.s.tv = (double *)lsc_malloc(ctx, kb + 1, "a piece's kNN values");
+        J.s.ti = J.s.tv ? (int64_t *)lsc_malloc(ctx, kb + 1, "a piece's kNN indices") : NULL;
+        J.s.mv = J.s.ti ? (double *)lsc_malloc(ctx, (size_t)k * sizeof(double), "kNN merge") : NULL;
+        J.s.mi =
+            J.s.mv ? (int64_t *)lsc_malloc(ctx, (size_t)k * sizeof(int64_t), "kNN merge") : NULL;
+        held = J.s.mi ? (float *)lsc_malloc(ctx, hb + 1, "the pieces received") : NULL;
+        wv = held ? (double *)lsc_malloc(ctx, wb + 1, "partial kNN values") : NULL;
         wi = wv ? (int64_t *)lsc_malloc(ctx, wb + 1, "partial kNN indices") : NULL;
         lout = wi ? (unsigned char *)lsc_malloc(ctx, most_send + 1, "partial lists sent") : NULL;
         lin =
@@ -339,19 +322,8 @@ static lsc_status cover_run(lsc_ctx *ctx, const cover *c, const float *x, int64_
         const unsigned give = c->plan->recv[up] & own_pieces(c, rank);
         const unsigned take = mine & own_pieces(c, down);
         int64_t lo, nr;
-        const float *from = x;
-        if (contiguous(c, give, &lo, &nr)) {
-            from = x + lo * d;
-        } else {
-            nr = 0;
-            for (int64_t p = 0; p < c->np; p++)
-                if (give >> p & 1u) {
-                    memcpy(sent + nr * d, x + c->lo[p] * d,
-                           (size_t)(c->len[p] * d) * sizeof(float));
-                    nr += c->len[p];
-                }
-            from = sent;
-        }
+        span(c, give, &lo, &nr);
+        const float *from = x + lo * d;
         int64_t at = 0;
         for (int64_t p = 0; p < c->np; p++)
             if (take >> p & 1u) {
@@ -414,26 +386,25 @@ static lsc_status cover_run(lsc_ctx *ctx, const cover *c, const float *x, int64_
             for (int64_t i = 0; i < c->len[q]; i++) {
                 for (int64_t j = 0; j < cap; j++) {
                     const size_t ej = (size_t)(i * cap + j);
-                    memcpy(&J.tv[j], vals + ej * sizeof(double), sizeof(double));
-                    J.ti[j] = cand_global(c, first, work, get_index(ixs + ej * w, w));
+                    memcpy(&J.s.tv[j], vals + ej * sizeof(double), sizeof(double));
+                    J.s.ti[j] = cand_global(c, first, work, get_index(ixs + ej * w, w));
                 }
                 const int64_t r = c->lo[q] + i;
-                lsc_merge_list(v + r * k, idx + r * k, h0, J.tv, J.ti, cap, 0, k, J.mv, J.mi);
+                lsc_merge_list(v + r * k, idx + r * k, h0, J.s.tv, J.s.ti, cap, 0, k, J.s.mv,
+                               J.s.mi);
             }
             have_q[q] = list_k(h0 + cap, k);
             at += (size_t)e * (sizeof(double) + w);
         }
     }
     for (int64_t q = 0; st == LSC_STATUS_OK && q < c->np; q++)
-        if (piece_shard(c, q) == rank && c->len[q] > 0 && have_q[q] != k)
-            st = lsc_set_error(ctx, LSC_STATUS_INTERNAL, "%s: %lld of %lld neighbours found", what,
-                               (long long)have_q[q], (long long)k);
-    free(J.tv);
-    free(J.ti);
-    free(J.mv);
-    free(J.mi);
+        if (piece_shard(c, q) == rank && c->len[q] > 0)
+            st = lsc_knn_all_found(ctx, what, have_q[q], k);
+    free(J.s.tv);
+    free(J.s.ti);
+    free(J.s.mv);
+    free(J.s.mi);
     free(held);
-    free(sent);
     free(wv);
     free(wi);
     free(lout);

@@ -101,13 +101,39 @@ int64_t lsc_merge_list(double *v, int64_t *ix, int64_t have, const double *tv, c
     return m;
 }
 
+lsc_status lsc_knn_merge_block(lsc_ctx *ctx, const float *q, int64_t nq, const float *b, int64_t nb,
+                               int64_t d, int metric, int64_t off, double *v, int64_t *ix,
+                               int64_t cap, int64_t *have, const lsc_knn_scratch *s, double p0,
+                               double p1)
+{
+    const int64_t kr = nb - (q == NULL) < cap ? nb - (q == NULL) : cap;
+    if (nq == 0 || kr < 1) return LSC_STATUS_OK;
+    const lsc_matrix bm = lsc_matrix_f32(b, nb, d);
+    const lsc_matrix qm = lsc_matrix_f32(q, nq, d);
+    LSC_TRY(lsc_shard_knn(ctx, q ? &qm : NULL, &bm, kr, metric, s->tv, s->ti, p0, p1));
+    int64_t m = 0;
+    for (int64_t i = 0; i < nq; i++)
+        m = lsc_merge_list(v + i * cap, ix + i * cap, *have, s->tv + i * kr, s->ti + i * kr, kr,
+                           off, cap, s->mv, s->mi);
+    *have = m;
+    return LSC_STATUS_OK;
+}
+
+lsc_status lsc_knn_all_found(lsc_ctx *ctx, const char *what, int64_t have, int64_t k)
+{
+    if (have == k) return LSC_STATUS_OK;
+    return lsc_set_error(ctx, LSC_STATUS_INTERNAL, "%s: %lld of %lld neighbours found", what,
+                         (long long)have, (long long)k);
+}
+
 typedef struct self_job {
     const float *x;
     int64_t n, d, k, rank;
     int metric;
     const int64_t *rows, *first;
-    double *v, *tv, *mv;
-    int64_t *idx, *ti, *mi;
+    double *v;
+    int64_t *idx;
+    lsc_knn_scratch s;
     int64_t have;  /* entries every row's running list holds */
     double p0, p1; /* the progress the walk reports across, a P-th a step */
 } self_job;
@@ -117,20 +143,11 @@ typedef struct self_job {
 static lsc_status self_visit(lsc_ctx *ctx, void *user, int64_t origin, unsigned char *block)
 {
     self_job *J = (self_job *)user;
-    const int64_t nb = J->rows[origin], own = origin == J->rank;
-    const int64_t kr = nb - own < J->k ? nb - own : J->k;
-    if (J->n == 0 || kr < 1) return LSC_STATUS_OK;
-    const lsc_matrix b = lsc_matrix_f32((const float *)block, nb, J->d);
-    const lsc_matrix q = lsc_matrix_f32(J->x, J->n, J->d);
     const int64_t ranks = lsc_tp_ranks(ctx), step = (J->rank - origin + ranks) % ranks;
     const double w = (J->p1 - J->p0) / (double)ranks, p0 = J->p0 + w * (double)step;
-    LSC_TRY(lsc_shard_knn(ctx, own ? NULL : &q, &b, kr, J->metric, J->tv, J->ti, p0, p0 + w));
-    int64_t m = 0;
-    for (int64_t i = 0; i < J->n; i++)
-        m = lsc_merge_list(J->v + i * J->k, J->idx + i * J->k, J->have, J->tv + i * kr,
-                           J->ti + i * kr, kr, J->first[origin], J->k, J->mv, J->mi);
-    J->have = m;
-    return LSC_STATUS_OK;
+    return lsc_knn_merge_block(ctx, origin == J->rank ? NULL : J->x, J->n, (const float *)block,
+                               J->rows[origin], J->d, J->metric, J->first[origin], J->v, J->idx,
+                               J->k, &J->have, &J->s, p0, p0 + w);
 }
 
 lsc_status lsc_ring_self_knn(lsc_ctx *ctx, const float *x, int64_t d, int metric, int64_t k,
@@ -151,11 +168,12 @@ lsc_status lsc_ring_self_knn(lsc_ctx *ctx, const float *x, int64_t d, int metric
     }
     if (st == LSC_STATUS_OK) st = lsc_bytes(ctx, lsc_mul_i64(n, k), sizeof(double), &kb, what);
     if (st == LSC_STATUS_OK) {
-        J.tv = (double *)lsc_malloc(ctx, kb, "a shard's kNN values");
-        J.ti = J.tv ? (int64_t *)lsc_malloc(ctx, kb, "a shard's kNN indices") : NULL;
-        J.mv = J.ti ? (double *)lsc_malloc(ctx, (size_t)k * sizeof(double), "kNN merge") : NULL;
-        J.mi = J.mv ? (int64_t *)lsc_malloc(ctx, (size_t)k * sizeof(int64_t), "kNN merge") : NULL;
-        if (!J.mi) st = LSC_STATUS_OUT_OF_MEMORY;
+        J.s.tv = (double *)lsc_malloc(ctx, kb, "a shard's kNN values");
+        J.s.ti = J.s.tv ? (int64_t *)lsc_malloc(ctx, kb, "a shard's kNN indices") : NULL;
+        J.s.mv = J.s.ti ? (double *)lsc_malloc(ctx, (size_t)k * sizeof(double), "kNN merge") : NULL;
+        J.s.mi =
+            J.s.mv ? (int64_t *)lsc_malloc(ctx, (size_t)k * sizeof(int64_t), "kNN merge") : NULL;
+        if (!J.s.mi) st = LSC_STATUS_OUT_OF_MEMORY;
     }
     J.x = x;
     J.n = n;
@@ -172,13 +190,11 @@ lsc_status lsc_ring_self_knn(lsc_ctx *ctx, const float *x, int64_t d, int metric
     /* a failure here takes part in the agreement the walk would open, so no rank waits alone */
     if (st == LSC_STATUS_OK) st = lsc_ring_walk(ctx, sizes, x, NULL, self_visit, &J, NULL, what);
     else st = lsc_tp_agree(ctx, st, NULL, 0, NULL);
-    if (st == LSC_STATUS_OK && J.n > 0 && J.have != k)
-        st = lsc_set_error(ctx, LSC_STATUS_INTERNAL, "%s: %lld of %lld neighbours found", what,
-                           (long long)J.have, (long long)k);
-    free(J.tv);
-    free(J.ti);
-    free(J.mv);
-    free(J.mi);
+    if (st == LSC_STATUS_OK && J.n > 0) st = lsc_knn_all_found(ctx, what, J.have, k);
+    free(J.s.tv);
+    free(J.s.ti);
+    free(J.s.mv);
+    free(J.s.mi);
     free(sizes);
     return st;
 }
