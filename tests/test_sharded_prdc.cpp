@@ -74,11 +74,29 @@ struct KnnOut {
     std::vector<int64_t> idx;
 };
 
+// One process's lsc_knn with exclude_self on x (n x d): the lists the shards must give.
+KnnOut one_self(const std::vector<float> &x, int64_t n, int64_t d, int64_t k, lsc_metric metric)
+{
+    KnnOut w;
+    w.dist.assign((size_t)(n * k), -1.0f);
+    w.idx.assign((size_t)(n * k), -1);
+    lsc_ctx *ctx = cpu_ctx();
+    lsc_matrix m = lsc_matrix_f32(x.data(), n, d);
+    lsc_knn_opts o = LSC_KNN_OPTS_INIT;
+    o.metric = metric;
+    o.exclude_self = 1;
+    w.st = lsc_knn(ctx, &m, nullptr, k, &o, w.dist.data(), w.idx.data());
+    w.msg = lsc_last_error(ctx);
+    lsc_ctx_destroy(ctx);
+    return w;
+}
+
 // lsc_knn_sharded with exclude_self on x (n x d) split by sizes: each rank's own rows' lists.
 std::vector<KnnOut> self_knn(const std::vector<float> &x, int64_t d, int64_t k, const Sizes &sizes,
                              lsc_metric metric,
                              const std::function<void(int, lsc_matrix &)> &tweak = nullptr,
-                             const std::function<void(int, lsc_transport &)> &tt = nullptr)
+                             const std::function<void(int, lsc_transport &)> &tt = nullptr,
+                             fake::Hub *hub = nullptr)
 {
     const int P = (int)sizes.size();
     const auto off = offsets(sizes);
@@ -101,8 +119,23 @@ std::vector<KnnOut> self_knn(const std::vector<float> &x, int64_t d, int64_t k, 
             o.msg = lsc_last_error(ctx);
             o.dist.pop_back();
             o.idx.pop_back();
-        });
+        },
+        nullptr, hub);
     return outs;
+}
+
+// Each rank's lists (outs, split by off) against one process's w, bit for bit.
+void expect_shard_lists(const std::vector<KnnOut> &outs, const std::vector<int64_t> &off, int64_t k,
+                        const KnnOut &w)
+{
+    for (size_t p = 0; p < outs.size(); p++) {
+        ASSERT_EQ(outs[p].st, LSC_STATUS_OK) << outs[p].msg;
+        const auto b = (size_t)(off[p] * k), e = (size_t)(off[p + 1] * k);
+        EXPECT_EQ(outs[p].idx, std::vector<int64_t>(w.idx.begin() + b, w.idx.begin() + e))
+            << "rank " << p;
+        EXPECT_EQ(outs[p].dist, std::vector<float>(w.dist.begin() + b, w.dist.begin() + e))
+            << "rank " << p; // bit for bit
+    }
 }
 
 void expect_failure(const std::vector<lsc_status> &st, const std::vector<std::string> &msg,
@@ -121,32 +154,18 @@ TEST(KnnShardedSelf, EqualsOneProcessExactlyForEverySplit)
     const int64_t n = 37, d = 5, k = 4;
     const auto x = with_ties(n, d, 31);
     for (lsc_metric metric : {LSC_METRIC_EUCLIDEAN, LSC_METRIC_COSINE}) {
-        std::vector<float> wd((size_t)(n * k));
-        std::vector<int64_t> wi((size_t)(n * k));
-        lsc_ctx *ctx = cpu_ctx();
-        lsc_matrix m = lsc_matrix_f32(x.data(), n, d);
-        lsc_knn_opts o = LSC_KNN_OPTS_INIT;
-        o.metric = metric;
-        o.exclude_self = 1;
-        ASSERT_EQ(lsc_knn(ctx, &m, nullptr, k, &o, wd.data(), wi.data()), LSC_STATUS_OK);
-        lsc_ctx_destroy(ctx);
+        const KnnOut w = one_self(x, n, d, k, metric);
+        ASSERT_EQ(w.st, LSC_STATUS_OK) << w.msg;
         // the duplicates tie: row 1's nearest are its copies at n / 2 and n - 2, in that order
-        ASSERT_EQ(wi[(size_t)k], n / 2);
-        ASSERT_EQ(wi[(size_t)(k + 1)], n - 2);
+        ASSERT_EQ(w.idx[(size_t)k], n / 2);
+        ASSERT_EQ(w.idx[(size_t)(k + 1)], n - 2);
         for (const auto &sizes : splits(n)) {
             SCOPED_TRACE("metric " + std::to_string(metric) +
                          ", P = " + std::to_string(sizes.size()) + ", first shard " +
                          std::to_string(sizes[0]));
             const auto off = offsets(sizes);
             auto outs = self_knn(x, d, k, sizes, metric);
-            for (size_t p = 0; p < outs.size(); p++) {
-                ASSERT_EQ(outs[p].st, LSC_STATUS_OK) << outs[p].msg;
-                const auto b = (size_t)(off[p] * k), e = (size_t)(off[p + 1] * k);
-                EXPECT_EQ(outs[p].idx, std::vector<int64_t>(wi.begin() + b, wi.begin() + e))
-                    << "rank " << p;
-                EXPECT_EQ(outs[p].dist, std::vector<float>(wd.begin() + b, wd.begin() + e))
-                    << "rank " << p; // bit for bit
-            }
+            expect_shard_lists(outs, off, k, w);
         }
     }
 }
@@ -163,16 +182,9 @@ TEST(KnnShardedSelf, OverACoveringEqualsOneProcessExactly)
                                      {40, 0, 1},    {10, 10, 10, 11}, {0, 13, 0, 28},
                                      {39, 1, 1, 0}, {5, 17, 2, 17},   {1, 1, 1, 38}};
     for (lsc_metric metric : {LSC_METRIC_EUCLIDEAN, LSC_METRIC_COSINE}) {
-        std::vector<float> wd((size_t)(n * k));
-        std::vector<int64_t> wi((size_t)(n * k));
-        lsc_ctx *ctx = cpu_ctx();
-        lsc_matrix m = lsc_matrix_f32(x.data(), n, d);
-        lsc_knn_opts o = LSC_KNN_OPTS_INIT;
-        o.metric = metric;
-        o.exclude_self = 1;
-        ASSERT_EQ(lsc_knn(ctx, &m, nullptr, k, &o, wd.data(), wi.data()), LSC_STATUS_OK);
-        lsc_ctx_destroy(ctx);
-        ASSERT_EQ(wi[(size_t)k], n / 2); // the copies of row 1 tie, across shards
+        const KnnOut w = one_self(x, n, d, k, metric);
+        ASSERT_EQ(w.st, LSC_STATUS_OK) << w.msg;
+        ASSERT_EQ(w.idx[(size_t)k], n / 2); // the copies of row 1 tie, across shards
         for (const auto &sizes : cuts) {
             const int P = (int)sizes.size();
             const auto off = offsets(sizes);
@@ -181,32 +193,15 @@ TEST(KnnShardedSelf, OverACoveringEqualsOneProcessExactly)
                              ", shards " + std::to_string(sizes[0]) + " " +
                              std::to_string(sizes[1]) + (step ? "" : ", no send_recv on rank 1"));
                 fake::Hub hub(P);
-                std::vector<KnnOut> outs((size_t)P);
-                run_with(
-                    P,
+                auto outs = self_knn(
+                    x, d, k, sizes, metric, nullptr,
                     [&](int p, lsc_transport &t) {
                         if (!step && p == 1) t.send_recv = nullptr;
                     },
-                    [&](int p, lsc_ctx *c) {
-                        KnnOut &out = outs[(size_t)p];
-                        lsc_matrix a = shard(x, d, off, p);
-                        out.dist.assign((size_t)(a.rows * k), -1.0f);
-                        out.idx.assign((size_t)(a.rows * k), -1);
-                        out.st =
-                            lsc_knn_sharded(c, &a, nullptr, k, &o, out.dist.data(), out.idx.data());
-                        out.msg = lsc_last_error(c);
-                    },
-                    nullptr, &hub);
+                    &hub);
                 // the rows out and the lists home: one step to each other rank, twice
                 EXPECT_EQ(hub.send_recvs, step ? 2 * (P - 1) : 0);
-                for (size_t p = 0; p < outs.size(); p++) {
-                    ASSERT_EQ(outs[p].st, LSC_STATUS_OK) << outs[p].msg;
-                    const auto b = (size_t)(off[p] * k), e = (size_t)(off[p + 1] * k);
-                    EXPECT_EQ(outs[p].idx, std::vector<int64_t>(wi.begin() + b, wi.begin() + e))
-                        << "rank " << p;
-                    EXPECT_EQ(outs[p].dist, std::vector<float>(wd.begin() + b, wd.begin() + e))
-                        << "rank " << p;
-                }
+                expect_shard_lists(outs, off, k, w);
             }
         }
     }
@@ -235,15 +230,8 @@ TEST(KnnShardedSelf, OverACoveringEveryKAndTinyShards)
     for (const auto *x : {&ties, &dups})
         for (lsc_metric metric : {LSC_METRIC_EUCLIDEAN, LSC_METRIC_COSINE})
             for (int64_t k = 1; k < n; k++) {
-                std::vector<float> wd((size_t)(n * k));
-                std::vector<int64_t> wi((size_t)(n * k));
-                lsc_ctx *ctx = cpu_ctx();
-                lsc_matrix m = lsc_matrix_f32(x->data(), n, d);
-                lsc_knn_opts o = LSC_KNN_OPTS_INIT;
-                o.metric = metric;
-                o.exclude_self = 1;
-                ASSERT_EQ(lsc_knn(ctx, &m, nullptr, k, &o, wd.data(), wi.data()), LSC_STATUS_OK);
-                lsc_ctx_destroy(ctx);
+                const KnnOut w = one_self(*x, n, d, k, metric);
+                ASSERT_EQ(w.st, LSC_STATUS_OK) << w.msg;
                 for (const auto &sizes : cuts) {
                     const int P = (int)sizes.size();
                     const auto off = offsets(sizes);
@@ -252,28 +240,10 @@ TEST(KnnShardedSelf, OverACoveringEveryKAndTinyShards)
                                  std::to_string(P) + ", shards " + std::to_string(sizes[0]) + " " +
                                  std::to_string(sizes[1]) + " " + std::to_string(sizes[2]));
                     fake::Hub hub(P);
-                    std::vector<KnnOut> outs((size_t)P);
-                    run_with(
-                        P, [](int, lsc_transport &) {},
-                        [&](int p, lsc_ctx *c) {
-                            KnnOut &out = outs[(size_t)p];
-                            lsc_matrix a = shard(*x, d, off, p);
-                            out.dist.assign((size_t)(a.rows * k), -1.0f);
-                            out.idx.assign((size_t)(a.rows * k), -1);
-                            out.st = lsc_knn_sharded(c, &a, nullptr, k, &o, out.dist.data(),
-                                                     out.idx.data());
-                            out.msg = lsc_last_error(c);
-                        },
-                        nullptr, &hub);
+                    auto outs = self_knn(*x, d, k, sizes, metric, nullptr, nullptr, &hub);
                     covered += hub.send_recvs > 0;
-                    for (size_t p = 0; p < outs.size(); p++) {
-                        ASSERT_EQ(outs[p].st, LSC_STATUS_OK) << outs[p].msg;
-                        const auto b = (size_t)(off[p] * k), e = (size_t)(off[p + 1] * k);
-                        ASSERT_EQ(outs[p].idx, std::vector<int64_t>(wi.begin() + b, wi.begin() + e))
-                            << "rank " << p;
-                        ASSERT_EQ(outs[p].dist, std::vector<float>(wd.begin() + b, wd.begin() + e))
-                            << "rank " << p;
-                    }
+                    expect_shard_lists(outs, off, k, w);
+                    if (::testing::Test::HasFatalFailure() || ::testing::Test::HasFailure()) return;
                 }
             }
     // most of these go over the covering (wide rows: 672 of the 768), a few round the ring
@@ -313,23 +283,12 @@ TEST(KnnShardedSelf, KAsLargeAsAllOtherRows)
 {
     const int64_t n = 6, d = 3, k = 5;
     const auto x = data::gaussian(n, d, 3);
-    std::vector<float> wd((size_t)(n * k));
-    std::vector<int64_t> wi((size_t)(n * k));
-    lsc_ctx *ctx = cpu_ctx();
-    lsc_matrix m = lsc_matrix_f32(x.data(), n, d);
-    lsc_knn_opts o = LSC_KNN_OPTS_INIT;
-    o.exclude_self = 1;
-    ASSERT_EQ(lsc_knn(ctx, &m, nullptr, k, &o, wd.data(), wi.data()), LSC_STATUS_OK);
-    lsc_ctx_destroy(ctx);
+    const KnnOut w = one_self(x, n, d, k, LSC_METRIC_EUCLIDEAN);
+    ASSERT_EQ(w.st, LSC_STATUS_OK) << w.msg;
     for (const Sizes &sizes : std::vector<Sizes>{{1, 5}, {2, 0, 4}, {1, 1, 1, 3}, {6, 0}}) {
         const auto off = offsets(sizes);
         auto outs = self_knn(x, d, k, sizes, LSC_METRIC_EUCLIDEAN);
-        for (size_t p = 0; p < outs.size(); p++) {
-            ASSERT_EQ(outs[p].st, LSC_STATUS_OK) << outs[p].msg;
-            const auto b = (size_t)(off[p] * k), e = (size_t)(off[p + 1] * k);
-            EXPECT_EQ(outs[p].idx, std::vector<int64_t>(wi.begin() + b, wi.begin() + e));
-            EXPECT_EQ(outs[p].dist, std::vector<float>(wd.begin() + b, wd.begin() + e));
-        }
+        expect_shard_lists(outs, off, k, w);
     }
 }
 
