@@ -1361,7 +1361,11 @@ LSC_API lsc_status lsc_spectrum_sharded(lsc_ctx *ctx, const lsc_matrix *x,
  * only some pieces of the other shards (at 3 ranks the next rank's shard, at 4 three half
  * shards), so that every pair of rows meets on some rank, and sends the partial lists of the
  * rows it received back to their owners (12 bytes an entry): about half the ring's bytes, the
- * same lists. The sharded reference and PRDC find their kNN the same way. docs/SCALING.md has
+ * same lists. Its costs per rank instead of the ring's two shards: the pieces received (one
+ * shard at 3 ranks, up to one and a half at 4, as float32), the partial lists of their rows
+ * (k entries of 16 bytes a row, and 12 a row on the wire each way) and a kNN call's lists for
+ * the largest set it pairs; near the choice's threshold the lists make this more memory than
+ * the ring's. The sharded reference and PRDC find their kNN the same way. docs/SCALING.md has
  * the plans and the bytes.
  *
  * opts: the euclidean or cosine metric (the same on every rank, as exclude_self), out_memory
