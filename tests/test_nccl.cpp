@@ -28,6 +28,19 @@ bool gpu_required()
     return e && std::string(e) == "1";
 }
 
+// Skips the test without a CUDA device (fails it where LSC_REQUIRE_GPU=1): a macro, since
+// GTEST_SKIP and FAIL return from the test body itself.
+#define NEED_GPU()                                                                                 \
+    do {                                                                                           \
+        int devices_ = 0;                                                                          \
+        if (cudaGetDeviceCount(&devices_) != cudaSuccess || devices_ < 1) {                        \
+            cudaGetLastError();                                                                    \
+            if (gpu_required()) FAIL() << "LSC_REQUIRE_GPU=1 but no CUDA device";                  \
+            GTEST_SKIP()                                                                           \
+                << "no CUDA device: the NCCL transport needs a GPU (one NCCL rank a GPU)";         \
+        }                                                                                          \
+    } while (0)
+
 lsc_ctx *cpu_ctx()
 {
     lsc_ctx_params p = LSC_CTX_PARAMS_INIT;
@@ -94,12 +107,7 @@ struct OwnNccl {
 
 TEST(Nccl, OneRankCarriesTheShardedCallsOnTheGpu)
 {
-    int devices = 0;
-    if (cudaGetDeviceCount(&devices) != cudaSuccess || devices < 1) {
-        cudaGetLastError();
-        if (gpu_required()) FAIL() << "LSC_REQUIRE_GPU=1 but no CUDA device";
-        GTEST_SKIP() << "no CUDA device: the NCCL transport needs a GPU (one NCCL rank a GPU)";
-    }
+    NEED_GPU();
     OwnNccl nccl;
     ASSERT_TRUE(nccl.comm) << nccl.why;
     const int64_t n = 300, m = 200, d = 16, k = 5;
@@ -196,12 +204,7 @@ TEST(Nccl, AModuleOfAnotherAbiIsRefused)
 // device buffers, empty and uneven sizes, every byte and a guard after them checked.
 TEST(Nccl, TheSendRecvStepMovesTheBytesOnTheGpu)
 {
-    int devices = 0;
-    if (cudaGetDeviceCount(&devices) != cudaSuccess || devices < 1) {
-        cudaGetLastError();
-        if (gpu_required()) FAIL() << "LSC_REQUIRE_GPU=1 but no CUDA device";
-        GTEST_SKIP() << "no CUDA device: the NCCL transport needs a GPU (one NCCL rank a GPU)";
-    }
+    NEED_GPU();
     OwnNccl nccl;
     ASSERT_TRUE(nccl.comm) << nccl.why;
     Module m;

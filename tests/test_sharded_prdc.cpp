@@ -784,17 +784,19 @@ int on_progress(double f, void *user)
     return p->stop_after >= 0 && (int)p->seen.size() > p->stop_after;
 }
 
-TEST(PrdcSharded, ProgressRisesAndACancelReachesEveryRank)
+// A reference built from D's real rows split by rs, then PRDC of its fake rows split by fs with
+// each rank's progress recorded in prog: each rank's status and message (hub: the ranks' hub).
+void prdc_with_progress(const Data &D, const Sizes &rs, const Sizes &fs,
+                        std::vector<Progress> &prog, std::vector<lsc_status> &st,
+                        std::vector<std::string> &msg, fake::Hub *hub = nullptr)
 {
-    const Data D;
-    const Sizes rs = {10, 0, 21}, fs = {9, 9, 8};
     const auto ro = offsets(rs), fo = offsets(fs);
-    for (int cancel : {0, 1}) {
-        std::vector<Progress> prog(3);
-        if (cancel) prog[2].stop_after = 2;
-        std::vector<lsc_status> st(3);
-        std::vector<std::string> msg(3);
-        fake::run(3, [&](int p, lsc_ctx *ctx) {
+    const int P = (int)rs.size();
+    st.assign((size_t)P, LSC_STATUS_INTERNAL);
+    msg.assign((size_t)P, "");
+    fake::run(
+        P,
+        [&](int p, lsc_ctx *ctx) {
             lsc_matrix a = shard(D.real, D.d, ro, p), f = shard(D.fake, D.d, fo, p);
             lsc_reference *r = nullptr;
             EXPECT_EQ(lsc_reference_create_sharded(ctx, &a, 3, nullptr, &r), LSC_STATUS_OK);
@@ -803,18 +805,38 @@ TEST(PrdcSharded, ProgressRisesAndACancelReachesEveryRank)
             st[(size_t)p] = lsc_prdc_sharded(ctx, r, &f, &res);
             msg[(size_t)p] = lsc_last_error(ctx);
             lsc_reference_destroy(r);
-        });
+        },
+        hub);
+}
+
+// Every rank's reports rise and stay within [0, 1].
+void expect_rising(const std::vector<Progress> &prog)
+{
+    for (size_t p = 0; p < prog.size(); p++) {
+        const auto &v = prog[p].seen;
+        ASSERT_FALSE(v.empty()) << "rank " << p;
+        EXPECT_GE(v.front(), 0.0) << "rank " << p;
+        for (size_t i = 1; i < v.size(); i++)
+            EXPECT_LE(v[i - 1], v[i]) << "rank " << p << ", report " << i;
+        EXPECT_LE(v.back(), 1.0) << "rank " << p;
+    }
+}
+
+TEST(PrdcSharded, ProgressRisesAndACancelReachesEveryRank)
+{
+    const Data D;
+    for (int cancel : {0, 1}) {
+        std::vector<Progress> prog(3);
+        if (cancel) prog[2].stop_after = 2;
+        std::vector<lsc_status> st;
+        std::vector<std::string> msg;
+        prdc_with_progress(D, {10, 0, 21}, {9, 9, 8}, prog, st, msg);
         if (cancel) {
             expect_failure(st, msg, LSC_STATUS_CANCELLED, {"rank 2", "cancelled"});
             continue;
         }
-        for (size_t p = 0; p < 3; p++) {
-            ASSERT_EQ(st[p], LSC_STATUS_OK) << msg[p];
-            const auto &v = prog[p].seen;
-            ASSERT_FALSE(v.empty());
-            for (size_t i = 1; i < v.size(); i++) EXPECT_LE(v[i - 1], v[i]) << "rank " << p;
-            EXPECT_LE(v.back(), 1.0);
-        }
+        for (size_t p = 0; p < 3; p++) ASSERT_EQ(st[p], LSC_STATUS_OK) << msg[p];
+        expect_rising(prog);
     }
 }
 
@@ -853,12 +875,8 @@ TEST(KnnShardedSelf, ACancelInACoveringReachesEveryRank)
         EXPECT_EQ(hub.send_recvs, 6);
         for (size_t p = 0; p < 4; p++) {
             ASSERT_EQ(st[p], LSC_STATUS_OK) << msg[p];
-            const auto &v = prog[p].seen;
-            ASSERT_FALSE(v.empty());
-            EXPECT_GE(v.front(), 0.0);
-            for (size_t i = 1; i < v.size(); i++) EXPECT_LE(v[i - 1], v[i]) << "rank " << p;
-            EXPECT_LE(v.back(), 1.0) << "rank " << p;
         }
+        expect_rising(prog);
     }
 }
 
@@ -868,35 +886,18 @@ TEST(KnnShardedSelf, ACancelInACoveringReachesEveryRank)
 TEST(PrdcSharded, ProgressOverACoveringRises)
 {
     const Data D(32);
-    const Sizes rs = {8, 8, 8, 7}, fs = {7, 6, 7, 6};
-    const auto ro = offsets(rs), fo = offsets(fs);
     std::vector<Progress> prog(4);
-    std::vector<lsc_status> st(4);
-    std::vector<std::string> msg(4);
+    std::vector<lsc_status> st;
+    std::vector<std::string> msg;
     fake::Hub hub(4);
-    fake::run(
-        4,
-        [&](int p, lsc_ctx *ctx) {
-            lsc_matrix a = shard(D.real, D.d, ro, p), f = shard(D.fake, D.d, fo, p);
-            lsc_reference *r = nullptr;
-            EXPECT_EQ(lsc_reference_create_sharded(ctx, &a, 3, nullptr, &r), LSC_STATUS_OK);
-            lsc_ctx_set_progress(ctx, on_progress, &prog[(size_t)p]);
-            lsc_prdc_result res = LSC_PRDC_RESULT_INIT;
-            st[(size_t)p] = lsc_prdc_sharded(ctx, r, &f, &res);
-            msg[(size_t)p] = lsc_last_error(ctx);
-            lsc_reference_destroy(r);
-        },
-        &hub);
+    prdc_with_progress(D, {8, 8, 8, 7}, {7, 6, 7, 6}, prog, st, msg, &hub);
     EXPECT_EQ(hub.send_recvs, 2 * 2 * 3); // the reference's and the PRDC's coverings
-    for (size_t p = 0; p < 4; p++) {
-        ASSERT_EQ(st[p], LSC_STATUS_OK) << msg[p];
-        const auto &v = prog[p].seen;
-        ASSERT_FALSE(v.empty());
-        for (size_t i = 1; i < v.size(); i++)
-            EXPECT_LE(v[i - 1], v[i]) << "rank " << p << ", report " << i;
-        // the kNN's share ends at 0.3 (the pass's first report lies far above it)
-        for (double f : v) EXPECT_FALSE(f > 0.3 && f < 0.3 + 1e-9) << "rank " << p << ": " << f;
-    }
+    for (size_t p = 0; p < 4; p++) ASSERT_EQ(st[p], LSC_STATUS_OK) << msg[p];
+    expect_rising(prog);
+    // the kNN's share ends at 0.3 (the pass's first report lies far above it)
+    for (size_t p = 0; p < 4; p++)
+        for (double f : prog[p].seen)
+            EXPECT_FALSE(f > 0.3 && f < 0.3 + 1e-9) << "rank " << p << ": " << f;
 }
 
 // ---- saving a sharded reference ---------------------------------------------------------------
