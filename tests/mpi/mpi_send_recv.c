@@ -49,52 +49,48 @@ static void check_received(const unsigned char *recv, size_t n, int from, int me
               key, i, n);
 }
 
-/* Every shift, then the ring step; `t` a transport of the module. */
+/* One step of key `key` to rank dst and from rank src: by send_recv, or (ring) by the ring step,
+ * whose dst and src are then r + 1 and r - 1. Every byte received checked, the guard after it,
+ * and the send buffer left as it was. Returns 0 where memory ran out. */
+static int step(const lsc_transport *t, int ring, int dst, int src, int key)
+{
+    const int r = my_rank;
+    const char *what = ring ? "ring" : "send_recv";
+    const size_t ns = size_of(r, dst, key), nr = size_of(src, r, key);
+    unsigned char *send = filled(r, dst, key, ns);
+    unsigned char *recv = (unsigned char *)malloc(nr + GUARD);
+    if (!send || !recv) {
+        CHECK(0, "out of memory");
+        free(send);
+        free(recv);
+        return 0;
+    }
+    memset(recv, 0x5A, nr + GUARD);
+    char why[256] = "";
+    const int e = ring ? t->ring(send, ns, recv, nr, LSC_MEMORY_HOST, t->user, why, sizeof why)
+                       : t->send_recv(send, ns, dst, recv, nr, src, LSC_MEMORY_HOST, t->user, why,
+                                      sizeof why);
+    CHECK(e == 0, "%s step %d: %s", what, key, why);
+    check_received(recv, nr, src, r, key, what);
+    /* nothing the caller passed is modified */
+    size_t changed = 0;
+    for (size_t i = 0; i < ns; i++) changed += send[i] != byte_of(r, dst, key, i);
+    CHECK(changed == 0, "%s step %d changed %zu bytes of its send buffer", what, key, changed);
+    free(send);
+    free(recv);
+    return 1;
+}
+
+/* Every shift, then the ring step (it shares the module's code: to r + 1, from r - 1); `t` a
+ * transport of the module. */
 static void steps(const lsc_transport *t, int ranks)
 {
     const int r = my_rank;
     char why[256];
     for (int round = 0; round < 3; round++) {
-        for (int s = 1; s < ranks; s++) {
-            const int dst = (r + s) % ranks, src = (r - s + ranks) % ranks;
-            const int key = round * 8 + s;
-            const size_t ns = size_of(r, dst, key), nr = size_of(src, r, key);
-            unsigned char *send = filled(r, dst, key, ns);
-            unsigned char *recv = (unsigned char *)malloc(nr + GUARD);
-            if (!send || !recv) {
-                CHECK(0, "out of memory");
-                return;
-            }
-            memset(recv, 0x5A, nr + GUARD);
-            why[0] = '\0';
-            int e = t->send_recv(send, ns, dst, recv, nr, src, LSC_MEMORY_HOST, t->user, why,
-                                 sizeof why);
-            CHECK(e == 0, "send_recv shift %d: %s", s, why);
-            check_received(recv, nr, src, r, key, "send_recv");
-            /* nothing the caller passed is modified */
-            size_t changed = 0;
-            for (size_t i = 0; i < ns; i++) changed += send[i] != byte_of(r, dst, key, i);
-            CHECK(changed == 0, "send_recv shift %d changed %zu bytes of its send buffer", s,
-                  changed);
-            free(send);
-            free(recv);
-        }
-        /* the ring step shares the module's code: to r + 1, from r - 1 */
-        const int next = (r + 1) % ranks, prev = (r - 1 + ranks) % ranks;
-        const int key = 100 + round;
-        const size_t ns = size_of(r, next, key), nr = size_of(prev, r, key);
-        unsigned char *send = filled(r, next, key, ns);
-        unsigned char *recv = (unsigned char *)malloc(nr + GUARD);
-        if (!send || !recv) {
-            CHECK(0, "out of memory");
-            return;
-        }
-        memset(recv, 0x5A, nr + GUARD);
-        int e = t->ring(send, ns, recv, nr, LSC_MEMORY_HOST, t->user, why, sizeof why);
-        CHECK(e == 0, "ring: %s", why);
-        check_received(recv, nr, prev, r, key, "ring");
-        free(send);
-        free(recv);
+        for (int s = 1; s < ranks; s++)
+            if (!step(t, 0, (r + s) % ranks, (r - s + ranks) % ranks, round * 8 + s)) return;
+        if (!step(t, 1, (r + 1) % ranks, (r - 1 + ranks) % ranks, 100 + round)) return;
     }
     /* refusals that every rank meets before any message, so none waits for another */
     unsigned char one = 0;
