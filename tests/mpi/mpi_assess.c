@@ -100,15 +100,8 @@ int main(int argc, char **argv)
         CHECK(lsc_assess(one, wref, &all_fake, &o, &want) == LSC_STATUS_OK, "one assess: %s",
               lsc_last_error(one));
         for (int k = 0; k < 4 && want; k++) {
-            int w[4], v[4];
-            for (int r = 0; r < 4; r++) {
-                w[r] = splits[k][r];
-                v[r] = splits[(k + 1) % 4][r]; /* the generated rows split otherwise */
-            }
-            if (ranks == 1) w[0] = v[0] = 1;
             int64_t lo, hi, flo, fhi;
-            shard(N, ranks, my_rank, w, &lo, &hi);
-            shard(M, ranks, my_rank, v, &flo, &fhi);
+            split_both(splits, k, ranks, N, M, &lo, &hi, &flo, &fhi);
             lsc_matrix a = rows_of(real, lo, hi, D), f = rows_of(fake, flo, fhi, D);
             lsc_assess_opts so = o;
             if (labelled) {

@@ -51,6 +51,22 @@ static inline void shard(int64_t n, int ranks, int rank, const int *w, int64_t *
     *hi = n * (before + w[rank]) / total;
 }
 
+/* Split k of the weights `splits` (one row of four weights a split) for this rank: its n real
+ * rows [*lo, *hi) by split k, its m generated rows [*flo, *fhi) by split k + 1 (so the two sets
+ * split otherwise); one rank takes everything. */
+static inline void split_both(const int splits[4][4], int k, int ranks, int64_t n, int64_t m,
+                              int64_t *lo, int64_t *hi, int64_t *flo, int64_t *fhi)
+{
+    int w[4], v[4];
+    for (int r = 0; r < 4; r++) {
+        w[r] = splits[k][r];
+        v[r] = splits[(k + 1) % 4][r];
+    }
+    if (ranks == 1) w[0] = v[0] = 1;
+    shard(n, ranks, my_rank, w, lo, hi);
+    shard(m, ranks, my_rank, v, flo, fhi);
+}
+
 static inline lsc_matrix rows_of(const float *x, int64_t lo, int64_t hi, int64_t d)
 {
     return lsc_matrix_f32(hi > lo ? x + lo * d : NULL, hi - lo, d);
