@@ -34,11 +34,12 @@ def _env():
     return env
 
 
-def _run_torch(ranks, out):
+def _run_torch(ranks, out, mode="torch", timeout=300):
+    """The worker's `mode` in `ranks` processes on torch.distributed (gloo)."""
     if importlib.util.find_spec("torch") is None:
         pytest.skip("torch is not installed: the torch.distributed (gloo) test needs it")
-    subprocess.run([sys.executable, WORKER, "torch", str(ranks), str(out)], check=True,
-                   env=_env(), timeout=300)
+    subprocess.run([sys.executable, WORKER, mode, str(ranks), str(out)], check=True,
+                   env=_env(), timeout=timeout)
 
 
 def _run_nccl(ranks, out):
@@ -220,11 +221,8 @@ def test_monitor_does_not_wait(tmp_path, engine, ranks):
     every rank; the training loop's collectives on the caller's group go on meanwhile; an error
     surfaces at flush on every rank and stops the monitor; the threads end."""
     if engine == "torch":
-        if importlib.util.find_spec("torch") is None:
-            pytest.skip("torch is not installed: the torch.distributed (gloo) test needs it")
         # a mixed-up collective ends the job (the worker's gloo timeout is 60 s) or this one
-        subprocess.run([sys.executable, WORKER, "torch-monitor", str(ranks), str(tmp_path)],
-                       check=True, env=_env(), timeout=150)
+        _run_torch(ranks, tmp_path, "torch-monitor", timeout=150)
     else:
         _mpi_job(ranks, ["mpi-monitor", str(tmp_path)], timeout=150)
     due = [s for s in range(W.STEPS) if s % W.EVERY == 0]
@@ -297,10 +295,7 @@ def test_send_recv_moves_the_bytes(tmp_path, engine, ranks):
     included, nothing written past them; also on a group whose ranks are not the world's (torch:
     ranks 1.. of 3; mpi4py: the world in reverse order)."""
     if engine == "torch":
-        if importlib.util.find_spec("torch") is None:
-            pytest.skip("torch is not installed: the torch.distributed (gloo) test needs it")
-        subprocess.run([sys.executable, WORKER, "torch-send-recv", str(ranks), str(tmp_path)],
-                       check=True, env=_env(), timeout=120)
+        _run_torch(ranks, tmp_path, "torch-send-recv", timeout=120)
     else:
         _mpi_job(ranks, ["mpi-send-recv", str(tmp_path)], timeout=120)
     labels = {"torch": ["world"] + (["sub"] if ranks >= 3 else []), "mpi": ["world", "rev"]}
