@@ -134,6 +134,15 @@ static size_t list_bytes(const cover *c, int64_t q, int64_t r, int64_t k)
     return (size_t)(c->len[q] * list_k(cand, k)) * (8 + index_width(cand));
 }
 
+/* Bytes of the lists rank `from` sends rank `to` (the pieces of shard `to` that `from` pairs). */
+static size_t lists_between(const cover *c, int64_t from, int64_t to, int64_t k)
+{
+    size_t b = 0;
+    for (int64_t q = 0; q < c->np; q++)
+        if (piece_shard(c, q) == to) b += list_bytes(c, q, from, k);
+    return b;
+}
+
 /* The largest rank's bytes received by the covering and by the ring (in double: a comparison). */
 static void cover_bytes(const cover *c, const int64_t *rows, int64_t d, int64_t k, double *cv,
                         double *ring)
@@ -145,9 +154,7 @@ static void cover_bytes(const cover *c, const int64_t *rows, int64_t d, int64_t 
     *ring = 0;
     for (int64_t r = 0; r < P; r++) {
         double b = (double)mask_rows(c, c->plan->recv[r]) * 4.0 * (double)d;
-        for (int64_t q = 0; q < c->np; q++)
-            if (piece_shard(c, q) == r)
-                for (int64_t s = 0; s < P; s++) b += (double)list_bytes(c, q, s, k);
+        for (int64_t s = 0; s < P; s++) b += (double)lists_between(c, s, r, k);
         const double rb = (all - (double)rows[r]) * 4.0 * (double)d;
         *cv = b > *cv ? b : *cv;
         *ring = rb > *ring ? rb : *ring;
@@ -222,15 +229,6 @@ static int64_t get_index(const unsigned char *b, size_t w)
     int64_t v;
     memcpy(&v, b, 8);
     return v;
-}
-
-/* Bytes of the lists rank `from` sends rank `to` (the pieces of shard `to` that `from` pairs). */
-static size_t lists_between(const cover *c, int64_t from, int64_t to, int64_t k)
-{
-    size_t b = 0;
-    for (int64_t q = 0; q < c->np; q++)
-        if (piece_shard(c, q) == to) b += list_bytes(c, q, from, k);
-    return b;
 }
 
 /* The first row and the rows of the pieces of mask m, all of one shard: with at most two pieces
