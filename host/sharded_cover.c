@@ -1,11 +1,11 @@
 /* The sharded self kNN over a covering (lsc.h section 12): where the transport has a
  * point-to-point step, each rank receives only the pieces of other shards it needs so that every
  * pair of rows meets on some rank, works out partial lists for the rows it received and sends them
- * back to their owners. Passing every shard round the ring sends each rank N - n rows; a covering
- * needs about half of that at 3 and 4 ranks, plus the partial lists (12 bytes an entry), so it runs
- * where its bytes come out below the ring's. The lists are the ring's bit for bit: the same exact
- * values (lsc_shard_knn), each pair's side computed exactly once, merged with ties by the smaller
- * global index. */
+ * back to their owners. Passing every shard round the ring sends each rank N - n rows (2N/3 at 3
+ * ranks, 3N/4 at 4); a covering needs N/3 and 3N/8, plus the partial lists (12 bytes an entry),
+ * so it runs where its bytes come out below the ring's. The lists are the ring's bit for bit: the
+ * same exact values (lsc_shard_knn), each pair's side computed exactly once, merged with ties by
+ * the smaller global index. */
 #include "sharded.h"
 #include "validate.h"
 
