@@ -183,6 +183,104 @@ static inline double lsc_exp_minus16(double y)
     return p * ts;
 }
 
+/* A float32 form of the pair term for the CPU's AVX-512 loop (host/cpu/unif_avx512.c, sixteen
+ * lanes where the float64 loop has eight): the exponent x = -t d2 and its exp in float32, the
+ * terms summed in float64. Admitted row by row only where its rounding, bounded below
+ * (lsc_unif_f32_err), is within the pair's own distance bound (lsc_unif_f32_fits), so the
+ * figure's pinned tolerance holds; elsewhere the float64 loop runs. Host only.
+ *
+ * exp(x) for x <= 0: x = (k / 16) ln 2 + r, |r| <= ln 2 / 32, exp(x) = 2^floor(k / 16)
+ * 2^(j / 16) exp(r), j = k mod 16 from the low four bits of the rounding shift's sum (1.5 2^19
+ * rounds x / ln 2 to a multiple of 1/16), 2^(j / 16) from a table of 16 floats (one register,
+ * one VPERMPS), exp(r) as 1 + r (1 + r (1/2 + r / 6)) (the Taylor terms: the next is below
+ * r^4 / 24 <= 0.16 2^-24), ln 2 in two parts (|k / 16| <= 13, so one float32 constant would
+ * move r by up to 4.5 2^-24), 2^floor(k / 16) by VSCALEFPS. Within LSC_EXP16F_ERR relative of
+ * exp for x in [-80, 0] (tests/test_unif_avx512.cpp): the truncation, the roundings of q, p,
+ * the table and the product. */
+#define LSC_EXP16F_SHIFT 0x1.8p19f
+#define LSC_EXP16F_LOG2E 0x1.715476p+0f
+#define LSC_EXP16F_LN2_HI 0x1.62e43p-1f
+#define LSC_EXP16F_LN2_LO -0x1.05c61p-29f
+#define LSC_EXP16F_Q2 0x1.555556p-3f /* 1/6 */
+#define LSC_EXP16F_ERR (3.5 * 0x1p-24)
+/* 2^(j / 16), j = 0..15, each correctly rounded to float32 */
+/* clang-format off */
+#define LSC_EXP16F_TABLE                                                                           \
+    {0x1.000000p+0f, 0x1.0b5586p+0f, 0x1.172b84p+0f, 0x1.2387a6p+0f, 0x1.306fe0p+0f,              \
+     0x1.3dea64p+0f, 0x1.4bfdaep+0f, 0x1.5ab07ep+0f, 0x1.6a09e6p+0f, 0x1.7a1148p+0f,              \
+     0x1.8ace54p+0f, 0x1.9c4918p+0f, 0x1.ae89fap+0f, 0x1.c199bep+0f, 0x1.d5818ep+0f,              \
+     0x1.ea4afap+0f}
+/* clang-format on */
+
+/* The float32 exp(x) above as its two factors, *p = 1 + r q(r) and *ts = 2^floor(k / 16)
+ * 2^(j / 16) (exact), exp(x) = *p *ts: what each lane of the loop computes, to the bit (fmaf as
+ * its fused multiply-adds, ldexpf as VSCALEFPS on a normal result). */
+static inline void lsc_exp16f_parts(float x, float *p, float *ts)
+{
+    static const float tab[16] = LSC_EXP16F_TABLE;
+    const float kd = fmaf(x, LSC_EXP16F_LOG2E, LSC_EXP16F_SHIFT);
+    const float k = kd - LSC_EXP16F_SHIFT;
+    float r = fmaf(-k, LSC_EXP16F_LN2_HI, x);
+    r = fmaf(-k, LSC_EXP16F_LN2_LO, r);
+    uint32_t bits;
+    memcpy(&bits, &kd, sizeof bits);
+    float q = fmaf(LSC_EXP16F_Q2, r, 0.5f);
+    q = fmaf(q, r, 1.0f);
+    *p = fmaf(q, r, 1.0f);
+    *ts = ldexpf(tab[bits & 15u], (int)floorf(k));
+}
+
+/* The float32 pair exponent of the loop, x = min(0, A (S_j c + P_j) + (B S_j + C)), from the
+ * pass's product c: A = 4 s_i, B = 4 s_i p_i, C = -2 (e_i + 1) of the query row (base rows of
+ * e_j = 1 only), S_j = s_j and P_j = s_j p_j of the base row, each rounded to float32 once
+ * (lsc_unif_f32_row, the base rows' by the caller): -2 times lsc_unif_v's value, up to the
+ * roundings lsc_unif_f32_err bounds. min(0, x) keeps a NaN, as the float64 clamp does. */
+typedef struct lsc_unif_f32 {
+    float a, b, c;
+} lsc_unif_f32;
+
+static inline lsc_unif_f32 lsc_unif_f32_row(lsc_unif_row r)
+{
+    lsc_unif_f32 f;
+    f.a = (float)(4.0 * r.s);
+    f.b = (float)(4.0 * r.s * r.p);
+    f.c = (float)(-2.0 * (r.e + 1.0));
+    return f;
+}
+
+static inline float lsc_unif_f32_x(float c, lsc_unif_f32 f, float sj, float pj)
+{
+    const float x = fmaf(f.a, fmaf(sj, c, pj), fmaf(f.b, sj, f.c));
+    return x > 0.0f ? 0.0f : x;
+}
+
+/* Bound on how far the float32 path moves a pair's term, relative to itself, from the float64
+ * term of the same product: the exponent's roundings (eleven of float32's unit roundoff u on
+ * the largest parts: |x| <= 8 and |C| <= 4, 12 u on each of s_i s_j (|c| + |p_j|) and
+ * s_i s_j |p_i|: A, S_j or P_j, and t rounded once each, B, S_j and B S_j + C), the exp's
+ * LSC_EXP16F_ERR and the float32 sum of four terms (2 u). Bounds for row i over the tile's
+ * base rows j: s_i s_j |c| <= r_i r_max + 2^-11 (r = ||x - m|| s, Cauchy-Schwarz plus half the
+ * product's band, which is below 2^-10 on a row the float64 test clears), smax the largest
+ * s_j, spmax the largest s_j |p_j|. */
+static inline double lsc_unif_f32_err(lsc_unif_row ri, double rr, double smax, double spmax)
+{
+    const double u = 0x1p-24;
+    const double m = rr + 0x1p-11 + ri.s * spmax, q = ri.s * smax * fabs(ri.p);
+    return 1.001 * u * (12.1 + 12.0 * m + 12.0 * q) + LSC_EXP16F_ERR + 2.01 * u;
+}
+
+/* Whether row i may take the float32 path: its bound above at most the distance bound of its
+ * closest-to-the-centre pair, delta = 2 (D + 2) 2^-24 r_i r_min (docs/METRICS.md section 9),
+ * so a term moves by at most 3 delta of itself in all (2 delta from the product), within the
+ * tolerance. Rows near the centre (small r, where that bound shrinks) and narrow rows keep the
+ * float64 path. */
+static inline int lsc_unif_f32_fits(lsc_unif_row ri, double r_i, double rmin, double rmax,
+                                    double smax, double spmax, int64_t d)
+{
+    const double delta = 2.0 * ((double)d + 2.0) * 0x1p-24 * r_i * rmin;
+    return lsc_unif_f32_err(ri, r_i * rmax, smax, spmax) <= delta;
+}
+
 /* The uniformity's pair term exp(-t d2). */
 LSC_HD double lsc_unif_term(double d2) { return lsc_exp_minus(LSC_UNIFORMITY_T * d2); }
 

@@ -2,8 +2,10 @@
 // double's expl, over its range and near 0, where the figure's pinned bound shrinks (docs/METRICS.md
 // section 9); the AVX-512 loop of host/cpu/unif_avx512.c against it, lane for lane to the bit,
 // and its row sums against the terms written from the header's formulas, flags, tails and the
-// zero-row form included. The loop's cases skip on a CPU without AVX-512F (the portable loop
-// of pairs.c runs there, which test_pairs checks).
+// zero-row form included; the float32 path (lsc_exp16f_parts, lsc_unif_f32_x) the same way, and
+// its terms against exact ones within the bound that admits it (lsc_unif_f32_err). The loop's
+// cases skip on a CPU without AVX-512F (the portable loop of pairs.c runs there, which
+// test_pairs checks).
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -166,6 +168,188 @@ TEST(UnifAvx512, RowSumOrder)
         double e[8];
         for (int l = 0; l < 8; l++) e[l] = (s32[l] + s32[l + 8]) + (s32[l + 16] + s32[l + 24]);
         EXPECT_EQ(cpu_unif_row_avx512(c.data(), n, ri, p.data(), s.data(), nullptr, nullptr),
+                  lsc_lanes8_total(e));
+    }
+}
+
+// The float32 exp: within LSC_EXP16F_ERR relative of expl on [-80, 0] (every 2^-12 and near 0,
+// where r is the argument itself); exp(0) = 1 exactly.
+TEST(UnifAvx512, Float32ExpMatchesExpl)
+{
+    long double worst = 0.0L;
+    auto one = [&](float x) {
+        float p, ts;
+        lsc_exp16f_parts(x, &p, &ts);
+        const float got = p * ts;
+        const long double want = expl((long double)x);
+        worst = std::max(worst, fabsl((long double)got - want) / want);
+    };
+    for (int k = 0; k <= 80 * 4096; k++) one(-(float)k / 4096.0f);
+    for (int k = 0; k <= 100000; k++) one(-0.05f * (float)k / 100000.0f);
+    std::mt19937_64 g(5);
+    std::uniform_real_distribution<float> u(-9.0f, 0.0f);
+    for (int k = 0; k < 200000; k++) one(u(g));
+    EXPECT_LE(worst, (long double)LSC_EXP16F_ERR);
+    EXPECT_GT(worst, (long double)LSC_EXP16F_ERR / 4); // the bound is not idle
+    float p, ts;
+    lsc_exp16f_parts(0.0f, &p, &ts);
+    EXPECT_EQ(p * ts, 1.0f);
+    lsc_exp16f_parts(-0.0f, &p, &ts);
+    EXPECT_EQ(p * ts, 1.0f);
+}
+
+// The sixteen-lane float32 exp equals the scalar formula bit for bit, on every lane and tail.
+TEST(UnifAvx512, Float32VectorExpIsTheScalarFormula)
+{
+    if (!cpu_unif_avx512_usable()) GTEST_SKIP() << "no AVX-512F (or LSC_CPU_AVX512=0)";
+    std::vector<float> x, got;
+    std::mt19937_64 g(93);
+    std::uniform_real_distribution<float> u(-9.0f, 0.0f);
+    for (int k = 0; k <= 20000; k++) x.push_back(-9.0f * (float)k / 20000.0f);
+    for (int k = 0; k < 20000; k++) x.push_back(u(g));
+    for (int k = 0; k < 1000; k++) x.push_back(u(g) * 1e-5f);
+    x.push_back(-80.0f);
+    for (size_t n : {x.size(), (size_t)1, (size_t)15, (size_t)17, (size_t)31}) {
+        got.assign(n + 1, -1.0f);
+        cpu_exp16f_avx512(x.data(), got.data(), (int64_t)n);
+        for (size_t t = 0; t < n; t++) {
+            float p, ts;
+            lsc_exp16f_parts(x[t], &p, &ts);
+            const float want = p * ts;
+            uint32_t a, b;
+            std::memcpy(&a, &got[t], 4);
+            std::memcpy(&b, &want, 4);
+            ASSERT_EQ(a, b) << "x = " << x[t] << " lane " << t % 16;
+        }
+        EXPECT_EQ(got[n], -1.0f); // nothing written past n
+    }
+}
+
+// Query rows and base rows of a centred pass with every e_j = 1: s = 1 / ||x||, p = m.(x - m/2)
+// and the products c of the centred rows, from rows drawn around a centre `shift` away.
+struct Pass {
+    std::vector<float> c, sf, pf; // a query row's products; the base rows' float32 s, s p
+    std::vector<double> p, s, sp; // the base rows' p, s, s p
+    lsc_unif_row ri;
+};
+
+Pass make_pass(int64_t n, int64_t d, double shift, uint64_t seed, int query)
+{
+    std::mt19937_64 g(seed);
+    std::normal_distribution<double> nd(0.0, 1.0);
+    std::vector<double> x((size_t)((n + 1) * d)), m((size_t)d, 0.0);
+    for (int64_t r = 0; r <= n; r++)
+        for (int64_t k = 0; k < d; k++) {
+            // row n is the query row; some base rows copy it (d2 near 0) or its negative
+            double v = nd(g) * (1.0 + 0.5 * (double)(r % 3)) + shift;
+            if (r % 11 == 5) v = x[(size_t)(n * 0 + k)] * (r % 2 ? 1.0 : -1.0);
+            x[(size_t)(r * d + k)] = v;
+        }
+    for (int64_t k = 0; k < d; k++) { // the query row: one of the rows, `query` picks which
+        x[(size_t)(n * d + k)] = x[(size_t)(query * d + k)] + 1e-3 * nd(g);
+        for (int64_t r = 0; r <= n; r++) m[(size_t)k] += x[(size_t)(r * d + k)] / (double)(n + 1);
+    }
+    Pass P;
+    auto row = [&](int64_t r) {
+        double q = 0.0, p = 0.0;
+        for (int64_t k = 0; k < d; k++) {
+            const double v = x[(size_t)(r * d + k)];
+            q += v * v;
+            p += m[(size_t)k] * (v - 0.5 * m[(size_t)k]);
+        }
+        return lsc_unif_row{p, 1.0 / std::sqrt(q), 1.0};
+    };
+    P.ri = row(n);
+    for (int64_t j = 0; j < n; j++) {
+        const lsc_unif_row rj = row(j);
+        double c = 0.0;
+        for (int64_t k = 0; k < d; k++)
+            c += (x[(size_t)(n * d + k)] - m[(size_t)k]) * (x[(size_t)(j * d + k)] - m[(size_t)k]);
+        P.c.push_back((float)c); // the pass's float32 product, up to its own rounding
+        P.p.push_back(rj.p);
+        P.s.push_back(rj.s);
+        P.sp.push_back(rj.s * rj.p);
+        P.sf.push_back((float)rj.s);
+        P.pf.push_back((float)(rj.s * rj.p));
+    }
+    return P;
+}
+
+// Each float32 term against the exact term of the same product, exp(-2 max(v, 0)) with v from
+// c, p, s in long double: within lsc_unif_f32_err (less its sum's share), the bound that admits
+// the path; on rows near and far from the centre, pairs near 0 and near antipodal.
+TEST(UnifAvx512, Float32TermWithinItsBound)
+{
+    long double worst = 0.0L;
+    for (double shift : {0.0, 0.3, 3.0, 30.0})
+        for (int64_t d : {2, 16, 64})
+            for (int query : {0, 5, 8}) {
+                SCOPED_TRACE(::testing::Message()
+                             << "shift " << shift << " d " << d << " query " << query);
+                const int64_t n = 300;
+                const Pass P = make_pass(n, d, shift, 7000 + (uint64_t)(d + query), query);
+                // the bound's inputs, as pairs.c takes them: s_i s_j |c| (r_i r_max there),
+                // the largest s_j and s_j |p_j|
+                double rr = 0.0, smax = 0.0, spmax = 0.0;
+                for (int64_t j = 0; j < n; j++) {
+                    rr = std::max(rr, P.ri.s * P.s[(size_t)j] * std::fabs((double)P.c[(size_t)j]));
+                    smax = std::max(smax, P.s[(size_t)j]);
+                    spmax = std::max(spmax, std::fabs(P.sp[(size_t)j]));
+                }
+                const double bound =
+                    lsc_unif_f32_err(P.ri, rr, smax, spmax) - 2.01 * 0x1p-24; // one term
+                const lsc_unif_f32 f = lsc_unif_f32_row(P.ri);
+                for (int64_t j = 0; j < n; j++) {
+                    const long double v =
+                        2.0L - 2.0L * (long double)P.ri.s * (long double)P.s[(size_t)j] *
+                                   ((long double)P.c[(size_t)j] + (long double)P.ri.p +
+                                    (long double)P.p[(size_t)j]);
+                    const long double want = expl(-(v + fabsl(v)));
+                    float p, ts;
+                    lsc_exp16f_parts(
+                        lsc_unif_f32_x(P.c[(size_t)j], f, P.sf[(size_t)j], P.pf[(size_t)j]), &p,
+                        &ts);
+                    const long double e = fabsl((long double)(p * ts) - want) / want;
+                    ASSERT_LE(e, (long double)bound) << "pair " << j;
+                    worst = std::max(worst, e / (long double)bound);
+                }
+            }
+    EXPECT_GT(worst, 0.02L); // some pair uses a fair part of it
+}
+
+// The float32 loop's row sum, to the bit, as its header states it: 64 pairs a step, each
+// step (t0 + t1) + (t2 + t3) of four groups of 16 in float32 (t0 and t2 as fmaf into the add),
+// step b's lanes 0-7 into lo[b % 2] and 8-15 into hi[b % 2] in float64, then lsc_lanes8_total
+// of (lo0 + lo1) + (hi0 + hi1); every tail length.
+TEST(UnifAvx512, Float32RowSumOrder)
+{
+    if (!cpu_unif_avx512_usable()) GTEST_SKIP() << "no AVX-512F (or LSC_CPU_AVX512=0)";
+    const Pass P = make_pass(4200, 16, 0.2, 77, 5);
+    const lsc_unif_f32 f = lsc_unif_f32_row(P.ri);
+    for (int64_t n : {0, 1, 15, 16, 17, 63, 64, 65, 127, 128, 129, 200, 1000, 4099}) {
+        SCOPED_TRACE(n);
+        double lo[2][8] = {{0.0}}, hi[2][8] = {{0.0}};
+        for (int64_t b = 0; 64 * b < n; b++) {
+            // the p and ts of the step's 64 pairs (p 0 past n), then the stated order
+            for (int l = 0; l < 16; l++) {
+                float pp[4], tt[4];
+                for (int a = 0; a < 4; a++) {
+                    const int64_t j = 64 * b + 16 * a + l;
+                    pp[a] = 0.0f;
+                    tt[a] = 1.0f;
+                    if (j < n)
+                        lsc_exp16f_parts(
+                            lsc_unif_f32_x(P.c[(size_t)j], f, P.sf[(size_t)j], P.pf[(size_t)j]),
+                            &pp[a], &tt[a]);
+                }
+                const float w =
+                    std::fmaf(pp[0], tt[0], pp[1] * tt[1]) + std::fmaf(pp[2], tt[2], pp[3] * tt[3]);
+                (l < 8 ? lo : hi)[b % 2][l % 8] += (double)w;
+            }
+        }
+        double e[8];
+        for (int l = 0; l < 8; l++) e[l] = (lo[0][l] + lo[1][l]) + (hi[0][l] + hi[1][l]);
+        EXPECT_EQ(cpu_unif_row_avx512_f32(P.c.data(), n, f, P.sf.data(), P.pf.data()),
                   lsc_lanes8_total(e));
     }
 }

@@ -149,6 +149,7 @@ typedef struct pair_job {
     const double *up, *us, *ue;
     const double *bup, *bus, *bue; /* the same for sb's rows (up, us, ue within one set) */
     const double *busp;            /* s p of sb's rows, for unif_avx512.c's loop */
+    const float *bsf, *bpf;        /* s and s p of sb's rows in float32, for its float32 path */
     double *block_unif;
     int avx512; /* the rows' terms by unif_avx512.c's loop (cpu_unif_avx512_usable) */
 } pair_job;
@@ -328,6 +329,14 @@ unif_flags(const cpu_tiles *t, int64_t i, int64_t js, int64_t nj, lsc_unif_row r
     }
 }
 
+/* A tile's base rows as the uniformity's row tests see them: the largest s and squared norm
+ * (unif_row_any), whether every e_j is 1, and for the float32 path's test (lsc_unif_f32_fits)
+ * the smallest and largest r = ||x - m|| s and the largest s |p|. */
+typedef struct unif_tile {
+    double smax, bmax, rmin, rmax, spmax;
+    int ones;
+} unif_tile;
+
 /* Sum of the uniformity's pair terms over row i's pairs j in [js, nj) of the tile: those of
  * unif_row_terms (or of unif_avx512.c's loop, with the same flags), then the flagged pairs'
  * from their exact d2 (from the float32 rows). xs_i, xs: the scales of the exact form (1 / norm
@@ -335,24 +344,33 @@ unif_flags(const cpu_tiles *t, int64_t i, int64_t js, int64_t nj, lsc_unif_row r
 static inline __attribute__((always_inline)) double
 unif_row_sum(const cpu_tiles *t, int64_t i, int64_t js, int64_t nj, lsc_unif_row ri,
              const double *restrict up, const double *restrict us, const double *restrict ue,
-             const double *restrict usp, double smax, double bmax, int ones, int avx512,
-             double xs_i, const double *restrict xs, int64_t d, double *restrict tv,
-             int64_t *restrict flag)
+             const double *restrict usp, const float *restrict sf, const float *restrict pf,
+             const unif_tile *u, int avx512, double xs_i, const double *restrict xs, int64_t d,
+             double *restrict tv, int64_t *restrict flag)
 {
     int any;
     double sum;
 #if LSC_CPU_UNIF_AVX512
     if (avx512) {
         /* the same row test and per-pair flags as unif_row_terms */
-        any = unif_row_any(t, i, ri, smax, bmax);
-        if (any) unif_flags(t, i, js, nj, ri, us, ue, flag);
-        sum = cpu_unif_row_avx512(t->c + i * nj + js, nj - js, ri, usp + js, us + js,
-                                  ones ? NULL : ue + js, any ? flag + js : NULL);
+        any = unif_row_any(t, i, ri, u->smax, u->bmax);
+        if (!any && u->ones &&
+            lsc_unif_f32_fits(ri, sqrt(t->qsq[i]) * ri.s, u->rmin, u->rmax, u->smax, u->spmax, d))
+            sum = cpu_unif_row_avx512_f32(t->c + i * nj + js, nj - js, lsc_unif_f32_row(ri),
+                                          sf + js, pf + js);
+        else {
+            if (any) unif_flags(t, i, js, nj, ri, us, ue, flag);
+            sum = cpu_unif_row_avx512(t->c + i * nj + js, nj - js, ri, usp + js, us + js,
+                                      u->ones ? NULL : ue + js, any ? flag + js : NULL);
+        }
     } else
 #endif
-        sum = unif_row_terms(t, i, js, nj, ri, up, us, ue, smax, bmax, ones, tv, flag, &any);
+        sum =
+            unif_row_terms(t, i, js, nj, ri, up, us, ue, u->smax, u->bmax, u->ones, tv, flag, &any);
     (void)avx512;
     (void)usp;
+    (void)sf;
+    (void)pf;
     for (int64_t j = js; any && j < nj; j++)
         if (flag[j])
             sum += lsc_unif_term(
@@ -377,12 +395,16 @@ LSC_CPU_CLONES static void pair_tile(void *user, int tid, const cpu_tiles *t, in
     double *nnb = P->nn + J->nb_off; /* the base rows' */
     /* the uniformity: the largest s and squared norm of the tile's base rows, which bound every
      * pair's test for an exact d2 (unif_row_terms) */
-    double smax = 0.0, bmax = 0.0;
-    int ones = 1; /* whether every e_j is 1 (no zero row among them) */
+    unif_tile ut = {0.0, 0.0, INFINITY, 0.0, 0.0, 1};
     for (int64_t j = 0; J->block_unif && j < nj; j++) {
-        if (J->bus[j0 + j] > smax) smax = J->bus[j0 + j];
-        if (t->bsq[j] > bmax) bmax = t->bsq[j];
-        ones &= J->bue[j0 + j] == 1.0;
+        const double sj = J->bus[j0 + j], rj = sqrt(t->bsq[j]) * sj;
+        const double spj = fabs(J->busp[j0 + j]);
+        if (sj > ut.smax) ut.smax = sj;
+        if (t->bsq[j] > ut.bmax) ut.bmax = t->bsq[j];
+        if (rj < ut.rmin) ut.rmin = rj;
+        if (rj > ut.rmax) ut.rmax = rj;
+        if (spj > ut.spmax) ut.spmax = spj;
+        ut.ones &= J->bue[j0 + j] == 1.0;
     }
     for (int64_t i = 0; i < ni; i++) {
         const int64_t gi = i0 + i;
@@ -440,9 +462,9 @@ LSC_CPU_CLONES static void pair_tile(void *user, int tid, const cpu_tiles *t, in
         const double *xs = metric == LSC_M_COSINE ? s->inv_norm : J->us;
         const double *xb = metric == LSC_M_COSINE ? sb->inv_norm : J->bus;
         /* `dist` and `flag` are free again: the moments and the histogram above read them */
-        J->block_unif[i0 / J->tq] +=
-            unif_row_sum(t, i, js, nj, ri, J->bup + j0, J->bus + j0, J->bue + j0, J->busp + j0,
-                         smax, bmax, ones, J->avx512, xs[gi], xb + j0, s->d, dist, flag);
+        J->block_unif[i0 / J->tq] += unif_row_sum(
+            t, i, js, nj, ri, J->bup + j0, J->bus + j0, J->bue + j0, J->busp + j0, J->bsf + j0,
+            J->bpf + j0, &ut, J->avx512, xs[gi], xb + j0, s->d, dist, flag);
     }
 }
 
@@ -535,7 +557,7 @@ lsc_status cpu_pair_pass(lsc_ctx *ctx, const cpu_set *a, const int64_t *ida, con
     if (st == LSC_STATUS_OK && opts->uniformity) {
         J.block_unif =
             (double *)lsc_calloc(ctx, (size_t)nblocks, sizeof(double), "uniformity sums");
-        urows = J.block_unif ? (double *)lsc_malloc(ctx, (size_t)nall * 4 * sizeof(double),
+        urows = J.block_unif ? (double *)lsc_malloc(ctx, (size_t)nall * 5 * sizeof(double),
                                                     "uniformity rows")
                              : NULL;
         if (!urows) st = LSC_STATUS_OUT_OF_MEMORY;
@@ -551,8 +573,16 @@ lsc_status cpu_pair_pass(lsc_ctx *ctx, const cpu_set *a, const int64_t *ida, con
             J.bue = J.ue + J.nb_off;
             J.avx512 = cpu_unif_avx512_usable();
             double *usp = urows + 3 * nall;
-            for (int64_t k = 0; k < nall; k++) usp[k] = J.us[k] * J.up[k];
+            /* the float32 path's s and s p (lsc_unif_f32_x): the fifth nall doubles as floats */
+            float *sf = (float *)(urows + 4 * nall), *pf = sf + nall;
+            for (int64_t k = 0; k < nall; k++) {
+                usp[k] = J.us[k] * J.up[k];
+                sf[k] = (float)J.us[k];
+                pf[k] = (float)usp[k];
+            }
             J.busp = usp + J.nb_off;
+            J.bsf = sf + J.nb_off;
+            J.bpf = pf + J.nb_off;
         }
     }
     for (int p = 0; p < T && st == LSC_STATUS_OK; p++) {

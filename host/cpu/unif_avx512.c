@@ -164,6 +164,112 @@ LSC_AVX512F double cpu_unif_row_avx512(const float *crow, int64_t n, lsc_unif_ro
     return lsc_lanes8_total(e);
 }
 
+/* The float32 path (common/geometry_rules.h, lsc_unif_f32_x and lsc_exp16f_parts) in sixteen
+ * lanes: 14 vector operations per 16 pairs, the float64 loop's 30 (bench/RESULTS.md). */
+typedef struct exp16f {
+    __m512 shift, log2e, ln2hi, ln2lo, q2, half, one, tab, zero, a, b, c;
+} exp16f;
+
+LSC_AVX512F static inline exp16f exp16f_init(lsc_unif_f32 f)
+{
+    static const float tab[16] = LSC_EXP16F_TABLE;
+    exp16f k;
+    k.shift = _mm512_set1_ps(LSC_EXP16F_SHIFT);
+    k.log2e = _mm512_set1_ps(LSC_EXP16F_LOG2E);
+    k.ln2hi = _mm512_set1_ps(LSC_EXP16F_LN2_HI);
+    k.ln2lo = _mm512_set1_ps(LSC_EXP16F_LN2_LO);
+    k.q2 = _mm512_set1_ps(LSC_EXP16F_Q2);
+    k.half = _mm512_set1_ps(0.5f);
+    k.one = _mm512_set1_ps(1.0f);
+    k.tab = _mm512_loadu_ps(tab);
+    k.zero = _mm512_setzero_ps();
+    k.a = _mm512_set1_ps(f.a);
+    k.b = _mm512_set1_ps(f.b);
+    k.c = _mm512_set1_ps(f.c);
+    return k;
+}
+
+/* lsc_exp16f_parts in sixteen lanes: p returned (masked lanes 0), ts in *ts. VPERMPS reads the
+ * low four bits of each index (j), VSCALEFPS multiplies by 2^floor(k / 16). */
+LSC_AVX512F static inline __attribute__((always_inline)) __m512 exp16f_16(const exp16f *k, __m512 x,
+                                                                          __mmask16 m, __m512 *ts)
+{
+    const __m512 kd = _mm512_fmadd_ps(x, k->log2e, k->shift);
+    const __m512 kk = _mm512_sub_ps(kd, k->shift);
+    __m512 r = _mm512_fnmadd_ps(kk, k->ln2hi, x);
+    r = _mm512_fnmadd_ps(kk, k->ln2lo, r);
+    __m512 q = _mm512_fmadd_ps(k->q2, r, k->half);
+    q = _mm512_fmadd_ps(q, r, k->one);
+    *ts = _mm512_scalef_ps(_mm512_permutexvar_ps(_mm512_castps_si512(kd), k->tab), kk);
+    return _mm512_maskz_fmadd_ps(m, q, r, k->one);
+}
+
+/* The terms of 16 pairs as p and ts (lsc_unif_f32_x, then the exp), masked lanes' p 0. */
+LSC_AVX512F static inline __attribute__((always_inline)) __m512
+terms16f(const exp16f *k, const float *crow, const float *sj, const float *pj, __mmask16 m,
+         __m512 *ts)
+{
+    const __m512 c = _mm512_maskz_loadu_ps(m, crow), s = _mm512_maskz_loadu_ps(m, sj),
+                 pp = _mm512_maskz_loadu_ps(m, pj);
+    const __m512 x =
+        _mm512_fmadd_ps(k->a, _mm512_fmadd_ps(s, c, pp), _mm512_fmadd_ps(k->b, s, k->c));
+    /* min(0, x), a NaN kept (VMINPS returns its second operand then) */
+    return exp16f_16(k, _mm512_min_ps(k->zero, x), m, ts);
+}
+
+/* Sixty-four pairs from o: four groups of 16, (t0 + t1) + (t2 + t3) in float32 with t0 and t2's
+ * products fused into those adds, then the 16 lanes added to lo (lanes 0-7) and hi (8-15) in
+ * float64. */
+LSC_AVX512F static inline __attribute__((always_inline)) void
+block64f(const exp16f *k, const float *crow, const float *sj, const float *pj, int64_t o, int64_t n,
+         __m512d *lo, __m512d *hi)
+{
+    __m512 p[4], ts[4];
+    for (int a = 0; a < 4; a++) {
+        const int64_t left = n - o - 16 * a;
+        const __mmask16 m = left >= 16  ? (__mmask16)0xFFFF
+                            : left <= 0 ? (__mmask16)0
+                                        : (__mmask16)((1u << left) - 1u);
+        const int64_t at = o + 16 * a;
+        p[a] = terms16f(k, crow + at, sj + at, pj + at, m, &ts[a]);
+    }
+    const __m512 w = _mm512_add_ps(_mm512_fmadd_ps(p[0], ts[0], _mm512_mul_ps(p[1], ts[1])),
+                                   _mm512_fmadd_ps(p[2], ts[2], _mm512_mul_ps(p[3], ts[3])));
+    *lo = _mm512_add_pd(*lo, _mm512_cvtps_pd(_mm512_castps512_ps256(w)));
+    *hi = _mm512_add_pd(
+        *hi, _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(w), 1))));
+}
+
+LSC_AVX512F double cpu_unif_row_avx512_f32(const float *crow, int64_t n, lsc_unif_f32 f,
+                                           const float *sj, const float *pj)
+{
+    const exp16f k = exp16f_init(f);
+    /* two pairs of accumulators: consecutive blocks alternate, so no add waits on the last */
+    __m512d lo[2] = {_mm512_setzero_pd(), _mm512_setzero_pd()},
+            hi[2] = {_mm512_setzero_pd(), _mm512_setzero_pd()};
+    int64_t o = 0;
+    for (; o + 128 <= n; o += 128) {
+        block64f(&k, crow, sj, pj, o, o + 64, &lo[0], &hi[0]);
+        block64f(&k, crow, sj, pj, o + 64, o + 128, &lo[1], &hi[1]);
+    }
+    for (int b = 0; o < n; o += 64, b ^= 1) block64f(&k, crow, sj, pj, o, n, &lo[b], &hi[b]);
+    double e[8];
+    _mm512_storeu_pd(e, _mm512_add_pd(_mm512_add_pd(lo[0], lo[1]), _mm512_add_pd(hi[0], hi[1])));
+    return lsc_lanes8_total(e);
+}
+
+LSC_AVX512F void cpu_exp16f_avx512(const float *x, float *out, int64_t n)
+{
+    const lsc_unif_f32 none = {0.0f, 0.0f, 0.0f};
+    const exp16f k = exp16f_init(none);
+    for (int64_t t = 0; t < n; t += 16) {
+        const __mmask16 m = n - t >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - t)) - 1u);
+        __m512 ts;
+        const __m512 p = exp16f_16(&k, _mm512_maskz_loadu_ps(m, x + t), m, &ts);
+        _mm512_mask_storeu_ps(out + t, m, _mm512_mul_ps(p, ts));
+    }
+}
+
 #else
 
 int cpu_unif_avx512_usable(void) { return 0; }
