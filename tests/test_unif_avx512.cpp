@@ -317,6 +317,40 @@ TEST(UnifAvx512, Float32TermWithinItsBound)
     EXPECT_GT(worst, 0.02L); // some pair uses a fair part of it
 }
 
+// The float32 path's admission (lsc_unif_f32_fits) at its edges, from the bound's stated
+// terms: a row of r = 1 among base rows of r = 1 (cosine) has the bound 1.001 u (12.1 + 12
+// (1 + 2^-11)) + 3.5 u + 2.01 u = 29.64 u against delta = 2 (D + 2) u, so D = 12 keeps the
+// float64 loop and D = 13 takes the float32 one; delta scales with r_i and the tile's smallest
+// r (not its largest), the bound with r_i r_max, s_i |p_i| s_max and s_i max s_j |p_j|; a row
+// or a base row at the centre (r = 0), and a NaN r, never take it.
+TEST(UnifAvx512, Float32AdmissionAtItsEdges)
+{
+    const lsc_unif_row one = {0.0, 1.0, 1.0};
+    EXPECT_FALSE(lsc_unif_f32_fits(one, 1.0, 1.0, 1.0, 1.0, 0.0, 12));
+    EXPECT_TRUE(lsc_unif_f32_fits(one, 1.0, 1.0, 1.0, 1.0, 0.0, 13));
+    // delta from the smallest r of the tile's base rows: 15 u < 29.6 u
+    EXPECT_FALSE(lsc_unif_f32_fits(one, 1.0, 0.5, 1.0, 1.0, 0.0, 13));
+    EXPECT_TRUE(lsc_unif_f32_fits(one, 1.0, 0.5, 1.0, 1.0, 0.0, 28));
+    // r_i = 2: bound 1.001 (12.1 + 24.006) + 5.51 = 47.7 u, delta 60 u; r_i = 0.5: 23.6 u, 15 u
+    EXPECT_TRUE(lsc_unif_f32_fits(one, 2.0, 1.0, 1.0, 1.0, 0.0, 13));
+    EXPECT_FALSE(lsc_unif_f32_fits(one, 0.5, 1.0, 1.0, 1.0, 0.0, 13));
+    // the larger r_max grows the bound: r_max = 2, 53.7 u against 30 u
+    EXPECT_FALSE(lsc_unif_f32_fits(one, 1.0, 1.0, 2.0, 1.0, 0.0, 13));
+    // s_i |p_i| s_max = 0.5 adds 6 u (35.6 u: D = 16's 36 u, not D = 15's 34 u); s_i max s_j
+    // |p_j| = 0.5 the same
+    const lsc_unif_row pi = {0.5, 1.0, 1.0};
+    EXPECT_FALSE(lsc_unif_f32_fits(pi, 1.0, 1.0, 1.0, 1.0, 0.0, 15));
+    EXPECT_TRUE(lsc_unif_f32_fits(pi, 1.0, 1.0, 1.0, 1.0, 0.0, 16));
+    EXPECT_FALSE(lsc_unif_f32_fits(one, 1.0, 1.0, 1.0, 1.0, 0.5, 15));
+    EXPECT_TRUE(lsc_unif_f32_fits(one, 1.0, 1.0, 1.0, 1.0, 0.5, 16));
+    // rows at the centre, an empty tile's r_min (INFINITY) with r_i = 0, NaN: never
+    EXPECT_FALSE(lsc_unif_f32_fits(one, 0.0, 1.0, 1.0, 1.0, 0.0, 4096));
+    EXPECT_FALSE(lsc_unif_f32_fits(one, 1.0, 0.0, 1.0, 1.0, 0.0, 4096));
+    EXPECT_FALSE(lsc_unif_f32_fits(one, 0.0, INFINITY, 1.0, 1.0, 0.0, 4096));
+    EXPECT_FALSE(lsc_unif_f32_fits(one, NAN, 1.0, 1.0, 1.0, 0.0, 4096));
+    EXPECT_FALSE(lsc_unif_f32_fits(one, 1.0, NAN, NAN, 1.0, 0.0, 4096));
+}
+
 // The float32 loop's row sum, to the bit, as its header states it: 64 pairs a step, each
 // step (t0 + t1) + (t2 + t3) of four groups of 16 in float32 (t0 and t2 as fmaf into the add),
 // step b's lanes 0-7 into lo[b % 2] and 8-15 into hi[b % 2] in float64, then lsc_lanes8_total
