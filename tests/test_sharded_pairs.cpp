@@ -238,6 +238,22 @@ TEST(PairsSharded, CosineEqualsOneProcessForEverySplit)
     expect_every_split(duplicates_data(n, d, 4), n, d, o, "cosine");
 }
 
+// Rows wide enough (D = 32, r about 1) that on an AVX-512 CPU most rows take the uniformity's
+// float32 path (lsc_unif_f32_fits), also in the ring steps' passes across two sets, whose base
+// rows' float32 s and s p start at nb_off: the figure within its tolerance of one process's.
+TEST(PairsSharded, UniformityOfWideRowsForEverySplit)
+{
+    const int64_t n = 96, d = 32;
+    for (int metric : {LSC_METRIC_EUCLIDEAN, LSC_METRIC_COSINE}) {
+        lsc_pair_opts o = LSC_PAIR_OPTS_INIT;
+        o.metric = (lsc_metric)metric;
+        o.bins = 16;
+        o.uniformity = 1;
+        expect_every_split(data::gaussian(n, d, 31 + (uint64_t)metric), n, d, o,
+                           metric == LSC_METRIC_COSINE ? "cosine" : "euclidean");
+    }
+}
+
 TEST(PairsSharded, TiesOrderedByIndexAcrossRanks)
 {
     // a grid of 3^4 points: near-duplicates up to d = 1.5 are many tied pairs at 0 and 1, of
