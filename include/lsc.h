@@ -456,8 +456,8 @@ typedef struct lsc_pair_opts {
                                rows */
     /* appended in 0.3 */
     int64_t uniformity;     /* 1: also lsc_pair_result.uniformity, in the same pass (an exp per
-                               pair: about 1.1x the pass at D = 64, 1.03x at D = 512 on an
-                               AVX-512 CPU); 0 (default): not computed, NaN */
+                               pair: 1.04-1.09x the pass from D = 16, 1.07-1.12x at D = 8 on
+                               an AVX-512 CPU); 0 (default): not computed, NaN */
 } lsc_pair_opts;
 
 #define LSC_PAIR_OPTS_INIT \
