@@ -255,9 +255,10 @@ static inline float lsc_unif_f32_x(float c, lsc_unif_f32 f, float sj, float pj)
 }
 
 /* Bound on how far the float32 path moves a pair's term, relative to itself, from the float64
- * term of the same product: the exponent's roundings (eleven of float32's unit roundoff u on
- * the largest parts: |x| <= 8 and |C| <= 4, 12 u on each of s_i s_j (|c| + |p_j|) and
- * s_i s_j |p_i|: A, S_j or P_j, and t rounded once each, B, S_j and B S_j + C), the exp's
+ * term of the same product: the exponent's roundings (12.1 of float32's unit roundoff u for
+ * the largest parts: 8 u for x itself, |x| <= 8 and a little more with the product's band,
+ * 4 u for B S_j + C, |C| <= 4; 12 u on each of s_i s_j (|c| + |p_j|) and s_i s_j |p_i|: A,
+ * S_j or P_j, and t rounded once each, B, S_j and B S_j + C), the exp's
  * LSC_EXP16F_ERR and the float32 sum of four terms (2 u). Bounds for row i over the tile's
  * base rows j: s_i s_j |c| <= r_i r_max + 2^-11 (r = ||x - m|| s, Cauchy-Schwarz plus half the
  * product's band, which is below 2^-10 on a row the float64 test clears), smax the largest

@@ -240,9 +240,10 @@ Pass make_pass(int64_t n, int64_t d, double shift, uint64_t seed, int query)
     std::vector<double> x((size_t)((n + 1) * d)), m((size_t)d, 0.0);
     for (int64_t r = 0; r <= n; r++)
         for (int64_t k = 0; k < d; k++) {
-            // row n is the query row; some base rows copy it (d2 near 0) or its negative
+            // rows r = 5 mod 11 copy row 0 or its negative: with query 0 or 5 (itself a copy)
+            // the query row, row n, has near-copies (d2 near 0) and near-antipodes
             double v = nd(g) * (1.0 + 0.5 * (double)(r % 3)) + shift;
-            if (r % 11 == 5) v = x[(size_t)(n * 0 + k)] * (r % 2 ? 1.0 : -1.0);
+            if (r % 11 == 5) v = x[(size_t)k] * (r % 2 ? 1.0 : -1.0);
             x[(size_t)(r * d + k)] = v;
         }
     for (int64_t k = 0; k < d; k++) { // the query row: one of the rows, `query` picks which
