@@ -393,8 +393,7 @@ LSC_CPU_CLONES static void pair_tile(void *user, int tid, const cpu_tiles *t, in
     int64_t *flag = t->flag; /* -1: decided on the exact value, else the pair's bin */
     const int64_t copy_mask = hist_copies(bins) - 1;
     double *nnb = P->nn + J->nb_off; /* the base rows' */
-    /* the uniformity: the largest s and squared norm of the tile's base rows, which bound every
-     * pair's test for an exact d2 (unif_row_terms) */
+    /* the uniformity: the tile's base rows as its row tests see them (unif_tile) */
     unif_tile ut = {0.0, 0.0, INFINITY, 0.0, 0.0, 1};
     for (int64_t j = 0; J->block_unif && j < nj; j++) {
         const double sj = J->bus[j0 + j], rj = sqrt(t->bsq[j]) * sj;
