@@ -184,18 +184,18 @@ static inline double lsc_exp_minus16(double y)
 }
 
 /* A float32 form of the pair term for the CPU's AVX-512 loop (host/cpu/unif_avx512.c, sixteen
- * lanes where the float64 loop has eight): the exponent x = -t d2 and its exp in float32, the
- * terms summed in float64. Admitted row by row only where its rounding, bounded below
- * (lsc_unif_f32_err), is within the pair's own distance bound (lsc_unif_f32_fits), so the
- * figure's pinned tolerance holds; elsewhere the float64 loop runs. Host only.
+ * lanes where the float64 loop has eight): the exponent and its exp in float32, the terms summed
+ * in float64. Admitted row by row only where its rounding, bounded below (lsc_unif_f32_err), is
+ * within what the pair's own distance bound moves a term (lsc_unif_f32_fits), so the figure's
+ * pinned tolerance holds; elsewhere the float64 loop runs. Host only.
  *
- * exp(x) for x <= 0: x = (k / 16) ln 2 + r, |r| <= ln 2 / 32, exp(x) = 2^floor(k / 16)
+ * exp(x) for x in [-80, 8]: x = (k / 16) ln 2 + r, |r| <= ln 2 / 32, exp(x) = 2^floor(k / 16)
  * 2^(j / 16) exp(r), j = k mod 16 from the low four bits of the rounding shift's sum (1.5 2^19
  * rounds x / ln 2 to a multiple of 1/16), 2^(j / 16) from a table of 16 floats (one register,
  * one VPERMPS), exp(r) as 1 + r (1 + r (1/2 + r / 6)) (the Taylor terms: the next is below
  * r^4 / 24 <= 0.16 2^-24), ln 2 in two parts (|k / 16| <= 13, so one float32 constant would
  * move r by up to 4.5 2^-24), 2^floor(k / 16) by VSCALEFPS. Within LSC_EXP16F_ERR relative of
- * exp for x in [-80, 0] (tests/test_unif_avx512.cpp): the truncation, the roundings of q, p,
+ * exp for x in [-80, 8] (tests/test_unif_avx512.cpp): the truncation, the roundings of q, p,
  * the table and the product. */
 #define LSC_EXP16F_SHIFT 0x1.8p19f
 #define LSC_EXP16F_LOG2E 0x1.715476p+0f
@@ -230,56 +230,69 @@ static inline void lsc_exp16f_parts(float x, float *p, float *ts)
     *ts = ldexpf(tab[bits & 15u], (int)floorf(k));
 }
 
-/* The float32 pair exponent of the loop, x = min(0, A (S_j c + P_j) + (B S_j + C)), from the
- * pass's product c: A = 4 s_i, B = 4 s_i p_i, C = -2 (e_i + 1) of the query row (base rows of
- * e_j = 1 only), S_j = s_j and P_j = s_j p_j of the base row, each rounded to float32 once
- * (lsc_unif_f32_row, the base rows' by the caller): -2 times lsc_unif_v's value, up to the
- * roundings lsc_unif_f32_err bounds. min(0, x) keeps a NaN, as the float64 clamp does. */
+/* The float32 pair exponent of the loop, shifted so that its roundings are of numbers of the
+ * size of the cosine rather than of t d2: with e_j = 1 (base rows that are not zero rows),
+ * -t d2 = z - 2 (e_i + 1) for z = 4 s_i s_j (c + p_i + p_j) (t = 2), so the term is
+ * exp(-2 (e_i + 1)) exp(z), the first factor one float64 constant of the row (scale). The loop
+ * takes z = min(A (S_j c + P_j) + B S_j, 2 (e_i + 1)) from the pass's product c, A = 4 s_i and
+ * B = 4 s_i p_i of the query row, S_j = s_j and P_j = s_j p_j of the base row, each rounded to
+ * float32 once (lsc_unif_f32_row, the base rows' by the caller); the clamp is lsc_unif_v's at
+ * v = 0 and keeps a NaN, as the float64 clamp does. Computing -t d2 itself in float32 would
+ * round numbers up to 8 where z's are up to 4 |cos|: about 8 2^-24 more error. */
 typedef struct lsc_unif_f32 {
-    float a, b, c;
+    float a, b, c; /* A, B and the clamp 2 (e_i + 1) */
+    double scale;  /* exp(-2 (e_i + 1)), e_i 1 or 0 */
 } lsc_unif_f32;
+
+#define LSC_EXP_M4 0x1.2c155b8213cf4p-6 /* exp(-4), correctly rounded */
+#define LSC_EXP_M2 0x1.152aaa3bf81ccp-3 /* exp(-2), correctly rounded */
 
 static inline lsc_unif_f32 lsc_unif_f32_row(lsc_unif_row r)
 {
     lsc_unif_f32 f;
     f.a = (float)(4.0 * r.s);
     f.b = (float)(4.0 * r.s * r.p);
-    f.c = (float)(-2.0 * (r.e + 1.0));
+    f.c = (float)(2.0 * (r.e + 1.0));
+    f.scale = r.e > 0.0 ? LSC_EXP_M4 : LSC_EXP_M2;
     return f;
 }
 
-static inline float lsc_unif_f32_x(float c, lsc_unif_f32 f, float sj, float pj)
+static inline float lsc_unif_f32_z(float c, lsc_unif_f32 f, float sj, float pj)
 {
-    const float x = fmaf(f.a, fmaf(sj, c, pj), fmaf(f.b, sj, f.c));
-    return x > 0.0f ? 0.0f : x;
+    const float z = fmaf(f.a, fmaf(sj, c, pj), f.b * sj);
+    return z > f.c ? f.c : z;
 }
 
 /* Bound on how far the float32 path moves a pair's term, relative to itself, from the float64
- * term of the same product: the exponent's roundings (12.1 of float32's unit roundoff u for
- * the largest parts: 8 u for x itself, |x| <= 8 and a little more with the product's band,
- * 4 u for B S_j + C, |C| <= 4; 12 u on each of s_i s_j (|c| + |p_j|) and s_i s_j |p_i|: A,
- * S_j or P_j, and t rounded once each, B, S_j and B S_j + C), the exp's
- * LSC_EXP16F_ERR and the float32 sum of four terms (2 u). Bounds for row i over the tile's
- * base rows j: s_i s_j |c| <= r_i r_max + 2^-11 (r = ||x - m|| s, Cauchy-Schwarz plus half the
- * product's band, which is below 2^-10 on a row the float64 test clears), smax the largest
- * s_j, spmax the largest s_j |p_j|. */
+ * term of the same product: z's roundings, in 2^-24 = u each relative to the part rounded and
+ * counted in z (which is 4 times those parts): 16 u on s_i s_j (|c| + |p_j|) (A, S_j or P_j,
+ * S_j c + P_j and z itself rounded once each) and 16 u on s_i s_j |p_i| (B, S_j, B S_j and
+ * z), then the exp's LSC_EXP16F_ERR, the float32 sum of four terms (2 u) and the scale (a
+ * float64 rounding, within the 1.001). rr bounds s_i s_j |c| less 2^-11: r_i r_j for pair j
+ * (r = ||x - m|| s; Cauchy-Schwarz, plus half the product's band, which is below 2^-10 on a
+ * row the float64 test clears); smax the largest s_j and spmax the largest s_j |p_j| of the
+ * tile's base rows. */
 static inline double lsc_unif_f32_err(lsc_unif_row ri, double rr, double smax, double spmax)
 {
     const double u = 0x1p-24;
     const double m = rr + 0x1p-11 + ri.s * spmax, q = ri.s * smax * fabs(ri.p);
-    return 1.001 * u * (12.1 + 12.0 * m + 12.0 * q) + LSC_EXP16F_ERR + 2.01 * u;
+    return 1.001 * u * (16.0 * m + 16.0 * q) + LSC_EXP16F_ERR + 2.01 * u;
 }
 
-/* Whether row i may take the float32 path: its bound above at most the distance bound of its
- * closest-to-the-centre pair, delta = 2 (D + 2) 2^-24 r_i r_min (docs/METRICS.md section 9),
- * so a term moves by at most 3 delta of itself in all (2 delta from the product), within the
- * tolerance. Rows near the centre (small r, where that bound shrinks) and narrow rows keep the
- * float64 path. */
+/* Whether row i may take the float32 path: for each pair, its bound above at most what the
+ * pass's own product may move its term, 2 delta_ij with delta_ij = 2 (D + 2) 2^-24 r_i r_j
+ * (docs/METRICS.md section 9): the path's arithmetic gets the same budget as the float32
+ * product it starts from, so a term moves by at most 4 delta_ij of itself in all, the
+ * tolerance. Both sides are linear in r_j (the bound through s_i s_j |c| <= r_i r_j + 2^-11),
+ * so the pairs of the tile's smallest and largest r decide for all of its base rows. Rows near
+ * the centre (small r, where the budget shrinks and the exp's and the sum's roundings do not)
+ * and narrow rows keep the float64 path. */
 static inline int lsc_unif_f32_fits(lsc_unif_row ri, double r_i, double rmin, double rmax,
                                     double smax, double spmax, int64_t d)
 {
-    const double delta = 2.0 * ((double)d + 2.0) * 0x1p-24 * r_i * rmin;
-    return lsc_unif_f32_err(ri, r_i * rmax, smax, spmax) <= delta;
+    const double k = 4.0 * ((double)d + 2.0) * 0x1p-24 * r_i; /* 2 delta_ij / r_j */
+    return lsc_unif_f32_err(ri, r_i * rmin, smax, spmax) <= k * rmin &&
+           lsc_unif_f32_err(ri, r_i * rmax, smax, spmax) <= k * rmax;
 }
 
 /* The uniformity's pair term exp(-t d2). */

@@ -572,7 +572,7 @@ lsc_status cpu_pair_pass(lsc_ctx *ctx, const cpu_set *a, const int64_t *ida, con
             J.bue = J.ue + J.nb_off;
             J.avx512 = cpu_unif_avx512_usable();
             double *usp = urows + 3 * nall;
-            /* the float32 path's s and s p (lsc_unif_f32_x): the fifth nall doubles as floats */
+            /* the float32 path's s and s p (lsc_unif_f32_z): the fifth nall doubles as floats */
             float *sf = (float *)(urows + 4 * nall), *pf = sf + nall;
             for (int64_t k = 0; k < nall; k++) {
                 usp[k] = J.us[k] * J.up[k];

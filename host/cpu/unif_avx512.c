@@ -164,11 +164,11 @@ LSC_AVX512F double cpu_unif_row_avx512(const float *crow, int64_t n, lsc_unif_ro
     return lsc_lanes8_total(e);
 }
 
-/* The float32 path (common/geometry_rules.h, lsc_unif_f32_x and lsc_exp16f_parts) in sixteen
+/* The float32 path (common/geometry_rules.h, lsc_unif_f32_z and lsc_exp16f_parts) in sixteen
  * lanes: 13 vector operations per 16 pairs for the terms and about 2.5 for their sum, where the
  * float64 loop takes 30 (bench/RESULTS.md). */
 typedef struct exp16f {
-    __m512 shift, log2e, ln2hi, ln2lo, q2, half, one, tab, zero, a, b, c;
+    __m512 shift, log2e, ln2hi, ln2lo, q2, half, one, tab, a, b, c;
 } exp16f;
 
 LSC_AVX512F static inline exp16f exp16f_init(lsc_unif_f32 f)
@@ -183,7 +183,6 @@ LSC_AVX512F static inline exp16f exp16f_init(lsc_unif_f32 f)
     k.half = _mm512_set1_ps(0.5f);
     k.one = _mm512_set1_ps(1.0f);
     k.tab = _mm512_loadu_ps(tab);
-    k.zero = _mm512_setzero_ps();
     k.a = _mm512_set1_ps(f.a);
     k.b = _mm512_set1_ps(f.b);
     k.c = _mm512_set1_ps(f.c);
@@ -205,17 +204,17 @@ LSC_AVX512F static inline __attribute__((always_inline)) __m512 exp16f_16(const 
     return _mm512_maskz_fmadd_ps(m, q, r, k->one);
 }
 
-/* The terms of 16 pairs as p and ts (lsc_unif_f32_x, then the exp), masked lanes' p 0. */
+/* The factors exp(z) of 16 pairs' terms as p and ts (lsc_unif_f32_z, then the exp), masked
+ * lanes' p 0. */
 LSC_AVX512F static inline __attribute__((always_inline)) __m512
 terms16f(const exp16f *k, const float *crow, const float *sj, const float *pj, __mmask16 m,
          __m512 *ts)
 {
     const __m512 c = _mm512_maskz_loadu_ps(m, crow), s = _mm512_maskz_loadu_ps(m, sj),
                  pp = _mm512_maskz_loadu_ps(m, pj);
-    const __m512 x =
-        _mm512_fmadd_ps(k->a, _mm512_fmadd_ps(s, c, pp), _mm512_fmadd_ps(k->b, s, k->c));
-    /* min(0, x), a NaN kept (VMINPS returns its second operand then) */
-    return exp16f_16(k, _mm512_min_ps(k->zero, x), m, ts);
+    const __m512 z = _mm512_fmadd_ps(k->a, _mm512_fmadd_ps(s, c, pp), _mm512_mul_ps(k->b, s));
+    /* min(2 (e_i + 1), z), a NaN kept (VMINPS returns its second operand then) */
+    return exp16f_16(k, _mm512_min_ps(k->c, z), m, ts);
 }
 
 /* Sixty-four pairs from o: four groups of 16, (t0 + t1) + (t2 + t3) in float32 with t0 and t2's
@@ -256,12 +255,12 @@ LSC_AVX512F double cpu_unif_row_avx512_f32(const float *crow, int64_t n, lsc_uni
     for (int b = 0; o < n; o += 64, b ^= 1) block64f(&k, crow, sj, pj, o, n, &lo[b], &hi[b]);
     double e[8];
     _mm512_storeu_pd(e, _mm512_add_pd(_mm512_add_pd(lo[0], lo[1]), _mm512_add_pd(hi[0], hi[1])));
-    return lsc_lanes8_total(e);
+    return f.scale * lsc_lanes8_total(e);
 }
 
 LSC_AVX512F void cpu_exp16f_avx512(const float *x, float *out, int64_t n)
 {
-    const lsc_unif_f32 none = {0.0f, 0.0f, 0.0f};
+    const lsc_unif_f32 none = {0.0f, 0.0f, 0.0f, 1.0};
     const exp16f k = exp16f_init(none);
     for (int64_t t = 0; t < n; t += 16) {
         const __mmask16 m = n - t >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - t)) - 1u);

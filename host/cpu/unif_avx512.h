@@ -29,13 +29,13 @@ int cpu_unif_avx512_usable(void);
 double cpu_unif_row_avx512(const float *crow, int64_t n, lsc_unif_row ri, const double *usp,
                            const double *us, const double *ue, const int64_t *flag);
 
-/* The float32 path's sum over n pairs (common/geometry_rules.h: lsc_unif_f32_x, then
+/* The float32 path's sum over n pairs (common/geometry_rules.h: exp(z) of lsc_unif_f32_z by
  * lsc_exp16f_parts, every base row's e_j 1, no pair flagged): f the query row's values, sj and
  * pj the base rows' s and s p in float32. Sixty-four pairs a step, summed in float32 as
  * (t0 + t1) + (t2 + t3) of four groups of 16 (t0 and t2's products fused into those adds), the
  * steps' 16 lanes in float64, alternating between two sets of accumulators, then added as
- * lsc_lanes8_total of (lo0 + lo1) + (hi0 + hi1). Only where cpu_unif_avx512_usable and
- * lsc_unif_f32_fits. */
+ * lsc_lanes8_total of (lo0 + lo1) + (hi0 + hi1) and multiplied by f.scale. Only where
+ * cpu_unif_avx512_usable and lsc_unif_f32_fits. */
 double cpu_unif_row_avx512_f32(const float *crow, int64_t n, lsc_unif_f32 f, const float *sj,
                                const float *pj);
 
