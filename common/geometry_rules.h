@@ -193,8 +193,8 @@ static inline double lsc_exp_minus16(double y)
  * 2^(j / 16) exp(r), j = k mod 16 from the low four bits of the rounding shift's sum (1.5 2^19
  * rounds x / ln 2 to a multiple of 1/16), 2^(j / 16) from a table of 16 floats (one register,
  * one VPERMPS), exp(r) as 1 + r (1 + r (1/2 + r / 6)) (the Taylor terms: the next is below
- * r^4 / 24 <= 0.16 2^-24), ln 2 in two parts (|k / 16| <= 13, so one float32 constant would
- * move r by up to 4.5 2^-24), 2^floor(k / 16) by VSCALEFPS. Within LSC_EXP16F_ERR relative of
+ * r^4 / 24 <= 0.16 2^-24), ln 2 in two parts (one float32 constant would move r by up to
+ * 4.5 2^-24 at |k / 16| = 13, x near -9), 2^floor(k / 16) by VSCALEFPS. Within LSC_EXP16F_ERR relative of
  * exp for x in [-80, 8] (tests/test_unif_avx512.cpp): the truncation, the roundings of q, p,
  * the table and the product. */
 #define LSC_EXP16F_SHIFT 0x1.8p19f
@@ -230,15 +230,17 @@ static inline void lsc_exp16f_parts(float x, float *p, float *ts)
     *ts = ldexpf(tab[bits & 15u], (int)floorf(k));
 }
 
-/* The float32 pair exponent of the loop, shifted so that its roundings are of numbers of the
- * size of the cosine rather than of t d2: with e_j = 1 (base rows that are not zero rows),
- * -t d2 = z - 2 (e_i + 1) for z = 4 s_i s_j (c + p_i + p_j) (t = 2), so the term is
- * exp(-2 (e_i + 1)) exp(z), the first factor one float64 constant of the row (scale). The loop
- * takes z = min(A (S_j c + P_j) + B S_j, 2 (e_i + 1)) from the pass's product c, A = 4 s_i and
- * B = 4 s_i p_i of the query row, S_j = s_j and P_j = s_j p_j of the base row, each rounded to
- * float32 once (lsc_unif_f32_row, the base rows' by the caller); the clamp is lsc_unif_v's at
- * v = 0 and keeps a NaN, as the float64 clamp does. Computing -t d2 itself in float32 would
- * round numbers up to 8 where z's are up to 4 |cos|: about 8 2^-24 more error. */
+/* The float32 pair exponent of the loop, shifted so that its last rounding is of a number of the
+ * size of 4 cos (at most 4) rather than of t d2 (up to 8); its parts s_i s_j (c + p_j) and
+ * s_i s_j p_i may be larger for rows off the centre, which lsc_unif_f32_err counts. With
+ * e_j = 1 (base rows that are not zero rows), -t d2 = z - 2 (e_i + 1) for z = 4 s_i s_j
+ * (c + p_i + p_j) (t = 2), so the term is exp(-2 (e_i + 1)) exp(z), the first factor one
+ * float64 constant of the row (scale). The loop takes z = min(A (S_j c + P_j) + B S_j,
+ * 2 (e_i + 1)) from the pass's product c, A = 4 s_i and B = 4 s_i p_i of the query row,
+ * S_j = s_j and P_j = s_j p_j of the base row, each rounded to float32 once
+ * (lsc_unif_f32_row, the base rows' by the caller); the clamp is lsc_unif_v's at v = 0 and
+ * keeps a NaN, as the float64 clamp does. Computing -t d2 itself in float32 would
+ * round it and B S_j - 2 (e_i + 1), numbers up to 8 and near 4: about 8 2^-24 more error. */
 typedef struct lsc_unif_f32 {
     float a, b, c; /* A, B and the clamp 2 (e_i + 1) */
     double scale;  /* exp(-2 (e_i + 1)), e_i 1 or 0 */
@@ -284,9 +286,11 @@ static inline double lsc_unif_f32_err(lsc_unif_row ri, double rr, double smax, d
  * (docs/METRICS.md section 9): the path's arithmetic gets the same budget as the float32
  * product it starts from, so a term moves by at most 4 delta_ij of itself in all, the
  * tolerance. Both sides are linear in r_j (the bound through s_i s_j |c| <= r_i r_j + 2^-11),
- * so the pairs of the tile's smallest and largest r decide for all of its base rows. Rows near
- * the centre (small r, where the budget shrinks and the exp's and the sum's roundings do not)
- * and narrow rows keep the float64 path. */
+ * so the pairs of the tile's smallest and largest r decide for all of its base rows (from D = 3
+ * the smallest alone: the budget's slope 4 (D + 2) u r_i exceeds the bound's 16.016 u r_i; the
+ * largest is checked too, so that no slope argument is needed). Rows near the centre (small
+ * r, where the budget shrinks and the exp's and the sum's roundings do not) and narrow rows
+ * keep the float64 path. */
 static inline int lsc_unif_f32_fits(lsc_unif_row ri, double r_i, double rmin, double rmax,
                                     double smax, double spmax, int64_t d)
 {

@@ -690,6 +690,28 @@ TEST(Pairs, UniformityOfATinyRowAmongOffCentreRows)
     EXPECT_NEAR(got.r.uniformity, ref.uniformity, 1e-6);
 }
 
+// Uniformity of rows near the centre of a pass far from the origin: three rows, each repeated,
+// around (3000, ..., 3000) with a spread of 50, so r = ||x - m|| / ||x|| is about 0.02 and the
+// pinned bound, 8 (D + 2) 2^-24 max r^2, about 0.05 2^-24 (3.2e-9). Such rows must keep the
+// float64 loop: the float32 path's bound, above 21 2^-24 from its exp, its sum and the centre's
+// share s_i s_j |p|, is far above what their pairs may move (lsc_unif_f32_fits). pairs.c admits
+// a row from r_i = sqrt(|x_i - m|^2) s_i and its tile's r_j = sqrt(|x_j - m|^2) s_j; either
+// taken without its s (the centred norm, about 200 here) lets them in. The repeated rows make
+// the pairs of two patterns share one exponent, so the float32 path's rounding does not average
+// out over the pairs: it then moves the figure by 1e-7, some 30 times the bound.
+TEST(Pairs, UniformityOfRepeatedRowsFarFromTheCentre)
+{
+    Ctx ctx;
+    const uint64_t sd = data::seed(68);
+    SCOPED_TRACE(sd);
+    const int64_t n = 96, d = 16;
+    const auto pat = data::gaussian(3, d, sd, 3000.0, 50.0);
+    std::vector<float> x((size_t)(n * d));
+    for (int64_t i = 0; i < n; i++)
+        for (int64_t k = 0; k < d; k++) x[(size_t)(i * d + k)] = pat[(size_t)((i % 3) * d + k)];
+    check(ctx, x, n, d, opts());
+}
+
 // Uniformity (Wang & Isola 2020, t = 2; docs/METRICS.md section 9): the known answers, and the
 // zero-row convention of the authors' code (a zero row stays the zero vector). The products here
 // are exact, so the bound is the exp's own (1.11e-10 relative, 5.1e-12 for the AVX-512 loop's;

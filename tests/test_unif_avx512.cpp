@@ -320,6 +320,60 @@ TEST(UnifAvx512, Float32TermWithinItsBound)
     EXPECT_GT(worst, 0.1L); // some pair uses a fair part of it (0.49 here)
 }
 
+// Pairs whose product puts v = ||u_i - u_j||^2 below 0 (near-copies: the product's band lets
+// s_i s_j c exceed the rows' own norms by up to 2^-11): z above 2 (e_i + 1), which the clamp
+// takes back to it, so the term is exp(0) = 1 as the float64 loop's max(v, 0) makes it.
+// Unclamped, scale exp(z) would be exp(-2 v), 2^-12 to 2^-10 (4096 2^-24 and up) too large for
+// v of -2^-13 to -2^-11: each term within its bound as Float32TermWithinItsBound holds them, and
+// the vector loop's sum within its float32 sums' rounding of the terms written from the formula.
+// Both clamps, lsc_unif_f32_z's and the loop's VMINPS, are so pinned: make_pass's own pairs
+// never reach v < 0, and Float32RowSumOrder compares the loop with lsc_unif_f32_z on those
+// only. Rows with r about 1 and rows off the centre (shift 3: c cancels against p_i + p_j).
+TEST(UnifAvx512, Float32ClampAtZeroDistance)
+{
+    for (double shift : {0.0, 3.0}) {
+        SCOPED_TRACE(shift);
+        const int64_t n = 200;
+        Pass P = make_pass(n, 16, shift, 8100 + (uint64_t)shift, 5);
+        double smax = 0.0, spmax = 0.0;
+        for (int64_t j = 0; j < n; j++) {
+            smax = std::max(smax, P.s[(size_t)j]);
+            spmax = std::max(spmax, std::fabs(P.sp[(size_t)j]));
+        }
+        // every third pair: s_i s_j (c + p_i + p_j) = 1 + eta, eta 2^-14 to 2^-12, c in float32
+        int64_t below = 0;
+        for (int64_t j = 0; j < n; j += 3) {
+            const long double eta = ldexpl(1.0L, -14 + (int)((j / 3) % 3));
+            const long double ss = (long double)P.ri.s * (long double)P.s[(size_t)j];
+            P.c[(size_t)j] =
+                (float)((1.0L + eta) / ss - (long double)P.ri.p - (long double)P.p[(size_t)j]);
+        }
+        const lsc_unif_f32 f = lsc_unif_f32_row(P.ri);
+        long double terms = 0.0L;
+        for (int64_t j = 0; j < n; j++) {
+            const double rr = P.ri.s * P.s[(size_t)j] * std::fabs((double)P.c[(size_t)j]);
+            const double bound = lsc_unif_f32_err(P.ri, rr, smax, spmax) - 2.01 * 0x1p-24;
+            const long double v = 2.0L - 2.0L * (long double)P.ri.s * (long double)P.s[(size_t)j] *
+                                             ((long double)P.c[(size_t)j] + (long double)P.ri.p +
+                                              (long double)P.p[(size_t)j]);
+            below += v < 0.0L;
+            const long double want = expl(-(v + fabsl(v)));
+            float p, ts;
+            lsc_exp16f_parts(lsc_unif_f32_z(P.c[(size_t)j], f, P.sf[(size_t)j], P.pf[(size_t)j]),
+                             &p, &ts);
+            const long double got = (long double)f.scale * (long double)(p * ts);
+            terms += got;
+            ASSERT_LE(fabsl(got - want) / want, (long double)bound) << "pair " << j << " v " << v;
+        }
+        // every pair moved above reaches v < 0
+        ASSERT_GE(below, (n + 2) / 3);
+        if (!cpu_unif_avx512_usable()) continue; // the loop: AVX-512F only
+        const double sum = cpu_unif_row_avx512_f32(P.c.data(), n, f, P.sf.data(), P.pf.data());
+        // its float32 sums' two roundings, and t0 and t2's products fused there (half a u)
+        EXPECT_LE(fabsl((long double)sum - terms), 3.0L * 0x1p-24L * terms);
+    }
+}
+
 // The float32 path's admission (lsc_unif_f32_fits) at its edges, from the bound's stated
 // terms: a row of r = 1 among base rows of r = 1 (cosine) has the bound 1.001 u 16 (1 + 2^-11)
 // + 3.5 u + 2.01 u = 21.53 u against 2 delta = 4 (D + 2) u, so D = 3 keeps the float64 loop
@@ -346,6 +400,11 @@ TEST(UnifAvx512, Float32AdmissionAtItsEdges)
     EXPECT_FALSE(lsc_unif_f32_fits(one, 1.0, 1.0, 2.0, 1.0, 0.0, 3));
     EXPECT_TRUE(lsc_unif_f32_fits(one, 1.0, 1.0, 2.0, 1.0, 0.0, 4));
     EXPECT_FALSE(lsc_unif_f32_fits(one, 10.0, 10.0, 10.0, 1.0, 0.0, 2));
+    // the product's band, 2^-11 of s_i s_j |c| (16.016 2^-11 u = 0.0078 u), at D = 3's edge
+    // r^2 = (16.016 2^-11 + 5.51) / 3.984 = 1.3850 (1.3830 without it): r^2 = 1.384 gives
+    // 27.684 u against 27.680 u
+    EXPECT_FALSE(lsc_unif_f32_fits(one, sqrt(1.384), sqrt(1.384), sqrt(1.384), 1.0, 0.0, 3));
+    EXPECT_TRUE(lsc_unif_f32_fits(one, sqrt(1.386), sqrt(1.386), sqrt(1.386), 1.0, 0.0, 3));
     // s_i |p_i| s_max = 0.5 adds 8 u (29.54 u: D = 6's 32 u, not D = 5's 28 u); s_i max s_j
     // |p_j| = 0.5 the same
     const lsc_unif_row pi = {0.5, 1.0, 1.0};
