@@ -244,6 +244,7 @@ static inline void lsc_exp16f_parts(float x, float *p, float *ts)
 typedef struct lsc_unif_f32 {
     float a, b, c; /* A, B and the clamp 2 (e_i + 1) */
     double scale;  /* exp(-2 (e_i + 1)), e_i 1 or 0 */
+    float alo;     /* 4 s_i - A, for the wide form below */
 } lsc_unif_f32;
 
 #define LSC_EXP_M4 0x1.2c155b8213cf4p-6 /* exp(-4), correctly rounded */
@@ -256,6 +257,7 @@ static inline lsc_unif_f32 lsc_unif_f32_row(lsc_unif_row r)
     f.b = (float)(4.0 * r.s * r.p);
     f.c = (float)(2.0 * (r.e + 1.0));
     f.scale = r.e > 0.0 ? LSC_EXP_M4 : LSC_EXP_M2;
+    f.alo = (float)(4.0 * r.s - (double)f.a);
     return f;
 }
 
@@ -281,22 +283,66 @@ static inline double lsc_unif_f32_err(lsc_unif_row ri, double rr, double smax, d
     return 1.001 * u * (16.0 * m + 16.0 * q) + LSC_EXP16F_ERR + 2.01 * u;
 }
 
-/* Whether row i may take the float32 path: for each pair, its bound above at most what the
- * pass's own product may move its term, 2 delta_ij with delta_ij = 2 (D + 2) 2^-24 r_i r_j
- * (docs/METRICS.md section 9): the path's arithmetic gets the same budget as the float32
- * product it starts from, so a term moves by at most 4 delta_ij of itself in all, the
- * tolerance. Both sides are linear in r_j (the bound through s_i s_j |c| <= r_i r_j + 2^-11),
- * so the pairs of the tile's smallest and largest r decide for all of its base rows (from D = 3
- * the smallest alone: the budget's slope 4 (D + 2) u r_i exceeds the bound's 16.016 u r_i; the
- * largest is checked too, so that no slope argument is needed). Rows near the centre (small
- * r, where the budget shrinks and the exp's and the sum's roundings do not) and narrow rows
- * keep the float64 path. */
+/* Whether a row's float32 bound fits its budget, given the bound at the pairs of the tile's
+ * smallest and largest r (err_min, err_max): for each pair, at most what the pass's own product
+ * may move its term, 2 delta_ij with delta_ij = 2 (D + 2) 2^-24 r_i r_j (docs/METRICS.md section
+ * 9): the path's arithmetic gets the same budget as the float32 product it starts from, so a
+ * term moves by at most 4 delta_ij of itself in all, the tolerance. Both sides are linear in r_j
+ * (the bounds through s_i s_j |c| <= r_i r_j + 2^-11), so those two pairs decide for all of the
+ * tile's base rows (where the budget's slope 4 (D + 2) u r_i exceeds the bound's, the smallest
+ * r alone; both are checked, so that no slope argument is needed). Rows near the centre (small
+ * r, where the budget shrinks and the exp's and the sum's roundings do not) keep the float64
+ * path. lsc_unif_f32_fits: whether row i may take the float32 path (from D = 4 on rows of
+ * r = 1). */
+static inline int lsc_unif_budget_fits(double err_min, double err_max, double r_i, double rmin,
+                                       double rmax, int64_t d)
+{
+    const double k = 4.0 * ((double)d + 2.0) * 0x1p-24 * r_i; /* 2 delta_ij / r_j */
+    return err_min <= k * rmin && err_max <= k * rmax;
+}
+
 static inline int lsc_unif_f32_fits(lsc_unif_row ri, double r_i, double rmin, double rmax,
                                     double smax, double spmax, int64_t d)
 {
-    const double k = 4.0 * ((double)d + 2.0) * 0x1p-24 * r_i; /* 2 delta_ij / r_j */
-    return lsc_unif_f32_err(ri, r_i * rmin, smax, spmax) <= k * rmin &&
-           lsc_unif_f32_err(ri, r_i * rmax, smax, spmax) <= k * rmax;
+    return lsc_unif_budget_fits(lsc_unif_f32_err(ri, r_i * rmin, smax, spmax),
+                                lsc_unif_f32_err(ri, r_i * rmax, smax, spmax), r_i, rmin, rmax, d);
+}
+
+/* The wide float32 form, for the rows the form above turns away where the float64 loop's cost
+ * would show most (D <= 3, rows off the centre at small D): A and S_j each as two floats, hi +
+ * lo (within u^2 of the float64 value, so their rounding adds nothing), and the terms p ts
+ * summed in float64 (so the sum adds nothing): the bound falls from 16 u to 8 u on
+ * s_i s_j |c|, for 21 vector operations per 16 pairs where the form above takes 15.5 and the
+ * float64 loop 30. z = min(A_hi t + (A_lo t + B S_hi), 2 (e_i + 1)) with
+ * t = S_hi c + (S_lo c + P_j); A_hi = A, A_lo = alo, S_hi = S_j of the form above. */
+static inline float lsc_unif_f32w_z(float c, lsc_unif_f32 f, float shi, float slo, float pj)
+{
+    const float t = fmaf(shi, c, fmaf(slo, c, pj));
+    const float z = fmaf(f.a, t, fmaf(f.alo, t, f.b * shi));
+    return z > f.c ? f.c : z;
+}
+
+/* Bound on how far the wide form moves a pair's term, relative to itself, from the float64
+ * term of the same product, counted as lsc_unif_f32_err counts: 8 u on s_i s_j |c| (t and z
+ * rounded), 16 u on s_i s_j |p_j| (P_j, S_lo c + P_j, t and z), 20 u on s_i s_j |p_i| (B, S_hi,
+ * B S_hi, A_lo t + B S_hi and z); the lo parts' own roundings and A_lo t's size are below
+ * u^2, within the 1.001; then the exp's LSC_EXP16F_ERR and 0.01 u for the float64 sum and
+ * the scale. */
+static inline double lsc_unif_f32w_err(lsc_unif_row ri, double rr, double smax, double spmax)
+{
+    const double u = 0x1p-24;
+    const double q = ri.s * smax * fabs(ri.p);
+    return 1.001 * u * (8.0 * (rr + 0x1p-11) + 16.0 * ri.s * spmax + 20.0 * q) + LSC_EXP16F_ERR +
+           0.01 * u;
+}
+
+/* Whether row i may take the wide form: lsc_unif_f32_fits's test with its bound. Rows of
+ * r = 1 fit from D = 1 (11.5 u against 2 delta = 12 u). */
+static inline int lsc_unif_f32w_fits(lsc_unif_row ri, double r_i, double rmin, double rmax,
+                                     double smax, double spmax, int64_t d)
+{
+    return lsc_unif_budget_fits(lsc_unif_f32w_err(ri, r_i * rmin, smax, spmax),
+                                lsc_unif_f32w_err(ri, r_i * rmax, smax, spmax), r_i, rmin, rmax, d);
 }
 
 /* The uniformity's pair term exp(-t d2). */

@@ -229,6 +229,7 @@ TEST(UnifAvx512, Float32VectorExpIsTheScalarFormula)
 // and the products c of the centred rows, from rows drawn around a centre `shift` away.
 struct Pass {
     std::vector<float> c, sf, pf; // a query row's products; the base rows' float32 s, s p
+    std::vector<float> slo;       // s - (float)s: the wide form's second float of s
     std::vector<double> p, s, sp; // the base rows' p, s, s p
     lsc_unif_row ri;
 };
@@ -272,52 +273,75 @@ Pass make_pass(int64_t n, int64_t d, double shift, uint64_t seed, int query)
         P.sp.push_back(rj.s * rj.p);
         P.sf.push_back((float)rj.s);
         P.pf.push_back((float)(rj.s * rj.p));
+        P.slo.push_back((float)(rj.s - (double)(float)rj.s));
     }
     return P;
 }
 
-// Each float32 term, scale exp(z), against the exact term of the same product,
-// exp(-2 max(v, 0)) with v from c, p, s in long double: within lsc_unif_f32_err (less its sum's
-// share) for its own s_i s_j |c|, the bound that admits the path pair by pair; on rows near and
-// far from the centre, pairs near 0 and near antipodal.
+// Pair j's term by the float32 path (wide: its wide form), as the loops compute it before their
+// sum, the exact term of the same product (exp(-2 max(v, 0)) with v from c, p, s in long
+// double), and the path's bound for the pair's own s_i s_j |c| less its sum's share (the bound
+// pairs.c admits a row by, through r_i r_j at the tile's ends).
+struct F32Term {
+    long double got, want;
+    double bound;
+};
+
+F32Term f32_term(const Pass &P, int64_t j, int wide, double smax, double spmax)
+{
+    const size_t k = (size_t)j;
+    const lsc_unif_f32 f = lsc_unif_f32_row(P.ri);
+    const double rr = P.ri.s * P.s[k] * std::fabs((double)P.c[k]);
+    F32Term t;
+    t.bound = wide ? lsc_unif_f32w_err(P.ri, rr, smax, spmax) - 0.01 * 0x1p-24
+                   : lsc_unif_f32_err(P.ri, rr, smax, spmax) - 2.01 * 0x1p-24;
+    const float z = wide ? lsc_unif_f32w_z(P.c[k], f, P.sf[k], P.slo[k], P.pf[k])
+                         : lsc_unif_f32_z(P.c[k], f, P.sf[k], P.pf[k]);
+    float p, ts;
+    lsc_exp16f_parts(z, &p, &ts);
+    t.got = (long double)f.scale * (long double)(p * ts);
+    const long double v =
+        2.0L - 2.0L * (long double)P.ri.s * (long double)P.s[k] *
+                   ((long double)P.c[k] + (long double)P.ri.p + (long double)P.p[k]);
+    t.want = expl(-(v + fabsl(v)));
+    return t;
+}
+
+// The base rows' largest s and s |p|, the bounds' inputs.
+void s_extremes(const Pass &P, double *smax, double *spmax)
+{
+    *smax = *spmax = 0.0;
+    for (size_t j = 0; j < P.s.size(); j++) {
+        *smax = std::max(*smax, P.s[j]);
+        *spmax = std::max(*spmax, std::fabs(P.sp[j]));
+    }
+}
+
+// Each float32 term, scale exp(z), against the exact term of the same product, within the
+// bound that admits the path pair by pair (f32_term); the path and its wide form, on rows near
+// and far from the centre, pairs near 0 and near antipodal, D from 1.
 TEST(UnifAvx512, Float32TermWithinItsBound)
 {
-    long double worst = 0.0L;
-    for (double shift : {0.0, 0.3, 3.0, 30.0})
-        for (int64_t d : {2, 16, 64})
-            for (int query : {0, 5, 8}) {
-                SCOPED_TRACE(::testing::Message()
-                             << "shift " << shift << " d " << d << " query " << query);
-                const int64_t n = 300;
-                const Pass P = make_pass(n, d, shift, 7000 + (uint64_t)(d + query), query);
-                // the bound's inputs: the largest s_j and s_j |p_j| of the base rows, and for
-                // each pair s_i s_j |c| (pairs.c bounds it by r_i r_j, at the tile's ends)
-                double smax = 0.0, spmax = 0.0;
-                for (int64_t j = 0; j < n; j++) {
-                    smax = std::max(smax, P.s[(size_t)j]);
-                    spmax = std::max(spmax, std::fabs(P.sp[(size_t)j]));
+    for (int wide : {0, 1}) {
+        long double worst = 0.0L;
+        for (double shift : {0.0, 0.3, 3.0, 30.0})
+            for (int64_t d : {1, 2, 3, 16, 64})
+                for (int query : {0, 5, 8}) {
+                    SCOPED_TRACE(::testing::Message() << "wide " << wide << " shift " << shift
+                                                      << " d " << d << " query " << query);
+                    const int64_t n = 300;
+                    const Pass P = make_pass(n, d, shift, 7000 + (uint64_t)(d + query), query);
+                    double smax, spmax;
+                    s_extremes(P, &smax, &spmax);
+                    for (int64_t j = 0; j < n; j++) {
+                        const F32Term t = f32_term(P, j, wide, smax, spmax);
+                        const long double e = fabsl(t.got - t.want) / t.want;
+                        ASSERT_LE(e, (long double)t.bound) << "pair " << j;
+                        worst = std::max(worst, e / (long double)t.bound);
+                    }
                 }
-                const lsc_unif_f32 f = lsc_unif_f32_row(P.ri);
-                for (int64_t j = 0; j < n; j++) {
-                    const double rr = P.ri.s * P.s[(size_t)j] * std::fabs((double)P.c[(size_t)j]);
-                    const double bound =
-                        lsc_unif_f32_err(P.ri, rr, smax, spmax) - 2.01 * 0x1p-24; // one term
-                    const long double v =
-                        2.0L - 2.0L * (long double)P.ri.s * (long double)P.s[(size_t)j] *
-                                   ((long double)P.c[(size_t)j] + (long double)P.ri.p +
-                                    (long double)P.p[(size_t)j]);
-                    const long double want = expl(-(v + fabsl(v)));
-                    float p, ts;
-                    lsc_exp16f_parts(
-                        lsc_unif_f32_z(P.c[(size_t)j], f, P.sf[(size_t)j], P.pf[(size_t)j]), &p,
-                        &ts);
-                    const long double got = (long double)f.scale * (long double)(p * ts);
-                    const long double e = fabsl(got - want) / want;
-                    ASSERT_LE(e, (long double)bound) << "pair " << j;
-                    worst = std::max(worst, e / (long double)bound);
-                }
-            }
-    EXPECT_GT(worst, 0.1L); // some pair uses a fair part of it (0.49 here)
+        EXPECT_GT(worst, 0.1L); // some pair uses a fair part of it (about 0.5 for either)
+    }
 }
 
 // Pairs whose product puts v = ||u_i - u_j||^2 below 0 (near-copies: the product's band lets
@@ -325,53 +349,53 @@ TEST(UnifAvx512, Float32TermWithinItsBound)
 // takes back to it, so the term is exp(0) = 1 as the float64 loop's max(v, 0) makes it.
 // Unclamped, scale exp(z) would be exp(-2 v), 2^-12 to 2^-10 (4096 2^-24 and up) too large for
 // v of -2^-13 to -2^-11: each term within its bound as Float32TermWithinItsBound holds them, and
-// the vector loop's sum within its float32 sums' rounding of the terms written from the formula.
-// Both clamps, lsc_unif_f32_z's and the loop's VMINPS, are so pinned: make_pass's own pairs
-// never reach v < 0, and Float32RowSumOrder compares the loop with lsc_unif_f32_z on those
-// only. Rows with r about 1 and rows off the centre (shift 3: c cancels against p_i + p_j).
+// the vector loop's sum within its sum's rounding of the terms written from the formula. Every
+// clamp, lsc_unif_f32_z's, lsc_unif_f32w_z's and the loops' VMINPS, is so pinned: make_pass's
+// own pairs never reach v < 0, and the row-sum order tests compare the loops with the scalar
+// forms on those only. Rows with r about 1 and rows off the centre (shift 3: c cancels against
+// p_i + p_j); the path and its wide form.
 TEST(UnifAvx512, Float32ClampAtZeroDistance)
 {
-    for (double shift : {0.0, 3.0}) {
-        SCOPED_TRACE(shift);
-        const int64_t n = 200;
-        Pass P = make_pass(n, 16, shift, 8100 + (uint64_t)shift, 5);
-        double smax = 0.0, spmax = 0.0;
-        for (int64_t j = 0; j < n; j++) {
-            smax = std::max(smax, P.s[(size_t)j]);
-            spmax = std::max(spmax, std::fabs(P.sp[(size_t)j]));
+    for (int wide : {0, 1})
+        for (double shift : {0.0, 3.0}) {
+            SCOPED_TRACE(::testing::Message() << "wide " << wide << " shift " << shift);
+            const int64_t n = 200;
+            Pass P = make_pass(n, 16, shift, 8100 + (uint64_t)shift, 5);
+            double smax, spmax;
+            s_extremes(P, &smax, &spmax);
+            // every third pair: s_i s_j (c + p_i + p_j) = 1 + eta, eta 2^-14 to 2^-12, c in
+            // float32
+            int64_t below = 0;
+            for (int64_t j = 0; j < n; j += 3) {
+                const long double eta = ldexpl(1.0L, -14 + (int)((j / 3) % 3));
+                const long double ss = (long double)P.ri.s * (long double)P.s[(size_t)j];
+                P.c[(size_t)j] =
+                    (float)((1.0L + eta) / ss - (long double)P.ri.p - (long double)P.p[(size_t)j]);
+            }
+            long double terms = 0.0L;
+            for (int64_t j = 0; j < n; j++) {
+                const F32Term t = f32_term(P, j, wide, smax, spmax);
+                below += t.want == 1.0L; // v < 0, clamped: exp(0)
+                terms += t.got;
+                ASSERT_LE(fabsl(t.got - t.want) / t.want, (long double)t.bound) << "pair " << j;
+            }
+            // every pair moved above reaches v < 0
+            ASSERT_GE(below, (n + 2) / 3);
+            if (!cpu_unif_avx512_usable()) continue; // the loops: AVX-512F only
+            const lsc_unif_f32 f = lsc_unif_f32_row(P.ri);
+            if (wide) {
+                // the float64 sum of the same terms: a few float64 roundings
+                const double sum = cpu_unif_row_avx512_f32w(P.c.data(), n, f, P.sf.data(),
+                                                            P.slo.data(), P.pf.data());
+                EXPECT_LE(fabsl((long double)sum - terms), 1e-14L * terms);
+            } else {
+                // its float32 sums' two roundings, and t0 and t2's products fused there (half
+                // a u)
+                const double sum =
+                    cpu_unif_row_avx512_f32(P.c.data(), n, f, P.sf.data(), P.pf.data());
+                EXPECT_LE(fabsl((long double)sum - terms), 3.0L * 0x1p-24L * terms);
+            }
         }
-        // every third pair: s_i s_j (c + p_i + p_j) = 1 + eta, eta 2^-14 to 2^-12, c in float32
-        int64_t below = 0;
-        for (int64_t j = 0; j < n; j += 3) {
-            const long double eta = ldexpl(1.0L, -14 + (int)((j / 3) % 3));
-            const long double ss = (long double)P.ri.s * (long double)P.s[(size_t)j];
-            P.c[(size_t)j] =
-                (float)((1.0L + eta) / ss - (long double)P.ri.p - (long double)P.p[(size_t)j]);
-        }
-        const lsc_unif_f32 f = lsc_unif_f32_row(P.ri);
-        long double terms = 0.0L;
-        for (int64_t j = 0; j < n; j++) {
-            const double rr = P.ri.s * P.s[(size_t)j] * std::fabs((double)P.c[(size_t)j]);
-            const double bound = lsc_unif_f32_err(P.ri, rr, smax, spmax) - 2.01 * 0x1p-24;
-            const long double v = 2.0L - 2.0L * (long double)P.ri.s * (long double)P.s[(size_t)j] *
-                                             ((long double)P.c[(size_t)j] + (long double)P.ri.p +
-                                              (long double)P.p[(size_t)j]);
-            below += v < 0.0L;
-            const long double want = expl(-(v + fabsl(v)));
-            float p, ts;
-            lsc_exp16f_parts(lsc_unif_f32_z(P.c[(size_t)j], f, P.sf[(size_t)j], P.pf[(size_t)j]),
-                             &p, &ts);
-            const long double got = (long double)f.scale * (long double)(p * ts);
-            terms += got;
-            ASSERT_LE(fabsl(got - want) / want, (long double)bound) << "pair " << j << " v " << v;
-        }
-        // every pair moved above reaches v < 0
-        ASSERT_GE(below, (n + 2) / 3);
-        if (!cpu_unif_avx512_usable()) continue; // the loop: AVX-512F only
-        const double sum = cpu_unif_row_avx512_f32(P.c.data(), n, f, P.sf.data(), P.pf.data());
-        // its float32 sums' two roundings, and t0 and t2's products fused there (half a u)
-        EXPECT_LE(fabsl((long double)sum - terms), 3.0L * 0x1p-24L * terms);
-    }
 }
 
 // The float32 path's admission (lsc_unif_f32_fits) at its edges, from the bound's stated
@@ -454,6 +478,64 @@ TEST(UnifAvx512, Float32RowSumOrder)
         for (int l = 0; l < 8; l++) e[l] = (lo[0][l] + lo[1][l]) + (hi[0][l] + hi[1][l]);
         EXPECT_EQ(cpu_unif_row_avx512_f32(P.c.data(), n, f, P.sf.data(), P.pf.data()),
                   f.scale * lsc_lanes8_total(e));
+    }
+}
+
+// The wide form's admission (lsc_unif_f32w_fits) at its edges, from its bound's stated terms:
+// rows of r = 1 have 1.001 u 8 (1 + 2^-11) + 3.5 u + 0.01 u = 11.52 u against 2 delta =
+// 4 (D + 2) u, so they fit from D = 1; the tile's smallest r (0.5: 7.52 u against 2 (D + 2) u)
+// or the row's own; s_i |p_i| s_max = 0.5 adds 20 u 0.5 (21.53 u: D = 4's 24 u, not D = 3's
+// 20 u), s_i max s_j |p_j| = 0.5 adds 16 u 0.5 (19.53 u: D = 3, not D = 2); centre rows and
+// NaN never.
+TEST(UnifAvx512, Float32WideAdmissionAtItsEdges)
+{
+    const lsc_unif_row one = {0.0, 1.0, 1.0};
+    EXPECT_TRUE(lsc_unif_f32w_fits(one, 1.0, 1.0, 1.0, 1.0, 0.0, 1));
+    EXPECT_FALSE(lsc_unif_f32w_fits(one, 1.0, 0.5, 1.0, 1.0, 0.0, 1));
+    EXPECT_TRUE(lsc_unif_f32w_fits(one, 1.0, 0.5, 1.0, 1.0, 0.0, 2));
+    EXPECT_FALSE(lsc_unif_f32w_fits(one, 0.5, 1.0, 1.0, 1.0, 0.0, 1));
+    EXPECT_TRUE(lsc_unif_f32w_fits(one, 0.5, 1.0, 1.0, 1.0, 0.0, 2));
+    const lsc_unif_row pi = {0.5, 1.0, 1.0};
+    EXPECT_FALSE(lsc_unif_f32w_fits(pi, 1.0, 1.0, 1.0, 1.0, 0.0, 3));
+    EXPECT_TRUE(lsc_unif_f32w_fits(pi, 1.0, 1.0, 1.0, 1.0, 0.0, 4));
+    EXPECT_FALSE(lsc_unif_f32w_fits(one, 1.0, 1.0, 1.0, 1.0, 0.5, 2));
+    EXPECT_TRUE(lsc_unif_f32w_fits(one, 1.0, 1.0, 1.0, 1.0, 0.5, 3));
+    EXPECT_FALSE(lsc_unif_f32w_fits(one, 0.0, 1.0, 1.0, 1.0, 0.0, 4096));
+    EXPECT_FALSE(lsc_unif_f32w_fits(one, 1.0, 0.0, 1.0, 1.0, 0.0, 4096));
+    EXPECT_FALSE(lsc_unif_f32w_fits(one, 0.0, INFINITY, 1.0, 1.0, 0.0, 4096));
+    EXPECT_FALSE(lsc_unif_f32w_fits(one, NAN, 1.0, 1.0, 1.0, 0.0, 4096));
+    EXPECT_FALSE(lsc_unif_f32w_fits(one, 1.0, NAN, NAN, 1.0, 0.0, 4096));
+}
+
+// The wide form's row sum, to the bit, as its header states it: 64 pairs a step, group a of 16
+// as p ts in float32, lanes 0-7 into lo[a] and 8-15 into hi[a] in float64, then
+// lsc_lanes8_total of ((lo0 + lo1) + (lo2 + lo3)) + ((hi0 + hi1) + (hi2 + hi3)) times the
+// scale; every tail length, at D = 2 and 16.
+TEST(UnifAvx512, Float32WideRowSumOrder)
+{
+    if (!cpu_unif_avx512_usable()) GTEST_SKIP() << "no AVX-512F (or LSC_CPU_AVX512=0)";
+    for (int64_t d : {2, 16}) {
+        const Pass P = make_pass(4200, d, 0.2, 78, 5);
+        const lsc_unif_f32 f = lsc_unif_f32_row(P.ri);
+        for (int64_t n : {0, 1, 15, 16, 17, 63, 64, 65, 127, 128, 129, 200, 1000, 4099}) {
+            SCOPED_TRACE(::testing::Message() << "d " << d << " n " << n);
+            double lo[4][8] = {{0.0}}, hi[4][8] = {{0.0}};
+            for (int64_t j = 0; j < n; j++) {
+                float p, ts;
+                lsc_exp16f_parts(lsc_unif_f32w_z(P.c[(size_t)j], f, P.sf[(size_t)j],
+                                                 P.slo[(size_t)j], P.pf[(size_t)j]),
+                                 &p, &ts);
+                const int a = (int)((j / 16) % 4), l = (int)(j % 16);
+                (l < 8 ? lo : hi)[a][l % 8] += (double)(p * ts);
+            }
+            double e[8];
+            for (int l = 0; l < 8; l++)
+                e[l] = ((lo[0][l] + lo[1][l]) + (lo[2][l] + lo[3][l])) +
+                       ((hi[0][l] + hi[1][l]) + (hi[2][l] + hi[3][l]));
+            EXPECT_EQ(
+                cpu_unif_row_avx512_f32w(P.c.data(), n, f, P.sf.data(), P.slo.data(), P.pf.data()),
+                f.scale * lsc_lanes8_total(e));
+        }
     }
 }
 

@@ -150,6 +150,7 @@ typedef struct pair_job {
     const double *bup, *bus, *bue; /* the same for sb's rows (up, us, ue within one set) */
     const double *busp;            /* s p of sb's rows, for unif_avx512.c's loop */
     const float *bsf, *bpf;        /* s and s p of sb's rows in float32, for its float32 path */
+    const float *bslo;             /* s - (float)s of sb's rows, for the path's wide form */
     double *block_unif;
     int avx512; /* the rows' terms by unif_avx512.c's loop (cpu_unif_avx512_usable) */
 } pair_job;
@@ -345,8 +346,8 @@ static inline __attribute__((always_inline)) double
 unif_row_sum(const cpu_tiles *t, int64_t i, int64_t js, int64_t nj, lsc_unif_row ri,
              const double *restrict up, const double *restrict us, const double *restrict ue,
              const double *restrict usp, const float *restrict sf, const float *restrict pf,
-             const unif_tile *u, int avx512, double xs_i, const double *restrict xs, int64_t d,
-             double *restrict tv, int64_t *restrict flag)
+             const float *restrict slo, const unif_tile *u, int avx512, double xs_i,
+             const double *restrict xs, int64_t d, double *restrict tv, int64_t *restrict flag)
 {
     int any;
     double sum;
@@ -354,10 +355,14 @@ unif_row_sum(const cpu_tiles *t, int64_t i, int64_t js, int64_t nj, lsc_unif_row
     if (avx512) {
         /* the same row test and per-pair flags as unif_row_terms */
         any = unif_row_any(t, i, ri, u->smax, u->bmax);
-        if (!any && u->ones &&
-            lsc_unif_f32_fits(ri, sqrt(t->qsq[i]) * ri.s, u->rmin, u->rmax, u->smax, u->spmax, d))
+        const double r_i = sqrt(t->qsq[i]) * ri.s;
+        if (!any && u->ones && lsc_unif_f32_fits(ri, r_i, u->rmin, u->rmax, u->smax, u->spmax, d))
             sum = cpu_unif_row_avx512_f32(t->c + i * nj + js, nj - js, lsc_unif_f32_row(ri),
                                           sf + js, pf + js);
+        else if (!any && u->ones &&
+                 lsc_unif_f32w_fits(ri, r_i, u->rmin, u->rmax, u->smax, u->spmax, d))
+            sum = cpu_unif_row_avx512_f32w(t->c + i * nj + js, nj - js, lsc_unif_f32_row(ri),
+                                           sf + js, slo + js, pf + js);
         else {
             if (any) unif_flags(t, i, js, nj, ri, us, ue, flag);
             sum = cpu_unif_row_avx512(t->c + i * nj + js, nj - js, ri, usp + js, us + js,
@@ -371,6 +376,7 @@ unif_row_sum(const cpu_tiles *t, int64_t i, int64_t js, int64_t nj, lsc_unif_row
     (void)usp;
     (void)sf;
     (void)pf;
+    (void)slo;
     for (int64_t j = js; any && j < nj; j++)
         if (flag[j])
             sum += lsc_unif_term(
@@ -463,7 +469,7 @@ LSC_CPU_CLONES static void pair_tile(void *user, int tid, const cpu_tiles *t, in
         /* `dist` and `flag` are free again: the moments and the histogram above read them */
         J->block_unif[i0 / J->tq] += unif_row_sum(
             t, i, js, nj, ri, J->bup + j0, J->bus + j0, J->bue + j0, J->busp + j0, J->bsf + j0,
-            J->bpf + j0, &ut, J->avx512, xs[gi], xb + j0, s->d, dist, flag);
+            J->bpf + j0, J->bslo + j0, &ut, J->avx512, xs[gi], xb + j0, s->d, dist, flag);
     }
 }
 
@@ -556,7 +562,7 @@ lsc_status cpu_pair_pass(lsc_ctx *ctx, const cpu_set *a, const int64_t *ida, con
     if (st == LSC_STATUS_OK && opts->uniformity) {
         J.block_unif =
             (double *)lsc_calloc(ctx, (size_t)nblocks, sizeof(double), "uniformity sums");
-        urows = J.block_unif ? (double *)lsc_malloc(ctx, (size_t)nall * 5 * sizeof(double),
+        urows = J.block_unif ? (double *)lsc_malloc(ctx, (size_t)nall * 6 * sizeof(double),
                                                     "uniformity rows")
                              : NULL;
         if (!urows) st = LSC_STATUS_OUT_OF_MEMORY;
@@ -572,16 +578,20 @@ lsc_status cpu_pair_pass(lsc_ctx *ctx, const cpu_set *a, const int64_t *ida, con
             J.bue = J.ue + J.nb_off;
             J.avx512 = cpu_unif_avx512_usable();
             double *usp = urows + 3 * nall;
-            /* the float32 path's s and s p (lsc_unif_f32_z): the fifth nall doubles as floats */
+            /* the float32 path's s and s p (lsc_unif_f32_z): the fifth nall doubles as floats;
+             * the wide form's s - (float)s (lsc_unif_f32w_z) in the sixth */
             float *sf = (float *)(urows + 4 * nall), *pf = sf + nall;
+            float *slo = (float *)(urows + 5 * nall);
             for (int64_t k = 0; k < nall; k++) {
                 usp[k] = J.us[k] * J.up[k];
                 sf[k] = (float)J.us[k];
                 pf[k] = (float)usp[k];
+                slo[k] = (float)(J.us[k] - (double)sf[k]);
             }
             J.busp = usp + J.nb_off;
             J.bsf = sf + J.nb_off;
             J.bpf = pf + J.nb_off;
+            J.bslo = slo + J.nb_off;
         }
     }
     for (int p = 0; p < T && st == LSC_STATUS_OK; p++) {

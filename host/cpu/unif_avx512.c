@@ -168,7 +168,7 @@ LSC_AVX512F double cpu_unif_row_avx512(const float *crow, int64_t n, lsc_unif_ro
  * lanes: 13 vector operations per 16 pairs for the terms and about 2.5 for their sum, where the
  * float64 loop takes 30 (bench/RESULTS.md). */
 typedef struct exp16f {
-    __m512 shift, log2e, ln2hi, ln2lo, q2, half, one, tab, a, b, c;
+    __m512 shift, log2e, ln2hi, ln2lo, q2, half, one, tab, a, b, c, alo;
 } exp16f;
 
 LSC_AVX512F static inline exp16f exp16f_init(lsc_unif_f32 f)
@@ -186,6 +186,7 @@ LSC_AVX512F static inline exp16f exp16f_init(lsc_unif_f32 f)
     k.a = _mm512_set1_ps(f.a);
     k.b = _mm512_set1_ps(f.b);
     k.c = _mm512_set1_ps(f.c);
+    k.alo = _mm512_set1_ps(f.alo);
     return k;
 }
 
@@ -258,9 +259,48 @@ LSC_AVX512F double cpu_unif_row_avx512_f32(const float *crow, int64_t n, lsc_uni
     return f.scale * lsc_lanes8_total(e);
 }
 
+/* The wide form (lsc_unif_f32w_z, then the exp) of 16 pairs, masked lanes' p 0. */
+LSC_AVX512F static inline __attribute__((always_inline)) __m512
+terms16w(const exp16f *k, const float *crow, const float *shi, const float *slo, const float *pj,
+         __mmask16 m, __m512 *ts)
+{
+    const __m512 c = _mm512_maskz_loadu_ps(m, crow), sh = _mm512_maskz_loadu_ps(m, shi),
+                 sl = _mm512_maskz_loadu_ps(m, slo), pp = _mm512_maskz_loadu_ps(m, pj);
+    const __m512 t = _mm512_fmadd_ps(sh, c, _mm512_fmadd_ps(sl, c, pp));
+    const __m512 z = _mm512_fmadd_ps(k->a, t, _mm512_fmadd_ps(k->alo, t, _mm512_mul_ps(k->b, sh)));
+    return exp16f_16(k, _mm512_min_ps(k->c, z), m, ts);
+}
+
+LSC_AVX512F double cpu_unif_row_avx512_f32w(const float *crow, int64_t n, lsc_unif_f32 f,
+                                            const float *shi, const float *slo, const float *pj)
+{
+    const exp16f k = exp16f_init(f);
+    /* group a of each step of 64 pairs adds its lanes 0-7 to lo[a] and 8-15 to hi[a] */
+    __m512d lo[4], hi[4];
+    for (int a = 0; a < 4; a++) lo[a] = hi[a] = _mm512_setzero_pd();
+    for (int64_t o = 0; o < n; o += 64)
+        for (int a = 0; a < 4; a++) {
+            const int64_t at = o + 16 * a, left = n - at;
+            const __mmask16 m = left >= 16  ? (__mmask16)0xFFFF
+                                : left <= 0 ? (__mmask16)0
+                                            : (__mmask16)((1u << left) - 1u);
+            __m512 ts;
+            const __m512 p = terms16w(&k, crow + at, shi + at, slo + at, pj + at, m, &ts);
+            const __m512 w = _mm512_mul_ps(p, ts);
+            lo[a] = _mm512_add_pd(lo[a], _mm512_cvtps_pd(_mm512_castps512_ps256(w)));
+            hi[a] = _mm512_add_pd(hi[a], _mm512_cvtps_pd(_mm256_castpd_ps(
+                                             _mm512_extractf64x4_pd(_mm512_castps_pd(w), 1))));
+        }
+    double e[8];
+    _mm512_storeu_pd(
+        e, _mm512_add_pd(_mm512_add_pd(_mm512_add_pd(lo[0], lo[1]), _mm512_add_pd(lo[2], lo[3])),
+                         _mm512_add_pd(_mm512_add_pd(hi[0], hi[1]), _mm512_add_pd(hi[2], hi[3]))));
+    return f.scale * lsc_lanes8_total(e);
+}
+
 LSC_AVX512F void cpu_exp16f_avx512(const float *x, float *out, int64_t n)
 {
-    const lsc_unif_f32 none = {0.0f, 0.0f, 0.0f, 1.0};
+    const lsc_unif_f32 none = {0.0f, 0.0f, 0.0f, 1.0, 0.0f};
     const exp16f k = exp16f_init(none);
     for (int64_t t = 0; t < n; t += 16) {
         const __mmask16 m = n - t >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - t)) - 1u);
