@@ -398,6 +398,19 @@ TEST(UnifAvx512, Float32ClampAtZeroDistance)
         }
 }
 
+// Either admission turns away rows at the centre (r_i = 0) and tiles with a base row there
+// (r_min = 0), an empty tile's r_min (INFINITY) with r_i = 0, and NaN r, whatever D.
+void expect_never_at_centre_or_nan(int (*fits)(lsc_unif_row, double, double, double, double, double,
+                                               int64_t))
+{
+    const lsc_unif_row one = {0.0, 1.0, 1.0};
+    EXPECT_FALSE(fits(one, 0.0, 1.0, 1.0, 1.0, 0.0, 4096));
+    EXPECT_FALSE(fits(one, 1.0, 0.0, 1.0, 1.0, 0.0, 4096));
+    EXPECT_FALSE(fits(one, 0.0, INFINITY, 1.0, 1.0, 0.0, 4096));
+    EXPECT_FALSE(fits(one, NAN, 1.0, 1.0, 1.0, 0.0, 4096));
+    EXPECT_FALSE(fits(one, 1.0, NAN, NAN, 1.0, 0.0, 4096));
+}
+
 // The float32 path's admission (lsc_unif_f32_fits) at its edges, from the bound's stated
 // terms: a row of r = 1 among base rows of r = 1 (cosine) has the bound 1.001 u 16 (1 + 2^-11)
 // + 3.5 u + 2.01 u = 21.53 u against 2 delta = 4 (D + 2) u, so D = 3 keeps the float64 loop
@@ -436,12 +449,7 @@ TEST(UnifAvx512, Float32AdmissionAtItsEdges)
     EXPECT_TRUE(lsc_unif_f32_fits(pi, 1.0, 1.0, 1.0, 1.0, 0.0, 6));
     EXPECT_FALSE(lsc_unif_f32_fits(one, 1.0, 1.0, 1.0, 1.0, 0.5, 5));
     EXPECT_TRUE(lsc_unif_f32_fits(one, 1.0, 1.0, 1.0, 1.0, 0.5, 6));
-    // rows at the centre, an empty tile's r_min (INFINITY) with r_i = 0, NaN: never
-    EXPECT_FALSE(lsc_unif_f32_fits(one, 0.0, 1.0, 1.0, 1.0, 0.0, 4096));
-    EXPECT_FALSE(lsc_unif_f32_fits(one, 1.0, 0.0, 1.0, 1.0, 0.0, 4096));
-    EXPECT_FALSE(lsc_unif_f32_fits(one, 0.0, INFINITY, 1.0, 1.0, 0.0, 4096));
-    EXPECT_FALSE(lsc_unif_f32_fits(one, NAN, 1.0, 1.0, 1.0, 0.0, 4096));
-    EXPECT_FALSE(lsc_unif_f32_fits(one, 1.0, NAN, NAN, 1.0, 0.0, 4096));
+    expect_never_at_centre_or_nan(lsc_unif_f32_fits);
 }
 
 // The float32 loop's row sum, to the bit, as its header states it: 64 pairs a step, each
@@ -500,11 +508,7 @@ TEST(UnifAvx512, Float32WideAdmissionAtItsEdges)
     EXPECT_TRUE(lsc_unif_f32w_fits(pi, 1.0, 1.0, 1.0, 1.0, 0.0, 4));
     EXPECT_FALSE(lsc_unif_f32w_fits(one, 1.0, 1.0, 1.0, 1.0, 0.5, 2));
     EXPECT_TRUE(lsc_unif_f32w_fits(one, 1.0, 1.0, 1.0, 1.0, 0.5, 3));
-    EXPECT_FALSE(lsc_unif_f32w_fits(one, 0.0, 1.0, 1.0, 1.0, 0.0, 4096));
-    EXPECT_FALSE(lsc_unif_f32w_fits(one, 1.0, 0.0, 1.0, 1.0, 0.0, 4096));
-    EXPECT_FALSE(lsc_unif_f32w_fits(one, 0.0, INFINITY, 1.0, 1.0, 0.0, 4096));
-    EXPECT_FALSE(lsc_unif_f32w_fits(one, NAN, 1.0, 1.0, 1.0, 0.0, 4096));
-    EXPECT_FALSE(lsc_unif_f32w_fits(one, 1.0, NAN, NAN, 1.0, 0.0, 4096));
+    expect_never_at_centre_or_nan(lsc_unif_f32w_fits);
 }
 
 // The wide form's row sum, to the bit, as its header states it: 64 pairs a step, group a of 16
