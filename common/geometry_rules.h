@@ -194,9 +194,9 @@ static inline double lsc_exp_minus16(double y)
  * rounds x / ln 2 to a multiple of 1/16), 2^(j / 16) from a table of 16 floats (one register,
  * one VPERMPS), exp(r) as 1 + r (1 + r (1/2 + r / 6)) (the Taylor terms: the next is below
  * r^4 / 24 <= 0.16 2^-24), ln 2 in two parts (one float32 constant would move r by up to
- * 4.5 2^-24 at |k / 16| = 13, x near -9), 2^floor(k / 16) by VSCALEFPS. Within LSC_EXP16F_ERR relative of
- * exp for x in [-80, 8] (tests/test_unif_avx512.cpp): the truncation, the roundings of q, p,
- * the table and the product. */
+ * 4.5 2^-24 at |k / 16| = 13, x near -9), 2^floor(k / 16) by VSCALEFPS. Within LSC_EXP16F_ERR
+ * relative of exp for x in [-80, 8] (tests/test_unif_avx512.cpp): the truncation, the
+ * roundings of q, p, the table and the product. */
 #define LSC_EXP16F_SHIFT 0x1.8p19f
 #define LSC_EXP16F_LOG2E 0x1.715476p+0f
 #define LSC_EXP16F_LN2_HI 0x1.62e43p-1f

@@ -1,11 +1,12 @@
 // The uniformity's table-driven exp (common/geometry_rules.h, lsc_exp_minus16) against long
-// double's expl, over its range and near 0, where the figure's pinned bound shrinks (docs/METRICS.md
-// section 9); the AVX-512 loop of host/cpu/unif_avx512.c against it, lane for lane to the bit,
-// and its row sums against the terms written from the header's formulas, flags, tails and the
-// zero-row form included; the float32 path (lsc_exp16f_parts, lsc_unif_f32_z) the same way, and
-// its terms against exact ones within the bound that admits it (lsc_unif_f32_err). The loop's
-// cases skip on a CPU without AVX-512F (the portable loop of pairs.c runs there, which
-// test_pairs checks).
+// double's expl, over its range and near 0, where the figure's pinned bound shrinks
+// (docs/METRICS.md section 9); the AVX-512 loop of host/cpu/unif_avx512.c against it, lane for
+// lane to the bit, and its row sums against the terms written from the header's formulas, flags,
+// tails and the zero-row form included; the float32 path and its wide form (lsc_exp16f_parts,
+// lsc_unif_f32_z, lsc_unif_f32w_z) the same way, their terms against exact ones within the
+// bounds that admit them (lsc_unif_f32_err, lsc_unif_f32w_err) and those admissions at their
+// edges. The loops' cases skip on a CPU without AVX-512F (the portable loop of pairs.c runs
+// there, which test_pairs checks).
 #include <gtest/gtest.h>
 
 #include <cmath>

@@ -339,9 +339,10 @@ typedef struct unif_tile {
 } unif_tile;
 
 /* Sum of the uniformity's pair terms over row i's pairs j in [js, nj) of the tile: those of
- * unif_row_terms (or of unif_avx512.c's loop, with the same flags), then the flagged pairs'
- * from their exact d2 (from the float32 rows). xs_i, xs: the scales of the exact form (1 / norm
- * of the raw rows). */
+ * unif_row_terms, or with AVX-512 of unif_avx512.c's loops (the float32 path where its bound
+ * fits the row's budget, else its wide form where that fits, else the float64 loop with the
+ * same flags as unif_row_terms), then the flagged pairs' from their exact d2 (from the float32
+ * rows). xs_i, xs: the scales of the exact form (1 / norm of the raw rows). */
 static inline __attribute__((always_inline)) double
 unif_row_sum(const cpu_tiles *t, int64_t i, int64_t js, int64_t nj, lsc_unif_row ri,
              const double *restrict up, const double *restrict us, const double *restrict ue,
