@@ -8,6 +8,7 @@
 #include "reference_nn.hpp"
 
 #include "lsc_common.h"
+#include "geometry_rules.h"
 
 #include <gtest/gtest.h>
 
@@ -720,6 +721,55 @@ static bool uniformity_float32_paths()
     const char *e = std::getenv("LSC_CPU_AVX512");
     __builtin_cpu_init();
     return !(e && std::string(e) == "0") && __builtin_cpu_supports("avx512f");
+}
+
+// The wide float32 form runs where it is meant to (docs/METRICS.md section 9): rows of r = 1 at
+// D = 2, where the path's bound (21.5 2^-24) exceeds the budget (16 2^-24) and the wide form's
+// (11.5 2^-24) fits. Eight rows around the origin, so the centre is 0 (p = 0, r = 1) and every
+// product an exact small integer: each term is then known to the bit, the wide form's from its
+// formulas (lsc_unif_f32w_z, lsc_exp16f_parts, the row's scale), and the figure is the log of
+// their mean up to the float64 sums' order. Its float32 exp puts it 9.7e-9 from the exact
+// figure, which the float64 loops hold to 2e-10: a pass that sent these rows to the float64
+// loop (or got the wide form's arithmetic wrong) fails here, where the tolerance test passes
+// either. The same rows times 2^-50 and 2^50 (s of 2^50 and 2^-50, still admitted: products of
+// 2^-100 stay normal floats, and s_i s_j times the product's absolute band stays below 2^-10)
+// give the same figure to the bit: a power of 2 moves A, S_j and their lo parts alike. Without
+// the float32 paths (LSC_CPU_AVX512=0, no AVX-512F) the exact figure's bound.
+TEST(Pairs, UniformityTakesTheWideFormAtSmallD)
+{
+    Ctx ctx;
+    const int64_t n = 8, d = 2;
+    const std::vector<float> x = {1, 0, -1, 0, 3, 4, -3, -4, 3, -4, -3, 4, 0, 2, 0, -2};
+    const double centre[2] = {0.0, 0.0};
+    double wide = 0.0;
+    long double exact = 0.0L;
+    for (int64_t i = 0; i < n; i++)
+        for (int64_t j = i + 1; j < n; j++) {
+            const lsc_unif_row ri = lsc_unif_row_of(&x[(size_t)(i * d)], d, centre),
+                               rj = lsc_unif_row_of(&x[(size_t)(j * d)], d, centre);
+            const float c = x[(size_t)(i * d)] * x[(size_t)(j * d)] +
+                            x[(size_t)(i * d + 1)] * x[(size_t)(j * d + 1)]; // exact
+            const lsc_unif_f32 f = lsc_unif_f32_row(ri);
+            const float shi = (float)rj.s;
+            float p, ts;
+            lsc_exp16f_parts(
+                lsc_unif_f32w_z(c, f, shi, (float)(rj.s - (double)shi), (float)(rj.s * rj.p)), &p,
+                &ts);
+            wide += f.scale * (double)(p * ts);
+            const long double v = 2.0L - 2.0L * (long double)ri.s * (long double)rj.s * c;
+            exact += expl(-2.0L * (v > 0.0L ? v : 0.0L));
+        }
+    const double pairs = (double)(n * (n - 1) / 2), want_exact = (double)logl(exact / pairs),
+                 want_wide = std::log(wide / pairs);
+    ASSERT_GT(std::fabs(want_wide - want_exact), 5e-9); // the two paths tell apart
+    for (int e : {0, -50, 50}) {
+        SCOPED_TRACE(e);
+        std::vector<float> xs;
+        for (float v : x) xs.push_back(std::ldexp(v, e));
+        const double got = check(ctx, xs, n, d, opts()).r.uniformity;
+        if (uniformity_float32_paths()) EXPECT_NEAR(got, want_wide, 1e-14);
+        else EXPECT_NEAR(got, want_exact, 2e-10);
+    }
 }
 
 // Uniformity (Wang & Isola 2020, t = 2; docs/METRICS.md section 9): the known answers, and the

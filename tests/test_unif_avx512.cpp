@@ -399,6 +399,53 @@ TEST(UnifAvx512, Float32ClampAtZeroDistance)
         }
 }
 
+// Each form's exponent z against the exact one, within the bound's share for z's roundings
+// (the bound less the exp's and the sum's): rows whose A = 4 s_i and s_j are each 0.9 to 1 half
+// an ulp from their float32 value and products c with mantissas near 1, where every rounding
+// the bound counts may reach its full u. There the wide form's roundings of t and z use up to
+// 0.95 of its 8 u, and so do the path's four of its 16 u, so this is the test that holds the
+// counts: the wide form without A_lo or S_lo (A or S_j rounded once more, 12 u) reaches 1.3 to
+// 1.4 of the bound, and the bound written with 4 u for the wide form's 8 u, 1.9. Term by term
+// (Float32TermWithinItsBound) the exp's 3.5 u, which it reaches only on some arguments, hides
+// such a rounding. Centre terms p 0 (the sharp case), then up to 0.1 (their own counts too).
+TEST(UnifAvx512, Float32ExponentWithinItsRoundings)
+{
+    const double u = 0x1p-24;
+    for (int wide : {0, 1})
+        for (double pmax : {0.0, 0.1}) {
+            SCOPED_TRACE(::testing::Message() << "wide " << wide << " p " << pmax);
+            std::mt19937_64 g(4242);
+            std::uniform_real_distribution<double> un(0.0, 1.0);
+            // a float with mantissa in [1, 1.125), moved 0.9 to 1 half-ulp either way
+            auto near_half = [&]() {
+                const double hi = (double)(float)(1.0 + 0.125 * un(g));
+                return hi * (1.0 + (0.9 + 0.1 * un(g)) * (g() % 2 ? u : -u));
+            };
+            double worst = 0.0;
+            for (int k = 0; k < 20000; k++) {
+                const lsc_unif_row ri = {pmax * (2.0 * un(g) - 1.0), near_half() / 4.0, 1.0};
+                const double sj = near_half(), pj = pmax * (2.0 * un(g) - 1.0);
+                const float c = (float)((g() % 2 ? -1.0 : 1.0) * (1.0 + 0.125 * un(g)));
+                const lsc_unif_f32 f = lsc_unif_f32_row(ri);
+                const float shi = (float)sj, slo = (float)(sj - (double)shi), pf = (float)(sj * pj);
+                const float z =
+                    wide ? lsc_unif_f32w_z(c, f, shi, slo, pf) : lsc_unif_f32_z(c, f, shi, pf);
+                // |z| < 2: no clamp
+                const long double want = 4.0L * (long double)ri.s * (long double)sj *
+                                         ((long double)c + (long double)ri.p + (long double)pj);
+                const double rr = ri.s * sj * std::fabs((double)c);
+                const double bound = wide ? lsc_unif_f32w_err(ri, rr, sj, sj * std::fabs(pj)) -
+                                                LSC_EXP16F_ERR - 0.01 * u
+                                          : lsc_unif_f32_err(ri, rr, sj, sj * std::fabs(pj)) -
+                                                LSC_EXP16F_ERR - 2.01 * u;
+                const double e = (double)fabsl((long double)z - want);
+                ASSERT_LE(e, bound) << "pair " << k;
+                worst = std::max(worst, e / bound);
+            }
+            EXPECT_GT(worst, 0.7); // the roundings do reach the count (about 0.85 to 0.95)
+        }
+}
+
 // Either admission turns away rows at the centre (r_i = 0) and tiles with a base row there
 // (r_min = 0), an empty tile's r_min (INFINITY) with r_i = 0, and NaN r, whatever D.
 void expect_never_at_centre_or_nan(int (*fits)(lsc_unif_row, double, double, double, double, double,
