@@ -218,6 +218,15 @@ terms16f(const exp16f *k, const float *crow, const float *sj, const float *pj, _
     return exp16f_16(k, _mm512_min_ps(k->c, z), m, ts);
 }
 
+/* The lanes of a group of 16 that hold one of the `left` pairs still to do (none at or below
+ * 0, all from 16). */
+static inline __mmask16 lanes16(int64_t left)
+{
+    return left >= 16  ? (__mmask16)0xFFFF
+           : left <= 0 ? (__mmask16)0
+                       : (__mmask16)((1u << left) - 1u);
+}
+
 /* Sixty-four pairs from o: four groups of 16, (t0 + t1) + (t2 + t3) in float32 with t0 and t2's
  * products fused into those adds, then the 16 lanes added to lo (lanes 0-7) and hi (8-15) in
  * float64. */
@@ -228,9 +237,7 @@ block64f(const exp16f *k, const float *crow, const float *sj, const float *pj, i
     __m512 p[4], ts[4];
     for (int a = 0; a < 4; a++) {
         const int64_t left = n - o - 16 * a;
-        const __mmask16 m = left >= 16  ? (__mmask16)0xFFFF
-                            : left <= 0 ? (__mmask16)0
-                                        : (__mmask16)((1u << left) - 1u);
+        const __mmask16 m = lanes16(left);
         const int64_t at = o + 16 * a;
         p[a] = terms16f(k, crow + at, sj + at, pj + at, m, &ts[a]);
     }
@@ -281,9 +288,7 @@ LSC_AVX512F double cpu_unif_row_avx512_f32w(const float *crow, int64_t n, lsc_un
     for (int64_t o = 0; o < n; o += 64)
         for (int a = 0; a < 4; a++) {
             const int64_t at = o + 16 * a, left = n - at;
-            const __mmask16 m = left >= 16  ? (__mmask16)0xFFFF
-                                : left <= 0 ? (__mmask16)0
-                                            : (__mmask16)((1u << left) - 1u);
+            const __mmask16 m = lanes16(left);
             __m512 ts;
             const __m512 p = terms16w(&k, crow + at, shi + at, slo + at, pj + at, m, &ts);
             const __m512 w = _mm512_mul_ps(p, ts);
@@ -303,7 +308,7 @@ LSC_AVX512F void cpu_exp16f_avx512(const float *x, float *out, int64_t n)
     const lsc_unif_f32 none = {0.0f, 0.0f, 0.0f, 1.0, 0.0f};
     const exp16f k = exp16f_init(none);
     for (int64_t t = 0; t < n; t += 16) {
-        const __mmask16 m = n - t >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - t)) - 1u);
+        const __mmask16 m = lanes16(n - t);
         __m512 ts;
         const __m512 p = exp16f_16(&k, _mm512_maskz_loadu_ps(m, x + t), m, &ts);
         _mm512_mask_storeu_ps(out + t, m, _mm512_mul_ps(p, ts));
