@@ -73,6 +73,21 @@ LSC_HD int lsc_unif_needs_exact(double err, lsc_unif_row a, lsc_unif_row b)
     return !(a.s * b.s * err <= LSC_UNIF_EXACT_BAND);
 }
 
+/* Whether any pair of row a with a tile's base rows may need its exact d2, for a product whose
+ * error bound is E (|a|^2 + |b_j|^2) + eabs (the CPU's tiles): lsc_unif_needs_exact of every
+ * pair is at most s_a (smax (E qsq + eabs) + E sbmax), smax the base rows' largest s_j and sbmax
+ * their largest s_j |b_j|^2. Not smax times the largest |b_j|^2: rows near the origin have the
+ * largest s and the smallest norms, so that product of two rows' extremes flagged about a
+ * quarter of the rows of Gaussian data at D = 2, where no pair needs its exact d2. The factor
+ * 1 + 2^-40 covers this order's roundings against the pair's own (a few 2^-53 each). Host
+ * only. */
+static inline int lsc_unif_row_needs_exact(double E, double eabs, double qsq, lsc_unif_row a,
+                                           double smax, double sbmax)
+{
+    const double bound = a.s * (smax * (E * qsq + eabs) + E * sbmax) * (1.0 + 0x1p-40);
+    return !(bound <= LSC_UNIF_EXACT_BAND);
+}
+
 /* The exact d2 of a pair from its float32 rows and their scales (1 / norm, 0 for a zero row),
  * summed in float64. */
 LSC_HD double lsc_unif_exact_d2(const float *a, const float *b, int64_t d, double sa, double sb)
@@ -311,9 +326,9 @@ static inline int lsc_unif_f32_fits(lsc_unif_row ri, double r_i, double rmin, do
 /* The wide float32 form, for the rows the form above turns away where the float64 loop's cost
  * would show most (D <= 3, rows off the centre at small D): A and S_j each as two floats, hi +
  * lo (within u^2 of the float64 value, so their rounding adds nothing), and the terms p ts
- * summed in float64 (so the sum adds nothing): the bound falls from 16 u to 8 u on
- * s_i s_j |c|, for 21 vector operations per 16 pairs where the form above takes 15.5 and the
- * float64 loop 30. z = min(A_hi t + (A_lo t + B S_hi), 2 (e_i + 1)) with
+ * summed two at a time in float32 (one rounding, u of the two), then in float64: the bound
+ * falls from 16 u to 8 u on s_i s_j |c|, for 18.5 vector operations per 16 pairs where the
+ * form above takes 15.5 and the float64 loop 30 (19.5 with outliers left out: pairs.c). z = min(A_hi t + (A_lo t + B S_hi), 2 (e_i + 1)) with
  * t = S_hi c + (S_lo c + P_j); A_hi = A, A_lo = alo, S_hi = S_j of the form above. */
 static inline float lsc_unif_f32w_z(float c, lsc_unif_f32 f, float shi, float slo, float pj)
 {
@@ -326,18 +341,18 @@ static inline float lsc_unif_f32w_z(float c, lsc_unif_f32 f, float shi, float sl
  * term of the same product, counted as lsc_unif_f32_err counts: 8 u on s_i s_j |c| (t and z
  * rounded), 16 u on s_i s_j |p_j| (P_j, S_lo c + P_j, t and z), 20 u on s_i s_j |p_i| (B, S_hi,
  * B S_hi, A_lo t + B S_hi and z); the lo parts' own roundings and A_lo t's size are below
- * u^2, within the 1.001; then the exp's LSC_EXP16F_ERR and 0.01 u for the float64 sum and
- * the scale. */
+ * u^2, within the 1.001; then the exp's LSC_EXP16F_ERR, u for the float32 sum of two terms
+ * and 0.01 u for the float64 sum and the scale. */
 static inline double lsc_unif_f32w_err(lsc_unif_row ri, double rr, double smax, double spmax)
 {
     const double u = 0x1p-24;
     const double q = ri.s * smax * fabs(ri.p);
     return 1.001 * u * (8.0 * (rr + 0x1p-11) + 16.0 * ri.s * spmax + 20.0 * q) + LSC_EXP16F_ERR +
-           0.01 * u;
+           1.01 * u;
 }
 
 /* Whether row i may take the wide form: lsc_unif_f32_fits's test with its bound. Rows of
- * r = 1 fit from D = 1 (11.5 u against 2 delta = 12 u). */
+ * r = 1 fit from D = 2 (12.5 u against 2 delta = 16 u; at D = 1, 12 u). */
 static inline int lsc_unif_f32w_fits(lsc_unif_row ri, double r_i, double rmin, double rmax,
                                      double smax, double spmax, int64_t d)
 {

@@ -503,3 +503,73 @@ TEST(GeometryRules, ExpNeg8MatchesLibm)
     }
     EXPECT_LE(near, 4e-10);
 }
+
+// The uniformity's row test (lsc_unif_row_needs_exact) bounds every pair's
+// (lsc_unif_needs_exact): where it clears a row, no pair of that row with the tile needs its
+// exact d2. Tiles whose s and |b|^2 span 2^-3 to 2^3 each alone, or tied as rows near or far
+// from the origin (s = r / |b|, norms 2^-4 to 2^4, or 2^-12 to 2^2), the CPU's product bounds at
+// several D, query rows of norms 2^-3 to 2^3, each kind of tile with rows cleared and rows not, and an infinite absolute band (a tile without a fast form: every row needs it). And it is
+// tighter than the bound from the tile's largest s times its largest |b|^2 on rows around the
+// origin at D = 2, where a few rows near the origin hold the largest s and the smallest norms:
+// that bound flagged about a quarter of such rows; this one none of the typical ones.
+TEST(GeometryRules, UniformityRowTestBoundsEveryPair)
+{
+    std::mt19937_64 g(2612);
+    std::uniform_real_distribution<double> un(0.0, 1.0);
+    auto pow2 = [&](double lo, double hi) { return std::exp2(lo + (hi - lo) * un(g)); };
+    int64_t cleared[3] = {0, 0, 0}, rows[3] = {0, 0, 0};
+    for (int tile = 0; tile < 400; tile++) {
+        const int64_t d = tile % 4 == 0 ? 2 : tile % 4 == 1 ? 64 : tile % 4 == 2 ? 4096 : 16;
+        const double E = ((double)d + 8.0) * 0x1p-23, eabs = ((double)d + 8.0) * 0x1p-120;
+        const int kind = tile % 3; // 0: s and |b|^2 apart, 1: tied, 2: tied and near the origin
+        std::vector<double> s(64), bsq(64);
+        double smax = 0.0, sbmax = 0.0;
+        for (size_t j = 0; j < s.size(); j++) {
+            if (kind == 0) {
+                s[j] = pow2(-3, 3);
+                bsq[j] = pow2(-3, 3);
+            } else {
+                const double norm = kind == 1 ? pow2(-4, 4) : pow2(-12, 2);
+                bsq[j] = norm * norm * pow2(-2, 2); // |x - m| against |x|
+                s[j] = 1.0 / norm;
+            }
+            smax = std::max(smax, s[j]);
+            sbmax = std::max(sbmax, s[j] * bsq[j]);
+        }
+        for (int q = 0; q < 50; q++) {
+            const double norm = pow2(-3, 3);
+            const lsc_unif_row ri = {0.0, 1.0 / norm, 1.0};
+            const double qsq = norm * norm * pow2(-2, 2);
+            rows[kind]++;
+            if (lsc_unif_row_needs_exact(E, eabs, qsq, ri, smax, sbmax)) continue;
+            cleared[kind]++;
+            for (size_t j = 0; j < s.size(); j++) {
+                const lsc_unif_row rj = {0.0, s[j], 1.0};
+                ASSERT_FALSE(lsc_unif_needs_exact(E * (qsq + bsq[j]) + eabs, ri, rj))
+                    << "tile " << tile << " row " << q << " pair " << j;
+            }
+            EXPECT_TRUE(lsc_unif_row_needs_exact(E, INFINITY, qsq, ri, smax, sbmax));
+        }
+    }
+    for (int kind = 0; kind < 3; kind++) {
+        EXPECT_GT(cleared[kind], rows[kind] / 50) << kind; // not idle
+        EXPECT_LT(cleared[kind], rows[kind]) << kind;
+    }
+    // a zero query row or a tile of zero rows with an infinite band: NaN, needs it (as a pair)
+    const lsc_unif_row zero = {0.0, 0.0, 0.0}, one = {0.0, 1.0, 1.0};
+    EXPECT_TRUE(lsc_unif_row_needs_exact(1e-6, INFINITY, 1.0, zero, 1.0, 1.0));
+    EXPECT_TRUE(lsc_unif_row_needs_exact(1e-6, INFINITY, 1.0, one, 0.0, 0.0));
+    // rows around the origin at D = 2: norms from 0.03 to 4.5, a query row of norm 0.6
+    const double E = 10.0 * 0x1p-23, eabs = 10.0 * 0x1p-120;
+    double smax = 0.0, sbmax = 0.0, bmax = 0.0;
+    for (int k = 0; k <= 100; k++) {
+        const double norm = 0.03 * std::pow(150.0, k / 100.0);
+        smax = std::max(smax, 1.0 / norm);
+        sbmax = std::max(sbmax, norm);
+        bmax = std::max(bmax, norm * norm);
+    }
+    const lsc_unif_row ri = {0.0, 1.0 / 0.6, 1.0};
+    const lsc_unif_row rmax = {0.0, smax, 1.0};
+    EXPECT_TRUE(lsc_unif_needs_exact(E * (0.36 + bmax) + eabs, ri, rmax)); // the box's
+    EXPECT_FALSE(lsc_unif_row_needs_exact(E, eabs, 0.36, ri, smax, sbmax));
+}

@@ -772,6 +772,138 @@ TEST(Pairs, UniformityTakesTheWideFormAtSmallD)
     }
 }
 
+// A tile's base rows as the wide form's admission reads them (lsc_unif_f32w_fits): the largest
+// s and s |p|, the smallest and largest r = ||x - m|| s.
+struct unif_tile_values {
+    double smax = 0.0, spmax = 0.0, rmin = INFINITY, rmax = 0.0;
+    void add(lsc_unif_row r, double bsq)
+    {
+        smax = std::max(smax, r.s);
+        spmax = std::max(spmax, std::fabs(r.s * r.p));
+        rmin = std::min(rmin, std::sqrt(bsq) * r.s);
+        rmax = std::max(rmax, std::sqrt(bsq) * r.s);
+    }
+    bool wide_fits(lsc_unif_row ri, double r_i, int64_t d) const
+    {
+        return lsc_unif_f32w_fits(ri, r_i, rmin, rmax, smax, spmax, d);
+    }
+};
+
+// The wide form with a tile's outliers left out (host/cpu/pairs.c): rows near the origin (large
+// s) among rows spread around a centre off it. Rows v + m with m = (1/16, 0) (the mean, exact),
+// the v dyadic in +- pairs (so every product c is exact in float32) and of norm 2 to 5 (r
+// within 3% of 1), and four outliers v + m of norm 1/8 to 1/4 (s of 4.4 to 8, over 3 times the
+// tile's mean s): with them the wide form's bound (its s_i s_j |p_i| part, and an r of 0.79)
+// exceeds the budget at D = 2 for every row; without them it fits (both checked). So on an
+// AVX-512 CPU each other row takes the wide form on the other rows, its pairs with the
+// outliers the float64 loop's terms, and the outliers' own rows the float64 loop: the figure is
+// that, to summation order (the wide terms summed in pairs in float32 as the loop does), and
+// tells apart both the float64 loop everywhere (no outliers left out) and the wide form
+// everywhere (outliers kept in). Without the float32 paths the exact figure's bound.
+TEST(Pairs, UniformityLeavesTheTilesOutliersOutOfTheWideForm)
+{
+    Ctx ctx;
+    const int64_t d = 2;
+    const double m[2] = {1.0 / 16.0, 0.0};
+    // clang-format off
+    std::vector<double> v = {3, 4, 4, -3, 5, 0, 2, 4.5, 2, 1, -1, 2, 1.5, -2, 2.25, 1.75, 1, 2.5,
+                             3.5, 2.5, -4, 2, 2, 2, 2.75, -1.25, 1.25, 3.25};
+    // clang-format on
+    const std::vector<double> out = {1.0 / 16.0, 1.0 / 8.0, 1.0 / 16.0, -3.0 / 16.0};
+    const size_t core = v.size() / 2 * 2; // the first rows' count of values, then outliers'
+    v.insert(v.end(), out.begin(), out.end());
+    std::vector<float> x;
+    for (size_t k = 0; k < v.size(); k++) x.push_back((float)(v[k] + m[k % 2]));
+    for (size_t k = 0; k < v.size(); k++) x.push_back((float)(-v[k] + m[k % 2]));
+    const int64_t n = (int64_t)(x.size() / 2);
+    auto is_out = [&](int64_t i) {
+        const int64_t r = i % (n / 2);
+        return (size_t)(2 * r) >= core;
+    };
+    std::vector<lsc_unif_row> rows;
+    for (int64_t i = 0; i < n; i++) rows.push_back(lsc_unif_row_of(&x[(size_t)(i * d)], d, m));
+    auto cprod = [&](int64_t i, int64_t j) { // exact: dyadic centred values of few bits
+        return (float)(((double)x[(size_t)(i * d)] - m[0]) * ((double)x[(size_t)(j * d)] - m[0]) +
+                       ((double)x[(size_t)(i * d + 1)] - m[1]) *
+                           ((double)x[(size_t)(j * d + 1)] - m[1]));
+    };
+    // the float64 loop's term (unif_avx512.c, terms8) and the wide form's factors
+    auto f64 = [&](int64_t i, int64_t j) {
+        const lsc_unif_row a = rows[(size_t)i], b = rows[(size_t)j];
+        const double u = std::fma(b.s, (double)cprod(i, j) + a.p, b.s * b.p);
+        const double v2 = std::fma(-4.0 * a.s, u, (a.e + 1.0) + (a.e + 1.0));
+        double p, ts;
+        lsc_exp16_parts(v2 > 0.0 ? v2 : 0.0, &p, &ts);
+        return p * ts;
+    };
+    auto wide = [&](int64_t i, int64_t j, float *p, float *ts) {
+        const lsc_unif_row b = rows[(size_t)j];
+        const float shi = (float)b.s;
+        lsc_exp16f_parts(lsc_unif_f32w_z(cprod(i, j), lsc_unif_f32_row(rows[(size_t)i]), shi,
+                                         (float)(b.s - (double)shi), (float)(b.s * b.p)),
+                         p, ts);
+    };
+    // a row's wide sum as the loop forms it: pair t with t + 16 in each block of 32 from i + 1,
+    // left-out lanes 0; `keep_out`: the outliers kept in
+    auto wide_row = [&](int64_t i, bool keep_out) {
+        const int64_t js = i + 1, len = n - js;
+        double sum = 0.0;
+        for (int64_t o = 0; o < len; o += 32)
+            for (int64_t l = 0; l < 16; l++) {
+                float p[2] = {0.0f, 0.0f}, ts[2] = {1.0f, 1.0f};
+                for (int h = 0; h < 2; h++) {
+                    const int64_t t = o + l + 16 * h;
+                    if (t < len && (keep_out || !is_out(js + t))) wide(i, js + t, &p[h], &ts[h]);
+                }
+                sum += (double)fmaf(p[0], ts[0], p[1] * ts[1]);
+            }
+        return lsc_unif_f32_row(rows[(size_t)i]).scale * sum;
+    };
+    double want = 0.0, all_f64 = 0.0, all_wide = 0.0;
+    long double exact = 0.0L;
+    for (int64_t i = 0; i < n; i++) {
+        double f = 0.0, o = 0.0;
+        for (int64_t j = i + 1; j < n; j++) {
+            f += f64(i, j);
+            if (is_out(j)) o += f64(i, j);
+            const long double ss = (long double)rows[(size_t)i].s * rows[(size_t)j].s;
+            const long double dot = (long double)x[(size_t)(i * d)] * x[(size_t)(j * d)] +
+                                    (long double)x[(size_t)(i * d + 1)] * x[(size_t)(j * d + 1)];
+            const long double d2 = 2.0L - 2.0L * ss * dot;
+            exact += expl(-2.0L * (d2 > 0.0L ? d2 : 0.0L));
+        }
+        all_f64 += f;
+        all_wide += is_out(i) ? f : wide_row(i, true);
+        want += is_out(i) ? f : wide_row(i, false) + o;
+    }
+    // the data as designed: the wide form's admission fails for every row with the outliers
+    // in the tile's values, and holds without them for all but the outliers' own rows
+    unif_tile_values all, kept;
+    for (int64_t j = 0; j < n; j++) {
+        const double c0 = (double)(float)((double)x[(size_t)(j * d)] - m[0]),
+                     c1 = (double)(float)((double)x[(size_t)(j * d + 1)] - m[1]);
+        all.add(rows[(size_t)j], c0 * c0 + c1 * c1);
+        if (!is_out(j)) kept.add(rows[(size_t)j], c0 * c0 + c1 * c1);
+    }
+    for (int64_t i = 0; i < n; i++) {
+        const double c0 = (double)(float)((double)x[(size_t)(i * d)] - m[0]),
+                     c1 = (double)(float)((double)x[(size_t)(i * d + 1)] - m[1]);
+        const double ri = std::sqrt(c0 * c0 + c1 * c1) * rows[(size_t)i].s;
+        ASSERT_FALSE(all.wide_fits(rows[(size_t)i], ri, d)) << "row " << i;
+        ASSERT_EQ(kept.wide_fits(rows[(size_t)i], ri, d), !is_out(i)) << "row " << i;
+    }
+    const double pairs = (double)(n * (n - 1) / 2);
+    want = std::log(want / pairs);
+    all_f64 = std::log(all_f64 / pairs);
+    all_wide = std::log(all_wide / pairs);
+    const double want_exact = (double)logl(exact / pairs);
+    ASSERT_GT(std::fabs(want - all_f64), 1e-12);
+    ASSERT_GT(std::fabs(want - all_wide), 1e-12);
+    const double got = check(ctx, x, n, d, opts()).r.uniformity;
+    if (uniformity_float32_paths()) EXPECT_NEAR(got, want, 2e-15);
+    else EXPECT_NEAR(got, want_exact, 2e-10);
+}
+
 // Uniformity (Wang & Isola 2020, t = 2; docs/METRICS.md section 9): the known answers, and the
 // zero-row convention of the authors' code (a zero row stays the zero vector). The products here
 // are exact, so on the float64 loops the bound is the exp's own (1.11e-10 relative, 5.1e-12 for

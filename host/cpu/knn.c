@@ -398,12 +398,12 @@ static lsc_status knn_sym(lsc_ctx *ctx, knn_job *J, double p0, double p1, int *u
     *used = 0;
     cpu_tile_job diag = {s, s, CPU_TILES_DIAG, 0, 0, J, knn_sym_diag, NULL, 0, 1};
     int64_t tq;
-    LSC_TRY(cpu_tile_plan(ctx, &diag, &tq));
+    LSC_TRY(cpu_tile_plan(ctx, &diag, &tq, NULL));
     const size_t bytes = knn_sym_bytes(ctx, s, k, cap, tq);
     if (!bytes) return LSC_STATUS_OK;
     diag.reserved = bytes;
     int64_t tq_reserved;
-    if (cpu_tile_plan(ctx, &diag, &tq_reserved) != LSC_STATUS_OK) {
+    if (cpu_tile_plan(ctx, &diag, &tq_reserved, NULL) != LSC_STATUS_OK) {
         /* the selections leave too little for one tile that the plain pass has: it runs */
         ctx->err[0] = '\0';
         return LSC_STATUS_OK;
@@ -495,7 +495,7 @@ lsc_status cpu_knn_sets(lsc_ctx *ctx, const cpu_set *q, const cpu_set *b, int64_
         /* per thread, a list for each row of its query block */
         int64_t tq = 0;
         size_t lbytes = 0;
-        s = cpu_tile_plan(ctx, &job, &tq);
+        s = cpu_tile_plan(ctx, &job, &tq, NULL);
         if (s == LSC_STATUS_OK)
             s = lsc_bytes(ctx, lsc_mul_i64(lsc_mul_i64(ctx->threads, tq), J.cap), sizeof(knn_entry),
                           &lbytes, "knn candidate lists");

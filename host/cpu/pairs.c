@@ -79,6 +79,13 @@ typedef struct {
     int64_t *hist; /* hist_copies(bins) x bins: pair j counts in copy j mod copies */
     double *nn;    /* the best exact value this thread has seen for each row: the query set's
                       rows, then (across two sets) the base set's */
+    /* the uniformity's scratch for a tile's outliers (unif_tile_of), where the wide form may
+     * run: the base rows' s (two floats) and s p with the outliers' 0, the outliers' columns,
+     * their s p and s, one row's products with them; utb base rows, ucap outliers at most */
+    float *ushi, *uslo, *upf, *uc;
+    int64_t *uout;
+    double *uosp, *uos;
+    int64_t utb, ucap;
     char pad[64];
 } pair_part;
 
@@ -286,14 +293,12 @@ unif_terms(const cpu_tiles *t, int64_t i, int64_t js, int64_t nj, lsc_unif_row r
     return terms_sum(tv + js, nj - js);
 }
 
-/* Whether any of row i's pairs may need its exact d2: the test on the tile's largest s and
- * squared norm of its base rows (smax, bmax), which bound every pair's (the test grows with
- * both). */
+/* Whether any of row i's pairs may need its exact d2 (lsc_unif_row_needs_exact): from the
+ * tile's largest s and s |b|^2 of its base rows (smax, sbmax). */
 static inline int unif_row_any(const cpu_tiles *t, int64_t i, lsc_unif_row ri, double smax,
-                               double bmax)
+                               double sbmax)
 {
-    const lsc_unif_row rmax = {0.0, smax, 0.0};
-    return lsc_unif_needs_exact(cpu_tile_err(t, t->qsq[i], bmax), ri, rmax);
+    return lsc_unif_row_needs_exact(t->E, t->eabs, t->qsq[i], ri, smax, sbmax);
 }
 
 /* The sum of row i's terms (unif_terms); *any: whether a pair needs its exact d2 (flagged in
@@ -301,16 +306,16 @@ static inline int unif_row_any(const cpu_tiles *t, int64_t i, lsc_unif_row ri, d
  * fuse multiply-adds (the library is built without: its exact distances match the CUDA
  * module's bit for bit): in the AVX-512 clone the exp's polynomial is a chain of FMAs, half
  * the instructions; the terms are held to far less than a fused rounding moves them. smax,
- * bmax: the largest s and squared norm among the tile's base rows, so that one test clears
- * the whole row (the test grows with both); the pairs left out are read back from `flag`, never
- * re-derived, so a rounding of the test cannot drop or double a term. */
+ * sbmax: the largest s and s |b|^2 among the tile's base rows, so that one test clears the
+ * whole row (unif_row_any); the pairs left out are read back from `flag`, never re-derived, so
+ * a rounding of the test cannot drop or double a term. */
 LSC_CPU_CLONES __attribute__((noinline, optimize("fp-contract=fast"))) static double
 unif_row_terms(const cpu_tiles *t, int64_t i, int64_t js, int64_t nj, lsc_unif_row ri,
                const double *restrict up, const double *restrict us, const double *restrict ue,
-               double smax, double bmax, int ones, double *restrict tv, int64_t *restrict flag,
+               double smax, double sbmax, int ones, double *restrict tv, int64_t *restrict flag,
                int *any)
 {
-    *any = unif_row_any(t, i, ri, smax, bmax);
+    *any = unif_row_any(t, i, ri, smax, sbmax);
     if (*any) return unif_terms(t, i, js, nj, ri, up, us, ue, 1, tv, flag);
     return ones ? unif_terms(t, i, js, nj, ri, up, us, NULL, 0, tv, flag)
                 : unif_terms(t, i, js, nj, ri, up, us, ue, 0, tv, flag);
@@ -330,54 +335,176 @@ unif_flags(const cpu_tiles *t, int64_t i, int64_t js, int64_t nj, lsc_unif_row r
     }
 }
 
-/* A tile's base rows as the uniformity's row tests see them: the largest s and squared norm
- * (unif_row_any), whether every e_j is 1, and for the float32 path's test (lsc_unif_f32_fits)
- * the smallest and largest r = ||x - m|| s and the largest s |p|. */
+/* Base rows as the float32 forms' admissions see them (lsc_unif_f32_fits): the largest s, the
+ * smallest and largest r = ||x - m|| s and the largest s |p|; gathered as r^2 = |b|^2 s^2 (one
+ * square root per tile, unif_stats_done, not one per row). */
+typedef struct unif_stats {
+    double smax, rmin, rmax, spmax;
+} unif_stats;
+
+static const unif_stats unif_stats_none = {0.0, INFINITY, 0.0, 0.0};
+
+static inline void unif_stats_add(unif_stats *st, double sj, double bsq, double spj)
+{
+    const double r2 = bsq * sj * sj;
+    if (sj > st->smax) st->smax = sj;
+    if (r2 < st->rmin) st->rmin = r2;
+    if (r2 > st->rmax) st->rmax = r2;
+    if (spj > st->spmax) st->spmax = spj;
+}
+
+static inline void unif_stats_done(unif_stats *st)
+{
+    st->rmin = sqrt(st->rmin);
+    st->rmax = sqrt(st->rmax);
+}
+
+/* A base row is an outlier of its tile where its s exceeds this many times the tile's mean s:
+ * a row near the origin. Its s enters the float32 forms' bounds through s_i s_j |p_i| and its
+ * r (which may be well below 1 there) through the budget, so one such row kept every row of its
+ * tile off the wide form: rows around the origin at D = 2 (lsc_bench's gen:6000:2, tiles of
+ * about 1,500 base rows), where a tile holds a few with s of 20 to 100 against a mean of about
+ * 1.25. Left out of the wide form and summed by the float64 loop instead, about 56 such rows a
+ * tile (4%) let 94% of the rows take it (3% before); 4 times the mean leaves fewer out and
+ * admits fewer rows, 2.5 times more and costs more, both measured slower. */
+#define LSC_UNIF_OUTLIER_S 3.0
+
+/* The most outliers a tile of nb base rows may have: beyond it, every row keeps its admission
+ * on all of them (the outliers' float64 terms and their gathered products would cost more
+ * than the wide form saves). */
+static inline int64_t unif_outlier_cap(int64_t nb) { return nb / 8 + 8; }
+
+/* A tile's base rows as the uniformity's row tests see them: the largest s and s |b|^2
+ * (unif_row_any) and whether every e_j is 1; `all` for the admissions of both float32 forms on
+ * every base row, `core` (all but the outliers, where nout > 0) for the wide form's that leaves
+ * the outliers out (their s, s_lo and s p set to 0 in oshi, oslo, opf) and sums them with the
+ * float64 loop (their products gathered to oc). */
 typedef struct unif_tile {
-    double smax, bmax, rmin, rmax, spmax;
+    double sbmax;
+    unif_stats all, core;
     int ones;
+    int64_t nout;
+    const int64_t *out; /* the outliers' columns, ascending */
+    const float *oshi, *oslo, *opf;
+    const double *osp, *os; /* the outliers' s p and s */
+    float *oc;
 } unif_tile;
 
+/* The tile's base rows [j0, j0 + nj) as unif_tile; the outliers (LSC_UNIF_OUTLIER_S) only
+ * where the wide form may run (AVX-512, every e_j 1) and they are few (unif_outlier_cap). */
+static __attribute__((noinline)) void unif_tile_of(const pair_job *J, const pair_part *P,
+                                                   const cpu_tiles *t, int64_t j0, int64_t nj,
+                                                   unif_tile *u)
+{
+    const double *bus = J->bus + j0, *busp = J->busp + j0;
+    u->sbmax = 0.0;
+    u->all = unif_stats_none;
+    u->ones = 1;
+    u->nout = 0;
+    double ssum = 0.0;
+    for (int64_t j = 0; j < nj; j++) {
+        const double sj = bus[j];
+        unif_stats_add(&u->all, sj, t->bsq[j], fabs(busp[j]));
+        if (sj * t->bsq[j] > u->sbmax) u->sbmax = sj * t->bsq[j];
+        u->ones &= J->bue[j0 + j] == 1.0;
+        ssum += sj;
+    }
+    unif_stats_done(&u->all);
+    u->core = u->all;
+    if (!J->avx512 || !u->ones || !P->ushi || nj > P->utb) return;
+    const double cut = LSC_UNIF_OUTLIER_S * (ssum / (double)nj);
+    int64_t n = 0;
+    for (int64_t j = 0; j < nj; j++) n += bus[j] > cut;
+    if (n == 0 || n > P->ucap) return;
+    u->core = unif_stats_none;
+    for (int64_t j = 0; j < nj; j++) {
+        const double sj = bus[j];
+        if (sj > cut) {
+            P->uout[u->nout] = j;
+            P->uosp[u->nout] = busp[j];
+            P->uos[u->nout] = sj;
+            u->nout++;
+            P->ushi[j] = P->uslo[j] = P->upf[j] = 0.0f;
+        } else {
+            unif_stats_add(&u->core, sj, t->bsq[j], fabs(busp[j]));
+            P->ushi[j] = J->bsf[j0 + j];
+            P->uslo[j] = J->bslo[j0 + j];
+            P->upf[j] = J->bpf[j0 + j];
+        }
+    }
+    unif_stats_done(&u->core);
+    u->out = P->uout;
+    u->oshi = P->ushi;
+    u->oslo = P->uslo;
+    u->opf = P->upf;
+    u->osp = P->uosp;
+    u->os = P->uos;
+    u->oc = P->uc;
+}
+
+#if LSC_CPU_UNIF_AVX512
+/* The float64 loop's sum over the tile's outliers from the k0-th on, for the row whose products
+ * are crow: their products gathered to one contiguous run first. */
+static __attribute__((noinline)) double unif_outliers(const unif_tile *u, int64_t k0,
+                                                      const float *crow, lsc_unif_row ri)
+{
+    for (int64_t k = k0; k < u->nout; k++) u->oc[k - k0] = crow[u->out[k]];
+    return cpu_unif_row_avx512(u->oc, u->nout - k0, ri, u->osp + k0, u->os + k0, NULL, NULL);
+}
+#endif
+
 /* Sum of the uniformity's pair terms over row i's pairs j in [js, nj) of the tile: those of
- * unif_row_terms, or with AVX-512 of unif_avx512.c's loops (the float32 path where its bound
- * fits the row's budget, else its wide form where that fits, else the float64 loop with the
- * same flags as unif_row_terms), then the flagged pairs' from their exact d2 (from the float32
- * rows). xs_i, xs: the scales of the exact form (1 / norm of the raw rows). */
+ * unif_row_terms, or with AVX-512 of unif_avx512.c's loops: the float32 path where its bound
+ * fits the row's budget on every base row, else its wide form where its bound does, else the
+ * wide form on the tile's core where its bound fits there, the outliers' terms by the float64
+ * loop, else the float64 loop with the same flags as unif_row_terms; then the flagged pairs'
+ * from their exact d2 (from the float32 rows). sf, slo, pf: the base rows' float32 s, s - (float)s
+ * and s p. xs_i, xs: the scales of the exact form (1 / norm of the raw rows). */
 static inline __attribute__((always_inline)) double
 unif_row_sum(const cpu_tiles *t, int64_t i, int64_t js, int64_t nj, lsc_unif_row ri,
              const double *restrict up, const double *restrict us, const double *restrict ue,
-             const double *restrict usp, const float *restrict sf, const float *restrict pf,
-             const float *restrict slo, const unif_tile *u, int avx512, double xs_i,
+             const double *restrict usp, const float *restrict sf, const float *restrict slo,
+             const float *restrict pf, const unif_tile *u, int avx512, double xs_i,
              const double *restrict xs, int64_t d, double *restrict tv, int64_t *restrict flag)
 {
     int any;
     double sum;
+    const float *crow = t->c + i * nj;
 #if LSC_CPU_UNIF_AVX512
     if (avx512) {
         /* the same row test and per-pair flags as unif_row_terms */
-        any = unif_row_any(t, i, ri, u->smax, u->bmax);
+        any = unif_row_any(t, i, ri, u->all.smax, u->sbmax);
         const double r_i = sqrt(t->qsq[i]) * ri.s;
-        if (!any && u->ones && lsc_unif_f32_fits(ri, r_i, u->rmin, u->rmax, u->smax, u->spmax, d))
-            sum = cpu_unif_row_avx512_f32(t->c + i * nj + js, nj - js, lsc_unif_f32_row(ri),
-                                          sf + js, pf + js);
+        const unif_stats *a = &u->all, *c = &u->core;
+        if (!any && u->ones && lsc_unif_f32_fits(ri, r_i, a->rmin, a->rmax, a->smax, a->spmax, d))
+            sum =
+                cpu_unif_row_avx512_f32(crow + js, nj - js, lsc_unif_f32_row(ri), sf + js, pf + js);
         else if (!any && u->ones &&
-                 lsc_unif_f32w_fits(ri, r_i, u->rmin, u->rmax, u->smax, u->spmax, d))
-            sum = cpu_unif_row_avx512_f32w(t->c + i * nj + js, nj - js, lsc_unif_f32_row(ri),
-                                           sf + js, slo + js, pf + js);
-        else {
+                 lsc_unif_f32w_fits(ri, r_i, a->rmin, a->rmax, a->smax, a->spmax, d))
+            sum = cpu_unif_row_avx512_f32w(crow + js, nj - js, lsc_unif_f32_row(ri), sf + js,
+                                           slo + js, pf + js, 0);
+        else if (!any && u->nout &&
+                 lsc_unif_f32w_fits(ri, r_i, c->rmin, c->rmax, c->smax, c->spmax, d)) {
+            /* the outliers from js on: left out of the wide form's sum, then their own */
+            int64_t k0 = 0;
+            while (k0 < u->nout && u->out[k0] < js) k0++;
+            sum = cpu_unif_row_avx512_f32w(crow + js, nj - js, lsc_unif_f32_row(ri), u->oshi + js,
+                                           u->oslo + js, u->opf + js, k0 < u->nout);
+            if (k0 < u->nout) sum += unif_outliers(u, k0, crow, ri);
+        } else {
             if (any) unif_flags(t, i, js, nj, ri, us, ue, flag);
-            sum = cpu_unif_row_avx512(t->c + i * nj + js, nj - js, ri, usp + js, us + js,
+            sum = cpu_unif_row_avx512(crow + js, nj - js, ri, usp + js, us + js,
                                       u->ones ? NULL : ue + js, any ? flag + js : NULL);
         }
     } else
 #endif
-        sum =
-            unif_row_terms(t, i, js, nj, ri, up, us, ue, u->smax, u->bmax, u->ones, tv, flag, &any);
+        sum = unif_row_terms(t, i, js, nj, ri, up, us, ue, u->all.smax, u->sbmax, u->ones, tv, flag,
+                             &any);
     (void)avx512;
     (void)usp;
     (void)sf;
-    (void)pf;
     (void)slo;
+    (void)pf;
     for (int64_t j = js; any && j < nj; j++)
         if (flag[j])
             sum += lsc_unif_term(
@@ -400,18 +527,9 @@ LSC_CPU_CLONES static void pair_tile(void *user, int tid, const cpu_tiles *t, in
     int64_t *flag = t->flag; /* -1: decided on the exact value, else the pair's bin */
     const int64_t copy_mask = hist_copies(bins) - 1;
     double *nnb = P->nn + J->nb_off; /* the base rows' */
-    /* the uniformity: the tile's base rows as its row tests see them (unif_tile) */
-    unif_tile ut = {0.0, 0.0, INFINITY, 0.0, 0.0, 1};
-    for (int64_t j = 0; J->block_unif && j < nj; j++) {
-        const double sj = J->bus[j0 + j], rj = sqrt(t->bsq[j]) * sj;
-        const double spj = fabs(J->busp[j0 + j]);
-        if (sj > ut.smax) ut.smax = sj;
-        if (t->bsq[j] > ut.bmax) ut.bmax = t->bsq[j];
-        if (rj < ut.rmin) ut.rmin = rj;
-        if (rj > ut.rmax) ut.rmax = rj;
-        if (spj > ut.spmax) ut.spmax = spj;
-        ut.ones &= J->bue[j0 + j] == 1.0;
-    }
+    /* the uniformity: the tile's base rows as its row tests see them */
+    unif_tile ut;
+    if (J->block_unif) unif_tile_of(J, P, t, j0, nj, &ut);
     for (int64_t i = 0; i < ni; i++) {
         const int64_t gi = i0 + i;
         const double qsq = t->qsq[i];
@@ -470,7 +588,7 @@ LSC_CPU_CLONES static void pair_tile(void *user, int tid, const cpu_tiles *t, in
         /* `dist` and `flag` are free again: the moments and the histogram above read them */
         J->block_unif[i0 / J->tq] += unif_row_sum(
             t, i, js, nj, ri, J->bup + j0, J->bus + j0, J->bue + j0, J->busp + j0, J->bsf + j0,
-            J->bpf + j0, J->bslo + j0, &ut, J->avx512, xs[gi], xb + j0, s->d, dist, flag);
+            J->bslo + j0, J->bpf + j0, &ut, J->avx512, xs[gi], xb + j0, s->d, dist, flag);
     }
 }
 
@@ -550,7 +668,8 @@ lsc_status cpu_pair_pass(lsc_ctx *ctx, const cpu_set *a, const int64_t *ida, con
     double *urows = NULL;
     cpu_tile_job job = {a, b, cross ? CPU_TILES_ALL : CPU_TILES_UPPER, 0, 0, &J, pair_tile, NULL,
                         0, 0};
-    lsc_status st = cpu_tile_plan(ctx, &job, &J.tq);
+    int64_t tb = 0;
+    lsc_status st = cpu_tile_plan(ctx, &job, &J.tq, &tb);
     const int64_t nblocks = st == LSC_STATUS_OK ? (na + J.tq - 1) / J.tq : 0;
     if (st == LSC_STATUS_OK) {
         J.parts = (pair_part *)lsc_calloc(ctx, (size_t)T, sizeof(pair_part), "pair partials");
@@ -607,6 +726,25 @@ lsc_status cpu_pair_pass(lsc_ctx *ctx, const cpu_set *a, const int64_t *ida, con
         if (!P->dup_heap) st = LSC_STATUS_OUT_OF_MEMORY;
         else
             for (int64_t i = 0; i < nall; i++) P->nn[i] = INFINITY;
+        /* the scratch for the tiles' outliers (unif_tile_of), one block: 3 tb floats (rounded
+         * up to 8 bytes), then ucap columns, s p, s (8 bytes each) and products (4) */
+        if (st == LSC_STATUS_OK && J.block_unif && J.avx512 && tb > 0) {
+            const int64_t ucap = unif_outlier_cap(tb);
+            const size_t fl = ((size_t)(3 * tb) * sizeof(float) + 7u) & ~(size_t)7u;
+            char *mem = (char *)lsc_malloc(ctx, fl + (size_t)ucap * 28u, "uniformity outliers");
+            if (!mem) st = LSC_STATUS_OUT_OF_MEMORY;
+            else {
+                P->ushi = (float *)mem;
+                P->uslo = P->ushi + tb;
+                P->upf = P->uslo + tb;
+                P->uout = (int64_t *)(mem + fl);
+                P->uosp = (double *)(P->uout + ucap);
+                P->uos = P->uosp + ucap;
+                P->uc = (float *)(P->uos + ucap);
+                P->utb = tb;
+                P->ucap = ucap;
+            }
+        }
     }
     /* euclidean: the bins' edges in internal values, for up to 65,536 bins, spare each pair the
      * square roots of its band's ends (20,000 x 64: 0.88 s -> 0.70 s); the same flags and bins
@@ -652,6 +790,7 @@ lsc_status cpu_pair_pass(lsc_ctx *ctx, const cpu_set *a, const int64_t *ida, con
             free(J.parts[p].hist);
             free(J.parts[p].nn);
             free(J.parts[p].dup_heap);
+            free(J.parts[p].ushi);
         }
     free(J.parts);
     free(J.block_mom);

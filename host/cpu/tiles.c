@@ -308,11 +308,13 @@ static lsc_status plan_job(lsc_ctx *ctx, const cpu_tile_job *job, int *amx_out, 
     return LSC_STATUS_OK;
 }
 
-lsc_status cpu_tile_plan(lsc_ctx *ctx, const cpu_tile_job *job, int64_t *tq)
+lsc_status cpu_tile_plan(lsc_ctx *ctx, const cpu_tile_job *job, int64_t *tq, int64_t *tb)
 {
     int amx = 0;
-    int64_t mq = 0, tb = 0;
-    return plan_job(ctx, job, &amx, &mq, tq, &tb);
+    int64_t mq = 0, b = 0;
+    const lsc_status s = plan_job(ctx, job, &amx, &mq, tq, &b);
+    if (tb) *tb = b;
+    return s;
 }
 
 static lsc_status tiles_alloc(lsc_ctx *ctx, cpu_tiles *t, int64_t d, int64_t tq, int64_t tb,

@@ -265,9 +265,10 @@ typedef struct cpu_tile_job {
                       * only through cpu_tile_err's band: the AMX product may serve */
 } cpu_tile_job;
 
-/* The query block size cpu_tile_run will use for `job` (so callers can size per-block data);
+/* The query block size cpu_tile_run will use for `job` (so callers can size per-block data) and,
+ * where tb is not NULL, the largest base block (so they can size per-tile scratch);
  * WORKSPACE_LIMIT or NOT_SUPPORTED, with the message, if no tile fits. */
-lsc_status cpu_tile_plan(lsc_ctx *ctx, const cpu_tile_job *job, int64_t *tq);
+lsc_status cpu_tile_plan(lsc_ctx *ctx, const cpu_tile_job *job, int64_t *tq, int64_t *tb);
 lsc_status cpu_tile_run(lsc_ctx *ctx, const cpu_tile_job *job, double p0, double p1);
 
 /* Exact k nearest neighbours of every row of q among the rows of b (indices in b's row space),

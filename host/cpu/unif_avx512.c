@@ -266,41 +266,65 @@ LSC_AVX512F double cpu_unif_row_avx512_f32(const float *crow, int64_t n, lsc_uni
     return f.scale * lsc_lanes8_total(e);
 }
 
-/* The wide form (lsc_unif_f32w_z, then the exp) of 16 pairs, masked lanes' p 0. */
+/* The wide form (lsc_unif_f32w_z, then the exp) of 16 pairs, masked lanes' p 0; `masked`:
+ * also the lanes whose S_hi is 0 (the caller's outliers, their S_lo and P_j 0 too, so their z
+ * is 0 and ts 1, finite), one compare more. */
 LSC_AVX512F static inline __attribute__((always_inline)) __m512
 terms16w(const exp16f *k, const float *crow, const float *shi, const float *slo, const float *pj,
-         __mmask16 m, __m512 *ts)
+         __mmask16 m, int masked, __m512 *ts)
 {
     const __m512 c = _mm512_maskz_loadu_ps(m, crow), sh = _mm512_maskz_loadu_ps(m, shi),
                  sl = _mm512_maskz_loadu_ps(m, slo), pp = _mm512_maskz_loadu_ps(m, pj);
+    if (masked) m = _mm512_mask_cmp_ps_mask(m, sh, _mm512_setzero_ps(), _CMP_NEQ_UQ);
     const __m512 t = _mm512_fmadd_ps(sh, c, _mm512_fmadd_ps(sl, c, pp));
     const __m512 z = _mm512_fmadd_ps(k->a, t, _mm512_fmadd_ps(k->alo, t, _mm512_mul_ps(k->b, sh)));
     return exp16f_16(k, _mm512_min_ps(k->c, z), m, ts);
 }
 
-LSC_AVX512F double cpu_unif_row_avx512_f32w(const float *crow, int64_t n, lsc_unif_f32 f,
-                                            const float *shi, const float *slo, const float *pj)
+/* Sixty-four pairs of the wide form from o (those below n): groups 0 and 1 summed as
+ * fma(p0, ts0, p1 ts1) in float32, that sum's lanes 0-7 added to lo[0] and 8-15 to hi[0] in
+ * float64, groups 2 and 3 likewise to lo[1] and hi[1]. Called with n = o + 64 for a whole step,
+ * so that its masks fold to constants and its loads are plain ones. */
+LSC_AVX512F static inline __attribute__((always_inline)) void
+step64w(const exp16f *k, const float *crow, const float *shi, const float *slo, const float *pj,
+        int64_t o, int64_t n, int masked, __m512d *lo, __m512d *hi)
+{
+    for (int b = 0; b < 2; b++) {
+        __m512 p[2], ts[2];
+        for (int a = 0; a < 2; a++) {
+            const int64_t at = o + 32 * b + 16 * a;
+            p[a] = terms16w(k, crow + at, shi + at, slo + at, pj + at, lanes16(n - at), masked,
+                            &ts[a]);
+        }
+        const __m512 w = _mm512_fmadd_ps(p[0], ts[0], _mm512_mul_ps(p[1], ts[1]));
+        lo[b] = _mm512_add_pd(lo[b], _mm512_cvtps_pd(_mm512_castps512_ps256(w)));
+        hi[b] = _mm512_add_pd(hi[b], _mm512_cvtps_pd(_mm256_castpd_ps(
+                                         _mm512_extractf64x4_pd(_mm512_castps_pd(w), 1))));
+    }
+}
+
+/* The wide form's row sum, with or without the outliers' lanes left out (inlined both ways, so
+ * that the loop without them spends no compare). */
+LSC_AVX512F static inline __attribute__((always_inline)) double
+row_f32w(const float *crow, int64_t n, lsc_unif_f32 f, const float *shi, const float *slo,
+         const float *pj, int masked)
 {
     const exp16f k = exp16f_init(f);
-    /* group a of each step of 64 pairs adds its lanes 0-7 to lo[a] and 8-15 to hi[a] */
-    __m512d lo[4], hi[4];
-    for (int a = 0; a < 4; a++) lo[a] = hi[a] = _mm512_setzero_pd();
-    for (int64_t o = 0; o < n; o += 64)
-        for (int a = 0; a < 4; a++) {
-            const int64_t at = o + 16 * a, left = n - at;
-            const __mmask16 m = lanes16(left);
-            __m512 ts;
-            const __m512 p = terms16w(&k, crow + at, shi + at, slo + at, pj + at, m, &ts);
-            const __m512 w = _mm512_mul_ps(p, ts);
-            lo[a] = _mm512_add_pd(lo[a], _mm512_cvtps_pd(_mm512_castps512_ps256(w)));
-            hi[a] = _mm512_add_pd(hi[a], _mm512_cvtps_pd(_mm256_castpd_ps(
-                                             _mm512_extractf64x4_pd(_mm512_castps_pd(w), 1))));
-        }
+    __m512d lo[2], hi[2];
+    for (int b = 0; b < 2; b++) lo[b] = hi[b] = _mm512_setzero_pd();
+    int64_t o = 0;
+    for (; o + 64 <= n; o += 64) step64w(&k, crow, shi, slo, pj, o, o + 64, masked, lo, hi);
+    if (o < n) step64w(&k, crow, shi, slo, pj, o, n, masked, lo, hi);
     double e[8];
-    _mm512_storeu_pd(
-        e, _mm512_add_pd(_mm512_add_pd(_mm512_add_pd(lo[0], lo[1]), _mm512_add_pd(lo[2], lo[3])),
-                         _mm512_add_pd(_mm512_add_pd(hi[0], hi[1]), _mm512_add_pd(hi[2], hi[3]))));
+    _mm512_storeu_pd(e, _mm512_add_pd(_mm512_add_pd(lo[0], lo[1]), _mm512_add_pd(hi[0], hi[1])));
     return f.scale * lsc_lanes8_total(e);
+}
+
+LSC_AVX512F double cpu_unif_row_avx512_f32w(const float *crow, int64_t n, lsc_unif_f32 f,
+                                            const float *shi, const float *slo, const float *pj,
+                                            int masked)
+{
+    return masked ? row_f32w(crow, n, f, shi, slo, pj, 1) : row_f32w(crow, n, f, shi, slo, pj, 0);
 }
 
 LSC_AVX512F void cpu_exp16f_avx512(const float *x, float *out, int64_t n)

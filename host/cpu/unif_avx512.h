@@ -41,12 +41,14 @@ double cpu_unif_row_avx512_f32(const float *crow, int64_t n, lsc_unif_f32 f, con
 
 /* The wide form's sum over n pairs (common/geometry_rules.h: exp(z) of lsc_unif_f32w_z by
  * lsc_exp16f_parts, every base row's e_j 1, no pair flagged): shi, slo and pj the base rows'
- * s as two floats and s p in float32. Sixty-four pairs a step, four groups of 16: group a's
- * products p ts in float32, their lanes 0-7 added to lo[a] and 8-15 to hi[a] in float64; then
- * lsc_lanes8_total of ((lo0 + lo1) + (lo2 + lo3)) + ((hi0 + hi1) + (hi2 + hi3)), multiplied by
- * f.scale. Only where cpu_unif_avx512_usable and lsc_unif_f32w_fits. */
+ * s as two floats and s p in float32. Sixty-four pairs a step, four groups of 16, p ts in
+ * float32, groups 0 and 1 added as fma(p0, ts0, p1 ts1) in float32 and that sum's lanes 0-7
+ * added to lo[0], 8-15 to hi[0] in float64, groups 2 and 3 likewise to lo[1] and hi[1]; then
+ * lsc_lanes8_total of (lo0 + lo1) + (hi0 + hi1), multiplied by f.scale. masked: leave out the
+ * pairs whose shi is 0 (the caller's outliers: their slo and pj must be 0 too). Only where
+ * cpu_unif_avx512_usable and lsc_unif_f32w_fits. */
 double cpu_unif_row_avx512_f32w(const float *crow, int64_t n, lsc_unif_f32 f, const float *shi,
-                                const float *slo, const float *pj);
+                                const float *slo, const float *pj, int masked);
 
 /* out[t] = p ts of lsc_exp16f_parts(x[t]) for t < n, as the loop above computes it (for the
  * tests). Only where cpu_unif_avx512_usable. */
