@@ -376,13 +376,20 @@ static inline int64_t unif_outlier_cap(int64_t nb) { return nb / 8 + 8; }
 
 /* A tile's base rows as the uniformity's row tests see them: the largest s and s |b|^2
  * (unif_row_any) and whether every e_j is 1; `all` for the admissions of both float32 forms on
- * every base row, `core` (all but the outliers, where nout > 0) for the wide form's that leaves
- * the outliers out (their s, s_lo and s p set to 0 in oshi, oslo, opf) and sums them with the
- * float64 loop (their products gathered to oc). */
+ * every base row, `core` (all but the outliers, where split is 1) for the wide form's that
+ * leaves the outliers out (their s, s_lo and s p set to 0 in oshi, oslo, opf) and sums them
+ * with the float64 loop (their products gathered to oc). The split is made when a row first
+ * needs it (unif_tile_split): where the float32 path or the wide form fits every row, never. */
 typedef struct unif_tile {
     double sbmax;
     unif_stats all, core;
     int ones;
+    int split; /* -1: not yet tried, 0: none (or not possible), 1: made */
+    double cut;
+    const pair_job *J;
+    const pair_part *P;
+    const cpu_tiles *t;
+    int64_t j0, nj;
     int64_t nout;
     const int64_t *out; /* the outliers' columns, ascending */
     const float *oshi, *oslo, *opf;
@@ -390,8 +397,8 @@ typedef struct unif_tile {
     float *oc;
 } unif_tile;
 
-/* The tile's base rows [j0, j0 + nj) as unif_tile; the outliers (LSC_UNIF_OUTLIER_S) only
- * where the wide form may run (AVX-512, every e_j 1) and they are few (unif_outlier_cap). */
+/* The tile's base rows [j0, j0 + nj) as unif_tile, the split left for unif_tile_split; none
+ * where the wide form cannot run (no AVX-512, a base row with e_j 0). */
 static __attribute__((noinline)) void unif_tile_of(const pair_job *J, const pair_part *P,
                                                    const cpu_tiles *t, int64_t j0, int64_t nj,
                                                    unif_tile *u)
@@ -401,6 +408,11 @@ static __attribute__((noinline)) void unif_tile_of(const pair_job *J, const pair
     u->all = unif_stats_none;
     u->ones = 1;
     u->nout = 0;
+    u->J = J;
+    u->P = P;
+    u->t = t;
+    u->j0 = j0;
+    u->nj = nj;
     double ssum = 0.0;
     for (int64_t j = 0; j < nj; j++) {
         const double sj = bus[j];
@@ -411,11 +423,22 @@ static __attribute__((noinline)) void unif_tile_of(const pair_job *J, const pair
     }
     unif_stats_done(&u->all);
     u->core = u->all;
-    if (!J->avx512 || !u->ones || !P->ushi || nj > P->utb) return;
-    const double cut = LSC_UNIF_OUTLIER_S * (ssum / (double)nj);
+    u->split = J->avx512 && u->ones && P->ushi && nj <= P->utb ? -1 : 0;
+    u->cut = LSC_UNIF_OUTLIER_S * (ssum / (double)nj);
+}
+
+/* Splits the tile's outliers (LSC_UNIF_OUTLIER_S) from its core if they are few
+ * (unif_outlier_cap); returns u->split. */
+static __attribute__((noinline)) int unif_tile_split(unif_tile *u)
+{
+    const pair_job *J = u->J;
+    const pair_part *P = u->P;
+    const int64_t j0 = u->j0, nj = u->nj;
+    const double *bus = J->bus + j0, *busp = J->busp + j0, *bsq = u->t->bsq, cut = u->cut;
     int64_t n = 0;
     for (int64_t j = 0; j < nj; j++) n += bus[j] > cut;
-    if (n == 0 || n > P->ucap) return;
+    u->split = 0;
+    if (n == 0 || n > P->ucap) return 0;
     u->core = unif_stats_none;
     for (int64_t j = 0; j < nj; j++) {
         const double sj = bus[j];
@@ -426,7 +449,7 @@ static __attribute__((noinline)) void unif_tile_of(const pair_job *J, const pair
             u->nout++;
             P->ushi[j] = P->uslo[j] = P->upf[j] = 0.0f;
         } else {
-            unif_stats_add(&u->core, sj, t->bsq[j], fabs(busp[j]));
+            unif_stats_add(&u->core, sj, bsq[j], fabs(busp[j]));
             P->ushi[j] = J->bsf[j0 + j];
             P->uslo[j] = J->bslo[j0 + j];
             P->upf[j] = J->bpf[j0 + j];
@@ -440,6 +463,8 @@ static __attribute__((noinline)) void unif_tile_of(const pair_job *J, const pair
     u->osp = P->uosp;
     u->os = P->uos;
     u->oc = P->uc;
+    u->split = 1;
+    return 1;
 }
 
 #if LSC_CPU_UNIF_AVX512
@@ -464,7 +489,7 @@ static inline __attribute__((always_inline)) double
 unif_row_sum(const cpu_tiles *t, int64_t i, int64_t js, int64_t nj, lsc_unif_row ri,
              const double *restrict up, const double *restrict us, const double *restrict ue,
              const double *restrict usp, const float *restrict sf, const float *restrict slo,
-             const float *restrict pf, const unif_tile *u, int avx512, double xs_i,
+             const float *restrict pf, unif_tile *u, int avx512, double xs_i,
              const double *restrict xs, int64_t d, double *restrict tv, int64_t *restrict flag)
 {
     int any;
@@ -483,7 +508,7 @@ unif_row_sum(const cpu_tiles *t, int64_t i, int64_t js, int64_t nj, lsc_unif_row
                  lsc_unif_f32w_fits(ri, r_i, a->rmin, a->rmax, a->smax, a->spmax, d))
             sum = cpu_unif_row_avx512_f32w(crow + js, nj - js, lsc_unif_f32_row(ri), sf + js,
                                            slo + js, pf + js, 0);
-        else if (!any && u->nout &&
+        else if (!any && u->split && (u->split > 0 || unif_tile_split(u)) &&
                  lsc_unif_f32w_fits(ri, r_i, c->rmin, c->rmax, c->smax, c->spmax, d)) {
             /* the outliers from js on: left out of the wide form's sum, then their own */
             int64_t k0 = 0;
