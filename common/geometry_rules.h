@@ -372,6 +372,26 @@ LSC_HD double lsc_unif_term_of(double c, lsc_unif_row a, lsc_unif_row b)
     return lsc_exp_minus(0.5 * LSC_UNIFORMITY_T * (v + fabs(v)));
 }
 
+/* At D = 1 a normalised row is +1, -1 or (a zero row) 0, so a pair's d2 is 0 (same sign, or
+ * two zero rows), 4 (opposite signs) or 1 (a zero row and another): the sum of the pair terms
+ * follows from how many rows of each kind there are, exactly, in O(N) (the CPU takes it so at
+ * D = 1, where no float32 form fits the budget). a, b: counts of positive, negative and zero
+ * rows of two sets; lsc_unif_sign_sum gives the sum over the pairs across them,
+ * lsc_unif_sign_sum1 over the pairs i < j within one. Host only. */
+#define LSC_EXP_M8 0x1.5fc21041027adp-12 /* exp(-8), correctly rounded */
+
+static inline double lsc_unif_sign_sum(const double a[3], const double b[3])
+{
+    return (a[0] * b[0] + a[1] * b[1] + a[2] * b[2]) + (a[0] * b[1] + a[1] * b[0]) * LSC_EXP_M8 +
+           (a[2] * (b[0] + b[1]) + b[2] * (a[0] + a[1])) * LSC_EXP_M2;
+}
+
+static inline double lsc_unif_sign_sum1(const double a[3])
+{
+    const double same = 0.5 * (a[0] * (a[0] - 1.0) + a[1] * (a[1] - 1.0) + a[2] * (a[2] - 1.0));
+    return same + a[0] * a[1] * LSC_EXP_M8 + a[2] * (a[0] + a[1]) * LSC_EXP_M2;
+}
+
 /* The uniformity from the sum of the pair terms over `pairs` pairs: log of their mean. */
 LSC_HD double lsc_uniformity(double sum, double pairs) { return log(sum / pairs); }
 

@@ -904,6 +904,36 @@ TEST(Pairs, UniformityLeavesTheTilesOutliersOutOfTheWideForm)
     else EXPECT_NEAR(got, want_exact, 2e-10);
 }
 
+// At D = 1 the uniformity comes from the rows' signs (lsc_unif_sign_sum1), exactly: a normalised
+// row is +1, -1 or a zero row's 0, so a pair's d2 is 0, 4 or 1. Three positive rows, two
+// negative and one zero row: 4 pairs at d2 = 0, 6 at 4, 5 at 1, so log((4 + 6 e^-8 + 5 e^-2) /
+// 15); without the zero row (and cosine, which refuses zero rows) log((4 + 6 e^-8) / 10). Then
+// 500 Gaussian rows with every fifth set to 0 against a pair loop in long double. Within the
+// float64 sums' roundings, on every CPU.
+TEST(Pairs, UniformityAtDOneFromTheRowsSigns)
+{
+    Ctx ctx;
+    const std::vector<float> x = {2.5f, -1.0f, 0.0f, 1e-30f, 3e20f, -7.0f};
+    const double want6 = std::log((4.0 + 6.0 * std::exp(-8.0) + 5.0 * std::exp(-2.0)) / 15.0);
+    EXPECT_NEAR(check(ctx, x, 6, 1, opts()).r.uniformity, want6, 1e-15);
+    const std::vector<float> y = {2.5f, -1.0f, 1e-30f, 3e20f, -7.0f};
+    const double want5 = std::log((4.0 + 6.0 * std::exp(-8.0)) / 10.0);
+    for (lsc_metric metric : {LSC_METRIC_EUCLIDEAN, LSC_METRIC_COSINE})
+        EXPECT_NEAR(check(ctx, y, 5, 1, opts(metric)).r.uniformity, want5, 1e-15);
+    auto z = data::gaussian(500, 1, data::seed(91));
+    for (size_t i = 0; i < z.size(); i += 5) z[i] = 0.0f;
+    long double sum = 0.0L;
+    auto sign = [](float v) { return v > 0.0f ? 1 : v < 0.0f ? -1 : 0; };
+    for (size_t i = 0; i < z.size(); i++)
+        for (size_t j = i + 1; j < z.size(); j++) {
+            const int a = sign(z[i]), b = sign(z[j]);
+            const long double d2 = (long double)((a - b) * (a - b));
+            sum += expl(-2.0L * d2);
+        }
+    const double want = (double)logl(sum / (500.0L * 499.0L / 2.0L));
+    EXPECT_NEAR(check(ctx, z, 500, 1, opts()).r.uniformity, want, 1e-14);
+}
+
 // Uniformity (Wang & Isola 2020, t = 2; docs/METRICS.md section 9): the known answers, and the
 // zero-row convention of the authors' code (a zero row stays the zero vector). The products here
 // are exact, so on the float64 loops the bound is the exp's own (1.11e-10 relative, 5.1e-12 for

@@ -254,6 +254,19 @@ TEST(PairsSharded, UniformityOfWideRowsForEverySplit)
     }
 }
 
+// At D = 1 each pass counts its rows' signs (lsc_unif_sign_sum across two blocks, _sum1 within
+// one): every split's figure equals one process's, zero rows included.
+TEST(PairsSharded, UniformityAtDOneForEverySplit)
+{
+    const int64_t n = 96;
+    auto x = data::gaussian(n, 1, 57);
+    for (size_t i = 0; i < x.size(); i += 7) x[i] = 0.0f;
+    lsc_pair_opts o = LSC_PAIR_OPTS_INIT;
+    o.bins = 16;
+    o.uniformity = 1;
+    expect_every_split(x, n, 1, o, "d = 1");
+}
+
 TEST(PairsSharded, TiesOrderedByIndexAcrossRanks)
 {
     // a grid of 3^4 points: near-duplicates up to d = 1.5 are many tied pairs at 0 and 1, of

@@ -636,6 +636,18 @@ static lsc_status unif_rows(lsc_ctx *ctx, const cpu_set *s, double *up, double *
     return LSC_STATUS_OK;
 }
 
+/* The set's rows at D = 1 counted by sign (lsc_unif_sign_sum): c[0] positive, c[1] negative,
+ * c[2] zero. */
+static void unif_signs(const cpu_set *s, double c[3])
+{
+    c[0] = c[1] = c[2] = 0.0;
+    for (int64_t i = 0; i < s->n; i++) {
+        float buf;
+        const float v = *cpu_set_raw_row(s, i, &buf);
+        c[v > 0.0f ? 0 : v < 0.0f ? 1 : 2] += 1.0;
+    }
+}
+
 lsc_status cpu_pair_acc_init(lsc_ctx *ctx, cpu_pair_acc *acc, int64_t bins, int64_t cap)
 {
     memset(acc, 0, sizeof *acc);
@@ -704,7 +716,13 @@ lsc_status cpu_pair_pass(lsc_ctx *ctx, const cpu_set *a, const int64_t *ida, con
         if (!J.block_mom) st = LSC_STATUS_OUT_OF_MEMORY;
     }
     /* the uniformity only when asked: an exp per pair */
-    if (st == LSC_STATUS_OK && opts->uniformity) {
+    /* the uniformity at D = 1 from the rows' signs, exactly (lsc_unif_sign_sum); else per pair */
+    if (st == LSC_STATUS_OK && opts->uniformity && a->d == 1) {
+        double ca[3], cb[3];
+        unif_signs(a, ca);
+        if (cross) unif_signs(b, cb);
+        acc->unif += cross ? lsc_unif_sign_sum(ca, cb) : lsc_unif_sign_sum1(ca);
+    } else if (st == LSC_STATUS_OK && opts->uniformity) {
         J.block_unif =
             (double *)lsc_calloc(ctx, (size_t)nblocks, sizeof(double), "uniformity sums");
         urows = J.block_unif ? (double *)lsc_malloc(ctx, (size_t)nall * 6 * sizeof(double),
