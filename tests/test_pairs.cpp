@@ -934,6 +934,126 @@ TEST(Pairs, UniformityAtDOneFromTheRowsSigns)
     EXPECT_NEAR(check(ctx, z, 500, 1, opts()).r.uniformity, want, 1e-14);
 }
 
+// The wide form's admission on a tile's core (host/cpu/pairs.c, unif_row_sum's third case)
+// reads the core's own values: its largest s (the s_i s_j |p_i| part), its smallest and largest
+// r (square roots of r^2, unif_stats_done) and its largest s |p|. The test above admits every
+// core row either way, so a pass that dropped the s_i s_j |p_i| part, took the largest r for the
+// smallest or left r squared passed it, and each of those admits a row whose bound exceeds its
+// budget (the pinned tolerance's premise). Here 14 core rows around m = (1/16, 0) (dyadic, every
+// product exact) and the same two outliers: every row fails the float32 path and the wide form
+// on all base rows, 27 core rows fit the wide form on the core and one does not, and each of
+// those three slips changes some core row's choice (all checked). So the figure is the
+// emulation of that choice to summation order: the wide form without the outliers for the 27,
+// the float64 loop for the other one and the outliers' rows. Without the float32 paths the
+// exact figure's bound.
+TEST(Pairs, UniformityAdmitsTheTilesCoreByItsOwnValues)
+{
+    Ctx ctx;
+    const int64_t d = 2;
+    const double m[2] = {1.0 / 16.0, 0.0};
+    // clang-format off
+    std::vector<double> v = {-12, -4, 38, 40, 48, 14, 24, -44, -21, 63, 52, -35, 64, -34, -74, 18,
+                             61, 10, -34, -40, 60, 5, -27, 69, 40, -3, 43, 55};
+    // clang-format on
+    for (double &e : v) e /= 16.0;
+    const std::vector<double> out = {1.0 / 16.0, 1.0 / 8.0, 1.0 / 16.0, -3.0 / 16.0};
+    const size_t core = v.size();
+    v.insert(v.end(), out.begin(), out.end());
+    std::vector<float> x;
+    for (size_t k = 0; k < v.size(); k++) x.push_back((float)(v[k] + m[k % 2]));
+    for (size_t k = 0; k < v.size(); k++) x.push_back((float)(-v[k] + m[k % 2]));
+    const int64_t n = (int64_t)(x.size() / 2);
+    auto is_out = [&](int64_t i) { return (size_t)(2 * (i % (n / 2))) >= core; };
+    std::vector<lsc_unif_row> rows;
+    std::vector<double> bsq;
+    double ssum = 0.0;
+    for (int64_t i = 0; i < n; i++) {
+        rows.push_back(lsc_unif_row_of(&x[(size_t)(i * d)], d, m));
+        const double c0 = (double)(float)((double)x[(size_t)(i * d)] - m[0]),
+                     c1 = (double)(float)((double)x[(size_t)(i * d + 1)] - m[1]);
+        bsq.push_back(c0 * c0 + c1 * c1);
+        ssum += rows.back().s;
+    }
+    for (int64_t i = 0; i < n; i++) // the outliers are the pass's: s over 3 times the mean
+        ASSERT_EQ(rows[(size_t)i].s > 3.0 * ssum / (double)n, is_out(i)) << "row " << i;
+    auto cprod = [&](int64_t i, int64_t j) {
+        return (float)(((double)x[(size_t)(i * d)] - m[0]) * ((double)x[(size_t)(j * d)] - m[0]) +
+                       ((double)x[(size_t)(i * d + 1)] - m[1]) *
+                           ((double)x[(size_t)(j * d + 1)] - m[1]));
+    };
+    auto f64 = [&](int64_t i, int64_t j) { // the float64 loop's term (unif_avx512.c, terms8)
+        const lsc_unif_row a = rows[(size_t)i], b = rows[(size_t)j];
+        const double u = std::fma(b.s, (double)cprod(i, j) + a.p, b.s * b.p);
+        const double v2 = std::fma(-4.0 * a.s, u, (a.e + 1.0) + (a.e + 1.0));
+        double p, ts;
+        lsc_exp16_parts(v2 > 0.0 ? v2 : 0.0, &p, &ts);
+        return p * ts;
+    };
+    auto wide_row = [&](int64_t i) { // the outliers left out, their lanes 0 (as the test above)
+        const int64_t js = i + 1, len = n - js;
+        const lsc_unif_f32 f = lsc_unif_f32_row(rows[(size_t)i]);
+        double sum = 0.0;
+        for (int64_t o = 0; o < len; o += 32)
+            for (int64_t l = 0; l < 16; l++) {
+                float p[2] = {0.0f, 0.0f}, ts[2] = {1.0f, 1.0f};
+                for (int h = 0; h < 2; h++) {
+                    const int64_t t = o + l + 16 * h, j = js + t;
+                    if (t >= len || is_out(j)) continue;
+                    const lsc_unif_row b = rows[(size_t)j];
+                    const float shi = (float)b.s;
+                    lsc_exp16f_parts(lsc_unif_f32w_z(cprod(i, j), f, shi,
+                                                     (float)(b.s - (double)shi),
+                                                     (float)(b.s * b.p)),
+                                     &p[h], &ts[h]);
+                }
+                sum += (double)fmaf(p[0], ts[0], p[1] * ts[1]);
+            }
+        return f.scale * sum;
+    };
+    unif_tile_values all, kept;
+    for (int64_t j = 0; j < n; j++) {
+        all.add(rows[(size_t)j], bsq[(size_t)j]);
+        if (!is_out(j)) kept.add(rows[(size_t)j], bsq[(size_t)j]);
+    }
+    double want = 0.0;
+    long double exact = 0.0L;
+    int64_t fit = 0, slips[3] = {0, 0, 0};
+    for (int64_t i = 0; i < n; i++) {
+        const lsc_unif_row ri = rows[(size_t)i];
+        const double r_i = std::sqrt(bsq[(size_t)i]) * ri.s;
+        ASSERT_FALSE(lsc_unif_f32_fits(ri, r_i, all.rmin, all.rmax, all.smax, all.spmax, d));
+        ASSERT_FALSE(all.wide_fits(ri, r_i, d)) << "row " << i;
+        const bool w = !is_out(i) && kept.wide_fits(ri, r_i, d);
+        fit += w;
+        // the designed row: each slip of the core's admission lets it in
+        // the slips: no s_i s_j |p_i| part, the largest r for the smallest, r squared
+        slips[0] += !is_out(i) &&
+                    w != lsc_unif_f32w_fits(ri, r_i, kept.rmin, kept.rmax, 0.0, kept.spmax, d);
+        slips[1] += !is_out(i) && w != lsc_unif_f32w_fits(ri, r_i, kept.rmax, kept.rmax, kept.smax,
+                                                          kept.spmax, d);
+        slips[2] +=
+            !is_out(i) && w != lsc_unif_f32w_fits(ri, r_i, kept.rmin * kept.rmin,
+                                                  kept.rmax * kept.rmax, kept.smax, kept.spmax, d);
+        double f = 0.0, o = 0.0;
+        for (int64_t j = i + 1; j < n; j++) {
+            f += f64(i, j);
+            if (is_out(j)) o += f64(i, j);
+            const long double ss = (long double)ri.s * rows[(size_t)j].s;
+            const long double dot = (long double)x[(size_t)(i * d)] * x[(size_t)(j * d)] +
+                                    (long double)x[(size_t)(i * d + 1)] * x[(size_t)(j * d + 1)];
+            const long double d2 = 2.0L - 2.0L * ss * dot;
+            exact += expl(-2.0L * (d2 > 0.0L ? d2 : 0.0L));
+        }
+        want += w ? wide_row(i) + o : f;
+    }
+    ASSERT_EQ(fit, 27);
+    for (int k = 0; k < 3; k++) ASSERT_GT(slips[k], 0) << "slip " << k;
+    const double pairs = (double)(n * (n - 1) / 2);
+    const double got = check(ctx, x, n, d, opts()).r.uniformity;
+    if (uniformity_float32_paths()) EXPECT_NEAR(got, std::log(want / pairs), 2e-15);
+    else EXPECT_NEAR(got, (double)logl(exact / pairs), 2e-10);
+}
+
 // Uniformity (Wang & Isola 2020, t = 2; docs/METRICS.md section 9): the known answers, and the
 // zero-row convention of the authors' code (a zero row stays the zero vector). The products here
 // are exact, so on the float64 loops the bound is the exp's own (1.11e-10 relative, 5.1e-12 for
