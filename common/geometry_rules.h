@@ -328,7 +328,8 @@ static inline int lsc_unif_f32_fits(lsc_unif_row ri, double r_i, double rmin, do
  * lo (within u^2 of the float64 value, so their rounding adds nothing), and the terms p ts
  * summed two at a time in float32 (one rounding, u of the two), then in float64: the bound
  * falls from 16 u to 8 u on s_i s_j |c|, for 18.5 vector operations per 16 pairs where the
- * form above takes 15.5 and the float64 loop 30 (19.5 with outliers left out: pairs.c). z = min(A_hi t + (A_lo t + B S_hi), 2 (e_i + 1)) with
+ * form above takes 15.5 and the float64 loop 30 (19.5 where host/cpu/pairs.c leaves a tile's
+ * outliers out by a mask). z = min(A_hi t + (A_lo t + B S_hi), 2 (e_i + 1)) with
  * t = S_hi c + (S_lo c + P_j); A_hi = A, A_lo = alo, S_hi = S_j of the form above. */
 static inline float lsc_unif_f32w_z(float c, lsc_unif_f32 f, float shi, float slo, float pj)
 {

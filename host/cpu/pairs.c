@@ -438,7 +438,7 @@ static __attribute__((noinline)) int unif_tile_split(unif_tile *u)
     int64_t n = 0;
     for (int64_t j = 0; j < nj; j++) n += bus[j] > cut;
     u->split = 0;
-    if (n == 0 || n > P->ucap) return 0;
+    if (n == 0 || n > unif_outlier_cap(nj)) return 0; /* nj <= utb: within P's ucap */
     u->core = unif_stats_none;
     for (int64_t j = 0; j < nj; j++) {
         const double sj = bus[j];

@@ -267,8 +267,9 @@ LSC_AVX512F double cpu_unif_row_avx512_f32(const float *crow, int64_t n, lsc_uni
 }
 
 /* The wide form (lsc_unif_f32w_z, then the exp) of 16 pairs, masked lanes' p 0; `masked`:
- * also the lanes whose S_hi is 0 (the caller's outliers, their S_lo and P_j 0 too, so their z
- * is 0 and ts 1, finite), one compare more. */
+ * also the lanes whose S_hi is 0 (the caller's outliers), one compare more. Their ts must stay
+ * finite so that p ts is 0: with S_lo and P_j 0 too their z is 0 and ts 1 for any finite c
+ * (pairs.c takes this form only on rows with a fast product, whose c do not overflow). */
 LSC_AVX512F static inline __attribute__((always_inline)) __m512
 terms16w(const exp16f *k, const float *crow, const float *shi, const float *slo, const float *pj,
          __mmask16 m, int masked, __m512 *ts)

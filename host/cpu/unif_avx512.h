@@ -45,8 +45,9 @@ double cpu_unif_row_avx512_f32(const float *crow, int64_t n, lsc_unif_f32 f, con
  * float32, groups 0 and 1 added as fma(p0, ts0, p1 ts1) in float32 and that sum's lanes 0-7
  * added to lo[0], 8-15 to hi[0] in float64, groups 2 and 3 likewise to lo[1] and hi[1]; then
  * lsc_lanes8_total of (lo0 + lo1) + (hi0 + hi1), multiplied by f.scale. masked: leave out the
- * pairs whose shi is 0 (the caller's outliers: their slo and pj must be 0 too). Only where
- * cpu_unif_avx512_usable and lsc_unif_f32w_fits. */
+ * pairs whose shi is 0 (the caller's outliers; their slo and pj 0 too keep their z at 0 for a
+ * finite c, so that the masked product is 0, not NaN). Only where cpu_unif_avx512_usable and
+ * lsc_unif_f32w_fits. */
 double cpu_unif_row_avx512_f32w(const float *crow, int64_t n, lsc_unif_f32 f, const float *shi,
                                 const float *slo, const float *pj, int masked);
 
