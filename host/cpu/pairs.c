@@ -484,8 +484,10 @@ static __attribute__((noinline)) double unif_outliers(const unif_tile *u, int64_
  * wide form on the tile's core where its bound fits there, the outliers' terms by the float64
  * loop, else the float64 loop with the same flags as unif_row_terms; then the flagged pairs'
  * from their exact d2 (from the float32 rows). sf, slo, pf: the base rows' float32 s, s - (float)s
- * and s p. xs_i, xs: the scales of the exact form (1 / norm of the raw rows). */
-static inline __attribute__((always_inline)) double
+ * and s p. xs_i, xs: the scales of the exact form (1 / norm of the raw rows). Not inlined, so
+ * that its tests count in the uniformity's share of perf's samples (bench/RESULTS.md), not the
+ * pass's: one call a row of a tile. */
+static __attribute__((noinline)) double
 unif_row_sum(const cpu_tiles *t, int64_t i, int64_t js, int64_t nj, lsc_unif_row ri,
              const double *restrict up, const double *restrict us, const double *restrict ue,
              const double *restrict usp, const float *restrict sf, const float *restrict slo,
