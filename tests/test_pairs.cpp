@@ -789,6 +789,104 @@ struct unif_tile_values {
     }
 };
 
+// Rows v + m and -v + m at D = 2 around m = (1/16, 0) (the mean, exact), the v dyadic of few
+// bits so that every product c of centred rows is exact in float32, and the last `nout` of each
+// half the tile's outliers: the terms each form gives a pair, emulated (unif_avx512.c), and the
+// tile's values with and without the outliers.
+struct OffCentreRows {
+    static constexpr int64_t d = 2;
+    const double m[2] = {1.0 / 16.0, 0.0};
+    std::vector<float> x;
+    std::vector<lsc_unif_row> rows;
+    std::vector<double> bsq; // |x - m|^2 of the float32 centred row, as the pass's
+    std::vector<bool> out;
+    int64_t n = 0;
+    unif_tile_values all, kept;
+
+    OffCentreRows(const std::vector<double> &core, const std::vector<double> &outliers)
+    {
+        std::vector<double> v = core;
+        v.insert(v.end(), outliers.begin(), outliers.end());
+        for (double sign : {1.0, -1.0})
+            for (size_t k = 0; k < v.size(); k++) x.push_back((float)(sign * v[k] + m[k % 2]));
+        n = (int64_t)(x.size() / 2);
+        for (int64_t i = 0; i < n; i++) {
+            rows.push_back(lsc_unif_row_of(&x[(size_t)(i * d)], d, m));
+            const double c0 = (double)(float)((double)x[(size_t)(i * d)] - m[0]),
+                         c1 = (double)(float)((double)x[(size_t)(i * d + 1)] - m[1]);
+            bsq.push_back(c0 * c0 + c1 * c1);
+            out.push_back((size_t)(2 * (i % (n / 2))) >= core.size());
+            all.add(rows.back(), bsq.back());
+            if (!out.back()) kept.add(rows.back(), bsq.back());
+        }
+    }
+    double r(int64_t i) const { return std::sqrt(bsq[(size_t)i]) * rows[(size_t)i].s; }
+    float cprod(int64_t i, int64_t j) const
+    {
+        return (float)(((double)x[(size_t)(i * d)] - m[0]) * ((double)x[(size_t)(j * d)] - m[0]) +
+                       ((double)x[(size_t)(i * d + 1)] - m[1]) *
+                           ((double)x[(size_t)(j * d + 1)] - m[1]));
+    }
+    // the float64 loop's term (terms8)
+    double f64(int64_t i, int64_t j) const
+    {
+        const lsc_unif_row a = rows[(size_t)i], b = rows[(size_t)j];
+        const double u = std::fma(b.s, (double)cprod(i, j) + a.p, b.s * b.p);
+        const double v2 = std::fma(-4.0 * a.s, u, (a.e + 1.0) + (a.e + 1.0));
+        double p, ts;
+        lsc_exp16_parts(v2 > 0.0 ? v2 : 0.0, &p, &ts);
+        return p * ts;
+    }
+    // row i's wide sum as the loop forms it: pair t with t + 16 in each block of 32 from i + 1,
+    // left-out lanes 0; keep_out: the outliers kept in
+    double wide_row(int64_t i, bool keep_out) const
+    {
+        const int64_t js = i + 1, len = n - js;
+        const lsc_unif_f32 f = lsc_unif_f32_row(rows[(size_t)i]);
+        double sum = 0.0;
+        for (int64_t o = 0; o < len; o += 32)
+            for (int64_t l = 0; l < 16; l++) {
+                float p[2] = {0.0f, 0.0f}, ts[2] = {1.0f, 1.0f};
+                for (int h = 0; h < 2; h++) {
+                    const int64_t t = o + l + 16 * h, j = js + t;
+                    if (t >= len || (!keep_out && out[(size_t)j])) continue;
+                    const lsc_unif_row b = rows[(size_t)j];
+                    const float shi = (float)b.s;
+                    lsc_exp16f_parts(lsc_unif_f32w_z(cprod(i, j), f, shi,
+                                                     (float)(b.s - (double)shi),
+                                                     (float)(b.s * b.p)),
+                                     &p[h], &ts[h]);
+                }
+                sum += (double)fmaf(p[0], ts[0], p[1] * ts[1]);
+            }
+        return f.scale * sum;
+    }
+    // the float64 loop's terms of row i's pairs: all of them, and those with the outliers
+    void f64_row(int64_t i, double *all_pairs, double *with_out) const
+    {
+        *all_pairs = *with_out = 0.0;
+        for (int64_t j = i + 1; j < n; j++) {
+            *all_pairs += f64(i, j);
+            if (out[(size_t)j]) *with_out += f64(i, j);
+        }
+    }
+    // the exact figure, in long double
+    double exact() const
+    {
+        long double sum = 0.0L;
+        for (int64_t i = 0; i < n; i++)
+            for (int64_t j = i + 1; j < n; j++) {
+                const long double ss = (long double)rows[(size_t)i].s * rows[(size_t)j].s;
+                const long double dot =
+                    (long double)x[(size_t)(i * d)] * x[(size_t)(j * d)] +
+                    (long double)x[(size_t)(i * d + 1)] * x[(size_t)(j * d + 1)];
+                const long double d2 = 2.0L - 2.0L * ss * dot;
+                sum += expl(-2.0L * (d2 > 0.0L ? d2 : 0.0L));
+            }
+        return (double)logl(sum / ((long double)n * (long double)(n - 1) / 2.0L));
+    }
+};
+
 // The wide form with a tile's outliers left out (host/cpu/pairs.c): rows near the origin (large
 // s) among rows spread around a centre off it. Rows v + m with m = (1/16, 0) (the mean, exact),
 // the v dyadic in +- pairs (so every product c is exact in float32) and of norm 2 to 5 (r
@@ -803,105 +901,32 @@ struct unif_tile_values {
 TEST(Pairs, UniformityLeavesTheTilesOutliersOutOfTheWideForm)
 {
     Ctx ctx;
-    const int64_t d = 2;
-    const double m[2] = {1.0 / 16.0, 0.0};
     // clang-format off
-    std::vector<double> v = {3, 4, 4, -3, 5, 0, 2, 4.5, 2, 1, -1, 2, 1.5, -2, 2.25, 1.75, 1, 2.5,
-                             3.5, 2.5, -4, 2, 2, 2, 2.75, -1.25, 1.25, 3.25};
+    const OffCentreRows R({3, 4, 4, -3, 5, 0, 2, 4.5, 2, 1, -1, 2, 1.5, -2, 2.25, 1.75, 1, 2.5,
+                           3.5, 2.5, -4, 2, 2, 2, 2.75, -1.25, 1.25, 3.25},
+                          {1.0 / 16.0, 1.0 / 8.0, 1.0 / 16.0, -3.0 / 16.0});
     // clang-format on
-    const std::vector<double> out = {1.0 / 16.0, 1.0 / 8.0, 1.0 / 16.0, -3.0 / 16.0};
-    const size_t core = v.size() / 2 * 2; // the first rows' count of values, then outliers'
-    v.insert(v.end(), out.begin(), out.end());
-    std::vector<float> x;
-    for (size_t k = 0; k < v.size(); k++) x.push_back((float)(v[k] + m[k % 2]));
-    for (size_t k = 0; k < v.size(); k++) x.push_back((float)(-v[k] + m[k % 2]));
-    const int64_t n = (int64_t)(x.size() / 2);
-    auto is_out = [&](int64_t i) {
-        const int64_t r = i % (n / 2);
-        return (size_t)(2 * r) >= core;
-    };
-    std::vector<lsc_unif_row> rows;
-    for (int64_t i = 0; i < n; i++) rows.push_back(lsc_unif_row_of(&x[(size_t)(i * d)], d, m));
-    auto cprod = [&](int64_t i, int64_t j) { // exact: dyadic centred values of few bits
-        return (float)(((double)x[(size_t)(i * d)] - m[0]) * ((double)x[(size_t)(j * d)] - m[0]) +
-                       ((double)x[(size_t)(i * d + 1)] - m[1]) *
-                           ((double)x[(size_t)(j * d + 1)] - m[1]));
-    };
-    // the float64 loop's term (unif_avx512.c, terms8) and the wide form's factors
-    auto f64 = [&](int64_t i, int64_t j) {
-        const lsc_unif_row a = rows[(size_t)i], b = rows[(size_t)j];
-        const double u = std::fma(b.s, (double)cprod(i, j) + a.p, b.s * b.p);
-        const double v2 = std::fma(-4.0 * a.s, u, (a.e + 1.0) + (a.e + 1.0));
-        double p, ts;
-        lsc_exp16_parts(v2 > 0.0 ? v2 : 0.0, &p, &ts);
-        return p * ts;
-    };
-    auto wide = [&](int64_t i, int64_t j, float *p, float *ts) {
-        const lsc_unif_row b = rows[(size_t)j];
-        const float shi = (float)b.s;
-        lsc_exp16f_parts(lsc_unif_f32w_z(cprod(i, j), lsc_unif_f32_row(rows[(size_t)i]), shi,
-                                         (float)(b.s - (double)shi), (float)(b.s * b.p)),
-                         p, ts);
-    };
-    // a row's wide sum as the loop forms it: pair t with t + 16 in each block of 32 from i + 1,
-    // left-out lanes 0; `keep_out`: the outliers kept in
-    auto wide_row = [&](int64_t i, bool keep_out) {
-        const int64_t js = i + 1, len = n - js;
-        double sum = 0.0;
-        for (int64_t o = 0; o < len; o += 32)
-            for (int64_t l = 0; l < 16; l++) {
-                float p[2] = {0.0f, 0.0f}, ts[2] = {1.0f, 1.0f};
-                for (int h = 0; h < 2; h++) {
-                    const int64_t t = o + l + 16 * h;
-                    if (t < len && (keep_out || !is_out(js + t))) wide(i, js + t, &p[h], &ts[h]);
-                }
-                sum += (double)fmaf(p[0], ts[0], p[1] * ts[1]);
-            }
-        return lsc_unif_f32_row(rows[(size_t)i]).scale * sum;
-    };
-    double want = 0.0, all_f64 = 0.0, all_wide = 0.0;
-    long double exact = 0.0L;
-    for (int64_t i = 0; i < n; i++) {
-        double f = 0.0, o = 0.0;
-        for (int64_t j = i + 1; j < n; j++) {
-            f += f64(i, j);
-            if (is_out(j)) o += f64(i, j);
-            const long double ss = (long double)rows[(size_t)i].s * rows[(size_t)j].s;
-            const long double dot = (long double)x[(size_t)(i * d)] * x[(size_t)(j * d)] +
-                                    (long double)x[(size_t)(i * d + 1)] * x[(size_t)(j * d + 1)];
-            const long double d2 = 2.0L - 2.0L * ss * dot;
-            exact += expl(-2.0L * (d2 > 0.0L ? d2 : 0.0L));
-        }
-        all_f64 += f;
-        all_wide += is_out(i) ? f : wide_row(i, true);
-        want += is_out(i) ? f : wide_row(i, false) + o;
-    }
     // the data as designed: the wide form's admission fails for every row with the outliers
     // in the tile's values, and holds without them for all but the outliers' own rows
-    unif_tile_values all, kept;
-    for (int64_t j = 0; j < n; j++) {
-        const double c0 = (double)(float)((double)x[(size_t)(j * d)] - m[0]),
-                     c1 = (double)(float)((double)x[(size_t)(j * d + 1)] - m[1]);
-        all.add(rows[(size_t)j], c0 * c0 + c1 * c1);
-        if (!is_out(j)) kept.add(rows[(size_t)j], c0 * c0 + c1 * c1);
+    for (int64_t i = 0; i < R.n; i++) {
+        ASSERT_FALSE(R.all.wide_fits(R.rows[(size_t)i], R.r(i), R.d)) << "row " << i;
+        ASSERT_EQ(R.kept.wide_fits(R.rows[(size_t)i], R.r(i), R.d), !R.out[(size_t)i]) << i;
     }
-    for (int64_t i = 0; i < n; i++) {
-        const double c0 = (double)(float)((double)x[(size_t)(i * d)] - m[0]),
-                     c1 = (double)(float)((double)x[(size_t)(i * d + 1)] - m[1]);
-        const double ri = std::sqrt(c0 * c0 + c1 * c1) * rows[(size_t)i].s;
-        ASSERT_FALSE(all.wide_fits(rows[(size_t)i], ri, d)) << "row " << i;
-        ASSERT_EQ(kept.wide_fits(rows[(size_t)i], ri, d), !is_out(i)) << "row " << i;
+    double want = 0.0, all_f64 = 0.0, all_wide = 0.0;
+    for (int64_t i = 0; i < R.n; i++) {
+        double f, o;
+        R.f64_row(i, &f, &o);
+        all_f64 += f;
+        all_wide += R.out[(size_t)i] ? f : R.wide_row(i, true);
+        want += R.out[(size_t)i] ? f : R.wide_row(i, false) + o;
     }
-    const double pairs = (double)(n * (n - 1) / 2);
+    const double pairs = (double)(R.n * (R.n - 1) / 2);
     want = std::log(want / pairs);
-    all_f64 = std::log(all_f64 / pairs);
-    all_wide = std::log(all_wide / pairs);
-    const double want_exact = (double)logl(exact / pairs);
-    ASSERT_GT(std::fabs(want - all_f64), 1e-12);
-    ASSERT_GT(std::fabs(want - all_wide), 1e-12);
-    const double got = check(ctx, x, n, d, opts()).r.uniformity;
+    ASSERT_GT(std::fabs(want - std::log(all_f64 / pairs)), 1e-12);
+    ASSERT_GT(std::fabs(want - std::log(all_wide / pairs)), 1e-12);
+    const double got = check(ctx, R.x, R.n, R.d, opts()).r.uniformity;
     if (uniformity_float32_paths()) EXPECT_NEAR(got, want, 2e-15);
-    else EXPECT_NEAR(got, want_exact, 2e-10);
+    else EXPECT_NEAR(got, R.exact(), 2e-10);
 }
 
 // At D = 1 the uniformity comes from the rows' signs (lsc_unif_sign_sum1), exactly: a normalised
@@ -949,109 +974,46 @@ TEST(Pairs, UniformityAtDOneFromTheRowsSigns)
 TEST(Pairs, UniformityAdmitsTheTilesCoreByItsOwnValues)
 {
     Ctx ctx;
-    const int64_t d = 2;
-    const double m[2] = {1.0 / 16.0, 0.0};
     // clang-format off
     std::vector<double> v = {-12, -4, 38, 40, 48, 14, 24, -44, -21, 63, 52, -35, 64, -34, -74, 18,
                              61, 10, -34, -40, 60, 5, -27, 69, 40, -3, 43, 55};
     // clang-format on
     for (double &e : v) e /= 16.0;
-    const std::vector<double> out = {1.0 / 16.0, 1.0 / 8.0, 1.0 / 16.0, -3.0 / 16.0};
-    const size_t core = v.size();
-    v.insert(v.end(), out.begin(), out.end());
-    std::vector<float> x;
-    for (size_t k = 0; k < v.size(); k++) x.push_back((float)(v[k] + m[k % 2]));
-    for (size_t k = 0; k < v.size(); k++) x.push_back((float)(-v[k] + m[k % 2]));
-    const int64_t n = (int64_t)(x.size() / 2);
-    auto is_out = [&](int64_t i) { return (size_t)(2 * (i % (n / 2))) >= core; };
-    std::vector<lsc_unif_row> rows;
-    std::vector<double> bsq;
+    const OffCentreRows R(v, {1.0 / 16.0, 1.0 / 8.0, 1.0 / 16.0, -3.0 / 16.0});
+    const unif_tile_values &all = R.all, &kept = R.kept;
+    const int64_t d = R.d;
     double ssum = 0.0;
-    for (int64_t i = 0; i < n; i++) {
-        rows.push_back(lsc_unif_row_of(&x[(size_t)(i * d)], d, m));
-        const double c0 = (double)(float)((double)x[(size_t)(i * d)] - m[0]),
-                     c1 = (double)(float)((double)x[(size_t)(i * d + 1)] - m[1]);
-        bsq.push_back(c0 * c0 + c1 * c1);
-        ssum += rows.back().s;
-    }
-    for (int64_t i = 0; i < n; i++) // the outliers are the pass's: s over 3 times the mean
-        ASSERT_EQ(rows[(size_t)i].s > 3.0 * ssum / (double)n, is_out(i)) << "row " << i;
-    auto cprod = [&](int64_t i, int64_t j) {
-        return (float)(((double)x[(size_t)(i * d)] - m[0]) * ((double)x[(size_t)(j * d)] - m[0]) +
-                       ((double)x[(size_t)(i * d + 1)] - m[1]) *
-                           ((double)x[(size_t)(j * d + 1)] - m[1]));
-    };
-    auto f64 = [&](int64_t i, int64_t j) { // the float64 loop's term (unif_avx512.c, terms8)
-        const lsc_unif_row a = rows[(size_t)i], b = rows[(size_t)j];
-        const double u = std::fma(b.s, (double)cprod(i, j) + a.p, b.s * b.p);
-        const double v2 = std::fma(-4.0 * a.s, u, (a.e + 1.0) + (a.e + 1.0));
-        double p, ts;
-        lsc_exp16_parts(v2 > 0.0 ? v2 : 0.0, &p, &ts);
-        return p * ts;
-    };
-    auto wide_row = [&](int64_t i) { // the outliers left out, their lanes 0 (as the test above)
-        const int64_t js = i + 1, len = n - js;
-        const lsc_unif_f32 f = lsc_unif_f32_row(rows[(size_t)i]);
-        double sum = 0.0;
-        for (int64_t o = 0; o < len; o += 32)
-            for (int64_t l = 0; l < 16; l++) {
-                float p[2] = {0.0f, 0.0f}, ts[2] = {1.0f, 1.0f};
-                for (int h = 0; h < 2; h++) {
-                    const int64_t t = o + l + 16 * h, j = js + t;
-                    if (t >= len || is_out(j)) continue;
-                    const lsc_unif_row b = rows[(size_t)j];
-                    const float shi = (float)b.s;
-                    lsc_exp16f_parts(lsc_unif_f32w_z(cprod(i, j), f, shi,
-                                                     (float)(b.s - (double)shi),
-                                                     (float)(b.s * b.p)),
-                                     &p[h], &ts[h]);
-                }
-                sum += (double)fmaf(p[0], ts[0], p[1] * ts[1]);
-            }
-        return f.scale * sum;
-    };
-    unif_tile_values all, kept;
-    for (int64_t j = 0; j < n; j++) {
-        all.add(rows[(size_t)j], bsq[(size_t)j]);
-        if (!is_out(j)) kept.add(rows[(size_t)j], bsq[(size_t)j]);
-    }
+    for (const lsc_unif_row &r : R.rows) ssum += r.s;
+    for (int64_t i = 0; i < R.n; i++) // the outliers are the pass's: s over 3 times the mean
+        ASSERT_EQ(R.rows[(size_t)i].s > 3.0 * ssum / (double)R.n, R.out[(size_t)i]) << i;
     double want = 0.0;
-    long double exact = 0.0L;
     int64_t fit = 0, slips[3] = {0, 0, 0};
-    for (int64_t i = 0; i < n; i++) {
-        const lsc_unif_row ri = rows[(size_t)i];
-        const double r_i = std::sqrt(bsq[(size_t)i]) * ri.s;
+    for (int64_t i = 0; i < R.n; i++) {
+        const lsc_unif_row ri = R.rows[(size_t)i];
+        const double r_i = R.r(i);
+        const bool core = !R.out[(size_t)i];
         ASSERT_FALSE(lsc_unif_f32_fits(ri, r_i, all.rmin, all.rmax, all.smax, all.spmax, d));
         ASSERT_FALSE(all.wide_fits(ri, r_i, d)) << "row " << i;
-        const bool w = !is_out(i) && kept.wide_fits(ri, r_i, d);
+        const bool w = core && kept.wide_fits(ri, r_i, d);
         fit += w;
-        // the designed row: each slip of the core's admission lets it in
         // the slips: no s_i s_j |p_i| part, the largest r for the smallest, r squared
-        slips[0] += !is_out(i) &&
-                    w != lsc_unif_f32w_fits(ri, r_i, kept.rmin, kept.rmax, 0.0, kept.spmax, d);
-        slips[1] += !is_out(i) && w != lsc_unif_f32w_fits(ri, r_i, kept.rmax, kept.rmax, kept.smax,
-                                                          kept.spmax, d);
+        slips[0] +=
+            core && w != lsc_unif_f32w_fits(ri, r_i, kept.rmin, kept.rmax, 0.0, kept.spmax, d);
+        slips[1] += core && w != lsc_unif_f32w_fits(ri, r_i, kept.rmax, kept.rmax, kept.smax,
+                                                    kept.spmax, d);
         slips[2] +=
-            !is_out(i) && w != lsc_unif_f32w_fits(ri, r_i, kept.rmin * kept.rmin,
-                                                  kept.rmax * kept.rmax, kept.smax, kept.spmax, d);
-        double f = 0.0, o = 0.0;
-        for (int64_t j = i + 1; j < n; j++) {
-            f += f64(i, j);
-            if (is_out(j)) o += f64(i, j);
-            const long double ss = (long double)ri.s * rows[(size_t)j].s;
-            const long double dot = (long double)x[(size_t)(i * d)] * x[(size_t)(j * d)] +
-                                    (long double)x[(size_t)(i * d + 1)] * x[(size_t)(j * d + 1)];
-            const long double d2 = 2.0L - 2.0L * ss * dot;
-            exact += expl(-2.0L * (d2 > 0.0L ? d2 : 0.0L));
-        }
-        want += w ? wide_row(i) + o : f;
+            core && w != lsc_unif_f32w_fits(ri, r_i, kept.rmin * kept.rmin, kept.rmax * kept.rmax,
+                                            kept.smax, kept.spmax, d);
+        double f, o;
+        R.f64_row(i, &f, &o);
+        want += w ? R.wide_row(i, false) + o : f;
     }
     ASSERT_EQ(fit, 27);
     for (int k = 0; k < 3; k++) ASSERT_GT(slips[k], 0) << "slip " << k;
-    const double pairs = (double)(n * (n - 1) / 2);
-    const double got = check(ctx, x, n, d, opts()).r.uniformity;
+    const double pairs = (double)(R.n * (R.n - 1) / 2);
+    const double got = check(ctx, R.x, R.n, d, opts()).r.uniformity;
     if (uniformity_float32_paths()) EXPECT_NEAR(got, std::log(want / pairs), 2e-15);
-    else EXPECT_NEAR(got, (double)logl(exact / pairs), 2e-10);
+    else EXPECT_NEAR(got, R.exact(), 2e-10);
 }
 
 // Uniformity (Wang & Isola 2020, t = 2; docs/METRICS.md section 9): the known answers, and the
