@@ -427,6 +427,7 @@ static __attribute__((noinline)) void unif_tile_of(const pair_job *J, const pair
     u->cut = LSC_UNIF_OUTLIER_S * (ssum / (double)nj);
 }
 
+#if LSC_CPU_UNIF_AVX512
 /* Splits the tile's outliers (LSC_UNIF_OUTLIER_S) from its core if they are few
  * (unif_outlier_cap); returns u->split. */
 static __attribute__((noinline)) int unif_tile_split(unif_tile *u)
@@ -467,7 +468,6 @@ static __attribute__((noinline)) int unif_tile_split(unif_tile *u)
     return 1;
 }
 
-#if LSC_CPU_UNIF_AVX512
 /* The float64 loop's sum over the tile's outliers from the k0-th on, for the row whose products
  * are crow: their products gathered to one contiguous run first. */
 static __attribute__((noinline)) double unif_outliers(const unif_tile *u, int64_t k0,
@@ -532,6 +532,7 @@ unif_row_sum(const cpu_tiles *t, int64_t i, int64_t js, int64_t nj, lsc_unif_row
     (void)sf;
     (void)slo;
     (void)pf;
+    (void)crow;
     for (int64_t j = js; any && j < nj; j++)
         if (flag[j])
             sum += lsc_unif_term(
