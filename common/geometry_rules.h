@@ -387,10 +387,11 @@ static inline double lsc_unif_sign_sum(const double a[3], const double b[3])
            (a[2] * (b[0] + b[1]) + b[2] * (a[0] + a[1])) * LSC_EXP_M2;
 }
 
+/* Within one set: the sum across the set and itself counts each pair twice and each row once
+ * with itself (d2 0, a term of 1). */
 static inline double lsc_unif_sign_sum1(const double a[3])
 {
-    const double same = 0.5 * (a[0] * (a[0] - 1.0) + a[1] * (a[1] - 1.0) + a[2] * (a[2] - 1.0));
-    return same + a[0] * a[1] * LSC_EXP_M8 + a[2] * (a[0] + a[1]) * LSC_EXP_M2;
+    return 0.5 * (lsc_unif_sign_sum(a, a) - (a[0] + a[1] + a[2]));
 }
 
 /* The uniformity from the sum of the pair terms over `pairs` pairs: log of their mean. */

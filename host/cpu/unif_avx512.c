@@ -227,6 +227,15 @@ static inline __mmask16 lanes16(int64_t left)
                        : (__mmask16)((1u << left) - 1u);
 }
 
+/* The 16 lanes of w added to lo (lanes 0-7) and hi (8-15) in float64. */
+LSC_AVX512F static inline __attribute__((always_inline)) void add16_pd(__m512 w, __m512d *lo,
+                                                                       __m512d *hi)
+{
+    *lo = _mm512_add_pd(*lo, _mm512_cvtps_pd(_mm512_castps512_ps256(w)));
+    *hi = _mm512_add_pd(
+        *hi, _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(w), 1))));
+}
+
 /* Sixty-four pairs from o: four groups of 16, (t0 + t1) + (t2 + t3) in float32 with t0 and t2's
  * products fused into those adds, then the 16 lanes added to lo (lanes 0-7) and hi (8-15) in
  * float64. */
@@ -241,11 +250,9 @@ block64f(const exp16f *k, const float *crow, const float *sj, const float *pj, i
         const int64_t at = o + 16 * a;
         p[a] = terms16f(k, crow + at, sj + at, pj + at, m, &ts[a]);
     }
-    const __m512 w = _mm512_add_ps(_mm512_fmadd_ps(p[0], ts[0], _mm512_mul_ps(p[1], ts[1])),
-                                   _mm512_fmadd_ps(p[2], ts[2], _mm512_mul_ps(p[3], ts[3])));
-    *lo = _mm512_add_pd(*lo, _mm512_cvtps_pd(_mm512_castps512_ps256(w)));
-    *hi = _mm512_add_pd(
-        *hi, _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(w), 1))));
+    add16_pd(_mm512_add_ps(_mm512_fmadd_ps(p[0], ts[0], _mm512_mul_ps(p[1], ts[1])),
+                           _mm512_fmadd_ps(p[2], ts[2], _mm512_mul_ps(p[3], ts[3]))),
+             lo, hi);
 }
 
 LSC_AVX512F double cpu_unif_row_avx512_f32(const float *crow, int64_t n, lsc_unif_f32 f,
@@ -297,10 +304,7 @@ step64w(const exp16f *k, const float *crow, const float *shi, const float *slo, 
             p[a] = terms16w(k, crow + at, shi + at, slo + at, pj + at, lanes16(n - at), masked,
                             &ts[a]);
         }
-        const __m512 w = _mm512_fmadd_ps(p[0], ts[0], _mm512_mul_ps(p[1], ts[1]));
-        lo[b] = _mm512_add_pd(lo[b], _mm512_cvtps_pd(_mm512_castps512_ps256(w)));
-        hi[b] = _mm512_add_pd(hi[b], _mm512_cvtps_pd(_mm256_castpd_ps(
-                                         _mm512_extractf64x4_pd(_mm512_castps_pd(w), 1))));
+        add16_pd(_mm512_fmadd_ps(p[0], ts[0], _mm512_mul_ps(p[1], ts[1])), &lo[b], &hi[b]);
     }
 }
 
