@@ -504,6 +504,33 @@ TEST(GeometryRules, ExpNeg8MatchesLibm)
     EXPECT_LE(near, 4e-10);
 }
 
+// The uniformity's harmonics at D = 2 (lsc_unif_circle_weights): w_n = 2 e^-4 I_n(4) (w_0 without
+// the 2) against libstdc++'s own Bessel function, each within a few roundings; the series they
+// truncate against the pair term e^-4 e^(4 cos a) at angles over the whole circle, within the
+// roundings of 28 cosines and sums (a weight up to n = 20 dropped is 1.6e-14 off at a = 0); and
+// the tail the header claims: every weight left out, summed, below 5e-23.
+TEST(GeometryRules, UniformityCircleWeightsAreTheKernelsSeries)
+{
+    double w[LSC_UNIF_HARMONICS];
+    lsc_unif_circle_weights(w);
+    for (int n = 0; n < LSC_UNIF_HARMONICS; n++) {
+        const long double want = (n > 0 ? 2.0L : 1.0L) * expl(-4.0L) * std::cyl_bessel_il(n, 4.0L);
+        EXPECT_NEAR(w[n] / (double)want, 1.0, 8e-16) << "n = " << n;
+    }
+    long double tail = 0.0L;
+    for (int n = LSC_UNIF_HARMONICS; n < 60; n++)
+        tail += 2.0L * expl(-4.0L) * std::cyl_bessel_il(n, 4.0L);
+    EXPECT_LT((double)tail, 5e-23);
+    EXPECT_GT((double)tail, 1e-24); // so the harmonic count is not larger than it needs
+    for (int k = 0; k <= 720; k++) {
+        const double a = M_PI * k / 360.0;
+        double sum = 0.0;
+        for (int n = LSC_UNIF_HARMONICS - 1; n >= 0; n--) sum += w[n] * std::cos(n * a);
+        const double want = (double)expl(-4.0L + 4.0L * cosl((long double)a));
+        EXPECT_NEAR(sum, want, 5e-16 + 5e-16 * want) << "angle " << a;
+    }
+}
+
 // The uniformity's row test (lsc_unif_row_needs_exact) bounds every pair's
 // (lsc_unif_needs_exact): where it clears a row, no pair of that row with the tile needs its
 // exact d2. Tiles whose s and |b|^2 span 2^-3 to 2^3 each alone, or tied as rows near or far

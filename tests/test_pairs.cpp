@@ -724,8 +724,8 @@ static bool uniformity_float32_paths()
 }
 
 // The wide float32 form runs where it is meant to (docs/METRICS.md section 9): rows of r = 1 at
-// D = 2, where the path's bound (21.5 2^-24) exceeds the budget (16 2^-24) and the wide form's
-// (11.5 2^-24) fits. Eight rows around the origin, so the centre is 0 (p = 0, r = 1) and every
+// D = 3, where the path's bound (21.5 2^-24) exceeds the budget (20 2^-24) and the wide form's
+// (12.5 2^-24) fits. Eight rows around the origin in the plane x_3 = 0, so the centre is 0 (p = 0, r = 1) and every
 // product an exact small integer: each term is then known to the bit, the wide form's from its
 // formulas (lsc_unif_f32w_z, lsc_exp16f_parts, the row's scale), and the figure is the log of
 // their mean up to the float64 sums' order. Its float32 exp puts it 9.7e-9 from the exact
@@ -738,9 +738,10 @@ static bool uniformity_float32_paths()
 TEST(Pairs, UniformityTakesTheWideFormAtSmallD)
 {
     Ctx ctx;
-    const int64_t n = 8, d = 2;
-    const std::vector<float> x = {1, 0, -1, 0, 3, 4, -3, -4, 3, -4, -3, 4, 0, 2, 0, -2};
-    const double centre[2] = {0.0, 0.0};
+    const int64_t n = 8, d = 3;
+    const std::vector<float> x = {1, 0,  0, -1, 0, 0, 3, 4, 0, -3, -4, 0,
+                                  3, -4, 0, -3, 4, 0, 0, 2, 0, 0,  -2, 0};
+    const double centre[3] = {0.0, 0.0, 0.0};
     double wide = 0.0;
     long double exact = 0.0L;
     for (int64_t i = 0; i < n; i++)
@@ -789,13 +790,13 @@ struct unif_tile_values {
     }
 };
 
-// Rows v + m and -v + m at D = 2 around m = (1/16, 0) (the mean, exact), the v dyadic of few
-// bits so that every product c of centred rows is exact in float32, and the last `nout` of each
+// Rows v + m and -v + m at D = 3 around m = (1/16, 0, 0) (the mean, exact), in the plane
+// x_3 = 0, the v dyadic of few bits so that every product c of centred rows is exact in float32, and the last `nout` of each
 // half the tile's outliers: the terms each form gives a pair, emulated (unif_avx512.c), and the
 // tile's values with and without the outliers.
 struct OffCentreRows {
-    static constexpr int64_t d = 2;
-    const double m[2] = {1.0 / 16.0, 0.0};
+    static constexpr int64_t d = 3;
+    const double m[3] = {1.0 / 16.0, 0.0, 0.0};
     std::vector<float> x;
     std::vector<lsc_unif_row> rows;
     std::vector<double> bsq; // |x - m|^2 of the float32 centred row, as the pass's
@@ -808,8 +809,11 @@ struct OffCentreRows {
         std::vector<double> v = core;
         v.insert(v.end(), outliers.begin(), outliers.end());
         for (double sign : {1.0, -1.0})
-            for (size_t k = 0; k < v.size(); k++) x.push_back((float)(sign * v[k] + m[k % 2]));
-        n = (int64_t)(x.size() / 2);
+            for (size_t k = 0; k < v.size(); k++) {
+                x.push_back((float)(sign * v[k] + m[k % 2]));
+                if (k % 2) x.push_back(0.0f);
+            }
+        n = (int64_t)(x.size() / d);
         for (int64_t i = 0; i < n; i++) {
             rows.push_back(lsc_unif_row_of(&x[(size_t)(i * d)], d, m));
             const double c0 = (double)(float)((double)x[(size_t)(i * d)] - m[0]),
@@ -890,9 +894,9 @@ struct OffCentreRows {
 // The wide form with a tile's outliers left out (host/cpu/pairs.c): rows near the origin (large
 // s) among rows spread around a centre off it. Rows v + m with m = (1/16, 0) (the mean, exact),
 // the v dyadic in +- pairs (so every product c is exact in float32) and of norm 2 to 5 (r
-// within 3% of 1), and four outliers v + m of norm 1/8 to 1/4 (s of 4.4 to 8, over 3 times the
-// tile's mean s): with them the wide form's bound (its s_i s_j |p_i| part, and an r of 0.79)
-// exceeds the budget at D = 2 for every row; without them it fits (both checked). So on an
+// within 3% of 1), and four outliers v + m of norm 0.07 to 0.13 (s of 7.5 to 14.3, over 3 times
+// the tile's mean s, 1.5): with them the wide form's bound (its s_i s_j |p_i| part, and an r of
+// 0.62) exceeds the budget at D = 3 for every row; without them it fits (both checked). So on an
 // AVX-512 CPU each other row takes the wide form on the other rows, its pairs with the
 // outliers the float64 loop's terms, and the outliers' own rows the float64 loop: the figure is
 // that, to summation order (the wide terms summed in pairs in float32 as the loop does), and
@@ -904,7 +908,7 @@ TEST(Pairs, UniformityLeavesTheTilesOutliersOutOfTheWideForm)
     // clang-format off
     const OffCentreRows R({3, 4, 4, -3, 5, 0, 2, 4.5, 2, 1, -1, 2, 1.5, -2, 2.25, 1.75, 1, 2.5,
                            3.5, 2.5, -4, 2, 2, 2, 2.75, -1.25, 1.25, 3.25},
-                          {1.0 / 16.0, 1.0 / 8.0, 1.0 / 16.0, -3.0 / 16.0});
+                          {1.0 / 32.0, 1.0 / 16.0, 1.0 / 32.0, -3.0 / 32.0});
     // clang-format on
     // the data as designed: the wide form's admission fails for every row with the outliers
     // in the tile's values, and holds without them for all but the outliers' own rows
@@ -959,27 +963,97 @@ TEST(Pairs, UniformityAtDOneFromTheRowsSigns)
     EXPECT_NEAR(check(ctx, z, 500, 1, opts()).r.uniformity, want, 1e-14);
 }
 
+// The uniformity of rows of d values by a pair loop in long double, each row normalised, a zero
+// row left the zero vector (docs/METRICS.md section 9).
+static double uniformity_ld(const std::vector<float> &x, int64_t n, int64_t d)
+{
+    std::vector<long double> u(x.size());
+    for (int64_t i = 0; i < n; i++) {
+        long double q = 0.0L;
+        for (int64_t k = 0; k < d; k++)
+            q += (long double)x[(size_t)(i * d + k)] * x[(size_t)(i * d + k)];
+        for (int64_t k = 0; k < d; k++)
+            u[(size_t)(i * d + k)] = q > 0.0L ? x[(size_t)(i * d + k)] / sqrtl(q) : 0.0L;
+    }
+    long double sum = 0.0L;
+    for (int64_t i = 0; i < n; i++)
+        for (int64_t j = i + 1; j < n; j++) {
+            long double d2 = 0.0L;
+            for (int64_t k = 0; k < d; k++) {
+                const long double e = u[(size_t)(i * d + k)] - u[(size_t)(j * d + k)];
+                d2 += e * e;
+            }
+            sum += expl(-2.0L * d2);
+        }
+    return (double)logl(sum / ((long double)n * (long double)(n - 1) / 2.0L));
+}
+
+// At D = 2 the uniformity comes from the rows' harmonics (lsc_unif_circle_sum1), on every CPU:
+// known answers first. Four rows on the axes: 4 pairs at d2 = 2, 2 at 4; two zero rows more add
+// 8 pairs at d2 = 1 and one at 0. Eight rows 45 degrees apart: 8 pairs at each of d2 = 2 - sqrt 2,
+// 2, 2 + sqrt 2 and 4 at d2 = 4. The same rows times 2^-120 and 2^100 give the same bits (a
+// power of 2 leaves the normalised row as it was). Then Gaussian rows with every fifth a zero
+// row, rows in one direction (every term near 1), two antipodal clusters (the cross pairs' terms
+// near e^-8, the smallest there are) and two rows alone against the pair loop in long double:
+// within a few roundings of the sums (the harmonics' own error bound is about 1e-13 here).
+TEST(Pairs, UniformityAtDTwoFromTheRowsHarmonics)
+{
+    Ctx ctx;
+    const std::vector<float> axes = {2, 0, 0, 3, -1, 0, 0, -5, 0, 0, 0, 0};
+    const double e2 = std::exp(-2.0), e4 = std::exp(-4.0), e8 = std::exp(-8.0);
+    const double want4 = std::log((4.0 * e4 + 2.0 * e8) / 6.0);
+    for (lsc_metric metric : {LSC_METRIC_EUCLIDEAN, LSC_METRIC_COSINE})
+        EXPECT_NEAR(check(ctx, axes, 4, 2, opts(metric)).r.uniformity, want4, 1e-15);
+    EXPECT_NEAR(check(ctx, axes, 6, 2, opts()).r.uniformity,
+                std::log((4.0 * e4 + 2.0 * e8 + 8.0 * e2 + 1.0) / 15.0), 1e-15);
+    const std::vector<float> oct = {1, 0, 1, 1, 0, 1, -1, 1, -1, 0, -1, -1, 0, -1, 1, -1};
+    const double r2 = std::sqrt(2.0);
+    const double want8 = std::log((8.0 * std::exp(-2.0 * (2.0 - r2)) + 8.0 * e4 +
+                                   8.0 * std::exp(-2.0 * (2.0 + r2)) + 4.0 * e8) /
+                                  28.0);
+    const double got8 = check(ctx, oct, 8, 2, opts()).r.uniformity;
+    EXPECT_NEAR(got8, want8, 1e-15);
+    for (int e : {-120, 100}) {
+        std::vector<float> xs;
+        for (float v : oct) xs.push_back(std::ldexp(v, e));
+        EXPECT_EQ(check(ctx, xs, 8, 2, opts()).r.uniformity, got8) << "2^" << e;
+    }
+    const int64_t n = 600;
+    auto g = data::gaussian(n, 2, data::seed(92));
+    for (size_t i = 0; i < g.size(); i += 10) g[i] = g[i + 1] = 0.0f;
+    EXPECT_NEAR(check(ctx, g, n, 2, opts()).r.uniformity, uniformity_ld(g, n, 2), 1e-14);
+    auto one = data::gaussian(n, 2, data::seed(93), 5.0, 0.2);
+    for (lsc_metric metric : {LSC_METRIC_EUCLIDEAN, LSC_METRIC_COSINE})
+        EXPECT_NEAR(check(ctx, one, n, 2, opts(metric)).r.uniformity, uniformity_ld(one, n, 2),
+                    1e-14);
+    auto two = data::gaussian(n, 2, data::seed(94), 0.0, 1e-3);
+    for (int64_t i = 0; i < n; i++) two[(size_t)(2 * i)] += i % 2 ? 1.0f : -1.0f;
+    EXPECT_NEAR(check(ctx, two, n, 2, opts()).r.uniformity, uniformity_ld(two, n, 2), 1e-14);
+    const std::vector<float> pair = {3, -1, -6, 2};
+    EXPECT_NEAR(check(ctx, pair, 2, 2, opts()).r.uniformity, uniformity_ld(pair, 2, 2), 1e-12);
+}
+
 // The wide form's admission on a tile's core (host/cpu/pairs.c, unif_row_sum's third case)
 // reads the core's own values: its largest s (the s_i s_j |p_i| part), its smallest and largest
 // r (square roots of r^2, unif_stats_done) and its largest s |p|. The test above admits every
 // core row either way, so a pass that dropped the s_i s_j |p_i| part, took the largest r for the
 // smallest or left r squared passed it, and each of those admits a row whose bound exceeds its
-// budget (the pinned tolerance's premise). Here 14 core rows around m = (1/16, 0) (dyadic, every
-// product exact) and the same two outliers: every row fails the float32 path and the wide form
-// on all base rows, 27 core rows fit the wide form on the core and one does not, and each of
-// those three slips changes some core row's choice (all checked). So the figure is the
-// emulation of that choice to summation order: the wide form without the outliers for the 27,
-// the float64 loop for the other one and the outliers' rows. Without the float32 paths the
+// budget (the pinned tolerance's premise). Here 28 core rows (14 v, each +-) around
+// m = (1/16, 0, 0) (dyadic, every product exact) and the same outliers: every row fails the
+// float32 path and the wide form on all base rows, 26 core rows fit the wide form on the core
+// and two do not, and each of those three slips changes some core row's choice (all checked).
+// So the figure is the emulation of that choice to summation order: the wide form without the
+// outliers for the 26, the float64 loop for the other two and the outliers' rows. Without the float32 paths the
 // exact figure's bound.
 TEST(Pairs, UniformityAdmitsTheTilesCoreByItsOwnValues)
 {
     Ctx ctx;
     // clang-format off
-    std::vector<double> v = {-12, -4, 38, 40, 48, 14, 24, -44, -21, 63, 52, -35, 64, -34, -74, 18,
-                             61, 10, -34, -40, 60, 5, -27, 69, 40, -3, 43, 55};
+    std::vector<double> v = {53, -42, -22, 70, 38, 79, -50, -68, -3, 4, 49, 79, -17, 50, -54, 5,
+                             24, -10, 41, -63, -35, 68, -8, 3, 64, -48, 60, -37};
     // clang-format on
     for (double &e : v) e /= 16.0;
-    const OffCentreRows R(v, {1.0 / 16.0, 1.0 / 8.0, 1.0 / 16.0, -3.0 / 16.0});
+    const OffCentreRows R(v, {1.0 / 32.0, 1.0 / 16.0, 1.0 / 32.0, -3.0 / 32.0});
     const unif_tile_values &all = R.all, &kept = R.kept;
     const int64_t d = R.d;
     double ssum = 0.0;
@@ -1008,7 +1082,7 @@ TEST(Pairs, UniformityAdmitsTheTilesCoreByItsOwnValues)
         R.f64_row(i, &f, &o);
         want += w ? R.wide_row(i, false) + o : f;
     }
-    ASSERT_EQ(fit, 27);
+    ASSERT_EQ(fit, 26);
     for (int k = 0; k < 3; k++) ASSERT_GT(slips[k], 0) << "slip " << k;
     const double pairs = (double)(R.n * (R.n - 1) / 2);
     const double got = check(ctx, R.x, R.n, d, opts()).r.uniformity;

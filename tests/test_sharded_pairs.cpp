@@ -267,6 +267,19 @@ TEST(PairsSharded, UniformityAtDOneForEverySplit)
     expect_every_split(x, n, 1, o, "d = 1");
 }
 
+// At D = 2 each pass sums its rows' harmonics (lsc_unif_circle_sum across two blocks, _sum1
+// within one): every split's figure equals one process's, zero rows included.
+TEST(PairsSharded, UniformityAtDTwoForEverySplit)
+{
+    const int64_t n = 96;
+    auto x = data::gaussian(n, 2, 58);
+    for (size_t i = 0; i < x.size(); i += 14) x[i] = x[i + 1] = 0.0f;
+    lsc_pair_opts o = LSC_PAIR_OPTS_INIT;
+    o.bins = 16;
+    o.uniformity = 1;
+    expect_every_split(x, n, 2, o, "d = 2");
+}
+
 TEST(PairsSharded, TiesOrderedByIndexAcrossRanks)
 {
     // a grid of 3^4 points: near-duplicates up to d = 1.5 are many tied pairs at 0 and 1, of

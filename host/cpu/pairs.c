@@ -651,6 +651,23 @@ static void unif_signs(const cpu_set *s, double c[3])
     }
 }
 
+/* The set's rows at D = 2 as sums of their harmonics (lsc_unif_circle_sum), in blocks of 256
+ * rows so that a sum's roundings grow with 256 + N / 256, not N. */
+static void unif_circle(const cpu_set *s, lsc_unif_circle *c)
+{
+    memset(c, 0, sizeof *c);
+    lsc_unif_circle blk;
+    for (int64_t i0 = 0; i0 < s->n; i0 += 256) {
+        memset(&blk, 0, sizeof blk);
+        for (int64_t i = i0; i < s->n && i < i0 + 256; i++) {
+            float buf[2];
+            const float *v = cpu_set_raw_row(s, i, buf);
+            lsc_unif_circle_add(&blk, (double)v[0], (double)v[1]);
+        }
+        lsc_unif_circle_merge(c, &blk);
+    }
+}
+
 lsc_status cpu_pair_acc_init(lsc_ctx *ctx, cpu_pair_acc *acc, int64_t bins, int64_t cap)
 {
     memset(acc, 0, sizeof *acc);
@@ -718,13 +735,21 @@ lsc_status cpu_pair_pass(lsc_ctx *ctx, const cpu_set *a, const int64_t *ida, con
                     : NULL;
         if (!J.block_mom) st = LSC_STATUS_OUT_OF_MEMORY;
     }
-    /* the uniformity only when asked: an exp per pair */
-    /* the uniformity at D = 1 from the rows' signs, exactly (lsc_unif_sign_sum); else per pair */
+    /* the uniformity only when asked: at D = 1 from the rows' signs, exactly
+     * (lsc_unif_sign_sum), at D = 2 from their harmonics (lsc_unif_circle_sum), both O(N);
+     * else an exp per pair */
     if (st == LSC_STATUS_OK && opts->uniformity && a->d == 1) {
         double ca[3], cb[3];
         unif_signs(a, ca);
         if (cross) unif_signs(b, cb);
         acc->unif += cross ? lsc_unif_sign_sum(ca, cb) : lsc_unif_sign_sum1(ca);
+    } else if (st == LSC_STATUS_OK && opts->uniformity && a->d == 2) {
+        lsc_unif_circle ca, cb;
+        double w[LSC_UNIF_HARMONICS];
+        lsc_unif_circle_weights(w);
+        unif_circle(a, &ca);
+        if (cross) unif_circle(b, &cb);
+        acc->unif += cross ? lsc_unif_circle_sum(&ca, &cb, w) : lsc_unif_circle_sum1(&ca, w);
     } else if (st == LSC_STATUS_OK && opts->uniformity) {
         J.block_unif =
             (double *)lsc_calloc(ctx, (size_t)nblocks, sizeof(double), "uniformity sums");
