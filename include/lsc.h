@@ -457,8 +457,9 @@ typedef struct lsc_pair_opts {
     /* appended in 0.3 */
     int64_t uniformity;     /* 1: also lsc_pair_result.uniformity, in the same pass (an exp per
                                pair: 1.04-1.06x the pass from D = 4 on an AVX-512 CPU, 1.07-
-                               1.08x at D = 3, 1.09-1.11x at D = 2, none at D = 1, where the
-                               rows' signs give it); 0 (default): not computed, NaN */
+                               1.08x at D = 3; about 1.00x at D = 1 and 2, where the rows'
+                               signs and harmonics give it in O(N)); 0 (default): not
+                               computed, NaN */
 } lsc_pair_opts;
 
 #define LSC_PAIR_OPTS_INIT \
