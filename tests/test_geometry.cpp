@@ -7,10 +7,12 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
 #include <cstdio>
+#include <cstring>
 #include <random>
 #include <vector>
 
@@ -529,6 +531,75 @@ TEST(GeometryRules, UniformityCircleWeightsAreTheKernelsSeries)
         const double want = (double)expl(-4.0L + 4.0L * cosl((long double)a));
         EXPECT_NEAR(sum, want, 5e-16 + 5e-16 * want) << "angle " << a;
     }
+}
+
+// The uniformity's harmonics at D = 3 (lsc_unif_sphere_init, lsc_unif_sphere_add): w_l =
+// e^-4 i_l(4) against libstdc++'s Bessel function (i_l(x) = sqrt(pi / 2x) I_(l + 1/2)(x)); the
+// addition theorem, sum_m Y_lm(u) Y_lm(v) = (2l + 1) P_l(u.v), for every degree, on pairs of
+// random unit rows, rows at the poles and rows on the equator, against libstdc++'s Legendre
+// polynomial (each row in its own lane, the others zero-weighted); the truncated series against
+// the pair term e^-4 e^(4 u.v); and the tail the header claims.
+TEST(GeometryRules, UniformitySphereHarmonicsAddUp)
+{
+    static lsc_unif_sphere_k k;
+    lsc_unif_sphere_init(&k);
+    for (int l = 0; l < LSC_UNIF_DEGREES; l++) {
+        const long double want =
+            expl(-4.0L) * sqrtl(M_PIl / 8.0L) * std::cyl_bessel_il(l + 0.5L, 4.0L);
+        EXPECT_NEAR(k.w[l] / (double)want, 1.0, 8e-16) << "l = " << l;
+    }
+    long double tail = 0.0L;
+    for (int l = LSC_UNIF_DEGREES; l < 60; l++)
+        tail +=
+            (2 * l + 1) * expl(-4.0L) * sqrtl(M_PIl / 8.0L) * std::cyl_bessel_il(l + 0.5L, 4.0L);
+    EXPECT_LT((double)tail, 3e-21);
+    EXPECT_GT((double)tail, 1e-22);
+    std::mt19937_64 g(7);
+    std::normal_distribution<double> nd;
+    std::vector<std::array<double, 3>> rows = {{0, 0, 1}, {0, 0, -1}, {1, 0, 0}, {0.6, -0.8, 0}};
+    for (int r = 0; r < 12; r++) {
+        std::array<double, 3> u = {nd(g), nd(g), nd(g)};
+        const double nu = std::sqrt(u[0] * u[0] + u[1] * u[1] + u[2] * u[2]);
+        for (double &c : u) c /= nu;
+        rows.push_back(u);
+    }
+    static double acc[2][LSC_UNIF_SPHERE_TERMS][LSC_UNIF_LANES];
+    double worst = 0.0, worst_k = 0.0;
+    for (size_t i = 0; i < rows.size(); i++)
+        for (size_t j = i; j < rows.size(); j++) {
+            double h[2][LSC_UNIF_SPHERE_TERMS];
+            for (int side = 0; side < 2; side++) {
+                const std::array<double, 3> &u = rows[side ? j : i];
+                double u1[LSC_UNIF_LANES] = {0}, u2[LSC_UNIF_LANES] = {0}, u3[LSC_UNIF_LANES] = {0},
+                       wt[LSC_UNIF_LANES] = {0};
+                const int lane = (int)((i + j + side) % LSC_UNIF_LANES);
+                u1[lane] = u[0];
+                u2[lane] = u[1];
+                u3[lane] = u[2];
+                wt[lane] = 1.0;
+                std::memset(acc[side], 0, sizeof acc[side]);
+                lsc_unif_sphere_add(acc[side], &k, u1, u2, u3, wt);
+                for (int e = 0; e < LSC_UNIF_SPHERE_TERMS; e++) h[side][e] = acc[side][e][lane];
+            }
+            const double c =
+                rows[i][0] * rows[j][0] + rows[i][1] * rows[j][1] + rows[i][2] * rows[j][2];
+            double byl[LSC_UNIF_DEGREES] = {0};
+            int e = 0;
+            for (int m = 0; m < LSC_UNIF_DEGREES; m++)
+                for (int l = m; l < LSC_UNIF_DEGREES; l++)
+                    for (int cs = 0; cs < (m ? 2 : 1); cs++, e++) byl[l] += h[0][e] * h[1][e];
+            ASSERT_EQ(e, LSC_UNIF_SPHERE_TERMS);
+            double series = 0.0;
+            for (int l = 0; l < LSC_UNIF_DEGREES; l++) {
+                const double want =
+                    (2 * l + 1) * std::legendre(l, std::min(1.0, std::max(-1.0, c)));
+                worst = std::max(worst, std::fabs(byl[l] - want) / (2 * l + 1));
+                series += k.w[l] * byl[l];
+            }
+            worst_k = std::max(worst_k, std::fabs(series - std::exp(-4.0 + 4.0 * c)));
+        }
+    EXPECT_LT(worst, 1e-13);   // of (2l + 1), the sum's largest possible size
+    EXPECT_LT(worst_k, 1e-15); // absolute: the terms, 1 to e^-8, of sums of size 1
 }
 
 // The uniformity's row test (lsc_unif_row_needs_exact) bounds every pair's

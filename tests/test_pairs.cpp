@@ -1033,6 +1033,47 @@ TEST(Pairs, UniformityAtDTwoFromTheRowsHarmonics)
     EXPECT_NEAR(check(ctx, pair, 2, 2, opts()).r.uniformity, uniformity_ld(pair, 2, 2), 1e-12);
 }
 
+// At D = 3 the uniformity comes from the rows' spherical harmonics (lsc_unif_sphere_sum1) where a
+// row has at least 512 pairs on average (N >= 1025 here), on every CPU. Known answer: 1,026 rows
+// along +-e_1, +-e_2, +-e_3 (171 of each, various lengths) and 6 zero rows: pairs of one
+// direction at d2 = 0, opposite 4, orthogonal 2, a zero row at 1 from the others, 0 from
+// another. Then Gaussian rows with every tenth a zero row, rows offset far from the origin
+// (every term near 1, and the rows the float32 forms turn away), two antipodal clusters (the
+// cross pairs' terms near e^-8) and cosine, each against the pair loop in long double within a
+// few roundings of the sums; and 1,024 rows (511.5 pairs a row) take the pairs' terms, whose
+// figure carries the float32 product's error (3e-9 from the long double loop here), where 1,025
+// of the same rows take the harmonics.
+TEST(Pairs, UniformityAtDThreeFromTheRowsHarmonics)
+{
+    Ctx ctx;
+    const int64_t n = 1032, per = 171, nz = 6;
+    std::vector<float> axes((size_t)(n * 3), 0.0f);
+    for (int64_t i = 0; i < 6 * per; i++)
+        axes[(size_t)(i * 3 + (i % 6) / 2)] = (i % 2 ? -1.0f : 1.0f) * (float)(1 + i % 7);
+    const double same = 6.0 * per * (per - 1) / 2.0, opp = 3.0 * per * per, orth = 12.0 * per * per,
+                 zu = (double)nz * 6.0 * per, zz = nz * (nz - 1) / 2.0;
+    const double want =
+        std::log((same + opp * std::exp(-8.0) + orth * std::exp(-4.0) + zu * std::exp(-2.0) + zz) /
+                 (n * (n - 1) / 2.0));
+    EXPECT_NEAR(check(ctx, axes, n, 3, opts()).r.uniformity, want, 1e-14);
+    const int64_t m = 1100;
+    auto g = data::gaussian(m, 3, data::seed(95));
+    for (size_t i = 0; i < g.size(); i += 30) g[i] = g[i + 1] = g[i + 2] = 0.0f;
+    EXPECT_NEAR(check(ctx, g, m, 3, opts()).r.uniformity, uniformity_ld(g, m, 3), 1e-14);
+    auto off = data::gaussian(m, 3, data::seed(96), 0.5);
+    for (lsc_metric metric : {LSC_METRIC_EUCLIDEAN, LSC_METRIC_COSINE})
+        EXPECT_NEAR(check(ctx, off, m, 3, opts(metric)).r.uniformity, uniformity_ld(off, m, 3),
+                    1e-14);
+    auto two = data::gaussian(m, 3, data::seed(97), 0.0, 1e-3);
+    for (int64_t i = 0; i < m; i++) two[(size_t)(3 * i + 2)] += i % 2 ? 1.0f : -1.0f;
+    EXPECT_NEAR(check(ctx, two, m, 3, opts()).r.uniformity, uniformity_ld(two, m, 3), 1e-14);
+    auto h = data::gaussian(1025, 3, data::seed(98));
+    const double by_harmonics = check(ctx, h, 1025, 3, opts()).r.uniformity;
+    const double by_pairs = check(ctx, h, 1024, 3, opts()).r.uniformity;
+    EXPECT_GT(std::fabs(by_pairs - uniformity_ld(h, 1024, 3)), 1e-12);
+    EXPECT_NEAR(by_harmonics, uniformity_ld(h, 1025, 3), 1e-14);
+}
+
 // The wide form's admission on a tile's core (host/cpu/pairs.c, unif_row_sum's third case)
 // reads the core's own values: its largest s (the s_i s_j |p_i| part), its smallest and largest
 // r (square roots of r^2, unif_stats_done) and its largest s |p|. The test above admits every

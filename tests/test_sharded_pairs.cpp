@@ -280,6 +280,22 @@ TEST(PairsSharded, UniformityAtDTwoForEverySplit)
     expect_every_split(x, n, 2, o, "d = 2");
 }
 
+// At D = 3 a pass whose rows have at least 512 pairs on average sums its rows' spherical
+// harmonics (lsc_unif_sphere_sum across two blocks, _sum1 within one), a smaller one each
+// pair's term: every split's figure equals one process's, whichever each rank's blocks take,
+// zero rows included. 2,100 rows: the even split in two takes the harmonics within and across
+// its halves of 1,050, the splits in three and four mix both forms.
+TEST(PairsSharded, UniformityAtDThreeForEverySplit)
+{
+    const int64_t n = 2100;
+    auto x = data::gaussian(n, 3, 59);
+    for (size_t i = 0; i < x.size(); i += 33) x[i] = x[i + 1] = x[i + 2] = 0.0f;
+    lsc_pair_opts o = LSC_PAIR_OPTS_INIT;
+    o.bins = 16;
+    o.uniformity = 1;
+    expect_every_split(x, n, 3, o, "d = 3");
+}
+
 TEST(PairsSharded, TiesOrderedByIndexAcrossRanks)
 {
     // a grid of 3^4 points: near-duplicates up to d = 1.5 are many tied pairs at 0 and 1, of

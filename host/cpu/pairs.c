@@ -661,10 +661,42 @@ static void unif_circle(const cpu_set *s, lsc_unif_circle *c)
         memset(&blk, 0, sizeof blk);
         for (int64_t i = i0; i < s->n && i < i0 + 256; i++) {
             float buf[2];
-            const float *v = cpu_set_raw_row(s, i, buf);
-            lsc_unif_circle_add(&blk, (double)v[0], (double)v[1]);
+            double u[2];
+            if (lsc_unif_unit(cpu_set_raw_row(s, i, buf), 2, u))
+                lsc_unif_circle_add(&blk, u[0], u[1]);
+            else blk.zero += 1.0;
         }
         lsc_unif_circle_merge(c, &blk);
+    }
+}
+
+/* The set's rows at D = 3 as sums of their harmonics (lsc_unif_sphere_sum), LSC_UNIF_LANES
+ * rows a call, in blocks of 256 rows (acc: LSC_UNIF_SPHERE_TERMS x LSC_UNIF_LANES scratch). */
+LSC_CPU_CLONES static void unif_sphere(const cpu_set *s, const lsc_unif_sphere_k *k,
+                                       double (*acc)[LSC_UNIF_LANES], lsc_unif_sphere *c)
+{
+    memset(c, 0, sizeof *c);
+    for (int64_t i0 = 0; i0 < s->n; i0 += 256) {
+        const int64_t i1 = s->n < i0 + 256 ? s->n : i0 + 256;
+        memset(acc, 0, LSC_UNIF_SPHERE_TERMS * sizeof *acc);
+        for (int64_t g = i0; g < i1; g += LSC_UNIF_LANES) {
+            double u1[LSC_UNIF_LANES], u2[LSC_UNIF_LANES], u3[LSC_UNIF_LANES], wt[LSC_UNIF_LANES];
+            for (int v = 0; v < LSC_UNIF_LANES; v++) {
+                double u[3] = {0.0, 0.0, 0.0};
+                float buf[3];
+                wt[v] = g + v < i1 && lsc_unif_unit(cpu_set_raw_row(s, g + v, buf), 3, u);
+                if (g + v < i1 && wt[v] == 0.0) c->zero += 1.0;
+                u1[v] = u[0];
+                u2[v] = u[1];
+                u3[v] = u[2];
+            }
+            lsc_unif_sphere_add(acc, k, u1, u2, u3, wt);
+        }
+        for (int e = 0; e < LSC_UNIF_SPHERE_TERMS; e++) {
+            double t = 0.0;
+            for (int v = 0; v < LSC_UNIF_LANES; v++) t += acc[e][v];
+            c->s[e] += t;
+        }
     }
 }
 
@@ -750,6 +782,25 @@ lsc_status cpu_pair_pass(lsc_ctx *ctx, const cpu_set *a, const int64_t *ida, con
         unif_circle(a, &ca);
         if (cross) unif_circle(b, &cb);
         acc->unif += cross ? lsc_unif_circle_sum(&ca, &cb, w) : lsc_unif_circle_sum1(&ca, w);
+    } else if (st == LSC_STATUS_OK && opts->uniformity && a->d == 3 &&
+               (cross ? (double)na * (double)b->n : 0.5 * (double)na * (double)(na - 1)) >=
+                   LSC_UNIF_SPHERE_PAIRS * (double)nall) {
+        /* the harmonics, where they cost less than the pairs' terms */
+        lsc_unif_sphere_k *k = (lsc_unif_sphere_k *)lsc_malloc(
+            ctx,
+            sizeof *k + 2 * sizeof(lsc_unif_sphere) +
+                LSC_UNIF_SPHERE_TERMS * sizeof(double[LSC_UNIF_LANES]),
+            "uniformity harmonics");
+        if (!k) st = LSC_STATUS_OUT_OF_MEMORY;
+        else {
+            lsc_unif_sphere *ca = (lsc_unif_sphere *)(k + 1), *cb = ca + 1;
+            double(*lanes)[LSC_UNIF_LANES] = (double(*)[LSC_UNIF_LANES])(cb + 1);
+            lsc_unif_sphere_init(k);
+            unif_sphere(a, k, lanes, ca);
+            if (cross) unif_sphere(b, k, lanes, cb);
+            acc->unif += cross ? lsc_unif_sphere_sum(ca, cb, k) : lsc_unif_sphere_sum1(ca, k);
+            free(k);
+        }
     } else if (st == LSC_STATUS_OK && opts->uniformity) {
         J.block_unif =
             (double *)lsc_calloc(ctx, (size_t)nblocks, sizeof(double), "uniformity sums");
