@@ -283,11 +283,12 @@ TEST(PairsSharded, UniformityAtDTwoForEverySplit)
 // At D = 3 a pass whose rows have at least 512 pairs on average sums its rows' spherical
 // harmonics (lsc_unif_sphere_sum across two blocks, _sum1 within one), a smaller one each
 // pair's term: every split's figure equals one process's, whichever each rank's blocks take,
-// zero rows included. 2,100 rows: the even split in two takes the harmonics within and across
-// its halves of 1,050, the splits in three and four mix both forms.
+// zero rows included. 3,100 rows: the even split in two takes the harmonics within its halves
+// and across them (blocks of 775 x 1,550 rows, the last ring step's halves), the other splits
+// mix both forms.
 TEST(PairsSharded, UniformityAtDThreeForEverySplit)
 {
-    const int64_t n = 2100;
+    const int64_t n = 3100;
     auto x = data::gaussian(n, 3, 59);
     for (size_t i = 0; i < x.size(); i += 33) x[i] = x[i + 1] = x[i + 2] = 0.0f;
     lsc_pair_opts o = LSC_PAIR_OPTS_INIT;
