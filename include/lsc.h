@@ -456,10 +456,10 @@ typedef struct lsc_pair_opts {
                                rows */
     /* appended in 0.3 */
     int64_t uniformity;     /* 1: also lsc_pair_result.uniformity, in the same pass (an exp per
-                               pair: 1.04-1.06x the pass from D = 4 on an AVX-512 CPU, 1.07-
-                               1.08x at D = 3; about 1.00x at D = 1 and 2, where the rows'
-                               signs and harmonics give it in O(N)); 0 (default): not
-                               computed, NaN */
+                               pair: 1.05-1.07x the pass from D = 4 on an AVX-512 CPU, up
+                               to 1.12x on rows far off the origin at D = 4 to 8; about
+                               1.00x at D = 1 to 3, where the rows' signs and harmonics give
+                               it in O(N)); 0 (default): not computed, NaN */
 } lsc_pair_opts;
 
 #define LSC_PAIR_OPTS_INIT \
