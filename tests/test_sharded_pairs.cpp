@@ -254,47 +254,24 @@ TEST(PairsSharded, UniformityOfWideRowsForEverySplit)
     }
 }
 
-// At D = 1 each pass counts its rows' signs (lsc_unif_sign_sum across two blocks, _sum1 within
-// one): every split's figure equals one process's, zero rows included.
-TEST(PairsSharded, UniformityAtDOneForEverySplit)
+// At D = 1 to 3 each pass takes the uniformity from its rows' signs (D = 1) or harmonics (D = 2;
+// D = 3 where its rows have at least 512 pairs on average, else each pair's term): the
+// lsc_unif_*_sum of two blocks, _sum1 within one. Every split's figure equals one process's,
+// zero rows (every 7th row) included. At D = 3, 3,100 rows: the even split in two takes the
+// harmonics within its halves and across them (blocks of 775 x 1,550 rows, the last ring
+// step's halves), the other splits mix both forms.
+TEST(PairsSharded, UniformityFromSignsAndHarmonicsForEverySplit)
 {
-    const int64_t n = 96;
-    auto x = data::gaussian(n, 1, 57);
-    for (size_t i = 0; i < x.size(); i += 7) x[i] = 0.0f;
-    lsc_pair_opts o = LSC_PAIR_OPTS_INIT;
-    o.bins = 16;
-    o.uniformity = 1;
-    expect_every_split(x, n, 1, o, "d = 1");
-}
-
-// At D = 2 each pass sums its rows' harmonics (lsc_unif_circle_sum across two blocks, _sum1
-// within one): every split's figure equals one process's, zero rows included.
-TEST(PairsSharded, UniformityAtDTwoForEverySplit)
-{
-    const int64_t n = 96;
-    auto x = data::gaussian(n, 2, 58);
-    for (size_t i = 0; i < x.size(); i += 14) x[i] = x[i + 1] = 0.0f;
-    lsc_pair_opts o = LSC_PAIR_OPTS_INIT;
-    o.bins = 16;
-    o.uniformity = 1;
-    expect_every_split(x, n, 2, o, "d = 2");
-}
-
-// At D = 3 a pass whose rows have at least 512 pairs on average sums its rows' spherical
-// harmonics (lsc_unif_sphere_sum across two blocks, _sum1 within one), a smaller one each
-// pair's term: every split's figure equals one process's, whichever each rank's blocks take,
-// zero rows included. 3,100 rows: the even split in two takes the harmonics within its halves
-// and across them (blocks of 775 x 1,550 rows, the last ring step's halves), the other splits
-// mix both forms.
-TEST(PairsSharded, UniformityAtDThreeForEverySplit)
-{
-    const int64_t n = 3100;
-    auto x = data::gaussian(n, 3, 59);
-    for (size_t i = 0; i < x.size(); i += 33) x[i] = x[i + 1] = x[i + 2] = 0.0f;
-    lsc_pair_opts o = LSC_PAIR_OPTS_INIT;
-    o.bins = 16;
-    o.uniformity = 1;
-    expect_every_split(x, n, 3, o, "d = 3");
+    for (int64_t d : {1, 2, 3}) {
+        const int64_t n = d == 3 ? 3100 : 96;
+        auto x = data::gaussian(n, d, 56 + (uint64_t)d);
+        for (int64_t i = 0; i < n; i += 7)
+            for (int64_t k = 0; k < d; k++) x[(size_t)(i * d + k)] = 0.0f;
+        lsc_pair_opts o = LSC_PAIR_OPTS_INIT;
+        o.bins = 16;
+        o.uniformity = 1;
+        expect_every_split(x, n, d, o, "d = " + std::to_string(d));
+    }
 }
 
 TEST(PairsSharded, TiesOrderedByIndexAcrossRanks)
