@@ -78,7 +78,8 @@ LSC_HD int lsc_unif_needs_exact(double err, lsc_unif_row a, lsc_unif_row b)
  * pair is at most s_a (smax (E qsq + eabs) + E sbmax), smax the base rows' largest s_j and sbmax
  * their largest s_j |b_j|^2. Not smax times the largest |b_j|^2: rows near the origin have the
  * largest s and the smallest norms, so that product of two rows' extremes flagged about a
- * quarter of the rows of Gaussian data at D = 2, where no pair needs its exact d2. The factor
+ * quarter of the rows of Gaussian data at D = 2 (when the tiles ran it), where no pair needs its
+ * exact d2. The factor
  * 1 + 2^-40 covers this order's roundings against the pair's own (a few 2^-53 each). Host
  * only. */
 static inline int lsc_unif_row_needs_exact(double E, double eabs, double qsq, lsc_unif_row a,
@@ -353,7 +354,8 @@ static inline double lsc_unif_f32w_err(lsc_unif_row ri, double rr, double smax, 
 }
 
 /* Whether row i may take the wide form: lsc_unif_f32_fits's test with its bound. Rows of
- * r = 1 fit from D = 2 (12.5 u against 2 delta = 16 u; at D = 1, 12 u). */
+ * r = 1 fit from D = 2 (12.5 u against 2 delta = 16 u; at D = 1, 12 u), though the pass now
+ * takes D <= 2 from the rows' signs and harmonics: in the pass, from D = 3. */
 static inline int lsc_unif_f32w_fits(lsc_unif_row ri, double r_i, double rmin, double rmax,
                                      double smax, double spmax, int64_t d)
 {
@@ -401,9 +403,10 @@ static inline double lsc_unif_sign_sum1(const double a[3])
  * pairs across two sets is then sum_n w_n Re(S_n conj(T_n)), S_n and T_n the sums of e^(i n a)
  * over each set's unit rows, and the zero rows' pairs follow from counts as at D = 1: O(N K)
  * instead of O(N^2) (the CPU takes it so at D = 2). n < LSC_UNIF_HARMONICS: w_28 < 4e-23, and
- * the terms left out, at most sum_{n >= 28} w_n < 5e-23 a pair, are below 2^-53 of the
- * smallest sum (a within-set sum of N unit rows is at least (w_0 N^2 - N) / 2, w_0 = 0.2070,
- * since every w_n >= 0 and sum_n w_n = 1; two rows, e^-8). Host only. */
+ * the terms left out, at most sum_{n >= 28} w_n < 5e-23 a pair, are below 2^-53 of any pair's
+ * term (at least e^-8 = 3.4e-4). The roundings cancel most for two antipodal rows, whose sum
+ * e^-8 comes from alternating terms of about 0.2 and powers a few n ulps off: about 3e-12 of
+ * the figure at worst. Host only. */
 #define LSC_UNIF_HARMONICS 28
 
 typedef struct lsc_unif_circle {
@@ -490,9 +493,8 @@ static inline double lsc_unif_circle_sum1(const lsc_unif_circle *a,
  * Y_l,-m(u) = Q_lm(u_3) Im (u_1 + i u_2)^m, Q_lm the normalised associated Legendre function
  * with its factor (1 - u_3^2)^(m/2) taken out, by the recurrence in l that is stable upwards
  * (Holmes and Featherstone 2002). Degrees l < LSC_UNIF_DEGREES: every Y_lm(u) Y_lm(v) summed
- * over m is at most 2l + 1, and sum_{l >= 27} (2l + 1) w_l < 3e-21, below 2^-53 of the smallest
- * sum (a within-set sum of N unit rows is at least (w_0 N^2 - N) / 2, w_0 = 0.1249; two rows,
- * e^-8). A row's harmonics cost about as much as 370 of the pairs' terms (measured at 6,000 x
+ * over m is at most 2l + 1, and sum_{l >= 27} (2l + 1) w_l < 3e-21, below 2^-53 of any pair's
+ * term (at least e^-8). A row's harmonics cost about as much as 370 of the pairs' terms (measured at 6,000 x
  * 3 on AVX-512: 1.1% of the pass against 9%), so the CPU takes them where a row has at least
  * LSC_UNIF_SPHERE_PAIRS pairs on average. Host only. */
 #define LSC_UNIF_DEGREES 27
@@ -613,8 +615,15 @@ static inline double lsc_unif_sphere_sum1(const lsc_unif_sphere *a, const lsc_un
     return 0.5 * (lsc_unif_sphere_sum(a, a, k) - (a->s[0] + a->zero));
 }
 
-/* The uniformity from the sum of the pair terms over `pairs` pairs: log of their mean. */
-LSC_HD double lsc_uniformity(double sum, double pairs) { return log(sum / pairs); }
+/* The uniformity from the sum of the pair terms over `pairs` pairs: log of their mean, kept in
+ * [-8, 0] as every term lies in [e^-8, 1]: the harmonics' sums (D = 2 and 3) may round a few
+ * ulps past either end (identical rows, two antipodal rows), and the clamp only moves the figure
+ * towards the exact value (a NaN stays NaN). */
+LSC_HD double lsc_uniformity(double sum, double pairs)
+{
+    const double f = log(sum / pairs);
+    return f > 0.0 ? 0.0 : f < -8.0 ? -8.0 : f;
+}
 
 /* ||u - v||^2 of one positive pair (alignment, alpha = 2), both rows normalised in float64 and
  * the difference summed in float64; a zero row stays the zero vector (as lsc_unif_row_of). */

@@ -1029,8 +1029,22 @@ TEST(Pairs, UniformityAtDTwoFromTheRowsHarmonics)
     auto two = data::gaussian(n, 2, data::seed(94), 0.0, 1e-3);
     for (int64_t i = 0; i < n; i++) two[(size_t)(2 * i)] += i % 2 ? 1.0f : -1.0f;
     EXPECT_NEAR(check(ctx, two, n, 2, opts()).r.uniformity, uniformity_ld(two, n, 2), 1e-14);
-    const std::vector<float> pair = {3, -1, -6, 2};
-    EXPECT_NEAR(check(ctx, pair, 2, 2, opts()).r.uniformity, uniformity_ld(pair, 2, 2), 1e-12);
+    // the rows at a float32 subnormal scale (2^-140): the same figure, not zero rows
+    std::vector<float> sub;
+    for (float v : g) sub.push_back(std::ldexp(v, -140));
+    EXPECT_NEAR(check(ctx, sub, n, 2, opts()).r.uniformity, uniformity_ld(sub, n, 2), 1e-14);
+    // two antipodal rows, where the harmonics' roundings cancel least (about 3e-12 at worst),
+    // and two identical rows, whose sum rounds a few ulps above 1: the figure stays in [-8, 0]
+    for (const std::vector<float> &pair :
+         {std::vector<float>{3, -1, -6, 2},
+          std::vector<float>{-0.3125f, 2.671875f, 0.3125f, -2.671875f},
+          std::vector<float>{0.1f, 0.7f, -0.1f, -0.7f}}) {
+        const double got = check(ctx, pair, 2, 2, opts()).r.uniformity;
+        EXPECT_NEAR(got, uniformity_ld(pair, 2, 2), 4e-12);
+        EXPECT_GE(got, -8.0);
+    }
+    const std::vector<float> same = {0.3f, 0.7f, 0.3f, 0.7f};
+    EXPECT_EQ(check(ctx, same, 2, 2, opts()).r.uniformity, 0.0);
 }
 
 // At D = 3 the uniformity comes from the rows' spherical harmonics (lsc_unif_sphere_sum1) where a
@@ -1067,6 +1081,16 @@ TEST(Pairs, UniformityAtDThreeFromTheRowsHarmonics)
     auto two = data::gaussian(m, 3, data::seed(97), 0.0, 1e-3);
     for (int64_t i = 0; i < m; i++) two[(size_t)(3 * i + 2)] += i % 2 ? 1.0f : -1.0f;
     EXPECT_NEAR(check(ctx, two, m, 3, opts()).r.uniformity, uniformity_ld(two, m, 3), 1e-14);
+    std::vector<float> sub; // a float32 subnormal scale (2^-140): the same figure, not zero rows
+    for (float v : g) sub.push_back(std::ldexp(v, -140));
+    EXPECT_NEAR(check(ctx, sub, m, 3, opts()).r.uniformity, uniformity_ld(sub, m, 3), 1e-14);
+    std::vector<float> alike((size_t)(m * 3)); // identical rows: 0, never above
+    for (int64_t i = 0; i < m; i++) {
+        alike[(size_t)(3 * i)] = 0.3f;
+        alike[(size_t)(3 * i + 1)] = -0.7f;
+        alike[(size_t)(3 * i + 2)] = 0.2f;
+    }
+    EXPECT_LE(check(ctx, alike, m, 3, opts()).r.uniformity, 0.0);
     auto h = data::gaussian(1025, 3, data::seed(98));
     const double by_harmonics = check(ctx, h, 1025, 3, opts()).r.uniformity;
     const double by_pairs = check(ctx, h, 1024, 3, opts()).r.uniformity;

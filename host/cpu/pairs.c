@@ -366,7 +366,11 @@ static inline void unif_stats_done(unif_stats *st)
  * about 1,500 base rows), where a tile holds a few with s of 20 to 100 against a mean of about
  * 1.25. Left out of the wide form and summed by the float64 loop instead, about 56 such rows a
  * tile (4%) let 94% of the rows take it (3% before); 4 times the mean leaves fewer out and
- * admits fewer rows, 2.5 times more and costs more, both measured slower. */
+ * admits fewer rows, 2.5 times more and costs more, both measured slower. Those measurements
+ * were made before D = 2 (and D = 3 from 1,025 rows) took the rows' harmonics; the tiles that
+ * still run it are D = 3 below that and rows the float32 path turns away at larger D (on a tile
+ * of 1,500 Gaussian rows at D = 3, 807 rows admitted without the split, 1,499 with it), where
+ * its gain in time was not measured apart. */
 #define LSC_UNIF_OUTLIER_S 3.0
 
 /* The most outliers a tile of nb base rows may have: beyond it, every row keeps its admission
