@@ -494,9 +494,9 @@ static inline double lsc_unif_circle_sum1(const lsc_unif_circle *a,
  * with its factor (1 - u_3^2)^(m/2) taken out, by the recurrence in l that is stable upwards
  * (Holmes and Featherstone 2002). Degrees l < LSC_UNIF_DEGREES: every Y_lm(u) Y_lm(v) summed
  * over m is at most 2l + 1, and sum_{l >= 27} (2l + 1) w_l < 3e-21, below 2^-53 of any pair's
- * term (at least e^-8). A row's harmonics cost about as much as 370 of the pairs' terms (measured at 6,000 x
- * 3 on AVX-512: 1.1% of the pass against 9%), so the CPU takes them where a row has at least
- * LSC_UNIF_SPHERE_PAIRS pairs on average. Host only. */
+ * term (at least e^-8). A row's harmonics cost about as much as 390 of the pairs' terms
+ * (measured at 6,000 x 3 on AVX-512: 0.56% of perf's samples, the pairs' terms 4.3%), so the
+ * CPU takes them where a row has at least LSC_UNIF_SPHERE_PAIRS pairs on average. Host only. */
 #define LSC_UNIF_DEGREES 27
 #define LSC_UNIF_SPHERE_TERMS (LSC_UNIF_DEGREES * LSC_UNIF_DEGREES)
 #define LSC_UNIF_SPHERE_PAIRS 512.0

@@ -602,14 +602,15 @@ TEST(GeometryRules, UniformitySphereHarmonicsAddUp)
     EXPECT_LT(worst_k, 1e-15); // absolute: the terms, 1 to e^-8, of sums of size 1
 }
 
-// The uniformity's row test (lsc_unif_row_needs_exact) bounds every pair's
-// (lsc_unif_needs_exact): where it clears a row, no pair of that row with the tile needs its
-// exact d2. Tiles whose s and |b|^2 span 2^-3 to 2^3 each alone, or tied as rows near or far
-// from the origin (s = r / |b|, norms 2^-4 to 2^4, or 2^-12 to 2^2), the CPU's product bounds at
-// several D, query rows of norms 2^-3 to 2^3, each kind of tile with rows cleared and rows not, and an infinite absolute band (a tile without a fast form: every row needs it). And it is
-// tighter than the bound from the tile's largest s times its largest |b|^2 on rows around the
-// origin at D = 2, where a few rows near the origin hold the largest s and the smallest norms:
-// that bound flagged about a quarter of such rows; this one none of the typical ones.
+// The uniformity's row test (lsc_unif_row_needs_exact) bounds every pair's (lsc_unif_needs_exact):
+// where it clears a row, no pair of that row with the tile needs its exact d2. Tiles whose s and
+// |b|^2 span 2^-3 to 2^3 each alone, or tied as rows near or far from the origin (s = r / |b|,
+// norms 2^-4 to 2^4, or 2^-12 to 2^2), the CPU's product bounds at several D, query rows of norms
+// 2^-3 to 2^3, each kind of tile with rows cleared and rows not, and an infinite absolute band (a
+// tile without a fast form: every row needs it). And it is tighter than the bound from the tile's
+// largest s times its largest |b|^2 on rows around the origin at D = 2, where a few rows near the
+// origin hold the largest s and the smallest norms: that bound flagged about a quarter of such
+// rows; this one none of the typical ones.
 TEST(GeometryRules, UniformityRowTestBoundsEveryPair)
 {
     std::mt19937_64 g(2612);

@@ -723,18 +723,18 @@ static bool uniformity_float32_paths()
     return !(e && std::string(e) == "0") && __builtin_cpu_supports("avx512f");
 }
 
-// The wide float32 form runs where it is meant to (docs/METRICS.md section 9): rows of r = 1 at
-// D = 3, where the path's bound (21.5 2^-24) exceeds the budget (20 2^-24) and the wide form's
-// (12.5 2^-24) fits. Eight rows around the origin in the plane x_3 = 0, so the centre is 0 (p = 0, r = 1) and every
-// product an exact small integer: each term is then known to the bit, the wide form's from its
-// formulas (lsc_unif_f32w_z, lsc_exp16f_parts, the row's scale), and the figure is the log of
-// their mean up to the float64 sums' order. Its float32 exp puts it 9.7e-9 from the exact
-// figure, which the float64 loops hold to 2e-10: a pass that sent these rows to the float64
-// loop (or got the wide form's arithmetic wrong) fails here, where the tolerance test passes
-// either. The same rows times 2^-50 and 2^50 (s of 2^50 and 2^-50, still admitted: products of
-// 2^-100 stay normal floats, and s_i s_j times the product's absolute band stays below 2^-10)
-// give the same figure to the bit: a power of 2 moves A, S_j and their lo parts alike. Without
-// the float32 paths (LSC_CPU_AVX512=0, no AVX-512F) the exact figure's bound.
+// The wide float32 form runs where it is meant to (docs/METRICS.md section 9): rows of r = 1 at D =
+// 3, where the path's bound (21.5 2^-24) exceeds the budget (20 2^-24) and the wide form's (12.5
+// 2^-24) fits. Eight rows around the origin in the plane x_3 = 0, so the centre is 0 (p = 0, r = 1)
+// and every product an exact small integer: each term is then known to the bit, the wide form's
+// from its formulas (lsc_unif_f32w_z, lsc_exp16f_parts, the row's scale), and the figure is the log
+// of their mean up to the float64 sums' order. Its float32 exp puts it 9.7e-9 from the exact
+// figure, which the float64 loops hold to 2e-10: a pass that sent these rows to the float64 loop
+// (or got the wide form's arithmetic wrong) fails here, where the tolerance test passes either. The
+// same rows times 2^-50 and 2^50 (s of 2^50 and 2^-50, still admitted: products of 2^-100 stay
+// normal floats, and s_i s_j times the product's absolute band stays below 2^-10) give the same
+// figure to the bit: a power of 2 moves A, S_j and their lo parts alike. Without the float32 paths
+// (LSC_CPU_AVX512=0, no AVX-512F) the exact figure's bound.
 TEST(Pairs, UniformityTakesTheWideFormAtSmallD)
 {
     Ctx ctx;
@@ -790,10 +790,10 @@ struct unif_tile_values {
     }
 };
 
-// Rows v + m and -v + m at D = 3 around m = (1/16, 0, 0) (the mean, exact), in the plane
-// x_3 = 0, the v dyadic of few bits so that every product c of centred rows is exact in float32, and the last `nout` of each
-// half the tile's outliers: the terms each form gives a pair, emulated (unif_avx512.c), and the
-// tile's values with and without the outliers.
+// Rows v + m and -v + m at D = 3 around m = (1/16, 0, 0) (the mean, exact), in the plane x_3 = 0,
+// the v dyadic of few bits so that every product c of centred rows is exact in float32, and the
+// last `nout` of each half the tile's outliers: the terms each form gives a pair, emulated
+// (unif_avx512.c), and the tile's values with and without the outliers.
 struct OffCentreRows {
     static constexpr int64_t d = 3;
     const double m[3] = {1.0 / 16.0, 0.0, 0.0};
@@ -1098,18 +1098,17 @@ TEST(Pairs, UniformityAtDThreeFromTheRowsHarmonics)
     EXPECT_NEAR(by_harmonics, uniformity_ld(h, 1025, 3), 1e-14);
 }
 
-// The wide form's admission on a tile's core (host/cpu/pairs.c, unif_row_sum's third case)
-// reads the core's own values: its largest s (the s_i s_j |p_i| part), its smallest and largest
-// r (square roots of r^2, unif_stats_done) and its largest s |p|. The test above admits every
-// core row either way, so a pass that dropped the s_i s_j |p_i| part, took the largest r for the
-// smallest or left r squared passed it, and each of those admits a row whose bound exceeds its
-// budget (the pinned tolerance's premise). Here 28 core rows (14 v, each +-) around
-// m = (1/16, 0, 0) (dyadic, every product exact) and the same outliers: every row fails the
-// float32 path and the wide form on all base rows, 26 core rows fit the wide form on the core
-// and two do not, and each of those three slips changes some core row's choice (all checked).
-// So the figure is the emulation of that choice to summation order: the wide form without the
-// outliers for the 26, the float64 loop for the other two and the outliers' rows. Without the float32 paths the
-// exact figure's bound.
+// The wide form's admission on a tile's core (host/cpu/pairs.c, unif_row_sum's third case) reads
+// the core's own values: its largest s (the s_i s_j |p_i| part), its smallest and largest r (square
+// roots of r^2, unif_stats_done) and its largest s |p|. The test above admits every core row either
+// way, so a pass that dropped the s_i s_j |p_i| part, took the largest r for the smallest or left r
+// squared passed it, and each of those admits a row whose bound exceeds its budget (the pinned
+// tolerance's premise). Here 28 core rows (14 v, each +-) around m = (1/16, 0, 0) (dyadic, every
+// product exact) and the same outliers: every row fails the float32 path and the wide form on all
+// base rows, 26 core rows fit the wide form on the core and two do not, and each of those three
+// slips changes some core row's choice (all checked). So the figure is the emulation of that choice
+// to summation order: the wide form without the outliers for the 26, the float64 loop for the other
+// two and the outliers' rows. Without the float32 paths the exact figure's bound.
 TEST(Pairs, UniformityAdmitsTheTilesCoreByItsOwnValues)
 {
     Ctx ctx;

@@ -772,7 +772,8 @@ lsc_status cpu_pair_pass(lsc_ctx *ctx, const cpu_set *a, const int64_t *ida, con
         if (!J.block_mom) st = LSC_STATUS_OUT_OF_MEMORY;
     }
     /* the uniformity only when asked: at D = 1 from the rows' signs, exactly
-     * (lsc_unif_sign_sum), at D = 2 from their harmonics (lsc_unif_circle_sum), both O(N);
+     * (lsc_unif_sign_sum), at D = 2 from their harmonics (lsc_unif_circle_sum), at D = 3 from
+     * their spherical harmonics where a row has enough pairs (lsc_unif_sphere_sum), all O(N);
      * else an exp per pair */
     if (st == LSC_STATUS_OK && opts->uniformity && a->d == 1) {
         double ca[3], cb[3];
