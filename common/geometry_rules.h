@@ -23,6 +23,9 @@ typedef struct lsc_unif_row {
     double p, s, e;
 } lsc_unif_row;
 
+/* 1 / ||x|| from q = ||x||^2, 0 for a zero row (which stays the zero vector). */
+LSC_HD double lsc_unif_scale(double q) { return q > 0.0 ? 1.0 / sqrt(q) : 0.0; }
+
 LSC_HD lsc_unif_row lsc_unif_row_of(const float *raw, int64_t d, const double *centre)
 {
     lsc_unif_row r;
@@ -39,7 +42,7 @@ LSC_HD lsc_unif_row lsc_unif_row_of(const float *raw, int64_t d, const double *c
         p += centre[k] * (v - 0.5 * centre[k]);
     }
     r.p = p;
-    r.s = q > 0.0 ? 1.0 / sqrt(q) : 0.0;
+    r.s = lsc_unif_scale(q);
     r.e = q > 0.0 ? 1.0 : 0.0;
     return r;
 }
@@ -383,17 +386,29 @@ LSC_HD double lsc_unif_term_of(double c, lsc_unif_row a, lsc_unif_row b)
  * lsc_unif_sign_sum1 over the pairs i < j within one. Host only. */
 #define LSC_EXP_M8 0x1.5fc21041027adp-12 /* exp(-8), correctly rounded */
 
-static inline double lsc_unif_sign_sum(const double a[3], const double b[3])
+/* The terms of the pairs across two sets that hold a zero row, za and zb zero rows beside ua and
+ * ub unit rows: d2 1 (e^-2) with a unit row, 0 (1) with another zero row. */
+static inline double lsc_unif_zero_pairs(double za, double ua, double zb, double ub)
 {
-    return (a[0] * b[0] + a[1] * b[1] + a[2] * b[2]) + (a[0] * b[1] + a[1] * b[0]) * LSC_EXP_M8 +
-           (a[2] * (b[0] + b[1]) + b[2] * (a[0] + a[1])) * LSC_EXP_M2;
+    return (za * ub + zb * ua) * LSC_EXP_M2 + za * zb;
 }
 
-/* Within one set: the sum across the set and itself counts each pair twice and each row once
- * with itself (d2 0, a term of 1). */
+/* The sum over the pairs i < j within one set of n rows from the sum across the set and itself,
+ * which counts each pair twice and each row once with itself (d2 0, a term of 1). */
+static inline double lsc_unif_within(double across_itself, double n)
+{
+    return 0.5 * (across_itself - n);
+}
+
+static inline double lsc_unif_sign_sum(const double a[3], const double b[3])
+{
+    return (a[0] * b[0] + a[1] * b[1]) + (a[0] * b[1] + a[1] * b[0]) * LSC_EXP_M8 +
+           lsc_unif_zero_pairs(a[2], a[0] + a[1], b[2], b[0] + b[1]);
+}
+
 static inline double lsc_unif_sign_sum1(const double a[3])
 {
-    return 0.5 * (lsc_unif_sign_sum(a, a) - (a[0] + a[1] + a[2]));
+    return lsc_unif_within(lsc_unif_sign_sum(a, a), a[0] + a[1] + a[2]);
 }
 
 /* At D = 2 a normalised row is e^(i a) on the unit circle (or a zero row's 0), and a pair of
@@ -436,7 +451,7 @@ static inline int lsc_unif_unit(const float *raw, int64_t d, double *u)
 {
     double q = 0.0;
     for (int64_t k = 0; k < d; k++) q += (double)raw[k] * (double)raw[k];
-    const double s = q > 0.0 ? 1.0 / sqrt(q) : 0.0;
+    const double s = lsc_unif_scale(q);
     for (int64_t k = 0; k < d; k++) u[k] = (double)raw[k] * s;
     return q > 0.0;
 }
@@ -472,15 +487,14 @@ static inline double lsc_unif_circle_sum(const lsc_unif_circle *a, const lsc_uni
     double sum = 0.0;
     for (int n = LSC_UNIF_HARMONICS - 1; n >= 0; n--) /* the small terms first */
         sum += w[n] * (a->re[n] * b->re[n] + a->im[n] * b->im[n]);
-    return sum + (a->zero * b->re[0] + b->zero * a->re[0]) * LSC_EXP_M2 + a->zero * b->zero;
+    return sum + lsc_unif_zero_pairs(a->zero, a->re[0], b->zero, b->re[0]);
 }
 
-/* Within one set: each pair twice, each row once with itself (a term of 1), as
- * lsc_unif_sign_sum1. */
+/* Within one set (lsc_unif_within). */
 static inline double lsc_unif_circle_sum1(const lsc_unif_circle *a,
                                           const double w[LSC_UNIF_HARMONICS])
 {
-    return 0.5 * (lsc_unif_circle_sum(a, a, w) - (a->re[0] + a->zero));
+    return lsc_unif_within(lsc_unif_circle_sum(a, a, w), a->re[0] + a->zero);
 }
 
 /* At D = 3 the same from spherical harmonics: for unit rows e^(4 u.v) = sum_l (2l + 1) i_l(4)
@@ -606,13 +620,13 @@ static inline double lsc_unif_sphere_sum(const lsc_unif_sphere *a, const lsc_uni
         }
     double sum = 0.0;
     for (int l = LSC_UNIF_DEGREES - 1; l >= 0; l--) sum += k->w[l] * byl[l]; /* small first */
-    return sum + (a->zero * b->s[0] + b->zero * a->s[0]) * LSC_EXP_M2 + a->zero * b->zero;
+    return sum + lsc_unif_zero_pairs(a->zero, a->s[0], b->zero, b->s[0]);
 }
 
-/* Within one set, as lsc_unif_circle_sum1. */
+/* Within one set (lsc_unif_within). */
 static inline double lsc_unif_sphere_sum1(const lsc_unif_sphere *a, const lsc_unif_sphere_k *k)
 {
-    return 0.5 * (lsc_unif_sphere_sum(a, a, k) - (a->s[0] + a->zero));
+    return lsc_unif_within(lsc_unif_sphere_sum(a, a, k), a->s[0] + a->zero);
 }
 
 /* The uniformity from the sum of the pair terms over `pairs` pairs: log of their mean, kept in
