@@ -456,7 +456,7 @@ typedef struct lsc_pair_opts {
                                rows */
     /* appended in 0.3 */
     int64_t uniformity;     /* 1: also lsc_pair_result.uniformity, in the same pass (an exp per
-                               pair: 1.05-1.07x the pass from D = 4 on an AVX-512 CPU, up
+                               pair: 1.05-1.08x the pass from D = 4 on an AVX-512 CPU, up
                                to 1.12x on rows far off the origin at D = 4 to 8; about
                                1.00x at D = 1 to 3, where the rows' signs and harmonics give
                                it in O(N)); 0 (default): not computed, NaN */
